@@ -1,0 +1,34 @@
+# Thin front for CMake. `make test` and `make bench` install what is missing.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+
+.PHONY: all deps build test bench bench-full asan clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	@cd $(BUILD) && MBX_DIR= ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	@$(BUILD)/bench/mbx-bench --quick --out $(BUILD)/bench
+
+bench-full: build
+	@$(BUILD)/bench/mbx-bench --full --out $(BUILD)/bench
+
+asan: deps
+	@cmake -S . -B $(BUILD)-asan -DMBX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS)
+	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) $(BUILD)-asan

@@ -1,0 +1,170 @@
+/* mbx: message passing through mailboxes in shared memory.
+ *
+ * The contract of every name here is ../shared/API.md. All functions return 0
+ * (or a byte count) on success and a negative errno value on failure; none of
+ * them prints, exits or touches errno as a return channel.
+ */
+#ifndef MBX_H
+#define MBX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mbx mbx; /* an open handle */
+
+#define MBX_NONBLOCK ((int64_t)0)
+#define MBX_FOREVER ((int64_t)-1)
+#define MBX_RENDEZVOUS 0u /* capacity 0: send returns once a receiver took it */
+#define MBX_UNBOUNDED UINT32_MAX /* capacity grows until attr.memory_limit */
+#define MBX_PRIO_MAX 32768u /* priorities are 0 .. MBX_PRIO_MAX-1, higher first */
+
+enum mbx_recv_policy {
+    MBX_RECV_ANY = 0,         /* any receiver may take the next message */
+    MBX_RECV_EXCLUSIVE = 1,   /* at most one handle open with MBX_RECV at a time */
+    MBX_RECV_ROUND_ROBIN = 2, /* waiting receivers are served in turn, fairly */
+};
+
+/* open flags */
+#define MBX_SEND 0x01
+#define MBX_RECV 0x02
+#define MBX_CREATE 0x04
+#define MBX_EXCL 0x08   /* with MBX_CREATE: fail with -EEXIST if it exists */
+#define MBX_OWNED 0x10  /* with MBX_CREATE: owned by this process */
+#define MBX_STREAM 0x20 /* with MBX_CREATE: byte stream, like a pipe */
+
+typedef struct mbx_attr {
+    uint64_t max_msg_size; /* default 8192; 1 .. 1 GiB */
+    uint32_t capacity;     /* messages; default 64; MBX_RENDEZVOUS; MBX_UNBOUNDED */
+    uint32_t recv_policy;  /* enum mbx_recv_policy; default MBX_RECV_ANY */
+    uint32_t mode;         /* permission bits of the backing file; default 0600 */
+    uint64_t memory_limit; /* bytes of message storage; default 1 GiB */
+} mbx_attr;
+
+typedef struct mbx_msginfo {
+    uint64_t size; /* bytes in the message */
+    uint32_t priority;
+    int32_t sender_pid;
+    uint32_t sender_uid;
+    uint64_t seq;         /* position in the mailbox's send order, from 1 */
+    uint64_t reply_token; /* nonzero when the sender waits in mbx_call() */
+} mbx_msginfo;
+
+typedef struct mbx_stat {
+    char name[208];
+    uint64_t max_msg_size;
+    uint32_t capacity, recv_policy, mode, flags; /* flags: MBX_OWNED, MBX_STREAM */
+    uint32_t uid, gid;
+    int32_t owner_pid; /* 0 when owned by the system */
+    uint32_t count;    /* messages queued now */
+    uint64_t bytes;    /* payload bytes queued now */
+    uint32_t senders_waiting, receivers_waiting;
+    uint64_t sent_total, received_total;
+} mbx_stat;
+
+/* Fills *attr with the defaults. Never fails. */
+void mbx_attr_init(mbx_attr *attr);
+
+/* Returns a static English description of a value returned by this library
+ * (negative or positive errno); never NULL. */
+const char *mbx_strerror(int err);
+
+/* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
+ * MBX_EXCL, MBX_OWNED, MBX_STREAM) and stores a new handle in *out.
+ * Returns 0, or -EINVAL (bad name, flags or attr), -ENAMETOOLONG, -ENOENT
+ * (missing, no MBX_CREATE), -EEXIST (MBX_CREATE|MBX_EXCL on an existing one),
+ * -EACCES (permission), -EBUSY (receive right held elsewhere), -EUCLEAN (the
+ * file is not a valid mailbox), -EPROTO (other layout version),
+ * -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an errno of the file system. */
+int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
+
+/* Closes a handle and frees it; the mailbox itself stays. Returns 0, or
+ * -EINVAL for NULL. */
+int mbx_close(mbx *m);
+
+/* Removes the mailbox `name`: queued messages are discarded and every call on
+ * a handle to it, blocked ones included, returns -EIDRM. Returns 0, or
+ * -EINVAL/-ENAMETOOLONG (bad name), -ENOENT, -EACCES. */
+int mbx_unlink(const char *name);
+
+/* Flushes a mailbox on a disk MBX_DIR to its file. Returns 0, -EINVAL, -EIDRM
+ * or the errno of msync. */
+int mbx_sync(mbx *m);
+
+/* Fills *st with a snapshot of the mailbox behind the handle. Returns 0,
+ * -EINVAL, -EIDRM or -EUCLEAN. */
+int mbx_stat_get(mbx *m, mbx_stat *st);
+
+/* Like mbx_stat_get for the mailbox called `name`, without opening it for
+ * sending or receiving. Returns 0, -EINVAL, -ENOENT, -EACCES or -EUCLEAN. */
+int mbx_stat_name(const char *name, mbx_stat *st);
+
+/* Calls fn(name, arg) for every mailbox in $MBX_DIR. Returns 0 after the
+ * last, the first nonzero value fn returned, -EINVAL for a NULL fn, or the
+ * errno of opendir. */
+int mbx_foreach(int (*fn)(const char *name, void *arg), void *arg);
+
+/* Queues a copy of len bytes at priority prio. Returns 0; -EBADF (no
+ * MBX_SEND), -EMSGSIZE (len > max_msg_size), -EINVAL (bad prio, NULL buf with
+ * len > 0), -EAGAIN (full, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -ENOSPC
+ * (unbounded mailbox past its memory_limit), -EIDRM (removed), -EUCLEAN. */
+int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns);
+
+/* Takes the oldest message of the highest priority into buf and returns its
+ * size. -EMSGSIZE when cap is too small (the message stays queued and
+ * info->size says how much room it needs); -EBADF (no MBX_RECV), -EAGAIN
+ * (empty, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. On a stream,
+ * returns 1..cap bytes, or 0 at end of stream. */
+ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns);
+
+/* Stores this process's own mailbox "@PID" (created on first use, owned by
+ * the process) in *out. The handle belongs to the library: do not close it.
+ * Returns 0 or an error of mbx_open. */
+int mbx_self(mbx **out);
+
+/* Like mbx_recv, but takes only messages sent by process `sender`. */
+ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
+                      int64_t timeout_ns);
+
+/* Sends req with a reply token and waits for the reply; returns the reply's
+ * size. Errors of mbx_send and mbx_recv, and -EPIPE when the receiver that
+ * took the request terminated before replying. */
+ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
+                 int64_t timeout_ns);
+
+/* Answers the request described by *request (from mbx_recv). Returns 0,
+ * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EMSGSIZE. */
+int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
+
+/* Passes ownership and the receive right of an MBX_OWNED mailbox to the live
+ * process new_owner of the same user. Returns 0, -EINVAL, -EPERM (not the
+ * owner, or another user), -ESRCH (no such process). */
+int mbx_transfer(mbx *m, pid_t new_owner);
+
+/* Zero copy: mbx_loan stores in *buf a writable buffer of len bytes inside the
+ * mailbox; mbx_send_loan queues it without copying; mbx_recv_loan stores a
+ * read-only pointer to the next message in *buf and returns its size, valid
+ * until mbx_release. Errors as mbx_send / mbx_recv, and -EINVAL for a buffer
+ * that is not a loan of this handle. */
+int mbx_loan(mbx *m, size_t len, void **buf);
+int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns);
+ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
+int mbx_release(mbx *m, const void *buf);
+
+/* ---- extensions beyond shared/API.md ---- */
+
+/* How a blocked call on this handle waits: spin (polling shared memory) for up
+ * to spin_ns nanoseconds, then sleep on a futex. 0 always sleeps at once,
+ * MBX_FOREVER always spins. The default is 20000 ns, or $MBX_SPIN_NS.
+ * Returns 0, or -EINVAL for a NULL handle or a value below -1. */
+int mbx_set_spin(mbx *m, int64_t spin_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
