@@ -1,0 +1,47 @@
+/* mbx_strerror: names for the values the library returns. */
+#include "mbx.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT const char *mbx_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+    case 0:
+        return "success";
+    case ENOENT:
+        return "no such mailbox";
+    case EEXIST:
+        return "mailbox already exists";
+    case EIDRM:
+        return "mailbox was removed";
+    case EAGAIN:
+        return "mailbox full or empty (would wait)";
+    case ETIMEDOUT:
+        return "timed out";
+    case EMSGSIZE:
+        return "message too large";
+    case EBADF:
+        return "handle not opened for this operation";
+    case EBUSY:
+        return "mailbox busy (receive right or stream end held elsewhere)";
+    case EUCLEAN:
+        return "mailbox is corrupted";
+    case EPROTO:
+        return "mailbox has another layout version";
+    case EPROTONOSUPPORT:
+        return "network mailboxes are not supported yet";
+    case ENOSPC:
+        return "mailbox memory limit reached";
+    case EPIPE:
+        return "peer terminated before replying";
+    case ENOSYS:
+        return "not implemented yet";
+    default:
+        return strerror(err);
+    }
+}

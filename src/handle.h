@@ -1,0 +1,24 @@
+/* What an open handle holds. Shared by the files of the public API. */
+#ifndef MBX_HANDLE_H
+#define MBX_HANDLE_H
+
+#include "mailbox.h"
+#include "names.h"
+#include "platform/linux/shmfile.h"
+#include "segment.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct mbx {
+    struct shmfile file;
+    struct seg seg;
+    int flags;
+    uint32_t uid; /* effective uid when opened, recorded in what it sends */
+    struct sync_wait_cfg wait;
+    char name[NAME_MAX_LEN + 1];
+};
+
+/* The per-call context of a handle. */
+struct mb_ctx handle_ctx(struct mbx *m);
+
+#endif

@@ -1,0 +1,29 @@
+/* The logical mailbox: queue order, priorities, capacity, blocking. */
+#ifndef MBX_MAILBOX_H
+#define MBX_MAILBOX_H
+
+#include "segment.h"
+#include "sync.h"
+
+#include <sys/types.h>
+
+/* What one call needs besides its arguments. */
+struct mb_ctx {
+    struct seg *s;
+    struct sync_wait_cfg wait;
+    int32_t pid; /* caller's pid and uid, recorded in what it sends */
+    uint32_t uid;
+};
+
+/* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,
+ * -ETIMEDOUT, -EINTR, -ENOSPC, -EIDRM or -EUCLEAN. */
+int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+            int64_t timeout_ns);
+
+/* Takes the next message (from process `from` only, when from > 0) into buf
+ * and returns its size, or -EMSGSIZE (info->size says the room it needs),
+ * -EAGAIN, -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
+ssize_t mb_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                int64_t timeout_ns);
+
+#endif

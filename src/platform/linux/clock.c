@@ -1,0 +1,28 @@
+#include "platform/linux/clock.h"
+
+#include <time.h>
+
+int64_t clock_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t clock_deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t now = clock_now_ns();
+    if (timeout_ns > INT64_MAX - now)
+        return -1;
+    return now + timeout_ns;
+}
+
+int64_t clock_remaining(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - clock_now_ns();
+    return left > 0 ? left : 0;
+}

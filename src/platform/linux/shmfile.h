@@ -1,0 +1,39 @@
+/* Files that back mailboxes: create, open, map, remove. */
+#ifndef MBX_SHMFILE_H
+#define MBX_SHMFILE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A mapped mailbox file. */
+struct shmfile {
+    int fd;
+    unsigned char *base;
+    uint64_t size;
+};
+
+/* Creates a private, unnamed-yet file of size bytes with mode in dir, maps
+ * it, and returns 0 or -errno. The caller formats it, then publishes it with
+ * shmfile_publish. */
+int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f,
+                   char *tmp_path, size_t tmp_cap);
+
+/* Gives the formatted temporary file its final name. Returns 0, -EEXIST
+ * when the name is taken (the temporary file is removed either way), or
+ * -errno. */
+int shmfile_publish(const char *tmp_path, const char *path);
+
+/* Opens and maps an existing file; read-write unless readonly. Returns 0 or
+ * -errno (-ENOENT, -EACCES, ...). */
+int shmfile_open(const char *path, int readonly, struct shmfile *f);
+
+/* Unmaps and closes. */
+void shmfile_close(struct shmfile *f);
+
+/* Removes path if it still names the same file as f. Returns 0 or -errno. */
+int shmfile_unlink_same(const char *path, const struct shmfile *f);
+
+/* Owner uid, gid and permission bits of the open file. */
+int shmfile_owner(const struct shmfile *f, uint32_t *uid, uint32_t *gid, uint32_t *mode);
+
+#endif

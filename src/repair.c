@@ -1,0 +1,49 @@
+#include "repair.h"
+
+#include "alloc.h"
+#include "prioq.h"
+
+#include <errno.h>
+
+struct tally {
+    uint64_t count, bytes, max_seq;
+};
+
+static int visit(struct seg *s, struct seg_blk *b, void *arg)
+{
+    struct tally *t = arg;
+    switch (b->state) {
+    case BLK_WRITING:
+        return 1; /* the sender died before publishing it */
+    case BLK_QUEUED:
+        if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) ||
+            seg_blk_size(b->len) > b->size)
+            return -EUCLEAN;
+        t->count++;
+        t->bytes += b->len;
+        if (b->seq > t->max_seq)
+            t->max_seq = b->seq;
+        return prioq_push(s, b);
+    default:
+        return -EUCLEAN;
+    }
+}
+
+int repair_segment(struct seg *s)
+{
+    struct seg_hdr *h = s->hdr;
+    struct tally t = {0, 0, 0};
+    prioq_clear(s);
+    int r = alloc_rebuild(s, visit, &t);
+    if (!r)
+        r = prioq_sort(s);
+    if (r)
+        return r;
+    if (t.count > UINT32_MAX)
+        return -EUCLEAN;
+    h->meta.bytes = t.bytes;
+    if (h->meta.seq_next <= t.max_seq)
+        h->meta.seq_next = t.max_seq + 1;
+    __atomic_store_n(&h->hot.count, (uint32_t)t.count, __ATOMIC_RELEASE);
+    return 0;
+}

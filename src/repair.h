@@ -1,0 +1,13 @@
+/* Recovery after a process died holding the mailbox lock. */
+#ifndef MBX_REPAIR_H
+#define MBX_REPAIR_H
+
+#include "segment.h"
+
+/* Rebuilds everything derived (free bins, priority FIFOs, counts) from the
+ * arena's blocks: a message half written by the dead process is dropped,
+ * every whole queued message is kept in its order. Caller holds the lock.
+ * Returns 0, or -EUCLEAN when the arena itself is broken. */
+int repair_segment(struct seg *s);
+
+#endif

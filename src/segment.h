@@ -1,0 +1,163 @@
+/* Layout of one mailbox's shared memory and its validation.
+ *
+ * The segment holds offsets from its own start, never pointers. Every offset,
+ * size and index read from it is checked before use: a peer may be broken or
+ * hostile. Layout:
+ *
+ *   [0, 4096)             struct seg_hdr: identity, hot line, bins
+ *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
+ *   [heads_off, +512 KiB) struct seg_qhead[MBX_PRIO_MAX]: FIFO per priority
+ *   [arena_off, end)      message blocks, tiling the arena exactly
+ *
+ * The file is sparse: pages are backed only once touched, so memory follows
+ * what is queued rather than capacity x max size.
+ */
+#ifndef MBX_SEGMENT_H
+#define MBX_SEGMENT_H
+
+#include "mbx.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
+#define SEG_VERSION 1u
+#define SEG_LINE 64u
+#define SEG_NBINS 64u
+#define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG (1ull << 30)
+#define SEG_MAX_ARENA (1ull << 44)
+
+/* Block states: distinctive values so a scribbled word is noticed. */
+enum blk_state {
+    BLK_FREE = 0x46524545u,    /* in a free bin (or not yet binned) */
+    BLK_WRITING = 0x57524954u, /* taken by a sender holding the lock */
+    BLK_QUEUED = 0x51554555u,  /* a whole message, linked in its priority FIFO */
+};
+
+/* Header of every block in the arena; the payload follows it. A block is
+ * either free or queued, so next/prev serve the free bin or the FIFO. */
+struct seg_blk {
+    uint64_t size;      /* whole block, header included; multiple of 64 */
+    uint64_t len;       /* payload bytes */
+    uint64_t seq;       /* send order, from 1 */
+    uint64_t next;      /* offset of the next block in its list; 0 = none */
+    uint64_t prev;      /* offset of the previous block in its list */
+    uint32_t state;     /* enum blk_state */
+    uint32_t prio;      /* 0 .. MBX_PRIO_MAX-1 */
+    int32_t sender_pid; /* sender's pid and uid, for mbx_msginfo */
+    uint32_t sender_uid;
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct seg_blk) == SEG_LINE, "block header is one cache line");
+
+/* The line every send and receive touches: lock, count, wake words. Waiters
+ * read count and the futex words here while spinning. */
+struct seg_hot {
+    pthread_mutex_t lock;  /* robust, process-shared; guards everything else */
+    uint32_t count;        /* messages queued (atomic reads outside the lock) */
+    uint32_t removed;      /* 1 once mbx_unlink ran: every call says -EIDRM */
+    uint32_t recv_futex;   /* bumped on every enqueue: receivers wait on it */
+    uint32_t send_futex;   /* bumped on every dequeue: senders wait on it */
+    uint32_t recv_waiters; /* receivers asleep on recv_futex */
+    uint32_t send_waiters; /* senders asleep on send_futex */
+} __attribute__((aligned(SEG_LINE)));
+_Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
+
+/* Second line of the fast path, guarded by the lock. */
+struct seg_meta {
+    uint64_t seq_next;       /* sequence number of the next message */
+    uint64_t bytes;          /* payload bytes queued */
+    uint64_t bin_mask;       /* bit i: bins[i] is not empty */
+    uint64_t used;           /* arena bytes in blocks that are not free */
+    uint64_t received_total; /* messages taken (sent_total is seq_next - 1) */
+    uint32_t nactive;        /* entries in active[] */
+    uint32_t pad;
+    uint64_t reserved[2];
+} __attribute__((aligned(SEG_LINE)));
+_Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
+
+struct seg_hdr {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    uint64_t file_size;
+    uint64_t active_off;
+    uint64_t heads_off;
+    uint64_t arena_off;
+    uint64_t arena_size;
+    uint64_t max_msg_size;
+    uint64_t memory_limit;
+    uint32_t capacity;
+    uint32_t recv_policy;
+    uint32_t mode;
+    uint32_t flags; /* MBX_OWNED, MBX_STREAM */
+    int32_t owner_pid;
+    uint32_t pad;
+    char name[208];
+    struct seg_hot hot;
+    struct seg_meta meta;
+    uint64_t bins[SEG_NBINS]; /* free lists of blocks, by size class */
+};
+_Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
+
+struct seg_qhead {
+    uint64_t head, tail;
+};
+
+/* A mapped segment, as one process sees it. */
+struct seg {
+    unsigned char *base;
+    uint64_t size;
+    struct seg_hdr *hdr;
+    uint16_t *active;
+    struct seg_qhead *heads;
+    /* Copies of the immutable header fields, checked once at attach, so a
+     * peer rewriting the header later cannot move our bounds. */
+    uint64_t arena_start, arena_end;
+    uint64_t max_msg_size;
+    uint32_t capacity, recv_policy, flags;
+};
+
+/* Total file size for a mailbox with these attributes (validated). */
+uint64_t seg_size_for(const mbx_attr *attr);
+
+/* Writes a fresh header and empty arena into the zeroed mapping base of size
+ * bytes. Returns 0 or -errno from pthread mutex set-up. */
+int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
+               uint32_t flags);
+
+/* Checks the header of a mapping of size bytes and fills *s. Returns 0,
+ * -EUCLEAN (not a mailbox or inconsistent), or -EPROTO (other version). */
+int seg_attach(struct seg *s, unsigned char *base, uint64_t size);
+
+/* Returns the block at offset off when it lies inside the arena, aligned and
+ * whole, else NULL (callers turn that into -EUCLEAN). */
+struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
+
+/* Returns 1 when len payload bytes of the block at b stay inside the arena. */
+static inline int seg_len_ok(const struct seg *s, const struct seg_blk *b, uint64_t len)
+{
+    uint64_t off = (uint64_t)((const unsigned char *)b - s->base) + sizeof(*b);
+    return off <= s->arena_end && len <= s->arena_end - off && len <= s->max_msg_size;
+}
+
+/* Offset of a block pointer inside the segment. */
+static inline uint64_t seg_off(const struct seg *s, const struct seg_blk *b)
+{
+    return (uint64_t)((const unsigned char *)b - s->base);
+}
+
+/* Payload of a block. */
+static inline unsigned char *seg_payload(struct seg_blk *b)
+{
+    return (unsigned char *)(b + 1);
+}
+
+/* Arena bytes a message of len payload bytes occupies. */
+static inline uint64_t seg_blk_size(uint64_t len)
+{
+    return (sizeof(struct seg_blk) + len + SEG_LINE - 1) & ~(uint64_t)(SEG_LINE - 1);
+}
+
+#endif

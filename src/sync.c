@@ -1,0 +1,119 @@
+#include "sync.h"
+
+#include "platform/linux/clock.h"
+#include "platform/linux/futex.h"
+#include "repair.h"
+
+#include <errno.h>
+#include <limits.h>
+
+/* Sleep in slices at most this long even without a deadline: a relative
+ * futex timeout is what makes a signal handler end the wait with EINTR. */
+#define SLICE_NS (3600ll * 1000000000)
+
+int sync_lock(struct seg *s)
+{
+    pthread_mutex_t *m = &s->hdr->hot.lock;
+    int r = pthread_mutex_lock(m);
+    if (r == 0)
+        return 0;
+    if (r != EOWNERDEAD)
+        return -EUCLEAN; /* ENOTRECOVERABLE, or a scribbled mutex */
+    if (repair_segment(s) != 0) {
+        /* Unlocking without pthread_mutex_consistent() makes the lock
+         * unrecoverable: every later call on this mailbox says -EUCLEAN. */
+        pthread_mutex_unlock(m);
+        return -EUCLEAN;
+    }
+    pthread_mutex_consistent(m);
+    sync_wake_all(s);
+    return 0;
+}
+
+void sync_unlock(struct seg *s)
+{
+    pthread_mutex_unlock(&s->hdr->hot.lock);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static int changed(struct seg *s, uint32_t *word, uint32_t seen)
+{
+    return __atomic_load_n(word, __ATOMIC_SEQ_CST) != seen ||
+           __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE);
+}
+
+/* Spins until the word changes; returns 1 if it did within the budget. */
+static int spin(struct seg *s, uint32_t *word, uint32_t seen, int64_t spin_ns, int64_t deadline)
+{
+    if (spin_ns == 0)
+        return 0;
+    int64_t start = clock_now_ns();
+    for (unsigned i = 1;; i++) {
+        if (changed(s, word, seen))
+            return 1;
+        cpu_relax();
+        if (i % 128 == 0) {
+            int64_t now = clock_now_ns();
+            if ((spin_ns > 0 && now - start >= spin_ns) || (deadline >= 0 && now >= deadline))
+                return 0;
+        }
+    }
+}
+
+int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, int64_t deadline,
+              const struct sync_wait_cfg *cfg)
+{
+    if (spin(s, word, seen, cfg->spin_ns, deadline))
+        return 0;
+    if (cfg->spin_ns < 0) {
+        /* Spin-only mode still honours the deadline. */
+        return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
+    }
+    int r = 0;
+    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    while (!changed(s, word, seen)) {
+        int64_t left = clock_remaining(deadline);
+        if (left == 0) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (left < 0 || left > SLICE_NS)
+            left = SLICE_NS;
+        if (cfg->poll_ns > 0 && left > cfg->poll_ns)
+            left = cfg->poll_ns;
+        r = futex_wait(word, seen, left);
+        if (r == -EINTR)
+            break;
+        r = 0;
+        if (cfg->poll_ns > 0)
+            break; /* let the caller look at what nobody signals */
+    }
+    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    return r;
+}
+
+void sync_signal(uint32_t *word, uint32_t *waiters)
+{
+    __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
+    /* The seq_cst pair (waiter: add waiters, then read word; us: bump word,
+     * then read waiters) means one of us sees the other. */
+    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST))
+        futex_wake(word, INT_MAX);
+}
+
+void sync_wake_all(struct seg *s)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    __atomic_fetch_add(&hot->recv_futex, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&hot->send_futex, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&hot->recv_futex, INT_MAX);
+    futex_wake(&hot->send_futex, INT_MAX);
+}

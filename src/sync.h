@@ -1,0 +1,35 @@
+/* The mailbox lock, and waiting: spin briefly, then sleep on a futex word. */
+#ifndef MBX_SYNC_H
+#define MBX_SYNC_H
+
+#include "segment.h"
+
+/* Takes the mailbox lock. After a holder died, repairs the segment first.
+ * Returns 0, or -EUCLEAN when the lock or the segment is beyond repair. */
+int sync_lock(struct seg *s);
+
+/* Releases the mailbox lock. */
+void sync_unlock(struct seg *s);
+
+/* How long a waiter spins before sleeping (ns; -1 forever, 0 never), and the
+ * longest single sleep (ns; 0 = no cap) so that conditions nobody signals,
+ * such as an owner's death, are noticed. */
+struct sync_wait_cfg {
+    int64_t spin_ns;
+    int64_t poll_ns;
+};
+
+/* Waits until *word no longer holds seen, the mailbox is removed, or the
+ * deadline (absolute, CLOCK_MONOTONIC ns; -1 none) passes. waiters counts
+ * sleepers so wakers call futex only when someone sleeps. Returns 0 (look
+ * again), -ETIMEDOUT or -EINTR. */
+int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, int64_t deadline,
+              const struct sync_wait_cfg *cfg);
+
+/* Bumps a wait word after a change and wakes its sleepers, if any. */
+void sync_signal(uint32_t *word, uint32_t *waiters);
+
+/* Wakes every waiter of the mailbox (removal, repair). */
+void sync_wake_all(struct seg *s);
+
+#endif

@@ -1,0 +1,154 @@
+/* Tests src/prioq.c: highest priority first, FIFO within one, removal from
+ * the middle, lookup by sender, and sorting after a rebuild. */
+#include "test_util.h"
+
+#include "prioq.h"
+#include "seg_fixture.h"
+
+#include <errno.h>
+
+static uint64_t next_seq = 1;
+
+static struct seg_blk *queue(struct seg *s, uint32_t prio, int32_t pid)
+{
+    struct seg_blk *b;
+    assert_int_equal(alloc_take(s, 8, &b), 0);
+    b->prio = prio;
+    b->sender_pid = pid;
+    b->seq = next_seq++;
+    b->state = BLK_QUEUED;
+    assert_int_equal(prioq_push(s, b), 0);
+    s->hdr->hot.count++;
+    return b;
+}
+
+static struct seg_blk *pop(struct seg *s)
+{
+    struct seg_blk *b;
+    assert_int_equal(prioq_top(s, &b), 0);
+    if (b) {
+        assert_int_equal(prioq_remove(s, b), 0);
+        s->hdr->hot.count--;
+    }
+    return b;
+}
+
+static void highest_first_fifo_within(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    uint32_t prios[] = {5, 1, 5, 32767, 0, 1, 5};
+    for (unsigned i = 0; i < 7; i++)
+        queue(&f.s, prios[i], 1);
+    uint32_t want_prio[] = {32767, 5, 5, 5, 1, 1, 0};
+    uint64_t want_seq[] = {4, 1, 3, 7, 2, 6, 5};
+    for (unsigned i = 0; i < 7; i++) {
+        struct seg_blk *b = pop(&f.s);
+        assert_non_null(b);
+        assert_int_equal(b->prio, want_prio[i]);
+        assert_int_equal(b->seq, want_seq[i]);
+    }
+    assert_null(pop(&f.s));
+    assert_int_equal(f.s.hdr->meta.nactive, 0);
+    fixture_free(&f);
+}
+
+static void remove_middle_and_find_sender(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    struct seg_blk *a = queue(&f.s, 3, 10);
+    struct seg_blk *b = queue(&f.s, 3, 20);
+    struct seg_blk *c = queue(&f.s, 3, 10);
+    struct seg_blk *d = queue(&f.s, 9, 30);
+    struct seg_blk *got;
+    assert_int_equal(prioq_find_from(&f.s, 20, &got), 0);
+    assert_ptr_equal(got, b);
+    assert_int_equal(prioq_remove(&f.s, b), 0);
+    assert_int_equal(prioq_find_from(&f.s, 20, &got), 0);
+    assert_null(got);
+    assert_int_equal(prioq_find_from(&f.s, 10, &got), 0);
+    assert_ptr_equal(got, a);
+    assert_ptr_equal(pop(&f.s), d);
+    assert_ptr_equal(pop(&f.s), a);
+    assert_ptr_equal(pop(&f.s), c);
+    assert_null(pop(&f.s));
+    fixture_free(&f);
+}
+
+static void many_priorities_stay_sorted(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 5000);
+    srand(3);
+    for (int i = 0; i < 3000; i++)
+        queue(&f.s, (uint32_t)(rand() % MBX_PRIO_MAX), 1);
+    uint32_t last_prio = MBX_PRIO_MAX;
+    uint64_t last_seq = 0;
+    for (int i = 0; i < 3000; i++) {
+        struct seg_blk *b = pop(&f.s);
+        assert_non_null(b);
+        assert_true(b->prio <= last_prio);
+        if (b->prio == last_prio)
+            assert_true(b->seq > last_seq);
+        last_prio = b->prio;
+        last_seq = b->seq;
+    }
+    assert_null(pop(&f.s));
+    fixture_free(&f);
+}
+
+static void sort_restores_send_order(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    struct seg_blk *b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = queue(&f.s, 2, 1);
+    /* Scramble the sequence numbers as arena order would after a rebuild. */
+    uint64_t seqs[] = {50, 10, 40, 20, 60, 30};
+    for (int i = 0; i < 6; i++)
+        b[i]->seq = seqs[i];
+    assert_int_equal(prioq_sort(&f.s), 0);
+    uint64_t last = 0;
+    for (int i = 0; i < 6; i++) {
+        struct seg_blk *x = pop(&f.s);
+        assert_true(x->seq > last);
+        last = x->seq;
+    }
+    fixture_free(&f);
+}
+
+static void damaged_queue_is_reported(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    struct seg_blk *a = queue(&f.s, 4, 1);
+    struct seg_blk *got;
+    a->prio = 5; /* the FIFO of 4 now holds a block claiming priority 5 */
+    assert_int_equal(prioq_top(&f.s, &got), -EUCLEAN);
+    a->prio = 4;
+    f.s.hdr->meta.nactive = MBX_PRIO_MAX + 1;
+    assert_int_equal(prioq_top(&f.s, &got), -EUCLEAN);
+    f.s.hdr->meta.nactive = 1;
+    f.s.heads[4].head = 12345; /* not a block */
+    assert_int_equal(prioq_top(&f.s, &got), -EUCLEAN);
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(highest_first_fifo_within),
+        cmocka_unit_test(remove_middle_and_find_sender),
+        cmocka_unit_test(many_priorities_stay_sorted),
+        cmocka_unit_test(sort_restores_send_order),
+        cmocka_unit_test(damaged_queue_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

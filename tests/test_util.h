@@ -1,0 +1,77 @@
+/* Shared by the tests: a private MBX_DIR per test program, removed at exit. */
+#ifndef MBX_TEST_UTIL_H
+#define MBX_TEST_UTIL_H
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char test_dir[256];
+
+static inline void test_dir_remove(void)
+{
+    DIR *d = opendir(test_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            char p[600];
+            snprintf(p, sizeof(p), "%s/%s", test_dir, e->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+    rmdir(test_dir);
+}
+
+/* Creates the directory under /dev/shm and points MBX_DIR at it. */
+static inline int test_dir_setup(void **state)
+{
+    (void)state;
+    snprintf(test_dir, sizeof(test_dir), "/dev/shm/mbx-test-XXXXXX");
+    if (!mkdtemp(test_dir))
+        return -1;
+    setenv("MBX_DIR", test_dir, 1);
+    return 0;
+}
+
+static inline int test_dir_teardown(void **state)
+{
+    (void)state;
+    test_dir_remove();
+    return 0;
+}
+
+/* Number of entries in the test directory (mailbox files and leftovers). */
+static inline int test_dir_count(void)
+{
+    int n = 0;
+    DIR *d = opendir(test_dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A cheap checksum over a message, to tell whole messages from torn ones. */
+static inline uint32_t test_sum(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+#endif
