@@ -17,11 +17,11 @@ extern "C" {
 
 typedef struct mbx mbx; /* an open handle */
 
-#define MBX_NONBLOCK ((int64_t)0)
-#define MBX_FOREVER ((int64_t)-1)
-#define MBX_RENDEZVOUS 0u /* capacity 0: send returns once a receiver took it */
-#define MBX_UNBOUNDED UINT32_MAX /* capacity grows until attr.memory_limit */
-#define MBX_PRIO_MAX 32768u /* priorities are 0 .. MBX_PRIO_MAX-1, higher first */
+#define MBX_NONBLOCK   ((int64_t)0)
+#define MBX_FOREVER    ((int64_t)-1)
+#define MBX_RENDEZVOUS 0u         /* capacity 0: send returns once a receiver took it */
+#define MBX_UNBOUNDED  UINT32_MAX /* capacity grows until attr.memory_limit */
+#define MBX_PRIO_MAX   32768u     /* priorities are 0 .. MBX_PRIO_MAX-1, higher first */
 
 enum mbx_recv_policy {
     MBX_RECV_ANY = 0,         /* any receiver may take the next message */
@@ -30,11 +30,11 @@ enum mbx_recv_policy {
 };
 
 /* open flags */
-#define MBX_SEND 0x01
-#define MBX_RECV 0x02
+#define MBX_SEND   0x01
+#define MBX_RECV   0x02
 #define MBX_CREATE 0x04
-#define MBX_EXCL 0x08   /* with MBX_CREATE: fail with -EEXIST if it exists */
-#define MBX_OWNED 0x10  /* with MBX_CREATE: owned by this process */
+#define MBX_EXCL   0x08 /* with MBX_CREATE: fail with -EEXIST if it exists */
+#define MBX_OWNED  0x10 /* with MBX_CREATE: owned by this process */
 #define MBX_STREAM 0x20 /* with MBX_CREATE: byte stream, like a pipe */
 
 typedef struct mbx_attr {
@@ -64,6 +64,7 @@ typedef struct mbx_stat {
     uint64_t bytes;    /* payload bytes queued now */
     uint32_t senders_waiting, receivers_waiting;
     uint64_t sent_total, received_total;
+    uint32_t repairs; /* extension: times the mailbox was repaired after a crash */
 } mbx_stat;
 
 /* Fills *attr with the defaults. Never fails. */

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#define PAGE 4096u
-#define BIN_SCAN 8     /* entries of a power-of-two bin tried before a larger bin */
+#define PAGE          4096u
+#define BIN_SCAN      8              /* entries of a power-of-two bin tried before a larger bin */
 #define GIVE_BACK_MIN (256u * 1024u) /* free blocks this large return their pages */
 
 static unsigned bin_of(uint64_t size)

@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define ALL_FLAGS (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_STREAM)
-#define DEFAULT_SPIN_NS 20000
+#define ALL_FLAGS        (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_STREAM)
+#define DEFAULT_SPIN_NS  20000
 #define MIN_MEMORY_LIMIT 4096ull
 
 EXPORT void mbx_attr_init(mbx_attr *attr)

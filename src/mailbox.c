@@ -53,8 +53,7 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     return 0;
 }
 
-int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
-            int64_t timeout_ns)
+int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
 {
     struct seg *s = c->s;
     struct seg_hot *hot = &s->hdr->hot;

@@ -17,8 +17,7 @@ struct mb_ctx {
 
 /* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,
  * -ETIMEDOUT, -EINTR, -ENOSPC, -EIDRM or -EUCLEAN. */
-int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
-            int64_t timeout_ns);
+int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio, int64_t timeout_ns);
 
 /* Takes the next message (from process `from` only, when from > 0) into buf
  * and returns its size, or -EMSGSIZE (info->size says the room it needs),

@@ -12,8 +12,8 @@ EXPORT int mbx_self(mbx **out)
     return -ENOSYS;
 }
 
-EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply,
-                        size_t cap, int64_t timeout_ns)
+EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
+                        int64_t timeout_ns)
 {
     (void)m, (void)req, (void)len, (void)prio, (void)reply, (void)cap, (void)timeout_ns;
     return -ENOSYS;

@@ -16,8 +16,7 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
     case BLK_WRITING:
         return 1; /* the sender died before publishing it */
     case BLK_QUEUED:
-        if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) ||
-            seg_blk_size(b->len) > b->size)
+        if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) || seg_blk_size(b->len) > b->size)
             return -EUCLEAN;
         t->count++;
         t->bytes += b->len;
@@ -42,6 +41,7 @@ int repair_segment(struct seg *s)
     if (t.count > UINT32_MAX)
         return -EUCLEAN;
     h->meta.bytes = t.bytes;
+    h->meta.repairs++;
     if (h->meta.seq_next <= t.max_seq)
         h->meta.seq_next = t.max_seq + 1;
     __atomic_store_n(&h->hot.count, (uint32_t)t.count, __ATOMIC_RELEASE);

@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <string.h>
 
-#define PAGE 4096u
+#define PAGE         4096u
 #define ACTIVE_BYTES ((uint64_t)MBX_PRIO_MAX * sizeof(uint16_t))
-#define HEADS_BYTES ((uint64_t)MBX_PRIO_MAX * sizeof(struct seg_qhead))
-#define ACTIVE_OFF ((uint64_t)PAGE)
-#define HEADS_OFF (ACTIVE_OFF + ACTIVE_BYTES)
-#define ARENA_OFF (HEADS_OFF + HEADS_BYTES)
+#define HEADS_BYTES  ((uint64_t)MBX_PRIO_MAX * sizeof(struct seg_qhead))
+#define ACTIVE_OFF   ((uint64_t)PAGE)
+#define HEADS_OFF    (ACTIVE_OFF + ACTIVE_BYTES)
+#define ARENA_OFF    (HEADS_OFF + HEADS_BYTES)
 
 static uint64_t round_up(uint64_t v, uint64_t to)
 {
@@ -21,9 +21,8 @@ static uint64_t arena_size_for(const mbx_attr *a)
 {
     uint64_t one = seg_blk_size(a->max_msg_size);
     uint64_t limit = a->memory_limit > one ? a->memory_limit : one;
-    uint64_t slots = a->capacity == MBX_UNBOUNDED || a->capacity == MBX_RENDEZVOUS
-                         ? UINT64_MAX
-                         : a->capacity;
+    uint64_t slots =
+        a->capacity == MBX_UNBOUNDED || a->capacity == MBX_RENDEZVOUS ? UINT64_MAX : a->capacity;
     uint64_t want = slots > limit / one ? limit : slots * one;
     return round_up(want, PAGE);
 }

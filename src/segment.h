@@ -20,13 +20,13 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
-#define SEG_VERSION 1u
-#define SEG_LINE 64u
-#define SEG_NBINS 64u
+#define SEG_MAGIC      0x314d5453584f424dull /* "MBOXSTM1" */
+#define SEG_VERSION    1u
+#define SEG_LINE       64u
+#define SEG_NBINS      64u
 #define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
-#define SEG_MAX_MSG (1ull << 30)
-#define SEG_MAX_ARENA (1ull << 44)
+#define SEG_MAX_MSG    (1ull << 30)
+#define SEG_MAX_ARENA  (1ull << 44)
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
@@ -72,7 +72,7 @@ struct seg_meta {
     uint64_t used;           /* arena bytes in blocks that are not free */
     uint64_t received_total; /* messages taken (sent_total is seq_next - 1) */
     uint32_t nactive;        /* entries in active[] */
-    uint32_t pad;
+    uint32_t repairs;        /* times a dead lock holder's work was repaired */
     uint64_t reserved[2];
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");

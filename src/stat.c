@@ -29,6 +29,7 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     st->receivers_waiting = __atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED);
     st->sent_total = __atomic_load_n(&h->meta.seq_next, __ATOMIC_RELAXED) - 1;
     st->received_total = __atomic_load_n(&h->meta.received_total, __ATOMIC_RELAXED);
+    st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
     return 0;
 }
 

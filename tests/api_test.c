@@ -283,8 +283,8 @@ static void *block_forever(void *arg)
 {
     struct blocked *b = arg;
     char c = 0;
-    b->result = b->send ? mbx_send(b->m, &c, 1, 0, MBX_FOREVER)
-                        : mbx_recv(b->m, &c, 1, NULL, MBX_FOREVER);
+    b->result =
+        b->send ? mbx_send(b->m, &c, 1, 0, MBX_FOREVER) : mbx_recv(b->m, &c, 1, NULL, MBX_FOREVER);
     return NULL;
 }
 

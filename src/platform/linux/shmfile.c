@@ -18,8 +18,8 @@ static int map(struct shmfile *f, int readonly)
     return 0;
 }
 
-int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f,
-                   char *tmp_path, size_t tmp_cap)
+int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f, char *tmp_path,
+                   size_t tmp_cap)
 {
     static unsigned counter;
     struct timespec ts;

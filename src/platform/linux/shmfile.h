@@ -15,8 +15,8 @@ struct shmfile {
 /* Creates a private, unnamed-yet file of size bytes with mode in dir, maps
  * it, and returns 0 or -errno. The caller formats it, then publishes it with
  * shmfile_publish. */
-int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f,
-                   char *tmp_path, size_t tmp_cap);
+int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f, char *tmp_path,
+                   size_t tmp_cap);
 
 /* Gives the formatted temporary file its final name. Returns 0, -EEXIST
  * when the name is taken (the temporary file is removed either way), or

@@ -1,0 +1,255 @@
+/* Crash safety: processes killed with SIGKILL at any instruction, holding
+ * the lock or not, leave the mailbox usable and consistent: no deadlock, no
+ * half message, no message reported sent lost, none delivered twice. */
+#include "test_util.h"
+
+#include "alloc.h"
+#include "handle.h"
+#include "mbx.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define SPAN 4096 /* message numbers one round may use */
+
+struct crash_msg {
+    uint32_t id;
+    uint32_t len;
+    uint32_t sum;
+    unsigned char body[500];
+};
+
+struct board {
+    uint8_t acked[SPAN];       /* mbx_send returned 0 for it */
+    uint8_t recorded[SPAN];    /* the receiver got it and wrote it down */
+    struct crash_msg inflight; /* mbx_recv writes here directly */
+};
+
+static size_t make_msg(struct crash_msg *m, uint32_t id)
+{
+    m->id = id;
+    m->len = (id * 40503u) % sizeof(m->body);
+    for (uint32_t i = 0; i < m->len; i++)
+        m->body[i] = (unsigned char)(id ^ i);
+    m->sum = test_sum(m->body, m->len);
+    return offsetof(struct crash_msg, body) + m->len;
+}
+
+static int whole(const struct crash_msg *m, size_t n)
+{
+    return m->id < SPAN && m->len <= sizeof(m->body) &&
+           n == offsetof(struct crash_msg, body) + m->len && test_sum(m->body, m->len) == m->sum;
+}
+
+static mbx *open_box(const char *name, uint32_t capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    a.max_msg_size = sizeof(struct crash_msg);
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+static void reap(pid_t p)
+{
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+}
+
+/* A process dies holding the lock with a half-written block. */
+static void dies_holding_lock_mid_send(void **state)
+{
+    (void)state;
+    mbx *m = open_box("held", 8);
+    struct crash_msg msg;
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(mbx_send(m, &msg, make_msg(&msg, i), 0, 0), 0);
+    uint64_t used = m->seg.hdr->meta.used;
+    pid_t p = fork();
+    if (p == 0) {
+        sync_lock(&m->seg);
+        struct seg_blk *b;
+        alloc_take(&m->seg, 400, &b);
+        memset(seg_payload(b), 0x5a, 200);
+        raise(SIGKILL);
+    }
+    reap(p);
+    /* The next locker repairs: the half message is gone, the rest intact. */
+    assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 3), 0, 0), 0);
+    assert_int_equal(m->seg.hdr->meta.used, used + seg_blk_size(make_msg(&msg, 3)));
+    for (uint32_t i = 0; i < 4; i++) {
+        ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+        assert_true(n > 0 && whole(&msg, (size_t)n));
+        assert_int_equal(msg.id, i);
+    }
+    assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("held");
+}
+
+/* A process dies holding the lock after publishing a message but before
+ * linking it or counting it: the message is kept. */
+static void dies_after_commit_before_link(void **state)
+{
+    (void)state;
+    mbx *m = open_box("commit", 8);
+    struct crash_msg msg;
+    assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 5, 0), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        sync_lock(&m->seg);
+        struct seg_blk *b;
+        alloc_take(&m->seg, sizeof(msg), &b);
+        size_t n = make_msg(&msg, 1);
+        memcpy(seg_payload(b), &msg, n);
+        b->len = n;
+        b->prio = 9;
+        b->seq = m->seg.hdr->meta.seq_next; /* the increment is lost */
+        b->state = BLK_QUEUED;
+        m->seg.hdr->meta.nactive = 77; /* and the lists were mid-change */
+        raise(SIGKILL);
+    }
+    reap(p);
+    mbx_stat st;
+    ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 1); /* priority 9 first */
+    n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 0);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 0);
+    assert_int_equal(st.sent_total, 2);
+    mbx_close(m);
+    mbx_unlink("commit");
+}
+
+static void sender_loop(mbx *m, struct board *b, uint32_t base)
+{
+    struct crash_msg msg;
+    for (uint32_t i = base; i < base + SPAN / 2; i++) {
+        int r = mbx_send(m, &msg, make_msg(&msg, i), i % 3, 100000000);
+        if (r == 0)
+            b->acked[i] = 1;
+        else if (r != -ETIMEDOUT)
+            _exit(1);
+    }
+    _exit(0);
+}
+
+static void receiver_loop(mbx *m, struct board *b)
+{
+    for (;;) {
+        ssize_t n = mbx_recv(m, &b->inflight, sizeof(b->inflight), NULL, 100000000);
+        if (n == -ETIMEDOUT)
+            continue;
+        if (n < 0 || !whole(&b->inflight, (size_t)n))
+            _exit(1);
+        b->recorded[b->inflight.id]++;
+    }
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* One round: a sender and a receiver run, one or both are killed at a
+ * random moment, then the mailbox is drained and checked. */
+static void kill_round(mbx *m, struct board *b, unsigned round, unsigned *acked)
+{
+    memset(b, 0, sizeof(*b));
+    pid_t s = fork();
+    if (s == 0)
+        sender_loop(m, b, round % 2 ? SPAN / 2 : 0);
+    pid_t r = fork();
+    if (r == 0)
+        receiver_loop(m, b);
+    sleep_us(rand() % 3000);
+    int which = rand() % 3; /* 0: sender, 1: receiver, 2: both */
+    if (which != 1)
+        kill(s, SIGKILL);
+    if (which != 0)
+        kill(r, SIGKILL);
+    if (which == 0) {
+        sleep_us(2000);
+        kill(r, SIGKILL);
+    } else if (which == 1) {
+        kill(s, SIGKILL);
+    }
+    int st;
+    waitpid(s, &st, 0);
+    assert_false(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    waitpid(r, &st, 0);
+    assert_false(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+
+    /* Drain: every queued message whole, none also recorded as received. */
+    uint8_t drained[SPAN] = {0};
+    struct crash_msg msg;
+    ssize_t n;
+    while ((n = mbx_recv(m, &msg, sizeof(msg), NULL, 0)) >= 0) {
+        assert_true(whole(&msg, (size_t)n));
+        drained[msg.id]++;
+    }
+    assert_int_equal(n, -EAGAIN);
+    for (uint32_t i = 0; i < SPAN; i++) {
+        assert_true(b->recorded[i] + drained[i] <= 1);
+        /* The one message in the receiver's hands when it died may be
+         * neither recorded nor queued: it sits whole in its buffer. */
+        *acked += b->acked[i];
+        if (b->acked[i] && !b->recorded[i] && !drained[i])
+            assert_int_equal(b->inflight.id, i);
+    }
+    mbx_stat st2;
+    assert_int_equal(mbx_stat_get(m, &st2), 0);
+    assert_int_equal(st2.count, 0);
+    assert_int_equal(st2.bytes, 0);
+}
+
+static void random_kills(void **state)
+{
+    (void)state;
+    mbx *m = open_box("chaos", 16);
+    struct board *b =
+        mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(b != MAP_FAILED);
+    srand(12345);
+    unsigned acked = 0;
+    for (unsigned i = 0; i < 300; i++)
+        kill_round(m, b, i, &acked);
+    /* Still fully usable, and all memory is free again. */
+    struct crash_msg msg;
+    assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 1), 0, 0), 0);
+    assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), (ssize_t)make_msg(&msg, 1));
+    assert_int_equal(sync_lock(&m->seg), 0);
+    assert_int_equal(alloc_rebuild(&m->seg, NULL, NULL), 0);
+    assert_int_equal(m->seg.hdr->meta.used, 0);
+    sync_unlock(&m->seg);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    print_message("300 kill rounds, %u messages acknowledged, %u repairs after a death "
+                  "holding the lock; none lost or doubled\n",
+                  acked, st.repairs);
+    /* A test that never killed a lock holder would prove little. */
+    assert_true(st.repairs > 0);
+    munmap(b, sizeof(*b));
+    mbx_close(m);
+    mbx_unlink("chaos");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dies_holding_lock_mid_send),
+        cmocka_unit_test(dies_after_commit_before_link),
+        cmocka_unit_test(random_kills),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
