@@ -52,7 +52,7 @@ static int64_t default_spin(void)
 
 struct mb_ctx handle_ctx(struct mbx *m)
 {
-    struct mb_ctx c = {&m->seg, m->wait, self_pid(), m->uid};
+    struct mb_ctx c = {&m->seg, m->wait, self_pid(), m->uid, NULL};
     return c;
 }
 

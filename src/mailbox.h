@@ -1,4 +1,5 @@
-/* The logical mailbox: queue order, priorities, capacity, blocking. */
+/* The logical mailbox: send and receive, dispatched to the queue kind the
+ * mailbox was created with. */
 #ifndef MBX_MAILBOX_H
 #define MBX_MAILBOX_H
 
@@ -13,6 +14,11 @@ struct mb_ctx {
     struct sync_wait_cfg wait;
     int32_t pid; /* caller's pid and uid, recorded in what it sends */
     uint32_t uid;
+    /* Called whenever a wait wakes (by a wake-up or when a capped sleep of
+     * wait.poll_ns ends): returns 0 to go on waiting, or a negative error
+     * that ends the call (e.g. -EIDRM once a mailbox's owner died). NULL:
+     * nothing to check. */
+    int (*poll)(const struct mb_ctx *c);
 };
 
 /* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,

@@ -10,7 +10,7 @@
 
 static struct mb_ctx ctx(struct fixture *f)
 {
-    struct mb_ctx c = {&f->s, {0, 0}, 42, 7};
+    struct mb_ctx c = {&f->s, {0, 0}, 42, 7, NULL};
     return c;
 }
 
