@@ -64,7 +64,7 @@ typedef struct mbx_stat {
     uint64_t bytes;    /* payload bytes queued now */
     uint32_t senders_waiting, receivers_waiting;
     uint64_t sent_total, received_total;
-    uint32_t repairs; /* extension: times the mailbox was repaired after a crash */
+    uint32_t repairs; /* extension: repairs made after a process died mid-operation */
 } mbx_stat;
 
 /* Fills *attr with the defaults. Never fails. */

@@ -61,11 +61,15 @@ struct mb_ctx handle_ctx(struct mbx *m)
 static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
 {
     char tmp[NAME_PATH_MAX];
-    uint64_t size = seg_size_for(a);
+    const char *kind = getenv("MBX_QUEUE");
+    if (seg_wants_ring(a, (uint32_t)flags) && !(kind && strcmp(kind, "heap") == 0))
+        flags |= SEG_RING;
+    uint64_t size = seg_size_for(a, (uint32_t)flags);
     int r = shmfile_create(name_dir(), size, a->mode, &m->file, tmp, sizeof(tmp));
     if (r)
         return r;
-    r = seg_format(m->file.base, size, a, m->name, (uint32_t)flags & (MBX_OWNED | MBX_STREAM));
+    r = seg_format(m->file.base, size, a, m->name,
+                   (uint32_t)flags & (MBX_OWNED | MBX_STREAM | SEG_RING));
     if (!r)
         r = seg_attach(&m->seg, m->file.base, size);
     if (!r) {

@@ -1,14 +1,19 @@
 #include "mailbox.h"
 
 #include "heap_queue.h"
+#include "ring.h"
 
 int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
 {
+    if (c->s->ring)
+        return ring_send(c, buf, len, prio, timeout_ns, 0);
     return heap_send(c, buf, len, prio, timeout_ns);
 }
 
 ssize_t mb_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                 int64_t timeout_ns)
 {
+    if (c->s->ring)
+        return ring_recv(c, from, buf, cap, info, timeout_ns);
     return heap_recv(c, from, buf, cap, info, timeout_ns);
 }

@@ -3,16 +3,38 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ring.h"
+
 #define PAGE         4096u
 #define ACTIVE_BYTES ((uint64_t)MBX_PRIO_MAX * sizeof(uint16_t))
 #define HEADS_BYTES  ((uint64_t)MBX_PRIO_MAX * sizeof(struct seg_qhead))
-#define ACTIVE_OFF   ((uint64_t)PAGE)
-#define HEADS_OFF    (ACTIVE_OFF + ACTIVE_BYTES)
-#define ARENA_OFF    (HEADS_OFF + HEADS_BYTES)
 
 static uint64_t round_up(uint64_t v, uint64_t to)
 {
     return (v + to - 1) / to * to;
+}
+
+/* Where everything lies, from the few numbers the header records. */
+struct geom {
+    uint64_t ring_off, ring_bytes, active_off, heads_off, arena_off;
+};
+
+static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size)
+{
+    struct geom g;
+    g.ring_off = PAGE;
+    g.ring_bytes = ring_slots ? round_up(ring_bytes_for(ring_slots, slot_size), PAGE) : 0;
+    g.active_off = g.ring_off + g.ring_bytes;
+    g.heads_off = g.active_off + ACTIVE_BYTES;
+    g.arena_off = g.heads_off + HEADS_BYTES;
+    return g;
+}
+
+int seg_wants_ring(const mbx_attr *a, uint32_t flags)
+{
+    return a->capacity >= 1 && a->capacity <= SEG_RING_MAX_SLOTS &&
+           a->max_msg_size <= SEG_RING_MAX_MSG && a->recv_policy != MBX_RECV_ROUND_ROBIN &&
+           !(flags & MBX_STREAM);
 }
 
 /* Message storage: what `capacity` messages of the largest size need, capped
@@ -27,9 +49,14 @@ static uint64_t arena_size_for(const mbx_attr *a)
     return round_up(want, PAGE);
 }
 
-uint64_t seg_size_for(const mbx_attr *attr)
+uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
 {
-    return ARENA_OFF + arena_size_for(attr);
+    if (flags & SEG_RING) {
+        /* A ring keeps messages in its slots; the arena is a token page. */
+        struct geom g = geom_for(attr->capacity, ring_slot_size(attr->max_msg_size));
+        return g.arena_off + PAGE;
+    }
+    return geom_for(0, 0).arena_off + arena_size_for(attr);
 }
 
 /* The glibc mutex kind our attributes produce, to spot a scribbled mutex. */
@@ -58,10 +85,16 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     h->version = SEG_VERSION;
     h->hdr_size = sizeof(*h);
     h->file_size = size;
-    h->active_off = ACTIVE_OFF;
-    h->heads_off = HEADS_OFF;
-    h->arena_off = ARENA_OFF;
-    h->arena_size = size - ARENA_OFF;
+    if (flags & SEG_RING) {
+        h->ring_slots = attr->capacity;
+        h->slot_size = ring_slot_size(attr->max_msg_size);
+    }
+    struct geom g = geom_for(h->ring_slots, h->slot_size);
+    h->ring_off = g.ring_off;
+    h->active_off = g.active_off;
+    h->heads_off = g.heads_off;
+    h->arena_off = g.arena_off;
+    h->arena_size = size - g.arena_off;
     h->max_msg_size = attr->max_msg_size;
     h->memory_limit = attr->memory_limit;
     h->capacity = attr->capacity;
@@ -70,7 +103,9 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     h->flags = flags;
     strncpy(h->name, name, sizeof(h->name) - 1);
     h->meta.seq_next = 1;
-    struct seg_blk *b = (struct seg_blk *)(base + ARENA_OFF);
+    if (h->ring_slots)
+        ring_format(base + g.ring_off, h->ring_slots, h->slot_size);
+    struct seg_blk *b = (struct seg_blk *)(base + g.arena_off);
     b->size = h->arena_size;
     b->state = BLK_FREE;
     /* The magic goes last: a header without it is never taken for a mailbox. */
@@ -89,33 +124,46 @@ static int mutex_kind_ok(const pthread_mutex_t *m)
 int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    if (size < ARENA_OFF + PAGE)
+    if (size < geom_for(0, 0).arena_off + PAGE)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
     if (h->version != SEG_VERSION)
         return -EPROTO;
-    if (h->hdr_size != sizeof(*h) || h->file_size != size || h->active_off != ACTIVE_OFF ||
-        h->heads_off != HEADS_OFF || h->arena_off != ARENA_OFF ||
-        h->arena_size != size - ARENA_OFF || h->arena_size % SEG_LINE != 0 ||
+    uint32_t ring_slots = h->ring_slots;
+    uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size;
+    int ring = (h->flags & SEG_RING) != 0;
+    if (max_msg == 0 || max_msg > SEG_MAX_MSG)
+        return -EUCLEAN;
+    if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS || max_msg > SEG_RING_MAX_MSG ||
+                slot_size != ring_slot_size(max_msg) || h->capacity != ring_slots)
+             : (ring_slots != 0 || slot_size != 0))
+        return -EUCLEAN;
+    struct geom g = geom_for(ring_slots, slot_size);
+    if (h->hdr_size != sizeof(*h) || h->file_size != size || h->ring_off != g.ring_off ||
+        h->active_off != g.active_off || h->heads_off != g.heads_off ||
+        h->arena_off != g.arena_off || size < g.arena_off + PAGE ||
+        h->arena_size != size - g.arena_off || h->arena_size % SEG_LINE != 0 ||
         h->arena_size > SEG_MAX_ARENA)
         return -EUCLEAN;
-    if (h->max_msg_size == 0 || h->max_msg_size > SEG_MAX_MSG ||
-        seg_blk_size(h->max_msg_size) > h->arena_size)
+    if (!ring && seg_blk_size(max_msg) > h->arena_size)
         return -EUCLEAN;
     if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777 ||
-        (h->flags & ~(uint32_t)(MBX_OWNED | MBX_STREAM)))
+        (h->flags & ~(uint32_t)(MBX_OWNED | MBX_STREAM | SEG_RING)))
         return -EUCLEAN;
     if (memchr(h->name, 0, sizeof(h->name)) == NULL || !mutex_kind_ok(&h->hot.lock))
         return -EUCLEAN;
     s->base = base;
     s->size = size;
     s->hdr = h;
-    s->active = (uint16_t *)(base + ACTIVE_OFF);
-    s->heads = (struct seg_qhead *)(base + HEADS_OFF);
-    s->arena_start = ARENA_OFF;
+    s->active = (uint16_t *)(base + g.active_off);
+    s->heads = (struct seg_qhead *)(base + g.heads_off);
+    s->ring = ring ? base + g.ring_off : NULL;
+    s->ring_slots = ring_slots;
+    s->slot_size = slot_size;
+    s->arena_start = g.arena_off;
     s->arena_end = size;
-    s->max_msg_size = h->max_msg_size;
+    s->max_msg_size = max_msg;
     s->capacity = h->capacity;
     s->recv_policy = h->recv_policy;
     s->flags = h->flags;

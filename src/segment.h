@@ -5,9 +5,15 @@
  * hostile. Layout:
  *
  *   [0, 4096)             struct seg_hdr: identity, hot line, bins
+ *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h)
  *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
  *   [heads_off, +512 KiB) struct seg_qhead[MBX_PRIO_MAX]: FIFO per priority
  *   [arena_off, end)      message blocks, tiling the arena exactly
+ *
+ * A mailbox is one of two kinds, fixed at creation. A ring mailbox (small
+ * capacity and messages, the common case) keeps messages in place in ring
+ * slots and never takes the lock. A heap mailbox keeps them in arena blocks
+ * ordered by priority FIFOs under the robust lock: any size, any capacity.
  *
  * The file is sparse: pages are backed only once touched, so memory follows
  * what is queued rather than capacity x max size.
@@ -20,13 +26,16 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define SEG_MAGIC      0x314d5453584f424dull /* "MBOXSTM1" */
-#define SEG_VERSION    1u
-#define SEG_LINE       64u
-#define SEG_NBINS      64u
-#define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
-#define SEG_MAX_MSG    (1ull << 30)
-#define SEG_MAX_ARENA  (1ull << 44)
+#define SEG_MAGIC          0x314d5453584f424dull /* "MBOXSTM1" */
+#define SEG_VERSION        1u
+#define SEG_LINE           64u
+#define SEG_NBINS          64u
+#define SEG_EXACT_BINS     32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG        (1ull << 30)
+#define SEG_MAX_ARENA      (1ull << 44)
+#define SEG_RING           0x100u /* internal flag: a ring mailbox */
+#define SEG_RING_MAX_SLOTS 1024u
+#define SEG_RING_MAX_MSG   (64u * 1024u)
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
@@ -91,9 +100,11 @@ struct seg_hdr {
     uint32_t capacity;
     uint32_t recv_policy;
     uint32_t mode;
-    uint32_t flags; /* MBX_OWNED, MBX_STREAM */
+    uint32_t flags; /* MBX_OWNED, MBX_STREAM, SEG_RING */
     int32_t owner_pid;
-    uint32_t pad;
+    uint32_t ring_slots; /* 0 for a heap mailbox */
+    uint64_t ring_off;
+    uint64_t slot_size;
     char name[208];
     struct seg_hot hot;
     struct seg_meta meta;
@@ -113,6 +124,9 @@ struct seg {
     struct seg_hdr *hdr;
     uint16_t *active;
     struct seg_qhead *heads;
+    unsigned char *ring; /* NULL for a heap mailbox */
+    uint32_t ring_slots;
+    uint64_t slot_size;
     /* Copies of the immutable header fields, checked once at attach, so a
      * peer rewriting the header later cannot move our bounds. */
     uint64_t arena_start, arena_end;
@@ -120,11 +134,16 @@ struct seg {
     uint32_t capacity, recv_policy, flags;
 };
 
-/* Total file size for a mailbox with these attributes (validated). */
-uint64_t seg_size_for(const mbx_attr *attr);
+/* Returns 1 when a mailbox with these attributes and flags is a ring. */
+int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
+
+/* Total file size for a mailbox with these attributes (validated) and flags
+ * (SEG_RING chooses the kind). */
+uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
 
 /* Writes a fresh header and empty arena into the zeroed mapping base of size
- * bytes. Returns 0 or -errno from pthread mutex set-up. */
+ * bytes (from seg_size_for with the same flags). Returns 0 or -errno from
+ * pthread mutex set-up. */
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
                uint32_t flags);
 

@@ -2,6 +2,7 @@
 #include "mbx.h"
 
 #include "handle.h"
+#include "ring.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +19,7 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     st->max_msg_size = s->max_msg_size;
     st->capacity = s->capacity;
     st->recv_policy = s->recv_policy;
-    st->flags = s->flags;
+    st->flags = s->flags & (MBX_OWNED | MBX_STREAM);
     int r = shmfile_owner(f, &st->uid, &st->gid, &st->mode);
     if (r)
         return r;
@@ -30,6 +31,8 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     st->sent_total = __atomic_load_n(&h->meta.seq_next, __ATOMIC_RELAXED) - 1;
     st->received_total = __atomic_load_n(&h->meta.received_total, __ATOMIC_RELAXED);
     st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
+    if (s->ring)
+        ring_stat(s, &st->count, &st->bytes, &st->sent_total, &st->received_total, &st->repairs);
     return 0;
 }
 

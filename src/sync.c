@@ -35,15 +35,6 @@ void sync_unlock(struct seg *s)
     pthread_mutex_unlock(&s->hdr->hot.lock);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static int changed(struct seg *s, uint32_t *word, uint32_t seen)
 {
     return __atomic_load_n(word, __ATOMIC_SEQ_CST) != seen ||

@@ -4,6 +4,16 @@
 
 #include "segment.h"
 
+/* A polite busy-wait step. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Takes the mailbox lock. After a holder died, repairs the segment first.
  * Returns 0, or -EUCLEAN when the lock or the segment is beyond repair. */
 int sync_lock(struct seg *s);

@@ -28,6 +28,16 @@ static mbx *fresh(void)
     return m;
 }
 
+/* The targeted test pokes the heap queue's structures. */
+static mbx *fresh_heap(void)
+{
+    setenv("MBX_QUEUE", "heap", 1);
+    mbx *m = fresh();
+    unsetenv("MBX_QUEUE");
+    assert_null(m->seg.ring);
+    return m;
+}
+
 static int allowed(ssize_t r)
 {
     return r >= 0 || r == -EAGAIN || r == -EUCLEAN || r == -EMSGSIZE || r == -ENOSPC ||
@@ -37,7 +47,7 @@ static int allowed(ssize_t r)
 static void targeted_damage_is_reported(void **state)
 {
     (void)state;
-    mbx *m = fresh();
+    mbx *m = fresh_heap();
     struct seg_hdr *h = m->seg.hdr;
     char buf[300];
     h->meta.nactive = 1u << 30;
@@ -49,7 +59,7 @@ static void targeted_damage_is_reported(void **state)
     m->seg.heads[top].head = m->seg.arena_end - 64;
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EUCLEAN);
     mbx_close(m);
-    m = fresh();
+    m = fresh_heap();
     /* A block claiming a payload past the end of the arena. */
     struct seg_blk *first = seg_blk_at(&m->seg, m->seg.arena_start);
     first->len = 1ull << 40;
@@ -77,8 +87,12 @@ static void scribble(mbx *m, int n)
         case 0: /* header and meta */
             off = (uint64_t)rand() % 4096;
             break;
-        case 1: /* the active priorities and queue heads in use */
-            off = heads + (uint64_t)(rand() % 4) * 16 + (uint64_t)rand() % 16;
+        case 1: /* the ring, or the queue heads in use */
+            if (m->seg.ring)
+                off = (uint64_t)(m->seg.ring - base) +
+                      (uint64_t)rand() % (192 + m->seg.ring_slots * m->seg.slot_size);
+            else
+                off = heads + (uint64_t)(rand() % 4) * 16 + (uint64_t)rand() % 16;
             break;
         default: /* the arena's blocks */
             off = m->seg.arena_start + (uint64_t)rand() % (m->seg.arena_end - m->seg.arena_start);

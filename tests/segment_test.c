@@ -25,16 +25,16 @@ static void size_follows_attributes(void **state)
     (void)state;
     mbx_attr a;
     mbx_attr_init(&a);
-    uint64_t small = seg_size_for(&a);
+    uint64_t small = seg_size_for(&a, 0);
     a.capacity = 1u << 31; /* capped by memory_limit, not capacity x size */
-    uint64_t big = seg_size_for(&a);
+    uint64_t big = seg_size_for(&a, 0);
     assert_true(big > small);
     assert_true(big <= small + a.memory_limit + 4096);
     a.max_msg_size = 1ull << 30;
     a.memory_limit = 4096;
     a.capacity = 4;
     /* Always room for one largest message. */
-    assert_true(seg_size_for(&a) >= seg_blk_size(1ull << 30));
+    assert_true(seg_size_for(&a, 0) >= seg_blk_size(1ull << 30));
 }
 
 static void attach_rejects_damage(void **state)

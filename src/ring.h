@@ -1,0 +1,100 @@
+/* Ring mailboxes: messages live in place in a ring of slots, one per unit of
+ * capacity, and move without the lock.
+ *
+ * Each slot has one 64-bit word: [position:39][state:3][pid:22]. A sender
+ * claims the slot of position t by turning SLOT_FREE(t) into SLOT_CLAIMED(t, pid) with
+ * one compare-and-swap, fills it, and publishes SLOT_READY(t). A receiver turns
+ * SLOT_READY(t) into SLOT_TAKING(t, pid), copies the message out, and frees the slot
+ * for the next lap, SLOT_FREE(t + slots). Head and tail are hints that anyone
+ * advances. The position is the message's sequence number, so the ring is
+ * send order; a receiver scans it for the highest priority only while
+ * messages above priority 0 are queued.
+ *
+ * Crash safety without a lock: every state a process can die in names that
+ * process, so whoever finds a slot stuck checks it: a dead sender's SLOT_CLAIMED
+ * slot becomes SLOT_SKIP (no message: it was never reported sent), a dead
+ * receiver's SLOT_TAKING slot is freed (it had taken the message).
+ */
+#ifndef MBX_RING_H
+#define MBX_RING_H
+
+#include "mailbox.h"
+
+#define SLOT_POS_BITS 39
+#define SLOT_POS_MASK ((1ull << SLOT_POS_BITS) - 1)
+#define SLOT_PID_BITS 22 /* the kernel's PID_MAX_LIMIT is 2^22 */
+#define SLOT_PID_MASK ((1u << SLOT_PID_BITS) - 1)
+
+enum slot_state { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_READY = 2, SLOT_TAKING = 3, SLOT_SKIP = 4 };
+
+struct ring_ctl {
+    uint64_t tail; /* next position to claim; senders' line */
+    uint64_t sent;
+    uint64_t pad0[6];
+    uint64_t head; /* next position to take; receivers' line */
+    uint64_t received;
+    uint64_t pad1[6];
+    uint32_t hiprio;  /* messages above priority 0 queued or being sent */
+    uint32_t unstuck; /* slots repaired after their process died */
+    uint32_t pad2[14];
+};
+_Static_assert(sizeof(struct ring_ctl) == 3 * SEG_LINE, "ring control is three lines");
+
+struct ring_slot {
+    uint64_t word;
+    uint32_t len;
+    uint32_t prio;
+    int32_t sender_pid;
+    uint32_t sender_uid;
+    uint64_t token;
+    /* the payload follows */
+};
+_Static_assert(sizeof(struct ring_slot) == 32, "slot header is half a line");
+
+static inline uint64_t slot_word(uint64_t pos, unsigned state, int32_t pid)
+{
+    return ((pos & SLOT_POS_MASK) << (64 - SLOT_POS_BITS)) | ((uint64_t)state << SLOT_PID_BITS) |
+           ((uint32_t)pid & SLOT_PID_MASK);
+}
+
+static inline unsigned slot_state_of(uint64_t w)
+{
+    return (unsigned)(w >> SLOT_PID_BITS) & 7u;
+}
+
+static inline int32_t slot_pid_of(uint64_t w)
+{
+    return (int32_t)(w & SLOT_PID_MASK);
+}
+
+/* Signed distance from position pos to the slot word's position, modulo
+ * 2^39: 0 means the slot is at pos, -slots means a lap behind. */
+static inline int64_t slot_dist(uint64_t w, uint64_t pos)
+{
+    uint64_t d = ((w >> (64 - SLOT_POS_BITS)) - pos) << (64 - SLOT_POS_BITS);
+    return (int64_t)d >> (64 - SLOT_POS_BITS);
+}
+
+/* Bytes of one slot for messages up to max_msg bytes. */
+uint64_t ring_slot_size(uint64_t max_msg);
+
+/* Bytes of a ring of `slots` slots of slot_size bytes, control lines included. */
+uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size);
+
+/* Initialises a zeroed ring at ring. */
+void ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size);
+
+/* As mb_send, for a ring mailbox; token is the reply token to record. */
+int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+              int64_t timeout_ns, uint64_t token);
+
+/* As mb_recv, for a ring mailbox. */
+ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                  int64_t timeout_ns);
+
+/* Counts what is queued (a snapshot), the totals, and the slots repaired
+ * after a process died holding them. */
+void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
+               uint64_t *received, uint32_t *repairs);
+
+#endif
