@@ -53,6 +53,65 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     return 0;
 }
 
+/* Caller holds the lock. Withdraws a message nobody took: unlinks, frees. */
+static int withdraw(struct seg *s, struct seg_blk *b)
+{
+    struct seg_hdr *h = s->hdr;
+    int r = prioq_remove(s, b);
+    if (r)
+        return r;
+    h->meta.bytes -= b->len;
+    __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
+    alloc_free(s, b);
+    return 0;
+}
+
+/* The rest of a rendezvous send, after its message was published at block
+ * offset off with sequence number seq: waits until a receiver took that
+ * very message, or withdraws it once the time is up, so that it is never
+ * delivered. MBX_NONBLOCK waits only through the spin phase. */
+static int rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
+                           int64_t timeout_ns)
+{
+    struct seg *s = c->s;
+    struct seg_hot *hot = &s->hdr->hot;
+    struct sync_wait_cfg cfg = c->wait;
+    int64_t deadline = clock_deadline(timeout_ns);
+    if (timeout_ns == MBX_NONBLOCK) {
+        deadline = clock_deadline(cfg.spin_ns > 0 ? cfg.spin_ns : 0);
+        cfg.spin_ns = cfg.spin_ns < 0 ? 0 : cfg.spin_ns;
+    }
+    for (;;) {
+        int waited = sync_wait(s, &hot->send_futex, seen, &hot->send_waiters, deadline, &cfg);
+        if (!waited && c->poll)
+            waited = c->poll(c);
+        int r = sync_lock(s);
+        if (r)
+            return r;
+        if (removed(s)) {
+            sync_unlock(s);
+            return -EIDRM;
+        }
+        struct seg_blk *b = seg_blk_at(s, off);
+        if (!b || b->seq != seq || (b->state != BLK_TAKEN && b->state != BLK_QUEUED)) {
+            sync_unlock(s);
+            return -EUCLEAN;
+        }
+        if (b->state == BLK_TAKEN) {
+            alloc_free(s, b);
+            sync_unlock(s);
+            return 0;
+        }
+        if (waited) {
+            r = withdraw(s, b);
+            sync_unlock(s);
+            return r ? r : waited == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : waited;
+        }
+        seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
+        sync_unlock(s);
+    }
+}
+
 int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
               int64_t timeout_ns)
 {
@@ -72,6 +131,12 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
         r = make_room(s, len, &b);
         if (r == 0)
             r = publish(c, b, buf, len, prio);
+        if (r == 0 && s->capacity == MBX_RENDEZVOUS) {
+            uint64_t off = seg_off(s, b), seq = b->seq;
+            seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
+            sync_unlock(s);
+            return rendezvous_wait(c, off, seq, seen, timeout_ns);
+        }
         sync_unlock(s);
         if (r != -EAGAIN)
             return r;
@@ -115,7 +180,11 @@ static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx
     int r = prioq_remove(s, b);
     if (r)
         return r;
-    alloc_free(s, b);
+    /* A rendezvous sender is waiting to see this very block taken. */
+    if (s->capacity == MBX_RENDEZVOUS)
+        __atomic_store_n(&b->state, BLK_TAKEN, __ATOMIC_RELEASE);
+    else
+        alloc_free(s, b);
     h->meta.bytes -= len;
     h->meta.received_total++;
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);

@@ -1,6 +1,7 @@
 #include "repair.h"
 
 #include "alloc.h"
+#include "platform/linux/liveness.h"
 #include "prioq.h"
 
 #include <errno.h>
@@ -15,6 +16,9 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
     switch (b->state) {
     case BLK_WRITING:
         return 1; /* the sender died before publishing it */
+    case BLK_TAKEN:
+        /* Received; its rendezvous sender frees it, unless it is gone. */
+        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
     case BLK_QUEUED:
         if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) || seg_blk_size(b->len) > b->size)
             return -EUCLEAN;

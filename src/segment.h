@@ -42,6 +42,7 @@ enum blk_state {
     BLK_FREE = 0x46524545u,    /* in a free bin (or not yet binned) */
     BLK_WRITING = 0x57524954u, /* taken by a sender holding the lock */
     BLK_QUEUED = 0x51554555u,  /* a whole message, linked in its priority FIFO */
+    BLK_TAKEN = 0x54414b4eu,   /* rendezvous: received, its sender frees it */
 };
 
 /* Header of every block in the arena; the payload follows it. A block is

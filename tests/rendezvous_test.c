@@ -1,0 +1,132 @@
+/* Zero capacity: mbx_send returns only once a receiver took that very
+ * message; a send that times out withdraws it, so it is never delivered. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static mbx *open_rv(const char *name)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = MBX_RENDEZVOUS;
+    a.max_msg_size = 64;
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+static void reap_ok(pid_t p)
+{
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void send_returns_once_taken(void **state)
+{
+    (void)state;
+    mbx *m = open_rv("rv");
+    pid_t p = fork();
+    if (p == 0) {
+        sleep_ms(150);
+        char buf[64];
+        _exit(mbx_recv(m, buf, sizeof(buf), NULL, 5000000000) == 5 && !memcmp(buf, "hello", 5) ? 0
+                                                                                               : 1);
+    }
+    int64_t t0 = now_ns();
+    assert_int_equal(mbx_send(m, "hello", 5, 0, MBX_FOREVER), 0);
+    /* It could not return before the receiver started receiving. */
+    assert_true(now_ns() - t0 >= 100000000);
+    reap_ok(p);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 0);
+    mbx_close(m);
+    mbx_unlink("rv");
+}
+
+static void timed_out_send_is_withdrawn(void **state)
+{
+    (void)state;
+    mbx *m = open_rv("rvt");
+    assert_int_equal(mbx_send(m, "lost", 4, 0, 50000000), -ETIMEDOUT);
+    assert_int_equal(mbx_send(m, "lost", 4, 0, MBX_NONBLOCK), -EAGAIN);
+    char buf[64];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 20000000), -ETIMEDOUT);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 0);
+    assert_int_equal(st.bytes, 0);
+    mbx_close(m);
+    mbx_unlink("rvt");
+}
+
+/* Three senders block one after the other; the receiver gets them in the
+ * order they arrived, and each sender returns only after its own was taken. */
+static void blocked_senders_in_arrival_order(void **state)
+{
+    (void)state;
+    mbx *m = open_rv("rvo");
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        if ((kids[i] = fork()) == 0) {
+            char c = (char)('a' + i);
+            _exit(mbx_send(m, &c, 1, 0, 10000000000) == 0 ? 0 : 1);
+        }
+        sleep_ms(60);
+    }
+    for (int i = 0; i < 3; i++) {
+        char c;
+        mbx_msginfo info;
+        assert_int_equal(mbx_recv(m, &c, 1, &info, 5000000000), 1);
+        assert_int_equal(c, 'a' + i);
+        assert_int_equal(info.sender_pid, kids[i]);
+        reap_ok(kids[i]);
+    }
+    mbx_close(m);
+    mbx_unlink("rvo");
+}
+
+static void removal_ends_a_blocked_send(void **state)
+{
+    (void)state;
+    mbx *m = open_rv("rvx");
+    pid_t p = fork();
+    if (p == 0) {
+        sleep_ms(80);
+        _exit(mbx_unlink("rvx") == 0 ? 0 : 1);
+    }
+    assert_int_equal(mbx_send(m, "x", 1, 0, 10000000000), -EIDRM);
+    reap_ok(p);
+    mbx_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(send_returns_once_taken),
+        cmocka_unit_test(timed_out_send_is_withdrawn),
+        cmocka_unit_test(blocked_senders_in_arrival_order),
+        cmocka_unit_test(removal_ends_a_blocked_send),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
