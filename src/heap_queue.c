@@ -1,7 +1,9 @@
+#include <stdio.h>
 #include "heap_queue.h"
 
 #include "alloc.h"
 #include "platform/linux/clock.h"
+#include "platform/linux/liveness.h"
 #include "prioq.h"
 
 #include <errno.h>
@@ -192,9 +194,104 @@ static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx
     return (ssize_t)len;
 }
 
+/* Caller holds the lock. Moves the served ticket past holders that gave up;
+ * returns -EUCLEAN when the tickets make no sense. */
+static int rr_skip(struct seg *s)
+{
+    struct seg_rr *rr = &s->hdr->rr;
+    if (rr->next - rr->serving > SEG_RR_WINDOW)
+        return -EUCLEAN;
+    while (rr->serving != rr->next && rr->holder[rr->serving % SEG_RR_WINDOW] == 0)
+        rr->serving++;
+    return 0;
+}
+
+/* Caller holds the lock. Gives ticket `my` up and wakes the next holder. */
+static void rr_drop(struct seg *s, uint64_t my)
+{
+    s->hdr->rr.holder[my % SEG_RR_WINDOW] = 0;
+    rr_skip(s);
+    sync_signal(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+}
+
+/* Caller holds the lock. A served holder that died gives its turn up. */
+static void rr_reap(struct seg *s, uint64_t my)
+{
+    struct seg_rr *rr = &s->hdr->rr;
+    uint64_t t = rr->serving;
+    int32_t pid = rr->holder[t % SEG_RR_WINDOW];
+    if (t != my && t != rr->next && pid && !liveness_pid_alive(pid))
+        rr_drop(s, t);
+}
+
+#define RR_POLL_NS 50000000ll /* how soon a dead receiver's turn passes on */
+
+/* Round-robin receive: take a ticket, wait for its turn, take the next
+ * message. Receivers waiting together are thus served in turn. */
+static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo *info,
+                       int64_t timeout_ns)
+{
+    struct seg *s = c->s;
+    struct seg_hot *hot = &s->hdr->hot;
+    struct seg_rr *rr = &s->hdr->rr;
+    struct sync_wait_cfg cfg = c->wait;
+    if (cfg.poll_ns == 0 || cfg.poll_ns > RR_POLL_NS)
+        cfg.poll_ns = RR_POLL_NS;
+    int64_t deadline = clock_deadline(timeout_ns);
+    uint64_t my = 0;
+    int have = 0;
+    for (;;) {
+        int r = sync_lock(s);
+        if (r)
+            return r;
+        ssize_t got = removed(s) ? -EIDRM : rr_skip(s);
+        int done = got != 0;
+        if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
+            my = rr->next++;
+            fprintf(stderr, "pid %d ticket %lu serving %lu\n", c->pid, (unsigned long)my, (unsigned long)rr->serving);
+            rr->holder[my % SEG_RR_WINDOW] = c->pid;
+            have = 1;
+        }
+        if (!done && have && rr->serving == my) {
+            struct seg_blk *b = NULL;
+            got = prioq_top(s, &b);
+            if (!got && b) {
+                got = take(s, b, buf, cap, info);
+                fprintf(stderr, "pid %d ticket %lu took, next %lu\n", c->pid, (unsigned long)my, (unsigned long)rr->next);
+            }
+            done = got != 0 || b != NULL;
+        }
+        if (!done && timeout_ns == MBX_NONBLOCK) {
+            got = -EAGAIN;
+            done = 1;
+        }
+        if (done) {
+            if (have)
+                rr_drop(s, my);
+            sync_unlock(s);
+            return got;
+        }
+        rr_reap(s, my);
+        uint32_t seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_RELAXED);
+        sync_unlock(s);
+        r = sync_wait(s, &hot->recv_futex, seen, &hot->recv_waiters, deadline, &cfg);
+        if (!r && c->poll)
+            r = c->poll(c);
+        if (r) {
+            if (have && sync_lock(s) == 0) {
+                rr_drop(s, my);
+                sync_unlock(s);
+            }
+            return r;
+        }
+    }
+}
+
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns)
 {
+    if (from == 0 && c->s->recv_policy == MBX_RECV_ROUND_ROBIN)
+        return rr_recv(c, buf, cap, info, timeout_ns);
     struct seg *s = c->s;
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);

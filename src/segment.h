@@ -87,6 +87,15 @@ struct seg_meta {
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
 
+/* Round-robin receivers: tickets in call order; only the holder of the
+ * ticket being served may take the next message. */
+#define SEG_RR_WINDOW 64u
+struct seg_rr {
+    uint64_t next;                 /* next ticket to hand out */
+    uint64_t serving;              /* ticket whose holder takes next */
+    int32_t holder[SEG_RR_WINDOW]; /* pid holding ticket t at t % window; 0: gone */
+};
+
 struct seg_hdr {
     uint64_t magic;
     uint32_t version;
@@ -111,6 +120,7 @@ struct seg_hdr {
     struct seg_meta meta;
     uint64_t bins[SEG_NBINS];    /* free lists of blocks, by size class */
     uint64_t reserved_model[32]; /* for ownership, receive rights, calls (#3) */
+    struct seg_rr rr;
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 
