@@ -1,0 +1,80 @@
+#include <errno.h>
+#include <stdio.h>
+
+#include "csv.h"
+
+static const char *status(bool ok, bool na)
+{
+    return ok ? "ok" : na ? "n/a" : "fail";
+}
+
+/* Notes are free text: quote them, doubling any quote inside. */
+static void quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputs("\"\n", f);
+}
+
+static void lat_line(FILE *f, const struct row *row, size_t size, const struct lat_result *r)
+{
+    fprintf(f, "%s,rtt,%zu,1,", row->mech->name, size);
+    if (r->ok)
+        fprintf(f, "%.0f,%.0f,%llu,,,,%.4f,", r->median_ns, r->p99_ns, (unsigned long long)r->n,
+                r->ctxsw_per_msg);
+    else
+        fputs(",,,,,,,", f);
+    fprintf(f, "%s,", status(r->ok, r->na));
+    quoted(f, r->ok ? "" : r->note);
+}
+
+static void rate_line(FILE *f, const struct row *row, const char *measure, size_t size, int senders,
+                      const struct rate_result *r)
+{
+    fprintf(f, "%s,%s,%zu,%d,,,,", row->mech->name, measure, size, senders);
+    if (r->ok)
+        fprintf(f, "%.0f,%.3f,,,", r->msgs_per_s, r->mb_per_s);
+    else
+        fputs(",,,,", f);
+    fprintf(f, "%s,", status(r->ok, r->na));
+    quoted(f, r->ok ? "" : r->note);
+}
+
+static void row_lines(FILE *f, const struct row *row)
+{
+    if (row->na) {
+        fprintf(f, "%s,all,,,,,,,,,,n/a,", row->mech->name);
+        quoted(f, row->note);
+        return;
+    }
+    for (int i = 0; i < N_LAT; i++)
+        lat_line(f, row, lat_sizes[i], &row->lat[i]);
+    for (int i = 0; i < N_RATE; i++)
+        rate_line(f, row, "oneway", rate_sizes[i], 1, &row->rate[i]);
+    fprintf(f, "%s,perf,64,1,,,,,,", row->mech->name);
+    if (row->sys_ok)
+        fprintf(f, "%.4f,%.4f,ok,\"\"\n", row->syscalls, row->perf_ctxsw);
+    else {
+        fputs(",,n/a,", f);
+        quoted(f, row->sys_note);
+    }
+    for (int k = 0; row->fanin_ran && k < N_FANIN; k++)
+        rate_line(f, row, "fanin", 64, fanin_senders[k], &row->fanin[k]);
+}
+
+int csv_write(const char *path, const struct results *res)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fputs("mechanism,measure,size_bytes,senders,median_ns,p99_ns,round_trips,msgs_per_s,"
+          "mb_per_s,syscalls_per_msg,ctxsw_per_msg,status,note\n",
+          f);
+    for (size_t i = 0; i < res->nrows; i++)
+        row_lines(f, &res->rows[i]);
+    return fclose(f) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,130 @@
+/* mbx with copies: mbx_send and mbx_recv on two mailboxes of default capacity,
+ * in the three wait modes (default spin-then-sleep, always sleep, always
+ * spin). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mech_mbx.h"
+
+void mbxb_teardown(struct chan *c)
+{
+    struct mbxb_priv *s = c->priv;
+    if (!s)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (s->name[i][0])
+            mbx_unlink(s->name[i]);
+    free(s);
+    c->priv = NULL;
+}
+
+int mbxb_setup(struct chan *c, char *why, size_t whylen)
+{
+    struct mbxb_priv *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    c->priv = s;
+    mbx_attr attr;
+    mbx_attr_init(&attr);
+    attr.max_msg_size = c->p.size;
+    int n = c->p.pattern == PATTERN_PINGPONG ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "bench.%s.%d", c->p.tag, i);
+        mbx *m;
+        int rc = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_SEND, &attr, &m);
+        if (rc < 0) {
+            snprintf(why, whylen, "mbx_open: %s", mbx_strerror(rc));
+            return rc;
+        }
+        mbx_close(m);
+        snprintf(s->name[i], sizeof(s->name[i]), "%s", name);
+    }
+    return 0;
+}
+
+static int open_set(const char *name, int flags, int64_t spin, mbx **out)
+{
+    int rc = mbx_open(name, flags, NULL, out);
+    if (rc == 0 && spin != MBXB_SPIN_DEFAULT)
+        rc = mbx_set_spin(*out, spin);
+    return rc;
+}
+
+int mbxb_attach(struct chan *c, enum mech_role role, int index)
+{
+    (void)index;
+    struct mbxb_priv *s = c->priv;
+    int64_t spin = c->mech->variant;
+    bool init = role == ROLE_INITIATOR;
+    int rc = open_set(s->name[0], init ? MBX_SEND : MBX_RECV, spin, init ? &s->out : &s->in);
+    if (rc == 0 && s->name[1][0])
+        rc = open_set(s->name[1], init ? MBX_RECV : MBX_SEND, spin, init ? &s->in : &s->out);
+    return rc;
+}
+
+void mbxb_detach(struct chan *c)
+{
+    struct mbxb_priv *s = c->priv;
+    if (s->out)
+        mbx_close(s->out);
+    if (s->in)
+        mbx_close(s->in);
+    s->out = s->in = NULL;
+}
+
+static int mbxc_send(struct chan *c, void *buf, size_t len)
+{
+    struct mbxb_priv *s = c->priv;
+    return mbx_send(s->out, buf, len, 0, MBX_FOREVER);
+}
+
+static ssize_t mbxc_recv(struct chan *c, void *buf, size_t len)
+{
+    struct mbxb_priv *s = c->priv;
+    ssize_t n = mbx_recv(s->in, buf, len, NULL, MBX_FOREVER);
+    return n < 0 || (size_t)n == len ? n : -EPROTO;
+}
+
+static int mbxc_ping(struct chan *c, void *buf, size_t len)
+{
+    int rc = mbxc_send(c, buf, len);
+    if (rc < 0)
+        return rc;
+    ssize_t n = mbxc_recv(c, buf, len);
+    return n < 0 ? (int)n : 0;
+}
+
+static int mbxc_pong(struct chan *c, void *buf, size_t len)
+{
+    ssize_t n = mbxc_recv(c, buf, len);
+    if (n < 0)
+        return (int)n;
+    return mbxc_send(c, buf, len);
+}
+
+#define MBX_ROW(ident, row, shown, spin, fan, text)                                                \
+    const struct mech ident = {                                                                    \
+        .name = row,                                                                               \
+        .label = shown,                                                                            \
+        .about = text,                                                                             \
+        .variant = spin,                                                                           \
+        .fanin = fan,                                                                              \
+        .kernel = false,                                                                           \
+        .setup = mbxb_setup,                                                                       \
+        .attach = mbxb_attach,                                                                     \
+        .ping = mbxc_ping,                                                                         \
+        .pong = mbxc_pong,                                                                         \
+        .send = mbxc_send,                                                                         \
+        .recv = mbxc_recv,                                                                         \
+        .detach = mbxb_detach,                                                                     \
+        .teardown = mbxb_teardown,                                                                 \
+    }
+
+MBX_ROW(mech_mbx, "mbx", NULL, MBXB_SPIN_DEFAULT, FANIN_YES,
+        "mbx_send/mbx_recv, default wait (spin briefly, then sleep on a futex)");
+MBX_ROW(mech_mbx_sleep, "mbx-sleep", "mbx (sleep)", 0, FANIN_FULL_ONLY,
+        "mbx_send/mbx_recv, always sleep at once (mbx_set_spin 0)");
+MBX_ROW(mech_mbx_spin, "mbx-spin", "mbx (spin)", MBX_FOREVER, FANIN_FULL_ONLY,
+        "mbx_send/mbx_recv, always spin (mbx_set_spin MBX_FOREVER)");

@@ -1,0 +1,23 @@
+/* The parts of the mbx rows that copies and loans share: two mailboxes (one
+ * per direction) in the private MBX_DIR, opened after fork, in a wait mode. */
+#ifndef BENCH_MECH_MBX_H
+#define BENCH_MECH_MBX_H
+
+#include <mbx.h>
+
+#include "mech.h"
+
+/* mech.variant of a row that leaves mbx's wait mode at its default. */
+#define MBXB_SPIN_DEFAULT INT64_MIN
+
+struct mbxb_priv {
+    char name[2][96]; /* [0]: initiator -> responder */
+    mbx *out, *in;
+};
+
+int mbxb_setup(struct chan *c, char *why, size_t whylen);
+int mbxb_attach(struct chan *c, enum mech_role role, int index);
+void mbxb_detach(struct chan *c);
+void mbxb_teardown(struct chan *c);
+
+#endif

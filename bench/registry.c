@@ -1,0 +1,46 @@
+/* The list of mechanisms, in the order of the table: kernel facilities from
+ * the oldest, the two messaging libraries, then the shared-memory rows. */
+#include <string.h>
+
+#include "mech.h"
+
+extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket, mech_tcp,
+    mech_posixmq, mech_sysvmq, mech_zmq, mech_nng, mech_shm_raw, mech_mbx, mech_mbx_sleep,
+    mech_mbx_spin, mech_mbx_loan;
+
+const struct mech *const mech_all[] = {
+    &mech_pipe,    &mech_fifo,   &mech_unix_stream, &mech_unix_seqpacket, &mech_tcp,
+    &mech_posixmq, &mech_sysvmq,
+#ifdef BENCH_HAVE_ZMQ
+    &mech_zmq,
+#endif
+#ifdef BENCH_HAVE_NNG
+    &mech_nng,
+#endif
+    &mech_shm_raw, &mech_mbx,    &mech_mbx_sleep,   &mech_mbx_spin,       &mech_mbx_loan,
+};
+
+const size_t mech_count = sizeof(mech_all) / sizeof(mech_all[0]);
+
+const char *const mech_not_built[] = {
+#ifndef BENCH_HAVE_ZMQ
+    "zmq (libzmq was not found when building)",
+#endif
+#ifndef BENCH_HAVE_NNG
+    "nng (nng was not found when building)",
+#endif
+    NULL,
+};
+
+const struct mech *mech_find(const char *name)
+{
+    for (size_t i = 0; i < mech_count; i++)
+        if (strcmp(mech_all[i]->name, name) == 0)
+            return mech_all[i];
+    return NULL;
+}
+
+const char *mech_label(const struct mech *m)
+{
+    return m->label ? m->label : m->name;
+}

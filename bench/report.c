@@ -1,0 +1,234 @@
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "report.h"
+
+/* Footnotes: each distinct reason once, cells refer to it by number. */
+struct notes {
+    const char *text[64];
+    int n;
+};
+
+static int note_ref(struct notes *ns, const char *text)
+{
+    for (int i = 0; i < ns->n; i++)
+        if (strcmp(ns->text[i], text) == 0)
+            return i + 1;
+    if (ns->n == 64)
+        return 64;
+    ns->text[ns->n++] = text;
+    return ns->n;
+}
+
+/* About three significant digits, so columns stay narrow from 0.0012 to
+ * 12345. */
+static void sig3(char *out, size_t n, double v)
+{
+    snprintf(out, n,
+             v >= 100             ? "%.0f"
+             : v >= 10            ? "%.1f"
+             : v >= 0.1 || v == 0 ? "%.2f"
+                                  : "%.2g",
+             v);
+}
+
+/* Per-message counts: two decimals, so 0.004 reads as the 0.00 it is. */
+static void count_str(char *out, size_t n, double v)
+{
+    snprintf(out, n, v >= 10 ? "%.1f" : "%.2f", v);
+}
+
+static void rate_str(char *out, size_t n, double v)
+{
+    const char *unit = "";
+    if (v >= 1e9) {
+        v /= 1e9;
+        unit = "G";
+    } else if (v >= 1e6) {
+        v /= 1e6;
+        unit = "M";
+    } else if (v >= 1e3) {
+        v /= 1e3;
+        unit = "k";
+    }
+    char num[24];
+    sig3(num, sizeof(num), v);
+    snprintf(out, n, "%s%s", num, unit);
+}
+
+static void missing(char *out, size_t n, bool na, const char *note, struct notes *ns)
+{
+    snprintf(out, n, "%s[%d]", na ? "n/a" : "FAIL", note_ref(ns, note));
+}
+
+static void lat_cell(char *out, size_t n, const struct lat_result *r, struct notes *ns)
+{
+    if (!r->ok) {
+        missing(out, n, r->na, r->note, ns);
+        return;
+    }
+    char a[24], b[24];
+    sig3(a, sizeof(a), r->median_ns / 1e3);
+    sig3(b, sizeof(b), r->p99_ns / 1e3);
+    snprintf(out, n, "%s/%s", a, b);
+}
+
+static void rate_cells(char *msgs, char *mb, size_t n, const struct rate_result *r,
+                       struct notes *ns)
+{
+    if (!r->ok) {
+        missing(msgs, n, r->na, r->note, ns);
+        snprintf(mb, n, "-");
+        return;
+    }
+    rate_str(msgs, n, r->msgs_per_s);
+    sig3(mb, n, r->mb_per_s);
+}
+
+static void ratio_cell(char *out, size_t n, const struct row *row, const struct row *ref)
+{
+    if (!ref || !row->lat[0].ok || !ref->lat[0].ok) {
+        snprintf(out, n, "-");
+        return;
+    }
+    sig3(out, n, row->lat[0].median_ns / ref->lat[0].median_ns);
+}
+
+static void header(FILE *f, const struct results *res)
+{
+    struct utsname u;
+    uname(&u);
+    fprintf(f, "\nmbx-bench %s: %ld CPUs, %s, Linux %s, %.0f s\n", res->mode,
+            sysconf(_SC_NPROCESSORS_ONLN),
+            res->plan.pin ? "sides pinned to CPUs 0 and 1" : "not pinned", u.release, res->seconds);
+    fprintf(f, "%-15s %-55s %-34s %-14s %s\n", "", "round trip median/p99, us", "one-way, 1 sender",
+            "per message", "64 B RTT");
+    fprintf(f, "%-15s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n", "mechanism", "64 B",
+            "1 KiB", "64 KiB", "1 MiB", "64B msg/s", "MB/s", "64K msg/s", "MB/s", "sys", "csw",
+            "/mbx", "/raw");
+}
+
+static void row_line(FILE *f, const struct results *res, const struct row *row, struct notes *ns)
+{
+    if (row->na) {
+        fprintf(f, "%-15s n/a: %s\n", mech_label(row->mech), row->note);
+        return;
+    }
+    char lat[N_LAT][64], msgs[N_RATE][64], mb[N_RATE][64], sys[64], csw[64], rm[64], rr[64];
+    for (int i = 0; i < N_LAT; i++)
+        lat_cell(lat[i], sizeof(lat[i]), &row->lat[i], ns);
+    for (int i = 0; i < N_RATE; i++)
+        rate_cells(msgs[i], mb[i], sizeof(msgs[i]), &row->rate[i], ns);
+    if (row->sys_ok)
+        count_str(sys, sizeof(sys), row->syscalls);
+    else
+        snprintf(sys, sizeof(sys), "n/a[%d]", note_ref(ns, row->sys_note));
+    if (row->lat[0].ok)
+        count_str(csw, sizeof(csw), row->lat[0].ctxsw_per_msg);
+    else
+        snprintf(csw, sizeof(csw), "-");
+    ratio_cell(rm, sizeof(rm), row, results_row(res, "mbx"));
+    ratio_cell(rr, sizeof(rr), row, results_row(res, "raw"));
+    fprintf(f, "%-15s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n",
+            mech_label(row->mech), lat[0], lat[1], lat[2], lat[3], msgs[0], mb[0], msgs[1], mb[1],
+            sys, csw, rm, rr);
+}
+
+static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
+{
+    bool any = false;
+    for (size_t i = 0; i < res->nrows; i++)
+        any = any || res->rows[i].fanin_ran;
+    if (!any)
+        return;
+    fprintf(f,
+            "\nfan-in: N senders -> 1 receiver, 64 B, total msg/s (each sender's messages "
+            "checked)\n%-15s",
+            "mechanism");
+    for (int k = 0; k < N_FANIN; k++)
+        fprintf(f, " %9d", fanin_senders[k]);
+    fputc('\n', f);
+    for (size_t i = 0; i < res->nrows; i++) {
+        const struct row *row = &res->rows[i];
+        if (!row->fanin_ran)
+            continue;
+        fprintf(f, "%-15s", mech_label(row->mech));
+        for (int k = 0; k < N_FANIN; k++) {
+            char msgs[64], mb[64];
+            rate_cells(msgs, mb, sizeof(msgs), &row->fanin[k], ns);
+            fprintf(f, " %9s", msgs);
+        }
+        fputc('\n', f);
+    }
+}
+
+/* The fastest kernel mechanism at 64 B, by round trip or by throughput. */
+static const struct row *best_kernel(const struct results *res, bool by_rate)
+{
+    const struct row *best = NULL;
+    for (size_t i = 0; i < res->nrows; i++) {
+        const struct row *r = &res->rows[i];
+        if (!r->mech->kernel || r->na)
+            continue;
+        if (by_rate && r->rate[0].ok && (!best || r->rate[0].msgs_per_s > best->rate[0].msgs_per_s))
+            best = r;
+        if (!by_rate && r->lat[0].ok && (!best || r->lat[0].median_ns < best->lat[0].median_ns))
+            best = r;
+    }
+    return best;
+}
+
+static void target(FILE *f, const char *what, double got, double want, bool at_least,
+                   const char *detail)
+{
+    bool met = at_least ? got >= want : got <= want;
+    char x[32];
+    sig3(x, sizeof(x), got);
+    fprintf(f, "  %-40s %6sx  (target %s %gx)  %-6s  %s\n", what, x, at_least ? ">=" : "<=", want,
+            met ? "met" : "MISSED", detail);
+}
+
+static void targets(FILE *f, const struct results *res)
+{
+    const struct row *mbx = results_row(res, "mbx"), *spin = results_row(res, "mbx-spin");
+    const struct row *raw = results_row(res, "raw");
+    const struct row *kl = best_kernel(res, false), *kr = best_kernel(res, true);
+    char d[200];
+    fprintf(f, "\nissue 5 targets at 64 B:\n");
+    if (mbx && kl && mbx->lat[0].ok) {
+        snprintf(d, sizeof(d), "mbx %.2f us, %s %.2f us", mbx->lat[0].median_ns / 1e3,
+                 mech_label(kl->mech), kl->lat[0].median_ns / 1e3);
+        target(f, "round trip: best kernel / mbx", kl->lat[0].median_ns / mbx->lat[0].median_ns, 5,
+               true, d);
+    }
+    if (spin && raw && spin->lat[0].ok && raw->lat[0].ok) {
+        snprintf(d, sizeof(d), "mbx (spin) %.2f us, raw limit %.2f us",
+                 spin->lat[0].median_ns / 1e3, raw->lat[0].median_ns / 1e3);
+        target(f, "round trip: mbx (spin) / raw limit",
+               spin->lat[0].median_ns / raw->lat[0].median_ns, 2, false, d);
+    }
+    if (mbx && kr && mbx->rate[0].ok) {
+        char a[24], b[24];
+        rate_str(a, sizeof(a), mbx->rate[0].msgs_per_s);
+        rate_str(b, sizeof(b), kr->rate[0].msgs_per_s);
+        snprintf(d, sizeof(d), "mbx %s msg/s, %s %s msg/s", a, mech_label(kr->mech), b);
+        target(f, "one-way throughput: mbx / best kernel",
+               mbx->rate[0].msgs_per_s / kr->rate[0].msgs_per_s, 10, true, d);
+    }
+}
+
+void report_print(FILE *f, const struct results *res)
+{
+    struct notes ns = {.n = 0};
+    header(f, res);
+    for (size_t i = 0; i < res->nrows; i++)
+        row_line(f, res, &res->rows[i], &ns);
+    fanin_table(f, res, &ns);
+    if (ns.n) {
+        fprintf(f, "\nnotes:\n");
+        for (int i = 0; i < ns.n; i++)
+            fprintf(f, "  [%d] %s\n", i + 1, ns.text[i]);
+    }
+    targets(f, res);
+}

@@ -1,0 +1,44 @@
+/* Everything one run measured: one row per mechanism, plus the fan-in test. */
+#ifndef BENCH_RESULTS_H
+#define BENCH_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "measure.h"
+#include "mech.h"
+
+#define N_LAT   4
+#define N_RATE  2
+#define N_FANIN 5
+
+extern const size_t lat_sizes[N_LAT];   /* 64 B, 1 KiB, 64 KiB, 1 MiB */
+extern const size_t rate_sizes[N_RATE]; /* 64 B, 64 KiB */
+extern const int fanin_senders[N_FANIN];
+
+struct row {
+    const struct mech *mech;
+    bool na;        /* the whole row could not be measured here */
+    char note[200]; /* why */
+    struct lat_result lat[N_LAT];
+    struct rate_result rate[N_RATE];
+    bool sys_ok; /* perf counted the 64-byte ping-pong */
+    double syscalls, perf_ctxsw;
+    char sys_note[120];
+    bool fanin_ran;
+    struct rate_result fanin[N_FANIN];
+};
+
+struct results {
+    const char *mode; /* "quick" or "full" */
+    struct plan plan;
+    bool perf;
+    size_t nrows;
+    struct row rows[32];
+    double seconds; /* wall time of all measurements */
+};
+
+/* The row of mechanism `name`, or NULL when it was not run. */
+const struct row *results_row(const struct results *res, const char *name);
+
+#endif

@@ -1,0 +1,129 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "perf.h"
+#include "proc.h"
+#include "run.h"
+
+const size_t lat_sizes[N_LAT] = {64, 1024, 64 << 10, 1 << 20};
+const size_t rate_sizes[N_RATE] = {64, 64 << 10};
+const int fanin_senders[N_FANIN] = {1, 2, 4, 8, 16};
+
+const struct row *results_row(const struct results *res, const char *name)
+{
+    for (size_t i = 0; i < res->nrows; i++)
+        if (strcmp(res->rows[i].mech->name, name) == 0)
+            return &res->rows[i];
+    return NULL;
+}
+
+static const char *size_name(size_t size)
+{
+    switch (size) {
+    case 64:
+        return "64B";
+    case 1024:
+        return "1KiB";
+    case 64 << 10:
+        return "64KiB";
+    default:
+        return "1MiB";
+    }
+}
+
+static void progress(const char *s)
+{
+    fputs(s, stderr);
+    fflush(stderr);
+}
+
+/* A mechanism that answers -ENOSYS (loans before they exist) is n/a as a
+ * whole: one note for the row instead of a failure per cell. */
+static bool whole_row_na(struct row *row, bool nosys, const char *note)
+{
+    if (!nosys)
+        return false;
+    row->na = true;
+    snprintf(row->note, sizeof(row->note), "%s", note);
+    return true;
+}
+
+static int measure_row(struct results *res, struct row *row)
+{
+    const struct mech *m = row->mech;
+    const struct plan *pl = &res->plan;
+    int rc = 0;
+    progress(" rtt");
+    for (int i = 0; i < N_LAT && rc == 0; i++) {
+        fprintf(stderr, " %s", size_name(lat_sizes[i]));
+        rc = measure_latency(m, lat_sizes[i], pl, &row->lat[i]);
+        if (whole_row_na(row, row->lat[i].nosys, row->lat[i].note))
+            return rc;
+    }
+    progress(" | one-way");
+    for (int i = 0; i < N_RATE && rc == 0; i++) {
+        fprintf(stderr, " %s", size_name(rate_sizes[i]));
+        rc = measure_oneway(m, rate_sizes[i], 1, pl->oneway_ns, pl, &row->rate[i]);
+        if (whole_row_na(row, row->rate[i].nosys, row->rate[i].note))
+            return rc;
+    }
+    if (rc == 0 && res->perf) {
+        progress(" | perf");
+        rc = perf_per_message(m, pl, &row->syscalls, &row->perf_ctxsw, row->sys_note,
+                              sizeof(row->sys_note));
+        row->sys_ok = rc == 0;
+        if (rc != -EINTR)
+            rc = 0;
+    } else if (!res->perf) {
+        snprintf(row->sys_note, sizeof(row->sys_note), "n/a (perf unavailable)");
+    }
+    return rc;
+}
+
+static bool in_fanin(const struct results *res, const struct row *row)
+{
+    enum mech_fanin f = row->mech->fanin;
+    return !row->na && (f == FANIN_YES || (f == FANIN_FULL_ONLY && strcmp(res->mode, "full") == 0));
+}
+
+static int measure_fanin(struct results *res)
+{
+    int rc = 0;
+    for (size_t i = 0; i < res->nrows && rc == 0; i++) {
+        struct row *row = &res->rows[i];
+        if (!in_fanin(res, row))
+            continue;
+        fprintf(stderr, "mbx-bench: fan-in %-14s senders", row->mech->name);
+        for (int k = 0; k < N_FANIN && rc == 0; k++) {
+            fprintf(stderr, " %d", fanin_senders[k]);
+            rc = measure_oneway(row->mech, 64, fanin_senders[k], res->plan.fanin_ns, &res->plan,
+                                &row->fanin[k]);
+        }
+        row->fanin_ran = true;
+        progress("\n");
+    }
+    return rc;
+}
+
+int run_all(struct results *res)
+{
+    int64_t start = now_ns();
+    res->perf = perf_available(&res->plan);
+    if (!res->perf)
+        progress("mbx-bench: perf stat -e raw_syscalls:sys_enter does not work here: "
+                 "system calls per message are n/a\n");
+    int rc = 0;
+    for (size_t i = 0; i < res->nrows && rc == 0; i++) {
+        struct row *row = &res->rows[i];
+        int64_t t0 = now_ns();
+        fprintf(stderr, "mbx-bench: [%2zu/%zu] %-14s", i + 1, res->nrows, row->mech->name);
+        rc = measure_row(res, row);
+        fprintf(stderr, " (%.1f s)%s%s\n", (double)(now_ns() - t0) / 1e9, row->na ? " n/a: " : "",
+                row->na ? row->note : "");
+    }
+    if (rc == 0)
+        rc = measure_fanin(res);
+    res->seconds = (double)(now_ns() - start) / 1e9;
+    return rc;
+}
