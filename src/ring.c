@@ -66,37 +66,93 @@ static void wake(uint32_t *futex, uint32_t *waiters)
     }
 }
 
+/* A message above priority 0 carries this bit in its slot's prio while it
+ * is counted in hiprio. The receiver that frees the slot, or (for a message
+ * never published) whoever clears the bit with an exchange, takes it off
+ * the count. A death in between leaves the count high, which only makes
+ * receivers scan: never the reverse. */
+#define PRIO_COUNTED 0x80000000u
+
+static void count_down(struct ring_ctl *ctl)
+{
+    uint32_t h = __atomic_load_n(&ctl->hiprio, __ATOMIC_RELAXED);
+    while (h && !__atomic_compare_exchange_n(&ctl->hiprio, &h, h - 1, 0, __ATOMIC_RELAXED,
+                                             __ATOMIC_RELAXED))
+        ;
+}
+
+/* For a slot whose message will never be delivered. */
+static void release_prio(struct ring_ctl *ctl, struct ring_slot *sl)
+{
+    if (__atomic_exchange_n(&sl->prio, 0, __ATOMIC_ACQ_REL) & PRIO_COUNTED)
+        count_down(ctl);
+}
+
+/* Frees a SKIP slot at pos for the next lap, after taking its message's
+ * priority off the count. Returns 1 if this call freed it. */
+static int free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
+{
+    uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
+    release_prio(ctl_of(s), sl);
+    if (!__atomic_compare_exchange_n(&sl->word, &skip, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    return 1;
+}
+
 /* A slot a process died in the middle of: SLOT_CLAIMED by a dead sender becomes
  * SLOT_SKIP, SLOT_TAKING by a dead receiver becomes free for the next lap. Returns 1
  * when the slot was stuck and is now repaired. */
 static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
 {
+    struct ring_ctl *ctl = ctl_of(s);
+    struct seg_hot *hot = &s->hdr->hot;
     unsigned st = slot_state_of(w);
-    if ((st != SLOT_CLAIMED && st != SLOT_TAKING) || liveness_pid_alive(slot_pid_of(w)))
+    if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP)
+        return 0;
+    if (st != SLOT_SKIP && liveness_pid_alive(slot_pid_of(w)))
         return 0;
     uint64_t pos = (w >> (64 - SLOT_POS_BITS));
-    uint64_t to = st == SLOT_CLAIMED ? slot_word(pos, SLOT_SKIP, 0)
-                                     : slot_word(pos + s->ring_slots, SLOT_FREE, 0);
-    if (__atomic_compare_exchange_n(&sl->word, &w, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-        struct seg_hot *hot = &s->hdr->hot;
-        __atomic_fetch_add(&ctl_of(s)->unstuck, 1, __ATOMIC_RELAXED);
+    if (st == SLOT_TAKING) {
+        /* The receiver died before returning the message to anyone: put it
+         * back, and the head with it, so it is delivered after all. */
+        if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_READY, 0), 0,
+                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return 0;
+        uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
+        while ((int64_t)(h - pos) > 0 &&
+               !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+            ;
         wake(&hot->recv_futex, &hot->recv_waiters);
-        wake(&hot->send_futex, &hot->send_waiters);
-        return 1;
+    } else {
+        /* The sender died before publishing: no message. SKIP marks the
+         * repair as begun, so a repairer dying half way is finished by the
+         * next. */
+        uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
+        if (st == SLOT_CLAIMED && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
+                                                               __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return 0;
+        if (!free_skipped(s, sl, pos))
+            return 0;
     }
-    return 0;
+    __atomic_fetch_add(&ctl->unstuck, 1, __ATOMIC_RELAXED);
+    return 1;
 }
 
 /* Waits until *watch moves off seen, the mailbox is removed, or the deadline
  * passes: spins for the handle's spin time, then sleeps on futex. `stuck`
- * is the slot word a dead process may have left, checked between sleeps.
+ * is a slot a dead process may have left (in state stuck_w), checked every
+ * 10 ms.
  * Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's error. */
 static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen,
                        uint32_t *futex, uint32_t *waiters, int64_t deadline,
-                       struct ring_slot *stuck)
+                       struct ring_slot *stuck, uint64_t stuck_w)
 {
     const struct seg *s = c->s;
     int64_t spin_ns = c->wait.spin_ns, start = spin_ns ? clock_now_ns() : 0;
+    int64_t checked = start;
     for (unsigned i = 1; spin_ns != 0; i++) {
         if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
             return 0;
@@ -107,9 +163,15 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
                 return -ETIMEDOUT;
             if (spin_ns > 0 && now - start >= spin_ns)
                 break;
+            /* A process spinning without end still notices a dead peer. */
+            if (stuck && now - checked >= STUCK_POLL_NS) {
+                checked = now;
+                if (unstick(s, stuck, stuck_w))
+                    return 0;
+            }
         }
     }
-    if (stuck && unstick(s, stuck, seen))
+    if (stuck && unstick(s, stuck, stuck_w))
         return 0;
     int64_t left = clock_remaining(deadline);
     if (left == 0)
@@ -132,24 +194,33 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
     return c->poll ? c->poll(c) : 0;
 }
 
-/* Fills the claimed slot and publishes it. */
-static void publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, const void *buf,
-                    size_t len, unsigned prio, uint64_t token)
+/* Fills the slot claimed as `mine` and publishes it. Returns 0, or RETRY
+ * when the slot was taken from us meanwhile (we were judged dead): the
+ * message was then not sent. */
+static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
+                   const void *buf, size_t len, unsigned prio, uint64_t token)
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
-    sl->len = (uint32_t)len;
-    sl->prio = prio;
-    sl->sender_pid = c->pid;
-    sl->sender_uid = c->uid;
-    sl->token = token;
+    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->token, token, __ATOMIC_RELAXED);
     if (len)
         memcpy(sl + 1, buf, len);
-    if (prio)
+    if (prio) {
         __atomic_fetch_add(&ctl->hiprio, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&sl->word, slot_word(t, SLOT_READY, 0), __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&sl->prio, prio | PRIO_COUNTED, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(&sl->prio, 0, __ATOMIC_RELAXED);
+    }
+    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_READY, 0), 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return RETRY;
+    /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
+    __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
     wake(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    return 0;
 }
 
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
@@ -173,8 +244,8 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
             if (__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED)) {
                 advance(&ctl->tail, t);
-                publish(c, sl, t, buf, len, prio, token);
-                return 0;
+                if (publish(c, sl, t, mine, buf, len, prio, token) == 0)
+                    return 0;
             }
             continue;
         }
@@ -194,7 +265,7 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, &sl->word, w, &hot->send_futex, &hot->send_waiters, deadline, sl);
+        int r = wait_change(c, &sl->word, w, &hot->send_futex, &hot->send_waiters, deadline, sl, w);
         if (r)
             return r;
     }
@@ -221,31 +292,37 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_TAKING, c->pid), 0,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return RETRY;
-    uint32_t prio = sl->prio;
+    uint64_t mine = slot_word(pos, SLOT_TAKING, c->pid);
+    uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
+    uint32_t prio = raw_prio & ~PRIO_COUNTED;
     if (len)
         memcpy(buf, sl + 1, len);
     if (info) {
         info->size = len;
         info->priority = prio;
-        info->sender_pid = sl->sender_pid;
-        info->sender_uid = sl->sender_uid;
+        info->sender_pid = __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED);
+        info->sender_uid = __atomic_load_n(&sl->sender_uid, __ATOMIC_RELAXED);
         info->seq = pos + 1;
-        info->reply_token = sl->token;
+        info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     }
-    __atomic_store_n(&sl->word, slot_word(pos + s->ring_slots, SLOT_FREE, 0), __ATOMIC_SEQ_CST);
-    if (prio) {
-        uint32_t h = __atomic_load_n(&ctl->hiprio, __ATOMIC_RELAXED);
-        while (h && !__atomic_compare_exchange_n(&ctl->hiprio, &h, h - 1, 0, __ATOMIC_RELAXED,
-                                                 __ATOMIC_RELAXED))
-            ;
-    }
+    /* Still ours? If someone judged us dead and freed the slot, what we
+     * copied may be a newer message's bytes: look again. */
+    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return RETRY;
+    if (raw_prio & PRIO_COUNTED)
+        count_down(ctl);
+    if (prio >= MBX_PRIO_MAX)
+        return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
     wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
 
 /* Moves the head hint past positions already taken or left empty by a dead
- * sender, and returns it. *budget bounds the moves a corrupt ring could ask. */
+ * sender, and returns it. It stops at a message being copied out, so that
+ * if its receiver dies the message is found again at the head. *budget
+ * bounds the moves a corrupt ring could ask. */
 static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
 {
     struct ring_ctl *ctl = ctl_of(s);
@@ -257,60 +334,93 @@ static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
         unsigned st = slot_state_of(w);
         if (st > SLOT_SKIP || (d < 0 && d != -(int64_t)s->ring_slots))
             return -EUCLEAN;
-        if (!(d > 0 || (d == 0 && (st == SLOT_TAKING || st == SLOT_SKIP)))) {
+        if (!(d > 0 || (d == 0 && st == SLOT_SKIP))) {
             *out = h;
             return 0;
         }
         if (++*budget > ADVANCE_LIMIT)
             return -EUCLEAN;
-        if (d == 0 && st == SLOT_SKIP)
-            __atomic_compare_exchange_n(&sl->word, &w, slot_word(h + s->ring_slots, SLOT_FREE, 0),
-                                        0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        if (d == 0)
+            free_skipped(s, sl, h);
         advance(&ctl->head, h);
     }
 }
 
-/* Picks, among the SLOT_READY messages (from `from` only, when nonzero), the
- * oldest of the highest priority, and takes it. Returns its size, an error,
- * RETRY, or -EAGAIN when there is none. */
+/* The READY message to take among positions [lo, hi): the oldest of the
+ * highest priority (from process `from` only, when nonzero). Also notes the
+ * first slot seen CLAIMED or TAKING, which a waiter must keep an eye on. */
+struct pick {
+    struct ring_slot *sl;
+    uint64_t pos, w;
+    uint32_t prio;
+    struct ring_slot *claimed;
+    uint64_t claimed_w;
+};
+
+static void pick(const struct seg *s, pid_t from, uint64_t lo, uint64_t hi, struct pick *p)
+{
+    p->sl = p->claimed = NULL;
+    for (uint64_t pos = lo; pos < hi; pos++) {
+        struct ring_slot *sl = slot_at(s, pos);
+        uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+        unsigned st = slot_state_of(w);
+        int64_t d = slot_dist(w, pos);
+        /* Being written, or being copied out (this lap or the last): a
+         * waiter keeps an eye on it in case its process died. */
+        if (!p->claimed && ((d == 0 && st == SLOT_CLAIMED) ||
+                            (d <= 0 && d >= -(int64_t)s->ring_slots && st == SLOT_TAKING))) {
+            p->claimed = sl;
+            p->claimed_w = w;
+        }
+        if (d != 0)
+            continue;
+        if (slot_state_of(w) != SLOT_READY)
+            continue;
+        uint32_t prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED) & ~PRIO_COUNTED;
+        if (from > 0 && __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED) != from)
+            continue;
+        if (!p->sl || prio > p->prio) {
+            p->sl = sl;
+            p->pos = pos;
+            p->w = w;
+            p->prio = prio;
+        }
+    }
+}
+
+/* Takes the message pick() chooses from the head on. Returns its size, an
+ * error, RETRY, or -EAGAIN when there is none (then *p says what was seen
+ * CLAIMED). */
 static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
-                         mbx_msginfo *info, unsigned *budget)
+                         mbx_msginfo *info, unsigned *budget, struct pick *p)
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
     uint64_t h;
+    p->sl = p->claimed = NULL;
     int r = settle_head(s, &h, budget);
     if (r)
         return r;
-    /* Up to one past the tail hint: a claim may not have moved it yet. */
+    /* Up to one past the tail hint: a claim may not have moved it yet; at
+     * least the head's slot, which may hold the last lap's message. */
     uint64_t t = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
-    uint64_t n = t + 1 > h ? t + 1 - h : 0;
+    uint64_t n = t + 1 > h ? t + 1 - h : 1;
     if (n > s->ring_slots)
         n = s->ring_slots;
-    struct ring_slot *best = NULL;
-    uint64_t best_pos = 0, best_w = 0;
-    uint32_t best_prio = 0;
-    for (uint64_t pos = h; pos < h + n; pos++) {
-        struct ring_slot *sl = slot_at(s, pos);
-        uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
-        if (slot_dist(w, pos) != 0 || slot_state_of(w) != SLOT_READY)
-            continue;
-        uint32_t prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
-        if (from > 0 && __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED) != from)
-            continue;
-        if (!best || prio > best_prio) {
-            best = sl;
-            best_pos = pos;
-            best_w = w;
-            best_prio = prio;
-        }
-    }
-    if (!best)
+    pick(s, from, h, h + n, p);
+    if (!p->sl)
         return -EAGAIN;
-    if (best_prio >= MBX_PRIO_MAX)
+    if (p->prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
-    ssize_t got = take(c, best, best_pos, best_w, buf, cap, info);
-    if (got >= 0 && best_pos == h)
+    /* A slot before ours that was still being written may be READY now. If
+     * it holds an older message of at least our priority, it goes first:
+     * having seen ours READY, we are bound to see it too. */
+    struct pick before;
+    pick(s, from, h, p->pos, &before);
+    if (before.sl && before.prio >= p->prio)
+        return RETRY;
+    ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info);
+    if (got >= 0 && p->pos == h)
         advance(&ctl->head, h);
     return got;
 }
@@ -329,15 +439,9 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
         const uint64_t *watch;
         uint64_t seen;
         struct ring_slot *stuck = NULL;
-        if (from > 0 || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE)) {
-            seen = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
-            ssize_t r = scan_take(c, from, buf, cap, info, &budget);
-            if (r == RETRY)
-                continue;
-            if (r != -EAGAIN)
-                return r;
-            watch = &ctl->tail;
-        } else {
+        uint64_t stuck_w = 0;
+        int scan = from > 0 || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
+        if (!scan) {
             uint64_t h;
             int r = settle_head(s, &h, &budget);
             if (r)
@@ -353,20 +457,41 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
                     advance(&ctl->head, h);
                 return got;
             }
-            /* Nothing at the head yet: free, being written, or the last
-             * lap's message still being copied out. */
+            /* Nothing to take at the head: free, being written, or being
+             * copied out. A process slow at the head must not hide the
+             * messages behind it: those need a scan. */
             watch = &sl->word;
             seen = w;
-            if (st == SLOT_CLAIMED || st == SLOT_TAKING)
+            if (st == SLOT_CLAIMED || st == SLOT_TAKING) {
                 stuck = sl;
+                stuck_w = w;
+            }
+            scan = st == SLOT_CLAIMED || st == SLOT_TAKING;
+        }
+        if (scan) {
+            /* Scanners watch `sent`, which every publish bumps. */
+            uint64_t sent = __atomic_load_n(&ctl->sent, __ATOMIC_SEQ_CST);
+            struct pick p;
+            ssize_t r = scan_take(c, from, buf, cap, info, &budget, &p);
+            if (r == RETRY)
+                continue;
+            if (r != -EAGAIN)
+                return r;
+            watch = &ctl->sent;
+            seen = sent;
+            if (!stuck && p.claimed) {
+                stuck = p.claimed;
+                stuck_w = p.claimed_w;
+            }
         }
         budget = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (stuck && unstick(s, stuck, seen))
+            if (stuck && unstick(s, stuck, stuck_w))
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, watch, seen, &hot->recv_futex, &hot->recv_waiters, deadline, stuck);
+        int r = wait_change(c, watch, seen, &hot->recv_futex, &hot->recv_waiters, deadline, stuck,
+                            stuck_w);
         if (r)
             return r;
     }
