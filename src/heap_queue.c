@@ -1,6 +1,7 @@
 #include "heap_queue.h"
 
 #include "alloc.h"
+#include "heap_token.h"
 #include "platform/linux/clock.h"
 #include "prioq.h"
 
@@ -39,6 +40,7 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     b->prio = prio;
     b->sender_pid = c->pid;
     b->sender_uid = c->uid;
+    b->reserved = c->reply_token;
     if (len)
         memcpy(seg_payload(b), buf, len);
     b->seq = h->meta.seq_next++;
@@ -92,7 +94,7 @@ static void fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
     info->sender_pid = b->sender_pid;
     info->sender_uid = b->sender_uid;
     info->seq = b->seq;
-    info->reply_token = 0;
+    info->reply_token = b->reserved;
 }
 
 /* Caller holds the lock. Copies out and removes the message b; the copy
@@ -143,7 +145,9 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
             }
             seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_RELAXED);
             struct seg_blk *b = NULL;
-            r = from > 0 ? prioq_find_from(s, from, &b) : prioq_top(s, &b);
+            r = c->want_token ? heap_find_token(s, c->want_token, &b)
+                : from > 0    ? prioq_find_from(s, from, &b)
+                              : prioq_top(s, &b);
             ssize_t got = r ? r : b ? take(s, b, buf, cap, info) : -EAGAIN;
             sync_unlock(s);
             if (got != -EAGAIN)
