@@ -274,7 +274,9 @@ EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
     int r = peer_get((pid_t)(token >> 32), &p);
     if (r)
         return r == -ENOENT ? -ESRCH : r;
-    if ((r = sync_lock(&p->seg)) == 0) {
+    /* The cached handle may have outlived the caller. */
+    r = owner_check(p);
+    if (!r && (r = sync_lock(&p->seg)) == 0) {
         r = slot_find(&p->seg.hdr->model, token) >= 0 ? 0 : -ESRCH;
         sync_unlock(&p->seg);
     }
@@ -284,9 +286,7 @@ EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
         struct mb_ctx c = handle_ctx(p);
         c.reply_token = token | REPLY_BIT;
         r = mb_send(&c, buf, len, 0, REPLY_WAIT_NS);
-        if (r == -EIDRM)
-            r = -ESRCH;
     }
     peer_put(p);
-    return r;
+    return r == -EIDRM ? -ESRCH : r;
 }

@@ -54,9 +54,7 @@ void owner_remove(struct mbx *m)
         shmfile_unlink_same(path, &m->file);
 }
 
-/* Returns 0 while the owner lives; otherwise removes the mailbox and
- * returns -EIDRM (or -EUCLEAN). */
-static int check_owner(struct mbx *m)
+int owner_check(struct mbx *m)
 {
     if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
         return -EIDRM;
@@ -75,7 +73,7 @@ int owner_check_open(struct mbx *m)
     if (!owned(m))
         return 0;
     __atomic_store_n(&m->owner_checked_ns, clock_now_ns(), __ATOMIC_RELAXED);
-    int r = check_owner(m);
+    int r = owner_check(m);
     return r == -EIDRM ? -ENOENT : r;
 }
 
@@ -131,14 +129,14 @@ int owner_send_check(struct mbx *m)
     if (now - __atomic_load_n(&m->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS)
         return 0;
     __atomic_store_n(&m->owner_checked_ns, now, __ATOMIC_RELAXED);
-    return check_owner(m);
+    return owner_check(m);
 }
 
 int owner_poll(const struct mb_ctx *c)
 {
     /* Handles pass their own seg (handle_ctx), so the handle is around it. */
     struct mbx *m = (struct mbx *)((char *)c->s - offsetof(struct mbx, seg));
-    return check_owner(m);
+    return owner_check(m);
 }
 
 EXPORT int mbx_transfer(mbx *m, pid_t new_owner)

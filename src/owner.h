@@ -25,6 +25,11 @@ int owner_take_recv(struct mbx *m);
  * does not hold the receive right (not the owner, or it transferred it). */
 int owner_recv_check(struct mbx *m);
 
+/* Returns 0 while the owner of the mailbox behind m (or the pending owner)
+ * lives, or when it is not owned; otherwise removes the mailbox and returns
+ * -EIDRM. -EUCLEAN when the lock is beyond repair. */
+int owner_check(struct mbx *m);
+
 /* Before a send on handle m: looks at the owner at most every
  * OWNER_POLL_NS. Returns 0, or -EIDRM when it was gone (and the mailbox is
  * now removed). */
