@@ -253,8 +253,8 @@ static ssize_t recv_checks(mbx *m, const void *buf, size_t cap, int64_t timeout_
 }
 
 /* Receives, and tells a caller waiting in mbx_call who took its request. */
-static ssize_t recv(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
-                    int64_t timeout_ns)
+static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                       int64_t timeout_ns)
 {
     mbx_msginfo local;
     if (!info)
@@ -271,7 +271,7 @@ EXPORT ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_
     ssize_t r = recv_checks(m, buf, cap, timeout_ns);
     if (r)
         return r;
-    return recv(m, 0, buf, cap, info, timeout_ns);
+    return receive(m, 0, buf, cap, info, timeout_ns);
 }
 
 EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
@@ -282,5 +282,5 @@ EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_ms
         return r;
     if (sender <= 0)
         return -EINVAL;
-    return recv(m, sender, buf, cap, info, timeout_ns);
+    return receive(m, sender, buf, cap, info, timeout_ns);
 }
