@@ -78,7 +78,9 @@ const char *mbx_strerror(int err);
  * MBX_EXCL, MBX_OWNED, MBX_STREAM) and stores a new handle in *out.
  * Returns 0, or -EINVAL (bad name, flags or attr), -ENAMETOOLONG, -ENOENT
  * (missing, no MBX_CREATE), -EEXIST (MBX_CREATE|MBX_EXCL on an existing one),
- * -EACCES (permission), -EBUSY (receive right held elsewhere), -EUCLEAN (the
+ * -EACCES (permission; MBX_RECV on a mailbox owned by another process;
+ * MBX_CREATE of "@PID" by another process), -EBUSY (MBX_RECV_EXCLUSIVE
+ * receive right held by another open handle), -EUCLEAN (the
  * file is not a valid mailbox), -EPROTO (other layout version),
  * -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an errno of the file system. */
 int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
@@ -117,33 +119,42 @@ int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout
 
 /* Takes the oldest message of the highest priority into buf and returns its
  * size. -EMSGSIZE when cap is too small (the message stays queued and
- * info->size says how much room it needs); -EBADF (no MBX_RECV), -EAGAIN
+ * info->size says how much room it needs); -EBADF (no MBX_RECV), -EACCES
+ * (an owned mailbox whose receive right this process does not hold), -EAGAIN
  * (empty, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. On a stream,
  * returns 1..cap bytes, or 0 at end of stream. */
 ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns);
 
 /* Stores this process's own mailbox "@PID" (created on first use, owned by
- * the process) in *out. The handle belongs to the library: do not close it.
- * Returns 0 or an error of mbx_open. */
+ * the process) in *out; every call in a process stores the same handle, a
+ * forked child gets its own. The handle belongs to the library: do not close
+ * it. Returns 0, -EINVAL (NULL out) or an error of mbx_open. */
 int mbx_self(mbx **out);
 
 /* Like mbx_recv, but takes only messages sent by process `sender`. */
 ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
                       int64_t timeout_ns);
 
-/* Sends req with a reply token and waits for the reply; returns the reply's
- * size. Errors of mbx_send and mbx_recv, and -EPIPE when the receiver that
- * took the request terminated before replying. */
+/* Sends req with a reply token and waits for the reply; timeout_ns covers
+ * both. Returns the reply's size; errors of mbx_send; -EMSGSIZE also when the
+ * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR; -EPIPE when the
+ * process that took the request terminated before replying; -EIDRM when the
+ * mailbox was removed before anyone took it. */
 ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
                  int64_t timeout_ns);
 
 /* Answers the request described by *request (from mbx_recv). Returns 0,
- * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EMSGSIZE. */
+ * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EMSGSIZE
+ * (larger than the caller's mailbox takes), -EAGAIN (the caller's mailbox
+ * stayed full for 100 ms), -EUCLEAN. */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
 
 /* Passes ownership and the receive right of an MBX_OWNED mailbox to the live
- * process new_owner of the same user. Returns 0, -EINVAL, -EPERM (not the
- * owner, or another user), -ESRCH (no such process). */
+ * process new_owner of the same user, which becomes the owner when it opens
+ * the mailbox with MBX_RECV; the caller's receives say -EACCES from now on.
+ * new_owner == getpid() calls a pending transfer off. Returns 0, -EINVAL (NULL
+ * handle, pid <= 0, mailbox not owned), -EPERM (not the owner, or another
+ * user), -ESRCH (no such process), -EIDRM, -EUCLEAN. */
 int mbx_transfer(mbx *m, pid_t new_owner);
 
 /* Zero copy: mbx_loan stores in *buf a writable buffer of len bytes inside the

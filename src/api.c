@@ -2,7 +2,11 @@
 #include "mbx.h"
 
 #include "alloc.h"
+#include "call.h"
 #include "handle.h"
+#include "owner.h"
+#include "recv_right.h"
+#include "self.h"
 #include "self_id.h"
 #include "sync.h"
 
@@ -52,7 +56,9 @@ static int64_t default_spin(void)
 
 struct mb_ctx handle_ctx(struct mbx *m)
 {
-    struct mb_ctx c = {&m->seg, m->wait, self_pid(), m->uid, NULL};
+    struct mb_ctx c = {.s = &m->seg, .wait = m->wait, .pid = self_pid(), .uid = m->uid};
+    if (m->seg.flags & MBX_OWNED)
+        c.poll = owner_poll;
     return c;
 }
 
@@ -74,6 +80,8 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
         r = seg_attach(&m->seg, m->file.base, size);
     if (!r) {
         alloc_init(&m->seg);
+        if (flags & MBX_OWNED)
+            owner_format(&m->seg);
         r = shmfile_publish(tmp, path);
     }
     if (r)
@@ -87,6 +95,8 @@ static int open_existing(struct mbx *m, const char *path)
     if (r)
         return r;
     r = seg_attach(&m->seg, m->file.base, m->file.size);
+    if (!r)
+        r = owner_check_open(m);
     if (r)
         shmfile_close(&m->file);
     return r;
@@ -103,14 +113,25 @@ static int open_checks(const char *name, int flags, mbx **out)
         return -EINVAL;
     if ((flags & (MBX_EXCL | MBX_OWNED | MBX_STREAM)) && !(flags & MBX_CREATE))
         return -EINVAL;
-    if ((flags & (MBX_OWNED | MBX_STREAM)) || name[0] == '@')
-        return -ENOSYS; /* issue 3: ownership, direct naming and streams */
+    if (flags & MBX_STREAM)
+        return -ENOSYS; /* issue 3: streams */
     return 0;
+}
+
+/* Ownership and the receive right, once the mailbox is mapped. */
+static int attach_model(struct mbx *m)
+{
+    if (m->seg.flags & MBX_OWNED)
+        m->wait.poll_ns = OWNER_POLL_NS;
+    int r = owner_take_recv(m);
+    return r ? r : recv_right_take(m);
 }
 
 EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out)
 {
     int r = open_checks(name, flags, out);
+    if (!r)
+        r = self_name_check(name, &flags);
     if (r)
         return r;
     mbx_attr a;
@@ -143,6 +164,8 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
         if (r != -EEXIST || (flags & MBX_EXCL))
             break;
     }
+    if (!r && (r = attach_model(m)))
+        shmfile_close(&m->file);
     if (r) {
         free(m);
         return r;
@@ -155,6 +178,7 @@ EXPORT int mbx_close(mbx *m)
 {
     if (!m)
         return -EINVAL;
+    recv_right_drop(m);
     shmfile_close(&m->file);
     free(m);
     return 0;
@@ -214,6 +238,9 @@ EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t 
         return -EINVAL;
     if (len > m->seg.max_msg_size)
         return -EMSGSIZE;
+    int r = owner_send_check(m);
+    if (r)
+        return r;
     struct mb_ctx c = handle_ctx(m);
     return mb_send(&c, buf, len, prio, timeout_ns);
 }
@@ -226,7 +253,21 @@ static ssize_t recv_checks(mbx *m, const void *buf, size_t cap, int64_t timeout_
         return -EBADF;
     if ((!buf && cap) || !timeout_ok(timeout_ns))
         return -EINVAL;
-    return 0;
+    return owner_recv_check(m);
+}
+
+/* Receives, and tells a caller waiting in mbx_call who took its request. */
+static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                       int64_t timeout_ns)
+{
+    mbx_msginfo local;
+    if (!info)
+        info = &local;
+    struct mb_ctx c = handle_ctx(m);
+    ssize_t n = mb_recv(&c, from, buf, cap, info, timeout_ns);
+    if (n >= 0)
+        call_taken(info);
+    return n;
 }
 
 EXPORT ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns)
@@ -234,8 +275,7 @@ EXPORT ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_
     ssize_t r = recv_checks(m, buf, cap, timeout_ns);
     if (r)
         return r;
-    struct mb_ctx c = handle_ctx(m);
-    return mb_recv(&c, 0, buf, cap, info, timeout_ns);
+    return receive(m, 0, buf, cap, info, timeout_ns);
 }
 
 EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
@@ -246,6 +286,5 @@ EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_ms
         return r;
     if (sender <= 0)
         return -EINVAL;
-    struct mb_ctx c = handle_ctx(m);
-    return mb_recv(&c, sender, buf, cap, info, timeout_ns);
+    return receive(m, sender, buf, cap, info, timeout_ns);
 }

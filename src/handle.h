@@ -15,6 +15,8 @@ struct mbx {
     int flags;
     uint32_t uid; /* effective uid when opened, recorded in what it sends */
     struct sync_wait_cfg wait;
+    int64_t owner_checked_ns; /* MBX_OWNED: when a send last checked the owner */
+    uint64_t recv_id;         /* MBX_RECV_EXCLUSIVE: this handle's id in its process */
     char name[NAME_MAX_LEN + 1];
 };
 

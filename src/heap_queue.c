@@ -2,6 +2,7 @@
 #include "heap_queue.h"
 
 #include "alloc.h"
+#include "heap_token.h"
 #include "platform/linux/clock.h"
 #include "platform/linux/liveness.h"
 #include "prioq.h"
@@ -41,6 +42,7 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     b->prio = prio;
     b->sender_pid = c->pid;
     b->sender_uid = c->uid;
+    b->reserved = c->reply_token;
     if (len)
         memcpy(seg_payload(b), buf, len);
     b->seq = h->meta.seq_next++;
@@ -159,7 +161,7 @@ static void fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
     info->sender_pid = b->sender_pid;
     info->sender_uid = b->sender_uid;
     info->seq = b->seq;
-    info->reply_token = 0;
+    info->reply_token = b->reserved;
 }
 
 /* Caller holds the lock. Copies out and removes the message b; the copy
@@ -248,7 +250,8 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
         int done = got != 0;
         if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
             my = rr->next++;
-            fprintf(stderr, "pid %d ticket %lu serving %lu\n", c->pid, (unsigned long)my, (unsigned long)rr->serving);
+            fprintf(stderr, "pid %d ticket %lu serving %lu\n", c->pid, (unsigned long)my,
+                    (unsigned long)rr->serving);
             rr->holder[my % SEG_RR_WINDOW] = c->pid;
             have = 1;
         }
@@ -257,7 +260,8 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
             got = prioq_top(s, &b);
             if (!got && b) {
                 got = take(s, b, buf, cap, info);
-                fprintf(stderr, "pid %d ticket %lu took, next %lu\n", c->pid, (unsigned long)my, (unsigned long)rr->next);
+                fprintf(stderr, "pid %d ticket %lu took, next %lu\n", c->pid, (unsigned long)my,
+                        (unsigned long)rr->next);
             }
             done = got != 0 || b != NULL;
         }
@@ -290,7 +294,7 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns)
 {
-    if (from == 0 && c->s->recv_policy == MBX_RECV_ROUND_ROBIN)
+    if (from == 0 && !c->want_token && c->s->recv_policy == MBX_RECV_ROUND_ROBIN)
         return rr_recv(c, buf, cap, info, timeout_ns);
     struct seg *s = c->s;
     struct seg_hot *hot = &s->hdr->hot;
@@ -309,7 +313,9 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
             }
             seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_RELAXED);
             struct seg_blk *b = NULL;
-            r = from > 0 ? prioq_find_from(s, from, &b) : prioq_top(s, &b);
+            r = c->want_token ? heap_find_token(s, c->want_token, &b)
+                : from > 0    ? prioq_find_from(s, from, &b)
+                              : prioq_top(s, &b);
             ssize_t got = r ? r : b ? take(s, b, buf, cap, info) : -EAGAIN;
             sync_unlock(s);
             if (got != -EAGAIN)

@@ -6,7 +6,7 @@
 int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
 {
     if (c->s->ring)
-        return ring_send(c, buf, len, prio, timeout_ns, 0);
+        return ring_send(c, buf, len, prio, timeout_ns);
     return heap_send(c, buf, len, prio, timeout_ns);
 }
 

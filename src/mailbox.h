@@ -19,6 +19,11 @@ struct mb_ctx {
      * that ends the call (e.g. -EIDRM once a mailbox's owner died). NULL:
      * nothing to check. */
     int (*poll)(const struct mb_ctx *c);
+    /* Request/reply (#3). send: stored with the message and reported as
+     * mbx_msginfo.reply_token. recv: when nonzero, take only the message
+     * carrying this token (the from filter is then ignored). */
+    uint64_t reply_token;
+    uint64_t want_token;
 };
 
 /* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,

@@ -1,35 +1,10 @@
 /* Entry points of later issues, present so the contract links: each says
- * -ENOSYS until its issue lands (ownership and calls: #3, loans: #6). */
+ * -ENOSYS until its issue lands (loans: #6). */
 #include "mbx.h"
 
 #include "handle.h"
 
 #include <errno.h>
-
-EXPORT int mbx_self(mbx **out)
-{
-    (void)out;
-    return -ENOSYS;
-}
-
-EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
-                        int64_t timeout_ns)
-{
-    (void)m, (void)req, (void)len, (void)prio, (void)reply, (void)cap, (void)timeout_ns;
-    return -ENOSYS;
-}
-
-EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
-{
-    (void)request, (void)buf, (void)len;
-    return -ENOSYS;
-}
-
-EXPORT int mbx_transfer(mbx *m, pid_t new_owner)
-{
-    (void)m, (void)new_owner;
-    return -ENOSYS;
-}
 
 EXPORT int mbx_loan(mbx *m, size_t len, void **buf)
 {

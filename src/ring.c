@@ -224,8 +224,9 @@ static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uin
 }
 
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
-              int64_t timeout_ns, uint64_t token)
+              int64_t timeout_ns)
 {
+    uint64_t token = c->reply_token;
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
@@ -347,7 +348,8 @@ static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
 }
 
 /* The READY message to take among positions [lo, hi): the oldest of the
- * highest priority (from process `from` only, when nonzero). Also notes the
+ * highest priority (only the one carrying reply token `token`, when
+ * nonzero, else only from process `from`, when nonzero). Also notes the
  * first slot seen CLAIMED or TAKING, which a waiter must keep an eye on. */
 struct pick {
     struct ring_slot *sl;
@@ -357,7 +359,8 @@ struct pick {
     uint64_t claimed_w;
 };
 
-static void pick(const struct seg *s, pid_t from, uint64_t lo, uint64_t hi, struct pick *p)
+static void pick(const struct seg *s, pid_t from, uint64_t token, uint64_t lo, uint64_t hi,
+                 struct pick *p)
 {
     p->sl = p->claimed = NULL;
     for (uint64_t pos = lo; pos < hi; pos++) {
@@ -377,7 +380,8 @@ static void pick(const struct seg *s, pid_t from, uint64_t lo, uint64_t hi, stru
         if (slot_state_of(w) != SLOT_READY)
             continue;
         uint32_t prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED) & ~PRIO_COUNTED;
-        if (from > 0 && __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED) != from)
+        if (token ? __atomic_load_n(&sl->token, __ATOMIC_RELAXED) != token
+                  : from > 0 && __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED) != from)
             continue;
         if (!p->sl || prio > p->prio) {
             p->sl = sl;
@@ -407,7 +411,7 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
     uint64_t n = t + 1 > h ? t + 1 - h : 1;
     if (n > s->ring_slots)
         n = s->ring_slots;
-    pick(s, from, h, h + n, p);
+    pick(s, from, c->want_token, h, h + n, p);
     if (!p->sl)
         return -EAGAIN;
     if (p->prio >= MBX_PRIO_MAX)
@@ -416,7 +420,7 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
      * it holds an older message of at least our priority, it goes first:
      * having seen ours READY, we are bound to see it too. */
     struct pick before;
-    pick(s, from, h, p->pos, &before);
+    pick(s, from, c->want_token, h, p->pos, &before);
     if (before.sl && before.prio >= p->prio)
         return RETRY;
     ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info);
@@ -440,7 +444,7 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
         uint64_t seen;
         struct ring_slot *stuck = NULL;
         uint64_t stuck_w = 0;
-        int scan = from > 0 || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
+        int scan = from > 0 || c->want_token || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
         if (!scan) {
             uint64_t h;
             int r = settle_head(s, &h, &budget);

@@ -84,9 +84,9 @@ uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size);
 /* Initialises a zeroed ring at ring. */
 void ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size);
 
-/* As mb_send, for a ring mailbox; token is the reply token to record. */
+/* As mb_send, for a ring mailbox. */
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
-              int64_t timeout_ns, uint64_t token);
+              int64_t timeout_ns);
 
 /* As mb_recv, for a ring mailbox. */
 ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,

@@ -22,6 +22,7 @@
 #define MBX_SEGMENT_H
 
 #include "mbx.h"
+#include "seg_model.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -118,8 +119,8 @@ struct seg_hdr {
     char name[208];
     struct seg_hot hot;
     struct seg_meta meta;
-    uint64_t bins[SEG_NBINS];    /* free lists of blocks, by size class */
-    uint64_t reserved_model[32]; /* for ownership, receive rights, calls (#3) */
+    uint64_t bins[SEG_NBINS]; /* free lists of blocks, by size class */
+    struct seg_model model;   /* ownership, receive rights, calls (#3) */
     struct seg_rr rr;
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");

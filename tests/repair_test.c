@@ -10,7 +10,7 @@
 
 static struct mb_ctx ctx(struct fixture *f)
 {
-    struct mb_ctx c = {&f->s, {0, 0}, 42, 7, NULL};
+    struct mb_ctx c = {.s = &f->s, .pid = 42, .uid = 7};
     return c;
 }
 

@@ -1,0 +1,253 @@
+/* Request/reply: mbx_call and mbx_reply between processes and threads. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MS 1000000ll
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int reap(pid_t p)
+{
+    int st;
+    if (waitpid(p, &st, 0) != p)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static mbx *service(const char *name)
+{
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, NULL, &m), 0);
+    return m;
+}
+
+struct req {
+    int32_t pid;
+    uint32_t thread, n;
+};
+
+/* Answers each request with its own numbers plus one in n; a request with
+ * n == UINT32_MAX (a plain message) stops the server. */
+static void serve(mbx *m)
+{
+    for (;;) {
+        struct req r;
+        mbx_msginfo info;
+        if (mbx_recv(m, &r, sizeof(r), &info, 10000 * MS) != sizeof(r))
+            _exit(10);
+        if (r.n == UINT32_MAX) /* sent with mbx_send: no token */
+            _exit(info.reply_token == 0 ? 0 : 12);
+        if (info.reply_token == 0)
+            _exit(13);
+        r.n++;
+        if (mbx_reply(&info, &r, sizeof(r)) != 0)
+            _exit(11);
+    }
+}
+
+static void call_and_reply(void **state)
+{
+    (void)state;
+    mbx *m = service("svc");
+    pid_t c = fork();
+    if (c == 0)
+        serve(m);
+    struct req q = {getpid(), 0, 41}, a;
+    assert_int_equal(mbx_call(m, &q, sizeof(q), 0, &a, sizeof(a), 5000 * MS), sizeof(a));
+    assert_int_equal(a.n, 42);
+    assert_int_equal(a.pid, getpid());
+    mbx_msginfo none = {0};
+    assert_int_equal(mbx_reply(&none, "x", 1), -EINVAL);
+    assert_int_equal(mbx_reply(NULL, "x", 1), -EINVAL);
+    assert_int_equal(mbx_call(NULL, &q, sizeof(q), 0, &a, sizeof(a), 0), -EINVAL);
+    q.n = UINT32_MAX;
+    assert_int_equal(mbx_send(m, &q, sizeof(q), 0, 0), 0);
+    assert_int_equal(reap(c), 0);
+    mbx_stat st;
+    mbx *me;
+    assert_int_equal(mbx_self(&me), 0);
+    assert_int_equal(mbx_stat_get(me, &st), 0);
+    assert_int_equal(st.count, 0);
+    mbx_unlink("svc");
+    mbx_close(m);
+}
+
+#define CALLERS 3
+#define THREADS 4
+#define CALLS   300
+
+struct caller_arg {
+    mbx *m;
+    uint32_t thread;
+    int bad;
+};
+
+static void *caller_thread(void *p)
+{
+    struct caller_arg *a = p;
+    for (uint32_t i = 0; i < CALLS; i++) {
+        struct req q = {getpid(), a->thread, i * 2}, r;
+        ssize_t n = mbx_call(a->m, &q, sizeof(q), i % 3, &r, sizeof(r), 10000 * MS);
+        if (n != sizeof(r) || r.pid != q.pid || r.thread != q.thread || r.n != q.n + 1)
+            a->bad++;
+    }
+    return NULL;
+}
+
+/* Several processes with several threads each call two servers at once;
+ * every call gets its own answer. */
+static void concurrent_calls_get_their_own_answers(void **state)
+{
+    (void)state;
+    mbx *m = service("busy");
+    pid_t servers[2], callers[CALLERS];
+    for (int i = 0; i < 2; i++)
+        if ((servers[i] = fork()) == 0)
+            serve(m);
+    for (int i = 0; i < CALLERS; i++) {
+        if ((callers[i] = fork()) == 0) {
+            pthread_t t[THREADS];
+            struct caller_arg args[THREADS];
+            for (uint32_t k = 0; k < THREADS; k++) {
+                args[k] = (struct caller_arg){m, k, 0};
+                if (pthread_create(&t[k], NULL, caller_thread, &args[k]))
+                    _exit(20);
+            }
+            int bad = 0;
+            for (int k = 0; k < THREADS; k++) {
+                pthread_join(t[k], NULL);
+                bad += args[k].bad;
+            }
+            _exit(bad ? 21 : 0);
+        }
+    }
+    for (int i = 0; i < CALLERS; i++)
+        assert_int_equal(reap(callers[i]), 0);
+    struct req stop = {0, 0, UINT32_MAX};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(mbx_send(m, &stop, sizeof(stop), 0, 0), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(reap(servers[i]), 0);
+    mbx_unlink("busy");
+    mbx_close(m);
+}
+
+/* The server takes the request and is killed: the call ends with -EPIPE
+ * long before its timeout. */
+static void taker_death_is_epipe(void **state)
+{
+    (void)state;
+    mbx *m = service("fragile");
+    pid_t c = fork();
+    if (c == 0) {
+        char buf[16];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
+            _exit(1);
+        usleep(50 * 1000);
+        raise(SIGKILL);
+    }
+    char reply[16];
+    int64_t t0 = now_ns();
+    assert_int_equal(mbx_call(m, "req", 3, 0, reply, sizeof(reply), 10000 * MS), -EPIPE);
+    assert_true(now_ns() - t0 < 300 * MS);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    mbx_unlink("fragile");
+    mbx_close(m);
+}
+
+/* Replies to a caller that gave up, or died, are -ESRCH and leave nothing
+ * behind. */
+static void reply_to_gone_caller_is_esrch(void **state)
+{
+    (void)state;
+    mbx *m = service("slow");
+    pid_t c = fork();
+    if (c == 0) {
+        char buf[16];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
+            _exit(1);
+        usleep(200 * 1000); /* the caller gives up meanwhile */
+        _exit(mbx_reply(&info, "late", 4) == -ESRCH ? 0 : 2);
+    }
+    char reply[16];
+    assert_int_equal(mbx_call(m, "req", 3, 0, reply, sizeof(reply), 50 * MS), -ETIMEDOUT);
+    assert_int_equal(reap(c), 0);
+    mbx *me;
+    mbx_stat st;
+    assert_int_equal(mbx_self(&me), 0);
+    assert_int_equal(mbx_stat_get(me, &st), 0);
+    assert_int_equal(st.count, 0);
+
+    /* Now the caller is a child that is killed while waiting. */
+    c = fork();
+    if (c == 0) {
+        mbx_call(m, "req", 3, 0, reply, sizeof(reply), 10000 * MS);
+        _exit(1);
+    }
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, reply, sizeof(reply), &info, 5000 * MS), 3);
+    assert_int_equal(info.sender_pid, c);
+    assert_int_not_equal(info.reply_token, 0);
+    kill(c, SIGKILL);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    assert_int_equal(mbx_reply(&info, "late", 4), -ESRCH);
+    mbx_unlink("slow");
+    mbx_close(m);
+}
+
+/* A reply too big for the caller's buffer is -EMSGSIZE and is not left in
+ * the caller's mailbox; timed-out calls give their slots back. */
+static void oversized_reply_and_timeouts(void **state)
+{
+    (void)state;
+    mbx *m = service("big");
+    pid_t c = fork();
+    if (c == 0) {
+        char buf[16];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
+            _exit(1);
+        _exit(mbx_reply(&info, "a long answer", 13) == 0 ? 0 : 2);
+    }
+    char small[4];
+    assert_int_equal(mbx_call(m, "q", 1, 0, small, sizeof(small), 5000 * MS), -EMSGSIZE);
+    assert_int_equal(reap(c), 0);
+    mbx *me;
+    mbx_stat st;
+    assert_int_equal(mbx_self(&me), 0);
+    assert_int_equal(mbx_stat_get(me, &st), 0);
+    assert_int_equal(st.count, 0);
+    /* Nobody answers: more timed-out calls than there are slots. */
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(mbx_call(m, "q", 1, 0, small, sizeof(small), 1 * MS), -ETIMEDOUT);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 16);
+    mbx_unlink("big");
+    mbx_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(call_and_reply),
+        cmocka_unit_test(concurrent_calls_get_their_own_answers),
+        cmocka_unit_test(taker_death_is_epipe),
+        cmocka_unit_test(reply_to_gone_caller_is_esrch),
+        cmocka_unit_test(oversized_reply_and_timeouts),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}

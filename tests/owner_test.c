@@ -1,0 +1,302 @@
+/* Process-owned mailboxes (MBX_OWNED): only the owner receives; when it
+ * terminates in any way the mailbox is removed; mbx_transfer passes it on. */
+#include "test_util.h"
+
+#include "handle.h"
+#include "mbx.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MS 1000000ll
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void put_byte(int fd)
+{
+    if (write(fd, "x", 1) != 1)
+        _exit(90);
+}
+
+static void get_byte(int fd)
+{
+    char c;
+    if (read(fd, &c, 1) != 1)
+        _exit(91);
+}
+
+static int reap(pid_t p)
+{
+    int st;
+    if (waitpid(p, &st, 0) != p)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static mbx *create_owned(const char *name, uint32_t capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &m), 0);
+    return m;
+}
+
+static void only_the_owner_receives(void **state)
+{
+    (void)state;
+    mbx *m = create_owned("own", 4);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.owner_pid, getpid());
+    assert_int_equal(st.flags & MBX_OWNED, MBX_OWNED);
+    pid_t c = fork();
+    if (c == 0) {
+        mbx *x;
+        if (mbx_open("own", MBX_RECV, NULL, &x) != -EACCES)
+            _exit(1);
+        if (mbx_open("own", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &x) != -EACCES)
+            _exit(2);
+        /* The handle inherited over fork holds no receive right either. */
+        char b[8];
+        if (mbx_recv(m, b, sizeof(b), NULL, 0) != -EACCES)
+            _exit(3);
+        if (mbx_open("own", MBX_SEND, NULL, &x) != 0 || mbx_send(x, "hi", 2, 0, 0) != 0)
+            _exit(4);
+        _exit(0);
+    }
+    assert_int_equal(reap(c), 0);
+    char b[8];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, b, sizeof(b), &info, 0), 2);
+    assert_int_equal(info.sender_pid, c);
+    assert_int_equal(mbx_unlink("own"), 0);
+    mbx_close(m);
+}
+
+/* The owner is killed while a sender is blocked on its full mailbox. */
+static void owner_killed_removes_mailbox(void **state)
+{
+    (void)state;
+    int64_t *died =
+        mmap(NULL, sizeof(int64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(died != MAP_FAILED);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        mbx *m;
+        mbx_attr a;
+        mbx_attr_init(&a);
+        a.capacity = 1;
+        if (mbx_open("doomed", MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &m) != 0)
+            _exit(1);
+        put_byte(p[1]);
+        usleep(150 * 1000);
+        *died = now_ns();
+        raise(SIGKILL);
+        _exit(2);
+    }
+    get_byte(p[0]);
+    mbx *s, *later;
+    assert_int_equal(mbx_open("doomed", MBX_SEND, NULL, &s), 0);
+    assert_int_equal(mbx_open("doomed", MBX_SEND, NULL, &later), 0);
+    assert_int_equal(mbx_send(s, "1", 1, 0, MBX_NONBLOCK), 0);
+    /* Full: this blocks until the owner's death is noticed. */
+    assert_int_equal(mbx_send(s, "2", 1, 0, 5000 * MS), -EIDRM);
+    int64_t noticed = now_ns() - *died;
+    assert_true(noticed >= 0);
+    assert_true(noticed < 100 * MS);
+    assert_int_equal(mbx_send(s, "3", 1, 0, MBX_NONBLOCK), -EIDRM);
+    assert_int_equal(mbx_send(later, "3", 1, 0, MBX_NONBLOCK), -EIDRM);
+    mbx *x;
+    assert_int_equal(mbx_open("doomed", MBX_SEND, NULL, &x), -ENOENT);
+    assert_int_equal(test_dir_count(), 0);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    mbx_close(s);
+    mbx_close(later);
+    close(p[0]);
+    close(p[1]);
+    munmap(died, sizeof(int64_t));
+}
+
+/* The owner exits while nobody waits: the next open says -ENOENT, and a
+ * handle opened before says -EIDRM within 100 ms. */
+static void owner_exit_noticed_by_open_and_send(void **state)
+{
+    (void)state;
+    int p[2], q[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(q), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        mbx *m;
+        if (mbx_open("brief", MBX_SEND | MBX_CREATE | MBX_OWNED, NULL, &m) != 0)
+            _exit(1);
+        put_byte(p[1]);
+        get_byte(q[0]);
+        _exit(0); /* no atexit handlers, no clean-up */
+    }
+    get_byte(p[0]);
+    mbx *s;
+    assert_int_equal(mbx_open("brief", MBX_SEND, NULL, &s), 0);
+    assert_int_equal(mbx_send(s, "a", 1, 0, 0), 0);
+    put_byte(q[1]);
+    assert_int_equal(reap(c), 0);
+    int64_t t0 = now_ns();
+    int r;
+    while ((r = mbx_send(s, "b", 1, 0, 0)) == 0 && now_ns() - t0 < 500 * MS)
+        usleep(1000);
+    assert_int_equal(r, -EIDRM);
+    assert_true(now_ns() - t0 < 100 * MS);
+    mbx_close(s);
+
+    /* Again, this time noticed by an open. */
+    c = fork();
+    if (c == 0) {
+        mbx *m;
+        _exit(mbx_open("brief2", MBX_SEND | MBX_CREATE | MBX_OWNED, NULL, &m) != 0);
+    }
+    assert_int_equal(reap(c), 0);
+    assert_int_equal(test_dir_count(), 1);
+    assert_int_equal(mbx_open("brief2", MBX_SEND, NULL, &s), -ENOENT);
+    assert_int_equal(test_dir_count(), 0);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+
+/* A recorded owner whose pid lives but whose start time differs is a dead
+ * owner whose pid was reused. */
+static void reused_pid_is_not_the_owner(void **state)
+{
+    (void)state;
+    mbx *m = create_owned("reuse", 4);
+    m->seg.hdr->model.owner.start += 1;
+    mbx *x;
+    assert_int_equal(mbx_open("reuse", MBX_SEND, NULL, &x), -ENOENT);
+    assert_int_equal(mbx_send(m, "a", 1, 0, 0), -EIDRM);
+    mbx_close(m);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* A creates a mailbox and transfers it to B, then dies; the mailbox lives
+ * on until B, which took it over, is killed. */
+static void transfer_passes_ownership(void **state)
+{
+    (void)state;
+    int to_a[2], from_a[2], to_b[2], from_b[2];
+    assert_int_equal(pipe(to_a), 0);
+    assert_int_equal(pipe(from_a), 0);
+    assert_int_equal(pipe(to_b), 0);
+    assert_int_equal(pipe(from_b), 0);
+    pid_t b = fork();
+    if (b == 0) {
+        get_byte(to_b[0]);
+        mbx *m;
+        if (mbx_open("moving", MBX_RECV, NULL, &m) != 0)
+            _exit(1);
+        mbx_stat st;
+        if (mbx_stat_get(m, &st) != 0 || st.owner_pid != getpid())
+            _exit(2);
+        char buf[8];
+        if (mbx_recv(m, buf, sizeof(buf), NULL, 5000 * MS) != 2)
+            _exit(3);
+        put_byte(from_b[1]);
+        pause();
+        _exit(4);
+    }
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(reap(gone), 0);
+    pid_t a = fork();
+    if (a == 0) {
+        mbx *m;
+        if (mbx_open("moving", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &m) != 0)
+            _exit(1);
+        if (mbx_transfer(m, gone) != -ESRCH || mbx_transfer(m, 0) != -EINVAL)
+            _exit(2);
+        if (mbx_transfer(m, b) != 0)
+            _exit(3);
+        char buf[8];
+        if (mbx_recv(m, buf, sizeof(buf), NULL, 0) != -EACCES)
+            _exit(4);
+        put_byte(from_a[1]);
+        get_byte(to_a[0]);
+        _exit(0);
+    }
+    get_byte(from_a[0]);
+    mbx *s;
+    assert_int_equal(mbx_open("moving", MBX_SEND, NULL, &s), 0);
+    /* Not the owner: */
+    assert_int_equal(mbx_transfer(s, getpid()), -EPERM);
+    put_byte(to_a[1]);
+    assert_int_equal(reap(a), 0);
+    usleep(60 * 1000);
+    /* A is gone, but B, the pending owner, lives. */
+    assert_int_equal(mbx_send(s, "hi", 2, 0, 0), 0);
+    put_byte(to_b[1]);
+    get_byte(from_b[0]);
+    kill(b, SIGKILL);
+    assert_int_equal(reap(b), 128 + SIGKILL);
+    mbx *x;
+    assert_int_equal(mbx_open("moving", MBX_SEND, NULL, &x), -ENOENT);
+    mbx_close(s);
+    int *fds[] = {to_a, from_a, to_b, from_b};
+    for (int i = 0; i < 4; i++)
+        close(fds[i][0]), close(fds[i][1]);
+}
+
+/* A transfer to a process that dies before taking over is void. */
+static void transfer_to_dead_process_is_void(void **state)
+{
+    (void)state;
+    mbx *m = create_owned("void", 4);
+    pid_t c = fork();
+    if (c == 0) {
+        pause();
+        _exit(1);
+    }
+    assert_int_equal(mbx_transfer(m, c), 0);
+    char buf[8];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EACCES);
+    kill(c, SIGKILL);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    if (geteuid() == 0) {
+        c = fork();
+        if (c == 0) {
+            if (setresuid(65534, 65534, 65534))
+                _exit(1);
+            pause();
+            _exit(1);
+        }
+        usleep(20 * 1000);
+        assert_int_equal(mbx_transfer(m, c), -EPERM);
+        kill(c, SIGKILL);
+        reap(c);
+    }
+    assert_int_equal(mbx_unlink("void"), 0);
+    mbx_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(only_the_owner_receives),
+        cmocka_unit_test(owner_killed_removes_mailbox),
+        cmocka_unit_test(owner_exit_noticed_by_open_and_send),
+        cmocka_unit_test(reused_pid_is_not_the_owner),
+        cmocka_unit_test(transfer_passes_ownership),
+        cmocka_unit_test(transfer_to_dead_process_is_void),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
