@@ -41,6 +41,20 @@ EXPORT const char *mbx_strerror(int err)
         return "peer terminated before replying";
     case ENOSYS:
         return "not implemented yet";
+    case EACCES:
+        return "permission denied";
+    case EPERM:
+        return "operation not permitted";
+    case EINTR:
+        return "interrupted by a signal";
+    case EINVAL:
+        return "invalid argument";
+    case ENAMETOOLONG:
+        return "name too long";
+    case ESRCH:
+        return "no such process (or it gave up waiting)";
+    case ENOMEM:
+        return "out of memory";
     default:
         return strerror(err);
     }
