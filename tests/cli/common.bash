@@ -1,0 +1,76 @@
+# Loaded by every tests/cli/*.bats file. ctest passes the binary under test
+# in $MBX; each test gets a private, empty MBX_DIR that teardown removes,
+# and background processes started with `bg` are stopped in teardown.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    MBX=${MBX:-$BATS_TEST_DIRNAME/../../build/tools/mbx}
+    [ -x "$MBX" ] || {
+        echo "mbx binary not found: $MBX (set MBX)" >&2
+        return 1
+    }
+    MBX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mbx-cli.XXXXXX")
+    export MBX MBX_DIR
+    BG_PIDS=()
+    EXTRA_DIRS=()
+}
+
+teardown() {
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$MBX_DIR" "${EXTRA_DIRS[@]}"
+}
+
+# A call that would wait forever (a receive that never gets its message)
+# fails the test after 20 s instead of hanging the suite.
+mbx() {
+    timeout 20 "$MBX" "$@"
+}
+
+# bg CMD...: runs CMD in the background (BG_PID names it) and stops it in
+# teardown. Closing fd 3 keeps bats from waiting for it.
+bg() {
+    "$@" 3>&- &
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+
+# wait_exit PID: waits for PID and sets EXIT to its exit status.
+wait_exit() {
+    EXIT=0
+    wait "$1" || EXIT=$?
+}
+
+# wait_until SECONDS CMD...: polls CMD every 10 ms until it succeeds; fails
+# after SECONDS.
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.01
+    done
+}
+
+lines_in() {
+    [ -f "$2" ] && [ "$(wc -l < "$2")" -ge "$1" ]
+}
+
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+# skip_if_nosys OUTPUT WHAT: skips the test when OUTPUT shows that the
+# library still returns ENOSYS for WHAT.
+skip_if_nosys() {
+    local lower=${1,,}
+    if [[ "$lower" == *"not implemented"* || "$lower" == *"enosys"* ]]; then
+        skip "$2 is not implemented in the library yet (ENOSYS): $1"
+    fi
+}

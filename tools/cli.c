@@ -1,0 +1,58 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mbx.h"
+
+int cli_status(int err)
+{
+    return err == -ETIMEDOUT || err == -EAGAIN ? CLI_TIMEOUT : CLI_FAILED;
+}
+
+int cli_error(const char *cmd, const char *name, int err)
+{
+    if (name)
+        fprintf(stderr, "mbx: %s: %s: %s\n", cmd, name, mbx_strerror(err));
+    else
+        fprintf(stderr, "mbx: %s: %s\n", cmd, mbx_strerror(err));
+    return cli_status(err);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "mbx: %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mbx help %s'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int opt, char **argv)
+{
+    const char *arg = argv[optind - 1];
+
+    if (opt == ':')
+        return cli_usage(cmd, "option '%s' needs a value", arg);
+    if (optopt && strncmp(arg, "--", 2) != 0)
+        return cli_usage(cmd, "unknown option '-%c'", optopt);
+    return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
+int cli_bad_value(const char *cmd, const char *option, const char *value, int err)
+{
+    return cli_usage(cmd, "%s: %s '%s'", option, err == -ERANGE ? "out of range" : "invalid value",
+                     value);
+}
+
+int cli_help(const struct cli_cmd *c)
+{
+    fputs(c->usage, stdout);
+    return CLI_OK;
+}

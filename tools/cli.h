@@ -1,0 +1,59 @@
+/* What the commands of the mbx tool share: the command table, exit
+ * statuses and the one-line error reports. */
+#ifndef MBX_TOOLS_CLI_H
+#define MBX_TOOLS_CLI_H
+
+#include <signal.h>
+
+enum cli_status {
+    CLI_OK = 0,      /* success */
+    CLI_FAILED = 1,  /* an operation failed */
+    CLI_USAGE = 2,   /* bad command line */
+    CLI_TIMEOUT = 3, /* timed out, or nothing to receive */
+};
+
+struct cli_cmd {
+    const char *name;
+    const char *summary; /* one line for `mbx help` */
+    const char *usage;   /* the text of `mbx help NAME` and `mbx NAME --help` */
+    /* argv[0] is the command's name; returns an enum cli_status. */
+    int (*run)(const struct cli_cmd *self, int argc, char **argv);
+};
+
+extern const struct cli_cmd cmd_create, cmd_send, cmd_recv, cmd_ls, cmd_stat, cmd_rm, cmd_call,
+    cmd_serve_echo, cmd_help;
+
+/* NULL-terminated, in the order `mbx help` lists them. */
+extern const struct cli_cmd *const cli_commands[];
+
+/* The command called `name`, or NULL. */
+const struct cli_cmd *cli_find(const char *name);
+
+/* Prints "mbx: CMD: NAME: <mbx_strerror(err)>" (without "NAME: " when name
+ * is NULL) and returns the exit status for err. */
+int cli_error(const char *cmd, const char *name, int err);
+
+/* The exit status for a negative errno from the library. */
+int cli_status(int err);
+
+/* Prints "mbx: CMD: <message>" and a hint to `mbx help CMD`; returns
+ * CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports what getopt_long returned for a bad option (':' or '?'); returns
+ * CLI_USAGE. The option string must start with ':'. */
+int cli_bad_option(const char *cmd, int opt, char **argv);
+
+/* Reports a value the parsers of parse.h rejected with err; returns
+ * CLI_USAGE. */
+int cli_bad_value(const char *cmd, const char *option, const char *value, int err);
+
+/* Prints the command's usage on standard output; returns CLI_OK. */
+int cli_help(const struct cli_cmd *c);
+
+/* Makes SIGINT and SIGTERM interrupt blocking calls (they return -EINTR)
+ * and set cli_interrupted instead of ending the process. */
+void cli_catch_signals(void);
+extern volatile sig_atomic_t cli_interrupted;
+
+#endif

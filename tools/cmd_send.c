@@ -1,0 +1,190 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mbx.h"
+#include "parse.h"
+
+static const char usage[] =
+    "usage: mbx send NAME [OPTION...] [MESSAGE...]\n"
+    "Send each MESSAGE to mailbox NAME. Without MESSAGE, send each line of\n"
+    "standard input (without its newline) as one message. On a stream mailbox,\n"
+    "standard input is copied as it is.\n"
+    "\n"
+    "  -p, --priority P      0 .. 32767, higher is received first (default 0)\n"
+    "  -t, --timeout DURATION  how long to wait for room (default: forever)\n"
+    "  -r, --raw             the whole of standard input is one message\n"
+    "  -0, --null            standard input holds NUL-terminated messages\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "DURATION is a number with a unit of ns, us, ms, s or m (a bare number is\n"
+    "seconds), or 'forever'. Sending stops at the first message that fails.\n"
+    "Exit status 3 when the mailbox stayed full for the whole timeout.\n";
+
+static const struct option options[] = {
+    {"priority", required_argument, NULL, 'p'},
+    {"timeout", required_argument, NULL, 't'},
+    {"raw", no_argument, NULL, 'r'},
+    {"null", no_argument, NULL, '0'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct sender {
+    mbx *m;
+    const char *name;
+    unsigned prio;
+    int64_t timeout;
+};
+
+static int send_one(const struct sender *s, const void *buf, size_t len)
+{
+    int err = mbx_send(s->m, buf, len, s->prio, s->timeout);
+
+    return err ? cli_error("send", s->name, err) : CLI_OK;
+}
+
+static int stdin_error(void)
+{
+    fprintf(stderr, "mbx: send: standard input: %s\n", strerror(errno));
+    return CLI_FAILED;
+}
+
+/* Each piece of standard input ending in delim (or at end of input) is one
+ * message. */
+static int send_pieces(const struct sender *s, int delim)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int status = CLI_OK;
+
+    while (status == CLI_OK && (n = getdelim(&line, &cap, delim, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == delim)
+            n--;
+        status = send_one(s, line, (size_t)n);
+    }
+    if (status == CLI_OK && ferror(stdin))
+        status = stdin_error();
+    free(line);
+    return status;
+}
+
+/* All of standard input is one message; reading stops as soon as it is
+ * longer than the mailbox takes. */
+static int send_whole(const struct sender *s, uint64_t max)
+{
+    char *buf = NULL, *bigger;
+    size_t len = 0, cap = 0;
+    ssize_t n;
+    int status;
+
+    do {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            bigger = realloc(buf, cap);
+            if (!bigger) {
+                free(buf);
+                return cli_error("send", s->name, -ENOMEM);
+            }
+            buf = bigger;
+        }
+        n = read(STDIN_FILENO, buf + len, cap - len);
+        if (n > 0)
+            len += (size_t)n;
+    } while ((n > 0 || (n < 0 && errno == EINTR)) && len <= max);
+    if (n < 0)
+        status = stdin_error();
+    else if (len > max)
+        status = cli_error("send", s->name, -EMSGSIZE);
+    else
+        status = send_one(s, buf, len);
+    free(buf);
+    return status;
+}
+
+/* Copies standard input into a stream mailbox. */
+static int send_stream(const struct sender *s)
+{
+    static char buf[65536];
+    ssize_t n;
+    int status = CLI_OK;
+
+    while (status == CLI_OK && (n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno != EINTR)
+            return stdin_error();
+        if (n > 0)
+            status = send_one(s, buf, (size_t)n);
+    }
+    return status;
+}
+
+static int send_all(const struct sender *s, int argc, char **argv, int input)
+{
+    mbx_stat st;
+    int err, status = CLI_OK;
+
+    if (argc > 0) {
+        for (int i = 0; i < argc && status == CLI_OK; i++)
+            status = send_one(s, argv[i], strlen(argv[i]));
+        return status;
+    }
+    err = mbx_stat_get(s->m, &st);
+    if (err)
+        return cli_error("send", s->name, err);
+    if (st.flags & MBX_STREAM)
+        return send_stream(s);
+    if (input == 'r')
+        return send_whole(s, st.max_msg_size);
+    return send_pieces(s, input == '0' ? '\0' : '\n');
+}
+
+static int run(const struct cli_cmd *self, int argc, char **argv)
+{
+    const char *cmd = self->name;
+    struct sender s = {.prio = 0, .timeout = MBX_FOREVER};
+    int c, err, status, input = 0;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":p:t:r0h", options, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            err = parse_priority(optarg, &s.prio);
+            if (err)
+                return cli_bad_value(cmd, "--priority", optarg, err);
+            break;
+        case 't':
+            err = parse_duration(optarg, &s.timeout);
+            if (err)
+                return cli_bad_value(cmd, "--timeout", optarg, err);
+            break;
+        case 'r':
+        case '0':
+            if (input && input != c)
+                return cli_usage(cmd, "use only one of --raw and --null");
+            input = c;
+            break;
+        case 'h':
+            return cli_help(self);
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage(cmd, "expected a mailbox NAME");
+    if (input && argc - optind > 1)
+        return cli_usage(cmd, "--raw and --null read standard input; give no MESSAGE");
+    s.name = argv[optind];
+    err = mbx_open(s.name, MBX_SEND, NULL, &s.m);
+    if (err)
+        return cli_error(cmd, s.name, err);
+    status = send_all(&s, argc - optind - 1, argv + optind + 1, input);
+    mbx_close(s.m);
+    return status;
+}
+
+const struct cli_cmd cmd_send = {"send", "send messages", usage, run};

@@ -1,0 +1,96 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "mbx.h"
+#include "parse.h"
+#include "recvbuf.h"
+
+static const char usage[] =
+    "usage: mbx serve-echo NAME [OPTION...]\n"
+    "Answer every request sent to mailbox NAME with `mbx call` (or mbx_call)\n"
+    "with a copy of it, until interrupted. Plain messages are taken and dropped.\n"
+    "\n"
+    "  -n, --count COUNT     stop after answering COUNT requests\n"
+    "  -t, --timeout DURATION  stop when no message came for DURATION (exit 3)\n"
+    "  -h, --help            show this help\n";
+
+static const struct option options[] = {
+    {"count", required_argument, NULL, 'n'},
+    {"timeout", required_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int serve(mbx *m, const char *name, uint64_t count, int64_t timeout)
+{
+    struct recvbuf rb;
+    mbx_msginfo info;
+    uint64_t answered = 0;
+    ssize_t n;
+    int err = recvbuf_init(&rb, 65536);
+
+    while (!err && answered < count && !cli_interrupted) {
+        n = recvbuf_recv(&rb, m, 0, &info, timeout);
+        if (n < 0) {
+            err = (int)n;
+            break;
+        }
+        if (!info.reply_token)
+            continue;
+        err = mbx_reply(&info, rb.data, (size_t)n);
+        /* A caller that gave up or died is no reason to stop serving. */
+        if (err == -ESRCH) {
+            cli_error("serve-echo", name, err);
+            err = 0;
+        }
+        answered += !err;
+    }
+    recvbuf_free(&rb);
+    if (err == -EINTR)
+        return CLI_OK;
+    return err ? cli_error("serve-echo", name, err) : CLI_OK;
+}
+
+static int run(const struct cli_cmd *self, int argc, char **argv)
+{
+    const char *cmd = self->name;
+    int64_t timeout = MBX_FOREVER;
+    uint64_t count = UINT64_MAX;
+    int c, err, status;
+    mbx *m;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":n:t:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            err = parse_uint(optarg, 1, UINT64_MAX, &count);
+            if (err)
+                return cli_bad_value(cmd, "--count", optarg, err);
+            break;
+        case 't':
+            err = parse_duration(optarg, &timeout);
+            if (err)
+                return cli_bad_value(cmd, "--timeout", optarg, err);
+            break;
+        case 'h':
+            return cli_help(self);
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage(cmd, "expected one mailbox NAME");
+    cli_catch_signals();
+    err = mbx_open(argv[optind], MBX_RECV, NULL, &m);
+    if (err)
+        return cli_error(cmd, argv[optind], err);
+    status = serve(m, argv[optind], count, timeout);
+    mbx_close(m);
+    return status;
+}
+
+const struct cli_cmd cmd_serve_echo = {"serve-echo", "answer calls with a copy of the request",
+                                       usage, run};

@@ -1,0 +1,25 @@
+/* How the tool prints messages and mailbox descriptions. */
+#ifndef MBX_TOOLS_FORMAT_H
+#define MBX_TOOLS_FORMAT_H
+
+#include <stdio.h>
+
+#include "mbx.h"
+
+/* One received message: the payload and a newline, or one JSON object on
+ * one line. */
+void format_msg_text(FILE *f, const void *buf, size_t len);
+void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info);
+
+/* `mbx stat`: one "key: value" line per field, or one JSON object. */
+void format_stat_text(FILE *f, const char *name, const mbx_stat *st);
+void format_stat_json(FILE *f, const char *name, const mbx_stat *st);
+
+/* `mbx ls`: a header line, then one row per mailbox; name_width is the
+ * width of the first column. */
+void format_ls_header(FILE *f, int name_width);
+void format_ls_row(FILE *f, int name_width, const char *name, const mbx_stat *st);
+/* A row for a mailbox whose description could not be read. */
+void format_ls_error(FILE *f, int name_width, const char *name, int err);
+
+#endif
