@@ -122,8 +122,10 @@ int alloc_take(struct seg *s, uint64_t len, struct seg_blk **out)
     return 0;
 }
 
-/* Drops the backing pages inside a large free block, so a drained mailbox
- * shrinks back. The header page stays. */
+/* Drops the backing pages inside a large free block. Done when the arena is
+ * rebuilt (an allocation found no room, or a repair), not on every free: a
+ * block given back is faulted in again page by page when reused, which for
+ * a mailbox passing 1 MiB messages costs more than the copy. */
 static void give_back(struct seg *s, struct seg_blk *b, uint64_t size)
 {
     if (size < GIVE_BACK_MIN)
@@ -137,10 +139,8 @@ static void give_back(struct seg *s, struct seg_blk *b, uint64_t size)
 
 void alloc_free(struct seg *s, struct seg_blk *b)
 {
-    uint64_t size = b->size;
-    s->hdr->meta.used -= size;
+    s->hdr->meta.used -= b->size;
     bin_push(s, b);
-    give_back(s, b, size);
 }
 
 int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
@@ -174,14 +174,18 @@ int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
                 run = b;
             }
         } else {
-            if (run)
+            if (run) {
                 bin_push(s, run);
+                give_back(s, run, run->size);
+            }
             run = NULL;
             h->meta.used += size;
         }
         off += size;
     }
-    if (run)
+    if (run) {
         bin_push(s, run);
+        give_back(s, run, run->size);
+    }
     return 0;
 }

@@ -21,7 +21,7 @@ void alloc_init(struct seg *s);
  * *out. Returns 0, -ENOMEM when no free block is large enough, -EUCLEAN. */
 int alloc_take(struct seg *s, uint64_t len, struct seg_blk **out);
 
-/* Returns a block to the free bins. Large blocks give their pages back. */
+/* Returns a block to the free bins, pages and all, for reuse. */
 void alloc_free(struct seg *s, struct seg_blk *b);
 
 /* Called by alloc_rebuild for every block that is not free; returns 0 to
@@ -29,7 +29,8 @@ void alloc_free(struct seg *s, struct seg_blk *b);
 typedef int (*alloc_visit_fn)(struct seg *s, struct seg_blk *b, void *arg);
 
 /* Walks the whole arena, merges neighbouring free blocks and rebuilds the
- * bins and the used count; visit (may be NULL) sees every other block.
+ * bins and the used count, and gives the pages of large free runs back;
+ * visit (may be NULL) sees every other block.
  * Returns 0, -EUCLEAN for a broken tiling, or visit's error. */
 int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg);
 

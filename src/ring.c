@@ -151,8 +151,12 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
                        struct ring_slot *stuck, uint64_t stuck_w)
 {
     const struct seg *s = c->s;
-    int64_t spin_ns = c->wait.spin_ns, start = spin_ns ? clock_now_ns() : 0;
-    int64_t checked = start;
+    int64_t spin_ns = c->wait.spin_ns;
+    /* When others already sleep on the same thing, spinning too would only
+     * take a CPU from the process that has to make progress. */
+    if (spin_ns > 0 && __atomic_load_n(waiters, __ATOMIC_RELAXED))
+        spin_ns = 0;
+    int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
     for (unsigned i = 1; spin_ns != 0; i++) {
         if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
             return 0;
@@ -316,7 +320,16 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    /* Senders asleep on a full ring are woken a quarter of the ring at a
+     * time, not once per message (each wake is a system call on the
+     * receiver's path), and whenever the ring may have run dry, so that no
+     * sender sleeps through room it could use. */
+    struct ring_slot *next = slot_at(s, pos + 1);
+    uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
+    uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
+    if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
+        slot_state_of(nw) != SLOT_READY)
+        wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
 

@@ -62,7 +62,12 @@ static int spin(struct seg *s, uint32_t *word, uint32_t seen, int64_t spin_ns, i
 int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, int64_t deadline,
               const struct sync_wait_cfg *cfg)
 {
-    if (spin(s, word, seen, cfg->spin_ns, deadline))
+    /* When others already sleep on this word, spinning too would only take
+     * a CPU from the process that has to make progress. */
+    int64_t spin_ns = cfg->spin_ns;
+    if (spin_ns > 0 && __atomic_load_n(waiters, __ATOMIC_RELAXED))
+        spin_ns = 0;
+    if (spin(s, word, seen, spin_ns, deadline))
         return 0;
     if (cfg->spin_ns < 0) {
         /* Spin-only mode still honours the deadline. */
