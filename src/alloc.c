@@ -100,7 +100,7 @@ static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin)
     return bin_entry(s, h->bins[*bin], *bin);
 }
 
-int alloc_take(struct seg *s, uint64_t len, struct seg_blk **out)
+int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out)
 {
     uint64_t need = seg_blk_size(len);
     unsigned i = 0;
@@ -115,7 +115,10 @@ int alloc_take(struct seg *s, uint64_t len, struct seg_blk **out)
             return -ENOMEM;
     }
     bin_remove(s, b, i);
-    b->state = BLK_WRITING;
+    /* The owner first: a repair frees a WRITING block only once its owner
+     * is dead, and must never read a stale owner. */
+    b->sender_pid = owner;
+    __atomic_store_n(&b->state, BLK_WRITING, __ATOMIC_RELEASE);
     split(s, b, need);
     s->hdr->meta.used += b->size;
     *out = b;

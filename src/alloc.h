@@ -17,9 +17,10 @@
 /* Puts the arena's initial single free block into its bin. */
 void alloc_init(struct seg *s);
 
-/* Takes a block with room for len payload bytes, in state BLK_WRITING, into
- * *out. Returns 0, -ENOMEM when no free block is large enough, -EUCLEAN. */
-int alloc_take(struct seg *s, uint64_t len, struct seg_blk **out);
+/* Takes a block with room for len payload bytes, in state BLK_WRITING and
+ * owned by process `owner`, into *out. Returns 0, -ENOMEM when no free
+ * block is large enough, -EUCLEAN. */
+int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out);
 
 /* Returns a block to the free bins, pages and all, for reuse. */
 void alloc_free(struct seg *s, struct seg_blk *b);

@@ -6,6 +6,7 @@
 #include "platform/linux/clock.h"
 #include "platform/linux/liveness.h"
 #include "prioq.h"
+#include "repair.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,27 +16,36 @@ static int removed(const struct seg *s)
     return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
 }
 
-static int bounded(const struct seg *s)
+int heap_alloc(struct seg *s, size_t len, int32_t owner, struct seg_blk **b)
+{
+    int r = alloc_take(s, len, owner, b);
+    if (r != -ENOMEM)
+        return r;
+    /* Full: blocks of processes that died holding them come back. */
+    r = alloc_rebuild(s, repair_reclaim_visit, NULL);
+    return r ? r : alloc_take(s, len, owner, b);
+}
+
+int heap_bounded(const struct seg *s)
 {
     return s->capacity != MBX_UNBOUNDED && s->capacity != MBX_RENDEZVOUS;
 }
 
 /* Caller holds the lock. Takes a block for len bytes: 0, -EAGAIN when the
  * sender has to wait for room, -ENOSPC, -EUCLEAN. */
-static int make_room(struct seg *s, size_t len, struct seg_blk **b)
+static int make_room(struct seg *s, int32_t owner, size_t len, struct seg_blk **b)
 {
     struct seg_hdr *h = s->hdr;
-    if (bounded(s) && h->hot.count >= s->capacity)
+    if (heap_bounded(s) && h->hot.count >= s->capacity)
         return -EAGAIN;
-    int r = alloc_take(s, len, b);
+    int r = heap_alloc(s, len, owner, b);
     if (r == -ENOMEM)
-        return bounded(s) ? -EAGAIN : -ENOSPC;
+        return heap_bounded(s) ? -EAGAIN : -ENOSPC;
     return r;
 }
 
-/* Caller holds the lock. Fills, publishes and links the message. */
-static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, size_t len,
-                   unsigned prio)
+int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, size_t len,
+                 unsigned prio)
 {
     struct seg_hdr *h = c->s->hdr;
     b->len = len;
@@ -43,7 +53,7 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     b->sender_pid = c->pid;
     b->sender_uid = c->uid;
     b->reserved = c->reply_token;
-    if (len)
+    if (len && buf != seg_payload(b)) /* a loan is written in place */
         memcpy(seg_payload(b), buf, len);
     b->seq = h->meta.seq_next++;
     /* The commit point: from here on a repair keeps the message. */
@@ -55,6 +65,15 @@ static int publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, s
     __atomic_store_n(&h->hot.count, h->hot.count + 1, __ATOMIC_RELEASE);
     sync_signal(&h->hot.recv_futex, &h->hot.recv_waiters);
     return 0;
+}
+
+void heap_done_with(struct seg *s, struct seg_blk *b)
+{
+    /* A rendezvous sender is waiting to see this very block taken. */
+    if (s->capacity == MBX_RENDEZVOUS)
+        __atomic_store_n(&b->state, BLK_TAKEN, __ATOMIC_RELEASE);
+    else
+        alloc_free(s, b);
 }
 
 /* Caller holds the lock. Withdraws a message nobody took: unlinks, frees. */
@@ -70,12 +89,8 @@ static int withdraw(struct seg *s, struct seg_blk *b)
     return 0;
 }
 
-/* The rest of a rendezvous send, after its message was published at block
- * offset off with sequence number seq: waits until a receiver took that
- * very message, or withdraws it once the time is up, so that it is never
- * delivered. MBX_NONBLOCK waits only through the spin phase. */
-static int rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
-                           int64_t timeout_ns)
+int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
+                         int64_t timeout_ns)
 {
     struct seg *s = c->s;
     struct seg_hot *hot = &s->hdr->hot;
@@ -132,14 +147,14 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
         }
         uint32_t seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
         struct seg_blk *b = NULL;
-        r = make_room(s, len, &b);
+        r = make_room(s, c->pid, len, &b);
         if (r == 0)
-            r = publish(c, b, buf, len, prio);
+            r = heap_publish(c, b, buf, len, prio);
         if (r == 0 && s->capacity == MBX_RENDEZVOUS) {
             uint64_t off = seg_off(s, b), seq = b->seq;
             seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
             sync_unlock(s);
-            return rendezvous_wait(c, off, seq, seen, timeout_ns);
+            return heap_rendezvous_wait(c, off, seq, seen, timeout_ns);
         }
         sync_unlock(s);
         if (r != -EAGAIN)
@@ -154,7 +169,7 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
     }
 }
 
-static void fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
+void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
 {
     info->size = len;
     info->priority = b->prio;
@@ -180,15 +195,11 @@ static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx
     if (len)
         memcpy(buf, seg_payload(b), len);
     if (info)
-        fill_info(info, b, len);
+        heap_fill_info(info, b, len);
     int r = prioq_remove(s, b);
     if (r)
         return r;
-    /* A rendezvous sender is waiting to see this very block taken. */
-    if (s->capacity == MBX_RENDEZVOUS)
-        __atomic_store_n(&b->state, BLK_TAKEN, __ATOMIC_RELEASE);
-    else
-        alloc_free(s, b);
+    heap_done_with(s, b);
     h->meta.bytes -= len;
     h->meta.received_total++;
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);

@@ -15,7 +15,12 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
     struct tally *t = arg;
     switch (b->state) {
     case BLK_WRITING:
-        return 1; /* the sender died before publishing it */
+        /* A sender died before publishing it (the lock holder that died, or
+         * a process holding it as a loan); a live loaner keeps it. */
+        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
+    case BLK_LENT:
+        /* Lent to a receiver (pid in prev) that died without releasing it. */
+        return liveness_pid_alive((int32_t)b->prev) ? 0 : 1;
     case BLK_TAKEN:
         /* Received; its rendezvous sender frees it, unless it is gone. */
         return liveness_pid_alive(b->sender_pid) ? 0 : 1;
@@ -27,6 +32,22 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
         if (b->seq > t->max_seq)
             t->max_seq = b->seq;
         return prioq_push(s, b);
+    default:
+        return -EUCLEAN;
+    }
+}
+
+int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
+{
+    (void)s, (void)arg;
+    switch (b->state) {
+    case BLK_QUEUED:
+        return 0;
+    case BLK_WRITING:
+    case BLK_TAKEN:
+        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
+    case BLK_LENT:
+        return liveness_pid_alive((int32_t)b->prev) ? 0 : 1;
     default:
         return -EUCLEAN;
     }

@@ -10,4 +10,9 @@
  * Returns 0, or -EUCLEAN when the arena itself is broken. */
 int repair_segment(struct seg *s);
 
+/* For alloc_rebuild when the arena is full: frees blocks held by processes
+ * that died (unsent or unreleased loans, rendezvous blocks nobody freed)
+ * and keeps everything else. Caller holds the lock. */
+int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg);
+
 #endif

@@ -101,15 +101,17 @@ static int free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
     return 1;
 }
 
-/* A slot a process died in the middle of: SLOT_CLAIMED by a dead sender becomes
- * SLOT_SKIP, SLOT_TAKING by a dead receiver becomes free for the next lap. Returns 1
- * when the slot was stuck and is now repaired. */
+/* Repairs a slot a process died in the middle of: CLAIMED by a dead sender
+ * (its message was never reported sent) or LENT to a dead receiver (a loan
+ * it never released) is freed for the next lap; TAKING by a dead receiver
+ * (it never returned the message) is made READY again. Returns 1 when the
+ * slot was stuck and is now repaired. */
 static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
 {
     struct ring_ctl *ctl = ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
     unsigned st = slot_state_of(w);
-    if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP)
+    if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP && st != SLOT_LENT)
         return 0;
     if (st != SLOT_SKIP && liveness_pid_alive(slot_pid_of(w)))
         return 0;
@@ -131,8 +133,8 @@ static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
          * repair as begun, so a repairer dying half way is finished by the
          * next. */
         uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
-        if (st == SLOT_CLAIMED && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
-                                                               __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        if (st != SLOT_SKIP && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
+                                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             return 0;
         if (!free_skipped(s, sl, pos))
             return 0;
@@ -210,7 +212,7 @@ static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uin
     __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->token, token, __ATOMIC_RELAXED);
-    if (len)
+    if (len && buf != (const void *)(sl + 1)) /* a loan is written in place */
         memcpy(sl + 1, buf, len);
     if (prio) {
         __atomic_fetch_add(&ctl->hiprio, 1, __ATOMIC_SEQ_CST);
@@ -227,10 +229,12 @@ static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uin
     return 0;
 }
 
-int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
-              int64_t timeout_ns)
+/* Claims the slot of the next position for a message: CLAIMED(t, pid),
+ * waiting for room per timeout_ns. Returns 0 with *out and *t set, or
+ * -EAGAIN, -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
+static int claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out,
+                 uint64_t *t_out)
 {
-    uint64_t token = c->reply_token;
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
@@ -245,12 +249,12 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         int64_t d = slot_dist(w, t);
         if (d == 0 && slot_state_of(w) == SLOT_FREE) {
-            uint64_t mine = slot_word(t, SLOT_CLAIMED, c->pid);
-            if (__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED)) {
+            if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(t, SLOT_CLAIMED, c->pid), 0,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
                 advance(&ctl->tail, t);
-                if (publish(c, sl, t, mine, buf, len, prio, token) == 0)
-                    return 0;
+                *out = sl;
+                *t_out = t;
+                return 0;
             }
             continue;
         }
@@ -261,7 +265,7 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
             advance(&ctl->tail, t);
             continue;
         }
-        if (d != -lap || slot_state_of(w) == SLOT_FREE || slot_state_of(w) > SLOT_SKIP)
+        if (d != -lap || slot_state_of(w) == SLOT_FREE || slot_state_of(w) > SLOT_LENT)
             return -EUCLEAN;
         /* The slot still holds the message of the last lap: full. */
         advances = 0;
@@ -276,11 +280,87 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
     }
 }
 
+int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+              int64_t timeout_ns)
+{
+    for (;;) {
+        struct ring_slot *sl;
+        uint64_t t;
+        int r = claim(c, timeout_ns, &sl, &t);
+        if (r)
+            return r;
+        r = publish(c, sl, t, slot_word(t, SLOT_CLAIMED, c->pid), buf, len, prio, c->reply_token);
+        if (r != RETRY)
+            return r;
+    }
+}
+
+/* The slot whose payload starts at buf, or NULL when buf is not one. */
+static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
+{
+    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    const unsigned char *p = buf;
+    if (p < first + sizeof(struct ring_slot))
+        return NULL;
+    uint64_t off = (uint64_t)(p - first) - sizeof(struct ring_slot);
+    if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
+        return NULL;
+    return (struct ring_slot *)(first + off);
+}
+
+int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
+{
+    struct ring_slot *sl;
+    uint64_t t;
+    int r = claim(c, MBX_NONBLOCK, &sl, &t);
+    if (r)
+        return r;
+    /* The loan's size, so that mbx_send_loan can check it. */
+    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
+    *buf = sl + 1;
+    return 0;
+}
+
+int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio)
+{
+    struct ring_slot *sl = slot_of_payload(c->s, buf);
+    if (!sl)
+        return -EINVAL;
+    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    if (slot_state_of(w) != SLOT_CLAIMED || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK) ||
+        len > __atomic_load_n(&sl->len, __ATOMIC_RELAXED))
+        return -EINVAL;
+    uint64_t t = w >> (64 - SLOT_POS_BITS);
+    return publish(c, sl, t, w, buf, len, prio, c->reply_token) == 0 ? 0 : -EINVAL;
+}
+
+int ring_release(const struct mb_ctx *c, const void *buf)
+{
+    const struct seg *s = c->s;
+    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_slot *sl = slot_of_payload(s, buf);
+    if (!sl)
+        return -EINVAL;
+    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
+        return -EINVAL;
+    uint64_t pos = w >> (64 - SLOT_POS_BITS);
+    uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0), 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return -EINVAL;
+    if (raw_prio & PRIO_COUNTED)
+        count_down(ctl);
+    __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
+    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    return 0;
+}
+
 /* Takes the SLOT_READY message w at position pos: checks its size first, so a
  * too-small buffer leaves it queued. Returns its size, -EMSGSIZE, -EUCLEAN,
  * or RETRY when another receiver took it first. */
 static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, uint64_t w,
-                    void *buf, size_t cap, mbx_msginfo *info)
+                    void *buf, size_t cap, mbx_msginfo *info, const void **lend)
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
@@ -294,13 +374,12 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
             info->size = len;
         return -EMSGSIZE;
     }
-    if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_TAKING, c->pid), 0,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    uint64_t mine = slot_word(pos, lend ? SLOT_LENT : SLOT_TAKING, c->pid);
+    if (!__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return RETRY;
-    uint64_t mine = slot_word(pos, SLOT_TAKING, c->pid);
     uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
     uint32_t prio = raw_prio & ~PRIO_COUNTED;
-    if (len)
+    if (len && !lend)
         memcpy(buf, sl + 1, len);
     if (info) {
         info->size = len;
@@ -309,6 +388,11 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         info->sender_uid = __atomic_load_n(&sl->sender_uid, __ATOMIC_RELAXED);
         info->seq = pos + 1;
         info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
+    }
+    if (lend) {
+        /* The slot stays LENT until mbx_release frees it. */
+        *lend = sl + 1;
+        return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
     }
     /* Still ours? If someone judged us dead and freed the slot, what we
      * copied may be a newer message's bytes: look again. */
@@ -327,8 +411,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     struct ring_slot *next = slot_at(s, pos + 1);
     uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
     uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
-    if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
-        slot_state_of(nw) != SLOT_READY)
+    if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 || slot_state_of(nw) != SLOT_READY)
         wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
@@ -346,15 +429,16 @@ static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         int64_t d = slot_dist(w, h);
         unsigned st = slot_state_of(w);
-        if (st > SLOT_SKIP || (d < 0 && d != -(int64_t)s->ring_slots))
+        if (st > SLOT_LENT || (d < 0 && d != -(int64_t)s->ring_slots))
             return -EUCLEAN;
-        if (!(d > 0 || (d == 0 && st == SLOT_SKIP))) {
+        /* A loan out to a receiver is taken: the head passes it. */
+        if (!(d > 0 || (d == 0 && (st == SLOT_SKIP || st == SLOT_LENT)))) {
             *out = h;
             return 0;
         }
         if (++*budget > ADVANCE_LIMIT)
             return -EUCLEAN;
-        if (d == 0)
+        if (d == 0 && st == SLOT_SKIP)
             free_skipped(s, sl, h);
         advance(&ctl->head, h);
     }
@@ -409,7 +493,7 @@ static void pick(const struct seg *s, pid_t from, uint64_t token, uint64_t lo, u
  * error, RETRY, or -EAGAIN when there is none (then *p says what was seen
  * CLAIMED). */
 static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
-                         mbx_msginfo *info, unsigned *budget, struct pick *p)
+                         mbx_msginfo *info, const void **lend, unsigned *budget, struct pick *p)
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
@@ -436,14 +520,15 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
     pick(s, from, c->want_token, h, p->pos, &before);
     if (before.sl && before.prio >= p->prio)
         return RETRY;
-    ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info);
+    ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info, lend);
     if (got >= 0 && p->pos == h)
         advance(&ctl->head, h);
     return got;
 }
 
-ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
-                  int64_t timeout_ns)
+/* Receives by copy into buf, or (lend not NULL) by lending the slot. */
+static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
+                        mbx_msginfo *info, int64_t timeout_ns, const void **lend)
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ctl_of(s);
@@ -467,7 +552,7 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
             uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
             unsigned st = slot_state_of(w);
             if (slot_dist(w, h) == 0 && st == SLOT_READY) {
-                ssize_t got = take(c, sl, h, w, buf, cap, info);
+                ssize_t got = take(c, sl, h, w, buf, cap, info, lend);
                 if (got == RETRY)
                     continue;
                 if (got >= 0)
@@ -489,7 +574,7 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
             /* Scanners watch `sent`, which every publish bumps. */
             uint64_t sent = __atomic_load_n(&ctl->sent, __ATOMIC_SEQ_CST);
             struct pick p;
-            ssize_t r = scan_take(c, from, buf, cap, info, &budget, &p);
+            ssize_t r = scan_take(c, from, buf, cap, info, lend, &budget, &p);
             if (r == RETRY)
                 continue;
             if (r != -EAGAIN)
@@ -512,6 +597,18 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
         if (r)
             return r;
     }
+}
+
+ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                  int64_t timeout_ns)
+{
+    return recv_any(c, from, buf, cap, info, timeout_ns, NULL);
+}
+
+ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
+                       int64_t timeout_ns)
+{
+    return recv_any(c, 0, NULL, SIZE_MAX, info, timeout_ns, buf);
 }
 
 void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,

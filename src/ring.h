@@ -25,7 +25,14 @@
 #define SLOT_PID_BITS 22 /* the kernel's PID_MAX_LIMIT is 2^22 */
 #define SLOT_PID_MASK ((1u << SLOT_PID_BITS) - 1)
 
-enum slot_state { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_READY = 2, SLOT_TAKING = 3, SLOT_SKIP = 4 };
+enum slot_state {
+    SLOT_FREE = 0,
+    SLOT_CLAIMED = 1, /* a sender writes it (or holds it as a loan) */
+    SLOT_READY = 2,   /* a whole message */
+    SLOT_TAKING = 3,  /* a receiver copies it out */
+    SLOT_SKIP = 4,    /* no message: its sender died; being freed */
+    SLOT_LENT = 5,    /* a receiver holds it as a loan until mbx_release */
+};
 
 struct ring_ctl {
     uint64_t tail; /* next position to claim; senders' line */
@@ -91,6 +98,17 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
 /* As mb_recv, for a ring mailbox. */
 ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns);
+
+/* Zero copy. ring_loan claims a slot for a message of len bytes and stores
+ * its payload in *buf (never waits: -EAGAIN when full); ring_send_loan
+ * publishes it; ring_recv_loan lends the next message's slot (its size is
+ * returned, its payload stored in *buf); ring_release frees a lent slot.
+ * -EINVAL for a buffer that is not this process's loan. */
+int ring_loan(const struct mb_ctx *c, size_t len, void **buf);
+int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio);
+ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
+                       int64_t timeout_ns);
+int ring_release(const struct mb_ctx *c, const void *buf);
 
 /* Counts what is queued (a snapshot), the totals, and the slots repaired
  * after a process died holding them. */

@@ -44,6 +44,7 @@ enum blk_state {
     BLK_WRITING = 0x57524954u, /* taken by a sender holding the lock */
     BLK_QUEUED = 0x51554555u,  /* a whole message, linked in its priority FIFO */
     BLK_TAKEN = 0x54414b4eu,   /* rendezvous: received, its sender frees it */
+    BLK_LENT = 0x4c454e54u,    /* lent to a receiver (pid in prev) until released */
 };
 
 /* Header of every block in the arena; the payload follows it. A block is

@@ -44,10 +44,10 @@ static void take_and_free(void **state)
     struct fixture f;
     fixture_make(&f, 1000, 16);
     struct seg_blk *a, *b;
-    assert_int_equal(alloc_take(&f.s, 0, &a), 0);
+    assert_int_equal(alloc_take(&f.s, 0, 0, &a), 0);
     assert_int_equal(a->size, 64);
     assert_int_equal(a->state, BLK_WRITING);
-    assert_int_equal(alloc_take(&f.s, 1000, &b), 0);
+    assert_int_equal(alloc_take(&f.s, 1000, 0, &b), 0);
     assert_int_equal(b->size, seg_blk_size(1000));
     check_heap(&f.s);
     alloc_free(&f.s, a);
@@ -56,7 +56,7 @@ static void take_and_free(void **state)
     assert_int_equal(f.s.hdr->meta.used, 0);
     /* A freed block of the same size is reused first (it is warm). */
     struct seg_blk *c;
-    assert_int_equal(alloc_take(&f.s, 1000, &c), 0);
+    assert_int_equal(alloc_take(&f.s, 1000, 0, &c), 0);
     assert_ptr_equal(c, b);
     fixture_free(&f);
 }
@@ -69,16 +69,16 @@ static void fills_then_rebuild_merges(void **state)
     struct seg_blk *small[512];
     int n = 0;
     /* Fill the arena with small blocks until it says no. */
-    while (n < 512 && alloc_take(&f.s, 100, &small[n]) == 0)
+    while (n < 512 && alloc_take(&f.s, 100, 0, &small[n]) == 0)
         n++;
     assert_true(n > 8);
     check_heap(&f.s);
     struct seg_blk *big;
-    assert_int_equal(alloc_take(&f.s, 4000, &big), -ENOMEM);
+    assert_int_equal(alloc_take(&f.s, 4000, 0, &big), -ENOMEM);
     /* Free everything: only merging neighbours makes room for a big one. */
     for (int i = 0; i < n; i++)
         alloc_free(&f.s, small[i]);
-    assert_int_equal(alloc_take(&f.s, 4000, &big), 0);
+    assert_int_equal(alloc_take(&f.s, 4000, 0, &big), 0);
     check_heap(&f.s);
     fixture_free(&f);
 }
@@ -97,7 +97,7 @@ static void random_workload_keeps_invariants(void **state)
             live[i] = NULL;
         } else {
             uint64_t len = (uint64_t)(rand() % 4 == 0 ? rand() % 20000 : rand() % 300);
-            int r = alloc_take(&f.s, len, &live[i]);
+            int r = alloc_take(&f.s, len, 0, &live[i]);
             assert_true(r == 0 || r == -ENOMEM);
             if (r)
                 live[i] = NULL;
@@ -117,7 +117,7 @@ static void rebuild_rejects_broken_tiling(void **state)
     struct fixture f;
     fixture_make(&f, 100, 8);
     struct seg_blk *a;
-    assert_int_equal(alloc_take(&f.s, 10, &a), 0);
+    assert_int_equal(alloc_take(&f.s, 10, 0, &a), 0);
     a->size = 8; /* not a multiple of a line */
     assert_int_equal(alloc_rebuild(&f.s, NULL, NULL), -EUCLEAN);
     fixture_free(&f);

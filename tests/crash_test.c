@@ -101,7 +101,7 @@ static void dies_holding_lock_mid_send(void **state)
     if (p == 0) {
         sync_lock(&m->seg);
         struct seg_blk *b;
-        alloc_take(&m->seg, 400, &b);
+        alloc_take(&m->seg, 400, getpid(), &b);
         memset(seg_payload(b), 0x5a, 200);
         raise(SIGKILL);
     }
@@ -131,7 +131,7 @@ static void dies_after_commit_before_link(void **state)
     if (p == 0) {
         sync_lock(&m->seg);
         struct seg_blk *b;
-        alloc_take(&m->seg, sizeof(msg), &b);
+        alloc_take(&m->seg, sizeof(msg), getpid(), &b);
         size_t n = make_msg(&msg, 1);
         memcpy(seg_payload(b), &msg, n);
         b->len = n;

@@ -12,7 +12,7 @@ static uint64_t next_seq = 1;
 static struct seg_blk *queue(struct seg *s, uint32_t prio, int32_t pid)
 {
     struct seg_blk *b;
-    assert_int_equal(alloc_take(s, 8, &b), 0);
+    assert_int_equal(alloc_take(s, 8, 0, &b), 0);
     b->prio = prio;
     b->sender_pid = pid;
     b->seq = next_seq++;

@@ -60,7 +60,7 @@ static void rebuilds_scrambled_derived_state(void **state)
     uint64_t used_before = h->meta.used;
     /* A sender died between taking a block and publishing it... */
     struct seg_blk *half;
-    assert_int_equal(alloc_take(&f.s, 150, &half), 0);
+    assert_int_equal(alloc_take(&f.s, 150, 0, &half), 0);
     memset(seg_payload(half), 0xee, 70);
     /* ...in the middle of changing the lists and counters. */
     memset(h->bins, 0xab, sizeof(h->bins));

@@ -1,0 +1,162 @@
+/* Zero-copy messages: loans written and read in place, mixed with copies,
+ * in priority order, and given back when their process dies. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+static mbx *open_box(const char *name, uint32_t capacity, uint64_t max)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    a.max_msg_size = max;
+    mbx *m;
+    mbx_unlink(name);
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+static void loan_send_then_copy_receive(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l1", 8, 4096);
+    void *buf;
+    assert_int_equal(mbx_loan(m, 100, &buf), 0);
+    memset(buf, 'L', 100);
+    assert_int_equal(mbx_send_loan(m, buf, 100, 3, MBX_FOREVER), 0);
+    assert_int_equal(mbx_send(m, "copy", 4, 1, 0), 0);
+    char out[200];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, out, sizeof(out), &info, 0), 100);
+    assert_int_equal(info.priority, 3);
+    assert_int_equal(out[0], 'L');
+    assert_int_equal(out[99], 'L');
+    /* And a copied message read in place. */
+    const void *in;
+    assert_int_equal(mbx_recv_loan(m, &in, &info, 0), 4);
+    assert_memory_equal(in, "copy", 4);
+    assert_int_equal(info.priority, 1);
+    assert_int_equal(mbx_release(m, in), 0);
+    assert_int_equal(mbx_release(m, in), -EINVAL); /* not lent any more */
+    assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("l1");
+}
+
+static void loans_in_priority_order(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l2", 16, 64);
+    unsigned prios[] = {1, 7, 1, 3, 7};
+    for (unsigned i = 0; i < 5; i++) {
+        void *buf;
+        assert_int_equal(mbx_loan(m, sizeof(i), &buf), 0);
+        memcpy(buf, &i, sizeof(i));
+        assert_int_equal(mbx_send_loan(m, buf, sizeof(i), prios[i], 0), 0);
+    }
+    unsigned want[] = {1, 4, 3, 0, 2};
+    for (unsigned i = 0; i < 5; i++) {
+        const void *in;
+        assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), sizeof(unsigned));
+        unsigned v;
+        memcpy(&v, in, sizeof(v));
+        assert_int_equal(v, want[i]);
+        assert_int_equal(mbx_release(m, in), 0);
+    }
+    mbx_close(m);
+    mbx_unlink("l2");
+}
+
+static void bad_loans_are_refused(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l3", 4, 64), *tx;
+    assert_int_equal(mbx_open("l3", MBX_SEND, NULL, &tx), 0);
+    void *buf;
+    char local[8];
+    const void *in;
+    assert_int_equal(mbx_loan(m, 65, &buf), -EMSGSIZE);
+    assert_int_equal(mbx_loan(NULL, 1, &buf), -EINVAL);
+    assert_int_equal(mbx_loan(m, 1, NULL), -EINVAL);
+    assert_int_equal(mbx_send_loan(m, local, 1, 0, 0), -EINVAL);
+    assert_int_equal(mbx_recv_loan(tx, &in, NULL, 0), -EBADF);
+    assert_int_equal(mbx_release(tx, local), -EBADF);
+    assert_int_equal(mbx_release(m, local), -EINVAL);
+    assert_int_equal(mbx_loan(m, 8, &buf), 0);
+    assert_int_equal(mbx_send_loan(m, buf, 9, 0, 0), -EINVAL); /* longer than the loan */
+    assert_int_equal(mbx_send_loan(m, buf, 8, MBX_PRIO_MAX, 0), -EINVAL);
+    assert_int_equal(mbx_send_loan(m, (char *)buf + 1, 7, 0, 0), -EINVAL);
+    assert_int_equal(mbx_send_loan(m, buf, 8, 0, 0), 0);
+    assert_int_equal(mbx_send_loan(m, buf, 8, 0, 0), -EINVAL); /* sent already */
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 1);
+    mbx_close(tx);
+    mbx_close(m);
+    mbx_unlink("l3");
+}
+
+/* A process dies holding unsent loans and an unreleased received one: the
+ * mailbox gets them back and keeps working at full capacity. */
+static void dead_process_loans_come_back(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l4", 4, 512);
+    assert_int_equal(mbx_send(m, "x", 1, 0, 0), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        void *buf;
+        const void *in;
+        for (int i = 0; i < 3; i++)
+            if (mbx_loan(m, 512, &buf) != 0)
+                _exit(1);
+        if (mbx_recv_loan(m, &in, NULL, 0) != 1)
+            _exit(2);
+        raise(SIGKILL);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st));
+    char buf[512] = {0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mbx_send(m, buf, sizeof(buf), 0, 2000000000), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), sizeof(buf));
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("l4");
+}
+
+/* Large messages go by loan without a copy: 1 MiB through a heap mailbox. */
+static void large_loan(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l5", 2, 1 << 20);
+    void *buf;
+    assert_int_equal(mbx_loan(m, 1 << 20, &buf), 0);
+    memset(buf, 0x5a, 1 << 20);
+    assert_int_equal(mbx_send_loan(m, buf, 1 << 20, 0, 0), 0);
+    const void *in;
+    assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), 1 << 20);
+    assert_ptr_equal(in, buf); /* the very bytes the sender wrote */
+    assert_int_equal(((const unsigned char *)in)[(1 << 20) - 1], 0x5a);
+    assert_int_equal(mbx_release(m, in), 0);
+    mbx_close(m);
+    mbx_unlink("l5");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(loan_send_then_copy_receive),
+        cmocka_unit_test(loans_in_priority_order),
+        cmocka_unit_test(bad_loans_are_refused),
+        cmocka_unit_test(dead_process_loans_come_back),
+        cmocka_unit_test(large_loan),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
