@@ -3,6 +3,7 @@
  * mbx_release). Zero copy means the payload is produced where it lies, so
  * these functions touch only the harness's header bytes. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "mech_mbx.h"
@@ -11,7 +12,10 @@ static int loan_send(struct chan *c, void *buf, size_t len)
 {
     struct mbxb_priv *s = c->priv;
     void *p;
-    int rc = mbx_loan(s->out, len, &p);
+    int rc;
+    /* mbx_loan never waits: a full ring mailbox has no slot to lend yet. */
+    while ((rc = mbx_loan(s->out, len, &p)) == -EAGAIN)
+        sched_yield();
     if (rc < 0)
         return rc;
     memcpy(p, buf, MECH_HDR_BYTES);
