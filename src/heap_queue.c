@@ -1,4 +1,3 @@
-#include <stdio.h>
 #include "heap_queue.h"
 
 #include "alloc.h"
@@ -261,8 +260,6 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
         int done = got != 0;
         if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
             my = rr->next++;
-            fprintf(stderr, "pid %d ticket %lu serving %lu\n", c->pid, (unsigned long)my,
-                    (unsigned long)rr->serving);
             rr->holder[my % SEG_RR_WINDOW] = c->pid;
             have = 1;
         }
@@ -271,8 +268,6 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
             got = prioq_top(s, &b);
             if (!got && b) {
                 got = take(s, b, buf, cap, info);
-                fprintf(stderr, "pid %d ticket %lu took, next %lu\n", c->pid, (unsigned long)my,
-                        (unsigned long)rr->next);
             }
             done = got != 0 || b != NULL;
         }
