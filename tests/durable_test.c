@@ -1,0 +1,112 @@
+/* Durable mailboxes: in a disk directory a mailbox is a plain file. Messages
+ * queued and synced survive every process that used it, killed or not, and
+ * are all there when a new process opens it. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#define SENDERS 3
+#define EACH    200
+
+static void everything_killed_then_reopened(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mbx-durable-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *saved = strdup(getenv("MBX_DIR"));
+    setenv("MBX_DIR", dir, 1);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 1000;
+    mbx *m;
+    assert_int_equal(mbx_open("jobs", MBX_SEND | MBX_CREATE, &a, &m), 0);
+    /* How many each sender had acknowledged and synced. */
+    uint32_t *acked = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t kids[SENDERS];
+    for (int s = 0; s < SENDERS; s++) {
+        if ((kids[s] = fork()) == 0) {
+            mbx *q;
+            if (mbx_open("jobs", MBX_SEND, NULL, &q) != 0)
+                _exit(1);
+            for (uint32_t i = 0;; i++) {
+                uint32_t msg[2] = {(uint32_t)s, i};
+                if (i < EACH) {
+                    if (mbx_send(q, msg, sizeof(msg), 0, MBX_FOREVER) != 0)
+                        _exit(2);
+                    if (i + 1 == EACH) {
+                        if (mbx_sync(q) != 0)
+                            _exit(3);
+                        acked[s] = EACH;
+                    }
+                } else if (i < EACH + 50) {
+                    /* Some more, unsynced, until killed, maybe mid-way. */
+                    mbx_send(q, msg, sizeof(msg), 0, MBX_NONBLOCK);
+                } else {
+                    pause();
+                }
+            }
+        }
+    }
+    /* Let them work, then kill every one of them at once. */
+    for (int waited = 0; waited < 30000; waited++) {
+        int all = 1;
+        for (int s = 0; s < SENDERS; s++)
+            all &= acked[s] == EACH;
+        if (all)
+            break;
+        usleep(1000);
+    }
+    for (int s = 0; s < SENDERS; s++) {
+        if (acked[s] != EACH)
+            fail_msg("sender %d acknowledged only %u", s, acked[s]);
+        kill(kids[s], SIGKILL);
+    }
+    for (int s = 0; s < SENDERS; s++)
+        waitpid(kids[s], NULL, 0);
+    assert_int_equal(mbx_close(m), 0);
+
+    /* A new process: every synced message is there, whole, in order. */
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *q;
+        if (mbx_open("jobs", MBX_RECV, NULL, &q) != 0)
+            _exit(1);
+        uint32_t next[SENDERS] = {0}, msg[2];
+        ssize_t n;
+        while ((n = mbx_recv(q, msg, sizeof(msg), NULL, MBX_NONBLOCK)) == sizeof(msg)) {
+            if (msg[0] >= SENDERS || msg[1] != next[msg[0]])
+                _exit(3);
+            next[msg[0]]++;
+        }
+        if (n != -EAGAIN)
+            _exit(4);
+        for (int s = 0; s < SENDERS; s++)
+            if (next[s] < EACH) {
+                fprintf(stderr, "sender %d: %u of %d synced messages found\n", s, next[s], EACH);
+                _exit(5);
+            }
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(mbx_unlink("jobs"), 0);
+    assert_int_equal(rmdir(dir), 0);
+    setenv("MBX_DIR", saved, 1);
+    free(saved);
+    munmap(acked, 4096);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(everything_killed_then_reopened),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
