@@ -1,12 +1,10 @@
 #include "ring.h"
 
 #include "platform/linux/clock.h"
-#include "platform/linux/futex.h"
 #include "platform/linux/liveness.h"
 #include "sync.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 /* Sleeps are capped at this while a dead process may hold a slot, so the
@@ -56,16 +54,6 @@ static void advance(uint64_t *hint, uint64_t from)
     __atomic_compare_exchange_n(hint, &from, from + 1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
-/* After a store that may satisfy a waiter (seq_cst, so it is ordered before
- * this load of the waiter count): wake sleepers, if any. */
-static void wake(uint32_t *futex, uint32_t *waiters)
-{
-    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST)) {
-        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(futex, INT_MAX);
-    }
-}
-
 /* A slot a process died in the middle of: SLOT_CLAIMED by a dead sender becomes
  * SLOT_SKIP, SLOT_TAKING by a dead receiver becomes free for the next lap. Returns 1
  * when the slot was stuck and is now repaired. */
@@ -80,8 +68,8 @@ static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
     if (__atomic_compare_exchange_n(&sl->word, &w, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
         struct seg_hot *hot = &s->hdr->hot;
         __atomic_fetch_add(&ctl_of(s)->unstuck, 1, __ATOMIC_RELAXED);
-        wake(&hot->recv_futex, &hot->recv_waiters);
-        wake(&hot->send_futex, &hot->send_waiters);
+        sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+        sync_wake_sleepers(&hot->send_futex, &hot->send_waiters);
         return 1;
     }
     return 0;
@@ -96,39 +84,16 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
                        struct ring_slot *stuck)
 {
     const struct seg *s = c->s;
-    int64_t spin_ns = c->wait.spin_ns, start = spin_ns ? clock_now_ns() : 0;
-    for (unsigned i = 1; spin_ns != 0; i++) {
-        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
-            return 0;
-        cpu_relax();
-        if (i % 128 == 0) {
-            int64_t now = clock_now_ns();
-            if (deadline >= 0 && now >= deadline)
-                return -ETIMEDOUT;
-            if (spin_ns > 0 && now - start >= spin_ns)
-                break;
-        }
-    }
+    int r = sync_spin64(s, watch, seen, c->wait.spin_ns, deadline);
+    if (r)
+        return r < 0 ? r : 0;
     if (stuck && unstick(s, stuck, seen))
         return 0;
-    int64_t left = clock_remaining(deadline);
-    if (left == 0)
-        return -ETIMEDOUT;
-    int64_t cap = stuck ? STUCK_POLL_NS : c->wait.poll_ns;
-    if (left < 0 || left > 3600ll * 1000000000)
-        left = 3600ll * 1000000000; /* a relative timeout makes signals end the wait */
-    if (cap > 0 && left > cap)
-        left = cap;
     uint32_t f = __atomic_load_n(futex, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
-    int r = 0;
-    if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s))
-        r = futex_wait(futex, f, left);
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
-    if (r == -EINTR)
+    r = sync_sleep64(s, watch, seen, futex, f, waiters, deadline,
+                     stuck ? STUCK_POLL_NS : c->wait.poll_ns);
+    if (r)
         return r;
-    if (clock_remaining(deadline) == 0)
-        return -ETIMEDOUT;
     return c->poll ? c->poll(c) : 0;
 }
 
@@ -149,7 +114,7 @@ static void publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, co
         __atomic_fetch_add(&ctl->hiprio, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&sl->word, slot_word(t, SLOT_READY, 0), __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_RELAXED);
-    wake(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
 }
 
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
@@ -240,7 +205,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
             ;
     }
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
 
