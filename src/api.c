@@ -103,8 +103,8 @@ static int open_checks(const char *name, int flags, mbx **out)
         return -EINVAL;
     if ((flags & (MBX_EXCL | MBX_OWNED | MBX_STREAM)) && !(flags & MBX_CREATE))
         return -EINVAL;
-    if ((flags & (MBX_OWNED | MBX_STREAM)) || name[0] == '@')
-        return -ENOSYS; /* issue 3: ownership, direct naming and streams */
+    if ((flags & MBX_OWNED) || name[0] == '@')
+        return -ENOSYS; /* issue 3: ownership and direct naming */
     return 0;
 }
 
@@ -120,6 +120,8 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
         if ((r = attr_check(&a)))
             return r;
     }
+    if ((flags & MBX_STREAM) && (a.capacity == MBX_RENDEZVOUS || a.capacity == MBX_UNBOUNDED))
+        return -EINVAL;
     char path[NAME_PATH_MAX];
     if ((r = name_path(name, path, sizeof(path))))
         return r;
@@ -143,6 +145,11 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
         if (r != -EEXIST || (flags & MBX_EXCL))
             break;
     }
+    if (!r) {
+        struct mb_ctx c = handle_ctx(m);
+        if ((r = mb_open(&c, flags)))
+            shmfile_close(&m->file);
+    }
     if (r) {
         free(m);
         return r;
@@ -155,6 +162,8 @@ EXPORT int mbx_close(mbx *m)
 {
     if (!m)
         return -EINVAL;
+    struct mb_ctx c = handle_ctx(m);
+    mb_close(&c, m->flags);
     shmfile_close(&m->file);
     free(m);
     return 0;
@@ -212,7 +221,7 @@ EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t 
         return -EBADF;
     if (prio >= MBX_PRIO_MAX || (!buf && len) || !timeout_ok(timeout_ns))
         return -EINVAL;
-    if (len > m->seg.max_msg_size)
+    if (len > m->seg.max_msg_size && !m->seg.stream)
         return -EMSGSIZE;
     struct mb_ctx c = handle_ctx(m);
     return mb_send(&c, buf, len, prio, timeout_ns);

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-/* Returns 1 when process pid exists (of any user), 0 when it does not or pid
- * is not a valid process id. A reused pid reads as alive: the slot then
- * waits until that process ends too. */
+/* Returns 1 when process pid exists (of any user) and has not ended, 0 when
+ * it does not, is a zombie, or pid is not a valid process id. A reused pid
+ * reads as alive: the slot then waits until that process ends too. */
 int liveness_pid_alive(int32_t pid);
 
 #endif
