@@ -41,16 +41,19 @@ uint64_t stream_size_for(const mbx_attr *a)
 }
 
 /* Takes the right in *word for pid: free, or held by a dead process (a
- * pid out of range reads as dead). Returns 0 or -EBUSY. */
-static int take_right(struct stream_ctl *ctl, int32_t *word, int32_t pid)
+ * pid out of range reads as dead), whose claim on the direction's busy word
+ * goes with it. Returns 0 or -EBUSY. */
+static int take_right(struct stream_ctl *ctl, int32_t *word, uint32_t *busy, int32_t pid)
 {
     for (;;) {
         int32_t cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
         if (cur != 0 && liveness_pid_alive(cur))
             return -EBUSY;
         if (__atomic_compare_exchange_n(word, &cur, pid, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-            if (cur != 0)
+            if (cur != 0) {
+                __atomic_store_n(busy, 0, __ATOMIC_RELEASE);
                 __atomic_fetch_add(&ctl->repairs, 1, __ATOMIC_RELAXED);
+            }
             return 0;
         }
     }
@@ -66,12 +69,12 @@ int stream_open(const struct mb_ctx *c, int flags)
 {
     struct stream_ctl *ctl = ctl_of(c->s);
     if (flags & MBX_RECV) {
-        int r = take_right(ctl, &ctl->receiver_pid, c->pid);
+        int r = take_right(ctl, &ctl->receiver_pid, &ctl->recv_busy, c->pid);
         if (r)
             return r;
     }
     if (flags & MBX_SEND) {
-        int r = take_right(ctl, &ctl->sender_pid, c->pid);
+        int r = take_right(ctl, &ctl->sender_pid, &ctl->send_busy, c->pid);
         if (r) {
             if (flags & MBX_RECV)
                 drop_right(&ctl->receiver_pid, c->pid);
@@ -106,7 +109,7 @@ static int enter(uint32_t *word, uint32_t tid)
     uint32_t cur = 0;
     if (__atomic_compare_exchange_n(word, &cur, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
-    if (cur > INT32_MAX || liveness_pid_alive((int32_t)cur))
+    if (liveness_pid_alive((int32_t)cur))
         return -EBUSY;
     return __atomic_compare_exchange_n(word, &cur, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
                ? 0
