@@ -6,6 +6,7 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -340,6 +341,36 @@ static void stat_counts_bytes(void **state)
     mbx_unlink("st");
 }
 
+static void *recv_thread(void *arg)
+{
+    char buf[16];
+    return (void *)(intptr_t)mbx_recv(arg, buf, sizeof(buf), NULL, 2000 * MS);
+}
+
+/* One reader and one writer: a second thread in mbx_recv on the same
+ * stream gets -EBUSY at once rather than racing the first. */
+static void one_thread_per_direction(void **state)
+{
+    (void)state;
+    mbx *m = open_stream("thr", MBX_SEND | MBX_RECV, 1, 4096);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_thread, m), 0);
+    mbx_stat st;
+    do {
+        usleep(1000);
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+    } while (st.receivers_waiting == 0);
+    char buf[16];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EBUSY);
+    assert_int_equal(mbx_send(m, "hi", 2, 0, 0), 0);
+    void *got;
+    assert_int_equal(pthread_join(t, &got), 0);
+    assert_int_equal((intptr_t)got, 2);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("thr");
+}
+
 /* Position-sensitive checksum over a byte stream fed in any pieces. */
 struct sum {
     uint64_t h, words;
@@ -448,7 +479,8 @@ int main(void)
         cmocka_unit_test(byte_order_odd_sizes),      cmocka_unit_test(one_sender_one_receiver),
         cmocka_unit_test(eof_after_close),           cmocka_unit_test(eof_after_sender_killed),
         cmocka_unit_test(send_longer_than_capacity), cmocka_unit_test(timeouts),
-        cmocka_unit_test(stat_counts_bytes),         cmocka_unit_test(large_transfer_checksum),
+        cmocka_unit_test(stat_counts_bytes),         cmocka_unit_test(one_thread_per_direction),
+        cmocka_unit_test(large_transfer_checksum),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
