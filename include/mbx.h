@@ -80,7 +80,9 @@ const char *mbx_strerror(int err);
  * (missing, no MBX_CREATE), -EEXIST (MBX_CREATE|MBX_EXCL on an existing one),
  * -EACCES (permission; MBX_RECV on a mailbox owned by another process;
  * MBX_CREATE of "@PID" by another process), -EBUSY (MBX_RECV_EXCLUSIVE
- * receive right held by another open handle), -EUCLEAN (the
+ * receive right held by another open handle; on a stream, the send or
+ * receive right), -EINVAL also for a stream whose capacity is
+ * MBX_RENDEZVOUS or MBX_UNBOUNDED, -EUCLEAN (the
  * file is not a valid mailbox), -EPROTO (other layout version),
  * -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an errno of the file system. */
 int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
@@ -114,7 +116,11 @@ int mbx_foreach(int (*fn)(const char *name, void *arg), void *arg);
 /* Queues a copy of len bytes at priority prio. Returns 0; -EBADF (no
  * MBX_SEND), -EMSGSIZE (len > max_msg_size), -EINVAL (bad prio, NULL buf with
  * len > 0), -EAGAIN (full, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -ENOSPC
- * (unbounded mailbox past its memory_limit), -EIDRM (removed), -EUCLEAN. */
+ * (unbounded mailbox past its memory_limit), -EIDRM (removed), -EUCLEAN.
+ * On a stream, appends len bytes (any len; prio ignored): up to the buffer
+ * size all or nothing, longer in pieces, and an error midway leaves the
+ * pieces written queued (docs/streams.md); -EBUSY when another thread is
+ * sending on it. */
 int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns);
 
 /* Takes the oldest message of the highest priority into buf and returns its

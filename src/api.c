@@ -113,8 +113,6 @@ static int open_checks(const char *name, int flags, mbx **out)
         return -EINVAL;
     if ((flags & (MBX_EXCL | MBX_OWNED | MBX_STREAM)) && !(flags & MBX_CREATE))
         return -EINVAL;
-    if (flags & MBX_STREAM)
-        return -ENOSYS; /* issue 3: streams */
     return 0;
 }
 
@@ -141,6 +139,8 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
         if ((r = attr_check(&a)))
             return r;
     }
+    if ((flags & MBX_STREAM) && (a.capacity == MBX_RENDEZVOUS || a.capacity == MBX_UNBOUNDED))
+        return -EINVAL;
     char path[NAME_PATH_MAX];
     if ((r = name_path(name, path, sizeof(path))))
         return r;
@@ -166,6 +166,11 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
     }
     if (!r && (r = attach_model(m)))
         shmfile_close(&m->file);
+    if (!r) {
+        struct mb_ctx c = handle_ctx(m);
+        if ((r = mb_open(&c, flags)))
+            shmfile_close(&m->file);
+    }
     if (r) {
         free(m);
         return r;
@@ -179,6 +184,8 @@ EXPORT int mbx_close(mbx *m)
     if (!m)
         return -EINVAL;
     recv_right_drop(m);
+    struct mb_ctx c = handle_ctx(m);
+    mb_close(&c, m->flags);
     shmfile_close(&m->file);
     free(m);
     return 0;
@@ -236,7 +243,7 @@ EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t 
         return -EBADF;
     if (prio >= MBX_PRIO_MAX || (!buf && len) || !timeout_ok(timeout_ns))
         return -EINVAL;
-    if (len > m->seg.max_msg_size)
+    if (len > m->seg.max_msg_size && !m->seg.stream)
         return -EMSGSIZE;
     int r = owner_send_check(m);
     if (r)

@@ -36,4 +36,11 @@ int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio, 
 ssize_t mb_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                 int64_t timeout_ns);
 
+/* Takes what a new handle with these open flags holds in the mailbox (a
+ * stream's send and receive rights). Returns 0 or -EBUSY. */
+int mb_open(const struct mb_ctx *c, int flags);
+
+/* Gives back what mb_open took for a handle opened with flags. */
+void mb_close(const struct mb_ctx *c, int flags);
+
 #endif

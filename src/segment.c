@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ring.h"
+#include "stream.h"
 
 #define PAGE         4096u
 #define ACTIVE_BYTES ((uint64_t)MBX_PRIO_MAX * sizeof(uint16_t))
@@ -19,11 +20,13 @@ struct geom {
     uint64_t ring_off, ring_bytes, active_off, heads_off, arena_off;
 };
 
-static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size)
+static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size, uint64_t stream_size)
 {
     struct geom g;
     g.ring_off = PAGE;
     g.ring_bytes = ring_slots ? round_up(ring_bytes_for(ring_slots, slot_size), PAGE) : 0;
+    if (stream_size)
+        g.ring_bytes = STREAM_CTL_BYTES + stream_size;
     g.active_off = g.ring_off + g.ring_bytes;
     g.heads_off = g.active_off + ACTIVE_BYTES;
     g.arena_off = g.heads_off + HEADS_BYTES;
@@ -53,10 +56,12 @@ uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
 {
     if (flags & SEG_RING) {
         /* A ring keeps messages in its slots; the arena is a token page. */
-        struct geom g = geom_for(attr->capacity, ring_slot_size(attr->max_msg_size));
+        struct geom g = geom_for(attr->capacity, ring_slot_size(attr->max_msg_size), 0);
         return g.arena_off + PAGE;
     }
-    return geom_for(0, 0).arena_off + arena_size_for(attr);
+    if (flags & MBX_STREAM) /* bytes live in the stream; a token arena */
+        return geom_for(0, 0, stream_size_for(attr)).arena_off + PAGE;
+    return geom_for(0, 0, 0).arena_off + arena_size_for(attr);
 }
 
 /* The glibc mutex kind our attributes produce, to spot a scribbled mutex. */
@@ -89,7 +94,9 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
         h->ring_slots = attr->capacity;
         h->slot_size = ring_slot_size(attr->max_msg_size);
     }
-    struct geom g = geom_for(h->ring_slots, h->slot_size);
+    if (flags & MBX_STREAM)
+        h->stream_size = stream_size_for(attr);
+    struct geom g = geom_for(h->ring_slots, h->slot_size, h->stream_size);
     h->ring_off = g.ring_off;
     h->active_off = g.active_off;
     h->heads_off = g.heads_off;
@@ -124,29 +131,33 @@ static int mutex_kind_ok(const pthread_mutex_t *m)
 int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    if (size < geom_for(0, 0).arena_off + PAGE)
+    if (size < geom_for(0, 0, 0).arena_off + PAGE)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
     if (h->version != SEG_VERSION)
         return -EPROTO;
     uint32_t ring_slots = h->ring_slots;
-    uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size;
-    int ring = (h->flags & SEG_RING) != 0;
+    uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size, stream_size = h->stream_size;
+    int ring = (h->flags & SEG_RING) != 0, stream = (h->flags & MBX_STREAM) != 0;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
         return -EUCLEAN;
     if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS || max_msg > SEG_RING_MAX_MSG ||
                 slot_size != ring_slot_size(max_msg) || h->capacity != ring_slots)
              : (ring_slots != 0 || slot_size != 0))
         return -EUCLEAN;
-    struct geom g = geom_for(ring_slots, slot_size);
+    if (stream
+            ? (ring || stream_size == 0 || stream_size % PAGE != 0 || stream_size > SEG_STREAM_MAX)
+            : stream_size != 0)
+        return -EUCLEAN;
+    struct geom g = geom_for(ring_slots, slot_size, stream_size);
     if (h->hdr_size != sizeof(*h) || h->file_size != size || h->ring_off != g.ring_off ||
         h->active_off != g.active_off || h->heads_off != g.heads_off ||
         h->arena_off != g.arena_off || size < g.arena_off + PAGE ||
         h->arena_size != size - g.arena_off || h->arena_size % SEG_LINE != 0 ||
         h->arena_size > SEG_MAX_ARENA)
         return -EUCLEAN;
-    if (!ring && seg_blk_size(max_msg) > h->arena_size)
+    if (!ring && !stream && seg_blk_size(max_msg) > h->arena_size)
         return -EUCLEAN;
     if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777 ||
         (h->flags & ~(uint32_t)(MBX_OWNED | MBX_STREAM | SEG_RING)))
@@ -161,6 +172,8 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->ring = ring ? base + g.ring_off : NULL;
     s->ring_slots = ring_slots;
     s->slot_size = slot_size;
+    s->stream = stream ? base + g.ring_off : NULL;
+    s->stream_size = stream_size;
     s->arena_start = g.arena_off;
     s->arena_end = size;
     s->max_msg_size = max_msg;

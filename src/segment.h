@@ -5,7 +5,8 @@
  * hostile. Layout:
  *
  *   [0, 4096)             struct seg_hdr: identity, hot line, bins
- *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h)
+ *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h), or
+ *                         stream control and bytes (streams only; stream.h)
  *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
  *   [heads_off, +512 KiB) struct seg_qhead[MBX_PRIO_MAX]: FIFO per priority
  *   [arena_off, end)      message blocks, tiling the arena exactly
@@ -14,6 +15,7 @@
  * capacity and messages, the common case) keeps messages in place in ring
  * slots and never takes the lock. A heap mailbox keeps them in arena blocks
  * ordered by priority FIFOs under the robust lock: any size, any capacity.
+ * A stream (MBX_STREAM) is a byte ring in the same place as a ring's slots.
  *
  * The file is sparse: pages are backed only once touched, so memory follows
  * what is queued rather than capacity x max size.
@@ -37,6 +39,7 @@
 #define SEG_RING           0x100u /* internal flag: a ring mailbox */
 #define SEG_RING_MAX_SLOTS 1024u
 #define SEG_RING_MAX_MSG   (64u * 1024u)
+#define SEG_STREAM_MAX     (1ull << 30) /* bytes a stream buffers at most */
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
@@ -123,6 +126,7 @@ struct seg_hdr {
     uint64_t bins[SEG_NBINS]; /* free lists of blocks, by size class */
     struct seg_model model;   /* ownership, receive rights, calls (#3) */
     struct seg_rr rr;
+    uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 
@@ -140,6 +144,8 @@ struct seg {
     unsigned char *ring; /* NULL for a heap mailbox */
     uint32_t ring_slots;
     uint64_t slot_size;
+    unsigned char *stream; /* stream control and bytes; NULL unless a stream */
+    uint64_t stream_size;
     /* Copies of the immutable header fields, checked once at attach, so a
      * peer rewriting the header later cannot move our bounds. */
     uint64_t arena_start, arena_end;
@@ -151,7 +157,7 @@ struct seg {
 int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
 
 /* Total file size for a mailbox with these attributes (validated) and flags
- * (SEG_RING chooses the kind). */
+ * (SEG_RING or MBX_STREAM choose the kind). */
 uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
 
 /* Writes a fresh header and empty arena into the zeroed mapping base of size

@@ -3,6 +3,7 @@
 
 #include "handle.h"
 #include "ring.h"
+#include "stream.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,8 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
     if (s->ring)
         ring_stat(s, &st->count, &st->bytes, &st->sent_total, &st->received_total, &st->repairs);
+    if (s->stream)
+        stream_stat(s, &st->count, &st->bytes, &st->sent_total, &st->received_total, &st->repairs);
     return 0;
 }
 

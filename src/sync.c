@@ -105,6 +105,58 @@ void sync_signal(uint32_t *word, uint32_t *waiters)
         futex_wake(word, INT_MAX);
 }
 
+static int removed(const struct seg *s)
+{
+    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
+}
+
+int sync_spin64(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
+                int64_t deadline)
+{
+    int64_t start = spin_ns ? clock_now_ns() : 0;
+    for (unsigned i = 1; spin_ns != 0; i++) {
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
+            return 1;
+        cpu_relax();
+        if (i % 128 == 0) {
+            int64_t now = clock_now_ns();
+            if (deadline >= 0 && now >= deadline)
+                return -ETIMEDOUT;
+            if (spin_ns > 0 && now - start >= spin_ns)
+                break;
+        }
+    }
+    return 0;
+}
+
+int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint32_t *futex,
+                 uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns)
+{
+    int64_t left = clock_remaining(deadline);
+    if (left == 0)
+        return -ETIMEDOUT;
+    if (left < 0 || left > SLICE_NS)
+        left = SLICE_NS;
+    if (cap_ns > 0 && left > cap_ns)
+        left = cap_ns;
+    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    int r = 0;
+    if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s))
+        r = futex_wait(futex, fseen, left);
+    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    if (r == -EINTR)
+        return r;
+    return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
+}
+
+void sync_wake_sleepers(uint32_t *futex, uint32_t *waiters)
+{
+    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST)) {
+        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
+        futex_wake(futex, INT_MAX);
+    }
+}
+
 void sync_wake_all(struct seg *s)
 {
     struct seg_hot *hot = &s->hdr->hot;

@@ -39,6 +39,24 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
 /* Bumps a wait word after a change and wakes its sleepers, if any. */
 void sync_signal(uint32_t *word, uint32_t *waiters);
 
+/* Spins until the 64-bit *watch moves off seen or the mailbox is removed,
+ * for at most spin_ns (0: not at all; -1: until the deadline). Returns 1 when
+ * it moved, 0 when the spin time ran out, -ETIMEDOUT when the deadline
+ * (absolute ns, -1 none) passed. */
+int sync_spin64(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
+                int64_t deadline);
+
+/* Sleeps once on futex, expecting it to hold fseen (read before the caller
+ * last looked at its condition), while *watch still holds seen and the
+ * mailbox is not removed; at most cap_ns (0: no cap) and until the deadline.
+ * Counts itself in waiters. Returns 0 (look again), -ETIMEDOUT or -EINTR. */
+int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint32_t *futex,
+                 uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns);
+
+/* After a seq_cst store that may satisfy a sleeper of sync_sleep64: bumps
+ * futex and wakes its sleepers, only when there are any. */
+void sync_wake_sleepers(uint32_t *futex, uint32_t *waiters);
+
 /* Wakes every waiter of the mailbox (removal, repair). */
 void sync_wake_all(struct seg *s);
 
