@@ -407,12 +407,16 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     /* Senders asleep on a full ring are woken a quarter of the ring at a
      * time, not once per message (each wake is a system call on the
      * receiver's path), and whenever the ring may have run dry, so that no
-     * sender sleeps through room it could use. */
-    struct ring_slot *next = slot_at(s, pos + 1);
-    uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
-    uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
-    if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 || slot_state_of(nw) != SLOT_READY)
-        wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+     * sender sleeps through room it could use. Only when someone sleeps:
+     * the next slot's line is the sender's, and reading it costs a miss. */
+    if (__atomic_load_n(&s->hdr->hot.send_waiters, __ATOMIC_SEQ_CST)) {
+        struct ring_slot *next = slot_at(s, pos + 1);
+        uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
+        uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
+        if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
+            slot_state_of(nw) != SLOT_READY)
+            wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    }
     return (ssize_t)len;
 }
 
