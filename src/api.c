@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "call.h"
 #include "handle.h"
+#include "reboot.h"
 #include "owner.h"
 #include "recv_right.h"
 #include "self.h"
@@ -80,6 +81,7 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
         r = seg_attach(&m->seg, m->file.base, size);
     if (!r) {
         alloc_init(&m->seg);
+        reboot_stamp(&m->seg);
         if (flags & MBX_OWNED)
             owner_format(&m->seg);
         r = shmfile_publish(tmp, path);
@@ -95,6 +97,8 @@ static int open_existing(struct mbx *m, const char *path)
     if (r)
         return r;
     r = seg_attach(&m->seg, m->file.base, m->file.size);
+    if (!r)
+        r = reboot_check(&m->seg, m->file.fd);
     if (!r)
         r = owner_check_open(m);
     if (r)

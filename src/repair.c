@@ -8,7 +8,13 @@
 
 struct tally {
     uint64_t count, bytes, max_seq;
+    int all_dead; /* after a reboot: every recorded process is gone */
 };
+
+static int gone(const struct tally *t, int32_t pid)
+{
+    return t->all_dead || !liveness_pid_alive(pid);
+}
 
 static int visit(struct seg *s, struct seg_blk *b, void *arg)
 {
@@ -17,13 +23,13 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
     case BLK_WRITING:
         /* A sender died before publishing it (the lock holder that died, or
          * a process holding it as a loan); a live loaner keeps it. */
-        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
+        return gone(t, b->sender_pid);
     case BLK_LENT:
         /* Lent to a receiver (pid in prev) that died without releasing it. */
-        return liveness_pid_alive((int32_t)b->prev) ? 0 : 1;
+        return gone(t, (int32_t)b->prev);
     case BLK_TAKEN:
         /* Received; its rendezvous sender frees it, unless it is gone. */
-        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
+        return gone(t, b->sender_pid);
     case BLK_QUEUED:
         if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) || seg_blk_size(b->len) > b->size)
             return -EUCLEAN;
@@ -53,10 +59,10 @@ int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
     }
 }
 
-int repair_segment(struct seg *s)
+int repair_segment(struct seg *s, int all_dead)
 {
     struct seg_hdr *h = s->hdr;
-    struct tally t = {0, 0, 0};
+    struct tally t = {0, 0, 0, all_dead};
     prioq_clear(s);
     int r = alloc_rebuild(s, visit, &t);
     if (!r)

@@ -615,6 +615,37 @@ ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
     return recv_any(c, 0, NULL, SIZE_MAX, info, timeout_ns, buf);
 }
 
+int ring_reset_all_dead(const struct seg *s)
+{
+    struct ring_ctl *ctl = ctl_of(s);
+    uint64_t t = ctl->tail, oldest = 0;
+    uint32_t hi = 0;
+    int any = 0;
+    for (uint32_t i = 0; i < s->ring_slots; i++) {
+        struct ring_slot *sl = slot_at(s, i);
+        uint64_t w = sl->word, pos = w >> (64 - SLOT_POS_BITS);
+        unsigned st = slot_state_of(w);
+        if (st == SLOT_CLAIMED || st == SLOT_SKIP || st == SLOT_LENT) {
+            sl->prio = 0;
+            sl->word = slot_word(pos + s->ring_slots, SLOT_FREE, 0);
+            continue;
+        }
+        if (st == SLOT_TAKING)
+            sl->word = slot_word(pos, SLOT_READY, 0);
+        else if (st != SLOT_READY)
+            continue;
+        hi += (sl->prio & PRIO_COUNTED) != 0;
+        /* The head goes back to the oldest message left. */
+        if (!any || (int64_t)(t - pos) > (int64_t)(t - oldest))
+            oldest = pos;
+        any = 1;
+    }
+    ctl->hiprio = hi;
+    if (any)
+        ctl->head = oldest;
+    return 0;
+}
+
 void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
                uint64_t *received, uint32_t *repairs)
 {

@@ -110,6 +110,11 @@ ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
                        int64_t timeout_ns);
 int ring_release(const struct mb_ctx *c, const void *buf);
 
+/* After a reboot, when every process the ring names is gone: frees slots
+ * being written or lent, makes slots being copied out READY again, and
+ * recounts. Nobody else may use the ring meanwhile. Returns 0. */
+int ring_reset_all_dead(const struct seg *s);
+
 /* Counts what is queued (a snapshot), the totals, and the slots repaired
  * after a process died holding them. */
 void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,

@@ -64,8 +64,7 @@ uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
     return geom_for(0, 0, 0).arena_off + arena_size_for(attr);
 }
 
-/* The glibc mutex kind our attributes produce, to spot a scribbled mutex. */
-static int mutex_init_shared(pthread_mutex_t *m)
+int seg_lock_init(pthread_mutex_t *m)
 {
     pthread_mutexattr_t ma;
     int r = pthread_mutexattr_init(&ma);
@@ -84,7 +83,7 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
                uint32_t flags)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    int r = mutex_init_shared(&h->hot.lock);
+    int r = seg_lock_init(&h->hot.lock);
     if (r)
         return r;
     h->version = SEG_VERSION;
@@ -123,7 +122,7 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
 static int mutex_kind_ok(const pthread_mutex_t *m)
 {
     pthread_mutex_t want;
-    if (mutex_init_shared(&want))
+    if (seg_lock_init(&want))
         return 0;
     return m->__data.__kind == want.__data.__kind;
 }

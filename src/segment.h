@@ -127,6 +127,7 @@ struct seg_hdr {
     struct seg_model model;   /* ownership, receive rights, calls (#3) */
     struct seg_rr rr;
     uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
+    uint8_t boot_id[16];  /* the boot its process state belongs to (reboot.h) */
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 
@@ -165,6 +166,10 @@ uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
  * pthread mutex set-up. */
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
                uint32_t flags);
+
+/* Initialises the mailbox lock: robust and process-shared. Returns 0 or
+ * -errno. */
+int seg_lock_init(pthread_mutex_t *m);
 
 /* Checks the header of a mapping of size bytes and fills *s. Returns 0,
  * -EUCLEAN (not a mailbox or inconsistent), or -EPROTO (other version). */

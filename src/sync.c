@@ -19,7 +19,7 @@ int sync_lock(struct seg *s)
         return 0;
     if (r != EOWNERDEAD)
         return -EUCLEAN; /* ENOTRECOVERABLE, or a scribbled mutex */
-    if (repair_segment(s) != 0) {
+    if (repair_segment(s, 0) != 0) {
         /* Unlocking without pthread_mutex_consistent() makes the lock
          * unrecoverable: every later call on this mailbox says -EUCLEAN. */
         pthread_mutex_unlock(m);

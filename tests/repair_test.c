@@ -73,7 +73,7 @@ static void rebuilds_scrambled_derived_state(void **state)
     h->meta.bytes = 1;
     h->meta.used = 0;
 
-    assert_int_equal(repair_segment(&f.s), 0);
+    assert_int_equal(repair_segment(&f.s, 0), 0);
     assert_int_equal(h->hot.count, 60);
     assert_int_equal(h->meta.used, used_before);
     assert_int_equal(drain(&f), 60);
@@ -92,7 +92,7 @@ static void keeps_sequence_numbers_ahead(void **state)
     fixture_make(&f, 200, 100);
     fill(&f, 10);
     f.s.hdr->meta.seq_next = 3; /* the increment was lost */
-    assert_int_equal(repair_segment(&f.s), 0);
+    assert_int_equal(repair_segment(&f.s, 0), 0);
     assert_int_equal(f.s.hdr->meta.seq_next, 11);
     fixture_free(&f);
 }
@@ -105,13 +105,13 @@ static void broken_arena_is_unclean(void **state)
     fill(&f, 10);
     struct seg_blk *first = seg_blk_at(&f.s, f.s.arena_start);
     first->state = 0x12345678;
-    assert_int_equal(repair_segment(&f.s), -EUCLEAN);
+    assert_int_equal(repair_segment(&f.s, 0), -EUCLEAN);
     first->state = BLK_QUEUED;
     first->prio = MBX_PRIO_MAX;
-    assert_int_equal(repair_segment(&f.s), -EUCLEAN);
+    assert_int_equal(repair_segment(&f.s, 0), -EUCLEAN);
     first->prio = 0;
     first->len = 1u << 20;
-    assert_int_equal(repair_segment(&f.s), -EUCLEAN);
+    assert_int_equal(repair_segment(&f.s, 0), -EUCLEAN);
     fixture_free(&f);
 }
 

@@ -1,0 +1,116 @@
+/* A durable mailbox opened in a new boot: the process state it recorded in
+ * the old one (a lock owner that never unlocked, sleepers, slots held by
+ * pids that now name other processes) is cleared, and the messages stay. */
+#include "test_util.h"
+
+#include "handle.h"
+#include "mbx.h"
+#include "ring.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static mbx *make(const char *kind)
+{
+    setenv("MBX_QUEUE", kind, 1);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 8;
+    mbx *m;
+    assert_int_equal(mbx_open("box", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, &m), 0);
+    unsetenv("MBX_QUEUE");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mbx_send(m, &i, sizeof(i), 0, 0), 0);
+    return m;
+}
+
+/* What a power loss leaves: a boot id of the past, and state naming
+ * processes of that boot. */
+static void pretend_old_boot(mbx *m)
+{
+    struct seg_hdr *h = m->seg.hdr;
+    h->boot_id[0] ^= 0xff;
+    h->hot.recv_waiters = 3;
+    if (m->seg.ring) {
+        /* Two slots held by pids that, after the reboot, are live
+         * processes (ours) with nothing to do with them. */
+        struct ring_slot *first = (struct ring_slot *)(m->seg.ring + sizeof(struct ring_ctl));
+        first->word = slot_word(0, SLOT_TAKING, getpid());
+        struct ring_slot *fourth =
+            (struct ring_slot *)((unsigned char *)first + 3 * m->seg.slot_size);
+        fourth->word = slot_word(3, SLOT_CLAIMED, getpid());
+        ((struct ring_ctl *)m->seg.ring)->head = 1;
+        ((struct ring_ctl *)m->seg.ring)->tail = 4;
+    } else {
+        /* Locked by a thread of the old boot: no owner-died mark. */
+        h->hot.lock.__data.__lock = 4000000;
+        h->hot.lock.__data.__owner = 4000000;
+    }
+}
+
+static void reopen_drains(void)
+{
+    mbx *m;
+    alarm(20); /* a lock nobody clears would hang here */
+    assert_int_equal(mbx_open("box", MBX_SEND | MBX_RECV, NULL, &m), 0);
+    int seen = 0, v;
+    while (mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v))
+        seen |= 1 << v;
+    assert_int_equal(seen, 7);
+    /* And it works as new: all 8 slots can be filled. */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mbx_send(m, &i, sizeof(i), 0, 0), 0);
+    alarm(0);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("box"), 0);
+}
+
+static void heap_mailbox_after_reboot(void **state)
+{
+    (void)state;
+    mbx *m = make("heap");
+    assert_null(m->seg.ring);
+    pretend_old_boot(m);
+    mbx_close(m);
+    reopen_drains();
+}
+
+static void ring_mailbox_after_reboot(void **state)
+{
+    (void)state;
+    mbx *m = make("ring");
+    assert_non_null(m->seg.ring);
+    pretend_old_boot(m);
+    mbx_close(m);
+    reopen_drains();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/mbx-reboot-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    setenv("MBX_DIR", dir, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    snprintf(test_dir, sizeof(test_dir), "%s", dir);
+    test_dir_remove();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(heap_mailbox_after_reboot),
+        cmocka_unit_test(ring_mailbox_after_reboot),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
