@@ -1,12 +1,10 @@
 #include "ring.h"
 
 #include "platform/linux/clock.h"
-#include "platform/linux/futex.h"
 #include "platform/linux/liveness.h"
 #include "sync.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 /* Sleeps are capped at this while a dead process may hold a slot, so the
@@ -56,16 +54,6 @@ static void advance(uint64_t *hint, uint64_t from)
     __atomic_compare_exchange_n(hint, &from, from + 1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
-/* After a store that may satisfy a waiter (seq_cst, so it is ordered before
- * this load of the waiter count): wake sleepers, if any. */
-static void wake(uint32_t *futex, uint32_t *waiters)
-{
-    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST)) {
-        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(futex, INT_MAX);
-    }
-}
-
 /* A message above priority 0 carries this bit in its slot's prio while it
  * is counted in hiprio. The receiver that frees the slot, or (for a message
  * never published) whoever clears the bit with an exchange, takes it off
@@ -97,7 +85,7 @@ static int free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
     if (!__atomic_compare_exchange_n(&sl->word, &skip, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
                                      0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return 0;
-    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return 1;
 }
 
@@ -127,7 +115,7 @@ static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
                !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
                                             __ATOMIC_ACQUIRE))
             ;
-        wake(&hot->recv_futex, &hot->recv_waiters);
+        sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
     } else {
         /* The sender died before publishing: no message. SKIP marks the
          * repair as begun, so a repairer dying half way is finished by the
@@ -179,24 +167,11 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
     }
     if (stuck && unstick(s, stuck, stuck_w))
         return 0;
-    int64_t left = clock_remaining(deadline);
-    if (left == 0)
-        return -ETIMEDOUT;
-    int64_t cap = stuck ? STUCK_POLL_NS : c->wait.poll_ns;
-    if (left < 0 || left > 3600ll * 1000000000)
-        left = 3600ll * 1000000000; /* a relative timeout makes signals end the wait */
-    if (cap > 0 && left > cap)
-        left = cap;
     uint32_t f = __atomic_load_n(futex, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
-    int r = 0;
-    if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s))
-        r = futex_wait(futex, f, left);
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
-    if (r == -EINTR)
+    int r = sync_sleep64(s, watch, seen, futex, f, waiters, deadline,
+                         stuck ? STUCK_POLL_NS : c->wait.poll_ns);
+    if (r)
         return r;
-    if (clock_remaining(deadline) == 0)
-        return -ETIMEDOUT;
     return c->poll ? c->poll(c) : 0;
 }
 
@@ -225,7 +200,7 @@ static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uin
         return RETRY;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
-    wake(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
     return 0;
 }
 
@@ -352,7 +327,7 @@ int ring_release(const struct mb_ctx *c, const void *buf)
     if (raw_prio & PRIO_COUNTED)
         count_down(ctl);
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return 0;
 }
 
@@ -415,7 +390,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
         if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
             slot_state_of(nw) != SLOT_READY)
-            wake(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+            sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     }
     return (ssize_t)len;
 }
