@@ -267,7 +267,9 @@ static ssize_t recv_checks(mbx *m, const void *buf, size_t cap, int64_t timeout_
     return owner_recv_check(m);
 }
 
-/* Receives, and tells a caller waiting in mbx_call who took its request. */
+/* Receives, and tells a caller waiting in mbx_call who took its request: a
+ * ring receive does so before it gives the slot up (see mb_ctx.taken); a
+ * heap receive, which holds the mailbox lock meanwhile, just after. */
 static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                        int64_t timeout_ns)
 {
@@ -275,8 +277,9 @@ static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *i
     if (!info)
         info = &local;
     struct mb_ctx c = handle_ctx(m);
+    c.taken = call_taken;
     ssize_t n = mb_recv(&c, from, buf, cap, info, timeout_ns);
-    if (n >= 0)
+    if (n >= 0 && !m->seg.ring)
         call_taken(info);
     return n;
 }

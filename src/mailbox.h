@@ -24,6 +24,11 @@ struct mb_ctx {
      * carrying this token (the from filter is then ignored). */
     uint64_t reply_token;
     uint64_t want_token;
+    /* Called by a ring receive with the message's info after copying it out
+     * and before giving its slot up, so that a caller waiting in mbx_call
+     * learns who took its request while a death would still send the
+     * request on to another receiver. NULL: nothing to call. */
+    void (*taken)(const mbx_msginfo *info);
 };
 
 /* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,

@@ -364,6 +364,8 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         info->seq = pos + 1;
         info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     }
+    if (c->taken && info && info->reply_token)
+        c->taken(info);
     if (lend) {
         /* The slot stays LENT until mbx_release frees it. */
         *lend = sl + 1;
