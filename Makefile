@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build test bench bench-full asan clean format
+.PHONY: all deps build test bench bench-full asan tsan clean format
 
 all: build
 
@@ -27,8 +27,16 @@ asan: deps
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
 
+# ThreadSanitizer over the tests that share handles between threads.
+TSAN_TESTS := multiprocess_test api_test call_test stream_test
+tsan: deps
+	@cmake -S . -B $(BUILD)-tsan -DMBX_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)-tsan -j$(JOBS) $(addprefix --target ,$(TSAN_TESTS))
+	@cd $(BUILD)-tsan && TSAN_OPTIONS=exitcode=66 ctest --output-on-failure \
+		-R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) $(BUILD)-asan
+	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

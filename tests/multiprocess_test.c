@@ -236,11 +236,9 @@ static void threads_share_a_handle(void **state)
     assert_int_equal(mbx_open("thr", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     struct board *b = board_new();
     pthread_t ts[4], tr[3];
-    struct thread_arg args[4];
-    for (int i = 0; i < 3; i++) {
-        args[0] = (struct thread_arg){m, b, 0};
-        pthread_create(&tr[i], NULL, thread_receiver, &args[0]);
-    }
+    struct thread_arg args[4], rx = {m, b, 0};
+    for (int i = 0; i < 3; i++)
+        pthread_create(&tr[i], NULL, thread_receiver, &rx);
     for (int i = 0; i < 4; i++) {
         args[i] = (struct thread_arg){m, b, i};
         pthread_create(&ts[i], NULL, thread_sender, &args[i]);
