@@ -1,4 +1,4 @@
-#include "ring.h"
+#include "ring_impl.h"
 
 #include "platform/linux/clock.h"
 #include "platform/linux/liveness.h"
@@ -6,14 +6,6 @@
 
 #include <errno.h>
 #include <string.h>
-
-/* Sleeps are capped at this while a dead process may hold a slot, so the
- * check for its death comes round. */
-#define STUCK_POLL_NS 10000000ll
-/* Consecutive hint advances that find no slot to use: a ring this broken
- * is corrupt, not busy. */
-#define ADVANCE_LIMIT (1u << 22)
-#define RETRY         (-1000000) /* not an errno: look again */
 
 uint64_t ring_slot_size(uint64_t max_msg)
 {
@@ -25,110 +17,12 @@ uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size)
     return sizeof(struct ring_ctl) + (uint64_t)slots * slot_size;
 }
 
-static struct ring_slot *slot_at(const struct seg *s, uint64_t pos)
-{
-    unsigned char *first = s->ring + sizeof(struct ring_ctl);
-    return (struct ring_slot *)(first + (pos % s->ring_slots) * s->slot_size);
-}
-
 void ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size)
 {
     for (uint32_t i = 0; i < slots; i++) {
         struct ring_slot *sl = (struct ring_slot *)(ring + sizeof(struct ring_ctl) + i * slot_size);
         sl->word = slot_word(i, SLOT_FREE, 0);
     }
-}
-
-static struct ring_ctl *ctl_of(const struct seg *s)
-{
-    return (struct ring_ctl *)s->ring;
-}
-
-static int removed(const struct seg *s)
-{
-    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
-}
-
-static void advance(uint64_t *hint, uint64_t from)
-{
-    __atomic_compare_exchange_n(hint, &from, from + 1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-}
-
-/* A message above priority 0 carries this bit in its slot's prio while it
- * is counted in hiprio. The receiver that frees the slot, or (for a message
- * never published) whoever clears the bit with an exchange, takes it off
- * the count. A death in between leaves the count high, which only makes
- * receivers scan: never the reverse. */
-#define PRIO_COUNTED 0x80000000u
-
-static void count_down(struct ring_ctl *ctl)
-{
-    uint32_t h = __atomic_load_n(&ctl->hiprio, __ATOMIC_RELAXED);
-    while (h && !__atomic_compare_exchange_n(&ctl->hiprio, &h, h - 1, 0, __ATOMIC_RELAXED,
-                                             __ATOMIC_RELAXED))
-        ;
-}
-
-/* For a slot whose message will never be delivered. */
-static void release_prio(struct ring_ctl *ctl, struct ring_slot *sl)
-{
-    if (__atomic_exchange_n(&sl->prio, 0, __ATOMIC_ACQ_REL) & PRIO_COUNTED)
-        count_down(ctl);
-}
-
-/* Frees a SKIP slot at pos for the next lap, after taking its message's
- * priority off the count. Returns 1 if this call freed it. */
-static int free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
-{
-    uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
-    release_prio(ctl_of(s), sl);
-    if (!__atomic_compare_exchange_n(&sl->word, &skip, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
-                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return 0;
-    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
-    return 1;
-}
-
-/* Repairs a slot a process died in the middle of: CLAIMED by a dead sender
- * (its message was never reported sent) or LENT to a dead receiver (a loan
- * it never released) is freed for the next lap; TAKING by a dead receiver
- * (it never returned the message) is made READY again. Returns 1 when the
- * slot was stuck and is now repaired. */
-static int unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
-{
-    struct ring_ctl *ctl = ctl_of(s);
-    struct seg_hot *hot = &s->hdr->hot;
-    unsigned st = slot_state_of(w);
-    if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP && st != SLOT_LENT)
-        return 0;
-    if (st != SLOT_SKIP && liveness_pid_alive(slot_pid_of(w)))
-        return 0;
-    uint64_t pos = (w >> (64 - SLOT_POS_BITS));
-    if (st == SLOT_TAKING) {
-        /* The receiver died before returning the message to anyone: put it
-         * back, and the head with it, so it is delivered after all. */
-        if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_READY, 0), 0,
-                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            return 0;
-        uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
-        while ((int64_t)(h - pos) > 0 &&
-               !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
-                                            __ATOMIC_ACQUIRE))
-            ;
-        sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
-    } else {
-        /* The sender died before publishing: no message. SKIP marks the
-         * repair as begun, so a repairer dying half way is finished by the
-         * next. */
-        uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
-        if (st != SLOT_SKIP && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
-                                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            return 0;
-        if (!free_skipped(s, sl, pos))
-            return 0;
-    }
-    __atomic_fetch_add(&ctl->unstuck, 1, __ATOMIC_RELAXED);
-    return 1;
 }
 
 /* Waits until *watch moves off seen, the mailbox is removed, or the deadline
@@ -148,7 +42,7 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
         spin_ns = 0;
     int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
     for (unsigned i = 1; spin_ns != 0; i++) {
-        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || ring_removed(s))
             return 0;
         cpu_relax();
         if (i % 128 == 0) {
@@ -160,12 +54,12 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
             /* A process spinning without end still notices a dead peer. */
             if (stuck && now - checked >= STUCK_POLL_NS) {
                 checked = now;
-                if (unstick(s, stuck, stuck_w))
+                if (ring_unstick(s, stuck, stuck_w))
                     return 0;
             }
         }
     }
-    if (stuck && unstick(s, stuck, stuck_w))
+    if (stuck && ring_unstick(s, stuck, stuck_w))
         return 0;
     uint32_t f = __atomic_load_n(futex, __ATOMIC_SEQ_CST);
     int r = sync_sleep64(s, watch, seen, futex, f, waiters, deadline,
@@ -178,11 +72,11 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
 /* Fills the slot claimed as `mine` and publishes it. Returns 0, or RETRY
  * when the slot was taken from us meanwhile (we were judged dead): the
  * message was then not sent. */
-static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
-                   const void *buf, size_t len, unsigned prio, uint64_t token)
+int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
+                 const void *buf, size_t len, unsigned prio, uint64_t token)
 {
     const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
@@ -207,26 +101,25 @@ static int publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uin
 /* Claims the slot of the next position for a message: CLAIMED(t, pid),
  * waiting for room per timeout_ns. Returns 0 with *out and *t set, or
  * -EAGAIN, -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
-static int claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out,
-                 uint64_t *t_out)
+int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out, uint64_t *t_out)
 {
     const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);
     int64_t lap = s->ring_slots;
     unsigned advances = 0;
     for (;;) {
-        if (removed(s))
+        if (ring_removed(s))
             return -EIDRM;
         uint64_t t = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
-        struct ring_slot *sl = slot_at(s, t);
+        struct ring_slot *sl = ring_slot_at(s, t);
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         int64_t d = slot_dist(w, t);
         if (d == 0 && slot_state_of(w) == SLOT_FREE) {
             if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(t, SLOT_CLAIMED, c->pid), 0,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-                advance(&ctl->tail, t);
+                ring_advance(&ctl->tail, t);
                 *out = sl;
                 *t_out = t;
                 return 0;
@@ -237,7 +130,7 @@ static int claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **
             /* Position t is taken already: move the hint on. */
             if (++advances > ADVANCE_LIMIT)
                 return -EUCLEAN;
-            advance(&ctl->tail, t);
+            ring_advance(&ctl->tail, t);
             continue;
         }
         if (d != -lap || slot_state_of(w) == SLOT_FREE || slot_state_of(w) > SLOT_LENT)
@@ -245,7 +138,7 @@ static int claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **
         /* The slot still holds the message of the last lap: full. */
         advances = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (unstick(s, sl, w))
+            if (ring_unstick(s, sl, w))
                 continue;
             return -EAGAIN;
         }
@@ -261,74 +154,14 @@ int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
     for (;;) {
         struct ring_slot *sl;
         uint64_t t;
-        int r = claim(c, timeout_ns, &sl, &t);
+        int r = ring_claim(c, timeout_ns, &sl, &t);
         if (r)
             return r;
-        r = publish(c, sl, t, slot_word(t, SLOT_CLAIMED, c->pid), buf, len, prio, c->reply_token);
+        r = ring_publish(c, sl, t, slot_word(t, SLOT_CLAIMED, c->pid), buf, len, prio,
+                         c->reply_token);
         if (r != RETRY)
             return r;
     }
-}
-
-/* The slot whose payload starts at buf, or NULL when buf is not one. */
-static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
-{
-    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
-    const unsigned char *p = buf;
-    if (p < first + sizeof(struct ring_slot))
-        return NULL;
-    uint64_t off = (uint64_t)(p - first) - sizeof(struct ring_slot);
-    if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
-        return NULL;
-    return (struct ring_slot *)(first + off);
-}
-
-int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
-{
-    struct ring_slot *sl;
-    uint64_t t;
-    int r = claim(c, MBX_NONBLOCK, &sl, &t);
-    if (r)
-        return r;
-    /* The loan's size, so that mbx_send_loan can check it. */
-    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
-    *buf = sl + 1;
-    return 0;
-}
-
-int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio)
-{
-    struct ring_slot *sl = slot_of_payload(c->s, buf);
-    if (!sl)
-        return -EINVAL;
-    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
-    if (slot_state_of(w) != SLOT_CLAIMED || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK) ||
-        len > __atomic_load_n(&sl->len, __ATOMIC_RELAXED))
-        return -EINVAL;
-    uint64_t t = w >> (64 - SLOT_POS_BITS);
-    return publish(c, sl, t, w, buf, len, prio, c->reply_token) == 0 ? 0 : -EINVAL;
-}
-
-int ring_release(const struct mb_ctx *c, const void *buf)
-{
-    const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
-    struct ring_slot *sl = slot_of_payload(s, buf);
-    if (!sl)
-        return -EINVAL;
-    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
-    if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
-        return -EINVAL;
-    uint64_t pos = w >> (64 - SLOT_POS_BITS);
-    uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
-    if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0), 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return -EINVAL;
-    if (raw_prio & PRIO_COUNTED)
-        count_down(ctl);
-    __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
-    return 0;
 }
 
 /* Takes the SLOT_READY message w at position pos: checks its size first, so a
@@ -338,7 +171,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
                     void *buf, size_t cap, mbx_msginfo *info, const void **lend)
 {
     const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     uint32_t len = __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
     if (__atomic_load_n(&sl->word, __ATOMIC_ACQUIRE) != w)
         return RETRY;
@@ -377,7 +210,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
                                      0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return RETRY;
     if (raw_prio & PRIO_COUNTED)
-        count_down(ctl);
+        ring_count_down(ctl);
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
@@ -387,7 +220,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
      * sender sleeps through room it could use. Only when someone sleeps:
      * the next slot's line is the sender's, and reading it costs a miss. */
     if (__atomic_load_n(&s->hdr->hot.send_waiters, __ATOMIC_SEQ_CST)) {
-        struct ring_slot *next = slot_at(s, pos + 1);
+        struct ring_slot *next = ring_slot_at(s, pos + 1);
         uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
         uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
         if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
@@ -401,12 +234,12 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
  * sender, and returns it. It stops at a message being copied out, so that
  * if its receiver dies the message is found again at the head. *budget
  * bounds the moves a corrupt ring could ask. */
-static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
+static int ring_settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
 {
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     for (;;) {
         uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
-        struct ring_slot *sl = slot_at(s, h);
+        struct ring_slot *sl = ring_slot_at(s, h);
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         int64_t d = slot_dist(w, h);
         unsigned st = slot_state_of(w);
@@ -420,8 +253,8 @@ static int settle_head(const struct seg *s, uint64_t *out, unsigned *budget)
         if (++*budget > ADVANCE_LIMIT)
             return -EUCLEAN;
         if (d == 0 && st == SLOT_SKIP)
-            free_skipped(s, sl, h);
-        advance(&ctl->head, h);
+            ring_free_skipped(s, sl, h);
+        ring_advance(&ctl->head, h);
     }
 }
 
@@ -442,7 +275,7 @@ static void pick(const struct seg *s, pid_t from, uint64_t token, uint64_t lo, u
 {
     p->sl = p->claimed = NULL;
     for (uint64_t pos = lo; pos < hi; pos++) {
-        struct ring_slot *sl = slot_at(s, pos);
+        struct ring_slot *sl = ring_slot_at(s, pos);
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         unsigned st = slot_state_of(w);
         int64_t d = slot_dist(w, pos);
@@ -477,10 +310,10 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
                          mbx_msginfo *info, const void **lend, unsigned *budget, struct pick *p)
 {
     const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     uint64_t h;
     p->sl = p->claimed = NULL;
-    int r = settle_head(s, &h, budget);
+    int r = ring_settle_head(s, &h, budget);
     if (r)
         return r;
     /* Up to one past the tail hint: a claim may not have moved it yet; at
@@ -503,21 +336,21 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
         return RETRY;
     ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info, lend);
     if (got >= 0 && p->pos == h)
-        advance(&ctl->head, h);
+        ring_advance(&ctl->head, h);
     return got;
 }
 
 /* Receives by copy into buf, or (lend not NULL) by lending the slot. */
-static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
-                        mbx_msginfo *info, int64_t timeout_ns, const void **lend)
+ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                      int64_t timeout_ns, const void **lend)
 {
     const struct seg *s = c->s;
-    struct ring_ctl *ctl = ctl_of(s);
+    struct ring_ctl *ctl = ring_ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);
     unsigned budget = 0;
     for (;;) {
-        if (removed(s))
+        if (ring_removed(s))
             return -EIDRM;
         const uint64_t *watch;
         uint64_t seen;
@@ -526,10 +359,10 @@ static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t ca
         int scan = from > 0 || c->want_token || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
         if (!scan) {
             uint64_t h;
-            int r = settle_head(s, &h, &budget);
+            int r = ring_settle_head(s, &h, &budget);
             if (r)
                 return r;
-            struct ring_slot *sl = slot_at(s, h);
+            struct ring_slot *sl = ring_slot_at(s, h);
             uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
             unsigned st = slot_state_of(w);
             if (slot_dist(w, h) == 0 && st == SLOT_READY) {
@@ -537,7 +370,7 @@ static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t ca
                 if (got == RETRY)
                     continue;
                 if (got >= 0)
-                    advance(&ctl->head, h);
+                    ring_advance(&ctl->head, h);
                 return got;
             }
             /* Nothing to take at the head: free, being written, or being
@@ -569,7 +402,7 @@ static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t ca
         }
         budget = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (stuck && unstick(s, stuck, stuck_w))
+            if (stuck && ring_unstick(s, stuck, stuck_w))
                 continue;
             return -EAGAIN;
         }
@@ -583,54 +416,17 @@ static ssize_t recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t ca
 ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns)
 {
-    return recv_any(c, from, buf, cap, info, timeout_ns, NULL);
-}
-
-ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
-                       int64_t timeout_ns)
-{
-    return recv_any(c, 0, NULL, SIZE_MAX, info, timeout_ns, buf);
-}
-
-int ring_reset_all_dead(const struct seg *s)
-{
-    struct ring_ctl *ctl = ctl_of(s);
-    uint64_t t = ctl->tail, oldest = 0;
-    uint32_t hi = 0;
-    int any = 0;
-    for (uint32_t i = 0; i < s->ring_slots; i++) {
-        struct ring_slot *sl = slot_at(s, i);
-        uint64_t w = sl->word, pos = w >> (64 - SLOT_POS_BITS);
-        unsigned st = slot_state_of(w);
-        if (st == SLOT_CLAIMED || st == SLOT_SKIP || st == SLOT_LENT) {
-            sl->prio = 0;
-            sl->word = slot_word(pos + s->ring_slots, SLOT_FREE, 0);
-            continue;
-        }
-        if (st == SLOT_TAKING)
-            sl->word = slot_word(pos, SLOT_READY, 0);
-        else if (st != SLOT_READY)
-            continue;
-        hi += (sl->prio & PRIO_COUNTED) != 0;
-        /* The head goes back to the oldest message left. */
-        if (!any || (int64_t)(t - pos) > (int64_t)(t - oldest))
-            oldest = pos;
-        any = 1;
-    }
-    ctl->hiprio = hi;
-    if (any)
-        ctl->head = oldest;
-    return 0;
+    return ring_recv_any(c, from, buf, cap, info, timeout_ns, NULL);
 }
 
 void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
                uint64_t *received, uint32_t *repairs)
 {
-    const struct ring_ctl *ctl = ctl_of(s);
+    const struct ring_ctl *ctl = ring_ctl_of(s);
     uint32_t n = 0;
     uint64_t b = 0;
     for (uint32_t i = 0; i < s->ring_slots; i++) {
-        struct ring_slot *sl = slot_at(s, i);
+        struct ring_slot *sl = ring_slot_at(s, i);
         if (slot_state_of(__atomic_load_n(&sl->word, __ATOMIC_ACQUIRE)) == SLOT_READY) {
             n++;
             b += __atomic_load_n(&sl->len, __ATOMIC_RELAXED);

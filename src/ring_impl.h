@@ -1,0 +1,71 @@
+/* Internals shared by the files of ring mailboxes (ring.c, ring_repair.c,
+ * ring_loan.c). See ring.h for the design. */
+#ifndef MBX_RING_IMPL_H
+#define MBX_RING_IMPL_H
+
+#include "ring.h"
+
+/* Sleeps are capped at this while a dead process may hold a slot, so the
+ * check for its death comes round. */
+#define STUCK_POLL_NS 10000000ll
+/* Consecutive hint advances that find no slot to use: a ring this broken
+ * is corrupt, not busy. */
+#define ADVANCE_LIMIT (1u << 22)
+#define RETRY         (-1000000) /* not an errno: look again */
+
+/* A message above priority 0 carries this bit in its slot's prio while it
+ * is counted in hiprio (see ring_count_down). */
+#define PRIO_COUNTED 0x80000000u
+
+static inline struct ring_slot *ring_slot_at(const struct seg *s, uint64_t pos)
+{
+    unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    return (struct ring_slot *)(first + (pos % s->ring_slots) * s->slot_size);
+}
+
+static inline struct ring_ctl *ring_ctl_of(const struct seg *s)
+{
+    return (struct ring_ctl *)s->ring;
+}
+
+static inline int ring_removed(const struct seg *s)
+{
+    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Moves a head or tail hint from `from` on by one, unless someone did. */
+static inline void ring_advance(uint64_t *hint, uint64_t from)
+{
+    __atomic_compare_exchange_n(hint, &from, from + 1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/* Takes one message off the count of those above priority 0. */
+void ring_count_down(struct ring_ctl *ctl);
+
+/* For a slot whose message will never be delivered: takes it off the count
+ * of those above priority 0, if it was on it (once, whoever calls). */
+void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl);
+
+/* Frees a SKIP slot at pos for the next lap. Returns 1 if this call did. */
+int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos);
+
+/* Repairs a slot left half done by a dead process (see ring_repair.c).
+ * Returns 1 when it was stuck and is now repaired. */
+int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w);
+
+/* Claims the slot of the next position: CLAIMED(t, pid), waiting for room
+ * per timeout_ns. Returns 0 with *out and *t_out set, or -EAGAIN,
+ * -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
+int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out, uint64_t *t_out);
+
+/* Fills the slot claimed as `mine` (copying buf unless it is the slot's own
+ * payload) and publishes it. Returns 0, or RETRY when the slot was taken
+ * from us meanwhile (we were judged dead): the message was then not sent. */
+int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
+                 const void *buf, size_t len, unsigned prio, uint64_t token);
+
+/* Receives by copy into buf, or (lend not NULL) by lending the slot. */
+ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                      int64_t timeout_ns, const void **lend);
+
+#endif

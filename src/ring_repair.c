@@ -1,0 +1,111 @@
+/* Repair of ring slots that processes died in the middle of, and of a ring
+ * that outlived the boot. */
+#include "ring_impl.h"
+
+#include "platform/linux/liveness.h"
+#include "sync.h"
+
+/* A message above priority 0 carries this bit in its slot's prio while it
+ * is counted in hiprio. The receiver that frees the slot, or (for a message
+ * never published) whoever clears the bit with an exchange, takes it off
+ * the count. A death in between leaves the count high, which only makes
+ * receivers scan: never the reverse. */
+void ring_count_down(struct ring_ctl *ctl)
+{
+    uint32_t h = __atomic_load_n(&ctl->hiprio, __ATOMIC_RELAXED);
+    while (h && !__atomic_compare_exchange_n(&ctl->hiprio, &h, h - 1, 0, __ATOMIC_RELAXED,
+                                             __ATOMIC_RELAXED))
+        ;
+}
+
+void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl)
+{
+    if (__atomic_exchange_n(&sl->prio, 0, __ATOMIC_ACQ_REL) & PRIO_COUNTED)
+        ring_count_down(ctl);
+}
+
+/* Frees a SKIP slot at pos for the next lap, after taking its message's
+ * priority off the count. Returns 1 if this call freed it. */
+int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
+{
+    uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
+    ring_release_prio(ring_ctl_of(s), sl);
+    if (!__atomic_compare_exchange_n(&sl->word, &skip, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    return 1;
+}
+
+/* Repairs a slot a process died in the middle of: CLAIMED by a dead sender
+ * (its message was never reported sent) or LENT to a dead receiver (a loan
+ * it never released) is freed for the next lap; TAKING by a dead receiver
+ * (it never returned the message) is made READY again. Returns 1 when the
+ * slot was stuck and is now repaired. */
+int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
+{
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    struct seg_hot *hot = &s->hdr->hot;
+    unsigned st = slot_state_of(w);
+    if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP && st != SLOT_LENT)
+        return 0;
+    if (st != SLOT_SKIP && liveness_pid_alive(slot_pid_of(w)))
+        return 0;
+    uint64_t pos = (w >> (64 - SLOT_POS_BITS));
+    if (st == SLOT_TAKING) {
+        /* The receiver died before returning the message to anyone: put it
+         * back, and the head with it, so it is delivered after all. */
+        if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_READY, 0), 0,
+                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return 0;
+        uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
+        while ((int64_t)(h - pos) > 0 &&
+               !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+            ;
+        sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+    } else {
+        /* The sender died before publishing: no message. SKIP marks the
+         * repair as begun, so a repairer dying half way is finished by the
+         * next. */
+        uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
+        if (st != SLOT_SKIP && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
+                                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return 0;
+        if (!ring_free_skipped(s, sl, pos))
+            return 0;
+    }
+    __atomic_fetch_add(&ctl->unstuck, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+int ring_reset_all_dead(const struct seg *s)
+{
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    uint64_t t = ctl->tail, oldest = 0;
+    uint32_t hi = 0;
+    int any = 0;
+    for (uint32_t i = 0; i < s->ring_slots; i++) {
+        struct ring_slot *sl = ring_slot_at(s, i);
+        uint64_t w = sl->word, pos = w >> (64 - SLOT_POS_BITS);
+        unsigned st = slot_state_of(w);
+        if (st == SLOT_CLAIMED || st == SLOT_SKIP || st == SLOT_LENT) {
+            sl->prio = 0;
+            sl->word = slot_word(pos + s->ring_slots, SLOT_FREE, 0);
+            continue;
+        }
+        if (st == SLOT_TAKING)
+            sl->word = slot_word(pos, SLOT_READY, 0);
+        else if (st != SLOT_READY)
+            continue;
+        hi += (sl->prio & PRIO_COUNTED) != 0;
+        /* The head goes back to the oldest message left. */
+        if (!any || (int64_t)(t - pos) > (int64_t)(t - oldest))
+            oldest = pos;
+        any = 1;
+    }
+    ctl->hiprio = hi;
+    if (any)
+        ctl->head = oldest;
+    return 0;
+}
