@@ -72,7 +72,8 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
     if (seg_wants_ring(a, (uint32_t)flags) && !(kind && strcmp(kind, "heap") == 0))
         flags |= SEG_RING;
     uint64_t size = seg_size_for(a, (uint32_t)flags);
-    int r = shmfile_create(name_dir(), size, a->mode, &m->file, tmp, sizeof(tmp));
+    int r = shmfile_create(name_dir(), size, seg_prefix_size(a, (uint32_t)flags), a->mode, &m->file,
+                           tmp, sizeof(tmp));
     if (r)
         return r;
     r = seg_format(m->file.base, size, a, m->name,

@@ -52,6 +52,15 @@ static uint64_t arena_size_for(const mbx_attr *a)
     return round_up(want, PAGE);
 }
 
+uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags)
+{
+    if (flags & SEG_RING)
+        return geom_for(attr->capacity, ring_slot_size(attr->max_msg_size), 0).active_off;
+    if (flags & MBX_STREAM)
+        return geom_for(0, 0, stream_size_for(attr)).active_off;
+    return geom_for(0, 0, 0).active_off;
+}
+
 uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
 {
     if (flags & SEG_RING) {

@@ -161,6 +161,11 @@ int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
  * (SEG_RING or MBX_STREAM choose the kind). */
 uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
 
+/* Bytes from the start of the file through the ring or stream: memory a
+ * mailbox cycles through, reserved when it is created so that a full file
+ * system makes creation fail rather than a later access fault. */
+uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags);
+
 /* Writes a fresh header and empty arena into the zeroed mapping base of size
  * bytes (from seg_size_for with the same flags). Returns 0 or -errno from
  * pthread mutex set-up. */

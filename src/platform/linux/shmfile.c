@@ -18,8 +18,8 @@ static int map(struct shmfile *f, int readonly)
     return 0;
 }
 
-int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f, char *tmp_path,
-                   size_t tmp_cap)
+int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
+                   struct shmfile *f, char *tmp_path, size_t tmp_cap)
 {
     static unsigned counter;
     struct timespec ts;
@@ -36,6 +36,18 @@ int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile
         return -errno;
     int r = 0;
     if (fchmod(f->fd, mode) != 0 || ftruncate(f->fd, (off_t)size) != 0)
+        r = -errno;
+    /* Pages of a sparse file are allocated on first touch, and a full file
+     * system then answers with SIGBUS: reserve what will surely be touched.
+     * File systems without fallocate stay sparse. */
+    if (!r && reserve && fallocate(f->fd, 0, 0, (off_t)(reserve < size ? reserve : size)) != 0 &&
+        errno != EOPNOTSUPP)
+        r = -errno;
+    /* Pages touched later in a sparse file are allocated on first touch,
+     * and a full file system then answers with SIGBUS: reserve what will
+     * surely be touched. File systems without fallocate are left sparse. */
+    if (!r && reserve && fallocate(f->fd, 0, 0, (off_t)(reserve < size ? reserve : size)) != 0 &&
+        errno != EOPNOTSUPP)
         r = -errno;
     f->size = size;
     if (!r)

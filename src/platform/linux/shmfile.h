@@ -12,11 +12,12 @@ struct shmfile {
     uint64_t size;
 };
 
-/* Creates a private, unnamed-yet file of size bytes with mode in dir, maps
- * it, and returns 0 or -errno. The caller formats it, then publishes it with
- * shmfile_publish. */
-int shmfile_create(const char *dir, uint64_t size, unsigned mode, struct shmfile *f, char *tmp_path,
-                   size_t tmp_cap);
+/* Creates a private, unnamed-yet file of size bytes with mode in dir, its
+ * first `reserve` bytes backed by storage now (the rest stays sparse), maps
+ * it, and returns 0 or -errno (-ENOSPC when the file system is full). The
+ * caller formats it, then publishes it with shmfile_publish. */
+int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
+                   struct shmfile *f, char *tmp_path, size_t tmp_cap);
 
 /* Gives the formatted temporary file its final name. Returns 0, -EEXIST
  * when the name is taken (the temporary file is removed either way), or
