@@ -10,7 +10,7 @@
 #define STUCK_POLL_NS 10000000ll
 /* Consecutive hint advances that find no slot to use: a ring this broken
  * is corrupt, not busy. */
-#define ADVANCE_LIMIT (1u << 22)
+#define ADVANCE_LIMIT (1u << 18)
 #define RETRY         (-1000000) /* not an errno: look again */
 
 /* A message above priority 0 carries this bit in its slot's prio while it

@@ -179,8 +179,10 @@ static void sender_main(uint32_t k)
         size_t n = make_msg(buf, k, (uint32_t)seq, &prio);
         while ((r = mbx_send(m, buf, n, prio, SEND_WAIT)) == -ETIMEDOUT)
             ;
-        if (r)
+        if (r) {
+            fprintf(stderr, "chaos: sender %u: mbx_send: %s\n", k, mbx_strerror(r));
             _exit(12);
+        }
         __atomic_store_n(&acked[k * span + seq], 1, __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&st->acked, 1, __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&bd->progress, 1, __ATOMIC_RELAXED);
@@ -201,8 +203,10 @@ static void receiver_main(uint32_t k)
         ssize_t n = mbx_recv(m, buf, MAX_MSG, &info, RECV_WAIT);
         if (n == -ETIMEDOUT)
             continue;
-        if (n < 0)
+        if (n < 0) {
+            fprintf(stderr, "chaos: receiver %u: mbx_recv: %s\n", k, mbx_strerror((int)n));
             _exit(21);
+        }
         /* Written down first, checked after: the window in which a kill
          * loses a message it took stays a few instructions wide. */
         struct msg_hdr h;
