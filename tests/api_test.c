@@ -5,6 +5,7 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -492,11 +493,15 @@ static void permissions_like_files(void **state)
         return;
     }
     chmod(test_dir, 0777);
+    char buf_g[8];
     a.mode = 0600;
     assert_int_equal(mbx_open("private", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     a.mode = 0666;
     mbx *shared;
     assert_int_equal(mbx_open("public", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &shared), 0);
+    a.mode = 0660; /* group root (the creator's) may, others may not */
+    mbx *group;
+    assert_int_equal(mbx_open("group", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &group), 0);
     pid_t child = fork();
     if (child == 0) {
         if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
@@ -508,11 +513,30 @@ static void permissions_like_files(void **state)
             _exit(12);
         if (mbx_open("public", MBX_SEND, NULL, &x) != 0 || mbx_send(x, "hi", 2, 0, 0) != 0)
             _exit(13);
+        if (mbx_open("group", MBX_SEND, NULL, &x) != -EACCES)
+            _exit(14);
         _exit(0);
     }
     int st;
     waitpid(child, &st, 0);
     assert_int_equal(WEXITSTATUS(st), 0);
+    /* Another user in the mailbox's group opens a 0660 mailbox. */
+    child = fork();
+    if (child == 0) {
+        gid_t none[1] = {0};
+        if (setgroups(1, none) || setresgid(0, 0, 0) || setresuid(65534, 65534, 65534))
+            _exit(20);
+        mbx *x;
+        if (mbx_open("group", MBX_SEND, NULL, &x) != 0 || mbx_send(x, "g", 1, 0, 0) != 0)
+            _exit(21);
+        if (mbx_open("private", MBX_SEND, NULL, &x) != -EACCES)
+            _exit(22);
+        _exit(0);
+    }
+    waitpid(child, &st, 0);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(mbx_recv(group, buf_g, sizeof(buf_g), NULL, 0), 1);
+    drop(group, "group");
     mbx_msginfo info;
     char buf[8];
     assert_int_equal(mbx_recv(shared, buf, sizeof(buf), &info, 0), 2);
