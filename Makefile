@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build test bench bench-full asan tsan clean format
+.PHONY: all deps build test bench bench-full asan tsan valgrind clean format
 
 all: build
 
@@ -34,6 +34,14 @@ tsan: deps
 	@cmake --build $(BUILD)-tsan -j$(JOBS) $(addprefix --target ,$(TSAN_TESTS))
 	@cd $(BUILD)-tsan && TSAN_OPTIONS=exitcode=66 ctest --output-on-failure \
 		-R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
+# Valgrind memcheck over the multi-process tests (a few minutes; not in CI).
+valgrind: build
+	@for q in ring heap; do for t in multiprocess_test crash_test; do \
+		echo "== valgrind $$t ($$q)"; \
+		MBX_QUEUE=$$q MBX_SPIN_NS=0 valgrind -q --error-exitcode=9 --leak-check=full \
+			--errors-for-leak-kinds=definite $(BUILD)/tests/$$t >/dev/null || exit 1; \
+	done; done; echo "valgrind: clean"
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
