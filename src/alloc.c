@@ -1,6 +1,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #define PAGE          4096u
@@ -135,9 +136,26 @@ static void give_back(struct seg *s, struct seg_blk *b, uint64_t size)
         return;
     uintptr_t start = ((uintptr_t)(b + 1) + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
     uintptr_t end = ((uintptr_t)b + size) & ~(uintptr_t)(PAGE - 1);
-    (void)s;
-    if (end > start)
-        madvise((void *)start, end - start, MADV_REMOVE);
+    if (end <= start)
+        return;
+    madvise((void *)start, end - start, MADV_REMOVE);
+    /* Those pages need storage again before use (alloc_back). */
+    uint64_t off = (uint64_t)(start - (uintptr_t)s->base);
+    if (s->hdr->meta.backed_end > off)
+        s->hdr->meta.backed_end = off;
+}
+
+int alloc_back(struct seg *s, const struct seg_blk *b)
+{
+    uint64_t end = seg_off(s, b) + b->size, from = s->hdr->meta.backed_end;
+    if (s->fd < 0 || end <= from)
+        return 0;
+    if (from < s->arena_start || from > s->arena_end)
+        from = s->arena_start; /* unknown or scribbled: reserve it all again */
+    if (fallocate(s->fd, 0, (off_t)from, (off_t)(end - from)) != 0 && errno != EOPNOTSUPP)
+        return -errno;
+    s->hdr->meta.backed_end = end;
+    return 0;
 }
 
 void alloc_free(struct seg *s, struct seg_blk *b)

@@ -22,6 +22,11 @@ void alloc_init(struct seg *s);
  * block is large enough, -EUCLEAN. */
 int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out);
 
+/* Makes sure the file has storage under block b (a sparse file's pages are
+ * allocated on first touch, and a full file system then answers with
+ * SIGBUS). Returns 0, or -ENOSPC (or another -errno of fallocate). */
+int alloc_back(struct seg *s, const struct seg_blk *b);
+
 /* Returns a block to the free bins, pages and all, for reuse. */
 void alloc_free(struct seg *s, struct seg_blk *b);
 

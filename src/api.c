@@ -80,6 +80,7 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
                    (uint32_t)flags & (MBX_OWNED | MBX_STREAM | SEG_RING));
     if (!r)
         r = seg_attach(&m->seg, m->file.base, size);
+    m->seg.fd = m->file.fd;
     if (!r) {
         alloc_init(&m->seg);
         reboot_stamp(&m->seg);
@@ -98,6 +99,7 @@ static int open_existing(struct mbx *m, const char *path)
     if (r)
         return r;
     r = seg_attach(&m->seg, m->file.base, m->file.size);
+    m->seg.fd = m->file.fd;
     if (!r)
         r = reboot_check(&m->seg, m->file.fd);
     if (!r)

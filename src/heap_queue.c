@@ -18,11 +18,22 @@ static int removed(const struct seg *s)
 int heap_alloc(struct seg *s, size_t len, int32_t owner, struct seg_blk **b)
 {
     int r = alloc_take(s, len, owner, b);
-    if (r != -ENOMEM)
+    if (r == -ENOMEM) {
+        /* Full: blocks of processes that died holding them come back. */
+        r = alloc_rebuild(s, repair_reclaim_visit, NULL);
+        if (!r)
+            r = alloc_take(s, len, owner, b);
+    }
+    if (r)
         return r;
-    /* Full: blocks of processes that died holding them come back. */
-    r = alloc_rebuild(s, repair_reclaim_visit, NULL);
-    return r ? r : alloc_take(s, len, owner, b);
+    /* Storage for the block, so a full file system is an error, not a
+     * fault. Only when the arena grows past what is backed: a system call
+     * per new high-water mark, none in the steady state. */
+    if ((r = alloc_back(s, *b)) != 0) {
+        alloc_free(s, *b);
+        return r == -ENOSPC || r == -EDQUOT ? -ENOSPC : r;
+    }
+    return 0;
 }
 
 int heap_bounded(const struct seg *s)

@@ -182,6 +182,7 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->slot_size = slot_size;
     s->stream = stream ? base + g.ring_off : NULL;
     s->stream_size = stream_size;
+    s->fd = -1;
     s->arena_start = g.arena_off;
     s->arena_end = size;
     s->max_msg_size = max_msg;

@@ -88,7 +88,8 @@ struct seg_meta {
     uint64_t received_total; /* messages taken (sent_total is seq_next - 1) */
     uint32_t nactive;        /* entries in active[] */
     uint32_t repairs;        /* times a dead lock holder's work was repaired */
-    uint64_t reserved[2];
+    uint64_t backed_end;     /* arena bytes below this offset are allocated on disk */
+    uint64_t reserved;
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
 
@@ -151,6 +152,7 @@ struct seg {
      * peer rewriting the header later cannot move our bounds. */
     uint64_t arena_start, arena_end;
     uint64_t max_msg_size;
+    int fd; /* the file, for reserving storage; -1: do not reserve */
     uint32_t capacity, recv_policy, flags;
 };
 

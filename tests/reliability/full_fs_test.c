@@ -1,0 +1,82 @@
+/* A file system that fills up under a mailbox: as root the test mounts a
+ * 2 MiB tmpfs of its own; creation of a mailbox that does not fit, and
+ * sends past the space left, give -ENOSPC — no SIGBUS, nothing damaged. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+
+static char dir[64];
+static int mounted;
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/mbx-fullfs-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    mounted = geteuid() == 0 && mount("mbx-test", dir, "tmpfs", 0, "size=2m") == 0;
+    setenv("MBX_DIR", dir, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (mounted)
+        umount(dir);
+    rmdir(dir);
+    return 0;
+}
+
+static void ring_too_big_to_create(void **state)
+{
+    (void)state;
+    if (!mounted)
+        skip();
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 1024;
+    a.max_msg_size = 64 * 1024; /* a 64 MiB ring: more than the 2 MiB there is */
+    mbx *m;
+    assert_int_equal(mbx_open("big", MBX_SEND | MBX_CREATE, &a, &m), -ENOSPC);
+    assert_int_equal(mbx_stat_name("big", &(mbx_stat){0}), -ENOENT);
+}
+
+static void heap_fills_the_file_system(void **state)
+{
+    (void)state;
+    if (!mounted)
+        skip();
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = MBX_UNBOUNDED;
+    a.max_msg_size = 64 * 1024;
+    a.memory_limit = 64ull << 20; /* the limit is far; the disk is near */
+    mbx *m;
+    assert_int_equal(mbx_open("heap", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    static char buf[64 * 1024];
+    int n = 0, r;
+    while ((r = mbx_send(m, buf, sizeof(buf), 0, 0)) == 0)
+        n++;
+    assert_int_equal(r, -ENOSPC);
+    assert_true(n > 0 && n < 32);
+    /* What fit is all there, and the mailbox works on once drained. */
+    for (int i = 0; i < n; i++)
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), (ssize_t)sizeof(buf));
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    assert_int_equal(mbx_send(m, buf, sizeof(buf), 0, 0), 0);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("heap"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ring_too_big_to_create),
+        cmocka_unit_test(heap_fills_the_file_system),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
