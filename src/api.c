@@ -77,7 +77,7 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
     if (r)
         return r;
     r = seg_format(m->file.base, size, a, m->name,
-                   (uint32_t)flags & (MBX_OWNED | MBX_STREAM | SEG_RING));
+                   (uint32_t)flags & (MBX_OWNED | MBX_STREAM | SEG_RING), m->file.fd);
     if (!r)
         r = seg_attach(&m->seg, m->file.base, size);
     m->seg.fd = m->file.fd;
@@ -86,7 +86,10 @@ static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
         reboot_stamp(&m->seg);
         if (flags & MBX_OWNED)
             owner_format(&m->seg);
+        /* Publishing removes the temporary name, whatever happens. */
         r = shmfile_publish(tmp, path);
+    } else {
+        unlink(tmp);
     }
     if (r)
         shmfile_close(&m->file);

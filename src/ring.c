@@ -5,6 +5,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 uint64_t ring_slot_size(uint64_t max_msg)
@@ -17,12 +18,45 @@ uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size)
     return sizeof(struct ring_ctl) + (uint64_t)slots * slot_size;
 }
 
-void ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size)
+/* Storage in fd for len bytes at off; file systems without fallocate stay
+ * sparse. Returns 0 or -errno (-ENOSPC for a full one). */
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+    if (fd < 0 || fallocate(fd, 0, (off_t)off, (off_t)len) == 0 || errno == EOPNOTSUPP)
+        return 0;
+    return errno == EDQUOT ? -ENOSPC : -errno;
+}
+
+int ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size, int fd, uint64_t ring_off)
 {
     for (uint32_t i = 0; i < slots; i++) {
-        struct ring_slot *sl = (struct ring_slot *)(ring + sizeof(struct ring_ctl) + i * slot_size);
-        sl->word = slot_word(i, SLOT_FREE, 0);
+        uint64_t off = sizeof(struct ring_ctl) + i * slot_size;
+        int r = reserve(fd, ring_off + off, sizeof(struct ring_slot));
+        if (r)
+            return r;
+        ((struct ring_slot *)(ring + off))->word = slot_word(i, SLOT_FREE, 0);
     }
+    return 0;
+}
+
+int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
+{
+    /* A slot's pages get storage the first time it carries a message this
+     * long: memory follows the messages, and a full file system is an
+     * error here rather than a fault in memcpy. */
+    if (len <= __atomic_load_n(&sl->backed, __ATOMIC_RELAXED))
+        return 0;
+    int r = reserve(s->fd, (uint64_t)((unsigned char *)(sl + 1) - s->base), len);
+    if (!r)
+        __atomic_store_n(&sl->backed, (uint32_t)len, __ATOMIC_RELAXED);
+    return r;
+}
+
+void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine)
+{
+    if (__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_SKIP, 0), 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        ring_free_skipped(s, sl, t);
 }
 
 /* Waits until *watch moves off seen, the mailbox is removed, or the deadline
@@ -77,6 +111,11 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ring_ctl_of(s);
+    int r = ring_back(s, sl, len);
+    if (r) {
+        ring_give_up(s, sl, t, mine);
+        return r;
+    }
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);

@@ -54,9 +54,11 @@ struct ring_slot {
     int32_t sender_pid;
     uint32_t sender_uid;
     uint64_t token;
+    uint32_t backed; /* payload bytes the file has storage for (ring_back) */
+    uint32_t pad;
     /* the payload follows */
 };
-_Static_assert(sizeof(struct ring_slot) == 32, "slot header is half a line");
+_Static_assert(sizeof(struct ring_slot) == 40, "slot header");
 
 static inline uint64_t slot_word(uint64_t pos, unsigned state, int32_t pid)
 {
@@ -88,8 +90,10 @@ uint64_t ring_slot_size(uint64_t max_msg);
 /* Bytes of a ring of `slots` slots of slot_size bytes, control lines included. */
 uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size);
 
-/* Initialises a zeroed ring at ring. */
-void ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size);
+/* Initialises a zeroed ring at ring, which lies at offset ring_off of the
+ * file fd (-1: none): each slot's header gets storage before it is written.
+ * Returns 0, or -ENOSPC (or another -errno of fallocate). */
+int ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size, int fd, uint64_t ring_off);
 
 /* As mb_send, for a ring mailbox. */
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,

@@ -59,10 +59,18 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w);
 int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out, uint64_t *t_out);
 
 /* Fills the slot claimed as `mine` (copying buf unless it is the slot's own
- * payload) and publishes it. Returns 0, or RETRY when the slot was taken
- * from us meanwhile (we were judged dead): the message was then not sent. */
+ * payload) and publishes it. Returns 0, RETRY when the slot was taken from
+ * us meanwhile (we were judged dead), or -ENOSPC when the file system has
+ * no room for the message (the slot is given up); then it was not sent. */
 int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
                  const void *buf, size_t len, unsigned prio, uint64_t token);
+
+/* Makes sure the file has storage under the first len payload bytes of a
+ * claimed slot. Returns 0, or -ENOSPC (or another -errno of fallocate). */
+int ring_back(const struct seg *s, struct ring_slot *sl, size_t len);
+
+/* Gives up a slot claimed as `mine` at position t without a message. */
+void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine);
 
 /* Receives by copy into buf, or (lend not NULL) by lending the slot. */
 ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,

@@ -29,6 +29,10 @@ int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
     int r = ring_claim(c, MBX_NONBLOCK, &sl, &t);
     if (r)
         return r;
+    if ((r = ring_back(c->s, sl, len))) {
+        ring_give_up(c->s, sl, t, slot_word(t, SLOT_CLAIMED, c->pid));
+        return r;
+    }
     /* The loan's size, so that mbx_send_loan can check it. */
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
     *buf = sl + 1;

@@ -54,8 +54,8 @@ static uint64_t arena_size_for(const mbx_attr *a)
 
 uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags)
 {
-    if (flags & SEG_RING)
-        return geom_for(attr->capacity, ring_slot_size(attr->max_msg_size), 0).active_off;
+    if (flags & SEG_RING) /* the slots get storage as they are used */
+        return geom_for(attr->capacity, 0, 0).ring_off + sizeof(struct ring_ctl);
     if (flags & MBX_STREAM)
         return geom_for(0, 0, stream_size_for(attr)).active_off;
     return geom_for(0, 0, 0).active_off;
@@ -89,7 +89,7 @@ int seg_lock_init(pthread_mutex_t *m)
 }
 
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
-               uint32_t flags)
+               uint32_t flags, int fd)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
     int r = seg_lock_init(&h->hot.lock);
@@ -118,8 +118,9 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     h->flags = flags;
     strncpy(h->name, name, sizeof(h->name) - 1);
     h->meta.seq_next = 1;
-    if (h->ring_slots)
-        ring_format(base + g.ring_off, h->ring_slots, h->slot_size);
+    if (h->ring_slots &&
+        (r = ring_format(base + g.ring_off, h->ring_slots, h->slot_size, fd, g.ring_off)))
+        return r;
     struct seg_blk *b = (struct seg_blk *)(base + g.arena_off);
     b->size = h->arena_size;
     b->state = BLK_FREE;

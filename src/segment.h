@@ -163,16 +163,17 @@ int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
  * (SEG_RING or MBX_STREAM choose the kind). */
 uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
 
-/* Bytes from the start of the file through the ring or stream: memory a
- * mailbox cycles through, reserved when it is created so that a full file
- * system makes creation fail rather than a later access fault. */
+/* Bytes from the start of the file through the ring's control lines or the
+ * stream: storage reserved when the mailbox is created, so that a full file
+ * system makes creation fail rather than a later access fault. (A ring's
+ * slots get storage as they are used, a heap's arena as it grows.) */
 uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags);
 
 /* Writes a fresh header and empty arena into the zeroed mapping base of size
- * bytes (from seg_size_for with the same flags). Returns 0 or -errno from
- * pthread mutex set-up. */
+ * bytes (from seg_size_for with the same flags) of file fd (-1: none).
+ * Returns 0 or -errno from pthread mutex set-up or from reserving storage. */
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
-               uint32_t flags);
+               uint32_t flags, int fd);
 
 /* Initialises the mailbox lock: robust and process-shared. Returns 0 or
  * -errno. */

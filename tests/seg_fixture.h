@@ -24,7 +24,7 @@ static inline void fixture_make(struct fixture *f, uint64_t max_msg, uint32_t ca
     f->size = seg_size_for(&a, 0);
     f->base = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(f->base != MAP_FAILED);
-    assert_int_equal(seg_format(f->base, f->size, &a, "fixture", 0), 0);
+    assert_int_equal(seg_format(f->base, f->size, &a, "fixture", 0, -1), 0);
     assert_int_equal(seg_attach(&f->s, f->base, f->size), 0);
     alloc_init(&f->s);
 }
