@@ -201,16 +201,22 @@ EXPORT int mbx_close(mbx *m)
     return 0;
 }
 
-EXPORT int mbx_unlink(const char *name)
+int handle_open_name(const char *name, int readonly, char *path, struct shmfile *f)
 {
     int r = name_check(name);
-    if (r)
-        return r;
+    if (!r)
+        r = name_path(name, path, NAME_PATH_MAX);
+    if (!r)
+        r = shmfile_open(path, readonly, f);
+    return r;
+}
+
+EXPORT int mbx_unlink(const char *name)
+{
     char path[NAME_PATH_MAX];
-    if ((r = name_path(name, path, sizeof(path))))
-        return r;
     struct shmfile f;
-    if ((r = shmfile_open(path, 0, &f)))
+    int r = handle_open_name(name, 0, path, &f);
+    if (r)
         return r;
     struct seg s;
     if (seg_attach(&s, f.base, f.size) == 0) {

@@ -20,6 +20,11 @@ struct mbx {
     char name[NAME_MAX_LEN + 1];
 };
 
+/* Checks a mailbox name, writes its file's path into path (NAME_PATH_MAX
+ * bytes) and opens and maps the file. Returns 0 or an error of name_check,
+ * name_path or shmfile_open (-ENOENT, -EACCES, ...). */
+int handle_open_name(const char *name, int readonly, char *path, struct shmfile *f);
+
 /* The per-call context of a handle. */
 struct mb_ctx handle_ctx(struct mbx *m);
 

@@ -52,14 +52,10 @@ EXPORT int mbx_stat_name(const char *name, mbx_stat *st)
 {
     if (!st)
         return -EINVAL;
-    int r = name_check(name);
-    if (r)
-        return r;
     char path[NAME_PATH_MAX];
-    if ((r = name_path(name, path, sizeof(path))))
-        return r;
     struct shmfile f;
-    if ((r = shmfile_open(path, 1, &f)))
+    int r = handle_open_name(name, 1, path, &f);
+    if (r)
         return r;
     struct seg s;
     r = seg_attach(&s, f.base, f.size);
