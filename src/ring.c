@@ -74,22 +74,24 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
      * take a CPU from the process that has to make progress. */
     if (spin_ns > 0 && __atomic_load_n(waiters, __ATOMIC_RELAXED))
         spin_ns = 0;
-    /* Spin in rounds of at most STUCK_POLL_NS, so that even a process
-     * spinning without end notices a dead peer. */
-    int64_t start = spin_ns ? clock_now_ns() : 0;
-    while (spin_ns != 0) {
-        int64_t round = STUCK_POLL_NS;
-        if (spin_ns > 0) {
-            int64_t left = spin_ns - (clock_now_ns() - start);
-            if (left <= 0)
-                break;
-            round = left < round ? left : round;
-        }
-        int r = sync_spin64(s, watch, seen, round, deadline);
-        if (r)
-            return r > 0 ? 0 : r;
-        if (stuck && ring_unstick(s, stuck, stuck_w))
+    int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
+    for (unsigned i = 1; spin_ns != 0; i++) {
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || ring_removed(s))
             return 0;
+        cpu_relax();
+        if (i % 128 == 0) {
+            int64_t now = clock_now_ns();
+            if (deadline >= 0 && now >= deadline)
+                return -ETIMEDOUT;
+            if (spin_ns > 0 && now - start >= spin_ns)
+                break;
+            /* A process spinning without end still notices a dead peer. */
+            if (stuck && now - checked >= STUCK_POLL_NS) {
+                checked = now;
+                if (ring_unstick(s, stuck, stuck_w))
+                    return 0;
+            }
+        }
     }
     if (stuck && ring_unstick(s, stuck, stuck_w))
         return 0;
