@@ -33,11 +33,23 @@ static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size, uint64_t st
     return g;
 }
 
+/* A ring keeps one slot of max_msg_size bytes per unit of capacity; a slot
+ * gets storage the first time it carries a message that long and keeps it
+ * until the mailbox is removed. Small messages always get a ring (1024
+ * slots of 64 KiB: 64 MiB at most). Larger ones get one while all slots
+ * together stay within that same 64 MiB and within memory_limit: lending
+ * them is then as cheap as lending 64 bytes, and a ring never holds more
+ * memory than a small-message ring could. Beyond that the heap kind keeps
+ * its storage at the high-water mark of what was queued. */
 int seg_wants_ring(const mbx_attr *a, uint32_t flags)
 {
-    return a->capacity >= 1 && a->capacity <= SEG_RING_MAX_SLOTS &&
-           a->max_msg_size <= SEG_RING_MAX_MSG && a->recv_policy != MBX_RECV_ROUND_ROBIN &&
-           !(flags & MBX_STREAM);
+    if (a->capacity < 1 || a->capacity > SEG_RING_MAX_SLOTS ||
+        a->recv_policy == MBX_RECV_ROUND_ROBIN || (flags & MBX_STREAM))
+        return 0;
+    if (a->max_msg_size <= SEG_RING_SMALL_MSG)
+        return 1;
+    uint64_t payload = (uint64_t)a->capacity * a->max_msg_size;
+    return payload <= SEG_RING_MAX_BYTES && payload <= a->memory_limit;
 }
 
 /* Message storage: what `capacity` messages of the largest size need, capped
@@ -151,7 +163,8 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     int ring = (h->flags & SEG_RING) != 0, stream = (h->flags & MBX_STREAM) != 0;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
         return -EUCLEAN;
-    if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS || max_msg > SEG_RING_MAX_MSG ||
+    if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS ||
+                (max_msg > SEG_RING_SMALL_MSG && ring_slots * max_msg > SEG_RING_MAX_BYTES) ||
                 slot_size != ring_slot_size(max_msg) || h->capacity != ring_slots)
              : (ring_slots != 0 || slot_size != 0))
         return -EUCLEAN;

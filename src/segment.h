@@ -38,7 +38,8 @@
 #define SEG_MAX_ARENA      (1ull << 44)
 #define SEG_RING           0x100u /* internal flag: a ring mailbox */
 #define SEG_RING_MAX_SLOTS 1024u
-#define SEG_RING_MAX_MSG   (64u * 1024u)
+#define SEG_RING_SMALL_MSG (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
+#define SEG_RING_MAX_BYTES (64ull << 20) /* payload bytes of all slots of a larger ring */
 #define SEG_STREAM_MAX     (1ull << 30) /* bytes a stream buffers at most */
 
 /* Block states: distinctive values so a scribbled word is noticed. */

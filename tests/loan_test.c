@@ -131,22 +131,62 @@ static void dead_process_loans_come_back(void **state)
     mbx_unlink("l4");
 }
 
-/* Large messages go by loan without a copy: 1 MiB through a heap mailbox. */
+/* Large messages go by loan without a copy: 1 MiB messages through a ring
+ * mailbox (a heap one in loan_test_heap), round the slots twice, each
+ * message received in the very bytes its sender wrote. */
 static void large_loan(void **state)
 {
     (void)state;
-    mbx *m = open_box("l5", 2, 1 << 20);
-    void *buf;
-    assert_int_equal(mbx_loan(m, 1 << 20, &buf), 0);
-    memset(buf, 0x5a, 1 << 20);
-    assert_int_equal(mbx_send_loan(m, buf, 1 << 20, 0, 0), 0);
-    const void *in;
-    assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), 1 << 20);
-    assert_ptr_equal(in, buf); /* the very bytes the sender wrote */
-    assert_int_equal(((const unsigned char *)in)[(1 << 20) - 1], 0x5a);
-    assert_int_equal(mbx_release(m, in), 0);
+    const size_t big = 1 << 20;
+    mbx *m = open_box("l5", 2, big);
+    for (int i = 0; i < 5; i++) {
+        void *buf;
+        assert_int_equal(mbx_loan(m, big, &buf), 0);
+        memset(buf, 0x50 + i, big);
+        assert_int_equal(mbx_send_loan(m, buf, big, 0, 0), 0);
+        const void *in;
+        assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), big);
+        assert_ptr_equal(in, buf);
+        assert_int_equal(((const unsigned char *)in)[0], 0x50 + i);
+        assert_int_equal(((const unsigned char *)in)[big - 1], 0x50 + i);
+        assert_int_equal(mbx_release(m, in), 0);
+    }
     mbx_close(m);
     mbx_unlink("l5");
+}
+
+/* The largest ring messages (64 MiB, capacity 1) and a message of 256 MiB
+ * (a heap mailbox) by loan: a process that dies holding the loan gives it
+ * back, and the mailbox then carries a whole message of that size. */
+static void huge_loans_come_back(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {64u << 20, 256u << 20};
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        mbx *m = open_box("l6", 1, n);
+        pid_t p = fork();
+        if (p == 0) {
+            void *buf;
+            if (mbx_loan(m, n, &buf) != 0)
+                _exit(1);
+            memset(buf, 1, 4096);
+            raise(SIGKILL);
+        }
+        int st;
+        assert_int_equal(waitpid(p, &st, 0), p);
+        assert_true(WIFSIGNALED(st));
+        void *buf;
+        assert_int_equal(mbx_loan(m, n, &buf), 0);
+        ((unsigned char *)buf)[n - 1] = 0x77;
+        assert_int_equal(mbx_send_loan(m, buf, n, 0, 0), 0);
+        const void *in;
+        assert_int_equal(mbx_recv_loan(m, &in, NULL, 0), n);
+        assert_int_equal(((const unsigned char *)in)[n - 1], 0x77);
+        assert_int_equal(mbx_release(m, in), 0);
+        mbx_close(m);
+        mbx_unlink("l6");
+    }
 }
 
 int main(void)
@@ -157,6 +197,7 @@ int main(void)
         cmocka_unit_test(bad_loans_are_refused),
         cmocka_unit_test(dead_process_loans_come_back),
         cmocka_unit_test(large_loan),
+        cmocka_unit_test(huge_loans_come_back),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -37,6 +37,43 @@ static void size_follows_attributes(void **state)
     assert_true(seg_size_for(&a, 0) >= seg_blk_size(1ull << 30));
 }
 
+/* Which attributes get a ring: small messages always, larger ones while all
+ * slots stay within 64 MiB and memory_limit; never round-robin, streams,
+ * rendezvous or unbounded mailboxes. */
+static void ring_or_heap(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    assert_true(seg_wants_ring(&a, 0));
+    a.max_msg_size = 64 * 1024;
+    a.capacity = 1024;
+    assert_true(seg_wants_ring(&a, 0));
+    a.max_msg_size = 1 << 20;
+    a.capacity = 64;
+    assert_true(seg_wants_ring(&a, 0));
+    a.capacity = 65;
+    assert_false(seg_wants_ring(&a, 0));
+    a.capacity = 64;
+    a.memory_limit = 32u << 20;
+    assert_false(seg_wants_ring(&a, 0));
+    a.memory_limit = 1ull << 30;
+    a.max_msg_size = 64u << 20;
+    a.capacity = 1;
+    assert_true(seg_wants_ring(&a, 0));
+    a.max_msg_size = 1ull << 30;
+    assert_false(seg_wants_ring(&a, 0));
+    a.max_msg_size = 100;
+    assert_false(seg_wants_ring(&a, MBX_STREAM));
+    a.recv_policy = MBX_RECV_ROUND_ROBIN;
+    assert_false(seg_wants_ring(&a, 0));
+    a.recv_policy = MBX_RECV_ANY;
+    a.capacity = MBX_RENDEZVOUS;
+    assert_false(seg_wants_ring(&a, 0));
+    a.capacity = MBX_UNBOUNDED;
+    assert_false(seg_wants_ring(&a, 0));
+}
+
 static void attach_rejects_damage(void **state)
 {
     (void)state;
@@ -110,6 +147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(format_then_attach),
         cmocka_unit_test(size_follows_attributes),
+        cmocka_unit_test(ring_or_heap),
         cmocka_unit_test(attach_rejects_damage),
         cmocka_unit_test(block_offsets_are_checked),
     };
