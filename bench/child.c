@@ -17,6 +17,11 @@ void *msgbuf_new(size_t size)
     return base + MECH_HEADROOM;
 }
 
+void *msgbuf_for(const struct chan *c)
+{
+    return msgbuf_new(c->mech->zero_copy ? MECH_HDR_BYTES : c->p.size);
+}
+
 void msgbuf_free(void *buf)
 {
     if (buf)

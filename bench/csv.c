@@ -76,5 +76,8 @@ int csv_write(const char *path, const struct results *res)
           f);
     for (size_t i = 0; i < res->nrows; i++)
         row_lines(f, &res->rows[i]);
+    const struct row *loan = results_row(res, "mbx-loan");
+    for (int i = 0; loan && res->loan_ran && i < N_LOAN; i++)
+        lat_line(f, loan, loan_sizes[i], &res->loan[i]);
     return fclose(f) == 0 ? 0 : -errno;
 }

@@ -63,7 +63,7 @@ static int pinger(void *arg, int index)
     int rc = c->mech->attach(c, ROLE_INITIATOR, 0);
     if (rc < 0)
         return side_fail(st, rc, "attach");
-    void *buf = msgbuf_new(c->p.size);
+    void *buf = msgbuf_for(c);
     if (!buf)
         return side_fail(st, -ENOMEM, "buffer");
     /* Touch the shared sample pages now, not inside timed round trips. */
@@ -100,7 +100,7 @@ static int ponger(void *arg, int index)
     int rc = c->mech->attach(c, ROLE_RESPONDER, 0);
     if (rc < 0)
         return side_fail(st, rc, "attach");
-    void *buf = msgbuf_new(c->p.size);
+    void *buf = msgbuf_for(c);
     if (!buf)
         return side_fail(st, -ENOMEM, "buffer");
     int64_t cs = -1;

@@ -48,7 +48,7 @@ static int receiver(void *arg, int index)
     int rc = c->mech->attach(c, ROLE_RESPONDER, 0);
     if (rc < 0)
         return side_fail(st, rc, "attach");
-    void *buf = msgbuf_new(c->p.size);
+    void *buf = msgbuf_for(c);
     if (!buf)
         return side_fail(st, -ENOMEM, "buffer");
     atomic_fetch_add(&sh->ready, 1);
@@ -95,7 +95,7 @@ static int sender(void *arg, int index)
     int rc = c->mech->attach(c, ROLE_INITIATOR, index);
     if (rc < 0)
         return side_fail(st, rc, "attach");
-    void *buf = msgbuf_new(c->p.size);
+    void *buf = msgbuf_for(c);
     if (!buf)
         return side_fail(st, -ENOMEM, "buffer");
     atomic_fetch_add(&sh->ready, 1);

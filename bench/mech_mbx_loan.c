@@ -62,6 +62,7 @@ const struct mech mech_mbx_loan = {
     .fanin = FANIN_YES,
     .kernel = false,
     .nosys_note = "loans not implemented yet",
+    .zero_copy = true,
     .setup = mbxb_setup,
     .attach = mbxb_attach,
     .ping = loan_ping,

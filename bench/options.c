@@ -33,6 +33,8 @@ static const char method[] =
     "  sequence number, so a lost or reordered message fails the cell.\n"
     "  Fan-in: 1, 2, 4, 8, 16 sender processes into one receiver, 64 B messages,\n"
     "  checked per sender the same way; mechanisms with one shared queue only.\n"
+    "  Loans by size: the mbx (loan) round trip again at 64 B, 1 MiB, 64 MiB and\n"
+    "  1 GiB (default mailboxes; the 1 GiB cell needs about 2 GiB of /dev/shm).\n"
     "  Per message: system calls and context switches are counted by the kernel.\n"
     "  System calls: `perf stat -e raw_syscalls:sys_enter` around separate runs of\n"
     "  this program doing N and N/10 round trips of 64 B; only the difference is\n"
@@ -55,8 +57,8 @@ static const char method[] =
     "  mbx (sleep)     always sleep at once; mbx (spin): never sleep\n"
     "  mbx (loan)      zero copy: the payload is made in place; only the 16\n"
     "                  header bytes the benchmark checks are copied\n"
-    "Below the table: aggregate msg/s by number of senders, and issue 5's\n"
-    "targets for mbx, each met or missed.\n"
+    "Below the table: aggregate msg/s by number of senders, loaned round trips\n"
+    "by size, and issues 5's and 6's targets for mbx, each met or missed.\n"
     "\n"
     "Mechanisms (names for --only):\n";
 

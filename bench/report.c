@@ -163,6 +163,23 @@ static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
     }
 }
 
+static void loan_table(FILE *f, const struct results *res, struct notes *ns)
+{
+    if (!res->loan_ran)
+        return;
+    fprintf(f,
+            "\nzero copy: mbx (loan) round trip by message size, median/p99, us (default "
+            "mailboxes:\nring kind up to 1 MiB, heap kind beyond; the payload is made in place)\n"
+            "%-15s %13s %13s %13s %13s\n%-15s",
+            "mechanism", "64 B", "1 MiB", "64 MiB", "1 GiB", "mbx (loan)");
+    for (int i = 0; i < N_LOAN; i++) {
+        char cell[64];
+        lat_cell(cell, sizeof(cell), &res->loan[i], ns);
+        fprintf(f, " %13s", cell);
+    }
+    fputc('\n', f);
+}
+
 /* The fastest kernel mechanism at 64 B, by round trip or by throughput. */
 static const struct row *best_kernel(const struct results *res, bool by_rate)
 {
@@ -216,6 +233,14 @@ static void targets(FILE *f, const struct results *res)
         target(f, "one-way throughput: mbx / best kernel",
                mbx->rate[0].msgs_per_s / kr->rate[0].msgs_per_s, 10, true, d);
     }
+    const struct lat_result *small = &res->loan[0], *big = &res->loan[1];
+    if (res->loan_ran && small->ok && big->ok) {
+        fprintf(f, "\nissue 6 target:\n");
+        snprintf(d, sizeof(d), "1 MiB %.2f us, 64 B %.2f us", big->median_ns / 1e3,
+                 small->median_ns / 1e3);
+        target(f, "loaned round trip: 1 MiB / 64 B", big->median_ns / small->median_ns, 2, false,
+               d);
+    }
 }
 
 void report_print(FILE *f, const struct results *res)
@@ -225,6 +250,7 @@ void report_print(FILE *f, const struct results *res)
     for (size_t i = 0; i < res->nrows; i++)
         row_line(f, res, &res->rows[i], &ns);
     fanin_table(f, res, &ns);
+    loan_table(f, res, &ns);
     if (ns.n) {
         fprintf(f, "\nnotes:\n");
         for (int i = 0; i < ns.n; i++)

@@ -11,10 +11,12 @@
 #define N_LAT   4
 #define N_RATE  2
 #define N_FANIN 5
+#define N_LOAN  4
 
 extern const size_t lat_sizes[N_LAT];   /* 64 B, 1 KiB, 64 KiB, 1 MiB */
 extern const size_t rate_sizes[N_RATE]; /* 64 B, 64 KiB */
 extern const int fanin_senders[N_FANIN];
+extern const size_t loan_sizes[N_LOAN]; /* 64 B, 1 MiB, 64 MiB, 1 GiB */
 
 struct row {
     const struct mech *mech;
@@ -35,6 +37,10 @@ struct results {
     bool perf;
     size_t nrows;
     struct row rows[32];
+    /* Loaned round trips of mbx (loan) by message size, up to the largest
+     * message mbx takes: whether zero copy stays flat (issue 6). */
+    bool loan_ran;
+    struct lat_result loan[N_LOAN];
     double seconds; /* wall time of all measurements */
 };
 

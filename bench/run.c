@@ -9,6 +9,7 @@
 const size_t lat_sizes[N_LAT] = {64, 1024, 64 << 10, 1 << 20};
 const size_t rate_sizes[N_RATE] = {64, 64 << 10};
 const int fanin_senders[N_FANIN] = {1, 2, 4, 8, 16};
+const size_t loan_sizes[N_LOAN] = {64, 1 << 20, 64 << 20, (size_t)1 << 30};
 
 const struct row *results_row(const struct results *res, const char *name)
 {
@@ -27,8 +28,12 @@ static const char *size_name(size_t size)
         return "1KiB";
     case 64 << 10:
         return "64KiB";
-    default:
+    case 1 << 20:
         return "1MiB";
+    case 64 << 20:
+        return "64MiB";
+    default:
+        return "1GiB";
     }
 }
 
@@ -106,6 +111,25 @@ static int measure_fanin(struct results *res)
     return rc;
 }
 
+/* The loan row again at sizes up to 1 GiB: a loaned round trip should not
+ * grow with the message (a 1 GiB cell needs about 2 GiB of shared memory,
+ * one message in each direction; without it the cell says why). */
+static int measure_loan_sizes(struct results *res)
+{
+    const struct row *row = results_row(res, "mbx-loan");
+    if (!row || row->na)
+        return 0;
+    progress("mbx-bench: loans by size     ");
+    int rc = 0;
+    for (int i = 0; i < N_LOAN && rc == 0; i++) {
+        fprintf(stderr, " %s", size_name(loan_sizes[i]));
+        rc = measure_latency(row->mech, loan_sizes[i], &res->plan, &res->loan[i]);
+    }
+    res->loan_ran = true;
+    progress("\n");
+    return rc;
+}
+
 int run_all(struct results *res)
 {
     int64_t start = now_ns();
@@ -124,6 +148,8 @@ int run_all(struct results *res)
     }
     if (rc == 0)
         rc = measure_fanin(res);
+    if (rc == 0)
+        rc = measure_loan_sizes(res);
     res->seconds = (double)(now_ns() - start) / 1e9;
     return rc;
 }
