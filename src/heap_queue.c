@@ -122,7 +122,19 @@ int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uin
             return -EIDRM;
         }
         struct seg_blk *b = seg_blk_at(s, off);
-        if (!b || b->seq != seq || (b->state != BLK_TAKEN && b->state != BLK_QUEUED)) {
+        if (!b) {
+            sync_unlock(s);
+            return -EUCLEAN;
+        }
+        /* Blocks never move and sequence numbers are never reused, so a
+         * block that no longer holds our queued message was taken: lent
+         * (LENT, or released by its borrower since, perhaps reused) — the
+         * borrower frees it — or copied out (TAKEN): we free it. */
+        if (b->seq != seq || b->state == BLK_LENT || b->state == BLK_FREE) {
+            sync_unlock(s);
+            return 0;
+        }
+        if (b->state != BLK_TAKEN && b->state != BLK_QUEUED) {
             sync_unlock(s);
             return -EUCLEAN;
         }
