@@ -239,8 +239,11 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     if (c->taken && info && info->reply_token)
         c->taken(info);
     if (lend) {
-        /* The slot stays LENT until mbx_release frees it. */
+        /* The slot stays LENT until mbx_release frees it; the message is
+         * received now, as in heap mailboxes, so a borrower that dies
+         * before releasing does not leave the totals apart. */
         *lend = sl + 1;
+        __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
         return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
     }
     /* Still ours? If someone judged us dead and freed the slot, what we
@@ -467,8 +470,9 @@ void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *
     for (uint32_t i = 0; i < s->ring_slots; i++) {
         struct ring_slot *sl = ring_slot_at(s, i);
         if (slot_state_of(__atomic_load_n(&sl->word, __ATOMIC_ACQUIRE)) == SLOT_READY) {
+            uint32_t len = __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
             n++;
-            b += __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
+            b += len <= s->max_msg_size ? len : 0; /* a scribbled length is not counted */
         }
     }
     *count = n;

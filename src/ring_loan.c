@@ -69,7 +69,6 @@ int ring_release(const struct mb_ctx *c, const void *buf)
         return -EINVAL;
     if (raw_prio & PRIO_COUNTED)
         ring_count_down(ctl);
-    __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
     sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return 0;
 }

@@ -127,6 +127,12 @@ static void dead_process_loans_come_back(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), sizeof(buf));
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    /* The dead process's received loan counts as received. */
+    mbx_stat ms;
+    assert_int_equal(mbx_stat_get(m, &ms), 0);
+    assert_int_equal(ms.sent_total, 5);
+    assert_int_equal(ms.received_total, 5);
+    assert_int_equal(ms.count, 0);
     mbx_close(m);
     mbx_unlink("l4");
 }
