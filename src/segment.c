@@ -107,7 +107,9 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     int r = seg_lock_init(&h->hot.lock);
     if (r)
         return r;
-    h->version = SEG_VERSION;
+    h->version = (flags & SEG_RING) && attr->max_msg_size > SEG_RING_SMALL_MSG
+                     ? SEG_VERSION_BIG_RING
+                     : SEG_VERSION;
     h->hdr_size = sizeof(*h);
     h->file_size = size;
     if (flags & SEG_RING) {
@@ -156,12 +158,14 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
-    if (h->version != SEG_VERSION)
+    if (h->version != SEG_VERSION && h->version != SEG_VERSION_BIG_RING)
         return -EPROTO;
     uint32_t ring_slots = h->ring_slots;
     uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size, stream_size = h->stream_size;
     int ring = (h->flags & SEG_RING) != 0, stream = (h->flags & MBX_STREAM) != 0;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
+        return -EUCLEAN;
+    if ((h->version == SEG_VERSION_BIG_RING) != (ring && max_msg > SEG_RING_SMALL_MSG))
         return -EUCLEAN;
     if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS ||
                 (max_msg > SEG_RING_SMALL_MSG && ring_slots * max_msg > SEG_RING_MAX_BYTES) ||

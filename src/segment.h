@@ -29,18 +29,21 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define SEG_MAGIC          0x314d5453584f424dull /* "MBOXSTM1" */
-#define SEG_VERSION        1u
-#define SEG_LINE           64u
-#define SEG_NBINS          64u
-#define SEG_EXACT_BINS     32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
-#define SEG_MAX_MSG        (1ull << 30)
-#define SEG_MAX_ARENA      (1ull << 44)
-#define SEG_RING           0x100u /* internal flag: a ring mailbox */
-#define SEG_RING_MAX_SLOTS 1024u
-#define SEG_RING_SMALL_MSG (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
-#define SEG_RING_MAX_BYTES (64ull << 20) /* payload bytes of all slots of a larger ring */
-#define SEG_STREAM_MAX     (1ull << 30) /* bytes a stream buffers at most */
+#define SEG_MAGIC   0x314d5453584f424dull /* "MBOXSTM1" */
+#define SEG_VERSION 1u
+/* Rings of messages over 64 KiB, new in this layout: a reader that knows
+ * only version 1 refuses them with -EPROTO instead of calling them corrupt. */
+#define SEG_VERSION_BIG_RING 2u
+#define SEG_LINE             64u
+#define SEG_NBINS            64u
+#define SEG_EXACT_BINS       32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG          (1ull << 30)
+#define SEG_MAX_ARENA        (1ull << 44)
+#define SEG_RING             0x100u /* internal flag: a ring mailbox */
+#define SEG_RING_MAX_SLOTS   1024u
+#define SEG_RING_SMALL_MSG   (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
+#define SEG_RING_MAX_BYTES   (64ull << 20) /* payload bytes of all slots of a larger ring */
+#define SEG_STREAM_MAX       (1ull << 30)  /* bytes a stream buffers at most */
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {

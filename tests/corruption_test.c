@@ -72,6 +72,33 @@ static void targeted_damage_is_reported(void **state)
     assert_int_equal(mbx_unlink("victim"), 0);
 }
 
+/* Rings of messages over 64 KiB carry layout version 2, which readers of
+ * version 1 only refuse: a header claiming the other version for its
+ * layout is corrupt, an unknown version is -EPROTO. */
+static void layout_versions(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 1 << 20;
+    mbx *m, *again;
+    mbx_unlink("big");
+    assert_int_equal(mbx_open("big", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    struct seg_hdr *h = m->seg.hdr;
+    uint32_t want = m->seg.ring ? SEG_VERSION_BIG_RING : SEG_VERSION; /* heap: MBX_QUEUE=heap */
+    assert_int_equal(h->version, want);
+    h->version = want == SEG_VERSION ? SEG_VERSION_BIG_RING : SEG_VERSION;
+    assert_int_equal(mbx_open("big", MBX_SEND, NULL, &again), -EUCLEAN);
+    h->version = 3;
+    assert_int_equal(mbx_open("big", MBX_SEND, NULL, &again), -EPROTO);
+    h->version = want;
+    assert_int_equal(mbx_open("big", MBX_SEND, NULL, &again), 0);
+    mbx_close(again);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("big"), 0);
+}
+
 /* Scribbles n random bytes over the segment, sparing the lock word: a peer
  * holding the lock forever is a denial of service any peer (or a stopped
  * process) can cause, not memory corruption. */
@@ -152,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(targeted_damage_is_reported),
+        cmocka_unit_test(layout_versions),
         cmocka_unit_test(random_scribbles_never_crash),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
