@@ -36,7 +36,7 @@ EXPORT const char *mbx_strerror(int err)
     case EPROTONOSUPPORT:
         return "network mailboxes are not supported yet";
     case ENOSPC:
-        return "mailbox memory limit reached";
+        return "no room: mailbox memory limit reached or file system full";
     case EPIPE:
         return "peer terminated before replying";
     case ENOSYS:
