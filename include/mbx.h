@@ -166,8 +166,10 @@ int mbx_transfer(mbx *m, pid_t new_owner);
 /* Zero copy: mbx_loan stores in *buf a writable buffer of len bytes inside the
  * mailbox; mbx_send_loan queues it without copying; mbx_recv_loan stores a
  * read-only pointer to the next message in *buf and returns its size, valid
- * until mbx_release. Errors as mbx_send / mbx_recv, and -EINVAL for a buffer
- * that is not a loan of this handle. */
+ * until mbx_release. The received message is mapped read-only (a second
+ * mapping per handle, made by its first mbx_recv_loan): writing through it
+ * faults. Errors as mbx_send / mbx_recv, -ENOMEM when that mapping cannot be
+ * made, and -EINVAL for a buffer that is not a loan of this handle. */
 int mbx_loan(mbx *m, size_t len, void **buf);
 int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns);
 ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);

@@ -196,6 +196,8 @@ EXPORT int mbx_close(mbx *m)
     recv_right_drop(m);
     struct mb_ctx c = handle_ctx(m);
     mb_close(&c, m->flags);
+    if (m->lend_view)
+        shmfile_unmap_view(&m->file, m->lend_view);
     shmfile_close(&m->file);
     free(m);
     return 0;

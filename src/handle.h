@@ -17,6 +17,10 @@ struct mbx {
     struct sync_wait_cfg wait;
     int64_t owner_checked_ns; /* MBX_OWNED: when a send last checked the owner */
     uint64_t recv_id;         /* MBX_RECV_EXCLUSIVE: this handle's id in its process */
+    /* A read-only mapping of the same file, made by the first
+     * mbx_recv_loan: received loans point into it, so a receiver that
+     * writes through one faults instead of changing the message. */
+    const unsigned char *lend_view;
     char name[NAME_MAX_LEN + 1];
 };
 

@@ -4,6 +4,7 @@
 #include "handle.h"
 #include "heap_queue.h"
 #include "owner.h"
+#include "platform/linux/shmfile.h"
 #include "ring.h"
 
 #include <errno.h>
@@ -46,6 +47,23 @@ EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t t
                        : heap_send_loan(&c, buf, len, prio, timeout_ns);
 }
 
+/* The handle's read-only view of its file, mapped on first use (threads
+ * of one handle may race to make it: one mapping wins, the other goes). */
+static const unsigned char *lend_view(mbx *m)
+{
+    const unsigned char *v = __atomic_load_n(&m->lend_view, __ATOMIC_ACQUIRE);
+    if (v)
+        return v;
+    const unsigned char *mine = shmfile_map_view(&m->file);
+    if (!mine)
+        return NULL;
+    if (__atomic_compare_exchange_n(&m->lend_view, &v, mine, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return mine;
+    shmfile_unmap_view(&m->file, mine);
+    return v;
+}
+
 EXPORT ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
 {
     int r = loan_checks(m, MBX_RECV, buf);
@@ -55,9 +73,16 @@ EXPORT ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_
         return -EINVAL;
     if ((r = owner_recv_check(m)))
         return r;
+    const unsigned char *view = lend_view(m);
+    if (!view)
+        return -ENOMEM;
     struct mb_ctx c = handle_ctx(m);
-    return m->seg.ring ? ring_recv_loan(&c, buf, info, timeout_ns)
-                       : heap_recv_loan(&c, buf, info, timeout_ns);
+    const void *p;
+    ssize_t n = m->seg.ring ? ring_recv_loan(&c, &p, info, timeout_ns)
+                            : heap_recv_loan(&c, &p, info, timeout_ns);
+    if (n >= 0) /* the same bytes, seen through the read-only mapping */
+        *buf = view + ((const unsigned char *)p - m->seg.base);
+    return n;
 }
 
 EXPORT int mbx_release(mbx *m, const void *buf)
@@ -65,6 +90,10 @@ EXPORT int mbx_release(mbx *m, const void *buf)
     int r = loan_checks(m, MBX_RECV, buf);
     if (r)
         return r;
+    const unsigned char *p = buf, *view = __atomic_load_n(&m->lend_view, __ATOMIC_ACQUIRE);
+    if (!view || p < view || p >= view + m->seg.size)
+        return -EINVAL; /* not a loan this handle handed out */
     struct mb_ctx c = handle_ctx(m);
-    return m->seg.ring ? ring_release(&c, buf) : heap_release(&c, buf);
+    const void *rw = m->seg.base + (p - view);
+    return m->seg.ring ? ring_release(&c, rw) : heap_release(&c, rw);
 }

@@ -206,11 +206,12 @@ static void patch(const uint8_t *data, size_t size)
     munmap(base, fsize);
 }
 
-/* A loan must lie inside the mailbox's mapping; reading all of it would
- * fault or trip AddressSanitizer otherwise. */
-static void check_loan(mbx *m, const void *p, size_t len)
+/* A loan must lie inside the mailbox's mapping (a received one inside the
+ * handle's read-only view of it); reading all of it would fault or trip
+ * AddressSanitizer otherwise. */
+static void check_loan(mbx *m, const void *p, size_t len, const unsigned char *start)
 {
-    const unsigned char *b = p, *start = m->file.base;
+    const unsigned char *b = p;
     if (b < start || len > m->file.size || (size_t)(b - start) > m->file.size - len)
         fail("loan outside the mapping", (long)len);
     unsigned sum = 0;
@@ -241,7 +242,7 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
             n = mbx_recv_loan(m, &p, &info, MBX_NONBLOCK);
             check_received("mbx_recv_loan", n, SIZE_MAX, &info, loan_ok);
             if (n >= 0) {
-                check_loan(m, p, (size_t)n);
+                check_loan(m, p, (size_t)n, m->lend_view);
                 check("mbx_release", mbx_release(m, p), (const int[]){0});
             }
         }
@@ -250,7 +251,7 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
             int e = mbx_loan(m, len, &p);
             check("mbx_loan", e, loan_ok);
             if (e == 0) {
-                check_loan(m, p, len);
+                check_loan(m, p, len, m->file.base);
                 memset(p, 'z', len);
                 check("mbx_send_loan", mbx_send_loan(m, p, len, r % 2, MBX_NONBLOCK), loan_ok);
             }

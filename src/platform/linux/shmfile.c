@@ -85,6 +85,17 @@ int shmfile_open(const char *path, int readonly, struct shmfile *f)
     return r;
 }
 
+const unsigned char *shmfile_map_view(const struct shmfile *f)
+{
+    void *p = mmap(NULL, f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void shmfile_unmap_view(const struct shmfile *f, const unsigned char *view)
+{
+    munmap((void *)view, f->size);
+}
+
 void shmfile_close(struct shmfile *f)
 {
     munmap(f->base, f->size);

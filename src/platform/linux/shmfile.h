@@ -28,6 +28,11 @@ int shmfile_publish(const char *tmp_path, const char *path);
  * -errno (-ENOENT, -EACCES, ...). */
 int shmfile_open(const char *path, int readonly, struct shmfile *f);
 
+/* Maps the whole open file once more, read-only. Returns the mapping, or
+ * NULL with errno set. Unmap it with shmfile_unmap_view. */
+const unsigned char *shmfile_map_view(const struct shmfile *f);
+void shmfile_unmap_view(const struct shmfile *f, const unsigned char *view);
+
 /* Unmaps and closes. */
 void shmfile_close(struct shmfile *f);
 
