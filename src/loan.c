@@ -57,8 +57,7 @@ static const unsigned char *lend_view(mbx *m)
     const unsigned char *mine = shmfile_map_view(&m->file);
     if (!mine)
         return NULL;
-    if (__atomic_compare_exchange_n(&m->lend_view, &v, mine, 0, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+    if (__atomic_compare_exchange_n(&m->lend_view, &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return mine;
     shmfile_unmap_view(&m->file, mine);
     return v;

@@ -153,7 +153,7 @@ static void received_loans_are_read_only(void **state)
     assert_ptr_not_equal(in, out); /* the same bytes through another mapping */
     pid_t p = fork();
     if (p == 0) {
-        signal(SIGSEGV, SIG_DFL); /* cmocka's handler would carry on testing */
+        signal(SIGSEGV, SIG_DFL);       /* cmocka's handler would carry on testing */
         ((volatile char *)in)[0] = 'w'; /* must fault */
         _exit(3);
     }
