@@ -140,7 +140,9 @@ int heap_release(const struct mb_ctx *c, const void *buf)
     if (!b || b->state != BLK_LENT || b->prev != (uint64_t)(uint32_t)c->pid) {
         r = -EINVAL;
     } else {
-        heap_done_with(s, b);
+        /* Always ours to free, rendezvous or not: a rendezvous sender
+         * stops watching a block once it sees it lent (heap_rendezvous_wait). */
+        alloc_free(s, b);
         sync_signal(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     }
     sync_unlock(s);

@@ -79,7 +79,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
 
 void heap_done_with(struct seg *s, struct seg_blk *b)
 {
-    /* A rendezvous sender is waiting to see this very block taken. */
+    /* A rendezvous sender is waiting to see this very block copied out. */
     if (s->capacity == MBX_RENDEZVOUS)
         __atomic_store_n(&b->state, BLK_TAKEN, __ATOMIC_RELEASE);
     else
@@ -121,22 +121,15 @@ int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uin
             sync_unlock(s);
             return -EIDRM;
         }
+        /* Blocks never move and sequence numbers are never reused, so
+         * unless the block at off is still our message, queued or copied
+         * out (TAKEN: we free it), a receiver took it by loan: lent now,
+         * or released since (its borrower frees it), then perhaps merged
+         * or handed out again, still showing our stale seq in WRITING. */
         struct seg_blk *b = seg_blk_at(s, off);
-        if (!b) {
-            sync_unlock(s);
-            return -EUCLEAN;
-        }
-        /* Blocks never move and sequence numbers are never reused, so a
-         * block that no longer holds our queued message was taken: lent
-         * (LENT, or released by its borrower since, perhaps reused) — the
-         * borrower frees it — or copied out (TAKEN): we free it. */
-        if (b->seq != seq || b->state == BLK_LENT || b->state == BLK_FREE) {
+        if (!b || b->seq != seq || (b->state != BLK_TAKEN && b->state != BLK_QUEUED)) {
             sync_unlock(s);
             return 0;
-        }
-        if (b->state != BLK_TAKEN && b->state != BLK_QUEUED) {
-            sync_unlock(s);
-            return -EUCLEAN;
         }
         if (b->state == BLK_TAKEN) {
             alloc_free(s, b);

@@ -5,6 +5,7 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -28,6 +29,20 @@ static mbx *open_rv(const char *name)
     a.capacity = MBX_RENDEZVOUS;
     a.max_msg_size = 64;
     mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+/* A rendezvous mailbox with room for one message of max bytes at most. */
+static mbx *open_tight(const char *name, uint64_t max, uint64_t limit)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = MBX_RENDEZVOUS;
+    a.max_msg_size = max;
+    a.memory_limit = limit;
+    mbx *m;
+    mbx_unlink(name);
     assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     return m;
 }
@@ -120,6 +135,71 @@ static void removal_ends_a_blocked_send(void **state)
     mbx_close(m);
 }
 
+/* Messages taken by loan and released after their senders returned: each
+ * block is freed by its borrower, so a small arena never fills up. */
+static void loaned_messages_are_freed(void **state)
+{
+    (void)state;
+    mbx *m = open_tight("rvloan", 1024, 16384);
+    pid_t p = fork();
+    if (p == 0) {
+        for (int i = 0; i < 40; i++) {
+            const void *in;
+            if (mbx_recv_loan(m, &in, NULL, 5000000000ll) != 1024)
+                _exit(1);
+            sleep_ms(2); /* the sender has long returned */
+            if (mbx_release(m, in) != 0)
+                _exit(2);
+        }
+        _exit(0);
+    }
+    char buf[1024] = {0};
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(mbx_send(m, buf, sizeof(buf), 0, 5000000000ll), 0);
+    reap_ok(p);
+    mbx_close(m);
+    mbx_unlink("rvloan");
+}
+
+/* A sender stopped while its message is lent to a receiver that dies; the
+ * block comes back and is loaned out again (still showing the old
+ * sequence number) before the sender looks: its message was delivered,
+ * so its send returns 0. */
+static void sender_sees_its_block_reused(void **state)
+{
+    (void)state;
+    mbx *m = open_tight("rvreuse", 4000, 4096);
+    pid_t snd = fork();
+    if (snd == 0) {
+        char buf[4000] = {1};
+        _exit(mbx_send(m, buf, sizeof(buf), 0, 10000000000ll) == 0 ? 0 : 1);
+    }
+    mbx_stat st = {0};
+    for (int i = 0; i < 5000 && st.count == 0; i++) {
+        sleep_ms(1);
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+    }
+    assert_int_equal(st.count, 1);
+    assert_int_equal(kill(snd, SIGSTOP), 0);
+    int ws;
+    assert_int_equal(waitpid(snd, &ws, WUNTRACED), snd);
+    pid_t rcv = fork();
+    if (rcv == 0) {
+        const void *in;
+        if (mbx_recv_loan(m, &in, NULL, 0) != 4000)
+            _exit(1);
+        raise(SIGKILL);
+    }
+    assert_int_equal(waitpid(rcv, &ws, 0), rcv);
+    assert_true(WIFSIGNALED(ws));
+    void *again;
+    assert_int_equal(mbx_loan(m, 4000, &again), 0); /* the dead borrower's block */
+    assert_int_equal(kill(snd, SIGCONT), 0);
+    reap_ok(snd);
+    mbx_close(m); /* the unsent loan goes with the mailbox */
+    mbx_unlink("rvreuse");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +207,8 @@ int main(void)
         cmocka_unit_test(timed_out_send_is_withdrawn),
         cmocka_unit_test(blocked_senders_in_arrival_order),
         cmocka_unit_test(removal_ends_a_blocked_send),
+        cmocka_unit_test(loaned_messages_are_freed),
+        cmocka_unit_test(sender_sees_its_block_reused),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
