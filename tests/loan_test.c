@@ -1,6 +1,6 @@
 /* Zero-copy messages: loans written and read in place, mixed with copies,
  * in priority order, and given back when their process dies. */
-#include "test_util.h"
+#include "test_box.h"
 
 #include "mbx.h"
 
@@ -10,14 +10,7 @@
 
 static mbx *open_box(const char *name, uint32_t capacity, uint64_t max)
 {
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = capacity;
-    a.max_msg_size = max;
-    mbx *m;
-    mbx_unlink(name);
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    return m;
+    return test_box(name, capacity, max, 0);
 }
 
 static void loan_send_then_copy_receive(void **state)

@@ -1,6 +1,6 @@
 /* Zero capacity: mbx_send returns only once a receiver took that very
  * message; a send that times out withdraws it, so it is never delivered. */
-#include "test_util.h"
+#include "test_box.h"
 
 #include "mbx.h"
 
@@ -24,27 +24,7 @@ static void sleep_ms(long ms)
 
 static mbx *open_rv(const char *name)
 {
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = MBX_RENDEZVOUS;
-    a.max_msg_size = 64;
-    mbx *m;
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    return m;
-}
-
-/* A rendezvous mailbox with room for one message of max bytes at most. */
-static mbx *open_tight(const char *name, uint64_t max, uint64_t limit)
-{
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = MBX_RENDEZVOUS;
-    a.max_msg_size = max;
-    a.memory_limit = limit;
-    mbx *m;
-    mbx_unlink(name);
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    return m;
+    return test_box(name, MBX_RENDEZVOUS, 64, 0);
 }
 
 static void reap_ok(pid_t p)
@@ -140,7 +120,7 @@ static void removal_ends_a_blocked_send(void **state)
 static void loaned_messages_are_freed(void **state)
 {
     (void)state;
-    mbx *m = open_tight("rvloan", 1024, 16384);
+    mbx *m = test_box("rvloan", MBX_RENDEZVOUS, 1024, 16384);
     pid_t p = fork();
     if (p == 0) {
         for (int i = 0; i < 40; i++) {
@@ -168,7 +148,7 @@ static void loaned_messages_are_freed(void **state)
 static void sender_sees_its_block_reused(void **state)
 {
     (void)state;
-    mbx *m = open_tight("rvreuse", 4000, 4096);
+    mbx *m = test_box("rvreuse", MBX_RENDEZVOUS, 4000, 4096);
     pid_t snd = fork();
     if (snd == 0) {
         char buf[4000] = {1};

@@ -1,7 +1,7 @@
 /* MBX_UNBOUNDED: senders never wait; a million small messages and a few of
  * 100 MiB queue up to the memory limit, drain whole and in order, and the
  * memory is reused afterwards. */
-#include "test_util.h"
+#include "test_box.h"
 
 #include "handle.h"
 #include "mbx.h"
@@ -13,14 +13,7 @@
 
 static mbx *open_unbounded(const char *name, uint64_t max, uint64_t limit)
 {
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = MBX_UNBOUNDED;
-    a.max_msg_size = max;
-    a.memory_limit = limit;
-    mbx *m;
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, &m), 0);
-    return m;
+    return test_box(name, MBX_UNBOUNDED, max, limit);
 }
 
 static void a_million_small_messages(void **state)

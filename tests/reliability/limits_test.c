@@ -2,7 +2,7 @@
  * on one mailbox, and running out of room (a mailbox's memory limit, the
  * process's file limits). Each must give clean errors and lose or garble
  * nothing. Public API only. */
-#include "test_util.h"
+#include "test_box.h"
 
 #include "mbx.h"
 
@@ -302,13 +302,7 @@ static uint32_t fill(mbx *m, uint64_t *bytes)
 static void unbounded_runs_out_cleanly(void **state)
 {
     (void)state;
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = MBX_UNBOUNDED;
-    a.max_msg_size = BIGGEST;
-    a.memory_limit = LIMIT;
-    mbx *m;
-    assert_int_equal(mbx_open("tight", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, &m), 0);
+    mbx *m = test_box("tight", MBX_UNBOUNDED, BIGGEST, LIMIT);
     uint32_t first = 0, largest = 0;
     uint64_t least = UINT64_MAX;
     for (int round = 0; round < 5; round++) {
