@@ -77,7 +77,9 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     return 0;
 }
 
-void heap_done_with(struct seg *s, struct seg_blk *b)
+/* Caller holds the lock. A message was copied out: frees its block, or in
+ * a rendezvous mailbox marks it taken for its waiting sender. */
+static void done_with(struct seg *s, struct seg_blk *b)
 {
     /* A rendezvous sender is waiting to see this very block copied out. */
     if (s->capacity == MBX_RENDEZVOUS)
@@ -214,7 +216,7 @@ static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx
     int r = prioq_remove(s, b);
     if (r)
         return r;
-    heap_done_with(s, b);
+    done_with(s, b);
     h->meta.bytes -= len;
     h->meta.received_total++;
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);

@@ -31,10 +31,6 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
 /* Fills *info from a queued block holding len payload bytes. */
 void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len);
 
-/* Caller holds the lock. A message was received: frees its block, or in a
- * rendezvous mailbox marks it taken for its waiting sender. */
-void heap_done_with(struct seg *s, struct seg_blk *b);
-
 /* The rest of a rendezvous send, after its message was published at block
  * offset off with sequence number seq (seen: send_futex then): waits until
  * a receiver took that very message, or withdraws it once the time is up,
