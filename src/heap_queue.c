@@ -326,8 +326,10 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
     for (;;) {
         uint32_t seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_ACQUIRE);
         /* An empty mailbox is seen without the lock: waiting receivers keep
-         * off the line senders need. */
-        if (__atomic_load_n(&hot->count, __ATOMIC_ACQUIRE) != 0 || removed(s)) {
+         * off the line senders need. A holder that died may have queued a
+         * message it never counted: taking the lock repairs that. */
+        if (__atomic_load_n(&hot->count, __ATOMIC_ACQUIRE) != 0 || removed(s) ||
+            sync_holder_died(s)) {
             int r = sync_lock(s);
             if (r)
                 return r;

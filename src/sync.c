@@ -6,10 +6,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 
 /* Sleep in slices at most this long even without a deadline: a relative
- * futex timeout is what makes a signal handler end the wait with EINTR. */
-#define SLICE_NS (3600ll * 1000000000)
+ * futex timeout is what makes a signal handler end the wait with EINTR, and
+ * a sleeper has to look now and then for a lock holder that died: nobody
+ * signals the change that holder was making (a message queued but not yet
+ * counted), so only the next lock taker repairs it. */
+#define SLICE_NS 1000000000ll
 
 /* Tries before blocking: the lock guards short critical sections, and
  * glibc's robust mutexes never spin, so a process that finds the lock held
@@ -30,6 +34,14 @@ static int lock_mutex(pthread_mutex_t *m)
         cpu_relax();
     }
     return pthread_mutex_lock(m);
+}
+
+int sync_holder_died(const struct seg *s)
+{
+    /* The kernel marks a robust lock this way when its holder dies; the
+     * next pthread_mutex_lock clears the mark and reports EOWNERDEAD. */
+    return (__atomic_load_n(&s->hdr->hot.lock.__data.__lock, __ATOMIC_RELAXED) &
+            FUTEX_OWNER_DIED) != 0;
 }
 
 int sync_lock(struct seg *s)
@@ -96,7 +108,7 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
     }
     int r = 0;
     __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
-    while (!changed(s, word, seen)) {
+    while (!changed(s, word, seen) && !sync_holder_died(s)) {
         int64_t left = clock_remaining(deadline);
         if (left == 0) {
             r = -ETIMEDOUT;

@@ -18,6 +18,10 @@ static inline void cpu_relax(void)
  * Returns 0, or -EUCLEAN when the lock or the segment is beyond repair. */
 int sync_lock(struct seg *s);
 
+/* Returns 1 when the lock's last holder died holding it (the next
+ * sync_lock repairs), else 0. Never fails. */
+int sync_holder_died(const struct seg *s);
+
 /* Releases the mailbox lock. */
 void sync_unlock(struct seg *s);
 
@@ -31,8 +35,9 @@ struct sync_wait_cfg {
 
 /* Waits until *word no longer holds seen, the mailbox is removed, or the
  * deadline (absolute, CLOCK_MONOTONIC ns; -1 none) passes. waiters counts
- * sleepers so wakers call futex only when someone sleeps. Returns 0 (look
- * again), -ETIMEDOUT or -EINTR. */
+ * sleepers so wakers call futex only when someone sleeps. Also returns, at
+ * most a second late, when the lock holder died (see sync_holder_died).
+ * Returns 0 (look again), -ETIMEDOUT or -EINTR. */
 int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, int64_t deadline,
               const struct sync_wait_cfg *cfg);
 

@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "handle.h"
 #include "mbx.h"
+#include "prioq.h"
 #include "ring.h"
 #include "sync.h"
 
@@ -82,6 +83,12 @@ static mbx *open_heap_box(const char *name, uint32_t capacity)
     return open_kind(name, capacity, "heap");
 }
 
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
 static void reap(pid_t p)
 {
     int st;
@@ -154,6 +161,65 @@ static void dies_after_commit_before_link(void **state)
     assert_int_equal(st.sent_total, 2);
     mbx_close(m);
     mbx_unlink("commit");
+}
+
+/* In a child: takes the lock, queues message `id` as far as publishing
+ * does up to counting it, and dies there. */
+static void die_before_count(mbx *m, uint32_t id)
+{
+    struct crash_msg msg;
+    sync_lock(&m->seg);
+    struct seg_blk *b;
+    alloc_take(&m->seg, sizeof(msg), getpid(), &b);
+    size_t n = make_msg(&msg, id);
+    memcpy(seg_payload(b), &msg, n);
+    b->len = n;
+    b->seq = m->seg.hdr->meta.seq_next++;
+    b->state = BLK_QUEUED;
+    prioq_push(&m->seg, b);
+    m->seg.hdr->meta.bytes += n;
+    raise(SIGKILL);
+}
+
+/* A sender dies holding the lock after queueing into an empty mailbox but
+ * before counting the message. Receivers look at the count without the
+ * lock, so they must also notice the dead holder: one already asleep gets
+ * the message, and so does one that only looks. */
+static void dies_before_count_in_empty_box(void **state)
+{
+    (void)state;
+    mbx *m = open_heap_box("uncounted", 8);
+    pid_t r = fork();
+    if (r == 0) {
+        struct crash_msg msg;
+        ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 10000000000ll);
+        _exit(n > 0 && whole(&msg, (size_t)n) && msg.id == 7 ? 0 : 2);
+    }
+    sleep_us(100000); /* let it fall asleep */
+    pid_t p = fork();
+    if (p == 0)
+        die_before_count(m, 7);
+    reap(p);
+    int st;
+    assert_int_equal(waitpid(r, &st, 0), r);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+
+    p = fork();
+    if (p == 0)
+        die_before_count(m, 8);
+    reap(p);
+    struct crash_msg msg;
+    ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 8);
+    mbx_stat s;
+    assert_int_equal(mbx_stat_get(m, &s), 0);
+    assert_int_equal(s.count, 0);
+    assert_int_equal(s.bytes, 0);
+    assert_int_equal(s.repairs, 2);
+    mbx_close(m);
+    mbx_unlink("uncounted");
 }
 
 static struct ring_slot *ring_slot_of(mbx *m, uint64_t pos)
@@ -255,12 +321,6 @@ static void receiver_loop(mbx *m, struct board *b)
     }
 }
 
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-}
-
 /* One round: a sender and a receiver run, one or both are killed at a
  * random moment, then the mailbox is drained and checked. */
 static void kill_round(mbx *m, struct board *b, unsigned round, unsigned *acked)
@@ -354,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dies_holding_lock_mid_send),
         cmocka_unit_test(dies_after_commit_before_link),
+        cmocka_unit_test(dies_before_count_in_empty_box),
         cmocka_unit_test(ring_sender_dies_mid_claim),
         cmocka_unit_test(ring_receiver_dies_mid_take),
         cmocka_unit_test(random_kills),
