@@ -222,6 +222,46 @@ static void dies_before_count_in_empty_box(void **state)
     mbx_unlink("uncounted");
 }
 
+/* A lock holder is killed while its exit takes long (a large address space
+ * to tear down): the kernel hands the lock on before the process is a
+ * zombie, and the repair must already count it dead and take back its
+ * half-written block, not keep it for a process that will never finish. */
+static void repair_counts_an_exiting_holder_dead(void **state)
+{
+    (void)state;
+    mbx *m = open_heap_box("exiting", 8);
+    struct crash_msg msg;
+    assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 0, 0), 0);
+    uint64_t used = m->seg.hdr->meta.used;
+    size_t big = (size_t)1 << 30;
+    pid_t p = fork();
+    if (p == 0) {
+        unsigned char *mem = mmap(NULL, big, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (mem == MAP_FAILED)
+            _exit(3);
+        sync_lock(&m->seg);
+        struct seg_blk *b;
+        alloc_take(&m->seg, 400, getpid(), &b);
+        raise(SIGKILL);
+    }
+    /* Take the lock the moment the kernel marks it. */
+    while (!sync_holder_died(&m->seg)) {
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p)
+            fail_msg("child ended before it died holding the lock (status %d)", st);
+    }
+    assert_int_equal(sync_lock(&m->seg), 0);
+    uint64_t after = m->seg.hdr->meta.used;
+    sync_unlock(&m->seg);
+    reap(p);
+    assert_int_equal(after, used);
+    ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+    assert_true(n > 0 && whole(&msg, (size_t)n) && msg.id == 0);
+    mbx_close(m);
+    mbx_unlink("exiting");
+}
+
 static struct ring_slot *ring_slot_of(mbx *m, uint64_t pos)
 {
     unsigned char *first = m->seg.ring + sizeof(struct ring_ctl);
@@ -415,6 +455,7 @@ int main(void)
         cmocka_unit_test(dies_holding_lock_mid_send),
         cmocka_unit_test(dies_after_commit_before_link),
         cmocka_unit_test(dies_before_count_in_empty_box),
+        cmocka_unit_test(repair_counts_an_exiting_holder_dead),
         cmocka_unit_test(ring_sender_dies_mid_claim),
         cmocka_unit_test(ring_receiver_dies_mid_take),
         cmocka_unit_test(random_kills),

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-/* Returns 1 when process pid exists (of any user) and is not a zombie, 0
+/* Returns 1 when process pid exists (of any user) and is not exiting, 0
  * when it is gone or pid is not a valid process id. A reused pid reads as
  * alive: what it guards then waits until that process ends too. */
 int liveness_pid_alive(int32_t pid);
