@@ -233,7 +233,7 @@ static void repair_counts_an_exiting_holder_dead(void **state)
     struct crash_msg msg;
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 0, 0), 0);
     uint64_t used = m->seg.hdr->meta.used;
-    size_t big = (size_t)1 << 30;
+    size_t big = (size_t)256 << 20;
     pid_t p = fork();
     if (p == 0) {
         unsigned char *mem = mmap(NULL, big, PROT_READ | PROT_WRITE,
