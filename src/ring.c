@@ -2,6 +2,7 @@
 
 #include "platform/linux/clock.h"
 #include "platform/linux/liveness.h"
+#include "sleepers.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -72,7 +73,7 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
     int64_t spin_ns = c->wait.spin_ns;
     /* When others already sleep on the same thing, spinning too would only
      * take a CPU from the process that has to make progress. */
-    if (spin_ns > 0 && __atomic_load_n(waiters, __ATOMIC_RELAXED))
+    if (spin_ns > 0 && sleepers_any(waiters))
         spin_ns = 0;
     int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
     for (unsigned i = 1; spin_ns != 0; i++) {
@@ -261,7 +262,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
      * receiver's path), and whenever the ring may have run dry, so that no
      * sender sleeps through room it could use. Only when someone sleeps:
      * the next slot's line is the sender's, and reading it costs a miss. */
-    if (__atomic_load_n(&s->hdr->hot.send_waiters, __ATOMIC_SEQ_CST)) {
+    if (sleepers_any(&s->hdr->hot.send_waiters)) {
         struct ring_slot *next = ring_slot_at(s, pos + 1);
         uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
         uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;

@@ -78,22 +78,23 @@ struct seg_hot {
     uint32_t removed;      /* 1 once mbx_unlink ran: every call says -EIDRM */
     uint32_t recv_futex;   /* bumped on every enqueue: receivers wait on it */
     uint32_t send_futex;   /* bumped on every dequeue: senders wait on it */
-    uint32_t recv_waiters; /* receivers asleep on recv_futex */
-    uint32_t send_waiters; /* senders asleep on send_futex */
+    uint32_t recv_waiters; /* receivers asleep on recv_futex (sleepers.h) */
+    uint32_t send_waiters; /* senders asleep on send_futex (sleepers.h) */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
 
 /* Second line of the fast path, guarded by the lock. */
 struct seg_meta {
-    uint64_t seq_next;       /* sequence number of the next message */
-    uint64_t bytes;          /* payload bytes queued */
-    uint64_t bin_mask;       /* bit i: bins[i] is not empty */
-    uint64_t used;           /* arena bytes in blocks that are not free */
-    uint64_t received_total; /* messages taken (sent_total is seq_next - 1) */
-    uint32_t nactive;        /* entries in active[] */
-    uint32_t repairs;        /* times a dead lock holder's work was repaired */
-    uint64_t backed_end;     /* arena bytes below this offset are allocated on disk */
-    uint64_t reserved;
+    uint64_t seq_next;          /* sequence number of the next message */
+    uint64_t bytes;             /* payload bytes queued */
+    uint64_t bin_mask;          /* bit i: bins[i] is not empty */
+    uint64_t used;              /* arena bytes in blocks that are not free */
+    uint64_t received_total;    /* messages taken (sent_total is seq_next - 1) */
+    uint32_t nactive;           /* entries in active[] */
+    uint32_t repairs;           /* times a dead lock holder's work was repaired */
+    uint64_t backed_end;        /* arena bytes below this offset are allocated on disk */
+    uint32_t sleep_epoch_ms[2]; /* when the sleeper counts' epochs began (sleepers.h):
+                                   recv_waiters, send_waiters */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
 

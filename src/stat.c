@@ -3,6 +3,7 @@
 
 #include "handle.h"
 #include "ring.h"
+#include "sleepers.h"
 #include "stream.h"
 
 #include <dirent.h>
@@ -27,8 +28,8 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     st->owner_pid = __atomic_load_n(&h->owner_pid, __ATOMIC_RELAXED);
     st->count = __atomic_load_n(&h->hot.count, __ATOMIC_RELAXED);
     st->bytes = __atomic_load_n(&h->meta.bytes, __ATOMIC_RELAXED);
-    st->senders_waiting = __atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED);
-    st->receivers_waiting = __atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED);
+    st->senders_waiting = sleepers_count(__atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED));
+    st->receivers_waiting = sleepers_count(__atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED));
     st->sent_total = __atomic_load_n(&h->meta.seq_next, __ATOMIC_RELAXED) - 1;
     st->received_total = __atomic_load_n(&h->meta.received_total, __ATOMIC_RELAXED);
     st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);

@@ -3,17 +3,22 @@
 #include "platform/linux/clock.h"
 #include "platform/linux/futex.h"
 #include "repair.h"
+#include "sleepers.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 
 /* Sleep in slices at most this long even without a deadline: a relative
- * futex timeout is what makes a signal handler end the wait with EINTR, and
- * a sleeper has to look now and then for a lock holder that died: nobody
- * signals the change that holder was making (a message queued but not yet
- * counted), so only the next lock taker repairs it. */
-#define SLICE_NS 1000000000ll
+ * futex timeout is what makes a signal handler end the wait with EINTR, a
+ * sleeper counts itself again after each slice (sleepers.h), and it has to
+ * look now and then for a lock holder that died: nobody signals the change
+ * that holder was making (a message queued but not yet counted), so only
+ * the next lock taker repairs it. */
+#define SLICE_NS SLEEPERS_SLICE_NS
+
+/* How long one sleeps who could not be counted (32767 sleepers already). */
+#define UNCOUNTED_SLICE_NS 1000000ll
 
 /* Tries before blocking: the lock guards short critical sections, and
  * glibc's robust mutexes never spin, so a process that finds the lock held
@@ -34,6 +39,18 @@ static int lock_mutex(pthread_mutex_t *m)
         cpu_relax();
     }
     return pthread_mutex_lock(m);
+}
+
+/* Where the epoch of the count word `waiters` began: one per direction. */
+static uint32_t *epoch_since(const struct seg *s, const uint32_t *waiters)
+{
+    return &s->hdr->meta.sleep_epoch_ms[waiters == &s->hdr->hot.recv_waiters ? 0 : 1];
+}
+
+static int64_t slice_of(int64_t left, int ticket)
+{
+    int64_t cap = ticket < 0 ? UNCOUNTED_SLICE_NS : SLICE_NS;
+    return left < 0 || left > cap ? cap : left;
 }
 
 int sync_holder_died(const struct seg *s)
@@ -98,7 +115,7 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
     /* When others already sleep on this word, spinning too would only take
      * a CPU from the process that has to make progress. */
     int64_t spin_ns = cfg->spin_ns;
-    if (spin_ns > 0 && __atomic_load_n(waiters, __ATOMIC_RELAXED))
+    if (spin_ns > 0 && sleepers_any(waiters))
         spin_ns = 0;
     if (spin(s, word, seen, spin_ns, deadline))
         return 0;
@@ -107,15 +124,15 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
         return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
     }
     int r = 0;
-    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    uint32_t *since = epoch_since(s, waiters);
+    int ticket = sleepers_enter(waiters, since);
     while (!changed(s, word, seen) && !sync_holder_died(s)) {
         int64_t left = clock_remaining(deadline);
         if (left == 0) {
             r = -ETIMEDOUT;
             break;
         }
-        if (left < 0 || left > SLICE_NS)
-            left = SLICE_NS;
+        left = slice_of(left, ticket);
         if (cfg->poll_ns > 0 && left > cfg->poll_ns)
             left = cfg->poll_ns;
         r = futex_wait(word, seen, left);
@@ -124,8 +141,11 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
         r = 0;
         if (cfg->poll_ns > 0)
             break; /* let the caller look at what nobody signals */
+        /* Counted again in the current epoch before looking again. */
+        sleepers_leave(waiters, ticket);
+        ticket = sleepers_enter(waiters, since);
     }
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    sleepers_leave(waiters, ticket);
     return r;
 }
 
@@ -134,7 +154,7 @@ void sync_signal(uint32_t *word, uint32_t *waiters)
     __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
     /* The seq_cst pair (waiter: add waiters, then read word; us: bump word,
      * then read waiters) means one of us sees the other. */
-    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST))
+    if (sleepers_any(waiters))
         futex_wake(word, INT_MAX);
 }
 
@@ -168,15 +188,14 @@ int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint
     int64_t left = clock_remaining(deadline);
     if (left == 0)
         return -ETIMEDOUT;
-    if (left < 0 || left > SLICE_NS)
-        left = SLICE_NS;
+    int ticket = sleepers_enter(waiters, epoch_since(s, waiters));
+    left = slice_of(left, ticket);
     if (cap_ns > 0 && left > cap_ns)
         left = cap_ns;
-    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
     int r = 0;
     if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s))
         r = futex_wait(futex, fseen, left);
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    sleepers_leave(waiters, ticket);
     if (r == -EINTR)
         return r;
     return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
@@ -184,7 +203,7 @@ int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint
 
 void sync_wake_sleepers(uint32_t *futex, uint32_t *waiters)
 {
-    if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST)) {
+    if (sleepers_any(waiters)) {
         __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
         futex_wake(futex, INT_MAX);
     }

@@ -34,9 +34,10 @@ struct sync_wait_cfg {
 };
 
 /* Waits until *word no longer holds seen, the mailbox is removed, or the
- * deadline (absolute, CLOCK_MONOTONIC ns; -1 none) passes. waiters counts
- * sleepers so wakers call futex only when someone sleeps. Also returns, at
- * most a second late, when the lock holder died (see sync_holder_died).
+ * deadline (absolute, CLOCK_MONOTONIC ns; -1 none) passes. waiters
+ * (hot.recv_waiters or hot.send_waiters; sleepers.h) counts sleepers so
+ * wakers call futex only when someone sleeps. Also returns, at most a slice
+ * (250 ms) late, when the lock holder died (see sync_holder_died).
  * Returns 0 (look again), -ETIMEDOUT or -EINTR. */
 int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, int64_t deadline,
               const struct sync_wait_cfg *cfg);
@@ -53,8 +54,9 @@ int sync_spin64(const struct seg *s, const uint64_t *watch, uint64_t seen, int64
 
 /* Sleeps once on futex, expecting it to hold fseen (read before the caller
  * last looked at its condition), while *watch still holds seen and the
- * mailbox is not removed; at most cap_ns (0: no cap) and until the deadline.
- * Counts itself in waiters. Returns 0 (look again), -ETIMEDOUT or -EINTR. */
+ * mailbox is not removed; at most cap_ns (0: no cap), a slice (250 ms) and
+ * until the deadline. Counts itself in waiters (one of the hot counts). Returns 0 (look again),
+ * -ETIMEDOUT or -EINTR. */
 int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint32_t *futex,
                  uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns);
 

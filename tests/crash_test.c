@@ -336,6 +336,74 @@ static void ring_receiver_dies_mid_take(void **state)
     mbx_unlink("rtake");
 }
 
+/* How many senders (or receivers) mbx_stat says wait. */
+static unsigned waiting(mbx *m, int senders)
+{
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    return senders ? st.senders_waiting : st.receivers_waiting;
+}
+
+/* Waits (up to 5 s) until that number is n. */
+static void await_waiting(mbx *m, int senders, unsigned n)
+{
+    for (int i = 0; i < 5000 && waiting(m, senders) != n; i++)
+        sleep_us(1000);
+    assert_int_equal(waiting(m, senders), n);
+}
+
+/* A process killed asleep in mbx_recv (or in mbx_send on a full mailbox)
+ * stays counted as a sleeper for a while: every waker then makes a system
+ * call and every waiter skips its spin. The count must forget it once the
+ * living have slept a little (a couple of seconds), not keep it forever. */
+static void forget_killed_sleeper(int senders)
+{
+    mbx *m = open_box("sleepy", 4);
+    struct crash_msg msg;
+    size_t n = make_msg(&msg, 1);
+    if (senders)
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(mbx_send(m, &msg, n, 0, 0), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        if (senders)
+            mbx_send(m, &msg, n, 0, MBX_FOREVER);
+        else
+            mbx_recv(m, &msg, sizeof(msg), NULL, MBX_FOREVER);
+        _exit(1);
+    }
+    await_waiting(m, senders, 1);
+    kill(p, SIGKILL);
+    reap(p);
+    assert_int_equal(waiting(m, senders), 1); /* the dead one, for now */
+    /* The living wait and sleep; within a few epochs the dead one is gone. */
+    for (int i = 0; i < 40 && waiting(m, senders) != 0; i++) {
+        int r = senders ? mbx_send(m, &msg, n, 0, 250000000)
+                        : (int)mbx_recv(m, &msg, sizeof(msg), NULL, 250000000);
+        assert_int_equal(r, -ETIMEDOUT);
+    }
+    assert_int_equal(waiting(m, senders), 0);
+    if (senders)
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), (ssize_t)n);
+    assert_int_equal(mbx_send(m, &msg, n, 0, 0), 0);
+    assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), (ssize_t)n);
+    mbx_close(m);
+    mbx_unlink("sleepy");
+}
+
+static void killed_sleeping_receiver_is_forgotten(void **state)
+{
+    (void)state;
+    forget_killed_sleeper(0);
+}
+
+static void killed_sleeping_sender_is_forgotten(void **state)
+{
+    (void)state;
+    forget_killed_sleeper(1);
+}
+
 static void sender_loop(mbx *m, struct board *b, uint32_t base)
 {
     struct crash_msg msg;
@@ -458,6 +526,8 @@ int main(void)
         cmocka_unit_test(repair_counts_an_exiting_holder_dead),
         cmocka_unit_test(ring_sender_dies_mid_claim),
         cmocka_unit_test(ring_receiver_dies_mid_take),
+        cmocka_unit_test(killed_sleeping_receiver_is_forgotten),
+        cmocka_unit_test(killed_sleeping_sender_is_forgotten),
         cmocka_unit_test(random_kills),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

@@ -1,0 +1,111 @@
+/* Sleeper counts that forget processes killed asleep (src/sleepers.h). */
+#include "test_util.h"
+
+#include "platform/linux/clock.h"
+#include "sleepers.h"
+
+/* An epoch start long enough ago that the next sleeper starts a new one. */
+static uint32_t long_ago(void)
+{
+    return (uint32_t)(clock_now_ns() / 1000000) - 10 * SLEEPERS_EPOCH_MS;
+}
+
+static uint32_t just_now(void)
+{
+    return (uint32_t)(clock_now_ns() / 1000000);
+}
+
+static void enter_and_leave(void **state)
+{
+    (void)state;
+    uint32_t w = 0, since = just_now();
+    int a = sleepers_enter(&w, &since), b = sleepers_enter(&w, &since);
+    assert_true(a >= 0 && b >= 0);
+    assert_int_equal(sleepers_count(w), 2);
+    assert_int_equal(sleepers_any(&w), 1);
+    sleepers_leave(&w, a);
+    assert_int_equal(sleepers_count(w), 1);
+    sleepers_leave(&w, b);
+    assert_int_equal(sleepers_count(w), 0);
+    assert_int_equal(sleepers_any(&w), 0);
+}
+
+/* One sleeper never leaves (killed): two epochs later its count is gone,
+ * and the live sleepers' counts are untouched. */
+static void the_dead_are_forgotten_two_epochs_on(void **state)
+{
+    (void)state;
+    uint32_t w = 0, since = just_now();
+    (void)sleepers_enter(&w, &since); /* dies asleep */
+    assert_int_equal(sleepers_count(w), 1);
+    since = long_ago();
+    int live = sleepers_enter(&w, &since); /* starts the next epoch */
+    assert_int_equal(sleepers_count(w), 2);
+    sleepers_leave(&w, live);
+    assert_int_equal(sleepers_count(w), 1); /* the dead one is still counted */
+    int live2 = sleepers_enter(&w, &since); /* epoch not due: same epoch */
+    assert_int_equal(sleepers_count(w), 2);
+    since = long_ago();
+    int live3 = sleepers_enter(&w, &since); /* the dead one's epoch resets */
+    assert_int_equal(sleepers_count(w), 2); /* live2 and live3 */
+    sleepers_leave(&w, live2);
+    sleepers_leave(&w, live3);
+    assert_int_equal(sleepers_count(w), 0);
+    assert_int_equal(sleepers_any(&w), 0);
+}
+
+/* A sleeper whose epoch was reset while it slept (stopped for long) leaves
+ * without taking anything from others. */
+static void a_late_leaver_takes_nothing(void **state)
+{
+    (void)state;
+    uint32_t w = 0, since = just_now();
+    int late = sleepers_enter(&w, &since);
+    since = long_ago();
+    int a = sleepers_enter(&w, &since);
+    sleepers_leave(&w, a);
+    since = long_ago();
+    int b = sleepers_enter(&w, &since); /* late's count is reset here */
+    assert_int_equal(sleepers_count(w), 1);
+    sleepers_leave(&w, late);
+    assert_int_equal(sleepers_count(w), 1);
+    sleepers_leave(&w, b);
+    assert_int_equal(sleepers_count(w), 0);
+}
+
+/* The epoch moves on once per due time, not once per sleeper. */
+static void one_new_epoch_per_due_time(void **state)
+{
+    (void)state;
+    uint32_t w = 0, since = just_now();
+    (void)sleepers_enter(&w, &since); /* dies asleep */
+    since = long_ago();
+    for (int i = 0; i < 10; i++)
+        sleepers_leave(&w, sleepers_enter(&w, &since));
+    assert_int_equal(sleepers_count(w), 1); /* only one epoch passed */
+}
+
+static void a_full_count_says_so(void **state)
+{
+    (void)state;
+    uint32_t w = 0, since = just_now();
+    int n = 0;
+    while (sleepers_enter(&w, &since) >= 0)
+        n++;
+    assert_int_equal(n, 32767);
+    assert_int_equal(sleepers_count(w), 32767);
+    sleepers_leave(&w, -1); /* an uncounted sleeper takes nothing */
+    assert_int_equal(sleepers_count(w), 32767);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(enter_and_leave),
+        cmocka_unit_test(the_dead_are_forgotten_two_epochs_on),
+        cmocka_unit_test(a_late_leaver_takes_nothing),
+        cmocka_unit_test(one_new_epoch_per_due_time),
+        cmocka_unit_test(a_full_count_says_so),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
