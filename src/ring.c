@@ -60,6 +60,32 @@ void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_
         ring_free_skipped(s, sl, t);
 }
 
+/* How long a receiver spins on a head slot being written or copied out
+ * before it scans past it for messages behind. */
+#define BUSY_HEAD_SPIN_NS 1000
+
+/* Sends this thread made since its last receive, on any ring: a thread
+ * sending back to back is a stream, one that alternates is in a round trip. */
+static _Thread_local unsigned sends_in_a_row;
+
+/* Asks for the lines of the slot a sender back to back will claim soon, for
+ * writing: they were last written by its receiver, a lap ago, and fetching
+ * them then overlaps with filling this one instead of stalling a later
+ * claim (one-way 64 B: about 9 -> 12M msg/s here). Not in a round trip,
+ * where it cost 10% of the round trip. A hint only (a no-op where
+ * unsupported). */
+static void prefetch_for_write(const struct ring_slot *next, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)next;
+    for (size_t off = 0; off < size && off < 4 * SEG_LINE; off += SEG_LINE) {
+#if defined(__x86_64__) || defined(__i386__)
+        __asm__ volatile("prefetchw %0" : : "m"(p[off]));
+#else
+        __builtin_prefetch(p + off, 1, 3);
+#endif
+    }
+}
+
 /* Waits until *watch moves off seen, the mailbox is removed, or the deadline
  * passes: spins for the handle's spin time, then sleeps on futex. `stuck`
  * is a slot a dead process may have left (in state stuck_w), checked every
@@ -160,6 +186,8 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
             if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(t, SLOT_CLAIMED, c->pid), 0,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
                 ring_advance(&ctl->tail, t);
+                if (++sends_in_a_row > 2)
+                    prefetch_for_write(ring_slot_at(s, t + 2), s->slot_size);
                 *out = sl;
                 *t_out = t;
                 return 0;
@@ -392,6 +420,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);
     unsigned budget = 0;
+    sends_in_a_row = 0;
+    uint64_t busy_w = 0; /* the busy head's word we last spun on */
     for (;;) {
         if (ring_removed(s))
             return -EIDRM;
@@ -424,8 +454,18 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
             if (st == SLOT_CLAIMED || st == SLOT_TAKING) {
                 stuck = sl;
                 stuck_w = w;
+                /* Busy: about to change. A short spin on it first, and a
+                 * scan (which reads the senders' line, taking it from a
+                 * sender streaming messages) only if it stays busy. */
+                if (w != busy_w && timeout_ns != MBX_NONBLOCK && c->wait.spin_ns != 0) {
+                    busy_w = w;
+                    r = sync_spin64(s, &sl->word, w, BUSY_HEAD_SPIN_NS, deadline);
+                    if (r < 0)
+                        return r;
+                    continue;
+                }
+                scan = 1;
             }
-            scan = st == SLOT_CLAIMED || st == SLOT_TAKING;
         }
         if (scan) {
             /* Scanners watch `sent`, which every publish bumps. */

@@ -300,6 +300,40 @@ static void ring_sender_dies_mid_claim(void **state)
     mbx_unlink("rclaim");
 }
 
+/* A live sender slow between claiming the head slot and publishing it (here
+ * this very process) hides nothing behind it, even from a receiver that
+ * spins without end: the receiver spins only briefly on the busy head, then
+ * scans past it. */
+static void ring_slow_sender_hides_nothing(void **state)
+{
+    (void)state;
+    mbx *m = open_kind("rslow", 8, "ring");
+    struct ring_ctl *ctl = (struct ring_ctl *)m->seg.ring;
+    uint64_t t = ctl->tail;
+    struct ring_slot *sl = ring_slot_of(m, t);
+    sl->word = slot_word(t, SLOT_CLAIMED, getpid());
+    ctl->tail = t + 1;
+    struct crash_msg msg;
+    assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 2), 0, 0), 0);
+    assert_int_equal(mbx_set_spin(m, MBX_FOREVER), 0);
+    ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 2000000000ll);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 2);
+    /* The slow sender finishes: its message comes next. */
+    size_t len = make_msg(&msg, 1);
+    memcpy(sl + 1, &msg, len);
+    sl->len = (uint32_t)len;
+    sl->prio = 0;
+    sl->sender_pid = getpid();
+    __atomic_store_n(&sl->word, slot_word(t, SLOT_READY, 0), __ATOMIC_SEQ_CST);
+    n = mbx_recv(m, &msg, sizeof(msg), NULL, 2000000000ll);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 1);
+    assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("rslow");
+}
+
 /* A receiver dies while copying a message out: it never returned it to
  * anyone, so the message is delivered again once its death is noticed. */
 static void ring_receiver_dies_mid_take(void **state)
@@ -526,6 +560,7 @@ int main(void)
         cmocka_unit_test(repair_counts_an_exiting_holder_dead),
         cmocka_unit_test(ring_sender_dies_mid_claim),
         cmocka_unit_test(ring_receiver_dies_mid_take),
+        cmocka_unit_test(ring_slow_sender_hides_nothing),
         cmocka_unit_test(killed_sleeping_receiver_is_forgotten),
         cmocka_unit_test(killed_sleeping_sender_is_forgotten),
         cmocka_unit_test(random_kills),
