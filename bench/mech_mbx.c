@@ -19,7 +19,8 @@ void mbxb_teardown(struct chan *c)
     c->priv = NULL;
 }
 
-int mbxb_setup(struct chan *c, char *why, size_t whylen)
+/* Creates the cell's mailboxes with `capacity` slots (0: the default). */
+static int setup_with(struct chan *c, uint32_t capacity, char *why, size_t whylen)
 {
     struct mbxb_priv *s = calloc(1, sizeof(*s));
     if (!s)
@@ -28,6 +29,8 @@ int mbxb_setup(struct chan *c, char *why, size_t whylen)
     mbx_attr attr;
     mbx_attr_init(&attr);
     attr.max_msg_size = c->p.size;
+    if (capacity)
+        attr.capacity = capacity;
     int n = c->p.pattern == PATTERN_PINGPONG ? 2 : 1;
     for (int i = 0; i < n; i++) {
         char name[96];
@@ -42,6 +45,20 @@ int mbxb_setup(struct chan *c, char *why, size_t whylen)
         snprintf(s->name[i], sizeof(s->name[i]), "%s", name);
     }
     return 0;
+}
+
+int mbxb_setup(struct chan *c, char *why, size_t whylen)
+{
+    return setup_with(c, 0, why, whylen);
+}
+
+/* As much buffer as a pipe has (64 KiB), in messages of the cell's size,
+ * between the default capacity (64) and a ring's largest (1024): many
+ * senders into one receiver need room to run ahead, as they have in a pipe. */
+static int setup_deep(struct chan *c, char *why, size_t whylen)
+{
+    size_t n = (64 * 1024) / (c->p.size ? c->p.size : 1);
+    return setup_with(c, n < 64 ? 64 : n > 1024 ? 1024 : (uint32_t)n, why, whylen);
 }
 
 static int open_set(const char *name, int flags, int64_t spin, mbx **out)
@@ -104,7 +121,7 @@ static int mbxc_pong(struct chan *c, void *buf, size_t len)
     return mbxc_send(c, buf, len);
 }
 
-#define MBX_ROW(ident, row, shown, spin, fan, text)                                                \
+#define MBX_ROW(ident, row, shown, spin, fan, make, text)                                          \
     const struct mech ident = {                                                                    \
         .name = row,                                                                               \
         .label = shown,                                                                            \
@@ -112,7 +129,7 @@ static int mbxc_pong(struct chan *c, void *buf, size_t len)
         .variant = spin,                                                                           \
         .fanin = fan,                                                                              \
         .kernel = false,                                                                           \
-        .setup = mbxb_setup,                                                                       \
+        .setup = make,                                                                             \
         .attach = mbxb_attach,                                                                     \
         .ping = mbxc_ping,                                                                         \
         .pong = mbxc_pong,                                                                         \
@@ -122,9 +139,11 @@ static int mbxc_pong(struct chan *c, void *buf, size_t len)
         .teardown = mbxb_teardown,                                                                 \
     }
 
-MBX_ROW(mech_mbx, "mbx", NULL, MBXB_SPIN_DEFAULT, FANIN_YES,
+MBX_ROW(mech_mbx, "mbx", NULL, MBXB_SPIN_DEFAULT, FANIN_YES, mbxb_setup,
         "mbx_send/mbx_recv, default wait (spin briefly, then sleep on a futex)");
-MBX_ROW(mech_mbx_sleep, "mbx-sleep", "mbx (sleep)", 0, FANIN_FULL_ONLY,
+MBX_ROW(mech_mbx_deep, "mbx-deep", "mbx (deep)", MBXB_SPIN_DEFAULT, FANIN_YES, setup_deep,
+        "mbx_send/mbx_recv, default wait, capacity for a pipe's 64 KiB (1024 x 64 B)");
+MBX_ROW(mech_mbx_sleep, "mbx-sleep", "mbx (sleep)", 0, FANIN_FULL_ONLY, mbxb_setup,
         "mbx_send/mbx_recv, always sleep at once (mbx_set_spin 0)");
-MBX_ROW(mech_mbx_spin, "mbx-spin", "mbx (spin)", MBX_FOREVER, FANIN_FULL_ONLY,
+MBX_ROW(mech_mbx_spin, "mbx-spin", "mbx (spin)", MBX_FOREVER, FANIN_FULL_ONLY, mbxb_setup,
         "mbx_send/mbx_recv, always spin (mbx_set_spin MBX_FOREVER)");

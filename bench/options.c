@@ -54,6 +54,8 @@ static const char method[] =
     "  raw limit       the floor: two processes spinning on shared memory with\n"
     "                  the same two copies as mbx; no mailbox can beat it\n"
     "  mbx             default wait: spin briefly, then sleep on a futex;\n"
+    "  mbx (deep)      the same with a pipe's 64 KiB of buffer (1024 slots of\n"
+    "                  64 B): room for many senders to run ahead\n"
     "  mbx (sleep)     always sleep at once; mbx (spin): never sleep\n"
     "  mbx (loan)      zero copy: the payload is made in place; only the 16\n"
     "                  header bytes the benchmark checks are copied\n"
