@@ -3,7 +3,9 @@
 #include "test_util.h"
 
 #include "platform/linux/liveness.h"
+#include "platform/linux/proc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +31,8 @@ static void zombie_is_dead(void **state)
     /* Wait for the exit without reaping: the child stays a zombie. */
     assert_int_equal(waitid(P_PID, (id_t)p, &info, WEXITED | WNOWAIT), 0);
     assert_int_equal(liveness_pid_alive(p), 0);
+    uint64_t start;
+    assert_int_equal(proc_start(p, &start), -ESRCH);
     assert_int_equal(waitpid(p, NULL, 0), p);
     assert_int_equal(liveness_pid_alive(p), 0);
 }
@@ -78,6 +82,10 @@ static void process_outlives_its_main_thread(void **state)
     }
     assert_int_equal(st, 'Z');
     assert_int_equal(liveness_pid_alive(p), 1);
+    /* Owners are checked by pid and start time: alive as well. */
+    uint64_t start = 0;
+    assert_int_equal(proc_start(p, &start), 0);
+    assert_int_equal(proc_alive(p, start, 0), 1);
     assert_int_equal(write(gate[1], "x", 1), 1);
     int status;
     assert_int_equal(waitpid(p, &status, 0), p);

@@ -9,8 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads /proc/PID/<what> into buf as a string. Returns 0 or -ESRCH. */
-static int read_proc(pid_t pid, const char *what, char *buf, size_t cap)
+int proc_read(pid_t pid, const char *what, char *buf, size_t cap)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
@@ -25,18 +24,62 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t cap)
     return 0;
 }
 
+/* The kernel's flag for a task inside exit (include/linux/sched.h). */
+#define PF_EXITING 0x4u
+
+/* Whether other threads of pid run on: /proc/PID/stat describes the main
+ * thread, and when only it has ended (pthread_exit in main) the process
+ * lives on; its threads are counted in the "Threads:" line of status. */
+static int other_threads_live(pid_t pid)
+{
+    char buf[2048];
+    if (proc_read(pid, "status", buf, sizeof(buf)))
+        return 0;
+    const char *line = strstr(buf, "\nThreads:");
+    unsigned threads = 0;
+    return line && sscanf(line + 9, "%u", &threads) == 1 && threads > 1;
+}
+
+int proc_stat_ending(pid_t pid, const char *paren)
+{
+    /* A zombie (state 'Z' or 'X') or, earlier, a task marked exiting (field
+     * 9, flags): the kernel hands a robust lock on in the middle of an exit,
+     * which can take long (a large address space to tear down), before the
+     * process is a zombie. */
+    char state = 0;
+    unsigned flags = 0;
+    if (sscanf(paren + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+        return 0;
+    if (state != 'Z' && state != 'X' && !(flags & PF_EXITING))
+        return 0;
+    /* Calling a live process dead would free what it still uses; calling a
+     * dying one alive only keeps its leftovers until a later look. So a
+     * process whose main thread ended while others run counts as alive,
+     * even while a group kill is still taking those others down. */
+    return !other_threads_live(pid);
+}
+
+int proc_ending(pid_t pid)
+{
+    char buf[1024];
+    if (pid <= 0 || proc_read(pid, "stat", buf, sizeof(buf)))
+        return 0;
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && proc_stat_ending(pid, paren);
+}
+
 int proc_start(pid_t pid, uint64_t *start)
 {
     char buf[1024];
-    if (pid <= 0 || read_proc(pid, "stat", buf, sizeof(buf)))
+    if (pid <= 0 || proc_read(pid, "stat", buf, sizeof(buf)))
         return -ESRCH;
     /* "pid (comm) state ppid ...": comm may hold anything, ')' included. */
     char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ')
         return -ESRCH;
-    p += 2;
-    if (*p == 'Z' || *p == 'X')
+    if (proc_stat_ending(pid, p))
         return -ESRCH;
+    p += 2;
     /* The state is field 3; skip to field 22. */
     for (int field = 3; field < 22; field++) {
         p = strchr(p, ' ');
@@ -52,7 +95,7 @@ int proc_start(pid_t pid, uint64_t *start)
 int proc_euid(pid_t pid, uint32_t *uid)
 {
     char buf[2048];
-    if (pid <= 0 || read_proc(pid, "status", buf, sizeof(buf)))
+    if (pid <= 0 || proc_read(pid, "status", buf, sizeof(buf)))
         return -ESRCH;
     const char *p = strstr(buf, "\nUid:");
     unsigned real, eff;

@@ -6,8 +6,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Stores the start time of live process pid (a zombie counts as dead) in
- * *start. Returns 0 or -ESRCH. */
+/* Reads /proc/PID/<what> into buf (cap bytes) as a string. Returns 0, or
+ * -ESRCH when the process or the file is gone. */
+int proc_read(pid_t pid, const char *what, char *buf, size_t cap);
+
+/* Given /proc/PID/stat from its last ')' (after the command name), returns
+ * 1 when process pid is ending: a zombie or already inside its exit, and
+ * no other thread of it runs on; else 0. */
+int proc_stat_ending(pid_t pid, const char *paren);
+
+/* Returns 1 when process pid is ending (see proc_stat_ending), 0 when it
+ * runs or cannot be read. */
+int proc_ending(pid_t pid);
+
+/* Stores the start time of live process pid (one that is ending counts as
+ * dead) in *start. Returns 0 or -ESRCH. */
 int proc_start(pid_t pid, uint64_t *start);
 
 /* Stores the effective uid of live process pid. Returns 0 or -ESRCH. */
