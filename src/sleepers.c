@@ -39,8 +39,11 @@ int sleepers_any(const uint32_t *word)
  * (at worst an epoch lasts SLEEPERS_EPOCH_MS longer). */
 static void next_epoch_when_due(uint32_t *word, uint32_t *since)
 {
-    uint32_t now = (uint32_t)(clock_now_ns() / 1000000);
+    /* `since` first, the clock after: read the other way round, another
+     * process could move `since` past our clock reading in between, and
+     * the unsigned difference would look huge and move the epoch twice. */
     uint32_t was = __atomic_load_n(since, __ATOMIC_ACQUIRE);
+    uint32_t now = (uint32_t)(clock_now_ns() / 1000000);
     if (now - was < SLEEPERS_EPOCH_MS)
         return;
     uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);

@@ -27,20 +27,7 @@ int proc_read(pid_t pid, const char *what, char *buf, size_t cap)
 /* The kernel's flag for a task inside exit (include/linux/sched.h). */
 #define PF_EXITING 0x4u
 
-/* Whether other threads of pid run on: /proc/PID/stat describes the main
- * thread, and when only it has ended (pthread_exit in main) the process
- * lives on; its threads are counted in the "Threads:" line of status. */
-static int other_threads_live(pid_t pid)
-{
-    char buf[2048];
-    if (proc_read(pid, "status", buf, sizeof(buf)))
-        return 0;
-    const char *line = strstr(buf, "\nThreads:");
-    unsigned threads = 0;
-    return line && sscanf(line + 9, "%u", &threads) == 1 && threads > 1;
-}
-
-int proc_stat_ending(pid_t pid, const char *paren)
+int proc_stat_ending(const char *paren)
 {
     /* A zombie (state 'Z' or 'X') or, earlier, a task marked exiting (field
      * 9, flags): the kernel hands a robust lock on in the middle of an exit,
@@ -48,15 +35,19 @@ int proc_stat_ending(pid_t pid, const char *paren)
      * process is a zombie. */
     char state = 0;
     unsigned flags = 0;
-    if (sscanf(paren + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+    long threads = 0;
+    /* Fields 3 (state), 9 (flags) and 20 (num_threads), from one read. */
+    if (sscanf(paren + 1, " %c %*d %*d %*d %*d %*d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld",
+               &state, &flags, &threads) != 3)
         return 0;
     if (state != 'Z' && state != 'X' && !(flags & PF_EXITING))
         return 0;
-    /* Calling a live process dead would free what it still uses; calling a
-     * dying one alive only keeps its leftovers until a later look. So a
-     * process whose main thread ended while others run counts as alive,
-     * even while a group kill is still taking those others down. */
-    return !other_threads_live(pid);
+    /* The stat line describes the main thread. Calling a live process dead
+     * would free what it still uses; calling a dying one alive only keeps
+     * its leftovers until a later look. So a process whose main thread
+     * ended while others run counts as alive, even while a group kill is
+     * still taking those others down. */
+    return threads <= 1;
 }
 
 int proc_ending(pid_t pid)
@@ -65,7 +56,7 @@ int proc_ending(pid_t pid)
     if (pid <= 0 || proc_read(pid, "stat", buf, sizeof(buf)))
         return 0;
     const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' && proc_stat_ending(pid, paren);
+    return paren && paren[1] == ' ' && proc_stat_ending(paren);
 }
 
 int proc_start(pid_t pid, uint64_t *start)
@@ -77,7 +68,7 @@ int proc_start(pid_t pid, uint64_t *start)
     char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ')
         return -ESRCH;
-    if (proc_stat_ending(pid, p))
+    if (proc_stat_ending(p))
         return -ESRCH;
     p += 2;
     /* The state is field 3; skip to field 22. */

@@ -11,9 +11,9 @@
 int proc_read(pid_t pid, const char *what, char *buf, size_t cap);
 
 /* Given /proc/PID/stat from its last ')' (after the command name), returns
- * 1 when process pid is ending: a zombie or already inside its exit, and
- * no other thread of it runs on; else 0. */
-int proc_stat_ending(pid_t pid, const char *paren);
+ * 1 when the process is ending: a zombie or already inside its exit, and
+ * no other thread of it runs on; else 0 (also when the line is garbled). */
+int proc_stat_ending(const char *paren);
 
 /* Returns 1 when process pid is ending (see proc_stat_ending), 0 when it
  * runs or cannot be read. */
