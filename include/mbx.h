@@ -36,6 +36,7 @@ enum mbx_recv_policy {
 #define MBX_EXCL   0x08 /* with MBX_CREATE: fail with -EEXIST if it exists */
 #define MBX_OWNED  0x10 /* with MBX_CREATE: owned by this process */
 #define MBX_STREAM 0x20 /* with MBX_CREATE: byte stream, like a pipe */
+#define MBX_SHARED 0x40 /* accept a mailbox whose file another user owns */
 
 typedef struct mbx_attr {
     uint64_t max_msg_size; /* default 8192; 1 .. 1 GiB */

@@ -1,5 +1,7 @@
 #include "alloc.h"
 
+#include "platform/linux/ident.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -101,7 +103,7 @@ static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin)
     return bin_entry(s, h->bins[*bin], *bin);
 }
 
-int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out)
+int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out)
 {
     uint64_t need = seg_blk_size(len);
     unsigned i = 0;
@@ -118,7 +120,8 @@ int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out)
     bin_remove(s, b, i);
     /* The owner first: a repair frees a WRITING block only once its owner
      * is dead, and must never read a stale owner. */
-    b->sender_pid = owner;
+    b->sender_pid = ident_id(owner);
+    b->sender_start = ident_start(owner);
     __atomic_store_n(&b->state, BLK_WRITING, __ATOMIC_RELEASE);
     split(s, b, need);
     s->hdr->meta.used += b->size;
@@ -139,22 +142,28 @@ static void give_back(struct seg *s, struct seg_blk *b, uint64_t size)
     if (end <= start)
         return;
     madvise((void *)start, end - start, MADV_REMOVE);
-    /* Those pages need storage again before use (alloc_back). */
-    uint64_t off = (uint64_t)(start - (uintptr_t)s->base);
-    if (s->hdr->meta.backed_end > off)
-        s->hdr->meta.backed_end = off;
+    /* Those pages need storage again before use: every handle that sees
+     * the count move reserves again (alloc_back). */
+    __atomic_add_fetch(&s->hdr->meta.given_back, 1, __ATOMIC_RELEASE);
 }
 
 int alloc_back(struct seg *s, const struct seg_blk *b)
 {
-    uint64_t end = seg_off(s, b) + b->size, from = s->hdr->meta.backed_end;
-    if (s->fd < 0 || end <= from)
+    if (s->fd < 0)
         return 0;
-    if (from < s->arena_start || from > s->arena_end)
-        from = s->arena_start; /* unknown or scribbled: reserve it all again */
+    uint64_t gen = __atomic_load_n(&s->hdr->meta.given_back, __ATOMIC_ACQUIRE);
+    if (gen != s->backed_gen) {
+        s->backed_gen = gen;
+        s->backed_end = s->arena_start;
+    }
+    uint64_t end = seg_off(s, b) + b->size, from = s->backed_end;
+    if (end <= from)
+        return 0;
+    if (from < s->arena_start)
+        from = s->arena_start;
     if (fallocate(s->fd, 0, (off_t)from, (off_t)(end - from)) != 0 && errno != EOPNOTSUPP)
         return -errno;
-    s->hdr->meta.backed_end = end;
+    s->backed_end = end;
     return 0;
 }
 

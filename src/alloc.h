@@ -18,13 +18,17 @@
 void alloc_init(struct seg *s);
 
 /* Takes a block with room for len payload bytes, in state BLK_WRITING and
- * owned by process `owner`, into *out. Returns 0, -ENOMEM when no free
- * block is large enough, -EUCLEAN. */
-int alloc_take(struct seg *s, uint64_t len, int32_t owner, struct seg_blk **out);
+ * owned by process `owner` (an ident), into *out. Returns 0, -ENOMEM when
+ * no free block is large enough, -EUCLEAN. */
+int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out);
 
 /* Makes sure the file has storage under block b (a sparse file's pages are
  * allocated on first touch, and a full file system then answers with
- * SIGBUS). Returns 0, or -ENOSPC (or another -errno of fallocate). */
+ * SIGBUS). What is backed is known per handle (struct seg), never read
+ * from the segment, where a scribbled value could make us skip it; the
+ * segment only counts the times pages were given back, after which the
+ * handle reserves again. Returns 0, or -ENOSPC (or another -errno of
+ * fallocate). */
 int alloc_back(struct seg *s, const struct seg_blk *b);
 
 /* Returns a block to the free bins, pages and all, for reuse. */

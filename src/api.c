@@ -2,13 +2,15 @@
 #include "mbx.h"
 
 #include "alloc.h"
-#include "call.h"
+#include "guard.h"
 #include "handle.h"
-#include "reboot.h"
 #include "owner.h"
+#include "platform/linux/clock.h"
+#include "platform/linux/ident.h"
+#include "procbox.h"
+#include "reboot.h"
 #include "recv_right.h"
 #include "self.h"
-#include "self_id.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -17,7 +19,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define ALL_FLAGS        (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_STREAM)
+#define ALL_FLAGS                                                                                  \
+    (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_STREAM | MBX_SHARED)
 #define DEFAULT_SPIN_NS  20000
 #define MIN_MEMORY_LIMIT 4096ull
 
@@ -57,58 +60,136 @@ static int64_t default_spin(void)
 
 struct mb_ctx handle_ctx(struct mbx *m)
 {
-    struct mb_ctx c = {.s = &m->seg, .wait = m->wait, .pid = self_pid(), .uid = m->uid};
+    struct mb_ctx c = {.s = &m->seg,
+                       .wait = m->wait,
+                       .pid = ident_self_pid(),
+                       .uid = m->uid,
+                       .who = ident_self(),
+                       .handle = m};
     if (m->seg.flags & MBX_OWNED)
         c.poll = owner_poll;
     return c;
 }
 
-/* Creates, formats and publishes a new mailbox file. Returns 0, -EEXIST when
- * another process published the name first, or -errno. */
-static int create(struct mbx *m, const char *path, const mbx_attr *a, int flags)
+int handle_unlink_file(struct mbx *m)
 {
-    char tmp[NAME_PATH_MAX];
+    return m->path ? shmfile_unlink_same(m->path, &m->file) : 0;
+}
+
+/* The kind a new mailbox gets. */
+static uint32_t kind_flags(const mbx_attr *a, int flags)
+{
     const char *kind = getenv("MBX_QUEUE");
+    uint32_t f = (uint32_t)flags & (MBX_OWNED | MBX_STREAM);
     if (seg_wants_ring(a, (uint32_t)flags) && !(kind && strcmp(kind, "heap") == 0))
-        flags |= SEG_RING;
-    uint64_t size = seg_size_for(a, (uint32_t)flags);
-    int r = shmfile_create(name_dir(), size, seg_prefix_size(a, (uint32_t)flags), a->mode, &m->file,
-                           tmp, sizeof(tmp));
+        f |= SEG_RING;
+    return f;
+}
+
+/* Formats the new file in m->file as a mailbox with these attributes. */
+static int format(struct mbx *m, const mbx_attr *a, uint32_t kind)
+{
+    int r = seg_format(m->file.base, m->file.size, a, m->name, kind, m->file.fd);
     if (r)
         return r;
-    r = seg_format(m->file.base, size, a, m->name,
-                   (uint32_t)flags & (MBX_OWNED | MBX_STREAM | SEG_RING), m->file.fd);
-    if (!r)
-        r = seg_attach(&m->seg, m->file.base, size);
+    if ((r = seg_attach(&m->seg, m->file.base, m->file.size)))
+        return r;
     m->seg.fd = m->file.fd;
-    if (!r) {
-        alloc_init(&m->seg);
-        reboot_stamp(&m->seg);
-        if (flags & MBX_OWNED)
-            owner_format(&m->seg);
-        /* Publishing removes the temporary name, whatever happens. */
-        r = shmfile_publish(tmp, path);
-    } else {
-        unlink(tmp);
-    }
+    alloc_init(&m->seg);
+    reboot_stamp(&m->seg);
+    if (kind & MBX_OWNED)
+        owner_format(&m->seg);
+    return 0;
+}
+
+/* Creates, formats and publishes a new mailbox file. Returns 0, -EEXIST when
+ * another process published the name first, or -errno. */
+static int create_named(struct mbx *m, const mbx_attr *a, int flags)
+{
+    uint32_t kind = kind_flags(a, flags);
+    uint64_t size = seg_size_for(a, kind);
+    int r = shmfile_create(name_dir(), size, seg_prefix_size(a, kind), a->mode, &m->file);
     if (r)
+        return r;
+    if ((r = format(m, a, kind))) {
         shmfile_close(&m->file);
+        return r;
+    }
+    return shmfile_publish(&m->file, m->path);
+}
+
+/* This process's own mailbox, "@PID": owned, default attributes. */
+static int create_procbox(struct mbx *m, const mbx_attr *a, int flags)
+{
+    uint32_t kind = kind_flags(a, flags | MBX_OWNED);
+    int r = procbox_create(seg_size_for(a, kind), &m->file);
+    if (r)
+        return r;
+    if ((r = format(m, a, kind)))
+        shmfile_close(&m->file);
+    m->anon = 1;
     return r;
 }
 
-static int open_existing(struct mbx *m, const char *path)
+/* A file is adopted only if the caller would have created it: its own, or
+ * root's, or any with MBX_SHARED (see mbx.h). */
+static int owner_ok(const struct mbx *m)
 {
-    int r = shmfile_open(path, 0, &m->file);
-    if (r)
-        return r;
-    r = seg_attach(&m->seg, m->file.base, m->file.size);
+    uint32_t me = (uint32_t)geteuid();
+    return m->file.uid == me || m->file.uid == 0 || (m->flags & MBX_SHARED) ? 0 : -EACCES;
+}
+
+static int attach_existing(struct mbx *m)
+{
+    int r = owner_ok(m);
+    if (!r)
+        r = seg_attach(&m->seg, m->file.base, m->file.size);
     m->seg.fd = m->file.fd;
+    if (!r && m->seg.hdr->pidns && ident_pidns() && m->seg.hdr->pidns != ident_pidns())
+        r = -EXDEV;
     if (!r)
         r = reboot_check(&m->seg, m->file.fd);
     if (!r)
         r = owner_check_open(m);
     if (r)
         shmfile_close(&m->file);
+    return r;
+}
+
+static int open_named(struct mbx *m, int flags, const mbx_attr *a)
+{
+    int r = -ENOENT;
+    /* Open, else create; a lost creation race means it exists now. */
+    for (int tries = 0; tries < 8; tries++) {
+        r = shmfile_open(m->path, 0, &m->file);
+        if (r == 0)
+            r = attach_existing(m);
+        if (r == 0 && (flags & MBX_CREATE) && (flags & MBX_EXCL)) {
+            shmfile_close(&m->file);
+            r = -EEXIST;
+        }
+        if (r != -ENOENT || !(flags & MBX_CREATE))
+            break;
+        r = create_named(m, a, flags);
+        if (r != -EEXIST || (flags & MBX_EXCL))
+            break;
+    }
+    return r;
+}
+
+static int open_procbox(struct mbx *m, pid_t pid, int flags, const mbx_attr *a)
+{
+    int r = procbox_open(pid, 0, &m->file);
+    if (r == 0) {
+        m->anon = 1;
+        r = attach_existing(m);
+        if (r == 0 && (flags & MBX_CREATE) && (flags & MBX_EXCL)) {
+            shmfile_close(&m->file);
+            r = -EEXIST;
+        }
+    }
+    if (r == -ENOENT && (flags & MBX_CREATE))
+        r = create_procbox(m, a, flags);
     return r;
 }
 
@@ -126,13 +207,35 @@ static int open_checks(const char *name, int flags, mbx **out)
     return 0;
 }
 
-/* Ownership and the receive right, once the mailbox is mapped. */
+/* Ownership, the receive rights, and what this handle knows of the file's
+ * storage, once the mailbox is mapped. */
 static int attach_model(struct mbx *m)
 {
     if (m->seg.flags & MBX_OWNED)
         m->wait.poll_ns = OWNER_POLL_NS;
     int r = owner_take_recv(m);
-    return r ? r : recv_right_take(m);
+    if (!r)
+        r = recv_right_take(m);
+    if (!r) {
+        struct mb_ctx c = handle_ctx(m);
+        r = mb_open(&c, m->flags);
+        if (r)
+            recv_right_drop(m);
+    }
+    if (!r && m->seg.ring && !(m->seg.slot_backed = calloc(m->seg.ring_slots, sizeof(uint32_t)))) {
+        struct mb_ctx c = handle_ctx(m);
+        mb_close(&c, m->flags);
+        recv_right_drop(m);
+        r = -ENOMEM;
+    }
+    return r;
+}
+
+static void handle_free(struct mbx *m)
+{
+    free(m->seg.slot_backed);
+    free(m->path);
+    free(m);
 }
 
 EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out)
@@ -151,9 +254,6 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
     }
     if ((flags & MBX_STREAM) && (a.capacity == MBX_RENDEZVOUS || a.capacity == MBX_UNBOUNDED))
         return -EINVAL;
-    char path[NAME_PATH_MAX];
-    if ((r = name_path(name, path, sizeof(path))))
-        return r;
     struct mbx *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
@@ -161,72 +261,85 @@ EXPORT int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out
     m->flags = flags;
     m->uid = (uint32_t)geteuid();
     m->wait.spin_ns = default_spin();
-    /* Open, else create; a lost creation race means it exists now. */
-    for (int tries = 0; tries < 8; tries++) {
-        r = open_existing(m, path);
-        if (r == 0 && (flags & MBX_CREATE) && (flags & MBX_EXCL)) {
-            shmfile_close(&m->file);
-            r = -EEXIST;
-        }
-        if (r != -ENOENT || !(flags & MBX_CREATE))
-            break;
-        r = create(m, path, &a, flags);
-        if (r != -EEXIST || (flags & MBX_EXCL))
-            break;
-    }
-    if (!r && (r = attach_model(m)))
-        shmfile_close(&m->file);
-    if (!r) {
-        struct mb_ctx c = handle_ctx(m);
-        if ((r = mb_open(&c, flags)))
-            shmfile_close(&m->file);
+    m->wait.closing = &m->closing;
+    pid_t pid = procbox_pid(name);
+    if (pid > 0) {
+        r = open_procbox(m, pid, flags, &a);
+    } else {
+        char path[NAME_PATH_MAX];
+        r = name_path(name, path, sizeof(path));
+        if (!r && !(m->path = strdup(path)))
+            r = -ENOMEM;
+        if (!r)
+            r = open_named(m, flags, &a);
     }
     if (r) {
-        free(m);
+        handle_free(m);
+        return r;
+    }
+    if ((r = attach_model(m))) {
+        shmfile_close(&m->file);
+        handle_free(m);
         return r;
     }
     *out = m;
     return 0;
 }
 
+/* Wakes every waiter of the handle's mailbox, so that a call blocked on the
+ * handle sees it closing. */
+static void wake_for_close(struct mbx *m)
+{
+    sync_wake_all(&m->seg);
+}
+
 EXPORT int mbx_close(mbx *m)
 {
     if (!m)
         return -EINVAL;
+    __atomic_store_n(&m->closing, 1, __ATOMIC_SEQ_CST);
+    guard_wait_idle(m, wake_for_close);
     recv_right_drop(m);
     struct mb_ctx c = handle_ctx(m);
     mb_close(&c, m->flags);
     if (m->lend_view)
         shmfile_unmap_view(&m->file, m->lend_view);
     shmfile_close(&m->file);
-    free(m);
+    handle_free(m);
     return 0;
 }
 
-int handle_open_name(const char *name, int readonly, char *path, struct shmfile *f)
+int handle_open_name(const char *name, int readonly, struct shmfile *f, char *path)
 {
     int r = name_check(name);
-    if (!r)
-        r = name_path(name, path, NAME_PATH_MAX);
-    if (!r)
-        r = shmfile_open(path, readonly, f);
-    return r;
+    if (r)
+        return r;
+    path[0] = 0;
+    pid_t pid = procbox_pid(name);
+    if (pid > 0)
+        return procbox_open(pid, readonly, f);
+    r = name_path(name, path, NAME_PATH_MAX);
+    return r ? r : shmfile_open(path, readonly, f);
 }
 
 EXPORT int mbx_unlink(const char *name)
 {
-    char path[NAME_PATH_MAX];
     struct shmfile f;
-    int r = handle_open_name(name, 0, path, &f);
+    char path[NAME_PATH_MAX];
+    int r = handle_open_name(name, 0, &f, path);
     if (r)
         return r;
+    /* The name goes first: a removal the directory refuses (-EPERM in a
+     * sticky directory) or a kill half way must not leave a mailbox that
+     * still exists but answers -EIDRM to everyone. */
+    if (path[0])
+        r = shmfile_unlink_same(path, &f);
     struct seg s;
-    if (seg_attach(&s, f.base, f.size) == 0) {
+    if (r == 0 && seg_attach(&s, f.base, f.size) == 0) {
         /* No lock needed: one atomic flag, then everyone is woken to see it. */
         __atomic_store_n(&s.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
         sync_wake_all(&s);
     }
-    r = shmfile_unlink_same(path, &f);
     shmfile_close(&f);
     return r;
 }
@@ -263,11 +376,14 @@ EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t 
         return -EINVAL;
     if (len > m->seg.max_msg_size && !m->seg.stream)
         return -EMSGSIZE;
+    struct mbx *prev = guard_enter(m);
     int r = owner_send_check(m);
-    if (r)
-        return r;
-    struct mb_ctx c = handle_ctx(m);
-    return mb_send(&c, buf, len, prio, timeout_ns);
+    if (!r) {
+        struct mb_ctx c = handle_ctx(m);
+        r = mb_send(&c, buf, len, prio, timeout_ns);
+    }
+    guard_leave(prev);
+    return r;
 }
 
 static ssize_t recv_checks(mbx *m, const void *buf, size_t cap, int64_t timeout_ns)
@@ -278,41 +394,38 @@ static ssize_t recv_checks(mbx *m, const void *buf, size_t cap, int64_t timeout_
         return -EBADF;
     if ((!buf && cap) || !timeout_ok(timeout_ns))
         return -EINVAL;
-    return owner_recv_check(m);
+    int r = recv_right_check(m);
+    return r ? r : owner_recv_check(m);
 }
 
-/* Receives, and tells a caller waiting in mbx_call who took its request: a
- * ring receive does so before it gives the slot up (see mb_ctx.taken); a
- * heap receive, which holds the mailbox lock meanwhile, just after. */
 static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                        int64_t timeout_ns)
 {
-    mbx_msginfo local;
-    if (!info)
-        info = &local;
-    struct mb_ctx c = handle_ctx(m);
-    c.taken = call_taken;
-    ssize_t n = mb_recv(&c, from, buf, cap, info, timeout_ns);
-    if (n >= 0 && !m->seg.ring)
-        call_taken(info);
+    struct mbx *prev = guard_enter(m);
+    ssize_t n = recv_checks(m, buf, cap, timeout_ns);
+    if (!n) {
+        struct mb_ctx c = handle_ctx(m);
+        n = mb_recv(&c, from, buf, cap, info, timeout_ns);
+    }
+    guard_leave(prev);
     return n;
 }
 
 EXPORT ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns)
 {
-    ssize_t r = recv_checks(m, buf, cap, timeout_ns);
-    if (r)
-        return r;
+    if (!m)
+        return -EINVAL;
     return receive(m, 0, buf, cap, info, timeout_ns);
 }
 
 EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
                              int64_t timeout_ns)
 {
-    ssize_t r = recv_checks(m, buf, cap, timeout_ns);
-    if (r)
-        return r;
-    if (sender <= 0)
+    if (!m)
         return -EINVAL;
+    if (sender <= 0) {
+        ssize_t r = recv_checks(m, buf, cap, timeout_ns);
+        return r ? r : -EINVAL;
+    }
     return receive(m, sender, buf, cap, info, timeout_ns);
 }

@@ -1,16 +1,18 @@
 #include "call.h"
 
+#include "guard.h"
 #include "handle.h"
 #include "owner.h"
 #include "platform/linux/clock.h"
-#include "platform/linux/proc.h"
-#include "self_id.h"
+#include "platform/linux/ident.h"
+#include "receipts.h"
 #include "sync.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define CALL_POLL_NS  20000000ll  /* how often a waiting call looks at the taker */
@@ -20,13 +22,23 @@
 
 static uint32_t counter;
 
+/* The caller's pid, and 31 bits that differ from call to call and are hard
+ * to guess from outside (a reply is taken only with its call's token). */
 static uint64_t new_token(void)
 {
+    static uint32_t key;
+    if (!__atomic_load_n(&key, __ATOMIC_RELAXED)) {
+        uint32_t k = 0;
+        if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k))
+            k = (uint32_t)clock_now_ns();
+        __atomic_store_n(&key, k | 1, __ATOMIC_RELAXED);
+    }
     uint32_t n;
-    do
-        n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) & 0x7fffffffu;
-    while (n == 0);
-    return (uint64_t)(uint32_t)self_pid() << 32 | n;
+    do {
+        n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b1u;
+        n = (n ^ __atomic_load_n(&key, __ATOMIC_RELAXED)) & 0x7fffffffu;
+    } while (n == 0);
+    return (uint64_t)(uint32_t)ident_self_pid() << 32 | n;
 }
 
 static int removed(const struct seg *s)
@@ -34,32 +46,20 @@ static int removed(const struct seg *s)
     return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* ---- call slots in the caller's own mailbox ---- */
+/* ---- the caller's own record of its calls, in its mailbox's header ---- */
 
-/* Caller holds the lock. Index of the slot holding token, or -1. */
-static int slot_find(const struct seg_model *md, uint64_t token)
-{
-    for (unsigned i = 0; i < SEG_CALLS; i++)
-        if (md->calls[i].token == token)
-            return (int)i;
-    return -1;
-}
-
-/* Takes a free slot for token; waits while all are busy (that many calls of
- * this process are under way). Returns the index, -ETIMEDOUT or -EUCLEAN. */
+/* Takes a free call slot for token; waits while all are busy (that many
+ * calls of this process are under way). Returns the index or -ETIMEDOUT. */
 static int slot_claim(struct seg *s, uint64_t token, int64_t deadline)
 {
+    uint64_t *calls = s->hdr->model.calls;
     for (;;) {
-        int r = sync_lock(s);
-        if (r)
-            return r;
-        struct seg_model *md = &s->hdr->model;
-        int i = slot_find(md, 0);
-        if (i >= 0)
-            md->calls[i] = (struct seg_call){token, 0, 0};
-        sync_unlock(s);
-        if (i >= 0)
-            return i;
+        for (unsigned i = 0; i < SEG_CALLS; i++) {
+            uint64_t free_slot = 0;
+            if (__atomic_compare_exchange_n(&calls[i], &free_slot, token, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED))
+                return (int)i;
+        }
         if (clock_remaining(deadline) == 0)
             return -ETIMEDOUT;
         nanosleep(&(struct timespec){0, SLOT_WAIT_NS}, NULL);
@@ -68,15 +68,20 @@ static int slot_claim(struct seg *s, uint64_t token, int64_t deadline)
 
 static void slot_release(struct seg *s, int i, uint64_t token)
 {
-    if (sync_lock(s))
-        return;
-    struct seg_call *c = &s->hdr->model.calls[i];
-    if (c->token == token)
-        *c = (struct seg_call){0, 0, 0};
-    sync_unlock(s);
+    __atomic_compare_exchange_n(&s->hdr->model.calls[i], &token, 0, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_RELAXED);
 }
 
-/* ---- handles on callers' mailboxes, for recording takers and replying ---- */
+/* Whether the caller whose mailbox is s still waits for token. */
+static int slot_waiting(const struct seg *s, uint64_t token)
+{
+    for (unsigned i = 0; i < SEG_CALLS; i++)
+        if (__atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE) == token)
+            return 1;
+    return 0;
+}
+
+/* ---- handles on callers' mailboxes, for replying ---- */
 
 struct peer {
     int32_t pid;
@@ -122,7 +127,10 @@ static int peer_get(pid_t pid, mbx **out)
     char name[16];
     snprintf(name, sizeof(name), "@%d", (int)pid);
     mbx *m;
-    int r = mbx_open(name, MBX_SEND, NULL, &m);
+    /* A process's own mailbox is found among that process's open files,
+     * so whoever owns the file, it is the caller's: MBX_SHARED lets root
+     * answer another user. */
+    int r = mbx_open(name, MBX_SEND | MBX_SHARED, NULL, &m);
     if (r)
         return r;
     pthread_mutex_lock(&peers_lock);
@@ -153,82 +161,89 @@ static void peer_put(mbx *m)
         mbx_close(m); /* the cache was full of handles in use */
 }
 
-void call_taken(const mbx_msginfo *info)
-{
-    uint64_t t = info->reply_token;
-    mbx *p;
-    if (t == 0 || (t & REPLY_BIT) || peer_get((pid_t)(t >> 32), &p))
-        return;
-    if (sync_lock(&p->seg) == 0) {
-        struct seg_model *md = &p->seg.hdr->model;
-        int i = slot_find(md, t);
-        if (i >= 0) {
-            md->calls[i].taker_start = (uint32_t)proc_self_start();
-            md->calls[i].taker_pid = self_pid();
-        }
-        sync_unlock(&p->seg);
-    }
-    peer_put(p);
-}
-
 /* ---- the caller's wait ---- */
 
 struct call_wait {
-    struct mb_ctx c; /* first, so the poll hook finds the rest */
-    struct seg *target;
-    int slot;
+    struct mbx *target;
+    int receipt;
     uint64_t token;
 };
 
-/* Ends the wait with -EPIPE once the request's taker is gone, or -EIDRM when
- * the target mailbox was removed before anyone took it. */
+/* Ends the wait with -EPIPE once the request's taker is gone, -EIDRM when
+ * the target mailbox was removed before anyone took it, -EBADF when the
+ * target handle is being closed. */
 static int call_poll(const struct mb_ctx *c)
 {
-    const struct call_wait *w = (const struct call_wait *)c;
-    int r = sync_lock(c->s);
-    if (r)
-        return r;
-    struct seg_call slot = c->s->hdr->model.calls[w->slot];
-    sync_unlock(c->s);
-    if (slot.token != w->token)
-        return -EUCLEAN; /* someone scribbled over our slot */
-    if (slot.taker_pid != 0)
-        return proc_alive(slot.taker_pid, slot.taker_start, 1) ? 0 : -EPIPE;
-    return removed(w->target) ? -EIDRM : 0;
+    const struct call_wait *w = c->poll_arg;
+    if (__atomic_load_n(&w->target->closing, __ATOMIC_SEQ_CST))
+        return -EBADF;
+    uint64_t taker = receipt_taker(&w->target->seg, w->receipt, w->token);
+    if (taker)
+        return ident_alive(taker) ? 0 : -EPIPE;
+    return removed(&w->target->seg) ? -EIDRM : 0;
 }
 
 /* Takes the reply without waiting; one that does not fit is discarded
  * (-EMSGSIZE) so it never lingers in the caller's mailbox. */
-static ssize_t take_reply(struct call_wait *w, void *reply, size_t cap)
+static ssize_t take_reply(const struct mb_ctx *c, void *reply, size_t cap)
 {
     mbx_msginfo info;
-    ssize_t n = mb_recv(&w->c, 0, reply, cap, &info, MBX_NONBLOCK);
+    ssize_t n = mb_recv(c, 0, reply, cap, &info, MBX_NONBLOCK);
     if (n != -EMSGSIZE)
         return n;
     void *tmp = malloc(info.size ? info.size : 1);
     if (tmp) {
-        mb_recv(&w->c, 0, tmp, info.size, &info, MBX_NONBLOCK);
+        mb_recv(c, 0, tmp, info.size, &info, MBX_NONBLOCK);
         free(tmp);
     }
     return -EMSGSIZE;
 }
 
-static ssize_t await_reply(mbx *me, struct seg *target, int slot, uint64_t token, void *reply,
-                           size_t cap, int64_t deadline)
+static ssize_t await_reply(mbx *me, struct call_wait *w, int slot, void *reply, size_t cap,
+                           int64_t deadline)
 {
-    struct call_wait w = {handle_ctx(me), target, slot, token};
-    w.c.poll = call_poll;
-    w.c.wait.poll_ns = CALL_POLL_NS;
-    w.c.want_token = token | REPLY_BIT;
+    struct mb_ctx c = handle_ctx(me);
+    c.poll = call_poll;
+    c.poll_arg = w;
+    c.wait.poll_ns = CALL_POLL_NS;
+    c.want_token = w->token | REPLY_BIT;
     int64_t left = clock_remaining(deadline);
-    ssize_t n = mb_recv(&w.c, 0, reply, cap, NULL, left < 0 ? MBX_FOREVER : left);
-    slot_release(&me->seg, slot, token);
+    ssize_t n = mb_recv(&c, 0, reply, cap, NULL, left < 0 ? MBX_FOREVER : left);
+    slot_release(&me->seg, slot, w->token);
     if (n >= 0)
         return n;
     /* A reply that came in just as the wait ended still counts; after the
      * slot is gone no new one is sent. */
-    ssize_t late = take_reply(&w, reply, cap);
+    ssize_t late = take_reply(&c, reply, cap);
     return late == -EAGAIN ? n : late;
+}
+
+static ssize_t call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
+                    int64_t timeout_ns)
+{
+    int r = owner_send_check(m);
+    mbx *me;
+    if (!r)
+        r = mbx_self(&me);
+    if (r)
+        return r;
+    int64_t deadline = clock_deadline(timeout_ns);
+    struct call_wait w = {m, -1, new_token()};
+    int slot = slot_claim(&me->seg, w.token, deadline);
+    if (slot < 0)
+        return slot;
+    /* Without a receipt (every entry in use) the call still works, but a
+     * taker that dies leaves it to its timeout. */
+    w.receipt = receipt_open(&m->seg, w.token, ident_self());
+    struct mb_ctx c = handle_ctx(m);
+    c.reply_token = w.token;
+    ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
+    if (n == 0)
+        n = await_reply(me, &w, slot, reply, cap, deadline);
+    else
+        slot_release(&me->seg, slot, w.token);
+    receipt_close(&m->seg, w.receipt, w.token);
+    return n;
 }
 
 EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
@@ -242,25 +257,10 @@ EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void
         return -EINVAL;
     if (len > m->seg.max_msg_size)
         return -EMSGSIZE;
-    int r = owner_send_check(m);
-    mbx *me;
-    if (!r)
-        r = mbx_self(&me);
-    if (r)
-        return r;
-    int64_t deadline = clock_deadline(timeout_ns);
-    uint64_t token = new_token();
-    int slot = slot_claim(&me->seg, token, deadline);
-    if (slot < 0)
-        return slot;
-    struct mb_ctx c = handle_ctx(m);
-    c.reply_token = token;
-    r = mb_send(&c, req, len, prio, timeout_ns);
-    if (r) {
-        slot_release(&me->seg, slot, token);
-        return r;
-    }
-    return await_reply(me, &m->seg, slot, token, reply, cap, deadline);
+    struct mbx *prev = guard_enter(m);
+    ssize_t n = call(m, req, len, prio, reply, cap, timeout_ns);
+    guard_leave(prev);
+    return n;
 }
 
 EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
@@ -276,10 +276,8 @@ EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
         return r == -ENOENT ? -ESRCH : r;
     /* The cached handle may have outlived the caller. */
     r = owner_check(p);
-    if (!r && (r = sync_lock(&p->seg)) == 0) {
-        r = slot_find(&p->seg.hdr->model, token) >= 0 ? 0 : -ESRCH;
-        sync_unlock(&p->seg);
-    }
+    if (!r && !slot_waiting(&p->seg, token))
+        r = -ESRCH;
     if (!r && len > p->seg.max_msg_size)
         r = -EMSGSIZE;
     if (!r) {

@@ -1,12 +1,14 @@
 /* Zero-copy messages in heap mailboxes: a loan is an arena block handed out
  * in state WRITING (owned by the loaning process) and published in place; a
  * received loan is a block taken off the queue in state LENT (the borrower's
- * pid in its prev field) until released. A repair frees either once its
+ * identity in its prev field) until released. A repair frees either once its
  * process is dead. */
 #include "heap_queue.h"
 
 #include "alloc.h"
 #include "platform/linux/clock.h"
+#include "platform/linux/ident.h"
+#include "receipts.h"
 #include "prioq.h"
 
 #include <errno.h>
@@ -28,11 +30,11 @@ static int removed(const struct seg *s)
 int heap_loan(const struct mb_ctx *c, size_t len, void **buf)
 {
     struct seg *s = c->s;
-    int r = sync_lock(s);
+    int r = sync_lock(s, clock_deadline(SYNC_LOCK_GRACE_NS));
     if (r)
-        return r;
+        return sync_lock_error(r, MBX_NONBLOCK);
     struct seg_blk *b = NULL;
-    r = removed(s) ? -EIDRM : heap_alloc(s, len, c->pid, &b);
+    r = removed(s) ? -EIDRM : heap_alloc(s, len, c->who, &b);
     if (r == 0) {
         b->len = len; /* the loan's size, so that mbx_send_loan can check it */
         *buf = seg_payload(b);
@@ -49,14 +51,14 @@ int heap_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);
     for (;;) {
-        int r = sync_lock(s);
+        int r = sync_lock(s, sync_lock_deadline(deadline));
         if (r)
-            return r;
+            return sync_lock_error(r, timeout_ns);
         struct seg_blk *b = block_of_payload(s, buf);
         if (removed(s))
             r = -EIDRM;
-        else if (!b || b->state != BLK_WRITING || b->sender_pid != c->pid || len > b->len ||
-                 !seg_len_ok(s, b, len))
+        else if (!b || b->state != BLK_WRITING || b->sender_pid != c->pid ||
+                 b->sender_start != ident_start(c->who) || len > b->len || !seg_len_ok(s, b, len))
             r = -EINVAL;
         else if (heap_bounded(s) && hot->count >= s->capacity)
             r = -EAGAIN;
@@ -88,9 +90,9 @@ ssize_t heap_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
     struct seg_hdr *h = s->hdr;
     int64_t deadline = clock_deadline(timeout_ns);
     for (;;) {
-        int r = sync_lock(s);
+        int r = sync_lock(s, sync_lock_deadline(deadline));
         if (r)
-            return r;
+            return sync_lock_error(r, timeout_ns);
         if (removed(s)) {
             sync_unlock(s);
             return -EIDRM;
@@ -107,10 +109,13 @@ ssize_t heap_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
             if (!got) {
                 if (info)
                     heap_fill_info(info, b, len);
-                b->prev = (uint64_t)(uint32_t)c->pid;
+                b->prev = c->who;
                 __atomic_store_n(&b->state, BLK_LENT, __ATOMIC_RELEASE);
-                h->meta.bytes -= len;
-                h->meta.received_total++;
+                if (b->token && !(b->token & REPLY_BIT))
+                    receipt_taken(s, b->token, c->who);
+                __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
+                __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1,
+                                 __ATOMIC_RELAXED);
                 __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
                 sync_signal(&h->hot.send_futex, &h->hot.send_waiters);
                 *buf = seg_payload(b);
@@ -133,11 +138,11 @@ ssize_t heap_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
 int heap_release(const struct mb_ctx *c, const void *buf)
 {
     struct seg *s = c->s;
-    int r = sync_lock(s);
+    int r = sync_lock(s, clock_deadline(SYNC_CALL_BOUND_NS));
     if (r)
         return r;
     struct seg_blk *b = block_of_payload(s, buf);
-    if (!b || b->state != BLK_LENT || b->prev != (uint64_t)(uint32_t)c->pid) {
+    if (!b || b->state != BLK_LENT || b->prev != c->who) {
         r = -EINVAL;
     } else {
         /* Always ours to free, rendezvous or not: a rendezvous sender

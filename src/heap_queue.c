@@ -3,8 +3,10 @@
 #include "alloc.h"
 #include "heap_token.h"
 #include "platform/linux/clock.h"
-#include "platform/linux/liveness.h"
+#include "platform/linux/ident.h"
+#include "platform/linux/proc.h"
 #include "prioq.h"
+#include "receipts.h"
 #include "repair.h"
 
 #include <errno.h>
@@ -15,7 +17,7 @@ static int removed(const struct seg *s)
     return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
 }
 
-int heap_alloc(struct seg *s, size_t len, int32_t owner, struct seg_blk **b)
+int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b)
 {
     int r = alloc_take(s, len, owner, b);
     if (r == -ENOMEM) {
@@ -43,7 +45,7 @@ int heap_bounded(const struct seg *s)
 
 /* Caller holds the lock. Takes a block for len bytes: 0, -EAGAIN when the
  * sender has to wait for room, -ENOSPC, -EUCLEAN. */
-static int make_room(struct seg *s, int32_t owner, size_t len, struct seg_blk **b)
+static int make_room(struct seg *s, ident_t owner, size_t len, struct seg_blk **b)
 {
     struct seg_hdr *h = s->hdr;
     if (heap_bounded(s) && h->hot.count >= s->capacity)
@@ -59,19 +61,21 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
 {
     struct seg_hdr *h = c->s->hdr;
     b->len = len;
-    b->prio = prio;
+    b->prio = (uint16_t)prio;
     b->sender_pid = c->pid;
+    b->sender_start = ident_start(c->who);
     b->sender_uid = c->uid;
-    b->reserved = c->reply_token;
+    b->token = c->reply_token;
     if (len && buf != seg_payload(b)) /* a loan is written in place */
         memcpy(seg_payload(b), buf, len);
-    b->seq = h->meta.seq_next++;
+    b->seq = h->meta.seq_next;
+    __atomic_store_n(&h->meta.seq_next, b->seq + 1, __ATOMIC_RELAXED);
     /* The commit point: from here on a repair keeps the message. */
     __atomic_store_n(&b->state, BLK_QUEUED, __ATOMIC_RELEASE);
     int r = prioq_push(c->s, b);
     if (r)
         return r;
-    h->meta.bytes += len;
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes + len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count + 1, __ATOMIC_RELEASE);
     sync_signal(&h->hot.recv_futex, &h->hot.recv_waiters);
     return 0;
@@ -95,7 +99,7 @@ static int withdraw(struct seg *s, struct seg_blk *b)
     int r = prioq_remove(s, b);
     if (r)
         return r;
-    h->meta.bytes -= b->len;
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes - b->len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
     alloc_free(s, b);
     return 0;
@@ -116,9 +120,13 @@ int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uin
         int waited = sync_wait(s, &hot->send_futex, seen, &hot->send_waiters, deadline, &cfg);
         if (!waited && c->poll)
             waited = c->poll(c);
-        int r = sync_lock(s);
+        /* Withdrawing needs the lock whatever the deadline says: without
+         * a deadline here a stopped holder would keep us for ever, so a
+         * send that cannot get it says the message may still be taken. */
+        int r = sync_lock(
+            s, sync_lock_deadline(waited ? clock_deadline(SYNC_LOCK_GRACE_NS) : deadline));
         if (r)
-            return r;
+            return r == -ETIMEDOUT || r == -EINTR ? -EINPROGRESS : r;
         if (removed(s)) {
             sync_unlock(s);
             return -EIDRM;
@@ -155,16 +163,16 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
     struct seg_hot *hot = &s->hdr->hot;
     int64_t deadline = clock_deadline(timeout_ns);
     for (;;) {
-        int r = sync_lock(s);
+        int r = sync_lock(s, sync_lock_deadline(deadline));
         if (r)
-            return r;
+            return sync_lock_error(r, timeout_ns);
         if (removed(s)) {
             sync_unlock(s);
             return -EIDRM;
         }
         uint32_t seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
         struct seg_blk *b = NULL;
-        r = make_room(s, c->pid, len, &b);
+        r = make_room(s, c->who, len, &b);
         if (r == 0)
             r = heap_publish(c, b, buf, len, prio);
         if (r == 0 && s->capacity == MBX_RENDEZVOUS) {
@@ -193,13 +201,15 @@ void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
     info->sender_pid = b->sender_pid;
     info->sender_uid = b->sender_uid;
     info->seq = b->seq;
-    info->reply_token = b->reserved;
+    info->reply_token = b->token;
 }
 
 /* Caller holds the lock. Copies out and removes the message b; the copy
  * comes first, so a receiver dying mid-copy leaves the message queued. */
-static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx_msginfo *info)
+static ssize_t take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t cap,
+                    mbx_msginfo *info)
 {
+    struct seg *s = c->s;
     struct seg_hdr *h = s->hdr;
     uint64_t len = b->len;
     if (!seg_len_ok(s, b, len) || seg_blk_size(len) > b->size)
@@ -213,12 +223,15 @@ static ssize_t take(struct seg *s, struct seg_blk *b, void *buf, size_t cap, mbx
         memcpy(buf, seg_payload(b), len);
     if (info)
         heap_fill_info(info, b, len);
+    uint64_t token = b->token;
+    if (token && !(token & REPLY_BIT))
+        receipt_taken(s, token, c->who);
     int r = prioq_remove(s, b);
     if (r)
         return r;
     done_with(s, b);
-    h->meta.bytes -= len;
-    h->meta.received_total++;
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
     sync_signal(&h->hot.send_futex, &h->hot.send_waiters);
     return (ssize_t)len;
@@ -244,14 +257,22 @@ static void rr_drop(struct seg *s, uint64_t my)
     sync_signal(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
 }
 
-/* Caller holds the lock. A served holder that died gives its turn up. */
+/* Caller holds the lock. A served holder that died, or is stopped
+ * (SIGSTOP), gives its turn up: a stopped one takes a new ticket when it
+ * runs again. */
 static void rr_reap(struct seg *s, uint64_t my)
 {
     struct seg_rr *rr = &s->hdr->rr;
     uint64_t t = rr->serving;
-    int32_t pid = rr->holder[t % SEG_RR_WINDOW];
-    if (t != my && t != rr->next && pid && !liveness_pid_alive(pid))
+    ident_t who = rr->holder[t % SEG_RR_WINDOW];
+    if (t != my && t != rr->next && who && (!ident_alive(who) || proc_stopped(ident_id(who))))
         rr_drop(s, t);
+}
+
+/* Caller holds the lock. Whether ticket `my` is still ours to wait on. */
+static int rr_mine(const struct seg_rr *rr, uint64_t my, ident_t who)
+{
+    return my - rr->serving < SEG_RR_WINDOW && rr->holder[my % SEG_RR_WINDOW] == who;
 }
 
 #define RR_POLL_NS 50000000ll /* how soon a dead receiver's turn passes on */
@@ -269,23 +290,28 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
         cfg.poll_ns = RR_POLL_NS;
     int64_t deadline = clock_deadline(timeout_ns);
     uint64_t my = 0;
-    int have = 0;
+    int have = 0, r;
     for (;;) {
-        int r = sync_lock(s);
-        if (r)
-            return r;
+        r = sync_lock(s, sync_lock_deadline(deadline));
+        if (r) {
+            r = sync_lock_error(r, timeout_ns);
+            break;
+        }
         ssize_t got = removed(s) ? -EIDRM : rr_skip(s);
         int done = got != 0;
+        /* Stopped a while, we may have lost our turn: take a new ticket. */
+        if (have && !rr_mine(rr, my, c->who))
+            have = 0;
         if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
             my = rr->next++;
-            rr->holder[my % SEG_RR_WINDOW] = c->pid;
+            rr->holder[my % SEG_RR_WINDOW] = c->who;
             have = 1;
         }
         if (!done && have && rr->serving == my) {
             struct seg_blk *b = NULL;
             got = prioq_top(s, &b);
             if (!got && b) {
-                got = take(s, b, buf, cap, info);
+                got = take(c, b, buf, cap, info);
             }
             done = got != 0 || b != NULL;
         }
@@ -305,14 +331,17 @@ static ssize_t rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginf
         r = sync_wait(s, &hot->recv_futex, seen, &hot->recv_waiters, deadline, &cfg);
         if (!r && c->poll)
             r = c->poll(c);
-        if (r) {
-            if (have && sync_lock(s) == 0) {
-                rr_drop(s, my);
-                sync_unlock(s);
-            }
-            return r;
-        }
+        if (r)
+            break;
     }
+    /* Our ticket goes, or the holder of the lock's death passes it on (a
+     * ticket whose holder is gone or stopped is skipped). */
+    if (have && sync_lock(s, clock_deadline(SYNC_LOCK_GRACE_NS)) == 0) {
+        if (rr_mine(rr, my, c->who))
+            rr_drop(s, my);
+        sync_unlock(s);
+    }
+    return r;
 }
 
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
@@ -330,9 +359,9 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
          * message it never counted: taking the lock repairs that. */
         if (__atomic_load_n(&hot->count, __ATOMIC_ACQUIRE) != 0 || removed(s) ||
             sync_holder_died(s)) {
-            int r = sync_lock(s);
+            int r = sync_lock(s, sync_lock_deadline(deadline));
             if (r)
-                return r;
+                return sync_lock_error(r, timeout_ns);
             if (removed(s)) {
                 sync_unlock(s);
                 return -EIDRM;
@@ -342,7 +371,7 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
             r = c->want_token ? heap_find_token(s, c->want_token, &b)
                 : from > 0    ? prioq_find_from(s, from, &b)
                               : prioq_top(s, &b);
-            ssize_t got = r ? r : b ? take(s, b, buf, cap, info) : -EAGAIN;
+            ssize_t got = r ? r : b ? take(c, b, buf, cap, info) : -EAGAIN;
             sync_unlock(s);
             if (got != -EAGAIN)
                 return got;

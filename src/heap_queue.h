@@ -17,7 +17,7 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
 
 /* Caller holds the lock. alloc_take, and when the arena is full, once more
  * after taking back what dead processes held. */
-int heap_alloc(struct seg *s, size_t len, int32_t owner, struct seg_blk **b);
+int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b);
 
 /* Returns 1 for a mailbox whose capacity counts messages (not unbounded,
  * not rendezvous). */

@@ -18,7 +18,7 @@ int heap_find_token(struct seg *s, uint64_t token, struct seg_blk **out)
             struct seg_blk *b = seg_blk_at(s, off);
             if (!b || b->state != BLK_QUEUED || b->prio != p || budget-- == 0)
                 return -EUCLEAN;
-            if (b->reserved == token) {
+            if (b->token == token) {
                 *out = b;
                 return 0;
             }

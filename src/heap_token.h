@@ -5,7 +5,7 @@
 #include "segment.h"
 
 /* Caller holds the lock. Stores in *out the queued block whose reply token
- * (seg_blk.reserved) is token, highest priority first (NULL when none).
+ * (seg_blk.token) is token, highest priority first (NULL when none).
  * Returns 0 or -EUCLEAN. */
 int heap_find_token(struct seg *s, uint64_t token, struct seg_blk **out);
 

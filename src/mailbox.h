@@ -3,32 +3,33 @@
 #ifndef MBX_MAILBOX_H
 #define MBX_MAILBOX_H
 
+#include "platform/linux/ident.h"
 #include "segment.h"
 #include "sync.h"
 
 #include <sys/types.h>
 
+struct mbx;
+
 /* What one call needs besides its arguments. */
 struct mb_ctx {
     struct seg *s;
+    struct mbx *handle; /* the handle the call came through */
     struct sync_wait_cfg wait;
     int32_t pid; /* caller's pid and uid, recorded in what it sends */
     uint32_t uid;
+    ident_t who; /* caller's process identity (pid and start time) */
     /* Called whenever a wait wakes (by a wake-up or when a capped sleep of
      * wait.poll_ns ends): returns 0 to go on waiting, or a negative error
      * that ends the call (e.g. -EIDRM once a mailbox's owner died). NULL:
      * nothing to check. */
     int (*poll)(const struct mb_ctx *c);
+    void *poll_arg; /* for the poll hook */
     /* Request/reply (#3). send: stored with the message and reported as
      * mbx_msginfo.reply_token. recv: when nonzero, take only the message
      * carrying this token (the from filter is then ignored). */
     uint64_t reply_token;
     uint64_t want_token;
-    /* Called by a ring receive with the message's info after copying it out
-     * and before giving its slot up, so that a caller waiting in mbx_call
-     * learns who took its request while a death would still send the
-     * request on to another receiver. NULL: nothing to call. */
-    void (*taken)(const mbx_msginfo *info);
 };
 
 /* Queues a copy of buf. Arguments are already checked. Returns 0, -EAGAIN,

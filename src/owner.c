@@ -1,67 +1,61 @@
 #include "owner.h"
 
 #include "platform/linux/clock.h"
+#include "platform/linux/ident.h"
 #include "platform/linux/proc.h"
-#include "self_id.h"
 #include "sync.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <unistd.h>
 
+/* The owner fields are single 64-bit identities changed with atomic
+ * operations, so no call on an owned mailbox takes its lock. */
+
 static int owned(const struct mbx *m)
 {
     return (m->seg.flags & MBX_OWNED) != 0;
 }
 
-static int is_me(const struct seg_proc *p)
+static uint64_t load(const uint64_t *p)
 {
-    return p->pid == self_pid() && p->start == proc_self_start();
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-static int lives(const struct seg_proc *p)
+static int lives(ident_t who)
 {
-    return is_me(p) || proc_alive(p->pid, p->start, 0);
+    return who == ident_self() || ident_alive(who);
 }
 
 void owner_format(struct seg *s)
 {
-    struct seg_proc *o = &s->hdr->model.owner;
-    o->pid = self_pid();
-    o->start = proc_self_start();
-    s->hdr->owner_pid = o->pid;
+    ident_t me = ident_self();
+    s->hdr->model.owner = me;
+    s->hdr->owner_pid = ident_id(me);
 }
 
 /* Returns 1 while the owner or the pending owner lives, 0 when both are
- * gone, or -EUCLEAN. The liveness checks run outside the lock: only a live
- * owner changes these fields, so a dead one cannot come back meanwhile. */
-static int owner_lives(struct seg *s)
+ * gone. Only a live owner changes these fields, so a dead one cannot come
+ * back meanwhile. */
+static int owner_lives(const struct seg *s)
 {
-    int r = sync_lock(s);
-    if (r)
-        return r;
-    struct seg_proc o = s->hdr->model.owner, p = s->hdr->model.pending_owner;
-    sync_unlock(s);
-    return lives(&o) || (p.pid != 0 && lives(&p));
+    const struct seg_model *md = &s->hdr->model;
+    ident_t o = load(&md->owner), p = load(&md->pending_owner);
+    return lives(o) || (p != 0 && lives(p));
 }
 
 void owner_remove(struct mbx *m)
 {
     __atomic_store_n(&m->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
     sync_wake_all(&m->seg);
-    char path[NAME_PATH_MAX];
-    if (name_path(m->name, path, sizeof(path)) == 0)
-        shmfile_unlink_same(path, &m->file);
+    handle_unlink_file(m);
 }
 
 int owner_check(struct mbx *m)
 {
     if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
         return -EIDRM;
-    int r = owner_lives(&m->seg);
-    if (r < 0)
-        return r;
-    if (r == 0) {
+    if (!owner_lives(&m->seg)) {
         owner_remove(m);
         return -EIDRM;
     }
@@ -77,21 +71,27 @@ int owner_check_open(struct mbx *m)
     return r == -EIDRM ? -ENOENT : r;
 }
 
-/* Caller holds the lock. Whether this process holds the receive right; a
- * pending owner takes ownership here, and a transfer to a process that died
- * before taking it is void. */
-static int claim(struct seg_model *md)
+/* Whether this process holds the receive right; a pending owner takes
+ * ownership here, and a transfer to a process that died before taking it
+ * is void. Returns 0 or -EACCES. */
+static int claim(struct seg_hdr *h)
 {
-    if (md->pending_owner.pid != 0 && is_me(&md->pending_owner)) {
-        md->owner = md->pending_owner;
-        md->pending_owner = (struct seg_proc){0, 0, 0};
+    struct seg_model *md = &h->model;
+    ident_t me = ident_self(), pending = load(&md->pending_owner);
+    if (pending == me) {
+        __atomic_store_n(&md->owner, me, __ATOMIC_RELEASE);
+        __atomic_compare_exchange_n(&md->pending_owner, &pending, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+        __atomic_store_n(&h->owner_pid, ident_id(me), __ATOMIC_RELAXED);
         return 0;
     }
-    if (!is_me(&md->owner))
+    if (load(&md->owner) != me)
         return -EACCES;
-    if (md->pending_owner.pid != 0 && lives(&md->pending_owner))
+    if (pending != 0 && ident_alive(pending))
         return -EACCES;
-    md->pending_owner = (struct seg_proc){0, 0, 0};
+    if (pending != 0)
+        __atomic_compare_exchange_n(&md->pending_owner, &pending, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -99,26 +99,17 @@ int owner_take_recv(struct mbx *m)
 {
     if (!owned(m) || !(m->flags & MBX_RECV))
         return 0;
-    int r = sync_lock(&m->seg);
-    if (r)
-        return r;
-    struct seg_hdr *h = m->seg.hdr;
-    r = claim(&h->model);
-    if (!r)
-        __atomic_store_n(&h->owner_pid, h->model.owner.pid, __ATOMIC_RELAXED);
-    sync_unlock(&m->seg);
-    return r;
+    return claim(m->seg.hdr);
 }
 
 int owner_recv_check(struct mbx *m)
 {
     if (!owned(m))
         return 0;
-    struct seg_model *md = &m->seg.hdr->model;
-    if (__atomic_load_n(&md->owner.pid, __ATOMIC_RELAXED) == self_pid() &&
-        __atomic_load_n(&md->pending_owner.pid, __ATOMIC_RELAXED) == 0)
+    const struct seg_model *md = &m->seg.hdr->model;
+    if (load(&md->owner) == ident_self() && load(&md->pending_owner) == 0)
         return 0;
-    return owner_take_recv(m);
+    return claim(m->seg.hdr);
 }
 
 int owner_send_check(struct mbx *m)
@@ -134,9 +125,7 @@ int owner_send_check(struct mbx *m)
 
 int owner_poll(const struct mb_ctx *c)
 {
-    /* Handles pass their own seg (handle_ctx), so the handle is around it. */
-    struct mbx *m = (struct mbx *)((char *)c->s - offsetof(struct mbx, seg));
-    return owner_check(m);
+    return owner_check(c->handle);
 }
 
 EXPORT int mbx_transfer(mbx *m, pid_t new_owner)
@@ -145,22 +134,18 @@ EXPORT int mbx_transfer(mbx *m, pid_t new_owner)
         return -EINVAL;
     if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
         return -EIDRM;
-    int r = sync_lock(&m->seg);
-    if (r)
-        return r;
     struct seg_model *md = &m->seg.hdr->model;
+    ident_t me = ident_self();
     uint64_t start;
     uint32_t uid;
-    if (!is_me(&md->owner))
-        r = -EPERM;
-    else if (proc_start(new_owner, &start) || proc_euid(new_owner, &uid))
-        r = -ESRCH;
-    else if (uid != (uint32_t)geteuid())
-        r = -EPERM;
-    else if (new_owner == self_pid())
-        md->pending_owner = (struct seg_proc){0, 0, 0}; /* calls a transfer off */
-    else
-        md->pending_owner = (struct seg_proc){new_owner, 0, start};
-    sync_unlock(&m->seg);
-    return r;
+    if (load(&md->owner) != me)
+        return -EPERM;
+    if (proc_start(new_owner, &start) || proc_euid(new_owner, &uid))
+        return -ESRCH;
+    if (uid != (uint32_t)geteuid())
+        return -EPERM;
+    /* new_owner == us calls a transfer off. */
+    ident_t next = new_owner == ident_id(me) ? 0 : ident_make(new_owner, (uint32_t)start);
+    __atomic_store_n(&md->pending_owner, next, __ATOMIC_RELEASE);
+    return 0;
 }

@@ -14,7 +14,7 @@
 void owner_format(struct seg *s);
 
 /* At open, after attach: removes an owned mailbox whose owner is gone.
- * Returns 0, -ENOENT (it was removed), or -EUCLEAN. */
+ * Returns 0 or -ENOENT (it was removed). */
 int owner_check_open(struct mbx *m);
 
 /* At open with MBX_RECV: only the owner, or the pending owner (which then
@@ -27,7 +27,7 @@ int owner_recv_check(struct mbx *m);
 
 /* Returns 0 while the owner of the mailbox behind m (or the pending owner)
  * lives, or when it is not owned; otherwise removes the mailbox and returns
- * -EIDRM. -EUCLEAN when the lock is beyond repair. */
+ * -EIDRM. */
 int owner_check(struct mbx *m);
 
 /* Before a send on handle m: looks at the owner at most every
@@ -36,7 +36,7 @@ int owner_check(struct mbx *m);
 int owner_send_check(struct mbx *m);
 
 /* The mb_ctx poll hook of handles on owned mailboxes: -EIDRM once the owner
- * is gone (the mailbox is then removed), else 0. c->s must be a handle's seg. */
+ * is gone (the mailbox is then removed), else 0. */
 int owner_poll(const struct mb_ctx *c);
 
 /* Removes the mailbox behind m as mbx_unlink does. */

@@ -1,7 +1,10 @@
 #include "reboot.h"
 
+#include "platform/linux/clock.h"
+#include "platform/linux/ident.h"
 #include "repair.h"
 #include "ring.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +46,12 @@ void reboot_stamp(struct seg *s)
 static int reset(struct seg *s)
 {
     struct seg_hdr *h = s->hdr;
-    int r = seg_lock_init(&h->hot.lock);
-    if (r)
-        return r;
+    h->hot.lock = (struct shlock){0, 0, 0};
     h->hot.recv_waiters = h->hot.send_waiters = 0;
+    h->model.receiver = 0;
+    memset(h->model.calls, 0, sizeof(h->model.calls));
+    memset(s->receipts, 0, SEG_RECEIPTS * sizeof(*s->receipts));
+    h->pidns = ident_pidns();
     memset(&h->rr, 0, sizeof(h->rr));
     if (s->ring)
         return ring_reset_all_dead(s);
@@ -58,13 +63,28 @@ static int reset(struct seg *s)
 int reboot_check(struct seg *s, int fd)
 {
     uint8_t id[16];
-    if (!boot_id(id) || !memcmp(s->hdr->boot_id, id, sizeof(id)))
+    if (!boot_id(id))
         return 0;
-    if (flock(fd, LOCK_EX) != 0)
-        return 0; /* cannot coordinate: leave it to liveness checks */
+    if (!memcmp(s->hdr->boot_id, id, sizeof(id))) {
+        /* Pairs with the fence before the id is written after a reset. */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        return 0;
+    }
+    /* One opener resets; the others wait for it, but not for ever: a peer
+     * could hold the flock for as long as it likes. */
+    int64_t deadline = clock_deadline(SYNC_CALL_BOUND_NS);
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return 0; /* cannot coordinate: leave it to liveness checks */
+        if (clock_remaining(deadline) == 0)
+            return -ETIMEDOUT;
+        usleep(1000);
+    }
     int r = 0;
     if (memcmp(s->hdr->boot_id, id, sizeof(id))) {
         r = reset(s);
+        /* Everything the reset wrote is visible before the new id is. */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
         if (!r)
             memcpy(s->hdr->boot_id, id, sizeof(id));
     }

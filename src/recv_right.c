@@ -1,10 +1,11 @@
 #include "recv_right.h"
 
-#include "platform/linux/proc.h"
-#include "self_id.h"
-#include "sync.h"
+#include "platform/linux/ident.h"
 
 #include <errno.h>
+
+/* The holder is one 64-bit process identity, claimed with a
+ * compare-and-swap: no lock. */
 
 static uint64_t next_id;
 
@@ -18,27 +19,33 @@ int recv_right_take(struct mbx *m)
     if (!exclusive(m))
         return 0;
     m->recv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-    int r = sync_lock(&m->seg);
-    if (r)
-        return r;
+    m->recv_owner = ident_self();
     struct seg_model *md = &m->seg.hdr->model;
-    if (md->receiver.pid != 0 && proc_alive(md->receiver.pid, md->receiver.start, 0)) {
-        r = -EBUSY;
-    } else {
-        md->receiver = (struct seg_proc){self_pid(), 0, proc_self_start()};
-        md->receiver_handle = m->recv_id;
+    uint64_t cur = __atomic_load_n(&md->receiver, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (cur != 0 && ident_alive(cur))
+            return -EBUSY;
+        if (__atomic_compare_exchange_n(&md->receiver, &cur, m->recv_owner, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
     }
-    sync_unlock(&m->seg);
-    return r;
+    __atomic_store_n(&md->receiver_handle, m->recv_id, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int recv_right_check(const struct mbx *m)
+{
+    /* A forked child inherits the handle, not the right. */
+    return !exclusive(m) || m->recv_owner == ident_self() ? 0 : -EACCES;
 }
 
 void recv_right_drop(struct mbx *m)
 {
-    if (!exclusive(m) || sync_lock(&m->seg))
+    if (!exclusive(m) || m->recv_owner != ident_self())
         return;
     struct seg_model *md = &m->seg.hdr->model;
-    if (md->receiver.pid == self_pid() && md->receiver.start == proc_self_start() &&
-        md->receiver_handle == m->recv_id)
-        md->receiver = (struct seg_proc){0, 0, 0};
-    sync_unlock(&m->seg);
+    uint64_t me = m->recv_owner;
+    if (__atomic_load_n(&md->receiver_handle, __ATOMIC_ACQUIRE) != m->recv_id)
+        return;
+    __atomic_compare_exchange_n(&md->receiver, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }

@@ -1,7 +1,7 @@
 #include "repair.h"
 
 #include "alloc.h"
-#include "platform/linux/liveness.h"
+#include "platform/linux/ident.h"
 #include "prioq.h"
 
 #include <errno.h>
@@ -11,9 +11,15 @@ struct tally {
     int all_dead; /* after a reboot: every recorded process is gone */
 };
 
-static int gone(const struct tally *t, int32_t pid)
+static int gone(const struct tally *t, ident_t who)
 {
-    return t->all_dead || !liveness_pid_alive(pid);
+    return t->all_dead || !ident_alive(who);
+}
+
+/* The sender of a block (WRITING, TAKEN), and the borrower of a LENT one. */
+static ident_t sender_of(const struct seg_blk *b)
+{
+    return ident_make(b->sender_pid, b->sender_start);
 }
 
 static int visit(struct seg *s, struct seg_blk *b, void *arg)
@@ -23,13 +29,13 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
     case BLK_WRITING:
         /* A sender died before publishing it (the lock holder that died, or
          * a process holding it as a loan); a live loaner keeps it. */
-        return gone(t, b->sender_pid);
+        return gone(t, sender_of(b));
     case BLK_LENT:
-        /* Lent to a receiver (pid in prev) that died without releasing it. */
-        return gone(t, (int32_t)b->prev);
+        /* Lent to a receiver (ident in prev) that died without releasing it. */
+        return gone(t, b->prev);
     case BLK_TAKEN:
         /* Received; its rendezvous sender frees it, unless it is gone. */
-        return gone(t, b->sender_pid);
+        return gone(t, sender_of(b));
     case BLK_QUEUED:
         if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) || seg_blk_size(b->len) > b->size)
             return -EUCLEAN;
@@ -51,9 +57,9 @@ int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
         return 0;
     case BLK_WRITING:
     case BLK_TAKEN:
-        return liveness_pid_alive(b->sender_pid) ? 0 : 1;
+        return ident_alive(sender_of(b)) ? 0 : 1;
     case BLK_LENT:
-        return liveness_pid_alive((int32_t)b->prev) ? 0 : 1;
+        return ident_alive(b->prev) ? 0 : 1;
     default:
         return -EUCLEAN;
     }
@@ -71,10 +77,10 @@ int repair_segment(struct seg *s, int all_dead)
         return r;
     if (t.count > UINT32_MAX)
         return -EUCLEAN;
-    h->meta.bytes = t.bytes;
-    h->meta.repairs++;
+    __atomic_store_n(&h->meta.bytes, t.bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->meta.repairs, h->meta.repairs + 1, __ATOMIC_RELAXED);
     if (h->meta.seq_next <= t.max_seq)
-        h->meta.seq_next = t.max_seq + 1;
+        __atomic_store_n(&h->meta.seq_next, t.max_seq + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, (uint32_t)t.count, __ATOMIC_RELEASE);
     return 0;
 }

@@ -1,7 +1,7 @@
 #include "ring_impl.h"
 
 #include "platform/linux/clock.h"
-#include "platform/linux/liveness.h"
+#include "receipts.h"
 #include "sleepers.h"
 #include "sync.h"
 
@@ -44,12 +44,15 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
 {
     /* A slot's pages get storage the first time it carries a message this
      * long: memory follows the messages, and a full file system is an
-     * error here rather than a fault in memcpy. */
-    if (len <= __atomic_load_n(&sl->backed, __ATOMIC_RELAXED))
+     * error here rather than a fault in memcpy. What has storage is known
+     * per handle (a slot's storage is never given back), never read from
+     * the segment, where a scribbled value would make us skip it. */
+    uint32_t *known = s->slot_backed ? &s->slot_backed[ring_index(s, sl)] : NULL;
+    if (known && len <= __atomic_load_n(known, __ATOMIC_RELAXED))
         return 0;
     int r = reserve(s->fd, (uint64_t)((unsigned char *)(sl + 1) - s->base), len);
-    if (!r)
-        __atomic_store_n(&sl->backed, (uint32_t)len, __ATOMIC_RELAXED);
+    if (!r && known)
+        __atomic_store_n(known, (uint32_t)len, __ATOMIC_RELAXED);
     return r;
 }
 
@@ -86,14 +89,26 @@ static void prefetch_for_write(const struct ring_slot *next, size_t size)
     }
 }
 
+/* A slot a waiter keeps an eye on: its holder may have died, or (for a
+ * sender wanting position want) may hold it for long. */
+struct stuck {
+    struct ring_slot *sl; /* NULL: none */
+    uint64_t w;
+    uint64_t want; /* RING_NO_POS for a receiver */
+};
+
+static int unstuck(const struct seg *s, const struct stuck *k)
+{
+    return k->sl && ring_unstick(s, k->sl, k->w, k->want);
+}
+
 /* Waits until *watch moves off seen, the mailbox is removed, or the deadline
- * passes: spins for the handle's spin time, then sleeps on futex. `stuck`
- * is a slot a dead process may have left (in state stuck_w), checked every
- * 10 ms.
+ * passes: spins for the handle's spin time, then sleeps on futex. The stuck
+ * slot is looked at after the spin and every 10 ms.
  * Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's error. */
 static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen,
                        uint32_t *futex, uint32_t *waiters, int64_t deadline,
-                       struct ring_slot *stuck, uint64_t stuck_w)
+                       const struct stuck *stuck)
 {
     const struct seg *s = c->s;
     int64_t spin_ns = c->wait.spin_ns;
@@ -110,21 +125,23 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
             int64_t now = clock_now_ns();
             if (deadline >= 0 && now >= deadline)
                 return -ETIMEDOUT;
+            if (sync_closing(&c->wait))
+                return -EBADF;
             if (spin_ns > 0 && now - start >= spin_ns)
                 break;
             /* A process spinning without end still notices a dead peer. */
-            if (stuck && now - checked >= STUCK_POLL_NS) {
+            if (stuck->sl && now - checked >= STUCK_POLL_NS) {
                 checked = now;
-                if (ring_unstick(s, stuck, stuck_w))
+                if (unstuck(s, stuck))
                     return 0;
             }
         }
     }
-    if (stuck && ring_unstick(s, stuck, stuck_w))
+    if (unstuck(s, stuck))
         return 0;
     uint32_t f = __atomic_load_n(futex, __ATOMIC_SEQ_CST);
     int r = sync_sleep64(s, watch, seen, futex, f, waiters, deadline,
-                         stuck ? STUCK_POLL_NS : c->wait.poll_ns);
+                         stuck->sl ? STUCK_POLL_NS : c->wait.poll_ns, &c->wait);
     if (r)
         return r;
     return c->poll ? c->poll(c) : 0;
@@ -155,9 +172,18 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     } else {
         __atomic_store_n(&sl->prio, 0, __ATOMIC_RELAXED);
     }
-    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_READY, 0), 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return RETRY;
+    /* A sender that came round a lap later may have moved our claim on
+     * (relocation): publish at the position it moved to. */
+    for (;;) {
+        uint64_t expect = mine;
+        if (__atomic_compare_exchange_n(&sl->word, &expect,
+                                        slot_word(mine >> (64 - SLOT_POS_BITS), SLOT_READY, 0), 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            break;
+        if (!ring_relocated(s, sl, &mine))
+            return RETRY;
+    }
+    (void)t;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
     sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
@@ -183,8 +209,10 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
         int64_t d = slot_dist(w, t);
         if (d == 0 && slot_state_of(w) == SLOT_FREE) {
-            if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(t, SLOT_CLAIMED, c->pid), 0,
-                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            uint64_t mine = slot_word(t, SLOT_CLAIMED, c->pid);
+            if (__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED)) {
+                ring_note_holder(sl, mine, c->who);
                 ring_advance(&ctl->tail, t);
                 if (++sends_in_a_row > 2)
                     prefetch_for_write(ring_slot_at(s, t + 2), s->slot_size);
@@ -203,14 +231,16 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         }
         if (d != -lap || slot_state_of(w) == SLOT_FREE || slot_state_of(w) > SLOT_LENT)
             return -EUCLEAN;
-        /* The slot still holds the message of the last lap: full. */
+        /* The slot still holds the message of the last lap: full, unless
+         * its holder died or holds it for long (see ring_unstick). */
         advances = 0;
+        struct stuck k = {sl, w, t};
         if (timeout_ns == MBX_NONBLOCK) {
-            if (ring_unstick(s, sl, w))
+            if (unstuck(s, &k))
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, &sl->word, w, &hot->send_futex, &hot->send_waiters, deadline, sl, w);
+        int r = wait_change(c, &sl->word, w, &hot->send_futex, &hot->send_waiters, deadline, &k);
         if (r)
             return r;
     }
@@ -253,6 +283,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     uint64_t mine = slot_word(pos, lend ? SLOT_LENT : SLOT_TAKING, c->pid);
     if (!__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return RETRY;
+    ring_note_holder(sl, mine, c->who);
     uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
     uint32_t prio = raw_prio & ~PRIO_COUNTED;
     if (len && !lend)
@@ -265,8 +296,11 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         info->seq = pos + 1;
         info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     }
-    if (c->taken && info && info->reply_token)
-        c->taken(info);
+    /* A call's caller learns who took its request while the slot is still
+     * ours: if we die now, the request goes back to the queue. */
+    uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
+    if (token && !(token & REPLY_BIT))
+        receipt_taken(s, token, c->who);
     if (lend) {
         /* The slot stays LENT until mbx_release frees it; the message is
          * received now, as in heap mailboxes, so a borrower that dies
@@ -276,10 +310,18 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
     }
     /* Still ours? If someone judged us dead and freed the slot, what we
-     * copied may be a newer message's bytes: look again. */
-    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
-                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return RETRY;
+     * copied may be a newer message's bytes: look again. A sender may have
+     * moved our hold on by whole laps (relocation): free it there. */
+    for (;;) {
+        uint64_t expect = mine;
+        if (__atomic_compare_exchange_n(
+                &sl->word, &expect,
+                slot_word((mine >> (64 - SLOT_POS_BITS)) + s->ring_slots, SLOT_FREE, 0), 0,
+                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            break;
+        if (!ring_relocated(s, sl, &mine))
+            return RETRY;
+    }
     if (raw_prio & PRIO_COUNTED)
         ring_count_down(ctl);
     if (prio >= MBX_PRIO_MAX)
@@ -427,8 +469,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
             return -EIDRM;
         const uint64_t *watch;
         uint64_t seen;
-        struct ring_slot *stuck = NULL;
-        uint64_t stuck_w = 0;
+        struct stuck stuck = {NULL, 0, RING_NO_POS};
         int scan = from > 0 || c->want_token || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
         if (!scan) {
             uint64_t h;
@@ -452,8 +493,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
             watch = &sl->word;
             seen = w;
             if (st == SLOT_CLAIMED || st == SLOT_TAKING) {
-                stuck = sl;
-                stuck_w = w;
+                stuck.sl = sl;
+                stuck.w = w;
                 /* Busy: about to change. A short spin on it first, and a
                  * scan (which reads the senders' line, taking it from a
                  * sender streaming messages) only if it stays busy. */
@@ -461,7 +502,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                     busy_w = w;
                     /* No deadline here: the spin is short, and a call must
                      * not time out before it has looked past the head. */
-                    sync_spin64(s, &sl->word, w, BUSY_HEAD_SPIN_NS, -1);
+                    sync_spin64(s, &sl->word, w, BUSY_HEAD_SPIN_NS, -1, &c->wait);
                     continue;
                 }
                 scan = 1;
@@ -478,19 +519,18 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                 return r;
             watch = &ctl->sent;
             seen = sent;
-            if (!stuck && p.claimed) {
-                stuck = p.claimed;
-                stuck_w = p.claimed_w;
+            if (!stuck.sl && p.claimed) {
+                stuck.sl = p.claimed;
+                stuck.w = p.claimed_w;
             }
         }
         budget = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (stuck && ring_unstick(s, stuck, stuck_w))
+            if (unstuck(s, &stuck))
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, watch, seen, &hot->recv_futex, &hot->recv_waiters, deadline, stuck,
-                            stuck_w);
+        int r = wait_change(c, watch, seen, &hot->recv_futex, &hot->recv_waiters, deadline, &stuck);
         if (r)
             return r;
     }

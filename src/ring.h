@@ -11,9 +11,20 @@
  * messages above priority 0 are queued.
  *
  * Crash safety without a lock: every state a process can die in names that
- * process, so whoever finds a slot stuck checks it: a dead sender's SLOT_CLAIMED
- * slot becomes SLOT_SKIP (no message: it was never reported sent), a dead
- * receiver's SLOT_TAKING slot is freed (it had taken the message).
+ * process (pid in the word, start time beside it), so whoever finds a slot
+ * stuck checks it: a dead sender's SLOT_CLAIMED slot becomes SLOT_SKIP (no
+ * message: it was never reported sent), a dead receiver's SLOT_TAKING slot
+ * goes back to SLOT_READY (it never returned the message, which is
+ * delivered again), a dead borrower's SLOT_LENT slot is freed.
+ *
+ * A slot held for long by a live process (a loan not yet sent, a received
+ * loan not yet released, a stopped process) does not stop the ring: a
+ * sender that comes round a lap later moves the holder's state on to its
+ * own position (`relocation`) and takes the next one. The holder finds its
+ * slot at the new position when it is done.
+ *
+ * Positions are 64-bit counters; the word keeps their low 39 bits, and
+ * full positions are rebuilt from the head or tail nearby (ring_pos64).
  */
 #ifndef MBX_RING_H
 #define MBX_RING_H
@@ -54,11 +65,16 @@ struct ring_slot {
     int32_t sender_pid;
     uint32_t sender_uid;
     uint64_t token;
-    uint32_t backed; /* payload bytes the file has storage for (ring_back) */
+    /* The start time of the process the word names (ident.h), valid while
+     * who_word equals the word: the process that moved the slot into a
+     * state naming it writes it just after, so a repairer can tell that
+     * process from a later one with the same pid. */
+    uint64_t who_word;
+    uint32_t who_start;
     uint32_t pad;
     /* the payload follows */
 };
-_Static_assert(sizeof(struct ring_slot) == 40, "slot header");
+_Static_assert(sizeof(struct ring_slot) == 48, "slot header");
 
 static inline uint64_t slot_word(uint64_t pos, unsigned state, int32_t pid)
 {

@@ -3,6 +3,7 @@
 #ifndef MBX_RING_IMPL_H
 #define MBX_RING_IMPL_H
 
+#include "platform/linux/ident.h"
 #include "ring.h"
 
 /* Sleeps are capped at this while a dead process may hold a slot, so the
@@ -33,6 +34,28 @@ static inline int ring_removed(const struct seg *s)
     return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* The full 64-bit position of slot word w, from a position ref (the head
+ * or the tail) within 2^38 of it. */
+static inline uint64_t ring_pos64(uint64_t ref, uint64_t w)
+{
+    return ref + (uint64_t)slot_dist(w, ref);
+}
+
+/* Index of a slot in the ring. */
+static inline uint32_t ring_index(const struct seg *s, const struct ring_slot *sl)
+{
+    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    return (uint32_t)(((const unsigned char *)sl - first) / s->slot_size);
+}
+
+/* After moving slot sl into word w, which names the caller: records the
+ * caller's start time beside it (see struct ring_slot). */
+static inline void ring_note_holder(struct ring_slot *sl, uint64_t w, ident_t me)
+{
+    __atomic_store_n(&sl->who_start, ident_start(me), __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->who_word, w, __ATOMIC_RELEASE);
+}
+
 /* Moves a head or tail hint from `from` on by one, unless someone did. */
 static inline void ring_advance(uint64_t *hint, uint64_t from)
 {
@@ -50,8 +73,21 @@ void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl);
 int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos);
 
 /* Repairs a slot left half done by a dead process (see ring_repair.c).
- * Returns 1 when it was stuck and is now repaired. */
-int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w);
+ * When the slot holds a live process's state a lap behind position want
+ * (a sender's position; pass RING_NO_POS otherwise), moves that state on
+ * to want instead, so the holder no longer blocks the ring. Returns 1 when
+ * the slot was stuck and is now repaired or moved. */
+#define RING_NO_POS UINT64_MAX
+int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want);
+
+/* Returns 1 while the process slot word w names (as recorded beside it,
+ * else by pid alone) lives, else 0. */
+int ring_holder_alive(const struct ring_slot *sl, uint64_t w);
+
+/* When the word of a slot the caller held as `mine` moved on because a
+ * sender relocated it (same state, same pid, whole laps later), stores the
+ * new word in *mine and returns 1; else 0 (the slot is no longer ours). */
+int ring_relocated(const struct seg *s, const struct ring_slot *sl, uint64_t *mine);
 
 /* Claims the slot of the next position: CLAIMED(t, pid), waiting for room
  * per timeout_ns. Returns 0 with *out and *t_out set, or -EAGAIN,

@@ -49,7 +49,8 @@ int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio)
         len > __atomic_load_n(&sl->len, __ATOMIC_RELAXED))
         return -EINVAL;
     uint64_t t = w >> (64 - SLOT_POS_BITS);
-    return ring_publish(c, sl, t, w, buf, len, prio, c->reply_token) == 0 ? 0 : -EINVAL;
+    int r = ring_publish(c, sl, t, w, buf, len, prio, c->reply_token);
+    return r == RETRY ? -EINVAL : r;
 }
 
 int ring_release(const struct mb_ctx *c, const void *buf)

@@ -2,7 +2,6 @@
  * that outlived the boot. */
 #include "ring_impl.h"
 
-#include "platform/linux/liveness.h"
 #include "sync.h"
 
 /* A message above priority 0 carries this bit in its slot's prio while it
@@ -37,21 +36,68 @@ int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
     return 1;
 }
 
+int ring_holder_alive(const struct ring_slot *sl, uint64_t w)
+{
+    int32_t pid = slot_pid_of(w);
+    /* The record is the holder's only while it names this very word: read
+     * it between two looks at who_word. (A later holder cannot write it
+     * meanwhile unless the word moved on, and then no repair happens.) */
+    uint64_t r1 = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
+    uint32_t start = __atomic_load_n(&sl->who_start, __ATOMIC_ACQUIRE);
+    uint64_t r2 = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
+    if (r1 == w && r2 == w)
+        return ident_alive(ident_make(pid, start));
+    return ident_pid_alive(pid);
+}
+
+int ring_relocated(const struct seg *s, const struct ring_slot *sl, uint64_t *mine)
+{
+    uint64_t cur = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    int64_t d = slot_dist(cur, (uint64_t)(*mine >> (64 - SLOT_POS_BITS)));
+    if (d <= 0 || d % s->ring_slots != 0 || slot_state_of(cur) != slot_state_of(*mine) ||
+        slot_pid_of(cur) != slot_pid_of(*mine))
+        return 0;
+    *mine = cur;
+    return 1;
+}
+
+/* A live process holds slot sl (word w) a lap behind position want: moves
+ * its state on to want, so the sender that wants that position takes the
+ * next one. The holder, when done, finds its slot at the new position
+ * (ring_relocated). Returns 1 when moved. */
+static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want)
+{
+    if (slot_dist(w, want) != -(int64_t)s->ring_slots)
+        return 0;
+    uint64_t rec = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
+    uint32_t start = __atomic_load_n(&sl->who_start, __ATOMIC_ACQUIRE);
+    uint64_t moved = slot_word(want, slot_state_of(w), slot_pid_of(w));
+    if (!__atomic_compare_exchange_n(&sl->word, &w, moved, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    if (rec == w && __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE) == w)
+        ring_note_holder(sl, moved, ident_make(slot_pid_of(w), start));
+    ring_advance(&ring_ctl_of(s)->tail, want);
+    /* Receivers may watch the position that now holds no message. */
+    sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    return 1;
+}
+
 /* Repairs a slot a process died in the middle of: CLAIMED by a dead sender
  * (its message was never reported sent) or LENT to a dead receiver (a loan
  * it never released) is freed for the next lap; TAKING by a dead receiver
- * (it never returned the message) is made READY again. Returns 1 when the
- * slot was stuck and is now repaired. */
-int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w)
+ * (it never returned the message) is made READY again. A live holder's
+ * slot a lap behind `want` is relocated instead. Returns 1 when the slot
+ * was stuck and is now repaired or moved. */
+int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want)
 {
     struct ring_ctl *ctl = ring_ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
     unsigned st = slot_state_of(w);
     if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP && st != SLOT_LENT)
         return 0;
-    if (st != SLOT_SKIP && liveness_pid_alive(slot_pid_of(w)))
-        return 0;
-    uint64_t pos = (w >> (64 - SLOT_POS_BITS));
+    if (st != SLOT_SKIP && ring_holder_alive(sl, w))
+        return want != RING_NO_POS && relocate(s, sl, w, want);
+    uint64_t pos = ring_pos64(__atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE), w);
     if (st == SLOT_TAKING) {
         /* The receiver died before returning the message to anyone: put it
          * back, and the head with it, so it is delivered after all. */
@@ -87,7 +133,7 @@ int ring_reset_all_dead(const struct seg *s)
     int any = 0;
     for (uint32_t i = 0; i < s->ring_slots; i++) {
         struct ring_slot *sl = ring_slot_at(s, i);
-        uint64_t w = sl->word, pos = w >> (64 - SLOT_POS_BITS);
+        uint64_t w = sl->word, pos = ring_pos64(t, w);
         unsigned st = slot_state_of(w);
         if (st == SLOT_CLAIMED || st == SLOT_SKIP || st == SLOT_LENT) {
             sl->prio = 0;

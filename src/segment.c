@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "platform/linux/ident.h"
 #include "ring.h"
 #include "stream.h"
 
@@ -23,7 +24,7 @@ struct geom {
 static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size, uint64_t stream_size)
 {
     struct geom g;
-    g.ring_off = PAGE;
+    g.ring_off = 2 * PAGE; /* after the header and the receipts */
     g.ring_bytes = ring_slots ? round_up(ring_bytes_for(ring_slots, slot_size), PAGE) : 0;
     if (stream_size)
         g.ring_bytes = STREAM_CTL_BYTES + stream_size;
@@ -85,31 +86,13 @@ uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
     return geom_for(0, 0, 0).arena_off + arena_size_for(attr);
 }
 
-int seg_lock_init(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t ma;
-    int r = pthread_mutexattr_init(&ma);
-    if (r)
-        return -r;
-    r = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    if (!r)
-        r = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    if (!r)
-        r = pthread_mutex_init(m, &ma);
-    pthread_mutexattr_destroy(&ma);
-    return -r;
-}
-
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
                uint32_t flags, int fd)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    int r = seg_lock_init(&h->hot.lock);
-    if (r)
-        return r;
-    h->version = (flags & SEG_RING) && attr->max_msg_size > SEG_RING_SMALL_MSG
-                     ? SEG_VERSION_BIG_RING
-                     : SEG_VERSION;
+    int r;
+    h->version = SEG_VERSION;
+    h->pidns = ident_pidns();
     h->hdr_size = sizeof(*h);
     h->file_size = size;
     if (flags & SEG_RING) {
@@ -143,14 +126,6 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     return 0;
 }
 
-static int mutex_kind_ok(const pthread_mutex_t *m)
-{
-    pthread_mutex_t want;
-    if (seg_lock_init(&want))
-        return 0;
-    return m->__data.__kind == want.__data.__kind;
-}
-
 int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
@@ -158,14 +133,12 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
-    if (h->version != SEG_VERSION && h->version != SEG_VERSION_BIG_RING)
+    if (h->version != SEG_VERSION)
         return -EPROTO;
     uint32_t ring_slots = h->ring_slots;
     uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size, stream_size = h->stream_size;
     int ring = (h->flags & SEG_RING) != 0, stream = (h->flags & MBX_STREAM) != 0;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
-        return -EUCLEAN;
-    if ((h->version == SEG_VERSION_BIG_RING) != (ring && max_msg > SEG_RING_SMALL_MSG))
         return -EUCLEAN;
     if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS ||
                 (max_msg > SEG_RING_SMALL_MSG && ring_slots * max_msg > SEG_RING_MAX_BYTES) ||
@@ -188,11 +161,12 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777 ||
         (h->flags & ~(uint32_t)(MBX_OWNED | MBX_STREAM | SEG_RING)))
         return -EUCLEAN;
-    if (memchr(h->name, 0, sizeof(h->name)) == NULL || !mutex_kind_ok(&h->hot.lock))
+    if (memchr(h->name, 0, sizeof(h->name)) == NULL)
         return -EUCLEAN;
     s->base = base;
     s->size = size;
     s->hdr = h;
+    s->receipts = (struct seg_receipt *)(base + PAGE);
     s->active = (uint16_t *)(base + g.active_off);
     s->heads = (struct seg_qhead *)(base + g.heads_off);
     s->ring = ring ? base + g.ring_off : NULL;

@@ -5,6 +5,7 @@
  * hostile. Layout:
  *
  *   [0, 4096)             struct seg_hdr: identity, hot line, bins
+ *   [4096, 8192)          struct seg_receipt[SEG_RECEIPTS]: who took which call
  *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h), or
  *                         stream control and bytes (streams only; stream.h)
  *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
@@ -25,65 +26,68 @@
 
 #include "mbx.h"
 #include "seg_model.h"
+#include "shlock.h"
 
-#include <pthread.h>
 #include <stdint.h>
 
-#define SEG_MAGIC   0x314d5453584f424dull /* "MBOXSTM1" */
-#define SEG_VERSION 1u
-/* Rings of messages over 64 KiB, new in this layout: a reader that knows
- * only version 1 refuses them with -EPROTO instead of calling them corrupt. */
-#define SEG_VERSION_BIG_RING 2u
-#define SEG_LINE             64u
-#define SEG_NBINS            64u
-#define SEG_EXACT_BINS       32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
-#define SEG_MAX_MSG          (1ull << 30)
-#define SEG_MAX_ARENA        (1ull << 44)
-#define SEG_RING             0x100u /* internal flag: a ring mailbox */
-#define SEG_RING_MAX_SLOTS   1024u
-#define SEG_RING_SMALL_MSG   (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
-#define SEG_RING_MAX_BYTES   (64ull << 20) /* payload bytes of all slots of a larger ring */
-#define SEG_STREAM_MAX       (1ull << 30)  /* bytes a stream buffers at most */
+#define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
+/* Version 3: the lock is mbx's own (shlock.h), processes are recorded with
+ * their start time, calls leave receipts in the called mailbox. Files of
+ * versions 1 and 2 (earlier builds) are refused with -EPROTO. */
+#define SEG_VERSION        3u
+#define SEG_LINE           64u
+#define SEG_NBINS          64u
+#define SEG_EXACT_BINS     32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG        (1ull << 30)
+#define SEG_MAX_ARENA      (1ull << 44)
+#define SEG_RING           0x100u /* internal flag: a ring mailbox */
+#define SEG_RING_MAX_SLOTS 1024u
+#define SEG_RING_SMALL_MSG (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
+#define SEG_RING_MAX_BYTES (64ull << 20) /* payload bytes of all slots of a larger ring */
+#define SEG_STREAM_MAX     (1ull << 30)  /* bytes a stream buffers at most */
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
-    BLK_FREE = 0x46524545u,    /* in a free bin (or not yet binned) */
-    BLK_WRITING = 0x57524954u, /* taken by a sender holding the lock */
-    BLK_QUEUED = 0x51554555u,  /* a whole message, linked in its priority FIFO */
-    BLK_TAKEN = 0x54414b4eu,   /* rendezvous: received, its sender frees it */
-    BLK_LENT = 0x4c454e54u,    /* lent to a receiver (pid in prev) until released */
+    BLK_FREE = 0x4652,    /* in a free bin (or not yet binned) */
+    BLK_WRITING = 0x5752, /* taken by a sender holding the lock, or lent to it */
+    BLK_QUEUED = 0x5155,  /* a whole message, linked in its priority FIFO */
+    BLK_TAKEN = 0x5441,   /* rendezvous: received, its sender frees it */
+    BLK_LENT = 0x4c45,    /* lent to a receiver (identity in prev) until released */
 };
 
 /* Header of every block in the arena; the payload follows it. A block is
  * either free or queued, so next/prev serve the free bin or the FIFO. */
 struct seg_blk {
-    uint64_t size;      /* whole block, header included; multiple of 64 */
-    uint64_t len;       /* payload bytes */
-    uint64_t seq;       /* send order, from 1 */
-    uint64_t next;      /* offset of the next block in its list; 0 = none */
-    uint64_t prev;      /* offset of the previous block in its list */
-    uint32_t state;     /* enum blk_state */
-    uint32_t prio;      /* 0 .. MBX_PRIO_MAX-1 */
-    int32_t sender_pid; /* sender's pid and uid, for mbx_msginfo */
+    uint64_t size;         /* whole block, header included; multiple of 64 */
+    uint64_t len;          /* payload bytes */
+    uint64_t seq;          /* send order, from 1 */
+    uint64_t next;         /* offset of the next block in its list; 0 = none */
+    uint64_t prev;         /* offset of the previous block; LENT: the borrower's ident */
+    uint16_t state;        /* enum blk_state */
+    uint16_t prio;         /* 0 .. MBX_PRIO_MAX-1 */
+    uint32_t sender_start; /* low 32 bits of the sender's start time (ident.h) */
+    int32_t sender_pid;    /* sender's pid and uid, for mbx_msginfo */
     uint32_t sender_uid;
-    uint64_t reserved;
+    uint64_t token; /* reply token (call.h), 0 for a plain message */
 };
 _Static_assert(sizeof(struct seg_blk) == SEG_LINE, "block header is one cache line");
 
 /* The line every send and receive touches: lock, count, wake words. Waiters
  * read count and the futex words here while spinning. */
 struct seg_hot {
-    pthread_mutex_t lock;  /* robust, process-shared; guards everything else */
+    struct shlock lock;    /* guards the heap kind's arena and queues */
     uint32_t count;        /* messages queued (atomic reads outside the lock) */
     uint32_t removed;      /* 1 once mbx_unlink ran: every call says -EIDRM */
     uint32_t recv_futex;   /* bumped on every enqueue: receivers wait on it */
     uint32_t send_futex;   /* bumped on every dequeue: senders wait on it */
     uint32_t recv_waiters; /* receivers asleep on recv_futex (sleepers.h) */
     uint32_t send_waiters; /* senders asleep on send_futex (sleepers.h) */
+    uint32_t broken;       /* 1 once a repair failed: every locked call says -EUCLEAN */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
 
-/* Second line of the fast path, guarded by the lock. */
+/* Second line of the fast path, written under the lock. Fields read
+ * without it (stat) are written with atomic stores. */
 struct seg_meta {
     uint64_t seq_next;          /* sequence number of the next message */
     uint64_t bytes;             /* payload bytes queued */
@@ -92,9 +96,9 @@ struct seg_meta {
     uint64_t received_total;    /* messages taken (sent_total is seq_next - 1) */
     uint32_t nactive;           /* entries in active[] */
     uint32_t repairs;           /* times a dead lock holder's work was repaired */
-    uint64_t backed_end;        /* arena bytes below this offset are allocated on disk */
     uint32_t sleep_epoch_ms[2]; /* when the sleeper counts' epochs began (sleepers.h):
                                    recv_waiters, send_waiters */
+    uint64_t given_back;        /* times arena pages were given back (alloc_back) */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
 
@@ -102,9 +106,9 @@ _Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
  * ticket being served may take the next message. */
 #define SEG_RR_WINDOW 64u
 struct seg_rr {
-    uint64_t next;                 /* next ticket to hand out */
-    uint64_t serving;              /* ticket whose holder takes next */
-    int32_t holder[SEG_RR_WINDOW]; /* pid holding ticket t at t % window; 0: gone */
+    uint64_t next;                  /* next ticket to hand out */
+    uint64_t serving;               /* ticket whose holder takes next */
+    uint64_t holder[SEG_RR_WINDOW]; /* ident holding ticket t at t % window; 0: gone */
 };
 
 struct seg_hdr {
@@ -134,8 +138,22 @@ struct seg_hdr {
     struct seg_rr rr;
     uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
     uint8_t boot_id[16];  /* the boot its process state belongs to (reboot.h) */
+    uint64_t pidns;       /* the PID namespace its process state belongs to (ident.h) */
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
+
+/* Who took the request of a call (call.h): the caller writes its token and
+ * itself, the receiver that takes the request writes itself as the taker,
+ * the caller clears the entry when its call ends. In the called mailbox,
+ * so that a receiver never touches another mailbox to report it. */
+struct seg_receipt {
+    uint64_t token;  /* 0: free */
+    uint64_t caller; /* ident of the calling process */
+    uint64_t taker;  /* ident of the process that took the request; 0: nobody yet */
+    uint64_t spare;
+};
+#define SEG_RECEIPTS 128u
+_Static_assert(SEG_RECEIPTS * sizeof(struct seg_receipt) == 4096, "receipts fill a page");
 
 struct seg_qhead {
     uint64_t head, tail;
@@ -146,6 +164,7 @@ struct seg {
     unsigned char *base;
     uint64_t size;
     struct seg_hdr *hdr;
+    struct seg_receipt *receipts;
     uint16_t *active;
     struct seg_qhead *heads;
     unsigned char *ring; /* NULL for a heap mailbox */
@@ -159,6 +178,12 @@ struct seg {
     uint64_t max_msg_size;
     int fd; /* the file, for reserving storage; -1: do not reserve */
     uint32_t capacity, recv_policy, flags;
+    /* What this handle knows has storage (never read from the segment,
+     * where a scribbled value could make it skip a reservation): a ring's
+     * slots (payload bytes per slot; NULL: none known), a heap's arena
+     * below backed_end while the segment's given_back count is backed_gen. */
+    uint32_t *slot_backed;
+    uint64_t backed_end, backed_gen;
 };
 
 /* Returns 1 when a mailbox with these attributes and flags is a ring. */
@@ -176,13 +201,9 @@ uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags);
 
 /* Writes a fresh header and empty arena into the zeroed mapping base of size
  * bytes (from seg_size_for with the same flags) of file fd (-1: none).
- * Returns 0 or -errno from pthread mutex set-up or from reserving storage. */
+ * Returns 0 or -errno from reserving storage. */
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
                uint32_t flags, int fd);
-
-/* Initialises the mailbox lock: robust and process-shared. Returns 0 or
- * -errno. */
-int seg_lock_init(pthread_mutex_t *m);
 
 /* Checks the header of a mapping of size bytes and fills *s. Returns 0,
  * -EUCLEAN (not a mailbox or inconsistent), or -EPROTO (other version). */

@@ -3,7 +3,7 @@
 
 #include "handle.h"
 #include "owner.h"
-#include "self_id.h"
+#include "platform/linux/ident.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +19,7 @@ int self_name_check(const char *name, int *flags)
 {
     if (name[0] != '@' || !(*flags & MBX_CREATE))
         return 0;
-    if (strtoll(name + 1, NULL, 10) != self_pid())
+    if (strtoll(name + 1, NULL, 10) != ident_self_pid())
         return -EACCES;
     *flags |= MBX_OWNED;
     return 0;
@@ -41,7 +41,7 @@ static void unlock_self(void)
  * to touch it notices the owner is gone. */
 static void remove_at_exit(void)
 {
-    if (box && box_pid == self_pid())
+    if (box && box_pid == ident_self_pid())
         owner_remove(box);
 }
 
@@ -56,7 +56,7 @@ EXPORT int mbx_self(mbx **out)
     if (!out)
         return -EINVAL;
     pthread_once(&once, setup);
-    int32_t me = self_pid();
+    int32_t me = ident_self_pid();
     int r = 0;
     pthread_mutex_lock(&lock);
     /* A handle inherited over fork, or one whose mailbox was removed, is

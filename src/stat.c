@@ -55,7 +55,7 @@ EXPORT int mbx_stat_name(const char *name, mbx_stat *st)
         return -EINVAL;
     char path[NAME_PATH_MAX];
     struct shmfile f;
-    int r = handle_open_name(name, 1, path, &f);
+    int r = handle_open_name(name, 1, &f, path);
     if (r)
         return r;
     struct seg s;

@@ -1,13 +1,11 @@
 #include "stream.h"
 
 #include "platform/linux/clock.h"
-#include "platform/linux/liveness.h"
+#include "platform/linux/ident.h"
 #include "sync.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* While a sender is recorded, a waiting receiver wakes this often to see
  * whether it died (nobody signals a death). */
@@ -40,16 +38,16 @@ uint64_t stream_size_for(const mbx_attr *a)
     return (want + 4095) & ~(uint64_t)4095;
 }
 
-/* Takes the right in *word for pid: free, or held by a dead process (a
- * pid out of range reads as dead), whose claim on the direction's busy word
- * goes with it. Returns 0 or -EBUSY. */
-static int take_right(struct stream_ctl *ctl, int32_t *word, uint32_t *busy, int32_t pid)
+/* Takes the right in *word for process `who`: free, or held by a dead
+ * process, whose claim on the direction's busy word goes with it. Returns
+ * 0 or -EBUSY. */
+static int take_right(struct stream_ctl *ctl, uint64_t *word, uint64_t *busy, ident_t who)
 {
     for (;;) {
-        int32_t cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-        if (cur != 0 && liveness_pid_alive(cur))
+        uint64_t cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if (cur != 0 && ident_alive(cur))
             return -EBUSY;
-        if (__atomic_compare_exchange_n(word, &cur, pid, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(word, &cur, who, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
             if (cur != 0) {
                 __atomic_store_n(busy, 0, __ATOMIC_RELEASE);
                 __atomic_fetch_add(&ctl->repairs, 1, __ATOMIC_RELAXED);
@@ -59,25 +57,25 @@ static int take_right(struct stream_ctl *ctl, int32_t *word, uint32_t *busy, int
     }
 }
 
-/* Clears the right in *word if pid holds it. */
-static void drop_right(int32_t *word, int32_t pid)
+/* Clears the right in *word if `who` holds it. */
+static void drop_right(uint64_t *word, ident_t who)
 {
-    __atomic_compare_exchange_n(word, &pid, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    __atomic_compare_exchange_n(word, &who, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
 int stream_open(const struct mb_ctx *c, int flags)
 {
     struct stream_ctl *ctl = ctl_of(c->s);
     if (flags & MBX_RECV) {
-        int r = take_right(ctl, &ctl->receiver_pid, &ctl->recv_busy, c->pid);
+        int r = take_right(ctl, &ctl->receiver, &ctl->recv_busy, c->who);
         if (r)
             return r;
     }
     if (flags & MBX_SEND) {
-        int r = take_right(ctl, &ctl->sender_pid, &ctl->send_busy, c->pid);
+        int r = take_right(ctl, &ctl->sender, &ctl->send_busy, c->who);
         if (r) {
             if (flags & MBX_RECV)
-                drop_right(&ctl->receiver_pid, c->pid);
+                drop_right(&ctl->receiver, c->who);
             return r;
         }
         __atomic_store_n(&ctl->last_pid, c->pid, __ATOMIC_RELAXED);
@@ -92,9 +90,9 @@ void stream_close(const struct mb_ctx *c, int flags)
     struct stream_ctl *ctl = ctl_of(c->s);
     struct seg_hot *hot = &c->s->hdr->hot;
     if (flags & MBX_RECV)
-        drop_right(&ctl->receiver_pid, c->pid);
+        drop_right(&ctl->receiver, c->who);
     if (flags & MBX_SEND) {
-        drop_right(&ctl->sender_pid, c->pid);
+        drop_right(&ctl->sender, c->who);
         /* Bumped even with no sleeper: a receiver about to sleep read the
          * futex before it looked at the sender, so it will not sleep. */
         sync_signal(&hot->recv_futex, &hot->recv_waiters);
@@ -102,28 +100,23 @@ void stream_close(const struct mb_ctx *c, int flags)
 }
 
 /* One thread at a time per direction: the ring has one writer and one
- * reader. *word holds the thread id inside; a dead one's claim is taken
- * over. Returns 0 or -EBUSY. */
-static int enter(uint32_t *word, uint32_t tid)
+ * reader. *word holds the identity of the thread inside; a dead one's
+ * claim is taken over. Returns 0 or -EBUSY. */
+static int enter(uint64_t *word, ident_t me)
 {
-    uint32_t cur = 0;
-    if (__atomic_compare_exchange_n(word, &cur, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    uint64_t cur = 0;
+    if (__atomic_compare_exchange_n(word, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
-    if (liveness_pid_alive((int32_t)cur))
+    if (ident_thread_alive(cur))
         return -EBUSY;
-    return __atomic_compare_exchange_n(word, &cur, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+    return __atomic_compare_exchange_n(word, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
                ? 0
                : -EBUSY;
 }
 
-static void leave(uint32_t *word)
+static void leave(uint64_t *word)
 {
     __atomic_store_n(word, 0, __ATOMIC_RELEASE);
-}
-
-static uint32_t self_tid(void)
-{
-    return (uint32_t)syscall(SYS_gettid);
 }
 
 /* Waits for *watch to move off seen: spins, then sleeps on futex (which
@@ -133,12 +126,14 @@ static int wait_move(const struct mb_ctx *c, const uint64_t *watch, uint64_t see
                      uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns)
 {
     int64_t spin = c->wait.spin_ns;
-    int r = sync_spin64(c->s, watch, seen, spin < 0 ? SPIN_ROUND_NS : spin, deadline);
+    int r = sync_spin64(c->s, watch, seen, spin < 0 ? SPIN_ROUND_NS : spin, deadline, &c->wait);
+    if (sync_closing(&c->wait))
+        return -EBADF;
     if (r || spin < 0)
         return r < 0 ? r : 0;
     if (c->wait.poll_ns > 0 && (cap_ns == 0 || c->wait.poll_ns < cap_ns))
         cap_ns = c->wait.poll_ns;
-    r = sync_sleep64(c->s, watch, seen, futex, fseen, waiters, deadline, cap_ns);
+    r = sync_sleep64(c->s, watch, seen, futex, fseen, waiters, deadline, cap_ns, &c->wait);
     if (r)
         return r;
     return c->poll ? c->poll(c) : 0;
@@ -209,7 +204,7 @@ int stream_send(const struct mb_ctx *c, const void *buf, size_t len, int64_t tim
         return -EIDRM;
     if (len == 0)
         return 0;
-    int r = enter(&ctl->send_busy, self_tid());
+    int r = enter(&ctl->send_busy, ident_thread());
     if (r)
         return r;
     r = send_locked(c, buf, len, timeout_ns);
@@ -218,18 +213,18 @@ int stream_send(const struct mb_ctx *c, const void *buf, size_t len, int64_t tim
 }
 
 /* Returns 1 when no live sender holds the right, after taking it over from
- * a dead holder. */
-static int sender_gone(struct stream_ctl *ctl, int32_t *pid)
+ * a dead holder; *who is the holder left (0: none). */
+static int sender_gone(struct stream_ctl *ctl, uint64_t *who)
 {
-    int32_t p = __atomic_load_n(&ctl->sender_pid, __ATOMIC_SEQ_CST);
-    *pid = p;
+    uint64_t p = __atomic_load_n(&ctl->sender, __ATOMIC_SEQ_CST);
+    *who = p;
     if (p == 0)
         return 1;
-    if (liveness_pid_alive(p))
+    if (ident_alive(p))
         return 0;
-    if (__atomic_compare_exchange_n(&ctl->sender_pid, &p, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&ctl->sender, &p, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         __atomic_fetch_add(&ctl->repairs, 1, __ATOMIC_RELAXED);
-    *pid = 0;
+    *who = 0;
     return 1;
 }
 
@@ -263,7 +258,7 @@ static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t ca
             }
             return (ssize_t)n;
         }
-        int32_t sender;
+        uint64_t sender;
         if (sender_gone(ctl, &sender) && __atomic_load_n(&ctl->had_sender, __ATOMIC_ACQUIRE)) {
             /* The sender wrote tail before it let go: look once more. */
             if (__atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE) != tail)
@@ -289,7 +284,7 @@ ssize_t stream_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, m
         return -EINVAL;
     if (removed(c->s))
         return -EIDRM;
-    int r = enter(&ctl->recv_busy, self_tid());
+    int r = enter(&ctl->recv_busy, ident_thread());
     if (r)
         return r;
     ssize_t n = recv_locked(c, buf, cap, info, timeout_ns);

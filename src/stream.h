@@ -4,8 +4,9 @@
  * head and tail count bytes ever read and written; tail - head bytes are
  * queued at offset head % size. Only the sender moves tail (after copying
  * in) and only the receiver moves head (after copying out), so neither takes
- * a lock. The rights are pids claimed with one compare-and-swap at open and
- * cleared at close; a right whose holder died is taken over by whoever looks:
+ * a lock. The rights are claimed with one compare-and-swap at open and
+ * cleared at close (process identities: pid and start time, ident.h); a
+ * right whose holder died is taken over by whoever looks:
  * the receiver (which then reports end of stream) or the next opener.
  */
 #ifndef MBX_STREAM_H
@@ -19,19 +20,19 @@
 
 struct stream_ctl {
     uint64_t tail;      /* bytes ever written; moved by the sender */
-    uint32_t send_busy; /* thread id inside mbx_send, 0 when none */
-    uint32_t pad0[13];
+    uint64_t send_busy; /* thread ident (ident.h) inside mbx_send, 0 when none */
+    uint64_t pad0[6];
     uint64_t head;      /* bytes ever read; moved by the receiver */
-    uint32_t recv_busy; /* thread id inside mbx_recv, 0 when none */
-    uint32_t pad1[13];
-    int32_t sender_pid;   /* holder of the send right; 0 when none */
-    int32_t receiver_pid; /* holder of the receive right; 0 when none */
-    int32_t last_pid;     /* the latest sender to open, for mbx_msginfo */
+    uint64_t recv_busy; /* thread ident inside mbx_recv, 0 when none */
+    uint64_t pad1[6];
+    uint64_t sender;   /* process ident holding the send right; 0 when none */
+    uint64_t receiver; /* process ident holding the receive right; 0 when none */
+    int32_t last_pid;  /* the latest sender to open, for mbx_msginfo */
     uint32_t last_uid;
     uint32_t had_sender; /* 1 once a sender opened: from then on, an empty
                             stream without a sender is at its end */
     uint32_t repairs;    /* rights taken over from dead holders */
-    uint32_t pad2[10];
+    uint32_t pad2[8];
 };
 _Static_assert(sizeof(struct stream_ctl) == 3 * SEG_LINE, "stream control is three lines");
 

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 
 /* Sleep in slices at most this long even without a deadline: a relative
  * futex timeout is what makes a signal handler end the wait with EINTR, a
@@ -19,27 +18,6 @@
 
 /* How long one sleeps who could not be counted (32767 sleepers already). */
 #define UNCOUNTED_SLICE_NS 1000000ll
-
-/* Tries before blocking: the lock guards short critical sections, and
- * glibc's robust mutexes never spin, so a process that finds the lock held
- * would otherwise sleep in the kernel and cost the holder a wake-up system
- * call on unlock (in a loaned ping-pong, one in ten messages did). The
- * lock word is 0 when free; anything else (an owner, a dead owner's mark)
- * sends us on to pthread_mutex_lock after the spins. */
-#define LOCK_SPINS 512
-
-static int lock_mutex(pthread_mutex_t *m)
-{
-    for (int i = 0; i < LOCK_SPINS; i++) {
-        if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) {
-            int r = pthread_mutex_trylock(m);
-            if (r != EBUSY)
-                return r;
-        }
-        cpu_relax();
-    }
-    return pthread_mutex_lock(m);
-}
 
 /* Where the epoch of the count word `waiters` began: one per direction. */
 static uint32_t *epoch_since(const struct seg *s, const uint32_t *waiters)
@@ -53,52 +31,87 @@ static int64_t slice_of(int64_t left, int ticket)
     return left < 0 || left > cap ? cap : left;
 }
 
+/* The holder a thread saw at its last look, and when: a holder seen again
+ * a millisecond later may be stuck, and only then is /proc read. */
+static _Thread_local struct {
+    const void *lock;
+    uint64_t holder;
+    int64_t seen_ns;
+    int dead;
+} last_look;
+
+#define HOLDER_LOOK_NS 1000000ll
+
 int sync_holder_died(const struct seg *s)
 {
-    /* The kernel marks a robust lock this way when its holder dies; the
-     * next pthread_mutex_lock clears the mark and reports EOWNERDEAD. */
-    return (__atomic_load_n(&s->hdr->hot.lock.__data.__lock, __ATOMIC_RELAXED) &
-            FUTEX_OWNER_DIED) != 0;
+    const struct shlock *l = &s->hdr->hot.lock;
+    uint32_t w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+    if (w == 0)
+        return 0;
+    uint64_t h = ((uint64_t)w << 32) ^ __atomic_load_n(&l->holder, __ATOMIC_RELAXED);
+    int64_t now = clock_now_ns();
+    if (last_look.lock != l || last_look.holder != h) {
+        last_look.lock = l;
+        last_look.holder = h;
+        last_look.seen_ns = now;
+        last_look.dead = 0;
+        return 0;
+    }
+    if (last_look.dead || now - last_look.seen_ns < HOLDER_LOOK_NS)
+        return last_look.dead;
+    last_look.seen_ns = now;
+    last_look.dead = shlock_holder_dead(l);
+    return last_look.dead;
 }
 
-int sync_lock(struct seg *s)
+int64_t sync_lock_deadline(int64_t call_deadline)
 {
-    pthread_mutex_t *m = &s->hdr->hot.lock;
-    int r = lock_mutex(m);
-    if (r == 0)
-        return 0;
-    if (r != EOWNERDEAD)
-        return -EUCLEAN; /* ENOTRECOVERABLE, or a scribbled mutex */
-    if (repair_segment(s, 0) != 0) {
-        /* Unlocking without pthread_mutex_consistent() makes the lock
-         * unrecoverable: every later call on this mailbox says -EUCLEAN. */
-        pthread_mutex_unlock(m);
+    if (call_deadline < 0)
+        return -1;
+    int64_t grace = clock_deadline(SYNC_LOCK_GRACE_NS);
+    return call_deadline > grace ? call_deadline : grace;
+}
+
+int sync_lock(struct seg *s, int64_t deadline)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    int r = shlock_lock(&hot->lock, deadline);
+    if (r < 0)
+        return r;
+    /* The holder died in the middle of a change: rebuild what the lock
+     * guards. A repair that fails marks the mailbox broken for good. */
+    if (r == SHLOCK_TOOK_OVER && !__atomic_load_n(&hot->broken, __ATOMIC_RELAXED)) {
+        if (!s->ring && !s->stream && repair_segment(s, 0) != 0)
+            __atomic_store_n(&hot->broken, 1, __ATOMIC_RELAXED);
+        sync_wake_all(s);
+    }
+    if (__atomic_load_n(&hot->broken, __ATOMIC_RELAXED)) {
+        shlock_unlock(&hot->lock);
         return -EUCLEAN;
     }
-    pthread_mutex_consistent(m);
-    sync_wake_all(s);
     return 0;
 }
 
 void sync_unlock(struct seg *s)
 {
-    pthread_mutex_unlock(&s->hdr->hot.lock);
+    shlock_unlock(&s->hdr->hot.lock);
 }
 
-static int changed(struct seg *s, uint32_t *word, uint32_t seen)
+static int changed(struct seg *s, uint32_t *word, uint32_t seen, const struct sync_wait_cfg *cfg)
 {
     return __atomic_load_n(word, __ATOMIC_SEQ_CST) != seen ||
-           __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE);
+           __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) || sync_closing(cfg);
 }
 
 /* Spins until the word changes; returns 1 if it did within the budget. */
-static int spin(struct seg *s, uint32_t *word, uint32_t seen, int64_t spin_ns, int64_t deadline)
+static int spin(struct seg *s, uint32_t *word, uint32_t seen, int64_t spin_ns, int64_t deadline,
+                const struct sync_wait_cfg *cfg)
 {
     if (spin_ns == 0)
         return 0;
     int64_t start = clock_now_ns();
     for (unsigned i = 1;; i++) {
-        if (changed(s, word, seen))
+        if (changed(s, word, seen, cfg))
             return 1;
         cpu_relax();
         if (i % 128 == 0) {
@@ -117,8 +130,8 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
     int64_t spin_ns = cfg->spin_ns;
     if (spin_ns > 0 && sleepers_any(waiters))
         spin_ns = 0;
-    if (spin(s, word, seen, spin_ns, deadline))
-        return 0;
+    if (spin(s, word, seen, spin_ns, deadline, cfg))
+        return sync_closing(cfg) ? -EBADF : 0;
     if (cfg->spin_ns < 0) {
         /* Spin-only mode still honours the deadline. */
         return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
@@ -126,7 +139,7 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
     int r = 0;
     uint32_t *since = epoch_since(s, waiters);
     int ticket = sleepers_enter(waiters, since);
-    while (!changed(s, word, seen) && !sync_holder_died(s)) {
+    while (!changed(s, word, seen, cfg) && !sync_holder_died(s)) {
         int64_t left = clock_remaining(deadline);
         if (left == 0) {
             r = -ETIMEDOUT;
@@ -146,7 +159,7 @@ int sync_wait(struct seg *s, uint32_t *word, uint32_t seen, uint32_t *waiters, i
         ticket = sleepers_enter(waiters, since);
     }
     sleepers_leave(waiters, ticket);
-    return r;
+    return r == 0 && sync_closing(cfg) ? -EBADF : r;
 }
 
 void sync_signal(uint32_t *word, uint32_t *waiters)
@@ -164,11 +177,11 @@ static int removed(const struct seg *s)
 }
 
 int sync_spin64(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
-                int64_t deadline)
+                int64_t deadline, const struct sync_wait_cfg *cfg)
 {
     int64_t start = spin_ns ? clock_now_ns() : 0;
     for (unsigned i = 1; spin_ns != 0; i++) {
-        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s))
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || removed(s) || sync_closing(cfg))
             return 1;
         cpu_relax();
         if (i % 128 == 0) {
@@ -183,8 +196,11 @@ int sync_spin64(const struct seg *s, const uint64_t *watch, uint64_t seen, int64
 }
 
 int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint32_t *futex,
-                 uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns)
+                 uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns,
+                 const struct sync_wait_cfg *cfg)
 {
+    if (sync_closing(cfg))
+        return -EBADF;
     int64_t left = clock_remaining(deadline);
     if (left == 0)
         return -ETIMEDOUT;
@@ -193,11 +209,13 @@ int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint
     if (cap_ns > 0 && left > cap_ns)
         left = cap_ns;
     int r = 0;
-    if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s))
+    if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) == seen && !removed(s) && !sync_closing(cfg))
         r = futex_wait(futex, fseen, left);
     sleepers_leave(waiters, ticket);
     if (r == -EINTR)
         return r;
+    if (sync_closing(cfg))
+        return -EBADF;
     return clock_remaining(deadline) == 0 ? -ETIMEDOUT : 0;
 }
 

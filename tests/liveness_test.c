@@ -2,7 +2,7 @@
  * so a live process called dead would lose memory it still uses. */
 #include "test_util.h"
 
-#include "platform/linux/liveness.h"
+#include "platform/linux/ident.h"
 #include "platform/linux/proc.h"
 
 #include <errno.h>
@@ -16,9 +16,9 @@
 static void self_and_bad_pids(void **state)
 {
     (void)state;
-    assert_int_equal(liveness_pid_alive(getpid()), 1);
-    assert_int_equal(liveness_pid_alive(0), 0);
-    assert_int_equal(liveness_pid_alive(-5), 0);
+    assert_int_equal(ident_pid_alive(getpid()), 1);
+    assert_int_equal(ident_pid_alive(0), 0);
+    assert_int_equal(ident_pid_alive(-5), 0);
 }
 
 static void zombie_is_dead(void **state)
@@ -30,11 +30,11 @@ static void zombie_is_dead(void **state)
     siginfo_t info;
     /* Wait for the exit without reaping: the child stays a zombie. */
     assert_int_equal(waitid(P_PID, (id_t)p, &info, WEXITED | WNOWAIT), 0);
-    assert_int_equal(liveness_pid_alive(p), 0);
+    assert_int_equal(ident_pid_alive(p), 0);
     uint64_t start;
     assert_int_equal(proc_start(p, &start), -ESRCH);
     assert_int_equal(waitpid(p, NULL, 0), p);
-    assert_int_equal(liveness_pid_alive(p), 0);
+    assert_int_equal(ident_pid_alive(p), 0);
 }
 
 static int gate[2];
@@ -81,17 +81,18 @@ static void process_outlives_its_main_thread(void **state)
         usleep(1000);
     }
     assert_int_equal(st, 'Z');
-    assert_int_equal(liveness_pid_alive(p), 1);
+    assert_int_equal(ident_pid_alive(p), 1);
     /* Owners are checked by pid and start time: alive as well. */
     uint64_t start = 0;
     assert_int_equal(proc_start(p, &start), 0);
-    assert_int_equal(proc_alive(p, start, 0), 1);
+    assert_int_equal(ident_alive(ident_make(p, (uint32_t)start)), 1);
+    assert_int_equal(ident_alive(ident_make(p, (uint32_t)start + 1)), 0);
     assert_int_equal(write(gate[1], "x", 1), 1);
     int status;
     assert_int_equal(waitpid(p, &status, 0), p);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(liveness_pid_alive(p), 0);
+    assert_int_equal(ident_pid_alive(p), 0);
     close(gate[0]);
     close(gate[1]);
 }

@@ -45,9 +45,10 @@ static void pretend_old_boot(mbx *m)
         ((struct ring_ctl *)m->seg.ring)->head = 1;
         ((struct ring_ctl *)m->seg.ring)->tail = 4;
     } else {
-        /* Locked by a thread of the old boot: no owner-died mark. */
-        h->hot.lock.__data.__lock = 4000000;
-        h->hot.lock.__data.__owner = 4000000;
+        /* Locked by a thread of the old boot, whose tid may name a live
+         * thread of this one. */
+        h->hot.lock.word = (uint32_t)getpid();
+        h->hot.lock.holder = (uint64_t)getpid();
     }
 }
 

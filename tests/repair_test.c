@@ -104,7 +104,7 @@ static void broken_arena_is_unclean(void **state)
     fixture_make(&f, 200, 100);
     fill(&f, 10);
     struct seg_blk *first = seg_blk_at(&f.s, f.s.arena_start);
-    first->state = 0x12345678;
+    first->state = 0x1234;
     assert_int_equal(repair_segment(&f.s, 0), -EUCLEAN);
     first->state = BLK_QUEUED;
     first->prio = MBX_PRIO_MAX;

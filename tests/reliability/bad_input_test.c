@@ -125,7 +125,7 @@ static const struct row rows[] = {
     /* mbx_open: flags */
     {"open flags 0", O_OPEN, .name = "box", .flags = 0, .expect = -EINVAL},
     {"open CREATE alone", O_OPEN, .name = "box", .flags = MBX_CREATE, .expect = -EINVAL},
-    {"open unknown flag 0x40", O_OPEN, .name = "box", .flags = MBX_SEND | 0x40, .expect = -EINVAL},
+    {"open unknown flag 0x80", O_OPEN, .name = "box", .flags = MBX_SEND | 0x80, .expect = -EINVAL},
     {"open negative flags", O_OPEN, .name = "box", .flags = MBX_SEND | (int)0x80000000u, .expect = -EINVAL},
     {"open EXCL without CREATE", O_OPEN, .name = "box", .flags = MBX_SEND | MBX_EXCL, .expect = -EINVAL},
     {"open OWNED without CREATE", O_OPEN, .name = "box", .flags = MBX_SEND | MBX_OWNED, .expect = -EINVAL},

@@ -1,23 +1,34 @@
-/* Processes by identity: pid plus start time, read from /proc, so a pid the
- * kernel reused for a new process is not mistaken for the old one. */
+/* Reading /proc: the few facts mbx needs about other processes. Nothing
+ * here is cached; see ident.h for identities built on it. */
 #ifndef MBX_PROC_H
 #define MBX_PROC_H
 
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Reads /proc/PID/<what> into buf (cap bytes) as a string. Returns 0, or
- * -ESRCH when the process or the file is gone. */
-int proc_read(pid_t pid, const char *what, char *buf, size_t cap);
+/* Reads /proc/<path> into buf (cap bytes) as a string. Returns 0, or
+ * -ESRCH when the file (or its process) is gone or empty. */
+int proc_read(const char *path, char *buf, size_t cap);
 
-/* Given /proc/PID/stat from its last ')' (after the command name), returns
- * 1 when the process is ending: a zombie or already inside its exit, and
- * no other thread of it runs on; else 0 (also when the line is garbled). */
-int proc_stat_ending(const char *paren);
+/* What one line of /proc/ID/stat says. */
+struct proc_stat {
+    char state;     /* field 3: R, S, D, T, t, Z, X, ... */
+    unsigned flags; /* field 9: the kernel's PF_* flags */
+    long threads;   /* field 20 */
+    uint64_t start; /* field 22: start time, clock ticks since boot */
+};
 
-/* Returns 1 when process pid is ending (see proc_stat_ending), 0 when it
- * runs or cannot be read. */
-int proc_ending(pid_t pid);
+/* Parses a /proc/ID/stat line. Returns 0, or -ESRCH when it is garbled. */
+int proc_stat_parse(const char *line, struct proc_stat *st);
+
+/* Reads and parses /proc/<id>/stat; id may be a process or any thread of
+ * one. Returns 0 or -ESRCH. */
+int proc_stat_of(pid_t id, struct proc_stat *st);
+
+/* Returns 1 when the task described is ending: a zombie or already inside
+ * its exit. For a whole process (thread 0), a main thread that ended while
+ * other threads run on does not count: the process lives. */
+int proc_stat_ending(const struct proc_stat *st, int whole_process);
 
 /* Stores the start time of live process pid (one that is ending counts as
  * dead) in *start. Returns 0 or -ESRCH. */
@@ -26,11 +37,12 @@ int proc_start(pid_t pid, uint64_t *start);
 /* Stores the effective uid of live process pid. Returns 0 or -ESRCH. */
 int proc_euid(pid_t pid, uint32_t *uid);
 
-/* This process's start time, cached (renewed in a forked child). */
-uint64_t proc_self_start(void);
+/* Returns 1 when process pid is stopped (SIGSTOP, or traced and
+ * stopped), else 0. */
+int proc_stopped(pid_t pid);
 
-/* Returns 1 when process pid is alive and started at start (compared on the
- * low 32 bits only when bits32 is set), else 0. pid <= 0 is never alive. */
-int proc_alive(int32_t pid, uint64_t start, int bits32);
+/* The inode number of the PID namespace of this process, or 0 if /proc
+ * does not say. */
+uint64_t proc_pidns(void);
 
 #endif

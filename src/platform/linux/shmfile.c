@@ -1,12 +1,18 @@
 #include "platform/linux/shmfile.h"
 
+#include "platform/linux/ident.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#define TMP_PREFIX ".mbx-new."
 
 static int map(struct shmfile *f, int readonly)
 {
@@ -18,70 +24,191 @@ static int map(struct shmfile *f, int readonly)
     return 0;
 }
 
-int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
-                   struct shmfile *f, char *tmp_path, size_t tmp_cap)
+/* Size, storage and mapping of a new file open at f->fd. */
+static int shape(struct shmfile *f, uint64_t size, uint64_t reserve, unsigned mode)
 {
-    static unsigned counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    /* Names starting with '.' are never mailbox names, so a temporary file
-     * left by a crash is never mistaken for one. */
-    int len = snprintf(tmp_path, tmp_cap, "%s/.mbx-new.%d.%u.%ld", dir, (int)getpid(), n,
-                       (long)ts.tv_nsec);
-    if (len < 0 || (size_t)len >= tmp_cap)
-        return -ENAMETOOLONG;
-    f->fd = open(tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (f->fd < 0)
-        return -errno;
-    int r = 0;
     if (fchmod(f->fd, mode) != 0 || ftruncate(f->fd, (off_t)size) != 0)
-        r = -errno;
+        return -errno;
     /* Pages of a sparse file are allocated on first touch, and a full file
      * system then answers with SIGBUS: reserve what will surely be touched.
-     * File systems without fallocate stay sparse. */
-    if (!r && reserve && fallocate(f->fd, 0, 0, (off_t)(reserve < size ? reserve : size)) != 0 &&
+     * File systems without fallocate are left sparse. */
+    if (reserve && fallocate(f->fd, 0, 0, (off_t)(reserve < size ? reserve : size)) != 0 &&
         errno != EOPNOTSUPP)
-        r = -errno;
-    /* Pages touched later in a sparse file are allocated on first touch,
-     * and a full file system then answers with SIGBUS: reserve what will
-     * surely be touched. File systems without fallocate are left sparse. */
-    if (!r && reserve && fallocate(f->fd, 0, 0, (off_t)(reserve < size ? reserve : size)) != 0 &&
-        errno != EOPNOTSUPP)
-        r = -errno;
+        return errno == EDQUOT ? -ENOSPC : -errno;
     f->size = size;
-    if (!r)
-        r = map(f, 0);
+    f->uid = (uint32_t)geteuid();
+    return map(f, 0);
+}
+
+/* Removes hidden files ".mbx-new.PID.START.N" whose creator died before
+ * publishing them (file systems without O_TMPFILE only). */
+static void sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid;
+        unsigned start;
+        if (sscanf(e->d_name, TMP_PREFIX "%d.%u.", &pid, &start) != 2 ||
+            ident_alive(ident_make(pid, start)))
+            continue;
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path))
+            unlink(path);
+    }
+    closedir(d);
+}
+
+static int open_hidden(const char *dir, struct shmfile *f)
+{
+    static unsigned counter;
+    char path[4096];
+    ident_t me = ident_self();
+    int n = snprintf(path, sizeof(path), "%s/" TMP_PREFIX "%d.%u.%u", dir, (int)ident_id(me),
+                     ident_start(me), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    sweep(dir);
+    f->tmp_path = strdup(path);
+    if (!f->tmp_path)
+        return -ENOMEM;
+    f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f->fd >= 0)
+        return 0;
+    int r = -errno;
+    free(f->tmp_path);
+    f->tmp_path = NULL;
+    return r;
+}
+
+int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
+                   struct shmfile *f)
+{
+    f->base = NULL;
+    f->tmp_path = NULL;
+    f->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (f->fd < 0) {
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return -errno;
+        int r = open_hidden(dir, f);
+        if (r)
+            return r;
+    }
+    int r = shape(f, size, reserve, mode);
     if (r) {
+        if (f->base)
+            munmap(f->base, size);
         close(f->fd);
-        unlink(tmp_path);
+        if (f->tmp_path) {
+            unlink(f->tmp_path);
+            free(f->tmp_path);
+        }
     }
     return r;
 }
 
-int shmfile_publish(const char *tmp_path, const char *path)
+int shmfile_publish(struct shmfile *f, const char *path)
 {
-    int r = link(tmp_path, path) == 0 ? 0 : -errno;
-    unlink(tmp_path);
+    int r;
+    if (f->tmp_path) {
+        r = link(f->tmp_path, path) == 0 ? 0 : -errno;
+        unlink(f->tmp_path);
+        free(f->tmp_path);
+        f->tmp_path = NULL;
+    } else {
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", f->fd);
+        r = linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+    }
+    if (r)
+        shmfile_close(f);
     return r;
 }
 
-int shmfile_open(const char *path, int readonly, struct shmfile *f)
+int shmfile_create_anon(const char *label, uint64_t size, unsigned mode, struct shmfile *f)
 {
-    f->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    f->base = NULL;
+    f->tmp_path = NULL;
+    f->fd = memfd_create(label, MFD_CLOEXEC);
     if (f->fd < 0)
         return -errno;
+    int r = shape(f, size, 0, mode);
+    if (r) {
+        if (f->base)
+            munmap(f->base, size);
+        close(f->fd);
+    }
+    return r;
+}
+
+/* Checks and maps a file just opened at f->fd. */
+static int adopt(struct shmfile *f, int readonly)
+{
     struct stat st;
     int r = 0;
+    f->tmp_path = NULL;
     if (fstat(f->fd, &st) != 0)
         r = -errno;
     else if (!S_ISREG(st.st_mode) || st.st_size <= 0)
         r = -EUCLEAN;
     f->size = (uint64_t)st.st_size;
+    f->uid = (uint32_t)st.st_uid;
     if (!r)
         r = map(f, readonly);
     if (r)
         close(f->fd);
+    return r;
+}
+
+int shmfile_open(const char *path, int readonly, struct shmfile *f)
+{
+    f->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (f->fd < 0)
+        return errno == ELOOP ? -EUCLEAN : -errno;
+    return adopt(f, readonly);
+}
+
+int shmfile_open_anon(pid_t pid, const char *label, int readonly,
+                      int (*accept)(const struct shmfile *f, void *arg), void *arg,
+                      struct shmfile *f)
+{
+    char dir[64], want[256];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof(want), "/memfd:%s (deleted)", label);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
+    int r = -ENOENT;
+    struct dirent *e;
+    while (r != 0 && (e = readdir(d)) != NULL) {
+        char link[300], target[300];
+        if (e->d_name[0] == '.' ||
+            (size_t)snprintf(link, sizeof(link), "%s/%s", dir, e->d_name) >= sizeof(link))
+            continue;
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (strcmp(target, want) != 0)
+            continue;
+        /* The descriptor is a magic link: it must be followed to reopen
+         * the file, which the kernel allows only to its owner's user. */
+        f->fd = open(link, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (f->fd < 0) {
+            if (errno == EACCES || errno == EPERM)
+                r = -EACCES;
+            continue;
+        }
+        if (adopt(f, readonly) != 0)
+            continue;
+        if (accept(f, arg))
+            r = 0;
+        else
+            shmfile_close(f);
+    }
+    closedir(d);
     return r;
 }
 
@@ -100,16 +227,24 @@ void shmfile_close(struct shmfile *f)
 {
     munmap(f->base, f->size);
     close(f->fd);
+    free(f->tmp_path);
+    f->tmp_path = NULL;
 }
 
 int shmfile_unlink_same(const char *path, const struct shmfile *f)
 {
     struct stat a, b;
-    if (fstat(f->fd, &a) != 0 || stat(path, &b) != 0)
+    if (fstat(f->fd, &a) != 0 || lstat(path, &b) != 0)
         return -errno;
     if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
         return -ENOENT; /* someone already replaced it */
     return unlink(path) == 0 ? 0 : -errno;
+}
+
+int shmfile_unlinked(const struct shmfile *f)
+{
+    struct stat st;
+    return fstat(f->fd, &st) == 0 && st.st_nlink == 0;
 }
 
 int shmfile_owner(const struct shmfile *f, uint32_t *uid, uint32_t *gid, uint32_t *mode)

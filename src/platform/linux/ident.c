@@ -1,0 +1,98 @@
+#include "platform/linux/ident.h"
+
+#include "platform/linux/proc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int32_t cached_pid;
+static ident_t cached_self;
+static uint64_t cached_pidns;
+/* Bumped in a forked child, so per-thread caches made before are redone. */
+static unsigned fork_gen = 1;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void refresh(void)
+{
+    int32_t pid = (int32_t)getpid();
+    uint64_t start = 0;
+    proc_start(pid, &start);
+    __atomic_store_n(&cached_self, ident_make(pid, (uint32_t)start), __ATOMIC_RELAXED);
+    __atomic_store_n(&cached_pidns, proc_pidns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
+}
+
+static void in_child(void)
+{
+    __atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED);
+    refresh();
+}
+
+static void setup(void)
+{
+    refresh();
+    pthread_atfork(NULL, NULL, in_child);
+}
+
+int32_t ident_self_pid(void)
+{
+    pthread_once(&once, setup);
+    return __atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE);
+}
+
+ident_t ident_self(void)
+{
+    pthread_once(&once, setup);
+    return __atomic_load_n(&cached_self, __ATOMIC_RELAXED);
+}
+
+uint64_t ident_pidns(void)
+{
+    pthread_once(&once, setup);
+    return __atomic_load_n(&cached_pidns, __ATOMIC_RELAXED);
+}
+
+static _Thread_local ident_t my_thread;
+static _Thread_local unsigned my_thread_gen;
+
+ident_t ident_thread(void)
+{
+    pthread_once(&once, setup);
+    unsigned gen = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
+    if (my_thread_gen != gen) {
+        int32_t tid = (int32_t)syscall(SYS_gettid);
+        struct proc_stat st;
+        uint32_t start = proc_stat_of(tid, &st) == 0 ? (uint32_t)st.start : 0;
+        my_thread = ident_make(tid, start);
+        my_thread_gen = gen;
+    }
+    return my_thread;
+}
+
+static int alive(ident_t who, int whole_process)
+{
+    struct proc_stat st;
+    if (ident_id(who) <= 0 || proc_stat_of(ident_id(who), &st) ||
+        proc_stat_ending(&st, whole_process))
+        return 0;
+    return ident_start(who) == 0 || (uint32_t)st.start == ident_start(who);
+}
+
+int ident_alive(ident_t who)
+{
+    return alive(who, 1);
+}
+
+int ident_thread_alive(ident_t who)
+{
+    return alive(who, 0);
+}
+
+int ident_pid_alive(int32_t pid)
+{
+    return alive(ident_make(pid, 0), 1);
+}
