@@ -43,7 +43,7 @@ EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t t
     if (len > m->seg.max_msg_size)
         return -EMSGSIZE;
     struct mb_ctx c = handle_ctx(m);
-    return m->seg.ring ? ring_send_loan(&c, buf, len, prio)
+    return m->seg.ring ? ring_send_loan(&c, buf, len, prio, timeout_ns)
                        : heap_send_loan(&c, buf, len, prio, timeout_ns);
 }
 

@@ -56,11 +56,20 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
     return r;
 }
 
+int ring_give_up_if(const struct seg *s, struct ring_slot *sl, uint64_t mine)
+{
+    uint64_t t = mine >> (64 - SLOT_POS_BITS);
+    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_SKIP, 0), 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    ring_free_skipped(s, sl, t);
+    return 1;
+}
+
 void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine)
 {
-    if (__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_SKIP, 0), 0,
-                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        ring_free_skipped(s, sl, t);
+    (void)t;
+    ring_give_up_if(s, sl, mine);
 }
 
 /* How long a receiver spins on a head slot being written or copied out
@@ -213,6 +222,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
             if (__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED)) {
                 ring_note_holder(sl, mine, c->who);
+                __atomic_store_n(&sl->moved, 0, __ATOMIC_RELAXED);
                 ring_advance(&ctl->tail, t);
                 if (++sends_in_a_row > 2)
                     prefetch_for_write(ring_slot_at(s, t + 2), s->slot_size);

@@ -71,7 +71,7 @@ struct ring_slot {
      * process from a later one with the same pid. */
     uint64_t who_word;
     uint32_t who_start;
-    uint32_t pad;
+    uint32_t moved; /* 1 once a claim was relocated (see ring_send_loan) */
     /* the payload follows */
 };
 _Static_assert(sizeof(struct ring_slot) == 48, "slot header");
@@ -125,7 +125,8 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
  * returned, its payload stored in *buf); ring_release frees a lent slot.
  * -EINVAL for a buffer that is not this process's loan. */
 int ring_loan(const struct mb_ctx *c, size_t len, void **buf);
-int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio);
+int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
+                   int64_t timeout_ns);
 ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
                        int64_t timeout_ns);
 int ring_release(const struct mb_ctx *c, const void *buf);

@@ -108,6 +108,9 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len);
 /* Gives up a slot claimed as `mine` at position t without a message. */
 void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine);
 
+/* The same; returns 1 when the slot was still `mine` and is now given up. */
+int ring_give_up_if(const struct seg *s, struct ring_slot *sl, uint64_t mine);
+
 /* Receives by copy into buf, or (lend not NULL) by lending the slot. */
 ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                       int64_t timeout_ns, const void **lend);

@@ -39,7 +39,7 @@ int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
     return 0;
 }
 
-int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio)
+int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
 {
     struct ring_slot *sl = slot_of_payload(c->s, buf);
     if (!sl)
@@ -49,6 +49,20 @@ int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio)
         len > __atomic_load_n(&sl->len, __ATOMIC_RELAXED))
         return -EINVAL;
     uint64_t t = w >> (64 - SLOT_POS_BITS);
+    if (__atomic_load_n(&sl->moved, __ATOMIC_ACQUIRE)) {
+        /* Held over a lap, the loan was moved on among messages sent after
+         * it was taken: published in place, it would come out between
+         * them. A copy at the tail keeps the order of sends. */
+        int r = ring_send(c, buf, len, prio, timeout_ns);
+        if (r == 0) /* the loan's slot goes, wherever it was moved since */
+            for (w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+                 slot_state_of(w) == SLOT_CLAIMED &&
+                 slot_pid_of(w) == (c->pid & (int32_t)SLOT_PID_MASK);
+                 w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE))
+                if (ring_give_up_if(c->s, sl, w))
+                    break;
+        return r;
+    }
     int r = ring_publish(c, sl, t, w, buf, len, prio, c->reply_token);
     return r == RETRY ? -EINVAL : r;
 }

@@ -76,6 +76,7 @@ static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint6
         return 0;
     if (rec == w && __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE) == w)
         ring_note_holder(sl, moved, ident_make(slot_pid_of(w), start));
+    __atomic_store_n(&sl->moved, 1, __ATOMIC_RELEASE);
     ring_advance(&ring_ctl_of(s)->tail, want);
     /* Receivers may watch the position that now holds no message. */
     sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);

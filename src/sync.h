@@ -27,11 +27,11 @@ int64_t sync_lock_deadline(int64_t call_deadline);
  * -EUCLEAN when the segment is beyond repair. */
 int sync_lock(struct seg *s, int64_t deadline);
 
-/* For a call that took the lock with sync_lock_deadline: -ETIMEDOUT from
- * sync_lock means "would wait" to a non-blocking call. */
+/* For a call that took the lock with sync_lock_deadline: -ETIMEDOUT and
+ * -EDEADLK from sync_lock mean "would wait" to a non-blocking call. */
 static inline int sync_lock_error(int r, int64_t timeout_ns)
 {
-    return r == -ETIMEDOUT && timeout_ns == 0 ? -EAGAIN : r;
+    return (r == -ETIMEDOUT || r == -EDEADLK) && timeout_ns == 0 ? -EAGAIN : r;
 }
 
 /* Returns 1 when the lock is held by a thread that is gone (the next

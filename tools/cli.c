@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mbx.h"
 
@@ -20,6 +21,21 @@ int cli_error(const char *cmd, const char *name, int err)
     else
         fprintf(stderr, "mbx: %s: %s\n", cmd, mbx_strerror(err));
     return cli_status(err);
+}
+
+int cli_open(const char *cmd, const char *name, int flags, const mbx_attr *attr, mbx **m)
+{
+    int err = mbx_open(name, flags, attr, m);
+    mbx_stat st;
+    if (!err)
+        return CLI_OK;
+    if (err == -EACCES && !(flags & MBX_SHARED) && mbx_stat_name(name, &st) == 0 &&
+        st.uid != (uint32_t)geteuid() && st.uid != 0) {
+        fprintf(stderr, "mbx: %s: %s: %s: the file belongs to uid %u (--shared uses it anyway)\n",
+                cmd, name, mbx_strerror(err), st.uid);
+        return CLI_FAILED;
+    }
+    return cli_error(cmd, name, err);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include "mbx.h"
+
 enum cli_status {
     CLI_OK = 0,      /* success */
     CLI_FAILED = 1,  /* an operation failed */
@@ -32,6 +34,11 @@ const struct cli_cmd *cli_find(const char *name);
 /* Prints "mbx: CMD: NAME: <mbx_strerror(err)>" (without "NAME: " when name
  * is NULL) and returns the exit status for err. */
 int cli_error(const char *cmd, const char *name, int err);
+
+/* Opens mailbox name with mbx_open(flags, attr); on failure reports it as
+ * cli_error does, saying when the file belongs to another user that
+ * --shared would use it, and returns the exit status (0 on success). */
+int cli_open(const char *cmd, const char *name, int flags, const mbx_attr *attr, mbx **m);
 
 /* The exit status for a negative errno from the library. */
 int cli_status(int err);

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "format.h"
@@ -24,6 +25,11 @@ static const char usage[] =
     "  -j, --json            print one JSON object per message: seq, size,\n"
     "                        priority, sender, sender_uid, payload (base64, with\n"
     "                        \"encoding\":\"base64\", when not UTF-8)\n"
+    "  -e, --escape          show control characters and bytes that are not UTF-8\n"
+    "                        as \\t, \\n, \\r, \\xNN (a backslash as two): the default\n"
+    "                        when standard output is a terminal\n"
+    "  -r, --raw             write the bytes as they are, even to a terminal\n"
+    "  -S, --shared          use the mailbox even when another user owns its file\n"
     "  -h, --help            show this help\n"
     "\n"
     "Exit status 3 when a wait timed out before COUNT messages came, 0 when\n"
@@ -32,13 +38,11 @@ static const char usage[] =
 enum { OPT_FROM = 256 };
 
 static const struct option options[] = {
-    {"count", required_argument, NULL, 'n'},
-    {"follow", no_argument, NULL, 'f'},
-    {"timeout", required_argument, NULL, 't'},
-    {"from", required_argument, NULL, OPT_FROM},
-    {"json", no_argument, NULL, 'j'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"count", required_argument, NULL, 'n'},   {"follow", no_argument, NULL, 'f'},
+    {"timeout", required_argument, NULL, 't'}, {"from", required_argument, NULL, OPT_FROM},
+    {"json", no_argument, NULL, 'j'},          {"escape", no_argument, NULL, 'e'},
+    {"raw", no_argument, NULL, 'r'},           {"shared", no_argument, NULL, 'S'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
 struct receiver {
@@ -47,6 +51,7 @@ struct receiver {
     pid_t from;
     int64_t timeout;
     int json, stream, follow;
+    int escape; /* -1: when standard output is a terminal */
     uint64_t count;
     struct recvbuf rb;
 };
@@ -84,7 +89,7 @@ static int receive(struct receiver *r)
         else if (r->stream)
             fwrite(r->rb.data, 1, (size_t)n, stdout);
         else
-            format_msg_text(stdout, r->rb.data, (size_t)n);
+            format_msg_text(stdout, r->rb.data, (size_t)n, r->escape);
         if (ferror(stdout))
             return CLI_FAILED;
     }
@@ -94,13 +99,13 @@ static int receive(struct receiver *r)
 static int run(const struct cli_cmd *self, int argc, char **argv)
 {
     const char *cmd = self->name;
-    struct receiver r = {.timeout = MBX_FOREVER, .count = 1};
-    int c, err, status, count_given = 0;
+    struct receiver r = {.timeout = MBX_FOREVER, .count = 1, .escape = -1};
+    int c, err, status, count_given = 0, shared = 0;
     mbx_stat st;
     uint64_t v;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":n:ft:jh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:ft:jerSh", options, NULL)) != -1) {
         switch (c) {
         case 'n':
             err = parse_uint(optarg, 1, UINT64_MAX, &r.count);
@@ -125,6 +130,15 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         case 'j':
             r.json = 1;
             break;
+        case 'e':
+            r.escape = 1;
+            break;
+        case 'r':
+            r.escape = 0;
+            break;
+        case 'S':
+            shared = MBX_SHARED;
+            break;
         case 'h':
             return cli_help(self);
         default:
@@ -136,10 +150,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage(cmd, "expected one mailbox NAME");
     r.name = argv[optind];
+    if (r.escape < 0)
+        r.escape = isatty(STDOUT_FILENO);
     cli_catch_signals();
-    err = mbx_open(r.name, MBX_RECV, NULL, &r.m);
-    if (err)
-        return cli_error(cmd, r.name, err);
+    if ((status = cli_open(cmd, r.name, MBX_RECV | shared, NULL, &r.m)))
+        return status;
     err = mbx_stat_get(r.m, &st);
     if (!err) {
         r.stream = (st.flags & MBX_STREAM) != 0;

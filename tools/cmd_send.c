@@ -19,6 +19,7 @@ static const char usage[] =
     "  -t, --timeout DURATION  how long to wait for room (default: forever)\n"
     "  -r, --raw             the whole of standard input is one message\n"
     "  -0, --null            standard input holds NUL-terminated messages\n"
+    "  -S, --shared          use the mailbox even when another user owns its file\n"
     "  -h, --help            show this help\n"
     "\n"
     "DURATION is a number with a unit of ns, us, ms, s or m (a bare number is\n"
@@ -30,6 +31,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, 't'},
     {"raw", no_argument, NULL, 'r'},
     {"null", no_argument, NULL, '0'},
+    {"shared", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -147,10 +149,10 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
 {
     const char *cmd = self->name;
     struct sender s = {.prio = 0, .timeout = MBX_FOREVER};
-    int c, err, status, input = 0;
+    int c, err, status, input = 0, shared = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":p:t:r0h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:t:r0Sh", options, NULL)) != -1) {
         switch (c) {
         case 'p':
             err = parse_priority(optarg, &s.prio);
@@ -168,6 +170,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
                 return cli_usage(cmd, "use only one of --raw and --null");
             input = c;
             break;
+        case 'S':
+            shared = MBX_SHARED;
+            break;
         case 'h':
             return cli_help(self);
         default:
@@ -179,9 +184,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     if (input && argc - optind > 1)
         return cli_usage(cmd, "--raw and --null read standard input; give no MESSAGE");
     s.name = argv[optind];
-    err = mbx_open(s.name, MBX_SEND, NULL, &s.m);
-    if (err)
-        return cli_error(cmd, s.name, err);
+    if ((status = cli_open(cmd, s.name, MBX_SEND | shared, NULL, &s.m)))
+        return status;
     status = send_all(&s, argc - optind - 1, argv + optind + 1, input);
     mbx_close(s.m);
     return status;

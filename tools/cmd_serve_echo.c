@@ -15,11 +15,13 @@ static const char usage[] =
     "\n"
     "  -n, --count COUNT     stop after answering COUNT requests\n"
     "  -t, --timeout DURATION  stop when no message came for DURATION (exit 3)\n"
+    "  -S, --shared          use the mailbox even when another user owns its file\n"
     "  -h, --help            show this help\n";
 
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},
     {"timeout", required_argument, NULL, 't'},
+    {"shared", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -59,11 +61,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     const char *cmd = self->name;
     int64_t timeout = MBX_FOREVER;
     uint64_t count = UINT64_MAX;
-    int c, err, status;
+    int c, err, status, shared = 0;
     mbx *m;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":n:t:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:t:Sh", options, NULL)) != -1) {
         switch (c) {
         case 'n':
             err = parse_uint(optarg, 1, UINT64_MAX, &count);
@@ -75,6 +77,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             if (err)
                 return cli_bad_value(cmd, "--timeout", optarg, err);
             break;
+        case 'S':
+            shared = MBX_SHARED;
+            break;
         case 'h':
             return cli_help(self);
         default:
@@ -84,9 +89,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage(cmd, "expected one mailbox NAME");
     cli_catch_signals();
-    err = mbx_open(argv[optind], MBX_RECV, NULL, &m);
-    if (err)
-        return cli_error(cmd, argv[optind], err);
+    if ((status = cli_open(cmd, argv[optind], MBX_RECV | shared, NULL, &m)))
+        return status;
     status = serve(m, argv[optind], count, timeout);
     mbx_close(m);
     return status;

@@ -7,8 +7,10 @@
 #include "mbx.h"
 
 /* One received message: the payload and a newline, or one JSON object on
- * one line. */
-void format_msg_text(FILE *f, const void *buf, size_t len);
+ * one line. With escape, what a terminal would act on instead of showing
+ * (control characters, escape sequences, bytes that are not UTF-8) is
+ * written as \t, \n, \r, \xNN, and a backslash as two. */
+void format_msg_text(FILE *f, const void *buf, size_t len, int escape);
 void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info);
 
 /* `mbx stat`: one "key: value" line per field, or one JSON object. */

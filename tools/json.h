@@ -9,6 +9,10 @@
  * or code points past U+10FFFF). */
 int utf8_valid(const void *buf, size_t len);
 
+/* The length of the well-formed UTF-8 sequence at `at` (before end), or 0
+ * when there is none. */
+size_t utf8_seq(const void *at, const void *end);
+
 /* Writes len bytes of base64 (RFC 4648, padded, no line breaks). */
 void base64_put(FILE *f, const void *buf, size_t len);
 
