@@ -1,8 +1,24 @@
 /* mbx: message passing through mailboxes in shared memory.
  *
- * The contract of every name here is ../shared/API.md. All functions return 0
+ * This header and the manual pages are the contract. All functions return 0
  * (or a byte count) on success and a negative errno value on failure; none of
  * them prints, exits or touches errno as a return channel.
+ *
+ * Threads: a handle may be used by several threads at once. mbx_close
+ * while other threads are blocked in calls on the handle wakes those calls
+ * (they return -EBADF) and waits for them to leave; starting a call on a
+ * handle that is being or has been closed is undefined, as for free().
+ *
+ * Signals: mbx_send and mbx_recv (and the loan calls) may be called from a
+ * signal handler on a handle opened before. If the handler interrupted a
+ * call on the same heap mailbox that held its lock, the call in the
+ * handler returns -EAGAIN (MBX_NONBLOCK) or -EDEADLK instead of waiting
+ * for itself.
+ *
+ * Locks: the few operations that take a mailbox's lock (the heap kind's
+ * send, receive and loans) wait for it no longer than their timeout
+ * (MBX_NONBLOCK: 2 ms), whatever a peer holding it does; calls without a
+ * timeout (mbx_open, mbx_release) wait at most 1 s, then -ETIMEDOUT.
  */
 #ifndef MBX_H
 #define MBX_H
@@ -36,7 +52,7 @@ enum mbx_recv_policy {
 #define MBX_EXCL   0x08 /* with MBX_CREATE: fail with -EEXIST if it exists */
 #define MBX_OWNED  0x10 /* with MBX_CREATE: owned by this process */
 #define MBX_STREAM 0x20 /* with MBX_CREATE: byte stream, like a pipe */
-#define MBX_SHARED 0x40 /* accept a mailbox whose file another user owns */
+#define MBX_SHARED 0x40 /* accept a mailbox whose file another user owns (see mbx_open) */
 
 typedef struct mbx_attr {
     uint64_t max_msg_size; /* default 8192; 1 .. 1 GiB */
@@ -76,25 +92,40 @@ void mbx_attr_init(mbx_attr *attr);
 const char *mbx_strerror(int err);
 
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
- * MBX_EXCL, MBX_OWNED, MBX_STREAM) and stores a new handle in *out.
+ * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in
+ * *out. MBX_CREATE without MBX_EXCL opens an existing mailbox as it is
+ * (attr is then not used, as with mq_open).
+ *
+ * An existing mailbox whose file belongs to another user (not root) is
+ * refused with -EACCES unless flags has MBX_SHARED: a program never
+ * silently adopts a mailbox another user created under the name it meant
+ * for its own. "@PID" names the process's own mailbox, which only that
+ * process's user (and root) can open.
+ *
  * Returns 0, or -EINVAL (bad name, flags or attr), -ENAMETOOLONG, -ENOENT
  * (missing, no MBX_CREATE), -EEXIST (MBX_CREATE|MBX_EXCL on an existing one),
- * -EACCES (permission; MBX_RECV on a mailbox owned by another process;
- * MBX_CREATE of "@PID" by another process), -EBUSY (MBX_RECV_EXCLUSIVE
- * receive right held by another open handle; on a stream, the send or
- * receive right), -EINVAL also for a stream whose capacity is
- * MBX_RENDEZVOUS or MBX_UNBOUNDED, -EUCLEAN (the
- * file is not a valid mailbox), -EPROTO (other layout version),
- * -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an errno of the file system. */
+ * -EACCES (permission; another user's file without MBX_SHARED; MBX_RECV on
+ * a mailbox owned by another process; MBX_CREATE of "@PID" by another
+ * process), -EBUSY (MBX_RECV_EXCLUSIVE receive right held by another open
+ * handle; on a stream, the send or receive right), -EINVAL also for a
+ * stream whose capacity is MBX_RENDEZVOUS or MBX_UNBOUNDED, -EUCLEAN (the
+ * file is not a valid mailbox: not a regular file, a symbolic link,
+ * damaged), -EPROTO (other layout version), -EXDEV (the mailbox is in use
+ * in another PID namespace), -ETIMEDOUT (a peer held the mailbox's reset
+ * after a reboot for 1 s), -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an
+ * errno of the file system. */
 int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
 
-/* Closes a handle and frees it; the mailbox itself stays. Returns 0, or
- * -EINVAL for NULL. */
+/* Closes a handle and frees it; the mailbox itself stays. Calls blocked on
+ * the handle in other threads return -EBADF first. Returns 0, or -EINVAL
+ * for NULL. */
 int mbx_close(mbx *m);
 
-/* Removes the mailbox `name`: queued messages are discarded and every call on
- * a handle to it, blocked ones included, returns -EIDRM. Returns 0, or
- * -EINVAL/-ENAMETOOLONG (bad name), -ENOENT, -EACCES. */
+/* Removes the mailbox `name`: its name goes first, then queued messages are
+ * discarded and every call on a handle to it, blocked ones included,
+ * returns -EIDRM. When the name cannot be removed nothing changes. Returns
+ * 0, or -EINVAL/-ENAMETOOLONG (bad name), -ENOENT, -EACCES, -EPERM (a
+ * sticky directory such as /dev/shm: another user's mailbox). */
 int mbx_unlink(const char *name);
 
 /* Flushes a mailbox on a disk MBX_DIR to its file. Returns 0, -EINVAL, -EIDRM
@@ -115,9 +146,13 @@ int mbx_stat_name(const char *name, mbx_stat *st);
 int mbx_foreach(int (*fn)(const char *name, void *arg), void *arg);
 
 /* Queues a copy of len bytes at priority prio. Returns 0; -EBADF (no
- * MBX_SEND), -EMSGSIZE (len > max_msg_size), -EINVAL (bad prio, NULL buf with
- * len > 0), -EAGAIN (full, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -ENOSPC
- * (unbounded mailbox past its memory_limit), -EIDRM (removed), -EUCLEAN.
+ * MBX_SEND, or the handle was closed meanwhile), -EMSGSIZE (len >
+ * max_msg_size), -EINVAL (bad prio, NULL buf with len > 0), -EAGAIN (full,
+ * MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -ENOSPC (unbounded mailbox past its
+ * memory_limit, or a full file system), -EIDRM (removed), -EUCLEAN,
+ * -EDEADLK (see Signals above), and on a rendezvous mailbox -EINPROGRESS:
+ * the time was up but a peer held the lock, so the message could not be
+ * withdrawn and may still be taken.
  * On a stream, appends len bytes (any len; prio ignored): up to the buffer
  * size all or nothing, longer in pieces, and an error midway leaves the
  * pieces written queued (docs/streams.md); -EBUSY when another thread is
@@ -126,16 +161,21 @@ int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout
 
 /* Takes the oldest message of the highest priority into buf and returns its
  * size. -EMSGSIZE when cap is too small (the message stays queued and
- * info->size says how much room it needs); -EBADF (no MBX_RECV), -EACCES
- * (an owned mailbox whose receive right this process does not hold), -EAGAIN
- * (empty, MBX_NONBLOCK), -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. On a stream,
- * returns 1..cap bytes, or 0 at end of stream. */
+ * info->size says how much room it needs); -EBADF (no MBX_RECV, or the
+ * handle was closed meanwhile), -EACCES (an owned mailbox whose receive
+ * right this process does not hold; an MBX_RECV_EXCLUSIVE handle a forked
+ * child inherited), -EAGAIN (empty, MBX_NONBLOCK), -ETIMEDOUT, -EINTR,
+ * -EIDRM, -EUCLEAN, -EDEADLK. On a stream, returns 1..cap bytes, or 0 at
+ * end of stream. */
 ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns);
 
 /* Stores this process's own mailbox "@PID" (created on first use, owned by
  * the process) in *out; every call in a process stores the same handle, a
  * forked child gets its own. The handle belongs to the library: do not close
- * it. Returns 0, -EINVAL (NULL out) or an error of mbx_open. */
+ * it. The mailbox has no file name (it is found through /proc/PID/fd, open
+ * to the process's own user and root), so nobody can take the name first
+ * and none is left behind by a crash. Returns 0, -EINVAL (NULL out) or an
+ * error of mbx_open. */
 int mbx_self(mbx **out);
 
 /* Like mbx_recv, but takes only messages sent by process `sender`. */
@@ -143,17 +183,22 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
                       int64_t timeout_ns);
 
 /* Sends req with a reply token and waits for the reply; timeout_ns covers
- * both. Returns the reply's size; errors of mbx_send; -EMSGSIZE also when the
+ * both. Returns the reply's size; errors of mbx_send (-EAGAIN when the
+ * mailbox is full and timeout_ns is MBX_NONBLOCK); -EMSGSIZE also when the
  * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR; -EPIPE when the
  * process that took the request terminated before replying; -EIDRM when the
- * mailbox was removed before anyone took it. */
+ * mailbox was removed before anyone took it. The reply comes to the
+ * caller's own mailbox "@PID", which only the caller's user (and root) can
+ * open: a server of another user cannot answer (its mbx_reply says
+ * -EACCES); see docs/model.md for request/reply between users. */
 ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
                  int64_t timeout_ns);
 
 /* Answers the request described by *request (from mbx_recv). Returns 0,
- * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EMSGSIZE
- * (larger than the caller's mailbox takes), -EAGAIN (the caller's mailbox
- * stayed full for 100 ms), -EUCLEAN. */
+ * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EACCES
+ * (the caller is another user), -EMSGSIZE (larger than the caller's
+ * mailbox takes), -EAGAIN (the caller's mailbox stayed full for 100 ms),
+ * -EUCLEAN. */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
 
 /* Passes ownership and the receive right of an MBX_OWNED mailbox to the live
@@ -176,7 +221,7 @@ int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_
 ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
 int mbx_release(mbx *m, const void *buf);
 
-/* ---- extensions beyond shared/API.md ---- */
+/* ---- extensions ---- */
 
 /* How a blocked call on this handle waits: spin (polling shared memory) for up
  * to spin_ns nanoseconds, then sleep on a futex. 0 always sleeps at once,

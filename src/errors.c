@@ -25,8 +25,6 @@ EXPORT const char *mbx_strerror(int err)
         return "timed out";
     case EMSGSIZE:
         return "message too large";
-    case EBADF:
-        return "handle not opened for this operation";
     case EBUSY:
         return "mailbox busy (receive right or stream end held elsewhere)";
     case EUCLEAN:
@@ -55,6 +53,14 @@ EXPORT const char *mbx_strerror(int err)
         return "no such process (or it gave up waiting)";
     case ENOMEM:
         return "out of memory";
+    case EXDEV:
+        return "mailbox is in use in another PID namespace";
+    case EDEADLK:
+        return "this thread holds the mailbox (a signal handler interrupted a call on it)";
+    case EINPROGRESS:
+        return "timed out, but the message may still be delivered";
+    case EBADF:
+        return "handle not opened for this operation, or closed";
     default:
         return strerror(err);
     }

@@ -105,18 +105,31 @@ static void layout_versions(void **state)
 
 /* Scribbles n random bytes over the segment, sparing the lock word: a peer
  * holding the lock forever is a denial of service any peer (or a stopped
- * process) can cause, not memory corruption. */
+ * process) can cause, not memory corruption. Some land where a hostile
+ * peer would aim: call receipts, the slot headers (holders, tokens), the
+ * fields that once said which pages had storage. */
 static void scribble(mbx *m, int n)
 {
     unsigned char *base = m->seg.base;
     uint64_t lock_lo = (uint64_t)((unsigned char *)&m->seg.hdr->hot.lock - base);
-    uint64_t lock_hi = lock_lo + sizeof(pthread_mutex_t);
+    uint64_t lock_hi = lock_lo + sizeof(m->seg.hdr->hot.lock);
     uint64_t heads = (uint64_t)((unsigned char *)m->seg.heads - base);
     for (int i = 0; i < n; i++) {
         uint64_t off;
-        switch (rand() % 4) {
+        switch (rand() % 6) {
         case 0: /* header and meta */
             off = (uint64_t)rand() % 4096;
+            break;
+        case 4: /* call receipts */
+            off = (uint64_t)((unsigned char *)m->seg.receipts - base) + (uint64_t)rand() % 4096;
+            break;
+        case 5: /* a slot's header, or a block's */
+            if (m->seg.ring)
+                off = (uint64_t)(m->seg.ring - base) + 192 +
+                      (uint64_t)(rand() % m->seg.ring_slots) * m->seg.slot_size +
+                      (uint64_t)rand() % 48;
+            else
+                off = m->seg.arena_start + (uint64_t)(rand() % 8) * 64 + (uint64_t)rand() % 64;
             break;
         case 1: /* the ring, or the queue heads in use */
             if (m->seg.ring)
@@ -149,6 +162,18 @@ static void exercise(mbx *m)
         r = mbx_recv_from(m, getpid(), buf, sizeof(buf), &info, 0);
         if (!allowed(r))
             _exit(22);
+        if (k % 8 == 0) {
+            /* A call leaves a receipt, a reply follows a token. */
+            r = mbx_call(m, buf, 3, 0, buf, sizeof(buf), 1000000);
+            if (!allowed(r) && r != -ESRCH && r != -EPIPE)
+                _exit(23);
+            r = mbx_recv(m, buf, sizeof(buf), &info, 0);
+            if (r >= 0 && info.reply_token) {
+                r = mbx_reply(&info, "r", 1);
+                if (!allowed(r) && r != -ESRCH && r != -EINVAL && r != -EACCES)
+                    _exit(24);
+            }
+        }
         mbx_stat_get(m, &st);
     }
 }

@@ -7,7 +7,10 @@
  *
  *   chaos [MESSAGES] [SEED]      default 1000000 messages; MBX_QUEUE=heap for
  *                                the heap kind; MBX_CHAOS_STRICT=1 fails on
- *                                any drift of the mailbox's totals
+ *                                any drift of the mailbox's totals;
+ *                                MBX_CHAOS_USERS=NAME,NAME... runs the
+ *                                children as these users in turn (as root;
+ *                                exit 77 when that cannot be done)
  *
  * Exit status 0 when every check holds. Uses only the public API. */
 #include "test_util.h"
@@ -15,9 +18,12 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -153,18 +159,50 @@ static void note_corrupt(const char *what, ssize_t n)
         snprintf(bd->corrupt_what, sizeof(bd->corrupt_what), "%s (%zd bytes)", what, n);
 }
 
-static void child_start(void)
+/* MBX_CHAOS_USERS: the users the children run as, in turn. */
+static uid_t users[8];
+static gid_t groups[8];
+static int nusers;
+
+static void child_start(int i)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         _exit(99);
+    if (nusers) {
+        int u = i % nusers;
+        if (setgroups(0, NULL) || setgid(groups[u]) || setuid(users[u]))
+            _exit(98);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of uid clears it */
+        if (getppid() == 1)
+            _exit(99);
+    }
+}
+
+/* Reads MBX_CHAOS_USERS. Returns 0, or -1 when a user is unknown. */
+static int read_users(void)
+{
+    const char *e = getenv("MBX_CHAOS_USERS");
+    if (!e || !*e)
+        return 0;
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", e);
+    for (char *save, *u = strtok_r(copy, ",", &save); u && nusers < 8;
+         u = strtok_r(NULL, ",", &save)) {
+        struct passwd *pw = getpwnam(u);
+        if (!pw)
+            return -1;
+        users[nusers] = pw->pw_uid;
+        groups[nusers++] = pw->pw_gid;
+    }
+    return 0;
 }
 
 static void sender_main(uint32_t k)
 {
-    child_start();
+    child_start((int)k);
     mbx *m;
-    int r = mbx_open(BOX, MBX_SEND, NULL, &m);
+    int r = mbx_open(BOX, MBX_SEND | MBX_SHARED, NULL, &m);
     if (r)
         _exit(10);
     struct sender_state *st = &bd->s[k];
@@ -193,9 +231,9 @@ static void sender_main(uint32_t k)
 
 static void receiver_main(uint32_t k)
 {
-    child_start();
+    child_start(NSEND + (int)k);
     mbx *m;
-    if (mbx_open(BOX, MBX_RECV, NULL, &m))
+    if (mbx_open(BOX, MBX_RECV | MBX_SHARED, NULL, &m))
         _exit(20);
     unsigned char *buf = bd->r[k].buf;
     while (!__atomic_load_n(&bd->stop, __ATOMIC_SEQ_CST)) {
@@ -284,6 +322,11 @@ int main(int argc, char **argv)
     }
     const char *kind =
         getenv("MBX_QUEUE") && !strcmp(getenv("MBX_QUEUE"), "heap") ? "heap" : "ring";
+    if (read_users() || (nusers && geteuid() != 0)) {
+        printf("chaos: skipped: MBX_CHAOS_USERS needs root and known users (%s)\n",
+               getenv("MBX_CHAOS_USERS"));
+        return 77;
+    }
     srand(seed);
     for (int i = 0; i < NSEND; i++)
         quota[i] = total / NSEND + ((uint64_t)i < total % NSEND);
@@ -310,13 +353,17 @@ int main(int argc, char **argv)
     mbx_attr_init(&a);
     a.max_msg_size = MAX_MSG;
     a.capacity = CAPACITY;
+    if (nusers) { /* shared by the users, as /dev/shm and a 0666 mailbox are */
+        a.mode = 0666;
+        chmod(dir, 01777);
+    }
     mbx *m;
     int r = mbx_open(BOX, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, &m);
     if (r)
         die("mbx_open: %s", mbx_strerror(r));
 
-    printf("chaos: %s mailbox, %d senders, %d receivers, %llu messages, seed %u\n", kind, NSEND,
-           NRECV, (unsigned long long)total, seed);
+    printf("chaos: %s mailbox, %d senders, %d receivers, %llu messages, seed %u%s\n", kind, NSEND,
+           NRECV, (unsigned long long)total, seed, nusers ? ", as several users" : "");
     fflush(stdout);
     int64_t t0 = now_ns();
     for (int i = 0; i < NPROC; i++)
