@@ -76,8 +76,16 @@ ident_t ident_thread(void)
 static int alive(ident_t who, int whole_process)
 {
     struct proc_stat st;
-    if (ident_id(who) <= 0 || proc_stat_of(ident_id(who), &st) ||
-        proc_stat_ending(&st, whole_process))
+    int32_t id = ident_id(who);
+    if (id <= 0)
+        return 0;
+    if (proc_stat_of(id, &st) != 0) {
+        /* /proc may hide other users' processes (hidepid): ask the kernel
+         * whether the id exists at all. Calling a hidden live process dead
+         * would free what it uses; calling a dead one alive only waits. */
+        return kill(id, 0) == 0 || errno == EPERM;
+    }
+    if (proc_stat_ending(&st, whole_process))
         return 0;
     return ident_start(who) == 0 || (uint32_t)st.start == ident_start(who);
 }
