@@ -36,8 +36,8 @@ struct shlock {
 #define SHLOCK_TOOK_OVER 1
 
 /* Takes the lock, waiting until the deadline (absolute CLOCK_MONOTONIC ns;
- * -1: none). Returns 0, SHLOCK_TOOK_OVER, -ETIMEDOUT, -EINTR (a signal
- * handler ran while it slept), or -EDEADLK when the calling thread holds
+ * -1: none; a signal handler does not end the wait). Returns 0,
+ * SHLOCK_TOOK_OVER, -ETIMEDOUT, or -EDEADLK when the calling thread holds
  * it already (a signal handler that interrupted a call on the same
  * mailbox). */
 int shlock_lock(struct shlock *l, int64_t deadline);

@@ -22,9 +22,9 @@ int64_t sync_lock_deadline(int64_t call_deadline);
 
 /* Takes the mailbox lock, waiting until the deadline (absolute ns; -1
  * none; see sync_lock_deadline). After its holder died, repairs the
- * segment first. Returns 0, -ETIMEDOUT, -EINTR, -EDEADLK (this thread
- * holds it: a signal handler interrupted a call on the same mailbox), or
- * -EUCLEAN when the segment is beyond repair. */
+ * segment first. Returns 0, -ETIMEDOUT, -EDEADLK (this thread holds it: a
+ * signal handler interrupted a call on the same mailbox), or -EUCLEAN when
+ * the segment is beyond repair. */
 int sync_lock(struct seg *s, int64_t deadline);
 
 /* For a call that took the lock with sync_lock_deadline: -ETIMEDOUT and

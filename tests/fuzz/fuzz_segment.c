@@ -10,13 +10,11 @@
  * Input: byte 0 picks the kind, byte 1 the script; then patches, each
  *   [region][offset, 2 bytes little-endian][length][length bytes]
  * where region is the header, the ring (or stream), active[], the queue
- * heads or the arena, and the offset is taken modulo the region's size.
- *
- * The pthread_mutex_t at the start of the hot line (struct seg_hot) is never
- * overwritten: glibc follows the robust-list pointers stored in it, which the
- * README's threat model names as the one known way a peer can make another
- * process write where it chooses. Fuzzing those bytes would only rediscover
- * that. The other words of the hot line are fair game.
+ * heads, the arena or the call receipts, and the offset is taken modulo
+ * the region's size. Everything is fair game, the lock included (it holds
+ * no pointer: a scribbled one is a lock held by someone, or by a dead
+ * thread, which the next taker repairs). The script also makes a call and
+ * answers a request whose reply token came out of the patched bytes.
  */
 #include "fuzz_target.h"
 
@@ -120,7 +118,7 @@ static void check_received(const char *what, ssize_t n, size_t cap, const mbx_ms
         fail(what, n);
 }
 
-static const int open_ok[] = {EUCLEAN, EPROTO, ENOENT, EBUSY, EACCES, 0};
+static const int open_ok[] = {EUCLEAN, EPROTO, ENOENT, EBUSY, EACCES, EXDEV, ETIMEDOUT, 0};
 static const int send_ok[] = {EAGAIN, EMSGSIZE, ENOSPC, EIDRM, EUCLEAN, EBUSY, 0};
 static const int recv_ok[] = {EAGAIN, EMSGSIZE, EIDRM, EUCLEAN, EBUSY, EACCES, 0};
 static const int stream_recv_ok[] = {EAGAIN, EMSGSIZE, EIDRM, EUCLEAN, EBUSY, EACCES, EINVAL, 0};
@@ -128,6 +126,8 @@ static const int loan_ok[] = {EAGAIN, EMSGSIZE, ENOSPC, EIDRM, EUCLEAN, EACCES, 
 static const int stat_ok[] = {EIDRM, 0};
 static const int stat_name_ok[] = {EUCLEAN, EPROTO, ENOENT, 0};
 static const int attach_ok[] = {EUCLEAN, EPROTO, 0};
+static const int call_ok[] = {EAGAIN, EMSGSIZE, ENOSPC, EIDRM, EUCLEAN, EBUSY, ETIMEDOUT, EPIPE, 0};
+static const int reply_ok[] = {ESRCH, EINVAL, EACCES, EAGAIN, EMSGSIZE, EUCLEAN, EIDRM, 0};
 
 static int create(const struct kind *k)
 {
@@ -164,8 +164,8 @@ static int create(const struct kind *k)
     return 0;
 }
 
-/* Overwrites parts of the mailbox file with the patches in data, sparing the
- * lock's bytes, then runs the validator on the result. */
+/* Overwrites parts of the mailbox file with the patches in data, then runs
+ * the validator on the result. */
 static void patch(const uint8_t *data, size_t size)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -178,12 +178,10 @@ static void patch(const uint8_t *data, size_t size)
     if (base == MAP_FAILED)
         fail("mmap (patch)", -errno);
     const struct seg_hdr *h = (const struct seg_hdr *)base;
-    uint64_t lo[5] = {0, h->ring_off, h->active_off, h->heads_off, h->arena_off};
-    uint64_t hi[5] = {4096, h->active_off, h->heads_off, h->arena_off, fsize};
-    uint64_t lock_lo = offsetof(struct seg_hdr, hot.lock);
-    uint64_t lock_hi = lock_lo + sizeof(pthread_mutex_t);
+    uint64_t lo[6] = {0, h->ring_off, h->active_off, h->heads_off, h->arena_off, 4096};
+    uint64_t hi[6] = {4096, h->active_off, h->heads_off, h->arena_off, fsize, 8192};
     while (size >= 4) {
-        unsigned region = data[0] % 5;
+        unsigned region = data[0] % 6;
         if (hi[region] <= lo[region])
             region = 0; /* a heap mailbox has no ring */
         uint64_t span = hi[region] - lo[region];
@@ -195,9 +193,7 @@ static void patch(const uint8_t *data, size_t size)
             len = size;
         if (len > hi[region] - off)
             len = (size_t)(hi[region] - off);
-        for (size_t i = 0; i < len; i++)
-            if (off + i < lock_lo || off + i >= lock_hi)
-                base[off + i] = data[i];
+        memcpy(base + off, data, len);
         data += len;
         size -= len;
     }
@@ -235,6 +231,8 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
         if (flags & MBX_RECV) {
             ssize_t n = mbx_recv(m, buf, cap, &info, MBX_NONBLOCK);
             check_received("mbx_recv", n, cap, &info, recv_ok);
+            if (n >= 0 && info.reply_token)
+                check("mbx_reply", mbx_reply(&info, "r", 1), reply_ok);
             n = mbx_recv_from(m, getpid(), buf, sizeof(buf), &info, MBX_NONBLOCK);
             check_received("mbx_recv_from", n, sizeof(buf), &info,
                            stream ? stream_recv_ok : recv_ok);
@@ -255,6 +253,13 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
                 memset(p, 'z', len);
                 check("mbx_send_loan", mbx_send_loan(m, p, len, r % 2, MBX_NONBLOCK), loan_ok);
             }
+        }
+        if ((flags & MBX_SEND) && !stream && r == 0) {
+            ssize_t n = mbx_call(m, buf, 5, 0, buf, sizeof(buf), MBX_NONBLOCK);
+            if (n > 0 && (size_t)n > sizeof(buf))
+                fail("mbx_call", n);
+            if (n < 0)
+                check("mbx_call", n, call_ok);
         }
         check("mbx_stat_get", mbx_stat_get(m, &st), stat_ok);
     }
