@@ -41,11 +41,14 @@ static inline uint64_t ring_pos64(uint64_t ref, uint64_t w)
     return ref + (uint64_t)slot_dist(w, ref);
 }
 
-/* Index of a slot in the ring. */
+/* Index of a slot in the ring. A multiply, not a division: slots start at
+ * multiples of slot_size below 2^27, where (off * ceil(2^40 / size)) >> 40
+ * is exact. */
 static inline uint32_t ring_index(const struct seg *s, const struct ring_slot *sl)
 {
     const unsigned char *first = s->ring + sizeof(struct ring_ctl);
-    return (uint32_t)(((const unsigned char *)sl - first) / s->slot_size);
+    uint64_t off = (uint64_t)((const unsigned char *)sl - first);
+    return (uint32_t)((off * s->slot_recip) >> 40);
 }
 
 /* After moving slot sl into word w, which names the caller: records the

@@ -172,6 +172,10 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->ring = ring ? base + g.ring_off : NULL;
     s->ring_slots = ring_slots;
     s->slot_size = slot_size;
+    s->slot_recip = slot_size ? ((1ull << 40) + slot_size - 1) / slot_size : 0;
+    s->slot_backed = NULL;
+    s->backed_end = 0;
+    s->backed_gen = UINT64_MAX;
     s->stream = stream ? base + g.ring_off : NULL;
     s->stream_size = stream_size;
     s->fd = -1;

@@ -184,6 +184,7 @@ struct seg {
      * below backed_end while the segment's given_back count is backed_gen. */
     uint32_t *slot_backed;
     uint64_t backed_end, backed_gen;
+    uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
 };
 
 /* Returns 1 when a mailbox with these attributes and flags is a ring. */

@@ -9,8 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int32_t cached_pid;
-static ident_t cached_self;
+ident_t ident_cached_self;
 static uint64_t cached_pidns;
 /* Bumped in a forked child, so per-thread caches made before are redone. */
 static unsigned fork_gen = 1;
@@ -21,9 +20,8 @@ static void refresh(void)
     int32_t pid = (int32_t)getpid();
     uint64_t start = 0;
     proc_start(pid, &start);
-    __atomic_store_n(&cached_self, ident_make(pid, (uint32_t)start), __ATOMIC_RELAXED);
     __atomic_store_n(&cached_pidns, proc_pidns(), __ATOMIC_RELAXED);
-    __atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
+    __atomic_store_n(&ident_cached_self, ident_make(pid, (uint32_t)start), __ATOMIC_RELEASE);
 }
 
 static void in_child(void)
@@ -38,16 +36,10 @@ static void setup(void)
     pthread_atfork(NULL, NULL, in_child);
 }
 
-int32_t ident_self_pid(void)
+ident_t ident_self_slow(void)
 {
     pthread_once(&once, setup);
-    return __atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE);
-}
-
-ident_t ident_self(void)
-{
-    pthread_once(&once, setup);
-    return __atomic_load_n(&cached_self, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ident_cached_self, __ATOMIC_ACQUIRE);
 }
 
 uint64_t ident_pidns(void)

@@ -28,12 +28,22 @@ static inline uint32_t ident_start(ident_t who)
     return (uint32_t)(who >> 32);
 }
 
-/* This process's pid, cached: getpid() is a system call and the send path
- * must not make one. Renewed in a forked child. */
-int32_t ident_self_pid(void);
+/* This process: pid and start time. Cached (getpid() is a system call and
+ * the send path must not make one), renewed in a forked child. */
+ident_t ident_self_slow(void);
+extern ident_t ident_cached_self;
 
-/* This process: pid and start time. Cached, renewed in a forked child. */
-ident_t ident_self(void);
+static inline ident_t ident_self(void)
+{
+    ident_t me = __atomic_load_n(&ident_cached_self, __ATOMIC_ACQUIRE);
+    return __builtin_expect(me != 0, 1) ? me : ident_self_slow();
+}
+
+/* This process's pid (see ident_self). */
+static inline int32_t ident_self_pid(void)
+{
+    return ident_id(ident_self());
+}
 
 /* The calling thread: tid and its own start time. Cached per thread. */
 ident_t ident_thread(void);
