@@ -95,7 +95,8 @@ static void barrier_all_threads(void)
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
         /* Without membarrier: stores reach other CPUs within microseconds;
          * give them a millisecond. */
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        static int fence;
+        __atomic_fetch_add(&fence, 1, __ATOMIC_SEQ_CST);
         usleep(1000);
     }
 }

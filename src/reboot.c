@@ -12,9 +12,24 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* This boot's id, from the kernel's random boot_id. Returns 0 if unknown. */
-static int boot_id(uint8_t id[16])
+/* The id a mailbox records, read with acquire: what the reset wrote before
+ * it (with release) is then seen too. */
+static void recorded(const struct seg *s, uint64_t id[2])
 {
+    id[0] = __atomic_load_n(&s->hdr->boot_id[0], __ATOMIC_ACQUIRE);
+    id[1] = __atomic_load_n(&s->hdr->boot_id[1], __ATOMIC_ACQUIRE);
+}
+
+static void record(struct seg *s, const uint64_t id[2])
+{
+    __atomic_store_n(&s->hdr->boot_id[0], id[0], __ATOMIC_RELEASE);
+    __atomic_store_n(&s->hdr->boot_id[1], id[1], __ATOMIC_RELEASE);
+}
+
+/* This boot's id, from the kernel's random boot_id. Returns 0 if unknown. */
+static int boot_id(uint64_t out[2])
+{
+    uint8_t id[16];
     char text[64];
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -32,14 +47,15 @@ static int boot_id(uint8_t id[16])
         id[k / 2] = (uint8_t)(k % 2 ? (id[k / 2] << 4) | v : v);
         k++;
     }
+    memcpy(out, id, sizeof(id));
     return k == 32;
 }
 
 void reboot_stamp(struct seg *s)
 {
-    uint8_t id[16];
+    uint64_t id[2];
     if (boot_id(id))
-        memcpy(s->hdr->boot_id, id, sizeof(id));
+        record(s, id);
 }
 
 /* Nobody from the old boot is left: clear what named them. */
@@ -62,14 +78,12 @@ static int reset(struct seg *s)
 
 int reboot_check(struct seg *s, int fd)
 {
-    uint8_t id[16];
+    uint64_t id[2], was[2];
     if (!boot_id(id))
         return 0;
-    if (!memcmp(s->hdr->boot_id, id, sizeof(id))) {
-        /* Pairs with the fence before the id is written after a reset. */
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    recorded(s, was);
+    if (was[0] == id[0] && was[1] == id[1])
         return 0;
-    }
     /* One opener resets; the others wait for it, but not for ever: a peer
      * could hold the flock for as long as it likes. */
     int64_t deadline = clock_deadline(SYNC_CALL_BOUND_NS);
@@ -81,12 +95,11 @@ int reboot_check(struct seg *s, int fd)
         usleep(1000);
     }
     int r = 0;
-    if (memcmp(s->hdr->boot_id, id, sizeof(id))) {
+    recorded(s, was);
+    if (was[0] != id[0] || was[1] != id[1]) {
         r = reset(s);
-        /* Everything the reset wrote is visible before the new id is. */
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        if (!r)
-            memcpy(s->hdr->boot_id, id, sizeof(id));
+        if (!r) /* with release: all the reset wrote is seen before the id */
+            record(s, id);
     }
     flock(fd, LOCK_UN);
     return r ? -EUCLEAN : 0;

@@ -137,7 +137,7 @@ struct seg_hdr {
     struct seg_model model;   /* ownership, receive rights, calls (#3) */
     struct seg_rr rr;
     uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
-    uint8_t boot_id[16];  /* the boot its process state belongs to (reboot.h) */
+    uint64_t boot_id[2];  /* the boot its process state belongs to (reboot.h) */
     uint64_t pidns;       /* the PID namespace its process state belongs to (ident.h) */
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
