@@ -61,12 +61,8 @@ static int64_t default_spin(void)
 struct mb_ctx handle_ctx(struct mbx *m)
 {
     ident_t me = ident_self();
-    struct mb_ctx c = {.s = &m->seg,
-                       .wait = m->wait,
-                       .pid = ident_id(me),
-                       .uid = m->uid,
-                       .who = me,
-                       .handle = m};
+    struct mb_ctx c = {
+        .s = &m->seg, .wait = m->wait, .pid = ident_id(me), .uid = m->uid, .who = me, .handle = m};
     if (m->seg.flags & MBX_OWNED)
         c.poll = owner_poll;
     return c;

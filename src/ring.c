@@ -58,12 +58,7 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
 
 int ring_give_up_if(const struct seg *s, struct ring_slot *sl, uint64_t mine)
 {
-    uint64_t t = mine >> (64 - SLOT_POS_BITS);
-    if (!__atomic_compare_exchange_n(&sl->word, &mine, slot_word(t, SLOT_SKIP, 0), 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return 0;
-    ring_free_skipped(s, sl, t);
-    return 1;
+    return ring_skip(s, sl, mine);
 }
 
 void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine)
@@ -111,12 +106,15 @@ static int unstuck(const struct seg *s, const struct stuck *k)
     return k->sl && ring_unstick(s, k->sl, k->w, k->want);
 }
 
-/* Waits until *watch moves off seen, the mailbox is removed, or the deadline
- * passes: spins for the handle's spin time, then sleeps on futex. The stuck
- * slot is looked at after the spin and every 10 ms.
- * Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's error. */
+/* Waits until *watch moves off seen, the stuck slot's word moves off what
+ * was seen (another process may repair it), the mailbox is removed, or the
+ * deadline passes: spins for the handle's spin time, then sleeps on futex,
+ * which held fseen before the caller looked (so a wake-up after its look is
+ * never missed). The stuck slot is looked at after the spin and every
+ * 10 ms. Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's
+ * error. */
 static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen,
-                       uint32_t *futex, uint32_t *waiters, int64_t deadline,
+                       uint32_t *futex, uint32_t fseen, uint32_t *waiters, int64_t deadline,
                        const struct stuck *stuck)
 {
     const struct seg *s = c->s;
@@ -127,7 +125,8 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
         spin_ns = 0;
     int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
     for (unsigned i = 1; spin_ns != 0; i++) {
-        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || ring_removed(s))
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || ring_removed(s) ||
+            (stuck->sl && __atomic_load_n(&stuck->sl->word, __ATOMIC_ACQUIRE) != stuck->w))
             return 0;
         cpu_relax();
         if (i % 128 == 0) {
@@ -148,8 +147,7 @@ static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t s
     }
     if (unstuck(s, stuck))
         return 0;
-    uint32_t f = __atomic_load_n(futex, __ATOMIC_SEQ_CST);
-    int r = sync_sleep64(s, watch, seen, futex, f, waiters, deadline,
+    int r = sync_sleep64(s, watch, seen, futex, fseen, waiters, deadline,
                          stuck->sl ? STUCK_POLL_NS : c->wait.poll_ns, &c->wait);
     if (r)
         return r;
@@ -213,6 +211,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     for (;;) {
         if (ring_removed(s))
             return -EIDRM;
+        uint32_t f = __atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST);
         uint64_t t = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
         struct ring_slot *sl = ring_slot_at(s, t);
         uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
@@ -250,7 +249,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, &sl->word, w, &hot->send_futex, &hot->send_waiters, deadline, &k);
+        int r = wait_change(c, &sl->word, w, &hot->send_futex, f, &hot->send_waiters, deadline, &k);
         if (r)
             return r;
     }
@@ -319,6 +318,10 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
         return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
     }
+    /* Off the count of high priorities while the slot is still ours, so
+     * the mark cannot outlive this lap. */
+    if (raw_prio & PRIO_COUNTED)
+        ring_release_prio(ctl, sl);
     /* Still ours? If someone judged us dead and freed the slot, what we
      * copied may be a newer message's bytes: look again. A sender may have
      * moved our hold on by whole laps (relocation): free it there. */
@@ -332,24 +335,12 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         if (!ring_relocated(s, sl, &mine))
             return RETRY;
     }
-    if (raw_prio & PRIO_COUNTED)
-        ring_count_down(ctl);
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    /* Senders asleep on a full ring are woken a quarter of the ring at a
-     * time, not once per message (each wake is a system call on the
-     * receiver's path), and whenever the ring may have run dry, so that no
-     * sender sleeps through room it could use. Only when someone sleeps:
-     * the next slot's line is the sender's, and reading it costs a miss. */
-    if (sleepers_any(&s->hdr->hot.send_waiters)) {
-        struct ring_slot *next = ring_slot_at(s, pos + 1);
-        uint64_t nw = __atomic_load_n(&next->word, __ATOMIC_ACQUIRE);
-        uint32_t quarter = s->ring_slots / 4 ? s->ring_slots / 4 : 1;
-        if ((pos + 1) % quarter == 0 || slot_dist(nw, pos + 1) != 0 ||
-            slot_state_of(nw) != SLOT_READY)
-            sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
-    }
+    /* A sender asleep on a full ring is woken for every slot that frees
+     * (one sender per slot; a system call only while one sleeps). */
+    sync_wake_one(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
 
@@ -477,6 +468,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
     for (;;) {
         if (ring_removed(s))
             return -EIDRM;
+        uint32_t f = __atomic_load_n(&hot->recv_futex, __ATOMIC_SEQ_CST);
         const uint64_t *watch;
         uint64_t seen;
         struct stuck stuck = {NULL, 0, RING_NO_POS};
@@ -540,7 +532,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, watch, seen, &hot->recv_futex, &hot->recv_waiters, deadline, &stuck);
+        int r =
+            wait_change(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters, deadline, &stuck);
         if (r)
             return r;
     }

@@ -15,7 +15,9 @@
 #define RETRY         (-1000000) /* not an errno: look again */
 
 /* A message above priority 0 carries this bit in its slot's prio while it
- * is counted in hiprio (see ring_count_down). */
+ * is counted in hiprio (see ring_count_down). Whoever takes it off the
+ * count clears the bit with an exchange while it holds the slot (TAKING,
+ * LENT or SKIP), so the bit never outlives its lap. */
 #define PRIO_COUNTED 0x80000000u
 
 static inline struct ring_slot *ring_slot_at(const struct seg *s, uint64_t pos)
@@ -72,8 +74,14 @@ void ring_count_down(struct ring_ctl *ctl);
  * of those above priority 0, if it was on it (once, whoever calls). */
 void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl);
 
-/* Frees a SKIP slot at pos for the next lap. Returns 1 if this call did. */
+/* Frees a SKIP slot at pos for the next lap, unless a live thread is doing
+ * so. Returns 1 if this call freed it. */
 int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos);
+
+/* Moves slot sl from word w (held by the caller, or by a dead process) to
+ * SKIP naming the calling thread, and frees it for the next lap. Returns
+ * 1, or 0 when the slot no longer held w. */
+int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w);
 
 /* Repairs a slot left half done by a dead process (see ring_repair.c).
  * When the slot holds a live process's state a lap behind position want

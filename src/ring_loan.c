@@ -77,13 +77,18 @@ int ring_release(const struct mb_ctx *c, const void *buf)
     uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
     if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
         return -EINVAL;
-    uint64_t pos = w >> (64 - SLOT_POS_BITS);
-    uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
-    if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0), 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return -EINVAL;
-    if (raw_prio & PRIO_COUNTED)
-        ring_count_down(ctl);
+    /* Off the count while the slot is still ours (see PRIO_COUNTED). */
+    ring_release_prio(ctl, sl);
+    /* A sender may move the loan on by whole laps meanwhile (relocation):
+     * free it wherever it is. */
+    for (;;) {
+        uint64_t pos = w >> (64 - SLOT_POS_BITS);
+        if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                        0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            break;
+        if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
+            return -EINVAL;
+    }
     sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return 0;
 }

@@ -23,31 +23,58 @@ void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl)
         ring_count_down(ctl);
 }
 
-/* Frees a SKIP slot at pos for the next lap, after taking its message's
- * priority off the count. Returns 1 if this call freed it. */
+/* Frees slot sl, which the calling thread holds as SKIP (word mine), for
+ * the next lap: takes its message's priority off the count first, while
+ * the slot is still ours, so the exchange can never meet the next lap's. */
+static void finish_skip(const struct seg *s, struct ring_slot *sl, uint64_t mine)
+{
+    uint64_t pos = mine >> (64 - SLOT_POS_BITS);
+    ring_release_prio(ring_ctl_of(s), sl);
+    if (__atomic_compare_exchange_n(&sl->word, &mine, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                    0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+}
+
+int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w)
+{
+    ident_t me = ident_thread();
+    uint64_t mine = slot_word(w >> (64 - SLOT_POS_BITS), SLOT_SKIP, ident_id(me));
+    if (!__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    ring_note_holder(sl, mine, me);
+    finish_skip(s, sl, mine);
+    return 1;
+}
+
+/* Frees a SKIP slot at pos for the next lap, unless a live thread is doing
+ * so (a dead one's work is taken over). Returns 1 if this call freed it. */
 int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos)
 {
-    uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
-    ring_release_prio(ring_ctl_of(s), sl);
-    if (!__atomic_compare_exchange_n(&sl->word, &skip, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
-                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return 0;
-    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
-    return 1;
+    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (slot_dist(w, pos) != 0 || slot_state_of(w) != SLOT_SKIP)
+            return 0;
+        if (slot_pid_of(w) != 0 && ring_holder_alive(sl, w))
+            return 0;
+        if (ring_skip(s, sl, w))
+            return 1;
+        w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    }
 }
 
 int ring_holder_alive(const struct ring_slot *sl, uint64_t w)
 {
     int32_t pid = slot_pid_of(w);
+    /* A SKIP slot is being freed by a thread; every other state names a
+     * process. */
+    int (*alive)(ident_t) = slot_state_of(w) == SLOT_SKIP ? ident_thread_alive : ident_alive;
     /* The record is the holder's only while it names this very word: read
      * it between two looks at who_word. (A later holder cannot write it
      * meanwhile unless the word moved on, and then no repair happens.) */
     uint64_t r1 = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
     uint32_t start = __atomic_load_n(&sl->who_start, __ATOMIC_ACQUIRE);
     uint64_t r2 = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
-    if (r1 == w && r2 == w)
-        return ident_alive(ident_make(pid, start));
-    return ident_pid_alive(pid);
+    return alive(ident_make(pid, r1 == w && r2 == w ? start : 0));
 }
 
 int ring_relocated(const struct seg *s, const struct ring_slot *sl, uint64_t *mine)
@@ -111,15 +138,15 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
                                             __ATOMIC_ACQUIRE))
             ;
         sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
-    } else {
-        /* The sender died before publishing: no message. SKIP marks the
-         * repair as begun, so a repairer dying half way is finished by the
-         * next. */
-        uint64_t skip = slot_word(pos, SLOT_SKIP, 0);
-        if (st != SLOT_SKIP && !__atomic_compare_exchange_n(&sl->word, &w, skip, 0,
-                                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            return 0;
+    } else if (st == SLOT_SKIP) {
+        /* A repairer or a sender that gave up died freeing it. */
         if (!ring_free_skipped(s, sl, pos))
+            return 0;
+    } else {
+        /* The sender died before publishing (no message), or the borrower
+         * of a loan before releasing it. SKIP, naming us, marks the repair
+         * as begun: a repairer dying half way is finished by the next. */
+        if (!ring_skip(s, sl, w))
             return 0;
     }
     __atomic_fetch_add(&ctl->unstuck, 1, __ATOMIC_RELAXED);

@@ -30,6 +30,11 @@
 
 #include <stdint.h>
 
+/* Processes share these words through memory: an 8-byte atomic that a
+ * compiler implemented with a lock (libatomic) would be atomic only within
+ * one process. */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics are lock-free");
+
 #define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
 /* Version 3: the lock is mbx's own (shlock.h), processes are recorded with
  * their start time, calls leave receipts in the called mailbox. Files of

@@ -118,6 +118,10 @@ static int spin(struct seg *s, uint32_t *word, uint32_t seen, int64_t spin_ns, i
             int64_t now = clock_now_ns();
             if ((spin_ns > 0 && now - start >= spin_ns) || (deadline >= 0 && now >= deadline))
                 return 0;
+            /* Nobody signals a holder's death: a spinner looks too (at
+             * /proc only for a holder seen holding it a millisecond). */
+            if (sync_holder_died(s))
+                return 1;
         }
     }
 }
@@ -224,6 +228,14 @@ void sync_wake_sleepers(uint32_t *futex, uint32_t *waiters)
     if (sleepers_any(waiters)) {
         __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
         futex_wake(futex, INT_MAX);
+    }
+}
+
+void sync_wake_one(uint32_t *futex, uint32_t *waiters)
+{
+    if (sleepers_any(waiters)) {
+        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
+        futex_wake(futex, 1);
     }
 }
 

@@ -91,6 +91,9 @@ int sync_sleep64(const struct seg *s, const uint64_t *watch, uint64_t seen, uint
  * futex and wakes its sleepers, only when there are any. */
 void sync_wake_sleepers(uint32_t *futex, uint32_t *waiters);
 
+/* The same, waking one sleeper: for room for one more message. */
+void sync_wake_one(uint32_t *futex, uint32_t *waiters);
+
 /* Wakes every waiter of the mailbox (removal, repair). */
 void sync_wake_all(struct seg *s);
 

@@ -1,0 +1,217 @@
+/* The ring's slot protocol: bugs a lock-free audit reproduced (issue 23),
+ * each checked here against the real code. */
+#include "test_box.h"
+
+#include "alloc.h"
+#include "handle.h"
+#include "platform/linux/proc.h"
+#include "prioq.h"
+#include "ring_impl.h"
+#include "sleepers.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void reap_ok(pid_t p)
+{
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Bug 1: a message above priority 0 left its "counted" mark in the slot
+ * for the next lap; a later sender that died holding a loan there was then
+ * counted down a second time, the count of high-priority messages fell to
+ * 0 while two were queued, and they came out in FIFO order. */
+static void priority_count_is_exact_to_the_lap(void **state)
+{
+    (void)state;
+    mbx *m = test_box("prio", 4, 64, 0);
+    int v = 99, got;
+    /* Position 0 (slot 0) carries a priority-5 message, received. */
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 5, 0), 0);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    for (int i = 0; i < 3; i++) { /* positions 1..3 */
+        assert_int_equal(mbx_send(m, &i, sizeof(i), 0, 0), 0);
+        assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    }
+    /* Position 4 is slot 0 again: a process takes a loan there and dies. */
+    pid_t p = fork();
+    if (p == 0) {
+        void *loan;
+        _exit(mbx_loan(m, 8, &loan) == 0 ? 0 : 1);
+    }
+    reap_ok(p);
+    int P = 0, H1 = 1, H2 = 2;
+    assert_int_equal(mbx_send(m, &P, sizeof(P), 0, 0), 0);
+    assert_int_equal(mbx_send(m, &H1, sizeof(H1), 5, 0), 0);
+    assert_int_equal(mbx_send(m, &H2, sizeof(H2), 5, 0), 0);
+    /* Someone finds the dead loan and repairs it. */
+    struct ring_slot *sl = ring_slot_at(&m->seg, 4);
+    assert_int_equal(ring_unstick(&m->seg, sl, sl->word, RING_NO_POS), 1);
+    int want[3] = {H1, H2, P};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 1000000000ll), sizeof(got));
+        assert_int_equal(got, want[i]);
+    }
+    assert_int_equal(ring_ctl_of(&m->seg)->hiprio, 0);
+    mbx_close(m);
+    mbx_unlink("prio");
+}
+
+/* Bug 1, second part: freeing a slot whose sender died must not touch the
+ * priority of the slot's next lap. A repairer that is late frees nothing. */
+static void late_repairer_leaves_the_next_lap_alone(void **state)
+{
+    (void)state;
+    mbx *m = test_box("late", 2, 64, 0);
+    struct ring_ctl *ctl = ring_ctl_of(&m->seg);
+    struct ring_slot *sl = ring_slot_at(&m->seg, 0);
+    /* Position 0 was given up (SKIP) and freed; the next lap's message at
+     * position 2 is queued at priority 7. */
+    int v = 1, got;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0); /* position 1 */
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 7, 0), 0); /* position 2, slot 0 */
+    assert_int_equal(ctl->hiprio, 1);
+    /* A repairer that read SKIP(0) long ago frees it now. */
+    assert_int_equal(ring_free_skipped(&m->seg, sl, 0), 0);
+    assert_int_equal(ctl->hiprio, 1);
+    assert_int_equal(sl->prio & ~PRIO_COUNTED, 7);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got)); /* priority 7 first */
+    assert_int_equal(ctl->hiprio, 0);
+    mbx_close(m);
+    mbx_unlink("late");
+}
+
+/* Bug 2: a receiver spinning without end watched only the count of sends;
+ * when another process put a dead receiver's message back (a repair), it
+ * spun for ever next to it: its own repair of the slot it had seen failed
+ * (the slot had changed) every 10 ms. */
+static void spinning_receiver_sees_anothers_repair(void **state)
+{
+    (void)state;
+    mbx *m = test_box("spinrep", 1, 64, 0);
+    int v = 42;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
+    struct ring_slot *sl = ring_slot_at(&m->seg, 0);
+    /* A live receiver holds the message, copying it out. */
+    pid_t holder = fork();
+    if (holder == 0) {
+        pause();
+        _exit(0);
+    }
+    uint64_t stuck = slot_word(0, SLOT_TAKING, holder);
+    sl->word = stuck;
+    uint64_t start = 0;
+    assert_int_equal(proc_start(holder, &start), 0);
+    ring_note_holder(sl, stuck, ident_make(holder, (uint32_t)start));
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx_set_spin(m, MBX_FOREVER);
+        if (write(go[1], "r", 1) != 1)
+            _exit(3);
+        int got = 0;
+        ssize_t n = mbx_recv(m, &got, sizeof(got), NULL, 3000000000ll);
+        _exit(n == sizeof(got) && got == 42 ? 0 : 1);
+    }
+    char c;
+    assert_int_equal(read(go[0], &c, 1), 1);
+    usleep(30000); /* let it spin, watching the held slot */
+    /* The holder dies and we repair at once, before the spinner's next
+     * look (every 10 ms) could. */
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    assert_int_equal(ring_unstick(&m->seg, sl, stuck, RING_NO_POS), 1);
+    reap_ok(p);
+    mbx_close(m);
+    mbx_unlink("spinrep");
+    close(go[0]);
+    close(go[1]);
+}
+
+/* Bug 2, heap kind: a receiver spinning without end on an empty heap
+ * mailbox never looked for a lock holder that died after queueing a
+ * message it did not count. */
+static void spinning_heap_receiver_sees_a_dead_holder(void **state)
+{
+    (void)state;
+    setenv("MBX_QUEUE", "heap", 1);
+    mbx *m = test_box("spinheap", 8, 64, 0);
+    unsetenv("MBX_QUEUE");
+    assert_null(m->seg.ring);
+    pid_t r = fork();
+    if (r == 0) {
+        mbx_set_spin(m, MBX_FOREVER);
+        int got = 0;
+        ssize_t n = mbx_recv(m, &got, sizeof(got), NULL, 5000000000ll);
+        _exit(n == sizeof(got) && got == 7 ? 0 : 1);
+    }
+    usleep(50000);
+    pid_t p = fork();
+    if (p == 0) { /* queues 7 but dies before counting it */
+        sync_lock(&m->seg, -1);
+        struct seg_blk *b;
+        alloc_take(&m->seg, sizeof(int), ident_self(), &b);
+        int v = 7;
+        memcpy(seg_payload(b), &v, sizeof(v));
+        b->len = sizeof(v);
+        b->seq = m->seg.hdr->meta.seq_next++;
+        b->state = BLK_QUEUED;
+        prioq_push(&m->seg, b);
+        raise(SIGKILL);
+    }
+    waitpid(p, NULL, 0);
+    reap_ok(r);
+    mbx_close(m);
+    mbx_unlink("spinheap");
+}
+
+/* Bug 3: a sender asleep on a full ring was woken only at quarter-ring
+ * boundaries or when the next slot was empty: a receive that freed its
+ * slot elsewhere left it asleep until its own 10 ms look. Every receive
+ * that frees room while a sender sleeps wakes one. */
+static void receive_wakes_a_sleeping_sender(void **state)
+{
+    (void)state;
+    mbx *m = test_box("wake", 64, 64, 0);
+    int v = 0;
+    for (v = 0; v < 64; v++)
+        assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx_set_spin(m, 0);
+        _exit(mbx_send(m, &v, sizeof(v), 0, 10000000000ll) == 0 ? 0 : 1);
+    }
+    struct seg_hot *hot = &m->seg.hdr->hot;
+    for (int i = 0; i < 5000 && !sleepers_any(&hot->send_waiters); i++)
+        usleep(1000);
+    assert_true(sleepers_any(&hot->send_waiters));
+    uint32_t before = __atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST);
+    int got;
+    /* Position 0: not a quarter boundary, and position 1 holds a message. */
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_not_equal(__atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST), before);
+    reap_ok(p);
+    mbx_close(m);
+    mbx_unlink("wake");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(priority_count_is_exact_to_the_lap),
+        cmocka_unit_test(late_repairer_leaves_the_next_lap_alone),
+        cmocka_unit_test(spinning_receiver_sees_anothers_repair),
+        cmocka_unit_test(spinning_heap_receiver_sees_a_dead_holder),
+        cmocka_unit_test(receive_wakes_a_sleeping_sender),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
