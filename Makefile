@@ -10,7 +10,7 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) >/dev/null
+	@cmake -S . -B $(BUILD) -DMBX_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build
@@ -23,14 +23,14 @@ bench-full: build
 	@$(BUILD)/bench/mbx-bench --full --out $(BUILD)/bench
 
 asan: deps
-	@cmake -S . -B $(BUILD)-asan -DMBX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B $(BUILD)-asan -DMBX_SANITIZE=ON -DMBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
 
 # ThreadSanitizer over the tests that share handles between threads.
 TSAN_TESTS := multiprocess_test api_test call_test stream_test security_test
 tsan: deps
-	@cmake -S . -B $(BUILD)-tsan -DMBX_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B $(BUILD)-tsan -DMBX_TSAN=ON -DMBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD)-tsan -j$(JOBS) $(addprefix --target ,$(TSAN_TESTS))
 	@cd $(BUILD)-tsan && TSAN_OPTIONS=exitcode=66 ctest --output-on-failure \
 		-R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'

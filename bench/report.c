@@ -54,7 +54,13 @@ static void rate_str(char *out, size_t n, double v)
     }
     char num[24];
     sig3(num, sizeof(num), v);
-    snprintf(out, n, "%s%s", num, unit);
+    size_t k = strnlen(num, sizeof(num) - 1);
+    if (n > k + 1) { /* room for the number, the unit (one letter) and the end */
+        memcpy(out, num, k);
+        snprintf(out + k, n - k, "%s", unit);
+    } else if (n) {
+        out[0] = 0;
+    }
 }
 
 static void missing(char *out, size_t n, bool na, const char *note, struct notes *ns)

@@ -386,7 +386,7 @@ static void sum_word(struct sum *s, uint64_t w)
 
 static void sum_feed(struct sum *s, const unsigned char *p, size_t n)
 {
-    while (s->npart && n) {
+    while (s->npart && s->npart < sizeof(s->part) && n) {
         s->part[s->npart++] = *p++, n--;
         if (s->npart == 8) {
             uint64_t w;
