@@ -1,6 +1,6 @@
 #include "alloc.h"
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,11 +137,8 @@ static void give_back(struct seg *s, struct seg_blk *b, uint64_t size)
 {
     if (size < GIVE_BACK_MIN)
         return;
-    uintptr_t start = ((uintptr_t)(b + 1) + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
-    uintptr_t end = ((uintptr_t)b + size) & ~(uintptr_t)(PAGE - 1);
-    if (end <= start)
+    if (plat_give_back(b + 1, size - sizeof(*b)) != 0)
         return;
-    madvise((void *)start, end - start, MADV_REMOVE);
     /* Those pages need storage again before use: every handle that sees
      * the count move reserves again (alloc_back). */
     __atomic_add_fetch(&s->hdr->meta.given_back, 1, __ATOMIC_RELEASE);
@@ -161,10 +158,10 @@ int alloc_back(struct seg *s, const struct seg_blk *b)
         return 0;
     if (from < s->arena_start)
         from = s->arena_start;
-    if (fallocate(s->fd, 0, (off_t)from, (off_t)(end - from)) != 0 && errno != EOPNOTSUPP)
-        return -errno;
-    s->backed_end = end;
-    return 0;
+    int r = plat_reserve(s->fd, from, end - from);
+    if (!r)
+        s->backed_end = end;
+    return r;
 }
 
 void alloc_free(struct seg *s, struct seg_blk *b)

@@ -3,8 +3,7 @@
 #include "guard.h"
 #include "handle.h"
 #include "owner.h"
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "receipts.h"
 #include "sync.h"
 

@@ -4,7 +4,7 @@
 
 #include "mailbox.h"
 #include "names.h"
-#include "platform/linux/shmfile.h"
+#include "platform/platform.h"
 #include "segment.h"
 
 #define EXPORT __attribute__((visibility("default")))

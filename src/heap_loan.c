@@ -6,8 +6,7 @@
 #include "heap_queue.h"
 
 #include "alloc.h"
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "receipts.h"
 #include "prioq.h"
 

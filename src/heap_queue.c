@@ -2,9 +2,7 @@
 
 #include "alloc.h"
 #include "heap_token.h"
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
-#include "platform/linux/proc.h"
+#include "platform/platform.h"
 #include "prioq.h"
 #include "receipts.h"
 #include "repair.h"

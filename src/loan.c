@@ -4,7 +4,7 @@
 #include "handle.h"
 #include "heap_queue.h"
 #include "owner.h"
-#include "platform/linux/shmfile.h"
+#include "platform/platform.h"
 #include "ring.h"
 
 #include <errno.h>

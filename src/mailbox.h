@@ -3,7 +3,7 @@
 #ifndef MBX_MAILBOX_H
 #define MBX_MAILBOX_H
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "segment.h"
 #include "sync.h"
 

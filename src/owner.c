@@ -1,8 +1,6 @@
 #include "owner.h"
 
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
-#include "platform/linux/proc.h"
+#include "platform/platform.h"
 #include "sync.h"
 
 #include <errno.h>

@@ -1,5 +1,7 @@
 #include "prioq.h"
 
+#include "platform/platform.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -152,7 +154,7 @@ void prioq_clear(struct seg *s)
     size_t len = (size_t)MBX_PRIO_MAX * sizeof(struct seg_qhead);
     /* Dropping the pages reads back zeros and frees them; fall back to
      * writing zeros where the file system cannot punch holes. */
-    if (madvise(s->heads, len, MADV_REMOVE) != 0)
+    if (plat_give_back(s->heads, len) != 0)
         memset(s->heads, 0, len);
     s->hdr->meta.nactive = 0;
 }

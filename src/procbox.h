@@ -6,7 +6,7 @@
 #ifndef MBX_PROCBOX_H
 #define MBX_PROCBOX_H
 
-#include "platform/linux/shmfile.h"
+#include "platform/platform.h"
 
 #include <sys/types.h>
 

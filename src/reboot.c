@@ -1,7 +1,6 @@
 #include "reboot.h"
 
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "repair.h"
 #include "ring.h"
 #include "sync.h"
@@ -26,35 +25,10 @@ static void record(struct seg *s, const uint64_t id[2])
     __atomic_store_n(&s->hdr->boot_id[1], id[1], __ATOMIC_RELEASE);
 }
 
-/* This boot's id, from the kernel's random boot_id. Returns 0 if unknown. */
-static int boot_id(uint64_t out[2])
-{
-    uint8_t id[16];
-    char text[64];
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    int k = 0;
-    for (ssize_t i = 0; i < n && k < 32; i++) {
-        char c = text[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            continue;
-        id[k / 2] = (uint8_t)(k % 2 ? (id[k / 2] << 4) | v : v);
-        k++;
-    }
-    memcpy(out, id, sizeof(id));
-    return k == 32;
-}
-
 void reboot_stamp(struct seg *s)
 {
     uint64_t id[2];
-    if (boot_id(id))
+    if (plat_boot_id(id))
         record(s, id);
 }
 
@@ -79,7 +53,7 @@ static int reset(struct seg *s)
 int reboot_check(struct seg *s, int fd)
 {
     uint64_t id[2], was[2];
-    if (!boot_id(id))
+    if (!plat_boot_id(id))
         return 0;
     recorded(s, was);
     if (was[0] == id[0] && was[1] == id[1])

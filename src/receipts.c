@@ -1,6 +1,6 @@
 #include "receipts.h"
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 /* Entries a call may use, from its home entry on: a receiver looks no
  * further, so a token without a receipt costs it a bounded look. */

@@ -1,6 +1,6 @@
 #include "recv_right.h"
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 

@@ -1,7 +1,7 @@
 #include "repair.h"
 
 #include "alloc.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "prioq.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 #include "ring_impl.h"
 
-#include "platform/linux/clock.h"
+#include "platform/platform.h"
 #include "receipts.h"
 #include "sleepers.h"
 #include "sync.h"
@@ -19,20 +19,12 @@ uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size)
     return sizeof(struct ring_ctl) + (uint64_t)slots * slot_size;
 }
 
-/* Storage in fd for len bytes at off; file systems without fallocate stay
- * sparse. Returns 0 or -errno (-ENOSPC for a full one). */
-static int reserve(int fd, uint64_t off, uint64_t len)
-{
-    if (fd < 0 || fallocate(fd, 0, (off_t)off, (off_t)len) == 0 || errno == EOPNOTSUPP)
-        return 0;
-    return errno == EDQUOT ? -ENOSPC : -errno;
-}
 
 int ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size, int fd, uint64_t ring_off)
 {
     for (uint32_t i = 0; i < slots; i++) {
         uint64_t off = sizeof(struct ring_ctl) + i * slot_size;
-        int r = reserve(fd, ring_off + off, sizeof(struct ring_slot));
+        int r = plat_reserve(fd, ring_off + off, sizeof(struct ring_slot));
         if (r)
             return r;
         ((struct ring_slot *)(ring + off))->word = slot_word(i, SLOT_FREE, 0);
@@ -50,7 +42,7 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
     uint32_t *known = s->slot_backed ? &s->slot_backed[ring_index(s, sl)] : NULL;
     if (known && len <= __atomic_load_n(known, __ATOMIC_RELAXED))
         return 0;
-    int r = reserve(s->fd, (uint64_t)((unsigned char *)(sl + 1) - s->base), len);
+    int r = plat_reserve(s->fd, (uint64_t)((unsigned char *)(sl + 1) - s->base), len);
     if (!r && known)
         __atomic_store_n(known, (uint32_t)len, __ATOMIC_RELAXED);
     return r;

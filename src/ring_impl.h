@@ -3,7 +3,7 @@
 #ifndef MBX_RING_IMPL_H
 #define MBX_RING_IMPL_H
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "ring.h"
 
 /* Sleeps are capped at this while a dead process may hold a slot, so the

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "ring.h"
 #include "stream.h"
 

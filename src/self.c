@@ -3,7 +3,7 @@
 
 #include "handle.h"
 #include "owner.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,8 +1,6 @@
 #include "shlock.h"
 
-#include "platform/linux/clock.h"
-#include "platform/linux/futex.h"
-#include "platform/linux/cpu.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 

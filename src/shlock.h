@@ -18,7 +18,7 @@
 #ifndef MBX_SHLOCK_H
 #define MBX_SHLOCK_H
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include <stdint.h>
 

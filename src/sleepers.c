@@ -1,6 +1,6 @@
 #include "sleepers.h"
 
-#include "platform/linux/clock.h"
+#include "platform/platform.h"
 
 #define EPOCH_SHIFT 30
 #define COUNT_BITS  15

@@ -1,7 +1,6 @@
 #include "stream.h"
 
-#include "platform/linux/clock.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "sync.h"
 
 #include <errno.h>

@@ -1,7 +1,6 @@
 #include "sync.h"
 
-#include "platform/linux/clock.h"
-#include "platform/linux/futex.h"
+#include "platform/platform.h"
 #include "repair.h"
 #include "sleepers.h"
 

@@ -2,7 +2,7 @@
 #ifndef MBX_SYNC_H
 #define MBX_SYNC_H
 
-#include "platform/linux/cpu.h"
+#include "platform/platform.h"
 #include "segment.h"
 
 #include <errno.h>

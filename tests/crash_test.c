@@ -6,7 +6,7 @@
 #include "alloc.h"
 #include "handle.h"
 #include "mbx.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "prioq.h"
 #include "ring.h"
 #include "sync.h"

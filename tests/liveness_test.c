@@ -2,7 +2,7 @@
  * so a live process called dead would lose memory it still uses. */
 #include "test_util.h"
 
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "platform/linux/proc.h"
 
 #include <errno.h>

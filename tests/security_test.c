@@ -4,9 +4,8 @@
 #include "test_box.h"
 
 #include "handle.h"
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 #include "platform/linux/proc.h"
-#include "platform/linux/shmfile.h"
 #include "receipts.h"
 #include "ring_impl.h"
 #include "sync.h"

@@ -1,7 +1,7 @@
 /* Sleeper counts that forget processes killed asleep (src/sleepers.h). */
 #include "test_util.h"
 
-#include "platform/linux/clock.h"
+#include "platform/platform.h"
 #include "sleepers.h"
 
 /* An epoch start long enough ago that the next sleeper starts a new one. */

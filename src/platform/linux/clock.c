@@ -1,4 +1,4 @@
-#include "platform/linux/clock.h"
+#include "platform/platform.h"
 
 #include <time.h>
 

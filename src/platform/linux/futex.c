@@ -1,4 +1,4 @@
-#include "platform/linux/futex.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <linux/futex.h>

@@ -1,4 +1,4 @@
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include "platform/linux/proc.h"
 

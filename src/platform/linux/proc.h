@@ -1,10 +1,10 @@
-/* Reading /proc: the few facts mbx needs about other processes. Nothing
- * here is cached; see ident.h for identities built on it. */
+/* Inside the Linux platform: reading /proc (the few facts mbx needs about
+ * other processes). Nothing here is cached; ident.c builds identities on
+ * it. The functions the layers above use are declared in platform.h. */
 #ifndef MBX_PROC_H
 #define MBX_PROC_H
 
-#include <stdint.h>
-#include <sys/types.h>
+#include "platform/platform.h"
 
 /* Reads /proc/<path> into buf (cap bytes) as a string. Returns 0, or
  * -ESRCH when the file (or its process) is gone or empty. */
@@ -29,17 +29,6 @@ int proc_stat_of(pid_t id, struct proc_stat *st);
  * its exit. For a whole process (thread 0), a main thread that ended while
  * other threads run on does not count: the process lives. */
 int proc_stat_ending(const struct proc_stat *st, int whole_process);
-
-/* Stores the start time of live process pid (one that is ending counts as
- * dead) in *start. Returns 0 or -ESRCH. */
-int proc_start(pid_t pid, uint64_t *start);
-
-/* Stores the effective uid of live process pid. Returns 0 or -ESRCH. */
-int proc_euid(pid_t pid, uint32_t *uid);
-
-/* Returns 1 when process pid is stopped (SIGSTOP, or traced and
- * stopped), else 0. */
-int proc_stopped(pid_t pid);
 
 /* The inode number of the PID namespace of this process, or 0 if /proc
  * does not say. */

@@ -1,6 +1,4 @@
-#include "platform/linux/shmfile.h"
-
-#include "platform/linux/ident.h"
+#include "platform/platform.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,0 +1,211 @@
+/* The platform contract: everything mbx needs from the operating system,
+ * and the only header above src/platform/ includes. Each function's Linux
+ * implementation is in src/platform/linux/; nothing there includes a header
+ * from above this one.
+ *
+ *   time         clock_now_ns, clock_deadline, clock_remaining
+ *   waiting      futex_wait, futex_wake, cpu_relax
+ *   processes    ident_* (identities that survive pid reuse), proc_start,
+ *                proc_euid, proc_stopped
+ *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
+ *                and plat_give_back (storage under a mapping)
+ *   the machine  plat_boot_id
+ */
+#ifndef MBX_PLATFORM_H
+#define MBX_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A polite busy-wait step, for spin loops on shared memory. */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Monotonic time and deadlines for timed waits. */
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+int64_t clock_now_ns(void);
+
+/* Deadline for a relative timeout: -1 for MBX_FOREVER (timeout < 0), else
+ * now + timeout. */
+int64_t clock_deadline(int64_t timeout_ns);
+
+/* Nanoseconds left until deadline (-1: no deadline; 0: passed). */
+int64_t clock_remaining(int64_t deadline);
+
+/* Futex wait and wake on words in shared (not process-private) memory. */
+
+/* Sleeps while *word == val, at most timeout_ns (< 0: no limit). Returns 0
+ * when woken or when *word already differed, -ETIMEDOUT, or -EINTR when a
+ * signal handler ran. */
+int futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
+
+/* Wakes up to n sleepers on word. */
+void futex_wake(uint32_t *word, int n);
+
+/* Who did something, in a form that survives pid reuse: a process id (or a
+ * thread id) and the low 32 bits of its start time (clock ticks since
+ * boot), packed into 64 bits so that shared memory stores and compares an
+ * identity in one atomic step. 0 is nobody.
+ *
+ * Identities mean something only inside one PID namespace: a mailbox is
+ * refused to processes of another one (see ident_pidns).
+ */
+
+typedef uint64_t ident_t;
+
+static inline ident_t ident_make(int32_t id, uint32_t start32)
+{
+    return (uint64_t)(uint32_t)id | (uint64_t)start32 << 32;
+}
+
+static inline int32_t ident_id(ident_t who)
+{
+    return (int32_t)(uint32_t)who;
+}
+
+static inline uint32_t ident_start(ident_t who)
+{
+    return (uint32_t)(who >> 32);
+}
+
+/* This process: pid and start time. Cached (getpid() is a system call and
+ * the send path must not make one), renewed in a forked child. */
+ident_t ident_self_slow(void);
+extern ident_t ident_cached_self;
+
+static inline ident_t ident_self(void)
+{
+    ident_t me = __atomic_load_n(&ident_cached_self, __ATOMIC_ACQUIRE);
+    return __builtin_expect(me != 0, 1) ? me : ident_self_slow();
+}
+
+/* This process's pid (see ident_self). */
+static inline int32_t ident_self_pid(void)
+{
+    return ident_id(ident_self());
+}
+
+/* The calling thread: tid and its own start time. Cached per thread. */
+ident_t ident_thread(void);
+
+/* Returns 1 while process `who` lives and is the one that started then
+ * (start 0: any process with that pid), else 0. A process inside its exit
+ * counts as dead; one whose main thread ended while others run, alive. */
+int ident_alive(ident_t who);
+
+/* The same for a thread identity (ident_thread): 1 while that thread
+ * runs, 0 once it ended or is inside its exit. */
+int ident_thread_alive(ident_t who);
+
+/* Returns 1 while any process has this pid and is not ending, whatever
+ * its start: the check for a pid recorded without its start time. */
+int ident_pid_alive(int32_t pid);
+
+/* The inode number of this process's PID namespace (0 if unknown), cached. */
+uint64_t ident_pidns(void);
+
+/* Files that back mailboxes: create, open, map, remove. Everything here
+ * treats the directory as shared with other users: no path is followed
+ * through a symbolic link, nothing that is not a regular file is used, and
+ * a new file appears under its name only whole. */
+
+/* A mapped mailbox file. */
+struct shmfile {
+    int fd;
+    unsigned char *base;
+    uint64_t size;
+    uint32_t uid;   /* owner of the file, when it was opened */
+    char *tmp_path; /* a new file's hidden name, on file systems without O_TMPFILE */
+};
+
+/* Creates an unnamed file of size bytes with permission bits mode in dir,
+ * its first `reserve` bytes backed by storage now (the rest stays sparse),
+ * and maps it. Returns 0 or -errno (-ENOSPC when the file system is full).
+ * The caller formats it, then names it with shmfile_publish. A process
+ * killed before publishing leaves nothing behind (O_TMPFILE; on file
+ * systems without it, a hidden name that later creations sweep away once
+ * its creator is dead). */
+int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
+                   struct shmfile *f);
+
+/* Gives a file from shmfile_create the name path. Returns 0, -EEXIST when
+ * the name is taken, or -errno. The file is closed on failure. */
+int shmfile_publish(struct shmfile *f, const char *path);
+
+/* Creates a file that has no name at all (memfd) and lives while a
+ * process keeps it open, labelled `label` in /proc/PID/fd. Returns 0 or
+ * -errno. */
+int shmfile_create_anon(const char *label, uint64_t size, unsigned mode, struct shmfile *f);
+
+/* Opens and maps an existing regular file; read-write unless readonly.
+ * Never follows a symbolic link at path's last component and never blocks
+ * (a FIFO under the name is refused). Returns 0, -ENOENT, -EACCES, -EUCLEAN
+ * (not a regular file, a symbolic link, empty), or another -errno. */
+int shmfile_open(const char *path, int readonly, struct shmfile *f);
+
+/* Opens and maps the file that process pid has open under the label
+ * `label` (see shmfile_create_anon); `accept` is asked about each
+ * candidate (several may carry the label) and returns 1 to keep it.
+ * Returns 0, -ENOENT (no such process, or no such file), -EACCES (the
+ * process belongs to another user), or another -errno. */
+int shmfile_open_anon(pid_t pid, const char *label, int readonly,
+                      int (*accept)(const struct shmfile *f, void *arg), void *arg,
+                      struct shmfile *f);
+
+/* Maps the whole open file once more, read-only. Returns the mapping, or
+ * NULL with errno set. Unmap it with shmfile_unmap_view. */
+const unsigned char *shmfile_map_view(const struct shmfile *f);
+void shmfile_unmap_view(const struct shmfile *f, const unsigned char *view);
+
+/* Unmaps and closes. */
+void shmfile_close(struct shmfile *f);
+
+/* Removes path if it still names the same file as f. Returns 0 or -errno
+ * (-ENOENT when the name is gone or names another file now, -EPERM or
+ * -EACCES when the directory does not let us). */
+int shmfile_unlink_same(const char *path, const struct shmfile *f);
+
+/* Returns 1 when the open file no longer has a name. */
+int shmfile_unlinked(const struct shmfile *f);
+
+/* Owner uid, gid and permission bits of the open file. */
+int shmfile_owner(const struct shmfile *f, uint32_t *uid, uint32_t *gid, uint32_t *mode);
+
+/* Stores the start time of live process pid (one that is ending counts as
+ * dead) in *start. Returns 0 or -ESRCH. */
+int proc_start(pid_t pid, uint64_t *start);
+
+/* Stores the effective uid of live process pid. Returns 0 or -ESRCH. */
+int proc_euid(pid_t pid, uint32_t *uid);
+
+/* Returns 1 when process pid is stopped (SIGSTOP, or traced and
+ * stopped), else 0. */
+int proc_stopped(pid_t pid);
+
+/* Makes sure file fd (-1: none, nothing to do) has storage under
+ * [off, off + len), so that touching it through a mapping cannot fault on
+ * a full file system. File systems without fallocate are left sparse.
+ * Returns 0, -ENOSPC (a full file system or quota), or another -errno. */
+int plat_reserve(int fd, uint64_t off, uint64_t len);
+
+/* Gives the storage under the whole pages of the mapped range
+ * [addr, addr + len) back to the file system (MADV_REMOVE). Reading them
+ * afterwards gives zeros; they need plat_reserve again before they are
+ * written. Returns 0, or -errno when the file system cannot (nothing
+ * changed). */
+int plat_give_back(void *addr, uint64_t len);
+
+/* Stores this boot's 128-bit id (the kernel's random boot_id) in id.
+ * Returns 1, or 0 when it is unknown. */
+int plat_boot_id(uint64_t id[2]);
+
+#endif
