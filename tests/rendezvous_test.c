@@ -163,6 +163,7 @@ static void sender_sees_its_block_reused(void **state)
     assert_int_equal(kill(snd, SIGSTOP), 0);
     int ws;
     assert_int_equal(waitpid(snd, &ws, WUNTRACED), snd);
+    assert_true(WIFSTOPPED(ws));
     pid_t rcv = fork();
     if (rcv == 0) {
         const void *in;
