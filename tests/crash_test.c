@@ -576,5 +576,5 @@ int main(void)
         cmocka_unit_test(killed_sleeping_sender_is_forgotten),
         cmocka_unit_test(random_kills),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

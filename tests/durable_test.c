@@ -111,5 +111,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(everything_killed_then_reopened),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

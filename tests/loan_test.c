@@ -292,5 +292,5 @@ int main(void)
         cmocka_unit_test(send_loan_after_unlink_is_idrm),
         cmocka_unit_test(send_loan_after_owner_death_is_idrm),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -268,24 +268,41 @@ static void transfer_to_dead_process_is_void(void **state)
     kill(c, SIGKILL);
     assert_int_equal(reap(c), 128 + SIGKILL);
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN);
-    if (geteuid() == 0) {
-        c = fork();
-        if (c == 0) {
-            if (setresuid(65534, 65534, 65534))
-                _exit(1);
-            pause();
-            _exit(1);
-        }
-        usleep(20 * 1000);
-        assert_int_equal(mbx_transfer(m, c), -EPERM);
-        kill(c, SIGKILL);
-        reap(c);
-    }
     assert_int_equal(mbx_unlink("void"), 0);
     mbx_close(m);
 }
 
-int main(void)
+/* Root only (a second user): a transfer to another user's process is
+ * refused. */
+static void transfer_to_another_user_is_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to run a process as another user (nobody)");
+    mbx *m = create_owned("foreign", 4);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        if (setresuid(65534, 65534, 65534))
+            _exit(1);
+        put_byte(p[1]);
+        pause();
+        _exit(1);
+    }
+    get_byte(p[0]); /* it is nobody now */
+    assert_int_equal(mbx_transfer(m, c), -EPERM);
+    char buf[8];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EAGAIN); /* still ours */
+    kill(c, SIGKILL);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(mbx_unlink("foreign"), 0);
+    mbx_close(m);
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_the_owner_receives),
@@ -295,5 +312,10 @@ int main(void)
         cmocka_unit_test(transfer_passes_ownership),
         cmocka_unit_test(transfer_to_dead_process_is_void),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    const struct CMUnitTest as_root[] = {
+        cmocka_unit_test(transfer_to_another_user_is_refused),
+    };
+    if (test_root_only(argc, argv))
+        return test_result(cmocka_run_group_tests(as_root, test_dir_setup, test_dir_teardown));
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -189,5 +189,5 @@ int main(void)
         cmocka_unit_test(dead_receiver_loses_its_turn),
         cmocka_unit_test(waiting_receiver_keeps_its_turn),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

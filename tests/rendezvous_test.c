@@ -191,5 +191,5 @@ int main(void)
         cmocka_unit_test(loaned_messages_are_freed),
         cmocka_unit_test(sender_sees_its_block_reused),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -312,5 +312,5 @@ int main(void)
         cmocka_unit_test(repair_keeps_send_order_on_reused_blocks),
         cmocka_unit_test(dead_holder_on_wrapped_arena),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -677,5 +677,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_calls_fail_and_change_nothing),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

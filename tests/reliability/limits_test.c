@@ -71,12 +71,11 @@ static void thousands_of_mailboxes(void **state)
     int n = WANT_BOXES;
     int room = (int)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur) - open_fds() - 16;
     if (room < n) {
-        /* Not what the README claims: say so where it shows. */
-        fprintf(stderr,
-                "limits_test: RLIMIT_NOFILE hard limit %llu (cannot raise it): only %d of %d "
-                "mailboxes open at once\n",
-                (unsigned long long)rl.rlim_max, room, n);
-        n = room;
+        /* Fewer would not check what the README claims. */
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+        test_skip("%d mailboxes open at once: RLIMIT_NOFILE's hard limit %llu leaves room for "
+                  "%d, and this process may not raise it",
+                  n, (unsigned long long)rl.rlim_max, room);
     }
 
     mbx **boxes = calloc((size_t)n, sizeof(*boxes));
@@ -435,5 +434,5 @@ int main(void)
         cmocka_unit_test(unbounded_runs_out_cleanly),
         cmocka_unit_test(file_size_limit_on_create),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
