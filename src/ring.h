@@ -13,7 +13,9 @@
  * Crash safety without a lock: every state a process can die in names that
  * process, so whoever finds a slot stuck checks it: a dead sender's SLOT_CLAIMED
  * slot becomes SLOT_SKIP (no message: it was never reported sent), a dead
- * receiver's SLOT_TAKING slot is freed (it had taken the message).
+ * receiver's SLOT_TAKING slot becomes SLOT_READY again (it never returned the
+ * message to anyone: it is delivered again), and a dead receiver's SLOT_LENT
+ * slot (a loan it never released) is freed.
  */
 #ifndef MBX_RING_H
 #define MBX_RING_H
