@@ -79,5 +79,17 @@ int csv_write(const char *path, const struct results *res)
     const struct row *loan = results_row(res, "mbx-loan");
     for (int i = 0; loan && res->loan_ran && i < N_LOAN; i++)
         lat_line(f, loan, loan_sizes[i], &res->loan[i]);
+    /* Failure detection: median and p99 from the event to the waiter's
+     * return; the round_trips column holds the number of trials. */
+    for (int k = 0; res->fail_ran && k < N_FAIL; k++) {
+        const struct fail_result *r = &res->fail[k];
+        fprintf(f, "mbx,%s,,1,", fail_names[k]);
+        if (r->ok)
+            fprintf(f, "%.0f,%.0f,%d,,,,,", r->median_ns, r->p99_ns, r->n);
+        else
+            fputs(",,,,,,,", f);
+        fprintf(f, "%s,", r->ok ? "ok" : "fail");
+        quoted(f, r->ok ? "" : r->note);
+    }
     return fclose(f) == 0 ? 0 : -errno;
 }

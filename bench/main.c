@@ -24,8 +24,9 @@
 #define SEC ((int64_t)1000000000)
 #define MS  ((int64_t)1000000)
 
-/* --quick fits in a minute on two cores (about 1.5 s per mechanism, 30 s in
- * all); --full takes several times the samples, for numbers worth quoting. */
+/* --quick fits in a minute on two cores (about 1.5 s per mechanism, and a
+ * few seconds of failure detection); --full takes several times the
+ * samples, for numbers worth quoting. */
 static const struct plan quick_plan = {
     .warm_ns = 10 * MS,
     .lat_ns = 150 * MS,
@@ -34,6 +35,7 @@ static const struct plan quick_plan = {
     .fanin_ns = 150 * MS,
     .grace_ns = 3 * SEC,
     .perf_rtts = 3000,
+    .fail_trials = 15,
 };
 
 static const struct plan full_plan = {
@@ -44,6 +46,7 @@ static const struct plan full_plan = {
     .fanin_ns = 1 * SEC,
     .grace_ns = 20 * SEC,
     .perf_rtts = 20000,
+    .fail_trials = 100,
 };
 
 /* Like mkdir -p. */

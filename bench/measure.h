@@ -18,6 +18,7 @@ struct plan {
     int64_t fanin_ns;   /* per fan-in run */
     int64_t grace_ns;   /* beyond the expected time, before children are killed */
     uint64_t perf_rtts; /* round trips counted under perf, per mechanism */
+    int fail_trials;    /* trials per row of the failure-detection table */
     bool pin;           /* initiators on CPU 0, responders on CPU 1 */
     const char *dir;    /* the private temporary directory */
 };

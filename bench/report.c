@@ -186,6 +186,34 @@ static void loan_table(FILE *f, const struct results *res, struct notes *ns)
     fputc('\n', f);
 }
 
+static void fail_table(FILE *f, const struct results *res, struct notes *ns)
+{
+    if (!res->fail_ran)
+        return;
+    int n = 0;
+    for (int k = 0; k < N_FAIL; k++)
+        n = res->fail[k].ok && res->fail[k].n > n ? res->fail[k].n : n;
+    fprintf(f,
+            "\nfailure detection: from the event (kill -9, or mbx_unlink) to the waiting "
+            "process's\nreturn, ms over %d trials, the event 0-60 ms after the waiter blocked\n"
+            "%-40s %-28s %8s %8s %8s\n",
+            n, "event", "waiter gets", "median", "p99", "max");
+    for (int k = 0; k < N_FAIL; k++) {
+        const struct fail_result *r = &res->fail[k];
+        char med[64], p99[24], max[24];
+        if (r->ok) {
+            sig3(med, sizeof(med), r->median_ns / 1e6);
+            sig3(p99, sizeof(p99), r->p99_ns / 1e6);
+            sig3(max, sizeof(max), r->max_ns / 1e6);
+        } else {
+            missing(med, sizeof(med), false, r->note, ns);
+            snprintf(p99, sizeof(p99), "-");
+            snprintf(max, sizeof(max), "-");
+        }
+        fprintf(f, "%-40s %-28s %8s %8s %8s\n", fail_events[k], fail_waiters[k], med, p99, max);
+    }
+}
+
 /* The fastest kernel mechanism at 64 B, by round trip or by throughput. */
 static const struct row *best_kernel(const struct results *res, bool by_rate)
 {
@@ -257,6 +285,7 @@ void report_print(FILE *f, const struct results *res)
         row_line(f, res, &res->rows[i], &ns);
     fanin_table(f, res, &ns);
     loan_table(f, res, &ns);
+    fail_table(f, res, &ns);
     if (ns.n) {
         fprintf(f, "\nnotes:\n");
         for (int i = 0; i < ns.n; i++)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "measure.h"
+#include "measure_failure.h"
 #include "mech.h"
 
 #define N_LAT   4
@@ -41,6 +42,9 @@ struct results {
      * message mbx takes: whether zero copy stays flat (issue 6). */
     bool loan_ran;
     struct lat_result loan[N_LOAN];
+    /* How soon mbx's waiters learn of a death or a removal (issue 20). */
+    bool fail_ran;
+    struct fail_result fail[N_FAIL];
     double seconds; /* wall time of all measurements */
 };
 

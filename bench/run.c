@@ -130,6 +130,25 @@ static int measure_loan_sizes(struct results *res)
     return rc;
 }
 
+/* How soon waiters learn of deaths and removals: mbx only, so with the mbx
+ * row chosen. */
+static int measure_failures(struct results *res)
+{
+    if (!results_row(res, "mbx"))
+        return 0;
+    progress("mbx-bench: failure detection ");
+    int rc = 0;
+    static const char *const short_names[N_FAIL] = {"owner", "owner(heap)", "call", "round-robin",
+                                                    "unlink"};
+    for (int k = 0; k < N_FAIL && rc == 0; k++) {
+        fprintf(stderr, " %s", short_names[k]);
+        rc = measure_failure((enum fail_kind)k, &res->plan, &res->fail[k]);
+    }
+    res->fail_ran = true;
+    progress("\n");
+    return rc;
+}
+
 int run_all(struct results *res)
 {
     int64_t start = now_ns();
@@ -150,6 +169,8 @@ int run_all(struct results *res)
         rc = measure_fanin(res);
     if (rc == 0)
         rc = measure_loan_sizes(res);
+    if (rc == 0)
+        rc = measure_failures(res);
     res->seconds = (double)(now_ns() - start) / 1e9;
     return rc;
 }

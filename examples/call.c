@@ -14,7 +14,8 @@ int main(void)
         fprintf(stderr, "open: %s\n", mbx_strerror(r));
         return 1;
     }
-    if (fork() == 0) { /* the server: answers one request in upper case */
+    pid_t server = fork();
+    if (server == 0) { /* the server: answers one request in upper case */
         char req[64];
         mbx_msginfo info;
         ssize_t n = mbx_recv(svc, req, sizeof(req), &info, 5000000000);
@@ -25,7 +26,8 @@ int main(void)
     }
     char reply[64];
     ssize_t n = mbx_call(svc, "hello", 5, 0, reply, sizeof(reply), 5000000000);
-    wait(NULL);
+    int status;
+    waitpid(server, &status, 0);
     mbx_close(svc);
     mbx_unlink("upper");
     if (n < 0) {
@@ -33,5 +35,7 @@ int main(void)
         return 1;
     }
     printf("reply: %.*s\n", (int)n, reply);
-    return 0;
+    /* The answer to this very request: "hello" in upper case. */
+    int ok = n == 5 && memcmp(reply, "HELLO", 5) == 0;
+    return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

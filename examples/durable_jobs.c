@@ -7,6 +7,7 @@
  */
 #include <mbx.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,14 +26,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "open: %s\n", mbx_strerror(r));
         return 1;
     }
+    int failed = 0;
     if (!strcmp(argv[1], "add")) {
         for (int i = 2; i < argc; i++)
-            if ((r = mbx_send(q, argv[i], strlen(argv[i]), 0, MBX_NONBLOCK)) < 0)
+            if ((r = mbx_send(q, argv[i], strlen(argv[i]), 0, MBX_NONBLOCK)) < 0) {
                 fprintf(stderr, "add: %s\n", mbx_strerror(r));
+                failed = 1;
+            }
         /* On disk before we say so: survives this process and a crash of
          * the machine's other users (see the README on power loss). */
         r = mbx_sync(q);
         printf("queued %d job(s), sync: %s\n", argc - 2, mbx_strerror(r));
+        failed |= r != 0;
     } else {
         char job[8192];
         ssize_t n;
@@ -41,9 +46,10 @@ int main(int argc, char **argv)
             printf("doing: %.*s\n", (int)n, job);
             done++;
         }
-        mbx_sync(q);
-        printf("%d job(s) done\n", done);
+        /* Stopped because none is left, and taken off the disk too. */
+        failed = n != -EAGAIN || mbx_sync(q) != 0;
+        printf("%d job(s) done%s\n", done, failed ? ", then an error" : "");
     }
     mbx_close(q);
-    return 0;
+    return failed;
 }

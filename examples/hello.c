@@ -1,7 +1,7 @@
 /* The README's example: one process sends, another receives. */
 #include <mbx.h>
-
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,9 +13,9 @@ int main(void)
         fprintf(stderr, "open: %s\n", mbx_strerror(r));
         return 1;
     }
-    if (fork() == 0) { /* the child sends, at priority 0, waiting if full */
-        mbx_send(box, "hello, mailbox", 14, 0, MBX_FOREVER);
-        _exit(0);
+    pid_t child = fork();
+    if (child == 0) { /* the child sends, at priority 0, waiting if full */
+        _exit(mbx_send(box, "hello, mailbox", 14, 0, MBX_FOREVER) == 0 ? 0 : 1);
     }
     char buf[64];
     mbx_msginfo info;
@@ -25,8 +25,11 @@ int main(void)
         return 1;
     }
     printf("got %zd bytes from pid %d: %.*s\n", n, info.sender_pid, (int)n, buf);
-    wait(NULL);
+    int status;
+    waitpid(child, &status, 0);
     mbx_close(box);
     mbx_unlink("hello");
-    return 0;
+    /* What was sent arrived, from the child. */
+    int ok = n == 14 && memcmp(buf, "hello, mailbox", 14) == 0 && info.sender_pid == child;
+    return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

@@ -14,7 +14,9 @@
 #define FRAMES    40
 #define CONSUMERS 2
 
-static int consume(mbx *box, int id)
+/* Shows frames until the end marker; writes the number of each frame shown
+ * to `shown`. Returns how many, or -1 for a torn frame or an error. */
+static int consume(mbx *box, int id, int shown)
 {
     int frames = 0;
     for (;;) {
@@ -24,15 +26,19 @@ static int consume(mbx *box, int id)
         if (n < 0)
             return -1;
         const uint32_t *px = frame;
+        uint32_t number = px[0];
         int last = n == sizeof(uint32_t); /* the end marker */
-        if (!last && (n != FRAME || px[0] != px[FRAME / 4 - 1]))
+        if (!last && (n != FRAME || px[FRAME / 4 - 1] != number))
             return -1; /* a torn frame */
         mbx_release(box, frame);
         if (last)
             break;
+        if (write(shown, &number, sizeof(number)) != sizeof(number))
+            return -1;
         frames++;
     }
     printf("consumer %d showed %d frames\n", id, frames);
+    fflush(stdout); /* the consumer ends with _exit */
     return frames;
 }
 
@@ -48,9 +54,13 @@ int main(void)
         fprintf(stderr, "open: %s\n", mbx_strerror(r));
         return 1;
     }
+    int shown[2]; /* the consumers report each frame they showed here */
+    if (pipe(shown) != 0)
+        return 1;
     for (int c = 0; c < CONSUMERS; c++)
         if (fork() == 0)
-            _exit(consume(box, c) < 0 ? 1 : 0);
+            _exit(consume(box, c, shown[1]) < 0 ? 1 : 0);
+    close(shown[1]);
     for (uint32_t f = 0; f < FRAMES + CONSUMERS; f++) {
         void *buf;
         size_t len = f < FRAMES ? FRAME : sizeof(uint32_t);
@@ -69,7 +79,16 @@ int main(void)
             return 1;
         }
     }
-    int ok = 1, st;
+    /* Every frame shown exactly once, by one consumer or the other. */
+    int times[FRAMES] = {0}, ok = 1, st;
+    uint32_t number;
+    while (read(shown[0], &number, sizeof(number)) == sizeof(number))
+        if (number < FRAMES)
+            times[number]++;
+        else
+            ok = 0;
+    for (int f = 0; f < FRAMES; f++)
+        ok &= times[f] == 1;
     while (wait(&st) > 0)
         ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
     printf("%d frames of 8 MiB sent without a copy: %s\n", FRAMES, ok ? "ok" : "FAILED");

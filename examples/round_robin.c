@@ -6,6 +6,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define WORKERS 3
+#define JOBS    30
+
+/* Takes jobs until the stop (-1). In turn means each worker's jobs are
+ * WORKERS apart: w, w + 3, w + 6, ... Exits 0 when they were. */
+static int work(mbx *box, int w)
+{
+    mbx_set_spin(box, 0); /* sleep while waiting, so it shows in stat */
+    int got = 0, job, last = -1, in_turn = 1;
+    while (mbx_recv(box, &job, sizeof(job), NULL, 5000000000) == sizeof(job) && job >= 0) {
+        in_turn &= last < 0 ? job < WORKERS : job == last + WORKERS;
+        last = job;
+        got++;
+    }
+    printf("worker %d did %d jobs, %s\n", w, got, in_turn ? "each in its turn" : "OUT OF TURN");
+    fflush(stdout); /* the worker ends with _exit */
+    return in_turn && got == JOBS / WORKERS ? 0 : 1;
+}
+
 int main(void)
 {
     mbx_attr a;
@@ -17,30 +36,24 @@ int main(void)
         fprintf(stderr, "open: %s\n", mbx_strerror(r));
         return 1;
     }
-    for (int w = 0; w < 3; w++) {
-        if (fork() == 0) {
-            mbx_set_spin(box, 0); /* sleep while waiting, so it shows in stat */
-            int got = 0, job;
-            while (mbx_recv(box, &job, sizeof(job), NULL, 5000000000) == sizeof(job) && job >= 0)
-                got++;
-            printf("worker %d did %d jobs\n", w, got);
-            _exit(0);
-        }
-    }
-    for (int job = 0; job < 30; job++) {
+    for (int w = 0; w < WORKERS; w++)
+        if (fork() == 0)
+            _exit(work(box, w));
+    for (int job = 0; job < JOBS; job++) {
         mbx_stat st;
         do /* wait until all three wait, so the policy alone decides */
             mbx_stat_get(box, &st);
-        while (st.receivers_waiting < 3 || st.count > 0);
+        while (st.receivers_waiting < WORKERS || st.count > 0);
         mbx_send(box, &job, sizeof(job), 0, MBX_FOREVER);
     }
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < WORKERS; w++) {
         int stop = -1;
         mbx_send(box, &stop, sizeof(stop), 0, MBX_FOREVER);
     }
-    while (wait(NULL) > 0)
-        ;
+    int ok = 1, status;
+    while (wait(&status) > 0)
+        ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
     mbx_close(box);
     mbx_unlink("jobs-rr");
-    return 0;
+    return ok ? 0 : 1;
 }

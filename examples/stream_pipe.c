@@ -46,14 +46,11 @@ int main(void)
     if (child == 0)
         _exit(produce());
     /* Boundaries are not kept: a read may end in the middle of a line. */
-    char buf[1000];
-    long bytes = 0, lines = 0;
+    static char text[LINES * 16];
+    size_t bytes = 0;
     ssize_t n;
-    while ((n = mbx_recv(in, buf, sizeof(buf), NULL, 5000000000)) > 0) {
-        bytes += n;
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-    }
+    while ((n = mbx_recv(in, text + bytes, sizeof(text) - bytes, NULL, 5000000000)) > 0)
+        bytes += (size_t)n;
     int status;
     waitpid(child, &status, 0);
     mbx_close(in);
@@ -62,6 +59,17 @@ int main(void)
         fprintf(stderr, "recv: %s\n", mbx_strerror((int)n));
         return 1;
     }
-    printf("read %ld lines, %ld bytes, then end of stream\n", lines, bytes);
-    return lines == LINES && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    /* Every byte, in order: exactly what the producer wrote. */
+    int lines = 0, ok = 1;
+    size_t at = 0;
+    for (int i = 1; i <= LINES && ok; i++) {
+        char line[64];
+        int len = snprintf(line, sizeof(line), "line %d\n", i);
+        ok = at + (size_t)len <= bytes && memcmp(text + at, line, (size_t)len) == 0;
+        at += (size_t)len;
+        lines += ok;
+    }
+    ok = ok && at == bytes;
+    printf("read %d lines, %zu bytes, in order, then end of stream\n", lines, bytes);
+    return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

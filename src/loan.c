@@ -42,6 +42,11 @@ EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t t
         return -EINVAL;
     if (len > m->seg.max_msg_size)
         return -EMSGSIZE;
+    /* Removed, or its owner gone: the loan goes with the mailbox. */
+    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+        return -EIDRM;
+    if ((r = owner_send_check(m)))
+        return r;
     struct mb_ctx c = handle_ctx(m);
     return m->seg.ring ? ring_send_loan(&c, buf, len, prio, timeout_ns)
                        : heap_send_loan(&c, buf, len, prio, timeout_ns);

@@ -131,5 +131,5 @@ int main(void)
         cmocka_unit_test(random_workload_keeps_invariants),
         cmocka_unit_test(rebuild_rejects_broken_tiling),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -249,5 +249,5 @@ int main(void)
         cmocka_unit_test(reply_to_gone_caller_is_esrch),
         cmocka_unit_test(oversized_reply_and_timeouts),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -211,5 +211,5 @@ int main(void)
         cmocka_unit_test(layout_versions),
         cmocka_unit_test(random_scribbles_never_crash),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

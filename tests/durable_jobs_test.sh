@@ -8,9 +8,9 @@ trap 'rm -rf "$dir"' EXIT
 export MBX_DIR=$dir
 "$bin" add "resize a.jpg" "resize b.jpg" >/dev/null
 "$bin" add "send mail" >/dev/null
+# Done by a later process, each once, in the order they were queued.
 out=$("$bin" work)
 echo "$out"
-grep -q "doing: resize a.jpg" <<<"$out"
-grep -q "doing: send mail" <<<"$out"
-grep -q "3 job(s) done" <<<"$out"
-"$bin" work | grep -q "0 job(s) done"
+want=$'doing: resize a.jpg\ndoing: resize b.jpg\ndoing: send mail\n3 job(s) done'
+[ "$out" = "$want" ] || { echo "expected:"; echo "$want"; exit 1; }
+"$bin" work | grep -qx "0 job(s) done"

@@ -66,8 +66,11 @@ static void everything_killed_then_reopened(void **state)
             fail_msg("sender %d acknowledged only %u", s, acked[s]);
         kill(kids[s], SIGKILL);
     }
-    for (int s = 0; s < SENDERS; s++)
-        waitpid(kids[s], NULL, 0);
+    for (int s = 0; s < SENDERS; s++) {
+        int st;
+        assert_int_equal(waitpid(kids[s], &st, 0), kids[s]);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    }
     assert_int_equal(mbx_close(m), 0);
 
     /* A new process: every synced message is there, whole, in order. */
@@ -108,5 +111,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(everything_killed_then_reopened),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -104,5 +104,5 @@ int main(void)
         cmocka_unit_test(zombie_is_dead),
         cmocka_unit_test(process_outlives_its_main_thread),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -202,5 +202,5 @@ int main(void)
         cmocka_unit_test(rendezvous),    cmocka_unit_test(unbounded),
         cmocka_unit_test(round_robin),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -3,10 +3,12 @@
 #include "test_box.h"
 
 #include "mbx.h"
+#include "owner.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static mbx *open_box(const char *name, uint32_t capacity, uint64_t max)
 {
@@ -219,6 +221,64 @@ static void huge_loans_come_back(void **state)
     }
 }
 
+/* A loan taken before the mailbox was removed cannot be sent: -EIDRM, as
+ * every call on a removed mailbox says. */
+static void send_loan_after_unlink_is_idrm(void **state)
+{
+    (void)state;
+    mbx *m = open_box("l8", 4, 64);
+    void *buf;
+    assert_int_equal(mbx_loan(m, 8, &buf), 0);
+    memcpy(buf, "too late", 8);
+    assert_int_equal(mbx_unlink("l8"), 0);
+    assert_int_equal(mbx_send_loan(m, buf, 8, 0, 0), -EIDRM);
+    assert_int_equal(mbx_send_loan(m, buf, 8, 0, 1000000), -EIDRM);
+    mbx_close(m);
+}
+
+/* A loan of an owned mailbox whose owner was killed since: the send finds
+ * the owner gone, says -EIDRM, and the mailbox is removed. */
+static void send_loan_after_owner_death_is_idrm(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t owner = fork();
+    if (owner == 0) {
+        mbx *o;
+        mbx_attr a;
+        mbx_attr_init(&a);
+        a.capacity = 4;
+        a.max_msg_size = 64;
+        if (mbx_open("l9", MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &o) != 0)
+            _exit(1);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(2);
+        pause();
+        _exit(3);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    mbx *m;
+    assert_int_equal(mbx_open("l9", MBX_SEND, NULL, &m), 0);
+    void *buf;
+    assert_int_equal(mbx_loan(m, 8, &buf), 0);
+    memcpy(buf, "orphaned", 8);
+    assert_int_equal(kill(owner, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(owner, &st, 0), owner);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* A sender looks at the owner at most every OWNER_POLL_NS: wait that
+     * out, so this send is one that must look. */
+    struct timespec pause_ts = {0, OWNER_POLL_NS + 10000000};
+    nanosleep(&pause_ts, NULL);
+    assert_int_equal(mbx_send_loan(m, buf, 8, 0, 0), -EIDRM);
+    assert_int_equal(mbx_stat_name("l9", &(mbx_stat){0}), -ENOENT);
+    mbx_close(m);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +289,8 @@ int main(void)
         cmocka_unit_test(large_loan),
         cmocka_unit_test(received_loans_are_read_only),
         cmocka_unit_test(huge_loans_come_back),
+        cmocka_unit_test(send_loan_after_unlink_is_idrm),
+        cmocka_unit_test(send_loan_after_owner_death_is_idrm),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

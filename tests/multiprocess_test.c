@@ -268,5 +268,5 @@ int main(void)
         cmocka_unit_test(priority_order_across_processes),
         cmocka_unit_test(threads_share_a_handle),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

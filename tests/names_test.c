@@ -75,5 +75,5 @@ int main(void)
         cmocka_unit_test(paths_follow_mbx_dir),
         cmocka_unit_test(files_to_names),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,9 +1,11 @@
 /* MBX_RECV_ROUND_ROBIN: receivers waiting together are served in turn. */
 #include "test_util.h"
 
+#include "handle.h"
 #include "mbx.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,12 +30,40 @@ static mbx *open_rr(const char *name)
     return m;
 }
 
-static void three_receivers_share_evenly(void **state)
+/* Waits (up to 10 s) until mbx_stat counts n receivers asleep. A receiver
+ * of a round-robin mailbox holds its ticket before it sleeps, and the
+ * count never counts a living sleeper twice. */
+static void await_receivers(mbx *m, unsigned n)
+{
+    mbx_stat st;
+    for (int i = 0; i < 10000; i++) {
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        if (st.receivers_waiting == n)
+            return;
+        sleep_ms(1);
+    }
+    fail_msg("%u receivers waiting, not %u", st.receivers_waiting, n);
+}
+
+static void reap_ok(pid_t p)
+{
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("child %d: status %#x", (int)p, st);
+}
+
+/* Strictly in turn: the three take the first three messages in the order
+ * they began to wait, then each gets every third, since each takes a new
+ * ticket, behind the other two, after each message. */
+static void three_receivers_take_turns(void **state)
 {
     (void)state;
     mbx *m = open_rr("rr");
-    uint32_t *got = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    size_t maplen = 4096 + MESSAGES * sizeof(uint8_t);
+    uint32_t *got = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(got != MAP_FAILED);
+    uint8_t *who = (uint8_t *)got + 4096; /* receiver of message v */
     pid_t kids[RECEIVERS];
     for (int i = 0; i < RECEIVERS; i++) {
         if ((kids[i] = fork()) == 0) {
@@ -47,6 +77,9 @@ static void three_receivers_share_evenly(void **state)
                     _exit(1);
                 if (v == UINT32_MAX)
                     _exit(0);
+                if (v >= MESSAGES)
+                    _exit(2);
+                who[v] = (uint8_t)i;
                 got[i]++;
             }
         }
@@ -63,20 +96,18 @@ static void three_receivers_share_evenly(void **state)
     uint32_t stop = UINT32_MAX;
     for (int i = 0; i < RECEIVERS; i++)
         assert_int_equal(mbx_send(m, &stop, sizeof(stop), 0, MBX_FOREVER), 0);
-    for (int i = 0; i < RECEIVERS; i++) {
-        int st;
-        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
-        assert_int_equal(WEXITSTATUS(st), 0);
-    }
-    uint32_t total = 0;
+    for (int i = 0; i < RECEIVERS; i++)
+        reap_ok(kids[i]);
     print_message("%u messages to %d receivers: %u, %u, %u\n", MESSAGES, RECEIVERS, got[0], got[1],
                   got[2]);
-    for (int i = 0; i < RECEIVERS; i++) {
-        assert_true(got[i] >= MESSAGES / RECEIVERS - 30 && got[i] <= MESSAGES / RECEIVERS + 30);
-        total += got[i];
-    }
-    assert_int_equal(total, MESSAGES);
-    munmap(got, 4096);
+    assert_true(who[0] != who[1] && who[1] != who[2] && who[0] != who[2]);
+    for (uint32_t v = RECEIVERS; v < MESSAGES; v++)
+        if (who[v] != who[v - RECEIVERS])
+            fail_msg("message %u went to receiver %u out of turn (%u had message %u)", v, who[v],
+                     who[v - RECEIVERS], v - RECEIVERS);
+    for (int i = 0; i < RECEIVERS; i++)
+        assert_int_equal(got[i], MESSAGES / RECEIVERS);
+    munmap(got, maplen);
     mbx_close(m);
     mbx_unlink("rr");
 }
@@ -89,12 +120,15 @@ static void dead_receiver_loses_its_turn(void **state)
     pid_t p = fork();
     if (p == 0) {
         uint32_t v;
+        mbx_set_spin(m, 0); /* asleep, so counted: it holds the first ticket */
         mbx_recv(m, &v, sizeof(v), NULL, MBX_FOREVER);
         _exit(0);
     }
-    sleep_ms(50); /* the child holds the first ticket */
+    await_receivers(m, 1);
     kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     uint32_t v = 7;
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
     v = 0;
@@ -106,11 +140,54 @@ static void dead_receiver_loses_its_turn(void **state)
     mbx_unlink("rrdead");
 }
 
+/* A live receiver whose turn it is keeps it: another one asking meanwhile
+ * gets nothing, even with a message queued. The one whose turn it is is
+ * stopped (not dead) so that the message waits for it. */
+static void waiting_receiver_keeps_its_turn(void **state)
+{
+    (void)state;
+    mbx *m = open_rr("rrturn");
+    pid_t p = fork();
+    if (p == 0) {
+        uint32_t v = 0;
+        mbx_set_spin(m, 0);
+        ssize_t n = mbx_recv(m, &v, sizeof(v), NULL, 10000000000ll);
+        _exit(n == sizeof(v) && v == 42 ? 0 : 1);
+    }
+    /* Stop it asleep, holding its ticket but not the lock (it looks at the
+     * turns every 50 ms, under the lock). */
+    for (int tries = 0;; tries++) {
+        assert_true(tries < 1000);
+        await_receivers(m, 1);
+        assert_int_equal(kill(p, SIGSTOP), 0);
+        int st;
+        assert_int_equal(waitpid(p, &st, WUNTRACED), p);
+        assert_true(WIFSTOPPED(st));
+        if (__atomic_load_n(&m->seg.hdr->hot.lock.__data.__owner, __ATOMIC_SEQ_CST) != p)
+            break;
+        assert_int_equal(kill(p, SIGCONT), 0);
+    }
+    uint32_t v = 42;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
+    v = 0;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, 20000000), -ETIMEDOUT);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 1);
+    assert_int_equal(kill(p, SIGCONT), 0);
+    reap_ok(p);
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_close(m);
+    mbx_unlink("rrturn");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(three_receivers_share_evenly),
+        cmocka_unit_test(three_receivers_take_turns),
         cmocka_unit_test(dead_receiver_loses_its_turn),
+        cmocka_unit_test(waiting_receiver_keeps_its_turn),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

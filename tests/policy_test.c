@@ -98,5 +98,5 @@ int main(void)
         cmocka_unit_test(dead_holder_frees_the_right),
         cmocka_unit_test(any_policy_allows_many),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

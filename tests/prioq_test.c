@@ -150,5 +150,5 @@ int main(void)
         cmocka_unit_test(sort_restores_send_order),
         cmocka_unit_test(damaged_queue_is_reported),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -113,5 +113,5 @@ int main(void)
         cmocka_unit_test(heap_mailbox_after_reboot),
         cmocka_unit_test(ring_mailbox_after_reboot),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

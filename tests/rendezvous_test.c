@@ -163,6 +163,7 @@ static void sender_sees_its_block_reused(void **state)
     assert_int_equal(kill(snd, SIGSTOP), 0);
     int ws;
     assert_int_equal(waitpid(snd, &ws, WUNTRACED), snd);
+    assert_true(WIFSTOPPED(ws));
     pid_t rcv = fork();
     if (rcv == 0) {
         const void *in;
@@ -190,5 +191,5 @@ int main(void)
         cmocka_unit_test(loaned_messages_are_freed),
         cmocka_unit_test(sender_sees_its_block_reused),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

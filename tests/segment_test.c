@@ -147,5 +147,5 @@ int main(void)
         cmocka_unit_test(attach_rejects_damage),
         cmocka_unit_test(block_offsets_are_checked),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

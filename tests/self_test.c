@@ -185,5 +185,5 @@ int main(void)
         cmocka_unit_test(forked_child_has_its_own), cmocka_unit_test(killed_process_mailbox_goes),
         cmocka_unit_test(recv_from_picks_a_sender),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

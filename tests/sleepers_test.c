@@ -107,5 +107,5 @@ int main(void)
         cmocka_unit_test(one_new_epoch_per_due_time),
         cmocka_unit_test(a_full_count_says_so),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

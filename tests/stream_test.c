@@ -482,5 +482,5 @@ int main(void)
         cmocka_unit_test(stat_counts_bytes),         cmocka_unit_test(one_thread_per_direction),
         cmocka_unit_test(large_transfer_checksum),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -65,6 +65,37 @@ static inline int test_dir_count(void)
     return n;
 }
 
+/* Skips. A test that cannot run here (it needs root, or something this
+ * machine lacks) calls test_skip(why): cmocka marks it skipped and says
+ * why, and main returns test_result(failures), which is TEST_SKIPPED when
+ * anything skipped and nothing failed: ctest (SKIP_RETURN_CODE) reports the
+ * program as skipped, never as passed. Tests that need root run as a ctest
+ * of their own (test_root_only, label "root"), which CI checks ran. */
+#define TEST_SKIPPED 77
+
+static int test_skips;
+
+#define test_skip(...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "SKIPPED: ");                                                              \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        test_skips++;                                                                              \
+        skip();                                                                                    \
+    } while (0)
+
+static inline int test_result(int failures)
+{
+    return failures ? failures : test_skips ? TEST_SKIPPED : 0;
+}
+
+/* Whether the program was asked (argument "root") for its tests that need
+ * root; they skip unless the effective uid is 0. */
+static inline int test_root_only(int argc, char **argv)
+{
+    return argc > 1 && strcmp(argv[1], "root") == 0;
+}
+
 /* A cheap checksum over a message, to tell whole messages from torn ones. */
 static inline uint32_t test_sum(const unsigned char *p, size_t n)
 {

@@ -81,5 +81,5 @@ int main(void)
         cmocka_unit_test(a_million_small_messages),
         cmocka_unit_test(big_messages_until_the_limit),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -1,28 +1,9 @@
 #!/usr/bin/env bats
-# mbx call and mbx serve-echo. Until the library implements mbx_call and
-# mbx_reply, the tests that need them skip (see require_call).
+# mbx call and mbx serve-echo.
 
 load common
 
-# Skips the test when mbx_call or mbx_reply still return ENOSYS.
-require_call() {
-    local out st=0
-    mbx create probe
-    bg bash -c 'exec "$MBX" serve-echo probe -n 1 --timeout 2s 2> "$1"' _ \
-        "$BATS_TEST_TMPDIR/probe.err"
-    out=$("$MBX" call probe ping --timeout 2s 2>&1) || st=$?
-    kill "$BG_PID" 2>/dev/null || true
-    wait "$BG_PID" 2>/dev/null || true
-    mbx rm probe
-    [ "$st" -eq 0 ] && [ "$out" = ping ] && return 0
-    skip_if_nosys "$out" mbx_call
-    skip_if_nosys "$(cat "$BATS_TEST_TMPDIR/probe.err")" mbx_reply
-    echo "call probe failed ($st): $out" >&2
-    return 1
-}
-
 @test "call prints the reply of serve-echo" {
-    require_call
     mbx create svc
     bg "$MBX" serve-echo svc
     run --separate-stderr mbx call svc 'hello "world"' --timeout 5s
@@ -35,7 +16,6 @@ require_call() {
 }
 
 @test "serve-echo -n stops after COUNT calls and drops plain messages" {
-    require_call
     mbx create svc
     mbx send svc plain
     bg "$MBX" serve-echo svc -n 2
@@ -47,7 +27,6 @@ require_call() {
 }
 
 @test "serve-echo answers many callers" {
-    require_call
     mbx create svc
     bg "$MBX" serve-echo svc
     for i in 1 2 3 4; do
@@ -60,7 +39,6 @@ require_call() {
 }
 
 @test "call without anyone answering times out with exit 3" {
-    require_call
     mbx create svc
     t0=$(now_ms)
     run --separate-stderr mbx call svc hello --timeout 200ms

@@ -65,12 +65,3 @@ lines_in() {
 now_ms() {
     echo $(($(date +%s%N) / 1000000))
 }
-
-# skip_if_nosys OUTPUT WHAT: skips the test when OUTPUT shows that the
-# library still returns ENOSYS for WHAT.
-skip_if_nosys() {
-    local lower=${1,,}
-    if [[ "$lower" == *"not implemented"* || "$lower" == *"enosys"* ]]; then
-        skip "$2 is not implemented in the library yet (ENOSYS): $1"
-    fi
-}

@@ -60,6 +60,7 @@ as_nobody() {
 }
 
 # The binary may sit under a directory that nobody cannot search; use a copy.
+# The tests that use it are tagged root: ctest runs them as cli_root.
 nobody_setup() {
     [ "$(id -u)" -eq 0 ] || skip "needs root to act as a second user (nobody)"
     command -v setpriv > /dev/null || skip "needs setpriv (util-linux)"
@@ -72,6 +73,7 @@ nobody_setup() {
     NOBODY_MBX=$bindir/mbx
 }
 
+# bats test_tags=root
 @test "another user is denied a 0600 mailbox: send, recv, stat and rm" {
     nobody_setup
     mbx create q --mode 0600
@@ -95,6 +97,7 @@ nobody_setup() {
     [ "$output" = secret ]
 }
 
+# bats test_tags=root
 @test "another user may use a mailbox whose mode lets it" {
     nobody_setup
     mbx create q --mode 0666
@@ -109,6 +112,7 @@ nobody_setup() {
     [ "$output" = back ]
 }
 
+# bats test_tags=root
 @test "ls by another user lists a mailbox it cannot read" {
     nobody_setup
     mbx create open --mode 0644

@@ -178,7 +178,6 @@ load common
 @test "recv --from takes only the messages of one process" {
     mbx create q
     run mbx recv q --from 1 --timeout 0
-    skip_if_nosys "$output" mbx_recv_from
     [ "$status" -eq 3 ]
     "$MBX" send q from-a1 &
     a=$!
@@ -282,10 +281,8 @@ load common
     [ "$(mbx stat q --json | grep -o '"count":[0-9]*')" = '"count":0' ]
 }
 
-# Skips the test until the library implements streams.
 create_stream() {
     run --separate-stderr mbx create "$@"
-    skip_if_nosys "$stderr" "MBX_STREAM"
     [ "$status" -eq 0 ]
 }
 

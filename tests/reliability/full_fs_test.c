@@ -10,6 +10,7 @@
 
 static char dir[64];
 static int mounted;
+static char why_not[128]; /* why no tmpfs was mounted */
 
 static int setup(void **state)
 {
@@ -17,7 +18,12 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/mbx-fullfs-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    mounted = geteuid() == 0 && mount("mbx-test", dir, "tmpfs", 0, "size=2m") == 0;
+    if (geteuid() != 0)
+        snprintf(why_not, sizeof(why_not), "needs root to mount a 2 MiB tmpfs");
+    else if (mount("mbx-test", dir, "tmpfs", 0, "size=2m") != 0)
+        snprintf(why_not, sizeof(why_not), "mounting a 2 MiB tmpfs failed: %s", strerror(errno));
+    else
+        mounted = 1;
     setenv("MBX_DIR", dir, 1);
     return 0;
 }
@@ -35,7 +41,7 @@ static void ring_too_big_to_create(void **state)
 {
     (void)state;
     if (!mounted)
-        skip();
+        test_skip("%s", why_not);
     mbx_attr a;
     mbx_attr_init(&a);
     a.capacity = 1024;
@@ -80,7 +86,7 @@ static void heap_fills_the_file_system(void **state)
 {
     (void)state;
     if (!mounted)
-        skip();
+        test_skip("%s", why_not);
     fill(MBX_UNBOUNDED, "heap");
 }
 
@@ -89,7 +95,7 @@ static void ring_fills_the_file_system(void **state)
 {
     (void)state;
     if (!mounted)
-        skip();
+        test_skip("%s", why_not);
     fill(64, "ring");
 }
 
@@ -100,5 +106,5 @@ int main(void)
         cmocka_unit_test(heap_fills_the_file_system),
         cmocka_unit_test(ring_fills_the_file_system),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

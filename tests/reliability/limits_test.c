@@ -58,16 +58,25 @@ static void thousands_of_mailboxes(void **state)
     struct rlimit was, rl;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
     rl = was;
+    /* One descriptor per mailbox, and a few to spare. A hard limit below
+     * that is raised where we may (CAP_SYS_RESOURCE, e.g. as root). */
+    rlim_t need = (rlim_t)(WANT_BOXES + open_fds() + 16);
+    if (rl.rlim_max < need) {
+        struct rlimit raised = {need, need};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
     rl.rlim_cur = rl.rlim_max;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
     int n = WANT_BOXES;
     int room = (int)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur) - open_fds() - 16;
     if (room < n) {
-        print_message("RLIMIT_NOFILE hard limit %llu: scaled down from %d to %d mailboxes\n",
-                      (unsigned long long)rl.rlim_max, n, room);
-        n = room;
+        /* Fewer would not check what the README claims. */
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+        test_skip("%d mailboxes open at once: RLIMIT_NOFILE's hard limit %llu leaves room for "
+                  "%d, and this process may not raise it",
+                  n, (unsigned long long)rl.rlim_max, room);
     }
-    assert_true(n >= 100);
 
     mbx **boxes = calloc((size_t)n, sizeof(*boxes));
     assert_non_null(boxes);
@@ -425,5 +434,5 @@ int main(void)
         cmocka_unit_test(unbounded_runs_out_cleanly),
         cmocka_unit_test(file_size_limit_on_create),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
