@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include "alloc.h"
+#include "platform/platform.h"
 #include "handle.h"
 #include "mailbox.h"
 #include "repair.h"
@@ -283,9 +284,9 @@ static void dead_holder_on_wrapped_arena(void **state)
     assert_true(arena_out_of_send_order(&m->seg));
     pid_t p = fork();
     if (p == 0) {
-        sync_lock(&m->seg);
+        sync_lock(&m->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, ROUND_MSG, getpid(), &b);
+        alloc_take(&m->seg, ROUND_MSG, ident_self(), &b);
         memset(seg_payload(b), 0xee, ROUND_MSG / 2);
         raise(SIGKILL);
         _exit(1);
@@ -293,7 +294,7 @@ static void dead_holder_on_wrapped_arena(void **state)
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    assert_int_equal(sync_holder_died(&m->seg), 1);
+    assert_int_equal(shlock_holder_dead(&m->seg.hdr->hot.lock), 1);
     drain_in_send_order(m, box_recv, got);
     mbx_stat ms;
     assert_int_equal(mbx_stat_get(m, &ms), 0);
