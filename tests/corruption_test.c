@@ -3,7 +3,7 @@
  * Run under AddressSanitizer by the sanitizer build. */
 #include "test_util.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "mbx.h"
 
 #include <errno.h>

@@ -3,13 +3,13 @@
  * half message, no message reported sent lost, none delivered twice. */
 #include "test_util.h"
 
-#include "alloc.h"
-#include "handle.h"
+#include "shm/heap/alloc.h"
+#include "shm/handle.h"
 #include "mbx.h"
 #include "platform/platform.h"
-#include "prioq.h"
-#include "ring.h"
-#include "sync.h"
+#include "shm/heap/prioq.h"
+#include "shm/ring/ring.h"
+#include "shm/sync.h"
 
 #include <errno.h>
 #include <signal.h>

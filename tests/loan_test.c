@@ -3,7 +3,7 @@
 #include "test_box.h"
 
 #include "mbx.h"
-#include "owner.h"
+#include "shm/owner.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 /* Tests src/names.c: which names are mailbox names, and where they live. */
 #include "test_util.h"
 
-#include "names.h"
+#include "core/names.h"
 
 #include <errno.h>
 

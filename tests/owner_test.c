@@ -2,9 +2,9 @@
  * terminates in any way the mailbox is removed; mbx_transfer passes it on. */
 #include "test_util.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "mbx.h"
-#include "owner.h"
+#include "shm/owner.h"
 
 #include <errno.h>
 #include <signal.h>

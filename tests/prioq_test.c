@@ -2,7 +2,7 @@
  * the middle, lookup by sender, and sorting after a rebuild. */
 #include "test_util.h"
 
-#include "prioq.h"
+#include "shm/heap/prioq.h"
 #include "seg_fixture.h"
 
 #include <errno.h>

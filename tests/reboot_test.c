@@ -3,9 +3,9 @@
  * pids that now name other processes) is cleared, and the messages stay. */
 #include "test_util.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "mbx.h"
-#include "ring.h"
+#include "shm/ring/ring.h"
 
 #include <errno.h>
 #include <signal.h>

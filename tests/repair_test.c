@@ -2,13 +2,13 @@
  * arena: queued messages kept in order, half-written ones dropped. */
 #include "test_util.h"
 
-#include "alloc.h"
+#include "shm/heap/alloc.h"
 #include "platform/platform.h"
-#include "handle.h"
-#include "mailbox.h"
-#include "repair.h"
+#include "shm/handle.h"
+#include "shm/mailbox.h"
+#include "shm/heap/repair.h"
 #include "seg_fixture.h"
-#include "sync.h"
+#include "shm/sync.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -2,13 +2,13 @@
  * each checked here against the real code. */
 #include "test_box.h"
 
-#include "alloc.h"
-#include "handle.h"
+#include "shm/heap/alloc.h"
+#include "shm/handle.h"
 #include "platform/linux/proc.h"
-#include "prioq.h"
-#include "ring_impl.h"
-#include "sleepers.h"
-#include "sync.h"
+#include "shm/heap/prioq.h"
+#include "shm/ring/ring_impl.h"
+#include "shm/sleepers.h"
+#include "shm/sync.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -3,12 +3,12 @@
  * tests that need several users are in multiuser_test.c. */
 #include "test_box.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "platform/platform.h"
 #include "platform/linux/proc.h"
-#include "receipts.h"
-#include "ring_impl.h"
-#include "sync.h"
+#include "shm/receipts.h"
+#include "shm/ring/ring_impl.h"
+#include "shm/sync.h"
 
 #include <errno.h>
 #include <fcntl.h>

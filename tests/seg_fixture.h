@@ -2,8 +2,8 @@
 #ifndef MBX_SEG_FIXTURE_H
 #define MBX_SEG_FIXTURE_H
 
-#include "alloc.h"
-#include "segment.h"
+#include "shm/heap/alloc.h"
+#include "shm/segment.h"
 
 #include <sys/mman.h>
 

@@ -2,7 +2,7 @@
 #include "test_util.h"
 
 #include "platform/platform.h"
-#include "sleepers.h"
+#include "shm/sleepers.h"
 
 /* An epoch start long enough ago that the next sleeper starts a new one. */
 static uint32_t long_ago(void)

@@ -3,7 +3,7 @@
  * memory is reused afterwards. */
 #include "test_box.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "mbx.h"
 
 #include <errno.h>

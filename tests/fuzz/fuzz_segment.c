@@ -18,9 +18,9 @@
  */
 #include "fuzz_target.h"
 
-#include "handle.h"
+#include "shm/handle.h"
 #include "mbx.h"
-#include "segment.h"
+#include "shm/segment.h"
 
 #include <errno.h>
 #include <fcntl.h>

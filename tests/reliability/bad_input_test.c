@@ -7,7 +7,7 @@
 #include "test_util.h"
 
 #include "mbx.h"
-#include "owner.h"
+#include "shm/owner.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,0 +1,123 @@
+#include "core/guard.h"
+
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct slot {
+    struct mbx *in; /* written by its thread, read by mbx_close in others */
+    struct slot *next;
+    int listed;
+};
+
+static _Thread_local struct slot mine;
+static struct slot *all;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t key;
+
+static void unlist(void *arg)
+{
+    struct slot *s = arg;
+    pthread_mutex_lock(&lock);
+    for (struct slot **p = &all; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+/* Only the forking thread lives on in the child. */
+static void after_fork_child(void)
+{
+    all = mine.listed ? &mine : NULL;
+    mine.next = NULL;
+    pthread_mutex_unlock(&lock);
+}
+
+static void setup(void)
+{
+    pthread_key_create(&key, unlist);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void list_me(void)
+{
+    pthread_once(&once, setup);
+    pthread_mutex_lock(&lock);
+    mine.next = all;
+    all = &mine;
+    mine.listed = 1;
+    pthread_mutex_unlock(&lock);
+    pthread_setspecific(key, &mine);
+}
+
+struct mbx *guard_enter(struct mbx *m)
+{
+    if (__builtin_expect(!mine.listed, 0))
+        list_me();
+    struct mbx *prev = mine.in;
+    __atomic_store_n(&mine.in, m, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return prev;
+}
+
+void guard_leave(struct mbx *prev)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&mine.in, prev, __ATOMIC_RELEASE);
+}
+
+/* Every thread of the process passes a full barrier: their notes made
+ * before are visible to us, and they see the closing flag from now on. */
+static void barrier_all_threads(void)
+{
+    static int registered;
+    if (!__atomic_load_n(&registered, __ATOMIC_ACQUIRE)) {
+        if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+            __atomic_store_n(&registered, 1, __ATOMIC_RELEASE);
+    }
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        /* Without membarrier: stores reach other CPUs within microseconds;
+         * give them a millisecond. */
+        static int fence;
+        __atomic_fetch_add(&fence, 1, __ATOMIC_SEQ_CST);
+        usleep(1000);
+    }
+}
+
+static int anyone_in(struct mbx *m)
+{
+    int found = 0;
+    pthread_mutex_lock(&lock);
+    for (struct slot *s = all; s && !found; s = s->next)
+        found = s != &mine && __atomic_load_n(&s->in, __ATOMIC_ACQUIRE) == m;
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+void guard_wait_idle(struct mbx *m, void (*wake)(struct mbx *m))
+{
+    pthread_once(&once, setup);
+    barrier_all_threads();
+    while (anyone_in(m)) {
+        wake(m);
+        sched_yield();
+        usleep(100);
+    }
+}

@@ -1,0 +1,19 @@
+/* Request/reply: mbx_call and mbx_reply.
+ *
+ * A call's token is the caller's pid (high 32 bits) and 31 bits that differ
+ * per call; the reply carries the same token with REPLY_BIT set and goes to
+ * the caller's own mailbox "@PID", where the caller takes exactly that
+ * message. While it waits, the call occupies a slot in its own mailbox's
+ * header (a reply to a caller that gave up finds none: -ESRCH) and a
+ * receipt in the called mailbox, where the receiver that takes the request
+ * writes itself (receipts.h), so the caller can tell when that taker dies
+ * (-EPIPE). Nothing a message says makes a receiver open or write another
+ * mailbox: only mbx_reply, asked for by the application, opens the
+ * caller's.
+ */
+#ifndef MBX_CALL_H
+#define MBX_CALL_H
+
+#include "shm/receipts.h"
+
+#endif

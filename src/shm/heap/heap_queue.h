@@ -1,0 +1,50 @@
+/* Mailboxes whose messages live in arena blocks ordered by priority FIFOs,
+ * guarded by the robust lock: any size, any capacity, any priority mix. */
+#ifndef MBX_HEAP_QUEUE_H
+#define MBX_HEAP_QUEUE_H
+
+#include "shm/mailbox.h"
+
+/* As mb_send, for a heap mailbox. */
+int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+              int64_t timeout_ns);
+
+/* As mb_recv, for a heap mailbox. */
+ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                  int64_t timeout_ns);
+
+/* Internals shared with heap_loan.c. */
+
+/* Caller holds the lock. alloc_take, and when the arena is full, once more
+ * after taking back what dead processes held. */
+int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b);
+
+/* Returns 1 for a mailbox whose capacity counts messages (not unbounded,
+ * not rendezvous). */
+int heap_bounded(const struct seg *s);
+
+/* Caller holds the lock. Fills (copying buf unless it is the block's own
+ * payload), publishes and links block b. Returns 0 or -EUCLEAN. */
+int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, size_t len,
+                 unsigned prio);
+
+/* Fills *info from a queued block holding len payload bytes. */
+void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len);
+
+/* The rest of a rendezvous send, after its message was published at block
+ * offset off with sequence number seq (seen: send_futex then): waits until
+ * a receiver took that very message, or withdraws it once the time is up,
+ * so that it is never delivered. MBX_NONBLOCK waits only through the spin
+ * phase. Returns 0 or an error of mbx_send. */
+int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
+                         int64_t timeout_ns);
+
+/* Zero copy, as ring_loan and friends (ring.h), for a heap mailbox. */
+int heap_loan(const struct mb_ctx *c, size_t len, void **buf);
+int heap_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
+                   int64_t timeout_ns);
+ssize_t heap_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
+                       int64_t timeout_ns);
+int heap_release(const struct mb_ctx *c, const void *buf);
+
+#endif

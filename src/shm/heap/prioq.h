@@ -1,0 +1,34 @@
+/* Queue order: one FIFO per priority, and active[], the ascending list of
+ * priorities whose FIFO is not empty, so the highest is active[nactive-1].
+ * Invariant: heads[p].head != 0 exactly when p is in active[].
+ * All of this is derived from the queued blocks and rebuilt after a crash.
+ * Caller holds the mailbox lock for every function here.
+ */
+#ifndef MBX_PRIOQ_H
+#define MBX_PRIOQ_H
+
+#include "shm/segment.h"
+
+#include <sys/types.h>
+
+/* Appends a queued block to the FIFO of its priority. Returns 0 or -EUCLEAN. */
+int prioq_push(struct seg *s, struct seg_blk *b);
+
+/* Stores in *out the oldest block of the highest priority (NULL when empty).
+ * Returns 0 or -EUCLEAN. */
+int prioq_top(struct seg *s, struct seg_blk **out);
+
+/* Like prioq_top, among the blocks sent by process pid. */
+int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out);
+
+/* Unlinks a queued block from its FIFO. Returns 0 or -EUCLEAN. */
+int prioq_remove(struct seg *s, struct seg_blk *b);
+
+/* Empties every FIFO (used before a rebuild). */
+void prioq_clear(struct seg *s);
+
+/* Sorts each FIFO by sequence number after a rebuild appended blocks in
+ * arena order. Returns 0 or -EUCLEAN. */
+int prioq_sort(struct seg *s);
+
+#endif

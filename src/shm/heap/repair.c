@@ -1,0 +1,86 @@
+#include "shm/heap/repair.h"
+
+#include "shm/heap/alloc.h"
+#include "platform/platform.h"
+#include "shm/heap/prioq.h"
+
+#include <errno.h>
+
+struct tally {
+    uint64_t count, bytes, max_seq;
+    int all_dead; /* after a reboot: every recorded process is gone */
+};
+
+static int gone(const struct tally *t, ident_t who)
+{
+    return t->all_dead || !ident_alive(who);
+}
+
+/* The sender of a block (WRITING, TAKEN), and the borrower of a LENT one. */
+static ident_t sender_of(const struct seg_blk *b)
+{
+    return ident_make(b->sender_pid, b->sender_start);
+}
+
+static int visit(struct seg *s, struct seg_blk *b, void *arg)
+{
+    struct tally *t = arg;
+    switch (b->state) {
+    case BLK_WRITING:
+        /* A sender died before publishing it (the lock holder that died, or
+         * a process holding it as a loan); a live loaner keeps it. */
+        return gone(t, sender_of(b));
+    case BLK_LENT:
+        /* Lent to a receiver (ident in prev) that died without releasing it. */
+        return gone(t, b->prev);
+    case BLK_TAKEN:
+        /* Received; its rendezvous sender frees it, unless it is gone. */
+        return gone(t, sender_of(b));
+    case BLK_QUEUED:
+        if (b->prio >= MBX_PRIO_MAX || !seg_len_ok(s, b, b->len) || seg_blk_size(b->len) > b->size)
+            return -EUCLEAN;
+        t->count++;
+        t->bytes += b->len;
+        if (b->seq > t->max_seq)
+            t->max_seq = b->seq;
+        return prioq_push(s, b);
+    default:
+        return -EUCLEAN;
+    }
+}
+
+int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
+{
+    (void)s, (void)arg;
+    switch (b->state) {
+    case BLK_QUEUED:
+        return 0;
+    case BLK_WRITING:
+    case BLK_TAKEN:
+        return ident_alive(sender_of(b)) ? 0 : 1;
+    case BLK_LENT:
+        return ident_alive(b->prev) ? 0 : 1;
+    default:
+        return -EUCLEAN;
+    }
+}
+
+int repair_segment(struct seg *s, int all_dead)
+{
+    struct seg_hdr *h = s->hdr;
+    struct tally t = {0, 0, 0, all_dead};
+    prioq_clear(s);
+    int r = alloc_rebuild(s, visit, &t);
+    if (!r)
+        r = prioq_sort(s);
+    if (r)
+        return r;
+    if (t.count > UINT32_MAX)
+        return -EUCLEAN;
+    __atomic_store_n(&h->meta.bytes, t.bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->meta.repairs, h->meta.repairs + 1, __ATOMIC_RELAXED);
+    if (h->meta.seq_next <= t.max_seq)
+        __atomic_store_n(&h->meta.seq_next, t.max_seq + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->hot.count, (uint32_t)t.count, __ATOMIC_RELEASE);
+    return 0;
+}

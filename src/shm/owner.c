@@ -1,0 +1,149 @@
+#include "shm/owner.h"
+
+#include "platform/platform.h"
+#include "shm/sync.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+
+/* The owner fields are single 64-bit identities changed with atomic
+ * operations, so no call on an owned mailbox takes its lock. */
+
+static int owned(const struct mbx *m)
+{
+    return (m->seg.flags & MBX_OWNED) != 0;
+}
+
+static uint64_t load(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static int lives(ident_t who)
+{
+    return who == ident_self() || ident_alive(who);
+}
+
+void owner_format(struct seg *s)
+{
+    ident_t me = ident_self();
+    s->hdr->model.owner = me;
+    s->hdr->owner_pid = ident_id(me);
+}
+
+/* Returns 1 while the owner or the pending owner lives, 0 when both are
+ * gone. Only a live owner changes these fields, so a dead one cannot come
+ * back meanwhile. */
+static int owner_lives(const struct seg *s)
+{
+    const struct seg_model *md = &s->hdr->model;
+    ident_t o = load(&md->owner), p = load(&md->pending_owner);
+    return lives(o) || (p != 0 && lives(p));
+}
+
+void owner_remove(struct mbx *m)
+{
+    __atomic_store_n(&m->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
+    sync_wake_all(&m->seg);
+    handle_unlink_file(m);
+}
+
+int owner_check(struct mbx *m)
+{
+    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+        return -EIDRM;
+    if (!owner_lives(&m->seg)) {
+        owner_remove(m);
+        return -EIDRM;
+    }
+    return 0;
+}
+
+int owner_check_open(struct mbx *m)
+{
+    if (!owned(m))
+        return 0;
+    __atomic_store_n(&m->owner_checked_ns, clock_now_ns(), __ATOMIC_RELAXED);
+    int r = owner_check(m);
+    return r == -EIDRM ? -ENOENT : r;
+}
+
+/* Whether this process holds the receive right; a pending owner takes
+ * ownership here, and a transfer to a process that died before taking it
+ * is void. Returns 0 or -EACCES. */
+static int claim(struct seg_hdr *h)
+{
+    struct seg_model *md = &h->model;
+    ident_t me = ident_self(), pending = load(&md->pending_owner);
+    if (pending == me) {
+        __atomic_store_n(&md->owner, me, __ATOMIC_RELEASE);
+        __atomic_compare_exchange_n(&md->pending_owner, &pending, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+        __atomic_store_n(&h->owner_pid, ident_id(me), __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (load(&md->owner) != me)
+        return -EACCES;
+    if (pending != 0 && ident_alive(pending))
+        return -EACCES;
+    if (pending != 0)
+        __atomic_compare_exchange_n(&md->pending_owner, &pending, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+    return 0;
+}
+
+int owner_take_recv(struct mbx *m)
+{
+    if (!owned(m) || !(m->flags & MBX_RECV))
+        return 0;
+    return claim(m->seg.hdr);
+}
+
+int owner_recv_check(struct mbx *m)
+{
+    if (!owned(m))
+        return 0;
+    const struct seg_model *md = &m->seg.hdr->model;
+    if (load(&md->owner) == ident_self() && load(&md->pending_owner) == 0)
+        return 0;
+    return claim(m->seg.hdr);
+}
+
+int owner_send_check(struct mbx *m)
+{
+    if (!owned(m))
+        return 0;
+    int64_t now = clock_now_ns();
+    if (now - __atomic_load_n(&m->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS)
+        return 0;
+    __atomic_store_n(&m->owner_checked_ns, now, __ATOMIC_RELAXED);
+    return owner_check(m);
+}
+
+int owner_poll(const struct mb_ctx *c)
+{
+    return owner_check(c->handle);
+}
+
+EXPORT int mbx_transfer(mbx *m, pid_t new_owner)
+{
+    if (!m || new_owner <= 0 || !owned(m))
+        return -EINVAL;
+    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+        return -EIDRM;
+    struct seg_model *md = &m->seg.hdr->model;
+    ident_t me = ident_self();
+    uint64_t start;
+    uint32_t uid;
+    if (load(&md->owner) != me)
+        return -EPERM;
+    if (proc_start(new_owner, &start) || proc_euid(new_owner, &uid))
+        return -ESRCH;
+    if (uid != (uint32_t)geteuid())
+        return -EPERM;
+    /* new_owner == us calls a transfer off. */
+    ident_t next = new_owner == ident_id(me) ? 0 : ident_make(new_owner, (uint32_t)start);
+    __atomic_store_n(&md->pending_owner, next, __ATOMIC_RELEASE);
+    return 0;
+}

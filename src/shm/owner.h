@@ -1,0 +1,45 @@
+/* Process-owned mailboxes (MBX_OWNED): the owner's identity in the header,
+ * its receive right, and removal of the mailbox once the owner is gone. No
+ * daemon: whoever touches the mailbox next (open, a wait, a send) notices. */
+#ifndef MBX_OWNER_H
+#define MBX_OWNER_H
+
+#include "shm/handle.h"
+
+/* How often waits on an owned mailbox look at the owner (ns). */
+#define OWNER_POLL_NS 50000000ll
+
+/* Records this process as the owner of a mailbox being created (not yet
+ * published, so no lock). */
+void owner_format(struct seg *s);
+
+/* At open, after attach: removes an owned mailbox whose owner is gone.
+ * Returns 0 or -ENOENT (it was removed). */
+int owner_check_open(struct mbx *m);
+
+/* At open with MBX_RECV: only the owner, or the pending owner (which then
+ * becomes the owner), may receive. Returns 0 or -EACCES. */
+int owner_take_recv(struct mbx *m);
+
+/* Before a receive on handle m: returns 0, or -EACCES when this process
+ * does not hold the receive right (not the owner, or it transferred it). */
+int owner_recv_check(struct mbx *m);
+
+/* Returns 0 while the owner of the mailbox behind m (or the pending owner)
+ * lives, or when it is not owned; otherwise removes the mailbox and returns
+ * -EIDRM. */
+int owner_check(struct mbx *m);
+
+/* Before a send on handle m: looks at the owner at most every
+ * OWNER_POLL_NS. Returns 0, or -EIDRM when it was gone (and the mailbox is
+ * now removed). */
+int owner_send_check(struct mbx *m);
+
+/* The mb_ctx poll hook of handles on owned mailboxes: -EIDRM once the owner
+ * is gone (the mailbox is then removed), else 0. */
+int owner_poll(const struct mb_ctx *c);
+
+/* Removes the mailbox behind m as mbx_unlink does. */
+void owner_remove(struct mbx *m);
+
+#endif

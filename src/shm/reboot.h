@@ -1,0 +1,19 @@
+/* Durable mailboxes outlive the machine's boot. Everything a mailbox records
+ * about processes (the lock's owner, sleepers, slots and blocks in use,
+ * tickets) then belongs to processes that are all gone, while their pids
+ * may already name new ones. Each mailbox remembers the boot it was last
+ * used in; the first open in a new boot clears that state. */
+#ifndef MBX_REBOOT_H
+#define MBX_REBOOT_H
+
+#include "shm/segment.h"
+
+/* Records the current boot in a new mailbox. */
+void reboot_stamp(struct seg *s);
+
+/* At open: if the mailbox was last used in another boot, resets its process
+ * state (under an exclusive flock on fd, so one opener does it) and records
+ * this boot. Returns 0 or -EUCLEAN when the mailbox cannot be repaired. */
+int reboot_check(struct seg *s, int fd);
+
+#endif

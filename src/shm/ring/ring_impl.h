@@ -1,0 +1,129 @@
+/* Internals shared by the files of ring mailboxes (ring.c, ring_repair.c,
+ * ring_loan.c). See ring.h for the design. */
+#ifndef MBX_RING_IMPL_H
+#define MBX_RING_IMPL_H
+
+#include "platform/platform.h"
+#include "shm/ring/ring.h"
+
+/* Sleeps are capped at this while a dead process may hold a slot, so the
+ * check for its death comes round. */
+#define STUCK_POLL_NS 10000000ll
+/* Consecutive hint advances that find no slot to use: a ring this broken
+ * is corrupt, not busy. */
+#define ADVANCE_LIMIT (1u << 18)
+#define RETRY         (-1000000) /* not an errno: look again */
+
+/* A message above priority 0 carries this bit in its slot's prio while it
+ * is counted in hiprio (see ring_count_down). Whoever takes it off the
+ * count clears the bit with an exchange while it holds the slot (TAKING,
+ * LENT or SKIP), so the bit never outlives its lap. */
+#define PRIO_COUNTED 0x80000000u
+
+static inline struct ring_slot *ring_slot_at(const struct seg *s, uint64_t pos)
+{
+    unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    return (struct ring_slot *)(first + (pos % s->ring_slots) * s->slot_size);
+}
+
+static inline struct ring_ctl *ring_ctl_of(const struct seg *s)
+{
+    return (struct ring_ctl *)s->ring;
+}
+
+static inline int ring_removed(const struct seg *s)
+{
+    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The full 64-bit position of slot word w, from a position ref (the head
+ * or the tail) within 2^38 of it. */
+static inline uint64_t ring_pos64(uint64_t ref, uint64_t w)
+{
+    return ref + (uint64_t)slot_dist(w, ref);
+}
+
+/* Index of a slot in the ring. A multiply, not a division: slots start at
+ * multiples of slot_size below 2^27, where (off * ceil(2^40 / size)) >> 40
+ * is exact. */
+static inline uint32_t ring_index(const struct seg *s, const struct ring_slot *sl)
+{
+    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    uint64_t off = (uint64_t)((const unsigned char *)sl - first);
+    return (uint32_t)((off * s->slot_recip) >> 40);
+}
+
+/* After moving slot sl into word w, which names the caller: records the
+ * caller's start time beside it (see struct ring_slot). */
+static inline void ring_note_holder(struct ring_slot *sl, uint64_t w, ident_t me)
+{
+    __atomic_store_n(&sl->who_start, ident_start(me), __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->who_word, w, __ATOMIC_RELEASE);
+}
+
+/* Moves a head or tail hint from `from` on by one, unless someone did. */
+static inline void ring_advance(uint64_t *hint, uint64_t from)
+{
+    __atomic_compare_exchange_n(hint, &from, from + 1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/* Takes one message off the count of those above priority 0. */
+void ring_count_down(struct ring_ctl *ctl);
+
+/* For a slot whose message will never be delivered: takes it off the count
+ * of those above priority 0, if it was on it (once, whoever calls). */
+void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl);
+
+/* Frees a SKIP slot at pos for the next lap, unless a live thread is doing
+ * so. Returns 1 if this call freed it. */
+int ring_free_skipped(const struct seg *s, struct ring_slot *sl, uint64_t pos);
+
+/* Moves slot sl from word w (held by the caller, or by a dead process) to
+ * SKIP naming the calling thread, and frees it for the next lap. Returns
+ * 1, or 0 when the slot no longer held w. */
+int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w);
+
+/* Repairs a slot left half done by a dead process (see ring_repair.c).
+ * When the slot holds a live process's state a lap behind position want
+ * (a sender's position; pass RING_NO_POS otherwise), moves that state on
+ * to want instead, so the holder no longer blocks the ring. Returns 1 when
+ * the slot was stuck and is now repaired or moved. */
+#define RING_NO_POS UINT64_MAX
+int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want);
+
+/* Returns 1 while the process slot word w names (as recorded beside it,
+ * else by pid alone) lives, else 0. */
+int ring_holder_alive(const struct ring_slot *sl, uint64_t w);
+
+/* When the word of a slot the caller held as `mine` moved on because a
+ * sender relocated it (same state, same pid, whole laps later), stores the
+ * new word in *mine and returns 1; else 0 (the slot is no longer ours). */
+int ring_relocated(const struct seg *s, const struct ring_slot *sl, uint64_t *mine);
+
+/* Claims the slot of the next position: CLAIMED(t, pid), waiting for room
+ * per timeout_ns. Returns 0 with *out and *t_out set, or -EAGAIN,
+ * -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
+int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **out, uint64_t *t_out);
+
+/* Fills the slot claimed as `mine` (copying buf unless it is the slot's own
+ * payload) and publishes it. Returns 0, RETRY when the slot was taken from
+ * us meanwhile (we were judged dead), or -ENOSPC when the file system has
+ * no room for the message (the slot is given up); then it was not sent. */
+int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint64_t mine,
+                 const void *buf, size_t len, unsigned prio, uint64_t token);
+
+/* Makes sure the file has storage under the first len payload bytes of a
+ * claimed slot. Returns 0, or -ENOSPC (or another -errno of fallocate). */
+int ring_back(const struct seg *s, struct ring_slot *sl, size_t len);
+
+/* Gives up a slot claimed as `mine` at position t without a message. */
+void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine);
+
+/* The same; returns 1 when the slot was still `mine` and is now given up. */
+int ring_give_up_if(const struct seg *s, struct ring_slot *sl, uint64_t mine);
+
+/* Receives by copy into buf, or (lend not NULL) by lending the slot. */
+ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                      int64_t timeout_ns, const void **lend);
+
+#endif

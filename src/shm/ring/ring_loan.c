@@ -1,0 +1,100 @@
+/* Zero copy in ring mailboxes: a loan is a slot held CLAIMED by the loaning
+ * process until mbx_send_loan publishes it in place; a received loan is a
+ * slot held LENT until mbx_release frees it. A dead holder's slots are
+ * repaired like any other (ring_repair.c). */
+#include "shm/ring/ring_impl.h"
+
+#include "shm/sync.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+/* The slot whose payload starts at buf, or NULL when buf is not one. */
+static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
+{
+    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
+    const unsigned char *p = buf;
+    if (p < first + sizeof(struct ring_slot))
+        return NULL;
+    uint64_t off = (uint64_t)(p - first) - sizeof(struct ring_slot);
+    if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
+        return NULL;
+    return (struct ring_slot *)(first + off);
+}
+
+int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
+{
+    struct ring_slot *sl;
+    uint64_t t;
+    int r = ring_claim(c, MBX_NONBLOCK, &sl, &t);
+    if (r)
+        return r;
+    if ((r = ring_back(c->s, sl, len))) {
+        ring_give_up(c->s, sl, t, slot_word(t, SLOT_CLAIMED, c->pid));
+        return r;
+    }
+    /* The loan's size, so that mbx_send_loan can check it. */
+    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
+    *buf = sl + 1;
+    return 0;
+}
+
+int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+{
+    struct ring_slot *sl = slot_of_payload(c->s, buf);
+    if (!sl)
+        return -EINVAL;
+    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    if (slot_state_of(w) != SLOT_CLAIMED || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK) ||
+        len > __atomic_load_n(&sl->len, __ATOMIC_RELAXED))
+        return -EINVAL;
+    uint64_t t = w >> (64 - SLOT_POS_BITS);
+    if (__atomic_load_n(&sl->moved, __ATOMIC_ACQUIRE)) {
+        /* Held over a lap, the loan was moved on among messages sent after
+         * it was taken: published in place, it would come out between
+         * them. A copy at the tail keeps the order of sends. */
+        int r = ring_send(c, buf, len, prio, timeout_ns);
+        if (r == 0) /* the loan's slot goes, wherever it was moved since */
+            for (w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+                 slot_state_of(w) == SLOT_CLAIMED &&
+                 slot_pid_of(w) == (c->pid & (int32_t)SLOT_PID_MASK);
+                 w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE))
+                if (ring_give_up_if(c->s, sl, w))
+                    break;
+        return r;
+    }
+    int r = ring_publish(c, sl, t, w, buf, len, prio, c->reply_token);
+    return r == RETRY ? -EINVAL : r;
+}
+
+int ring_release(const struct mb_ctx *c, const void *buf)
+{
+    const struct seg *s = c->s;
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    struct ring_slot *sl = slot_of_payload(s, buf);
+    if (!sl)
+        return -EINVAL;
+    uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+    if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
+        return -EINVAL;
+    /* Off the count while the slot is still ours (see PRIO_COUNTED). */
+    ring_release_prio(ctl, sl);
+    /* A sender may move the loan on by whole laps meanwhile (relocation):
+     * free it wherever it is. */
+    for (;;) {
+        uint64_t pos = w >> (64 - SLOT_POS_BITS);
+        if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
+                                        0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            break;
+        if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
+            return -EINVAL;
+    }
+    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    return 0;
+}
+
+ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
+                       int64_t timeout_ns)
+{
+    return ring_recv_any(c, 0, NULL, SIZE_MAX, info, timeout_ns, buf);
+}

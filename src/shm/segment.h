@@ -1,0 +1,247 @@
+/* Layout of one mailbox's shared memory and its validation.
+ *
+ * The segment holds offsets from its own start, never pointers. Every offset,
+ * size and index read from it is checked before use: a peer may be broken or
+ * hostile. Layout:
+ *
+ *   [0, 4096)             struct seg_hdr: identity, hot line, bins
+ *   [4096, 8192)          struct seg_receipt[SEG_RECEIPTS]: who took which call
+ *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h), or
+ *                         stream control and bytes (streams only; stream.h)
+ *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
+ *   [heads_off, +512 KiB) struct seg_qhead[MBX_PRIO_MAX]: FIFO per priority
+ *   [arena_off, end)      message blocks, tiling the arena exactly
+ *
+ * A mailbox is one of two kinds, fixed at creation. A ring mailbox (small
+ * capacity and messages, the common case) keeps messages in place in ring
+ * slots and never takes the lock. A heap mailbox keeps them in arena blocks
+ * ordered by priority FIFOs under the robust lock: any size, any capacity.
+ * A stream (MBX_STREAM) is a byte ring in the same place as a ring's slots.
+ *
+ * The file is sparse: pages are backed only once touched, so memory follows
+ * what is queued rather than capacity x max size.
+ */
+#ifndef MBX_SEGMENT_H
+#define MBX_SEGMENT_H
+
+#include "mbx.h"
+#include "shm/seg_model.h"
+#include "shm/shlock.h"
+
+#include <stdint.h>
+
+/* Processes share these words through memory: an 8-byte atomic that a
+ * compiler implemented with a lock (libatomic) would be atomic only within
+ * one process. */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics are lock-free");
+
+#define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
+/* Version 3: the lock is mbx's own (shlock.h), processes are recorded with
+ * their start time, calls leave receipts in the called mailbox. Files of
+ * versions 1 and 2 (earlier builds) are refused with -EPROTO. */
+#define SEG_VERSION        3u
+#define SEG_LINE           64u
+#define SEG_NBINS          64u
+#define SEG_EXACT_BINS     32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG        (1ull << 30)
+#define SEG_MAX_ARENA      (1ull << 44)
+#define SEG_RING           0x100u /* internal flag: a ring mailbox */
+#define SEG_RING_MAX_SLOTS 1024u
+#define SEG_RING_SMALL_MSG (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
+#define SEG_RING_MAX_BYTES (64ull << 20) /* payload bytes of all slots of a larger ring */
+#define SEG_STREAM_MAX     (1ull << 30)  /* bytes a stream buffers at most */
+
+/* Block states: distinctive values so a scribbled word is noticed. */
+enum blk_state {
+    BLK_FREE = 0x4652,    /* in a free bin (or not yet binned) */
+    BLK_WRITING = 0x5752, /* taken by a sender holding the lock, or lent to it */
+    BLK_QUEUED = 0x5155,  /* a whole message, linked in its priority FIFO */
+    BLK_TAKEN = 0x5441,   /* rendezvous: received, its sender frees it */
+    BLK_LENT = 0x4c45,    /* lent to a receiver (identity in prev) until released */
+};
+
+/* Header of every block in the arena; the payload follows it. A block is
+ * either free or queued, so next/prev serve the free bin or the FIFO. */
+struct seg_blk {
+    uint64_t size;         /* whole block, header included; multiple of 64 */
+    uint64_t len;          /* payload bytes */
+    uint64_t seq;          /* send order, from 1 */
+    uint64_t next;         /* offset of the next block in its list; 0 = none */
+    uint64_t prev;         /* offset of the previous block; LENT: the borrower's ident */
+    uint16_t state;        /* enum blk_state */
+    uint16_t prio;         /* 0 .. MBX_PRIO_MAX-1 */
+    uint32_t sender_start; /* low 32 bits of the sender's start time (ident.h) */
+    int32_t sender_pid;    /* sender's pid and uid, for mbx_msginfo */
+    uint32_t sender_uid;
+    uint64_t token; /* reply token (call.h), 0 for a plain message */
+};
+_Static_assert(sizeof(struct seg_blk) == SEG_LINE, "block header is one cache line");
+
+/* The line every send and receive touches: lock, count, wake words. Waiters
+ * read count and the futex words here while spinning. */
+struct seg_hot {
+    struct shlock lock;    /* guards the heap kind's arena and queues */
+    uint32_t count;        /* messages queued (atomic reads outside the lock) */
+    uint32_t removed;      /* 1 once mbx_unlink ran: every call says -EIDRM */
+    uint32_t recv_futex;   /* bumped on every enqueue: receivers wait on it */
+    uint32_t send_futex;   /* bumped on every dequeue: senders wait on it */
+    uint32_t recv_waiters; /* receivers asleep on recv_futex (sleepers.h) */
+    uint32_t send_waiters; /* senders asleep on send_futex (sleepers.h) */
+    uint32_t broken;       /* 1 once a repair failed: every locked call says -EUCLEAN */
+} __attribute__((aligned(SEG_LINE)));
+_Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
+
+/* Second line of the fast path, written under the lock. Fields read
+ * without it (stat) are written with atomic stores. */
+struct seg_meta {
+    uint64_t seq_next;          /* sequence number of the next message */
+    uint64_t bytes;             /* payload bytes queued */
+    uint64_t bin_mask;          /* bit i: bins[i] is not empty */
+    uint64_t used;              /* arena bytes in blocks that are not free */
+    uint64_t received_total;    /* messages taken (sent_total is seq_next - 1) */
+    uint32_t nactive;           /* entries in active[] */
+    uint32_t repairs;           /* times a dead lock holder's work was repaired */
+    uint32_t sleep_epoch_ms[2]; /* when the sleeper counts' epochs began (sleepers.h):
+                                   recv_waiters, send_waiters */
+    uint64_t given_back;        /* times arena pages were given back (alloc_back) */
+} __attribute__((aligned(SEG_LINE)));
+_Static_assert(sizeof(struct seg_meta) == SEG_LINE, "meta is one cache line");
+
+/* Round-robin receivers: tickets in call order; only the holder of the
+ * ticket being served may take the next message. */
+#define SEG_RR_WINDOW 64u
+struct seg_rr {
+    uint64_t next;                  /* next ticket to hand out */
+    uint64_t serving;               /* ticket whose holder takes next */
+    uint64_t holder[SEG_RR_WINDOW]; /* ident holding ticket t at t % window; 0: gone */
+};
+
+struct seg_hdr {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    uint64_t file_size;
+    uint64_t active_off;
+    uint64_t heads_off;
+    uint64_t arena_off;
+    uint64_t arena_size;
+    uint64_t max_msg_size;
+    uint64_t memory_limit;
+    uint32_t capacity;
+    uint32_t recv_policy;
+    uint32_t mode;
+    uint32_t flags; /* MBX_OWNED, MBX_STREAM, SEG_RING */
+    int32_t owner_pid;
+    uint32_t ring_slots; /* 0 for a heap mailbox */
+    uint64_t ring_off;
+    uint64_t slot_size;
+    char name[208];
+    struct seg_hot hot;
+    struct seg_meta meta;
+    uint64_t bins[SEG_NBINS]; /* free lists of blocks, by size class */
+    struct seg_model model;   /* ownership, receive rights, calls (#3) */
+    struct seg_rr rr;
+    uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
+    uint64_t boot_id[2];  /* the boot its process state belongs to (reboot.h) */
+    uint64_t pidns;       /* the PID namespace its process state belongs to (ident.h) */
+};
+_Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
+
+/* Who took the request of a call (call.h): the caller writes its token and
+ * itself, the receiver that takes the request writes itself as the taker,
+ * the caller clears the entry when its call ends. In the called mailbox,
+ * so that a receiver never touches another mailbox to report it. */
+struct seg_receipt {
+    uint64_t token;  /* 0: free */
+    uint64_t caller; /* ident of the calling process */
+    uint64_t taker;  /* ident of the process that took the request; 0: nobody yet */
+    uint64_t spare;
+};
+#define SEG_RECEIPTS 128u
+_Static_assert(SEG_RECEIPTS * sizeof(struct seg_receipt) == 4096, "receipts fill a page");
+
+struct seg_qhead {
+    uint64_t head, tail;
+};
+
+/* A mapped segment, as one process sees it. */
+struct seg {
+    unsigned char *base;
+    uint64_t size;
+    struct seg_hdr *hdr;
+    struct seg_receipt *receipts;
+    uint16_t *active;
+    struct seg_qhead *heads;
+    unsigned char *ring; /* NULL for a heap mailbox */
+    uint32_t ring_slots;
+    uint64_t slot_size;
+    unsigned char *stream; /* stream control and bytes; NULL unless a stream */
+    uint64_t stream_size;
+    /* Copies of the immutable header fields, checked once at attach, so a
+     * peer rewriting the header later cannot move our bounds. */
+    uint64_t arena_start, arena_end;
+    uint64_t max_msg_size;
+    int fd; /* the file, for reserving storage; -1: do not reserve */
+    uint32_t capacity, recv_policy, flags;
+    /* What this handle knows has storage (never read from the segment,
+     * where a scribbled value could make it skip a reservation): a ring's
+     * slots (payload bytes per slot; NULL: none known), a heap's arena
+     * below backed_end while the segment's given_back count is backed_gen. */
+    uint32_t *slot_backed;
+    uint64_t backed_end, backed_gen;
+    uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
+};
+
+/* Returns 1 when a mailbox with these attributes and flags is a ring. */
+int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
+
+/* Total file size for a mailbox with these attributes (validated) and flags
+ * (SEG_RING or MBX_STREAM choose the kind). */
+uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
+
+/* Bytes from the start of the file through the ring's control lines or the
+ * stream: storage reserved when the mailbox is created, so that a full file
+ * system makes creation fail rather than a later access fault. (A ring's
+ * slots get storage as they are used, a heap's arena as it grows.) */
+uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags);
+
+/* Writes a fresh header and empty arena into the zeroed mapping base of size
+ * bytes (from seg_size_for with the same flags) of file fd (-1: none).
+ * Returns 0 or -errno from reserving storage. */
+int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
+               uint32_t flags, int fd);
+
+/* Checks the header of a mapping of size bytes and fills *s. Returns 0,
+ * -EUCLEAN (not a mailbox or inconsistent), or -EPROTO (other version). */
+int seg_attach(struct seg *s, unsigned char *base, uint64_t size);
+
+/* Returns the block at offset off when it lies inside the arena, aligned and
+ * whole, else NULL (callers turn that into -EUCLEAN). */
+struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
+
+/* Returns 1 when len payload bytes of the block at b stay inside the arena. */
+static inline int seg_len_ok(const struct seg *s, const struct seg_blk *b, uint64_t len)
+{
+    uint64_t off = (uint64_t)((const unsigned char *)b - s->base) + sizeof(*b);
+    return off <= s->arena_end && len <= s->arena_end - off && len <= s->max_msg_size;
+}
+
+/* Offset of a block pointer inside the segment. */
+static inline uint64_t seg_off(const struct seg *s, const struct seg_blk *b)
+{
+    return (uint64_t)((const unsigned char *)b - s->base);
+}
+
+/* Payload of a block. */
+static inline unsigned char *seg_payload(struct seg_blk *b)
+{
+    return (unsigned char *)(b + 1);
+}
+
+/* Arena bytes a message of len payload bytes occupies. */
+static inline uint64_t seg_blk_size(uint64_t len)
+{
+    return (sizeof(struct seg_blk) + len + SEG_LINE - 1) & ~(uint64_t)(SEG_LINE - 1);
+}
+
+#endif

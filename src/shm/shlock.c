@@ -1,0 +1,96 @@
+#include "shm/shlock.h"
+
+#include "platform/platform.h"
+
+#include <errno.h>
+
+/* Tries before sleeping: the lock guards short critical sections, and a
+ * sleeper costs the holder a wake-up system call on unlock. */
+#define SPINS 512
+/* Longest sleep before a waiter looks whether the holder is still there. */
+#define LOOK_NS 10000000ll
+
+int shlock_holder_dead(const struct shlock *l)
+{
+    uint32_t w = __atomic_load_n(&l->word, __ATOMIC_ACQUIRE);
+    int32_t tid = (int32_t)(w & SHLOCK_TID_MASK);
+    if (tid == 0)
+        return 0;
+    ident_t h = __atomic_load_n(&l->holder, __ATOMIC_ACQUIRE);
+    /* The record belongs to this holder only when it names its tid; a
+     * holder that died before writing it is judged by its tid alone. */
+    if (ident_id(h) != tid)
+        h = ident_make(tid, 0);
+    if (ident_thread_alive(h))
+        return 0;
+    /* Still the same holder, or it let go meanwhile? */
+    return __atomic_load_n(&l->word, __ATOMIC_ACQUIRE) == w;
+}
+
+static int took(struct shlock *l, ident_t me, int r)
+{
+    __atomic_store_n(&l->holder, me, __ATOMIC_RELEASE);
+    return r;
+}
+
+int shlock_lock(struct shlock *l, int64_t deadline)
+{
+    ident_t me = ident_thread();
+    uint32_t tid = (uint32_t)ident_id(me) & SHLOCK_TID_MASK;
+    uint32_t w = 0;
+    if (__atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return took(l, me, 0);
+    for (int i = 0; i < SPINS; i++) {
+        if ((w & SHLOCK_TID_MASK) == tid)
+            return -EDEADLK;
+        if (w == 0 &&
+            __atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return took(l, me, 0);
+        cpu_relax();
+        w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+    }
+    /* The first look at the holder comes at once: a holder that died
+     * holding the lock is the likely reason for a spin that did not end. */
+    int64_t looked = clock_now_ns() - LOOK_NS;
+    for (;;) {
+        w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+        if (w == 0) {
+            /* Others may sleep too: keep the mark, so our unlock wakes one. */
+            if (__atomic_compare_exchange_n(&l->word, &w, tid | SHLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                return took(l, me, 0);
+            continue;
+        }
+        if ((w & SHLOCK_TID_MASK) == tid)
+            return -EDEADLK;
+        int64_t now = clock_now_ns();
+        if (now - looked >= LOOK_NS) {
+            looked = now;
+            if (shlock_holder_dead(l) &&
+                __atomic_compare_exchange_n(&l->word, &w, tid | SHLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                return took(l, me, SHLOCK_TOOK_OVER);
+            continue;
+        }
+        int64_t left = clock_remaining(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        if (!(w & SHLOCK_WAITERS) &&
+            !__atomic_compare_exchange_n(&l->word, &w, w | SHLOCK_WAITERS, 0, __ATOMIC_RELAXED,
+                                         __ATOMIC_RELAXED))
+            continue;
+        int64_t nap = LOOK_NS - (now - looked);
+        if (left > 0 && left < nap)
+            nap = left;
+        /* A signal does not end the wait: the lock is held for moments by
+         * a running holder, and the deadline bounds the rest. */
+        futex_wait(&l->word, w | SHLOCK_WAITERS, nap);
+    }
+}
+
+void shlock_unlock(struct shlock *l)
+{
+    uint32_t old = __atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE);
+    if (old & SHLOCK_WAITERS)
+        futex_wake(&l->word, 1);
+}
