@@ -31,6 +31,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; mbx_version() says the library's. The
+ * library's soname changes (libmbx.so.0, .1, ...) whenever the ABI breaks;
+ * within one soname, structs only grow at their end, behind a size field
+ * (mbx_options, mbx_stat_ext), and nothing is removed. */
+#define MBX_VERSION_MAJOR 0
+#define MBX_VERSION_MINOR 2
+#define MBX_VERSION_PATCH 0
+
 typedef struct mbx mbx; /* an open handle */
 
 #define MBX_NONBLOCK   ((int64_t)0)
@@ -62,6 +70,24 @@ typedef struct mbx_attr {
     uint64_t memory_limit; /* bytes of message storage; default 1 GiB */
 } mbx_attr;
 
+/* The kind of a local mailbox: how its messages are kept. */
+enum mbx_kind {
+    MBX_KIND_AUTO = 0,   /* ring when the attributes allow, else heap (or stream) */
+    MBX_KIND_RING = 1,   /* a ring of slots, lock-free: capacity 1..1024, see README */
+    MBX_KIND_HEAP = 2,   /* arena blocks under a lock: any size and capacity */
+    MBX_KIND_STREAM = 3, /* a byte stream (MBX_STREAM) */
+};
+
+/* Everything mbx_open takes and what came after it, for mbx_open_opts.
+ * size is sizeof(mbx_options) as the program was compiled (mbx_options_init
+ * sets it): the library reads only fields within it, and later versions
+ * only add fields at the end. */
+typedef struct mbx_options {
+    uint32_t size;
+    uint32_t kind; /* enum mbx_kind; MBX_KIND_AUTO by default */
+    mbx_attr attr; /* read with MBX_CREATE, as mbx_open's attr */
+} mbx_options;
+
 typedef struct mbx_msginfo {
     uint64_t size; /* bytes in the message */
     uint32_t priority;
@@ -84,8 +110,24 @@ typedef struct mbx_stat {
     uint32_t repairs; /* extension: repairs made after a process died mid-operation */
 } mbx_stat;
 
+/* Statistics that came after mbx_stat, on mbx_options' rule: set size to
+ * sizeof(mbx_stat_ext) before calling mbx_stat_ext_get. */
+typedef struct mbx_stat_ext {
+    uint32_t size;
+    uint32_t kind;           /* enum mbx_kind of the mailbox */
+    uint32_t layout_version; /* of its shared memory (this build makes 3) */
+    uint32_t reserved;
+} mbx_stat_ext;
+
+/* Returns the library's version, "MAJOR.MINOR.PATCH" (a static string). */
+const char *mbx_version(void);
+
 /* Fills *attr with the defaults. Never fails. */
 void mbx_attr_init(mbx_attr *attr);
+
+/* Fills *opts with the defaults (attr as mbx_attr_init, kind AUTO) and its
+ * size. Never fails. */
+void mbx_options_init(mbx_options *opts);
 
 /* Returns a static English description of a value returned by this library
  * (negative or positive errno); never NULL. */
@@ -116,6 +158,12 @@ const char *mbx_strerror(int err);
  * errno of the file system. */
 int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
 
+/* Like mbx_open, with options (NULL: the defaults). opts->kind picks the
+ * kind of a new local mailbox: -EINVAL when the attributes do not allow it
+ * (a ring of 2000 slots), or when opts->size is too small to hold attr.
+ * The kind is also what $MBX_QUEUE=heap asks for when kind is AUTO. */
+int mbx_open_opts(const char *name, int flags, const mbx_options *opts, mbx **out);
+
 /* Closes a handle and frees it; the mailbox itself stays. Calls blocked on
  * the handle in other threads return -EBADF first. Returns 0, or -EINVAL
  * for NULL. */
@@ -135,6 +183,11 @@ int mbx_sync(mbx *m);
 /* Fills *st with a snapshot of the mailbox behind the handle. Returns 0,
  * -EINVAL, -EIDRM or -EUCLEAN. */
 int mbx_stat_get(mbx *m, mbx_stat *st);
+
+/* Fills *st (st->size set by the caller; fields past it are not written)
+ * with the extended statistics of the mailbox behind the handle. Returns
+ * 0, -EINVAL (NULL, or st->size below 4) or -EIDRM. */
+int mbx_stat_ext_get(mbx *m, mbx_stat_ext *st);
 
 /* Like mbx_stat_get for the mailbox called `name`, without opening it for
  * sending or receiving. Returns 0, -EINVAL, -ENOENT, -EACCES or -EUCLEAN. */

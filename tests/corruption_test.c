@@ -3,7 +3,7 @@
  * Run under AddressSanitizer by the sanitizer build. */
 #include "test_util.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 
 #include <errno.h>
@@ -34,7 +34,7 @@ static mbx *fresh_heap(void)
     setenv("MBX_QUEUE", "heap", 1);
     mbx *m = fresh();
     unsetenv("MBX_QUEUE");
-    assert_null(m->seg.ring);
+    assert_null(shm_box_of(m)->seg.ring);
     return m;
 }
 
@@ -48,20 +48,20 @@ static void targeted_damage_is_reported(void **state)
 {
     (void)state;
     mbx *m = fresh_heap();
-    struct seg_hdr *h = m->seg.hdr;
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
     char buf[300];
     h->meta.nactive = 1u << 30;
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EUCLEAN);
     h->meta.nactive = 4;
-    uint16_t top = m->seg.active[3];
-    m->seg.heads[top].head = 8; /* points into the header */
+    uint16_t top = shm_box_of(m)->seg.active[3];
+    shm_box_of(m)->seg.heads[top].head = 8; /* points into the header */
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EUCLEAN);
-    m->seg.heads[top].head = m->seg.arena_end - 64;
+    shm_box_of(m)->seg.heads[top].head = shm_box_of(m)->seg.arena_end - 64;
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), -EUCLEAN);
     mbx_close(m);
     m = fresh_heap();
     /* A block claiming a payload past the end of the arena. */
-    struct seg_blk *first = seg_blk_at(&m->seg, m->seg.arena_start);
+    struct seg_blk *first = seg_blk_at(&shm_box_of(m)->seg, shm_box_of(m)->seg.arena_start);
     first->len = 1ull << 40;
     first->prio = 3;
     int r;
@@ -85,7 +85,7 @@ static void layout_versions(void **state)
     mbx *m, *again;
     mbx_unlink("big");
     assert_int_equal(mbx_open("big", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    struct seg_hdr *h = m->seg.hdr;
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
     uint32_t want = SEG_VERSION;
     assert_int_equal(h->version, want);
     /* Layouts of earlier builds (1: small rings and heaps, 2: big rings)
@@ -110,10 +110,10 @@ static void layout_versions(void **state)
  * fields that once said which pages had storage. */
 static void scribble(mbx *m, int n)
 {
-    unsigned char *base = m->seg.base;
-    uint64_t lock_lo = (uint64_t)((unsigned char *)&m->seg.hdr->hot.lock - base);
-    uint64_t lock_hi = lock_lo + sizeof(m->seg.hdr->hot.lock);
-    uint64_t heads = (uint64_t)((unsigned char *)m->seg.heads - base);
+    unsigned char *base = shm_box_of(m)->seg.base;
+    uint64_t lock_lo = (uint64_t)((unsigned char *)&shm_box_of(m)->seg.hdr->hot.lock - base);
+    uint64_t lock_hi = lock_lo + sizeof(shm_box_of(m)->seg.hdr->hot.lock);
+    uint64_t heads = (uint64_t)((unsigned char *)shm_box_of(m)->seg.heads - base);
     for (int i = 0; i < n; i++) {
         uint64_t off;
         switch (rand() % 6) {
@@ -121,25 +121,25 @@ static void scribble(mbx *m, int n)
             off = (uint64_t)rand() % 4096;
             break;
         case 4: /* call receipts */
-            off = (uint64_t)((unsigned char *)m->seg.receipts - base) + (uint64_t)rand() % 4096;
+            off = (uint64_t)((unsigned char *)shm_box_of(m)->seg.receipts - base) + (uint64_t)rand() % 4096;
             break;
         case 5: /* a slot's header, or a block's */
-            if (m->seg.ring)
-                off = (uint64_t)(m->seg.ring - base) + 192 +
-                      (uint64_t)(rand() % m->seg.ring_slots) * m->seg.slot_size +
+            if (shm_box_of(m)->seg.ring)
+                off = (uint64_t)(shm_box_of(m)->seg.ring - base) + 192 +
+                      (uint64_t)(rand() % shm_box_of(m)->seg.ring_slots) * shm_box_of(m)->seg.slot_size +
                       (uint64_t)rand() % 48;
             else
-                off = m->seg.arena_start + (uint64_t)(rand() % 8) * 64 + (uint64_t)rand() % 64;
+                off = shm_box_of(m)->seg.arena_start + (uint64_t)(rand() % 8) * 64 + (uint64_t)rand() % 64;
             break;
         case 1: /* the ring, or the queue heads in use */
-            if (m->seg.ring)
-                off = (uint64_t)(m->seg.ring - base) +
-                      (uint64_t)rand() % (192 + m->seg.ring_slots * m->seg.slot_size);
+            if (shm_box_of(m)->seg.ring)
+                off = (uint64_t)(shm_box_of(m)->seg.ring - base) +
+                      (uint64_t)rand() % (192 + shm_box_of(m)->seg.ring_slots * shm_box_of(m)->seg.slot_size);
             else
                 off = heads + (uint64_t)(rand() % 4) * 16 + (uint64_t)rand() % 16;
             break;
         default: /* the arena's blocks */
-            off = m->seg.arena_start + (uint64_t)rand() % (m->seg.arena_end - m->seg.arena_start);
+            off = shm_box_of(m)->seg.arena_start + (uint64_t)rand() % (shm_box_of(m)->seg.arena_end - shm_box_of(m)->seg.arena_start);
         }
         if (off >= lock_lo && off < lock_hi)
             continue;

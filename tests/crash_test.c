@@ -4,12 +4,12 @@
 #include "test_util.h"
 
 #include "shm/heap/alloc.h"
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 #include "platform/platform.h"
 #include "shm/heap/prioq.h"
 #include "shm/ring/ring.h"
-#include "shm/sync.h"
+#include "shm/lock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -75,7 +75,7 @@ static mbx *open_kind(const char *name, uint32_t capacity, const char *queue)
     } else {
         unsetenv("MBX_QUEUE");
     }
-    assert_int_equal(m->seg.ring != NULL, strcmp(queue, "ring") == 0);
+    assert_int_equal(shm_box_of(m)->seg.ring != NULL, strcmp(queue, "ring") == 0);
     return m;
 }
 
@@ -108,19 +108,19 @@ static void dies_holding_lock_mid_send(void **state)
     struct crash_msg msg;
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(mbx_send(m, &msg, make_msg(&msg, i), 0, 0), 0);
-    uint64_t used = m->seg.hdr->meta.used;
+    uint64_t used = shm_box_of(m)->seg.hdr->meta.used;
     pid_t p = fork();
     if (p == 0) {
-        sync_lock(&m->seg, -1);
+        seg_lock(&shm_box_of(m)->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, 400, ident_self(), &b);
+        alloc_take(&shm_box_of(m)->seg, 400, ident_self(), &b);
         memset(seg_payload(b), 0x5a, 200);
         raise(SIGKILL);
     }
     reap(p);
     /* The next locker repairs: the half message is gone, the rest intact. */
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 3), 0, 0), 0);
-    assert_int_equal(m->seg.hdr->meta.used, used + seg_blk_size(make_msg(&msg, 3)));
+    assert_int_equal(shm_box_of(m)->seg.hdr->meta.used, used + seg_blk_size(make_msg(&msg, 3)));
     for (uint32_t i = 0; i < 4; i++) {
         ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
         assert_true(n > 0 && whole(&msg, (size_t)n));
@@ -141,16 +141,16 @@ static void dies_after_commit_before_link(void **state)
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 5, 0), 0);
     pid_t p = fork();
     if (p == 0) {
-        sync_lock(&m->seg, -1);
+        seg_lock(&shm_box_of(m)->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, sizeof(msg), ident_self(), &b);
+        alloc_take(&shm_box_of(m)->seg, sizeof(msg), ident_self(), &b);
         size_t n = make_msg(&msg, 1);
         memcpy(seg_payload(b), &msg, n);
         b->len = n;
         b->prio = 9;
-        b->seq = m->seg.hdr->meta.seq_next; /* the increment is lost */
+        b->seq = shm_box_of(m)->seg.hdr->meta.seq_next; /* the increment is lost */
         b->state = BLK_QUEUED;
-        m->seg.hdr->meta.nactive = 77; /* and the lists were mid-change */
+        shm_box_of(m)->seg.hdr->meta.nactive = 77; /* and the lists were mid-change */
         raise(SIGKILL);
     }
     reap(p);
@@ -173,16 +173,16 @@ static void dies_after_commit_before_link(void **state)
 static void die_before_count(mbx *m, uint32_t id)
 {
     struct crash_msg msg;
-    sync_lock(&m->seg, -1);
+    seg_lock(&shm_box_of(m)->seg, -1);
     struct seg_blk *b;
-    alloc_take(&m->seg, sizeof(msg), ident_self(), &b);
+    alloc_take(&shm_box_of(m)->seg, sizeof(msg), ident_self(), &b);
     size_t n = make_msg(&msg, id);
     memcpy(seg_payload(b), &msg, n);
     b->len = n;
-    b->seq = m->seg.hdr->meta.seq_next++;
+    b->seq = shm_box_of(m)->seg.hdr->meta.seq_next++;
     b->state = BLK_QUEUED;
-    prioq_push(&m->seg, b);
-    m->seg.hdr->meta.bytes += n;
+    prioq_push(&shm_box_of(m)->seg, b);
+    shm_box_of(m)->seg.hdr->meta.bytes += n;
     raise(SIGKILL);
 }
 
@@ -244,7 +244,7 @@ static void repair_counts_an_exiting_holder_dead(void **state)
     mbx *m = open_heap_box("exiting", 8);
     struct crash_msg msg;
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 0, 0), 0);
-    uint64_t used = m->seg.hdr->meta.used;
+    uint64_t used = shm_box_of(m)->seg.hdr->meta.used;
     size_t big = (size_t)256 << 20;
     pid_t p = fork();
     if (p == 0) {
@@ -252,18 +252,18 @@ static void repair_counts_an_exiting_holder_dead(void **state)
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (mem == MAP_FAILED)
             _exit(3);
-        sync_lock(&m->seg, -1);
+        seg_lock(&shm_box_of(m)->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, 400, ident_self(), &b);
+        alloc_take(&shm_box_of(m)->seg, 400, ident_self(), &b);
         raise(SIGKILL);
     }
     /* Take the lock as soon as the holder counts as dead: inside its exit
      * (tearing down 256 MiB) or a zombie, never reaped meanwhile. */
-    while (!sync_holder_died(&m->seg))
+    while (!seg_holder_died(&shm_box_of(m)->seg))
         ;
-    assert_int_equal(sync_lock(&m->seg, -1), 0);
-    uint64_t after = m->seg.hdr->meta.used;
-    sync_unlock(&m->seg);
+    assert_int_equal(seg_lock(&shm_box_of(m)->seg, -1), 0);
+    uint64_t after = shm_box_of(m)->seg.hdr->meta.used;
+    seg_unlock(&shm_box_of(m)->seg);
     reap(p);
     assert_int_equal(after, used);
     ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
@@ -274,8 +274,8 @@ static void repair_counts_an_exiting_holder_dead(void **state)
 
 static struct ring_slot *ring_slot_of(mbx *m, uint64_t pos)
 {
-    unsigned char *first = m->seg.ring + sizeof(struct ring_ctl);
-    return (struct ring_slot *)(first + (pos % m->seg.ring_slots) * m->seg.slot_size);
+    unsigned char *first = shm_box_of(m)->seg.ring + sizeof(struct ring_ctl);
+    return (struct ring_slot *)(first + (pos % shm_box_of(m)->seg.ring_slots) * shm_box_of(m)->seg.slot_size);
 }
 
 /* A sender dies between claiming a ring slot and publishing it: receivers
@@ -284,7 +284,7 @@ static void ring_sender_dies_mid_claim(void **state)
 {
     (void)state;
     mbx *m = open_kind("rclaim", 8, "ring");
-    struct ring_ctl *ctl = (struct ring_ctl *)m->seg.ring;
+    struct ring_ctl *ctl = (struct ring_ctl *)shm_box_of(m)->seg.ring;
     struct crash_msg msg;
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 0, 0), 0);
     pid_t p = fork();
@@ -318,7 +318,7 @@ static void ring_slow_sender_hides_nothing(void **state)
 {
     (void)state;
     mbx *m = open_kind("rslow", 8, "ring");
-    struct ring_ctl *ctl = (struct ring_ctl *)m->seg.ring;
+    struct ring_ctl *ctl = (struct ring_ctl *)shm_box_of(m)->seg.ring;
     uint64_t t = ctl->tail;
     struct ring_slot *sl = ring_slot_of(m, t);
     sl->word = slot_word(t, SLOT_CLAIMED, getpid());
@@ -355,7 +355,7 @@ static void ring_receiver_dies_mid_take(void **state)
 {
     (void)state;
     mbx *m = open_kind("rtake", 2, "ring");
-    struct ring_ctl *ctl = (struct ring_ctl *)m->seg.ring;
+    struct ring_ctl *ctl = (struct ring_ctl *)shm_box_of(m)->seg.ring;
     struct crash_msg msg;
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 0), 0, 0), 0);
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 1), 0, 0), 0);
@@ -547,21 +547,21 @@ static void random_kills(void **state)
     struct crash_msg msg;
     assert_int_equal(mbx_send(m, &msg, make_msg(&msg, 1), 0, 0), 0);
     assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), (ssize_t)make_msg(&msg, 1));
-    if (!m->seg.ring) {
-        assert_int_equal(sync_lock(&m->seg, -1), 0);
-        assert_int_equal(alloc_rebuild(&m->seg, NULL, NULL), 0);
-        assert_int_equal(m->seg.hdr->meta.used, 0);
-        sync_unlock(&m->seg);
+    if (!shm_box_of(m)->seg.ring) {
+        assert_int_equal(seg_lock(&shm_box_of(m)->seg, -1), 0);
+        assert_int_equal(alloc_rebuild(&shm_box_of(m)->seg, NULL, NULL), 0);
+        assert_int_equal(shm_box_of(m)->seg.hdr->meta.used, 0);
+        seg_unlock(&shm_box_of(m)->seg);
     }
     mbx_stat st;
     assert_int_equal(mbx_stat_get(m, &st), 0);
     print_message("%s mailbox: 300 kill rounds, %u messages acknowledged, %u repairs after a "
                   "death mid-operation; none lost or doubled\n",
-                  m->seg.ring ? "ring" : "heap", acked, st.repairs);
+                  shm_box_of(m)->seg.ring ? "ring" : "heap", acked, st.repairs);
     /* On a heap mailbox a kill inside the lock is likely in 300 rounds, and a
      * test that never hit one would prove little. (A ring slot is held for
      * nanoseconds; the ring_* tests above kill inside one on purpose.) */
-    if (!m->seg.ring)
+    if (!shm_box_of(m)->seg.ring)
         assert_true(st.repairs > 0);
     munmap(b, sizeof(*b));
     mbx_close(m);

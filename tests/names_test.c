@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include "core/names.h"
+#include "shm/files.h"
 
 #include <errno.h>
 
@@ -32,7 +33,9 @@ static void invalid_names(void **state)
     assert_int_equal(name_check("@012"), -EINVAL);
     assert_int_equal(name_check("@12a"), -EINVAL);
     assert_int_equal(name_check("@2147483648"), -EINVAL);
-    assert_int_equal(name_check("tcp://host:1/x"), -EPROTONOSUPPORT);
+    /* Not a local name: transports with schemes are chosen before
+     * (core/transports.c; mbx_open says -EPROTONOSUPPORT, api_test). */
+    assert_int_equal(name_check("tcp://host:1/x"), -EINVAL);
     char big[NAME_MAX_LEN + 2];
     memset(big, 'x', NAME_MAX_LEN + 1);
     big[NAME_MAX_LEN + 1] = 0;

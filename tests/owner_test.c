@@ -2,7 +2,7 @@
  * terminates in any way the mailbox is removed; mbx_transfer passes it on. */
 #include "test_util.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 #include "shm/owner.h"
 
@@ -176,7 +176,7 @@ static void reused_pid_is_not_the_owner(void **state)
 {
     (void)state;
     mbx *m = create_owned("reuse", 4);
-    m->seg.hdr->model.owner += 1ull << 32; /* another start time */
+    shm_box_of(m)->seg.hdr->model.owner += 1ull << 32; /* another start time */
     mbx *x;
     assert_int_equal(mbx_open("reuse", MBX_SEND, NULL, &x), -ENOENT);
     assert_int_equal(mbx_send(m, "a", 1, 0, 0), -EIDRM);

@@ -1,7 +1,7 @@
 /* MBX_RECV_ROUND_ROBIN: receivers waiting together are served in turn. */
 #include "test_util.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 
 #include <errno.h>

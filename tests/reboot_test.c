@@ -3,7 +3,7 @@
  * pids that now name other processes) is cleared, and the messages stay. */
 #include "test_util.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 #include "shm/ring/ring.h"
 
@@ -31,19 +31,19 @@ static mbx *make(const char *kind)
  * processes of that boot. */
 static void pretend_old_boot(mbx *m)
 {
-    struct seg_hdr *h = m->seg.hdr;
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
     h->boot_id[0] ^= 0xff;
     h->hot.recv_waiters = 3;
-    if (m->seg.ring) {
+    if (shm_box_of(m)->seg.ring) {
         /* Two slots held by pids that, after the reboot, are live
          * processes (ours) with nothing to do with them. */
-        struct ring_slot *first = (struct ring_slot *)(m->seg.ring + sizeof(struct ring_ctl));
+        struct ring_slot *first = (struct ring_slot *)(shm_box_of(m)->seg.ring + sizeof(struct ring_ctl));
         first->word = slot_word(0, SLOT_TAKING, getpid());
         struct ring_slot *fourth =
-            (struct ring_slot *)((unsigned char *)first + 3 * m->seg.slot_size);
+            (struct ring_slot *)((unsigned char *)first + 3 * shm_box_of(m)->seg.slot_size);
         fourth->word = slot_word(3, SLOT_CLAIMED, getpid());
-        ((struct ring_ctl *)m->seg.ring)->head = 1;
-        ((struct ring_ctl *)m->seg.ring)->tail = 4;
+        ((struct ring_ctl *)shm_box_of(m)->seg.ring)->head = 1;
+        ((struct ring_ctl *)shm_box_of(m)->seg.ring)->tail = 4;
     } else {
         /* Locked by a thread of the old boot, whose tid may name a live
          * thread of this one. */
@@ -73,7 +73,7 @@ static void heap_mailbox_after_reboot(void **state)
 {
     (void)state;
     mbx *m = make("heap");
-    assert_null(m->seg.ring);
+    assert_null(shm_box_of(m)->seg.ring);
     pretend_old_boot(m);
     mbx_close(m);
     reopen_drains();
@@ -83,7 +83,7 @@ static void ring_mailbox_after_reboot(void **state)
 {
     (void)state;
     mbx *m = make("ring");
-    assert_non_null(m->seg.ring);
+    assert_non_null(shm_box_of(m)->seg.ring);
     pretend_old_boot(m);
     mbx_close(m);
     reopen_drains();

@@ -4,11 +4,11 @@
 
 #include "shm/heap/alloc.h"
 #include "platform/platform.h"
-#include "shm/handle.h"
-#include "shm/mailbox.h"
+#include "shm/shm.h"
+#include "shm/shm.h"
 #include "shm/heap/repair.h"
 #include "seg_fixture.h"
-#include "shm/sync.h"
+#include "shm/lock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -278,15 +278,15 @@ static void dead_holder_on_wrapped_arena(void **state)
     int r = mbx_open("wrapped", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, &m);
     unsetenv("MBX_QUEUE");
     assert_int_equal(r, 0);
-    assert_null(m->seg.ring);
+    assert_null(shm_box_of(m)->seg.ring);
     uint8_t got[18];
     wrap_arena(m, box_send, box_recv, got);
-    assert_true(arena_out_of_send_order(&m->seg));
+    assert_true(arena_out_of_send_order(&shm_box_of(m)->seg));
     pid_t p = fork();
     if (p == 0) {
-        sync_lock(&m->seg, -1);
+        seg_lock(&shm_box_of(m)->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, ROUND_MSG, ident_self(), &b);
+        alloc_take(&shm_box_of(m)->seg, ROUND_MSG, ident_self(), &b);
         memset(seg_payload(b), 0xee, ROUND_MSG / 2);
         raise(SIGKILL);
         _exit(1);
@@ -294,7 +294,7 @@ static void dead_holder_on_wrapped_arena(void **state)
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    assert_int_equal(shlock_holder_dead(&m->seg.hdr->hot.lock), 1);
+    assert_int_equal(shlock_holder_dead(&shm_box_of(m)->seg.hdr->hot.lock), 1);
     drain_in_send_order(m, box_recv, got);
     mbx_stat ms;
     assert_int_equal(mbx_stat_get(m, &ms), 0);

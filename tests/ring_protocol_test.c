@@ -3,12 +3,12 @@
 #include "test_box.h"
 
 #include "shm/heap/alloc.h"
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "platform/linux/proc.h"
 #include "shm/heap/prioq.h"
 #include "shm/ring/ring_impl.h"
 #include "shm/sleepers.h"
-#include "shm/sync.h"
+#include "shm/lock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -51,14 +51,14 @@ static void priority_count_is_exact_to_the_lap(void **state)
     assert_int_equal(mbx_send(m, &H1, sizeof(H1), 5, 0), 0);
     assert_int_equal(mbx_send(m, &H2, sizeof(H2), 5, 0), 0);
     /* Someone finds the dead loan and repairs it. */
-    struct ring_slot *sl = ring_slot_at(&m->seg, 4);
-    assert_int_equal(ring_unstick(&m->seg, sl, sl->word, RING_NO_POS), 1);
+    struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, 4);
+    assert_int_equal(ring_unstick(&shm_box_of(m)->seg, sl, sl->word, RING_NO_POS), 1);
     int want[3] = {H1, H2, P};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 1000000000ll), sizeof(got));
         assert_int_equal(got, want[i]);
     }
-    assert_int_equal(ring_ctl_of(&m->seg)->hiprio, 0);
+    assert_int_equal(ring_ctl_of(&shm_box_of(m)->seg)->hiprio, 0);
     mbx_close(m);
     mbx_unlink("prio");
 }
@@ -69,8 +69,8 @@ static void late_repairer_leaves_the_next_lap_alone(void **state)
 {
     (void)state;
     mbx *m = test_box("late", 2, 64, 0);
-    struct ring_ctl *ctl = ring_ctl_of(&m->seg);
-    struct ring_slot *sl = ring_slot_at(&m->seg, 0);
+    struct ring_ctl *ctl = ring_ctl_of(&shm_box_of(m)->seg);
+    struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, 0);
     /* Position 0 was given up (SKIP) and freed; the next lap's message at
      * position 2 is queued at priority 7. */
     int v = 1, got;
@@ -80,7 +80,7 @@ static void late_repairer_leaves_the_next_lap_alone(void **state)
     assert_int_equal(mbx_send(m, &v, sizeof(v), 7, 0), 0); /* position 2, slot 0 */
     assert_int_equal(ctl->hiprio, 1);
     /* A repairer that read SKIP(0) long ago frees it now. */
-    assert_int_equal(ring_free_skipped(&m->seg, sl, 0), 0);
+    assert_int_equal(ring_free_skipped(&shm_box_of(m)->seg, sl, 0), 0);
     assert_int_equal(ctl->hiprio, 1);
     assert_int_equal(sl->prio & ~PRIO_COUNTED, 7);
     assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got)); /* priority 7 first */
@@ -99,7 +99,7 @@ static void spinning_receiver_sees_anothers_repair(void **state)
     mbx *m = test_box("spinrep", 1, 64, 0);
     int v = 42;
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
-    struct ring_slot *sl = ring_slot_at(&m->seg, 0);
+    struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, 0);
     /* A live receiver holds the message, copying it out. */
     pid_t holder = fork();
     if (holder == 0) {
@@ -129,7 +129,7 @@ static void spinning_receiver_sees_anothers_repair(void **state)
      * look (every 10 ms) could. */
     kill(holder, SIGKILL);
     waitpid(holder, NULL, 0);
-    assert_int_equal(ring_unstick(&m->seg, sl, stuck, RING_NO_POS), 1);
+    assert_int_equal(ring_unstick(&shm_box_of(m)->seg, sl, stuck, RING_NO_POS), 1);
     reap_ok(p);
     mbx_close(m);
     mbx_unlink("spinrep");
@@ -146,7 +146,7 @@ static void spinning_heap_receiver_sees_a_dead_holder(void **state)
     setenv("MBX_QUEUE", "heap", 1);
     mbx *m = test_box("spinheap", 8, 64, 0);
     unsetenv("MBX_QUEUE");
-    assert_null(m->seg.ring);
+    assert_null(shm_box_of(m)->seg.ring);
     pid_t r = fork();
     if (r == 0) {
         mbx_set_spin(m, MBX_FOREVER);
@@ -157,15 +157,15 @@ static void spinning_heap_receiver_sees_a_dead_holder(void **state)
     usleep(50000);
     pid_t p = fork();
     if (p == 0) { /* queues 7 but dies before counting it */
-        sync_lock(&m->seg, -1);
+        seg_lock(&shm_box_of(m)->seg, -1);
         struct seg_blk *b;
-        alloc_take(&m->seg, sizeof(int), ident_self(), &b);
+        alloc_take(&shm_box_of(m)->seg, sizeof(int), ident_self(), &b);
         int v = 7;
         memcpy(seg_payload(b), &v, sizeof(v));
         b->len = sizeof(v);
-        b->seq = m->seg.hdr->meta.seq_next++;
+        b->seq = shm_box_of(m)->seg.hdr->meta.seq_next++;
         b->state = BLK_QUEUED;
-        prioq_push(&m->seg, b);
+        prioq_push(&shm_box_of(m)->seg, b);
         raise(SIGKILL);
     }
     waitpid(p, NULL, 0);
@@ -190,7 +190,7 @@ static void receive_wakes_a_sleeping_sender(void **state)
         mbx_set_spin(m, 0);
         _exit(mbx_send(m, &v, sizeof(v), 0, 10000000000ll) == 0 ? 0 : 1);
     }
-    struct seg_hot *hot = &m->seg.hdr->hot;
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
     for (int i = 0; i < 5000 && !sleepers_any(&hot->send_waiters); i++)
         usleep(1000);
     assert_true(sleepers_any(&hot->send_waiters));

@@ -3,12 +3,12 @@
  * tests that need several users are in multiuser_test.c. */
 #include "test_box.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "platform/platform.h"
 #include "platform/linux/proc.h"
 #include "shm/receipts.h"
 #include "shm/ring/ring_impl.h"
-#include "shm/sync.h"
+#include "shm/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +55,7 @@ static mbx *heap_box_sized(const char *name, uint32_t capacity, uint64_t max_msg
     } else {
         unsetenv("MBX_QUEUE");
     }
-    assert_null(m->seg.ring);
+    assert_null(shm_box_of(m)->seg.ring);
     return m;
 }
 
@@ -70,10 +70,10 @@ static pid_t stopped_lock_holder(mbx *m)
 {
     pid_t p = fork();
     if (p == 0) {
-        if (sync_lock(&m->seg, -1) != 0)
+        if (seg_lock(&shm_box_of(m)->seg, -1) != 0)
             _exit(2);
         raise(SIGSTOP);
-        sync_unlock(&m->seg);
+        seg_unlock(&shm_box_of(m)->seg);
         _exit(0);
     }
     int st;
@@ -96,7 +96,7 @@ static void token_does_not_make_receiver_lock_another_mailbox(void **state)
     pid_t x = fork();
     if (x == 0) {
         mbx *self;
-        if (mbx_self(&self) != 0 || sync_lock(&self->seg, -1) != 0)
+        if (mbx_self(&self) != 0 || seg_lock(&shm_box_of(self)->seg, -1) != 0)
             _exit(2);
         raise(SIGSTOP);
         _exit(0);
@@ -105,7 +105,7 @@ static void token_does_not_make_receiver_lock_another_mailbox(void **state)
     assert_int_equal(waitpid(x, &st, WUNTRACED), x);
     assert_true(WIFSTOPPED(st));
     mbx *pub = test_box("public", 8, 64, 0);
-    struct mb_ctx c = handle_ctx(pub);
+    struct mb_ctx c = handle_ctx(shm_box_of(pub));
     c.reply_token = (uint64_t)(uint32_t)x << 32 | 12345;
     assert_int_equal(mb_send(&c, "req", 3, 0, MBX_NONBLOCK), 0);
     alarm(30); /* the old code hung here until the holder was continued */
@@ -155,11 +155,11 @@ static void lock_leaves_no_address_in_shared_memory(void **state)
 {
     (void)state;
     mbx *m = heap_box("leak", 8);
-    assert_int_equal(sync_lock(&m->seg, -1), 0);
-    assert_false(holds_an_address((const unsigned char *)m->seg.hdr, 4096));
-    sync_unlock(&m->seg);
+    assert_int_equal(seg_lock(&shm_box_of(m)->seg, -1), 0);
+    assert_false(holds_an_address((const unsigned char *)shm_box_of(m)->seg.hdr, 4096));
+    seg_unlock(&shm_box_of(m)->seg);
     assert_int_equal(mbx_send(m, "x", 1, 0, 0), 0);
-    assert_false(holds_an_address((const unsigned char *)m->seg.hdr, 4096));
+    assert_false(holds_an_address((const unsigned char *)shm_box_of(m)->seg.hdr, 4096));
     mbx_close(m);
     mbx_unlink("leak");
 }
@@ -194,12 +194,12 @@ static void held_flock_cannot_block_open_for_ever(void **state)
 {
     (void)state;
     mbx *m = test_box("flocked", 8, 64, 0);
-    m->seg.hdr->boot_id[0] ^= 0xff; /* as if written in another boot */
+    shm_box_of(m)->seg.hdr->boot_id[0] ^= 0xff; /* as if written in another boot */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t p = fork();
     if (p == 0) {
-        int fd = open(m->path, O_RDONLY);
+        int fd = open(shm_box_of(m)->path, O_RDONLY);
         if (fd < 0 || flock(fd, LOCK_EX) != 0)
             _exit(2);
         if (write(fds[1], "x", 1) != 1)
@@ -242,9 +242,9 @@ static void signal_handler_send_does_not_deadlock(void **state)
     sa.sa_handler = send_from_handler;
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
     alarm(30);
-    assert_int_equal(sync_lock(&handler_box->seg, -1), 0); /* as inside mbx_send */
+    assert_int_equal(seg_lock(&shm_box_of(handler_box)->seg, -1), 0); /* as inside mbx_send */
     raise(SIGUSR1);
-    sync_unlock(&handler_box->seg);
+    seg_unlock(&shm_box_of(handler_box)->seg);
     alarm(0);
     sigaction(SIGUSR1, &old, NULL);
     assert_int_equal(handler_result, -EAGAIN);
@@ -259,9 +259,9 @@ static void signal_handler_send_does_not_deadlock(void **state)
  * through it. */
 static void ring_rebase(mbx *m, uint64_t base)
 {
-    struct ring_ctl *ctl = ring_ctl_of(&m->seg);
-    for (uint64_t pos = base; pos < base + m->seg.ring_slots; pos++)
-        ring_slot_at(&m->seg, pos)->word = slot_word(pos, SLOT_FREE, 0);
+    struct ring_ctl *ctl = ring_ctl_of(&shm_box_of(m)->seg);
+    for (uint64_t pos = base; pos < base + shm_box_of(m)->seg.ring_slots; pos++)
+        ring_slot_at(&shm_box_of(m)->seg, pos)->word = slot_word(pos, SLOT_FREE, 0);
     ctl->head = ctl->tail = base;
 }
 
@@ -281,7 +281,7 @@ static void ring_repair_past_the_39_bit_wrap(void **state)
 {
     (void)state;
     mbx *m = test_box("wrap", 4, 64, 0);
-    assert_non_null(m->seg.ring);
+    assert_non_null(shm_box_of(m)->seg.ring);
     uint64_t base = (1ull << 39) - 2;
     ring_rebase(m, base);
     int v;
@@ -293,10 +293,10 @@ static void ring_repair_past_the_39_bit_wrap(void **state)
     assert_int_equal(v, 1);
     /* The message at 2^39 is being taken by a receiver that died. */
     uint64_t pos = 1ull << 39;
-    struct ring_slot *sl = ring_slot_at(&m->seg, pos);
+    struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, pos);
     assert_int_equal(slot_state_of(sl->word), SLOT_READY);
     sl->word = slot_word(pos, SLOT_TAKING, dead_pid());
-    assert_int_equal(ring_ctl_of(&m->seg)->head, pos); /* a taker keeps the head */
+    assert_int_equal(ring_ctl_of(&shm_box_of(m)->seg)->head, pos); /* a taker keeps the head */
     assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, 1000000000ll), sizeof(v));
     assert_int_equal(v, 2);
     for (int i = 0; i < 20; i++) {
@@ -304,7 +304,7 @@ static void ring_repair_past_the_39_bit_wrap(void **state)
         assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, 0), sizeof(v));
         assert_int_equal(v, i);
     }
-    assert_true(ring_ctl_of(&m->seg)->head > pos);
+    assert_true(ring_ctl_of(&shm_box_of(m)->seg)->head > pos);
     mbx_close(m);
     mbx_unlink("wrap");
 }
@@ -326,9 +326,9 @@ static void reused_pid_does_not_keep_a_ring_slot(void **state)
     }
     int v = 1;
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
-    struct ring_ctl *ctl = ring_ctl_of(&m->seg);
+    struct ring_ctl *ctl = ring_ctl_of(&shm_box_of(m)->seg);
     uint64_t t = ctl->tail;
-    struct ring_slot *sl = ring_slot_at(&m->seg, t);
+    struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, t);
     uint64_t w = slot_word(t, SLOT_CLAIMED, other);
     sl->word = w;
     uint64_t start = 0;
@@ -347,8 +347,8 @@ static void reused_pid_does_not_keep_a_ring_slot(void **state)
     mbx_stat st;
     assert_int_equal(mbx_stat_get(m, &st), 0);
     assert_int_equal(st.repairs, 1);
-    for (uint32_t i = 0; i < m->seg.ring_slots; i++)
-        assert_int_not_equal(slot_state_of(ring_slot_at(&m->seg, i)->word), SLOT_CLAIMED);
+    for (uint32_t i = 0; i < shm_box_of(m)->seg.ring_slots; i++)
+        assert_int_not_equal(slot_state_of(ring_slot_at(&shm_box_of(m)->seg, i)->word), SLOT_CLAIMED);
     kill_and_reap(other);
     mbx_close(m);
     mbx_unlink("reuse");
@@ -418,7 +418,7 @@ static void held_send_loan_does_not_stall_senders(void **state)
 {
     (void)state;
     mbx *m = test_box("loanheld", 4, 64, 0);
-    assert_non_null(m->seg.ring);
+    assert_non_null(shm_box_of(m)->seg.ring);
     void *loan;
     assert_int_equal(mbx_loan(m, 8, &loan), 0);
     for (int i = 0; i < 40; i++) {
@@ -540,15 +540,15 @@ static void scribbled_storage_records_do_not_fault(void **state)
         while (mbx_send(m, buf, sizeof(buf), 0, 0) == 0)
             n++;
         assert_true(n > 0 && n < 64);
-        if (m->seg.ring) {
-            for (uint32_t i = 0; i < m->seg.ring_slots; i++) {
-                struct ring_slot *sl = ring_slot_at(&m->seg, i);
+        if (shm_box_of(m)->seg.ring) {
+            for (uint32_t i = 0; i < shm_box_of(m)->seg.ring_slots; i++) {
+                struct ring_slot *sl = ring_slot_at(&shm_box_of(m)->seg, i);
                 if (slot_state_of(sl->word) == SLOT_FREE)
                     memset((char *)sl + 8, 0xff, sizeof(*sl) - 8);
             }
         } else {
-            memset(&m->seg.hdr->meta.repairs, 0xff,
-                   sizeof(m->seg.hdr->meta) - offsetof(struct seg_meta, repairs));
+            memset(&shm_box_of(m)->seg.hdr->meta.repairs, 0xff,
+                   sizeof(shm_box_of(m)->seg.hdr->meta) - offsetof(struct seg_meta, repairs));
         }
         int r = send_in_child(m);
         assert_true(r == -ENOSPC || r == -EUCLEAN);
@@ -596,9 +596,9 @@ static void stopped_round_robin_receiver_loses_its_turn(void **state)
         _exit(n == 1 ? 0 : 1);
     }
     /* Wait until it holds the turn (it waits on an empty mailbox). */
-    for (int i = 0; i < 10000 && m->seg.hdr->rr.next == m->seg.hdr->rr.serving; i++)
+    for (int i = 0; i < 10000 && shm_box_of(m)->seg.hdr->rr.next == shm_box_of(m)->seg.hdr->rr.serving; i++)
         usleep(1000);
-    assert_true(m->seg.hdr->rr.next != m->seg.hdr->rr.serving);
+    assert_true(shm_box_of(m)->seg.hdr->rr.next != shm_box_of(m)->seg.hdr->rr.serving);
     kill(p, SIGSTOP);
     int st;
     assert_int_equal(waitpid(p, &st, WUNTRACED), p);

@@ -25,16 +25,16 @@ static void size_follows_attributes(void **state)
     (void)state;
     mbx_attr a;
     mbx_attr_init(&a);
-    uint64_t small = seg_size_for(&a, 0);
+    uint64_t small = seg_size_for(&a, &shm_kind_heap);
     a.capacity = 1u << 31; /* capped by memory_limit, not capacity x size */
-    uint64_t big = seg_size_for(&a, 0);
+    uint64_t big = seg_size_for(&a, &shm_kind_heap);
     assert_true(big > small);
     assert_true(big <= small + a.memory_limit + 4096);
     a.max_msg_size = 1ull << 30;
     a.memory_limit = 4096;
     a.capacity = 4;
     /* Always room for one largest message. */
-    assert_true(seg_size_for(&a, 0) >= seg_blk_size(1ull << 30));
+    assert_true(seg_size_for(&a, &shm_kind_heap) >= seg_blk_size(1ull << 30));
 }
 
 /* Which attributes get a ring: small messages always, larger ones while all
@@ -45,33 +45,33 @@ static void ring_or_heap(void **state)
     (void)state;
     mbx_attr a;
     mbx_attr_init(&a);
-    assert_true(seg_wants_ring(&a, 0));
+    assert_true(shm_kind_ring.accepts(&a, 0));
     a.max_msg_size = 64 * 1024;
     a.capacity = 1024;
-    assert_true(seg_wants_ring(&a, 0));
+    assert_true(shm_kind_ring.accepts(&a, 0));
     a.max_msg_size = 1 << 20;
     a.capacity = 64;
-    assert_true(seg_wants_ring(&a, 0));
+    assert_true(shm_kind_ring.accepts(&a, 0));
     a.capacity = 65;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
     a.capacity = 64;
     a.memory_limit = 32u << 20;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
     a.memory_limit = 1ull << 30;
     a.max_msg_size = 64u << 20;
     a.capacity = 1;
-    assert_true(seg_wants_ring(&a, 0));
+    assert_true(shm_kind_ring.accepts(&a, 0));
     a.max_msg_size = 1ull << 30;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
     a.max_msg_size = 100;
-    assert_false(seg_wants_ring(&a, MBX_STREAM));
+    assert_false(shm_kind_ring.accepts(&a, MBX_STREAM));
     a.recv_policy = MBX_RECV_ROUND_ROBIN;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
     a.recv_policy = MBX_RECV_ANY;
     a.capacity = MBX_RENDEZVOUS;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
     a.capacity = MBX_UNBOUNDED;
-    assert_false(seg_wants_ring(&a, 0));
+    assert_false(shm_kind_ring.accepts(&a, 0));
 }
 
 static void attach_rejects_damage(void **state)

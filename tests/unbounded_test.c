@@ -3,7 +3,7 @@
  * memory is reused afterwards. */
 #include "test_box.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 
 #include <errno.h>
@@ -42,7 +42,7 @@ static void a_million_small_messages(void **state)
         last = v;
     }
     assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
-    assert_int_equal(m->seg.hdr->meta.used, 0);
+    assert_int_equal(shm_box_of(m)->seg.hdr->meta.used, 0);
     mbx_close(m);
     mbx_unlink("million");
 }

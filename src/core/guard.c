@@ -32,18 +32,18 @@ static void unlist(void *arg)
     pthread_mutex_unlock(&lock);
 }
 
-static void before_fork(void)
+void guard_fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
 }
 
-static void after_fork_parent(void)
+void guard_fork_parent(void)
 {
     pthread_mutex_unlock(&lock);
 }
 
 /* Only the forking thread lives on in the child. */
-static void after_fork_child(void)
+void guard_fork_child(void)
 {
     all = mine.listed ? &mine : NULL;
     mine.next = NULL;
@@ -53,7 +53,6 @@ static void after_fork_child(void)
 static void setup(void)
 {
     pthread_key_create(&key, unlist);
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static void list_me(void)

@@ -25,4 +25,10 @@ void guard_leave(struct mbx *prev);
  * call on m, calling wake(m) while some are. */
 void guard_wait_idle(struct mbx *m, void (*wake)(struct mbx *m));
 
+/* Fork handlers (core/process.c): the list of threads stays whole across
+ * fork, and in the child only the forking thread is left in it. */
+void guard_fork_prepare(void);
+void guard_fork_parent(void);
+void guard_fork_child(void);
+
 #endif

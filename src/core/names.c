@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FILE_PREFIX "mbx."
-
 static int valid_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -28,8 +26,6 @@ int name_check(const char *name)
 {
     if (!name)
         return -EINVAL;
-    if (strncmp(name, "tcp://", 6) == 0)
-        return -EPROTONOSUPPORT;
     size_t len = strnlen(name, NAME_MAX_LEN + 1);
     if (len == 0)
         return -EINVAL;
@@ -45,23 +41,9 @@ int name_check(const char *name)
     return 0;
 }
 
-const char *name_dir(void)
+pid_t name_pid(const char *name)
 {
-    const char *d = getenv("MBX_DIR");
-    return (d && *d) ? d : "/dev/shm";
-}
-
-int name_path(const char *name, char *path, size_t cap)
-{
-    int n = snprintf(path, cap, "%s/" FILE_PREFIX "%s", name_dir(), name);
-    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
-}
-
-int name_from_file(const char *file, const char **name)
-{
-    size_t plen = sizeof(FILE_PREFIX) - 1;
-    if (strncmp(file, FILE_PREFIX, plen) != 0 || name_check(file + plen) != 0)
+    if (!name || name[0] != '@' || name_check(name) != 0)
         return 0;
-    *name = file + plen;
-    return 1;
+    return (pid_t)strtol(name + 1, NULL, 10);
 }

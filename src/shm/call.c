@@ -1,11 +1,9 @@
 #include "shm/call.h"
 
-#include "core/guard.h"
-#include "shm/handle.h"
-#include "shm/owner.h"
 #include "platform/platform.h"
+#include "shm/owner.h"
+#include "shm/process.h"
 #include "shm/receipts.h"
-#include "shm/sync.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,7 +15,6 @@
 #define CALL_POLL_NS  20000000ll  /* how often a waiting call looks at the taker */
 #define REPLY_WAIT_NS 100000000ll /* how long a reply waits for room */
 #define SLOT_WAIT_NS  1000000l    /* retry period while all call slots are busy */
-#define PEERS         8           /* cached handles on callers' mailboxes */
 
 static uint32_t counter;
 
@@ -38,11 +35,6 @@ static uint64_t new_token(void)
         n = (n ^ __atomic_load_n(&key, __ATOMIC_RELAXED)) & 0x7fffffffu;
     } while (n == 0);
     return (uint64_t)(uint32_t)ident_self_pid() << 32 | n;
-}
-
-static int removed(const struct seg *s)
-{
-    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* ---- the caller's own record of its calls, in its mailbox's header ---- */
@@ -80,90 +72,10 @@ static int slot_waiting(const struct seg *s, uint64_t token)
     return 0;
 }
 
-/* ---- handles on callers' mailboxes, for replying ---- */
-
-struct peer {
-    int32_t pid;
-    int refs;
-    mbx *m;
-};
-
-static struct peer peers[PEERS];
-static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t peers_once = PTHREAD_ONCE_INIT;
-
-static void peers_lock_fn(void)
-{
-    pthread_mutex_lock(&peers_lock);
-}
-
-static void peers_unlock_fn(void)
-{
-    pthread_mutex_unlock(&peers_lock);
-}
-
-static void peers_setup(void)
-{
-    pthread_atfork(peers_lock_fn, peers_unlock_fn, peers_unlock_fn);
-}
-
-/* Stores in *out a send handle on "@pid", cached. Returns 0 or an error of
- * mbx_open (-ENOENT when that process is gone). Give it back with peer_put. */
-static int peer_get(pid_t pid, mbx **out)
-{
-    pthread_once(&peers_once, peers_setup);
-    pthread_mutex_lock(&peers_lock);
-    for (unsigned i = 0; i < PEERS; i++) {
-        struct peer *p = &peers[i];
-        if (p->m && p->pid == pid && !removed(&p->m->seg)) {
-            p->refs++;
-            *out = p->m;
-            pthread_mutex_unlock(&peers_lock);
-            return 0;
-        }
-    }
-    pthread_mutex_unlock(&peers_lock);
-    char name[16];
-    snprintf(name, sizeof(name), "@%d", (int)pid);
-    mbx *m;
-    /* A process's own mailbox is found among that process's open files,
-     * so whoever owns the file, it is the caller's: MBX_SHARED lets root
-     * answer another user. */
-    int r = mbx_open(name, MBX_SEND | MBX_SHARED, NULL, &m);
-    if (r)
-        return r;
-    pthread_mutex_lock(&peers_lock);
-    for (unsigned i = 0; i < PEERS; i++) {
-        struct peer *p = &peers[i];
-        if (!p->m || p->refs == 0) {
-            if (p->m)
-                mbx_close(p->m);
-            *p = (struct peer){pid, 1, m};
-            break;
-        }
-    }
-    pthread_mutex_unlock(&peers_lock);
-    *out = m;
-    return 0;
-}
-
-static void peer_put(mbx *m)
-{
-    pthread_mutex_lock(&peers_lock);
-    unsigned i = 0;
-    while (i < PEERS && peers[i].m != m)
-        i++;
-    if (i < PEERS)
-        peers[i].refs--;
-    pthread_mutex_unlock(&peers_lock);
-    if (i == PEERS)
-        mbx_close(m); /* the cache was full of handles in use */
-}
-
 /* ---- the caller's wait ---- */
 
 struct call_wait {
-    struct mbx *target;
+    struct shm_box *target;
     int receipt;
     uint64_t token;
 };
@@ -174,12 +86,12 @@ struct call_wait {
 static int call_poll(const struct mb_ctx *c)
 {
     const struct call_wait *w = c->poll_arg;
-    if (__atomic_load_n(&w->target->closing, __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&w->target->base.closing, __ATOMIC_SEQ_CST))
         return -EBADF;
     uint64_t taker = receipt_taker(&w->target->seg, w->receipt, w->token);
     if (taker)
         return ident_alive(taker) ? 0 : -EPIPE;
-    return removed(&w->target->seg) ? -EIDRM : 0;
+    return seg_removed(&w->target->seg) ? -EIDRM : 0;
 }
 
 /* Takes the reply without waiting; one that does not fit is discarded
@@ -198,8 +110,8 @@ static ssize_t take_reply(const struct mb_ctx *c, void *reply, size_t cap)
     return -EMSGSIZE;
 }
 
-static ssize_t await_reply(mbx *me, struct call_wait *w, int slot, void *reply, size_t cap,
-                           int64_t deadline)
+static ssize_t await_reply(struct shm_box *me, struct call_wait *w, int slot, void *reply,
+                           size_t cap, int64_t deadline)
 {
     struct mb_ctx c = handle_ctx(me);
     c.poll = call_poll;
@@ -217,60 +129,45 @@ static ssize_t await_reply(mbx *me, struct call_wait *w, int slot, void *reply, 
     return late == -EAGAIN ? n : late;
 }
 
-static ssize_t call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
-                    int64_t timeout_ns)
+ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
+                 int64_t timeout_ns)
 {
-    int r = owner_send_check(m);
-    mbx *me;
+    struct shm_box *b = shm_box_of(m);
+    if (len > b->seg.max_msg_size)
+        return -EMSGSIZE;
+    int r = owner_send_check(b);
+    struct mbx *self;
     if (!r)
-        r = mbx_self(&me);
+        r = shm_self(&self);
     if (r)
         return r;
+    struct shm_box *me = shm_box_of(self);
     int64_t deadline = clock_deadline(timeout_ns);
-    struct call_wait w = {m, -1, new_token()};
+    struct call_wait w = {b, -1, new_token()};
     int slot = slot_claim(&me->seg, w.token, deadline);
     if (slot < 0)
         return slot;
     /* Without a receipt (every entry in use) the call still works, but a
      * taker that dies leaves it to its timeout. */
-    w.receipt = receipt_open(&m->seg, w.token, ident_self());
-    struct mb_ctx c = handle_ctx(m);
+    w.receipt = receipt_open(&b->seg, w.token, ident_self());
+    struct mb_ctx c = handle_ctx(b);
     c.reply_token = w.token;
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
     if (n == 0)
         n = await_reply(me, &w, slot, reply, cap, deadline);
     else
         slot_release(&me->seg, slot, w.token);
-    receipt_close(&m->seg, w.receipt, w.token);
+    receipt_close(&b->seg, w.receipt, w.token);
     return n;
 }
 
-EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
-                        int64_t timeout_ns)
+int shm_reply(const mbx_msginfo *request, const void *buf, size_t len)
 {
-    if (!m)
-        return -EINVAL;
-    if (!(m->flags & MBX_SEND))
-        return -EBADF;
-    if (prio >= MBX_PRIO_MAX || (!req && len) || (!reply && cap) || timeout_ns < MBX_FOREVER)
-        return -EINVAL;
-    if (len > m->seg.max_msg_size)
-        return -EMSGSIZE;
-    struct mbx *prev = guard_enter(m);
-    ssize_t n = call(m, req, len, prio, reply, cap, timeout_ns);
-    guard_leave(prev);
-    return n;
-}
-
-EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
-{
-    if (!request || (!buf && len))
-        return -EINVAL;
     uint64_t token = request->reply_token;
     if (token == 0 || (token & REPLY_BIT) || (int32_t)(token >> 32) <= 0)
         return -EINVAL;
-    mbx *p;
-    int r = peer_get((pid_t)(token >> 32), &p);
+    struct shm_box *p;
+    int r = shm_peer_get((pid_t)(token >> 32), &p);
     if (r)
         return r == -ENOENT ? -ESRCH : r;
     /* The cached handle may have outlived the caller. */
@@ -284,6 +181,6 @@ EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
         c.reply_token = token | REPLY_BIT;
         r = mb_send(&c, buf, len, 0, REPLY_WAIT_NS);
     }
-    peer_put(p);
+    shm_peer_put(p);
     return r == -EIDRM ? -ESRCH : r;
 }

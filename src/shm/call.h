@@ -15,5 +15,12 @@
 #define MBX_CALL_H
 
 #include "shm/receipts.h"
+#include "shm/shm.h"
+
+/* mbx_call and mbx_reply on local mailboxes, as mbx.h says (arguments
+ * checked by the core). */
+ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
+                 int64_t timeout_ns);
+int shm_reply(const mbx_msginfo *request, const void *buf, size_t len);
 
 #endif

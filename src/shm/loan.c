@@ -1,103 +1,90 @@
-/* Public zero-copy entry points: checks, then the mailbox kind's own. */
-#include "mbx.h"
+/* Zero copy on local mailboxes: checks, then the mailbox kind's own. */
+#include "shm/shm.h"
 
-#include "shm/handle.h"
-#include "shm/heap/heap_queue.h"
 #include "shm/owner.h"
-#include "platform/platform.h"
-#include "shm/ring/ring.h"
 
 #include <errno.h>
 
-static int loan_checks(mbx *m, int right, const void *ptr)
+/* A kind without loans (a stream has no messages to lend): -EINVAL. */
+static int lends(const struct shm_box *b)
 {
-    if (!m || !ptr)
-        return -EINVAL;
-    if (!(m->flags & right))
-        return -EBADF;
-    if (m->seg.flags & MBX_STREAM)
-        return -EINVAL; /* a stream has no messages to lend */
-    return 0;
+    return b->seg.kind->loan != NULL;
 }
 
-EXPORT int mbx_loan(mbx *m, size_t len, void **buf)
+int shm_loan(struct mbx *m, size_t len, void **buf)
 {
-    int r = loan_checks(m, MBX_SEND, buf);
-    if (r)
-        return r;
-    if (len > m->seg.max_msg_size)
+    struct shm_box *b = shm_box_of(m);
+    if (!lends(b))
+        return -EINVAL;
+    if (len > b->seg.max_msg_size)
         return -EMSGSIZE;
-    if ((r = owner_send_check(m)))
-        return r;
-    struct mb_ctx c = handle_ctx(m);
-    return m->seg.ring ? ring_loan(&c, len, buf) : heap_loan(&c, len, buf);
-}
-
-EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
-{
-    int r = loan_checks(m, MBX_SEND, buf);
+    int r = owner_send_check(b);
     if (r)
         return r;
-    if (prio >= MBX_PRIO_MAX || timeout_ns < MBX_FOREVER)
+    struct mb_ctx c = handle_ctx(b);
+    return b->seg.kind->loan(&c, len, buf);
+}
+
+int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+{
+    struct shm_box *b = shm_box_of(m);
+    if (!lends(b))
         return -EINVAL;
-    if (len > m->seg.max_msg_size)
+    if (len > b->seg.max_msg_size)
         return -EMSGSIZE;
     /* Removed, or its owner gone: the loan goes with the mailbox. */
-    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+    if (seg_removed(&b->seg))
         return -EIDRM;
-    if ((r = owner_send_check(m)))
+    int r = owner_send_check(b);
+    if (r)
         return r;
-    struct mb_ctx c = handle_ctx(m);
-    return m->seg.ring ? ring_send_loan(&c, buf, len, prio, timeout_ns)
-                       : heap_send_loan(&c, buf, len, prio, timeout_ns);
+    struct mb_ctx c = handle_ctx(b);
+    return b->seg.kind->send_loan(&c, buf, len, prio, timeout_ns);
 }
 
 /* The handle's read-only view of its file, mapped on first use (threads
  * of one handle may race to make it: one mapping wins, the other goes). */
-static const unsigned char *lend_view(mbx *m)
+static const unsigned char *lend_view(struct shm_box *b)
 {
-    const unsigned char *v = __atomic_load_n(&m->lend_view, __ATOMIC_ACQUIRE);
+    const unsigned char *v = __atomic_load_n(&b->lend_view, __ATOMIC_ACQUIRE);
     if (v)
         return v;
-    const unsigned char *mine = shmfile_map_view(&m->file);
+    const unsigned char *mine = shmfile_map_view(&b->file);
     if (!mine)
         return NULL;
-    if (__atomic_compare_exchange_n(&m->lend_view, &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (__atomic_compare_exchange_n(&b->lend_view, &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return mine;
-    shmfile_unmap_view(&m->file, mine);
+    shmfile_unmap_view(&b->file, mine);
     return v;
 }
 
-EXPORT ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
+ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
 {
-    int r = loan_checks(m, MBX_RECV, buf);
+    struct shm_box *b = shm_box_of(m);
+    if (!lends(b))
+        return -EINVAL;
+    int r = owner_recv_check(b);
     if (r)
         return r;
-    if (timeout_ns < MBX_FOREVER)
-        return -EINVAL;
-    if ((r = owner_recv_check(m)))
-        return r;
-    const unsigned char *view = lend_view(m);
+    const unsigned char *view = lend_view(b);
     if (!view)
         return -ENOMEM;
-    struct mb_ctx c = handle_ctx(m);
+    struct mb_ctx c = handle_ctx(b);
     const void *p;
-    ssize_t n = m->seg.ring ? ring_recv_loan(&c, &p, info, timeout_ns)
-                            : heap_recv_loan(&c, &p, info, timeout_ns);
+    ssize_t n = b->seg.kind->recv_loan(&c, &p, info, timeout_ns);
     if (n >= 0) /* the same bytes, seen through the read-only mapping */
-        *buf = view + ((const unsigned char *)p - m->seg.base);
+        *buf = view + ((const unsigned char *)p - b->seg.base);
     return n;
 }
 
-EXPORT int mbx_release(mbx *m, const void *buf)
+int shm_release(struct mbx *m, const void *buf)
 {
-    int r = loan_checks(m, MBX_RECV, buf);
-    if (r)
-        return r;
-    const unsigned char *p = buf, *view = __atomic_load_n(&m->lend_view, __ATOMIC_ACQUIRE);
-    if (!view || p < view || p >= view + m->seg.size)
+    struct shm_box *b = shm_box_of(m);
+    if (!lends(b))
+        return -EINVAL;
+    const unsigned char *p = buf, *view = __atomic_load_n(&b->lend_view, __ATOMIC_ACQUIRE);
+    if (!view || p < view || p >= view + b->seg.size)
         return -EINVAL; /* not a loan this handle handed out */
-    struct mb_ctx c = handle_ctx(m);
-    const void *rw = m->seg.base + (p - view);
-    return m->seg.ring ? ring_release(&c, rw) : heap_release(&c, rw);
+    struct mb_ctx c = handle_ctx(b);
+    return b->seg.kind->release(&c, b->seg.base + (p - view));
 }

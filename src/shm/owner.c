@@ -1,7 +1,7 @@
 #include "shm/owner.h"
 
 #include "platform/platform.h"
-#include "shm/sync.h"
+#include "shm/wait.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -10,9 +10,9 @@
 /* The owner fields are single 64-bit identities changed with atomic
  * operations, so no call on an owned mailbox takes its lock. */
 
-static int owned(const struct mbx *m)
+static int owned(const struct shm_box *b)
 {
-    return (m->seg.flags & MBX_OWNED) != 0;
+    return (b->seg.flags & MBX_OWNED) != 0;
 }
 
 static uint64_t load(const uint64_t *p)
@@ -42,30 +42,30 @@ static int owner_lives(const struct seg *s)
     return lives(o) || (p != 0 && lives(p));
 }
 
-void owner_remove(struct mbx *m)
+void owner_remove(struct shm_box *b)
 {
-    __atomic_store_n(&m->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
-    sync_wake_all(&m->seg);
-    handle_unlink_file(m);
+    __atomic_store_n(&b->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
+    wake_everyone(&b->seg);
+    shm_unlink_file(b);
 }
 
-int owner_check(struct mbx *m)
+int owner_check(struct shm_box *b)
 {
-    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&b->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
         return -EIDRM;
-    if (!owner_lives(&m->seg)) {
-        owner_remove(m);
+    if (!owner_lives(&b->seg)) {
+        owner_remove(b);
         return -EIDRM;
     }
     return 0;
 }
 
-int owner_check_open(struct mbx *m)
+int owner_check_open(struct shm_box *b)
 {
-    if (!owned(m))
+    if (!owned(b))
         return 0;
-    __atomic_store_n(&m->owner_checked_ns, clock_now_ns(), __ATOMIC_RELAXED);
-    int r = owner_check(m);
+    __atomic_store_n(&b->owner_checked_ns, clock_now_ns(), __ATOMIC_RELAXED);
+    int r = owner_check(b);
     return r == -EIDRM ? -ENOENT : r;
 }
 
@@ -93,46 +93,47 @@ static int claim(struct seg_hdr *h)
     return 0;
 }
 
-int owner_take_recv(struct mbx *m)
+int owner_take_recv(struct shm_box *b)
 {
-    if (!owned(m) || !(m->flags & MBX_RECV))
+    if (!owned(b) || !(b->base.flags & MBX_RECV))
         return 0;
-    return claim(m->seg.hdr);
+    return claim(b->seg.hdr);
 }
 
-int owner_recv_check(struct mbx *m)
+int owner_recv_check(struct shm_box *b)
 {
-    if (!owned(m))
+    if (!owned(b))
         return 0;
-    const struct seg_model *md = &m->seg.hdr->model;
+    const struct seg_model *md = &b->seg.hdr->model;
     if (load(&md->owner) == ident_self() && load(&md->pending_owner) == 0)
         return 0;
-    return claim(m->seg.hdr);
+    return claim(b->seg.hdr);
 }
 
-int owner_send_check(struct mbx *m)
+int owner_send_check(struct shm_box *b)
 {
-    if (!owned(m))
+    if (!owned(b))
         return 0;
     int64_t now = clock_now_ns();
-    if (now - __atomic_load_n(&m->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS)
+    if (now - __atomic_load_n(&b->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS)
         return 0;
-    __atomic_store_n(&m->owner_checked_ns, now, __ATOMIC_RELAXED);
-    return owner_check(m);
+    __atomic_store_n(&b->owner_checked_ns, now, __ATOMIC_RELAXED);
+    return owner_check(b);
 }
 
 int owner_poll(const struct mb_ctx *c)
 {
-    return owner_check(c->handle);
+    return owner_check(c->box);
 }
 
-EXPORT int mbx_transfer(mbx *m, pid_t new_owner)
+int shm_transfer(struct mbx *m, pid_t new_owner)
 {
-    if (!m || new_owner <= 0 || !owned(m))
+    struct shm_box *b = shm_box_of(m);
+    if (!owned(b))
         return -EINVAL;
-    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&b->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
         return -EIDRM;
-    struct seg_model *md = &m->seg.hdr->model;
+    struct seg_model *md = &b->seg.hdr->model;
     ident_t me = ident_self();
     uint64_t start;
     uint32_t uid;

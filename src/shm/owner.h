@@ -4,7 +4,7 @@
 #ifndef MBX_OWNER_H
 #define MBX_OWNER_H
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 
 /* How often waits on an owned mailbox look at the owner (ns). */
 #define OWNER_POLL_NS 50000000ll
@@ -15,31 +15,31 @@ void owner_format(struct seg *s);
 
 /* At open, after attach: removes an owned mailbox whose owner is gone.
  * Returns 0 or -ENOENT (it was removed). */
-int owner_check_open(struct mbx *m);
+int owner_check_open(struct shm_box *b);
 
 /* At open with MBX_RECV: only the owner, or the pending owner (which then
  * becomes the owner), may receive. Returns 0 or -EACCES. */
-int owner_take_recv(struct mbx *m);
+int owner_take_recv(struct shm_box *b);
 
-/* Before a receive on handle m: returns 0, or -EACCES when this process
+/* Before a receive on handle b: returns 0, or -EACCES when this process
  * does not hold the receive right (not the owner, or it transferred it). */
-int owner_recv_check(struct mbx *m);
+int owner_recv_check(struct shm_box *b);
 
 /* Returns 0 while the owner of the mailbox behind m (or the pending owner)
  * lives, or when it is not owned; otherwise removes the mailbox and returns
  * -EIDRM. */
-int owner_check(struct mbx *m);
+int owner_check(struct shm_box *b);
 
-/* Before a send on handle m: looks at the owner at most every
+/* Before a send on handle b: looks at the owner at most every
  * OWNER_POLL_NS. Returns 0, or -EIDRM when it was gone (and the mailbox is
  * now removed). */
-int owner_send_check(struct mbx *m);
+int owner_send_check(struct shm_box *b);
 
 /* The mb_ctx poll hook of handles on owned mailboxes: -EIDRM once the owner
  * is gone (the mailbox is then removed), else 0. */
 int owner_poll(const struct mb_ctx *c);
 
 /* Removes the mailbox behind m as mbx_unlink does. */
-void owner_remove(struct mbx *m);
+void owner_remove(struct shm_box *b);
 
 #endif

@@ -10,9 +10,6 @@
 
 #include <sys/types.h>
 
-/* Returns the pid a name "@PID" names, or 0 for any other name. */
-pid_t procbox_pid(const char *name);
-
 /* Opens the mailbox of process pid (name "@PID"). Returns 0, -ENOENT (no
  * such process or it has no mailbox), -EACCES (another user's), -EUCLEAN,
  * -EPROTO, or another -errno. */
@@ -21,5 +18,10 @@ int procbox_open(pid_t pid, int readonly, struct shmfile *f);
 /* Creates this process's mailbox file of size bytes (formatted by the
  * caller). Returns 0 or -errno. */
 int procbox_create(uint64_t size, struct shmfile *f);
+
+/* Calls fn("@PID", arg) for every process whose own mailbox this process
+ * may open (its user's, or all for root). Returns 0 after the last, or the
+ * first nonzero value fn returned. */
+int procbox_foreach(int (*fn)(const char *name, void *arg), void *arg);
 
 #endif

@@ -1,9 +1,8 @@
 #include "shm/reboot.h"
 
 #include "platform/platform.h"
-#include "shm/heap/repair.h"
-#include "shm/ring/ring.h"
-#include "shm/sync.h"
+#include "shm/kind.h"
+#include "shm/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,11 +42,7 @@ static int reset(struct seg *s)
     memset(s->receipts, 0, SEG_RECEIPTS * sizeof(*s->receipts));
     h->pidns = ident_pidns();
     memset(&h->rr, 0, sizeof(h->rr));
-    if (s->ring)
-        return ring_reset_all_dead(s);
-    if (s->flags & MBX_STREAM)
-        return 0; /* a stream's ends are checked by liveness when used */
-    return repair_segment(s, 1);
+    return s->kind->reset(s);
 }
 
 int reboot_check(struct seg *s, int fd)
@@ -60,7 +55,7 @@ int reboot_check(struct seg *s, int fd)
         return 0;
     /* One opener resets; the others wait for it, but not for ever: a peer
      * could hold the flock for as long as it likes. */
-    int64_t deadline = clock_deadline(SYNC_CALL_BOUND_NS);
+    int64_t deadline = clock_deadline(SEG_CALL_BOUND_NS);
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return 0; /* cannot coordinate: leave it to liveness checks */

@@ -9,43 +9,43 @@
 
 static uint64_t next_id;
 
-static int exclusive(const struct mbx *m)
+static int exclusive(const struct shm_box *b)
 {
-    return (m->flags & MBX_RECV) && m->seg.recv_policy == MBX_RECV_EXCLUSIVE;
+    return (b->base.flags & MBX_RECV) && b->seg.recv_policy == MBX_RECV_EXCLUSIVE;
 }
 
-int recv_right_take(struct mbx *m)
+int recv_right_take(struct shm_box *b)
 {
-    if (!exclusive(m))
+    if (!exclusive(b))
         return 0;
-    m->recv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-    m->recv_owner = ident_self();
-    struct seg_model *md = &m->seg.hdr->model;
+    b->recv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+    b->recv_owner = ident_self();
+    struct seg_model *md = &b->seg.hdr->model;
     uint64_t cur = __atomic_load_n(&md->receiver, __ATOMIC_ACQUIRE);
     for (;;) {
         if (cur != 0 && ident_alive(cur))
             return -EBUSY;
-        if (__atomic_compare_exchange_n(&md->receiver, &cur, m->recv_owner, 0, __ATOMIC_ACQ_REL,
+        if (__atomic_compare_exchange_n(&md->receiver, &cur, b->recv_owner, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE))
             break;
     }
-    __atomic_store_n(&md->receiver_handle, m->recv_id, __ATOMIC_RELEASE);
+    __atomic_store_n(&md->receiver_handle, b->recv_id, __ATOMIC_RELEASE);
     return 0;
 }
 
-int recv_right_check(const struct mbx *m)
+int recv_right_check(const struct shm_box *b)
 {
     /* A forked child inherits the handle, not the right. */
-    return !exclusive(m) || m->recv_owner == ident_self() ? 0 : -EACCES;
+    return !exclusive(b) || b->recv_owner == ident_self() ? 0 : -EACCES;
 }
 
-void recv_right_drop(struct mbx *m)
+void recv_right_drop(struct shm_box *b)
 {
-    if (!exclusive(m) || m->recv_owner != ident_self())
+    if (!exclusive(b) || b->recv_owner != ident_self())
         return;
-    struct seg_model *md = &m->seg.hdr->model;
-    uint64_t me = m->recv_owner;
-    if (__atomic_load_n(&md->receiver_handle, __ATOMIC_ACQUIRE) != m->recv_id)
+    struct seg_model *md = &b->seg.hdr->model;
+    uint64_t me = b->recv_owner;
+    if (__atomic_load_n(&md->receiver_handle, __ATOMIC_ACQUIRE) != b->recv_id)
         return;
     __atomic_compare_exchange_n(&md->receiver, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }

@@ -1,108 +1,50 @@
 #include "shm/segment.h"
 
+#include "platform/platform.h"
+#include "shm/kind.h"
+
 #include <errno.h>
 #include <string.h>
 
-#include "platform/platform.h"
-#include "shm/ring/ring.h"
-#include "shm/stream/stream.h"
-
-#define PAGE         4096u
+#define PAGE         SEG_PAGE
 #define ACTIVE_BYTES ((uint64_t)MBX_PRIO_MAX * sizeof(uint16_t))
 #define HEADS_BYTES  ((uint64_t)MBX_PRIO_MAX * sizeof(struct seg_qhead))
 
-static uint64_t round_up(uint64_t v, uint64_t to)
-{
-    return (v + to - 1) / to * to;
-}
-
-/* Where everything lies, from the few numbers the header records. */
+/* Where everything lies, from the size of the kind's region. */
 struct geom {
-    uint64_t ring_off, ring_bytes, active_off, heads_off, arena_off;
+    uint64_t region_off, active_off, heads_off, arena_off;
 };
 
-static struct geom geom_for(uint32_t ring_slots, uint64_t slot_size, uint64_t stream_size)
+static struct geom geom_for(uint64_t region_bytes)
 {
     struct geom g;
-    g.ring_off = 2 * PAGE; /* after the header and the receipts */
-    g.ring_bytes = ring_slots ? round_up(ring_bytes_for(ring_slots, slot_size), PAGE) : 0;
-    if (stream_size)
-        g.ring_bytes = STREAM_CTL_BYTES + stream_size;
-    g.active_off = g.ring_off + g.ring_bytes;
+    g.region_off = 2 * PAGE; /* after the header and the receipts */
+    g.active_off = g.region_off + region_bytes;
     g.heads_off = g.active_off + ACTIVE_BYTES;
     g.arena_off = g.heads_off + HEADS_BYTES;
     return g;
 }
 
-/* A ring keeps one slot of max_msg_size bytes per unit of capacity; a slot
- * gets storage the first time it carries a message that long and keeps it
- * until the mailbox is removed. Small messages always get a ring (1024
- * slots of 64 KiB: 64 MiB at most). Larger ones get one while all slots
- * together stay within that same 64 MiB and within memory_limit: lending
- * them is then as cheap as lending 64 bytes, and a ring never holds more
- * memory than a small-message ring could. Beyond that the heap kind keeps
- * its storage at the high-water mark of what was queued. */
-int seg_wants_ring(const mbx_attr *a, uint32_t flags)
+uint64_t seg_prefix_size(const mbx_attr *attr, const struct shm_kind *k)
 {
-    if (a->capacity < 1 || a->capacity > SEG_RING_MAX_SLOTS ||
-        a->recv_policy == MBX_RECV_ROUND_ROBIN || (flags & MBX_STREAM))
-        return 0;
-    if (a->max_msg_size <= SEG_RING_SMALL_MSG)
-        return 1;
-    uint64_t payload = (uint64_t)a->capacity * a->max_msg_size;
-    return payload <= SEG_RING_MAX_BYTES && payload <= a->memory_limit;
+    return geom_for(k->region_bytes(attr)).region_off + k->reserve_bytes(attr);
 }
 
-/* Message storage: what `capacity` messages of the largest size need, capped
- * by memory_limit (but always room for one largest message). */
-static uint64_t arena_size_for(const mbx_attr *a)
+uint64_t seg_size_for(const mbx_attr *attr, const struct shm_kind *k)
 {
-    uint64_t one = seg_blk_size(a->max_msg_size);
-    uint64_t limit = a->memory_limit > one ? a->memory_limit : one;
-    uint64_t slots =
-        a->capacity == MBX_UNBOUNDED || a->capacity == MBX_RENDEZVOUS ? UINT64_MAX : a->capacity;
-    uint64_t want = slots > limit / one ? limit : slots * one;
-    return round_up(want, PAGE);
-}
-
-uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags)
-{
-    if (flags & SEG_RING) /* the slots get storage as they are used */
-        return geom_for(attr->capacity, 0, 0).ring_off + sizeof(struct ring_ctl);
-    if (flags & MBX_STREAM)
-        return geom_for(0, 0, stream_size_for(attr)).active_off;
-    return geom_for(0, 0, 0).active_off;
-}
-
-uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags)
-{
-    if (flags & SEG_RING) {
-        /* A ring keeps messages in its slots; the arena is a token page. */
-        struct geom g = geom_for(attr->capacity, ring_slot_size(attr->max_msg_size), 0);
-        return g.arena_off + PAGE;
-    }
-    if (flags & MBX_STREAM) /* bytes live in the stream; a token arena */
-        return geom_for(0, 0, stream_size_for(attr)).arena_off + PAGE;
-    return geom_for(0, 0, 0).arena_off + arena_size_for(attr);
+    return geom_for(k->region_bytes(attr)).arena_off + k->arena_bytes(attr);
 }
 
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
-               uint32_t flags, int fd)
+               const struct shm_kind *k, uint32_t flags, int fd)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    int r;
+    struct geom g = geom_for(k->region_bytes(attr));
     h->version = SEG_VERSION;
     h->pidns = ident_pidns();
     h->hdr_size = sizeof(*h);
     h->file_size = size;
-    if (flags & SEG_RING) {
-        h->ring_slots = attr->capacity;
-        h->slot_size = ring_slot_size(attr->max_msg_size);
-    }
-    if (flags & MBX_STREAM)
-        h->stream_size = stream_size_for(attr);
-    struct geom g = geom_for(h->ring_slots, h->slot_size, h->stream_size);
-    h->ring_off = g.ring_off;
+    h->ring_off = g.region_off;
     h->active_off = g.active_off;
     h->heads_off = g.heads_off;
     h->arena_off = g.arena_off;
@@ -112,11 +54,11 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
     h->capacity = attr->capacity;
     h->recv_policy = attr->recv_policy;
     h->mode = attr->mode;
-    h->flags = flags;
+    h->flags = (flags & MBX_OWNED) | k->hdr_flag;
     strncpy(h->name, name, sizeof(h->name) - 1);
     h->meta.seq_next = 1;
-    if (h->ring_slots &&
-        (r = ring_format(base + g.ring_off, h->ring_slots, h->slot_size, fd, g.ring_off)))
+    int r = k->format(h, base + g.region_off, g.region_off, attr, fd);
+    if (r)
         return r;
     struct seg_blk *b = (struct seg_blk *)(base + g.arena_off);
     b->size = h->arena_size;
@@ -129,55 +71,39 @@ int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const c
 int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
 {
     struct seg_hdr *h = (struct seg_hdr *)base;
-    if (size < geom_for(0, 0, 0).arena_off + PAGE)
+    if (size < geom_for(0).arena_off + PAGE)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
     if (h->version != SEG_VERSION)
         return -EPROTO;
-    uint32_t ring_slots = h->ring_slots;
-    uint64_t slot_size = h->slot_size, max_msg = h->max_msg_size, stream_size = h->stream_size;
-    int ring = (h->flags & SEG_RING) != 0, stream = (h->flags & MBX_STREAM) != 0;
+    uint64_t max_msg = h->max_msg_size;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
         return -EUCLEAN;
-    if (ring ? (ring_slots == 0 || ring_slots > SEG_RING_MAX_SLOTS ||
-                (max_msg > SEG_RING_SMALL_MSG && ring_slots * max_msg > SEG_RING_MAX_BYTES) ||
-                slot_size != ring_slot_size(max_msg) || h->capacity != ring_slots)
-             : (ring_slots != 0 || slot_size != 0))
+    const struct shm_kind *k = shm_kind_of_flags(h->flags & ~(uint32_t)MBX_OWNED);
+    uint64_t region = k ? k->region_of(h) : UINT64_MAX;
+    if (region == UINT64_MAX || region > size)
         return -EUCLEAN;
-    if (stream
-            ? (ring || stream_size == 0 || stream_size % PAGE != 0 || stream_size > SEG_STREAM_MAX)
-            : stream_size != 0)
-        return -EUCLEAN;
-    struct geom g = geom_for(ring_slots, slot_size, stream_size);
-    if (h->hdr_size != sizeof(*h) || h->file_size != size || h->ring_off != g.ring_off ||
+    struct geom g = geom_for(region);
+    if (h->hdr_size != sizeof(*h) || h->file_size != size || h->ring_off != g.region_off ||
         h->active_off != g.active_off || h->heads_off != g.heads_off ||
         h->arena_off != g.arena_off || size < g.arena_off + PAGE ||
         h->arena_size != size - g.arena_off || h->arena_size % SEG_LINE != 0 ||
         h->arena_size > SEG_MAX_ARENA)
         return -EUCLEAN;
-    if (!ring && !stream && seg_blk_size(max_msg) > h->arena_size)
-        return -EUCLEAN;
-    if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777 ||
-        (h->flags & ~(uint32_t)(MBX_OWNED | MBX_STREAM | SEG_RING)))
+    if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777)
         return -EUCLEAN;
     if (memchr(h->name, 0, sizeof(h->name)) == NULL)
         return -EUCLEAN;
+    memset(s, 0, sizeof(*s));
+    s->kind = k;
     s->base = base;
     s->size = size;
     s->hdr = h;
     s->receipts = (struct seg_receipt *)(base + PAGE);
     s->active = (uint16_t *)(base + g.active_off);
     s->heads = (struct seg_qhead *)(base + g.heads_off);
-    s->ring = ring ? base + g.ring_off : NULL;
-    s->ring_slots = ring_slots;
-    s->slot_size = slot_size;
-    s->slot_recip = slot_size ? ((1ull << 40) + slot_size - 1) / slot_size : 0;
-    s->slot_backed = NULL;
-    s->backed_end = 0;
     s->backed_gen = UINT64_MAX;
-    s->stream = stream ? base + g.ring_off : NULL;
-    s->stream_size = stream_size;
     s->fd = -1;
     s->arena_start = g.arena_off;
     s->arena_end = size;
@@ -185,6 +111,7 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->capacity = h->capacity;
     s->recv_policy = h->recv_policy;
     s->flags = h->flags;
+    k->attach(s, base + g.region_off);
     return 0;
 }
 

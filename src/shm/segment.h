@@ -6,17 +6,19 @@
  *
  *   [0, 4096)             struct seg_hdr: identity, hot line, bins
  *   [4096, 8192)          struct seg_receipt[SEG_RECEIPTS]: who took which call
- *   [ring_off, ...)       ring queue (ring mailboxes only; see ring.h), or
- *                         stream control and bytes (streams only; stream.h)
+ *   [ring_off, ...)       the region of the mailbox's kind (kind.h): a
+ *                         ring's slots, a stream's bytes; none for a heap
  *   [active_off, +64 KiB) uint16_t active[]: nonempty priorities, ascending
  *   [heads_off, +512 KiB) struct seg_qhead[MBX_PRIO_MAX]: FIFO per priority
- *   [arena_off, end)      message blocks, tiling the arena exactly
+ *   [arena_off, end)      message blocks, tiling the arena exactly (a
+ *                         token page for kinds that keep none)
  *
- * A mailbox is one of two kinds, fixed at creation. A ring mailbox (small
+ * A mailbox is of one kind, fixed at creation (kind.h): a ring (small
  * capacity and messages, the common case) keeps messages in place in ring
- * slots and never takes the lock. A heap mailbox keeps them in arena blocks
- * ordered by priority FIFOs under the robust lock: any size, any capacity.
- * A stream (MBX_STREAM) is a byte ring in the same place as a ring's slots.
+ * slots and takes no lock; a heap keeps them in arena blocks ordered by
+ * priority FIFOs under the mailbox lock, any size and capacity; a stream
+ * (MBX_STREAM) is a byte ring. The segment knows them only through the
+ * kind table.
  *
  * The file is sparse: pages are backed only once touched, so memory follows
  * what is queued rather than capacity x max size.
@@ -39,17 +41,13 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
 /* Version 3: the lock is mbx's own (shlock.h), processes are recorded with
  * their start time, calls leave receipts in the called mailbox. Files of
  * versions 1 and 2 (earlier builds) are refused with -EPROTO. */
-#define SEG_VERSION        3u
-#define SEG_LINE           64u
-#define SEG_NBINS          64u
-#define SEG_EXACT_BINS     32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
-#define SEG_MAX_MSG        (1ull << 30)
-#define SEG_MAX_ARENA      (1ull << 44)
-#define SEG_RING           0x100u /* internal flag: a ring mailbox */
-#define SEG_RING_MAX_SLOTS 1024u
-#define SEG_RING_SMALL_MSG (64u * 1024u) /* always a ring for these (see seg_wants_ring) */
-#define SEG_RING_MAX_BYTES (64ull << 20) /* payload bytes of all slots of a larger ring */
-#define SEG_STREAM_MAX     (1ull << 30)  /* bytes a stream buffers at most */
+#define SEG_VERSION    3u
+#define SEG_LINE       64u
+#define SEG_NBINS      64u
+#define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
+#define SEG_MAX_MSG    (1ull << 30)
+#define SEG_MAX_ARENA  (1ull << 44)
+#define SEG_PAGE       4096u
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
@@ -130,9 +128,9 @@ struct seg_hdr {
     uint32_t capacity;
     uint32_t recv_policy;
     uint32_t mode;
-    uint32_t flags; /* MBX_OWNED, MBX_STREAM, SEG_RING */
+    uint32_t flags; /* MBX_OWNED, and the kind's hdr_flag */
     int32_t owner_pid;
-    uint32_t ring_slots; /* 0 for a heap mailbox */
+    uint32_t ring_slots; /* ring kind: slots (0 otherwise) */
     uint64_t ring_off;
     uint64_t slot_size;
     char name[208];
@@ -141,7 +139,7 @@ struct seg_hdr {
     uint64_t bins[SEG_NBINS]; /* free lists of blocks, by size class */
     struct seg_model model;   /* ownership, receive rights, calls (#3) */
     struct seg_rr rr;
-    uint64_t stream_size; /* buffer bytes of a stream; 0 for other kinds */
+    uint64_t stream_size; /* stream kind: buffer bytes (0 otherwise) */
     uint64_t boot_id[2];  /* the boot its process state belongs to (reboot.h) */
     uint64_t pidns;       /* the PID namespace its process state belongs to (ident.h) */
 };
@@ -164,18 +162,22 @@ struct seg_qhead {
     uint64_t head, tail;
 };
 
+struct shm_kind;
+
 /* A mapped segment, as one process sees it. */
 struct seg {
+    const struct shm_kind *kind;
     unsigned char *base;
     uint64_t size;
     struct seg_hdr *hdr;
     struct seg_receipt *receipts;
     uint16_t *active;
     struct seg_qhead *heads;
-    unsigned char *ring; /* NULL for a heap mailbox */
+    /* Set by the kind's attach from the header's fields it checked. */
+    unsigned char *ring; /* ring kind: control and slots; NULL otherwise */
     uint32_t ring_slots;
     uint64_t slot_size;
-    unsigned char *stream; /* stream control and bytes; NULL unless a stream */
+    unsigned char *stream; /* stream kind: control and bytes; NULL otherwise */
     uint64_t stream_size;
     /* Copies of the immutable header fields, checked once at attach, so a
      * peer rewriting the header later cannot move our bounds. */
@@ -192,28 +194,31 @@ struct seg {
     uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
 };
 
-/* Returns 1 when a mailbox with these attributes and flags is a ring. */
-int seg_wants_ring(const mbx_attr *attr, uint32_t flags);
+/* Total file size for a mailbox of kind k with these attributes
+ * (validated). */
+uint64_t seg_size_for(const mbx_attr *attr, const struct shm_kind *k);
 
-/* Total file size for a mailbox with these attributes (validated) and flags
- * (SEG_RING or MBX_STREAM choose the kind). */
-uint64_t seg_size_for(const mbx_attr *attr, uint32_t flags);
+/* Bytes from the start of the file that get storage when the mailbox is
+ * created, so that a full file system makes creation fail rather than a
+ * later access fault (the rest gets storage as it is used). */
+uint64_t seg_prefix_size(const mbx_attr *attr, const struct shm_kind *k);
 
-/* Bytes from the start of the file through the ring's control lines or the
- * stream: storage reserved when the mailbox is created, so that a full file
- * system makes creation fail rather than a later access fault. (A ring's
- * slots get storage as they are used, a heap's arena as it grows.) */
-uint64_t seg_prefix_size(const mbx_attr *attr, uint32_t flags);
-
-/* Writes a fresh header and empty arena into the zeroed mapping base of size
- * bytes (from seg_size_for with the same flags) of file fd (-1: none).
- * Returns 0 or -errno from reserving storage. */
+/* Writes a fresh header, the kind's region and an empty arena into the
+ * zeroed mapping base of size bytes (seg_size_for) of file fd (-1: none);
+ * flags may hold MBX_OWNED. Returns 0 or -errno of reserving storage. */
 int seg_format(unsigned char *base, uint64_t size, const mbx_attr *attr, const char *name,
-               uint32_t flags, int fd);
+               const struct shm_kind *k, uint32_t flags, int fd);
 
 /* Checks the header of a mapping of size bytes and fills *s. Returns 0,
  * -EUCLEAN (not a mailbox or inconsistent), or -EPROTO (other version). */
 int seg_attach(struct seg *s, unsigned char *base, uint64_t size);
+
+/* Returns 1 once the mailbox was removed (mbx_unlink, its owner's death):
+ * every call then says -EIDRM. */
+static inline int seg_removed(const struct seg *s)
+{
+    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
+}
 
 /* Returns the block at offset off when it lies inside the arena, aligned and
  * whole, else NULL (callers turn that into -EUCLEAN). */

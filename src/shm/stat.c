@@ -1,10 +1,10 @@
-/* Looking at mailboxes from outside: stat and listing. */
-#include "mbx.h"
+/* Looking at local mailboxes from outside: stat and listing. */
+#include "shm/shm.h"
 
-#include "shm/handle.h"
-#include "shm/ring/ring.h"
+#include "core/names.h"
+#include "shm/files.h"
+#include "shm/procbox.h"
 #include "shm/sleepers.h"
-#include "shm/stream/stream.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,37 +26,43 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     if (r)
         return r;
     st->owner_pid = __atomic_load_n(&h->owner_pid, __ATOMIC_RELAXED);
-    st->count = __atomic_load_n(&h->hot.count, __ATOMIC_RELAXED);
-    st->bytes = __atomic_load_n(&h->meta.bytes, __ATOMIC_RELAXED);
     st->senders_waiting = sleepers_count(__atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED));
     st->receivers_waiting = sleepers_count(__atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED));
-    st->sent_total = __atomic_load_n(&h->meta.seq_next, __ATOMIC_RELAXED) - 1;
-    st->received_total = __atomic_load_n(&h->meta.received_total, __ATOMIC_RELAXED);
-    st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
-    if (s->ring)
-        ring_stat(s, &st->count, &st->bytes, &st->sent_total, &st->received_total, &st->repairs);
-    if (s->stream)
-        stream_stat(s, &st->count, &st->bytes, &st->sent_total, &st->received_total, &st->repairs);
+    s->kind->stat(s, st);
     return 0;
 }
 
-EXPORT int mbx_stat_get(mbx *m, mbx_stat *st)
+int shm_stat(struct mbx *m, mbx_stat *st)
 {
-    if (!m || !st)
-        return -EINVAL;
-    if (__atomic_load_n(&m->seg.hdr->hot.removed, __ATOMIC_ACQUIRE))
+    struct shm_box *b = shm_box_of(m);
+    if (seg_removed(&b->seg))
         return -EIDRM;
-    return fill(&m->seg, &m->file, st);
+    return fill(&b->seg, &b->file, st);
 }
 
-EXPORT int mbx_stat_name(const char *name, mbx_stat *st)
+static uint32_t kind_number(const struct shm_kind *k)
 {
-    if (!st)
-        return -EINVAL;
+    return k == &shm_kind_ring     ? MBX_KIND_RING
+           : k == &shm_kind_stream ? MBX_KIND_STREAM
+                                   : MBX_KIND_HEAP;
+}
+
+int shm_stat_ext(struct mbx *m, mbx_stat_ext *st)
+{
+    struct shm_box *b = shm_box_of(m);
+    if (seg_removed(&b->seg))
+        return -EIDRM;
+    st->kind = kind_number(b->seg.kind);
+    st->layout_version = SEG_VERSION;
+    return 0;
+}
+
+int shm_stat_name(const char *name, mbx_stat *st)
+{
     char path[NAME_PATH_MAX];
     struct shmfile f;
-    int r = handle_open_name(name, 1, &f, path);
-    if (r)
+    int r = name_check(name);
+    if (r || (r = shm_open_file(name, 1, &f, path)))
         return r;
     struct seg s;
     r = seg_attach(&s, f.base, f.size);
@@ -66,10 +72,8 @@ EXPORT int mbx_stat_name(const char *name, mbx_stat *st)
     return r;
 }
 
-EXPORT int mbx_foreach(int (*fn)(const char *name, void *arg), void *arg)
+int shm_foreach(int (*fn)(const char *name, void *arg), void *arg)
 {
-    if (!fn)
-        return -EINVAL;
     DIR *d = opendir(name_dir());
     if (!d)
         return -errno;
@@ -81,5 +85,6 @@ EXPORT int mbx_foreach(int (*fn)(const char *name, void *arg), void *arg)
             r = fn(name, arg);
     }
     closedir(d);
-    return r;
+    /* Processes' own mailboxes have no file in the directory. */
+    return r ? r : procbox_foreach(fn, arg);
 }

@@ -18,7 +18,7 @@
  */
 #include "fuzz_target.h"
 
-#include "shm/handle.h"
+#include "shm/shm.h"
 #include "mbx.h"
 #include "shm/segment.h"
 
@@ -208,7 +208,7 @@ static void patch(const uint8_t *data, size_t size)
 static void check_loan(mbx *m, const void *p, size_t len, const unsigned char *start)
 {
     const unsigned char *b = p;
-    if (b < start || len > m->file.size || (size_t)(b - start) > m->file.size - len)
+    if (b < start || len > shm_box_of(m)->file.size || (size_t)(b - start) > shm_box_of(m)->file.size - len)
         fail("loan outside the mapping", (long)len);
     unsigned sum = 0;
     for (size_t i = 0; i < len; i++)
@@ -240,7 +240,7 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
             n = mbx_recv_loan(m, &p, &info, MBX_NONBLOCK);
             check_received("mbx_recv_loan", n, SIZE_MAX, &info, loan_ok);
             if (n >= 0) {
-                check_loan(m, p, (size_t)n, m->lend_view);
+                check_loan(m, p, (size_t)n, shm_box_of(m)->lend_view);
                 check("mbx_release", mbx_release(m, p), (const int[]){0});
             }
         }
@@ -249,7 +249,7 @@ static void script(mbx *m, int flags, unsigned ops, int stream)
             int e = mbx_loan(m, len, &p);
             check("mbx_loan", e, loan_ok);
             if (e == 0) {
-                check_loan(m, p, len, m->file.base);
+                check_loan(m, p, len, shm_box_of(m)->file.base);
                 memset(p, 'z', len);
                 check("mbx_send_loan", mbx_send_loan(m, p, len, r % 2, MBX_NONBLOCK), loan_ok);
             }

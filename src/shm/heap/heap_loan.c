@@ -5,10 +5,11 @@
  * process is dead. */
 #include "shm/heap/heap_queue.h"
 
-#include "shm/heap/alloc.h"
 #include "platform/platform.h"
-#include "shm/receipts.h"
+#include "shm/heap/alloc.h"
 #include "shm/heap/prioq.h"
+#include "shm/lock.h"
+#include "shm/receipts.h"
 
 #include <errno.h>
 
@@ -21,123 +22,101 @@ static struct seg_blk *block_of_payload(const struct seg *s, const void *buf)
     return seg_blk_at(s, (uint64_t)(p - s->base) - sizeof(struct seg_blk));
 }
 
-static int removed(const struct seg *s)
-{
-    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
-}
-
 int heap_loan(const struct mb_ctx *c, size_t len, void **buf)
 {
     struct seg *s = c->s;
-    int r = sync_lock(s, clock_deadline(SYNC_LOCK_GRACE_NS));
+    int r = seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS));
     if (r)
-        return sync_lock_error(r, MBX_NONBLOCK);
+        return seg_lock_error(r, MBX_NONBLOCK);
     struct seg_blk *b = NULL;
-    r = removed(s) ? -EIDRM : heap_alloc(s, len, c->who, &b);
+    r = seg_removed(s) ? -EIDRM : heap_alloc(s, len, c->who, &b);
     if (r == 0) {
         b->len = len; /* the loan's size, so that mbx_send_loan can check it */
         *buf = seg_payload(b);
     } else if (r == -ENOMEM) {
         r = heap_bounded(s) ? -EAGAIN : -ENOSPC;
     }
-    sync_unlock(s);
+    seg_unlock(s);
+    return r;
+}
+
+struct send_loan_args {
+    void *buf;
+    size_t len;
+    unsigned prio;
+    struct heap_sent sent;
+};
+
+/* Under the lock: publishes the loan in place, or -EAGAIN to wait for room
+ * (the loan stays ours meanwhile). */
+static ssize_t send_loan_step(const struct mb_ctx *c, void *arg)
+{
+    struct send_loan_args *a = arg;
+    struct seg *s = c->s;
+    struct seg_blk *b = block_of_payload(s, a->buf);
+    int r;
+    if (!b || b->state != BLK_WRITING || b->sender_pid != c->pid ||
+        b->sender_start != ident_start(c->who) || a->len > b->len || !seg_len_ok(s, b, a->len))
+        return -EINVAL;
+    if (heap_bounded(s) && s->hdr->hot.count >= s->capacity)
+        return -EAGAIN;
+    if ((r = heap_publish(c, b, a->buf, a->len, a->prio)) == 0)
+        heap_note_sent(c, b, &a->sent);
     return r;
 }
 
 int heap_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
 {
+    struct send_loan_args a = {buf, len, prio, {0, 0, 0}};
+    ssize_t r = heap_until(c, 0, timeout_ns, send_loan_step, &a);
+    return r ? (int)r : heap_send_done(c, &a.sent, timeout_ns);
+}
+
+struct recv_loan_args {
+    const void **buf;
+    mbx_msginfo *info;
+};
+
+/* Under the lock: lends the next message, or -EAGAIN to wait. */
+static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
+{
+    struct recv_loan_args *a = arg;
     struct seg *s = c->s;
-    struct seg_hot *hot = &s->hdr->hot;
-    int64_t deadline = clock_deadline(timeout_ns);
-    for (;;) {
-        int r = sync_lock(s, sync_lock_deadline(deadline));
-        if (r)
-            return sync_lock_error(r, timeout_ns);
-        struct seg_blk *b = block_of_payload(s, buf);
-        if (removed(s))
-            r = -EIDRM;
-        else if (!b || b->state != BLK_WRITING || b->sender_pid != c->pid ||
-                 b->sender_start != ident_start(c->who) || len > b->len || !seg_len_ok(s, b, len))
-            r = -EINVAL;
-        else if (heap_bounded(s) && hot->count >= s->capacity)
-            r = -EAGAIN;
-        else
-            r = heap_publish(c, b, buf, len, prio);
-        if (r == 0 && s->capacity == MBX_RENDEZVOUS) {
-            uint64_t off = seg_off(s, b), seq = b->seq;
-            uint32_t seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
-            sync_unlock(s);
-            return heap_rendezvous_wait(c, off, seq, seen, timeout_ns);
-        }
-        uint32_t seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
-        sync_unlock(s);
-        if (r != -EAGAIN || timeout_ns == MBX_NONBLOCK)
-            return r;
-        /* Full: the loan stays ours while we wait for room. */
-        r = sync_wait(s, &hot->send_futex, seen, &hot->send_waiters, deadline, &c->wait);
-        if (!r && c->poll)
-            r = c->poll(c);
-        if (r)
-            return r;
-    }
+    struct seg_hdr *h = s->hdr;
+    struct seg_blk *b = NULL;
+    ssize_t r = prioq_top(s, &b);
+    if (r || !b)
+        return r ? r : -EAGAIN;
+    uint64_t len = b->len;
+    if (!seg_len_ok(s, b, len) || seg_blk_size(len) > b->size)
+        return -EUCLEAN;
+    if ((r = prioq_remove(s, b)))
+        return r;
+    if (a->info)
+        heap_fill_info(a->info, b, len);
+    if (b->token && !(b->token & REPLY_BIT))
+        receipt_taken(s, b->token, c->who);
+    b->prev = c->who;
+    __atomic_store_n(&b->state, BLK_LENT, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
+    wake_on_change(&h->hot.send_futex, &h->hot.send_waiters);
+    *a->buf = seg_payload(b);
+    return (ssize_t)len;
 }
 
 ssize_t heap_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
                        int64_t timeout_ns)
 {
-    struct seg *s = c->s;
-    struct seg_hdr *h = s->hdr;
-    int64_t deadline = clock_deadline(timeout_ns);
-    for (;;) {
-        int r = sync_lock(s, sync_lock_deadline(deadline));
-        if (r)
-            return sync_lock_error(r, timeout_ns);
-        if (removed(s)) {
-            sync_unlock(s);
-            return -EIDRM;
-        }
-        uint32_t seen = __atomic_load_n(&h->hot.recv_futex, __ATOMIC_RELAXED);
-        struct seg_blk *b = NULL;
-        ssize_t got = prioq_top(s, &b);
-        if (!got && b) {
-            uint64_t len = b->len;
-            if (!seg_len_ok(s, b, len) || seg_blk_size(len) > b->size)
-                got = -EUCLEAN;
-            else
-                got = prioq_remove(s, b);
-            if (!got) {
-                if (info)
-                    heap_fill_info(info, b, len);
-                b->prev = c->who;
-                __atomic_store_n(&b->state, BLK_LENT, __ATOMIC_RELEASE);
-                if (b->token && !(b->token & REPLY_BIT))
-                    receipt_taken(s, b->token, c->who);
-                __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
-                __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1,
-                                 __ATOMIC_RELAXED);
-                __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
-                sync_signal(&h->hot.send_futex, &h->hot.send_waiters);
-                *buf = seg_payload(b);
-                got = (ssize_t)len;
-            }
-        } else if (!got) {
-            got = -EAGAIN;
-        }
-        sync_unlock(s);
-        if (got != -EAGAIN || timeout_ns == MBX_NONBLOCK)
-            return got;
-        r = sync_wait(s, &h->hot.recv_futex, seen, &h->hot.recv_waiters, deadline, &c->wait);
-        if (!r && c->poll)
-            r = c->poll(c);
-        if (r)
-            return r;
-    }
+    struct recv_loan_args a = {buf, info};
+    return heap_until(c, 1, timeout_ns, recv_loan_step, &a);
 }
 
 int heap_release(const struct mb_ctx *c, const void *buf)
 {
     struct seg *s = c->s;
-    int r = sync_lock(s, clock_deadline(SYNC_CALL_BOUND_NS));
+    int r = seg_lock(s, clock_deadline(SEG_CALL_BOUND_NS));
     if (r)
         return r;
     struct seg_blk *b = block_of_payload(s, buf);
@@ -147,8 +126,8 @@ int heap_release(const struct mb_ctx *c, const void *buf)
         /* Always ours to free, rendezvous or not: a rendezvous sender
          * stops watching a block once it sees it lent (heap_rendezvous_wait). */
         alloc_free(s, b);
-        sync_signal(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+        wake_on_change(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     }
-    sync_unlock(s);
+    seg_unlock(s);
     return r;
 }

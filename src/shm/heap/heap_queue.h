@@ -1,9 +1,9 @@
 /* Mailboxes whose messages live in arena blocks ordered by priority FIFOs,
- * guarded by the robust lock: any size, any capacity, any priority mix. */
+ * guarded by the mailbox lock: any size, any capacity, any priority mix. */
 #ifndef MBX_HEAP_QUEUE_H
 #define MBX_HEAP_QUEUE_H
 
-#include "shm/mailbox.h"
+#include "shm/shm.h"
 
 /* As mb_send, for a heap mailbox. */
 int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
@@ -13,7 +13,42 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns);
 
-/* Internals shared with heap_loan.c. */
+/* Internals shared by the heap kind's files. */
+
+/* Where a sent message lies, for a rendezvous sender's wait: block offset,
+ * sequence number, and send_futex just after it was queued. */
+struct heap_sent {
+    uint64_t off, seq;
+    uint32_t seen;
+};
+
+/* Caller holds the lock: notes where block b, just published, lies. */
+void heap_note_sent(const struct mb_ctx *c, const struct seg_blk *b, struct heap_sent *sent);
+
+/* The rest of a send once its message is queued: a rendezvous send waits
+ * for a receiver (heap_rendezvous_wait); any other is done. */
+int heap_send_done(const struct mb_ctx *c, const struct heap_sent *sent, int64_t timeout_ns);
+
+/* Runs step under the mailbox lock until it returns anything but -EAGAIN,
+ * waiting in between (per timeout_ns) for the receivers' futex word (recv)
+ * or the senders'. A receive looks at an empty mailbox without the lock.
+ * Returns step's result, -EAGAIN (MBX_NONBLOCK), -ETIMEDOUT, -EINTR,
+ * -EIDRM, -EUCLEAN, -EDEADLK, -EBADF or the poll hook's error. */
+ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
+                   ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg);
+
+/* One wait (wait.h) on the receivers' (recv) or senders' futex word, which
+ * held seen under the lock; a dead lock holder ends it. */
+int heap_wait(const struct mb_ctx *c, int recv, uint32_t seen, int64_t deadline);
+
+/* Caller holds the lock. Copies message b out and removes it (see
+ * heap_queue.c). Returns its size, -EMSGSIZE or -EUCLEAN. */
+ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t cap,
+                  mbx_msginfo *info);
+
+/* The receive of a round-robin mailbox (heap_rr.c). */
+ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo *info,
+                     int64_t timeout_ns);
 
 /* Caller holds the lock. alloc_take, and when the arena is full, once more
  * after taking back what dead processes held. */

@@ -101,7 +101,8 @@ int prioq_top(struct seg *s, struct seg_blk **out)
     return 0;
 }
 
-int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out)
+int prioq_find(struct seg *s, int (*match)(const struct seg_blk *b, const void *arg),
+               const void *arg, struct seg_blk **out)
 {
     uint32_t n;
     *out = NULL;
@@ -117,7 +118,7 @@ int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out)
             struct seg_blk *b = queued(s, off, p);
             if (!b || budget-- == 0)
                 return -EUCLEAN;
-            if (b->sender_pid == pid) {
+            if (match(b, arg)) {
                 *out = b;
                 return 0;
             }
@@ -125,6 +126,26 @@ int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out)
         }
     }
     return 0;
+}
+
+static int sent_by(const struct seg_blk *b, const void *arg)
+{
+    return b->sender_pid == *(const pid_t *)arg;
+}
+
+int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out)
+{
+    return prioq_find(s, sent_by, &pid, out);
+}
+
+static int carries(const struct seg_blk *b, const void *arg)
+{
+    return b->token == *(const uint64_t *)arg;
+}
+
+int prioq_find_token(struct seg *s, uint64_t token, struct seg_blk **out)
+{
+    return prioq_find(s, carries, &token, out);
 }
 
 int prioq_remove(struct seg *s, struct seg_blk *b)

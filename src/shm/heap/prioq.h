@@ -18,8 +18,16 @@ int prioq_push(struct seg *s, struct seg_blk *b);
  * Returns 0 or -EUCLEAN. */
 int prioq_top(struct seg *s, struct seg_blk **out);
 
-/* Like prioq_top, among the blocks sent by process pid. */
+/* Like prioq_top, among the blocks match(b, arg) says yes to: the oldest
+ * of the highest priority that matches (a scan past those that do not,
+ * bounded by the count of queued messages). */
+int prioq_find(struct seg *s, int (*match)(const struct seg_blk *b, const void *arg),
+               const void *arg, struct seg_blk **out);
+
+/* prioq_find among the blocks sent by process pid, or carrying reply
+ * token `token` (seg_blk.token). */
 int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out);
+int prioq_find_token(struct seg *s, uint64_t token, struct seg_blk **out);
 
 /* Unlinks a queued block from its FIFO. Returns 0 or -EUCLEAN. */
 int prioq_remove(struct seg *s, struct seg_blk *b);

@@ -3,7 +3,7 @@
 #include "platform/platform.h"
 #include "shm/receipts.h"
 #include "shm/sleepers.h"
-#include "shm/sync.h"
+#include "shm/wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,24 +12,6 @@
 uint64_t ring_slot_size(uint64_t max_msg)
 {
     return (sizeof(struct ring_slot) + max_msg + SEG_LINE - 1) & ~(uint64_t)(SEG_LINE - 1);
-}
-
-uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size)
-{
-    return sizeof(struct ring_ctl) + (uint64_t)slots * slot_size;
-}
-
-
-int ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size, int fd, uint64_t ring_off)
-{
-    for (uint32_t i = 0; i < slots; i++) {
-        uint64_t off = sizeof(struct ring_ctl) + i * slot_size;
-        int r = plat_reserve(fd, ring_off + off, sizeof(struct ring_slot));
-        if (r)
-            return r;
-        ((struct ring_slot *)(ring + off))->word = slot_word(i, SLOT_FREE, 0);
-    }
-    return 0;
 }
 
 int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
@@ -88,62 +70,43 @@ static void prefetch_for_write(const struct ring_slot *next, size_t size)
 /* A slot a waiter keeps an eye on: its holder may have died, or (for a
  * sender wanting position want) may hold it for long. */
 struct stuck {
+    const struct seg *s;
     struct ring_slot *sl; /* NULL: none */
     uint64_t w;
     uint64_t want; /* RING_NO_POS for a receiver */
 };
 
-static int unstuck(const struct seg *s, const struct stuck *k)
+static int unstuck(const struct stuck *k)
 {
-    return k->sl && ring_unstick(s, k->sl, k->w, k->want);
+    return k->sl && ring_unstick(k->s, k->sl, k->w, k->want);
 }
 
-/* Waits until *watch moves off seen, the stuck slot's word moves off what
- * was seen (another process may repair it), the mailbox is removed, or the
- * deadline passes: spins for the handle's spin time, then sleeps on futex,
- * which held fseen before the caller looked (so a wake-up after its look is
- * never missed). The stuck slot is looked at after the spin and every
- * 10 ms. Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's
- * error. */
-static int wait_change(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen,
-                       uint32_t *futex, uint32_t fseen, uint32_t *waiters, int64_t deadline,
-                       const struct stuck *stuck)
+static int unstuck_look(void *arg)
 {
-    const struct seg *s = c->s;
-    int64_t spin_ns = c->wait.spin_ns;
-    /* When others already sleep on the same thing, spinning too would only
-     * take a CPU from the process that has to make progress. */
-    if (spin_ns > 0 && sleepers_any(waiters))
-        spin_ns = 0;
-    int64_t start = spin_ns ? clock_now_ns() : 0, checked = start;
-    for (unsigned i = 1; spin_ns != 0; i++) {
-        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || ring_removed(s) ||
-            (stuck->sl && __atomic_load_n(&stuck->sl->word, __ATOMIC_ACQUIRE) != stuck->w))
-            return 0;
-        cpu_relax();
-        if (i % 128 == 0) {
-            int64_t now = clock_now_ns();
-            if (deadline >= 0 && now >= deadline)
-                return -ETIMEDOUT;
-            if (sync_closing(&c->wait))
-                return -EBADF;
-            if (spin_ns > 0 && now - start >= spin_ns)
-                break;
-            /* A process spinning without end still notices a dead peer. */
-            if (stuck->sl && now - checked >= STUCK_POLL_NS) {
-                checked = now;
-                if (unstuck(s, stuck))
-                    return 0;
-            }
-        }
-    }
-    if (unstuck(s, stuck))
-        return 0;
-    int r = sync_sleep64(s, watch, seen, futex, fseen, waiters, deadline,
-                         stuck->sl ? STUCK_POLL_NS : c->wait.poll_ns, &c->wait);
-    if (r)
-        return r;
-    return c->poll ? c->poll(c) : 0;
+    return unstuck(arg);
+}
+
+/* Waits (wait.h) until *watch moves off seen, or the stuck slot's word
+ * moves (another process may repair it), looking at the stuck slot after
+ * the spin and every 10 ms. futex held fseen before the caller looked, so
+ * a wake-up after its look is never missed. */
+static int ring_wait(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen, uint32_t *futex,
+                     uint32_t fseen, uint32_t *waiters, int64_t deadline, struct stuck *k)
+{
+    struct wait_for w = {
+        .watch = watch,
+        .seen = seen,
+        .also = k->sl ? &k->sl->word : NULL,
+        .also_seen = k->w,
+        .futex = futex,
+        .fseen = fseen,
+        .waiters = waiters,
+        .deadline = deadline,
+        .cap_ns = k->sl ? STUCK_POLL_NS : 0,
+        .look = k->sl ? unstuck_look : NULL,
+        .arg = k,
+    };
+    return wait_change(c, &w);
 }
 
 /* Fills the slot claimed as `mine` and publishes it. Returns 0, or RETRY
@@ -185,7 +148,7 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     (void)t;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
-    sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
     return 0;
 }
 
@@ -201,7 +164,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     int64_t lap = s->ring_slots;
     unsigned advances = 0;
     for (;;) {
-        if (ring_removed(s))
+        if (seg_removed(s))
             return -EIDRM;
         uint32_t f = __atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST);
         uint64_t t = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
@@ -235,13 +198,13 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         /* The slot still holds the message of the last lap: full, unless
          * its holder died or holds it for long (see ring_unstick). */
         advances = 0;
-        struct stuck k = {sl, w, t};
+        struct stuck k = {s, sl, w, t};
         if (timeout_ns == MBX_NONBLOCK) {
-            if (unstuck(s, &k))
+            if (unstuck(&k))
                 continue;
             return -EAGAIN;
         }
-        int r = wait_change(c, &sl->word, w, &hot->send_futex, f, &hot->send_waiters, deadline, &k);
+        int r = ring_wait(c, &sl->word, w, &hot->send_futex, f, &hot->send_waiters, deadline, &k);
         if (r)
             return r;
     }
@@ -332,7 +295,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
     /* A sender asleep on a full ring is woken for every slot that frees
      * (one sender per slot; a system call only while one sleeps). */
-    sync_wake_one(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    wake_one(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return (ssize_t)len;
 }
 
@@ -458,12 +421,12 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
     sends_in_a_row = 0;
     uint64_t busy_w = 0; /* the busy head's word we last spun on */
     for (;;) {
-        if (ring_removed(s))
+        if (seg_removed(s))
             return -EIDRM;
         uint32_t f = __atomic_load_n(&hot->recv_futex, __ATOMIC_SEQ_CST);
         const uint64_t *watch;
         uint64_t seen;
-        struct stuck stuck = {NULL, 0, RING_NO_POS};
+        struct stuck stuck = {s, NULL, 0, RING_NO_POS};
         int scan = from > 0 || c->want_token || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
         if (!scan) {
             uint64_t h;
@@ -496,7 +459,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                     busy_w = w;
                     /* No deadline here: the spin is short, and a call must
                      * not time out before it has looked past the head. */
-                    sync_spin64(s, &sl->word, w, BUSY_HEAD_SPIN_NS, -1, &c->wait);
+                    wait_spin(s, &sl->word, w, BUSY_HEAD_SPIN_NS, &c->wait);
                     continue;
                 }
                 scan = 1;
@@ -520,12 +483,12 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
         }
         budget = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (unstuck(s, &stuck))
+            if (unstuck(&stuck))
                 continue;
             return -EAGAIN;
         }
         int r =
-            wait_change(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters, deadline, &stuck);
+            ring_wait(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters, deadline, &stuck);
         if (r)
             return r;
     }
@@ -537,8 +500,7 @@ ssize_t ring_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
     return ring_recv_any(c, from, buf, cap, info, timeout_ns, NULL);
 }
 
-void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
-               uint64_t *received, uint32_t *repairs)
+void ring_stat(const struct seg *s, mbx_stat *st)
 {
     const struct ring_ctl *ctl = ring_ctl_of(s);
     uint32_t n = 0;
@@ -551,9 +513,9 @@ void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *
             b += len <= s->max_msg_size ? len : 0; /* a scribbled length is not counted */
         }
     }
-    *count = n;
-    *bytes = b;
-    *sent = __atomic_load_n(&ctl->sent, __ATOMIC_RELAXED);
-    *received = __atomic_load_n(&ctl->received, __ATOMIC_RELAXED);
-    *repairs = __atomic_load_n(&ctl->unstuck, __ATOMIC_RELAXED);
+    st->count = n;
+    st->bytes = b;
+    st->sent_total = __atomic_load_n(&ctl->sent, __ATOMIC_RELAXED);
+    st->received_total = __atomic_load_n(&ctl->received, __ATOMIC_RELAXED);
+    st->repairs = __atomic_load_n(&ctl->unstuck, __ATOMIC_RELAXED);
 }

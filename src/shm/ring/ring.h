@@ -29,7 +29,16 @@
 #ifndef MBX_RING_H
 #define MBX_RING_H
 
-#include "shm/mailbox.h"
+#include "shm/shm.h"
+
+/* The kind's mark in the segment header (seg_hdr.flags). */
+#define RING_HDR_FLAG 0x100u
+/* Limits of the ring kind: at most this many slots; always a ring for
+ * messages up to RING_SMALL_MSG, larger ones while all slots take at most
+ * RING_MAX_BYTES (and memory_limit). */
+#define RING_MAX_SLOTS 1024u
+#define RING_SMALL_MSG (64u * 1024u)
+#define RING_MAX_BYTES (64ull << 20)
 
 #define SLOT_POS_BITS 39
 #define SLOT_POS_MASK ((1ull << SLOT_POS_BITS) - 1)
@@ -100,17 +109,6 @@ static inline int64_t slot_dist(uint64_t w, uint64_t pos)
     return (int64_t)d >> (64 - SLOT_POS_BITS);
 }
 
-/* Bytes of one slot for messages up to max_msg bytes. */
-uint64_t ring_slot_size(uint64_t max_msg);
-
-/* Bytes of a ring of `slots` slots of slot_size bytes, control lines included. */
-uint64_t ring_bytes_for(uint32_t slots, uint64_t slot_size);
-
-/* Initialises a zeroed ring at ring, which lies at offset ring_off of the
- * file fd (-1: none): each slot's header gets storage before it is written.
- * Returns 0, or -ENOSPC (or another -errno of fallocate). */
-int ring_format(unsigned char *ring, uint32_t slots, uint64_t slot_size, int fd, uint64_t ring_off);
-
 /* As mb_send, for a ring mailbox. */
 int ring_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
               int64_t timeout_ns);
@@ -130,15 +128,5 @@ int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
 ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
                        int64_t timeout_ns);
 int ring_release(const struct mb_ctx *c, const void *buf);
-
-/* After a reboot, when every process the ring names is gone: frees slots
- * being written or lent, makes slots being copied out READY again, and
- * recounts. Nobody else may use the ring meanwhile. Returns 0. */
-int ring_reset_all_dead(const struct seg *s);
-
-/* Counts what is queued (a snapshot), the totals, and the slots repaired
- * after a process died holding them. */
-void ring_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
-               uint64_t *received, uint32_t *repairs);
 
 #endif

@@ -31,11 +31,6 @@ static inline struct ring_ctl *ring_ctl_of(const struct seg *s)
     return (struct ring_ctl *)s->ring;
 }
 
-static inline int ring_removed(const struct seg *s)
-{
-    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
-}
-
 /* The full 64-bit position of slot word w, from a position ref (the head
  * or the tail) within 2^38 of it. */
 static inline uint64_t ring_pos64(uint64_t ref, uint64_t w)
@@ -60,6 +55,17 @@ static inline void ring_note_holder(struct ring_slot *sl, uint64_t w, ident_t me
     __atomic_store_n(&sl->who_start, ident_start(me), __ATOMIC_RELAXED);
     __atomic_store_n(&sl->who_word, w, __ATOMIC_RELEASE);
 }
+
+/* Bytes of one slot for messages up to max_msg bytes. */
+uint64_t ring_slot_size(uint64_t max_msg);
+
+/* After a reboot, when every process the ring names is gone: frees slots
+ * being written or lent, makes slots being copied out READY again, and
+ * recounts. Nobody else may use the ring meanwhile. Returns 0. */
+int ring_reset_all_dead(struct seg *s);
+
+/* Counts what is queued (a snapshot), the totals, and the repairs. */
+void ring_stat(const struct seg *s, mbx_stat *st);
 
 /* Moves a head or tail hint from `from` on by one, unless someone did. */
 static inline void ring_advance(uint64_t *hint, uint64_t from)

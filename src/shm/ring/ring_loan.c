@@ -4,7 +4,7 @@
  * repaired like any other (ring_repair.c). */
 #include "shm/ring/ring_impl.h"
 
-#include "shm/sync.h"
+#include "shm/wait.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -89,7 +89,7 @@ int ring_release(const struct mb_ctx *c, const void *buf)
         if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
             return -EINVAL;
     }
-    sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
     return 0;
 }
 

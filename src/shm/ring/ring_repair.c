@@ -2,7 +2,7 @@
  * that outlived the boot. */
 #include "shm/ring/ring_impl.h"
 
-#include "shm/sync.h"
+#include "shm/wait.h"
 
 /* A message above priority 0 carries this bit in its slot's prio while it
  * is counted in hiprio. The receiver that frees the slot, or (for a message
@@ -32,7 +32,7 @@ static void finish_skip(const struct seg *s, struct ring_slot *sl, uint64_t mine
     ring_release_prio(ring_ctl_of(s), sl);
     if (__atomic_compare_exchange_n(&sl->word, &mine, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        sync_wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+        wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
 }
 
 int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w)
@@ -106,7 +106,7 @@ static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint6
     __atomic_store_n(&sl->moved, 1, __ATOMIC_RELEASE);
     ring_advance(&ring_ctl_of(s)->tail, want);
     /* Receivers may watch the position that now holds no message. */
-    sync_wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
     return 1;
 }
 
@@ -137,7 +137,7 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
                !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
                                             __ATOMIC_ACQUIRE))
             ;
-        sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+        wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
     } else if (st == SLOT_SKIP) {
         /* A repairer or a sender that gave up died freeing it. */
         if (!ring_free_skipped(s, sl, pos))
@@ -153,7 +153,7 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
     return 1;
 }
 
-int ring_reset_all_dead(const struct seg *s)
+int ring_reset_all_dead(struct seg *s)
 {
     struct ring_ctl *ctl = ring_ctl_of(s);
     uint64_t t = ctl->tail, oldest = 0;

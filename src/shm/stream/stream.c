@@ -1,7 +1,7 @@
 #include "shm/stream/stream.h"
 
 #include "platform/platform.h"
-#include "shm/sync.h"
+#include "shm/wait.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,8 +9,6 @@
 /* While a sender is recorded, a waiting receiver wakes this often to see
  * whether it died (nobody signals a death). */
 #define SENDER_POLL_NS 20000000ll
-/* In always-spin mode, how often the spin stops to look at the sender. */
-#define SPIN_ROUND_NS 1000000ll
 
 static struct stream_ctl *ctl_of(const struct seg *s)
 {
@@ -22,18 +20,13 @@ static unsigned char *bytes_of(const struct seg *s)
     return s->stream + STREAM_CTL_BYTES;
 }
 
-static int removed(const struct seg *s)
-{
-    return __atomic_load_n(&s->hdr->hot.removed, __ATOMIC_ACQUIRE) != 0;
-}
-
 uint64_t stream_size_for(const mbx_attr *a)
 {
     if (a->capacity == MBX_RENDEZVOUS || a->capacity == MBX_UNBOUNDED)
         return 0;
     uint64_t want = (uint64_t)a->capacity * a->max_msg_size;
-    if (want > SEG_STREAM_MAX)
-        want = SEG_STREAM_MAX;
+    if (want > STREAM_MAX)
+        want = STREAM_MAX;
     return (want + 4095) & ~(uint64_t)4095;
 }
 
@@ -94,7 +87,7 @@ void stream_close(const struct mb_ctx *c, int flags)
         drop_right(&ctl->sender, c->who);
         /* Bumped even with no sleeper: a receiver about to sleep read the
          * futex before it looked at the sender, so it will not sleep. */
-        sync_signal(&hot->recv_futex, &hot->recv_waiters);
+        wake_on_change(&hot->recv_futex, &hot->recv_waiters);
     }
 }
 
@@ -118,24 +111,25 @@ static void leave(uint64_t *word)
     __atomic_store_n(word, 0, __ATOMIC_RELEASE);
 }
 
-/* Waits for *watch to move off seen: spins, then sleeps on futex (which
- * held fseen before the caller looked at its condition) at most cap_ns.
- * Returns 0 (look again), -ETIMEDOUT, -EINTR, or the poll hook's error. */
+/* Waits (wait.h) for *watch to move off seen; futex held fseen before
+ * the caller looked at its condition. A receiver (look: sender_left)
+ * also wakes every cap_ns to look whether the sender died. */
 static int wait_move(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen, uint32_t *futex,
-                     uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns)
+                     uint32_t fseen, uint32_t *waiters, int64_t deadline, int64_t cap_ns,
+                     int (*look)(void *arg))
 {
-    int64_t spin = c->wait.spin_ns;
-    int r = sync_spin64(c->s, watch, seen, spin < 0 ? SPIN_ROUND_NS : spin, deadline, &c->wait);
-    if (sync_closing(&c->wait))
-        return -EBADF;
-    if (r || spin < 0)
-        return r < 0 ? r : 0;
-    if (c->wait.poll_ns > 0 && (cap_ns == 0 || c->wait.poll_ns < cap_ns))
-        cap_ns = c->wait.poll_ns;
-    r = sync_sleep64(c->s, watch, seen, futex, fseen, waiters, deadline, cap_ns, &c->wait);
-    if (r)
-        return r;
-    return c->poll ? c->poll(c) : 0;
+    struct wait_for w = {
+        .watch = watch,
+        .seen = seen,
+        .futex = futex,
+        .fseen = fseen,
+        .waiters = waiters,
+        .deadline = deadline,
+        .cap_ns = cap_ns,
+        .look = look,
+        .arg = ctl_of(c->s),
+    };
+    return wait_change(c, &w);
 }
 
 /* Copies n bytes in at stream position pos, wrapping at the end. */
@@ -168,7 +162,7 @@ static int send_locked(const struct mb_ctx *c, const unsigned char *buf, uint64_
     int whole = len <= size;
     int64_t deadline = clock_deadline(timeout_ns);
     while (done < len) {
-        if (removed(s))
+        if (seg_removed(s))
             return -EIDRM;
         uint32_t f = __atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST);
         uint64_t tail = __atomic_load_n(&ctl->tail, __ATOMIC_RELAXED);
@@ -182,14 +176,14 @@ static int send_locked(const struct mb_ctx *c, const unsigned char *buf, uint64_
             uint64_t n = left < room ? left : room;
             copy_in(s, tail, buf + done, n);
             __atomic_store_n(&ctl->tail, tail + n, __ATOMIC_SEQ_CST);
-            sync_wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+            wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
             done += n;
             continue;
         }
         if (timeout_ns == MBX_NONBLOCK)
             return -EAGAIN;
-        int r =
-            wait_move(c, &ctl->head, head, &hot->send_futex, f, &hot->send_waiters, deadline, 0);
+        int r = wait_move(c, &ctl->head, head, &hot->send_futex, f, &hot->send_waiters, deadline, 0,
+                          NULL);
         if (r)
             return r;
     }
@@ -199,7 +193,7 @@ static int send_locked(const struct mb_ctx *c, const unsigned char *buf, uint64_
 int stream_send(const struct mb_ctx *c, const void *buf, size_t len, int64_t timeout_ns)
 {
     struct stream_ctl *ctl = ctl_of(c->s);
-    if (removed(c->s))
+    if (seg_removed(c->s))
         return -EIDRM;
     if (len == 0)
         return 0;
@@ -227,6 +221,13 @@ static int sender_gone(struct stream_ctl *ctl, uint64_t *who)
     return 1;
 }
 
+/* A wait's look hook (arg: the control block): whether the sender is gone. */
+static int sender_left(void *arg)
+{
+    uint64_t who;
+    return sender_gone(arg, &who);
+}
+
 /* Caller is the thread inside recv. */
 static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t cap,
                            mbx_msginfo *info, int64_t timeout_ns)
@@ -237,7 +238,7 @@ static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t ca
     uint64_t size = s->stream_size;
     int64_t deadline = clock_deadline(timeout_ns);
     for (;;) {
-        if (removed(s))
+        if (seg_removed(s))
             return -EIDRM;
         uint32_t f = __atomic_load_n(&hot->recv_futex, __ATOMIC_SEQ_CST);
         uint64_t head = __atomic_load_n(&ctl->head, __ATOMIC_RELAXED);
@@ -248,7 +249,7 @@ static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t ca
             uint64_t n = tail - head < cap ? tail - head : cap;
             copy_out(s, head, buf, n);
             __atomic_store_n(&ctl->head, head + n, __ATOMIC_SEQ_CST);
-            sync_wake_sleepers(&hot->send_futex, &hot->send_waiters);
+            wake_sleepers(&hot->send_futex, &hot->send_waiters);
             if (info) {
                 memset(info, 0, sizeof(*info));
                 info->size = n;
@@ -269,7 +270,7 @@ static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t ca
         if (timeout_ns == MBX_NONBLOCK)
             return -EAGAIN;
         int r = wait_move(c, &ctl->tail, tail, &hot->recv_futex, f, &hot->recv_waiters, deadline,
-                          sender ? SENDER_POLL_NS : 0);
+                          sender ? SENDER_POLL_NS : 0, sender ? sender_left : NULL);
         if (r)
             return r;
     }
@@ -281,7 +282,7 @@ ssize_t stream_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, m
     struct stream_ctl *ctl = ctl_of(c->s);
     if (from > 0 || cap == 0)
         return -EINVAL;
-    if (removed(c->s))
+    if (seg_removed(c->s))
         return -EIDRM;
     int r = enter(&ctl->recv_busy, ident_thread());
     if (r)
@@ -291,16 +292,15 @@ ssize_t stream_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, m
     return n;
 }
 
-void stream_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
-                 uint64_t *received, uint32_t *repairs)
+void stream_stat(const struct seg *s, mbx_stat *st)
 {
     const struct stream_ctl *ctl = ctl_of(s);
     uint64_t head = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
     uint64_t tail = __atomic_load_n(&ctl->tail, __ATOMIC_ACQUIRE);
     uint64_t queued = tail - head <= s->stream_size ? tail - head : 0;
-    *bytes = queued;
-    *count = queued > UINT32_MAX ? UINT32_MAX : (uint32_t)queued;
-    *sent = tail;
-    *received = head;
-    *repairs = __atomic_load_n(&ctl->repairs, __ATOMIC_RELAXED);
+    st->bytes = queued;
+    st->count = queued > UINT32_MAX ? UINT32_MAX : (uint32_t)queued;
+    st->sent_total = tail;
+    st->received_total = head;
+    st->repairs = __atomic_load_n(&ctl->repairs, __ATOMIC_RELAXED);
 }

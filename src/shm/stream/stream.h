@@ -12,11 +12,12 @@
 #ifndef MBX_STREAM_H
 #define MBX_STREAM_H
 
-#include "shm/mailbox.h"
+#include "shm/shm.h"
 
 /* Bytes in front of the buffer: the control lines, padded to a page so the
  * buffer is page-aligned. */
 #define STREAM_CTL_BYTES 4096u
+#define STREAM_MAX       (1ull << 30) /* bytes a stream buffers at most */
 
 struct stream_ctl {
     uint64_t tail;      /* bytes ever written; moved by the sender */
@@ -37,7 +38,7 @@ struct stream_ctl {
 _Static_assert(sizeof(struct stream_ctl) == 3 * SEG_LINE, "stream control is three lines");
 
 /* Buffer bytes of a stream with these attributes: capacity * max_msg_size
- * rounded up to a page, at most SEG_STREAM_MAX. Returns 0 for a capacity a
+ * rounded up to a page, at most STREAM_MAX. Returns 0 for a capacity a
  * stream cannot have (MBX_RENDEZVOUS, MBX_UNBOUNDED). */
 uint64_t stream_size_for(const mbx_attr *attr);
 
@@ -65,7 +66,6 @@ ssize_t stream_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, m
 
 /* A snapshot: bytes queued (count is the same, saturated), bytes ever
  * written and read, and rights taken over from dead holders. */
-void stream_stat(const struct seg *s, uint32_t *count, uint64_t *bytes, uint64_t *sent,
-                 uint64_t *received, uint32_t *repairs);
+void stream_stat(const struct seg *s, mbx_stat *st);
 
 #endif

@@ -1,0 +1,54 @@
+#include "core/process.h"
+
+#include "core/guard.h"
+#include "core/transport.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* Locks are taken in one order (the transports', then the guard's) and
+ * let go in the reverse, so a fork while other threads hold them leaves
+ * none held in the child. */
+static void prepare(void)
+{
+    for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
+        if ((*t)->fork_prepare)
+            (*t)->fork_prepare();
+    guard_fork_prepare();
+}
+
+static void parent(void)
+{
+    guard_fork_parent();
+    for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
+        if ((*t)->fork_parent)
+            (*t)->fork_parent();
+}
+
+static void child(void)
+{
+    guard_fork_child();
+    for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
+        if ((*t)->fork_child)
+            (*t)->fork_child();
+}
+
+static void at_exit(void)
+{
+    for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
+        if ((*t)->at_exit)
+            (*t)->at_exit();
+}
+
+static void setup(void)
+{
+    pthread_atfork(prepare, parent, child);
+    atexit(at_exit);
+}
+
+void process_init(void)
+{
+    pthread_once(&once, setup);
+}

@@ -1,0 +1,32 @@
+/* Where the mailboxes of local names live: $MBX_DIR/mbx.NAME. */
+#include "shm/files.h"
+
+#include "core/names.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILE_PREFIX "mbx."
+
+const char *name_dir(void)
+{
+    const char *d = getenv("MBX_DIR");
+    return (d && *d) ? d : "/dev/shm";
+}
+
+int name_path(const char *name, char *path, size_t cap)
+{
+    int n = snprintf(path, cap, "%s/" FILE_PREFIX "%s", name_dir(), name);
+    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+int name_from_file(const char *file, const char **name)
+{
+    size_t plen = sizeof(FILE_PREFIX) - 1;
+    if (strncmp(file, FILE_PREFIX, plen) != 0 || name_check(file + plen) != 0)
+        return 0;
+    *name = file + plen;
+    return 1;
+}

@@ -1,0 +1,98 @@
+/* The heap kind's entry in the kind table: messages in arena blocks under
+ * the mailbox lock; no region of its own before the arena. */
+#include "shm/heap/alloc.h"
+#include "shm/heap/heap_queue.h"
+#include "shm/heap/repair.h"
+#include "shm/kind.h"
+
+#define PAGE SEG_PAGE
+
+/* Everything a ring or a stream does not take: any size, any capacity,
+ * rendezvous, unbounded, round-robin receivers. */
+static int accepts(const mbx_attr *a, int flags)
+{
+    (void)a;
+    return !(flags & MBX_STREAM);
+}
+
+static uint64_t none(const mbx_attr *a)
+{
+    (void)a;
+    return 0;
+}
+
+/* Message storage: what `capacity` messages of the largest size need,
+ * capped by memory_limit (but always room for one largest message). */
+static uint64_t arena_bytes(const mbx_attr *a)
+{
+    uint64_t one = seg_blk_size(a->max_msg_size);
+    uint64_t limit = a->memory_limit > one ? a->memory_limit : one;
+    uint64_t slots =
+        a->capacity == MBX_UNBOUNDED || a->capacity == MBX_RENDEZVOUS ? UINT64_MAX : a->capacity;
+    uint64_t want = slots > limit / one ? limit : slots * one;
+    return (want + PAGE - 1) / PAGE * PAGE;
+}
+
+static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off, const mbx_attr *a,
+                  int fd)
+{
+    (void)h, (void)region, (void)region_off, (void)a, (void)fd;
+    return 0;
+}
+
+static uint64_t region_of(const struct seg_hdr *h)
+{
+    if (h->ring_slots || h->slot_size || h->stream_size ||
+        seg_blk_size(h->max_msg_size) > h->arena_size)
+        return UINT64_MAX;
+    return 0;
+}
+
+static void attach(struct seg *s, unsigned char *region)
+{
+    (void)s, (void)region;
+}
+
+/* Counts as the header keeps them, read once each, atomically: they may
+ * disagree by a message but are never torn. */
+static void stat(const struct seg *s, mbx_stat *st)
+{
+    const struct seg_hdr *h = s->hdr;
+    st->count = __atomic_load_n(&h->hot.count, __ATOMIC_RELAXED);
+    st->bytes = __atomic_load_n(&h->meta.bytes, __ATOMIC_RELAXED);
+    st->sent_total = __atomic_load_n(&h->meta.seq_next, __ATOMIC_RELAXED) - 1;
+    st->received_total = __atomic_load_n(&h->meta.received_total, __ATOMIC_RELAXED);
+    st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
+}
+
+static int reset(struct seg *s)
+{
+    return repair_segment(s, 1);
+}
+
+static int repair(struct seg *s)
+{
+    return repair_segment(s, 0);
+}
+
+const struct shm_kind shm_kind_heap = {
+    .name = "heap",
+    .hdr_flag = 0,
+    .accepts = accepts,
+    .region_bytes = none,
+    .reserve_bytes = none,
+    .arena_bytes = arena_bytes,
+    .format = format,
+    .region_of = region_of,
+    .attach = attach,
+    .init = alloc_init,
+    .send = heap_send,
+    .recv = heap_recv,
+    .loan = heap_loan,
+    .send_loan = heap_send_loan,
+    .recv_loan = heap_recv_loan,
+    .release = heap_release,
+    .stat = stat,
+    .reset = reset,
+    .repair = repair,
+};

@@ -1,0 +1,115 @@
+/* Round-robin receivers: tickets taken in call order under the lock, and
+ * only the holder of the ticket being served takes the next message. */
+#include "shm/heap/heap_queue.h"
+
+#include "platform/platform.h"
+#include "shm/heap/prioq.h"
+#include "shm/lock.h"
+
+#include <errno.h>
+
+/* Caller holds the lock. Moves the served ticket past holders that gave up;
+ * returns -EUCLEAN when the tickets make no sense. */
+static int rr_skip(struct seg *s)
+{
+    struct seg_rr *rr = &s->hdr->rr;
+    if (rr->next - rr->serving > SEG_RR_WINDOW)
+        return -EUCLEAN;
+    while (rr->serving != rr->next && rr->holder[rr->serving % SEG_RR_WINDOW] == 0)
+        rr->serving++;
+    return 0;
+}
+
+/* Caller holds the lock. Gives ticket `my` up and wakes the next holder. */
+static void rr_drop(struct seg *s, uint64_t my)
+{
+    s->hdr->rr.holder[my % SEG_RR_WINDOW] = 0;
+    rr_skip(s);
+    wake_on_change(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+}
+
+/* Caller holds the lock. A served holder that died, or is stopped
+ * (SIGSTOP), gives its turn up: a stopped one takes a new ticket when it
+ * runs again. */
+static void rr_reap(struct seg *s, uint64_t my)
+{
+    struct seg_rr *rr = &s->hdr->rr;
+    uint64_t t = rr->serving;
+    ident_t who = rr->holder[t % SEG_RR_WINDOW];
+    if (t != my && t != rr->next && who && (!ident_alive(who) || proc_stopped(ident_id(who))))
+        rr_drop(s, t);
+}
+
+/* Caller holds the lock. Whether ticket `my` is still ours to wait on. */
+static int rr_mine(const struct seg_rr *rr, uint64_t my, ident_t who)
+{
+    return my - rr->serving < SEG_RR_WINDOW && rr->holder[my % SEG_RR_WINDOW] == who;
+}
+
+#define RR_POLL_NS 50000000ll /* how soon a dead receiver's turn passes on */
+
+/* Round-robin receive: take a ticket, wait for its turn, take the next
+ * message. Receivers waiting together are thus served in turn. */
+ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo *info,
+                     int64_t timeout_ns)
+{
+    struct seg *s = c->s;
+    struct seg_hot *hot = &s->hdr->hot;
+    struct seg_rr *rr = &s->hdr->rr;
+    /* Waits look at the turns every RR_POLL_NS at most. */
+    struct mb_ctx rc = *c;
+    if (rc.wait.poll_ns == 0 || rc.wait.poll_ns > RR_POLL_NS)
+        rc.wait.poll_ns = RR_POLL_NS;
+    int64_t deadline = clock_deadline(timeout_ns);
+    uint64_t my = 0;
+    int have = 0, r;
+    for (;;) {
+        r = seg_lock(s, seg_lock_deadline(deadline));
+        if (r) {
+            r = seg_lock_error(r, timeout_ns);
+            break;
+        }
+        ssize_t got = seg_removed(s) ? -EIDRM : rr_skip(s);
+        int done = got != 0;
+        /* Stopped a while, we may have lost our turn: take a new ticket. */
+        if (have && !rr_mine(rr, my, c->who))
+            have = 0;
+        if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
+            my = rr->next++;
+            rr->holder[my % SEG_RR_WINDOW] = c->who;
+            have = 1;
+        }
+        if (!done && have && rr->serving == my) {
+            struct seg_blk *b = NULL;
+            got = prioq_top(s, &b);
+            if (!got && b) {
+                got = heap_take(c, b, buf, cap, info);
+            }
+            done = got != 0 || b != NULL;
+        }
+        if (!done && timeout_ns == MBX_NONBLOCK) {
+            got = -EAGAIN;
+            done = 1;
+        }
+        if (done) {
+            if (have)
+                rr_drop(s, my);
+            seg_unlock(s);
+            return got;
+        }
+        rr_reap(s, my);
+        uint32_t seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_RELAXED);
+        seg_unlock(s);
+        r = heap_wait(&rc, 1, seen, deadline);
+        if (r)
+            break;
+    }
+    /* Our ticket goes, or the holder of the lock's death passes it on (a
+     * ticket whose holder is gone or stopped is skipped). */
+    if (have && seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) == 0) {
+        if (rr_mine(rr, my, c->who))
+            rr_drop(s, my);
+        seg_unlock(s);
+    }
+    return r;
+}

@@ -1,0 +1,88 @@
+/* The kinds of shared-memory mailbox, as a table: each kind (src/shm/ring,
+ * src/shm/heap, src/shm/stream) owns its region of the segment and its way
+ * of sending and receiving. The segment and the transport call a kind only
+ * through this table, never by name; a new kind is a new folder and an
+ * entry in shm_kinds[] (kinds.c).
+ *
+ * Every operation is given a checked per-call context (struct mb_ctx) and
+ * returns the errors its mbx.h counterpart documents.
+ */
+#ifndef MBX_SHM_KIND_H
+#define MBX_SHM_KIND_H
+
+#include "mbx.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct seg;
+struct seg_hdr;
+struct mb_ctx;
+
+struct shm_kind {
+    const char *name;  /* "ring", "heap", "stream": what mbx_stat_ext reports */
+    uint32_t hdr_flag; /* how the segment header marks the kind (seg_hdr.flags) */
+
+    /* Whether a new mailbox with these attributes and open flags may be of
+     * this kind (a stream only with MBX_STREAM, a ring within its limits). */
+    int (*accepts)(const mbx_attr *a, int flags);
+
+    /* Layout. Bytes of the kind's region (after the header and receipts
+     * pages), of it that gets storage at creation, and of the heap arena
+     * that follows (a page for kinds that keep no arena). */
+    uint64_t (*region_bytes)(const mbx_attr *a);
+    uint64_t (*reserve_bytes)(const mbx_attr *a);
+    uint64_t (*arena_bytes)(const mbx_attr *a);
+    /* Writes the header fields the kind owns (h is zeroed, region at offset
+     * region_off of file fd: -1, nothing to reserve). Returns 0 or -errno
+     * (-ENOSPC) of reserving storage. */
+    int (*format)(struct seg_hdr *h, unsigned char *region, uint64_t region_off, const mbx_attr *a,
+                  int fd);
+    /* The region size the header's fields imply, or UINT64_MAX when they
+     * are inconsistent (attach: untrusted values). */
+    uint64_t (*region_of)(const struct seg_hdr *h);
+    /* Points s at the region (its fields copied from the header, checked). */
+    void (*attach)(struct seg *s, unsigned char *region);
+    /* Once, on a new mailbox just formatted and attached. NULL: nothing. */
+    void (*init)(struct seg *s);
+
+    /* A new handle with these open flags takes what it holds (a stream's
+     * ends): 0 or -EBUSY; and gives it back at close. NULL: nothing held. */
+    int (*open)(const struct mb_ctx *c, int flags);
+    void (*close)(const struct mb_ctx *c, int flags);
+
+    int (*send)(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+                int64_t timeout_ns);
+    ssize_t (*recv)(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                    int64_t timeout_ns);
+    /* Zero copy; NULL for a kind without messages to lend (-EINVAL). */
+    int (*loan)(const struct mb_ctx *c, size_t len, void **buf);
+    int (*send_loan)(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
+                     int64_t timeout_ns);
+    ssize_t (*recv_loan)(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
+                         int64_t timeout_ns);
+    int (*release)(const struct mb_ctx *c, const void *buf);
+
+    /* A snapshot of count, bytes, sent_total, received_total and repairs,
+     * without the lock. */
+    void (*stat)(const struct seg *s, mbx_stat *st);
+    /* After a reboot, when every process the mailbox names is gone: clears
+     * what named them, keeping the messages. Returns 0 or -EUCLEAN. */
+    int (*reset)(struct seg *s);
+    /* After a holder of the mailbox lock died: rebuilds what the lock
+     * guards. Returns 0 or -EUCLEAN. NULL: the kind keeps nothing under it. */
+    int (*repair)(struct seg *s);
+};
+
+extern const struct shm_kind shm_kind_ring, shm_kind_heap, shm_kind_stream;
+
+/* The kind a segment header's flags name, or NULL. */
+const struct shm_kind *shm_kind_of_flags(uint32_t hdr_flags);
+
+/* The kind for a new mailbox: the one asked for (mbx_options.kind), else
+ * the first of ring, heap, stream that accepts the attributes ($MBX_QUEUE
+ * =heap asks for the heap kind, for tests and the benchmark). NULL when the
+ * one asked for does not accept them. */
+const struct shm_kind *shm_kind_choose(const mbx_attr *a, int flags, uint32_t asked);
+
+#endif

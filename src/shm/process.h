@@ -1,0 +1,25 @@
+/* The local transport's process-wide state: this process's own mailbox
+ * (mbx_self) and the handles on callers' mailboxes it answers (mbx_reply),
+ * kept right across fork and at exit by core/process.c. */
+#ifndef MBX_SHM_PROCESS_H
+#define MBX_SHM_PROCESS_H
+
+#include "shm/shm.h"
+
+/* Stores this process's own mailbox "@PID" (created on first use) in
+ * *out; see mbx_self. Returns 0 or an error of mbx_open. */
+int shm_self(struct mbx **out);
+
+/* Stores in *out a send handle on process pid's own mailbox, cached.
+ * Returns 0 or an error of mbx_open (-ENOENT when that process is gone).
+ * Give it back with shm_peer_put. */
+int shm_peer_get(pid_t pid, struct shm_box **out);
+void shm_peer_put(struct shm_box *b);
+
+/* Fork and exit handlers (core/process.c). */
+void shm_fork_prepare(void);
+void shm_fork_parent(void);
+void shm_fork_child(void);
+void shm_at_exit(void);
+
+#endif

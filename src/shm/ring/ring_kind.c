@@ -1,0 +1,112 @@
+/* The ring kind's entry in the kind table: its region of the segment (a
+ * control block and one slot per unit of capacity) and its operations. */
+#include "shm/kind.h"
+#include "shm/ring/ring_impl.h"
+
+#include "platform/platform.h"
+
+#define PAGE SEG_PAGE
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+static uint64_t bytes_for(uint32_t slots, uint64_t slot_size)
+{
+    return round_up(sizeof(struct ring_ctl) + (uint64_t)slots * slot_size, PAGE);
+}
+
+/* A ring keeps one slot of max_msg_size bytes per unit of capacity; a slot
+ * gets storage the first time it carries a message that long and keeps it
+ * until the mailbox is removed. Small messages always get a ring (1024
+ * slots of 64 KiB: 64 MiB at most). Larger ones get one while all slots
+ * together stay within that same 64 MiB and within memory_limit: lending
+ * them is then as cheap as lending 64 bytes, and a ring never holds more
+ * memory than a small-message ring could. Beyond that the heap kind keeps
+ * its storage at the high-water mark of what was queued. Round-robin
+ * receivers take tickets under the heap kind's lock: never a ring. */
+static int accepts(const mbx_attr *a, int flags)
+{
+    if (a->capacity < 1 || a->capacity > RING_MAX_SLOTS || a->recv_policy == MBX_RECV_ROUND_ROBIN ||
+        (flags & MBX_STREAM))
+        return 0;
+    if (a->max_msg_size <= RING_SMALL_MSG)
+        return 1;
+    uint64_t payload = (uint64_t)a->capacity * a->max_msg_size;
+    return payload <= RING_MAX_BYTES && payload <= a->memory_limit;
+}
+
+static uint64_t region_bytes(const mbx_attr *a)
+{
+    return bytes_for(a->capacity, ring_slot_size(a->max_msg_size));
+}
+
+/* The control lines get storage at creation, the slots as they are used. */
+static uint64_t reserve_bytes(const mbx_attr *a)
+{
+    (void)a;
+    return sizeof(struct ring_ctl);
+}
+
+/* Messages live in the slots: the arena is a token page. */
+static uint64_t arena_bytes(const mbx_attr *a)
+{
+    (void)a;
+    return PAGE;
+}
+
+static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off, const mbx_attr *a,
+                  int fd)
+{
+    h->ring_slots = a->capacity;
+    h->slot_size = ring_slot_size(a->max_msg_size);
+    /* Each slot's header gets storage before it is written. */
+    for (uint32_t i = 0; i < h->ring_slots; i++) {
+        uint64_t off = sizeof(struct ring_ctl) + i * h->slot_size;
+        int r = plat_reserve(fd, region_off + off, sizeof(struct ring_slot));
+        if (r)
+            return r;
+        ((struct ring_slot *)(region + off))->word = slot_word(i, SLOT_FREE, 0);
+    }
+    return 0;
+}
+
+static uint64_t region_of(const struct seg_hdr *h)
+{
+    uint32_t slots = h->ring_slots;
+    uint64_t max_msg = h->max_msg_size;
+    if (slots == 0 || slots > RING_MAX_SLOTS || h->capacity != slots || h->stream_size != 0 ||
+        (max_msg > RING_SMALL_MSG && slots * max_msg > RING_MAX_BYTES) ||
+        h->slot_size != ring_slot_size(max_msg))
+        return UINT64_MAX;
+    return bytes_for(slots, h->slot_size);
+}
+
+static void attach(struct seg *s, unsigned char *region)
+{
+    s->ring = region;
+    s->ring_slots = s->hdr->ring_slots;
+    s->slot_size = s->hdr->slot_size;
+    s->slot_recip = ((1ull << 40) + s->slot_size - 1) / s->slot_size;
+}
+
+const struct shm_kind shm_kind_ring = {
+    .name = "ring",
+    .hdr_flag = RING_HDR_FLAG,
+    .accepts = accepts,
+    .region_bytes = region_bytes,
+    .reserve_bytes = reserve_bytes,
+    .arena_bytes = arena_bytes,
+    .format = format,
+    .region_of = region_of,
+    .attach = attach,
+    .send = ring_send,
+    .recv = ring_recv,
+    .loan = ring_loan,
+    .send_loan = ring_send_loan,
+    .recv_loan = ring_recv_loan,
+    .release = ring_release,
+    .stat = ring_stat,
+    .reset = ring_reset_all_dead,
+};

@@ -1,0 +1,103 @@
+/* The shared-memory transport (local names): its handle, and the context
+ * one call on it carries down to the mailbox's kind. */
+#ifndef MBX_SHM_H
+#define MBX_SHM_H
+
+#include "core/handle.h"
+#include "platform/platform.h"
+#include "shm/kind.h"
+#include "shm/segment.h"
+#include "shm/wait.h"
+
+#include <sys/types.h>
+
+/* A handle on a local mailbox. */
+struct shm_box {
+    struct mbx base; /* what the core sees; first */
+    struct shmfile file;
+    struct seg seg;
+    int anon;                 /* a process's own mailbox "@PID": a memfd without a file name */
+    uint32_t uid;             /* effective uid when opened, recorded in what it sends */
+    int64_t poll_ns;          /* MBX_OWNED: how often waits look at the owner */
+    int64_t owner_checked_ns; /* MBX_OWNED: when a send last checked the owner */
+    uint64_t recv_id;         /* MBX_RECV_EXCLUSIVE: this handle's id in its process */
+    uint64_t recv_owner;      /* ... and the process that took the right with it */
+    /* A read-only mapping of the same file, made by the first
+     * mbx_recv_loan: received loans point into it, so a receiver that
+     * writes through one faults instead of changing the message. */
+    const unsigned char *lend_view;
+    char *path; /* its file (NULL for "@PID", which has none) */
+};
+
+/* The local handle behind m (which must be one). */
+static inline struct shm_box *shm_box_of(struct mbx *m)
+{
+    return (struct shm_box *)m;
+}
+
+/* What one call needs besides its arguments. */
+struct mb_ctx {
+    struct seg *s;
+    struct shm_box *box; /* the handle the call came through */
+    struct wait_cfg wait;
+    int32_t pid; /* caller's pid and uid, recorded in what it sends */
+    uint32_t uid;
+    ident_t who; /* caller's process identity (pid and start time) */
+    /* Called whenever a wait wakes (by a wake-up or when a capped sleep of
+     * wait.poll_ns ends): returns 0 to go on waiting, or a negative error
+     * that ends the call (e.g. -EIDRM once a mailbox's owner died). NULL:
+     * nothing to check. */
+    int (*poll)(const struct mb_ctx *c);
+    void *poll_arg; /* for the poll hook */
+    /* Request/reply. send: stored with the message and reported as
+     * mbx_msginfo.reply_token. recv: when nonzero, take only the message
+     * carrying this token (the from filter is then ignored). */
+    uint64_t reply_token;
+    uint64_t want_token;
+};
+
+/* The per-call context of a handle. */
+struct mb_ctx handle_ctx(struct shm_box *b);
+
+/* Sends and receives through the mailbox's kind (kind.h): arguments are
+ * checked. */
+static inline int mb_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+                          int64_t timeout_ns)
+{
+    return c->s->kind->send(c, buf, len, prio, timeout_ns);
+}
+
+static inline ssize_t mb_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
+                              mbx_msginfo *info, int64_t timeout_ns)
+{
+    return c->s->kind->recv(c, from, buf, cap, info, timeout_ns);
+}
+
+/* Opens and maps the file of mailbox `name` ("@PID" included), read-only
+ * or not, without making a handle; stores its path in path (NAME_PATH_MAX
+ * bytes; "" for "@PID"). Returns 0 or an error of mbx_open. */
+int shm_open_file(const char *name, int readonly, struct shmfile *f, char *path);
+
+/* Removes the file behind handle b, if it still has that name (nothing for
+ * a process's own mailbox, which has none). Returns 0 or -errno. */
+int shm_unlink_file(struct shm_box *b);
+
+/* The transport's operations (transport.c puts them in its table entry),
+ * as core/transport.h describes them; each in the file named. */
+int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx **out); /* open.c */
+void shm_box_close(struct mbx *m);
+int shm_box_unlink(const char *name);
+int shm_stat(struct mbx *m, mbx_stat *st); /* stat.c */
+int shm_stat_ext(struct mbx *m, mbx_stat_ext *st);
+int shm_stat_name(const char *name, mbx_stat *st);
+int shm_foreach(int (*fn)(const char *name, void *arg), void *arg);
+int shm_loan(struct mbx *m, size_t len, void **buf); /* loan.c */
+int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns);
+ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
+int shm_release(struct mbx *m, const void *buf);
+int shm_transfer(struct mbx *m, pid_t new_owner); /* owner.c */
+
+/* The local transport's table entry (core/transport.h). */
+extern const struct mbx_transport mbx__shm_transport;
+
+#endif

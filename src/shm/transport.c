@@ -1,0 +1,95 @@
+/* The shared-memory transport's entry in the transport table, and the
+ * calls on a handle: what mbx.h says beyond the core's argument checks
+ * (sizes, rights, owners), then the mailbox's kind. */
+#include "shm/shm.h"
+
+#include "core/names.h"
+#include "shm/call.h"
+#include "shm/owner.h"
+#include "shm/process.h"
+#include "shm/recv_right.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+struct mb_ctx handle_ctx(struct shm_box *b)
+{
+    ident_t me = ident_self();
+    struct mb_ctx c = {
+        .s = &b->seg,
+        .box = b,
+        .wait = {__atomic_load_n(&b->base.spin_ns, __ATOMIC_RELAXED), b->poll_ns, &b->base.closing},
+        .pid = ident_id(me),
+        .uid = b->uid,
+        .who = me,
+    };
+    if (b->seg.flags & MBX_OWNED)
+        c.poll = owner_poll;
+    return c;
+}
+
+static void wake(struct mbx *m)
+{
+    wake_everyone(&shm_box_of(m)->seg);
+}
+
+static int sync_file(struct mbx *m)
+{
+    struct shm_box *b = shm_box_of(m);
+    if (seg_removed(&b->seg))
+        return -EIDRM;
+    return msync(b->file.base, b->file.size, MS_SYNC) == 0 ? 0 : -errno;
+}
+
+static int send(struct mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+{
+    struct shm_box *b = shm_box_of(m);
+    if (len > b->seg.max_msg_size && !b->seg.stream)
+        return -EMSGSIZE;
+    int r = owner_send_check(b);
+    if (r)
+        return r;
+    struct mb_ctx c = handle_ctx(b);
+    return mb_send(&c, buf, len, prio, timeout_ns);
+}
+
+static ssize_t recv(struct mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
+                    int64_t timeout_ns)
+{
+    struct shm_box *b = shm_box_of(m);
+    int r = recv_right_check(b);
+    if (!r)
+        r = owner_recv_check(b);
+    if (r)
+        return r;
+    struct mb_ctx c = handle_ctx(b);
+    return mb_recv(&c, from, buf, cap, info, timeout_ns);
+}
+
+const struct mbx_transport mbx__shm_transport = {
+    .scheme = "",
+    .open = shm_box_open,
+    .close = shm_box_close,
+    .wake = wake,
+    .unlink = shm_box_unlink,
+    .stat_name = shm_stat_name,
+    .foreach = shm_foreach,
+    .stat = shm_stat,
+    .stat_ext = shm_stat_ext,
+    .sync = sync_file,
+    .send = send,
+    .recv = recv,
+    .call = shm_call,
+    .transfer = shm_transfer,
+    .loan = shm_loan,
+    .send_loan = shm_send_loan,
+    .recv_loan = shm_recv_loan,
+    .release = shm_release,
+    .self = shm_self,
+    .reply = shm_reply,
+    .check_name = name_check,
+    .fork_prepare = shm_fork_prepare,
+    .fork_parent = shm_fork_parent,
+    .fork_child = shm_fork_child,
+    .at_exit = shm_at_exit,
+};

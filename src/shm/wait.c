@@ -1,0 +1,153 @@
+#include "shm/wait.h"
+
+#include "platform/platform.h"
+#include "shm/shm.h"
+#include "shm/sleepers.h"
+
+#include <errno.h>
+#include <limits.h>
+
+/* Sleep in slices at most this long even without a deadline: a relative
+ * futex timeout is what makes a signal handler end the wait with EINTR,
+ * and a sleeper counts itself again after each slice (sleepers.h). */
+#define SLICE_NS SLEEPERS_SLICE_NS
+
+/* How long one sleeps who could not be counted (32767 sleepers already). */
+#define UNCOUNTED_SLICE_NS 1000000ll
+
+/* How often an endless spin looks at what nobody signals. */
+#define LOOK_NS 10000000ll
+
+/* Where the epoch of the count word `waiters` began: one per direction. */
+static uint32_t *epoch_since(const struct seg *s, const uint32_t *waiters)
+{
+    return &s->hdr->meta.sleep_epoch_ms[waiters == &s->hdr->hot.recv_waiters ? 0 : 1];
+}
+
+static int moved(const struct seg *s, const struct wait_for *w)
+{
+    uint64_t now = w->watch ? __atomic_load_n(w->watch, __ATOMIC_ACQUIRE)
+                            : __atomic_load_n(w->watch32, __ATOMIC_SEQ_CST);
+    if (now != w->seen)
+        return 1;
+    if (w->also && __atomic_load_n(w->also, __ATOMIC_ACQUIRE) != w->also_seen)
+        return 1;
+    return seg_removed(s);
+}
+
+/* The longest this sleep may last: the slice, the wait's cap, the call's
+ * poll period and the deadline, whichever comes first. */
+static int64_t nap_for(const struct mb_ctx *c, const struct wait_for *w, int64_t left, int ticket)
+{
+    int64_t nap = ticket < 0 ? UNCOUNTED_SLICE_NS : SLICE_NS;
+    if (w->cap_ns > 0 && w->cap_ns < nap)
+        nap = w->cap_ns;
+    if (c->wait.poll_ns > 0 && c->wait.poll_ns < nap)
+        nap = c->wait.poll_ns;
+    return left >= 0 && left < nap ? left : nap;
+}
+
+int wait_change(const struct mb_ctx *c, const struct wait_for *w)
+{
+    const struct seg *s = c->s;
+    const struct wait_cfg *cfg = &c->wait;
+    if (wait_closing(cfg))
+        return -EBADF;
+    int64_t spin_ns = cfg->spin_ns;
+    if (spin_ns > 0 && sleepers_any(w->waiters))
+        spin_ns = 0;
+    if (spin_ns != 0) {
+        int64_t start = clock_now_ns(), looked = start;
+        for (unsigned i = 1;; i++) {
+            if (moved(s, w))
+                return 0;
+            cpu_relax();
+            if (i % 128)
+                continue;
+            if (wait_closing(cfg))
+                return -EBADF;
+            int64_t now = clock_now_ns();
+            if (w->deadline >= 0 && now >= w->deadline)
+                return -ETIMEDOUT;
+            if (spin_ns > 0 && now - start >= spin_ns)
+                break;
+            /* A process spinning without end still notices what nobody
+             * signals: a dead peer, a repair, an owner's death. */
+            if (now - looked >= LOOK_NS) {
+                looked = now;
+                if (w->look && w->look(w->arg))
+                    return 0;
+                int r = c->poll ? c->poll(c) : 0;
+                if (r)
+                    return r;
+            }
+        }
+    }
+    if (w->look && w->look(w->arg))
+        return 0;
+    int64_t left = clock_remaining(w->deadline);
+    if (left == 0)
+        return -ETIMEDOUT;
+    int ticket = sleepers_enter(w->waiters, epoch_since(s, w->waiters));
+    int r = 0;
+    if (!moved(s, w) && !wait_closing(cfg))
+        r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
+    sleepers_leave(w->waiters, ticket);
+    if (r == -EINTR)
+        return r;
+    if (wait_closing(cfg))
+        return -EBADF;
+    if (moved(s, w))
+        return 0;
+    if (clock_remaining(w->deadline) == 0)
+        return -ETIMEDOUT;
+    return c->poll ? c->poll(c) : 0;
+}
+
+int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
+              const struct wait_cfg *cfg)
+{
+    int64_t start = spin_ns ? clock_now_ns() : 0;
+    for (unsigned i = 1; spin_ns != 0; i++) {
+        if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || seg_removed(s) || wait_closing(cfg))
+            return 1;
+        cpu_relax();
+        if (i % 128 == 0 && spin_ns > 0 && clock_now_ns() - start >= spin_ns)
+            break;
+    }
+    return 0;
+}
+
+void wake_on_change(uint32_t *word, uint32_t *waiters)
+{
+    __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
+    /* The seq_cst pair (waiter: add waiters, then read word; us: bump word,
+     * then read waiters) means one of us sees the other. */
+    if (sleepers_any(waiters))
+        futex_wake(word, INT_MAX);
+}
+
+void wake_sleepers(uint32_t *futex, uint32_t *waiters)
+{
+    if (sleepers_any(waiters)) {
+        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
+        futex_wake(futex, INT_MAX);
+    }
+}
+
+void wake_one(uint32_t *futex, uint32_t *waiters)
+{
+    if (sleepers_any(waiters)) {
+        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
+        futex_wake(futex, 1);
+    }
+}
+
+void wake_everyone(const struct seg *s)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    __atomic_fetch_add(&hot->recv_futex, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&hot->send_futex, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&hot->recv_futex, INT_MAX);
+    futex_wake(&hot->send_futex, INT_MAX);
+}

@@ -1,0 +1,85 @@
+/* Waiting for a mailbox to change, and waking whoever waits: the one spin,
+ * deadline rule, removal and closing check, and sleep that every kind of
+ * mailbox uses, and the one place that wakes. (A pollable descriptor hooks
+ * into the wake functions.)
+ *
+ * A waiter spins on the word it watches for its handle's spin time (less
+ * when others already sleep: spinning would take a CPU from the process
+ * that has to make progress), then sleeps on a futex word once, at most a
+ * slice (250 ms, so sleepers count themselves again: sleepers.h) and at
+ * most cap_ns, and returns to let its caller look again. What nobody
+ * signals (a dead holder, a peer that died) is looked for by the look hook
+ * after the spin and every 10 ms of an endless spin, and by the call's poll
+ * hook after every sleep.
+ */
+#ifndef MBX_SHM_WAIT_H
+#define MBX_SHM_WAIT_H
+
+#include "shm/segment.h"
+
+#include <stdint.h>
+
+/* How a handle waits: spin time (ns; -1 spins only, 0 sleeps at once), the
+ * longest sleep before its poll hook looks (0: a slice), and the handle's
+ * closing flag (mbx_close from another thread ends the wait with -EBADF;
+ * NULL: none). */
+struct wait_cfg {
+    int64_t spin_ns;
+    int64_t poll_ns;
+    const uint32_t *closing;
+};
+
+/* Returns 1 when the handle behind cfg is being closed. */
+static inline int wait_closing(const struct wait_cfg *cfg)
+{
+    return cfg->closing && __atomic_load_n(cfg->closing, __ATOMIC_SEQ_CST);
+}
+
+struct mb_ctx;
+
+/* One wait: the word to watch (64 or 32 bits) and the value seen; a second
+ * 64-bit word that may move too (a slot someone may repair; NULL: none);
+ * the futex word to sleep on, its value before the caller looked, and the
+ * count of its sleepers; the deadline (absolute CLOCK_MONOTONIC ns, -1
+ * none); the longest sleep (0: a slice); and the look hook (NULL: none),
+ * which returns 1 when something changed that nobody signals. */
+struct wait_for {
+    const uint64_t *watch;
+    const uint32_t *watch32;
+    uint64_t seen;
+    const uint64_t *also;
+    uint64_t also_seen;
+    uint32_t *futex;
+    uint32_t fseen;
+    uint32_t *waiters;
+    int64_t deadline;
+    int64_t cap_ns;
+    int (*look)(void *arg);
+    void *arg;
+};
+
+/* Waits as described above for the call c. Returns 0 (look again),
+ * -ETIMEDOUT, -EINTR, -EBADF (the handle is being closed), or the error of
+ * c's poll hook. */
+int wait_change(const struct mb_ctx *c, const struct wait_for *w);
+
+/* Spins (no sleep, no deadline) until *watch moves off seen, the mailbox
+ * is removed or the handle closing, for at most spin_ns. Returns 1 when
+ * one of those happened, 0 when the time ran out. */
+int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
+              const struct wait_cfg *cfg);
+
+/* After a change waiters watch `word` itself for (a heap's futex words):
+ * bumps it, and wakes its sleepers when there are any. */
+void wake_on_change(uint32_t *word, uint32_t *waiters);
+
+/* After a seq_cst store that may satisfy a sleeper watching another word:
+ * bumps futex and wakes all its sleepers, or one; only when there are
+ * any, so no system call while nobody sleeps. */
+void wake_sleepers(uint32_t *futex, uint32_t *waiters);
+void wake_one(uint32_t *futex, uint32_t *waiters);
+
+/* Wakes every waiter of the mailbox (removal, repair, a handle closing). */
+void wake_everyone(const struct seg *s);
+
+#endif
