@@ -121,25 +121,31 @@ static void scribble(mbx *m, int n)
             off = (uint64_t)rand() % 4096;
             break;
         case 4: /* call receipts */
-            off = (uint64_t)((unsigned char *)shm_box_of(m)->seg.receipts - base) + (uint64_t)rand() % 4096;
+            off = (uint64_t)((unsigned char *)shm_box_of(m)->seg.receipts - base) +
+                  (uint64_t)rand() % 4096;
             break;
         case 5: /* a slot's header, or a block's */
             if (shm_box_of(m)->seg.ring)
                 off = (uint64_t)(shm_box_of(m)->seg.ring - base) + 192 +
-                      (uint64_t)(rand() % shm_box_of(m)->seg.ring_slots) * shm_box_of(m)->seg.slot_size +
+                      (uint64_t)(rand() % shm_box_of(m)->seg.ring_slots) *
+                          shm_box_of(m)->seg.slot_size +
                       (uint64_t)rand() % 48;
             else
-                off = shm_box_of(m)->seg.arena_start + (uint64_t)(rand() % 8) * 64 + (uint64_t)rand() % 64;
+                off = shm_box_of(m)->seg.arena_start + (uint64_t)(rand() % 8) * 64 +
+                      (uint64_t)rand() % 64;
             break;
         case 1: /* the ring, or the queue heads in use */
             if (shm_box_of(m)->seg.ring)
                 off = (uint64_t)(shm_box_of(m)->seg.ring - base) +
-                      (uint64_t)rand() % (192 + shm_box_of(m)->seg.ring_slots * shm_box_of(m)->seg.slot_size);
+                      (uint64_t)rand() %
+                          (192 + shm_box_of(m)->seg.ring_slots * shm_box_of(m)->seg.slot_size);
             else
                 off = heads + (uint64_t)(rand() % 4) * 16 + (uint64_t)rand() % 16;
             break;
         default: /* the arena's blocks */
-            off = shm_box_of(m)->seg.arena_start + (uint64_t)rand() % (shm_box_of(m)->seg.arena_end - shm_box_of(m)->seg.arena_start);
+            off =
+                shm_box_of(m)->seg.arena_start +
+                (uint64_t)rand() % (shm_box_of(m)->seg.arena_end - shm_box_of(m)->seg.arena_start);
         }
         if (off >= lock_lo && off < lock_hi)
             continue;

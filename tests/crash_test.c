@@ -275,7 +275,8 @@ static void repair_counts_an_exiting_holder_dead(void **state)
 static struct ring_slot *ring_slot_of(mbx *m, uint64_t pos)
 {
     unsigned char *first = shm_box_of(m)->seg.ring + sizeof(struct ring_ctl);
-    return (struct ring_slot *)(first + (pos % shm_box_of(m)->seg.ring_slots) * shm_box_of(m)->seg.slot_size);
+    return (struct ring_slot *)(first + (pos % shm_box_of(m)->seg.ring_slots) *
+                                            shm_box_of(m)->seg.slot_size);
 }
 
 /* A sender dies between claiming a ring slot and publishing it: receivers

@@ -37,7 +37,8 @@ static void pretend_old_boot(mbx *m)
     if (shm_box_of(m)->seg.ring) {
         /* Two slots held by pids that, after the reboot, are live
          * processes (ours) with nothing to do with them. */
-        struct ring_slot *first = (struct ring_slot *)(shm_box_of(m)->seg.ring + sizeof(struct ring_ctl));
+        struct ring_slot *first =
+            (struct ring_slot *)(shm_box_of(m)->seg.ring + sizeof(struct ring_ctl));
         first->word = slot_word(0, SLOT_TAKING, getpid());
         struct ring_slot *fourth =
             (struct ring_slot *)((unsigned char *)first + 3 * shm_box_of(m)->seg.slot_size);

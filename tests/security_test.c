@@ -348,7 +348,8 @@ static void reused_pid_does_not_keep_a_ring_slot(void **state)
     assert_int_equal(mbx_stat_get(m, &st), 0);
     assert_int_equal(st.repairs, 1);
     for (uint32_t i = 0; i < shm_box_of(m)->seg.ring_slots; i++)
-        assert_int_not_equal(slot_state_of(ring_slot_at(&shm_box_of(m)->seg, i)->word), SLOT_CLAIMED);
+        assert_int_not_equal(slot_state_of(ring_slot_at(&shm_box_of(m)->seg, i)->word),
+                             SLOT_CLAIMED);
     kill_and_reap(other);
     mbx_close(m);
     mbx_unlink("reuse");
@@ -596,7 +597,8 @@ static void stopped_round_robin_receiver_loses_its_turn(void **state)
         _exit(n == 1 ? 0 : 1);
     }
     /* Wait until it holds the turn (it waits on an empty mailbox). */
-    for (int i = 0; i < 10000 && shm_box_of(m)->seg.hdr->rr.next == shm_box_of(m)->seg.hdr->rr.serving; i++)
+    for (int i = 0;
+         i < 10000 && shm_box_of(m)->seg.hdr->rr.next == shm_box_of(m)->seg.hdr->rr.serving; i++)
         usleep(1000);
     assert_true(shm_box_of(m)->seg.hdr->rr.next != shm_box_of(m)->seg.hdr->rr.serving);
     kill(p, SIGSTOP);

@@ -473,14 +473,41 @@ static void large_transfer_checksum(void **state)
     mbx_unlink("big");
 }
 
+/* An open that fails for a stream's end gives back the exclusive receive
+ * right it took first (before, the failed open kept it, and every other
+ * MBX_RECV open said -EBUSY while its process lived). */
+static void failed_open_keeps_no_receive_right(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 64;
+    a.recv_policy = MBX_RECV_EXCLUSIVE;
+    mbx *sender, *both, *receiver;
+    mbx_unlink("xs");
+    assert_int_equal(mbx_open("xs", MBX_SEND | MBX_CREATE | MBX_STREAM, &a, &sender), 0);
+    /* The send end is taken: this open fails after taking the right. */
+    assert_int_equal(mbx_open("xs", MBX_SEND | MBX_RECV, NULL, &both), -EBUSY);
+    assert_int_equal(mbx_open("xs", MBX_RECV, NULL, &receiver), 0);
+    mbx_close(receiver);
+    mbx_close(sender);
+    mbx_unlink("xs");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(byte_order_odd_sizes),      cmocka_unit_test(one_sender_one_receiver),
-        cmocka_unit_test(eof_after_close),           cmocka_unit_test(eof_after_sender_killed),
-        cmocka_unit_test(send_longer_than_capacity), cmocka_unit_test(timeouts),
-        cmocka_unit_test(stat_counts_bytes),         cmocka_unit_test(one_thread_per_direction),
+        cmocka_unit_test(byte_order_odd_sizes),
+        cmocka_unit_test(one_sender_one_receiver),
+        cmocka_unit_test(eof_after_close),
+        cmocka_unit_test(eof_after_sender_killed),
+        cmocka_unit_test(send_longer_than_capacity),
+        cmocka_unit_test(timeouts),
+        cmocka_unit_test(stat_counts_bytes),
+        cmocka_unit_test(one_thread_per_direction),
         cmocka_unit_test(large_transfer_checksum),
+        cmocka_unit_test(failed_open_keeps_no_receive_right),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

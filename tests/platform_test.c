@@ -1,0 +1,157 @@
+/* The platform layer (src/platform) on its own: files, storage, the boot,
+ * identities. */
+#include "test_util.h"
+
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static int entries(void)
+{
+    int n = 0;
+    DIR *d = opendir(test_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A new file has no name, visible or hidden, until it is published whole;
+ * a taken name says -EEXIST; the open refuses what is not a regular file. */
+static void files(void **state)
+{
+    (void)state;
+    struct shmfile f, g;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/a", test_dir);
+    assert_int_equal(shmfile_create(test_dir, 8192, 4096, 0640, &f), 0);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(shmfile_publish(&f, path), 0);
+    assert_int_equal(entries(), 1);
+    uint32_t uid, gid, mode;
+    assert_int_equal(shmfile_owner(&f, &uid, &gid, &mode), 0);
+    assert_int_equal(mode, 0640);
+    assert_int_equal(uid, geteuid());
+    assert_int_equal(shmfile_create(test_dir, 8192, 0, 0600, &g), 0);
+    assert_int_equal(shmfile_publish(&g, path), -EEXIST); /* g is closed */
+    assert_int_equal(shmfile_open(path, 1, &g), 0);
+    assert_int_equal(g.size, 8192);
+    shmfile_close(&g);
+    assert_int_equal(shmfile_unlinked(&f), 0);
+    assert_int_equal(shmfile_unlink_same(path, &f), 0);
+    assert_int_equal(shmfile_unlinked(&f), 1);
+    shmfile_close(&f);
+
+    char fifo[600], link[600];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", test_dir);
+    snprintf(link, sizeof(link), "%s/link", test_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(shmfile_open(fifo, 0, &g), -EUCLEAN);
+    assert_int_equal(symlink(fifo, link), 0);
+    assert_int_equal(shmfile_open(link, 0, &g), -EUCLEAN);
+    assert_int_equal(shmfile_open(path, 0, &g), -ENOENT);
+    unlink(fifo);
+    unlink(link);
+}
+
+static int accept_all(const struct shmfile *x, void *arg)
+{
+    (void)x, (void)arg;
+    return 1;
+}
+
+static void anonymous_files_are_found_by_label(void **state)
+{
+    (void)state;
+    struct shmfile f, g;
+    assert_int_equal(shmfile_create_anon("mbx-platform-test", 4096, 0600, &f), 0);
+    f.base[0] = 42;
+    assert_int_equal(entries(), 0);
+    assert_int_equal(shmfile_open_anon(getpid(), "mbx-platform-test", 1, accept_all, NULL, &g), 0);
+    assert_int_equal(g.base[0], 42);
+    shmfile_close(&g);
+    assert_int_equal(shmfile_open_anon(getpid(), "no-such-label", 1, accept_all, NULL, &g),
+                     -ENOENT);
+    shmfile_close(&f);
+}
+
+static void storage_and_boot(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/s", test_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0);
+    assert_int_equal(plat_reserve(fd, 0, 1 << 20), 0);
+    assert_int_equal(plat_reserve(-1, 0, 1 << 20), 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true(st.st_blocks * 512 >= (1 << 20));
+    close(fd);
+    unlink(path);
+    uint64_t a[2], b[2];
+    assert_int_equal(plat_boot_id(a), 1);
+    assert_int_equal(plat_boot_id(b), 1);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_true(a[0] || a[1]);
+}
+
+static ident_t other;
+
+static void *thread_ident(void *arg)
+{
+    (void)arg;
+    other = ident_thread();
+    return NULL;
+}
+
+static void identities(void **state)
+{
+    (void)state;
+    assert_int_equal(ident_self_pid(), getpid());
+    assert_true(ident_alive(ident_self()));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, thread_ident, NULL), 0);
+    pthread_join(t, NULL);
+    assert_int_not_equal(ident_id(other), ident_id(ident_thread()));
+    assert_int_equal(ident_id(ident_thread()), (int32_t)syscall(SYS_gettid));
+    assert_false(ident_thread_alive(other)); /* it ended */
+    pid_t p = fork();
+    if (p == 0)
+        _exit(ident_self_pid() == getpid() && ident_self_pid() != getppid() ? 0 : 1);
+    int status;
+    assert_int_equal(waitpid(p, &status, 0), p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    p = fork();
+    if (p == 0) {
+        pause();
+        _exit(0);
+    }
+    kill(p, SIGSTOP);
+    assert_int_equal(waitpid(p, &status, WUNTRACED), p);
+    assert_int_equal(proc_stopped(p), 1);
+    assert_int_equal(proc_stopped(getpid()), 0);
+    kill(p, SIGKILL);
+    kill(p, SIGCONT);
+    waitpid(p, NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(files),
+        cmocka_unit_test(anonymous_files_are_found_by_label),
+        cmocka_unit_test(storage_and_boot),
+        cmocka_unit_test(identities),
+    };
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}

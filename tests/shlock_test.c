@@ -1,0 +1,131 @@
+/* The lock of mbx's own (src/shm/shlock.c): mutual exclusion, a dead
+ * holder's lock taken over, deadlines, and a thread that holds it. */
+#include "test_util.h"
+
+#include "platform/platform.h"
+#include "shm/shlock.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+static struct shlock *lock;
+static uint64_t *counter;
+
+static int setup(void **state)
+{
+    (void)state;
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    lock = p;
+    counter = (uint64_t *)((char *)p + 64);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    munmap(lock, 4096);
+    return 0;
+}
+
+static void *add_many(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100000; i++) {
+        if (shlock_lock(lock, -1) != 0)
+            return (void *)1;
+        uint64_t v = *counter; /* a plain read-modify-write: the lock guards it */
+        *counter = v + 1;
+        shlock_unlock(lock);
+    }
+    return NULL;
+}
+
+static void excludes_threads_and_processes(void **state)
+{
+    (void)state;
+    *counter = 0;
+    pid_t p = fork();
+    if (p == 0)
+        _exit(add_many(NULL) ? 1 : 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, add_many, NULL), 0);
+    void *r;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], &r), 0);
+        assert_null(r);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(*counter, 300000);
+    assert_int_equal(lock->word, 0);
+}
+
+static void dead_holder_is_taken_over(void **state)
+{
+    (void)state;
+    pid_t p = fork();
+    if (p == 0) {
+        shlock_lock(lock, -1);
+        raise(SIGKILL);
+    }
+    waitpid(p, NULL, 0);
+    assert_int_equal(shlock_holder_tid(lock), p);
+    assert_int_equal(shlock_holder_dead(lock), 1);
+    assert_int_equal(shlock_lock(lock, clock_deadline(5000000000ll)), SHLOCK_TOOK_OVER);
+    assert_int_equal(shlock_holder_dead(lock), 0);
+    shlock_unlock(lock);
+    assert_int_equal(shlock_lock(lock, -1), 0);
+    shlock_unlock(lock);
+}
+
+static void live_holder_makes_a_deadline_pass(void **state)
+{
+    (void)state;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        shlock_lock(lock, -1);
+        if (write(go[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(go[0], &c, 1), 1);
+    assert_int_equal(shlock_holder_dead(lock), 0);
+    assert_int_equal(shlock_lock(lock, clock_deadline(30000000)), -ETIMEDOUT);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    assert_int_equal(shlock_lock(lock, clock_deadline(5000000000ll)), SHLOCK_TOOK_OVER);
+    shlock_unlock(lock);
+    close(go[0]);
+    close(go[1]);
+}
+
+static void holder_thread_is_told(void **state)
+{
+    (void)state;
+    assert_int_equal(shlock_lock(lock, -1), 0);
+    assert_int_equal(shlock_lock(lock, -1), -EDEADLK);
+    assert_int_equal(shlock_lock(lock, 0), -EDEADLK);
+    shlock_unlock(lock);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(excludes_threads_and_processes),
+        cmocka_unit_test(dead_holder_is_taken_over),
+        cmocka_unit_test(live_holder_makes_a_deadline_pass),
+        cmocka_unit_test(holder_thread_is_told),
+    };
+    return test_result(cmocka_run_group_tests(tests, setup, teardown));
+}
