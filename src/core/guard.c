@@ -1,5 +1,7 @@
 #include "core/guard.h"
 
+#include "platform/platform.h"
+
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
@@ -7,23 +9,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct slot {
-    struct mbx *in; /* written by its thread, read by mbx_close in others */
-    struct slot *next;
-    int listed;
-};
-
-static _Thread_local struct slot mine;
-static struct slot *all;
+MBX_TLS struct guard_slot guard_mine;
+#define mine guard_mine
+static struct guard_slot *all;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t key;
 
 static void unlist(void *arg)
 {
-    struct slot *s = arg;
+    struct guard_slot *s = arg;
     pthread_mutex_lock(&lock);
-    for (struct slot **p = &all; *p; p = &(*p)->next) {
+    for (struct guard_slot **p = &all; *p; p = &(*p)->next) {
         if (*p == s) {
             *p = s->next;
             break;
@@ -55,7 +52,7 @@ static void setup(void)
     pthread_key_create(&key, unlist);
 }
 
-static void list_me(void)
+void guard_list_me(void)
 {
     pthread_once(&once, setup);
     pthread_mutex_lock(&lock);
@@ -64,22 +61,6 @@ static void list_me(void)
     mine.listed = 1;
     pthread_mutex_unlock(&lock);
     pthread_setspecific(key, &mine);
-}
-
-struct mbx *guard_enter(struct mbx *m)
-{
-    if (__builtin_expect(!mine.listed, 0))
-        list_me();
-    struct mbx *prev = mine.in;
-    __atomic_store_n(&mine.in, m, __ATOMIC_RELAXED);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    return prev;
-}
-
-void guard_leave(struct mbx *prev)
-{
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&mine.in, prev, __ATOMIC_RELEASE);
 }
 
 /* Every thread of the process passes a full barrier: their notes made
@@ -104,7 +85,7 @@ static int anyone_in(struct mbx *m)
 {
     int found = 0;
     pthread_mutex_lock(&lock);
-    for (struct slot *s = all; s && !found; s = s->next)
+    for (struct guard_slot *s = all; s && !found; s = s->next)
         found = s != &mine && __atomic_load_n(&s->in, __ATOMIC_ACQUIRE) == m;
     pthread_mutex_unlock(&lock);
     return found;

@@ -12,14 +12,40 @@
 #ifndef MBX_GUARD_H
 #define MBX_GUARD_H
 
+#include "platform/platform.h"
+
 struct mbx;
+
+/* A thread's note: the handle it is in a call on. */
+struct guard_slot {
+    struct mbx *in; /* written by its thread, read by mbx_close in others */
+    struct guard_slot *next;
+    int listed;
+};
+
+extern MBX_TLS struct guard_slot guard_mine;
+
+/* Puts the calling thread's slot in the list mbx_close looks through. */
+void guard_list_me(void);
 
 /* Notes that the calling thread is in a call on m. Returns the handle it
  * was in before (calls nest inside the library), for guard_leave. */
-struct mbx *guard_enter(struct mbx *m);
+static inline struct mbx *guard_enter(struct mbx *m)
+{
+    if (__builtin_expect(!guard_mine.listed, 0))
+        guard_list_me();
+    struct mbx *prev = guard_mine.in;
+    __atomic_store_n(&guard_mine.in, m, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return prev;
+}
 
 /* Ends the call noted by guard_enter. */
-void guard_leave(struct mbx *prev);
+static inline void guard_leave(struct mbx *prev)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&guard_mine.in, prev, __ATOMIC_RELEASE);
+}
 
 /* After m's closing flag was set: returns once no other thread is in a
  * call on m, calling wake(m) while some are. */

@@ -18,6 +18,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Thread-local state of the library, in the initial-exec model: reached
+ * with one instruction instead of a call to __tls_get_addr (the library
+ * is built position-independent). A program that dlopen()s libmbx.so
+ * late needs glibc's static TLS surplus, which these few words fit. */
+#define MBX_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* A polite busy-wait step, for spin loops on shared memory. */
 
 static inline void cpu_relax(void)
@@ -37,6 +43,18 @@ int64_t clock_now_ns(void);
 /* Deadline for a relative timeout: -1 for MBX_FOREVER (timeout < 0), else
  * now + timeout. */
 int64_t clock_deadline(int64_t timeout_ns);
+
+/* A deadline not read from the clock yet: calls that do not wait never
+ * read it (clock_deadline_now computes it at the first wait). */
+#define CLOCK_DEADLINE_LATER INT64_MIN
+
+/* *deadline, computing it from timeout_ns when it is CLOCK_DEADLINE_LATER. */
+static inline int64_t clock_deadline_now(int64_t *deadline, int64_t timeout_ns)
+{
+    if (*deadline == CLOCK_DEADLINE_LATER)
+        *deadline = clock_deadline(timeout_ns);
+    return *deadline;
+}
 
 /* Nanoseconds left until deadline (-1: no deadline; 0: passed). */
 int64_t clock_remaining(int64_t deadline);

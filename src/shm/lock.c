@@ -6,7 +6,7 @@
 
 /* The holder a thread saw at its last look, and when: a holder seen again
  * a millisecond later may be stuck, and only then is /proc read. */
-static _Thread_local struct {
+static MBX_TLS struct {
     const void *lock;
     uint64_t holder;
     int64_t seen_ns;

@@ -48,8 +48,8 @@ uint64_t ident_pidns(void)
     return __atomic_load_n(&cached_pidns, __ATOMIC_RELAXED);
 }
 
-static _Thread_local ident_t my_thread;
-static _Thread_local unsigned my_thread_gen;
+static MBX_TLS ident_t my_thread;
+static MBX_TLS unsigned my_thread_gen;
 
 ident_t ident_thread(void)
 {

@@ -47,7 +47,7 @@ void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_
 
 /* Sends this thread made since its last receive, on any ring: a thread
  * sending back to back is a stream, one that alternates is in a round trip. */
-static _Thread_local unsigned sends_in_a_row;
+static MBX_TLS unsigned sends_in_a_row;
 
 /* Asks for the lines of the slot a sender back to back will claim soon, for
  * writing: they were last written by its receiver, a lap ago, and fetching
@@ -160,7 +160,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ring_ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
-    int64_t deadline = clock_deadline(timeout_ns);
+    int64_t deadline = CLOCK_DEADLINE_LATER;
     int64_t lap = s->ring_slots;
     unsigned advances = 0;
     for (;;) {
@@ -204,7 +204,8 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 continue;
             return -EAGAIN;
         }
-        int r = ring_wait(c, &sl->word, w, &hot->send_futex, f, &hot->send_waiters, deadline, &k);
+        int r = ring_wait(c, &sl->word, w, &hot->send_futex, f, &hot->send_waiters,
+                          clock_deadline_now(&deadline, timeout_ns), &k);
         if (r)
             return r;
     }
@@ -416,7 +417,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ring_ctl_of(s);
     struct seg_hot *hot = &s->hdr->hot;
-    int64_t deadline = clock_deadline(timeout_ns);
+    int64_t deadline = CLOCK_DEADLINE_LATER;
     unsigned budget = 0;
     sends_in_a_row = 0;
     uint64_t busy_w = 0; /* the busy head's word we last spun on */
@@ -487,8 +488,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                 continue;
             return -EAGAIN;
         }
-        int r =
-            ring_wait(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters, deadline, &stuck);
+        int r = ring_wait(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters,
+                          clock_deadline_now(&deadline, timeout_ns), &stuck);
         if (r)
             return r;
     }
