@@ -274,6 +274,53 @@ int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_
 ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
 int mbx_release(mbx *m, const void *buf);
 
+/* ---- event loops ---- */
+
+/* Returns a descriptor that is readable while handle m has something to
+ * do in direction dir: MBX_RECV, a message (or on a stream, bytes or the
+ * end) to receive; MBX_SEND, room to send (a ring slot, capacity and
+ * arena room; on a stream half the buffer, or after a send that found no
+ * room, room for it; on a rendezvous mailbox, a receiver waiting). Both
+ * are signalled by reading: wait for POLLIN / EPOLLIN on either.
+ * Level-triggered: it stays readable until a call of that direction on m
+ * finds nothing to do (-EAGAIN, -ETIMEDOUT) or empties the mailbox, so a
+ * missed wake-up never hangs a loop; in EPOLLET mode, call until -EAGAIN
+ * before waiting again. It may report a mailbox that stays empty at most
+ * once per change made by another handle (a message another receiver took
+ * first), and once per datagram someone with write access sends it. The
+ * mailbox's removal and its owner's death make it readable for good: the
+ * next call says -EIDRM. Calls nobody polls make no system call; with a
+ * descriptor armed, one per transition from nothing to do to something.
+ * The descriptor belongs to the handle (do not close it; mbx_close does)
+ * and is the same on every call; a forked child gets its own from
+ * mbx_fd (the copy it inherited is closed then), and exec closes it.
+ * Returns the descriptor, or -EINVAL (NULL handle, dir not
+ * exactly MBX_RECV or MBX_SEND), -EBADF (the handle was not opened for
+ * dir), -EUSERS (the mailbox has 16 pollers already), -EIDRM, -ENOTSUP
+ * (a transport without descriptors), -EMFILE, -ENFILE, -ENOMEM. */
+int mbx_fd(mbx *m, int dir);
+
+/* One entry of mbx_poll: a mailbox handle (fd ignored) or, with mbox NULL,
+ * an ordinary descriptor. events: POLLIN (a message to receive /
+ * readable), POLLOUT (room to send / writable), from <poll.h>. revents:
+ * what is ready; for a mailbox also POLLHUP when it was removed or its
+ * owner died (its next call says -EIDRM), POLLNVAL when the handle was
+ * not opened for an event asked for. */
+typedef struct mbx_pollitem {
+    mbx *mbox;
+    int fd;
+    short events;
+    short revents;
+} mbx_pollitem;
+
+/* Waits until at least one item is ready, or timeout_ns (MBX_NONBLOCK:
+ * just look; MBX_FOREVER) passes. Mailboxes are looked at in shared
+ * memory first: no system call when one is ready already. Returns how many
+ * items have revents set, 0 when the time ran out, -EINVAL (NULL items
+ * with n > 0, an item with neither mbox nor fd >= 0), -EINTR, -ENOMEM, or
+ * an error of mbx_fd. */
+int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns);
+
 /* ---- extensions ---- */
 
 /* How a blocked call on this handle waits: spin (polling shared memory) for up

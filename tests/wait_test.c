@@ -69,7 +69,7 @@ static void *bump_later(void *arg)
     (void)arg;
     usleep(20000);
     __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
-    wake_sleepers(&f.s.hdr->hot.recv_futex, &f.s.hdr->hot.recv_waiters);
+    wake_all(&f.s, SEG_POLL_RECV);
     return NULL;
 }
 

@@ -58,9 +58,17 @@ int cli_bad_value(const char *cmd, const char *option, const char *value, int er
 /* Prints the command's usage on standard output; returns CLI_OK. */
 int cli_help(const struct cli_cmd *c);
 
-/* Makes SIGINT and SIGTERM interrupt blocking calls (they return -EINTR)
- * and set cli_interrupted instead of ending the process. */
+/* Makes SIGINT and SIGTERM set cli_interrupted instead of ending the
+ * process. They are blocked except while cli_wait_readable waits, so one
+ * that comes at any moment ends the wait: none is lost between a look and
+ * the sleep (a receive blocked in the library would only see a signal
+ * that came during its system call). */
 void cli_catch_signals(void);
 extern volatile sig_atomic_t cli_interrupted;
+
+/* Waits until descriptor fd is readable or the absolute CLOCK_MONOTONIC
+ * deadline (ns; -1: none) passes. Returns 1 (readable), 0 (time is up), or
+ * -EINTR (SIGINT or SIGTERM came, now or before). */
+int cli_wait_readable(int fd, int64_t deadline);
 
 #endif

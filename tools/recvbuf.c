@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "cli.h"
 
 int recvbuf_init(struct recvbuf *rb, size_t cap)
 {
@@ -17,7 +20,8 @@ void recvbuf_free(struct recvbuf *rb)
     rb->cap = 0;
 }
 
-ssize_t recvbuf_recv(struct recvbuf *rb, mbx *m, pid_t from, mbx_msginfo *info, int64_t timeout_ns)
+static ssize_t recv_now(struct recvbuf *rb, mbx *m, pid_t from, mbx_msginfo *info,
+                        int64_t timeout_ns)
 {
     for (;;) {
         ssize_t n = from > 0 ? mbx_recv_from(m, from, rb->data, rb->cap, info, timeout_ns)
@@ -32,5 +36,36 @@ ssize_t recvbuf_recv(struct recvbuf *rb, mbx *m, pid_t from, mbx_msginfo *info, 
             return -ENOMEM;
         rb->data = bigger;
         rb->cap = (size_t)info->size;
+    }
+}
+
+static int64_t deadline_after(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + timeout_ns;
+}
+
+ssize_t recvbuf_recv(struct recvbuf *rb, mbx *m, pid_t from, mbx_msginfo *info, int64_t timeout_ns)
+{
+    if (timeout_ns == MBX_NONBLOCK)
+        return recv_now(rb, m, from, info, MBX_NONBLOCK);
+    /* Wait on the handle's descriptor, where a signal cannot slip in
+     * between a look and the sleep (cli_wait_readable). */
+    int fd = mbx_fd(m, MBX_RECV);
+    if (fd < 0)
+        return cli_interrupted ? -EINTR : recv_now(rb, m, from, info, timeout_ns);
+    int64_t deadline = deadline_after(timeout_ns);
+    for (;;) {
+        ssize_t n = recv_now(rb, m, from, info, MBX_NONBLOCK);
+        if (n != -EAGAIN)
+            return n;
+        int r = cli_wait_readable(fd, deadline);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -ETIMEDOUT;
     }
 }

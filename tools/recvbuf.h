@@ -17,6 +17,8 @@ void recvbuf_free(struct recvbuf *rb);
 
 /* Receives one message into rb->data, growing it when the message does not
  * fit; from > 0 takes only messages sent by that process (mbx_recv_from).
+ * A wait is spent on the handle's descriptor (mbx_fd), where SIGINT and
+ * SIGTERM end it with -EINTR whenever they come (cli_catch_signals).
  * Returns the size or a negative errno of mbx_recv / mbx_recv_from. */
 ssize_t recvbuf_recv(struct recvbuf *rb, mbx *m, pid_t from, mbx_msginfo *info, int64_t timeout_ns);
 

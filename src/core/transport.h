@@ -42,6 +42,14 @@ struct mbx_transport {
     ssize_t (*recv_loan)(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
     int (*release)(struct mbx *m, const void *buf);
 
+    /* Pollable descriptors (mbx_fd): the descriptor of direction dir
+     * (MBX_RECV or MBX_SEND, which the handle was opened with), and for
+     * mbx_poll whether that direction is ready now: 1, or 0 after making
+     * sure the descriptor becomes readable at the next change; or -errno.
+     * NULL: the transport has none (-ENOTSUP). */
+    int (*fd)(struct mbx *m, int dir);
+    int (*ready)(struct mbx *m, int dir);
+
     /* Of the local transport only: this process's own mailbox, and the
      * answer to a request (replies go to the caller's own mailbox). */
     int (*self)(struct mbx **out);

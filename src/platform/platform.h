@@ -9,7 +9,10 @@
  *                proc_euid, proc_stopped
  *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
  *                and plat_give_back (storage under a mapping)
- *   the machine  plat_boot_id
+ *   the machine  plat_boot_id, plat_random
+ *   notices      note_* (datagram sockets that wake a pollable descriptor),
+ *                pidfd_* (a descriptor that becomes readable when a process
+ *                ends), evset_* (one descriptor for several)
  */
 #ifndef MBX_PLATFORM_H
 #define MBX_PLATFORM_H
@@ -225,5 +228,42 @@ int plat_give_back(void *addr, uint64_t len);
 /* Stores this boot's 128-bit id (the kernel's random boot_id) in id.
  * Returns 1, or 0 when it is unknown. */
 int plat_boot_id(uint64_t id[2]);
+
+/* Fills *out with random bits. Returns 0 or -errno. */
+int plat_random(uint64_t *out);
+
+/* Notices: a process that polls binds a datagram socket at a path; others
+ * send it an empty datagram to make it readable.
+ *
+ * note_bind creates the socket at path (non-blocking, close-on-exec),
+ * gives the file mode `mode` and, when gid is not (uint32_t)-1, that
+ * group (best effort). Returns the descriptor, or -errno (-EADDRINUSE:
+ * the path exists). */
+int note_bind(const char *path, unsigned mode, uint32_t gid);
+
+/* Sends one datagram to the socket at path, never blocking and never
+ * raising SIGPIPE. Returns 0 (sent, or its queue is full: it is readable
+ * anyway), -ECONNREFUSED or -ENOENT (nobody has it bound any more), or
+ * another -errno. */
+int note_send(const char *path);
+
+/* Reads every datagram queued on fd. Returns how many there were. */
+int note_drain(int fd);
+
+/* Returns a descriptor that becomes readable when process `who` (an
+ * identity, see ident_t) ends; -ESRCH when it already has (or the pid is
+ * another process now), -ENOSYS when the kernel has no pidfd (before 5.3),
+ * or another -errno. */
+int pidfd_of(ident_t who);
+
+/* Returns 1 when descriptor fd is readable now, 0 when not, -errno. */
+int fd_readable(int fd);
+
+/* A descriptor that is readable while any descriptor added to it is
+ * (epoll). evset_new returns it or -errno; evset_add and evset_del return
+ * 0 or -errno. */
+int evset_new(void);
+int evset_add(int set, int fd);
+int evset_del(int set, int fd);
 
 #endif

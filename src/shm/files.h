@@ -17,4 +17,8 @@ int name_path(const char *name, char *path, size_t cap);
  * name (without "mbx.") at *name. */
 int name_from_file(const char *file, const char **name);
 
+/* Returns the directory part of a mailbox's path, newly allocated ("." for
+ * a bare name), or NULL when out of memory. */
+char *dir_of(const char *path);
+
 #endif

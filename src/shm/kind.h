@@ -63,6 +63,18 @@ struct shm_kind {
                          int64_t timeout_ns);
     int (*release)(const struct mb_ctx *c, const void *buf);
 
+    /* Pollable descriptors (poll.h). Whether a call in direction dir
+     * (SEG_POLL_RECV: a receive; SEG_POLL_SEND: a send) with MBX_NONBLOCK
+     * would find something to do now: 1 or 0, a lock-free snapshot that
+     * errs only while another process is half way through a call. want:
+     * the size of a send that just found no room (0: none), so that the
+     * answer is yes only once it fits. */
+    int (*ready)(const struct seg *s, unsigned dir, uint64_t want);
+    /* The processes whose death alone makes direction dir ready (a
+     * stream's sender, for its receiver: the end of the stream), stored in
+     * who; returns how many (at most 2). NULL: none. */
+    int (*peers)(const struct seg *s, unsigned dir, uint64_t who[2]);
+
     /* A snapshot of count, bytes, sent_total, received_total and repairs,
      * without the lock. */
     void (*stat)(const struct seg *s, mbx_stat *st);

@@ -2,6 +2,7 @@
 #include "shm/shm.h"
 
 #include "shm/owner.h"
+#include "shm/poller.h"
 
 #include <errno.h>
 
@@ -22,7 +23,9 @@ int shm_loan(struct mbx *m, size_t len, void **buf)
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
-    return b->seg.kind->loan(&c, len, buf);
+    r = b->seg.kind->loan(&c, len, buf);
+    poller_after(b, SEG_POLL_SEND, r, len);
+    return r;
 }
 
 int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
@@ -39,7 +42,9 @@ int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t t
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
-    return b->seg.kind->send_loan(&c, buf, len, prio, timeout_ns);
+    r = b->seg.kind->send_loan(&c, buf, len, prio, timeout_ns);
+    poller_after(b, SEG_POLL_SEND, r, len);
+    return r;
 }
 
 /* The handle's read-only view of its file, mapped on first use (threads
@@ -74,6 +79,7 @@ ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_
     ssize_t n = b->seg.kind->recv_loan(&c, &p, info, timeout_ns);
     if (n >= 0) /* the same bytes, seen through the read-only mapping */
         *buf = view + ((const unsigned char *)p - b->seg.base);
+    poller_after(b, SEG_POLL_RECV, n, 0);
     return n;
 }
 

@@ -6,6 +6,8 @@
 #include "core/names.h"
 #include "shm/files.h"
 #include "shm/owner.h"
+#include "shm/poll.h"
+#include "shm/poller.h"
 #include "shm/procbox.h"
 #include "shm/reboot.h"
 #include "shm/recv_right.h"
@@ -182,7 +184,7 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
         char path[NAME_PATH_MAX];
         if ((r = name_path(name, path, sizeof(path))))
             goto out_free;
-        if (!(b->path = strdup(path))) {
+        if (!(b->path = strdup(path)) || !(b->dir = dir_of(path))) {
             r = -ENOMEM;
             goto out_free;
         }
@@ -192,11 +194,13 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
         goto out_free;
     if ((r = take_rights(b)))
         goto out_unmap;
+    b->seg.poll_dir = b->dir;
     *out = &b->base;
     return 0;
 out_unmap:
     shmfile_close(&b->file);
 out_free:
+    free(b->dir);
     free(b->path);
     free(b);
     return r;
@@ -205,6 +209,7 @@ out_free:
 void shm_box_close(struct mbx *m)
 {
     struct shm_box *b = shm_box_of(m);
+    poller_close(b);
     recv_right_drop(b);
     struct mb_ctx c = handle_ctx(b);
     if (b->seg.kind->close)
@@ -213,6 +218,7 @@ void shm_box_close(struct mbx *m)
         shmfile_unmap_view(&b->file, b->lend_view);
     shmfile_close(&b->file);
     free(b->seg.slot_backed);
+    free(b->dir);
     free(b->path);
     free(b);
 }
@@ -245,11 +251,15 @@ int shm_box_unlink(const char *name)
     if (path[0])
         r = shmfile_unlink_same(path, &f);
     struct seg s;
+    char *dir = path[0] ? dir_of(path) : NULL;
     if (r == 0 && seg_attach(&s, f.base, f.size) == 0) {
         /* No lock needed: one atomic flag, then everyone is woken to see it. */
         __atomic_store_n(&s.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
         wake_everyone(&s);
+        s.poll_dir = dir;
+        poll_signal_all(&s);
     }
+    free(dir);
     shmfile_close(&f);
     return r;
 }

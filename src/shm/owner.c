@@ -1,6 +1,8 @@
 #include "shm/owner.h"
 
 #include "platform/platform.h"
+#include "shm/poll.h"
+#include "shm/poller.h"
 #include "shm/wait.h"
 
 #include <errno.h>
@@ -46,6 +48,7 @@ void owner_remove(struct shm_box *b)
 {
     __atomic_store_n(&b->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
     wake_everyone(&b->seg);
+    poll_signal_all(&b->seg);
     shm_unlink_file(b);
 }
 
@@ -115,7 +118,11 @@ int owner_send_check(struct shm_box *b)
     if (!owned(b))
         return 0;
     int64_t now = clock_now_ns();
-    if (now - __atomic_load_n(&b->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS)
+    /* Looked at most every OWNER_POLL_NS; at once when a pollable
+     * descriptor saw a watched process die (the call it woke for must
+     * say -EIDRM, not succeed into a mailbox nobody will read). */
+    if (now - __atomic_load_n(&b->owner_checked_ns, __ATOMIC_RELAXED) < OWNER_POLL_NS &&
+        !poller_peer_died(b, SEG_POLL_SEND))
         return 0;
     __atomic_store_n(&b->owner_checked_ns, now, __ATOMIC_RELAXED);
     return owner_check(b);
@@ -145,6 +152,8 @@ int shm_transfer(struct mbx *m, pid_t new_owner)
         return -EPERM;
     /* new_owner == us calls a transfer off. */
     ident_t next = new_owner == ident_id(me) ? 0 : ident_make(new_owner, (uint32_t)start);
-    __atomic_store_n(&md->pending_owner, next, __ATOMIC_RELEASE);
+    __atomic_store_n(&md->pending_owner, next, __ATOMIC_SEQ_CST);
+    /* Pollers watch the pending owner's death too: they look again. */
+    poll_signal_all(&b->seg);
     return 0;
 }

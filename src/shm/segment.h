@@ -86,6 +86,8 @@ struct seg_hot {
     uint32_t recv_waiters; /* receivers asleep on recv_futex (sleepers.h) */
     uint32_t send_waiters; /* senders asleep on send_futex (sleepers.h) */
     uint32_t broken;       /* 1 once a repair failed: every locked call says -EUCLEAN */
+    uint32_t armed[2];     /* pollers armed to hear of the next change, by direction
+                              (SEG_POLL_RECV, SEG_POLL_SEND): poll.h */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
 
@@ -113,6 +115,24 @@ struct seg_rr {
     uint64_t serving;               /* ticket whose holder takes next */
     uint64_t holder[SEG_RR_WINDOW]; /* ident holding ticket t at t % window; 0: gone */
 };
+
+/* A pollable descriptor waiting on the mailbox (poll.h): a process that
+ * wants one datagram on its socket at the next change of one direction. */
+#define SEG_POLLERS 16u
+enum seg_poll_dir {
+    SEG_POLL_RECV = 0, /* a message arrived: the receiving side may look */
+    SEG_POLL_SEND = 1, /* room was made: the sending side may look */
+    SEG_POLL_GONE = 2, /* only removal (mailbox monitors) */
+};
+struct seg_poller {
+    uint64_t who;   /* ident of the polling process; 0: free */
+    uint64_t id;    /* names its socket: .mbx-poll.<16 hex digits> */
+    uint32_t armed; /* 1 + dir while it waits for a change; 0 otherwise */
+    uint16_t dir;   /* enum seg_poll_dir */
+    uint16_t place; /* 0: the socket is beside the mailbox file; 1: in /dev/shm */
+    uint64_t spare[2];
+};
+_Static_assert(sizeof(struct seg_poller) == 40, "poller entry");
 
 struct seg_hdr {
     uint64_t magic;
@@ -142,6 +162,7 @@ struct seg_hdr {
     uint64_t stream_size; /* stream kind: buffer bytes (0 otherwise) */
     uint64_t boot_id[2];  /* the boot its process state belongs to (reboot.h) */
     uint64_t pidns;       /* the PID namespace its process state belongs to (ident.h) */
+    struct seg_poller pollers[SEG_POLLERS];
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 
@@ -192,6 +213,9 @@ struct seg {
     uint32_t *slot_backed;
     uint64_t backed_end, backed_gen;
     uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
+    /* Where pollers' sockets beside the mailbox are (its file's directory;
+     * NULL for "@PID", whose pollers' sockets are all in /dev/shm). */
+    const char *poll_dir;
 };
 
 /* Total file size for a mailbox of kind k with these attributes

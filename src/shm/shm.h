@@ -27,6 +27,10 @@ struct shm_box {
      * writes through one faults instead of changing the message. */
     const unsigned char *lend_view;
     char *path; /* its file (NULL for "@PID", which has none) */
+    char *dir;  /* its file's directory (NULL for "@PID") */
+    /* Pollable descriptors of the handle (mbx_fd), by direction
+     * (SEG_POLL_RECV, SEG_POLL_SEND): poller.h. NULL until asked for. */
+    struct shm_poller *poller[2];
 };
 
 /* The local handle behind m (which must be one). */
@@ -96,6 +100,8 @@ int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t t
 ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
 int shm_release(struct mbx *m, const void *buf);
 int shm_transfer(struct mbx *m, pid_t new_owner); /* owner.c */
+int shm_fd(struct mbx *m, int dir);               /* poller.c */
+int shm_ready(struct mbx *m, int dir);
 
 /* The local transport's table entry (core/transport.h). */
 extern const struct mbx_transport mbx__shm_transport;

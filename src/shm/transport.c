@@ -6,6 +6,7 @@
 #include "core/names.h"
 #include "shm/call.h"
 #include "shm/owner.h"
+#include "shm/poller.h"
 #include "shm/process.h"
 #include "shm/recv_right.h"
 
@@ -50,7 +51,9 @@ static int send(struct mbx *m, const void *buf, size_t len, unsigned prio, int64
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
-    return mb_send(&c, buf, len, prio, timeout_ns);
+    r = mb_send(&c, buf, len, prio, timeout_ns);
+    poller_after(b, SEG_POLL_SEND, r, len);
+    return r;
 }
 
 static ssize_t recv(struct mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
@@ -63,7 +66,12 @@ static ssize_t recv(struct mbx *m, pid_t from, void *buf, size_t cap, mbx_msginf
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
-    return mb_recv(&c, from, buf, cap, info, timeout_ns);
+    /* A receive from one sender that finds none of its messages must not
+     * leave a descriptor readable for the others' (poller.h). */
+    uint64_t mark = from > 0 && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
+    ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
+    poller_after(b, SEG_POLL_RECV, got, mark);
+    return got;
 }
 
 const struct mbx_transport mbx__shm_transport = {
@@ -85,6 +93,8 @@ const struct mbx_transport mbx__shm_transport = {
     .send_loan = shm_send_loan,
     .recv_loan = shm_recv_loan,
     .release = shm_release,
+    .fd = shm_fd,
+    .ready = shm_ready,
     .self = shm_self,
     .reply = shm_reply,
     .check_name = name_check,

@@ -2,6 +2,7 @@
 
 #include "platform/platform.h"
 #include "shm/shm.h"
+#include "shm/poll.h"
 #include "shm/sleepers.h"
 
 #include <errno.h>
@@ -89,6 +90,10 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (left == 0)
         return -ETIMEDOUT;
     int ticket = sleepers_enter(w->waiters, epoch_since(s, w->waiters));
+    /* A rendezvous send has room while a receiver waits: tell the send
+     * pollers that one now does. */
+    if (w->waiters == &s->hdr->hot.recv_waiters && s->capacity == MBX_RENDEZVOUS)
+        poll_notify(s, SEG_POLL_SEND);
     int r = 0;
     if (!moved(s, w) && !wait_closing(cfg))
         r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
@@ -118,29 +123,46 @@ int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t
     return 0;
 }
 
-void wake_on_change(uint32_t *word, uint32_t *waiters)
+static uint32_t *futex_of(const struct seg *s, unsigned dir)
 {
+    return dir == SEG_POLL_RECV ? &s->hdr->hot.recv_futex : &s->hdr->hot.send_futex;
+}
+
+static uint32_t *waiters_of(const struct seg *s, unsigned dir)
+{
+    return dir == SEG_POLL_RECV ? &s->hdr->hot.recv_waiters : &s->hdr->hot.send_waiters;
+}
+
+void wake_change(const struct seg *s, unsigned dir)
+{
+    uint32_t *word = futex_of(s, dir);
     __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
     /* The seq_cst pair (waiter: add waiters, then read word; us: bump word,
-     * then read waiters) means one of us sees the other. */
-    if (sleepers_any(waiters))
+     * then read waiters) means one of us sees the other. The same holds
+     * for a poller's armed word (poll.h). */
+    if (sleepers_any(waiters_of(s, dir)))
         futex_wake(word, INT_MAX);
+    poll_notify(s, dir);
 }
 
-void wake_sleepers(uint32_t *futex, uint32_t *waiters)
+static void wake_n(const struct seg *s, unsigned dir, int n)
 {
-    if (sleepers_any(waiters)) {
+    uint32_t *futex = futex_of(s, dir);
+    if (sleepers_any(waiters_of(s, dir))) {
         __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(futex, INT_MAX);
+        futex_wake(futex, n);
     }
+    poll_notify(s, dir);
 }
 
-void wake_one(uint32_t *futex, uint32_t *waiters)
+void wake_all(const struct seg *s, unsigned dir)
 {
-    if (sleepers_any(waiters)) {
-        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(futex, 1);
-    }
+    wake_n(s, dir, INT_MAX);
+}
+
+void wake_first(const struct seg *s, unsigned dir)
+{
+    wake_n(s, dir, 1);
 }
 
 void wake_everyone(const struct seg *s)

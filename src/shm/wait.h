@@ -69,17 +69,23 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w);
 int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t spin_ns,
               const struct wait_cfg *cfg);
 
-/* After a change waiters watch `word` itself for (a heap's futex words):
- * bumps it, and wakes its sleepers when there are any. */
-void wake_on_change(uint32_t *word, uint32_t *waiters);
+/* Wakers, by direction (SEG_POLL_RECV: receivers, after a message
+ * arrived; SEG_POLL_SEND: senders, after room was made). Each also tells
+ * the pollers armed for that direction (poll.h), which costs one load of
+ * the hot line while none is.
+ *
+ * wake_change: after a change waiters watch the direction's futex word
+ * itself for (a heap's): bumps it, and wakes its sleepers when there are
+ * any. wake_all / wake_first: after a seq_cst store that may satisfy a
+ * sleeper watching another word: bumps the futex word and wakes all its
+ * sleepers, or one; only when there are any, so no system call while
+ * nobody sleeps or polls. */
+void wake_change(const struct seg *s, unsigned dir);
+void wake_all(const struct seg *s, unsigned dir);
+void wake_first(const struct seg *s, unsigned dir);
 
-/* After a seq_cst store that may satisfy a sleeper watching another word:
- * bumps futex and wakes all its sleepers, or one; only when there are
- * any, so no system call while nobody sleeps. */
-void wake_sleepers(uint32_t *futex, uint32_t *waiters);
-void wake_one(uint32_t *futex, uint32_t *waiters);
-
-/* Wakes every waiter of the mailbox (removal, repair, a handle closing). */
+/* Wakes every waiter of the mailbox (removal, repair, a handle closing);
+ * pollers are not told (poll_signal_all does). */
 void wake_everyone(const struct seg *s);
 
 #endif

@@ -4,6 +4,7 @@
 #include "shm/heap/heap_queue.h"
 #include "shm/heap/repair.h"
 #include "shm/kind.h"
+#include "shm/sleepers.h"
 
 #define PAGE SEG_PAGE
 
@@ -65,6 +66,35 @@ static void stat(const struct seg *s, mbx_stat *st)
     st->repairs = __atomic_load_n(&h->meta.repairs, __ATOMIC_RELAXED);
 }
 
+/* Round robin: a receive without waiting takes a message only when no
+ * receiver waits for its turn before it. */
+static int nobody_in_line(const struct seg *s)
+{
+    const struct seg_rr *rr = &s->hdr->rr;
+    uint64_t serving = __atomic_load_n(&rr->serving, __ATOMIC_ACQUIRE);
+    uint64_t next = __atomic_load_n(&rr->next, __ATOMIC_ACQUIRE);
+    for (uint64_t t = serving; t != next && next - t <= SEG_RR_WINDOW; t++)
+        if (__atomic_load_n(&rr->holder[t % SEG_RR_WINDOW], __ATOMIC_ACQUIRE) != 0)
+            return 0;
+    return 1;
+}
+
+static int ready(const struct seg *s, unsigned dir, uint64_t want)
+{
+    uint32_t n = __atomic_load_n(&s->hdr->hot.count, __ATOMIC_SEQ_CST);
+    if (dir == SEG_POLL_RECV)
+        return n > 0 && (s->recv_policy != MBX_RECV_ROUND_ROBIN || nobody_in_line(s));
+    if (s->capacity == MBX_RENDEZVOUS) /* room while a receiver waits */
+        return sleepers_any(&s->hdr->hot.recv_waiters);
+    if (s->capacity != MBX_UNBOUNDED && n >= s->capacity)
+        return 0;
+    /* A bounded mailbox whose arena is full waits for room too (an
+     * unbounded one says -ENOSPC instead). */
+    uint64_t used = __atomic_load_n(&s->hdr->meta.used, __ATOMIC_RELAXED);
+    uint64_t arena = s->arena_end - s->arena_start;
+    return s->capacity == MBX_UNBOUNDED || (used <= arena && arena - used >= seg_blk_size(want));
+}
+
 static int reset(struct seg *s)
 {
     return repair_segment(s, 1);
@@ -92,6 +122,7 @@ const struct shm_kind shm_kind_heap = {
     .send_loan = heap_send_loan,
     .recv_loan = heap_recv_loan,
     .release = heap_release,
+    .ready = ready,
     .stat = stat,
     .reset = reset,
     .repair = repair,

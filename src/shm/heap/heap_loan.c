@@ -101,7 +101,7 @@ static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
     __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
-    wake_on_change(&h->hot.send_futex, &h->hot.send_waiters);
+    wake_change(s, SEG_POLL_SEND);
     *a->buf = seg_payload(b);
     return (ssize_t)len;
 }
@@ -126,7 +126,7 @@ int heap_release(const struct mb_ctx *c, const void *buf)
         /* Always ours to free, rendezvous or not: a rendezvous sender
          * stops watching a block once it sees it lent (heap_rendezvous_wait). */
         alloc_free(s, b);
-        wake_on_change(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+        wake_change(s, SEG_POLL_SEND);
     }
     seg_unlock(s);
     return r;

@@ -71,7 +71,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
         return r;
     __atomic_store_n(&h->meta.bytes, h->meta.bytes + len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count + 1, __ATOMIC_RELEASE);
-    wake_on_change(&h->hot.recv_futex, &h->hot.recv_waiters);
+    wake_change(c->s, SEG_POLL_RECV);
     return 0;
 }
 
@@ -230,7 +230,7 @@ ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t c
     __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
-    wake_on_change(&h->hot.send_futex, &h->hot.send_waiters);
+    wake_change(s, SEG_POLL_SEND);
     return (ssize_t)len;
 }
 

@@ -25,7 +25,7 @@ static void rr_drop(struct seg *s, uint64_t my)
 {
     s->hdr->rr.holder[my % SEG_RR_WINDOW] = 0;
     rr_skip(s);
-    wake_on_change(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    wake_change(s, SEG_POLL_RECV);
 }
 
 /* Caller holds the lock. A served holder that died, or is stopped

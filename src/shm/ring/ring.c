@@ -148,7 +148,7 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     (void)t;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
-    wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    wake_all(s, SEG_POLL_RECV);
     return 0;
 }
 
@@ -296,7 +296,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
     /* A sender asleep on a full ring is woken for every slot that frees
      * (one sender per slot; a system call only while one sleeps). */
-    wake_one(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    wake_first(s, SEG_POLL_SEND);
     return (ssize_t)len;
 }
 
@@ -519,4 +519,42 @@ void ring_stat(const struct seg *s, mbx_stat *st)
     st->sent_total = __atomic_load_n(&ctl->sent, __ATOMIC_RELAXED);
     st->received_total = __atomic_load_n(&ctl->received, __ATOMIC_RELAXED);
     st->repairs = __atomic_load_n(&ctl->unstuck, __ATOMIC_RELAXED);
+}
+
+/* Whether a receive would find a READY message: one at or past the head,
+ * before the first position no sender has claimed yet. */
+static int ready_recv(const struct seg *s)
+{
+    uint64_t h = __atomic_load_n(&ring_ctl_of(s)->head, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < s->ring_slots; i++) {
+        uint64_t w = __atomic_load_n(&ring_slot_at(s, h + i)->word, __ATOMIC_SEQ_CST);
+        int64_t d = slot_dist(w, h + i);
+        if (d == 0 && slot_state_of(w) == SLOT_READY)
+            return 1;
+        if (d < 0 || (d == 0 && slot_state_of(w) == SLOT_FREE))
+            return 0; /* the end of what was sent */
+    }
+    return 0;
+}
+
+/* Whether a send would find a free slot: as ring_claim looks, from the
+ * tail past positions already claimed to one that is free this lap. */
+static int ready_send(const struct seg *s)
+{
+    uint64_t t = __atomic_load_n(&ring_ctl_of(s)->tail, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < s->ring_slots; i++) {
+        uint64_t w = __atomic_load_n(&ring_slot_at(s, t + i)->word, __ATOMIC_SEQ_CST);
+        int64_t d = slot_dist(w, t + i);
+        if (d == 0 && slot_state_of(w) == SLOT_FREE)
+            return 1;
+        if (d < 0)
+            return 0; /* still the last lap's: full */
+    }
+    return 0;
+}
+
+int ring_ready(const struct seg *s, unsigned dir, uint64_t want)
+{
+    (void)want; /* every slot takes any message */
+    return dir == SEG_POLL_RECV ? ready_recv(s) : ready_send(s);
 }

@@ -89,7 +89,7 @@ int ring_release(const struct mb_ctx *c, const void *buf)
         if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
             return -EINVAL;
     }
-    wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+    wake_all(s, SEG_POLL_SEND);
     return 0;
 }
 

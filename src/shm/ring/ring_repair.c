@@ -32,7 +32,7 @@ static void finish_skip(const struct seg *s, struct ring_slot *sl, uint64_t mine
     ring_release_prio(ring_ctl_of(s), sl);
     if (__atomic_compare_exchange_n(&sl->word, &mine, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
                                     0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        wake_sleepers(&s->hdr->hot.send_futex, &s->hdr->hot.send_waiters);
+        wake_all(s, SEG_POLL_SEND);
 }
 
 int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w)
@@ -106,7 +106,7 @@ static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint6
     __atomic_store_n(&sl->moved, 1, __ATOMIC_RELEASE);
     ring_advance(&ring_ctl_of(s)->tail, want);
     /* Receivers may watch the position that now holds no message. */
-    wake_sleepers(&s->hdr->hot.recv_futex, &s->hdr->hot.recv_waiters);
+    wake_all(s, SEG_POLL_RECV);
     return 1;
 }
 
@@ -119,7 +119,6 @@ static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint6
 int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want)
 {
     struct ring_ctl *ctl = ring_ctl_of(s);
-    struct seg_hot *hot = &s->hdr->hot;
     unsigned st = slot_state_of(w);
     if (st != SLOT_CLAIMED && st != SLOT_TAKING && st != SLOT_SKIP && st != SLOT_LENT)
         return 0;
@@ -137,7 +136,7 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
                !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
                                             __ATOMIC_ACQUIRE))
             ;
-        wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+        wake_all(s, SEG_POLL_RECV);
     } else if (st == SLOT_SKIP) {
         /* A repairer or a sender that gave up died freeing it. */
         if (!ring_free_skipped(s, sl, pos))

@@ -80,14 +80,13 @@ int stream_open(const struct mb_ctx *c, int flags)
 void stream_close(const struct mb_ctx *c, int flags)
 {
     struct stream_ctl *ctl = ctl_of(c->s);
-    struct seg_hot *hot = &c->s->hdr->hot;
     if (flags & MBX_RECV)
         drop_right(&ctl->receiver, c->who);
     if (flags & MBX_SEND) {
         drop_right(&ctl->sender, c->who);
         /* Bumped even with no sleeper: a receiver about to sleep read the
          * futex before it looked at the sender, so it will not sleep. */
-        wake_on_change(&hot->recv_futex, &hot->recv_waiters);
+        wake_change(c->s, SEG_POLL_RECV);
     }
 }
 
@@ -176,7 +175,7 @@ static int send_locked(const struct mb_ctx *c, const unsigned char *buf, uint64_
             uint64_t n = left < room ? left : room;
             copy_in(s, tail, buf + done, n);
             __atomic_store_n(&ctl->tail, tail + n, __ATOMIC_SEQ_CST);
-            wake_sleepers(&hot->recv_futex, &hot->recv_waiters);
+            wake_all(s, SEG_POLL_RECV);
             done += n;
             continue;
         }
@@ -249,7 +248,7 @@ static ssize_t recv_locked(const struct mb_ctx *c, unsigned char *buf, size_t ca
             uint64_t n = tail - head < cap ? tail - head : cap;
             copy_out(s, head, buf, n);
             __atomic_store_n(&ctl->head, head + n, __ATOMIC_SEQ_CST);
-            wake_sleepers(&hot->send_futex, &hot->send_waiters);
+            wake_all(s, SEG_POLL_SEND);
             if (info) {
                 memset(info, 0, sizeof(*info));
                 info->size = n;
@@ -303,4 +302,36 @@ void stream_stat(const struct seg *s, mbx_stat *st)
     st->sent_total = tail;
     st->received_total = head;
     st->repairs = __atomic_load_n(&ctl->repairs, __ATOMIC_RELAXED);
+}
+
+int stream_ready(const struct seg *s, unsigned dir, uint64_t want)
+{
+    const struct stream_ctl *ctl = ctl_of(s);
+    uint64_t head = __atomic_load_n(&ctl->head, __ATOMIC_SEQ_CST);
+    uint64_t tail = __atomic_load_n(&ctl->tail, __ATOMIC_SEQ_CST);
+    if (dir == SEG_POLL_RECV) {
+        if (tail != head)
+            return 1;
+        if (!__atomic_load_n(&ctl->had_sender, __ATOMIC_ACQUIRE))
+            return 0;
+        /* The end, once the sender left or died (a receive then says 0). */
+        uint64_t sender = __atomic_load_n(&ctl->sender, __ATOMIC_SEQ_CST);
+        return sender == 0 || !ident_alive(sender);
+    }
+    /* Like a pipe: ready for writing while half the buffer is free, which
+     * a send longer than the buffer finds enough (it goes in pieces of that
+     * size); after a send that found no room, once it fits (up to the
+     * buffer size, a send is all or nothing). */
+    uint64_t size = s->stream_size, room = tail - head <= size ? size - (tail - head) : 0;
+    if (want == 0 || want > size)
+        want = size / 2;
+    return room >= want;
+}
+
+int stream_peers(const struct seg *s, unsigned dir, uint64_t who[2])
+{
+    if (dir != SEG_POLL_RECV)
+        return 0;
+    who[0] = __atomic_load_n(&ctl_of(s)->sender, __ATOMIC_ACQUIRE);
+    return who[0] != 0;
 }

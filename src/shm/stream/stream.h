@@ -68,4 +68,10 @@ ssize_t stream_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, m
  * written and read, and rights taken over from dead holders. */
 void stream_stat(const struct seg *s, mbx_stat *st);
 
+/* As shm_kind.ready and .peers, for a stream: readable while bytes are
+ * queued or the sender is gone (the end); writable while half the buffer
+ * is free. The peer is the sender, whose death ends the stream. */
+int stream_ready(const struct seg *s, unsigned dir, uint64_t want);
+int stream_peers(const struct seg *s, unsigned dir, uint64_t who[2]);
+
 #endif

@@ -71,6 +71,8 @@ const struct shm_kind shm_kind_stream = {
     .close = stream_close,
     .send = send,
     .recv = stream_recv,
+    .ready = stream_ready,
+    .peers = stream_peers,
     .stat = stream_stat,
     .reset = reset,
 };

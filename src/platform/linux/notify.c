@@ -1,0 +1,154 @@
+/* Notices between processes (platform.h): datagram sockets bound at a
+ * path, pidfds, and epoll sets. */
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int plat_random(uint64_t *out)
+{
+    ssize_t n = getrandom(out, sizeof(*out), 0);
+    return n == (ssize_t)sizeof(*out) ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static int sun_of(const char *path, struct sockaddr_un *a)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof(a->sun_path))
+        return -ENAMETOOLONG;
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    memcpy(a->sun_path, path, n + 1);
+    return 0;
+}
+
+int note_bind(const char *path, unsigned mode, uint32_t gid)
+{
+    struct sockaddr_un a;
+    int r = sun_of(path, &a);
+    if (r)
+        return r;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    /* bind made the file with the umask's bits; senders need write. Until
+     * the chmod the bits are the umask's, which at worst lets others wake
+     * us for nothing. */
+    if (gid != (uint32_t)-1 && chown(path, (uid_t)-1, gid) != 0) {
+        /* Not a member of the mailbox's group: the mode's group bits then
+         * mean our own group, which is what the file system gives us. */
+    }
+    if (chmod(path, mode) != 0) {
+        r = -errno;
+        unlink(path);
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* One unbound socket per process sends every notice; close-on-exec, and
+ * shared with forked children, which is harmless for unconnected sends. */
+static int sender = -1;
+
+static int sender_fd(void)
+{
+    int fd = __atomic_load_n(&sender, __ATOMIC_ACQUIRE);
+    if (fd >= 0)
+        return fd;
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int none = -1;
+    if (!__atomic_compare_exchange_n(&sender, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        close(fd);
+        fd = none;
+    }
+    return fd;
+}
+
+int note_send(const char *path)
+{
+    struct sockaddr_un a;
+    int r = sun_of(path, &a);
+    if (r)
+        return r;
+    int fd = sender_fd();
+    if (fd < 0)
+        return fd;
+    char none = 0;
+    if (sendto(fd, &none, 0, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, sizeof(a)) == 0)
+        return 0;
+    r = -errno;
+    /* A full queue is a readable socket: the notice is already there. */
+    return r == -EAGAIN || r == -ENOBUFS ? 0 : r;
+}
+
+int note_drain(int fd)
+{
+    char buf[64];
+    int n = 0;
+    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+        n++;
+    return n;
+}
+
+int pidfd_of(ident_t who)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)ident_id(who), 0);
+    if (fd < 0)
+        return -errno;
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* The pid may name a later process by now: the pidfd is only ours if
+     * the process it names is still the one we mean. */
+    if (!ident_alive(who)) {
+        close(fd);
+        return -ESRCH;
+    }
+    return fd;
+#else
+    (void)who;
+    return -ENOSYS;
+#endif
+}
+
+int fd_readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, 0);
+    if (n < 0)
+        return -errno;
+    return n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
+int evset_new(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int evset_add(int set, int fd)
+{
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(set, EPOLL_CTL_ADD, fd, &e) == 0 ? 0 : -errno;
+}
+
+int evset_del(int set, int fd)
+{
+    return epoll_ctl(set, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,63 @@
+/* Pollable descriptors, the mailbox's side: who waits for a change, and
+ * how a sender or receiver tells them.
+ *
+ * A process that polls a direction of a mailbox (mbx_fd) holds an entry in
+ * the header (struct seg_poller) and a datagram socket bound at a path
+ * named by the entry. It arms the entry (armed = 1 + direction) when it
+ * has seen nothing to do, and counts itself in hot.armed[direction]. A
+ * send or receive that changes the direction looks at that count with one
+ * load after its seq_cst store (wait.c), and only when it is not zero
+ * takes, with an exchange, every armed entry of the direction back to 0
+ * and sends each one empty datagram: a system call per poller per
+ * transition, none while nobody polls. The poller re-arms and then looks
+ * again (poller.c), so a change made while it armed is seen by one of the
+ * two: the Dekker pair of its armed store and the changer's count load.
+ *
+ * Entries are untrusted: a scribbled one can at worst send a datagram to
+ * another poller's socket of the same directory (a spurious wake-up) or
+ * hide a poller from changers (which only someone who can write the
+ * mailbox can do, and who can stop it anyway).
+ */
+#ifndef MBX_SHM_POLL_H
+#define MBX_SHM_POLL_H
+
+#include "shm/segment.h"
+
+#include <stddef.h>
+
+/* Longest path of a poller's socket, with its NUL (sockaddr_un). */
+#define POLL_PATH_MAX 108
+
+/* Sends a datagram to every poller armed for direction dir
+ * (SEG_POLL_RECV or SEG_POLL_SEND), disarming each. */
+void poll_signal(const struct seg *s, unsigned dir);
+
+/* After a change of direction dir: tells its armed pollers, if any. */
+static inline void poll_notify(const struct seg *s, unsigned dir)
+{
+    if (__builtin_expect(__atomic_load_n(&s->hdr->hot.armed[dir], __ATOMIC_SEQ_CST) != 0, 0))
+        poll_signal(s, dir);
+}
+
+/* After removal (mbx_unlink, the owner's death) or an ownership change:
+ * tells every armed poller, whatever its direction, and clears the
+ * entries of pollers that died (removing their sockets). */
+void poll_signal_all(const struct seg *s);
+
+/* Takes entry p's armed word from 1 + its direction to 0, keeping the
+ * counts. Returns 1 when this call disarmed it (it must now be told). */
+int poll_disarm(const struct seg *s, struct seg_poller *p);
+
+/* Arms entry p for direction dir. Returns 1 when it was not armed. */
+int poll_arm(const struct seg *s, struct seg_poller *p, unsigned dir);
+
+/* Writes the path of entry p's socket into buf (POLL_PATH_MAX bytes), for
+ * an entry with this id and place. Returns 0, or -ENAMETOOLONG, or
+ * -ENOENT when the mailbox has no directory for it ("@PID"). */
+int poll_path(const struct seg *s, uint64_t id, unsigned place, char *buf);
+
+/* Frees entry p if the process it names has died (its socket removed).
+ * Returns 1 when freed. */
+int poll_reap(const struct seg *s, struct seg_poller *p);
+
+#endif

@@ -1,0 +1,371 @@
+/* Pollable descriptors, the handle's side (poller.h). */
+#include "shm/poller.h"
+
+#include "platform/platform.h"
+#include "shm/owner.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Makes pollers one at a time (rare), so two threads asking for the same
+ * descriptor get the same one. */
+static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct seg_poller *entry_of(struct shm_box *b, const struct shm_poller *p)
+{
+    return &b->seg.hdr->pollers[p->slot];
+}
+
+static void tell_self(const struct shm_poller *p)
+{
+    (void)note_send(p->path);
+}
+
+/* Takes a free entry of the header for p (after freeing those of dead
+ * pollers), naming p's process, id, place and direction. Returns 0 or
+ * -EUSERS. */
+static int claim(struct shm_box *b, struct shm_poller *p, unsigned place)
+{
+    struct seg_hdr *h = b->seg.hdr;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        poll_reap(&b->seg, &h->pollers[i]);
+    for (unsigned i = 0; i < SEG_POLLERS; i++) {
+        struct seg_poller *e = &h->pollers[i];
+        uint64_t none = 0;
+        if (!__atomic_compare_exchange_n(&e->who, &none, p->maker, 0, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_RELAXED))
+            continue;
+        poll_disarm(&b->seg, e);
+        __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->place, (uint16_t)place, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->dir, (uint16_t)p->dir, __ATOMIC_RELEASE);
+        p->slot = i;
+        return 0;
+    }
+    return -EUSERS;
+}
+
+/* Returns 1 while p's entry is still p's (someone who can write the
+ * mailbox could have taken it); otherwise claims another: 0, or -EUSERS. */
+static int keep_entry(struct shm_box *b, struct shm_poller *p, unsigned place)
+{
+    struct seg_poller *e = entry_of(b, p);
+    if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
+        __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id &&
+        __atomic_load_n(&e->dir, __ATOMIC_RELAXED) == p->dir)
+        return 1;
+    return claim(b, p, place);
+}
+
+uint64_t poller_sent_mark(struct shm_box *b)
+{
+    mbx_stat st = {0};
+    b->seg.kind->stat(&b->seg, &st);
+    return st.sent_total + 1;
+}
+
+/* want: for a send, the size that found no room; for a receive, the
+ * sent mark (poller_sent_mark) of a filtered receive that found nothing:
+ * the messages queued are not for it, only a new one may be. */
+static int is_ready(struct shm_box *b, const struct shm_poller *p, uint64_t want)
+{
+    if (seg_removed(&b->seg))
+        return 1;
+    if (p->dir == SEG_POLL_RECV && want)
+        return poller_sent_mark(b) != want;
+    return b->seg.kind->ready(&b->seg, p->dir, want);
+}
+
+/* Whether the descriptor is an epoll set watching deaths (poller.h). */
+static int watches_peers(const struct shm_box *b)
+{
+    return (b->seg.flags & MBX_OWNED) || b->seg.kind->peers;
+}
+
+/* The processes whose death matters to p: the owner and pending owner
+ * (other than us) of an owned mailbox, then the kind's. Returns how many
+ * are stored in who; *owners of them are owners. */
+static int wanted_peers(struct shm_box *b, const struct shm_poller *p, ident_t who[POLLER_PEERS],
+                        int *owners)
+{
+    int n = 0;
+    ident_t me = ident_self();
+    if (b->seg.flags & MBX_OWNED) {
+        ident_t o = __atomic_load_n(&b->seg.hdr->model.owner, __ATOMIC_ACQUIRE);
+        ident_t q = __atomic_load_n(&b->seg.hdr->model.pending_owner, __ATOMIC_ACQUIRE);
+        if (o == me || q == me) {
+            *owners = -1; /* we are one: never all dead while we run */
+        } else {
+            if (o)
+                who[n++] = o;
+            if (q && q != o)
+                who[n++] = q;
+            *owners = n;
+        }
+    } else {
+        *owners = 0;
+    }
+    uint64_t k[2];
+    int nk = b->seg.kind->peers ? b->seg.kind->peers(&b->seg, p->dir, k) : 0;
+    for (int i = 0; i < nk && n < POLLER_PEERS; i++)
+        who[n++] = k[i];
+    return n;
+}
+
+/* Keeps p's epoll set watching the live processes whose death matters,
+ * and makes the descriptor readable when their deaths already decided
+ * the next call (an owned mailbox with no live owner left; a stream whose
+ * sender died). */
+static void sync_peers(struct shm_box *b, struct shm_poller *p)
+{
+    ident_t want[POLLER_PEERS];
+    int owners;
+    int n = wanted_peers(b, p, want, &owners);
+    /* Drop who is no longer wanted, or dead (a dead pidfd stays readable). */
+    for (int i = 0; i < POLLER_PEERS; i++) {
+        if (p->pidfd[i] < 0)
+            continue;
+        int still = 0;
+        for (int j = 0; j < n; j++)
+            still |= want[j] == p->peer[i];
+        if (still && fd_readable(p->pidfd[i]) == 0)
+            continue;
+        evset_del(p->fd, p->pidfd[i]);
+        close(p->pidfd[i]);
+        p->pidfd[i] = -1;
+        p->peer[i] = 0;
+    }
+    int live_owners = 0, dead_peer = 0;
+    for (int j = 0; j < n; j++) {
+        int have = -1, free_at = -1;
+        for (int i = 0; i < POLLER_PEERS; i++) {
+            if (p->pidfd[i] >= 0 && p->peer[i] == want[j])
+                have = i;
+            if (p->pidfd[i] < 0 && free_at < 0)
+                free_at = i;
+        }
+        if (have < 0 && free_at >= 0) {
+            int fd = pidfd_of(want[j]);
+            if (fd >= 0 && evset_add(p->fd, fd) == 0) {
+                p->pidfd[free_at] = fd;
+                p->peer[free_at] = want[j];
+                have = free_at;
+            } else if (fd >= 0) {
+                close(fd);
+            } else if (fd == -ENOSYS) {
+                have = POLLER_PEERS; /* no pidfd: the next call finds out */
+            }
+        }
+        if (have >= 0 && j < owners)
+            live_owners++;
+        if (have < 0 && j >= (owners > 0 ? owners : 0))
+            dead_peer = 1;
+    }
+    if ((owners > 0 && live_owners == 0) || dead_peer)
+        tell_self(p);
+}
+
+void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after after,
+                   uint64_t want)
+{
+    if (p->maker != ident_self())
+        return; /* a forked child's copy: the parent's */
+    pthread_mutex_lock(&p->mu);
+    struct seg_poller *e = entry_of(b, p);
+    if (keep_entry(b, p, e->place) < 0) {
+        /* No entry: nobody will tell us. Readable, so the caller looks. */
+        tell_self(p);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    e = entry_of(b, p);
+    if (after == POLLER_DID)
+        want = 0;
+    p->want = want;
+    if (is_ready(b, p, want)) {
+        if (poll_disarm(&b->seg, e))
+            tell_self(p);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    /* Armed and told nothing since: no datagram is queued (but one sent
+     * just to wake us, which the next empty call drains). */
+    if (after == POLLER_DID && __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    note_drain(p->sock);
+    if (after == POLLER_EMPTY && watches_peers(b))
+        sync_peers(b, p);
+    poll_arm(&b->seg, e, p->dir);
+    /* A change made before we armed was not told to us: look again. */
+    if (is_ready(b, p, want) && poll_disarm(&b->seg, e))
+        tell_self(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void poller_free(struct shm_box *b, struct shm_poller *p, int own)
+{
+    if (own) {
+        struct seg_poller *e = entry_of(b, p);
+        if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
+            __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id) {
+            poll_disarm(&b->seg, e);
+            __atomic_store_n(&e->who, 0, __ATOMIC_SEQ_CST);
+        }
+        unlink(p->path);
+    }
+    for (int i = 0; i < POLLER_PEERS; i++)
+        if (p->pidfd[i] >= 0)
+            close(p->pidfd[i]);
+    if (p->fd != p->sock)
+        close(p->fd);
+    close(p->sock);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* Binds p's socket beside the mailbox, or in /dev/shm when that directory
+ * will not have it. Returns the place (0, 1) or -errno. */
+static int bind_socket(struct shm_box *b, struct shm_poller *p)
+{
+    uint32_t uid, gid, mode;
+    if (shmfile_owner(&b->file, &uid, &gid, &mode) != 0)
+        mode = 0600, gid = (uint32_t)-1;
+    /* Whoever may write the mailbox may wake its pollers. */
+    unsigned smode = 0600 | (mode & 0066);
+    int r = -ENOENT;
+    for (unsigned place = b->seg.poll_dir ? 0 : 1; place < 2; place++) {
+        for (int tries = 0; tries < 8; tries++) {
+            if ((r = plat_random(&p->id)) != 0)
+                return r;
+            if ((r = poll_path(&b->seg, p->id, place, p->path)) != 0)
+                break;
+            r = note_bind(p->path, smode, gid);
+            if (r >= 0) {
+                p->sock = r;
+                return (int)place;
+            }
+            if (r != -EADDRINUSE)
+                break;
+        }
+        if (r != -EACCES && r != -EPERM && r != -EROFS && r != -ENAMETOOLONG && r != -ENOENT)
+            return r;
+    }
+    return r;
+}
+
+static int poller_new(struct shm_box *b, unsigned dir, struct shm_poller **out)
+{
+    struct shm_poller *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->dir = dir;
+    p->maker = ident_self();
+    p->sock = p->fd = -1;
+    for (int i = 0; i < POLLER_PEERS; i++)
+        p->pidfd[i] = -1;
+    pthread_mutex_init(&p->mu, NULL);
+    int place = bind_socket(b, p);
+    if (place < 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return place;
+    }
+    p->fd = p->sock;
+    int r = 0;
+    if (watches_peers(b)) {
+        r = p->fd = evset_new();
+        if (r >= 0)
+            r = evset_add(p->fd, p->sock);
+    }
+    if (r >= 0)
+        r = claim(b, p, (unsigned)place);
+    if (r < 0) {
+        if (p->fd >= 0 && p->fd != p->sock)
+            close(p->fd);
+        p->fd = p->sock;
+        unlink(p->path);
+        poller_free(b, p, 0);
+        return r;
+    }
+    *out = p;
+    return 0;
+}
+
+int poller_fd(struct shm_box *b, unsigned dir)
+{
+    if (seg_removed(&b->seg))
+        return -EIDRM;
+    pthread_mutex_lock(&make_lock);
+    struct shm_poller *p = b->poller[dir];
+    if (p && p->maker != ident_self()) {
+        /* Inherited over fork: the parent's. The child's copies of its
+         * descriptors go; the child gets its own. */
+        __atomic_store_n(&b->poller[dir], NULL, __ATOMIC_RELEASE);
+        poller_free(b, p, 0);
+        p = NULL;
+    }
+    int r = 0;
+    if (!p && (r = poller_new(b, dir, &p)) == 0) {
+        __atomic_store_n(&b->poller[dir], p, __ATOMIC_RELEASE);
+        poller_settle(b, p, POLLER_EMPTY, 0);
+    }
+    pthread_mutex_unlock(&make_lock);
+    return r ? r : p->fd;
+}
+
+int poller_check(struct shm_box *b, unsigned dir)
+{
+    if (seg_removed(&b->seg))
+        return 2;
+    struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
+    if (b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
+        return 1;
+    /* Nothing to do: unless the owner died (which nobody signals; its
+     * pidfd in our set may be what woke us), sleep until told. */
+    if ((b->seg.flags & MBX_OWNED) && owner_check(b) == -EIDRM)
+        return 2;
+    if (!p || p->maker != ident_self())
+        return 0;
+    poller_settle(b, p, POLLER_EMPTY, dir == SEG_POLL_SEND ? p->want : 0);
+    return 0;
+}
+
+int poller_peer_died(struct shm_box *b, unsigned dir)
+{
+    struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
+    if (!p || p->maker != ident_self())
+        return 0;
+    int died = 0;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < POLLER_PEERS; i++)
+        if (p->pidfd[i] >= 0 && fd_readable(p->pidfd[i]) == 1)
+            died = 1;
+    pthread_mutex_unlock(&p->mu);
+    return died;
+}
+
+void poller_close(struct shm_box *b)
+{
+    for (unsigned d = 0; d < 2; d++) {
+        struct shm_poller *p = b->poller[d];
+        if (p)
+            poller_free(b, p, p->maker == ident_self());
+        b->poller[d] = NULL;
+    }
+}
+
+/* The transport's operations (shm.h). dir is MBX_RECV or MBX_SEND, checked
+ * against the handle by the core. */
+int shm_fd(struct mbx *m, int dir)
+{
+    return poller_fd(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+}
+
+int shm_ready(struct mbx *m, int dir)
+{
+    return poller_check(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+}
