@@ -254,7 +254,7 @@ static void send_loan_after_owner_death_is_idrm(void **state)
             _exit(1);
         if (write(ready[1], "r", 1) != 1)
             _exit(2);
-        pause();
+        test_await_kill();
         _exit(3);
     }
     char c;

@@ -5,6 +5,7 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -88,9 +89,18 @@ static void three_receivers_take_turns(void **state)
      * then decides alone who gets it. */
     for (uint32_t v = 0; v < MESSAGES; v++) {
         mbx_stat st;
-        do
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
             assert_int_equal(mbx_stat_get(m, &st), 0);
-        while (st.receivers_waiting < RECEIVERS || st.count > 0);
+            if (st.receivers_waiting >= RECEIVERS && st.count == 0)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec > 10)
+                fail_msg("message %u: after 10 s, %u receivers wait and %u messages are queued", v,
+                         st.receivers_waiting, st.count);
+            sched_yield();
+        }
         assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_FOREVER), 0);
     }
     uint32_t stop = UINT32_MAX;

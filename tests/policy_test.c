@@ -62,7 +62,7 @@ static void dead_holder_frees_the_right(void **state)
         mbx *m;
         if (mbx_open("exk", MBX_RECV, NULL, &m) != 0 || write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
     char byte;

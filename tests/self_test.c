@@ -121,7 +121,7 @@ static void killed_process_mailbox_goes(void **state)
         mbx *m;
         if (mbx_self(&m) != 0 || write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
     char byte, name[16];

@@ -128,7 +128,7 @@ static void one_sender_one_receiver(void **state)
             _exit(1);
         if (write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(0);
     }
     await_ready(ready[0]);
@@ -168,7 +168,7 @@ static void eof_after_close(void **state)
         mbx_close(w);
         if (write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause(); /* alive: the end comes from close, not from death */
+        test_await_kill(); /* alive: the end comes from close, not from death */
         _exit(0);
     }
     await_ready(ready[0]);
@@ -195,7 +195,7 @@ static void eof_after_close(void **state)
             _exit(1);
         usleep(100000);
         mbx_close(w2);
-        pause();
+        test_await_kill();
         _exit(0);
     }
     await_ready(ready[0]);

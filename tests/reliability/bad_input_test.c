@@ -570,7 +570,7 @@ static void setup_fixture(void)
         if (mbx_open("dead_owned", MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED, &oa, &o) != 0 ||
             write(ready[1], "r", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
     char c;
