@@ -68,6 +68,7 @@ static void three_receivers_take_turns(void **state)
     pid_t kids[RECEIVERS];
     for (int i = 0; i < RECEIVERS; i++) {
         if ((kids[i] = fork()) == 0) {
+            test_child();
             /* Sleeping waiters are counted in mbx_stat, so the sender can
              * tell when all three are waiting. */
             mbx_set_spin(m, 0);
@@ -129,6 +130,7 @@ static void dead_receiver_loses_its_turn(void **state)
     mbx *m = open_rr("rrdead");
     pid_t p = fork();
     if (p == 0) {
+        test_child();
         uint32_t v;
         mbx_set_spin(m, 0); /* asleep, so counted: it holds the first ticket */
         mbx_recv(m, &v, sizeof(v), NULL, MBX_FOREVER);
@@ -159,6 +161,7 @@ static void waiting_receiver_keeps_its_turn(void **state)
     mbx *m = open_rr("rrturn");
     pid_t p = fork();
     if (p == 0) {
+        test_child(); /* it is stopped: only SIGKILL ends it if the test fails */
         uint32_t v = 0;
         mbx_set_spin(m, 0);
         ssize_t n = mbx_recv(m, &v, sizeof(v), NULL, 10000000000ll);

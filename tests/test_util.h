@@ -3,6 +3,7 @@
 #define MBX_TEST_UTIL_H
 
 #include <dirent.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,16 +99,33 @@ static inline int test_root_only(int argc, char **argv)
     return argc > 1 && strcmp(argv[1], "root") == 0;
 }
 
-/* In a forked child that waits to be killed: waits, but dies with the test
- * process if that ends first (a test that failed before it killed the
- * child), so nothing is left behind and ctest does not wait on its output. */
-static inline void test_await_kill(void)
+/* First in a forked child that may outlive a failing test (one that waits,
+ * or is stopped): it dies with the test process, so nothing is left behind
+ * and ctest does not wait out its timeout on the child's output. */
+static inline void test_child(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         _exit(99);
+}
+
+/* In a forked child that waits to be killed: waits, dying with the test
+ * process if that ends first. */
+static inline void test_await_kill(void)
+{
+    test_child();
     for (;;)
         pause();
+}
+
+/* Reads the byte a child writes to a pipe once it is ready: 1, or 0 when
+ * none came within 10 s (the child failed before it got there; waiting on
+ * would hang the test). */
+static inline int test_read_ready(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char c;
+    return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
 }
 
 /* A cheap checksum over a message, to tell whole messages from torn ones. */
