@@ -84,7 +84,12 @@ fi
 
 # ---- the scratch copy: the tree as it is now (tracked and new files) ----
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/mbx-mutants.XXXXXX")
+# The tests' mailbox directories go in one of ours (MBX_TEST_BASE, in
+# memory as they expect), and their other temporary files in the scratch
+# copy: a test killed at its timeout leaves nothing behind.
+shm=$(mktemp -d /dev/shm/mbx-mutants.XXXXXX 2>/dev/null || mktemp -d "$scratch/shm.XXXXXX")
 cleanup() {
+    rm -rf "$shm"
     if [ "$keep" -eq 1 ]; then
         echo "scratch copy kept: $scratch"
     else
@@ -92,7 +97,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-mkdir -p "$scratch/src" "$scratch/logs"
+mkdir -p "$scratch/src" "$scratch/logs" "$scratch/tmp"
 (cd "$root" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) |
     tar -xf - -C "$scratch/src"
 src=$scratch/src build=$scratch/build logs=$scratch/logs
@@ -112,8 +117,8 @@ echo "mutants: built in $((SECONDS - t0)) s"
 # Returns ctest's status (an error when none matches), or 124 when the limit
 # passed.
 run_tests() {
-    (cd "$build" && timeout --kill-after=10 "$limit" ctest -R "$1" -j"$jobs" \
-        --output-on-failure --no-tests=error) >"$2" 2>&1
+    (cd "$build" && MBX_TEST_BASE=$shm TMPDIR=$scratch/tmp timeout --kill-after=10 "$limit" \
+        ctest -R "$1" -j"$jobs" --output-on-failure --no-tests=error) >"$2" 2>&1
 }
 
 # The names of the tests matching regex $1, one a line.
