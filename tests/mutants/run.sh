@@ -98,6 +98,9 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$scratch/src" "$scratch/logs" "$scratch/tmp"
+# Open to every user like /dev/shm and /tmp: tests that need root act as a
+# second user in there.
+chmod 755 "$scratch" && chmod 1777 "$shm" "$scratch/tmp"
 (cd "$root" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) |
     tar -xf - -C "$scratch/src"
 src=$scratch/src build=$scratch/build logs=$scratch/logs
