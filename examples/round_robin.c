@@ -39,18 +39,27 @@ int main(void)
     for (int w = 0; w < WORKERS; w++)
         if (fork() == 0)
             _exit(work(box, w));
-    for (int job = 0; job < JOBS; job++) {
+    int ok = 1;
+    for (int job = 0; job < JOBS && ok; job++) {
+        /* Wait until all three wait, so the policy alone decides (for 5 s
+         * at most: a job nobody takes would wait for ever). */
         mbx_stat st;
-        do /* wait until all three wait, so the policy alone decides */
+        for (int i = 0; (ok = i < 50000); i++) {
             mbx_stat_get(box, &st);
-        while (st.receivers_waiting < WORKERS || st.count > 0);
-        mbx_send(box, &job, sizeof(job), 0, MBX_FOREVER);
+            if (st.receivers_waiting >= WORKERS && st.count == 0)
+                break;
+            usleep(100);
+        }
+        if (ok)
+            mbx_send(box, &job, sizeof(job), 0, MBX_FOREVER);
+        else
+            printf("job %d: the workers did not all wait\n", job);
     }
     for (int w = 0; w < WORKERS; w++) {
         int stop = -1;
         mbx_send(box, &stop, sizeof(stop), 0, MBX_FOREVER);
     }
-    int ok = 1, status;
+    int status;
     while (wait(&status) > 0)
         ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
     mbx_close(box);

@@ -47,7 +47,7 @@ static void everything_killed_then_reopened(void **state)
                     /* Some more, unsynced, until killed, maybe mid-way. */
                     mbx_send(q, msg, sizeof(msg), 0, MBX_NONBLOCK);
                 } else {
-                    pause();
+                    test_await_kill();
                 }
             }
         }

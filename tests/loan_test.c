@@ -254,11 +254,10 @@ static void send_loan_after_owner_death_is_idrm(void **state)
             _exit(1);
         if (write(ready[1], "r", 1) != 1)
             _exit(2);
-        pause();
+        test_await_kill();
         _exit(3);
     }
-    char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_true(test_read_ready(ready[0]));
     mbx *m;
     assert_int_equal(mbx_open("l9", MBX_SEND, NULL, &m), 0);
     void *buf;

@@ -22,9 +22,8 @@ static void put_byte(int fd)
 
 static void get_byte(int fd)
 {
-    char c;
-    if (read(fd, &c, 1) != 1)
-        _exit(91);
+    if (!test_read_ready(fd))
+        _exit(91); /* in the test process too: it fails instead of hanging */
 }
 
 static int reap(pid_t p)
@@ -93,7 +92,7 @@ static void owner_killed_removes_mailbox(void **state)
         if (mbx_open("doomed", MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &m) != 0)
             _exit(1);
         put_byte(p[1]);
-        pause();
+        test_await_kill();
         _exit(2);
     }
     get_byte(p[0]);
@@ -207,7 +206,7 @@ static void transfer_passes_ownership(void **state)
         if (mbx_recv(m, buf, sizeof(buf), NULL, 5000 * MS) != 2)
             _exit(3);
         put_byte(from_b[1]);
-        pause();
+        test_await_kill();
         _exit(4);
     }
     pid_t gone = fork();
@@ -259,7 +258,7 @@ static void transfer_to_dead_process_is_void(void **state)
     mbx *m = create_owned("void", 4);
     pid_t c = fork();
     if (c == 0) {
-        pause();
+        test_await_kill();
         _exit(1);
     }
     assert_int_equal(mbx_transfer(m, c), 0);
@@ -287,7 +286,7 @@ static void transfer_to_another_user_is_refused(void **state)
         if (setresuid(65534, 65534, 65534))
             _exit(1);
         put_byte(p[1]);
-        pause();
+        test_await_kill();
         _exit(1);
     }
     get_byte(p[0]); /* it is nobody now */

@@ -5,6 +5,7 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -67,6 +68,7 @@ static void three_receivers_take_turns(void **state)
     pid_t kids[RECEIVERS];
     for (int i = 0; i < RECEIVERS; i++) {
         if ((kids[i] = fork()) == 0) {
+            test_child();
             /* Sleeping waiters are counted in mbx_stat, so the sender can
              * tell when all three are waiting. */
             mbx_set_spin(m, 0);
@@ -88,9 +90,18 @@ static void three_receivers_take_turns(void **state)
      * then decides alone who gets it. */
     for (uint32_t v = 0; v < MESSAGES; v++) {
         mbx_stat st;
-        do
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
             assert_int_equal(mbx_stat_get(m, &st), 0);
-        while (st.receivers_waiting < RECEIVERS || st.count > 0);
+            if (st.receivers_waiting >= RECEIVERS && st.count == 0)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec > 10)
+                fail_msg("message %u: after 10 s, %u receivers wait and %u messages are queued", v,
+                         st.receivers_waiting, st.count);
+            sched_yield();
+        }
         assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_FOREVER), 0);
     }
     uint32_t stop = UINT32_MAX;
@@ -119,6 +130,7 @@ static void dead_receiver_loses_its_turn(void **state)
     mbx *m = open_rr("rrdead");
     pid_t p = fork();
     if (p == 0) {
+        test_child();
         uint32_t v;
         mbx_set_spin(m, 0); /* asleep, so counted: it holds the first ticket */
         mbx_recv(m, &v, sizeof(v), NULL, MBX_FOREVER);
@@ -153,6 +165,7 @@ static void waiting_receiver_keeps_its_turn(void **state)
     for (uint32_t round = 0; round < 20; round++) {
         pid_t p = fork();
         if (p == 0) {
+            test_child();
             uint32_t v = 0;
             mbx_set_spin(m, 0);
             ssize_t n = mbx_recv(m, &v, sizeof(v), NULL, 10000000000ll);

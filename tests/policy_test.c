@@ -62,11 +62,10 @@ static void dead_holder_frees_the_right(void **state)
         mbx *m;
         if (mbx_open("exk", MBX_RECV, NULL, &m) != 0 || write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
-    char byte;
-    assert_int_equal(read(ready[0], &byte, 1), 1);
+    assert_true(test_read_ready(ready[0]));
     mbx *r;
     assert_int_equal(mbx_open("exk", MBX_RECV, NULL, &r), -EBUSY);
     kill(c, SIGKILL);

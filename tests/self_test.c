@@ -95,8 +95,8 @@ static void forked_child_has_its_own(void **state)
             _exit(4);
         exit(0); /* a normal exit removes the mailbox at once */
     }
-    char byte, name[16];
-    assert_int_equal(read(ready[0], &byte, 1), 1);
+    char name[16];
+    assert_true(test_read_ready(ready[0]));
     self_name(c, name, sizeof(name));
     mbx *to;
     assert_int_equal(mbx_open(name, MBX_SEND, NULL, &to), 0);
@@ -121,11 +121,11 @@ static void killed_process_mailbox_goes(void **state)
         mbx *m;
         if (mbx_self(&m) != 0 || write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
-    char byte, name[16];
-    assert_int_equal(read(ready[0], &byte, 1), 1);
+    char name[16];
+    assert_true(test_read_ready(ready[0]));
     self_name(c, name, sizeof(name));
     mbx *to;
     assert_int_equal(mbx_open(name, MBX_SEND, NULL, &to), 0);

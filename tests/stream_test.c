@@ -52,11 +52,11 @@ static int reap(pid_t p)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Blocks until the child writes its one byte to the pipe (it is ready). */
+/* Waits until the child writes its one byte to the pipe (it is ready). */
 static void await_ready(int fd)
 {
-    char c;
-    assert_int_equal(read(fd, &c, 1), 1);
+    if (!test_read_ready(fd))
+        fail_msg("the child did not get ready");
 }
 
 static void byte_order_odd_sizes(void **state)
@@ -128,7 +128,7 @@ static void one_sender_one_receiver(void **state)
             _exit(1);
         if (write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(0);
     }
     await_ready(ready[0]);
@@ -168,17 +168,17 @@ static void eof_after_close(void **state)
         mbx_close(w);
         if (write(ready[1], "x", 1) != 1)
             _exit(1);
-        pause(); /* alive: the end comes from close, not from death */
+        test_await_kill(); /* alive: the end comes from close, not from death */
         _exit(0);
     }
     await_ready(ready[0]);
     mbx_msginfo info;
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), &info, MBX_FOREVER), 3);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), &info, 10000 * MS), 3);
     assert_memory_equal(buf, "abc", 3);
     assert_int_equal(info.size, 3);
     assert_int_equal(info.sender_pid, p);
     assert_int_equal(info.seq, 0);
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_FOREVER), 0);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 10000 * MS), 0);
     assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), 0); /* it stays */
     /* A new sender starts a new run of bytes. */
     mbx *w;
@@ -195,7 +195,7 @@ static void eof_after_close(void **state)
             _exit(1);
         usleep(100000);
         mbx_close(w2);
-        pause();
+        test_await_kill();
         _exit(0);
     }
     await_ready(ready[0]);
@@ -232,11 +232,11 @@ static void eof_after_sender_killed(void **state)
     }
     await_ready(ready[0]);
     char buf[64];
-    assert_int_equal(mbx_recv(r, buf, 4, NULL, MBX_FOREVER), 4);
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_FOREVER), 6);
+    assert_int_equal(mbx_recv(r, buf, 4, NULL, 10000 * MS), 4);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 10000 * MS), 6);
     assert_memory_equal(buf, "456789", 6);
     int64_t t0 = now_ns();
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_FOREVER), 0);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 10000 * MS), 0);
     assert_true(now_ns() - t0 < 1000 * MS);
     assert_int_equal(reap(p), 128 + SIGKILL);
     mbx_stat st;

@@ -3,13 +3,16 @@
 #define MBX_TEST_UTIL_H
 
 #include <dirent.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,11 +36,20 @@ static inline void test_dir_remove(void)
     rmdir(test_dir);
 }
 
-/* Creates the directory under /dev/shm and points MBX_DIR at it. */
+/* Where test directories go: $MBX_TEST_BASE (the mutation check gives each
+ * run its own, so that a test killed at its timeout leaves nothing
+ * behind), else /dev/shm. */
+static inline const char *test_base(void)
+{
+    const char *b = getenv("MBX_TEST_BASE");
+    return b && *b ? b : "/dev/shm";
+}
+
+/* Creates the directory under test_base() and points MBX_DIR at it. */
 static inline int test_dir_setup(void **state)
 {
     (void)state;
-    snprintf(test_dir, sizeof(test_dir), "/dev/shm/mbx-test-XXXXXX");
+    snprintf(test_dir, sizeof(test_dir), "%s/mbx-test-XXXXXX", test_base());
     if (!mkdtemp(test_dir))
         return -1;
     setenv("MBX_DIR", test_dir, 1);
@@ -94,6 +106,35 @@ static inline int test_result(int failures)
 static inline int test_root_only(int argc, char **argv)
 {
     return argc > 1 && strcmp(argv[1], "root") == 0;
+}
+
+/* First in a forked child that may outlive a failing test (one that waits,
+ * or is stopped): it dies with the test process, so nothing is left behind
+ * and ctest does not wait out its timeout on the child's output. */
+static inline void test_child(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(99);
+}
+
+/* In a forked child that waits to be killed: waits, dying with the test
+ * process if that ends first. */
+static inline void test_await_kill(void)
+{
+    test_child();
+    for (;;)
+        pause();
+}
+
+/* Reads the byte a child writes to a pipe once it is ready: 1, or 0 when
+ * none came within 10 s (the child failed before it got there; waiting on
+ * would hang the test). */
+static inline int test_read_ready(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char c;
+    return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
 }
 
 /* A cheap checksum over a message, to tell whole messages from torn ones. */

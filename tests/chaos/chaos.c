@@ -75,7 +75,7 @@ static struct board *bd;
 static uint8_t *acked, *received;
 static uint64_t span; /* sequence numbers per sender */
 static uint64_t quota[NSEND];
-static char dir[64];
+static char dir[256];
 static pid_t pids[NPROC];
 
 static int64_t now_ns(void)
@@ -346,7 +346,7 @@ int main(int argc, char **argv)
     acked = (uint8_t *)map + sizeof(struct board);
     received = acked + NSEND * span;
 
-    snprintf(dir, sizeof(dir), "/dev/shm/mbx-chaos-XXXXXX");
+    snprintf(dir, sizeof(dir), "%s/mbx-chaos-XXXXXX", test_base());
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;

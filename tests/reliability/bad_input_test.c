@@ -570,11 +570,10 @@ static void setup_fixture(void)
         if (mbx_open("dead_owned", MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_OWNED, &oa, &o) != 0 ||
             write(ready[1], "r", 1) != 1)
             _exit(1);
-        pause();
+        test_await_kill();
         _exit(2);
     }
-    char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_true(test_read_ready(ready[0]));
     close(ready[0]);
     close(ready[1]);
     assert_int_equal(mbx_open("dead_owned", MBX_SEND, NULL, &fx.dead_owned), 0);
