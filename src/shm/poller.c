@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 /* Makes pollers one at a time (rare), so two threads asking for the same
- * descriptor get the same one. */
+ * descriptor get the same one; guards the list of this process's pollers,
+ * whose sockets a normal exit removes. */
 static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shm_poller *all_pollers;
 
 static struct seg_poller *entry_of(struct shm_box *b, const struct shm_poller *p)
 {
@@ -117,8 +119,9 @@ static int wanted_peers(struct shm_box *b, const struct shm_poller *p, ident_t w
 /* Keeps p's epoll set watching the live processes whose death matters,
  * and makes the descriptor readable when their deaths already decided
  * the next call (an owned mailbox with no live owner left; a stream whose
- * sender died). */
-static void sync_peers(struct shm_box *b, struct shm_poller *p)
+ * sender died). With `full`, also drops the dead (a system call each, so
+ * only after a call found nothing: a death is what may have woken it). */
+static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
 {
     ident_t want[POLLER_PEERS];
     int owners;
@@ -130,7 +133,7 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p)
         int still = 0;
         for (int j = 0; j < n; j++)
             still |= want[j] == p->peer[i];
-        if (still && fd_readable(p->pidfd[i]) == 0)
+        if (still && (!full || fd_readable(p->pidfd[i]) == 0))
             continue;
         evset_del(p->fd, p->pidfd[i]);
         close(p->pidfd[i]);
@@ -197,8 +200,8 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
         return;
     }
     note_drain(p->sock);
-    if (after == POLLER_EMPTY && watches_peers(b))
-        sync_peers(b, p);
+    if (watches_peers(b))
+        sync_peers(b, p, after == POLLER_EMPTY);
     poll_arm(&b->seg, e, p->dir);
     /* A change made before we armed was not told to us: look again. */
     if (is_ready(b, p, want) && poll_disarm(&b->seg, e))
@@ -206,8 +209,28 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Caller holds make_lock. */
+static void unlist(struct shm_poller *p)
+{
+    for (struct shm_poller **q = &all_pollers; *q; q = &(*q)->next_in_process)
+        if (*q == p) {
+            *q = p->next_in_process;
+            return;
+        }
+}
+
+void poller_at_exit(void)
+{
+    /* No lock: exit may come from a thread that holds it. The sockets
+     * only; their entries go when someone finds the process gone. */
+    for (struct shm_poller *p = all_pollers; p; p = p->next_in_process)
+        if (p->maker == ident_self())
+            unlink(p->path);
+}
+
 static void poller_free(struct shm_box *b, struct shm_poller *p, int own)
 {
+    unlist(p);
     if (own) {
         struct seg_poller *e = entry_of(b, p);
         if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
@@ -310,6 +333,11 @@ int poller_fd(struct shm_box *b, unsigned dir)
     }
     int r = 0;
     if (!p && (r = poller_new(b, dir, &p)) == 0) {
+        p->next_in_process = all_pollers;
+        all_pollers = p;
+        /* Armed from the start, so that "not armed" always means a
+         * datagram was sent: the first look then sends one if ready. */
+        poll_arm(&b->seg, entry_of(b, p), dir);
         __atomic_store_n(&b->poller[dir], p, __ATOMIC_RELEASE);
         poller_settle(b, p, POLLER_EMPTY, 0);
     }
@@ -350,12 +378,14 @@ int poller_peer_died(struct shm_box *b, unsigned dir)
 
 void poller_close(struct shm_box *b)
 {
+    pthread_mutex_lock(&make_lock);
     for (unsigned d = 0; d < 2; d++) {
         struct shm_poller *p = b->poller[d];
         if (p)
             poller_free(b, p, p->maker == ident_self());
         b->poller[d] = NULL;
     }
+    pthread_mutex_unlock(&make_lock);
 }
 
 /* The transport's operations (shm.h). dir is MBX_RECV or MBX_SEND, checked

@@ -1,3 +1,4 @@
+#include "shm/poller.h"
 #include "shm/process.h"
 
 #include "shm/owner.h"
@@ -121,6 +122,7 @@ void shm_fork_child(void)
  * next process to touch it notices the owner is gone. */
 void shm_at_exit(void)
 {
+    poller_at_exit();
     if (self_box && self_pid == ident_self_pid())
         owner_remove(self_box);
 }
