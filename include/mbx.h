@@ -321,6 +321,70 @@ typedef struct mbx_pollitem {
  * an error of mbx_fd. */
 int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns);
 
+/* ---- death notices ---- */
+
+/* A monitor asks for one notice when a process or a mailbox goes away. */
+typedef struct mbx_monitor mbx_monitor;
+
+#define MBX_NOTICE_MAGIC 0x4e58424du /* "MBXN", first word of a notice message */
+
+enum mbx_notice_kind {
+    MBX_NOTICE_PROCESS = 1, /* the process ended (exit, signal, kill -9: any means) */
+    MBX_NOTICE_MAILBOX = 2, /* the mailbox was removed (mbx_unlink, its owner's death) */
+};
+
+enum mbx_notice_reason {
+    MBX_GONE_NOW = 1,     /* went away while monitored */
+    MBX_GONE_ALREADY = 2, /* was gone (or never was) when the monitor was made */
+};
+
+/* A notice, as the message a monitor sends and as mbx_monitor_fired
+ * reports it. */
+typedef struct mbx_notice {
+    uint32_t magic;  /* MBX_NOTICE_MAGIC */
+    uint32_t kind;   /* enum mbx_notice_kind */
+    uint32_t reason; /* enum mbx_notice_reason */
+    int32_t pid;     /* MBX_NOTICE_PROCESS: the process */
+    uint64_t tag;    /* the caller's, from the monitor call */
+    char name[208];  /* MBX_NOTICE_MAILBOX: the mailbox's name */
+} mbx_notice;
+
+/* Monitors process pid: when it ends, by any means, a notice (an
+ * mbx_notice, sizeof(mbx_notice) bytes at priority 0) is sent to `notify`
+ * (a handle opened with MBX_SEND; NULL: none) and the monitor's descriptor
+ * (mbx_monitor_fd) becomes readable. Exactly one notice per monitor, also
+ * when the process was already gone (reason MBX_GONE_ALREADY, at once).
+ * The pid names the process living now; it is watched through a pidfd, so
+ * a later process given the same pid is never mistaken for it (kernels
+ * without pidfd, before 5.3: looked at every 50 ms instead). When notify is
+ * full the notice is sent as soon as it has room; a notify mailbox that
+ * was removed gets none (the descriptor still fires). No daemon: a thread
+ * of the calling process watches, started by the first monitor. Monitors
+ * are the process's own: a forked child's copies never fire. Stores the
+ * monitor in *out. Returns 0, -EINVAL (pid <= 0, NULL out, notify not
+ * opened with MBX_SEND), -ENOMEM, -EMFILE, -EAGAIN (no thread). */
+int mbx_monitor_process(pid_t pid, mbx *notify, uint64_t tag, mbx_monitor **out);
+
+/* Monitors the mailbox `name` (which the caller must be able to open for
+ * sending): a notice when it is removed, by mbx_unlink or because its
+ * owner died (MBX_OWNED), as mbx_monitor_process says; MBX_GONE_ALREADY
+ * when it does not exist. Returns 0, -EINVAL, -EACCES, -ENOMEM, -EMFILE,
+ * -EUSERS (16 descriptors wait on it already), -EAGAIN, or an error of
+ * mbx_open. */
+int mbx_monitor_mailbox(const char *name, mbx *notify, uint64_t tag, mbx_monitor **out);
+
+/* Returns the monitor's descriptor: readable (POLLIN) once its notice
+ * fired, and from then on. It belongs to the monitor. -EINVAL for NULL. */
+int mbx_monitor_fd(const mbx_monitor *mon);
+
+/* Returns 1 and fills *notice (when not NULL) once the monitor fired,
+ * 0 before, -EINVAL for NULL. */
+int mbx_monitor_fired(mbx_monitor *mon, mbx_notice *notice);
+
+/* Ends the monitor and frees it: no notice is sent after this returns
+ * (one sent before stays sent). Returns 0, or -EINVAL for NULL. */
+int mbx_monitor_cancel(mbx_monitor *mon);
+
 /* ---- extensions ---- */
 
 /* How a blocked call on this handle waits: spin (polling shared memory) for up

@@ -43,10 +43,13 @@ struct mbx_transport {
     int (*release)(struct mbx *m, const void *buf);
 
     /* Pollable descriptors (mbx_fd): the descriptor of direction dir
-     * (MBX_RECV or MBX_SEND, which the handle was opened with), and for
-     * mbx_poll whether that direction is ready now: 1, or 0 after making
-     * sure the descriptor becomes readable at the next change; or -errno.
-     * NULL: the transport has none (-ENOTSUP). */
+     * (MBX_RECV or MBX_SEND, which the handle was opened with; 0: only the
+     * mailbox going away, for monitors), and for mbx_poll whether that
+     * direction is ready now: 1, 2 when the mailbox is gone (removed, its
+     * owner dead), or 0 after making sure the descriptor becomes readable
+     * at the next change; or -errno. NULL: the transport has none
+     * (-ENOTSUP). A handle opened with flags 0 (monitors only, core/
+     * monitor.c) takes no right and serves only dir 0. */
     int (*fd)(struct mbx *m, int dir);
     int (*ready)(struct mbx *m, int dir);
 

@@ -75,6 +75,8 @@ static int is_ready(struct shm_box *b, const struct shm_poller *p, uint64_t want
 {
     if (seg_removed(&b->seg))
         return 1;
+    if (p->dir == SEG_POLL_GONE)
+        return 0;
     if (p->dir == SEG_POLL_RECV && want)
         return poller_sent_mark(b) != want;
     return b->seg.kind->ready(&b->seg, p->dir, want);
@@ -350,7 +352,8 @@ int poller_check(struct shm_box *b, unsigned dir)
     if (seg_removed(&b->seg))
         return 2;
     struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
-    if (b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
+    if (dir != SEG_POLL_GONE &&
+        b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
         return 1;
     /* Nothing to do: unless the owner died (which nobody signals; its
      * pidfd in our set may be what woke us), sleep until told. */
@@ -379,7 +382,7 @@ int poller_peer_died(struct shm_box *b, unsigned dir)
 void poller_close(struct shm_box *b)
 {
     pthread_mutex_lock(&make_lock);
-    for (unsigned d = 0; d < 2; d++) {
+    for (unsigned d = 0; d < 3; d++) {
         struct shm_poller *p = b->poller[d];
         if (p)
             poller_free(b, p, p->maker == ident_self());
@@ -389,13 +392,18 @@ void poller_close(struct shm_box *b)
 }
 
 /* The transport's operations (shm.h). dir is MBX_RECV or MBX_SEND, checked
- * against the handle by the core. */
+ * against the handle by the core, or 0: removal only (monitors). */
+static unsigned dir_of_flag(int dir)
+{
+    return dir == MBX_RECV ? SEG_POLL_RECV : dir == MBX_SEND ? SEG_POLL_SEND : SEG_POLL_GONE;
+}
+
 int shm_fd(struct mbx *m, int dir)
 {
-    return poller_fd(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+    return poller_fd(shm_box_of(m), dir_of_flag(dir));
 }
 
 int shm_ready(struct mbx *m, int dir)
 {
-    return poller_check(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+    return poller_check(shm_box_of(m), dir_of_flag(dir));
 }

@@ -29,8 +29,9 @@ struct shm_box {
     char *path; /* its file (NULL for "@PID", which has none) */
     char *dir;  /* its file's directory (NULL for "@PID") */
     /* Pollable descriptors of the handle (mbx_fd), by direction
-     * (SEG_POLL_RECV, SEG_POLL_SEND): poller.h. NULL until asked for. */
-    struct shm_poller *poller[2];
+     * (SEG_POLL_RECV, SEG_POLL_SEND; SEG_POLL_GONE for monitors):
+     * poller.h. NULL until asked for. */
+    struct shm_poller *poller[3];
 };
 
 /* The local handle behind m (which must be one). */

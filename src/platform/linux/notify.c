@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -151,4 +152,28 @@ int evset_add(int set, int fd)
 int evset_del(int set, int fd)
 {
     return epoll_ctl(set, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}
+
+int evflag_new(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+void evflag_raise(int fd)
+{
+    uint64_t one = 1;
+    (void)!write(fd, &one, sizeof(one));
+}
+
+void evflag_lower(int fd)
+{
+    uint64_t v;
+    (void)!read(fd, &v, sizeof(v));
+}
+
+ident_t ident_of_pid(int32_t pid)
+{
+    uint64_t start;
+    return pid > 0 && proc_start(pid, &start) == 0 ? ident_make(pid, (uint32_t)start) : 0;
 }
