@@ -391,8 +391,24 @@ static void foreach_lists_mailboxes(void **state)
 {
     (void)state;
     mbx *a = make("fa", 1, 8), *b = make("fb", 1, 8), *c = make("fc", 1, 8);
+    /* Another process with its own mailbox ("@PID", no file here) is not
+     * listed: only $MBX_DIR's (it was, and a listing changed with whatever
+     * else the user ran). */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *self;
+        if (mbx_self(&self) || write(ready[1], "r", 1) != 1)
+            _exit(2);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
     struct seen s = {0};
     assert_int_equal(mbx_foreach(collect, &s), 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    close(ready[0]), close(ready[1]);
     assert_int_equal(s.n, 3);
     assert_true(has(&s, "fa") && has(&s, "fb") && has(&s, "fc"));
     int calls = 0;

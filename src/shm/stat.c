@@ -85,6 +85,9 @@ int shm_foreach(int (*fn)(const char *name, void *arg), void *arg)
             r = fn(name, arg);
     }
     closedir(d);
-    /* Processes' own mailboxes have no file in the directory. */
-    return r ? r : procbox_foreach(fn, arg);
+    /* Processes' own mailboxes ("@PID") have no file in the directory and
+     * are not listed: mbx.h promises the mailboxes of $MBX_DIR, and a
+     * listing of a private directory must not change with whatever else
+     * this user runs. */
+    return r;
 }
