@@ -260,3 +260,25 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
     struct recv_args a = {from, buf, cap, info};
     return heap_until(c, 1, timeout_ns, recv_step, &a);
 }
+
+/* Under the lock: takes back the message carrying the token. */
+static ssize_t withdraw_step(const struct mb_ctx *c, void *arg)
+{
+    const uint64_t *token = arg;
+    struct seg_blk *b = NULL;
+    int r = prioq_find_token(c->s, *token, &b);
+    if (r)
+        return r;
+    if (!b)
+        return -ENOENT;
+    if ((r = withdraw(c->s, b)))
+        return r;
+    wake_change(c->s, SEG_POLL_SEND);
+    return 0;
+}
+
+int heap_withdraw(const struct mb_ctx *c, uint64_t token)
+{
+    ssize_t r = heap_until(c, 1, MBX_NONBLOCK, withdraw_step, &token);
+    return r == -EAGAIN ? -ENOENT : (int)r;
+}

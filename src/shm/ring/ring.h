@@ -129,6 +129,9 @@ ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *in
                        int64_t timeout_ns);
 int ring_release(const struct mb_ctx *c, const void *buf);
 
+/* As shm_kind.withdraw, for a ring mailbox. */
+int ring_withdraw(const struct mb_ctx *c, uint64_t token);
+
 /* As shm_kind.ready, for a ring mailbox. */
 int ring_ready(const struct seg *s, unsigned dir, uint64_t want);
 
