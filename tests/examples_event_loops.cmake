@@ -19,3 +19,18 @@ foreach(ex epoll_server)
     $<TARGET_FILE:example_${ex}>)
   set_tests_properties(example_${ex} PROPERTIES TIMEOUT 60)
 endforeach()
+
+pkg_check_modules(LIBUV QUIET IMPORTED_TARGET libuv)
+if(LIBUV_FOUND)
+  add_executable(example_libuv_poll ${PROJECT_SOURCE_DIR}/examples/libuv_poll.c)
+  target_link_libraries(example_libuv_poll PRIVATE mbx_static PkgConfig::LIBUV)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/example_libuv_poll.d)
+  file(MAKE_DIRECTORY ${dir})
+  add_test(NAME example_libuv_poll COMMAND ${CMAKE_COMMAND} -E env MBX_DIR=${dir}
+    $<TARGET_FILE:example_libuv_poll>)
+  set_tests_properties(example_libuv_poll PROPERTIES TIMEOUT 60)
+else()
+  message(STATUS "libuv not found: example_libuv_poll is not built (Debian: libuv1-dev)")
+  mbx_skipped_test(example_libuv_poll
+    "libuv was not found when building (Debian: apt-get install libuv1-dev, then reconfigure)")
+endif()
