@@ -34,3 +34,19 @@ else()
   mbx_skipped_test(example_libuv_poll
     "libuv was not found when building (Debian: apt-get install libuv1-dev, then reconfigure)")
 endif()
+
+# Python loads libmbx.so with ctypes: not a sanitizer build's, whose
+# runtime would have to be loaded first.
+find_program(MBX_PYTHON3 python3)
+if(MBX_SANITIZE OR MBX_TSAN)
+  mbx_skipped_test(example_asyncio_reader "the libmbx.so of a sanitizer build cannot be loaded by python3")
+elseif(MBX_PYTHON3)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/example_asyncio_reader.d)
+  file(MAKE_DIRECTORY ${dir})
+  add_test(NAME example_asyncio_reader COMMAND ${CMAKE_COMMAND} -E env MBX_DIR=${dir}
+    ${MBX_PYTHON3} ${PROJECT_SOURCE_DIR}/examples/asyncio_reader.py
+    $<TARGET_FILE:mbx_shared> $<TARGET_FILE:mbx>)
+  set_tests_properties(example_asyncio_reader PROPERTIES TIMEOUT 60)
+else()
+  mbx_skipped_test(example_asyncio_reader "python3 was not found when building")
+endif()
