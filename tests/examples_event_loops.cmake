@@ -10,7 +10,7 @@ function(mbx_skipped_test name why)
   set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
 endfunction()
 
-foreach(ex epoll_server)
+foreach(ex epoll_server supervisor)
   add_executable(example_${ex} ${PROJECT_SOURCE_DIR}/examples/${ex}.c)
   target_link_libraries(example_${ex} PRIVATE mbx_static)
   set(dir ${CMAKE_CURRENT_BINARY_DIR}/example_${ex}.d)
