@@ -80,10 +80,13 @@ void options_help(FILE *f)
 {
     fputs(usage, f);
     fputs(method, f);
+    int w = 15;
     for (size_t i = 0; i < mech_count; i++)
-        fprintf(f, "  %-15s %s\n", mech_all[i]->name, mech_all[i]->about);
+        w = (int)strlen(mech_all[i]->name) > w ? (int)strlen(mech_all[i]->name) : w;
+    for (size_t i = 0; i < mech_count; i++)
+        fprintf(f, "  %-*s %s\n", w, mech_all[i]->name, mech_all[i]->about);
     for (size_t i = 0; mech_not_built[i]; i++)
-        fprintf(f, "  %-15s not built: %s\n", "", mech_not_built[i]);
+        fprintf(f, "  %-*s not built: %s\n", w, "", mech_not_built[i]);
 }
 
 static int add_only(struct options *o, const char *list)
