@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENTS  6
-#define REQUESTS 30 /* per client: seq % 3 says the way, svc-a, svc-b or TCP */
-#define WAYS     3
+#define CLIENTS    6
+#define REQUESTS   30 /* per client: seq % 3 says the way, svc-a, svc-b or TCP */
+#define WAYS       3
 #define TAG_LISTEN 2 /* epoll tags: 0 and 1 the mailboxes, 3 + i connection i */
 #define TAG_CONN   3
 
