@@ -208,23 +208,24 @@ int main(void)
             mbx_monitor_cancel(s.w[i].mon);
         }
     int ok = !s.bad && no_extra_notices(&s);
-    int aborted = 0, killed = 0, done = 0;
+    int aborted = 0, killed = 0, stopped = 0, done = 0;
     for (int i = 0; i < s.nworkers; i++) {
         int st = s.w[i].status;
         aborted += WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
         killed += WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        stopped += WIFEXITED(st) && WEXITSTATUS(st) == 0;
         ok &= s.w[i].notices == 1;
     }
     for (int j = 0; j < JOBS; j++)
         done += s.done[j] == 1;
     int last = s.w[s.nworkers - 1].status;
     ok &= WIFEXITED(last) && WEXITSTATUS(last) == 0;
-    printf("%d workers: %d aborted, %d killed, the last stopped; %d notices, %d restarts; "
+    printf("%d workers: %d aborted, %d killed, %d stopped; %d notices, %d restarts; "
            "%d of %d jobs done once each\n",
-           s.nworkers, aborted, killed, s.notices, s.restarts, done, JOBS);
+           s.nworkers, aborted, killed, stopped, s.notices, s.restarts, done, JOBS);
     /* Jobs 0-5 and 6-11 end in aborts, 15 hangs (killed), 15-20 and 21-26 abort. */
-    ok &= aborted == 4 && killed == 1 && s.restarts == 5 && s.nworkers == 6 && done == JOBS &&
-          s.notices == s.nworkers;
+    ok &= aborted == 4 && killed == 1 && stopped == 1 && s.restarts == 5 && s.nworkers == 6 &&
+          done == JOBS && s.notices == s.nworkers;
     mbx_close(s.jobs);
     mbx_unlink("sup-jobs");
     return ok ? 0 : 1;
