@@ -138,6 +138,12 @@ const char *mbx_strerror(int err);
  * *out. MBX_CREATE without MBX_EXCL opens an existing mailbox as it is
  * (attr is then not used, as with mq_open).
  *
+ * MBX_OWNED (with MBX_CREATE) makes the creating process the owner: only
+ * it receives, and the mailbox is removed (senders get -EIDRM) when the
+ * owner closes its last handle on it, exits, or dies in any way (kill -9:
+ * whoever next waits on, opens or lists it notices); mbx_transfer passes it
+ * on.
+ *
  * An existing mailbox whose file belongs to another user (not root) is
  * refused with -EACCES unless flags has MBX_SHARED: a program never
  * silently adopts a mailbox another user created under the name it meant
@@ -164,9 +170,10 @@ int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
  * The kind is also what $MBX_QUEUE=heap asks for when kind is AUTO. */
 int mbx_open_opts(const char *name, int flags, const mbx_options *opts, mbx **out);
 
-/* Closes a handle and frees it; the mailbox itself stays. Calls blocked on
- * the handle in other threads return -EBADF first. Returns 0, or -EINVAL
- * for NULL. */
+/* Closes a handle and frees it; the mailbox itself stays, unless this was
+ * its owner's last handle on an MBX_OWNED mailbox. Calls blocked on the
+ * handle in other threads return -EBADF first. Returns 0, or -EINVAL for
+ * NULL. */
 int mbx_close(mbx *m);
 
 /* Removes the mailbox `name`: its name goes first, then queued messages are
@@ -238,7 +245,9 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
 /* Sends req with a reply token and waits for the reply; timeout_ns covers
  * both. Returns the reply's size; errors of mbx_send (-EAGAIN when the
  * mailbox is full and timeout_ns is MBX_NONBLOCK); -EMSGSIZE also when the
- * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR; -EPIPE when the
+ * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR (a request
+ * nobody took by then is taken back: it is never delivered; one taken
+ * stays taken, and its reply is dropped); -EPIPE when the
  * process that took the request terminated before replying; -EIDRM when the
  * mailbox was removed before anyone took it. The reply comes to the
  * caller's own mailbox "@PID", which only the caller's user (and root) can
