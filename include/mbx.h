@@ -296,7 +296,7 @@ int mbx_release(mbx *m, const void *buf);
  * missed wake-up never hangs a loop; in EPOLLET mode, call until -EAGAIN
  * before waiting again. It may report a mailbox that stays empty at most
  * once per change made by another handle (a message another receiver took
- * first), and once per datagram someone with write access sends it. The
+ * first), and at most twice per datagram someone with write access sends it. The
  * mailbox's removal and its owner's death make it readable for good: the
  * next call says -EIDRM. Calls nobody polls make no system call; with a
  * descriptor armed, one per transition from nothing to do to something.

@@ -192,22 +192,37 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
     if (is_ready(b, p, want)) {
         if (poll_disarm(&b->seg, e))
             tell_self(p);
+        p->clean = 0;
         pthread_mutex_unlock(&p->mu);
         return;
     }
     /* Armed and told nothing since: no datagram is queued (but one sent
-     * just to wake us, which the next empty call drains). */
-    if (after == POLLER_DID && __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir) {
+     * just to wake us, which an empty call drains). After a call that did
+     * something, nothing to do; after one that found nothing, the drain is
+     * skipped once when the handle drained and armed since its last
+     * wake-up (the loop's usual last receive, -EAGAIN, costs no system
+     * call), and done the next time, so a datagram sent only to wake us
+     * is reported at most twice. */
+    int armed = __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir;
+    if (armed && after == POLLER_DID) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    if (armed && p->clean) {
+        p->clean = 0;
         pthread_mutex_unlock(&p->mu);
         return;
     }
     note_drain(p->sock);
+    p->clean = 1;
     if (watches_peers(b))
         sync_peers(b, p, after == POLLER_EMPTY);
     poll_arm(&b->seg, e, p->dir);
     /* A change made before we armed was not told to us: look again. */
-    if (is_ready(b, p, want) && poll_disarm(&b->seg, e))
+    if (is_ready(b, p, want) && poll_disarm(&b->seg, e)) {
         tell_self(p);
+        p->clean = 0;
+    }
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -36,7 +36,8 @@ struct shm_poller {
     ident_t maker; /* the process that made it; a forked child's copy is not its own */
     int sock;      /* bound at path */
     int fd;        /* what mbx_fd returns: sock, or the epoll set */
-    int told;      /* removal seen: the socket stays readable */
+    int clean;     /* drained and armed since its last wake-up: an empty call
+                      may skip one drain (poller_settle) */
     uint64_t want; /* a send that found no room: its size */
     ident_t peer[POLLER_PEERS];
     int pidfd[POLLER_PEERS];
