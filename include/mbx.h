@@ -133,6 +133,13 @@ void mbx_options_init(mbx_options *opts);
  * (negative or positive errno); never NULL. */
 const char *mbx_strerror(int err);
 
+/* Names. "NAME" ([A-Za-z0-9._-], 1..200 bytes, not starting with '.') is
+ * the file $MBX_DIR/mbx.NAME ($MBX_DIR: /dev/shm when unset). "/DIR/NAME"
+ * carries its own directory, an absolute path whose components use the
+ * same characters (none empty, "." or ".."): the file /DIR/mbx.NAME,
+ * whatever $MBX_DIR says (up to 4000 bytes in all). "@PID" is process
+ * PID's own mailbox (mbx_self); "tcp://..." names another transport. */
+
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
  * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in
  * *out. MBX_CREATE without MBX_EXCL opens an existing mailbox as it is
