@@ -290,6 +290,41 @@ int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_
 ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
 int mbx_release(mbx *m, const void *buf);
 
+/* ---- types: selective receive ---- */
+
+/* What mbx_recv_select may take. */
+#define MBX_SEL_ANY 0 /* any message, in the mailbox's order (mbx_recv) */
+#define MBX_SEL_EQ  1 /* the first message of exactly type `type` */
+#define MBX_SEL_LE  2 /* the first message of the lowest type <= `type` */
+#define MBX_SEL_NE  3 /* the first message not of type `type` */
+
+/* Like mbx_send, and the message carries the 64-bit type tag `type`
+ * (mbx_send and the other calls send type 0). On a stream, type must be
+ * 0 (-EINVAL). Returns what mbx_send returns. */
+int mbx_send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                   int64_t timeout_ns);
+
+/* Like mbx_recv, but takes only a message that `how` and `type` select
+ * (MBX_SEL_*; the others stay queued in order): "first" is the mailbox's
+ * order, the highest priority, then the oldest; MBX_SEL_LE takes the lowest
+ * type first, then that order, as System V's negative msgtyp does. The
+ * taken message's type is stored in *type_out (NULL: not wanted). A
+ * receive that selects looks past the messages it does not take: up to
+ * the capacity (a ring: its slots; a heap: its whole queue, under its
+ * lock), so its cost grows with what is queued; receives that do not
+ * select pay nothing for types. Round-robin mailboxes: a selecting receive
+ * takes no turn. -EINVAL for how out of range, or a selection on a stream;
+ * otherwise what mbx_recv returns (-EAGAIN: nothing selected). */
+ssize_t mbx_recv_select(mbx *m, int how, uint64_t type, void *buf, size_t cap, mbx_msginfo *info,
+                        uint64_t *type_out, int64_t timeout_ns);
+
+/* Loans with types: mbx_send_loan with a type tag, and mbx_recv_loan of a
+ * message that how and type select. As mbx_send_loan / mbx_recv_loan. */
+int mbx_send_loan_typed(mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                        int64_t timeout_ns);
+ssize_t mbx_recv_loan_select(mbx *m, int how, uint64_t type, const void **buf, mbx_msginfo *info,
+                             uint64_t *type_out, int64_t timeout_ns);
+
 /* ---- event loops ---- */
 
 /* Returns a descriptor that is readable while handle m has something to
