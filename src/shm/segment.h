@@ -42,7 +42,7 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
  * their start time, calls leave receipts in the called mailbox, messages
  * carry a type tag, pollers have entries. Files of versions 1 and 2
  * (earlier builds) are refused with -EPROTO. */
-#define SEG_VERSION    3u
+#define SEG_VERSION    4u
 #define SEG_LINE       64u
 #define SEG_NBINS      64u
 #define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
