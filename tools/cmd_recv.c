@@ -22,8 +22,11 @@ static const char usage[] =
     "  -t, --timeout DURATION  how long to wait for each message (default: forever;\n"
     "                        0 takes only what is queued already)\n"
     "      --from PID        take only messages sent by process PID\n"
+    "      --type SEL        take only messages of the types SEL selects: T (type\n"
+    "                        T), <=T (the lowest type up to T first), !T (any\n"
+    "                        type but T); the others stay queued\n"
     "  -j, --json            print one JSON object per message: seq, size,\n"
-    "                        priority, sender, sender_uid, payload (base64, with\n"
+    "                        priority, type, sender, sender_uid, payload (base64, with\n"
     "                        \"encoding\":\"base64\", when not UTF-8)\n"
     "  -e, --escape          show control characters and bytes that are not UTF-8\n"
     "                        as \\t, \\n, \\r, \\xNN (a backslash as two): the default\n"
@@ -35,11 +38,12 @@ static const char usage[] =
     "Exit status 3 when a wait timed out before COUNT messages came, 0 when\n"
     "--follow is interrupted.\n";
 
-enum { OPT_FROM = 256 };
+enum { OPT_FROM = 256, OPT_TYPE };
 
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},   {"follow", no_argument, NULL, 'f'},
     {"timeout", required_argument, NULL, 't'}, {"from", required_argument, NULL, OPT_FROM},
+    {"type", required_argument, NULL, OPT_TYPE},
     {"json", no_argument, NULL, 'j'},          {"escape", no_argument, NULL, 'e'},
     {"raw", no_argument, NULL, 'r'},           {"shared", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
@@ -48,7 +52,7 @@ static const struct option options[] = {
 struct receiver {
     mbx *m;
     const char *name;
-    pid_t from;
+    struct recvbuf_filter filter;
     int64_t timeout;
     int json, stream, follow;
     int escape; /* -1: when standard output is a terminal */
@@ -61,13 +65,13 @@ static ssize_t recv_one(struct receiver *r, mbx_msginfo *info)
     ssize_t n;
 
     memset(info, 0, sizeof(*info));
-    n = recvbuf_recv(&r->rb, r->m, r->from, info, MBX_NONBLOCK);
+    n = recvbuf_recv(&r->rb, r->m, &r->filter, info, MBX_NONBLOCK);
     if (n != -EAGAIN || r->timeout == MBX_NONBLOCK)
         return n;
     /* Output stays buffered while messages keep coming; before sleeping, let
      * the reader downstream see everything received so far. */
     fflush(stdout);
-    return recvbuf_recv(&r->rb, r->m, r->from, info, r->timeout);
+    return recvbuf_recv(&r->rb, r->m, &r->filter, info, r->timeout);
 }
 
 static int receive(struct receiver *r)
@@ -85,7 +89,7 @@ static int receive(struct receiver *r)
         if (n == 0 && r->stream)
             return CLI_OK;
         if (r->json)
-            format_msg_json(stdout, r->rb.data, (size_t)n, &info);
+            format_msg_json(stdout, r->rb.data, (size_t)n, &info, r->filter.type_out);
         else if (r->stream)
             fwrite(r->rb.data, 1, (size_t)n, stdout);
         else
@@ -125,7 +129,12 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             err = parse_uint(optarg, 1, INT32_MAX, &v);
             if (err)
                 return cli_bad_value(cmd, "--from", optarg, err);
-            r.from = (pid_t)v;
+            r.filter.from = (pid_t)v;
+            break;
+        case OPT_TYPE:
+            err = parse_type_select(optarg, &r.filter.how, &r.filter.type);
+            if (err)
+                return cli_bad_value(cmd, "--type", optarg, err);
             break;
         case 'j':
             r.json = 1;
@@ -147,6 +156,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     }
     if (r.follow && count_given)
         return cli_usage(cmd, "use only one of --count and --follow");
+    if (r.filter.from && r.filter.how != MBX_SEL_ANY)
+        return cli_usage(cmd, "use only one of --from and --type");
     if (argc - optind != 1)
         return cli_usage(cmd, "expected one mailbox NAME");
     r.name = argv[optind];

@@ -16,6 +16,8 @@ static const char usage[] =
     "standard input is copied as it is.\n"
     "\n"
     "  -p, --priority P      0 .. 32767, higher is received first (default 0)\n"
+    "  -T, --type T          the messages' type, 0 .. 2^64-1 (default 0), for\n"
+    "                        receivers that select (mbx recv --type)\n"
     "  -t, --timeout DURATION  how long to wait for room (default: forever)\n"
     "  -r, --raw             the whole of standard input is one message\n"
     "  -0, --null            standard input holds NUL-terminated messages\n"
@@ -29,6 +31,7 @@ static const char usage[] =
 static const struct option options[] = {
     {"priority", required_argument, NULL, 'p'},
     {"timeout", required_argument, NULL, 't'},
+    {"type", required_argument, NULL, 'T'},
     {"raw", no_argument, NULL, 'r'},
     {"null", no_argument, NULL, '0'},
     {"shared", no_argument, NULL, 'S'},
@@ -40,12 +43,13 @@ struct sender {
     mbx *m;
     const char *name;
     unsigned prio;
+    uint64_t type;
     int64_t timeout;
 };
 
 static int send_one(const struct sender *s, const void *buf, size_t len)
 {
-    int err = mbx_send(s->m, buf, len, s->prio, s->timeout);
+    int err = mbx_send_typed(s->m, buf, len, s->prio, s->type, s->timeout);
 
     return err ? cli_error("send", s->name, err) : CLI_OK;
 }
@@ -130,14 +134,19 @@ static int send_all(const struct sender *s, int argc, char **argv, int input)
     mbx_stat st;
     int err, status = CLI_OK;
 
+    err = mbx_stat_get(s->m, &st);
+    if (err)
+        return cli_error("send", s->name, err);
+    if (s->type && (st.flags & MBX_STREAM)) {
+        fprintf(stderr, "mbx: send: %s: a stream carries bytes, not typed messages (--type)\n",
+                s->name);
+        return CLI_FAILED;
+    }
     if (argc > 0) {
         for (int i = 0; i < argc && status == CLI_OK; i++)
             status = send_one(s, argv[i], strlen(argv[i]));
         return status;
     }
-    err = mbx_stat_get(s->m, &st);
-    if (err)
-        return cli_error("send", s->name, err);
     if (st.flags & MBX_STREAM)
         return send_stream(s);
     if (input == 'r')
@@ -152,7 +161,7 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     int c, err, status, input = 0, shared = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":p:t:r0Sh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:t:T:r0Sh", options, NULL)) != -1) {
         switch (c) {
         case 'p':
             err = parse_priority(optarg, &s.prio);
@@ -163,6 +172,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             err = parse_duration(optarg, &s.timeout);
             if (err)
                 return cli_bad_value(cmd, "--timeout", optarg, err);
+            break;
+        case 'T':
+            err = parse_uint(optarg, 0, UINT64_MAX, &s.type);
+            if (err)
+                return cli_bad_value(cmd, "--type", optarg, err);
             break;
         case 'r':
         case '0':

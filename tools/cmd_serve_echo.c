@@ -35,7 +35,7 @@ static int serve(mbx *m, const char *name, uint64_t count, int64_t timeout)
     int err = recvbuf_init(&rb, 65536);
 
     while (!err && answered < count && !cli_interrupted) {
-        n = recvbuf_recv(&rb, m, 0, &info, timeout);
+        n = recvbuf_recv(&rb, m, NULL, &info, timeout);
         if (n < 0) {
             err = (int)n;
             break;

@@ -42,12 +42,13 @@ void format_msg_text(FILE *f, const void *buf, size_t len, int escape)
     putc('\n', f);
 }
 
-void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info)
+void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info,
+                     uint64_t type)
 {
     fprintf(f,
-            "{\"seq\":%" PRIu64 ",\"size\":%zu,\"priority\":%" PRIu32 ",\"sender\":%" PRId32
-            ",\"sender_uid\":%" PRIu32 ",",
-            info->seq, len, info->priority, info->sender_pid, info->sender_uid);
+            "{\"seq\":%" PRIu64 ",\"size\":%zu,\"priority\":%" PRIu32 ",\"type\":%" PRIu64
+            ",\"sender\":%" PRId32 ",\"sender_uid\":%" PRIu32 ",",
+            info->seq, len, info->priority, type, info->sender_pid, info->sender_uid);
     json_put_payload(f, buf, len);
     fputs("}\n", f);
 }

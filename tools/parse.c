@@ -37,6 +37,23 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int parse_type_select(const char *s, int *how, uint64_t *type)
+{
+    int h = MBX_SEL_EQ;
+
+    if (strncmp(s, "<=", 2) == 0) {
+        h = MBX_SEL_LE;
+        s += 2;
+    } else if (s[0] == '!') {
+        h = MBX_SEL_NE;
+        s++;
+    }
+    int err = parse_uint(s, 0, UINT64_MAX, type);
+    if (!err)
+        *how = h;
+    return err;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
     uint64_t v;

@@ -29,6 +29,11 @@ int parse_policy(const char *s, uint32_t *out);
 /* Octal permission bits, at most 07777: "0660", "600". */
 int parse_mode(const char *s, uint32_t *out);
 
+/* A type selection for mbx_recv_select: "T" (exactly T: MBX_SEL_EQ),
+ * "<=T" (the lowest type up to T: MBX_SEL_LE) or "!T" (any type but T:
+ * MBX_SEL_NE), T a decimal 64-bit number. */
+int parse_type_select(const char *s, int *how, uint64_t *type);
+
 /* A plain decimal integer in min .. max. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

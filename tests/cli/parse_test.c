@@ -178,12 +178,35 @@ static void test_uint(void **state)
     assert_true(v == 10);
 }
 
+static void test_type_select(void **state)
+{
+    int how = -1;
+    uint64_t t = 99;
+
+    (void)state;
+    assert_int_equal(parse_type_select("7", &how, &t), 0);
+    assert_true(how == MBX_SEL_EQ && t == 7);
+    assert_int_equal(parse_type_select("<=18446744073709551615", &how, &t), 0);
+    assert_true(how == MBX_SEL_LE && t == UINT64_MAX);
+    assert_int_equal(parse_type_select("!0", &how, &t), 0);
+    assert_true(how == MBX_SEL_NE && t == 0);
+    assert_int_equal(parse_type_select("18446744073709551616", &how, &t), -ERANGE);
+    assert_int_equal(parse_type_select("<", &how, &t), -EINVAL);
+    assert_int_equal(parse_type_select("<7", &how, &t), -EINVAL);
+    assert_int_equal(parse_type_select("!", &how, &t), -EINVAL);
+    assert_int_equal(parse_type_select(">=3", &how, &t), -EINVAL);
+    assert_int_equal(parse_type_select("-1", &how, &t), -EINVAL);
+    assert_int_equal(parse_type_select("", &how, &t), -EINVAL);
+    assert_true(how == MBX_SEL_NE && t == 0); /* left alone on failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size),     cmocka_unit_test(test_duration),
         cmocka_unit_test(test_priority), cmocka_unit_test(test_policy),
         cmocka_unit_test(test_mode),     cmocka_unit_test(test_uint),
+        cmocka_unit_test(test_type_select),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

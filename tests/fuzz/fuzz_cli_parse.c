@@ -84,6 +84,29 @@ static void fuzz_uint(const char *s, uint64_t min, uint64_t max)
     }
 }
 
+/* "T", "<=T", "!T": the prefix names the selection, the rest is as
+ * parse_uint over all of 64 bits; *how and *type stay alone on failure. */
+static void fuzz_type_select(const char *s)
+{
+    int want_how = MBX_SEL_EQ;
+    const char *t = s;
+    if (strncmp(s, "<=", 2) == 0) {
+        want_how = MBX_SEL_LE;
+        t += 2;
+    } else if (s[0] == '!') {
+        want_how = MBX_SEL_NE;
+        t++;
+    }
+    struct num x = leading(t);
+    int want = x.n == 0 || t[x.n] ? -EINVAL : x.big ? -ERANGE : 0;
+    uint64_t v = SENTINEL;
+    int how = -1;
+    int r = parse_type_select(s, &how, &v);
+    expect("parse_type_select", s, r, want, x.big, v, (uint64_t)x.v);
+    if (r == 0 ? how != want_how : how != -1)
+        fail("parse_type_select how", s, how, r == 0 ? want_how : -1);
+}
+
 static void fuzz_size(const char *s)
 {
     struct num x = leading(s);
@@ -220,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_priority(s);
     fuzz_policy(s);
     fuzz_mode(s);
+    fuzz_type_select(s);
     /* Counts as the commands take them, and a range drawn from the input. */
     fuzz_uint(s, 0, UINT64_MAX);
     fuzz_uint(s, 1, 1u << 31);
