@@ -4,10 +4,31 @@
  * (or a byte count) on success and a negative errno value on failure; none of
  * them prints, exits or touches errno as a return channel.
  *
- * Threads: a handle may be used by several threads at once. mbx_close
- * while other threads are blocked in calls on the handle wakes those calls
- * (they return -EBADF) and waits for them to leave; starting a call on a
- * handle that is being or has been closed is undefined, as for free().
+ * Threads: a handle may be used by several threads at once. Any number of
+ * threads may send, receive, call, loan and release on one handle at the
+ * same time (each message is still taken by one receive), and mbx_self
+ * gives every thread of a process the same handle. A stream is the
+ * exception: one thread per direction at a time; a second thread's
+ * mbx_send (or mbx_recv) on it while another is inside one returns -EBUSY
+ * at once. mbx_close while other threads are blocked in calls on the
+ * handle wakes those calls (they return -EBADF) and waits for them to
+ * leave; starting a call on a handle that is being or has been closed is
+ * undefined, as for free().
+ *
+ * Fork: a forked child may call the library at once, whatever the parent's
+ * other threads were doing (their calls do not continue in the child), and
+ * may keep using the handles it inherited, except for what belongs to the
+ * parent process: receiving on an inherited MBX_RECV_EXCLUSIVE handle, or
+ * on an MBX_OWNED mailbox the parent owns, returns -EACCES (a stream's send
+ * and receive rights also stay with the parent, but the child may use an
+ * inherited stream handle). "@PID" is per process: the child's mbx_self is
+ * its own mailbox, and replies to its mbx_call come there. The child's
+ * close or exit never removes the parent's MBX_OWNED mailboxes. Pollable
+ * descriptors: the child gets its own from mbx_fd (the copy it inherited is
+ * closed then); exec closes them. Monitors belong to the process that made
+ * them: inherited ones never fire in the child, which sends no notice for
+ * them (it may cancel them: that frees its copies and leaves the parent's
+ * monitors as they were).
  *
  * Signals: mbx_send and mbx_recv (and the loan calls) may be called from a
  * signal handler on a handle opened before. If the handler interrupted a

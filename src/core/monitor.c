@@ -334,7 +334,9 @@ EXPORT int mbx_monitor_cancel(mbx_monitor *mon)
     for (struct mbx_monitor **q = &monitors; *q; q = &(*q)->next)
         if (*q == mon) {
             *q = mon->next;
-            if (!mon->fired && mon->target >= 0 && watch_set >= 0)
+            /* A forked child shares its parent's epoll set (the same open
+             * file): a removal here would blind the parent's monitor. */
+            if (!mon->fired && mon->target >= 0 && watch_set >= 0 && thread_of == ident_self())
                 evset_del(watch_set, mon->target);
             break;
         }
