@@ -4,7 +4,9 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mbx.h"
@@ -14,12 +16,60 @@ int cli_status(int err)
     return err == -ETIMEDOUT || err == -EAGAIN ? CLI_TIMEOUT : CLI_FAILED;
 }
 
+/* The directory mailbox `name` would be in: its own (/DIR/NAME), none for
+ * "@PID", else $MBX_DIR or /dev/shm. Returns the length written, 0 when
+ * there is none. */
+static size_t dir_of(const char *name, char *dir, size_t cap)
+{
+    const char *d;
+    size_t n;
+
+    if (name[0] == '@')
+        return 0;
+    if (name[0] == '/') {
+        d = name;
+        n = (size_t)(strrchr(name, '/') - name);
+        if (n == 0)
+            n = 1;
+    } else {
+        d = getenv("MBX_DIR");
+        if (!d || !*d)
+            d = "/dev/shm";
+        n = strlen(d);
+    }
+    if (n >= cap)
+        return 0;
+    memcpy(dir, d, n);
+    dir[n] = '\0';
+    return n;
+}
+
 int cli_error(const char *cmd, const char *name, int err)
 {
-    if (name)
-        fprintf(stderr, "mbx: %s: %s: %s\n", cmd, name, mbx_strerror(err));
-    else
+    char dir[4096];
+    struct stat st;
+    mbx_stat ms;
+
+    if (!name) {
         fprintf(stderr, "mbx: %s: %s\n", cmd, mbx_strerror(err));
+        return cli_status(err);
+    }
+    /* "No such mailbox" when the directory itself is missing would send
+     * the user looking for the wrong thing. */
+    if (err == -ENOENT && dir_of(name, dir, sizeof(dir)) && stat(dir, &st) != 0) {
+        fprintf(stderr, "mbx: %s: %s: directory %s does not exist%s\n", cmd, name, dir,
+                name[0] == '/' ? "" : " ($MBX_DIR)");
+        return CLI_FAILED;
+    }
+    if (err == -ENOTDIR || ((err == -EINVAL || err == -ENAMETOOLONG) &&
+                            mbx_stat_name(name, &ms) == err)) {
+        fprintf(stderr,
+                "mbx: %s: %s: invalid name (1-200 of A-Za-z0-9._- not starting with '.', "
+                "@PID, or /DIR/NAME)\n",
+                cmd, name);
+        return CLI_FAILED;
+    }
+    fprintf(stderr, "mbx: %s: %s: %s\n", cmd, name, mbx_strerror(err));
     return cli_status(err);
 }
 

@@ -32,7 +32,8 @@ extern const struct cli_cmd *const cli_commands[];
 const struct cli_cmd *cli_find(const char *name);
 
 /* Prints "mbx: CMD: NAME: <mbx_strerror(err)>" (without "NAME: " when name
- * is NULL) and returns the exit status for err. */
+ * is NULL) and returns the exit status for err. Says instead when the
+ * mailbox's directory does not exist or the name is not a valid one. */
 int cli_error(const char *cmd, const char *name, int err);
 
 /* Opens mailbox name with mbx_open(flags, attr); on failure reports it as

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 
@@ -21,6 +22,11 @@ static const char usage[] =
     "  -h, --help            show this help\n"
     "\n"
     "SIZE takes a K, M or G suffix (64K = 65536).\n";
+
+/* The library's bounds (README, limits), checked here so that the error
+ * names the option. */
+#define MAX_MSG    ((uint64_t)1 << 30)
+#define MAX_MEMORY ((uint64_t)1 << 44)
 
 enum { OPT_RENDEZVOUS = 256, OPT_UNBOUNDED, OPT_MEMORY_LIMIT, OPT_STREAM };
 
@@ -50,7 +56,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":c:s:m:P:h", options, NULL)) != -1) {
         switch (c) {
         case 'c':
-            err = parse_uint(optarg, 0, (uint64_t)1 << 31, &v);
+            err = parse_uint(optarg, 1, (uint64_t)1 << 31, &v);
+            if (err == -ERANGE)
+                return cli_usage(cmd, "--capacity: '%s' out of range (1 .. 2147483648; "
+                                      "--rendezvous for none, --unbounded for no limit)",
+                                 optarg);
             if (err)
                 return cli_bad_value(cmd, "--capacity", optarg, err);
             attr.capacity = (uint32_t)v;
@@ -66,11 +76,15 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             break;
         case OPT_MEMORY_LIMIT:
             err = parse_size(optarg, &attr.memory_limit);
+            if (!err && (attr.memory_limit < 1 || attr.memory_limit > MAX_MEMORY))
+                return cli_usage(cmd, "--memory-limit: '%s' out of range (1 .. 16T)", optarg);
             if (err)
                 return cli_bad_value(cmd, "--memory-limit", optarg, err);
             break;
         case 's':
             err = parse_size(optarg, &attr.max_msg_size);
+            if (!err && (attr.max_msg_size < 1 || attr.max_msg_size > MAX_MSG))
+                return cli_usage(cmd, "--max-size: '%s' out of range (1 .. 1G)", optarg);
             if (err)
                 return cli_bad_value(cmd, "--max-size", optarg, err);
             break;

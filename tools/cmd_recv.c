@@ -84,6 +84,10 @@ static int receive(struct receiver *r)
         n = cli_interrupted ? -EINTR : recv_one(r, &info);
         if (n == -EINTR && r->follow)
             return CLI_OK;
+        /* Nothing queued under --timeout 0: exit status 3 says it all
+         * (`mbx recv q -t 0 || ...`). */
+        if (n == -EAGAIN)
+            return CLI_TIMEOUT;
         if (n < 0)
             return cli_error("recv", r->name, (int)n);
         if (n == 0 && r->stream)

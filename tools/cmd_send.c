@@ -47,10 +47,24 @@ struct sender {
     int64_t timeout;
 };
 
+/* A message too large for the mailbox: says both sizes. */
+static int too_large(const struct sender *s, size_t len)
+{
+    mbx_stat st;
+
+    if (mbx_stat_get(s->m, &st) != 0)
+        return cli_error("send", s->name, -EMSGSIZE);
+    fprintf(stderr, "mbx: send: %s: message too large: %zu bytes, the mailbox takes at most %llu\n",
+            s->name, len, (unsigned long long)st.max_msg_size);
+    return CLI_FAILED;
+}
+
 static int send_one(const struct sender *s, const void *buf, size_t len)
 {
     int err = mbx_send_typed(s->m, buf, len, s->prio, s->type, s->timeout);
 
+    if (err == -EMSGSIZE)
+        return too_large(s, len);
     return err ? cli_error("send", s->name, err) : CLI_OK;
 }
 
@@ -106,7 +120,7 @@ static int send_whole(const struct sender *s, uint64_t max)
     if (n < 0)
         status = stdin_error();
     else if (len > max)
-        status = cli_error("send", s->name, -EMSGSIZE);
+        status = too_large(s, len);
     else
         status = send_one(s, buf, len);
     free(buf);

@@ -73,10 +73,10 @@ field() {
 
 @test "create refuses a max size the library does not take" {
     run --separate-stderr mbx create q --max-size 0
-    [ "$status" -eq 1 ]
-    [[ "$stderr" == "mbx: create: q: "* ]]
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == "mbx: create: --max-size: '0' out of range (1 .. 1G)"* ]]
     run mbx create q --max-size 2G
-    [ "$status" -eq 1 ]
+    [ "$status" -eq 2 ]
     run mbx stat q
     [ "$status" -eq 1 ]
 }
@@ -99,7 +99,7 @@ field() {
     [[ "$stderr" == "mbx: create: --capacity: invalid value 'lots'"* ]]
     run --separate-stderr mbx create q --capacity 2147483649
     [ "$status" -eq 2 ]
-    [[ "$stderr" == "mbx: create: --capacity: out of range '2147483649'"* ]]
+    [[ "$stderr" == "mbx: create: --capacity: '2147483649' out of range (1 .. 2147483648;"* ]]
     run mbx create q --mode 0999
     [ "$status" -eq 2 ]
     run mbx create q --mode 17777

@@ -123,3 +123,27 @@ nobody_setup() {
     [[ "${lines[1]}" == "open "*" 0644 root "* ]]
     [[ "${lines[2]}" == "secret "* ]]
 }
+
+@test "errors name what is wrong: directory, name, option, sizes" {
+    run --separate-stderr env MBX_DIR="$BATS_TEST_TMPDIR/nonexistent" "$MBX" create a
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "mbx: create: a: directory $BATS_TEST_TMPDIR/nonexistent does not exist (\$MBX_DIR)" ]
+    run --separate-stderr mbx create bad/name
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == "mbx: create: bad/name: invalid name ("* ]]
+    run --separate-stderr mbx send .hidden x
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == "mbx: send: .hidden: invalid name ("* ]]
+    run --separate-stderr mbx create q --max-size 2G
+    [ "$status" -eq 2 ]
+    [ "${stderr_lines[0]}" = "mbx: create: --max-size: '2G' out of range (1 .. 1G)" ]
+    run --separate-stderr mbx create q --capacity 0
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"--capacity: '0' out of range"*"--rendezvous"* ]]
+    run mbx stat q
+    [ "$status" -eq 1 ] # nothing was created
+    mbx create q --max-size 10
+    run --separate-stderr mbx send q 0123456789abcd
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "mbx: send: q: message too large: 14 bytes, the mailbox takes at most 10" ]
+}

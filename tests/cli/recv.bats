@@ -55,8 +55,7 @@ load common
     mbx create q
     run --separate-stderr mbx recv q --timeout 0
     [ "$status" -eq 3 ]
-    [ -z "$output" ]
-    [[ "$stderr" == "mbx: recv: q: "* ]]
+    [ -z "$output$stderr" ] # the exit status says it (mbx recv q -t 0 || ...)
 }
 
 @test "recv --timeout waits that long, then exits 3" {
