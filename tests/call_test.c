@@ -246,6 +246,43 @@ static void oversized_reply_and_timeouts(void **state)
     mbx_close(m);
 }
 
+/* A reply up to 1 MiB reaches the caller (its own mailbox takes that
+ * much); a larger one is refused to the server and the caller is not
+ * left hanging: it gets -EPIPE when the server goes, here at once. */
+#define BIG_REPLY (1u << 20)
+static void large_replies(void **state)
+{
+    (void)state;
+    mbx *m = service("large");
+    pid_t c = fork();
+    if (c == 0) {
+        char buf[16];
+        mbx_msginfo info;
+        unsigned char *big = malloc(BIG_REPLY + 1);
+        if (!big)
+            _exit(3);
+        for (unsigned i = 0; i <= BIG_REPLY; i++)
+            big[i] = (unsigned char)(i * 7);
+        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
+            _exit(1);
+        if (mbx_reply(&info, big, BIG_REPLY) != 0)
+            _exit(2);
+        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
+            _exit(4);
+        _exit(mbx_reply(&info, big, BIG_REPLY + 1) == -EMSGSIZE ? 0 : 5);
+    }
+    unsigned char *got = malloc(BIG_REPLY + 1);
+    assert_non_null(got);
+    assert_int_equal(mbx_call(m, "q", 1, 0, got, BIG_REPLY + 1, 5000 * MS), BIG_REPLY);
+    for (unsigned i = 0; i < BIG_REPLY; i += 4099)
+        assert_int_equal(got[i], (unsigned char)(i * 7));
+    assert_int_equal(mbx_call(m, "q", 1, 0, got, BIG_REPLY + 1, 5000 * MS), -EPIPE);
+    assert_int_equal(reap(c), 0);
+    free(got);
+    mbx_unlink("large");
+    mbx_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +291,7 @@ int main(void)
         cmocka_unit_test(taker_death_is_epipe),
         cmocka_unit_test(reply_to_gone_caller_is_esrch),
         cmocka_unit_test(oversized_reply_and_timeouts),
+        cmocka_unit_test(large_replies),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -47,8 +47,9 @@ void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *in
 {
     fprintf(f,
             "{\"seq\":%" PRIu64 ",\"size\":%zu,\"priority\":%" PRIu32 ",\"type\":%" PRIu64
-            ",\"sender\":%" PRId32 ",\"sender_uid\":%" PRIu32 ",",
-            info->seq, len, info->priority, type, info->sender_pid, info->sender_uid);
+            ",\"sender\":%" PRId32 ",\"sender_uid\":%" PRIu32 ",\"reply\":%s,",
+            info->seq, len, info->priority, type, info->sender_pid, info->sender_uid,
+            info->reply_token ? "true" : "false");
     json_put_payload(f, buf, len);
     fputs("}\n", f);
 }

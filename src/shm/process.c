@@ -20,6 +20,8 @@ struct peer {
 /* Everything below is guarded by `lock`, which fork handlers hold across
  * a fork so that no other thread leaves it taken in the child. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+#define SELF_MAX_MSG ((uint64_t)1 << 20) /* mbx.h: mbx_self */
+
 static struct shm_box *self_box; /* the handle mbx_self hands out */
 static int32_t self_pid;         /* the process it belongs to */
 static struct peer peers[PEERS];
@@ -38,6 +40,10 @@ int shm_self(struct mbx **out)
         snprintf(name, sizeof(name), "@%d", (int)me);
         mbx_options o;
         mbx_options_init(&o);
+        /* Replies to this process's calls come here: room for large ones.
+         * Still a ring (64 slots of 1 MiB, 64 MiB at most), and a sparse
+         * file: a slot gets storage only when a message that long uses it. */
+        o.attr.max_msg_size = SELF_MAX_MSG;
         struct mbx *m;
         r = shm_box_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_OWNED, &o, &m);
         if (!r) {

@@ -5,7 +5,7 @@ load common
 
 @test "an unknown long option is a usage error for every command" {
     mbx create q
-    for c in create send recv ls stat rm call serve-echo help; do
+    for c in create send recv ls stat rm call serve serve-echo help; do
         run --separate-stderr mbx "$c" --bogus q
         [ "$status" -eq 2 ] || {
             echo "$c: status $status"
@@ -105,7 +105,7 @@ nobody_setup() {
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
     run mbx recv q --json
-    [[ "$output" == *'"sender_uid":65534,"payload":"hello"}' ]]
+    [[ "$output" == *'"sender_uid":65534,"reply":false,"payload":"hello"}' ]]
     mbx send q back
     run as_nobody "$NOBODY_MBX" recv q
     [ "$status" -eq 0 ]

@@ -10,7 +10,7 @@ load common
     wait "$pid"
     run mbx recv q --json
     [ "$status" -eq 0 ]
-    [ "$output" = "{\"seq\":1,\"size\":5,\"priority\":3,\"type\":42,\"sender\":$pid,\"sender_uid\":$(id -u),\"payload\":\"hello\"}" ]
+    [ "$output" = "{\"seq\":1,\"size\":5,\"priority\":3,\"type\":42,\"sender\":$pid,\"sender_uid\":$(id -u),\"reply\":false,\"payload\":\"hello\"}" ]
 }
 
 @test "recv --json escapes what JSON needs escaped and keeps UTF-8" {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# mbx serve NAME -- CMD: a command per message, its output the reply.
+
+load common
+
+@test "serve answers each call with CMD's output, the request on its stdin" {
+    mbx create svc
+    bg "$MBX" serve svc -n 2 -- tr a-z A-Z
+    run mbx call svc hello -t 20s
+    [ "$status" -eq 0 ]
+    [ "$output" = HELLO ]
+    run mbx call svc 'second one' -t 20s
+    [ "$output" = 'SECOND ONE' ]
+    wait_exit "$BG_PID"
+    [ "$EXIT" -eq 0 ]
+}
+
+@test "serve runs CMD for plain messages too, their output on its stdout" {
+    mbx create jobs
+    mbx send jobs one two
+    run mbx serve jobs -n 2 -t 5s -- sh -c 'printf "<%s>" "$(cat)"'
+    [ "$status" -eq 0 ]
+    [ "$output" = '<one><two>' ]
+}
+
+@test "a failing CMD is reported and its output still answers" {
+    mbx create svc
+    bg "$MBX" serve svc -n 1 -- sh -c 'echo partial; exit 4' 2> "$BATS_TEST_TMPDIR/err"
+    run mbx call svc x -t 20s
+    [ "$status" -eq 0 ]
+    [ "$output" = partial ]
+    wait_exit "$BG_PID"
+    [ "$EXIT" -eq 0 ]
+    grep -q "sh exited with status 4" "$BATS_TEST_TMPDIR/err"
+}
+
+@test "a CMD that writes before reading, a lot, does not deadlock" {
+    mbx create svc --max-size 1M
+    bg "$MBX" serve svc -n 1 -- sh -c 'head -c 300000 /dev/zero | tr "\0" x; cat > /dev/null'
+    run mbx call svc "$(head -c 100000 /dev/zero | tr '\0' y)" -t 20s
+    [ "$status" -eq 0 ]
+    [ "${#output}" -eq 300000 ]
+    wait_exit "$BG_PID"
+    [ "$EXIT" -eq 0 ]
+}
+
+@test "serve stops on SIGTERM between messages and exits 0" {
+    mbx create svc
+    bg "$MBX" serve svc -- cat
+    run mbx call svc ping -t 20s
+    [ "$output" = ping ]
+    kill -TERM "$BG_PID"
+    wait_exit "$BG_PID"
+    [ "$EXIT" -eq 0 ]
+}
+
+@test "serve needs NAME, -- and CMD" {
+    mbx create svc
+    run --separate-stderr mbx serve svc
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"expected -- CMD"* ]]
+    run --separate-stderr mbx serve svc --
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"expected CMD after --"* ]]
+    run --separate-stderr mbx serve -- cat
+    [ "$status" -eq 2 ]
+    run --separate-stderr mbx serve svc -n 1 -t 2s -- /nonexistent/cmd
+    [ "$status" -eq 3 ] # nothing came within 2 s: no message, no run
+}
