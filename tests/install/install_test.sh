@@ -5,7 +5,7 @@
 # with CMake's find_package. The installed tree finds its prefix relative
 # to itself, so it works from where DESTDIR put it.
 set -euo pipefail
-build=$1 src=$2
+build=$1 src=$2 man=${3:-no-man}
 root=$(cd "$src/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,3 +24,18 @@ cmake --build "$tmp/consumer" >/dev/null
 test -x "$prefix/bin/mbx"
 test -f "$prefix/share/man/man1/mbx.1"
 echo "install: make install PREFIX DESTDIR; pkg-config (rpath, LD_LIBRARY_PATH) and find_package(mbx) build and run"
+# The library's manual: mbx_recv is an alias of mbx_send(3), found by man.
+if [ "$man" != man ]; then
+  echo "install: manual pages 3 and 7 not built (no scdoc): man not tried"
+  exit 77
+fi
+test -f "$prefix/share/man/man7/mbx.7"
+if ! command -v man >/dev/null; then
+  echo "install: man is not installed (apt-get install man-db): the installed pages were not read"
+  exit 77
+fi
+page=$(MANPAGER=cat MANWIDTH=80 man -M "$prefix/share/man" 3 mbx_recv 2>&1) ||
+  { echo "man -M $prefix/share/man 3 mbx_recv: $page"; exit 1; }
+grep -q 'mbx_recv_from' <<<"$page" || { echo "man 3 mbx_recv showed no mbx_send(3): $page"; exit 1; }
+MANPAGER=cat man -M "$prefix/share/man" 7 mbx >/dev/null
+echo "install: man 3 mbx_recv and man 7 mbx find the installed pages"
