@@ -28,6 +28,15 @@ install:
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
+# The Debian packages libmbx0, libmbx-dev and mbx-tools (cmake/packaging.cmake),
+# from a release build for /usr of its own: $(BUILD)-package/*.deb.
+package: deps
+	@cmake -S . -B $(BUILD)-package -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DMBX_WERROR=ON -DMBX_BUILD_TESTS=OFF -DMBX_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-package -j$(JOBS)
+	@cd $(BUILD)-package && cpack -G DEB
+	@ls $(BUILD)-package/*.deb
+
 test: build
 	@cd $(BUILD) && MBX_DIR= ctest --output-on-failure -j$(JOBS)
 
@@ -83,4 +92,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-package
