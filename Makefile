@@ -1,8 +1,11 @@
 # Thin front for CMake. `make test` and `make bench` install what is missing.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+# make install PREFIX=/opt/mbx DESTDIR=/tmp/stage: files go to $(DESTDIR)$(PREFIX)/...
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build test bench bench-full asan tsan valgrind mutants builds clean format
+.PHONY: all deps build install package test bench bench-full asan tsan valgrind mutants builds clean format
 
 all: build
 
@@ -12,6 +15,27 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DMBX_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# Installs what `make` built, brought up to date first (configured and
+# built from scratch when there is no build yet; after `make`, sudo make
+# install compiles nothing as root). NOBUILD=1 installs the build as it
+# stands (install_test does, from inside ctest). Then, as root and without
+# DESTDIR, ldconfig, so the loader finds a new libmbx.so.0 in /usr/local/lib
+# at once.
+install:
+	@test -f $(BUILD)/CMakeCache.txt || $(MAKE) --no-print-directory build
+	@test -n "$(NOBUILD)" || cmake --build $(BUILD) -j$(JOBS) >/dev/null
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+# The Debian packages libmbx0, libmbx-dev and mbx-tools (cmake/packaging.cmake),
+# from a release build for /usr of its own: $(BUILD)-package/*.deb.
+package: deps
+	@cmake -S . -B $(BUILD)-package -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DMBX_WERROR=ON -DMBX_BUILD_TESTS=OFF -DMBX_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-package -j$(JOBS)
+	@cd $(BUILD)-package && cpack -G DEB
+	@ls $(BUILD)-package/*.deb
 
 test: build
 	@cd $(BUILD) && MBX_DIR= ctest --output-on-failure -j$(JOBS)
@@ -68,4 +92,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-package
