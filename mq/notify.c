@@ -64,8 +64,9 @@ static void *helper_main(void *arg)
                 h->fn(h->value);
             break;
         }
-        if (atomic_load(&h->cancel) || atomic_load(&h->side->reg) != h->token)
-            break;
+        uint64_t reg = atomic_load(&h->side->reg);
+        if (atomic_load(&h->cancel) || (reg != h->token && reg != MQ_REG_WRITING))
+            break; /* withdrawn (WRITING: our registration being written) */
         struct timespec t = {0, 100000000}; /* looks again at least every 100 ms */
         futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
     }

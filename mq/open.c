@@ -265,6 +265,13 @@ MQ_API int mbxmq_unlink(const char *name)
     }
     if (r != 0)
         return mq_fail(r);
+    /* /dev/mqueue is a sticky directory: only the queue's owner (or root)
+     * removes it, whatever MBX_DIR's own permissions say. */
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
+        mq_side_close(fd, s);
+        return mq_fail(EACCES);
+    }
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
         rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rnd;
