@@ -96,7 +96,7 @@ struct mq_desc {
     /* notification registered through this description */
     uint64_t token;      /* nonzero while we may hold the registration */
     mbx *alive_box;      /* owned mailbox proving we live */
-    _Atomic int *cancel; /* the SIGEV_THREAD helper's stop flag */
+    struct mq_helper *helper; /* the SIGEV_THREAD helper (notify.c) */
     struct mq_desc *next; /* all descriptions of the process */
 };
 

@@ -43,7 +43,10 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timesp
     return syscall(SYS_futex, (uint32_t *)w, op, val, t, NULL, 0);
 }
 
-struct helper {
+/* Shared by the helper thread and the description that registered (two
+ * references: whoever lets go last frees it). */
+struct mq_helper {
+    _Atomic int refs;
     struct mq_side *side; /* mapped for the helper: the queue may close first */
     int side_fd;
     uint64_t token;
@@ -54,9 +57,15 @@ struct helper {
 
 /* The SIGEV_THREAD helper: waits until its registration fires (then runs
  * the function, as the new thread glibc would start) or is withdrawn. */
+static void helper_put(struct mq_helper *h)
+{
+    if (atomic_fetch_sub(&h->refs, 1) == 1)
+        free(h);
+}
+
 static void *helper_main(void *arg)
 {
-    struct helper *h = arg;
+    struct mq_helper *h = arg;
     for (;;) {
         uint32_t seq = atomic_load(&h->side->fire_seq);
         if (atomic_load(&h->side->fired_token) == h->token) {
@@ -71,7 +80,7 @@ static void *helper_main(void *arg)
         futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
     }
     mq_side_close(h->side_fd, h->side);
-    free(h);
+    helper_put(h);
     return NULL;
 }
 
@@ -88,23 +97,25 @@ void mq_notify_drop(struct mq_desc *d)
     if (d->token) {
         uint64_t t = d->token;
         atomic_compare_exchange_strong(&d->side->reg, &t, MQ_REG_NONE);
-        if (d->cancel) {
-            atomic_store(d->cancel, 1);
-            wake_all(d->side);
-        }
+    }
+    if (d->helper) {
+        atomic_store(&d->helper->cancel, 1);
+        wake_all(d->side);
+        helper_put(d->helper);
     }
     if (d->alive_box)
         mbx_close(d->alive_box); /* the owned mailbox goes with it */
     d->alive_box = NULL;
-    d->cancel = NULL;
+    d->helper = NULL;
     d->token = 0;
 }
 
 static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t token)
 {
-    struct helper *h = calloc(1, sizeof(*h));
+    struct mq_helper *h = calloc(1, sizeof(*h));
     if (!h)
         return ENOMEM;
+    atomic_store(&h->refs, 2);
     h->token = token;
     h->fn = sev->sigev_notify_function;
     h->value = sev->sigev_value;
@@ -123,12 +134,12 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
     }
     pthread_attr_setdetachstate(a, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    d->cancel = &h->cancel;
+    d->helper = h;
     int r = pthread_create(&t, a, helper_main, h);
     if (a == &def)
         pthread_attr_destroy(&def);
     if (r != 0) {
-        d->cancel = NULL;
+        d->helper = NULL;
         mq_side_close(h->side_fd, h->side);
         free(h);
     }
