@@ -35,10 +35,10 @@ int mq_restart_after_eintr(void)
 {
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction sa;
-        /* Faults are never what interrupts a wait; sanitizers catch them
-         * without SA_RESTART. */
+        /* Faults (and abort) are never what interrupts a wait; sanitizers
+         * and test frameworks catch them without SA_RESTART. */
         if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
-            sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sigaction(sig, NULL, &sa) < 0)
+            sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT || sigaction(sig, NULL, &sa) < 0)
             continue;
         if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
             continue;
