@@ -1,6 +1,14 @@
 /* POSIX message queues, one per direction, created before fork with the
  * system's default depth (10, fs.mqueue.msg_max) and a message size of
- * exactly the size measured. */
+ * exactly the size measured.
+ *
+ * The same code measures two rows: "posixmq" calls the C library's mq_*
+ * (the kernel's queues); "posixmq-mbx" calls libmbx-mq's, looked up in the
+ * shim by the names and versions a program built against glibc asks for
+ * (mq_open@GLIBC_2.34), which is what LD_PRELOAD would bind it to, but
+ * for this row's calls only: the other rows, forked from the same
+ * processes, keep the kernel's. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -11,7 +19,51 @@
 #include "kernel_limits.h"
 #include "mech.h"
 
+/* The functions a row calls. */
+struct mq_api {
+    mqd_t (*open)(const char *, int, ...);
+    int (*close)(mqd_t);
+    int (*unlink)(const char *);
+    int (*send)(mqd_t, const char *, size_t, unsigned);
+    ssize_t (*receive)(mqd_t, char *, size_t, unsigned *);
+};
+
+static const struct mq_api kernel_api = {mq_open, mq_close, mq_unlink, mq_send, mq_receive};
+
+/* libmbx-mq's functions, loaded once: the path built in, or
+ * $MBX_BENCH_MQ_SO. Returns NULL (and says why) when it cannot load. */
+static const struct mq_api *shim_api(char *why, size_t whylen)
+{
+    static struct mq_api api;
+    if (api.open)
+        return &api;
+    const char *path = getenv("MBX_BENCH_MQ_SO");
+#ifdef BENCH_MBX_MQ_SO
+    if (!path || !*path)
+        path = BENCH_MBX_MQ_SO;
+#endif
+    void *h = path && *path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!h) {
+        snprintf(why, whylen, "libmbx-mq not loaded: %s", path && *path ? dlerror() : "no path");
+        return NULL;
+    }
+#define GET(field, name) *(void **)&api.field = dlvsym(h, name, "GLIBC_2.34")
+    GET(close, "mq_close");
+    GET(unlink, "mq_unlink");
+    GET(send, "mq_send");
+    GET(receive, "mq_receive");
+    GET(open, "mq_open"); /* last: it marks the table complete */
+#undef GET
+    if (!api.open || !api.close || !api.unlink || !api.send || !api.receive) {
+        api.open = NULL;
+        snprintf(why, whylen, "%s lacks mq_*@GLIBC_2.34", path);
+        return NULL;
+    }
+    return &api;
+}
+
 struct mq_priv {
+    const struct mq_api *api;
     char name[2][96]; /* [0]: initiator -> responder */
     mqd_t q[2];
     mqd_t out, in;
@@ -22,11 +74,11 @@ static void mq_teardown(struct chan *c)
     struct mq_priv *s = c->priv;
     if (!s)
         return;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; s->api && i < 2; i++) {
         if (s->q[i] != (mqd_t)-1)
-            mq_close(s->q[i]);
+            s->api->close(s->q[i]);
         if (s->name[i][0])
-            mq_unlink(s->name[i]);
+            s->api->unlink(s->name[i]);
     }
     free(s);
     c->priv = NULL;
@@ -73,15 +125,20 @@ static int mq_setup(struct chan *c, char *why, size_t whylen)
         return -ENOMEM;
     s->q[0] = s->q[1] = s->out = s->in = (mqd_t)-1;
     c->priv = s;
+    s->api = c->mech->variant ? shim_api(why, whylen) : &kernel_api;
+    if (!s->api)
+        return -ENOSYS;
     int n = c->p.pattern == PATTERN_PINGPONG ? 2 : 1;
-    long depth = depth_for(c->p.size, n, why, whylen);
+    /* The shim has no RLIMIT_MSGQUEUE: the same depth as the kernel's row
+     * where it fits, the default depth where the kernel's could not. */
+    long depth = c->mech->variant ? 10 : depth_for(c->p.size, n, why, whylen);
     if (depth < 1)
         return -EMSGSIZE;
     struct mq_attr attr = {.mq_maxmsg = depth, .mq_msgsize = (long)c->p.size};
     for (int i = 0; i < n; i++) {
         char name[96];
         snprintf(name, sizeof(name), "/mbx-bench.%s.%d", c->p.tag, i);
-        s->q[i] = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+        s->q[i] = s->api->open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
         if (s->q[i] == (mqd_t)-1)
             return explain(errno, c->p.size, why, whylen);
         snprintf(s->name[i], sizeof(s->name[i]), "%s", name);
@@ -101,7 +158,7 @@ static int mq_attach(struct chan *c, enum mech_role role, int index)
 static int mq_snd(struct chan *c, void *buf, size_t len)
 {
     struct mq_priv *s = c->priv;
-    while (mq_send(s->out, buf, len, 0) < 0)
+    while (s->api->send(s->out, buf, len, 0) < 0)
         if (errno != EINTR)
             return -errno;
     return 0;
@@ -111,7 +168,7 @@ static ssize_t mq_rcv(struct chan *c, void *buf, size_t len)
 {
     struct mq_priv *s = c->priv;
     ssize_t n;
-    while ((n = mq_receive(s->in, buf, len, NULL)) < 0)
+    while ((n = s->api->receive(s->in, buf, len, NULL)) < 0)
         if (errno != EINTR)
             return -errno;
     return n == (ssize_t)len ? n : -EPROTO;
@@ -139,7 +196,7 @@ static void mq_detach(struct chan *c)
     struct mq_priv *s = c->priv;
     for (int i = 0; i < 2; i++)
         if (s->q[i] != (mqd_t)-1)
-            mq_close(s->q[i]);
+            s->api->close(s->q[i]);
     s->q[0] = s->q[1] = s->out = s->in = (mqd_t)-1;
 }
 
@@ -148,6 +205,24 @@ const struct mech mech_posixmq = {
     .about = "POSIX message queue (mq_send/mq_receive) per direction",
     .fanin = FANIN_YES,
     .kernel = true,
+    .setup = mq_setup,
+    .attach = mq_attach,
+    .ping = mq_ping,
+    .pong = mq_pong,
+    .send = mq_snd,
+    .recv = mq_rcv,
+    .detach = mq_detach,
+    .teardown = mq_teardown,
+};
+
+const struct mech mech_posixmq_mbx = {
+    .name = "posixmq-mbx",
+    .label = "posixmq via libmbx-mq",
+    .about = "the posixmq row's code on libmbx-mq's mq_* (mq_open@GLIBC_2.34 from the shim)",
+    .variant = 1,
+    .fanin = FANIN_YES,
+    .kernel = false,
+    .nosys_note = "libmbx-mq could not be loaded (set MBX_BENCH_MQ_SO)",
     .setup = mq_setup,
     .attach = mq_attach,
     .ping = mq_ping,

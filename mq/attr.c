@@ -1,0 +1,45 @@
+/* mq_getattr, mq_setattr. */
+#include "mq_internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+/* mq_getattr(3): fills *attr (mq_flags: O_NONBLOCK or 0; mq_maxmsg and
+ * mq_msgsize as created; mq_curmsgs: messages queued now). Returns 0, or
+ * -1 with errno EBADF. */
+MQ_API int mbxmq_getattr(mqd_t q, struct mq_attr *attr)
+{
+    struct mq_desc *d = mq_lookup(q);
+    if (!d)
+        return -1;
+    mbx_stat st;
+    int r = mbx_stat_get(d->h, &st);
+    if (r < 0)
+        return mq_fail(r == -EIDRM ? EBADF : -r);
+    memset(attr, 0, sizeof(*attr));
+    attr->mq_flags = atomic_load(&d->fl->flags) & O_NONBLOCK;
+    attr->mq_maxmsg = (long)d->maxmsg;
+    attr->mq_msgsize = (long)d->msgsize;
+    attr->mq_curmsgs = (long)st.count;
+    return 0;
+}
+
+/* mq_setattr(3): sets O_NONBLOCK from newattr->mq_flags (the other fields
+ * are ignored, as in Linux) for every descriptor sharing this open queue,
+ * in this process and forked ones; the previous attributes go to *oldattr
+ * when not NULL (newattr NULL: only that). Returns 0, or -1 with errno EBADF, EINVAL (mq_flags has
+ * other bits). */
+MQ_API int mbxmq_setattr(mqd_t q, const struct mq_attr *newattr, struct mq_attr *oldattr)
+{
+    struct mq_desc *d = mq_lookup(q);
+    if (!d)
+        return -1;
+    if (newattr && (newattr->mq_flags & ~(long)O_NONBLOCK))
+        return mq_fail(EINVAL);
+    if (oldattr && mbxmq_getattr(q, oldattr) < 0)
+        return -1;
+    if (!newattr)
+        return 0;
+    atomic_store(&d->fl->flags, (int32_t)(newattr->mq_flags & O_NONBLOCK));
+    return 0;
+}

@@ -1,0 +1,118 @@
+/* mq_send, mq_receive and their timed forms. */
+#include "mq_internal.h"
+
+#include <fcntl.h>
+
+/* mbx's answers as mq_* errnos: a mailbox removed under the queue (mbx rm,
+ * not mq_unlink) makes the descriptor useless, as a closed one. */
+static int errno_of(int r)
+{
+    return r == -EIDRM ? EBADF : -r;
+}
+
+/* Sends, waiting per the descriptor's O_NONBLOCK and abs (NULL: no limit).
+ * Returns 0 or -1 with errno: EBADF (not an mqd_t, not open for writing),
+ * EMSGSIZE (len > mq_msgsize), EINVAL (prio >= MQ_PRIO_MAX, bad abs),
+ * EAGAIN (full, O_NONBLOCK), ETIMEDOUT, EINTR (a handler without
+ * SA_RESTART ran), ENOSPC. */
+static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
+                      const struct timespec *abs)
+{
+    struct mq_desc *d = mq_lookup(q);
+    if (!d)
+        return -1;
+    if (d->accmode == O_RDONLY)
+        return mq_fail(EBADF);
+    if (len > d->msgsize)
+        return mq_fail(EMSGSIZE);
+    if (prio >= MQ_PRIO_MAX)
+        return mq_fail(EINVAL);
+    if (abs && !mq_abs_valid(abs))
+        return mq_fail(EINVAL);
+    for (;;) {
+        int nb = atomic_load(&d->fl->flags) & O_NONBLOCK;
+        int64_t t = nb ? MBX_NONBLOCK : abs ? mq_abs_to_rel(abs) : MBX_FOREVER;
+        int r = mbx_send(d->h, msg, len, prio, t);
+        if (r == 0) {
+            mq_notify_after_send(d);
+            return 0;
+        }
+        if (r == -EAGAIN && !nb)
+            r = -ETIMEDOUT; /* abs had passed */
+        if (r == -ETIMEDOUT && abs && mq_abs_to_rel(abs) > 0)
+            continue; /* the realtime clock went back meanwhile */
+        if (r == -EINTR && mq_restart_after_eintr())
+            continue;
+        return mq_fail(errno_of(r));
+    }
+}
+
+/* Receives the oldest message of the highest priority into msg. Returns
+ * its size (its priority in *prio when not NULL), or -1 with errno: EBADF
+ * (not an mqd_t, not open for reading), EMSGSIZE (len < mq_msgsize),
+ * EINVAL (bad abs), EAGAIN (empty, O_NONBLOCK), ETIMEDOUT, EINTR. */
+static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
+                          const struct timespec *abs)
+{
+    struct mq_desc *d = mq_lookup(q);
+    if (!d)
+        return -1;
+    if (d->accmode == O_WRONLY)
+        return mq_fail(EBADF);
+    if (len < d->msgsize)
+        return mq_fail(EMSGSIZE);
+    if (abs && !mq_abs_valid(abs))
+        return mq_fail(EINVAL);
+    mbx_msginfo info;
+    /* A message there is taken without counting as a blocked receiver. */
+    ssize_t n = mbx_recv(d->h, msg, len, &info, MBX_NONBLOCK);
+    while (n == -EAGAIN && !(atomic_load(&d->fl->flags) & O_NONBLOCK)) {
+        int64_t t = abs ? mq_abs_to_rel(abs) : MBX_FOREVER;
+        if (t == 0) {
+            n = -ETIMEDOUT;
+            break;
+        }
+        /* Counted, so that a send meanwhile raises no notification. */
+        atomic_fetch_add(&d->side->receivers_blocked, 1);
+        n = mbx_recv(d->h, msg, len, &info, t);
+        atomic_fetch_sub(&d->side->receivers_blocked, 1);
+        if (n == -ETIMEDOUT && abs && mq_abs_to_rel(abs) > 0)
+            n = -EAGAIN; /* the realtime clock went back meanwhile */
+        else if (n == -EINTR && mq_restart_after_eintr())
+            n = -EAGAIN;
+    }
+    if (n < 0)
+        return mq_fail(errno_of((int)n));
+    if (prio)
+        *prio = info.priority;
+    return n;
+}
+
+/* mq_send(3): returns 0, or -1 with errno as send_until says. */
+MQ_API int mbxmq_send(mqd_t q, const char *msg, size_t len, unsigned prio)
+{
+    return send_until(q, msg, len, prio, NULL);
+}
+
+/* mq_timedsend(3): as mq_send, giving up with ETIMEDOUT at abs
+ * (CLOCK_REALTIME; NULL waits without limit, as Linux does). Returns 0 or -1 with errno. */
+MQ_API int mbxmq_timedsend(mqd_t q, const char *msg, size_t len, unsigned prio,
+                           const struct timespec *abs)
+{
+    return send_until(q, msg, len, prio, abs);
+}
+
+/* mq_receive(3): returns the message's size, or -1 with errno as
+ * recv_until says. */
+MQ_API ssize_t mbxmq_receive(mqd_t q, char *msg, size_t len, unsigned *prio)
+{
+    return recv_until(q, msg, len, prio, NULL);
+}
+
+/* mq_timedreceive(3): as mq_receive, giving up with ETIMEDOUT at abs
+ * (CLOCK_REALTIME; NULL waits without limit). Returns the size or -1 with errno. */
+MQ_API ssize_t mbxmq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
+                                  const struct timespec *abs)
+{
+    return recv_until(q, msg, len, prio, abs);
+}

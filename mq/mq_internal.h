@@ -1,0 +1,152 @@
+/* libmbx-mq: POSIX message queues (<mqueue.h>) on mbx mailboxes.
+ *
+ * Shared by the files of mq/ only. Everything here is built on the public
+ * API of include/mbx.h; nothing reaches into src/.
+ *
+ * Model (README, "POSIX message queues on mbx"):
+ * - queue "/NAME" is the mailbox "mq.ENC" (ENC: NAME with bytes outside
+ *   [A-Za-z0-9.-] written as _XX), so `mbx ls` shows it as mq.NAME;
+ * - beside it, the side file ".mq-side.mq.ENC" holds what mbx does not:
+ *   the POSIX mode, the notification registration, the count of blocked
+ *   receivers and whether mq_unlink took the name;
+ * - an mqd_t is a duplicate of the handle's pollable descriptor (mbx_fd),
+ *   so it is readable exactly when mbx says there is something to do, and
+ *   its socket inode identifies the open queue behind any duplicate.
+ */
+#ifndef MBX_MQ_INTERNAL_H
+#define MBX_MQ_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <mqueue.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "mbx.h"
+
+/* Exported under the names and versions glibc gives mq_* (mq/exports.c). */
+#define MQ_API __attribute__((visibility("default")))
+
+/* Longest mbx name the shim makes: mbx takes 200 bytes. */
+#define MQ_MBX_NAME_MAX 200
+/* "mq." in front of every queue's mailbox name. */
+#define MQ_PREFIX "mq."
+/* Mailboxes of queues whose name mq_unlink took, open still. */
+#define MQ_GONE_PREFIX "mq-gone."
+/* Owned mailboxes that prove a notification registrant is alive. */
+#define MQ_NOTIFY_PREFIX "mq-notify."
+
+/* ---- the side file (side.c): shared with every user of the queue ---- */
+
+#define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
+#define MQ_SIDE_VERSION 1u
+#define MQ_SIDE_SIZE    4096u
+
+/* Registration word values besides a token. */
+#define MQ_REG_NONE    0u
+#define MQ_REG_WRITING 1u
+
+/* Anything read from here was written by other processes: check it. */
+struct mq_side {
+    _Atomic uint32_t magic; /* written last by the creator */
+    uint32_t version;
+    uint32_t mode;              /* POSIX permission bits, umask applied */
+    _Atomic uint32_t unlinked;  /* 1 once mq_unlink took the name */
+    char gone[64];              /* the mailbox's name after mq_unlink */
+    char pad0[64];
+    /* notification: one registration per queue */
+    _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING or the registrant's token */
+    int32_t reg_pid;
+    int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
+    int32_t reg_signo;
+    int32_t reg_pad;
+    uint64_t reg_value;              /* sigev_value, as bits */
+    _Atomic uint64_t fired_token;    /* the token of the last one fired */
+    _Atomic uint32_t fire_seq;       /* futex word: bumped at each firing */
+    char pad1[64];
+    _Atomic int32_t receivers_blocked; /* own cache line: receivers touch it */
+};
+
+/* ---- an open queue description in this process ---- */
+
+/* O_NONBLOCK of one open description, in memory shared with forked
+ * children (flags.c), as the kernel keeps it in the open file. */
+struct mq_flagrec {
+    _Atomic uint32_t refs; /* processes holding it; 0: free */
+    _Atomic int32_t flags;
+};
+
+struct mq_desc {
+    mbx *h;
+    int accmode;       /* O_RDONLY, O_WRONLY, O_RDWR */
+    uint64_t msgsize;  /* mq_msgsize */
+    uint32_t maxmsg;   /* mq_maxmsg */
+    int mbx_fd;        /* mbx's own number for the socket (not an mqd_t) */
+    dev_t dev;         /* identity of the descriptor's socket */
+    ino_t ino;
+    int nums;          /* descriptor numbers of this process naming it */
+    struct mq_flagrec *fl;
+    struct mq_side *side;
+    int side_fd;       /* holds a shared flock while the queue is open */
+    char dir[PATH_MAX];
+    /* notification registered through this description */
+    uint64_t token;      /* nonzero while we may hold the registration */
+    mbx *alive_box;      /* owned mailbox proving we live */
+    struct mq_helper *helper; /* the SIGEV_THREAD helper (notify.c) */
+    struct mq_desc *next; /* all descriptions of the process */
+};
+
+/* names.c */
+int mq_name_encode(const char *name, char *out, size_t cap);
+int mq_dir(char *out, size_t cap);
+int mq_side_path(const char *dir, const char *mbxname, char *out, size_t cap);
+int mq_mbx_path(const char *dir, const char *mbxname, char *out, size_t cap);
+int mq_gone_name_ok(const char *s, size_t cap);
+
+/* side.c */
+struct mq_side *mq_side_map(int fd);
+int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
+                   struct mq_side **out);
+int mq_side_open(const char *path, int *fd_out, struct mq_side **out);
+void mq_side_close(int fd, struct mq_side *side);
+void mq_side_reap(const char *dir, const char *gone);
+void mq_side_sweep(const char *dir);
+
+/* access.c */
+mode_t mq_umask(void);
+uint32_t mq_mbx_mode(uint32_t posix_mode);
+int mq_access_ok(int side_fd, const struct mq_side *side, int accmode);
+
+/* flags.c */
+struct mq_flagrec *mq_flag_new(int flags);
+void mq_flag_put(struct mq_flagrec *f);
+void mq_flag_forked(struct mq_flagrec *f);
+
+/* table.c */
+struct mq_desc *mq_lookup(mqd_t q);
+int mq_table_add(mqd_t q, struct mq_desc *d);
+struct mq_desc *mq_table_remove(mqd_t q);
+int mq_table_adopt_dup(struct mq_desc *d);
+void mq_table_unlist(struct mq_desc *d);
+
+/* timeouts.c */
+int mq_abs_valid(const struct timespec *abs);
+int64_t mq_abs_to_rel(const struct timespec *abs);
+int mq_restart_after_eintr(void);
+
+/* notify.c */
+void mq_notify_after_send(struct mq_desc *d);
+void mq_notify_drop(struct mq_desc *d);
+
+/* errors: set errno from a negative mbx value; returns -1 */
+static inline int mq_fail(int err)
+{
+    errno = err < 0 ? -err : err;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,298 @@
+/* mq_open, mq_close, mq_unlink. */
+#include "mq_internal.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Linux's defaults for a queue created without attributes. */
+#define MQ_DEFAULT_MAXMSG  10
+#define MQ_DEFAULT_MSGSIZE 8192
+/* mbx's limits: messages up to 1 GiB, capacity below MBX_UNBOUNDED. */
+#define MQ_MAX_MSGSIZE (1L << 30)
+#define MQ_MAX_MAXMSG  ((long)INT32_MAX)
+
+static int mbx_flags_of(int accmode)
+{
+    /* MBX_SHARED: a queue is meant to be opened by other users. */
+    int f = MBX_SHARED;
+    if (accmode == O_RDONLY || accmode == O_RDWR)
+        f |= MBX_RECV;
+    if (accmode == O_WRONLY || accmode == O_RDWR)
+        f |= MBX_SEND;
+    return f;
+}
+
+/* Creates queue mbxname exclusively. Returns 0 (d->h, d->side set), EEXIST
+ * or another errno. */
+static int create(struct mq_desc *d, const char *mbxname, const char *side_path, int accmode,
+                  mode_t mode, const struct mq_attr *qa)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = (uint32_t)qa->mq_maxmsg;
+    a.max_msg_size = (uint64_t)qa->mq_msgsize;
+    uint32_t posix_mode = (uint32_t)(mode & ~mq_umask() & 0777);
+    a.mode = mq_mbx_mode(posix_mode);
+    /* Storage follows the messages (mbx allocates as they come), so the
+     * limit only has to allow a full queue. */
+    uint64_t full = (uint64_t)qa->mq_maxmsg * (uint64_t)qa->mq_msgsize;
+    a.memory_limit = full > a.memory_limit ? full : a.memory_limit;
+    int r = mbx_open(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &a, &d->h);
+    if (r < 0)
+        return -r;
+    r = mq_side_create(side_path, a.mode, posix_mode, &d->side_fd, &d->side);
+    if (r != 0) {
+        mbx_close(d->h);
+        mbx_unlink(mbxname);
+        d->h = NULL;
+    }
+    return r;
+}
+
+/* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
+ * we looked: the caller may create it), EAGAIN (look again), EACCES or
+ * another errno. */
+static int open_existing(struct mq_desc *d, const char *mbxname, const char *side_path,
+                         int accmode)
+{
+    int r = mq_side_open(side_path, &d->side_fd, &d->side);
+    if (r == ENOENT) {
+        /* A mailbox without its side file yet: its creator is between the
+         * two; or no queue at all. */
+        mbx_stat st;
+        return mbx_stat_name(mbxname, &st) == 0 ? EAGAIN : ENOENT;
+    }
+    if (r != 0)
+        return r;
+    if (!mq_access_ok(d->side_fd, d->side, accmode)) {
+        r = EACCES;
+        goto fail;
+    }
+    /* Lock first, then look: an unlinker that saw no lock is done with
+     * the name before we look (so we see it unlinked), one that comes
+     * later sees our lock and leaves the queue to us. */
+    if (flock(d->side_fd, LOCK_SH) < 0) {
+        r = errno;
+        goto fail;
+    }
+    if (atomic_load(&d->side->unlinked)) {
+        r = EAGAIN;
+        goto fail;
+    }
+    r = -mbx_open(mbxname, mbx_flags_of(accmode), NULL, &d->h);
+    if (r == ENOENT || r == EIDRM)
+        r = EAGAIN;
+    if (r == 0)
+        return 0;
+fail:
+    mq_side_close(d->side_fd, d->side);
+    d->side_fd = -1;
+    d->side = NULL;
+    return r;
+}
+
+static void desc_free(struct mq_desc *d)
+{
+    if (d->h)
+        mbx_close(d->h);
+    mq_side_close(d->side_fd, d->side);
+    mq_flag_put(d->fl);
+    free(d);
+}
+
+/* Opens (O_CREAT: creates) queue `name`, as mq_open(3). Returns the new
+ * descriptor, or (mqd_t)-1 with errno: EINVAL (name without a leading
+ * '/', access mode 3, bad attributes: mq_maxmsg or mq_msgsize <= 0 or over
+ * mbx's limits), ENOENT (no queue, no O_CREAT; "/"), EACCES (permission;
+ * a name with another '/', "." or ".."), EEXIST (O_CREAT|O_EXCL on an
+ * existing one), ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ENOSPC, or an
+ * errno of mbx_open. */
+MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
+{
+    mode_t mode = 0;
+    struct mq_attr *attr = NULL;
+    if (oflag & O_CREAT) {
+        va_list ap;
+        va_start(ap, oflag);
+        mode = (mode_t)va_arg(ap, unsigned int);
+        attr = va_arg(ap, struct mq_attr *);
+        va_end(ap);
+    }
+    char mbxname[MQ_MBX_NAME_MAX + 8];
+    int r = mq_name_encode(name, mbxname, sizeof(mbxname));
+    if (r != 0)
+        return mq_fail(r);
+    int accmode = oflag & O_ACCMODE;
+    if (accmode == O_ACCMODE)
+        return mq_fail(EINVAL);
+    struct mq_attr qa = {.mq_maxmsg = MQ_DEFAULT_MAXMSG, .mq_msgsize = MQ_DEFAULT_MSGSIZE};
+    if ((oflag & O_CREAT) && attr) {
+        if (attr->mq_maxmsg <= 0 || attr->mq_msgsize <= 0 || attr->mq_maxmsg > MQ_MAX_MAXMSG ||
+            attr->mq_msgsize > MQ_MAX_MSGSIZE)
+            return mq_fail(EINVAL);
+        qa = *attr;
+    }
+    struct mq_desc *d = calloc(1, sizeof(*d));
+    if (!d)
+        return mq_fail(ENOMEM);
+    d->side_fd = -1;
+    d->accmode = accmode;
+    char side_path[PATH_MAX + 64];
+    if ((r = mq_dir(d->dir, sizeof(d->dir))) != 0 ||
+        (r = mq_side_path(d->dir, mbxname, side_path, sizeof(side_path))) != 0)
+        goto fail;
+    r = EAGAIN;
+    for (int tries = 0; r == EAGAIN && tries < 1000; tries++) {
+        if (tries)
+            usleep(1000);
+        r = ENOENT;
+        if (oflag & O_CREAT) {
+            r = create(d, mbxname, side_path, accmode, mode, &qa);
+            if (r == EEXIST && !(oflag & O_EXCL))
+                r = ENOENT; /* somebody else's: open it */
+            else if (r != EEXIST && r != 0)
+                break;
+        }
+        if (r == ENOENT) {
+            r = open_existing(d, mbxname, side_path, accmode);
+            if (r == ENOENT && (oflag & O_CREAT))
+                r = EAGAIN; /* it went between our create and open */
+        }
+    }
+    if (r != 0)
+        goto fail;
+    mbx_stat st;
+    if ((r = -mbx_stat_get(d->h, &st)) != 0)
+        goto fail;
+    d->msgsize = st.max_msg_size;
+    d->maxmsg = st.capacity;
+    /* The descriptor: a duplicate of the handle's pollable descriptor in
+     * the direction the queue is read (written, for O_WRONLY). */
+    d->mbx_fd = mbx_fd(d->h, accmode == O_WRONLY ? MBX_SEND : MBX_RECV);
+    if (d->mbx_fd < 0) {
+        r = d->mbx_fd == -EUSERS ? EMFILE : -d->mbx_fd;
+        goto fail;
+    }
+    int q = fcntl(d->mbx_fd, F_DUPFD_CLOEXEC, 3);
+    struct stat fst;
+    if (q < 0 || fstat(q, &fst) < 0) {
+        r = errno;
+        if (q >= 0)
+            close(q);
+        goto fail;
+    }
+    d->dev = fst.st_dev;
+    d->ino = fst.st_ino;
+    if (!(d->fl = mq_flag_new(oflag & O_NONBLOCK)) || mq_table_add(q, d) < 0) {
+        r = errno;
+        close(q);
+        goto fail;
+    }
+    return q;
+fail:
+    desc_free(d);
+    return mq_fail(r);
+}
+
+/* Lets go of d: its notification, handle, side file lock; removes an
+ * unlinked queue nobody holds any more. */
+static void release(struct mq_desc *d)
+{
+    mq_table_unlist(d);
+    mq_notify_drop(d);
+    char gone[sizeof(d->side->gone)] = "";
+    /* 2: an mq_unlink is between taking the name and saying where to. */
+    for (int i = 0; i < 1000 && atomic_load(&d->side->unlinked) == 2; i++)
+        usleep(100);
+    if (atomic_load(&d->side->unlinked) == 1) {
+        memcpy(gone, d->side->gone, sizeof(gone));
+        if (!mq_gone_name_ok(gone, sizeof(gone)))
+            gone[0] = '\0';
+    }
+    char dir[PATH_MAX];
+    memcpy(dir, d->dir, sizeof(dir));
+    desc_free(d);
+    if (gone[0])
+        mq_side_reap(dir, gone);
+}
+
+/* Closes descriptor q, as mq_close(3): the queue stays open through other
+ * duplicates. Returns 0, or -1 with errno EBADF. */
+MQ_API int mbxmq_close(mqd_t q)
+{
+    struct mq_desc *d = mq_table_remove(q);
+    if (!d)
+        return -1;
+    close(q);
+    if (d->nums == 0 && !mq_table_adopt_dup(d))
+        release(d);
+    return 0;
+}
+
+/* Removes the name of queue `name`, as mq_unlink(3): descriptors open on
+ * it keep working, the queue goes with the last of them (the mailbox is
+ * renamed to "mq-gone.<random>" until then). Returns 0, or -1 with errno
+ * EINVAL, ENOENT, EACCES (also for EPERM: another user's queue in a
+ * sticky directory), ENAMETOOLONG. */
+MQ_API int mbxmq_unlink(const char *name)
+{
+    char mbxname[MQ_MBX_NAME_MAX + 8], dir[PATH_MAX], side_path[PATH_MAX + 64];
+    char mbx_path[PATH_MAX + 64], gone_side[PATH_MAX + 64], gone_path[PATH_MAX + 64];
+    int r = mq_name_encode(name, mbxname, sizeof(mbxname));
+    if (r == EACCES && name[0] == '/' && name[1] != '\0' && !strchr(name + 1, '/'))
+        return mq_fail(ENOENT); /* "/." and "/..": no such queue can exist */
+    if (r != 0)
+        return mq_fail(r);
+    if ((r = mq_dir(dir, sizeof(dir))) != 0 ||
+        (r = mq_side_path(dir, mbxname, side_path, sizeof(side_path))) != 0 ||
+        (r = mq_mbx_path(dir, mbxname, mbx_path, sizeof(mbx_path))) != 0)
+        return mq_fail(r);
+    int fd;
+    struct mq_side *s;
+    r = mq_side_open(side_path, &fd, &s);
+    if (r == ENOENT || r == EUCLEAN) {
+        /* No side file: a mailbox of that name not made by the shim (or a
+         * creator that died before making it). */
+        r = -mbx_unlink(mbxname);
+        return r ? mq_fail(r == EPERM ? EACCES : r) : 0;
+    }
+    if (r != 0)
+        return mq_fail(r);
+    /* /dev/mqueue is a sticky directory: only the queue's owner (or root)
+     * removes it, whatever MBX_DIR's own permissions say. */
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
+        mq_side_close(fd, s);
+        return mq_fail(EACCES);
+    }
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+        rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rnd;
+    char gone[sizeof(s->gone)];
+    snprintf(gone, sizeof(gone), "%s%016llx", MQ_GONE_PREFIX, (unsigned long long)rnd);
+    uint32_t zero = 0;
+    if (!atomic_compare_exchange_strong(&s->unlinked, &zero, 2)) {
+        mq_side_close(fd, s);
+        return mq_fail(ENOENT); /* another mq_unlink took it */
+    }
+    if ((r = mq_mbx_path(dir, gone, gone_path, sizeof(gone_path))) != 0 ||
+        (r = mq_side_path(dir, gone, gone_side, sizeof(gone_side))) != 0 ||
+        (rename(mbx_path, gone_path) < 0 && (r = errno) != 0)) {
+        atomic_store(&s->unlinked, 0);
+        mq_side_close(fd, s);
+        return mq_fail(r == EPERM ? EACCES : r);
+    }
+    memcpy(s->gone, gone, sizeof(gone));
+    atomic_store(&s->unlinked, 1);
+    rename(side_path, gone_side);
+    mq_side_close(fd, s);
+    mq_side_sweep(dir); /* this one, and any a killed holder left */
+    return 0;
+}

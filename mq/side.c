@@ -1,0 +1,138 @@
+/* The side file beside a queue's mailbox: what mbx does not keep (the
+ * POSIX mode, the notification registration, blocked receivers, whether
+ * the name was unlinked), mapped shared by every process using the queue.
+ *
+ * Every process holding the queue open holds a shared flock on it (the
+ * descriptor is inherited over fork, closed on exec, dropped by the kernel
+ * when a process dies), so whoever can take it exclusively after mq_unlink
+ * knows nobody has the queue open and removes it: a count that a crash
+ * cannot leave wrong. */
+#include "mq_internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Maps the side file open on fd. Returns the mapping or NULL (errno). */
+struct mq_side *mq_side_map(int fd)
+{
+    void *p = mmap(NULL, MQ_SIDE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Creates the side file at path for a queue this process just created
+ * (a file left there by a crash is replaced: the mailbox was created
+ * exclusively, so no live queue uses it), with permission bits file_mode
+ * (the mailbox's), records the POSIX mode and takes the shared lock. Returns 0 or an errno. */
+int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
+                   struct mq_side **out)
+{
+    int fd = -1;
+    for (int tries = 0; tries < 2 && fd < 0; tries++) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno == EEXIST)
+            unlink(path);
+        else if (fd < 0)
+            return errno;
+    }
+    if (fd < 0)
+        return EEXIST;
+    struct mq_side *s = NULL;
+    if (fchmod(fd, file_mode) < 0 || ftruncate(fd, MQ_SIDE_SIZE) < 0 || !(s = mq_side_map(fd)) ||
+        flock(fd, LOCK_SH) < 0) {
+        int e = errno;
+        if (s)
+            munmap(s, MQ_SIDE_SIZE);
+        close(fd);
+        unlink(path);
+        return e;
+    }
+    s->version = MQ_SIDE_VERSION;
+    s->mode = mode & 07777;
+    atomic_store(&s->magic, MQ_SIDE_MAGIC); /* openers wait for this */
+    *fd_out = fd;
+    *out = s;
+    return 0;
+}
+
+/* Opens and maps the side file at path, waiting up to 1 s for its creator
+ * to finish it. Does not lock. Returns 0, ENOENT, EACCES, EUCLEAN (not a
+ * side file: wrong size, type or magic) or an errno of open/mmap. */
+int mq_side_open(const char *path, int *fd_out, struct mq_side **out)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ELOOP ? EUCLEAN : errno;
+    struct stat st;
+    for (int i = 0; i < 1000; i++) {
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return EUCLEAN;
+        }
+        if (st.st_size >= MQ_SIDE_SIZE)
+            break;
+        usleep(1000); /* the creator is between open and ftruncate */
+    }
+    struct mq_side *s = st.st_size >= MQ_SIDE_SIZE ? mq_side_map(fd) : NULL;
+    if (!s) {
+        close(fd);
+        return EUCLEAN;
+    }
+    for (int i = 0; i < 1000 && atomic_load(&s->magic) != MQ_SIDE_MAGIC; i++)
+        usleep(1000);
+    if (atomic_load(&s->magic) != MQ_SIDE_MAGIC || s->version != MQ_SIDE_VERSION) {
+        munmap(s, MQ_SIDE_SIZE);
+        close(fd);
+        return EUCLEAN;
+    }
+    *fd_out = fd;
+    *out = s;
+    return 0;
+}
+
+/* Unmaps and closes (dropping this descriptor's lock). */
+void mq_side_close(int fd, struct mq_side *side)
+{
+    if (side)
+        munmap(side, MQ_SIDE_SIZE);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Removes the unlinked queue `gone` (mailbox and side file) when nobody
+ * holds it open any more: nobody else holds the side file's lock. */
+void mq_side_reap(const char *dir, const char *gone)
+{
+    char path[PATH_MAX + 64];
+    if (mq_side_path(dir, gone, path, sizeof(path)) != 0)
+        return;
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        (void)mbx_unlink(gone);
+        unlink(path);
+    }
+    close(fd);
+}
+
+/* Removes the unlinked queues of dir that nobody holds (their last holder
+ * was killed before it could). */
+void mq_side_sweep(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return;
+    const char *pre = ".mq-side." MQ_GONE_PREFIX;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL)
+        if (strncmp(e->d_name, pre, strlen(pre)) == 0 &&
+            mq_gone_name_ok(e->d_name + strlen(".mq-side."), sizeof(e->d_name) - 9))
+            mq_side_reap(dir, e->d_name + strlen(".mq-side."));
+    closedir(dh);
+}

@@ -1,0 +1,181 @@
+/* Descriptor numbers to open queues.
+ *
+ * A number found in the table is trusted without a system call (the fast
+ * path of every send and receive). A number not in it, a dup() of an mqd_t
+ * say, is looked up by its identity: the device and inode of the socket
+ * behind it, which every duplicate shares; it is then added. Closing an
+ * mqd_t with close() instead of mq_close leaves its number in the table: a
+ * later descriptor given that number is mistaken for the queue (the cost
+ * of checking every call would be a system call per message). */
+#include "mq_internal.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK  1024
+#define CHUNKS 1024 /* numbers below 1M */
+
+static _Atomic(struct mq_desc *) *chunks[CHUNKS];
+static struct mq_desc *all; /* every description of the process */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static _Atomic(struct mq_desc *) *slot(int q, int make)
+{
+    if (q < 0 || q >= CHUNK * CHUNKS)
+        return NULL;
+    _Atomic(struct mq_desc *) *c = __atomic_load_n(&chunks[q / CHUNK], __ATOMIC_ACQUIRE);
+    if (!c && make) {
+        c = calloc(CHUNK, sizeof(*c));
+        if (!c)
+            return NULL;
+        __atomic_store_n(&chunks[q / CHUNK], c, __ATOMIC_RELEASE); /* under lock */
+    }
+    return c ? &c[q % CHUNK] : NULL;
+}
+
+/* In a forked child: its O_NONBLOCK records are shared with the parent,
+ * so it holds a reference on each; it registered no notification. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    for (struct mq_desc *d = all; d; d = d->next) {
+        mq_flag_forked(d->fl);
+        d->token = 0;
+        d->alive_box = NULL; /* the parent's: a child must not close it */
+        d->helper = NULL; /* the parent's thread: not in the child */
+    }
+}
+
+static void install_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* Returns the description behind q, or NULL with errno EBADF. */
+struct mq_desc *mq_lookup(mqd_t q)
+{
+    _Atomic(struct mq_desc *) *s = slot(q, 0);
+    struct mq_desc *d = s ? atomic_load(s) : NULL;
+    if (d)
+        return d;
+    struct stat st;
+    if (q < 0 || fstat(q, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        errno = EBADF;
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    for (d = all; d; d = d->next)
+        if (d->dev == st.st_dev && d->ino == st.st_ino)
+            break;
+    if (d && (s = slot(q, 1)) && !atomic_load(s)) {
+        atomic_store(s, d);
+        d->nums++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!d)
+        errno = EBADF;
+    return d;
+}
+
+/* Enters the new description d under number q. Returns 0, or -1 with
+ * errno EMFILE (q beyond the table) or ENOMEM. */
+int mq_table_add(mqd_t q, struct mq_desc *d)
+{
+    pthread_once(&fork_once, install_fork_handler);
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 1);
+    if (!s) {
+        pthread_mutex_unlock(&lock);
+        errno = q < 0 || q >= CHUNK * CHUNKS ? EMFILE : ENOMEM;
+        return -1;
+    }
+    atomic_store(s, d);
+    d->nums = 1;
+    d->next = all;
+    all = d;
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+/* Takes number q out of the table. Returns its description (whose nums
+ * went down by one), or NULL with errno EBADF. */
+struct mq_desc *mq_table_remove(mqd_t q)
+{
+    struct mq_desc *d = mq_lookup(q); /* a dup never used yet is found too */
+    if (!d)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 0);
+    if (s && atomic_load(s) == d) {
+        atomic_store(s, NULL);
+        d->nums--;
+    }
+    pthread_mutex_unlock(&lock);
+    return d;
+}
+
+/* After d's last known number was closed: looks for another descriptor
+ * of the process with d's identity (a dup the program made and has not
+ * used with mq_* yet) and enters it. Returns 1 when one was found, 0. */
+int mq_table_adopt_dup(struct mq_desc *d)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return 0;
+    int found = 0, self = dirfd(dir);
+    struct dirent *e;
+    while (!found && (e = readdir(dir)) != NULL) {
+        char *end;
+        long n = strtol(e->d_name, &end, 10);
+        struct stat st;
+        if (*end || n < 0 || n == self || n == d->mbx_fd || fstat((int)n, &st) < 0)
+            continue;
+        if (S_ISSOCK(st.st_mode) && st.st_dev == d->dev && st.st_ino == d->ino) {
+            pthread_mutex_lock(&lock);
+            _Atomic(struct mq_desc *) *s = slot((int)n, 1);
+            if (s && !atomic_load(s)) {
+                atomic_store(s, d);
+                d->nums++;
+                found = 1;
+            }
+            pthread_mutex_unlock(&lock);
+        }
+    }
+    closedir(dir);
+    return found;
+}
+
+/* Takes d off the list of the process's descriptions. */
+void mq_table_unlist(struct mq_desc *d)
+{
+    pthread_mutex_lock(&lock);
+    for (struct mq_desc **p = &all; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+}
+
+/* At a normal exit the kernel closes the process's queues; here the
+ * unlinked ones this process may have held last are removed (the lock
+ * each holds is dropped first). */
+__attribute__((destructor)) static void at_exit(void)
+{
+    for (struct mq_desc *d = all; d; d = d->next) {
+        if (!d->side || atomic_load(&d->side->unlinked) != 1)
+            continue;
+        char gone[sizeof(d->side->gone)];
+        memcpy(gone, d->side->gone, sizeof(gone));
+        mq_side_close(d->side_fd, d->side);
+        d->side = NULL;
+        d->side_fd = -1;
+        if (mq_gone_name_ok(gone, sizeof(gone)))
+            mq_side_reap(d->dir, gone);
+    }
+}

@@ -1,0 +1,787 @@
+/* Conformance of POSIX message queues, run against the kernel's queues and
+ * against libmbx-mq (the same program, run plain, under LD_PRELOAD, and
+ * linked with the shim): every check must hold for both, except where a
+ * test says the kernel's limits or the shim's differ. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../../tests/test_util.h"
+
+/* Whether libmbx-mq provides mq_* in this run. */
+static int shim;
+/* The test program's pid, in queue names (children use the same names). */
+static pid_t main_pid;
+
+/* Every queue a test creates, unlinked at teardown and exit even when a
+ * check failed (kernel queues outlive the process otherwise). */
+static char made[64][64];
+static int nmade;
+
+static const char *qname(const char *tag)
+{
+    static char buf[8][64];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 64, "/mbxmqt.%d.%s", (int)main_pid, tag);
+    for (int i = 0; i < nmade; i++)
+        if (strcmp(made[i], b) == 0)
+            return b;
+    if (nmade < 64)
+        snprintf(made[nmade++], 64, "%s", b);
+    return b;
+}
+
+static void unlink_all(void)
+{
+    if (getpid() != main_pid)
+        return; /* a child's exit */
+    for (int i = 0; i < nmade; i++)
+        mq_unlink(made[i]);
+    nmade = 0;
+}
+
+static mqd_t mk(const char *tag, int flags, long maxmsg, long msgsize)
+{
+    struct mq_attr a = {.mq_maxmsg = maxmsg, .mq_msgsize = msgsize};
+    mq_unlink(qname(tag));
+    mqd_t q = mq_open(qname(tag), O_CREAT | O_EXCL | flags, 0600, &a);
+    assert_int_not_equal(q, (mqd_t)-1);
+    return q;
+}
+
+#define ERR(call, e)                                                                               \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        assert_int_equal((long)(call), -1);                                                        \
+        assert_int_equal(errno, (e));                                                          \
+    } while (0)
+
+static struct timespec in_ms(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int wait_child(pid_t p)
+{
+    int st;
+    pid_t r;
+    while ((r = waitpid(p, &st, 0)) < 0 && errno == EINTR) {
+    }
+    if (r != p)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- names and opening ---- */
+
+static void names(void **state)
+{
+    (void)state;
+    ERR(mq_open("noslash", O_CREAT | O_RDWR, 0600, NULL), EINVAL);
+    ERR(mq_open("/", O_CREAT | O_RDWR, 0600, NULL), ENOENT);
+    ERR(mq_open("/a/b", O_CREAT | O_RDWR, 0600, NULL), EACCES);
+    ERR(mq_open("/.", O_CREAT | O_RDWR, 0600, NULL), EACCES);
+    ERR(mq_open("/..", O_CREAT | O_RDWR, 0600, NULL), EACCES);
+    char big[300] = "/";
+    memset(big + 1, 'x', 256);
+    ERR(mq_open(big, O_CREAT | O_RDWR, 0600, NULL), ENAMETOOLONG);
+    ERR(mq_unlink("noslash"), EINVAL);
+    ERR(mq_unlink("/"), ENOENT);
+    ERR(mq_unlink(qname("never")), ENOENT);
+    ERR(mq_open(qname("never"), O_RDWR), ENOENT);
+    /* Any byte but '/' is part of a name. */
+    const char *odd = qname("sp ace_%\xc3\xa9");
+    mqd_t q = mq_open(odd, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+    assert_int_not_equal(q, (mqd_t)-1);
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(odd), 0);
+    /* The kernel takes up to NAME_MAX (255) bytes; mbx names are shorter. */
+    big[256] = '\0';
+    q = mq_open(big, O_CREAT | O_RDWR, 0600, NULL);
+    if (shim) {
+        assert_int_equal(q, (mqd_t)-1);
+        assert_int_equal(errno, ENAMETOOLONG);
+    } else {
+        assert_int_not_equal(q, (mqd_t)-1);
+        mq_close(q);
+        mq_unlink(big);
+    }
+}
+
+static void open_flags(void **state)
+{
+    (void)state;
+    mqd_t q = mk("flags", O_RDWR, 4, 16);
+    ERR(mq_open(qname("flags"), O_CREAT | O_EXCL | O_RDWR, 0600, NULL), EEXIST);
+    ERR(mq_open(qname("flags"), O_ACCMODE), EINVAL);
+    struct mq_attr bad = {.mq_maxmsg = 0, .mq_msgsize = 16};
+    ERR(mq_open(qname("bad"), O_CREAT | O_RDWR, 0600, &bad), EINVAL);
+    bad.mq_maxmsg = 4;
+    bad.mq_msgsize = -1;
+    ERR(mq_open(qname("bad"), O_CREAT | O_RDWR, 0600, &bad), EINVAL);
+    /* O_CREAT of an existing queue opens it; its attributes stay. */
+    struct mq_attr other = {.mq_maxmsg = 2, .mq_msgsize = 8}, a;
+    mqd_t q2 = mq_open(qname("flags"), O_CREAT | O_RDWR, 0600, &other);
+    assert_int_not_equal(q2, (mqd_t)-1);
+    assert_int_equal(mq_getattr(q2, &a), 0);
+    assert_int_equal(a.mq_maxmsg, 4);
+    assert_int_equal(a.mq_msgsize, 16);
+    assert_int_equal(a.mq_curmsgs, 0);
+    assert_int_equal(a.mq_flags, 0);
+    /* Defaults without attributes: Linux's 10 x 8192. */
+    mq_unlink(qname("dflt"));
+    mqd_t q3 = mq_open(qname("dflt"), O_CREAT | O_RDWR, 0600, NULL);
+    assert_int_not_equal(q3, (mqd_t)-1);
+    assert_int_equal(mq_getattr(q3, &a), 0);
+    assert_int_equal(a.mq_maxmsg, 10);
+    assert_int_equal(a.mq_msgsize, 8192);
+    /* Closed on exec. */
+    assert_true(fcntl(q, F_GETFD) & FD_CLOEXEC);
+    /* A descriptor that is no queue. */
+    ERR(mq_send((mqd_t)274, "x", 1, 0), EBADF);
+    ERR(mq_getattr((mqd_t)-1, &a), EBADF);
+    ERR(mq_close((mqd_t)274), EBADF);
+    mq_close(q);
+    mq_close(q2);
+    mq_close(q3);
+    ERR(mq_send(q, "x", 1, 0), EBADF);
+}
+
+/* ---- sending and receiving ---- */
+
+static void send_receive(void **state)
+{
+    (void)state;
+    mqd_t q = mk("sr", O_RDWR, 8, 32);
+    char buf[64];
+    unsigned prio;
+    ERR(mq_send(q, buf, 33, 0), EMSGSIZE);
+    ERR(mq_send(q, buf, 1, MQ_PRIO_MAX), EINVAL);
+    ERR(mq_receive(q, buf, 31, NULL), EMSGSIZE);
+    assert_int_equal(MQ_PRIO_MAX, 32768);
+    /* Highest priority first, oldest first within one. */
+    const char *msgs[] = {"a1", "b5", "c1", "d5", "e0", "f32767"};
+    unsigned prios[] = {1, 5, 1, 5, 0, 32767};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(mq_send(q, msgs[i], strlen(msgs[i]), prios[i]), 0);
+    struct mq_attr a;
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 6);
+    const char *order[] = {"f32767", "b5", "d5", "a1", "c1", "e0"};
+    for (int i = 0; i < 6; i++) {
+        ssize_t n = mq_receive(q, buf, sizeof(buf), &prio);
+        assert_int_equal(n, (ssize_t)strlen(order[i]));
+        assert_memory_equal(buf, order[i], (size_t)n);
+    }
+    /* Empty messages exist. */
+    assert_int_equal(mq_send(q, "", 0, 3), 0);
+    assert_int_equal(mq_receive(q, buf, sizeof(buf), &prio), 0);
+    assert_int_equal(prio, 3);
+    /* Direction of the descriptor. */
+    mqd_t r = mq_open(qname("sr"), O_RDONLY);
+    mqd_t w = mq_open(qname("sr"), O_WRONLY);
+    assert_true(r != (mqd_t)-1 && w != (mqd_t)-1);
+    ERR(mq_send(r, "x", 1, 0), EBADF);
+    ERR(mq_receive(w, buf, sizeof(buf), NULL), EBADF);
+    assert_int_equal(mq_send(w, "w", 1, 0), 0);
+    assert_int_equal(mq_receive(r, buf, sizeof(buf), NULL), 1);
+    mq_close(r);
+    mq_close(w);
+    mq_close(q);
+}
+
+static void nonblocking(void **state)
+{
+    (void)state;
+    mqd_t q = mk("nb", O_RDWR | O_NONBLOCK, 2, 8);
+    char buf[8];
+    struct mq_attr a, old;
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_flags, O_NONBLOCK);
+    ERR(mq_receive(q, buf, 8, NULL), EAGAIN);
+    assert_int_equal(mq_send(q, "1", 1, 0), 0);
+    assert_int_equal(mq_send(q, "2", 1, 0), 0);
+    ERR(mq_send(q, "3", 1, 0), EAGAIN);
+    a.mq_flags = O_NONBLOCK | O_APPEND;
+    ERR(mq_setattr(q, &a, &old), EINVAL);
+    a.mq_flags = 0;
+    a.mq_maxmsg = 99; /* ignored */
+    assert_int_equal(mq_setattr(q, &a, &old), 0);
+    assert_int_equal(old.mq_flags, O_NONBLOCK);
+    assert_int_equal(old.mq_curmsgs, 2);
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_flags, 0);
+    assert_int_equal(a.mq_maxmsg, 2);
+    /* Blocking now: a full queue waits until the timeout. */
+    struct timespec t = in_ms(50);
+    double t0 = now_ms();
+    ERR(mq_timedsend(q, "3", 1, 0, &t), ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 45);
+    mq_close(q);
+}
+
+static void timeouts(void **state)
+{
+    (void)state;
+    mqd_t q = mk("to", O_RDWR, 2, 8);
+    char buf[8];
+    struct timespec past = {0, 0}, bad = {0, 1000000000L};
+    /* Past: an available message is still taken; none: ETIMEDOUT at once. */
+    ERR(mq_timedreceive(q, buf, 8, NULL, &past), ETIMEDOUT);
+    assert_int_equal(mq_timedsend(q, "p", 1, 0, &past), 0);
+    /* Linux checks tv_nsec whether or not the call would block. */
+    ERR(mq_timedreceive(q, buf, 8, NULL, &bad), EINVAL);
+    bad.tv_nsec = -1;
+    ERR(mq_timedsend(q, "x", 1, 0, &bad), EINVAL);
+    assert_int_equal(mq_timedreceive(q, buf, 8, NULL, &past), 1);
+    struct timespec t = in_ms(60);
+    double t0 = now_ms();
+    ERR(mq_timedreceive(q, buf, 8, NULL, &t), ETIMEDOUT);
+    double took = now_ms() - t0;
+    assert_true(took >= 55 && took < 2000);
+    mq_close(q);
+}
+
+/* ---- descriptors ---- */
+
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+static void pollable(void **state)
+{
+    (void)state;
+    mqd_t q = mk("poll", O_RDWR | O_NONBLOCK, 4, 8);
+    char buf[8];
+    assert_false(readable(q, 0));
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(q, &rs);
+    struct timeval tv = {0, 0};
+    assert_int_equal(select(q + 1, &rs, NULL, NULL, &tv), 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = q}, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, q, &ev), 0);
+    assert_int_equal(epoll_wait(ep, &out, 1, 0), 0);
+    /* A message sent by another process makes it readable. */
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        mqd_t w = mq_open(qname("poll"), O_WRONLY);
+        usleep(30000);
+        _exit(w != (mqd_t)-1 && mq_send(w, "m", 1, 0) == 0 ? 0 : 1);
+    }
+    assert_int_equal(epoll_wait(ep, &out, 1, 5000), 1);
+    assert_true(readable(q, 0));
+    FD_ZERO(&rs);
+    FD_SET(q, &rs);
+    assert_int_equal(select(q + 1, &rs, NULL, NULL, &tv), 1);
+    assert_int_equal(wait_child(c), 0);
+    assert_int_equal(mq_receive(q, buf, 8, NULL), 1);
+    ERR(mq_receive(q, buf, 8, NULL), EAGAIN);
+    assert_false(readable(q, 0));
+    close(ep);
+    mq_close(q);
+}
+
+static void duplicates(void **state)
+{
+    (void)state;
+    mqd_t q = mk("dup", O_RDWR, 4, 8);
+    char buf[8];
+    int d = dup(q);
+    assert_true(d >= 0);
+    assert_int_equal(mq_send(d, "d", 1, 0), 0);
+    /* O_NONBLOCK belongs to the open queue, shared by duplicates. */
+    struct mq_attr a = {.mq_flags = O_NONBLOCK}, b;
+    assert_int_equal(mq_setattr(q, &a, NULL), 0);
+    assert_int_equal(mq_getattr(d, &b), 0);
+    assert_int_equal(b.mq_flags, O_NONBLOCK);
+    int d2 = dup(q); /* never used before its original closes */
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_receive(d2, buf, 8, NULL), 1);
+    ERR(mq_receive(d, buf, 8, NULL), EAGAIN);
+    /* A fresh open is another description: blocking. */
+    mqd_t q2 = mq_open(qname("dup"), O_RDWR);
+    assert_int_equal(mq_getattr(q2, &b), 0);
+    assert_int_equal(b.mq_flags, 0);
+    mq_close(d);
+    mq_close(d2);
+    mq_close(q2);
+}
+
+static void fork_shares(void **state)
+{
+    (void)state;
+    mqd_t q = mk("fork", O_RDWR, 4, 8);
+    char buf[8];
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        struct mq_attr a = {.mq_flags = O_NONBLOCK};
+        int ok = mq_send(q, "c", 1, 2) == 0 && mq_setattr(q, &a, NULL) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(wait_child(c), 0);
+    unsigned prio;
+    assert_int_equal(mq_receive(q, buf, 8, &prio), 1);
+    assert_int_equal(prio, 2);
+    struct mq_attr b;
+    assert_int_equal(mq_getattr(q, &b), 0);
+    assert_int_equal(b.mq_flags, O_NONBLOCK); /* the child set it for both */
+    ERR(mq_receive(q, buf, 8, NULL), EAGAIN);
+    mq_close(q);
+}
+
+static void unlink_open(void **state)
+{
+    (void)state;
+    mqd_t q = mk("unl", O_RDWR, 4, 8);
+    char buf[8];
+    assert_int_equal(mq_send(q, "a", 1, 0), 0);
+    assert_int_equal(mq_unlink(qname("unl")), 0);
+    ERR(mq_open(qname("unl"), O_RDWR), ENOENT);
+    ERR(mq_unlink(qname("unl")), ENOENT);
+    /* The open queue works on; a new one of the same name is another. */
+    mqd_t n = mq_open(qname("unl"), O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+    assert_int_not_equal(n, (mqd_t)-1);
+    assert_int_equal(mq_send(q, "b", 1, 0), 0);
+    struct mq_attr a;
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 2);
+    assert_int_equal(mq_getattr(n, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 0);
+    assert_int_equal(mq_receive(q, buf, 8, NULL), 1);
+    assert_int_equal(buf[0], 'a');
+    mq_close(q);
+    mq_close(n);
+    if (shim) /* the unlinked queue went with its last descriptor */
+        assert_int_equal(test_dir_count(), 1); /* the new one's mailbox (side files are dot files) */
+}
+
+/* ---- several processes ---- */
+
+static void excl_race(void **state)
+{
+    (void)state;
+    const char *n = qname("race");
+    mq_unlink(n);
+    enum { N = 4 };
+    pid_t c[N];
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    for (int i = 0; i < N; i++) {
+        c[i] = fork();
+        if (c[i] == 0) {
+            test_child();
+            char x;
+            close(go[1]);
+            if (read(go[0], &x, 1) != 0)
+                _exit(3);
+            mqd_t q = mq_open(n, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+            _exit(q != (mqd_t)-1 ? 0 : errno == EEXIST ? 1 : 2);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    int won = 0, lost = 0;
+    for (int i = 0; i < N; i++) {
+        int r = wait_child(c[i]);
+        won += r == 0;
+        lost += r == 1;
+    }
+    assert_int_equal(won, 1);
+    assert_int_equal(lost, N - 1);
+}
+
+static void many_senders(void **state)
+{
+    (void)state;
+    mqd_t q = mk("many", O_RDONLY, 5, 16);
+    enum { S = 3, M = 200 };
+    pid_t c[S];
+    for (int s = 0; s < S; s++) {
+        c[s] = fork();
+        if (c[s] == 0) {
+            test_child();
+            mqd_t w = mq_open(qname("many"), O_WRONLY);
+            for (int i = 0; i < M; i++) {
+                int v[2] = {s, i};
+                if (mq_send(w, (char *)v, sizeof(v), 0) < 0)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    int next[S] = {0};
+    for (int k = 0; k < S * M; k++) {
+        int v[4];
+        struct timespec t = in_ms(5000);
+        assert_int_equal(mq_timedreceive(q, (char *)v, sizeof(v), NULL, &t), 8);
+        assert_true(v[0] >= 0 && v[0] < S);
+        assert_int_equal(v[1], next[v[0]]); /* each sender's order kept */
+        next[v[0]]++;
+    }
+    for (int s = 0; s < S; s++)
+        assert_int_equal(wait_child(c[s]), 0);
+    mq_close(q);
+}
+
+/* Permissions, checked by a child that is not root: read for receivers,
+ * write for senders, the mode masked by the umask. */
+static void permissions(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        test_skip("permissions: needs root, to check them as another user");
+        return;
+    }
+    chmod(test_dir, 0777); /* the shim's mailboxes live there */
+    mode_t old = umask(022);
+    mq_unlink(qname("perm"));
+    mqd_t q = mq_open(qname("perm"), O_CREAT | O_RDWR, 0666, NULL); /* 0644 */
+    umask(old);
+    assert_int_not_equal(q, (mqd_t)-1);
+    mq_unlink(qname("priv"));
+    mqd_t p = mq_open(qname("priv"), O_CREAT | O_RDWR, 0600, NULL);
+    assert_int_not_equal(p, (mqd_t)-1);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(9);
+        mqd_t r = mq_open(qname("perm"), O_RDONLY);
+        if (r == (mqd_t)-1)
+            _exit(1);
+        if (mq_open(qname("perm"), O_WRONLY) != (mqd_t)-1 || errno != EACCES)
+            _exit(2);
+        if (mq_open(qname("priv"), O_RDONLY) != (mqd_t)-1 || errno != EACCES)
+            _exit(3);
+        if (mq_unlink(qname("perm")) == 0)
+            _exit(4);
+        _exit(0);
+    }
+    int r = wait_child(c);
+    if (r == 9) {
+        test_skip("permissions: cannot become uid 65534");
+        return;
+    }
+    assert_int_equal(r, 0);
+    mq_close(q);
+    mq_close(p);
+}
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t hits;
+static void on_alarm(int s)
+{
+    (void)s;
+    hits++;
+}
+
+/* Signals the test process every ms milliseconds until killed, so that
+ * one signal comes while it waits however slow the machine is. */
+static pid_t signal_later(int sig, int ms)
+{
+    pid_t parent = getpid(), c = fork();
+    if (c == 0) {
+        test_child();
+        for (;;) {
+            usleep((useconds_t)ms * 1000);
+            kill(parent, sig);
+        }
+    }
+    return c;
+}
+
+static void stop_signals(pid_t c)
+{
+    kill(c, SIGKILL);
+    wait_child(c);
+}
+
+static void interrupted(void **state)
+{
+    (void)state;
+    mqd_t q = mk("intr", O_RDWR, 2, 8);
+    char buf[8];
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    hits = 0;
+    pid_t c = signal_later(SIGUSR1, 100);
+    struct timespec t = in_ms(10000);
+    ERR(mq_timedreceive(q, buf, 8, NULL, &t), EINTR);
+    stop_signals(c);
+    assert_true(hits >= 1);
+    /* With SA_RESTART the call goes on after the handler (signal(7)). */
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    c = signal_later(SIGUSR1, 100);
+    pid_t s = fork();
+    if (s == 0) {
+        test_child();
+        usleep(300000);
+        _exit(mq_send(q, "r", 1, 0) == 0 ? 0 : 1);
+    }
+    int before = hits;
+    t = in_ms(10000);
+    assert_int_equal(mq_timedreceive(q, buf, 8, NULL, &t), 1);
+    stop_signals(c);
+    assert_true(hits > before); /* handlers ran, the receive went on */
+    assert_int_equal(wait_child(s), 0);
+    /* A full queue's sender is interrupted the same way. */
+    sa.sa_flags = 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    mq_send(q, "1", 1, 0);
+    mq_send(q, "2", 1, 0);
+    c = signal_later(SIGUSR1, 100);
+    t = in_ms(10000);
+    ERR(mq_timedsend(q, "3", 1, 0, &t), EINTR);
+    stop_signals(c);
+    sigaction(SIGUSR1, &old, NULL);
+    mq_close(q);
+}
+
+/* ---- notification ---- */
+
+static volatile sig_atomic_t notified, note_code, note_value, note_pid;
+static void on_note(int s, siginfo_t *si, void *u)
+{
+    (void)s;
+    (void)u;
+    notified++;
+    note_code = si->si_code;
+    note_value = si->si_value.sival_int;
+    note_pid = si->si_pid;
+}
+
+static int wait_notified(int want, int ms)
+{
+    for (int i = 0; i < ms && notified < want; i++)
+        usleep(1000);
+    return notified;
+}
+
+static pid_t send_from_child(const char *tag, int delay_ms)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        usleep((useconds_t)delay_ms * 1000);
+        mqd_t w = mq_open(qname(tag), O_WRONLY);
+        _exit(w != (mqd_t)-1 && mq_send(w, "n", 1, 0) == 0 ? 0 : 1);
+    }
+    return c;
+}
+
+static void notify_signal(void **state)
+{
+    (void)state;
+    mqd_t q = mk("note", O_RDWR | O_NONBLOCK, 4, 8);
+    char buf[8];
+    struct sigaction sa = {.sa_sigaction = on_note, .sa_flags = SA_SIGINFO}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old);
+    notified = 0;
+    assert_int_equal(mq_notify(q, NULL), 0); /* none registered: fine */
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    ev.sigev_value.sival_int = 77;
+    assert_int_equal(mq_notify(q, &ev), 0);
+    ERR(mq_notify(q, &ev), EBUSY);
+    ev.sigev_notify = 12345;
+    ERR(mq_notify(q, &ev), EINVAL); /* the sigevent is checked first */
+    /* Another process cannot register meanwhile. */
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        struct sigevent e2 = {.sigev_notify = SIGEV_NONE};
+        mqd_t r = mq_open(qname("note"), O_RDONLY);
+        _exit(mq_notify(r, &e2) == -1 && errno == EBUSY ? 0 : 1);
+    }
+    assert_int_equal(wait_child(c), 0);
+    c = send_from_child("note", 0);
+    assert_int_equal(wait_child(c), 0);
+    assert_int_equal(wait_notified(1, 2000), 1);
+    assert_int_equal(note_code, SI_MESGQ);
+    assert_int_equal(note_value, 77);
+    assert_int_equal(note_pid, c);
+    /* Fired: removed. A message into a non-empty queue raises none. */
+    assert_int_equal(mq_send(q, "x", 1, 0), 0);
+    usleep(20000);
+    assert_int_equal(notified, 1);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    assert_int_equal(mq_notify(q, &ev), 0);
+    assert_int_equal(mq_send(q, "y", 1, 0), 0); /* queue not empty */
+    usleep(20000);
+    assert_int_equal(notified, 1);
+    while (mq_receive(q, buf, 8, NULL) > 0) {
+    }
+    assert_int_equal(mq_send(q, "z", 1, 0), 0); /* empty -> one */
+    assert_int_equal(wait_notified(2, 2000), 2);
+    assert_int_equal(note_pid, getpid());
+    /* Withdrawn: no notice. */
+    mq_receive(q, buf, 8, NULL);
+    assert_int_equal(mq_notify(q, &ev), 0);
+    assert_int_equal(mq_notify(q, NULL), 0);
+    assert_int_equal(mq_send(q, "w", 1, 0), 0);
+    usleep(20000);
+    assert_int_equal(notified, 2);
+    ev.sigev_notify = 12345;
+    ERR(mq_notify(q, &ev), EINVAL);
+    sigaction(SIGUSR2, &old, NULL);
+    mq_close(q);
+}
+
+static void notify_blocked_receiver(void **state)
+{
+    (void)state;
+    mqd_t q = mk("noteb", O_RDWR, 4, 8);
+    struct sigaction sa = {.sa_sigaction = on_note, .sa_flags = SA_SIGINFO}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old);
+    notified = 0;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    assert_int_equal(mq_notify(q, &ev), 0);
+    pid_t r = fork();
+    if (r == 0) {
+        test_child();
+        char b[8];
+        mqd_t rq = mq_open(qname("noteb"), O_RDONLY);
+        struct timespec t = in_ms(5000);
+        _exit(mq_timedreceive(rq, b, 8, NULL, &t) == 1 ? 0 : 1);
+    }
+    usleep(150000); /* the child blocks in its receive */
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(wait_child(r), 0);
+    usleep(20000);
+    assert_int_equal(notified, 0); /* the receiver took it: no notice */
+    /* Still registered: the next message into the empty queue notifies. */
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(wait_notified(1, 2000), 1);
+    sigaction(SIGUSR2, &old, NULL);
+    mq_close(q);
+}
+
+static pthread_mutex_t th_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t th_cond = PTHREAD_COND_INITIALIZER;
+static int th_value;
+static void on_thread(union sigval v)
+{
+    pthread_mutex_lock(&th_lock);
+    th_value = v.sival_int;
+    pthread_cond_signal(&th_cond);
+    pthread_mutex_unlock(&th_lock);
+}
+
+static void notify_thread_and_death(void **state)
+{
+    (void)state;
+    mqd_t q = mk("notet", O_RDWR, 4, 8);
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_thread};
+    ev.sigev_value.sival_int = 4242;
+    th_value = 0;
+    assert_int_equal(mq_notify(q, &ev), 0);
+    pid_t c = send_from_child("notet", 0);
+    assert_int_equal(wait_child(c), 0);
+    pthread_mutex_lock(&th_lock);
+    struct timespec t = in_ms(3000);
+    while (th_value == 0 && pthread_cond_timedwait(&th_cond, &th_lock, &t) == 0) {
+    }
+    pthread_mutex_unlock(&th_lock);
+    assert_int_equal(th_value, 4242);
+    /* A registrant killed with SIGKILL frees the registration. */
+    char b[8];
+    mq_receive(q, b, 8, NULL);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    c = fork();
+    if (c == 0) {
+        struct sigevent e2 = {.sigev_notify = SIGEV_NONE};
+        mqd_t r = mq_open(qname("notet"), O_RDONLY);
+        if (r != (mqd_t)-1 && mq_notify(r, &e2) == 0)
+            (void)write(ready[1], "r", 1);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    struct sigevent e3 = {.sigev_notify = SIGEV_NONE};
+    ERR(mq_notify(q, &e3), EBUSY);
+    kill(c, SIGKILL);
+    wait_child(c);
+    int ok = -1;
+    for (int i = 0; i < 200 && ok != 0; i++) {
+        ok = mq_notify(q, &e3);
+        if (ok != 0)
+            usleep(10000);
+    }
+    assert_int_equal(ok, 0);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+}
+
+static int teardown(void **state)
+{
+    unlink_all();
+    return test_dir_teardown(state);
+}
+
+int main(int argc, char **argv)
+{
+    shim = dlsym(RTLD_DEFAULT, "mbx_mq_shim") != NULL;
+    main_pid = getpid();
+    fprintf(stderr, "mq_conformance: %s queues\n", shim ? "libmbx-mq" : "the kernel's");
+    if (argc > 1 && strcmp(argv[1], "-h") == 0)
+        return 0; /* only say which queues (mq_symbols) */
+    if (!shim && access("/proc/sys/fs/mqueue/msg_max", R_OK) != 0) {
+        fprintf(stderr, "SKIPPED: this kernel has no POSIX message queues\n");
+        return TEST_SKIPPED;
+    }
+    atexit(unlink_all);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(names, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(open_flags, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(send_receive, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(nonblocking, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(timeouts, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(duplicates, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(excl_race, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(many_senders, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(permissions, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupted, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_thread_and_death, test_dir_setup, teardown),
+    };
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}

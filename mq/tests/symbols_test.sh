@@ -1,0 +1,23 @@
+#!/bin/sh
+# The preload must win for a program built against glibc 2.34+, which asks
+# for mq_open@GLIBC_2.34: the shim exports every mq_* at that version (and
+# at librt's GLIBC_2.3.4), and nothing of mbx's internals.
+# Usage: symbols_test.sh LIBMBX_MQ_SO PLAIN_PROGRAM
+set -eu
+lib=$1 prog=$2
+fail() { echo "FAIL: $*"; exit 1; }
+defs=$(nm -D --defined-only "$lib")
+for f in mq_open mq_close mq_unlink mq_send mq_receive mq_timedsend mq_timedreceive \
+         mq_getattr mq_setattr mq_notify; do
+  echo "$defs" | grep -q " T $f@@GLIBC_2.34\$" || fail "$f@@GLIBC_2.34 not exported"
+  echo "$defs" | grep -q " T $f@GLIBC_2.3.4\$" || fail "$f@GLIBC_2.3.4 not exported"
+done
+other=$(echo "$defs" | grep ' T ' | grep -v ' mq_' | grep -v ' mbx_mq_shim@@MBX_MQ_0$' || true)
+[ -z "$other" ] || fail "exports more than mq_*: $other"
+# The unmodified test program binds to glibc's versioned names.
+nm -D "$prog" | grep -q ' U mq_open@GLIBC_2.34$' ||
+  echo "note: $prog does not ask for mq_open@GLIBC_2.34 (glibc older than 2.34?)"
+# And under LD_PRELOAD the shim answers it.
+out=$(LD_PRELOAD=$lib "$prog" -h 2>&1 || true)
+echo "$out" | grep -q 'libmbx-mq queues' || fail "preloaded program does not use the shim: $out"
+echo ok
