@@ -22,8 +22,8 @@ struct cli_cmd {
     int (*run)(const struct cli_cmd *self, int argc, char **argv);
 };
 
-extern const struct cli_cmd cmd_create, cmd_send, cmd_recv, cmd_ls, cmd_stat, cmd_rm, cmd_call,
-    cmd_serve, cmd_serve_echo, cmd_help;
+extern const struct cli_cmd cmd_create, cmd_send, cmd_recv, cmd_ls, cmd_stat, cmd_top, cmd_rm,
+    cmd_call, cmd_serve, cmd_serve_echo, cmd_help;
 
 /* NULL-terminated, in the order `mbx help` lists them. */
 extern const struct cli_cmd *const cli_commands[];

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "format.h"
 #include "json.h"
+#include "mailbox_list.h"
 #include "mbx.h"
 
 static const char usage[] =
@@ -25,42 +26,7 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-struct entry {
-    char *name;
-    int err; /* of mbx_stat_name */
-    mbx_stat st;
-};
-
-struct list {
-    struct entry *v;
-    size_t len, cap;
-};
-
-static int collect(const char *name, void *arg)
-{
-    struct list *l = arg;
-
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        struct entry *v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->len].name = strdup(name);
-    if (!l->v[l->len].name)
-        return -ENOMEM;
-    l->len++;
-    return 0;
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
-}
-
-static void print_text(const struct list *l)
+static void print_text(const struct mailbox_list *l)
 {
     int width = 4;
 
@@ -76,11 +42,11 @@ static void print_text(const struct list *l)
     }
 }
 
-static void print_json(const struct list *l)
+static void print_json(const struct mailbox_list *l)
 {
     putchar('[');
     for (size_t i = 0; i < l->len; i++) {
-        const struct entry *e = &l->v[i];
+        const struct mailbox_entry *e = &l->v[i];
         if (i)
             putchar(',');
         if (!e->err) {
@@ -96,18 +62,10 @@ static void print_json(const struct list *l)
     puts("]");
 }
 
-static const char *mbx_dir(void)
-{
-    const char *dir = getenv("MBX_DIR");
-
-    return dir && *dir ? dir : "/dev/shm";
-}
-
 static int run(const struct cli_cmd *self, int argc, char **argv)
 {
-    struct list l = {NULL, 0, 0};
+    struct mailbox_list l = {0};
     int c, err, json = 0;
-    size_t i, kept;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
@@ -123,28 +81,15 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage(self->name, "takes no arguments");
-    err = mbx_foreach(collect, &l);
+    err = mailbox_list_read(&l);
     if (!err) {
-        if (l.len)
-            qsort(l.v, l.len, sizeof(*l.v), by_name);
-        /* A mailbox removed since the walk saw it is left out. */
-        for (i = kept = 0; i < l.len; i++) {
-            l.v[i].err = mbx_stat_name(l.v[i].name, &l.v[i].st);
-            if (l.v[i].err == -ENOENT || l.v[i].err == -EIDRM)
-                free(l.v[i].name);
-            else
-                l.v[kept++] = l.v[i];
-        }
-        l.len = kept;
         if (json)
             print_json(&l);
         else
             print_text(&l);
     }
-    for (i = 0; i < l.len; i++)
-        free(l.v[i].name);
-    free(l.v);
-    return err ? cli_error(self->name, mbx_dir(), err) : CLI_OK;
+    mailbox_list_free(&l);
+    return err ? cli_error(self->name, mailbox_dir(), err) : CLI_OK;
 }
 
 const struct cli_cmd cmd_ls = {"ls", "list mailboxes", usage, run};
