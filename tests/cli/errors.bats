@@ -5,7 +5,7 @@ load common
 
 @test "an unknown long option is a usage error for every command" {
     mbx create q
-    for c in create send recv ls stat top rm call serve serve-echo help; do
+    for c in create send recv ls stat top rm dump load call serve serve-echo help; do
         run --separate-stderr mbx "$c" --bogus q
         [ "$status" -eq 2 ] || {
             echo "$c: status $status"

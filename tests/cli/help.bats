@@ -3,7 +3,7 @@
 
 load common
 
-COMMANDS=(create send recv ls stat top rm call serve serve-echo help)
+COMMANDS=(create send recv ls stat top rm dump load call serve serve-echo help)
 
 @test "mbx help lists every command and exits 0" {
     run --separate-stderr mbx help
