@@ -13,6 +13,7 @@
 
 #include "csv.h"
 #include "kernel_limits.h"
+#include "mech_mbx.h"
 #include "mech.h"
 #include "options.h"
 #include "plot.h"
@@ -207,8 +208,12 @@ int main(int argc, char **argv)
     int rc = 0;
     if (wants_roudi(&res)) {
         progress_roudi_start(dir);
+        res.roudi_tried = true;
+        res.roudi = *roudi_memory();
+        snprintf(res.roudi_note, sizeof(res.roudi_note), "%s", roudi_why());
         rc = proc_interrupted() ? -EINTR : 0;
     }
+    res.mbx_mem_ok = mbxb_footprint(&res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
     limits_raise(lat_sizes[N_LAT - 1], QUEUE_DEPTH);
     if (rc == 0)
         rc = run_all(&res);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,12 +126,19 @@ static void read_memory(pid_t pid)
     while (fgets(line, sizeof(line), f)) {
         const char *p = strstr(line, "Reserving ");
         unsigned long long bytes;
-        if (!p || sscanf(p, "Reserving %llu bytes", &bytes) != 1)
+        char name[128], path[160];
+        if (!p || sscanf(p, "Reserving %llu bytes in the shared memory [%127[^]]]", &bytes, name) != 2)
             continue;
-        if (segments++ == 0)
+        struct stat st;
+        snprintf(path, sizeof(path), "/dev/shm/%s", name);
+        uint64_t alloc = stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+        if (segments++ == 0) {
             g_mem.mgmt_bytes = bytes;
-        else
+            g_mem.mgmt_alloc = alloc;
+        } else {
             g_mem.data_bytes += bytes;
+            g_mem.data_alloc += alloc;
+        }
     }
     fclose(f);
     char path[64];

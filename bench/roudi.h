@@ -15,6 +15,7 @@ struct roudi_memory {
     bool ok;
     uint64_t mgmt_bytes; /* its management segment (ports, queues, pools' bookkeeping) */
     uint64_t data_bytes; /* the memory pools of the chunks, from the configuration */
+    uint64_t mgmt_alloc, data_alloc; /* of these, pages of /dev/shm in use */
     uint64_t rss_bytes;  /* RouDi's resident memory (VmRSS) */
     double start_s;      /* from exec to "ready for clients" */
 };
