@@ -83,14 +83,17 @@ static int write_config(const char *path)
     return fclose(f) == 0 ? 0 : -errno;
 }
 
-/* The last line of the log that says something, without colour codes. */
-static void last_log_line(char *out, size_t outlen)
+/* Why RouDi stopped, from its log without colour codes: its first fatal
+ * message ("Could not acquire lock, is RouDi still running?"), else its
+ * first error, else its last line. */
+static void log_reason(char *out, size_t outlen)
 {
     out[0] = '\0';
     FILE *f = fopen(g_log, "r");
     if (!f)
         return;
     char line[512];
+    int rank = 0; /* of what out holds: 1 last line, 2 error, 3 fatal */
     while (fgets(line, sizeof(line), f)) {
         char clean[512];
         size_t k = 0;
@@ -106,8 +109,15 @@ static void last_log_line(char *out, size_t outlen)
                 clean[k++] = line[i];
         }
         clean[k] = '\0';
-        if (k > 0)
-            snprintf(out, outlen, "%.*s", (int)(outlen - 1), clean);
+        if (k == 0)
+            continue;
+        const char *fatal = strstr(clean, "Fatal ]: "), *error = strstr(clean, "Error ]: ");
+        int r = fatal ? 3 : error ? 2 : 1;
+        const char *text = fatal ? fatal + 9 : error ? error + 9 : clean;
+        if (r > rank || (r == 1 && rank == 1)) {
+            snprintf(out, outlen, "%.*s", (int)(outlen - 1), text);
+            rank = r;
+        }
     }
     fclose(f);
 }
@@ -201,7 +211,7 @@ int roudi_start(const char *dir)
         int st = g_ps.status[0];
         roudi_stop();
         char last[120];
-        last_log_line(last, sizeof(last));
+        log_reason(last, sizeof(last));
         if (rc == -EINTR)
             snprintf(g_why, sizeof(g_why), "interrupted while iox-roudi started");
         else if (rc == -ETIMEDOUT)
