@@ -208,7 +208,7 @@ static void ioxb_detach(struct chan *c)
     exit(0);
 }
 
-#define IOX_ROW(ident, row, shown, mode, zc, fan, text)                                             \
+#define IOX_ROW(ident, row, shown, mode, zc, fan, text)                                            \
     const struct mech ident = {                                                                    \
         .name = row,                                                                               \
         .label = shown,                                                                            \

@@ -8,8 +8,9 @@
 static int none_setup(struct chan *c, char *why, size_t whylen)
 {
     (void)c;
-    snprintf(why, whylen, "not built: libiceoryx-binding-c-dev was not found when building "
-                          "(scripts/deps.sh installs it)");
+    snprintf(why, whylen,
+             "not built: libiceoryx-binding-c-dev was not found when building "
+             "(scripts/deps.sh installs it)");
     return -ENOSYS;
 }
 

@@ -236,7 +236,8 @@ static void memory_table(FILE *f, const struct results *res)
         char a[32], b[32];
         bytes_str(a, sizeof(a), res->mbx_file_bytes);
         bytes_str(b, sizeof(b), res->mbx_alloc_bytes);
-        fprintf(f, "  mbx      one default mailbox (64 x 8 KiB messages): file %s (%s); no daemon\n",
+        fprintf(f,
+                "  mbx      one default mailbox (64 x 8 KiB messages): file %s (%s); no daemon\n",
                 a, b);
     }
 }

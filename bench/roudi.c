@@ -13,10 +13,10 @@
 #include "results.h"
 #include "roudi.h"
 
-static struct procs g_ps;      /* RouDi, when this process started it */
-static pid_t g_owner;          /* the process that started it */
-static bool g_up;              /* ready for clients */
-static char g_log[PATH_MAX];   /* its stdout and stderr */
+static struct procs g_ps;    /* RouDi, when this process started it */
+static pid_t g_owner;        /* the process that started it */
+static bool g_up;            /* ready for clients */
+static char g_log[PATH_MAX]; /* its stdout and stderr */
 static char g_why[200] = "iox-roudi was not started";
 static struct roudi_memory g_mem;
 
@@ -59,7 +59,8 @@ static int write_config(const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return -errno;
-    fprintf(f, "# written by mbx-bench for its iceoryx rows\n[general]\nversion = 1\n\n[[segment]]\n");
+    fprintf(f,
+            "# written by mbx-bench for its iceoryx rows\n[general]\nversion = 1\n\n[[segment]]\n");
     size_t sizes[N_LAT + N_RATE];
     int n = 0;
     for (int i = 0; i < N_LAT; i++)
@@ -137,7 +138,8 @@ static void read_memory(pid_t pid)
         const char *p = strstr(line, "Reserving ");
         unsigned long long bytes;
         char name[128], path[160];
-        if (!p || sscanf(p, "Reserving %llu bytes in the shared memory [%127[^]]]", &bytes, name) != 2)
+        if (!p ||
+            sscanf(p, "Reserving %llu bytes in the shared memory [%127[^]]]", &bytes, name) != 2)
             continue;
         struct stat st;
         snprintf(path, sizeof(path), "/dev/shm/%s", name);
