@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +21,8 @@ static bool g_up;            /* ready for clients */
 static char g_log[PATH_MAX]; /* its stdout and stderr */
 static char g_why[200] = "iox-roudi was not started";
 static struct roudi_memory g_mem;
+static char g_seg[4][128]; /* the names of its shared-memory segments */
+static int g_nseg;
 
 const char *roudi_why(void)
 {
@@ -129,6 +133,7 @@ static void log_reason(char *out, size_t outlen)
 static void read_memory(pid_t pid)
 {
     memset(&g_mem, 0, sizeof(g_mem));
+    g_nseg = 0;
     FILE *f = fopen(g_log, "r");
     if (!f)
         return;
@@ -141,6 +146,8 @@ static void read_memory(pid_t pid)
         if (!p ||
             sscanf(p, "Reserving %llu bytes in the shared memory [%127[^]]]", &bytes, name) != 2)
             continue;
+        if (g_nseg < 4)
+            snprintf(g_seg[g_nseg++], sizeof(g_seg[0]), "%s", name);
         struct stat st;
         snprintf(path, sizeof(path), "/dev/shm/%s", name);
         uint64_t alloc = stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
@@ -239,6 +246,40 @@ int roudi_start(const char *dir)
     return 0;
 }
 
+/* RouDi removes its shared memory, socket and lock files when it shuts
+ * down, unless it dies on the way: iceoryx 2.0.3 aborts at shutdown when a
+ * process still registered with it is gone (kill(2) fails), as children the
+ * harness killed are (an interrupted run, a hung cell) until RouDi's
+ * keep-alive check drops them. Then this removes what it left (its segments
+ * by the names it logged, and its socket) while holding RouDi's own lock, so
+ * that no other RouDi can be running meanwhile. */
+static void remove_leftovers(void)
+{
+    int fd = open("/tmp/iox-unique-roudi.lock", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return; /* removed at a clean shutdown */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd); /* another RouDi runs: the segments are its own now */
+        return;
+    }
+    int removed = 0;
+    for (int i = 0; i < g_nseg; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "/dev/shm/%s", g_seg[i]);
+        removed += unlink(path) == 0;
+    }
+    struct stat st;
+    if (lstat("/tmp/roudi", &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink("/tmp/roudi");
+    flock(fd, LOCK_UN);
+    close(fd);
+    if (removed)
+        fprintf(stderr,
+                "mbx-bench: iox-roudi died at shutdown; removed its %d shared-memory "
+                "segment(s)\n",
+                removed);
+}
+
 void roudi_stop(void)
 {
     if (g_ps.n == 0 || getpid() != g_owner)
@@ -266,5 +307,8 @@ void roudi_stop(void)
             procs_kill(&g_ps);
         }
     }
+    int st = g_ps.status[0];
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        remove_leftovers();
     g_ps.n = 0;
 }

@@ -48,4 +48,9 @@ rc=$?
 if kill -0 "$pid" 2>/dev/null && grep -q iox-roudi "/proc/$pid/cmdline" 2>/dev/null; then
   fail "iox-roudi (pid $pid) still runs after ^C"
 fi
+# Its shared memory is gone too (unless another RouDi runs here now: then the
+# segments are that one's).
+if flock -n /tmp/iox-unique-roudi.lock true 2>/dev/null && [ -e /dev/shm/iceoryx_mgmt ]; then
+  fail "RouDi's shared memory left in /dev/shm after ^C"
+fi
 echo "2 passed, 0 failed"
