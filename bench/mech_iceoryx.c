@@ -17,8 +17,9 @@
  * both ends of every direction are connected. iceoryx's runtime deregisters
  * from RouDi only in its static destructor, which runs at exit() and not at
  * the harness's _exit(): detach, a child's last step, therefore ends the
- * process with exit(0), else RouDi would learn of the end only from missed
- * keep-alives 1.5 s later and hold the process's chunks until then. */
+ * process with exit(0). Otherwise RouDi would learn of the end only from
+ * missed keep-alives, hold the process's chunks until then, and abort if
+ * told to stop before that (see roudi.c). */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
