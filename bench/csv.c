@@ -91,5 +91,19 @@ int csv_write(const char *path, const struct results *res)
         fprintf(f, "%s,", r->ok ? "ok" : "fail");
         quoted(f, r->ok ? "" : r->note);
     }
+    /* Memory before the first message: bytes in size_bytes, allocated in the
+     * note. */
+    const struct roudi_memory *m = &res->roudi;
+    if (res->roudi_tried && m->ok) {
+        fprintf(f, "iceoryx,memory_roudi_mgmt,%llu,,,,,,,,,ok,\"allocated %llu\"\n",
+                (unsigned long long)m->mgmt_bytes, (unsigned long long)m->mgmt_alloc);
+        fprintf(f, "iceoryx,memory_roudi_pools,%llu,,,,,,,,,ok,\"allocated %llu\"\n",
+                (unsigned long long)m->data_bytes, (unsigned long long)m->data_alloc);
+        fprintf(f, "iceoryx,memory_roudi_rss,%llu,,,,,,,,,ok,\"\"\n",
+                (unsigned long long)m->rss_bytes);
+    }
+    if (res->roudi_tried && res->mbx_mem_ok)
+        fprintf(f, "mbx,memory_mailbox,%llu,,,,,,,,,ok,\"allocated %llu\"\n",
+                (unsigned long long)res->mbx_file_bytes, (unsigned long long)res->mbx_alloc_bytes);
     return fclose(f) == 0 ? 0 : -errno;
 }

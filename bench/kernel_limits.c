@@ -22,6 +22,10 @@ static struct saved_sysctl g_sysctl[] = {
     {SYSCTL_MQ_MSGSIZE_MAX, 0, false}, {SYSCTL_MSGMAX, 0, false}, {SYSCTL_MSGMNB, 0, false}};
 static struct rlimit g_old_mq;
 static bool g_mq_changed;
+/* The process that raised the limits: a forked child that ends with exit()
+ * (the iceoryx rows' do, see mech_iceoryx.c) runs this atexit handler too,
+ * and must not put the limits back under the running benchmark. */
+static pid_t g_raiser;
 
 int sysctl_get(const char *path, long *out)
 {
@@ -62,6 +66,7 @@ void limits_raise(size_t max_size, size_t depth)
 {
     if (geteuid() != 0)
         return;
+    g_raiser = getpid();
     atexit(limits_restore);
     raise_sysctl(&g_sysctl[0], (long)max_size);
     raise_sysctl(&g_sysctl[1], (long)max_size);
@@ -81,6 +86,8 @@ void limits_raise(size_t max_size, size_t depth)
 
 void limits_restore(void)
 {
+    if (getpid() != g_raiser)
+        return;
     for (size_t i = 0; i < sizeof(g_sysctl) / sizeof(g_sysctl[0]); i++) {
         struct saved_sysctl *s = &g_sysctl[i];
         if (!s->changed)

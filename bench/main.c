@@ -13,11 +13,13 @@
 
 #include "csv.h"
 #include "kernel_limits.h"
+#include "mech_mbx.h"
 #include "mech.h"
 #include "options.h"
 #include "plot.h"
 #include "proc.h"
 #include "report.h"
+#include "roudi.h"
 #include "run.h"
 #include "tmpdir.h"
 
@@ -100,8 +102,14 @@ static int internal_run(const struct options *o)
         .pin = o->pin,
         .dir = dir,
     };
+    /* An iceoryx row uses the parent run's RouDi, or starts its own when
+     * run by hand (perf then counts RouDi's start too; run and run/10 still
+     * cancel it out). */
+    if (o->internal->needs_roudi && !roudi_up())
+        roudi_start(dir);
     struct lat_result r;
     measure_latency(o->internal, o->internal_size, &pl, &r);
+    roudi_stop();
     tmpdir_remove(dir);
     if (!r.ok)
         fprintf(stderr, "mbx-bench: counted run of %s: %s\n", o->internal->name, r.note);
@@ -118,6 +126,24 @@ static void choose(struct results *res, const struct options *o)
         if (wanted)
             res->rows[res->nrows++].mech = mech_all[i];
     }
+}
+
+static bool wants_roudi(const struct results *res)
+{
+    for (size_t i = 0; i < res->nrows; i++)
+        if (res->rows[i].mech->needs_roudi)
+            return true;
+    return false;
+}
+
+/* RouDi must run before any iceoryx process starts: one for the whole run. */
+static void progress_roudi_start(const char *dir)
+{
+    fprintf(stderr, "mbx-bench: starting iox-roudi for the iceoryx rows ... ");
+    if (roudi_start(dir) == 0)
+        fprintf(stderr, "ready in %.2f s (pid %s)\n", roudi_memory()->start_s, getenv(ROUDI_ENV));
+    else
+        fprintf(stderr, "failed: %s; the iceoryx rows are n/a\n", roudi_why());
 }
 
 static bool pin_possible(void)
@@ -179,9 +205,20 @@ int main(int argc, char **argv)
     if (private_dir(dir, sizeof(dir)) < 0)
         return 1;
     res.plan.dir = dir;
+    int rc = 0;
+    if (wants_roudi(&res)) {
+        progress_roudi_start(dir);
+        res.roudi_tried = true;
+        res.roudi = *roudi_memory();
+        snprintf(res.roudi_note, sizeof(res.roudi_note), "%s", roudi_why());
+        rc = proc_interrupted() ? -EINTR : 0;
+    }
+    res.mbx_mem_ok = mbxb_footprint(&res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
     limits_raise(lat_sizes[N_LAT - 1], QUEUE_DEPTH);
-    int rc = run_all(&res);
+    if (rc == 0)
+        rc = run_all(&res);
     limits_restore();
+    roudi_stop(); /* by pid, on every path: finished, failed or interrupted */
     tmpdir_remove(dir);
     if (rc == -EINTR) {
         fprintf(stderr, "\nmbx-bench: interrupted; children killed, temporary files removed\n");

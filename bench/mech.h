@@ -54,6 +54,7 @@ struct mech {
     bool kernel;            /* a kernel IPC facility, for the targets */
     const char *nosys_note; /* what -ENOSYS means for this row, or NULL */
     bool zero_copy;         /* touches only MECH_HDR_BYTES of its buffers */
+    bool needs_roudi;       /* iceoryx: the run starts iox-roudi first (roudi.h) */
 
     /* In the parent, before forking: creates the channel described by c->p.
      * On failure also says why in `why` (a size over a system limit, ...). */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mech_mbx.h"
 
@@ -17,6 +19,28 @@ void mbxb_teardown(struct chan *c)
             mbx_unlink(s->name[i]);
     free(s);
     c->priv = NULL;
+}
+
+int mbxb_footprint(uint64_t *file_bytes, uint64_t *alloc_bytes)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "bench.footprint.%ld", (long)getpid());
+    mbx *m;
+    int rc = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_SEND, NULL, &m);
+    if (rc < 0)
+        return rc;
+    const char *dir = getenv("MBX_DIR");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mbx.%s", dir && *dir ? dir : "/dev/shm", name);
+    struct stat st;
+    rc = stat(path, &st) < 0 ? -errno : 0;
+    if (rc == 0) {
+        *file_bytes = (uint64_t)st.st_size;
+        *alloc_bytes = (uint64_t)st.st_blocks * 512;
+    }
+    mbx_close(m);
+    mbx_unlink(name);
+    return rc;
 }
 
 /* Creates the cell's mailboxes with `capacity` slots (0: the default). */

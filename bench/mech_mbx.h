@@ -24,4 +24,8 @@ int mbxb_attach(struct chan *c, enum mech_role role, int index);
 void mbxb_detach(struct chan *c);
 void mbxb_teardown(struct chan *c);
 
+/* Creates one mailbox with default attributes in $MBX_DIR, reads the size of
+ * its file and the bytes of it allocated before any message, removes it. */
+int mbxb_footprint(uint64_t *file_bytes, uint64_t *alloc_bytes);
+
 #endif

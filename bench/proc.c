@@ -78,7 +78,7 @@ int procs_start(struct procs *ps, int cpu, int (*fn)(void *arg, int index), void
     return add(ps, pid);
 }
 
-int procs_exec(struct procs *ps, char *const argv[], bool quiet)
+static int exec_to(struct procs *ps, char *const argv[], const char *out)
 {
     if (ps->n >= PROCS_MAX)
         return -EMFILE;
@@ -89,15 +89,27 @@ int procs_exec(struct procs *ps, char *const argv[], bool quiet)
     if (pid == 0) {
         child_init(parent, -1);
         signal(SIGPIPE, SIG_DFL);
-        if (quiet) {
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
+        if (out) {
+            int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd < 0)
+                _exit(126);
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
         }
         execvp(argv[0], argv);
         _exit(127);
     }
     return add(ps, pid);
+}
+
+int procs_exec(struct procs *ps, char *const argv[], bool quiet)
+{
+    return exec_to(ps, argv, quiet ? "/dev/null" : NULL);
+}
+
+int procs_exec_log(struct procs *ps, char *const argv[], const char *log)
+{
+    return exec_to(ps, argv, log);
 }
 
 static bool failed(int status)

@@ -39,6 +39,9 @@ int procs_start(struct procs *ps, int cpu, int (*fn)(void *arg, int index), void
  * /dev/null when quiet. */
 int procs_exec(struct procs *ps, char *const argv[], bool quiet);
 
+/* Like procs_exec, with stdout and stderr appended to the file `log`. */
+int procs_exec_log(struct procs *ps, char *const argv[], const char *log);
+
 /* Sleeps until `until`. Returns 0 then, -ECHILD as soon as a child failed,
  * -EINTR on an interrupt. */
 int procs_sleep(struct procs *ps, int64_t until);

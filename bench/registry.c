@@ -1,13 +1,14 @@
 /* The list of mechanisms, in the order of the table: kernel facilities from
- * the oldest, the two messaging libraries, then the shared-memory rows. */
+ * the oldest, the two messaging libraries, then the shared-memory rows, each
+ * iceoryx row beside the mbx row that does the same work. */
 #include <string.h>
 
 #include "mech.h"
 
 extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket,
-    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq, mech_zmq, mech_nng,
-    mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
-    mech_mbx_loan;
+    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq, mech_zmq,
+    mech_nng, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
+    mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc, mech_iceoryx_zc_poll;
 
 const struct mech *const mech_all[] = {
     &mech_pipe,
@@ -31,7 +32,11 @@ const struct mech *const mech_all[] = {
     &mech_mbx_sleep,
     &mech_mbx_spin,
     &mech_mbx_epoll,
+    &mech_iceoryx,
+    &mech_iceoryx_poll,
     &mech_mbx_loan,
+    &mech_iceoryx_zc,
+    &mech_iceoryx_zc_poll,
 };
 
 const size_t mech_count = sizeof(mech_all) / sizeof(mech_all[0]);

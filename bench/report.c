@@ -198,6 +198,50 @@ static void loan_table(FILE *f, const struct results *res, struct notes *ns, int
     fputc('\n', f);
 }
 
+static void bytes_str(char *out, size_t n, uint64_t b)
+{
+    char num[24];
+    if (b >= (uint64_t)1 << 20) {
+        sig3(num, sizeof(num), (double)b / (1 << 20));
+        snprintf(out, n, "%s MiB", num);
+    } else {
+        sig3(num, sizeof(num), (double)b / 1024);
+        snprintf(out, n, "%s KiB", num);
+    }
+}
+
+/* With the iceoryx rows: what each side holds before its first message. */
+static void memory_table(FILE *f, const struct results *res)
+{
+    if (!res->roudi_tried)
+        return;
+    fprintf(f, "\nmemory before the first message: shared memory reserved (allocated)\n");
+    const struct roudi_memory *m = &res->roudi;
+    if (m->ok) {
+        char a[32], b[32], c[32], d[32], e[32];
+        bytes_str(a, sizeof(a), m->mgmt_bytes);
+        bytes_str(b, sizeof(b), m->mgmt_alloc);
+        bytes_str(c, sizeof(c), m->data_bytes);
+        bytes_str(d, sizeof(d), m->data_alloc);
+        bytes_str(e, sizeof(e), m->rss_bytes);
+        fprintf(f,
+                "  iceoryx  iox-roudi, started before any iceoryx process (%.2f s to ready): "
+                "management\n           segment %s (%s), chunk pools for this run's sizes %s "
+                "(%s); RouDi resident %s\n",
+                m->start_s, a, b, c, d, e);
+    } else {
+        fprintf(f, "  iceoryx  n/a: %s\n", res->roudi_note[0] ? res->roudi_note : "not measured");
+    }
+    if (res->mbx_mem_ok) {
+        char a[32], b[32];
+        bytes_str(a, sizeof(a), res->mbx_file_bytes);
+        bytes_str(b, sizeof(b), res->mbx_alloc_bytes);
+        fprintf(f,
+                "  mbx      one default mailbox (64 x 8 KiB messages): file %s (%s); no daemon\n",
+                a, b);
+    }
+}
+
 static void fail_table(FILE *f, const struct results *res, struct notes *ns)
 {
     if (!res->fail_ran)
@@ -298,6 +342,7 @@ void report_print(FILE *f, const struct results *res)
         row_line(f, res, &res->rows[i], &ns, w);
     fanin_table(f, res, &ns, w);
     loan_table(f, res, &ns, w);
+    memory_table(f, res);
     fail_table(f, res, &ns);
     if (ns.n) {
         fprintf(f, "\nnotes:\n");

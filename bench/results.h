@@ -8,6 +8,7 @@
 #include "measure.h"
 #include "measure_failure.h"
 #include "mech.h"
+#include "roudi.h"
 
 #define N_LAT   4
 #define N_RATE  2
@@ -45,6 +46,13 @@ struct results {
     /* How soon mbx's waiters learn of a death or a removal (issue 20). */
     bool fail_ran;
     struct fail_result fail[N_FAIL];
+    /* What each side holds before the first message: iceoryx's RouDi (when
+     * an iceoryx row ran) and one default mbx mailbox. */
+    bool roudi_tried;
+    struct roudi_memory roudi;
+    char roudi_note[200];
+    bool mbx_mem_ok;
+    uint64_t mbx_file_bytes, mbx_alloc_bytes;
     double seconds; /* wall time of all measurements */
 };
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build, the tests and the benchmark need.
+# Installs the Debian packages the build, the tests and the benchmark need
+# (ZeroMQ, NNG and iceoryx only for the benchmark's optional rows: iceoryx is
+# the iox-roudi daemon, libiceoryx-binding-c-dev its C API).
 # As root it runs apt-get itself; otherwise it prints the command to run.
 set -euo pipefail
 want=(cmake make gcc pkg-config libcmocka-dev bats libzmq3-dev libnng-dev gnuplot-nox
-      clang libclang-rt-14-dev valgrind libuv1-dev python3 scdoc)
+      clang libclang-rt-14-dev valgrind libuv1-dev python3 scdoc
+      iceoryx libiceoryx-binding-c-dev)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# mbx-bench's iceoryx rows: measured in every cell without a failure, or n/a
+# with the reason when libiceoryx or iox-roudi is missing; the RouDi the run
+# started is gone afterwards, also after ^C.
+set -u
+bench=$1
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail() { echo "FAIL: $*"; echo "--- output"; cat "$out/log"; exit 1; }
+
+"$bench" --quick --only iceoryx-zc,mbx-loan --out "$out" >"$out/log" 2>&1 || fail "exit status $?"
+row=$(grep '^iceoryx (zero copy) ' "$out/log" | head -1)
+[ -n "$row" ] || fail "no iceoryx (zero copy) row"
+if [[ $row == *"n/a:"* ]]; then
+  # Not built or no daemon: the reason is given, and nothing else is wrong.
+  [[ $row == *"not built"* || $row == *"iox-roudi"* ]] || fail "n/a without a reason: $row"
+  echo "iceoryx rows n/a here: ${row#*n/a: }"
+  echo "1 passed, 0 failed"
+  exit 0
+fi
+[[ $row != *FAIL* ]] || fail "a cell failed: $row"
+fanin=$(awk '/^fan-in:/ {f = 1} f && /^iceoryx \(zero copy\)/ {print; exit}' "$out/log")
+[ -n "$fanin" ] && [[ $fanin != *FAIL* ]] || fail "fan-in row missing or failed: $fanin"
+grep -q '^  iceoryx  iox-roudi, started before' "$out/log" || fail "no memory line for RouDi"
+grep -q '^  mbx      one default mailbox' "$out/log" || fail "no memory line for mbx"
+n=$(grep -c '^iceoryx-zc,rtt,.*,ok,' "$out/results.csv")
+[ "$n" -eq 4 ] || fail "results.csv has $n measured round-trip cells of iceoryx-zc, not 4"
+pid=$(sed -n 's/.*ready in .* (pid \([0-9]*\)).*/\1/p' "$out/log")
+[ -n "$pid" ] || fail "RouDi's pid not reported"
+if kill -0 "$pid" 2>/dev/null && grep -q iox-roudi "/proc/$pid/cmdline" 2>/dev/null; then
+  fail "iox-roudi (pid $pid) still runs after the benchmark"
+fi
+
+# ^C in the middle: the run says so, and its RouDi is gone.
+"$bench" --quick --only iceoryx --out "$out" >"$out/log" 2>&1 &
+run=$!
+for _ in $(seq 200); do
+  grep -q 'ready in' "$out/log" && break
+  sleep 0.05
+done
+pid=$(sed -n 's/.*ready in .* (pid \([0-9]*\)).*/\1/p' "$out/log")
+[ -n "$pid" ] || { kill -KILL "$run"; fail "RouDi did not start"; }
+sleep 1
+kill -INT "$run"
+wait "$run"
+rc=$?
+[ "$rc" -eq 130 ] || fail "interrupted run exited $rc, not 130"
+if kill -0 "$pid" 2>/dev/null && grep -q iox-roudi "/proc/$pid/cmdline" 2>/dev/null; then
+  fail "iox-roudi (pid $pid) still runs after ^C"
+fi
+# Its shared memory is gone too (unless another RouDi runs here now: then the
+# segments are that one's).
+if flock -n /tmp/iox-unique-roudi.lock true 2>/dev/null && [ -e /dev/shm/iceoryx_mgmt ]; then
+  fail "RouDi's shared memory left in /dev/shm after ^C"
+fi
+echo "2 passed, 0 failed"
