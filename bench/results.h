@@ -46,6 +46,7 @@ struct results {
     bool fail_ran;
     struct fail_result fail[N_FAIL];
     double seconds; /* wall time of all measurements */
+    bool preloaded; /* this is the copy that measures a preloaded row */
 };
 
 /* The row of mechanism `name`, or NULL when it was not run. */

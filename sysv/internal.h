@@ -105,6 +105,10 @@ HIDDEN int sysv_table_add(int32_t id, mbx *m, struct sysv_meta *meta);
  * the queue's msg_qbytes. Returns 0, -EAGAIN (nowait), -EINTR (a signal
  * handler ran), -EIDRM, or an error of mbx_stat_get. */
 HIDDEN int sysv_room_wait(struct sysv_q *q, size_t len, int nowait);
+/* Counts a message of len bytes sent, or received (waking senders waiting
+ * for room). */
+HIDDEN void sysv_count_sent(struct sysv_meta *m, size_t len);
+HIDDEN void sysv_count_received(struct sysv_meta *m, size_t len);
 
 /* count.c: counts the queues of the mailbox directory, their messages and
  * bytes (each capped at INT32_MAX). Returns 0 or -errno of opendir. */

@@ -43,7 +43,7 @@ static void note_recv(struct sysv_meta *m)
  * may take that message first; then the next selected one is taken, as if
  * this call had come later. Returns the bytes stored or a negative errno. */
 static ssize_t recv_truncating(struct sysv_q *q, int how, uint64_t type, char *text, size_t msgsz,
-                               uint64_t *got, int64_t timeout, size_t need)
+                               uint64_t *got, int64_t timeout, size_t need, size_t *taken)
 {
     for (;;) {
         char *big = malloc(need ? need : 1);
@@ -53,6 +53,7 @@ static ssize_t recv_truncating(struct sysv_q *q, int how, uint64_t type, char *t
         ssize_t n = mbx_recv_select(q->m, how, type, big, need, &info, got, timeout);
         if (n >= 0) {
             size_t keep = (size_t)n < msgsz ? (size_t)n : msgsz;
+            *taken = (size_t)n;
             memcpy(text, big, keep);
             free(big);
             return (ssize_t)keep;
@@ -87,17 +88,20 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
     char *text = (char *)msgp + sizeof(long);
     mbx_msginfo info;
     ssize_t n = mbx_recv_select(q->m, how, type, text, msgsz, &info, &got, timeout);
+    size_t taken = n > 0 ? (size_t)n : 0;
     if (n == -EMSGSIZE) {
         if (!(msgflg & MSG_NOERROR))
             n = -E2BIG; /* it stays queued */
         else if (info.size > SYSV_MSGMAX)
             n = -EUCLEAN;
         else
-            n = recv_truncating(q, how, type, text, msgsz, &got, timeout, (size_t)info.size);
+            n = recv_truncating(q, how, type, text, msgsz, &got, timeout, (size_t)info.size,
+                                &taken);
     }
     if (n >= 0) {
         long mtype = (long)got;
         memcpy(msgp, &mtype, sizeof(mtype));
+        sysv_count_received(q->meta, taken);
         note_recv(q->meta);
     } else if (n == -EIDRM) {
         sysv_forget(q);

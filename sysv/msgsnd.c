@@ -45,8 +45,10 @@ EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
     if (rc == 0)
         rc = mbx_send_typed(q->m, (const char *)msgp + sizeof(long), msgsz, 0, (uint64_t)mtype,
                             nowait ? MBX_NONBLOCK : MBX_FOREVER);
-    if (rc == 0)
+    if (rc == 0) {
+        sysv_count_sent(q->meta, msgsz);
         note_send(q->meta);
+    }
     else if (rc == -EIDRM)
         sysv_forget(q);
     sysv_put(q);

@@ -31,7 +31,7 @@
 /* mbx's own limits for a queue (not the kernel's msgmax/msgmnb): a queue is
  * a ring mailbox of SYSV_CAPACITY messages of up to SYSV_MSGMAX bytes. */
 #define SYSV_MSGMAX   65536u
-#define SYSV_CAPACITY 1024u
+#define SYSV_CAPACITY 256u
 #define SYSV_MSGMNB   ((uint64_t)SYSV_MSGMAX * SYSV_CAPACITY)
 
 /* The state of one queue. Fields are written with atomic stores, each on
@@ -59,6 +59,16 @@ struct sysv_meta {
     int32_t lrpid, pad4;
     int64_t rtime;
     char pad5[64 - 16];
+    /* Both sides: what msg_qbytes is judged by (mbx counts messages, not
+     * bytes). An estimate: senders add after sending and receivers
+     * subtract after receiving, so it lags, and a process killed between
+     * the two steps leaves it off by a message; a send it would refuse
+     * looks at the mailbox's exact counts first. */
+    uint64_t cbytes;
+    uint32_t qnum;
+    uint32_t rx_seq;       /* futex word: bumped by a receive while room_waiters */
+    uint32_t room_waiters; /* senders waiting for msg_qbytes room */
+    char pad6[64 - 20];
 };
 
 /* Whether a state file's contents may be used for queue `id` (id < 0:
@@ -104,7 +114,7 @@ static inline int sysv_parse_key(const char *s, int32_t *key)
     return 0;
 }
 
-_Static_assert(sizeof(struct sysv_meta) == 192, "three cache lines");
+_Static_assert(sizeof(struct sysv_meta) == 256, "four cache lines");
 _Static_assert(sizeof(struct sysv_meta) <= SYSV_META_SIZE, "fits the file");
 
 #endif
