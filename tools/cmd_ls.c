@@ -8,11 +8,13 @@
 #include "format.h"
 #include "json.h"
 #include "mbx.h"
+#include "sysv_ls.h"
 
 static const char usage[] =
     "usage: mbx ls [OPTION...]\n"
     "List every mailbox in $MBX_DIR (default /dev/shm) with its messages, bytes,\n"
-    "capacity, largest message, mode, user and owner, sorted by name.\n"
+    "capacity, largest message, mode, user and owner, sorted by name; then the\n"
+    "System V queues libmbx-sysv keeps there, like `ipcs -q` (text only).\n"
     "\n"
     "  -j, --json            print a JSON array of the objects `mbx stat --json`\n"
     "                        prints; a mailbox that cannot be read has \"name\" and\n"
@@ -136,10 +138,12 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
                 l.v[kept++] = l.v[i];
         }
         l.len = kept;
-        if (json)
+        if (json) {
             print_json(&l);
-        else
+        } else {
             print_text(&l);
+            sysv_ls_print(stdout, mbx_dir());
+        }
     }
     for (i = 0; i < l.len; i++)
         free(l.v[i].name);
