@@ -5,8 +5,8 @@
 #include "mech.h"
 
 extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket,
-    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_sysvmq, mech_sysvmq_mbx, mech_zmq, mech_nng,
-    mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
+    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_sysvmq, mech_sysvmq_mbx, mech_zmq,
+    mech_nng, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
     mech_mbx_loan;
 
 const struct mech *const mech_all[] = {

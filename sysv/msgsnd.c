@@ -48,8 +48,7 @@ EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
     if (rc == 0) {
         sysv_count_sent(q->meta, msgsz);
         note_send(q->meta);
-    }
-    else if (rc == -EIDRM)
+    } else if (rc == -EIDRM)
         sysv_forget(q);
     sysv_put(q);
     if (rc == -EUCLEAN || rc == -EBADF)

@@ -103,7 +103,7 @@ static inline int sysv_parse_key(const char *s, int32_t *key)
         return -1;
     for (int i = 0; i < 8; i++) {
         char c = s[i];
-        uint32_t d = c >= '0' && c <= '9' ? (uint32_t)(c - '0')
+        uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0')
                      : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
                                             : 16u;
         if (d > 15)

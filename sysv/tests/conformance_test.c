@@ -208,14 +208,14 @@ static void select_by_type(void **state)
     assert_int_equal(send_text(id, 3, "d3", 0), 0);
     assert_int_equal(send_text(id, 1, "e1", 0), 0);
     assert_int_equal(send_text(id, 5, "f5", 0), 0);
-    expect(id, 3, 0, 3, "b3");                /* first of type 3 */
-    expect(id, 5, MSG_EXCEPT, 7, "c7");       /* first not of type 5 */
-    expect(id, -4, 0, 1, "e1");               /* lowest type <= 4 */
-    expect(id, -4, 0, 3, "d3");               /* then the next lowest */
+    expect(id, 3, 0, 3, "b3");          /* first of type 3 */
+    expect(id, 5, MSG_EXCEPT, 7, "c7"); /* first not of type 5 */
+    expect(id, -4, 0, 1, "e1");         /* lowest type <= 4 */
+    expect(id, -4, 0, 3, "d3");         /* then the next lowest */
     expect_errno(msgrcv(id, &(struct msg){0}, TEXT_MAX, -4, IPC_NOWAIT), ENOMSG);
     expect_errno(msgrcv(id, &(struct msg){0}, TEXT_MAX, 9, IPC_NOWAIT), ENOMSG);
     expect_errno(msgrcv(id, &(struct msg){0}, TEXT_MAX, 5, MSG_EXCEPT | IPC_NOWAIT), ENOMSG);
-    expect(id, LONG_MIN, 0, 5, "a5");         /* every type is <= LONG_MAX */
+    expect(id, LONG_MIN, 0, 5, "a5"); /* every type is <= LONG_MAX */
     expect(id, 0, 0, 5, "f5");
     assert_int_equal(stat_of(id).msg_qnum, 0);
 }
@@ -244,7 +244,7 @@ static void too_long_stays_or_truncates(void **state)
     memset(&m, 0, sizeof(m));
     expect_errno(msgrcv(id, &m, 10, 0, IPC_NOWAIT), E2BIG);
     expect_errno(msgrcv(id, &m, 10, 0, 0), E2BIG); /* not a wait: it is there */
-    assert_int_equal(stat_of(id).msg_qnum, 1);       /* it stayed */
+    assert_int_equal(stat_of(id).msg_qnum, 1);     /* it stayed */
     ssize_t n = msgrcv(id, &m, 10, 4, MSG_NOERROR | IPC_NOWAIT);
     assert_int_equal(n, 10);
     assert_int_equal(m.mtype, 4);
