@@ -197,6 +197,13 @@ int main(int argc, char **argv)
         res.plan.pin = false;
     }
     choose(&res, &o);
+    if (o.internal_row) {
+        /* The copy run_preloaded started: this one row, nothing else. */
+        res.nrows = 1;
+        res.rows[0].mech = o.internal_row;
+        res.preloaded = true;
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
     for (size_t i = 0; mech_not_built[i]; i++)
         fprintf(stderr, "mbx-bench: not built: %s\n", mech_not_built[i]);
 
@@ -206,20 +213,25 @@ int main(int argc, char **argv)
         return 1;
     res.plan.dir = dir;
     int rc = 0;
-    if (wants_roudi(&res)) {
+    if (!res.preloaded && wants_roudi(&res)) {
         progress_roudi_start(dir);
         res.roudi_tried = true;
         res.roudi = *roudi_memory();
         snprintf(res.roudi_note, sizeof(res.roudi_note), "%s", roudi_why());
         rc = proc_interrupted() ? -EINTR : 0;
     }
-    res.mbx_mem_ok = mbxb_footprint(&res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
-    limits_raise(lat_sizes[N_LAT - 1], QUEUE_DEPTH);
+    if (!res.preloaded) {
+        res.mbx_mem_ok = mbxb_footprint(&res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
+        limits_raise(lat_sizes[N_LAT - 1], QUEUE_DEPTH);
+    }
     if (rc == 0)
         rc = run_all(&res);
-    limits_restore();
+    if (!res.preloaded)
+        limits_restore();
     roudi_stop(); /* by pid, on every path: finished, failed or interrupted */
     tmpdir_remove(dir);
+    if (res.preloaded)
+        return rc == 0 && preloaded_child_write(&res.rows[0], o.internal_out) == 0 ? 0 : 1;
     if (rc == -EINTR) {
         fprintf(stderr, "\nmbx-bench: interrupted; children killed, temporary files removed\n");
         return 130;

@@ -55,6 +55,10 @@ struct mech {
     const char *nosys_note; /* what -ENOSYS means for this row, or NULL */
     bool zero_copy;         /* touches only MECH_HDR_BYTES of its buffers */
     bool needs_roudi;       /* iceoryx: the run starts iox-roudi first (roudi.h) */
+    /* A library the row's processes run with (LD_PRELOAD), or NULL: the
+     * row is measured by a copy of the benchmark started with it, so it
+     * applies to that row's processes only (run_preloaded.c). */
+    const char *preload;
 
     /* In the parent, before forking: creates the channel described by c->p.
      * On failure also says why in `why` (a size over a system limit, ...). */

@@ -7,7 +7,6 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 
-#include "kernel_limits.h"
 #include "mech.h"
 
 /* The kernel's default queue size: small messages keep at least this. */
@@ -58,9 +57,12 @@ static int sysv_setup(struct chan *c, char *why, size_t whylen)
         return -ENOMEM;
     *s = (struct sysv_priv){{-1, -1}, -1, -1};
     c->priv = s;
-    long max = 0;
-    if (sysctl_get(SYSCTL_MSGMAX, &max) == 0 && (long)c->p.size > max) {
-        snprintf(why, whylen, "over kernel.msgmax (%ld B); root may raise it", max);
+    /* IPC_INFO's msgmax is kernel.msgmax for the kernel, and the shim's
+     * own limit under LD_PRELOAD of libmbx-sysv. */
+    struct msginfo mi;
+    if (msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&mi) >= 0 && (long)c->p.size > mi.msgmax) {
+        snprintf(why, whylen, "over msgmax (%d B)%s", mi.msgmax,
+                 c->mech->kernel ? "; root may raise kernel.msgmax" : "");
         return -EMSGSIZE;
     }
     int n = c->p.pattern == PATTERN_PINGPONG ? 2 : 1;
@@ -128,6 +130,24 @@ static void sysv_detach(struct chan *c)
 {
     (void)c;
 }
+
+/* The same code under LD_PRELOAD of libmbx-sysv: msgget and the others
+ * are the shim's, on mbx mailboxes, in every process of the row. */
+const struct mech mech_sysvmq_mbx = {
+    .name = "sysvmq-mbx",
+    .label = "sysvmq via libmbx-sysv",
+    .about = "the sysvmq row's code under LD_PRELOAD=libmbx-sysv.so (queues on mbx)",
+    .fanin = FANIN_YES,
+    .preload = BENCH_SYSV_SHIM,
+    .setup = sysv_setup,
+    .attach = sysv_attach,
+    .ping = sysv_ping,
+    .pong = sysv_pong,
+    .send = sysv_send,
+    .recv = sysv_recv,
+    .detach = sysv_detach,
+    .teardown = sysv_teardown,
+};
 
 const struct mech mech_sysvmq = {
     .name = "sysvmq",

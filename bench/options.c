@@ -168,6 +168,14 @@ int options_parse(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "--internal-run") == 0) {
             if (parse_internal(argc, argv, &i, o) < 0)
                 return -1;
+        } else if (strcmp(a, "--internal-row") == 0 && i + 2 < argc) {
+            o->internal_row = mech_find(argv[i + 1]);
+            o->internal_out = argv[i + 2];
+            i += 2;
+            if (!o->internal_row) {
+                fprintf(stderr, "mbx-bench: bad --internal-row arguments\n");
+                return -1;
+            }
         } else if ((v = value(argc, argv, &i, "--only"))) {
             if (add_only(o, v) < 0)
                 return -1;

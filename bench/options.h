@@ -18,6 +18,9 @@ struct options {
     const struct mech *internal;
     size_t internal_size;
     uint64_t internal_rtts;
+    /* --internal-row MECH FILE: measure one row (under LD_PRELOAD), write it */
+    const struct mech *internal_row;
+    const char *internal_out;
 };
 
 /* Fills o from argv. Returns 0, or -1 after saying what is wrong on stderr. */

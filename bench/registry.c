@@ -6,9 +6,10 @@
 #include "mech.h"
 
 extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket,
-    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq, mech_zmq,
-    mech_nng, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
-    mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc, mech_iceoryx_zc_poll;
+    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq,
+    mech_sysvmq_mbx, mech_zmq, mech_nng, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep,
+    mech_mbx_spin, mech_mbx_epoll, mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc,
+    mech_iceoryx_zc_poll;
 
 const struct mech *const mech_all[] = {
     &mech_pipe,
@@ -20,6 +21,7 @@ const struct mech *const mech_all[] = {
     &mech_posixmq,
     &mech_posixmq_mbx,
     &mech_sysvmq,
+    &mech_sysvmq_mbx,
 #ifdef BENCH_HAVE_ZMQ
     &mech_zmq,
 #endif

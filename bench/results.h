@@ -54,6 +54,7 @@ struct results {
     bool mbx_mem_ok;
     uint64_t mbx_file_bytes, mbx_alloc_bytes;
     double seconds; /* wall time of all measurements */
+    bool preloaded; /* this is the copy that measures a preloaded row */
 };
 
 /* The row of mechanism `name`, or NULL when it was not run. */

@@ -9,11 +9,13 @@
 #include "json.h"
 #include "mailbox_list.h"
 #include "mbx.h"
+#include "sysv_ls.h"
 
 static const char usage[] =
     "usage: mbx ls [OPTION...]\n"
     "List every mailbox in $MBX_DIR (default /dev/shm) with its messages, bytes,\n"
-    "capacity, largest message, mode, user and owner, sorted by name.\n"
+    "capacity, largest message, mode, user and owner, sorted by name; then the\n"
+    "System V queues libmbx-sysv keeps there, like `ipcs -q` (text only).\n"
     "\n"
     "  -j, --json            print a JSON array of the objects `mbx stat --json`\n"
     "                        prints; a mailbox that cannot be read has \"name\" and\n"
@@ -83,10 +85,12 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         return cli_usage(self->name, "takes no arguments");
     err = mailbox_list_read(&l);
     if (!err) {
-        if (json)
+        if (json) {
             print_json(&l);
-        else
+        } else {
             print_text(&l);
+            sysv_ls_print(stdout, mailbox_dir());
+        }
     }
     mailbox_list_free(&l);
     return err ? cli_error(self->name, mailbox_dir(), err) : CLI_OK;

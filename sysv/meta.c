@@ -1,0 +1,111 @@
+/* State files: one page per queue holding struct sysv_meta, mapped shared
+ * by every process using the queue, for what mbx has no place for (the
+ * System V owner and mode, msg_qbytes, the last sender and receiver and
+ * their times). Created complete under a temporary name is not needed:
+ * the file only becomes reachable through its key link, made after it. */
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int meta_path(char *buf, size_t cap, int32_t id)
+{
+    char tail[16];
+    snprintf(tail, sizeof(tail), "%d", (int)id);
+    return sysv_path(buf, cap, SYSV_META_PREFIX, tail);
+}
+
+mode_t sysv_file_mode(uint32_t mode)
+{
+    mode_t f = 0600;
+    if (mode & 0060)
+        f |= 0060;
+    if (mode & 0006)
+        f |= 0006;
+    return f;
+}
+
+int sysv_meta_create(int32_t id, const struct sysv_meta *init, mode_t fmode)
+{
+    char path[4200];
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc < 0)
+        return rc;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    /* The mode exactly, not masked by the umask (as the mailbox's). */
+    char page[SYSV_META_SIZE] = {0};
+    memcpy(page, init, sizeof(*init));
+    ssize_t n = pwrite(fd, page, sizeof(page), 0);
+    rc = n == (ssize_t)sizeof(page) ? 0 : n < 0 ? -errno : -ENOSPC;
+    if (rc == 0 && fchmod(fd, fmode) < 0)
+        rc = -errno;
+    close(fd);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
+int sysv_meta_map(int32_t id, struct sysv_meta **out)
+{
+    char path[4200];
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc < 0)
+        return rc;
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -EUCLEAN : -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != SYSV_META_SIZE) {
+        close(fd);
+        return -EUCLEAN;
+    }
+    void *p = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    struct sysv_meta *m = p;
+    if (!sysv_meta_valid(m, id)) {
+        munmap(p, SYSV_META_SIZE);
+        return -EUCLEAN;
+    }
+    if (atomic_load((_Atomic uint32_t *)&m->removed)) {
+        munmap(p, SYSV_META_SIZE);
+        return -ENOENT;
+    }
+    *out = m;
+    return 0;
+}
+
+void sysv_meta_unmap(struct sysv_meta *m)
+{
+    if (m)
+        munmap(m, SYSV_META_SIZE);
+}
+
+int sysv_meta_unlink(int32_t id)
+{
+    char path[4200];
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc < 0)
+        return rc;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+int sysv_files_chmod(int32_t id, uint32_t mode)
+{
+    char path[4200], tail[24];
+    mode_t f = sysv_file_mode(mode);
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc == 0 && chmod(path, f) < 0)
+        rc = -errno;
+    snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
+    if (sysv_path(path, sizeof(path), "mbx.", tail) == 0 && chmod(path, f) < 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}

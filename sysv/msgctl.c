@@ -1,0 +1,109 @@
+/* msgctl: the state file answers for what System V keeps about a queue,
+ * the mailbox for what is queued. */
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "internal.h"
+#include "mbx-sysv.h"
+
+#define LOAD32(f) atomic_load_explicit((_Atomic uint32_t *)&(f), memory_order_relaxed)
+#define LOAD64(f) atomic_load_explicit((_Atomic int64_t *)&(f), memory_order_relaxed)
+
+static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
+{
+    if (!sysv_perm_ok(q->meta, 4))
+        return -EACCES;
+    mbx_stat st;
+    int rc = mbx_stat_get(q->m, &st);
+    if (rc < 0)
+        return rc;
+    const struct sysv_meta *m = q->meta;
+    struct msqid_ds ds;
+    memset(&ds, 0, sizeof(ds));
+    ds.msg_perm.__key = m->key;
+    ds.msg_perm.uid = LOAD32(m->uid);
+    ds.msg_perm.gid = LOAD32(m->gid);
+    ds.msg_perm.cuid = m->cuid;
+    ds.msg_perm.cgid = m->cgid;
+    ds.msg_perm.mode = (unsigned short)(LOAD32(m->mode) & 0777);
+    ds.msg_stime = (time_t)LOAD64(m->stime);
+    ds.msg_rtime = (time_t)LOAD64(m->rtime);
+    ds.msg_ctime = (time_t)LOAD64(m->ctime);
+    ds.__msg_cbytes = st.bytes;
+    ds.msg_qnum = st.count;
+    ds.msg_qbytes = (msglen_t)atomic_load((_Atomic uint64_t *)&m->qbytes);
+    ds.msg_lspid = (pid_t)LOAD32(m->lspid);
+    ds.msg_lrpid = (pid_t)LOAD32(m->lrpid);
+    *buf = ds;
+    return 0;
+}
+
+static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
+{
+    struct sysv_meta *m = q->meta;
+    if (!sysv_is_owner(m))
+        return -EPERM;
+    /* The mailbox's bound cannot grow after creation, even for root. */
+    if (buf->msg_qbytes > SYSV_MSGMNB)
+        return -EPERM;
+    uint32_t mode = buf->msg_perm.mode & 0777;
+    atomic_store((_Atomic uint64_t *)&m->qbytes, (uint64_t)buf->msg_qbytes);
+    atomic_store((_Atomic uint32_t *)&m->uid, (uint32_t)buf->msg_perm.uid);
+    atomic_store((_Atomic uint32_t *)&m->gid, (uint32_t)buf->msg_perm.gid);
+    atomic_store((_Atomic uint32_t *)&m->mode, mode);
+    atomic_store((_Atomic int64_t *)&m->ctime, sysv_now());
+    /* Let the users the new mode names open the files; only the files'
+     * owner (or root) may, so another owner's change stays in the state
+     * file alone (see the README's differences). */
+    sysv_files_chmod(q->id, mode);
+    return 0;
+}
+
+/* Fills a struct msginfo (the kernel's layout) for IPC_INFO and MSG_INFO. */
+static int info(int cmd, struct msginfo *mi)
+{
+    memset(mi, 0, sizeof(*mi));
+    mi->msgmax = SYSV_MSGMAX;
+    mi->msgmnb = (int)(SYSV_MSGMNB > INT32_MAX ? INT32_MAX : SYSV_MSGMNB);
+    mi->msgmni = INT32_MAX; /* ids are random 31-bit numbers; no count limit */
+    mi->msgssz = 0;         /* no segments: messages are stored whole */
+    mi->msgseg = 0;
+    if (cmd == MSG_INFO)
+        return sysv_count_queues(&mi->msgpool, &mi->msgmap, &mi->msgtql);
+    return 0;
+}
+
+/* See mbx-sysv.h. */
+EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+    if (cmd == IPC_INFO || cmd == MSG_INFO) {
+        if (!buf)
+            return sysv_fail(-EFAULT);
+        int rc = info(cmd, (struct msginfo *)(void *)buf);
+        /* The kernel returns the highest index in use, for MSG_STAT;
+         * there are no indexes here (MSG_STAT is not supported). */
+        return rc < 0 ? sysv_fail(rc) : 0;
+    }
+    if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID)
+        return sysv_fail(-EINVAL);
+    if (msqid < 0)
+        return sysv_fail(-EINVAL);
+    if (cmd != IPC_RMID && !buf)
+        return sysv_fail(-EFAULT);
+    struct sysv_q *q;
+    int rc = sysv_get(msqid, &q);
+    if (rc < 0)
+        return sysv_fail(rc);
+    if (cmd == IPC_STAT)
+        rc = stat_queue(q, buf);
+    else if (cmd == IPC_SET)
+        rc = set_queue(q, buf);
+    else
+        rc = sysv_is_owner(q->meta) ? sysv_queue_remove(q) : -EPERM;
+    if (rc == -EIDRM)
+        rc = -EINVAL;
+    sysv_put(q);
+    return rc < 0 ? sysv_fail(rc) : 0;
+}

@@ -1,0 +1,60 @@
+/* msgget: a key to a queue id, through the key links (keys.c). */
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "internal.h"
+#include "mbx-sysv.h"
+
+/* Looks at the existing queue id for msgget's checks: EEXIST comes
+ * before permissions, as in the kernel. Returns the id, -ENOENT when the
+ * key's link names no queue (a stale link), or another negative errno. */
+static int existing(int32_t id, int msgflg)
+{
+    if ((msgflg & IPC_CREAT) && (msgflg & IPC_EXCL))
+        return -EEXIST;
+    struct sysv_meta *meta;
+    int rc = sysv_meta_map(id, &meta);
+    if (rc == -EACCES)
+        /* The files refuse us, so the System V mode gives us nothing;
+         * asking for nothing still gets the id, as in the kernel. */
+        return (msgflg & 0777) ? -EACCES : id;
+    if (rc < 0)
+        return rc == -EUCLEAN ? -ENOENT : rc;
+    rc = sysv_perm_ok(meta, sysv_asked((uint32_t)msgflg)) ? id : -EACCES;
+    sysv_meta_unmap(meta);
+    return rc;
+}
+
+/* See mbx-sysv.h. */
+EXPORT int msgget(key_t key, int msgflg)
+{
+    sysv_creds_refresh();
+    int32_t id;
+    if (key == IPC_PRIVATE) {
+        int rc = sysv_queue_create(0, (uint32_t)msgflg & 0777, &id);
+        return rc < 0 ? sysv_fail(rc) : id;
+    }
+    for (int tries = 0; tries < 100; tries++) {
+        int rc = sysv_key_lookup(key, &id);
+        if (rc == 0) {
+            rc = existing(id, msgflg);
+            if (rc != -ENOENT)
+                return rc < 0 ? sysv_fail(rc) : rc;
+            if (!(msgflg & IPC_CREAT))
+                return sysv_fail(-ENOENT);
+            sysv_key_remove(key, id); /* stale: its queue is gone */
+            continue;
+        }
+        if (rc == -EUCLEAN)
+            return sysv_fail(-EACCES); /* something else holds the key's name */
+        if (rc != -ENOENT)
+            return sysv_fail(rc);
+        if (!(msgflg & IPC_CREAT))
+            return sysv_fail(-ENOENT);
+        rc = sysv_queue_create(key, (uint32_t)msgflg & 0777, &id);
+        if (rc == -EEXIST)
+            continue; /* another process created it first: use theirs */
+        return rc < 0 ? sysv_fail(rc) : id;
+    }
+    return sysv_fail(-EAGAIN);
+}

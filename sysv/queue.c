@@ -1,0 +1,130 @@
+/* A queue's life: its mailbox and state file made under a fresh random id,
+ * then its key published; removal in the opposite order, so that whoever
+ * finds a key finds the whole queue, and a removed queue's id stops
+ * working (the state file says so) before its blocked callers are woken. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "creds.h"
+#include "internal.h"
+
+/* The queue's mailbox: a ring of SYSV_CAPACITY slots of up to SYSV_MSGMAX
+ * bytes (storage is taken as messages come), any number of receivers. */
+static int make_box(int32_t id, uint32_t mode, mbx **m)
+{
+    char name[32];
+    sysv_box_name(name, sizeof(name), id);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = SYSV_MSGMAX;
+    a.capacity = SYSV_CAPACITY;
+    a.mode = sysv_file_mode(mode);
+    return mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, m);
+}
+
+static void drop_box(int32_t id, mbx *m)
+{
+    char name[32];
+    sysv_box_name(name, sizeof(name), id);
+    mbx_close(m);
+    mbx_unlink(name);
+}
+
+/* Makes the mailbox and state file under a fresh id. Returns 0, or
+ * -errno. */
+static int make_files(int32_t key, uint32_t mode, int32_t *idp, mbx **mp)
+{
+    sysv_creds_refresh();
+    for (int tries = 0; tries < 64; tries++) {
+        int32_t id = sysv_random_id();
+        if (id < 0)
+            return id;
+        mbx *m;
+        int rc = make_box(id, mode, &m);
+        if (rc == -EEXIST)
+            continue; /* the id is taken */
+        if (rc < 0)
+            return rc;
+        struct sysv_meta init = {
+            .magic = SYSV_META_MAGIC,
+            .version = SYSV_META_VERSION,
+            .id = id,
+            .key = key,
+            .cuid = sysv_creds.euid,
+            .cgid = sysv_creds.egid,
+            .uid = sysv_creds.euid,
+            .gid = sysv_creds.egid,
+            .mode = mode & 0777,
+            .qbytes = SYSV_MSGMNB,
+            .ctime = sysv_now(),
+        };
+        rc = sysv_meta_create(id, &init, sysv_file_mode(mode));
+        if (rc < 0) {
+            drop_box(id, m);
+            if (rc == -EEXIST)
+                continue; /* left by a creation that died half way */
+            return rc;
+        }
+        *idp = id;
+        *mp = m;
+        return 0;
+    }
+    return -ENOSPC;
+}
+
+int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
+{
+    int32_t id;
+    mbx *m;
+    int rc = make_files(key, mode, &id, &m);
+    if (rc < 0)
+        return rc;
+    if (key != 0)
+        rc = sysv_key_publish(key, id);
+    struct sysv_meta *meta = NULL;
+    if (rc == 0)
+        rc = sysv_meta_map(id, &meta);
+    if (rc < 0) {
+        /* -EEXIST: another process published the key first; it wins. */
+        sysv_meta_unlink(id);
+        drop_box(id, m);
+        return rc;
+    }
+    rc = sysv_table_add(id, m, meta);
+    if (rc < 0)
+        return rc; /* the queue exists; this process could not keep it open */
+    *idp = id;
+    return 0;
+}
+
+int sysv_queue_remove(struct sysv_q *q)
+{
+    char name[32], path[4200], tail[16];
+    sysv_box_name(name, sizeof(name), q->id);
+    /* Only the files' owner (the creator) or root may remove them from a
+     * sticky directory such as /dev/shm: refuse before changing anything,
+     * so a refused removal leaves the queue working. */
+    struct stat st;
+    snprintf(tail, sizeof(tail), "%d", (int)q->id);
+    int rc = sysv_path(path, sizeof(path), SYSV_META_PREFIX, tail);
+    if (rc < 0)
+        return rc;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? -EINVAL : -errno;
+    if (sysv_creds.euid != 0 && st.st_uid != sysv_creds.euid)
+        return -EPERM;
+    /* Marked first, so that calls that wake with -EIDRM, and any call
+     * made from now on, find the id gone; then the key, the state file,
+     * and the mailbox, whose removal wakes the blocked callers. */
+    atomic_store((_Atomic uint32_t *)&q->meta->removed, 1);
+    int32_t key = q->meta->key;
+    if (key != 0)
+        sysv_key_remove(key, q->id);
+    rc = sysv_meta_unlink(q->id);
+    int rc2 = mbx_unlink(name);
+    sysv_forget(q);
+    if (rc2 == -ENOENT)
+        rc2 = 0;
+    return rc < 0 ? rc : rc2;
+}
