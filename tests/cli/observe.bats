@@ -51,7 +51,7 @@ load common
     top_pid=$!
     BG_PIDS+=("$top_pid")
     # The first frame is out (its totals taken) before anything is sent.
-    wait_until 10 grep -q '^jobs ' "$BATS_TEST_TMPDIR/frames"
+    wait_until 30 grep -q '^jobs ' "$BATS_TEST_TMPDIR/frames"
     for i in $(seq 50); do echo "m$i"; done | mbx send jobs
     mbx recv jobs -n 20 > /dev/null
     wait "$top_pid"

@@ -62,7 +62,7 @@ load common
     bg bash -c 'exec "$MBX" recv q --follow > >(grep --line-buffered -v skip > "$1")' _ \
         "$BATS_TEST_TMPDIR/out"
     mbx send q keep1 skip keep2
-    wait_until 5 lines_in 2 "$BATS_TEST_TMPDIR/out"
+    wait_until 20 lines_in 2 "$BATS_TEST_TMPDIR/out"
     [ "$(cat "$BATS_TEST_TMPDIR/out")" = $'keep1\nkeep2' ]
 }
 

@@ -93,9 +93,9 @@ load common
         out=$BATS_TEST_TMPDIR/follow.$sig
         bg bash -c 'exec "$MBX" recv q --follow > "$1"' _ "$out"
         mbx send q one two
-        wait_until 5 lines_in 2 "$out"
+        wait_until 20 lines_in 2 "$out"
         mbx send q three
-        wait_until 5 lines_in 3 "$out"
+        wait_until 20 lines_in 3 "$out"
         kill -"$sig" "$BG_PID"
         wait_exit "$BG_PID"
         [ "$EXIT" -eq 0 ]

@@ -169,7 +169,7 @@ create_stream() {
     create_stream s --stream --capacity 4 --max-size 4K
     head -c 3000000 /dev/urandom > "$BATS_TEST_TMPDIR/in"
     bg bash -c 'exec "$MBX" send s < "$1"' _ "$BATS_TEST_TMPDIR/in"
-    wait_until 5 bash -c '"$MBX" stat s --json | grep -q "\"bytes\":[1-9]"'
+    wait_until 20 bash -c '"$MBX" stat s --json | grep -q "\"bytes\":[1-9]"'
     mbx recv s > "$BATS_TEST_TMPDIR/out"
     wait_exit "$BG_PID"
     [ "$EXIT" -eq 0 ]
