@@ -2,13 +2,10 @@
  * system's default depth (10, fs.mqueue.msg_max) and a message size of
  * exactly the size measured.
  *
- * The same code measures two rows: "posixmq" calls the C library's mq_*
- * (the kernel's queues); "posixmq-mbx" calls libmbx-mq's, looked up in the
- * shim by the names and versions a program built against glibc asks for
- * (mq_open@GLIBC_2.34), which is what LD_PRELOAD would bind it to, but
- * for this row's calls only: the other rows, forked from the same
- * processes, keep the kernel's. */
-#include <dlfcn.h>
+ * The same code measures two rows: "posixmq" on the kernel's queues, and
+ * "posixmq-mbx", run by a copy of the benchmark started with
+ * LD_PRELOAD=libmbx-mq.so (run_preloaded.c), where the same mq_* calls
+ * bind to the shim's, in that row's processes only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -19,7 +16,8 @@
 #include "kernel_limits.h"
 #include "mech.h"
 
-/* The functions a row calls. */
+/* The functions a row calls: the C library's mq_*, which in the
+ * posixmq-mbx row's processes are libmbx-mq's (LD_PRELOAD). */
 struct mq_api {
     mqd_t (*open)(const char *, int, ...);
     int (*close)(mqd_t);
@@ -29,38 +27,6 @@ struct mq_api {
 };
 
 static const struct mq_api kernel_api = {mq_open, mq_close, mq_unlink, mq_send, mq_receive};
-
-/* libmbx-mq's functions, loaded once: the path built in, or
- * $MBX_BENCH_MQ_SO. Returns NULL (and says why) when it cannot load. */
-static const struct mq_api *shim_api(char *why, size_t whylen)
-{
-    static struct mq_api api;
-    if (api.open)
-        return &api;
-    const char *path = getenv("MBX_BENCH_MQ_SO");
-#ifdef BENCH_MBX_MQ_SO
-    if (!path || !*path)
-        path = BENCH_MBX_MQ_SO;
-#endif
-    void *h = path && *path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
-    if (!h) {
-        snprintf(why, whylen, "libmbx-mq not loaded: %s", path && *path ? dlerror() : "no path");
-        return NULL;
-    }
-#define GET(field, name) *(void **)&api.field = dlvsym(h, name, "GLIBC_2.34")
-    GET(close, "mq_close");
-    GET(unlink, "mq_unlink");
-    GET(send, "mq_send");
-    GET(receive, "mq_receive");
-    GET(open, "mq_open"); /* last: it marks the table complete */
-#undef GET
-    if (!api.open || !api.close || !api.unlink || !api.send || !api.receive) {
-        api.open = NULL;
-        snprintf(why, whylen, "%s lacks mq_*@GLIBC_2.34", path);
-        return NULL;
-    }
-    return &api;
-}
 
 struct mq_priv {
     const struct mq_api *api;
@@ -125,9 +91,7 @@ static int mq_setup(struct chan *c, char *why, size_t whylen)
         return -ENOMEM;
     s->q[0] = s->q[1] = s->out = s->in = (mqd_t)-1;
     c->priv = s;
-    s->api = c->mech->variant ? shim_api(why, whylen) : &kernel_api;
-    if (!s->api)
-        return -ENOSYS;
+    s->api = &kernel_api;
     int n = c->p.pattern == PATTERN_PINGPONG ? 2 : 1;
     /* The shim has no RLIMIT_MSGQUEUE: the same depth as the kernel's row
      * where it fits, the default depth where the kernel's could not. */
@@ -218,11 +182,11 @@ const struct mech mech_posixmq = {
 const struct mech mech_posixmq_mbx = {
     .name = "posixmq-mbx",
     .label = "posixmq via libmbx-mq",
-    .about = "the posixmq row's code on libmbx-mq's mq_* (mq_open@GLIBC_2.34 from the shim)",
+    .about = "the posixmq row's code under LD_PRELOAD=libmbx-mq.so (queues on mbx)",
     .variant = 1,
     .fanin = FANIN_YES,
     .kernel = false,
-    .nosys_note = "libmbx-mq could not be loaded (set MBX_BENCH_MQ_SO)",
+    .preload = BENCH_MBX_MQ_SO,
     .setup = mq_setup,
     .attach = mq_attach,
     .ping = mq_ping,
