@@ -368,7 +368,7 @@ ssize_t mbx_recv_loan_select(mbx *m, int how, uint64_t type, const void **buf, m
  * mbx_fd (the copy it inherited is closed then), and exec closes it.
  * Returns the descriptor, or -EINVAL (NULL handle, dir not
  * exactly MBX_RECV or MBX_SEND), -EBADF (the handle was not opened for
- * dir), -EUSERS (the mailbox has 16 pollers already), -EIDRM, -ENOTSUP
+ * dir), -EUSERS (the mailbox has 48 pollers already), -EIDRM, -ENOTSUP
  * (a transport without descriptors), -EMFILE, -ENFILE, -ENOMEM. */
 int mbx_fd(mbx *m, int dir);
 

@@ -121,7 +121,7 @@ struct seg_rr {
 
 /* A pollable descriptor waiting on the mailbox (poll.h): a process that
  * wants one datagram on its socket at the next change of one direction. */
-#define SEG_POLLERS 16u
+#define SEG_POLLERS 48u
 enum seg_poll_dir {
     SEG_POLL_RECV = 0, /* a message arrived: the receiving side may look */
     SEG_POLL_SEND = 1, /* room was made: the sending side may look */
