@@ -152,6 +152,7 @@ int prioq_find_token(struct seg *s, uint64_t token, struct seg_blk **out)
 struct select_args {
     uint32_t how;
     uint64_t type;
+    struct seg_blk *lowest; /* MBX_SEL_LE: the first of the lowest type so far */
 };
 
 static int selected(const struct seg_blk *b, const void *arg)
@@ -160,32 +161,25 @@ static int selected(const struct seg_blk *b, const void *arg)
     return sel_match(a->how, a->type, b->type);
 }
 
+/* MBX_SEL_LE looks at the whole queue: it notes the first message of the
+ * lowest type <= type and never stops the walk. */
+static int lowest_so_far(const struct seg_blk *b, const void *arg)
+{
+    struct select_args *a = (struct select_args *)arg;
+    if (b->type <= a->type && (!a->lowest || b->type < a->lowest->type))
+        a->lowest = (struct seg_blk *)b;
+    return 0;
+}
+
 int prioq_find_select(struct seg *s, uint32_t how, uint64_t type, struct seg_blk **out)
 {
-    struct select_args a = {how, type};
+    struct select_args a = {how, type, NULL};
     if (how != MBX_SEL_LE)
         return prioq_find(s, selected, &a, out);
-    /* The lowest type <= `type`; among those, the first in delivery order:
-     * a walk of the whole queue, the first of the lowest type kept. */
-    uint32_t n;
-    *out = NULL;
-    if (nactive(s, &n))
-        return -EUCLEAN;
-    uint64_t budget = (uint64_t)__atomic_load_n(&s->hdr->hot.count, __ATOMIC_RELAXED) + 1;
-    for (uint32_t i = n; i-- > 0;) {
-        uint32_t p = s->active[i];
-        if (p >= MBX_PRIO_MAX)
-            return -EUCLEAN;
-        for (uint64_t off = s->heads[p].head; off;) {
-            struct seg_blk *b = queued(s, off, p);
-            if (!b || budget-- == 0)
-                return -EUCLEAN;
-            if (b->type <= type && (!*out || b->type < (*out)->type))
-                *out = b;
-            off = b->next;
-        }
-    }
-    return 0;
+    int r = prioq_find(s, lowest_so_far, &a, out);
+    if (r == 0)
+        *out = a.lowest;
+    return r;
 }
 
 int prioq_remove(struct seg *s, struct seg_blk *b)
