@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build test bench bench-full asan tsan valgrind mutants clean format
+.PHONY: all deps build test bench bench-full asan tsan valgrind mutants builds clean format
 
 all: build
 
@@ -27,8 +27,23 @@ asan: deps
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
 
+# The other ways the library is built, each with warnings as errors: an
+# optimised release build (with its symbol check), clang, and the library
+# alone (no tests, tools or benchmark, nothing but a C compiler and CMake).
+builds: deps
+	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DMBX_WERROR=ON -DMBX_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-release -j$(JOBS)
+	@cd $(BUILD)-release && ctest --output-on-failure -R '^symbols_test$$'
+	@if command -v clang >/dev/null; then \
+		CC=clang cmake -S . -B $(BUILD)-clang -DMBX_WERROR=ON -DMBX_BUILD_BENCH=OFF >/dev/null && \
+		cmake --build $(BUILD)-clang -j$(JOBS); \
+	else echo "builds: clang not installed (apt-get install clang): skipped"; fi
+	@cmake -S . -B $(BUILD)-lib -DMBX_WERROR=ON -DMBX_BUILD_TESTS=OFF -DMBX_BUILD_TOOLS=OFF \
+		-DMBX_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-lib -j$(JOBS)
+
 # ThreadSanitizer over the tests that share handles between threads.
-TSAN_TESTS := multiprocess_test api_test call_test stream_test security_test
+TSAN_TESTS := multiprocess_test api_test call_test stream_test security_test monitor_test poll_test
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DMBX_TSAN=ON -DMBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD)-tsan -j$(JOBS) $(addprefix --target ,$(TSAN_TESTS))

@@ -13,6 +13,10 @@
 struct mbxb_priv {
     char name[2][96]; /* [0]: initiator -> responder */
     mbx *out, *in;
+    /* The epoll row's sets of this side, made after attach: on `in`'s
+     * receive descriptor, and (once a send found no room) on `out`'s send
+     * descriptor; -1 when not made. */
+    int ep_recv, ep_send;
 };
 
 int mbxb_setup(struct chan *c, char *why, size_t whylen);

@@ -6,14 +6,9 @@
 #include <sys/socket.h>
 
 #include "fdio.h"
-#include "mech.h"
+#include "mech_unix.h"
 
-struct unix_priv {
-    int sv[2];
-    int fd;
-};
-
-static void unix_teardown(struct chan *c)
+void unix_teardown(struct chan *c)
 {
     struct unix_priv *s = c->priv;
     if (!s)
@@ -54,12 +49,12 @@ static int grow_sndbuf(int fd, size_t size, char *why, size_t whylen)
     return 0;
 }
 
-static int unix_setup(struct chan *c, char *why, size_t whylen)
+int unix_setup(struct chan *c, char *why, size_t whylen)
 {
     struct unix_priv *s = malloc(sizeof(*s));
     if (!s)
         return -ENOMEM;
-    *s = (struct unix_priv){{-1, -1}, -1};
+    *s = (struct unix_priv){{-1, -1}, -1, -1, 0};
     c->priv = s;
     if (socketpair(AF_UNIX, (int)c->mech->variant, 0, s->sv) < 0)
         return -errno;
@@ -73,7 +68,7 @@ static int unix_setup(struct chan *c, char *why, size_t whylen)
     return 0;
 }
 
-static int unix_attach(struct chan *c, enum mech_role role, int index)
+int unix_attach(struct chan *c, enum mech_role role, int index)
 {
     (void)index;
     struct unix_priv *s = c->priv;
@@ -115,7 +110,7 @@ static int unix_pong(struct chan *c, void *buf, size_t len)
     return unix_send(c, buf, len);
 }
 
-static void unix_detach(struct chan *c)
+void unix_detach(struct chan *c)
 {
     struct unix_priv *s = c->priv;
     fd_close(&s->fd);

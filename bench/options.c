@@ -68,6 +68,10 @@ static const char method[] =
     "  mbx (deep)      the same with a pipe's 64 KiB of buffer (1024 slots of\n"
     "                  64 B): room for many senders to run ahead\n"
     "  mbx (sleep)     always sleep at once; mbx (spin): never sleep\n"
+    "  mbx (epoll)     as an event loop uses mbx: every call MBX_NONBLOCK, both\n"
+    "                  sides wait in epoll_wait on mbx_fd (not in fan-in: at\n"
+    "                  most 16 pollers a mailbox); unix-seqpacket (epoll): the\n"
+    "                  seqpacket socketpair, non-blocking, waited on the same way\n"
     "  mbx (loan)      zero copy: the payload is made in place; only the 16\n"
     "                  header bytes the benchmark checks are copied\n"
     "Below the table: aggregate msg/s by number of senders, loaned round trips\n"
@@ -80,10 +84,13 @@ void options_help(FILE *f)
 {
     fputs(usage, f);
     fputs(method, f);
+    int w = 15;
     for (size_t i = 0; i < mech_count; i++)
-        fprintf(f, "  %-15s %s\n", mech_all[i]->name, mech_all[i]->about);
+        w = (int)strlen(mech_all[i]->name) > w ? (int)strlen(mech_all[i]->name) : w;
+    for (size_t i = 0; i < mech_count; i++)
+        fprintf(f, "  %-*s %s\n", w, mech_all[i]->name, mech_all[i]->about);
     for (size_t i = 0; mech_not_built[i]; i++)
-        fprintf(f, "  %-15s not built: %s\n", "", mech_not_built[i]);
+        fprintf(f, "  %-*s not built: %s\n", w, "", mech_not_built[i]);
 }
 
 static int add_only(struct options *o, const char *list)

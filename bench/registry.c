@@ -4,21 +4,33 @@
 
 #include "mech.h"
 
-extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket, mech_tcp,
-    mech_posixmq, mech_sysvmq, mech_zmq, mech_nng, mech_shm_raw, mech_mbx, mech_mbx_deep,
-    mech_mbx_sleep, mech_mbx_spin, mech_mbx_loan;
+extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket,
+    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_sysvmq, mech_zmq, mech_nng,
+    mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin, mech_mbx_epoll,
+    mech_mbx_loan;
 
 const struct mech *const mech_all[] = {
-    &mech_pipe,     &mech_fifo,     &mech_unix_stream, &mech_unix_seqpacket,
-    &mech_tcp,      &mech_posixmq,  &mech_sysvmq,
+    &mech_pipe,
+    &mech_fifo,
+    &mech_unix_stream,
+    &mech_unix_seqpacket,
+    &mech_unix_seqpacket_epoll,
+    &mech_tcp,
+    &mech_posixmq,
+    &mech_sysvmq,
 #ifdef BENCH_HAVE_ZMQ
     &mech_zmq,
 #endif
 #ifdef BENCH_HAVE_NNG
     &mech_nng,
 #endif
-    &mech_shm_raw,  &mech_mbx,      &mech_mbx_deep,    &mech_mbx_sleep,
-    &mech_mbx_spin, &mech_mbx_loan,
+    &mech_shm_raw,
+    &mech_mbx,
+    &mech_mbx_deep,
+    &mech_mbx_sleep,
+    &mech_mbx_spin,
+    &mech_mbx_epoll,
+    &mech_mbx_loan,
 };
 
 const size_t mech_count = sizeof(mech_all) / sizeof(mech_all[0]);

@@ -101,24 +101,36 @@ static void ratio_cell(char *out, size_t n, const struct row *row, const struct 
     sig3(out, n, row->lat[0].median_ns / ref->lat[0].median_ns);
 }
 
-static void header(FILE *f, const struct results *res)
+/* The width of the mechanism column: the longest label, at least 15. */
+static int label_width(const struct results *res)
+{
+    int w = 15;
+    for (size_t i = 0; i < res->nrows; i++) {
+        int n = (int)strlen(mech_label(res->rows[i].mech));
+        w = n > w ? n : w;
+    }
+    return w;
+}
+
+static void header(FILE *f, const struct results *res, int w)
 {
     struct utsname u;
     uname(&u);
     fprintf(f, "\nmbx-bench %s: %ld CPUs, %s, Linux %s, %.0f s\n", res->mode,
             sysconf(_SC_NPROCESSORS_ONLN),
             res->plan.pin ? "sides pinned to CPUs 0 and 1" : "not pinned", u.release, res->seconds);
-    fprintf(f, "%-15s %-55s %-34s %-14s %s\n", "", "round trip median/p99, us", "one-way, 1 sender",
-            "per message", "64 B RTT");
-    fprintf(f, "%-15s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n", "mechanism", "64 B",
-            "1 KiB", "64 KiB", "1 MiB", "64B msg/s", "MB/s", "64K msg/s", "MB/s", "sys", "csw",
-            "/mbx", "/raw");
+    fprintf(f, "%-*s %-55s %-34s %-14s %s\n", w, "", "round trip median/p99, us",
+            "one-way, 1 sender", "per message", "64 B RTT");
+    fprintf(f, "%-*s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n", w, "mechanism",
+            "64 B", "1 KiB", "64 KiB", "1 MiB", "64B msg/s", "MB/s", "64K msg/s", "MB/s", "sys",
+            "csw", "/mbx", "/raw");
 }
 
-static void row_line(FILE *f, const struct results *res, const struct row *row, struct notes *ns)
+static void row_line(FILE *f, const struct results *res, const struct row *row, struct notes *ns,
+                     int w)
 {
     if (row->na) {
-        fprintf(f, "%-15s n/a: %s\n", mech_label(row->mech), row->note);
+        fprintf(f, "%-*s n/a: %s\n", w, mech_label(row->mech), row->note);
         return;
     }
     char lat[N_LAT][64], msgs[N_RATE][64], mb[N_RATE][64], sys[64], csw[64], rm[64], rr[64];
@@ -136,12 +148,12 @@ static void row_line(FILE *f, const struct results *res, const struct row *row, 
         snprintf(csw, sizeof(csw), "-");
     ratio_cell(rm, sizeof(rm), row, results_row(res, "mbx"));
     ratio_cell(rr, sizeof(rr), row, results_row(res, "raw"));
-    fprintf(f, "%-15s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n",
+    fprintf(f, "%-*s %13s %13s %13s %13s %10s %7s %10s %7s %7s %6s %6s %6s\n", w,
             mech_label(row->mech), lat[0], lat[1], lat[2], lat[3], msgs[0], mb[0], msgs[1], mb[1],
             sys, csw, rm, rr);
 }
 
-static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
+static void fanin_table(FILE *f, const struct results *res, struct notes *ns, int w)
 {
     bool any = false;
     for (size_t i = 0; i < res->nrows; i++)
@@ -150,8 +162,8 @@ static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
         return;
     fprintf(f,
             "\nfan-in: N senders -> 1 receiver, 64 B, total msg/s (each sender's messages "
-            "checked)\n%-15s",
-            "mechanism");
+            "checked)\n%-*s",
+            w, "mechanism");
     for (int k = 0; k < N_FANIN; k++)
         fprintf(f, " %9d", fanin_senders[k]);
     fputc('\n', f);
@@ -159,7 +171,7 @@ static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
         const struct row *row = &res->rows[i];
         if (!row->fanin_ran)
             continue;
-        fprintf(f, "%-15s", mech_label(row->mech));
+        fprintf(f, "%-*s", w, mech_label(row->mech));
         for (int k = 0; k < N_FANIN; k++) {
             char msgs[64], mb[64];
             rate_cells(msgs, mb, sizeof(msgs), &row->fanin[k], ns);
@@ -169,15 +181,15 @@ static void fanin_table(FILE *f, const struct results *res, struct notes *ns)
     }
 }
 
-static void loan_table(FILE *f, const struct results *res, struct notes *ns)
+static void loan_table(FILE *f, const struct results *res, struct notes *ns, int w)
 {
     if (!res->loan_ran)
         return;
     fprintf(f,
             "\nzero copy: mbx (loan) round trip by message size, median/p99, us (default "
             "mailboxes:\nring kind up to 1 MiB, heap kind beyond; the payload is made in place)\n"
-            "%-15s %13s %13s %13s %13s\n%-15s",
-            "mechanism", "64 B", "1 MiB", "64 MiB", "1 GiB", "mbx (loan)");
+            "%-*s %13s %13s %13s %13s\n%-*s",
+            w, "mechanism", "64 B", "1 MiB", "64 MiB", "1 GiB", w, "mbx (loan)");
     for (int i = 0; i < N_LOAN; i++) {
         char cell[64];
         lat_cell(cell, sizeof(cell), &res->loan[i], ns);
@@ -280,11 +292,12 @@ static void targets(FILE *f, const struct results *res)
 void report_print(FILE *f, const struct results *res)
 {
     struct notes ns = {.n = 0};
-    header(f, res);
+    int w = label_width(res);
+    header(f, res, w);
     for (size_t i = 0; i < res->nrows; i++)
-        row_line(f, res, &res->rows[i], &ns);
-    fanin_table(f, res, &ns);
-    loan_table(f, res, &ns);
+        row_line(f, res, &res->rows[i], &ns, w);
+    fanin_table(f, res, &ns, w);
+    loan_table(f, res, &ns, w);
     fail_table(f, res, &ns);
     if (ns.n) {
         fprintf(f, "\nnotes:\n");

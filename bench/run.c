@@ -160,7 +160,7 @@ int run_all(struct results *res)
     for (size_t i = 0; i < res->nrows && rc == 0; i++) {
         struct row *row = &res->rows[i];
         int64_t t0 = now_ns();
-        fprintf(stderr, "mbx-bench: [%2zu/%zu] %-14s", i + 1, res->nrows, row->mech->name);
+        fprintf(stderr, "mbx-bench: [%2zu/%zu] %-20s", i + 1, res->nrows, row->mech->name);
         rc = measure_row(res, row);
         fprintf(stderr, " (%.1f s)%s%s\n", (double)(now_ns() - t0) / 1e9, row->na ? " n/a: " : "",
                 row->na ? row->note : "");

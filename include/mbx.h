@@ -115,7 +115,7 @@ typedef struct mbx_stat {
 typedef struct mbx_stat_ext {
     uint32_t size;
     uint32_t kind;           /* enum mbx_kind of the mailbox */
-    uint32_t layout_version; /* of its shared memory (this build makes 3) */
+    uint32_t layout_version; /* of its shared memory (this build makes 4) */
     uint32_t reserved;
 } mbx_stat_ext;
 
@@ -133,10 +133,23 @@ void mbx_options_init(mbx_options *opts);
  * (negative or positive errno); never NULL. */
 const char *mbx_strerror(int err);
 
+/* Names. "NAME" ([A-Za-z0-9._-], 1..200 bytes, not starting with '.') is
+ * the file $MBX_DIR/mbx.NAME ($MBX_DIR: /dev/shm when unset). "/DIR/NAME"
+ * carries its own directory, an absolute path whose components use the
+ * same characters (none empty, "." or ".."): the file /DIR/mbx.NAME,
+ * whatever $MBX_DIR says (up to 4000 bytes in all). "@PID" is process
+ * PID's own mailbox (mbx_self); "tcp://..." names another transport. */
+
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
  * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in
  * *out. MBX_CREATE without MBX_EXCL opens an existing mailbox as it is
  * (attr is then not used, as with mq_open).
+ *
+ * MBX_OWNED (with MBX_CREATE) makes the creating process the owner: only
+ * it receives, and the mailbox is removed (senders get -EIDRM) when the
+ * owner closes its last handle on it, exits, or dies in any way (kill -9:
+ * whoever next waits on, opens or lists it notices); mbx_transfer passes it
+ * on.
  *
  * An existing mailbox whose file belongs to another user (not root) is
  * refused with -EACCES unless flags has MBX_SHARED: a program never
@@ -164,9 +177,10 @@ int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
  * The kind is also what $MBX_QUEUE=heap asks for when kind is AUTO. */
 int mbx_open_opts(const char *name, int flags, const mbx_options *opts, mbx **out);
 
-/* Closes a handle and frees it; the mailbox itself stays. Calls blocked on
- * the handle in other threads return -EBADF first. Returns 0, or -EINVAL
- * for NULL. */
+/* Closes a handle and frees it; the mailbox itself stays, unless this was
+ * its owner's last handle on an MBX_OWNED mailbox. Calls blocked on the
+ * handle in other threads return -EBADF first. Returns 0, or -EINVAL for
+ * NULL. */
 int mbx_close(mbx *m);
 
 /* Removes the mailbox `name`: its name goes first, then queued messages are
@@ -238,7 +252,9 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
 /* Sends req with a reply token and waits for the reply; timeout_ns covers
  * both. Returns the reply's size; errors of mbx_send (-EAGAIN when the
  * mailbox is full and timeout_ns is MBX_NONBLOCK); -EMSGSIZE also when the
- * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR; -EPIPE when the
+ * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR (a request
+ * nobody took by then is taken back: it is never delivered; one taken
+ * stays taken, and its reply is dropped); -EPIPE when the
  * process that took the request terminated before replying; -EIDRM when the
  * mailbox was removed before anyone took it. The reply comes to the
  * caller's own mailbox "@PID", which only the caller's user (and root) can
@@ -274,6 +290,41 @@ int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_
 ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
 int mbx_release(mbx *m, const void *buf);
 
+/* ---- types: selective receive ---- */
+
+/* What mbx_recv_select may take. */
+#define MBX_SEL_ANY 0 /* any message, in the mailbox's order (mbx_recv) */
+#define MBX_SEL_EQ  1 /* the first message of exactly type `type` */
+#define MBX_SEL_LE  2 /* the first message of the lowest type <= `type` */
+#define MBX_SEL_NE  3 /* the first message not of type `type` */
+
+/* Like mbx_send, and the message carries the 64-bit type tag `type`
+ * (mbx_send and the other calls send type 0). On a stream, type must be
+ * 0 (-EINVAL). Returns what mbx_send returns. */
+int mbx_send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                   int64_t timeout_ns);
+
+/* Like mbx_recv, but takes only a message that `how` and `type` select
+ * (MBX_SEL_*; the others stay queued in order): "first" is the mailbox's
+ * order, the highest priority, then the oldest; MBX_SEL_LE takes the lowest
+ * type first, then that order, as System V's negative msgtyp does. The
+ * taken message's type is stored in *type_out (NULL: not wanted). A
+ * receive that selects looks past the messages it does not take: up to
+ * the capacity (a ring: its slots; a heap: its whole queue, under its
+ * lock), so its cost grows with what is queued; receives that do not
+ * select pay nothing for types. Round-robin mailboxes: a selecting receive
+ * takes no turn. -EINVAL for how out of range, or a selection on a stream;
+ * otherwise what mbx_recv returns (-EAGAIN: nothing selected). */
+ssize_t mbx_recv_select(mbx *m, int how, uint64_t type, void *buf, size_t cap, mbx_msginfo *info,
+                        uint64_t *type_out, int64_t timeout_ns);
+
+/* Loans with types: mbx_send_loan with a type tag, and mbx_recv_loan of a
+ * message that how and type select. As mbx_send_loan / mbx_recv_loan. */
+int mbx_send_loan_typed(mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                        int64_t timeout_ns);
+ssize_t mbx_recv_loan_select(mbx *m, int how, uint64_t type, const void **buf, mbx_msginfo *info,
+                             uint64_t *type_out, int64_t timeout_ns);
+
 /* ---- event loops ---- */
 
 /* Returns a descriptor that is readable while handle m has something to
@@ -287,7 +338,7 @@ int mbx_release(mbx *m, const void *buf);
  * missed wake-up never hangs a loop; in EPOLLET mode, call until -EAGAIN
  * before waiting again. It may report a mailbox that stays empty at most
  * once per change made by another handle (a message another receiver took
- * first), and once per datagram someone with write access sends it. The
+ * first), and at most twice per datagram someone with write access sends it. The
  * mailbox's removal and its owner's death make it readable for good: the
  * next call says -EIDRM. Calls nobody polls make no system call; with a
  * descriptor armed, one per transition from nothing to do to something.
@@ -320,6 +371,70 @@ typedef struct mbx_pollitem {
  * with n > 0, an item with neither mbox nor fd >= 0), -EINTR, -ENOMEM, or
  * an error of mbx_fd. */
 int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns);
+
+/* ---- death notices ---- */
+
+/* A monitor asks for one notice when a process or a mailbox goes away. */
+typedef struct mbx_monitor mbx_monitor;
+
+#define MBX_NOTICE_MAGIC 0x4e58424du /* "MBXN", first word of a notice message */
+
+enum mbx_notice_kind {
+    MBX_NOTICE_PROCESS = 1, /* the process ended (exit, signal, kill -9: any means) */
+    MBX_NOTICE_MAILBOX = 2, /* the mailbox was removed (mbx_unlink, its owner's death) */
+};
+
+enum mbx_notice_reason {
+    MBX_GONE_NOW = 1,     /* went away while monitored */
+    MBX_GONE_ALREADY = 2, /* was gone (or never was) when the monitor was made */
+};
+
+/* A notice, as the message a monitor sends and as mbx_monitor_fired
+ * reports it. */
+typedef struct mbx_notice {
+    uint32_t magic;  /* MBX_NOTICE_MAGIC */
+    uint32_t kind;   /* enum mbx_notice_kind */
+    uint32_t reason; /* enum mbx_notice_reason */
+    int32_t pid;     /* MBX_NOTICE_PROCESS: the process */
+    uint64_t tag;    /* the caller's, from the monitor call */
+    char name[208];  /* MBX_NOTICE_MAILBOX: the mailbox's name */
+} mbx_notice;
+
+/* Monitors process pid: when it ends, by any means, a notice (an
+ * mbx_notice, sizeof(mbx_notice) bytes at priority 0) is sent to `notify`
+ * (a handle opened with MBX_SEND; NULL: none) and the monitor's descriptor
+ * (mbx_monitor_fd) becomes readable. Exactly one notice per monitor, also
+ * when the process was already gone (reason MBX_GONE_ALREADY, at once).
+ * The pid names the process living now; it is watched through a pidfd, so
+ * a later process given the same pid is never mistaken for it (kernels
+ * without pidfd, before 5.3: looked at every 50 ms instead). When notify is
+ * full the notice is sent as soon as it has room; a notify mailbox that
+ * was removed gets none (the descriptor still fires). No daemon: a thread
+ * of the calling process watches, started by the first monitor. Monitors
+ * are the process's own: a forked child's copies never fire. Stores the
+ * monitor in *out. Returns 0, -EINVAL (pid <= 0, NULL out, notify not
+ * opened with MBX_SEND), -ENOMEM, -EMFILE, -EAGAIN (no thread). */
+int mbx_monitor_process(pid_t pid, mbx *notify, uint64_t tag, mbx_monitor **out);
+
+/* Monitors the mailbox `name` (which the caller must be able to open for
+ * sending): a notice when it is removed, by mbx_unlink or because its
+ * owner died (MBX_OWNED), as mbx_monitor_process says; MBX_GONE_ALREADY
+ * when it does not exist. Returns 0, -EINVAL, -EACCES, -ENOMEM, -EMFILE,
+ * -EUSERS (16 descriptors wait on it already), -EAGAIN, or an error of
+ * mbx_open. */
+int mbx_monitor_mailbox(const char *name, mbx *notify, uint64_t tag, mbx_monitor **out);
+
+/* Returns the monitor's descriptor: readable (POLLIN) once its notice
+ * fired, and from then on. It belongs to the monitor. -EINVAL for NULL. */
+int mbx_monitor_fd(const mbx_monitor *mon);
+
+/* Returns 1 and fills *notice (when not NULL) once the monitor fired,
+ * 0 before, -EINVAL for NULL. */
+int mbx_monitor_fired(mbx_monitor *mon, mbx_notice *notice);
+
+/* Ends the monitor and frees it: no notice is sent after this returns
+ * (one sent before stays sent). Returns 0, or -EINVAL for NULL. */
+int mbx_monitor_cancel(mbx_monitor *mon);
 
 /* ---- extensions ---- */
 

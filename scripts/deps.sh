@@ -3,7 +3,7 @@
 # As root it runs apt-get itself; otherwise it prints the command to run.
 set -euo pipefail
 want=(cmake make gcc pkg-config libcmocka-dev bats libzmq3-dev libnng-dev gnuplot-nox
-      clang libclang-rt-14-dev valgrind)
+      clang libclang-rt-14-dev valgrind libuv1-dev python3)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

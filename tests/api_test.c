@@ -391,8 +391,24 @@ static void foreach_lists_mailboxes(void **state)
 {
     (void)state;
     mbx *a = make("fa", 1, 8), *b = make("fb", 1, 8), *c = make("fc", 1, 8);
+    /* Another process with its own mailbox ("@PID", no file here) is not
+     * listed: only $MBX_DIR's (it was, and a listing changed with whatever
+     * else the user ran). */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *self;
+        if (mbx_self(&self) || write(ready[1], "r", 1) != 1)
+            _exit(2);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
     struct seen s = {0};
     assert_int_equal(mbx_foreach(collect, &s), 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    close(ready[0]), close(ready[1]);
     assert_int_equal(s.n, 3);
     assert_true(has(&s, "fa") && has(&s, "fb") && has(&s, "fc"));
     int calls = 0;
@@ -594,6 +610,51 @@ static void permissions_as_another_user(void **state)
     chmod(test_dir, 0700);
 }
 
+/* A name may carry its directory: a mailbox elsewhere than $MBX_DIR, in
+ * the same process, without changing the environment; a call to it gets
+ * its reply (replies go to @PID, which has no directory). */
+static void names_with_directories(void **state)
+{
+    (void)state;
+    char other[300], name[320];
+    snprintf(other, sizeof(other), "%s-other", test_dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(name, sizeof(name), "%s/jobs", other);
+    mbx *m = NULL, *local = make("jobs", 4, 64);
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, NULL, &m), 0);
+    char path[340];
+    snprintf(path, sizeof(path), "%s/mbx.jobs", other);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(mbx_send(m, "far", 3, 0, 0), 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name(name, &st), 0);
+    assert_int_equal(st.count, 1);
+    assert_int_equal(mbx_stat_name("jobs", &st), 0);
+    assert_int_equal(st.count, 0); /* $MBX_DIR's is another mailbox */
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *s = NULL;
+        char buf[8];
+        mbx_msginfo info;
+        if (mbx_open(name, MBX_RECV, NULL, &s) || mbx_recv(s, buf, sizeof(buf), &info, 0) != 3)
+            _exit(2);
+        if (mbx_recv(s, buf, sizeof(buf), &info, 5000000000ll) != 2 || !info.reply_token)
+            _exit(3);
+        _exit(mbx_reply(&info, "ok", 2) == 0 ? 0 : 4);
+    }
+    char reply[8];
+    assert_int_equal(mbx_call(m, "hi", 2, 0, reply, sizeof(reply), 5000000000ll), 2);
+    int ws;
+    assert_int_equal(waitpid(p, &ws, 0), p);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    assert_int_equal(mbx_close(m), 0);
+    assert_int_equal(mbx_unlink(name), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(mbx_open("/rel/../jobs", MBX_SEND, NULL, &m), -EINVAL);
+    drop(local, "jobs");
+    assert_int_equal(rmdir(other), 0);
+}
+
 static void network_names_not_yet(void **state)
 {
     (void)state;
@@ -622,6 +683,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(unbounded_until_memory_limit),
         cmocka_unit_test(recv_from_one_sender),
         cmocka_unit_test(mode_zero_denies_its_user),
+        cmocka_unit_test(names_with_directories),
         cmocka_unit_test(network_names_not_yet),
     };
     const struct CMUnitTest as_root[] = {

@@ -454,11 +454,16 @@ static void killed_sleeping_sender_is_forgotten(void **state)
     forget_killed_sleeper(1);
 }
 
+/* random_kills_selecting: messages carry types and the receiver selects
+ * (mbx_recv_select), so kills land in the selecting scan as well. */
+static int selecting;
+
 static void sender_loop(mbx *m, struct board *b, uint32_t base)
 {
     struct crash_msg msg;
     for (uint32_t i = base; i < base + SPAN / 2; i++) {
-        int r = mbx_send(m, &msg, make_msg(&msg, i), i % 3, 100000000);
+        int r = mbx_send_typed(m, &msg, make_msg(&msg, i), i % 3, selecting ? i % 4 : 0,
+                               100000000);
         if (r == 0)
             b->acked[i] = 1;
         else if (r != -ETIMEDOUT)
@@ -469,8 +474,14 @@ static void sender_loop(mbx *m, struct board *b, uint32_t base)
 
 static void receiver_loop(mbx *m, struct board *b)
 {
-    for (;;) {
-        ssize_t n = mbx_recv(m, &b->inflight, sizeof(b->inflight), NULL, 100000000);
+    static const int hows[] = {MBX_SEL_ANY, MBX_SEL_LE, MBX_SEL_EQ, MBX_SEL_NE};
+    for (unsigned k = 0;; k++) {
+        int how = selecting ? hows[k % 4] : MBX_SEL_ANY;
+        uint64_t type = how == MBX_SEL_LE ? 2 : k % 4, got = 0;
+        ssize_t n = mbx_recv_select(m, how, type, &b->inflight, sizeof(b->inflight), NULL, &got,
+                                    100000000);
+        if (n >= 0 && selecting && got != b->inflight.id % 4)
+            _exit(2);
         if (n == -ETIMEDOUT)
             continue;
         if (n < 0 || !whole(&b->inflight, (size_t)n))
@@ -533,16 +544,15 @@ static void kill_round(mbx *m, struct board *b, unsigned round, unsigned *acked)
     assert_int_equal(st2.bytes, 0);
 }
 
-static void random_kills(void **state)
+static void random_kills_in(unsigned rounds)
 {
-    (void)state;
     mbx *m = open_box("chaos", 16);
     struct board *b =
         mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(b != MAP_FAILED);
     srand(12345);
     unsigned acked = 0;
-    for (unsigned i = 0; i < 300; i++)
+    for (unsigned i = 0; i < rounds; i++)
         kill_round(m, b, i, &acked);
     /* Still fully usable, and all memory is free again. */
     struct crash_msg msg;
@@ -556,17 +566,34 @@ static void random_kills(void **state)
     }
     mbx_stat st;
     assert_int_equal(mbx_stat_get(m, &st), 0);
-    print_message("%s mailbox: 300 kill rounds, %u messages acknowledged, %u repairs after a "
+    print_message("%s mailbox%s: %u kill rounds, %u messages acknowledged, %u repairs after a "
                   "death mid-operation; none lost or doubled\n",
-                  shm_box_of(m)->seg.ring ? "ring" : "heap", acked, st.repairs);
+                  shm_box_of(m)->seg.ring ? "ring" : "heap", selecting ? ", selecting" : "",
+                  rounds, acked, st.repairs);
     /* On a heap mailbox a kill inside the lock is likely in 300 rounds, and a
      * test that never hit one would prove little. (A ring slot is held for
      * nanoseconds; the ring_* tests above kill inside one on purpose.) */
-    if (!shm_box_of(m)->seg.ring)
+    if (!shm_box_of(m)->seg.ring && rounds >= 300)
         assert_true(st.repairs > 0);
     munmap(b, sizeof(*b));
     mbx_close(m);
     mbx_unlink("chaos");
+}
+
+static void random_kills(void **state)
+{
+    (void)state;
+    selecting = 0;
+    random_kills_in(300);
+}
+
+/* The same with types and selective receives. */
+static void random_kills_selecting(void **state)
+{
+    (void)state;
+    selecting = 1;
+    random_kills_in(150);
+    selecting = 0;
 }
 
 int main(void)
@@ -582,6 +609,7 @@ int main(void)
         cmocka_unit_test(killed_sleeping_receiver_is_forgotten),
         cmocka_unit_test(killed_sleeping_sender_is_forgotten),
         cmocka_unit_test(random_kills),
+        cmocka_unit_test(random_kills_selecting),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -17,6 +17,12 @@ static void valid_names(void **state)
     memset(max, 'x', NAME_MAX_LEN);
     max[NAME_MAX_LEN] = 0;
     assert_int_equal(name_check(max), 0);
+    /* A name with its directory. */
+    assert_int_equal(name_check("/var/lib/app/jobs"), 0);
+    assert_int_equal(name_check("/a/.../b"), 0);
+    assert_int_equal(name_dir_len("/var/lib/app/jobs"), 12);
+    assert_int_equal(name_dir_len("jobs"), 0);
+    assert_int_equal(name_dir_len("@12"), 0);
 }
 
 static void invalid_names(void **state)
@@ -40,6 +46,21 @@ static void invalid_names(void **state)
     memset(big, 'x', NAME_MAX_LEN + 1);
     big[NAME_MAX_LEN + 1] = 0;
     assert_int_equal(name_check(big), -ENAMETOOLONG);
+    /* Directories: absolute, no empty, "." or ".." component, not the
+     * root, name characters only, a valid short name last. */
+    static const char *bad[] = {"/jobs", "/tmp//jobs", "/tmp/./jobs", "/tmp/../jobs", "/tmp/x/",
+                                "/tmp/x/.h", "/tmp/x y/j", "/..", "/a/..", "/a/b/../c",
+                                "tmp/x/jobs", "/tmp/é/j", "/tmp/x/a b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(name_check(bad[i]), -EINVAL);
+    char deep[NAME_FULL_MAX + 8];
+    for (size_t i = 0; i < NAME_FULL_MAX; i += 2)
+        deep[i] = '/', deep[i + 1] = 'd';
+    deep[NAME_FULL_MAX] = '/', deep[NAME_FULL_MAX + 1] = 'q', deep[NAME_FULL_MAX + 2] = 0;
+    assert_int_equal(name_check(deep), -ENAMETOOLONG);
+    char tail[300];
+    snprintf(tail, sizeof(tail), "/tmp/%s", big);
+    assert_int_equal(name_check(tail), -ENAMETOOLONG);
 }
 
 static void paths_follow_mbx_dir(void **state)
@@ -55,6 +76,11 @@ static void paths_follow_mbx_dir(void **state)
     unsetenv("MBX_DIR");
     assert_string_equal(name_dir(), "/dev/shm");
     assert_int_equal(name_path("q", p, 8), -ENAMETOOLONG);
+    /* A name with its directory ignores MBX_DIR. */
+    setenv("MBX_DIR", "/tmp/x", 1);
+    assert_int_equal(name_path("/srv/queues/q", p, sizeof(p)), 0);
+    assert_string_equal(p, "/srv/queues/mbx.q");
+    unsetenv("MBX_DIR");
 }
 
 static void files_to_names(void **state)

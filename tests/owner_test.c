@@ -252,6 +252,76 @@ static void transfer_passes_ownership(void **state)
 }
 
 /* A transfer to a process that dies before taking over is void. */
+/* The owner's last close removes its mailbox (closing one of two handles
+ * does not); a sender in another process then gets -EIDRM, opens
+ * -ENOENT. It stayed, with a dead owner, before. */
+static void owner_last_close_removes(void **state)
+{
+    (void)state;
+    mbx *a = create_owned("lastclose", 4);
+    mbx *b = NULL;
+    assert_int_equal(mbx_open("lastclose", MBX_SEND, NULL, &b), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        mbx *s = NULL;
+        if (mbx_open("lastclose", MBX_SEND, NULL, &s))
+            _exit(2);
+        put_byte(ready[1]);
+        get_byte(go[0]);
+        _exit(mbx_send(s, "x", 1, 0, 0) == -EIDRM ? 0 : 3);
+    }
+    get_byte(ready[0]);
+    assert_int_equal(mbx_close(b), 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name("lastclose", &st), 0); /* a handle is left */
+    assert_int_equal(mbx_close(a), 0);
+    assert_int_equal(mbx_stat_name("lastclose", &st), -ENOENT);
+    assert_int_equal(test_dir_count(), 0);
+    put_byte(go[1]);
+    assert_int_equal(reap(p), 0);
+    mbx *again = NULL;
+    assert_int_equal(mbx_open("lastclose", MBX_SEND, NULL, &again), -ENOENT);
+    close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
+}
+
+/* A normal exit removes the mailboxes the process owns, without anyone
+ * else touching them (the file stays after kill -9, until someone looks:
+ * then mbx_stat_name, like ls, says it is gone and removes it). */
+static void owner_exit_and_kill_leave_nothing(void **state)
+{
+    (void)state;
+    for (int killed = 0; killed < 2; killed++) {
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t p = fork();
+        if (p == 0) {
+            mbx *m = NULL;
+            if (mbx_open("exiting", MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &m))
+                _exit(2);
+            put_byte(ready[1]);
+            if (killed)
+                test_await_kill();
+            exit(0); /* returns through atexit */
+        }
+        get_byte(ready[0]);
+        int st;
+        if (killed)
+            kill(p, SIGKILL);
+        assert_int_equal(waitpid(p, &st, 0), p);
+        assert_int_equal(test_dir_count(), killed ? 1 : 0);
+        if (killed) {
+            mbx_stat s;
+            assert_int_equal(mbx_stat_name("exiting", &s), -ENOENT);
+            assert_int_equal(test_dir_count(), 0);
+        }
+        close(ready[0]), close(ready[1]);
+    }
+}
+
 static void transfer_to_dead_process_is_void(void **state)
 {
     (void)state;
@@ -310,6 +380,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(reused_pid_is_not_the_owner),
         cmocka_unit_test(transfer_passes_ownership),
         cmocka_unit_test(transfer_to_dead_process_is_void),
+        cmocka_unit_test(owner_last_close_removes),
+        cmocka_unit_test(owner_exit_and_kill_leave_nothing),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(transfer_to_another_user_is_refused),

@@ -220,7 +220,10 @@ static int timeout_ok(int64_t t)
     return t >= MBX_FOREVER;
 }
 
-EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+static const struct mbx_sel sel_any = {MBX_SEL_ANY, 0, NULL};
+
+static int send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                      int64_t timeout_ns)
 {
     if (!m)
         return -EINVAL;
@@ -229,20 +232,31 @@ EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t 
     if (prio >= MBX_PRIO_MAX || (!buf && len) || !timeout_ok(timeout_ns))
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
-    int r = m->tp->send(m, buf, len, prio, timeout_ns);
+    int r = m->tp->send(m, buf, len, prio, type, timeout_ns);
     guard_leave(prev);
     return r;
 }
 
-static ssize_t receive(mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
-                       int64_t timeout_ns)
+EXPORT int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+{
+    return send_typed(m, buf, len, prio, 0, timeout_ns);
+}
+
+EXPORT int mbx_send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                          int64_t timeout_ns)
+{
+    return send_typed(m, buf, len, prio, type, timeout_ns);
+}
+
+static ssize_t receive(mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,
+                       mbx_msginfo *info, int64_t timeout_ns)
 {
     if (!(m->flags & MBX_RECV))
         return -EBADF;
-    if ((!buf && cap) || !timeout_ok(timeout_ns))
+    if ((!buf && cap) || !timeout_ok(timeout_ns) || sel->how > MBX_SEL_NE)
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
-    ssize_t n = m->tp->recv(m, from, buf, cap, info, timeout_ns);
+    ssize_t n = m->tp->recv(m, from, sel, buf, cap, info, timeout_ns);
     guard_leave(prev);
     return n;
 }
@@ -251,7 +265,16 @@ EXPORT ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_
 {
     if (!m)
         return -EINVAL;
-    return receive(m, 0, buf, cap, info, timeout_ns);
+    return receive(m, 0, &sel_any, buf, cap, info, timeout_ns);
+}
+
+EXPORT ssize_t mbx_recv_select(mbx *m, int how, uint64_t type, void *buf, size_t cap,
+                               mbx_msginfo *info, uint64_t *type_out, int64_t timeout_ns)
+{
+    if (!m || how < 0)
+        return -EINVAL;
+    struct mbx_sel sel = {(uint32_t)how, type, type_out};
+    return receive(m, 0, &sel, buf, cap, info, timeout_ns);
 }
 
 EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,
@@ -261,7 +284,7 @@ EXPORT ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_ms
         return -EINVAL;
     if (sender <= 0)
         return !(m->flags & MBX_RECV) ? -EBADF : -EINVAL;
-    return receive(m, sender, buf, cap, info, timeout_ns);
+    return receive(m, sender, &sel_any, buf, cap, info, timeout_ns);
 }
 
 EXPORT int mbx_self(mbx **out)
@@ -314,7 +337,8 @@ EXPORT int mbx_loan(mbx *m, size_t len, void **buf)
     return r;
 }
 
-EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+static int send_loan_typed(mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                           int64_t timeout_ns)
 {
     if (!m || !buf)
         return -EINVAL;
@@ -323,23 +347,49 @@ EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t t
     if (prio >= MBX_PRIO_MAX || !timeout_ok(timeout_ns))
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
-    int r = m->tp->send_loan(m, buf, len, prio, timeout_ns);
+    int r = m->tp->send_loan(m, buf, len, prio, type, timeout_ns);
     guard_leave(prev);
     return r;
 }
 
-EXPORT ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
+EXPORT int mbx_send_loan(mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+{
+    return send_loan_typed(m, buf, len, prio, 0, timeout_ns);
+}
+
+EXPORT int mbx_send_loan_typed(mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                               int64_t timeout_ns)
+{
+    return send_loan_typed(m, buf, len, prio, type, timeout_ns);
+}
+
+static ssize_t recv_loan_sel(mbx *m, const struct mbx_sel *sel, const void **buf,
+                             mbx_msginfo *info, int64_t timeout_ns)
 {
     if (!m || !buf)
         return -EINVAL;
     if (!(m->flags & MBX_RECV))
         return -EBADF;
-    if (!timeout_ok(timeout_ns))
+    if (!timeout_ok(timeout_ns) || sel->how > MBX_SEL_NE)
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
-    ssize_t n = m->tp->recv_loan(m, buf, info, timeout_ns);
+    ssize_t n = m->tp->recv_loan(m, sel, buf, info, timeout_ns);
     guard_leave(prev);
     return n;
+}
+
+EXPORT ssize_t mbx_recv_loan(mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
+{
+    return recv_loan_sel(m, &sel_any, buf, info, timeout_ns);
+}
+
+EXPORT ssize_t mbx_recv_loan_select(mbx *m, int how, uint64_t type, const void **buf,
+                                    mbx_msginfo *info, uint64_t *type_out, int64_t timeout_ns)
+{
+    if (how < 0)
+        return -EINVAL;
+    struct mbx_sel sel = {(uint32_t)how, type, type_out};
+    return recv_loan_sel(m, &sel, buf, info, timeout_ns);
 }
 
 EXPORT int mbx_release(mbx *m, const void *buf)

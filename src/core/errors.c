@@ -55,6 +55,10 @@ EXPORT const char *mbx_strerror(int err)
         return "out of memory";
     case EXDEV:
         return "mailbox is in use in another PID namespace";
+    case EUSERS:
+        return "too many descriptors wait on this mailbox";
+    case ENOTSUP:
+        return "not supported by this transport";
     case EDEADLK:
         return "this thread holds the mailbox (a signal handler interrupted a call on it)";
     case EINPROGRESS:

@@ -15,7 +15,7 @@ struct mbx {
     int flags;        /* as opened: MBX_SEND, MBX_RECV, ... */
     uint32_t closing; /* mbx_close under way: blocked calls end with -EBADF */
     int64_t spin_ns;  /* how long a blocked call spins before it sleeps */
-    char name[NAME_MAX_LEN + 1];
+    char name[NAME_FULL_MAX + 1];
 };
 
 /* Fills the fields above for a new handle of transport tp. */

@@ -58,23 +58,29 @@ static int look(mbx_pollitem *items, size_t n)
     return ready;
 }
 
-/* Builds the pollfd array: each descriptor item, then each mailbox
- * direction asked for. Returns how many entries, or -errno. */
-static int gather(mbx_pollitem *items, size_t n, struct pollfd *p)
+/* Builds the pollfd array: each descriptor item, and the descriptor of
+ * each mailbox direction asked for that is not ready (those that are need
+ * no waiting); idx[k] is the item of entry k. Returns how many entries,
+ * or -errno. */
+static int gather(mbx_pollitem *items, size_t n, struct pollfd *p, size_t *idx)
 {
     int k = 0;
     for (size_t i = 0; i < n; i++) {
         mbx_pollitem *it = &items[i];
         if (!it->mbox) {
+            idx[k] = i;
             p[k++] = (struct pollfd){.fd = it->fd, .events = it->events};
             continue;
         }
+        if (it->revents)
+            continue;
         for (size_t d = 0; d < 2; d++) {
             if (!(it->events & dirs[d].ev) || !(it->mbox->flags & dirs[d].dir))
                 continue;
             int fd = mbx_fd(it->mbox, dirs[d].dir);
             if (fd < 0)
                 return fd;
+            idx[k] = i;
             p[k++] = (struct pollfd){.fd = fd, .events = POLLIN};
         }
     }
@@ -82,17 +88,14 @@ static int gather(mbx_pollitem *items, size_t n, struct pollfd *p)
 }
 
 /* Copies the descriptor items' revents back; returns how many are set. */
-static int scatter(mbx_pollitem *items, size_t n, const struct pollfd *p)
+static int scatter(mbx_pollitem *items, const struct pollfd *p, const size_t *idx, int k)
 {
-    int k = 0, ready = 0;
-    for (size_t i = 0; i < n; i++) {
-        mbx_pollitem *it = &items[i];
-        if (it->mbox) {
-            for (size_t d = 0; d < 2; d++)
-                k += (it->events & dirs[d].ev) && (it->mbox->flags & dirs[d].dir);
+    int ready = 0;
+    for (int j = 0; j < k; j++) {
+        mbx_pollitem *it = &items[idx[j]];
+        if (it->mbox)
             continue;
-        }
-        it->revents = p[k++].revents;
+        it->revents = p[j].revents;
         ready += it->revents != 0;
     }
     return ready;
@@ -108,15 +111,19 @@ EXPORT int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns)
         if (!items[i].mbox && items[i].fd < 0)
             return -EINVAL;
     struct pollfd *p = calloc(2 * n + 1, sizeof(*p));
-    if (!p)
+    size_t *idx = calloc(2 * n + 1, sizeof(*idx));
+    if (!p || !idx) {
+        free(p);
+        free(idx);
         return -ENOMEM;
+    }
     int64_t deadline = clock_deadline(timeout_ns);
     int r;
     for (;;) {
         /* Arm first (look), then gather: a change after the look makes
          * the descriptor readable. */
         int mb = look(items, n);
-        int k = mb < 0 ? mb : gather(items, n, p);
+        int k = mb < 0 ? mb : gather(items, n, p, idx);
         if ((r = k) < 0)
             break;
         int64_t left = mb > 0 ? 0 : clock_remaining(deadline);
@@ -126,7 +133,7 @@ EXPORT int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns)
             r = -errno;
             break;
         }
-        int fds = scatter(items, n, p);
+        int fds = scatter(items, p, idx, k);
         if (mb > 0 || fds > 0 || got == 0) {
             r = mb + fds;
             break;
@@ -135,5 +142,6 @@ EXPORT int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns)
          * may have been undone by another receiver meanwhile). */
     }
     free(p);
+    free(idx);
     return r;
 }

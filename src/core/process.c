@@ -1,6 +1,7 @@
 #include "core/process.h"
 
 #include "core/guard.h"
+#include "core/monitor.h"
 #include "core/transport.h"
 
 #include <pthread.h>
@@ -13,6 +14,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * none held in the child. */
 static void prepare(void)
 {
+    monitor_fork_prepare();
     for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
         if ((*t)->fork_prepare)
             (*t)->fork_prepare();
@@ -25,6 +27,7 @@ static void parent(void)
     for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
         if ((*t)->fork_parent)
             (*t)->fork_parent();
+    monitor_fork_parent();
 }
 
 static void child(void)
@@ -33,6 +36,7 @@ static void child(void)
     for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
         if ((*t)->fork_child)
             (*t)->fork_child();
+    monitor_fork_child();
 }
 
 static void at_exit(void)

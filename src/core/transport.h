@@ -12,6 +12,14 @@
 
 struct mbx;
 
+/* What a receive may take (mbx_recv_select): how (MBX_SEL_*) and type,
+ * and where the taken message's type goes (NULL: not wanted). */
+struct mbx_sel {
+    uint32_t how;
+    uint64_t type;
+    uint64_t *type_out;
+};
+
 struct mbx_transport {
     const char *scheme; /* "tcp" for "tcp://..."; "" for local names */
 
@@ -31,22 +39,28 @@ struct mbx_transport {
     int (*stat)(struct mbx *m, mbx_stat *st);
     int (*stat_ext)(struct mbx *m, mbx_stat_ext *st);
     int (*sync)(struct mbx *m);
-    int (*send)(struct mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns);
-    ssize_t (*recv)(struct mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
-                    int64_t timeout_ns);
+    int (*send)(struct mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                int64_t timeout_ns);
+    ssize_t (*recv)(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,
+                    mbx_msginfo *info, int64_t timeout_ns);
     ssize_t (*call)(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply,
                     size_t cap, int64_t timeout_ns);
     int (*transfer)(struct mbx *m, pid_t new_owner);
     int (*loan)(struct mbx *m, size_t len, void **buf);
-    int (*send_loan)(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns);
-    ssize_t (*recv_loan)(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
+    int (*send_loan)(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                     int64_t timeout_ns);
+    ssize_t (*recv_loan)(struct mbx *m, const struct mbx_sel *sel, const void **buf,
+                         mbx_msginfo *info, int64_t timeout_ns);
     int (*release)(struct mbx *m, const void *buf);
 
     /* Pollable descriptors (mbx_fd): the descriptor of direction dir
-     * (MBX_RECV or MBX_SEND, which the handle was opened with), and for
-     * mbx_poll whether that direction is ready now: 1, or 0 after making
-     * sure the descriptor becomes readable at the next change; or -errno.
-     * NULL: the transport has none (-ENOTSUP). */
+     * (MBX_RECV or MBX_SEND, which the handle was opened with; 0: only the
+     * mailbox going away, for monitors), and for mbx_poll whether that
+     * direction is ready now: 1, 2 when the mailbox is gone (removed, its
+     * owner dead), or 0 after making sure the descriptor becomes readable
+     * at the next change; or -errno. NULL: the transport has none
+     * (-ENOTSUP). A handle opened with flags 0 (monitors only, core/
+     * monitor.c) takes no right and serves only dir 0. */
     int (*fd)(struct mbx *m, int dir);
     int (*ready)(struct mbx *m, int dir);
 

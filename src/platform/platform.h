@@ -256,6 +256,15 @@ int note_drain(int fd);
  * or another -errno. */
 int pidfd_of(ident_t who);
 
+/* A descriptor that becomes readable for good when raised (eventfd):
+ * evflag_new returns it or -errno. */
+int evflag_new(void);
+void evflag_raise(int fd);
+void evflag_lower(int fd);
+
+/* Returns the identity of live process pid, or 0 when there is none. */
+ident_t ident_of_pid(int32_t pid);
+
 /* Returns 1 when descriptor fd is readable now, 0 when not, -errno. */
 int fd_readable(int fd);
 

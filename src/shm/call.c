@@ -153,10 +153,16 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     struct mb_ctx c = handle_ctx(b);
     c.reply_token = w.token;
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
-    if (n == 0)
+    if (n == 0) {
         n = await_reply(me, &w, slot, reply, cap, deadline);
-    else
+        /* Given up (time, a signal, a close) before anyone took the
+         * request: take it back, so no server answers a caller that has
+         * left. A request already taken stays taken. */
+        if ((n == -ETIMEDOUT || n == -EINTR || n == -EBADF) && b->seg.kind->withdraw)
+            b->seg.kind->withdraw(&c, w.token);
+    } else {
         slot_release(&me->seg, slot, w.token);
+    }
     receipt_close(&b->seg, w.receipt, w.token);
     return n;
 }

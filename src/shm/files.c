@@ -18,7 +18,9 @@ const char *name_dir(void)
 
 int name_path(const char *name, char *path, size_t cap)
 {
-    int n = snprintf(path, cap, "%s/" FILE_PREFIX "%s", name_dir(), name);
+    size_t d = name_dir_len(name);
+    int n = d ? snprintf(path, cap, "%.*s/" FILE_PREFIX "%s", (int)d, name, name + d + 1)
+              : snprintf(path, cap, "%s/" FILE_PREFIX "%s", name_dir(), name);
     return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
 }
 

@@ -10,7 +10,8 @@
 /* The directory holding mailboxes: $MBX_DIR, or /dev/shm when unset or empty. */
 const char *name_dir(void);
 
-/* Writes "$MBX_DIR/mbx.NAME" into path. Returns 0 or -ENAMETOOLONG. */
+/* Writes "$MBX_DIR/mbx.NAME" into path ("/DIR/mbx.NAME" for a name that
+ * carries its directory, "/DIR/NAME"). Returns 0 or -ENAMETOOLONG. */
 int name_path(const char *name, char *path, size_t cap);
 
 /* Returns 1 when a directory entry is a mailbox file, storing the mailbox

@@ -62,6 +62,10 @@ struct shm_kind {
     ssize_t (*recv_loan)(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
                          int64_t timeout_ns);
     int (*release)(const struct mb_ctx *c, const void *buf);
+    /* Takes back the queued message carrying reply token `token` (a
+     * call's request nobody took before its timeout): 0, or -ENOENT when
+     * it is no longer queued (taken). NULL: a kind without calls. */
+    int (*withdraw)(const struct mb_ctx *c, uint64_t token);
 
     /* Pollable descriptors (poll.h). Whether a call in direction dir
      * (SEG_POLL_RECV: a receive; SEG_POLL_SEND: a send) with MBX_NONBLOCK

@@ -28,7 +28,8 @@ int shm_loan(struct mbx *m, size_t len, void **buf)
     return r;
 }
 
-int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                  int64_t timeout_ns)
 {
     struct shm_box *b = shm_box_of(m);
     if (!lends(b))
@@ -42,6 +43,7 @@ int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t t
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
+    c.send_type = type;
     r = b->seg.kind->send_loan(&c, buf, len, prio, timeout_ns);
     poller_after(b, SEG_POLL_SEND, r, len);
     return r;
@@ -63,7 +65,8 @@ static const unsigned char *lend_view(struct shm_box *b)
     return v;
 }
 
-ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns)
+ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
+                      mbx_msginfo *info, int64_t timeout_ns)
 {
     struct shm_box *b = shm_box_of(m);
     if (!lends(b))
@@ -75,6 +78,9 @@ ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_
     if (!view)
         return -ENOMEM;
     struct mb_ctx c = handle_ctx(b);
+    c.sel_how = sel->how;
+    c.sel_type = sel->type;
+    c.type_out = sel->type_out;
     const void *p;
     ssize_t n = b->seg.kind->recv_loan(&c, &p, info, timeout_ns);
     if (n >= 0) /* the same bytes, seen through the read-only mapping */

@@ -5,6 +5,7 @@
 
 #include "core/names.h"
 #include "shm/files.h"
+#include "shm/handles.h"
 #include "shm/owner.h"
 #include "shm/poll.h"
 #include "shm/poller.h"
@@ -195,6 +196,8 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
     if ((r = take_rights(b)))
         goto out_unmap;
     b->seg.poll_dir = b->dir;
+    if (b->seg.flags & MBX_OWNED)
+        handles_add(b);
     *out = &b->base;
     return 0;
 out_unmap:
@@ -210,6 +213,9 @@ void shm_box_close(struct mbx *m)
 {
     struct shm_box *b = shm_box_of(m);
     poller_close(b);
+    /* The owner's last handle takes its mailbox with it. */
+    if ((b->seg.flags & MBX_OWNED) && !handles_drop(b) && owner_is_me(b))
+        owner_remove(b);
     recv_right_drop(b);
     struct mb_ctx c = handle_ctx(b);
     if (b->seg.kind->close)

@@ -2,11 +2,13 @@
 
 #include "platform/platform.h"
 #include "shm/poll.h"
+#include "shm/files.h"
 #include "shm/poller.h"
 #include "shm/wait.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* The owner fields are single 64-bit identities changed with atomic
@@ -156,4 +158,39 @@ int shm_transfer(struct mbx *m, pid_t new_owner)
     /* Pollers watch the pending owner's death too: they look again. */
     poll_signal_all(&b->seg);
     return 0;
+}
+
+int owner_is_me(struct shm_box *b)
+{
+    if (!owned(b) || seg_removed(&b->seg))
+        return 0;
+    const struct seg_model *md = &b->seg.hdr->model;
+    ident_t p = load(&md->pending_owner);
+    return load(&md->owner) == ident_self() && (p == 0 || !ident_alive(p));
+}
+
+int owner_gone(const struct seg *s)
+{
+    return (s->flags & MBX_OWNED) && !owner_lives(s);
+}
+
+void owner_reap(const char *name)
+{
+    struct shm_box b = {0};
+    char path[NAME_PATH_MAX];
+    if (shm_open_file(name, 0, &b.file, path) != 0)
+        return;
+    /* Looked at again on the file we hold, so that a mailbox made under
+     * the name meanwhile is never the one removed. */
+    if (seg_attach(&b.seg, b.file.base, b.file.size) == 0 && owner_gone(&b.seg)) {
+        b.path = path[0] ? path : NULL;
+        b.dir = b.path ? dir_of(path) : NULL;
+        b.seg.poll_dir = b.dir;
+        __atomic_store_n(&b.seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
+        wake_everyone(&b.seg);
+        poll_signal_all(&b.seg);
+        shm_unlink_file(&b);
+        free(b.dir);
+    }
+    shmfile_close(&b.file);
 }

@@ -42,4 +42,16 @@ int owner_poll(const struct mb_ctx *c);
 /* Removes the mailbox behind m as mbx_unlink does. */
 void owner_remove(struct shm_box *b);
 
+/* Returns 1 when this process owns the mailbox of handle b and has not
+ * passed ownership to a live process, else 0. */
+int owner_is_me(struct shm_box *b);
+
+/* Returns 1 when s is an owned mailbox whose owner and pending owner are
+ * both gone (whoever notices removes it), else 0. */
+int owner_gone(const struct seg *s);
+
+/* Removes mailbox `name` if it is owned and its owner is gone, as its
+ * next open would (best effort: for ls and stat). */
+void owner_reap(const char *name);
+
 #endif

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 /* Makes pollers one at a time (rare), so two threads asking for the same
- * descriptor get the same one. */
+ * descriptor get the same one; guards the list of this process's pollers,
+ * whose sockets a normal exit removes. */
 static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shm_poller *all_pollers;
 
 static struct seg_poller *entry_of(struct shm_box *b, const struct shm_poller *p)
 {
@@ -73,6 +75,8 @@ static int is_ready(struct shm_box *b, const struct shm_poller *p, uint64_t want
 {
     if (seg_removed(&b->seg))
         return 1;
+    if (p->dir == SEG_POLL_GONE)
+        return 0;
     if (p->dir == SEG_POLL_RECV && want)
         return poller_sent_mark(b) != want;
     return b->seg.kind->ready(&b->seg, p->dir, want);
@@ -117,8 +121,9 @@ static int wanted_peers(struct shm_box *b, const struct shm_poller *p, ident_t w
 /* Keeps p's epoll set watching the live processes whose death matters,
  * and makes the descriptor readable when their deaths already decided
  * the next call (an owned mailbox with no live owner left; a stream whose
- * sender died). */
-static void sync_peers(struct shm_box *b, struct shm_poller *p)
+ * sender died). With `full`, also drops the dead (a system call each, so
+ * only after a call found nothing: a death is what may have woken it). */
+static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
 {
     ident_t want[POLLER_PEERS];
     int owners;
@@ -130,7 +135,7 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p)
         int still = 0;
         for (int j = 0; j < n; j++)
             still |= want[j] == p->peer[i];
-        if (still && fd_readable(p->pidfd[i]) == 0)
+        if (still && (!full || fd_readable(p->pidfd[i]) == 0))
             continue;
         evset_del(p->fd, p->pidfd[i]);
         close(p->pidfd[i]);
@@ -187,27 +192,62 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
     if (is_ready(b, p, want)) {
         if (poll_disarm(&b->seg, e))
             tell_self(p);
+        p->clean = 0;
         pthread_mutex_unlock(&p->mu);
         return;
     }
     /* Armed and told nothing since: no datagram is queued (but one sent
-     * just to wake us, which the next empty call drains). */
-    if (after == POLLER_DID && __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir) {
+     * just to wake us, which an empty call drains). After a call that did
+     * something, nothing to do; after one that found nothing, the drain is
+     * skipped once when the handle drained and armed since its last
+     * wake-up (the loop's usual last receive, -EAGAIN, costs no system
+     * call), and done the next time, so a datagram sent only to wake us
+     * is reported at most twice. */
+    int armed = __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir;
+    if (armed && after == POLLER_DID) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    if (armed && p->clean) {
+        p->clean = 0;
         pthread_mutex_unlock(&p->mu);
         return;
     }
     note_drain(p->sock);
-    if (after == POLLER_EMPTY && watches_peers(b))
-        sync_peers(b, p);
+    p->clean = 1;
+    if (watches_peers(b))
+        sync_peers(b, p, after == POLLER_EMPTY);
     poll_arm(&b->seg, e, p->dir);
     /* A change made before we armed was not told to us: look again. */
-    if (is_ready(b, p, want) && poll_disarm(&b->seg, e))
+    if (is_ready(b, p, want) && poll_disarm(&b->seg, e)) {
         tell_self(p);
+        p->clean = 0;
+    }
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Caller holds make_lock. */
+static void unlist(struct shm_poller *p)
+{
+    for (struct shm_poller **q = &all_pollers; *q; q = &(*q)->next_in_process)
+        if (*q == p) {
+            *q = p->next_in_process;
+            return;
+        }
+}
+
+void poller_at_exit(void)
+{
+    /* No lock: exit may come from a thread that holds it. The sockets
+     * only; their entries go when someone finds the process gone. */
+    for (struct shm_poller *p = all_pollers; p; p = p->next_in_process)
+        if (p->maker == ident_self())
+            unlink(p->path);
 }
 
 static void poller_free(struct shm_box *b, struct shm_poller *p, int own)
 {
+    unlist(p);
     if (own) {
         struct seg_poller *e = entry_of(b, p);
         if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
@@ -310,6 +350,11 @@ int poller_fd(struct shm_box *b, unsigned dir)
     }
     int r = 0;
     if (!p && (r = poller_new(b, dir, &p)) == 0) {
+        p->next_in_process = all_pollers;
+        all_pollers = p;
+        /* Armed from the start, so that "not armed" always means a
+         * datagram was sent: the first look then sends one if ready. */
+        poll_arm(&b->seg, entry_of(b, p), dir);
         __atomic_store_n(&b->poller[dir], p, __ATOMIC_RELEASE);
         poller_settle(b, p, POLLER_EMPTY, 0);
     }
@@ -322,7 +367,8 @@ int poller_check(struct shm_box *b, unsigned dir)
     if (seg_removed(&b->seg))
         return 2;
     struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
-    if (b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
+    if (dir != SEG_POLL_GONE &&
+        b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
         return 1;
     /* Nothing to do: unless the owner died (which nobody signals; its
      * pidfd in our set may be what woke us), sleep until told. */
@@ -350,22 +396,29 @@ int poller_peer_died(struct shm_box *b, unsigned dir)
 
 void poller_close(struct shm_box *b)
 {
-    for (unsigned d = 0; d < 2; d++) {
+    pthread_mutex_lock(&make_lock);
+    for (unsigned d = 0; d < 3; d++) {
         struct shm_poller *p = b->poller[d];
         if (p)
             poller_free(b, p, p->maker == ident_self());
         b->poller[d] = NULL;
     }
+    pthread_mutex_unlock(&make_lock);
 }
 
 /* The transport's operations (shm.h). dir is MBX_RECV or MBX_SEND, checked
- * against the handle by the core. */
+ * against the handle by the core, or 0: removal only (monitors). */
+static unsigned dir_of_flag(int dir)
+{
+    return dir == MBX_RECV ? SEG_POLL_RECV : dir == MBX_SEND ? SEG_POLL_SEND : SEG_POLL_GONE;
+}
+
 int shm_fd(struct mbx *m, int dir)
 {
-    return poller_fd(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+    return poller_fd(shm_box_of(m), dir_of_flag(dir));
 }
 
 int shm_ready(struct mbx *m, int dir)
 {
-    return poller_check(shm_box_of(m), dir == MBX_RECV ? SEG_POLL_RECV : SEG_POLL_SEND);
+    return poller_check(shm_box_of(m), dir_of_flag(dir));
 }

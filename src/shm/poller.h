@@ -36,11 +36,13 @@ struct shm_poller {
     ident_t maker; /* the process that made it; a forked child's copy is not its own */
     int sock;      /* bound at path */
     int fd;        /* what mbx_fd returns: sock, or the epoll set */
-    int told;      /* removal seen: the socket stays readable */
+    int clean;     /* drained and armed since its last wake-up: an empty call
+                      may skip one drain (poller_settle) */
     uint64_t want; /* a send that found no room: its size */
     ident_t peer[POLLER_PEERS];
     int pidfd[POLLER_PEERS];
     pthread_mutex_t mu;
+    struct shm_poller *next_in_process; /* the list poller_at_exit walks */
     char path[POLL_PATH_MAX];
 };
 
@@ -91,5 +93,9 @@ int poller_peer_died(struct shm_box *b, unsigned dir);
 
 /* Gives b's pollers up (mbx_close): entries freed, sockets removed. */
 void poller_close(struct shm_box *b);
+
+/* At a normal exit: removes the sockets of this process's pollers (a
+ * killed process's are removed by whoever next finds it gone). */
+void poller_at_exit(void);
 
 #endif

@@ -19,9 +19,4 @@ int procbox_open(pid_t pid, int readonly, struct shmfile *f);
  * caller). Returns 0 or -errno. */
 int procbox_create(uint64_t size, struct shmfile *f);
 
-/* Calls fn("@PID", arg) for every process whose own mailbox this process
- * may open (its user's, or all for root). Returns 0 after the last, or the
- * first nonzero value fn returned. */
-int procbox_foreach(int (*fn)(const char *name, void *arg), void *arg);
-
 #endif

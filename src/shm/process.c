@@ -1,5 +1,7 @@
+#include "shm/poller.h"
 #include "shm/process.h"
 
+#include "shm/handles.h"
 #include "shm/owner.h"
 
 #include <errno.h>
@@ -105,15 +107,18 @@ void shm_peer_put(struct shm_box *b)
 void shm_fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
+    handles_fork_prepare();
 }
 
 void shm_fork_parent(void)
 {
+    handles_fork_parent();
     pthread_mutex_unlock(&lock);
 }
 
 void shm_fork_child(void)
 {
+    handles_fork_child();
     pthread_mutex_unlock(&lock);
 }
 
@@ -121,6 +126,8 @@ void shm_fork_child(void)
  * next process to touch it notices the owner is gone. */
 void shm_at_exit(void)
 {
+    poller_at_exit();
+    handles_at_exit();
     if (self_box && self_pid == ident_self_pid())
         owner_remove(self_box);
 }

@@ -122,7 +122,7 @@ struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off)
         return NULL;
     struct seg_blk *b = (struct seg_blk *)(s->base + off);
     uint64_t size = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
-    if (size < SEG_LINE || size % SEG_LINE != 0 || size > end - off)
+    if (size < sizeof(struct seg_blk) || size % SEG_LINE != 0 || size > end - off)
         return NULL;
     return b;
 }

@@ -39,9 +39,10 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
 
 #define SEG_MAGIC 0x314d5453584f424dull /* "MBOXSTM1" */
 /* Version 3: the lock is mbx's own (shlock.h), processes are recorded with
- * their start time, calls leave receipts in the called mailbox. Files of
- * versions 1 and 2 (earlier builds) are refused with -EPROTO. */
-#define SEG_VERSION    3u
+ * their start time, calls leave receipts in the called mailbox, messages
+ * carry a type tag, pollers have entries. Files of versions 1 and 2
+ * (earlier builds) are refused with -EPROTO. */
+#define SEG_VERSION    4u
 #define SEG_LINE       64u
 #define SEG_NBINS      64u
 #define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
@@ -72,8 +73,10 @@ struct seg_blk {
     int32_t sender_pid;    /* sender's pid and uid, for mbx_msginfo */
     uint32_t sender_uid;
     uint64_t token; /* reply token (call.h), 0 for a plain message */
+    uint64_t type;  /* the sender's type tag (mbx_send_typed), 0 by default */
+    uint64_t spare[7];
 };
-_Static_assert(sizeof(struct seg_blk) == SEG_LINE, "block header is one cache line");
+_Static_assert(sizeof(struct seg_blk) == 2 * SEG_LINE, "block header is two cache lines");
 
 /* The line every send and receive touches: lock, count, wake words. Waiters
  * read count and the futex words here while spinning. */

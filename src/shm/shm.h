@@ -7,6 +7,7 @@
 #include "platform/platform.h"
 #include "shm/kind.h"
 #include "shm/segment.h"
+#include "shm/select.h"
 #include "shm/wait.h"
 
 #include <sys/types.h>
@@ -29,8 +30,9 @@ struct shm_box {
     char *path; /* its file (NULL for "@PID", which has none) */
     char *dir;  /* its file's directory (NULL for "@PID") */
     /* Pollable descriptors of the handle (mbx_fd), by direction
-     * (SEG_POLL_RECV, SEG_POLL_SEND): poller.h. NULL until asked for. */
-    struct shm_poller *poller[2];
+     * (SEG_POLL_RECV, SEG_POLL_SEND; SEG_POLL_GONE for monitors):
+     * poller.h. NULL until asked for. */
+    struct shm_poller *poller[3];
 };
 
 /* The local handle behind m (which must be one). */
@@ -58,6 +60,14 @@ struct mb_ctx {
      * carrying this token (the from filter is then ignored). */
     uint64_t reply_token;
     uint64_t want_token;
+    /* Types (mbx_send_typed, mbx_recv_select). send: the tag stored with
+     * the message. recv: which messages may be taken (sel_how, MBX_SEL_*:
+     * MBX_SEL_ANY is every message, in the mailbox's order) and, when
+     * type_out is not NULL, where the taken message's tag goes. */
+    uint64_t send_type;
+    uint32_t sel_how;
+    uint64_t sel_type;
+    uint64_t *type_out;
 };
 
 /* The per-call context of a handle. */
@@ -96,8 +106,10 @@ int shm_stat_ext(struct mbx *m, mbx_stat_ext *st);
 int shm_stat_name(const char *name, mbx_stat *st);
 int shm_foreach(int (*fn)(const char *name, void *arg), void *arg);
 int shm_loan(struct mbx *m, size_t len, void **buf); /* loan.c */
-int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, int64_t timeout_ns);
-ssize_t shm_recv_loan(struct mbx *m, const void **buf, mbx_msginfo *info, int64_t timeout_ns);
+int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                  int64_t timeout_ns);
+ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
+                      mbx_msginfo *info, int64_t timeout_ns);
 int shm_release(struct mbx *m, const void *buf);
 int shm_transfer(struct mbx *m, pid_t new_owner); /* owner.c */
 int shm_fd(struct mbx *m, int dir);               /* poller.c */

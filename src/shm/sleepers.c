@@ -5,7 +5,8 @@
 #define EPOCH_SHIFT 30
 #define COUNT_BITS  15
 #define COUNT_MAX   ((1u << COUNT_BITS) - 1)
-#define COUNTS      ((1u << EPOCH_SHIFT) - 1)
+#define COUNTS      SLEEPERS_COUNTS
+_Static_assert(SLEEPERS_COUNTS == (1u << EPOCH_SHIFT) - 1, "the counts are below the epoch");
 
 static unsigned epoch_of(uint32_t w)
 {
@@ -25,11 +26,6 @@ static uint32_t count_in(uint32_t w, unsigned epoch)
 unsigned sleepers_count(uint32_t w)
 {
     return count_in(w, 0) + count_in(w, 1);
-}
-
-int sleepers_any(const uint32_t *word)
-{
-    return (__atomic_load_n(word, __ATOMIC_SEQ_CST) & COUNTS) != 0;
 }
 
 /* Starts a new epoch once the current one is old enough. Whoever moves

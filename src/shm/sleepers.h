@@ -22,9 +22,15 @@
  * those asleep now, plus, for at most two epochs, any that died asleep. */
 unsigned sleepers_count(uint32_t w);
 
+/* The bits of the count word that hold counts (the rest is the epoch). */
+#define SLEEPERS_COUNTS 0x3fffffffu
+
 /* Returns 1 when the count word says someone sleeps, else 0 (a seq_cst
  * load: a waker reads it after its seq_cst store to the futex word). */
-int sleepers_any(const uint32_t *word);
+static inline int sleepers_any(const uint32_t *word)
+{
+    return (__atomic_load_n(word, __ATOMIC_SEQ_CST) & SLEEPERS_COUNTS) != 0;
+}
 
 /* Counts the caller in; `since` holds when the current epoch began (ms of
  * CLOCK_MONOTONIC, shared by all processes that count on `word`). Returns

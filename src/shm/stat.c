@@ -3,6 +3,7 @@
 
 #include "core/names.h"
 #include "shm/files.h"
+#include "shm/owner.h"
 #include "shm/procbox.h"
 #include "shm/sleepers.h"
 
@@ -66,9 +67,14 @@ int shm_stat_name(const char *name, mbx_stat *st)
         return r;
     struct seg s;
     r = seg_attach(&s, f.base, f.size);
+    /* An owned mailbox whose owner is gone is gone, as its next open
+     * says: never listed with a dead owner; removed here when we may. */
+    int reap = !r && owner_gone(&s);
     if (!r)
-        r = fill(&s, &f, st);
+        r = reap ? -ENOENT : fill(&s, &f, st);
     shmfile_close(&f);
+    if (reap)
+        owner_reap(name);
     return r;
 }
 
@@ -85,6 +91,9 @@ int shm_foreach(int (*fn)(const char *name, void *arg), void *arg)
             r = fn(name, arg);
     }
     closedir(d);
-    /* Processes' own mailboxes have no file in the directory. */
-    return r ? r : procbox_foreach(fn, arg);
+    /* Processes' own mailboxes ("@PID") have no file in the directory and
+     * are not listed: mbx.h promises the mailboxes of $MBX_DIR, and a
+     * listing of a private directory must not change with whatever else
+     * this user runs. */
+    return r;
 }

@@ -42,34 +42,47 @@ static int sync_file(struct mbx *m)
     return msync(b->file.base, b->file.size, MS_SYNC) == 0 ? 0 : -errno;
 }
 
-static int send(struct mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns)
+static int send(struct mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                int64_t timeout_ns)
 {
     struct shm_box *b = shm_box_of(m);
     if (len > b->seg.max_msg_size && !b->seg.stream)
         return -EMSGSIZE;
+    if (type && b->seg.stream)
+        return -EINVAL; /* bytes have no types */
     int r = owner_send_check(b);
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
+    c.send_type = type;
     r = mb_send(&c, buf, len, prio, timeout_ns);
     poller_after(b, SEG_POLL_SEND, r, len);
     return r;
 }
 
-static ssize_t recv(struct mbx *m, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
-                    int64_t timeout_ns)
+static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,
+                    mbx_msginfo *info, int64_t timeout_ns)
 {
     struct shm_box *b = shm_box_of(m);
+    if (sel->how != MBX_SEL_ANY && b->seg.stream)
+        return -EINVAL; /* bytes have no types */
     int r = recv_right_check(b);
     if (!r)
         r = owner_recv_check(b);
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
+    c.sel_how = sel->how;
+    c.sel_type = sel->type;
+    c.type_out = sel->type_out;
     /* A receive from one sender that finds none of its messages must not
      * leave a descriptor readable for the others' (poller.h). */
-    uint64_t mark = from > 0 && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
+    uint64_t mark = (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV]
+                        ? poller_sent_mark(b)
+                        : 0;
     ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
+    if (got >= 0 && b->seg.stream && sel->type_out)
+        *sel->type_out = 0;
     poller_after(b, SEG_POLL_RECV, got, mark);
     return got;
 }

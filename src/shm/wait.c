@@ -145,24 +145,11 @@ void wake_change(const struct seg *s, unsigned dir)
     poll_notify(s, dir);
 }
 
-static void wake_n(const struct seg *s, unsigned dir, int n)
+void wake_n_slow(const struct seg *s, unsigned dir, int n)
 {
     uint32_t *futex = futex_of(s, dir);
-    if (sleepers_any(waiters_of(s, dir))) {
-        __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(futex, n);
-    }
-    poll_notify(s, dir);
-}
-
-void wake_all(const struct seg *s, unsigned dir)
-{
-    wake_n(s, dir, INT_MAX);
-}
-
-void wake_first(const struct seg *s, unsigned dir)
-{
-    wake_n(s, dir, 1);
+    __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
+    futex_wake(futex, n);
 }
 
 void wake_everyone(const struct seg *s)

@@ -15,7 +15,11 @@
 #ifndef MBX_SHM_WAIT_H
 #define MBX_SHM_WAIT_H
 
+#include "shm/poll.h"
 #include "shm/segment.h"
+#include "shm/sleepers.h"
+
+#include <limits.h>
 
 #include <stdint.h>
 
@@ -81,11 +85,35 @@ int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t
  * sleepers, or one; only when there are any, so no system call while
  * nobody sleeps or polls. */
 void wake_change(const struct seg *s, unsigned dir);
-void wake_all(const struct seg *s, unsigned dir);
-void wake_first(const struct seg *s, unsigned dir);
+static inline void wake_all(const struct seg *s, unsigned dir);
+static inline void wake_first(const struct seg *s, unsigned dir);
+
+/* The system call of wake_all / wake_first: bumps the direction's futex
+ * word and wakes n of its sleepers. */
+void wake_n_slow(const struct seg *s, unsigned dir, int n);
 
 /* Wakes every waiter of the mailbox (removal, repair, a handle closing);
  * pollers are not told (poll_signal_all does). */
 void wake_everyone(const struct seg *s);
+
+/* Inline: every send and receive calls one, and while nobody sleeps or
+ * polls it is two loads of the hot line it already has. */
+static inline void wake_n(const struct seg *s, unsigned dir, int n)
+{
+    const struct seg_hot *hot = &s->hdr->hot;
+    if (sleepers_any(dir == SEG_POLL_RECV ? &hot->recv_waiters : &hot->send_waiters))
+        wake_n_slow(s, dir, n);
+    poll_notify(s, dir);
+}
+
+static inline void wake_all(const struct seg *s, unsigned dir)
+{
+    wake_n(s, dir, INT_MAX);
+}
+
+static inline void wake_first(const struct seg *s, unsigned dir)
+{
+    wake_n(s, dir, 1);
+}
 
 #endif

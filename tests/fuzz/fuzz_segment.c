@@ -129,7 +129,10 @@ static const int attach_ok[] = {EUCLEAN, EPROTO, 0};
 static const int call_ok[] = {EAGAIN, EMSGSIZE, ENOSPC, EIDRM, EUCLEAN, EBUSY, ETIMEDOUT, EPIPE, 0};
 static const int reply_ok[] = {ESRCH, EINVAL, EACCES, EAGAIN, EMSGSIZE, EUCLEAN, EIDRM, 0};
 
-static int create(const struct kind *k)
+/* Creates the mailbox and fills it; returns the creating handle, kept
+ * open until the input is done: an owned mailbox goes with its owner's
+ * last handle. */
+static mbx *create(const struct kind *k)
 {
     mbx_attr a;
     mbx_attr_init(&a);
@@ -160,8 +163,7 @@ static int create(const struct kind *k)
     ssize_t n = mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK);
     if (n < 0 && n != -EAGAIN)
         fail("mbx_recv (setup)", n);
-    mbx_close(m);
-    return 0;
+    return m;
 }
 
 /* Overwrites parts of the mailbox file with the patches in data, then runs
@@ -273,7 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct kind *k = &kinds[data[0] % NKINDS];
     unsigned ops = data[1];
     unlink(path);
-    create(k);
+    mbx *creator = create(k);
     patch(data + 2, size - 2);
 
     mbx_stat st;
@@ -291,6 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         script(m, flags, ops, (k->flags & MBX_STREAM) != 0);
         check("mbx_close", mbx_close(m), (const int[]){0});
     }
+    check("mbx_close (creator)", mbx_close(creator), (const int[]){0});
     unlink(path);
     return 0;
 }

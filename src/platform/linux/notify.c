@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,11 +101,18 @@ int note_send(const char *path)
 
 int note_drain(int fd)
 {
-    char buf[64];
-    int n = 0;
-    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-        n++;
-    return n;
+    /* Notices are empty datagrams: up to 16 in one system call, which is
+     * all there ever are but for someone sending them to wake us. */
+    enum { BATCH = 16 };
+    struct mmsghdr m[BATCH];
+    memset(m, 0, sizeof(m));
+    int total = 0, n;
+    while ((n = recvmmsg(fd, m, BATCH, MSG_DONTWAIT, NULL)) > 0) {
+        total += n;
+        if (n < BATCH)
+            break;
+    }
+    return total;
 }
 
 int pidfd_of(ident_t who)
@@ -151,4 +159,28 @@ int evset_add(int set, int fd)
 int evset_del(int set, int fd)
 {
     return epoll_ctl(set, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}
+
+int evflag_new(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+void evflag_raise(int fd)
+{
+    uint64_t one = 1;
+    (void)!write(fd, &one, sizeof(one));
+}
+
+void evflag_lower(int fd)
+{
+    uint64_t v;
+    (void)!read(fd, &v, sizeof(v));
+}
+
+ident_t ident_of_pid(int32_t pid)
+{
+    uint64_t start;
+    return pid > 0 && proc_start(pid, &start) == 0 ? ident_make(pid, (uint32_t)start) : 0;
 }

@@ -69,7 +69,7 @@ void alloc_init(struct seg *s)
 static void split(struct seg *s, struct seg_blk *b, uint64_t need)
 {
     uint64_t size = b->size;
-    if (size - need < SEG_LINE)
+    if (size - need < sizeof(struct seg_blk))
         return;
     struct seg_blk *rest = (struct seg_blk *)((unsigned char *)b + need);
     rest->size = size - need;

@@ -122,6 +122,7 @@ const struct shm_kind shm_kind_heap = {
     .send_loan = heap_send_loan,
     .recv_loan = heap_recv_loan,
     .release = heap_release,
+    .withdraw = heap_withdraw,
     .ready = ready,
     .stat = stat,
     .reset = reset,

@@ -84,7 +84,8 @@ static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
     struct seg *s = c->s;
     struct seg_hdr *h = s->hdr;
     struct seg_blk *b = NULL;
-    ssize_t r = prioq_top(s, &b);
+    ssize_t r = c->sel_how != MBX_SEL_ANY ? prioq_find_select(s, c->sel_how, c->sel_type, &b)
+                                          : prioq_top(s, &b);
     if (r || !b)
         return r ? r : -EAGAIN;
     uint64_t len = b->len;
@@ -94,6 +95,8 @@ static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
         return r;
     if (a->info)
         heap_fill_info(a->info, b, len);
+    if (c->type_out)
+        *c->type_out = b->type;
     if (b->token && !(b->token & REPLY_BIT))
         receipt_taken(s, b->token, c->who);
     b->prev = c->who;

@@ -60,6 +60,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     b->sender_start = ident_start(c->who);
     b->sender_uid = c->uid;
     b->token = c->reply_token;
+    b->type = c->send_type;
     if (len && buf != seg_payload(b)) /* a loan is written in place */
         memcpy(seg_payload(b), buf, len);
     b->seq = h->meta.seq_next;
@@ -220,6 +221,8 @@ ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t c
         memcpy(buf, seg_payload(b), len);
     if (info)
         heap_fill_info(info, b, len);
+    if (c->type_out)
+        *c->type_out = b->type;
     uint64_t token = b->token;
     if (token && !(token & REPLY_BIT))
         receipt_taken(s, token, c->who);
@@ -246,17 +249,41 @@ static ssize_t recv_step(const struct mb_ctx *c, void *arg)
 {
     struct recv_args *a = arg;
     struct seg_blk *b = NULL;
-    int r = c->want_token ? prioq_find_token(c->s, c->want_token, &b)
-            : a->from > 0 ? prioq_find_from(c->s, a->from, &b)
-                          : prioq_top(c->s, &b);
+    int r = c->want_token          ? prioq_find_token(c->s, c->want_token, &b)
+            : a->from > 0           ? prioq_find_from(c->s, a->from, &b)
+            : c->sel_how != MBX_SEL_ANY ? prioq_find_select(c->s, c->sel_how, c->sel_type, &b)
+                                    : prioq_top(c->s, &b);
     return r ? r : b ? heap_take(c, b, a->buf, a->cap, a->info) : -EAGAIN;
 }
 
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns)
 {
-    if (from == 0 && !c->want_token && c->s->recv_policy == MBX_RECV_ROUND_ROBIN)
+    if (from == 0 && !c->want_token && c->sel_how == MBX_SEL_ANY &&
+        c->s->recv_policy == MBX_RECV_ROUND_ROBIN)
         return heap_rr_recv(c, buf, cap, info, timeout_ns);
     struct recv_args a = {from, buf, cap, info};
     return heap_until(c, 1, timeout_ns, recv_step, &a);
+}
+
+/* Under the lock: takes back the message carrying the token. */
+static ssize_t withdraw_step(const struct mb_ctx *c, void *arg)
+{
+    const uint64_t *token = arg;
+    struct seg_blk *b = NULL;
+    int r = prioq_find_token(c->s, *token, &b);
+    if (r)
+        return r;
+    if (!b)
+        return -ENOENT;
+    if ((r = withdraw(c->s, b)))
+        return r;
+    wake_change(c->s, SEG_POLL_SEND);
+    return 0;
+}
+
+int heap_withdraw(const struct mb_ctx *c, uint64_t token)
+{
+    ssize_t r = heap_until(c, 1, MBX_NONBLOCK, withdraw_step, &token);
+    return r == -EAGAIN ? -ENOENT : (int)r;
 }

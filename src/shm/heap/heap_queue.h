@@ -10,6 +10,9 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
               int64_t timeout_ns);
 
 /* As mb_recv, for a heap mailbox. */
+/* As shm_kind.withdraw, for a heap mailbox. */
+int heap_withdraw(const struct mb_ctx *c, uint64_t token);
+
 ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx_msginfo *info,
                   int64_t timeout_ns);
 

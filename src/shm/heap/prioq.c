@@ -1,6 +1,7 @@
 #include "shm/heap/prioq.h"
 
 #include "platform/platform.h"
+#include "shm/select.h"
 
 #include <errno.h>
 #include <string.h>
@@ -146,6 +147,45 @@ static int carries(const struct seg_blk *b, const void *arg)
 int prioq_find_token(struct seg *s, uint64_t token, struct seg_blk **out)
 {
     return prioq_find(s, carries, &token, out);
+}
+
+struct select_args {
+    uint32_t how;
+    uint64_t type;
+};
+
+static int selected(const struct seg_blk *b, const void *arg)
+{
+    const struct select_args *a = arg;
+    return sel_match(a->how, a->type, b->type);
+}
+
+int prioq_find_select(struct seg *s, uint32_t how, uint64_t type, struct seg_blk **out)
+{
+    struct select_args a = {how, type};
+    if (how != MBX_SEL_LE)
+        return prioq_find(s, selected, &a, out);
+    /* The lowest type <= `type`; among those, the first in delivery order:
+     * a walk of the whole queue, the first of the lowest type kept. */
+    uint32_t n;
+    *out = NULL;
+    if (nactive(s, &n))
+        return -EUCLEAN;
+    uint64_t budget = (uint64_t)__atomic_load_n(&s->hdr->hot.count, __ATOMIC_RELAXED) + 1;
+    for (uint32_t i = n; i-- > 0;) {
+        uint32_t p = s->active[i];
+        if (p >= MBX_PRIO_MAX)
+            return -EUCLEAN;
+        for (uint64_t off = s->heads[p].head; off;) {
+            struct seg_blk *b = queued(s, off, p);
+            if (!b || budget-- == 0)
+                return -EUCLEAN;
+            if (b->type <= type && (!*out || b->type < (*out)->type))
+                *out = b;
+            off = b->next;
+        }
+    }
+    return 0;
 }
 
 int prioq_remove(struct seg *s, struct seg_blk *b)

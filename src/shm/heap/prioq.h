@@ -29,6 +29,11 @@ int prioq_find(struct seg *s, int (*match)(const struct seg_blk *b, const void *
 int prioq_find_from(struct seg *s, pid_t pid, struct seg_blk **out);
 int prioq_find_token(struct seg *s, uint64_t token, struct seg_blk **out);
 
+/* Like prioq_top, among the blocks a receive selecting (how, type) may
+ * take (mbx.h, MBX_SEL_*): MBX_SEL_LE walks the whole queue for the lowest
+ * type. */
+int prioq_find_select(struct seg *s, uint32_t how, uint64_t type, struct seg_blk **out);
+
 /* Unlinks a queued block from its FIFO. Returns 0 or -EUCLEAN. */
 int prioq_remove(struct seg *s, struct seg_blk *b);
 

@@ -126,6 +126,7 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->token, token, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->type, c->send_type, __ATOMIC_RELAXED);
     if (len && buf != (const void *)(sl + 1)) /* a loan is written in place */
         memcpy(sl + 1, buf, len);
     if (prio) {
@@ -261,6 +262,8 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         info->seq = pos + 1;
         info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     }
+    if (c->type_out)
+        *c->type_out = __atomic_load_n(&sl->type, __ATOMIC_RELAXED);
     /* A call's caller learns who took its request while the slot is still
      * ours: if we die now, the request goes back to the queue. */
     uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
@@ -329,20 +332,34 @@ static int ring_settle_head(const struct seg *s, uint64_t *out, unsigned *budget
 }
 
 /* The READY message to take among positions [lo, hi): the oldest of the
- * highest priority (only the one carrying reply token `token`, when
- * nonzero, else only from process `from`, when nonzero). Also notes the
- * first slot seen CLAIMED or TAKING, which a waiter must keep an eye on. */
+ * highest priority (only the one carrying reply token c->want_token, when
+ * nonzero, else only from process `from`, when nonzero, and only of the
+ * types c selects; MBX_SEL_LE: the lowest type first). Also notes the first
+ * slot seen CLAIMED or TAKING, which a waiter must keep an eye on. */
 struct pick {
     struct ring_slot *sl;
     uint64_t pos, w;
     uint32_t prio;
+    uint64_t type;
     struct ring_slot *claimed;
     uint64_t claimed_w;
 };
 
-static void pick(const struct seg *s, pid_t from, uint64_t token, uint64_t lo, uint64_t hi,
-                 struct pick *p)
+/* Whether a message of (prio, type) at a later position goes before the
+ * one picked so far, p. */
+static int goes_before(const struct mb_ctx *c, const struct pick *p, uint32_t prio, uint64_t type)
 {
+    if (!p->sl)
+        return 1;
+    if (c->sel_how == MBX_SEL_LE && type != p->type)
+        return type < p->type;
+    return prio > p->prio;
+}
+
+static void pick(const struct mb_ctx *c, pid_t from, uint64_t lo, uint64_t hi, struct pick *p)
+{
+    const struct seg *s = c->s;
+    uint64_t token = c->want_token;
     p->sl = p->claimed = NULL;
     for (uint64_t pos = lo; pos < hi; pos++) {
         struct ring_slot *sl = ring_slot_at(s, pos);
@@ -361,14 +378,18 @@ static void pick(const struct seg *s, pid_t from, uint64_t token, uint64_t lo, u
         if (slot_state_of(w) != SLOT_READY)
             continue;
         uint32_t prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED) & ~PRIO_COUNTED;
+        uint64_t type = __atomic_load_n(&sl->type, __ATOMIC_RELAXED);
         if (token ? __atomic_load_n(&sl->token, __ATOMIC_RELAXED) != token
                   : from > 0 && __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED) != from)
             continue;
-        if (!p->sl || prio > p->prio) {
+        if (!sel_match(c->sel_how, c->sel_type, type))
+            continue;
+        if (goes_before(c, p, prio, type)) {
             p->sl = sl;
             p->pos = pos;
             p->w = w;
             p->prio = prio;
+            p->type = type;
         }
     }
 }
@@ -392,7 +413,7 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
     uint64_t n = t + 1 > h ? t + 1 - h : 1;
     if (n > s->ring_slots)
         n = s->ring_slots;
-    pick(s, from, c->want_token, h, h + n, p);
+    pick(c, from, h, h + n, p);
     if (!p->sl)
         return -EAGAIN;
     if (p->prio >= MBX_PRIO_MAX)
@@ -401,8 +422,8 @@ static ssize_t scan_take(const struct mb_ctx *c, pid_t from, void *buf, size_t c
      * it holds an older message of at least our priority, it goes first:
      * having seen ours READY, we are bound to see it too. */
     struct pick before;
-    pick(s, from, c->want_token, h, p->pos, &before);
-    if (before.sl && before.prio >= p->prio)
+    pick(c, from, h, p->pos, &before);
+    if (before.sl && !goes_before(c, &before, p->prio, p->type))
         return RETRY;
     ssize_t got = take(c, p->sl, p->pos, p->w, buf, cap, info, lend);
     if (got >= 0 && p->pos == h)
@@ -428,7 +449,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
         const uint64_t *watch;
         uint64_t seen;
         struct stuck stuck = {s, NULL, 0, RING_NO_POS};
-        int scan = from > 0 || c->want_token || __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
+        int scan = from > 0 || c->want_token || c->sel_how != MBX_SEL_ANY ||
+                   __atomic_load_n(&ctl->hiprio, __ATOMIC_ACQUIRE);
         if (!scan) {
             uint64_t h;
             int r = ring_settle_head(s, &h, &budget);

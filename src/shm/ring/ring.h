@@ -81,9 +81,10 @@ struct ring_slot {
     uint64_t who_word;
     uint32_t who_start;
     uint32_t moved; /* 1 once a claim was relocated (see ring_send_loan) */
+    uint64_t type;  /* the sender's type tag (mbx_send_typed), 0 by default */
     /* the payload follows */
 };
-_Static_assert(sizeof(struct ring_slot) == 48, "slot header");
+_Static_assert(sizeof(struct ring_slot) == 56, "slot header");
 
 static inline uint64_t slot_word(uint64_t pos, unsigned state, int32_t pid)
 {
@@ -128,6 +129,9 @@ int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
 ssize_t ring_recv_loan(const struct mb_ctx *c, const void **buf, mbx_msginfo *info,
                        int64_t timeout_ns);
 int ring_release(const struct mb_ctx *c, const void *buf);
+
+/* As shm_kind.withdraw, for a ring mailbox. */
+int ring_withdraw(const struct mb_ctx *c, uint64_t token);
 
 /* As shm_kind.ready, for a ring mailbox. */
 int ring_ready(const struct seg *s, unsigned dir, uint64_t want);

@@ -107,6 +107,7 @@ const struct shm_kind shm_kind_ring = {
     .send_loan = ring_send_loan,
     .recv_loan = ring_recv_loan,
     .release = ring_release,
+    .withdraw = ring_withdraw,
     .ready = ring_ready,
     .stat = ring_stat,
     .reset = ring_reset_all_dead,

@@ -1,0 +1,20 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/tests/fuzz/fuzz_segment.c" "tests/fuzz/CMakeFiles/fuzz_segment_replay.dir/fuzz_segment.c.o" "gcc" "tests/fuzz/CMakeFiles/fuzz_segment_replay.dir/fuzz_segment.c.o.d"
+  "/work/main/tests/fuzz/replay.c" "tests/fuzz/CMakeFiles/fuzz_segment_replay.dir/replay.c.o" "gcc" "tests/fuzz/CMakeFiles/fuzz_segment_replay.dir/replay.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libmbx_cli_parse.a"
+)

@@ -1,0 +1,2 @@
+# Empty dependencies file for mbx.
+# This may be replaced when dependencies are built.

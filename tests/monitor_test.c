@@ -1,0 +1,284 @@
+/* Death notices (mbx_monitor_*): a notice per monitor, exactly once, for a
+ * process that exits or is killed, for one already gone, for a mailbox
+ * removed or whose owner dies; none after cancel; later when the notify
+ * mailbox is full. */
+#include "test_util.h"
+
+#include "mbx.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static mbx *open_inbox(const char *name, uint32_t capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    a.max_msg_size = sizeof(mbx_notice);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    return n == 1;
+}
+
+/* Takes one notice within ms; returns 1 and fills *n, or 0. */
+static int take_notice(mbx *in, int64_t ms, mbx_notice *n)
+{
+    ssize_t got = mbx_recv(in, n, sizeof(*n), NULL, ms * 1000000);
+    if (got == -ETIMEDOUT)
+        return 0;
+    assert_int_equal(got, sizeof(*n));
+    assert_int_equal(n->magic, MBX_NOTICE_MAGIC);
+    return 1;
+}
+
+static pid_t child_waiting(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        test_await_kill();
+    return p;
+}
+
+/* A process that exits normally, and one killed with kill -9: a notice
+ * each, in the mailbox and on the descriptor, once. */
+static void process_exit_and_kill(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox", 8);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t a = fork();
+    if (a == 0) {
+        test_child();
+        _exit(test_read_ready(go[0]) ? 0 : 1);
+    }
+    pid_t b = child_waiting();
+    mbx_monitor *ma, *mb;
+    assert_int_equal(mbx_monitor_process(a, in, 11, &ma), 0);
+    assert_int_equal(mbx_monitor_process(b, in, 22, &mb), 0);
+    assert_false(readable(mbx_monitor_fd(ma), 0));
+    assert_int_equal(mbx_monitor_fired(ma, NULL), 0);
+    mbx_notice n;
+    assert_false(take_notice(in, 50, &n));
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.kind, MBX_NOTICE_PROCESS);
+    assert_int_equal(n.reason, MBX_GONE_NOW);
+    assert_int_equal(n.pid, a);
+    assert_int_equal(n.tag, 11);
+    assert_true(readable(mbx_monitor_fd(ma), 0));
+    assert_int_equal(mbx_monitor_fired(ma, &n), 1);
+    assert_int_equal(n.tag, 11);
+    kill(b, SIGKILL);
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.pid, b);
+    assert_int_equal(n.tag, 22);
+    /* Once: nothing more, even though the descriptor stays readable. */
+    assert_false(take_notice(in, 100, &n));
+    assert_true(readable(mbx_monitor_fd(mb), 0));
+    waitpid(a, NULL, 0);
+    waitpid(b, NULL, 0);
+    mbx_monitor_cancel(ma);
+    mbx_monitor_cancel(mb);
+    close(go[0]), close(go[1]);
+    mbx_close(in);
+    mbx_unlink("inbox");
+}
+
+/* A process already gone, or a pid nobody has: a notice at once. */
+static void already_gone(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox2", 8);
+    pid_t p = fork();
+    if (p == 0)
+        _exit(0);
+    waitpid(p, NULL, 0);
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_process(p, in, 5, &m), 0);
+    mbx_notice n;
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.reason, MBX_GONE_ALREADY);
+    assert_int_equal(n.pid, p);
+    assert_true(readable(mbx_monitor_fd(m), 0));
+    mbx_monitor_cancel(m);
+    mbx_monitor *mm;
+    assert_int_equal(mbx_monitor_mailbox("no-such-box", in, 6, &mm), 0);
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.kind, MBX_NOTICE_MAILBOX);
+    assert_int_equal(n.reason, MBX_GONE_ALREADY);
+    assert_string_equal(n.name, "no-such-box");
+    mbx_monitor_cancel(mm);
+    assert_int_equal(mbx_monitor_process(0, in, 0, &m), -EINVAL);
+    assert_int_equal(mbx_monitor_process(1, in, 0, NULL), -EINVAL);
+    assert_int_equal(mbx_monitor_mailbox(NULL, in, 0, &m), -EINVAL);
+    assert_int_equal(mbx_monitor_fd(NULL), -EINVAL);
+    assert_int_equal(mbx_monitor_cancel(NULL), -EINVAL);
+    mbx *small = NULL;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = 16;
+    assert_int_equal(mbx_open("small", MBX_SEND | MBX_CREATE, &a, &small), 0);
+    assert_int_equal(mbx_monitor_process(getpid(), small, 0, &m), -EMSGSIZE);
+    mbx_close(small);
+    mbx_unlink("small");
+    mbx_close(in);
+    mbx_unlink("inbox2");
+}
+
+/* A mailbox removed with mbx_unlink; an owned one whose owner is killed. */
+static void mailbox_removed_or_owner_killed(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox3", 8);
+    mbx *t = open_inbox("target", 8);
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_mailbox("target", in, 1, &m), 0);
+    mbx_notice n;
+    uint32_t v = 1;
+    assert_int_equal(mbx_send(t, &v, sizeof(v), 0, 0), 0); /* a message is no notice */
+    assert_false(take_notice(in, 50, &n));
+    assert_int_equal(mbx_unlink("target"), 0);
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.reason, MBX_GONE_NOW);
+    assert_string_equal(n.name, "target");
+    mbx_monitor_cancel(m);
+    mbx_close(t);
+
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *o = NULL;
+        if (mbx_open("owned", MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &o))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    assert_int_equal(mbx_monitor_mailbox("owned", in, 2, &m), 0);
+    assert_false(take_notice(in, 50, &n));
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.tag, 2);
+    assert_int_equal(n.reason, MBX_GONE_NOW);
+    assert_false(take_notice(in, 100, &n));
+    mbx_monitor_cancel(m);
+    close(ready[0]), close(ready[1]);
+    mbx_close(in);
+    mbx_unlink("inbox3");
+}
+
+/* Cancelled before the death: no notice. */
+static void cancelled_never_fires(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox4", 8);
+    pid_t p = child_waiting();
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_process(p, in, 9, &m), 0);
+    assert_int_equal(mbx_monitor_cancel(m), 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    mbx_notice n;
+    assert_false(take_notice(in, 200, &n));
+    mbx_close(in);
+    mbx_unlink("inbox4");
+}
+
+/* The notify mailbox is full when the process dies: the notice comes once
+ * there is room. Without a mailbox, only the descriptor. */
+static void full_inbox_gets_it_later(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox5", 1);
+    mbx_notice filler = {0};
+    assert_int_equal(mbx_send(in, &filler, sizeof(filler), 0, 0), 0);
+    pid_t p = child_waiting();
+    mbx_monitor *m, *quiet;
+    assert_int_equal(mbx_monitor_process(p, in, 3, &m), 0);
+    assert_int_equal(mbx_monitor_process(p, NULL, 4, &quiet), 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    assert_true(readable(mbx_monitor_fd(m), 10000));
+    assert_true(readable(mbx_monitor_fd(quiet), 10000));
+    mbx_notice n;
+    assert_int_equal(mbx_recv(in, &n, sizeof(n), NULL, 0), sizeof(n));
+    assert_int_equal(n.magic, 0); /* the filler */
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.tag, 3);
+    assert_false(take_notice(in, 100, &n));
+    mbx_monitor_cancel(m);
+    mbx_monitor_cancel(quiet);
+    mbx_close(in);
+    mbx_unlink("inbox5");
+}
+
+/* Exactly once under kills: many processes, monitored while they run and
+ * killed at random moments (some before the monitor is made): one notice
+ * per monitor, never two. */
+static void exactly_once_under_kills(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    mbx *in = open_inbox("inbox6", 2 * N);
+    pid_t kids[N];
+    mbx_monitor *mons[N];
+    srand(7);
+    for (int i = 0; i < N; i++)
+        kids[i] = child_waiting();
+    for (int i = 0; i < N; i++) {
+        if (rand() % 4 == 0) {
+            kill(kids[i], SIGKILL);
+            waitpid(kids[i], NULL, 0);
+        }
+        assert_int_equal(mbx_monitor_process(kids[i], in, (uint64_t)i, &mons[i]), 0);
+        if (rand() % 3 == 0)
+            kill(kids[i], SIGKILL);
+    }
+    for (int i = 0; i < N; i++)
+        kill(kids[i], SIGKILL);
+    int seen[N] = {0};
+    mbx_notice n;
+    for (int i = 0; i < N; i++) {
+        assert_true(take_notice(in, 10000, &n));
+        assert_true(n.tag < N);
+        assert_int_equal(n.pid, kids[n.tag]);
+        seen[n.tag]++;
+    }
+    assert_false(take_notice(in, 200, &n));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(seen[i], 1);
+        waitpid(kids[i], NULL, 0);
+        mbx_monitor_cancel(mons[i]);
+    }
+    mbx_close(in);
+    mbx_unlink("inbox6");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(process_exit_and_kill),
+        cmocka_unit_test(already_gone),
+        cmocka_unit_test(mailbox_removed_or_owner_killed),
+        cmocka_unit_test(cancelled_never_fires),
+        cmocka_unit_test(full_inbox_gets_it_later),
+        cmocka_unit_test(exactly_once_under_kills),
+    };
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}

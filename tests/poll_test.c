@@ -1,0 +1,675 @@
+/* Pollable descriptors (mbx_fd, mbx_poll): level semantics, wake-ups
+ * across processes, lost wake-up hunts, many pollers, killed pollers,
+ * fork and exec, removal and death. Runs on ring mailboxes, and on heap
+ * ones as poll_test_heap (MBX_QUEUE=heap). */
+#include "test_util.h"
+
+#include "shm/shm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static mbx *open_box(const char *name, int flags, uint32_t capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, flags | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+/* 1 when fd is readable within ms milliseconds, else 0. */
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    assert_true(n >= 0);
+    return n == 1;
+}
+
+static void send_u32(mbx *m, uint32_t v)
+{
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 10000000000ll), 0);
+}
+
+static void reap_ok(pid_t p)
+{
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int poll_sockets(void)
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, ".mbx-poll.", 10) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Readable exactly while a message is queued: not before, still after a
+ * receive that leaves one, not after the receive that empties it, not
+ * after -EAGAIN. */
+static void readable_exactly_while_queued(void **state)
+{
+    (void)state;
+    mbx *m = open_box("lvl", MBX_SEND | MBX_RECV, 8);
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    assert_int_equal(mbx_fd(m, MBX_RECV), fd); /* the same every time */
+    assert_false(readable(fd, 0));
+    send_u32(m, 1);
+    send_u32(m, 2);
+    assert_true(readable(fd, 0));
+    assert_true(readable(fd, 0)); /* level: stays until a receive */
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_true(readable(fd, 0));
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_false(readable(fd, 0));
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    send_u32(m, 3);
+    assert_true(readable(fd, 0));
+    /* A blocking receive on the same handle keeps it true too. */
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, 1000000000), sizeof(v));
+    assert_false(readable(fd, 0));
+    mbx_close(m);
+    mbx_unlink("lvl");
+}
+
+/* The send descriptor: readable while there is room. */
+static void send_fd_readable_while_room(void **state)
+{
+    (void)state;
+    mbx *m = open_box("room", MBX_SEND | MBX_RECV, 2);
+    mbx *r = NULL;
+    assert_int_equal(mbx_open("room", MBX_RECV, NULL, &r), 0);
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    assert_true(readable(fd, 0));
+    send_u32(m, 1);
+    assert_true(readable(fd, 0));
+    send_u32(m, 2);
+    assert_false(readable(fd, 0)); /* full */
+    uint32_t v = 3;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    assert_int_equal(mbx_recv(r, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_true(readable(fd, 1000)); /* room made by another handle */
+    assert_int_equal(mbx_fd(r, MBX_SEND), -EBADF);
+    assert_int_equal(mbx_fd(m, MBX_SEND | MBX_RECV), -EINVAL);
+    assert_int_equal(mbx_fd(NULL, MBX_RECV), -EINVAL);
+    mbx_close(r);
+    mbx_close(m);
+    mbx_unlink("room");
+}
+
+/* A sender in another process makes the poller's descriptor readable. */
+static void other_process_wakes_poller(void **state)
+{
+    (void)state;
+    mbx *m = open_box("xproc", MBX_RECV, 8);
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    for (int round = 0; round < 20; round++) {
+        pid_t p = fork();
+        if (p == 0) {
+            test_child();
+            mbx *s = NULL;
+            if (mbx_open("xproc", MBX_SEND, NULL, &s))
+                _exit(2);
+            usleep(2000 + (round % 5) * 1000);
+            uint32_t v = (uint32_t)round;
+            _exit(mbx_send(s, &v, sizeof(v), 0, MBX_NONBLOCK) == 0 ? 0 : 3);
+        }
+        /* Readable, then a receive; -EAGAIN is allowed (a heap mailbox's
+         * sender may still hold the lock, descheduled, when the poller
+         * wakes), and then the descriptor is readable again. */
+        uint32_t v;
+        ssize_t n = -EAGAIN;
+        for (int tries = 0; n == -EAGAIN && tries < 100; tries++) {
+            assert_true(readable(fd, 10000));
+            n = mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK);
+        }
+        assert_int_equal(n, sizeof(v));
+        assert_int_equal(v, (uint32_t)round);
+        assert_false(readable(fd, 0));
+        reap_ok(p);
+    }
+    mbx_close(m);
+    mbx_unlink("xproc");
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (uint32_t)rnd_state;
+}
+
+static void pause_a_little(void)
+{
+    uint32_t r = rnd() % 16;
+    if (r < 8)
+        return;
+    if (r < 13)
+        sched_yield();
+    else
+        usleep(rnd() % 200);
+}
+
+#define HUNT_MSGS 20000u
+
+/* A child sends HUNT_MSGS numbered messages without waiting (on -EAGAIN it
+ * waits on its send descriptor), at random paces; the parent receives
+ * without waiting and sleeps in epoll_wait on its receive descriptor. A lost
+ * wake-up on either side leaves one asleep for its 10 s limit: the test
+ * fails. Both sides also sometimes block in the library instead, which must
+ * keep the descriptors right. */
+static void lost_wakeup_hunt(void **state)
+{
+    (void)state;
+    mbx *m = open_box("hunt", MBX_RECV, 4);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        rnd_state ^= 0x9e3779b97f4a7c15ull;
+        mbx *s = NULL;
+        if (mbx_open("hunt", MBX_SEND, NULL, &s))
+            _exit(2);
+        int sfd = mbx_fd(s, MBX_SEND);
+        if (sfd < 0)
+            _exit(3);
+        for (uint32_t i = 0; i < HUNT_MSGS;) {
+            int r = mbx_send(s, &i, sizeof(i), 0, rnd() % 64 == 0 ? 1000000000 : MBX_NONBLOCK);
+            if (r == 0) {
+                i++;
+                pause_a_little();
+                continue;
+            }
+            if (r != -EAGAIN)
+                _exit(4);
+            if (!readable(sfd, 10000))
+                _exit(5); /* a lost wake-up of the send descriptor */
+        }
+        _exit(0);
+    }
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+    uint32_t next = 0, spurious = 0, wakes = 0;
+    while (next < HUNT_MSGS) {
+        uint32_t v;
+        ssize_t n = mbx_recv(m, &v, sizeof(v), NULL, rnd() % 64 == 0 ? 1000000000 : MBX_NONBLOCK);
+        if (n == sizeof(v)) {
+            assert_int_equal(v, next);
+            next++;
+            pause_a_little();
+            continue;
+        }
+        assert_int_equal(n, -EAGAIN);
+        struct epoll_event got;
+        int k = epoll_wait(ep, &got, 1, 10000);
+        assert_int_equal(k, 1); /* 0: a lost wake-up */
+        wakes++;
+        if (mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == -EAGAIN)
+            spurious++;
+        else
+            assert_int_equal(v, next++);
+    }
+    reap_ok(p);
+    /* A wake-up that finds nothing: a datagram sent by a sender that
+     * disarmed us, arriving after we took its message anyway (at most one
+     * per message, the documented bound). */
+    print_message("hunt: %u messages, %u wake-ups, %u found nothing\n", HUNT_MSGS, wakes, spurious);
+    assert_true(spurious <= HUNT_MSGS);
+    /* Once empty and left alone, it is not readable, or only once. */
+    uint32_t v;
+    if (readable(fd, 0))
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    close(ep);
+    mbx_close(m);
+    mbx_unlink("hunt");
+}
+
+/* Every one of several pollers (processes) is woken by one message. */
+static void many_pollers_all_woken(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    mbx *m = open_box("many", MBX_SEND, 8);
+    int ready[2], woke[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(woke), 0);
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            test_child();
+            mbx *r = NULL;
+            if (mbx_open("many", MBX_RECV, NULL, &r))
+                _exit(2);
+            int fd = mbx_fd(r, MBX_RECV);
+            if (fd < 0)
+                _exit(3);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(4);
+            if (!readable(fd, 10000))
+                _exit(5);
+            _exit(write(woke[1], "w", 1) == 1 ? 0 : 6);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        assert_true(test_read_ready(ready[0]));
+    send_u32(m, 7);
+    for (int i = 0; i < N; i++)
+        assert_true(test_read_ready(woke[0]));
+    for (int i = 0; i < N; i++)
+        reap_ok(kids[i]);
+    close(ready[0]), close(ready[1]), close(woke[0]), close(woke[1]);
+    mbx_close(m);
+    mbx_unlink("many");
+}
+
+/* A poller killed while armed: the others keep working, its entry and its
+ * socket go at the next change. */
+static void killed_poller_leaves_nothing(void **state)
+{
+    (void)state;
+    mbx *m = open_box("killed", MBX_SEND | MBX_RECV, 8);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    int before = poll_sockets();
+    pid_t p = fork();
+    if (p == 0) {
+        mbx *r = NULL;
+        if (mbx_open("killed", MBX_RECV, NULL, &r) || mbx_fd(r, MBX_RECV) < 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    assert_int_equal(poll_sockets(), before + 2);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st));
+    send_u32(m, 1);
+    assert_true(readable(fd, 1000));
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
+    int used = 0;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        used += h->pollers[i].who != 0;
+    assert_int_equal(used, 1);
+    assert_int_equal(poll_sockets(), before + 1);
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_false(readable(fd, 0));
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+    assert_int_equal(poll_sockets(), before); /* close removes its own */
+    mbx_unlink("killed");
+}
+
+/* A forked child gets a descriptor of its own that works; exec closes
+ * descriptors; the parent's keeps working. */
+static void fork_and_exec(void **state)
+{
+    (void)state;
+    mbx *m = open_box("forked", MBX_SEND | MBX_RECV, 8);
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        int mine = mbx_fd(m, MBX_RECV);
+        if (mine < 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        if (!readable(mine, 10000))
+            _exit(4);
+        uint32_t v;
+        _exit(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v) && v == 5 ? 0 : 5);
+    }
+    assert_true(test_read_ready(ready[0]));
+    send_u32(m, 5);
+    reap_ok(p);
+    /* The parent's descriptor: the message came and went. */
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    send_u32(m, 6);
+    assert_true(readable(fd, 1000));
+    p = fork();
+    if (p == 0) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "[ ! -e /proc/self/fd/%d ]", fd);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(9);
+    }
+    reap_ok(p);
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+    mbx_unlink("forked");
+}
+
+/* Removal makes both descriptors readable for good; calls say -EIDRM. */
+static void removal_makes_readable(void **state)
+{
+    (void)state;
+    mbx *m = open_box("gone", MBX_SEND | MBX_RECV, 1);
+    send_u32(m, 1);
+    int rfd = mbx_fd(m, MBX_RECV), sfd = mbx_fd(m, MBX_SEND);
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    send_u32(m, 2);
+    assert_false(readable(sfd, 0));
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_false(readable(rfd, 0));
+    assert_int_equal(mbx_unlink("gone"), 0);
+    assert_true(readable(rfd, 1000));
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EIDRM);
+    assert_true(readable(rfd, 0));
+    assert_true(readable(sfd, 0) || mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK) == -EIDRM);
+    mbx_close(m);
+}
+
+/* The owner of an MBX_OWNED mailbox is killed while a sender waits for
+ * room on its descriptor: readable at once, and the send says -EIDRM. */
+static void owner_death_wakes_sender(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        mbx_attr a;
+        mbx_attr_init(&a);
+        a.capacity = 1;
+        a.max_msg_size = 64;
+        mbx *o = NULL;
+        if (mbx_open("owned", MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &o))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    mbx *m = NULL;
+    assert_int_equal(mbx_open("owned", MBX_SEND, NULL, &m), 0);
+    send_u32(m, 1);
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    assert_false(readable(fd, 0));
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(readable(fd, 2000)); /* the owner's pidfd, well before any poll period */
+    uint32_t v = 2;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK), -EIDRM);
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+}
+
+/* A stream's receiver descriptor becomes readable at the end of the
+ * stream: a sender that closes, and one killed with kill -9. */
+static void stream_end_makes_readable(void **state)
+{
+    (void)state;
+    for (int killed = 0; killed < 2; killed++) {
+        mbx_attr a;
+        mbx_attr_init(&a);
+        a.capacity = 4;
+        a.max_msg_size = 1024;
+        mbx *r = NULL;
+        assert_int_equal(mbx_open("pipe", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+        int fd = mbx_fd(r, MBX_RECV);
+        assert_true(fd >= 0);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t p = fork();
+        if (p == 0) {
+            mbx *s = NULL;
+            if (mbx_open("pipe", MBX_SEND, NULL, &s) || mbx_send(s, "ab", 2, 0, MBX_NONBLOCK))
+                _exit(2);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(3);
+            if (killed)
+                test_await_kill();
+            mbx_close(s);
+            _exit(0);
+        }
+        assert_true(test_read_ready(ready[0]));
+        assert_true(readable(fd, 1000));
+        char buf[8];
+        assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), 2);
+        if (killed) {
+            assert_false(readable(fd, 0));
+            kill(p, SIGKILL);
+            int st;
+            assert_int_equal(waitpid(p, &st, 0), p);
+        } else {
+            reap_ok(p);
+        }
+        assert_true(readable(fd, 2000));
+        assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), 0);
+        assert_true(readable(fd, 0)); /* the end stays readable */
+        close(ready[0]), close(ready[1]);
+        mbx_close(r);
+        mbx_unlink("pipe");
+    }
+}
+
+/* A receive from one sender that finds none of its messages leaves the
+ * descriptor unreadable although others' messages are queued; that
+ * sender's next message makes it readable. */
+static void recv_from_waits_for_its_sender(void **state)
+{
+    (void)state;
+    mbx *m = open_box("from", MBX_SEND | MBX_RECV, 8);
+    send_u32(m, 1); /* from us */
+    int fd = mbx_fd(m, MBX_RECV);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        if (!test_read_ready(go[0]))
+            _exit(2);
+        mbx *s = NULL;
+        uint32_t v = 2;
+        _exit(mbx_open("from", MBX_SEND, NULL, &s) || mbx_send(s, &v, sizeof(v), 0, 0) ? 3 : 0);
+    }
+    uint32_t v;
+    assert_int_equal(mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_true(readable(fd, 10000));
+    assert_int_equal(mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 2);
+    reap_ok(p);
+    close(go[0]), close(go[1]);
+    mbx_close(m);
+    mbx_unlink("from");
+}
+
+/* mbx_poll over mailboxes and a pipe. */
+static void poll_many(void **state)
+{
+    (void)state;
+    mbx *a = open_box("pa", MBX_SEND | MBX_RECV, 4);
+    mbx *b = open_box("pb", MBX_SEND | MBX_RECV, 4);
+    int pp[2];
+    assert_int_equal(pipe(pp), 0);
+    mbx_pollitem it[3] = {
+        {a, -1, POLLIN, 0},
+        {b, -1, POLLIN, 0},
+        {NULL, pp[0], POLLIN, 0},
+    };
+    assert_int_equal(mbx_poll(it, 3, 20000000), 0);
+    assert_int_equal(mbx_poll(it, 3, MBX_NONBLOCK), 0);
+    assert_int_equal(write(pp[1], "x", 1), 1);
+    assert_int_equal(mbx_poll(it, 3, 1000000000), 1);
+    assert_int_equal(it[2].revents, POLLIN);
+    assert_int_equal(it[0].revents | it[1].revents, 0);
+    char c;
+    assert_int_equal(read(pp[0], &c, 1), 1);
+    send_u32(b, 9);
+    assert_int_equal(mbx_poll(it, 3, 1000000000), 1);
+    assert_int_equal(it[1].revents, POLLIN);
+    uint32_t v;
+    assert_int_equal(mbx_recv(b, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    /* From another process, while mbx_poll sleeps. */
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        usleep(20000);
+        mbx *s = NULL;
+        uint32_t w = 4;
+        _exit(mbx_open("pa", MBX_SEND, NULL, &s) || mbx_send(s, &w, sizeof(w), 0, 0) ? 2 : 0);
+    }
+    assert_int_equal(mbx_poll(it, 3, 10000000000ll), 1);
+    assert_int_equal(it[0].revents, POLLIN);
+    reap_ok(p);
+    /* Removal: POLLHUP with POLLIN; a direction the handle lacks: POLLNVAL. */
+    assert_int_equal(mbx_unlink("pb"), 0);
+    assert_int_equal(mbx_poll(&it[1], 1, 1000000000), 1);
+    assert_int_equal(it[1].revents, POLLIN | POLLHUP);
+    mbx *ro = NULL;
+    assert_int_equal(mbx_open("pa", MBX_RECV, NULL, &ro), 0);
+    mbx_pollitem bad = {ro, -1, POLLOUT, 0};
+    assert_int_equal(mbx_poll(&bad, 1, MBX_NONBLOCK), 1);
+    assert_int_equal(bad.revents, POLLNVAL);
+    mbx_pollitem none = {NULL, -1, POLLIN, 0};
+    assert_int_equal(mbx_poll(&none, 1, 0), -EINVAL);
+    assert_int_equal(mbx_poll(NULL, 1, 0), -EINVAL);
+    /* Room: POLLOUT. */
+    mbx_pollitem out = {a, -1, POLLOUT, 0};
+    assert_int_equal(mbx_poll(&out, 1, MBX_NONBLOCK), 1);
+    assert_int_equal(out.revents, POLLOUT);
+    close(pp[0]), close(pp[1]);
+    mbx_close(ro);
+    mbx_close(a);
+    mbx_close(b);
+    mbx_unlink("pa");
+}
+
+/* At most SEG_POLLERS descriptors per mailbox; a closed one frees its
+ * place. */
+static void pollers_are_bounded(void **state)
+{
+    (void)state;
+    int before = poll_sockets();
+    mbx *h[SEG_POLLERS + 1];
+    for (unsigned i = 0; i <= SEG_POLLERS; i++)
+        h[i] = open_box("bound", MBX_RECV, 4);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        assert_true(mbx_fd(h[i], MBX_RECV) >= 0);
+    assert_int_equal(mbx_fd(h[SEG_POLLERS], MBX_RECV), -EUSERS);
+    mbx_close(h[0]);
+    assert_true(mbx_fd(h[SEG_POLLERS], MBX_RECV) >= 0);
+    for (unsigned i = 1; i <= SEG_POLLERS; i++)
+        mbx_close(h[i]);
+    assert_int_equal(poll_sockets(), before);
+    mbx_unlink("bound");
+}
+
+/* Edge-triggered epoll works when each wake-up is drained to -EAGAIN. */
+static void edge_triggered_epoll(void **state)
+{
+    (void)state;
+    mbx *m = open_box("edge", MBX_SEND | MBX_RECV, 8);
+    int fd = mbx_fd(m, MBX_RECV);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+    for (int round = 0; round < 50; round++) {
+        send_u32(m, (uint32_t)round);
+        if (round % 3 == 0)
+            send_u32(m, (uint32_t)round);
+        struct epoll_event got;
+        assert_int_equal(epoll_wait(ep, &got, 1, 1000), 1);
+        uint32_t v;
+        int n = 0;
+        while (mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v))
+            n++;
+        assert_int_equal(n, round % 3 == 0 ? 2 : 1);
+        assert_int_equal(epoll_wait(ep, &got, 1, 0), 0);
+    }
+    close(ep);
+    mbx_close(m);
+    mbx_unlink("edge");
+}
+
+/* Nobody polls: no pollers counted, so a send makes no system call for
+ * them (the benchmark's system-call column shows the whole path). */
+static void nobody_polls_nobody_counted(void **state)
+{
+    (void)state;
+    mbx *m = open_box("quiet", MBX_SEND | MBX_RECV, 8);
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+    mbx *r = NULL;
+    assert_int_equal(mbx_open("quiet", MBX_RECV, NULL, &r), 0);
+    assert_true(mbx_fd(r, MBX_RECV) >= 0);
+    assert_int_equal(hot->armed[SEG_POLL_RECV], 1);
+    send_u32(m, 1); /* tells it: disarmed until it looks again */
+    assert_int_equal(hot->armed[SEG_POLL_RECV], 0);
+    uint32_t v;
+    assert_int_equal(mbx_recv(r, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(hot->armed[SEG_POLL_RECV], 1);
+    mbx_close(r);
+    assert_int_equal(hot->armed[SEG_POLL_RECV], 0);
+    mbx_close(m);
+    mbx_unlink("quiet");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(readable_exactly_while_queued),
+        cmocka_unit_test(send_fd_readable_while_room),
+        cmocka_unit_test(other_process_wakes_poller),
+        cmocka_unit_test(lost_wakeup_hunt),
+        cmocka_unit_test(many_pollers_all_woken),
+        cmocka_unit_test(killed_poller_leaves_nothing),
+        cmocka_unit_test(fork_and_exec),
+        cmocka_unit_test(removal_makes_readable),
+        cmocka_unit_test(owner_death_wakes_sender),
+        cmocka_unit_test(stream_end_makes_readable),
+        cmocka_unit_test(recv_from_waits_for_its_sender),
+        cmocka_unit_test(poll_many),
+        cmocka_unit_test(pollers_are_bounded),
+        cmocka_unit_test(edge_triggered_epoll),
+        cmocka_unit_test(nobody_polls_nobody_counted),
+    };
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}
