@@ -1,2 +1,0 @@
-# Empty dependencies file for example_durable_jobs.
-# This may be replaced when dependencies are built.

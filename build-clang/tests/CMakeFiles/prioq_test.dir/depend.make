@@ -1,2 +1,0 @@
-# Empty dependencies file for prioq_test.
-# This may be replaced when dependencies are built.

@@ -1,2 +1,0 @@
-# Empty dependencies file for ring_protocol_test.
-# This may be replaced when dependencies are built.

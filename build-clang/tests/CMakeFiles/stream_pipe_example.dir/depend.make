@@ -1,2 +1,0 @@
-# Empty dependencies file for stream_pipe_example.
-# This may be replaced when dependencies are built.
