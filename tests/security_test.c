@@ -204,8 +204,7 @@ static void held_flock_cannot_block_open_for_ever(void **state)
             _exit(2);
         if (write(fds[1], "x", 1) != 1)
             _exit(3);
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     char c;
     assert_int_equal(read(fds[0], &c, 1), 1);
@@ -321,8 +320,7 @@ static void reused_pid_does_not_keep_a_ring_slot(void **state)
     mbx *m = test_box("reuse", 2, 64, 0);
     pid_t other = fork();
     if (other == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     int v = 1;
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
@@ -364,8 +362,7 @@ static void reused_pid_does_not_keep_a_heap_loan(void **state)
     mbx *m = heap_box_sized("reuseh", 3, 1000);
     pid_t other = fork();
     if (other == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     void *loan;
     assert_int_equal(mbx_loan(m, 1000, &loan), 0);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -22,6 +23,15 @@ static int setup(void **state)
         return -1;
     lock = p;
     counter = (uint64_t *)((char *)p + 64);
+    return 0;
+}
+
+/* Each test starts with a free lock: one that failed holding it (a dead
+ * holder never taken over) fails alone instead of hanging the next. */
+static int free_lock(void **state)
+{
+    (void)state;
+    memset(lock, 0, 4096);
     return 0;
 }
 
@@ -124,10 +134,10 @@ static void holder_thread_is_told(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(excludes_threads_and_processes),
-        cmocka_unit_test(dead_holder_is_taken_over),
-        cmocka_unit_test(live_holder_makes_a_deadline_pass),
-        cmocka_unit_test(holder_thread_is_told),
+        cmocka_unit_test_setup(excludes_threads_and_processes, free_lock),
+        cmocka_unit_test_setup(dead_holder_is_taken_over, free_lock),
+        cmocka_unit_test_setup(live_holder_makes_a_deadline_pass, free_lock),
+        cmocka_unit_test_setup(holder_thread_is_told, free_lock),
     };
     return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }
