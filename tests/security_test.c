@@ -70,6 +70,7 @@ static pid_t stopped_lock_holder(mbx *m)
 {
     pid_t p = fork();
     if (p == 0) {
+        test_child(); /* stopped, it still dies with the test process */
         if (seg_lock(&shm_box_of(m)->seg, -1) != 0)
             _exit(2);
         raise(SIGSTOP);
@@ -589,6 +590,7 @@ static void stopped_round_robin_receiver_loses_its_turn(void **state)
     assert_int_equal(mbx_open("turns", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     pid_t p = fork();
     if (p == 0) {
+        test_child(); /* stopped, it still dies with the test process */
         char b[8];
         ssize_t n = mbx_recv(m, b, sizeof(b), NULL, 60000000000ll);
         _exit(n == 1 ? 0 : 1);
