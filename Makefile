@@ -84,7 +84,8 @@ valgrind: build
 
 # The mutation check: each mutation of tests/mutants/mutants.txt, applied
 # alone to a scratch copy of the tree, must make the tests it names fail
-# (about 15-20 minutes on two cores; CI runs the ones flagged quick).
+# (about 10-15 minutes on two busy cores, most of it the baseline and the
+# cli and fuzz tests; CI runs the ones flagged quick, 1-3 minutes).
 mutants:
 	@MUTANT_JOBS=$(JOBS) tests/mutants/run.sh
 

@@ -133,8 +133,7 @@ static void identities(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     p = fork();
     if (p == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     kill(p, SIGSTOP);
     assert_int_equal(waitpid(p, &status, WUNTRACED), p);

@@ -103,8 +103,7 @@ static void spinning_receiver_sees_anothers_repair(void **state)
     /* A live receiver holds the message, copying it out. */
     pid_t holder = fork();
     if (holder == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     uint64_t stuck = slot_word(0, SLOT_TAKING, holder);
     sl->word = stuck;

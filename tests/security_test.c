@@ -70,6 +70,7 @@ static pid_t stopped_lock_holder(mbx *m)
 {
     pid_t p = fork();
     if (p == 0) {
+        test_child(); /* stopped, it still dies with the test process */
         if (seg_lock(&shm_box_of(m)->seg, -1) != 0)
             _exit(2);
         raise(SIGSTOP);
@@ -204,8 +205,7 @@ static void held_flock_cannot_block_open_for_ever(void **state)
             _exit(2);
         if (write(fds[1], "x", 1) != 1)
             _exit(3);
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     char c;
     assert_int_equal(read(fds[0], &c, 1), 1);
@@ -321,8 +321,7 @@ static void reused_pid_does_not_keep_a_ring_slot(void **state)
     mbx *m = test_box("reuse", 2, 64, 0);
     pid_t other = fork();
     if (other == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     int v = 1;
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
@@ -364,8 +363,7 @@ static void reused_pid_does_not_keep_a_heap_loan(void **state)
     mbx *m = heap_box_sized("reuseh", 3, 1000);
     pid_t other = fork();
     if (other == 0) {
-        pause();
-        _exit(0);
+        test_await_kill();
     }
     void *loan;
     assert_int_equal(mbx_loan(m, 1000, &loan), 0);
@@ -592,6 +590,7 @@ static void stopped_round_robin_receiver_loses_its_turn(void **state)
     assert_int_equal(mbx_open("turns", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     pid_t p = fork();
     if (p == 0) {
+        test_child(); /* stopped, it still dies with the test process */
         char b[8];
         ssize_t n = mbx_recv(m, b, sizeof(b), NULL, 60000000000ll);
         _exit(n == 1 ? 0 : 1);
