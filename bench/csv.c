@@ -105,5 +105,9 @@ int csv_write(const char *path, const struct results *res)
     if (res->roudi_tried && res->mbx_mem_ok)
         fprintf(f, "mbx,memory_mailbox,%llu,,,,,,,,,ok,\"allocated %llu\"\n",
                 (unsigned long long)res->mbx_file_bytes, (unsigned long long)res->mbx_alloc_bytes);
+    if (res->roudi_tried && res->mbx_idle_ok)
+        fprintf(f, "mbx,memory_idle_%u,%llu,,,,,,,,,ok,\"allocated %llu\"\n", IDLE_CHANNELS,
+                (unsigned long long)res->mbx_idle_file_bytes,
+                (unsigned long long)res->mbx_idle_alloc_bytes);
     return fclose(f) == 0 ? 0 : -errno;
 }

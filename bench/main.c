@@ -221,7 +221,10 @@ int main(int argc, char **argv)
         rc = proc_interrupted() ? -EINTR : 0;
     }
     if (!res.preloaded) {
-        res.mbx_mem_ok = mbxb_footprint(&res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
+        res.mbx_mem_ok = mbxb_footprint(1, &res.mbx_file_bytes, &res.mbx_alloc_bytes) == 0;
+        if (res.roudi_tried)
+            res.mbx_idle_ok = mbxb_footprint(IDLE_CHANNELS, &res.mbx_idle_file_bytes,
+                                             &res.mbx_idle_alloc_bytes) == 0;
         limits_raise(lat_sizes[N_LAT - 1], QUEUE_DEPTH);
     }
     if (rc == 0)

@@ -21,25 +21,38 @@ void mbxb_teardown(struct chan *c)
     c->priv = NULL;
 }
 
-int mbxb_footprint(uint64_t *file_bytes, uint64_t *alloc_bytes)
+int mbxb_footprint(unsigned count, uint64_t *file_bytes, uint64_t *alloc_bytes)
 {
-    char name[64];
-    snprintf(name, sizeof(name), "bench.footprint.%ld", (long)getpid());
-    mbx *m;
-    int rc = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_SEND, NULL, &m);
-    if (rc < 0)
-        return rc;
     const char *dir = getenv("MBX_DIR");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/mbx.%s", dir && *dir ? dir : "/dev/shm", name);
-    struct stat st;
-    rc = stat(path, &st) < 0 ? -errno : 0;
-    if (rc == 0) {
-        *file_bytes = (uint64_t)st.st_size;
-        *alloc_bytes = (uint64_t)st.st_blocks * 512;
+    mbx **open = calloc(count ? count : 1, sizeof(*open));
+    if (!open)
+        return -ENOMEM;
+    int rc = 0;
+    unsigned made = 0;
+    *file_bytes = *alloc_bytes = 0;
+    /* All of them exist at once, as idle channels do. */
+    for (; made < count && rc == 0; made++) {
+        char name[64], path[512];
+        snprintf(name, sizeof(name), "bench.footprint.%ld.%u", (long)getpid(), made);
+        rc = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_SEND, NULL, &open[made]);
+        if (rc < 0)
+            break;
+        snprintf(path, sizeof(path), "%s/mbx.%s", dir && *dir ? dir : "/dev/shm", name);
+        struct stat st;
+        rc = stat(path, &st) < 0 ? -errno : 0;
+        if (rc == 0) {
+            *file_bytes += (uint64_t)st.st_size;
+            *alloc_bytes += (uint64_t)st.st_blocks * 512;
+        }
     }
-    mbx_close(m);
-    mbx_unlink(name);
+    for (unsigned i = 0; i < made; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "bench.footprint.%ld.%u", (long)getpid(), i);
+        if (open[i])
+            mbx_close(open[i]);
+        mbx_unlink(name);
+    }
+    free(open);
     return rc;
 }
 

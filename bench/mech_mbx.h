@@ -24,8 +24,9 @@ int mbxb_attach(struct chan *c, enum mech_role role, int index);
 void mbxb_detach(struct chan *c);
 void mbxb_teardown(struct chan *c);
 
-/* Creates one mailbox with default attributes in $MBX_DIR, reads the size of
- * its file and the bytes of it allocated before any message, removes it. */
-int mbxb_footprint(uint64_t *file_bytes, uint64_t *alloc_bytes);
+/* Makes count default mailboxes at once in $MBX_DIR and sums their file
+ * sizes and the storage allocated to them (st_blocks) before the first
+ * message, then removes them. Returns 0 or a negative errno. */
+int mbxb_footprint(unsigned count, uint64_t *file_bytes, uint64_t *alloc_bytes);
 
 #endif

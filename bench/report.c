@@ -240,6 +240,18 @@ static void memory_table(FILE *f, const struct results *res)
                 "  mbx      one default mailbox (64 x 8 KiB messages): file %s (%s); no daemon\n",
                 a, b);
     }
+    fprintf(f, "at %u idle channels:\n", IDLE_CHANNELS);
+    fprintf(f, "  iceoryx  n/a: Debian's build takes at most %u publishers (IOX_MAX_PUBLISHERS), "
+               "whatever the memory;\n           RouDi's segments above are sized for that many "
+               "at start and do not grow\n",
+            ICEORYX_MAX_PUBLISHERS);
+    if (res->mbx_idle_ok) {
+        char a[32], b[32];
+        bytes_str(a, sizeof(a), res->mbx_idle_file_bytes);
+        bytes_str(b, sizeof(b), res->mbx_idle_alloc_bytes);
+        fprintf(f, "  mbx      %u default mailboxes at once: files %s (%s allocated)\n",
+                IDLE_CHANNELS, a, b);
+    }
 }
 
 static void fail_table(FILE *f, const struct results *res, struct notes *ns)

@@ -15,6 +15,12 @@
 #define N_FANIN 5
 #define N_LOAN  4
 
+/* Memory at this many idle channels (mailboxes made at once, no message). */
+#define IDLE_CHANNELS 1000
+/* The most publishers Debian's iceoryx 2.0.3 takes (its IOX_MAX_PUBLISHERS,
+ * fixed when it was built): fewer than IDLE_CHANNELS. */
+#define ICEORYX_MAX_PUBLISHERS 512
+
 extern const size_t lat_sizes[N_LAT];   /* 64 B, 1 KiB, 64 KiB, 1 MiB */
 extern const size_t rate_sizes[N_RATE]; /* 64 B, 64 KiB */
 extern const int fanin_senders[N_FANIN];
@@ -53,6 +59,8 @@ struct results {
     char roudi_note[200];
     bool mbx_mem_ok;
     uint64_t mbx_file_bytes, mbx_alloc_bytes;
+    bool mbx_idle_ok; /* the same for IDLE_CHANNELS mailboxes at once */
+    uint64_t mbx_idle_file_bytes, mbx_idle_alloc_bytes;
     double seconds; /* wall time of all measurements */
     bool preloaded; /* this is the copy that measures a preloaded row */
 };
