@@ -23,6 +23,7 @@ fanin=$(awk '/^fan-in:/ {f = 1} f && /^iceoryx \(zero copy\)/ {print; exit}' "$o
 [ -n "$fanin" ] && [[ $fanin != *FAIL* ]] || fail "fan-in row missing or failed: $fanin"
 grep -q '^  iceoryx  iox-roudi, started before' "$out/log" || fail "no memory line for RouDi"
 grep -q '^  mbx      one default mailbox' "$out/log" || fail "no memory line for mbx"
+grep -q '^  mbx      1000 default mailboxes at once: files' "$out/log" || fail "no memory line for 1000 idle mailboxes"
 n=$(grep -c '^iceoryx-zc,rtt,.*,ok,' "$out/results.csv")
 [ "$n" -eq 4 ] || fail "results.csv has $n measured round-trip cells of iceoryx-zc, not 4"
 pid=$(sed -n 's/.*ready in .* (pid \([0-9]*\)).*/\1/p' "$out/log")
