@@ -73,9 +73,9 @@ static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
             break;
         }
         /* Counted, so that a send meanwhile raises no notification. */
-        atomic_fetch_add(&d->side->receivers_blocked, 1);
+        struct mq_blocker *b = mq_blocked_enter(d->side);
         n = mbx_recv(d->h, msg, len, &info, t);
-        atomic_fetch_sub(&d->side->receivers_blocked, 1);
+        mq_blocked_leave(d->side, b);
         if (n == -ETIMEDOUT && abs && mq_abs_to_rel(abs) > 0)
             n = -EAGAIN; /* the realtime clock went back meanwhile */
         else if (n == -EINTR && mq_restart_after_eintr())

@@ -39,12 +39,15 @@
 #define MQ_GONE_PREFIX "mq-gone."
 /* Owned mailboxes that prove a notification registrant is alive. */
 #define MQ_NOTIFY_PREFIX "mq-notify."
+/* Owned mailboxes that prove a process blocked in a receive is alive. */
+#define MQ_LIVE_PREFIX "mq-live."
 
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
 #define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 1u
+#define MQ_SIDE_VERSION 2u
 #define MQ_SIDE_SIZE    4096u
+#define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 
 /* Registration word values besides a token. */
 #define MQ_REG_NONE    0u
@@ -68,8 +71,20 @@ struct mq_side {
     _Atomic uint64_t fired_token;    /* the token of the last one fired */
     _Atomic uint32_t fire_seq;       /* futex word: bumped at each firing */
     char pad1[64];
-    _Atomic int32_t receivers_blocked; /* own cache line: receivers touch it */
+    /* Receivers blocked in mq_receive, by process: a slot names the
+     * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so
+     * one killed while blocked is known dead and not counted (blocked.c).
+     * Processes beyond the slots are counted in receivers_blocked, which a
+     * killed one leaves high. */
+    _Atomic int32_t receivers_blocked;
+    int32_t pad2;
+    struct mq_blocker {
+        _Atomic uint64_t token; /* 0: free */
+        _Atomic int32_t count;  /* its receives blocked now */
+        _Atomic int32_t pid;
+    } blockers[MQ_BLOCKERS];
 };
+_Static_assert(sizeof(struct mq_side) <= MQ_SIDE_SIZE, "the side file holds it");
 
 /* ---- an open queue description in this process ---- */
 
@@ -128,6 +143,13 @@ void mq_flag_forked(struct mq_flagrec *f);
 
 /* table.c */
 struct mq_desc *mq_lookup(mqd_t q);
+
+/* blocked.c: receivers blocked on a queue. enter returns the slot it
+ * counted in (NULL: the overflow count); leave takes that back. any says
+ * whether a live receiver is blocked, freeing the slots of dead ones. */
+struct mq_blocker *mq_blocked_enter(struct mq_side *s);
+void mq_blocked_leave(struct mq_side *s, struct mq_blocker *b);
+int mq_blocked_any(struct mq_side *s);
 int mq_table_add(mqd_t q, struct mq_desc *d);
 struct mq_desc *mq_table_remove(mqd_t q);
 int mq_table_adopt_dup(struct mq_desc *d);

@@ -222,7 +222,7 @@ void mq_notify_after_send(struct mq_desc *d)
 {
     struct mq_side *s = d->side;
     uint64_t token = atomic_load_explicit(&s->reg, memory_order_acquire);
-    if (token <= MQ_REG_WRITING || atomic_load(&s->receivers_blocked) > 0)
+    if (token <= MQ_REG_WRITING || mq_blocked_any(s))
         return;
     mbx_stat st;
     if (mbx_stat_get(d->h, &st) < 0 || st.count != 1)

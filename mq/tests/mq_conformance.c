@@ -690,6 +690,37 @@ static void notify_blocked_receiver(void **state)
     mq_close(q);
 }
 
+/* A receiver killed while blocked is blocked no more: the next message
+ * into the empty queue notifies. */
+static void notify_after_killed_receiver(void **state)
+{
+    (void)state;
+    mqd_t q = mk("notek", O_RDWR, 4, 8);
+    struct sigaction sa = {.sa_sigaction = on_note, .sa_flags = SA_SIGINFO}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old);
+    notified = 0;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    assert_int_equal(mq_notify(q, &ev), 0);
+    pid_t r = fork();
+    if (r == 0) {
+        test_child();
+        char b[8];
+        mqd_t rq = mq_open(qname("notek"), O_RDONLY);
+        mq_receive(rq, b, 8, NULL); /* blocks until killed */
+        _exit(1);
+    }
+    usleep(150000); /* the child blocks in its receive */
+    kill(r, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(r, &st, 0), r);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(wait_notified(1, 2000), 1);
+    sigaction(SIGUSR2, &old, NULL);
+    mq_close(q);
+}
+
 static pthread_mutex_t th_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t th_cond = PTHREAD_COND_INITIALIZER;
 static int th_value;
@@ -781,6 +812,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(interrupted, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_after_killed_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_thread_and_death, test_dir_setup, teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,122 @@
+/* Receivers blocked in mq_receive, as the notification rule needs them: a
+ * notice goes only when nobody is blocked. A plain count in the side file
+ * stays high forever when a blocked receiver is killed, and the queue then
+ * never notifies again; so each process counts itself in a slot named by
+ * the token of an owned mailbox of its own (MQ_LIVE_PREFIX<token>), which
+ * mbx removes when the process dies: a slot whose mailbox is gone, or owned
+ * by another pid, belongs to a dead process and is freed by whoever finds
+ * it. */
+#include "mq_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t live_token; /* this process's, 0 before the first blocked receive */
+static pid_t live_pid;
+static mbx *live_box;
+
+static void live_name(uint64_t token, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%016llx", MQ_LIVE_PREFIX, (unsigned long long)token);
+}
+
+/* This process's token, its owned mailbox made on first use (again in a
+ * forked child: the parent's is the parent's). 0 when it cannot be made. */
+static uint64_t my_token(void)
+{
+    pthread_mutex_lock(&live_lock);
+    if (live_pid != getpid()) {
+        live_token = 0;
+        live_box = NULL; /* a parent's handle: left to the parent */
+        live_pid = getpid();
+        for (int tries = 0; tries < 4 && !live_token; tries++) {
+            uint64_t t = 0;
+            if (getrandom(&t, sizeof(t), 0) != (ssize_t)sizeof(t) || t == 0)
+                continue;
+            char name[64];
+            live_name(t, name, sizeof(name));
+            mbx_attr a;
+            mbx_attr_init(&a);
+            a.capacity = 1;
+            a.max_msg_size = 1;
+            if (mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &live_box) == 0)
+                live_token = t;
+        }
+    }
+    uint64_t t = live_token;
+    pthread_mutex_unlock(&live_lock);
+    return t;
+}
+
+/* Whether the process of slot b lives: its mailbox is there, owned by the
+ * pid it wrote. */
+static int slot_alive(struct mq_blocker *b, uint64_t token)
+{
+    char name[64];
+    live_name(token, name, sizeof(name));
+    mbx_stat st;
+    int32_t pid = atomic_load(&b->pid);
+    return mbx_stat_name(name, &st) == 0 && pid > 0 && st.owner_pid == pid;
+}
+
+/* Frees slot b if its process is dead. Returns 1 when it was. */
+static int reap_if_dead(struct mq_blocker *b)
+{
+    uint64_t t = atomic_load(&b->token);
+    if (t == 0 || slot_alive(b, t))
+        return 0;
+    atomic_store(&b->count, 0);
+    atomic_compare_exchange_strong(&b->token, &t, 0);
+    return 1;
+}
+
+struct mq_blocker *mq_blocked_enter(struct mq_side *s)
+{
+    uint64_t me = my_token();
+    if (me) {
+        for (unsigned i = 0; i < MQ_BLOCKERS; i++)
+            if (atomic_load(&s->blockers[i].token) == me) {
+                atomic_fetch_add(&s->blockers[i].count, 1);
+                return &s->blockers[i];
+            }
+        /* A free slot; failing that, one of a dead process. */
+        for (int pass = 0; pass < 2; pass++)
+            for (unsigned i = 0; i < MQ_BLOCKERS; i++) {
+                struct mq_blocker *b = &s->blockers[i];
+                uint64_t none = 0;
+                if (pass == 1 && atomic_load(&b->count) == 0)
+                    reap_if_dead(b);
+                if (atomic_compare_exchange_strong(&b->token, &none, me)) {
+                    atomic_store(&b->pid, (int32_t)getpid());
+                    atomic_fetch_add(&b->count, 1);
+                    return b;
+                }
+            }
+    }
+    atomic_fetch_add(&s->receivers_blocked, 1);
+    return NULL;
+}
+
+void mq_blocked_leave(struct mq_side *s, struct mq_blocker *b)
+{
+    if (b)
+        atomic_fetch_sub(&b->count, 1);
+    else
+        atomic_fetch_sub(&s->receivers_blocked, 1);
+}
+
+int mq_blocked_any(struct mq_side *s)
+{
+    if (atomic_load(&s->receivers_blocked) > 0)
+        return 1;
+    int any = 0;
+    for (unsigned i = 0; i < MQ_BLOCKERS && !any; i++) {
+        struct mq_blocker *b = &s->blockers[i];
+        if (atomic_load(&b->count) > 0 && !reap_if_dead(b))
+            any = 1;
+    }
+    return any;
+}
