@@ -241,9 +241,10 @@ static void memory_table(FILE *f, const struct results *res)
                 a, b);
     }
     fprintf(f, "at %u idle channels:\n", IDLE_CHANNELS);
-    fprintf(f, "  iceoryx  n/a: Debian's build takes at most %u publishers (IOX_MAX_PUBLISHERS), "
-               "whatever the memory;\n           RouDi's segments above are sized for that many "
-               "at start and do not grow\n",
+    fprintf(f,
+            "  iceoryx  n/a: Debian's build takes at most %u publishers (IOX_MAX_PUBLISHERS), "
+            "whatever the memory;\n           RouDi's segments above are sized for that many "
+            "at start and do not grow\n",
             ICEORYX_MAX_PUBLISHERS);
     if (res->mbx_idle_ok) {
         char a[32], b[32];

@@ -258,12 +258,11 @@ int mbx_send(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout
 ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeout_ns);
 
 /* Stores this process's own mailbox "@PID" (created on first use, owned by
- * the process; capacity 64, messages and call replies up to 1 MiB) in *out; every call in a process stores the same handle, a
- * forked child gets its own. The handle belongs to the library: do not close
- * it. The mailbox has no file name (it is found through /proc/PID/fd, open
- * to the process's own user and root), so nobody can take the name first
- * and none is left behind by a crash. Returns 0, -EINVAL (NULL out) or an
- * error of mbx_open. */
+ * the process; capacity 64, messages and call replies up to 1 MiB) in *out; every call in a process
+ * stores the same handle, a forked child gets its own. The handle belongs to the library: do not
+ * close it. The mailbox has no file name (it is found through /proc/PID/fd, open to the process's
+ * own user and root), so nobody can take the name first and none is left behind by a crash. Returns
+ * 0, -EINVAL (NULL out) or an error of mbx_open. */
 int mbx_self(mbx **out);
 
 /* Like mbx_recv, but takes only messages sent by process `sender`. */

@@ -70,8 +70,8 @@ int mq_access_ok(int side_fd, const struct mq_side *side, int accmode)
         return 0;
     uint32_t mode = side->mode & 0777;
     uint32_t bits = geteuid() == st.st_uid ? (mode >> 6) & 7
-                    : in_group(st.st_gid) ? (mode >> 3) & 7
-                                          : mode & 7;
+                    : in_group(st.st_gid)  ? (mode >> 3) & 7
+                                           : mode & 7;
     int need_r = accmode == O_RDONLY || accmode == O_RDWR;
     int need_w = accmode == O_WRONLY || accmode == O_RDWR;
     return (!need_r || (bits & 4)) && (!need_w || (bits & 2));

@@ -57,9 +57,9 @@
 struct mq_side {
     _Atomic uint32_t magic; /* written last by the creator */
     uint32_t version;
-    uint32_t mode;              /* POSIX permission bits, umask applied */
-    _Atomic uint32_t unlinked;  /* 1 once mq_unlink took the name */
-    char gone[64];              /* the mailbox's name after mq_unlink */
+    uint32_t mode;             /* POSIX permission bits, umask applied */
+    _Atomic uint32_t unlinked; /* 1 once mq_unlink took the name */
+    char gone[64];             /* the mailbox's name after mq_unlink */
     char pad0[64];
     /* notification: one registration per queue */
     _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING or the registrant's token */
@@ -67,9 +67,9 @@ struct mq_side {
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
     int32_t reg_pad;
-    uint64_t reg_value;              /* sigev_value, as bits */
-    _Atomic uint64_t fired_token;    /* the token of the last one fired */
-    _Atomic uint32_t fire_seq;       /* futex word: bumped at each firing */
+    uint64_t reg_value;           /* sigev_value, as bits */
+    _Atomic uint64_t fired_token; /* the token of the last one fired */
+    _Atomic uint32_t fire_seq;    /* futex word: bumped at each firing */
     char pad1[64];
     /* Receivers blocked in mq_receive, by process: a slot names the
      * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so
@@ -97,22 +97,22 @@ struct mq_flagrec {
 
 struct mq_desc {
     mbx *h;
-    int accmode;       /* O_RDONLY, O_WRONLY, O_RDWR */
-    uint64_t msgsize;  /* mq_msgsize */
-    uint32_t maxmsg;   /* mq_maxmsg */
-    int mbx_fd;        /* mbx's own number for the socket (not an mqd_t) */
-    dev_t dev;         /* identity of the descriptor's socket */
+    int accmode;      /* O_RDONLY, O_WRONLY, O_RDWR */
+    uint64_t msgsize; /* mq_msgsize */
+    uint32_t maxmsg;  /* mq_maxmsg */
+    int mbx_fd;       /* mbx's own number for the socket (not an mqd_t) */
+    dev_t dev;        /* identity of the descriptor's socket */
     ino_t ino;
-    int nums;          /* descriptor numbers of this process naming it */
+    int nums; /* descriptor numbers of this process naming it */
     struct mq_flagrec *fl;
     struct mq_side *side;
-    int side_fd;       /* holds a shared flock while the queue is open */
+    int side_fd; /* holds a shared flock while the queue is open */
     char dir[PATH_MAX];
     /* notification registered through this description */
-    uint64_t token;      /* nonzero while we may hold the registration */
-    mbx *alive_box;      /* owned mailbox proving we live */
+    uint64_t token;           /* nonzero while we may hold the registration */
+    mbx *alive_box;           /* owned mailbox proving we live */
     struct mq_helper *helper; /* the SIGEV_THREAD helper (notify.c) */
-    struct mq_desc *next; /* all descriptions of the process */
+    struct mq_desc *next;     /* all descriptions of the process */
 };
 
 /* names.c */

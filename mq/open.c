@@ -59,8 +59,7 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
 /* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
  * we looked: the caller may create it), EAGAIN (look again), EACCES or
  * another errno. */
-static int open_existing(struct mq_desc *d, const char *mbxname, const char *side_path,
-                         int accmode)
+static int open_existing(struct mq_desc *d, const char *mbxname, const char *side_path, int accmode)
 {
     int r = mq_side_open(side_path, &d->side_fd, &d->side);
     if (r == ENOENT) {

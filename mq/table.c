@@ -47,7 +47,7 @@ static void after_fork_child(void)
         mq_flag_forked(d->fl);
         d->token = 0;
         d->alive_box = NULL; /* the parent's: a child must not close it */
-        d->helper = NULL; /* the parent's thread: not in the child */
+        d->helper = NULL;    /* the parent's thread: not in the child */
     }
 }
 

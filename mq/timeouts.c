@@ -37,8 +37,9 @@ int mq_restart_after_eintr(void)
         struct sigaction sa;
         /* Faults (and abort) are never what interrupts a wait; sanitizers
          * and test frameworks catch them without SA_RESTART. */
-        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
-            sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT || sigaction(sig, NULL, &sa) < 0)
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+            sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT ||
+            sigaction(sig, NULL, &sa) < 0)
             continue;
         if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
             continue;

@@ -462,8 +462,7 @@ static void sender_loop(mbx *m, struct board *b, uint32_t base)
 {
     struct crash_msg msg;
     for (uint32_t i = base; i < base + SPAN / 2; i++) {
-        int r = mbx_send_typed(m, &msg, make_msg(&msg, i), i % 3, selecting ? i % 4 : 0,
-                               100000000);
+        int r = mbx_send_typed(m, &msg, make_msg(&msg, i), i % 3, selecting ? i % 4 : 0, 100000000);
         if (r == 0)
             b->acked[i] = 1;
         else if (r != -ETIMEDOUT)
@@ -478,8 +477,8 @@ static void receiver_loop(mbx *m, struct board *b)
     for (unsigned k = 0;; k++) {
         int how = selecting ? hows[k % 4] : MBX_SEL_ANY;
         uint64_t type = how == MBX_SEL_LE ? 2 : k % 4, got = 0;
-        ssize_t n = mbx_recv_select(m, how, type, &b->inflight, sizeof(b->inflight), NULL, &got,
-                                    100000000);
+        ssize_t n =
+            mbx_recv_select(m, how, type, &b->inflight, sizeof(b->inflight), NULL, &got, 100000000);
         if (n >= 0 && selecting && got != b->inflight.id % 4)
             _exit(2);
         if (n == -ETIMEDOUT)
@@ -568,8 +567,8 @@ static void random_kills_in(unsigned rounds)
     assert_int_equal(mbx_stat_get(m, &st), 0);
     print_message("%s mailbox%s: %u kill rounds, %u messages acknowledged, %u repairs after a "
                   "death mid-operation; none lost or doubled\n",
-                  shm_box_of(m)->seg.ring ? "ring" : "heap", selecting ? ", selecting" : "",
-                  rounds, acked, st.repairs);
+                  shm_box_of(m)->seg.ring ? "ring" : "heap", selecting ? ", selecting" : "", rounds,
+                  acked, st.repairs);
     /* On a heap mailbox a kill inside the lock is likely in 300 rounds, and a
      * test that never hit one would prove little. (A ring slot is held for
      * nanoseconds; the ring_* tests above kill inside one on purpose.) */

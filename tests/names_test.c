@@ -48,9 +48,9 @@ static void invalid_names(void **state)
     assert_int_equal(name_check(big), -ENAMETOOLONG);
     /* Directories: absolute, no empty, "." or ".." component, not the
      * root, name characters only, a valid short name last. */
-    static const char *bad[] = {"/jobs", "/tmp//jobs", "/tmp/./jobs", "/tmp/../jobs", "/tmp/x/",
-                                "/tmp/x/.h", "/tmp/x y/j", "/..", "/a/..", "/a/b/../c",
-                                "tmp/x/jobs", "/tmp/é/j", "/tmp/x/a b"};
+    static const char *bad[] = {
+        "/jobs", "/tmp//jobs", "/tmp/./jobs", "/tmp/../jobs", "/tmp/x/",  "/tmp/x/.h", "/tmp/x y/j",
+        "/..",   "/a/..",      "/a/b/../c",   "tmp/x/jobs",   "/tmp/é/j", "/tmp/x/a b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(name_check(bad[i]), -EINVAL);
     char deep[NAME_FULL_MAX + 8];

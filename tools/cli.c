@@ -61,8 +61,8 @@ int cli_error(const char *cmd, const char *name, int err)
                 name[0] == '/' ? "" : " ($MBX_DIR)");
         return CLI_FAILED;
     }
-    if (err == -ENOTDIR || ((err == -EINVAL || err == -ENAMETOOLONG) &&
-                            mbx_stat_name(name, &ms) == err)) {
+    if (err == -ENOTDIR ||
+        ((err == -EINVAL || err == -ENAMETOOLONG) && mbx_stat_name(name, &ms) == err)) {
         fprintf(stderr,
                 "mbx: %s: %s: invalid name (1-200 of A-Za-z0-9._- not starting with '.', "
                 "@PID, or /DIR/NAME)\n",

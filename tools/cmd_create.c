@@ -58,8 +58,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         case 'c':
             err = parse_uint(optarg, 1, (uint64_t)1 << 31, &v);
             if (err == -ERANGE)
-                return cli_usage(cmd, "--capacity: '%s' out of range (1 .. 2147483648; "
-                                      "--rendezvous for none, --unbounded for no limit)",
+                return cli_usage(cmd,
+                                 "--capacity: '%s' out of range (1 .. 2147483648; "
+                                 "--rendezvous for none, --unbounded for no limit)",
                                  optarg);
             if (err)
                 return cli_bad_value(cmd, "--capacity", optarg, err);

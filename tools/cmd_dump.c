@@ -130,8 +130,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         status = CLI_FAILED;
     /* Back in the order taken: the mailbox's order again. */
     for (size_t i = 0; i < k.len; i++) {
-        int e = mbx_send_typed(m, k.v[i].payload, k.v[i].len, k.v[i].prio, k.v[i].type,
-                               MBX_FOREVER);
+        int e =
+            mbx_send_typed(m, k.v[i].payload, k.v[i].len, k.v[i].prio, k.v[i].type, MBX_FOREVER);
         if (e && !err)
             err = e;
         msgline_free(&k.v[i]);

@@ -74,17 +74,16 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         const char *why;
         err = msgline_parse(line, (size_t)n, &msg, &why);
         if (err) {
-            fprintf(stderr, "mbx: load: %s: line %llu: %s (%llu messages sent before it)\n",
-                    name, (unsigned long long)lineno, why, (unsigned long long)sent);
+            fprintf(stderr, "mbx: load: %s: line %llu: %s (%llu messages sent before it)\n", name,
+                    (unsigned long long)lineno, why, (unsigned long long)sent);
             status = CLI_FAILED;
             break;
         }
         err = mbx_send_typed(m, msg.payload, msg.len, msg.prio, msg.type, timeout);
         msgline_free(&msg);
         if (err) {
-            fprintf(stderr, "mbx: load: %s: line %llu: %s (%llu messages sent before it)\n",
-                    name, (unsigned long long)lineno, mbx_strerror(err),
-                    (unsigned long long)sent);
+            fprintf(stderr, "mbx: load: %s: line %llu: %s (%llu messages sent before it)\n", name,
+                    (unsigned long long)lineno, mbx_strerror(err), (unsigned long long)sent);
             status = cli_status(err);
             break;
         }

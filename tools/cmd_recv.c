@@ -42,12 +42,17 @@ static const char usage[] =
 enum { OPT_FROM = 256, OPT_TYPE };
 
 static const struct option options[] = {
-    {"count", required_argument, NULL, 'n'},   {"follow", no_argument, NULL, 'f'},
-    {"timeout", required_argument, NULL, 't'}, {"from", required_argument, NULL, OPT_FROM},
+    {"count", required_argument, NULL, 'n'},
+    {"follow", no_argument, NULL, 'f'},
+    {"timeout", required_argument, NULL, 't'},
+    {"from", required_argument, NULL, OPT_FROM},
     {"type", required_argument, NULL, OPT_TYPE},
-    {"json", no_argument, NULL, 'j'},          {"escape", no_argument, NULL, 'e'},
-    {"raw", no_argument, NULL, 'r'},           {"shared", no_argument, NULL, 'S'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"json", no_argument, NULL, 'j'},
+    {"escape", no_argument, NULL, 'e'},
+    {"raw", no_argument, NULL, 'r'},
+    {"shared", no_argument, NULL, 'S'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct receiver {

@@ -29,14 +29,10 @@ static const char usage[] =
     "Exit status 3 when the mailbox stayed full for the whole timeout.\n";
 
 static const struct option options[] = {
-    {"priority", required_argument, NULL, 'p'},
-    {"timeout", required_argument, NULL, 't'},
-    {"type", required_argument, NULL, 'T'},
-    {"raw", no_argument, NULL, 'r'},
-    {"null", no_argument, NULL, '0'},
-    {"shared", no_argument, NULL, 'S'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"priority", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
+    {"type", required_argument, NULL, 'T'},     {"raw", no_argument, NULL, 'r'},
+    {"null", no_argument, NULL, '0'},           {"shared", no_argument, NULL, 'S'},
+    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 };
 
 struct sender {

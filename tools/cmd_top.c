@@ -71,8 +71,8 @@ static void history_free(struct history *h)
 
 /* A rate over the last interval, or "-" without one (first frame, a new
  * mailbox, or counts that went back: a mailbox made anew). */
-static void put_rate(char *buf, size_t len, const struct sample *was, uint64_t now,
-                     uint64_t then, double secs)
+static void put_rate(char *buf, size_t len, const struct sample *was, uint64_t now, uint64_t then,
+                     double secs)
 {
     if (!was || now < then || secs <= 0)
         snprintf(buf, len, "-");
@@ -98,8 +98,8 @@ static void frame(const struct mailbox_list *l, const struct history *h, int64_t
         fputs("\033[H\033[2J", stdout);
     printf("mbx top: %s, %zu mailboxes in %s, every %.3gs\n", when, l->len, mailbox_dir(),
            (double)interval / 1e9);
-    printf("%-*s %8s %10s %9s %9s %9s %9s %7s\n", width, "NAME", "MSGS", "BYTES", "IN/S",
-           "OUT/S", "SEND-WAIT", "RECV-WAIT", "REPAIRS");
+    printf("%-*s %8s %10s %9s %9s %9s %9s %7s\n", width, "NAME", "MSGS", "BYTES", "IN/S", "OUT/S",
+           "SEND-WAIT", "RECV-WAIT", "REPAIRS");
     for (size_t i = 0; i < l->len; i++) {
         const struct mailbox_entry *e = &l->v[i];
         if (e->err) {

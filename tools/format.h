@@ -11,8 +11,7 @@
  * (control characters, escape sequences, bytes that are not UTF-8) is
  * written as \t, \n, \r, \xNN, and a backslash as two. */
 void format_msg_text(FILE *f, const void *buf, size_t len, int escape);
-void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info,
-                     uint64_t type);
+void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info, uint64_t type);
 
 /* `mbx stat`: one "key: value" line per field, or one JSON object. */
 void format_stat_text(FILE *f, const char *name, const mbx_stat *st);

@@ -42,8 +42,7 @@ void format_msg_text(FILE *f, const void *buf, size_t len, int escape)
     putc('\n', f);
 }
 
-void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info,
-                     uint64_t type)
+void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info, uint64_t type)
 {
     fprintf(f,
             "{\"seq\":%" PRIu64 ",\"size\":%zu,\"priority\":%" PRIu32 ",\"type\":%" PRIu64

@@ -25,8 +25,7 @@ static int collect(const char *name, void *arg)
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct mailbox_entry *)a)->name,
-                  ((const struct mailbox_entry *)b)->name);
+    return strcmp(((const struct mailbox_entry *)a)->name, ((const struct mailbox_entry *)b)->name);
 }
 
 int mailbox_list_read(struct mailbox_list *l)

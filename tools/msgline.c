@@ -299,7 +299,8 @@ static int base64_decode(unsigned char *b, size_t *len)
             if (pad || (v[k] = b64_value(b[i + k])) < 0)
                 return -EINVAL;
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
             return -EINVAL;
         b[o++] = (unsigned char)(w >> 16);

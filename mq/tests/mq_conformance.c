@@ -62,7 +62,7 @@ static mqd_t mk(const char *tag, int flags, long maxmsg, long msgsize)
     do {                                                                                           \
         errno = 0;                                                                                 \
         assert_int_equal((long)(call), -1);                                                        \
-        assert_int_equal(errno, (e));                                                          \
+        assert_int_equal(errno, (e));                                                              \
     } while (0)
 
 static struct timespec in_ms(long ms)
@@ -382,7 +382,8 @@ static void unlink_open(void **state)
     mq_close(q);
     mq_close(n);
     if (shim) /* the unlinked queue went with its last descriptor */
-        assert_int_equal(test_dir_count(), 1); /* the new one's mailbox (side files are dot files) */
+        assert_int_equal(test_dir_count(),
+                         1); /* the new one's mailbox (side files are dot files) */
 }
 
 /* ---- several processes ---- */

@@ -363,8 +363,8 @@ EXPORT int mbx_send_loan_typed(mbx *m, void *buf, size_t len, unsigned prio, uin
     return send_loan_typed(m, buf, len, prio, type, timeout_ns);
 }
 
-static ssize_t recv_loan_sel(mbx *m, const struct mbx_sel *sel, const void **buf,
-                             mbx_msginfo *info, int64_t timeout_ns)
+static ssize_t recv_loan_sel(mbx *m, const struct mbx_sel *sel, const void **buf, mbx_msginfo *info,
+                             int64_t timeout_ns)
 {
     if (!m || !buf)
         return -EINVAL;

@@ -43,9 +43,9 @@ struct mbx_monitor {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct mbx_monitor *monitors;
 static uint64_t next_id = 1;
-static int watch_set = -1;  /* the thread's epoll set */
+static int watch_set = -1;   /* the thread's epoll set */
 static int thread_wake = -1; /* raised to make the thread look again */
-static ident_t thread_of;   /* the process the thread runs in */
+static ident_t thread_of;    /* the process the thread runs in */
 
 static struct mbx_monitor *find(uint64_t id)
 {

@@ -65,8 +65,8 @@ static const unsigned char *lend_view(struct shm_box *b)
     return v;
 }
 
-ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
-                      mbx_msginfo *info, int64_t timeout_ns)
+ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf, mbx_msginfo *info,
+                      int64_t timeout_ns)
 {
     struct shm_box *b = shm_box_of(m);
     if (!lends(b))

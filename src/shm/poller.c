@@ -172,8 +172,7 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
         tell_self(p);
 }
 
-void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after after,
-                   uint64_t want)
+void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after after, uint64_t want)
 {
     if (p->maker != ident_self())
         return; /* a forked child's copy: the parent's */

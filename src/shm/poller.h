@@ -62,8 +62,7 @@ enum poller_after {
  * want: the size of a send that found no room; for a receive that took
  * only some messages (mbx_recv_from) and found none, the sent mark taken
  * before it; 0: none. */
-void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after after,
-                   uint64_t want);
+void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after after, uint64_t want);
 
 /* A mark that moves on with every message sent to b's mailbox. */
 uint64_t poller_sent_mark(struct shm_box *b);

@@ -43,4 +43,3 @@ int procbox_create(uint64_t size, struct shmfile *f)
     label_of(getpid(), label, sizeof(label));
     return shmfile_create_anon(label, size, 0600, f);
 }
-

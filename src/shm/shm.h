@@ -108,8 +108,8 @@ int shm_foreach(int (*fn)(const char *name, void *arg), void *arg);
 int shm_loan(struct mbx *m, size_t len, void **buf); /* loan.c */
 int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
                   int64_t timeout_ns);
-ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
-                      mbx_msginfo *info, int64_t timeout_ns);
+ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf, mbx_msginfo *info,
+                      int64_t timeout_ns);
 int shm_release(struct mbx *m, const void *buf);
 int shm_transfer(struct mbx *m, pid_t new_owner); /* owner.c */
 int shm_fd(struct mbx *m, int dir);               /* poller.c */

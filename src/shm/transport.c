@@ -77,9 +77,8 @@ static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *
     c.type_out = sel->type_out;
     /* A receive from one sender that finds none of its messages must not
      * leave a descriptor readable for the others' (poller.h). */
-    uint64_t mark = (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV]
-                        ? poller_sent_mark(b)
-                        : 0;
+    uint64_t mark =
+        (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
     ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
     if (got >= 0 && b->seg.stream && sel->type_out)
         *sel->type_out = 0;

@@ -203,9 +203,9 @@ static void test_type_select(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size),     cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_priority), cmocka_unit_test(test_policy),
-        cmocka_unit_test(test_mode),     cmocka_unit_test(test_uint),
+        cmocka_unit_test(test_size),        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_priority),    cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_mode),        cmocka_unit_test(test_uint),
         cmocka_unit_test(test_type_select),
     };
 

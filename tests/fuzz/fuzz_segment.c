@@ -210,7 +210,8 @@ static void patch(const uint8_t *data, size_t size)
 static void check_loan(mbx *m, const void *p, size_t len, const unsigned char *start)
 {
     const unsigned char *b = p;
-    if (b < start || len > shm_box_of(m)->file.size || (size_t)(b - start) > shm_box_of(m)->file.size - len)
+    if (b < start || len > shm_box_of(m)->file.size ||
+        (size_t)(b - start) > shm_box_of(m)->file.size - len)
         fail("loan outside the mapping", (long)len);
     unsigned sum = 0;
     for (size_t i = 0; i < len; i++)

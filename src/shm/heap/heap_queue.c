@@ -249,10 +249,10 @@ static ssize_t recv_step(const struct mb_ctx *c, void *arg)
 {
     struct recv_args *a = arg;
     struct seg_blk *b = NULL;
-    int r = c->want_token          ? prioq_find_token(c->s, c->want_token, &b)
-            : a->from > 0           ? prioq_find_from(c->s, a->from, &b)
+    int r = c->want_token               ? prioq_find_token(c->s, c->want_token, &b)
+            : a->from > 0               ? prioq_find_from(c->s, a->from, &b)
             : c->sel_how != MBX_SEL_ANY ? prioq_find_select(c->s, c->sel_how, c->sel_type, &b)
-                                    : prioq_top(c->s, &b);
+                                        : prioq_top(c->s, &b);
     return r ? r : b ? heap_take(c, b, a->buf, a->cap, a->info) : -EAGAIN;
 }
 
