@@ -89,6 +89,48 @@ static void late_repairer_leaves_the_next_lap_alone(void **state)
     mbx_unlink("late");
 }
 
+/* A receiver that dies after taking its message off the count of high
+ * priorities, before freeing the slot: the message goes back to the queue
+ * with its priority, counted again, and still comes out first. (The count
+ * used to be cleared together with the priority: the message came back at
+ * priority 0, behind older ones; kill-chaos saw it as a foreign message.) */
+static void dead_receiver_leaves_the_priority(void **state)
+{
+    (void)state;
+    mbx *m = test_box("deadprio", 4, 64, 0);
+    struct seg *sg = &shm_box_of(m)->seg;
+    struct ring_ctl *ctl = ring_ctl_of(sg);
+    int P = 1, H = 2, got;
+    assert_int_equal(mbx_send(m, &P, sizeof(P), 0, 0), 0); /* position 0 */
+    assert_int_equal(mbx_send(m, &H, sizeof(H), 5, 0), 0); /* position 1 */
+    /* A receiver takes H, takes it off the count (as take() does before
+     * it frees the slot), and is killed there. */
+    pid_t holder = fork();
+    if (holder == 0)
+        test_await_kill();
+    struct ring_slot *sl = ring_slot_at(sg, 1);
+    uint64_t taking = slot_word(1, SLOT_TAKING, holder);
+    uint64_t start = 0;
+    assert_int_equal(proc_start(holder, &start), 0);
+    sl->word = taking;
+    ring_note_holder(sl, taking, ident_make(holder, (uint32_t)start));
+    ring_release_prio(ctl, sl);
+    assert_int_equal(ctl->hiprio, 0);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    assert_int_equal(ring_unstick(sg, sl, taking, RING_NO_POS), 1);
+    assert_int_equal(ctl->hiprio, 1);
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), &info, 0), sizeof(got));
+    assert_int_equal(got, H);
+    assert_int_equal(info.priority, 5);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), &info, 0), sizeof(got));
+    assert_int_equal(got, P);
+    assert_int_equal(ctl->hiprio, 0);
+    mbx_close(m);
+    mbx_unlink("deadprio");
+}
+
 /* Bug 2: a receiver spinning without end watched only the count of sends;
  * when another process put a dead receiver's message back (a repair), it
  * spun for ever next to it: its own repair of the slot it had seen failed
@@ -213,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(priority_count_is_exact_to_the_lap),
         cmocka_unit_test(late_repairer_leaves_the_next_lap_alone),
+        cmocka_unit_test(dead_receiver_leaves_the_priority),
         cmocka_unit_test(spinning_receiver_sees_anothers_repair),
         cmocka_unit_test(spinning_heap_receiver_sees_a_dead_holder),
         cmocka_unit_test(receive_wakes_a_sleeping_sender),

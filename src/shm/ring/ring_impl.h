@@ -76,8 +76,9 @@ static inline void ring_advance(uint64_t *hint, uint64_t from)
 /* Takes one message off the count of those above priority 0. */
 void ring_count_down(struct ring_ctl *ctl);
 
-/* For a slot whose message will never be delivered: takes it off the count
- * of those above priority 0, if it was on it (once, whoever calls). */
+/* For a slot the caller holds whose message leaves the queue: takes it off
+ * the count of those above priority 0, if it was on it (once, whoever
+ * calls), leaving the priority itself in place. */
 void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl);
 
 /* Frees a SKIP slot at pos for the next lap, unless a live thread is doing

@@ -19,8 +19,55 @@ void ring_count_down(struct ring_ctl *ctl)
 
 void ring_release_prio(struct ring_ctl *ctl, struct ring_slot *sl)
 {
-    if (__atomic_exchange_n(&sl->prio, 0, __ATOMIC_ACQ_REL) & PRIO_COUNTED)
+    /* Only the mark goes: a receiver that dies after this line leaves a
+     * message that goes back to the queue, with its priority. */
+    if (__atomic_fetch_and(&sl->prio, ~PRIO_COUNTED, __ATOMIC_ACQ_REL) & PRIO_COUNTED)
         ring_count_down(ctl);
+}
+
+/* Puts the message in slot sl, held by the caller, back on the count of
+ * those above priority 0 if its receiver took it off before dying. */
+static void recount_prio(struct ring_ctl *ctl, struct ring_slot *sl)
+{
+    uint32_t p = __atomic_load_n(&sl->prio, __ATOMIC_ACQUIRE);
+    if ((p & ~PRIO_COUNTED) == 0 || (p & PRIO_COUNTED))
+        return;
+    __atomic_fetch_add(&ctl->hiprio, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&sl->prio, p | PRIO_COUNTED, __ATOMIC_RELEASE);
+}
+
+/* Puts back the message of slot sl, TAKING (word w) by a dead receiver, as
+ * READY at its position. The repairer first holds the slot as TAKING in
+ * its own name, so that it alone fixes the priority count, and a repairer
+ * that dies half way is finished by the next. Returns 1, or 0 when the
+ * slot no longer held w. */
+static int put_back(const struct seg *s, struct ring_slot *sl, uint64_t w)
+{
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    ident_t me = ident_self();
+    uint64_t mine = slot_word(w >> (64 - SLOT_POS_BITS), SLOT_TAKING, ident_id(me));
+    if (!__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return 0;
+    ring_note_holder(sl, mine, me);
+    recount_prio(ctl, sl);
+    /* A sender may move our hold on by whole laps meanwhile (relocation):
+     * the message is put back where the hold is. */
+    for (;;) {
+        uint64_t expect = mine;
+        if (__atomic_compare_exchange_n(&sl->word, &expect,
+                                        slot_word(mine >> (64 - SLOT_POS_BITS), SLOT_READY, 0), 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            break;
+        if (!ring_relocated(s, sl, &mine))
+            return 1; /* only a wrong judgement of our death moves it so */
+    }
+    uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
+    uint64_t pos = ring_pos64(h, mine);
+    while ((int64_t)(h - pos) > 0 &&
+           !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        ;
+    wake_all(s, SEG_POLL_RECV);
+    return 1;
 }
 
 /* Frees slot sl, which the calling thread holds as SKIP (word mine), for
@@ -128,15 +175,8 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
     if (st == SLOT_TAKING) {
         /* The receiver died before returning the message to anyone: put it
          * back, and the head with it, so it is delivered after all. */
-        if (!__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos, SLOT_READY, 0), 0,
-                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        if (!put_back(s, sl, w))
             return 0;
-        uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
-        while ((int64_t)(h - pos) > 0 &&
-               !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST,
-                                            __ATOMIC_ACQUIRE))
-            ;
-        wake_all(s, SEG_POLL_RECV);
     } else if (st == SLOT_SKIP) {
         /* A repairer or a sender that gave up died freeing it. */
         if (!ring_free_skipped(s, sl, pos))
