@@ -456,6 +456,48 @@ int mbx_monitor_fired(mbx_monitor *mon, mbx_notice *notice);
  * (one sent before stays sent). Returns 0, or -EINVAL for NULL. */
 int mbx_monitor_cancel(mbx_monitor *mon);
 
+/* ---- mailboxes across machines: tcp://HOST:PORT/NAME ----
+ *
+ * A gateway exports this host's mailboxes; a program elsewhere opens
+ * "tcp://HOST:PORT/NAME" and uses the same calls as on a local name.
+ * Both ends share a secret (a file of at least 16 bytes, the user's own,
+ * mode 0600 or stricter: $MBX_SECRET_FILE, else ~/.mbx-secret; a gateway
+ * makes one at the default path when there is none); every connection
+ * proves it in both directions. Over tcp://: loans are copies,
+ * mbx_transfer, mbx_fd, mbx_stat_ext_get and mbx_unlink give -ENOTSUP,
+ * MBX_OWNED and MBX_STREAM -ENOTSUP at open; a send that cannot learn its
+ * outcome gives -ENOTCONN (it may or may not have been delivered); a
+ * message's sender_pid and sender_uid are the gateway's. mbx_sync waits
+ * until every message sent on the handle is in the far mailbox. */
+typedef struct mbx_gateway mbx_gateway;
+
+typedef struct mbx_gateway_options {
+    uint32_t size;           /* sizeof(mbx_gateway_options): mbx_gateway_options_init */
+    uint32_t linger_ms;      /* how long a session waits for its client to come back; 30000 */
+    const char *secret_file; /* NULL: the default above (made when missing) */
+    /* Patterns (fnmatch(3)) of the names clients may open, NULL-terminated;
+     * at least one. Only plain names ("NAME") are ever served. */
+    const char *const *allow;
+} mbx_gateway_options;
+
+/* Fills *o with the defaults (no allow-list yet). Never fails. */
+void mbx_gateway_options_init(mbx_gateway_options *o);
+
+/* Starts a gateway listening on "HOST:PORT" ("127.0.0.1:0": loopback, any
+ * free port), served by threads of this process until mbx_gateway_stop.
+ * Returns 0 with *out set, or -EINVAL (bad address or options, no allow-
+ * list), -EACCES (the secret file is someone else's or readable by
+ * others), -EADDRINUSE, -ENOMEM, or another -errno. */
+int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *o, mbx_gateway **out);
+
+/* Returns the port the gateway listens on, or -EINVAL for NULL. */
+int mbx_gateway_port(const mbx_gateway *g);
+
+/* Closes every connection and session (a message a client had not taken
+ * goes back to its mailbox), waits for calls under way, frees g. Returns
+ * 0, or -EINVAL for NULL. */
+int mbx_gateway_stop(mbx_gateway *g);
+
 /* ---- extensions ---- */
 
 /* How a blocked call on this handle waits: spin (polling shared memory) for up

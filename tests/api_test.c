@@ -76,7 +76,7 @@ static void open_argument_errors(void **state)
     assert_int_equal(mbx_open("", MBX_SEND, NULL, &m), -EINVAL);
     assert_int_equal(mbx_open("a/b", MBX_SEND, NULL, &m), -EINVAL);
     assert_int_equal(mbx_open(".x", MBX_SEND, NULL, &m), -EINVAL);
-    assert_int_equal(mbx_open("tcp://h:1/x", MBX_SEND, NULL, &m), -EPROTONOSUPPORT);
+    assert_int_equal(mbx_open("xyz://h:1/x", MBX_SEND, NULL, &m), -EPROTONOSUPPORT);
     char big[300];
     memset(big, 'a', 299);
     big[299] = 0;
@@ -655,12 +655,25 @@ static void names_with_directories(void **state)
     assert_int_equal(rmdir(other), 0);
 }
 
-static void network_names_not_yet(void **state)
+/* A name of another machine never makes a local file: an unknown scheme
+ * is refused, and a tcp:// name whose gateway is not there fails to
+ * connect. */
+static void network_names_make_no_local_file(void **state)
 {
     (void)state;
     mbx *m;
-    assert_int_equal(mbx_open("tcp://127.0.0.1:9/q", MBX_SEND | MBX_CREATE, NULL, &m),
+    assert_int_equal(mbx_open("xyz://127.0.0.1:9/q", MBX_SEND | MBX_CREATE, NULL, &m),
                      -EPROTONOSUPPORT);
+    char secret[] = "/tmp/mbx-api-secret-XXXXXX";
+    int fd = mkstemp(secret);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789abcdef0123", 20), 20);
+    close(fd);
+    setenv("MBX_SECRET_FILE", secret, 1);
+    assert_int_equal(mbx_open("tcp://127.0.0.1:9/q", MBX_SEND | MBX_CREATE, NULL, &m),
+                     -ECONNREFUSED);
+    unsetenv("MBX_SECRET_FILE");
+    unlink(secret);
     assert_int_equal(test_dir_count(), 0);
 }
 
@@ -684,7 +697,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(recv_from_one_sender),
         cmocka_unit_test(mode_zero_denies_its_user),
         cmocka_unit_test(names_with_directories),
-        cmocka_unit_test(network_names_not_yet),
+        cmocka_unit_test(network_names_make_no_local_file),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(permissions_as_another_user),

@@ -315,6 +315,15 @@ EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
     if (!request || (!buf && len))
         return -EINVAL;
     process_init();
+    /* A request taken over a network transport is answered through it;
+     * its tokens never look like local ones. */
+    for (const struct mbx_transport *const *t = mbx_transports; *t; t++) {
+        if (*t == transport_local() || !(*t)->reply)
+            continue;
+        int r = (*t)->reply(request, buf, len);
+        if (r != -ENOENT)
+            return r;
+    }
     return transport_local()->reply(request, buf, len);
 }
 

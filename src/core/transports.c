@@ -4,8 +4,10 @@
 #include <string.h>
 
 extern const struct mbx_transport mbx__shm_transport;
+extern const struct mbx_transport mbx__tcp_transport;
 
-const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport, NULL};
+const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport, &mbx__tcp_transport,
+                                                      NULL};
 
 const struct mbx_transport *transport_local(void)
 {

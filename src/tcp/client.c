@@ -1,0 +1,851 @@
+/* tcp:// handles: the session with a gateway, its link and what is in
+ * flight on it (client.h). */
+#include "tcp/client.h"
+
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A send the gateway has not acknowledged yet, kept to send again after
+ * a reconnect. */
+struct pend {
+    uint64_t seq;
+    uint32_t prio;
+    uint64_t type;
+    int sync;
+    int64_t deadline; /* a waited-for send's, for the timeout sent again */
+    size_t len;
+    uint8_t *data;
+};
+
+/* A buffer mbx_loan or mbx_recv_loan handed out (loans are copies here). */
+struct loan {
+    struct loan *next;
+    int received;
+    size_t len;
+    _Alignas(16) uint8_t data[];
+};
+
+struct tcp_box {
+    struct mbx base;
+    pthread_mutex_t mu;
+    char host[256], port[8], box[WIRE_NAME_MAX + 1];
+    int flags;
+    mbx_options opts;
+    struct secret secret;
+    int fd;           /* -1 while the link is down */
+    uint64_t session; /* 0 until the first WELCOME */
+    uint32_t window, capacity, room;
+    uint64_t max_msg;
+    /* Sends: sequence numbers from 1; all up to acked are acknowledged;
+     * pend holds acked+1 .. next_seq-1, in order. */
+    uint64_t next_seq, acked;
+    struct pend pend[TCP_WINDOW_MAX + 1];
+    unsigned npend;
+    int sticky; /* a pipelined send failed there: later calls say so */
+    int last_status;
+    /* Requests: numbered from 1; last_req is the last one answered. */
+    uint64_t next_req, last_req;
+    struct frame_buf fb;
+    int64_t last_rx, last_tx, backoff;
+    struct loan *loans;
+};
+
+static struct tcp_box *tcp_of(struct mbx *m)
+{
+    return (struct tcp_box *)m;
+}
+
+int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t portcap, char *box,
+              size_t boxcap)
+{
+    if (strncmp(name, "tcp://", 6) != 0)
+        return -EINVAL;
+    const char *a = name + 6, *slash = strchr(a, '/');
+    if (!slash)
+        return -EINVAL;
+    char addr[300];
+    size_t an = (size_t)(slash - a);
+    if (an == 0 || an >= sizeof(addr))
+        return -EINVAL;
+    memcpy(addr, a, an);
+    addr[an] = 0;
+    if (sock_split(addr, host, hostcap, port, portcap) || atoi(port) == 0)
+        return -EINVAL;
+    size_t bn = strlen(slash + 1);
+    if (bn == 0)
+        return -EINVAL;
+    if (bn > WIRE_NAME_MAX || bn >= boxcap)
+        return -ENAMETOOLONG;
+    memcpy(box, slash + 1, bn + 1);
+    return 0;
+}
+
+/* ---- the link ---- */
+
+static void link_down(struct tcp_box *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+}
+
+static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                     size_t flen, const void *payload, size_t plen)
+{
+    if (b->fd < 0)
+        return -EPIPE;
+    /* A peer that takes nothing for a whole dead-link period is gone. */
+    int r = frame_write(b->fd, type, flags, id, fixed, flen, payload, plen,
+                        clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    if (r) {
+        link_down(b);
+        return -EPIPE;
+    }
+    b->last_tx = clock_now_ns();
+    return 0;
+}
+
+static int put_send(struct tcp_box *b, const struct pend *p)
+{
+    struct wire_send ws = {p->prio, p->type, -1};
+    if (p->sync) {
+        int64_t left = clock_remaining(p->deadline);
+        ws.timeout_ns = left;
+    }
+    uint8_t fixed[WIRE_SEND_LEN];
+    size_t fl = wire_send_put(fixed, &ws);
+    return put_frame(b, W_SEND, p->sync ? WF_SYNC : 0, p->seq, fixed, fl, p->data, p->len);
+}
+
+static void pend_pop(struct tcp_box *b)
+{
+    free(b->pend[0].data);
+    memmove(&b->pend[0], &b->pend[1], (b->npend - 1) * sizeof(b->pend[0]));
+    b->npend--;
+}
+
+/* After a WELCOME: forgets what the gateway finished, sends the rest again
+ * in order. */
+static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
+{
+    while (resumed && b->npend && b->pend[0].seq <= w->last_seq) {
+        if (b->pend[0].seq == w->last_seq)
+            b->last_status = w->last_status;
+        b->acked = b->pend[0].seq;
+        pend_pop(b);
+    }
+    for (unsigned i = 0; i < b->npend && b->fd >= 0; i++)
+        put_send(b, &b->pend[i]);
+}
+
+/* One attempt at the link and the handshake. Returns 0, or -errno: the
+ * gateway's answer to the open, or why the link could not be made. */
+static int dial(struct tcp_box *b, int64_t deadline)
+{
+    int64_t hs = clock_deadline(5000000000ll);
+    if (deadline >= 0 && deadline < hs)
+        hs = deadline;
+    int fd = sock_connect(b->host, b->port, hs);
+    if (fd < 0)
+        return fd;
+    b->fd = fd;
+    struct wire_hdr h;
+    struct wire_hello hello;
+    int r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    if (!r && (h.type != W_HELLO || wire_hello_get(b->fb.p, h.len, &hello)))
+        r = -EPROTO;
+    if (!r && hello.version != WIRE_VERSION)
+        r = -EPROTONOSUPPORT;
+    struct wire_open o = {.version = WIRE_VERSION,
+                          .session = b->session,
+                          .last_req = b->last_req,
+                          .flags = (uint32_t)b->flags,
+                          .opts = b->opts};
+    snprintf(o.name, sizeof(o.name), "%s", b->box);
+    if (!r)
+        r = auth_random(o.nonce, sizeof(o.nonce));
+    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    if (!r) {
+        auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
+        size_t n = wire_open_put(body, &o);
+        r = frame_write(fd, W_OPEN, 0, 0, body, n, NULL, 0, hs);
+    }
+    struct wire_welcome w;
+    if (!r)
+        r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    if (!r && (h.type != W_WELCOME || wire_welcome_get(b->fb.p, h.len, &w)))
+        r = -EPROTO;
+    if (!r && w.status)
+        r = w.status;
+    if (!r) {
+        /* The gateway proves it knows the secret too. */
+        uint8_t want[WIRE_MAC];
+        auth_mac(&b->secret, "mbx gateway", o.nonce, hello.nonce, want);
+        if (!auth_equal(want, w.mac))
+            r = -EACCES;
+    }
+    if (!r && (w.window > TCP_WINDOW_MAX || w.max_msg == 0 || w.max_msg > (1ull << 30)))
+        r = -EPROTO;
+    if (r) {
+        link_down(b);
+        return r == -ETIMEDOUT || r == -EPIPE ? -ECONNRESET : r;
+    }
+    int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
+    b->session = w.session;
+    b->window = w.window;
+    b->room = w.room;
+    b->capacity = w.capacity;
+    b->max_msg = w.max_msg;
+    b->last_rx = b->last_tx = clock_now_ns();
+    b->backoff = 0;
+    resend(b, &w, resumed);
+    return b->fd >= 0 ? 0 : -ECONNRESET;
+}
+
+/* Errors of a reconnect that retrying cannot cure. */
+static int lasting(int r)
+{
+    return r == -EACCES || r == -ENOENT || r == -EPROTO || r == -EPROTONOSUPPORT || r == -EINVAL ||
+           r == -EPERM || r == -EIDRM || r == -ENOTSUP || r == -EBADF;
+}
+
+/* Makes the link again, with growing, jittered delays between tries, until
+ * the deadline. Returns 0, -ETIMEDOUT, or a lasting error. */
+static int reconnect(struct tcp_box *b, int64_t deadline)
+{
+    for (;;) {
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED))
+            return -EBADF;
+        int r = dial(b, deadline);
+        if (!r || lasting(r))
+            return r;
+        int64_t left = clock_remaining(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        b->backoff = b->backoff ? b->backoff * 2 : TCP_BACKOFF_MIN;
+        if (b->backoff > TCP_BACKOFF_MAX)
+            b->backoff = TCP_BACKOFF_MAX;
+        uint64_t rnd = 0;
+        plat_random(&rnd);
+        int64_t nap = b->backoff / 2 + (int64_t)(rnd % (uint64_t)(b->backoff / 2 + 1));
+        if (left > 0 && nap > left)
+            nap = left;
+        struct timespec ts = {nap / 1000000000, nap % 1000000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+#define T_RECONNECTED 1
+
+/* Reads the next frame the caller wants before the deadline, handling on
+ * the way acknowledgements (h->type W_ACK is returned after each, so a
+ * caller waiting for one looks again) and heartbeats; reconnects after a
+ * cut. Returns 0 with *h (body in b->fb), T_RECONNECTED (the caller sends
+ * its request again), -ETIMEDOUT, or a lasting error. */
+static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
+{
+    for (;;) {
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED))
+            return -EBADF;
+        if (b->fd < 0) {
+            int r = reconnect(b, deadline);
+            return r ? r : T_RECONNECTED;
+        }
+        int64_t now = clock_now_ns();
+        if (now - b->last_rx > TCP_TICK_NS * TCP_DEAD_TICKS) {
+            link_down(b); /* silent too long: dead */
+            continue;
+        }
+        if (now - b->last_tx >= TCP_TICK_NS && put_frame(b, W_PING, 0, 0, NULL, 0, NULL, 0))
+            continue;
+        int64_t until = now + TCP_TICK_NS;
+        if (deadline >= 0 && deadline < until)
+            until = deadline;
+        int w = sock_wait_readable(b->fd, until);
+        if (w == 0) {
+            if (deadline >= 0 && clock_remaining(deadline) == 0)
+                return -ETIMEDOUT;
+            continue;
+        }
+        int r =
+            w < 0 ? -EPIPE
+                  : frame_read(b->fd, h, &b->fb, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
+        if (r) {
+            if (r == -ENOMEM)
+                return r;
+            link_down(b);
+            continue;
+        }
+        b->last_rx = clock_now_ns();
+        if (h->type == W_PING) {
+            put_frame(b, W_PONG, 0, 0, NULL, 0, NULL, 0);
+            continue;
+        }
+        if (h->type == W_PONG)
+            continue;
+        if (h->type == W_ACK) {
+            struct wire_ack a;
+            /* Acknowledgements come in order, for what is pending. */
+            if (wire_ack_get(b->fb.p, h->len, &a) || !b->npend || h->id != b->pend[0].seq) {
+                link_down(b);
+                continue;
+            }
+            if (a.status && !b->pend[0].sync && !b->sticky)
+                b->sticky = a.status;
+            b->last_status = a.status;
+            b->acked = h->id;
+            b->room = a.room;
+            pend_pop(b);
+            return 0;
+        }
+        if (h->type == W_MSG || h->type == W_RESULT || h->type == W_STATR)
+            return 0;
+        link_down(b); /* nothing else comes from a gateway */
+    }
+}
+
+/* Grace beyond a call's own deadline for the gateway's answer: its wait
+ * ends at the same moment, its answer is on the way. */
+static int64_t answer_deadline(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    return deadline + TCP_TICK_NS * TCP_DEAD_TICKS;
+}
+
+/* Waits until every send is acknowledged. Returns 0, -ETIMEDOUT, or a
+ * lasting error. */
+static int drain(struct tcp_box *b, int64_t deadline)
+{
+    while (b->npend) {
+        struct wire_hdr h;
+        int r = pump(b, deadline, &h);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- the transport ---- */
+
+static int tcp_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
+{
+    extern const struct mbx_transport mbx__tcp_transport;
+    if (flags & (MBX_OWNED | MBX_STREAM))
+        return -ENOTSUP; /* see README: local only */
+    struct tcp_box *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    int r =
+        tcp_parse(name, b->host, sizeof(b->host), b->port, sizeof(b->port), b->box, sizeof(b->box));
+    if (!r)
+        r = secret_load(NULL, 0, &b->secret);
+    if (r) {
+        free(b);
+        return r == -ENOENT ? -EACCES : r;
+    }
+    handle_init(&b->base, &mbx__tcp_transport, name, flags);
+    pthread_mutex_init(&b->mu, NULL);
+    b->fd = -1;
+    b->flags = flags;
+    b->opts = *o;
+    b->next_seq = 1;
+    b->next_req = 1;
+    r = dial(b, clock_deadline(5000000000ll));
+    if (r) {
+        free(b->fb.p);
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        return r;
+    }
+    *out = &b->base;
+    return 0;
+}
+
+static void tcp_close(struct mbx *m)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    /* What was sent is delivered before the session ends, unless the
+     * gateway stays out of reach for a while. */
+    if (drain(b, clock_deadline(10000000000ll)) == 0)
+        put_frame(b, W_BYE, 0, 0, NULL, 0, NULL, 0);
+    link_down(b);
+    while (b->npend)
+        pend_pop(b);
+    while (b->loans) {
+        struct loan *l = b->loans;
+        b->loans = l->next;
+        free(l);
+    }
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_destroy(&b->mu);
+    free(b->fb.p);
+    explicit_bzero(&b->secret, sizeof(b->secret));
+    free(b);
+}
+
+static void tcp_wake(struct mbx *m)
+{
+    (void)m; /* a blocked call looks at closing every tick */
+}
+
+static int tcp_unlink(const char *name)
+{
+    (void)name;
+    return -ENOTSUP;
+}
+
+static int do_stat(struct tcp_box *b, mbx_stat *st)
+{
+    uint64_t req = b->next_req++;
+    int64_t dl = clock_deadline(5000000000ll);
+    int r = put_frame(b, W_STAT, 0, req, NULL, 0, NULL, 0);
+    for (;;) {
+        struct wire_hdr h;
+        r = pump(b, dl, &h);
+        if (r == T_RECONNECTED) {
+            put_frame(b, W_STAT, 0, req, NULL, 0, NULL, 0);
+            continue;
+        }
+        if (r < 0)
+            return r;
+        if (h.id != req || h.type == W_ACK)
+            continue;
+        b->last_req = req;
+        if (h.type == W_RESULT) {
+            int64_t v;
+            return wire_result_get(b->fb.p, h.len, &v) || v >= 0 ? -EPROTO : (int)v;
+        }
+        if (h.type != W_STATR || wire_stat_get(b->fb.p, h.len, st))
+            return -EPROTO;
+        return 0;
+    }
+}
+
+static int tcp_stat(struct mbx *m, mbx_stat *st)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    int r = do_stat(b, st);
+    pthread_mutex_unlock(&b->mu);
+    return r;
+}
+
+static int tcp_stat_name(const char *name, mbx_stat *st)
+{
+    mbx *m;
+    int r = mbx_open(name, MBX_SEND, NULL, &m);
+    if (r)
+        return r;
+    r = mbx_stat_get(m, st);
+    mbx_close(m);
+    return r;
+}
+
+static int tcp_stat_ext(struct mbx *m, mbx_stat_ext *st)
+{
+    (void)m;
+    (void)st;
+    return -ENOTSUP;
+}
+
+static int tcp_sync(struct mbx *m)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    int r = drain(b, -1);
+    if (!r && b->sticky)
+        r = b->sticky;
+    pthread_mutex_unlock(&b->mu);
+    return r;
+}
+
+/* A send that waits for the gateway's answer. */
+static int send_sync(struct tcp_box *b, struct pend *p)
+{
+    uint64_t seq = p->seq;
+    b->pend[b->npend++] = *p;
+    put_send(b, p); /* a cut: dial() sends it again */
+    int64_t dl = answer_deadline(p->deadline);
+    for (;;) {
+        struct wire_hdr h;
+        int r = pump(b, dl, &h);
+        if (b->acked >= seq)
+            return b->last_status;
+        if (r < 0 && r != -ETIMEDOUT && !lasting(r))
+            continue;
+        if (r < 0) {
+            /* No answer: it may have been delivered. It is not sent
+             * again; ENOTCONN says the outcome is unknown. */
+            for (unsigned i = 0; i < b->npend; i++)
+                if (b->pend[i].seq == seq) {
+                    free(b->pend[i].data);
+                    memmove(&b->pend[i], &b->pend[i + 1], (b->npend - i - 1) * sizeof(*p));
+                    b->npend--;
+                    break;
+                }
+            b->acked = seq;
+            return -ENOTCONN;
+        }
+    }
+}
+
+static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type,
+                   int64_t timeout_ns)
+{
+    int64_t deadline = clock_deadline(timeout_ns);
+    if (b->sticky)
+        return b->sticky;
+    if (len > b->max_msg)
+        return -EMSGSIZE;
+    if (b->fd < 0) {
+        int r = reconnect(b, deadline);
+        if (r)
+            return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
+    }
+    /* Acknowledgements that came meanwhile: room and errors. */
+    struct wire_hdr h;
+    while (b->fd >= 0 && sock_wait_readable(b->fd, 0) == 1 && pump(b, 0, &h) == 0)
+        ;
+    if (b->sticky)
+        return b->sticky;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, buf, len);
+    struct pend p = {b->next_seq, prio, type, 0, deadline, len, copy};
+    for (;;) {
+        unsigned inflight = b->npend;
+        if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight) {
+            b->next_seq++;
+            b->pend[b->npend++] = p;
+            put_send(b, &p); /* a cut: sent again after the reconnect */
+            return 0;
+        }
+        if (!inflight)
+            break;
+        /* No credit: wait for the sends in flight, which bring news of
+         * the room. */
+        int r = pump(b, deadline, &h);
+        if (r == -ETIMEDOUT || r < 0) {
+            free(copy);
+            if (r == -ETIMEDOUT)
+                return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
+            return r;
+        }
+        if (b->sticky) {
+            free(copy);
+            return b->sticky;
+        }
+    }
+    b->next_seq++;
+    p.sync = 1;
+    return send_sync(b, &p);
+}
+
+static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
+                    int64_t timeout_ns)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    int r = do_send(b, buf, len, prio, type, timeout_ns);
+    pthread_mutex_unlock(&b->mu);
+    return r;
+}
+
+/* ---- requests answered by a message ---- */
+
+/* Replies to requests taken over the wire go back the same way: the
+ * token the caller sees is the gateway's with the top bit set (local
+ * tokens never have it), mapped to the handle here. */
+#define REMOTE_TOKEN (1ull << 63)
+#define TOKENS       64
+static pthread_mutex_t tokens_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint64_t token;
+    struct tcp_box *b;
+} tokens[TOKENS];
+static unsigned tokens_next;
+
+static uint64_t token_remember(struct tcp_box *b, uint64_t token)
+{
+    if (!token)
+        return 0;
+    pthread_mutex_lock(&tokens_mu);
+    tokens[tokens_next % TOKENS].token = token;
+    tokens[tokens_next % TOKENS].b = b;
+    tokens_next++;
+    pthread_mutex_unlock(&tokens_mu);
+    return token | REMOTE_TOKEN;
+}
+
+static void tokens_forget(struct tcp_box *b)
+{
+    pthread_mutex_lock(&tokens_mu);
+    for (unsigned i = 0; i < TOKENS; i++)
+        if (tokens[i].b == b)
+            tokens[i].b = NULL;
+    pthread_mutex_unlock(&tokens_mu);
+}
+
+/* Sends request req (frame type, fixed part, payload) and waits for the
+ * message that answers it, copied to buf (cap bytes) or, with loan, to a
+ * new loan. Returns its size or -errno. */
+static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint8_t *fixed,
+                       size_t flen, const void *payload, size_t plen, int64_t deadline, void *buf,
+                       size_t cap, mbx_msginfo *info, uint64_t *type_out, struct loan **loan)
+{
+    if (b->fd < 0) {
+        int r = reconnect(b, deadline);
+        if (r)
+            return r;
+    }
+    put_frame(b, type, 0, req, fixed, flen, payload, plen);
+    int64_t dl = answer_deadline(deadline);
+    for (;;) {
+        struct wire_hdr h;
+        int r = pump(b, dl, &h);
+        if (r == T_RECONNECTED) {
+            put_frame(b, type, 0, req, fixed, flen, payload, plen);
+            continue;
+        }
+        if (r < 0)
+            return r == -ETIMEDOUT ? -ETIMEDOUT : r;
+        if (h.type == W_ACK || h.id != req)
+            continue; /* an answer to a request given up: the gateway keeps it */
+        if (h.type == W_RESULT) {
+            int64_t v;
+            if (wire_result_get(b->fb.p, h.len, &v) || (v > 0 && type != W_REPLY)) {
+                link_down(b);
+                continue;
+            }
+            b->last_req = req;
+            return (ssize_t)v;
+        }
+        struct wire_msg wm;
+        if (h.type != W_MSG || wire_msg_get(b->fb.p, h.len, &wm) || (!loan && wm.info.size > cap)) {
+            link_down(b);
+            continue;
+        }
+        const uint8_t *body = b->fb.p + WIRE_MSG_LEN;
+        if (loan) {
+            struct loan *l = malloc(sizeof(*l) + wm.info.size + 1);
+            if (!l)
+                return -ENOMEM; /* the gateway keeps it for the next receive */
+            l->received = 1;
+            l->len = wm.info.size;
+            memcpy(l->data, body, wm.info.size);
+            l->next = b->loans;
+            b->loans = l;
+            *loan = l;
+        } else if (wm.info.size) {
+            memcpy(buf, body, wm.info.size);
+        }
+        /* It is ours: the gateway may let go of it. */
+        put_frame(b, W_TAKEN, 0, req, NULL, 0, NULL, 0);
+        b->last_req = req;
+        if (info) {
+            *info = wm.info;
+            info->reply_token = token_remember(b, wm.info.reply_token);
+        }
+        if (type_out)
+            *type_out = wm.type;
+        return (ssize_t)wm.info.size;
+    }
+}
+
+static ssize_t do_recv(struct tcp_box *b, pid_t from, const struct mbx_sel *sel, void *buf,
+                       size_t cap, mbx_msginfo *info, int64_t timeout_ns, struct loan **loan)
+{
+    struct wire_recv wr = {from, sel->how, sel->type, loan ? b->max_msg : cap, timeout_ns};
+    uint8_t fixed[WIRE_RECV_LEN];
+    size_t fl = wire_recv_put(fixed, &wr);
+    return request(b, W_RECV, b->next_req++, fixed, fl, NULL, 0, clock_deadline(timeout_ns), buf,
+                   cap, info, sel->type_out, loan);
+}
+
+static ssize_t tcp_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,
+                        mbx_msginfo *info, int64_t timeout_ns)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    ssize_t n = do_recv(b, from, sel, buf, cap, info, timeout_ns, NULL);
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+static ssize_t tcp_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply,
+                        size_t cap, int64_t timeout_ns)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    ssize_t n = -EMSGSIZE;
+    if (len <= b->max_msg) {
+        struct wire_call wc = {prio, timeout_ns, cap};
+        uint8_t fixed[WIRE_CALL_LEN];
+        size_t fl = wire_call_put(fixed, &wc);
+        n = request(b, W_CALL, b->next_req++, fixed, fl, req, len, clock_deadline(timeout_ns),
+                    reply, cap, NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+/* mbx_reply for a request taken over the wire. Returns -ENOENT when the
+ * token is not one of ours (the local transport's then). */
+static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t len)
+{
+    uint64_t t = request_info->reply_token;
+    if (!(t & REMOTE_TOKEN))
+        return -ENOENT;
+    t &= ~REMOTE_TOKEN;
+    struct tcp_box *b = NULL;
+    pthread_mutex_lock(&tokens_mu);
+    for (unsigned i = 0; i < TOKENS; i++)
+        if (tokens[i].token == t && tokens[i].b) {
+            b = tokens[i].b;
+            tokens[i].b = NULL; /* one reply per request */
+        }
+    if (b)
+        pthread_mutex_lock(&b->mu);
+    pthread_mutex_unlock(&tokens_mu);
+    if (!b)
+        return -ENOENT; /* not one handed out here: the local transport says */
+    ssize_t r = -EMSGSIZE;
+    if (len <= b->max_msg) {
+        uint8_t fixed[WIRE_REPLY_LEN];
+        size_t fl = wire_reply_put(fixed, t, (uint32_t)request_info->sender_pid);
+        r = request(b, W_REPLY, b->next_req++, fixed, fl, buf, len, clock_deadline(5000000000ll),
+                    NULL, 0, NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return (int)r;
+}
+
+static int tcp_transfer(struct mbx *m, pid_t new_owner)
+{
+    (void)m;
+    (void)new_owner;
+    return -ENOTSUP;
+}
+
+/* Loans are copies across the wire: a buffer of the library's. */
+static int tcp_loan(struct mbx *m, size_t len, void **buf)
+{
+    struct tcp_box *b = tcp_of(m);
+    if (len > b->max_msg)
+        return -EMSGSIZE;
+    struct loan *l = malloc(sizeof(*l) + len + 1);
+    if (!l)
+        return -ENOMEM;
+    l->received = 0;
+    l->len = len;
+    pthread_mutex_lock(&b->mu);
+    l->next = b->loans;
+    b->loans = l;
+    pthread_mutex_unlock(&b->mu);
+    *buf = l->data;
+    return 0;
+}
+
+/* Takes loan buf off the handle's list. Returns it, or NULL. */
+static struct loan *loan_take(struct tcp_box *b, const void *buf, int received)
+{
+    for (struct loan **p = &b->loans; *p; p = &(*p)->next)
+        if ((*p)->data == buf && (*p)->received == received) {
+            struct loan *l = *p;
+            *p = l->next;
+            return l;
+        }
+    return NULL;
+}
+
+static int tcp_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,
+                         int64_t timeout_ns)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    struct loan *l = loan_take(b, buf, 0);
+    int r = -EINVAL;
+    if (l && len <= l->len) {
+        r = do_send(b, buf, len, prio, type, timeout_ns);
+        if (r) { /* a failed send leaves the loan the caller's */
+            l->next = b->loans;
+            b->loans = l;
+        } else {
+            free(l);
+        }
+    } else if (l) {
+        l->next = b->loans;
+        b->loans = l;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return r;
+}
+
+static ssize_t tcp_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
+                             mbx_msginfo *info, int64_t timeout_ns)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    struct loan *l = NULL;
+    ssize_t n = do_recv(b, 0, sel, NULL, 0, info, timeout_ns, &l);
+    if (n >= 0)
+        *buf = l->data;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+static int tcp_release(struct mbx *m, const void *buf)
+{
+    struct tcp_box *b = tcp_of(m);
+    pthread_mutex_lock(&b->mu);
+    struct loan *l = loan_take(b, buf, 1);
+    if (!l)
+        l = loan_take(b, buf, 0);
+    pthread_mutex_unlock(&b->mu);
+    if (!l)
+        return -EINVAL;
+    free(l);
+    return 0;
+}
+
+static int tcp_check_name(const char *name)
+{
+    char host[256], port[8], box[WIRE_NAME_MAX + 1];
+    return tcp_parse(name, host, sizeof(host), port, sizeof(port), box, sizeof(box));
+}
+
+static void tcp_close_tokens(struct mbx *m)
+{
+    tokens_forget(tcp_of(m));
+    tcp_close(m);
+}
+
+const struct mbx_transport mbx__tcp_transport = {
+    .scheme = "tcp",
+    .open = tcp_open,
+    .close = tcp_close_tokens,
+    .wake = tcp_wake,
+    .unlink = tcp_unlink,
+    .stat_name = tcp_stat_name,
+    .stat = tcp_stat,
+    .stat_ext = tcp_stat_ext,
+    .sync = tcp_sync,
+    .send = tcp_send,
+    .recv = tcp_recv,
+    .call = tcp_call,
+    .transfer = tcp_transfer,
+    .loan = tcp_loan,
+    .send_loan = tcp_send_loan,
+    .recv_loan = tcp_recv_loan,
+    .release = tcp_release,
+    .reply = tcp_reply,
+    .check_name = tcp_check_name,
+};

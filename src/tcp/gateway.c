@@ -1,0 +1,867 @@
+/* The gateway: exports this host's mailboxes to tcp:// clients.
+ *
+ * One thread per connection serves requests in order; a second reads the
+ * socket, answers heartbeats at once and queues the rest (bounded), so a
+ * request that waits long (a call) never makes the link look dead.
+ * Sessions outlive connections: a client that reconnects resumes its
+ * session (sends already delivered are acknowledged, not delivered again;
+ * a message received for it and not yet acknowledged is sent again). A
+ * session whose client stays away longer than the linger time ends: a
+ * message it held goes back to its mailbox. */
+#include "mbx.h"
+
+#include "core/handle.h"
+#include "platform/platform.h"
+#include "tcp/auth.h"
+#include "tcp/client.h"
+#include "tcp/sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define QUEUE_MAX   (2 * TCP_WINDOW_MAX + 16) /* frames read ahead of the worker */
+#define TOKENS_HELD 32
+#define SLICE_NS    TCP_TICK_NS
+
+struct session {
+    struct session *next;
+    uint64_t id;
+    int busy;            /* a connection serves it */
+    int64_t detached_at; /* when its last link went */
+    mbx *h;
+    uint64_t max_msg;
+    uint32_t capacity;
+    uint64_t last_seq;
+    int32_t last_status;
+    /* The answer to request held_req, kept until the client has it. */
+    uint64_t held_req;
+    int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
+    struct wire_msg held_msg;
+    uint8_t *held_data;
+    /* Reply tokens of requests handed to this client (W_REPLY). */
+    uint64_t tokens[TOKENS_HELD];
+    unsigned ntokens;
+    uint8_t *buf; /* max_msg bytes */
+};
+
+struct qframe {
+    struct qframe *next;
+    struct wire_hdr h;
+    uint8_t body[];
+};
+
+struct conn {
+    struct conn *next;
+    struct mbx_gateway *g;
+    int fd;
+    pthread_t worker, reader;
+    int reader_started;
+    pthread_mutex_t mu; /* the queue, dead, and writes to fd */
+    pthread_cond_t cv;
+    struct qframe *head, *tail;
+    unsigned queued;
+    int dead, done;
+    uint64_t max_body;
+    struct session *s;
+};
+
+struct mbx_gateway {
+    int lfd, port;
+    int wake[2];
+    pthread_t acceptor;
+    struct secret secret;
+    char **allow;
+    size_t nallow;
+    int64_t linger_ns;
+    pthread_mutex_t mu; /* sessions, conns, stopping */
+    pthread_cond_t cv;
+    struct session *sessions;
+    struct conn *conns;
+    int stopping;
+};
+
+/* ---- sessions ---- */
+
+static int allowed(const struct mbx_gateway *g, const char *name)
+{
+    /* Only plain names: a path would reach outside the mailbox folder. */
+    if (strchr(name, '/') || strstr(name, "://") || name[0] == '@')
+        return 0;
+    for (size_t i = 0; i < g->nallow; i++)
+        if (fnmatch(g->allow[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* Gives a message the client never took back to its mailbox. Returns 0
+ * when done (or the mailbox is gone), else -EAGAIN (full: try later). */
+static int put_back(struct session *s)
+{
+    if (!s->held)
+        return 0;
+    int r = 0;
+    if (s->held == W_MSG) {
+        r = mbx_send_typed(s->h, s->held_data, s->held_msg.info.size, s->held_msg.info.priority,
+                           s->held_msg.type, MBX_NONBLOCK);
+        if (r == -EAGAIN)
+            return r;
+    }
+    free(s->held_data);
+    s->held_data = NULL;
+    s->held = 0;
+    return 0;
+}
+
+static void session_free(struct session *s)
+{
+    put_back(s);
+    if (s->held) { /* still full: the message is lost with the session */
+        free(s->held_data);
+        s->held = 0;
+    }
+    if (s->h)
+        mbx_close(s->h);
+    free(s->buf);
+    free(s);
+}
+
+static void session_unlink(struct mbx_gateway *g, struct session *s)
+{
+    for (struct session **p = &g->sessions; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            return;
+        }
+}
+
+/* Ends sessions whose clients stayed away past the linger time (and, with
+ * all set, every idle one). Call with g->mu held. */
+static void expire(struct mbx_gateway *g, int all)
+{
+    int64_t now = clock_now_ns();
+    for (struct session **p = &g->sessions; *p;) {
+        struct session *s = *p;
+        if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
+            *p = s->next;
+            session_free(s);
+            continue;
+        }
+        p = &s->next;
+    }
+}
+
+/* ---- the connection ---- */
+
+static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                       size_t flen, const void *payload, size_t plen)
+{
+    pthread_mutex_lock(&c->mu);
+    int r = c->dead ? -EPIPE
+                    : frame_write(c->fd, type, flags, id, fixed, flen, payload, plen,
+                                  clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    if (r && !c->dead) {
+        c->dead = 1;
+        shutdown(c->fd, SHUT_RDWR);
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+static void *reader_main(void *arg)
+{
+    struct conn *c = arg;
+    struct frame_buf fb = {0};
+    for (;;) {
+        struct wire_hdr h;
+        int r = frame_read(c->fd, &h, &fb, c->max_body, -1);
+        if (!r && h.type == W_PING) {
+            reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
+            continue;
+        }
+        if (!r && h.type == W_PONG)
+            continue;
+        struct qframe *q = r ? NULL : malloc(sizeof(*q) + h.len);
+        pthread_mutex_lock(&c->mu);
+        if (q && c->queued < QUEUE_MAX) {
+            q->h = h;
+            memcpy(q->body, fb.p, h.len);
+            q->next = NULL;
+            if (c->tail)
+                c->tail->next = q;
+            else
+                c->head = q;
+            c->tail = q;
+            c->queued++;
+        } else {
+            free(q);
+            c->dead = 1; /* closed, malformed, or more than a client may send ahead */
+            shutdown(c->fd, SHUT_RDWR);
+        }
+        pthread_cond_broadcast(&c->cv);
+        int dead = c->dead;
+        pthread_mutex_unlock(&c->mu);
+        if (dead)
+            break;
+    }
+    free(fb.p);
+    return NULL;
+}
+
+/* The next queued frame, waiting until deadline. Returns it (the caller
+ * frees it), or NULL when the link is dead or the time is up. */
+static struct qframe *next_frame(struct conn *c, int64_t deadline)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->head && !c->dead) {
+        if (deadline >= 0 && clock_remaining(deadline) == 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t until = deadline >= 0 ? deadline : clock_deadline(1000000000ll);
+        ts.tv_sec = until / 1000000000;
+        ts.tv_nsec = until % 1000000000;
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    struct qframe *q = c->head;
+    if (q) {
+        c->head = q->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued--;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return q;
+}
+
+static int link_dead(struct conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int d = c->dead;
+    pthread_mutex_unlock(&c->mu);
+    return d;
+}
+
+static uint32_t room_of(struct session *s)
+{
+    mbx_stat st;
+    if (mbx_stat_get(s->h, &st))
+        return 0;
+    if (st.capacity == MBX_UNBOUNDED)
+        return TCP_WINDOW_MAX;
+    return st.count < st.capacity ? st.capacity - st.count : 0;
+}
+
+/* Runs a send or receive in slices of SLICE_NS until it ends or its
+ * deadline passes, giving up when the link dies (the client asks again
+ * after it reconnects: a send or receive that timed out did nothing). */
+#define SLICED(c, timeout_ns, call_with_t)                                                         \
+    ({                                                                                             \
+        int64_t dl_ = clock_deadline(timeout_ns);                                                  \
+        ssize_t r_;                                                                                \
+        for (;;) {                                                                                 \
+            int64_t left_ = clock_remaining(dl_);                                                  \
+            int64_t t = left_ < 0 || left_ > SLICE_NS ? SLICE_NS : left_;                          \
+            r_ = (call_with_t);                                                                    \
+            if (r_ != -ETIMEDOUT && r_ != -EAGAIN)                                                 \
+                break;                                                                             \
+            if (r_ == -EAGAIN && (timeout_ns) == MBX_NONBLOCK)                                     \
+                break;                                                                             \
+            if (clock_remaining(dl_) == 0) {                                                       \
+                r_ = (timeout_ns) == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;                          \
+                break;                                                                             \
+            }                                                                                      \
+            if (link_dead(c)) {                                                                    \
+                r_ = -EPIPE;                                                                       \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        r_;                                                                                        \
+    })
+
+static void do_send(struct conn *c, const struct qframe *q)
+{
+    struct session *s = c->s;
+    struct wire_send ws;
+    struct wire_ack a = {0, 0};
+    uint8_t fixed[WIRE_ACK_LEN];
+    if (wire_send_get(q->body, q->h.len, &ws) || q->h.id == 0) {
+        reply_frame(c, W_BYE, 0, 0, NULL, 0, NULL, 0);
+        pthread_mutex_lock(&c->mu);
+        c->dead = 1;
+        shutdown(c->fd, SHUT_RDWR);
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    if (q->h.id <= s->last_seq) { /* sent again after a cut: done already */
+        a.status = q->h.id == s->last_seq ? s->last_status : 0;
+        a.room = room_of(s);
+        reply_frame(c, W_ACK, 0, q->h.id, fixed, wire_ack_put(fixed, &a), NULL, 0);
+        return;
+    }
+    const uint8_t *payload = q->body + WIRE_SEND_LEN;
+    size_t len = q->h.len - WIRE_SEND_LEN;
+    /* A pipelined send was reported sent: it waits for room as long as it
+     * takes; a waited-for one honours the client's timeout. */
+    int64_t timeout = (q->h.flags & WF_SYNC) ? ws.timeout_ns : MBX_FOREVER;
+    int r = (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
+    if (r == -EPIPE)
+        return; /* not sent; the client sends it again */
+    s->last_seq = q->h.id;
+    s->last_status = r;
+    a.status = r;
+    a.room = room_of(s);
+    reply_frame(c, W_ACK, 0, q->h.id, fixed, wire_ack_put(fixed, &a), NULL, 0);
+}
+
+static void send_held(struct conn *c)
+{
+    struct session *s = c->s;
+    uint8_t fixed[WIRE_MSG_LEN];
+    reply_frame(c, W_MSG, 0, s->held_req, fixed, wire_msg_put(fixed, &s->held_msg), s->held_data,
+                s->held_msg.info.size);
+}
+
+static void note_token(struct session *s, uint64_t token)
+{
+    if (token)
+        s->tokens[s->ntokens++ % TOKENS_HELD] = token;
+}
+
+static void result(struct conn *c, uint64_t req, int64_t v)
+{
+    uint8_t fixed[WIRE_RESULT_LEN];
+    reply_frame(c, W_RESULT, 0, req, fixed, wire_result_put(fixed, v), NULL, 0);
+}
+
+/* An answer already held for this request (asked again after a cut) goes
+ * out again; one held for an older request the client gave up on goes to
+ * this one when it takes any message, else back to the mailbox. Returns 1
+ * when the request is answered. */
+static int answer_held(struct conn *c, uint64_t req, int plain, uint64_t cap)
+{
+    struct session *s = c->s;
+    if (!s->held)
+        return 0;
+    if (s->held_req == req) {
+        send_held(c);
+        return 1;
+    }
+    if (s->held == W_MSG && plain && s->held_msg.info.size <= cap) {
+        s->held_req = req;
+        send_held(c);
+        return 1;
+    }
+    put_back(s);
+    return 0;
+}
+
+static void do_recv(struct conn *c, const struct qframe *q)
+{
+    struct session *s = c->s;
+    struct wire_recv wr;
+    if (wire_recv_get(q->body, q->h.len, &wr)) {
+        result(c, q->h.id, -EPROTO);
+        return;
+    }
+    int plain = wr.from == 0 && wr.how == MBX_SEL_ANY;
+    if (answer_held(c, q->h.id, plain, wr.cap))
+        return;
+    if (s->held) { /* the mailbox was full: it cannot go back yet */
+        result(c, q->h.id, -EAGAIN);
+        return;
+    }
+    size_t cap = wr.cap < s->max_msg ? (size_t)wr.cap : (size_t)s->max_msg;
+    mbx_msginfo info;
+    uint64_t type = 0;
+    ssize_t n;
+    if (wr.from)
+        n = SLICED(c, wr.timeout_ns, mbx_recv_from(s->h, wr.from, s->buf, cap, &info, t));
+    else
+        n = SLICED(c, wr.timeout_ns,
+                   mbx_recv_select(s->h, (int)wr.how, wr.type, s->buf, cap, &info, &type, t));
+    if (n == -EPIPE)
+        return;
+    if (n < 0) {
+        result(c, q->h.id, n);
+        return;
+    }
+    s->held_data = malloc((size_t)n + 1);
+    if (!s->held_data) { /* cannot keep it safe: give it back */
+        mbx_send_typed(s->h, s->buf, (size_t)n, info.priority, type, MBX_NONBLOCK);
+        result(c, q->h.id, -ENOMEM);
+        return;
+    }
+    memcpy(s->held_data, s->buf, (size_t)n);
+    s->held = W_MSG;
+    s->held_req = q->h.id;
+    s->held_msg.info = info;
+    s->held_msg.type = type;
+    note_token(s, info.reply_token);
+    send_held(c);
+}
+
+static void do_call(struct conn *c, const struct qframe *q)
+{
+    struct session *s = c->s;
+    struct wire_call wc;
+    if (wire_call_get(q->body, q->h.len, &wc)) {
+        result(c, q->h.id, -EPROTO);
+        return;
+    }
+    if (answer_held(c, q->h.id, 0, 0))
+        return;
+    size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
+    ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
+                         cap, wc.timeout_ns);
+    if (n < 0) {
+        result(c, q->h.id, n);
+        return;
+    }
+    s->held_data = malloc((size_t)n + 1);
+    if (!s->held_data) {
+        result(c, q->h.id, -ENOMEM);
+        return;
+    }
+    memcpy(s->held_data, s->buf, (size_t)n);
+    s->held = W_REPLY;
+    s->held_req = q->h.id;
+    memset(&s->held_msg, 0, sizeof(s->held_msg));
+    s->held_msg.info.size = (uint64_t)n;
+    send_held(c);
+}
+
+static void do_reply(struct conn *c, const struct qframe *q)
+{
+    struct session *s = c->s;
+    uint64_t token;
+    uint32_t pid;
+    if (wire_reply_get(q->body, q->h.len, &token, &pid)) {
+        result(c, q->h.id, -EPROTO);
+        return;
+    }
+    /* Only a request this client was handed may be answered through it. */
+    int known = 0;
+    for (unsigned i = 0; i < TOKENS_HELD; i++)
+        if (s->tokens[i] == token) {
+            s->tokens[i] = 0;
+            known = 1;
+        }
+    int r = -ESRCH;
+    if (known) {
+        mbx_msginfo info = {.reply_token = token, .sender_pid = (int32_t)pid};
+        r = mbx_reply(&info, q->body + WIRE_REPLY_LEN, q->h.len - WIRE_REPLY_LEN);
+    }
+    result(c, q->h.id, r);
+}
+
+static void do_stat(struct conn *c, const struct qframe *q)
+{
+    mbx_stat st;
+    int r = mbx_stat_get(c->s->h, &st);
+    if (r) {
+        result(c, q->h.id, r);
+        return;
+    }
+    uint8_t body[WIRE_STATR_LEN];
+    reply_frame(c, W_STATR, 0, q->h.id, body, wire_stat_put(body, &st), NULL, 0);
+}
+
+/* The handshake. Returns the session to serve (busy), or NULL after
+ * telling the client why not. */
+static struct session *handshake(struct conn *c)
+{
+    struct mbx_gateway *g = c->g;
+    struct frame_buf fb = {0};
+    struct wire_hello hello = {WIRE_VERSION, {0}};
+    struct wire_open o;
+    struct wire_welcome w = {0};
+    struct wire_hdr h;
+    struct session *s = NULL;
+    int64_t dl = clock_deadline(5000000000ll);
+    uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    int resumed = 0;
+    int r = auth_random(hello.nonce, sizeof(hello.nonce));
+    if (!r)
+        r = frame_write(c->fd, W_HELLO, 0, 0, buf, wire_hello_put(buf, &hello), NULL, 0, dl);
+    if (!r)
+        r = frame_read(c->fd, &h, &fb, WIRE_HANDSHAKE, dl);
+    if (r)
+        goto out; /* gone before a word: nothing to say */
+    if (h.type != W_OPEN || wire_open_get(fb.p, h.len, &o)) {
+        w.status = -EPROTO;
+    } else if (o.version != WIRE_VERSION) {
+        w.status = -EPROTONOSUPPORT;
+    } else {
+        uint8_t want[WIRE_MAC];
+        auth_mac(&g->secret, "mbx client", hello.nonce, o.nonce, want);
+        if (!auth_equal(want, o.mac))
+            w.status = -EACCES;
+        else if (!allowed(g, o.name))
+            w.status = -EACCES;
+        else if (o.flags & (MBX_OWNED | MBX_STREAM))
+            w.status = -ENOTSUP;
+    }
+    if (w.status)
+        goto answer;
+    pthread_mutex_lock(&g->mu);
+    for (s = o.session ? g->sessions : NULL; s; s = s->next)
+        if (s->id == o.session)
+            break;
+    if (s && s->busy) {
+        s = NULL;
+        w.status = -EBUSY; /* its old link is still being let go: try again */
+    } else if (s) {
+        s->busy = 1;
+        resumed = 1;
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (w.status)
+        goto answer;
+    if (s && s->held && s->held_req <= o.last_req) {
+        free(s->held_data); /* the client has it */
+        s->held_data = NULL;
+        s->held = 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+            w.status = -ENOMEM;
+            goto answer;
+        }
+        r = auth_random((uint8_t *)&s->id, sizeof(s->id));
+        s->id |= 1;
+        int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
+        if (!r)
+            r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
+        mbx_stat st;
+        if (!r)
+            r = mbx_stat_get(s->h, &st);
+        if (!r) {
+            s->max_msg = st.max_msg_size;
+            s->capacity = st.capacity;
+            s->buf = malloc(st.max_msg_size);
+            if (!s->buf)
+                r = -ENOMEM;
+        }
+        if (r) {
+            if (s->h)
+                mbx_close(s->h);
+            free(s->buf);
+            free(s);
+            s = NULL;
+            w.status = r;
+            goto answer;
+        }
+        s->busy = 1;
+        pthread_mutex_lock(&g->mu);
+        s->next = g->sessions;
+        g->sessions = s;
+        pthread_mutex_unlock(&g->mu);
+    }
+    auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
+    w.session = s->id;
+    w.last_seq = s->last_seq;
+    w.last_status = s->last_status;
+    w.capacity = s->capacity;
+    w.window = s->capacity == MBX_RENDEZVOUS  ? 0
+               : s->capacity < TCP_WINDOW_MAX ? s->capacity
+                                              : TCP_WINDOW_MAX;
+    w.room = room_of(s);
+    w.max_msg = s->max_msg;
+    c->max_body = WIRE_FIXED_MAX + s->max_msg;
+answer:
+    r = frame_write(c->fd, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf, wire_welcome_put(buf, &w),
+                    NULL, 0, dl);
+    if (r && s) { /* the client is gone already: the session waits for it */
+        pthread_mutex_lock(&g->mu);
+        s->busy = 0;
+        s->detached_at = clock_now_ns();
+        pthread_mutex_unlock(&g->mu);
+        s = NULL;
+    }
+out:
+    free(fb.p);
+    return s;
+}
+
+static void *worker_main(void *arg)
+{
+    struct conn *c = arg;
+    struct mbx_gateway *g = c->g;
+    c->s = handshake(c);
+    int bye = 0;
+    if (c->s && pthread_create(&c->reader, NULL, reader_main, c) == 0) {
+        c->reader_started = 1;
+        for (;;) {
+            struct qframe *q = next_frame(c, -1);
+            if (!q) {
+                if (link_dead(c))
+                    break;
+                continue;
+            }
+            switch (q->h.type) {
+            case W_SEND:
+                do_send(c, q);
+                break;
+            case W_RECV:
+                do_recv(c, q);
+                break;
+            case W_CALL:
+                do_call(c, q);
+                break;
+            case W_REPLY:
+                do_reply(c, q);
+                break;
+            case W_STAT:
+                do_stat(c, q);
+                break;
+            case W_TAKEN:
+                if (c->s->held && c->s->held_req == q->h.id) {
+                    free(c->s->held_data);
+                    c->s->held_data = NULL;
+                    c->s->held = 0;
+                }
+                break;
+            case W_BYE:
+                bye = 1;
+                break;
+            default: /* a gateway's frame from a client: not ours to take */
+                bye = 0;
+                pthread_mutex_lock(&c->mu);
+                c->dead = 1;
+                pthread_mutex_unlock(&c->mu);
+                break;
+            }
+            free(q);
+            if (bye || link_dead(c))
+                break;
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    c->dead = 1;
+    shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&c->mu);
+    if (c->reader_started)
+        pthread_join(c->reader, NULL);
+    for (struct qframe *q = c->head; q;) {
+        struct qframe *n = q->next;
+        free(q);
+        q = n;
+    }
+    c->head = c->tail = NULL;
+    pthread_mutex_lock(&g->mu);
+    if (c->s) {
+        c->s->busy = 0;
+        c->s->detached_at = clock_now_ns();
+        if (bye) {
+            session_unlink(g, c->s);
+            session_free(c->s);
+        }
+    }
+    c->done = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Joins connections that ended. Call with g->mu held. */
+static void reap(struct mbx_gateway *g)
+{
+    for (struct conn **p = &g->conns; *p;) {
+        struct conn *c = *p;
+        if (c->done) {
+            *p = c->next;
+            pthread_mutex_unlock(&g->mu);
+            pthread_join(c->worker, NULL);
+            pthread_mutex_lock(&g->mu);
+            close(c->fd);
+            pthread_mutex_destroy(&c->mu);
+            pthread_cond_destroy(&c->cv);
+            free(c);
+            p = &g->conns;
+            continue;
+        }
+        p = &c->next;
+    }
+}
+
+static void keepalive(int fd)
+{
+    /* A client host that vanishes is noticed in about 8 s even when no
+     * request is under way. */
+    int one = 1, idle = 5, intvl = 1, cnt = 3;
+    unsigned user_timeout = 8000;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void *acceptor_main(void *arg)
+{
+    struct mbx_gateway *g = arg;
+    for (;;) {
+        struct pollfd p[2] = {{g->lfd, POLLIN, 0}, {g->wake[0], POLLIN, 0}};
+        poll(p, 2, 1000);
+        pthread_mutex_lock(&g->mu);
+        int stopping = g->stopping;
+        reap(g);
+        if (!stopping)
+            expire(g, 0);
+        pthread_mutex_unlock(&g->mu);
+        if (stopping)
+            break;
+        if (!(p[0].revents & POLLIN))
+            continue;
+        int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        keepalive(fd);
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->g = g;
+        c->fd = fd;
+        c->max_body = WIRE_HANDSHAKE;
+        pthread_mutex_init(&c->mu, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_lock(&g->mu);
+        if (pthread_create(&c->worker, NULL, worker_main, c) != 0) {
+            pthread_mutex_unlock(&g->mu);
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = g->conns;
+        g->conns = c;
+        pthread_mutex_unlock(&g->mu);
+    }
+    return NULL;
+}
+
+EXPORT void mbx_gateway_options_init(mbx_gateway_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->size = sizeof(*o);
+    o->linger_ms = 30000;
+}
+
+static void free_allow(struct mbx_gateway *g)
+{
+    for (size_t i = 0; i < g->nallow; i++)
+        free(g->allow[i]);
+    free(g->allow);
+}
+
+EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *opts,
+                             mbx_gateway **out)
+{
+    if (!listen_addr || !opts || !out || opts->size < sizeof(mbx_gateway_options) || !opts->allow ||
+        !opts->allow[0])
+        return -EINVAL;
+    struct mbx_gateway *g = calloc(1, sizeof(*g));
+    if (!g)
+        return -ENOMEM;
+    g->lfd = -1;
+    g->wake[0] = g->wake[1] = -1;
+    g->linger_ns = (int64_t)(opts->linger_ms ? opts->linger_ms : 30000) * 1000000;
+    size_t n = 0;
+    while (opts->allow[n])
+        n++;
+    g->allow = calloc(n, sizeof(char *));
+    int r = g->allow ? 0 : -ENOMEM;
+    for (size_t i = 0; !r && i < n; i++) {
+        g->allow[i] = strdup(opts->allow[i]);
+        if (!g->allow[i])
+            r = -ENOMEM;
+        g->nallow = i + 1;
+    }
+    if (!r)
+        r = secret_load(opts->secret_file, opts->secret_file == NULL, &g->secret);
+    if (!r) {
+        g->lfd = sock_listen(listen_addr, &g->port);
+        if (g->lfd < 0)
+            r = g->lfd;
+    }
+    if (!r && pipe2(g->wake, O_CLOEXEC))
+        r = -errno;
+    if (!r) {
+        pthread_mutex_init(&g->mu, NULL);
+        pthread_cond_init(&g->cv, NULL);
+        if (pthread_create(&g->acceptor, NULL, acceptor_main, g))
+            r = -EAGAIN;
+    }
+    if (r) {
+        if (g->lfd >= 0)
+            close(g->lfd);
+        if (g->wake[0] >= 0) {
+            close(g->wake[0]);
+            close(g->wake[1]);
+        }
+        free_allow(g);
+        explicit_bzero(&g->secret, sizeof(g->secret));
+        free(g);
+        return r;
+    }
+    *out = g;
+    return 0;
+}
+
+EXPORT int mbx_gateway_port(const mbx_gateway *g)
+{
+    return g ? g->port : -EINVAL;
+}
+
+EXPORT int mbx_gateway_stop(mbx_gateway *g)
+{
+    if (!g)
+        return -EINVAL;
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    for (struct conn *c = g->conns; c; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        c->dead = 1;
+        shutdown(c->fd, SHUT_RDWR);
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (write(g->wake[1], "x", 1) < 0) {
+        /* the acceptor looks at stopping within a second anyway */
+    }
+    pthread_join(g->acceptor, NULL);
+    pthread_mutex_lock(&g->mu);
+    while (g->conns) {
+        reap(g);
+        if (g->conns)
+            pthread_cond_wait(&g->cv, &g->mu);
+    }
+    expire(g, 1);
+    pthread_mutex_unlock(&g->mu);
+    close(g->lfd);
+    close(g->wake[0]);
+    close(g->wake[1]);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free_allow(g);
+    explicit_bzero(&g->secret, sizeof(g->secret));
+    free(g);
+    return 0;
+}

@@ -1,0 +1,248 @@
+/* Sockets and whole frames for tcp:// mailboxes (sock.h). */
+#include "tcp/sock.h"
+
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int sock_split(const char *addr, char *host, size_t hostcap, char *port, size_t portcap)
+{
+    const char *colon, *h = addr;
+    size_t hn;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        h = addr + 1;
+        hn = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -EINVAL;
+        hn = (size_t)(colon - addr);
+    }
+    size_t pn = strlen(colon + 1);
+    if (hn == 0 || hn >= hostcap || pn == 0 || pn >= portcap)
+        return -EINVAL;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+    if (atol(colon + 1) > 65535)
+        return -EINVAL;
+    memcpy(host, h, hn);
+    host[hn] = 0;
+    memcpy(port, colon + 1, pn + 1);
+    return 0;
+}
+
+static int wait_for(int fd, short ev, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = clock_remaining(deadline);
+        int ms = left < 0 ? -1 : (int)((left + 999999) / 1000000);
+        if (left == 0)
+            ms = 0;
+        struct pollfd p = {fd, ev, 0};
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return 1;
+        if (r == 0) {
+            if (clock_remaining(deadline) == 0)
+                return 0;
+            continue;
+        }
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int sock_wait_readable(int fd, int64_t deadline)
+{
+    return wait_for(fd, POLLIN, deadline);
+}
+
+static void tune(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int sock_connect(const char *host, const char *port, int64_t deadline)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g)
+        return g == EAI_SYSTEM ? -errno : -ENOENT;
+    int r = -ECONNREFUSED;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            r = -errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            tune(fd);
+            freeaddrinfo(res);
+            return fd;
+        }
+        if (errno == EINPROGRESS) {
+            int w = wait_for(fd, POLLOUT, deadline);
+            int err = 0;
+            socklen_t len = sizeof(err);
+            if (w == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+                tune(fd);
+                freeaddrinfo(res);
+                return fd;
+            }
+            r = w == 0 ? -ETIMEDOUT : w < 0 ? w : -err;
+        } else {
+            r = -errno;
+        }
+        close(fd);
+        if (r == -ETIMEDOUT)
+            break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+int sock_listen(const char *addr, int *port_out)
+{
+    char host[256], port[8];
+    if (sock_split(addr, host, sizeof(host), port, sizeof(port)))
+        return -EINVAL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g)
+        return g == EAI_SYSTEM ? -errno : -ENOENT;
+    int r = -EADDRNOTAVAIL;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            r = -errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 64) == 0) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            getsockname(fd, (struct sockaddr *)&ss, &sl);
+            *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                       : ((struct sockaddr_in *)&ss)->sin_port);
+            freeaddrinfo(res);
+            return fd;
+        }
+        r = -errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
+                const void *payload, size_t plen, int64_t deadline)
+{
+    uint8_t hdr[WIRE_HDR];
+    struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
+    wire_hdr_put(hdr, &h);
+    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)fixed, flen}, {(void *)payload, plen}};
+    struct iovec *v = iov;
+    int nv = 3;
+    for (;;) {
+        while (nv && v->iov_len == 0) {
+            v++;
+            nv--;
+        }
+        if (!nv)
+            return 0;
+        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)nv};
+        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -EPIPE;
+            int w = wait_for(fd, POLLOUT, deadline);
+            if (w == 0)
+                return -ETIMEDOUT;
+            if (w < 0)
+                return -EPIPE;
+            continue;
+        }
+        while (n > 0) {
+            size_t take = (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
+            v->iov_base = (uint8_t *)v->iov_base + take;
+            v->iov_len -= take;
+            n -= (ssize_t)take;
+            if (v->iov_len == 0 && n > 0) {
+                v++;
+                nv--;
+            }
+        }
+    }
+}
+
+/* Reads exactly n bytes. Returns 0, -ETIMEDOUT, -EPIPE. */
+static int read_full(int fd, void *buf, size_t n, int64_t deadline, size_t *got)
+{
+    uint8_t *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t k = recv(fd, p + *got, n - *got, 0);
+        if (k > 0) {
+            *got += (size_t)k;
+            continue;
+        }
+        if (k == 0)
+            return -EPIPE;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -EPIPE;
+        int w = wait_for(fd, POLLIN, deadline);
+        if (w == 0)
+            return -ETIMEDOUT;
+        if (w < 0)
+            return -EPIPE;
+    }
+    return 0;
+}
+
+int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body, int64_t deadline)
+{
+    uint8_t hdr[WIRE_HDR];
+    size_t got;
+    int r = read_full(fd, hdr, sizeof(hdr), deadline, &got);
+    if (r)
+        return r == -ETIMEDOUT && got ? -EPIPE : r;
+    if (wire_hdr_get(hdr, max_body, h))
+        return -EPROTO;
+    if (h->len > b->cap) {
+        uint8_t *p = realloc(b->p, h->len);
+        if (!p)
+            return -ENOMEM;
+        b->p = p;
+        b->cap = h->len;
+    }
+    /* A frame begun is finished or the link is unusable: a peer that
+     * stalls half way through one is treated as gone. */
+    r = read_full(fd, b->p, h->len, deadline < 0 ? clock_deadline(30000000000ll) : deadline, &got);
+    return r == -ETIMEDOUT ? -EPIPE : r;
+}

@@ -1,0 +1,46 @@
+/* TCP sockets for tcp:// mailboxes: connecting and listening, and frames
+ * written and read whole before a deadline (absolute CLOCK_MONOTONIC ns;
+ * -1: none). Sockets are non-blocking; waits are poll(2). */
+#ifndef MBX_TCP_SOCK_H
+#define MBX_TCP_SOCK_H
+
+#include "tcp/wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host and port. Returns 0 or
+ * -EINVAL. */
+int sock_split(const char *addr, char *host, size_t hostcap, char *port, size_t portcap);
+
+/* Connects to host:port. Returns the descriptor, or -errno (-ETIMEDOUT,
+ * -ECONNREFUSED, -EHOSTUNREACH, -ENOENT for a name that does not resolve). */
+int sock_connect(const char *host, const char *port, int64_t deadline);
+
+/* Listens on "HOST:PORT" (port 0: any free one). Returns the descriptor
+ * and stores the port, or -errno. */
+int sock_listen(const char *addr, int *port_out);
+
+/* Writes one frame: the header, the fixed part of the body, then the
+ * payload. Returns 0, -ETIMEDOUT, -EPIPE (the link is gone). */
+int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
+                const void *payload, size_t plen, int64_t deadline);
+
+/* A growing buffer for frame bodies. */
+struct frame_buf {
+    uint8_t *p;
+    size_t cap;
+};
+
+/* Reads one frame whose body is at most max_body bytes into *b. Returns
+ * 0, -ETIMEDOUT (nothing or part of a frame came; with part, the link is
+ * unusable), -EPIPE (closed or reset), -EPROTO (malformed: close it),
+ * -ENOMEM. */
+int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body,
+               int64_t deadline);
+
+/* Waits until fd is readable or the deadline. Returns 1, 0 (time's up), or
+ * -errno. */
+int sock_wait_readable(int fd, int64_t deadline);
+
+#endif

@@ -1,0 +1,165 @@
+/* The wire protocol of tcp:// mailboxes, version 1: frames and their
+ * bodies, encoded and decoded with every length checked. Everything read
+ * from the network is untrusted: a decoder returns -EPROTO for anything
+ * malformed and never reads or writes past the bytes it was given.
+ *
+ * A frame is a 16-byte header and a body:
+ *   u32 body length, u8 type, u8 flags, u16 zero, u64 id
+ * little endian. id is a send's sequence number or a request's number.
+ * The body length is capped before the body is read: 512 bytes until the
+ * mailbox is open, then its max_msg_size plus the largest fixed part.
+ *
+ * A connection starts with a handshake: the gateway sends HELLO (a nonce),
+ * the client OPEN (its nonce, a MAC over both nonces with the shared
+ * secret, the session it resumes, the mailbox and how to open it), the
+ * gateway WELCOME (its MAC, the result, where the session stands). */
+#ifndef MBX_TCP_WIRE_H
+#define MBX_TCP_WIRE_H
+
+#include "mbx.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION   1
+#define WIRE_MAGIC     0x5458424du /* "MBXT" */
+#define WIRE_HDR       16
+#define WIRE_NONCE     32
+#define WIRE_MAC       32
+#define WIRE_HANDSHAKE 512 /* the largest body before the mailbox is open */
+#define WIRE_NAME_MAX  255
+
+enum wire_type {
+    W_HELLO = 1,   /* gateway: version, nonce */
+    W_OPEN = 2,    /* client: MAC, session, mailbox, flags, options */
+    W_WELCOME = 3, /* gateway: MAC, result, session state, limits */
+    W_SEND = 4,    /* client, id = sequence: prio, type, timeout, payload */
+    W_ACK = 5,     /* gateway, id = sequence: status, room */
+    W_RECV = 6,    /* client, id = request: from, selection, capacity, timeout */
+    W_MSG = 7,     /* gateway, id = request: message info, payload */
+    W_RESULT = 8,  /* gateway, id = request: a status or size */
+    W_TAKEN = 9,   /* client, id = request: the message arrived */
+    W_CALL = 10,   /* client, id = request: prio, timeout, reply capacity, payload */
+    W_STAT = 11,   /* client, id = request */
+    W_STATR = 12,  /* gateway, id = request: mbx_stat */
+    W_PING = 13,   /* either side: are you there */
+    W_PONG = 14,   /* either side: yes */
+    W_BYE = 15,    /* client: done, end the session */
+    W_REPLY = 16,  /* client, id = request: answer a request taken over the wire */
+};
+
+/* W_SEND flags: the client waits for this send's ACK (rendezvous, or no
+ * credit left): the gateway honours the timeout; else it waits for room. */
+#define WF_SYNC 0x01
+/* W_WELCOME flags: the gateway knew the session (a resume). */
+#define WF_RESUMED 0x01
+
+struct wire_hdr {
+    uint32_t len;
+    uint8_t type, flags;
+    uint64_t id;
+};
+
+struct wire_hello {
+    uint32_t version;
+    uint8_t nonce[WIRE_NONCE];
+};
+
+struct wire_open {
+    uint32_t version;
+    uint8_t nonce[WIRE_NONCE];
+    uint8_t mac[WIRE_MAC];
+    uint64_t session;  /* 0: a new one */
+    uint64_t last_req; /* the last request whose answer the client has */
+    uint32_t flags;    /* mbx_open flags */
+    mbx_options opts;  /* kind and attr (read with MBX_CREATE) */
+    char name[WIRE_NAME_MAX + 1];
+};
+
+struct wire_welcome {
+    uint8_t mac[WIRE_MAC];
+    int32_t status;      /* 0 or the -errno of the open */
+    uint64_t session;    /* the session's number */
+    uint64_t last_seq;   /* the last send the gateway finished */
+    int32_t last_status; /* and its result */
+    uint32_t window;     /* sends a client may have unacknowledged */
+    uint32_t room;       /* free room in the mailbox at the open */
+    uint32_t capacity;   /* of the mailbox */
+    uint64_t max_msg;    /* its max_msg_size */
+};
+
+struct wire_send {
+    uint32_t prio;
+    uint64_t type;
+    int64_t timeout_ns;
+};
+
+struct wire_ack {
+    int32_t status;
+    uint32_t room;
+};
+
+struct wire_recv {
+    int32_t from;
+    uint32_t how;
+    uint64_t type;
+    uint64_t cap;
+    int64_t timeout_ns;
+};
+
+struct wire_msg {
+    mbx_msginfo info;
+    uint64_t type;
+};
+
+struct wire_call {
+    uint32_t prio;
+    int64_t timeout_ns;
+    uint64_t cap;
+};
+
+/* Sizes of the fixed parts of bodies (the payload, if any, follows). */
+#define WIRE_HELLO_LEN   40
+#define WIRE_OPEN_LEN    126 /* then the name's bytes */
+#define WIRE_WELCOME_LEN 76
+#define WIRE_SEND_LEN    20
+#define WIRE_ACK_LEN     8
+#define WIRE_RECV_LEN    32
+#define WIRE_MSG_LEN     44
+#define WIRE_RESULT_LEN  8
+#define WIRE_CALL_LEN    20
+#define WIRE_STATR_LEN   284
+#define WIRE_REPLY_LEN   12
+#define WIRE_FIXED_MAX   64 /* the largest fixed part of a frame that has a payload */
+
+/* The header. Decoding returns 0, or -EPROTO for a nonzero reserved field,
+ * an unknown type, or a body longer than max_body. */
+void wire_hdr_put(uint8_t *p, const struct wire_hdr *h);
+int wire_hdr_get(const uint8_t *p, uint64_t max_body, struct wire_hdr *h);
+
+/* Bodies: put writes the fixed part to p (the sizes above) and returns its
+ * length; get decodes n bytes (the whole body) and returns 0 or -EPROTO. */
+size_t wire_hello_put(uint8_t *p, const struct wire_hello *h);
+int wire_hello_get(const uint8_t *p, size_t n, struct wire_hello *h);
+size_t wire_open_put(uint8_t *p, const struct wire_open *o);
+int wire_open_get(const uint8_t *p, size_t n, struct wire_open *o);
+size_t wire_welcome_put(uint8_t *p, const struct wire_welcome *w);
+int wire_welcome_get(const uint8_t *p, size_t n, struct wire_welcome *w);
+size_t wire_send_put(uint8_t *p, const struct wire_send *s);
+int wire_send_get(const uint8_t *p, size_t n, struct wire_send *s); /* n >= fixed */
+size_t wire_ack_put(uint8_t *p, const struct wire_ack *a);
+int wire_ack_get(const uint8_t *p, size_t n, struct wire_ack *a);
+size_t wire_recv_put(uint8_t *p, const struct wire_recv *r);
+int wire_recv_get(const uint8_t *p, size_t n, struct wire_recv *r);
+size_t wire_msg_put(uint8_t *p, const struct wire_msg *m);
+int wire_msg_get(const uint8_t *p, size_t n, struct wire_msg *m); /* n >= fixed; size = n - fixed */
+size_t wire_result_put(uint8_t *p, int64_t result);
+int wire_result_get(const uint8_t *p, size_t n, int64_t *result);
+size_t wire_call_put(uint8_t *p, const struct wire_call *c);
+int wire_call_get(const uint8_t *p, size_t n, struct wire_call *c); /* n >= fixed */
+size_t wire_stat_put(uint8_t *p, const mbx_stat *st);
+int wire_stat_get(const uint8_t *p, size_t n, mbx_stat *st);
+size_t wire_reply_put(uint8_t *p, uint64_t token, uint32_t pid);
+int wire_reply_get(const uint8_t *p, size_t n, uint64_t *token, uint32_t *pid); /* n >= fixed */
+
+#endif

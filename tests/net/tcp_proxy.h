@@ -1,0 +1,30 @@
+/* A small fault-injecting TCP proxy for the tests of tcp:// mailboxes:
+ * forwards every connection made to it to a target port on loopback, and
+ * on request cuts all connections at once (both directions reset) or
+ * stalls them (bytes stop moving but the sockets stay open). This kernel
+ * has no netem; a proxy in the test is the link we can break. */
+#ifndef MBX_TEST_TCP_PROXY_H
+#define MBX_TEST_TCP_PROXY_H
+
+struct tcp_proxy;
+
+/* Starts a proxy on 127.0.0.1 (any free port) to 127.0.0.1:target.
+ * Returns it, or NULL. */
+struct tcp_proxy *proxy_start(int target_port);
+
+/* The port the proxy listens on. */
+int proxy_port(const struct tcp_proxy *p);
+
+/* Points new connections at another target port (a restarted gateway). */
+void proxy_retarget(struct tcp_proxy *p, int target_port);
+
+/* Resets every connection open through the proxy now. Returns how many. */
+int proxy_cut(struct tcp_proxy *p);
+
+/* Stops (1) or resumes (0) moving bytes on every connection. */
+void proxy_stall(struct tcp_proxy *p, int on);
+
+/* Cuts everything and frees the proxy. */
+void proxy_stop(struct tcp_proxy *p);
+
+#endif

@@ -1,0 +1,387 @@
+/* tcp:// mailboxes on loopback: a gateway in this process (or a child, to
+ * be killed), clients through the library, and a fault-injecting proxy
+ * between them where the link must break. Only mbx.h is used. */
+#include "test_box.h"
+
+#include "tcp_proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static char secret_path[300];
+static mbx_gateway *gw;
+static int gw_port;
+
+static void write_secret(const char *path, const char *text, mode_t mode)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    fchmod(fd, mode);
+    close(fd);
+}
+
+static int setup(void **state)
+{
+    if (test_dir_setup(state))
+        return -1;
+    snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
+    write_secret(secret_path, "0123456789abcdef0123456789abcdef\n", 0600);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    static const char *const allow[] = {"jobs*", "rv", "gone", "full", "calls", "cut*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.linger_ms = 3000;
+    if (mbx_gateway_start("127.0.0.1:0", &o, &gw))
+        return -1;
+    gw_port = mbx_gateway_port(gw);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    mbx_gateway_stop(gw);
+    return test_dir_teardown(state);
+}
+
+static void remote_name(char *buf, size_t cap, int port, const char *box)
+{
+    snprintf(buf, cap, "tcp://127.0.0.1:%d/%s", port, box);
+}
+
+static mbx *open_remote(int port, const char *box, int flags)
+{
+    char name[128];
+    remote_name(name, sizeof(name), port, box);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, flags, NULL, &m), 0);
+    return m;
+}
+
+/* Messages cross both ways with their priorities, sizes and types. */
+static void send_and_receive_across(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs", 64, 4096, 0);
+    mbx *remote = open_remote(gw_port, "jobs", MBX_SEND | MBX_RECV);
+    char buf[4096];
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(buf, sizeof(buf), "message %d", i);
+        assert_int_equal(mbx_send_typed(remote, buf, (size_t)n, (unsigned)(i == 39 ? 9 : 0),
+                                        (uint64_t)i, MBX_FOREVER),
+                         0);
+    }
+    assert_int_equal(mbx_sync(remote), 0);
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(local, buf, sizeof(buf), &info, 0);
+    assert_int_equal(n, strlen("message 39"));
+    assert_int_equal(info.priority, 9);
+    for (int i = 0; i < 39; i++) {
+        uint64_t type = 99;
+        n = mbx_recv_select(local, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 0);
+        char want[32];
+        snprintf(want, sizeof(want), "message %d", i);
+        assert_int_equal(n, strlen(want));
+        assert_memory_equal(buf, want, (size_t)n);
+        assert_int_equal(type, (uint64_t)i);
+    }
+    /* The other way, selected by type. */
+    assert_int_equal(mbx_send_typed(local, "a", 1, 0, 5, 0), 0);
+    assert_int_equal(mbx_send_typed(local, "bb", 2, 3, 7, 0), 0);
+    uint64_t type = 0;
+    n = mbx_recv_select(remote, MBX_SEL_EQ, 5, buf, sizeof(buf), &info, &type, 1000000000ll);
+    assert_int_equal(n, 1);
+    assert_int_equal(type, 5);
+    n = mbx_recv(remote, buf, sizeof(buf), &info, 1000000000ll);
+    assert_int_equal(n, 2);
+    assert_int_equal(info.priority, 3);
+    assert_int_equal(info.sender_pid, getpid());
+    /* A buffer too small leaves the message queued. */
+    assert_int_equal(mbx_send(local, "0123456789", 10, 0, 0), 0);
+    assert_int_equal(mbx_recv(remote, buf, 4, &info, 1000000000ll), -EMSGSIZE);
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), &info, 1000000000ll), 10);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0);
+    assert_int_equal(st.capacity, 64);
+    assert_int_equal(st.count, 0);
+    assert_int_equal(st.max_msg_size, 4096);
+    assert_int_equal(mbx_send(remote, buf, 4097, 0, 0), -EMSGSIZE);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs");
+}
+
+/* A full far mailbox: -EAGAIN without waiting, -ETIMEDOUT after the
+ * timeout, as a local one; an empty one the same for receives. */
+static void full_and_empty_as_local(void **state)
+{
+    (void)state;
+    mbx *local = test_box("full", 2, 64, 0);
+    mbx *remote = open_remote(gw_port, "full", MBX_SEND | MBX_RECV);
+    int v = 1;
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, 50000000ll), -ETIMEDOUT);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(local, &st), 0);
+    assert_int_equal(st.count, 2); /* nothing extra waits anywhere */
+    int got;
+    assert_int_equal(mbx_recv(local, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, 1000000000ll), 0);
+    assert_int_equal(mbx_recv(local, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(mbx_recv(local, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(mbx_recv(remote, &got, sizeof(got), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(remote, &got, sizeof(got), NULL, 50000000ll), -ETIMEDOUT);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("full");
+}
+
+static void *take_later(void *arg)
+{
+    mbx *m = arg;
+    usleep(100000);
+    static int got;
+    ssize_t n = mbx_recv(m, &got, sizeof(got), NULL, 5000000000ll);
+    return (void *)(intptr_t)(n == sizeof(got) ? got : -1);
+}
+
+/* Rendezvous: the remote send returns once a far receiver took it. */
+static void rendezvous_across(void **state)
+{
+    (void)state;
+    mbx *local = test_box("rv", 0, 64, 0);
+    mbx *remote = open_remote(gw_port, "rv", MBX_SEND);
+    int v = 7;
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, MBX_NONBLOCK), -EAGAIN);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, take_later, local), 0);
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, 5000000000ll), 0);
+    void *got;
+    pthread_join(t, &got);
+    assert_int_equal((intptr_t)got, 7);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("rv");
+}
+
+static void *serve_one(void *arg)
+{
+    mbx *m = arg;
+    char req[64];
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(m, req, sizeof(req), &info, 5000000000ll);
+    if (n < 0)
+        return (void *)(intptr_t)n;
+    req[0] = 'R';
+    return (void *)(intptr_t)mbx_reply(&info, req, (size_t)n);
+}
+
+/* Calls across, both ways: a remote caller and a local server, then a
+ * local caller and a server that takes requests over the wire. */
+static void call_and_reply_across(void **state)
+{
+    (void)state;
+    mbx *local = test_box("calls", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "calls", MBX_SEND | MBX_RECV);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_one, local), 0);
+    char reply[64];
+    assert_int_equal(mbx_call(remote, "ping", 4, 0, reply, sizeof(reply), 5000000000ll), 4);
+    assert_memory_equal(reply, "Ring", 4);
+    void *r;
+    pthread_join(t, &r);
+    assert_int_equal((intptr_t)r, 0);
+    assert_int_equal(pthread_create(&t, NULL, serve_one, remote), 0);
+    assert_int_equal(mbx_call(local, "pong", 4, 0, reply, sizeof(reply), 5000000000ll), 4);
+    assert_memory_equal(reply, "Rong", 4);
+    pthread_join(t, &r);
+    assert_int_equal((intptr_t)r, 0);
+    /* A token never handed to this client cannot be answered through it,
+     * and one answered already not again. */
+    mbx_msginfo forged = {.reply_token = (1ull << 63) | 12345, .sender_pid = getpid()};
+    assert_int_equal(mbx_reply(&forged, "x", 1), -EINVAL);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("calls");
+}
+
+/* Removal of the far mailbox reaches the remote handle as -EIDRM. */
+static void removal_across(void **state)
+{
+    (void)state;
+    mbx *local = test_box("gone", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "gone", MBX_SEND | MBX_RECV);
+    assert_int_equal(mbx_unlink("gone"), 0);
+    int v = 0;
+    assert_int_equal(mbx_recv(remote, &v, sizeof(v), NULL, 1000000000ll), -EIDRM);
+    int r = mbx_send(remote, &v, sizeof(v), 0, 1000000000ll);
+    if (r == 0) /* pipelined: the error comes with the acknowledgement */
+        r = mbx_sync(remote);
+    assert_int_equal(r, -EIDRM);
+    mbx_close(remote);
+    mbx_close(local);
+}
+
+/* Who may connect and what they may open. */
+static void refused_without_the_secret_or_outside_the_list(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs-x", 8, 64, 0);
+    mbx *m;
+    char name[128];
+    remote_name(name, sizeof(name), gw_port, "secret-box");
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES); /* not on the list */
+    remote_name(name, sizeof(name), gw_port, "jobs-x");
+    char other[320];
+    snprintf(other, sizeof(other), "%s/other", test_dir);
+    write_secret(other, "another secret, quite different\n", 0600);
+    setenv("MBX_SECRET_FILE", other, 1);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES); /* wrong secret */
+    write_secret(other, "0123456789abcdef0123456789abcdef\n", 0644);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES); /* readable by others */
+    unlink(other);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    mbx_close(m);
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_CREATE | MBX_OWNED, NULL, &m), -ENOTSUP);
+    assert_int_equal(mbx_open("tcp://127.0.0.1/x", MBX_SEND, NULL, &m), -EINVAL);
+    assert_int_equal(mbx_open("tcp://127.0.0.1:1/", MBX_SEND, NULL, &m), -EINVAL);
+    mbx_close(local);
+    mbx_unlink("jobs-x");
+}
+
+/* ---- the link cut, again and again ---- */
+
+#define CUT_MSGS 3000
+
+struct cutter {
+    struct tcp_proxy *p;
+    volatile int stop;
+    int cuts;
+};
+
+static void *cut_often(void *arg)
+{
+    struct cutter *c = arg;
+    while (!c->stop) {
+        usleep(15000 + (unsigned)(rand() % 20000));
+        c->cuts += proxy_cut(c->p) > 0;
+    }
+    return NULL;
+}
+
+/* Every send that returned 0 arrives exactly once and in order, and every
+ * message a remote receiver took arrives there exactly once, while the
+ * link is cut every few tens of milliseconds. */
+static void exactly_once_across_cuts(void **state)
+{
+    (void)state;
+    mbx *in = test_box("cut-in", 64, 64, 0);
+    mbx *out = test_box("cut-out", 64, 64, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *rs = open_remote(proxy_port(p), "cut-in", MBX_SEND);
+    mbx *rr = open_remote(proxy_port(p), "cut-out", MBX_RECV);
+    struct cutter c = {p, 0, 0};
+    pthread_t t;
+    srand(7);
+    assert_int_equal(pthread_create(&t, NULL, cut_often, &c), 0);
+    uint32_t next_in = 0, next_out = 0, sent_out = 0;
+    uint32_t sent_in = 0;
+    while (sent_in < CUT_MSGS || next_out < CUT_MSGS) {
+        if (sent_in < CUT_MSGS) {
+            int r = mbx_send(rs, &sent_in, sizeof(sent_in), 0, 2000000000ll);
+            if (r == 0)
+                sent_in++;
+            else
+                assert_true(r == -ETIMEDOUT || r == -ENOTCONN);
+        }
+        uint32_t v;
+        while (mbx_recv(in, &v, sizeof(v), NULL, 0) == sizeof(v)) {
+            assert_int_equal(v, next_in); /* in order, none twice, none missing */
+            next_in++;
+        }
+        if (sent_out < CUT_MSGS && mbx_send(out, &sent_out, sizeof(sent_out), 0, 0) == 0)
+            sent_out++;
+        if (next_out < sent_out) {
+            ssize_t n = mbx_recv(rr, &v, sizeof(v), NULL, 2000000000ll);
+            if (n == sizeof(v)) {
+                assert_int_equal(v, next_out);
+                next_out++;
+            } else {
+                assert_true(n == -ETIMEDOUT || n == -ENOTCONN);
+            }
+        }
+    }
+    c.stop = 1;
+    pthread_join(t, NULL);
+    assert_int_equal(mbx_sync(rs), 0);
+    uint32_t v;
+    while (mbx_recv(in, &v, sizeof(v), NULL, 0) == sizeof(v)) {
+        assert_int_equal(v, next_in);
+        next_in++;
+    }
+    assert_int_equal(next_in, CUT_MSGS);
+    assert_int_equal(mbx_recv(out, &v, sizeof(v), NULL, 0), -EAGAIN);
+    print_message("%d messages each way, link cut %d times: each delivered once, in order\n",
+                  CUT_MSGS, c.cuts);
+    assert_true(c.cuts > 5);
+    mbx_close(rs);
+    mbx_close(rr);
+    proxy_stop(p);
+    mbx_close(in);
+    mbx_close(out);
+    mbx_unlink("cut-in");
+    mbx_unlink("cut-out");
+}
+
+/* A stalled link (bytes stop, nothing closes) is declared dead by the
+ * heartbeats, and the call goes on over a new connection. */
+static void stalled_link_is_detected(void **state)
+{
+    (void)state;
+    mbx *local = test_box("cut-stall", 8, 64, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "cut-stall", MBX_RECV);
+    proxy_stall(p, 1);
+    int v = 5, got = 0;
+    assert_int_equal(mbx_send(local, &v, sizeof(v), 0, 0), 0);
+    /* The stalled connection dies; the new one is stalled too until we
+     * let bytes move again. */
+    struct timespec ts = {1, 500000000};
+    nanosleep(&ts, NULL);
+    proxy_stall(p, 0);
+    proxy_cut(p);
+    assert_int_equal(mbx_recv(remote, &got, sizeof(got), NULL, 10000000000ll), sizeof(got));
+    assert_int_equal(got, 5);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("cut-stall");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(send_and_receive_across),
+        cmocka_unit_test(full_and_empty_as_local),
+        cmocka_unit_test(rendezvous_across),
+        cmocka_unit_test(call_and_reply_across),
+        cmocka_unit_test(removal_across),
+        cmocka_unit_test(refused_without_the_secret_or_outside_the_list),
+        cmocka_unit_test(exactly_once_across_cuts),
+        cmocka_unit_test(stalled_link_is_detected),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
