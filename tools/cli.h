@@ -28,6 +28,10 @@ extern const struct cli_cmd cmd_create, cmd_send, cmd_recv, cmd_ls, cmd_stat, cm
 /* NULL-terminated, in the order `mbx help` lists them. */
 extern const struct cli_cmd *const cli_commands[];
 
+/* mbx serve --listen: a tcp:// gateway until interrupted (cmd_serve_listen.c).
+ * Returns the exit status. */
+int serve_listen(const struct cli_cmd *self, int argc, char **argv);
+
 /* The command called `name`, or NULL. */
 const struct cli_cmd *cli_find(const char *name);
 

@@ -20,6 +20,8 @@
 
 static const char usage[] =
     "usage: mbx serve NAME [OPTION...] -- CMD [ARG...]\n"
+    "       mbx serve --listen HOST:PORT --allow PATTERN... [--secret-file FILE]\n"
+    "                 [--linger DURATION]\n"
     "Run CMD for every message of mailbox NAME, the message on its standard\n"
     "input. For a request (sent with `mbx call` or mbx_call), CMD's standard\n"
     "output is the reply; for a plain message it goes to mbx's own standard\n"
@@ -31,7 +33,14 @@ static const char usage[] =
     "  -h, --help            show this help\n"
     "\n"
     "A CMD that fails (exit status not 0, or killed) is reported on standard\n"
-    "error; a request still gets what it wrote as its reply.\n";
+    "error; a request still gets what it wrote as its reply.\n"
+    "\n"
+    "With --listen, export this host's mailboxes whose names match an --allow\n"
+    "pattern to programs elsewhere, which open tcp://HOST:PORT/NAME; until\n"
+    "interrupted. Prints \"listening on HOST:PORT\" (PORT 0: any free one).\n"
+    "Both ends need the same secret file: --secret-file, $MBX_SECRET_FILE or\n"
+    "~/.mbx-secret (made when missing; yours, mode 600). --linger: how long a\n"
+    "client's session waits for it to come back (default 30s).\n";
 
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},
@@ -204,6 +213,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     int c, err, status, shared = 0, dashes = 0;
     struct server s = {0};
 
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--listen") == 0 || strncmp(argv[i], "--listen=", 9) == 0)
+            return serve_listen(self, argc, argv);
     /* Everything after "--" is CMD; getopt must not see it. */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) {

@@ -46,7 +46,8 @@ struct tcp_box {
     uint64_t next_seq, acked;
     struct pend pend[TCP_WINDOW_MAX + 1];
     unsigned npend;
-    int sticky; /* a pipelined send failed there: later calls say so */
+    int sticky;   /* a pipelined send failed there: later calls say so */
+    int draining; /* mbx_close delivers what was sent, closing or not */
     int last_status;
     /* Requests: numbered from 1; last_req is the last one answered. */
     uint64_t next_req, last_req;
@@ -219,7 +220,7 @@ static int lasting(int r)
 static int reconnect(struct tcp_box *b, int64_t deadline)
 {
     for (;;) {
-        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED))
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
         int r = dial(b, deadline);
         if (!r || lasting(r))
@@ -250,7 +251,7 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
 static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
 {
     for (;;) {
-        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED))
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
         if (b->fd < 0) {
             int r = reconnect(b, deadline);
@@ -373,6 +374,7 @@ static void tcp_close(struct mbx *m)
     pthread_mutex_lock(&b->mu);
     /* What was sent is delivered before the session ends, unless the
      * gateway stays out of reach for a while. */
+    b->draining = 1;
     if (drain(b, clock_deadline(10000000000ll)) == 0)
         put_frame(b, W_BYE, 0, 0, NULL, 0, NULL, 0);
     link_down(b);

@@ -114,6 +114,17 @@ static void send_and_receive_across(void **state)
     assert_int_equal(st.max_msg_size, 4096);
     assert_int_equal(mbx_send(remote, buf, 4097, 0, 0), -EMSGSIZE);
     mbx_close(remote);
+    /* What was sent is delivered when the handle closes at once. */
+    for (int k = 0; k < 5; k++) {
+        remote = open_remote(gw_port, "jobs", MBX_SEND);
+        assert_int_equal(mbx_send(remote, "one", 3, 0, 0), 0);
+        assert_int_equal(mbx_send(remote, "two", 3, 0, 0), 0);
+        mbx_close(remote);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), 3);
+        assert_memory_equal(buf, "one", 3);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), 3);
+        assert_memory_equal(buf, "two", 3);
+    }
     mbx_close(local);
     mbx_unlink("jobs");
 }
