@@ -55,6 +55,9 @@ struct mech {
     const char *nosys_note; /* what -ENOSYS means for this row, or NULL */
     bool zero_copy;         /* touches only MECH_HDR_BYTES of its buffers */
     bool needs_roudi;       /* iceoryx: the run starts iox-roudi first (roudi.h) */
+    /* --quick measures only the 64 B cells of this row (--full: all), to
+     * keep the quick run short; the other cells say n/a and why. */
+    bool quick_64b_only;
     /* A library the row's processes run with (LD_PRELOAD), or NULL: the
      * row is measured by a copy of the benchmark started with it, so it
      * applies to that row's processes only (run_preloaded.c). */

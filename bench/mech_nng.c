@@ -1,6 +1,8 @@
-/* NNG pair1 sockets over ipc:// (a Unix socket underneath, plus NNG's worker
- * threads). Sockets are opened after fork, in each child, so no NNG thread
- * ever crosses a fork. */
+/* NNG pair1 sockets over ipc:// (a Unix socket underneath) or over TCP on
+ * 127.0.0.1 (NNG sets TCP_NODELAY by default), plus NNG's worker threads.
+ * Sockets are opened after fork, in each child, so no NNG thread ever
+ * crosses a fork. The responder listens (TCP: an ephemeral port) and posts
+ * the address it got; the initiator dials that. */
 #include <errno.h>
 #include <limits.h>
 #include <nng/nng.h>
@@ -10,11 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "mech.h"
 
 struct nng_priv {
     char path[PATH_MAX];
     char url[PATH_MAX + 8];
+    struct board *board;
     nng_socket sock;
     bool open;
 };
@@ -44,7 +48,9 @@ static void ng_teardown(struct chan *c)
     struct nng_priv *s = c->priv;
     if (!s)
         return;
-    unlink(s->path);
+    if (s->path[0])
+        unlink(s->path);
+    board_free(s->board);
     free(s);
     c->priv = NULL;
 }
@@ -57,25 +63,35 @@ static int ng_setup(struct chan *c, char *why, size_t whylen)
     if (!s)
         return -ENOMEM;
     c->priv = s;
-    snprintf(s->path, sizeof(s->path), "%s/nng.%s", c->p.dir, c->p.tag);
-    snprintf(s->url, sizeof(s->url), "ipc://%s", s->path);
+    s->board = board_new();
+    if (!s->board)
+        return -ENOMEM;
+    if (c->mech->variant == VIA_TCP) {
+        snprintf(s->url, sizeof(s->url), "tcp://127.0.0.1:0");
+    } else {
+        snprintf(s->path, sizeof(s->path), "%s/nng.%s", c->p.dir, c->p.tag);
+        snprintf(s->url, sizeof(s->url), "ipc://%s", s->path);
+    }
     return 0;
 }
 
-/* The responder may not listen yet. A background dial would retry only
- * after NNG's reconnect interval (100 ms), which would land inside the
- * measurement, so dial in the foreground until it connects (at most 5 s). */
+/* The responder listens before it posts its address. A background dial
+ * would retry only after NNG's reconnect interval (100 ms), which would land
+ * inside the measurement, so dial in the foreground until it connects (at
+ * most 5 s). Returns 0 or a negative errno. */
 static int dial(struct nng_priv *s)
 {
     struct timespec ms = {0, 1000000};
-    int rv = 0;
+    int rv = board_wait(s->board, s->url, sizeof(s->url), 5000000000);
+    if (rv < 0)
+        return rv;
     for (int tries = 0; tries < 5000; tries++) {
         rv = nng_dial(s->sock, s->url, NULL, 0);
         if (rv == 0)
             break;
         nanosleep(&ms, NULL);
     }
-    return rv;
+    return rv ? to_errno(rv) : 0;
 }
 
 /* NNG drops received messages over 1 MiB by default: lift the limit. Its
@@ -95,9 +111,22 @@ static int ng_attach(struct chan *c, enum mech_role role, int index)
         rv = nng_socket_set_int(s->sock, NNG_OPT_SENDBUF, QUEUE_DEPTH);
     if (rv == 0)
         rv = nng_socket_set_int(s->sock, NNG_OPT_RECVBUF, QUEUE_DEPTH);
-    if (rv == 0)
-        rv = role == ROLE_RESPONDER ? nng_listen(s->sock, s->url, NULL, 0) : dial(s);
-    return rv ? to_errno(rv) : 0;
+    if (rv != 0)
+        return to_errno(rv);
+    if (role == ROLE_INITIATOR) {
+        return dial(s);
+    }
+    nng_listener l;
+    rv = nng_listen(s->sock, s->url, &l, 0);
+    int port;
+    if (rv == 0 && c->mech->variant == VIA_TCP) {
+        rv = nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port);
+        snprintf(s->url, sizeof(s->url), "tcp://127.0.0.1:%d", port);
+    }
+    if (rv != 0)
+        return to_errno(rv);
+    board_post(s->board, s->url);
+    return 0;
 }
 
 static int ng_send(struct chan *c, void *buf, size_t len)
@@ -142,17 +171,25 @@ static void ng_detach(struct chan *c)
     s->open = false;
 }
 
-const struct mech mech_nng = {
-    .name = "nng",
-    .about = "NNG pair1 sockets over ipc://",
-    .fanin = FANIN_NO,
-    .kernel = false,
-    .setup = ng_setup,
-    .attach = ng_attach,
-    .ping = ng_ping,
-    .pong = ng_pong,
-    .send = ng_send,
-    .recv = ng_recv,
-    .detach = ng_detach,
-    .teardown = ng_teardown,
-};
+#define NNG_ROW(ident, row, shown, via, text)                                                      \
+    const struct mech ident = {                                                                    \
+        .name = row,                                                                               \
+        .label = shown,                                                                            \
+        .about = text,                                                                             \
+        .variant = via,                                                                            \
+        .fanin = FANIN_NO,                                                                         \
+        .kernel = false,                                                                           \
+        .quick_64b_only = via == VIA_TCP,                                                          \
+        .setup = ng_setup,                                                                         \
+        .attach = ng_attach,                                                                       \
+        .ping = ng_ping,                                                                           \
+        .pong = ng_pong,                                                                           \
+        .send = ng_send,                                                                           \
+        .recv = ng_recv,                                                                           \
+        .detach = ng_detach,                                                                       \
+        .teardown = ng_teardown,                                                                   \
+    }
+
+NNG_ROW(mech_nng, "nng", NULL, VIA_IPC, "NNG pair1 sockets over ipc://");
+NNG_ROW(mech_nng_tcp, "nng-tcp", "nng (tcp)", VIA_TCP,
+        "NNG pair1 sockets over tcp://127.0.0.1 (TCP_NODELAY)");

@@ -64,6 +64,13 @@ static const char method[] =
     "  n/a[k] FAIL[k]  see note k under the table\n"
     "  raw limit       the floor: two processes spinning on shared memory with\n"
     "                  the same two copies as mbx; no mailbox can beat it\n"
+    "  zmq, nng        over ipc:// (a Unix socket); (tcp): the same over TCP on\n"
+    "                  127.0.0.1, an ephemeral port, TCP_NODELAY\n"
+    "  mbx (tcp://)    the server process runs a gateway (mbx_gateway_start on\n"
+    "                  127.0.0.1) exporting a mailbox it uses locally; the client\n"
+    "                  opens tcp://127.0.0.1:PORT/NAME. Round trip: mbx_call from\n"
+    "                  the client, local mbx_recv + mbx_reply in the server.\n"
+    "                  One-way: the client's mbx_send, the server's mbx_recv\n"
     "  mbx             default wait: spin briefly, then sleep on a futex;\n"
     "  mbx (deep)      the same with a pipe's 64 KiB of buffer (1024 slots of\n"
     "                  64 B): room for many senders to run ahead\n"
@@ -86,7 +93,7 @@ static const char method[] =
     "                  iox-roudi (Debian: libiceoryx-binding-c-dev, iceoryx)\n"
     "Below the table: aggregate msg/s by number of senders, loaned round trips\n"
     "by size, memory before the first message (with the iceoryx rows), failure\n"
-    "detection, and issues 5's and 6's targets for mbx, each met or missed.\n"
+    "detection, and issues 5's, 6's and 15's targets for mbx, each met or missed.\n"
     "\n"
     "Mechanisms (names for --only):\n";
 

@@ -336,6 +336,25 @@ static void targets(FILE *f, const struct results *res)
         target(f, "one-way throughput: mbx / best kernel",
                mbx->rate[0].msgs_per_s / kr->rate[0].msgs_per_s, 10, true, d);
     }
+    const struct row *mt = results_row(res, "mbx-tcp"), *tcp = results_row(res, "tcp");
+    const struct row *zt = results_row(res, "zmq-tcp");
+    if (mt &&
+        ((tcp && mt->lat[0].ok && tcp->lat[0].ok) || (zt && mt->rate[0].ok && zt->rate[0].ok)))
+        fprintf(f, "\nissue 15 targets at 64 B (tcp:// over loopback):\n");
+    if (mt && tcp && mt->lat[0].ok && tcp->lat[0].ok) {
+        snprintf(d, sizeof(d), "mbx (tcp://) %.2f us, tcp %.2f us", mt->lat[0].median_ns / 1e3,
+                 tcp->lat[0].median_ns / 1e3);
+        target(f, "round trip: mbx (tcp://) / tcp", mt->lat[0].median_ns / tcp->lat[0].median_ns,
+               1.3, false, d);
+    }
+    if (mt && zt && mt->rate[0].ok && zt->rate[0].ok) {
+        char a[24], b[24];
+        rate_str(a, sizeof(a), mt->rate[0].msgs_per_s);
+        rate_str(b, sizeof(b), zt->rate[0].msgs_per_s);
+        snprintf(d, sizeof(d), "mbx (tcp://) %s msg/s, zmq (tcp) %s msg/s", a, b);
+        target(f, "one-way throughput: mbx (tcp://) / zmq",
+               mt->rate[0].msgs_per_s / zt->rate[0].msgs_per_s, 1, true, d);
+    }
     const struct lat_result *small = &res->loan[0], *big = &res->loan[1];
     if (res->loan_ran && small->ok && big->ok) {
         fprintf(f, "\nissue 6 target:\n");

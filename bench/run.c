@@ -54,6 +54,17 @@ static bool whole_row_na(struct row *row, bool nosys, const char *note)
     return true;
 }
 
+/* A cell --quick leaves out (mech.quick_64b_only): n/a, saying so. */
+static bool skipped_in_quick(const struct results *res, const struct mech *m, size_t size, bool *na,
+                             char *note, size_t notelen)
+{
+    if (!m->quick_64b_only || size == 64 || strcmp(res->mode, "quick") != 0)
+        return false;
+    *na = true;
+    snprintf(note, notelen, "--quick measures this row at 64 B only; --full at every size");
+    return true;
+}
+
 static int measure_row(struct results *res, struct row *row)
 {
     const struct mech *m = row->mech;
@@ -61,6 +72,9 @@ static int measure_row(struct results *res, struct row *row)
     int rc = 0;
     progress(" rtt");
     for (int i = 0; i < N_LAT && rc == 0; i++) {
+        struct lat_result *l = &row->lat[i];
+        if (skipped_in_quick(res, m, lat_sizes[i], &l->na, l->note, sizeof(l->note)))
+            continue;
         fprintf(stderr, " %s", size_name(lat_sizes[i]));
         rc = measure_latency(m, lat_sizes[i], pl, &row->lat[i]);
         if (whole_row_na(row, row->lat[i].nosys, row->lat[i].note))
@@ -68,6 +82,9 @@ static int measure_row(struct results *res, struct row *row)
     }
     progress(" | one-way");
     for (int i = 0; i < N_RATE && rc == 0; i++) {
+        struct rate_result *r = &row->rate[i];
+        if (skipped_in_quick(res, m, rate_sizes[i], &r->na, r->note, sizeof(r->note)))
+            continue;
         fprintf(stderr, " %s", size_name(rate_sizes[i]));
         rc = measure_oneway(m, rate_sizes[i], 1, pl->oneway_ns, pl, &row->rate[i]);
         if (whole_row_na(row, row->rate[i].nosys, row->rate[i].note))
