@@ -291,17 +291,24 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             continue;
         if (h->type == W_ACK) {
             struct wire_ack a;
-            /* Acknowledgements come in order, for what is pending. */
-            if (wire_ack_get(b->fb.p, h->len, &a) || !b->npend || h->id != b->pend[0].seq) {
+            /* An acknowledgement covers every pending send up to its number
+             * (the gateway sends one for a run of pipelined sends); its
+             * status is that of the last. */
+            if (wire_ack_get(b->fb.p, h->len, &a) || !b->npend || h->id < b->pend[0].seq ||
+                h->id > b->pend[b->npend - 1].seq) {
                 link_down(b);
                 continue;
             }
-            if (a.status && !b->pend[0].sync && !b->sticky)
+            int sync = 0;
+            while (b->npend && b->pend[0].seq <= h->id) {
+                sync = b->pend[0].sync;
+                pend_pop(b);
+            }
+            if (a.status && !sync && !b->sticky)
                 b->sticky = a.status;
             b->last_status = a.status;
             b->acked = h->id;
             b->room = a.room;
-            pend_pop(b);
             return 0;
         }
         if (h->type == W_MSG || h->type == W_RESULT || h->type == W_STATR)
@@ -511,9 +518,11 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
     }
-    /* Acknowledgements that came meanwhile: room and errors. */
+    /* Acknowledgements that came meanwhile (room and errors), read when
+     * credit runs low rather than at every send. */
     struct wire_hdr h;
-    while (b->fd >= 0 && sock_wait_readable(b->fd, 0) == 1 && pump(b, 0, &h) == 0)
+    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->fd >= 0 &&
+           sock_wait_readable(b->fd, 0) == 1 && pump(b, 0, &h) == 0)
         ;
     if (b->sticky)
         return b->sticky;

@@ -41,6 +41,7 @@ struct session {
     uint32_t capacity;
     uint64_t last_seq;
     int32_t last_status;
+    uint32_t room; /* free room as last counted, less the sends since */
     /* The answer to request held_req, kept until the client has it. */
     uint64_t held_req;
     int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
@@ -69,6 +70,8 @@ struct conn {
     struct qframe *head, *tail;
     unsigned queued;
     int dead, done;
+    uint64_t ack_id; /* a pipelined send's acknowledgement not sent yet */
+    unsigned ack_n;
     uint64_t max_body;
     struct session *s;
 };
@@ -250,14 +253,28 @@ static int link_dead(struct conn *c)
     return d;
 }
 
+/* Counts the free room of the session's mailbox (a system call). */
 static uint32_t room_of(struct session *s)
 {
     mbx_stat st;
+    s->room = 0;
     if (mbx_stat_get(s->h, &st))
         return 0;
     if (st.capacity == MBX_UNBOUNDED)
-        return TCP_WINDOW_MAX;
-    return st.count < st.capacity ? st.capacity - st.count : 0;
+        s->room = UINT32_MAX / 2;
+    else
+        s->room = st.count < st.capacity ? st.capacity - st.count : 0;
+    return s->room;
+}
+
+/* The room after one more send: counted again only when it runs low (it
+ * only grows meanwhile, as receivers take messages, so the estimate errs
+ * on the side of less credit). */
+static uint32_t room_after_send(struct session *s)
+{
+    if (s->room > 2 * TCP_WINDOW_MAX)
+        return --s->room;
+    return room_of(s);
 }
 
 /* Runs a send or receive in slices of SLICE_NS until it ends or its
@@ -287,14 +304,38 @@ static uint32_t room_of(struct session *s)
         r_;                                                                                        \
     })
 
+static void ack(struct conn *c, uint64_t id, int status, uint32_t room)
+{
+    struct wire_ack a = {status, room};
+    uint8_t fixed[WIRE_ACK_LEN];
+    reply_frame(c, W_ACK, 0, id, fixed, wire_ack_put(fixed, &a), NULL, 0);
+}
+
+/* Sends the acknowledgement held back, if any: it covers every send up to
+ * its number. */
+static void flush_ack(struct conn *c)
+{
+    if (c->ack_id)
+        ack(c, c->ack_id, 0, c->s->room);
+    c->ack_id = 0;
+    c->ack_n = 0;
+}
+
+/* Whether the next queued frame is a pipelined send. */
+static int pipelined_next(struct conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    const struct qframe *q = c->head;
+    int r = q && q->h.type == W_SEND && !(q->h.flags & WF_SYNC);
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
 static void do_send(struct conn *c, const struct qframe *q)
 {
     struct session *s = c->s;
     struct wire_send ws;
-    struct wire_ack a = {0, 0};
-    uint8_t fixed[WIRE_ACK_LEN];
     if (wire_send_get(q->body, q->h.len, &ws) || q->h.id == 0) {
-        reply_frame(c, W_BYE, 0, 0, NULL, 0, NULL, 0);
         pthread_mutex_lock(&c->mu);
         c->dead = 1;
         shutdown(c->fd, SHUT_RDWR);
@@ -302,24 +343,32 @@ static void do_send(struct conn *c, const struct qframe *q)
         return;
     }
     if (q->h.id <= s->last_seq) { /* sent again after a cut: done already */
-        a.status = q->h.id == s->last_seq ? s->last_status : 0;
-        a.room = room_of(s);
-        reply_frame(c, W_ACK, 0, q->h.id, fixed, wire_ack_put(fixed, &a), NULL, 0);
+        flush_ack(c);
+        ack(c, q->h.id, q->h.id == s->last_seq ? s->last_status : 0, room_of(s));
         return;
     }
     const uint8_t *payload = q->body + WIRE_SEND_LEN;
     size_t len = q->h.len - WIRE_SEND_LEN;
     /* A pipelined send was reported sent: it waits for room as long as it
      * takes; a waited-for one honours the client's timeout. */
-    int64_t timeout = (q->h.flags & WF_SYNC) ? ws.timeout_ns : MBX_FOREVER;
+    int sync = q->h.flags & WF_SYNC;
+    int64_t timeout = sync ? ws.timeout_ns : MBX_FOREVER;
     int r = (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
     if (r == -EPIPE)
         return; /* not sent; the client sends it again */
     s->last_seq = q->h.id;
     s->last_status = r;
-    a.status = r;
-    a.room = room_of(s);
-    reply_frame(c, W_ACK, 0, q->h.id, fixed, wire_ack_put(fixed, &a), NULL, 0);
+    uint32_t room = r ? room_of(s) : room_after_send(s);
+    if (!r && !sync) {
+        /* Pipelined sends that follow each other are acknowledged together
+         * (one frame for up to 16): a write and a wake-up saved each. */
+        c->ack_id = q->h.id;
+        if (++c->ack_n >= 16 || !pipelined_next(c))
+            flush_ack(c);
+        return;
+    }
+    flush_ack(c);
+    ack(c, q->h.id, r, room);
 }
 
 static void send_held(struct conn *c)
