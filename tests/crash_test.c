@@ -234,6 +234,57 @@ static void dies_before_count_in_empty_box(void **state)
     mbx_unlink("uncounted");
 }
 
+/* In a child: a fault ends the process as SIGKILL would. */
+static void die_on_fault(int sig)
+{
+    (void)sig;
+    raise(SIGKILL);
+}
+
+/* A sender dies inside mbx_send just past its message's commit point
+ * (published, not yet linked into its FIFO): here it faults on the FIFO
+ * heads, which it may not touch. From then on the message is the
+ * mailbox's, so the count must already include it: a receiver that only
+ * looks (a non-blocking drain) must not find the mailbox empty while the
+ * message waits for some later repair to bring it back, mixed into later
+ * traffic (random_kills saw it as a message delivered twice), and the
+ * count may never read 0 beside bytes that are not. */
+static void dies_after_commit_is_counted(void **state)
+{
+    (void)state;
+    mbx *m = open_heap_box("counted", 8);
+    struct seg *s = &shm_box_of(m)->seg;
+    struct crash_msg msg;
+    size_t len = make_msg(&msg, 5);
+    pid_t p = fork();
+    if (p == 0) {
+        signal(SIGSEGV, die_on_fault);
+        long page = sysconf(_SC_PAGESIZE);
+        void *heads = (void *)((uintptr_t)&s->heads[0] & ~(uintptr_t)(page - 1));
+        if (mprotect(heads, (size_t)page, PROT_NONE) != 0)
+            _exit(3);
+        mbx_send(m, &msg, len, 0, 0);
+        _exit(4); /* not reached: the send faults on the heads */
+    }
+    reap(p);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 1);
+    assert_int_equal(st.bytes, len);
+    /* A receive that does not wait gets it at once: it takes the lock over. */
+    memset(&msg, 0, sizeof(msg));
+    ssize_t n = mbx_recv(m, &msg, sizeof(msg), NULL, 0);
+    assert_true(n > 0 && whole(&msg, (size_t)n));
+    assert_int_equal(msg.id, 5);
+    assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, 0), -EAGAIN);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(st.repairs, 1);
+    mbx_close(m);
+    mbx_unlink("counted");
+}
+
 /* A lock holder is killed while its exit takes long (a large address space
  * to tear down): the kernel hands the lock on before the process is a
  * zombie, and the repair must already count it dead and take back its
@@ -601,6 +652,7 @@ int main(void)
         cmocka_unit_test(dies_holding_lock_mid_send),
         cmocka_unit_test(dies_after_commit_before_link),
         cmocka_unit_test(dies_before_count_in_empty_box),
+        cmocka_unit_test(dies_after_commit_is_counted),
         cmocka_unit_test(repair_counts_an_exiting_holder_dead),
         cmocka_unit_test(ring_sender_dies_mid_claim),
         cmocka_unit_test(ring_receiver_dies_mid_take),

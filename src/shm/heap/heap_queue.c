@@ -65,13 +65,21 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
         memcpy(seg_payload(b), buf, len);
     b->seq = h->meta.seq_next;
     __atomic_store_n(&h->meta.seq_next, b->seq + 1, __ATOMIC_RELAXED);
+    /* Counted before the commit point, bytes after the count: the count
+     * never reads below the queued blocks, nor 0 beside bytes that are
+     * not. Receivers read it without the lock and take the lock only when
+     * it is not 0, so a sender dying past the commit but before counting
+     * left a message that a receiver which does not wait never saw, until
+     * some later repair brought it back (random_kills: an old message
+     * delivered among a later round's). Counted too early, a dying sender
+     * only makes the next receiver take the lock and repair. */
+    __atomic_store_n(&h->hot.count, h->hot.count + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes + len, __ATOMIC_RELAXED);
     /* The commit point: from here on a repair keeps the message. */
     __atomic_store_n(&b->state, BLK_QUEUED, __ATOMIC_RELEASE);
     int r = prioq_push(c->s, b);
     if (r)
         return r;
-    __atomic_store_n(&h->meta.bytes, h->meta.bytes + len, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->hot.count, h->hot.count + 1, __ATOMIC_RELEASE);
     wake_change(c->s, SEG_POLL_RECV);
     return 0;
 }
@@ -94,9 +102,12 @@ static int withdraw(struct seg *s, struct seg_blk *b)
     int r = prioq_remove(s, b);
     if (r)
         return r;
-    __atomic_store_n(&h->meta.bytes, h->meta.bytes - b->len, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
+    /* Freed before uncounted, as heap_take does: dying in between must not
+     * leave a queued block the count no longer shows. */
+    uint64_t len = b->len;
     alloc_free(s, b);
+    __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
     return 0;
 }
 
