@@ -182,40 +182,66 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
 static void *reader_main(void *arg)
 {
     struct conn *c = arg;
-    struct frame_buf fb = {0};
+    struct frame_reader fr = {0};
     for (;;) {
-        struct wire_hdr h;
-        int r = frame_read(c->fd, &h, &fb, c->max_body, -1);
-        if (!r && h.type == W_PING) {
-            reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
-            continue;
-        }
-        if (!r && h.type == W_PONG)
-            continue;
-        struct qframe *q = r ? NULL : malloc(sizeof(*q) + h.len);
-        pthread_mutex_lock(&c->mu);
-        if (q && c->queued < QUEUE_MAX) {
+        /* A batch: every whole frame that one read brought, queued under
+         * one lock with one wake-up of the worker. */
+        struct qframe *first = NULL, *last = NULL;
+        unsigned n = 0;
+        int r;
+        do {
+            struct wire_hdr h;
+            const uint8_t *body;
+            r = reader_next(c->fd, &fr, &h, &body, c->max_body, -1);
+            if (r)
+                break;
+            if (h.type == W_PING) {
+                reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
+                continue;
+            }
+            if (h.type == W_PONG)
+                continue;
+            struct qframe *q = malloc(sizeof(*q) + h.len);
+            if (!q) {
+                r = -ENOMEM;
+                break;
+            }
             q->h = h;
-            memcpy(q->body, fb.p, h.len);
+            memcpy(q->body, body, h.len);
             q->next = NULL;
-            if (c->tail)
-                c->tail->next = q;
+            if (last)
+                last->next = q;
             else
-                c->head = q;
-            c->tail = q;
-            c->queued++;
-        } else {
-            free(q);
+                first = q;
+            last = q;
+            n++;
+        } while (reader_ready(&fr));
+        pthread_mutex_lock(&c->mu);
+        if (first && c->queued + n <= QUEUE_MAX) {
+            if (c->tail)
+                c->tail->next = first;
+            else
+                c->head = first;
+            c->tail = last;
+            c->queued += n;
+            first = NULL;
+        }
+        if (r || first) {
             c->dead = 1; /* closed, malformed, or more than a client may send ahead */
             shutdown(c->fd, SHUT_RDWR);
         }
         pthread_cond_broadcast(&c->cv);
         int dead = c->dead;
         pthread_mutex_unlock(&c->mu);
+        while (first) {
+            struct qframe *q = first->next;
+            free(first);
+            first = q;
+        }
         if (dead)
             break;
     }
-    free(fb.p);
+    free(fr.p);
     return NULL;
 }
 

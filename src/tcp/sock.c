@@ -246,3 +246,64 @@ int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_bod
     r = read_full(fd, b->p, h->len, deadline < 0 ? clock_deadline(30000000000ll) : deadline, &got);
     return r == -ETIMEDOUT ? -EPIPE : r;
 }
+
+int reader_ready(const struct frame_reader *r)
+{
+    size_t have = r->end - r->start;
+    if (have < WIRE_HDR)
+        return 0;
+    const uint8_t *p = r->p + r->start;
+    uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return have - WIRE_HDR >= len;
+}
+
+int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                uint64_t max_body, int64_t deadline)
+{
+    for (;;) {
+        size_t have = r->end - r->start;
+        if (have >= WIRE_HDR) {
+            if (wire_hdr_get(r->p + r->start, max_body, h))
+                return -EPROTO;
+            if (have - WIRE_HDR >= h->len) {
+                *body = r->p + r->start + WIRE_HDR;
+                r->start += WIRE_HDR + h->len;
+                return 0;
+            }
+        }
+        /* Room for the rest of this frame, and more to read ahead. */
+        size_t want = have >= WIRE_HDR ? WIRE_HDR + h->len : WIRE_HDR;
+        if (want < 65536)
+            want = 65536;
+        if (r->start && (r->cap - r->start < want)) {
+            memmove(r->p, r->p + r->start, have);
+            r->start = 0;
+            r->end = have;
+        }
+        if (r->cap - r->start < want) {
+            uint8_t *p = realloc(r->p, r->start + want);
+            if (!p)
+                return -ENOMEM;
+            r->p = p;
+            r->cap = r->start + want;
+        }
+        ssize_t k = recv(fd, r->p + r->end, r->cap - r->end, 0);
+        if (k > 0) {
+            r->end += (size_t)k;
+            continue;
+        }
+        if (k == 0)
+            return -EPIPE;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -EPIPE;
+        /* Inside a frame a peer that stalls for long is treated as gone. */
+        int64_t dl = have ? clock_deadline(30000000000ll) : deadline;
+        int w = wait_for(fd, POLLIN, dl);
+        if (w == 0)
+            return have ? -EPIPE : -ETIMEDOUT;
+        if (w < 0)
+            return -EPIPE;
+    }
+}

@@ -39,6 +39,24 @@ struct frame_buf {
 int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body,
                int64_t deadline);
 
+/* A buffered reader of frames: one read takes in as many frames as have
+ * arrived, so a stream of small frames costs a system call per batch, not
+ * two per frame. */
+struct frame_reader {
+    uint8_t *p;
+    size_t cap, start, end;
+};
+
+/* The next frame, whose body is at most max_body bytes: *body points into
+ * the reader's buffer until the next call. Reads only when no whole frame
+ * is buffered. Returns 0, -EPIPE (closed, reset, or stalled inside a
+ * frame), -EPROTO, -ENOMEM, or -ETIMEDOUT (nothing before the deadline). */
+int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                uint64_t max_body, int64_t deadline);
+
+/* Whether a whole frame is buffered (the next reader_next needs no read). */
+int reader_ready(const struct frame_reader *r);
+
 /* Waits until fd is readable or the deadline. Returns 1, 0 (time's up), or
  * -errno. */
 int sock_wait_readable(int fd, int64_t deadline);
