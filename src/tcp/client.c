@@ -557,7 +557,13 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     }
     b->next_seq++;
     p.sync = 1;
-    return send_sync(b, &p);
+    int r = send_sync(b, &p);
+    /* Sent again after a cut with its time used up, the send went with a
+     * zero timeout and the gateway tried it without waiting: for a send
+     * that could wait, a full mailbox then is a timeout. */
+    if (r == -EAGAIN && timeout_ns != MBX_NONBLOCK)
+        r = -ETIMEDOUT;
+    return r;
 }
 
 static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,

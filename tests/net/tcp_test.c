@@ -247,10 +247,12 @@ static void refused_without_the_secret_or_outside_the_list(void **state)
 {
     (void)state;
     mbx *local = test_box("jobs-x", 8, 64, 0);
+    mbx *hidden = test_box("secret-box", 8, 64, 0); /* there, but not exported */
     mbx *m;
     char name[128];
     remote_name(name, sizeof(name), gw_port, "secret-box");
     assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES); /* not on the list */
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_CREATE, NULL, &m), -EACCES);
     remote_name(name, sizeof(name), gw_port, "jobs-x");
     char other[320];
     snprintf(other, sizeof(other), "%s/other", test_dir);
@@ -266,6 +268,8 @@ static void refused_without_the_secret_or_outside_the_list(void **state)
     assert_int_equal(mbx_open(name, MBX_SEND | MBX_CREATE | MBX_OWNED, NULL, &m), -ENOTSUP);
     assert_int_equal(mbx_open("tcp://127.0.0.1/x", MBX_SEND, NULL, &m), -EINVAL);
     assert_int_equal(mbx_open("tcp://127.0.0.1:1/", MBX_SEND, NULL, &m), -EINVAL);
+    mbx_close(hidden);
+    mbx_unlink("secret-box");
     mbx_close(local);
     mbx_unlink("jobs-x");
 }
@@ -313,8 +317,8 @@ static void exactly_once_across_cuts(void **state)
             int r = mbx_send(rs, &sent_in, sizeof(sent_in), 0, 2000000000ll);
             if (r == 0)
                 sent_in++;
-            else
-                assert_true(r == -ETIMEDOUT || r == -ENOTCONN);
+            else if (r != -ETIMEDOUT && r != -ENOTCONN)
+                fail_msg("send %u: %d", sent_in, r);
         }
         uint32_t v;
         while (mbx_recv(in, &v, sizeof(v), NULL, 0) == sizeof(v)) {
@@ -355,6 +359,115 @@ static void exactly_once_across_cuts(void **state)
     mbx_unlink("cut-out");
 }
 
+#define CALLS     600 /* at least, and on until the link was cut 10 times */
+#define CALLS_MAX 50000
+
+struct call_server {
+    mbx *box;
+    volatile int stop;
+    uint8_t served[CALLS_MAX]; /* how often each request was taken */
+    int strangers;
+};
+
+static void *serve_calls(void *arg)
+{
+    struct call_server *sv = arg;
+    while (!sv->stop) {
+        uint32_t v;
+        mbx_msginfo info;
+        ssize_t n = mbx_recv(sv->box, &v, sizeof(v), &info, 20000000ll);
+        if (n != sizeof(v))
+            continue;
+        if (v < CALLS_MAX)
+            sv->served[v]++;
+        else
+            sv->strangers++;
+        v = ~v;
+        mbx_reply(&info, &v, sizeof(v));
+    }
+    return NULL;
+}
+
+/* Calls while the link is cut every few milliseconds: each gets its own
+ * reply, and each request reaches the server once. A call asked again
+ * after a cut is answered with the reply the gateway kept for it, never
+ * made a second time. */
+static void calls_exactly_once_across_cuts(void **state)
+{
+    (void)state;
+    mbx *local = test_box("cut-calls", 8, 64, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "cut-calls", MBX_SEND);
+    static struct call_server sv;
+    memset(&sv, 0, sizeof(sv));
+    sv.box = local;
+    pthread_t st, ct;
+    assert_int_equal(pthread_create(&st, NULL, serve_calls, &sv), 0);
+    struct cutter c = {p, 0, 0};
+    srand(11);
+    assert_int_equal(pthread_create(&ct, NULL, cut_often, &c), 0);
+    uint32_t calls = 0;
+    for (uint32_t i = 0; i < CALLS_MAX && (i < CALLS || c.cuts < 10); i++, calls++) {
+        uint32_t reply = 0;
+        ssize_t n = mbx_call(remote, &i, sizeof(i), 0, &reply, sizeof(reply), 10000000000ll);
+        assert_int_equal(n, sizeof(reply));
+        assert_int_equal(reply, ~i);
+    }
+    c.stop = 1;
+    pthread_join(ct, NULL);
+    sv.stop = 1;
+    pthread_join(st, NULL);
+    int twice = 0;
+    for (uint32_t i = 0; i < calls; i++) {
+        assert_true(sv.served[i] >= 1);
+        twice += sv.served[i] > 1;
+    }
+    print_message("%u calls, link cut %d times: %d requests served twice\n", calls, c.cuts, twice);
+    assert_int_equal(twice, 0);
+    assert_int_equal(sv.strangers, 0);
+    assert_true(c.cuts > 5);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("cut-calls");
+}
+
+static void *cut_later(void *arg)
+{
+    struct tcp_proxy *p = arg;
+    usleep(500000);
+    proxy_cut(p);
+    proxy_stall(p, 0);
+    return NULL;
+}
+
+/* A send that waits (no room) and whose frame is lost in a cut, sent again
+ * once its time is up: it times out, -ETIMEDOUT as on a local mailbox,
+ * not -EAGAIN as a send that would not wait. */
+static void timed_send_resent_after_its_deadline(void **state)
+{
+    (void)state;
+    mbx *local = test_box("cut-full", 1, 64, 0);
+    int v = 1;
+    assert_int_equal(mbx_send(local, &v, sizeof(v), 0, 0), 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "cut-full", MBX_SEND);
+    proxy_stall(p, 1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cut_later, p), 0);
+    assert_int_equal(mbx_send(remote, &v, sizeof(v), 0, 200000000ll), -ETIMEDOUT);
+    pthread_join(t, NULL);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(local, &st), 0);
+    assert_int_equal(st.count, 1);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("cut-full");
+}
+
 /* A stalled link (bytes stop, nothing closes) is declared dead by the
  * heartbeats, and the call goes on over a new connection. */
 static void stalled_link_is_detected(void **state)
@@ -392,6 +505,8 @@ int main(void)
         cmocka_unit_test(removal_across),
         cmocka_unit_test(refused_without_the_secret_or_outside_the_list),
         cmocka_unit_test(exactly_once_across_cuts),
+        cmocka_unit_test(calls_exactly_once_across_cuts),
+        cmocka_unit_test(timed_send_resent_after_its_deadline),
         cmocka_unit_test(stalled_link_is_detected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,192 @@
+/* The gateway against a client that speaks the wire protocol by hand
+ * (src/tcp/wire.h), for what the library's own client never does and a
+ * gateway must still get right: a handshake with a wrong MAC, a send
+ * whose sequence number the gateway finished already (on the same
+ * connection, or on a resumed session). */
+#include "test_box.h"
+
+#include "platform/platform.h"
+#include "tcp/auth.h"
+#include "tcp/sock.h"
+#include "tcp/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+static char secret_path[300];
+static mbx_gateway *gw;
+static char gw_port[16];
+static struct secret key;
+
+static int setup(void **state)
+{
+    if (test_dir_setup(state))
+        return -1;
+    snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
+    int fd = open(secret_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    const char *text = "0123456789abcdef0123456789abcdef\n";
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        return -1;
+    close(fd);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    if (secret_load(NULL, 0, &key))
+        return -1;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    if (mbx_gateway_start("127.0.0.1:0", &o, &gw))
+        return -1;
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(gw));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    mbx_gateway_stop(gw);
+    return test_dir_teardown(state);
+}
+
+struct raw {
+    int fd;
+    struct frame_buf fb;
+    struct wire_hdr h;
+    struct wire_welcome w;
+};
+
+#define DL() clock_deadline(5000000000ll)
+
+/* Connects and opens `box`, resuming `session` (0: a new one); with
+ * bad_mac, the MAC over the nonces is wrong in one bit. Returns the
+ * WELCOME's status (r->w, r->h hold the rest). */
+static int raw_open(struct raw *r, const char *box, uint64_t session, int bad_mac)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = sock_connect("127.0.0.1", gw_port, DL());
+    assert_true(r->fd >= 0);
+    struct wire_hello hello;
+    assert_int_equal(frame_read(r->fd, &r->h, &r->fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_int_equal(r->h.type, W_HELLO);
+    assert_int_equal(wire_hello_get(r->fb.p, r->h.len, &hello), 0);
+    struct wire_open o = {.version = WIRE_VERSION, .session = session, .flags = MBX_SEND};
+    mbx_options_init(&o.opts);
+    snprintf(o.name, sizeof(o.name), "%s", box);
+    assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
+    auth_mac(&key, "mbx client", hello.nonce, o.nonce, o.mac);
+    if (bad_mac)
+        o.mac[WIRE_MAC - 1] ^= 1;
+    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    size_t n = wire_open_put(body, &o);
+    assert_int_equal(frame_write(r->fd, W_OPEN, 0, 0, body, n, NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r->fd, &r->h, &r->fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_int_equal(r->h.type, W_WELCOME);
+    assert_int_equal(wire_welcome_get(r->fb.p, r->h.len, &r->w), 0);
+    if (r->w.status == 0) {
+        uint8_t want[WIRE_MAC];
+        auth_mac(&key, "mbx gateway", o.nonce, hello.nonce, want);
+        assert_true(auth_equal(want, r->w.mac));
+    }
+    return r->w.status;
+}
+
+static void raw_close(struct raw *r)
+{
+    close(r->fd);
+    free(r->fb.p);
+}
+
+/* Sends W_SEND seq carrying v, pipelined; returns its ACK's status. */
+static int raw_send(struct raw *r, uint64_t seq, uint32_t v)
+{
+    struct wire_send ws = {0, 0, -1};
+    uint8_t fixed[WIRE_SEND_LEN];
+    size_t fl = wire_send_put(fixed, &ws);
+    assert_int_equal(frame_write(r->fd, W_SEND, 0, seq, fixed, fl, &v, sizeof(v), DL()), 0);
+    assert_int_equal(frame_read(r->fd, &r->h, &r->fb, 1 << 16, DL()), 0);
+    assert_int_equal(r->h.type, W_ACK);
+    assert_int_equal(r->h.id, seq);
+    struct wire_ack a;
+    assert_int_equal(wire_ack_get(r->fb.p, r->h.len, &a), 0);
+    return a.status;
+}
+
+static uint32_t count_of(mbx *m)
+{
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    return st.count;
+}
+
+/* A client that cannot prove it knows the secret is refused by the
+ * gateway itself (not only by a client checking the gateway's MAC). */
+static void wrong_mac_refused(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-mac", 8, 64, 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-mac", 0, 1), -EACCES);
+    assert_int_equal(r.w.session, 0);
+    raw_close(&r);
+    assert_int_equal(raw_open(&r, "wire-mac", 0, 0), 0);
+    assert_int_equal(raw_send(&r, 1, 42), 0);
+    raw_close(&r);
+    mbx *other = test_box("other", 8, 64, 0);               /* there, not exported */
+    assert_int_equal(raw_open(&r, "other", 0, 0), -EACCES); /* not on the list */
+    mbx_close(other);
+    mbx_unlink("other");
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-mac");
+}
+
+/* A send whose sequence number the session finished is acknowledged, not
+ * delivered again: on the same connection, and on the session resumed
+ * over a new one. */
+static void finished_sends_not_delivered_again(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-dedup", 8, 64, 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-dedup", 0, 0), 0);
+    uint64_t session = r.w.session;
+    assert_int_equal(raw_send(&r, 1, 1), 0);
+    assert_int_equal(raw_send(&r, 2, 2), 0);
+    assert_int_equal(raw_send(&r, 2, 2), 0); /* again */
+    assert_int_equal(count_of(local), 2);
+    raw_close(&r);
+    /* The gateway lets go of the old link, then the session resumes. */
+    int st;
+    for (int i = 0; (st = raw_open(&r, "wire-dedup", session, 0)) == -EBUSY && i < 200; i++) {
+        raw_close(&r);
+        usleep(10000);
+    }
+    assert_int_equal(st, 0);
+    assert_true(r.h.flags & WF_RESUMED);
+    assert_int_equal(r.w.session, session);
+    assert_int_equal(r.w.last_seq, 2);
+    assert_int_equal(raw_send(&r, 1, 1), 0);
+    assert_int_equal(raw_send(&r, 2, 2), 0);
+    assert_int_equal(count_of(local), 2);
+    assert_int_equal(raw_send(&r, 3, 3), 0);
+    assert_int_equal(count_of(local), 3);
+    raw_close(&r);
+    for (uint32_t i = 1; i <= 3; i++) {
+        uint32_t v;
+        assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 0), sizeof(v));
+        assert_int_equal(v, i);
+    }
+    mbx_close(local);
+    mbx_unlink("wire-dedup");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wrong_mac_refused),
+        cmocka_unit_test(finished_sends_not_delivered_again),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
