@@ -298,7 +298,8 @@ static uint32_t room_of(struct session *s)
  * on the side of less credit). */
 static uint32_t room_after_send(struct session *s)
 {
-    if (s->room > 2 * TCP_WINDOW_MAX)
+    uint32_t window = s->capacity < TCP_WINDOW_MAX ? s->capacity : TCP_WINDOW_MAX;
+    if (s->room > window / 2)
         return --s->room;
     return room_of(s);
 }

@@ -253,7 +253,8 @@ int reader_ready(const struct frame_reader *r)
     if (have < WIRE_HDR)
         return 0;
     const uint8_t *p = r->p + r->start;
-    uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t len =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return have - WIRE_HDR >= len;
 }
 
