@@ -72,6 +72,8 @@ enum mbx_recv_policy {
     MBX_RECV_ANY = 0,         /* any receiver may take the next message */
     MBX_RECV_EXCLUSIVE = 1,   /* at most one handle open with MBX_RECV at a time */
     MBX_RECV_ROUND_ROBIN = 2, /* waiting receivers are served in turn, fairly */
+    MBX_RECV_PAIR = 3,        /* a link of two: one handle open with MBX_SEND and one with
+                                 MBX_RECV at a time; others get -EBUSY until one goes */
 };
 
 /* open flags */

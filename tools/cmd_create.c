@@ -17,7 +17,9 @@ static const char usage[] =
     "      --memory-limit SIZE  bytes an unbounded mailbox may hold (default 1G)\n"
     "  -s, --max-size SIZE   largest message (default 8K, at most 1G)\n"
     "  -m, --mode MODE       octal permission bits (default 0600)\n"
-    "  -P, --policy POLICY   who receives: any (default), exclusive, round-robin\n"
+    "  -P, --policy POLICY   who receives: any (default), exclusive, round-robin,\n"
+    "                        pair (one sender and one receiver at a time)\n"
+    "      --pair            the same as --policy pair: a link of two processes\n"
     "      --stream          a byte stream like a pipe, not messages\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -28,7 +30,7 @@ static const char usage[] =
 #define MAX_MSG    ((uint64_t)1 << 30)
 #define MAX_MEMORY ((uint64_t)1 << 44)
 
-enum { OPT_RENDEZVOUS = 256, OPT_UNBOUNDED, OPT_MEMORY_LIMIT, OPT_STREAM };
+enum { OPT_RENDEZVOUS = 256, OPT_UNBOUNDED, OPT_MEMORY_LIMIT, OPT_STREAM, OPT_PAIR };
 
 static const struct option options[] = {
     {"capacity", required_argument, NULL, 'c'},
@@ -39,6 +41,7 @@ static const struct option options[] = {
     {"mode", required_argument, NULL, 'm'},
     {"policy", required_argument, NULL, 'P'},
     {"stream", no_argument, NULL, OPT_STREAM},
+    {"pair", no_argument, NULL, OPT_PAIR},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -101,6 +104,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             break;
         case OPT_STREAM:
             flags |= MBX_STREAM;
+            break;
+        case OPT_PAIR:
+            attr.recv_policy = MBX_RECV_PAIR;
             break;
         case 'h':
             return cli_help(self);

@@ -15,6 +15,8 @@ static const char *policy_name(uint32_t policy)
         return "exclusive";
     case MBX_RECV_ROUND_ROBIN:
         return "round-robin";
+    case MBX_RECV_PAIR:
+        return "pair";
     }
     return "unknown";
 }

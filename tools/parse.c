@@ -161,6 +161,8 @@ int parse_policy(const char *s, uint32_t *out)
         *out = MBX_RECV_EXCLUSIVE;
     else if (strcmp(s, "round-robin") == 0)
         *out = MBX_RECV_ROUND_ROBIN;
+    else if (strcmp(s, "pair") == 0)
+        *out = MBX_RECV_PAIR;
     else
         return -EINVAL;
     return 0;

@@ -66,7 +66,7 @@ static int attr_check(const mbx_attr *a)
         return -EINVAL;
     if (a->capacity > (1u << 31) && a->capacity != MBX_UNBOUNDED)
         return -EINVAL;
-    if (a->recv_policy > MBX_RECV_ROUND_ROBIN || a->mode > 0777)
+    if (a->recv_policy > MBX_RECV_PAIR || a->mode > 0777)
         return -EINVAL;
     if (a->memory_limit < MIN_MEMORY_LIMIT || a->memory_limit > MAX_MEMORY)
         return -EINVAL;

@@ -2,6 +2,7 @@
 
 #include "platform/platform.h"
 #include "shm/owner.h"
+#include "shm/recv_right.h"
 #include "shm/process.h"
 #include "shm/receipts.h"
 
@@ -136,6 +137,8 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     if (len > b->seg.max_msg_size)
         return -EMSGSIZE;
     int r = owner_send_check(b);
+    if (!r)
+        r = send_right_check(b);
     struct mbx *self;
     if (!r)
         r = shm_self(&self);

@@ -2,6 +2,7 @@
 #include "shm/shm.h"
 
 #include "shm/owner.h"
+#include "shm/recv_right.h"
 #include "shm/poller.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@ int shm_loan(struct mbx *m, size_t len, void **buf)
     if (len > b->seg.max_msg_size)
         return -EMSGSIZE;
     int r = owner_send_check(b);
+    if (!r)
+        r = send_right_check(b);
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);
@@ -40,6 +43,8 @@ int shm_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t 
     if (seg_removed(&b->seg))
         return -EIDRM;
     int r = owner_send_check(b);
+    if (!r)
+        r = send_right_check(b);
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);

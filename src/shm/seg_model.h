@@ -1,5 +1,5 @@
 /* Header fields of the message-passing model: who owns a mailbox, who
- * holds its exclusive receive right, and which calls its process is
+ * holds its exclusive receive right (and a pair's send right), and which calls its process is
  * waiting on. They live in struct seg_hdr; each is one 64-bit word changed
  * with atomic operations (no lock), and untrusted when read.
  */
@@ -16,7 +16,9 @@ struct seg_model {
     uint64_t receiver;         /* MBX_RECV_EXCLUSIVE: ident of the holder's process */
     uint64_t receiver_handle;  /* ... and its handle, unique in that process */
     uint64_t calls[SEG_CALLS]; /* @PID: tokens of this process's calls under way */
-    uint64_t spare[4];
+    uint64_t sender;           /* MBX_RECV_PAIR: ident of the send end's process */
+    uint64_t sender_handle;    /* ... and its handle */
+    uint64_t spare[2];
 };
 _Static_assert(sizeof(struct seg_model) == 192, "model fields");
 

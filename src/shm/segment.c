@@ -91,7 +91,7 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
         h->arena_size != size - g.arena_off || h->arena_size % SEG_LINE != 0 ||
         h->arena_size > SEG_MAX_ARENA)
         return -EUCLEAN;
-    if (h->recv_policy > MBX_RECV_ROUND_ROBIN || h->mode > 0777)
+    if (h->recv_policy > MBX_RECV_PAIR || h->mode > 0777)
         return -EUCLEAN;
     if (memchr(h->name, 0, sizeof(h->name)) == NULL)
         return -EUCLEAN;

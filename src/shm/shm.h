@@ -23,6 +23,8 @@ struct shm_box {
     int64_t owner_checked_ns; /* MBX_OWNED: when a send last checked the owner */
     uint64_t recv_id;         /* MBX_RECV_EXCLUSIVE: this handle's id in its process */
     uint64_t recv_owner;      /* ... and the process that took the right with it */
+    uint64_t send_id;         /* MBX_RECV_PAIR: the same for the send right */
+    uint64_t send_owner;
     /* A read-only mapping of the same file, made by the first
      * mbx_recv_loan: received loans point into it, so a receiver that
      * writes through one faults instead of changing the message. */

@@ -51,6 +51,8 @@ static int send(struct mbx *m, const void *buf, size_t len, unsigned prio, uint6
     if (type && b->seg.stream)
         return -EINVAL; /* bytes have no types */
     int r = owner_send_check(b);
+    if (!r)
+        r = send_right_check(b);
     if (r)
         return r;
     struct mb_ctx c = handle_ctx(b);

@@ -125,3 +125,20 @@ field() {
     [ "$status" -eq 2 ]
     [ ! -e "$MBX_DIR/mbx.a" ]
 }
+
+@test "create --pair: one sender and one receiver at a time, the others refused" {
+    mbx create link --pair
+    run mbx stat link
+    [[ "$output" == *"policy:            pair"* ]]
+    bg "$MBX" recv link -n 1
+    # The receiving end is taken once the background recv has opened it.
+    wait_until 10 sh -c "'$MBX' recv link -t 0 2>&1 | grep -q busy"
+    run mbx recv link -t 0
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"busy"* ]]
+    mbx send link hello
+    wait_exit "$BG_PID"
+    [ "$EXIT" -eq 0 ]
+    run mbx recv link -t 0
+    [ "$status" -eq 3 ]
+}
