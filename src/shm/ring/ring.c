@@ -137,15 +137,8 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     }
     /* A sender that came round a lap later may have moved our claim on
      * (relocation): publish at the position it moved to. */
-    for (;;) {
-        uint64_t expect = mine;
-        if (__atomic_compare_exchange_n(&sl->word, &expect,
-                                        slot_word(mine >> (64 - SLOT_POS_BITS), SLOT_READY, 0), 0,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            break;
-        if (!ring_relocated(s, sl, &mine))
-            return RETRY;
-    }
+    if (!ring_let_go(s, sl, &mine, SLOT_READY, 0))
+        return RETRY;
     (void)t;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
@@ -284,16 +277,8 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     /* Still ours? If someone judged us dead and freed the slot, what we
      * copied may be a newer message's bytes: look again. A sender may have
      * moved our hold on by whole laps (relocation): free it there. */
-    for (;;) {
-        uint64_t expect = mine;
-        if (__atomic_compare_exchange_n(
-                &sl->word, &expect,
-                slot_word((mine >> (64 - SLOT_POS_BITS)) + s->ring_slots, SLOT_FREE, 0), 0,
-                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            break;
-        if (!ring_relocated(s, sl, &mine))
-            return RETRY;
-    }
+    if (!ring_let_go(s, sl, &mine, SLOT_FREE, s->ring_slots))
+        return RETRY;
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);

@@ -102,6 +102,13 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
  * else by pid alone) lives, else 0. */
 int ring_holder_alive(const struct ring_slot *sl, uint64_t w);
 
+/* Moves slot sl, which the caller holds as *mine, to `state` (naming no
+ * process) at the hold's position plus `ahead` (0, or a lap to free it for
+ * the next), following the hold where a sender relocated it (*mine is
+ * updated). Returns 1, or 0 when the slot is no longer the caller's. */
+int ring_let_go(const struct seg *s, struct ring_slot *sl, uint64_t *mine, unsigned state,
+                uint64_t ahead);
+
 /* When the word of a slot the caller held as `mine` moved on because a
  * sender relocated it (same state, same pid, whole laps later), stores the
  * new word in *mine and returns 1; else 0 (the slot is no longer ours). */

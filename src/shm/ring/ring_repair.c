@@ -52,15 +52,8 @@ static int put_back(const struct seg *s, struct ring_slot *sl, uint64_t w)
     recount_prio(ctl, sl);
     /* A sender may move our hold on by whole laps meanwhile (relocation):
      * the message is put back where the hold is. */
-    for (;;) {
-        uint64_t expect = mine;
-        if (__atomic_compare_exchange_n(&sl->word, &expect,
-                                        slot_word(mine >> (64 - SLOT_POS_BITS), SLOT_READY, 0), 0,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            break;
-        if (!ring_relocated(s, sl, &mine))
-            return 1; /* only a wrong judgement of our death moves it so */
-    }
+    if (!ring_let_go(s, sl, &mine, SLOT_READY, 0))
+        return 1; /* only a wrong judgement of our death moves it so */
     uint64_t h = __atomic_load_n(&ctl->head, __ATOMIC_ACQUIRE);
     uint64_t pos = ring_pos64(h, mine);
     while ((int64_t)(h - pos) > 0 &&
@@ -122,6 +115,20 @@ int ring_holder_alive(const struct ring_slot *sl, uint64_t w)
     uint32_t start = __atomic_load_n(&sl->who_start, __ATOMIC_ACQUIRE);
     uint64_t r2 = __atomic_load_n(&sl->who_word, __ATOMIC_ACQUIRE);
     return alive(ident_make(pid, r1 == w && r2 == w ? start : 0));
+}
+
+int ring_let_go(const struct seg *s, struct ring_slot *sl, uint64_t *mine, unsigned state,
+                uint64_t ahead)
+{
+    for (;;) {
+        uint64_t expect = *mine;
+        uint64_t to = slot_word((*mine >> (64 - SLOT_POS_BITS)) + ahead, state, 0);
+        if (__atomic_compare_exchange_n(&sl->word, &expect, to, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+            return 1;
+        if (!ring_relocated(s, sl, mine))
+            return 0;
+    }
 }
 
 int ring_relocated(const struct seg *s, const struct ring_slot *sl, uint64_t *mine)
