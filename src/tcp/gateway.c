@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -551,6 +552,41 @@ static void do_stat(struct conn *c, const struct qframe *q)
     reply_frame(c, W_STATR, 0, q->h.id, body, wire_stat_put(body, &st), NULL, 0);
 }
 
+/* The folder this process's local mailbox names stand for, absolute:
+ * $MBX_DIR, or /dev/shm (as mbx_open reads them). Returns 0 or -errno. */
+static int mailbox_dir(char *out, size_t cap)
+{
+    const char *d = getenv("MBX_DIR");
+    char *real = realpath(d && *d ? d : "/dev/shm", NULL);
+    if (!real)
+        return -errno;
+    int n = snprintf(out, cap, "%s", real);
+    free(real);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Answers a probe from a client on this machine (WIRE_OPEN_PROBE): where
+ * the mailbox's file is, so it can open it itself; the allow-list was
+ * checked. With no folder to tell, WELCOME says -ENOTSUP and the client
+ * opens through the gateway. */
+static void probe_answer(struct conn *c, const struct wire_open *o, const struct wire_hello *hello,
+                         struct wire_welcome *w, int64_t dl)
+{
+    char dir[WIRE_DIR_MAX + 1];
+    uint64_t boot[2];
+    uint8_t buf[WIRE_BOOT_ID + 2 + WIRE_DIR_MAX];
+    int r = mailbox_dir(dir, sizeof(dir));
+    if (!r && !plat_boot_id(boot))
+        r = -ENOTSUP;
+    w->status = r ? -ENOTSUP : 0;
+    auth_mac(&c->g->secret, "mbx gateway", o->nonce, hello->nonce, w->mac);
+    if (frame_write(c->fd, W_WELCOME, 0, 0, buf, wire_welcome_put(buf, w), NULL, 0, dl) || r)
+        return;
+    uint8_t id[WIRE_BOOT_ID];
+    memcpy(id, boot, sizeof(id));
+    frame_write(c->fd, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
+}
+
 /* The handshake. Returns the session to serve (busy), or NULL after
  * telling the client why not. */
 static struct session *handshake(struct conn *c)
@@ -588,6 +624,10 @@ static struct session *handshake(struct conn *c)
     }
     if (w.status)
         goto answer;
+    if (o.flags & WIRE_OPEN_PROBE) {
+        probe_answer(c, &o, &hello, &w, dl);
+        goto out;
+    }
     pthread_mutex_lock(&g->mu);
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)

@@ -308,3 +308,24 @@ int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_
             return -EPIPE;
     }
 }
+
+int sock_is_local(int fd)
+{
+    struct sockaddr_storage me, peer;
+    socklen_t ml = sizeof(me), pl = sizeof(peer);
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl))
+        return 0;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *p = (const struct sockaddr_in *)&peer;
+        const struct sockaddr_in *m = (const struct sockaddr_in *)&me;
+        return (ntohl(p->sin_addr.s_addr) >> 24) == 127 || p->sin_addr.s_addr == m->sin_addr.s_addr;
+    }
+    if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)&peer;
+        const struct sockaddr_in6 *m = (const struct sockaddr_in6 *)&me;
+        return IN6_IS_ADDR_LOOPBACK(&p->sin6_addr) ||
+               memcmp(&p->sin6_addr, &m->sin6_addr, sizeof(p->sin6_addr)) == 0;
+    }
+    return 0;
+}

@@ -17,6 +17,10 @@ int sock_split(const char *addr, char *host, size_t hostcap, char *port, size_t 
  * -ECONNREFUSED, -EHOSTUNREACH, -ENOENT for a name that does not resolve). */
 int sock_connect(const char *host, const char *port, int64_t deadline);
 
+/* Returns 1 when the peer of connected socket fd is on this machine (a
+ * loopback address, or the address of this end), else 0. */
+int sock_is_local(int fd);
+
 /* Listens on "HOST:PORT" (port 0: any free one). Returns the descriptor
  * and stores the port, or -errno. */
 int sock_listen(const char *addr, int *port_out);

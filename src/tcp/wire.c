@@ -94,7 +94,7 @@ int wire_hdr_get(const uint8_t *p, uint64_t max_body, struct wire_hdr *h)
     h->flags = (uint8_t)get8(&c, 1);
     uint64_t zero = get8(&c, 2);
     h->id = get8(&c, 8);
-    if (zero || h->type < W_HELLO || h->type > W_REPLY || h->len > max_body)
+    if (zero || h->type < W_HELLO || h->type > W_HERE || h->len > max_body)
         return -EPROTO;
     return 0;
 }
@@ -388,4 +388,30 @@ int wire_reply_get(const uint8_t *p, size_t n, uint64_t *token, uint32_t *pid)
     *token = get8(&c, 8);
     *pid = (uint32_t)get8(&c, 4);
     return *token == 0 ? -EPROTO : prefix(&c);
+}
+
+size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const char *dir)
+{
+    struct cur c = writer(p);
+    size_t len = strnlen(dir, WIRE_DIR_MAX);
+    put_bytes(&c, boot_id, WIRE_BOOT_ID);
+    put8(&c, len, 2);
+    put_bytes(&c, dir, len);
+    return (size_t)(c.w - p);
+}
+
+int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], char *dir)
+{
+    struct cur c = reader(p, n);
+    get_bytes(&c, boot_id, WIRE_BOOT_ID);
+    size_t len = (size_t)get8(&c, 2);
+    if (c.bad || len == 0 || len > WIRE_DIR_MAX)
+        return -EPROTO;
+    get_bytes(&c, dir, len);
+    dir[len] = 0;
+    /* A folder the client will open a file in: absolute, whole, no ".."
+     * games (the name that follows is checked by mbx_open itself). */
+    if (dir[0] != '/' || strlen(dir) != len)
+        return -EPROTO;
+    return exact(&c);
 }

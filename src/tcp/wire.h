@@ -46,7 +46,16 @@ enum wire_type {
     W_PONG = 14,   /* either side: yes */
     W_BYE = 15,    /* client: done, end the session */
     W_REPLY = 16,  /* client, id = request: answer a request taken over the wire */
+    W_HERE = 17,   /* gateway, after WELCOME to a probe: its boot id and mailbox folder */
 };
+
+/* In W_OPEN's flags: a probe. The client found the gateway on its own
+ * machine (a loopback or its own address) and asks where the mailbox's file
+ * is, to open it directly (no gateway hop); the gateway opens nothing,
+ * answers WELCOME (session 0) and W_HERE, and closes. */
+#define WIRE_OPEN_PROBE 0x80000000u
+#define WIRE_BOOT_ID    16  /* bytes of the kernel's boot id */
+#define WIRE_DIR_MAX    400 /* the longest mailbox folder W_HERE carries */
 
 /* W_SEND flags: the client waits for this send's ACK (rendezvous, or no
  * credit left): the gateway honours the timeout; else it waits for room. */
@@ -159,6 +168,9 @@ size_t wire_call_put(uint8_t *p, const struct wire_call *c);
 int wire_call_get(const uint8_t *p, size_t n, struct wire_call *c); /* n >= fixed */
 size_t wire_stat_put(uint8_t *p, const mbx_stat *st);
 int wire_stat_get(const uint8_t *p, size_t n, mbx_stat *st);
+size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const char *dir);
+/* dir: WIRE_DIR_MAX + 1 bytes; an absolute path without NUL inside. */
+int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], char *dir);
 size_t wire_reply_put(uint8_t *p, uint64_t token, uint32_t pid);
 int wire_reply_get(const uint8_t *p, size_t n, uint64_t *token, uint32_t *pid); /* n >= fixed */
 

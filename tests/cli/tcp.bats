@@ -7,6 +7,7 @@ load common
 # A private secret for the test, and a gateway exporting jobs* and svc.
 start_gateway() {
     export MBX_SECRET_FILE=$BATS_TEST_TMPDIR/secret
+    export MBX_TCP_BYPASS=0 # through the gateway, though it is on this machine
     [ -f "$MBX_SECRET_FILE" ] || (umask 077 && echo 0123456789abcdef0123456789 > "$MBX_SECRET_FILE")
     bg "$MBX" serve --listen "${1:-127.0.0.1:0}" --allow 'jobs*' --allow svc \
         > "$BATS_TEST_TMPDIR/gw.out"

@@ -178,6 +178,7 @@ static int setup(void **state)
     snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
     write_secret(secret_path);
     setenv("MBX_SECRET_FILE", secret_path, 1);
+    setenv("MBX_TCP_BYPASS", "0", 1); /* the network path is what is tested */
     return 0;
 }
 

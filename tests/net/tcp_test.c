@@ -34,6 +34,9 @@ static int setup(void **state)
     snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
     write_secret(secret_path, "0123456789abcdef0123456789abcdef\n", 0600);
     setenv("MBX_SECRET_FILE", secret_path, 1);
+    /* These tests are about the network path: a gateway on this machine
+     * is not skipped (bypass_on_this_machine tests that). */
+    setenv("MBX_TCP_BYPASS", "0", 1);
     static const char *const allow[] = {"jobs*", "rv", "gone", "full", "calls", "cut*", NULL};
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
@@ -274,6 +277,35 @@ static void refused_without_the_secret_or_outside_the_list(void **state)
     mbx_unlink("jobs-x");
 }
 
+/* A tcp:// name of a gateway on this machine opens the mailbox's own file
+ * (same boot, found through the gateway, which still checks the secret and
+ * its allow-list); MBX_TCP_BYPASS=0 keeps the network path. */
+static void bypass_on_this_machine(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs-here", 8, 64, 0);
+    unsetenv("MBX_TCP_BYPASS");
+    mbx *remote = open_remote(gw_port, "jobs-here", MBX_SEND | MBX_RECV);
+    /* A local handle: it has the extended statistics, a tcp:// one not. */
+    mbx_stat_ext ext = {.size = sizeof(ext)};
+    assert_int_equal(mbx_stat_ext_get(remote, &ext), 0);
+    assert_int_equal(mbx_send(remote, "x", 1, 0, 0), 0);
+    mbx_msginfo info;
+    char buf[8];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 1);
+    mbx_close(remote);
+    mbx *m;
+    char name[128];
+    remote_name(name, sizeof(name), gw_port, "secret-box");
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES); /* still the list */
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    remote = open_remote(gw_port, "jobs-here", MBX_SEND);
+    assert_int_equal(mbx_stat_ext_get(remote, &ext), -ENOTSUP);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-here");
+}
+
 /* ---- the link cut, again and again ---- */
 
 #define CUT_MSGS 3000
@@ -504,6 +536,7 @@ int main(void)
         cmocka_unit_test(call_and_reply_across),
         cmocka_unit_test(removal_across),
         cmocka_unit_test(refused_without_the_secret_or_outside_the_list),
+        cmocka_unit_test(bypass_on_this_machine),
         cmocka_unit_test(exactly_once_across_cuts),
         cmocka_unit_test(calls_exactly_once_across_cuts),
         cmocka_unit_test(timed_send_resent_after_its_deadline),
