@@ -63,7 +63,7 @@ static void hdr(const uint8_t *p, size_t n)
         struct wire_hdr h, again;
         if (!decoded(wire_hdr_get(b, limits[i], &h)))
             continue;
-        CHECK(h.type >= W_HELLO && h.type <= W_REPLY && h.len <= limits[i]);
+        CHECK(h.type >= W_HELLO && h.type <= W_HERE && h.len <= limits[i]);
         uint8_t out[WIRE_HDR];
         wire_hdr_put(out, &h);
         CHECK(decoded(wire_hdr_get(out, limits[i], &again)));
@@ -252,8 +252,22 @@ static void reply(const uint8_t *p, size_t n)
     CHECK(ta == tb && pa == pb);
 }
 
+static void here(const uint8_t *p, size_t n)
+{
+    uint8_t ba[WIRE_BOOT_ID], bb[WIRE_BOOT_ID];
+    char da[WIRE_DIR_MAX + 1], db[WIRE_DIR_MAX + 1];
+    if (!decoded(wire_here_get(p, n, ba, da)))
+        return;
+    CHECK(da[0] == '/' && strlen(da) <= WIRE_DIR_MAX);
+    uint8_t out[WIRE_BOOT_ID + 2 + WIRE_DIR_MAX];
+    size_t len = wire_here_put(out, ba, da);
+    CHECK(len == n && memcmp(out, p, n) == 0);
+    CHECK(decoded(wire_here_get(out, len, bb, db)));
+    CHECK(memcmp(ba, bb, sizeof(ba)) == 0 && strcmp(da, db) == 0);
+}
+
 static void (*const decoders[])(const uint8_t *, size_t) = {
-    hdr, hello, open_, welcome, send_, ack, recv_, msg, result, call, stat_, reply,
+    hdr, hello, open_, welcome, send_, ack, recv_, msg, result, call, stat_, reply, here,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
