@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #define QUEUE_MAX   (2 * TCP_WINDOW_MAX + 16) /* frames read ahead of the worker */
+#define CONNS_MAX   256                       /* connections at once: two threads each */
 #define TOKENS_HELD 32
 #define SLICE_NS    TCP_TICK_NS
 
@@ -843,6 +844,17 @@ static void *acceptor_main(void *arg)
         int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             continue;
+        /* Anyone who can reach the port can connect before proving
+         * anything: a cap keeps a flood from taking every thread. */
+        unsigned n = 0;
+        pthread_mutex_lock(&g->mu);
+        for (struct conn *k = g->conns; k; k = k->next)
+            n++;
+        pthread_mutex_unlock(&g->mu);
+        if (n >= CONNS_MAX) {
+            close(fd);
+            continue;
+        }
         keepalive(fd);
         struct conn *c = calloc(1, sizeof(*c));
         if (!c) {
