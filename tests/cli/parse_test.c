@@ -133,6 +133,8 @@ static void test_policy(void **state)
     assert_int_equal(v, MBX_RECV_ANY);
     assert_int_equal(parse_policy("exclusive", &v), 0);
     assert_int_equal(v, MBX_RECV_EXCLUSIVE);
+    assert_int_equal(parse_policy("pair", &v), 0);
+    assert_int_equal(v, MBX_RECV_PAIR);
     assert_int_equal(parse_policy("round-robin", &v), 0);
     assert_int_equal(v, MBX_RECV_ROUND_ROBIN);
     assert_int_equal(parse_policy("Any", &v), -EINVAL);

@@ -191,11 +191,12 @@ static void fuzz_priority(const char *s)
 
 static void fuzz_policy(const char *s)
 {
-    static const char *names[] = {"any", "exclusive", "round-robin"};
-    static const uint32_t values[] = {MBX_RECV_ANY, MBX_RECV_EXCLUSIVE, MBX_RECV_ROUND_ROBIN};
+    static const char *names[] = {"any", "exclusive", "round-robin", "pair"};
+    static const uint32_t values[] = {MBX_RECV_ANY, MBX_RECV_EXCLUSIVE, MBX_RECV_ROUND_ROBIN,
+                                      MBX_RECV_PAIR};
     int want = -EINVAL;
     uint64_t want_v = 0;
-    for (unsigned i = 0; i < 3; i++)
+    for (unsigned i = 0; i < 4; i++)
         if (strcmp(s, names[i]) == 0) {
             want = 0;
             want_v = values[i];
