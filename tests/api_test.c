@@ -97,7 +97,7 @@ static void open_argument_errors(void **state)
     a.capacity = (1u << 31) + 1;
     assert_int_equal(mbx_open("x", flags, &a, &m), -EINVAL);
     mbx_attr_init(&a);
-    a.recv_policy = 3;
+    a.recv_policy = MBX_RECV_PAIR + 1; /* no such policy */
     assert_int_equal(mbx_open("x", flags, &a, &m), -EINVAL);
     mbx_attr_init(&a);
     a.mode = 01000;

@@ -143,7 +143,7 @@ static const struct row rows[] = {
     {"create max_msg_size 0", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_SIZE0, .expect = -EINVAL},
     {"create max_msg_size 1 GiB + 1", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_SIZE_BIG, .expect = -EINVAL},
     {"create capacity 2^31 + 1", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_CAP_BIG, .expect = -EINVAL},
-    {"create recv_policy 3", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_POLICY, .expect = -EINVAL},
+    {"create recv_policy 4 (none)", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_POLICY, .expect = -EINVAL},
     {"create mode 04600", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_MODE, .expect = -EINVAL},
     {"create memory_limit 10", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_MEM_SMALL, .expect = -EINVAL},
     {"create memory_limit UINT64_MAX", O_OPEN, .name = "new", .flags = MBX_SEND | MBX_CREATE, .attr = A_MEM_BIG, .expect = -EINVAL},
@@ -394,7 +394,7 @@ static long run(const struct row *r)
         a.capacity = (1u << 31) + 1;
         break;
     case A_POLICY:
-        a.recv_policy = 3;
+        a.recv_policy = MBX_RECV_PAIR + 1; /* no such policy */
         break;
     case A_MODE:
         a.mode = 04600;
