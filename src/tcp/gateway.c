@@ -31,6 +31,7 @@
 #define QUEUE_MAX   (2 * TCP_WINDOW_MAX + 16) /* frames read ahead of the worker */
 #define CONNS_MAX   256                       /* connections at once: two threads each */
 #define TOKENS_HELD 32
+#define TOMBS       1024 /* ended sessions whose last send is remembered */
 #define SLICE_NS    TCP_TICK_NS
 
 struct session {
@@ -78,8 +79,18 @@ struct conn {
     struct session *s;
 };
 
+/* What is left of a session that ended because its client stayed away:
+ * enough to tell a client that comes back after all which of its sends
+ * were delivered, so none is delivered twice. */
+struct tomb {
+    uint64_t id, last_seq;
+    int32_t last_status;
+};
+
 struct mbx_gateway {
     int lfd, port;
+    struct tomb tombs[TOMBS]; /* a ring, under mu */
+    unsigned ntombs;
     int wake[2];
     pthread_t acceptor;
     struct secret secret;
@@ -156,6 +167,7 @@ static void expire(struct mbx_gateway *g, int all)
         struct session *s = *p;
         if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
             *p = s->next;
+            g->tombs[g->ntombs++ % TOMBS] = (struct tomb){s->id, s->last_seq, s->last_status};
             session_free(s);
             continue;
         }
@@ -633,12 +645,19 @@ static struct session *handshake(struct conn *c)
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
+    struct tomb tomb = {0, 0, 0};
     if (s && s->busy) {
         s = NULL;
         w.status = -EBUSY; /* its old link is still being let go: try again */
     } else if (s) {
         s->busy = 1;
         resumed = 1;
+    } else if (o.session) {
+        for (unsigned i = 0; i < TOMBS && i < g->ntombs; i++)
+            if (g->tombs[i].id == o.session) {
+                tomb = g->tombs[i];
+                g->tombs[i].id = 0;
+            }
     }
     pthread_mutex_unlock(&g->mu);
     if (w.status)
@@ -656,6 +675,12 @@ static struct session *handshake(struct conn *c)
         }
         r = auth_random((uint8_t *)&s->id, sizeof(s->id));
         s->id |= 1;
+        if (tomb.id) { /* an ended session comes back: it goes on where it was */
+            s->id = tomb.id;
+            s->last_seq = tomb.last_seq;
+            s->last_status = tomb.last_status;
+            resumed = 1;
+        }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
         if (!r)
             r = mbx_open_opts(o.name, flags, &o.opts, &s->h);

@@ -343,17 +343,27 @@ static void exactly_once_across_cuts(void **state)
     srand(7);
     assert_int_equal(pthread_create(&t, NULL, cut_often, &c), 0);
     uint32_t next_in = 0, next_out = 0, sent_out = 0;
-    uint32_t sent_in = 0;
+    uint32_t sent_in = 0, unknown = 0;
+    /* A send that says -ENOTCONN may or may not have been delivered: its
+     * number is not used again, and may be missing. */
+    static uint8_t maybe[CUT_MSGS];
+    memset(maybe, 0, sizeof(maybe));
     while (sent_in < CUT_MSGS || next_out < CUT_MSGS) {
         if (sent_in < CUT_MSGS) {
             int r = mbx_send(rs, &sent_in, sizeof(sent_in), 0, 2000000000ll);
-            if (r == 0)
+            if (r == 0) {
                 sent_in++;
-            else if (r != -ETIMEDOUT && r != -ENOTCONN)
+            } else if (r == -ENOTCONN) {
+                maybe[sent_in++] = 1;
+                unknown++;
+            } else if (r != -ETIMEDOUT) {
                 fail_msg("send %u: %d", sent_in, r);
+            }
         }
         uint32_t v;
         while (mbx_recv(in, &v, sizeof(v), NULL, 0) == sizeof(v)) {
+            while (v != next_in && next_in < CUT_MSGS && maybe[next_in])
+                next_in++;
             assert_int_equal(v, next_in); /* in order, none twice, none missing */
             next_in++;
         }
@@ -374,13 +384,18 @@ static void exactly_once_across_cuts(void **state)
     assert_int_equal(mbx_sync(rs), 0);
     uint32_t v;
     while (mbx_recv(in, &v, sizeof(v), NULL, 0) == sizeof(v)) {
+        while (v != next_in && next_in < CUT_MSGS && maybe[next_in])
+            next_in++;
         assert_int_equal(v, next_in);
         next_in++;
     }
+    while (next_in < CUT_MSGS && maybe[next_in])
+        next_in++;
     assert_int_equal(next_in, CUT_MSGS);
     assert_int_equal(mbx_recv(out, &v, sizeof(v), NULL, 0), -EAGAIN);
-    print_message("%d messages each way, link cut %d times: each delivered once, in order\n",
-                  CUT_MSGS, c.cuts);
+    print_message("%d messages each way, link cut %d times: each delivered once, in order "
+                  "(%u sends of unknown outcome)\n",
+                  CUT_MSGS, c.cuts, unknown);
     assert_true(c.cuts > 5);
     mbx_close(rs);
     mbx_close(rr);

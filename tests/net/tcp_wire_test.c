@@ -181,12 +181,55 @@ static void finished_sends_not_delivered_again(void **state)
     mbx_unlink("wire-dedup");
 }
 
+/* A client that stays away longer than the linger time: its session ends
+ * (a held message goes back), but when it comes back after all, the
+ * gateway still knows which of its sends it delivered, so the ones the
+ * client sends again are not delivered twice. (They were, while the
+ * gateway forgot ended sessions: a duplicate under ASan and load.) */
+static void ended_session_remembers_its_sends(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.linger_ms = 50;
+    mbx_gateway *short_gw;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &short_gw), 0);
+    char saved[16];
+    snprintf(saved, sizeof(saved), "%s", gw_port);
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    mbx *local = test_box("wire-linger", 8, 64, 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-linger", 0, 0), 0);
+    uint64_t session = r.w.session;
+    assert_int_equal(raw_send(&r, 1, 1), 0);
+    assert_int_equal(raw_send(&r, 2, 2), 0);
+    raw_close(&r);
+    /* The gateway looks for ended sessions once a second. */
+    usleep(2500000);
+    assert_int_equal(raw_open(&r, "wire-linger", session, 0), 0);
+    assert_true(r.h.flags & WF_RESUMED);
+    assert_int_equal(r.w.session, session);
+    assert_int_equal(r.w.last_seq, 2);
+    assert_int_equal(raw_send(&r, 2, 2), 0); /* sent again: not delivered again */
+    assert_int_equal(count_of(local), 2);
+    assert_int_equal(raw_send(&r, 3, 3), 0);
+    assert_int_equal(count_of(local), 3);
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-linger");
+    mbx_gateway_stop(short_gw);
+    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wrong_mac_refused),
         cmocka_unit_test(finished_sends_not_delivered_again),
+        cmocka_unit_test(ended_session_remembers_its_sends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
