@@ -164,6 +164,11 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     int64_t deadline = CLOCK_DEADLINE_LATER;
     int64_t lap = s->ring_slots;
     unsigned advances = 0;
+    /* Positions in a row found held a lap behind (each one's holder moved
+     * on, repaired, or waited for): past a lap, every slot is held by a
+     * live process, and moving them on again would only spin. */
+    int64_t behind = 0;
+    uint64_t last_behind = 0;
     for (;;) {
         if (seg_removed(s))
             return -EIDRM;
@@ -191,6 +196,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
             /* Position t is taken already: move the hint on. */
             if (++advances > ADVANCE_LIMIT)
                 return -EUCLEAN;
+            behind = 0;
             ring_advance(&ctl->tail, t);
             continue;
         }
@@ -199,7 +205,12 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         /* The slot still holds the message of the last lap: full, unless
          * its holder died or holds it for long (see ring_unstick). */
         advances = 0;
-        struct stuck k = {s, sl, w, t};
+        if (!behind || t != last_behind)
+            behind++;
+        last_behind = t;
+        /* Within a lap, a live holder is moved on; after that, only dead
+         * ones are repaired, and a live one is waited for. */
+        struct stuck k = {s, sl, w, behind <= lap ? t : RING_NO_POS};
         if (timeout_ns == MBX_NONBLOCK) {
             if (unstuck(&k))
                 continue;
