@@ -478,6 +478,13 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                     ring_advance(&ctl->head, h);
                 return got;
             }
+            /* The head's slot moved on since ring_settle_head looked at it
+             * (a later lap's message, a loan, a give-up): look again. Its
+             * word may never change again, and a message published
+             * meanwhile woke nobody (the model check found this). */
+            int64_t d = slot_dist(w, h);
+            if (d > 0 || (d == 0 && (st == SLOT_SKIP || st == SLOT_LENT)))
+                continue;
             /* Nothing to take at the head: free, being written, or being
              * copied out. A process slow at the head must not hide the
              * messages behind it: those need a scan. */
