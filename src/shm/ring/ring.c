@@ -157,6 +157,11 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     int64_t deadline = CLOCK_DEADLINE_LATER;
     int64_t lap = s->ring_slots;
     unsigned advances = 0;
+    /* Positions in a row found held a lap behind (each one's holder moved
+     * on, repaired, or waited for): past a lap, every slot is held by a
+     * live process, and moving them on again would only spin. */
+    int64_t behind = 0;
+    uint64_t last_behind = 0;
     for (;;) {
         if (seg_removed(s))
             return -EIDRM;
@@ -184,6 +189,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
             /* Position t is taken already: move the hint on. */
             if (++advances > ADVANCE_LIMIT)
                 return -EUCLEAN;
+            behind = 0;
             ring_advance(&ctl->tail, t);
             continue;
         }
@@ -192,7 +198,12 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         /* The slot still holds the message of the last lap: full, unless
          * its holder died or holds it for long (see ring_unstick). */
         advances = 0;
-        struct stuck k = {s, sl, w, t};
+        if (!behind || t != last_behind)
+            behind++;
+        last_behind = t;
+        /* Within a lap, a live holder is moved on; after that, only dead
+         * ones are repaired, and a live one is waited for. */
+        struct stuck k = {s, sl, w, behind <= lap ? t : RING_NO_POS};
         if (timeout_ns == MBX_NONBLOCK) {
             if (unstuck(&k))
                 continue;
@@ -452,6 +463,13 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                     ring_advance(&ctl->head, h);
                 return got;
             }
+            /* The head's slot moved on since ring_settle_head looked at it
+             * (a later lap's message, a loan, a give-up): look again. Its
+             * word may never change again, and a message published
+             * meanwhile woke nobody (the model check found this). */
+            int64_t d = slot_dist(w, h);
+            if (d > 0 || (d == 0 && (st == SLOT_SKIP || st == SLOT_LENT)))
+                continue;
             /* Nothing to take at the head: free, being written, or being
              * copied out. A process slow at the head must not hide the
              * messages behind it: those need a scan. */
