@@ -132,5 +132,9 @@ else
         [ "$r" = 0 ] || failed=1
     done <<<"$scenarios"
 fi
-[ "$failed" = 0 ] && echo "model check: all held" || echo "model check: FAILED"
+if [ "$mode" = mutants ]; then
+    [ "$failed" = 0 ] && echo "mutants: all caught" || echo "mutants: SOME NOT CAUGHT"
+else
+    [ "$failed" = 0 ] && echo "model check: all held" || echo "model check: FAILED"
+fi
 exit "$failed"
