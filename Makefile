@@ -5,7 +5,7 @@ JOBS  ?= $(shell nproc)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build install package test bench bench-full asan tsan valgrind mutants builds clean format
+.PHONY: all deps build install package test bench bench-full asan tsan valgrind mutants model builds clean format
 
 all: build
 
@@ -88,6 +88,11 @@ valgrind: build
 # cli and fuzz tests; CI runs the ones flagged quick, 1-3 minutes).
 mutants:
 	@MUTANT_JOBS=$(JOBS) tests/mutants/run.sh
+
+# The ring's slot protocol checked with SPIN (tests/model; README, "The
+# ring's protocol, model checked"). CI runs --quick.
+model:
+	@tests/model/run.sh --full
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
