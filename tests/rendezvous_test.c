@@ -151,15 +151,21 @@ static void sender_sees_its_block_reused(void **state)
     mbx *m = test_box("rvreuse", MBX_RENDEZVOUS, 4000, 4096);
     pid_t snd = fork();
     if (snd == 0) {
+        test_child(); /* a stopped sender must not outlive a failed test */
         char buf[4000] = {1};
         _exit(mbx_send(m, buf, sizeof(buf), 0, 10000000000ll) == 0 ? 0 : 1);
     }
+    /* Stopped only once it waits for a taker, outside the mailbox's lock:
+     * the message is counted before the sender lets go of the lock, and a
+     * sender stopped holding it made the receiver's non-blocking take say
+     * -EAGAIN (1 run in 30 under load). */
     mbx_stat st = {0};
-    for (int i = 0; i < 5000 && st.count == 0; i++) {
+    for (int i = 0; i < 5000 && (st.count == 0 || st.senders_waiting == 0); i++) {
         sleep_ms(1);
         assert_int_equal(mbx_stat_get(m, &st), 0);
     }
     assert_int_equal(st.count, 1);
+    assert_int_equal(st.senders_waiting, 1);
     assert_int_equal(kill(snd, SIGSTOP), 0);
     int ws;
     assert_int_equal(waitpid(snd, &ws, WUNTRACED), snd);
