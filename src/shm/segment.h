@@ -177,7 +177,10 @@ struct seg_receipt {
     uint64_t token;  /* 0: free */
     uint64_t caller; /* ident of the calling process */
     uint64_t taker;  /* ident of the process that took the request; 0: nobody yet */
-    uint64_t spare;
+    /* Confirmed sends only (receipts.h): 1 while the sender sleeps on this
+     * word, 2 once a taker woke it; and the taker's uid. */
+    uint32_t notify;
+    uint32_t taker_uid;
 };
 #define SEG_RECEIPTS 128u
 _Static_assert(SEG_RECEIPTS * sizeof(struct seg_receipt) == 4096, "receipts fill a page");

@@ -272,7 +272,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
      * ours: if we die now, the request goes back to the queue. */
     uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     if (token && !(token & REPLY_BIT))
-        receipt_taken(s, token, c->who);
+        receipt_taken(s, token, c->who, c->uid);
     if (lend) {
         /* The slot stays LENT until mbx_release frees it; the message is
          * received now, as in heap mailboxes, so a borrower that dies
