@@ -138,7 +138,7 @@ typedef struct mbx_stat {
 typedef struct mbx_stat_ext {
     uint32_t size;
     uint32_t kind;           /* enum mbx_kind of the mailbox */
-    uint32_t layout_version; /* of its shared memory (this build makes 4) */
+    uint32_t layout_version; /* of its shared memory (this build makes 5) */
     uint32_t reserved;
 } mbx_stat_ext;
 

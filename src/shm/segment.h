@@ -42,7 +42,7 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
  * their start time, calls leave receipts in the called mailbox, messages
  * carry a type tag, pollers have entries. Files of versions 1 and 2
  * (earlier builds) are refused with -EPROTO. */
-#define SEG_VERSION    4u
+#define SEG_VERSION    5u
 #define SEG_LINE       64u
 #define SEG_NBINS      64u
 #define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
@@ -155,7 +155,7 @@ struct seg_hdr {
     int32_t owner_pid;
     uint32_t ring_slots; /* ring kind: slots (0 otherwise) */
     uint64_t ring_off;
-    uint64_t slot_size;
+    uint64_t slot_size; /* ring kind: bytes between two slots' payloads */
     char name[208];
     struct seg_hot hot;
     struct seg_meta meta;
@@ -218,7 +218,7 @@ struct seg {
      * below backed_end while the segment's given_back count is backed_gen. */
     uint32_t *slot_backed;
     uint64_t backed_end, backed_gen;
-    uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
+    unsigned char *ring_payloads; /* ring kind: the first slot's payload (ring_impl.h) */
     /* Where pollers' sockets beside the mailbox are (its file's directory;
      * NULL for "@PID", whose pollers' sockets are all in /dev/shm). */
     const char *poll_dir;

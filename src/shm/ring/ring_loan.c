@@ -12,14 +12,13 @@
 /* The slot whose payload starts at buf, or NULL when buf is not one. */
 static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
 {
-    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
     const unsigned char *p = buf;
-    if (p < first + sizeof(struct ring_slot))
+    if (p < s->ring_payloads)
         return NULL;
-    uint64_t off = (uint64_t)(p - first) - sizeof(struct ring_slot);
+    uint64_t off = (uint64_t)(p - s->ring_payloads);
     if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
         return NULL;
-    return (struct ring_slot *)(first + off);
+    return ring_slot_at(s, off / s->slot_size);
 }
 
 int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
@@ -35,7 +34,7 @@ int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
     }
     /* The loan's size, so that mbx_send_loan can check it. */
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
-    *buf = sl + 1;
+    *buf = ring_payload(c->s, sl);
     return 0;
 }
 
