@@ -27,7 +27,7 @@ struct udp_box {
     mbx *local; /* the mailbox's own file (same machine), or NULL */
     char box[UDPF_NAME_MAX + 1];
     size_t box_len;
-    struct secret secret;
+    struct udpf_key key; /* the secret's */
     uint64_t sender, seq;
     uint8_t buf[UDPF_DGRAM_MAX];
 };
@@ -151,7 +151,7 @@ static int probe(struct udp_box *b, char *dir)
                      .name_len = b->box_len};
     size_t n = udpf_put(b->buf, &f);
     memcpy(b->buf + n, nonce, UDPF_NONCE);
-    n = udpf_seal(&b->secret, b->buf, n + UDPF_NONCE);
+    n = udpf_seal(&b->key, b->buf, n + UDPF_NONCE);
     uint8_t in[UDPF_HDR + UDPF_NAME_MAX + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_MAX + UDPF_MAC + 1];
     for (int t = 0; t < UDP_PROBE_TRIES; t++) {
         if (send(b->fd, b->buf, n, MSG_NOSIGNAL) != (ssize_t)n)
@@ -173,7 +173,7 @@ static int probe(struct udp_box *b, char *dir)
             uint8_t echo[UDPF_NONCE], boot[UDPF_BOOT_ID];
             uint64_t mine[2];
             if (udpf_get(in, (size_t)k, &h) || h.kind != UDPF_HERE ||
-                !udpf_verify(&b->secret, in, (size_t)k) ||
+                !udpf_verify(&b->key, in, (size_t)k) ||
                 udpf_here_get(h.body, h.body_len, echo, boot, dir) ||
                 memcmp(echo, nonce, UDPF_NONCE) != 0)
                 continue; /* not the answer to this probe */
@@ -200,7 +200,7 @@ static void box_free(struct udp_box *b)
     if (b->local)
         mbx_close(b->local);
     pthread_mutex_destroy(&b->mu);
-    explicit_bzero(&b->secret, sizeof(b->secret));
+    udpf_key_free(&b->key);
     free(b);
 }
 
@@ -219,9 +219,13 @@ static int udp_open(const char *name, int flags, const mbx_options *o, struct mb
     pthread_mutex_init(&b->mu, NULL);
     int r = udp_parse(name, host, sizeof(host), port, sizeof(port), b->box, sizeof(b->box));
     if (!r) {
-        r = secret_load(NULL, 0, &b->secret);
+        struct secret secret;
+        r = secret_load(NULL, 0, &secret);
         if (r == -ENOENT)
             r = -EACCES;
+        if (!r)
+            r = udpf_key_init(&b->key, &secret);
+        explicit_bzero(&secret, sizeof(secret));
     }
     if (!r)
         r = plat_random(&b->sender);
@@ -293,7 +297,7 @@ static int udp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
     size_t n = udpf_put(b->buf, &f);
     if (len)
         memcpy(b->buf + n, buf, len);
-    n = udpf_seal(&b->secret, b->buf, n + len);
+    n = udpf_seal(&b->key, b->buf, n + len);
     int r = dgram_send(b, n, deadline, timeout_ns == MBX_NONBLOCK);
     pthread_mutex_unlock(&b->mu);
     return r;

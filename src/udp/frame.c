@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <string.h>
 
 static void put32(uint8_t *p, uint32_t v)
@@ -61,31 +62,56 @@ size_t udpf_put(uint8_t *p, const struct udpf *f)
     return UDPF_HDR + f->name_len;
 }
 
+int udpf_key_init(struct udpf_key *k, const struct secret *s)
+{
+    k->ctx = NULL;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!c || EVP_MAC_init(c, s->b, s->n, params) != 1) {
+        EVP_MAC_CTX_free(c);
+        return -ENOMEM;
+    }
+    k->ctx = c;
+    return 0;
+}
+
+void udpf_key_free(struct udpf_key *k)
+{
+    EVP_MAC_CTX_free(k->ctx); /* it wipes the key it holds */
+    k->ctx = NULL;
+}
+
 /* HMAC-SHA-256 of the n bytes at p. They begin with the magic "MBXU" and
  * the version, where the tcp:// handshake's MACs begin with their labels
  * ("mbx client", "mbx gateway"): a MAC made for one never passes for the
  * other's. */
-static void mac_of(const struct secret *s, const uint8_t *p, size_t n, uint8_t out[UDPF_MAC])
+static void mac_of(struct udpf_key *k, const uint8_t *p, size_t n, uint8_t out[UDPF_MAC])
 {
-    unsigned len = UDPF_MAC;
-    if (!HMAC(EVP_sha256(), s->b, (int)s->n, p, n, out, &len) || len != UDPF_MAC) {
+    size_t len = 0;
+    /* init without a key starts again with the key it has. */
+    if (!k->ctx || EVP_MAC_init(k->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(k->ctx, p, n) != 1 ||
+        EVP_MAC_final(k->ctx, out, &len, UDPF_MAC) != 1 || len != UDPF_MAC) {
         memset(out, 0, UDPF_MAC); /* out of memory: a MAC that matches nothing real */
         out[0] = 1;
     }
 }
 
-size_t udpf_seal(const struct secret *s, uint8_t *p, size_t n)
+size_t udpf_seal(struct udpf_key *k, uint8_t *p, size_t n)
 {
-    mac_of(s, p, n, p + n);
+    mac_of(k, p, n, p + n);
     return n + UDPF_MAC;
 }
 
-int udpf_verify(const struct secret *s, const uint8_t *p, size_t n)
+int udpf_verify(struct udpf_key *k, const uint8_t *p, size_t n)
 {
     if (n < UDPF_MAC)
         return 0;
     uint8_t want[UDPF_MAC];
-    mac_of(s, p, n - UDPF_MAC, want);
+    mac_of(k, p, n - UDPF_MAC, want);
     return CRYPTO_memcmp(want, p + n - UDPF_MAC, UDPF_MAC) == 0;
 }
 

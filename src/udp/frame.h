@@ -68,9 +68,22 @@ int udpf_name_ok(const char *name, size_t n);
  * name_len bytes. Returns the bytes written. */
 size_t udpf_put(uint8_t *p, const struct udpf *f);
 
+/* The shared secret, keyed into a MAC context once (an HMAC made from the
+ * secret on every datagram costs four times as much). One user at a time:
+ * its owner serialises seal and verify. */
+struct udpf_key {
+    void *ctx; /* OpenSSL's EVP_MAC_CTX */
+};
+
+/* Keys k with secret s. Returns 0 or -ENOMEM. */
+int udpf_key_init(struct udpf_key *k, const struct secret *s);
+
+/* Frees what udpf_key_init made (k zeroed: nothing). Never fails. */
+void udpf_key_free(struct udpf_key *k);
+
 /* Appends the MAC of the n bytes at p (header, name and body) at p + n.
  * Returns n + UDPF_MAC. */
-size_t udpf_seal(const struct secret *s, uint8_t *p, size_t n);
+size_t udpf_seal(struct udpf_key *k, uint8_t *p, size_t n);
 
 /* Decodes the n bytes of a datagram (MAC not checked: udpf_verify).
  * Returns 0, or -EPROTO: shorter than a header, name and MAC, a wrong magic,
@@ -80,8 +93,8 @@ size_t udpf_seal(const struct secret *s, uint8_t *p, size_t n);
 int udpf_get(const uint8_t *p, size_t n, struct udpf *f);
 
 /* Returns 1 when the last UDPF_MAC of the n bytes at p are their MAC with
- * secret s (compared in constant time), else 0. n >= UDPF_MAC. */
-int udpf_verify(const struct secret *s, const uint8_t *p, size_t n);
+ * key k (compared in constant time), else 0. n >= UDPF_MAC. */
+int udpf_verify(struct udpf_key *k, const uint8_t *p, size_t n);
 
 /* HERE's body: the probe's nonce, the gateway's boot id, and the mailbox
  * folder (absolute, at most UDPF_DIR_MAX bytes, no NUL). udpf_here_put

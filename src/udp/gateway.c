@@ -51,7 +51,7 @@ struct peer {
 struct mbx_udp_gateway {
     int fd, port, wake[2];
     pthread_t thread;
-    struct secret secret;
+    struct udpf_key key; /* the secret's */
     char **allow;
     size_t nallow;
     struct box boxes[BOXES];
@@ -184,7 +184,7 @@ static void answer_probe(struct mbx_udp_gateway *g, const struct udpf *f,
     memcpy(id, boot, sizeof(id));
     size_t n = udpf_put(out, &h);
     n += udpf_here_put(out + n, f->body, id, dir);
-    n = udpf_seal(&g->secret, out, n);
+    n = udpf_seal(&g->key, out, n);
     sendto(g->fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, fromlen);
 }
 
@@ -204,7 +204,7 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
     int64_t skew = (int64_t)(f.time_ms - udp_wall_ms());
     int in_time = skew <= UDP_SKEW_MS && skew >= -UDP_SKEW_MS;
     if (f.kind == UDPF_PROBE) {
-        if (!udpf_verify(&g->secret, p, n) || !in_time) {
+        if (!udpf_verify(&g->key, p, n) || !in_time) {
             bump(&g->st.dropped_bad);
             return;
         }
@@ -223,7 +223,7 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
     }
     /* From here the datagram names an exported mailbox: what is refused
      * is also counted there, where its readers see it. */
-    if (!udpf_verify(&g->secret, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
+    if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
         bump(&g->st.dropped_bad);
         h->tp->count_drop(h, 0);
         return;
@@ -342,7 +342,7 @@ static void gateway_free(struct mbx_udp_gateway *g)
         if (g->wake[i] >= 0)
             close(g->wake[i]);
     free(g->bufs);
-    explicit_bzero(&g->secret, sizeof(g->secret));
+    udpf_key_free(&g->key);
     free(g);
 }
 
@@ -371,8 +371,13 @@ EXPORT int mbx_udp_gateway_start(const char *listen_addr, const mbx_gateway_opti
             r = -ENOMEM;
         g->nallow = i + 1;
     }
-    if (!r)
-        r = secret_load(opts->secret_file, opts->secret_file == NULL, &g->secret);
+    if (!r) {
+        struct secret secret;
+        r = secret_load(opts->secret_file, opts->secret_file == NULL, &secret);
+        if (!r)
+            r = udpf_key_init(&g->key, &secret);
+        explicit_bzero(&secret, sizeof(secret));
+    }
     if (!r) {
         g->fd = bind_addr(listen_addr, &g->port);
         if (g->fd < 0)

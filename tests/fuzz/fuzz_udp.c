@@ -26,12 +26,15 @@
             abort();                                                                               \
     } while (0)
 
-static const struct secret key = {.b = "0123456789abcdef0123456789abcdef", .n = 32};
+static const struct secret secret = {.b = "0123456789abcdef0123456789abcdef", .n = 32};
+static struct udpf_key key;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size - 1 > UDPF_DGRAM_MAX)
         return 0;
+    if (!key.ctx)
+        CHECK(udpf_key_init(&key, &secret) == 0); /* kept for the whole run */
     int sealed = data[0] & 1;
     size_t n = size - 1;
     uint8_t *p = malloc(n ? n : 1);

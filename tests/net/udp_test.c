@@ -277,7 +277,7 @@ static uint64_t now_ms(void)
 }
 
 /* A sealed MSG datagram in p; returns its length. */
-static size_t make_msg(uint8_t *p, const struct secret *s, const char *name, uint64_t sender,
+static size_t make_msg(uint8_t *p, struct udpf_key *s, const char *name, uint64_t sender,
                        uint64_t seq, uint64_t time_ms, const char *payload)
 {
     struct udpf f = {.kind = UDPF_MSG,
@@ -303,9 +303,12 @@ static void bad_datagrams_counted(void **state)
     (void)state;
     mbx *local = test_box("dgram-bad", 64, 256, 0);
     mbx *hidden = test_box("secret-box", 64, 256, 0); /* not on the allow-list */
-    struct secret good = {.n = 32}, wrong = {.n = 32};
-    memcpy(good.b, "0123456789abcdef0123456789abcdef", 32);
-    memcpy(wrong.b, "fedcba9876543210fedcba9876543210", 32);
+    struct secret gs = {.n = 32}, ws = {.n = 32};
+    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
+    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
+    struct udpf_key good, wrong;
+    assert_int_equal(udpf_key_init(&good, &gs), 0);
+    assert_int_equal(udpf_key_init(&wrong, &ws), 0);
     int fd = raw_socket();
     uint8_t p[1024];
     size_t n;
@@ -344,6 +347,8 @@ static void bad_datagrams_counted(void **state)
     n = udpf_seal(&good, p, n);
     put(fd, p, n), sent++;
     close(fd);
+    udpf_key_free(&good);
+    udpf_key_free(&wrong);
 
     mbx_udp_gateway_stats st = wait_received(st0.received + sent);
     assert_int_equal(st.received - st0.received, sent);
