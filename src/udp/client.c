@@ -269,10 +269,11 @@ static void udp_wake(struct mbx *m)
 static int send_local(struct udp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type)
 {
     int r = mbx_send_typed(b->local, buf, len, prio, type, MBX_NONBLOCK);
-    if (r == -EAGAIN || r == -ENOSPC)
-        b->local->tp->count_drop(b->local, 1);
-    else if (r == -EMSGSIZE)
-        b->local->tp->count_drop(b->local, 0);
+    void (*count)(struct mbx *, int) = b->local->tp->count_drop;
+    if (count && (r == -EAGAIN || r == -ENOSPC))
+        count(b->local, 1);
+    else if (count && r == -EMSGSIZE)
+        count(b->local, 0);
     return 0;
 }
 

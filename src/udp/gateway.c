@@ -37,6 +37,7 @@
 #define SENDERS 1024 /* senders whose sequence numbers are remembered */
 #define WAYS    4    /* ... in sets of this many (least recently heard goes) */
 #define WINDOW  64   /* sequence numbers behind the highest still accepted once */
+_Static_assert(SENDERS / WAYS == 256, "8 bits of a hash choose the set");
 
 struct box {
     char name[UDPF_NAME_MAX + 1];
@@ -116,11 +117,21 @@ static void box_drop(struct mbx_udp_gateway *g, mbx *h)
         }
 }
 
+/* Counts a drop in the mailbox behind h (full: no room; else refused). */
+static void count_in(mbx *h, int full)
+{
+    if (h->tp->count_drop)
+        h->tp->count_drop(h, full);
+}
+
 /* Whether (sender, seq) is new; records it when it is. Returns 1 or 0. */
 static int fresh(struct mbx_udp_gateway *g, uint64_t sender, uint64_t seq)
 {
-    uint64_t set = (sender * 0x9e3779b97f4a7c15ull) >> 54; /* 10 bits: 1024 / WAYS sets */
-    struct peer *ways = &g->peers[(set % (SENDERS / WAYS)) * WAYS], *p = NULL, *lru = ways;
+    /* The set: the top 8 bits of a multiplicative hash (SENDERS / WAYS = 256
+     * sets); a sender chooses its id, but only a sender with the secret gets
+     * this far. */
+    uint64_t set = (sender * 0x9e3779b97f4a7c15ull) >> 56;
+    struct peer *ways = &g->peers[set * WAYS], *p = NULL, *lru = ways;
     for (int i = 0; i < WAYS; i++) {
         if (ways[i].used && ways[i].sender == sender)
             p = &ways[i];
@@ -204,7 +215,9 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
     int64_t skew = (int64_t)(f.time_ms - udp_wall_ms());
     int in_time = skew <= UDP_SKEW_MS && skew >= -UDP_SKEW_MS;
     if (f.kind == UDPF_PROBE) {
-        if (!udpf_verify(&g->key, p, n) || !in_time) {
+        /* A replayed probe would make the gateway answer whatever address
+         * it came from: probes are numbered as messages are. */
+        if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
             bump(&g->st.dropped_bad);
             return;
         }
@@ -225,7 +238,7 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
      * is also counted there, where its readers see it. */
     if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
         bump(&g->st.dropped_bad);
-        h->tp->count_drop(h, 0);
+        count_in(h, 0);
         return;
     }
     int r = mbx_send_typed(h, f.body, f.body_len, f.prio, f.type, MBX_NONBLOCK);
@@ -233,13 +246,13 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
         bump(&g->st.delivered);
     } else if (r == -EAGAIN || r == -ENOSPC) {
         bump(&g->st.dropped_full);
-        h->tp->count_drop(h, 1);
+        count_in(h, 1);
     } else if (r == -EIDRM) {
         bump(&g->st.dropped_missing); /* removed: opened again next time */
         box_drop(g, h);
     } else {
         bump(&g->st.dropped_bad); /* -EMSGSIZE, -EUCLEAN, ... */
-        h->tp->count_drop(h, 0);
+        count_in(h, 0);
     }
 }
 
