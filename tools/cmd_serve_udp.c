@@ -20,6 +20,7 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Prints the gateway's counts on one line of standard output. */
 static void print_stats(const mbx_udp_gateway *g)
 {
     mbx_udp_gateway_stats st = {.size = sizeof(st)};

@@ -247,8 +247,13 @@ static int udp_open(const char *name, int flags, const mbx_options *o, struct mb
          * this process's own rights; through the gateway when that fails. */
         char local[UDPF_DIR_MAX + UDPF_NAME_MAX + 2];
         snprintf(local, sizeof(local), "%s/%s", dir, b->box);
+        mbx_stat st;
         if (mbx_open(local, MBX_SEND | (flags & MBX_SHARED), NULL, &b->local))
             b->local = NULL;
+        else if (mbx_stat_get(b->local, &st) || (st.flags & MBX_STREAM)) {
+            mbx_close(b->local); /* a stream takes no datagrams: the gateway says so */
+            b->local = NULL;
+        }
     }
     *out = &b->base;
     return 0;
