@@ -528,7 +528,12 @@ int mbx_gateway_stop(mbx_gateway *g);
  * there. Same secret as tcp://; each datagram carries its own MAC. On a
  * udp:// handle mbx_send, mbx_send_typed and mbx_sync (0 at once) work;
  * mbx_recv and its kin, mbx_call, loans, mbx_stat_get, mbx_stat_ext_get,
- * mbx_fd, mbx_transfer and mbx_unlink return -ENOTSUP. */
+ * mbx_fd, mbx_transfer and mbx_unlink return -ENOTSUP. A send on it
+ * returns 0, -EMSGSIZE, -EINVAL, -EAGAIN (MBX_NONBLOCK and the socket's
+ * send buffer full: never the far mailbox), -ETIMEDOUT (the same, past
+ * the timeout), -EHOSTUNREACH or -ENETUNREACH (no route), -EBADF. A
+ * sender on the gateway's machine writes the mailbox's file directly,
+ * with the same results (MBX_UDP_BYPASS=0 or MBX_TCP_BYPASS=0: not). */
 #define MBX_UDP_PAYLOAD_MAX(name_len) (65427u - (unsigned)(name_len))
 
 typedef struct mbx_udp_gateway mbx_udp_gateway;
