@@ -40,6 +40,8 @@ struct rate_result {
     char note[200];
     uint64_t msgs; /* received, each checked */
     double msgs_per_s, mb_per_s;
+    bool lossy;          /* a lossy row (mech.lossy): lost of sent were counted */
+    uint64_t sent, lost; /* messages the senders sent, and those that never came */
 };
 
 /* Each returns 0 with the outcome (measured or why not) in *r, or -EINTR

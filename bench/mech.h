@@ -58,6 +58,11 @@ struct mech {
     /* --quick measures only the 64 B cells of this row (--full: all), to
      * keep the quick run short; the other cells say n/a and why. */
     bool quick_64b_only;
+    /* Datagrams: no round trip is measured (the latency cells and the
+     * per-message counts say n/a), and one-way tolerates loss: gaps in a
+     * sender's numbers are counted as lost, not a failure, and the sender
+     * repeats its end message until the receiver has it. */
+    bool lossy;
     /* A library the row's processes run with (LD_PRELOAD), or NULL: the
      * row is measured by a copy of the benchmark started with it, so it
      * applies to that row's processes only (run_preloaded.c). */

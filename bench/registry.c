@@ -1,16 +1,16 @@
 /* The list of mechanisms, in the order of the table: kernel facilities from
  * the oldest, the two messaging libraries (ipc:// and tcp://), mbx over
- * tcp:// beside them, then the shared-memory rows, each iceoryx row beside
+ * tcp:// and udp:// beside them, then the shared-memory rows, each iceoryx row beside
  * the mbx row that does the same work. */
 #include <string.h>
 
 #include "mech.h"
 
 extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpacket,
-    mech_unix_seqpacket_epoll, mech_tcp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq,
+    mech_unix_seqpacket_epoll, mech_tcp, mech_udp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq,
     mech_sysvmq_mbx, mech_zmq, mech_zmq_tcp, mech_nng, mech_nng_tcp, mech_mbx_tcp,
-    mech_mbx_tcp_here, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep, mech_mbx_spin,
-    mech_mbx_epoll, mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc,
+    mech_mbx_tcp_here, mech_mbx_udp, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep,
+    mech_mbx_spin, mech_mbx_epoll, mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc,
     mech_iceoryx_zc_poll;
 
 const struct mech *const mech_all[] = {
@@ -20,6 +20,7 @@ const struct mech *const mech_all[] = {
     &mech_unix_seqpacket,
     &mech_unix_seqpacket_epoll,
     &mech_tcp,
+    &mech_udp,
     &mech_posixmq,
     &mech_posixmq_mbx,
     &mech_sysvmq,
@@ -34,6 +35,7 @@ const struct mech *const mech_all[] = {
 #endif
     &mech_mbx_tcp,
     &mech_mbx_tcp_here,
+    &mech_mbx_udp,
     &mech_shm_raw,
     &mech_mbx,
     &mech_mbx_deep,

@@ -89,6 +89,10 @@ static void rate_cells(char *msgs, char *mb, size_t n, const struct rate_result 
         return;
     }
     rate_str(msgs, n, r->msgs_per_s);
+    if (r->lossy) { /* the rate of what arrived; the note says what was lost */
+        size_t k = strlen(msgs);
+        snprintf(msgs + k, n - k, "[%d]", note_ref(ns, r->note));
+    }
     sig3(mb, n, r->mb_per_s);
 }
 

@@ -75,6 +75,12 @@ static int measure_row(struct results *res, struct row *row)
         struct lat_result *l = &row->lat[i];
         if (skipped_in_quick(res, m, lat_sizes[i], &l->na, l->note, sizeof(l->note)))
             continue;
+        if (m->lossy) {
+            l->na = true;
+            snprintf(l->note, sizeof(l->note),
+                     "datagrams: one way only, no reply path to time a round trip");
+            continue;
+        }
         fprintf(stderr, " %s", size_name(lat_sizes[i]));
         rc = measure_latency(m, lat_sizes[i], pl, &row->lat[i]);
         if (whole_row_na(row, row->lat[i].nosys, row->lat[i].note))
@@ -90,7 +96,9 @@ static int measure_row(struct results *res, struct row *row)
         if (whole_row_na(row, row->rate[i].nosys, row->rate[i].note))
             return rc;
     }
-    if (rc == 0 && res->perf) {
+    if (rc == 0 && m->lossy) {
+        snprintf(row->sys_note, sizeof(row->sys_note), "n/a (counted on round trips)");
+    } else if (rc == 0 && res->perf) {
         progress(" | perf");
         rc = perf_per_message(m, pl, &row->syscalls, &row->perf_ctxsw, row->sys_note,
                               sizeof(row->sys_note));

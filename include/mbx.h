@@ -140,6 +140,12 @@ typedef struct mbx_stat_ext {
     uint32_t kind;           /* enum mbx_kind of the mailbox */
     uint32_t layout_version; /* of its shared memory (this build makes 5) */
     uint32_t reserved;
+    /* udp:// datagrams for this mailbox that its receiving gateway (or a
+     * sender on the same machine, bypassing it) dropped, since it was
+     * made: the mailbox was full; or the datagram was refused (a wrong
+     * authenticator, a replay or a stale clock, larger than max_msg_size). */
+    uint64_t udp_dropped_full;
+    uint64_t udp_dropped_bad;
 } mbx_stat_ext;
 
 /* Returns the library's version, "MAJOR.MINOR.PATCH" (a static string). */
@@ -161,7 +167,8 @@ const char *mbx_strerror(int err);
  * carries its own directory, an absolute path whose components use the
  * same characters (none empty, "." or ".."): the file /DIR/mbx.NAME,
  * whatever $MBX_DIR says (up to 4000 bytes in all). "@PID" is process
- * PID's own mailbox (mbx_self); "tcp://..." names another transport. */
+ * PID's own mailbox (mbx_self); "tcp://..." and "udp://..." name other
+ * transports. */
 
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
  * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in
@@ -229,6 +236,12 @@ int mbx_stat_ext_get(mbx *m, mbx_stat_ext *st);
 /* Like mbx_stat_get for the mailbox called `name`, without opening it for
  * sending or receiving. Returns 0, -EINVAL, -ENOENT, -EACCES or -EUCLEAN. */
 int mbx_stat_name(const char *name, mbx_stat *st);
+
+/* Like mbx_stat_ext_get for the local mailbox called `name`, without
+ * opening it for sending or receiving (st->size as there). Returns 0,
+ * -EINVAL, -ENOENT, -EACCES, -EUCLEAN, or -ENOTSUP for a name of another
+ * transport (tcp://, udp://). */
+int mbx_stat_ext_name(const char *name, mbx_stat_ext *st);
 
 /* Calls fn(name, arg) for every mailbox in $MBX_DIR. Returns 0 after the
  * last, the first nonzero value fn returned, -EINVAL for a NULL fn, or the
@@ -523,6 +536,67 @@ int mbx_gateway_port(const mbx_gateway *g);
  * goes back to its mailbox), waits for calls under way, frees g. Returns
  * 0, or -EINVAL for NULL. */
 int mbx_gateway_stop(mbx_gateway *g);
+
+/* ---- datagrams across machines: udp://HOST:PORT/NAME ----
+ *
+ * Best effort, as UDP: a handle opened on "udp://HOST:PORT/NAME" (flags
+ * MBX_SEND, and MBX_SHARED; anything else -ENOTSUP) sends each message as
+ * one datagram to a UDP gateway there (mbx_udp_gateway_start), which puts
+ * it in its local mailbox NAME without waiting. No connection, no
+ * acknowledgement, no retransmission: mbx_send returns 0 once the kernel
+ * took the datagram, whatever becomes of it; a datagram that is lost is
+ * lost; one that finds the mailbox full, or is refused, is dropped and
+ * counted in the mailbox's mbx_stat_ext (udp_dropped_full, _bad). A
+ * payload longer than MBX_UDP_PAYLOAD_MAX(strlen(NAME)) is refused with
+ * -EMSGSIZE; one longer than the far mailbox's max_msg_size is dropped
+ * there. Same secret as tcp://; each datagram carries its own MAC. On a
+ * udp:// handle mbx_send, mbx_send_typed and mbx_sync (0 at once) work;
+ * mbx_recv and its kin, mbx_call, loans, mbx_stat_get, mbx_stat_ext_get,
+ * mbx_fd, mbx_transfer and mbx_unlink return -ENOTSUP. A send on it
+ * returns 0, -EMSGSIZE, -EINVAL, -EAGAIN (MBX_NONBLOCK and the socket's
+ * send buffer full: never the far mailbox), -ETIMEDOUT (the same, past
+ * the timeout), -EHOSTUNREACH or -ENETUNREACH (no route), -EBADF. A
+ * sender on the gateway's machine writes the mailbox's file directly,
+ * with the same results (MBX_UDP_BYPASS=0 or MBX_TCP_BYPASS=0: not). */
+#define MBX_UDP_PAYLOAD_MAX(name_len) (65427u - (unsigned)(name_len))
+
+typedef struct mbx_udp_gateway mbx_udp_gateway;
+
+/* What a UDP gateway saw since it started (mbx_udp_gateway_stats_get):
+ * size is set by the caller, as for mbx_stat_ext. received = delivered +
+ * probes + the three dropped_* below; dropped_kernel were never received. */
+typedef struct mbx_udp_gateway_stats {
+    uint32_t size;
+    uint32_t reserved;
+    uint64_t received;        /* datagrams read from the socket */
+    uint64_t delivered;       /* put in their mailbox */
+    uint64_t probes;          /* answered: senders on this machine asking where a mailbox is */
+    uint64_t dropped_full;    /* the mailbox had no room */
+    uint64_t dropped_bad;     /* malformed, not allowed, wrong MAC, replayed, too large */
+    uint64_t dropped_missing; /* no such mailbox (or not openable, or not for messages) */
+    uint64_t dropped_kernel;  /* dropped by the kernel: the socket's buffer was full */
+} mbx_udp_gateway_stats;
+
+/* Starts a UDP gateway bound to "HOST:PORT" (port 0: any free one) that
+ * delivers datagrams into the local mailboxes the allow-list of o matches
+ * (o->secret_file and o->allow as for mbx_gateway_start; linger_ms is not
+ * used), served by a thread of this process until mbx_udp_gateway_stop.
+ * It never creates a mailbox. Returns 0 with *out set, or -EINVAL (bad
+ * address or options, no allow-list), -EACCES (the secret file),
+ * -EADDRINUSE, -ENOMEM, or another -errno. */
+int mbx_udp_gateway_start(const char *listen_addr, const mbx_gateway_options *o,
+                          mbx_udp_gateway **out);
+
+/* Returns the UDP port the gateway is bound to, or -EINVAL for NULL. */
+int mbx_udp_gateway_port(const mbx_udp_gateway *g);
+
+/* Fills *st (st->size set by the caller; fields past it are not written).
+ * Returns 0, or -EINVAL (NULL, or st->size below 4). */
+int mbx_udp_gateway_stats_get(const mbx_udp_gateway *g, mbx_udp_gateway_stats *st);
+
+/* Stops the gateway's thread, closes its socket and mailboxes, frees g.
+ * Datagrams not yet read are lost. Returns 0, or -EINVAL for NULL. */
+int mbx_udp_gateway_stop(mbx_udp_gateway *g);
 
 /* ---- extensions ---- */
 

@@ -32,6 +32,10 @@ extern const struct cli_cmd *const cli_commands[];
  * Returns the exit status. */
 int serve_listen(const struct cli_cmd *self, int argc, char **argv);
 
+/* mbx serve --listen-udp: a udp:// gateway until interrupted
+ * (cmd_serve_udp.c). Returns the exit status. */
+int serve_udp(const struct cli_cmd *self, int argc, char **argv);
+
 /* The command called `name`, or NULL. */
 const struct cli_cmd *cli_find(const char *name);
 

@@ -52,7 +52,10 @@ static void print_json(const struct mailbox_list *l)
         if (i)
             putchar(',');
         if (!e->err) {
-            format_stat_json(stdout, e->name, &e->st);
+            /* As mbx stat --json prints it, with what a UDP gateway dropped. */
+            mbx_stat_ext ext = {.size = sizeof(ext)};
+            int have_ext = mbx_stat_ext_name(e->name, &ext) == 0;
+            format_stat_json_ext(stdout, e->name, &e->st, have_ext ? &ext : NULL);
             continue;
         }
         fputs("{\"name\":", stdout);

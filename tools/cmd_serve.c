@@ -22,6 +22,7 @@ static const char usage[] =
     "usage: mbx serve NAME [OPTION...] -- CMD [ARG...]\n"
     "       mbx serve --listen HOST:PORT --allow PATTERN... [--secret-file FILE]\n"
     "                 [--linger DURATION]\n"
+    "       mbx serve --listen-udp HOST:PORT --allow PATTERN... [--secret-file FILE]\n"
     "Run CMD for every message of mailbox NAME, the message on its standard\n"
     "input. For a request (sent with `mbx call` or mbx_call), CMD's standard\n"
     "output is the reply; for a plain message it goes to mbx's own standard\n"
@@ -40,7 +41,15 @@ static const char usage[] =
     "interrupted. Prints \"listening on HOST:PORT\" (PORT 0: any free one).\n"
     "Both ends need the same secret file: --secret-file, $MBX_SECRET_FILE or\n"
     "~/.mbx-secret (made when missing; yours, mode 600). --linger: how long a\n"
-    "client's session waits for it to come back (default 30s).\n";
+    "client's session waits for it to come back (default 30s).\n"
+    "\n"
+    "With --listen-udp, deliver the datagrams of programs that send to\n"
+    "udp://HOST:PORT/NAME into this host's existing mailboxes whose names\n"
+    "match an --allow pattern, never waiting: a datagram that finds its\n"
+    "mailbox full, or is refused, is dropped and counted (mbx stat NAME).\n"
+    "Prints \"listening on udp HOST:PORT\"; on SIGUSR1, and when stopped, a\n"
+    "line of counts: \"udp: received N, delivered N, probes N, dropped: full\n"
+    "N, bad N, missing N, kernel N\". Same secret file as --listen.\n";
 
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},
@@ -213,6 +222,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     int c, err, status, shared = 0, dashes = 0;
     struct server s = {0};
 
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--listen-udp") == 0 || strncmp(argv[i], "--listen-udp=", 13) == 0)
+            return serve_udp(self, argc, argv);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--listen") == 0 || strncmp(argv[i], "--listen=", 9) == 0)
             return serve_listen(self, argc, argv);

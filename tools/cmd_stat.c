@@ -18,7 +18,8 @@ static const char usage[] =
     "  -j, --json            print one JSON object: name, type, capacity,\n"
     "                        capacity_mode, max_msg_size, policy, mode, uid, gid,\n"
     "                        owned, owner_pid, count, bytes, senders_waiting,\n"
-    "                        receivers_waiting, sent_total, received_total\n"
+    "                        receivers_waiting, sent_total, received_total, and\n"
+    "                        for a local mailbox udp_dropped_full, udp_dropped_bad\n"
     "  -p, --prometheus      print the counts of the NAMEs (default: every mailbox\n"
     "                        in $MBX_DIR) in the Prometheus text format, for\n"
     "                        node_exporter's textfile collector\n"
@@ -91,11 +92,16 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     err = mbx_stat_name(argv[optind], &st);
     if (err)
         return cli_error(self->name, argv[optind], err);
+    /* What a udp:// gateway dropped for it: local mailboxes only. */
+    mbx_stat_ext ext = {.size = sizeof(ext)};
+    int have_ext = mbx_stat_ext_name(argv[optind], &ext) == 0;
     if (json) {
-        format_stat_json(stdout, argv[optind], &st);
+        format_stat_json_ext(stdout, argv[optind], &st, have_ext ? &ext : NULL);
         putchar('\n');
     } else {
         format_stat_text(stdout, argv[optind], &st);
+        if (have_ext)
+            format_stat_ext_text(stdout, &ext);
     }
     return CLI_OK;
 }

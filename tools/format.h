@@ -16,6 +16,10 @@ void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *in
 /* `mbx stat`: one "key: value" line per field, or one JSON object. */
 void format_stat_text(FILE *f, const char *name, const mbx_stat *st);
 void format_stat_json(FILE *f, const char *name, const mbx_stat *st);
+/* The same with what mbx_stat_ext adds (ext NULL: without), and the text
+ * lines of what it adds. */
+void format_stat_json_ext(FILE *f, const char *name, const mbx_stat *st, const mbx_stat_ext *ext);
+void format_stat_ext_text(FILE *f, const mbx_stat_ext *ext);
 
 /* `mbx ls`: a header line, then one row per mailbox; name_width is the
  * width of the first column. */

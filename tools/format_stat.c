@@ -96,6 +96,17 @@ void format_stat_text(FILE *f, const char *name, const mbx_stat *st)
 
 void format_stat_json(FILE *f, const char *name, const mbx_stat *st)
 {
+    format_stat_json_ext(f, name, st, NULL);
+}
+
+void format_stat_ext_text(FILE *f, const mbx_stat_ext *ext)
+{
+    fprintf(f, "udp-dropped-full:  %" PRIu64 "\n", ext->udp_dropped_full);
+    fprintf(f, "udp-dropped-bad:   %" PRIu64 "\n", ext->udp_dropped_bad);
+}
+
+void format_stat_json_ext(FILE *f, const char *name, const mbx_stat *st, const mbx_stat_ext *ext)
+{
     fputs("{\"name\":", f);
     json_put_string(f, name, strlen(name));
     fprintf(f,
@@ -104,11 +115,15 @@ void format_stat_json(FILE *f, const char *name, const mbx_stat *st)
             ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"owned\":%s,\"owner_pid\":%" PRId32
             ",\"count\":%" PRIu32 ",\"bytes\":%" PRIu64 ",\"senders_waiting\":%" PRIu32
             ",\"receivers_waiting\":%" PRIu32 ",\"sent_total\":%" PRIu64
-            ",\"received_total\":%" PRIu64 "}",
+            ",\"received_total\":%" PRIu64,
             st->flags & MBX_STREAM ? "stream" : "messages", st->capacity, capacity_mode(st),
             st->max_msg_size, policy_name(st->recv_policy), st->mode, st->uid, st->gid,
             st->flags & MBX_OWNED ? "true" : "false", st->owner_pid, st->count, st->bytes,
             st->senders_waiting, st->receivers_waiting, st->sent_total, st->received_total);
+    if (ext)
+        fprintf(f, ",\"udp_dropped_full\":%" PRIu64 ",\"udp_dropped_bad\":%" PRIu64,
+                ext->udp_dropped_full, ext->udp_dropped_bad);
+    fputc('}', f);
 }
 
 void format_ls_header(FILE *f, int name_width)

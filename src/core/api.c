@@ -200,6 +200,27 @@ EXPORT int mbx_stat_ext_get(mbx *m, mbx_stat_ext *st)
     return 0;
 }
 
+EXPORT int mbx_stat_ext_name(const char *name, mbx_stat_ext *st)
+{
+    if (!name || !st || st->size < sizeof(uint32_t))
+        return -EINVAL;
+    const struct mbx_transport *tp = transport_for(name);
+    if (!tp)
+        return -EPROTONOSUPPORT;
+    if (!tp->stat_ext_name)
+        return -ENOTSUP;
+    mbx_stat_ext full;
+    memset(&full, 0, sizeof(full));
+    full.size = sizeof(full);
+    int r = tp->stat_ext_name(name, &full);
+    if (r)
+        return r;
+    uint32_t size = st->size;
+    memcpy(st, &full, size < sizeof(full) ? size : sizeof(full));
+    st->size = size < sizeof(full) ? size : (uint32_t)sizeof(full);
+    return 0;
+}
+
 EXPORT int mbx_sync(mbx *m)
 {
     if (!m)

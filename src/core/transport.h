@@ -2,7 +2,7 @@
  * (api.c) checks what every call's arguments must satisfy and calls the
  * handle's transport for the rest; a transport returns the errors mbx.h
  * documents for the call. src/shm serves local names; a new transport
- * (tcp://, nats://) is a new folder and an entry in transports.c. */
+ * (tcp://, udp://, nats://) is a new folder and an entry in transports.c. */
 #ifndef MBX_CORE_TRANSPORT_H
 #define MBX_CORE_TRANSPORT_H
 
@@ -39,6 +39,7 @@ struct mbx_transport {
     int (*unlink)(const char *name);
     int (*stat_name)(const char *name, mbx_stat *st);
     int (*foreach)(int (*fn)(const char *name, void *arg), void *arg);
+    int (*stat_ext_name)(const char *name, mbx_stat_ext *st); /* NULL: -ENOTSUP */
 
     /* On a handle; arguments checked as mbx.h says (core/api.c). */
     int (*stat)(struct mbx *m, mbx_stat *st);
@@ -76,6 +77,11 @@ struct mbx_transport {
      * answer to a request (replies go to the caller's own mailbox). */
     int (*self)(struct mbx **out);
     int (*reply)(const mbx_msginfo *request, const void *buf, size_t len);
+
+    /* Counts a udp:// datagram for the mailbox behind m that was dropped
+     * (full: it had no room; else refused as bad), where mbx_stat_ext
+     * reports it. NULL: the transport keeps no such counts. */
+    void (*count_drop)(struct mbx *m, int full);
 
     /* Checks the part of a name this transport reads: 0, -EINVAL or
      * -ENAMETOOLONG (before any flag or attribute is looked at). */

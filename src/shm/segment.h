@@ -169,6 +169,19 @@ struct seg_hdr {
 };
 _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 
+/* The last line of the header's page, past struct seg_hdr: counters that
+ * came after layout version 4 was fixed. A file of an earlier build holds
+ * zeros there and such a build never looks at them, so the version stays 4
+ * and hdr_size stays sizeof(struct seg_hdr). Atomic adds, no lock. */
+struct seg_tail {
+    uint64_t udp_dropped_full; /* udp:// datagrams for this mailbox dropped: it was full */
+    uint64_t udp_dropped_bad;  /* ... refused: authenticator, replay, size, priority */
+    uint64_t spare[6];
+};
+#define SEG_TAIL_OFF (SEG_PAGE - SEG_LINE)
+_Static_assert(sizeof(struct seg_hdr) <= SEG_TAIL_OFF, "the tail line is past the header");
+_Static_assert(sizeof(struct seg_tail) == SEG_LINE, "the tail is one line");
+
 /* Who took the request of a call (call.h): the caller writes its token and
  * itself, the receiver that takes the request writes itself as the taker,
  * the caller clears the entry when its call ends. In the called mailbox,

@@ -105,6 +105,8 @@ void shm_box_close(struct mbx *m);
 int shm_box_unlink(const char *name);
 int shm_stat(struct mbx *m, mbx_stat *st); /* stat.c */
 int shm_stat_ext(struct mbx *m, mbx_stat_ext *st);
+void shm_count_drop(struct mbx *m, int full);
+int shm_stat_ext_name(const char *name, mbx_stat_ext *st);
 int shm_stat_name(const char *name, mbx_stat *st);
 int shm_foreach(int (*fn)(const char *name, void *arg), void *arg);
 int shm_loan(struct mbx *m, size_t len, void **buf); /* loan.c */

@@ -48,14 +48,46 @@ static uint32_t kind_number(const struct shm_kind *k)
                                    : MBX_KIND_HEAP;
 }
 
+static void fill_ext(const struct seg *s, mbx_stat_ext *st)
+{
+    st->kind = kind_number(s->kind);
+    st->layout_version = SEG_VERSION;
+    const struct seg_tail *t = (const struct seg_tail *)(s->base + SEG_TAIL_OFF);
+    st->udp_dropped_full = __atomic_load_n(&t->udp_dropped_full, __ATOMIC_RELAXED);
+    st->udp_dropped_bad = __atomic_load_n(&t->udp_dropped_bad, __ATOMIC_RELAXED);
+}
+
 int shm_stat_ext(struct mbx *m, mbx_stat_ext *st)
 {
     struct shm_box *b = shm_box_of(m);
     if (seg_removed(&b->seg))
         return -EIDRM;
-    st->kind = kind_number(b->seg.kind);
-    st->layout_version = SEG_VERSION;
+    fill_ext(&b->seg, st);
     return 0;
+}
+
+int shm_stat_ext_name(const char *name, mbx_stat_ext *st)
+{
+    char path[NAME_PATH_MAX];
+    struct shmfile f;
+    int r = name_check(name);
+    if (r || (r = shm_open_file(name, 1, &f, path)))
+        return r;
+    struct seg s;
+    r = seg_attach(&s, f.base, f.size);
+    if (!r && owner_gone(&s))
+        r = -ENOENT; /* as shm_stat_name says (which also reaps it) */
+    if (!r)
+        fill_ext(&s, st);
+    shmfile_close(&f);
+    return r;
+}
+
+void shm_count_drop(struct mbx *m, int full)
+{
+    struct shm_box *b = shm_box_of(m);
+    struct seg_tail *t = (struct seg_tail *)(b->seg.base + SEG_TAIL_OFF);
+    __atomic_fetch_add(full ? &t->udp_dropped_full : &t->udp_dropped_bad, 1, __ATOMIC_RELAXED);
 }
 
 int shm_stat_name(const char *name, mbx_stat *st)

@@ -87,7 +87,7 @@ load common
     want+='"max_msg_size":8192,"policy":"any","mode":"0600",'
     want+="\"uid\":$(id -u),\"gid\":$(id -g),\"owned\":false,\"owner_pid\":0,"
     want+='"count":1,"bytes":5,"senders_waiting":0,"receivers_waiting":0,'
-    want+='"sent_total":1,"received_total":0}'
+    want+='"sent_total":1,"received_total":0,"udp_dropped_full":0,"udp_dropped_bad":0}'
     [ "$output" = "$want" ]
 }
 

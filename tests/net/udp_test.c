@@ -1,0 +1,591 @@
+/* udp:// mailboxes on loopback: a UDP gateway in this process (or in a
+ * child, where who sent a message must tell the paths apart), senders in
+ * child processes through the library, and datagrams written by hand with
+ * the frame codec (src/udp/frame.h) for what a well-behaved sender never
+ * sends.
+ *
+ * Counting deliveries honestly: UDP may drop, and on loopback the kernel
+ * drops a datagram only when the receiving socket's buffer is full. The
+ * gateway asks for 8 MiB and gets at least 2 x net.core.rmem_max (the
+ * default 212992: 416 KiB); every test here has far less in flight at once
+ * (at most 60 datagrams of under 1 KiB, or one of 64 KiB), so no datagram
+ * can be lost and exact counts are asserted. Each test waits (up to 20 s,
+ * for a gateway thread starved on a busy machine) until the gateway has
+ * read as many datagrams as were sent, then compares. */
+#include "test_box.h"
+
+#include "udp/frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static char secret_path[300];
+static mbx_udp_gateway *gw;
+static int gw_port;
+
+static void write_secret(const char *path, const char *text)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static int setup(void **state)
+{
+    if (test_dir_setup(state))
+        return -1;
+    snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
+    write_secret(secret_path, "0123456789abcdef0123456789abcdef\n");
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    /* The network path, unless a test says otherwise. */
+    setenv("MBX_UDP_BYPASS", "0", 1);
+    static const char *const allow[] = {"dgram*", "full", "big", "small", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    if (mbx_udp_gateway_start("127.0.0.1:0", &o, &gw))
+        return -1;
+    gw_port = mbx_udp_gateway_port(gw);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    mbx_udp_gateway_stop(gw);
+    return test_dir_teardown(state);
+}
+
+static void udp_name(char *buf, size_t cap, int port, const char *box)
+{
+    snprintf(buf, cap, "udp://127.0.0.1:%d/%s", port, box);
+}
+
+static mbx *open_udp(int port, const char *box)
+{
+    char name[128];
+    udp_name(name, sizeof(name), port, box);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    return m;
+}
+
+static mbx_udp_gateway_stats stats(void)
+{
+    mbx_udp_gateway_stats st = {.size = sizeof(st)};
+    assert_int_equal(mbx_udp_gateway_stats_get(gw, &st), 0);
+    return st;
+}
+
+/* Waits until the gateway has read `want` datagrams in all; returns its
+ * statistics then. Fails the test after 20 s. */
+static mbx_udp_gateway_stats wait_received(uint64_t want)
+{
+    for (int i = 0; i < 2000; i++) {
+        mbx_udp_gateway_stats st = stats();
+        if (st.received + st.dropped_kernel >= want)
+            return st;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the gateway read %llu datagrams, not %llu", (unsigned long long)stats().received,
+             (unsigned long long)want);
+    return stats();
+}
+
+static mbx_stat_ext ext_of(const char *name)
+{
+    mbx_stat_ext e = {.size = sizeof(e)};
+    assert_int_equal(mbx_stat_ext_name(name, &e), 0);
+    return e;
+}
+
+/* Three processes send through the gateway; every message arrives once,
+ * with its priority and type, sent (as far as the mailbox knows) by the
+ * gateway. */
+static void messages_from_other_processes(void **state)
+{
+    (void)state;
+    mbx *local = test_box("dgram", 128, 256, 0);
+    uint64_t before = stats().received;
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            mbx *m;
+            char name[128];
+            udp_name(name, sizeof(name), gw_port, "dgram");
+            if (mbx_open(name, MBX_SEND, NULL, &m))
+                _exit(1);
+            for (int i = 0; i < 20; i++) {
+                char msg[64];
+                int n = snprintf(msg, sizeof(msg), "%d %d", k, i);
+                /* A send returns once the kernel has the datagram. */
+                if (mbx_send_typed(m, msg, (size_t)n, (unsigned)k, (uint64_t)(100 * k + i),
+                                   MBX_NONBLOCK))
+                    _exit(2);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+            }
+            mbx_close(m);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        int status;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    mbx_udp_gateway_stats st = wait_received(before + 60);
+    assert_int_equal(st.dropped_kernel, 0);
+    int next[3] = {0, 0, 0};
+    for (int i = 0; i < 60; i++) {
+        char buf[256];
+        mbx_msginfo info;
+        uint64_t type;
+        ssize_t n = mbx_recv_select(local, MBX_SEL_ANY, 0, buf, sizeof(buf) - 1, &info, &type,
+                                    1000000000ll);
+        assert_true(n > 0);
+        buf[n] = 0;
+        int k, seq;
+        assert_int_equal(sscanf(buf, "%d %d", &k, &seq), 2);
+        assert_true(k >= 0 && k < 3);
+        assert_int_equal(info.priority, (unsigned)k);
+        assert_int_equal(type, (uint64_t)(100 * k + seq));
+        assert_int_equal(info.sender_pid, getpid()); /* the gateway's */
+        /* Each sender's messages in its order: one priority, one FIFO
+         * (loopback does not reorder). */
+        assert_int_equal(seq, next[k]);
+        next[k]++;
+    }
+    mbx_msginfo info;
+    char buf[8];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
+    mbx_close(local);
+    mbx_unlink("dgram");
+}
+
+/* The largest payload is MBX_UDP_PAYLOAD_MAX(strlen(NAME)): it goes; one
+ * byte more is refused at the sender. One larger than the far mailbox
+ * takes goes, and is dropped and counted there. */
+static void payload_limit(void **state)
+{
+    (void)state;
+    mbx *big = test_box("big", 4, 65536, 0);
+    mbx *small = test_box("small", 4, 16, 0);
+    size_t max = MBX_UDP_PAYLOAD_MAX(strlen("big"));
+    assert_int_equal(max, 65427 - 3);
+    assert_int_equal(max, udpf_payload_max(3));
+    char *payload = malloc(max + 1);
+    assert_non_null(payload);
+    for (size_t i = 0; i <= max; i++)
+        payload[i] = (char)(i * 7);
+    uint64_t before = stats().received;
+    mbx *m = open_udp(gw_port, "big");
+    assert_int_equal(mbx_send(m, payload, max + 1, 0, MBX_FOREVER), -EMSGSIZE);
+    assert_int_equal(mbx_send(m, payload, max, 0, MBX_FOREVER), 0);
+    mbx_close(m);
+    m = open_udp(gw_port, "small");
+    assert_int_equal(mbx_send(m, payload, 17, 0, MBX_FOREVER), 0);
+    assert_int_equal(mbx_send(m, payload, 16, 0, MBX_FOREVER), 0);
+    mbx_close(m);
+    wait_received(before + 3);
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(big, buf, 65536, &info, 1000000000ll), (ssize_t)max);
+    assert_memory_equal(buf, payload, max);
+    assert_int_equal(mbx_recv(small, buf, 16, &info, 1000000000ll), 16);
+    assert_int_equal(mbx_recv(small, buf, 16, &info, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(ext_of("small").udp_dropped_bad, 1);
+    assert_int_equal(ext_of("small").udp_dropped_full, 0);
+    free(buf);
+    free(payload);
+    mbx_close(big);
+    mbx_close(small);
+    mbx_unlink("big");
+    mbx_unlink("small");
+}
+
+/* A full mailbox: sends never wait, whatever their timeout; what found no
+ * room is dropped and counted, at the gateway and in the mailbox. */
+static void full_mailbox_drops_and_counts(void **state)
+{
+    (void)state;
+    mbx *local = test_box("full", 4, 64, 0);
+    mbx_udp_gateway_stats st0 = stats();
+    mbx *m = open_udp(gw_port, "full");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(mbx_send(m, "hello", 5, 0, MBX_FOREVER), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* Ten datagrams handed to the kernel: no wait for the mailbox (which
+     * would be for ever: nobody receives). 5 s is a bound a starved
+     * machine still keeps. */
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    mbx_close(m);
+    mbx_udp_gateway_stats st = wait_received(st0.received + 10);
+    assert_int_equal(st.delivered - st0.delivered, 4);
+    assert_int_equal(st.dropped_full - st0.dropped_full, 6);
+    mbx_stat_ext e = ext_of("full");
+    assert_int_equal(e.udp_dropped_full, 6);
+    assert_int_equal(e.udp_dropped_bad, 0);
+    /* The same through mbx_stat_ext_get on a local handle. */
+    mbx_stat_ext e2 = {.size = sizeof(e2)};
+    assert_int_equal(mbx_stat_ext_get(local, &e2), 0);
+    assert_int_equal(e2.udp_dropped_full, 6);
+    /* An old caller's smaller struct gets only what it has room for. */
+    mbx_stat_ext e3;
+    memset(&e3, 0xab, sizeof(e3));
+    e3.size = 16;
+    assert_int_equal(mbx_stat_ext_get(local, &e3), 0);
+    assert_int_equal(e3.size, 16);
+    assert_int_equal(e3.udp_dropped_full, 0xababababababababull);
+    mbx_close(local);
+    mbx_unlink("full");
+}
+
+/* ---- datagrams written by hand ---- */
+
+static int raw_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A sealed MSG datagram in p; returns its length. */
+static size_t make_msg(uint8_t *p, struct udpf_key *s, const char *name, uint64_t sender,
+                       uint64_t seq, uint64_t time_ms, const char *payload)
+{
+    struct udpf f = {.kind = UDPF_MSG,
+                     .sender = sender,
+                     .seq = seq,
+                     .time_ms = time_ms,
+                     .name = name,
+                     .name_len = strlen(name)};
+    size_t n = udpf_put(p, &f);
+    memcpy(p + n, payload, strlen(payload));
+    return udpf_seal(s, p, n + strlen(payload));
+}
+
+static void put(int fd, const uint8_t *p, size_t n)
+{
+    assert_int_equal(send(fd, p, n, 0), (ssize_t)n);
+}
+
+/* Every kind of bad datagram is dropped and counted; those that name an
+ * exported mailbox are counted in it too. Nothing bad is delivered. */
+static void bad_datagrams_counted(void **state)
+{
+    (void)state;
+    mbx *local = test_box("dgram-bad", 64, 256, 0);
+    mbx *hidden = test_box("secret-box", 64, 256, 0); /* not on the allow-list */
+    struct secret gs = {.n = 32}, ws = {.n = 32};
+    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
+    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
+    struct udpf_key good, wrong;
+    assert_int_equal(udpf_key_init(&good, &gs), 0);
+    assert_int_equal(udpf_key_init(&wrong, &ws), 0);
+    int fd = raw_socket();
+    uint8_t p[1024];
+    size_t n;
+    mbx_udp_gateway_stats st0 = stats();
+    uint64_t sent = 0;
+
+    /* Gateway only (no mailbox to count in): */
+    put(fd, (const uint8_t *)"short", 5), sent++; /* truncated */
+    n = make_msg(p, &good, "dgram-bad", 7, 1, now_ms(), "x");
+    p[0] ^= 1;
+    put(fd, p, n), sent++; /* wrong magic */
+    n = make_msg(p, &good, "dgram-bad", 7, 1, now_ms(), "x");
+    p[4] = 2;
+    put(fd, p, n), sent++;      /* wrong version */
+    put(fd, p, n - 40), sent++; /* cut short */
+    n = make_msg(p, &good, "secret-box", 7, 1, now_ms(), "x"), put(fd, p, n),
+    sent++; /* not allowed */
+    n = make_msg(p, &good, "dgram-none", 7, 2, now_ms(), "x"), put(fd, p, n), sent++; /* missing */
+    /* Counted in dgram-bad too: */
+    n = make_msg(p, &wrong, "dgram-bad", 8, 1, now_ms(), "x"), put(fd, p, n), sent++; /* MAC */
+    n = make_msg(p, &good, "dgram-bad", 9, 1, now_ms() - 600000, "x");
+    put(fd, p, n), sent++; /* ten minutes old */
+    n = make_msg(p, &good, "dgram-bad", 10, 100, now_ms(), "first");
+    put(fd, p, n), sent++; /* delivered */
+    put(fd, p, n), sent++; /* the same again: a replay */
+    n = make_msg(p, &good, "dgram-bad", 10, 99, now_ms(), "second");
+    put(fd, p, n), sent++; /* delivered: within the window, not seen */
+    n = make_msg(p, &good, "dgram-bad", 10, 100 - 64, now_ms(), "x");
+    put(fd, p, n), sent++; /* older than the window */
+    /* A gateway's answer sent to a gateway. */
+    struct udpf h = {
+        .kind = UDPF_HERE, .seq = 1, .time_ms = now_ms(), .name = "dgram-bad", .name_len = 9};
+    uint8_t nonce[UDPF_NONCE] = {0}, boot[UDPF_BOOT_ID] = {0};
+    n = udpf_put(p, &h);
+    n += udpf_here_put(p + n, nonce, boot, "/tmp");
+    n = udpf_seal(&good, p, n);
+    put(fd, p, n), sent++;
+    close(fd);
+    udpf_key_free(&good);
+    udpf_key_free(&wrong);
+
+    mbx_udp_gateway_stats st = wait_received(st0.received + sent);
+    assert_int_equal(st.received - st0.received, sent);
+    assert_int_equal(st.delivered - st0.delivered, 2);
+    assert_int_equal(st.dropped_missing - st0.dropped_missing, 1);
+    assert_int_equal(st.dropped_bad - st0.dropped_bad, sent - 3);
+    assert_int_equal(st.dropped_full - st0.dropped_full, 0);
+    assert_int_equal(ext_of("dgram-bad").udp_dropped_bad, 4);
+    assert_int_equal(ext_of("secret-box").udp_dropped_bad, 0);
+    char buf[64];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 5);
+    assert_memory_equal(buf, "first", 5);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 6);
+    assert_memory_equal(buf, "second", 6);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), -EAGAIN);
+    assert_int_equal(mbx_recv(hidden, buf, sizeof(buf), &info, 0), -EAGAIN);
+    mbx_close(local);
+    mbx_close(hidden);
+    mbx_unlink("dgram-bad");
+    mbx_unlink("secret-box");
+}
+
+/* A sender whose secret differs is refused, as a stranger's datagrams. */
+static void wrong_secret_refused(void **state)
+{
+    (void)state;
+    mbx *local = test_box("dgram-s", 8, 64, 0);
+    char other[320];
+    snprintf(other, sizeof(other), "%s/other-secret", test_dir);
+    write_secret(other, "another secret, long enough......\n");
+    setenv("MBX_SECRET_FILE", other, 1);
+    mbx_udp_gateway_stats st0 = stats();
+    mbx *m = open_udp(gw_port, "dgram-s");
+    assert_int_equal(mbx_send(m, "x", 1, 0, 0), 0); /* it went; it will be dropped */
+    mbx_close(m);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    mbx_udp_gateway_stats st = wait_received(st0.received + 1);
+    assert_int_equal(st.dropped_bad - st0.dropped_bad, 1);
+    assert_int_equal(ext_of("dgram-s").udp_dropped_bad, 1);
+    char buf[8];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), -EAGAIN);
+    /* No secret at all: refused at open, as tcp://. */
+    setenv("MBX_SECRET_FILE", "/nonexistent/secret", 1);
+    char name[128];
+    udp_name(name, sizeof(name), gw_port, "dgram-s");
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), -EACCES);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    mbx_close(local);
+    mbx_unlink("dgram-s");
+}
+
+/* ---- the same machine ---- */
+
+/* A gateway in a child process: a message's sender_pid then says which
+ * path it took (the child's: through the gateway; ours: bypassed). */
+static pid_t child_gateway(int *port)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing running */
+        if (getppid() == 1)
+            _exit(1);
+        close(p[0]);
+        static const char *const allow[] = {"here*", NULL};
+        mbx_gateway_options o;
+        mbx_gateway_options_init(&o);
+        o.allow = allow;
+        mbx_udp_gateway *g;
+        int port_ = mbx_udp_gateway_start("127.0.0.1:0", &o, &g) ? -1 : mbx_udp_gateway_port(g);
+        if (write(p[1], &port_, sizeof(port_)) != sizeof(port_))
+            _exit(1);
+        for (;;)
+            pause(); /* killed by the test */
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], port, sizeof(*port)), sizeof(*port));
+    close(p[0]);
+    assert_true(*port > 0);
+    return pid;
+}
+
+static int32_t sender_of_one(mbx *local, mbx *m, const char *what)
+{
+    assert_int_equal(mbx_send(m, what, strlen(what), 0, 0), 0);
+    char buf[64];
+    mbx_msginfo info;
+    /* Through the gateway the message arrives a moment later. */
+    ssize_t n = mbx_recv(local, buf, sizeof(buf), &info, 10000000000ll);
+    assert_int_equal(n, (ssize_t)strlen(what));
+    assert_memory_equal(buf, what, (size_t)n);
+    return info.sender_pid;
+}
+
+/* A udp:// name of a gateway on this machine sends into the mailbox's own
+ * file (found through the gateway, which checks the secret and its
+ * allow-list), with the same semantics: a full mailbox drops and counts.
+ * MBX_UDP_BYPASS=0 or MBX_TCP_BYPASS=0 keeps the network path. */
+static void bypass_on_this_machine(void **state)
+{
+    (void)state;
+    int port;
+    pid_t gpid = child_gateway(&port);
+    mbx *local = test_box("here", 2, 64, 0);
+    unsetenv("MBX_UDP_BYPASS");
+    unsetenv("MBX_TCP_BYPASS");
+    mbx *m = open_udp(port, "here");
+    assert_int_equal(sender_of_one(local, m, "bypassed"), getpid());
+    /* Full: dropped, counted, and the send says nothing of it. */
+    assert_int_equal(mbx_send(m, "1", 1, 0, MBX_FOREVER), 0);
+    assert_int_equal(mbx_send(m, "2", 1, 0, MBX_FOREVER), 0);
+    assert_int_equal(mbx_send(m, "3", 1, 0, MBX_FOREVER), 0);
+    assert_int_equal(ext_of("here").udp_dropped_full, 1);
+    char buf[8];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 1);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 1);
+    /* The same limit as over the network. */
+    static char big[70000];
+    assert_int_equal(mbx_send(m, big, MBX_UDP_PAYLOAD_MAX(4) + 1, 0, 0), -EMSGSIZE);
+    assert_int_equal(mbx_send(m, big, 65, 0, 0), 0); /* over max_msg_size: dropped */
+    assert_int_equal(ext_of("here").udp_dropped_bad, 1);
+    /* Calls other than sends are not served, bypassed or not. */
+    assert_int_equal(mbx_call(m, "q", 1, 0, buf, sizeof(buf), 0), -ENOTSUP);
+    assert_int_equal(mbx_stat_ext_get(m, &(mbx_stat_ext){.size = sizeof(mbx_stat_ext)}), -ENOTSUP);
+    mbx_close(m);
+
+    setenv("MBX_UDP_BYPASS", "0", 1);
+    m = open_udp(port, "here");
+    assert_int_equal(sender_of_one(local, m, "through"), gpid);
+    mbx_close(m);
+    unsetenv("MBX_UDP_BYPASS");
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    m = open_udp(port, "here");
+    assert_int_equal(sender_of_one(local, m, "through too"), gpid);
+    mbx_close(m);
+    unsetenv("MBX_TCP_BYPASS");
+
+    /* Not on the gateway's list: no folder is told, nothing delivered. */
+    mbx *other = test_box("elsewhere", 2, 64, 0);
+    m = open_udp(port, "elsewhere");
+    assert_int_equal(mbx_send(m, "x", 1, 0, 0), 0);
+    mbx_close(m);
+    assert_int_equal(mbx_recv(other, buf, sizeof(buf), &info, 300000000ll), -ETIMEDOUT);
+    mbx_close(other);
+    mbx_unlink("elsewhere");
+
+    kill(gpid, SIGKILL);
+    waitpid(gpid, NULL, 0);
+    /* No gateway there any more: the probe is refused at once and sends
+     * go the network way, into nothing. */
+    m = open_udp(port, "here");
+    assert_int_equal(mbx_send(m, "lost", 4, 0, 0), 0);
+    assert_int_equal(mbx_send(m, "lost", 4, 0, 0), 0);
+    mbx_close(m);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), -EAGAIN);
+    setenv("MBX_UDP_BYPASS", "0", 1);
+    mbx_close(local);
+    mbx_unlink("here");
+}
+
+/* ---- what a udp:// handle does not do ---- */
+
+static void other_calls_and_names(void **state)
+{
+    (void)state;
+    char name[128];
+    udp_name(name, sizeof(name), gw_port, "dgram-x");
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &m), -ENOTSUP);
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV, NULL, &m), -ENOTSUP);
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_CREATE, NULL, &m), -ENOTSUP);
+    assert_int_equal(mbx_open("udp://127.0.0.1/x", MBX_SEND, NULL, &m), -EINVAL);
+    assert_int_equal(mbx_open("udp://127.0.0.1:1/", MBX_SEND, NULL, &m), -EINVAL);
+    assert_int_equal(mbx_open("udp://127.0.0.1:1/a/b", MBX_SEND, NULL, &m), -EINVAL);
+    assert_int_equal(mbx_open("udp://127.0.0.1:1/.x", MBX_SEND, NULL, &m), -EINVAL);
+    assert_int_equal(mbx_open("udp://127.0.0.1:0/x", MBX_SEND, NULL, &m), -EINVAL);
+    char longname[300] = "udp://127.0.0.1:1/";
+    memset(longname + strlen(longname), 'a', 201);
+    assert_int_equal(mbx_open(longname, MBX_SEND, NULL, &m), -ENAMETOOLONG);
+    assert_int_equal(mbx_unlink(name), -ENOTSUP);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name(name, &st), -ENOTSUP);
+    mbx_stat_ext e = {.size = sizeof(e)};
+    assert_int_equal(mbx_stat_ext_name(name, &e), -ENOTSUP);
+    assert_int_equal(mbx_stat_ext_name("nats://x/y", &e), -EPROTONOSUPPORT);
+    assert_int_equal(mbx_stat_ext_name("no-such-box", &e), -ENOENT);
+
+    m = open_udp(gw_port, "dgram-x");
+    char buf[8];
+    mbx_msginfo info;
+    void *loan;
+    const void *cloan;
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), &info, 0), -EBADF); /* not opened to receive */
+    assert_int_equal(mbx_call(m, "q", 1, 0, buf, sizeof(buf), 0), -ENOTSUP);
+    assert_int_equal(mbx_loan(m, 8, &loan), -ENOTSUP);
+    (void)cloan;
+    assert_int_equal(mbx_stat_get(m, &st), -ENOTSUP);
+    assert_int_equal(mbx_stat_ext_get(m, &e), -ENOTSUP);
+    assert_int_equal(mbx_fd(m, MBX_SEND), -ENOTSUP);
+    assert_int_equal(mbx_transfer(m, getpid()), -ENOTSUP);
+    assert_int_equal(mbx_sync(m), 0);
+    assert_int_equal(mbx_send(m, "x", 1, MBX_PRIO_MAX, 0), -EINVAL);
+    mbx_close(m);
+
+    /* Gateway options. */
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    mbx_udp_gateway *g;
+    assert_int_equal(mbx_udp_gateway_start("127.0.0.1:0", &o, &g), -EINVAL); /* no list */
+    static const char *const allow[] = {"x", NULL};
+    o.allow = allow;
+    assert_int_equal(mbx_udp_gateway_start("127.0.0.1", &o, &g), -EINVAL);
+    o.size = 4;
+    assert_int_equal(mbx_udp_gateway_start("127.0.0.1:0", &o, &g), -EINVAL);
+    o.size = sizeof(o);
+    char taken[32];
+    snprintf(taken, sizeof(taken), "127.0.0.1:%d", gw_port);
+    assert_int_equal(mbx_udp_gateway_start(taken, &o, &g), -EADDRINUSE);
+    assert_int_equal(mbx_udp_gateway_stop(NULL), -EINVAL);
+    assert_int_equal(mbx_udp_gateway_port(NULL), -EINVAL);
+    mbx_udp_gateway_stats gs = {.size = 0};
+    assert_int_equal(mbx_udp_gateway_stats_get(gw, &gs), -EINVAL);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(messages_from_other_processes), cmocka_unit_test(payload_limit),
+        cmocka_unit_test(full_mailbox_drops_and_counts), cmocka_unit_test(bad_datagrams_counted),
+        cmocka_unit_test(wrong_secret_refused),          cmocka_unit_test(bypass_on_this_machine),
+        cmocka_unit_test(other_calls_and_names),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
