@@ -34,6 +34,7 @@ static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
         int64_t t = nb ? MBX_NONBLOCK : abs ? mq_abs_to_rel(abs) : MBX_FOREVER;
         int r = mbx_send(d->h, msg, len, prio, t);
         if (r == 0) {
+            mq_ready_changed(d);
             mq_notify_after_send(d);
             return 0;
         }
@@ -83,6 +84,7 @@ static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
     }
     if (n < 0)
         return mq_fail(errno_of((int)n));
+    mq_ready_changed(d);
     if (prio)
         *prio = info.priority;
     return n;

@@ -310,6 +310,133 @@ static void pollable(void **state)
     mq_close(q);
 }
 
+static pid_t send_from_child(const char *tag, int delay_ms);
+
+/* What poll, select and epoll (ep watches fd, level-triggered) each say
+ * about fd now: POLLIN and POLLOUT bits; the three must agree. */
+static int ready_now(int fd, int ep)
+{
+    struct pollfd p = {fd, POLLIN | POLLOUT, 0};
+    assert_int_equal(poll(&p, 1, 0) >= 0, 1);
+    int viapoll = p.revents & (POLLIN | POLLOUT);
+    fd_set rs, ws;
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_SET(fd, &rs);
+    FD_SET(fd, &ws);
+    struct timeval tv = {0, 0};
+    assert_true(select(fd + 1, &rs, &ws, NULL, &tv) >= 0);
+    int viaselect = (FD_ISSET(fd, &rs) ? POLLIN : 0) | (FD_ISSET(fd, &ws) ? POLLOUT : 0);
+    assert_int_equal(viaselect, viapoll);
+    if (ep >= 0) {
+        for (int again = 0; again < 2; again++) { /* level-triggered: twice the same */
+            struct epoll_event out = {0};
+            int n = epoll_wait(ep, &out, 1, 0);
+            assert_true(n >= 0);
+            int viaepoll = n ? (int)(out.events & (EPOLLIN | EPOLLOUT)) : 0;
+            assert_int_equal(viaepoll, viapoll);
+        }
+    }
+    return viapoll;
+}
+
+/* Each descriptor, whatever its access mode, is readable exactly while
+ * the queue holds a message and writable exactly while it has room. */
+static void poll_directions(void **state)
+{
+    (void)state;
+    mqd_t q = mk("pdir", O_RDWR | O_NONBLOCK, 2, 8);
+    mqd_t r = mq_open(qname("pdir"), O_RDONLY | O_NONBLOCK);
+    mqd_t w = mq_open(qname("pdir"), O_WRONLY | O_NONBLOCK);
+    assert_true(r != (mqd_t)-1 && w != (mqd_t)-1);
+    int ep[3];
+    mqd_t fds[3] = {q, r, w};
+    for (int i = 0; i < 3; i++) {
+        ep[i] = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = fds[i]};
+        assert_int_equal(epoll_ctl(ep[i], EPOLL_CTL_ADD, fds[i], &ev), 0);
+    }
+    char buf[8];
+    /* empty, one, full, one, empty */
+    const int want[5] = {POLLOUT, POLLIN | POLLOUT, POLLIN, POLLIN | POLLOUT, POLLOUT};
+    for (int step = 0; step < 5; step++) {
+        if (step == 1 || step == 2)
+            assert_int_equal(mq_send(w, "m", 1, 0), 0);
+        if (step == 3 || step == 4)
+            assert_int_equal(mq_receive(r, buf, 8, NULL), 1);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(ready_now(fds[i], ep[i]), want[step]);
+    }
+    for (int i = 0; i < 3; i++)
+        close(ep[i]);
+    mq_close(r);
+    mq_close(w);
+    mq_close(q);
+}
+
+/* In a child: waits up to 10 s in poll for ev on the queue tag, after
+ * telling the parent on ready[1]; exits 0 when poll said exactly ev. */
+static pid_t poll_in_child(const char *tag, short ev, int ready[2])
+{
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        mqd_t m = mq_open(qname(tag), O_RDONLY | O_NONBLOCK);
+        if (m == (mqd_t)-1)
+            _exit(2);
+        (void)write(ready[1], "r", 1);
+        struct pollfd p = {m, ev, 0};
+        int n = poll(&p, 1, 10000);
+        _exit(n == 1 && p.revents == ev ? 0 : 1);
+    }
+    return c;
+}
+
+/* A change made by another process, which itself never polls, wakes a
+ * process blocked in poll, in either direction; a message another
+ * receiver takes leaves the queue unreadable for everyone. */
+static void poll_across_processes(void **state)
+{
+    (void)state;
+    mqd_t q = mk("pwake", O_RDWR | O_NONBLOCK, 1, 8);
+    char buf[8];
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    /* Empty: the child waits for POLLIN, a grandchild sends. */
+    pid_t c = poll_in_child("pwake", POLLIN, ready);
+    assert_true(test_read_ready(ready[0]));
+    usleep(100000); /* most likely in poll by now; if not, poll finds it */
+    pid_t s = send_from_child("pwake", 0);
+    assert_int_equal(wait_child(s), 0);
+    assert_int_equal(wait_child(c), 0);
+    /* Full: the child waits for POLLOUT, another process receives. */
+    c = poll_in_child("pwake", POLLOUT, ready);
+    assert_true(test_read_ready(ready[0]));
+    usleep(100000);
+    pid_t t = fork();
+    if (t == 0) {
+        test_child();
+        mqd_t m = mq_open(qname("pwake"), O_RDONLY | O_NONBLOCK);
+        _exit(m != (mqd_t)-1 && mq_receive(m, buf, 8, NULL) == 1 ? 0 : 1);
+    }
+    assert_int_equal(wait_child(t), 0);
+    assert_int_equal(wait_child(c), 0);
+    /* Readable here; another process takes the message: not any more. */
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(ready_now(q, -1), POLLIN);
+    t = fork();
+    if (t == 0) {
+        test_child();
+        mqd_t m = mq_open(qname("pwake"), O_RDONLY | O_NONBLOCK);
+        _exit(m != (mqd_t)-1 && mq_receive(m, buf, 8, NULL) == 1 ? 0 : 1);
+    }
+    assert_int_equal(wait_child(t), 0);
+    assert_int_equal(ready_now(q, -1), POLLOUT);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+}
+
 static void duplicates(void **state)
 {
     (void)state;
@@ -804,6 +931,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(nonblocking, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(poll_directions, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(poll_across_processes, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(duplicates, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
