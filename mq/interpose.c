@@ -1,13 +1,20 @@
 /* Interposers of the C library's descriptor calls, so that the shim sees
- * what happens to an mqd_t outside mq_*: poll, ppoll, select, pselect,
- * epoll_ctl (and the fortified __poll_chk, __ppoll_chk): a queue's
- * descriptor handed to them marks its queue polled first (ready.c), so
- * its pipe is in step before the wait. Each then calls the C library's
- * own function. Their versions are glibc's for x86_64 (a preloaded
- * library's function is chosen only at the version the program asks
- * for), so other targets go without (MQ_INTERPOSED 0: every queue is
- * kept in step from the start). Calls made by raw system calls are not
- * seen: README says what follows. */
+ * what happens to an mqd_t outside mq_*:
+ * - poll, ppoll, select, pselect, epoll_ctl (and the fortified __poll_chk,
+ *   __ppoll_chk): a queue's descriptor handed to them marks its queue
+ *   polled first (ready.c), so its pipe is in step before the wait;
+ * - close, dup2, dup3, close_range, closefrom: a queue's number closed or
+ *   replaced by them is forgotten as mq_close forgets it, so later mq_*
+ *   calls on the number say EBADF, as the kernel's do, and a descriptor
+ *   the number is given next is not taken for the queue;
+ * - dup, dup2, dup3: the copy of a queue's number is entered as the
+ *   queue's at once (a poll on it marks the queue).
+ * Each then calls (or has called) the C library's own function. Their
+ * versions are glibc's for x86_64 (a preloaded library's function is
+ * chosen only at the version the program asks for), so other targets go
+ * without (MQ_INTERPOSED 0: every queue is kept in step from the start,
+ * and close() of an mqd_t is not seen). Calls made by raw system calls
+ * are not seen either: README says what follows. */
 #include "mq_internal.h"
 
 #if MQ_INTERPOSED
@@ -16,6 +23,8 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* The C library's function name@ver (RTLD_NEXT: the one after this
  * library), looked up once. NULL when it has none. */
@@ -124,6 +133,94 @@ MQ_API int mbxmq_w_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
     return real_epoll_ctl(ep, op, fd, ev);
 }
 
+/* close(2): closes fd; a queue's number is forgotten (mq_close's
+ * bookkeeping). Returns as close. */
+MQ_API int mbxmq_w_close(int fd)
+{
+    REAL(int (*)(int), close, "GLIBC_2.2.5");
+    struct mq_desc *d = mq_table_known(fd);
+    int r = real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
+    if (d) {
+        int e = errno;
+        mq_number_gone(fd, d);
+        errno = e;
+    }
+    return r;
+}
+
+/* After newfd became a copy of oldfd (dup, dup2, dup3 returned it): a
+ * queue's number it replaced is forgotten, a queue's it copies entered. */
+static void copied(int oldfd, int newfd, struct mq_desc *replaced)
+{
+    int e = errno;
+    struct mq_desc *from = mq_table_known(oldfd);
+    if (replaced && replaced != from)
+        mq_number_gone(newfd, replaced);
+    if (from && from != replaced)
+        mq_table_enter(newfd, from);
+    errno = e;
+}
+
+/* dup(2): as dup; the copy of a queue's number is the queue's. */
+MQ_API int mbxmq_w_dup(int oldfd)
+{
+    REAL(int (*)(int), dup, "GLIBC_2.2.5");
+    int r = real_dup(oldfd);
+    if (r >= 0)
+        copied(oldfd, r, NULL);
+    return r;
+}
+
+/* dup2(2): as dup2 (see copied). */
+MQ_API int mbxmq_w_dup2(int oldfd, int newfd)
+{
+    REAL(int (*)(int, int), dup2, "GLIBC_2.2.5");
+    struct mq_desc *was = oldfd == newfd ? NULL : mq_table_known(newfd);
+    int r = real_dup2(oldfd, newfd);
+    if (r >= 0 && oldfd != newfd)
+        copied(oldfd, r, was);
+    return r;
+}
+
+/* dup3(2): as dup3 (see copied). */
+MQ_API int mbxmq_w_dup3(int oldfd, int newfd, int flags)
+{
+    REAL(int (*)(int, int, int), dup3, "GLIBC_2.9");
+    struct mq_desc *was = oldfd == newfd ? NULL : mq_table_known(newfd);
+    int r = real_dup3(oldfd, newfd, flags);
+    if (r >= 0)
+        copied(oldfd, r, was);
+    return r;
+}
+
+/* close_range(2): as close_range; the queues' numbers it closed are
+ * forgotten. */
+MQ_API int mbxmq_w_close_range(unsigned first, unsigned last, int flags)
+{
+    REAL(int (*)(unsigned, unsigned, int), close_range, "GLIBC_2.34");
+    int r = real_close_range ? real_close_range(first, last, flags)
+                             : (int)syscall(SYS_close_range, first, last, flags);
+    if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+        int e = errno;
+        mq_numbers_gone(first, last);
+        errno = e;
+    }
+    return r;
+}
+
+/* closefrom(3): as closefrom; the queues' numbers it closed are
+ * forgotten. */
+MQ_API void mbxmq_w_closefrom(int lowfd)
+{
+    REAL(void (*)(int), closefrom, "GLIBC_2.34");
+    if (real_closefrom)
+        real_closefrom(lowfd);
+    else
+        (void)syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
+    if (lowfd >= 0)
+        mq_numbers_gone((unsigned)lowfd, ~0u);
+}
+
 __asm__(".symver mbxmq_w_poll, poll@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_ppoll, ppoll@@GLIBC_2.4");
 __asm__(".symver mbxmq_w_poll_chk, __poll_chk@@GLIBC_2.16");
@@ -131,5 +228,11 @@ __asm__(".symver mbxmq_w_ppoll_chk, __ppoll_chk@@GLIBC_2.16");
 __asm__(".symver mbxmq_w_select, select@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_pselect, pselect@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_epoll_ctl, epoll_ctl@@GLIBC_2.3.2");
+__asm__(".symver mbxmq_w_close, close@@GLIBC_2.2.5");
+__asm__(".symver mbxmq_w_dup, dup@@GLIBC_2.2.5");
+__asm__(".symver mbxmq_w_dup2, dup2@@GLIBC_2.2.5");
+__asm__(".symver mbxmq_w_dup3, dup3@@GLIBC_2.9");
+__asm__(".symver mbxmq_w_close_range, close_range@@GLIBC_2.34");
+__asm__(".symver mbxmq_w_closefrom, closefrom@@GLIBC_2.34");
 
 #endif

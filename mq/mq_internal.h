@@ -154,6 +154,12 @@ void mq_flag_forked(struct mq_flagrec *f);
 /* table.c */
 struct mq_desc *mq_lookup(mqd_t q);
 struct mq_desc *mq_table_known(int q);
+void mq_table_enter(int q, struct mq_desc *d);
+void mq_number_gone(int q, struct mq_desc *d);
+void mq_numbers_gone(unsigned first, unsigned last);
+
+/* open.c */
+void mq_release(struct mq_desc *d);
 
 /* ready.c */
 int mq_fifo_make(const char *path, uint32_t mode);

@@ -213,7 +213,7 @@ fail:
 
 /* Lets go of d, whose last number went: its notification, handle, pipe,
  * side file lock; removes an unlinked queue nobody holds any more. */
-static void release(struct mq_desc *d)
+void mq_release(struct mq_desc *d)
 {
     mq_table_unlist(d);
     mq_notify_drop(d);
@@ -242,7 +242,7 @@ MQ_API int mbxmq_close(mqd_t q)
         return -1;
     close(q);
     if (d->nums == 0 && !mq_table_adopt_dup(d))
-        release(d);
+        mq_release(d);
     return 0;
 }
 

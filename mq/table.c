@@ -1,13 +1,16 @@
 /* Descriptor numbers to open queues.
  *
  * A number found in the table is trusted without a system call (the fast
- * path of every send and receive). A number not in it, a dup() of an mqd_t
- * say, is looked up by its identity: a descriptor of the queue's pipe
- * (device and inode) sharing the open file description of the queue's
- * private d->ref (kcmp); it is then added. Closing an mqd_t with close()
- * instead of mq_close leaves its number in the table: a later descriptor
- * given that number is mistaken for the queue (the cost of checking every
- * call would be a system call per message). */
+ * path of every send and receive). The table stays right because the
+ * shim sees the C library's calls that make or drop numbers
+ * (interpose.c): close, dup2, dup3, close_range and closefrom forget a
+ * queue's number (later calls on it say EBADF, as the kernel's do), dup,
+ * dup2 and dup3 enter a copy. A number not in the table (a copy made by
+ * fcntl(F_DUPFD), received over a socket) is looked up by its identity:
+ * a descriptor of the queue's pipe (device and inode) sharing the open
+ * file description of the queue's private d->ref (kcmp); it is then
+ * added. Numbers dropped by a raw system call are not seen: a later
+ * descriptor given such a number is taken for the queue. */
 #include "mq_internal.h"
 
 #include <dirent.h>
@@ -118,6 +121,49 @@ struct mq_desc *mq_lookup(mqd_t q)
     if (!d)
         errno = EBADF;
     return d;
+}
+
+/* Enters number q, a copy of one of d's, unless q is in the table. */
+void mq_table_enter(int q, struct mq_desc *d)
+{
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 1);
+    if (s && !atomic_load(s)) {
+        atomic_store(s, d);
+        d->nums++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/* Number q, which named d, was closed or now names something else: takes
+ * it out, and lets go of d when it was d's last (as mq_close). */
+void mq_number_gone(int q, struct mq_desc *d)
+{
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 0);
+    int took = s && atomic_load(s) == d;
+    if (took) {
+        atomic_store(s, NULL);
+        d->nums--;
+    }
+    pthread_mutex_unlock(&lock);
+    if (took && d->nums == 0 && !mq_table_adopt_dup(d))
+        mq_release(d);
+}
+
+/* Numbers first..last were closed: forgets the queues' among them. */
+void mq_numbers_gone(unsigned first, unsigned last)
+{
+    for (unsigned c = first / CHUNK; c < CHUNKS && c <= last / CHUNK; c++) {
+        if (!__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
+            continue;
+        for (unsigned i = 0; i < CHUNK; i++) {
+            unsigned q = c * CHUNK + i;
+            struct mq_desc *d;
+            if (q >= first && q <= last && (d = mq_table_known((int)q)) != NULL)
+                mq_number_gone((int)q, d);
+        }
+    }
 }
 
 /* Enters the new description d under number q. Returns 0, or -1 with

@@ -437,6 +437,51 @@ static void poll_across_processes(void **state)
     mq_close(q);
 }
 
+/* close() instead of mq_close: the number is no queue any more (EBADF),
+ * whatever it comes to name next, and a queue opened again works. */
+static void closed_with_close(void **state)
+{
+    (void)state;
+    mqd_t q = mk("closed", O_RDWR | O_NONBLOCK, 4, 8);
+    char buf[8];
+    struct mq_attr a;
+    assert_int_equal(mq_send(q, "a", 1, 0), 0);
+    assert_int_equal(close(q), 0);
+    ERR(mq_send(q, "x", 1, 0), EBADF);
+    ERR(mq_receive(q, buf, 8, NULL), EBADF);
+    ERR(mq_getattr(q, &a), EBADF);
+    ERR(mq_close(q), EBADF);
+    /* Opened again: whichever number it gets works; q names that queue
+     * only if it is that number. */
+    mqd_t n = mq_open(qname("closed"), O_RDWR | O_NONBLOCK);
+    assert_int_not_equal(n, (mqd_t)-1);
+    assert_int_equal(mq_getattr(n, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 1);
+    assert_int_equal(mq_receive(n, buf, 8, NULL), 1);
+    if (n != q)
+        ERR(mq_send(q, "x", 1, 0), EBADF);
+    /* Another file given the number of a closed queue is no queue. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    assert_true(null >= 0);
+    assert_int_equal(close(n), 0);
+    assert_int_equal(dup2(null, n), n);
+    ERR(mq_send(n, "x", 1, 0), EBADF);
+    ERR(mq_getattr(n, &a), EBADF);
+    close(n);
+    /* dup2 over a queue's number closes it too. */
+    mqd_t m = mq_open(qname("closed"), O_RDWR | O_NONBLOCK);
+    assert_int_not_equal(m, (mqd_t)-1);
+    assert_int_equal(dup2(null, m), m);
+    ERR(mq_send(m, "x", 1, 0), EBADF);
+    close(m);
+    close(null);
+    /* And the queue is still whole. */
+    mqd_t k = mq_open(qname("closed"), O_RDWR | O_NONBLOCK);
+    assert_int_equal(mq_send(k, "b", 1, 0), 0);
+    assert_int_equal(mq_receive(k, buf, 8, NULL), 1);
+    mq_close(k);
+}
+
 static void duplicates(void **state)
 {
     (void)state;
@@ -933,6 +978,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_directions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_across_processes, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(closed_with_close, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(duplicates, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
