@@ -110,6 +110,7 @@ static void names(void **state)
     memset(big + 1, 'x', 256);
     ERR(mq_open(big, O_CREAT | O_RDWR, 0600, NULL), ENAMETOOLONG);
     ERR(mq_unlink("noslash"), EINVAL);
+    ERR(mq_unlink(big), ENAMETOOLONG);
     ERR(mq_unlink("/"), ENOENT);
     ERR(mq_unlink(qname("never")), ENOENT);
     ERR(mq_open(qname("never"), O_RDWR), ENOENT);
@@ -558,6 +559,28 @@ static void unlink_open(void **state)
                          1); /* the new one's mailbox (side files are dot files) */
 }
 
+/* exec closes every mqd_t (mq_open sets close-on-exec, as glibc's does):
+ * the new program finds the number closed, whatever its access mode. */
+static void exec_closes(void **state)
+{
+    (void)state;
+    mqd_t q = mk("exec", O_RDWR, 4, 8);
+    mqd_t r = mq_open(qname("exec"), O_RDONLY);
+    assert_int_not_equal(r, (mqd_t)-1);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "test -e /proc/self/fd/%d || test -e /proc/self/fd/%d", (int)q,
+             (int)r);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(wait_child(c), 1); /* neither open in the new program */
+    mq_close(r);
+    mq_close(q);
+}
+
 /* ---- several processes ---- */
 
 static void excl_race(void **state)
@@ -739,6 +762,22 @@ static void interrupted(void **state)
     t = in_ms(10000);
     ERR(mq_timedsend(q, "3", 1, 0, &t), EINTR);
     stop_signals(c);
+    /* With SA_RESTART it goes on until a receiver makes room. */
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    c = signal_later(SIGUSR1, 100);
+    s = fork();
+    if (s == 0) {
+        test_child();
+        usleep(300000);
+        _exit(mq_receive(q, buf, 8, NULL) == 1 ? 0 : 1);
+    }
+    before = hits;
+    t = in_ms(10000);
+    assert_int_equal(mq_timedsend(q, "3", 1, 0, &t), 0);
+    stop_signals(c);
+    assert_true(hits > before);
+    assert_int_equal(wait_child(s), 0);
     sigaction(SIGUSR1, &old, NULL);
     mq_close(q);
 }
@@ -830,6 +869,29 @@ static void notify_signal(void **state)
     ev.sigev_notify = 12345;
     ERR(mq_notify(q, &ev), EINVAL);
     sigaction(SIGUSR2, &old, NULL);
+    mq_close(q);
+}
+
+/* SIGEV_NONE registers and is removed when a message arrives, with no
+ * signal; mq_notify checks the descriptor and the signal number. */
+static void notify_none_and_errors(void **state)
+{
+    (void)state;
+    mqd_t q = mk("noten", O_RDWR | O_NONBLOCK, 4, 8);
+    char buf[8];
+    struct sigevent none = {.sigev_notify = SIGEV_NONE};
+    ERR(mq_notify((mqd_t)274, &none), EBADF);
+    ERR(mq_notify((mqd_t)274, NULL), EBADF);
+    assert_int_equal(mq_notify(q, &none), 0);
+    ERR(mq_notify(q, &none), EBUSY);
+    assert_int_equal(mq_send(q, "x", 1, 0), 0); /* fires: removed */
+    assert_int_equal(mq_notify(q, &none), 0);
+    assert_int_equal(mq_notify(q, NULL), 0);
+    assert_int_equal(mq_receive(q, buf, 8, NULL), 1);
+    struct sigevent bad = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = _NSIG + 1};
+    ERR(mq_notify(q, &bad), EINVAL);
+    bad.sigev_signo = -1;
+    ERR(mq_notify(q, &bad), EINVAL);
     mq_close(q);
 }
 
@@ -982,11 +1044,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(duplicates, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_closes, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(excl_race, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(many_senders, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(permissions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_none_and_errors, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_after_killed_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_thread_and_death, test_dir_setup, teardown),
