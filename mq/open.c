@@ -34,8 +34,13 @@ static int mbx_flags_of(int accmode)
 static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
                   const char *fifo_path, int accmode, mode_t mode, const struct mq_attr *qa)
 {
-    mbx_attr a;
-    mbx_attr_init(&a);
+    /* The heap kind: a ring frees the slot of a message received ahead
+     * of older ones (a higher priority) only once those are gone, so a
+     * queue could say full below mq_maxmsg; the heap counts messages. */
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = MBX_KIND_HEAP;
+    mbx_attr a = o.attr;
     a.capacity = (uint32_t)qa->mq_maxmsg;
     a.max_msg_size = (uint64_t)qa->mq_msgsize;
     uint32_t posix_mode = (uint32_t)(mode & ~mq_umask() & 0777);
@@ -44,7 +49,8 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
      * limit only has to allow a full queue. */
     uint64_t full = (uint64_t)qa->mq_maxmsg * (uint64_t)qa->mq_msgsize;
     a.memory_limit = full > a.memory_limit ? full : a.memory_limit;
-    int r = mbx_open(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &a, &d->h);
+    o.attr = a;
+    int r = mbx_open_opts(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &o, &d->h);
     if (r < 0)
         return -r;
     /* The pipe before the side file: openers wait for the side file. */
