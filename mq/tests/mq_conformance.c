@@ -996,6 +996,14 @@ static void notify_none_and_errors(void **state)
     assert_int_equal(mq_notify(q, &none), 0);
     assert_int_equal(mq_notify(q, NULL), 0);
     assert_int_equal(mq_receive(q, buf, 8, NULL), 1);
+    /* Signal 0: registered, and removed by a message with no signal. */
+    struct sigevent zero = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = 0};
+    assert_int_equal(mq_notify(q, &zero), 0);
+    ERR(mq_notify(q, &none), EBUSY);
+    assert_int_equal(mq_send(q, "x", 1, 0), 0);
+    assert_int_equal(mq_notify(q, &none), 0);
+    assert_int_equal(mq_notify(q, NULL), 0);
+    assert_int_equal(mq_receive(q, buf, 8, NULL), 1);
     struct sigevent bad = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = _NSIG + 1};
     ERR(mq_notify(q, &bad), EINVAL);
     bad.sigev_signo = -1;
