@@ -890,6 +890,27 @@ static void interrupted(void **state)
     mq_close(q);
 }
 
+/* Any signal's handler interrupts a wait, SIGABRT's included (the Open
+ * POSIX Test Suite's mq_send/12-1 and mq_receive/13-1 use it). */
+static void interrupted_by_abort_handler(void **state)
+{
+    (void)state;
+    mqd_t q = mk("intra", O_RDWR, 1, 8);
+    char buf[8];
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGABRT, &sa, &old);
+    pid_t c = signal_later(SIGABRT, 100);
+    struct timespec t = in_ms(10000);
+    ERR(mq_timedreceive(q, buf, 8, NULL, &t), EINTR);
+    assert_int_equal(mq_send(q, "1", 1, 0), 0);
+    t = in_ms(10000);
+    ERR(mq_timedsend(q, "2", 1, 0, &t), EINTR);
+    stop_signals(c);
+    sigaction(SIGABRT, &old, NULL);
+    mq_close(q);
+}
+
 /* ---- notification ---- */
 
 static volatile sig_atomic_t notified, note_code, note_value, note_pid;
@@ -1167,6 +1188,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(many_senders, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(permissions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupted_by_abort_handler, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_none_and_errors, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
