@@ -172,6 +172,8 @@ static void open_flags(void **state)
     ERR(mq_send(q, "x", 1, 0), EBADF);
 }
 
+static pid_t send_from_child(const char *tag, int delay_ms);
+
 /* ---- sending and receiving ---- */
 
 static void send_receive(void **state)
@@ -294,6 +296,30 @@ static void timeouts(void **state)
     mq_close(q);
 }
 
+/* A timeout as far in the future as time_t goes waits like no timeout
+ * (the Open POSIX Test Suite's mq_timedsend/5-1 uses one). */
+static void timeouts_far_future(void **state)
+{
+    (void)state;
+    mqd_t q = mk("tofar", O_RDWR, 1, 8);
+    char buf[8];
+    struct timespec far = {.tv_sec = (time_t)((~0ULL) >> 1), .tv_nsec = 0};
+    pid_t c = send_from_child("tofar", 200);
+    assert_int_equal(mq_timedreceive(q, buf, 8, NULL, &far), 1);
+    assert_int_equal(wait_child(c), 0);
+    assert_int_equal(mq_send(q, "f", 1, 0), 0); /* full */
+    c = fork();
+    if (c == 0) {
+        test_child();
+        usleep(200000);
+        mqd_t r = mq_open(qname("tofar"), O_RDONLY);
+        _exit(r != (mqd_t)-1 && mq_receive(r, buf, 8, NULL) == 1 ? 0 : 1);
+    }
+    assert_int_equal(mq_timedsend(q, "g", 1, 0, &far), 0);
+    assert_int_equal(wait_child(c), 0);
+    mq_close(q);
+}
+
 /* ---- descriptors ---- */
 
 static int readable(int fd, int ms)
@@ -337,8 +363,6 @@ static void pollable(void **state)
     close(ep);
     mq_close(q);
 }
-
-static pid_t send_from_child(const char *tag, int delay_ms);
 
 /* What poll, select and epoll (ep watches fd, level-triggered) each say
  * about fd now: POLLIN and POLLOUT bits; the three must agree. */
@@ -1175,6 +1199,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(capacity_counts_messages, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(nonblocking, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(timeouts_far_future, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_directions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_across_processes, test_dir_setup, teardown),
