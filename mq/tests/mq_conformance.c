@@ -935,6 +935,51 @@ static void interrupted_by_abort_handler(void **state)
     mq_close(q);
 }
 
+/* A signal sent a whole number of seconds after a process blocked (as a
+ * program pacing itself with sleep() does) interrupts the wait: with mbx's
+ * 250 ms sleeps it used to arrive as one ended, and the wait went on. A
+ * few tries, each receiver with its own sender of one SIGUSR1. */
+static void interrupted_on_the_second(void **state)
+{
+    (void)state;
+    mqd_t q = mk("intrs", O_RDWR, 1, 8);
+    (void)q;
+    for (int round = 0; round < 4; round++) {
+        pid_t r = fork();
+        if (r == 0) {
+            test_child();
+            struct sigaction sa = {.sa_handler = on_alarm};
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGUSR1, &sa, NULL);
+            mqd_t m = mq_open(qname("intrs"), O_RDONLY);
+            char b[8];
+            pid_t s = fork();
+            if (s == 0) {
+                sleep(1);
+                kill(getppid(), SIGUSR1);
+                _exit(0);
+            }
+            int ok = m != (mqd_t)-1 && mq_receive(m, b, 8, NULL) == -1 && errno == EINTR;
+            _exit(ok ? 0 : 1);
+        }
+        /* Waits up to 10 s: a receive that went on is killed and fails. */
+        int st = -1;
+        for (int i = 0; i < 1000; i++) {
+            pid_t w = waitpid(r, &st, WNOHANG);
+            if (w == r)
+                break;
+            st = -1;
+            usleep(10000);
+        }
+        if (st == -1) {
+            kill(r, SIGKILL);
+            wait_child(r);
+        }
+        assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    mq_close(q);
+}
+
 /* ---- notification ---- */
 
 static volatile sig_atomic_t notified, note_code, note_value, note_pid;
@@ -1214,6 +1259,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(permissions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted_by_abort_handler, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupted_on_the_second, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_none_and_errors, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
