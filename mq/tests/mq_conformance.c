@@ -489,6 +489,31 @@ static void poll_across_processes(void **state)
     mq_close(q);
 }
 
+/* A forked child polls the descriptor it inherited: the same open queue,
+ * readable once the parent sends. */
+static void poll_inherited(void **state)
+{
+    (void)state;
+    mqd_t q = mk("pinh", O_RDWR | O_NONBLOCK, 2, 8);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        (void)write(ready[1], "r", 1);
+        struct pollfd p = {q, POLLIN, 0};
+        int n = poll(&p, 1, 10000);
+        _exit(n == 1 && (p.revents & POLLIN) ? 0 : 1);
+    }
+    assert_true(test_read_ready(ready[0]));
+    usleep(100000);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(wait_child(c), 0);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+}
+
 /* close() instead of mq_close: the number is no queue any more (EBADF),
  * whatever it comes to name next, and a queue opened again works. */
 static void closed_with_close(void **state)
@@ -1248,6 +1273,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_directions, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(poll_across_processes, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(poll_inherited, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(closed_with_close, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(duplicates, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
