@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t live_token; /* this process's, 0 before the first blocked receive */
-static pid_t live_pid;
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t live_token; /* this process's, 0 before the first blocked receive */
+static pid_t live_pid;              /* this process's once it tried to make its mailbox */
 static mbx *live_box;
 
 static void live_name(uint64_t token, char *out, size_t cap)
@@ -23,30 +24,49 @@ static void live_name(uint64_t token, char *out, size_t cap)
     snprintf(out, cap, "%s%016llx", MQ_LIVE_PREFIX, (unsigned long long)token);
 }
 
+/* In a forked child: the parent's token and mailbox are the parent's (a
+ * handle left to it); the child makes its own on its first blocked
+ * receive. */
+static void live_forked(void)
+{
+    pthread_mutex_init(&live_lock, NULL);
+    atomic_store(&live_token, 0);
+    live_pid = 0;
+    live_box = NULL;
+}
+
+static void live_install(void)
+{
+    pthread_atfork(NULL, NULL, live_forked);
+}
+
 /* This process's token, its owned mailbox made on first use (again in a
- * forked child: the parent's is the parent's). 0 when it cannot be made. */
+ * forked child). 0 when it cannot be made. No system call once made (a
+ * blocked receive used to ask getpid() each time). */
 static uint64_t my_token(void)
 {
+    pthread_once(&live_once, live_install);
+    uint64_t t = atomic_load(&live_token);
+    if (t)
+        return t;
     pthread_mutex_lock(&live_lock);
-    if (live_pid != getpid()) {
-        live_token = 0;
-        live_box = NULL; /* a parent's handle: left to the parent */
+    if (live_pid == 0) {
         live_pid = getpid();
-        for (int tries = 0; tries < 4 && !live_token; tries++) {
-            uint64_t t = 0;
-            if (getrandom(&t, sizeof(t), 0) != (ssize_t)sizeof(t) || t == 0)
+        for (int tries = 0; tries < 4 && !atomic_load(&live_token); tries++) {
+            uint64_t r = 0;
+            if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) || r == 0)
                 continue;
             char name[64];
-            live_name(t, name, sizeof(name));
+            live_name(r, name, sizeof(name));
             mbx_attr a;
             mbx_attr_init(&a);
             a.capacity = 1;
             a.max_msg_size = 1;
             if (mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &live_box) == 0)
-                live_token = t;
+                atomic_store(&live_token, r);
         }
     }
-    uint64_t t = live_token;
+    t = atomic_load(&live_token);
     pthread_mutex_unlock(&live_lock);
     return t;
 }
@@ -90,7 +110,7 @@ struct mq_blocker *mq_blocked_enter(struct mq_side *s)
                 if (pass == 1 && atomic_load(&b->count) == 0)
                     reap_if_dead(b);
                 if (atomic_compare_exchange_strong(&b->token, &none, me)) {
-                    atomic_store(&b->pid, (int32_t)getpid());
+                    atomic_store(&b->pid, (int32_t)live_pid);
                     atomic_fetch_add(&b->count, 1);
                     return b;
                 }

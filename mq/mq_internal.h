@@ -9,9 +9,10 @@
  * - beside it, the side file ".mq-side.mq.ENC" holds what mbx does not:
  *   the POSIX mode, the notification registration, the count of blocked
  *   receivers and whether mq_unlink took the name;
- * - an mqd_t is a duplicate of the handle's pollable descriptor (mbx_fd),
- *   so it is readable exactly when mbx says there is something to do, and
- *   its socket inode identifies the open queue behind any duplicate.
+ * - beside them, the named pipe ".mq-fifo.mq.ENC": an mqd_t is a
+ *   descriptor of it, readable and writable as the queue is (ready.c);
+ *   kcmp against a private duplicate tells which open queue a number
+ *   copied by the program names.
  */
 #ifndef MBX_MQ_INTERNAL_H
 #define MBX_MQ_INTERNAL_H
@@ -45,7 +46,7 @@
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
 #define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 2u
+#define MQ_SIDE_VERSION 3u
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 
@@ -61,6 +62,13 @@ struct mq_side {
     _Atomic uint32_t unlinked; /* 1 once mq_unlink took the name */
     char gone[64];             /* the mailbox's name after mq_unlink */
     char pad0[64];
+    /* readiness of the descriptors (ready.c) */
+    _Atomic uint32_t polled; /* 1 once a descriptor of the queue was polled */
+    uint32_t fifo_bufs;      /* packets in the pipe, under fifo_lock */
+    uint32_t fifo_slots;     /* packets the pipe holds, under fifo_lock */
+    uint32_t pad3;
+    pthread_mutex_t fifo_lock; /* robust, process-shared */
+    char pad4[64];
     /* notification: one registration per queue */
     _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING or the registrant's token */
     int32_t reg_pid;
@@ -100,8 +108,9 @@ struct mq_desc {
     int accmode;      /* O_RDONLY, O_WRONLY, O_RDWR */
     uint64_t msgsize; /* mq_msgsize */
     uint32_t maxmsg;  /* mq_maxmsg */
-    int mbx_fd;       /* mbx's own number for the socket (not an mqd_t) */
-    dev_t dev;        /* identity of the descriptor's socket */
+    int ref;          /* the pipe, the mqd_t's description: identifies its copies */
+    int ctl;          /* the pipe, another description: the shim's reads and writes */
+    dev_t dev;        /* identity of the pipe */
     ino_t ino;
     int nums; /* descriptor numbers of this process naming it */
     struct mq_flagrec *fl;
@@ -120,6 +129,7 @@ int mq_name_encode(const char *name, char *out, size_t cap);
 int mq_dir(char *out, size_t cap);
 int mq_side_path(const char *dir, const char *mbxname, char *out, size_t cap);
 int mq_mbx_path(const char *dir, const char *mbxname, char *out, size_t cap);
+int mq_fifo_path(const char *dir, const char *mbxname, char *out, size_t cap);
 int mq_gone_name_ok(const char *s, size_t cap);
 
 /* side.c */
@@ -143,6 +153,29 @@ void mq_flag_forked(struct mq_flagrec *f);
 
 /* table.c */
 struct mq_desc *mq_lookup(mqd_t q);
+struct mq_desc *mq_table_known(int q);
+void mq_table_enter(int q, struct mq_desc *d);
+void mq_number_gone(int q, struct mq_desc *d);
+void mq_numbers_gone(unsigned first, unsigned last);
+
+/* open.c */
+void mq_release(struct mq_desc *d);
+
+/* ready.c */
+int mq_fifo_make(const char *path, uint32_t mode);
+int mq_fifo_open(struct mq_desc *d, const char *path);
+int mq_ready_init(struct mq_side *s);
+void mq_ready_opened(struct mq_desc *d);
+void mq_ready_changed(struct mq_desc *d);
+void mq_ready_polled(struct mq_desc *d);
+
+/* interpose.c: whether the C library's descriptor calls are interposed
+ * (their glibc versions are known for this target). */
+#if defined(__x86_64__) && defined(__GLIBC__)
+#define MQ_INTERPOSED 1
+#else
+#define MQ_INTERPOSED 0
+#endif
 
 /* blocked.c: receivers blocked on a queue. enter returns the slot it
  * counted in (NULL: the overflow count); leave takes that back. any says

@@ -81,6 +81,14 @@ int mq_mbx_path(const char *dir, const char *mbxname, char *out, size_t cap)
     return w < 0 || (size_t)w >= cap ? ENAMETOOLONG : 0;
 }
 
+/* The named pipe of mailbox mbxname (ready.c): a dot file. Returns 0 or
+ * ENAMETOOLONG. */
+int mq_fifo_path(const char *dir, const char *mbxname, char *out, size_t cap)
+{
+    int w = snprintf(out, cap, "%s/.mq-fifo.%s", dir, mbxname);
+    return w < 0 || (size_t)w >= cap ? ENAMETOOLONG : 0;
+}
+
 /* Whether s (from a side file: untrusted) is a name mq_unlink makes:
  * MQ_GONE_PREFIX and 16 hex digits, NUL-terminated within cap. Returns 1
  * or 0. */

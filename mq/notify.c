@@ -149,7 +149,8 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
 /* mq_notify(3): registers this process for one notification when a message
  * arrives in the empty queue (sev NULL: withdraws its registration).
  * Returns 0, or -1 with errno EBADF, EBUSY (another live process, or this
- * one, is registered), EINVAL (sigev_notify or signal number), ENOMEM,
+ * one, is registered), EINVAL (sigev_notify, or a signal number outside
+ * 0..NSIG-1: 0 registers, as Linux's does, and fires no signal), ENOMEM,
  * EAGAIN (no thread), or an errno of the mailbox that proves it lives. */
 MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
 {
@@ -170,7 +171,7 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
     if (sev->sigev_notify != SIGEV_NONE && sev->sigev_notify != SIGEV_SIGNAL &&
         sev->sigev_notify != SIGEV_THREAD)
         return mq_fail(EINVAL);
-    if (sev->sigev_notify == SIGEV_SIGNAL && (sev->sigev_signo <= 0 || sev->sigev_signo >= NSIG))
+    if (sev->sigev_notify == SIGEV_SIGNAL && (sev->sigev_signo < 0 || sev->sigev_signo >= NSIG))
         return mq_fail(EINVAL);
     /* A registration whose registrant died is free. */
     uint64_t cur = atomic_load(&s->reg);

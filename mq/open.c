@@ -31,11 +31,16 @@ static int mbx_flags_of(int accmode)
 
 /* Creates queue mbxname exclusively. Returns 0 (d->h, d->side set), EEXIST
  * or another errno. */
-static int create(struct mq_desc *d, const char *mbxname, const char *side_path, int accmode,
-                  mode_t mode, const struct mq_attr *qa)
+static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
+                  const char *fifo_path, int accmode, mode_t mode, const struct mq_attr *qa)
 {
-    mbx_attr a;
-    mbx_attr_init(&a);
+    /* The heap kind: a ring frees the slot of a message received ahead
+     * of older ones (a higher priority) only once those are gone, so a
+     * queue could say full below mq_maxmsg; the heap counts messages. */
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = MBX_KIND_HEAP;
+    mbx_attr a = o.attr;
     a.capacity = (uint32_t)qa->mq_maxmsg;
     a.max_msg_size = (uint64_t)qa->mq_msgsize;
     uint32_t posix_mode = (uint32_t)(mode & ~mq_umask() & 0777);
@@ -44,11 +49,22 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
      * limit only has to allow a full queue. */
     uint64_t full = (uint64_t)qa->mq_maxmsg * (uint64_t)qa->mq_msgsize;
     a.memory_limit = full > a.memory_limit ? full : a.memory_limit;
-    int r = mbx_open(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &a, &d->h);
+    o.attr = a;
+    int r = mbx_open_opts(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &o, &d->h);
     if (r < 0)
         return -r;
-    r = mq_side_create(side_path, a.mode, posix_mode, &d->side_fd, &d->side);
+    /* The pipe before the side file: openers wait for the side file. */
+    r = mq_fifo_make(fifo_path, a.mode);
+    if (r == 0 && (r = mq_fifo_open(d, fifo_path)) != 0)
+        unlink(fifo_path);
+    if (r == 0 && (r = mq_side_create(side_path, a.mode, posix_mode, &d->side_fd, &d->side)) != 0)
+        unlink(fifo_path);
     if (r != 0) {
+        if (d->ref >= 0)
+            close(d->ref);
+        if (d->ctl >= 0)
+            close(d->ctl);
+        d->ref = d->ctl = -1;
         mbx_close(d->h);
         mbx_unlink(mbxname);
         d->h = NULL;
@@ -59,7 +75,8 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
 /* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
  * we looked: the caller may create it), EAGAIN (look again), EACCES or
  * another errno. */
-static int open_existing(struct mq_desc *d, const char *mbxname, const char *side_path, int accmode)
+static int open_existing(struct mq_desc *d, const char *mbxname, const char *side_path,
+                         const char *fifo_path, int accmode)
 {
     int r = mq_side_open(side_path, &d->side_fd, &d->side);
     if (r == ENOENT) {
@@ -88,8 +105,13 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
     r = -mbx_open(mbxname, mbx_flags_of(accmode), NULL, &d->h);
     if (r == ENOENT || r == EIDRM)
         r = EAGAIN;
+    if (r == 0 && (r = mq_fifo_open(d, fifo_path)) == ENOENT)
+        r = EAGAIN; /* mq_unlink took it meanwhile */
     if (r == 0)
         return 0;
+    if (d->h)
+        mbx_close(d->h);
+    d->h = NULL;
 fail:
     mq_side_close(d->side_fd, d->side);
     d->side_fd = -1;
@@ -101,6 +123,10 @@ static void desc_free(struct mq_desc *d)
 {
     if (d->h)
         mbx_close(d->h);
+    if (d->ref >= 0)
+        close(d->ref);
+    if (d->ctl >= 0)
+        close(d->ctl);
     mq_side_close(d->side_fd, d->side);
     mq_flag_put(d->fl);
     free(d);
@@ -141,11 +167,12 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
     struct mq_desc *d = calloc(1, sizeof(*d));
     if (!d)
         return mq_fail(ENOMEM);
-    d->side_fd = -1;
+    d->side_fd = d->ref = d->ctl = -1;
     d->accmode = accmode;
-    char side_path[PATH_MAX + 64];
+    char side_path[PATH_MAX + 64], fifo_path[PATH_MAX + 64];
     if ((r = mq_dir(d->dir, sizeof(d->dir))) != 0 ||
-        (r = mq_side_path(d->dir, mbxname, side_path, sizeof(side_path))) != 0)
+        (r = mq_side_path(d->dir, mbxname, side_path, sizeof(side_path))) != 0 ||
+        (r = mq_fifo_path(d->dir, mbxname, fifo_path, sizeof(fifo_path))) != 0)
         goto fail;
     r = EAGAIN;
     for (int tries = 0; r == EAGAIN && tries < 1000; tries++) {
@@ -153,14 +180,14 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
             usleep(1000);
         r = ENOENT;
         if (oflag & O_CREAT) {
-            r = create(d, mbxname, side_path, accmode, mode, &qa);
+            r = create(d, mbxname, side_path, fifo_path, accmode, mode, &qa);
             if (r == EEXIST && !(oflag & O_EXCL))
                 r = ENOENT; /* somebody else's: open it */
             else if (r != EEXIST && r != 0)
                 break;
         }
         if (r == ENOENT) {
-            r = open_existing(d, mbxname, side_path, accmode);
+            r = open_existing(d, mbxname, side_path, fifo_path, accmode);
             if (r == ENOENT && (oflag & O_CREAT))
                 r = EAGAIN; /* it went between our create and open */
         }
@@ -172,23 +199,13 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
         goto fail;
     d->msgsize = st.max_msg_size;
     d->maxmsg = st.capacity;
-    /* The descriptor: a duplicate of the handle's pollable descriptor in
-     * the direction the queue is read (written, for O_WRONLY). */
-    d->mbx_fd = mbx_fd(d->h, accmode == O_WRONLY ? MBX_SEND : MBX_RECV);
-    if (d->mbx_fd < 0) {
-        r = d->mbx_fd == -EUSERS ? EMFILE : -d->mbx_fd;
-        goto fail;
-    }
-    int q = fcntl(d->mbx_fd, F_DUPFD_CLOEXEC, 3);
-    struct stat fst;
-    if (q < 0 || fstat(q, &fst) < 0) {
+    mq_ready_opened(d);
+    /* The descriptor: a duplicate of the pipe's description d->ref. */
+    int q = fcntl(d->ref, F_DUPFD_CLOEXEC, 3);
+    if (q < 0) {
         r = errno;
-        if (q >= 0)
-            close(q);
         goto fail;
     }
-    d->dev = fst.st_dev;
-    d->ino = fst.st_ino;
     if (!(d->fl = mq_flag_new(oflag & O_NONBLOCK)) || mq_table_add(q, d) < 0) {
         r = errno;
         close(q);
@@ -200,9 +217,9 @@ fail:
     return mq_fail(r);
 }
 
-/* Lets go of d: its notification, handle, side file lock; removes an
- * unlinked queue nobody holds any more. */
-static void release(struct mq_desc *d)
+/* Lets go of d, whose last number went: its notification, handle, pipe,
+ * side file lock; removes an unlinked queue nobody holds any more. */
+void mq_release(struct mq_desc *d)
 {
     mq_table_unlist(d);
     mq_notify_drop(d);
@@ -231,7 +248,7 @@ MQ_API int mbxmq_close(mqd_t q)
         return -1;
     close(q);
     if (d->nums == 0 && !mq_table_adopt_dup(d))
-        release(d);
+        mq_release(d);
     return 0;
 }
 
@@ -244,6 +261,7 @@ MQ_API int mbxmq_unlink(const char *name)
 {
     char mbxname[MQ_MBX_NAME_MAX + 8], dir[PATH_MAX], side_path[PATH_MAX + 64];
     char mbx_path[PATH_MAX + 64], gone_side[PATH_MAX + 64], gone_path[PATH_MAX + 64];
+    char fifo_path[PATH_MAX + 64], gone_fifo[PATH_MAX + 64];
     int r = mq_name_encode(name, mbxname, sizeof(mbxname));
     if (r == EACCES && name[0] == '/' && name[1] != '\0' && !strchr(name + 1, '/'))
         return mq_fail(ENOENT); /* "/." and "/..": no such queue can exist */
@@ -251,7 +269,8 @@ MQ_API int mbxmq_unlink(const char *name)
         return mq_fail(r);
     if ((r = mq_dir(dir, sizeof(dir))) != 0 ||
         (r = mq_side_path(dir, mbxname, side_path, sizeof(side_path))) != 0 ||
-        (r = mq_mbx_path(dir, mbxname, mbx_path, sizeof(mbx_path))) != 0)
+        (r = mq_mbx_path(dir, mbxname, mbx_path, sizeof(mbx_path))) != 0 ||
+        (r = mq_fifo_path(dir, mbxname, fifo_path, sizeof(fifo_path))) != 0)
         return mq_fail(r);
     int fd;
     struct mq_side *s;
@@ -260,6 +279,8 @@ MQ_API int mbxmq_unlink(const char *name)
         /* No side file: a mailbox of that name not made by the shim (or a
          * creator that died before making it). */
         r = -mbx_unlink(mbxname);
+        if (r == 0)
+            unlink(fifo_path); /* if it made one */
         return r ? mq_fail(r == EPERM ? EACCES : r) : 0;
     }
     if (r != 0)
@@ -281,9 +302,16 @@ MQ_API int mbxmq_unlink(const char *name)
         mq_side_close(fd, s);
         return mq_fail(ENOENT); /* another mq_unlink took it */
     }
+    /* The pipe goes first: a queue created under the name once the mailbox
+     * went must not find (and replace) this queue's pipe. */
+    int fifo_moved = 0;
     if ((r = mq_mbx_path(dir, gone, gone_path, sizeof(gone_path))) != 0 ||
         (r = mq_side_path(dir, gone, gone_side, sizeof(gone_side))) != 0 ||
+        (r = mq_fifo_path(dir, gone, gone_fifo, sizeof(gone_fifo))) != 0 ||
+        (rename(fifo_path, gone_fifo) < 0 && (r = errno) != 0) || !(fifo_moved = 1) ||
         (rename(mbx_path, gone_path) < 0 && (r = errno) != 0)) {
+        if (fifo_moved)
+            rename(gone_fifo, fifo_path);
         atomic_store(&s->unlinked, 0);
         mq_side_close(fd, s);
         return mq_fail(r == EPERM ? EACCES : r);

@@ -52,6 +52,13 @@ int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_
         unlink(path);
         return e;
     }
+    int e = mq_ready_init(s);
+    if (e != 0) {
+        munmap(s, MQ_SIDE_SIZE);
+        close(fd);
+        unlink(path);
+        return e;
+    }
     s->version = MQ_SIDE_VERSION;
     s->mode = mode & 07777;
     atomic_store(&s->magic, MQ_SIDE_MAGIC); /* openers wait for this */
@@ -115,7 +122,10 @@ void mq_side_reap(const char *dir, const char *gone)
     if (fd < 0)
         return;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        char fifo[PATH_MAX + 64];
         (void)mbx_unlink(gone);
+        if (mq_fifo_path(dir, gone, fifo, sizeof(fifo)) == 0)
+            unlink(fifo);
         unlink(path);
     }
     close(fd);

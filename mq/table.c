@@ -1,19 +1,25 @@
 /* Descriptor numbers to open queues.
  *
  * A number found in the table is trusted without a system call (the fast
- * path of every send and receive). A number not in it, a dup() of an mqd_t
- * say, is looked up by its identity: the device and inode of the socket
- * behind it, which every duplicate shares; it is then added. Closing an
- * mqd_t with close() instead of mq_close leaves its number in the table: a
- * later descriptor given that number is mistaken for the queue (the cost
- * of checking every call would be a system call per message). */
+ * path of every send and receive). The table stays right because the
+ * shim sees the C library's calls that make or drop numbers
+ * (interpose.c): close, dup2, dup3, close_range and closefrom forget a
+ * queue's number (later calls on it say EBADF, as the kernel's do), dup,
+ * dup2 and dup3 enter a copy. A number not in the table (a copy made by
+ * fcntl(F_DUPFD), received over a socket) is looked up by its identity:
+ * a descriptor of the queue's pipe (device and inode) sharing the open
+ * file description of the queue's private d->ref (kcmp); it is then
+ * added. Numbers dropped by a raw system call are not seen: a later
+ * descriptor given such a number is taken for the queue. */
 #include "mq_internal.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define CHUNK  1024
@@ -56,21 +62,56 @@ static void install_fork_handler(void)
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 
+/* 1 when descriptors a and b share an open file description, 0 when
+ * not, -1 when the kernel cannot tell (no kcmp). */
+static int same_description(int a, int b)
+{
+    pid_t me = getpid();
+    long r = syscall(SYS_kcmp, me, me, KCMP_FILE, a, b);
+    return r == 0 ? 1 : r > 0 ? 0 : -1;
+}
+
+/* Whether n is one of the shim's own descriptors of a pipe. Caller holds
+ * lock. */
+static int internal(int n)
+{
+    for (struct mq_desc *d = all; d; d = d->next)
+        if (n == d->ref || n == d->ctl)
+            return 1;
+    return 0;
+}
+
+/* Whether descriptor n (fstat in *st) is a copy of d's mqd_t. Caller
+ * holds lock. */
+static int copy_of(int n, const struct stat *st, const struct mq_desc *d)
+{
+    return S_ISFIFO(st->st_mode) && st->st_dev == d->dev && st->st_ino == d->ino && !internal(n) &&
+           same_description(n, d->ref) != 0;
+}
+
+/* Returns the description number q names in the table, or NULL; no
+ * system call. */
+struct mq_desc *mq_table_known(int q)
+{
+    _Atomic(struct mq_desc *) *s = slot(q, 0);
+    return s ? atomic_load(s) : NULL;
+}
+
 /* Returns the description behind q, or NULL with errno EBADF. */
 struct mq_desc *mq_lookup(mqd_t q)
 {
-    _Atomic(struct mq_desc *) *s = slot(q, 0);
-    struct mq_desc *d = s ? atomic_load(s) : NULL;
+    struct mq_desc *d = mq_table_known(q);
     if (d)
         return d;
     struct stat st;
-    if (q < 0 || fstat(q, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+    if (q < 0 || fstat(q, &st) < 0 || !S_ISFIFO(st.st_mode)) {
         errno = EBADF;
         return NULL;
     }
     pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s;
     for (d = all; d; d = d->next)
-        if (d->dev == st.st_dev && d->ino == st.st_ino)
+        if (copy_of(q, &st, d))
             break;
     if (d && (s = slot(q, 1)) && !atomic_load(s)) {
         atomic_store(s, d);
@@ -80,6 +121,49 @@ struct mq_desc *mq_lookup(mqd_t q)
     if (!d)
         errno = EBADF;
     return d;
+}
+
+/* Enters number q, a copy of one of d's, unless q is in the table. */
+void mq_table_enter(int q, struct mq_desc *d)
+{
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 1);
+    if (s && !atomic_load(s)) {
+        atomic_store(s, d);
+        d->nums++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/* Number q, which named d, was closed or now names something else: takes
+ * it out, and lets go of d when it was d's last (as mq_close). */
+void mq_number_gone(int q, struct mq_desc *d)
+{
+    pthread_mutex_lock(&lock);
+    _Atomic(struct mq_desc *) *s = slot(q, 0);
+    int took = s && atomic_load(s) == d;
+    if (took) {
+        atomic_store(s, NULL);
+        d->nums--;
+    }
+    pthread_mutex_unlock(&lock);
+    if (took && d->nums == 0 && !mq_table_adopt_dup(d))
+        mq_release(d);
+}
+
+/* Numbers first..last were closed: forgets the queues' among them. */
+void mq_numbers_gone(unsigned first, unsigned last)
+{
+    for (unsigned c = first / CHUNK; c < CHUNKS && c <= last / CHUNK; c++) {
+        if (!__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
+            continue;
+        for (unsigned i = 0; i < CHUNK; i++) {
+            unsigned q = c * CHUNK + i;
+            struct mq_desc *d;
+            if (q >= first && q <= last && (d = mq_table_known((int)q)) != NULL)
+                mq_number_gone((int)q, d);
+        }
+    }
 }
 
 /* Enters the new description d under number q. Returns 0, or -1 with
@@ -133,18 +217,18 @@ int mq_table_adopt_dup(struct mq_desc *d)
         char *end;
         long n = strtol(e->d_name, &end, 10);
         struct stat st;
-        if (*end || n < 0 || n == self || n == d->mbx_fd || fstat((int)n, &st) < 0)
+        if (*end || n < 0 || n > INT_MAX || n == self || fstat((int)n, &st) < 0)
             continue;
-        if (S_ISSOCK(st.st_mode) && st.st_dev == d->dev && st.st_ino == d->ino) {
-            pthread_mutex_lock(&lock);
+        pthread_mutex_lock(&lock);
+        if (copy_of((int)n, &st, d)) {
             _Atomic(struct mq_desc *) *s = slot((int)n, 1);
             if (s && !atomic_load(s)) {
                 atomic_store(s, d);
                 d->nums++;
                 found = 1;
             }
-            pthread_mutex_unlock(&lock);
         }
+        pthread_mutex_unlock(&lock);
     }
     closedir(dir);
     return found;

@@ -12,14 +12,23 @@ int mq_abs_valid(const struct timespec *abs)
     return abs->tv_nsec >= 0 && abs->tv_nsec < 1000000000L;
 }
 
-/* Returns the nanoseconds from now until abs on CLOCK_REALTIME, 0 when
- * abs has passed (the call then only takes what is there). mbx waits for
- * a relative time on CLOCK_MONOTONIC: the caller asks again after a
- * timeout, so a clock set backwards is honoured, late. */
+/* The longest relative wait asked of mbx at once: a day (the caller asks
+ * again after it, until abs). */
+#define MQ_WAIT_MAX_NS (86400LL * 1000000000)
+
+/* Returns the nanoseconds from now until abs on CLOCK_REALTIME, at most
+ * a day, 0 when abs has passed (the call then only takes what is there).
+ * mbx waits for a relative time on CLOCK_MONOTONIC: the caller asks again
+ * after a timeout, so a clock set backwards is honoured, late, and a time
+ * as far as time_t goes waits as long as it says. */
 int64_t mq_abs_to_rel(const struct timespec *abs)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    if ((int64_t)abs->tv_sec < (int64_t)now.tv_sec)
+        return 0;
+    if ((int64_t)abs->tv_sec - (int64_t)now.tv_sec > MQ_WAIT_MAX_NS / 1000000000)
+        return MQ_WAIT_MAX_NS; /* also where the difference in ns would overflow */
     int64_t ns = ((int64_t)abs->tv_sec - (int64_t)now.tv_sec) * 1000000000 +
                  ((int64_t)abs->tv_nsec - (int64_t)now.tv_nsec);
     return ns > 0 ? ns : 0;
@@ -35,11 +44,11 @@ int mq_restart_after_eintr(void)
 {
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction sa;
-        /* Faults (and abort) are never what interrupts a wait; sanitizers
-         * and test frameworks catch them without SA_RESTART. */
+        /* Faults are never what interrupts a wait; sanitizers and test
+         * frameworks catch them without SA_RESTART. (SIGABRT is sent as
+         * any other signal is: its handler counts.) */
         if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-            sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT ||
-            sigaction(sig, NULL, &sa) < 0)
+            sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS || sigaction(sig, NULL, &sa) < 0)
             continue;
         if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
             continue;

@@ -1,0 +1,201 @@
+/* Readiness of an mqd_t for poll, select and epoll.
+ *
+ * The kernel reports an mqd_t readable exactly while its queue holds a
+ * message and writable exactly while it has room, whatever the
+ * descriptor's access mode, level-triggered. mbx's pollable descriptors
+ * (mbx_fd) carry one direction each, as readability only, so neither can
+ * be an mqd_t.
+ *
+ * An mqd_t is instead a descriptor of a named pipe beside the queue
+ * (".mq-fifo.<mailbox>"), opened for reading and writing by every process
+ * using the queue, holding 0, 1 or all of its packets (O_DIRECT: each
+ * write one packet, one page buffer of the pipe, never merged):
+ *
+ *   queue empty        pipe empty            POLLOUT
+ *   some messages      one packet            POLLIN | POLLOUT
+ *   queue full         as many as it holds   POLLIN
+ *
+ * so the pipe's own readiness is the queue's. The pipe is shrunk to two
+ * pages where the kernel lets it (then "full" is two packets).
+ *
+ * Keeping the pipe in step costs a system call at each change between
+ * empty, partly full and full, which would make every message of a
+ * ping-pong cost two. So it is kept only for a queue somebody polls: the
+ * first process that gives a descriptor of the queue to poll, ppoll,
+ * select, pselect or epoll_ctl (interpose.c) sets `polled` in the side
+ * file, for good, and brings the pipe in step; from then on every send
+ * and receive of every process brings it in step after its change. A
+ * program that polls by a raw system call (or io_uring) is not seen:
+ * MBX_MQ_POLL=1 in its environment keeps every queue it opens in step
+ * from the start (so does a build without the interposers).
+ *
+ * Order: a sender or receiver makes its change, then (full fence) reads
+ * `polled`; the first poller sets `polled`, then (full fence) reads the
+ * queue's count under the lock. One of the two sees the other's write, so
+ * no change is missed. Under the lock the pipe is set from the count read
+ * there, so the last of several racing changers leaves it right.
+ *
+ * A process killed between its change and its update leaves the pipe
+ * behind until the next send, receive or open of the queue. */
+#include "mq_internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Creates the named pipe at path with permission bits mode (a file left
+ * by a crash is replaced: the queue's mailbox was just created
+ * exclusively). Returns 0 or an errno. */
+int mq_fifo_make(const char *path, uint32_t mode)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        if (mkfifo(path, 0600) == 0)
+            return chmod(path, mode) < 0 ? errno : 0;
+        if (errno != EEXIST)
+            return errno;
+        unlink(path);
+    }
+    return EEXIST;
+}
+
+/* Opens the named pipe at path for d: d->ref (the mqd_t's description)
+ * and d->ctl (packet mode, non-blocking: the shim's own reads and writes),
+ * and notes its identity. Returns 0, ENOENT (not there: the queue is
+ * being created or unlinked), or another errno (EUCLEAN: not a pipe). */
+int mq_fifo_open(struct mq_desc *d, const char *path)
+{
+    d->ref = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (d->ref < 0)
+        return errno == ELOOP ? EUCLEAN : errno;
+    struct stat st;
+    if (fstat(d->ref, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        close(d->ref);
+        d->ref = -1;
+        return EUCLEAN;
+    }
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    d->ctl = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (d->ctl < 0 || fcntl(d->ctl, F_SETFL, O_RDWR | O_NONBLOCK | O_DIRECT) < 0) {
+        int e = d->ctl < 0 ? errno : EUCLEAN;
+        if (d->ctl >= 0)
+            close(d->ctl);
+        close(d->ref);
+        d->ref = d->ctl = -1;
+        return e;
+    }
+    return 0;
+}
+
+/* Takes the side file's lock of the pipe. Returns 1 when its last holder
+ * died holding it (the caller counts the packets again), 0, or -1. */
+static int lock(struct mq_side *s)
+{
+    int r = pthread_mutex_lock(&s->fifo_lock);
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(&s->fifo_lock);
+        return 1;
+    }
+    return r == 0 ? 0 : -1;
+}
+
+/* Counts the packets in the pipe and its capacity, shrinking it to two
+ * pages first where it can. Under the lock. */
+static void recount(struct mq_desc *d)
+{
+    struct mq_side *s = d->side;
+    long page = sysconf(_SC_PAGESIZE);
+    int size = fcntl(d->ctl, F_GETPIPE_SZ);
+    if (page > 0 && size > 2 * page && fcntl(d->ctl, F_SETPIPE_SZ, (int)(2 * page)) >= 0)
+        size = fcntl(d->ctl, F_GETPIPE_SZ);
+    s->fifo_slots = page > 0 && size >= page ? (uint32_t)(size / page) : 1;
+    int n = 0;
+    if (ioctl(d->ctl, FIONREAD, &n) < 0 || n < 0)
+        n = 0;
+    s->fifo_bufs = (uint32_t)n; /* one byte a packet */
+}
+
+/* Sets the pipe from the queue's count. Under the lock. */
+static void fix(struct mq_desc *d)
+{
+    struct mq_side *s = d->side;
+    mbx_stat st;
+    uint32_t want = 1; /* mailbox gone: both, so the caller's next call says EBADF */
+    if (mbx_stat_get(d->h, &st) == 0)
+        want = st.count == 0 ? 0 : st.count >= st.capacity ? s->fifo_slots : 1;
+    if (want > s->fifo_slots)
+        want = s->fifo_slots;
+    char c = 'm';
+    while (s->fifo_bufs < want && write(d->ctl, &c, 1) == 1)
+        s->fifo_bufs++;
+    while (s->fifo_bufs > want && read(d->ctl, &c, 1) == 1)
+        s->fifo_bufs--;
+    if (s->fifo_bufs != want)
+        recount(d); /* somebody else wrote or read the pipe */
+}
+
+/* Brings d's pipe in step now (an opener may be the first holder of a
+ * pipe the kernel just made empty). */
+static void sync_now(struct mq_desc *d, int count_first)
+{
+    int r = lock(d->side);
+    if (r < 0)
+        return;
+    if (r == 1 || count_first)
+        recount(d);
+    fix(d);
+    pthread_mutex_unlock(&d->side->fifo_lock);
+}
+
+/* Called by mq_open with d's pipe open: counts the pipe's packets (a pipe
+ * nobody held was emptied by the kernel) and, when the queue is polled or
+ * the process asks for it, brings it in step. */
+void mq_ready_opened(struct mq_desc *d)
+{
+    const char *always = getenv("MBX_MQ_POLL");
+    if ((always && always[0] == '1') || !MQ_INTERPOSED)
+        atomic_store(&d->side->polled, 1);
+    if (atomic_load(&d->side->polled)) {
+        sync_now(d, 1);
+    } else if (lock(d->side) >= 0) {
+        recount(d);
+        pthread_mutex_unlock(&d->side->fifo_lock);
+    }
+}
+
+/* After a send or receive on d changed the queue: brings the pipe in
+ * step if the queue is polled. One load when it is not. */
+void mq_ready_changed(struct mq_desc *d)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&d->side->polled, memory_order_relaxed))
+        sync_now(d, 0);
+}
+
+/* Before a descriptor of d's queue is polled: from now on the queue's
+ * pipe is kept in step (see above). */
+void mq_ready_polled(struct mq_desc *d)
+{
+    if (atomic_load(&d->side->polled))
+        return;
+    atomic_store(&d->side->polled, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    sync_now(d, 0);
+}
+
+/* Initialises the pipe's lock in a new side file. Returns 0 or an errno. */
+int mq_ready_init(struct mq_side *s)
+{
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a);
+    if (r == 0)
+        r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (r == 0)
+        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (r == 0)
+        r = pthread_mutex_init(&s->fifo_lock, &a);
+    pthread_mutexattr_destroy(&a);
+    return r;
+}
