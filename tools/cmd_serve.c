@@ -21,7 +21,8 @@
 static const char usage[] =
     "usage: mbx serve NAME [OPTION...] -- CMD [ARG...]\n"
     "       mbx serve --listen HOST:PORT --allow PATTERN... [--secret-file FILE]\n"
-    "                 [--linger DURATION]\n"
+    "                 [--linger DURATION] [--tls-cert FILE --tls-key FILE\n"
+    "                 [--tls-ca FILE [--no-secret]]]\n"
     "Run CMD for every message of mailbox NAME, the message on its standard\n"
     "input. For a request (sent with `mbx call` or mbx_call), CMD's standard\n"
     "output is the reply; for a plain message it goes to mbx's own standard\n"
@@ -40,7 +41,11 @@ static const char usage[] =
     "interrupted. Prints \"listening on HOST:PORT\" (PORT 0: any free one).\n"
     "Both ends need the same secret file: --secret-file, $MBX_SECRET_FILE or\n"
     "~/.mbx-secret (made when missing; yours, mode 600). --linger: how long a\n"
-    "client's session waits for it to come back (default 30s).\n";
+    "client's session waits for it to come back (default 30s).\n"
+    "--tls-cert and --tls-key (PEM): TLS 1.3, clients open tls://HOST:PORT/NAME\n"
+    "($MBX_TLS_CA: the CA they trust). --tls-ca FILE: every client must also show\n"
+    "a certificate of a CA in FILE ($MBX_TLS_CERT, $MBX_TLS_KEY); with\n"
+    "--no-secret that certificate alone lets it in.\n";
 
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},

@@ -5,9 +5,10 @@
 
 extern const struct mbx_transport mbx__shm_transport;
 extern const struct mbx_transport mbx__tcp_transport;
+extern const struct mbx_transport mbx__tls_transport;
 
 const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport, &mbx__tcp_transport,
-                                                      NULL};
+                                                      &mbx__tls_transport, NULL};
 
 const struct mbx_transport *transport_local(void)
 {

@@ -2,6 +2,8 @@
  * flight on it (client.h). */
 #include "tcp/client.h"
 
+#include "tcp/tls.h"
+
 #include "platform/platform.h"
 
 #include <errno.h>
@@ -37,7 +39,10 @@ struct tcp_box {
     int flags;
     mbx_options opts;
     struct secret secret;
-    int fd;           /* -1 while the link is down */
+    int has_secret;   /* 0: tls:// with no secret file, certificates only */
+    int tls;          /* a tls:// name */
+    void *tls_ctx;    /* its context (tls.h) */
+    struct io io;     /* io.fd -1 while the link is down */
     uint64_t session; /* 0 until the first WELCOME */
     uint32_t window, capacity, room;
     uint64_t max_msg;
@@ -66,7 +71,7 @@ static struct tcp_box *tcp_of(struct mbx *m)
 int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t portcap, char *box,
               size_t boxcap)
 {
-    if (strncmp(name, "tcp://", 6) != 0)
+    if (strncmp(name, "tcp://", 6) != 0 && strncmp(name, "tls://", 6) != 0)
         return -EINVAL;
     const char *a = name + 6, *slash = strchr(a, '/');
     if (!slash)
@@ -92,19 +97,20 @@ int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t p
 
 static void link_down(struct tcp_box *b)
 {
-    if (b->fd >= 0)
-        close(b->fd);
-    b->fd = -1;
+    tls_end(&b->io);
+    if (b->io.fd >= 0)
+        close(b->io.fd);
+    b->io.fd = -1;
 }
 
 static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
                      size_t flen, const void *payload, size_t plen)
 {
-    if (b->fd < 0)
+    if (b->io.fd < 0)
         return -EPIPE;
     /* A peer that takes nothing for a whole dead-link period is gone. */
-    int r = frame_write(b->fd, type, flags, id, fixed, flen, payload, plen,
-                        clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    int r = io_frame_write(&b->io, type, flags, id, fixed, flen, payload, plen,
+                           clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
     if (r) {
         link_down(b);
         return -EPIPE;
@@ -142,7 +148,7 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
         b->acked = b->pend[0].seq;
         pend_pop(b);
     }
-    for (unsigned i = 0; i < b->npend && b->fd >= 0; i++)
+    for (unsigned i = 0; i < b->npend && b->io.fd >= 0; i++)
         put_send(b, &b->pend[i]);
 }
 
@@ -157,7 +163,7 @@ static int read_here(struct tcp_box *b, int64_t hs)
     struct wire_hdr h;
     uint8_t boot[WIRE_BOOT_ID];
     uint64_t mine[2];
-    int r = frame_read(b->fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
     if (!r && (h.type != W_HERE || wire_here_get(b->fb.p, h.len, boot, b->here)))
         r = -EPROTO;
     link_down(b);
@@ -177,14 +183,36 @@ static int dial(struct tcp_box *b, int64_t deadline)
     int fd = sock_connect(b->host, b->port, hs);
     if (fd < 0)
         return fd;
-    b->fd = fd;
+    b->io = (struct io){fd, NULL, NULL};
     struct wire_hdr h;
     struct wire_hello hello;
-    int r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
     if (!r && (h.type != W_HELLO || wire_hello_get(b->fb.p, h.len, &hello)))
         r = -EPROTO;
-    if (!r && hello.version != WIRE_VERSION)
+    if (!r && hello.version < WIRE_VERSION_MIN)
         r = -EPROTONOSUPPORT;
+    /* TLS or not is the name's to say: a gateway that answers otherwise is
+     * refused, never followed (no downgrade, no surprise). */
+    if (!r && !!(h.flags & WF_TLS) != b->tls)
+        r = -EPROTONOSUPPORT;
+    if (!r && b->tls) {
+        r = tls_connect(&b->io, b->tls_ctx, b->host, hs);
+        if (!r)
+            r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
+        /* A gateway that refuses our certificate (or wants one) says so
+         * with an alert, read here. */
+        if (r == -ECONNABORTED)
+            r = -EACCES;
+        if (!r &&
+            (h.type != W_HELLO || (h.flags & WF_TLS) || wire_hello_get(b->fb.p, h.len, &hello)))
+            r = -EPROTO;
+        if (!r && hello.version < WIRE_VERSION_MIN)
+            r = -EPROTONOSUPPORT;
+    }
+    /* Without TLS the MACs are the only proof, both ways. */
+    int cert_auth = !r && b->tls && (h.flags & WF_CERT_AUTH);
+    if (!r && !cert_auth && !b->has_secret)
+        r = -EACCES;
     struct wire_open o = {.version = WIRE_VERSION,
                           .session = b->session,
                           .last_req = b->last_req,
@@ -199,18 +227,21 @@ static int dial(struct tcp_box *b, int64_t deadline)
         r = auth_random(o.nonce, sizeof(o.nonce));
     uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
     if (!r) {
-        auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
+        if (b->has_secret)
+            auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
         size_t n = wire_open_put(body, &o);
-        r = frame_write(fd, W_OPEN, 0, 0, body, n, NULL, 0, hs);
+        r = io_frame_write(&b->io, W_OPEN, 0, 0, body, n, NULL, 0, hs);
     }
     struct wire_welcome w;
     if (!r)
-        r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+        r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    if (r == -ECONNABORTED)
+        r = -EACCES; /* a client certificate refused after the handshake */
     if (!r && (h.type != W_WELCOME || wire_welcome_get(b->fb.p, h.len, &w)))
         r = -EPROTO;
     if (!r && w.status)
         r = w.status;
-    if (!r) {
+    if (!r && !cert_auth) {
         /* The gateway proves it knows the secret too. */
         uint8_t want[WIRE_MAC];
         auth_mac(&b->secret, "mbx gateway", o.nonce, hello.nonce, want);
@@ -223,7 +254,7 @@ static int dial(struct tcp_box *b, int64_t deadline)
         r = -EPROTO;
     if (r) {
         link_down(b);
-        return r == -ETIMEDOUT || r == -EPIPE ? -ECONNRESET : r;
+        return r == -ETIMEDOUT || r == -EPIPE || r == -ECONNABORTED ? -ECONNRESET : r;
     }
     int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
     b->session = w.session;
@@ -234,7 +265,7 @@ static int dial(struct tcp_box *b, int64_t deadline)
     b->last_rx = b->last_tx = clock_now_ns();
     b->backoff = 0;
     resend(b, &w, resumed);
-    return b->fd >= 0 ? 0 : -ECONNRESET;
+    return b->io.fd >= 0 ? 0 : -ECONNRESET;
 }
 
 /* Errors of a reconnect that retrying cannot cure. */
@@ -282,7 +313,7 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
     for (;;) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
-        if (b->fd < 0) {
+        if (b->io.fd < 0) {
             int r = reconnect(b, deadline);
             return r ? r : T_RECONNECTED;
         }
@@ -296,15 +327,15 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
         int64_t until = now + TCP_TICK_NS;
         if (deadline >= 0 && deadline < until)
             until = deadline;
-        int w = sock_wait_readable(b->fd, until);
+        int w = io_wait_readable(&b->io, until);
         if (w == 0) {
             if (deadline >= 0 && clock_remaining(deadline) == 0)
                 return -ETIMEDOUT;
             continue;
         }
-        int r =
-            w < 0 ? -EPIPE
-                  : frame_read(b->fd, h, &b->fb, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
+        int r = w < 0 ? -EPIPE
+                      : io_frame_read(&b->io, h, &b->fb,
+                                      WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
         if (r) {
             if (r == -ENOMEM)
                 return r;
@@ -372,7 +403,7 @@ static int drain(struct tcp_box *b, int64_t deadline)
 
 static int tcp_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
 {
-    extern const struct mbx_transport mbx__tcp_transport;
+    extern const struct mbx_transport mbx__tcp_transport, mbx__tls_transport;
     if (flags & (MBX_OWNED | MBX_STREAM))
         return -ENOTSUP; /* see README: local only */
     struct tcp_box *b = calloc(1, sizeof(*b));
@@ -380,15 +411,25 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         return -ENOMEM;
     int r =
         tcp_parse(name, b->host, sizeof(b->host), b->port, sizeof(b->port), b->box, sizeof(b->box));
-    if (!r)
+    b->tls = strncmp(name, "tls://", 6) == 0;
+    if (!r) {
         r = secret_load(NULL, 0, &b->secret);
-    if (r) {
-        free(b);
-        return r == -ENOENT ? -EACCES : r;
+        b->has_secret = r == 0;
+        if (r == -ENOENT && b->tls)
+            r = 0; /* a gateway that takes client certificates may need none */
     }
-    handle_init(&b->base, &mbx__tcp_transport, name, flags);
+    if (r == -ENOENT)
+        r = -EACCES; /* no secret: no way in */
+    if (!r && b->tls)
+        b->tls_ctx = tls_client_ctx(&r);
+    if (r) {
+        explicit_bzero(&b->secret, sizeof(b->secret));
+        free(b);
+        return r;
+    }
+    handle_init(&b->base, b->tls ? &mbx__tls_transport : &mbx__tcp_transport, name, flags);
     pthread_mutex_init(&b->mu, NULL);
-    b->fd = -1;
+    b->io.fd = -1;
     b->flags = flags;
     b->opts = *o;
     b->next_seq = 1;
@@ -406,6 +447,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         r = mbx_open_opts(local, flags, o, out);
         if (r == 0) {
             free(b->fb.p);
+            tls_ctx_free(b->tls_ctx);
             pthread_mutex_destroy(&b->mu);
             explicit_bzero(&b->secret, sizeof(b->secret));
             free(b);
@@ -420,7 +462,9 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     }
     if (r) {
         free(b->fb.p);
+        tls_ctx_free(b->tls_ctx);
         pthread_mutex_destroy(&b->mu);
+        explicit_bzero(&b->secret, sizeof(b->secret));
         free(b);
         return r;
     }
@@ -448,6 +492,7 @@ static void tcp_close(struct mbx *m)
     pthread_mutex_unlock(&b->mu);
     pthread_mutex_destroy(&b->mu);
     free(b->fb.p);
+    tls_ctx_free(b->tls_ctx);
     explicit_bzero(&b->secret, sizeof(b->secret));
     free(b);
 }
@@ -566,7 +611,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         return b->sticky;
     if (len > b->max_msg)
         return -EMSGSIZE;
-    if (b->fd < 0) {
+    if (b->io.fd < 0) {
         int r = reconnect(b, deadline);
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
@@ -574,8 +619,8 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     /* Acknowledgements that came meanwhile (room and errors), read when
      * credit runs low rather than at every send. */
     struct wire_hdr h;
-    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->fd >= 0 &&
-           sock_wait_readable(b->fd, 0) == 1 && pump(b, 0, &h) == 0)
+    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->io.fd >= 0 &&
+           io_wait_readable(&b->io, 0) == 1 && pump(b, 0, &h) == 0)
         ;
     if (b->sticky)
         return b->sticky;
@@ -671,7 +716,7 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
                        size_t flen, const void *payload, size_t plen, int64_t deadline, void *buf,
                        size_t cap, mbx_msginfo *info, uint64_t *type_out, struct loan **loan)
 {
-    if (b->fd < 0) {
+    if (b->io.fd < 0) {
         int r = reconnect(b, deadline);
         if (r)
             return r;
@@ -898,24 +943,22 @@ static void tcp_close_tokens(struct mbx *m)
     tcp_close(m);
 }
 
+#define TCP_TRANSPORT_OPS                                                                          \
+    .open = tcp_open, .close = tcp_close_tokens, .wake = tcp_wake, .unlink = tcp_unlink,           \
+    .stat_name = tcp_stat_name, .stat = tcp_stat, .stat_ext = tcp_stat_ext, .sync = tcp_sync,      \
+    .send = tcp_send, .recv = tcp_recv, .call = tcp_call, .transfer = tcp_transfer,                \
+    .loan = tcp_loan, .send_loan = tcp_send_loan, .recv_loan = tcp_recv_loan,                      \
+    .release = tcp_release, .check_name = tcp_check_name
+
+/* tls://HOST:PORT/NAME: the same, over TLS 1.3 (tls.h). Replies to
+ * requests taken over either go through mbx__tcp_transport's reply. */
+const struct mbx_transport mbx__tls_transport = {
+    .scheme = "tls",
+    TCP_TRANSPORT_OPS,
+};
+
 const struct mbx_transport mbx__tcp_transport = {
     .scheme = "tcp",
-    .open = tcp_open,
-    .close = tcp_close_tokens,
-    .wake = tcp_wake,
-    .unlink = tcp_unlink,
-    .stat_name = tcp_stat_name,
-    .stat = tcp_stat,
-    .stat_ext = tcp_stat_ext,
-    .sync = tcp_sync,
-    .send = tcp_send,
-    .recv = tcp_recv,
-    .call = tcp_call,
-    .transfer = tcp_transfer,
-    .loan = tcp_loan,
-    .send_loan = tcp_send_loan,
-    .recv_loan = tcp_recv_loan,
-    .release = tcp_release,
+    TCP_TRANSPORT_OPS,
     .reply = tcp_reply,
-    .check_name = tcp_check_name,
 };

@@ -15,10 +15,12 @@
 #include "tcp/auth.h"
 #include "tcp/client.h"
 #include "tcp/sock.h"
+#include "tcp/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -66,6 +68,8 @@ struct conn {
     struct conn *next;
     struct mbx_gateway *g;
     int fd;
+    struct io io;           /* fd, or TLS over it */
+    pthread_mutex_t iolock; /* io's libssl calls: the reader's and the writers' */
     pthread_t worker, reader;
     int reader_started;
     pthread_mutex_t mu; /* the queue, dead, and writes to fd */
@@ -94,6 +98,8 @@ struct mbx_gateway {
     int wake[2];
     pthread_t acceptor;
     struct secret secret;
+    int no_secret; /* MBX_GATEWAY_NO_SECRET: client certificates alone */
+    void *tls_ctx; /* NULL: plain TCP */
     char **allow;
     size_t nallow;
     int64_t linger_ns;
@@ -182,8 +188,8 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
 {
     pthread_mutex_lock(&c->mu);
     int r = c->dead ? -EPIPE
-                    : frame_write(c->fd, type, flags, id, fixed, flen, payload, plen,
-                                  clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+                    : io_frame_write(&c->io, type, flags, id, fixed, flen, payload, plen,
+                                     clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
     if (r && !c->dead) {
         c->dead = 1;
         shutdown(c->fd, SHUT_RDWR);
@@ -206,7 +212,7 @@ static void *reader_main(void *arg)
         do {
             struct wire_hdr h;
             const uint8_t *body;
-            r = reader_next(c->fd, &fr, &h, &body, c->max_body, -1);
+            r = io_reader_next(&c->io, &fr, &h, &body, c->max_body, -1);
             if (r)
                 break;
             if (h.type == W_PING) {
@@ -592,12 +598,13 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
     if (!r && !plat_boot_id(boot))
         r = -ENOTSUP;
     w->status = r ? -ENOTSUP : 0;
-    auth_mac(&c->g->secret, "mbx gateway", o->nonce, hello->nonce, w->mac);
-    if (frame_write(c->fd, W_WELCOME, 0, 0, buf, wire_welcome_put(buf, w), NULL, 0, dl) || r)
+    if (!c->g->no_secret)
+        auth_mac(&c->g->secret, "mbx gateway", o->nonce, hello->nonce, w->mac);
+    if (io_frame_write(&c->io, W_WELCOME, 0, 0, buf, wire_welcome_put(buf, w), NULL, 0, dl) || r)
         return;
     uint8_t id[WIRE_BOOT_ID];
     memcpy(id, boot, sizeof(id));
-    frame_write(c->fd, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
+    io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
 }
 
 /* The handshake. Returns the session to serve (busy), or NULL after
@@ -613,22 +620,37 @@ static struct session *handshake(struct conn *c)
     struct session *s = NULL;
     int64_t dl = clock_deadline(5000000000ll);
     uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
-    int resumed = 0;
-    int r = auth_random(hello.nonce, sizeof(hello.nonce));
+    int resumed = 0, r = 0;
+    uint8_t hello_flags = 0;
+    if (g->tls_ctx) {
+        /* A greeting in the clear says TLS comes next: a client that did
+         * not ask for TLS learns it at once, then the client's handshake. */
+        r = frame_write(c->fd, W_HELLO, WF_TLS, 0, buf, wire_hello_put(buf, &hello), NULL, 0, dl);
+        if (!r)
+            r = tls_accept(&c->io, g->tls_ctx, dl);
+        if (r)
+            goto out; /* not TLS 1.3, or no certificate we take: nothing to say */
+        if (g->no_secret)
+            hello_flags = WF_CERT_AUTH;
+    }
     if (!r)
-        r = frame_write(c->fd, W_HELLO, 0, 0, buf, wire_hello_put(buf, &hello), NULL, 0, dl);
+        r = auth_random(hello.nonce, sizeof(hello.nonce));
     if (!r)
-        r = frame_read(c->fd, &h, &fb, WIRE_HANDSHAKE, dl);
+        r = io_frame_write(&c->io, W_HELLO, hello_flags, 0, buf, wire_hello_put(buf, &hello), NULL,
+                           0, dl);
+    if (!r)
+        r = io_frame_read(&c->io, &h, &fb, WIRE_HANDSHAKE, dl);
     if (r)
         goto out; /* gone before a word: nothing to say */
     if (h.type != W_OPEN || wire_open_get(fb.p, h.len, &o)) {
         w.status = -EPROTO;
-    } else if (o.version != WIRE_VERSION) {
+    } else if (o.version < WIRE_VERSION_MIN || o.version > WIRE_VERSION) {
         w.status = -EPROTONOSUPPORT;
     } else {
         uint8_t want[WIRE_MAC];
-        auth_mac(&g->secret, "mbx client", hello.nonce, o.nonce, want);
-        if (!auth_equal(want, o.mac))
+        if (!g->no_secret) /* else TLS checked the client's certificate */
+            auth_mac(&g->secret, "mbx client", hello.nonce, o.nonce, want);
+        if (!g->no_secret && !auth_equal(want, o.mac))
             w.status = -EACCES;
         else if (!allowed(g, o.name))
             w.status = -EACCES;
@@ -709,7 +731,8 @@ static struct session *handshake(struct conn *c)
         g->sessions = s;
         pthread_mutex_unlock(&g->mu);
     }
-    auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
+    if (!g->no_secret)
+        auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
     w.session = s->id;
     w.last_seq = s->last_seq;
     w.last_status = s->last_status;
@@ -721,8 +744,8 @@ static struct session *handshake(struct conn *c)
     w.max_msg = s->max_msg;
     c->max_body = WIRE_FIXED_MAX + s->max_msg;
 answer:
-    r = frame_write(c->fd, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf, wire_welcome_put(buf, &w),
-                    NULL, 0, dl);
+    r = io_frame_write(&c->io, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf,
+                       wire_welcome_put(buf, &w), NULL, 0, dl);
     if (r && s) { /* the client is gone already: the session waits for it */
         pthread_mutex_lock(&g->mu);
         s->busy = 0;
@@ -825,7 +848,9 @@ static void reap(struct mbx_gateway *g)
             pthread_mutex_unlock(&g->mu);
             pthread_join(c->worker, NULL);
             pthread_mutex_lock(&g->mu);
+            tls_end(&c->io);
             close(c->fd);
+            pthread_mutex_destroy(&c->iolock);
             pthread_mutex_destroy(&c->mu);
             pthread_cond_destroy(&c->cv);
             free(c);
@@ -888,8 +913,10 @@ static void *acceptor_main(void *arg)
         }
         c->g = g;
         c->fd = fd;
+        c->io = (struct io){fd, NULL, &c->iolock};
         c->max_body = WIRE_HANDSHAKE;
         pthread_mutex_init(&c->mu, NULL);
+        pthread_mutex_init(&c->iolock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -898,6 +925,9 @@ static void *acceptor_main(void *arg)
         pthread_mutex_lock(&g->mu);
         if (pthread_create(&c->worker, NULL, worker_main, c) != 0) {
             pthread_mutex_unlock(&g->mu);
+            pthread_mutex_destroy(&c->iolock);
+            pthread_mutex_destroy(&c->mu);
+            pthread_cond_destroy(&c->cv);
             close(fd);
             free(c);
             continue;
@@ -923,11 +953,24 @@ static void free_allow(struct mbx_gateway *g)
     free(g->allow);
 }
 
-EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *opts,
+/* The size of mbx_gateway_options before TLS: a program built then still
+ * starts its gateway. */
+#define OPTIONS_V1_SIZE offsetof(mbx_gateway_options, tls_cert)
+
+EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *opts_in,
                              mbx_gateway **out)
 {
-    if (!listen_addr || !opts || !out || opts->size < sizeof(mbx_gateway_options) || !opts->allow ||
-        !opts->allow[0])
+    if (!listen_addr || !opts_in || !out || opts_in->size < OPTIONS_V1_SIZE)
+        return -EINVAL;
+    mbx_gateway_options o;
+    const mbx_gateway_options *opts = &o;
+    mbx_gateway_options_init(&o);
+    memcpy(&o, opts_in, opts_in->size < sizeof(o) ? opts_in->size : sizeof(o));
+    /* Never a listener that takes clients who proved nothing: the secret,
+     * or client certificates when it is waived; TLS settings whole. */
+    if (!o.allow || !o.allow[0] || !o.tls_cert != !o.tls_key || (o.tls_client_ca && !o.tls_cert) ||
+        (o.flags & ~MBX_GATEWAY_NO_SECRET) ||
+        ((o.flags & MBX_GATEWAY_NO_SECRET) && !o.tls_client_ca) || o.reserved)
         return -EINVAL;
     struct mbx_gateway *g = calloc(1, sizeof(*g));
     if (!g)
@@ -946,8 +989,11 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
             r = -ENOMEM;
         g->nallow = i + 1;
     }
-    if (!r)
+    g->no_secret = (opts->flags & MBX_GATEWAY_NO_SECRET) != 0;
+    if (!r && !g->no_secret)
         r = secret_load(opts->secret_file, opts->secret_file == NULL, &g->secret);
+    if (!r && opts->tls_cert)
+        g->tls_ctx = tls_server_ctx(opts->tls_cert, opts->tls_key, opts->tls_client_ca, &r);
     if (!r) {
         g->lfd = sock_listen(listen_addr, &g->port);
         if (g->lfd < 0)
@@ -969,6 +1015,7 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
             close(g->wake[1]);
         }
         free_allow(g);
+        tls_ctx_free(g->tls_ctx);
         explicit_bzero(&g->secret, sizeof(g->secret));
         free(g);
         return r;
@@ -1014,6 +1061,7 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free_allow(g);
+    tls_ctx_free(g->tls_ctx);
     explicit_bzero(&g->secret, sizeof(g->secret));
     free(g);
     return 0;

@@ -21,13 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION   1
-#define WIRE_MAGIC     0x5458424du /* "MBXT" */
-#define WIRE_HDR       16
-#define WIRE_NONCE     32
-#define WIRE_MAC       32
-#define WIRE_HANDSHAKE 512 /* the largest body before the mailbox is open */
-#define WIRE_NAME_MAX  255
+#define WIRE_VERSION     2           /* the one spoken here */
+#define WIRE_VERSION_MIN 2           /* the oldest still understood */
+#define WIRE_MAGIC       0x5458424du /* "MBXT" */
+#define WIRE_HDR         16
+#define WIRE_NONCE       32
+#define WIRE_MAC         32
+#define WIRE_HANDSHAKE   512 /* the largest body before the mailbox is open */
+#define WIRE_NAME_MAX    255
 
 enum wire_type {
     W_HELLO = 1,   /* gateway: version, nonce */
@@ -60,6 +61,13 @@ enum wire_type {
 /* W_SEND flags: the client waits for this send's ACK (rendezvous, or no
  * credit left): the gateway honours the timeout; else it waits for room. */
 #define WF_SYNC 0x01
+/* W_HELLO flags. WF_TLS: this HELLO is a greeting in the clear, its nonce
+ * unused; a TLS handshake follows (the client's), then the real HELLO
+ * inside it. WF_CERT_AUTH (inside TLS only): the gateway authenticated the
+ * client by its certificate and needs no MAC; a client does not check the
+ * gateway's MAC either (its certificate was). */
+#define WF_TLS       0x02
+#define WF_CERT_AUTH 0x04
 /* W_WELCOME flags: the gateway knew the session (a resume). */
 #define WF_RESUMED 0x01
 
