@@ -1,9 +1,13 @@
 /* tcp:// mailboxes on loopback: a gateway in this process (or a child, to
  * be killed), clients through the library, and a fault-injecting proxy
- * between them where the link must break. Only mbx.h is used. */
+ * between them where the link must break. Only mbx.h is used.
+ *
+ * Built a second time with MBX_TEST_TLS as tcp_tls_test: the same tests
+ * over tls:// names, to a gateway with a certificate made at test time. */
 #include "test_box.h"
 
 #include "tcp_proxy.h"
+#include "tls_certs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,12 @@
 static char secret_path[300];
 static mbx_gateway *gw;
 static int gw_port;
+
+#ifdef MBX_TEST_TLS
+#define SCHEME "tls"
+#else
+#define SCHEME "tcp"
+#endif
 
 static void write_secret(const char *path, const char *text, mode_t mode)
 {
@@ -42,6 +52,21 @@ static int setup(void **state)
     mbx_gateway_options_init(&o);
     o.allow = allow;
     o.linger_ms = 3000;
+#ifdef MBX_TEST_TLS
+    static char cert[320], key[320], ca[320];
+    if (tls_make_certs(test_dir)) {
+        fprintf(stderr, "tcp_tls_test: no openssl command to make certificates (apt-get install "
+                        "openssl): skipped\n");
+        test_dir_remove();
+        exit(77);
+    }
+    snprintf(cert, sizeof(cert), "%s/srv.pem", test_dir);
+    snprintf(key, sizeof(key), "%s/srv.key", test_dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
+    setenv("MBX_TLS_CA", ca, 1);
+    o.tls_cert = cert;
+    o.tls_key = key;
+#endif
     if (mbx_gateway_start("127.0.0.1:0", &o, &gw))
         return -1;
     gw_port = mbx_gateway_port(gw);
@@ -56,7 +81,7 @@ static int teardown(void **state)
 
 static void remote_name(char *buf, size_t cap, int port, const char *box)
 {
-    snprintf(buf, cap, "tcp://127.0.0.1:%d/%s", port, box);
+    snprintf(buf, cap, SCHEME "://127.0.0.1:%d/%s", port, box);
 }
 
 static mbx *open_remote(int port, const char *box, int flags)
