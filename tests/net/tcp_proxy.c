@@ -70,7 +70,8 @@ static void *pump(void *arg)
             }
             int to = i == 0 ? l->b : l->a;
             pthread_mutex_lock(&l->p->mu);
-            size_t keep = CAPTURE - l->p->captured < (size_t)n ? CAPTURE - l->p->captured : (size_t)n;
+            size_t keep =
+                CAPTURE - l->p->captured < (size_t)n ? CAPTURE - l->p->captured : (size_t)n;
             memcpy(l->p->capture + l->p->captured, buf, keep);
             l->p->captured += keep;
             l->p->bytes += (unsigned long long)n;
