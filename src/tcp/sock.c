@@ -2,6 +2,7 @@
 #include "tcp/sock.h"
 
 #include "platform/platform.h"
+#include "tcp/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,7 +200,7 @@ static int ssl_verdict(struct io *io, int k, short *want)
         }
         return -EPIPE;
     default: /* an alert from the peer, or a record that does not verify */
-        return -ECONNABORTED;
+        return tls_cut(ERR_peek_error()) ? -EPIPE : -ECONNABORTED;
     }
 }
 
@@ -254,7 +255,8 @@ static ssize_t io_writev(struct io *io, const struct iovec *v, int nv, short *wa
     if (nv > 1 && total <= sizeof(small)) {
         size_t off = 0;
         for (int i = 0; i < nv; i++) {
-            memcpy(small + off, v[i].iov_base, v[i].iov_len);
+            if (v[i].iov_len)
+                memcpy(small + off, v[i].iov_base, v[i].iov_len);
             off += v[i].iov_len;
         }
         p = small;

@@ -35,7 +35,9 @@ static SSL_CTX *new_ctx(const SSL_METHOD *m, int *err)
         return NULL;
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    /* A link cut without close_notify is a link cut (the frames say
+     * whether anything was truncated), not a failure of TLS. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_num_tickets(ctx, 0);
     return ctx;
 }
@@ -134,6 +136,13 @@ void tls_end(struct io *io)
     io->ssl = NULL;
 }
 
+int tls_cut(unsigned long err)
+{
+    return ERR_GET_LIB(err) == ERR_LIB_SYS ||
+           (ERR_GET_LIB(err) == ERR_LIB_SSL &&
+            ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
 /* Runs SSL_accept or SSL_connect to its end. */
 static int handshake(struct io *io, int accept, int64_t deadline)
 {
@@ -148,7 +157,7 @@ static int handshake(struct io *io, int accept, int64_t deadline)
             want = POLLIN;
         else if (e == SSL_ERROR_WANT_WRITE)
             want = POLLOUT;
-        else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN || tls_cut(ERR_peek_error()))
             return -EPIPE; /* the link went */
         else
             return -EACCES; /* a certificate refused, a version not spoken */

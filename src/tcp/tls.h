@@ -36,6 +36,10 @@ void tls_ctx_free(void *ctx);
 int tls_accept(struct io *io, void *ctx, int64_t deadline);
 int tls_connect(struct io *io, void *ctx, const char *host, int64_t deadline);
 
+/* Whether a libssl error (ERR_peek_error) is the link going (a reset, an
+ * end of stream), not TLS refusing anything. */
+int tls_cut(unsigned long err);
+
 /* Frees io's TLS state (not its socket). */
 void tls_end(struct io *io);
 
