@@ -34,7 +34,13 @@ struct loan {
 
 struct tcp_box {
     struct mbx base;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;    /* the handle: taken with box_lock */
+    unsigned waiting;      /* threads in box_lock (atomic) */
+    unsigned turns;        /* times mu was taken (atomic) */
+    pthread_cond_t pieces; /* a send in pieces ended (frag_busy went 0) */
+    uint64_t gen;          /* links made and lost: a change means a new link */
+    int frag_busy;         /* a send is going out in pieces (W_FRAG) */
+    unsigned reserved;     /* credit it holds (not in pend yet) */
     char host[256], port[8], box[WIRE_NAME_MAX + 1];
     int flags;
     mbx_options opts;
@@ -68,6 +74,42 @@ static struct tcp_box *tcp_of(struct mbx *m)
     return (struct tcp_box *)m;
 }
 
+/* Takes the handle. A send in pieces lets go of it between pieces and
+ * lets a thread waiting here in first. */
+static void box_lock(struct tcp_box *b)
+{
+    __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&b->mu);
+    __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Lets another thread that waits for the handle have it once, then takes
+ * it back. */
+static void box_yield(struct tcp_box *b)
+{
+    unsigned turns = __atomic_load_n(&b->turns, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&b->mu);
+    while (__atomic_load_n(&b->waiting, __ATOMIC_SEQ_CST) &&
+           __atomic_load_n(&b->turns, __ATOMIC_SEQ_CST) == turns)
+        sched_yield();
+    box_lock(b);
+}
+
+/* Waits (the handle let go meanwhile) until no send is in pieces, or the
+ * deadline. Returns 0 or -ETIMEDOUT. */
+static int pieces_wait(struct tcp_box *b, int64_t deadline)
+{
+    while (b->frag_busy) {
+        if (deadline >= 0 && clock_remaining(deadline) == 0)
+            return -ETIMEDOUT;
+        int64_t until = deadline >= 0 ? deadline : clock_deadline(TCP_TICK_NS);
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        pthread_cond_timedwait(&b->pieces, &b->mu, &ts);
+    }
+    return 0;
+}
+
 int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t portcap, char *box,
               size_t boxcap)
 {
@@ -97,6 +139,8 @@ int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t p
 
 static void link_down(struct tcp_box *b)
 {
+    if (b->io.fd >= 0)
+        b->gen++;
     tls_end(&b->io);
     if (b->io.fd >= 0)
         close(b->io.fd);
@@ -119,7 +163,25 @@ static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id
     return 0;
 }
 
-static int put_send(struct tcp_box *b, const struct pend *p)
+/* Where a payload of len bytes sent in pieces ends its pieces: the rest
+ * (1 to WIRE_FRAG_MAX bytes) goes in the W_SEND. */
+static size_t pieces_end(size_t len)
+{
+    return len <= WIRE_FRAG_MAX ? 0 : (len - 1) / WIRE_FRAG_MAX * WIRE_FRAG_MAX;
+}
+
+/* Writes the piece of p's payload at off. */
+static int put_piece(struct tcp_box *b, const struct pend *p, size_t off)
+{
+    struct wire_frag f = {p->len, off};
+    uint8_t fixed[WIRE_FRAG_LEN];
+    size_t n = p->len - off < WIRE_FRAG_MAX ? p->len - off : WIRE_FRAG_MAX;
+    return put_frame(b, W_FRAG, 0, 0, fixed, wire_frag_put(fixed, &f), p->data + off, n);
+}
+
+/* Writes p's W_SEND: whole, or (a large payload) its last part after the
+ * pieces, which the caller wrote on this same link. */
+static int put_send_end(struct tcp_box *b, const struct pend *p)
 {
     struct wire_send ws = {p->prio, p->type, -1};
     if (p->sync) {
@@ -127,8 +189,19 @@ static int put_send(struct tcp_box *b, const struct pend *p)
         ws.timeout_ns = left;
     }
     uint8_t fixed[WIRE_SEND_LEN];
-    size_t fl = wire_send_put(fixed, &ws);
-    return put_frame(b, W_SEND, p->sync ? WF_SYNC : 0, p->seq, fixed, fl, p->data, p->len);
+    size_t fl = wire_send_put(fixed, &ws), end = pieces_end(p->len);
+    uint8_t flags = (uint8_t)((p->sync ? WF_SYNC : 0) | (end ? WF_FRAGS : 0));
+    return put_frame(b, W_SEND, flags, p->seq, fixed, fl, p->data + end, p->len - end);
+}
+
+/* Writes a send, its pieces first when it is large, all at once (the
+ * handle held throughout: after a reconnect, or when it waits anyway). */
+static int put_send(struct tcp_box *b, const struct pend *p)
+{
+    for (size_t off = 0, end = pieces_end(p->len); off < end; off += WIRE_FRAG_MAX)
+        if (put_piece(b, p, off))
+            return -EPIPE;
+    return put_send_end(b, p);
 }
 
 static void pend_pop(struct tcp_box *b)
@@ -310,6 +383,10 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
  * its request again), -ETIMEDOUT, or a lasting error. */
 static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
 {
+    /* Silence counts from when we started listening: a link nobody read
+     * for a while (idle, or a send in pieces going out) is not dead for
+     * that; one that says nothing (not even PONG) for a period now is. */
+    int64_t since = clock_now_ns();
     for (;;) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
@@ -318,6 +395,8 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             return r ? r : T_RECONNECTED;
         }
         int64_t now = clock_now_ns();
+        if (b->last_rx < since)
+            b->last_rx = since;
         if (now - b->last_rx > TCP_TICK_NS * TCP_DEAD_TICKS) {
             link_down(b); /* silent too long: dead */
             continue;
@@ -429,6 +508,11 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     }
     handle_init(&b->base, b->tls ? &mbx__tls_transport : &mbx__tcp_transport, name, flags);
     pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->pieces, &ca);
+    pthread_condattr_destroy(&ca);
     b->io.fd = -1;
     b->flags = flags;
     b->opts = *o;
@@ -448,6 +532,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         if (r == 0) {
             free(b->fb.p);
             tls_ctx_free(b->tls_ctx);
+            pthread_cond_destroy(&b->pieces);
             pthread_mutex_destroy(&b->mu);
             explicit_bzero(&b->secret, sizeof(b->secret));
             free(b);
@@ -463,6 +548,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     if (r) {
         free(b->fb.p);
         tls_ctx_free(b->tls_ctx);
+        pthread_cond_destroy(&b->pieces);
         pthread_mutex_destroy(&b->mu);
         explicit_bzero(&b->secret, sizeof(b->secret));
         free(b);
@@ -475,7 +561,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
 static void tcp_close(struct mbx *m)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     /* What was sent is delivered before the session ends, unless the
      * gateway stays out of reach for a while. */
     b->draining = 1;
@@ -490,6 +576,7 @@ static void tcp_close(struct mbx *m)
         free(l);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&b->pieces);
     pthread_mutex_destroy(&b->mu);
     free(b->fb.p);
     tls_ctx_free(b->tls_ctx);
@@ -538,7 +625,7 @@ static int do_stat(struct tcp_box *b, mbx_stat *st)
 static int tcp_stat(struct mbx *m, mbx_stat *st)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = do_stat(b, st);
     pthread_mutex_unlock(&b->mu);
     return r;
@@ -565,7 +652,7 @@ static int tcp_stat_ext(struct mbx *m, mbx_stat_ext *st)
 static int tcp_sync(struct mbx *m)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = drain(b, -1);
     if (!r && b->sticky)
         r = b->sticky;
@@ -603,6 +690,55 @@ static int send_sync(struct tcp_box *b, struct pend *p)
     }
 }
 
+/* Ends this thread's turn at sending in pieces. */
+static void pieces_release(struct tcp_box *b)
+{
+    b->frag_busy = 0;
+    pthread_cond_broadcast(&b->pieces);
+}
+
+/* A large pipelined send, whose credit is held (b->reserved): its pieces
+ * go out one at a time, the handle let go between them so that other
+ * threads' calls on it go out between (a small urgent message is not
+ * held back), again from the start on a new link after a cut; then its
+ * W_SEND, and from then on it is a pending send like any other. Returns
+ * 0, or the error of a reconnect that failed (nothing was delivered). */
+static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
+{
+    int r = 0;
+    for (;;) {
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining) {
+            r = -EBADF;
+            break;
+        }
+        if (b->io.fd < 0) {
+            r = reconnect(b, deadline);
+            if (r)
+                break;
+        }
+        uint64_t gen = b->gen;
+        size_t off = 0, end = pieces_end(p->len);
+        while (off < end && b->gen == gen) {
+            if (put_piece(b, p, off))
+                break;
+            off += WIRE_FRAG_MAX;
+            box_yield(b);
+        }
+        if (off >= end && b->gen == gen && b->io.fd >= 0)
+            break;
+    }
+    b->reserved = 0;
+    pieces_release(b);
+    if (r) {
+        free(p->data);
+        return r;
+    }
+    p->seq = b->next_seq++;
+    b->pend[b->npend++] = *p;
+    put_send_end(b, p); /* a cut: sent again, whole, after the reconnect */
+    return 0;
+}
+
 static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type,
                    int64_t timeout_ns)
 {
@@ -624,38 +760,63 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         ;
     if (b->sticky)
         return b->sticky;
+    /* A large payload goes in pieces (wire.h), one such send at a time. */
+    int big = len > WIRE_FRAG_MAX && b->capacity != MBX_RENDEZVOUS;
+    if (big && pieces_wait(b, deadline))
+        return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
+    b->frag_busy |= big;
     uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
+    if (!copy) {
+        if (big)
+            pieces_release(b);
         return -ENOMEM;
+    }
     memcpy(copy, buf, len);
-    struct pend p = {b->next_seq, prio, type, 0, deadline, len, copy};
+    struct pend p = {0, prio, type, 0, deadline, len, copy};
+    int r = 0;
     for (;;) {
-        unsigned inflight = b->npend;
+        unsigned inflight = b->npend + b->reserved;
         if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight) {
-            b->next_seq++;
+            if (big) {
+                b->reserved = 1;
+                r = send_pieces(b, &p, deadline);
+                return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
+            }
+            p.seq = b->next_seq++;
             b->pend[b->npend++] = p;
             put_send(b, &p); /* a cut: sent again after the reconnect */
             return 0;
         }
         if (!inflight)
             break;
-        /* No credit: wait for the sends in flight, which bring news of
-         * the room. */
-        int r = pump(b, deadline, &h);
-        if (r == -ETIMEDOUT || r < 0) {
+        if (!b->npend) {
+            /* The only credit out is a send in pieces': it comes back
+             * when that send is pending. */
+            r = pieces_wait(b, deadline);
+        } else {
+            /* No credit: wait for the sends in flight, which bring news
+             * of the room. */
+            r = pump(b, deadline, &h);
+            if (r > 0)
+                r = 0;
+        }
+        if (!r && b->sticky)
+            r = b->sticky;
+        if (r) {
             free(copy);
+            if (big)
+                pieces_release(b);
             if (r == -ETIMEDOUT)
                 return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
             return r;
         }
-        if (b->sticky) {
-            free(copy);
-            return b->sticky;
-        }
     }
-    b->next_seq++;
+    /* Waited for: written whole (pieces included) with the handle held. */
+    if (big)
+        pieces_release(b);
+    p.seq = b->next_seq++;
     p.sync = 1;
-    int r = send_sync(b, &p);
+    r = send_sync(b, &p);
     /* Sent again after a cut with its time used up, the send went with a
      * zero timeout and the gateway tried it without waiting: for a send
      * that could wait, a full mailbox then is a timeout. */
@@ -668,7 +829,7 @@ static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
                     int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = do_send(b, buf, len, prio, type, timeout_ns);
     pthread_mutex_unlock(&b->mu);
     return r;
@@ -789,7 +950,7 @@ static ssize_t tcp_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, vo
                         mbx_msginfo *info, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     ssize_t n = do_recv(b, from, sel, buf, cap, info, timeout_ns, NULL);
     pthread_mutex_unlock(&b->mu);
     return n;
@@ -799,7 +960,7 @@ static ssize_t tcp_call(struct mbx *m, const void *req, size_t len, unsigned pri
                         size_t cap, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     ssize_t n = -EMSGSIZE;
     if (len <= b->max_msg) {
         struct wire_call wc = {prio, timeout_ns, cap};
@@ -828,7 +989,7 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
             tokens[i].b = NULL; /* one reply per request */
         }
     if (b)
-        pthread_mutex_lock(&b->mu);
+        box_lock(b);
     pthread_mutex_unlock(&tokens_mu);
     if (!b)
         return -ENOENT; /* not one handed out here: the local transport says */
@@ -861,7 +1022,7 @@ static int tcp_loan(struct mbx *m, size_t len, void **buf)
         return -ENOMEM;
     l->received = 0;
     l->len = len;
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     l->next = b->loans;
     b->loans = l;
     pthread_mutex_unlock(&b->mu);
@@ -885,7 +1046,7 @@ static int tcp_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, ui
                          int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = loan_take(b, buf, 0);
     int r = -EINVAL;
     if (l && len <= l->len) {
@@ -908,7 +1069,7 @@ static ssize_t tcp_recv_loan(struct mbx *m, const struct mbx_sel *sel, const voi
                              mbx_msginfo *info, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = NULL;
     ssize_t n = do_recv(b, 0, sel, NULL, 0, info, timeout_ns, &l);
     if (n >= 0)
@@ -920,7 +1081,7 @@ static ssize_t tcp_recv_loan(struct mbx *m, const struct mbx_sel *sel, const voi
 static int tcp_release(struct mbx *m, const void *buf)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = loan_take(b, buf, 1);
     if (!l)
         l = loan_take(b, buf, 0);

@@ -199,10 +199,62 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
     return r;
 }
 
+/* A large send coming in pieces (W_FRAG): its frame, made to the size of
+ * the whole payload when the first piece comes. */
+struct assembly {
+    struct qframe *q;
+    uint64_t total, have;
+};
+
+/* Takes a piece. Returns 0, -EPROTO (out of order, another message's,
+ * larger than the mailbox takes) or -ENOMEM. */
+static int piece_in(struct conn *c, struct assembly *a, const struct wire_hdr *h,
+                    const uint8_t *body)
+{
+    struct wire_frag f;
+    if (h->id || wire_frag_get(body, h->len, &f) || f.total > c->s->max_msg ||
+        f.total > UINT32_MAX - WIRE_SEND_LEN)
+        return -EPROTO;
+    if (f.offset == 0) {
+        if (a->q)
+            return -EPROTO; /* one message in pieces at a time */
+        a->q = malloc(sizeof(*a->q) + WIRE_SEND_LEN + f.total);
+        if (!a->q)
+            return -ENOMEM;
+        a->total = f.total;
+        a->have = 0;
+    } else if (!a->q || f.total != a->total || f.offset != a->have) {
+        return -EPROTO;
+    }
+    size_t n = h->len - WIRE_FRAG_LEN;
+    memcpy(a->q->body + WIRE_SEND_LEN + a->have, body + WIRE_FRAG_LEN, n);
+    a->have += n;
+    return 0;
+}
+
+/* The W_SEND that ends a message in pieces: its frame, whole, as if it had
+ * come in one (the caller frees it), or NULL (-EPROTO: no pieces before
+ * it, or not the size they said). */
+static struct qframe *pieces_done(struct assembly *a, const struct wire_hdr *h, const uint8_t *body)
+{
+    if (!a->q || h->len < WIRE_SEND_LEN || a->total - a->have != h->len - WIRE_SEND_LEN)
+        return NULL;
+    struct qframe *q = a->q;
+    a->q = NULL;
+    memcpy(q->body, body, WIRE_SEND_LEN);
+    memcpy(q->body + WIRE_SEND_LEN + a->have, body + WIRE_SEND_LEN, h->len - WIRE_SEND_LEN);
+    q->h = *h;
+    q->h.flags &= (uint8_t)~WF_FRAGS;
+    q->h.len = (uint32_t)(WIRE_SEND_LEN + a->total);
+    q->next = NULL;
+    return q;
+}
+
 static void *reader_main(void *arg)
 {
     struct conn *c = arg;
     struct frame_reader fr = {0};
+    struct assembly asm_ = {NULL, 0, 0};
     for (;;) {
         /* A batch: every whole frame that one read brought, queued under
          * one lock with one wake-up of the worker. */
@@ -221,14 +273,29 @@ static void *reader_main(void *arg)
             }
             if (h.type == W_PONG)
                 continue;
-            struct qframe *q = malloc(sizeof(*q) + h.len);
-            if (!q) {
-                r = -ENOMEM;
-                break;
+            if (h.type == W_FRAG) {
+                r = piece_in(c, &asm_, &h, body);
+                if (r)
+                    break;
+                continue;
             }
-            q->h = h;
-            memcpy(q->body, body, h.len);
-            q->next = NULL;
+            struct qframe *q;
+            if (h.type == W_SEND && (h.flags & WF_FRAGS)) {
+                q = pieces_done(&asm_, &h, body);
+                if (!q) {
+                    r = -EPROTO;
+                    break;
+                }
+            } else {
+                q = malloc(sizeof(*q) + h.len);
+                if (!q) {
+                    r = -ENOMEM;
+                    break;
+                }
+                q->h = h;
+                memcpy(q->body, body, h.len);
+                q->next = NULL;
+            }
             if (last)
                 last->next = q;
             else
@@ -261,6 +328,7 @@ static void *reader_main(void *arg)
         if (dead)
             break;
     }
+    free(asm_.q); /* a message in pieces dies with its connection */
     free(fr.p);
     return NULL;
 }

@@ -32,6 +32,7 @@ struct tcp_proxy {
     unsigned char *capture; /* the first CAPTURE bytes forwarded, under mu */
     size_t captured;
     unsigned long long bytes;
+    unsigned long long rate; /* bytes a second; 0: no limit (atomic) */
     pthread_t acceptor;
     pthread_mutex_t mu;
     struct link links[MAX_CONNS];
@@ -76,6 +77,9 @@ static void *pump(void *arg)
             l->p->captured += keep;
             l->p->bytes += (unsigned long long)n;
             pthread_mutex_unlock(&l->p->mu);
+            unsigned long long rate = __atomic_load_n(&l->p->rate, __ATOMIC_ACQUIRE);
+            if (rate)
+                usleep((useconds_t)((unsigned long long)n * 1000000ull / rate));
             for (ssize_t off = 0; off < n;) {
                 ssize_t w = write(to, buf + off, (size_t)(n - off));
                 if (w <= 0) {
@@ -208,6 +212,11 @@ int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n)
     int r = memmem(p->capture, p->captured, needle, n) != NULL;
     pthread_mutex_unlock(&p->mu);
     return r;
+}
+
+void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s)
+{
+    __atomic_store_n(&p->rate, bytes_per_s, __ATOMIC_RELEASE);
 }
 
 unsigned long long proxy_bytes(struct tcp_proxy *p)

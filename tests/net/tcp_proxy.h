@@ -30,6 +30,10 @@ void proxy_stall(struct tcp_proxy *p, int on);
  * the first 4 MiB it forwarded (what an eavesdropper on the link saw). */
 int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n);
 
+/* Forwards at most bytes_per_s bytes a second on each connection, each
+ * way (0: as fast as it can): a slow link. */
+void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s);
+
 /* How many bytes the proxy forwarded, both ways together. */
 unsigned long long proxy_bytes(struct tcp_proxy *p);
 
