@@ -42,6 +42,7 @@ struct session {
     int busy;            /* a connection serves it */
     int64_t detached_at; /* when its last link went */
     mbx *h;
+    int can_send; /* the client opened to send (h may send anyway: put_back) */
     uint64_t max_msg;
     uint32_t capacity;
     uint64_t last_seq;
@@ -468,7 +469,9 @@ static void do_send(struct conn *c, const struct qframe *q)
      * takes; a waited-for one honours the client's timeout. */
     int sync = q->h.flags & WF_SYNC;
     int64_t timeout = sync ? ws.timeout_ns : MBX_FOREVER;
-    int r = (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
+    int r = !s->can_send
+                ? -EBADF
+                : (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
     if (r == -EPIPE)
         return; /* not sent; the client sends it again */
     s->last_seq = q->h.id;
@@ -583,6 +586,10 @@ static void do_call(struct conn *c, const struct qframe *q)
     }
     if (answer_held(c, q->h.id, 0, 0))
         return;
+    if (!s->can_send) {
+        result(c, q->h.id, -EBADF);
+        return;
+    }
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
                          cap, wc.timeout_ns);
@@ -772,8 +779,16 @@ static struct session *handshake(struct conn *c)
             resumed = 1;
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
-        if (!r)
-            r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
+        s->can_send = (flags & MBX_SEND) != 0;
+        /* A message taken for a client that never has it goes back to its
+         * mailbox: the gateway sends it, so it opens to send too when it
+         * may (a receive-only client still cannot). */
+        if (!r) {
+            r = mbx_open_opts(o.name, (flags & MBX_RECV) ? flags | MBX_SEND : flags, &o.opts,
+                              &s->h);
+            if (r == -EACCES && !s->can_send)
+                r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
+        }
         mbx_stat st;
         if (!r)
             r = mbx_stat_get(s->h, &st);
@@ -895,9 +910,14 @@ static void *worker_main(void *arg)
     if (c->s) {
         c->s->busy = 0;
         c->s->detached_at = clock_now_ns();
-        if (bye) {
+        /* Done: the session ends, unless a message it held cannot go back
+         * to a full mailbox yet; then it waits as if its client had gone
+         * (expire tries again), never dropped. */
+        if (bye && put_back(c->s) == 0) {
             session_unlink(g, c->s);
             session_free(c->s);
+        } else if (bye) {
+            c->s->detached_at = 0;
         }
     }
     c->done = 1;
