@@ -47,7 +47,9 @@ struct session {
     uint32_t capacity;
     uint64_t last_seq;
     int32_t last_status;
-    uint32_t room; /* free room as last counted, less the sends since */
+    uint32_t room;      /* free room as last counted, less the sends since */
+    uint64_t last_call; /* request number of the newest call made for it */
+    int32_t call_error; /* its error, when it failed (no reply to hold) */
     /* The answer to request held_req, kept until the client has it. */
     uint64_t held_req;
     int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
@@ -90,6 +92,7 @@ struct conn {
 struct tomb {
     uint64_t id, last_seq;
     int32_t last_status;
+    uint64_t last_call; /* the newest call it made: not made again */
 };
 
 struct mbx_gateway {
@@ -174,7 +177,8 @@ static void expire(struct mbx_gateway *g, int all)
         struct session *s = *p;
         if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
             *p = s->next;
-            g->tombs[g->ntombs++ % TOMBS] = (struct tomb){s->id, s->last_seq, s->last_status};
+            g->tombs[g->ntombs++ % TOMBS] =
+                (struct tomb){s->id, s->last_seq, s->last_status, s->last_call};
             session_free(s);
             continue;
         }
@@ -590,15 +594,26 @@ static void do_call(struct conn *c, const struct qframe *q)
         result(c, q->h.id, -EBADF);
         return;
     }
+    /* Asked again, its reply not held: it ended with a session that
+     * expired (the reply went with it). It was made: not again, and the
+     * caller learns that its outcome is unknown. */
+    if (q->h.id <= s->last_call) {
+        result(c, q->h.id, q->h.id == s->last_call && s->call_error ? s->call_error : -ENOTCONN);
+        return;
+    }
+    s->last_call = q->h.id;
+    s->call_error = 0;
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
                          cap, wc.timeout_ns);
     if (n < 0) {
+        s->call_error = (int32_t)n;
         result(c, q->h.id, n);
         return;
     }
     s->held_data = malloc((size_t)n + 1);
     if (!s->held_data) {
+        s->call_error = -ENOMEM;
         result(c, q->h.id, -ENOMEM);
         return;
     }
@@ -742,7 +757,7 @@ static struct session *handshake(struct conn *c)
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
-    struct tomb tomb = {0, 0, 0};
+    struct tomb tomb = {0, 0, 0, 0};
     if (s && s->busy) {
         s = NULL;
         w.status = -EBUSY; /* its old link is still being let go: try again */
@@ -776,6 +791,7 @@ static struct session *handshake(struct conn *c)
             s->id = tomb.id;
             s->last_seq = tomb.last_seq;
             s->last_status = tomb.last_status;
+            s->last_call = tomb.last_call;
             resumed = 1;
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));

@@ -465,7 +465,7 @@ static void *serve_calls(void *arg)
 /* Calls while the link is cut every few milliseconds: each gets its own
  * reply, and each request reaches the server once. A call asked again
  * after a cut is answered with the reply the gateway kept for it, never
- * made a second time. */
+ * made a second time (nor after its session expired: -ENOTCONN). */
 static void calls_exactly_once_across_cuts(void **state)
 {
     (void)state;
@@ -481,10 +481,20 @@ static void calls_exactly_once_across_cuts(void **state)
     struct cutter c = {p, 0, 0};
     srand(11);
     assert_int_equal(pthread_create(&ct, NULL, cut_often, &c), 0);
-    uint32_t calls = 0;
+    uint32_t calls = 0, unknown = 0;
+    static uint8_t maybe[CALLS_MAX];
+    memset(maybe, 0, sizeof(maybe));
     for (uint32_t i = 0; i < CALLS_MAX && (i < CALLS || c.cuts < 10); i++, calls++) {
         uint32_t reply = 0;
         ssize_t n = mbx_call(remote, &i, sizeof(i), 0, &reply, sizeof(reply), 10000000000ll);
+        /* -ENOTCONN: the link stayed down so long that the gateway ended
+         * the session and the reply with it (a slow machine): made once,
+         * its outcome unknown here. */
+        if (n == -ENOTCONN) {
+            maybe[i] = 1;
+            unknown++;
+            continue;
+        }
         assert_int_equal(n, sizeof(reply));
         assert_int_equal(reply, ~i);
     }
@@ -494,10 +504,12 @@ static void calls_exactly_once_across_cuts(void **state)
     pthread_join(st, NULL);
     int twice = 0;
     for (uint32_t i = 0; i < calls; i++) {
-        assert_true(sv.served[i] >= 1);
+        assert_true(sv.served[i] >= 1 || maybe[i]);
         twice += sv.served[i] > 1;
     }
-    print_message("%u calls, link cut %d times: %d requests served twice\n", calls, c.cuts, twice);
+    print_message("%u calls, link cut %d times: %d requests served twice, %u of unknown outcome\n",
+                  calls, c.cuts, twice, unknown);
+    assert_true(unknown < calls / 10);
     assert_int_equal(twice, 0);
     assert_int_equal(sv.strangers, 0);
     assert_true(c.cuts > 5);

@@ -11,6 +11,7 @@
 #include "tcp/wire.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -223,6 +224,67 @@ static void ended_session_remembers_its_sends(void **state)
     snprintf(gw_port, sizeof(gw_port), "%s", saved);
 }
 
+static void *serve_one_call(void *arg)
+{
+    mbx *m = arg;
+    uint32_t v;
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(m, &v, sizeof(v), &info, 5000000000ll);
+    if (n == sizeof(v)) {
+        v = ~v;
+        mbx_reply(&info, &v, sizeof(v));
+    }
+    return (void *)(intptr_t)n;
+}
+
+/* A call whose reply was lost with a session that expired (the client
+ * stayed away past the linger time) is not made again when the client
+ * comes back and asks again: -ENOTCONN, its outcome unknown. */
+static void call_not_made_again_after_its_session_ended(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.linger_ms = 50;
+    mbx_gateway *short_gw;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &short_gw), 0);
+    char saved[16];
+    snprintf(saved, sizeof(saved), "%s", gw_port);
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    mbx *local = test_box("wire-call", 8, 64, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_one_call, local), 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-call", 0, 0), 0);
+    uint64_t session = r.w.session;
+    struct wire_call wc = {0, 5000000000ll, 64};
+    uint8_t fixed[WIRE_CALL_LEN];
+    size_t fl = wire_call_put(fixed, &wc);
+    uint32_t v = 9;
+    assert_int_equal(frame_write(r.fd, W_CALL, 0, 1, fixed, fl, &v, sizeof(v), DL()), 0);
+    void *served;
+    pthread_join(t, &served);
+    assert_int_equal((intptr_t)served, sizeof(v)); /* made once */
+    raw_close(&r);                                 /* the reply never read */
+    usleep(2500000); /* the gateway looks for ended sessions once a second */
+    assert_int_equal(raw_open(&r, "wire-call", session, 0), 0);
+    assert_true(r.h.flags & WF_RESUMED);
+    assert_int_equal(frame_write(r.fd, W_CALL, 0, 1, fixed, fl, &v, sizeof(v), DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    int64_t res;
+    assert_int_equal(wire_result_get(r.fb.p, r.h.len, &res), 0);
+    assert_int_equal(res, -ENOTCONN);
+    assert_int_equal(count_of(local), 0); /* not asked a second time */
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-call");
+    mbx_gateway_stop(short_gw);
+    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+}
+
 /* Writes a W_FRAG piece of n bytes (all `fill`) at off of a total. */
 static void raw_piece(struct raw *r, uint64_t id, uint64_t total, uint64_t off, size_t n,
                       uint8_t fill)
@@ -320,6 +382,7 @@ int main(void)
         cmocka_unit_test(finished_sends_not_delivered_again),
         cmocka_unit_test(ended_session_remembers_its_sends),
         cmocka_unit_test(pieces_checked),
+        cmocka_unit_test(call_not_made_again_after_its_session_ended),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
