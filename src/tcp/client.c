@@ -923,8 +923,12 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
         } else if (wm.info.size) {
             memcpy(buf, body, wm.info.size);
         }
-        /* It is ours: the gateway may let go of it. */
-        put_frame(b, W_TAKEN, 0, req, NULL, 0, NULL, 0);
+        /* It is ours: the gateway may let go of it. A call's reply needs
+         * no word: the gateway drops it at the next request (or at the
+         * next connection, whose OPEN says which answers the client has,
+         * or at the end of the session); a frame and a wake-up saved. */
+        if (type != W_CALL)
+            put_frame(b, W_TAKEN, 0, req, NULL, 0, NULL, 0);
         b->last_req = req;
         if (info) {
             *info = wm.info;

@@ -43,7 +43,7 @@ enum wire_type {
     W_RECV = 6,    /* client, id = request: from, selection, capacity, timeout */
     W_MSG = 7,     /* gateway, id = request: message info, payload */
     W_RESULT = 8,  /* gateway, id = request: a status or size */
-    W_TAKEN = 9,   /* client, id = request: the message arrived */
+    W_TAKEN = 9,   /* client, id = request: the message arrived (not for a call) */
     W_CALL = 10,   /* client, id = request: prio, timeout, reply capacity, payload */
     W_STAT = 11,   /* client, id = request */
     W_STATR = 12,  /* gateway, id = request: mbx_stat */
