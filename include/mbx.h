@@ -504,7 +504,10 @@ typedef struct mbx_gateway_options {
  * never takes clients that proved nothing. */
 #define MBX_GATEWAY_NO_SECRET 0x1u
 
-/* Fills *o with the defaults (no allow-list yet). Never fails. */
+/* Fills *o with the defaults (no allow-list yet). Never fails. A smaller
+ * size (a program built before the TLS fields) leaves them unset; a larger
+ * one (fields of a later version) is refused by mbx_gateway_start when any
+ * of those is set. */
 void mbx_gateway_options_init(mbx_gateway_options *o);
 
 /* Starts a gateway listening on "HOST:PORT" ("127.0.0.1:0": loopback, any

@@ -1070,6 +1070,11 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
     const mbx_gateway_options *opts = &o;
     mbx_gateway_options_init(&o);
     memcpy(&o, opts_in, opts_in->size < sizeof(o) ? opts_in->size : sizeof(o));
+    /* A program built with later fields: refused when it set any of them
+     * (a setting this library would silently not honour), taken when not. */
+    for (size_t i = sizeof(o); i < opts_in->size; i++)
+        if (((const uint8_t *)opts_in)[i])
+            return -EINVAL;
     /* Never a listener that takes clients who proved nothing: the secret,
      * or client certificates when it is waived; TLS settings whole. */
     if (!o.allow || !o.allow[0] || !o.tls_cert != !o.tls_key || (o.tls_client_ca && !o.tls_cert) ||

@@ -240,6 +240,20 @@ static void gateway_options_rules(void **state)
     mbx_gateway_stop(g);
     old.size = 8;
     assert_int_equal(mbx_gateway_start("127.0.0.1:0", &old, &g), -EINVAL);
+    /* A program built with fields after these: taken while they are 0,
+     * refused when one is set (it asks for what this library cannot do). */
+    struct {
+        mbx_gateway_options o;
+        uint64_t later;
+    } newer;
+    memset(&newer, 0, sizeof(newer));
+    mbx_gateway_options_init(&newer.o);
+    newer.o.size = sizeof(newer);
+    newer.o.allow = allow;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &newer.o, &g), 0);
+    mbx_gateway_stop(g);
+    newer.later = 1;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &newer.o, &g), -EINVAL);
     mbx_close(box);
     mbx_unlink("tls-d");
 }
