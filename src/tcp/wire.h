@@ -1,4 +1,4 @@
-/* The wire protocol of tcp:// mailboxes, version 1: frames and their
+/* The wire protocol of tcp:// and tls:// mailboxes, version 2: frames and their
  * bodies, encoded and decoded with every length checked. Everything read
  * from the network is untrusted: a decoder returns -EPROTO for anything
  * malformed and never reads or writes past the bytes it was given.
