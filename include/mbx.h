@@ -502,7 +502,14 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * Both ends share a secret (a file of at least 16 bytes, the user's own,
  * mode 0600 or stricter: $MBX_SECRET_FILE, else ~/.mbx-secret; a gateway
  * makes one at the default path when there is none); every connection
- * proves it in both directions. Over tcp://: loans are copies,
+ * proves it in both directions. "tls://HOST:PORT/NAME" is the same over
+ * TLS 1.3, to a gateway started with a certificate: the client trusts the
+ * CAs of $MBX_TLS_CA (else the system's), checks that the certificate
+ * names HOST, and shows $MBX_TLS_CERT (key: $MBX_TLS_KEY, else in the same
+ * file) to a gateway that asks for client certificates; a tls:// name
+ * never talks to a gateway without TLS, nor a tcp:// one to a gateway
+ * with it (-EPROTONOSUPPORT); a certificate refused either way is
+ * -EACCES. Over tcp:// and tls://: loans are copies,
  * mbx_transfer, mbx_fd, mbx_stat_ext_get and mbx_unlink give -ENOTSUP,
  * MBX_OWNED and MBX_STREAM -ENOTSUP at open; a send that cannot learn its
  * outcome gives -ENOTCONN (it may or may not have been delivered); a
@@ -517,16 +524,38 @@ typedef struct mbx_gateway_options {
     /* Patterns (fnmatch(3)) of the names clients may open, NULL-terminated;
      * at least one. Only plain names ("NAME") are ever served. */
     const char *const *allow;
+    /* TLS 1.3 (read when size covers them; mbx_gateway_options_init sets
+     * them to NULL and 0): the gateway's certificate chain and private key,
+     * PEM files, both or neither (NULL: plain TCP, tcp:// names). */
+    const char *tls_cert;
+    const char *tls_key;
+    /* NULL: clients show no certificate. Else every client must show one
+     * that chains to a CA of this PEM file (mutual TLS); needs tls_cert. */
+    const char *tls_client_ca;
+    uint32_t flags;    /* MBX_GATEWAY_NO_SECRET */
+    uint32_t reserved; /* 0 */
 } mbx_gateway_options;
 
-/* Fills *o with the defaults (no allow-list yet). Never fails. */
+/* In mbx_gateway_options.flags: client certificates alone authenticate
+ * (no shared secret, none made); only with tls_client_ca, so a gateway
+ * never takes clients that proved nothing. */
+#define MBX_GATEWAY_NO_SECRET 0x1u
+
+/* Fills *o with the defaults (no allow-list yet). Never fails. A smaller
+ * size (a program built before the TLS fields) leaves them unset; a larger
+ * one (fields of a later version) is refused by mbx_gateway_start when any
+ * of those is set. */
 void mbx_gateway_options_init(mbx_gateway_options *o);
 
 /* Starts a gateway listening on "HOST:PORT" ("127.0.0.1:0": loopback, any
  * free port), served by threads of this process until mbx_gateway_stop.
- * Returns 0 with *out set, or -EINVAL (bad address or options, no allow-
- * list), -EACCES (the secret file is someone else's or readable by
- * others), -EADDRINUSE, -ENOMEM, or another -errno. */
+ * Every client proves the secret, or with MBX_GATEWAY_NO_SECRET shows a
+ * certificate of tls_client_ca. Returns 0 with *out set, or -EINVAL (bad
+ * address or options, no allow-list, a TLS setting without the others it
+ * needs, a certificate or key that is not PEM or does not match), -ENOENT
+ * (a TLS file missing), -EACCES (the secret file is someone else's or
+ * readable by others; a TLS file unreadable), -EADDRINUSE, -ENOMEM, or
+ * another -errno. */
 int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *o, mbx_gateway **out);
 
 /* Returns the port the gateway listens on, or -EINVAL for NULL. */

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the benchmark need
-# (ZeroMQ, NNG and iceoryx only for the benchmark's optional rows: iceoryx is
-# the iox-roudi daemon, libiceoryx-binding-c-dev its C API).
+# (libssl-dev: the HMAC and TLS of tcp:// and tls://; openssl: the TLS tests
+# make their certificates with it; ZeroMQ, NNG and iceoryx only for the
+# benchmark's optional rows: iceoryx is the iox-roudi daemon,
+# libiceoryx-binding-c-dev its C API).
 # As root it runs apt-get itself; otherwise it prints the command to run.
 set -euo pipefail
 want=(cmake make gcc pkg-config libcmocka-dev bats libzmq3-dev libnng-dev gnuplot-nox
-      clang libclang-rt-14-dev valgrind libuv1-dev python3 scdoc
+      clang libclang-rt-14-dev valgrind libuv1-dev python3 scdoc libssl-dev openssl
       iceoryx libiceoryx-binding-c-dev)
 missing=()
 for p in "${want[@]}"; do

@@ -18,6 +18,10 @@ static const struct option options[] = {
     {"allow", required_argument, NULL, 'a'},
     {"secret-file", required_argument, NULL, 's'},
     {"linger", required_argument, NULL, 'L'},
+    {"tls-cert", required_argument, NULL, 'C'},
+    {"tls-key", required_argument, NULL, 'K'},
+    {"tls-ca", required_argument, NULL, 'A'},
+    {"no-secret", no_argument, NULL, 'N'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -30,7 +34,7 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":l:a:s:L:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:a:s:L:C:K:A:Nh", options, NULL)) != -1) {
         switch (c) {
         case 'l':
             addr = optarg;
@@ -51,6 +55,18 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
             o.linger_ms = (uint32_t)(ns / 1000000 ? ns / 1000000 : 1);
             break;
         }
+        case 'C':
+            o.tls_cert = optarg;
+            break;
+        case 'K':
+            o.tls_key = optarg;
+            break;
+        case 'A':
+            o.tls_client_ca = optarg;
+            break;
+        case 'N':
+            o.flags |= MBX_GATEWAY_NO_SECRET;
+            break;
         case 'h':
             return cli_help(self);
         default:
@@ -61,6 +77,12 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
         return cli_usage(cmd, "--listen takes no mailbox NAME: say which with --allow");
     if (!nallow)
         return cli_usage(cmd, "say which mailboxes to export: --allow NAME (a pattern; '*': all)");
+    if (!o.tls_cert != !o.tls_key)
+        return cli_usage(cmd, "TLS needs both --tls-cert and --tls-key");
+    if (o.tls_client_ca && !o.tls_cert)
+        return cli_usage(cmd, "--tls-ca (client certificates) needs --tls-cert and --tls-key");
+    if ((o.flags & MBX_GATEWAY_NO_SECRET) && !o.tls_client_ca)
+        return cli_usage(cmd, "--no-secret needs --tls-ca: clients must prove something");
     o.allow = allow;
     cli_catch_signals();
     mbx_gateway *g;
@@ -71,6 +93,11 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
                     "mbx: %s: the secret file %s must be yours and readable by you alone "
                     "(chmod 600)\n",
                     cmd, o.secret_file ? o.secret_file : "($MBX_SECRET_FILE or ~/.mbx-secret)");
+        else if ((err == -EINVAL || err == -ENOENT || err == -EACCES) && o.tls_cert)
+            fprintf(stderr,
+                    "mbx: %s: --listen %s: %s (--tls-cert, --tls-key and --tls-ca: readable PEM "
+                    "files, the key the certificate's; or --listen: HOST:PORT)\n",
+                    cmd, addr, mbx_strerror(err));
         else if (err == -EINVAL)
             fprintf(stderr, "mbx: %s: --listen %s: expected HOST:PORT or [V6]:PORT\n", cmd, addr);
         else

@@ -6,9 +6,11 @@
 extern const struct mbx_transport mbx__shm_transport;
 extern const struct mbx_transport mbx__tcp_transport;
 extern const struct mbx_transport mbx__udp_transport;
+extern const struct mbx_transport mbx__tls_transport;
 
 const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport, &mbx__tcp_transport,
-                                                      &mbx__udp_transport, NULL};
+                                                      &mbx__tls_transport, &mbx__udp_transport,
+                                                      NULL};
 
 const struct mbx_transport *transport_local(void)
 {

@@ -2,6 +2,8 @@
  * flight on it (client.h). */
 #include "tcp/client.h"
 
+#include "tcp/tls.h"
+
 #include "platform/platform.h"
 
 #include <errno.h>
@@ -32,12 +34,21 @@ struct loan {
 
 struct tcp_box {
     struct mbx base;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;    /* the handle: taken with box_lock */
+    unsigned waiting;      /* threads in box_lock (atomic) */
+    unsigned turns;        /* times mu was taken (atomic) */
+    pthread_cond_t pieces; /* a send in pieces ended (frag_busy went 0) */
+    uint64_t gen;          /* links made and lost: a change means a new link */
+    int frag_busy;         /* a send is going out in pieces (W_FRAG) */
+    unsigned reserved;     /* credit it holds (not in pend yet) */
     char host[256], port[8], box[WIRE_NAME_MAX + 1];
     int flags;
     mbx_options opts;
     struct secret secret;
-    int fd;           /* -1 while the link is down */
+    int has_secret;   /* 0: tls:// with no secret file, certificates only */
+    int tls;          /* a tls:// name */
+    void *tls_ctx;    /* its context (tls.h) */
+    struct io io;     /* io.fd -1 while the link is down */
     uint64_t session; /* 0 until the first WELCOME */
     uint32_t window, capacity, room;
     uint64_t max_msg;
@@ -63,10 +74,46 @@ static struct tcp_box *tcp_of(struct mbx *m)
     return (struct tcp_box *)m;
 }
 
+/* Takes the handle. A send in pieces lets go of it between pieces and
+ * lets a thread waiting here in first. */
+static void box_lock(struct tcp_box *b)
+{
+    __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&b->mu);
+    __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Lets another thread that waits for the handle have it once, then takes
+ * it back. */
+static void box_yield(struct tcp_box *b)
+{
+    unsigned turns = __atomic_load_n(&b->turns, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&b->mu);
+    while (__atomic_load_n(&b->waiting, __ATOMIC_SEQ_CST) &&
+           __atomic_load_n(&b->turns, __ATOMIC_SEQ_CST) == turns)
+        sched_yield();
+    box_lock(b);
+}
+
+/* Waits (the handle let go meanwhile) until no send is in pieces, or the
+ * deadline. Returns 0 or -ETIMEDOUT. */
+static int pieces_wait(struct tcp_box *b, int64_t deadline)
+{
+    while (b->frag_busy) {
+        if (deadline >= 0 && clock_remaining(deadline) == 0)
+            return -ETIMEDOUT;
+        int64_t until = deadline >= 0 ? deadline : clock_deadline(TCP_TICK_NS);
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        pthread_cond_timedwait(&b->pieces, &b->mu, &ts);
+    }
+    return 0;
+}
+
 int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t portcap, char *box,
               size_t boxcap)
 {
-    if (strncmp(name, "tcp://", 6) != 0)
+    if (strncmp(name, "tcp://", 6) != 0 && strncmp(name, "tls://", 6) != 0)
         return -EINVAL;
     const char *a = name + 6, *slash = strchr(a, '/');
     if (!slash)
@@ -92,19 +139,22 @@ int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t p
 
 static void link_down(struct tcp_box *b)
 {
-    if (b->fd >= 0)
-        close(b->fd);
-    b->fd = -1;
+    if (b->io.fd >= 0)
+        b->gen++;
+    tls_end(&b->io);
+    if (b->io.fd >= 0)
+        close(b->io.fd);
+    b->io.fd = -1;
 }
 
 static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
                      size_t flen, const void *payload, size_t plen)
 {
-    if (b->fd < 0)
+    if (b->io.fd < 0)
         return -EPIPE;
     /* A peer that takes nothing for a whole dead-link period is gone. */
-    int r = frame_write(b->fd, type, flags, id, fixed, flen, payload, plen,
-                        clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    int r = io_frame_write(&b->io, type, flags, id, fixed, flen, payload, plen,
+                           clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
     if (r) {
         link_down(b);
         return -EPIPE;
@@ -113,7 +163,25 @@ static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id
     return 0;
 }
 
-static int put_send(struct tcp_box *b, const struct pend *p)
+/* Where a payload of len bytes sent in pieces ends its pieces: the rest
+ * (1 to WIRE_FRAG_MAX bytes) goes in the W_SEND. */
+static size_t pieces_end(size_t len)
+{
+    return len <= WIRE_FRAG_MAX ? 0 : (len - 1) / WIRE_FRAG_MAX * WIRE_FRAG_MAX;
+}
+
+/* Writes the piece of p's payload at off. */
+static int put_piece(struct tcp_box *b, const struct pend *p, size_t off)
+{
+    struct wire_frag f = {p->len, off};
+    uint8_t fixed[WIRE_FRAG_LEN];
+    size_t n = p->len - off < WIRE_FRAG_MAX ? p->len - off : WIRE_FRAG_MAX;
+    return put_frame(b, W_FRAG, 0, 0, fixed, wire_frag_put(fixed, &f), p->data + off, n);
+}
+
+/* Writes p's W_SEND: whole, or (a large payload) its last part after the
+ * pieces, which the caller wrote on this same link. */
+static int put_send_end(struct tcp_box *b, const struct pend *p)
 {
     struct wire_send ws = {p->prio, p->type, -1};
     if (p->sync) {
@@ -121,8 +189,19 @@ static int put_send(struct tcp_box *b, const struct pend *p)
         ws.timeout_ns = left;
     }
     uint8_t fixed[WIRE_SEND_LEN];
-    size_t fl = wire_send_put(fixed, &ws);
-    return put_frame(b, W_SEND, p->sync ? WF_SYNC : 0, p->seq, fixed, fl, p->data, p->len);
+    size_t fl = wire_send_put(fixed, &ws), end = pieces_end(p->len);
+    uint8_t flags = (uint8_t)((p->sync ? WF_SYNC : 0) | (end ? WF_FRAGS : 0));
+    return put_frame(b, W_SEND, flags, p->seq, fixed, fl, p->data + end, p->len - end);
+}
+
+/* Writes a send, its pieces first when it is large, all at once (the
+ * handle held throughout: after a reconnect, or when it waits anyway). */
+static int put_send(struct tcp_box *b, const struct pend *p)
+{
+    for (size_t off = 0, end = pieces_end(p->len); off < end; off += WIRE_FRAG_MAX)
+        if (put_piece(b, p, off))
+            return -EPIPE;
+    return put_send_end(b, p);
 }
 
 static void pend_pop(struct tcp_box *b)
@@ -142,7 +221,7 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
         b->acked = b->pend[0].seq;
         pend_pop(b);
     }
-    for (unsigned i = 0; i < b->npend && b->fd >= 0; i++)
+    for (unsigned i = 0; i < b->npend && b->io.fd >= 0; i++)
         put_send(b, &b->pend[i]);
 }
 
@@ -157,7 +236,7 @@ static int read_here(struct tcp_box *b, int64_t hs)
     struct wire_hdr h;
     uint8_t boot[WIRE_BOOT_ID];
     uint64_t mine[2];
-    int r = frame_read(b->fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
     if (!r && (h.type != W_HERE || wire_here_get(b->fb.p, h.len, boot, b->here)))
         r = -EPROTO;
     link_down(b);
@@ -177,14 +256,36 @@ static int dial(struct tcp_box *b, int64_t deadline)
     int fd = sock_connect(b->host, b->port, hs);
     if (fd < 0)
         return fd;
-    b->fd = fd;
+    b->io = (struct io){fd, NULL, NULL};
     struct wire_hdr h;
     struct wire_hello hello;
-    int r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
     if (!r && (h.type != W_HELLO || wire_hello_get(b->fb.p, h.len, &hello)))
         r = -EPROTO;
-    if (!r && hello.version != WIRE_VERSION)
+    if (!r && hello.version < WIRE_VERSION_MIN)
         r = -EPROTONOSUPPORT;
+    /* TLS or not is the name's to say: a gateway that answers otherwise is
+     * refused, never followed (no downgrade, no surprise). */
+    if (!r && !!(h.flags & WF_TLS) != b->tls)
+        r = -EPROTONOSUPPORT;
+    if (!r && b->tls) {
+        r = tls_connect(&b->io, b->tls_ctx, b->host, hs);
+        if (!r)
+            r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
+        /* A gateway that refuses our certificate (or wants one) says so
+         * with an alert, read here. */
+        if (r == -ECONNABORTED)
+            r = -EACCES;
+        if (!r &&
+            (h.type != W_HELLO || (h.flags & WF_TLS) || wire_hello_get(b->fb.p, h.len, &hello)))
+            r = -EPROTO;
+        if (!r && hello.version < WIRE_VERSION_MIN)
+            r = -EPROTONOSUPPORT;
+    }
+    /* Without TLS the MACs are the only proof, both ways. */
+    int cert_auth = !r && b->tls && (h.flags & WF_CERT_AUTH);
+    if (!r && !cert_auth && !b->has_secret)
+        r = -EACCES;
     struct wire_open o = {.version = WIRE_VERSION,
                           .session = b->session,
                           .last_req = b->last_req,
@@ -199,18 +300,21 @@ static int dial(struct tcp_box *b, int64_t deadline)
         r = auth_random(o.nonce, sizeof(o.nonce));
     uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
     if (!r) {
-        auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
+        if (b->has_secret)
+            auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
         size_t n = wire_open_put(body, &o);
-        r = frame_write(fd, W_OPEN, 0, 0, body, n, NULL, 0, hs);
+        r = io_frame_write(&b->io, W_OPEN, 0, 0, body, n, NULL, 0, hs);
     }
     struct wire_welcome w;
     if (!r)
-        r = frame_read(fd, &h, &b->fb, WIRE_HANDSHAKE, hs);
+        r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
+    if (r == -ECONNABORTED)
+        r = -EACCES; /* a client certificate refused after the handshake */
     if (!r && (h.type != W_WELCOME || wire_welcome_get(b->fb.p, h.len, &w)))
         r = -EPROTO;
     if (!r && w.status)
         r = w.status;
-    if (!r) {
+    if (!r && !cert_auth) {
         /* The gateway proves it knows the secret too. */
         uint8_t want[WIRE_MAC];
         auth_mac(&b->secret, "mbx gateway", o.nonce, hello.nonce, want);
@@ -223,7 +327,7 @@ static int dial(struct tcp_box *b, int64_t deadline)
         r = -EPROTO;
     if (r) {
         link_down(b);
-        return r == -ETIMEDOUT || r == -EPIPE ? -ECONNRESET : r;
+        return r == -ETIMEDOUT || r == -EPIPE || r == -ECONNABORTED ? -ECONNRESET : r;
     }
     int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
     b->session = w.session;
@@ -234,7 +338,7 @@ static int dial(struct tcp_box *b, int64_t deadline)
     b->last_rx = b->last_tx = clock_now_ns();
     b->backoff = 0;
     resend(b, &w, resumed);
-    return b->fd >= 0 ? 0 : -ECONNRESET;
+    return b->io.fd >= 0 ? 0 : -ECONNRESET;
 }
 
 /* Errors of a reconnect that retrying cannot cure. */
@@ -279,14 +383,20 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
  * its request again), -ETIMEDOUT, or a lasting error. */
 static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
 {
+    /* Silence counts from when we started listening: a link nobody read
+     * for a while (idle, or a send in pieces going out) is not dead for
+     * that; one that says nothing (not even PONG) for a period now is. */
+    int64_t since = clock_now_ns();
     for (;;) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
-        if (b->fd < 0) {
+        if (b->io.fd < 0) {
             int r = reconnect(b, deadline);
             return r ? r : T_RECONNECTED;
         }
         int64_t now = clock_now_ns();
+        if (b->last_rx < since)
+            b->last_rx = since;
         if (now - b->last_rx > TCP_TICK_NS * TCP_DEAD_TICKS) {
             link_down(b); /* silent too long: dead */
             continue;
@@ -296,15 +406,15 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
         int64_t until = now + TCP_TICK_NS;
         if (deadline >= 0 && deadline < until)
             until = deadline;
-        int w = sock_wait_readable(b->fd, until);
+        int w = io_wait_readable(&b->io, until);
         if (w == 0) {
             if (deadline >= 0 && clock_remaining(deadline) == 0)
                 return -ETIMEDOUT;
             continue;
         }
-        int r =
-            w < 0 ? -EPIPE
-                  : frame_read(b->fd, h, &b->fb, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
+        int r = w < 0 ? -EPIPE
+                      : io_frame_read(&b->io, h, &b->fb,
+                                      WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
         if (r) {
             if (r == -ENOMEM)
                 return r;
@@ -372,7 +482,7 @@ static int drain(struct tcp_box *b, int64_t deadline)
 
 static int tcp_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
 {
-    extern const struct mbx_transport mbx__tcp_transport;
+    extern const struct mbx_transport mbx__tcp_transport, mbx__tls_transport;
     if (flags & (MBX_OWNED | MBX_STREAM))
         return -ENOTSUP; /* see README: local only */
     struct tcp_box *b = calloc(1, sizeof(*b));
@@ -380,15 +490,30 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         return -ENOMEM;
     int r =
         tcp_parse(name, b->host, sizeof(b->host), b->port, sizeof(b->port), b->box, sizeof(b->box));
-    if (!r)
+    b->tls = strncmp(name, "tls://", 6) == 0;
+    if (!r) {
         r = secret_load(NULL, 0, &b->secret);
-    if (r) {
-        free(b);
-        return r == -ENOENT ? -EACCES : r;
+        b->has_secret = r == 0;
+        if (r == -ENOENT && b->tls)
+            r = 0; /* a gateway that takes client certificates may need none */
     }
-    handle_init(&b->base, &mbx__tcp_transport, name, flags);
+    if (r == -ENOENT)
+        r = -EACCES; /* no secret: no way in */
+    if (!r && b->tls)
+        b->tls_ctx = tls_client_ctx(&r);
+    if (r) {
+        explicit_bzero(&b->secret, sizeof(b->secret));
+        free(b);
+        return r;
+    }
+    handle_init(&b->base, b->tls ? &mbx__tls_transport : &mbx__tcp_transport, name, flags);
     pthread_mutex_init(&b->mu, NULL);
-    b->fd = -1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->pieces, &ca);
+    pthread_condattr_destroy(&ca);
+    b->io.fd = -1;
     b->flags = flags;
     b->opts = *o;
     b->next_seq = 1;
@@ -406,6 +531,8 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         r = mbx_open_opts(local, flags, o, out);
         if (r == 0) {
             free(b->fb.p);
+            tls_ctx_free(b->tls_ctx);
+            pthread_cond_destroy(&b->pieces);
             pthread_mutex_destroy(&b->mu);
             explicit_bzero(&b->secret, sizeof(b->secret));
             free(b);
@@ -420,7 +547,10 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     }
     if (r) {
         free(b->fb.p);
+        tls_ctx_free(b->tls_ctx);
+        pthread_cond_destroy(&b->pieces);
         pthread_mutex_destroy(&b->mu);
+        explicit_bzero(&b->secret, sizeof(b->secret));
         free(b);
         return r;
     }
@@ -431,7 +561,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
 static void tcp_close(struct mbx *m)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     /* What was sent is delivered before the session ends, unless the
      * gateway stays out of reach for a while. */
     b->draining = 1;
@@ -446,8 +576,10 @@ static void tcp_close(struct mbx *m)
         free(l);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&b->pieces);
     pthread_mutex_destroy(&b->mu);
     free(b->fb.p);
+    tls_ctx_free(b->tls_ctx);
     explicit_bzero(&b->secret, sizeof(b->secret));
     free(b);
 }
@@ -493,7 +625,7 @@ static int do_stat(struct tcp_box *b, mbx_stat *st)
 static int tcp_stat(struct mbx *m, mbx_stat *st)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = do_stat(b, st);
     pthread_mutex_unlock(&b->mu);
     return r;
@@ -520,7 +652,7 @@ static int tcp_stat_ext(struct mbx *m, mbx_stat_ext *st)
 static int tcp_sync(struct mbx *m)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = drain(b, -1);
     if (!r && b->sticky)
         r = b->sticky;
@@ -558,6 +690,55 @@ static int send_sync(struct tcp_box *b, struct pend *p)
     }
 }
 
+/* Ends this thread's turn at sending in pieces. */
+static void pieces_release(struct tcp_box *b)
+{
+    b->frag_busy = 0;
+    pthread_cond_broadcast(&b->pieces);
+}
+
+/* A large pipelined send, whose credit is held (b->reserved): its pieces
+ * go out one at a time, the handle let go between them so that other
+ * threads' calls on it go out between (a small urgent message is not
+ * held back), again from the start on a new link after a cut; then its
+ * W_SEND, and from then on it is a pending send like any other. Returns
+ * 0, or the error of a reconnect that failed (nothing was delivered). */
+static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
+{
+    int r = 0;
+    for (;;) {
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining) {
+            r = -EBADF;
+            break;
+        }
+        if (b->io.fd < 0) {
+            r = reconnect(b, deadline);
+            if (r)
+                break;
+        }
+        uint64_t gen = b->gen;
+        size_t off = 0, end = pieces_end(p->len);
+        while (off < end && b->gen == gen) {
+            if (put_piece(b, p, off))
+                break;
+            off += WIRE_FRAG_MAX;
+            box_yield(b);
+        }
+        if (off >= end && b->gen == gen && b->io.fd >= 0)
+            break;
+    }
+    b->reserved = 0;
+    pieces_release(b);
+    if (r) {
+        free(p->data);
+        return r;
+    }
+    p->seq = b->next_seq++;
+    b->pend[b->npend++] = *p;
+    put_send_end(b, p); /* a cut: sent again, whole, after the reconnect */
+    return 0;
+}
+
 static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type,
                    int64_t timeout_ns)
 {
@@ -566,7 +747,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         return b->sticky;
     if (len > b->max_msg)
         return -EMSGSIZE;
-    if (b->fd < 0) {
+    if (b->io.fd < 0) {
         int r = reconnect(b, deadline);
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
@@ -574,43 +755,68 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     /* Acknowledgements that came meanwhile (room and errors), read when
      * credit runs low rather than at every send. */
     struct wire_hdr h;
-    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->fd >= 0 &&
-           sock_wait_readable(b->fd, 0) == 1 && pump(b, 0, &h) == 0)
+    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->io.fd >= 0 &&
+           io_wait_readable(&b->io, 0) == 1 && pump(b, 0, &h) == 0)
         ;
     if (b->sticky)
         return b->sticky;
+    /* A large payload goes in pieces (wire.h), one such send at a time. */
+    int big = len > WIRE_FRAG_MAX && b->capacity != MBX_RENDEZVOUS;
+    if (big && pieces_wait(b, deadline))
+        return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
+    b->frag_busy |= big;
     uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
+    if (!copy) {
+        if (big)
+            pieces_release(b);
         return -ENOMEM;
+    }
     memcpy(copy, buf, len);
-    struct pend p = {b->next_seq, prio, type, 0, deadline, len, copy};
+    struct pend p = {0, prio, type, 0, deadline, len, copy};
+    int r = 0;
     for (;;) {
-        unsigned inflight = b->npend;
+        unsigned inflight = b->npend + b->reserved;
         if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight) {
-            b->next_seq++;
+            if (big) {
+                b->reserved = 1;
+                r = send_pieces(b, &p, deadline);
+                return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
+            }
+            p.seq = b->next_seq++;
             b->pend[b->npend++] = p;
             put_send(b, &p); /* a cut: sent again after the reconnect */
             return 0;
         }
         if (!inflight)
             break;
-        /* No credit: wait for the sends in flight, which bring news of
-         * the room. */
-        int r = pump(b, deadline, &h);
-        if (r == -ETIMEDOUT || r < 0) {
+        if (!b->npend) {
+            /* The only credit out is a send in pieces': it comes back
+             * when that send is pending. */
+            r = pieces_wait(b, deadline);
+        } else {
+            /* No credit: wait for the sends in flight, which bring news
+             * of the room. */
+            r = pump(b, deadline, &h);
+            if (r > 0)
+                r = 0;
+        }
+        if (!r && b->sticky)
+            r = b->sticky;
+        if (r) {
             free(copy);
+            if (big)
+                pieces_release(b);
             if (r == -ETIMEDOUT)
                 return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
             return r;
         }
-        if (b->sticky) {
-            free(copy);
-            return b->sticky;
-        }
     }
-    b->next_seq++;
+    /* Waited for: written whole (pieces included) with the handle held. */
+    if (big)
+        pieces_release(b);
+    p.seq = b->next_seq++;
     p.sync = 1;
-    int r = send_sync(b, &p);
+    r = send_sync(b, &p);
     /* Sent again after a cut with its time used up, the send went with a
      * zero timeout and the gateway tried it without waiting: for a send
      * that could wait, a full mailbox then is a timeout. */
@@ -623,7 +829,7 @@ static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
                     int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     int r = do_send(b, buf, len, prio, type, timeout_ns);
     pthread_mutex_unlock(&b->mu);
     return r;
@@ -671,7 +877,7 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
                        size_t flen, const void *payload, size_t plen, int64_t deadline, void *buf,
                        size_t cap, mbx_msginfo *info, uint64_t *type_out, struct loan **loan)
 {
-    if (b->fd < 0) {
+    if (b->io.fd < 0) {
         int r = reconnect(b, deadline);
         if (r)
             return r;
@@ -717,8 +923,12 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
         } else if (wm.info.size) {
             memcpy(buf, body, wm.info.size);
         }
-        /* It is ours: the gateway may let go of it. */
-        put_frame(b, W_TAKEN, 0, req, NULL, 0, NULL, 0);
+        /* It is ours: the gateway may let go of it. A call's reply needs
+         * no word: the gateway drops it at the next request (or at the
+         * next connection, whose OPEN says which answers the client has,
+         * or at the end of the session); a frame and a wake-up saved. */
+        if (type != W_CALL)
+            put_frame(b, W_TAKEN, 0, req, NULL, 0, NULL, 0);
         b->last_req = req;
         if (info) {
             *info = wm.info;
@@ -744,7 +954,7 @@ static ssize_t tcp_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, vo
                         mbx_msginfo *info, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     ssize_t n = do_recv(b, from, sel, buf, cap, info, timeout_ns, NULL);
     pthread_mutex_unlock(&b->mu);
     return n;
@@ -754,7 +964,7 @@ static ssize_t tcp_call(struct mbx *m, const void *req, size_t len, unsigned pri
                         size_t cap, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     ssize_t n = -EMSGSIZE;
     if (len <= b->max_msg) {
         struct wire_call wc = {prio, timeout_ns, cap};
@@ -783,7 +993,7 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
             tokens[i].b = NULL; /* one reply per request */
         }
     if (b)
-        pthread_mutex_lock(&b->mu);
+        box_lock(b);
     pthread_mutex_unlock(&tokens_mu);
     if (!b)
         return -ENOENT; /* not one handed out here: the local transport says */
@@ -816,7 +1026,7 @@ static int tcp_loan(struct mbx *m, size_t len, void **buf)
         return -ENOMEM;
     l->received = 0;
     l->len = len;
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     l->next = b->loans;
     b->loans = l;
     pthread_mutex_unlock(&b->mu);
@@ -840,7 +1050,7 @@ static int tcp_send_loan(struct mbx *m, void *buf, size_t len, unsigned prio, ui
                          int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = loan_take(b, buf, 0);
     int r = -EINVAL;
     if (l && len <= l->len) {
@@ -863,7 +1073,7 @@ static ssize_t tcp_recv_loan(struct mbx *m, const struct mbx_sel *sel, const voi
                              mbx_msginfo *info, int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = NULL;
     ssize_t n = do_recv(b, 0, sel, NULL, 0, info, timeout_ns, &l);
     if (n >= 0)
@@ -875,7 +1085,7 @@ static ssize_t tcp_recv_loan(struct mbx *m, const struct mbx_sel *sel, const voi
 static int tcp_release(struct mbx *m, const void *buf)
 {
     struct tcp_box *b = tcp_of(m);
-    pthread_mutex_lock(&b->mu);
+    box_lock(b);
     struct loan *l = loan_take(b, buf, 1);
     if (!l)
         l = loan_take(b, buf, 0);
@@ -898,24 +1108,22 @@ static void tcp_close_tokens(struct mbx *m)
     tcp_close(m);
 }
 
+#define TCP_TRANSPORT_OPS                                                                          \
+    .open = tcp_open, .close = tcp_close_tokens, .wake = tcp_wake, .unlink = tcp_unlink,           \
+    .stat_name = tcp_stat_name, .stat = tcp_stat, .stat_ext = tcp_stat_ext, .sync = tcp_sync,      \
+    .send = tcp_send, .recv = tcp_recv, .call = tcp_call, .transfer = tcp_transfer,                \
+    .loan = tcp_loan, .send_loan = tcp_send_loan, .recv_loan = tcp_recv_loan,                      \
+    .release = tcp_release, .check_name = tcp_check_name
+
+/* tls://HOST:PORT/NAME: the same, over TLS 1.3 (tls.h). Replies to
+ * requests taken over either go through mbx__tcp_transport's reply. */
+const struct mbx_transport mbx__tls_transport = {
+    .scheme = "tls",
+    TCP_TRANSPORT_OPS,
+};
+
 const struct mbx_transport mbx__tcp_transport = {
     .scheme = "tcp",
-    .open = tcp_open,
-    .close = tcp_close_tokens,
-    .wake = tcp_wake,
-    .unlink = tcp_unlink,
-    .stat_name = tcp_stat_name,
-    .stat = tcp_stat,
-    .stat_ext = tcp_stat_ext,
-    .sync = tcp_sync,
-    .send = tcp_send,
-    .recv = tcp_recv,
-    .call = tcp_call,
-    .transfer = tcp_transfer,
-    .loan = tcp_loan,
-    .send_loan = tcp_send_loan,
-    .recv_loan = tcp_recv_loan,
-    .release = tcp_release,
+    TCP_TRANSPORT_OPS,
     .reply = tcp_reply,
-    .check_name = tcp_check_name,
 };

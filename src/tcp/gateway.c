@@ -15,10 +15,12 @@
 #include "tcp/auth.h"
 #include "tcp/client.h"
 #include "tcp/sock.h"
+#include "tcp/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -40,11 +42,14 @@ struct session {
     int busy;            /* a connection serves it */
     int64_t detached_at; /* when its last link went */
     mbx *h;
+    int can_send; /* the client opened to send (h may send anyway: put_back) */
     uint64_t max_msg;
     uint32_t capacity;
     uint64_t last_seq;
     int32_t last_status;
-    uint32_t room; /* free room as last counted, less the sends since */
+    uint32_t room;      /* free room as last counted, less the sends since */
+    uint64_t last_call; /* request number of the newest call made for it */
+    int32_t call_error; /* its error, when it failed (no reply to hold) */
     /* The answer to request held_req, kept until the client has it. */
     uint64_t held_req;
     int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
@@ -66,6 +71,8 @@ struct conn {
     struct conn *next;
     struct mbx_gateway *g;
     int fd;
+    struct io io;           /* fd, or TLS over it */
+    pthread_mutex_t iolock; /* io's libssl calls: the reader's and the writers' */
     pthread_t worker, reader;
     int reader_started;
     pthread_mutex_t mu; /* the queue, dead, and writes to fd */
@@ -85,6 +92,7 @@ struct conn {
 struct tomb {
     uint64_t id, last_seq;
     int32_t last_status;
+    uint64_t last_call; /* the newest call it made: not made again */
 };
 
 struct mbx_gateway {
@@ -94,6 +102,8 @@ struct mbx_gateway {
     int wake[2];
     pthread_t acceptor;
     struct secret secret;
+    int no_secret; /* MBX_GATEWAY_NO_SECRET: client certificates alone */
+    void *tls_ctx; /* NULL: plain TCP */
     char **allow;
     size_t nallow;
     int64_t linger_ns;
@@ -167,7 +177,8 @@ static void expire(struct mbx_gateway *g, int all)
         struct session *s = *p;
         if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
             *p = s->next;
-            g->tombs[g->ntombs++ % TOMBS] = (struct tomb){s->id, s->last_seq, s->last_status};
+            g->tombs[g->ntombs++ % TOMBS] =
+                (struct tomb){s->id, s->last_seq, s->last_status, s->last_call};
             session_free(s);
             continue;
         }
@@ -182,8 +193,8 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
 {
     pthread_mutex_lock(&c->mu);
     int r = c->dead ? -EPIPE
-                    : frame_write(c->fd, type, flags, id, fixed, flen, payload, plen,
-                                  clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+                    : io_frame_write(&c->io, type, flags, id, fixed, flen, payload, plen,
+                                     clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
     if (r && !c->dead) {
         c->dead = 1;
         shutdown(c->fd, SHUT_RDWR);
@@ -193,10 +204,62 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
     return r;
 }
 
+/* A large send coming in pieces (W_FRAG): its frame, made to the size of
+ * the whole payload when the first piece comes. */
+struct assembly {
+    struct qframe *q;
+    uint64_t total, have;
+};
+
+/* Takes a piece. Returns 0, -EPROTO (out of order, another message's,
+ * larger than the mailbox takes) or -ENOMEM. */
+static int piece_in(struct conn *c, struct assembly *a, const struct wire_hdr *h,
+                    const uint8_t *body)
+{
+    struct wire_frag f;
+    if (h->id || wire_frag_get(body, h->len, &f) || f.total > c->s->max_msg ||
+        f.total > UINT32_MAX - WIRE_SEND_LEN)
+        return -EPROTO;
+    if (f.offset == 0) {
+        if (a->q)
+            return -EPROTO; /* one message in pieces at a time */
+        a->q = malloc(sizeof(*a->q) + WIRE_SEND_LEN + f.total);
+        if (!a->q)
+            return -ENOMEM;
+        a->total = f.total;
+        a->have = 0;
+    } else if (!a->q || f.total != a->total || f.offset != a->have) {
+        return -EPROTO;
+    }
+    size_t n = h->len - WIRE_FRAG_LEN;
+    memcpy(a->q->body + WIRE_SEND_LEN + a->have, body + WIRE_FRAG_LEN, n);
+    a->have += n;
+    return 0;
+}
+
+/* The W_SEND that ends a message in pieces: its frame, whole, as if it had
+ * come in one (the caller frees it), or NULL (-EPROTO: no pieces before
+ * it, or not the size they said). */
+static struct qframe *pieces_done(struct assembly *a, const struct wire_hdr *h, const uint8_t *body)
+{
+    if (!a->q || h->len < WIRE_SEND_LEN || a->total - a->have != h->len - WIRE_SEND_LEN)
+        return NULL;
+    struct qframe *q = a->q;
+    a->q = NULL;
+    memcpy(q->body, body, WIRE_SEND_LEN);
+    memcpy(q->body + WIRE_SEND_LEN + a->have, body + WIRE_SEND_LEN, h->len - WIRE_SEND_LEN);
+    q->h = *h;
+    q->h.flags &= (uint8_t)~WF_FRAGS;
+    q->h.len = (uint32_t)(WIRE_SEND_LEN + a->total);
+    q->next = NULL;
+    return q;
+}
+
 static void *reader_main(void *arg)
 {
     struct conn *c = arg;
     struct frame_reader fr = {0};
+    struct assembly asm_ = {NULL, 0, 0};
     for (;;) {
         /* A batch: every whole frame that one read brought, queued under
          * one lock with one wake-up of the worker. */
@@ -206,7 +269,7 @@ static void *reader_main(void *arg)
         do {
             struct wire_hdr h;
             const uint8_t *body;
-            r = reader_next(c->fd, &fr, &h, &body, c->max_body, -1);
+            r = io_reader_next(&c->io, &fr, &h, &body, c->max_body, -1);
             if (r)
                 break;
             if (h.type == W_PING) {
@@ -215,14 +278,29 @@ static void *reader_main(void *arg)
             }
             if (h.type == W_PONG)
                 continue;
-            struct qframe *q = malloc(sizeof(*q) + h.len);
-            if (!q) {
-                r = -ENOMEM;
-                break;
+            if (h.type == W_FRAG) {
+                r = piece_in(c, &asm_, &h, body);
+                if (r)
+                    break;
+                continue;
             }
-            q->h = h;
-            memcpy(q->body, body, h.len);
-            q->next = NULL;
+            struct qframe *q;
+            if (h.type == W_SEND && (h.flags & WF_FRAGS)) {
+                q = pieces_done(&asm_, &h, body);
+                if (!q) {
+                    r = -EPROTO;
+                    break;
+                }
+            } else {
+                q = malloc(sizeof(*q) + h.len);
+                if (!q) {
+                    r = -ENOMEM;
+                    break;
+                }
+                q->h = h;
+                memcpy(q->body, body, h.len);
+                q->next = NULL;
+            }
             if (last)
                 last->next = q;
             else
@@ -255,6 +333,7 @@ static void *reader_main(void *arg)
         if (dead)
             break;
     }
+    free(asm_.q); /* a message in pieces dies with its connection */
     free(fr.p);
     return NULL;
 }
@@ -394,7 +473,9 @@ static void do_send(struct conn *c, const struct qframe *q)
      * takes; a waited-for one honours the client's timeout. */
     int sync = q->h.flags & WF_SYNC;
     int64_t timeout = sync ? ws.timeout_ns : MBX_FOREVER;
-    int r = (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
+    int r = !s->can_send
+                ? -EBADF
+                : (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
     if (r == -EPIPE)
         return; /* not sent; the client sends it again */
     s->last_seq = q->h.id;
@@ -509,15 +590,30 @@ static void do_call(struct conn *c, const struct qframe *q)
     }
     if (answer_held(c, q->h.id, 0, 0))
         return;
+    if (!s->can_send) {
+        result(c, q->h.id, -EBADF);
+        return;
+    }
+    /* Asked again, its reply not held: it ended with a session that
+     * expired (the reply went with it). It was made: not again, and the
+     * caller learns that its outcome is unknown. */
+    if (q->h.id <= s->last_call) {
+        result(c, q->h.id, q->h.id == s->last_call && s->call_error ? s->call_error : -ENOTCONN);
+        return;
+    }
+    s->last_call = q->h.id;
+    s->call_error = 0;
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
                          cap, wc.timeout_ns);
     if (n < 0) {
+        s->call_error = (int32_t)n;
         result(c, q->h.id, n);
         return;
     }
     s->held_data = malloc((size_t)n + 1);
     if (!s->held_data) {
+        s->call_error = -ENOMEM;
         result(c, q->h.id, -ENOMEM);
         return;
     }
@@ -592,12 +688,13 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
     if (!r && !plat_boot_id(boot))
         r = -ENOTSUP;
     w->status = r ? -ENOTSUP : 0;
-    auth_mac(&c->g->secret, "mbx gateway", o->nonce, hello->nonce, w->mac);
-    if (frame_write(c->fd, W_WELCOME, 0, 0, buf, wire_welcome_put(buf, w), NULL, 0, dl) || r)
+    if (!c->g->no_secret)
+        auth_mac(&c->g->secret, "mbx gateway", o->nonce, hello->nonce, w->mac);
+    if (io_frame_write(&c->io, W_WELCOME, 0, 0, buf, wire_welcome_put(buf, w), NULL, 0, dl) || r)
         return;
     uint8_t id[WIRE_BOOT_ID];
     memcpy(id, boot, sizeof(id));
-    frame_write(c->fd, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
+    io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
 }
 
 /* The handshake. Returns the session to serve (busy), or NULL after
@@ -613,22 +710,37 @@ static struct session *handshake(struct conn *c)
     struct session *s = NULL;
     int64_t dl = clock_deadline(5000000000ll);
     uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
-    int resumed = 0;
-    int r = auth_random(hello.nonce, sizeof(hello.nonce));
+    int resumed = 0, r = 0;
+    uint8_t hello_flags = 0;
+    if (g->tls_ctx) {
+        /* A greeting in the clear says TLS comes next: a client that did
+         * not ask for TLS learns it at once, then the client's handshake. */
+        r = frame_write(c->fd, W_HELLO, WF_TLS, 0, buf, wire_hello_put(buf, &hello), NULL, 0, dl);
+        if (!r)
+            r = tls_accept(&c->io, g->tls_ctx, dl);
+        if (r)
+            goto out; /* not TLS 1.3, or no certificate we take: nothing to say */
+        if (g->no_secret)
+            hello_flags = WF_CERT_AUTH;
+    }
     if (!r)
-        r = frame_write(c->fd, W_HELLO, 0, 0, buf, wire_hello_put(buf, &hello), NULL, 0, dl);
+        r = auth_random(hello.nonce, sizeof(hello.nonce));
     if (!r)
-        r = frame_read(c->fd, &h, &fb, WIRE_HANDSHAKE, dl);
+        r = io_frame_write(&c->io, W_HELLO, hello_flags, 0, buf, wire_hello_put(buf, &hello), NULL,
+                           0, dl);
+    if (!r)
+        r = io_frame_read(&c->io, &h, &fb, WIRE_HANDSHAKE, dl);
     if (r)
         goto out; /* gone before a word: nothing to say */
     if (h.type != W_OPEN || wire_open_get(fb.p, h.len, &o)) {
         w.status = -EPROTO;
-    } else if (o.version != WIRE_VERSION) {
+    } else if (o.version < WIRE_VERSION_MIN || o.version > WIRE_VERSION) {
         w.status = -EPROTONOSUPPORT;
     } else {
         uint8_t want[WIRE_MAC];
-        auth_mac(&g->secret, "mbx client", hello.nonce, o.nonce, want);
-        if (!auth_equal(want, o.mac))
+        if (!g->no_secret) /* else TLS checked the client's certificate */
+            auth_mac(&g->secret, "mbx client", hello.nonce, o.nonce, want);
+        if (!g->no_secret && !auth_equal(want, o.mac))
             w.status = -EACCES;
         else if (!allowed(g, o.name))
             w.status = -EACCES;
@@ -645,7 +757,7 @@ static struct session *handshake(struct conn *c)
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
-    struct tomb tomb = {0, 0, 0};
+    struct tomb tomb = {0, 0, 0, 0};
     if (s && s->busy) {
         s = NULL;
         w.status = -EBUSY; /* its old link is still being let go: try again */
@@ -679,11 +791,20 @@ static struct session *handshake(struct conn *c)
             s->id = tomb.id;
             s->last_seq = tomb.last_seq;
             s->last_status = tomb.last_status;
+            s->last_call = tomb.last_call;
             resumed = 1;
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
-        if (!r)
-            r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
+        s->can_send = (flags & MBX_SEND) != 0;
+        /* A message taken for a client that never has it goes back to its
+         * mailbox: the gateway sends it, so it opens to send too when it
+         * may (a receive-only client still cannot). */
+        if (!r) {
+            r = mbx_open_opts(o.name, (flags & MBX_RECV) ? flags | MBX_SEND : flags, &o.opts,
+                              &s->h);
+            if (r == -EACCES && !s->can_send)
+                r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
+        }
         mbx_stat st;
         if (!r)
             r = mbx_stat_get(s->h, &st);
@@ -709,7 +830,8 @@ static struct session *handshake(struct conn *c)
         g->sessions = s;
         pthread_mutex_unlock(&g->mu);
     }
-    auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
+    if (!g->no_secret)
+        auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
     w.session = s->id;
     w.last_seq = s->last_seq;
     w.last_status = s->last_status;
@@ -721,8 +843,8 @@ static struct session *handshake(struct conn *c)
     w.max_msg = s->max_msg;
     c->max_body = WIRE_FIXED_MAX + s->max_msg;
 answer:
-    r = frame_write(c->fd, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf, wire_welcome_put(buf, &w),
-                    NULL, 0, dl);
+    r = io_frame_write(&c->io, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf,
+                       wire_welcome_put(buf, &w), NULL, 0, dl);
     if (r && s) { /* the client is gone already: the session waits for it */
         pthread_mutex_lock(&g->mu);
         s->busy = 0;
@@ -804,9 +926,14 @@ static void *worker_main(void *arg)
     if (c->s) {
         c->s->busy = 0;
         c->s->detached_at = clock_now_ns();
-        if (bye) {
+        /* Done: the session ends, unless a message it held cannot go back
+         * to a full mailbox yet; then it waits as if its client had gone
+         * (expire tries again), never dropped. */
+        if (bye && put_back(c->s) == 0) {
             session_unlink(g, c->s);
             session_free(c->s);
+        } else if (bye) {
+            c->s->detached_at = 0;
         }
     }
     c->done = 1;
@@ -825,7 +952,9 @@ static void reap(struct mbx_gateway *g)
             pthread_mutex_unlock(&g->mu);
             pthread_join(c->worker, NULL);
             pthread_mutex_lock(&g->mu);
+            tls_end(&c->io);
             close(c->fd);
+            pthread_mutex_destroy(&c->iolock);
             pthread_mutex_destroy(&c->mu);
             pthread_cond_destroy(&c->cv);
             free(c);
@@ -888,8 +1017,10 @@ static void *acceptor_main(void *arg)
         }
         c->g = g;
         c->fd = fd;
+        c->io = (struct io){fd, NULL, &c->iolock};
         c->max_body = WIRE_HANDSHAKE;
         pthread_mutex_init(&c->mu, NULL);
+        pthread_mutex_init(&c->iolock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -898,6 +1029,9 @@ static void *acceptor_main(void *arg)
         pthread_mutex_lock(&g->mu);
         if (pthread_create(&c->worker, NULL, worker_main, c) != 0) {
             pthread_mutex_unlock(&g->mu);
+            pthread_mutex_destroy(&c->iolock);
+            pthread_mutex_destroy(&c->mu);
+            pthread_cond_destroy(&c->cv);
             close(fd);
             free(c);
             continue;
@@ -923,11 +1057,29 @@ static void free_allow(struct mbx_gateway *g)
     free(g->allow);
 }
 
-EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *opts,
+/* The size of mbx_gateway_options before TLS: a program built then still
+ * starts its gateway. */
+#define OPTIONS_V1_SIZE offsetof(mbx_gateway_options, tls_cert)
+
+EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *opts_in,
                              mbx_gateway **out)
 {
-    if (!listen_addr || !opts || !out || opts->size < sizeof(mbx_gateway_options) || !opts->allow ||
-        !opts->allow[0])
+    if (!listen_addr || !opts_in || !out || opts_in->size < OPTIONS_V1_SIZE)
+        return -EINVAL;
+    mbx_gateway_options o;
+    const mbx_gateway_options *opts = &o;
+    mbx_gateway_options_init(&o);
+    memcpy(&o, opts_in, opts_in->size < sizeof(o) ? opts_in->size : sizeof(o));
+    /* A program built with later fields: refused when it set any of them
+     * (a setting this library would silently not honour), taken when not. */
+    for (size_t i = sizeof(o); i < opts_in->size; i++)
+        if (((const uint8_t *)opts_in)[i])
+            return -EINVAL;
+    /* Never a listener that takes clients who proved nothing: the secret,
+     * or client certificates when it is waived; TLS settings whole. */
+    if (!o.allow || !o.allow[0] || !o.tls_cert != !o.tls_key || (o.tls_client_ca && !o.tls_cert) ||
+        (o.flags & ~MBX_GATEWAY_NO_SECRET) ||
+        ((o.flags & MBX_GATEWAY_NO_SECRET) && !o.tls_client_ca) || o.reserved)
         return -EINVAL;
     struct mbx_gateway *g = calloc(1, sizeof(*g));
     if (!g)
@@ -946,8 +1098,11 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
             r = -ENOMEM;
         g->nallow = i + 1;
     }
-    if (!r)
+    g->no_secret = (opts->flags & MBX_GATEWAY_NO_SECRET) != 0;
+    if (!r && !g->no_secret)
         r = secret_load(opts->secret_file, opts->secret_file == NULL, &g->secret);
+    if (!r && opts->tls_cert)
+        g->tls_ctx = tls_server_ctx(opts->tls_cert, opts->tls_key, opts->tls_client_ca, &r);
     if (!r) {
         g->lfd = sock_listen(listen_addr, &g->port);
         if (g->lfd < 0)
@@ -969,6 +1124,7 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
             close(g->wake[1]);
         }
         free_allow(g);
+        tls_ctx_free(g->tls_ctx);
         explicit_bzero(&g->secret, sizeof(g->secret));
         free(g);
         return r;
@@ -1014,6 +1170,7 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free_allow(g);
+    tls_ctx_free(g->tls_ctx);
     explicit_bzero(&g->secret, sizeof(g->secret));
     free(g);
     return 0;

@@ -2,12 +2,16 @@
 #include "tcp/sock.h"
 
 #include "platform/platform.h"
+#include "tcp/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,8 +160,142 @@ int sock_listen(const char *addr, int *port_out)
     return r;
 }
 
-int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
-                const void *payload, size_t plen, int64_t deadline)
+int sock_wait(int fd, short events, int64_t deadline)
+{
+    return wait_for(fd, events, deadline);
+}
+
+/* ---- the stream: plain TCP or TLS ---- */
+
+static void io_lock(struct io *io)
+{
+    if (io->lock)
+        pthread_mutex_lock(io->lock);
+}
+
+static void io_unlock(struct io *io)
+{
+    if (io->lock)
+        pthread_mutex_unlock(io->lock);
+}
+
+/* What a libssl call's failure means: -EAGAIN with *want set (wait for
+ * that and call again), 0 (closed cleanly), or -EPIPE. Call with the lock
+ * held, at once after the call. */
+static int ssl_verdict(struct io *io, int k, short *want)
+{
+    switch (SSL_get_error(io->ssl, k)) {
+    case SSL_ERROR_WANT_READ:
+        *want = POLLIN;
+        return -EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        *want = POLLOUT;
+        return -EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (errno == EINTR) {
+            *want = POLLIN | POLLOUT;
+            return -EAGAIN;
+        }
+        return -EPIPE;
+    default: /* an alert from the peer, or a record that does not verify */
+        return tls_cut(ERR_peek_error()) ? -EPIPE : -ECONNABORTED;
+    }
+}
+
+/* Reads up to n bytes. Returns how many (> 0), 0 (closed), -EAGAIN (wait
+ * for *want), -EPIPE, or -ECONNABORTED (TLS: an alert, a bad record). */
+static ssize_t io_read(struct io *io, void *buf, size_t n, short *want)
+{
+    if (!io->ssl) {
+        for (;;) {
+            ssize_t k = recv(io->fd, buf, n, 0);
+            if (k >= 0)
+                return k;
+            if (errno == EINTR)
+                continue;
+            *want = POLLIN;
+            return errno == EAGAIN ? -EAGAIN : -EPIPE;
+        }
+    }
+    int cap = n > INT_MAX ? INT_MAX : (int)n;
+    io_lock(io);
+    ERR_clear_error();
+    int k = SSL_read(io->ssl, buf, cap);
+    ssize_t r = k > 0 ? k : ssl_verdict(io, k, want);
+    io_unlock(io);
+    return r;
+}
+
+/* Writes some of the bytes of iov. Returns how many (> 0), -EAGAIN (wait
+ * for *want), or -EPIPE. Over TLS small frames go as one record; a write
+ * that must be tried again is tried with the same bytes, as libssl wants
+ * (the caller's iov has not moved). */
+static ssize_t io_writev(struct io *io, const struct iovec *v, int nv, short *want)
+{
+    if (!io->ssl) {
+        struct msghdr mh = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv};
+        for (;;) {
+            ssize_t k = sendmsg(io->fd, &mh, MSG_NOSIGNAL);
+            if (k >= 0)
+                return k;
+            if (errno == EINTR)
+                continue;
+            *want = POLLOUT;
+            return errno == EAGAIN ? -EAGAIN : -EPIPE;
+        }
+    }
+    uint8_t small[4096];
+    size_t total = 0;
+    for (int i = 0; i < nv; i++)
+        total += v[i].iov_len;
+    const void *p = v[0].iov_base;
+    size_t len = v[0].iov_len;
+    if (nv > 1 && total <= sizeof(small)) {
+        size_t off = 0;
+        for (int i = 0; i < nv; i++) {
+            if (v[i].iov_len)
+                memcpy(small + off, v[i].iov_base, v[i].iov_len);
+            off += v[i].iov_len;
+        }
+        p = small;
+        len = total;
+    }
+    if (len > INT_MAX)
+        len = INT_MAX;
+    io_lock(io);
+    ERR_clear_error();
+    int k = SSL_write(io->ssl, p, (int)len);
+    ssize_t r = k > 0 ? k : ssl_verdict(io, k, want);
+    io_unlock(io);
+    return r == 0 ? -EPIPE : r;
+}
+
+int io_wait_readable(struct io *io, int64_t deadline)
+{
+    if (!io->ssl)
+        return wait_for(io->fd, POLLIN, deadline);
+    for (;;) {
+        uint8_t c;
+        short want = POLLIN;
+        io_lock(io);
+        ERR_clear_error();
+        int k = SSL_pending(io->ssl) > 0 ? 1 : SSL_peek(io->ssl, &c, 1);
+        int r = k > 0 ? 1 : (int)ssl_verdict(io, k, &want);
+        io_unlock(io);
+        if (r == 1)
+            return 1;
+        if (r != -EAGAIN)
+            return -EPIPE; /* closed or failed: the next read says so */
+        int w = wait_for(io->fd, want, deadline);
+        if (w <= 0)
+            return w == 0 ? 0 : -EPIPE;
+    }
+}
+
+int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                   size_t flen, const void *payload, size_t plen, int64_t deadline)
 {
     uint8_t hdr[WIRE_HDR];
     struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
@@ -172,14 +310,12 @@ int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fi
         }
         if (!nv)
             return 0;
-        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)nv};
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        short want = POLLOUT;
+        ssize_t n = io_writev(io, v, nv, &want);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
+            if (n != -EAGAIN)
                 return -EPIPE;
-            int w = wait_for(fd, POLLOUT, deadline);
+            int w = wait_for(io->fd, want, deadline);
             if (w == 0)
                 return -ETIMEDOUT;
             if (w < 0)
@@ -199,24 +335,28 @@ int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fi
     }
 }
 
+int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
+                const void *payload, size_t plen, int64_t deadline)
+{
+    struct io io = {fd, NULL, NULL};
+    return io_frame_write(&io, type, flags, id, fixed, flen, payload, plen, deadline);
+}
+
 /* Reads exactly n bytes. Returns 0, -ETIMEDOUT, -EPIPE. */
-static int read_full(int fd, void *buf, size_t n, int64_t deadline, size_t *got)
+static int read_full(struct io *io, void *buf, size_t n, int64_t deadline, size_t *got)
 {
     uint8_t *p = buf;
     *got = 0;
     while (*got < n) {
-        ssize_t k = recv(fd, p + *got, n - *got, 0);
+        short want = POLLIN;
+        ssize_t k = io_read(io, p + *got, n - *got, &want);
         if (k > 0) {
             *got += (size_t)k;
             continue;
         }
-        if (k == 0)
-            return -EPIPE;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -EPIPE;
-        int w = wait_for(fd, POLLIN, deadline);
+        if (k != -EAGAIN)
+            return k == -ECONNABORTED ? -ECONNABORTED : -EPIPE;
+        int w = wait_for(io->fd, want, deadline);
         if (w == 0)
             return -ETIMEDOUT;
         if (w < 0)
@@ -225,11 +365,12 @@ static int read_full(int fd, void *buf, size_t n, int64_t deadline, size_t *got)
     return 0;
 }
 
-int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body, int64_t deadline)
+int io_frame_read(struct io *io, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body,
+                  int64_t deadline)
 {
     uint8_t hdr[WIRE_HDR];
     size_t got;
-    int r = read_full(fd, hdr, sizeof(hdr), deadline, &got);
+    int r = read_full(io, hdr, sizeof(hdr), deadline, &got);
     if (r)
         return r == -ETIMEDOUT && got ? -EPIPE : r;
     if (wire_hdr_get(hdr, max_body, h))
@@ -243,8 +384,14 @@ int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_bod
     }
     /* A frame begun is finished or the link is unusable: a peer that
      * stalls half way through one is treated as gone. */
-    r = read_full(fd, b->p, h->len, deadline < 0 ? clock_deadline(30000000000ll) : deadline, &got);
+    r = read_full(io, b->p, h->len, deadline < 0 ? clock_deadline(30000000000ll) : deadline, &got);
     return r == -ETIMEDOUT ? -EPIPE : r;
+}
+
+int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body, int64_t deadline)
+{
+    struct io io = {fd, NULL, NULL};
+    return io_frame_read(&io, h, b, max_body, deadline);
 }
 
 int reader_ready(const struct frame_reader *r)
@@ -258,8 +405,8 @@ int reader_ready(const struct frame_reader *r)
     return have - WIRE_HDR >= len;
 }
 
-int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
-                uint64_t max_body, int64_t deadline)
+int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                   uint64_t max_body, int64_t deadline)
 {
     for (;;) {
         size_t have = r->end - r->start;
@@ -288,25 +435,29 @@ int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_
             r->p = p;
             r->cap = r->start + want;
         }
-        ssize_t k = recv(fd, r->p + r->end, r->cap - r->end, 0);
+        short ev = POLLIN;
+        ssize_t k = io_read(io, r->p + r->end, r->cap - r->end, &ev);
         if (k > 0) {
             r->end += (size_t)k;
             continue;
         }
-        if (k == 0)
-            return -EPIPE;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -EPIPE;
+        if (k != -EAGAIN)
+            return k == -ECONNABORTED ? -ECONNABORTED : -EPIPE;
         /* Inside a frame a peer that stalls for long is treated as gone. */
         int64_t dl = have ? clock_deadline(30000000000ll) : deadline;
-        int w = wait_for(fd, POLLIN, dl);
+        int w = wait_for(io->fd, ev, dl);
         if (w == 0)
             return have ? -EPIPE : -ETIMEDOUT;
         if (w < 0)
             return -EPIPE;
     }
+}
+
+int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                uint64_t max_body, int64_t deadline)
+{
+    struct io io = {fd, NULL, NULL};
+    return io_reader_next(&io, r, h, body, max_body, deadline);
 }
 
 int sock_is_local(int fd)

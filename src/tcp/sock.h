@@ -6,8 +6,19 @@
 
 #include "tcp/wire.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A connection's byte stream: a TCP socket, or TLS over it (tls.h). The
+ * io_ functions below read and write through it; the ones taking a bare
+ * descriptor are the same on plain TCP. */
+struct io {
+    int fd;
+    void *ssl;             /* SSL *, NULL: plain TCP */
+    pthread_mutex_t *lock; /* when two threads use one TLS link (one reads,
+                              one writes): held around each libssl call */
+};
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port. Returns 0 or
  * -EINVAL. */
@@ -30,6 +41,10 @@ int sock_listen(const char *addr, int *port_out);
 int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
                 const void *payload, size_t plen, int64_t deadline);
 
+/* frame_write through io. */
+int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                   size_t flen, const void *payload, size_t plen, int64_t deadline);
+
 /* A growing buffer for frame bodies. */
 struct frame_buf {
     uint8_t *p;
@@ -42,6 +57,11 @@ struct frame_buf {
  * -ENOMEM. */
 int frame_read(int fd, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body,
                int64_t deadline);
+
+/* frame_read through io; also -ECONNABORTED: a TLS alert from the peer
+ * (say, our certificate refused) or a record that does not verify. */
+int io_frame_read(struct io *io, struct wire_hdr *h, struct frame_buf *b, uint64_t max_body,
+                  int64_t deadline);
 
 /* A buffered reader of frames: one read takes in as many frames as have
  * arrived, so a stream of small frames costs a system call per batch, not
@@ -58,11 +78,24 @@ struct frame_reader {
 int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
                 uint64_t max_body, int64_t deadline);
 
+/* reader_next through io. */
+int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                   uint64_t max_body, int64_t deadline);
+
 /* Whether a whole frame is buffered (the next reader_next needs no read). */
 int reader_ready(const struct frame_reader *r);
 
 /* Waits until fd is readable or the deadline. Returns 1, 0 (time's up), or
  * -errno. */
 int sock_wait_readable(int fd, int64_t deadline);
+
+/* Waits until at least one byte of the stream can be read (over TLS: of
+ * decrypted data, not of a record still incomplete) or the deadline.
+ * Returns 1, 0 (time's up), or -EPIPE (the link failed). */
+int io_wait_readable(struct io *io, int64_t deadline);
+
+/* Waits for fd to be readable (POLLIN) or writable (POLLOUT) until the
+ * deadline. Returns 1, 0 (time's up), or -errno. */
+int sock_wait(int fd, short events, int64_t deadline);
 
 #endif

@@ -94,7 +94,7 @@ int wire_hdr_get(const uint8_t *p, uint64_t max_body, struct wire_hdr *h)
     h->flags = (uint8_t)get8(&c, 1);
     uint64_t zero = get8(&c, 2);
     h->id = get8(&c, 8);
-    if (zero || h->type < W_HELLO || h->type > W_HERE || h->len > max_body)
+    if (zero || h->type < W_HELLO || h->type > W_FRAG || h->len > max_body)
         return -EPROTO;
     return 0;
 }
@@ -414,4 +414,23 @@ int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], cha
     if (dir[0] != '/' || strlen(dir) != len)
         return -EPROTO;
     return exact(&c);
+}
+
+size_t wire_frag_put(uint8_t *p, const struct wire_frag *f)
+{
+    struct cur c = writer(p);
+    put8(&c, f->total, 8);
+    put8(&c, f->offset, 8);
+    return (size_t)(c.w - p);
+}
+
+int wire_frag_get(const uint8_t *p, size_t n, struct wire_frag *f)
+{
+    struct cur c = reader(p, n);
+    f->total = get8(&c, 8);
+    f->offset = get8(&c, 8);
+    if (c.bad || c.left == 0 || c.left > WIRE_FRAG_MAX || f->total <= WIRE_FRAG_MAX ||
+        f->offset > f->total || c.left > f->total - f->offset)
+        return -EPROTO;
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* The wire protocol of tcp:// mailboxes, version 1: frames and their
+/* The wire protocol of tcp:// and tls:// mailboxes, version 2: frames and their
  * bodies, encoded and decoded with every length checked. Everything read
  * from the network is untrusted: a decoder returns -EPROTO for anything
  * malformed and never reads or writes past the bytes it was given.
@@ -8,6 +8,10 @@
  * little endian. id is a send's sequence number or a request's number.
  * The body length is capped before the body is read: 512 bytes until the
  * mailbox is open, then its max_msg_size plus the largest fixed part.
+ *
+ * Version 2 adds W_FRAG (large sends in pieces) and the TLS greeting
+ * (WF_TLS); versions are not mixed: HELLO says the gateway's, OPEN the
+ * client's, and each refuses one outside WIRE_VERSION_MIN..WIRE_VERSION.
  *
  * A connection starts with a handshake: the gateway sends HELLO (a nonce),
  * the client OPEN (its nonce, a MAC over both nonces with the shared
@@ -21,13 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION   1
-#define WIRE_MAGIC     0x5458424du /* "MBXT" */
-#define WIRE_HDR       16
-#define WIRE_NONCE     32
-#define WIRE_MAC       32
-#define WIRE_HANDSHAKE 512 /* the largest body before the mailbox is open */
-#define WIRE_NAME_MAX  255
+#define WIRE_VERSION     2           /* the one spoken here */
+#define WIRE_VERSION_MIN 2           /* the oldest still understood */
+#define WIRE_MAGIC       0x5458424du /* "MBXT" */
+#define WIRE_HDR         16
+#define WIRE_NONCE       32
+#define WIRE_MAC         32
+#define WIRE_HANDSHAKE   512 /* the largest body before the mailbox is open */
+#define WIRE_NAME_MAX    255
 
 enum wire_type {
     W_HELLO = 1,   /* gateway: version, nonce */
@@ -38,7 +43,7 @@ enum wire_type {
     W_RECV = 6,    /* client, id = request: from, selection, capacity, timeout */
     W_MSG = 7,     /* gateway, id = request: message info, payload */
     W_RESULT = 8,  /* gateway, id = request: a status or size */
-    W_TAKEN = 9,   /* client, id = request: the message arrived */
+    W_TAKEN = 9,   /* client, id = request: the message arrived (not for a call) */
     W_CALL = 10,   /* client, id = request: prio, timeout, reply capacity, payload */
     W_STAT = 11,   /* client, id = request */
     W_STATR = 12,  /* gateway, id = request: mbx_stat */
@@ -47,7 +52,18 @@ enum wire_type {
     W_BYE = 15,    /* client: done, end the session */
     W_REPLY = 16,  /* client, id = request: answer a request taken over the wire */
     W_HERE = 17,   /* gateway, after WELCOME to a probe: its boot id and mailbox folder */
+    W_FRAG = 18,   /* client, id 0: a piece of a large send's payload (version 2) */
 };
+
+/* A send whose payload is larger than WIRE_FRAG_MAX goes in pieces: W_FRAG
+ * frames (total, offset, up to WIRE_FRAG_MAX bytes each, offsets from 0
+ * and contiguous), then its W_SEND with WF_FRAGS whose payload is the
+ * rest. Frames of other requests may come between the pieces, so a large
+ * message does not hold back a small one; one message at a time is in
+ * pieces on a connection, and a connection that ends drops it (the client
+ * sends it again, whole, after the reconnect). The gateway holds at most
+ * the far mailbox's max_msg_size of it. */
+#define WIRE_FRAG_MAX 65536
 
 /* In W_OPEN's flags: a probe. The client found the gateway on its own
  * machine (a loopback or its own address) and asks where the mailbox's file
@@ -60,6 +76,16 @@ enum wire_type {
 /* W_SEND flags: the client waits for this send's ACK (rendezvous, or no
  * credit left): the gateway honours the timeout; else it waits for room. */
 #define WF_SYNC 0x01
+/* W_SEND flags: the W_FRAG pieces before this frame are its payload's
+ * start. */
+#define WF_FRAGS 0x02
+/* W_HELLO flags. WF_TLS: this HELLO is a greeting in the clear, its nonce
+ * unused; a TLS handshake follows (the client's), then the real HELLO
+ * inside it. WF_CERT_AUTH (inside TLS only): the gateway authenticated the
+ * client by its certificate and needs no MAC; a client does not check the
+ * gateway's MAC either (its certificate was). */
+#define WF_TLS       0x02
+#define WF_CERT_AUTH 0x04
 /* W_WELCOME flags: the gateway knew the session (a resume). */
 #define WF_RESUMED 0x01
 
@@ -121,6 +147,11 @@ struct wire_msg {
     uint64_t type;
 };
 
+struct wire_frag {
+    uint64_t total;  /* the whole payload's size */
+    uint64_t offset; /* of this piece */
+};
+
 struct wire_call {
     uint32_t prio;
     int64_t timeout_ns;
@@ -139,6 +170,7 @@ struct wire_call {
 #define WIRE_CALL_LEN    20
 #define WIRE_STATR_LEN   284
 #define WIRE_REPLY_LEN   12
+#define WIRE_FRAG_LEN    16
 #define WIRE_FIXED_MAX   64 /* the largest fixed part of a frame that has a payload */
 
 /* The header. Decoding returns 0, or -EPROTO for a nonzero reserved field,
@@ -168,6 +200,10 @@ size_t wire_call_put(uint8_t *p, const struct wire_call *c);
 int wire_call_get(const uint8_t *p, size_t n, struct wire_call *c); /* n >= fixed */
 size_t wire_stat_put(uint8_t *p, const mbx_stat *st);
 int wire_stat_get(const uint8_t *p, size_t n, mbx_stat *st);
+size_t wire_frag_put(uint8_t *p, const struct wire_frag *f);
+/* n >= fixed; the piece is the n - WIRE_FRAG_LEN bytes that follow: 1 to
+ * WIRE_FRAG_MAX of them, within total, and total more than one piece. */
+int wire_frag_get(const uint8_t *p, size_t n, struct wire_frag *f);
 size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const char *dir);
 /* dir: WIRE_DIR_MAX + 1 bytes; an absolute path without NUL inside. */
 int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], char *dir);

@@ -4,12 +4,13 @@
 
 load common
 
-# A private secret for the test, and a gateway exporting jobs* and svc.
+# A private secret for the test, and a gateway exporting jobs* and svc
+# (start_gateway [ADDR [OPTION...]]).
 start_gateway() {
     export MBX_SECRET_FILE=$BATS_TEST_TMPDIR/secret
     export MBX_TCP_BYPASS=0 # through the gateway, though it is on this machine
     [ -f "$MBX_SECRET_FILE" ] || (umask 077 && echo 0123456789abcdef0123456789 > "$MBX_SECRET_FILE")
-    bg "$MBX" serve --listen "${1:-127.0.0.1:0}" --allow 'jobs*' --allow svc \
+    bg "$MBX" serve --listen "${1:-127.0.0.1:0}" --allow 'jobs*' --allow svc "${@:2}" \
         > "$BATS_TEST_TMPDIR/gw.out"
     wait_until 10 grep -q listening "$BATS_TEST_TMPDIR/gw.out"
     PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/gw.out")
@@ -67,6 +68,73 @@ start_gateway() {
     run mbx serve --listen 127.0.0.1:0 --allow x
     [ "$status" -ne 0 ]
     [[ "$output" == *"chmod 600"* ]]
+}
+
+# Throwaway certificates in the test's directory: a CA and the gateway's
+# (127.0.0.1), a client's from the CA.
+make_certs() {
+    command -v openssl > /dev/null || skip "needs the openssl command"
+    (
+        cd "$BATS_TEST_TMPDIR" && umask 077
+        key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2> /dev/null; }
+        key ca.key
+        openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj /CN=ca \
+            -addext basicConstraints=critical,CA:TRUE 2> /dev/null
+        for n in srv cli; do
+            key $n.key
+            openssl req -new -key $n.key -subj /CN=$n -out $n.csr 2> /dev/null
+            echo "subjectAltName=IP:127.0.0.1" > $n.ext
+            openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -set_serial $RANDOM -days 2 \
+                -extfile $n.ext -out $n.pem 2> /dev/null
+        done
+    )
+}
+
+@test "serve --listen --tls-cert: tls:// names; client certificates with --tls-ca --no-secret" {
+    make_certs
+    mbx create jobs
+    local t=$BATS_TEST_TMPDIR
+    start_gateway 127.0.0.1:0 --tls-cert "$t/srv.pem" --tls-key "$t/srv.key"
+    export MBX_TLS_CA=$t/ca.pem
+    run mbx send "tls://127.0.0.1:$PORT/jobs" secure
+    [ "$status" -eq 0 ]
+    run mbx recv jobs -t 5s
+    [ "$output" = secure ]
+    run mbx send "tcp://127.0.0.1:$PORT/jobs" plain
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"not supported"* ]]
+    # Client certificates alone: no secret file on the client's side.
+    bg "$MBX" serve --listen 127.0.0.1:0 --allow jobs --tls-cert "$t/srv.pem" \
+        --tls-key "$t/srv.key" --tls-ca "$t/ca.pem" --no-secret > "$t/gw2.out"
+    wait_until 10 grep -q listening "$t/gw2.out"
+    local port2
+    port2=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$t/gw2.out")
+    MBX_SECRET_FILE=$t/none run mbx send "tls://127.0.0.1:$port2/jobs" x
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"permission denied"* ]]
+    MBX_SECRET_FILE=$t/none MBX_TLS_CERT=$t/cli.pem MBX_TLS_KEY=$t/cli.key \
+        run mbx send "tls://127.0.0.1:$port2/jobs" by-certificate
+    [ "$status" -eq 0 ]
+    run mbx recv jobs -t 5s
+    [ "$output" = by-certificate ]
+}
+
+@test "serve --listen refuses TLS settings that are not whole, and --no-secret alone" {
+    make_certs
+    local t=$BATS_TEST_TMPDIR
+    export MBX_SECRET_FILE=$t/secret
+    run mbx serve --listen 127.0.0.1:0 --allow x --tls-cert "$t/srv.pem"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--tls-key"* ]]
+    run mbx serve --listen 127.0.0.1:0 --allow x --no-secret
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--tls-ca"* ]]
+    run mbx serve --listen 127.0.0.1:0 --allow x --tls-cert "$t/srv.pem" --tls-key "$t/srv.key" \
+        --no-secret
+    [ "$status" -eq 2 ]
+    run mbx serve --listen 127.0.0.1:0 --allow x --tls-cert "$t/srv.pem" --tls-key "$t/cli.key"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"PEM"* ]]
 }
 
 # Two namespaces joined by a veth pair: the gateway listens on A's address

@@ -9,7 +9,8 @@
  *     the same payload), decode to the same values;
  *   - an exact body's encoding is as long as the body it came from;
  *   - wire_msg_get's info.size is the count of payload bytes;
- *   - wire_open_get's name is NUL-terminated, its strlen the encoded length.
+ *   - wire_open_get's name is NUL-terminated, its strlen the encoded length;
+ *   - wire_frag_get's piece is 1 to WIRE_FRAG_MAX bytes inside total.
  */
 #include "fuzz_target.h"
 
@@ -63,7 +64,7 @@ static void hdr(const uint8_t *p, size_t n)
         struct wire_hdr h, again;
         if (!decoded(wire_hdr_get(b, limits[i], &h)))
             continue;
-        CHECK(h.type >= W_HELLO && h.type <= W_HERE && h.len <= limits[i]);
+        CHECK(h.type >= W_HELLO && h.type <= W_FRAG && h.len <= limits[i]);
         uint8_t out[WIRE_HDR];
         wire_hdr_put(out, &h);
         CHECK(decoded(wire_hdr_get(out, limits[i], &again)));
@@ -266,8 +267,26 @@ static void here(const uint8_t *p, size_t n)
     CHECK(memcmp(ba, bb, sizeof(ba)) == 0 && strcmp(da, db) == 0);
 }
 
+static void frag(const uint8_t *p, size_t n)
+{
+    struct wire_frag a, b;
+    if (!decoded(wire_frag_get(p, n, &a)))
+        return;
+    size_t piece = n - WIRE_FRAG_LEN;
+    CHECK(n > WIRE_FRAG_LEN && piece <= WIRE_FRAG_MAX && a.total > WIRE_FRAG_MAX);
+    CHECK(a.offset <= a.total && piece <= a.total - a.offset);
+    uint8_t out[WIRE_FRAG_LEN];
+    size_t len = wire_frag_put(out, &a);
+    CHECK(len == WIRE_FRAG_LEN);
+    uint8_t *q = join(out, len, p + len, n - len);
+    CHECK(decoded(wire_frag_get(q, n, &b)));
+    CHECK(memcmp(q, p, n) == 0);
+    free(q);
+    CHECK(a.total == b.total && a.offset == b.offset);
+}
+
 static void (*const decoders[])(const uint8_t *, size_t) = {
-    hdr, hello, open_, welcome, send_, ack, recv_, msg, result, call, stat_, reply, here,
+    hdr, hello, open_, welcome, send_, ack, recv_, msg, result, call, stat_, reply, here, frag,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -25,8 +25,14 @@ struct link {
     int used, done;
 };
 
+#define CAPTURE (4u << 20)
+
 struct tcp_proxy {
     int lfd, port, target, stop, stalled;
+    unsigned char *capture; /* the first CAPTURE bytes forwarded, under mu */
+    size_t captured;
+    unsigned long long bytes;
+    unsigned long long rate; /* bytes a second; 0: no limit (atomic) */
     pthread_t acceptor;
     pthread_mutex_t mu;
     struct link links[MAX_CONNS];
@@ -64,6 +70,16 @@ static void *pump(void *arg)
                 break;
             }
             int to = i == 0 ? l->b : l->a;
+            pthread_mutex_lock(&l->p->mu);
+            size_t keep =
+                CAPTURE - l->p->captured < (size_t)n ? CAPTURE - l->p->captured : (size_t)n;
+            memcpy(l->p->capture + l->p->captured, buf, keep);
+            l->p->captured += keep;
+            l->p->bytes += (unsigned long long)n;
+            pthread_mutex_unlock(&l->p->mu);
+            unsigned long long rate = __atomic_load_n(&l->p->rate, __ATOMIC_ACQUIRE);
+            if (rate)
+                usleep((useconds_t)((unsigned long long)n * 1000000ull / rate));
             for (ssize_t off = 0; off < n;) {
                 ssize_t w = write(to, buf + off, (size_t)(n - off));
                 if (w <= 0) {
@@ -144,6 +160,11 @@ struct tcp_proxy *proxy_start(int target_port)
     if (!p)
         return NULL;
     p->target = target_port;
+    p->capture = malloc(CAPTURE);
+    if (!p->capture) {
+        free(p);
+        return NULL;
+    }
     pthread_mutex_init(&p->mu, NULL);
     p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -154,6 +175,7 @@ struct tcp_proxy *proxy_start(int target_port)
         pthread_create(&p->acceptor, NULL, acceptor, p)) {
         if (p->lfd >= 0)
             close(p->lfd);
+        free(p->capture);
         free(p);
         return NULL;
     }
@@ -184,6 +206,27 @@ int proxy_cut(struct tcp_proxy *p)
     return n;
 }
 
+int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    int r = memmem(p->capture, p->captured, needle, n) != NULL;
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s)
+{
+    __atomic_store_n(&p->rate, bytes_per_s, __ATOMIC_RELEASE);
+}
+
+unsigned long long proxy_bytes(struct tcp_proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned long long n = p->bytes;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 void proxy_stall(struct tcp_proxy *p, int on)
 {
     __atomic_store_n(&p->stalled, on, __ATOMIC_RELEASE);
@@ -203,5 +246,6 @@ void proxy_stop(struct tcp_proxy *p)
         }
     close(p->lfd);
     pthread_mutex_destroy(&p->mu);
+    free(p->capture);
     free(p);
 }

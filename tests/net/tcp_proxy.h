@@ -6,6 +6,8 @@
 #ifndef MBX_TEST_TCP_PROXY_H
 #define MBX_TEST_TCP_PROXY_H
 
+#include <stddef.h>
+
 struct tcp_proxy;
 
 /* Starts a proxy on 127.0.0.1 (any free port) to 127.0.0.1:target.
@@ -23,6 +25,17 @@ int proxy_cut(struct tcp_proxy *p);
 
 /* Stops (1) or resumes (0) moving bytes on every connection. */
 void proxy_stall(struct tcp_proxy *p, int on);
+
+/* Whether the n bytes at needle went through the proxy, either way, among
+ * the first 4 MiB it forwarded (what an eavesdropper on the link saw). */
+int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n);
+
+/* Forwards at most bytes_per_s bytes a second on each connection, each
+ * way (0: as fast as it can): a slow link. */
+void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s);
+
+/* How many bytes the proxy forwarded, both ways together. */
+unsigned long long proxy_bytes(struct tcp_proxy *p);
 
 /* Cuts everything and frees the proxy. */
 void proxy_stop(struct tcp_proxy *p);

@@ -11,6 +11,7 @@
 #include "tcp/wire.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -223,6 +224,156 @@ static void ended_session_remembers_its_sends(void **state)
     snprintf(gw_port, sizeof(gw_port), "%s", saved);
 }
 
+static void *serve_one_call(void *arg)
+{
+    mbx *m = arg;
+    uint32_t v;
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(m, &v, sizeof(v), &info, 5000000000ll);
+    if (n == sizeof(v)) {
+        v = ~v;
+        mbx_reply(&info, &v, sizeof(v));
+    }
+    return (void *)(intptr_t)n;
+}
+
+/* A call whose reply was lost with a session that expired (the client
+ * stayed away past the linger time) is not made again when the client
+ * comes back and asks again: -ENOTCONN, its outcome unknown. */
+static void call_not_made_again_after_its_session_ended(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.linger_ms = 50;
+    mbx_gateway *short_gw;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &short_gw), 0);
+    char saved[16];
+    snprintf(saved, sizeof(saved), "%s", gw_port);
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    mbx *local = test_box("wire-call", 8, 64, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_one_call, local), 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-call", 0, 0), 0);
+    uint64_t session = r.w.session;
+    struct wire_call wc = {0, 5000000000ll, 64};
+    uint8_t fixed[WIRE_CALL_LEN];
+    size_t fl = wire_call_put(fixed, &wc);
+    uint32_t v = 9;
+    assert_int_equal(frame_write(r.fd, W_CALL, 0, 1, fixed, fl, &v, sizeof(v), DL()), 0);
+    void *served;
+    pthread_join(t, &served);
+    assert_int_equal((intptr_t)served, sizeof(v)); /* made once */
+    raw_close(&r);                                 /* the reply never read */
+    usleep(2500000); /* the gateway looks for ended sessions once a second */
+    assert_int_equal(raw_open(&r, "wire-call", session, 0), 0);
+    assert_true(r.h.flags & WF_RESUMED);
+    assert_int_equal(frame_write(r.fd, W_CALL, 0, 1, fixed, fl, &v, sizeof(v), DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    int64_t res;
+    assert_int_equal(wire_result_get(r.fb.p, r.h.len, &res), 0);
+    assert_int_equal(res, -ENOTCONN);
+    assert_int_equal(count_of(local), 0); /* not asked a second time */
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-call");
+    mbx_gateway_stop(short_gw);
+    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+}
+
+/* Writes a W_FRAG piece of n bytes (all `fill`) at off of a total. */
+static void raw_piece(struct raw *r, uint64_t id, uint64_t total, uint64_t off, size_t n,
+                      uint8_t fill)
+{
+    static uint8_t buf[WIRE_FRAG_MAX + 1];
+    memset(buf, fill, n);
+    struct wire_frag f = {total, off};
+    uint8_t fixed[WIRE_FRAG_LEN];
+    frame_write(r->fd, W_FRAG, 0, id, fixed, wire_frag_put(fixed, &f), buf, n, DL());
+}
+
+/* Writes the W_SEND that ends a message in pieces, with n bytes of fill. */
+static void raw_send_end(struct raw *r, uint64_t seq, size_t n, uint8_t fill)
+{
+    static uint8_t buf[WIRE_FRAG_MAX];
+    memset(buf, fill, n);
+    struct wire_send ws = {0, 0, -1};
+    uint8_t fixed[WIRE_SEND_LEN];
+    size_t fl = wire_send_put(fixed, &ws);
+    frame_write(r->fd, W_SEND, WF_FRAGS, seq, fixed, fl, buf, n, DL());
+}
+
+/* Whether the gateway closed the connection (it reads nothing more). */
+static int closed_by_gateway(struct raw *r)
+{
+    int k = frame_read(r->fd, &r->h, &r->fb, 1 << 20, DL());
+    return k == -EPIPE;
+}
+
+/* Pieces: in order they make one message (other sends may come between),
+ * delivered when the W_SEND that ends it comes; out of order, too large
+ * for the mailbox, a second message begun before the first ended, an end
+ * with no pieces, or one of the wrong size: the connection is closed and
+ * nothing is delivered. */
+static void pieces_checked(void **state)
+{
+    (void)state;
+    const uint64_t total = 2 * WIRE_FRAG_MAX + 100;
+    mbx *local = test_box("wire-frag", 8, 4 * WIRE_FRAG_MAX, 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-frag", 0, 0), 0);
+    raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX, 'a');
+    assert_int_equal(raw_send(&r, 1, 7), 0); /* between the pieces */
+    raw_piece(&r, 0, total, WIRE_FRAG_MAX, WIRE_FRAG_MAX, 'b');
+    raw_send_end(&r, 2, 100, 'c');
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_ACK);
+    assert_int_equal(r.h.id, 2);
+    raw_close(&r);
+    static uint8_t got[4 * WIRE_FRAG_MAX];
+    assert_int_equal(mbx_recv(local, got, sizeof(got), NULL, 0), 4);
+    assert_int_equal(mbx_recv(local, got, sizeof(got), NULL, 0), (ssize_t)total);
+    assert_int_equal(got[0], 'a');
+    assert_int_equal(got[WIRE_FRAG_MAX], 'b');
+    assert_int_equal(got[total - 1], 'c');
+    /* Each broken rule, on a connection of its own. */
+    for (int rule = 0; rule < 6; rule++) {
+        assert_int_equal(raw_open(&r, "wire-frag", 0, 0), 0);
+        switch (rule) {
+        case 0: /* a gap */
+            raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX, 'a');
+            raw_piece(&r, 0, total, WIRE_FRAG_MAX + 1, 10, 'b');
+            break;
+        case 1: /* larger than the mailbox takes */
+            raw_piece(&r, 0, 4 * WIRE_FRAG_MAX + 1, 0, WIRE_FRAG_MAX, 'a');
+            break;
+        case 2: /* a second message begun */
+            raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX, 'a');
+            raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX, 'a');
+            break;
+        case 3: /* an end with no pieces */
+            raw_send_end(&r, 1, 100, 'c');
+            break;
+        case 4: /* an end that is not the size the pieces said */
+            raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX, 'a');
+            raw_send_end(&r, 1, 100, 'c');
+            break;
+        case 5: /* a piece larger than WIRE_FRAG_MAX */
+            raw_piece(&r, 0, total, 0, WIRE_FRAG_MAX + 1, 'a');
+            break;
+        }
+        assert_true(closed_by_gateway(&r));
+        raw_close(&r);
+    }
+    assert_int_equal(count_of(local), 0);
+    mbx_close(local);
+    mbx_unlink("wire-frag");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -230,6 +381,8 @@ int main(void)
         cmocka_unit_test(wrong_mac_refused),
         cmocka_unit_test(finished_sends_not_delivered_again),
         cmocka_unit_test(ended_session_remembers_its_sends),
+        cmocka_unit_test(pieces_checked),
+        cmocka_unit_test(call_not_made_again_after_its_session_ended),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
