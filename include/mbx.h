@@ -138,7 +138,7 @@ typedef struct mbx_stat {
 typedef struct mbx_stat_ext {
     uint32_t size;
     uint32_t kind;           /* enum mbx_kind of the mailbox */
-    uint32_t layout_version; /* of its shared memory (this build makes 4) */
+    uint32_t layout_version; /* of its shared memory (this build makes 5) */
     uint32_t reserved;
 } mbx_stat_ext;
 
@@ -284,6 +284,30 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
  * -EACCES); see docs/model.md for request/reply between users. */
 ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
                  int64_t timeout_ns);
+
+/* Who took a message sent with mbx_send_confirmed. */
+typedef struct mbx_receipt {
+    int32_t taker_pid;  /* the receiving process, a pid on taker_host's machine */
+    uint32_t taker_uid; /* its user there */
+    /* "" when it is on this machine; for a tcp:// name, the HOST:PORT the
+     * name gave (the gateway's machine). */
+    char taker_host[256];
+} mbx_receipt;
+
+/* Sends like mbx_send, then waits until a receiver has taken the message
+ * (received it, or borrowed it with mbx_recv_loan) from the mailbox,
+ * whatever its capacity, and stores who took it in *who (may be NULL);
+ * timeout_ns covers both. Returns 0 once taken; the errors of mbx_send;
+ * -ETIMEDOUT (-EAGAIN for MBX_NONBLOCK), -EINTR or -EBADF (a close) when
+ * nobody took it by then: the message was taken back and is never
+ * delivered; -EINPROGRESS when the time was up while a receiver was in the
+ * middle of taking it (it was not taken back and may still be delivered);
+ * -EIDRM when the mailbox was removed before anyone took it; -ENOTSUP on a
+ * stream or a transport without receipts. A receiver that dies after taking
+ * the message but before its receive returns leaves it to the next
+ * receiver (a crash repair puts it back); the receipt names the first. */
+int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64_t timeout_ns,
+                       mbx_receipt *who);
 
 /* Answers the request described by *request (from mbx_recv). Returns 0,
  * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EACCES

@@ -3,6 +3,7 @@
  * Run under AddressSanitizer by the sanitizer build. */
 #include "test_util.h"
 
+#include "shm/ring/ring_impl.h"
 #include "shm/shm.h"
 #include "mbx.h"
 
@@ -126,9 +127,9 @@ static void scribble(mbx *m, int n)
             break;
         case 5: /* a slot's header, or a block's */
             if (shm_box_of(m)->seg.ring)
-                off = (uint64_t)(shm_box_of(m)->seg.ring - base) + 192 +
-                      (uint64_t)(rand() % shm_box_of(m)->seg.ring_slots) *
-                          shm_box_of(m)->seg.slot_size +
+                off = (uint64_t)((unsigned char *)ring_slot_at(&shm_box_of(m)->seg,
+                                                               (uint64_t)rand()) -
+                                 base) +
                       (uint64_t)rand() % 48;
             else
                 off = shm_box_of(m)->seg.arena_start + (uint64_t)(rand() % 8) * 64 +
@@ -138,7 +139,8 @@ static void scribble(mbx *m, int n)
             if (shm_box_of(m)->seg.ring)
                 off = (uint64_t)(shm_box_of(m)->seg.ring - base) +
                       (uint64_t)rand() %
-                          (192 + shm_box_of(m)->seg.ring_slots * shm_box_of(m)->seg.slot_size);
+                          (ring_payloads_off(shm_box_of(m)->seg.ring_slots) +
+                           shm_box_of(m)->seg.ring_slots * shm_box_of(m)->seg.slot_size);
             else
                 off = heads + (uint64_t)(rand() % 4) * 16 + (uint64_t)rand() % 16;
             break;

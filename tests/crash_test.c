@@ -8,7 +8,7 @@
 #include "mbx.h"
 #include "platform/platform.h"
 #include "shm/heap/prioq.h"
-#include "shm/ring/ring.h"
+#include "shm/ring/ring_impl.h"
 #include "shm/lock.h"
 
 #include <errno.h>
@@ -325,9 +325,7 @@ static void repair_counts_an_exiting_holder_dead(void **state)
 
 static struct ring_slot *ring_slot_of(mbx *m, uint64_t pos)
 {
-    unsigned char *first = shm_box_of(m)->seg.ring + sizeof(struct ring_ctl);
-    return (struct ring_slot *)(first + (pos % shm_box_of(m)->seg.ring_slots) *
-                                            shm_box_of(m)->seg.slot_size);
+    return ring_slot_at(&shm_box_of(m)->seg, pos);
 }
 
 /* A sender dies between claiming a ring slot and publishing it: receivers
@@ -345,7 +343,7 @@ static void ring_sender_dies_mid_claim(void **state)
         struct ring_slot *sl = ring_slot_of(m, t);
         sl->word = slot_word(t, SLOT_CLAIMED, getpid());
         ctl->tail = t + 1;
-        memset(sl + 1, 0x77, 100);
+        memset(ring_payload(&shm_box_of(m)->seg, sl), 0x77, 100);
         raise(SIGKILL);
     }
     reap(p);
@@ -388,7 +386,7 @@ static void ring_slow_sender_hides_nothing(void **state)
     assert_int_equal(msg.id, 2);
     /* The slow sender finishes: its message comes next. */
     size_t len = make_msg(&msg, 1);
-    memcpy(sl + 1, &msg, len);
+    memcpy(ring_payload(&shm_box_of(m)->seg, sl), &msg, len);
     sl->len = (uint32_t)len;
     sl->prio = 0;
     sl->sender_pid = getpid();

@@ -5,7 +5,7 @@
 
 #include "shm/shm.h"
 #include "mbx.h"
-#include "shm/ring/ring.h"
+#include "shm/ring/ring_impl.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,11 +37,9 @@ static void pretend_old_boot(mbx *m)
     if (shm_box_of(m)->seg.ring) {
         /* Two slots held by pids that, after the reboot, are live
          * processes (ours) with nothing to do with them. */
-        struct ring_slot *first =
-            (struct ring_slot *)(shm_box_of(m)->seg.ring + sizeof(struct ring_ctl));
+        struct ring_slot *first = ring_slot_at(&shm_box_of(m)->seg, 0);
         first->word = slot_word(0, SLOT_TAKING, getpid());
-        struct ring_slot *fourth =
-            (struct ring_slot *)((unsigned char *)first + 3 * shm_box_of(m)->seg.slot_size);
+        struct ring_slot *fourth = ring_slot_at(&shm_box_of(m)->seg, 3);
         fourth->word = slot_word(3, SLOT_CLAIMED, getpid());
         ((struct ring_ctl *)shm_box_of(m)->seg.ring)->head = 1;
         ((struct ring_ctl *)shm_box_of(m)->seg.ring)->tail = 4;

@@ -19,6 +19,9 @@ static const char usage[] =
     "  -T, --type T          the messages' type, 0 .. 2^64-1 (default 0), for\n"
     "                        receivers that select (mbx recv --type)\n"
     "  -t, --timeout DURATION  how long to wait for room (default: forever)\n"
+    "  -c, --confirm         wait until a receiver took each message and print\n"
+    "                        who: \"taken by pid P uid U [on HOST]\"; one nobody\n"
+    "                        took within --timeout is taken back (exit status 3)\n"
     "  -r, --raw             the whole of standard input is one message\n"
     "  -0, --null            standard input holds NUL-terminated messages\n"
     "  -S, --shared          use the mailbox even when another user owns its file\n"
@@ -29,10 +32,15 @@ static const char usage[] =
     "Exit status 3 when the mailbox stayed full for the whole timeout.\n";
 
 static const struct option options[] = {
-    {"priority", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
-    {"type", required_argument, NULL, 'T'},     {"raw", no_argument, NULL, 'r'},
-    {"null", no_argument, NULL, '0'},           {"shared", no_argument, NULL, 'S'},
-    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    {"priority", required_argument, NULL, 'p'},
+    {"timeout", required_argument, NULL, 't'},
+    {"type", required_argument, NULL, 'T'},
+    {"raw", no_argument, NULL, 'r'},
+    {"null", no_argument, NULL, '0'},
+    {"shared", no_argument, NULL, 'S'},
+    {"confirm", no_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct sender {
@@ -41,6 +49,7 @@ struct sender {
     unsigned prio;
     uint64_t type;
     int64_t timeout;
+    int confirm; /* --confirm */
 };
 
 /* A message too large for the mailbox: says both sizes. */
@@ -55,9 +64,23 @@ static int too_large(const struct sender *s, size_t len)
     return CLI_FAILED;
 }
 
+/* Sends and waits for the receipt, which goes to standard output. */
+static int send_confirmed(const struct sender *s, const void *buf, size_t len)
+{
+    mbx_receipt who;
+    int err = mbx_send_confirmed(s->m, buf, len, s->prio, s->timeout, &who);
+    if (err)
+        return err;
+    printf("taken by pid %d uid %u%s%s\n", (int)who.taker_pid, (unsigned)who.taker_uid,
+           who.taker_host[0] ? " on " : "", who.taker_host);
+    fflush(stdout);
+    return 0;
+}
+
 static int send_one(const struct sender *s, const void *buf, size_t len)
 {
-    int err = mbx_send_typed(s->m, buf, len, s->prio, s->type, s->timeout);
+    int err = s->confirm ? send_confirmed(s, buf, len)
+                         : mbx_send_typed(s->m, buf, len, s->prio, s->type, s->timeout);
 
     if (err == -EMSGSIZE)
         return too_large(s, len);
@@ -171,7 +194,7 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     int c, err, status, input = 0, shared = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":p:t:T:r0Sh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:t:T:r0Sch", options, NULL)) != -1) {
         switch (c) {
         case 'p':
             err = parse_priority(optarg, &s.prio);
@@ -197,6 +220,9 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         case 'S':
             shared = MBX_SHARED;
             break;
+        case 'c':
+            s.confirm = 1;
+            break;
         case 'h':
             return cli_help(self);
         default:
@@ -205,6 +231,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage(cmd, "expected a mailbox NAME");
+    if (s.confirm && s.type)
+        return cli_usage(cmd, "--confirm sends untyped messages; drop --type");
     if (input && argc - optind > 1)
         return cli_usage(cmd, "--raw and --null read standard input; give no MESSAGE");
     s.name = argv[optind];

@@ -248,6 +248,14 @@ EXPORT int mbx_send_typed(mbx *m, const void *buf, size_t len, unsigned prio, ui
     return send_typed(m, buf, len, prio, type, timeout_ns);
 }
 
+/* A confirmed send's token is the transport's business, not a call the
+ * receiver could answer. */
+static void hide_confirm_token(mbx_msginfo *info)
+{
+    if (info && (info->reply_token & MBX_TOKEN_CONFIRM))
+        info->reply_token = 0;
+}
+
 static ssize_t receive(mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,
                        mbx_msginfo *info, int64_t timeout_ns)
 {
@@ -258,6 +266,7 @@ static ssize_t receive(mbx *m, pid_t from, const struct mbx_sel *sel, void *buf,
     struct mbx *prev = guard_enter(m);
     ssize_t n = m->tp->recv(m, from, sel, buf, cap, info, timeout_ns);
     guard_leave(prev);
+    hide_confirm_token(info);
     return n;
 }
 
@@ -308,6 +317,27 @@ EXPORT ssize_t mbx_call(mbx *m, const void *req, size_t len, unsigned prio, void
     ssize_t n = m->tp->call(m, req, len, prio, reply, cap, timeout_ns);
     guard_leave(prev);
     return n;
+}
+
+EXPORT int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio,
+                              int64_t timeout_ns, mbx_receipt *who)
+{
+    if (!m)
+        return -EINVAL;
+    if (!(m->flags & MBX_SEND))
+        return -EBADF;
+    if (prio >= MBX_PRIO_MAX || (!buf && len) || !timeout_ok(timeout_ns))
+        return -EINVAL;
+    if (!m->tp->send_confirmed)
+        return -ENOTSUP;
+    mbx_receipt mine;
+    memset(&mine, 0, sizeof(mine));
+    struct mbx *prev = guard_enter(m);
+    int r = m->tp->send_confirmed(m, buf, len, prio, timeout_ns, &mine);
+    guard_leave(prev);
+    if (r == 0 && who)
+        *who = mine;
+    return r;
 }
 
 EXPORT int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len)
@@ -384,6 +414,7 @@ static ssize_t recv_loan_sel(mbx *m, const struct mbx_sel *sel, const void **buf
     struct mbx *prev = guard_enter(m);
     ssize_t n = m->tp->recv_loan(m, sel, buf, info, timeout_ns);
     guard_leave(prev);
+    hide_confirm_token(info);
     return n;
 }
 

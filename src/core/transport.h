@@ -20,6 +20,11 @@ struct mbx_sel {
     uint64_t *type_out;
 };
 
+/* A message sent with mbx_send_confirmed carries a token with this bit
+ * set (a call's never has it): the receiving transport records who took
+ * it, and the core reports reply_token 0 for it, as it is not a call. */
+#define MBX_TOKEN_CONFIRM (1ull << 31)
+
 struct mbx_transport {
     const char *scheme; /* "tcp" for "tcp://..."; "" for local names */
 
@@ -45,6 +50,9 @@ struct mbx_transport {
                     mbx_msginfo *info, int64_t timeout_ns);
     ssize_t (*call)(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply,
                     size_t cap, int64_t timeout_ns);
+    /* NULL: -ENOTSUP. who is never NULL (the core passes its own). */
+    int (*send_confirmed)(struct mbx *m, const void *buf, size_t len, unsigned prio,
+                          int64_t timeout_ns, mbx_receipt *who);
     int (*transfer)(struct mbx *m, pid_t new_owner);
     int (*loan)(struct mbx *m, size_t len, void **buf);
     int (*send_loan)(struct mbx *m, void *buf, size_t len, unsigned prio, uint64_t type,

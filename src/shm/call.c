@@ -21,7 +21,7 @@ static uint32_t counter;
 
 /* The caller's pid, and 31 bits that differ from call to call and are hard
  * to guess from outside (a reply is taken only with its call's token). */
-static uint64_t new_token(void)
+uint64_t call_new_token(void)
 {
     static uint32_t key;
     if (!__atomic_load_n(&key, __ATOMIC_RELAXED)) {
@@ -146,7 +146,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         return r;
     struct shm_box *me = shm_box_of(self);
     int64_t deadline = clock_deadline(timeout_ns);
-    struct call_wait w = {b, -1, new_token()};
+    struct call_wait w = {b, -1, call_new_token()};
     int slot = slot_claim(&me->seg, w.token, deadline);
     if (slot < 0)
         return slot;
@@ -173,7 +173,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
 int shm_reply(const mbx_msginfo *request, const void *buf, size_t len)
 {
     uint64_t token = request->reply_token;
-    if (token == 0 || (token & REPLY_BIT) || (int32_t)(token >> 32) <= 0)
+    if (token == 0 || (token & (REPLY_BIT | CONFIRM_BIT)) || (int32_t)(token >> 32) <= 0)
         return -EINVAL;
     struct shm_box *p;
     int r = shm_peer_get((pid_t)(token >> 32), &p);

@@ -17,10 +17,19 @@
 #include "shm/receipts.h"
 #include "shm/shm.h"
 
+/* A new token: this process's pid (high 32 bits) and 31 bits that differ
+ * per call and are hard to guess; bit 31 is 0. Never fails. */
+uint64_t call_new_token(void);
+
 /* mbx_call and mbx_reply on local mailboxes, as mbx.h says (arguments
  * checked by the core). */
 ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
                  int64_t timeout_ns);
 int shm_reply(const mbx_msginfo *request, const void *buf, size_t len);
+
+/* mbx_send_confirmed on a local mailbox (confirm.c), arguments checked by
+ * the core. */
+int shm_send_confirmed(struct mbx *m, const void *buf, size_t len, unsigned prio,
+                       int64_t timeout_ns, mbx_receipt *who);
 
 #endif

@@ -2,6 +2,9 @@
 
 #include "platform/platform.h"
 
+#include <errno.h>
+#include <limits.h>
+
 /* Entries a call may use, from its home entry on: a receiver looks no
  * further, so a token without a receipt costs it a bounded look. */
 #define PROBE 32u
@@ -18,6 +21,8 @@ static int try_claim(struct seg_receipt *e, uint64_t token, uint64_t caller)
                                      __ATOMIC_RELAXED))
         return 0;
     __atomic_store_n(&e->caller, caller, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->notify, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->taker_uid, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->taker, 0, __ATOMIC_RELEASE);
     return 1;
 }
@@ -46,19 +51,27 @@ int receipt_open(const struct seg *s, uint64_t token, uint64_t caller)
     return -1;
 }
 
-void receipt_taken(const struct seg *s, uint64_t token, uint64_t taker)
+void receipt_taken(const struct seg *s, uint64_t token, uint64_t taker, uint32_t uid)
 {
     unsigned h = home(token);
     for (unsigned k = 0; k < PROBE; k++) {
         struct seg_receipt *e = &s->receipts[(h + k) % SEG_RECEIPTS];
         if (__atomic_load_n(&e->token, __ATOMIC_ACQUIRE) != token)
             continue;
-        __atomic_store_n(&e->taker, taker, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->taker_uid, uid, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->taker, taker, __ATOMIC_SEQ_CST);
         /* The call may have ended and its entry gone to another call since
          * we looked: take our word back rather than leave it on theirs. */
-        if (__atomic_load_n(&e->token, __ATOMIC_ACQUIRE) != token)
+        if (__atomic_load_n(&e->token, __ATOMIC_ACQUIRE) != token) {
             __atomic_compare_exchange_n(&e->taker, &taker, 0, 0, __ATOMIC_RELAXED,
                                         __ATOMIC_RELAXED);
+            return;
+        }
+        /* A confirmed sender asleep on the entry (it set notify to 1, then
+         * looked at taker: one of us sees the other's store). A system
+         * call only while it sleeps. */
+        if ((token & CONFIRM_BIT) && __atomic_exchange_n(&e->notify, 2, __ATOMIC_SEQ_CST) == 1)
+            futex_wake(&e->notify, INT_MAX);
         return;
     }
 }
@@ -70,6 +83,26 @@ uint64_t receipt_taker(const struct seg *s, int i, uint64_t token)
     const struct seg_receipt *e = &s->receipts[i];
     uint64_t taker = __atomic_load_n(&e->taker, __ATOMIC_ACQUIRE);
     return __atomic_load_n(&e->token, __ATOMIC_ACQUIRE) == token ? taker : 0;
+}
+
+uint32_t receipt_taker_uid(const struct seg *s, int i)
+{
+    if (i < 0 || (unsigned)i >= SEG_RECEIPTS)
+        return 0;
+    return __atomic_load_n(&s->receipts[i].taker_uid, __ATOMIC_RELAXED);
+}
+
+int receipt_wait(const struct seg *s, int i, uint64_t token, int64_t timeout_ns, uint64_t *taker)
+{
+    *taker = receipt_taker(s, i, token);
+    if (*taker || timeout_ns == 0 || i < 0 || (unsigned)i >= SEG_RECEIPTS)
+        return 0;
+    struct seg_receipt *e = &s->receipts[i];
+    __atomic_store_n(&e->notify, 1, __ATOMIC_SEQ_CST);
+    *taker = receipt_taker(s, i, token);
+    int r = *taker ? 0 : futex_wait(&e->notify, 1, timeout_ns);
+    *taker = receipt_taker(s, i, token);
+    return r == -EINTR ? -EINTR : 0;
 }
 
 void receipt_close(const struct seg *s, int i, uint64_t token)

@@ -42,7 +42,7 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
  * their start time, calls leave receipts in the called mailbox, messages
  * carry a type tag, pollers have entries. Files of versions 1 and 2
  * (earlier builds) are refused with -EPROTO. */
-#define SEG_VERSION    4u
+#define SEG_VERSION    5u
 #define SEG_LINE       64u
 #define SEG_NBINS      64u
 #define SEG_EXACT_BINS 32u /* bins 0..31 hold blocks of exactly (i+1)*64 bytes */
@@ -155,7 +155,7 @@ struct seg_hdr {
     int32_t owner_pid;
     uint32_t ring_slots; /* ring kind: slots (0 otherwise) */
     uint64_t ring_off;
-    uint64_t slot_size;
+    uint64_t slot_size; /* ring kind: bytes between two slots' payloads */
     char name[208];
     struct seg_hot hot;
     struct seg_meta meta;
@@ -177,7 +177,10 @@ struct seg_receipt {
     uint64_t token;  /* 0: free */
     uint64_t caller; /* ident of the calling process */
     uint64_t taker;  /* ident of the process that took the request; 0: nobody yet */
-    uint64_t spare;
+    /* Confirmed sends only (receipts.h): 1 while the sender sleeps on this
+     * word, 2 once a taker woke it; and the taker's uid. */
+    uint32_t notify;
+    uint32_t taker_uid;
 };
 #define SEG_RECEIPTS 128u
 _Static_assert(SEG_RECEIPTS * sizeof(struct seg_receipt) == 4096, "receipts fill a page");
@@ -215,7 +218,7 @@ struct seg {
      * below backed_end while the segment's given_back count is backed_gen. */
     uint32_t *slot_backed;
     uint64_t backed_end, backed_gen;
-    uint64_t slot_recip; /* ceil(2^40 / slot_size): a slot's index without a division */
+    unsigned char *ring_payloads; /* ring kind: the first slot's payload (ring_impl.h) */
     /* Where pollers' sockets beside the mailbox are (its file's directory;
      * NULL for "@PID", whose pollers' sockets are all in /dev/shm). */
     const char *poll_dir;

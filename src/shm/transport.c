@@ -102,6 +102,7 @@ const struct mbx_transport mbx__shm_transport = {
     .send = send,
     .recv = recv,
     .call = shm_call,
+    .send_confirmed = shm_send_confirmed,
     .transfer = shm_transfer,
     .loan = shm_loan,
     .send_loan = shm_send_loan,

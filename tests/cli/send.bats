@@ -175,3 +175,31 @@ create_stream() {
     [ "$EXIT" -eq 0 ]
     cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
 }
+
+@test "send --confirm waits for the receiver and names it" {
+    mbx create q
+    mbx send q --confirm hello > "$BATS_TEST_TMPDIR/who" &
+    sender=$!
+    # The sender is still waiting while the message sits in the mailbox.
+    for _ in $(seq 200); do
+        [ "$(mbx stat q --json | grep -o '"count":[0-9]*')" = '"count":1' ] && break
+        sleep 0.05
+    done
+    sleep 0.2
+    kill -0 "$sender"
+    run mbx recv q
+    [ "$output" = hello ]
+    wait "$sender"
+    grep -Eq "^taken by pid [0-9]+ uid $(id -u)$" "$BATS_TEST_TMPDIR/who"
+}
+
+@test "send --confirm takes back what nobody took" {
+    mbx create q
+    run --separate-stderr mbx send q --confirm --timeout 50ms lonely
+    [ "$status" -eq 3 ]
+    [ -z "$output" ]
+    run mbx recv q --timeout 0
+    [ "$status" -eq 3 ]
+    run mbx send q --confirm --type 3 x
+    [ "$status" -eq 2 ]
+}

@@ -34,7 +34,7 @@ waits-1slot         -  -DSCEN=5 -DSLOTS=1
 prio-mark-1slot     -  -DSCEN=8 -DSLOTS=1
 giveup-2slots       -  -DSCEN=7 -DSLOTS=2 -DKNOWN_GIVEUP_STALE
 behind-live-2slots  -  -DSCEN=9 -DSLOTS=2 -DKNOWN_STUCK_BEHIND_LIVE
-loan-reloc-1slot    k  -DSCEN=2 -DSLOTS=1
+loan-reloc-1slot    -  -DSCEN=2 -DSLOTS=1
 all-held-3slots     k  -DSCEN=10 -DSLOTS=3
 two-recv-1kill      k  -DSCEN=3 -DSLOTS=1 -DKILLS=1
 '

@@ -98,7 +98,7 @@ static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
     if (c->type_out)
         *c->type_out = b->type;
     if (b->token && !(b->token & REPLY_BIT))
-        receipt_taken(s, b->token, c->who);
+        receipt_taken(s, b->token, c->who, c->uid);
     b->prev = c->who;
     __atomic_store_n(&b->state, BLK_LENT, __ATOMIC_RELEASE);
     __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);

@@ -236,7 +236,7 @@ ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t c
         *c->type_out = b->type;
     uint64_t token = b->token;
     if (token && !(token & REPLY_BIT))
-        receipt_taken(s, token, c->who);
+        receipt_taken(s, token, c->who, c->uid);
     int r = prioq_remove(s, b);
     if (r)
         return r;

@@ -11,7 +11,9 @@
 
 uint64_t ring_slot_size(uint64_t max_msg)
 {
-    return (sizeof(struct ring_slot) + max_msg + SEG_LINE - 1) & ~(uint64_t)(SEG_LINE - 1);
+    /* At least a line, so that every slot's payload has an address of its
+     * own (a loan of 0 bytes names its slot). */
+    return max_msg ? (max_msg + SEG_LINE - 1) & ~(uint64_t)(SEG_LINE - 1) : SEG_LINE;
 }
 
 int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
@@ -24,7 +26,7 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
     uint32_t *known = s->slot_backed ? &s->slot_backed[ring_index(s, sl)] : NULL;
     if (known && len <= __atomic_load_n(known, __ATOMIC_RELAXED))
         return 0;
-    int r = plat_reserve(s->fd, (uint64_t)((unsigned char *)(sl + 1) - s->base), len);
+    int r = plat_reserve(s->fd, (uint64_t)(ring_payload(s, sl) - s->base), len);
     if (!r && known)
         __atomic_store_n(known, (uint32_t)len, __ATOMIC_RELAXED);
     return r;
@@ -55,16 +57,21 @@ static MBX_TLS unsigned sends_in_a_row;
  * claim (one-way 64 B: about 9 -> 12M msg/s here). Not in a round trip,
  * where it cost 10% of the round trip. A hint only (a no-op where
  * unsupported). */
-static void prefetch_for_write(const struct ring_slot *next, size_t size)
+static void prefetch_line(const unsigned char *p)
 {
-    const unsigned char *p = (const unsigned char *)next;
-    for (size_t off = 0; off < size && off < 4 * SEG_LINE; off += SEG_LINE) {
 #if defined(__x86_64__) || defined(__i386__)
-        __asm__ volatile("prefetchw %0" : : "m"(p[off]));
+    __asm__ volatile("prefetchw %0" : : "m"(*p));
 #else
-        __builtin_prefetch(p + off, 1, 3);
+    __builtin_prefetch(p, 1, 3);
 #endif
-    }
+}
+
+static void prefetch_for_write(const struct seg *s, const struct ring_slot *next)
+{
+    prefetch_line((const unsigned char *)next);
+    const unsigned char *p = ring_payload(s, next);
+    for (size_t off = 0; off < s->slot_size && off < 3 * SEG_LINE; off += SEG_LINE)
+        prefetch_line(p + off);
 }
 
 /* A slot a waiter keeps an eye on: its holder may have died, or (for a
@@ -127,8 +134,9 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->token, token, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->type, c->send_type, __ATOMIC_RELAXED);
-    if (len && buf != (const void *)(sl + 1)) /* a loan is written in place */
-        memcpy(sl + 1, buf, len);
+    unsigned char *payload = ring_payload(s, sl);
+    if (len && buf != (const void *)payload) /* a loan is written in place */
+        memcpy(payload, buf, len);
     if (prio) {
         __atomic_fetch_add(&ctl->hiprio, 1, __ATOMIC_SEQ_CST);
         __atomic_store_n(&sl->prio, prio | PRIO_COUNTED, __ATOMIC_RELAXED);
@@ -178,7 +186,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 __atomic_store_n(&sl->moved, 0, __ATOMIC_RELAXED);
                 ring_advance(&ctl->tail, t);
                 if (++sends_in_a_row > 2)
-                    prefetch_for_write(ring_slot_at(s, t + 2), s->slot_size);
+                    prefetch_for_write(s, ring_slot_at(s, t + 2));
                 *out = sl;
                 *t_out = t;
                 return 0;
@@ -257,7 +265,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
     uint32_t prio = raw_prio & ~PRIO_COUNTED;
     if (len && !lend)
-        memcpy(buf, sl + 1, len);
+        memcpy(buf, ring_payload(s, sl), len);
     if (info) {
         info->size = len;
         info->priority = prio;
@@ -272,12 +280,12 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
      * ours: if we die now, the request goes back to the queue. */
     uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     if (token && !(token & REPLY_BIT))
-        receipt_taken(s, token, c->who);
+        receipt_taken(s, token, c->who, c->uid);
     if (lend) {
         /* The slot stays LENT until mbx_release frees it; the message is
          * received now, as in heap mailboxes, so a borrower that dies
          * before releasing does not leave the totals apart. */
-        *lend = sl + 1;
+        *lend = ring_payload(s, sl);
         __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
         return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
     }

@@ -23,6 +23,9 @@
  * own position (`relocation`) and takes the next one. The holder finds its
  * slot at the new position when it is done.
  *
+ * Layout: the control block, the slot headers (one line each, together),
+ * then from the next page boundary the payloads, slot_size bytes apart.
+ *
  * Positions are 64-bit counters; the word keeps their low 39 bits, and
  * full positions are rebuilt from the head or tail nearby (ring_pos64).
  */
@@ -82,9 +85,12 @@ struct ring_slot {
     uint32_t who_start;
     uint32_t moved; /* 1 once a claim was relocated (see ring_send_loan) */
     uint64_t type;  /* the sender's type tag (mbx_send_typed), 0 by default */
-    /* the payload follows */
+    uint64_t spare;
 };
-_Static_assert(sizeof(struct ring_slot) == 56, "slot header");
+/* The headers sit side by side, one line each, apart from the payloads
+ * (ring_impl.h), so an idle ring's file has a page or two of headers
+ * backed instead of one page per slot. */
+_Static_assert(sizeof(struct ring_slot) == SEG_LINE, "slot header is one line");
 
 static inline uint64_t slot_word(uint64_t pos, unsigned state, int32_t pid)
 {

@@ -20,10 +20,14 @@
  * LENT or SKIP), so the bit never outlives its lap. */
 #define PRIO_COUNTED 0x80000000u
 
+static inline struct ring_slot *ring_slots_of(const struct seg *s)
+{
+    return (struct ring_slot *)(s->ring + sizeof(struct ring_ctl));
+}
+
 static inline struct ring_slot *ring_slot_at(const struct seg *s, uint64_t pos)
 {
-    unsigned char *first = s->ring + sizeof(struct ring_ctl);
-    return (struct ring_slot *)(first + (pos % s->ring_slots) * s->slot_size);
+    return ring_slots_of(s) + pos % s->ring_slots;
 }
 
 static inline struct ring_ctl *ring_ctl_of(const struct seg *s)
@@ -38,14 +42,24 @@ static inline uint64_t ring_pos64(uint64_t ref, uint64_t w)
     return ref + (uint64_t)slot_dist(w, ref);
 }
 
-/* Index of a slot in the ring. A multiply, not a division: slots start at
- * multiples of slot_size below 2^27, where (off * ceil(2^40 / size)) >> 40
- * is exact. */
+/* Index of a slot in the ring. */
 static inline uint32_t ring_index(const struct seg *s, const struct ring_slot *sl)
 {
-    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
-    uint64_t off = (uint64_t)((const unsigned char *)sl - first);
-    return (uint32_t)((off * s->slot_recip) >> 40);
+    return (uint32_t)(sl - ring_slots_of(s));
+}
+
+/* Where slot sl's message lies. */
+static inline unsigned char *ring_payload(const struct seg *s, const struct ring_slot *sl)
+{
+    return s->ring_payloads + (uint64_t)ring_index(s, sl) * s->slot_size;
+}
+
+/* Offset of the payloads from the start of the ring's region: after the
+ * control block and the headers, page aligned. */
+static inline uint64_t ring_payloads_off(uint32_t slots)
+{
+    uint64_t end = sizeof(struct ring_ctl) + (uint64_t)slots * sizeof(struct ring_slot);
+    return (end + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
 }
 
 /* After moving slot sl into word w, which names the caller: records the
@@ -56,7 +70,7 @@ static inline void ring_note_holder(struct ring_slot *sl, uint64_t w, ident_t me
     __atomic_store_n(&sl->who_word, w, __ATOMIC_RELEASE);
 }
 
-/* Bytes of one slot for messages up to max_msg bytes. */
+/* Bytes between two payloads for messages up to max_msg bytes. */
 uint64_t ring_slot_size(uint64_t max_msg);
 
 /* After a reboot, when every process the ring names is gone: frees slots

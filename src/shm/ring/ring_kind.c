@@ -14,7 +14,7 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 
 static uint64_t bytes_for(uint32_t slots, uint64_t slot_size)
 {
-    return round_up(sizeof(struct ring_ctl) + (uint64_t)slots * slot_size, PAGE);
+    return round_up(ring_payloads_off(slots) + (uint64_t)slots * slot_size, PAGE);
 }
 
 /* A ring keeps one slot of max_msg_size bytes per unit of capacity; a slot
@@ -42,11 +42,11 @@ static uint64_t region_bytes(const mbx_attr *a)
     return bytes_for(a->capacity, ring_slot_size(a->max_msg_size));
 }
 
-/* The control lines get storage at creation, the slots as they are used. */
+/* The control lines and the slot headers get storage at creation, the
+ * payloads as they are used. */
 static uint64_t reserve_bytes(const mbx_attr *a)
 {
-    (void)a;
-    return sizeof(struct ring_ctl);
+    return sizeof(struct ring_ctl) + (uint64_t)a->capacity * sizeof(struct ring_slot);
 }
 
 /* Messages live in the slots: the arena is a token page. */
@@ -61,14 +61,13 @@ static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off,
 {
     h->ring_slots = a->capacity;
     h->slot_size = ring_slot_size(a->max_msg_size);
-    /* Each slot's header gets storage before it is written. */
-    for (uint32_t i = 0; i < h->ring_slots; i++) {
-        uint64_t off = sizeof(struct ring_ctl) + i * h->slot_size;
-        int r = plat_reserve(fd, region_off + off, sizeof(struct ring_slot));
-        if (r)
-            return r;
-        ((struct ring_slot *)(region + off))->word = slot_word(i, SLOT_FREE, 0);
-    }
+    /* The headers get storage before they are written. */
+    int r = plat_reserve(fd, region_off, reserve_bytes(a));
+    if (r)
+        return r;
+    struct ring_slot *slots = (struct ring_slot *)(region + sizeof(struct ring_ctl));
+    for (uint32_t i = 0; i < h->ring_slots; i++)
+        slots[i].word = slot_word(i, SLOT_FREE, 0);
     return 0;
 }
 
@@ -88,7 +87,7 @@ static void attach(struct seg *s, unsigned char *region)
     s->ring = region;
     s->ring_slots = s->hdr->ring_slots;
     s->slot_size = s->hdr->slot_size;
-    s->slot_recip = ((1ull << 40) + s->slot_size - 1) / s->slot_size;
+    s->ring_payloads = region + ring_payloads_off(s->ring_slots);
 }
 
 const struct shm_kind shm_kind_ring = {

@@ -8,18 +8,19 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The slot whose payload starts at buf, or NULL when buf is not one. */
 static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
 {
-    const unsigned char *first = s->ring + sizeof(struct ring_ctl);
     const unsigned char *p = buf;
-    if (p < first + sizeof(struct ring_slot))
+    if (p < s->ring_payloads)
         return NULL;
-    uint64_t off = (uint64_t)(p - first) - sizeof(struct ring_slot);
+    uint64_t off = (uint64_t)(p - s->ring_payloads);
     if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
         return NULL;
-    return (struct ring_slot *)(first + off);
+    return ring_slot_at(s, off / s->slot_size);
 }
 
 int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
@@ -35,7 +36,7 @@ int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
     }
     /* The loan's size, so that mbx_send_loan can check it. */
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
-    *buf = sl + 1;
+    *buf = ring_payload(c->s, sl);
     return 0;
 }
 
@@ -52,15 +53,22 @@ int ring_send_loan(const struct mb_ctx *c, void *buf, size_t len, unsigned prio,
     if (__atomic_load_n(&sl->moved, __ATOMIC_ACQUIRE)) {
         /* Held over a lap, the loan was moved on among messages sent after
          * it was taken: published in place, it would come out between
-         * them. A copy at the tail keeps the order of sends. */
-        int r = ring_send(c, buf, len, prio, timeout_ns);
-        if (r == 0) /* the loan's slot goes, wherever it was moved since */
-            for (w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
-                 slot_state_of(w) == SLOT_CLAIMED &&
-                 slot_pid_of(w) == (c->pid & (int32_t)SLOT_PID_MASK);
-                 w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE))
-                if (ring_give_up_if(c->s, sl, w))
-                    break;
+         * them. A copy at the tail keeps the order of sends. The loan's
+         * slot is given up first: a copy that waited for room while the
+         * loan still held its slot would wait for ever in a ring that only
+         * the loan fills (one slot; found by the model check). */
+        void *copy = malloc(len ? len : 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, buf, len);
+        for (w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+             slot_state_of(w) == SLOT_CLAIMED &&
+             slot_pid_of(w) == (c->pid & (int32_t)SLOT_PID_MASK);
+             w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE))
+            if (ring_give_up_if(c->s, sl, w))
+                break;
+        int r = ring_send(c, copy, len, prio, timeout_ns);
+        free(copy);
         return r;
     }
     int r = ring_publish(c, sl, t, w, buf, len, prio, c->reply_token);

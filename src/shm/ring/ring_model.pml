@@ -1400,17 +1400,12 @@ proctype actor(byte me)
                    STEP(sl_mv = moved[ln_i]);                      /* 237 */
                    if
                    :: sl_mv ->
-                       printf("@ A%d: its loan was moved, sends m%d by copy\n", me, m);
-                       sp_copy = 1                                 /* 241: ring_send */
-                   :: else ->
-                       publish(ln_i, sl_w, m, pr, 1, 0);           /* 251 */
-                       break
-                   fi
-               :: else ->
-                   publish(cl_i, W(cl_t, CLAIMED, me), m, pr, 0, canfail && !sp_copy);   /* ring.c:267 */
-                   if
-                   :: sp_copy && pb_ret == OK ->
-                       do                                          /* ring_loan.c:242-248 */
+                       printf("@ A%d: its loan was moved, gives it up and sends m%d by copy\n", me, m);
+                       /* ring_loan.c, ring_send_loan: the message is
+                        * copied out and the loan's slot given up first, so
+                        * the copy never waits for room only the loan
+                        * itself fills (a one-slot ring). */
+                       do
                        :: STEP(sl_w = word[ln_i]);
                           if
                           :: WST(sl_w) == CLAIMED && WPID(sl_w) == me ->
@@ -1421,9 +1416,14 @@ proctype actor(byte me)
                               fi
                           :: else -> break
                           fi
-                       od
-                   :: else -> skip
-                   fi;
+                       od;
+                       sp_copy = 1                                 /* ring_send */
+                   :: else ->
+                       publish(ln_i, sl_w, m, pr, 1, 0);           /* 251 */
+                       break
+                   fi
+               :: else ->
+                   publish(cl_i, W(cl_t, CLAIMED, me), m, pr, 0, canfail && !sp_copy);   /* ring.c:267 */
                    break
                fi
             od
