@@ -897,7 +897,8 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
             continue; /* an answer to a request given up: the gateway keeps it */
         if (h.type == W_RESULT) {
             int64_t v;
-            if (wire_result_get(b->fb.p, h.len, &v) || (v > 0 && type != W_REPLY)) {
+            if (wire_result_get(b->fb.p, h.len, &v) ||
+                (v > 0 && type != W_REPLY && type != W_CONFIRM)) {
                 link_down(b);
                 continue;
             }
@@ -975,6 +976,39 @@ static ssize_t tcp_call(struct mbx *m, const void *req, size_t len, unsigned pri
     }
     pthread_mutex_unlock(&b->mu);
     return n;
+}
+
+/* mbx_send_confirmed: the gateway makes the confirmed send in the far
+ * mailbox and answers with the taker; a request sent again after a cut is
+ * answered from the gateway's memory, not sent twice. */
+static int tcp_send_confirmed(struct mbx *m, const void *buf, size_t len, unsigned prio,
+                              int64_t timeout_ns, mbx_receipt *who)
+{
+    struct tcp_box *b = tcp_of(m);
+    box_lock(b);
+    ssize_t n = -EMSGSIZE;
+    if (len <= b->max_msg) {
+        struct wire_call wc = {prio, timeout_ns, 0};
+        uint8_t fixed[WIRE_CALL_LEN];
+        size_t fl = wire_call_put(fixed, &wc);
+        n = request(b, W_CONFIRM, b->next_req++, fixed, fl, buf, len, clock_deadline(timeout_ns),
+                    NULL, 0, NULL, NULL, NULL);
+        if (n > 0) {
+            if (wire_receipt_unpack(n, &who->taker_pid, &who->taker_uid)) {
+                n = -EPROTO;
+            } else {
+                /* HOST:PORT as the name gave them (a host name past 247
+                 * bytes is cut short: DNS names stop at 253). */
+                snprintf(who->taker_host, sizeof(who->taker_host), "%.247s:%.7s", b->host,
+                         b->port);
+                n = 0;
+            }
+        } else if (n == 0) {
+            n = -EPROTO; /* a gateway answers a taker or an error */
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return (int)n;
 }
 
 /* mbx_reply for a request taken over the wire. Returns -ENOENT when the
@@ -1111,9 +1145,9 @@ static void tcp_close_tokens(struct mbx *m)
 #define TCP_TRANSPORT_OPS                                                                          \
     .open = tcp_open, .close = tcp_close_tokens, .wake = tcp_wake, .unlink = tcp_unlink,           \
     .stat_name = tcp_stat_name, .stat = tcp_stat, .stat_ext = tcp_stat_ext, .sync = tcp_sync,      \
-    .send = tcp_send, .recv = tcp_recv, .call = tcp_call, .transfer = tcp_transfer,                \
-    .loan = tcp_loan, .send_loan = tcp_send_loan, .recv_loan = tcp_recv_loan,                      \
-    .release = tcp_release, .check_name = tcp_check_name
+    .send = tcp_send, .recv = tcp_recv, .call = tcp_call, .send_confirmed = tcp_send_confirmed,    \
+    .transfer = tcp_transfer, .loan = tcp_loan, .send_loan = tcp_send_loan,                        \
+    .recv_loan = tcp_recv_loan, .release = tcp_release, .check_name = tcp_check_name
 
 /* tls://HOST:PORT/NAME: the same, over TLS 1.3 (tls.h). Replies to
  * requests taken over either go through mbx__tcp_transport's reply. */

@@ -55,6 +55,9 @@ struct session {
     int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
     struct wire_msg held_msg;
     uint8_t *held_data;
+    /* The last confirmed send's request and answer (W_CONFIRM). */
+    uint64_t confirm_req;
+    int64_t confirm_answer;
     /* Reply tokens of requests handed to this client (W_REPLY). */
     uint64_t tokens[TOKENS_HELD];
     unsigned ntokens;
@@ -625,6 +628,29 @@ static void do_call(struct conn *c, const struct qframe *q)
     send_held(c);
 }
 
+/* A confirmed send on the client's behalf: its answer (the taker, packed,
+ * or -errno) is remembered, so the same request sent again after a cut is
+ * answered without a second send. */
+static void do_confirm(struct conn *c, const struct qframe *q)
+{
+    struct session *s = c->s;
+    struct wire_call wc;
+    if (wire_call_get(q->body, q->h.len, &wc)) {
+        result(c, q->h.id, -EPROTO);
+        return;
+    }
+    if (q->h.id && q->h.id == s->confirm_req) {
+        result(c, q->h.id, s->confirm_answer);
+        return;
+    }
+    mbx_receipt who;
+    int r = mbx_send_confirmed(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio,
+                               wc.timeout_ns, &who);
+    s->confirm_req = q->h.id;
+    s->confirm_answer = r ? r : wire_receipt_pack(who.taker_pid, who.taker_uid);
+    result(c, q->h.id, s->confirm_answer);
+}
+
 static void do_reply(struct conn *c, const struct qframe *q)
 {
     struct session *s = c->s;
@@ -881,6 +907,9 @@ static void *worker_main(void *arg)
                 break;
             case W_CALL:
                 do_call(c, q);
+                break;
+            case W_CONFIRM:
+                do_confirm(c, q);
                 break;
             case W_REPLY:
                 do_reply(c, q);

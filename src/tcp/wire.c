@@ -94,7 +94,7 @@ int wire_hdr_get(const uint8_t *p, uint64_t max_body, struct wire_hdr *h)
     h->flags = (uint8_t)get8(&c, 1);
     uint64_t zero = get8(&c, 2);
     h->id = get8(&c, 8);
-    if (zero || h->type < W_HELLO || h->type > W_FRAG || h->len > max_body)
+    if (zero || h->type < W_HELLO || h->type > W_CONFIRM || h->len > max_body)
         return -EPROTO;
     return 0;
 }

@@ -35,25 +35,45 @@
 #define WIRE_NAME_MAX    255
 
 enum wire_type {
-    W_HELLO = 1,   /* gateway: version, nonce */
-    W_OPEN = 2,    /* client: MAC, session, mailbox, flags, options */
-    W_WELCOME = 3, /* gateway: MAC, result, session state, limits */
-    W_SEND = 4,    /* client, id = sequence: prio, type, timeout, payload */
-    W_ACK = 5,     /* gateway, id = sequence: status, room */
-    W_RECV = 6,    /* client, id = request: from, selection, capacity, timeout */
-    W_MSG = 7,     /* gateway, id = request: message info, payload */
-    W_RESULT = 8,  /* gateway, id = request: a status or size */
-    W_TAKEN = 9,   /* client, id = request: the message arrived (not for a call) */
-    W_CALL = 10,   /* client, id = request: prio, timeout, reply capacity, payload */
-    W_STAT = 11,   /* client, id = request */
-    W_STATR = 12,  /* gateway, id = request: mbx_stat */
-    W_PING = 13,   /* either side: are you there */
-    W_PONG = 14,   /* either side: yes */
-    W_BYE = 15,    /* client: done, end the session */
-    W_REPLY = 16,  /* client, id = request: answer a request taken over the wire */
-    W_HERE = 17,   /* gateway, after WELCOME to a probe: its boot id and mailbox folder */
-    W_FRAG = 18,   /* client, id 0: a piece of a large send's payload (version 2) */
+    W_HELLO = 1,    /* gateway: version, nonce */
+    W_OPEN = 2,     /* client: MAC, session, mailbox, flags, options */
+    W_WELCOME = 3,  /* gateway: MAC, result, session state, limits */
+    W_SEND = 4,     /* client, id = sequence: prio, type, timeout, payload */
+    W_ACK = 5,      /* gateway, id = sequence: status, room */
+    W_RECV = 6,     /* client, id = request: from, selection, capacity, timeout */
+    W_MSG = 7,      /* gateway, id = request: message info, payload */
+    W_RESULT = 8,   /* gateway, id = request: a status or size */
+    W_TAKEN = 9,    /* client, id = request: the message arrived (not for a call) */
+    W_CALL = 10,    /* client, id = request: prio, timeout, reply capacity, payload */
+    W_STAT = 11,    /* client, id = request */
+    W_STATR = 12,   /* gateway, id = request: mbx_stat */
+    W_PING = 13,    /* either side: are you there */
+    W_PONG = 14,    /* either side: yes */
+    W_BYE = 15,     /* client: done, end the session */
+    W_REPLY = 16,   /* client, id = request: answer a request taken over the wire */
+    W_HERE = 17,    /* gateway, after WELCOME to a probe: its boot id and mailbox folder */
+    W_FRAG = 18,    /* client, id 0: a piece of a large send's payload (version 2) */
+    W_CONFIRM = 19, /* client, id = request: a confirmed send (W_CALL's fixed part, payload) */
 };
+
+/* W_CONFIRM's answer is a W_RESULT: -errno, or the process that took the
+ * message, packed into a positive value (uid << 22 | pid; pids are below
+ * 2^22, the kernel's PID_MAX_LIMIT). The gateway remembers its last
+ * confirmed send's answer per session, so one sent again after a cut is
+ * answered, not sent twice. */
+static inline int64_t wire_receipt_pack(int32_t pid, uint32_t uid)
+{
+    return (int64_t)((uint64_t)uid << 22 | ((uint32_t)pid & 0x3fffffu));
+}
+
+/* Unpacks a W_CONFIRM answer v > 0. Returns 0, or -1 for a value no
+ * gateway makes (pid 0). */
+static inline int wire_receipt_unpack(int64_t v, int32_t *pid, uint32_t *uid)
+{
+    *pid = (int32_t)((uint64_t)v & 0x3fffffu);
+    *uid = (uint32_t)((uint64_t)v >> 22);
+    return *pid > 0 && ((uint64_t)v >> 54) == 0 ? 0 : -1;
+}
 
 /* A send whose payload is larger than WIRE_FRAG_MAX goes in pieces: W_FRAG
  * frames (total, offset, up to WIRE_FRAG_MAX bytes each, offsets from 0

@@ -64,7 +64,7 @@ static void hdr(const uint8_t *p, size_t n)
         struct wire_hdr h, again;
         if (!decoded(wire_hdr_get(b, limits[i], &h)))
             continue;
-        CHECK(h.type >= W_HELLO && h.type <= W_FRAG && h.len <= limits[i]);
+        CHECK(h.type >= W_HELLO && h.type <= W_CONFIRM && h.len <= limits[i]);
         uint8_t out[WIRE_HDR];
         wire_hdr_put(out, &h);
         CHECK(decoded(wire_hdr_get(out, limits[i], &again)));

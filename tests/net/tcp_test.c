@@ -48,8 +48,8 @@ static int setup(void **state)
     /* These tests are about the network path: a gateway on this machine
      * is not skipped (bypass_on_this_machine tests that). */
     setenv("MBX_TCP_BYPASS", "0", 1);
-    static const char *const allow[] = {"jobs*", "rv",   "gone",  "full",
-                                        "calls", "cut*", "frag*", NULL};
+    static const char *const allow[] = {"jobs*", "rv",    "gone",  "full", "calls",
+                                        "cut*",  "frag*", "conf*", NULL};
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
     o.allow = allow;
@@ -533,6 +533,107 @@ static void calls_exactly_once_across_cuts(void **state)
     mbx_unlink("cut-calls");
 }
 
+/* mbx_send_confirmed across: returns once a receiver on the far side took
+ * the message, names it and the gateway's HOST:PORT; one nobody took in
+ * time is taken back from the far mailbox. */
+static void confirmed_send_across(void **state)
+{
+    (void)state;
+    mbx *local = test_box("conf", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "conf", MBX_SEND);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        /* Takes the message only once it has waited in the mailbox. */
+        mbx_stat st;
+        for (int i = 0; i < 10000 && (mbx_stat_get(local, &st) || st.count == 0); i++)
+            usleep(1000);
+        usleep(50000);
+        char buf[64];
+        mbx_msginfo info;
+        int ok = mbx_recv(local, buf, sizeof(buf), &info, 10000000000ll) == 5 &&
+                 memcmp(buf, "taken", 5) == 0 && info.reply_token == 0;
+        _exit(ok ? 0 : 1);
+    }
+    mbx_receipt who;
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(mbx_send_confirmed(remote, "taken", 5, 0, 20000000000ll, &who), 0);
+    assert_int_equal(who.taker_pid, p);
+    assert_int_equal(who.taker_uid, getuid());
+    char host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%d", gw_port);
+    assert_string_equal(who.taker_host, host);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Nobody takes this one: withdrawn from the far mailbox. */
+    assert_int_equal(mbx_send_confirmed(remote, "never", 5, 0, 100000000ll, NULL), -ETIMEDOUT);
+    char buf[64];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("conf");
+}
+
+/* Confirmed sends through a link cut every few milliseconds: each returns
+ * 0 with a receipt, and each message is taken exactly once (a request sent
+ * again after a cut is answered from the gateway's memory). */
+struct confirm_taker {
+    mbx *box;
+    volatile int stop;
+    uint8_t taken[CALLS_MAX];
+};
+
+static void *take_all(void *arg)
+{
+    struct confirm_taker *t = arg;
+    while (!t->stop) {
+        uint32_t id;
+        if (mbx_recv(t->box, &id, sizeof(id), NULL, 50000000ll) == sizeof(id) && id < CALLS_MAX)
+            t->taken[id]++;
+    }
+    return NULL;
+}
+
+static void confirmed_exactly_once_across_cuts(void **state)
+{
+    (void)state;
+    mbx *local = test_box("conf-cut", 8, 64, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "conf-cut", MBX_SEND);
+    static struct confirm_taker tk;
+    memset(&tk, 0, sizeof(tk));
+    tk.box = local;
+    pthread_t tt, ct;
+    assert_int_equal(pthread_create(&tt, NULL, take_all, &tk), 0);
+    struct cutter c = {p, 0, 0};
+    srand(13);
+    assert_int_equal(pthread_create(&ct, NULL, cut_often, &c), 0);
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < CALLS_MAX && (i < CALLS || c.cuts < 10); i++, sent++) {
+        mbx_receipt who;
+        assert_int_equal(mbx_send_confirmed(remote, &i, sizeof(i), 0, 10000000000ll, &who), 0);
+        assert_int_equal(who.taker_pid, getpid());
+    }
+    c.stop = 1;
+    pthread_join(ct, NULL);
+    tk.stop = 1;
+    pthread_join(tt, NULL);
+    int twice = 0;
+    for (uint32_t i = 0; i < sent; i++) {
+        assert_true(tk.taken[i] >= 1);
+        twice += tk.taken[i] > 1;
+    }
+    print_message("%u confirmed sends, link cut %d times: %d taken twice\n", sent, c.cuts, twice);
+    assert_int_equal(twice, 0);
+    assert_true(c.cuts > 5);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("conf-cut");
+}
+
 static void *cut_later(void *arg)
 {
     struct tcp_proxy *p = arg;
@@ -749,6 +850,8 @@ int main(void)
         cmocka_unit_test(bypass_on_this_machine),
         cmocka_unit_test(exactly_once_across_cuts),
         cmocka_unit_test(calls_exactly_once_across_cuts),
+        cmocka_unit_test(confirmed_send_across),
+        cmocka_unit_test(confirmed_exactly_once_across_cuts),
         cmocka_unit_test(timed_send_resent_after_its_deadline),
         cmocka_unit_test(stalled_link_is_detected),
         cmocka_unit_test(large_message_does_not_hold_back_a_small_one),
