@@ -23,12 +23,21 @@ struct band_arg {
     unsigned band;
 };
 
-/* Waits for the delivery turn: nobody delivering, nobody of a higher band
- * waiting. */
-static void turn_take(struct bimport *im, unsigned band)
+/* The delivery turn. A band's thread says it wants it as soon as it
+ * holds a message (and keeps saying so while more of its band are at
+ * hand), so a lower band never slips in between two messages of a
+ * higher one. */
+static void turn_want(struct bimport *im, unsigned band)
 {
     pthread_mutex_lock(&im->mu);
     im->waiting[band]++;
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* Waits until nobody delivers and no higher band wants the turn. */
+static void turn_take(struct bimport *im, unsigned band)
+{
+    pthread_mutex_lock(&im->mu);
     for (;;) {
         int higher = 0;
         for (unsigned k = band + 1; k < NSUBJ_BANDS; k++)
@@ -37,30 +46,40 @@ static void turn_take(struct bimport *im, unsigned band)
             break;
         pthread_cond_wait(&im->cv, &im->mu);
     }
-    im->waiting[band]--;
     im->sending = 1;
     pthread_mutex_unlock(&im->mu);
 }
 
-static void turn_give(struct bimport *im)
+/* Ends a delivery; still_want: the band has more at hand. */
+static void turn_give(struct bimport *im, unsigned band, int sending, int still_want)
 {
     pthread_mutex_lock(&im->mu);
-    im->sending = 0;
+    if (sending)
+        im->sending = 0;
+    if (!still_want)
+        im->waiting[band]--;
     pthread_cond_broadcast(&im->cv);
     pthread_mutex_unlock(&im->mu);
 }
 
-/* Delivers one message into the mailbox, waiting while it is full.
- * Returns 0, 1 when refused (too large), or -1 when the bridge stops
- * first. With JetStream, records the delivery (jsstate) around it. */
-static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq)
+/* Delivers one message into the mailbox, waiting while it is full; more:
+ * the band has more at hand (*held: it said it wants the turn). Returns 0,
+ * 1 when refused (too large), or -1 when the bridge stops first. With
+ * JetStream, records the delivery (jsstate) around it. */
+static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq, int *held,
+                   int more)
 {
     struct mbx_bridge *b = im->b;
     unsigned prio;
     uint64_t type;
     int len = natsMsg_GetDataLength(msg);
+    if (!*held)
+        turn_want(im, band);
+    *held = 1;
     if (len < 0 || (uint64_t)len > im->max_msg) {
         __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+        turn_give(im, band, 0, more);
+        *held = more;
         return 1;
     }
     bridge_msg_prio(msg, band, &prio, &type);
@@ -76,7 +95,9 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     while ((r == -ETIMEDOUT || r == -EINTR || r == -EAGAIN) && !bridge_stopping(b));
     if (im->st)
         jsstate_end(im->st, r == 0);
-    turn_give(im);
+    more = more && r == 0;
+    turn_give(im, band, 1, more);
+    *held = more;
     if (r == 0) {
         __atomic_fetch_add(&b->n_imported, 1, __ATOMIC_RELAXED);
         return 0;
@@ -93,17 +114,25 @@ static void *core_band_main(void *arg)
     struct bimport *im = a->im;
     unsigned band = a->band;
     free(a);
+    int held = 0;
     while (!bridge_stopping(im->b)) {
         natsMsg *msg = NULL;
         natsStatus s = natsSubscription_NextMsg(&msg, im->sub[band], IMPORT_WAIT_MS);
         if (s != NATS_OK) {
+            if (held)
+                turn_give(im, band, 0, 0);
+            held = 0;
             if (s != NATS_TIMEOUT)
                 nats_Sleep(50);
             continue;
         }
-        deliver(im, band, msg, 0);
+        int pending = 0;
+        natsSubscription_GetPending(im->sub[band], &pending, NULL);
+        deliver(im, band, msg, 0, &held, pending > 0);
         natsMsg_Destroy(msg);
     }
+    if (held)
+        turn_give(im, band, 0, 0);
     return NULL;
 }
 
@@ -155,7 +184,7 @@ static void *js_band_main(void *arg)
                 nats_Sleep(100);
             continue;
         }
-        int stop = 0;
+        int stop = 0, held = 0;
         for (int k = 0; k < list.Count; k++) {
             natsMsg *msg = list.Msgs[k];
             if (stop)
@@ -166,7 +195,7 @@ static void *js_band_main(void *arg)
                 ack(im, msg);
                 continue;
             }
-            int r = deliver(im, band, msg, seq);
+            int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count);
             if (r < 0) {
                 stop = 1;
                 continue;
@@ -176,6 +205,8 @@ static void *js_band_main(void *arg)
             else
                 ack(im, msg);
         }
+        if (held)
+            turn_give(im, band, 0, 0);
         natsMsgList_Destroy(&list);
     }
     return NULL;
