@@ -539,6 +539,10 @@ typedef struct mbx_bridge_options {
     uint32_t replicas;        /* JetStream: copies of each stream (a cluster: 3); 1 */
     uint32_t pending_limit;   /* core imports: messages held for a full mailbox; 65536 */
     uint32_t call_timeout_ms; /* how long a bridged request waits for its reply; 5000 */
+    /* JetStream: how long a message fetched and not yet acknowledged is
+     * kept from others before the stream sends it again; 30000. A bridge
+     * waiting on a full mailbox says it is still working on what it holds. */
+    uint32_t ack_wait_ms;
 } mbx_bridge_options;
 
 /* Fills *o with the defaults (no server, no mailboxes yet). Never fails. */

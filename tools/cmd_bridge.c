@@ -49,6 +49,8 @@ static const char usage[] =
     "  -n, --pending COUNT     core NATS: messages held for a full mailbox before\n"
     "                          the client drops (default 65536)\n"
     "  -t, --call-timeout DURATION  how long a bridged request waits (default 5s)\n"
+    "  -w, --ack-wait DURATION  JetStream: how long a fetched message is kept from\n"
+    "                          others before the stream sends it again (default 30s)\n"
     "  -h, --help              show this help\n";
 
 static const struct option options[] = {
@@ -70,6 +72,7 @@ static const struct option options[] = {
     {"tls-key", required_argument, NULL, 'Y'},
     {"pending", required_argument, NULL, 'n'},
     {"call-timeout", required_argument, NULL, 't'},
+    {"ack-wait", required_argument, NULL, 'w'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -92,8 +95,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     mbx_bridge_options_init(&o);
     o.token = getenv("MBX_NATS_TOKEN");
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":s:e:i:JR:P:H:u:p:T:c:k:K:A:C:Y:n:t:h", options, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, ":s:e:i:JR:P:H:u:p:T:c:k:K:A:C:Y:n:t:w:h", options,
+                            NULL)) != -1) {
         switch (c) {
         case 's':
             o.servers = optarg;
@@ -158,6 +161,14 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             if (err || ns <= 0 || ns / 1000000 > UINT32_MAX)
                 return cli_bad_value(cmd, "--call-timeout", optarg, err ? err : -ERANGE);
             o.call_timeout_ms = (uint32_t)(ns / 1000000 ? ns / 1000000 : 1);
+            break;
+        }
+        case 'w': {
+            int64_t ns;
+            err = parse_duration(optarg, &ns);
+            if (err || ns < 1000000 || ns / 1000000 > UINT32_MAX)
+                return cli_bad_value(cmd, "--ack-wait", optarg, err ? err : -ERANGE);
+            o.ack_wait_ms = (uint32_t)(ns / 1000000);
             break;
         }
         case 'h':

@@ -23,6 +23,7 @@ EXPORT void mbx_bridge_options_init(mbx_bridge_options *o)
     o->replicas = 1;
     o->pending_limit = 65536;
     o->call_timeout_ms = 5000;
+    o->ack_wait_ms = 30000;
 }
 
 void bridge_msg_prio(natsMsg *msg, unsigned band, unsigned *prio, uint64_t *type)
@@ -169,9 +170,12 @@ static void bridge_free(struct mbx_bridge *b)
             pthread_join(b->ex[i].th, NULL);
     }
     bcalls_stop(b);
-    for (size_t i = 0; i < b->nex; i++)
+    for (size_t i = 0; i < b->nex; i++) {
         if (b->ex[i].m)
             mbx_close(b->ex[i].m);
+        journal_close(b->ex[i].j);
+        free(b->ex[i].buf);
+    }
     if (b->nc) {
         natsConnection_FlushTimeout(b->nc, 1000);
         natsConnection_Close(b->nc);
@@ -217,6 +221,7 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
     b->replicas = o->replicas ? o->replicas : 1;
     b->pending_limit = o->pending_limit ? o->pending_limit : 65536;
     b->call_timeout_ms = o->call_timeout_ms ? o->call_timeout_ms : 5000;
+    b->ack_wait_ms = o->ack_wait_ms ? o->ack_wait_ms : 30000;
     b->ex = calloc(nex ? nex : 1, sizeof(*b->ex));
     b->im = calloc(nim ? nim : 1, sizeof(*b->im));
     if (!r && (!b->ex || !b->im))
@@ -241,11 +246,13 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         snprintf(e->name, sizeof(e->name), "%s", o->exports[i]);
         r = subjects(b, e->name, e->subj);
         if (!r)
-            r = open_box(b, e->name, MBX_RECV, &e->m, NULL, NULL);
-        if (!r && b->jetstream) {
-            char stream[160];
-            r = bridge_stream(b, e->name, stream, sizeof(stream));
-        }
+            r = open_box(b, e->name, MBX_RECV, &e->m, &e->max_msg, NULL);
+        if (!r && b->jetstream)
+            r = bridge_stream(b, e->name, e->stream, sizeof(e->stream));
+        if (!r && b->jetstream)
+            r = journal_open(e->stream, e->max_msg, &e->j);
+        if (!r && !b->jetstream && !(e->buf = malloc(e->max_msg ? e->max_msg : 1)))
+            r = -ENOMEM;
     }
     for (size_t i = 0; !r && i < nim; i++) {
         struct bimport *im = &b->im[i];

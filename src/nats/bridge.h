@@ -9,6 +9,7 @@
 
 #include "core/names.h"
 #include "mbx.h"
+#include "nats/journal.h"
 #include "nats/jsstate.h"
 #include "nats/subject.h"
 
@@ -31,6 +32,10 @@ struct bexport {
     char name[NAME_MAX_LEN + 1];
     char subj[NSUBJ_BANDS + 1][NSUBJ_MAX]; /* per band, then the request subject */
     char epoch[48];                        /* JetStream message ids: this mailbox's life */
+    char stream[160];
+    uint64_t max_msg;
+    struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
+    uint8_t *buf;          /* core NATS: the message in hand */
     pthread_t th;
     int started;
 };
@@ -61,7 +66,7 @@ struct mbx_bridge {
     char prefix[NSUBJ_PREFIX_MAX + 1];
     char host[NSUBJ_HOST_MAX + 1];
     int jetstream;
-    uint32_t replicas, pending_limit, call_timeout_ms;
+    uint32_t replicas, pending_limit, call_timeout_ms, ack_wait_ms;
     int64_t max_payload;
     int stopping; /* atomic */
     struct bexport *ex;

@@ -1,7 +1,8 @@
-/* Exported mailboxes: each has a thread that takes its messages (as loans,
- * given back only once NATS has them) and publishes them to the subject of
- * their priority band; a request becomes a NATS request whose reply (or
- * failure) is sent back to the caller. */
+/* Exported mailboxes: each has a thread that takes its messages and
+ * publishes them to the subject of their priority band (with JetStream,
+ * through the export journal, until the stream has stored them); a request
+ * becomes a NATS request whose reply (or failure) is sent back to the
+ * caller. */
 #include "nats/bridge.h"
 
 #include "core/transport.h"
@@ -237,25 +238,39 @@ static void *export_main(void *arg)
 {
     struct bexport *e = arg;
     struct mbx_bridge *b = e->b;
+    struct journal_rec *j = e->j;
+    /* What the last run took and the stream may not have: first. */
+    if (j && journal_pending(j) &&
+        publish(e, nsubj_band(j->info.priority), j->payload, j->info.size, &j->info, j->type) == 0)
+        __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
     while (!bridge_stopping(b)) {
-        const void *buf;
-        mbx_msginfo info;
-        uint64_t type = 0;
-        ssize_t n = mbx_recv_loan_select(e->m, MBX_SEL_ANY, 0, &buf, &info, &type, EXPORT_WAIT_NS);
-        if (n == -ETIMEDOUT || n == -EAGAIN || n == -EINTR)
-            continue;
+        mbx_msginfo local, *info = j ? &j->info : &local;
+        uint64_t local_type = 0, *type = j ? &j->type : &local_type;
+        void *buf = j ? (void *)j->payload : (void *)e->buf;
+        if (j) {
+            /* Taken from here on: the receive writes into the journal. */
+            __atomic_store_n(&j->info.seq, 0, __ATOMIC_RELEASE);
+            j->type = 0;
+            __atomic_store_n(&j->state, 1, __ATOMIC_RELEASE);
+        }
+        ssize_t n =
+            mbx_recv_select(e->m, MBX_SEL_ANY, 0, buf, e->max_msg, info, type, EXPORT_WAIT_NS);
         if (n < 0) {
-            nats_Sleep(100);
+            if (j)
+                __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
+            if (n != -ETIMEDOUT && n != -EAGAIN && n != -EINTR)
+                nats_Sleep(100);
             continue;
         }
-        if (info.reply_token) {
-            forward_call(e, buf, (size_t)n, &info, type);
-            mbx_release(e->m, buf);
-            continue;
-        }
-        if (publish(e, nsubj_band(info.priority), buf, (size_t)n, &info, type) == 0)
+        if (info->reply_token) {
+            forward_call(e, buf, (size_t)n, info, *type);
+        } else if (publish(e, nsubj_band(info->priority), buf, (size_t)n, info, *type) == 0) {
             __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
-        mbx_release(e->m, buf);
+        } else {
+            break; /* stopping: the journal keeps it for the next run */
+        }
+        if (j)
+            __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
     }
     return NULL;
 }

@@ -12,11 +12,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define IMPORT_WAIT_MS 200       /* how often a waiting import looks at stopping */
 #define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
 #define FETCH_MAX      256
 #define PENDING_BYTES  (256 << 20) /* core: bytes held for a full mailbox */
+
+/* JetStream: the fetched batch a band's thread holds, told "in progress"
+ * while a full mailbox holds it up, so the stream does not send it to
+ * another bridge meanwhile. */
+struct held_batch {
+    natsMsgList *list;
+    int from;              /* the first message not yet delivered */
+    int64_t last_progress; /* CLOCK_MONOTONIC ns */
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void keep_held(struct bimport *im, struct held_batch *h)
+{
+    int64_t now = mono_ns();
+    if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
+        return;
+    for (int k = h->from; k < h->list->Count; k++)
+        natsMsg_InProgress(h->list->Msgs[k], NULL);
+    h->last_progress = now;
+}
 
 struct band_arg {
     struct bimport *im;
@@ -67,7 +94,7 @@ static void turn_give(struct bimport *im, unsigned band, int sending, int still_
  * 1 when refused (too large), or -1 when the bridge stops first. With
  * JetStream, records the delivery (jsstate) around it. */
 static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq, int *held,
-                   int more)
+                   int more, struct held_batch *hb)
 {
     struct mbx_bridge *b = im->b;
     unsigned prio;
@@ -90,9 +117,12 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
         jsstate_begin(im->st, seq, r ? UINT64_MAX : st.sent_total);
     }
     int r;
-    do
+    for (;;) {
         r = mbx_send_typed(im->m, natsMsg_GetData(msg), (size_t)len, prio, type, SEND_WAIT_NS);
-    while ((r == -ETIMEDOUT || r == -EINTR || r == -EAGAIN) && !bridge_stopping(b));
+        if ((r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN) || bridge_stopping(b))
+            break;
+        keep_held(im, hb);
+    }
     if (im->st)
         jsstate_end(im->st, r == 0);
     more = more && r == 0;
@@ -128,7 +158,7 @@ static void *core_band_main(void *arg)
         }
         int pending = 0;
         natsSubscription_GetPending(im->sub[band], &pending, NULL);
-        deliver(im, band, msg, 0, &held, pending > 0);
+        deliver(im, band, msg, 0, &held, pending > 0, NULL);
         natsMsg_Destroy(msg);
     }
     if (held)
@@ -185,6 +215,7 @@ static void *js_band_main(void *arg)
             continue;
         }
         int stop = 0, held = 0;
+        struct held_batch hb = {&list, 0, mono_ns()};
         for (int k = 0; k < list.Count; k++) {
             natsMsg *msg = list.Msgs[k];
             if (stop)
@@ -195,7 +226,8 @@ static void *js_band_main(void *arg)
                 ack(im, msg);
                 continue;
             }
-            int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count);
+            hb.from = k;
+            int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count, &hb);
             if (r < 0) {
                 stop = 1;
                 continue;
@@ -305,7 +337,7 @@ int bimport_start(struct bimport *im)
             jsSubOptions_Init(&so);
             so.Stream = im->stream;
             so.Config.AckPolicy = js_AckExplicit;
-            so.Config.AckWait = (int64_t)30 * 1000000000;
+            so.Config.AckWait = (int64_t)b->ack_wait_ms * 1000000;
             so.Config.MaxAckPending = 4 * FETCH_MAX;
             jsErrCode jerr = 0;
             for (int tries = 0; tries < 50; tries++) {

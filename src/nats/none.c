@@ -13,6 +13,7 @@ EXPORT void mbx_bridge_options_init(mbx_bridge_options *o)
     o->replicas = 1;
     o->pending_limit = 65536;
     o->call_timeout_ms = 5000;
+    o->ack_wait_ms = 30000;
 }
 
 EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
