@@ -93,6 +93,10 @@ int nsubj_subject(const char *prefix, int band, const char *name, const char *ho
         (r = put(out, cap, &at, b, strlen(b))) || (r = put(out, cap, &at, ".", 1)))
         return r;
     pid_t pid = name_pid(name);
+    /* Pids the kernel can give (pid_max is at most 2^22), as the parser
+     * reads them. */
+    if (pid > (1 << 22))
+        return -EINVAL;
     if (pid > 0) {
         char num[16];
         int n = snprintf(num, sizeof(num), "%d", (int)pid);

@@ -226,6 +226,7 @@ static void queue_group_shares(void **state)
     } while (sb.count + sc.count < 400 && nh_now() < deadline);
     assert_int_equal(sb.count + sc.count, 400);
     /* NATS picks a member at random for each message: both get some. */
+    printf("queue group of two: %u and %u of 400\n", sb.count, sc.count);
     assert_true(sb.count > 0 && sc.count > 0);
     usleep(100000);
     mbx_stat_get(inb, &sb);

@@ -120,6 +120,9 @@ static void refuses_bad_inputs_to_make(void **state)
     assert_int_equal(nsubj_subject("a..b", 0, "jobs", "h", out, sizeof(out)), -EINVAL);
     assert_int_equal(nsubj_subject("mbx", 0, "@12", "h.x", out, sizeof(out)), -EINVAL);
     assert_int_equal(nsubj_subject("mbx", 0, "@12", NULL, out, sizeof(out)), -EINVAL);
+    /* Over pid_max's bound: the parser would not read it back (found by
+     * fuzz_subject). */
+    assert_int_equal(nsubj_subject("mbx", 0, "@81234230", "h", out, sizeof(out)), -EINVAL);
     assert_int_equal(nsubj_subject("mbx", 0, "jobs", "h", out, 11), -ENAMETOOLONG);
     assert_int_equal(nsubj_subject("mbx", 0, "jobs", "h", out, 12), 11);
 }
