@@ -161,7 +161,8 @@ const char *mbx_strerror(int err);
  * carries its own directory, an absolute path whose components use the
  * same characters (none empty, "." or ".."): the file /DIR/mbx.NAME,
  * whatever $MBX_DIR says (up to 4000 bytes in all). "@PID" is process
- * PID's own mailbox (mbx_self); "tcp://..." names another transport. */
+ * PID's own mailbox (mbx_self); "tcp://..." and (in builds with NATS)
+ * "nats://HOST:PORT/NAME" name other transports. */
 
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
  * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in

@@ -306,6 +306,72 @@ static void max_payload_is_respected(void **state)
     mbx_close(fresh);
 }
 
+/* nats://HOST:PORT/NAME: a program on the fleet without a bridge of its
+ * own, talking to bridges. */
+static void nats_names_reach_the_fleet(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    char name[128];
+    mbx *in = make(at(b, "jobs"), 64, MBX_RECV), *feed = make(at(a, "feed"), 64, MBX_SEND);
+    mbx *svc = make(at(b, "svc"), 64, MBX_RECV);
+    pid_t pb = nh_bridge(
+        b, (const char *[]){"--server", url, "--import", "jobs", "--import", "svc", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "feed", NULL});
+    assert_true(pa > 0 && pb > 0);
+    /* Send: into the importing bridge's mailbox, priorities kept. */
+    mbx *n = NULL;
+    snprintf(name, sizeof(name), "%s/jobs", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(mbx_send(n, "x", 1, (unsigned)i, SEC), 0);
+    assert_int_equal(mbx_sync(n), 0);
+    char buf[256];
+    mbx_msginfo info;
+    unsigned seen = 0;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(mbx_recv(in, buf, sizeof(buf), &info, 20 * SEC), 1);
+        seen |= 1u << info.priority;
+    }
+    assert_int_equal(seen, 0x3ff);
+    assert_int_equal(mbx_unlink(name), -ENOTSUP);
+    mbx_close(n);
+    /* Receive: what the exporting bridge publishes. */
+    snprintf(name, sizeof(name), "%s/feed", url);
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
+    assert_int_equal(mbx_recv(n, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_send(feed, "hello", 5, 300, SEC), 0);
+    assert_int_equal(mbx_recv(n, buf, 2, &info, 20 * SEC), -EMSGSIZE); /* kept */
+    assert_int_equal(info.size, 5);
+    assert_int_equal(mbx_recv(n, buf, sizeof(buf), &info, SEC), 5);
+    assert_int_equal(info.priority, 300);
+    assert_memory_equal(buf, "hello", 5);
+    mbx_close(n);
+    /* Call: answered behind the importing bridge; nobody: -ENOENT. */
+    struct echo e = {svc, 1};
+    pthread_t th;
+    pthread_create(&th, NULL, echo_main, &e);
+    snprintf(name, sizeof(name), "%s/svc", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_call(n, "abc", 3, 0, buf, sizeof(buf), 20 * SEC), 3);
+    assert_memory_equal(buf, "ABC", 3);
+    pthread_join(th, NULL);
+    mbx_close(n);
+    snprintf(name, sizeof(name), "%s/nobody", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_call(n, "abc", 3, 0, buf, sizeof(buf), 5 * SEC), -ENOENT);
+    mbx_close(n);
+    /* Names it cannot map. */
+    assert_int_equal(mbx_open("nats://127.0.0.1:1", MBX_SEND, NULL, &n), -EINVAL);
+    snprintf(name, sizeof(name), "%s/a b", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), -EINVAL);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(in);
+    mbx_close(feed);
+    mbx_close(svc);
+}
+
 int main(void)
 {
     nh_require();
@@ -314,6 +380,7 @@ int main(void)
         cmocka_unit_test(one_host_to_another),           cmocka_unit_test(high_band_first),
         cmocka_unit_test(calls_cross_and_no_responders), cmocka_unit_test(queue_group_shares),
         cmocka_unit_test(full_mailbox_slows_the_bridge), cmocka_unit_test(max_payload_is_respected),
+        cmocka_unit_test(nats_names_reach_the_fleet),
     };
     if (setup(NULL))
         return 1;
