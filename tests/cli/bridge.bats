@@ -9,7 +9,15 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Skips in a build without NATS (MBX_WITH_NATS off).
+need_nats_build() {
+    if "$MBX" bridge --server nats://127.0.0.1:1 --export jobs 2>&1 | grep -q "without NATS"; then
+        skip "mbx was built without NATS (MBX_WITH_NATS)"
+    fi
+}
+
 start_server() {
+    need_nats_build
     command -v nats-server >/dev/null || skip "nats-server is not installed (apt-get install nats-server)"
     NPORT=$(free_port)
     bg nats-server -a 127.0.0.1 -p "$NPORT" "$@"
@@ -49,6 +57,7 @@ start_bridge() {
 }
 
 @test "bridge refuses a name it cannot map, and a server that is not there" {
+    need_nats_build
     run mbx bridge --server nats://127.0.0.1:1 --export /tmp/x/jobs
     [ "$status" -eq 1 ]
     [[ "$output" == *"invalid"* ]]
