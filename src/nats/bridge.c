@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int bridge_stopping(const struct mbx_bridge *b)
 {
@@ -146,9 +147,47 @@ static int subjects(struct mbx_bridge *b, const char *name, char subj[][NSUBJ_MA
     return 0;
 }
 
+/* The list of what this bridge bridges, for `mbx ls`:
+ * $MBX_DIR/.mbx-bridge.PID.list, lines "export|import NAME SUBJECT
+ * core|jetstream" (no server address: it may hold credentials). Removed
+ * at stop; one a killed bridge leaves names a dead pid, which mbx ls
+ * leaves out. */
+static void list_path(char *path, size_t cap)
+{
+    const char *dir = getenv("MBX_DIR");
+    snprintf(path, cap, "%s/.mbx-bridge.%ld.list", dir && *dir ? dir : "/dev/shm", (long)getpid());
+}
+
+static void list_write(struct mbx_bridge *b)
+{
+    char path[4200], tmp[4300];
+    list_path(path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wx");
+    if (!f)
+        return;
+    for (size_t i = 0; i < b->nex + b->nim; i++) {
+        int ex = i < b->nex;
+        const char *name = ex ? b->ex[i].name : b->im[i - b->nex].name;
+        char subj[NSUBJ_MAX];
+        if (nsubj_subject(b->prefix, -1, name, b->host, subj, sizeof(subj)) > 0)
+            fprintf(f, "%s %s %s %s\n", ex ? "export" : "import", name, subj,
+                    b->jetstream ? "jetstream" : "core");
+    }
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
 static void bridge_free(struct mbx_bridge *b)
 {
     __atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
+    if (b->listed) {
+        char path[4200];
+        list_path(path, sizeof(path));
+        unlink(path);
+    }
     for (size_t i = 0; i < b->nim; i++) {
         struct bimport *im = &b->im[i];
         for (int k = 0; k <= NSUBJ_BANDS; k++) {
@@ -279,6 +318,8 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         bridge_free(b);
         return r;
     }
+    list_write(b);
+    b->listed = 1;
     *out = b;
     return 0;
 }

@@ -69,6 +69,7 @@ struct mbx_bridge {
     uint32_t replicas, pending_limit, call_timeout_ms, ack_wait_ms;
     int64_t max_payload;
     int stopping; /* atomic */
+    int listed;   /* wrote its list for mbx ls */
     struct bexport *ex;
     size_t nex;
     struct bimport *im;

@@ -85,6 +85,31 @@ start_bridge() {
     [ "$output" = HELLO ]
     run mbx call nobody hello -t 10s
     [ "$status" -eq 1 ]
+    run mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"bridged to NATS"* ]]
+    [[ "$output" == *"jobs"*"export"*"core"*"mbx.*.jobs"* ]]
+    run env MBX_DIR="$B" "$MBX" ls
+    [[ "$output" == *"svc"*"import"* ]]
+}
+
+@test "mbx ls leaves out what a stopped or killed bridge bridged" {
+    start_server
+    start_bridge "$MBX_DIR" --export jobs
+    pid=${BG_PIDS[-1]}
+    run mbx ls
+    [[ "$output" == *"bridged to NATS"* ]]
+    kill -TERM "$pid"
+    wait "$pid" || true
+    run mbx ls
+    [[ "$output" != *"bridged to NATS"* ]]
+    [ -z "$(ls -A "$MBX_DIR" | grep '^\.mbx-bridge\..*\.list$' || true)" ]
+    start_bridge "$MBX_DIR" --export jobs
+    pid=${BG_PIDS[-1]}
+    kill -KILL "$pid"
+    wait "$pid" || true
+    run mbx ls
+    [[ "$output" != *"bridged to NATS"* ]]
 }
 
 @test "JetStream: what was sent while no bridge imported it arrives later" {
