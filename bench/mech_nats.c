@@ -2,8 +2,9 @@
  * started by setup and stopped by teardown (n/a without nats-server).
  *
  * "nats": plain libnats. Round trip: the initiator's natsConnection_Request,
- * the responder's NextMsg and Publish of the reply. One-way: Publish and
- * NextMsg on a subject.
+ * the responder's NextMsg and Publish of the reply, written at once
+ * (SendAsap). One-way: Publish, batched by the client's flusher, and
+ * NextMsg on a subject. The bridges use their connections the same way.
  *
  * "mbx-nats": mailboxes through two bridges (mbx_bridge_start, core NATS),
  * each in its side's process with a mailbox directory of its own (two
@@ -143,13 +144,14 @@ static int plain_attach(struct chan *c, enum mech_role role, int index)
 {
     (void)index;
     struct nats_priv *s = c->priv;
-    /* Written at once, as the bridges do. */
+    /* As the bridges do: requests and replies written at once, streams of
+     * messages batched by the client's flusher. */
     natsOptions *opts = NULL;
     natsStatus st = natsOptions_Create(&opts);
     if (st == NATS_OK)
         st = natsOptions_SetURL(opts, s->url);
     if (st == NATS_OK)
-        st = natsOptions_SetSendAsap(opts, true);
+        st = natsOptions_SetSendAsap(opts, c->p.pattern == PATTERN_PINGPONG);
     if (st == NATS_OK)
         st = natsConnection_Connect(&s->nc, opts);
     natsOptions_Destroy(opts);

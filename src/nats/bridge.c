@@ -215,6 +215,11 @@ static void bridge_free(struct mbx_bridge *b)
         journal_close(b->ex[i].j);
         free(b->ex[i].buf);
     }
+    if (b->bulk) {
+        natsConnection_FlushTimeout(b->bulk, 1000);
+        natsConnection_Close(b->bulk);
+    }
+    natsConnection_Destroy(b->bulk);
     if (b->nc) {
         natsConnection_FlushTimeout(b->nc, 1000);
         natsConnection_Close(b->nc);
@@ -266,7 +271,9 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
     if (!r && (!b->ex || !b->im))
         r = -ENOMEM;
     if (!r)
-        r = nconn_open(o, &b->nc);
+        r = nconn_open(o, 1, &b->nc);
+    if (!r && nex && !b->jetstream)
+        r = nconn_open(o, 0, &b->bulk);
     if (!r) {
         b->max_payload = natsConnection_GetMaxPayload(b->nc);
         if (b->max_payload <= BRIDGE_HDR_ROOM)

@@ -61,7 +61,8 @@ struct bimport {
 };
 
 struct mbx_bridge {
-    natsConnection *nc;
+    natsConnection *nc;   /* requests, replies, JetStream, subscriptions: written at once */
+    natsConnection *bulk; /* core NATS exports' messages: writes batched */
     jsCtx *js;
     char prefix[NSUBJ_PREFIX_MAX + 1];
     char host[NSUBJ_HOST_MAX + 1];

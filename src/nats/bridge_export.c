@@ -209,7 +209,7 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
         if (s == NATS_OK)
             s = set_headers(msg, info->priority, type);
         if (s == NATS_OK && !b->jetstream) {
-            s = natsConnection_PublishMsg(b->nc, msg);
+            s = natsConnection_PublishMsg(b->bulk, msg);
         } else if (s == NATS_OK) {
             jsPubOptions po;
             jsPubOptions_Init(&po);

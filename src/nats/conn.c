@@ -67,7 +67,7 @@ static void quiet_errors(natsConnection *nc, natsSubscription *sub, natsStatus e
     (void)nc, (void)sub, (void)err, (void)arg;
 }
 
-int nconn_open(const mbx_bridge_options *o, natsConnection **nc)
+int nconn_open(const mbx_bridge_options *o, int asap, natsConnection **nc)
 {
     if (!o->servers || strlen(o->servers) > 4096)
         return -EINVAL;
@@ -106,10 +106,8 @@ int nconn_open(const mbx_bridge_options *o, natsConnection **nc)
         s = natsOptions_SetTimeout(opts, 2000);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(opts, quiet_errors, NULL);
-    /* Written at once, not batched by the client's flusher (which costs a
-     * request about a millisecond). */
     if (s == NATS_OK)
-        s = natsOptions_SetSendAsap(opts, true);
+        s = natsOptions_SetSendAsap(opts, asap != 0);
     if (s == NATS_OK && o->user)
         s = natsOptions_SetUserInfo(opts, o->user, o->password ? o->password : "");
     if (s == NATS_OK && o->token)

@@ -11,10 +11,13 @@
 
 /* Connects with the servers and credentials of o; the client reconnects
  * for ever (a cluster: to any member) and buffers what is published
- * meanwhile. Returns 0 with *nc set, or -EINVAL (no or bad server list),
+ * meanwhile. asap: every publish is written at once (for requests and
+ * replies: the client's flusher otherwise batches writes, which costs a
+ * request about a millisecond); else batched (for streams of messages).
+ * Returns 0 with *nc set, or -EINVAL (no or bad server list),
  * -ENOENT (a credentials or certificate file is missing), -EACCES
  * (credentials refused), -ECONNREFUSED (nobody answered), -ENOMEM. */
-int nconn_open(const mbx_bridge_options *o, natsConnection **nc);
+int nconn_open(const mbx_bridge_options *o, int asap, natsConnection **nc);
 
 /* Writes this machine's id (16 hex digits of /etc/machine-id, else of the
  * boot id) into out (cap >= 17). Returns 0 or -errno. */

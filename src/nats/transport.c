@@ -108,7 +108,7 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
     bo.token = getenv("MBX_NATS_TOKEN");
     bo.creds_file = getenv("MBX_NATS_CREDS");
     if (!r)
-        r = nconn_open(&bo, &b->nc);
+        r = nconn_open(&bo, 1, &b->nc);
     if (!r)
         b->max_msg = natsConnection_GetMaxPayload(b->nc) - BRIDGE_HDR_ROOM;
     for (int i = 0; !r && (flags & MBX_RECV) && i < NSUBJ_BANDS; i++) {
