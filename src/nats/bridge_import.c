@@ -177,15 +177,21 @@ static uint64_t stream_seq(natsMsg *msg)
     return seq;
 }
 
-/* Acknowledges, waiting for the server to confirm, a few times. */
+/* Acknowledges, waiting for the server to confirm (half a second each
+ * time), a few times: a cluster electing a leader does not hold the
+ * delivery of the rest for long. */
 static void ack(struct bimport *im, natsMsg *msg)
 {
-    for (int i = 0; i < 20 && !bridge_stopping(im->b); i++) {
-        if (natsMsg_AckSync(msg, NULL, NULL) == NATS_OK)
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 500;
+    for (int i = 0; i < 4 && !bridge_stopping(im->b); i++) {
+        if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK)
             return;
         nats_Sleep(50);
     }
-    /* Not confirmed: the stream sends it again, and jsstate knows it. */
+    /* Not confirmed: the stream sends it again after the ack wait, and
+     * jsstate knows it was delivered. */
 }
 
 static void *js_band_main(void *arg)
