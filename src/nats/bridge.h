@@ -91,15 +91,22 @@ struct mbx_bridge {
 /* Room in a subject's payload for the bridge's headers. */
 #define BRIDGE_HDR_ROOM 256
 
+/* 1 once mbx_bridge_stop (or a failed start) began, else 0. */
 int bridge_stopping(const struct mbx_bridge *b);
 
-/* Starts the export thread of e (and, the first time, the inbox of
- * forwarded calls). Returns 0 or -errno. */
+/* Starts the export thread of e. Returns 0 or -EAGAIN (no thread). */
 int bexport_start(struct bexport *e);
+
+/* Subscribes the inbox where replies to forwarded calls come and starts
+ * the thread that ends calls past their time. Returns 0, -ENOMEM, -EIO or
+ * -EAGAIN. bcalls_stop ends it, answering calls still waiting with
+ * -ENOTCONN. */
 int bcalls_start(struct mbx_bridge *b);
 void bcalls_stop(struct mbx_bridge *b);
 
-/* Starts the subscriptions and threads of import i. Returns 0 or -errno. */
+/* Starts the subscriptions (core: queue subscriptions; JetStream: the
+ * durable pull consumers and the delivery record) and threads of import
+ * i. Returns 0 or -errno. */
 int bimport_start(struct bimport *i);
 /* Ensures the JetStream stream of mailbox name exists. Returns 0 or
  * -errno (-EPROTO: no JetStream). */
