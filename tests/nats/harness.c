@@ -110,27 +110,29 @@ static void rm_rf(const char *path)
     rmdir(path);
 }
 
-/* Servers and bridges still running, stopped by nh_cleanup (a failed
- * test leaves its own). */
-static struct nh_server *servers[16];
+/* Servers and bridges still running, by pid, stopped by nh_cleanup (a
+ * failed test leaves its own; its struct nh_server may be gone with its
+ * stack frame, so the pid is what is kept). */
+static pid_t servers[32];
 static pid_t bridges[64];
 
-static void track_bridge(pid_t pid, int add)
+static void track(pid_t *v, int n, pid_t pid, int add)
 {
-    for (int i = 0; i < 64; i++)
-        if (add ? bridges[i] == 0 : bridges[i] == pid) {
-            bridges[i] = add ? pid : 0;
+    for (int i = 0; i < n; i++)
+        if (add ? v[i] == 0 : v[i] == pid) {
+            v[i] = add ? pid : 0;
             return;
         }
 }
 
-static void track_server(struct nh_server *s, int add)
+static void track_bridge(pid_t pid, int add)
 {
-    for (int i = 0; i < 16; i++)
-        if (add ? servers[i] == NULL || servers[i] == s : servers[i] == s) {
-            servers[i] = add ? s : NULL;
-            return;
-        }
+    track(bridges, 64, pid, add);
+}
+
+static void track_server(pid_t pid, int add)
+{
+    track(servers, 32, pid, add);
 }
 
 void nh_cleanup(void)
@@ -141,10 +143,11 @@ void nh_cleanup(void)
             waitpid(bridges[i], NULL, 0);
             bridges[i] = 0;
         }
-    for (int i = 0; i < 16; i++)
-        if (servers[i]) {
-            nh_server_stop(servers[i], SIGKILL);
-            servers[i] = NULL;
+    for (int i = 0; i < 32; i++)
+        if (servers[i] > 0) {
+            kill(servers[i], SIGKILL);
+            waitpid(servers[i], NULL, 0);
+            servers[i] = 0;
         }
     for (int i = 0; i < ndirs; i++)
         rm_rf(dirs[i]);
@@ -222,7 +225,7 @@ int nh_server_start(struct nh_server *s)
         _exit(127);
     }
     s->pid = pid;
-    track_server(s, 1);
+    track_server(pid, 1);
     int64_t deadline = nh_now() + 30 * (int64_t)1000000000;
     while (nh_now() < deadline) {
         if (accepts(s->port))
@@ -230,6 +233,7 @@ int nh_server_start(struct nh_server *s)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "nats-server %s exited at start (status %d)\n", s->name, status);
+            track_server(pid, 0);
             s->pid = 0;
             return -1;
         }
@@ -240,11 +244,11 @@ int nh_server_start(struct nh_server *s)
 
 void nh_server_stop(struct nh_server *s, int sig)
 {
-    track_server(s, 0);
     if (s->pid <= 0)
         return;
     kill(s->pid, sig);
     waitpid(s->pid, NULL, 0);
+    track_server(s->pid, 0);
     s->pid = 0;
 }
 
