@@ -11,7 +11,7 @@ extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpa
     mech_sysvmq_mbx, mech_zmq, mech_zmq_tcp, mech_nng, mech_nng_tcp, mech_mbx_tcp,
     mech_mbx_tcp_here, mech_mbx_udp, mech_shm_raw, mech_mbx, mech_mbx_deep, mech_mbx_sleep,
     mech_mbx_spin, mech_mbx_epoll, mech_mbx_loan, mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc,
-    mech_iceoryx_zc_poll;
+    mech_iceoryx_zc_poll, mech_nats, mech_mbx_nats;
 
 const struct mech *const mech_all[] = {
     &mech_pipe,
@@ -36,6 +36,10 @@ const struct mech *const mech_all[] = {
     &mech_mbx_tcp,
     &mech_mbx_tcp_here,
     &mech_mbx_udp,
+#ifdef BENCH_HAVE_NATS
+    &mech_nats,
+    &mech_mbx_nats,
+#endif
     &mech_shm_raw,
     &mech_mbx,
     &mech_mbx_deep,
@@ -57,6 +61,9 @@ const char *const mech_not_built[] = {
 #endif
 #ifndef BENCH_HAVE_NNG
     "nng (nng was not found when building)",
+#endif
+#ifndef BENCH_HAVE_NATS
+    "nats, mbx-nats (built without NATS: MBX_WITH_NATS off)",
 #endif
     NULL,
 };

@@ -167,8 +167,8 @@ const char *mbx_strerror(int err);
  * carries its own directory, an absolute path whose components use the
  * same characters (none empty, "." or ".."): the file /DIR/mbx.NAME,
  * whatever $MBX_DIR says (up to 4000 bytes in all). "@PID" is process
- * PID's own mailbox (mbx_self); "tcp://..." and "udp://..." name other
- * transports. */
+ * PID's own mailbox (mbx_self); "tcp://...", "tls://...", "udp://..." and
+ * (in builds with NATS) "nats://HOST:PORT/NAME" name other transports. */
 
 /* Opens mailbox `name` with `flags` (MBX_SEND and/or MBX_RECV, plus MBX_CREATE,
  * MBX_EXCL, MBX_OWNED, MBX_STREAM, MBX_SHARED) and stores a new handle in
@@ -626,6 +626,82 @@ int mbx_udp_gateway_stats_get(const mbx_udp_gateway *g, mbx_udp_gateway_stats *s
 /* Stops the gateway's thread, closes its socket and mailboxes, frees g.
  * Datagrams not yet read are lost. Returns 0, or -EINVAL for NULL. */
 int mbx_udp_gateway_stop(mbx_udp_gateway *g);
+
+/* ---- fleets: mailboxes over NATS ----
+ *
+ * A bridge connects this host's mailboxes to a NATS server or cluster
+ * (README, "Fleets: NATS"). What is sent to an exported mailbox is
+ * published to its subject; what arrives on an imported mailbox's subject
+ * is delivered into it, no faster than it has room. Subjects:
+ * PREFIX.pB.NAME, B the priority band (0: priority 0, 1: 1-15, 2: 16-255,
+ * 3: 256 and above), higher bands delivered first. An mbx_call on an
+ * exported mailbox becomes a NATS request, answered by whoever imports it;
+ * with nobody importing it the call returns -ENOENT. Core NATS is at most
+ * once; with jetstream set every message goes through a work-queue stream
+ * and is delivered exactly once across a kill -9 of either bridge or the
+ * restart of a NATS node (within the de-duplication window, 2 minutes).
+ * Without NATS support in the build, the calls return -EPROTONOSUPPORT. */
+typedef struct mbx_bridge mbx_bridge;
+
+typedef struct mbx_bridge_options {
+    uint32_t size;      /* sizeof(mbx_bridge_options): mbx_bridge_options_init */
+    uint32_t jetstream; /* 1: durable, through JetStream; 0: core NATS (at most once) */
+    /* Required: "nats://HOST:PORT", or several separated by commas (a
+     * cluster: the bridge reconnects to another when one goes). */
+    const char *servers;
+    /* Credentials, passed to the NATS client as they are (NULL: none). */
+    const char *user, *password, *token;
+    const char *creds_file;     /* a .creds file (user JWT and NKey seed) */
+    const char *nkey;           /* an NKey public key, with nkey_seed_file */
+    const char *nkey_seed_file; /* the file holding its seed */
+    const char *tls_ca;         /* CA certificates (PEM): TLS is then required */
+    const char *tls_cert;       /* client certificate chain and key (PEM) */
+    const char *tls_key;
+    const char *prefix;  /* first tokens of every subject; NULL: "mbx" */
+    const char *host_id; /* this machine in "@PID" subjects; NULL: its machine id */
+    /* Local mailbox names, NULL-terminated (NULL: none); at least one
+     * export or import in all. Created with the defaults when missing. */
+    const char *const *exports;
+    const char *const *imports;
+    uint32_t replicas;        /* JetStream: copies of each stream (a cluster: 3); 1 */
+    uint32_t pending_limit;   /* core imports: messages held for a full mailbox; 65536 */
+    uint32_t call_timeout_ms; /* how long a bridged request waits for its reply; 5000 */
+    /* JetStream: how long a message fetched and not yet acknowledged is
+     * kept from others before the stream sends it again; 30000. A bridge
+     * waiting on a full mailbox says it is still working on what it holds. */
+    uint32_t ack_wait_ms;
+} mbx_bridge_options;
+
+/* Fills *o with the defaults (no server, no mailboxes yet). Never fails. */
+void mbx_bridge_options_init(mbx_bridge_options *o);
+
+/* Connects to o->servers and bridges the mailboxes on threads of this
+ * process until mbx_bridge_stop. Returns 0 with *out set, or -EINVAL (bad
+ * options, a name that is not "NAME" or "@PID", a bad prefix or host id),
+ * -EMSGSIZE (an exported or imported mailbox takes messages larger than
+ * the server's max_payload allows), -ECONNREFUSED (no server answered),
+ * -EACCES (the server refused the credentials), -ENOENT (a credentials or
+ * certificate file is missing), -EPROTO (JetStream asked for and not
+ * enabled), -EPROTONOSUPPORT (built without NATS), -ENOMEM, or an error
+ * of mbx_open. */
+int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out);
+
+/* What a bridge has done so far. */
+typedef struct mbx_bridge_stat {
+    uint64_t exported;  /* messages published from exported mailboxes */
+    uint64_t imported;  /* messages delivered into imported mailboxes */
+    uint64_t calls;     /* requests forwarded (both directions) */
+    uint64_t refused;   /* NATS messages not delivered: too large for the mailbox, malformed */
+    uint64_t dropped;   /* core NATS: messages the client dropped (over pending_limit) */
+    uint64_t redeliver; /* JetStream: messages received again and not delivered twice */
+} mbx_bridge_stat;
+
+/* Fills *st. Returns 0, or -EINVAL for NULL. */
+int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st);
+
+/* Stops the bridge: stops taking messages, finishes the one in hand,
+ * closes the connection and frees b. Returns 0, or -EINVAL for NULL. */
+int mbx_bridge_stop(mbx_bridge *b);
 
 /* ---- extensions ---- */
 

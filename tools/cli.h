@@ -23,7 +23,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cmd_create, cmd_send, cmd_recv, cmd_ls, cmd_stat, cmd_top, cmd_rm,
-    cmd_dump, cmd_load, cmd_call, cmd_serve, cmd_serve_echo, cmd_help;
+    cmd_dump, cmd_load, cmd_call, cmd_serve, cmd_serve_echo, cmd_bridge, cmd_help;
 
 /* NULL-terminated, in the order `mbx help` lists them. */
 extern const struct cli_cmd *const cli_commands[];

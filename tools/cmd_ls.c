@@ -9,13 +9,15 @@
 #include "json.h"
 #include "mailbox_list.h"
 #include "mbx.h"
+#include "bridge_ls.h"
 #include "sysv_ls.h"
 
 static const char usage[] =
     "usage: mbx ls [OPTION...]\n"
     "List every mailbox in $MBX_DIR (default /dev/shm) with its messages, bytes,\n"
     "capacity, largest message, mode, user and owner, sorted by name; then the\n"
-    "System V queues libmbx-sysv keeps there, like `ipcs -q` (text only).\n"
+    "System V queues libmbx-sysv keeps there, like `ipcs -q`, and the mailboxes\n"
+    "running NATS bridges (mbx bridge) export and import (text only).\n"
     "\n"
     "  -j, --json            print a JSON array of the objects `mbx stat --json`\n"
     "                        prints; a mailbox that cannot be read has \"name\" and\n"
@@ -93,6 +95,7 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         } else {
             print_text(&l);
             sysv_ls_print(stdout, mailbox_dir());
+            bridge_ls_print(stdout, mailbox_dir());
         }
     }
     mailbox_list_free(&l);

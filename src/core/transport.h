@@ -77,6 +77,9 @@ struct mbx_transport {
      * answer to a request (replies go to the caller's own mailbox). */
     int (*self)(struct mbx **out);
     int (*reply)(const mbx_msginfo *request, const void *buf, size_t len);
+    /* Answers a request with an error: the caller's mbx_call returns err
+     * (a bridge whose far side had nobody to answer). NULL: not served. */
+    int (*reply_error)(const mbx_msginfo *request, int err);
 
     /* Counts a udp:// datagram for the mailbox behind m that was dropped
      * (full: it had no room; else refused as bad), where mbx_stat_ext

@@ -119,15 +119,22 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, int slot, vo
     c.poll_arg = w;
     c.wait.poll_ns = CALL_POLL_NS;
     c.want_token = w->token | REPLY_BIT;
+    uint64_t type = 0;
+    c.type_out = &type;
     int64_t left = clock_remaining(deadline);
     ssize_t n = mb_recv(&c, 0, reply, cap, NULL, left < 0 ? MBX_FOREVER : left);
     slot_release(&me->seg, slot, w->token);
-    if (n >= 0)
-        return n;
-    /* A reply that came in just as the wait ended still counts; after the
-     * slot is gone no new one is sent. */
-    ssize_t late = take_reply(&c, reply, cap);
-    return late == -EAGAIN ? n : late;
+    if (n < 0) {
+        /* A reply that came in just as the wait ended still counts; after
+         * the slot is gone no new one is sent. */
+        ssize_t late = take_reply(&c, reply, cap);
+        if (late == -EAGAIN)
+            return n;
+        n = late;
+    }
+    if (n >= 0 && (type & ~REPLY_ERR_MASK) == REPLY_ERR_TYPE && (type & REPLY_ERR_MASK))
+        return -(ssize_t)(type & REPLY_ERR_MASK);
+    return n;
 }
 
 ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
@@ -170,7 +177,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     return n;
 }
 
-int shm_reply(const mbx_msginfo *request, const void *buf, size_t len)
+static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, uint64_t type)
 {
     uint64_t token = request->reply_token;
     if (token == 0 || (token & (REPLY_BIT | CONFIRM_BIT)) || (int32_t)(token >> 32) <= 0)
@@ -188,8 +195,21 @@ int shm_reply(const mbx_msginfo *request, const void *buf, size_t len)
     if (!r) {
         struct mb_ctx c = handle_ctx(p);
         c.reply_token = token | REPLY_BIT;
+        c.send_type = type;
         r = mb_send(&c, buf, len, 0, REPLY_WAIT_NS);
     }
     shm_peer_put(p);
     return r == -EIDRM ? -ESRCH : r;
+}
+
+int shm_reply(const mbx_msginfo *request, const void *buf, size_t len)
+{
+    return reply_send(request, buf, len, 0);
+}
+
+int shm_reply_error(const mbx_msginfo *request, int err)
+{
+    if (err >= 0 || -err > (int)REPLY_ERR_MASK)
+        return -EINVAL;
+    return reply_send(request, NULL, 0, REPLY_ERR_TYPE | (uint64_t)-err);
 }

@@ -32,4 +32,13 @@ int shm_reply(const mbx_msginfo *request, const void *buf, size_t len);
 int shm_send_confirmed(struct mbx *m, const void *buf, size_t len, unsigned prio,
                        int64_t timeout_ns, mbx_receipt *who);
 
+/* Answers a request with an error instead of a reply: the caller's
+ * mbx_call returns err (-1 .. -65535). The reply is an empty message whose
+ * type says so (REPLY_ERR_TYPE); mbx_reply always sends type 0, so no
+ * reply a server sends can be taken for one. Returns what shm_reply
+ * returns, or -EINVAL for err out of range. */
+#define REPLY_ERR_TYPE 0x4d42584500000000ull /* "MBXE" */
+#define REPLY_ERR_MASK 0xffffull
+int shm_reply_error(const mbx_msginfo *request, int err);
+
 #endif

@@ -114,6 +114,7 @@ const struct mbx_transport mbx__shm_transport = {
     .ready = shm_ready,
     .self = shm_self,
     .reply = shm_reply,
+    .reply_error = shm_reply_error,
     .check_name = name_check,
     .fork_prepare = shm_fork_prepare,
     .fork_parent = shm_fork_parent,

@@ -14,7 +14,7 @@ cc=${CC:-clang}
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DMBX_FUZZ=ON -DMBX_BUILD_TESTS=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_segment fuzz_cli_parse fuzz_msgline fuzz_wire fuzz_udp -j "$(nproc)" >/dev/null
+cmake --build "$build" --target fuzz_segment fuzz_cli_parse fuzz_msgline fuzz_wire fuzz_udp fuzz_subject -j "$(nproc)" >/dev/null
 
 # The targets make their mailbox directories under TMPDIR; one that dies on
 # a crash cannot remove its own, so everything goes in one directory that
@@ -24,7 +24,7 @@ trap 'rm -rf "$scratch"' EXIT INT TERM
 mkdir -p "$here/crashes"
 
 status=0
-for t in segment cli_parse msgline wire udp; do
+for t in segment cli_parse msgline wire udp subject; do
     mkdir -p "$scratch/new-$t"
     log="$scratch/$t.log"
     if TMPDIR=$scratch "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 \
@@ -39,7 +39,7 @@ for t in segment cli_parse msgline wire udp; do
     crashes=$(grep -c 'Test unit written to' "$log" || true)
     echo "fuzz_$t: ${secs}s, ${execs:-?} executions, $crashes crashes/timeouts: $result"
     if [ "$result" = FAILED ]; then
-        grep -E 'ERROR|SUMMARY|fuzz_segment:|fuzz_cli_parse:|fuzz_msgline:|fuzz_wire:|fuzz_udp:|Test unit written' "$log" | head -20
+        grep -E 'ERROR|SUMMARY|fuzz_segment:|fuzz_cli_parse:|fuzz_msgline:|fuzz_wire:|fuzz_udp:|fuzz_subject:|Test unit written' "$log" | head -20
     fi
 done
 exit $status

@@ -1,0 +1,355 @@
+/* NATS rows: a nats-server of the run's own on a free loopback port,
+ * started by setup and stopped by teardown (n/a without nats-server).
+ *
+ * "nats": plain libnats. Round trip: the initiator's natsConnection_Request,
+ * the responder's NextMsg and Publish of the reply, written at once
+ * (SendAsap). One-way: Publish, batched by the client's flusher, and
+ * NextMsg on a subject. The bridges use their connections the same way.
+ *
+ * "mbx-nats": mailboxes through two bridges (mbx_bridge_start, core NATS),
+ * each in its side's process with a mailbox directory of its own (two
+ * "hosts"). The initiator's mailbox is exported, the responder's imported.
+ * Round trip: the initiator's mbx_call (a NATS request between the
+ * bridges), the responder's mbx_recv and mbx_reply. One-way: mbx_send
+ * there, mbx_recv here. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "board.h"
+#include "mech_mbx.h"
+
+struct nats_priv {
+    pid_t server;
+    int port;
+    char url[64];
+    char subject[64];
+    char dir[2][512]; /* mbx-nats: the two hosts' mailbox directories */
+    struct board *board;
+    natsConnection *nc;
+    natsSubscription *sub;
+    mbx *h;
+    mbx_bridge *br;
+};
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static const char *server_path(void)
+{
+    static const char *const paths[] = {"/usr/bin/nats-server", "/usr/local/bin/nats-server",
+                                        "/usr/sbin/nats-server", NULL};
+    for (int i = 0; paths[i]; i++)
+        if (access(paths[i], X_OK) == 0)
+            return paths[i];
+    return NULL;
+}
+
+static void nats_teardown(struct chan *c)
+{
+    struct nats_priv *s = c->priv;
+    if (!s)
+        return;
+    if (s->server > 0) {
+        kill(s->server, SIGTERM);
+        waitpid(s->server, NULL, 0);
+    }
+    board_free(s->board);
+    free(s);
+    c->priv = NULL;
+}
+
+static int nats_setup(struct chan *c, char *why, size_t whylen)
+{
+    const char *path = server_path();
+    if (!path) {
+        snprintf(why, whylen, "nats-server not installed (apt-get install nats-server)");
+        return -ENOENT;
+    }
+    struct nats_priv *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    c->priv = s;
+    s->board = board_new();
+    s->port = free_port();
+    if (!s->board || s->port < 0)
+        return -ENOMEM;
+    snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", s->port);
+    snprintf(s->subject, sizeof(s->subject), "bench.%s", c->p.tag);
+    for (int i = 0; i < 2; i++) {
+        snprintf(s->dir[i], sizeof(s->dir[i]), "%s/nats-%s-%d", c->p.dir, c->p.tag, i);
+        mkdir(s->dir[i], 0700);
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s->port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(path, path, "-a", "127.0.0.1", "-p", port, (char *)NULL);
+        _exit(127);
+    }
+    s->server = pid;
+    for (int i = 0; i < 500; i++) {
+        if (accepts(s->port))
+            return 0;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(why, whylen, "nats-server did not start on port %d", s->port);
+    return -ETIMEDOUT;
+}
+
+/* ---- plain libnats ---- */
+
+static int plain_attach(struct chan *c, enum mech_role role, int index)
+{
+    (void)index;
+    struct nats_priv *s = c->priv;
+    /* As the bridges do: requests and replies written at once, streams of
+     * messages batched by the client's flusher. */
+    natsOptions *opts = NULL;
+    natsStatus st = natsOptions_Create(&opts);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(opts, s->url);
+    if (st == NATS_OK)
+        st = natsOptions_SetSendAsap(opts, c->p.pattern == PATTERN_PINGPONG);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(&s->nc, opts);
+    natsOptions_Destroy(opts);
+    if (st != NATS_OK)
+        return -ECONNREFUSED;
+    if (role == ROLE_RESPONDER) {
+        if (natsConnection_SubscribeSync(&s->sub, s->nc, s->subject) != NATS_OK)
+            return -EIO;
+        natsSubscription_SetPendingLimits(s->sub, -1, -1);
+        natsConnection_Flush(s->nc);
+        board_post(s->board, "ready");
+        return 0;
+    }
+    char ready[16];
+    return board_wait(s->board, ready, sizeof(ready), 10000000000LL);
+}
+
+static void plain_detach(struct chan *c)
+{
+    struct nats_priv *s = c->priv;
+    if (s->sub)
+        natsSubscription_Destroy(s->sub);
+    if (s->nc) {
+        natsConnection_FlushTimeout(s->nc, 2000);
+        natsConnection_Destroy(s->nc);
+    }
+    s->sub = NULL;
+    s->nc = NULL;
+}
+
+static int plain_send(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    return natsConnection_Publish(s->nc, s->subject, buf, (int)len) == NATS_OK ? 0 : -EIO;
+}
+
+static ssize_t plain_recv(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    natsMsg *m = NULL;
+    if (natsSubscription_NextMsg(&m, s->sub, 30000) != NATS_OK)
+        return -ETIMEDOUT;
+    ssize_t n = natsMsg_GetDataLength(m);
+    if ((size_t)n == len)
+        memcpy(buf, natsMsg_GetData(m), len);
+    natsMsg_Destroy(m);
+    return (size_t)n == len ? n : -EPROTO;
+}
+
+static int plain_ping(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    natsMsg *m = NULL;
+    if (natsConnection_Request(&m, s->nc, s->subject, buf, (int)len, 30000) != NATS_OK)
+        return -EIO;
+    int ok = (size_t)natsMsg_GetDataLength(m) == len;
+    if (ok)
+        memcpy(buf, natsMsg_GetData(m), len);
+    natsMsg_Destroy(m);
+    return ok ? 0 : -EPROTO;
+}
+
+static int plain_pong(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    natsMsg *m = NULL;
+    if (natsSubscription_NextMsg(&m, s->sub, 30000) != NATS_OK)
+        return -ETIMEDOUT;
+    int rc = -EPROTO;
+    if ((size_t)natsMsg_GetDataLength(m) == len && natsMsg_GetReply(m)) {
+        memcpy(buf, natsMsg_GetData(m), len);
+        rc =
+            natsConnection_Publish(s->nc, natsMsg_GetReply(m), buf, (int)len) == NATS_OK ? 0 : -EIO;
+    }
+    natsMsg_Destroy(m);
+    return rc;
+}
+
+/* ---- through the bridges ---- */
+
+static int bridge_attach(struct chan *c, enum mech_role role, int index)
+{
+    (void)index;
+    struct nats_priv *s = c->priv;
+    setenv("MBX_DIR", s->dir[role == ROLE_INITIATOR ? 0 : 1], 1);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = c->p.size;
+    a.capacity = QUEUE_DEPTH;
+    int flags = role == ROLE_INITIATOR ? MBX_SEND : MBX_RECV;
+    int rc = mbx_open("bench", flags | MBX_CREATE, &a, &s->h);
+    if (rc < 0)
+        return rc;
+    const char *names[] = {"bench", NULL};
+    mbx_bridge_options o;
+    mbx_bridge_options_init(&o);
+    o.servers = s->url;
+    o.prefix = "bench";
+    o.pending_limit = 1u << 24;
+    o.call_timeout_ms = 30000;
+    char ready[16];
+    if (role == ROLE_INITIATOR) {
+        /* After the importing side subscribed: core NATS drops what
+         * nobody listens to. */
+        rc = board_wait(s->board, ready, sizeof(ready), 10000000000LL);
+        if (rc < 0)
+            return rc;
+        o.exports = names;
+    } else {
+        o.imports = names;
+    }
+    rc = mbx_bridge_start(&o, &s->br);
+    if (rc == 0 && role == ROLE_RESPONDER)
+        board_post(s->board, "ready");
+    return rc;
+}
+
+static void bridge_detach(struct chan *c)
+{
+    struct nats_priv *s = c->priv;
+    if (s->br) {
+        /* The sender lets its bridge publish what is queued first. */
+        mbx_stat st;
+        for (int i = 0; i < 2000 && s->h && mbx_stat_get(s->h, &st) == 0 && st.count; i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        mbx_bridge_stop(s->br);
+    }
+    if (s->h)
+        mbx_close(s->h);
+    s->br = NULL;
+    s->h = NULL;
+}
+
+static int bridge_send(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    return mbx_send(s->h, buf, len, 0, MBX_FOREVER);
+}
+
+static ssize_t bridge_recv(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    ssize_t n = mbx_recv(s->h, buf, len, NULL, 30 * 1000000000LL);
+    return n < 0 || (size_t)n == len ? n : -EPROTO;
+}
+
+static int bridge_ping(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    ssize_t n = mbx_call(s->h, buf, len, 0, buf, len, 30 * 1000000000LL);
+    return n < 0 ? (int)n : (size_t)n == len ? 0 : -EPROTO;
+}
+
+static int bridge_pong(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(s->h, buf, len, &info, 30 * 1000000000LL);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n != len)
+        return -EPROTO;
+    return mbx_reply(&info, buf, len);
+}
+
+const struct mech mech_nats = {
+    .name = "nats",
+    .label = "nats (libnats)",
+    .about = "plain libnats through a nats-server on 127.0.0.1 started for the run: "
+             "Request / Publish and NextMsg",
+    .fanin = FANIN_NO,
+    .quick_64b_only = true,
+    .setup = nats_setup,
+    .attach = plain_attach,
+    .ping = plain_ping,
+    .pong = plain_pong,
+    .send = plain_send,
+    .recv = plain_recv,
+    .detach = plain_detach,
+    .teardown = nats_teardown,
+};
+
+const struct mech mech_mbx_nats = {
+    .name = "mbx-nats",
+    .label = "mbx (NATS bridge)",
+    .about = "mailboxes on two 'hosts' (mailbox directories) joined by two mbx bridges "
+             "(core NATS) through the same nats-server: mbx_call / mbx_send there, "
+             "mbx_recv (and mbx_reply) here",
+    .fanin = FANIN_NO,
+    .quick_64b_only = true,
+    .setup = nats_setup,
+    .attach = bridge_attach,
+    .ping = bridge_ping,
+    .pong = bridge_pong,
+    .send = bridge_send,
+    .recv = bridge_recv,
+    .detach = bridge_detach,
+    .teardown = nats_teardown,
+};

@@ -1,0 +1,360 @@
+/* mbx_bridge_start and mbx_bridge_stop: options checked, the connection
+ * made, the mailboxes opened, then one thread per export and a few per
+ * import (bridge.h). */
+#include "nats/bridge.h"
+
+#include "core/handle.h"
+#include "nats/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bridge_stopping(const struct mbx_bridge *b)
+{
+    return __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE);
+}
+
+EXPORT void mbx_bridge_options_init(mbx_bridge_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->size = sizeof(*o);
+    o->replicas = 1;
+    o->pending_limit = 65536;
+    o->call_timeout_ms = 5000;
+    o->ack_wait_ms = 30000;
+}
+
+void bridge_msg_prio(natsMsg *msg, unsigned band, unsigned *prio, uint64_t *type)
+{
+    const char *v = NULL;
+    *prio = nsubj_band_base(band < NSUBJ_BANDS ? band : 0);
+    *type = 0;
+    if (natsMsgHeader_Get(msg, HDR_PRIO, &v) == NATS_OK && v) {
+        char *end;
+        unsigned long p = strtoul(v, &end, 10);
+        /* A priority outside its subject's band is not believed. */
+        if (*v >= '0' && *v <= '9' && !*end && p < MBX_PRIO_MAX &&
+            (band >= NSUBJ_BANDS || nsubj_band((unsigned)p) == band))
+            *prio = (unsigned)p;
+    }
+    v = NULL;
+    if (natsMsgHeader_Get(msg, HDR_TYPE, &v) == NATS_OK && v) {
+        char *end;
+        errno = 0;
+        unsigned long long t = strtoull(v, &end, 10);
+        if (*v >= '0' && *v <= '9' && !*end && errno == 0)
+            *type = t;
+    }
+}
+
+int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap)
+{
+    int n = nsubj_stream_name(b->prefix, name, stream, cap);
+    if (n < 0)
+        return n;
+    char subj[NSUBJ_BANDS][NSUBJ_MAX];
+    const char *subjects[NSUBJ_BANDS];
+    for (int i = 0; i < NSUBJ_BANDS; i++) {
+        int r = nsubj_subject(b->prefix, i, name, b->host, subj[i], sizeof(subj[i]));
+        if (r < 0)
+            return r;
+        subjects[i] = subj[i];
+    }
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = stream;
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = NSUBJ_BANDS;
+    cfg.Retention = js_WorkQueuePolicy;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = (int64_t)b->replicas;
+    cfg.Duplicates = (int64_t)120 * 1000000000; /* the de-duplication window: 2 minutes */
+    jsErrCode jerr = 0;
+    jsStreamInfo *si = NULL;
+    natsStatus s = NATS_OK;
+    /* A cluster electing its meta leader answers with errors for a while. */
+    for (int tries = 0; tries < 50; tries++) {
+        jerr = 0;
+        s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
+        if (s == NATS_OK || jerr == JSStreamNameExistErr)
+            break;
+        if (s == NATS_NOT_PERMITTED || jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr)
+            break;
+        nats_Sleep(100);
+    }
+    jsStreamInfo_Destroy(si);
+    if (s == NATS_OK || jerr == JSStreamNameExistErr)
+        return 0;
+    if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS)
+        return -EPROTO;
+    return s == NATS_TIMEOUT ? -EPROTO : -EIO;
+}
+
+static void count_names(const char *const *v, size_t *n)
+{
+    *n = 0;
+    while (v && v[*n])
+        (*n)++;
+}
+
+/* Opens local mailbox name for the bridge, creating it with messages no
+ * larger than NATS carries; refuses one that takes larger (-EMSGSIZE). */
+static int open_box(struct mbx_bridge *b, const char *name, int flags, mbx **m, uint64_t *max_msg,
+                    uint32_t *capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    uint64_t room =
+        b->max_payload > BRIDGE_HDR_ROOM ? (uint64_t)b->max_payload - BRIDGE_HDR_ROOM : 1;
+    if (a.max_msg_size > room)
+        a.max_msg_size = room;
+    int create = name[0] == '@' ? 0 : MBX_CREATE;
+    int r = mbx_open(name, flags | create, &a, m);
+    if (r)
+        return r;
+    mbx_stat st;
+    r = mbx_stat_get(*m, &st);
+    if (!r && st.max_msg_size > room)
+        r = -EMSGSIZE;
+    if (r) {
+        mbx_close(*m);
+        *m = NULL;
+        return r;
+    }
+    if (max_msg)
+        *max_msg = st.max_msg_size;
+    if (capacity)
+        *capacity = st.capacity;
+    return 0;
+}
+
+static int subjects(struct mbx_bridge *b, const char *name, char subj[][NSUBJ_MAX])
+{
+    for (int i = 0; i <= NSUBJ_BANDS; i++) {
+        int r = nsubj_subject(b->prefix, i == BRIDGE_BAND_CALL ? -1 : i, name, b->host, subj[i],
+                              NSUBJ_MAX);
+        if (r < 0)
+            return r;
+    }
+    /* The request subject: "c" in the band's place. */
+    char *star = strstr(subj[BRIDGE_BAND_CALL] + strlen(b->prefix), ".*.");
+    if (!star)
+        return -EINVAL;
+    star[1] = 'c';
+    return 0;
+}
+
+/* The list of what this bridge bridges, for `mbx ls`:
+ * $MBX_DIR/.mbx-bridge.PID.list, lines "export|import NAME SUBJECT
+ * core|jetstream" (no server address: it may hold credentials). Removed
+ * at stop; one a killed bridge leaves names a dead pid, which mbx ls
+ * leaves out. */
+static void list_path(char *path, size_t cap)
+{
+    const char *dir = getenv("MBX_DIR");
+    snprintf(path, cap, "%s/.mbx-bridge.%ld.list", dir && *dir ? dir : "/dev/shm", (long)getpid());
+}
+
+static void list_write(struct mbx_bridge *b)
+{
+    char path[4200], tmp[4300];
+    list_path(path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wx");
+    if (!f)
+        return;
+    for (size_t i = 0; i < b->nex + b->nim; i++) {
+        int ex = i < b->nex;
+        const char *name = ex ? b->ex[i].name : b->im[i - b->nex].name;
+        char subj[NSUBJ_MAX];
+        if (nsubj_subject(b->prefix, -1, name, b->host, subj, sizeof(subj)) > 0)
+            fprintf(f, "%s %s %s %s\n", ex ? "export" : "import", name, subj,
+                    b->jetstream ? "jetstream" : "core");
+    }
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
+static void bridge_free(struct mbx_bridge *b)
+{
+    __atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
+    if (b->listed) {
+        char path[4200];
+        list_path(path, sizeof(path));
+        unlink(path);
+    }
+    for (size_t i = 0; i < b->nim; i++) {
+        struct bimport *im = &b->im[i];
+        for (int k = 0; k <= NSUBJ_BANDS; k++) {
+            if (im->started[k])
+                pthread_join(im->th[k], NULL);
+            if (im->sub[k]) {
+                natsSubscription_Unsubscribe(im->sub[k]);
+                natsSubscription_Destroy(im->sub[k]);
+            }
+        }
+        jsstate_close(im->st);
+        if (im->m)
+            mbx_close(im->m);
+        pthread_mutex_destroy(&im->mu);
+        pthread_cond_destroy(&im->cv);
+    }
+    for (size_t i = 0; i < b->nex; i++) {
+        if (b->ex[i].started)
+            pthread_join(b->ex[i].th, NULL);
+    }
+    bcalls_stop(b);
+    for (size_t i = 0; i < b->nex; i++) {
+        if (b->ex[i].m)
+            mbx_close(b->ex[i].m);
+        journal_close(b->ex[i].j);
+        free(b->ex[i].buf);
+    }
+    if (b->bulk) {
+        natsConnection_FlushTimeout(b->bulk, 1000);
+        natsConnection_Close(b->bulk);
+    }
+    natsConnection_Destroy(b->bulk);
+    if (b->nc) {
+        natsConnection_FlushTimeout(b->nc, 1000);
+        natsConnection_Close(b->nc);
+    }
+    jsCtx_Destroy(b->js);
+    natsConnection_Destroy(b->nc);
+    pthread_mutex_destroy(&b->calls_mu);
+    free(b->ex);
+    free(b->im);
+    free(b);
+}
+
+EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
+{
+    size_t nex = 0, nim = 0;
+    if (!o || !out || o->size < sizeof(mbx_bridge_options) || !o->servers)
+        return -EINVAL;
+    count_names(o->exports, &nex);
+    count_names(o->imports, &nim);
+    if (nex + nim == 0 || nex > 1024 || nim > 1024)
+        return -EINVAL;
+    const char *prefix = o->prefix ? o->prefix : "mbx";
+    if (nsubj_check_prefix(prefix) || (o->host_id && nsubj_check_host(o->host_id)) ||
+        (o->jetstream && (o->replicas < 1 || o->replicas > 5)))
+        return -EINVAL;
+    for (size_t i = 0; i < nex + nim; i++) {
+        const char *name = i < nex ? o->exports[i] : o->imports[i - nex];
+        char tmp[NSUBJ_MAX];
+        if (nsubj_subject(prefix, 0, name, "h", tmp, sizeof(tmp)) < 0)
+            return -EINVAL;
+    }
+    struct mbx_bridge *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    pthread_mutex_init(&b->calls_mu, NULL);
+    snprintf(b->prefix, sizeof(b->prefix), "%s", prefix);
+    int r = 0;
+    if (o->host_id)
+        snprintf(b->host, sizeof(b->host), "%s", o->host_id);
+    else
+        r = nconn_host_id(b->host, sizeof(b->host));
+    b->jetstream = o->jetstream != 0;
+    b->replicas = o->replicas ? o->replicas : 1;
+    b->pending_limit = o->pending_limit ? o->pending_limit : 65536;
+    b->call_timeout_ms = o->call_timeout_ms ? o->call_timeout_ms : 5000;
+    b->ack_wait_ms = o->ack_wait_ms ? o->ack_wait_ms : 30000;
+    b->ex = calloc(nex ? nex : 1, sizeof(*b->ex));
+    b->im = calloc(nim ? nim : 1, sizeof(*b->im));
+    if (!r && (!b->ex || !b->im))
+        r = -ENOMEM;
+    if (!r)
+        r = nconn_open(o, 1, &b->nc);
+    if (!r && nex && !b->jetstream)
+        r = nconn_open(o, 0, &b->bulk);
+    if (!r) {
+        b->max_payload = natsConnection_GetMaxPayload(b->nc);
+        if (b->max_payload <= BRIDGE_HDR_ROOM)
+            r = -EMSGSIZE;
+    }
+    if (!r && b->jetstream) {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.Wait = 5000;
+        r = nconn_errno(natsConnection_JetStream(&b->js, b->nc, &jo));
+    }
+    for (size_t i = 0; !r && i < nex; i++) {
+        struct bexport *e = &b->ex[i];
+        e->b = b;
+        b->nex = i + 1;
+        snprintf(e->name, sizeof(e->name), "%s", o->exports[i]);
+        r = subjects(b, e->name, e->subj);
+        if (!r)
+            r = open_box(b, e->name, MBX_RECV, &e->m, &e->max_msg, NULL);
+        if (!r && b->jetstream)
+            r = bridge_stream(b, e->name, e->stream, sizeof(e->stream));
+        if (!r && b->jetstream)
+            r = journal_open(e->stream, e->max_msg, &e->j);
+        if (!r && !b->jetstream && !(e->buf = malloc(e->max_msg ? e->max_msg : 1)))
+            r = -ENOMEM;
+    }
+    for (size_t i = 0; !r && i < nim; i++) {
+        struct bimport *im = &b->im[i];
+        im->b = b;
+        pthread_mutex_init(&im->mu, NULL);
+        pthread_cond_init(&im->cv, NULL);
+        b->nim = i + 1;
+        snprintf(im->name, sizeof(im->name), "%s", o->imports[i]);
+        r = subjects(b, im->name, im->subj);
+        if (!r)
+            r = open_box(b, im->name, MBX_SEND, &im->m, &im->max_msg, &im->capacity);
+        if (!r && b->jetstream)
+            r = bridge_stream(b, im->name, im->stream, sizeof(im->stream));
+    }
+    if (!r && nex)
+        r = bcalls_start(b);
+    for (size_t i = 0; !r && i < nim; i++)
+        r = bimport_start(&b->im[i]);
+    for (size_t i = 0; !r && i < nex; i++)
+        r = bexport_start(&b->ex[i]);
+    if (!r)
+        r = nconn_errno(natsConnection_FlushTimeout(b->nc, 5000));
+    if (r) {
+        bridge_free(b);
+        return r;
+    }
+    list_write(b);
+    b->listed = 1;
+    *out = b;
+    return 0;
+}
+
+EXPORT int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st)
+{
+    if (!b || !st)
+        return -EINVAL;
+    memset(st, 0, sizeof(*st));
+    st->exported = __atomic_load_n(&b->n_exported, __ATOMIC_RELAXED);
+    st->imported = __atomic_load_n(&b->n_imported, __ATOMIC_RELAXED);
+    st->calls = __atomic_load_n(&b->n_calls, __ATOMIC_RELAXED);
+    st->refused = __atomic_load_n(&b->n_refused, __ATOMIC_RELAXED);
+    st->redeliver = __atomic_load_n(&b->n_redeliver, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < b->nim; i++)
+        for (int k = 0; k < NSUBJ_BANDS; k++) {
+            int64_t d = 0;
+            if (!b->jetstream && b->im[i].sub[k] &&
+                natsSubscription_GetDropped(b->im[i].sub[k], &d) == NATS_OK)
+                st->dropped += (uint64_t)d;
+        }
+    return 0;
+}
+
+EXPORT int mbx_bridge_stop(mbx_bridge *b)
+{
+    if (!b)
+        return -EINVAL;
+    bridge_free(b);
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* The bridge between local mailboxes and NATS (mbx_bridge_start): the
+ * state its threads share. bridge.c starts and stops it; bridge_export.c
+ * publishes what exported mailboxes receive (and forwards their calls);
+ * bridge_import.c delivers what imported subjects carry (and answers
+ * requests); jsstate.c remembers, across a kill -9, which JetStream
+ * messages an import delivered. */
+#ifndef MBX_NATS_BRIDGE_H
+#define MBX_NATS_BRIDGE_H
+
+#include "core/names.h"
+#include "mbx.h"
+#include "nats/journal.h"
+#include "nats/jsstate.h"
+#include "nats/subject.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define BRIDGE_BAND_CALL NSUBJ_BANDS /* the request subject: PREFIX.c.NAME */
+
+/* Headers the bridge writes and reads (values untrusted on reading). */
+#define HDR_PRIO  "Mbx-Prio"  /* exact priority, 0..32767 */
+#define HDR_TYPE  "Mbx-Type"  /* type tag (mbx_send_typed), decimal, when not 0 */
+#define HDR_ERROR "Mbx-Error" /* a request's failure at the far side: errno, decimal */
+
+struct mbx_bridge;
+
+struct bexport {
+    struct mbx_bridge *b;
+    mbx *m;
+    char name[NAME_MAX_LEN + 1];
+    char subj[NSUBJ_BANDS + 1][NSUBJ_MAX]; /* per band, then the request subject */
+    char epoch[48];                        /* JetStream message ids: this mailbox's life */
+    char stream[160];
+    uint64_t max_msg;
+    struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
+    uint8_t *buf;          /* core NATS: the message in hand */
+    pthread_t th;
+    int started;
+};
+
+struct bimport {
+    struct mbx_bridge *b;
+    mbx *m;
+    char name[NAME_MAX_LEN + 1];
+    char subj[NSUBJ_BANDS + 1][NSUBJ_MAX];
+    char stream[160];
+    char queue[NSUBJ_MAX];
+    uint64_t max_msg;
+    uint32_t capacity;
+    natsSubscription *sub[NSUBJ_BANDS + 1];
+    pthread_t th[NSUBJ_BANDS + 1];
+    int started[NSUBJ_BANDS + 1];
+    /* One delivery at a time, highest band first (bridge_import.c). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sending;
+    unsigned waiting[NSUBJ_BANDS];
+    struct jsstate *st; /* JetStream: what was delivered */
+};
+
+struct mbx_bridge {
+    natsConnection *nc;   /* requests, replies, JetStream, subscriptions: written at once */
+    natsConnection *bulk; /* core NATS exports' messages: writes batched */
+    jsCtx *js;
+    char prefix[NSUBJ_PREFIX_MAX + 1];
+    char host[NSUBJ_HOST_MAX + 1];
+    int jetstream;
+    uint32_t replicas, pending_limit, call_timeout_ms, ack_wait_ms;
+    int64_t max_payload;
+    int stopping; /* atomic */
+    int listed;   /* wrote its list for mbx ls */
+    struct bexport *ex;
+    size_t nex;
+    struct bimport *im;
+    size_t nim;
+    /* Calls forwarded from exported mailboxes, waiting for their replies
+     * (bridge_export.c). */
+    natsSubscription *inbox_sub;
+    char inbox[64];
+    pthread_mutex_t calls_mu;
+    struct bcall *calls;
+    uint64_t next_call;
+    pthread_t sweeper;
+    int sweeper_started;
+    /* mbx_bridge_stat, atomic */
+    uint64_t n_exported, n_imported, n_calls, n_refused, n_redeliver;
+};
+
+/* Room in a subject's payload for the bridge's headers. */
+#define BRIDGE_HDR_ROOM 256
+
+/* 1 once mbx_bridge_stop (or a failed start) began, else 0. */
+int bridge_stopping(const struct mbx_bridge *b);
+
+/* Starts the export thread of e. Returns 0 or -EAGAIN (no thread). */
+int bexport_start(struct bexport *e);
+
+/* Subscribes the inbox where replies to forwarded calls come and starts
+ * the thread that ends calls past their time. Returns 0, -ENOMEM, -EIO or
+ * -EAGAIN. bcalls_stop ends it, answering calls still waiting with
+ * -ENOTCONN. */
+int bcalls_start(struct mbx_bridge *b);
+void bcalls_stop(struct mbx_bridge *b);
+
+/* Starts the subscriptions (core: queue subscriptions; JetStream: the
+ * durable pull consumers and the delivery record) and threads of import
+ * i. Returns 0 or -errno. */
+int bimport_start(struct bimport *i);
+/* Ensures the JetStream stream of mailbox name exists. Returns 0 or
+ * -errno (-EPROTO: no JetStream). */
+int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap);
+
+/* Priority and type of a NATS message in band band: the headers when
+ * present and valid, else the band's lowest priority and type 0. */
+void bridge_msg_prio(natsMsg *msg, unsigned band, unsigned *prio, uint64_t *type);
+
+#endif

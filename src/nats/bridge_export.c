@@ -1,0 +1,305 @@
+/* Exported mailboxes: each has a thread that takes its messages and
+ * publishes them to the subject of their priority band (with JetStream,
+ * through the export journal, until the stream has stored them); a request
+ * becomes a NATS request whose reply (or failure) is sent back to the
+ * caller. */
+#include "nats/bridge.h"
+
+#include "core/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define EXPORT_WAIT_NS 100000000 /* how often a waiting export looks at stopping */
+
+/* A call forwarded to NATS, waiting for its reply. */
+struct bcall {
+    struct bcall *next;
+    uint64_t id;
+    int64_t deadline; /* CLOCK_MONOTONIC ns */
+    mbx_msginfo info;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct bcall *call_take(struct mbx_bridge *b, uint64_t id)
+{
+    pthread_mutex_lock(&b->calls_mu);
+    struct bcall **pp = &b->calls, *c;
+    while ((c = *pp) && c->id != id)
+        pp = &c->next;
+    if (c)
+        *pp = c->next;
+    pthread_mutex_unlock(&b->calls_mu);
+    return c;
+}
+
+static void answer_error(const mbx_msginfo *info, int err)
+{
+    const struct mbx_transport *t = transport_local();
+    if (t->reply_error)
+        t->reply_error(info, err);
+}
+
+/* A reply (or the server's "no responders") on the inbox: to its caller. */
+static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+    struct mbx_bridge *b = arg;
+    (void)nc, (void)sub;
+    const char *subj = natsMsg_GetSubject(msg);
+    const char *dot = strrchr(subj, '.');
+    char *end;
+    uint64_t id = dot ? strtoull(dot + 1, &end, 10) : 0;
+    struct bcall *c = id && !*end ? call_take(b, id) : NULL;
+    if (c) {
+        const char *v = NULL;
+        long err = 0;
+        if (natsMsg_IsNoResponders(msg))
+            err = ENOENT;
+        else if (natsMsgHeader_Get(msg, HDR_ERROR, &v) == NATS_OK && v) {
+            err = strtol(v, &end, 10);
+            if (*end || err <= 0 || err > 4095)
+                err = EPROTO;
+        }
+        if (err)
+            answer_error(&c->info, (int)-err);
+        else
+            mbx_reply(&c->info, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+        __atomic_fetch_add(&b->n_calls, 1, __ATOMIC_RELAXED);
+        free(c);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* Ends the calls whose far side did not answer in time. */
+static void *sweeper_main(void *arg)
+{
+    struct mbx_bridge *b = arg;
+    while (!bridge_stopping(b)) {
+        nats_Sleep(50);
+        int64_t now = now_ns();
+        pthread_mutex_lock(&b->calls_mu);
+        struct bcall **pp = &b->calls, *c, *late = NULL;
+        while ((c = *pp)) {
+            if (c->deadline <= now) {
+                *pp = c->next;
+                c->next = late;
+                late = c;
+            } else {
+                pp = &c->next;
+            }
+        }
+        pthread_mutex_unlock(&b->calls_mu);
+        while ((c = late)) {
+            late = c->next;
+            answer_error(&c->info, -ETIMEDOUT);
+            free(c);
+        }
+    }
+    return NULL;
+}
+
+int bcalls_start(struct mbx_bridge *b)
+{
+    natsInbox *inbox = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s != NATS_OK)
+        return -ENOMEM;
+    snprintf(b->inbox, sizeof(b->inbox), "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    char wild[80];
+    snprintf(wild, sizeof(wild), "%s.*", b->inbox);
+    s = natsConnection_Subscribe(&b->inbox_sub, b->nc, wild, on_reply, b);
+    if (s != NATS_OK)
+        return -EIO;
+    natsSubscription_SetPendingLimits(b->inbox_sub, -1, -1);
+    if (pthread_create(&b->sweeper, NULL, sweeper_main, b))
+        return -EAGAIN;
+    b->sweeper_started = 1;
+    return 0;
+}
+
+void bcalls_stop(struct mbx_bridge *b)
+{
+    __atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
+    if (b->sweeper_started)
+        pthread_join(b->sweeper, NULL);
+    b->sweeper_started = 0;
+    if (b->inbox_sub) {
+        natsSubscription_Unsubscribe(b->inbox_sub);
+        natsSubscription_Destroy(b->inbox_sub);
+        b->inbox_sub = NULL;
+    }
+    struct bcall *c;
+    while ((c = b->calls)) {
+        b->calls = c->next;
+        answer_error(&c->info, -ENOTCONN);
+        free(c);
+    }
+}
+
+static natsStatus set_headers(natsMsg *msg, unsigned prio, uint64_t type)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%u", prio);
+    natsStatus s = natsMsgHeader_Set(msg, HDR_PRIO, v);
+    if (s == NATS_OK && type) {
+        snprintf(v, sizeof(v), "%" PRIu64, type);
+        s = natsMsgHeader_Set(msg, HDR_TYPE, v);
+    }
+    return s;
+}
+
+/* Forwards a request; its reply comes to on_reply. */
+static void forward_call(struct bexport *e, const void *buf, size_t len, const mbx_msginfo *info,
+                         uint64_t type)
+{
+    struct mbx_bridge *b = e->b;
+    struct bcall *c = calloc(1, sizeof(*c));
+    if (!c) {
+        answer_error(info, -ENOMEM);
+        return;
+    }
+    c->info = *info;
+    c->deadline = now_ns() + (int64_t)b->call_timeout_ms * 1000000;
+    char reply[sizeof(b->inbox) + 24];
+    pthread_mutex_lock(&b->calls_mu);
+    c->id = ++b->next_call;
+    c->next = b->calls;
+    b->calls = c;
+    pthread_mutex_unlock(&b->calls_mu);
+    snprintf(reply, sizeof(reply), "%s.%" PRIu64, b->inbox, c->id);
+    natsMsg *msg = NULL;
+    natsStatus s = natsMsg_Create(&msg, e->subj[BRIDGE_BAND_CALL], reply, buf, (int)len);
+    if (s == NATS_OK)
+        s = set_headers(msg, info->priority, type);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(b->nc, msg);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK && (c = call_take(b, c->id))) {
+        answer_error(&c->info, s == NATS_MAX_PAYLOAD ? -EMSGSIZE : -ENOTCONN);
+        free(c);
+    }
+}
+
+/* Publishes one message; with JetStream, until the stream has it (the same
+ * message id every time, so the stream keeps one copy). Returns 0, or -1
+ * when the bridge is stopping (the loan then goes back to the mailbox). */
+static int publish(struct bexport *e, unsigned band, const void *buf, size_t len,
+                   const mbx_msginfo *info, uint64_t type)
+{
+    struct mbx_bridge *b = e->b;
+    char id[NSUBJ_HOST_MAX + 48 + 32];
+    snprintf(id, sizeof(id), "%s-%s-%" PRIu64, b->host, e->epoch, info->seq);
+    for (;;) {
+        natsMsg *msg = NULL;
+        natsStatus s = natsMsg_Create(&msg, e->subj[band], NULL, buf, (int)len);
+        if (s == NATS_OK)
+            s = set_headers(msg, info->priority, type);
+        if (s == NATS_OK && !b->jetstream) {
+            s = natsConnection_PublishMsg(b->bulk, msg);
+        } else if (s == NATS_OK) {
+            jsPubOptions po;
+            jsPubOptions_Init(&po);
+            po.MsgId = id;
+            po.MaxWait = 2000;
+            jsPubAck *ack = NULL;
+            jsErrCode jerr = 0;
+            s = js_PublishMsg(&ack, b->js, msg, &po, &jerr);
+            jsPubAck_Destroy(ack);
+        }
+        natsMsg_Destroy(msg);
+        if (s == NATS_OK)
+            return 0;
+        if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG) {
+            /* Cannot happen: the mailbox takes nothing larger. */
+            __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
+        if (bridge_stopping(b))
+            return -1;
+        nats_Sleep(50);
+    }
+}
+
+static void *export_main(void *arg)
+{
+    struct bexport *e = arg;
+    struct mbx_bridge *b = e->b;
+    struct journal_rec *j = e->j;
+    /* What the last run took and the stream may not have: first. */
+    if (j && journal_pending(j) &&
+        publish(e, nsubj_band(j->info.priority), j->payload, j->info.size, &j->info, j->type) == 0)
+        __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
+    while (!bridge_stopping(b)) {
+        mbx_msginfo local, *info = j ? &j->info : &local;
+        uint64_t local_type = 0, *type = j ? &j->type : &local_type;
+        void *buf = j ? (void *)j->payload : (void *)e->buf;
+        if (j) {
+            /* Taken from here on: the receive writes into the journal. */
+            __atomic_store_n(&j->info.seq, 0, __ATOMIC_RELEASE);
+            j->type = 0;
+            __atomic_store_n(&j->state, 1, __ATOMIC_RELEASE);
+        }
+        ssize_t n =
+            mbx_recv_select(e->m, MBX_SEL_ANY, 0, buf, e->max_msg, info, type, EXPORT_WAIT_NS);
+        if (n < 0) {
+            if (j)
+                __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
+            if (n != -ETIMEDOUT && n != -EAGAIN && n != -EINTR)
+                nats_Sleep(100);
+            continue;
+        }
+        if (info->reply_token) {
+            forward_call(e, buf, (size_t)n, info, *type);
+        } else if (publish(e, nsubj_band(info->priority), buf, (size_t)n, info, *type) == 0) {
+            __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
+        } else {
+            break; /* stopping: the journal keeps it for the next run */
+        }
+        if (j)
+            __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+/* This life of the mailbox, for message ids: its file's inode and birth
+ * time (a mailbox made again has other ones, so its sequence numbers,
+ * which start again at 1, do not meet the old ones'). */
+static void make_epoch(struct bexport *e)
+{
+    const char *dir = getenv("MBX_DIR");
+    char path[PATH_MAX];
+    struct statx sx;
+    if (!dir || !*dir)
+        dir = "/dev/shm";
+    snprintf(e->epoch, sizeof(e->epoch), "0");
+    if (e->name[0] == '@' || snprintf(path, sizeof(path), "%s/mbx.%s", dir, e->name) >= PATH_MAX)
+        return;
+    if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &sx) == 0)
+        snprintf(e->epoch, sizeof(e->epoch), "%" PRIx64 "x%" PRIx64, (uint64_t)sx.stx_ino,
+                 (sx.stx_mask & STATX_BTIME)
+                     ? (uint64_t)sx.stx_btime.tv_sec * 1000000000 + sx.stx_btime.tv_nsec
+                     : 0);
+}
+
+int bexport_start(struct bexport *e)
+{
+    make_epoch(e);
+    if (pthread_create(&e->th, NULL, export_main, e))
+        return -EAGAIN;
+    e->started = 1;
+    return 0;
+}

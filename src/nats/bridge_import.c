@@ -1,0 +1,364 @@
+/* Imported mailboxes: a thread per priority band takes what arrives on the
+ * band's subject and delivers it into the mailbox, one delivery at a time
+ * and the highest band first; another answers the requests of the
+ * mailbox's request subject with mbx_call. Core NATS: queue subscriptions
+ * (every bridge importing a name shares the subject's messages). JetStream:
+ * a durable pull consumer per band that fetches no more than the mailbox
+ * has room for, and acknowledges a message once it is in the mailbox. */
+#include "nats/bridge.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IMPORT_WAIT_MS 200       /* how often a waiting import looks at stopping */
+#define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
+#define FETCH_MAX      256
+#define PENDING_BYTES  (256 << 20) /* core: bytes held for a full mailbox */
+
+/* JetStream: the fetched batch a band's thread holds, told "in progress"
+ * while a full mailbox holds it up, so the stream does not send it to
+ * another bridge meanwhile. */
+struct held_batch {
+    natsMsgList *list;
+    int from;              /* the first message not yet delivered */
+    int64_t last_progress; /* CLOCK_MONOTONIC ns */
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void keep_held(struct bimport *im, struct held_batch *h)
+{
+    int64_t now = mono_ns();
+    if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
+        return;
+    for (int k = h->from; k < h->list->Count; k++)
+        natsMsg_InProgress(h->list->Msgs[k], NULL);
+    h->last_progress = now;
+}
+
+struct band_arg {
+    struct bimport *im;
+    unsigned band;
+};
+
+/* The delivery turn. A band's thread says it wants it as soon as it
+ * holds a message (and keeps saying so while more of its band are at
+ * hand), so a lower band never slips in between two messages of a
+ * higher one. */
+static void turn_want(struct bimport *im, unsigned band)
+{
+    pthread_mutex_lock(&im->mu);
+    im->waiting[band]++;
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* Waits until nobody delivers and no higher band wants the turn. */
+static void turn_take(struct bimport *im, unsigned band)
+{
+    pthread_mutex_lock(&im->mu);
+    for (;;) {
+        int higher = 0;
+        for (unsigned k = band + 1; k < NSUBJ_BANDS; k++)
+            higher += im->waiting[k] != 0;
+        if (!im->sending && !higher)
+            break;
+        pthread_cond_wait(&im->cv, &im->mu);
+    }
+    im->sending = 1;
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* Ends a delivery; still_want: the band has more at hand. */
+static void turn_give(struct bimport *im, unsigned band, int sending, int still_want)
+{
+    pthread_mutex_lock(&im->mu);
+    if (sending)
+        im->sending = 0;
+    if (!still_want)
+        im->waiting[band]--;
+    pthread_cond_broadcast(&im->cv);
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* Delivers one message into the mailbox, waiting while it is full; more:
+ * the band has more at hand (*held: it said it wants the turn). Returns 0,
+ * 1 when refused (too large), or -1 when the bridge stops first. With
+ * JetStream, records the delivery (jsstate) around it. */
+static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq, int *held,
+                   int more, struct held_batch *hb)
+{
+    struct mbx_bridge *b = im->b;
+    unsigned prio;
+    uint64_t type;
+    int len = natsMsg_GetDataLength(msg);
+    if (!*held)
+        turn_want(im, band);
+    *held = 1;
+    if (len < 0 || (uint64_t)len > im->max_msg) {
+        __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+        turn_give(im, band, 0, more);
+        *held = more;
+        return 1;
+    }
+    bridge_msg_prio(msg, band, &prio, &type);
+    turn_take(im, band);
+    if (im->st) {
+        mbx_stat st;
+        int r = mbx_stat_get(im->m, &st);
+        jsstate_begin(im->st, seq, r ? UINT64_MAX : st.sent_total);
+    }
+    int r;
+    for (;;) {
+        r = mbx_send_typed(im->m, natsMsg_GetData(msg), (size_t)len, prio, type, SEND_WAIT_NS);
+        if ((r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN) || bridge_stopping(b))
+            break;
+        keep_held(im, hb);
+    }
+    if (im->st)
+        jsstate_end(im->st, r == 0);
+    more = more && r == 0;
+    turn_give(im, band, 1, more);
+    *held = more;
+    if (r == 0) {
+        __atomic_fetch_add(&b->n_imported, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (bridge_stopping(b))
+        return -1;
+    __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static void *core_band_main(void *arg)
+{
+    struct band_arg *a = arg;
+    struct bimport *im = a->im;
+    unsigned band = a->band;
+    free(a);
+    int held = 0;
+    while (!bridge_stopping(im->b)) {
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, im->sub[band], IMPORT_WAIT_MS);
+        if (s != NATS_OK) {
+            if (held)
+                turn_give(im, band, 0, 0);
+            held = 0;
+            if (s != NATS_TIMEOUT)
+                nats_Sleep(50);
+            continue;
+        }
+        int pending = 0;
+        natsSubscription_GetPending(im->sub[band], &pending, NULL);
+        deliver(im, band, msg, 0, &held, pending > 0, NULL);
+        natsMsg_Destroy(msg);
+    }
+    if (held)
+        turn_give(im, band, 0, 0);
+    return NULL;
+}
+
+/* The stream sequence of a JetStream message, or 0. */
+static uint64_t stream_seq(natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return 0;
+    uint64_t seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    return seq;
+}
+
+/* Acknowledges, waiting for the server to confirm (half a second each
+ * time), a few times: a cluster electing a leader does not hold the
+ * delivery of the rest for long. */
+static void ack(struct bimport *im, natsMsg *msg)
+{
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 500;
+    for (int i = 0; i < 4 && !bridge_stopping(im->b); i++) {
+        if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK)
+            return;
+        nats_Sleep(50);
+    }
+    /* Not confirmed: the stream sends it again after the ack wait, and
+     * jsstate knows it was delivered. */
+}
+
+static void *js_band_main(void *arg)
+{
+    struct band_arg *a = arg;
+    struct bimport *im = a->im;
+    unsigned band = a->band;
+    free(a);
+    while (!bridge_stopping(im->b)) {
+        mbx_stat st;
+        int room = 1;
+        if (mbx_stat_get(im->m, &st) == 0 && st.capacity != MBX_UNBOUNDED && st.capacity > st.count)
+            room = (int)(st.capacity - st.count);
+        else if (st.capacity == MBX_UNBOUNDED)
+            room = FETCH_MAX;
+        if (room > FETCH_MAX)
+            room = FETCH_MAX;
+        natsMsgList list = {0};
+        jsFetchRequest req;
+        jsFetchRequest_Init(&req);
+        req.Batch = room;
+        req.Expires = (int64_t)IMPORT_WAIT_MS * 1000000;
+        natsStatus s = natsSubscription_FetchRequest(&list, im->sub[band], &req);
+        if (s != NATS_OK) {
+            if (s != NATS_TIMEOUT)
+                nats_Sleep(100);
+            continue;
+        }
+        int stop = 0, held = 0;
+        struct held_batch hb = {&list, 0, mono_ns()};
+        for (int k = 0; k < list.Count; k++) {
+            natsMsg *msg = list.Msgs[k];
+            if (stop)
+                continue; /* not acknowledged: sent again later */
+            uint64_t seq = stream_seq(msg);
+            if (seq && jsstate_seen(im->st, seq)) {
+                __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
+                ack(im, msg);
+                continue;
+            }
+            hb.from = k;
+            int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count, &hb);
+            if (r < 0) {
+                stop = 1;
+                continue;
+            }
+            if (r == 1)
+                natsMsg_Term(msg, NULL); /* never deliverable: do not send it again */
+            else
+                ack(im, msg);
+        }
+        if (held)
+            turn_give(im, band, 0, 0);
+        natsMsgList_Destroy(&list);
+    }
+    return NULL;
+}
+
+/* Answers the requests of the request subject, one at a time. */
+static void *call_main(void *arg)
+{
+    struct bimport *im = arg;
+    struct mbx_bridge *b = im->b;
+    size_t cap = (size_t)(b->max_payload > 0 ? b->max_payload : 1 << 20);
+    void *out = malloc(cap);
+    while (out && !bridge_stopping(b)) {
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, im->sub[BRIDGE_BAND_CALL], IMPORT_WAIT_MS);
+        if (s != NATS_OK) {
+            if (s != NATS_TIMEOUT)
+                nats_Sleep(50);
+            continue;
+        }
+        const char *reply = natsMsg_GetReply(msg);
+        int len = natsMsg_GetDataLength(msg);
+        if (!reply || !*reply) {
+            natsMsg_Destroy(msg);
+            continue;
+        }
+        unsigned prio;
+        uint64_t type;
+        bridge_msg_prio(msg, BRIDGE_BAND_CALL, &prio, &type);
+        ssize_t n = -EMSGSIZE;
+        if (len >= 0 && (uint64_t)len <= im->max_msg)
+            n = mbx_call(im->m, natsMsg_GetData(msg), (size_t)len, prio, out, cap,
+                         (int64_t)b->call_timeout_ms * 1000000);
+        natsMsg *ans = NULL;
+        if (natsMsg_Create(&ans, reply, NULL, n > 0 ? out : NULL, n > 0 ? (int)n : 0) == NATS_OK) {
+            char v[16];
+            snprintf(v, sizeof(v), "%d", (int)-n);
+            if (n < 0)
+                natsMsgHeader_Set(ans, HDR_ERROR, v);
+            natsConnection_PublishMsg(b->nc, ans);
+            natsMsg_Destroy(ans);
+        }
+        __atomic_fetch_add(&b->n_calls, 1, __ATOMIC_RELAXED);
+        natsMsg_Destroy(msg);
+    }
+    free(out);
+    return NULL;
+}
+
+static int start_thread(struct bimport *im, unsigned k, void *(*fn)(void *))
+{
+    void *arg = im;
+    if (k < NSUBJ_BANDS) {
+        struct band_arg *a = malloc(sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        a->im = im;
+        a->band = k;
+        arg = a;
+    }
+    if (pthread_create(&im->th[k], NULL, fn, arg)) {
+        if (arg != im)
+            free(arg);
+        return -EAGAIN;
+    }
+    im->started[k] = 1;
+    return 0;
+}
+
+int bimport_start(struct bimport *im)
+{
+    struct mbx_bridge *b = im->b;
+    /* Every bridge importing this name shares its messages. */
+    snprintf(im->queue, sizeof(im->queue), "%s", im->subj[BRIDGE_BAND_CALL]);
+    natsStatus s = natsConnection_QueueSubscribeSync(&im->sub[BRIDGE_BAND_CALL], b->nc,
+                                                     im->subj[BRIDGE_BAND_CALL], im->queue);
+    if (s != NATS_OK)
+        return -EIO;
+    int r = 0;
+    if (b->jetstream) {
+        mbx_stat st;
+        r = mbx_stat_get(im->m, &st);
+        if (!r)
+            r = jsstate_open(im->stream, st.sent_total, &im->st);
+    }
+    for (unsigned k = 0; !r && k < NSUBJ_BANDS; k++) {
+        if (!b->jetstream) {
+            s = natsConnection_QueueSubscribeSync(&im->sub[k], b->nc, im->subj[k], im->queue);
+            if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(im->sub[k], (int)b->pending_limit,
+                                                      PENDING_BYTES);
+        } else {
+            char durable[16];
+            snprintf(durable, sizeof(durable), "mbx-p%u", k);
+            jsSubOptions so;
+            jsSubOptions_Init(&so);
+            so.Stream = im->stream;
+            so.Config.AckPolicy = js_AckExplicit;
+            so.Config.AckWait = (int64_t)b->ack_wait_ms * 1000000;
+            so.Config.MaxAckPending = 4 * FETCH_MAX;
+            jsErrCode jerr = 0;
+            for (int tries = 0; tries < 50; tries++) {
+                s = js_PullSubscribe(&im->sub[k], b->js, im->subj[k], durable, NULL, &so, &jerr);
+                if (s == NATS_OK || bridge_stopping(b))
+                    break;
+                nats_Sleep(100);
+            }
+        }
+        if (s != NATS_OK)
+            r = -EIO;
+    }
+    for (unsigned k = 0; !r && k < NSUBJ_BANDS; k++)
+        r = start_thread(im, k, b->jetstream ? js_band_main : core_band_main);
+    if (!r)
+        r = start_thread(im, BRIDGE_BAND_CALL, call_main);
+    return r;
+}

@@ -1,0 +1,35 @@
+/* The export journal of a JetStream export: the message the bridge took
+ * from the mailbox and has not yet seen stored by the stream, kept in a
+ * memory-mapped file beside the mailboxes (".mbx-bridge.STREAM.export").
+ * mbx_recv copies the message, its info and its type straight into the
+ * file, so from the moment the mailbox lets go of it a copy outlives a
+ * kill -9; a bridge started again publishes that copy first, under the
+ * same message id (so the stream keeps one copy, even when the mailbox
+ * also put it back because the kill came during the receive). */
+#ifndef MBX_NATS_JOURNAL_H
+#define MBX_NATS_JOURNAL_H
+
+#include "mbx.h"
+
+#include <stdint.h>
+
+struct journal_rec {
+    uint64_t magic;
+    uint64_t cap;   /* payload bytes the file holds */
+    uint32_t state; /* 1 from before the receive until the stream has it */
+    uint32_t pad;
+    uint64_t type;    /* written by the receive */
+    mbx_msginfo info; /* written by the receive; info.seq 0: nothing taken */
+    uint8_t payload[];
+};
+
+/* Maps the journal of stream `stream` for messages up to cap bytes
+ * (creating or resizing it). Returns 0 with *out set, or -errno. */
+int journal_open(const char *stream, uint64_t cap, struct journal_rec **out);
+
+/* 1 when the last run left a message taken and not yet stored. */
+int journal_pending(const struct journal_rec *j);
+
+void journal_close(struct journal_rec *j);
+
+#endif

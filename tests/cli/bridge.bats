@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# mbx bridge: its help and usage errors, and two "hosts" (two mailbox
+# directories) bridged through a nats-server of the test's own on a free
+# loopback port (skipped when nats-server is not installed).
+
+load common
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Skips in a build without NATS (MBX_WITH_NATS off).
+need_nats_build() {
+    if "$MBX" bridge --server nats://127.0.0.1:1 --export jobs 2>&1 | grep -q "without NATS"; then
+        skip "mbx was built without NATS (MBX_WITH_NATS)"
+    fi
+}
+
+start_server() {
+    need_nats_build
+    command -v nats-server >/dev/null || skip "nats-server is not installed (apt-get install nats-server)"
+    NPORT=$(free_port)
+    bg nats-server -a 127.0.0.1 -p "$NPORT" "$@"
+    wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NPORT" 2>/dev/null
+    URL=nats://127.0.0.1:$NPORT
+}
+
+# start_bridge DIR ARGS...: a bridge with MBX_DIR=DIR, once it said it runs.
+start_bridge() {
+    local dir=$1 out
+    shift
+    out=$(mktemp "$BATS_TEST_TMPDIR/bridge.XXXXXX")
+    MBX_DIR=$dir bg "$MBX" bridge --server "$URL" "$@" > "$out"
+    wait_until 20 grep -q bridging "$out"
+}
+
+@test "bridge --help describes the subjects, JetStream and the credentials" {
+    run mbx bridge --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"PREFIX.pB.NAME"* ]]
+    [[ "$output" == *"--jetstream"* ]]
+    [[ "$output" == *"--creds FILE"* ]]
+    run mbx help
+    [[ "$output" == *"bridge"* ]]
+}
+
+@test "bridge usage errors exit 2" {
+    run mbx bridge --export jobs
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--server"* ]]
+    run mbx bridge --server nats://127.0.0.1:1
+    [ "$status" -eq 2 ]
+    run mbx bridge --server nats://127.0.0.1:1 --export jobs --nkey UABC
+    [ "$status" -eq 2 ]
+    run mbx bridge --server nats://127.0.0.1:1 --export jobs --replicas 9
+    [ "$status" -eq 2 ]
+}
+
+@test "bridge refuses a name it cannot map, and a server that is not there" {
+    need_nats_build
+    run mbx bridge --server nats://127.0.0.1:1 --export /tmp/x/jobs
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"invalid"* ]]
+    port=$(free_port)
+    run mbx bridge --server "nats://127.0.0.1:$port" --export jobs
+    [ "$status" -eq 1 ]
+    [ -n "$output" ]
+    run mbx bridge --server nats://127.0.0.1:1 --export jobs --creds /nonexistent.creds
+    [ "$status" -eq 1 ]
+}
+
+@test "two hosts: send on one, receive on the other; call across; no responders" {
+    start_server
+    B=$(mktemp -d "${TMPDIR:-/tmp}/mbx-cli-b.XXXXXX")
+    EXTRA_DIRS+=("$B")
+    start_bridge "$B" --import jobs --import svc
+    start_bridge "$MBX_DIR" --export jobs --export svc --export nobody
+    mbx send jobs one two three
+    run env MBX_DIR="$B" "$MBX" recv jobs -n 3 -t 10s
+    [ "$status" -eq 0 ]
+    [ "$output" = $'one\ntwo\nthree' ]
+    MBX_DIR=$B bg "$MBX" serve svc -n 1 -- tr a-z A-Z
+    run mbx call svc hello -t 10s
+    [ "$status" -eq 0 ]
+    [ "$output" = HELLO ]
+    run mbx call nobody hello -t 10s
+    [ "$status" -eq 1 ]
+    run mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"bridged to NATS"* ]]
+    [[ "$output" == *"jobs"*"export"*"core"*"mbx.*.jobs"* ]]
+    run env MBX_DIR="$B" "$MBX" ls
+    [[ "$output" == *"svc"*"import"* ]]
+}
+
+@test "mbx ls leaves out what a stopped or killed bridge bridged" {
+    start_server
+    start_bridge "$MBX_DIR" --export jobs
+    pid=${BG_PIDS[-1]}
+    run mbx ls
+    [[ "$output" == *"bridged to NATS"* ]]
+    kill -TERM "$pid"
+    wait "$pid" || true
+    run mbx ls
+    [[ "$output" != *"bridged to NATS"* ]]
+    [ -z "$(ls -A "$MBX_DIR" | grep '^\.mbx-bridge\..*\.list$' || true)" ]
+    start_bridge "$MBX_DIR" --export jobs
+    pid=${BG_PIDS[-1]}
+    kill -KILL "$pid"
+    wait "$pid" || true
+    run mbx ls
+    [[ "$output" != *"bridged to NATS"* ]]
+}
+
+@test "JetStream: what was sent while no bridge imported it arrives later" {
+    store=$(mktemp -d "${TMPDIR:-/tmp}/mbx-cli-js.XXXXXX")
+    EXTRA_DIRS+=("$store")
+    start_server -js -sd "$store"
+    B=$(mktemp -d "${TMPDIR:-/tmp}/mbx-cli-b.XXXXXX")
+    EXTRA_DIRS+=("$B")
+    start_bridge "$MBX_DIR" --jetstream --export jobs
+    seq 50 | mbx send jobs
+    start_bridge "$B" --jetstream --import jobs
+    run env MBX_DIR="$B" "$MBX" recv jobs -n 50 -t 10s
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(seq 50)" ]
+}

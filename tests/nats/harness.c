@@ -1,0 +1,322 @@
+/* nats-server and mbx bridge processes for the NATS tests (harness.h). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dirs[32][256];
+static int ndirs;
+static char server_path[256];
+/* Each bridge's standard output, kept open until it is stopped (so that
+ * what it prints when it stops goes somewhere). */
+static struct {
+    pid_t pid;
+    int fd;
+} outs[64];
+
+int64_t nh_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int nh_have_server(void)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/sbin", path ? path : "");
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(server_path, sizeof(server_path), "%s/nats-server", d);
+        if (access(server_path, X_OK) == 0)
+            return 1;
+    }
+    server_path[0] = 0;
+    return 0;
+}
+
+void nh_require(void)
+{
+    if (!nh_have_server()) {
+        printf("SKIP: nats-server is not installed (apt-get install nats-server; make test "
+               "installs it)\n");
+        exit(77);
+    }
+    if (!getenv("MBX") || access(getenv("MBX"), X_OK) != 0) {
+        printf("SKIP: $MBX does not name the mbx command (ctest sets it)\n");
+        exit(77);
+    }
+    atexit(nh_cleanup);
+}
+
+int nh_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+const char *nh_tmpdir(const char *tag)
+{
+    if (ndirs == 32)
+        abort();
+    char *d = dirs[ndirs];
+    snprintf(d, 256, "/dev/shm/mbx-nats-%s-XXXXXX", tag);
+    if (!mkdtemp(d))
+        abort();
+    ndirs++;
+    return d;
+}
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[1024];
+            snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                rm_rf(p);
+            else
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+/* Servers and bridges still running, by pid, stopped by nh_cleanup (a
+ * failed test leaves its own; its struct nh_server may be gone with its
+ * stack frame, so the pid is what is kept). */
+static pid_t servers[32];
+static pid_t bridges[64];
+
+static void track(pid_t *v, int n, pid_t pid, int add)
+{
+    for (int i = 0; i < n; i++)
+        if (add ? v[i] == 0 : v[i] == pid) {
+            v[i] = add ? pid : 0;
+            return;
+        }
+}
+
+static void track_bridge(pid_t pid, int add)
+{
+    track(bridges, 64, pid, add);
+}
+
+static void track_server(pid_t pid, int add)
+{
+    track(servers, 32, pid, add);
+}
+
+void nh_cleanup(void)
+{
+    for (int i = 0; i < 64; i++)
+        if (bridges[i] > 0) {
+            kill(bridges[i], SIGKILL);
+            waitpid(bridges[i], NULL, 0);
+            bridges[i] = 0;
+        }
+    for (int i = 0; i < 32; i++)
+        if (servers[i] > 0) {
+            kill(servers[i], SIGKILL);
+            waitpid(servers[i], NULL, 0);
+            servers[i] = 0;
+        }
+    for (int i = 0; i < ndirs; i++)
+        rm_rf(dirs[i]);
+    ndirs = 0;
+}
+
+void nh_server_init(struct nh_server *s, const char *name, int js)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->port = nh_free_port();
+    if (js)
+        snprintf(s->store, sizeof(s->store), "%s", nh_tmpdir(name));
+}
+
+void nh_url(const struct nh_server *s, char *out, size_t cap)
+{
+    snprintf(out, cap, "nats://127.0.0.1:%d", s->port);
+}
+
+static int accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int nh_server_start(struct nh_server *s)
+{
+    char port[16], cluster[64];
+    const char *argv[24];
+    int n = 0;
+    snprintf(port, sizeof(port), "%d", s->port);
+    argv[n++] = server_path;
+    argv[n++] = "-a";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "-p";
+    argv[n++] = port;
+    argv[n++] = "-n";
+    argv[n++] = s->name;
+    if (s->store[0]) {
+        argv[n++] = "-js";
+        argv[n++] = "-sd";
+        argv[n++] = s->store;
+    }
+    if (s->cport) {
+        snprintf(cluster, sizeof(cluster), "nats://127.0.0.1:%d", s->cport);
+        argv[n++] = "--cluster_name";
+        argv[n++] = "mbxtest";
+        argv[n++] = "--cluster";
+        argv[n++] = cluster;
+        argv[n++] = "--routes";
+        argv[n++] = s->routes;
+    }
+    if (s->conf[0]) {
+        argv[n++] = "-c";
+        argv[n++] = s->conf;
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (!getenv("NH_VERBOSE")) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execv(server_path, (char *const *)argv);
+        _exit(127);
+    }
+    s->pid = pid;
+    track_server(pid, 1);
+    int64_t deadline = nh_now() + 30 * (int64_t)1000000000;
+    while (nh_now() < deadline) {
+        if (accepts(s->port))
+            return 0;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "nats-server %s exited at start (status %d)\n", s->name, status);
+            track_server(pid, 0);
+            s->pid = 0;
+            return -1;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+void nh_server_stop(struct nh_server *s, int sig)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, sig);
+    waitpid(s->pid, NULL, 0);
+    track_server(s->pid, 0);
+    s->pid = 0;
+}
+
+pid_t nh_bridge(const char *dir, const char *const *args)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC))
+        return -1;
+    const char *argv[48];
+    int n = 0;
+    argv[n++] = getenv("MBX");
+    argv[n++] = "bridge";
+    for (int i = 0; args[i] && n < 47; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(p[1], 1);
+        setenv("MBX_DIR", dir, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[512];
+    size_t have = 0;
+    int64_t deadline = nh_now() + 30 * (int64_t)1000000000;
+    int ok = 0;
+    while (!ok && nh_now() < deadline && have < sizeof(line) - 1) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        ssize_t k = read(p[0], line + have, sizeof(line) - 1 - have);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+        line[have] = 0;
+        ok = strstr(line, "bridging") && strchr(line, '\n');
+    }
+    if (!ok) {
+        close(p[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    track_bridge(pid, 1);
+    for (int i = 0; i < 64; i++)
+        if (outs[i].pid == 0) {
+            outs[i].pid = pid;
+            outs[i].fd = p[0];
+            return pid;
+        }
+    close(p[0]);
+    return pid;
+}
+
+int nh_bridge_stop(pid_t pid, int sig)
+{
+    int status = 0;
+    kill(pid, sig);
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    track_bridge(pid, 0);
+    for (int i = 0; i < 64; i++)
+        if (outs[i].pid == pid) {
+            close(outs[i].fd);
+            outs[i].pid = 0;
+        }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

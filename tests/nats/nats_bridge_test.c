@@ -1,0 +1,392 @@
+/* The NATS bridge over core NATS, with a real nats-server on a loopback
+ * port and `mbx bridge` processes, each with its own mailbox directory (a
+ * "host"): messages from one host's mailbox to another's, priorities by
+ * band, requests and "no responders", a queue group of two importing
+ * hosts, a full mailbox that slows the bridge instead of losing, and a
+ * mailbox too large for the server's max_payload. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mbx.h"
+
+#define SEC    1000000000LL
+#define BRIDGE "mbx bridge"
+
+static struct nh_server srv;
+static char url[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    nh_server_init(&srv, "core", 0);
+    return nh_server_start(&srv);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nh_server_stop(&srv, SIGTERM);
+    return 0;
+}
+
+/* "/DIR/NAME" */
+static const char *at(const char *dir, const char *name)
+{
+    static char buf[8][300];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 300, "%s/%s", dir, name);
+    return b;
+}
+
+static mbx *make(const char *path, uint32_t capacity, int flags)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(path, flags | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+static void send_n(mbx *m, int from, int n, unsigned prio)
+{
+    char buf[32];
+    for (int i = from; i < from + n; i++) {
+        int len = snprintf(buf, sizeof(buf), "m%d", i);
+        assert_int_equal(mbx_send(m, buf, (size_t)len, prio, 10 * SEC), 0);
+    }
+}
+
+static void one_host_to_another(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
+    assert_true(pa > 0 && pb > 0);
+    send_n(out, 0, 500, 0);
+    char buf[64];
+    mbx_msginfo info;
+    for (int i = 0; i < 500; i++) {
+        ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, &info, 20 * SEC);
+        assert_true(n > 0);
+        buf[n] = 0;
+        char want[32];
+        snprintf(want, sizeof(want), "m%d", i);
+        assert_string_equal(buf, want); /* one sender, one subject: in order */
+    }
+    assert_int_equal(mbx_recv(in, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
+    /* Typed messages keep their type and exact priority. */
+    assert_int_equal(mbx_send_typed(out, "t", 1, 17, 99, SEC), 0);
+    uint64_t type = 0;
+    assert_int_equal(mbx_recv_select(in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC),
+                     1);
+    assert_int_equal(type, 99);
+    assert_int_equal(info.priority, 17);
+    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
+    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
+    mbx_close(out);
+    mbx_close(in);
+}
+
+/* The importing bridge is held by a full mailbox while both bands queue
+ * up behind it; once room is made the high band comes first. */
+static void high_band_first(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "jobs"), 1024, MBX_SEND), *in = make(at(b, "jobs"), 1, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
+    assert_true(pa > 0 && pb > 0);
+    send_n(out, 0, 50, 0);
+    /* Wait until the low band fills the mailbox and the bridge holds more. */
+    mbx_stat st;
+    int64_t deadline = nh_now() + 20 * SEC;
+    do {
+        usleep(10000);
+        assert_int_equal(mbx_stat_get(in, &st), 0);
+    } while (st.count < 1 && nh_now() < deadline);
+    usleep(200000);
+    send_n(out, 1000, 20, 300);
+    usleep(500000); /* let them reach the importing bridge */
+    char buf[64];
+    mbx_msginfo info;
+    int low_before_high = 0, high = 0;
+    for (int i = 0; i < 70; i++) {
+        ssize_t n = mbx_recv(in, buf, sizeof(buf), &info, 20 * SEC);
+        assert_true(n > 0);
+        if (getenv("NH_VERBOSE"))
+            fprintf(stderr, "%u ", info.priority);
+        if (info.priority == 300)
+            high++;
+        else if (high < 20)
+            low_before_high++;
+    }
+    assert_int_equal(high, 20);
+    /* The message in the mailbox and the one the bridge was delivering. */
+    assert_true(low_before_high <= 3);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(out);
+    mbx_close(in);
+}
+
+struct echo {
+    mbx *m;
+    int n;
+};
+
+static void *echo_main(void *arg)
+{
+    struct echo *e = arg;
+    char buf[256];
+    mbx_msginfo info;
+    for (int i = 0; i < e->n; i++) {
+        ssize_t n = mbx_recv(e->m, buf, sizeof(buf), &info, 20 * SEC);
+        if (n < 0)
+            break;
+        for (ssize_t k = 0; k < n; k++)
+            buf[k] = (char)(buf[k] >= 'a' && buf[k] <= 'z' ? buf[k] - 32 : buf[k]);
+        mbx_reply(&info, buf, (size_t)n);
+    }
+    return NULL;
+}
+
+static void calls_cross_and_no_responders(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "svc"), 64, MBX_SEND), *in = make(at(b, "svc"), 64, MBX_RECV);
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "svc", NULL});
+    assert_true(pa > 0);
+    char reply[256];
+    /* Nobody imports svc: NATS has no responders. */
+    int64_t t0 = nh_now();
+    assert_int_equal(mbx_call(out, "hi", 2, 0, reply, sizeof(reply), 10 * SEC), -ENOENT);
+    assert_true(nh_now() - t0 < 5 * SEC);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "svc", NULL});
+    assert_true(pb > 0);
+    struct echo e = {in, 20};
+    pthread_t th;
+    pthread_create(&th, NULL, echo_main, &e);
+    for (int i = 0; i < 20; i++) {
+        char req[32], want[32];
+        int len = snprintf(req, sizeof(req), "hello %d", i);
+        snprintf(want, sizeof(want), "HELLO %d", i);
+        ssize_t n = mbx_call(out, req, (size_t)len, 0, reply, sizeof(reply), 20 * SEC);
+        assert_int_equal(n, len);
+        reply[n] = 0;
+        assert_string_equal(reply, want);
+    }
+    pthread_join(th, NULL);
+    /* An importer whose server does not answer in time: the far side's
+     * -ETIMEDOUT comes back. */
+    nh_bridge_stop(pb, SIGTERM);
+    pb = nh_bridge(
+        b, (const char *[]){"--server", url, "--import", "svc", "--call-timeout", "300ms", NULL});
+    assert_true(pb > 0);
+    assert_int_equal(mbx_call(out, "x", 1, 0, reply, sizeof(reply), 10 * SEC), -ETIMEDOUT);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(out);
+    mbx_close(in);
+}
+
+static void queue_group_shares(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b"), *c = nh_tmpdir("c");
+    mbx *out = make(at(a, "work"), 64, MBX_SEND);
+    mbx *inb = make(at(b, "work"), 1024, MBX_RECV), *inc = make(at(c, "work"), 1024, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "work", NULL});
+    pid_t pc = nh_bridge(c, (const char *[]){"--server", url, "--import", "work", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "work", NULL});
+    assert_true(pa > 0 && pb > 0 && pc > 0);
+    send_n(out, 0, 400, 0);
+    mbx_stat sb, sc;
+    int64_t deadline = nh_now() + 30 * SEC;
+    do {
+        usleep(10000);
+        mbx_stat_get(inb, &sb);
+        mbx_stat_get(inc, &sc);
+    } while (sb.count + sc.count < 400 && nh_now() < deadline);
+    assert_int_equal(sb.count + sc.count, 400);
+    /* NATS picks a member at random for each message: both get some. */
+    printf("queue group of two: %u and %u of 400\n", sb.count, sc.count);
+    assert_true(sb.count > 0 && sc.count > 0);
+    usleep(100000);
+    mbx_stat_get(inb, &sb);
+    mbx_stat_get(inc, &sc);
+    assert_int_equal(sb.count + sc.count, 400); /* and nothing twice */
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    nh_bridge_stop(pc, SIGTERM);
+    mbx_close(out);
+    mbx_close(inb);
+    mbx_close(inc);
+}
+
+/* A mailbox of 4 that nobody reads while 2000 messages come: the bridge
+ * waits (the client holds what came meanwhile) and loses nothing. */
+static void full_mailbox_slows_the_bridge(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "q"), 1024, MBX_SEND), *in = make(at(b, "q"), 4, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "q", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "q", NULL});
+    assert_true(pa > 0 && pb > 0);
+    send_n(out, 0, 2000, 0);
+    usleep(300000);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(in, &st), 0);
+    assert_true(st.count <= 4);
+    char buf[64];
+    mbx_msginfo info;
+    for (int i = 0; i < 2000; i++) {
+        ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, &info, 20 * SEC);
+        assert_true(n > 0);
+        buf[n] = 0;
+        char want[32];
+        snprintf(want, sizeof(want), "m%d", i);
+        assert_string_equal(buf, want);
+    }
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(out);
+    mbx_close(in);
+}
+
+/* A server whose max_payload is 4 KiB: a mailbox that takes 8 KiB
+ * messages is refused (senders would meet -EMSGSIZE nowhere else); one the
+ * bridge creates takes no more than fits. */
+static void max_payload_is_respected(void **state)
+{
+    (void)state;
+    struct nh_server small;
+    nh_server_init(&small, "small", 0);
+    const char *cdir = nh_tmpdir("conf");
+    snprintf(small.conf, sizeof(small.conf), "%s/small.conf", cdir);
+    FILE *f = fopen(small.conf, "w");
+    assert_non_null(f);
+    fputs("max_payload: 4096\n", f);
+    fclose(f);
+    assert_int_equal(nh_server_start(&small), 0);
+    char surl[64];
+    nh_url(&small, surl, sizeof(surl));
+    const char *a = nh_tmpdir("a");
+    mbx *big = make(at(a, "big"), 8, MBX_SEND); /* default max_msg_size: 8192 */
+    assert_int_equal(nh_bridge(a, (const char *[]){"--server", surl, "--export", "big", NULL}), -1);
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", surl, "--export", "fresh", NULL});
+    assert_true(pa > 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name(at(a, "fresh"), &st), 0);
+    assert_true(st.max_msg_size <= 4096 - 256);
+    mbx *fresh = NULL;
+    assert_int_equal(mbx_open(at(a, "fresh"), MBX_SEND, NULL, &fresh), 0);
+    static char payload[4096];
+    assert_int_equal(mbx_send(fresh, payload, sizeof(payload), 0, SEC), -EMSGSIZE);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_server_stop(&small, SIGTERM);
+    mbx_close(big);
+    mbx_close(fresh);
+}
+
+/* nats://HOST:PORT/NAME: a program on the fleet without a bridge of its
+ * own, talking to bridges. */
+static void nats_names_reach_the_fleet(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    char name[128];
+    mbx *in = make(at(b, "jobs"), 64, MBX_RECV), *feed = make(at(a, "feed"), 64, MBX_SEND);
+    mbx *svc = make(at(b, "svc"), 64, MBX_RECV);
+    pid_t pb = nh_bridge(
+        b, (const char *[]){"--server", url, "--import", "jobs", "--import", "svc", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "feed", NULL});
+    assert_true(pa > 0 && pb > 0);
+    /* Send: into the importing bridge's mailbox, priorities kept. */
+    mbx *n = NULL;
+    snprintf(name, sizeof(name), "%s/jobs", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(mbx_send(n, "x", 1, (unsigned)i, SEC), 0);
+    assert_int_equal(mbx_sync(n), 0);
+    char buf[256];
+    mbx_msginfo info;
+    unsigned seen = 0;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(mbx_recv(in, buf, sizeof(buf), &info, 20 * SEC), 1);
+        seen |= 1u << info.priority;
+    }
+    assert_int_equal(seen, 0x3ff);
+    assert_int_equal(mbx_unlink(name), -ENOTSUP);
+    mbx_close(n);
+    /* Receive: what the exporting bridge publishes. */
+    snprintf(name, sizeof(name), "%s/feed", url);
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
+    assert_int_equal(mbx_recv(n, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_send(feed, "hello", 5, 300, SEC), 0);
+    assert_int_equal(mbx_recv(n, buf, 2, &info, 20 * SEC), -EMSGSIZE); /* kept */
+    assert_int_equal(info.size, 5);
+    assert_int_equal(mbx_recv(n, buf, sizeof(buf), &info, SEC), 5);
+    assert_int_equal(info.priority, 300);
+    assert_memory_equal(buf, "hello", 5);
+    mbx_close(n);
+    /* Call: answered behind the importing bridge; nobody: -ENOENT. */
+    struct echo e = {svc, 1};
+    pthread_t th;
+    pthread_create(&th, NULL, echo_main, &e);
+    snprintf(name, sizeof(name), "%s/svc", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_call(n, "abc", 3, 0, buf, sizeof(buf), 20 * SEC), 3);
+    assert_memory_equal(buf, "ABC", 3);
+    pthread_join(th, NULL);
+    mbx_close(n);
+    snprintf(name, sizeof(name), "%s/nobody", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_call(n, "abc", 3, 0, buf, sizeof(buf), 5 * SEC), -ENOENT);
+    mbx_close(n);
+    /* Names it cannot map. */
+    assert_int_equal(mbx_open("nats://127.0.0.1:1", MBX_SEND, NULL, &n), -EINVAL);
+    snprintf(name, sizeof(name), "%s/a b", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), -EINVAL);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(in);
+    mbx_close(feed);
+    mbx_close(svc);
+}
+
+int main(void)
+{
+    nh_require();
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_host_to_another),           cmocka_unit_test(high_band_first),
+        cmocka_unit_test(calls_cross_and_no_responders), cmocka_unit_test(queue_group_shares),
+        cmocka_unit_test(full_mailbox_slows_the_bridge), cmocka_unit_test(max_payload_is_respected),
+        cmocka_unit_test(nats_names_reach_the_fleet),
+    };
+    if (setup(NULL))
+        return 1;
+    nh_url(&srv, url, sizeof(url));
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    teardown(NULL);
+    nh_cleanup();
+    return r;
+}

@@ -1,0 +1,230 @@
+/* The NATS bridge with JetStream: every message a sender was told was sent
+ * (mbx_send returned 0) arrives exactly once, while the exporting and the
+ * importing bridge are killed with SIGKILL and started again, and while a
+ * node of a three-node cluster is killed and started again. Real
+ * nats-server processes on loopback ports; the bridges are `mbx bridge`
+ * processes with a mailbox directory each. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mbx.h"
+
+#define SEC 1000000000LL
+#define N   3000
+
+struct run {
+    const char *a, *b; /* the two hosts' directories */
+    mbx *out, *in;
+    int sent;             /* sends that returned 0 */
+    unsigned char got[N]; /* times each message arrived */
+    int received, extra;
+    int done;
+};
+
+static const char *at(const char *dir, const char *name)
+{
+    static char buf[8][300];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 300, "%s/%s", dir, name);
+    return b;
+}
+
+static void *producer(void *arg)
+{
+    struct run *r = arg;
+    char buf[32];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(buf, sizeof(buf), "%d", i);
+        if (mbx_send(r->out, buf, (size_t)len, (unsigned)(i % 7 == 0 ? 300 : 0), 30 * SEC) == 0)
+            __atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
+        if (i % 2 == 0)
+            usleep(1000); /* spread over the kills: 1.5 s at least */
+    }
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    struct run *r = arg;
+    char buf[64];
+    mbx_msginfo info;
+    while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+        ssize_t n = mbx_recv(r->in, buf, sizeof(buf) - 1, &info, SEC / 10);
+        if (n <= 0)
+            continue;
+        buf[n] = 0;
+        int i = atoi(buf);
+        if (i < 0 || i >= N) {
+            r->extra++;
+            continue;
+        }
+        if (r->got[i]++ == 0)
+            __atomic_fetch_add(&r->received, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void run_open(struct run *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->a = nh_tmpdir("a");
+    r->b = nh_tmpdir("b");
+    mbx_attr at_;
+    mbx_attr_init(&at_);
+    at_.capacity = 256;
+    assert_int_equal(mbx_open(at(r->a, "jobs"), MBX_SEND | MBX_CREATE, &at_, &r->out), 0);
+    at_.capacity = 32; /* small: the importing bridge is often held by it */
+    assert_int_equal(mbx_open(at(r->b, "jobs"), MBX_RECV | MBX_CREATE, &at_, &r->in), 0);
+}
+
+/* Waits for every message, then a little more for any second copy, and
+ * checks each arrived exactly once. */
+static void run_check(struct run *r, pthread_t prod, pthread_t cons)
+{
+    pthread_join(prod, NULL);
+    assert_int_equal(r->sent, N);
+    int64_t deadline = nh_now() + 90 * SEC;
+    while (__atomic_load_n(&r->received, __ATOMIC_RELAXED) < N && nh_now() < deadline)
+        usleep(20000);
+    usleep(1500000);
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    pthread_join(cons, NULL);
+    int lost = 0, twice = 0;
+    for (int i = 0; i < N; i++) {
+        lost += r->got[i] == 0;
+        twice += r->got[i] > 1;
+    }
+    printf("sent %d, received %d distinct, lost %d, twice %d, unknown %d\n", r->sent, r->received,
+           lost, twice, r->extra);
+    assert_int_equal(lost, 0);
+    assert_int_equal(twice, 0);
+    assert_int_equal(r->extra, 0);
+    mbx_close(r->out);
+    mbx_close(r->in);
+}
+
+static void bridges_killed_exactly_once(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    nh_server_init(&s, "js", 1);
+    assert_int_equal(nh_server_start(&s), 0);
+    char url[64];
+    nh_url(&s, url, sizeof(url));
+    struct run r;
+    run_open(&r);
+    /* A short ack wait: what a killed importer held comes again within
+     * the test, and must not be delivered twice. */
+    const char *exp[] = {"--server", url, "--jetstream", "--export", "jobs", NULL};
+    const char *imp[] = {"--server", url,          "--jetstream", "--import",
+                         "jobs",     "--ack-wait", "1s",          NULL};
+    pid_t pa = nh_bridge(r.a, exp), pb = nh_bridge(r.b, imp);
+    assert_true(pa > 0 && pb > 0);
+    pthread_t prod, cons;
+    pthread_create(&cons, NULL, consumer, &r);
+    pthread_create(&prod, NULL, producer, &r);
+    /* Kill a bridge every 60-160 ms while messages flow: the exporting one
+     * twice as often (each time it comes back to a backlog, so the next
+     * kill finds it with a message in hand). */
+    int kills = 0;
+    srand((unsigned)getpid());
+    while (__atomic_load_n(&r.sent, __ATOMIC_RELAXED) < N && kills < 30) {
+        usleep(60000 + (unsigned)(rand() % 100000));
+        if (kills % 3 != 2) {
+            nh_bridge_stop(pa, SIGKILL);
+            pa = nh_bridge(r.a, exp);
+            assert_true(pa > 0);
+        } else {
+            nh_bridge_stop(pb, SIGKILL);
+            pb = nh_bridge(r.b, imp);
+            assert_true(pb > 0);
+        }
+        kills++;
+    }
+    printf("%d kills\n", kills);
+    assert_true(kills >= 4);
+    run_check(&r, prod, cons);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    nh_server_stop(&s, SIGTERM);
+}
+
+static void cluster_node_restart_exactly_once(void **state)
+{
+    (void)state;
+    struct nh_server node[3];
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "n%d", i);
+        nh_server_init(&node[i], name, 1);
+        node[i].cport = nh_free_port();
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t at_ = 0;
+        for (int k = 0; k < 3; k++)
+            if (k != i)
+                at_ += (size_t)snprintf(node[i].routes + at_, sizeof(node[i].routes) - at_,
+                                        "%snats://127.0.0.1:%d", at_ ? "," : "", node[k].cport);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nh_server_start(&node[i]), 0);
+    char urls[256];
+    snprintf(urls, sizeof(urls), "nats://127.0.0.1:%d,nats://127.0.0.1:%d,nats://127.0.0.1:%d",
+             node[0].port, node[1].port, node[2].port);
+    struct run r;
+    run_open(&r);
+    const char *exp[] = {"--server", urls,       "--jetstream", "--replicas",
+                         "3",        "--export", "jobs",        NULL};
+    const char *imp[] = {"--server", urls,       "--jetstream", "--replicas",
+                         "3",        "--import", "jobs",        NULL};
+    pid_t pa = nh_bridge(r.a, exp), pb = nh_bridge(r.b, imp);
+    assert_true(pa > 0 && pb > 0);
+    pthread_t prod, cons;
+    pthread_create(&cons, NULL, consumer, &r);
+    pthread_create(&prod, NULL, producer, &r);
+    /* A node dies mid-stream and comes back. */
+    int64_t ts = nh_now();
+    while (__atomic_load_n(&r.received, __ATOMIC_RELAXED) < N / 5)
+        usleep(10000);
+    printf("a fifth of the messages %.1f s after the start\n", (double)(nh_now() - ts) / 1e9);
+    int victim = (int)(getpid() % 3);
+    int64_t t0 = nh_now();
+    nh_server_stop(&node[victim], SIGKILL);
+    while (__atomic_load_n(&r.received, __ATOMIC_RELAXED) < N / 2)
+        usleep(10000);
+    printf("node n%d killed; half the messages %.1f s later\n", victim,
+           (double)(nh_now() - t0) / 1e9);
+    assert_int_equal(nh_server_start(&node[victim]), 0);
+    run_check(&r, prod, cons);
+    printf("the rest %.1f s after the restart\n", (double)(nh_now() - t0) / 1e9);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    for (int i = 0; i < 3; i++)
+        nh_server_stop(&node[i], SIGTERM);
+}
+
+int main(void)
+{
+    nh_require();
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bridges_killed_exactly_once),
+        cmocka_unit_test(cluster_node_restart_exactly_once),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    nh_cleanup();
+    return r;
+}

@@ -1,0 +1,12 @@
+/* mbx ls's listing of the mailboxes NATS bridges (mbx bridge) serve. */
+#ifndef MBX_TOOLS_BRIDGE_LS_H
+#define MBX_TOOLS_BRIDGE_LS_H
+
+#include <stdio.h>
+
+/* Prints, after a blank line and a heading, what the live bridges of
+ * mailbox directory dir export and import (their .mbx-bridge.PID.list
+ * files; a dead bridge's is left out); nothing when there is none. */
+void bridge_ls_print(FILE *f, const char *dir);
+
+#endif
