@@ -11,8 +11,10 @@ extern const struct mbx_transport mbx__tls_transport;
 extern const struct mbx_transport mbx__nats_transport;
 #endif
 
-const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport, &mbx__tcp_transport,
-                                                      &mbx__tls_transport, &mbx__udp_transport,
+const struct mbx_transport *const mbx_transports[] = {&mbx__shm_transport,
+                                                      &mbx__tcp_transport,
+                                                      &mbx__tls_transport,
+                                                      &mbx__udp_transport,
 #ifdef MBX_WITH_NATS
                                                       &mbx__nats_transport,
 #endif

@@ -999,8 +999,7 @@ static int tcp_send_confirmed(struct mbx *m, const void *buf, size_t len, unsign
             } else {
                 /* HOST:PORT as the name gave them (a host name past 247
                  * bytes is cut short: DNS names stop at 253). */
-                snprintf(who->taker_host, sizeof(who->taker_host), "%.247s:%.7s", b->host,
-                         b->port);
+                snprintf(who->taker_host, sizeof(who->taker_host), "%.247s:%.7s", b->host, b->port);
                 n = 0;
             }
         } else if (n == 0) {
