@@ -23,6 +23,13 @@
 #define HDR_PRIO  "Mbx-Prio"  /* exact priority, 0..32767 */
 #define HDR_TYPE  "Mbx-Type"  /* type tag (mbx_send_typed), decimal, when not 0 */
 #define HDR_ERROR "Mbx-Error" /* a request's failure at the far side: errno, decimal */
+/* A request with HDR_CONFIRM is a confirmed send (mbx_send_confirmed): the
+ * importing bridge makes it into its mailbox and answers, once a receiver
+ * took it, with the taker's pid, uid and the bridge's host id. */
+#define HDR_CONFIRM    "Mbx-Confirm"
+#define HDR_TAKER_PID  "Mbx-Taker-Pid"
+#define HDR_TAKER_UID  "Mbx-Taker-Uid"
+#define HDR_TAKER_HOST "Mbx-Taker-Host"
 
 struct mbx_bridge;
 

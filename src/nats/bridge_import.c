@@ -275,7 +275,13 @@ static void *call_main(void *arg)
         uint64_t type;
         bridge_msg_prio(msg, BRIDGE_BAND_CALL, &prio, &type);
         ssize_t n = -EMSGSIZE;
-        if (len >= 0 && (uint64_t)len <= im->max_msg)
+        const char *confirm = NULL;
+        mbx_receipt who;
+        int confirmed = natsMsgHeader_Get(msg, HDR_CONFIRM, &confirm) == NATS_OK && confirm;
+        if (len >= 0 && (uint64_t)len <= im->max_msg && confirmed)
+            n = mbx_send_confirmed(im->m, natsMsg_GetData(msg), (size_t)len, prio,
+                                   (int64_t)b->call_timeout_ms * 1000000, &who);
+        else if (len >= 0 && (uint64_t)len <= im->max_msg)
             n = mbx_call(im->m, natsMsg_GetData(msg), (size_t)len, prio, out, cap,
                          (int64_t)b->call_timeout_ms * 1000000);
         natsMsg *ans = NULL;
@@ -284,6 +290,13 @@ static void *call_main(void *arg)
             snprintf(v, sizeof(v), "%d", (int)-n);
             if (n < 0)
                 natsMsgHeader_Set(ans, HDR_ERROR, v);
+            if (n == 0 && confirmed) {
+                snprintf(v, sizeof(v), "%d", (int)who.taker_pid);
+                natsMsgHeader_Set(ans, HDR_TAKER_PID, v);
+                snprintf(v, sizeof(v), "%u", (unsigned)who.taker_uid);
+                natsMsgHeader_Set(ans, HDR_TAKER_UID, v);
+                natsMsgHeader_Set(ans, HDR_TAKER_HOST, b->host);
+            }
             natsConnection_PublishMsg(b->nc, ans);
             natsMsg_Destroy(ans);
         }

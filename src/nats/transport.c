@@ -309,6 +309,63 @@ static ssize_t nats_call(struct mbx *m, const void *req, size_t len, unsigned pr
     return n;
 }
 
+/* A decimal header of ans in [lo, hi], or -1. */
+static long long header_num(natsMsg *ans, const char *key, long long lo, long long hi)
+{
+    const char *v = NULL;
+    if (natsMsgHeader_Get(ans, key, &v) != NATS_OK || !v || !*v)
+        return -1;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    return *end || x < lo || x > hi ? -1 : x;
+}
+
+/* mbx_send_confirmed: a request to the importing bridge, which makes the
+ * confirmed send into its mailbox (waiting up to its --call-timeout) and
+ * answers with the taker; nobody importing the name: -ENOENT. The answer
+ * is untrusted: a taker it does not state whole is -EPROTO. */
+static int nats_send_confirmed(struct mbx *m, const void *buf, size_t len, unsigned prio,
+                               int64_t timeout_ns, mbx_receipt *who)
+{
+    struct nats_box *b = nb(m);
+    if ((int64_t)len > b->max_msg)
+        return -EMSGSIZE;
+    natsMsg *msg = NULL, *ans = NULL;
+    char v[32];
+    snprintf(v, sizeof(v), "%u", prio);
+    natsStatus s = natsMsg_Create(&msg, b->subj[NSUBJ_BANDS], NULL, buf, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, HDR_PRIO, v);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, HDR_CONFIRM, "1");
+    int64_t ms = timeout_ns < 0 ? INT32_MAX : timeout_ns / 1000000 ? timeout_ns / 1000000 : 1;
+    if (s == NATS_OK)
+        s = natsConnection_RequestMsg(&ans, b->nc, msg, ms);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK)
+        return s == NATS_NO_RESPONDERS ? -ENOENT : nconn_errno(s);
+    int r;
+    long long err = header_num(ans, HDR_ERROR, 1, 4095);
+    const char *host = NULL;
+    if (err > 0) {
+        r = (int)-err;
+    } else {
+        long long pid = header_num(ans, HDR_TAKER_PID, 1, INT32_MAX);
+        long long uid = header_num(ans, HDR_TAKER_UID, 0, UINT32_MAX);
+        if (pid < 0 || uid < 0 || natsMsgHeader_Get(ans, HDR_TAKER_HOST, &host) != NATS_OK ||
+            !host) {
+            r = -EPROTO;
+        } else {
+            who->taker_pid = (int32_t)pid;
+            who->taker_uid = (uint32_t)uid;
+            snprintf(who->taker_host, sizeof(who->taker_host), "%.255s", host);
+            r = 0;
+        }
+    }
+    natsMsg_Destroy(ans);
+    return r;
+}
+
 static int nats_transfer(struct mbx *m, pid_t p)
 {
     (void)m, (void)p;
@@ -360,6 +417,7 @@ const struct mbx_transport mbx__nats_transport = {
     .send = nats_send,
     .recv = nats_recv,
     .call = nats_call,
+    .send_confirmed = nats_send_confirmed,
     .transfer = nats_transfer,
     .loan = nats_loan,
     .send_loan = nats_send_loan,

@@ -306,6 +306,24 @@ static void max_payload_is_respected(void **state)
     mbx_close(fresh);
 }
 
+/* Receives one message from box 300 ms after it starts, saying just
+ * before its receive begins. */
+struct late_recv {
+    mbx *box;
+    int started;
+    ssize_t got;
+};
+
+static void *late_recv_main(void *arg)
+{
+    struct late_recv *r = arg;
+    usleep(300000);
+    __atomic_store_n(&r->started, 1, __ATOMIC_SEQ_CST);
+    char buf[64];
+    r->got = mbx_recv(r->box, buf, sizeof(buf), NULL, 20 * SEC);
+    return NULL;
+}
+
 /* nats://HOST:PORT/NAME: a program on the fleet without a bridge of its
  * own, talking to bridges. */
 static void nats_names_reach_the_fleet(void **state)
@@ -356,6 +374,26 @@ static void nats_names_reach_the_fleet(void **state)
     assert_int_equal(mbx_call(n, "abc", 3, 0, buf, sizeof(buf), 20 * SEC), 3);
     assert_memory_equal(buf, "ABC", 3);
     pthread_join(th, NULL);
+    mbx_close(n);
+    /* Confirmed send: returns once a receiver behind the importing bridge
+     * took it, and names it (this process) and the bridge's host. */
+    struct late_recv lr = {in, 0, 0};
+    pthread_create(&th, NULL, late_recv_main, &lr);
+    snprintf(name, sizeof(name), "%s/jobs", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    mbx_receipt who;
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(mbx_send_confirmed(n, "conf", 4, 0, 20 * SEC, &who), 0);
+    assert_int_equal(__atomic_load_n(&lr.started, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(who.taker_pid, getpid());
+    assert_int_equal(who.taker_uid, getuid());
+    assert_true(who.taker_host[0] != '\0');
+    pthread_join(th, NULL);
+    assert_int_equal(lr.got, 4);
+    mbx_close(n);
+    snprintf(name, sizeof(name), "%s/nobody", url);
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_send_confirmed(n, "x", 1, 0, 5 * SEC, NULL), -ENOENT);
     mbx_close(n);
     snprintf(name, sizeof(name), "%s/nobody", url);
     assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
