@@ -12,6 +12,9 @@
 #   tests/mutants/run.sh [--quick] [--keep] [NAME...]
 #     --quick   only the mutations flagged quick (CI runs these)
 #     --keep    leave the scratch copy (its path is printed)
+#     --stale   build nothing: only check that every mutation's text is in
+#               its file exactly once (CI runs this: a refactor that moves
+#               code must bring the list along)
 #     NAME...   only these mutations
 #   MUTANT_JOBS (default 2) build and test jobs; MUTANT_TIMEOUT (default 300)
 #   seconds for one mutation's tests; MUTANT_BUILD_TYPE (default
@@ -23,12 +26,13 @@ root=$(cd "$here/../.." && pwd)
 list=$here/mutants.txt
 jobs=${MUTANT_JOBS:-2}
 limit=${MUTANT_TIMEOUT:-300}
-quick=0 keep=0
+quick=0 keep=0 stale_only=0
 want=()
 for a in "$@"; do
     case $a in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
+    --stale) stale_only=1 ;;
     -h | --help)
         sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
@@ -66,6 +70,27 @@ while IFS= read -r line || [ -n "$line" ]; do
     names+=("${fields[0]}") flags+=("${fields[1]}") files+=("${fields[2]}")
     tests+=("${fields[3]}") finds+=("${fields[4]}") repls+=("${fields[5]}")
 done <"$list"
+
+# Counts the occurrences of FIND (escapes decoded) in FILE, or replaces the
+# one occurrence with REPL: perl, so that the text is taken literally.
+PERL_DECODE='sub dec { my $s = shift; $s =~ s/\\(\\|n|t)/$1 eq "n" ? "\n" : $1 eq "t" ? "\t" : "\\"/ge; $s }'
+count_in() { # FILE FIND
+    FIND=$2 perl -0777 -ne "$PERL_DECODE"'
+        $f = dec($ENV{FIND}); $n = () = /\Q$f\E/g; print $n' "$1"
+}
+
+if [ "$stale_only" -eq 1 ]; then
+    bad=0
+    for i in "${!names[@]}"; do
+        n=$(count_in "$root/${files[$i]}" "${finds[$i]}" 2>/dev/null || echo 0)
+        if [ "$n" != 1 ]; then
+            echo "STALE     ${names[$i]}: its text is in ${files[$i]} $n times, not once"
+            bad=1
+        fi
+    done
+    [ "$bad" -eq 0 ] && echo "mutants: all ${#names[@]} mutations find their text"
+    exit "$bad"
+fi
 
 selected=()
 for i in "${!names[@]}"; do
@@ -191,13 +216,6 @@ if ! run_tests "$regex" "$logs/baseline.log" ||
 fi
 echo "mutants: the named tests pass unmutated ($((SECONDS - t0)) s)"
 
-# Counts the occurrences of FIND (escapes decoded) in FILE, or replaces the
-# one occurrence with REPL: perl, so that the text is taken literally.
-PERL_DECODE='sub dec { my $s = shift; $s =~ s/\\(\\|n|t)/$1 eq "n" ? "\n" : $1 eq "t" ? "\t" : "\\"/ge; $s }'
-count_in() { # FILE FIND
-    FIND=$2 perl -0777 -ne "$PERL_DECODE"'
-        $f = dec($ENV{FIND}); $n = () = /\Q$f\E/g; print $n' "$1"
-}
 mutate() { # FILE FIND REPL
     FIND=$2 REPL=$3 perl -0777 -i -pe "$PERL_DECODE"'
         BEGIN { $f = dec($ENV{FIND}); $r = dec($ENV{REPL}) } s/\Q$f\E/$r/' "$1"
