@@ -36,7 +36,7 @@ giveup-2slots       -  -DSCEN=7 -DSLOTS=2 -DKNOWN_GIVEUP_STALE
 behind-live-2slots  -  -DSCEN=9 -DSLOTS=2 -DKNOWN_STUCK_BEHIND_LIVE
 loan-reloc-1slot    -  -DSCEN=2 -DSLOTS=1
 all-held-3slots     k  -DSCEN=10 -DSLOTS=3
-two-recv-1kill      k  -DSCEN=3 -DSLOTS=1 -DKILLS=1
+two-recv-1kill      -  -DSCEN=3 -DSLOTS=1 -DKILLS=1
 '
 # mutants: name  property  defines: each must make that property fail
 mutants='
@@ -45,6 +45,7 @@ repair-live         live_slot_safe   -DSCEN=1 -DSLOTS=1 -DM_REPAIR_LIVE
 reloc-spin          no_reloc_spin    -DSCEN=1 -DSLOTS=1 -DM_RELOC_SPIN
 keep-counted        hiprio_count     -DSCEN=1 -DSLOTS=1 -DM_KEEP_COUNTED
 head-moved          wait_proceeds    -DSCEN=2 -DSLOTS=2 -DM_HEAD_MOVED
+repair-wakes-only   wait_proceeds    -DSCEN=3 -DSLOTS=1 -DKILLS=1 -DM_REPAIR_WAKES_SLEEPERS_ONLY
 '
 
 mode=full

@@ -137,6 +137,11 @@
  *                         3).
  *   M_OLD_RELEASE         ring_release frees only where it first saw the
  *                         loan, not where a sender relocated it.
+ *   M_REPAIR_WAKES_SLEEPERS_ONLY  a put-back or relocation bumps the
+ *                         futex word only when someone is counted asleep:
+ *                         a receiver that looked just before the put-back
+ *                         sleeps next to the message (found by this model,
+ *                         scenario two-recv-1kill).
  *
  * KNOWN LIMITS of the C code (each switch lets the other properties be
  * checked around one; see the runner):
@@ -441,6 +446,28 @@ inline wake_all(k)
     fi
 }
 
+/* wake_change (wait.c:136-146), after a repair that puts a message back or
+ * moves a slot on: receivers that looked before it watch `sent` or another
+ * slot, not this change, so the futex word moves even while nobody is
+ * counted asleep; a receiver that counts itself in after our look at the
+ * count then finds its futex value stale and looks again. */
+inline wake_change(k)
+{
+#ifndef M_REPAIR_WAKES_SLEEPERS_ONLY
+    STEP(FUTEX_BUMP(k));
+    STEP(wk = waiters[k]);
+    if
+    :: wk > 0 ->
+        STEP(if :: asleep[1] == k -> asleep[1] = 0 :: else -> skip fi;
+             if :: asleep[2] == k -> asleep[2] = 0 :: else -> skip fi;
+             if :: asleep[3] == k -> asleep[3] = 0 :: else -> skip fi)
+    :: else -> skip
+    fi
+#else
+    wake_all(k)
+#endif
+}
+
 /* sync_wake_one (sync.c:234-240): futex_wake(futex, 1) wakes any one */
 inline wake_one(k)
 {
@@ -622,7 +649,7 @@ inline relocate(ci, w, want)
             /* 104-105: the holder's record moved along: abstracted */
             STEP(moved[ci] = 1);                                                /* 106 */
             STEP(ADVANCE(tail, want));                                          /* 107 */
-            wake_all(FRECV)                                                     /* 109 */
+            wake_change(FRECV)                                                  /* 109 */
         :: else -> skip
         fi
     :: else -> skip
@@ -712,7 +739,7 @@ inline unstuck(si, sw, swant)
                         fi
                     :: else -> break
                     od;
-                    wake_all(FRECV);                                            /* 69 */
+                    wake_change(FRECV);                                         /* 69 */
                     u_ret = 1
                 :: else -> skip
                 fi

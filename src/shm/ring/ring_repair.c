@@ -59,7 +59,11 @@ static int put_back(const struct seg *s, struct ring_slot *sl, uint64_t w)
     while ((int64_t)(h - pos) > 0 &&
            !__atomic_compare_exchange_n(&ctl->head, &h, pos, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
         ;
-    wake_all(s, SEG_POLL_RECV);
+    /* Receivers that looked before this watch `sent` or another slot, not
+     * this one: the futex word must move even while nobody is counted
+     * asleep yet, or one that counts itself in just after our look at the
+     * count sleeps next to the message (found by the model, two-recv-1kill). */
+    wake_change(s, SEG_POLL_RECV);
     return 1;
 }
 
@@ -159,8 +163,9 @@ static int relocate(const struct seg *s, struct ring_slot *sl, uint64_t w, uint6
         ring_note_holder(sl, moved, ident_make(slot_pid_of(w), start));
     __atomic_store_n(&sl->moved, 1, __ATOMIC_RELEASE);
     ring_advance(&ring_ctl_of(s)->tail, want);
-    /* Receivers may watch the position that now holds no message. */
-    wake_all(s, SEG_POLL_RECV);
+    /* Receivers may watch the position that now holds no message; the
+     * futex word moves for those about to sleep (as in put_back). */
+    wake_change(s, SEG_POLL_RECV);
     return 1;
 }
 
