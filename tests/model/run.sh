@@ -35,7 +35,7 @@ prio-mark-1slot     -  -DSCEN=8 -DSLOTS=1
 giveup-2slots       -  -DSCEN=7 -DSLOTS=2 -DKNOWN_GIVEUP_STALE
 behind-live-2slots  -  -DSCEN=9 -DSLOTS=2 -DKNOWN_STUCK_BEHIND_LIVE
 loan-reloc-1slot    -  -DSCEN=2 -DSLOTS=1
-all-held-3slots     k  -DSCEN=10 -DSLOTS=3
+all-held-3slots     -  -DSCEN=10 -DSLOTS=3
 two-recv-1kill      -  -DSCEN=3 -DSLOTS=1 -DKILLS=1
 '
 # mutants: name  property  defines: each must make that property fail
