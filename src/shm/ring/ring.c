@@ -40,7 +40,11 @@ int ring_give_up_if(const struct seg *s, struct ring_slot *sl, uint64_t mine)
 void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_t mine)
 {
     (void)t;
-    ring_give_up_if(s, sl, mine);
+    /* A sender that came round a lap later may have moved the claim on
+     * (relocation): give it up where it is now, or the slot stays claimed
+     * in our name, moved on every lap, one slot of room lost until we die. */
+    while (!ring_give_up_if(s, sl, mine) && ring_relocated(s, sl, &mine))
+        ;
 }
 
 /* How long a receiver spins on a head slot being written or copied out

@@ -137,6 +137,11 @@
  *                         3).
  *   M_OLD_RELEASE         ring_release frees only where it first saw the
  *                         loan, not where a sender relocated it.
+ *   M_GIVEUP_STALE        a send or loan whose storage fails gives up the
+ *                         claim by its original word only: if a sender
+ *                         relocated it meanwhile, the slot stays CLAIMED by
+ *                         a live process, moved on each lap (found by this
+ *                         model; fixed in ring_give_up).
  *   M_REPAIR_WAKES_SLEEPERS_ONLY  a put-back or relocation bumps the
  *                         futex word only when someone is counted asleep:
  *                         a receiver that looked just before the put-back
@@ -150,12 +155,6 @@
  *                         held by a live process is not put back until that
  *                         slot changes. The switch exempts that from
  *                         wait_proceeds.
- *   KNOWN_GIVEUP_STALE    a send or loan whose storage fails gives up the
- *                         claim by its original word; if a sender relocated
- *                         it meanwhile, the CAS fails and the slot stays
- *                         CLAIMED by a live process (moved on each lap).
- *                         With the switch, the give-up follows the
- *                         relocation.
  */
 
 /* ---------------------------------------------------------------- sizes */
@@ -932,26 +931,27 @@ inline claim(nb)
     d_step { FORGET }
 }
 
-/* ring_give_up (ring.c:64-68) -> ring_skip with the word the caller had */
+/* ring_give_up (ring.c:40-48): ring_skip with the word the caller had,
+ * following the claim where a sender relocated it (ring_relocated) */
 inline give_up(ci, mine)
 {
-#ifndef KNOWN_GIVEUP_STALE
+#ifdef M_GIVEUP_STALE
     ring_skip(ci, mine)
 #else
-    /* as a fix would: follow a relocated claim */
     gu_w = mine;
     do
     :: ring_skip(ci, gu_w);
        if
        :: sk_ret -> break
        :: else ->
-           STEP(gu_w = word[ci]);
+           relocated(ci, gu_w);
            if
-           :: WST(gu_w) == CLAIMED && WPID(gu_w) == me -> skip
+           :: rl_ok -> gu_w = rl_mine
            :: else -> break
            fi
        fi
-    od
+    od;
+    rl_ok = 0; rl_mine = 0
 #endif
 }
 
