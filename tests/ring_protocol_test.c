@@ -376,6 +376,44 @@ static void give_up_follows_a_moved_claim(void **state)
     mbx_close(m);
 }
 
+/* A receiver killed while copying out a message behind a slot a live
+ * process holds (a loan being written): the waiting receiver watched only
+ * the first busy slot, found its holder alive every 10 ms, and never put
+ * the dead receiver's message back; it waited until the loan was sent
+ * (found by the model: scenario behind-live-2slots). Its 10 ms look now also puts back
+ * what dead receivers hold further on. */
+static void dead_receivers_message_behind_a_live_hold_comes_back(void **state)
+{
+    (void)state;
+    mbx *m = test_box("behind", 2, 64, 0);
+    void *loan;
+    assert_int_equal(mbx_loan(m, 8, &loan), 0);          /* position 0, ours */
+    assert_int_equal(mbx_send(m, "behind", 6, 0, 0), 0); /* position 1 */
+    const struct seg *s = &shm_box_of(m)->seg;
+    pid_t p = fork();
+    if (p == 0) {
+        /* A receiver that takes position 1 and dies copying it out. */
+        test_child();
+        struct ring_slot *sl = ring_slot_at(s, 1);
+        uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+        if (slot_state_of(w) != SLOT_READY)
+            _exit(1);
+        uint64_t mine = slot_word(1, SLOT_TAKING, (int32_t)(getpid() & (int32_t)SLOT_PID_MASK));
+        if (!__atomic_compare_exchange_n(&sl->word, &w, mine, 0, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_RELAXED))
+            _exit(2);
+        ring_note_holder(sl, mine, ident_self());
+        _exit(0);
+    }
+    reap_ok(p);
+    char buf[64];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 2000000000ll), 6);
+    assert_memory_equal(buf, "behind", 6);
+    assert_int_equal(mbx_send_loan(m, loan, 0, 0, 0), 0);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), 0);
+    mbx_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +427,7 @@ int main(void)
         cmocka_unit_test(idle_ring_is_a_few_pages),
         cmocka_unit_test(moved_loan_in_one_slot_ring_is_sent),
         cmocka_unit_test(give_up_follows_a_moved_claim),
+        cmocka_unit_test(dead_receivers_message_behind_a_live_hold_comes_back),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -33,7 +33,7 @@ keep-loan-1kill     -  -DSCEN=4 -DSLOTS=2 -DKILLS=1
 waits-1slot         -  -DSCEN=5 -DSLOTS=1
 prio-mark-1slot     -  -DSCEN=8 -DSLOTS=1
 giveup-2slots       -  -DSCEN=7 -DSLOTS=2
-behind-live-2slots  -  -DSCEN=9 -DSLOTS=2 -DKNOWN_STUCK_BEHIND_LIVE
+behind-live-2slots  -  -DSCEN=9 -DSLOTS=2
 loan-reloc-1slot    -  -DSCEN=2 -DSLOTS=1
 all-held-3slots     -  -DSCEN=10 -DSLOTS=3
 two-recv-1kill      -  -DSCEN=3 -DSLOTS=1 -DKILLS=1
@@ -47,6 +47,7 @@ keep-counted        hiprio_count     -DSCEN=1 -DSLOTS=1 -DM_KEEP_COUNTED
 head-moved          wait_proceeds    -DSCEN=2 -DSLOTS=2 -DM_HEAD_MOVED
 repair-wakes-only   wait_proceeds    -DSCEN=3 -DSLOTS=1 -DKILLS=1 -DM_REPAIR_WAKES_SLEEPERS_ONLY
 giveup-stale        no_leak          -DSCEN=7 -DSLOTS=2 -DM_GIVEUP_STALE
+no-sweep            wait_proceeds    -DSCEN=9 -DSLOTS=2 -DM_NO_SWEEP
 '
 
 mode=full

@@ -87,9 +87,16 @@ struct stuck {
     uint64_t want; /* RING_NO_POS for a receiver */
 };
 
+/* Repairs the stuck slot k names, if its holder died; for a receiver whose
+ * stuck slot's holder lives, also the messages of dead receivers behind it.
+ * Returns 1 when something was repaired or moved (look again). */
 static int unstuck(const struct stuck *k)
 {
-    return k->sl && ring_unstick(k->s, k->sl, k->w, k->want);
+    if (!k->sl)
+        return 0;
+    if (ring_unstick(k->s, k->sl, k->w, k->want))
+        return 1;
+    return k->want == RING_NO_POS && ring_put_back_dead_takers(k->s);
 }
 
 static int unstuck_look(void *arg)

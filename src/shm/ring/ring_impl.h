@@ -112,6 +112,12 @@ int ring_skip(const struct seg *s, struct ring_slot *sl, uint64_t w);
 #define RING_NO_POS UINT64_MAX
 int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t want);
 
+/* Puts back every message a dead receiver was copying out, in any slot: a
+ * waiting receiver's 10 ms look, for such a message behind
+ * a slot a live process holds (the look at that slot alone finds its holder
+ * alive). Returns 1 when one was put back, else 0. */
+int ring_put_back_dead_takers(const struct seg *s);
+
 /* Returns 1 while the process slot word w names (as recorded beside it,
  * else by pid alone) lives, else 0. */
 int ring_holder_alive(const struct ring_slot *sl, uint64_t w);

@@ -137,6 +137,11 @@
  *                         3).
  *   M_OLD_RELEASE         ring_release frees only where it first saw the
  *                         loan, not where a sender relocated it.
+ *   M_NO_SWEEP            a receiver keeps an eye on the first busy slot
+ *                         only: a message whose receiver died behind a slot
+ *                         a live process holds is not put back until that
+ *                         slot changes (found by this model; fixed in
+ *                         ring.c's unstuck).
  *   M_GIVEUP_STALE        a send or loan whose storage fails gives up the
  *                         claim by its original word only: if a sender
  *                         relocated it meanwhile, the slot stays CLAIMED by
@@ -147,14 +152,7 @@
  *                         a receiver that looked just before the put-back
  *                         sleeps next to the message (found by this model,
  *                         scenario two-recv-1kill).
- *
- * KNOWN LIMITS of the C code (each switch lets the other properties be
- * checked around one; see the runner):
- *   KNOWN_STUCK_BEHIND_LIVE  a receiver keeps an eye on the first busy slot
- *                         only; a message whose receiver died behind a slot
- *                         held by a live process is not put back until that
- *                         slot changes. The switch exempts that from
- *                         wait_proceeds.
+
  */
 
 /* ---------------------------------------------------------------- sizes */
@@ -372,7 +370,7 @@ hidden byte delivered_once, delivered_right, no_loss, prio_order, sender_fifo, h
     relocs = 0; wk = 0; cd_h = 0; rp_old = 0; canfail = 0; cd_ok = 0; sk_ret = 0; sk_ok = 0; \
     fs_ret = 0; fs_alive = 0; r_ok = 0; rl_ok = 0; u_ret = 0; u_alive = 0; u_ok = 0; u_mine = 0; u_p = 0; \
     sk_mine = 0; sk_exp = 0; fs_w = 0; r_exp = 0; rl_cur = 0; rl_mine = 0; u_exp = 0; gu_w = 0; \
-    rl_d = 0; u_st = 0; u_h = 0; u_pos = 0; wc_mode = 0; wc_res = 0; wc_phase = 0; wc_ret = 0; \
+    rl_d = 0; u_st = 0; u_h = 0; u_pos = 0; wc_mode = 0; wc_res = 0; wc_phase = 0; wc_ret = 0; wc_gx = 0; wc_gw = 0; \
     wc_cmp = 0; wc_slept = 0; cl_t = 0; cl_i = 0; cl_ret = 0; cl_w = 0; \
     cl_exp = 0; cl_d = 0; cl_ok = 0; cl_first = 0; cl_behind = 0; cl_lastb = 0; cl_want = 0; pb_ret = 0; pb_fail = 0; pb_ok = 0; \
     pb_mine = 0; pb_exp = 0; ln_i = 0; ln_fail = 0; sl_mv = 0; sp_loan = 0; sp_copy = 0; \
@@ -415,11 +413,22 @@ hidden byte delivered_once, delivered_right, no_loss, prio_order, sender_fifo, h
 #define RELOC_ALLOWED 1
 #define RELOC_GO      1
 #define RELOC_ASSERT  assert(no_reloc_spin || relocs < SLOTS)
+/* A slot whose message a dead receiver was copying out */
+#define DEAD_TAKER(i) ((i) < SLOTS && WST(word[i]) == TAKING && dead[WPID(word[i])])
+#ifndef M_NO_SWEEP
+/* ring.c unstuck: a receiver's look also finds dead receivers' messages
+ * anywhere in the ring (ring_put_back_dead_takers) */
+#define SWEEP_OK(si, swant) ((si) != NONE && (swant) == NOPOS && \
+                             (DEAD_TAKER(0) || DEAD_TAKER(1) || DEAD_TAKER(2)))
+#else
+#define SWEEP_OK(si, swant) 0
+#endif
 #define UNSTICK_OK(si, sw, swant) \
-    ((si) != NONE && word[si] == (sw) && \
-     ((WST(sw) == SKIP && (WPID(sw) == 0 || dead[WPID(sw)])) || \
-      ((WST(sw) == CLAIMED || WST(sw) == TAKING || WST(sw) == LENT) && \
-       (dead[WPID(sw)] || ((swant) != NOPOS && DIST(sw, swant) == -SLOTS && RELOC_ALLOWED)))))
+    (((si) != NONE && word[si] == (sw) && \
+      ((WST(sw) == SKIP && (WPID(sw) == 0 || dead[WPID(sw)])) || \
+       ((WST(sw) == CLAIMED || WST(sw) == TAKING || WST(sw) == LENT) && \
+        (dead[WPID(sw)] || ((swant) != NOPOS && DIST(sw, swant) == -SLOTS && RELOC_ALLOWED))))) || \
+     SWEEP_OK(si, swant))
 
 /* An actor out of its loop no longer holds the values it read */
 #define FORGET fkind[me] = 0; fchg[me] = 0; dchg[me] = 0; schg[me] = 0
@@ -852,6 +861,27 @@ inline wait_change(k, wsent, wi, seen, si, sw, swant, nb)
        :: (si) != NONE -> unstuck(si, sw, swant)                                /* 143, 148, 248 */
        :: else -> u_ret = 0
        fi;
+#ifndef M_NO_SWEEP
+       /* ring.c unstuck: a receiver whose stuck slot's holder lives puts
+        * back the messages of dead receivers anywhere in the ring
+        * (ring_put_back_dead_takers: ring_unstick on each TAKING slot) */
+       if
+       :: (si) != NONE && !u_ret && (swant) == NOPOS ->
+           wc_gx = 0;
+           do
+           :: wc_gx < SLOTS && !u_ret ->
+               STEP(wc_gw = word[wc_gx]);
+               if
+               :: WST(wc_gw) == TAKING -> unstuck(wc_gx, wc_gw, NOPOS)
+               :: else -> skip
+               fi;
+               wc_gx++
+           :: else -> break
+           od;
+           wc_gx = 0; wc_gw = 0
+       :: else -> skip
+       fi;
+#endif
        if
        :: u_ret -> wc_ret = 1; break
        :: else ->
@@ -1339,7 +1369,8 @@ proctype actor(byte me)
     short rl_d;
     byte u_st, u_h, u_pos, u_p;
     short u_mine;
-    byte wc_mode, wc_res, wc_phase;
+    byte wc_mode, wc_res, wc_phase, wc_gx;
+    short wc_gw;
     bit wc_ret, wc_cmp, wc_slept;
     byte cl_t, cl_i, cl_ret, cl_behind, cl_lastb, cl_want;
     short cl_w, cl_exp, cl_d;
@@ -1523,11 +1554,7 @@ end_retire:
  * room a waiting sender must not sleep next to. */
 hidden byte qt;
 hidden short qw;
-#ifdef KNOWN_STUCK_BEHIND_LIVE
-#define DEAD_TAKING_COUNTS 0
-#else
 #define DEAD_TAKING_COUNTS 1
-#endif
 
 /* no_loss, wait_proceeds, hiprio_exact: whenever nothing can move */
 active proctype quiescence()

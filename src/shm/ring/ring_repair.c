@@ -204,6 +204,22 @@ int ring_unstick(const struct seg *s, struct ring_slot *sl, uint64_t w, uint64_t
     return 1;
 }
 
+int ring_put_back_dead_takers(const struct seg *s)
+{
+    /* Every slot, not head to tail: the head may have been settled past a
+     * slot still being copied out (put_back moves it back). */
+    int any = 0;
+    for (uint32_t i = 0; i < s->ring_slots; i++) {
+        struct ring_slot *sl = ring_slot_at(s, i);
+        uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
+        /* Only a TAKING slot holds a message a death can hide; ring_unstick
+         * leaves a live taker's alone. */
+        if (slot_state_of(w) == SLOT_TAKING && ring_unstick(s, sl, w, RING_NO_POS))
+            any = 1;
+    }
+    return any;
+}
+
 int ring_reset_all_dead(struct seg *s)
 {
     struct ring_ctl *ctl = ring_ctl_of(s);
