@@ -23,8 +23,14 @@ find_program(MBX_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(MBX_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
-  set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "libc6, libssl3")
-  set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "libc6")
+  # By hand: libssl always (tls://), libnats with the NATS bridge; the
+  # tools link libmbx statically, so they need both too.
+  set(mbx_deb_deps "libc6, libssl3")
+  if(MBX_WITH_NATS)
+    string(APPEND mbx_deb_deps ", libnats3.4")
+  endif()
+  set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "${mbx_deb_deps}")
+  set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${mbx_deb_deps}")
 endif()
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME libmbx0)
