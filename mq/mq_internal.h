@@ -193,6 +193,11 @@ int mq_abs_valid(const struct timespec *abs);
 int64_t mq_abs_to_rel(const struct timespec *abs);
 int mq_restart_after_eintr(void);
 
+/* How many handlers without SA_RESTART have run on this thread (signals.c:
+ * the shim fronts the handlers the program installs); a wait that sees it
+ * move ends with EINTR. Always 0 where nothing is interposed. */
+unsigned mq_interrupts(void);
+
 /* notify.c */
 void mq_notify_after_send(struct mq_desc *d);
 void mq_notify_drop(struct mq_desc *d);
