@@ -90,7 +90,9 @@ load common
     [ "$status" -eq 3 ]
     [[ "$stderr" == "mbx: serve-echo: svc: "* ]]
     bg "$MBX" serve-echo svc
-    sleep 0.2
+    # Serving (its handlers are in place) once a call is answered: a fixed
+    # sleep was too short for a sanitizer build on a busy machine.
+    [ "$(mbx call svc ready -t 30s)" = ready ]
     kill -TERM "$BG_PID"
     wait_exit "$BG_PID"
     [ "$EXIT" -eq 0 ]

@@ -48,6 +48,7 @@ head-moved          wait_proceeds    -DSCEN=2 -DSLOTS=2 -DM_HEAD_MOVED
 repair-wakes-only   wait_proceeds    -DSCEN=3 -DSLOTS=1 -DKILLS=1 -DM_REPAIR_WAKES_SLEEPERS_ONLY
 giveup-stale        no_leak          -DSCEN=7 -DSLOTS=2 -DM_GIVEUP_STALE
 no-sweep            wait_proceeds    -DSCEN=9 -DSLOTS=2 -DM_NO_SWEEP
+reloc-progress      no_reloc_spin    -DSCEN=8 -DSLOTS=1 -DM_RELOCATED_IS_PROGRESS
 '
 
 mode=full

@@ -205,10 +205,14 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
             continue;
         }
         if (d >= 0) {
-            /* Position t is taken already: move the hint on. */
+            /* Position t is taken already: move the hint on. A hold that
+             * another sender moved on there is not progress: counted as
+             * progress, two senders would move the same live hold on in
+             * turn, each within its lap (found by the model check). */
             if (++advances > ADVANCE_LIMIT)
                 return -EUCLEAN;
-            behind = 0;
+            if (!__atomic_load_n(&sl->moved, __ATOMIC_ACQUIRE))
+                behind = 0;
             ring_advance(&ctl->tail, t);
             continue;
         }

@@ -142,6 +142,11 @@
  *                         a live process holds is not put back until that
  *                         slot changes (found by this model; fixed in
  *                         ring.c's unstuck).
+ *   M_RELOCATED_IS_PROGRESS  a sender that finds its position taken by a
+ *                         hold another sender moved on counts it as
+ *                         progress and may move the same live hold again:
+ *                         two senders push it on in turn (found by this
+ *                         model, prio-mark-1slot; fixed in ring_claim).
  *   M_GIVEUP_STALE        a send or loan whose storage fails gives up the
  *                         claim by its original word only: if a sender
  *                         relocated it meanwhile, the slot stays CLAIMED by
@@ -934,7 +939,12 @@ inline claim(nb)
            :: else -> skip
            fi
        :: cl_d > 0 || (cl_d == 0 && WST(cl_w) != FREE) ->
-           cl_behind = 0;                                                       /* behind = 0 */
+#ifndef M_RELOCATED_IS_PROGRESS
+           /* a hold another sender moved on is not progress (ring.c) */
+           STEP(if :: !moved[IDX(cl_t)] -> cl_behind = 0 :: else -> skip fi);
+#else
+           cl_behind = 0;
+#endif
            STEP(ADVANCE(tail, cl_t))                                            /* 234-239 */
        :: cl_d < 0 ->
            assert(no_corrupt || (cl_d == -SLOTS && WST(cl_w) != FREE && WST(cl_w) <= LENT));  /* 241 */
