@@ -165,6 +165,10 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
     if (n == 0) {
         n = await_reply(me, &w, slot, reply, cap, deadline);
+        /* The send used up the time (or there was none): the wait for the
+         * reply was a look, and its "nothing yet" is the call's timeout. */
+        if (n == -EAGAIN)
+            n = -ETIMEDOUT;
         /* Given up (time, a signal, a close) before anyone took the
          * request: take it back, so no server answers a caller that has
          * left. A request already taken stays taken. */
