@@ -20,6 +20,9 @@
 static char dirs[32][256];
 static int ndirs;
 static char server_path[256];
+static const char *log_dir; /* the servers' logs, made with the first */
+static char logs[32][320];  /* every log written, for nh_dump_logs */
+static int nlogs;
 /* Each bridge's standard output, kept open until it is stopped (so that
  * what it prints when it stops goes somewhere). */
 static struct {
@@ -152,6 +155,8 @@ void nh_cleanup(void)
     for (int i = 0; i < ndirs; i++)
         rm_rf(dirs[i]);
     ndirs = 0;
+    log_dir = NULL;
+    nlogs = 0;
 }
 
 void nh_server_init(struct nh_server *s, const char *name, int js)
@@ -159,6 +164,11 @@ void nh_server_init(struct nh_server *s, const char *name, int js)
     memset(s, 0, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->port = nh_free_port();
+    if (!log_dir)
+        log_dir = nh_tmpdir("logs");
+    snprintf(s->log, sizeof(s->log), "%s/%s-%d.log", log_dir, name, s->port);
+    if (nlogs < 32)
+        snprintf(logs[nlogs++], sizeof(logs[0]), "%s", s->log);
     if (js)
         snprintf(s->store, sizeof(s->store), "%s", nh_tmpdir(name));
 }
@@ -216,10 +226,11 @@ int nh_server_start(struct nh_server *s)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (!getenv("NH_VERBOSE")) {
-            dup2(null, 1);
-            dup2(null, 2);
+        /* Appended: a server started again keeps its first life's lines. */
+        int out = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (!getenv("NH_VERBOSE") && out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
         }
         execv(server_path, (char *const *)argv);
         _exit(127);
@@ -240,6 +251,26 @@ int nh_server_start(struct nh_server *s)
         usleep(20000);
     }
     return -1;
+}
+
+void nh_dump_logs(int lines)
+{
+    for (int i = 0; i < nlogs; i++) {
+        FILE *f = fopen(logs[i], "r");
+        if (!f)
+            continue;
+        /* Two passes: count the lines, then print the last ones. */
+        char buf[1024];
+        long total = 0, k = 0;
+        while (fgets(buf, sizeof(buf), f))
+            total++;
+        rewind(f);
+        fprintf(stderr, "---- %s (last %d of %ld lines)\n", logs[i], lines, total);
+        while (fgets(buf, sizeof(buf), f))
+            if (k++ >= total - lines)
+                fputs(buf, stderr);
+        fclose(f);
+    }
 }
 
 void nh_server_stop(struct nh_server *s, int sig)

@@ -15,6 +15,7 @@ struct nh_server {
     char store[256]; /* JetStream store directory ("": no JetStream) */
     char routes[512];
     char conf[256]; /* a configuration file ("": none) */
+    char log[320];  /* where its output goes (kept until nh_cleanup) */
 };
 
 /* 1 when nats-server can be run (on PATH or in /usr/bin, /usr/sbin). */
@@ -40,6 +41,10 @@ void nh_server_init(struct nh_server *s, const char *name, int js);
 /* Starts (or starts again, on the same ports and store) s and waits until
  * it accepts connections. Returns 0 or -1. */
 int nh_server_start(struct nh_server *s);
+
+/* Prints the last lines of every server's log to stderr: called when a
+ * test is about to fail, so CI's output says what the servers saw. */
+void nh_dump_logs(int lines);
 
 /* Sends sig to s and reaps it. */
 void nh_server_stop(struct nh_server *s, int sig);

@@ -29,6 +29,7 @@ struct run {
     int sent;             /* sends that returned 0 */
     unsigned char got[N]; /* times each message arrived */
     int received, extra;
+    int produced; /* the producer has ended */
     int done;
 };
 
@@ -52,6 +53,7 @@ static void *producer(void *arg)
         if (i % 2 == 0)
             usleep(1000); /* spread over the kills: 1.5 s at least */
     }
+    __atomic_store_n(&r->produced, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -91,8 +93,32 @@ static void run_open(struct run *r)
 
 /* Waits for every message, then a little more for any second copy, and
  * checks each arrived exactly once. */
+/* Waits until the run has received n messages, for at most secs; on
+ * a timeout prints the servers' logs and fails the test. */
+static void await_received(struct run *r, int n, int secs)
+{
+    int64_t deadline = nh_now() + secs * SEC;
+    while (__atomic_load_n(&r->received, __ATOMIC_RELAXED) < n && nh_now() < deadline)
+        usleep(10000);
+    int got = __atomic_load_n(&r->received, __ATOMIC_RELAXED);
+    if (got < n) {
+        nh_dump_logs(40);
+        fail_msg("%d of %d messages after %d s (sent %d)", got, n, secs,
+                 __atomic_load_n(&r->sent, __ATOMIC_RELAXED));
+    }
+}
+
 static void run_check(struct run *r, pthread_t prod, pthread_t cons)
 {
+    /* Every send waits at most 30 s: a producer not done in 150 s is
+     * stuck with the flow. */
+    int64_t until = nh_now() + 150 * SEC;
+    while (!__atomic_load_n(&r->produced, __ATOMIC_ACQUIRE) && nh_now() < until)
+        usleep(20000);
+    if (!__atomic_load_n(&r->produced, __ATOMIC_ACQUIRE)) {
+        nh_dump_logs(40);
+        fail_msg("the producer is stuck: %d sent, %d received", r->sent, r->received);
+    }
     pthread_join(prod, NULL);
     assert_int_equal(r->sent, N);
     int64_t deadline = nh_now() + 90 * SEC;
@@ -108,6 +134,8 @@ static void run_check(struct run *r, pthread_t prod, pthread_t cons)
     }
     printf("sent %d, received %d distinct, lost %d, twice %d, unknown %d\n", r->sent, r->received,
            lost, twice, r->extra);
+    if (lost || twice || r->extra)
+        nh_dump_logs(40);
     assert_int_equal(lost, 0);
     assert_int_equal(twice, 0);
     assert_int_equal(r->extra, 0);
@@ -196,16 +224,19 @@ static void cluster_node_restart_exactly_once(void **state)
     pthread_create(&prod, NULL, producer, &r);
     /* A node dies mid-stream and comes back. */
     int64_t ts = nh_now();
-    while (__atomic_load_n(&r.received, __ATOMIC_RELAXED) < N / 5)
-        usleep(10000);
+    await_received(&r, N / 5, 60);
     printf("a fifth of the messages %.1f s after the start\n", (double)(nh_now() - ts) / 1e9);
     int victim = (int)(getpid() % 3);
     int64_t t0 = nh_now();
     nh_server_stop(&node[victim], SIGKILL);
-    while (__atomic_load_n(&r.received, __ATOMIC_RELAXED) < N / 2)
+    /* The two left elect new stream and consumer leaders (seen here in
+     * 1-8 s; on a loaded machine it can take much longer): the node comes
+     * back at half the messages or after 20 s, whichever is first. What
+     * is checked is that nothing told sent is lost or doubled. */
+    while (__atomic_load_n(&r.received, __ATOMIC_RELAXED) < N / 2 && nh_now() - t0 < 20 * SEC)
         usleep(10000);
-    printf("node n%d killed; half the messages %.1f s later\n", victim,
-           (double)(nh_now() - t0) / 1e9);
+    printf("node n%d killed; %d messages received %.1f s later\n", victim,
+           __atomic_load_n(&r.received, __ATOMIC_RELAXED), (double)(nh_now() - t0) / 1e9);
     assert_int_equal(nh_server_start(&node[victim]), 0);
     run_check(&r, prod, cons);
     printf("the rest %.1f s after the restart\n", (double)(nh_now() - t0) / 1e9);
