@@ -198,6 +198,10 @@ int mq_restart_after_eintr(void);
  * move ends with EINTR. Always 0 where nothing is interposed. */
 unsigned mq_interrupts(void);
 
+/* Fronts the handlers installed around the interposed calls (a raw system
+ * call, or before the shim was loaded): called by every mq_open. */
+void mq_signals_adopt(void);
+
 /* notify.c */
 void mq_notify_after_send(struct mq_desc *d);
 void mq_notify_drop(struct mq_desc *d);

@@ -141,6 +141,7 @@ static void desc_free(struct mq_desc *d)
  * errno of mbx_open. */
 MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
 {
+    mq_signals_adopt();
     mode_t mode = 0;
     struct mq_attr *attr = NULL;
     if (oflag & O_CREAT) {

@@ -1068,9 +1068,65 @@ static void *hunt_receiver(void *arg)
     return NULL;
 }
 
-static void interrupted_at_any_moment(void **state)
+/* The ways a program installs a handler without SA_RESTART; each must
+ * end a blocked receive with EINTR wherever the signal lands. */
+enum hunt_install {
+    BY_SIGACTION,
+    BY_SYSV_SIGNAL,  /* one-shot: the handler installs itself again */
+    BY_SIGSET,       /* System V, no SA_RESTART */
+    BY_SIGINTERRUPT, /* signal(), then siginterrupt(sig, 1) */
+    BY_LIBC_ITSELF,  /* the C library's own sigaction, around any shim,
+                        before the queue is opened */
+};
+
+static void on_hunt_sysv(int s)
 {
-    (void)state;
+    on_hunt(s);
+    sysv_signal(SIGUSR1, on_hunt_sysv);
+}
+
+/* sigset and siginterrupt are deprecated, and old programs still call
+ * them: those are what is tested. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void hunt_install(enum hunt_install how)
+{
+    struct sigaction sa = {.sa_handler = on_hunt};
+    sigemptyset(&sa.sa_mask);
+    switch (how) {
+    case BY_SIGACTION:
+        assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+        break;
+    case BY_SYSV_SIGNAL:
+        assert_true(sysv_signal(SIGUSR1, on_hunt_sysv) != SIG_ERR);
+        break;
+    case BY_SIGSET:
+        assert_true(sigset(SIGUSR1, on_hunt) != SIG_ERR);
+        break;
+    case BY_SIGINTERRUPT:
+        assert_true(signal(SIGUSR1, on_hunt) != SIG_ERR);
+        assert_int_equal(siginterrupt(SIGUSR1, 1), 0);
+        break;
+    case BY_LIBC_ITSELF: {
+        void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        assert_non_null(libc);
+        int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *) = NULL;
+        void *f = dlsym(libc, "sigaction");
+        assert_non_null(f);
+        memcpy(&libc_sigaction, &f, sizeof(f));
+        assert_int_equal(libc_sigaction(SIGUSR1, &sa, NULL), 0);
+        dlclose(libc);
+        break;
+    }
+    }
+}
+#pragma GCC diagnostic pop
+
+static void hunt_with(enum hunt_install how)
+{
+    struct sigaction old;
+    assert_int_equal(sigaction(SIGUSR1, NULL, &old), 0);
+    hunt_install(how);
     /* The shim's mailbox spins 1 ms before it sleeps (MBX_SPIN_NS, read
      * when the queue is opened): the signals land in the spin. */
     const char *was = getenv("MBX_SPIN_NS");
@@ -1083,13 +1139,10 @@ static void interrupted_at_any_moment(void **state)
         setenv("MBX_SPIN_NS", keep, 1);
     else
         unsetenv("MBX_SPIN_NS");
-    struct sigaction sa = {.sa_handler = on_hunt}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &old);
     /* What is installed reads back as the program's own handler. */
     struct sigaction now;
     assert_int_equal(sigaction(SIGUSR1, NULL, &now), 0);
-    assert_true(now.sa_handler == on_hunt);
+    assert_true(now.sa_handler == (how == BY_SYSV_SIGNAL ? on_hunt_sysv : on_hunt));
     assert_false(now.sa_flags & (SA_SIGINFO | SA_RESTART));
     atomic_store(&hunt_round, 0);
     pthread_t th;
@@ -1112,6 +1165,36 @@ static void interrupted_at_any_moment(void **state)
                   HUNT_ROUNDS, h.missed);
     assert_true(h.inside >= HUNT_ROUNDS / 4);
     assert_true(h.missed <= 3);
+}
+
+static void interrupted_at_any_moment(void **state)
+{
+    (void)state;
+    hunt_with(BY_SIGACTION);
+}
+
+static void interrupted_at_any_moment_sysv_signal(void **state)
+{
+    (void)state;
+    hunt_with(BY_SYSV_SIGNAL);
+}
+
+static void interrupted_at_any_moment_sigset(void **state)
+{
+    (void)state;
+    hunt_with(BY_SIGSET);
+}
+
+static void interrupted_at_any_moment_siginterrupt(void **state)
+{
+    (void)state;
+    hunt_with(BY_SIGINTERRUPT);
+}
+
+static void interrupted_at_any_moment_libc_handler(void **state)
+{
+    (void)state;
+    hunt_with(BY_LIBC_ITSELF);
 }
 
 /* ---- notification ---- */
@@ -1396,6 +1479,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(interrupted_by_abort_handler, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted_on_the_second, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted_at_any_moment, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupted_at_any_moment_sysv_signal, test_dir_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(interrupted_at_any_moment_sigset, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupted_at_any_moment_siginterrupt, test_dir_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(interrupted_at_any_moment_libc_handler, test_dir_setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(notify_signal, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_none_and_errors, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),

@@ -20,11 +20,14 @@ if [ "$(uname -m)" = x86_64 ]; then
   for fv in poll@@GLIBC_2.2.5 ppoll@@GLIBC_2.4 __poll_chk@@GLIBC_2.16 __ppoll_chk@@GLIBC_2.16 \
             select@@GLIBC_2.2.5 pselect@@GLIBC_2.2.5 epoll_ctl@@GLIBC_2.3.2 close@@GLIBC_2.2.5 \
             dup@@GLIBC_2.2.5 dup2@@GLIBC_2.2.5 dup3@@GLIBC_2.9 close_range@@GLIBC_2.34 \
-            closefrom@@GLIBC_2.34 sigaction@@GLIBC_2.2.5 signal@@GLIBC_2.2.5; do
+            closefrom@@GLIBC_2.34 sigaction@@GLIBC_2.2.5 __sigaction@@GLIBC_2.2.5 \
+            signal@@GLIBC_2.2.5 bsd_signal@@GLIBC_2.2.5 ssignal@@GLIBC_2.2.5 \
+            sysv_signal@@GLIBC_2.2.5 __sysv_signal@@GLIBC_2.2.5 sigset@@GLIBC_2.2.5 \
+            siginterrupt@@GLIBC_2.2.5; do
     echo "$defs" | grep -q " T $fv\$" || fail "$fv not exported"
   done
 fi
-interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|sigaction|signal)@@GLIBC_'
+interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|_?_?sigaction|signal|bsd_signal|ssignal|_?_?sysv_signal|sigset|siginterrupt)@@GLIBC_'
 other=$(echo "$defs" | grep ' T ' | grep -v ' mq_' | grep -v ' mbx_mq_shim@@MBX_MQ_0$' |
   grep -Ev "$interposed" || true)
 [ -z "$other" ] || fail "exports more than mq_* and the interposers: $other"
