@@ -203,9 +203,17 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
     struct mbx_bridge *b = e->b;
     char id[NSUBJ_HOST_MAX + 48 + 32];
     snprintf(id, sizeof(id), "%s-%s-%" PRIu64, b->host, e->epoch, info->seq);
+    /* Core NATS, a priority its band's subject says (the band's lowest)
+     * and no type: no headers, no message object, as a plain publisher. */
+    int bare = !b->jetstream && info->priority == nsubj_band_base(band) && type == 0;
     for (;;) {
         natsMsg *msg = NULL;
-        natsStatus s = natsMsg_Create(&msg, e->subj[band], NULL, buf, (int)len);
+        natsStatus s;
+        if (bare) {
+            s = natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len);
+            goto published;
+        }
+        s = natsMsg_Create(&msg, e->subj[band], NULL, buf, (int)len);
         if (s == NATS_OK)
             s = set_headers(msg, info->priority, type);
         if (s == NATS_OK && !b->jetstream) {
@@ -221,6 +229,7 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
             jsPubAck_Destroy(ack);
         }
         natsMsg_Destroy(msg);
+    published:
         if (s == NATS_OK)
             return 0;
         if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG) {

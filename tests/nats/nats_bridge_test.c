@@ -96,6 +96,17 @@ static void one_host_to_another(void **state)
                      1);
     assert_int_equal(type, 99);
     assert_int_equal(info.priority, 17);
+    /* A band's lowest priority, untyped, goes without headers: kept too
+     * (and a typed one of the same priority keeps its type). */
+    unsigned plain[] = {0, 1, 16, 256};
+    for (unsigned k = 0; k < 4; k++) {
+        assert_int_equal(mbx_send_typed(out, "p", 1, plain[k], k == 3 ? 7 : 0, SEC), 0);
+        type = 12345;
+        assert_int_equal(
+            mbx_recv_select(in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC), 1);
+        assert_int_equal(info.priority, plain[k]);
+        assert_int_equal(type, k == 3 ? 7 : 0);
+    }
     assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
     assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
     mbx_close(out);
