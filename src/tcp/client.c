@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* A send the gateway has not acknowledged yet, kept to send again after
@@ -31,6 +32,15 @@ struct loan {
     size_t len;
     _Alignas(16) uint8_t data[];
 };
+
+/* Frames waiting to be written. */
+struct outbuf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+/* out holding this much is written by the sender itself, at once. */
+#define OUT_BATCH_MAX (64 * 1024)
 
 struct tcp_box {
     struct mbx base;
@@ -67,6 +77,19 @@ struct tcp_box {
     struct frame_buf fb;
     int64_t last_rx, last_tx, backoff;
     struct loan *loans;
+    /* Pipelined sends are not written one system call each: their frames
+     * gather in out, which the flusher thread writes in batches (from
+     * spare, swapped in, the handle let go meanwhile: writing). Any other
+     * frame, and any wait for an answer, writes out first, so the stream
+     * keeps its order. */
+    struct outbuf out, spare;
+    int writing;
+    pthread_cond_t out_cv; /* out has frames, or the flusher must stop */
+    pthread_cond_t wrote;  /* writing went 0 */
+    pthread_t flusher;
+    int32_t flusher_pid; /* the process whose flusher runs (0: none yet) */
+    int flusher_stop;
+    pthread_mutex_t ssl_mu; /* tls://: one libssl call at a time */
 };
 
 static struct tcp_box *tcp_of(struct mbx *m)
@@ -139,6 +162,15 @@ int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t p
 
 static void link_down(struct tcp_box *b)
 {
+    /* The flusher may be writing on the descriptor: cut it short, and let
+     * it finish before the number can go to another file. */
+    if (b->writing && b->io.fd >= 0)
+        shutdown(b->io.fd, SHUT_RDWR);
+    while (b->writing)
+        pthread_cond_wait(&b->wrote, &b->mu);
+    /* What was buffered is lost with the link: pending sends go again
+     * after the reconnect, requests are asked again by their callers. */
+    b->out.len = 0;
     if (b->io.fd >= 0)
         b->gen++;
     tls_end(&b->io);
@@ -147,20 +179,141 @@ static void link_down(struct tcp_box *b)
     b->io.fd = -1;
 }
 
-static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
-                     size_t flen, const void *payload, size_t plen)
+/* Writes what out holds (after the flusher's batch, if it is writing
+ * one). Returns 0, or -EPIPE with the link down. */
+static int out_flush(struct tcp_box *b)
 {
-    if (b->io.fd < 0)
+    while (b->writing)
+        pthread_cond_wait(&b->wrote, &b->mu);
+    if (!b->out.len)
+        return 0;
+    if (b->io.fd < 0) {
+        b->out.len = 0;
         return -EPIPE;
+    }
     /* A peer that takes nothing for a whole dead-link period is gone. */
-    int r = io_frame_write(&b->io, type, flags, id, fixed, flen, payload, plen,
-                           clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    int r =
+        io_write_all(&b->io, b->out.p, b->out.len, clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    b->out.len = 0;
     if (r) {
         link_down(b);
         return -EPIPE;
     }
     b->last_tx = clock_now_ns();
     return 0;
+}
+
+/* Appends a frame to out. Returns 0 or -ENOMEM. */
+static int out_add(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                   size_t flen, const void *payload, size_t plen)
+{
+    size_t need = b->out.len + WIRE_HDR + flen + plen;
+    if (need > b->out.cap) {
+        size_t cap = b->out.cap ? b->out.cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = realloc(b->out.p, cap);
+        if (!p)
+            return -ENOMEM;
+        b->out.p = p;
+        b->out.cap = cap;
+    }
+    struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
+    uint8_t *at = b->out.p + b->out.len;
+    wire_hdr_put(at, &h);
+    if (flen)
+        memcpy(at + WIRE_HDR, fixed, flen);
+    if (plen)
+        memcpy(at + WIRE_HDR + flen, payload, plen);
+    b->out.len = need;
+    return 0;
+}
+
+/* Writes the batches of pipelined sends, each with one system call (or a
+ * few, for a batch larger than the socket takes at once). */
+static void *flusher_main(void *arg)
+{
+    struct tcp_box *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->flusher_stop && (!b->out.len || b->writing || b->io.fd < 0))
+            pthread_cond_wait(&b->out_cv, &b->mu);
+        if (b->flusher_stop)
+            break;
+        struct outbuf batch = b->out;
+        b->out = b->spare;
+        b->out.len = 0;
+        b->writing = 1;
+        uint64_t gen = b->gen;
+        struct io io = b->io;
+        pthread_mutex_unlock(&b->mu);
+        int r = io_write_all(&io, batch.p, batch.len, clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+        pthread_mutex_lock(&b->mu);
+        batch.len = 0;
+        b->spare = batch;
+        b->writing = 0;
+        pthread_cond_broadcast(&b->wrote);
+        if (!r)
+            b->last_tx = clock_now_ns();
+        else if (b->gen == gen)
+            link_down(b); /* the next call reconnects and sends again */
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Hands out to the flusher (started on first use, again in a forked
+ * child, which has no thread of its parent's). Returns 0, or -1 when
+ * there is no flusher: the caller writes out itself. */
+static int flusher_kick(struct tcp_box *b)
+{
+    int32_t me = ident_id(ident_self());
+    if (b->flusher_pid != me) {
+        if (b->flusher_pid && b->flusher_pid != me) {
+            /* Inherited: the parent's thread is not here, and the copies
+             * of the conditions it waited on are not to be trusted. */
+            b->flusher_pid = 0;
+            b->writing = 0;
+            pthread_cond_init(&b->out_cv, NULL);
+            pthread_cond_init(&b->wrote, NULL);
+        }
+        b->flusher_stop = 0;
+        if (pthread_create(&b->flusher, NULL, flusher_main, b) != 0)
+            return -1;
+        b->flusher_pid = me;
+    }
+    pthread_cond_signal(&b->out_cv);
+    return 0;
+}
+
+/* When a frame is written. */
+enum frame_when {
+    FRAME_NOW,    /* at once, after what out holds */
+    FRAME_LATER,  /* a pipelined send's: in the flusher's next batch */
+    FRAME_GATHER, /* kept in out: the caller writes out itself */
+};
+
+/* Writes a frame as when says. Returns 0, -EPIPE (the link is down),
+ * -ENOMEM. */
+static int put_frame_as(struct tcp_box *b, enum frame_when when, uint8_t type, uint8_t flags,
+                        uint64_t id, const void *fixed, size_t flen, const void *payload,
+                        size_t plen)
+{
+    if (b->io.fd < 0)
+        return -EPIPE;
+    int r = out_add(b, type, flags, id, fixed, flen, payload, plen);
+    if (r)
+        return r;
+    if (when == FRAME_GATHER ||
+        (when == FRAME_LATER && b->out.len < OUT_BATCH_MAX && flusher_kick(b) == 0))
+        return 0;
+    return out_flush(b);
+}
+
+static int put_frame(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                     size_t flen, const void *payload, size_t plen)
+{
+    return put_frame_as(b, FRAME_NOW, type, flags, id, fixed, flen, payload, plen);
 }
 
 /* Where a payload of len bytes sent in pieces ends its pieces: the rest
@@ -181,7 +334,7 @@ static int put_piece(struct tcp_box *b, const struct pend *p, size_t off)
 
 /* Writes p's W_SEND: whole, or (a large payload) its last part after the
  * pieces, which the caller wrote on this same link. */
-static int put_send_end(struct tcp_box *b, const struct pend *p)
+static int put_send_end(struct tcp_box *b, const struct pend *p, enum frame_when when)
 {
     struct wire_send ws = {p->prio, p->type, -1};
     if (p->sync) {
@@ -191,38 +344,54 @@ static int put_send_end(struct tcp_box *b, const struct pend *p)
     uint8_t fixed[WIRE_SEND_LEN];
     size_t fl = wire_send_put(fixed, &ws), end = pieces_end(p->len);
     uint8_t flags = (uint8_t)((p->sync ? WF_SYNC : 0) | (end ? WF_FRAGS : 0));
-    return put_frame(b, W_SEND, flags, p->seq, fixed, fl, p->data + end, p->len - end);
+    return put_frame_as(b, when, W_SEND, flags, p->seq, fixed, fl, p->data + end, p->len - end);
 }
 
 /* Writes a send, its pieces first when it is large, all at once (the
  * handle held throughout: after a reconnect, or when it waits anyway). */
-static int put_send(struct tcp_box *b, const struct pend *p)
+static int put_send(struct tcp_box *b, const struct pend *p, enum frame_when when)
 {
     for (size_t off = 0, end = pieces_end(p->len); off < end; off += WIRE_FRAG_MAX)
         if (put_piece(b, p, off))
             return -EPIPE;
-    return put_send_end(b, p);
+    return put_send_end(b, p, when);
 }
 
-static void pend_pop(struct tcp_box *b)
+/* Forgets the k oldest pending sends (one move for all: an
+ * acknowledgement covers a run of them). */
+static void pend_drop(struct tcp_box *b, unsigned k)
 {
-    free(b->pend[0].data);
-    memmove(&b->pend[0], &b->pend[1], (b->npend - 1) * sizeof(b->pend[0]));
-    b->npend--;
+    for (unsigned i = 0; i < k; i++)
+        free(b->pend[i].data);
+    memmove(&b->pend[0], &b->pend[k], (b->npend - k) * sizeof(b->pend[0]));
+    b->npend -= k;
+}
+
+/* How many of the oldest pending sends have sequence numbers up to seq. */
+static unsigned pend_upto(const struct tcp_box *b, uint64_t seq)
+{
+    unsigned k = 0;
+    while (k < b->npend && b->pend[k].seq <= seq)
+        k++;
+    return k;
 }
 
 /* After a WELCOME: forgets what the gateway finished, sends the rest again
  * in order. */
 static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
 {
-    while (resumed && b->npend && b->pend[0].seq <= w->last_seq) {
-        if (b->pend[0].seq == w->last_seq)
+    unsigned done = resumed ? pend_upto(b, w->last_seq) : 0;
+    if (done) {
+        if (b->pend[done - 1].seq == w->last_seq)
             b->last_status = w->last_status;
-        b->acked = b->pend[0].seq;
-        pend_pop(b);
+        b->acked = b->pend[done - 1].seq;
+        pend_drop(b, done);
     }
+    /* Gathered in out and written together (the pieces of a large one go
+     * at once, after what is gathered before them). */
     for (unsigned i = 0; i < b->npend && b->io.fd >= 0; i++)
-        put_send(b, &b->pend[i]);
+        put_send(b, &b->pend[i], FRAME_GATHER);
+    out_flush(b);
 }
 
 /* Returned by dial() after a probe: the gateway is on this machine and
@@ -256,7 +425,9 @@ static int dial(struct tcp_box *b, int64_t deadline)
     int fd = sock_connect(b->host, b->port, hs);
     if (fd < 0)
         return fd;
-    b->io = (struct io){fd, NULL, NULL};
+    /* Over TLS the flusher writes while a call reads: libssl is told one
+     * call at a time. */
+    b->io = (struct io){fd, NULL, b->tls ? &b->ssl_mu : NULL};
     struct wire_hdr h;
     struct wire_hello hello;
     int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
@@ -390,6 +561,8 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
     for (;;) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
+        /* What the answer waited for may still be in out. */
+        out_flush(b);
         if (b->io.fd < 0) {
             int r = reconnect(b, deadline);
             return r ? r : T_RECONNECTED;
@@ -438,11 +611,9 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
                 link_down(b);
                 continue;
             }
-            int sync = 0;
-            while (b->npend && b->pend[0].seq <= h->id) {
-                sync = b->pend[0].sync;
-                pend_pop(b);
-            }
+            unsigned k = pend_upto(b, h->id);
+            int sync = k ? b->pend[k - 1].sync : 0;
+            pend_drop(b, k);
             if (a.status && !sync && !b->sticky)
                 b->sticky = a.status;
             b->last_status = a.status;
@@ -480,6 +651,22 @@ static int drain(struct tcp_box *b, int64_t deadline)
 
 /* ---- the transport ---- */
 
+/* Frees a handle no thread uses any more. */
+static void box_free(struct tcp_box *b)
+{
+    pthread_cond_destroy(&b->pieces);
+    pthread_cond_destroy(&b->out_cv);
+    pthread_cond_destroy(&b->wrote);
+    pthread_mutex_destroy(&b->ssl_mu);
+    pthread_mutex_destroy(&b->mu);
+    free(b->out.p);
+    free(b->spare.p);
+    free(b->fb.p);
+    tls_ctx_free(b->tls_ctx);
+    explicit_bzero(&b->secret, sizeof(b->secret));
+    free(b);
+}
+
 static int tcp_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
 {
     extern const struct mbx_transport mbx__tcp_transport, mbx__tls_transport;
@@ -513,6 +700,9 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&b->pieces, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&b->out_cv, NULL);
+    pthread_cond_init(&b->wrote, NULL);
+    pthread_mutex_init(&b->ssl_mu, NULL);
     b->io.fd = -1;
     b->flags = flags;
     b->opts = *o;
@@ -530,12 +720,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         snprintf(local, sizeof(local), "%s/%s", b->here, b->box);
         r = mbx_open_opts(local, flags, o, out);
         if (r == 0) {
-            free(b->fb.p);
-            tls_ctx_free(b->tls_ctx);
-            pthread_cond_destroy(&b->pieces);
-            pthread_mutex_destroy(&b->mu);
-            explicit_bzero(&b->secret, sizeof(b->secret));
-            free(b);
+            box_free(b);
             return 0;
         }
         b->probe = 0;
@@ -546,12 +731,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
         r = dial(b, clock_deadline(5000000000ll));
     }
     if (r) {
-        free(b->fb.p);
-        tls_ctx_free(b->tls_ctx);
-        pthread_cond_destroy(&b->pieces);
-        pthread_mutex_destroy(&b->mu);
-        explicit_bzero(&b->secret, sizeof(b->secret));
-        free(b);
+        box_free(b);
         return r;
     }
     *out = &b->base;
@@ -568,20 +748,20 @@ static void tcp_close(struct mbx *m)
     if (drain(b, clock_deadline(10000000000ll)) == 0)
         put_frame(b, W_BYE, 0, 0, NULL, 0, NULL, 0);
     link_down(b);
-    while (b->npend)
-        pend_pop(b);
+    pend_drop(b, b->npend);
     while (b->loans) {
         struct loan *l = b->loans;
         b->loans = l->next;
         free(l);
     }
+    /* This process's flusher ends (a forked child's copy has none). */
+    int own = b->flusher_pid && b->flusher_pid == ident_id(ident_self());
+    b->flusher_stop = 1;
+    pthread_cond_broadcast(&b->out_cv);
     pthread_mutex_unlock(&b->mu);
-    pthread_cond_destroy(&b->pieces);
-    pthread_mutex_destroy(&b->mu);
-    free(b->fb.p);
-    tls_ctx_free(b->tls_ctx);
-    explicit_bzero(&b->secret, sizeof(b->secret));
-    free(b);
+    if (own)
+        pthread_join(b->flusher, NULL);
+    box_free(b);
 }
 
 static void tcp_wake(struct mbx *m)
@@ -665,7 +845,7 @@ static int send_sync(struct tcp_box *b, struct pend *p)
 {
     uint64_t seq = p->seq;
     b->pend[b->npend++] = *p;
-    put_send(b, p); /* a cut: dial() sends it again */
+    put_send(b, p, FRAME_NOW); /* a cut: dial() sends it again */
     int64_t dl = answer_deadline(p->deadline);
     for (;;) {
         struct wire_hdr h;
@@ -735,7 +915,7 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
     }
     p->seq = b->next_seq++;
     b->pend[b->npend++] = *p;
-    put_send_end(b, p); /* a cut: sent again, whole, after the reconnect */
+    put_send_end(b, p, FRAME_LATER); /* a cut: sent again, whole, after the reconnect */
     return 0;
 }
 
@@ -784,7 +964,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
             }
             p.seq = b->next_seq++;
             b->pend[b->npend++] = p;
-            put_send(b, &p); /* a cut: sent again after the reconnect */
+            put_send(b, &p, FRAME_LATER); /* a cut: sent again after the reconnect */
             return 0;
         }
         if (!inflight)

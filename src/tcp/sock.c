@@ -294,15 +294,10 @@ int io_wait_readable(struct io *io, int64_t deadline)
     }
 }
 
-int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
-                   size_t flen, const void *payload, size_t plen, int64_t deadline)
+/* Writes every byte of the nv parts of v (which it moves on) before the
+ * deadline. Returns 0, -ETIMEDOUT, -EPIPE. */
+static int io_writev_all(struct io *io, struct iovec *v, int nv, int64_t deadline)
 {
-    uint8_t hdr[WIRE_HDR];
-    struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
-    wire_hdr_put(hdr, &h);
-    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)fixed, flen}, {(void *)payload, plen}};
-    struct iovec *v = iov;
-    int nv = 3;
     for (;;) {
         while (nv && v->iov_len == 0) {
             v++;
@@ -333,6 +328,22 @@ int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, cons
             }
         }
     }
+}
+
+int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                   size_t flen, const void *payload, size_t plen, int64_t deadline)
+{
+    uint8_t hdr[WIRE_HDR];
+    struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
+    wire_hdr_put(hdr, &h);
+    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)fixed, flen}, {(void *)payload, plen}};
+    return io_writev_all(io, iov, 3, deadline);
+}
+
+int io_write_all(struct io *io, const void *p, size_t len, int64_t deadline)
+{
+    struct iovec v = {(void *)p, len};
+    return io_writev_all(io, &v, 1, deadline);
 }
 
 int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,

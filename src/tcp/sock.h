@@ -45,6 +45,10 @@ int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fi
 int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
                    size_t flen, const void *payload, size_t plen, int64_t deadline);
 
+/* Writes len bytes (frames made with wire_hdr_put) whole through io
+ * before the deadline. Returns 0, -ETIMEDOUT, -EPIPE. */
+int io_write_all(struct io *io, const void *p, size_t len, int64_t deadline);
+
 /* A growing buffer for frame bodies. */
 struct frame_buf {
     uint8_t *p;

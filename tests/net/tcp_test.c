@@ -164,6 +164,39 @@ static void send_and_receive_across(void **state)
     mbx_unlink("jobs");
 }
 
+/* Pipelined sends are written by the handle's writer thread in batches:
+ * the last one arrives although the sender makes no further call (the
+ * handle stays open, nothing waits on it), in this process and in a
+ * forked child, whose handle has no thread of its parent's. */
+static void pipelined_send_goes_out_by_itself(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs-alone", 64, 64, 0);
+    mbx *remote = open_remote(gw_port, "jobs-alone", MBX_SEND);
+    char buf[64];
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(buf, sizeof(buf), "m%d", i);
+        assert_int_equal(mbx_send(remote, buf, (size_t)n, 0, MBX_NONBLOCK), 0);
+        ssize_t got = mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll);
+        assert_int_equal(got, n);
+    }
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        int ok = 1;
+        for (int i = 0; i < 5 && ok; i++)
+            ok = mbx_send(remote, "child", 5, 0, MBX_NONBLOCK) == 0 &&
+                 mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll) == 5;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(c, &status, 0), c);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-alone");
+}
+
 /* A full far mailbox: -EAGAIN without waiting, -ETIMEDOUT after the
  * timeout, as a local one; an empty one the same for receives. */
 static void full_and_empty_as_local(void **state)
@@ -843,6 +876,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(send_and_receive_across),
         cmocka_unit_test(full_and_empty_as_local),
+        cmocka_unit_test(pipelined_send_goes_out_by_itself),
         cmocka_unit_test(rendezvous_across),
         cmocka_unit_test(call_and_reply_across),
         cmocka_unit_test(removal_across),
