@@ -90,6 +90,7 @@ struct tcp_box {
     int32_t flusher_pid; /* the process whose flusher runs (0: none yet) */
     int flusher_stop;
     pthread_mutex_t ssl_mu; /* tls://: one libssl call at a time */
+    unsigned repliers;      /* mbx_reply calls writing through it (tokens_mu) */
 };
 
 static struct tcp_box *tcp_of(struct mbx *m)
@@ -1023,6 +1024,9 @@ static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
 #define REMOTE_TOKEN (1ull << 63)
 #define TOKENS       64
 static pthread_mutex_t tokens_mu = PTHREAD_MUTEX_INITIALIZER;
+/* A handle a reply is being written through is not freed meanwhile: its
+ * close waits here until repliers (tcp_box.repliers) is 0. */
+static pthread_cond_t tokens_cv = PTHREAD_COND_INITIALIZER;
 static struct {
     uint64_t token;
     struct tcp_box *b;
@@ -1047,6 +1051,8 @@ static void tokens_forget(struct tcp_box *b)
     for (unsigned i = 0; i < TOKENS; i++)
         if (tokens[i].b == b)
             tokens[i].b = NULL;
+    while (b->repliers)
+        pthread_cond_wait(&tokens_cv, &tokens_mu);
     pthread_mutex_unlock(&tokens_mu);
 }
 
@@ -1199,6 +1205,9 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
         return -ENOENT;
     t &= ~REMOTE_TOKEN;
     struct tcp_box *b = NULL;
+    /* The handle is held by a count, not by keeping tokens_mu while its
+     * lock is taken: a call on it holds its lock and takes tokens_mu to
+     * remember a token (the other order: a deadlock, found by TSan). */
     pthread_mutex_lock(&tokens_mu);
     for (unsigned i = 0; i < TOKENS; i++)
         if (tokens[i].token == t && tokens[i].b) {
@@ -1206,10 +1215,11 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
             tokens[i].b = NULL; /* one reply per request */
         }
     if (b)
-        box_lock(b);
+        b->repliers++;
     pthread_mutex_unlock(&tokens_mu);
     if (!b)
         return -ENOENT; /* not one handed out here: the local transport says */
+    box_lock(b);
     ssize_t r = -EMSGSIZE;
     if (len <= b->max_msg) {
         uint8_t fixed[WIRE_REPLY_LEN];
@@ -1218,6 +1228,10 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
                     NULL, 0, NULL, NULL, NULL);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_mutex_lock(&tokens_mu);
+    if (--b->repliers == 0)
+        pthread_cond_broadcast(&tokens_cv);
+    pthread_mutex_unlock(&tokens_mu);
     return (int)r;
 }
 
