@@ -414,6 +414,49 @@ static void dead_receivers_message_behind_a_live_hold_comes_back(void **state)
     mbx_close(m);
 }
 
+/* MBX_NONBLOCK receives in a loop behind a busy slot read /proc for its
+ * holder on every call (some 10-20 us each here); now a holder found alive
+ * is trusted for 10 ms while its pid exists. A death is still seen by the
+ * very next call once the holder is reaped. */
+static void nonblock_receive_sees_a_death_at_once(void **state)
+{
+    (void)state;
+    mbx *m = test_box("nbdeath", 1, 64, 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        /* Holds a claim on the only slot (a loan) and waits to be killed. */
+        test_child();
+        void *loan;
+        char ok = mbx_loan(m, 8, &loan) == 0;
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    assert_true(ok);
+    char buf[64];
+    mbx_stat st;
+    for (int i = 0; i < 3; i++) /* the holder found alive, then trusted */
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    uint32_t before = st.repairs;
+    kill(p, SIGKILL);
+    assert_int_equal(waitpid(p, NULL, 0), p);
+    /* One call, at once: the dead claim is repaired by it. */
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.repairs, before + 1);
+    assert_int_equal(mbx_send(m, "room", 4, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 4);
+    close(ready[0]);
+    close(ready[1]);
+    mbx_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +471,7 @@ int main(void)
         cmocka_unit_test(moved_loan_in_one_slot_ring_is_sent),
         cmocka_unit_test(give_up_follows_a_moved_claim),
         cmocka_unit_test(dead_receivers_message_behind_a_live_hold_comes_back),
+        cmocka_unit_test(nonblock_receive_sees_a_death_at_once),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

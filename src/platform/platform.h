@@ -131,6 +131,10 @@ int ident_thread_alive(ident_t who);
  * its start: the check for a pid recorded without its start time. */
 int ident_pid_alive(int32_t pid);
 
+/* Returns 0 only when no process or thread has this id (one system call,
+ * no start time: a cheap "certainly gone"); 1 otherwise. */
+int ident_id_exists(int32_t id);
+
 /* The inode number of this process's PID namespace (0 if unknown), cached. */
 uint64_t ident_pidns(void);
 

@@ -35,6 +35,12 @@ struct shm_box {
      * (SEG_POLL_RECV, SEG_POLL_SEND; SEG_POLL_GONE for monitors):
      * poller.h. NULL until asked for. */
     struct shm_poller *poller[3];
+    /* MBX_NONBLOCK calls of a ring that find a busy slot (ring.c): the
+     * slot word whose holder was last found alive, when (CLOCK_MONOTONIC
+     * ns), and when dead takers were last looked for. Atomics: a handle
+     * may be used by several threads. */
+    uint64_t nb_alive_w;
+    int64_t nb_alive_at, nb_sweep_at;
 };
 
 /* The local handle behind m (which must be one). */

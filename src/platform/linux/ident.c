@@ -92,6 +92,11 @@ int ident_thread_alive(ident_t who)
     return alive(who, 0);
 }
 
+int ident_id_exists(int32_t id)
+{
+    return id <= 0 ? 0 : kill(id, 0) == 0 || errno != ESRCH;
+}
+
 int ident_pid_alive(int32_t pid)
 {
     return alive(ident_make(pid, 0), 1);

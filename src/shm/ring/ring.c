@@ -104,6 +104,40 @@ static int unstuck_look(void *arg)
     return unstuck(arg);
 }
 
+/* How long an MBX_NONBLOCK call trusts that a busy slot's holder lives
+ * (one found alive by reading /proc, some 10 us) and waits before looking
+ * for dead takers again (a walk of every slot). */
+#define NB_RECHECK_NS 10000000
+
+/* unstuck() for MBX_NONBLOCK calls, which a program may make in a loop
+ * while a slot stays busy (a sender filling a loan): the full check of a
+ * holder already found alive is made again only after NB_RECHECK_NS,
+ * meanwhile a kill(pid, 0) says whether it is certainly gone; the walk for
+ * dead takers runs at most that often per handle. A death is seen at once
+ * (its pid gone) or within NB_RECHECK_NS (a zombie, a reused pid), as by a
+ * waiting call. Returns 1 when something was repaired or moved. */
+static int unstuck_nonblock(const struct mb_ctx *c, const struct stuck *k)
+{
+    struct shm_box *b = c->box;
+    if (!k->sl || !b)
+        return unstuck(k);
+    int64_t now = clock_now_ns();
+    int trusted = k->w == __atomic_load_n(&b->nb_alive_w, __ATOMIC_RELAXED) &&
+                  now - __atomic_load_n(&b->nb_alive_at, __ATOMIC_RELAXED) < NB_RECHECK_NS &&
+                  ident_id_exists(slot_pid_of(k->w));
+    if (!trusted) {
+        if (ring_unstick(k->s, k->sl, k->w, k->want))
+            return 1;
+        __atomic_store_n(&b->nb_alive_w, k->w, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->nb_alive_at, now, __ATOMIC_RELAXED);
+    }
+    if (k->want != RING_NO_POS ||
+        now - __atomic_load_n(&b->nb_sweep_at, __ATOMIC_RELAXED) < NB_RECHECK_NS)
+        return 0;
+    __atomic_store_n(&b->nb_sweep_at, now, __ATOMIC_RELAXED);
+    return ring_put_back_dead_takers(k->s);
+}
+
 /* Waits (wait.h) until *watch moves off seen, or the stuck slot's word
  * moves (another process may repair it), looking at the stuck slot after
  * the spin and every 10 ms. futex held fseen before the caller looked, so
@@ -228,7 +262,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
          * ones are repaired, and a live one is waited for. */
         struct stuck k = {s, sl, w, behind <= lap ? t : RING_NO_POS};
         if (timeout_ns == MBX_NONBLOCK) {
-            if (unstuck(&k))
+            if (unstuck_nonblock(c, &k))
                 continue;
             return -EAGAIN;
         }
@@ -532,7 +566,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
         }
         budget = 0;
         if (timeout_ns == MBX_NONBLOCK) {
-            if (unstuck(&stuck))
+            if (unstuck_nonblock(c, &stuck))
                 continue;
             return -EAGAIN;
         }
