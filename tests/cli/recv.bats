@@ -65,7 +65,9 @@ load common
     t1=$(now_ms)
     [ "$status" -eq 3 ]
     [ $((t1 - t0)) -ge 290 ]
-    [ $((t1 - t0)) -lt 3000 ]
+    # An upper bound that only a recv that ignores its timeout misses (a
+    # sanitizer build on a loaded machine took more than 3 s to start).
+    [ $((t1 - t0)) -lt 20000 ]
 }
 
 @test "recv -n exits 3 after printing what came when the rest times out" {
