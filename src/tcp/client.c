@@ -91,6 +91,7 @@ struct tcp_box {
     int flusher_stop;
     pthread_mutex_t ssl_mu; /* tls://: one libssl call at a time */
     unsigned repliers;      /* mbx_reply calls writing through it (tokens_mu) */
+    int32_t proc;           /* the process whose session this is */
 };
 
 static struct tcp_box *tcp_of(struct mbx *m)
@@ -100,12 +101,16 @@ static struct tcp_box *tcp_of(struct mbx *m)
 
 /* Takes the handle. A send in pieces lets go of it between pieces and
  * lets a thread waiting here in first. */
+static void forked(struct tcp_box *b);
+
 static void box_lock(struct tcp_box *b)
 {
     __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&b->mu);
     __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
+    if (b->proc != ident_id(ident_self()))
+        forked(b);
 }
 
 /* Lets another thread that waits for the handle have it once, then takes
@@ -264,20 +269,12 @@ static void *flusher_main(void *arg)
 }
 
 /* Hands out to the flusher (started on first use, again in a forked
- * child, which has no thread of its parent's). Returns 0, or -1 when
- * there is no flusher: the caller writes out itself. */
+ * child, which has no thread of its parent's: forked()). Returns 0, or -1
+ * when there is no flusher: the caller writes out itself. */
 static int flusher_kick(struct tcp_box *b)
 {
     int32_t me = ident_id(ident_self());
     if (b->flusher_pid != me) {
-        if (b->flusher_pid && b->flusher_pid != me) {
-            /* Inherited: the parent's thread is not here, and the copies
-             * of the conditions it waited on are not to be trusted. */
-            b->flusher_pid = 0;
-            b->writing = 0;
-            pthread_cond_init(&b->out_cv, NULL);
-            pthread_cond_init(&b->wrote, NULL);
-        }
         b->flusher_stop = 0;
         if (pthread_create(&b->flusher, NULL, flusher_main, b) != 0)
             return -1;
@@ -366,6 +363,43 @@ static void pend_drop(struct tcp_box *b, unsigned k)
         free(b->pend[i].data);
     memmove(&b->pend[0], &b->pend[k], (b->npend - k) * sizeof(b->pend[0]));
     b->npend -= k;
+}
+
+/* A forked child's first call on an inherited handle: the link and the
+ * session are the parent's (one stream, one run of sequence numbers: the
+ * gateway would take the child's sends for the parent's, and drop one
+ * side's as done already), and so are the sends it has pending. The child
+ * lets go of its copies without a word on the link (no BYE, no TLS
+ * close; the parent's stream goes on) and opens a session of its own at
+ * its next call. */
+static void forked(struct tcp_box *b)
+{
+    b->writing = 0;
+    b->flusher_pid = 0;
+    b->frag_busy = 0;
+    b->reserved = 0;
+    pthread_cond_init(&b->out_cv, NULL);
+    pthread_cond_init(&b->wrote, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->pieces, &ca);
+    pthread_condattr_destroy(&ca);
+    b->out.len = 0;
+    if (b->io.fd >= 0) {
+        tls_end(&b->io); /* frees the copy; sends nothing */
+        close(b->io.fd);
+        b->io.fd = -1;
+        b->gen++;
+    }
+    pend_drop(b, b->npend);
+    b->session = 0;
+    b->next_seq = 1;
+    b->acked = 0;
+    b->next_req = 1;
+    b->last_req = 0;
+    b->sticky = 0;
+    b->proc = ident_id(ident_self());
 }
 
 /* How many of the oldest pending sends have sequence numbers up to seq. */
@@ -709,6 +743,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     b->opts = *o;
     b->next_seq = 1;
     b->next_req = 1;
+    b->proc = ident_id(ident_self());
     /* MBX_TCP_BYPASS=0 forces the network path to a gateway on this
      * machine (tests, benchmarks). */
     const char *bypass = getenv("MBX_TCP_BYPASS");
@@ -929,7 +964,10 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     if (len > b->max_msg)
         return -EMSGSIZE;
     if (b->io.fd < 0) {
-        int r = reconnect(b, deadline);
+        /* A send that may not wait still tries to make the link again, for
+         * a short while (else a program that only sends so would never
+         * see the link back, or a forked child its own session). */
+        int r = reconnect(b, timeout_ns == MBX_NONBLOCK ? clock_deadline(TCP_TICK_NS) : deadline);
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
     }
