@@ -31,9 +31,9 @@
  * samples, for numbers worth quoting. */
 static const struct plan quick_plan = {
     .warm_ns = 10 * MS,
-    .lat_ns = 150 * MS,
+    .lat_ns = 120 * MS,
     .lat_max = 300000,
-    .oneway_ns = 250 * MS,
+    .oneway_ns = 200 * MS,
     .fanin_ns = 150 * MS,
     /* Only a cell that hangs waits this long; 16 iceoryx senders attaching
      * to RouDi on a loaded machine took more than 3 s (a sanitizer run). */
