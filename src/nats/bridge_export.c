@@ -194,6 +194,31 @@ static void forward_call(struct bexport *e, const void *buf, size_t len, const m
     }
 }
 
+/* One message with its headers: published to subj on the bulk connection
+ * (core NATS), or stored by the stream under message id (JetStream). */
+static natsStatus publish_msg(struct mbx_bridge *b, const char *subj, const void *buf, size_t len,
+                              unsigned prio, uint64_t type, const char *id)
+{
+    natsMsg *msg = NULL;
+    natsStatus s = natsMsg_Create(&msg, subj, NULL, buf, (int)len);
+    if (s == NATS_OK)
+        s = set_headers(msg, prio, type);
+    if (s == NATS_OK && !b->jetstream) {
+        s = natsConnection_PublishMsg(b->bulk, msg);
+    } else if (s == NATS_OK) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MsgId = id;
+        po.MaxWait = 2000;
+        jsPubAck *ack = NULL;
+        jsErrCode jerr = 0;
+        s = js_PublishMsg(&ack, b->js, msg, &po, &jerr);
+        jsPubAck_Destroy(ack);
+    }
+    natsMsg_Destroy(msg);
+    return s;
+}
+
 /* Publishes one message; with JetStream, until the stream has it (the same
  * message id every time, so the stream keeps one copy). Returns 0, or -1
  * when the bridge is stopping (the loan then goes back to the mailbox). */
@@ -207,29 +232,8 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
      * and no type: no headers, no message object, as a plain publisher. */
     int bare = !b->jetstream && info->priority == nsubj_band_base(band) && type == 0;
     for (;;) {
-        natsMsg *msg = NULL;
-        natsStatus s;
-        if (bare) {
-            s = natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len);
-            goto published;
-        }
-        s = natsMsg_Create(&msg, e->subj[band], NULL, buf, (int)len);
-        if (s == NATS_OK)
-            s = set_headers(msg, info->priority, type);
-        if (s == NATS_OK && !b->jetstream) {
-            s = natsConnection_PublishMsg(b->bulk, msg);
-        } else if (s == NATS_OK) {
-            jsPubOptions po;
-            jsPubOptions_Init(&po);
-            po.MsgId = id;
-            po.MaxWait = 2000;
-            jsPubAck *ack = NULL;
-            jsErrCode jerr = 0;
-            s = js_PublishMsg(&ack, b->js, msg, &po, &jerr);
-            jsPubAck_Destroy(ack);
-        }
-        natsMsg_Destroy(msg);
-    published:
+        natsStatus s = bare ? natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len)
+                            : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
         if (s == NATS_OK)
             return 0;
         if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG) {

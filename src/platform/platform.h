@@ -17,6 +17,7 @@
 #ifndef MBX_PLATFORM_H
 #define MBX_PLATFORM_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,6 +62,10 @@ static inline int64_t clock_deadline_now(int64_t *deadline, int64_t timeout_ns)
 
 /* Nanoseconds left until deadline (-1: no deadline; 0: passed). */
 int64_t clock_remaining(int64_t deadline);
+
+/* Initialises c so that pthread_cond_timedwait takes CLOCK_MONOTONIC
+ * times (deadlines above), as the clock being set must not move them. */
+void clock_cond_init(pthread_cond_t *c);
 
 /* Futex wait and wake on words in shared (not process-private) memory. */
 

@@ -365,6 +365,15 @@ static void pend_drop(struct tcp_box *b, unsigned k)
     b->npend -= k;
 }
 
+/* The handle's conditions, new (at open, and in a forked child, where the
+ * copies may hold the parent's waiters). */
+static void box_conds_init(struct tcp_box *b)
+{
+    clock_cond_init(&b->pieces);
+    pthread_cond_init(&b->out_cv, NULL);
+    pthread_cond_init(&b->wrote, NULL);
+}
+
 /* A forked child's first call on an inherited handle: the link and the
  * session are the parent's (one stream, one run of sequence numbers: the
  * gateway would take the child's sends for the parent's, and drop one
@@ -378,13 +387,7 @@ static void forked(struct tcp_box *b)
     b->flusher_pid = 0;
     b->frag_busy = 0;
     b->reserved = 0;
-    pthread_cond_init(&b->out_cv, NULL);
-    pthread_cond_init(&b->wrote, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->pieces, &ca);
-    pthread_condattr_destroy(&ca);
+    box_conds_init(b);
     b->out.len = 0;
     if (b->io.fd >= 0) {
         tls_end(&b->io); /* frees the copy; sends nothing */
@@ -730,13 +733,7 @@ static int tcp_open(const char *name, int flags, const mbx_options *o, struct mb
     }
     handle_init(&b->base, b->tls ? &mbx__tls_transport : &mbx__tcp_transport, name, flags);
     pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->pieces, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&b->out_cv, NULL);
-    pthread_cond_init(&b->wrote, NULL);
+    box_conds_init(b);
     pthread_mutex_init(&b->ssl_mu, NULL);
     b->io.fd = -1;
     b->flags = flags;

@@ -1050,11 +1050,7 @@ static void *acceptor_main(void *arg)
         c->max_body = WIRE_HANDSHAKE;
         pthread_mutex_init(&c->mu, NULL);
         pthread_mutex_init(&c->iolock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->cv, &ca);
-        pthread_condattr_destroy(&ca);
+        clock_cond_init(&c->cv);
         pthread_mutex_lock(&g->mu);
         if (pthread_create(&c->worker, NULL, worker_main, c) != 0) {
             pthread_mutex_unlock(&g->mu);

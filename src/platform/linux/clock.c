@@ -2,6 +2,15 @@
 
 #include <time.h>
 
+void clock_cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int64_t clock_now_ns(void)
 {
     struct timespec ts;
