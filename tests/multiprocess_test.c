@@ -149,6 +149,16 @@ static void tiny_capacity_sleeping(void **state)
     run_many(3, 2, 5000, 1, 0);
 }
 
+/* Fan-in onto a small ring, senders sleeping at once: a receive wakes one
+ * sleeping sender at a time, which passes the wake-up on while it leaves
+ * room behind (wait.h's wake_for_room); nothing may be lost or wait for
+ * ever. */
+static void many_sleeping_senders_small_ring(void **state)
+{
+    (void)state;
+    run_many(8, 1, 3000, 4, 0);
+}
+
 static void spinning_waiters(void **state)
 {
     (void)state;
@@ -264,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(four_senders_three_receivers),
         cmocka_unit_test(tiny_capacity_sleeping),
+        cmocka_unit_test(many_sleeping_senders_small_ring),
         cmocka_unit_test(spinning_waiters),
         cmocka_unit_test(priority_order_across_processes),
         cmocka_unit_test(threads_share_a_handle),

@@ -74,8 +74,9 @@ void clock_cond_init(pthread_cond_t *c);
  * signal handler ran. */
 int futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
 
-/* Wakes up to n sleepers on word. */
-void futex_wake(uint32_t *word, int n);
+/* Wakes up to n sleepers on word. Returns how many it woke (0 also when
+ * the system call failed). */
+int futex_wake(uint32_t *word, int n);
 
 /* Who did something, in a form that survives pid reuse: a process id (or a
  * thread id) and the low 32 bits of its start time (clock ticks since

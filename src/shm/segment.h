@@ -91,6 +91,8 @@ struct seg_hot {
     uint32_t broken;       /* 1 once a repair failed: every locked call says -EUCLEAN */
     uint32_t armed[2];     /* pollers armed to hear of the next change, by direction
                               (SEG_POLL_RECV, SEG_POLL_SEND): poll.h */
+    uint32_t send_woken;   /* 1: a sender was woken for room and has not run yet
+                              (wake_for_room); zero in files of earlier builds */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
 

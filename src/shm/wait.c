@@ -98,6 +98,10 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (!moved(s, w) && !wait_closing(cfg))
         r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
     sleepers_leave(w->waiters, ticket);
+    /* Whatever ended our sleep, a sender woken for room has run: the next
+     * freed slot may wake another (wake_for_room). */
+    if (w->futex == &s->hdr->hot.send_futex)
+        __atomic_store_n(&s->hdr->hot.send_woken, 0, __ATOMIC_SEQ_CST);
     if (r == -EINTR)
         return r;
     if (wait_closing(cfg))
@@ -145,11 +149,11 @@ void wake_change(const struct seg *s, unsigned dir)
     poll_notify(s, dir);
 }
 
-void wake_n_slow(const struct seg *s, unsigned dir, int n)
+int wake_n_slow(const struct seg *s, unsigned dir, int n)
 {
     uint32_t *futex = futex_of(s, dir);
     __atomic_fetch_add(futex, 1, __ATOMIC_SEQ_CST);
-    futex_wake(futex, n);
+    return futex_wake(futex, n);
 }
 
 void wake_everyone(const struct seg *s)

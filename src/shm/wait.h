@@ -89,8 +89,8 @@ static inline void wake_all(const struct seg *s, unsigned dir);
 static inline void wake_first(const struct seg *s, unsigned dir);
 
 /* The system call of wake_all / wake_first: bumps the direction's futex
- * word and wakes n of its sleepers. */
-void wake_n_slow(const struct seg *s, unsigned dir, int n);
+ * word and wakes n of its sleepers. Returns how many it woke. */
+int wake_n_slow(const struct seg *s, unsigned dir, int n);
 
 /* Wakes every waiter of the mailbox (removal, repair, a handle closing);
  * pollers are not told (poll_signal_all does). */
@@ -114,6 +114,23 @@ static inline void wake_all(const struct seg *s, unsigned dir)
 static inline void wake_first(const struct seg *s, unsigned dir)
 {
     wake_n(s, dir, 1);
+}
+
+/* After a slot frees: wakes one sender asleep for room, unless one was
+ * woken already and has not run yet (it clears send_woken when its sleep
+ * ends; a wake-up that found nobody asleep clears it at once). A receiver
+ * draining a full mailbox that many senders sleep on then makes one system
+ * call per wake-up the senders can use, not one per message; a woken
+ * sender that leaves room behind its claim passes the wake-up on
+ * (ring.c's pass_room_on), so nobody sleeps next to room. */
+static inline void wake_for_room(const struct seg *s)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    if (sleepers_any(&hot->send_waiters) && !__atomic_load_n(&hot->send_woken, __ATOMIC_RELAXED) &&
+        !__atomic_exchange_n(&hot->send_woken, 1, __ATOMIC_SEQ_CST) &&
+        wake_n_slow(s, SEG_POLL_SEND, 1) == 0)
+        __atomic_store_n(&hot->send_woken, 0, __ATOMIC_SEQ_CST);
+    poll_notify(s, SEG_POLL_SEND);
 }
 
 #endif

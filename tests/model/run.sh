@@ -37,6 +37,8 @@ behind-live-2slots  -  -DSCEN=9 -DSLOTS=2
 loan-reloc-1slot    -  -DSCEN=2 -DSLOTS=1
 all-held-3slots     -  -DSCEN=10 -DSLOTS=3
 two-recv-1kill      -  -DSCEN=3 -DSLOTS=1 -DKILLS=1
+fanin-1slot         -  -DSCEN=11 -DSLOTS=1
+fanin-2slots        -  -DSCEN=11 -DSLOTS=2
 '
 # mutants: name  property  defines: each must make that property fail
 mutants='
@@ -49,6 +51,7 @@ repair-wakes-only   wait_proceeds    -DSCEN=3 -DSLOTS=1 -DKILLS=1 -DM_REPAIR_WAK
 giveup-stale        no_leak          -DSCEN=7 -DSLOTS=2 -DM_GIVEUP_STALE
 no-sweep            wait_proceeds    -DSCEN=9 -DSLOTS=2 -DM_NO_SWEEP
 reloc-progress      no_reloc_spin    -DSCEN=8 -DSLOTS=1 -DM_RELOCATED_IS_PROGRESS
+no-pass-on          wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_PASS_ON
 '
 
 mode=full

@@ -28,7 +28,8 @@ int futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns)
     return -errno;
 }
 
-void futex_wake(uint32_t *word, int n)
+int futex_wake(uint32_t *word, int n)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+    long r = syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+    return r > 0 ? (int)r : 0;
 }

@@ -199,6 +199,17 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     return 0;
 }
 
+/* After claiming position t: a sender woken for room that leaves room
+ * behind it wakes the next sleeping sender (see wake_for_room). */
+static void pass_room_on(const struct seg *s, uint64_t t)
+{
+    if (!sleepers_any(&s->hdr->hot.send_waiters))
+        return;
+    uint64_t w = __atomic_load_n(&ring_slot_at(s, t + 1)->word, __ATOMIC_SEQ_CST);
+    if (slot_dist(w, t + 1) == 0 && slot_state_of(w) == SLOT_FREE)
+        wake_for_room(s);
+}
+
 /* Claims the slot of the next position for a message: CLAIMED(t, pid),
  * waiting for room per timeout_ns. Returns 0 with *out and *t set, or
  * -EAGAIN, -ETIMEDOUT, -EINTR, -EIDRM, -EUCLEAN. */
@@ -230,6 +241,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 ring_note_holder(sl, mine, c->who);
                 __atomic_store_n(&sl->moved, 0, __ATOMIC_RELAXED);
                 ring_advance(&ctl->tail, t);
+                pass_room_on(s, t);
                 if (++sends_in_a_row > 2)
                     prefetch_for_write(s, ring_slot_at(s, t + 2));
                 *out = sl;
@@ -350,9 +362,9 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-    /* A sender asleep on a full ring is woken for every slot that frees
-     * (one sender per slot; a system call only while one sleeps). */
-    wake_first(s, SEG_POLL_SEND);
+    /* A sender asleep on a full ring is woken when a slot frees (a system
+     * call only while one sleeps and none was woken already). */
+    wake_for_room(s);
     return (ssize_t)len;
 }
 

@@ -316,6 +316,17 @@
 #define SPINMODES 0
 #define SCRIPTS script[0] = P(OP_LOANKEEP, 0); script[1] = P(OP_LOANKEEP, 0); script[2] = P(OP_LOANKEEP, 0); \
                 script[4] = P(OP_LOAN, 0)
+#elif SCEN == 11
+/* Fan-in: two senders asleep on a full ring, a receiver that frees two
+ * slots and stops: one wake-up at a time (wake_for_room), passed on by the
+ * woken sender (pass_room_on) or the other sleeps next to room. */
+#define NA 3
+#define KILLMASK 3
+#define SKILLS 1
+#define SPINMODES 0
+#define SCRIPTS script[0] = P(OP_SEND, 0); script[1] = P(OP_SEND, 0); \
+                script[4] = P(OP_SEND, 0); script[5] = P(OP_SEND, 0); \
+                script[8] = P(OP_RECV, 0); script[9] = P(OP_RECV, 0)
 #endif
 
 #ifndef KILLS
@@ -339,6 +350,10 @@ byte hiprio;             /* ring_ctl.hiprio */
 byte fkind[4];           /* the futex (send_futex 1, recv_futex 2) this actor last read */
 bit fchg[4];             /* ... and it moved since */
 byte waiters[3];         /* hot.send_waiters, hot.recv_waiters */
+bit swoken;              /* hot.send_woken: a sender woken for room has not run yet */
+bit sworphan;            /* an actor was killed while swoken was set: it may stay set
+                            with nobody to clear it, and in C the sleepers' 10 ms look
+                            at the full slot (STUCK_POLL_NS) ends their sleeps */
 byte asleep[4];          /* per actor: the futex it sleeps on in the kernel, or 0 */
 bit dead[4];             /* per actor: killed */
 byte kills = KILLS;      /* deaths left */
@@ -372,7 +387,7 @@ hidden byte delivered_once, delivered_right, no_loss, prio_order, sender_fifo, h
  * actor's leftovers would keep apart states that are otherwise equal. */
 #define RESET_LOCALS \
     reg = 0; j = 0; op = 0; m = 0; keep1 = NONE; keep2 = NONE; keep3 = NONE; pr = 0; kind = 0; \
-    relocs = 0; wk = 0; cd_h = 0; rp_old = 0; canfail = 0; cd_ok = 0; sk_ret = 0; sk_ok = 0; \
+    relocs = 0; wk = 0; cd_h = 0; rp_old = 0; wr_old = 0; pr_w = 0; canfail = 0; cd_ok = 0; sk_ret = 0; sk_ok = 0; \
     fs_ret = 0; fs_alive = 0; r_ok = 0; rl_ok = 0; u_ret = 0; u_alive = 0; u_ok = 0; u_mine = 0; u_p = 0; \
     sk_mine = 0; sk_exp = 0; fs_w = 0; r_exp = 0; rl_cur = 0; rl_mine = 0; u_exp = 0; gu_w = 0; \
     rl_d = 0; u_st = 0; u_h = 0; u_pos = 0; wc_mode = 0; wc_res = 0; wc_phase = 0; wc_ret = 0; wc_gx = 0; wc_gw = 0; \
@@ -393,6 +408,7 @@ hidden byte delivered_once, delivered_right, no_loss, prio_order, sender_fifo, h
  * sleeper count is forgotten. */
 #define KILLED   kills--; dead[me] = 1; dchg[1] = 1; dchg[2] = 1; dchg[3] = 1; \
                  asleep[me] = 0; waiting[me] = 0; FORGET; \
+                 if :: swoken -> sworphan = 1 :: else -> skip fi; \
                  printf("@ A%d is killed\n", me); \
                  if :: reg != 0 -> waiters[reg]--; reg = 0 :: else -> skip fi
 #define DIE_OPT  :: atomic { MAYDIE -> KILLED } -> goto died
@@ -497,6 +513,63 @@ inline wake_one(k)
         fi
     :: else -> skip
     fi
+}
+
+/* wake_for_room (wait.h): after a slot frees, wakes one sender asleep for
+ * room unless one was woken and has not run yet (it clears send_woken
+ * when its sleep ends, sleep64). M_WAKE_EVERY_FREE: the code before, one
+ * futex_wake per freed slot. */
+inline wake_for_room()
+{
+#ifndef M_WAKE_EVERY_FREE
+    STEP(wk = waiters[FSEND]);
+    if
+    :: wk > 0 ->
+        STEP(wr_old = swoken; swoken = 1);                                      /* exchange */
+        if
+        :: !wr_old ->
+            STEP(FUTEX_BUMP(FSEND));
+            if
+            DIE_OPT
+            :: d_step { asleep[1] == FSEND -> asleep[1] = 0 }
+            :: d_step { asleep[2] == FSEND -> asleep[2] = 0 }
+            :: d_step { asleep[3] == FSEND -> asleep[3] = 0 }
+            :: d_step { asleep[1] != FSEND && asleep[2] != FSEND && asleep[3] != FSEND -> wr_old = 1 }
+            fi;
+            if
+            :: wr_old -> STEP(swoken = 0; sworphan = 0)                     /* it woke nobody */
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi;
+    wr_old = 0
+#else
+    wake_one(FSEND)
+#endif
+}
+
+/* pass_room_on (ring.c): after a claim at position t, a sender that leaves
+ * room behind it while senders sleep wakes the next (wake_for_room).
+ * M_NO_PASS_ON: it does not. */
+inline pass_room_on(t)
+{
+#ifndef M_NO_PASS_ON
+    STEP(wk = waiters[FSEND]);
+    if
+    :: wk > 0 ->
+        STEP(pr_w = word[IDX(t + 1)]);
+        if
+        :: DIST(pr_w, t + 1) == 0 && WST(pr_w) == FREE -> wake_for_room()
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi;
+    pr_w = 0
+#else
+    skip
+#endif
 }
 
 /* ------------------------------------------------- priority count */
@@ -797,6 +870,9 @@ inline sleep64(k, wsent, wi, seen, si, sw, swant)
                  * end of a slice after a death */
                 :: UNSTICK_OK(si, sw, swant) || dchg[me] ->
                     asleep[me] = 0; wc_res = 0; printf("@ A%d wakes up on its poll\n", me)
+                /* a wake-up for room left marked by the dead: the 10 ms look */
+                :: k == FSEND && swoken && sworphan ->
+                    asleep[me] = 0; wc_res = 0; printf("@ A%d wakes up on its 10 ms look\n", me)
                 :: MAYDIE -> KILLED; wc_res = 9
                 :: over -> wc_res = 9                   /* checked quiescent: stop */
                 fi;
@@ -811,6 +887,11 @@ inline sleep64(k, wsent, wi, seen, si, sw, swant)
     :: else -> skip
     fi;
     STEP(waiters[k]--; reg = 0);                                                /* 218: sleepers_leave */
+    /* wait.c: whatever ended the sleep, a sender woken for room has run */
+    if
+    :: k == FSEND -> STEP(swoken = 0; sworphan = 0)
+    :: else -> skip
+    fi;
     wc_cmp = 0; wc_slept = 0; wc_res = 0
 }
 
@@ -933,6 +1014,7 @@ inline claim(nb)
                /* 223: ring_note_holder: abstracted */
                STEP(moved[IDX(cl_t)] = 0);                                      /* 224 */
                STEP(ADVANCE(tail, cl_t));                                       /* 225 */
+               pass_room_on(cl_t);
                cl_i = IDX(cl_t);
                cl_ret = OK;
                break
@@ -1207,7 +1289,7 @@ inline take(ci, pos, w, lend)
                 fi;
 #endif
 #ifndef M_NO_SENDER_WAKE
-                wake_one(FSEND);                                                /* 343 */
+                wake_for_room();                                                /* 364 */
 #endif
                 tk_ret = OK
             fi
@@ -1373,6 +1455,8 @@ proctype actor(byte me)
     byte reg;                                       /* sleepers count we are in */
     byte j, op, m, keep1 = NONE, keep2 = NONE, keep3 = NONE;
     byte pr, kind, relocs, wk, cd_h, rp_old;
+    bit wr_old;
+    short pr_w;
     bit canfail;
     bit cd_ok, sk_ret, sk_ok, fs_ret, fs_alive, r_ok, rl_ok, u_ret, u_alive, u_ok;
     short sk_mine, sk_exp, fs_w, r_exp, rl_cur, rl_mine, u_exp, gu_w;
