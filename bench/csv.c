@@ -66,6 +66,17 @@ static void row_lines(FILE *f, const struct row *row)
         rate_line(f, row, "fanin", 64, fanin_senders[k], &row->fanin[k]);
 }
 
+/* One-way latency as iceoryx2 reports it: half a busy-polling round trip
+ * (the 64-byte cell of a spinning row), median and p99. */
+static void oneway_latency_line(FILE *f, const struct row *row)
+{
+    const struct lat_result *r = &row->lat[0];
+    if (!r->ok)
+        return;
+    fprintf(f, "%s,oneway_latency,64,1,%.0f,%.0f,%llu,,,,,ok,\"half the round trip\"\n",
+            row->mech->name, r->median_ns / 2, r->p99_ns / 2, (unsigned long long)r->n);
+}
+
 int csv_write(const char *path, const struct results *res)
 {
     FILE *f = fopen(path, "w");
@@ -76,6 +87,11 @@ int csv_write(const char *path, const struct results *res)
           f);
     for (size_t i = 0; i < res->nrows; i++)
         row_lines(f, &res->rows[i]);
+    const struct row *spin = results_row(res, "mbx-spin"), *raw = results_row(res, "raw");
+    if (spin)
+        oneway_latency_line(f, spin);
+    if (raw)
+        oneway_latency_line(f, raw);
     const struct row *loan = results_row(res, "mbx-loan");
     for (int i = 0; loan && res->loan_ran && i < N_LOAN; i++)
         lat_line(f, loan, loan_sizes[i], &res->loan[i]);

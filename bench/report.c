@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "targets.h"
+#include "units.h"
 
 /* Footnotes: each distinct reason once, cells refer to it by number. */
 struct notes {
@@ -21,46 +23,10 @@ static int note_ref(struct notes *ns, const char *text)
     return ns->n;
 }
 
-/* About three significant digits, so columns stay narrow from 0.0012 to
- * 12345. */
-static void sig3(char *out, size_t n, double v)
-{
-    snprintf(out, n,
-             v >= 100             ? "%.0f"
-             : v >= 10            ? "%.1f"
-             : v >= 0.1 || v == 0 ? "%.2f"
-                                  : "%.2g",
-             v);
-}
-
 /* Per-message counts: two decimals, so 0.004 reads as the 0.00 it is. */
 static void count_str(char *out, size_t n, double v)
 {
     snprintf(out, n, v >= 10 ? "%.1f" : "%.2f", v);
-}
-
-static void rate_str(char *out, size_t n, double v)
-{
-    const char *unit = "";
-    if (v >= 1e9) {
-        v /= 1e9;
-        unit = "G";
-    } else if (v >= 1e6) {
-        v /= 1e6;
-        unit = "M";
-    } else if (v >= 1e3) {
-        v /= 1e3;
-        unit = "k";
-    }
-    char num[24];
-    sig3(num, sizeof(num), v);
-    size_t k = strnlen(num, sizeof(num) - 1);
-    if (n > k + 1) { /* room for the number, the unit (one letter) and the end */
-        memcpy(out, num, k);
-        snprintf(out + k, n - k, "%s", unit);
-    } else if (n) {
-        out[0] = 0;
-    }
 }
 
 static void missing(char *out, size_t n, bool na, const char *note, struct notes *ns)
@@ -202,18 +168,6 @@ static void loan_table(FILE *f, const struct results *res, struct notes *ns, int
     fputc('\n', f);
 }
 
-static void bytes_str(char *out, size_t n, uint64_t b)
-{
-    char num[24];
-    if (b >= (uint64_t)1 << 20) {
-        sig3(num, sizeof(num), (double)b / (1 << 20));
-        snprintf(out, n, "%s MiB", num);
-    } else {
-        sig3(num, sizeof(num), (double)b / 1024);
-        snprintf(out, n, "%s KiB", num);
-    }
-}
-
 /* With the iceoryx rows: what each side holds before its first message. */
 static void memory_table(FILE *f, const struct results *res)
 {
@@ -287,88 +241,6 @@ static void fail_table(FILE *f, const struct results *res, struct notes *ns)
     }
 }
 
-/* The fastest kernel mechanism at 64 B, by round trip or by throughput. */
-static const struct row *best_kernel(const struct results *res, bool by_rate)
-{
-    const struct row *best = NULL;
-    for (size_t i = 0; i < res->nrows; i++) {
-        const struct row *r = &res->rows[i];
-        if (!r->mech->kernel || r->na)
-            continue;
-        if (by_rate && r->rate[0].ok && (!best || r->rate[0].msgs_per_s > best->rate[0].msgs_per_s))
-            best = r;
-        if (!by_rate && r->lat[0].ok && (!best || r->lat[0].median_ns < best->lat[0].median_ns))
-            best = r;
-    }
-    return best;
-}
-
-static void target(FILE *f, const char *what, double got, double want, bool at_least,
-                   const char *detail)
-{
-    bool met = at_least ? got >= want : got <= want;
-    char x[32];
-    sig3(x, sizeof(x), got);
-    fprintf(f, "  %-40s %6sx  (target %s %gx)  %-6s  %s\n", what, x, at_least ? ">=" : "<=", want,
-            met ? "met" : "MISSED", detail);
-}
-
-static void targets(FILE *f, const struct results *res)
-{
-    const struct row *mbx = results_row(res, "mbx"), *spin = results_row(res, "mbx-spin");
-    const struct row *raw = results_row(res, "raw");
-    const struct row *kl = best_kernel(res, false), *kr = best_kernel(res, true);
-    char d[200];
-    fprintf(f, "\nissue 5 targets at 64 B:\n");
-    if (mbx && kl && mbx->lat[0].ok) {
-        snprintf(d, sizeof(d), "mbx %.2f us, %s %.2f us", mbx->lat[0].median_ns / 1e3,
-                 mech_label(kl->mech), kl->lat[0].median_ns / 1e3);
-        target(f, "round trip: best kernel / mbx", kl->lat[0].median_ns / mbx->lat[0].median_ns, 5,
-               true, d);
-    }
-    if (spin && raw && spin->lat[0].ok && raw->lat[0].ok) {
-        snprintf(d, sizeof(d), "mbx (spin) %.2f us, raw limit %.2f us",
-                 spin->lat[0].median_ns / 1e3, raw->lat[0].median_ns / 1e3);
-        target(f, "round trip: mbx (spin) / raw limit",
-               spin->lat[0].median_ns / raw->lat[0].median_ns, 2, false, d);
-    }
-    if (mbx && kr && mbx->rate[0].ok) {
-        char a[24], b[24];
-        rate_str(a, sizeof(a), mbx->rate[0].msgs_per_s);
-        rate_str(b, sizeof(b), kr->rate[0].msgs_per_s);
-        snprintf(d, sizeof(d), "mbx %s msg/s, %s %s msg/s", a, mech_label(kr->mech), b);
-        target(f, "one-way throughput: mbx / best kernel",
-               mbx->rate[0].msgs_per_s / kr->rate[0].msgs_per_s, 10, true, d);
-    }
-    const struct row *mt = results_row(res, "mbx-tcp"), *tcp = results_row(res, "tcp");
-    const struct row *zt = results_row(res, "zmq-tcp");
-    if (mt &&
-        ((tcp && mt->lat[0].ok && tcp->lat[0].ok) || (zt && mt->rate[0].ok && zt->rate[0].ok)))
-        fprintf(f, "\nissue 15 targets at 64 B (tcp:// over loopback):\n");
-    if (mt && tcp && mt->lat[0].ok && tcp->lat[0].ok) {
-        snprintf(d, sizeof(d), "mbx (tcp://) %.2f us, tcp %.2f us", mt->lat[0].median_ns / 1e3,
-                 tcp->lat[0].median_ns / 1e3);
-        target(f, "round trip: mbx (tcp://) / tcp", mt->lat[0].median_ns / tcp->lat[0].median_ns,
-               1.3, false, d);
-    }
-    if (mt && zt && mt->rate[0].ok && zt->rate[0].ok) {
-        char a[24], b[24];
-        rate_str(a, sizeof(a), mt->rate[0].msgs_per_s);
-        rate_str(b, sizeof(b), zt->rate[0].msgs_per_s);
-        snprintf(d, sizeof(d), "mbx (tcp://) %s msg/s, zmq (tcp) %s msg/s", a, b);
-        target(f, "one-way throughput: mbx (tcp://) / zmq",
-               mt->rate[0].msgs_per_s / zt->rate[0].msgs_per_s, 1, true, d);
-    }
-    const struct lat_result *small = &res->loan[0], *big = &res->loan[1];
-    if (res->loan_ran && small->ok && big->ok) {
-        fprintf(f, "\nissue 6 target:\n");
-        snprintf(d, sizeof(d), "1 MiB %.2f us, 64 B %.2f us", big->median_ns / 1e3,
-                 small->median_ns / 1e3);
-        target(f, "loaned round trip: 1 MiB / 64 B", big->median_ns / small->median_ns, 2, false,
-               d);
-    }
-}
-
 void report_print(FILE *f, const struct results *res)
 {
     struct notes ns = {.n = 0};
@@ -385,5 +257,5 @@ void report_print(FILE *f, const struct results *res)
         for (int i = 0; i < ns.n; i++)
             fprintf(f, "  [%d] %s\n", i + 1, ns.text[i]);
     }
-    targets(f, res);
+    targets_print(f, res);
 }
