@@ -36,6 +36,8 @@ void handle_init(struct mbx *m, const struct mbx_transport *tp, const char *name
     m->flags = flags;
     m->closing = 0;
     m->spin_ns = default_spin();
+    const char *e = getenv("MBX_SPIN_NS");
+    m->spin_default = !e || !*e;
     snprintf(m->name, sizeof(m->name), "%s", name);
 }
 
@@ -233,6 +235,7 @@ EXPORT int mbx_set_spin(mbx *m, int64_t spin_ns)
     if (!m || spin_ns < -1)
         return -EINVAL;
     __atomic_store_n(&m->spin_ns, spin_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->spin_default, 0, __ATOMIC_RELAXED);
     return 0;
 }
 

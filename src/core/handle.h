@@ -15,6 +15,10 @@ struct mbx {
     int flags;        /* as opened: MBX_SEND, MBX_RECV, ... */
     uint32_t closing; /* mbx_close under way: blocked calls end with -EBADF */
     int64_t spin_ns;  /* how long a blocked call spins before it sleeps */
+    /* 1 while spin_ns is the default (neither mbx_set_spin nor
+     * MBX_SPIN_NS): the transport may then spin longer after large
+     * messages (shm/transport.c). */
+    uint32_t spin_default;
     char name[NAME_FULL_MAX + 1];
 };
 

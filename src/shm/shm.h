@@ -41,6 +41,9 @@ struct shm_box {
      * may be used by several threads. */
     uint64_t nb_alive_w;
     int64_t nb_alive_at, nb_sweep_at;
+    /* Bytes of the last message received by copy through this handle
+     * (handle_ctx's sized spin). Atomic: threads may share the handle. */
+    uint64_t last_len;
 };
 
 /* The local handle behind m (which must be one). */
