@@ -20,12 +20,20 @@ start_gateway() {
     [ -n "$PORT" ]
 }
 
+# counts_lines_over N: the gateway has printed more than N lines of counts.
+counts_lines_over() {
+    [ "$(grep -c '^udp:' "$BATS_TEST_TMPDIR/gw.out")" -gt "$1" ]
+}
+
 # gateway_counts: the gateway's line of counts, asked for with SIGUSR1.
+# (The count is read again at every poll: given to wait_until as
+# "$(grep ...)", it was read once, and a line the gateway printed a moment
+# after the signal was never seen.)
 gateway_counts() {
     local before
     before=$(grep -c '^udp:' "$BATS_TEST_TMPDIR/gw.out" || true)
     kill -USR1 "$GW"
-    wait_until 10 test "$(grep -c '^udp:' "$BATS_TEST_TMPDIR/gw.out")" -gt "$before"
+    wait_until 10 counts_lines_over "$before"
     COUNTS=$(grep '^udp:' "$BATS_TEST_TMPDIR/gw.out" | tail -1)
 }
 
