@@ -232,6 +232,23 @@ static int plain_pong(struct chan *c, void *buf, size_t len)
 
 /* ---- through the bridges ---- */
 
+/* nats-server's default max_payload: a bridge refuses a mailbox whose
+ * messages, with its headers, could exceed it (-EMSGSIZE). */
+#define NATS_DEFAULT_MAX_PAYLOAD (1u << 20)
+
+/* setup, plus the bridge's size limit: the cell is n/a, with the reason,
+ * where the bridge would refuse the mailbox. */
+static int bridge_setup(struct chan *c, char *why, size_t whylen)
+{
+    if (c->p.size >= NATS_DEFAULT_MAX_PAYLOAD) {
+        snprintf(why, whylen,
+                 "a bridge refuses mailboxes of messages that, with its headers, exceed the "
+                 "server's max_payload (1 MiB by default): -EMSGSIZE");
+        return -EMSGSIZE;
+    }
+    return nats_setup(c, why, whylen);
+}
+
 static int bridge_attach(struct chan *c, enum mech_role role, int index)
 {
     (void)index;
@@ -344,7 +361,7 @@ const struct mech mech_mbx_nats = {
              "mbx_recv (and mbx_reply) here",
     .fanin = FANIN_NO,
     .quick_64b_only = true,
-    .setup = nats_setup,
+    .setup = bridge_setup,
     .attach = bridge_attach,
     .ping = bridge_ping,
     .pong = bridge_pong,
