@@ -99,18 +99,19 @@ static struct tcp_box *tcp_of(struct mbx *m)
     return (struct tcp_box *)m;
 }
 
+static void adopt_inherited(struct tcp_box *b, int32_t me);
+
 /* Takes the handle. A send in pieces lets go of it between pieces and
  * lets a thread waiting here in first. */
-static void forked(struct tcp_box *b);
-
 static void box_lock(struct tcp_box *b)
 {
+    int32_t me = ident_id(ident_self());
+    if (__atomic_load_n(&b->proc, __ATOMIC_ACQUIRE) != me)
+        adopt_inherited(b, me);
     __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&b->mu);
     __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
-    if (b->proc != ident_id(ident_self()))
-        forked(b);
 }
 
 /* Lets another thread that waits for the handle have it once, then takes
@@ -374,35 +375,76 @@ static void box_conds_init(struct tcp_box *b)
     pthread_cond_init(&b->wrote, NULL);
 }
 
+/* Serializes the adoption of inherited handles in a forked child; made
+ * new in every child (tcp_fork_child), since the fork may come while a
+ * thread of the parent holds it. */
+static pthread_mutex_t inherit_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tcp_fork_child(void)
+{
+    pthread_mutex_init(&inherit_mu, NULL);
+}
+
 /* A forked child's first call on an inherited handle: the link and the
  * session are the parent's (one stream, one run of sequence numbers: the
  * gateway would take the child's sends for the parent's, and drop one
  * side's as done already), and so are the sends it has pending. The child
  * lets go of its copies without a word on the link (no BYE, no TLS
  * close; the parent's stream goes on) and opens a session of its own at
- * its next call. */
-static void forked(struct tcp_box *b)
+ * its next call. A thread of the parent may have held the handle, or been
+ * writing through libssl, when the process forked: that thread does not
+ * exist here, its locks stay taken in the copies, and what it was changing
+ * may be half changed. So the locks are made new, and what such a thread
+ * may have been changing is left behind, not freed (a bounded leak in
+ * that child: the pending sends, the output buffers, the TLS state).
+ * consistent: nobody held the handle at the fork; ssl_ok: nobody was in
+ * libssl on it. */
+static void forked(struct tcp_box *b, int consistent, int ssl_ok)
 {
+    if (b->writing || !consistent) /* the flusher was writing spare */
+        b->spare = (struct outbuf){NULL, 0, 0};
     b->writing = 0;
     b->flusher_pid = 0;
     b->frag_busy = 0;
     b->reserved = 0;
     box_conds_init(b);
-    b->out.len = 0;
+    if (consistent)
+        b->out.len = 0;
+    else
+        b->out = (struct outbuf){NULL, 0, 0};
     if (b->io.fd >= 0) {
-        tls_end(&b->io); /* frees the copy; sends nothing */
+        if (ssl_ok)
+            tls_end(&b->io); /* frees the copy; sends nothing */
+        b->io.ssl = NULL;
         close(b->io.fd);
         b->io.fd = -1;
         b->gen++;
     }
-    pend_drop(b, b->npend);
+    if (consistent)
+        pend_drop(b, b->npend);
+    b->npend = 0;
     b->session = 0;
     b->next_seq = 1;
     b->acked = 0;
     b->next_req = 1;
     b->last_req = 0;
     b->sticky = 0;
-    b->proc = ident_id(ident_self());
+}
+
+/* Makes an inherited handle this (forked) process's: see forked(). */
+static void adopt_inherited(struct tcp_box *b, int32_t me)
+{
+    pthread_mutex_lock(&inherit_mu);
+    if (__atomic_load_n(&b->proc, __ATOMIC_ACQUIRE) != me) {
+        int consistent = pthread_mutex_trylock(&b->mu) == 0;
+        int ssl_ok = !b->tls || pthread_mutex_trylock(&b->ssl_mu) == 0;
+        pthread_mutex_init(&b->mu, NULL);
+        pthread_mutex_init(&b->ssl_mu, NULL);
+        b->waiting = 0;
+        forked(b, consistent, ssl_ok);
+        __atomic_store_n(&b->proc, me, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&inherit_mu);
 }
 
 /* How many of the oldest pending sends have sequence numbers up to seq. */
@@ -1388,4 +1430,5 @@ const struct mbx_transport mbx__tcp_transport = {
     .scheme = "tcp",
     TCP_TRANSPORT_OPS,
     .reply = tcp_reply,
+    .fork_child = tcp_fork_child, /* once, for tcp:// and tls:// */
 };
