@@ -891,11 +891,22 @@ static void *worker_main(void *arg)
     int bye = 0;
     if (c->s && pthread_create(&c->reader, NULL, reader_main, c) == 0) {
         c->reader_started = 1;
+        int stop = 0;
         for (;;) {
             struct qframe *q = next_frame(c, -1);
             if (!q) {
                 if (link_dead(c))
                     break;
+                continue;
+            }
+            /* A link that died still has its queued frames read: a
+             * confirmation (W_TAKEN) and a goodbye (W_BYE) that came just
+             * before the client closed must end the session, or it would
+             * linger with the message it confirmed and put that back when
+             * it expired (a second delivery). Frames that would act on the
+             * dead link are dropped; their clients ask again. */
+            if (link_dead(c) && q->h.type != W_TAKEN && q->h.type != W_BYE) {
+                free(q);
                 continue;
             }
             switch (q->h.type) {
@@ -929,13 +940,14 @@ static void *worker_main(void *arg)
                 break;
             default: /* a gateway's frame from a client: not ours to take */
                 bye = 0;
+                stop = 1;
                 pthread_mutex_lock(&c->mu);
                 c->dead = 1;
                 pthread_mutex_unlock(&c->mu);
                 break;
             }
             free(q);
-            if (bye || link_dead(c))
+            if (bye || stop)
                 break;
         }
     }
