@@ -20,14 +20,21 @@
 #define MAX_MSG          (1ull << 30)
 #define MAX_MEMORY       (1ull << 44)
 
-static int64_t default_spin(void)
+/* The spin from $MBX_SPIN_NS, or the default; *chosen: whether the
+ * variable gave a valid value (the default alone may be lengthened after
+ * large messages, a chosen one is kept). */
+static int64_t spin_from_env(uint32_t *chosen)
 {
     const char *e = getenv("MBX_SPIN_NS");
+    *chosen = 0;
     if (!e || !*e)
         return DEFAULT_SPIN_NS;
     char *end;
     long long v = strtoll(e, &end, 10);
-    return (*end || v < -1) ? DEFAULT_SPIN_NS : v;
+    if (*end || v < -1)
+        return DEFAULT_SPIN_NS;
+    *chosen = 1;
+    return v;
 }
 
 void handle_init(struct mbx *m, const struct mbx_transport *tp, const char *name, int flags)
@@ -35,9 +42,9 @@ void handle_init(struct mbx *m, const struct mbx_transport *tp, const char *name
     m->tp = tp;
     m->flags = flags;
     m->closing = 0;
-    m->spin_ns = default_spin();
-    const char *e = getenv("MBX_SPIN_NS");
-    m->spin_default = !e || !*e;
+    uint32_t chosen;
+    m->spin_ns = spin_from_env(&chosen);
+    m->spin_default = !chosen;
     snprintf(m->name, sizeof(m->name), "%s", name);
 }
 
