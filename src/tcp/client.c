@@ -74,7 +74,12 @@ struct tcp_box {
     int last_status;
     /* Requests: numbered from 1; last_req is the last one answered. */
     uint64_t next_req, last_req;
-    struct frame_buf fb;
+    struct frame_buf fb; /* frames of the handshake, read one by one */
+    /* Frames after it, read in batches (many acknowledgements, one
+     * system call); rx is the body of the frame pump returned last, valid
+     * until the next pump. */
+    struct frame_reader rd;
+    const uint8_t *rx;
     int64_t last_rx, last_tx, backoff;
     struct loan *loans;
     /* Pipelined sends are not written one system call each: their frames
@@ -178,6 +183,7 @@ static void link_down(struct tcp_box *b)
     /* What was buffered is lost with the link: pending sends go again
      * after the reconnect, requests are asked again by their callers. */
     b->out.len = 0;
+    b->rd.start = b->rd.end = 0; /* the rest of the old stream */
     if (b->io.fd >= 0)
         b->gen++;
     tls_end(&b->io);
@@ -408,10 +414,13 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
     b->frag_busy = 0;
     b->reserved = 0;
     box_conds_init(b);
-    if (consistent)
+    if (consistent) {
         b->out.len = 0;
-    else
+        b->rd.start = b->rd.end = 0;
+    } else {
         b->out = (struct outbuf){NULL, 0, 0};
+        b->rd = (struct frame_reader){NULL, 0, 0, 0};
+    }
     if (b->io.fd >= 0) {
         if (ssl_ok)
             tls_end(&b->io); /* frees the copy; sends nothing */
@@ -630,7 +639,7 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
 /* Reads the next frame the caller wants before the deadline, handling on
  * the way acknowledgements (h->type W_ACK is returned after each, so a
  * caller waiting for one looks again) and heartbeats; reconnects after a
- * cut. Returns 0 with *h (body in b->fb), T_RECONNECTED (the caller sends
+ * cut. Returns 0 with *h (body at b->rx), T_RECONNECTED (the caller sends
  * its request again), -ETIMEDOUT, or a lasting error. */
 static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
 {
@@ -659,15 +668,14 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
         int64_t until = now + TCP_TICK_NS;
         if (deadline >= 0 && deadline < until)
             until = deadline;
-        int w = io_wait_readable(&b->io, until);
+        uint64_t max_body = WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN;
+        int w = reader_ready(&b->rd) ? 1 : io_wait_readable(&b->io, until);
         if (w == 0) {
             if (deadline >= 0 && clock_remaining(deadline) == 0)
                 return -ETIMEDOUT;
             continue;
         }
-        int r = w < 0 ? -EPIPE
-                      : io_frame_read(&b->io, h, &b->fb,
-                                      WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN, -1);
+        int r = w < 0 ? -EPIPE : io_reader_next(&b->io, &b->rd, h, &b->rx, max_body, -1);
         if (r) {
             if (r == -ENOMEM)
                 return r;
@@ -686,7 +694,7 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             /* An acknowledgement covers every pending send up to its number
              * (the gateway sends one for a run of pipelined sends); its
              * status is that of the last. */
-            if (wire_ack_get(b->fb.p, h->len, &a) || !b->npend || h->id < b->pend[0].seq ||
+            if (wire_ack_get(b->rx, h->len, &a) || !b->npend || h->id < b->pend[0].seq ||
                 h->id > b->pend[b->npend - 1].seq) {
                 link_down(b);
                 continue;
@@ -742,6 +750,7 @@ static void box_free(struct tcp_box *b)
     free(b->out.p);
     free(b->spare.p);
     free(b->fb.p);
+    free(b->rd.p);
     tls_ctx_free(b->tls_ctx);
     explicit_bzero(&b->secret, sizeof(b->secret));
     free(b);
@@ -869,9 +878,9 @@ static int do_stat(struct tcp_box *b, mbx_stat *st)
         b->last_req = req;
         if (h.type == W_RESULT) {
             int64_t v;
-            return wire_result_get(b->fb.p, h.len, &v) || v >= 0 ? -EPROTO : (int)v;
+            return wire_result_get(b->rx, h.len, &v) || v >= 0 ? -EPROTO : (int)v;
         }
-        if (h.type != W_STATR || wire_stat_get(b->fb.p, h.len, st))
+        if (h.type != W_STATR || wire_stat_get(b->rx, h.len, st))
             return -EPROTO;
         return 0;
     }
@@ -1014,7 +1023,8 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
      * credit runs low rather than at every send. */
     struct wire_hdr h;
     while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->io.fd >= 0 &&
-           io_wait_readable(&b->io, 0) == 1 && pump(b, 0, &h) == 0)
+           io_reader_fill(&b->io, &b->rd, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN) == 1 &&
+           pump(b, 0, &h) == 0)
         ;
     if (b->sticky)
         return b->sticky;
@@ -1160,7 +1170,7 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
             continue; /* an answer to a request given up: the gateway keeps it */
         if (h.type == W_RESULT) {
             int64_t v;
-            if (wire_result_get(b->fb.p, h.len, &v) ||
+            if (wire_result_get(b->rx, h.len, &v) ||
                 (v > 0 && type != W_REPLY && type != W_CONFIRM)) {
                 link_down(b);
                 continue;
@@ -1169,11 +1179,11 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
             return (ssize_t)v;
         }
         struct wire_msg wm;
-        if (h.type != W_MSG || wire_msg_get(b->fb.p, h.len, &wm) || (!loan && wm.info.size > cap)) {
+        if (h.type != W_MSG || wire_msg_get(b->rx, h.len, &wm) || (!loan && wm.info.size > cap)) {
             link_down(b);
             continue;
         }
-        const uint8_t *body = b->fb.p + WIRE_MSG_LEN;
+        const uint8_t *body = b->rx + WIRE_MSG_LEN;
         if (loan) {
             struct loan *l = malloc(sizeof(*l) + wm.info.size + 1);
             if (!l)

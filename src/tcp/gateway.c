@@ -81,7 +81,11 @@ struct conn {
     pthread_mutex_t mu; /* the queue, dead, and writes to fd */
     pthread_cond_t cv;
     struct qframe *head, *tail;
-    unsigned queued;
+    unsigned queued; /* frames read and not served yet (atomic: the worker
+                        counts them down without mu) */
+    /* The worker's own: frames it took from the queue in one go (one lock
+     * for a batch, not one per frame), served before it looks again. */
+    struct qframe *taken;
     int dead, done;
     uint64_t ack_id; /* a pipelined send's acknowledgement not sent yet */
     unsigned ack_n;
@@ -312,13 +316,13 @@ static void *reader_main(void *arg)
             n++;
         } while (reader_ready(&fr));
         pthread_mutex_lock(&c->mu);
-        if (first && c->queued + n <= QUEUE_MAX) {
+        if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= QUEUE_MAX) {
             if (c->tail)
                 c->tail->next = first;
             else
                 c->head = first;
             c->tail = last;
-            c->queued += n;
+            __atomic_fetch_add(&c->queued, n, __ATOMIC_RELAXED);
             first = NULL;
         }
         if (r || first) {
@@ -342,28 +346,30 @@ static void *reader_main(void *arg)
 }
 
 /* The next queued frame, waiting until deadline. Returns it (the caller
- * frees it), or NULL when the link is dead or the time is up. */
+ * frees it), or NULL when the link is dead or the time is up. The worker
+ * takes every queued frame at once and serves them from c->taken. */
 static struct qframe *next_frame(struct conn *c, int64_t deadline)
 {
-    pthread_mutex_lock(&c->mu);
-    while (!c->head && !c->dead) {
-        if (deadline >= 0 && clock_remaining(deadline) == 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t until = deadline >= 0 ? deadline : clock_deadline(1000000000ll);
-        ts.tv_sec = until / 1000000000;
-        ts.tv_nsec = until % 1000000000;
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    if (!c->taken) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->head && !c->dead) {
+            if (deadline >= 0 && clock_remaining(deadline) == 0)
+                break;
+            struct timespec ts;
+            int64_t until = deadline >= 0 ? deadline : clock_deadline(1000000000ll);
+            ts.tv_sec = until / 1000000000;
+            ts.tv_nsec = until % 1000000000;
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+        c->taken = c->head;
+        c->head = c->tail = NULL;
+        pthread_mutex_unlock(&c->mu);
     }
-    struct qframe *q = c->head;
+    struct qframe *q = c->taken;
     if (q) {
-        c->head = q->next;
-        if (!c->head)
-            c->tail = NULL;
-        c->queued--;
+        c->taken = q->next;
+        __atomic_fetch_sub(&c->queued, 1, __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&c->mu);
     return q;
 }
 
@@ -444,14 +450,19 @@ static void flush_ack(struct conn *c)
     c->ack_n = 0;
 }
 
-/* Whether the next queued frame is a pipelined send. */
+/* Whether the next frame the worker serves is a pipelined send (among the
+ * frames it took; when it has served them all, among those queued since). */
 static int pipelined_next(struct conn *c)
 {
-    pthread_mutex_lock(&c->mu);
-    const struct qframe *q = c->head;
-    int r = q && q->h.type == W_SEND && !(q->h.flags & WF_SYNC);
-    pthread_mutex_unlock(&c->mu);
-    return r;
+    const struct qframe *q = c->taken;
+    if (!q) {
+        pthread_mutex_lock(&c->mu);
+        q = c->head;
+        int r = q && q->h.type == W_SEND && !(q->h.flags & WF_SYNC);
+        pthread_mutex_unlock(&c->mu);
+        return r;
+    }
+    return q->h.type == W_SEND && !(q->h.flags & WF_SYNC);
 }
 
 static void do_send(struct conn *c, const struct qframe *q)
@@ -963,6 +974,12 @@ static void *worker_main(void *arg)
         q = n;
     }
     c->head = c->tail = NULL;
+    for (struct qframe *q = c->taken; q;) {
+        struct qframe *n = q->next;
+        free(q);
+        q = n;
+    }
+    c->taken = NULL;
     pthread_mutex_lock(&g->mu);
     if (c->s) {
         c->s->busy = 0;

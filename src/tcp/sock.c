@@ -416,6 +416,40 @@ int reader_ready(const struct frame_reader *r)
     return have - WIRE_HDR >= len;
 }
 
+/* Makes room in r for at least want more bytes from its end, moving what
+ * it holds to the front first. Returns 0 or -ENOMEM. */
+static int reader_room(struct frame_reader *r, size_t want)
+{
+    size_t have = r->end - r->start;
+    if (want < 65536)
+        want = 65536; /* and read ahead */
+    if (r->start && (r->cap - r->start < want)) {
+        memmove(r->p, r->p + r->start, have);
+        r->start = 0;
+        r->end = have;
+    }
+    if (r->cap - r->start < want) {
+        uint8_t *p = realloc(r->p, r->start + want);
+        if (!p)
+            return -ENOMEM;
+        r->p = p;
+        r->cap = r->start + want;
+    }
+    return 0;
+}
+
+/* Room for the frame under way in r (its header, or the whole frame when
+ * the header is in), checked against max_body. Returns 0, -EPROTO,
+ * -ENOMEM. */
+static int reader_room_for_frame(struct frame_reader *r, uint64_t max_body)
+{
+    size_t have = r->end - r->start;
+    struct wire_hdr h;
+    if (have >= WIRE_HDR && wire_hdr_get(r->p + r->start, max_body, &h))
+        return -EPROTO;
+    return reader_room(r, have >= WIRE_HDR ? WIRE_HDR + h.len : WIRE_HDR);
+}
+
 int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
                    uint64_t max_body, int64_t deadline)
 {
@@ -430,22 +464,9 @@ int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, co
                 return 0;
             }
         }
-        /* Room for the rest of this frame, and more to read ahead. */
-        size_t want = have >= WIRE_HDR ? WIRE_HDR + h->len : WIRE_HDR;
-        if (want < 65536)
-            want = 65536;
-        if (r->start && (r->cap - r->start < want)) {
-            memmove(r->p, r->p + r->start, have);
-            r->start = 0;
-            r->end = have;
-        }
-        if (r->cap - r->start < want) {
-            uint8_t *p = realloc(r->p, r->start + want);
-            if (!p)
-                return -ENOMEM;
-            r->p = p;
-            r->cap = r->start + want;
-        }
+        int e = reader_room_for_frame(r, max_body);
+        if (e)
+            return e;
         short ev = POLLIN;
         ssize_t k = io_read(io, r->p + r->end, r->cap - r->end, &ev);
         if (k > 0) {
@@ -462,6 +483,26 @@ int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, co
         if (w < 0)
             return -EPIPE;
     }
+}
+
+int io_reader_fill(struct io *io, struct frame_reader *r, uint64_t max_body)
+{
+    if (reader_ready(r))
+        return 1;
+    int e = reader_room_for_frame(r, max_body);
+    if (e)
+        return e == -ENOMEM ? 0 : e; /* -ENOMEM: the next read says so */
+    short ev = POLLIN;
+    ssize_t k = io_read(io, r->p + r->end, r->cap - r->end, &ev);
+    if (k == -EAGAIN)
+        return 0;
+    if (k <= 0)
+        return -EPIPE;
+    r->end += (size_t)k;
+    struct wire_hdr h;
+    if (r->end - r->start >= WIRE_HDR && wire_hdr_get(r->p + r->start, max_body, &h))
+        return -EPROTO;
+    return reader_ready(r);
 }
 
 int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,

@@ -86,6 +86,13 @@ int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_
 int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
                    uint64_t max_body, int64_t deadline);
 
+/* Reads what has arrived through io into r, without waiting (one read,
+ * none when a whole frame is buffered already). Returns 1 when a whole
+ * frame is buffered, 0 when not yet, -EPROTO (a header over max_body) or
+ * -EPIPE (closed, reset, or a TLS failure): a cheaper test than waiting
+ * with a zero deadline and reading after. */
+int io_reader_fill(struct io *io, struct frame_reader *r, uint64_t max_body);
+
 /* Whether a whole frame is buffered (the next reader_next needs no read). */
 int reader_ready(const struct frame_reader *r);
 

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static char secret_path[300];
@@ -374,6 +375,55 @@ static void pieces_checked(void **state)
     mbx_unlink("wire-frag");
 }
 
+/* io_reader_fill reads what has come without waiting and says whether a
+ * whole frame is buffered: a frame that comes in parts is not one until
+ * its last byte, two that came together need one read, a header over the
+ * limit is -EPROTO, a closed peer -EPIPE. */
+static void reader_fill_without_waiting(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct io io = {sv[0], NULL, NULL};
+    struct frame_reader r = {0};
+    uint8_t f[2 * (WIRE_HDR + 8)];
+    for (int i = 0; i < 2; i++) {
+        struct wire_hdr h = {8, W_ACK, 0, (uint64_t)(7 + i)};
+        wire_hdr_put(f + i * (WIRE_HDR + 8), &h);
+        memset(f + i * (WIRE_HDR + 8) + WIRE_HDR, 'a' + i, 8);
+    }
+    assert_int_equal(io_reader_fill(&io, &r, 64), 0); /* nothing yet */
+    assert_int_equal(write(sv[1], f, 10), 10);        /* part of a header */
+    assert_int_equal(io_reader_fill(&io, &r, 64), 0);
+    assert_int_equal(write(sv[1], f + 10, 10), 10); /* the header, part of the body */
+    assert_int_equal(io_reader_fill(&io, &r, 64), 0);
+    assert_int_equal(write(sv[1], f + 20, sizeof(f) - 20), (ssize_t)sizeof(f) - 20);
+    assert_int_equal(io_reader_fill(&io, &r, 64), 1);
+    struct wire_hdr h;
+    const uint8_t *body;
+    assert_int_equal(io_reader_next(&io, &r, &h, &body, 64, 0), 0);
+    assert_int_equal(h.id, 7);
+    assert_memory_equal(body, "aaaaaaaa", 8);
+    assert_int_equal(io_reader_fill(&io, &r, 64), 1); /* buffered already */
+    assert_int_equal(io_reader_next(&io, &r, &h, &body, 64, 0), 0);
+    assert_int_equal(h.id, 8);
+    assert_memory_equal(body, "bbbbbbbb", 8);
+    assert_int_equal(io_reader_fill(&io, &r, 64), 0);
+    /* A header announcing more than the limit. */
+    struct wire_hdr big = {65, W_ACK, 0, 9};
+    wire_hdr_put(f, &big);
+    assert_int_equal(write(sv[1], f, WIRE_HDR), WIRE_HDR);
+    assert_int_equal(io_reader_fill(&io, &r, 64), -EPROTO);
+    free(r.p);
+    /* The peer gone. */
+    r = (struct frame_reader){0};
+    close(sv[1]);
+    struct io gone = {sv[0], NULL, NULL};
+    assert_int_equal(io_reader_fill(&gone, &r, 64), -EPIPE);
+    free(r.p);
+    close(sv[0]);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -382,6 +432,7 @@ int main(void)
         cmocka_unit_test(finished_sends_not_delivered_again),
         cmocka_unit_test(ended_session_remembers_its_sends),
         cmocka_unit_test(pieces_checked),
+        cmocka_unit_test(reader_fill_without_waiting),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
