@@ -226,11 +226,14 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
                    const mbx_msginfo *info, uint64_t type)
 {
     struct mbx_bridge *b = e->b;
-    char id[NSUBJ_HOST_MAX + 48 + 32];
-    snprintf(id, sizeof(id), "%s-%s-%" PRIu64, b->host, e->epoch, info->seq);
     /* Core NATS, a priority its band's subject says (the band's lowest)
      * and no type: no headers, no message object, as a plain publisher. */
     int bare = !b->jetstream && info->priority == nsubj_band_base(band) && type == 0;
+    /* The message id (headers only): formatted only for a message that
+     * has headers, as it costs about as much as the publish. */
+    char id[NSUBJ_HOST_MAX + 48 + 32];
+    if (!bare)
+        snprintf(id, sizeof(id), "%s-%s-%" PRIu64, b->host, e->epoch, info->seq);
     for (;;) {
         natsStatus s = bare ? natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len)
                             : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
