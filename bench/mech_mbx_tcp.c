@@ -7,6 +7,11 @@
  * One-way: the initiator's mbx_send over tcp:// (pipelined while the
  * mailbox has room), the server's local mbx_recv.
  *
+ * Rows: through the gateway (variant VIA_GATEWAY), the same with a mailbox
+ * of 1024 slots (VIA_GATEWAY_DEEP: about ZeroMQ's default high-water mark
+ * of 1000, so the one-way rows compare like with like; the client's window
+ * follows the far mailbox's capacity), and bypassed (SAME_HOST).
+ *
  * Both sides prove a shared secret: a file of the run's private directory,
  * named by MBX_SECRET_FILE, set by the parent before it forks, so the
  * user's own ~/.mbx-secret is neither read nor made. */
@@ -22,6 +27,9 @@
 #include "mech_mbx.h"
 
 #define SECRET_BYTES 32
+
+enum { VIA_GATEWAY, SAME_HOST, VIA_GATEWAY_DEEP };
+#define DEEP_CAPACITY 1024
 
 struct mbxt_priv {
     char name[96];
@@ -78,6 +86,8 @@ static int mbxt_setup(struct chan *c, char *why, size_t whylen)
     mbx_attr attr;
     mbx_attr_init(&attr);
     attr.max_msg_size = c->p.size;
+    if (c->mech->variant == VIA_GATEWAY_DEEP)
+        attr.capacity = DEEP_CAPACITY;
     char name[96];
     snprintf(name, sizeof(name), "bench.%s", c->p.tag);
     mbx *m;
@@ -103,7 +113,7 @@ static int mbxt_attach(struct chan *c, enum mech_role role, int index)
         snprintf(url, sizeof(url), "tcp://127.0.0.1:%s/%s", port, s->name);
         /* The gateway is on this machine: without MBX_TCP_BYPASS=0 the
          * library opens the mailbox's file directly (the bypassed row). */
-        setenv("MBX_TCP_BYPASS", c->mech->variant ? "1" : "0", 1);
+        setenv("MBX_TCP_BYPASS", c->mech->variant == SAME_HOST ? "1" : "0", 1);
         return mbx_open(url, MBX_SEND, NULL, &s->h);
     }
     int rc = mbx_open(s->name, MBX_RECV, NULL, &s->h);
@@ -195,9 +205,13 @@ static int mbxt_pong(struct chan *c, void *buf, size_t len)
         .teardown = mbxt_teardown,                                                                 \
     }
 
-MBXT_ROW(mech_mbx_tcp, "mbx-tcp", "mbx (tcp://)", 0,
+MBXT_ROW(mech_mbx_tcp, "mbx-tcp", "mbx (tcp://)", VIA_GATEWAY,
          "mbx over tcp://127.0.0.1 through a gateway in the server process (MBX_TCP_BYPASS=0); "
          "mbx_call / mbx_send from the client, local mbx_recv (and mbx_reply) in the server");
-MBXT_ROW(mech_mbx_tcp_here, "mbx-tcp-here", "mbx (tcp://, same host)", 1,
+MBXT_ROW(mech_mbx_tcp_deep, "mbx-tcp-deep", "mbx (tcp://, deep)", VIA_GATEWAY_DEEP,
+         "the same through the gateway, the far mailbox 1024 slots deep (ZeroMQ's sockets hold "
+         "1000 messages each by default): the client's window of unacknowledged sends follows "
+         "the far mailbox's capacity");
+MBXT_ROW(mech_mbx_tcp_here, "mbx-tcp-here", "mbx (tcp://, same host)", SAME_HOST,
          "the same tcp:// name to a gateway on this machine, left to the library: it finds the "
          "mailbox's file through the gateway and opens it directly (no gateway hop)");

@@ -60,13 +60,16 @@ struct tcp_box {
     void *tls_ctx;    /* its context (tls.h) */
     struct io io;     /* io.fd -1 while the link is down */
     uint64_t session; /* 0 until the first WELCOME */
+    uint32_t version; /* of the wire protocol on this link */
     uint32_t window, capacity, room;
     uint64_t max_msg;
     /* Sends: sequence numbers from 1; all up to acked are acknowledged;
-     * pend holds acked+1 .. next_seq-1, in order. */
+     * pend holds acked+1 .. next_seq-1, in order, pend_bytes their
+     * payloads. */
     uint64_t next_seq, acked;
-    struct pend pend[TCP_WINDOW_MAX + 1];
+    struct pend pend[WIRE_WINDOW_MAX + 1];
     unsigned npend;
+    size_t pend_bytes;
     int probe;                   /* ask a gateway on this machine where the file is */
     char here[WIRE_DIR_MAX + 1]; /* its answer: the mailbox's folder */
     int sticky;                  /* a pipelined send failed there: later calls say so */
@@ -366,10 +369,19 @@ static int put_send(struct tcp_box *b, const struct pend *p, enum frame_when whe
  * acknowledgement covers a run of them). */
 static void pend_drop(struct tcp_box *b, unsigned k)
 {
-    for (unsigned i = 0; i < k; i++)
+    for (unsigned i = 0; i < k; i++) {
+        b->pend_bytes -= b->pend[i].len;
         free(b->pend[i].data);
+    }
     memmove(&b->pend[0], &b->pend[k], (b->npend - k) * sizeof(b->pend[0]));
     b->npend -= k;
+}
+
+/* Keeps p as the newest pending send. */
+static void pend_push(struct tcp_box *b, const struct pend *p)
+{
+    b->pend[b->npend++] = *p;
+    b->pend_bytes += p->len;
 }
 
 /* The handle's conditions, new (at open, and in a forked child, where the
@@ -432,6 +444,7 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
     if (consistent)
         pend_drop(b, b->npend);
     b->npend = 0;
+    b->pend_bytes = 0;
     b->session = 0;
     b->next_seq = 1;
     b->acked = 0;
@@ -546,7 +559,9 @@ static int dial(struct tcp_box *b, int64_t deadline)
     int cert_auth = !r && b->tls && (h.flags & WF_CERT_AUTH);
     if (!r && !cert_auth && !b->has_secret)
         r = -EACCES;
-    struct wire_open o = {.version = WIRE_VERSION,
+    /* The lower of the two versions is spoken on this link. */
+    uint32_t version = hello.version < WIRE_VERSION ? hello.version : WIRE_VERSION;
+    struct wire_open o = {.version = version,
                           .session = b->session,
                           .last_req = b->last_req,
                           .flags = (uint32_t)b->flags,
@@ -583,7 +598,8 @@ static int dial(struct tcp_box *b, int64_t deadline)
     }
     if (!r && probe)
         return read_here(b, hs);
-    if (!r && (w.window > TCP_WINDOW_MAX || w.max_msg == 0 || w.max_msg > (1ull << 30)))
+    uint32_t window_max = version >= 3 ? WIRE_WINDOW_MAX : WIRE_WINDOW_V2;
+    if (!r && (w.window > window_max || w.max_msg == 0 || w.max_msg > (1ull << 30)))
         r = -EPROTO;
     if (r) {
         link_down(b);
@@ -591,6 +607,7 @@ static int dial(struct tcp_box *b, int64_t deadline)
     }
     int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
     b->session = w.session;
+    b->version = version;
     b->window = w.window;
     b->room = w.room;
     b->capacity = w.capacity;
@@ -928,7 +945,7 @@ static int tcp_sync(struct mbx *m)
 static int send_sync(struct tcp_box *b, struct pend *p)
 {
     uint64_t seq = p->seq;
-    b->pend[b->npend++] = *p;
+    pend_push(b, p);
     put_send(b, p, FRAME_NOW); /* a cut: dial() sends it again */
     int64_t dl = answer_deadline(p->deadline);
     for (;;) {
@@ -943,6 +960,7 @@ static int send_sync(struct tcp_box *b, struct pend *p)
              * again; ENOTCONN says the outcome is unknown. */
             for (unsigned i = 0; i < b->npend; i++)
                 if (b->pend[i].seq == seq) {
+                    b->pend_bytes -= b->pend[i].len;
                     free(b->pend[i].data);
                     memmove(&b->pend[i], &b->pend[i + 1], (b->npend - i - 1) * sizeof(*p));
                     b->npend--;
@@ -998,7 +1016,7 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
         return r;
     }
     p->seq = b->next_seq++;
-    b->pend[b->npend++] = *p;
+    pend_push(b, p);
     put_send_end(b, p, FRAME_LATER); /* a cut: sent again, whole, after the reconnect */
     return 0;
 }
@@ -1022,7 +1040,10 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     /* Acknowledgements that came meanwhile (room and errors), read when
      * credit runs low rather than at every send. */
     struct wire_hdr h;
-    while (b->npend && (b->npend * 2 >= b->window || b->room <= b->npend + 1) && b->io.fd >= 0 &&
+    while (b->npend &&
+           (b->npend * 2 >= b->window || b->room <= b->npend + 1 ||
+            b->pend_bytes * 2 >= WIRE_WINDOW_BYTES) &&
+           b->io.fd >= 0 &&
            io_reader_fill(&b->io, &b->rd, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN) == 1 &&
            pump(b, 0, &h) == 0)
         ;
@@ -1044,14 +1065,20 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     int r = 0;
     for (;;) {
         unsigned inflight = b->npend + b->reserved;
-        if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight) {
+        /* Whole sends in flight are bounded in bytes too (one at a time
+         * may be larger than the bound), so what a gateway reads ahead is
+         * bounded by it, not by the window times the largest message. A
+         * send in pieces does not count until it is whole: a small send
+         * goes out while its pieces do. */
+        if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight &&
+            (!b->npend || b->pend_bytes + len <= WIRE_WINDOW_BYTES)) {
             if (big) {
                 b->reserved = 1;
                 r = send_pieces(b, &p, deadline);
                 return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
             }
             p.seq = b->next_seq++;
-            b->pend[b->npend++] = p;
+            pend_push(b, &p);
             put_send(b, &p, FRAME_LATER); /* a cut: sent again after the reconnect */
             return 0;
         }

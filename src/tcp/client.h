@@ -2,7 +2,8 @@
  * gateway (gateway.c) over one TCP connection, made again after a cut.
  *
  * Sends are pipelined while the far mailbox has room (credit: the room the
- * gateway last reported, at most `window` unacknowledged): such a send
+ * gateway last reported, at most `window` unacknowledged and
+ * WIRE_WINDOW_BYTES of payload in flight): such a send
  * returns 0 once the message is written to the link and kept until the
  * gateway acknowledges it, and is sent again after a reconnect (the
  * gateway drops what it already delivered: sequence numbers). Without
@@ -23,7 +24,6 @@
  * TCP_DEAD_TICKS periods means the link is dead. */
 #define TCP_TICK_NS     250000000ll
 #define TCP_DEAD_TICKS  4
-#define TCP_WINDOW_MAX  64
 #define TCP_BACKOFF_MIN 10000000ll   /* first reconnect delay */
 #define TCP_BACKOFF_MAX 1000000000ll /* longest */
 

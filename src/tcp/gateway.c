@@ -30,11 +30,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define QUEUE_MAX   (2 * TCP_WINDOW_MAX + 16) /* frames read ahead of the worker */
-#define CONNS_MAX   256                       /* connections at once: two threads each */
-#define TOKENS_HELD 32
-#define TOMBS       1024 /* ended sessions whose last send is remembered */
-#define SLICE_NS    TCP_TICK_NS
+/* Frames read ahead of the worker, at most: twice what a client may send
+ * ahead (its window's sends, a request, a few small frames). On a version
+ * 3 link the payload is bounded too (queue_bytes). */
+#define QUEUE_MAX(window_max) (2 * (window_max) + 16)
+#define CONNS_MAX             256 /* connections at once: two threads each */
+#define TOKENS_HELD           32
+#define TOMBS                 1024 /* ended sessions whose last send is remembered */
+#define SLICE_NS              TCP_TICK_NS
 
 struct session {
     struct session *next;
@@ -48,6 +51,7 @@ struct session {
     uint64_t last_seq;
     int32_t last_status;
     uint32_t room;      /* free room as last counted, less the sends since */
+    uint32_t window;    /* the window its client has on its current link */
     uint64_t last_call; /* request number of the newest call made for it */
     int32_t call_error; /* its error, when it failed (no reply to hold) */
     /* The answer to request held_req, kept until the client has it. */
@@ -81,8 +85,11 @@ struct conn {
     pthread_mutex_t mu; /* the queue, dead, and writes to fd */
     pthread_cond_t cv;
     struct qframe *head, *tail;
-    unsigned queued; /* frames read and not served yet (atomic: the worker
-                        counts them down without mu) */
+    unsigned queued;       /* frames read and not served yet (atomic: the worker
+                              counts them down without mu) */
+    uint64_t queued_bytes; /* their bodies' bytes (atomic, as queued) */
+    unsigned queue_max;    /* bounds on both: more is a client that broke */
+    uint64_t queue_bytes;  /* its window (0: none, a version 2 link) */
     /* The worker's own: frames it took from the queue in one go (one lock
      * for a batch, not one per frame), served before it looks again. */
     struct qframe *taken;
@@ -272,6 +279,7 @@ static void *reader_main(void *arg)
          * one lock with one wake-up of the worker. */
         struct qframe *first = NULL, *last = NULL;
         unsigned n = 0;
+        uint64_t bytes = 0;
         int r;
         do {
             struct wire_hdr h;
@@ -314,15 +322,19 @@ static void *reader_main(void *arg)
                 first = q;
             last = q;
             n++;
+            bytes += q->h.len;
         } while (reader_ready(&fr));
         pthread_mutex_lock(&c->mu);
-        if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= QUEUE_MAX) {
+        if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= c->queue_max &&
+            (!c->queue_bytes ||
+             __atomic_load_n(&c->queued_bytes, __ATOMIC_RELAXED) + bytes <= c->queue_bytes)) {
             if (c->tail)
                 c->tail->next = first;
             else
                 c->head = first;
             c->tail = last;
             __atomic_fetch_add(&c->queued, n, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&c->queued_bytes, bytes, __ATOMIC_RELAXED);
             first = NULL;
         }
         if (r || first) {
@@ -369,6 +381,7 @@ static struct qframe *next_frame(struct conn *c, int64_t deadline)
     if (q) {
         c->taken = q->next;
         __atomic_fetch_sub(&c->queued, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&c->queued_bytes, q->h.len, __ATOMIC_RELAXED);
     }
     return q;
 }
@@ -400,8 +413,7 @@ static uint32_t room_of(struct session *s)
  * on the side of less credit). */
 static uint32_t room_after_send(struct session *s)
 {
-    uint32_t window = s->capacity < TCP_WINDOW_MAX ? s->capacity : TCP_WINDOW_MAX;
-    if (s->room > window / 2)
+    if (s->room > s->window / 2)
         return --s->room;
     return room_of(s);
 }
@@ -499,7 +511,7 @@ static void do_send(struct conn *c, const struct qframe *q)
         /* Pipelined sends that follow each other are acknowledged together
          * (one frame for up to 16): a write and a wake-up saved each. */
         c->ack_id = q->h.id;
-        if (++c->ack_n >= 16 || !pipelined_next(c))
+        if (++c->ack_n >= (s->window / 8 > 16 ? s->window / 8 : 16) || !pipelined_next(c))
             flush_ack(c);
         return;
     }
@@ -873,12 +885,23 @@ static struct session *handshake(struct conn *c)
     w.last_seq = s->last_seq;
     w.last_status = s->last_status;
     w.capacity = s->capacity;
-    w.window = s->capacity == MBX_RENDEZVOUS  ? 0
-               : s->capacity < TCP_WINDOW_MAX ? s->capacity
-                                              : TCP_WINDOW_MAX;
+    /* A version 3 client may have more in flight: a deep mailbox takes a
+     * stream of sends without waiting for acknowledgements as often. */
+    uint32_t window_max = o.version >= 3 ? WIRE_WINDOW_MAX : WIRE_WINDOW_V2;
+    w.window = s->capacity == MBX_RENDEZVOUS ? 0
+               : s->capacity < window_max    ? s->capacity
+                                             : window_max;
+    s->window = w.window;
     w.room = room_of(s);
     w.max_msg = s->max_msg;
     c->max_body = WIRE_FIXED_MAX + s->max_msg;
+    c->queue_max = QUEUE_MAX(window_max);
+    /* Its payloads in flight, their fixed parts, a send over the bound
+     * and a request, twice. */
+    c->queue_bytes = o.version >= 3
+                         ? 2 * ((uint64_t)WIRE_WINDOW_BYTES +
+                                (uint64_t)WIRE_WINDOW_MAX * WIRE_FIXED_MAX + 2 * c->max_body)
+                         : 0;
 answer:
     r = io_frame_write(&c->io, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf,
                        wire_welcome_put(buf, &w), NULL, 0, dl);

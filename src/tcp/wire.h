@@ -1,4 +1,4 @@
-/* The wire protocol of tcp:// and tls:// mailboxes, version 2: frames and their
+/* The wire protocol of tcp:// and tls:// mailboxes, version 3: frames and their
  * bodies, encoded and decoded with every length checked. Everything read
  * from the network is untrusted: a decoder returns -EPROTO for anything
  * malformed and never reads or writes past the bytes it was given.
@@ -10,8 +10,12 @@
  * mailbox is open, then its max_msg_size plus the largest fixed part.
  *
  * Version 2 adds W_FRAG (large sends in pieces) and the TLS greeting
- * (WF_TLS); versions are not mixed: HELLO says the gateway's, OPEN the
- * client's, and each refuses one outside WIRE_VERSION_MIN..WIRE_VERSION.
+ * (WF_TLS). Version 3 lets a gateway give a client a window of up to
+ * WIRE_WINDOW_MAX sends (version 2: WIRE_WINDOW_V2), the client keeping
+ * at most WIRE_WINDOW_BYTES of payload in flight; its frames are version
+ * 2's. HELLO says the gateway's version, OPEN the one the client speaks on
+ * this link (the lower of its own and the gateway's), and each side
+ * refuses one outside WIRE_VERSION_MIN..WIRE_VERSION.
  *
  * A connection starts with a handshake: the gateway sends HELLO (a nonce),
  * the client OPEN (its nonce, a MAC over both nonces with the shared
@@ -25,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION     2           /* the one spoken here */
+#define WIRE_VERSION     3           /* the newest spoken here */
 #define WIRE_VERSION_MIN 2           /* the oldest still understood */
 #define WIRE_MAGIC       0x5458424du /* "MBXT" */
 #define WIRE_HDR         16
@@ -33,6 +37,15 @@
 #define WIRE_MAC         32
 #define WIRE_HANDSHAKE   512 /* the largest body before the mailbox is open */
 #define WIRE_NAME_MAX    255
+
+/* Pipelined sends a client may have unacknowledged (WELCOME's window, never
+ * more than the mailbox's capacity): at most WIRE_WINDOW_V2 on a version 2
+ * link, WIRE_WINDOW_MAX on a version 3 one, where the client also keeps
+ * their payloads within WIRE_WINDOW_BYTES (one send at a time may be
+ * larger). */
+#define WIRE_WINDOW_V2    64
+#define WIRE_WINDOW_MAX   1024
+#define WIRE_WINDOW_BYTES (8u << 20)
 
 enum wire_type {
     W_HELLO = 1,    /* gateway: version, nonce */

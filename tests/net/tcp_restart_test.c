@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define WINDOW 64 /* the gateway's window, TCP_WINDOW_MAX */
+#define WINDOW 64 /* the client's window: the capacity of the mailboxes here */
 
 static char secret_path[300];
 static char self_exe[4096];

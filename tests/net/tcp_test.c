@@ -48,8 +48,8 @@ static int setup(void **state)
     /* These tests are about the network path: a gateway on this machine
      * is not skipped (bypass_on_this_machine tests that). */
     setenv("MBX_TCP_BYPASS", "0", 1);
-    static const char *const allow[] = {"jobs*", "rv",    "gone",  "full", "calls",
-                                        "cut*",  "frag*", "conf*", NULL};
+    static const char *const allow[] = {"jobs*", "rv",    "gone",  "full",  "calls",
+                                        "cut*",  "frag*", "conf*", "deep*", NULL};
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
     o.allow = allow;
@@ -349,6 +349,54 @@ static void full_and_empty_as_local(void **state)
     mbx_close(remote);
     mbx_close(local);
     mbx_unlink("full");
+}
+
+/* A far mailbox deeper than 64 gives the client a window as deep, its
+ * payloads in flight bounded by 8 MiB: with the far mailbox filled behind
+ * the client's back (its credit says there is room), pipelined sends of
+ * 60000 bytes return at once until 8 MiB are in flight (139 of them: more
+ * than a window of 64), then wait; the one that timed out was not sent.
+ * What was sent arrives once, in order, when room comes. (A client past
+ * the bound is cut off by the gateway, sends again, and is cut again.) */
+static void deep_window_bounded_in_bytes(void **state)
+{
+    (void)state;
+    enum { SIZE = 60000, DEPTH = 200, IN_FLIGHT = (8u << 20) / SIZE };
+    mbx *local = test_box("deep-window", DEPTH, SIZE, 0);
+    mbx *remote = open_remote(gw_port, "deep-window", MBX_SEND);
+    static uint8_t buf[SIZE];
+    memset(buf, 0, sizeof(buf));
+    /* A first send and its acknowledgement: the link is up, room known. */
+    assert_int_equal(mbx_send(remote, buf, SIZE, 0, MBX_FOREVER), 0);
+    assert_int_equal(mbx_sync(remote), 0);
+    assert_int_equal(mbx_recv(local, buf, SIZE, NULL, 0), SIZE);
+    for (int i = 0; i < DEPTH; i++)
+        assert_int_equal(mbx_send(local, "f", 1, 0, MBX_NONBLOCK), 0);
+    unsigned sent = 0;
+    int r;
+    for (;;) {
+        memcpy(buf, &sent, sizeof(sent));
+        r = mbx_send(remote, buf, SIZE, 0, 300000000ll);
+        if (r)
+            break;
+        sent++;
+        assert_true(sent <= IN_FLIGHT);
+    }
+    assert_int_equal(r, -ETIMEDOUT);
+    assert_int_equal(sent, IN_FLIGHT);
+    for (int i = 0; i < DEPTH; i++)
+        assert_int_equal(mbx_recv(local, buf, SIZE, NULL, 5000000000ll), 1);
+    for (unsigned i = 0; i < sent; i++) {
+        assert_int_equal(mbx_recv(local, buf, SIZE, NULL, 5000000000ll), SIZE);
+        unsigned v;
+        memcpy(&v, buf, sizeof(v));
+        assert_int_equal(v, i);
+    }
+    assert_int_equal(mbx_sync(remote), 0);
+    assert_int_equal(mbx_recv(local, buf, SIZE, NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("deep-window");
 }
 
 static void *take_later(void *arg)
@@ -1013,6 +1061,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(send_and_receive_across),
         cmocka_unit_test(full_and_empty_as_local),
+        cmocka_unit_test(deep_window_bounded_in_bytes),
         cmocka_unit_test(pipelined_send_goes_out_by_itself),
         cmocka_unit_test(fork_while_a_receive_waits),
 #ifndef MBX_TEST_TLS
