@@ -60,7 +60,6 @@ struct tcp_box {
     void *tls_ctx;    /* its context (tls.h) */
     struct io io;     /* io.fd -1 while the link is down */
     uint64_t session; /* 0 until the first WELCOME */
-    uint32_t version; /* of the wire protocol on this link */
     uint32_t window, capacity, room;
     uint64_t max_msg;
     /* Sends: sequence numbers from 1; all up to acked are acknowledged;
@@ -70,6 +69,11 @@ struct tcp_box {
     struct pend pend[WIRE_WINDOW_MAX + 1];
     unsigned npend;
     size_t pend_bytes;
+    /* The newest `unsent` of them (unsent_bytes of payload) are not
+     * written on this link yet: after a reconnect to a gateway that takes
+     * fewer (a smaller window), they go as acknowledgements make room. */
+    unsigned unsent;
+    size_t unsent_bytes;
     int probe;                   /* ask a gateway on this machine where the file is */
     char here[WIRE_DIR_MAX + 1]; /* its answer: the mailbox's folder */
     int sticky;                  /* a pipelined send failed there: later calls say so */
@@ -84,6 +88,7 @@ struct tcp_box {
     struct frame_reader rd;
     const uint8_t *rx;
     int64_t last_rx, last_tx, backoff;
+    int fresh; /* the link carried no frame from the gateway since WELCOME */
     struct loan *loans;
     /* Pipelined sends are not written one system call each: their frames
      * gather in out, which the flusher thread writes in batches (from
@@ -445,6 +450,8 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
         pend_drop(b, b->npend);
     b->npend = 0;
     b->pend_bytes = 0;
+    b->unsent = 0;
+    b->unsent_bytes = 0;
     b->session = 0;
     b->next_seq = 1;
     b->acked = 0;
@@ -478,6 +485,25 @@ static unsigned pend_upto(const struct tcp_box *b, uint64_t seq)
     return k;
 }
 
+/* Writes the oldest pending sends not written on this link yet, as many as
+ * its window and WIRE_WINDOW_BYTES take (at least one). A gateway reads
+ * no further ahead than the window it gave: one that gives a smaller
+ * window than the sends pending (an older gateway after a restart) would
+ * cut the link at each resend, for ever. */
+static void write_unsent(struct tcp_box *b, enum frame_when when)
+{
+    while (b->unsent && b->io.fd >= 0) {
+        unsigned written = b->npend - b->unsent;
+        const struct pend *p = &b->pend[written];
+        size_t bytes = b->pend_bytes - b->unsent_bytes;
+        if (written && (written >= b->window || bytes + p->len > WIRE_WINDOW_BYTES))
+            break;
+        b->unsent--;
+        b->unsent_bytes -= p->len;
+        put_send(b, p, when);
+    }
+}
+
 /* After a WELCOME: forgets what the gateway finished, sends the rest again
  * in order. */
 static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
@@ -490,9 +516,11 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
         pend_drop(b, done);
     }
     /* Gathered in out and written together (the pieces of a large one go
-     * at once, after what is gathered before them). */
-    for (unsigned i = 0; i < b->npend && b->io.fd >= 0; i++)
-        put_send(b, &b->pend[i], FRAME_GATHER);
+     * at once, after what is gathered before them), as many as this link's
+     * window takes: the rest as acknowledgements come. */
+    b->unsent = b->npend;
+    b->unsent_bytes = b->pend_bytes;
+    write_unsent(b, FRAME_GATHER);
     out_flush(b);
 }
 
@@ -607,13 +635,12 @@ static int dial(struct tcp_box *b, int64_t deadline)
     }
     int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
     b->session = w.session;
-    b->version = version;
     b->window = w.window;
     b->room = w.room;
     b->capacity = w.capacity;
     b->max_msg = w.max_msg;
     b->last_rx = b->last_tx = clock_now_ns();
-    b->backoff = 0;
+    b->fresh = 1; /* the backoff ends when the gateway says something */
     resend(b, &w, resumed);
     return b->io.fd >= 0 ? 0 : -ECONNRESET;
 }
@@ -625,29 +652,41 @@ static int lasting(int r)
            r == -EPERM || r == -EIDRM || r == -ENOTSUP || r == -EBADF;
 }
 
+/* Waits the next, longer, jittered reconnect delay, at most left ns (-1:
+ * no limit). */
+static void backoff_nap(struct tcp_box *b, int64_t left)
+{
+    b->backoff = b->backoff ? b->backoff * 2 : TCP_BACKOFF_MIN;
+    if (b->backoff > TCP_BACKOFF_MAX)
+        b->backoff = TCP_BACKOFF_MAX;
+    uint64_t rnd = 0;
+    plat_random(&rnd);
+    int64_t nap = b->backoff / 2 + (int64_t)(rnd % (uint64_t)(b->backoff / 2 + 1));
+    if (left > 0 && nap > left)
+        nap = left;
+    struct timespec ts = {nap / 1000000000, nap % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
 /* Makes the link again, with growing, jittered delays between tries, until
  * the deadline. Returns 0, -ETIMEDOUT, or a lasting error. */
 static int reconnect(struct tcp_box *b, int64_t deadline)
 {
-    for (;;) {
+    /* A link that died before the gateway said a word after WELCOME
+     * counts as a failed try: the next one waits too (a gateway that takes
+     * the handshake and cuts at once is not dialled in a hot loop). */
+    for (int tries = 0;; tries++) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
+        if (tries || b->fresh) {
+            int64_t left = clock_remaining(deadline);
+            if (left == 0)
+                return -ETIMEDOUT;
+            backoff_nap(b, left);
+        }
         int r = dial(b, deadline);
         if (!r || lasting(r))
             return r;
-        int64_t left = clock_remaining(deadline);
-        if (left == 0)
-            return -ETIMEDOUT;
-        b->backoff = b->backoff ? b->backoff * 2 : TCP_BACKOFF_MIN;
-        if (b->backoff > TCP_BACKOFF_MAX)
-            b->backoff = TCP_BACKOFF_MAX;
-        uint64_t rnd = 0;
-        plat_random(&rnd);
-        int64_t nap = b->backoff / 2 + (int64_t)(rnd % (uint64_t)(b->backoff / 2 + 1));
-        if (left > 0 && nap > left)
-            nap = left;
-        struct timespec ts = {nap / 1000000000, nap % 1000000000};
-        nanosleep(&ts, NULL);
     }
 }
 
@@ -700,6 +739,8 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             continue;
         }
         b->last_rx = clock_now_ns();
+        b->fresh = 0;
+        b->backoff = 0;
         if (h->type == W_PING) {
             put_frame(b, W_PONG, 0, 0, NULL, 0, NULL, 0);
             continue;
@@ -711,14 +752,16 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             /* An acknowledgement covers every pending send up to its number
              * (the gateway sends one for a run of pipelined sends); its
              * status is that of the last. */
-            if (wire_ack_get(b->rx, h->len, &a) || !b->npend || h->id < b->pend[0].seq ||
-                h->id > b->pend[b->npend - 1].seq) {
+            unsigned written = b->npend - b->unsent;
+            if (wire_ack_get(b->rx, h->len, &a) || !written || h->id < b->pend[0].seq ||
+                h->id > b->pend[written - 1].seq) {
                 link_down(b);
                 continue;
             }
             unsigned k = pend_upto(b, h->id);
             int sync = k ? b->pend[k - 1].sync : 0;
             pend_drop(b, k);
+            write_unsent(b, FRAME_LATER); /* room on a link that took fewer */
             if (a.status && !sync && !b->sticky)
                 b->sticky = a.status;
             b->last_status = a.status;
@@ -998,6 +1041,17 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
             if (r)
                 break;
         }
+        if (b->unsent) {
+            /* Older sends wait to be written on this link (a smaller
+             * window after a reconnect): this one's pieces go after them,
+             * or its end would overtake them. */
+            struct wire_hdr h;
+            r = pump(b, deadline, &h);
+            if (r < 0)
+                break;
+            r = 0;
+            continue;
+        }
         uint64_t gen = b->gen;
         size_t off = 0, end = pieces_end(p->len);
         while (off < end && b->gen == gen) {
@@ -1071,7 +1125,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
          * send in pieces does not count until it is whole: a small send
          * goes out while its pieces do. */
         if (b->capacity != MBX_RENDEZVOUS && inflight < b->window && b->room > inflight &&
-            (!b->npend || b->pend_bytes + len <= WIRE_WINDOW_BYTES)) {
+            (!b->npend || b->pend_bytes + len <= WIRE_WINDOW_BYTES) && !(big && b->unsent)) {
             if (big) {
                 b->reserved = 1;
                 r = send_pieces(b, &p, deadline);
@@ -1079,7 +1133,13 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
             }
             p.seq = b->next_seq++;
             pend_push(b, &p);
-            put_send(b, &p, FRAME_LATER); /* a cut: sent again after the reconnect */
+            if (b->unsent) { /* behind older ones not written yet */
+                b->unsent++;
+                b->unsent_bytes += p.len;
+                write_unsent(b, FRAME_LATER);
+            } else {
+                put_send(b, &p, FRAME_LATER); /* a cut: sent again after the reconnect */
+            }
             return 0;
         }
         if (!inflight)

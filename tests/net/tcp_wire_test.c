@@ -456,6 +456,196 @@ static void window_by_version_and_bytes(void **state)
     mbx_unlink("wire-deep");
 }
 
+/* ---- a gateway written by hand, for what the library's never does ---- */
+
+struct fake_gw {
+    int lfd;
+    char port[16];
+    uint64_t sends[2];  /* W_SEND frames seen on link 1, link 2 */
+    uint64_t max_seq;   /* the newest W_SEND seen on this link */
+    uint64_t after_ack; /* on link 2: W_SEND frames seen after acknowledging */
+    int fail;           /* what went wrong, for the test to say */
+};
+
+/* Accepts a connection and runs the handshake as a gateway of `version`
+ * giving `window`. Returns the descriptor or -1. */
+static int fake_accept(struct fake_gw *g, uint32_t version, uint32_t window)
+{
+    struct pollfd pl = {g->lfd, POLLIN, 0};
+    if (poll(&pl, 1, 5000) != 1)
+        return -1;
+    int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct wire_hello hello = {version, {0}};
+    uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    struct frame_buf fb = {0};
+    struct wire_hdr h;
+    struct wire_open o;
+    if (auth_random(hello.nonce, sizeof(hello.nonce)) ||
+        frame_write(fd, W_HELLO, 0, 0, buf, wire_hello_put(buf, &hello), NULL, 0, DL()) ||
+        frame_read(fd, &h, &fb, WIRE_HANDSHAKE, DL()) || h.type != W_OPEN ||
+        wire_open_get(fb.p, h.len, &o) || o.version != version) {
+        g->fail = 1;
+        free(fb.p);
+        close(fd);
+        return -1;
+    }
+    free(fb.p);
+    struct wire_welcome w = {
+        .session = 7, .window = window, .room = window, .capacity = window, .max_msg = 64};
+    auth_mac(&key, "mbx gateway", o.nonce, hello.nonce, w.mac);
+    uint8_t flags = o.session == 7 ? WF_RESUMED : 0;
+    if (frame_write(fd, W_WELCOME, flags, 0, buf, wire_welcome_put(buf, &w), NULL, 0, DL())) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads frames until no send came for idle_ms milliseconds (heartbeats do
+ * not count), counting sends; acknowledges them all as they come when ack
+ * is set. */
+static void fake_read(struct fake_gw *g, int fd, int idle_ms, uint64_t *count, int ack)
+{
+    struct frame_reader fr = {0};
+    struct io io = {fd, NULL, NULL};
+    int64_t until = clock_deadline((int64_t)idle_ms * 1000000);
+    for (;;) {
+        struct wire_hdr h;
+        const uint8_t *body;
+        int r = io_reader_next(&io, &fr, &h, &body, 1 << 16, until);
+        if (r)
+            break;
+        if (h.type == W_PING)
+            frame_write(fd, W_PONG, 0, 0, NULL, 0, NULL, 0, DL());
+        if (h.type != W_SEND)
+            continue;
+        until = clock_deadline((int64_t)idle_ms * 1000000);
+        (*count)++;
+        if (h.id > g->max_seq)
+            g->max_seq = h.id;
+        if (ack) {
+            struct wire_ack a = {0, 64};
+            uint8_t fixed[WIRE_ACK_LEN];
+            frame_write(fd, W_ACK, 0, h.id, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+        }
+    }
+    free(fr.p);
+}
+
+static void *fake_main(void *arg)
+{
+    struct fake_gw *g = arg;
+    /* Link 1: version 3, a window of 1024; nothing acknowledged. */
+    int fd = fake_accept(g, 3, 1024);
+    if (fd < 0)
+        return NULL;
+    fake_read(g, fd, 300, &g->sends[0], 0);
+    close(fd);
+    /* Link 2: an older gateway (version 2, a window of 64) resumes the
+     * session; the first sends are acknowledged after a while. */
+    fd = fake_accept(g, 2, 64);
+    if (fd < 0)
+        return NULL;
+    g->max_seq = 0; /* an acknowledgement covers what came on this link */
+    fake_read(g, fd, 300, &g->sends[1], 0);
+    struct wire_ack a = {0, 64};
+    uint8_t fixed[WIRE_ACK_LEN];
+    frame_write(fd, W_ACK, 0, g->max_seq, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+    fake_read(g, fd, 300, &g->after_ack, 1);
+    close(fd);
+    return NULL;
+}
+
+/* A client with more sends pending than a gateway it reconnects to takes
+ * (an older gateway: a window of 64, where the last one gave 1024) writes
+ * no more than that window, and the rest as acknowledgements come. (It
+ * wrote them all at once: a version 2 gateway, which reads 2 x 64 + 16
+ * frames ahead, cut the link at each resend, for ever.) */
+static void resend_fits_a_smaller_window(void **state)
+{
+    (void)state;
+    enum { PENDING = 300 };
+    struct fake_gw g = {0};
+    int port = 0;
+    g.lfd = sock_listen("127.0.0.1:0", &port);
+    assert_true(g.lfd >= 0);
+    snprintf(g.port, sizeof(g.port), "%d", port);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fake_main, &g), 0);
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/wire-fake", port);
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    uint8_t msg[64] = {0};
+    for (int i = 0; i < PENDING; i++)
+        assert_int_equal(mbx_send(m, msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
+    /* Link 1 ends; waiting for the sends to be acknowledged finds it gone
+     * and makes link 2, which acknowledges them all in the end. */
+    usleep(400000);
+    assert_int_equal(mbx_sync(m), 0);
+    pthread_join(t, NULL);
+    mbx_close(m);
+    close(g.lfd);
+    unsetenv("MBX_TCP_BYPASS");
+    print_message("sends seen: %llu on link 1, %llu on link 2 before an ack, %llu after\n",
+                  (unsigned long long)g.sends[0], (unsigned long long)g.sends[1],
+                  (unsigned long long)g.after_ack);
+    assert_int_equal(g.fail, 0);
+    assert_int_equal(g.sends[0], PENDING);
+    assert_int_equal(g.sends[1], WIRE_WINDOW_V2);
+    assert_int_equal(g.after_ack, PENDING - WIRE_WINDOW_V2);
+}
+
+static void *fake_cutter_main(void *arg)
+{
+    struct fake_gw *g = arg;
+    int64_t until = clock_deadline(2000000000ll);
+    while (clock_remaining(until) > 0) {
+        int fd = fake_accept(g, 3, 64);
+        if (fd >= 0) {
+            g->sends[0]++; /* links made */
+            close(fd);
+        }
+    }
+    return NULL;
+}
+
+/* A gateway that takes the handshake and cuts the link at once, again and
+ * again: the client's tries to make it again wait longer and longer (10
+ * ms, doubling, jittered), as after a failed connect. (They did not wait:
+ * a successful handshake reset the delay, and the client dialled in a hot
+ * loop, hundreds of times a second.) */
+static void reconnect_backs_off_from_a_gateway_that_cuts(void **state)
+{
+    (void)state;
+    struct fake_gw g = {0};
+    int port = 0;
+    g.lfd = sock_listen("127.0.0.1:0", &port);
+    assert_true(g.lfd >= 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fake_cutter_main, &g), 0);
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/wire-cut", port);
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &m), 0);
+    char buf[64];
+    /* Asked again after each cut, until its time (and the grace) is up. */
+    ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, 500000000ll);
+    pthread_join(t, NULL);
+    mbx_close(m);
+    close(g.lfd);
+    unsetenv("MBX_TCP_BYPASS");
+    print_message("links made in 2 s: %llu (the receive said %zd)\n",
+                  (unsigned long long)g.sends[0], r);
+    assert_true(r < 0);
+    assert_true(g.sends[0] >= 2);
+    assert_true(g.sends[0] <= 40);
+}
+
 /* io_reader_fill reads what has come without waiting and says whether a
  * whole frame is buffered: a frame that comes in parts is not one until
  * its last byte, two that came together need one read, a header over the
@@ -515,6 +705,8 @@ int main(void)
         cmocka_unit_test(pieces_checked),
         cmocka_unit_test(reader_fill_without_waiting),
         cmocka_unit_test(window_by_version_and_bytes),
+        cmocka_unit_test(resend_fits_a_smaller_window),
+        cmocka_unit_test(reconnect_backs_off_from_a_gateway_that_cuts),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
