@@ -88,7 +88,8 @@ struct tcp_box {
     struct frame_reader rd;
     const uint8_t *rx;
     int64_t last_rx, last_tx, backoff;
-    int fresh; /* the link carried no frame from the gateway since WELCOME */
+    int fresh;           /* the link carried no frame from the gateway since WELCOME */
+    int64_t welcomed_at; /* when that WELCOME came */
     struct loan *loans;
     /* Pipelined sends are not written one system call each: their frames
      * gather in out, which the flusher thread writes in batches (from
@@ -640,7 +641,8 @@ static int dial(struct tcp_box *b, int64_t deadline)
     b->capacity = w.capacity;
     b->max_msg = w.max_msg;
     b->last_rx = b->last_tx = clock_now_ns();
-    b->fresh = 1; /* the backoff ends when the gateway says something */
+    b->fresh = 1; /* until the gateway says something */
+    b->welcomed_at = b->last_rx;
     resend(b, &w, resumed);
     return b->io.fd >= 0 ? 0 : -ECONNRESET;
 }
@@ -672,13 +674,20 @@ static void backoff_nap(struct tcp_box *b, int64_t left)
  * the deadline. Returns 0, -ETIMEDOUT, or a lasting error. */
 static int reconnect(struct tcp_box *b, int64_t deadline)
 {
-    /* A link that died before the gateway said a word after WELCOME
-     * counts as a failed try: the next one waits too (a gateway that takes
-     * the handshake and cuts at once is not dialled in a hot loop). */
+    /* A link that died at once (within the first delay, before the
+     * gateway said a word after WELCOME) counts as a failed try: the next
+     * waits too, once, and the delay keeps growing (a gateway that takes
+     * the handshake and cuts at once is not dialled in a hot loop). One
+     * that lived longer, or carried a frame, starts the delays afresh. */
+    int quick_death = b->fresh && clock_now_ns() - b->welcomed_at < TCP_BACKOFF_MIN;
+    if (b->fresh && !quick_death)
+        b->backoff = 0;
+    b->fresh = 0;
     for (int tries = 0;; tries++) {
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
-        if (tries || b->fresh) {
+        if (tries || quick_death) {
+            quick_death = 0;
             int64_t left = clock_remaining(deadline);
             if (left == 0)
                 return -ETIMEDOUT;

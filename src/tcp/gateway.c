@@ -1,8 +1,11 @@
 /* The gateway: exports this host's mailboxes to tcp:// clients.
  *
- * One thread per connection serves requests in order; a second reads the
- * socket, answers heartbeats at once and queues the rest (bounded), so a
- * request that waits long (a call) never makes the link look dead.
+ * Two threads per connection take turns (take_turns): one reads the
+ * socket, answers heartbeats at once and queues the rest (bounded), the
+ * other serves what was read, in order; the one that read a request serves
+ * it itself when the other is idle, and the other reads meanwhile. So a
+ * request is served without a thread waking up for it, and one that waits
+ * long (a call) never makes the link look dead.
  * Sessions outlive connections: a client that reconnects resumes its
  * session (sends already delivered are acknowledged, not delivered again;
  * a message received for it and not yet acknowledged is sent again). A
@@ -30,7 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Frames read ahead of the worker, at most: twice what a client may send
+/* Frames read ahead of the one being served, at most: twice what a client may send
  * ahead (its window's sends, a request, a few small frames). On a version
  * 3 link the payload is bounded too (queue_bytes). */
 #define QUEUE_MAX(window_max) (2 * (window_max) + 16)
@@ -74,25 +77,39 @@ struct qframe {
     uint8_t body[];
 };
 
+/* A large send coming in pieces (W_FRAG): its frame, made to the size of
+ * the whole payload when the first piece comes. */
+struct assembly {
+    struct qframe *q;
+    uint64_t total, have;
+};
+
 struct conn {
     struct conn *next;
     struct mbx_gateway *g;
     int fd;
-    struct io io;           /* fd, or TLS over it */
-    pthread_mutex_t iolock; /* io's libssl calls: the reader's and the writers' */
-    pthread_t worker, reader;
-    int reader_started;
-    pthread_mutex_t mu; /* the queue, dead, and writes to fd */
+    struct io io;             /* fd, or TLS over it */
+    pthread_mutex_t iolock;   /* io's libssl calls: the reader's and the writers' */
+    pthread_t worker, second; /* the two threads that take turns (take_turns) */
+    int second_started;
+    pthread_mutex_t mu; /* the queue, dead, the turns, and writes to fd */
     pthread_cond_t cv;
     struct qframe *head, *tail;
-    unsigned queued;       /* frames read and not served yet (atomic: the worker
-                              counts them down without mu) */
+    unsigned queued;       /* frames read and not served yet (atomic: the serving
+                              thread counts them down without mu) */
     uint64_t queued_bytes; /* their bodies' bytes (atomic, as queued) */
     unsigned queue_max;    /* bounds on both: more is a client that broke */
     uint64_t queue_bytes;  /* its window (0: none, a version 2 link) */
-    /* The worker's own: frames it took from the queue in one go (one lock
-     * for a batch, not one per frame), served before it looks again. */
+    /* The serving thread's own: frames it took from the queue in one go
+     * (one lock for a batch, not one per frame), served before it looks
+     * again. */
     struct qframe *taken;
+    /* The reading thread's own: what was read ahead, a message in pieces. */
+    struct frame_reader fr;
+    struct assembly asm_;
+    int reading, serving; /* a thread has that turn */
+    int over;             /* both threads stop */
+    int bye;              /* the client said goodbye: its session ends */
     int dead, done;
     uint64_t ack_id; /* a pipelined send's acknowledgement not sent yet */
     unsigned ack_n;
@@ -218,13 +235,6 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
     return r;
 }
 
-/* A large send coming in pieces (W_FRAG): its frame, made to the size of
- * the whole payload when the first piece comes. */
-struct assembly {
-    struct qframe *q;
-    uint64_t total, have;
-};
-
 /* Takes a piece. Returns 0, -EPROTO (out of order, another message's,
  * larger than the mailbox takes) or -ENOMEM. */
 static int piece_in(struct conn *c, struct assembly *a, const struct wire_hdr *h,
@@ -269,97 +279,87 @@ static struct qframe *pieces_done(struct assembly *a, const struct wire_hdr *h, 
     return q;
 }
 
-static void *reader_main(void *arg)
+/* The reading turn: reads one batch (every whole frame that one read
+ * brought, waiting for the first), answers heartbeats at once, and queues
+ * the rest under one lock. A link that fails, sends something malformed,
+ * or more than a client may send ahead is marked dead. */
+static void read_batch(struct conn *c)
 {
-    struct conn *c = arg;
-    struct frame_reader fr = {0};
-    struct assembly asm_ = {NULL, 0, 0};
-    for (;;) {
-        /* A batch: every whole frame that one read brought, queued under
-         * one lock with one wake-up of the worker. */
-        struct qframe *first = NULL, *last = NULL;
-        unsigned n = 0;
-        uint64_t bytes = 0;
-        int r;
-        do {
-            struct wire_hdr h;
-            const uint8_t *body;
-            r = io_reader_next(&c->io, &fr, &h, &body, c->max_body, -1);
+    struct qframe *first = NULL, *last = NULL;
+    unsigned n = 0;
+    uint64_t bytes = 0;
+    int r;
+    do {
+        struct wire_hdr h;
+        const uint8_t *body;
+        r = io_reader_next(&c->io, &c->fr, &h, &body, c->max_body, -1);
+        if (r)
+            break;
+        if (h.type == W_PING) {
+            reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
+            continue;
+        }
+        if (h.type == W_PONG)
+            continue;
+        if (h.type == W_FRAG) {
+            r = piece_in(c, &c->asm_, &h, body);
             if (r)
                 break;
-            if (h.type == W_PING) {
-                reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
-                continue;
-            }
-            if (h.type == W_PONG)
-                continue;
-            if (h.type == W_FRAG) {
-                r = piece_in(c, &asm_, &h, body);
-                if (r)
-                    break;
-                continue;
-            }
-            struct qframe *q;
-            if (h.type == W_SEND && (h.flags & WF_FRAGS)) {
-                q = pieces_done(&asm_, &h, body);
-                if (!q) {
-                    r = -EPROTO;
-                    break;
-                }
-            } else {
-                q = malloc(sizeof(*q) + h.len);
-                if (!q) {
-                    r = -ENOMEM;
-                    break;
-                }
-                q->h = h;
-                memcpy(q->body, body, h.len);
-                q->next = NULL;
-            }
-            if (last)
-                last->next = q;
-            else
-                first = q;
-            last = q;
-            n++;
-            bytes += q->h.len;
-        } while (reader_ready(&fr));
-        pthread_mutex_lock(&c->mu);
-        if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= c->queue_max &&
-            (!c->queue_bytes ||
-             __atomic_load_n(&c->queued_bytes, __ATOMIC_RELAXED) + bytes <= c->queue_bytes)) {
-            if (c->tail)
-                c->tail->next = first;
-            else
-                c->head = first;
-            c->tail = last;
-            __atomic_fetch_add(&c->queued, n, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&c->queued_bytes, bytes, __ATOMIC_RELAXED);
-            first = NULL;
+            continue;
         }
-        if (r || first) {
-            c->dead = 1; /* closed, malformed, or more than a client may send ahead */
-            shutdown(c->fd, SHUT_RDWR);
+        struct qframe *q;
+        if (h.type == W_SEND && (h.flags & WF_FRAGS)) {
+            q = pieces_done(&c->asm_, &h, body);
+            if (!q) {
+                r = -EPROTO;
+                break;
+            }
+        } else {
+            q = malloc(sizeof(*q) + h.len);
+            if (!q) {
+                r = -ENOMEM;
+                break;
+            }
+            q->h = h;
+            memcpy(q->body, body, h.len);
+            q->next = NULL;
         }
-        pthread_cond_broadcast(&c->cv);
-        int dead = c->dead;
-        pthread_mutex_unlock(&c->mu);
-        while (first) {
-            struct qframe *q = first->next;
-            free(first);
+        if (last)
+            last->next = q;
+        else
             first = q;
-        }
-        if (dead)
-            break;
+        last = q;
+        n++;
+        bytes += q->h.len;
+    } while (reader_ready(&c->fr));
+    pthread_mutex_lock(&c->mu);
+    if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= c->queue_max &&
+        (!c->queue_bytes ||
+         __atomic_load_n(&c->queued_bytes, __ATOMIC_RELAXED) + bytes <= c->queue_bytes)) {
+        if (c->tail)
+            c->tail->next = first;
+        else
+            c->head = first;
+        c->tail = last;
+        __atomic_fetch_add(&c->queued, n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&c->queued_bytes, bytes, __ATOMIC_RELAXED);
+        first = NULL;
     }
-    free(asm_.q); /* a message in pieces dies with its connection */
-    free(fr.p);
-    return NULL;
+    if (r || first) {
+        c->dead = 1; /* closed, malformed, or more than a client may send ahead */
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&c->mu);
+    while (first) {
+        struct qframe *q = first->next;
+        free(first);
+        first = q;
+    }
 }
 
 /* The next queued frame, waiting until deadline. Returns it (the caller
- * frees it), or NULL when the link is dead or the time is up. The worker
- * takes every queued frame at once and serves them from c->taken. */
+ * frees it), or NULL when the link is dead or the time is up. The serving
+ * thread takes every queued frame at once and serves them from c->taken. */
 static struct qframe *next_frame(struct conn *c, int64_t deadline)
 {
     if (!c->taken) {
@@ -462,8 +462,9 @@ static void flush_ack(struct conn *c)
     c->ack_n = 0;
 }
 
-/* Whether the next frame the worker serves is a pipelined send (among the
- * frames it took; when it has served them all, among those queued since). */
+/* Whether the next frame to serve is a pipelined send (among the frames
+ * the serving thread took; when it has served them all, among those queued
+ * since). */
 static int pipelined_next(struct conn *c)
 {
     const struct qframe *q = c->taken;
@@ -917,80 +918,142 @@ out:
     return s;
 }
 
+/* Serves one frame. Returns 1 when the connection's turns end (a
+ * goodbye, c->bye set; or a frame no client sends), else 0. */
+static int serve(struct conn *c, struct qframe *q)
+{
+    /* A link that died still has its queued frames read: a confirmation
+     * (W_TAKEN) and a goodbye (W_BYE) that came just before the client
+     * closed must end the session, or it would linger with the message it
+     * confirmed and put that back when it expired (a second delivery).
+     * Frames that would act on the dead link are dropped; their clients
+     * ask again. */
+    if (link_dead(c) && q->h.type != W_TAKEN && q->h.type != W_BYE)
+        return 0;
+    switch (q->h.type) {
+    case W_SEND:
+        do_send(c, q);
+        return 0;
+    case W_RECV:
+        do_recv(c, q);
+        return 0;
+    case W_CALL:
+        do_call(c, q);
+        return 0;
+    case W_CONFIRM:
+        do_confirm(c, q);
+        return 0;
+    case W_REPLY:
+        do_reply(c, q);
+        return 0;
+    case W_STAT:
+        do_stat(c, q);
+        return 0;
+    case W_TAKEN:
+        if (c->s->held && c->s->held_req == q->h.id) {
+            free(c->s->held_data);
+            c->s->held_data = NULL;
+            c->s->held = 0;
+        }
+        return 0;
+    case W_BYE:
+        c->bye = 1;
+        return 1;
+    default: /* a gateway's frame from a client: not ours to take */
+        pthread_mutex_lock(&c->mu);
+        c->dead = 1;
+        pthread_mutex_unlock(&c->mu);
+        return 1;
+    }
+}
+
+/* The serving turn: serves every queued frame, in order, until none is
+ * left. Returns 1 when the connection's turns end. */
+static int serve_queued(struct conn *c)
+{
+    struct qframe *q;
+    while ((q = next_frame(c, 0))) {
+        int stop = serve(c, q);
+        free(q);
+        if (stop)
+            return 1;
+    }
+    return 0;
+}
+
+/* A connection's two threads take turns: one reads the socket (and answers
+ * heartbeats at once) while the other serves what was read, in order. The
+ * thread that read a frame serves it itself when nobody is serving, and
+ * the other takes the reading turn: a request is served without waiting
+ * for a second thread to wake up (a wake-up is the dearest step on the
+ * path of a call), and a request that waits long (a call) never leaves the
+ * link unread, so it never looks dead. Returns when the turns end: the
+ * link died and what was read is served, or the client said goodbye. */
+static void take_turns(struct conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (c->over)
+            break;
+        if (!c->serving && c->head) {
+            c->serving = 1;
+            if (!c->reading && !c->dead)
+                pthread_cond_broadcast(&c->cv); /* the other thread reads meanwhile */
+            pthread_mutex_unlock(&c->mu);
+            int stop = serve_queued(c);
+            pthread_mutex_lock(&c->mu);
+            c->serving = 0;
+            if (stop) {
+                c->over = 1;
+                c->dead = 1;
+                shutdown(c->fd, SHUT_RDWR); /* the reading thread stops reading */
+                pthread_cond_broadcast(&c->cv);
+                break;
+            }
+            continue;
+        }
+        if (!c->reading && !c->dead) {
+            c->reading = 1;
+            pthread_mutex_unlock(&c->mu);
+            read_batch(c);
+            pthread_mutex_lock(&c->mu);
+            c->reading = 0;
+            continue; /* to serve what it read, unless the other thread is */
+        }
+        if (c->dead && !c->reading && !c->serving && !c->head) {
+            c->over = 1;
+            pthread_cond_broadcast(&c->cv);
+            break;
+        }
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *second_main(void *arg)
+{
+    take_turns(arg);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     struct conn *c = arg;
     struct mbx_gateway *g = c->g;
     c->s = handshake(c);
-    int bye = 0;
-    if (c->s && pthread_create(&c->reader, NULL, reader_main, c) == 0) {
-        c->reader_started = 1;
-        int stop = 0;
-        for (;;) {
-            struct qframe *q = next_frame(c, -1);
-            if (!q) {
-                if (link_dead(c))
-                    break;
-                continue;
-            }
-            /* A link that died still has its queued frames read: a
-             * confirmation (W_TAKEN) and a goodbye (W_BYE) that came just
-             * before the client closed must end the session, or it would
-             * linger with the message it confirmed and put that back when
-             * it expired (a second delivery). Frames that would act on the
-             * dead link are dropped; their clients ask again. */
-            if (link_dead(c) && q->h.type != W_TAKEN && q->h.type != W_BYE) {
-                free(q);
-                continue;
-            }
-            switch (q->h.type) {
-            case W_SEND:
-                do_send(c, q);
-                break;
-            case W_RECV:
-                do_recv(c, q);
-                break;
-            case W_CALL:
-                do_call(c, q);
-                break;
-            case W_CONFIRM:
-                do_confirm(c, q);
-                break;
-            case W_REPLY:
-                do_reply(c, q);
-                break;
-            case W_STAT:
-                do_stat(c, q);
-                break;
-            case W_TAKEN:
-                if (c->s->held && c->s->held_req == q->h.id) {
-                    free(c->s->held_data);
-                    c->s->held_data = NULL;
-                    c->s->held = 0;
-                }
-                break;
-            case W_BYE:
-                bye = 1;
-                break;
-            default: /* a gateway's frame from a client: not ours to take */
-                bye = 0;
-                stop = 1;
-                pthread_mutex_lock(&c->mu);
-                c->dead = 1;
-                pthread_mutex_unlock(&c->mu);
-                break;
-            }
-            free(q);
-            if (bye || stop)
-                break;
-        }
+    if (c->s && pthread_create(&c->second, NULL, second_main, c) == 0) {
+        c->second_started = 1;
+        take_turns(c);
     }
     pthread_mutex_lock(&c->mu);
     c->dead = 1;
+    c->over = 1;
     shutdown(c->fd, SHUT_RDWR);
+    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    if (c->reader_started)
-        pthread_join(c->reader, NULL);
+    if (c->second_started)
+        pthread_join(c->second, NULL);
+    int bye = c->bye;
     for (struct qframe *q = c->head; q;) {
         struct qframe *n = q->next;
         free(q);
@@ -1003,6 +1066,10 @@ static void *worker_main(void *arg)
         q = n;
     }
     c->taken = NULL;
+    free(c->asm_.q); /* a message in pieces dies with its connection */
+    c->asm_.q = NULL;
+    free(c->fr.p);
+    c->fr.p = NULL;
     pthread_mutex_lock(&g->mu);
     if (c->s) {
         c->s->busy = 0;

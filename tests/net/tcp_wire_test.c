@@ -64,8 +64,8 @@ struct raw {
 /* Connects and opens `box`, resuming `session` (0: a new one); with
  * bad_mac, the MAC over the nonces is wrong in one bit. Returns the
  * WELCOME's status (r->w, r->h hold the rest). */
-static int raw_open_v(struct raw *r, const char *box, uint64_t session, int bad_mac,
-                      uint32_t version)
+static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad_mac,
+                       uint32_t version, uint32_t flags)
 {
     memset(r, 0, sizeof(*r));
     r->fd = sock_connect("127.0.0.1", gw_port, DL());
@@ -74,7 +74,7 @@ static int raw_open_v(struct raw *r, const char *box, uint64_t session, int bad_
     assert_int_equal(frame_read(r->fd, &r->h, &r->fb, WIRE_HANDSHAKE, DL()), 0);
     assert_int_equal(r->h.type, W_HELLO);
     assert_int_equal(wire_hello_get(r->fb.p, r->h.len, &hello), 0);
-    struct wire_open o = {.version = version, .session = session, .flags = MBX_SEND};
+    struct wire_open o = {.version = version, .session = session, .flags = flags};
     mbx_options_init(&o.opts);
     snprintf(o.name, sizeof(o.name), "%s", box);
     assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
@@ -93,6 +93,12 @@ static int raw_open_v(struct raw *r, const char *box, uint64_t session, int bad_
         assert_true(auth_equal(want, r->w.mac));
     }
     return r->w.status;
+}
+
+static int raw_open_v(struct raw *r, const char *box, uint64_t session, int bad_mac,
+                      uint32_t version)
+{
+    return raw_open_fv(r, box, session, bad_mac, version, MBX_SEND);
 }
 
 static int raw_open(struct raw *r, const char *box, uint64_t session, int bad_mac)
