@@ -120,6 +120,20 @@ static void issue18(FILE *f, const struct results *res)
     }
 }
 
+/* Issue 15's one-way target for a tcp:// row m against ZeroMQ over TCP zt
+ * (either may be missing or have failed: then nothing is printed). */
+static void oneway_vs_zmq(FILE *f, const struct row *m, const struct row *zt)
+{
+    if (!m || !zt || !m->rate[0].ok || !zt->rate[0].ok)
+        return;
+    char a[24], b[24], d[160], what[96];
+    rate_str(a, sizeof(a), m->rate[0].msgs_per_s);
+    rate_str(b, sizeof(b), zt->rate[0].msgs_per_s);
+    snprintf(d, sizeof(d), "%s %s msg/s, zmq (tcp) %s msg/s", mech_label(m->mech), a, b);
+    snprintf(what, sizeof(what), "one-way throughput: %s / zmq", mech_label(m->mech));
+    target(f, what, m->rate[0].msgs_per_s / zt->rate[0].msgs_per_s, 1, true, d);
+}
+
 /* Half a busy-polling round trip, as iceoryx2's benchmark reports its
  * one-way latency, so mbx can be put beside iceoryx2's published figures
  * (another machine's). */
@@ -174,24 +188,9 @@ void targets_print(FILE *f, const struct results *res)
         target(f, "round trip: mbx (tcp://) / tcp", mt->lat[0].median_ns / tcp->lat[0].median_ns,
                1.3, false, d);
     }
-    if (mt && zt && mt->rate[0].ok && zt->rate[0].ok) {
-        char a[24], b[24];
-        rate_str(a, sizeof(a), mt->rate[0].msgs_per_s);
-        rate_str(b, sizeof(b), zt->rate[0].msgs_per_s);
-        snprintf(d, sizeof(d), "mbx (tcp://) %s msg/s, zmq (tcp) %s msg/s", a, b);
-        target(f, "one-way throughput: mbx (tcp://) / zmq",
-               mt->rate[0].msgs_per_s / zt->rate[0].msgs_per_s, 1, true, d);
-    }
+    oneway_vs_zmq(f, mt, zt);
     /* The same at about ZeroMQ's buffering: a far mailbox of 1024. */
-    const struct row *md = results_row(res, "mbx-tcp-deep");
-    if (md && zt && md->rate[0].ok && zt->rate[0].ok) {
-        char a[24], b[24];
-        rate_str(a, sizeof(a), md->rate[0].msgs_per_s);
-        rate_str(b, sizeof(b), zt->rate[0].msgs_per_s);
-        snprintf(d, sizeof(d), "mbx (tcp://, deep) %s msg/s, zmq (tcp) %s msg/s", a, b);
-        target(f, "one-way throughput: mbx (tcp://, deep) / zmq",
-               md->rate[0].msgs_per_s / zt->rate[0].msgs_per_s, 1, true, d);
-    }
+    oneway_vs_zmq(f, results_row(res, "mbx-tcp-deep"), zt);
     const struct lat_result *small = &res->loan[0], *big = &res->loan[1];
     if (res->loan_ran && small->ok && big->ok) {
         fprintf(f, "\nissue 6 target:\n");

@@ -564,6 +564,33 @@ static void *fake_main(void *arg)
     return NULL;
 }
 
+/* Starts a gateway written by hand (its thread runs fn) and opens
+ * tcp://.../box on it with flags, the network path forced. */
+static mbx *fake_start(struct fake_gw *g, void *(*fn)(void *), pthread_t *t, const char *box,
+                       int flags)
+{
+    int port = 0;
+    g->lfd = sock_listen("127.0.0.1:0", &port);
+    assert_true(g->lfd >= 0);
+    snprintf(g->port, sizeof(g->port), "%d", port);
+    assert_int_equal(pthread_create(t, NULL, fn, g), 0);
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/%s", port, box);
+    mbx *m;
+    assert_int_equal(mbx_open(name, flags, NULL, &m), 0);
+    return m;
+}
+
+/* Ends what fake_start began, once its thread is done. */
+static void fake_stop(struct fake_gw *g, pthread_t t, mbx *m)
+{
+    pthread_join(t, NULL);
+    mbx_close(m);
+    close(g->lfd);
+    unsetenv("MBX_TCP_BYPASS");
+}
+
 /* A client with more sends pending than a gateway it reconnects to takes
  * (an older gateway: a window of 64, where the last one gave 1024) writes
  * no more than that window, and the rest as acknowledgements come. (It
@@ -574,17 +601,8 @@ static void resend_fits_a_smaller_window(void **state)
     (void)state;
     enum { PENDING = 300 };
     struct fake_gw g = {0};
-    int port = 0;
-    g.lfd = sock_listen("127.0.0.1:0", &port);
-    assert_true(g.lfd >= 0);
-    snprintf(g.port, sizeof(g.port), "%d", port);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, fake_main, &g), 0);
-    setenv("MBX_TCP_BYPASS", "0", 1);
-    char name[64];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/wire-fake", port);
-    mbx *m;
-    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    mbx *m = fake_start(&g, fake_main, &t, "wire-fake", MBX_SEND);
     uint8_t msg[64] = {0};
     for (int i = 0; i < PENDING; i++)
         assert_int_equal(mbx_send(m, msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
@@ -592,10 +610,7 @@ static void resend_fits_a_smaller_window(void **state)
      * and makes link 2, which acknowledges them all in the end. */
     usleep(400000);
     assert_int_equal(mbx_sync(m), 0);
-    pthread_join(t, NULL);
-    mbx_close(m);
-    close(g.lfd);
-    unsetenv("MBX_TCP_BYPASS");
+    fake_stop(&g, t, m);
     print_message("sends seen: %llu on link 1, %llu on link 2 before an ack, %llu after\n",
                   (unsigned long long)g.sends[0], (unsigned long long)g.sends[1],
                   (unsigned long long)g.after_ack);
@@ -628,23 +643,12 @@ static void reconnect_backs_off_from_a_gateway_that_cuts(void **state)
 {
     (void)state;
     struct fake_gw g = {0};
-    int port = 0;
-    g.lfd = sock_listen("127.0.0.1:0", &port);
-    assert_true(g.lfd >= 0);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, fake_cutter_main, &g), 0);
-    setenv("MBX_TCP_BYPASS", "0", 1);
-    char name[64];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/wire-cut", port);
-    mbx *m;
-    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &m), 0);
+    mbx *m = fake_start(&g, fake_cutter_main, &t, "wire-cut", MBX_RECV);
     char buf[64];
     /* Asked again after each cut, until its time (and the grace) is up. */
     ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, 500000000ll);
-    pthread_join(t, NULL);
-    mbx_close(m);
-    close(g.lfd);
-    unsetenv("MBX_TCP_BYPASS");
+    fake_stop(&g, t, m);
     print_message("links made in 2 s: %llu (the receive said %zd)\n",
                   (unsigned long long)g.sends[0], r);
     assert_true(r < 0);
