@@ -32,6 +32,7 @@ struct tcp_proxy {
     unsigned char *capture; /* the first CAPTURE bytes forwarded, under mu */
     size_t captured;
     unsigned long long bytes;
+    unsigned accepted;       /* connections taken, under mu */
     unsigned long long rate; /* bytes a second; 0: no limit (atomic) */
     pthread_t acceptor;
     pthread_mutex_t mu;
@@ -124,6 +125,7 @@ static void *acceptor(void *arg)
         setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         pthread_mutex_lock(&p->mu);
+        p->accepted++;
         struct link *l = NULL;
         for (int i = 0; i < MAX_CONNS; i++) {
             struct link *k = &p->links[i];
@@ -217,6 +219,14 @@ int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n)
 void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s)
 {
     __atomic_store_n(&p->rate, bytes_per_s, __ATOMIC_RELEASE);
+}
+
+unsigned proxy_accepted(struct tcp_proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned n = p->accepted;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 unsigned long long proxy_bytes(struct tcp_proxy *p)

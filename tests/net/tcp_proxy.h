@@ -37,6 +37,9 @@ void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s);
 /* How many bytes the proxy forwarded, both ways together. */
 unsigned long long proxy_bytes(struct tcp_proxy *p);
 
+/* How many connections the proxy took (and forwarded) since it started. */
+unsigned proxy_accepted(struct tcp_proxy *p);
+
 /* Cuts everything and frees the proxy. */
 void proxy_stop(struct tcp_proxy *p);
 

@@ -468,6 +468,51 @@ static void call_and_reply_across(void **state)
     mbx_unlink("calls");
 }
 
+struct slow_server {
+    mbx *m;
+    int delay_ms;
+};
+
+static void *serve_one_slowly(void *arg)
+{
+    struct slow_server *ss = arg;
+    char req[64];
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(ss->m, req, sizeof(req), &info, 5000000000ll);
+    if (n < 0)
+        return (void *)(intptr_t)n;
+    usleep((useconds_t)ss->delay_ms * 1000);
+    req[0] = 'R';
+    return (void *)(intptr_t)mbx_reply(&info, req, (size_t)n);
+}
+
+/* A call whose reply takes longer than the client's dead-link bound (4
+ * silent heartbeat periods, 1 s) keeps its link: while one of the
+ * connection's threads waits in the call, the other reads and answers the
+ * client's heartbeats. One link carries it all. */
+static void long_call_keeps_its_link(void **state)
+{
+    (void)state;
+    mbx *local = test_box("calls", 8, 64, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "calls", MBX_SEND);
+    struct slow_server ss = {local, 1600};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_one_slowly, &ss), 0);
+    char rep[64];
+    assert_int_equal(mbx_call(remote, "q1", 3, 0, rep, sizeof(rep), 10000000000ll), 3);
+    assert_string_equal(rep, "R1");
+    void *served;
+    pthread_join(t, &served);
+    assert_int_equal((intptr_t)served, 0);
+    assert_int_equal(proxy_accepted(p), 1);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("calls");
+}
+
 /* Removal of the far mailbox reaches the remote handle as -EIDRM. */
 static void removal_across(void **state)
 {
@@ -1069,6 +1114,7 @@ int main(void)
 #endif
         cmocka_unit_test(rendezvous_across),
         cmocka_unit_test(call_and_reply_across),
+        cmocka_unit_test(long_call_keeps_its_link),
         cmocka_unit_test(removal_across),
         cmocka_unit_test(refused_without_the_secret_or_outside_the_list),
         cmocka_unit_test(bypass_on_this_machine),
