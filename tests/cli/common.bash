@@ -41,6 +41,12 @@ bg() {
     BG_PIDS+=("$BG_PID")
 }
 
+# running PID: whether PID runs (an exited child not yet waited for does
+# not).
+running() {
+    [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"
+}
+
 # wait_exit PID: waits for PID and sets EXIT to its exit status.
 wait_exit() {
     EXIT=0

@@ -131,8 +131,18 @@ field() {
     run mbx stat link
     [[ "$output" == *"policy:            pair"* ]]
     bg "$MBX" recv link -n 1
-    # The receiving end is taken once the background recv has opened it.
-    wait_until 10 sh -c "'$MBX' recv link -t 0 2>&1 | grep -q busy"
+    # The receiving end is taken once the background recv has opened it. A
+    # probe that opened first makes that recv fail as busy (seen under a
+    # loaded ASan run): then another is started, until one holds the end.
+    local i
+    for ((i = 0; i < 1000; i++)); do
+        running "$BG_PID" || bg "$MBX" recv link -n 1
+        if "$MBX" recv link -t 0 2>&1 | grep -q busy && running "$BG_PID"; then
+            break
+        fi
+        sleep 0.01
+    done
+    running "$BG_PID"
     run mbx recv link -t 0
     [ "$status" -eq 1 ]
     [[ "$output" == *"busy"* ]]
