@@ -6,6 +6,7 @@
  * over tls:// names, to a gateway with a certificate made at test time. */
 #include "test_box.h"
 
+#include "short_gateway.h"
 #include "tcp_proxy.h"
 #include "tls_certs.h"
 
@@ -180,12 +181,7 @@ static void received_then_closed_is_delivered_once(void **state)
 {
     (void)state;
     static const char *const allow[] = {"jobs*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.linger_ms = 20;
-    mbx_gateway *g;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    mbx_gateway *g = short_gateway(allow, 20);
     mbx *local = test_box("jobs-once", 64, 64, 0);
     for (uint32_t i = 0; i < 300; i++) {
         assert_int_equal(mbx_send(local, &i, sizeof(i), 0, 0), 0);
@@ -427,14 +423,22 @@ static void rendezvous_across(void **state)
     mbx_unlink("rv");
 }
 
+/* A server of one request: replies to it with its first byte made 'R',
+ * after delay_ms. */
+struct server {
+    mbx *m;
+    int delay_ms;
+};
+
 static void *serve_one(void *arg)
 {
-    mbx *m = arg;
+    const struct server *sv = arg;
     char req[64];
     mbx_msginfo info;
-    ssize_t n = mbx_recv(m, req, sizeof(req), &info, 5000000000ll);
+    ssize_t n = mbx_recv(sv->m, req, sizeof(req), &info, 5000000000ll);
     if (n < 0)
         return (void *)(intptr_t)n;
+    usleep((useconds_t)sv->delay_ms * 1000);
     req[0] = 'R';
     return (void *)(intptr_t)mbx_reply(&info, req, (size_t)n);
 }
@@ -447,14 +451,15 @@ static void call_and_reply_across(void **state)
     mbx *local = test_box("calls", 8, 64, 0);
     mbx *remote = open_remote(gw_port, "calls", MBX_SEND | MBX_RECV);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, serve_one, local), 0);
+    struct server here = {local, 0}, there = {remote, 0};
+    assert_int_equal(pthread_create(&t, NULL, serve_one, &here), 0);
     char reply[64];
     assert_int_equal(mbx_call(remote, "ping", 4, 0, reply, sizeof(reply), 5000000000ll), 4);
     assert_memory_equal(reply, "Ring", 4);
     void *r;
     pthread_join(t, &r);
     assert_int_equal((intptr_t)r, 0);
-    assert_int_equal(pthread_create(&t, NULL, serve_one, remote), 0);
+    assert_int_equal(pthread_create(&t, NULL, serve_one, &there), 0);
     assert_int_equal(mbx_call(local, "pong", 4, 0, reply, sizeof(reply), 5000000000ll), 4);
     assert_memory_equal(reply, "Rong", 4);
     pthread_join(t, &r);
@@ -468,24 +473,6 @@ static void call_and_reply_across(void **state)
     mbx_unlink("calls");
 }
 
-struct slow_server {
-    mbx *m;
-    int delay_ms;
-};
-
-static void *serve_one_slowly(void *arg)
-{
-    struct slow_server *ss = arg;
-    char req[64];
-    mbx_msginfo info;
-    ssize_t n = mbx_recv(ss->m, req, sizeof(req), &info, 5000000000ll);
-    if (n < 0)
-        return (void *)(intptr_t)n;
-    usleep((useconds_t)ss->delay_ms * 1000);
-    req[0] = 'R';
-    return (void *)(intptr_t)mbx_reply(&info, req, (size_t)n);
-}
-
 /* A call whose reply takes longer than the client's dead-link bound (4
  * silent heartbeat periods, 1 s) keeps its link: while one of the
  * connection's threads waits in the call, the other reads and answers the
@@ -497,9 +484,9 @@ static void long_call_keeps_its_link(void **state)
     struct tcp_proxy *p = proxy_start(gw_port);
     assert_non_null(p);
     mbx *remote = open_remote(proxy_port(p), "calls", MBX_SEND);
-    struct slow_server ss = {local, 1600};
+    struct server slow = {local, 1600};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, serve_one_slowly, &ss), 0);
+    assert_int_equal(pthread_create(&t, NULL, serve_one, &slow), 0);
     char rep[64];
     assert_int_equal(mbx_call(remote, "q1", 3, 0, rep, sizeof(rep), 10000000000ll), 3);
     assert_string_equal(rep, "R1");

@@ -5,6 +5,8 @@
  * connection, or on a resumed session). */
 #include "test_box.h"
 
+#include "short_gateway.h"
+
 #include "platform/platform.h"
 #include "tcp/auth.h"
 #include "tcp/sock.h"
@@ -205,12 +207,7 @@ static void ended_session_remembers_its_sends(void **state)
 {
     (void)state;
     static const char *const allow[] = {"wire-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.linger_ms = 50;
-    mbx_gateway *short_gw;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &short_gw), 0);
+    mbx_gateway *short_gw = short_gateway(allow, 50);
     char saved[16];
     snprintf(saved, sizeof(saved), "%s", gw_port);
     snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
@@ -258,12 +255,7 @@ static void call_not_made_again_after_its_session_ended(void **state)
 {
     (void)state;
     static const char *const allow[] = {"wire-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.linger_ms = 50;
-    mbx_gateway *short_gw;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &short_gw), 0);
+    mbx_gateway *short_gw = short_gateway(allow, 50);
     char saved[16];
     snprintf(saved, sizeof(saved), "%s", gw_port);
     snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
