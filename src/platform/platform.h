@@ -4,7 +4,7 @@
  * from above this one.
  *
  *   time         clock_now_ns, clock_deadline, clock_remaining
- *   waiting      futex_wait, futex_wake, cpu_relax
+ *   waiting      futex_wait, futex_wake, cpu_relax, spin_step
  *   processes    ident_* (identities that survive pid reuse), proc_start,
  *                proc_euid, proc_stopped
  *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
@@ -38,6 +38,24 @@ static inline void cpu_relax(void)
     __asm__ __volatile__("yield");
 #endif
 }
+
+/* Asks for the cache line at p, to be written: started now, it travels
+ * from the core that wrote it last while other misses are under way. A
+ * hint: no fault, no effect on what memory holds. */
+static inline void prefetch_write(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* prefetchw, which processors without it execute as a no-op */
+    __asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
+/* One step of a busy wait, about 128 ns of pauses (measured once per
+ * process): between two reads of a watched line, so the writer keeps it
+ * for its next store. Never fails. */
+void spin_step(void);
 
 /* Monotonic time and deadlines for timed waits. */
 

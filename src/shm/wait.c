@@ -62,8 +62,8 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
         for (unsigned i = 1;; i++) {
             if (moved(s, w))
                 return 0;
-            cpu_relax();
-            if (i % 128)
+            spin_step();
+            if (i % 16)
                 continue;
             if (wait_closing(cfg))
                 return -EBADF;
@@ -120,8 +120,8 @@ int wait_spin(const struct seg *s, const uint64_t *watch, uint64_t seen, int64_t
     for (unsigned i = 1; spin_ns != 0; i++) {
         if (__atomic_load_n(watch, __ATOMIC_ACQUIRE) != seen || seg_removed(s) || wait_closing(cfg))
             return 1;
-        cpu_relax();
-        if (i % 128 == 0 && spin_ns > 0 && clock_now_ns() - start >= spin_ns)
+        spin_step();
+        if (i % 16 == 0 && spin_ns > 0 && clock_now_ns() - start >= spin_ns)
             break;
     }
     return 0;
