@@ -103,6 +103,12 @@ static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin)
     return bin_entry(s, h->bins[*bin], *bin);
 }
 
+void alloc_prefetch(const struct seg *s, uint64_t size)
+{
+    /* A hint from a header not yet checked: any size gives a valid bin. */
+    prefetch_write(&s->hdr->bins[size < SEG_LINE ? 0 : bin_of(size)]);
+}
+
 int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out)
 {
     uint64_t need = seg_blk_size(len);
@@ -117,6 +123,8 @@ int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out
         if (!b)
             return -ENOMEM;
     }
+    /* The header's line is ours already; the payload's comes meanwhile. */
+    prefetch_write(seg_payload(b));
     bin_remove(s, b, i);
     /* The owner first: a repair frees a WRITING block only once its owner
      * is dead, and must never read a stale owner. */

@@ -17,6 +17,11 @@
 /* Puts the arena's initial single free block into its bin. */
 void alloc_init(struct seg *s);
 
+/* Starts fetching the line of the bin that holds free blocks of size bytes
+ * (header included: seg_blk_size(len) before an alloc_take of len, or the
+ * size of a block about to be freed). */
+void alloc_prefetch(const struct seg *s, uint64_t size);
+
 /* Takes a block with room for len payload bytes, in state BLK_WRITING and
  * owned by process `owner` (an ident), into *out. Returns 0, -ENOMEM when
  * no free block is large enough, -EUCLEAN. */

@@ -29,6 +29,8 @@ int heap_loan(const struct mb_ctx *c, size_t len, void **buf)
     if (r)
         return seg_lock_error(r, MBX_NONBLOCK);
     struct seg_blk *b = NULL;
+    prefetch_write(&s->hdr->meta);
+    alloc_prefetch(s, seg_blk_size(len));
     r = seg_removed(s) ? -EIDRM : heap_alloc(s, len, c->who, &b);
     if (r == 0) {
         b->len = len; /* the loan's size, so that mbx_send_loan can check it */
@@ -123,6 +125,9 @@ int heap_release(const struct mb_ctx *c, const void *buf)
     if (r)
         return r;
     struct seg_blk *b = block_of_payload(s, buf);
+    prefetch_write(&s->hdr->meta);
+    if (b)
+        alloc_prefetch(s, b->size);
     if (!b || b->state != BLK_LENT || b->prev != c->who) {
         r = -EINVAL;
     } else {

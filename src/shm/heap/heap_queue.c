@@ -180,6 +180,7 @@ static ssize_t send_step(const struct mb_ctx *c, void *arg)
 {
     struct send_args *a = arg;
     struct seg_blk *b = NULL;
+    alloc_prefetch(c->s, seg_blk_size(a->len));
     int r = make_room(c->s, c->who, a->len, &b);
     if (r == 0)
         r = heap_publish(c, b, a->buf, a->len, a->prio);

@@ -26,6 +26,13 @@ int heap_wait(const struct mb_ctx *c, int recv, uint32_t seen, int64_t deadline)
     return wait_change(c, &w);
 }
 
+void heap_prefetch(const struct seg *s)
+{
+    prefetch_write(&s->hdr->meta);
+    prefetch_write(s->active);
+    prefetch_write(s->heads);
+}
+
 ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
                    ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg)
 {
@@ -44,6 +51,7 @@ ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
             if (r)
                 return seg_lock_error(r, timeout_ns);
             ssize_t got = -EIDRM;
+            heap_prefetch(s);
             if (!seg_removed(s)) {
                 seen = __atomic_load_n(futex, __ATOMIC_RELAXED);
                 got = step(c, arg);

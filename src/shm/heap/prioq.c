@@ -97,7 +97,12 @@ int prioq_top(struct seg *s, struct seg_blk **out)
     if (n == 0)
         return 0;
     uint32_t p = s->active[n - 1];
-    if (p >= MBX_PRIO_MAX || !(*out = queued(s, s->heads[p].head, p)))
+    if (p >= MBX_PRIO_MAX)
+        return -EUCLEAN;
+    struct seg_blk *b = seg_blk_at(s, s->heads[p].head);
+    if (b) /* its payload's line travels while the header's is checked */
+        prefetch_write(seg_payload(b));
+    if (!(*out = queued(s, s->heads[p].head, p)))
         return -EUCLEAN;
     return 0;
 }
