@@ -25,12 +25,12 @@ static struct seg_blk *block_of_payload(const struct seg *s, const void *buf)
 int heap_loan(const struct mb_ctx *c, size_t len, void **buf)
 {
     struct seg *s = c->s;
+    heap_prefetch(s);
+    alloc_prefetch(s, seg_blk_size(len));
     int r = seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS));
     if (r)
         return seg_lock_error(r, MBX_NONBLOCK);
     struct seg_blk *b = NULL;
-    prefetch_write(&s->hdr->meta);
-    alloc_prefetch(s, seg_blk_size(len));
     r = seg_removed(s) ? -EIDRM : heap_alloc(s, len, c->who, &b);
     if (r == 0) {
         b->len = len; /* the loan's size, so that mbx_send_loan can check it */

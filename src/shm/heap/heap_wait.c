@@ -28,6 +28,7 @@ int heap_wait(const struct mb_ctx *c, int recv, uint32_t seen, int64_t deadline)
 
 void heap_prefetch(const struct seg *s)
 {
+    prefetch_write(&s->hdr->hot);
     prefetch_write(&s->hdr->meta);
     prefetch_write(s->active);
     prefetch_write(s->heads);
@@ -47,11 +48,11 @@ ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
          * message it never counted: taking the lock repairs that. */
         if (!recv || __atomic_load_n(&hot->count, __ATOMIC_ACQUIRE) != 0 || seg_removed(s) ||
             seg_holder_died(s)) {
+            heap_prefetch(s);
             int r = seg_lock(s, seg_lock_deadline(deadline));
             if (r)
                 return seg_lock_error(r, timeout_ns);
             ssize_t got = -EIDRM;
-            heap_prefetch(s);
             if (!seg_removed(s)) {
                 seen = __atomic_load_n(futex, __ATOMIC_RELAXED);
                 got = step(c, arg);
