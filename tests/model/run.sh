@@ -52,11 +52,14 @@ giveup-stale        no_leak          -DSCEN=7 -DSLOTS=2 -DM_GIVEUP_STALE
 no-sweep            wait_proceeds    -DSCEN=9 -DSLOTS=2 -DM_NO_SWEEP
 reloc-progress      no_reloc_spin    -DSCEN=8 -DSLOTS=1 -DM_RELOCATED_IS_PROGRESS
 no-pass-on          wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_PASS_ON
+no-clear-on-enter   wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_CLEAR_ON_ENTER
+no-rclear-on-enter  wait_proceeds    -DSCEN=5 -DSLOTS=1 -DM_NO_CLEAR_ON_ENTER
 '
 
 mode=full
 want=()
-limit=${MODEL_LIMIT:-600} # seconds per search
+limit=${MODEL_LIMIT:-600}    # seconds per search
+memlim=${MODEL_MEMLIM:-4096} # MB per search
 case "${1:-}" in
 --quick) mode=quick ;;
 --full | '') mode=full ;;
@@ -69,39 +72,71 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$model" "$work/model.pml"
 
-# check NAME DEFINES...: prints a line; returns 0 (holds), 1 (a property
-# fails), 2 (the search was not complete or did not run)
-check() {
-    local name=$1 t0 t1 out errors states depth
-    shift
+# search NAME MODE DEFINES...: one search of the model built with DEFINES,
+# exhaustive (MODE full: states stored whole, compressed) or bitstate
+# (MODE bits: supertrace, one bit per state in a 1 GiB array, three hashes:
+# far more states in the same memory, but a state whose bits collide with
+# another's is taken as seen, so a hold is not a proof). Prints a line;
+# returns 0 (holds), 1 (a property fails), 2 (the search did not finish:
+# out of time or memory, or did not run).
+search() {
+    local name=$1 mode=$2 t0 t1 out errors states depth flags run
+    shift 2
+    # -O2 pays only for the long bitstate searches: it takes a minute to
+    # compile pan.c, longer than most exhaustive searches run
+    if [ "$mode" = full ]; then
+        flags="-O0 -DCOLLAPSE -DMEMLIM=$memlim" run="-w24"
+    else
+        flags="-O2 -DBITSTATE -DMEMLIM=$memlim" run="-w33 -k3"
+    fi
     t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
     (cd "$work" && rm -f pan pan.* model.pml.trail && spin -a "$@" model.pml >spin.log 2>&1 &&
-        gcc -O0 -w -DSAFETY -DCOLLAPSE -DMEMLIM=4096 -o pan pan.c) || {
+        gcc -w -DSAFETY $flags -o pan pan.c) || {
         printf '%-20s %s\n' "$name" "did not build:"
         sed 's/^/    /' "$work/spin.log" | head -20
         return 2
     }
     # a search that outgrows its bound is stopped (SIGINT: pan prints
     # what it explored) and reported incomplete
-    out=$(cd "$work" && timeout -s INT "$limit" ./pan -m200000 -w24 2>&1) || true
+    # shellcheck disable=SC2086
+    out=$(cd "$work" && timeout -s INT "$limit" ./pan -m200000 $run 2>&1) || true
     t1=$(date +%s.%N)
     errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
     states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' <<<"$out" | head -1)
     depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' <<<"$out" | head -1)
-    printf '%-20s %10s states  depth %5s  %5.1f s  ' "$name" "${states:-?}" "${depth:-?}" \
-        "$(echo "$t1 - $t0" | bc)"
-    if [ -z "$errors" ] || grep -q 'max search depth too small\|out of memory\|Interrupted' <<<"$out"; then
-        echo "INCOMPLETE"
-        sed 's/^/    /' <<<"$out" | head -20
-        return 2
-    fi
-    if [ "$errors" != 0 ]; then
+    printf '%-20s %-4s %10s states  depth %5s  %5.1f s  ' "$name" "$mode" "${states:-?}" \
+        "${depth:-?}" "$(echo "$t1 - $t0" | bc)"
+    if [ -n "$errors" ] && [ "$errors" != 0 ]; then
         # the property an assertion names first, and where
         echo "FAILS: $(grep -m1 -o 'assertion violated.*\|invalid end state.*' <<<"$out" |
             sed 's/assertion violated (*\([a-z_]*\)||.*(at depth/\1 (at depth/')"
         return 1
     fi
-    echo "holds"
+    # pan stops at its memory bound with "reached -DMEMLIM bound" and
+    # still prints "errors: 0": that is a search cut short, not a hold
+    if [ -z "$errors" ] ||
+        grep -q 'max search depth too small\|out of memory\|Interrupted\|reached -DMEMLIM bound' <<<"$out"; then
+        echo "INCOMPLETE: $(grep -m1 -o 'max search depth too small\|out of memory\|Interrupted\|reached -DMEMLIM bound' <<<"$out" || echo 'no result')"
+        return 2
+    fi
+    if [ "$mode" = full ]; then
+        echo "holds"
+    else
+        echo "holds (bitstate search: not a proof)"
+    fi
+}
+
+# check NAME DEFINES...: the exhaustive search, and when it does not fit
+# in memory or time, a bitstate search of the same scenario. Returns as
+# search does: 0 holds (exhaustively, or as far as the bitstate search
+# saw, as its line says), 1 fails, 2 neither search finished.
+check() {
+    local name=$1 r
+    shift
+    search "$name" full "$@" && return 0 || r=$?
+    [ "$r" = 2 ] || return "$r"
+    search "$name" bits "$@"
 }
 
 # trail DEFINES...: the events of the counterexample just found
