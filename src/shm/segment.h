@@ -93,6 +93,9 @@ struct seg_hot {
                               (SEG_POLL_RECV, SEG_POLL_SEND): poll.h */
     uint32_t send_woken;   /* 1: a sender was woken for room and has not run yet
                               (wake_for_room); zero in files of earlier builds */
+    uint32_t recv_woken;   /* 1: the receivers asleep were woken for a message and
+                              none has slept since (wake_for_message); zero in files
+                              of earlier builds */
 } __attribute__((aligned(SEG_LINE)));
 _Static_assert(sizeof(struct seg_hot) == SEG_LINE, "hot state is one cache line");
 

@@ -36,6 +36,16 @@ static int moved(const struct seg *s, const struct wait_for *w)
     return seg_removed(s);
 }
 
+/* The mark of a wake-up pending for the waiters of futex word f
+ * (wait.h), or NULL for a word that has none. */
+static uint32_t *woken_of(const struct seg *s, const uint32_t *f)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    return f == &hot->send_futex   ? &hot->send_woken
+           : f == &hot->recv_futex ? &hot->recv_woken
+                                   : NULL;
+}
+
 /* The longest this sleep may last: the slice, the wait's cap, the call's
  * poll period and the deadline, whichever comes first. */
 static int64_t nap_for(const struct mb_ctx *c, const struct wait_for *w, int64_t left, int ticket)
@@ -90,6 +100,12 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (left == 0)
         return -ETIMEDOUT;
     int ticket = sleepers_enter(w->waiters, epoch_since(s, w->waiters));
+    /* Counted asleep, before the last look: a wake-up from now on comes
+     * to us (wake_for_room, wake_for_message), and one that found nobody
+     * in the kernel before does not keep the next from coming. */
+    uint32_t *woken = woken_of(s, w->futex);
+    if (woken)
+        __atomic_store_n(woken, 0, __ATOMIC_SEQ_CST);
     /* A rendezvous send has room while a receiver waits: tell the send
      * pollers that one now does. */
     if (w->waiters == &s->hdr->hot.recv_waiters && s->capacity == MBX_RENDEZVOUS)
@@ -98,10 +114,10 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (!moved(s, w) && !wait_closing(cfg))
         r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
     sleepers_leave(w->waiters, ticket);
-    /* Whatever ended our sleep, a sender woken for room has run: the next
-     * freed slot may wake another (wake_for_room). */
-    if (w->futex == &s->hdr->hot.send_futex)
-        __atomic_store_n(&s->hdr->hot.send_woken, 0, __ATOMIC_SEQ_CST);
+    /* Whatever ended our sleep, a waiter woken has run: the next freed
+     * slot may wake another sender, the next message the receivers. */
+    if (woken)
+        __atomic_store_n(woken, 0, __ATOMIC_SEQ_CST);
     if (r == -EINTR)
         return r;
     if (wait_closing(cfg))

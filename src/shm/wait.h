@@ -118,19 +118,41 @@ static inline void wake_first(const struct seg *s, unsigned dir)
 
 /* After a slot frees: wakes one sender asleep for room, unless one was
  * woken already and has not run yet (it clears send_woken when its sleep
- * ends; a wake-up that found nobody asleep clears it at once). A receiver
- * draining a full mailbox that many senders sleep on then makes one system
- * call per wake-up the senders can use, not one per message; a woken
- * sender that leaves room behind its claim passes the wake-up on
- * (ring.c's pass_room_on), so nobody sleeps next to room. */
+ * ends). Every sender clears it too as it counts itself asleep
+ * (wait_change), so a wake-up that found nobody in the kernel leaves it
+ * set: the sender the count names is running, not asleep, and clears it
+ * when it sleeps or wakes. (Clearing it at once instead made every freed
+ * slot a system call for as long as such a sender ran: two senders into
+ * one receiver made 570,000 futex calls a second, 97% waking nobody, at
+ * 3.1M msg/s; 53,000 and 6.3M now.) A receiver draining a full mailbox
+ * that many senders sleep on then makes one system call per wake-up the
+ * senders can use, not one per message; a woken sender that leaves room
+ * behind its claim passes the wake-up on (ring.c's pass_room_on), so
+ * nobody sleeps next to room. */
 static inline void wake_for_room(const struct seg *s)
 {
     struct seg_hot *hot = &s->hdr->hot;
     if (sleepers_any(&hot->send_waiters) && !__atomic_load_n(&hot->send_woken, __ATOMIC_RELAXED) &&
-        !__atomic_exchange_n(&hot->send_woken, 1, __ATOMIC_SEQ_CST) &&
-        wake_n_slow(s, SEG_POLL_SEND, 1) == 0)
-        __atomic_store_n(&hot->send_woken, 0, __ATOMIC_SEQ_CST);
+        !__atomic_exchange_n(&hot->send_woken, 1, __ATOMIC_SEQ_CST))
+        wake_n_slow(s, SEG_POLL_SEND, 1);
     poll_notify(s, SEG_POLL_SEND);
+}
+
+/* After a message was published in a ring: wakes every receiver asleep,
+ * unless they were woken already and none has slept since (each receiver
+ * clears recv_woken as it counts itself asleep and when its sleep ends,
+ * wait_change). Waking them all once is enough: a woken receiver looks at
+ * the whole ring before it sleeps again. Without the mark, every message
+ * sent while a receiver was counted asleep but running (woken, or about
+ * to sleep) was a system call that woke nobody: 16 senders into one
+ * receiver made 55,000 such calls for 870 useful ones. */
+static inline void wake_for_message(const struct seg *s)
+{
+    struct seg_hot *hot = &s->hdr->hot;
+    if (sleepers_any(&hot->recv_waiters) && !__atomic_load_n(&hot->recv_woken, __ATOMIC_RELAXED) &&
+        !__atomic_exchange_n(&hot->recv_woken, 1, __ATOMIC_SEQ_CST))
+        wake_n_slow(s, SEG_POLL_RECV, INT_MAX);
+    poll_notify(s, SEG_POLL_RECV);
 }
 
 #endif

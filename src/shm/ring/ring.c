@@ -195,7 +195,7 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     (void)t;
     /* Scanning receivers watch `sent`: bump it before looking for sleepers. */
     __atomic_fetch_add(&ctl->sent, 1, __ATOMIC_SEQ_CST);
-    wake_all(s, SEG_POLL_RECV);
+    wake_for_message(s);
     return 0;
 }
 

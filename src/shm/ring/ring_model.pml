@@ -351,6 +351,8 @@ byte fkind[4];           /* the futex (send_futex 1, recv_futex 2) this actor la
 bit fchg[4];             /* ... and it moved since */
 byte waiters[3];         /* hot.send_waiters, hot.recv_waiters */
 bit swoken;              /* hot.send_woken: a sender woken for room has not run yet */
+bit rwoken;              /* hot.recv_woken: the receivers asleep were woken for a message
+                            and none has slept since */
 bit sworphan;            /* an actor was killed while swoken was set: it may stay set
                             with nobody to clear it, and in C the sleepers' 10 ms look
                             at the full slot (STUCK_POLL_NS) ends their sleeps */
@@ -475,6 +477,33 @@ inline wake_all(k)
     fi
 }
 
+/* wake_for_message (wait.h): after a message is published, wakes every
+ * receiver asleep unless they were woken and none has slept since (each
+ * clears recv_woken as it counts itself asleep and when its sleep ends,
+ * sleep64). M_WAKE_EVERY_MESSAGE: the code before, wake_all. */
+inline wake_for_message()
+{
+#ifndef M_WAKE_EVERY_MESSAGE
+    STEP(wk = waiters[FRECV]);
+    if
+    :: wk > 0 ->
+        STEP(wr_old = rwoken; rwoken = 1);                                      /* exchange */
+        if
+        :: !wr_old ->
+            STEP(FUTEX_BUMP(FRECV));
+            STEP(if :: asleep[1] == FRECV -> asleep[1] = 0 :: else -> skip fi;  /* futex_wake(INT_MAX) */
+                 if :: asleep[2] == FRECV -> asleep[2] = 0 :: else -> skip fi;
+                 if :: asleep[3] == FRECV -> asleep[3] = 0 :: else -> skip fi)
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi;
+    wr_old = 0
+#else
+    wake_all(FRECV)
+#endif
+}
+
 /* wake_change (wait.c:136-146), after a repair that puts a message back or
  * moves a slot on: receivers that looked before it watch `sent` or another
  * slot, not this change, so the futex word moves even while nobody is
@@ -517,8 +546,10 @@ inline wake_one(k)
 
 /* wake_for_room (wait.h): after a slot frees, wakes one sender asleep for
  * room unless one was woken and has not run yet (it clears send_woken
- * when its sleep ends, sleep64). M_WAKE_EVERY_FREE: the code before, one
- * futex_wake per freed slot. */
+ * when its sleep ends, and every sender clears it as it counts itself
+ * asleep, sleep64). A wake-up that found nobody leaves the mark: the
+ * sender that made the count say so is running and clears it.
+ * M_WAKE_EVERY_FREE: the code before, one futex_wake per freed slot. */
 inline wake_for_room()
 {
 #ifndef M_WAKE_EVERY_FREE
@@ -534,11 +565,7 @@ inline wake_for_room()
             :: d_step { asleep[1] == FSEND -> asleep[1] = 0 }
             :: d_step { asleep[2] == FSEND -> asleep[2] = 0 }
             :: d_step { asleep[3] == FSEND -> asleep[3] = 0 }
-            :: d_step { asleep[1] != FSEND && asleep[2] != FSEND && asleep[3] != FSEND -> wr_old = 1 }
-            fi;
-            if
-            :: wr_old -> STEP(swoken = 0; sworphan = 0)                     /* it woke nobody */
-            :: else -> skip
+            :: d_step { asleep[1] != FSEND && asleep[2] != FSEND && asleep[3] != FSEND -> skip }
             fi
         :: else -> skip
         fi
@@ -847,6 +874,14 @@ inline unstuck(si, sw, swant)
 inline sleep64(k, wsent, wi, seen, si, sw, swant)
 {
     STEP(waiters[k]++; reg = k);                                                /* 211: sleepers_enter */
+#ifndef M_NO_CLEAR_ON_ENTER
+    /* wait.c: a waiter counted asleep clears the mark of a wake-up that
+     * may have found nobody, so that the next change wakes it */
+    if
+    :: k == FSEND -> STEP(swoken = 0; sworphan = 0)
+    :: else -> STEP(rwoken = 0)
+    fi;
+#endif
     /* wait.c moved(): the watched word, then the stuck slot's (wait.c:28-37) */
     STEP(wc_cmp = !WATCH_MOVED(wsent, wi, seen));
     if
@@ -887,10 +922,10 @@ inline sleep64(k, wsent, wi, seen, si, sw, swant)
     :: else -> skip
     fi;
     STEP(waiters[k]--; reg = 0);                                                /* 218: sleepers_leave */
-    /* wait.c: whatever ended the sleep, a sender woken for room has run */
+    /* wait.c: whatever ended the sleep, a waiter woken has run */
     if
     :: k == FSEND -> STEP(swoken = 0; sworphan = 0)
-    :: else -> skip
+    :: else -> STEP(rwoken = 0)
     fi;
     wc_cmp = 0; wc_slept = 0; wc_res = 0
 }
@@ -1126,7 +1161,7 @@ inline publish(ci, mine, pm, pp, inplace, pcf)
            fi
         od;
         STEP(schg[1] = 1; schg[2] = 1; schg[3] = 1);                            /* 195: sent++ */
-        wake_all(FRECV)                                                         /* 196 */
+        wake_for_message()                                                      /* 196 */
     fi;
     pb_fail = 0; pb_ok = 0; pb_mine = 0; pb_exp = 0; rl_ok = 0; rl_mine = 0
 }
