@@ -874,14 +874,21 @@ inline unstuck(si, sw, swant)
 inline sleep64(k, wsent, wi, seen, si, sw, swant)
 {
     STEP(waiters[k]++; reg = k);                                                /* 211: sleepers_enter */
-#ifndef M_NO_CLEAR_ON_ENTER
     /* wait.c: a waiter counted asleep clears the mark of a wake-up that
-     * may have found nobody, so that the next change wakes it */
+     * may have found nobody, so that the next change wakes it.
+     * M_NO_CLEAR_ON_ENTER, M_NO_RCLEAR_ON_ENTER: senders, receivers do not */
     if
+#ifndef M_NO_CLEAR_ON_ENTER
     :: k == FSEND -> STEP(swoken = 0; sworphan = 0)
-    :: else -> STEP(rwoken = 0)
-    fi;
+#else
+    :: k == FSEND -> skip
 #endif
+#ifndef M_NO_RCLEAR_ON_ENTER
+    :: k != FSEND -> STEP(rwoken = 0)
+#else
+    :: k != FSEND -> skip
+#endif
+    fi;
     /* wait.c moved(): the watched word, then the stuck slot's (wait.c:28-37) */
     STEP(wc_cmp = !WATCH_MOVED(wsent, wi, seen));
     if
