@@ -56,26 +56,16 @@ void ring_give_up(const struct seg *s, struct ring_slot *sl, uint64_t t, uint64_
 static MBX_TLS unsigned sends_in_a_row;
 
 /* Asks for the lines of the slot a sender back to back will claim soon, for
- * writing: they were last written by its receiver, a lap ago, and fetching
- * them then overlaps with filling this one instead of stalling a later
- * claim (one-way 64 B: about 9 -> 12M msg/s here). Not in a round trip,
- * where it cost 10% of the round trip. A hint only (a no-op where
- * unsupported). */
-static void prefetch_line(const unsigned char *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ volatile("prefetchw %0" : : "m"(*p));
-#else
-    __builtin_prefetch(p, 1, 3);
-#endif
-}
-
+ * writing (prefetch_write): they were last written by its receiver, a lap
+ * ago, and fetching them then overlaps with filling this one instead of
+ * stalling a later claim (one-way 64 B: about 9 -> 12M msg/s here). Not in
+ * a round trip, where it cost 10% of the round trip. */
 static void prefetch_for_write(const struct seg *s, const struct ring_slot *next)
 {
-    prefetch_line((const unsigned char *)next);
+    prefetch_write(next);
     const unsigned char *p = ring_payload(s, next);
     for (size_t off = 0; off < s->slot_size && off < 3 * SEG_LINE; off += SEG_LINE)
-        prefetch_line(p + off);
+        prefetch_write(p + off);
 }
 
 /* A slot a waiter keeps an eye on: its holder may have died, or (for a
