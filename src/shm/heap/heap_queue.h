@@ -40,9 +40,10 @@ int heap_send_done(const struct mb_ctx *c, const struct heap_sent *sent, int64_t
 ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
                    ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg);
 
-/* Caller holds the lock: starts fetching the lines every locked step
- * reads (the meta line, the first lines of active[] and heads[]) at once,
- * instead of one miss after another as the step reaches each. */
+/* Called just before taking the lock: starts fetching the lines every
+ * locked step uses (the hot line with the lock, the meta line, the first
+ * lines of active[] and heads[]) at once, so their misses overlap the
+ * lock's instead of following one another as the step reaches each. */
 void heap_prefetch(const struct seg *s);
 
 /* One wait (wait.h) on the receivers' (recv) or senders' futex word, which

@@ -99,10 +99,11 @@ int prioq_top(struct seg *s, struct seg_blk **out)
     uint32_t p = s->active[n - 1];
     if (p >= MBX_PRIO_MAX)
         return -EUCLEAN;
-    struct seg_blk *b = seg_blk_at(s, s->heads[p].head);
+    uint64_t off = s->heads[p].head;
+    struct seg_blk *b = seg_blk_at(s, off);
     if (b) /* its payload's line travels while the header's is checked */
         prefetch_write(seg_payload(b));
-    if (!(*out = queued(s, s->heads[p].head, p)))
+    if (!(*out = queued(s, off, p)))
         return -EUCLEAN;
     return 0;
 }
