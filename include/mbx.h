@@ -699,6 +699,13 @@ typedef struct mbx_bridge_stat {
 /* Fills *st. Returns 0, or -EINVAL for NULL. */
 int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st);
 
+/* Sets *held to the messages the bridge has received for its imported
+ * mailboxes and not yet delivered (waiting for room, or for a higher
+ * band): core NATS's pending queues and what the bridge's threads hold,
+ * JetStream's fetched batches. A snapshot, for watching a slow mailbox.
+ * Returns 0, or -EINVAL for NULL. */
+int mbx_bridge_held(mbx_bridge *b, uint64_t *held);
+
 /* Stops the bridge: stops taking messages, finishes the one in hand,
  * closes the connection and frees b. Returns 0, or -EINVAL for NULL. */
 int mbx_bridge_stop(mbx_bridge *b);

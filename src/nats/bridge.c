@@ -351,6 +351,23 @@ EXPORT int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st)
     return 0;
 }
 
+EXPORT int mbx_bridge_held(mbx_bridge *b, uint64_t *held)
+{
+    if (!b || !held)
+        return -EINVAL;
+    uint64_t n = __atomic_load_n(&b->n_held, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < b->nim; i++)
+        for (int k = 0; k < NSUBJ_BANDS; k++) {
+            int pending = 0;
+            if (!b->jetstream && b->im[i].sub[k] &&
+                natsSubscription_GetPending(b->im[i].sub[k], &pending, NULL) == NATS_OK &&
+                pending > 0)
+                n += (uint64_t)pending;
+        }
+    *held = n;
+    return 0;
+}
+
 EXPORT int mbx_bridge_stop(mbx_bridge *b)
 {
     if (!b)

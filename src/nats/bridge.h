@@ -93,6 +93,9 @@ struct mbx_bridge {
     int sweeper_started;
     /* mbx_bridge_stat, atomic */
     uint64_t n_exported, n_imported, n_calls, n_refused, n_redeliver;
+    /* mbx_bridge_held, atomic: messages a band's thread has taken from
+     * NATS (one, or a fetched batch) and not yet delivered or given up */
+    uint64_t n_held;
 };
 
 /* Room in a subject's payload for the bridge's headers. */

@@ -58,20 +58,40 @@ static void turn_want(struct bimport *im, unsigned band)
 {
     pthread_mutex_lock(&im->mu);
     im->waiting[band]++;
+    pthread_cond_broadcast(&im->cv); /* a lower band may wait for this */
     pthread_mutex_unlock(&im->mu);
+}
+
+/* 1 when a band above band wants the turn, or has messages that arrived
+ * and its thread has not taken yet: woken, it may not have run yet (a
+ * busy machine), and the lower band must not use that time to deliver
+ * ahead of it. Not while stopping: the band's thread may be gone. */
+static int higher_waits(struct bimport *im, unsigned band)
+{
+    for (unsigned k = band + 1; k < NSUBJ_BANDS; k++) {
+        int pending = 0;
+        if (im->waiting[k])
+            return 1;
+        if (!bridge_stopping(im->b) && im->sub[k] &&
+            natsSubscription_GetPending(im->sub[k], &pending, NULL) == NATS_OK && pending > 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* Waits until nobody delivers and no higher band wants the turn. */
 static void turn_take(struct bimport *im, unsigned band)
 {
     pthread_mutex_lock(&im->mu);
-    for (;;) {
-        int higher = 0;
-        for (unsigned k = band + 1; k < NSUBJ_BANDS; k++)
-            higher += im->waiting[k] != 0;
-        if (!im->sending && !higher)
-            break;
-        pthread_cond_wait(&im->cv, &im->mu);
+    while (im->sending || higher_waits(im, band)) {
+        /* Timed: a higher band's arrival and the bridge stopping do not
+         * signal the condition. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += IMPORT_WAIT_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&im->cv, &im->mu, &until);
     }
     im->sending = 1;
     pthread_mutex_unlock(&im->mu);
@@ -156,9 +176,11 @@ static void *core_band_main(void *arg)
                 nats_Sleep(50);
             continue;
         }
+        __atomic_fetch_add(&im->b->n_held, 1, __ATOMIC_RELAXED);
         int pending = 0;
         natsSubscription_GetPending(im->sub[band], &pending, NULL);
         deliver(im, band, msg, 0, &held, pending > 0, NULL);
+        __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED);
         natsMsg_Destroy(msg);
     }
     if (held)
@@ -222,7 +244,10 @@ static void *js_band_main(void *arg)
         }
         int stop = 0, held = 0;
         struct held_batch hb = {&list, 0, mono_ns()};
-        for (int k = 0; k < list.Count; k++) {
+        __atomic_fetch_add(&im->b->n_held, (uint64_t)list.Count, __ATOMIC_RELAXED);
+        /* Each message stops being held when its turn of the loop ends. */
+        for (int k = 0; k < list.Count;
+             k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED)) {
             natsMsg *msg = list.Msgs[k];
             if (stop)
                 continue; /* not acknowledged: sent again later */

@@ -28,6 +28,12 @@ EXPORT int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st)
     return -EINVAL;
 }
 
+EXPORT int mbx_bridge_held(mbx_bridge *b, uint64_t *held)
+{
+    (void)b, (void)held;
+    return -EINVAL;
+}
+
 EXPORT int mbx_bridge_stop(mbx_bridge *b)
 {
     (void)b;

@@ -138,14 +138,16 @@ static void track_server(pid_t pid, int add)
     track(servers, 32, pid, add);
 }
 
-void nh_cleanup(void)
+void nh_stop_bridges(void)
 {
     for (int i = 0; i < 64; i++)
-        if (bridges[i] > 0) {
-            kill(bridges[i], SIGKILL);
-            waitpid(bridges[i], NULL, 0);
-            bridges[i] = 0;
-        }
+        if (bridges[i] > 0)
+            nh_bridge_stop(bridges[i], SIGKILL);
+}
+
+void nh_cleanup(void)
+{
+    nh_stop_bridges();
     for (int i = 0; i < 32; i++)
         if (servers[i] > 0) {
             kill(servers[i], SIGKILL);

@@ -60,6 +60,11 @@ pid_t nh_bridge(const char *dir, const char *const *args);
 /* Sends sig to a bridge and reaps it; returns its exit status (or 128+sig). */
 int nh_bridge_stop(pid_t pid, int sig);
 
+/* Kills (SIGKILL) and reaps every bridge nh_bridge started and nobody
+ * stopped: after a failed test, so its bridges do not share the next
+ * test's subjects. */
+void nh_stop_bridges(void);
+
 /* CLOCK_MONOTONIC in ns. */
 int64_t nh_now(void);
 
