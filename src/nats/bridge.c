@@ -128,6 +128,11 @@ static int open_box(struct mbx_bridge *b, const char *name, int flags, mbx **m, 
         *max_msg = st.max_msg_size;
     if (capacity)
         *capacity = st.capacity;
+    /* A bridge's waits sleep at once. It shares the CPUs with the NATS
+     * client's threads, the server and its mailboxes' users; on a 2-CPU
+     * machine its default spin took the time they needed (one-way through
+     * two bridges 590-630k msg/s spinning, 710-800k without). */
+    mbx_set_spin(*m, 0);
     return 0;
 }
 
