@@ -24,7 +24,20 @@
 extern const struct mbx_transport mbx__nats_transport;
 
 #define NATS_PREFIX "mbx"
-#define RECV_SLICE  10 /* ms: how often a waiting receive looks at higher bands */
+#define BAND_RING   256 /* messages a band holds here; more wait in the client */
+#define CLOSE_WAIT  5   /* s: the longest close waits for the handlers to end */
+
+struct nats_box;
+
+/* What a band's subscription has delivered and no receive has taken yet.
+ * The client's thread for the subscription (on_msg) puts messages in,
+ * receives take them out, both under the box's qmu. */
+struct band_queue {
+    struct nats_box *b;
+    unsigned band;
+    unsigned head, count;
+    natsMsg *ring[BAND_RING];
+};
 
 struct nats_box {
     struct mbx base;
@@ -36,18 +49,22 @@ struct nats_box {
     int64_t max_msg;
     uint64_t seq;
     pthread_mutex_t mu; /* one receive at a time */
+    /* Receiving: each band's messages arrive on a thread of the client
+     * and wait here, so a receive that waits wakes for any band at once
+     * (it used to sleep on the lowest band's subscription and look at the
+     * others every 10 ms: a message of priority 1 or more then waited
+     * 9 ms on average). */
+    pthread_mutex_t qmu;
+    pthread_cond_t arrived; /* a message was queued, or the handle closes */
+    pthread_cond_t room;    /* a receive took one, or the handle closes */
+    int qclosing;           /* close under way: handlers queue nothing more */
+    unsigned completed;     /* subscriptions whose handler will not run again */
+    struct band_queue q[NSUBJ_BANDS];
 };
 
 static struct nats_box *nb(struct mbx *m)
 {
     return (struct nats_box *)m;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Splits "nats://HOST:PORT/NAME": the server URL and the name. */
@@ -77,6 +94,81 @@ static int nats_check_name(const char *name)
     return split(name, url, sizeof(url), &mbox);
 }
 
+/* A band's message, on the client's thread for its subscription: queued
+ * for the receives, waiting while the band's ring is full (the client then
+ * holds what follows, up to the subscription's pending limits). */
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    struct band_queue *q = closure;
+    struct nats_box *b = q->b;
+    (void)nc, (void)sub;
+    pthread_mutex_lock(&b->qmu);
+    while (q->count == BAND_RING && !b->qclosing)
+        pthread_cond_wait(&b->room, &b->qmu);
+    if (b->qclosing) {
+        pthread_mutex_unlock(&b->qmu);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    q->ring[(q->head + q->count) % BAND_RING] = msg;
+    q->count++;
+    pthread_cond_signal(&b->arrived);
+    pthread_mutex_unlock(&b->qmu);
+}
+
+/* A subscription is closed and its handler has returned for good. */
+static void on_complete(void *closure)
+{
+    struct nats_box *b = closure;
+    pthread_mutex_lock(&b->qmu);
+    b->completed++;
+    pthread_cond_broadcast(&b->room);
+    pthread_mutex_unlock(&b->qmu);
+}
+
+/* Ends the subscriptions, waits until no handler can run any more, then
+ * frees the box with what it still holds. A handler that never ends
+ * (CLOSE_WAIT seconds) leaves the box allocated rather than freed under
+ * it. */
+static void box_free(struct nats_box *b)
+{
+    unsigned subs = 0;
+    pthread_mutex_lock(&b->qmu);
+    b->qclosing = 1;
+    pthread_cond_broadcast(&b->room);
+    pthread_cond_broadcast(&b->arrived);
+    pthread_mutex_unlock(&b->qmu);
+    for (int i = 0; i < NSUBJ_BANDS; i++)
+        if (b->sub[i]) {
+            subs++;
+            natsSubscription_Unsubscribe(b->sub[i]);
+        }
+    if (b->nc)
+        natsConnection_Close(b->nc); /* closes any subscription left */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += CLOSE_WAIT;
+    int timed_out = 0;
+    pthread_mutex_lock(&b->qmu);
+    while (b->completed < subs && !timed_out)
+        timed_out = pthread_cond_timedwait(&b->room, &b->qmu, &until) == ETIMEDOUT;
+    pthread_mutex_unlock(&b->qmu);
+    if (timed_out)
+        return;
+    for (int i = 0; i < NSUBJ_BANDS; i++) {
+        natsSubscription_Destroy(b->sub[i]);
+        for (; b->q[i].count; b->q[i].count--, b->q[i].head = (b->q[i].head + 1) % BAND_RING)
+            natsMsg_Destroy(b->q[i].ring[b->q[i].head]);
+    }
+    natsMsg_Destroy(b->held);
+    natsConnection_Destroy(b->nc);
+    pthread_cond_destroy(&b->arrived);
+    pthread_cond_destroy(&b->room);
+    pthread_mutex_destroy(&b->qmu);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
 static int nats_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
 {
     (void)o;
@@ -92,6 +184,17 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
         return -ENOMEM;
     handle_init(&b->base, &mbx__nats_transport, name, flags);
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->qmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->arrived, &ca);
+    pthread_cond_init(&b->room, &ca);
+    pthread_condattr_destroy(&ca);
+    for (unsigned i = 0; i < NSUBJ_BANDS; i++) {
+        b->q[i].b = b;
+        b->q[i].band = i;
+    }
     for (int i = 0; i < NSUBJ_BANDS && !r; i++)
         r = nsubj_subject(NATS_PREFIX, i, mbox, "h", b->subj[i], NSUBJ_MAX) < 0 ? -EINVAL : 0;
     if (!r) {
@@ -113,20 +216,19 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
         b->max_msg = natsConnection_GetMaxPayload(b->nc) - BRIDGE_HDR_ROOM;
     for (int i = 0; !r && (flags & MBX_RECV) && i < NSUBJ_BANDS; i++) {
         /* The queue group importing bridges form: the request subject. */
-        if (natsConnection_QueueSubscribeSync(&b->sub[i], b->nc, b->subj[i],
-                                              b->subj[NSUBJ_BANDS]) != NATS_OK)
+        if (natsConnection_QueueSubscribe(&b->sub[i], b->nc, b->subj[i], b->subj[NSUBJ_BANDS],
+                                          on_msg, &b->q[i]) != NATS_OK) {
+            b->sub[i] = NULL;
             r = -EIO;
-        else
+        } else {
+            natsSubscription_SetOnCompleteCB(b->sub[i], on_complete, b);
             natsSubscription_SetPendingLimits(b->sub[i], 65536, 256 << 20);
+        }
     }
     if (!r && (flags & MBX_RECV))
         r = nconn_errno(natsConnection_FlushTimeout(b->nc, 5000));
     if (r) {
-        for (int i = 0; i < NSUBJ_BANDS; i++)
-            natsSubscription_Destroy(b->sub[i]);
-        natsConnection_Destroy(b->nc);
-        pthread_mutex_destroy(&b->mu);
-        free(b);
+        box_free(b);
         return r;
     }
     *out = &b->base;
@@ -136,18 +238,18 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
 static void nats_close(struct mbx *m)
 {
     struct nats_box *b = nb(m);
-    natsMsg_Destroy(b->held);
-    for (int i = 0; i < NSUBJ_BANDS; i++)
-        natsSubscription_Destroy(b->sub[i]);
-    natsConnection_FlushTimeout(b->nc, 2000);
-    natsConnection_Destroy(b->nc);
-    pthread_mutex_destroy(&b->mu);
-    free(b);
+    if (b->nc)
+        natsConnection_FlushTimeout(b->nc, 2000);
+    box_free(b);
 }
 
+/* mbx_close under way: a waiting receive ends at once (-EBADF). */
 static void nats_wake(struct mbx *m)
 {
-    (void)m; /* a waiting receive looks at closing every RECV_SLICE ms */
+    struct nats_box *b = nb(m);
+    pthread_mutex_lock(&b->qmu);
+    pthread_cond_broadcast(&b->arrived);
+    pthread_mutex_unlock(&b->qmu);
 }
 
 static int nats_notsup_name(const char *name)
@@ -204,36 +306,48 @@ static int nats_send(struct mbx *m, const void *buf, size_t len, unsigned prio, 
     return nconn_errno(s);
 }
 
-/* The next message, the highest band first, waiting up to timeout. */
+/* The next message, the highest band first among those that arrived,
+ * waiting up to timeout (0: not at all, -1: without end). */
 static natsMsg *next(struct nats_box *b, int64_t timeout_ns, unsigned *band, int *err)
 {
-    int64_t deadline = timeout_ns < 0 ? -1 : mono_ms() + timeout_ns / 1000000;
+    struct timespec until;
+    if (timeout_ns > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + timeout_ns % 1000000000;
+        until.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+    }
+    natsMsg *msg = NULL;
+    int timed_out = 0;
+    pthread_mutex_lock(&b->qmu);
     for (;;) {
-        for (int k = NSUBJ_BANDS - 1; k >= 0; k--) {
-            int pending = 0;
-            natsMsg *msg = NULL;
-            if (natsSubscription_GetPending(b->sub[k], &pending, NULL) == NATS_OK && pending > 0 &&
-                natsSubscription_NextMsg(&msg, b->sub[k], 1) == NATS_OK) {
+        for (int k = NSUBJ_BANDS - 1; k >= 0 && !msg; k--) {
+            struct band_queue *q = &b->q[k];
+            if (q->count) {
+                msg = q->ring[q->head];
+                q->head = (q->head + 1) % BAND_RING;
+                q->count--;
                 *band = (unsigned)k;
-                return msg;
+                pthread_cond_broadcast(&b->room);
             }
         }
-        if (__atomic_load_n(&b->base.closing, __ATOMIC_SEQ_CST)) {
+        if (msg)
+            break;
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_SEQ_CST) || b->qclosing) {
             *err = -EBADF;
-            return NULL;
+            break;
         }
-        int64_t left = deadline < 0 ? RECV_SLICE : deadline - mono_ms();
-        if (left <= 0) {
+        if (timeout_ns == 0 || timed_out) {
             *err = timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
-            return NULL;
+            break;
         }
-        natsMsg *msg = NULL;
-        if (natsSubscription_NextMsg(&msg, b->sub[0], left < RECV_SLICE ? left : RECV_SLICE) ==
-            NATS_OK) {
-            *band = 0;
-            return msg;
-        }
+        if (timeout_ns < 0)
+            pthread_cond_wait(&b->arrived, &b->qmu);
+        else
+            timed_out = pthread_cond_timedwait(&b->arrived, &b->qmu, &until) == ETIMEDOUT;
     }
+    pthread_mutex_unlock(&b->qmu);
+    return msg;
 }
 
 static ssize_t nats_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *buf,

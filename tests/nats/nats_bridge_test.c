@@ -464,6 +464,90 @@ static void nats_names_reach_the_fleet(void **state)
     mbx_close(svc);
 }
 
+/* A receive waiting on a nats:// name, for one message. */
+struct waiting_recv {
+    mbx *box;
+    int started;
+    unsigned prio;
+    int64_t at; /* when it returned */
+    ssize_t got;
+};
+
+static void *waiting_recv_main(void *arg)
+{
+    struct waiting_recv *w = arg;
+    char buf[16];
+    mbx_msginfo info;
+    __atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
+    w->got = mbx_recv(w->box, buf, sizeof(buf), &info, 20 * SEC);
+    w->at = nh_now();
+    w->prio = info.priority;
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* How long a message of priority prio takes to a receive already waiting
+ * on name (median of 9). */
+static int64_t wake_latency(const char *name, unsigned prio)
+{
+    mbx *tx = NULL, *rx = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &tx), 0);
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &rx), 0);
+    int64_t took[9];
+    for (int i = 0; i < 9; i++) {
+        struct waiting_recv w = {rx, 0, 0, 0, 0};
+        pthread_t th;
+        pthread_create(&th, NULL, waiting_recv_main, &w);
+        while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST))
+            usleep(100);
+        usleep(2000); /* in its wait by now, most likely */
+        int64_t t0 = nh_now();
+        assert_int_equal(mbx_send(tx, "x", 1, prio, SEC), 0);
+        assert_int_equal(mbx_sync(tx), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(w.got, 1);
+        assert_int_equal(w.prio, prio);
+        took[i] = w.at - t0;
+    }
+    mbx_close(rx);
+    mbx_close(tx);
+    qsort(took, 9, sizeof(took[0]), cmp_i64);
+    return took[4];
+}
+
+/* A receive waiting on a nats:// name wakes for a message of any band as
+ * soon as for one of the lowest: it used to wait on the lowest band's
+ * subscription and look at the others every 10 ms. Compared with the
+ * lowest band in the same run, so a loaded machine slows both alike. */
+static void nats_receive_wakes_for_every_band(void **state)
+{
+    (void)state;
+    char name[128];
+    snprintf(name, sizeof(name), "%s/wake", url);
+    int64_t low = wake_latency(name, 0), high = wake_latency(name, 300);
+    if (getenv("NH_VERBOSE"))
+        fprintf(stderr, "median wake: band 0 %lld us, band 3 %lld us\n", (long long)low / 1000,
+                (long long)high / 1000);
+    assert_true(high < low + 4000000);
+    /* And mbx_close ends a waiting receive at once. */
+    mbx *rx = NULL;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &rx), 0);
+    struct waiting_recv w = {rx, 0, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, waiting_recv_main, &w);
+    while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST))
+        usleep(100);
+    usleep(2000);
+    assert_int_equal(mbx_close(rx), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(w.got, -EBADF);
+}
+
 int main(void)
 {
     nh_require();
@@ -476,6 +560,7 @@ int main(void)
         cmocka_unit_test_teardown(full_mailbox_slows_the_bridge, after_each),
         cmocka_unit_test_teardown(max_payload_is_respected, after_each),
         cmocka_unit_test_teardown(nats_names_reach_the_fleet, after_each),
+        cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
     };
     if (setup(NULL))
         return 1;
