@@ -23,9 +23,10 @@
 
 extern const struct mbx_transport mbx__nats_transport;
 
-#define NATS_PREFIX "mbx"
-#define BAND_RING   256 /* messages a band holds here; more wait in the client */
-#define CLOSE_WAIT  5   /* s: the longest close waits for the handlers to end */
+#define NATS_PREFIX  "mbx"
+#define BAND_RING    256 /* messages a band holds here; more wait in the client */
+#define CLOSE_WAIT   5   /* s: the longest close waits for the handlers to end */
+#define HIGHER_WAITS 20  /* ms a receive waits for a higher band's arrivals */
 
 struct nats_box;
 
@@ -59,6 +60,7 @@ struct nats_box {
     pthread_cond_t room;    /* a receive took one, or the handle closes */
     int qclosing;           /* close under way: handlers queue nothing more */
     unsigned completed;     /* subscriptions whose handler will not run again */
+    int untracked;          /* a subscription whose end cannot be known */
     struct band_queue q[NSUBJ_BANDS];
 };
 
@@ -128,8 +130,8 @@ static void on_complete(void *closure)
 
 /* Ends the subscriptions, waits until no handler can run any more, then
  * frees the box with what it still holds. A handler that never ends
- * (CLOSE_WAIT seconds) leaves the box allocated rather than freed under
- * it. */
+ * (CLOSE_WAIT seconds), or a subscription whose end cannot be known,
+ * leaves the box allocated rather than freed under it. */
 static void box_free(struct nats_box *b)
 {
     unsigned subs = 0;
@@ -148,7 +150,7 @@ static void box_free(struct nats_box *b)
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += CLOSE_WAIT;
-    int timed_out = 0;
+    int timed_out = b->untracked;
     pthread_mutex_lock(&b->qmu);
     while (b->completed < subs && !timed_out)
         timed_out = pthread_cond_timedwait(&b->room, &b->qmu, &until) == ETIMEDOUT;
@@ -221,7 +223,12 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
             b->sub[i] = NULL;
             r = -EIO;
         } else {
-            natsSubscription_SetOnCompleteCB(b->sub[i], on_complete, b);
+            /* Fails only for a subscription already closed, whose
+             * handler may still run: then the box is never freed. */
+            if (natsSubscription_SetOnCompleteCB(b->sub[i], on_complete, b) != NATS_OK) {
+                b->untracked = 1;
+                r = -EIO;
+            }
             natsSubscription_SetPendingLimits(b->sub[i], 65536, 256 << 20);
         }
     }
@@ -306,34 +313,77 @@ static int nats_send(struct mbx *m, const void *buf, size_t len, unsigned prio, 
     return nconn_errno(s);
 }
 
+/* The highest band with a message in the handle, or -1. */
+static int top_band(const struct nats_box *b)
+{
+    for (int k = NSUBJ_BANDS - 1; k >= 0; k--)
+        if (b->q[k].count)
+            return k;
+    return -1;
+}
+
+/* Whether a band above k has messages the client holds and its thread has
+ * not handed over yet (woken, it may not have run: a busy machine). */
+static int higher_arriving(const struct nats_box *b, int k)
+{
+    for (int j = k + 1; j < NSUBJ_BANDS; j++) {
+        int pending = 0;
+        if (b->sub[j] && natsSubscription_GetPending(b->sub[j], &pending, NULL) == NATS_OK &&
+            pending > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void ts_after(struct timespec *t, int64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, t);
+    int64_t n = t->tv_nsec + ns % 1000000000;
+    t->tv_sec += (time_t)(ns / 1000000000 + n / 1000000000);
+    t->tv_nsec = (long)(n % 1000000000);
+}
+
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* The next message, the highest band first among those that arrived,
- * waiting up to timeout (0: not at all, -1: without end). */
+ * waiting up to timeout (0: not at all, -1: without end). A receive that
+ * may wait lets a higher band's messages that the client holds come in
+ * first, for up to HIGHER_WAITS ms; one that may not takes what the
+ * handle has. */
 static natsMsg *next(struct nats_box *b, int64_t timeout_ns, unsigned *band, int *err)
 {
     struct timespec until;
-    if (timeout_ns > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + timeout_ns % 1000000000;
-        until.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
-    }
+    if (timeout_ns > 0)
+        ts_after(&until, timeout_ns);
     natsMsg *msg = NULL;
-    int timed_out = 0;
+    int timed_out = 0, higher_waits = 0;
     pthread_mutex_lock(&b->qmu);
     for (;;) {
-        for (int k = NSUBJ_BANDS - 1; k >= 0 && !msg; k--) {
-            struct band_queue *q = &b->q[k];
-            if (q->count) {
-                msg = q->ring[q->head];
-                q->head = (q->head + 1) % BAND_RING;
-                q->count--;
-                *band = (unsigned)k;
-                pthread_cond_broadcast(&b->room);
-            }
+        int k = top_band(b);
+        if (k >= 0 && timeout_ns != 0 && !timed_out && higher_waits < HIGHER_WAITS &&
+            higher_arriving(b, k)) {
+            struct timespec soon;
+            ts_after(&soon, 1000000);
+            higher_waits++;
+            int past = timeout_ns > 0 && ts_before(&until, &soon);
+            if (pthread_cond_timedwait(&b->arrived, &b->qmu, past ? &until : &soon) == ETIMEDOUT &&
+                past)
+                timed_out = 1; /* then takes band k */
+            continue;
         }
-        if (msg)
+        if (k >= 0) {
+            struct band_queue *q = &b->q[k];
+            msg = q->ring[q->head];
+            q->head = (q->head + 1) % BAND_RING;
+            if (q->count-- == BAND_RING)
+                pthread_cond_broadcast(&b->room); /* its handler may wait */
+            *band = (unsigned)k;
             break;
-        if (__atomic_load_n(&b->base.closing, __ATOMIC_SEQ_CST) || b->qclosing) {
+        }
+        if (__atomic_load_n(&b->base.closing, __ATOMIC_SEQ_CST)) {
             *err = -EBADF;
             break;
         }
