@@ -2,9 +2,12 @@
  * in the three wait modes (default spin-then-sleep, always sleep, always
  * spin). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mech_mbx.h"
@@ -14,6 +17,10 @@ void mbxb_teardown(struct chan *c)
     struct mbxb_priv *s = c->priv;
     if (!s)
         return;
+    if (s->busy > 0) {
+        kill(s->busy, SIGKILL);
+        waitpid(s->busy, NULL, 0);
+    }
     for (int i = 0; i < 2; i++)
         if (s->name[i][0])
             mbx_unlink(s->name[i]);
@@ -96,6 +103,32 @@ static int setup_deep(struct chan *c, char *why, size_t whylen)
 {
     size_t n = (64 * 1024) / (c->p.size ? c->p.size : 1);
     return setup_with(c, n < 64 ? 64 : n > 1024 ? 1024 : (uint32_t)n, why, whylen);
+}
+
+/* The default mailboxes, with another program keeping a CPU busy the
+ * while: a busy loop at nice 10 (a background job), which dies with the
+ * benchmark. */
+static int setup_busy(struct chan *c, char *why, size_t whylen)
+{
+    int rc = setup_with(c, 0, why, whylen);
+    if (rc < 0)
+        return rc;
+    struct mbxb_priv *s = c->priv;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        if (nice(10) < 0)
+            _exit(1);
+        for (volatile unsigned long n = 0;; n++)
+            ;
+    }
+    s->busy = pid;
+    return 0;
 }
 
 static int open_set(const char *name, int flags, int64_t spin, mbx **out)
@@ -182,5 +215,9 @@ MBX_ROW(mech_mbx_deep, "mbx-deep", "mbx (deep)", MBXB_SPIN_DEFAULT, FANIN_YES, s
         "mbx_send/mbx_recv, default wait, capacity for a pipe's 64 KiB (1024 x 64 B)");
 MBX_ROW(mech_mbx_sleep, "mbx-sleep", "mbx (sleep)", 0, FANIN_FULL_ONLY, mbxb_setup,
         "mbx_send/mbx_recv, always sleep at once (mbx_set_spin 0)");
+MBX_ROW(mech_mbx_busy, "mbx-busy", "mbx (busy CPU beside)", MBXB_SPIN_DEFAULT, FANIN_FULL_ONLY,
+        setup_busy,
+        "mbx_send/mbx_recv, default wait, while a busy loop at nice 10 (a background job) "
+        "keeps a CPU busy");
 MBX_ROW(mech_mbx_spin, "mbx-spin", "mbx (spin)", MBX_FOREVER, FANIN_FULL_ONLY, mbxb_setup,
         "mbx_send/mbx_recv, always spin (mbx_set_spin MBX_FOREVER)");

@@ -4,6 +4,7 @@
 #define BENCH_MECH_MBX_H
 
 #include <mbx.h>
+#include <sys/types.h>
 
 #include "mech.h"
 
@@ -17,6 +18,7 @@ struct mbxb_priv {
      * receive descriptor, and (once a send found no room) on `out`'s send
      * descriptor; -1 when not made. */
     int ep_recv, ep_send;
+    pid_t busy; /* the busy row's busy loop, or 0 */
 };
 
 int mbxb_setup(struct chan *c, char *why, size_t whylen);

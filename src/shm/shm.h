@@ -44,6 +44,8 @@ struct shm_box {
     /* Bytes of the last message received by copy through this handle
      * (handle_ctx's sized spin). Atomic: threads may share the handle. */
     uint64_t last_len;
+    /* Its recent spins, for wait_change (struct wait_cfg). Atomic. */
+    uint32_t spins;
 };
 
 /* The local handle behind m (which must be one). */

@@ -37,7 +37,7 @@ struct mb_ctx handle_ctx(struct shm_box *b)
     struct mb_ctx c = {
         .s = &b->seg,
         .box = b,
-        .wait = {spin, b->poll_ns, &b->base.closing},
+        .wait = {spin, b->poll_ns, &b->base.closing, &b->spins},
         .pid = ident_id(me),
         .uid = b->uid,
         .who = me,

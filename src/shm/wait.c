@@ -58,6 +58,68 @@ static int64_t nap_for(const struct mb_ctx *c, const struct wait_for *w, int64_t
     return left >= 0 && left < nap ? left : nap;
 }
 
+/* Spinning only pays while the process that will end the wait runs on
+ * another CPU. When both share one (another program keeps the other CPU
+ * busy, and a wake-up put the peer beside us), a spin only keeps the peer
+ * from running until it gives up: on a 2-CPU machine with one busy loop
+ * beside it, a 64 B round trip took 47 us (two 20 us spins) instead of
+ * 0.55. So a handle whose spins missed MISSES_TO_PROBE times in a row
+ * spins only briefly (PROBE_TIMES what its spins took when they hit, at
+ * least PROBE_MIN_NS), and every RETEST_EVERY-th wait whole again, which
+ * a peer running beside us again turns back into hits. Measured there:
+ * 47 -> 4.4-5 us, and no change on an idle machine.
+ *
+ * The handle's record of its spins (one word, struct wait_cfg):
+ *   bits 0-7    spins in a row that missed (saturating)
+ *   bits 8-15   short spins since the last whole one
+ *   bits 16-31  how long a spin that hit took, a moving average, in
+ *               units of 64 ns */
+#define MISSES_TO_PROBE 4
+#define PROBE_MIN_NS    1000
+#define PROBE_TIMES     4
+#define RETEST_EVERY    8
+#define SR_MISSES(r)    ((r)&0xffu)
+#define SR_SHORT(r)     (((r) >> 8) & 0xffu)
+#define SR_HIT(r)       ((int64_t)((r) >> 16) * 64)
+
+/* The spin budget of this wait: the handle's, or, while its recent spins
+ * missed, a short one. */
+static int64_t spin_budget(const struct wait_cfg *cfg, int64_t spin_ns)
+{
+    if (spin_ns <= 0 || !cfg->spins)
+        return spin_ns;
+    uint32_t r = __atomic_load_n(cfg->spins, __ATOMIC_RELAXED);
+    if (SR_MISSES(r) < MISSES_TO_PROBE)
+        return spin_ns;
+    /* Now and then a whole spin again: the peer may run beside us again. */
+    uint32_t n = (SR_SHORT(r) + 1) & 0xffu;
+    __atomic_store_n(cfg->spins, (r & ~0xff00u) | n << 8, __ATOMIC_RELAXED);
+    if (n % RETEST_EVERY == 0)
+        return spin_ns;
+    int64_t probe = SR_HIT(r) * PROBE_TIMES;
+    if (probe < PROBE_MIN_NS)
+        probe = PROBE_MIN_NS;
+    return probe < spin_ns ? probe : spin_ns;
+}
+
+/* After a spin of took ns: hit (what it waited for came) or missed (it
+ * had to sleep). */
+static void spin_record(const struct wait_cfg *cfg, int hit, int64_t took)
+{
+    if (!cfg->spins)
+        return;
+    uint32_t r = __atomic_load_n(cfg->spins, __ATOMIC_RELAXED), v;
+    if (hit) {
+        int64_t avg = SR_HIT(r), t = took < (0xffffll * 64) ? took : 0xffffll * 64;
+        avg += (t - avg) / 4;
+        v = (uint32_t)(avg / 64) << 16;
+    } else {
+        v = SR_MISSES(r) < 0xff ? r + 1 : r;
+    }
+    if (v != r)
+        __atomic_store_n(cfg->spins, v, __ATOMIC_RELAXED);
+}
+
 int wait_change(const struct mb_ctx *c, const struct wait_for *w)
 {
     const struct seg *s = c->s;
@@ -67,11 +129,15 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     int64_t spin_ns = cfg->spin_ns;
     if (spin_ns > 0 && sleepers_any(w->waiters))
         spin_ns = 0;
+    spin_ns = spin_budget(cfg, spin_ns);
     if (spin_ns != 0) {
         int64_t start = clock_now_ns(), looked = start;
         for (unsigned i = 1;; i++) {
-            if (moved(s, w))
+            if (moved(s, w)) {
+                if (spin_ns > 0)
+                    spin_record(cfg, 1, i < 16 ? 0 : clock_now_ns() - start);
                 return 0;
+            }
             spin_step();
             if (i % 16)
                 continue;
@@ -80,8 +146,10 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
             int64_t now = clock_now_ns();
             if (w->deadline >= 0 && now >= w->deadline)
                 return -ETIMEDOUT;
-            if (spin_ns > 0 && now - start >= spin_ns)
+            if (spin_ns > 0 && now - start >= spin_ns) {
+                spin_record(cfg, 0, 0);
                 break;
+            }
             /* A process spinning without end still notices what nobody
              * signals: a dead peer, a repair, an owner's death. */
             if (now - looked >= LOOK_NS) {

@@ -31,6 +31,9 @@ struct wait_cfg {
     int64_t spin_ns;
     int64_t poll_ns;
     const uint32_t *closing;
+    /* The handle's record of its recent spins (wait.c's spin_record), or
+     * NULL: none kept. */
+    uint32_t *spins;
 };
 
 /* Returns 1 when the handle behind cfg is being closed. */
