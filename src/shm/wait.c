@@ -82,9 +82,7 @@ static int64_t nap_for(const struct mb_ctx *c, const struct wait_for *w, int64_t
 #define SR_SHORT(r)     (((r) >> 8) & 0xffu)
 #define SR_HIT(r)       ((int64_t)((r) >> 16) * 64)
 
-/* The spin budget of this wait: the handle's, or, while its recent spins
- * missed, a short one. */
-static int64_t spin_budget(const struct wait_cfg *cfg, int64_t spin_ns)
+int64_t wait_spin_budget(const struct wait_cfg *cfg, int64_t spin_ns)
 {
     if (spin_ns <= 0 || !cfg->spins)
         return spin_ns;
@@ -102,9 +100,7 @@ static int64_t spin_budget(const struct wait_cfg *cfg, int64_t spin_ns)
     return probe < spin_ns ? probe : spin_ns;
 }
 
-/* After a spin of took ns: hit (what it waited for came) or missed (it
- * had to sleep). */
-static void spin_record(const struct wait_cfg *cfg, int hit, int64_t took)
+void wait_spin_record(const struct wait_cfg *cfg, int hit, int64_t took)
 {
     if (!cfg->spins)
         return;
@@ -112,7 +108,7 @@ static void spin_record(const struct wait_cfg *cfg, int hit, int64_t took)
     if (hit) {
         int64_t avg = SR_HIT(r), t = took < (0xffffll * 64) ? took : 0xffffll * 64;
         avg += (t - avg) / 4;
-        v = (uint32_t)(avg / 64) << 16;
+        v = (uint32_t)((avg + 32) / 64) << 16; /* rounded: truncating stalls low */
     } else {
         v = SR_MISSES(r) < 0xff ? r + 1 : r;
     }
@@ -129,13 +125,13 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     int64_t spin_ns = cfg->spin_ns;
     if (spin_ns > 0 && sleepers_any(w->waiters))
         spin_ns = 0;
-    spin_ns = spin_budget(cfg, spin_ns);
+    spin_ns = wait_spin_budget(cfg, spin_ns);
     if (spin_ns != 0) {
         int64_t start = clock_now_ns(), looked = start;
         for (unsigned i = 1;; i++) {
             if (moved(s, w)) {
                 if (spin_ns > 0)
-                    spin_record(cfg, 1, i < 16 ? 0 : clock_now_ns() - start);
+                    wait_spin_record(cfg, 1, i < 16 ? 0 : clock_now_ns() - start);
                 return 0;
             }
             spin_step();
@@ -147,7 +143,7 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
             if (w->deadline >= 0 && now >= w->deadline)
                 return -ETIMEDOUT;
             if (spin_ns > 0 && now - start >= spin_ns) {
-                spin_record(cfg, 0, 0);
+                wait_spin_record(cfg, 0, 0);
                 break;
             }
             /* A process spinning without end still notices what nobody

@@ -31,7 +31,7 @@ struct wait_cfg {
     int64_t spin_ns;
     int64_t poll_ns;
     const uint32_t *closing;
-    /* The handle's record of its recent spins (wait.c's spin_record), or
+    /* The handle's record of its recent spins (wait_spin_record), or
      * NULL: none kept. */
     uint32_t *spins;
 };
@@ -69,6 +69,16 @@ struct wait_for {
  * -ETIMEDOUT, -EINTR, -EBADF (the handle is being closed), or the error of
  * c's poll hook. */
 int wait_change(const struct mb_ctx *c, const struct wait_for *w);
+
+/* The spin budget of a wait whose handle spins spin_ns: that, or, while
+ * the handle's last spins all missed, a short one (wait.c says why and
+ * how long); now and then the whole budget again. MBX_FOREVER and 0 are
+ * kept. Updates cfg->spins. */
+int64_t wait_spin_budget(const struct wait_cfg *cfg, int64_t spin_ns);
+
+/* Records in cfg->spins how a spin ended: hit (what it waited for came,
+ * after took ns) or missed (it had to sleep). */
+void wait_spin_record(const struct wait_cfg *cfg, int hit, int64_t took);
 
 /* Spins (no sleep, no deadline) until *watch moves off seen, the mailbox
  * is removed or the handle closing, for at most spin_ns. Returns 1 when
