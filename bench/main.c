@@ -125,7 +125,7 @@ static void choose(struct results *res, const struct options *o)
         bool wanted = o->nonly == 0;
         for (size_t k = 0; k < o->nonly; k++)
             wanted = wanted || o->only[k] == mech_all[i];
-        if (wanted)
+        if (wanted && res->nrows < RESULTS_ROWS_MAX)
             res->rows[res->nrows++].mech = mech_all[i];
     }
 }
@@ -180,6 +180,11 @@ static int write_outputs(const char *out, const struct results *res)
 
 int main(int argc, char **argv)
 {
+    if (mech_count > RESULTS_ROWS_MAX) {
+        fprintf(stderr, "mbx-bench: %zu mechanisms, room for %d rows (RESULTS_ROWS_MAX)\n",
+                mech_count, RESULTS_ROWS_MAX);
+        return 2;
+    }
     struct options o;
     if (options_parse(argc, argv, &o) < 0)
         return 2;

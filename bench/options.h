@@ -12,7 +12,7 @@
 struct options {
     bool full, pin, help;
     const char *out;
-    const struct mech *only[32]; /* nonly of them; none: all */
+    const struct mech *only[64]; /* nonly of them; none: all */
     size_t nonly;
     /* --internal-run MECH SIZE ROUNDTRIPS: one ping-pong for perf to count */
     const struct mech *internal;

@@ -107,7 +107,7 @@ static void handle_records_its_spins(void **state)
     char buf[8];
     /* 200 ms: far past the 20 us spin, so the spin ends by missing. */
     assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 200000000), -ETIMEDOUT);
-    assert_int_equal(b->spins & 0xff, 1);
+    assert_true((b->spins & 0xff) >= 1); /* more if the sleep was cut short */
     mbx_close(m);
     mbx_unlink("record");
 }
