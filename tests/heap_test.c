@@ -14,7 +14,7 @@ static uint32_t closing;
 
 static struct mb_ctx ctx(void)
 {
-    struct mb_ctx c = {.s = &f.s, .wait = {0, 0, &closing}, .who = ident_self()};
+    struct mb_ctx c = {.s = &f.s, .wait = {0, 0, &closing, NULL}, .who = ident_self()};
     c.pid = ident_id(c.who);
     return c;
 }

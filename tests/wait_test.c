@@ -17,7 +17,7 @@ static uint32_t closing;
 
 static struct mb_ctx ctx(int64_t spin_ns)
 {
-    struct mb_ctx c = {.s = &f.s, .wait = {spin_ns, 0, &closing}};
+    struct mb_ctx c = {.s = &f.s, .wait = {spin_ns, 0, &closing, NULL}};
     return c;
 }
 
