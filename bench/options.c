@@ -96,7 +96,8 @@ static const char method[] =
     "                  iox-roudi (Debian: libiceoryx-binding-c-dev, iceoryx)\n"
     "Below the table: aggregate msg/s by number of senders, loaned round trips\n"
     "by size, memory before the first message (with the iceoryx rows), failure\n"
-    "detection, and issues 5's, 6's and 15's targets for mbx, each met or missed.\n"
+    "detection, and the targets of issues 5, 6, 14, 15, 16, 17 and 18 for mbx,\n"
+    "each met or missed.\n"
     "\n"
     "Mechanisms (names for --only):\n";
 

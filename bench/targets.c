@@ -150,6 +150,46 @@ static void oneway_latency(FILE *f, const struct results *res)
     fprintf(f, " (medians); iceoryx2 publishes 92-326 ns on an i7-13700H, another machine\n");
 }
 
+/* target() for a ratio of two rows' one-way rates at 64 B. */
+static void rate_ratio(FILE *f, const char *what, const struct row *a, const struct row *b,
+                       double want)
+{
+    char d[200], x[24], y[24];
+    rate_str(x, sizeof(x), a->rate[0].msgs_per_s);
+    rate_str(y, sizeof(y), b->rate[0].msgs_per_s);
+    snprintf(d, sizeof(d), "%s %s msg/s, %s %s msg/s", mech_label(a->mech), x, mech_label(b->mech),
+             y);
+    target(f, what, a->rate[0].msgs_per_s / b->rate[0].msgs_per_s, want, true, d);
+}
+
+/* Issues 14 (the pollable descriptor), 16 (the NATS bridge) and 17 (the
+ * POSIX queues' shim): one line each, when the run has both rows. */
+static void issues_14_16_17(FILE *f, const struct results *res)
+{
+    const struct row *ep = results_row(res, "mbx-epoll"), *kl = best_kernel(res, false);
+    const struct row *nats = results_row(res, "nats"), *bridge = results_row(res, "mbx-nats");
+    const struct row *mq = results_row(res, "posixmq"), *shim = results_row(res, "posixmq-mbx");
+    char d[200];
+    if (ep && kl && ep->lat[0].ok) {
+        fprintf(f, "\nissue 14 target at 64 B (both sides in epoll_wait):\n");
+        snprintf(d, sizeof(d), "mbx (epoll) %.2f us, %s %.2f us", ep->lat[0].median_ns / 1e3,
+                 mech_label(kl->mech), kl->lat[0].median_ns / 1e3);
+        target(f, "round trip: best kernel / mbx (epoll)",
+               kl->lat[0].median_ns / ep->lat[0].median_ns, 5, true, d);
+    }
+    if (nats && bridge && nats->rate[0].ok && bridge->rate[0].ok) {
+        fprintf(f, "\nissue 16 target at 64 B:\n");
+        rate_ratio(f, "one-way: NATS bridge / plain libnats", bridge, nats, 0.8);
+    }
+    if (mq && shim && mq->lat[0].ok && shim->lat[0].ok) {
+        fprintf(f, "\nissue 17 target at 64 B:\n");
+        snprintf(d, sizeof(d), "via libmbx-mq %.2f us, posixmq %.2f us",
+                 shim->lat[0].median_ns / 1e3, mq->lat[0].median_ns / 1e3);
+        target(f, "round trip: posixmq / via libmbx-mq",
+               mq->lat[0].median_ns / shim->lat[0].median_ns, 10, true, d);
+    }
+}
+
 void targets_print(FILE *f, const struct results *res)
 {
     const struct row *mbx = results_row(res, "mbx"), *spin = results_row(res, "mbx-spin");
@@ -200,5 +240,6 @@ void targets_print(FILE *f, const struct results *res)
                d);
     }
     issue18(f, res);
+    issues_14_16_17(f, res);
     oneway_latency(f, res);
 }
