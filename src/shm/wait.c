@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 
 /* Sleep in slices at most this long even without a deadline: a relative
  * futex timeout is what makes a signal handler end the wait with EINTR,
@@ -157,6 +158,22 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
                     return r;
             }
         }
+    }
+    /* A sender about to sleep for room while other senders sleep on the
+     * same mailbox gives its CPU up once first. With more senders than
+     * CPUs (fan-in), the receiver or another sender then runs in its place
+     * and the ring drains and fills again with no wake-up system call; on
+     * a CPU of its own the call returns at once. Measured (2 CPUs, default
+     * mailbox of 64 slots, benchmark runs alternated): 16 senders into one
+     * receiver 3.2-4.5M -> 11.4-12.1M msg/s, 8 senders 3.9-5.3M ->
+     * 11.1-11.6M. Only beside sleeping senders: a lone sender that yielded
+     * gave its turn to a busy program beside it (one-way 1.9-6.3M ->
+     * 0.4-1.8M msg/s). Receivers never: a yield in every wait cost fan-in
+     * and the NATS bridge more than it gained. */
+    if (w->waiters == &s->hdr->hot.send_waiters && sleepers_any(w->waiters)) {
+        sched_yield();
+        if (moved(s, w))
+            return 0;
     }
     if (w->look && w->look(w->arg))
         return 0;

@@ -1,0 +1,141 @@
+/* A sender about to sleep for room gives its CPU up once first, but only
+ * while other senders sleep on the same mailbox (fan-in with more senders
+ * than CPUs): a lone sender, or a receiver, goes straight to sleep, so a
+ * program beside it that keeps a CPU busy does not get the sender's turn
+ * (shm/wait.c). This program's own sched_yield counts the calls the test
+ * thread makes. */
+#include "test_box.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_t counted;
+static int counting;
+static int yields;
+
+int sched_yield(void)
+{
+    if (__atomic_load_n(&counting, __ATOMIC_ACQUIRE) && pthread_equal(pthread_self(), counted))
+        yields++;
+    return (int)syscall(SYS_sched_yield);
+}
+
+static void count_from_here(void)
+{
+    yields = 0;
+    counted = pthread_self();
+    __atomic_store_n(&counting, 1, __ATOMIC_RELEASE);
+}
+
+static int counted_yields(void)
+{
+    __atomic_store_n(&counting, 0, __ATOMIC_RELEASE);
+    return yields;
+}
+
+/* A full mailbox of one slot, of the kind asked for, whose handle sleeps
+ * at once when it waits. */
+static mbx *full_box(const char *name, uint32_t kind)
+{
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = kind;
+    o.attr.capacity = 1;
+    o.attr.max_msg_size = 64;
+    mbx *m;
+    mbx_unlink(name);
+    assert_int_equal(mbx_open_opts(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &o, &m), 0);
+    assert_int_equal(mbx_set_spin(m, 0), 0);
+    assert_int_equal(mbx_send(m, "x", 1, 0, MBX_NONBLOCK), 0);
+    return m;
+}
+
+static uint32_t senders_asleep(mbx *m)
+{
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    return st.senders_waiting;
+}
+
+struct sleeper {
+    const char *name;
+    int result;
+};
+
+/* Sends one message through a handle of its own, waiting as long as it
+ * takes. */
+static void *send_forever(void *arg)
+{
+    struct sleeper *sl = arg;
+    mbx *m;
+    sl->result = mbx_open(sl->name, MBX_SEND, NULL, &m);
+    if (sl->result == 0) {
+        mbx_set_spin(m, 0);
+        sl->result = mbx_send(m, "y", 1, 0, MBX_FOREVER);
+        mbx_close(m);
+    }
+    return NULL;
+}
+
+static void yields_only_beside_sleeping_senders(uint32_t kind)
+{
+    mbx *m = full_box("crowd", kind);
+    char buf[64];
+
+    /* Alone: straight to sleep, no yield. */
+    count_from_here();
+    assert_int_equal(mbx_send(m, "z", 1, 0, 20000000), -ETIMEDOUT);
+    assert_int_equal(counted_yields(), 0);
+
+    /* A receiver never yields. */
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    count_from_here();
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 20000000), -ETIMEDOUT);
+    assert_int_equal(counted_yields(), 0);
+
+    /* Another sender asleep on the full mailbox: a yield before each sleep
+     * (a ring's sleeps are cut into 10 ms looks for a dead slot holder). */
+    assert_int_equal(mbx_send(m, "x", 1, 0, MBX_NONBLOCK), 0);
+    struct sleeper sl = {"crowd", -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_forever, &sl), 0);
+    for (int i = 0; i < 5000 && senders_asleep(m) == 0; i++)
+        usleep(1000);
+    assert_int_equal(senders_asleep(m), 1);
+    count_from_here();
+    assert_int_equal(mbx_send(m, "z", 1, 0, 20000000), -ETIMEDOUT);
+    int n = counted_yields();
+    assert_true(n >= 1 && n <= 3);
+
+    /* The sleeper's message goes in once there is room; nothing is lost. */
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sl.result, 0);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(buf[0], 'y');
+    mbx_close(m);
+    mbx_unlink("crowd");
+}
+
+static void ring_senders_yield_beside_sleepers(void **state)
+{
+    (void)state;
+    yields_only_beside_sleeping_senders(MBX_KIND_RING);
+}
+
+static void heap_senders_yield_beside_sleepers(void **state)
+{
+    (void)state;
+    yields_only_beside_sleeping_senders(MBX_KIND_HEAP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ring_senders_yield_beside_sleepers),
+        cmocka_unit_test(heap_senders_yield_beside_sleepers),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
