@@ -1,10 +1,19 @@
-/* A sender about to sleep for room gives its CPU up once first, but only
- * while other senders sleep on the same mailbox (fan-in with more senders
- * than CPUs): a lone sender, or a receiver, goes straight to sleep, so a
- * program beside it that keeps a CPU busy does not get the sender's turn
+/* How a sender waits for room in a full mailbox.
+ *
+ * About to sleep, it gives its CPU up once first, but only while other
+ * senders sleep on the same mailbox (fan-in with more senders than CPUs):
+ * a lone sender, or a receiver, goes straight to sleep, so a program
+ * beside it that keeps a CPU busy does not get the sender's turn
  * (shm/wait.c). This program's own sched_yield counts the calls the test
- * thread makes. */
+ * thread makes.
+ *
+ * Spinning on a full ring, it takes the next slot only once the receivers
+ * freed half the ring, so that the two sides do not fight over one slot's
+ * line (shm/ring/ring.c's wait_for_half), and the call's deadline bounds
+ * that spin. */
 #include "test_box.h"
+
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -131,11 +140,92 @@ static void heap_senders_yield_beside_sleepers(void **state)
     yields_only_beside_sleeping_senders(MBX_KIND_HEAP);
 }
 
+static uint32_t queued(mbx *m)
+{
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    return st.count;
+}
+
+struct spinner {
+    const char *name;
+    int64_t timeout_ns;
+    int result;
+};
+
+/* Sends one message through a handle of its own that spins for 5 s
+ * before it sleeps. */
+static void *send_spinning(void *arg)
+{
+    struct spinner *sp = arg;
+    mbx *m;
+    sp->result = mbx_open(sp->name, MBX_SEND, NULL, &m);
+    if (sp->result == 0) {
+        mbx_set_spin(m, 5000000000ll);
+        sp->result = mbx_send(m, "s", 1, 0, sp->timeout_ns);
+        mbx_close(m);
+    }
+    return NULL;
+}
+
+/* A ring of 8 slots, full: a spinning sender stays off while fewer than
+ * four slots are free, then sends. */
+static void spinning_sender_waits_for_half_the_ring(void **state)
+{
+    (void)state;
+    mbx *m = test_box("half", 8, 64, 0);
+    char buf[64];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
+    struct spinner sp = {"half", MBX_FOREVER, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_spinning, &sp), 0);
+    usleep(20000); /* the sender spins on the full ring by now, or soon */
+    for (int freed = 1; freed <= 3; freed++) {
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+        usleep(30000);
+        /* Had it taken the first free slot, it would be back to 8 - freed + 1. */
+        assert_int_equal(queued(m), 8 - freed);
+    }
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sp.result, 0);
+    assert_int_equal(queued(m), 5);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(buf[0], 's');
+    mbx_close(m);
+    mbx_unlink("half");
+}
+
+/* The spin for half the ring ends at the call's deadline, however long
+ * the handle would spin. */
+static void half_ring_spin_keeps_the_deadline(void **state)
+{
+    (void)state;
+    mbx *m = test_box("halfdl", 8, 64, 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
+    struct spinner sp = {"halfdl", 30000000, -1};
+    int64_t start = clock_now_ns();
+    send_spinning(&sp);
+    int64_t took = clock_now_ns() - start;
+    assert_int_equal(sp.result, -ETIMEDOUT);
+    /* 30 ms asked; a 5 s spin would show. Generous for a loaded machine. */
+    assert_true(took < 2500000000ll);
+    assert_int_equal(queued(m), 8);
+    mbx_close(m);
+    mbx_unlink("halfdl");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ring_senders_yield_beside_sleepers),
         cmocka_unit_test(heap_senders_yield_beside_sleepers),
+        cmocka_unit_test(spinning_sender_waits_for_half_the_ring),
+        cmocka_unit_test(half_ring_spin_keeps_the_deadline),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
