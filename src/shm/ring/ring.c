@@ -68,6 +68,36 @@ static void prefetch_for_write(const struct seg *s, const struct ring_slot *next
         prefetch_write(p + off);
 }
 
+/* A receiver that keeps finding messages waiting (TAKE_STREAK takes in a
+ * row without waiting) is behind its senders: it asks for the slot
+ * TAKE_AHEAD positions on (header for writing, as its take will write it;
+ * the payload's first line for reading), so that slot's lines come from the
+ * senders' CPU while it copies out the messages before it, instead of one
+ * miss after another. Only in rings of TAKE_AHEAD_MIN_SLOTS or more, where
+ * that slot lies well behind the senders' tail. Measured (2 CPUs, 64 B,
+ * 1.2 s runs): one sender into a default mailbox 12.3-13.0M -> 21.6-23.5M
+ * msg/s, 16 senders 9.5-11.8M -> 13.2-15.0M; the benchmark's one-way row
+ * 12.8-13.1M -> 19.0-20.0M. Closer prefetches (4 ahead) cost fan-in (16
+ * senders 7.4-9.1M); the streak keeps round trips, where the receiver
+ * waits for every message, as they were (0.56-0.59 us at 64 B). Nothing
+ * but the benchmark sees it: a prefetch never faults and changes no
+ * state. */
+#define TAKE_AHEAD           8
+#define TAKE_STREAK          8
+#define TAKE_AHEAD_MIN_SLOTS 32
+
+/* Takes this thread made on a first look, without waiting, in a row. */
+static MBX_TLS unsigned takes_in_a_row;
+
+static void prefetch_ahead(const struct seg *s, uint64_t h)
+{
+    if (++takes_in_a_row < TAKE_STREAK || s->ring_slots < TAKE_AHEAD_MIN_SLOTS)
+        return;
+    const struct ring_slot *next = ring_slot_at(s, h + TAKE_AHEAD);
+    prefetch_write(next);
+    __builtin_prefetch(ring_payload(s, next), 0, 3);
+}
+
 /* A slot a waiter keeps an eye on: its holder may have died, or (for a
  * sender wanting position want) may hold it for long. */
 struct stuck {
@@ -558,6 +588,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
     unsigned budget = 0;
     sends_in_a_row = 0;
     uint64_t busy_w = 0; /* the busy head's word we last spun on */
+    int first_look = 1;  /* no wait yet in this call */
     for (;;) {
         if (seg_removed(s))
             return -EIDRM;
@@ -579,8 +610,11 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                 ssize_t got = take(c, sl, h, w, buf, cap, info, lend);
                 if (got == RETRY)
                     continue;
-                if (got >= 0)
+                if (got >= 0) {
                     ring_advance(&ctl->head, h);
+                    if (first_look)
+                        prefetch_ahead(s, h);
+                }
                 return got;
             }
             /* The head's slot moved on since ring_settle_head looked at it
@@ -633,6 +667,8 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
                 continue;
             return -EAGAIN;
         }
+        first_look = 0;
+        takes_in_a_row = 0;
         int r = ring_wait(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters,
                           clock_deadline_now(&deadline, timeout_ns), &stuck);
         if (r)
