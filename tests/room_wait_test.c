@@ -14,6 +14,7 @@
 #include "test_box.h"
 
 #include "platform/platform.h"
+#include "shm/shm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -219,6 +220,29 @@ static void half_ring_spin_keeps_the_deadline(void **state)
     mbx_unlink("halfdl");
 }
 
+/* A spin for half the ring that missed is the wait's only spin: the wait
+ * for the slot then sleeps at once. Read from the handle's record of its
+ * spins (shm/wait.c), where every spin that missed counts one. */
+static void missed_half_spin_is_not_spun_twice(void **state)
+{
+    (void)state;
+    mbx *m = test_box("once", 8, 64, 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
+    mbx *s;
+    assert_int_equal(mbx_open("once", MBX_SEND, NULL, &s), 0);
+    assert_int_equal(mbx_set_spin(s, 2000000), 0);
+    struct shm_box *b = shm_box_of(s);
+    assert_int_equal(b->spins & 0xff, 0);
+    /* 8 ms: one sleep after the 2 ms spin (sleeps on a full ring last up
+     * to 10 ms before the sender looks again). */
+    assert_int_equal(mbx_send(s, "s", 1, 0, 8000000), -ETIMEDOUT);
+    assert_int_equal(b->spins & 0xff, 1);
+    mbx_close(s);
+    mbx_close(m);
+    mbx_unlink("once");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +250,7 @@ int main(void)
         cmocka_unit_test(heap_senders_yield_beside_sleepers),
         cmocka_unit_test(spinning_sender_waits_for_half_the_ring),
         cmocka_unit_test(half_ring_spin_keeps_the_deadline),
+        cmocka_unit_test(missed_half_spin_is_not_spun_twice),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -234,6 +234,8 @@ static void pass_room_on(const struct seg *s, uint64_t t)
  * slots to be worth waiting for). */
 #define HALF_WAIT_MIN_SLOTS 8
 
+enum { HALF_NONE, HALF_HIT, HALF_MISSED };
+
 /* A sender that found position t still holding the last lap's message
  * (full) spins, before it waits for that slot, until the receivers have
  * freed half the ring: while a sender takes each slot the moment it frees,
@@ -248,7 +250,11 @@ static void pass_room_on(const struct seg *s, uint64_t t)
  * ring did less (11.6-12.1M at 64 slots).
  * Only a spin, within the handle's spin budget (wait.c) and the call's
  * deadline; not while other senders sleep for room (they go first); after
- * it the usual wait for slot t. Returns 1 when it spun. Kept out of
+ * it the usual wait for slot t, without a second spin when this one
+ * missed: two spins per wait took the CPU a relay beside it needed (the
+ * benchmark's NATS bridge row, one-way: 0.57-0.81M msg/s before, 0.48-0.65M
+ * with two spins, 0.57-0.78M with one).
+ * Returns HALF_NONE when it did not spin, HALF_HIT, or HALF_MISSED. Kept out of
  * ring_claim: in its loop, this code slowed the claims of loans, which
  * never wait (loaned one-way 11-15M -> 8.6-9.7M msg/s). */
 static __attribute__((noinline)) int wait_for_half(const struct mb_ctx *c, uint64_t t,
@@ -258,37 +264,42 @@ static __attribute__((noinline)) int wait_for_half(const struct mb_ctx *c, uint6
     uint64_t lap = s->ring_slots, far = t + lap / 2 - 1;
     if (lap < HALF_WAIT_MIN_SLOTS || c->wait.spin_ns == 0 ||
         sleepers_any(&s->hdr->hot.send_waiters))
-        return 0;
+        return HALF_NONE;
     struct ring_slot *sl = ring_slot_at(s, far);
     uint64_t w = __atomic_load_n(&sl->word, __ATOMIC_ACQUIRE);
     if (slot_dist(w, far) != -(int64_t)lap)
-        return 0; /* freed already, or not a plain full ring */
+        return HALF_NONE; /* freed already, or not a plain full ring */
     int64_t spin = wait_spin_budget(&c->wait, c->wait.spin_ns > 0 ? c->wait.spin_ns : 20000);
     int64_t left = clock_remaining(deadline);
     if (left >= 0 && left < spin)
         spin = left;
     if (spin <= 0)
-        return 0;
+        return HALF_NONE;
     int64_t start = clock_now_ns();
     int hit = wait_spin(s, &sl->word, w, spin, &c->wait);
     wait_spin_record(&c->wait, hit, clock_now_ns() - start);
-    return 1;
+    return hit ? HALF_HIT : HALF_MISSED;
 }
 
 /* A sender's wait for the slot of position t, held as k says (f: the
  * senders' futex word before it looked): once per position (*halved) the
- * spin of wait_for_half, then ring_wait. Returns 0 to look again, or an
- * error of ring_wait. */
+ * spin of wait_for_half, then ring_wait (without its spin when the first
+ * missed). Returns 0 to look again, or an error of ring_wait. */
 static int room_wait(const struct mb_ctx *c, uint64_t t, uint64_t *halved, uint32_t f,
                      int64_t deadline, struct stuck *k)
 {
+    struct mb_ctx once = *c;
     if (t != *halved) {
         *halved = t;
-        if (wait_for_half(c, t, deadline))
+        int spun = wait_for_half(c, t, deadline);
+        if (spun == HALF_HIT)
             return 0;
+        if (spun == HALF_MISSED)
+            once.wait.spin_ns = 0; /* spun already */
     }
     struct seg_hot *hot = &c->s->hdr->hot;
-    return ring_wait(c, &k->sl->word, k->w, &hot->send_futex, f, &hot->send_waiters, deadline, k);
+    return ring_wait(&once, &k->sl->word, k->w, &hot->send_futex, f, &hot->send_waiters, deadline,
+                     k);
 }
 
 /* Claims the slot of the next position for a message: CLAIMED(t, pid),
