@@ -69,21 +69,23 @@ static uint32_t senders_asleep(mbx *m)
     return st.senders_waiting;
 }
 
-struct sleeper {
+/* One message sent through a handle of its own that spins spin_ns before
+ * it sleeps, waiting timeout_ns; result: mbx_send's. */
+struct sender {
     const char *name;
+    const char *msg;
+    int64_t spin_ns, timeout_ns;
     int result;
 };
 
-/* Sends one message through a handle of its own, waiting as long as it
- * takes. */
-static void *send_forever(void *arg)
+static void *send_one(void *arg)
 {
-    struct sleeper *sl = arg;
+    struct sender *sd = arg;
     mbx *m;
-    sl->result = mbx_open(sl->name, MBX_SEND, NULL, &m);
-    if (sl->result == 0) {
-        mbx_set_spin(m, 0);
-        sl->result = mbx_send(m, "y", 1, 0, MBX_FOREVER);
+    sd->result = mbx_open(sd->name, MBX_SEND, NULL, &m);
+    if (sd->result == 0) {
+        mbx_set_spin(m, sd->spin_ns);
+        sd->result = mbx_send(m, sd->msg, 1, 0, sd->timeout_ns);
         mbx_close(m);
     }
     return NULL;
@@ -108,9 +110,9 @@ static void yields_only_beside_sleeping_senders(uint32_t kind)
     /* Another sender asleep on the full mailbox: a yield before each sleep
      * (a ring's sleeps are cut into 10 ms looks for a dead slot holder). */
     assert_int_equal(mbx_send(m, "x", 1, 0, MBX_NONBLOCK), 0);
-    struct sleeper sl = {"crowd", -1};
+    struct sender sl = {"crowd", "y", 0, MBX_FOREVER, -1};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, send_forever, &sl), 0);
+    assert_int_equal(pthread_create(&t, NULL, send_one, &sl), 0);
     for (int i = 0; i < 5000 && senders_asleep(m) == 0; i++)
         usleep(1000);
     assert_int_equal(senders_asleep(m), 1);
@@ -148,25 +150,13 @@ static uint32_t queued(mbx *m)
     return st.count;
 }
 
-struct spinner {
-    const char *name;
-    int64_t timeout_ns;
-    int result;
-};
-
-/* Sends one message through a handle of its own that spins for 5 s
- * before it sleeps. */
-static void *send_spinning(void *arg)
+/* A ring mailbox of 8 slots, made afresh and filled. */
+static mbx *full_ring(const char *name)
 {
-    struct spinner *sp = arg;
-    mbx *m;
-    sp->result = mbx_open(sp->name, MBX_SEND, NULL, &m);
-    if (sp->result == 0) {
-        mbx_set_spin(m, 5000000000ll);
-        sp->result = mbx_send(m, "s", 1, 0, sp->timeout_ns);
-        mbx_close(m);
-    }
-    return NULL;
+    mbx *m = test_box(name, 8, 64, 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
+    return m;
 }
 
 /* A ring of 8 slots, full: a spinning sender stays off while fewer than
@@ -174,13 +164,11 @@ static void *send_spinning(void *arg)
 static void spinning_sender_waits_for_half_the_ring(void **state)
 {
     (void)state;
-    mbx *m = test_box("half", 8, 64, 0);
+    mbx *m = full_ring("half");
     char buf[64];
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
-    struct spinner sp = {"half", MBX_FOREVER, -1};
+    struct sender sp = {"half", "s", 5000000000ll, MBX_FOREVER, -1};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, send_spinning, &sp), 0);
+    assert_int_equal(pthread_create(&t, NULL, send_one, &sp), 0);
     usleep(20000); /* the sender spins on the full ring by now, or soon */
     for (int freed = 1; freed <= 3; freed++) {
         assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
@@ -205,12 +193,10 @@ static void spinning_sender_waits_for_half_the_ring(void **state)
 static void half_ring_spin_keeps_the_deadline(void **state)
 {
     (void)state;
-    mbx *m = test_box("halfdl", 8, 64, 0);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
-    struct spinner sp = {"halfdl", 30000000, -1};
+    mbx *m = full_ring("halfdl");
+    struct sender sp = {"halfdl", "s", 5000000000ll, 30000000, -1};
     int64_t start = clock_now_ns();
-    send_spinning(&sp);
+    send_one(&sp);
     int64_t took = clock_now_ns() - start;
     assert_int_equal(sp.result, -ETIMEDOUT);
     /* 30 ms asked; a 5 s spin would show. Generous for a loaded machine. */
@@ -226,9 +212,7 @@ static void half_ring_spin_keeps_the_deadline(void **state)
 static void missed_half_spin_is_not_spun_twice(void **state)
 {
     (void)state;
-    mbx *m = test_box("once", 8, 64, 0);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(mbx_send(m, "f", 1, 0, MBX_NONBLOCK), 0);
+    mbx *m = full_ring("once");
     mbx *s;
     assert_int_equal(mbx_open("once", MBX_SEND, NULL, &s), 0);
     assert_int_equal(mbx_set_spin(s, 2000000), 0);
