@@ -227,6 +227,29 @@ static void missed_half_spin_is_not_spun_twice(void **state)
     mbx_unlink("once");
 }
 
+/* A handle that only spins (mbx_set_spin -1) keeps spinning after its spin
+ * for half the ring missed: it never sleeps, so it is never counted among
+ * the senders waiting asleep. */
+static void spin_only_sender_never_sleeps(void **state)
+{
+    (void)state;
+    mbx *m = full_ring("spinonly");
+    char buf[64];
+    struct sender sp = {"spinonly", "s", -1, MBX_FOREVER, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_one, &sp), 0);
+    for (int i = 0; i < 100; i++) { /* far past the 20 us half spin */
+        assert_int_equal(senders_asleep(m), 0);
+        usleep(1000);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sp.result, 0);
+    mbx_close(m);
+    mbx_unlink("spinonly");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +258,7 @@ int main(void)
         cmocka_unit_test(spinning_sender_waits_for_half_the_ring),
         cmocka_unit_test(half_ring_spin_keeps_the_deadline),
         cmocka_unit_test(missed_half_spin_is_not_spun_twice),
+        cmocka_unit_test(spin_only_sender_never_sleeps),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -294,8 +294,8 @@ static int room_wait(const struct mb_ctx *c, uint64_t t, uint64_t *halved, uint3
         int spun = wait_for_half(c, t, deadline);
         if (spun == HALF_HIT)
             return 0;
-        if (spun == HALF_MISSED)
-            once.wait.spin_ns = 0; /* spun already */
+        if (spun == HALF_MISSED && c->wait.spin_ns > 0)
+            once.wait.spin_ns = 0; /* spun already; a handle that spins only keeps spinning */
     }
     struct seg_hot *hot = &c->s->hdr->hot;
     return ring_wait(&once, &k->sl->word, k->w, &hot->send_futex, f, &hot->send_waiters, deadline,
