@@ -18,7 +18,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_t counted;
@@ -76,11 +78,13 @@ struct sender {
     const char *msg;
     int64_t spin_ns, timeout_ns;
     int result;
+    pid_t tid; /* the sending thread's, once it runs */
 };
 
 static void *send_one(void *arg)
 {
     struct sender *sd = arg;
+    __atomic_store_n(&sd->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     mbx *m;
     sd->result = mbx_open(sd->name, MBX_SEND, NULL, &m);
     if (sd->result == 0) {
@@ -110,7 +114,7 @@ static void yields_only_beside_sleeping_senders(uint32_t kind)
     /* Another sender asleep on the full mailbox: a yield before each sleep
      * (a ring's sleeps are cut into 10 ms looks for a dead slot holder). */
     assert_int_equal(mbx_send(m, "x", 1, 0, MBX_NONBLOCK), 0);
-    struct sender sl = {"crowd", "y", 0, MBX_FOREVER, -1};
+    struct sender sl = {"crowd", "y", 0, MBX_FOREVER, -1, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, send_one, &sl), 0);
     for (int i = 0; i < 5000 && senders_asleep(m) == 0; i++)
@@ -150,6 +154,39 @@ static uint32_t queued(mbx *m)
     return st.count;
 }
 
+/* Returns once thread t has used cpu_ns of CPU time (it spins); fails
+ * the test after 20 s without. */
+static void wait_spinning(pthread_t t, int64_t cpu_ns)
+{
+    clockid_t clk;
+    assert_int_equal(pthread_getcpuclockid(t, &clk), 0);
+    for (int i = 0; i < 20000; i++) {
+        struct timespec ts;
+        assert_int_equal(clock_gettime(clk, &ts), 0);
+        if (ts.tv_sec * 1000000000ll + ts.tv_nsec >= cpu_ns)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the sender did not spin");
+}
+
+/* The voluntary context switches of thread tid of this process so far
+ * (each sleep is one). */
+static long voluntary_switches(pid_t tid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long n = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    assert_true(n >= 0);
+    return n;
+}
+
 /* A ring mailbox of 8 slots, made afresh and filled. */
 static mbx *full_ring(const char *name)
 {
@@ -166,10 +203,12 @@ static void spinning_sender_waits_for_half_the_ring(void **state)
     (void)state;
     mbx *m = full_ring("half");
     char buf[64];
-    struct sender sp = {"half", "s", 5000000000ll, MBX_FOREVER, -1};
+    struct sender sp = {"half", "s", 5000000000ll, MBX_FOREVER, -1, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, send_one, &sp), 0);
-    usleep(20000); /* the sender spins on the full ring by now, or soon */
+    /* Spinning on the full ring, the only place it can burn this much CPU
+     * time before a slot is freed. */
+    wait_spinning(t, 10000000);
     for (int freed = 1; freed <= 3; freed++) {
         assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
         usleep(30000);
@@ -194,7 +233,7 @@ static void half_ring_spin_keeps_the_deadline(void **state)
 {
     (void)state;
     mbx *m = full_ring("halfdl");
-    struct sender sp = {"halfdl", "s", 5000000000ll, 30000000, -1};
+    struct sender sp = {"halfdl", "s", 5000000000ll, 30000000, -1, 0};
     int64_t start = clock_now_ns();
     send_one(&sp);
     int64_t took = clock_now_ns() - start;
@@ -235,13 +274,14 @@ static void spin_only_sender_never_sleeps(void **state)
     (void)state;
     mbx *m = full_ring("spinonly");
     char buf[64];
-    struct sender sp = {"spinonly", "s", -1, MBX_FOREVER, -1};
+    struct sender sp = {"spinonly", "s", -1, MBX_FOREVER, -1, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, send_one, &sp), 0);
-    for (int i = 0; i < 100; i++) { /* far past the 20 us half spin */
-        assert_int_equal(senders_asleep(m), 0);
-        usleep(1000);
-    }
+    /* Far past the 20 us half spin, and it never slept: no voluntary
+     * context switch (a futex sleep is one). */
+    wait_spinning(t, 50000000);
+    assert_int_equal(senders_asleep(m), 0);
+    assert_int_equal(voluntary_switches(__atomic_load_n(&sp.tid, __ATOMIC_ACQUIRE)), 0);
     for (int i = 0; i < 4; i++)
         assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
     assert_int_equal(pthread_join(t, NULL), 0);
