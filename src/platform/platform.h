@@ -253,6 +253,13 @@ int plat_reserve(int fd, uint64_t off, uint64_t len);
  * changed). */
 int plat_give_back(void *addr, uint64_t len);
 
+/* Maps every page of the shared mapping [addr, addr + len) into this
+ * process now, for writing, giving the file storage under it where it has
+ * none (MADV_POPULATE_WRITE; the data is not changed). Returns 0, or
+ * -EOPNOTSUPP (a kernel before 5.14), -ENOMEM or -EFAULT (no storage for
+ * some page: the rest may have been populated). */
+int plat_populate(void *addr, uint64_t len);
+
 /* Stores this boot's 128-bit id (the kernel's random boot_id) in id.
  * Returns 1, or 0 when it is unknown. */
 int plat_boot_id(uint64_t id[2]);

@@ -164,6 +164,15 @@ out_right:
     return r;
 }
 
+/* mbx_options.prefault, or MBX_PREFAULT=1 for every open of the process. */
+static int wants_prefault(const mbx_options *o)
+{
+    if (o && o->prefault)
+        return 1;
+    const char *env = getenv("MBX_PREFAULT");
+    return env && strcmp(env, "1") == 0;
+}
+
 int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx **out)
 {
     pid_t pid = name_pid(name);
@@ -195,6 +204,10 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
         goto out_free;
     if ((r = take_rights(b)))
         goto out_unmap;
+    /* Best effort: a page that cannot be had now is had at first use (a
+     * send that finds no storage then says -ENOSPC, as without it). */
+    if (wants_prefault(o))
+        (void)seg_prefault(&b->seg);
     b->seg.poll_dir = b->dir;
     if (b->seg.flags & MBX_OWNED)
         handles_add(b);

@@ -115,6 +115,28 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     return 0;
 }
 
+/* Whole pages of the mapping around [from, to). */
+static int populate(const struct seg *s, const unsigned char *from, const unsigned char *to)
+{
+    uintptr_t page = SEG_PAGE, lo = (uintptr_t)s->base, hi = lo + s->size;
+    uintptr_t a = (uintptr_t)from & ~(page - 1), b = ((uintptr_t)to + page - 1) & ~(page - 1);
+    a = a < lo ? lo : a;
+    b = b > hi ? hi : b;
+    return b > a ? plat_populate((void *)a, b - a) : 0;
+}
+
+int seg_prefault(const struct seg *s)
+{
+    /* The kind's region (a ring's slots, a stream's bytes) runs up to
+     * active[]; a heap keeps its messages in the arena (a ring's arena is
+     * a token page). active[] and heads[] serve only a heap's priorities
+     * and stay sparse. */
+    const unsigned char *region = s->ring ? s->ring : s->stream;
+    int r = region ? populate(s, region, (const unsigned char *)s->active) : 0;
+    int r2 = populate(s, s->base + s->arena_start, s->base + s->arena_end);
+    return r ? r : r2;
+}
+
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off)
 {
     uint64_t start = s->arena_start, end = s->arena_end;

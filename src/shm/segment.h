@@ -272,6 +272,12 @@ static inline int seg_removed(const struct seg *s)
  * whole, else NULL (callers turn that into -EUCLEAN). */
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
 
+/* Maps every page of the mailbox's message storage (a ring's slots, a
+ * stream's bytes, a heap's arena) into this process for writing, with
+ * storage under it (mbx_options.prefault). Returns 0 or the first error
+ * of plat_populate (what could be populated was). */
+int seg_prefault(const struct seg *s);
+
 /* Returns 1 when len payload bytes of the block at b stay inside the arena. */
 static inline int seg_len_ok(const struct seg *s, const struct seg_blk *b, uint64_t len)
 {

@@ -14,6 +14,17 @@ int plat_reserve(int fd, uint64_t off, uint64_t len)
     return errno == EDQUOT ? -ENOSPC : -errno;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int plat_populate(void *addr, uint64_t len)
+{
+    if (len == 0 || madvise(addr, len, MADV_POPULATE_WRITE) == 0)
+        return 0;
+    return errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
 int plat_give_back(void *addr, uint64_t len)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
