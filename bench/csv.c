@@ -20,9 +20,10 @@ static void quoted(FILE *f, const char *s)
     fputs("\"\n", f);
 }
 
-static void lat_line(FILE *f, const struct row *row, size_t size, const struct lat_result *r)
+static void lat_line_as(FILE *f, const struct row *row, const char *measure, size_t size,
+                        const struct lat_result *r)
 {
-    fprintf(f, "%s,rtt,%zu,1,", row->mech->name, size);
+    fprintf(f, "%s,%s,%zu,1,", row->mech->name, measure, size);
     if (r->ok)
         fprintf(f, "%.0f,%.0f,%llu,,,,%.4f,", r->median_ns, r->p99_ns, (unsigned long long)r->n,
                 r->ctxsw_per_msg);
@@ -30,6 +31,11 @@ static void lat_line(FILE *f, const struct row *row, size_t size, const struct l
         fputs(",,,,,,,", f);
     fprintf(f, "%s,", status(r->ok, r->na));
     quoted(f, r->ok ? "" : r->note);
+}
+
+static void lat_line(FILE *f, const struct row *row, size_t size, const struct lat_result *r)
+{
+    lat_line_as(f, row, "rtt", size, r);
 }
 
 static void rate_line(FILE *f, const struct row *row, const char *measure, size_t size, int senders,
@@ -95,6 +101,10 @@ int csv_write(const char *path, const struct results *res)
     const struct row *loan = results_row(res, "mbx-loan");
     for (int i = 0; loan && res->loan_ran && i < N_LOAN; i++)
         lat_line(f, loan, loan_sizes[i], &res->loan[i]);
+    /* From the first message: rtt_first (as they come), rtt_first_prefault. */
+    const struct row *mbx = results_row(res, "mbx");
+    for (int k = 0; mbx && res->first_ran && k < 2; k++)
+        lat_line_as(f, mbx, k ? "rtt_first_prefault" : "rtt_first", 1u << 20, &res->first[k]);
     /* Failure detection: median and p99 from the event to the waiter's
      * return; the round_trips column holds the number of trials. */
     for (int k = 0; res->fail_ran && k < N_FAIL; k++) {

@@ -12,6 +12,7 @@
 /* How long and how much, set by --quick or --full. */
 struct plan {
     int64_t warm_ns;    /* ping-pong before timing starts, per size */
+    uint64_t warm_min;  /* and at least this many round trips of it */
     int64_t lat_ns;     /* timed ping-pong per size */
     uint64_t lat_max;   /* at most this many timed round trips per size */
     int64_t oneway_ns;  /* per one-way run */

@@ -73,7 +73,7 @@ static int pinger(void *arg, int index)
     int64_t warm_end = now_ns() + j->pl->warm_ns;
     do {
         rc = round_trip(c, buf, MSG_WARM, seq++);
-    } while (rc == 0 && now_ns() < warm_end);
+    } while (rc == 0 && (now_ns() < warm_end || seq < j->pl->warm_min));
     if (rc < 0)
         return side_fail(st, rc, "ping (warm-up)");
 

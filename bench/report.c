@@ -168,6 +168,24 @@ static void loan_table(FILE *f, const struct results *res, struct notes *ns, int
     fputc('\n', f);
 }
 
+/* 1 MiB round trips from the first message, as they come and prefaulted. */
+static void first_table(FILE *f, const struct results *res, struct notes *ns, int w)
+{
+    if (!res->first_ran)
+        return;
+    fprintf(f,
+            "\n1 MiB round trips from the first message, median/p99, us: fresh default "
+            "mailboxes\n(64 slots), %d round trips timed after one that waits for both sides "
+            "to start\n%-*s %15s %15s\n%-*s",
+            N_FIRST, w, "mechanism", "as they come", "MBX_PREFAULT=1", w, "mbx");
+    for (int k = 0; k < 2; k++) {
+        char cell[64];
+        lat_cell(cell, sizeof(cell), &res->first[k], ns);
+        fprintf(f, " %15s", cell);
+    }
+    fputc('\n', f);
+}
+
 /* With the iceoryx rows: what each side holds before its first message. */
 static void memory_table(FILE *f, const struct results *res)
 {
@@ -250,6 +268,7 @@ void report_print(FILE *f, const struct results *res)
         row_line(f, res, &res->rows[i], &ns, w);
     fanin_table(f, res, &ns, w);
     loan_table(f, res, &ns, w);
+    first_table(f, res, &ns, w);
     memory_table(f, res);
     fail_table(f, res, &ns);
     if (ns.n) {

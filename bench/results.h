@@ -14,6 +14,7 @@
 #define N_RATE  2
 #define N_FANIN 5
 #define N_LOAN  4
+#define N_FIRST 128 /* round trips from the first message: two laps of a default ring */
 
 /* Memory at this many idle channels (mailboxes made at once, no message). */
 #define IDLE_CHANNELS 1000
@@ -54,6 +55,10 @@ struct results {
      * message mbx takes: whether zero copy stays flat (issue 6). */
     bool loan_ran;
     struct lat_result loan[N_LOAN];
+    /* 1 MiB round trips of mbx from the first message (fresh default
+     * mailboxes, no warm-up): as they come, and with MBX_PREFAULT=1. */
+    bool first_ran;
+    struct lat_result first[2];
     /* How soon mbx's waiters learn of a death or a removal (issue 20). */
     bool fail_ran;
     struct fail_result fail[N_FAIL];

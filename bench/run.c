@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "perf.h"
@@ -157,6 +158,46 @@ static int measure_loan_sizes(struct results *res)
     return rc;
 }
 
+/* Sets or removes MBX_PREFAULT for the children forked next. */
+static void prefault_env(const char *value)
+{
+    if (value)
+        setenv("MBX_PREFAULT", value, 1);
+    else
+        unsetenv("MBX_PREFAULT");
+}
+
+/* 1 MiB round trips of the mbx row from the first message: fresh default
+ * mailboxes (64 slots), one round trip that waits for both sides to start,
+ * then N_FIRST timed (two laps of the ring, the first touching every slot
+ * for the first time), as they come and with MBX_PREFAULT=1 in both
+ * processes. */
+static int measure_first_messages(struct results *res)
+{
+    const struct row *row = results_row(res, "mbx");
+    if (!row || row->na)
+        return 0;
+    progress("mbx-bench: 1 MiB from the first message ");
+    struct plan pl = res->plan;
+    pl.warm_ns = 0;
+    pl.warm_min = 1;
+    pl.lat_max = N_FIRST;
+    pl.lat_ns = 60 * (int64_t)1000000000;
+    const char *was = getenv("MBX_PREFAULT");
+    char *saved = was ? strdup(was) : NULL;
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        fprintf(stderr, " %s", k ? "prefault" : "default");
+        prefault_env(k ? "1" : NULL);
+        rc = measure_latency(row->mech, 1u << 20, &pl, &res->first[k]);
+    }
+    prefault_env(saved);
+    free(saved);
+    res->first_ran = true;
+    progress("\n");
+    return rc;
+}
+
 /* How soon waiters learn of deaths and removals: mbx only, so with the mbx
  * row chosen. */
 static int measure_failures(struct results *res)
@@ -202,6 +243,8 @@ int run_all(struct results *res)
         rc = measure_fanin(res);
     if (rc == 0)
         rc = measure_loan_sizes(res);
+    if (rc == 0)
+        rc = measure_first_messages(res);
     if (rc == 0)
         rc = measure_failures(res);
     res->seconds = (double)(now_ns() - start) / 1e9;

@@ -100,10 +100,21 @@ static void issue18(FILE *f, const struct results *res)
     if (big->ok && rawbig->ok) {
         rtt_ratio(f, "1 MiB copied round trip: mbx / raw", "mbx", big->median_ns, "raw limit",
                   rawbig->median_ns, 1.3);
-        snprintf(d, sizeof(d), "p99 %.0f us, median %.0f us", big->p99_ns / 1e3,
+    }
+    /* The goal is a p99 within 3x of the median from the first message:
+     * the p99 of round trips on fresh mailboxes, against the median once
+     * every slot was used (the 1 MiB cell, after its warm-up). */
+    static const char *const first_what[2] = {
+        "1 MiB from the first message: p99 / median",
+        "the same with MBX_PREFAULT=1: p99 / median",
+    };
+    for (int k = 0; res->first_ran && big->ok && k < 2; k++) {
+        const struct lat_result *fr = &res->first[k];
+        if (!fr->ok)
+            continue;
+        snprintf(d, sizeof(d), "p99 %.0f us from the first, median %.0f us warm", fr->p99_ns / 1e3,
                  big->median_ns / 1e3);
-        target(f, "1 MiB copied round trip: p99 / median", big->p99_ns / big->median_ns, 3, false,
-               d);
+        target(f, first_what[k], fr->p99_ns / big->median_ns, 3, false, d);
     }
     for (int k = 2; res->loan_ran && k < N_LOAN; k++)
         if (res->loan[0].ok && res->loan[k].ok) {
