@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define SLOTS 16
 #define SIZE  (256 * 1024)
@@ -86,6 +87,34 @@ static void environment_asks_for_every_open(void **state)
     assert_true(warm * 4 <= cold);
 }
 
+/* An unbounded heap's arena is its memory_limit (1 GiB by default): only
+ * its first 64 MiB are prefaulted, which the allocator hands out first. */
+static void unbounded_heap_prefaults_its_start(void **state)
+{
+    (void)state;
+    const char *name = "prefault.unbounded";
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = MBX_KIND_HEAP;
+    o.attr.capacity = MBX_UNBOUNDED;
+    o.attr.max_msg_size = 1 << 20;
+    o.prefault = 1;
+    mbx_unlink(name);
+    mbx *m;
+    assert_int_equal(mbx_open_opts(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &o, &m), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mbx.%s", getenv("MBX_DIR"), name);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    uint64_t held = (uint64_t)st.st_blocks * 512;
+    print_message("an unbounded heap holds %llu MiB of storage after a prefaulted open\n",
+                  (unsigned long long)(held >> 20));
+    assert_true(held >= (48ull << 20));
+    assert_true(held <= (66ull << 20));
+    mbx_close(m);
+    mbx_unlink(name);
+}
+
 /* A receiver that prefaults gets the bytes the sender wrote. */
 static void contents_survive(void **state)
 {
@@ -120,6 +149,7 @@ int main(void)
         cmocka_unit_test(ring_prefaults),
         cmocka_unit_test(heap_prefaults),
         cmocka_unit_test(environment_asks_for_every_open),
+        cmocka_unit_test(unbounded_heap_prefaults_its_start),
         cmocka_unit_test(contents_survive),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));

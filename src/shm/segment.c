@@ -129,11 +129,16 @@ int seg_prefault(const struct seg *s)
 {
     /* The kind's region (a ring's slots, a stream's bytes) runs up to
      * active[]; a heap keeps its messages in the arena (a ring's arena is
-     * a token page). active[] and heads[] serve only a heap's priorities
-     * and stay sparse. */
+     * a token page), whose first SEG_PREFAULT_ARENA bytes are enough: an
+     * unbounded or rendezvous heap's arena is its memory_limit (1 GiB by
+     * default), and the allocator hands the first blocks out again.
+     * active[] and heads[] serve only a heap's priorities and stay sparse. */
     const unsigned char *region = s->ring ? s->ring : s->stream;
     int r = region ? populate(s, region, (const unsigned char *)s->active) : 0;
-    int r2 = populate(s, s->base + s->arena_start, s->base + s->arena_end);
+    uint64_t arena = s->arena_end - s->arena_start;
+    if (arena > SEG_PREFAULT_ARENA)
+        arena = SEG_PREFAULT_ARENA;
+    int r2 = populate(s, s->base + s->arena_start, s->base + s->arena_start + arena);
     return r ? r : r2;
 }
 

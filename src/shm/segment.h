@@ -273,9 +273,11 @@ static inline int seg_removed(const struct seg *s)
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
 
 /* Maps every page of the mailbox's message storage (a ring's slots, a
- * stream's bytes, a heap's arena) into this process for writing, with
- * storage under it (mbx_options.prefault). Returns 0 or the first error
- * of plat_populate (what could be populated was). */
+ * stream's bytes, a heap's arena up to SEG_PREFAULT_ARENA) into this
+ * process for writing, with storage under it (mbx_options.prefault).
+ * Returns 0 or the first error of plat_populate (what could be populated
+ * was). */
+#define SEG_PREFAULT_ARENA (64ull << 20)
 int seg_prefault(const struct seg *s);
 
 /* Returns 1 when len payload bytes of the block at b stay inside the arena. */
