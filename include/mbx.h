@@ -112,10 +112,10 @@ typedef struct mbx_options {
     /* 1: map every page of the mailbox's storage into this process at open
      * and give the file storage under it (capacity x max_msg_size of a
      * ring: all of it then stays in memory; a heap's first 64 MiB), so
-     * that no message pays for
-     * the first touch of its slot; each process that wants it asks for it
-     * (or sets MBX_PREFAULT=1). Local mailboxes only; best effort: what
-     * cannot be had comes at first use, as without it. 0 by default. */
+     * that no message pays for the first touch of its slot; each process
+     * that wants it asks for it (or sets MBX_PREFAULT=1). Local mailboxes
+     * only; best effort: what cannot be had comes at first use, as
+     * without it. 0 by default. */
     uint32_t prefault;
 } mbx_options;
 
