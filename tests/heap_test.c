@@ -5,9 +5,12 @@
 #include "platform/platform.h"
 #include "seg_fixture.h"
 #include "shm/heap/heap_queue.h"
+#include "shm/lock.h"
 #include "shm/shm.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 
 static struct fixture f;
 static uint32_t closing;
@@ -69,11 +72,74 @@ static void rendezvous_send_is_withdrawn(void **state)
     fixture_free(&f);
 }
 
+static uint32_t spin_word(unsigned dir)
+{
+    const struct seg_tail *t = (const struct seg_tail *)(f.s.base + SEG_TAIL_OFF);
+    return __atomic_load_n(&t->spin_seq[dir], __ATOMIC_ACQUIRE);
+}
+
+/* Spinning waiters watch a word of their own, off the lock's line; it
+ * moves once per change, and only after the lock is let go (a waiter that
+ * saw it move finds the lock free). */
+static void spin_words_move_after_the_lock(void **state)
+{
+    (void)state;
+    fixture_make(&f, 64, 4);
+    struct mb_ctx c = ctx();
+    int v = 1;
+    uint32_t recv0 = spin_word(SEG_POLL_RECV), send0 = spin_word(SEG_POLL_SEND);
+    assert_int_equal(heap_send(&c, &v, sizeof(v), 0, MBX_NONBLOCK), 0);
+    assert_int_equal(spin_word(SEG_POLL_RECV), recv0 + 1);
+    assert_int_equal(spin_word(SEG_POLL_SEND), send0);
+    assert_int_equal(heap_recv(&c, 0, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(spin_word(SEG_POLL_SEND), send0 + 1);
+    assert_int_equal(spin_word(SEG_POLL_RECV), recv0 + 1);
+    /* Under the lock the change is told to the futex word only. */
+    assert_int_equal(seg_lock(&f.s, -1), 0);
+    uint32_t futex0 = f.s.hdr->hot.recv_futex;
+    heap_changed(&f.s, SEG_POLL_RECV);
+    assert_int_equal(f.s.hdr->hot.recv_futex, futex0 + 1);
+    assert_int_equal(spin_word(SEG_POLL_RECV), recv0 + 1);
+    heap_unlock(&f.s);
+    assert_int_equal(spin_word(SEG_POLL_RECV), recv0 + 2);
+    fixture_free(&f);
+}
+
+static void *bump_futex_only(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+    __atomic_fetch_add(&f.s.hdr->hot.recv_futex, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* A change that moves the futex word alone (a build that knows no spin
+ * word) still ends a wait that only spins: it looks at the futex word
+ * every few steps. */
+static void spinning_wait_sees_the_futex_word(void **state)
+{
+    (void)state;
+    fixture_make(&f, 64, 4);
+    struct mb_ctx c = ctx();
+    c.wait.spin_ns = -1; /* spins only: never sleeps on the futex */
+    uint64_t seen = heap_seen(&f.s, 1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bump_futex_only, NULL), 0);
+    int64_t t0 = clock_now_ns();
+    assert_int_equal(heap_wait(&c, 1, seen, clock_deadline(10 * 1000000000ll)), 0);
+    assert_true(clock_now_ns() - t0 < 5 * 1000000000ll);
+    pthread_join(t, NULL);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(order_capacity_and_filters),
         cmocka_unit_test(rendezvous_send_is_withdrawn),
+        cmocka_unit_test(spin_words_move_after_the_lock),
+        cmocka_unit_test(spinning_wait_sees_the_futex_word),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

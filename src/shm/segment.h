@@ -181,7 +181,13 @@ _Static_assert(sizeof(struct seg_hdr) <= 4096, "header fits its page");
 struct seg_tail {
     uint64_t udp_dropped_full; /* udp:// datagrams for this mailbox dropped: it was full */
     uint64_t udp_dropped_bad;  /* ... refused: authenticator, replay, size, priority */
-    uint64_t spare[6];
+    /* Heap kind: bumped after every change, by direction (enum
+     * seg_poll_dir): what its spinning waiters watch, so that their reads
+     * stay off the lock's line while the holder works (heap_wait.c). A
+     * build that does not bump them only makes a newer waiter notice a
+     * change a few steps later, through the futex word. */
+    uint32_t spin_seq[2];
+    uint64_t spare[5];
 };
 #define SEG_TAIL_OFF (SEG_PAGE - SEG_LINE)
 _Static_assert(sizeof(struct seg_hdr) <= SEG_TAIL_OFF, "the tail line is past the header");

@@ -26,6 +26,8 @@ static uint32_t *epoch_since(const struct seg *s, const uint32_t *waiters)
     return &s->hdr->meta.sleep_epoch_ms[waiters == &s->hdr->hot.recv_waiters ? 0 : 1];
 }
 
+/* What a spin reads at every step: the watched words, and removal unless
+ * the wait is quiet (wait.h). */
 static int moved(const struct seg *s, const struct wait_for *w)
 {
     uint64_t now = w->watch ? __atomic_load_n(w->watch, __ATOMIC_ACQUIRE)
@@ -34,7 +36,20 @@ static int moved(const struct seg *s, const struct wait_for *w)
         return 1;
     if (w->also && __atomic_load_n(w->also, __ATOMIC_ACQUIRE) != w->also_seen)
         return 1;
-    return seg_removed(s);
+    return !w->quiet && seg_removed(s);
+}
+
+/* What a quiet wait reads on the mailbox's hot line every few steps, and
+ * before it sleeps: its futex word and removal. */
+static int moved_hot(const struct seg *s, const struct wait_for *w)
+{
+    return w->quiet && (__atomic_load_n(w->futex, __ATOMIC_SEQ_CST) != w->fseen || seg_removed(s));
+}
+
+/* Everything that ends a wait. */
+static int moved_any(const struct seg *s, const struct wait_for *w)
+{
+    return moved(s, w) || moved_hot(s, w);
 }
 
 /* The mark of a wake-up pending for the waiters of futex word f
@@ -138,6 +153,11 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
             spin_step();
             if (i % 16)
                 continue;
+            if (moved_hot(s, w)) {
+                if (spin_ns > 0)
+                    wait_spin_record(cfg, 1, clock_now_ns() - start);
+                return 0;
+            }
             if (wait_closing(cfg))
                 return -EBADF;
             int64_t now = clock_now_ns();
@@ -172,7 +192,7 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
      * and the NATS bridge more than it gained. */
     if (w->waiters == &s->hdr->hot.send_waiters && sleepers_any(w->waiters)) {
         sched_yield();
-        if (moved(s, w))
+        if (moved_any(s, w))
             return 0;
     }
     if (w->look && w->look(w->arg))
@@ -192,7 +212,7 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (w->waiters == &s->hdr->hot.recv_waiters && s->capacity == MBX_RENDEZVOUS)
         poll_notify(s, SEG_POLL_SEND);
     int r = 0;
-    if (!moved(s, w) && !wait_closing(cfg))
+    if (!moved_any(s, w) && !wait_closing(cfg))
         r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
     sleepers_leave(w->waiters, ticket);
     /* Whatever ended our sleep, a waiter woken has run: the next freed
@@ -203,7 +223,7 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
         return r;
     if (wait_closing(cfg))
         return -EBADF;
-    if (moved(s, w))
+    if (moved_any(s, w))
         return 0;
     if (clock_remaining(w->deadline) == 0)
         return -ETIMEDOUT;

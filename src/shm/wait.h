@@ -63,6 +63,10 @@ struct wait_for {
     int64_t cap_ns;
     int (*look)(void *arg);
     void *arg;
+    /* 1: the watched word is off the mailbox's hot line, and a spin reads
+     * that line (the futex word, removal) only every few steps, so that
+     * it stays with a lock holder writing it (heap_wait.c). */
+    int quiet;
 };
 
 /* Waits as described above for the call c. Returns 0 (look again),

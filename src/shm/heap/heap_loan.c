@@ -38,7 +38,7 @@ int heap_loan(const struct mb_ctx *c, size_t len, void **buf)
     } else if (r == -ENOMEM) {
         r = heap_bounded(s) ? -EAGAIN : -ENOSPC;
     }
-    seg_unlock(s);
+    heap_unlock(s);
     return r;
 }
 
@@ -106,7 +106,7 @@ static ssize_t recv_loan_step(const struct mb_ctx *c, void *arg)
     __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
-    wake_change(s, SEG_POLL_SEND);
+    heap_changed(s, SEG_POLL_SEND);
     *a->buf = seg_payload(b);
     return (ssize_t)len;
 }
@@ -134,8 +134,8 @@ int heap_release(const struct mb_ctx *c, const void *buf)
         /* Always ours to free, rendezvous or not: a rendezvous sender
          * stops watching a block once it sees it lent (heap_rendezvous_wait). */
         alloc_free(s, b);
-        wake_change(s, SEG_POLL_SEND);
+        heap_changed(s, SEG_POLL_SEND);
     }
-    seg_unlock(s);
+    heap_unlock(s);
     return r;
 }

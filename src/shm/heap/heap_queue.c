@@ -80,7 +80,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     int r = prioq_push(c->s, b);
     if (r)
         return r;
-    wake_change(c->s, SEG_POLL_RECV);
+    heap_changed(c->s, SEG_POLL_RECV);
     return 0;
 }
 
@@ -111,11 +111,10 @@ static int withdraw(struct seg *s, struct seg_blk *b)
     return 0;
 }
 
-int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
+int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint64_t seen,
                          int64_t timeout_ns)
 {
     struct seg *s = c->s;
-    struct seg_hot *hot = &s->hdr->hot;
     struct mb_ctx nb = *c;
     int64_t deadline = clock_deadline(timeout_ns);
     if (timeout_ns == MBX_NONBLOCK) {
@@ -133,7 +132,7 @@ int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uin
         if (r)
             return r == -ETIMEDOUT ? -EINPROGRESS : r;
         if (seg_removed(s)) {
-            seg_unlock(s);
+            heap_unlock(s);
             return -EIDRM;
         }
         /* Blocks never move and sequence numbers are never reused, so
@@ -143,21 +142,21 @@ int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uin
          * or handed out again, still showing our stale seq in WRITING. */
         struct seg_blk *b = seg_blk_at(s, off);
         if (!b || b->seq != seq || (b->state != BLK_TAKEN && b->state != BLK_QUEUED)) {
-            seg_unlock(s);
+            heap_unlock(s);
             return 0;
         }
         if (b->state == BLK_TAKEN) {
             alloc_free(s, b);
-            seg_unlock(s);
+            heap_unlock(s);
             return 0;
         }
         if (waited) {
             r = withdraw(s, b);
-            seg_unlock(s);
+            heap_unlock(s);
             return r ? r : waited == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : waited;
         }
-        seen = __atomic_load_n(&hot->send_futex, __ATOMIC_RELAXED);
-        seg_unlock(s);
+        seen = heap_seen(s, 0);
+        heap_unlock(s);
     }
 }
 
@@ -201,7 +200,7 @@ void heap_note_sent(const struct mb_ctx *c, const struct seg_blk *b, struct heap
 {
     sent->off = seg_off(c->s, b);
     sent->seq = b->seq;
-    sent->seen = __atomic_load_n(&c->s->hdr->hot.send_futex, __ATOMIC_RELAXED);
+    sent->seen = heap_seen(c->s, 0);
 }
 
 void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
@@ -245,7 +244,7 @@ ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t c
     __atomic_store_n(&h->meta.bytes, h->meta.bytes - len, __ATOMIC_RELAXED);
     __atomic_store_n(&h->meta.received_total, h->meta.received_total + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&h->hot.count, h->hot.count - 1, __ATOMIC_RELEASE);
-    wake_change(s, SEG_POLL_SEND);
+    heap_changed(s, SEG_POLL_SEND);
     return (ssize_t)len;
 }
 
@@ -290,7 +289,7 @@ static ssize_t withdraw_step(const struct mb_ctx *c, void *arg)
         return -ENOENT;
     if ((r = withdraw(c->s, b)))
         return r;
-    wake_change(c->s, SEG_POLL_SEND);
+    heap_changed(c->s, SEG_POLL_SEND);
     return 0;
 }
 

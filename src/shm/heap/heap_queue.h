@@ -22,7 +22,7 @@ ssize_t heap_recv(const struct mb_ctx *c, pid_t from, void *buf, size_t cap, mbx
  * sequence number, and send_futex just after it was queued. */
 struct heap_sent {
     uint64_t off, seq;
-    uint32_t seen;
+    uint64_t seen; /* heap_seen of the senders' words */
 };
 
 /* Caller holds the lock: notes where block b, just published, lies. */
@@ -46,9 +46,23 @@ ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
  * lock's instead of following one another as the step reaches each. */
 void heap_prefetch(const struct seg *s);
 
-/* One wait (wait.h) on the receivers' (recv) or senders' futex word, which
- * held seen under the lock; a dead lock holder ends it. */
-int heap_wait(const struct mb_ctx *c, int recv, uint32_t seen, int64_t deadline);
+/* The words a wait of the receivers (recv) or senders watches, as they
+ * are now: the spin word (high half) and the futex word (low half). Read
+ * under the lock, before the look that found nothing to do. */
+uint64_t heap_seen(const struct seg *s, int recv);
+
+/* Wakes the waiters of direction dir (SEG_POLL_RECV: receivers) after a
+ * change made under the lock: the futex word and pollers (wake_change),
+ * then the spin word its spinning waiters watch. */
+void heap_changed(const struct seg *s, unsigned dir);
+
+/* Lets the mailbox lock go (seg_unlock), then bumps the spin words of the
+ * changes made under it (heap_changed). */
+void heap_unlock(struct seg *s);
+
+/* One wait (wait.h) for the receivers' (recv) or senders' words to move
+ * from seen (heap_seen); a dead lock holder ends it. */
+int heap_wait(const struct mb_ctx *c, int recv, uint64_t seen, int64_t deadline);
 
 /* Caller holds the lock. Copies message b out and removes it (see
  * heap_queue.c). Returns its size, -EMSGSIZE or -EUCLEAN. */
@@ -76,11 +90,11 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
 void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len);
 
 /* The rest of a rendezvous send, after its message was published at block
- * offset off with sequence number seq (seen: send_futex then): waits until
+ * offset off with sequence number seq (seen: heap_seen of the senders then): waits until
  * a receiver took that very message, or withdraws it once the time is up,
  * so that it is never delivered. MBX_NONBLOCK waits only through the spin
  * phase. Returns 0 or an error of mbx_send. */
-int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint32_t seen,
+int heap_rendezvous_wait(const struct mb_ctx *c, uint64_t off, uint64_t seq, uint64_t seen,
                          int64_t timeout_ns);
 
 /* Zero copy, as ring_loan and friends (ring.h), for a heap mailbox. */

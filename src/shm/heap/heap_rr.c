@@ -25,7 +25,7 @@ static void rr_drop(struct seg *s, uint64_t my)
 {
     s->hdr->rr.holder[my % SEG_RR_WINDOW] = 0;
     rr_skip(s);
-    wake_change(s, SEG_POLL_RECV);
+    heap_changed(s, SEG_POLL_RECV);
 }
 
 /* Caller holds the lock. A served holder that died, or is stopped
@@ -54,7 +54,6 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
                      int64_t timeout_ns)
 {
     struct seg *s = c->s;
-    struct seg_hot *hot = &s->hdr->hot;
     struct seg_rr *rr = &s->hdr->rr;
     /* Waits look at the turns every RR_POLL_NS at most. */
     struct mb_ctx rc = *c;
@@ -94,12 +93,12 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
         if (done) {
             if (have)
                 rr_drop(s, my);
-            seg_unlock(s);
+            heap_unlock(s);
             return got;
         }
         rr_reap(s, my);
-        uint32_t seen = __atomic_load_n(&hot->recv_futex, __ATOMIC_RELAXED);
-        seg_unlock(s);
+        uint64_t seen = heap_seen(s, 1);
+        heap_unlock(s);
         r = heap_wait(&rc, 1, seen, deadline);
         if (r)
             break;
@@ -109,7 +108,7 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
     if (have && seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) == 0) {
         if (rr_mine(rr, my, c->who))
             rr_drop(s, my);
-        seg_unlock(s);
+        heap_unlock(s);
     }
     return r;
 }
