@@ -36,7 +36,7 @@ static const char method[] =
     "  checked per sender the same way; mechanisms with one shared queue only.\n"
     "  Loans by size: the mbx (loan) round trip again at 64 B, 1 MiB, 64 MiB and\n"
     "  1 GiB (default mailboxes; the 1 GiB cell needs about 2 GiB of /dev/shm).\n"
-    "  From the first message (with the mbx row): 128 round trips of 1 MiB on\n"
+    "  From the first message (with the mbx row): 1024 round trips of 1 MiB on\n"
     "  fresh default mailboxes, timed after one that waits for both sides to\n"
     "  start, as they come and with MBX_PREFAULT=1 (the rows rtt_first and\n"
     "  rtt_first_prefault of results.csv).\n"

@@ -169,7 +169,7 @@ static void prefault_env(const char *value)
 
 /* 1 MiB round trips of the mbx row from the first message: fresh default
  * mailboxes (64 slots), one round trip that waits for both sides to start,
- * then N_FIRST timed (two laps of the ring, the first touching every slot
+ * then N_FIRST timed (16 laps of the ring, the first touching every slot
  * for the first time), as they come and with MBX_PREFAULT=1 in both
  * processes. */
 static int measure_first_messages(struct results *res)
