@@ -5,8 +5,25 @@
 
 load common
 
+# A free port below the kernel's ephemeral range: one bind(0) handed out
+# went back to that range when closed, where another test's connection
+# could take it before nats-server bound it.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(10000, max(lo, 20000))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+'
 }
 
 # Skips in a build without NATS (MBX_WITH_NATS off).

@@ -65,19 +65,44 @@ void nh_require(void)
     atexit(nh_cleanup);
 }
 
+/* The lowest port of the kernel's ephemeral range (32768 by default). */
+static int ephemeral_low(void)
+{
+    int lo = 32768, hi = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+/* A port is chosen below the ephemeral range and checked free: a port the
+ * kernel handed out for bind(0) went back to that range once closed, and a
+ * connection another test opened meanwhile could take it before the
+ * server bound it (a cluster node then exited at start, once in a few
+ * hundred sanitizer runs with four tests at a time). */
 int nh_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-        getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    int lo = 10000, hi = ephemeral_low() - 1;
+    if (hi <= lo)
+        hi = lo + 10000;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)nh_now();
+    for (int tries = 0; tries < 200; tries++) {
+        int port = lo + (int)(rand_r(&seed) % (unsigned)(hi - lo));
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return port;
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    return -1;
 }
 
 const char *nh_tmpdir(const char *tag)
@@ -180,6 +205,25 @@ void nh_url(const struct nh_server *s, char *out, size_t cap)
     snprintf(out, cap, "nats://127.0.0.1:%d", s->port);
 }
 
+/* Prints the last `lines` lines of the file at path to stderr. */
+static void print_tail(const char *path, int lines)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    /* Two passes: count the lines, then print the last ones. */
+    char buf[1024];
+    long total = 0, k = 0;
+    while (fgets(buf, sizeof(buf), f))
+        total++;
+    rewind(f);
+    fprintf(stderr, "---- %s (last %d of %ld lines)\n", path, lines, total);
+    while (fgets(buf, sizeof(buf), f))
+        if (k++ >= total - lines)
+            fputs(buf, stderr);
+    fclose(f);
+}
+
 static int accepts(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -245,7 +289,9 @@ int nh_server_start(struct nh_server *s)
             return 0;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            fprintf(stderr, "nats-server %s exited at start (status %d)\n", s->name, status);
+            fprintf(stderr, "nats-server %s exited at start (status %d); its log:\n", s->name,
+                    status);
+            print_tail(s->log, 20);
             track_server(pid, 0);
             s->pid = 0;
             return -1;
@@ -257,22 +303,8 @@ int nh_server_start(struct nh_server *s)
 
 void nh_dump_logs(int lines)
 {
-    for (int i = 0; i < nlogs; i++) {
-        FILE *f = fopen(logs[i], "r");
-        if (!f)
-            continue;
-        /* Two passes: count the lines, then print the last ones. */
-        char buf[1024];
-        long total = 0, k = 0;
-        while (fgets(buf, sizeof(buf), f))
-            total++;
-        rewind(f);
-        fprintf(stderr, "---- %s (last %d of %ld lines)\n", logs[i], lines, total);
-        while (fgets(buf, sizeof(buf), f))
-            if (k++ >= total - lines)
-                fputs(buf, stderr);
-        fclose(f);
-    }
+    for (int i = 0; i < nlogs; i++)
+        print_tail(logs[i], lines);
 }
 
 void nh_server_stop(struct nh_server *s, int sig)
