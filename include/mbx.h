@@ -146,7 +146,8 @@ typedef struct mbx_stat {
 typedef struct mbx_stat_ext {
     uint32_t size;
     uint32_t kind;           /* enum mbx_kind of the mailbox */
-    uint32_t layout_version; /* of its shared memory (this build makes 5) */
+    uint32_t layout_version; /* of its shared memory (this build makes 5, and 6 for
+                                a ring of large slots with a pool) */
     uint32_t reserved;
     /* udp:// datagrams for this mailbox that its receiving gateway (or a
      * sender on the same machine, bypassing it) dropped, since it was

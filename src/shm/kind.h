@@ -41,8 +41,11 @@ struct shm_kind {
     /* The region size the header's fields imply, or UINT64_MAX when they
      * are inconsistent (attach: untrusted values). */
     uint64_t (*region_of)(const struct seg_hdr *h);
-    /* Points s at the region (its fields copied from the header, checked). */
-    void (*attach)(struct seg *s, unsigned char *region);
+    /* Points s at the region of region_bytes (as region_of said) and copies
+     * the header fields it needs, checked again: a peer may have rewritten
+     * them since region_of looked. Returns 0, or -EUCLEAN when they no
+     * longer fit the region. */
+    int (*attach)(struct seg *s, unsigned char *region, uint64_t region_bytes);
     /* Once, on a new mailbox just formatted and attached. NULL: nothing. */
     void (*init)(struct seg *s);
 

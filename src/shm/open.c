@@ -151,7 +151,8 @@ static int take_rights(struct shm_box *b)
     struct mb_ctx c = handle_ctx(b);
     if (b->seg.kind->open && (r = b->seg.kind->open(&c, b->base.flags)))
         goto out_right;
-    if (b->seg.ring && !(b->seg.slot_backed = calloc(b->seg.ring_slots, sizeof(uint32_t)))) {
+    if (b->seg.ring &&
+        !(b->seg.slot_backed = calloc(b->seg.ring_slots + b->seg.ring_pool, sizeof(uint32_t)))) {
         r = -ENOMEM;
         goto out_kind;
     }

@@ -75,7 +75,7 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
-    if (h->version != SEG_VERSION)
+    if (h->version != SEG_VERSION && h->version != SEG_VERSION_POOL)
         return -EPROTO;
     uint64_t max_msg = h->max_msg_size;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
@@ -111,8 +111,7 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->capacity = h->capacity;
     s->recv_policy = h->recv_policy;
     s->flags = h->flags;
-    k->attach(s, base + g.region_off);
-    return 0;
+    return k->attach(s, base + g.region_off, region);
 }
 
 /* Whole pages of the mapping around [from, to). */

@@ -49,6 +49,10 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "8-byte atomics a
 #define SEG_MAX_MSG    (1ull << 30)
 #define SEG_MAX_ARENA  (1ull << 44)
 #define SEG_PAGE       4096u
+/* Version 6: a ring of large slots with a pool of spare payload buffers
+ * (ring.h). Other mailboxes stay version 5, which earlier builds open;
+ * they refuse version 6, whose messages may lie outside their slots. */
+#define SEG_VERSION_POOL 6u
 
 /* Block states: distinctive values so a scribbled word is noticed. */
 enum blk_state {
@@ -242,7 +246,9 @@ struct seg {
      * below backed_end while the segment's given_back count is backed_gen. */
     uint32_t *slot_backed;
     uint64_t backed_end, backed_gen;
-    unsigned char *ring_payloads; /* ring kind: the first slot's payload (ring_impl.h) */
+    unsigned char *ring_payloads;  /* ring kind: the first slot's payload (ring_impl.h) */
+    uint32_t ring_pool;            /* ring kind: buffers of its pool (0: none; ring_pool.c) */
+    unsigned char *ring_pool_base; /* the first of them, after the last slot's payload */
     /* Where pollers' sockets beside the mailbox are (its file's directory;
      * NULL for "@PID", whose pollers' sockets are all in /dev/shm). */
     const char *poll_dir;

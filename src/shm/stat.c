@@ -51,7 +51,7 @@ static uint32_t kind_number(const struct shm_kind *k)
 static void fill_ext(const struct seg *s, mbx_stat_ext *st)
 {
     st->kind = kind_number(s->kind);
-    st->layout_version = SEG_VERSION;
+    st->layout_version = s->ring_pool ? SEG_VERSION_POOL : SEG_VERSION;
     const struct seg_tail *t = (const struct seg_tail *)(s->base + SEG_TAIL_OFF);
     st->udp_dropped_full = __atomic_load_n(&t->udp_dropped_full, __ATOMIC_RELAXED);
     st->udp_dropped_bad = __atomic_load_n(&t->udp_dropped_bad, __ATOMIC_RELAXED);

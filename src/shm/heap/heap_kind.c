@@ -43,15 +43,16 @@ static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off,
 
 static uint64_t region_of(const struct seg_hdr *h)
 {
-    if (h->ring_slots || h->slot_size || h->stream_size ||
+    if (h->version != SEG_VERSION || h->ring_slots || h->slot_size || h->stream_size ||
         seg_blk_size(h->max_msg_size) > h->arena_size)
         return UINT64_MAX;
     return 0;
 }
 
-static void attach(struct seg *s, unsigned char *region)
+static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
 {
-    (void)s, (void)region;
+    (void)s, (void)region, (void)region_bytes;
+    return 0;
 }
 
 /* Counts as the header keeps them, read once each, atomically: they may

@@ -23,7 +23,7 @@ int ring_back(const struct seg *s, struct ring_slot *sl, size_t len)
      * error here rather than a fault in memcpy. What has storage is known
      * per handle (a slot's storage is never given back), never read from
      * the segment, where a scribbled value would make us skip it. */
-    uint32_t *known = s->slot_backed ? &s->slot_backed[ring_index(s, sl)] : NULL;
+    uint32_t *known = s->slot_backed ? &s->slot_backed[ring_buf_id(s, sl)] : NULL;
     if (known && len <= __atomic_load_n(known, __ATOMIC_RELAXED))
         return 0;
     int r = plat_reserve(s->fd, (uint64_t)(ring_payload(s, sl) - s->base), len);
@@ -189,6 +189,8 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
 {
     const struct seg *s = c->s;
     struct ring_ctl *ctl = ring_ctl_of(s);
+    if (s->ring_pool && buf != (const void *)ring_payload(s, sl))
+        ring_pool_take(s, sl, len); /* a copy: into the buffer freed last */
     int r = ring_back(s, sl, len);
     if (r) {
         ring_give_up(s, sl, t, mine);
@@ -417,6 +419,9 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     ring_note_holder(sl, mine, c->who);
     uint32_t raw_prio = __atomic_load_n(&sl->prio, __ATOMIC_RELAXED);
     uint32_t prio = raw_prio & ~PRIO_COUNTED;
+    /* The pool buffer the message lies in, if any (ours to give back once
+     * the slot is free). */
+    uint32_t pooled = s->ring_pool ? __atomic_load_n(&sl->buf, __ATOMIC_RELAXED) : 0;
     if (len && !lend)
         memcpy(buf, ring_payload(s, sl), len);
     if (info) {
@@ -451,6 +456,9 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
      * moved our hold on by whole laps (relocation): free it there. */
     if (!ring_let_go(s, sl, &mine, SLOT_FREE, s->ring_slots))
         return RETRY;
+    if (pooled) /* on top of the pool, for the next large copy */
+        ring_pool_put(s, sl, pooled,
+                      slot_word((mine >> (64 - SLOT_POS_BITS)) + s->ring_slots, SLOT_FREE, 0));
     if (prio >= MBX_PRIO_MAX)
         return -EUCLEAN;
     __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);

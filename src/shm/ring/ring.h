@@ -24,7 +24,8 @@
  * slot at the new position when it is done.
  *
  * Layout: the control block, the slot headers (one line each, together),
- * then from the next page boundary the payloads, slot_size bytes apart.
+ * then from the next page boundary the payloads, slot_size bytes apart,
+ * and for rings of large slots the pool's buffers after them.
  *
  * Positions are 64-bit counters; the word keeps their low 39 bits, and
  * full positions are rebuilt from the head or tail nearby (ring_pos64).
@@ -42,6 +43,15 @@
 #define RING_MAX_SLOTS 1024u
 #define RING_SMALL_MSG (64u * 1024u)
 #define RING_MAX_BYTES (64ull << 20)
+
+/* Rings whose slots are larger than RING_SMALL_MSG, with RING_POOL_MIN_SLOTS
+ * slots or more, get RING_POOL_BUFS spare payload buffers besides their
+ * slots (ring_pool.c): a message of RING_POOL_MIN_LEN bytes or more is
+ * copied into the buffer freed last, still in the caches, instead of the
+ * slot's own, last touched a lap of slots ago. */
+#define RING_POOL_BUFS      4u
+#define RING_POOL_MIN_SLOTS 8u
+#define RING_POOL_MIN_LEN   (64u * 1024u)
 
 #define SLOT_POS_BITS 39
 #define SLOT_POS_MASK ((1ull << SLOT_POS_BITS) - 1)
@@ -66,7 +76,14 @@ struct ring_ctl {
     uint64_t pad1[6];
     uint32_t hiprio;  /* messages above priority 0 queued or being sent */
     uint32_t unstuck; /* slots repaired after their process died */
-    uint32_t pad2[14];
+    /* The pool of a ring of large slots (layout version 6, ring_pool.c),
+     * under the mailbox lock: pool_free[0 .. pool_top) are the buffers no
+     * slot holds, the last one freed on top; pool_slot[i] is the slot that
+     * took buffer i (a hint, checked against that slot's buf). */
+    uint32_t pool_top;
+    uint32_t pool_free[RING_POOL_BUFS];
+    uint32_t pool_slot[RING_POOL_BUFS];
+    uint32_t pad2[13 - 2 * RING_POOL_BUFS];
 };
 _Static_assert(sizeof(struct ring_ctl) == 3 * SEG_LINE, "ring control is three lines");
 
@@ -85,7 +102,10 @@ struct ring_slot {
     uint32_t who_start;
     uint32_t moved; /* 1 once a claim was relocated (see ring_send_loan) */
     uint64_t type;  /* the sender's type tag (mbx_send_typed), 0 by default */
-    uint64_t spare;
+    /* Rings with a pool: 0 while the message lies in the slot's own
+     * payload, else 1 + the pool buffer it lies in (ring_pool.c). */
+    uint32_t buf;
+    uint32_t spare;
 };
 /* The headers sit side by side, one line each, apart from the payloads
  * (ring_impl.h), so an idle ring's file has a page or two of headers

@@ -48,11 +48,56 @@ static inline uint32_t ring_index(const struct seg *s, const struct ring_slot *s
     return (uint32_t)(sl - ring_slots_of(s));
 }
 
+/* The payload buffer slot sl's message lies in: the slot's own (its index),
+ * or with a pool, ring_slots + i for pool buffer i (ring_pool.c). A value
+ * out of range in the slot (a peer's scribble) names the slot's own. */
+static inline uint32_t ring_buf_id(const struct seg *s, const struct ring_slot *sl)
+{
+    if (__builtin_expect(s->ring_pool == 0, 1))
+        return ring_index(s, sl);
+    uint32_t b = __atomic_load_n(&sl->buf, __ATOMIC_RELAXED);
+    return b && b <= s->ring_pool ? s->ring_slots + b - 1 : ring_index(s, sl);
+}
+
 /* Where slot sl's message lies. */
 static inline unsigned char *ring_payload(const struct seg *s, const struct ring_slot *sl)
 {
-    return s->ring_payloads + (uint64_t)ring_index(s, sl) * s->slot_size;
+    return s->ring_payloads + (uint64_t)ring_buf_id(s, sl) * s->slot_size;
 }
+
+/* The pool of a ring of large slots (ring_pool.c). Every buffer is held by
+ * one slot (its buf names it) or free in the pool, and a slot's buf
+ * changes only under the mailbox lock. */
+
+/* Writes the pool of a new ring: every buffer free. */
+void ring_pool_format(struct ring_ctl *ctl);
+
+/* For a sender holding slot sl (claimed) about to copy len bytes in: gives
+ * it the buffer freed last when the message is RING_POOL_MIN_LEN or more
+ * and one is free; a buffer the slot holds already (left by a process
+ * that died, or not given back yet by its receiver) is kept. Never fails:
+ * without the lock (a stopped holder), the slot's own payload serves. */
+void ring_pool_take(const struct seg *s, struct ring_slot *sl, size_t len);
+
+/* For a loaner holding slot sl (claimed): gives back any pool buffer the
+ * slot holds, so the loan is the slot's own payload (whose address names
+ * the slot). */
+void ring_pool_drop(const struct seg *s, struct ring_slot *sl);
+
+/* For a receiver that copied the message of slot sl out of pool buffer
+ * `buf` (1 + index) and freed the slot as `freed`: puts the buffer back
+ * on top of the pool, unless a sender claimed the slot meanwhile (it
+ * keeps the buffer). */
+void ring_pool_put(const struct seg *s, struct ring_slot *sl, uint32_t buf, uint64_t freed);
+
+/* The slot whose message lies in the pool buffer at p, or NULL when p is
+ * not the start of one held by a slot. */
+struct ring_slot *ring_pool_slot_of(const struct seg *s, const unsigned char *p);
+
+/* After a holder of the mailbox lock died (shm_kind.repair), or after a
+ * reboot: the free buffers are those no slot holds. Returns 0, or
+ * -EUCLEAN when two slots name the same buffer. */
+int ring_pool_repair(struct seg *s);
 
 /* Offset of the payloads from the start of the ring's region: after the
  * control block and the headers, page aligned. */

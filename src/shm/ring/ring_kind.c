@@ -5,6 +5,8 @@
 
 #include "platform/platform.h"
 
+#include <errno.h>
+
 #define PAGE SEG_PAGE
 
 static uint64_t round_up(uint64_t v, uint64_t to)
@@ -12,9 +14,21 @@ static uint64_t round_up(uint64_t v, uint64_t to)
     return (v + to - 1) / to * to;
 }
 
-static uint64_t bytes_for(uint32_t slots, uint64_t slot_size)
+/* The region of a ring of `slots` slots and `pool` pool buffers. */
+static uint64_t bytes_for(uint32_t slots, uint64_t slot_size, uint32_t pool)
 {
-    return round_up(ring_payloads_off(slots) + (uint64_t)slots * slot_size, PAGE);
+    return round_up(ring_payloads_off(slots) + ((uint64_t)slots + pool) * slot_size, PAGE);
+}
+
+/* Buffers of the pool a new ring with these attributes gets (ring.h):
+ * large slots, enough of them for a lap to leave the caches, and room
+ * for the pool within memory_limit. */
+static uint32_t pool_for(const mbx_attr *a)
+{
+    if (a->max_msg_size <= RING_SMALL_MSG || a->capacity < RING_POOL_MIN_SLOTS)
+        return 0;
+    uint64_t with_pool = ((uint64_t)a->capacity + RING_POOL_BUFS) * a->max_msg_size;
+    return with_pool <= a->memory_limit ? RING_POOL_BUFS : 0;
 }
 
 /* A ring keeps one slot of max_msg_size bytes per unit of capacity; a slot
@@ -39,7 +53,7 @@ static int accepts(const mbx_attr *a, int flags)
 
 static uint64_t region_bytes(const mbx_attr *a)
 {
-    return bytes_for(a->capacity, ring_slot_size(a->max_msg_size));
+    return bytes_for(a->capacity, ring_slot_size(a->max_msg_size), pool_for(a));
 }
 
 /* The control lines and the slot headers get storage at creation, the
@@ -68,6 +82,10 @@ static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off,
     struct ring_slot *slots = (struct ring_slot *)(region + sizeof(struct ring_ctl));
     for (uint32_t i = 0; i < h->ring_slots; i++)
         slots[i].word = slot_word(i, SLOT_FREE, 0);
+    if (pool_for(a)) {
+        h->version = SEG_VERSION_POOL;
+        ring_pool_format((struct ring_ctl *)region);
+    }
     return 0;
 }
 
@@ -75,19 +93,36 @@ static uint64_t region_of(const struct seg_hdr *h)
 {
     uint32_t slots = h->ring_slots;
     uint64_t max_msg = h->max_msg_size;
+    uint32_t pool = h->version == SEG_VERSION_POOL ? RING_POOL_BUFS : 0;
     if (slots == 0 || slots > RING_MAX_SLOTS || h->capacity != slots || h->stream_size != 0 ||
         (max_msg > RING_SMALL_MSG && slots * max_msg > RING_MAX_BYTES) ||
-        h->slot_size != ring_slot_size(max_msg))
+        h->slot_size != ring_slot_size(max_msg) ||
+        (pool && (max_msg <= RING_SMALL_MSG || slots < RING_POOL_MIN_SLOTS)))
         return UINT64_MAX;
-    return bytes_for(slots, h->slot_size);
+    return bytes_for(slots, h->slot_size, pool);
 }
 
-static void attach(struct seg *s, unsigned char *region)
+static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
 {
+    uint32_t slots = __atomic_load_n(&s->hdr->ring_slots, __ATOMIC_RELAXED);
+    uint64_t slot_size = __atomic_load_n(&s->hdr->slot_size, __ATOMIC_RELAXED);
+    if (slots == 0 || slots > RING_MAX_SLOTS || slot_size == 0 ||
+        slot_size > SEG_MAX_MSG + SEG_LINE)
+        return -EUCLEAN;
+    /* The pool is there when the region region_of measured holds it: the
+     * region's size is ours, the header's version a peer could change. */
+    uint32_t pool = region_bytes == bytes_for(slots, slot_size, RING_POOL_BUFS) ? RING_POOL_BUFS
+                    : region_bytes == bytes_for(slots, slot_size, 0)            ? 0
+                                                                                : UINT32_MAX;
+    if (pool == UINT32_MAX)
+        return -EUCLEAN;
     s->ring = region;
-    s->ring_slots = s->hdr->ring_slots;
-    s->slot_size = s->hdr->slot_size;
-    s->ring_payloads = region + ring_payloads_off(s->ring_slots);
+    s->ring_slots = slots;
+    s->slot_size = slot_size;
+    s->ring_payloads = region + ring_payloads_off(slots);
+    s->ring_pool = pool;
+    s->ring_pool_base = s->ring_payloads + (uint64_t)slots * slot_size;
+    return 0;
 }
 
 const struct shm_kind shm_kind_ring = {
@@ -110,4 +145,5 @@ const struct shm_kind shm_kind_ring = {
     .ready = ring_ready,
     .stat = ring_stat,
     .reset = ring_reset_all_dead,
+    .repair = ring_pool_repair,
 };

@@ -11,16 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The slot whose payload starts at buf, or NULL when buf is not one. */
+/* The slot whose payload (its own, or a pool buffer it holds) starts at
+ * buf, or NULL when buf is not one. */
 static struct ring_slot *slot_of_payload(const struct seg *s, const void *buf)
 {
     const unsigned char *p = buf;
     if (p < s->ring_payloads)
         return NULL;
     uint64_t off = (uint64_t)(p - s->ring_payloads);
-    if (off % s->slot_size != 0 || off / s->slot_size >= s->ring_slots)
+    if (off / s->slot_size >= s->ring_slots)
+        return ring_pool_slot_of(s, p);
+    if (off % s->slot_size != 0)
         return NULL;
-    return ring_slot_at(s, off / s->slot_size);
+    struct ring_slot *sl = ring_slot_at(s, off / s->slot_size);
+    /* Its own payload: not while its message lies in a pool buffer. */
+    return ring_buf_id(s, sl) == ring_index(s, sl) ? sl : NULL;
 }
 
 int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
@@ -30,6 +35,7 @@ int ring_loan(const struct mb_ctx *c, size_t len, void **buf)
     int r = ring_claim(c, MBX_NONBLOCK, &sl, &t);
     if (r)
         return r;
+    ring_pool_drop(c->s, sl); /* a loan is the slot's own payload */
     if ((r = ring_back(c->s, sl, len))) {
         ring_give_up(c->s, sl, t, slot_word(t, SLOT_CLAIMED, c->pid));
         return r;
@@ -87,16 +93,22 @@ int ring_release(const struct mb_ctx *c, const void *buf)
         return -EINVAL;
     /* Off the count while the slot is still ours (see PRIO_COUNTED). */
     ring_release_prio(ctl, sl);
+    /* A copy lent from a pool buffer: the buffer goes back to the pool. */
+    uint32_t pooled = s->ring_pool ? __atomic_load_n(&sl->buf, __ATOMIC_RELAXED) : 0;
     /* A sender may move the loan on by whole laps meanwhile (relocation):
      * free it wherever it is. */
+    uint64_t freed;
     for (;;) {
         uint64_t pos = w >> (64 - SLOT_POS_BITS);
-        if (__atomic_compare_exchange_n(&sl->word, &w, slot_word(pos + s->ring_slots, SLOT_FREE, 0),
-                                        0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        freed = slot_word(pos + s->ring_slots, SLOT_FREE, 0);
+        if (__atomic_compare_exchange_n(&sl->word, &w, freed, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_ACQUIRE))
             break;
         if (slot_state_of(w) != SLOT_LENT || slot_pid_of(w) != (c->pid & (int32_t)SLOT_PID_MASK))
             return -EINVAL;
     }
+    if (pooled)
+        ring_pool_put(s, sl, pooled, freed);
     wake_all(s, SEG_POLL_SEND);
     return 0;
 }

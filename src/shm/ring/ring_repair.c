@@ -248,5 +248,5 @@ int ring_reset_all_dead(struct seg *s)
     ctl->hiprio = hi;
     if (any)
         ctl->head = oldest;
-    return 0;
+    return ring_pool_repair(s);
 }

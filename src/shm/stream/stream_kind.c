@@ -3,6 +3,8 @@
 #include "shm/kind.h"
 #include "shm/stream/stream.h"
 
+#include <errno.h>
+
 #define PAGE SEG_PAGE
 
 static int accepts(const mbx_attr *a, int flags)
@@ -32,15 +34,20 @@ static int format(struct seg_hdr *h, unsigned char *region, uint64_t region_off,
 static uint64_t region_of(const struct seg_hdr *h)
 {
     uint64_t size = h->stream_size;
-    if (h->ring_slots || h->slot_size || size == 0 || size % PAGE != 0 || size > STREAM_MAX)
+    if (h->version != SEG_VERSION || h->ring_slots || h->slot_size || size == 0 ||
+        size % PAGE != 0 || size > STREAM_MAX)
         return UINT64_MAX;
     return STREAM_CTL_BYTES + size;
 }
 
-static void attach(struct seg *s, unsigned char *region)
+static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
 {
+    uint64_t size = __atomic_load_n(&s->hdr->stream_size, __ATOMIC_RELAXED);
+    if (size != region_bytes - STREAM_CTL_BYTES)
+        return -EUCLEAN;
     s->stream = region;
-    s->stream_size = s->hdr->stream_size;
+    s->stream_size = size;
+    return 0;
 }
 
 static int send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
