@@ -93,8 +93,11 @@ static void which_rings_pool(void **state)
         {SLOTS, BIG, 0, SEG_VERSION_POOL},
         {64, BIG, 0, SEG_VERSION_POOL},
         {8, 128 * 1024, 0, SEG_VERSION_POOL},
-        {4, BIG, 0, SEG_VERSION},               /* few slots: a small lap */
-        {64, 64 * 1024, 0, SEG_VERSION},        /* small slots */
+        {4, BIG, 0, SEG_VERSION},        /* few slots: a small lap */
+        {64, 64 * 1024, 0, SEG_VERSION}, /* small slots */
+        {16, 64, 0, SEG_VERSION},        /* four more would fit its last page */
+        {1, 128, 0, SEG_VERSION},
+        {2, 64, 0, SEG_VERSION},
         {SLOTS, BIG, SLOTS * BIG, SEG_VERSION}, /* no room for the pool */
         {SLOTS, BIG, (SLOTS + 4) * BIG, SEG_VERSION_POOL},
     };
@@ -307,6 +310,75 @@ static void a_claimed_slot_keeps_its_buffer(void **state)
     check_pool(m);
     mbx_close(m);
     mbx_unlink("claimed");
+}
+
+/* A process stopped holding the lock: large copies go on without the pool
+ * (a slot lets go of the buffer it held), and once the holder lets go the
+ * next pool step finds that buffer again. */
+static void a_stopped_lock_holder_loses_no_buffer(void **state)
+{
+    (void)state;
+    mbx *m = test_box("stopped", SLOTS, BIG, 0);
+    struct seg *s = seg_of(m);
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    /* A buffer left on slot 0 (its receiver could not have the lock). */
+    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
+    ring_slot_at(s, 0)->buf = i + 1;
+    ctl->pool_top = top - 1;
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        seg_lock(s, -1);
+        raise(SIGSTOP);
+        seg_unlock(s);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, WUNTRACED), p);
+    assert_true(WIFSTOPPED(st));
+    for (uint32_t k = 0; k < 4; k++) {
+        fill(out, BIG, 20 + k);
+        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
+        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
+        assert_true(filled(in, BIG, 20 + k));
+    }
+    assert_int_equal(ring_slot_at(s, 0)->buf, 0); /* let go, for its own payload */
+    kill(p, SIGCONT);
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (uint32_t k = 0; k < 2 * SLOTS; k++) {
+        fill(out, BIG, 30 + k);
+        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
+        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
+        assert_true(filled(in, BIG, 30 + k));
+    }
+    check_pool(m);
+    assert_int_equal(ctl->pool_top, RING_POOL_BUFS);
+    assert_int_equal(ctl->pool_dirty, 0);
+    mbx_close(m);
+    mbx_unlink("stopped");
+}
+
+/* A small copy into a slot that holds a buffer gives the buffer back: the
+ * slot's own payload has storage for it. */
+static void a_small_copy_gives_a_held_buffer_back(void **state)
+{
+    (void)state;
+    mbx *m = test_box("small", SLOTS, BIG, 0);
+    struct seg *s = seg_of(m);
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
+    ring_slot_at(s, 0)->buf = i + 1;
+    ctl->pool_top = top - 1;
+    fill(out, 100, 5);
+    assert_int_equal(mbx_send(m, out, 100, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(ring_slot_at(s, 0)->buf, 0);
+    assert_int_equal(ctl->pool_top, top);
+    assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), 100);
+    assert_true(filled(in, 100, 5));
+    check_pool(m);
+    mbx_close(m);
+    mbx_unlink("small");
 }
 
 /* A process killed holding the lock in the middle of handing a buffer out
@@ -544,6 +616,8 @@ int main(void)
         cmocka_unit_test(every_message_whole),
         cmocka_unit_test(a_left_buffer_serves_its_slot),
         cmocka_unit_test(a_claimed_slot_keeps_its_buffer),
+        cmocka_unit_test(a_stopped_lock_holder_loses_no_buffer),
+        cmocka_unit_test(a_small_copy_gives_a_held_buffer_back),
         cmocka_unit_test(repair_after_a_death_mid_pool),
         cmocka_unit_test(racing_senders_and_receivers),
         cmocka_unit_test(random_kills_keep_the_pool),

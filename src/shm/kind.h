@@ -41,11 +41,10 @@ struct shm_kind {
     /* The region size the header's fields imply, or UINT64_MAX when they
      * are inconsistent (attach: untrusted values). */
     uint64_t (*region_of)(const struct seg_hdr *h);
-    /* Points s at the region of region_bytes (as region_of said) and copies
-     * the header fields it needs, checked again: a peer may have rewritten
-     * them since region_of looked. Returns 0, or -EUCLEAN when they no
-     * longer fit the region. */
-    int (*attach)(struct seg *s, unsigned char *region, uint64_t region_bytes);
+    /* Points s at the region, copying the fields it needs from hs: the
+     * snapshot of the header that region_of checked (never the header
+     * itself, which a peer may have rewritten since). */
+    void (*attach)(struct seg *s, unsigned char *region, const struct seg_hdr *hs);
     /* Once, on a new mailbox just formatted and attached. NULL: nothing. */
     void (*init)(struct seg *s);
 

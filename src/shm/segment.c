@@ -75,25 +75,31 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
         return -EUCLEAN;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
         return -EUCLEAN;
-    if (h->version != SEG_VERSION && h->version != SEG_VERSION_POOL)
+    /* Every check and every copy below reads one snapshot: a peer that
+     * rewrites the header meanwhile cannot make a later read disagree with
+     * what an earlier check allowed (the slot count the region was sized
+     * for, say). */
+    struct seg_hdr hs;
+    memcpy(&hs, h, sizeof(hs));
+    if (hs.version != SEG_VERSION && hs.version != SEG_VERSION_POOL)
         return -EPROTO;
-    uint64_t max_msg = h->max_msg_size;
+    uint64_t max_msg = hs.max_msg_size;
     if (max_msg == 0 || max_msg > SEG_MAX_MSG)
         return -EUCLEAN;
-    const struct shm_kind *k = shm_kind_of_flags(h->flags & ~(uint32_t)MBX_OWNED);
-    uint64_t region = k ? k->region_of(h) : UINT64_MAX;
+    const struct shm_kind *k = shm_kind_of_flags(hs.flags & ~(uint32_t)MBX_OWNED);
+    uint64_t region = k ? k->region_of(&hs) : UINT64_MAX;
     if (region == UINT64_MAX || region > size)
         return -EUCLEAN;
     struct geom g = geom_for(region);
-    if (h->hdr_size != sizeof(*h) || h->file_size != size || h->ring_off != g.region_off ||
-        h->active_off != g.active_off || h->heads_off != g.heads_off ||
-        h->arena_off != g.arena_off || size < g.arena_off + PAGE ||
-        h->arena_size != size - g.arena_off || h->arena_size % SEG_LINE != 0 ||
-        h->arena_size > SEG_MAX_ARENA)
+    if (hs.hdr_size != sizeof(hs) || hs.file_size != size || hs.ring_off != g.region_off ||
+        hs.active_off != g.active_off || hs.heads_off != g.heads_off ||
+        hs.arena_off != g.arena_off || size < g.arena_off + PAGE ||
+        hs.arena_size != size - g.arena_off || hs.arena_size % SEG_LINE != 0 ||
+        hs.arena_size > SEG_MAX_ARENA)
         return -EUCLEAN;
-    if (h->recv_policy > MBX_RECV_PAIR || h->mode > 0777)
+    if (hs.recv_policy > MBX_RECV_PAIR || hs.mode > 0777)
         return -EUCLEAN;
-    if (memchr(h->name, 0, sizeof(h->name)) == NULL)
+    if (memchr(hs.name, 0, sizeof(hs.name)) == NULL)
         return -EUCLEAN;
     memset(s, 0, sizeof(*s));
     s->kind = k;
@@ -108,10 +114,11 @@ int seg_attach(struct seg *s, unsigned char *base, uint64_t size)
     s->arena_start = g.arena_off;
     s->arena_end = size;
     s->max_msg_size = max_msg;
-    s->capacity = h->capacity;
-    s->recv_policy = h->recv_policy;
-    s->flags = h->flags;
-    return k->attach(s, base + g.region_off, region);
+    s->capacity = hs.capacity;
+    s->recv_policy = hs.recv_policy;
+    s->flags = hs.flags;
+    k->attach(s, base + g.region_off, &hs);
+    return 0;
 }
 
 /* Whole pages of the mapping around [from, to). */

@@ -49,10 +49,9 @@ static uint64_t region_of(const struct seg_hdr *h)
     return 0;
 }
 
-static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
+static void attach(struct seg *s, unsigned char *region, const struct seg_hdr *hs)
 {
-    (void)s, (void)region, (void)region_bytes;
-    return 0;
+    (void)s, (void)region, (void)hs;
 }
 
 /* Counts as the header keeps them, read once each, atomically: they may

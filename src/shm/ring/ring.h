@@ -79,11 +79,14 @@ struct ring_ctl {
     /* The pool of a ring of large slots (layout version 6, ring_pool.c),
      * under the mailbox lock: pool_free[0 .. pool_top) are the buffers no
      * slot holds, the last one freed on top; pool_slot[i] is the slot that
-     * took buffer i (a hint, checked against that slot's buf). */
+     * took buffer i (a hint, checked against that slot's buf); pool_dirty
+     * is 1 once a slot let go of a buffer without the lock (the next
+     * holder of the lock finds it again). */
     uint32_t pool_top;
+    uint32_t pool_dirty;
     uint32_t pool_free[RING_POOL_BUFS];
     uint32_t pool_slot[RING_POOL_BUFS];
-    uint32_t pad2[13 - 2 * RING_POOL_BUFS];
+    uint32_t pad2[12 - 2 * RING_POOL_BUFS];
 };
 _Static_assert(sizeof(struct ring_ctl) == 3 * SEG_LINE, "ring control is three lines");
 

@@ -75,8 +75,9 @@ void ring_pool_format(struct ring_ctl *ctl);
 /* For a sender holding slot sl (claimed) about to copy len bytes in: gives
  * it the buffer freed last when the message is RING_POOL_MIN_LEN or more
  * and one is free; a buffer the slot holds already (left by a process
- * that died, or not given back yet by its receiver) is kept. Never fails:
- * without the lock (a stopped holder), the slot's own payload serves. */
+ * that died, or not given back yet by its receiver) is kept for such a
+ * message and given back for a smaller one. Never fails: without the lock
+ * (a stopped holder), the slot's own payload serves. */
 void ring_pool_take(const struct seg *s, struct ring_slot *sl, size_t len);
 
 /* For a loaner holding slot sl (claimed): gives back any pool buffer the

@@ -5,8 +5,6 @@
 
 #include "platform/platform.h"
 
-#include <errno.h>
-
 #define PAGE SEG_PAGE
 
 static uint64_t round_up(uint64_t v, uint64_t to)
@@ -102,27 +100,14 @@ static uint64_t region_of(const struct seg_hdr *h)
     return bytes_for(slots, h->slot_size, pool);
 }
 
-static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
+static void attach(struct seg *s, unsigned char *region, const struct seg_hdr *hs)
 {
-    uint32_t slots = __atomic_load_n(&s->hdr->ring_slots, __ATOMIC_RELAXED);
-    uint64_t slot_size = __atomic_load_n(&s->hdr->slot_size, __ATOMIC_RELAXED);
-    if (slots == 0 || slots > RING_MAX_SLOTS || slot_size == 0 ||
-        slot_size > SEG_MAX_MSG + SEG_LINE)
-        return -EUCLEAN;
-    /* The pool is there when the region region_of measured holds it: the
-     * region's size is ours, the header's version a peer could change. */
-    uint32_t pool = region_bytes == bytes_for(slots, slot_size, RING_POOL_BUFS) ? RING_POOL_BUFS
-                    : region_bytes == bytes_for(slots, slot_size, 0)            ? 0
-                                                                                : UINT32_MAX;
-    if (pool == UINT32_MAX)
-        return -EUCLEAN;
     s->ring = region;
-    s->ring_slots = slots;
-    s->slot_size = slot_size;
-    s->ring_payloads = region + ring_payloads_off(slots);
-    s->ring_pool = pool;
-    s->ring_pool_base = s->ring_payloads + (uint64_t)slots * slot_size;
-    return 0;
+    s->ring_slots = hs->ring_slots;
+    s->slot_size = hs->slot_size;
+    s->ring_payloads = region + ring_payloads_off(s->ring_slots);
+    s->ring_pool = hs->version == SEG_VERSION_POOL ? RING_POOL_BUFS : 0;
+    s->ring_pool_base = s->ring_payloads + (uint64_t)s->ring_slots * s->slot_size;
 }
 
 const struct shm_kind shm_kind_ring = {

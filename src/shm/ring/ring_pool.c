@@ -26,7 +26,11 @@
  * place, a dead borrower's loan freed) and serves the slot's next sender.
  * A lock holder that dies half way leaves the free list and the slots
  * apart; the repair at the next lock rebuilds the list from the slots.
- * Without the lock (a stopped holder), the slot's own payload serves.
+ * Without the lock (a stopped holder), the slot's own payload serves: a
+ * sender or loaner that cannot have the lock lets go of a buffer its slot
+ * held, and marks the pool so that the next holder of the lock rebuilds
+ * the list (a rebuild is right under the lock at any time: what changes
+ * a buf without it only ever clears it, and marks the pool after).
  */
 #include "shm/ring/ring_impl.h"
 
@@ -35,25 +39,49 @@
 #include <errno.h>
 
 /* A pool step waits this long for the lock: one held longer is a stopped
- * process's, and the slot's own payload serves instead. */
-#define POOL_LOCK_NS SEG_LOCK_GRACE_NS
+ * or descheduled process's, and the slot's own payload serves instead (a
+ * large copy takes longer than this wait). */
+#define POOL_LOCK_NS 100000ll
 
 #define NO_SLOT UINT32_MAX
 
 void ring_pool_format(struct ring_ctl *ctl)
 {
     ctl->pool_top = RING_POOL_BUFS;
+    ctl->pool_dirty = 0;
     for (uint32_t i = 0; i < RING_POOL_BUFS; i++) {
         ctl->pool_free[i] = RING_POOL_BUFS - 1 - i; /* buffer 0 on top */
         ctl->pool_slot[i] = NO_SLOT;
     }
 }
 
+/* Takes the mailbox lock for a pool step, and first finds again what slots
+ * let go of without it (pool_dirty). Returns 0 or an error of seg_lock. */
 static int pool_lock(const struct seg *s)
 {
     /* seg_lock may repair what the lock guards: the segment, not the
      * handle's view of it, changes. */
-    return seg_lock((struct seg *)s, clock_deadline(POOL_LOCK_NS));
+    int r = seg_lock((struct seg *)s, clock_deadline(POOL_LOCK_NS));
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    if (r == 0 && __atomic_load_n(&ctl->pool_dirty, __ATOMIC_ACQUIRE)) {
+        /* Cleared before the look: a slot that lets go after it sets it
+         * again, for the next holder. */
+        __atomic_store_n(&ctl->pool_dirty, 0, __ATOMIC_SEQ_CST);
+        if (ring_pool_repair((struct seg *)s) != 0) {
+            seg_unlock((struct seg *)s);
+            return -EUCLEAN;
+        }
+    }
+    return r;
+}
+
+/* Without the lock (a stopped holder): slot sl, held by the caller, lets
+ * go of its buffer, for the slot's own payload. The buffer is then nobody's
+ * until the next holder of the lock finds it (pool_dirty). */
+static void let_go_unlocked(const struct seg *s, struct ring_slot *sl)
+{
+    __atomic_store_n(&sl->buf, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ring_ctl_of(s)->pool_dirty, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Caller holds the lock. Puts buffer i on top of the free list, unless it
@@ -77,15 +105,19 @@ void ring_pool_take(const struct seg *s, struct ring_slot *sl, size_t len)
     if (!s->ring_pool || (!held && len < RING_POOL_MIN_LEN))
         return; /* a small message in the slot's own payload: no lock */
     if (pool_lock(s)) {
-        /* Let go of a buffer the slot held (a repair finds it again): the
-         * message goes in the slot's own payload. */
-        if (held)
-            __atomic_store_n(&sl->buf, 0, __ATOMIC_RELAXED);
+        if (held) /* the message goes in the slot's own payload */
+            let_go_unlocked(s, sl);
         return;
     }
     struct ring_ctl *ctl = ring_ctl_of(s);
     uint32_t b = __atomic_load_n(&sl->buf, __ATOMIC_RELAXED);
     if (b > s->ring_pool) { /* a peer's scribble: the slot's own payload */
+        __atomic_store_n(&sl->buf, 0, __ATOMIC_RELAXED);
+        b = 0;
+    } else if (b && len < RING_POOL_MIN_LEN) {
+        /* A small message in the slot's own payload, which has storage
+         * for it, rather than in a buffer that might not. */
+        push_free(s, ctl, b - 1);
         __atomic_store_n(&sl->buf, 0, __ATOMIC_RELAXED);
         b = 0;
     }
@@ -108,7 +140,7 @@ void ring_pool_drop(const struct seg *s, struct ring_slot *sl)
     if (!s->ring_pool || !__atomic_load_n(&sl->buf, __ATOMIC_RELAXED))
         return;
     if (pool_lock(s)) {
-        __atomic_store_n(&sl->buf, 0, __ATOMIC_RELAXED);
+        let_go_unlocked(s, sl);
         return;
     }
     uint32_t b = __atomic_load_n(&sl->buf, __ATOMIC_RELAXED);

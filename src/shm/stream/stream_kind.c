@@ -3,8 +3,6 @@
 #include "shm/kind.h"
 #include "shm/stream/stream.h"
 
-#include <errno.h>
-
 #define PAGE SEG_PAGE
 
 static int accepts(const mbx_attr *a, int flags)
@@ -40,14 +38,10 @@ static uint64_t region_of(const struct seg_hdr *h)
     return STREAM_CTL_BYTES + size;
 }
 
-static int attach(struct seg *s, unsigned char *region, uint64_t region_bytes)
+static void attach(struct seg *s, unsigned char *region, const struct seg_hdr *hs)
 {
-    uint64_t size = __atomic_load_n(&s->hdr->stream_size, __ATOMIC_RELAXED);
-    if (size != region_bytes - STREAM_CTL_BYTES)
-        return -EUCLEAN;
     s->stream = region;
-    s->stream_size = size;
-    return 0;
+    s->stream_size = hs->stream_size;
 }
 
 static int send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
