@@ -6,6 +6,7 @@
 #include "test_box.h"
 
 #include "platform/platform.h"
+#include "shm/kind.h"
 #include "shm/lock.h"
 #include "shm/ring/ring_impl.h"
 #include "shm/shm.h"
@@ -136,6 +137,36 @@ static void version_must_match_the_layout(void **state)
     assert_int_equal(mbx_open("ver", MBX_SEND, NULL, &again), -EUCLEAN);
     mbx_close(m);
     mbx_unlink("ver");
+}
+
+/* A kind's attach takes the sizes from the snapshot of the header that
+ * region_of checked, not from the header, which a peer may have rewritten
+ * since (a slot count and size that fit the same region, with slots of
+ * 20 KiB, would let a 1 MiB message run past the file). */
+static void attach_reads_the_checked_snapshot(void **state)
+{
+    (void)state;
+    mbx *m = test_box("snap", SLOTS, BIG, 0);
+    struct seg *s = seg_of(m);
+    struct seg_hdr hs, *h = s->hdr;
+    memcpy(&hs, h, sizeof(hs));
+    h->ring_slots = 1024;
+    h->slot_size = 20416;
+    h->version = SEG_VERSION;
+    struct seg other = *s;
+    shm_kind_ring.attach(&other, s->ring, &hs);
+    assert_int_equal(other.ring_slots, SLOTS);
+    assert_int_equal(other.slot_size, hs.slot_size);
+    assert_int_equal(other.ring_pool, RING_POOL_BUFS);
+    assert_ptr_equal(other.ring_pool_base, s->ring_pool_base);
+    /* Opened now, the rewritten header is refused. */
+    mbx *again;
+    assert_int_equal(mbx_open("snap", MBX_SEND, NULL, &again), -EUCLEAN);
+    memcpy(h, &hs, sizeof(hs));
+    assert_int_equal(mbx_open("snap", MBX_SEND, NULL, &again), 0);
+    mbx_close(again);
+    mbx_close(m);
+    mbx_unlink("snap");
 }
 
 /* A large copy goes into the buffer freed last: one buffer serves a whole
@@ -612,6 +643,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(which_rings_pool),
         cmocka_unit_test(version_must_match_the_layout),
+        cmocka_unit_test(attach_reads_the_checked_snapshot),
         cmocka_unit_test(large_copies_reuse_the_buffer_freed_last),
         cmocka_unit_test(every_message_whole),
         cmocka_unit_test(a_left_buffer_serves_its_slot),
