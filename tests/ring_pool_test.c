@@ -545,6 +545,38 @@ static void racing_senders_and_receivers(void **state)
     mbx_unlink("race");
 }
 
+/* After a reboot (the mailbox kept in a file), the reset that clears what
+ * named the old boot's processes rebuilds the pool too: here its free
+ * list also lists a buffer a queued message lies in, as a holder of the
+ * lock killed by the power loss could have left it. */
+static void a_reboot_rebuilds_the_pool(void **state)
+{
+    (void)state;
+    mbx *m = test_box("boot", SLOTS, BIG, 0);
+    struct seg *s = seg_of(m);
+    struct ring_ctl *ctl = ring_ctl_of(s);
+    for (uint32_t id = 0; id < 2; id++) {
+        fill(out, BIG, 40 + id);
+        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
+    }
+    uint32_t held = ring_slot_at(s, 0)->buf;
+    assert_true(held >= 1 && held <= RING_POOL_BUFS);
+    ctl->pool_free[ctl->pool_top] = held - 1;
+    ctl->pool_top++;
+    s->hdr->boot_id[0] ^= 0xff;
+    mbx_close(m);
+    assert_int_equal(mbx_open("boot", MBX_SEND | MBX_RECV, NULL, &m), 0);
+    check_pool(m);
+    for (uint32_t id = 0; id < 2; id++) {
+        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
+        assert_true(filled(in, BIG, 40 + id));
+    }
+    check_pool(m);
+    assert_int_equal(ring_ctl_of(seg_of(m))->pool_top, RING_POOL_BUFS);
+    mbx_close(m);
+    mbx_unlink("boot");
+}
+
 /* Senders and receivers of large messages killed at random moments, in or
  * out of the lock: every message left is whole, none is delivered twice,
  * and once the lock was taken again (the repair) the pool adds up. */
@@ -652,6 +684,7 @@ int main(void)
         cmocka_unit_test(a_small_copy_gives_a_held_buffer_back),
         cmocka_unit_test(repair_after_a_death_mid_pool),
         cmocka_unit_test(racing_senders_and_receivers),
+        cmocka_unit_test(a_reboot_rebuilds_the_pool),
         cmocka_unit_test(random_kills_keep_the_pool),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
