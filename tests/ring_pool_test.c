@@ -81,6 +81,30 @@ static void check_pool(mbx *m)
         assert_int_equal(seen[i], 1);
 }
 
+/* As a receiver that freed slot `slot` and could not give its buffer
+ * back: takes the buffer on top of the free list and leaves it with the
+ * slot. Returns the buffer's index. */
+static uint32_t leave_buffer(mbx *m, uint32_t slot)
+{
+    struct ring_ctl *ctl = ring_ctl_of(seg_of(m));
+    uint32_t i = ctl->pool_free[ctl->pool_top - 1];
+    ring_slot_at(seg_of(m), slot)->buf = i + 1;
+    ctl->pool_top--;
+    return i;
+}
+
+/* n round trips of a large copy through m, messages id, id + 1, ...:
+ * each comes back whole. */
+static void round_trips(mbx *m, uint32_t id, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        fill(out, BIG, id + k);
+        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
+        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
+        assert_true(filled(in, BIG, id + k));
+    }
+}
+
 /* Rings of large slots, eight or more, whose pool fits in memory_limit;
  * no other mailbox changes its layout. */
 static void which_rings_pool(void **state)
@@ -268,9 +292,7 @@ static void a_left_buffer_serves_its_slot(void **state)
     struct ring_ctl *ctl = ring_ctl_of(s);
     /* As a receiver killed after freeing slot 0, before giving back the
      * buffer on top of the list: */
-    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
-    ring_slot_at(s, 0)->buf = i + 1;
-    ctl->pool_top = top - 1;
+    uint32_t top = ctl->pool_top, i = leave_buffer(m, 0);
     check_pool(m);
     fill(out, BIG, 1);
     assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
@@ -280,8 +302,7 @@ static void a_left_buffer_serves_its_slot(void **state)
     assert_true(filled(in, BIG, 1));
     assert_int_equal(ctl->pool_top, top); /* back after the receive */
     /* Left again on slot 1, the next position: a loan there gives it back. */
-    ring_slot_at(s, 1)->buf = i + 1;
-    ctl->pool_top = top - 1;
+    assert_int_equal(leave_buffer(m, 1), i);
     void *loan;
     assert_int_equal(mbx_loan(m, BIG, &loan), 0);
     assert_int_equal(ring_slot_at(s, 1)->buf, 0);
@@ -324,9 +345,7 @@ static void a_claimed_slot_keeps_its_buffer(void **state)
     struct ring_ctl *ctl = ring_ctl_of(s);
     struct ring_slot *sl = ring_slot_at(s, 0);
     uint64_t freed = sl->word; /* FREE for position 0 */
-    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
-    sl->buf = i + 1;
-    ctl->pool_top = top - 1;
+    uint32_t top = ctl->pool_top, i = leave_buffer(m, 0);
     /* Claimed meanwhile: left to its sender. */
     sl->word = slot_word(0, SLOT_CLAIMED, getpid());
     ring_pool_put(s, sl, i + 1, freed);
@@ -352,10 +371,7 @@ static void a_stopped_lock_holder_loses_no_buffer(void **state)
     mbx *m = test_box("stopped", SLOTS, BIG, 0);
     struct seg *s = seg_of(m);
     struct ring_ctl *ctl = ring_ctl_of(s);
-    /* A buffer left on slot 0 (its receiver could not have the lock). */
-    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
-    ring_slot_at(s, 0)->buf = i + 1;
-    ctl->pool_top = top - 1;
+    leave_buffer(m, 0); /* its receiver could not have the lock */
     pid_t p = fork();
     if (p == 0) {
         test_child();
@@ -367,22 +383,12 @@ static void a_stopped_lock_holder_loses_no_buffer(void **state)
     int st;
     assert_int_equal(waitpid(p, &st, WUNTRACED), p);
     assert_true(WIFSTOPPED(st));
-    for (uint32_t k = 0; k < 4; k++) {
-        fill(out, BIG, 20 + k);
-        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
-        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
-        assert_true(filled(in, BIG, 20 + k));
-    }
+    round_trips(m, 20, 4);
     assert_int_equal(ring_slot_at(s, 0)->buf, 0); /* let go, for its own payload */
     kill(p, SIGCONT);
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    for (uint32_t k = 0; k < 2 * SLOTS; k++) {
-        fill(out, BIG, 30 + k);
-        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
-        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
-        assert_true(filled(in, BIG, 30 + k));
-    }
+    round_trips(m, 30, 2 * SLOTS);
     check_pool(m);
     assert_int_equal(ctl->pool_top, RING_POOL_BUFS);
     assert_int_equal(ctl->pool_dirty, 0);
@@ -398,9 +404,8 @@ static void a_small_copy_gives_a_held_buffer_back(void **state)
     mbx *m = test_box("small", SLOTS, BIG, 0);
     struct seg *s = seg_of(m);
     struct ring_ctl *ctl = ring_ctl_of(s);
-    uint32_t top = ctl->pool_top, i = ctl->pool_free[top - 1];
-    ring_slot_at(s, 0)->buf = i + 1;
-    ctl->pool_top = top - 1;
+    uint32_t top = ctl->pool_top;
+    leave_buffer(m, 0);
     fill(out, 100, 5);
     assert_int_equal(mbx_send(m, out, 100, 0, MBX_NONBLOCK), 0);
     assert_int_equal(ring_slot_at(s, 0)->buf, 0);
@@ -440,12 +445,7 @@ static void repair_after_a_death_mid_pool(void **state)
     mbx_stat info;
     assert_int_equal(mbx_stat_get(m, &info), 0);
     /* Slot 5's buffer serves slot 5: the lap of positions reaches it. */
-    for (uint32_t k = 0; k < SLOTS; k++) {
-        fill(out, BIG, 10 + k);
-        assert_int_equal(mbx_send(m, out, BIG, 0, MBX_NONBLOCK), 0);
-        assert_int_equal(mbx_recv(m, in, BIG, NULL, MBX_NONBLOCK), (ssize_t)BIG);
-        assert_true(filled(in, BIG, 10 + k));
-    }
+    round_trips(m, 10, SLOTS);
     check_pool(m);
     assert_int_equal(ctl->pool_top, RING_POOL_BUFS);
     /* Damage: two slots naming one buffer. */
