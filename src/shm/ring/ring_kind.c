@@ -35,7 +35,8 @@ static uint32_t pool_for(const mbx_attr *a)
  * slots of 64 KiB: 64 MiB at most). Larger ones get one while all slots
  * together stay within that same 64 MiB and within memory_limit: lending
  * them is then as cheap as lending 64 bytes, and a ring never holds more
- * memory than a small-message ring could. Beyond that the heap kind keeps
+ * memory than a small-message ring could, but for the four buffers of its
+ * pool (pool_for; 4 MiB with 1 MiB slots). Beyond that the heap kind keeps
  * its storage at the high-water mark of what was queued. Round-robin
  * receivers take tickets under the heap kind's lock: never a ring. */
 static int accepts(const mbx_attr *a, int flags)
