@@ -157,7 +157,8 @@ static void loan_table(FILE *f, const struct results *res, struct notes *ns, int
         return;
     fprintf(f,
             "\nzero copy: mbx (loan) round trip by message size, median/p99, us (default "
-            "mailboxes:\nring kind up to 1 MiB, heap kind beyond; the payload is made in place)\n"
+            "mailboxes:\nring kind at every size, 12 slots of 64 MiB, one of 1 GiB; the payload is "
+            "made in place)\n"
             "%-*s %13s %13s %13s %13s\n%-*s",
             w, "mechanism", "64 B", "1 MiB", "64 MiB", "1 GiB", w, "mbx (loan)");
     for (int i = 0; i < N_LOAN; i++) {

@@ -110,8 +110,8 @@ typedef struct mbx_options {
     uint32_t kind; /* enum mbx_kind; MBX_KIND_AUTO by default */
     mbx_attr attr; /* read with MBX_CREATE, as mbx_open's attr */
     /* 1: map every page of the mailbox's storage into this process at open
-     * and give the file storage under it (capacity x max_msg_size of a
-     * ring: all of it then stays in memory; a heap's first 64 MiB), so
+     * and give the file storage under it (a ring's slots and pool up to
+     * 64 MiB: all of it then stays in memory; a heap's first 64 MiB), so
      * that no message pays for the first touch of its slot; each process
      * that wants it asks for it (or sets MBX_PREFAULT=1). Local mailboxes
      * only; best effort: what cannot be had comes at first use, as

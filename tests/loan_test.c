@@ -187,9 +187,10 @@ static void large_loan(void **state)
     mbx_unlink("l5");
 }
 
-/* The largest ring messages (64 MiB, capacity 1) and a message of 256 MiB
- * (a heap mailbox) by loan: a process that dies holding the loan gives it
- * back, and the mailbox then carries a whole message of that size. */
+/* Messages of 64 MiB and 256 MiB (capacity 1: a ring of one slot; a heap
+ * mailbox in loan_test_heap) by loan: a process that dies holding the
+ * loan gives it back, and the mailbox then carries a whole message of that
+ * size. */
 static void huge_loans_come_back(void **state)
 {
     (void)state;

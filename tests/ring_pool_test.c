@@ -113,26 +113,37 @@ static void which_rings_pool(void **state)
     struct {
         uint32_t capacity;
         uint64_t max_msg, limit;
-        uint32_t version;
+        uint32_t slots, version;
     } cases[] = {
-        {SLOTS, BIG, 0, SEG_VERSION_POOL},
-        {64, BIG, 0, SEG_VERSION_POOL},
-        {8, 128 * 1024, 0, SEG_VERSION_POOL},
-        {4, BIG, 0, SEG_VERSION},        /* few slots: a small lap */
-        {64, 64 * 1024, 0, SEG_VERSION}, /* small slots */
-        {16, 64, 0, SEG_VERSION},        /* four more would fit its last page */
-        {1, 128, 0, SEG_VERSION},
-        {2, 64, 0, SEG_VERSION},
-        {SLOTS, BIG, SLOTS * BIG, SEG_VERSION}, /* no room for the pool */
-        {SLOTS, BIG, (SLOTS + 4) * BIG, SEG_VERSION_POOL},
+        {SLOTS, BIG, 0, SLOTS, SEG_VERSION_POOL},
+        {64, BIG, 0, 64, SEG_VERSION_POOL},
+        {8, 128 * 1024, 0, 8, SEG_VERSION_POOL},
+        {4, BIG, 0, 4, SEG_VERSION},         /* few slots: a small lap */
+        {64, 64 * 1024, 0, 64, SEG_VERSION}, /* small slots */
+        {16, 64, 0, 16, SEG_VERSION},        /* four more would fit its last page */
+        {1, 128, 0, 1, SEG_VERSION},
+        {2, 64, 0, 2, SEG_VERSION},
+        /* memory_limit holds fewer large messages than capacity: fewer
+         * slots, four fewer still for a pool when eight or more are left */
+        {SLOTS, BIG, (SLOTS + 4) * BIG, SLOTS, SEG_VERSION_POOL},
+        {SLOTS, BIG, SLOTS * BIG, SLOTS - 4, SEG_VERSION_POOL},
+        {SLOTS, BIG, 10 * BIG, 10, SEG_VERSION},
+        {64, 64ull << 20, 0, 12, SEG_VERSION_POOL},   /* 16 of 64 MiB in 1 GiB */
+        {64, 1ull << 30, 0, 1, SEG_VERSION},          /* one of 1 GiB */
+        {64, 3ull << 20, 4ull << 20, 1, SEG_VERSION}, /* always room for one */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         mbx *m = test_box("which", cases[i].capacity, cases[i].max_msg, cases[i].limit);
         assert_non_null(seg_of(m)->ring);
+        assert_int_equal(seg_of(m)->ring_slots, cases[i].slots);
         assert_int_equal(layout_of(m), cases[i].version);
         assert_int_equal(seg_of(m)->hdr->version, cases[i].version);
         assert_int_equal(seg_of(m)->ring_pool,
                          cases[i].version == SEG_VERSION_POOL ? RING_POOL_BUFS : 0);
+        /* The capacity asked for is what mbx_stat reports. */
+        mbx_stat st;
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        assert_int_equal(st.capacity, cases[i].capacity);
         mbx_close(m);
     }
     mbx_unlink("which");
@@ -280,6 +291,44 @@ static void every_message_whole(void **state)
     assert_int_equal(ring_ctl_of(seg_of(m))->pool_top, RING_POOL_BUFS);
     mbx_close(m);
     mbx_unlink("whole");
+}
+
+/* Messages larger than a pool's share of memory_limit: a ring of as many
+ * slots as memory_limit holds, full once they are; loans of 64 MiB (12
+ * slots and a pool in the default 1 GiB) and of 256 MiB (one slot in a
+ * limit of 256 MiB, as 1 GiB in the default) go through it whole. */
+static void huge_messages_ring_within_the_limit(void **state)
+{
+    (void)state;
+    const uint64_t sizes[] = {64ull << 20, 256ull << 20};
+    const uint64_t limits[] = {0, 256ull << 20};
+    const uint32_t want[] = {12, 1};
+    for (int k = 0; k < 2; k++) {
+        uint64_t n = sizes[k];
+        mbx *m = test_box("huge", 64, n, limits[k]);
+        assert_int_equal(seg_of(m)->ring_slots, want[k]);
+        uint32_t slots = seg_of(m)->ring_slots;
+        void *buf;
+        for (uint32_t i = 0; i < slots; i++) {
+            assert_int_equal(mbx_loan(m, n, &buf), 0);
+            ((unsigned char *)buf)[0] = (unsigned char)i;
+            ((unsigned char *)buf)[n - 1] = (unsigned char)(i + 1);
+            assert_int_equal(mbx_send_loan(m, buf, n, 0, MBX_NONBLOCK), 0);
+        }
+        /* Full at memory_limit's worth, as a heap of these would be. */
+        assert_int_equal(mbx_loan(m, n, &buf), -EAGAIN);
+        assert_int_equal(mbx_send(m, out, 64, 0, MBX_NONBLOCK), -EAGAIN);
+        for (uint32_t i = 0; i < slots; i++) {
+            const void *in_loan;
+            assert_int_equal(mbx_recv_loan(m, &in_loan, NULL, MBX_NONBLOCK), (ssize_t)n);
+            assert_int_equal(((const unsigned char *)in_loan)[0], (unsigned char)i);
+            assert_int_equal(((const unsigned char *)in_loan)[n - 1], (unsigned char)(i + 1));
+            assert_int_equal(mbx_release(m, in_loan), 0);
+        }
+        assert_int_equal(mbx_recv(m, in, sizeof(in), NULL, MBX_NONBLOCK), -EAGAIN);
+        mbx_close(m);
+        mbx_unlink("huge");
+    }
 }
 
 /* A pool buffer an interrupted holder left with a free slot serves that
@@ -678,6 +727,7 @@ int main(void)
         cmocka_unit_test(attach_reads_the_checked_snapshot),
         cmocka_unit_test(large_copies_reuse_the_buffer_freed_last),
         cmocka_unit_test(every_message_whole),
+        cmocka_unit_test(huge_messages_ring_within_the_limit),
         cmocka_unit_test(a_left_buffer_serves_its_slot),
         cmocka_unit_test(a_claimed_slot_keeps_its_buffer),
         cmocka_unit_test(a_stopped_lock_holder_loses_no_buffer),

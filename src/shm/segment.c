@@ -140,7 +140,10 @@ int seg_prefault(const struct seg *s)
      * default), and the allocator hands the first blocks out again.
      * active[] and heads[] serve only a heap's priorities and stay sparse. */
     const unsigned char *region = s->ring ? s->ring : s->stream;
-    int r = region ? populate(s, region, (const unsigned char *)s->active) : 0;
+    const unsigned char *end = (const unsigned char *)s->active;
+    if (region && (uint64_t)(end - region) > SEG_PREFAULT_ARENA)
+        end = region + SEG_PREFAULT_ARENA; /* a ring of large slots: its first ones */
+    int r = region ? populate(s, region, end) : 0;
     uint64_t arena = s->arena_end - s->arena_start;
     if (arena > SEG_PREFAULT_ARENA)
         arena = SEG_PREFAULT_ARENA;

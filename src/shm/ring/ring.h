@@ -37,12 +37,11 @@
 
 /* The kind's mark in the segment header (seg_hdr.flags). */
 #define RING_HDR_FLAG 0x100u
-/* Limits of the ring kind: at most this many slots; always a ring for
- * messages up to RING_SMALL_MSG, larger ones while all slots take at most
- * RING_MAX_BYTES (and memory_limit). */
+/* Limits of the ring kind: at most this many slots, one per unit of
+ * capacity for messages up to RING_SMALL_MSG; larger ones get no more
+ * slots than memory_limit holds (ring_kind.c). */
 #define RING_MAX_SLOTS 1024u
 #define RING_SMALL_MSG (64u * 1024u)
-#define RING_MAX_BYTES (64ull << 20)
 
 /* Rings whose slots are larger than RING_SMALL_MSG, with RING_POOL_MIN_SLOTS
  * slots or more, get RING_POOL_BUFS spare payload buffers besides their
