@@ -199,11 +199,11 @@ static void answer_probe(struct mbx_udp_gateway *g, const struct udpf *f,
     sendto(g->fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, fromlen);
 }
 
-/* One datagram of n bytes (truncated: it was longer than any valid one). */
-static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int truncated,
-                  const struct sockaddr_storage *from, socklen_t fromlen)
+/* One datagram of n bytes (truncated: it was longer than any valid one):
+ * delivers it, answers it or drops it, and counts what became of it. */
+static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int truncated,
+                   const struct sockaddr_storage *from, socklen_t fromlen)
 {
-    bump(&g->st.received);
     struct udpf f;
     if (truncated || udpf_get(p, n, &f) || f.kind == UDPF_HERE) {
         bump(&g->st.dropped_bad);
@@ -254,6 +254,19 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
         bump(&g->st.dropped_bad); /* -EMSGSIZE, -EUCLEAN, ... */
         count_in(h, 0);
     }
+}
+
+/* handle, then counts the datagram received: after its outcome, so that a
+ * reader that sees it received (mbx_udp_gateway_stats_get loads received
+ * first) sees its outcome counted too, and received never reads above
+ * delivered + probes + the dropped_* counts. A test that waited for a
+ * datagram to be received and then read dropped_bad found 0 once, on a
+ * loaded machine, with received counted first. */
+static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int truncated,
+                  const struct sockaddr_storage *from, socklen_t fromlen)
+{
+    handle(g, p, n, truncated, from, fromlen);
+    __atomic_fetch_add(&g->st.received, 1, __ATOMIC_RELEASE);
 }
 
 static void *gateway_main(void *arg)
@@ -421,7 +434,9 @@ EXPORT int mbx_udp_gateway_stats_get(const mbx_udp_gateway *g, mbx_udp_gateway_s
     memset(&full, 0, sizeof(full));
     full.size = sizeof(full);
 #define LOAD(f) full.f = __atomic_load_n(&g->st.f, __ATOMIC_RELAXED)
-    LOAD(received);
+    /* First, and acquiring: every datagram it counts has its outcome
+     * counted in what is loaded after it (serve). */
+    full.received = __atomic_load_n(&g->st.received, __ATOMIC_ACQUIRE);
     LOAD(delivered);
     LOAD(probes);
     LOAD(dropped_full);
