@@ -90,7 +90,9 @@ typedef struct mbx_attr {
     uint32_t capacity;     /* messages; default 64; MBX_RENDEZVOUS; MBX_UNBOUNDED */
     uint32_t recv_policy;  /* enum mbx_recv_policy; default MBX_RECV_ANY */
     uint32_t mode;         /* permission bits of the backing file; default 0600 */
-    uint64_t memory_limit; /* bytes of message storage; default 1 GiB */
+    uint64_t memory_limit; /* bytes of message storage; default 1 GiB (a bounded
+                              mailbox holds no more messages than fit in it,
+                              and always one) */
 } mbx_attr;
 
 /* The kind of a local mailbox: how its messages are kept. */
