@@ -6,10 +6,13 @@
 
 #include "mbx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 static mbx *open_inbox(const char *name, uint32_t capacity)
@@ -270,6 +273,50 @@ static void exactly_once_under_kills(void **state)
     mbx_unlink("inbox6");
 }
 
+/* 1 when a thread of this process is named name (/proc/self/task). */
+static int thread_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        found = strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The watcher thread the first monitor starts says what it is (top -H,
+ * perf, gdb). */
+static void watcher_thread_is_named(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("named", 4);
+    pid_t p = child_waiting();
+    mbx_monitor *mo;
+    assert_int_equal(mbx_monitor_process(p, in, 1, &mo), 0);
+    /* The thread names itself as it starts: give it up to 10 s. */
+    for (int i = 0; i < 10000 && !thread_named("mbx-monitor"); i++)
+        usleep(1000);
+    assert_true(thread_named("mbx-monitor"));
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    mbx_notice n;
+    assert_true(take_notice(in, 10000, &n));
+    mbx_monitor_cancel(mo);
+    mbx_close(in);
+    mbx_unlink("named");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +326,7 @@ int main(void)
         cmocka_unit_test(cancelled_never_fires),
         cmocka_unit_test(full_inbox_gets_it_later),
         cmocka_unit_test(exactly_once_under_kills),
+        cmocka_unit_test(watcher_thread_is_named),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -87,6 +87,7 @@ static int gone(struct mbx_monitor *m)
 
 static void *watcher(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-monitor"); /* for top -H, perf, gdb */
     (void)arg;
     sigset_t all;
     sigfillset(&all);

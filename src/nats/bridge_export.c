@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,7 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 /* Ends the calls whose far side did not answer in time. */
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-br-sweep"); /* for top -H, perf, gdb */
     struct mbx_bridge *b = arg;
     while (!bridge_stopping(b)) {
         nats_Sleep(50);
@@ -252,6 +254,7 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
 
 static void *export_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-br-export"); /* for top -H, perf, gdb */
     struct bexport *e = arg;
     struct mbx_bridge *b = e->b;
     struct journal_rec *j = e->j;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,7 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
 
 static void *core_band_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-br-import"); /* for top -H, perf, gdb */
     struct band_arg *a = arg;
     struct bimport *im = a->im;
     unsigned band = a->band;
@@ -218,6 +220,7 @@ static void ack(struct bimport *im, natsMsg *msg)
 
 static void *js_band_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-br-import"); /* for top -H, perf, gdb */
     struct band_arg *a = arg;
     struct bimport *im = a->im;
     unsigned band = a->band;
@@ -278,6 +281,7 @@ static void *js_band_main(void *arg)
 /* Answers the requests of the request subject, one at a time. */
 static void *call_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-br-call"); /* for top -H, perf, gdb */
     struct bimport *im = arg;
     struct mbx_bridge *b = im->b;
     size_t cap = (size_t)(b->max_payload > 0 ? b->max_payload : 1 << 20);

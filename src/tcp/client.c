@@ -7,6 +7,7 @@
 #include "platform/platform.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,7 @@ static int out_add(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, 
  * few, for a batch larger than the socket takes at once). */
 static void *flusher_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-tcp-flush"); /* for top -H, perf, gdb */
     struct tcp_box *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1041,12 +1042,14 @@ static void take_turns(struct conn *c)
 
 static void *second_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-gw-second"); /* for top -H, perf, gdb */
     take_turns(arg);
     return NULL;
 }
 
 static void *worker_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-gw-conn"); /* for top -H, perf, gdb */
     struct conn *c = arg;
     struct mbx_gateway *g = c->g;
     c->s = handshake(c);
@@ -1138,6 +1141,7 @@ static void keepalive(int fd)
 
 static void *acceptor_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-gw-accept"); /* for top -H, perf, gdb */
     struct mbx_gateway *g = arg;
     for (;;) {
         struct pollfd p[2] = {{g->lfd, POLLIN, 0}, {g->wake[0], POLLIN, 0}};

@@ -271,6 +271,7 @@ static void serve(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tru
 
 static void *gateway_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "mbx-udp-gw"); /* for top -H, perf, gdb */
     struct mbx_udp_gateway *g = arg;
     struct mmsghdr mm[BATCH];
     struct iovec iov[BATCH];
