@@ -215,6 +215,8 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     if (!moved_any(s, w) && !wait_closing(cfg))
         r = futex_wait(w->futex, w->fseen, nap_for(c, w, left, ticket));
     sleepers_leave(w->waiters, ticket);
+    if (w->slept)
+        *w->slept = 1;
     /* Whatever ended our sleep, a waiter woken has run: the next freed
      * slot may wake another sender, the next message the receivers. */
     if (woken)

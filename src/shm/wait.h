@@ -67,6 +67,10 @@ struct wait_for {
      * that line (the futex word, removal) only every few steps, so that
      * it stays with a lock holder writing it (heap_wait.c). */
     int quiet;
+    /* When set: *slept becomes 1 once the waiter was counted asleep
+     * (sleepers_enter), so a wake-up for room may have been meant for it
+     * (ring.c's pass_room_on). */
+    int *slept;
 };
 
 /* Waits as described above for the call c. Returns 0 (look again),

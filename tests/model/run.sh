@@ -52,6 +52,7 @@ giveup-stale        no_leak          -DSCEN=7 -DSLOTS=2 -DM_GIVEUP_STALE
 no-sweep            wait_proceeds    -DSCEN=9 -DSLOTS=2 -DM_NO_SWEEP
 reloc-progress      no_reloc_spin    -DSCEN=8 -DSLOTS=1 -DM_RELOCATED_IS_PROGRESS
 no-pass-on          wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_PASS_ON
+no-slept-mark       wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_SLEPT_MARK
 no-clear-on-enter   wait_proceeds    -DSCEN=11 -DSLOTS=2 -DKILLS=0 -DM_NO_CLEAR_ON_ENTER
 no-rclear-on-enter  wait_proceeds    -DSCEN=3 -DSLOTS=1 -DKILLS=1 -DM_NO_RCLEAR_ON_ENTER
 '

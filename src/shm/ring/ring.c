@@ -163,7 +163,8 @@ static int unstuck_nonblock(const struct mb_ctx *c, const struct stuck *k)
  * the spin and every 10 ms. futex held fseen before the caller looked, so
  * a wake-up after its look is never missed. */
 static int ring_wait(const struct mb_ctx *c, const uint64_t *watch, uint64_t seen, uint32_t *futex,
-                     uint32_t fseen, uint32_t *waiters, int64_t deadline, struct stuck *k)
+                     uint32_t fseen, uint32_t *waiters, int64_t deadline, struct stuck *k,
+                     int *slept)
 {
     struct wait_for w = {
         .watch = watch,
@@ -177,6 +178,7 @@ static int ring_wait(const struct mb_ctx *c, const uint64_t *watch, uint64_t see
         .cap_ns = k->sl ? STUCK_POLL_NS : 0,
         .look = k->sl ? unstuck_look : NULL,
         .arg = k,
+        .slept = slept,
     };
     return wait_change(c, &w);
 }
@@ -222,7 +224,14 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
 }
 
 /* After claiming position t: a sender woken for room that leaves room
- * behind it wakes the next sleeping sender (see wake_for_room). */
+ * behind it wakes the next sleeping sender (see wake_for_room). Only one
+ * that was counted asleep since its claim began (ring_claim): a wake-up
+ * for room goes to such a sender, which runs after it and passes it on; a
+ * sender that never slept took no wake-up, and looking at the next slot
+ * for it read the very line the receiver was freeing, on every claim
+ * while any sender slept. Measured (2 CPUs, 64 B, default mailbox of 64
+ * slots, 1.5 s runs alternated): 16 senders into one receiver 12.8-13.4M
+ * -> 15.9-18.9M msg/s. */
 static void pass_room_on(const struct seg *s, uint64_t t)
 {
     if (!sleepers_any(&s->hdr->hot.send_waiters))
@@ -288,7 +297,7 @@ static __attribute__((noinline)) int wait_for_half(const struct mb_ctx *c, uint6
  * spin of wait_for_half, then ring_wait (without its spin when the first
  * missed). Returns 0 to look again, or an error of ring_wait. */
 static int room_wait(const struct mb_ctx *c, uint64_t t, uint64_t *halved, uint32_t f,
-                     int64_t deadline, struct stuck *k)
+                     int64_t deadline, struct stuck *k, int *slept)
 {
     struct mb_ctx once = *c;
     if (t != *halved) {
@@ -301,7 +310,7 @@ static int room_wait(const struct mb_ctx *c, uint64_t t, uint64_t *halved, uint3
     }
     struct seg_hot *hot = &c->s->hdr->hot;
     return ring_wait(&once, &k->sl->word, k->w, &hot->send_futex, f, &hot->send_waiters, deadline,
-                     k);
+                     k, slept);
 }
 
 /* Claims the slot of the next position for a message: CLAIMED(t, pid),
@@ -321,6 +330,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
     int64_t behind = 0;
     uint64_t last_behind = 0;
     uint64_t halved = RING_NO_POS; /* the position wait_for_half spun for */
+    int slept = 0;                 /* counted asleep in a wait: pass_room_on */
     for (;;) {
         if (seg_removed(s))
             return -EIDRM;
@@ -336,7 +346,8 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 ring_note_holder(sl, mine, c->who);
                 __atomic_store_n(&sl->moved, 0, __ATOMIC_RELAXED);
                 ring_advance(&ctl->tail, t);
-                pass_room_on(s, t);
+                if (slept)
+                    pass_room_on(s, t);
                 if (++sends_in_a_row > 2)
                     prefetch_for_write(s, ring_slot_at(s, t + 2));
                 *out = sl;
@@ -373,7 +384,7 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
                 continue;
             return -EAGAIN;
         }
-        int r = room_wait(c, t, &halved, f, clock_deadline_now(&deadline, timeout_ns), &k);
+        int r = room_wait(c, t, &halved, f, clock_deadline_now(&deadline, timeout_ns), &k, &slept);
         if (r)
             return r;
     }
@@ -689,7 +700,7 @@ ssize_t ring_recv_any(const struct mb_ctx *c, pid_t from, void *buf, size_t cap,
         first_look = 0;
         takes_in_a_row = 0;
         int r = ring_wait(c, watch, seen, &hot->recv_futex, f, &hot->recv_waiters,
-                          clock_deadline_now(&deadline, timeout_ns), &stuck);
+                          clock_deadline_now(&deadline, timeout_ns), &stuck, NULL);
         if (r)
             return r;
     }

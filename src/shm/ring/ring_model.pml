@@ -351,6 +351,8 @@ byte fkind[4];           /* the futex (send_futex 1, recv_futex 2) this actor la
 bit fchg[4];             /* ... and it moved since */
 byte waiters[3];         /* hot.send_waiters, hot.recv_waiters */
 bit swoken;              /* hot.send_woken: a sender woken for room has not run yet */
+bit sslept[4];           /* per actor: counted asleep for room since its claim began
+                            (ring_claim's slept): only such a sender passes room on */
 bit rwoken;              /* hot.recv_woken: the receivers asleep were woken for a message
                             and none has slept since */
 bit sworphan;            /* an actor was killed while swoken was set: it may stay set
@@ -577,13 +579,19 @@ inline wake_for_room()
 #endif
 }
 
-/* pass_room_on (ring.c): after a claim at position t, a sender that leaves
- * room behind it while senders sleep wakes the next (wake_for_room).
- * M_NO_PASS_ON: it does not. */
+/* pass_room_on (ring.c): after a claim at position t, a sender that was
+ * counted asleep during the claim and leaves room behind it while senders
+ * sleep wakes the next (wake_for_room). M_NO_PASS_ON: it does not;
+ * M_PASS_ON_AWAKE: senders that never slept pass on too (the code before:
+ * the same outcomes, more work). */
 inline pass_room_on(t)
 {
 #ifndef M_NO_PASS_ON
+#ifndef M_PASS_ON_AWAKE
+    STEP(wk = (sslept[me] -> waiters[FSEND] : 0));
+#else
     STEP(wk = waiters[FSEND]);
+#endif
     if
     :: wk > 0 ->
         STEP(pr_w = word[IDX(t + 1)]);
@@ -931,7 +939,11 @@ inline sleep64(k, wsent, wi, seen, si, sw, swant)
     STEP(waiters[k]--; reg = 0);                                                /* 218: sleepers_leave */
     /* wait.c: whatever ended the sleep, a waiter woken has run */
     if
+#ifndef M_NO_SLEPT_MARK
+    :: k == FSEND -> STEP(swoken = 0; sworphan = 0; sslept[me] = 1)
+#else
     :: k == FSEND -> STEP(swoken = 0; sworphan = 0)
+#endif
     :: else -> STEP(rwoken = 0)
     fi;
     wc_cmp = 0; wc_slept = 0; wc_res = 0
@@ -1038,7 +1050,7 @@ inline claim(nb)
     do
     :: STEP(fkind[me] = FSEND; fchg[me] = 0; dchg[me] = 0;                      /* 214 */
             if
-            :: cl_first -> pflag = pflag & ~(1 << me); cl_first = 0
+            :: cl_first -> pflag = pflag & ~(1 << me); cl_first = 0; sslept[me] = 0
             :: else -> skip
             fi);
        STEP(cl_t = tail);                                                       /* 215 */
