@@ -148,8 +148,9 @@ static inline void wake_first(const struct seg *s, unsigned dir)
  * 3.1M msg/s; 53,000 and 6.3M now.) A receiver draining a full mailbox
  * that many senders sleep on then makes one system call per wake-up the
  * senders can use, not one per message; a woken sender that leaves room
- * behind its claim passes the wake-up on (ring.c's pass_room_on), so
- * nobody sleeps next to room. */
+ * behind its claim (past what others claimed meanwhile) passes the wake-up
+ * on, and one that leaves without claiming gives it on (ring.c's
+ * pass_room_on, ring_claim), so nobody sleeps next to room. */
 static inline void wake_for_room(const struct seg *s)
 {
     struct seg_hot *hot = &s->hdr->hot;

@@ -391,7 +391,7 @@ hidden byte delivered_once, delivered_right, no_loss, prio_order, sender_fifo, h
  * actor's leftovers would keep apart states that are otherwise equal. */
 #define RESET_LOCALS \
     reg = 0; j = 0; op = 0; m = 0; keep1 = NONE; keep2 = NONE; keep3 = NONE; pr = 0; kind = 0; \
-    relocs = 0; wk = 0; cd_h = 0; rp_old = 0; wr_old = 0; pr_w = 0; canfail = 0; cd_ok = 0; sk_ret = 0; sk_ok = 0; \
+    relocs = 0; wk = 0; cd_h = 0; rp_old = 0; wr_old = 0; pr_w = 0; pr_n = 0; canfail = 0; cd_ok = 0; sk_ret = 0; sk_ok = 0; \
     fs_ret = 0; fs_alive = 0; r_ok = 0; rl_ok = 0; u_ret = 0; u_alive = 0; u_ok = 0; u_mine = 0; u_p = 0; \
     sk_mine = 0; sk_exp = 0; fs_w = 0; r_exp = 0; rl_cur = 0; rl_mine = 0; u_exp = 0; gu_w = 0; \
     rl_d = 0; u_st = 0; u_h = 0; u_pos = 0; wc_mode = 0; wc_res = 0; wc_phase = 0; wc_ret = 0; wc_gx = 0; wc_gw = 0; \
@@ -582,8 +582,11 @@ inline wake_for_room()
 /* pass_room_on (ring.c): after a claim at position t, a sender that was
  * counted asleep during the claim and leaves room behind it while senders
  * sleep wakes the next (wake_for_room). M_NO_PASS_ON: it does not;
- * M_PASS_ON_AWAKE: senders that never slept pass on too (the code before:
- * the same outcomes, more work). */
+ * M_PASS_ON_AWAKE: senders that never slept pass on too (the code
+ * before). With three senders, one that never slept may claim t + 1
+ * before the woken one looks: so the woken one looks past held positions
+ * to the first free one. Two senders (SCEN 11) cannot show that race; it
+ * needs a third sender, beyond this model's actors. */
 inline pass_room_on(t)
 {
 #ifndef M_NO_PASS_ON
@@ -594,14 +597,30 @@ inline pass_room_on(t)
 #endif
     if
     :: wk > 0 ->
+#ifndef M_PASS_ON_NEXT_ONLY
+        /* past the positions others claimed meanwhile, to the first that
+         * nobody holds; M_PASS_ON_NEXT_ONLY: t + 1 only (the first cut) */
+        pr_n = 1;
+        do
+        :: pr_n < SLOTS ->
+            STEP(pr_w = word[IDX(t + pr_n)]);
+            if
+            :: DIST(pr_w, t + pr_n) != 0 -> break
+            :: DIST(pr_w, t + pr_n) == 0 && WST(pr_w) == FREE -> wake_for_room(); break
+            :: else -> pr_n++
+            fi
+        :: else -> break
+        od
+#else
         STEP(pr_w = word[IDX(t + 1)]);
         if
         :: DIST(pr_w, t + 1) == 0 && WST(pr_w) == FREE -> wake_for_room()
         :: else -> skip
         fi
+#endif
     :: else -> skip
     fi;
-    pr_w = 0
+    pr_w = 0; pr_n = 0
 #else
     skip
 #endif
@@ -1511,6 +1530,7 @@ proctype actor(byte me)
     byte pr, kind, relocs, wk, cd_h, rp_old;
     bit wr_old;
     short pr_w;
+    byte pr_n;
     bit canfail;
     bit cd_ok, sk_ret, sk_ok, fs_ret, fs_alive, r_ok, rl_ok, u_ret, u_alive, u_ok;
     short sk_mine, sk_exp, fs_w, r_exp, rl_cur, rl_mine, u_exp, gu_w;
