@@ -2,11 +2,11 @@
  * process that exits or is killed, for one already gone, for a mailbox
  * removed or whose owner dies; none after cancel; later when the notify
  * mailbox is full. */
+#include "test_threads.h"
 #include "test_util.h"
 
 #include "mbx.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -271,28 +271,6 @@ static void exactly_once_under_kills(void **state)
     }
     mbx_close(in);
     mbx_unlink("inbox6");
-}
-
-/* 1 when a thread of this process is named name (/proc/self/task). */
-static int thread_named(const char *name)
-{
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    struct dirent *e;
-    int found = 0;
-    while (!found && (e = readdir(d))) {
-        char path[300], comm[32] = "";
-        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(comm, sizeof(comm), f))
-            comm[strcspn(comm, "\n")] = 0;
-        fclose(f);
-        found = strcmp(comm, name) == 0;
-    }
-    closedir(d);
-    return found;
 }
 
 /* The watcher thread the first monitor starts says what it is (top -H,

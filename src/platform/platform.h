@@ -5,6 +5,7 @@
  *
  *   time         clock_now_ns, clock_deadline, clock_remaining
  *   waiting      futex_wait, futex_wake, cpu_relax, spin_step
+ *   threads      thread_gather_mode (a scheduling hint for helper threads)
  *   processes    ident_* (identities that survive pid reuse), proc_start,
  *                proc_euid, proc_stopped
  *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
@@ -56,6 +57,12 @@ static inline void prefetch_write(const void *p)
  * process): between two reads of a watched line, so the writer keeps it
  * for its next store. Never fails. */
 void spin_step(void);
+
+/* Asks the scheduler to treat the calling thread as one that gathers
+ * work others produce: woken, it does not preempt the thread running on
+ * its CPU (Linux SCHED_BATCH). Returns 0, or -errno (the thread then runs
+ * as before: a hint, nothing depends on it). */
+int thread_gather_mode(void);
 
 /* Monotonic time and deadlines for timed waits. */
 

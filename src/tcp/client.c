@@ -257,6 +257,14 @@ static int out_add(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, 
 static void *flusher_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-tcp-flush"); /* for top -H, perf, gdb */
+    /* Woken on a busy machine, it waits for the sender's CPU rather than
+     * taking it: the sender meanwhile adds to the batch, and the batch
+     * goes out in fewer, larger writes (one-way 64 B through a gateway on
+     * 2 CPUs, mailbox of 1024: 2.2-2.3M -> 3.0-3.3M msg/s; of 64:
+     * 0.79-0.81M -> 1.0-1.5M). With a CPU idle it runs there at once. The
+     * sender still writes by itself past OUT_BATCH_MAX, and any call that
+     * waits for an answer writes first (out_flush). */
+    thread_gather_mode();
     struct tcp_box *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {

@@ -8,11 +8,13 @@
 
 #include "short_gateway.h"
 #include "tcp_proxy.h"
+#include "test_threads.h"
 #include "tls_certs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -286,6 +288,19 @@ static void pipelined_send_goes_out_by_itself(void **state)
         ssize_t got = mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll);
         assert_int_equal(got, n);
     }
+    /* The writer gathers: woken, it does not take the sender's CPU
+     * (SCHED_BATCH, which it sets as it starts). */
+    pid_t writer = 0;
+    int policy = -1;
+    for (int i = 0; i < 10000 && policy != SCHED_BATCH; i++) {
+        if (!writer)
+            writer = thread_named("mbx-tcp-flush");
+        policy = writer ? sched_getscheduler(writer) : -1;
+        if (policy != SCHED_BATCH)
+            usleep(1000);
+    }
+    assert_true(writer != 0);
+    assert_int_equal(policy, SCHED_BATCH);
 #if defined(__SANITIZE_THREAD__)
     /* ThreadSanitizer cannot start a thread in the child of a threaded
      * parent: the child's part runs in the other builds. */
@@ -345,6 +360,131 @@ static void full_and_empty_as_local(void **state)
     mbx_close(remote);
     mbx_close(local);
     mbx_unlink("full");
+}
+
+/* Pipelined sends over the link keep their order while local senders
+ * fill the far mailbox behind the client's back: the gateway serves a
+ * batch of sends straight from what it read, and a send that finds the
+ * mailbox full waits in its queue, with everything read after it, even
+ * when a receiver makes room a moment later. A receiver here checks the
+ * remote sender's numbers. */
+struct order_side {
+    mbx *m;
+    atomic_int stop;
+    unsigned got, bad, locals;
+};
+
+static void *local_filler(void *arg)
+{
+    struct order_side *o = arg;
+    char msg[8] = {'L'};
+    while (!atomic_load(&o->stop))
+        mbx_send(o->m, msg, sizeof(msg), 0, 20000000ll);
+    return NULL;
+}
+
+static void *order_checker(void *arg)
+{
+    struct order_side *o = arg;
+    char msg[8];
+    uint32_t want = 0;
+    while (!atomic_load(&o->stop)) {
+        ssize_t n = mbx_recv(o->m, msg, sizeof(msg), NULL, 20000000ll);
+        if (n != (ssize_t)sizeof(msg))
+            continue;
+        if (msg[0] == 'L') {
+            if (++o->locals % 8 == 0)
+                sched_yield(); /* let the mailbox fill up now and then */
+            continue;
+        }
+        uint32_t v;
+        memcpy(&v, msg + 4, sizeof(v));
+        if (v != want)
+            o->bad++;
+        want = v + 1;
+        o->got++;
+    }
+    return NULL;
+}
+
+static void pipelined_sends_keep_their_order_into_a_full_mailbox(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    mbx *local = test_box("jobs-order", 4, 8, 0);
+    mbx *remote = open_remote(gw_port, "jobs-order", MBX_SEND);
+    struct order_side fill = {local, 0, 0, 0, 0}, check = {local, 0, 0, 0, 0};
+    pthread_t tf, tc;
+    assert_int_equal(pthread_create(&tf, NULL, local_filler, &fill), 0);
+    assert_int_equal(pthread_create(&tc, NULL, order_checker, &check), 0);
+    char msg[8] = {'R'};
+    for (uint32_t i = 0; i < N; i++) {
+        memcpy(msg + 4, &i, sizeof(i));
+        assert_int_equal(mbx_send(remote, msg, sizeof(msg), 0, MBX_FOREVER), 0);
+    }
+    assert_int_equal(mbx_sync(remote), 0);
+    atomic_store(&fill.stop, 1);
+    pthread_join(tf, NULL);
+    for (int i = 0; i < 5000 && check.got < N; i++)
+        usleep(1000);
+    atomic_store(&check.stop, 1);
+    pthread_join(tc, NULL);
+    print_message("%u remote sends received, %u local, %u out of order\n", check.got, check.locals,
+                  check.bad);
+    assert_int_equal(check.bad, 0);
+    assert_int_equal(check.got, N);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-order");
+}
+
+/* A pipelined send that does not fit yet keeps its place: a mailbox of
+ * 4 KiB (heap kind, which counts bytes) holds a 3000-byte message, a
+ * 2000-byte send over the link cannot go in, and the small sends after it,
+ * which would fit, wait behind it in the gateway's queue instead of
+ * going in first. Several rounds, so that the large send and small ones
+ * come in one of the gateway's reads. */
+static void send_that_does_not_fit_keeps_its_place(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 20, SMALL = 12, BIG = 2000, FILL = 3000 };
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = MBX_KIND_HEAP;
+    o.attr.capacity = 64;
+    o.attr.max_msg_size = FILL;
+    o.attr.memory_limit = 4096;
+    mbx *local;
+    mbx_unlink("jobs-fit");
+    assert_int_equal(
+        mbx_open_opts("jobs-fit", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &o, &local), 0);
+    mbx *remote = open_remote(gw_port, "jobs-fit", MBX_SEND);
+    static uint8_t buf[FILL];
+    for (int round = 0; round < ROUNDS; round++) {
+        memset(buf, 'F', FILL);
+        assert_int_equal(mbx_send(local, buf, FILL, 0, MBX_NONBLOCK), 0);
+        memset(buf, 'B', BIG);
+        assert_int_equal(mbx_send(remote, buf, BIG, 0, MBX_FOREVER), 0);
+        for (int k = 0; k < SMALL; k++) {
+            char s[4] = {'S', (char)k};
+            assert_int_equal(mbx_send(remote, s, sizeof(s), 0, MBX_FOREVER), 0);
+        }
+        usleep(3000); /* the frames reach the gateway while the mailbox is full */
+        assert_int_equal(mbx_recv(local, buf, FILL, NULL, 5000000000ll), FILL);
+        assert_int_equal(buf[0], 'F');
+        ssize_t n = mbx_recv(local, buf, FILL, NULL, 5000000000ll);
+        if (n != BIG)
+            fail_msg("round %d: a %zd-byte message came before the %d-byte one sent first", round,
+                     n, BIG);
+        for (int k = 0; k < SMALL; k++) {
+            assert_int_equal(mbx_recv(local, buf, FILL, NULL, 5000000000ll), 4);
+            assert_int_equal(buf[1], k);
+        }
+    }
+    assert_int_equal(mbx_sync(remote), 0);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-fit");
 }
 
 /* A far mailbox deeper than 64 gives the client a window as deep, its
@@ -1093,6 +1233,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(send_and_receive_across),
         cmocka_unit_test(full_and_empty_as_local),
+        cmocka_unit_test(pipelined_sends_keep_their_order_into_a_full_mailbox),
+        cmocka_unit_test(send_that_does_not_fit_keeps_its_place),
         cmocka_unit_test(deep_window_bounded_in_bytes),
         cmocka_unit_test(pipelined_send_goes_out_by_itself),
         cmocka_unit_test(fork_while_a_receive_waits),
