@@ -371,7 +371,8 @@ static void full_and_empty_as_local(void **state)
 struct order_side {
     mbx *m;
     atomic_int stop;
-    unsigned got, bad, locals;
+    atomic_uint got; /* read by the main thread while the checker runs */
+    unsigned bad, locals;
 };
 
 static void *local_filler(void *arg)
@@ -402,7 +403,7 @@ static void *order_checker(void *arg)
         if (v != want)
             o->bad++;
         want = v + 1;
-        o->got++;
+        atomic_fetch_add(&o->got, 1);
     }
     return NULL;
 }
@@ -425,14 +426,14 @@ static void pipelined_sends_keep_their_order_into_a_full_mailbox(void **state)
     assert_int_equal(mbx_sync(remote), 0);
     atomic_store(&fill.stop, 1);
     pthread_join(tf, NULL);
-    for (int i = 0; i < 5000 && check.got < N; i++)
+    for (int i = 0; i < 5000 && atomic_load(&check.got) < N; i++)
         usleep(1000);
     atomic_store(&check.stop, 1);
     pthread_join(tc, NULL);
-    print_message("%u remote sends received, %u local, %u out of order\n", check.got, check.locals,
-                  check.bad);
+    print_message("%u remote sends received, %u local, %u out of order\n", atomic_load(&check.got),
+                  check.locals, check.bad);
     assert_int_equal(check.bad, 0);
-    assert_int_equal(check.got, N);
+    assert_int_equal(atomic_load(&check.got), N);
     mbx_close(remote);
     mbx_close(local);
     mbx_unlink("jobs-order");
