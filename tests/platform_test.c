@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -144,6 +145,59 @@ static void identities(void **state)
     waitpid(p, NULL, 0);
 }
 
+/* thread_gather_mode in a thread of its own: its result and the policy
+ * the thread ends up with. pin: run on one CPU only first. */
+struct gather_try {
+    int pin, result, policy;
+};
+
+static void *gather_in_thread(void *arg)
+{
+    struct gather_try *g = arg;
+    if (g->pin) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    }
+    g->result = thread_gather_mode();
+    g->policy = sched_getscheduler(0);
+    return NULL;
+}
+
+static struct gather_try gather_try(int pin)
+{
+    struct gather_try g = {pin, 1, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, gather_in_thread, &g), 0);
+    pthread_join(t, NULL);
+    return g;
+}
+
+/* A thread that may run on one CPU only stays as it is (beside a pinned
+ * producer that never blocks, a batch thread would wait for a tick every
+ * time); one that may run on two or more becomes SCHED_BATCH. */
+static void gather_mode_only_with_cpus_to_spare(void **state)
+{
+    (void)state;
+    struct gather_try g = gather_try(1);
+    assert_int_equal(g.result, -EXDEV);
+    assert_int_equal(g.policy, SCHED_OTHER);
+    cpu_set_t cpus;
+    assert_int_equal(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+    if (CPU_COUNT(&cpus) < 2 || sched_getscheduler(0) != SCHED_OTHER) {
+        print_message("one CPU, or not the normal policy: the unpinned case is skipped\n");
+        return;
+    }
+    g = gather_try(0);
+    if (g.result == -EPERM || g.result == -EACCES) {
+        print_message("SCHED_BATCH refused here (%d): the unpinned case is skipped\n", g.result);
+        return;
+    }
+    assert_int_equal(g.result, 0);
+    assert_int_equal(g.policy, SCHED_BATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +205,7 @@ int main(void)
         cmocka_unit_test(anonymous_files_are_found_by_label),
         cmocka_unit_test(storage_and_boot),
         cmocka_unit_test(identities),
+        cmocka_unit_test(gather_mode_only_with_cpus_to_spare),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -5,7 +5,8 @@
  *
  *   time         clock_now_ns, clock_deadline, clock_remaining
  *   waiting      futex_wait, futex_wake, cpu_relax, spin_step
- *   threads      thread_gather_mode (a scheduling hint for helper threads)
+ *   threads      thread_gather_mode, thread_normal_mode (scheduling hints
+ *                for helper threads)
  *   processes    ident_* (identities that survive pid reuse), proc_start,
  *                proc_euid, proc_stopped
  *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
@@ -60,9 +61,15 @@ void spin_step(void);
 
 /* Asks the scheduler to treat the calling thread as one that gathers
  * work others produce: woken, it does not preempt the thread running on
- * its CPU (Linux SCHED_BATCH). Returns 0, or -errno (the thread then runs
- * as before: a hint, nothing depends on it). */
+ * its CPU (Linux SCHED_BATCH). Only for a thread of the normal policy that
+ * may run on two CPUs or more. Returns 0, -EPERM (another policy: left as
+ * it is), -EXDEV (one CPU allowed), or the -errno of the call that failed;
+ * the thread then runs as before (a hint: nothing depends on it). */
 int thread_gather_mode(void);
+
+/* Back from gather mode to the normal policy (nothing to do in another).
+ * Returns 0 or -errno. */
+int thread_normal_mode(void);
 
 /* Monotonic time and deadlines for timed waits. */
 

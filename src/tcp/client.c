@@ -252,24 +252,55 @@ static int out_add(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, 
     return 0;
 }
 
+/* A batch this large says the sender is streaming; no frame to write for
+ * this long says it stopped. */
+#define HOT_BATCH_BYTES 1024
+#define COOLED_NS       1000000
+
+/* Waits, with b->mu held, until there is a batch to write or the flusher
+ * must stop. *gathering: the thread is in gather mode; a wait that finds
+ * nothing for COOLED_NS leaves it. */
+static void flusher_wait(struct tcp_box *b, int *gathering)
+{
+    while (!b->flusher_stop && (!b->out.len || b->writing || b->io.fd < 0)) {
+        if (!*gathering) {
+            pthread_cond_wait(&b->out_cv, &b->mu);
+            continue;
+        }
+        int64_t until = clock_deadline(COOLED_NS);
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        if (pthread_cond_timedwait(&b->out_cv, &b->mu, &ts) == ETIMEDOUT && !b->out.len) {
+            pthread_mutex_unlock(&b->mu);
+            thread_normal_mode();
+            pthread_mutex_lock(&b->mu);
+            *gathering = 0;
+        }
+    }
+}
+
 /* Writes the batches of pipelined sends, each with one system call (or a
- * few, for a batch larger than the socket takes at once). */
+ * few, for a batch larger than the socket takes at once).
+ *
+ * While the sender streams, the writer gathers (thread_gather_mode):
+ * woken on a busy machine, it waits for the sender's CPU rather than
+ * taking it, the sender adds to the batch meanwhile, and batches go out in
+ * fewer, larger writes (one-way 64 B through a gateway on 2 CPUs, mailbox
+ * of 1024: 2.2-2.3M -> 3.0-3.3M msg/s; of 64: 0.79-0.81M -> 1.0-1.5M).
+ * Only while it streams: a writer that always gathered left a lone send
+ * unwritten for milliseconds, until a scheduler tick, when the sender
+ * went on computing (or polling) with no CPU idle (found in review). So it
+ * gathers after a batch of HOT_BATCH_BYTES, and stops after COOLED_NS with
+ * nothing to write; a send after a pause is written at once. The sender
+ * still writes by itself past OUT_BATCH_MAX, and any call that waits for
+ * an answer writes first (out_flush). */
 static void *flusher_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-tcp-flush"); /* for top -H, perf, gdb */
-    /* Woken on a busy machine, it waits for the sender's CPU rather than
-     * taking it: the sender meanwhile adds to the batch, and the batch
-     * goes out in fewer, larger writes (one-way 64 B through a gateway on
-     * 2 CPUs, mailbox of 1024: 2.2-2.3M -> 3.0-3.3M msg/s; of 64:
-     * 0.79-0.81M -> 1.0-1.5M). With a CPU idle it runs there at once. The
-     * sender still writes by itself past OUT_BATCH_MAX, and any call that
-     * waits for an answer writes first (out_flush). */
-    thread_gather_mode();
     struct tcp_box *b = arg;
+    int gathering = 0, can_gather = 1;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (!b->flusher_stop && (!b->out.len || b->writing || b->io.fd < 0))
-            pthread_cond_wait(&b->out_cv, &b->mu);
+        flusher_wait(b, &gathering);
         if (b->flusher_stop)
             break;
         struct outbuf batch = b->out;
@@ -279,6 +310,10 @@ static void *flusher_main(void *arg)
         uint64_t gen = b->gen;
         struct io io = b->io;
         pthread_mutex_unlock(&b->mu);
+        if (!gathering && can_gather && batch.len >= HOT_BATCH_BYTES) {
+            gathering = thread_gather_mode() == 0;
+            can_gather = gathering; /* refused once (one CPU, a policy of its own): for good */
+        }
         int r = io_write_all(&io, batch.p, batch.len, clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
         pthread_mutex_lock(&b->mu);
         batch.len = 0;
@@ -405,7 +440,7 @@ static void pend_push(struct tcp_box *b, const struct pend *p)
 static void box_conds_init(struct tcp_box *b)
 {
     clock_cond_init(&b->pieces);
-    pthread_cond_init(&b->out_cv, NULL);
+    clock_cond_init(&b->out_cv); /* timed waits: flusher_wait */
     pthread_cond_init(&b->wrote, NULL);
 }
 

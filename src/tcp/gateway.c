@@ -221,6 +221,14 @@ static void expire(struct mbx_gateway *g, int all)
 
 /* ---- the connection ---- */
 
+/* Marks the link dead. Call with c->mu held. An atomic store: the reading
+ * thread looks without the lock between the sends it serves as it reads
+ * them (read_batch). */
+static void mark_dead(struct conn *c)
+{
+    __atomic_store_n(&c->dead, 1, __ATOMIC_RELEASE);
+}
+
 static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
                        size_t flen, const void *payload, size_t plen)
 {
@@ -229,7 +237,7 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
                     : io_frame_write(&c->io, type, flags, id, fixed, flen, payload, plen,
                                      clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
     if (r && !c->dead) {
-        c->dead = 1;
+        mark_dead(c);
         shutdown(c->fd, SHUT_RDWR);
         pthread_cond_broadcast(&c->cv);
     }
@@ -340,9 +348,13 @@ static void read_batch(struct conn *c)
         /* Pipelined sends while nothing waits before them are served
          * from the read buffer, as they come: no copy, no queue, no
          * hand-over to the other thread. The first frame that is not (a
-         * send that finds the mailbox full, any other frame) ends that for
-         * the batch: it and whatever follows wait in the queue, in order. */
-        if (h.type == W_SEND && !(h.flags & (WF_FRAGS | WF_SYNC))) {
+         * send that finds the mailbox full, any other frame, anything
+         * after the link died: a malformed frame, a failed write, the
+         * gateway stopping) ends that for the batch: it and whatever
+         * follows wait in the queue, in order, where serve() drops what
+         * would act on a dead link, as it always did. */
+        if (h.type == W_SEND && !(h.flags & (WF_FRAGS | WF_SYNC)) &&
+            !__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE)) {
             if (inl < 0)
                 inl = inline_begin(c);
             if (inl == 1 && send_frame(c, &h, body, 0) == 0)
@@ -394,7 +406,7 @@ static void read_batch(struct conn *c)
         first = NULL;
     }
     if (r || first) {
-        c->dead = 1; /* closed, malformed, or more than a client may send ahead */
+        mark_dead(c); /* closed, malformed, or more than a client may send ahead */
         shutdown(c->fd, SHUT_RDWR);
     }
     pthread_mutex_unlock(&c->mu);
@@ -543,7 +555,7 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
     struct wire_send ws;
     if (wire_send_get(body, h->len, &ws) || h->id == 0) {
         pthread_mutex_lock(&c->mu);
-        c->dead = 1;
+        mark_dead(c);
         shutdown(c->fd, SHUT_RDWR);
         pthread_mutex_unlock(&c->mu);
         return 0;
@@ -1029,7 +1041,7 @@ static int serve(struct conn *c, struct qframe *q)
         return 1;
     default: /* a gateway's frame from a client: not ours to take */
         pthread_mutex_lock(&c->mu);
-        c->dead = 1;
+        mark_dead(c);
         pthread_mutex_unlock(&c->mu);
         return 1;
     }
@@ -1075,7 +1087,7 @@ static void take_turns(struct conn *c)
             c->serving = 0;
             if (stop) {
                 c->over = 1;
-                c->dead = 1;
+                mark_dead(c);
                 shutdown(c->fd, SHUT_RDWR); /* the reading thread stops reading */
                 pthread_cond_broadcast(&c->cv);
                 break;
@@ -1118,7 +1130,7 @@ static void *worker_main(void *arg)
         take_turns(c);
     }
     pthread_mutex_lock(&c->mu);
-    c->dead = 1;
+    mark_dead(c);
     c->over = 1;
     shutdown(c->fd, SHUT_RDWR);
     pthread_cond_broadcast(&c->cv);
@@ -1363,7 +1375,7 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     g->stopping = 1;
     for (struct conn *c = g->conns; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
-        c->dead = 1;
+        mark_dead(c);
         shutdown(c->fd, SHUT_RDWR);
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);

@@ -269,6 +269,86 @@ static void send_and_receive_across(void **state)
     mbx_unlink("jobs");
 }
 
+static void *try_batch(void *arg)
+{
+    struct sched_param sp = {0};
+    *(int *)arg = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0;
+    return NULL;
+}
+
+/* Whether a thread this one starts may become SCHED_BATCH: this thread
+ * has the normal policy and two CPUs or more, and the system lets a
+ * thread switch (a scratch thread tries). */
+static int batch_allowed(void)
+{
+    cpu_set_t cpus;
+    if (sched_getscheduler(0) != SCHED_OTHER || sched_getaffinity(0, sizeof(cpus), &cpus) ||
+        CPU_COUNT(&cpus) < 2)
+        return 0;
+    int ok = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, try_batch, &ok), 0);
+    pthread_join(t, NULL);
+    return ok;
+}
+
+/* The policy of thread tid once it is want, waiting up to 10 s. */
+static int policy_becomes(pid_t tid, int want)
+{
+    int policy = -1;
+    for (int i = 0; i < 10000 && policy != want; i++) {
+        policy = sched_getscheduler(tid);
+        if (policy != want)
+            usleep(1000);
+    }
+    return policy;
+}
+
+/* The handle's writer gathers (SCHED_BATCH: woken, it does not take the
+ * sender's CPU) only while the sender streams: lone small sends leave it
+ * in the normal policy, so that each is written at once even when the
+ * sender then computes with no CPU idle (a writer that always gathered
+ * left such a send unwritten until a scheduler tick: found in review); a
+ * batch of 1 KiB or more makes it gather, and a millisecond with nothing
+ * to write makes it normal again. Where a thread may not gather (one CPU,
+ * another policy) it stays normal throughout. */
+static void writer_gathers_only_while_streaming(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs-gather", 64, 4096, 0);
+    mbx *remote = open_remote(gw_port, "jobs-gather", MBX_SEND);
+    static char buf[4096];
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(mbx_send(remote, "lone", 4, 0, MBX_NONBLOCK), 0);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll), 4);
+    }
+    pid_t writer = 0;
+    for (int i = 0; i < 10000 && !writer; i++)
+        if (!(writer = thread_named("mbx-tcp-flush")))
+            usleep(1000);
+    assert_true(writer != 0);
+    assert_int_equal(sched_getscheduler(writer), SCHED_OTHER);
+    int streams = batch_allowed() ? SCHED_BATCH : SCHED_OTHER;
+    /* Streams of 2 KiB sends, each a batch of 1 KiB or more, until the
+     * writer is seen gathering (a busy machine may leave it a millisecond
+     * without one between two, and it cools down). */
+    int policy = -1;
+    for (int i = 0; i < 10000 && policy != streams; i++) {
+        memset(buf, 's', 2048);
+        assert_int_equal(mbx_send(remote, buf, 2048, 0, MBX_NONBLOCK), 0);
+        policy = sched_getscheduler(writer);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll), 2048);
+    }
+    assert_int_equal(policy, streams);
+    if (streams != SCHED_BATCH)
+        print_message("this thread may not gather here: the writer stays normal\n");
+    assert_int_equal(policy_becomes(writer, SCHED_OTHER), SCHED_OTHER);
+    assert_int_equal(mbx_sync(remote), 0);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-gather");
+}
+
 /* Pipelined sends are written by the handle's writer thread in batches:
  * the last one arrives although the sender makes no further call (the
  * handle stays open, nothing waits on it), in this process and in a
@@ -288,19 +368,6 @@ static void pipelined_send_goes_out_by_itself(void **state)
         ssize_t got = mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll);
         assert_int_equal(got, n);
     }
-    /* The writer gathers: woken, it does not take the sender's CPU
-     * (SCHED_BATCH, which it sets as it starts). */
-    pid_t writer = 0;
-    int policy = -1;
-    for (int i = 0; i < 10000 && policy != SCHED_BATCH; i++) {
-        if (!writer)
-            writer = thread_named("mbx-tcp-flush");
-        policy = writer ? sched_getscheduler(writer) : -1;
-        if (policy != SCHED_BATCH)
-            usleep(1000);
-    }
-    assert_true(writer != 0);
-    assert_int_equal(policy, SCHED_BATCH);
 #if defined(__SANITIZE_THREAD__)
     /* ThreadSanitizer cannot start a thread in the child of a threaded
      * parent: the child's part runs in the other builds. */
@@ -1238,6 +1305,7 @@ int main(void)
         cmocka_unit_test(send_that_does_not_fit_keeps_its_place),
         cmocka_unit_test(deep_window_bounded_in_bytes),
         cmocka_unit_test(pipelined_send_goes_out_by_itself),
+        cmocka_unit_test(writer_gathers_only_while_streaming),
         cmocka_unit_test(fork_while_a_receive_waits),
 #ifndef MBX_TEST_TLS
         cmocka_unit_test(received_then_closed_is_delivered_once),

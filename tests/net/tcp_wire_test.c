@@ -136,6 +136,49 @@ static uint32_t count_of(mbx *m)
     return st.count;
 }
 
+/* Frames that come after one that kills the link, in the same read, are
+ * not served: sends numbered 1, 0 (malformed: sends are numbered from 1),
+ * 2 and 3 in one write leave only the first in the mailbox. The gateway
+ * serves pipelined sends as it reads them; it went on with 2 and 3 after
+ * the link was dead (found in review), sends that were never acknowledged
+ * and that a client sends again to a restarted gateway. */
+static void nothing_served_after_the_link_died(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-dead", 64, 64, 0);
+    struct raw r;
+    assert_int_equal(raw_open(&r, "wire-dead", 0, 0), 0);
+    struct wire_send ws = {0, 0, -1};
+    uint8_t fixed[WIRE_SEND_LEN], out[1024];
+    size_t fl = wire_send_put(fixed, &ws), len = 0;
+    const uint64_t seq[] = {1, 0, 2, 3};
+    for (uint32_t i = 0; i < 4; i++) {
+        struct wire_hdr h = {(uint32_t)(fl + sizeof(i)), W_SEND, 0, seq[i]};
+        wire_hdr_put(out + len, &h);
+        memcpy(out + len + WIRE_HDR, fixed, fl);
+        memcpy(out + len + WIRE_HDR + fl, &i, sizeof(i));
+        len += WIRE_HDR + fl + sizeof(i);
+    }
+    assert_int_equal(write(r.fd, out, len), (ssize_t)len);
+    /* The gateway closes the link: read to its end (an acknowledgement may
+     * come first). */
+    struct pollfd p = {r.fd, POLLIN, 0};
+    char sink[256];
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        if (read(r.fd, sink, sizeof(sink)) <= 0)
+            break;
+    }
+    usleep(200000); /* what the gateway would still serve, it serves by then */
+    uint32_t v = 99;
+    assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 0), sizeof(v));
+    assert_int_equal(v, 0);
+    assert_int_equal(count_of(local), 0);
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-dead");
+}
+
 /* A client that cannot prove it knows the secret is refused by the
  * gateway itself (not only by a client checking the gateway's MAC). */
 static void wrong_mac_refused(void **state)
@@ -710,6 +753,7 @@ int main(void)
         cmocka_unit_test(resend_fits_a_smaller_window),
         cmocka_unit_test(reconnect_backs_off_from_a_gateway_that_cuts),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
+        cmocka_unit_test(nothing_served_after_the_link_died),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
