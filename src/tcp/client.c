@@ -269,7 +269,9 @@ static void flusher_wait(struct tcp_box *b, int *gathering)
         }
         int64_t until = clock_deadline(COOLED_NS);
         struct timespec ts = {until / 1000000000, until % 1000000000};
-        if (pthread_cond_timedwait(&b->out_cv, &b->mu, &ts) == ETIMEDOUT && !b->out.len) {
+        /* Nothing written for that long (nothing to write, or the link is
+         * down): not streaming. */
+        if (pthread_cond_timedwait(&b->out_cv, &b->mu, &ts) == ETIMEDOUT) {
             pthread_mutex_unlock(&b->mu);
             thread_normal_mode();
             pthread_mutex_lock(&b->mu);
