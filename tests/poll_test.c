@@ -43,6 +43,24 @@ static void send_u32(mbx *m, uint32_t v)
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 10000000000ll), 0);
 }
 
+/* Waits until fd is readable, then receives (from `from` unless 0)
+ * without waiting, as an event loop does, again while that says -EAGAIN:
+ * on a heap mailbox the sender may still hold the lock, descheduled,
+ * past a non-blocking call's 2 ms when the poller wakes, and the
+ * descriptor then stays readable. Returns the receive's result, or
+ * -ETIMEDOUT when fd stays unreadable for 10 s. */
+static ssize_t recv_when_ready(mbx *m, int fd, pid_t from, uint32_t *v)
+{
+    ssize_t n = -EAGAIN;
+    for (int tries = 0; n == -EAGAIN && tries < 1000; tries++) {
+        if (!readable(fd, 10000))
+            return -ETIMEDOUT;
+        n = from ? mbx_recv_from(m, from, v, sizeof(*v), NULL, MBX_NONBLOCK)
+                 : mbx_recv(m, v, sizeof(*v), NULL, MBX_NONBLOCK);
+    }
+    return n;
+}
+
 static void reap_ok(pid_t p)
 {
     int st;
@@ -139,16 +157,8 @@ static void other_process_wakes_poller(void **state)
             uint32_t v = (uint32_t)round;
             _exit(mbx_send(s, &v, sizeof(v), 0, MBX_NONBLOCK) == 0 ? 0 : 3);
         }
-        /* Readable, then a receive; -EAGAIN is allowed (a heap mailbox's
-         * sender may still hold the lock, descheduled, when the poller
-         * wakes), and then the descriptor is readable again. */
         uint32_t v;
-        ssize_t n = -EAGAIN;
-        for (int tries = 0; n == -EAGAIN && tries < 100; tries++) {
-            assert_true(readable(fd, 10000));
-            n = mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK);
-        }
-        assert_int_equal(n, sizeof(v));
+        assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
         assert_int_equal(v, (uint32_t)round);
         assert_false(readable(fd, 0));
         reap_ok(p);
@@ -354,10 +364,9 @@ static void fork_and_exec(void **state)
             _exit(2);
         if (write(ready[1], "r", 1) != 1)
             _exit(3);
-        if (!readable(mine, 10000))
-            _exit(4);
         uint32_t v;
-        _exit(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v) && v == 5 ? 0 : 5);
+        ssize_t n = recv_when_ready(m, mine, 0, &v);
+        _exit(n == -ETIMEDOUT ? 4 : n == sizeof(v) && v == 5 ? 0 : 5);
     }
     assert_true(test_read_ready(ready[0]));
     send_u32(m, 5);
@@ -512,8 +521,7 @@ static void recv_from_waits_for_its_sender(void **state)
     assert_int_equal(mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
     assert_false(readable(fd, 0));
     assert_int_equal(write(go[1], "g", 1), 1);
-    assert_true(readable(fd, 10000));
-    assert_int_equal(mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(recv_when_ready(m, fd, p, &v), sizeof(v));
     assert_int_equal(v, 2);
     reap_ok(p);
     close(go[0]), close(go[1]);
