@@ -50,12 +50,10 @@ int64_t seg_lock_deadline(int64_t call_deadline)
     return call_deadline > grace ? call_deadline : grace;
 }
 
-int seg_lock(struct seg *s, int64_t deadline)
+/* After the lock was taken with r (0 or SHLOCK_TOOK_OVER). */
+static int locked(struct seg *s, int r)
 {
     struct seg_hot *hot = &s->hdr->hot;
-    int r = shlock_lock(&hot->lock, deadline);
-    if (r < 0)
-        return r;
     /* The holder died in the middle of a change: rebuild what the lock
      * guards. A repair that fails marks the mailbox broken for good. */
     if (r == SHLOCK_TOOK_OVER && !__atomic_load_n(&hot->broken, __ATOMIC_RELAXED)) {
@@ -68,6 +66,19 @@ int seg_lock(struct seg *s, int64_t deadline)
         return -EUCLEAN;
     }
     return 0;
+}
+
+int seg_lock(struct seg *s, int64_t deadline)
+{
+    int r = shlock_lock(&s->hdr->hot.lock, deadline);
+    return r < 0 ? r : locked(s, r);
+}
+
+int seg_lock_call(struct seg *s, int64_t *deadline, int64_t timeout_ns)
+{
+    if (shlock_try(&s->hdr->hot.lock) == 0)
+        return locked(s, 0);
+    return seg_lock(s, seg_lock_deadline(clock_deadline_now(deadline, timeout_ns)));
 }
 
 void seg_unlock(struct seg *s)

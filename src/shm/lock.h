@@ -28,6 +28,13 @@ int64_t seg_lock_deadline(int64_t call_deadline);
  * -EUCLEAN when the segment is beyond repair. */
 int seg_lock(struct seg *s, int64_t deadline);
 
+/* seg_lock for a call of timeout_ns whose deadline is *deadline, or
+ * CLOCK_DEADLINE_LATER when not read from the clock yet: a lock that is
+ * free at once is taken without reading the clock (a clock read costs as
+ * much as an uncontended send); otherwise *deadline is computed and the
+ * lock waited for until seg_lock_deadline(*deadline). Returns as seg_lock. */
+int seg_lock_call(struct seg *s, int64_t *deadline, int64_t timeout_ns);
+
 /* Releases the mailbox lock. */
 void seg_unlock(struct seg *s);
 

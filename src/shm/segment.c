@@ -151,6 +151,16 @@ int seg_prefault(const struct seg *s)
     return r ? r : r2;
 }
 
+void seg_prefetch_blk(const struct seg *s, uint64_t off)
+{
+    if (off < s->arena_start || off >= s->arena_end || off % SEG_LINE != 0 ||
+        s->arena_end - off < 2 * sizeof(struct seg_blk))
+        return;
+    const unsigned char *b = s->base + off;
+    prefetch_write(b);
+    prefetch_write(b + sizeof(struct seg_blk));
+}
+
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off)
 {
     uint64_t start = s->arena_start, end = s->arena_end;

@@ -284,6 +284,11 @@ static inline int seg_removed(const struct seg *s)
  * whole, else NULL (callers turn that into -EUCLEAN). */
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
 
+/* Starts fetching the header's first line and the payload's first line of
+ * the block at off, for writing; does nothing when off cannot be a block.
+ * A hint: off may come from words read without the lock. */
+void seg_prefetch_blk(const struct seg *s, uint64_t off);
+
 /* Maps every page of the mailbox's message storage (a ring's slots, a
  * stream's bytes, a heap's arena up to SEG_PREFAULT_ARENA) into this
  * process for writing, with storage under it (mbx_options.prefault).

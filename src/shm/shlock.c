@@ -34,6 +34,16 @@ static int took(struct shlock *l, ident_t me, int r)
     return r;
 }
 
+int shlock_try(struct shlock *l)
+{
+    ident_t me = ident_thread();
+    uint32_t w = 0;
+    uint32_t tid = (uint32_t)ident_id(me) & SHLOCK_TID_MASK;
+    if (__atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return took(l, me, 0);
+    return -EBUSY;
+}
+
 int shlock_lock(struct shlock *l, int64_t deadline)
 {
     ident_t me = ident_thread();

@@ -42,6 +42,9 @@ struct shlock {
  * mailbox). */
 int shlock_lock(struct shlock *l, int64_t deadline);
 
+/* Takes the lock if it is free now, without waiting. Returns 0, or -EBUSY. */
+int shlock_try(struct shlock *l);
+
 /* Releases the lock, which the calling thread holds. */
 void shlock_unlock(struct shlock *l);
 

@@ -109,6 +109,12 @@ void alloc_prefetch(const struct seg *s, uint64_t size)
     prefetch_write(&s->hdr->bins[size < SEG_LINE ? 0 : bin_of(size)]);
 }
 
+void alloc_prefetch_block(const struct seg *s, uint64_t size)
+{
+    unsigned i = size < SEG_LINE ? 0 : bin_of(size);
+    seg_prefetch_blk(s, __atomic_load_n(&s->hdr->bins[i], __ATOMIC_RELAXED));
+}
+
 int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out)
 {
     uint64_t need = seg_blk_size(len);

@@ -22,6 +22,11 @@ void alloc_init(struct seg *s);
  * size of a block about to be freed). */
 void alloc_prefetch(const struct seg *s, uint64_t size);
 
+/* Starts fetching, without the lock, the free block at the head of that
+ * bin (a hint, as prioq_prefetch_top): the block alloc_take most likely
+ * hands out next. */
+void alloc_prefetch_block(const struct seg *s, uint64_t size);
+
 /* Takes a block with room for len payload bytes, in state BLK_WRITING and
  * owned by process `owner` (an ident), into *out. Returns 0, -ENOMEM when
  * no free block is large enough, -EUCLEAN. */

@@ -192,7 +192,7 @@ int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio
               int64_t timeout_ns)
 {
     struct send_args a = {buf, len, prio, {0, 0, 0}};
-    ssize_t r = heap_until(c, 0, timeout_ns, send_step, &a);
+    ssize_t r = heap_until_send(c, len, timeout_ns, send_step, &a);
     return r ? (int)r : heap_send_done(c, &a.sent, timeout_ns);
 }
 

@@ -40,6 +40,12 @@ int heap_send_done(const struct mb_ctx *c, const struct heap_sent *sent, int64_t
 ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
                    ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg);
 
+/* heap_until for a send of len payload bytes: also starts fetching, before
+ * each time it takes the lock, the free block the send will most likely
+ * get (alloc_prefetch_block). */
+ssize_t heap_until_send(const struct mb_ctx *c, uint64_t len, int64_t timeout_ns,
+                        ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg);
+
 /* Called just before taking the lock: starts fetching the lines every
  * locked step uses (the hot line with the lock, the meta line, the first
  * lines of active[] and heads[]) at once, so their misses overlap the

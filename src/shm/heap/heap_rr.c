@@ -59,11 +59,11 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
     struct mb_ctx rc = *c;
     if (rc.wait.poll_ns == 0 || rc.wait.poll_ns > RR_POLL_NS)
         rc.wait.poll_ns = RR_POLL_NS;
-    int64_t deadline = clock_deadline(timeout_ns);
+    int64_t deadline = CLOCK_DEADLINE_LATER; /* read at the first wait */
     uint64_t my = 0;
     int have = 0, r;
     for (;;) {
-        r = seg_lock(s, seg_lock_deadline(deadline));
+        r = seg_lock_call(s, &deadline, timeout_ns);
         if (r) {
             r = seg_lock_error(r, timeout_ns);
             break;
@@ -99,7 +99,7 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
         rr_reap(s, my);
         uint64_t seen = heap_seen(s, 1);
         heap_unlock(s);
-        r = heap_wait(&rc, 1, seen, deadline);
+        r = heap_wait(&rc, 1, seen, clock_deadline_now(&deadline, timeout_ns));
         if (r)
             break;
     }

@@ -3,6 +3,8 @@
 #include "shm/heap/heap_queue.h"
 
 #include "platform/platform.h"
+#include "shm/heap/alloc.h"
+#include "shm/heap/prioq.h"
 #include "shm/lock.h"
 
 #include <errno.h>
@@ -90,12 +92,28 @@ void heap_prefetch(const struct seg *s)
     prefetch_write(s->heads);
 }
 
-ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
-                   ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg)
+/* Before taking the lock: the lines of the header and, read from them
+ * without the lock, those of the block the step most likely touches
+ * first (a receive: the top of the queue; a send of send_len bytes: the
+ * head of its size's free list). The block's miss then overlaps the lock's instead of
+ * following the reads that lead to it, under the lock. */
+static void prefetch_step(const struct seg *s, int recv, uint64_t send_len)
+{
+    heap_prefetch(s);
+    if (recv)
+        prioq_prefetch_top(s);
+    else if (send_len) /* 0: a loan's send, its block taken already */
+        alloc_prefetch_block(s, seg_blk_size(send_len));
+}
+
+static ssize_t until(const struct mb_ctx *c, int recv, uint64_t send_len, int64_t timeout_ns,
+                     ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg)
 {
     struct seg *s = c->s;
     struct seg_hot *hot = &s->hdr->hot;
-    int64_t deadline = clock_deadline(timeout_ns);
+    /* Read from the clock only when the call has to wait: a call that
+     * does not (most) reads it never. */
+    int64_t deadline = CLOCK_DEADLINE_LATER;
     for (int woke = 0;; woke = 1) {
         /* Back from a wait, the change is most likely what we wait for:
          * the lines the step uses are fetched for writing at once, so the
@@ -108,8 +126,8 @@ ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
          * message it never counted: taking the lock repairs that. */
         if (!recv || __atomic_load_n(&hot->count, __ATOMIC_ACQUIRE) != 0 || seg_removed(s) ||
             seg_holder_died(s)) {
-            heap_prefetch(s);
-            int r = seg_lock(s, seg_lock_deadline(deadline));
+            prefetch_step(s, recv, send_len);
+            int r = seg_lock_call(s, &deadline, timeout_ns);
             if (r)
                 return seg_lock_error(r, timeout_ns);
             ssize_t got = -EIDRM;
@@ -123,8 +141,20 @@ ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
         }
         if (timeout_ns == MBX_NONBLOCK)
             return -EAGAIN;
-        int r = heap_wait(c, recv, seen, deadline);
+        int r = heap_wait(c, recv, seen, clock_deadline_now(&deadline, timeout_ns));
         if (r)
             return r;
     }
+}
+
+ssize_t heap_until(const struct mb_ctx *c, int recv, int64_t timeout_ns,
+                   ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg)
+{
+    return until(c, recv, 0, timeout_ns, step, arg);
+}
+
+ssize_t heap_until_send(const struct mb_ctx *c, uint64_t len, int64_t timeout_ns,
+                        ssize_t (*step)(const struct mb_ctx *c, void *arg), void *arg)
+{
+    return until(c, 0, len, timeout_ns, step, arg);
 }

@@ -108,6 +108,16 @@ int prioq_top(struct seg *s, struct seg_blk **out)
     return 0;
 }
 
+void prioq_prefetch_top(const struct seg *s)
+{
+    uint32_t n = __atomic_load_n(&s->hdr->meta.nactive, __ATOMIC_RELAXED);
+    if (n == 0 || n > MBX_PRIO_MAX)
+        return;
+    uint32_t p = __atomic_load_n(&s->active[n - 1], __ATOMIC_RELAXED);
+    if (p < MBX_PRIO_MAX)
+        seg_prefetch_blk(s, __atomic_load_n(&s->heads[p].head, __ATOMIC_RELAXED));
+}
+
 int prioq_find(struct seg *s, int (*match)(const struct seg_blk *b, const void *arg),
                const void *arg, struct seg_blk **out)
 {

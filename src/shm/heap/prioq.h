@@ -18,6 +18,12 @@ int prioq_push(struct seg *s, struct seg_blk *b);
  * Returns 0 or -EUCLEAN. */
 int prioq_top(struct seg *s, struct seg_blk **out);
 
+/* Starts fetching, without the lock, the header and payload of the block
+ * prioq_top would most likely return: a hint read from words that may be
+ * changing (any value gives an address inside the arena or nothing, and a
+ * prefetch never faults), so the block's miss overlaps the lock's. */
+void prioq_prefetch_top(const struct seg *s);
+
 /* Like prioq_top, among the blocks match(b, arg) says yes to: the oldest
  * of the highest priority that matches (a scan past those that do not,
  * bounded by the count of queued messages). */
