@@ -334,8 +334,9 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
                        mbx_receipt *who);
 
 /* Answers the request described by *request (from mbx_recv). Returns 0,
- * -EINVAL (no reply token), -ESRCH (the caller gave up or died), -EACCES
- * (the caller is another user), -EMSGSIZE (larger than the caller's
+ * -EINVAL (no reply token), -ESRCH (the caller gave up or died; a death
+ * is looked for at most every 50 ms, as sends to an owned mailbox look for
+ * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
  * mailbox takes), -EAGAIN (the caller's mailbox stayed full for 100 ms),
  * -EUCLEAN. */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);

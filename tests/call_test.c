@@ -211,6 +211,60 @@ static void reply_to_gone_caller_is_esrch(void **state)
     mbx_close(m);
 }
 
+/* read() system calls this process has made so far (/proc/self/io), or -1
+ * where the kernel does not count them. */
+static long reads_so_far(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long n = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "syscr: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* Answering a caller whose handle is cached looks at the caller's life as
+ * sends to an owned mailbox do, every 50 ms at most: before, every reply
+ * read the caller's /proc stat (open, read, close: most of a local call's
+ * round trip). 200 replies read a few times at most. */
+#define REPLIES 200
+
+static void replies_do_not_read_proc_each_time(void **state)
+{
+    (void)state;
+    if (reads_so_far() < 0)
+        skip();
+    mbx *m = service("answers");
+    pid_t c = fork();
+    if (c == 0) {
+        char r[8];
+        for (int i = 0; i < REPLIES; i++)
+            if (mbx_call(m, "q", 1, 0, r, sizeof(r), 10000 * MS) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    char buf[8];
+    mbx_msginfo info;
+    /* The first reply opens the caller's mailbox (and looks once). */
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), &info, 10000 * MS), 1);
+    assert_int_equal(mbx_reply(&info, "a", 1), 0);
+    long before = reads_so_far();
+    for (int i = 1; i < REPLIES; i++) {
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), &info, 10000 * MS), 1);
+        assert_int_equal(mbx_reply(&info, "a", 1), 0);
+    }
+    long reads = reads_so_far() - before - 1; /* less our own look */
+    assert_int_equal(reap(c), 0);
+    print_message("reads: %ld\n", reads);
+    assert_true(reads < 20); /* before: one per reply */
+    mbx_unlink("answers");
+    mbx_close(m);
+}
+
 /* A reply too big for the caller's buffer is -EMSGSIZE and is not left in
  * the caller's mailbox; timed-out calls give their slots back and take
  * their untaken requests back. */
@@ -300,6 +354,7 @@ int main(void)
         cmocka_unit_test(concurrent_calls_get_their_own_answers),
         cmocka_unit_test(taker_death_is_epipe),
         cmocka_unit_test(reply_to_gone_caller_is_esrch),
+        cmocka_unit_test(replies_do_not_read_proc_each_time),
         cmocka_unit_test(oversized_reply_and_timeouts),
         cmocka_unit_test(large_replies),
     };

@@ -190,8 +190,13 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
     int r = shm_peer_get((pid_t)(token >> 32), &p);
     if (r)
         return r == -ENOENT ? -ESRCH : r;
-    /* The cached handle may have outlived the caller. */
-    r = owner_check(p);
+    /* The cached handle may have outlived the caller: looked at as a send
+     * to an owned mailbox looks at its owner, at most every OWNER_POLL_NS
+     * (a handle opened now was looked at by its open). Looking every time
+     * read /proc per reply, three system calls that were most of a local
+     * call's round trip; and a caller can die just after any look, so a
+     * reply that returns 0 was never proof that it was read. */
+    r = owner_send_check(p);
     if (!r && !slot_waiting(&p->seg, token))
         r = -ESRCH;
     if (!r && len > p->seg.max_msg_size)
