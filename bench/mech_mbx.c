@@ -221,3 +221,49 @@ MBX_ROW(mech_mbx_busy, "mbx-busy", "mbx (busy CPU beside)", MBXB_SPIN_DEFAULT, F
         "keeps a CPU busy");
 MBX_ROW(mech_mbx_spin, "mbx-spin", "mbx (spin)", MBX_FOREVER, FANIN_FULL_ONLY, mbxb_setup,
         "mbx_send/mbx_recv, always spin (mbx_set_spin MBX_FOREVER)");
+
+/* Request/reply: the initiator's mbx_call on the first mailbox, answered by
+ * the responder's mbx_recv and mbx_reply (the reply goes to the caller's
+ * @PID mailbox; the second mailbox is not used). One-way: confirmed sends,
+ * each returning once the receiver has taken its message. */
+static int call_ping(struct chan *c, void *buf, size_t len)
+{
+    struct mbxb_priv *s = c->priv;
+    ssize_t n = mbx_call(s->out, buf, len, 0, buf, len, MBX_FOREVER);
+    return n < 0 ? (int)n : (size_t)n == len ? 0 : -EPROTO;
+}
+
+static int call_pong(struct chan *c, void *buf, size_t len)
+{
+    struct mbxb_priv *s = c->priv;
+    mbx_msginfo info;
+    ssize_t n = mbx_recv(s->in, buf, len, &info, MBX_FOREVER);
+    if (n < 0)
+        return (int)n;
+    return (size_t)n == len ? mbx_reply(&info, buf, len) : -EPROTO;
+}
+
+static int confirmed_send(struct chan *c, void *buf, size_t len)
+{
+    struct mbxb_priv *s = c->priv;
+    mbx_receipt who;
+    return mbx_send_confirmed(s->out, buf, len, 0, MBX_FOREVER, &who);
+}
+
+const struct mech mech_mbx_call = {
+    .name = "mbx-call",
+    .label = "mbx (call)",
+    .about = "request/reply: mbx_call, answered by mbx_recv and mbx_reply; one-way: "
+             "mbx_send_confirmed (each send returns once the receiver took it)",
+    .variant = MBXB_SPIN_DEFAULT,
+    .fanin = FANIN_NO,
+    .kernel = false,
+    .setup = mbxb_setup,
+    .attach = mbxb_attach,
+    .ping = call_ping,
+    .pong = call_pong,
+    .send = confirmed_send,
+    .recv = mbxc_recv,
+    .detach = mbxb_detach,
+    .teardown = mbxb_teardown,
+};

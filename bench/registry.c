@@ -10,8 +10,9 @@ extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpa
     mech_unix_seqpacket_epoll, mech_tcp, mech_udp, mech_posixmq, mech_posixmq_mbx, mech_sysvmq,
     mech_sysvmq_mbx, mech_zmq, mech_zmq_tcp, mech_nng, mech_nng_tcp, mech_mbx_tcp,
     mech_mbx_tcp_deep, mech_mbx_tcp_here, mech_mbx_udp, mech_shm_raw, mech_mbx, mech_mbx_deep,
-    mech_mbx_sleep, mech_mbx_busy, mech_mbx_spin, mech_mbx_epoll, mech_mbx_loan, mech_iceoryx,
-    mech_iceoryx_poll, mech_iceoryx_zc, mech_iceoryx_zc_poll, mech_nats, mech_mbx_nats;
+    mech_mbx_sleep, mech_mbx_busy, mech_mbx_spin, mech_mbx_epoll, mech_mbx_call, mech_mbx_loan,
+    mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc, mech_iceoryx_zc_poll, mech_nats,
+    mech_mbx_nats;
 
 const struct mech *const mech_all[] = {
     &mech_pipe,
@@ -48,6 +49,7 @@ const struct mech *const mech_all[] = {
     &mech_mbx_busy,
     &mech_mbx_spin,
     &mech_mbx_epoll,
+    &mech_mbx_call,
     &mech_iceoryx,
     &mech_iceoryx_poll,
     &mech_mbx_loan,
