@@ -240,7 +240,7 @@ static void fail_table(FILE *f, const struct results *res, struct notes *ns)
     for (int k = 0; k < N_FAIL; k++)
         n = res->fail[k].ok && res->fail[k].n > n ? res->fail[k].n : n;
     fprintf(f,
-            "\nfailure detection: from the event (kill -9, or mbx_unlink) to the waiting "
+            "\nfailure detection: from the event (kill -9, a message, mbx_unlink) to the waiting "
             "process's\nreturn, ms over %d trials, the event 0-60 ms after the waiter blocked\n"
             "%-40s %-28s %8s %8s %8s\n",
             n, "event", "waiter gets", "median", "p99", "max");
