@@ -3,9 +3,10 @@
  * Two threads per connection take turns (take_turns): one reads the
  * socket, answers heartbeats at once and queues the rest (bounded), the
  * other serves what was read, in order; the one that read a request serves
- * it itself when the other is idle, and the other reads meanwhile. So a
- * request is served without a thread waking up for it, and one that waits
- * long (a call) never makes the link look dead.
+ * it itself when the other is idle, and the other takes over reading once
+ * that serve has lasted 50 ms. So a request is served without a thread
+ * waking up for it, and one that waits long (a call) never makes the link
+ * look dead.
  * Sessions outlive connections: a client that reconnects resumes its
  * session (sends already delivered are acknowledged, not delivered again;
  * a message received for it and not yet acknowledged is sent again). A
@@ -110,6 +111,8 @@ struct conn {
     struct frame_reader fr;
     struct assembly asm_;
     int reading, serving; /* a thread has that turn */
+    int64_t serve_began;  /* when the serving turn was last taken (take_turns) */
+    int untimed;          /* threads asleep without a deadline (take_turns) */
     int over;             /* both threads stop */
     int bye;              /* the client said goodbye: its session ends */
     int dead, done;
@@ -1065,12 +1068,22 @@ static int serve_queued(struct conn *c)
  * heartbeats at once) while the other serves what was read, in order.
  * Pipelined sends that find room are served by the reading thread as it
  * reads them (read_batch), while no frame waits in the queue. The thread
- * that read a frame serves it itself when nobody is serving, and
- * the other takes the reading turn: a request is served without waiting
- * for a second thread to wake up (a wake-up is the dearest step on the
- * path of a call), and a request that waits long (a call) never leaves the
- * link unread, so it never looks dead. Returns when the turns end: the
- * link died and what was read is served, or the client said goodbye. */
+ * that read a frame serves it itself when nobody is serving: a request is
+ * served without waiting for a second thread to wake up (a wake-up is the
+ * dearest step on the path of a call). The other thread takes the reading
+ * turn only once a serve has lasted HANDOVER_NS, so a request that waits
+ * long (a call) never leaves the link unread long enough to look dead,
+ * and a quick one costs no wake-up: it used to be woken at every serve to
+ * read meanwhile (a condition variable's wake, its mutex, a read that
+ * found nothing and a poll: about five system calls and a second thread's
+ * wake-up per call). For that the idle thread sleeps with a deadline
+ * while serves come (for STAY_TIMED_NS after the last one began), and is
+ * woken at the start of a serve only when it sleeps without one. Returns
+ * when the turns end: the link died and what was read is served, or the
+ * client said goodbye. */
+#define HANDOVER_NS   (50 * 1000000ll)
+#define STAY_TIMED_NS (1000 * 1000000ll)
+
 static void take_turns(struct conn *c)
 {
     pthread_mutex_lock(&c->mu);
@@ -1079,8 +1092,9 @@ static void take_turns(struct conn *c)
             break;
         if (!c->serving && c->head) {
             c->serving = 1;
-            if (!c->reading && !c->dead)
-                pthread_cond_broadcast(&c->cv); /* the other thread reads meanwhile */
+            c->serve_began = clock_now_ns();
+            if (!c->reading && !c->dead && c->untimed)
+                pthread_cond_broadcast(&c->cv); /* to look again at HANDOVER_NS */
             pthread_mutex_unlock(&c->mu);
             int stop = serve_queued(c);
             pthread_mutex_lock(&c->mu);
@@ -1094,7 +1108,8 @@ static void take_turns(struct conn *c)
             }
             continue;
         }
-        if (!c->reading && !c->dead) {
+        int64_t now = clock_now_ns();
+        if (!c->reading && !c->dead && (!c->serving || now - c->serve_began >= HANDOVER_NS)) {
             c->reading = 1;
             pthread_mutex_unlock(&c->mu);
             read_batch(c);
@@ -1107,7 +1122,17 @@ static void take_turns(struct conn *c)
             pthread_cond_broadcast(&c->cv);
             break;
         }
-        pthread_cond_wait(&c->cv, &c->mu);
+        if (c->serving || now - c->serve_began < STAY_TIMED_NS) {
+            /* Serving: look again when it has lasted HANDOVER_NS; else
+             * every HANDOVER_NS, in case a serve begins meanwhile. */
+            int64_t until = (c->serving ? c->serve_began : now) + HANDOVER_NS;
+            struct timespec ts = {until / 1000000000, until % 1000000000};
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        } else {
+            c->untimed++;
+            pthread_cond_wait(&c->cv, &c->mu);
+            c->untimed--;
+        }
     }
     pthread_mutex_unlock(&c->mu);
 }

@@ -11,6 +11,7 @@
 #include "test_threads.h"
 #include "tls_certs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -708,6 +709,112 @@ static void long_call_keeps_its_link(void **state)
     mbx_unlink("calls");
 }
 
+/* The gateway's connection threads (mbx-gw-*) of this process and the
+ * times each has slept (voluntary context switches), at most max. */
+struct gw_thread {
+    pid_t tid;
+    long slept;
+};
+
+static int gw_threads(struct gw_thread *out, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while (n < max && (e = readdir(d))) {
+        char path[300], line[128], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        if (strncmp(comm, "mbx-gw-", 7) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        long v = -1;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                break;
+        fclose(f);
+        out[n].tid = (pid_t)atoi(e->d_name);
+        out[n++].slept = v;
+    }
+    closedir(d);
+    return n;
+}
+
+struct quick_server {
+    mbx *m;
+    int n;
+};
+
+static void *answer_calls(void *arg)
+{
+    const struct quick_server *sv = arg;
+    for (int i = 0; i < sv->n; i++) {
+        char req[16];
+        mbx_msginfo info;
+        ssize_t n = mbx_recv(sv->m, req, sizeof(req), &info, 10000000000ll);
+        if (n < 0 || mbx_reply(&info, req, (size_t)n) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* Quick calls are served by the thread that read them while the
+ * connection's other thread sleeps on: it takes over reading only once a
+ * serve lasts (long_call_keeps_its_link). It used to be woken to read at
+ * every serve, so both threads slept about once per call. */
+#define QUICK_CALLS 300
+
+static void quick_calls_wake_no_second_thread(void **state)
+{
+    (void)state;
+    mbx *local = test_box("calls", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "calls", MBX_SEND);
+    char rep[16];
+    struct quick_server sv = {local, QUICK_CALLS + 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, answer_calls, &sv), 0);
+    /* The first call makes the connection's threads. */
+    assert_int_equal(mbx_call(remote, "c", 1, 0, rep, sizeof(rep), 10000000000ll), 1);
+    struct gw_thread before[64], after[64];
+    int nb = gw_threads(before, 64);
+    for (int i = 0; i < QUICK_CALLS; i++)
+        assert_int_equal(mbx_call(remote, "c", 1, 0, rep, sizeof(rep), 10000000000ll), 1);
+    int na = gw_threads(after, 64);
+    void *r;
+    pthread_join(t, &r);
+    assert_null(r);
+    /* This connection's two threads moved the most; the quieter of them
+     * slept a few times at most (once per 50 ms of calls, and when a
+     * serve lasted 50 ms on a loaded machine), not once per call. */
+    long most = -1, next = -1;
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (after[i].tid == before[j].tid) {
+                long moved = after[i].slept - before[j].slept;
+                if (moved > most) {
+                    next = most;
+                    most = moved;
+                } else if (moved > next) {
+                    next = moved;
+                }
+            }
+    print_message("gateway threads slept %ld and %ld times over %d calls\n", most, next,
+                  QUICK_CALLS);
+    assert_true(most >= 0 && next >= 0);
+    assert_true(next < QUICK_CALLS / 4);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("calls");
+}
+
 /* Removal of the far mailbox reaches the remote handle as -EIDRM. */
 static void removal_across(void **state)
 {
@@ -1313,6 +1420,7 @@ int main(void)
         cmocka_unit_test(rendezvous_across),
         cmocka_unit_test(call_and_reply_across),
         cmocka_unit_test(long_call_keeps_its_link),
+        cmocka_unit_test(quick_calls_wake_no_second_thread),
         cmocka_unit_test(removal_across),
         cmocka_unit_test(refused_without_the_secret_or_outside_the_list),
         cmocka_unit_test(bypass_on_this_machine),
