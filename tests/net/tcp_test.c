@@ -723,18 +723,13 @@ static int gw_threads(struct gw_thread *out, int max)
     struct dirent *e;
     int n = 0;
     while (n < max && (e = readdir(d))) {
-        char path[300], line[128], comm[32] = "";
-        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(comm, sizeof(comm), f))
-            comm[strcspn(comm, "\n")] = 0;
-        fclose(f);
+        char path[300], line[128], comm[32];
+        thread_comm(e->d_name, comm, sizeof(comm));
         if (strncmp(comm, "mbx-gw-", 7) != 0)
             continue;
         snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
-        if (!(f = fopen(path, "r")))
+        FILE *f = fopen(path, "r");
+        if (!f)
             continue;
         long v = -1;
         while (fgets(line, sizeof(line), f))
