@@ -161,7 +161,7 @@ make_namespaces() {
     make_namespaces
     mbx create jobs --capacity 3
     start_gateway "10.232.$NET.1:0"
-    run timeout 20 ip netns exec "$B" "$MBX" send "udp://10.232.$NET.1:$PORT/jobs" a b c d e
+    run timeout 60 ip netns exec "$B" "$MBX" send "udp://10.232.$NET.1:$PORT/jobs" a b c d e
     [ "$status" -eq 0 ]
     wait_received 5
     [[ "$COUNTS" == *"delivered 3, probes 0, dropped: full 2, bad 0, missing 0"* ]]
