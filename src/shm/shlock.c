@@ -46,11 +46,11 @@ int shlock_try(struct shlock *l)
 
 int shlock_lock(struct shlock *l, int64_t deadline)
 {
+    if (shlock_try(l) == 0)
+        return 0;
     ident_t me = ident_thread();
     uint32_t tid = (uint32_t)ident_id(me) & SHLOCK_TID_MASK;
-    uint32_t w = 0;
-    if (__atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return took(l, me, 0);
+    uint32_t w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
     for (int i = 0; i < SPINS; i++) {
         if ((w & SHLOCK_TID_MASK) == tid)
             return -EDEADLK;
