@@ -19,7 +19,12 @@
  * the harness's _exit(): detach, a child's last step, therefore ends the
  * process with exit(0). Otherwise RouDi would learn of the end only from
  * missed keep-alives, hold the process's chunks until then, and abort if
- * told to stop before that (see roudi.c). */
+ * told to stop before that (see roudi.c).
+ *
+ * A child killed instead (an interrupted run, a cell's deadline) leaves its
+ * runtime's socket and lock file in /tmp behind, named after the runtime.
+ * Runtime names are therefore the channel's tag, role and index, which the
+ * parent knows: its teardown removes what killed children left. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -65,8 +70,37 @@ static int ioxb_setup(struct chan *c, char *why, size_t whylen)
     return 0;
 }
 
+/* iceoryx's runtime name of the process attached as (role, index). */
+static void runtime_name(const struct iox_priv *s, enum mech_role role, int index, char *name,
+                         size_t len)
+{
+    snprintf(name, len, "mbx-bench-%s-%c%d", s->instance, role == ROLE_INITIATOR ? 'i' : 'r',
+             index);
+}
+
+/* Where iceoryx's runtime keeps its socket (its compiled-in prefix, /tmp/)
+ * and the lock file beside it. */
+static void unlink_runtime_files(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/%s", name);
+    unlink(path);
+    snprintf(path, sizeof(path), "/tmp/%s.lock", name);
+    unlink(path);
+}
+
 static void ioxb_teardown(struct chan *c)
 {
+    struct iox_priv *s = c->priv;
+    /* Every child of the channel has ended by now; a name whose process
+     * exited normally has no files left and the unlinks find nothing. */
+    for (int i = 0; s && i < c->p.senders; i++) {
+        char name[96];
+        runtime_name(s, ROLE_INITIATOR, i, name, sizeof(name));
+        unlink_runtime_files(name);
+        runtime_name(s, ROLE_RESPONDER, i, name, sizeof(name));
+        unlink_runtime_files(name);
+    }
     free(c->priv);
     c->priv = NULL;
 }
@@ -100,10 +134,9 @@ static bool connected(const struct iox_priv *s)
 
 static int ioxb_attach(struct chan *c, enum mech_role role, int index)
 {
-    (void)index;
     struct iox_priv *s = c->priv;
-    char name[64];
-    snprintf(name, sizeof(name), "mbx-bench-%ld", (long)getpid());
+    char name[96];
+    runtime_name(s, role, index, name, sizeof(name));
     /* Debian's build logs every registration at debug level on stderr. */
     iox_set_loglevel(Iceoryx_LogLevel_Error);
     iox_runtime_init(name);

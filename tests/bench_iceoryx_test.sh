@@ -32,7 +32,11 @@ if kill -0 "$pid" 2>/dev/null && grep -q iox-roudi "/proc/$pid/cmdline" 2>/dev/n
   fail "iox-roudi (pid $pid) still runs after the benchmark"
 fi
 
-# ^C in the middle: the run says so, and its RouDi is gone.
+# ^C in the middle: the run says so, its RouDi is gone, and so are the
+# runtime files (/tmp/mbx-bench-*: a socket and a lock per process) of the
+# iceoryx processes it killed.
+runtime_files() { find /tmp -maxdepth 1 -name 'mbx-bench-*' 2>/dev/null | sort; }
+before=$(runtime_files)
 "$bench" --quick --only iceoryx --out "$out" >"$out/log" 2>&1 &
 run=$!
 for _ in $(seq 200); do
@@ -49,6 +53,8 @@ rc=$?
 if kill -0 "$pid" 2>/dev/null && grep -q iox-roudi "/proc/$pid/cmdline" 2>/dev/null; then
   fail "iox-roudi (pid $pid) still runs after ^C"
 fi
+left=$(comm -13 <(echo "$before") <(runtime_files))
+[ -z "$left" ] || fail "iceoryx runtime files left after ^C: $left"
 # Its shared memory is gone too (unless another RouDi runs here now: then the
 # segments are that one's).
 if flock -n /tmp/iox-unique-roudi.lock true 2>/dev/null && [ -e /dev/shm/iceoryx_mgmt ]; then
