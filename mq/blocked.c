@@ -5,11 +5,17 @@
  * the token of an owned mailbox of its own (MQ_LIVE_PREFIX<token>), which
  * mbx removes when the process dies: a slot whose mailbox is gone, or owned
  * by another pid, belongs to a dead process and is freed by whoever finds
- * it. */
+ * it.
+ *
+ * mbx removes a process's owned mailboxes when it exits, but those of a
+ * process that ended without exit handlers (_exit, a signal) only when
+ * something looks at them: so whoever makes a liveness mailbox looks first
+ * at those already there, which removes the ones of processes gone. */
 #include "mq_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -40,6 +46,29 @@ static void live_install(void)
     pthread_atfork(NULL, NULL, live_forked);
 }
 
+/* Looks at up to this many liveness mailboxes when making one: enough for
+ * as many processes blocked at once, and a bound on the time it costs. */
+#define LIVE_SWEEP_MAX 256
+
+static int sweep_one(const char *name, void *arg)
+{
+    unsigned *left = arg;
+    if (strncmp(name, MQ_LIVE_PREFIX, sizeof(MQ_LIVE_PREFIX) - 1) != 0 &&
+        strncmp(name, MQ_NOTIFY_PREFIX, sizeof(MQ_NOTIFY_PREFIX) - 1) != 0)
+        return 0;
+    mbx_stat st;
+    (void)mbx_stat_name(name, &st); /* removes it when its owner is gone */
+    return --*left == 0;
+}
+
+/* Removes the liveness and notification mailboxes whose processes are
+ * gone. */
+static void live_sweep(void)
+{
+    unsigned left = LIVE_SWEEP_MAX;
+    (void)mbx_foreach(sweep_one, &left);
+}
+
 /* This process's token, its owned mailbox made on first use (again in a
  * forked child). 0 when it cannot be made. No system call once made (a
  * blocked receive used to ask getpid() each time). */
@@ -52,6 +81,7 @@ static uint64_t my_token(void)
     pthread_mutex_lock(&live_lock);
     if (live_pid == 0) {
         live_pid = getpid();
+        live_sweep();
         for (int tries = 0; tries < 4 && !atomic_load(&live_token); tries++) {
             uint64_t r = 0;
             if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) || r == 0)

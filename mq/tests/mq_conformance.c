@@ -2,6 +2,7 @@
  * against libmbx-mq (the same program, run plain, under LD_PRELOAD, and
  * linked with the shim): every check must hold for both, except where a
  * test says the kernel's limits or the shim's differ. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1385,6 +1386,54 @@ static void notify_after_killed_receiver(void **state)
     mq_close(q);
 }
 
+/* Files in the test's mailbox directory whose name contains `part`. */
+static int dir_files_with(const char *part)
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strstr(e->d_name, part) != NULL;
+    closedir(d);
+    return n;
+}
+
+/* A child that blocks in a receive for 50 ms (which makes libmbx-mq's
+ * per-process liveness mailbox), then ends with exit() or _exit(). */
+static pid_t blocked_child(int normal_exit)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        char b[8];
+        mqd_t rq = mq_open(qname("live"), O_RDONLY);
+        struct timespec t = in_ms(50);
+        int ok = rq != (mqd_t)-1 && mq_timedreceive(rq, b, 8, NULL, &t) == -1 && errno == ETIMEDOUT;
+        if (normal_exit)
+            exit(ok ? 0 : 1);
+        _exit(ok ? 0 : 1);
+    }
+    return p;
+}
+
+/* Processes that blocked in a receive leave nothing in libmbx-mq's mailbox
+ * directory once they are gone: one that exits removes its own liveness
+ * mailbox, and the next one to make one removes those of processes that
+ * ended without exit handlers. */
+static void blocked_leave_no_files(void **state)
+{
+    (void)state;
+    if (!shim)
+        skip(); /* the kernel's queues keep no files in MBX_DIR */
+    mqd_t q = mk("live", O_RDWR, 4, 8);
+    assert_int_equal(wait_child(blocked_child(0)), 0);
+    assert_int_equal(dir_files_with("mq-live."), 1); /* _exit: still there */
+    assert_int_equal(wait_child(blocked_child(1)), 0);
+    assert_int_equal(dir_files_with("mq-live."), 0);
+    mq_close(q);
+}
+
 static pthread_mutex_t th_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t th_cond = PTHREAD_COND_INITIALIZER;
 static int th_value;
@@ -1497,6 +1546,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_after_killed_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_thread_and_death, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(blocked_leave_no_files, test_dir_setup, teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
