@@ -752,8 +752,9 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
  * the way acknowledgements (h->type W_ACK is returned after each, so a
  * caller waiting for one looks again) and heartbeats; reconnects after a
  * cut. Returns 0 with *h (body at b->rx), T_RECONNECTED (the caller sends
- * its request again), -ETIMEDOUT, or a lasting error. */
-static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
+ * its request again), -ETIMEDOUT, or a lasting error. flush: first write
+ * out what out holds (what the answer waits for may be there). */
+static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int flush)
 {
     /* Silence counts from when we started listening: a link nobody read
      * for a while (idle, or a send in pieces going out) is not dead for
@@ -763,7 +764,8 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
         if (__atomic_load_n(&b->base.closing, __ATOMIC_RELAXED) && !b->draining)
             return -EBADF;
         /* What the answer waited for may still be in out. */
-        out_flush(b);
+        if (flush)
+            out_flush(b);
         if (b->io.fd < 0) {
             int r = reconnect(b, deadline);
             return r ? r : T_RECONNECTED;
@@ -829,6 +831,11 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
             return 0;
         link_down(b); /* nothing else comes from a gateway */
     }
+}
+
+static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
+{
+    return pump_as(b, deadline, h, 1);
 }
 
 /* Grace beyond a call's own deadline for the gateway's answer: its wait
@@ -1148,14 +1155,17 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
     }
     /* Acknowledgements that came meanwhile (room and errors), read when
-     * credit runs low rather than at every send. */
+     * credit runs low rather than at every send, without writing out what
+     * the flusher is to write: a write here made the sender wait for the
+     * flusher's batch and then write its own, one in three sends' time at
+     * full speed. */
     struct wire_hdr h;
     while (b->npend &&
            (b->npend * 2 >= b->window || b->room <= b->npend + 1 ||
             b->pend_bytes * 2 >= WIRE_WINDOW_BYTES) &&
            b->io.fd >= 0 &&
            io_reader_fill(&b->io, &b->rd, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN) == 1 &&
-           pump(b, 0, &h) == 0)
+           pump_as(b, 0, &h, 0) == 0)
         ;
     if (b->sticky)
         return b->sticky;
