@@ -2,14 +2,19 @@
  * handle_ctx): the default lengthens after a large message, so a round trip
  * of 1 MiB messages does not sleep while its peer still copies; a spin the
  * program chose (mbx_set_spin, MBX_SPIN_NS) is the budget it keeps; a
- * handle whose spins keep missing spins briefly (shm/wait.c). */
+ * handle whose spins keep missing spins briefly (shm/wait.c), and a spin
+ * stops on a machine with more runnable threads than CPUs. */
 #include "test_box.h"
 
 #include "shm/shm.h"
 #include "shm/wait.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define MIB (1u << 20)
 
@@ -112,6 +117,53 @@ static void handle_records_its_spins(void **state)
     mbx_unlink("record");
 }
 
+static atomic_int crowd_stop;
+
+static void *busy(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&crowd_stop, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+/* With more busy threads than CPUs, the machine says it is crowded, and a
+ * wait that could spin for 10 s stops spinning (and counts a miss) instead
+ * of taking a CPU the others want until its 300 ms are up; before, such a
+ * spin ran to its deadline and recorded nothing. */
+static void crowded_machine_stops_spins(void **state)
+{
+    (void)state;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        skip(); /* no /proc: cpus_crowded() cannot tell, and says 0 */
+    close(fd);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = (int)(2 * cpus + 1);
+    pthread_t *t = calloc((size_t)n, sizeof(*t));
+    assert_non_null(t);
+    atomic_store(&crowd_stop, 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, busy, NULL), 0);
+    int crowded = 0;
+    for (int i = 0; i < 100 && !crowded; i++)
+        crowded = cpus_crowded();
+    mbx *m = test_box("crowd", 2, 64, 0);
+    struct shm_box *b = shm_box_of(m);
+    assert_int_equal(mbx_set_spin(m, 10000000000ll), 0);
+    char buf[8];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 300000000), -ETIMEDOUT);
+    unsigned misses = b->spins & 0xff;
+    atomic_store(&crowd_stop, 1);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+    mbx_close(m);
+    mbx_unlink("crowd");
+    assert_true(crowded);
+    assert_true(misses >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +171,7 @@ int main(void)
         cmocka_unit_test(chosen_spin_is_kept),
         cmocka_unit_test(missing_spins_get_short),
         cmocka_unit_test(handle_records_its_spins),
+        cmocka_unit_test(crowded_machine_stops_spins),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -59,6 +59,12 @@ static inline void prefetch_write(const void *p)
  * for its next store. Never fails. */
 void spin_step(void);
 
+/* Whether more threads are runnable on this machine than it has CPUs, so
+ * a thread that keeps spinning keeps one of them from running (the count
+ * of /proc/loadavg, read through a descriptor kept open: one pread, about
+ * 2 us). 0 when it cannot tell. */
+int cpus_crowded(void);
+
 /* Asks the scheduler to treat the calling thread as one that gathers
  * work others produce: woken, it does not preempt the thread running on
  * its CPU (Linux SCHED_BATCH). Only for a thread of the normal policy that

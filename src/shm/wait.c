@@ -90,6 +90,18 @@ static int64_t nap_for(const struct mb_ctx *c, const struct wait_for *w, int64_t
  *   bits 8-15   short spins since the last whole one
  *   bits 16-31  how long a spin that hit took, a moving average, in
  *               units of 64 ns */
+/* A spin also stops when the machine has more runnable threads than CPUs
+ * (cpus_crowded): then it is likely to keep the very thread it waits for,
+ * or one that thread waits for, off a CPU. A short wait never asks (a
+ * round trip of a few hundred ns pays nothing); a longer one asks after
+ * CROWD_AFTER_NS and again every CROWD_EVERY_NS. Measured on a 2-CPU VM,
+ * 64 B one-way through a tcp:// gateway (client, its writer, the gateway's
+ * reader and the receiver: four busy threads): the receiver's spins, most
+ * of which hit, took a CPU the gateway needed, 1.6 -> 2.x M msg/s without
+ * them. */
+#define CROWD_AFTER_NS 2000
+#define CROWD_EVERY_NS 10000
+
 #define MISSES_TO_PROBE 4
 #define PROBE_MIN_NS    1000
 #define PROBE_TIMES     4
@@ -143,7 +155,7 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
         spin_ns = 0;
     spin_ns = wait_spin_budget(cfg, spin_ns);
     if (spin_ns != 0) {
-        int64_t start = clock_now_ns(), looked = start;
+        int64_t start = clock_now_ns(), looked = start, crowd_at = start + CROWD_AFTER_NS;
         for (unsigned i = 1;; i++) {
             if (moved(s, w)) {
                 if (spin_ns > 0)
@@ -166,6 +178,13 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
             if (spin_ns > 0 && now - start >= spin_ns) {
                 wait_spin_record(cfg, 0, 0);
                 break;
+            }
+            if (spin_ns > 0 && now >= crowd_at) {
+                crowd_at = now + CROWD_EVERY_NS;
+                if (cpus_crowded()) {
+                    wait_spin_record(cfg, 0, 0); /* a miss: the next spins are short */
+                    break;
+                }
             }
             /* A process spinning without end still notices what nobody
              * signals: a dead peer, a repair, an owner's death. */
