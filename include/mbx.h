@@ -729,8 +729,9 @@ int mbx_bridge_stop(mbx_bridge *b);
  * MBX_FOREVER always spins. The default is 20000 ns, or $MBX_SPIN_NS; the
  * default alone (neither set) spins longer after a large message received
  * by copy through the handle: a quarter nanosecond per byte, up to 1 ms.
- * A finite spin that has lasted 2 us ends early while the machine has more
- * runnable threads than CPUs. A sender beside other sleeping senders yields its CPU once before it
+ * A finite spin that has lasted 2 us (longer when the handle's waits
+ * usually do) ends early while the machine has more runnable threads than
+ * CPUs. A sender beside other sleeping senders yields its CPU once before it
  * sleeps, whatever the spin (mbx_open(3)).
  * Returns 0, or -EINVAL for a NULL handle or a value below -1. */
 int mbx_set_spin(mbx *m, int64_t spin_ns);
