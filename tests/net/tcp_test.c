@@ -131,8 +131,13 @@ static void fork_while_a_receive_waits(void **state)
     assert_int_equal(mbx_send(remote, "warm", 4, 0, 5000000000ll), 0);
     char buf[64];
     assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll), 4);
-#if defined(__SANITIZE_THREAD__)
-    print_message("fork of a threaded parent: not under ThreadSanitizer\n");
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    /* ThreadSanitizer cannot fork a threaded parent; AddressSanitizer's
+     * allocator (GCC 12's) is not fork-safe: a child forked while one of
+     * the gateway's threads held its lock waited for ever in a realloc
+     * (seen 3 times in 28 runs under load, the child's stack in asan_realloc's
+     * FutexWait). The child's part runs in the other builds. */
+    print_message("fork of a threaded parent: not under a sanitizer\n");
     mbx_close(remote);
     mbx_close(local);
     mbx_unlink("jobs-fork");
@@ -155,11 +160,21 @@ static void fork_while_a_receive_waits(void **state)
     assert_true(c >= 0);
     if (c == 0) {
         alarm(20); /* the hang this test is about: killed, and it fails */
-        int ok = mbx_send(remote, "kid", 3, 0, 5000000000ll) == 0 && mbx_sync(remote) == 0;
-        _exit(ok ? 0 : 1);
+        int r = mbx_send(remote, "kid", 3, 0, 5000000000ll);
+        if (r) {
+            fprintf(stderr, "child: send: %s\n", mbx_strerror(r));
+            _exit(2);
+        }
+        r = mbx_sync(remote);
+        if (r)
+            fprintf(stderr, "child: sync: %s\n", mbx_strerror(r));
+        _exit(r ? 3 : 0);
     }
     int status = 0;
     assert_int_equal(waitpid(c, &status, 0), c);
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        print_message("child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     /* The parent's waiting receive gets the child's message, or times
      * out if the gateway had already answered it; either way it ends. */
@@ -379,10 +394,12 @@ static void pipelined_send_goes_out_by_itself(void **state)
         ssize_t got = mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll);
         assert_int_equal(got, n);
     }
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
     /* ThreadSanitizer cannot start a thread in the child of a threaded
-     * parent: the child's part runs in the other builds. */
-    print_message("forked child's writer thread: not under ThreadSanitizer\n");
+     * parent, and AddressSanitizer's allocator may be left locked in it
+     * (see fork_while_a_receive_waits): the child's part runs in the other
+     * builds. */
+    print_message("forked child's writer thread: not under a sanitizer\n");
     mbx_close(remote);
     mbx_close(local);
     mbx_unlink("jobs-alone");
