@@ -78,6 +78,7 @@ struct tcp_box {
     int probe;                   /* ask a gateway on this machine where the file is */
     char here[WIRE_DIR_MAX + 1]; /* its answer: the mailbox's folder */
     int sticky;                  /* a pipelined send failed there: later calls say so */
+    unsigned unlooked;           /* sends since acknowledgements were last looked for */
     int draining;                /* mbx_close delivers what was sent, closing or not */
     int last_status;
     /* Requests: numbered from 1; last_req is the last one answered. */
@@ -1138,6 +1139,39 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
     return 0;
 }
 
+/* Sends between two looks for acknowledgements while credit is low but
+ * not nearly out (ack_look_due). */
+#define ACK_LOOK_EVERY 16
+
+/* Whether credit runs low: half the window or of its bytes in flight, or
+ * the room last heard of nearly used. */
+static int credit_low(const struct tcp_box *b)
+{
+    return b->npend * 2 >= b->window || b->room <= b->npend + 1 ||
+           b->pend_bytes * 2 >= WIRE_WINDOW_BYTES;
+}
+
+/* Whether a send looks for acknowledgements first. A look that finds none
+ * costs a system call (a recv that says EAGAIN), and a gateway
+ * acknowledges a deep window's sends in runs of window/8: looking at
+ * every send once half a window of 1024 was in flight made one such call
+ * per send. So while credit is low but more than ACK_LOOK_EVERY sends of
+ * it are left, every ACK_LOOK_EVERY-th send looks; near its end, every
+ * one does (each look may save a wait for an acknowledgement). */
+static int ack_look_due(struct tcp_box *b)
+{
+    if (!b->npend || !credit_low(b))
+        return 0;
+    unsigned inflight = b->npend + b->reserved;
+    uint32_t limit = b->window < b->room ? b->window : b->room;
+    if (inflight + ACK_LOOK_EVERY >= limit || b->pend_bytes * 8 >= (size_t)WIRE_WINDOW_BYTES * 7 ||
+        ++b->unlooked >= ACK_LOOK_EVERY) {
+        b->unlooked = 0;
+        return 1;
+    }
+    return 0;
+}
+
 static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type,
                    int64_t timeout_ns)
 {
@@ -1160,13 +1194,11 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
      * flusher's batch and then write its own, one in three sends' time at
      * full speed. */
     struct wire_hdr h;
-    while (b->npend &&
-           (b->npend * 2 >= b->window || b->room <= b->npend + 1 ||
-            b->pend_bytes * 2 >= WIRE_WINDOW_BYTES) &&
-           b->io.fd >= 0 &&
-           io_reader_fill(&b->io, &b->rd, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN) == 1 &&
-           pump_as(b, 0, &h, 0) == 0)
-        ;
+    if (ack_look_due(b))
+        while (b->npend && credit_low(b) && b->io.fd >= 0 &&
+               io_reader_fill(&b->io, &b->rd, WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN) == 1 &&
+               pump_as(b, 0, &h, 0) == 0)
+            ;
     if (b->sticky)
         return b->sticky;
     /* A large payload goes in pieces (wire.h), one such send at a time. */

@@ -19,6 +19,21 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+/* The calling thread's recv calls while counting_recv is set: how often
+ * the library's client looked for acknowledgements. This recv stands in
+ * for libc's (the library is linked in as objects, so its calls come
+ * here); it does what libc's does. */
+static __thread int counting_recv;
+static __thread unsigned recv_calls;
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    if (counting_recv)
+        recv_calls++;
+    return (ssize_t)syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
 
 static char secret_path[300];
 static mbx_gateway *gw;
@@ -655,6 +670,49 @@ static void resend_fits_a_smaller_window(void **state)
     assert_int_equal(g.after_ack, PENDING - WIRE_WINDOW_V2);
 }
 
+static void *fake_late_acks_main(void *arg)
+{
+    struct fake_gw *g = arg;
+    /* A window of 1024; the sends are acknowledged only once they stop. */
+    int fd = fake_accept(g, 3, 1024);
+    if (fd < 0)
+        return NULL;
+    fake_read(g, fd, 300, &g->sends[0], 0);
+    struct wire_ack a = {0, 1024};
+    uint8_t fixed[WIRE_ACK_LEN];
+    frame_write(fd, W_ACK, 0, g->max_seq, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+    fake_read(g, fd, 300, &g->after_ack, 1);
+    close(fd);
+    return NULL;
+}
+
+/* With half a deep window in flight, sends look for acknowledgements (a
+ * recv that mostly says EAGAIN) every 16th time, not every time, while
+ * plenty of credit is left. (Each send looked once half of it was out:
+ * one system call per send, 488 here.) */
+static void deep_window_sends_look_for_acks_now_and_then(void **state)
+{
+    (void)state;
+    enum { SENDS = 1000, HALF = 512 };
+    struct fake_gw g = {0};
+    pthread_t t;
+    mbx *m = fake_start(&g, fake_late_acks_main, &t, "wire-looks", MBX_SEND);
+    uint8_t msg[64] = {0};
+    recv_calls = 0;
+    counting_recv = 1;
+    for (int i = 0; i < SENDS; i++)
+        assert_int_equal(mbx_send(m, msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
+    counting_recv = 0;
+    unsigned looks = recv_calls;
+    assert_int_equal(mbx_sync(m), 0);
+    fake_stop(&g, t, m);
+    print_message("recv calls during %d sends: %u\n", SENDS, looks);
+    assert_int_equal(g.fail, 0);
+    assert_int_equal(g.sends[0], SENDS);
+    assert_true(looks >= 1); /* it does look */
+    assert_true(looks <= (SENDS - HALF) / 16 + 4);
+}
+
 static void *fake_cutter_main(void *arg)
 {
     struct fake_gw *g = arg;
@@ -751,6 +809,7 @@ int main(void)
         cmocka_unit_test(reader_fill_without_waiting),
         cmocka_unit_test(window_by_version_and_bytes),
         cmocka_unit_test(resend_fits_a_smaller_window),
+        cmocka_unit_test(deep_window_sends_look_for_acks_now_and_then),
         cmocka_unit_test(reconnect_backs_off_from_a_gateway_that_cuts),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
         cmocka_unit_test(nothing_served_after_the_link_died),
