@@ -26,8 +26,10 @@
 #define SEC ((int64_t)1000000000)
 #define MS  ((int64_t)1000000)
 
-/* --quick fits in a minute on two cores (about 1.5 s per mechanism, and a
- * few seconds of failure detection); --full takes several times the
+/* --quick fits in a minute on two cores (about 1.1 s per mechanism, and a
+ * few seconds of failure detection): with 120 ms per round-trip size,
+ * 200 ms per one-way size and 150 ms per fan-in cell it took 64-72 s on a
+ * 2-CPU VM, as the rows grew to 34. --full takes several times the
  * samples, for numbers worth quoting. */
 /* Warm-up lasts at least WARM_LAP round trips: a lap of a default ring
  * (64 slots), so that a 1 MiB cell times what follows the first touch of
@@ -38,10 +40,10 @@
 static const struct plan quick_plan = {
     .warm_ns = 10 * MS,
     .warm_min = WARM_LAP,
-    .lat_ns = 120 * MS,
+    .lat_ns = 80 * MS,
     .lat_max = 300000,
-    .oneway_ns = 200 * MS,
-    .fanin_ns = 150 * MS,
+    .oneway_ns = 150 * MS,
+    .fanin_ns = 110 * MS,
     /* Only a cell that hangs waits this long; 16 iceoryx senders attaching
      * to RouDi on a loaded machine took more than 3 s (a sanitizer run). */
     .grace_ns = 10 * SEC,
