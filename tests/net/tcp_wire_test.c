@@ -559,6 +559,14 @@ static int fake_accept(struct fake_gw *g, uint32_t version, uint32_t window)
     return fd;
 }
 
+/* Acknowledges every send up to id, saying room is free. */
+static void fake_ack(int fd, uint64_t id, uint32_t room)
+{
+    struct wire_ack a = {0, room};
+    uint8_t fixed[WIRE_ACK_LEN];
+    frame_write(fd, W_ACK, 0, id, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+}
+
 /* Reads frames until no send came for idle_ms milliseconds (heartbeats do
  * not count), counting sends; acknowledges them all as they come when ack
  * is set. */
@@ -581,11 +589,8 @@ static void fake_read(struct fake_gw *g, int fd, int idle_ms, uint64_t *count, i
         (*count)++;
         if (h.id > g->max_seq)
             g->max_seq = h.id;
-        if (ack) {
-            struct wire_ack a = {0, 64};
-            uint8_t fixed[WIRE_ACK_LEN];
-            frame_write(fd, W_ACK, 0, h.id, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
-        }
+        if (ack)
+            fake_ack(fd, h.id, 64);
     }
     free(fr.p);
 }
@@ -606,9 +611,7 @@ static void *fake_main(void *arg)
         return NULL;
     g->max_seq = 0; /* an acknowledgement covers what came on this link */
     fake_read(g, fd, 300, &g->sends[1], 0);
-    struct wire_ack a = {0, 64};
-    uint8_t fixed[WIRE_ACK_LEN];
-    frame_write(fd, W_ACK, 0, g->max_seq, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+    fake_ack(fd, g->max_seq, 64);
     fake_read(g, fd, 300, &g->after_ack, 1);
     close(fd);
     return NULL;
@@ -678,9 +681,7 @@ static void *fake_late_acks_main(void *arg)
     if (fd < 0)
         return NULL;
     fake_read(g, fd, 300, &g->sends[0], 0);
-    struct wire_ack a = {0, 1024};
-    uint8_t fixed[WIRE_ACK_LEN];
-    frame_write(fd, W_ACK, 0, g->max_seq, fixed, wire_ack_put(fixed, &a), NULL, 0, DL());
+    fake_ack(fd, g->max_seq, 1024);
     fake_read(g, fd, 300, &g->after_ack, 1);
     close(fd);
     return NULL;
