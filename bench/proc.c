@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hang_report.h"
 #include "proc.h"
 
 static sigset_t g_waited;  /* the signals this process takes with sigtimedwait */
@@ -186,6 +187,11 @@ int procs_wait(struct procs *ps, int64_t deadline)
             return 0;
         if (now_ns() >= deadline) {
             rc = -ETIMEDOUT;
+            /* What each was doing, before it is killed: a cell that hangs
+             * once in a hundred runs is otherwise left with no clue. */
+            for (int i = 0; i < ps->n; i++)
+                if (!ps->reaped[i])
+                    hang_report(stderr, ps->pid[i]);
             break;
         }
         int sig = wait_signal(deadline);

@@ -48,7 +48,8 @@ int procs_sleep(struct procs *ps, int64_t until);
 
 /* Waits for every child until `deadline`. Returns 0 when all exited with
  * status 0; otherwise kills the rest and returns -ECHILD (one failed),
- * -ETIMEDOUT or -EINTR. */
+ * -ETIMEDOUT (after printing what each child still running was doing to
+ * stderr: hang_report.h) or -EINTR. */
 int procs_wait(struct procs *ps, int64_t deadline);
 
 /* Kills every child not yet reaped (by pid, SIGKILL) and reaps it. */
