@@ -249,6 +249,9 @@ static int bridge_setup(struct chan *c, char *why, size_t whylen)
     return nats_setup(c, why, whylen);
 }
 
+enum { BRIDGE_DEFAULT, BRIDGE_DEEP };
+#define DEEP_CAPACITY 1024
+
 static int bridge_attach(struct chan *c, enum mech_role role, int index)
 {
     (void)index;
@@ -257,7 +260,7 @@ static int bridge_attach(struct chan *c, enum mech_role role, int index)
     mbx_attr a;
     mbx_attr_init(&a);
     a.max_msg_size = c->p.size;
-    a.capacity = QUEUE_DEPTH;
+    a.capacity = c->mech->variant == BRIDGE_DEEP ? DEEP_CAPACITY : QUEUE_DEPTH;
     int flags = role == ROLE_INITIATOR ? MBX_SEND : MBX_RECV;
     int rc = mbx_open("bench", flags | MBX_CREATE, &a, &s->h);
     if (rc < 0)
@@ -359,6 +362,24 @@ const struct mech mech_mbx_nats = {
     .about = "mailboxes on two 'hosts' (mailbox directories) joined by two mbx bridges "
              "(core NATS) through the same nats-server: mbx_call / mbx_send there, "
              "mbx_recv (and mbx_reply) here",
+    .fanin = FANIN_NO,
+    .quick_64b_only = true,
+    .setup = bridge_setup,
+    .attach = bridge_attach,
+    .ping = bridge_ping,
+    .pong = bridge_pong,
+    .send = bridge_send,
+    .recv = bridge_recv,
+    .detach = bridge_detach,
+    .teardown = nats_teardown,
+};
+
+const struct mech mech_mbx_nats_deep = {
+    .name = "mbx-nats-deep",
+    .label = "mbx (NATS bridge, deep)",
+    .about = "the same with both mailboxes 1024 slots deep (the plain client queues without "
+             "bound at both ends)",
+    .variant = BRIDGE_DEEP,
     .fanin = FANIN_NO,
     .quick_64b_only = true,
     .setup = bridge_setup,
