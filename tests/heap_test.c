@@ -127,8 +127,8 @@ static void spinning_wait_sees_the_futex_word(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, bump_futex_only, NULL), 0);
     int64_t t0 = clock_now_ns();
-    assert_int_equal(heap_wait(&c, 1, seen, clock_deadline(10 * 1000000000ll)), 0);
-    assert_true(clock_now_ns() - t0 < 5 * 1000000000ll);
+    assert_int_equal(heap_wait(&c, 1, seen, clock_deadline(60 * 1000000000ll)), 0);
+    assert_true(clock_now_ns() - t0 < 30 * 1000000000ll); /* seen, not timed out */
     pthread_join(t, NULL);
     fixture_free(&f);
 }

@@ -200,9 +200,11 @@ static void eof_after_close(void **state)
     }
     await_ready(ready[0]);
     assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    /* Woken by the close, not at the deadline: the bound is half of it,
+     * far above any stall of a loaded machine. */
     int64_t t0 = now_ns();
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 5000 * MS), 0);
-    assert_true(now_ns() - t0 < 1000 * MS);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 60000 * MS), 0);
+    assert_true(now_ns() - t0 < 30000 * MS);
     kill(p, SIGKILL);
     kill(q, SIGKILL);
     reap(p);
@@ -235,9 +237,10 @@ static void eof_after_sender_killed(void **state)
     assert_int_equal(mbx_recv(r, buf, 4, NULL, 10000 * MS), 4);
     assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 10000 * MS), 6);
     assert_memory_equal(buf, "456789", 6);
+    /* The death is noticed, not the deadline: half of it as the bound. */
     int64_t t0 = now_ns();
-    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 10000 * MS), 0);
-    assert_true(now_ns() - t0 < 1000 * MS);
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, 60000 * MS), 0);
+    assert_true(now_ns() - t0 < 30000 * MS);
     assert_int_equal(reap(p), 128 + SIGKILL);
     mbx_stat st;
     assert_int_equal(mbx_stat_get(r, &st), 0);
