@@ -356,22 +356,21 @@ const struct mech mech_nats = {
     .teardown = nats_teardown,
 };
 
+/* What the two bridge rows share: they differ only in their mailboxes'
+ * depth (the variant). */
+#define BRIDGE_OPS                                                                                 \
+    .fanin = FANIN_NO, .quick_64b_only = true, .setup = bridge_setup, .attach = bridge_attach,     \
+    .ping = bridge_ping, .pong = bridge_pong, .send = bridge_send, .recv = bridge_recv,            \
+    .detach = bridge_detach, .teardown = nats_teardown
+
 const struct mech mech_mbx_nats = {
     .name = "mbx-nats",
     .label = "mbx (NATS bridge)",
     .about = "mailboxes on two 'hosts' (mailbox directories) joined by two mbx bridges "
              "(core NATS) through the same nats-server: mbx_call / mbx_send there, "
              "mbx_recv (and mbx_reply) here",
-    .fanin = FANIN_NO,
-    .quick_64b_only = true,
-    .setup = bridge_setup,
-    .attach = bridge_attach,
-    .ping = bridge_ping,
-    .pong = bridge_pong,
-    .send = bridge_send,
-    .recv = bridge_recv,
-    .detach = bridge_detach,
-    .teardown = nats_teardown,
+    .variant = BRIDGE_DEFAULT,
+    BRIDGE_OPS,
 };
 
 const struct mech mech_mbx_nats_deep = {
@@ -380,14 +379,5 @@ const struct mech mech_mbx_nats_deep = {
     .about = "the same with both mailboxes 1024 slots deep (the plain client queues without "
              "bound at both ends)",
     .variant = BRIDGE_DEEP,
-    .fanin = FANIN_NO,
-    .quick_64b_only = true,
-    .setup = bridge_setup,
-    .attach = bridge_attach,
-    .ping = bridge_ping,
-    .pong = bridge_pong,
-    .send = bridge_send,
-    .recv = bridge_recv,
-    .detach = bridge_detach,
-    .teardown = nats_teardown,
+    BRIDGE_OPS,
 };
