@@ -6,6 +6,8 @@
 #include "seg_fixture.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 
 static uint64_t next_seq = 1;
 
@@ -113,7 +115,7 @@ static void sort_restores_send_order(void **state)
     uint64_t seqs[] = {50, 10, 40, 20, 60, 30};
     for (int i = 0; i < 6; i++)
         b[i]->seq = seqs[i];
-    assert_int_equal(prioq_sort(&f.s), 0);
+    assert_int_equal(prioq_sort(&f.s, 6), 0);
     uint64_t last = 0;
     for (int i = 0; i < 6; i++) {
         struct seg_blk *x = pop(&f.s);
@@ -141,6 +143,85 @@ static void damaged_queue_is_reported(void **state)
     fixture_free(&f);
 }
 
+/* A repair sorts FIFOs a peer may have damaged: a cycle, a priority out of
+ * range in the active list, more blocks than the rebuild counted. Each is
+ * reported, none walked for ever or outside the heads. */
+static void sort_refuses_damage(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    struct seg_blk *b[3];
+    for (int i = 0; i < 3; i++)
+        b[i] = queue(&f.s, 2, 1);
+    assert_int_equal(prioq_sort(&f.s, 2), -EUCLEAN); /* three queued, two counted */
+    b[2]->next = seg_off(&f.s, b[1]);                /* b1 -> b2 -> b1 ... */
+    assert_int_equal(prioq_sort(&f.s, 100), -EUCLEAN);
+    b[2]->next = 0;
+    assert_int_equal(prioq_sort(&f.s, 3), 0);
+    /* A priority past heads[MBX_PRIO_MAX] whose "head" would land in a
+     * payload we watch: refused before anything there is read or written. */
+    struct seg_blk *x;
+    assert_int_equal(alloc_take(&f.s, 256, 0, &x), 0);
+    uintptr_t at = (uintptr_t)seg_payload(x) - (uintptr_t)f.s.heads;
+    uint32_t p = (uint32_t)((at + 2 * sizeof(struct seg_qhead) - 1) / sizeof(struct seg_qhead));
+    assert_true(p >= MBX_PRIO_MAX && p <= UINT16_MAX);
+    struct seg_qhead *watched = &f.s.heads[p];
+    assert_true((unsigned char *)(watched + 1) <= seg_payload(x) + 256);
+    watched->head = 0;
+    watched->tail = 0x1234;
+    f.s.active[0] = (uint16_t)p;
+    assert_int_equal(prioq_sort(&f.s, 3), -EUCLEAN);
+    assert_int_equal(watched->tail, 0x1234);
+    fixture_free(&f);
+}
+
+struct scribbler {
+    struct seg_blk *blk;
+    uint64_t self;
+    int stop;
+};
+
+/* A peer that keeps linking one queued block to itself. */
+static void *scribble(void *arg)
+{
+    struct scribbler *w = arg;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED))
+        __atomic_store_n(&w->blk->next, w->self, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* While a peer writes a cycle into the links, sorting still ends every
+ * time (with 0 or -EUCLEAN): before the walks were bounded it could spin
+ * for ever, holding the mailbox's lock. */
+static void sort_ends_while_a_peer_writes_cycles(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 200);
+    struct seg_blk *b[64];
+    for (int i = 0; i < 64; i++)
+        b[i] = queue(&f.s, 7, 1);
+    struct scribbler w = {b[40], seg_off(&f.s, b[40]), 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, scribble, &w), 0);
+    int damaged = 0;
+    for (int round = 0; round < 2000; round++) {
+        /* Relink the FIFO in order as a rebuild would, then sort it. */
+        for (int i = 0; i < 64; i++)
+            __atomic_store_n(&b[i]->next, i + 1 < 64 ? seg_off(&f.s, b[i + 1]) : 0,
+                             __ATOMIC_RELAXED);
+        f.s.heads[7].head = seg_off(&f.s, b[0]);
+        int r = prioq_sort(&f.s, 64);
+        assert_true(r == 0 || r == -EUCLEAN);
+        damaged += r != 0;
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    print_message("%d of 2000 sorts saw the damage\n", damaged);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +230,8 @@ int main(void)
         cmocka_unit_test(many_priorities_stay_sorted),
         cmocka_unit_test(sort_restores_send_order),
         cmocka_unit_test(damaged_queue_is_reported),
+        cmocka_unit_test(sort_refuses_damage),
+        cmocka_unit_test(sort_ends_while_a_peer_writes_cycles),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

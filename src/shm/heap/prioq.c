@@ -254,9 +254,11 @@ static uint64_t sort_list(struct seg *s, uint64_t head, uint32_t p, uint64_t n, 
     uint64_t a = sort_list(s, head, p, n / 2, err);
     uint64_t c = sort_list(s, right, p, n - n / 2, err);
     uint64_t out = 0, *link = &out;
-    while (!*err && a && c) {
+    /* At most n steps: a peer that links a block to itself meanwhile must
+     * not keep the merge (and the lock) going for ever. */
+    for (uint64_t steps = 0; !*err && a && c; steps++) {
         struct seg_blk *ba = queued(s, a, p), *bc = queued(s, c, p);
-        if (!ba || !bc) {
+        if (!ba || !bc || steps >= n) {
             *err = -EUCLEAN;
             break;
         }
@@ -274,18 +276,23 @@ static uint64_t sort_list(struct seg *s, uint64_t head, uint32_t p, uint64_t n, 
     return out;
 }
 
-int prioq_sort(struct seg *s)
+int prioq_sort(struct seg *s, uint64_t most)
 {
     uint32_t n;
     if (nactive(s, &n))
         return -EUCLEAN;
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t p = s->active[i];
+        if (p >= MBX_PRIO_MAX)
+            return -EUCLEAN;
         struct seg_qhead *q = &s->heads[p];
+        /* Every walk is bounded by what the rebuild counted: a peer may
+         * write a cycle into the links while we walk them. */
         uint64_t count = 0;
         for (uint64_t off = q->head; off; count++) {
             struct seg_blk *b = queued(s, off, p);
-            if (!b)
+            if (!b || ++total > most)
                 return -EUCLEAN;
             off = b->next;
         }
@@ -293,13 +300,17 @@ int prioq_sort(struct seg *s)
         q->head = sort_list(s, q->head, p, count, &err);
         if (err)
             return err;
-        uint64_t prev = 0;
-        for (uint64_t off = q->head; off;) {
+        uint64_t prev = 0, off = q->head;
+        for (uint64_t k = 0; k < count; k++) {
             struct seg_blk *b = queued(s, off, p);
+            if (!b)
+                return -EUCLEAN;
             b->prev = prev;
             prev = off;
             off = b->next;
         }
+        if (off != 0)
+            return -EUCLEAN;
         q->tail = prev;
     }
     return 0;

@@ -47,7 +47,9 @@ int prioq_remove(struct seg *s, struct seg_blk *b);
 void prioq_clear(struct seg *s);
 
 /* Sorts each FIFO by sequence number after a rebuild appended blocks in
- * arena order. Returns 0 or -EUCLEAN. */
-int prioq_sort(struct seg *s);
+ * arena order; most is how many blocks the rebuild queued in all, and no
+ * walk goes further. Returns 0, or -EUCLEAN for a damaged queue (also one
+ * a peer changed meanwhile: a cycle, a priority out of range). */
+int prioq_sort(struct seg *s, uint64_t most);
 
 #endif

@@ -72,7 +72,7 @@ int repair_segment(struct seg *s, int all_dead)
     prioq_clear(s);
     int r = alloc_rebuild(s, visit, &t);
     if (!r)
-        r = prioq_sort(s);
+        r = prioq_sort(s, t.count);
     if (r)
         return r;
     if (t.count > UINT32_MAX)
