@@ -346,6 +346,48 @@ static void killed_poller_leaves_nothing(void **state)
     mbx_unlink("killed");
 }
 
+/* A forged poller entry (a dead process, a live poller's socket id) in a
+ * mailbox we only look at must not make us remove that live socket: the
+ * attack an attacker review found. The victim's descriptor keeps waking,
+ * and its socket stays. */
+static void forged_entry_removes_no_live_socket(void **state)
+{
+    (void)state;
+    mbx *victim = open_box("victim", MBX_SEND | MBX_RECV, 8);
+    mbx *decoy = open_box("decoy", MBX_SEND | MBX_RECV, 8);
+    int fd = mbx_fd(victim, MBX_RECV);
+    assert_true(fd >= 0);
+    int sockets = poll_sockets();
+    struct seg_hdr *vh = shm_box_of(victim)->seg.hdr;
+    const struct seg_poller *mine = NULL;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        if (vh->pollers[i].who != 0)
+            mine = &vh->pollers[i];
+    assert_non_null(mine);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    reap_ok(gone);
+    struct seg_poller *forged = &shm_box_of(decoy)->seg.hdr->pollers[0];
+    forged->id = mine->id;
+    forged->place = mine->place;
+    forged->dir = SEG_POLL_RECV;
+    __atomic_store_n(&forged->who, ident_make(gone, 1), __ATOMIC_RELEASE);
+    /* Reaping happens when a descriptor is made, at removal, and for
+     * mbx_stat_name (mbx ls, stat, top). */
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name("decoy", &st), 0);
+    assert_true(mbx_fd(decoy, MBX_RECV) >= 0);
+    assert_int_equal(forged->who == ident_make(gone, 1), 0); /* the entry was freed */
+    assert_int_equal(poll_sockets(), sockets + 1);           /* decoy's own, none gone */
+    send_u32(victim, 7);
+    assert_true(readable(fd, 10000));
+    mbx_close(decoy);
+    mbx_close(victim);
+    mbx_unlink("decoy");
+    mbx_unlink("victim");
+}
+
 /* A forked child gets a descriptor of its own that works; exec closes
  * descriptors; the parent's keeps working. */
 static void fork_and_exec(void **state)
@@ -669,6 +711,7 @@ int main(void)
         cmocka_unit_test(lost_wakeup_hunt),
         cmocka_unit_test(many_pollers_all_woken),
         cmocka_unit_test(killed_poller_leaves_nothing),
+        cmocka_unit_test(forged_entry_removes_no_live_socket),
         cmocka_unit_test(fork_and_exec),
         cmocka_unit_test(removal_makes_readable),
         cmocka_unit_test(owner_death_wakes_sender),

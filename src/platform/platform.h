@@ -302,6 +302,12 @@ int note_bind(const char *path, unsigned mode, uint32_t gid);
  * another -errno. */
 int note_send(const char *path);
 
+/* Removes the socket at path only if nobody has it bound any more (a
+ * connect is refused), so that a name read from shared memory can never
+ * make us remove a live poller's socket. Returns 1 when removed, 0 when
+ * it is in use, is not a socket or is gone, or -errno. */
+int note_unlink_unbound(const char *path);
+
 /* Reads every datagram queued on fd. Returns how many there were. */
 int note_drain(int fd);
 

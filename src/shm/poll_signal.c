@@ -62,9 +62,13 @@ int poll_reap(const struct seg *s, struct seg_poller *p)
     if (!__atomic_compare_exchange_n(&p->who, &who, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return 0;
     poll_disarm(s, p);
+    /* who and id are whatever a peer wrote: the socket goes only if
+     * nobody has it bound (a dead poller's), never a live one named by a
+     * forged entry. Best effort: another user's, in a sticky directory,
+     * stays. */
     char path[POLL_PATH_MAX];
     if (poll_path(s, id, place, path) == 0)
-        (void)unlink(path); /* best effort: another user's, in a sticky directory, stays */
+        (void)note_unlink_unbound(path);
     return 1;
 }
 

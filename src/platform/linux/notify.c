@@ -99,6 +99,28 @@ int note_send(const char *path)
     return r == -EAGAIN || r == -ENOBUFS ? 0 : r;
 }
 
+int note_unlink_unbound(const char *path)
+{
+    struct sockaddr_un a;
+    int r = sun_of(path, &a);
+    if (r)
+        return r;
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* Connecting sends nothing: a live poller is not woken by the probe. */
+    int refused = connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    if (!refused)
+        return 0;
+    return unlink(path) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
+}
+
 int note_drain(int fd)
 {
     /* Notices are empty datagrams: up to 16 in one system call, which is
