@@ -790,7 +790,12 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
                 return -ETIMEDOUT;
             continue;
         }
-        int r = w < 0 ? -EPIPE : io_reader_next(&b->io, &b->rd, h, &b->rx, max_body, -1);
+        /* Inside a frame, the same silence as between frames means a dead
+         * link: a gateway that stalls half way through a frame cannot hold
+         * this call (and its timeout) for longer. */
+        int r = w < 0 ? -EPIPE
+                      : io_reader_next_stall(&b->io, &b->rd, h, &b->rx, max_body, -1,
+                                             TCP_TICK_NS * TCP_DEAD_TICKS);
         if (r) {
             if (r == -ENOMEM)
                 return r;

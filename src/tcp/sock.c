@@ -450,9 +450,11 @@ static int reader_room_for_frame(struct frame_reader *r, uint64_t max_body)
     return reader_room(r, have >= WIRE_HDR ? WIRE_HDR + h.len : WIRE_HDR);
 }
 
-int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
-                   uint64_t max_body, int64_t deadline)
+int io_reader_next_stall(struct io *io, struct frame_reader *r, struct wire_hdr *h,
+                         const uint8_t **body, uint64_t max_body, int64_t deadline,
+                         int64_t stall_ns)
 {
+    int64_t frame_by = -1; /* when the frame under way must be in */
     for (;;) {
         size_t have = r->end - r->start;
         if (have >= WIRE_HDR) {
@@ -475,14 +477,31 @@ int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, co
         }
         if (k != -EAGAIN)
             return k == -ECONNABORTED ? -ECONNABORTED : -EPIPE;
-        /* Inside a frame a peer that stalls for long is treated as gone. */
-        int64_t dl = have ? clock_deadline(30000000000ll) : deadline;
+        /* Inside a frame a peer that stalls, or drips bytes, is treated
+         * as gone (sock.h): the frame's own bound is fixed once, not
+         * renewed by every byte. */
+        int64_t dl = deadline;
+        if (have) {
+            if (frame_by < 0) {
+                uint64_t len = have >= WIRE_HDR ? h->len : max_body;
+                frame_by = clock_deadline(stall_ns + (int64_t)len * FRAME_NS_PER_BYTE);
+            }
+            dl = clock_deadline(stall_ns);
+            if (frame_by < dl)
+                dl = frame_by;
+        }
         int w = wait_for(io->fd, ev, dl);
         if (w == 0)
             return have ? -EPIPE : -ETIMEDOUT;
         if (w < 0)
             return -EPIPE;
     }
+}
+
+int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
+                   uint64_t max_body, int64_t deadline)
+{
+    return io_reader_next_stall(io, r, h, body, max_body, deadline, FRAME_STALL_NS);
 }
 
 int io_reader_fill(struct io *io, struct frame_reader *r, uint64_t max_body)

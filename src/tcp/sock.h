@@ -82,9 +82,24 @@ struct frame_reader {
 int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
                 uint64_t max_body, int64_t deadline);
 
-/* reader_next through io. */
+/* Inside a frame a read waits at most FRAME_STALL_NS for more bytes, and
+ * the whole frame must be in by as long again plus FRAME_NS_PER_BYTE per
+ * byte of its body (100 kB/s on average), counted from the call that found
+ * it begun: a peer that stalls, or drips a byte now and then, is treated
+ * as gone within a bound, never kept waiting on for ever. */
+#define FRAME_STALL_NS    30000000000ll
+#define FRAME_NS_PER_BYTE 10000ll
+
+/* reader_next through io, with FRAME_STALL_NS. */
 int io_reader_next(struct io *io, struct frame_reader *r, struct wire_hdr *h, const uint8_t **body,
                    uint64_t max_body, int64_t deadline);
+
+/* io_reader_next with stall_ns in place of FRAME_STALL_NS (a client
+ * passes its dead-link bound: a peer silent that long is dead, inside a
+ * frame as between frames). */
+int io_reader_next_stall(struct io *io, struct frame_reader *r, struct wire_hdr *h,
+                         const uint8_t **body, uint64_t max_body, int64_t deadline,
+                         int64_t stall_ns);
 
 /* Reads what has arrived through io into r, without waiting (one read,
  * none when a whole frame is buffered already). Returns 1 when a whole

@@ -750,6 +750,70 @@ static void reconnect_backs_off_from_a_gateway_that_cuts(void **state)
     assert_true(g.sends[0] <= 40);
 }
 
+enum { DRIP_BODY = 200 };
+
+/* Answers the first receive with a W_MSG frame whose header declares
+ * DRIP_BODY bytes, then drips them one every 100 ms until the client hangs
+ * up; counts the bytes dripped in sends[0]. */
+static void *fake_dripper_main(void *arg)
+{
+    struct fake_gw *g = arg;
+    int fd = fake_accept(g, 3, 64);
+    if (fd < 0)
+        return NULL;
+    struct frame_reader fr = {0};
+    struct io io = {fd, NULL, NULL};
+    struct wire_hdr h;
+    const uint8_t *body;
+    while (io_reader_next(&io, &fr, &h, &body, 1 << 16, DL()) == 0 && h.type != W_RECV)
+        if (h.type == W_PING)
+            frame_write(fd, W_PONG, 0, 0, NULL, 0, NULL, 0, DL());
+    free(fr.p);
+    if (h.type != W_RECV) {
+        g->fail = 1;
+        close(fd);
+        return NULL;
+    }
+    uint8_t hdr[WIRE_HDR];
+    struct wire_hdr out = {.len = DRIP_BODY, .type = W_MSG, .id = h.id};
+    wire_hdr_put(hdr, &out);
+    if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
+        g->fail = 2;
+    for (int i = 0; i < DRIP_BODY && !g->fail; i++) {
+        usleep(100000);
+        char junk[64];
+        if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) == 0) /* hung up */
+            break;
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+            break;
+        g->sends[0]++;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* A gateway that stalls inside a frame, dripping a byte now and then, no
+ * longer holds a receive until the frame ends: the client takes a second
+ * without a byte inside a frame, as between frames, for a dead link, and
+ * a frame that does not come at 100 kB/s too. (Each byte renewed a 30 s
+ * grace: 20 s here, for ever with a slower drip, a 200 ms receive
+ * included.) */
+static void dripping_gateway_does_not_hold_a_receive(void **state)
+{
+    (void)state;
+    struct fake_gw g = {0};
+    pthread_t t;
+    mbx *m = fake_start(&g, fake_dripper_main, &t, "wire-drip", MBX_RECV);
+    char buf[64];
+    ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, 200000000ll);
+    fake_stop(&g, t, m);
+    print_message("bytes dripped before the client hung up: %llu of %d (the receive said %zd)\n",
+                  (unsigned long long)g.sends[0], DRIP_BODY, r);
+    assert_int_equal(g.fail, 0);
+    assert_true(r < 0);
+    assert_true(g.sends[0] < DRIP_BODY / 2);
+}
+
 /* io_reader_fill reads what has come without waiting and says whether a
  * whole frame is buffered: a frame that comes in parts is not one until
  * its last byte, two that came together need one read, a header over the
@@ -812,6 +876,7 @@ int main(void)
         cmocka_unit_test(resend_fits_a_smaller_window),
         cmocka_unit_test(deep_window_sends_look_for_acks_now_and_then),
         cmocka_unit_test(reconnect_backs_off_from_a_gateway_that_cuts),
+        cmocka_unit_test(dripping_gateway_does_not_hold_a_receive),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
         cmocka_unit_test(nothing_served_after_the_link_died),
     };
