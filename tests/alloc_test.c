@@ -5,6 +5,8 @@
 #include "seg_fixture.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 
 /* Walks the arena and checks tiling, the used count and the bins. */
 static void check_heap(struct seg *s)
@@ -123,6 +125,81 @@ static void rebuild_rejects_broken_tiling(void **state)
     fixture_free(&f);
 }
 
+struct grower {
+    struct seg_blk *blk;
+    uint64_t size, bigger;
+    int stop;
+};
+
+/* A peer that keeps changing one free block's size between its true size
+ * and a larger one. */
+static void *grow(void *arg)
+{
+    struct grower *g = arg;
+    while (!__atomic_load_n(&g->stop, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&g->blk->size, g->bigger, __ATOMIC_RELAXED);
+        __atomic_store_n(&g->blk->size, g->size, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* Taking the arena's last free block whole while a peer raises its size:
+ * the cut never puts a remainder past the arena's end (it read the size
+ * again after checking it, and could write a block header past the
+ * mapping). Past the arena: a sentinel where the mapping goes on, and an
+ * inaccessible page after it. */
+static void split_stays_inside_the_arena(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = 1000;
+    a.capacity = 16;
+    a.memory_limit = 64ull << 20;
+    uint64_t size = seg_size_for(&a, &shm_kind_heap);
+    uint64_t mapped = (size + 4095) / 4096 * 4096;
+    unsigned char *base =
+        mmap(NULL, mapped + 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(mprotect(base + mapped, 4096, PROT_NONE), 0);
+    assert_int_equal(seg_format(base, size, &a, "fixture", &shm_kind_heap, 0, -1), 0);
+    struct seg s;
+    assert_int_equal(seg_attach(&s, base, size), 0);
+    alloc_init(&s);
+    struct seg_blk *whole = (struct seg_blk *)(base + s.arena_start);
+    uint64_t arena = s.arena_end - s.arena_start;
+    assert_int_equal(whole->size, arena);
+    uint64_t tail = mapped - s.arena_end < 64 ? mapped - s.arena_end : 64;
+    memset(base + s.arena_end, 0xa5, tail);
+    struct grower g = {whole, arena, arena + 4096, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
+    int taken = 0;
+    for (int round = 0; round < 20000; round++) {
+        struct seg_blk *b = NULL;
+        int r = alloc_take(&s, arena - sizeof(struct seg_blk), 0, &b);
+        if (r == 0) {
+            taken++;
+            /* Back to one free block of the whole arena, as formatted. */
+            __atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
+            pthread_join(t, NULL);
+            alloc_init(&s);
+            whole->size = arena;
+            s.hdr->meta.used = 0;
+            g.stop = 0;
+            assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
+        } else {
+            assert_true(r == -ENOMEM || r == -EUCLEAN);
+        }
+        for (uint64_t i = 0; i < tail; i++)
+            assert_int_equal(base[s.arena_end + i], 0xa5);
+    }
+    __atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    print_message("taken whole %d times of 20000\n", taken);
+    munmap(base, mapped + 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +207,7 @@ int main(void)
         cmocka_unit_test(fills_then_rebuild_merges),
         cmocka_unit_test(random_workload_keeps_invariants),
         cmocka_unit_test(rebuild_rejects_broken_tiling),
+        cmocka_unit_test(split_stays_inside_the_arena),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -65,11 +65,16 @@ void alloc_init(struct seg *s)
 }
 
 /* Cuts b down to size need; the rest becomes a free block. The remainder's
- * header is written before b shrinks, so a walk never meets garbage. */
+ * header is written before b shrinks, so a walk never meets garbage. The
+ * size is read again here, after the checks that found b: a peer may have
+ * changed it since, so it is bounded by the arena's end once more (else the
+ * remainder's header could land past the mapping). */
 static void split(struct seg *s, struct seg_blk *b, uint64_t need)
 {
-    uint64_t size = b->size;
-    if (size - need < sizeof(struct seg_blk))
+    uint64_t size = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
+    if (size > s->arena_end - seg_off(s, b))
+        size = s->arena_end - seg_off(s, b);
+    if (size < need || size - need < sizeof(struct seg_blk))
         return;
     struct seg_blk *rest = (struct seg_blk *)((unsigned char *)b + need);
     rest->size = size - need;
