@@ -198,6 +198,43 @@ static void gather_mode_only_with_cpus_to_spare(void **state)
     assert_int_equal(g.policy, SCHED_BATCH);
 }
 
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* A poller's socket gets its mode through a descriptor of the socket
+ * itself: swapped for a symbolic link or a hard link to another file of
+ * ours (in a directory others may write, between bind and chmod), the
+ * file is refused and keeps its mode (chmod by name followed the link). */
+static void socket_mode_set_on_the_socket_only(void **state)
+{
+    (void)state;
+    char victim[400], sym[400], hard[400], sock[400];
+    snprintf(victim, sizeof(victim), "%s/victim", test_dir);
+    snprintf(sym, sizeof(sym), "%s/sock-sym", test_dir);
+    snprintf(hard, sizeof(hard), "%s/sock-hard", test_dir);
+    snprintf(sock, sizeof(sock), "%s/sock-real", test_dir);
+    int fd = open(victim, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fchmodat(AT_FDCWD, victim, 0600, 0), 0);
+    assert_int_equal(symlink(victim, sym), 0);
+    assert_int_equal(link(victim, hard), 0);
+    assert_int_equal(note_set_mode(sym, 0666, (uint32_t)-1), -EPERM);
+    assert_int_equal(note_set_mode(hard, 0666, (uint32_t)-1), -EPERM);
+    assert_int_equal(mode_of(victim), 0600);
+    int s = note_bind(sock, 0620, (uint32_t)-1);
+    assert_true(s >= 0);
+    assert_int_equal(mode_of(sock), 0620);
+    assert_int_equal(note_set_mode(sock, 0600, (uint32_t)-1), 0);
+    assert_int_equal(mode_of(sock), 0600);
+    close(s);
+    unlink(sock), unlink(hard), unlink(sym), unlink(victim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +243,7 @@ int main(void)
         cmocka_unit_test(storage_and_boot),
         cmocka_unit_test(identities),
         cmocka_unit_test(gather_mode_only_with_cpus_to_spare),
+        cmocka_unit_test(socket_mode_set_on_the_socket_only),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

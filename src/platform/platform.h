@@ -296,6 +296,12 @@ int plat_random(uint64_t *out);
  * the path exists). */
 int note_bind(const char *path, unsigned mode, uint32_t gid);
 
+/* Gives the socket at path mode `mode` (and group gid, best effort, when
+ * not (uint32_t)-1), through a descriptor of the file: a symbolic link,
+ * or anything but a socket of ours, is refused with -EPERM and left
+ * unchanged. Returns 0 or -errno. */
+int note_set_mode(const char *path, unsigned mode, uint32_t gid);
+
 /* Sends one datagram to the socket at path, never blocking and never
  * raising SIGPIPE. Returns 0 (sent, or its queue is full: it is readable
  * anyway), -ECONNREFUSED or -ENOENT (nobody has it bound any more), or

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -49,17 +50,45 @@ int note_bind(const char *path, unsigned mode, uint32_t gid)
     /* bind made the file with the umask's bits; senders need write. Until
      * the chmod the bits are the umask's, which at worst lets others wake
      * us for nothing. */
-    if (gid != (uint32_t)-1 && chown(path, (uid_t)-1, gid) != 0) {
-        /* Not a member of the mailbox's group: the mode's group bits then
-         * mean our own group, which is what the file system gives us. */
-    }
-    if (chmod(path, mode) != 0) {
-        r = -errno;
+    if ((r = note_set_mode(path, mode, gid)) != 0) {
         unlink(path);
         close(fd);
         return r;
     }
     return fd;
+}
+
+int note_set_mode(const char *path, unsigned mode, uint32_t gid)
+{
+    /* By a descriptor of the file itself, not by name: in a directory
+     * others may write, the socket could be swapped for a symbolic link
+     * (or a link to another file of ours) between bind and here, and
+     * chmod would follow it. */
+    int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0)
+        return errno == ELOOP ? -EPERM : -errno;
+    struct stat st;
+    int r = 0;
+    if (fstat(pfd, &st) != 0)
+        r = -errno;
+    else if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+        r = -EPERM;
+    if (!r && gid != (uint32_t)-1 && fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) != 0) {
+        /* Not a member of the mailbox's group: the mode's group bits then
+         * mean our own group, which is what the file system gives us. */
+    }
+    if (!r) {
+        /* fchmod does not take an O_PATH descriptor; its /proc name does. */
+        char self[40];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+        if (chmod(self, mode) != 0)
+            r = -errno;
+        /* No /proc: by name, refusing a symbolic link (fchmodat2). */
+        if (r == -ENOENT && fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) == 0)
+            r = 0;
+    }
+    close(pfd);
+    return r;
 }
 
 /* One unbound socket per process sends every notice; close-on-exec, and
