@@ -457,6 +457,67 @@ static void nonblock_receive_sees_a_death_at_once(void **state)
     mbx_close(m);
 }
 
+/* Writes, once, a pattern over one lap of m's ring from its tail: live
+ * holds a lap behind (to be moved on) in turn with slots "taken already"
+ * far ahead and never moved. */
+static void write_claim_trap(mbx *m, pid_t holder)
+{
+    struct seg *s = &shm_box_of(m)->seg;
+    uint64_t t = __atomic_load_n(&ring_ctl_of(s)->tail, __ATOMIC_ACQUIRE);
+    uint64_t n = s->ring_slots;
+    for (uint64_t k = 0; k < n; k++) {
+        struct ring_slot *sl = ring_slot_at(s, t + k);
+        if (k % 2 == 0) {
+            __atomic_store_n(&sl->word, slot_word(t + k - n, SLOT_CLAIMED, holder),
+                             __ATOMIC_RELEASE);
+        } else {
+            __atomic_store_n(&sl->moved, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&sl->word, slot_word(t + k + (1ull << 38) - 8, SLOT_READY, 0),
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* Against that pattern a send or loan ends: each side of it reset the
+ * claim's counters in turn, and a non-blocking send, a loan and a timed
+ * send (not spinning, or with senders said to sleep) moved holds on for
+ * ever (found by an attacker review). Run in a child that SIGALRM kills. */
+static void sender_against_a_written_trap_ends(void **state)
+{
+    (void)state;
+    pid_t holder = fork();
+    if (holder == 0)
+        test_await_kill();
+    for (int mode = 0; mode < 4; mode++) {
+        mbx *m = test_box("trap", mode == 3 ? 64 : 4, 64, 0);
+        write_claim_trap(m, holder);
+        if (mode == 3) /* senders said to sleep: a wait skips its spin */
+            __atomic_store_n(&shm_box_of(m)->seg.hdr->hot.send_waiters, 1, __ATOMIC_SEQ_CST);
+        pid_t p = fork();
+        if (p == 0) {
+            alarm(20); /* the endless loop: killed by SIGALRM */
+            int v = 1, r;
+            void *buf;
+            if (mode == 0)
+                r = mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK);
+            else if (mode == 1)
+                r = mbx_loan(m, sizeof(v), &buf);
+            else {
+                if (mode == 2)
+                    mbx_set_spin(m, 0);
+                r = mbx_send(m, &v, sizeof(v), 0, 100000000ll);
+            }
+            /* Ended: what it says depends on the holds it moved on. */
+            _exit(r == 0 || r == -EAGAIN || r == -ETIMEDOUT || r == -EUCLEAN ? 0 : 1);
+        }
+        reap_ok(p);
+        mbx_close(m);
+        mbx_unlink("trap");
+    }
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +528,7 @@ int main(void)
         cmocka_unit_test(spinning_heap_receiver_sees_a_dead_holder),
         cmocka_unit_test(receive_wakes_a_sleeping_sender),
         cmocka_unit_test(sender_facing_live_holds_does_not_spin),
+        cmocka_unit_test(sender_against_a_written_trap_ends),
         cmocka_unit_test(idle_ring_is_a_few_pages),
         cmocka_unit_test(moved_loan_in_one_slot_ring_is_sent),
         cmocka_unit_test(give_up_follows_a_moved_claim),

@@ -338,6 +338,12 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
      * live process, and moving them on again would only spin. */
     int64_t behind = 0;
     uint64_t last_behind = 0;
+    /* Full positions met in this call, never reset: a peer can write a
+     * pattern that resets both counters above in turn (a hold to move on,
+     * then a slot "taken already" far ahead, again and again), so past
+     * RELOCATE_LAPS laps of them no live holder is moved on any more. */
+    int64_t full_seen = 0;
+    uint64_t last_full = RING_NO_POS;
     uint64_t halved = RING_NO_POS; /* the position wait_for_half spun for */
     int slept = 0;                 /* counted asleep in a wait: pass_room_on */
     for (;;) {
@@ -385,9 +391,13 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         if (!behind || t != last_behind)
             behind++;
         last_behind = t;
+        if (t != last_full)
+            full_seen++;
+        last_full = t;
         /* Within a lap, a live holder is moved on; after that, only dead
          * ones are repaired, and a live one is waited for. */
-        struct stuck k = {s, sl, w, behind <= lap ? t : RING_NO_POS};
+        int move_on = behind <= lap && full_seen <= RELOCATE_LAPS * lap;
+        struct stuck k = {s, sl, w, move_on ? t : RING_NO_POS};
         if (timeout_ns == MBX_NONBLOCK) {
             if (unstuck_nonblock(c, &k))
                 continue;

@@ -12,6 +12,10 @@
 /* Consecutive hint advances that find no slot to use: a ring this broken
  * is corrupt, not busy. */
 #define ADVANCE_LIMIT (1u << 18)
+/* How many laps of full positions one claim may move live holders on
+ * for (ring_claim): one is what the protocol needs; the rest is slack for
+ * holders that move while we look. */
+#define RELOCATE_LAPS 4
 #define RETRY         (-1000000) /* not an errno: look again */
 
 /* A message above priority 0 carries this bit in its slot's prio while it
