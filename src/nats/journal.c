@@ -1,6 +1,8 @@
 /* The export journal (journal.h). */
 #include "nats/journal.h"
 
+#include "nats/own_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,14 +29,14 @@ int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
     if (cap > ((uint64_t)1 << 30) ||
         snprintf(path, sizeof(path), "%s/.mbx-bridge.%s.export", dir, stream) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = own_file_open(path);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat sb;
     int r = 0;
     size_t size = journal_size(cap);
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
-        r = -EUCLEAN;
+    if (fstat(fd, &sb))
+        r = -errno;
     /* Grow only: a journal written for larger messages keeps its message. */
     if (!r && (uint64_t)sb.st_size > size)
         size = (size_t)sb.st_size;

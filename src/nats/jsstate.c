@@ -4,6 +4,8 @@
  * the ring before the intent is cleared. */
 #include "nats/jsstate.h"
 
+#include "nats/own_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,13 +44,13 @@ int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out)
         dir = "/dev/shm";
     if (snprintf(path, sizeof(path), "%s/.mbx-bridge.%s.state", dir, stream) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = own_file_open(path);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat sb;
     int r = 0;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
-        r = -EUCLEAN;
+    if (fstat(fd, &sb))
+        r = -errno;
     else if (sb.st_size != (off_t)sizeof(struct jsfile) && ftruncate(fd, sizeof(struct jsfile)))
         r = -errno;
     struct jsfile *f = MAP_FAILED;

@@ -1,0 +1,122 @@
+/* The bridge's own files beside the mailboxes (src/nats/own_file.c): a
+ * JetStream export journal or import state that another user planted
+ * under the predictable name, or one others may open, is refused and left
+ * as it was; adopting it let its owner read every exported message, put
+ * messages of any priority into the stream, lose imports, and crash the
+ * bridge by truncating it (found by an attacker review). */
+#include "test_util.h"
+
+#include "nats/journal.h"
+#include "nats/jsstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OTHER_UID 65534 /* nobody */
+
+static void path_of(char *buf, size_t cap, const char *stream, const char *what)
+{
+    snprintf(buf, cap, "%s/.mbx-bridge.%s.%s", test_dir, stream, what);
+}
+
+/* Plants a file of `len` 0xee bytes at path, mode `mode`, owned by uid. */
+static void plant(const char *path, unsigned mode, uid_t uid, size_t len)
+{
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    unsigned char junk[256];
+    memset(junk, 0xee, sizeof(junk));
+    for (size_t done = 0; done < len; done += sizeof(junk))
+        assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    assert_int_equal(fchmod(fd, mode), 0);
+    if (uid != geteuid())
+        assert_int_equal(fchown(fd, uid, (gid_t)-1), 0);
+    close(fd);
+}
+
+static void assert_untouched(const char *path, unsigned mode, uid_t uid, size_t len)
+{
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, mode);
+    assert_int_equal(sb.st_uid, uid);
+    assert_int_equal((size_t)sb.st_size, len);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    unsigned char c;
+    assert_int_equal(read(fd, &c, 1), 1);
+    assert_int_equal(c, 0xee);
+    close(fd);
+}
+
+static void fresh_files_are_ours_alone(void **state)
+{
+    (void)state;
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open("MBX_fresh_1", 64, &j), 0);
+    assert_int_equal(journal_pending(j), 0);
+    journal_close(j);
+    struct jsstate *st = NULL;
+    assert_int_equal(jsstate_open("MBX_fresh_1", 0, &st), 0);
+    jsstate_close(st);
+    char path[400];
+    struct stat sb;
+    path_of(path, sizeof(path), "MBX_fresh_1", "export");
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    path_of(path, sizeof(path), "MBX_fresh_1", "state");
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+/* Ours, but others may write it: refused too (someone could have opened
+ * it while it was so). */
+static void a_file_others_may_open_is_refused(void **state)
+{
+    (void)state;
+    char path[400];
+    path_of(path, sizeof(path), "MBX_open_2", "export");
+    plant(path, 0666, geteuid(), 4096);
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open("MBX_open_2", 64, &j), -EACCES);
+    assert_untouched(path, 0666, geteuid(), 4096);
+    path_of(path, sizeof(path), "MBX_open_2", "state");
+    plant(path, 0604, geteuid(), 256);
+    struct jsstate *st = NULL;
+    assert_int_equal(jsstate_open("MBX_open_2", 0, &st), -EACCES);
+    assert_untouched(path, 0604, geteuid(), 256);
+}
+
+static void another_users_file_is_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("not root: cannot give a file to another user here");
+    char path[400];
+    path_of(path, sizeof(path), "MBX_planted_3", "export");
+    plant(path, 0600, OTHER_UID, 4096);
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open("MBX_planted_3", 64, &j), -EACCES);
+    assert_untouched(path, 0600, OTHER_UID, 4096);
+    path_of(path, sizeof(path), "MBX_planted_3", "state");
+    plant(path, 0600, OTHER_UID, 256);
+    struct jsstate *st = NULL;
+    assert_int_equal(jsstate_open("MBX_planted_3", 0, &st), -EACCES);
+    assert_untouched(path, 0600, OTHER_UID, 256);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fresh_files_are_ours_alone),
+        cmocka_unit_test(a_file_others_may_open_is_refused),
+    };
+    const struct CMUnitTest as_root[] = {
+        cmocka_unit_test(another_users_file_is_refused),
+    };
+    if (test_root_only(argc, argv))
+        return test_result(cmocka_run_group_tests(as_root, test_dir_setup, test_dir_teardown));
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}
