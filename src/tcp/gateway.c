@@ -40,9 +40,24 @@
  * 3 link the payload is bounded too (queue_bytes). */
 #define QUEUE_MAX(window_max) (2 * (window_max) + 16)
 #define CONNS_MAX             256 /* connections at once: two threads each */
-#define TOKENS_HELD           32
-#define TOMBS                 1024 /* ended sessions whose last send is remembered */
-#define SLICE_NS              TCP_TICK_NS
+/* Connections still in their handshake (nothing proved yet) at once, at
+ * most: fewer than CONNS_MAX, so that anyone who can reach the port, with
+ * no secret, cannot take every slot (idle connections held for the 5 s the
+ * handshake may last kept every real client out). A new one over this
+ * ends the oldest such connection: a real handshake takes milliseconds. */
+#define HANDSHAKES_MAX 64
+/* Sessions at once, live and lingering: each holds a mailbox open (a
+ * descriptor) and a buffer of its largest message. A new one over this
+ * ends the oldest lingering session first, and is refused (-EUSERS) when
+ * every session has a connection. */
+#define SESSIONS_MAX 1024
+/* How long the acceptor waits when accept fails for want of descriptors
+ * or memory: the connection stays in the backlog, the listening socket
+ * readable, and it used to try again at once, for ever (a CPU spinning). */
+#define ACCEPT_BACKOFF_MS 100
+#define TOKENS_HELD       32
+#define TOMBS             1024 /* ended sessions whose last send is remembered */
+#define SLICE_NS          TCP_TICK_NS
 
 struct session {
     struct session *next;
@@ -120,6 +135,8 @@ struct conn {
     unsigned ack_n;
     uint64_t max_body;
     struct session *s;
+    int proved;  /* past the handshake's proof (under g->mu) */
+    int evicted; /* ended by the acceptor to make room (under g->mu) */
 };
 
 /* What is left of a session that ended because its client stayed away:
@@ -146,6 +163,7 @@ struct mbx_gateway {
     pthread_mutex_t mu; /* sessions, conns, stopping */
     pthread_cond_t cv;
     struct session *sessions;
+    unsigned nsessions; /* in sessions, and being opened (handshake) */
     struct conn *conns;
     int stopping;
 };
@@ -204,6 +222,15 @@ static void session_unlink(struct mbx_gateway *g, struct session *s)
         }
 }
 
+/* Ends a lingering session, unlinked already: what it sent is remembered
+ * (a tomb). Call with g->mu held. */
+static void session_end(struct mbx_gateway *g, struct session *s)
+{
+    g->tombs[g->ntombs++ % TOMBS] = (struct tomb){s->id, s->last_seq, s->last_status, s->last_call};
+    g->nsessions--;
+    session_free(s);
+}
+
 /* Ends sessions whose clients stayed away past the linger time (and, with
  * all set, every idle one). Call with g->mu held. */
 static void expire(struct mbx_gateway *g, int all)
@@ -213,13 +240,33 @@ static void expire(struct mbx_gateway *g, int all)
         struct session *s = *p;
         if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
             *p = s->next;
-            g->tombs[g->ntombs++ % TOMBS] =
-                (struct tomb){s->id, s->last_seq, s->last_status, s->last_call};
-            session_free(s);
+            session_end(g, s);
             continue;
         }
         p = &s->next;
     }
+}
+
+/* Ends the session that has lingered longest (no connection serves it),
+ * to make room for a new one; one holding a message that cannot go back
+ * yet (a full mailbox) is passed over. Call with g->mu held. Returns 1
+ * when one ended, 0 when none can. */
+static int expire_oldest(struct mbx_gateway *g)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        struct session **v = NULL;
+        for (struct session **p = &g->sessions; *p; p = &(*p)->next)
+            if (!(*p)->busy && (pass == 0 || !(*p)->held) &&
+                (!v || (*p)->detached_at < (*v)->detached_at))
+                v = p;
+        if (v && put_back(*v) == 0) {
+            struct session *s = *v;
+            *v = s->next;
+            session_end(g, s);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- the connection ---- */
@@ -830,6 +877,30 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
     io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
 }
 
+/* Opens the mailbox of a new session. Out of descriptors, it ends the
+ * session that has lingered longest and tries again: sessions whose
+ * clients went away without a goodbye no longer keep a new client out
+ * until they expire. Returns 0 or -errno. */
+static int session_open(struct mbx_gateway *g, struct session *s, struct wire_open *o, int flags)
+{
+    for (int tries = 0;; tries++) {
+        /* A message taken for a client that never has it goes back to its
+         * mailbox: the gateway sends it, so it opens to send too when it
+         * may (a receive-only client still cannot). */
+        int r =
+            mbx_open_opts(o->name, (flags & MBX_RECV) ? flags | MBX_SEND : flags, &o->opts, &s->h);
+        if (r == -EACCES && !s->can_send)
+            r = mbx_open_opts(o->name, flags, &o->opts, &s->h);
+        if ((r != -EMFILE && r != -ENFILE) || tries == 4)
+            return r;
+        pthread_mutex_lock(&g->mu);
+        int ended = expire_oldest(g);
+        pthread_mutex_unlock(&g->mu);
+        if (!ended)
+            return r;
+    }
+}
+
 /* The handshake. Returns the session to serve (busy), or NULL after
  * telling the client why not. */
 static struct session *handshake(struct conn *c)
@@ -882,6 +953,10 @@ static struct session *handshake(struct conn *c)
     }
     if (w.status)
         goto answer;
+    /* Proved: the acceptor no longer ends it to make room (HANDSHAKES_MAX). */
+    pthread_mutex_lock(&g->mu);
+    c->proved = 1;
+    pthread_mutex_unlock(&g->mu);
     if (o.flags & WIRE_OPEN_PROBE) {
         probe_answer(c, &o, &hello, &w, dl);
         goto out;
@@ -913,8 +988,21 @@ static struct session *handshake(struct conn *c)
         s->held = 0;
     }
     if (!s) {
+        /* Room for one more session (SESSIONS_MAX), taken before its
+         * mailbox is opened: the one that lingered longest ends first. */
+        pthread_mutex_lock(&g->mu);
+        if (g->nsessions >= SESSIONS_MAX && !expire_oldest(g))
+            w.status = -EUSERS; /* every session has a connection */
+        else
+            g->nsessions++;
+        pthread_mutex_unlock(&g->mu);
+        if (w.status)
+            goto answer;
         s = calloc(1, sizeof(*s));
         if (!s) {
+            pthread_mutex_lock(&g->mu);
+            g->nsessions--;
+            pthread_mutex_unlock(&g->mu);
             w.status = -ENOMEM;
             goto answer;
         }
@@ -929,15 +1017,8 @@ static struct session *handshake(struct conn *c)
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
         s->can_send = (flags & MBX_SEND) != 0;
-        /* A message taken for a client that never has it goes back to its
-         * mailbox: the gateway sends it, so it opens to send too when it
-         * may (a receive-only client still cannot). */
-        if (!r) {
-            r = mbx_open_opts(o.name, (flags & MBX_RECV) ? flags | MBX_SEND : flags, &o.opts,
-                              &s->h);
-            if (r == -EACCES && !s->can_send)
-                r = mbx_open_opts(o.name, flags, &o.opts, &s->h);
-        }
+        if (!r)
+            r = session_open(g, s, &o, flags);
         mbx_stat st;
         if (!r)
             r = mbx_stat_get(s->h, &st);
@@ -954,6 +1035,9 @@ static struct session *handshake(struct conn *c)
             free(s->buf);
             free(s);
             s = NULL;
+            pthread_mutex_lock(&g->mu);
+            g->nsessions--;
+            pthread_mutex_unlock(&g->mu);
             w.status = r;
             goto answer;
         }
@@ -1188,6 +1272,7 @@ static void *worker_main(void *arg)
          * (expire tries again), never dropped. */
         if (bye && put_back(c->s) == 0) {
             session_unlink(g, c->s);
+            g->nsessions--;
             session_free(c->s);
         } else if (bye) {
             c->s->detached_at = 0;
@@ -1254,16 +1339,56 @@ static void *acceptor_main(void *arg)
         if (!(p[0].revents & POLLIN))
             continue;
         int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                /* Out of descriptors, a session that lingers gives its
+                 * own back; else (or out of memory) the connection stays
+                 * in the backlog: wait a while (still hearing
+                 * mbx_gateway_stop) rather than try again at once. */
+                pthread_mutex_lock(&g->mu);
+                int ended = (e == EMFILE || e == ENFILE) && !g->stopping && expire_oldest(g);
+                pthread_mutex_unlock(&g->mu);
+                struct pollfd w = {g->wake[0], POLLIN, 0};
+                if (!ended)
+                    poll(&w, 1, ACCEPT_BACKOFF_MS);
+            }
             continue;
+        }
         /* Anyone who can reach the port can connect before proving
-         * anything: a cap keeps a flood from taking every thread. */
-        unsigned n = 0;
+         * anything: caps keep a flood from taking every thread, and
+         * connections still in their handshake from taking every slot
+         * (HANDSHAKES_MAX). Over either cap the oldest of those ends (its
+         * socket shut down: its own thread ends it); with none, the new
+         * connection is refused. The list is newest first. */
+        unsigned n = 0, all = 0, shaking = 0;
+        struct conn *oldest = NULL;
         pthread_mutex_lock(&g->mu);
-        for (struct conn *k = g->conns; k; k = k->next)
+        for (struct conn *k = g->conns; k; k = k->next) {
+            all++;
+            if (k->done || k->evicted)
+                continue;
             n++;
+            if (!k->proved) {
+                shaking++;
+                oldest = k;
+            }
+        }
+        int refuse = all >= CONNS_MAX + HANDSHAKES_MAX; /* the ended ones' threads too */
+        if (!refuse && (n >= CONNS_MAX || shaking >= HANDSHAKES_MAX)) {
+            if (oldest) {
+                oldest->evicted = 1;
+                pthread_mutex_lock(&oldest->mu);
+                mark_dead(oldest);
+                shutdown(oldest->fd, SHUT_RDWR);
+                pthread_cond_broadcast(&oldest->cv);
+                pthread_mutex_unlock(&oldest->mu);
+            } else {
+                refuse = 1;
+            }
+        }
         pthread_mutex_unlock(&g->mu);
-        if (n >= CONNS_MAX) {
+        if (refuse) {
             close(fd);
             continue;
         }

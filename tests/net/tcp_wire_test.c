@@ -17,9 +17,12 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 /* The calling thread's recv calls while counting_recv is set: how often
  * the library's client looked for acknowledgements. This recv stands in
@@ -863,9 +866,304 @@ static void reader_fill_without_waiting(void **state)
     close(sv[0]);
 }
 
-int main(void)
+/* Caps of src/tcp/gateway.c: connections at once, and of those still in
+ * their handshake. */
+#define GW_CONNS_MAX      256
+#define GW_HANDSHAKES_MAX 64
+
+/* Anyone who can reach the port, without the secret, opens more idle
+ * connections than the gateway takes at once: a client holding the secret
+ * still gets in, and at most the handshake cap's worth of the idle ones
+ * are kept (the oldest make way). (They took every slot, and a real
+ * client's connection was closed at once: mbx_open said -ECONNRESET.) */
+static void idle_connections_do_not_lock_out_a_client(void **state)
+{
+    (void)state;
+    enum { IDLE = GW_CONNS_MAX + 16 };
+    mbx *local = test_box("wire-idle", 64, 64, 0);
+    static int fds[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = sock_connect("127.0.0.1", gw_port, DL());
+        assert_true(fds[i] >= 0);
+    }
+    /* Each has been accepted (its HELLO came) or let go: the gateway has
+     * seen them all. */
+    for (int i = 0; i < IDLE; i++) {
+        struct pollfd p = {fds[i], POLLIN, 0};
+        assert_int_equal(poll(&p, 1, 30000), 1);
+    }
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%s/wire-idle", gw_port);
+    int64_t t0 = clock_now_ns();
+    mbx *m = NULL;
+    int r = mbx_open(name, MBX_SEND, NULL, &m);
+    print_message("mbx_open beside %d idle connections: %d in %lld ms\n", IDLE, r,
+                  (long long)((clock_now_ns() - t0) / 1000000));
+    assert_int_equal(r, 0);
+    uint32_t v = 7;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 5000000000ll), 0);
+    assert_int_equal(mbx_sync(m), 0);
+    mbx_close(m);
+    unsetenv("MBX_TCP_BYPASS");
+    v = 0;
+    assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 5000000000ll), sizeof(v));
+    assert_int_equal(v, 7);
+    /* The idle ones still open: at most the handshake cap (a HELLO read,
+     * then no end of stream). */
+    int open_ = 0;
+    for (int i = 0; i < IDLE; i++) {
+        char buf[256];
+        ssize_t n;
+        int ended = 0;
+        while ((n = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+            if (n < 0) {
+                ended = errno != EAGAIN;
+                break;
+            }
+        }
+        if (n == 0)
+            ended = 1;
+        open_ += !ended;
+        close(fds[i]);
+    }
+    print_message("idle connections still open: %d of %d\n", open_, IDLE);
+    assert_true(open_ <= GW_HANDSHAKES_MAX);
+    mbx_close(local);
+    mbx_unlink("wire-idle");
+}
+
+/* A gateway in a child process (this program run again, see main) with
+ * RLIMIT_NOFILE lowered to nofile; with fill, it then takes every
+ * descriptor left, says its port, waits for a byte on its standard input,
+ * measures its acceptor's CPU time over a second, gives the descriptors
+ * back and says how many clock ticks that was. */
+struct gw_child {
+    pid_t pid;
+    int in, out; /* its standard input and output */
+    char port[16];
+};
+
+static void child_line(struct gw_child *ch, char *line, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        struct pollfd p = {ch->out, POLLIN, 0};
+        assert_int_equal(poll(&p, 1, 60000), 1);
+        char c;
+        assert_int_equal(read(ch->out, &c, 1), 1);
+        if (c == '\n')
+            break;
+        line[n++] = c;
+    }
+    line[n] = 0;
+}
+
+static void child_start(struct gw_child *ch, int nofile, int fill)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    char nf[16];
+    snprintf(nf, sizeof(nf), "%d", nofile);
+    ch->pid = fork();
+    assert_true(ch->pid >= 0);
+    if (ch->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        execl("/proc/self/exe", "tcp_wire_test", "--gateway-child", nf, fill ? "fill" : "-",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    ch->in = in[1];
+    ch->out = out[0];
+    child_line(ch, ch->port, sizeof(ch->port));
+    assert_true(atoi(ch->port) > 0);
+}
+
+static void child_stop(struct gw_child *ch)
+{
+    close(ch->in); /* it stops its gateway and exits */
+    int st;
+    assert_int_equal(waitpid(ch->pid, &st, 0), ch->pid);
+    close(ch->out);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Clock ticks of CPU time (user and system) in a /proc/.../stat. */
+static long stat_ticks(int fd)
+{
+    char buf[1024];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long ut, st;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (long)(ut + st);
+}
+
+/* The gateway's acceptor thread's /proc stat, open, or -1. */
+static int acceptor_stat(void)
+{
+    int statfd = -1;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && statfd < 0 && (e = readdir(d))) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f) && strcmp(comm, "mbx-gw-accept\n") == 0) {
+            snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+            statfd = open(path, O_RDONLY | O_CLOEXEC);
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return statfd;
+}
+
+static int gateway_child(int nofile, int fill)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = (rlim_t)nofile;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        return 2;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    mbx_gateway *g;
+    if (mbx_gateway_start("127.0.0.1:0", &o, &g))
+        return 3;
+    int statfd = -1, fills[4096], nfills = 0;
+    if (fill) {
+        /* The acceptor's /proc stat, opened while descriptors are left
+         * (once the thread has named itself). */
+        for (int tries = 0; statfd < 0 && tries < 1000; tries++) {
+            if (tries)
+                usleep(10000);
+            statfd = acceptor_stat();
+        }
+        if (statfd < 0)
+            return 4;
+        while (nfills < 4096 && (fills[nfills] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+            nfills++;
+    }
+    printf("%d\n", mbx_gateway_port(g));
+    fflush(stdout);
+    char c;
+    if (fill) {
+        if (read(0, &c, 1) != 1) /* a connection waits in the backlog */
+            return 5;
+        usleep(200000);
+        long t0 = stat_ticks(statfd);
+        usleep(1000000);
+        long t1 = stat_ticks(statfd);
+        for (int i = 0; i < nfills; i++)
+            close(fills[i]);
+        printf("%ld\n", t0 < 0 || t1 < 0 ? -1 : t1 - t0);
+        fflush(stdout);
+    }
+    while (read(0, &c, 1) > 0)
+        ;
+    mbx_gateway_stop(g);
+    return 0;
+}
+
+/* Sessions whose clients went away without a goodbye linger (30 s), each
+ * holding its mailbox open: more of them than the gateway has descriptors
+ * for make way, the oldest first, and new clients still get in. (The
+ * gateway ran out of descriptors: new clients were refused with -EMFILE,
+ * then not even accepted, until the sessions expired.) */
+static void lingering_sessions_make_way(void **state)
+{
+    (void)state;
+    enum { SESSIONS = 100 };
+    mbx *local = test_box("wire-linger", 64, 64, 0);
+    struct gw_child ch;
+    child_start(&ch, 64, 0);
+    char saved[sizeof(gw_port)];
+    snprintf(saved, sizeof(saved), "%s", gw_port);
+    snprintf(gw_port, sizeof(gw_port), "%s", ch.port);
+    int refused = 0;
+    for (int i = 0; i < SESSIONS; i++) {
+        struct raw r;
+        int st = raw_open(&r, "wire-linger", 0, 0);
+        if (st && !refused++)
+            print_message("session %d refused: %d\n", i, st);
+        raw_close(&r); /* no goodbye: the session lingers */
+    }
+    assert_int_equal(refused, 0);
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%s/wire-linger", ch.port);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    uint32_t v = 9;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 5000000000ll), 0);
+    assert_int_equal(mbx_sync(m), 0);
+    mbx_close(m);
+    unsetenv("MBX_TCP_BYPASS");
+    v = 0;
+    assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 5000000000ll), sizeof(v));
+    assert_int_equal(v, 9);
+    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    child_stop(&ch);
+    mbx_close(local);
+    mbx_unlink("wire-linger");
+}
+
+/* With no descriptor left, a connection waiting in the backlog keeps the
+ * listening socket readable and accept failing (EMFILE): the acceptor
+ * waits between tries, and takes the connection once descriptors are
+ * back. (It tried again at once, for ever: a CPU spent, about a second of
+ * CPU time per second.) */
+static void accept_waits_without_descriptors(void **state)
+{
+    (void)state;
+    struct gw_child ch;
+    child_start(&ch, 64, 1);
+    int fd = sock_connect("127.0.0.1", ch.port, DL());
+    assert_true(fd >= 0);
+    assert_int_equal(write(ch.in, "x", 1), 1);
+    char line[32];
+    child_line(&ch, line, sizeof(line));
+    long ticks = atol(line);
+    print_message("acceptor CPU over 1 s without descriptors: %ld ticks of %ld\n", ticks,
+                  sysconf(_SC_CLK_TCK));
+    assert_true(ticks >= 0);
+    assert_true(ticks < sysconf(_SC_CLK_TCK) / 5);
+    /* Descriptors back: the connection is taken (its HELLO comes). */
+    struct wire_hdr h;
+    struct frame_buf fb = {0};
+    assert_int_equal(frame_read(fd, &h, &fb, WIRE_HANDSHAKE, clock_deadline(10000000000ll)), 0);
+    assert_int_equal(h.type, W_HELLO);
+    free(fb.p);
+    close(fd);
+    child_stop(&ch);
+}
+
+int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (argc == 4 && strcmp(argv[1], "--gateway-child") == 0)
+        return gateway_child(atoi(argv[2]), strcmp(argv[3], "fill") == 0);
+    /* Room for the idle connections of
+     * idle_connections_do_not_lock_out_a_client. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wrong_mac_refused),
         cmocka_unit_test(finished_sends_not_delivered_again),
@@ -879,6 +1177,9 @@ int main(void)
         cmocka_unit_test(dripping_gateway_does_not_hold_a_receive),
         cmocka_unit_test(call_not_made_again_after_its_session_ended),
         cmocka_unit_test(nothing_served_after_the_link_died),
+        cmocka_unit_test(idle_connections_do_not_lock_out_a_client),
+        cmocka_unit_test(lingering_sessions_make_way),
+        cmocka_unit_test(accept_waits_without_descriptors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
