@@ -717,6 +717,19 @@ static void deep_window_sends_look_for_acks_now_and_then(void **state)
     assert_true(looks <= (SENDS - HALF) / 16 + 4);
 }
 
+/* One receive of timeout_ns through a gateway written by hand (its thread
+ * runs fn), started and ended around it. Returns what the receive said. */
+static ssize_t recv_through_fake(struct fake_gw *g, void *(*fn)(void *), const char *box,
+                                 int64_t timeout_ns)
+{
+    pthread_t t;
+    mbx *m = fake_start(g, fn, &t, box, MBX_RECV);
+    char buf[64];
+    ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, timeout_ns);
+    fake_stop(g, t, m);
+    return r;
+}
+
 static void *fake_cutter_main(void *arg)
 {
     struct fake_gw *g = arg;
@@ -740,12 +753,8 @@ static void reconnect_backs_off_from_a_gateway_that_cuts(void **state)
 {
     (void)state;
     struct fake_gw g = {0};
-    pthread_t t;
-    mbx *m = fake_start(&g, fake_cutter_main, &t, "wire-cut", MBX_RECV);
-    char buf[64];
     /* Asked again after each cut, until its time (and the grace) is up. */
-    ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, 500000000ll);
-    fake_stop(&g, t, m);
+    ssize_t r = recv_through_fake(&g, fake_cutter_main, "wire-cut", 500000000ll);
     print_message("links made in 2 s: %llu (the receive said %zd)\n",
                   (unsigned long long)g.sends[0], r);
     assert_true(r < 0);
@@ -805,11 +814,7 @@ static void dripping_gateway_does_not_hold_a_receive(void **state)
 {
     (void)state;
     struct fake_gw g = {0};
-    pthread_t t;
-    mbx *m = fake_start(&g, fake_dripper_main, &t, "wire-drip", MBX_RECV);
-    char buf[64];
-    ssize_t r = mbx_recv(m, buf, sizeof(buf), NULL, 200000000ll);
-    fake_stop(&g, t, m);
+    ssize_t r = recv_through_fake(&g, fake_dripper_main, "wire-drip", 200000000ll);
     print_message("bytes dripped before the client hung up: %llu of %d (the receive said %zd)\n",
                   (unsigned long long)g.sends[0], DRIP_BODY, r);
     assert_int_equal(g.fail, 0);
