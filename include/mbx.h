@@ -209,7 +209,9 @@ const char *mbx_strerror(int err);
  * damaged), -EPROTO (other layout version), -EXDEV (the mailbox is in use
  * in another PID namespace), -ETIMEDOUT (a peer held the mailbox's reset
  * after a reboot for 1 s), -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an
- * errno of the file system. */
+ * errno of the file system; over tcp:// also the link's errors and the
+ * gateway's refusals (-EUSERS: all of its 1024 sessions have a connection;
+ * the README's error table lists them). */
 int mbx_open(const char *name, int flags, const mbx_attr *attr, mbx **out);
 
 /* Like mbx_open, with options (NULL: the defaults). opts->kind picks the
