@@ -337,13 +337,12 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
      * on, repaired, or waited for): past a lap, every slot is held by a
      * live process, and moving them on again would only spin. */
     int64_t behind = 0;
-    uint64_t last_behind = 0;
+    uint64_t last_full = RING_NO_POS; /* the last full position met */
     /* Full positions met in this call, never reset: a peer can write a
      * pattern that resets both counters above in turn (a hold to move on,
      * then a slot "taken already" far ahead, again and again), so past
      * RELOCATE_LAPS laps of them no live holder is moved on any more. */
     int64_t full_seen = 0;
-    uint64_t last_full = RING_NO_POS;
     uint64_t halved = RING_NO_POS; /* the position wait_for_half spun for */
     int slept = 0;                 /* counted asleep in a wait: pass_room_on */
     for (;;) {
@@ -388,11 +387,12 @@ int ring_claim(const struct mb_ctx *c, int64_t timeout_ns, struct ring_slot **ou
         /* The slot still holds the message of the last lap: full, unless
          * its holder died or holds it for long (see ring_unstick). */
         advances = 0;
-        if (!behind || t != last_behind)
+        if (t != last_full) {
             behind++;
-        last_behind = t;
-        if (t != last_full)
             full_seen++;
+        } else if (!behind) {
+            behind++;
+        }
         last_full = t;
         /* Within a lap, a live holder is moved on; after that, only dead
          * ones are repaired, and a live one is waited for. */
