@@ -548,6 +548,10 @@ typedef struct mbx_gateway_options {
     const char *tls_client_ca;
     uint32_t flags;    /* MBX_GATEWAY_NO_SECRET */
     uint32_t reserved; /* 0 */
+    /* Sessions at once, live and lingering (read when size covers it):
+     * a new one over this ends the session that lingered longest, or is
+     * refused with -EUSERS when every one has a connection. 0: 1024. */
+    uint32_t sessions_max;
 } mbx_gateway_options;
 
 /* In mbx_gateway_options.flags: client certificates alone authenticate

@@ -18,6 +18,7 @@ static const struct option options[] = {
     {"allow", required_argument, NULL, 'a'},
     {"secret-file", required_argument, NULL, 's'},
     {"linger", required_argument, NULL, 'L'},
+    {"max-sessions", required_argument, NULL, 'M'},
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
     {"tls-ca", required_argument, NULL, 'A'},
@@ -34,7 +35,7 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":l:a:s:L:C:K:A:Nh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:a:s:L:M:C:K:A:Nh", options, NULL)) != -1) {
         switch (c) {
         case 'l':
             addr = optarg;
@@ -53,6 +54,14 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
             if (err || ns <= 0 || ns / 1000000 > UINT32_MAX)
                 return cli_bad_value(cmd, "--linger", optarg, err ? err : -ERANGE);
             o.linger_ms = (uint32_t)(ns / 1000000 ? ns / 1000000 : 1);
+            break;
+        }
+        case 'M': {
+            uint64_t n;
+            err = parse_uint(optarg, 1, 1000000, &n);
+            if (err)
+                return cli_bad_value(cmd, "--max-sessions", optarg, err);
+            o.sessions_max = (uint32_t)n;
             break;
         }
         case 'C':

@@ -56,7 +56,7 @@ EXPORT const char *mbx_strerror(int err)
     case EXDEV:
         return "mailbox is in use in another PID namespace";
     case EUSERS:
-        return "too many descriptors wait on this mailbox";
+        return "too many users: descriptors waiting on the mailbox, or a gateway's sessions";
     case ENOTSUP:
         return "not supported by this transport";
     case EDEADLK:

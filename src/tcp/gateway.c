@@ -46,10 +46,11 @@
  * handshake may last kept every real client out). A new one over this
  * ends the oldest such connection: a real handshake takes milliseconds. */
 #define HANDSHAKES_MAX 64
-/* Sessions at once, live and lingering: each holds a mailbox open (a
- * descriptor) and a buffer of its largest message. A new one over this
- * ends the oldest lingering session first, and is refused (-EUSERS) when
- * every session has a connection. */
+/* Sessions at once, live and lingering, unless the options say otherwise
+ * (sessions_max): each holds a mailbox open (a descriptor) and a buffer
+ * of its largest message. A new one over this ends the oldest lingering
+ * session first, and is refused (-EUSERS) when every session has a
+ * connection. */
 #define SESSIONS_MAX 1024
 /* How long the acceptor waits when accept fails for want of descriptors
  * or memory: the connection stays in the backlog, the listening socket
@@ -164,6 +165,7 @@ struct mbx_gateway {
     pthread_cond_t cv;
     struct session *sessions;
     unsigned nsessions; /* in sessions, and being opened (handshake) */
+    unsigned sessions_max;
     struct conn *conns;
     int stopping;
 };
@@ -988,10 +990,10 @@ static struct session *handshake(struct conn *c)
         s->held = 0;
     }
     if (!s) {
-        /* Room for one more session (SESSIONS_MAX), taken before its
+        /* Room for one more session (sessions_max), taken before its
          * mailbox is opened: the one that lingered longest ends first. */
         pthread_mutex_lock(&g->mu);
-        if (g->nsessions >= SESSIONS_MAX && !expire_oldest(g))
+        if (g->nsessions >= g->sessions_max && !expire_oldest(g))
             w.status = -EUSERS; /* every session has a connection */
         else
             g->nsessions++;
@@ -1466,6 +1468,7 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
     g->lfd = -1;
     g->wake[0] = g->wake[1] = -1;
     g->linger_ns = (int64_t)(opts->linger_ms ? opts->linger_ms : 30000) * 1000000;
+    g->sessions_max = opts->sessions_max ? opts->sessions_max : SESSIONS_MAX;
     size_t n = 0;
     while (opts->allow[n])
         n++;

@@ -70,6 +70,20 @@ start_gateway() {
     [[ "$output" == *"chmod 600"* ]]
 }
 
+@test "serve --listen --max-sessions: one more session than that is refused while all have a client" {
+    export MBX_SECRET_FILE=$BATS_TEST_TMPDIR/secret
+    run mbx serve --listen 127.0.0.1:0 --allow x --max-sessions 0
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--max-sessions"* ]]
+    mbx create jobs
+    start_gateway 127.0.0.1:0 --max-sessions 1
+    # A receiver keeps the one session busy.
+    bg "$MBX" recv "tcp://127.0.0.1:$PORT/jobs" -t 30s > "$BATS_TEST_TMPDIR/recv.out"
+    wait_until 10 sh -c "\"$MBX\" send tcp://127.0.0.1:$PORT/jobs x 2>&1 | grep -q 'too many users'"
+    mbx send jobs for-the-receiver
+    wait_until 10 grep -q for-the-receiver "$BATS_TEST_TMPDIR/recv.out"
+}
+
 # Throwaway certificates in the test's directory: a CA and the gateway's
 # (127.0.0.1), a client's from the CA.
 make_certs() {

@@ -1127,6 +1127,53 @@ static void lingering_sessions_make_way(void **state)
     mbx_unlink("wire-linger");
 }
 
+/* A gateway's cap on sessions (sessions_max, here 2): while every session
+ * has a connection, one more is refused with -EUSERS; a session whose
+ * client went away without a goodbye lingers, and makes way for a new
+ * one; the live one keeps being served. (Nothing tested the cap: a
+ * gateway without it took sessions until it ran out of descriptors.) */
+static void sessions_over_the_cap(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx *local = test_box("wire-cap", 8, 64, 0);
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.sessions_max = 2;
+    mbx_gateway *capped = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &capped), 0);
+    char saved[sizeof(gw_port)];
+    snprintf(saved, sizeof(saved), "%s", gw_port);
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(capped));
+    struct raw a, b, c;
+    assert_int_equal(raw_open(&a, "wire-cap", 0, 0), 0);
+    assert_int_equal(raw_open(&b, "wire-cap", 0, 0), 0);
+    assert_int_equal(raw_open(&c, "wire-cap", 0, 0), -EUSERS);
+    raw_close(&c);
+    raw_close(&a); /* no goodbye: a's session lingers */
+    /* The gateway learns of a's end from its reader: until then, still
+     * -EUSERS. */
+    int st = -EUSERS;
+    for (int tries = 0; tries < 1000 && st == -EUSERS; tries++) {
+        st = raw_open(&c, "wire-cap", 0, 0);
+        if (st == -EUSERS) {
+            raw_close(&c);
+            usleep(10000);
+        }
+    }
+    assert_int_equal(st, 0);
+    assert_int_equal(raw_send(&b, 1, 5), 0);
+    assert_int_equal(raw_send(&c, 1, 6), 0);
+    assert_int_equal(count_of(local), 2);
+    raw_close(&b);
+    raw_close(&c);
+    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    assert_int_equal(mbx_gateway_stop(capped), 0);
+    mbx_close(local);
+    mbx_unlink("wire-cap");
+}
+
 /* With no descriptor left, a connection waiting in the backlog keeps the
  * listening socket readable and accept failing (EMFILE): the acceptor
  * waits between tries, and takes the connection once descriptors are
@@ -1184,6 +1231,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(nothing_served_after_the_link_died),
         cmocka_unit_test(idle_connections_do_not_lock_out_a_client),
         cmocka_unit_test(lingering_sessions_make_way),
+        cmocka_unit_test(sessions_over_the_cap),
         cmocka_unit_test(accept_waits_without_descriptors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
