@@ -11,7 +11,7 @@
  *                proc_euid, proc_stopped
  *   files        shmfile_* (create, publish, open, map, remove), plat_reserve
  *                and plat_give_back (storage under a mapping)
- *   the machine  plat_boot_id, plat_random
+ *   the machine  plat_boot_id, plat_dir_id, plat_random
  *   notices      note_* (datagram sockets that wake a pollable descriptor),
  *                pidfd_* (a descriptor that becomes readable when a process
  *                ends), evset_* (one descriptor for several)
@@ -283,6 +283,12 @@ int plat_populate(void *addr, uint64_t len);
 /* Stores this boot's 128-bit id (the kernel's random boot_id) in id.
  * Returns 1, or 0 when it is unknown. */
 int plat_boot_id(uint64_t id[2]);
+
+/* Stores the identity of folder path (its device and inode numbers) in
+ * id: the same folder object whatever path or mount namespace names it,
+ * so two processes of one boot that get the same id see the same files
+ * there. Returns 0, or -errno (-ENOTDIR: not a folder). */
+int plat_dir_id(const char *path, uint64_t id[2]);
 
 /* Fills *out with random bits. Returns 0 or -errno. */
 int plat_random(uint64_t *out);

@@ -578,17 +578,25 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
 #define DIAL_HERE 1
 
 /* After a probe's WELCOME: the gateway's W_HERE. Returns DIAL_HERE when
- * the gateway runs on this very boot of this machine, else -ENOTSUP. */
+ * the gateway runs on this very boot of this machine and its mailboxes'
+ * folder is the very folder this process sees under that path, else
+ * -ENOTSUP. A gateway in another mount namespace (a container, unshare
+ * -m) shares the boot id, not the files: a folder of the same name here
+ * is another one, and messages written there never reached its mailbox
+ * (found by an attacker review; the client even created the mailbox
+ * there when it opened with MBX_CREATE). */
 static int read_here(struct tcp_box *b, int64_t hs)
 {
     struct wire_hdr h;
     uint8_t boot[WIRE_BOOT_ID];
-    uint64_t mine[2];
+    uint64_t mine[2], dir_id[2], seen[2];
     int r = io_frame_read(&b->io, &h, &b->fb, WIRE_HANDSHAKE, hs);
-    if (!r && (h.type != W_HERE || wire_here_get(b->fb.p, h.len, boot, b->here)))
+    if (!r && (h.type != W_HERE || wire_here_get(b->fb.p, h.len, boot, dir_id, b->here)))
         r = -EPROTO;
     link_down(b);
     if (r || !plat_boot_id(mine) || memcmp(mine, boot, sizeof(boot)) != 0)
+        return -ENOTSUP;
+    if (plat_dir_id(b->here, seen) || seen[0] != dir_id[0] || seen[1] != dir_id[1])
         return -ENOTSUP;
     return DIAL_HERE;
 }

@@ -864,9 +864,11 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
                          struct wire_welcome *w, int64_t dl)
 {
     char dir[WIRE_DIR_MAX + 1];
-    uint64_t boot[2];
-    uint8_t buf[WIRE_BOOT_ID + 2 + WIRE_DIR_MAX];
+    uint64_t boot[2], dir_id[2];
+    uint8_t buf[WIRE_BOOT_ID + 16 + 2 + WIRE_DIR_MAX];
     int r = mailbox_dir(dir, sizeof(dir));
+    if (!r)
+        r = plat_dir_id(dir, dir_id);
     if (!r && !plat_boot_id(boot))
         r = -ENOTSUP;
     w->status = r ? -ENOTSUP : 0;
@@ -876,7 +878,7 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
         return;
     uint8_t id[WIRE_BOOT_ID];
     memcpy(id, boot, sizeof(id));
-    io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir), NULL, 0, dl);
+    io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir_id, dir), NULL, 0, dl);
 }
 
 /* Opens the mailbox of a new session. Out of descriptors, it ends the

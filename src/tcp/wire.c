@@ -390,20 +390,26 @@ int wire_reply_get(const uint8_t *p, size_t n, uint64_t *token, uint32_t *pid)
     return *token == 0 ? -EPROTO : prefix(&c);
 }
 
-size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const char *dir)
+size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const uint64_t dir_id[2],
+                     const char *dir)
 {
     struct cur c = writer(p);
     size_t len = strnlen(dir, WIRE_DIR_MAX);
     put_bytes(&c, boot_id, WIRE_BOOT_ID);
+    put8(&c, dir_id[0], 8);
+    put8(&c, dir_id[1], 8);
     put8(&c, len, 2);
     put_bytes(&c, dir, len);
     return (size_t)(c.w - p);
 }
 
-int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], char *dir)
+int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], uint64_t dir_id[2],
+                  char *dir)
 {
     struct cur c = reader(p, n);
     get_bytes(&c, boot_id, WIRE_BOOT_ID);
+    dir_id[0] = get8(&c, 8);
+    dir_id[1] = get8(&c, 8);
     size_t len = (size_t)get8(&c, 2);
     if (c.bad || len == 0 || len > WIRE_DIR_MAX)
         return -EPROTO;

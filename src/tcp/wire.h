@@ -237,9 +237,13 @@ size_t wire_frag_put(uint8_t *p, const struct wire_frag *f);
 /* n >= fixed; the piece is the n - WIRE_FRAG_LEN bytes that follow: 1 to
  * WIRE_FRAG_MAX of them, within total, and total more than one piece. */
 int wire_frag_get(const uint8_t *p, size_t n, struct wire_frag *f);
-size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const char *dir);
+/* W_HERE: the gateway's boot id, the identity of its mailboxes' folder
+ * (plat_dir_id) and its path. */
+size_t wire_here_put(uint8_t *p, const uint8_t boot_id[WIRE_BOOT_ID], const uint64_t dir_id[2],
+                     const char *dir);
 /* dir: WIRE_DIR_MAX + 1 bytes; an absolute path without NUL inside. */
-int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], char *dir);
+int wire_here_get(const uint8_t *p, size_t n, uint8_t boot_id[WIRE_BOOT_ID], uint64_t dir_id[2],
+                  char *dir);
 size_t wire_reply_put(uint8_t *p, uint64_t token, uint32_t pid);
 int wire_reply_get(const uint8_t *p, size_t n, uint64_t *token, uint32_t *pid); /* n >= fixed */
 

@@ -137,7 +137,9 @@ static int dgram_send(struct udp_box *b, size_t n, int64_t deadline, int nonbloc
 
 /* Asks a gateway on this machine where the mailbox's file is. Returns 1
  * and the folder in dir (UDPF_DIR_MAX + 1 bytes) when it answered, runs on
- * this boot and exports the name; 0 otherwise (the network path then). */
+ * this boot, exports the name and keeps its mailboxes in the very folder
+ * this process sees under that path (not a same-named one of another
+ * mount namespace); 0 otherwise (the network path then). */
 static int probe(struct udp_box *b, char *dir)
 {
     uint8_t nonce[UDPF_NONCE];
@@ -152,7 +154,8 @@ static int probe(struct udp_box *b, char *dir)
     size_t n = udpf_put(b->buf, &f);
     memcpy(b->buf + n, nonce, UDPF_NONCE);
     n = udpf_seal(&b->key, b->buf, n + UDPF_NONCE);
-    uint8_t in[UDPF_HDR + UDPF_NAME_MAX + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_MAX + UDPF_MAC + 1];
+    uint8_t in[UDPF_HDR + UDPF_NAME_MAX + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_ID + UDPF_DIR_MAX +
+               UDPF_MAC + 1];
     for (int t = 0; t < UDP_PROBE_TRIES; t++) {
         if (send(b->fd, b->buf, n, MSG_NOSIGNAL) != (ssize_t)n)
             return 0; /* ECONNREFUSED: nobody listens there */
@@ -171,13 +174,15 @@ static int probe(struct udp_box *b, char *dir)
                 continue;
             struct udpf h;
             uint8_t echo[UDPF_NONCE], boot[UDPF_BOOT_ID];
-            uint64_t mine[2];
+            uint64_t mine[2], dir_id[2], seen[2];
             if (udpf_get(in, (size_t)k, &h) || h.kind != UDPF_HERE ||
                 !udpf_verify(&b->key, in, (size_t)k) ||
-                udpf_here_get(h.body, h.body_len, echo, boot, dir) ||
+                udpf_here_get(h.body, h.body_len, echo, boot, dir_id, dir) ||
                 memcmp(echo, nonce, UDPF_NONCE) != 0)
                 continue; /* not the answer to this probe */
             if (h.status || !dir[0] || !plat_boot_id(mine) || memcmp(mine, boot, UDPF_BOOT_ID) != 0)
+                return 0;
+            if (plat_dir_id(dir, seen) || seen[0] != dir_id[0] || seen[1] != dir_id[1])
                 return 0;
             return 1;
         }

@@ -148,38 +148,46 @@ int udpf_get(const uint8_t *p, size_t n, struct udpf *f)
         return f->status == 0 && f->body_len == UDPF_NONCE ? 0 : -EPROTO;
     default: { /* UDPF_HERE */
         uint8_t nonce[UDPF_NONCE], boot[UDPF_BOOT_ID];
+        uint64_t dir_id[2];
         char dir[UDPF_DIR_MAX + 1];
-        return f->status <= 0 && udpf_here_get(f->body, f->body_len, nonce, boot, dir) == 0
+        return f->status <= 0 && udpf_here_get(f->body, f->body_len, nonce, boot, dir_id, dir) == 0
                    ? 0
                    : -EPROTO;
     }
     }
 }
 
+/* Where the folder's path starts in a HERE body. */
+#define HERE_DIR (UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_ID)
+
 size_t udpf_here_put(uint8_t *p, const uint8_t nonce[UDPF_NONCE], const uint8_t boot[UDPF_BOOT_ID],
-                     const char *dir)
+                     const uint64_t dir_id[2], const char *dir)
 {
     size_t dn = strlen(dir);
     if (dn > UDPF_DIR_MAX)
         dn = UDPF_DIR_MAX;
     memcpy(p, nonce, UDPF_NONCE);
     memcpy(p + UDPF_NONCE, boot, UDPF_BOOT_ID);
-    memcpy(p + UDPF_NONCE + UDPF_BOOT_ID, dir, dn);
-    return UDPF_NONCE + UDPF_BOOT_ID + dn;
+    put64(p + UDPF_NONCE + UDPF_BOOT_ID, dir_id[0]);
+    put64(p + UDPF_NONCE + UDPF_BOOT_ID + 8, dir_id[1]);
+    memcpy(p + HERE_DIR, dir, dn);
+    return HERE_DIR + dn;
 }
 
 int udpf_here_get(const uint8_t *p, size_t n, uint8_t nonce[UDPF_NONCE], uint8_t boot[UDPF_BOOT_ID],
-                  char *dir)
+                  uint64_t dir_id[2], char *dir)
 {
     /* A status other than 0 comes with an empty folder. */
-    if (n < UDPF_NONCE + UDPF_BOOT_ID || n - UDPF_NONCE - UDPF_BOOT_ID > UDPF_DIR_MAX)
+    if (n < HERE_DIR || n - HERE_DIR > UDPF_DIR_MAX)
         return -EPROTO;
-    size_t dn = n - UDPF_NONCE - UDPF_BOOT_ID;
-    const uint8_t *d = p + UDPF_NONCE + UDPF_BOOT_ID;
+    size_t dn = n - HERE_DIR;
+    const uint8_t *d = p + HERE_DIR;
     if (memchr(d, 0, dn) || (dn && d[0] != '/'))
         return -EPROTO;
     memcpy(nonce, p, UDPF_NONCE);
     memcpy(boot, p + UDPF_NONCE, UDPF_BOOT_ID);
+    dir_id[0] = get64(p + UDPF_NONCE + UDPF_BOOT_ID);
+    dir_id[1] = get64(p + UDPF_NONCE + UDPF_BOOT_ID + 8);
     memcpy(dir, d, dn);
     dir[dn] = 0;
     return 0;

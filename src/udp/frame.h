@@ -31,6 +31,7 @@
 #define UDPF_NONCE     32
 #define UDPF_BOOT_ID   16
 #define UDPF_DIR_MAX   400
+#define UDPF_DIR_ID    16 /* the folder's device and inode numbers */
 #define UDPF_NAME_MAX  200
 #define UDPF_DGRAM_MAX 65507 /* 65535 - 20 (IPv4 header) - 8 (UDP header) */
 
@@ -96,14 +97,14 @@ int udpf_get(const uint8_t *p, size_t n, struct udpf *f);
  * key k (compared in constant time), else 0. n >= UDPF_MAC. */
 int udpf_verify(struct udpf_key *k, const uint8_t *p, size_t n);
 
-/* HERE's body: the probe's nonce, the gateway's boot id, and the mailbox
- * folder (absolute, at most UDPF_DIR_MAX bytes, no NUL). udpf_here_put
- * writes it and returns its length; udpf_here_get decodes a HERE's body
- * into dir (UDPF_DIR_MAX + 1 bytes, NUL-terminated) and returns 0 or
- * -EPROTO. */
+/* HERE's body: the probe's nonce, the gateway's boot id, the identity of
+ * its mailbox folder (plat_dir_id) and that folder's path (absolute, at
+ * most UDPF_DIR_MAX bytes, no NUL). udpf_here_put writes it and returns
+ * its length; udpf_here_get decodes a HERE's body into dir (UDPF_DIR_MAX +
+ * 1 bytes, NUL-terminated) and returns 0 or -EPROTO. */
 size_t udpf_here_put(uint8_t *p, const uint8_t nonce[UDPF_NONCE], const uint8_t boot[UDPF_BOOT_ID],
-                     const char *dir);
+                     const uint64_t dir_id[2], const char *dir);
 int udpf_here_get(const uint8_t *p, size_t n, uint8_t nonce[UDPF_NONCE], uint8_t boot[UDPF_BOOT_ID],
-                  char *dir);
+                  uint64_t dir_id[2], char *dir);
 
 #endif

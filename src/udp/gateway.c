@@ -175,9 +175,10 @@ static void answer_probe(struct mbx_udp_gateway *g, const struct udpf *f,
     char name[UDPF_NAME_MAX + 1], dir[UDPF_DIR_MAX + 1] = "";
     memcpy(name, f->name, f->name_len);
     name[f->name_len] = 0;
-    uint64_t boot[2] = {0, 0};
+    uint64_t boot[2] = {0, 0}, dir_id[2] = {0, 0};
     int status = allowed(g, name) ? 0 : -EACCES;
-    if (!status && (mailbox_dir(dir, sizeof(dir)) || !plat_boot_id(boot))) {
+    if (!status &&
+        (mailbox_dir(dir, sizeof(dir)) || plat_dir_id(dir, dir_id) || !plat_boot_id(boot))) {
         status = -ENOTSUP;
         dir[0] = 0;
     }
@@ -190,11 +191,12 @@ static void answer_probe(struct mbx_udp_gateway *g, const struct udpf *f,
                      .status = status,
                      .name = f->name,
                      .name_len = f->name_len};
-    uint8_t out[UDPF_HDR + UDPF_NAME_MAX + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_MAX + UDPF_MAC];
+    uint8_t out[UDPF_HDR + UDPF_NAME_MAX + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_ID + UDPF_DIR_MAX +
+                UDPF_MAC];
     uint8_t id[UDPF_BOOT_ID];
     memcpy(id, boot, sizeof(id));
     size_t n = udpf_put(out, &h);
-    n += udpf_here_put(out + n, f->body, id, dir);
+    n += udpf_here_put(out + n, f->body, id, dir_id, dir);
     n = udpf_seal(&g->key, out, n);
     sendto(g->fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, fromlen);
 }

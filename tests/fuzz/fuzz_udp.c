@@ -67,10 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(memcmp(p, q, n) == 0);
         if (f.kind == UDPF_HERE) {
             uint8_t nonce[UDPF_NONCE], boot[UDPF_BOOT_ID];
+            uint64_t dir_id[2];
             char dir[UDPF_DIR_MAX + 1];
-            CHECK(udpf_here_get(f.body, f.body_len, nonce, boot, dir) == 0);
-            CHECK(strlen(dir) + UDPF_NONCE + UDPF_BOOT_ID == f.body_len);
-            size_t hn = udpf_here_put(q, nonce, boot, dir);
+            CHECK(udpf_here_get(f.body, f.body_len, nonce, boot, dir_id, dir) == 0);
+            CHECK(strlen(dir) + UDPF_NONCE + UDPF_BOOT_ID + UDPF_DIR_ID == f.body_len);
+            size_t hn = udpf_here_put(q, nonce, boot, dir_id, dir);
             CHECK(hn == f.body_len && memcmp(q, f.body, hn) == 0);
         }
         free(q);

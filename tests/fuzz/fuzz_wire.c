@@ -256,15 +256,17 @@ static void reply(const uint8_t *p, size_t n)
 static void here(const uint8_t *p, size_t n)
 {
     uint8_t ba[WIRE_BOOT_ID], bb[WIRE_BOOT_ID];
+    uint64_t ia[2], ib[2];
     char da[WIRE_DIR_MAX + 1], db[WIRE_DIR_MAX + 1];
-    if (!decoded(wire_here_get(p, n, ba, da)))
+    if (!decoded(wire_here_get(p, n, ba, ia, da)))
         return;
     CHECK(da[0] == '/' && strlen(da) <= WIRE_DIR_MAX);
-    uint8_t out[WIRE_BOOT_ID + 2 + WIRE_DIR_MAX];
-    size_t len = wire_here_put(out, ba, da);
+    uint8_t out[WIRE_BOOT_ID + 16 + 2 + WIRE_DIR_MAX];
+    size_t len = wire_here_put(out, ba, ia, da);
     CHECK(len == n && memcmp(out, p, n) == 0);
-    CHECK(decoded(wire_here_get(out, len, bb, db)));
+    CHECK(decoded(wire_here_get(out, len, bb, ib, db)));
     CHECK(memcmp(ba, bb, sizeof(ba)) == 0 && strcmp(da, db) == 0);
+    CHECK(ia[0] == ib[0] && ia[1] == ib[1]);
 }
 
 static void frag(const uint8_t *p, size_t n)

@@ -1,8 +1,12 @@
-/* Which boot this is: durable mailboxes outlive it. */
+/* Which boot this is (durable mailboxes outlive it), and which folder a
+ * path names (a gateway on this machine tells its clients where it keeps
+ * mailboxes; they check they see the same folder). */
 #include "platform/platform.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int plat_boot_id(uint64_t out[2])
@@ -27,4 +31,16 @@ int plat_boot_id(uint64_t out[2])
     }
     memcpy(out, id, sizeof(id));
     return k == 32;
+}
+
+int plat_dir_id(const char *path, uint64_t id[2])
+{
+    struct stat st;
+    if (stat(path, &st))
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    id[0] = (uint64_t)st.st_dev;
+    id[1] = (uint64_t)st.st_ino;
+    return 0;
 }
