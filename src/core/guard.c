@@ -1,5 +1,7 @@
 #include "core/guard.h"
 
+#include "core/cancel.h"
+
 #include "platform/platform.h"
 
 #include <linux/membarrier.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 MBX_TLS struct guard_slot guard_mine;
+MBX_TLS struct cancel_hook cancel_mine; /* cancel.h */
 #define mine guard_mine
 static struct guard_slot *all;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -1,5 +1,6 @@
 #include "shm/call.h"
 
+#include "core/cancel.h"
 #include "platform/platform.h"
 #include "shm/owner.h"
 #include "shm/recv_right.h"
@@ -83,12 +84,15 @@ struct call_wait {
 
 /* Ends the wait with -EPIPE once the request's taker is gone, -EIDRM when
  * the target mailbox was removed before anyone took it, -EBADF when the
- * target handle is being closed. */
+ * target handle is being closed, -ECANCELED when the thread's cancel hook
+ * asks (cancel.h). */
 static int call_poll(const struct mb_ctx *c)
 {
     const struct call_wait *w = c->poll_arg;
     if (__atomic_load_n(&w->target->base.closing, __ATOMIC_SEQ_CST))
         return -EBADF;
+    if (cancel_asked())
+        return -ECANCELED;
     uint64_t taker = receipt_taker(&w->target->seg, w->receipt, w->token);
     if (taker)
         return ident_alive(taker) ? 0 : -EPIPE;
@@ -172,7 +176,8 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         /* Given up (time, a signal, a close) before anyone took the
          * request: take it back, so no server answers a caller that has
          * left. A request already taken stays taken. */
-        if ((n == -ETIMEDOUT || n == -EINTR || n == -EBADF) && b->seg.kind->withdraw)
+        if ((n == -ETIMEDOUT || n == -EINTR || n == -EBADF || n == -ECANCELED) &&
+            b->seg.kind->withdraw)
             b->seg.kind->withdraw(&c, w.token);
     } else {
         slot_release(&me->seg, slot, w.token);

@@ -11,6 +11,7 @@
  * up takes the message back with the kind's withdraw, exactly as a call
  * whose request nobody took.
  */
+#include "core/cancel.h"
 #include "shm/call.h"
 #include "shm/owner.h"
 #include "shm/poller.h"
@@ -54,6 +55,8 @@ static int await_taker(struct shm_box *b, int i, uint64_t token, int64_t timeout
             return r;
         if (__atomic_load_n(&b->base.closing, __ATOMIC_SEQ_CST))
             return -EBADF;
+        if (cancel_asked())
+            return -ECANCELED; /* as a timeout: taken back unless taken */
         if (seg_removed(&b->seg))
             return -EIDRM;
         if (clock_remaining(deadline) == 0)

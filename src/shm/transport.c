@@ -3,6 +3,7 @@
  * (sizes, rights, owners), then the mailbox's kind. */
 #include "shm/shm.h"
 
+#include "core/cancel.h"
 #include "core/names.h"
 #include "shm/call.h"
 #include "shm/owner.h"
@@ -28,6 +29,19 @@ static int64_t sized_spin(int64_t spin_ns, uint64_t len)
     return spin_ns > 0 && want > spin_ns ? want : spin_ns;
 }
 
+/* How often a wait looks at its thread's cancel hook (cancel.h), when it
+ * has one. */
+#define CANCEL_POLL_NS 20000000ll
+
+/* The poll hook of a wait whose thread has a cancel hook: -ECANCELED
+ * when it asks, else what an owned mailbox's hook says. */
+static int cancel_poll(const struct mb_ctx *c)
+{
+    if (cancel_asked())
+        return -ECANCELED;
+    return c->s->flags & MBX_OWNED ? owner_poll(c) : 0;
+}
+
 struct mb_ctx handle_ctx(struct shm_box *b)
 {
     ident_t me = ident_self();
@@ -44,6 +58,11 @@ struct mb_ctx handle_ctx(struct shm_box *b)
     };
     if (b->seg.flags & MBX_OWNED)
         c.poll = owner_poll;
+    if (__builtin_expect(cancel_mine.asked != NULL, 0)) {
+        c.poll = cancel_poll;
+        if (c.wait.poll_ns <= 0 || c.wait.poll_ns > CANCEL_POLL_NS)
+            c.wait.poll_ns = CANCEL_POLL_NS;
+    }
     return c;
 }
 

@@ -36,6 +36,9 @@ int auth_random(uint8_t *p, size_t n);
 void auth_mac(const struct secret *s, const char *label, const uint8_t *a, const uint8_t *b,
               uint8_t mac[WIRE_MAC]);
 
+/* out = SHA-256 of the n bytes at p. */
+void auth_hash(const void *p, size_t n, uint8_t out[32]);
+
 /* Returns 1 when two MACs are equal (in constant time), else 0. */
 int auth_equal(const uint8_t *a, const uint8_t *b);
 

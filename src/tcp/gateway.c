@@ -14,6 +14,7 @@
  * message it held goes back to its mailbox. */
 #include "mbx.h"
 
+#include "core/cancel.h"
 #include "core/handle.h"
 #include "platform/platform.h"
 #include "tcp/auth.h"
@@ -63,6 +64,15 @@
 struct session {
     struct session *next;
     uint64_t id;
+    /* Who may resume it (open_binding): a client that opens the same
+     * name with the same flags, showing the same certificate (or none),
+     * as the one that opened it. The id alone made a bearer token:
+     * another client with the secret, or any certificate of the CA with
+     * --no-secret, that learnt it took the session's held messages and
+     * reply tokens, and with one send numbered far ahead made the owner's
+     * later sends be acknowledged and never delivered (found by an
+     * attacker review). */
+    uint8_t binding[32];
     int busy;            /* a connection serves it */
     int64_t detached_at; /* when its last link went */
     mbx *h;
@@ -101,6 +111,7 @@ struct qframe {
 struct assembly {
     struct qframe *q;
     uint64_t total, have;
+    uint64_t room; /* payload bytes q has room for, at most total */
 };
 
 struct conn {
@@ -132,6 +143,7 @@ struct conn {
     int over;             /* both threads stop */
     int bye;              /* the client said goodbye: its session ends */
     int dead, done;
+    int64_t dead_at; /* when it was marked dead (client_gone) */
     uint64_t ack_id; /* a pipelined send's acknowledgement not sent yet */
     unsigned ack_n;
     uint64_t max_body;
@@ -146,7 +158,8 @@ struct conn {
 struct tomb {
     uint64_t id, last_seq;
     int32_t last_status;
-    uint64_t last_call; /* the newest call it made: not made again */
+    uint64_t last_call;  /* the newest call it made: not made again */
+    uint8_t binding[32]; /* who may take it up again (struct session) */
 };
 
 struct mbx_gateway {
@@ -228,7 +241,9 @@ static void session_unlink(struct mbx_gateway *g, struct session *s)
  * (a tomb). Call with g->mu held. */
 static void session_end(struct mbx_gateway *g, struct session *s)
 {
-    g->tombs[g->ntombs++ % TOMBS] = (struct tomb){s->id, s->last_seq, s->last_status, s->last_call};
+    struct tomb *t = &g->tombs[g->ntombs++ % TOMBS];
+    *t = (struct tomb){s->id, s->last_seq, s->last_status, s->last_call, {0}};
+    memcpy(t->binding, s->binding, sizeof(t->binding));
     g->nsessions--;
     session_free(s);
 }
@@ -278,7 +293,26 @@ static int expire_oldest(struct mbx_gateway *g)
  * them (read_batch). */
 static void mark_dead(struct conn *c)
 {
+    if (!c->dead)
+        __atomic_store_n(&c->dead_at, clock_now_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&c->dead, 1, __ATOMIC_RELEASE);
+}
+
+/* The cancel hook (cancel.h) of a call or confirmed send made for the
+ * client of c: it ends once the gateway stops, or once the client's link
+ * has been dead longer than a session lingers (until then its answer is
+ * held for a client that comes back). Without it, a call without a
+ * timeout whose client had gone kept its connection, a thread and a slot
+ * for ever, and mbx_gateway_stop waited for it (found by an attacker
+ * review: 256 such calls kept every client out). */
+static int client_gone(void *arg)
+{
+    struct conn *c = arg;
+    if (!__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE))
+        return 0;
+    if (__atomic_load_n(&c->g->stopping, __ATOMIC_RELAXED))
+        return 1;
+    return clock_now_ns() - __atomic_load_n(&c->dead_at, __ATOMIC_RELAXED) > c->g->linger_ns;
 }
 
 static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
@@ -297,6 +331,28 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
     return r;
 }
 
+/* Makes room in a->q for need bytes of payload (need <= a->total),
+ * doubling: the memory a message in pieces holds grows with what came,
+ * not with the total its first piece announced (a client that announced
+ * 1 GiB pieces and sent one held 1 GiB per connection for as long as it
+ * stayed; found by an attacker review). Returns 0 or -ENOMEM. */
+static int assembly_room(struct assembly *a, uint64_t need)
+{
+    if (need <= a->room && a->q)
+        return 0;
+    uint64_t room = a->room ? a->room : WIRE_FRAG_MAX;
+    while (room < need)
+        room *= 2;
+    if (room > a->total)
+        room = a->total;
+    struct qframe *q = realloc(a->q, sizeof(*q) + WIRE_SEND_LEN + room);
+    if (!q)
+        return -ENOMEM;
+    a->q = q;
+    a->room = room;
+    return 0;
+}
+
 /* Takes a piece. Returns 0, -EPROTO (out of order, another message's,
  * larger than the mailbox takes) or -ENOMEM. */
 static int piece_in(struct conn *c, struct assembly *a, const struct wire_hdr *h,
@@ -309,15 +365,20 @@ static int piece_in(struct conn *c, struct assembly *a, const struct wire_hdr *h
     if (f.offset == 0) {
         if (a->q)
             return -EPROTO; /* one message in pieces at a time */
-        a->q = malloc(sizeof(*a->q) + WIRE_SEND_LEN + f.total);
-        if (!a->q)
-            return -ENOMEM;
         a->total = f.total;
         a->have = 0;
+        a->room = 0;
     } else if (!a->q || f.total != a->total || f.offset != a->have) {
         return -EPROTO;
     }
     size_t n = h->len - WIRE_FRAG_LEN;
+    if (assembly_room(a, a->have + n)) {
+        if (f.offset == 0) {
+            free(a->q);
+            a->q = NULL;
+        }
+        return -ENOMEM;
+    }
     memcpy(a->q->body + WIRE_SEND_LEN + a->have, body + WIRE_FRAG_LEN, n);
     a->have += n;
     return 0;
@@ -330,6 +391,8 @@ static struct qframe *pieces_done(struct assembly *a, const struct wire_hdr *h, 
 {
     if (!a->q || h->len < WIRE_SEND_LEN || a->total - a->have != h->len - WIRE_SEND_LEN)
         return NULL;
+    if (assembly_room(a, a->total))
+        return NULL; /* out of memory: the link ends, the client sends it again */
     struct qframe *q = a->q;
     a->q = NULL;
     memcpy(q->body, body, WIRE_SEND_LEN);
@@ -763,8 +826,12 @@ static void do_call(struct conn *c, const struct qframe *q)
     s->last_call = q->h.id;
     s->call_error = 0;
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
+    cancel_set(client_gone, c);
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
                          cap, wc.timeout_ns);
+    cancel_set(NULL, NULL);
+    if (n == -ECANCELED)
+        n = -ENOTCONN; /* the request may have been taken: its outcome is unknown */
     if (n < 0) {
         s->call_error = (int32_t)n;
         result(c, q->h.id, n);
@@ -800,8 +867,12 @@ static void do_confirm(struct conn *c, const struct qframe *q)
         return;
     }
     mbx_receipt who;
+    cancel_set(client_gone, c);
     int r = mbx_send_confirmed(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio,
                                wc.timeout_ns, &who);
+    cancel_set(NULL, NULL);
+    if (r == -ECANCELED)
+        r = -ENOTCONN; /* as a call's */
     s->confirm_req = q->h.id;
     s->confirm_answer = r ? r : wire_receipt_pack(who.taker_pid, who.taker_uid);
     result(c, q->h.id, s->confirm_answer);
@@ -879,6 +950,19 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
     uint8_t id[WIRE_BOOT_ID];
     memcpy(id, boot, sizeof(id));
     io_frame_write(&c->io, W_HERE, 0, 0, buf, wire_here_put(buf, id, dir_id, dir), NULL, 0, dl);
+}
+
+/* The binding of a session opened by o on c (struct session): a hash of
+ * its flags, the certificate the client showed (or none) and the name. */
+static void open_binding(const struct conn *c, const struct wire_open *o, uint8_t out[32])
+{
+    uint8_t b[4 + 1 + 32 + WIRE_NAME_MAX] = {0};
+    uint32_t flags = o->flags & ~WIRE_OPEN_PROBE;
+    memcpy(b, &flags, 4);
+    b[4] = (uint8_t)tls_peer_id(&c->io, b + 5);
+    size_t n = strnlen(o->name, WIRE_NAME_MAX);
+    memcpy(b + 37, o->name, n);
+    auth_hash(b, 37 + n, out);
 }
 
 /* Opens the mailbox of a new session. Out of descriptors, it ends the
@@ -965,12 +1049,17 @@ static struct session *handshake(struct conn *c)
         probe_answer(c, &o, &hello, &w, dl);
         goto out;
     }
+    uint8_t binding[32];
+    open_binding(c, &o, binding);
     pthread_mutex_lock(&g->mu);
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
-    struct tomb tomb = {0, 0, 0, 0};
-    if (s && s->busy) {
+    struct tomb tomb = {0, 0, 0, 0, {0}};
+    if (s && memcmp(s->binding, binding, sizeof(binding)) != 0) {
+        s = NULL;
+        w.status = -EACCES; /* another client's session */
+    } else if (s && s->busy) {
         s = NULL;
         w.status = -EBUSY; /* its old link is still being let go: try again */
     } else if (s) {
@@ -979,6 +1068,10 @@ static struct session *handshake(struct conn *c)
     } else if (o.session) {
         for (unsigned i = 0; i < TOMBS && i < g->ntombs; i++)
             if (g->tombs[i].id == o.session) {
+                if (memcmp(g->tombs[i].binding, binding, sizeof(binding)) != 0) {
+                    w.status = -EACCES;
+                    break;
+                }
                 tomb = g->tombs[i];
                 g->tombs[i].id = 0;
             }
@@ -1012,6 +1105,7 @@ static struct session *handshake(struct conn *c)
         }
         r = auth_random((uint8_t *)&s->id, sizeof(s->id));
         s->id |= 1;
+        memcpy(s->binding, binding, sizeof(binding));
         if (tomb.id) { /* an ended session comes back: it goes on where it was */
             s->id = tomb.id;
             s->last_seq = tomb.last_seq;
@@ -1265,6 +1359,7 @@ static void *worker_main(void *arg)
     c->taken = NULL;
     free(c->asm_.q); /* a message in pieces dies with its connection */
     c->asm_.q = NULL;
+    c->asm_.room = 0;
     free(c->fr.p);
     c->fr.p = NULL;
     pthread_mutex_lock(&g->mu);
@@ -1527,7 +1622,7 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     if (!g)
         return -EINVAL;
     pthread_mutex_lock(&g->mu);
-    g->stopping = 1;
+    __atomic_store_n(&g->stopping, 1, __ATOMIC_RELAXED); /* also read by client_gone */
     for (struct conn *c = g->conns; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
         mark_dead(c);

@@ -129,6 +129,19 @@ void tls_ctx_free(void *ctx)
     SSL_CTX_free(ctx);
 }
 
+int tls_peer_id(const struct io *io, uint8_t out[32])
+{
+    if (!io->ssl)
+        return 0;
+    X509 *cert = SSL_get1_peer_certificate(io->ssl);
+    if (!cert)
+        return 0;
+    unsigned len = 0;
+    int ok = X509_digest(cert, EVP_sha256(), out, &len) == 1 && len == 32;
+    X509_free(cert);
+    return ok;
+}
+
 void tls_end(struct io *io)
 {
     if (io->ssl)

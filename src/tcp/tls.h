@@ -40,6 +40,11 @@ int tls_connect(struct io *io, void *ctx, const char *host, int64_t deadline);
  * end of stream), not TLS refusing anything. */
 int tls_cut(unsigned long err);
 
+/* The SHA-256 of the certificate the peer of io showed (a client, to a
+ * gateway that asked for one), in out. Returns 1, or 0 when there is none
+ * (plain TCP, no certificate shown). */
+int tls_peer_id(const struct io *io, uint8_t out[32]);
+
 /* Frees io's TLS state (not its socket). */
 void tls_end(struct io *io);
 
