@@ -6,7 +6,9 @@
 
 /* Prints, after a blank line and a heading, what the live bridges of
  * mailbox directory dir export and import (their .mbx-bridge.PID.list
- * files; a dead bridge's is left out); nothing when there is none. */
+ * files; a dead bridge's, and one that is not a regular file owned by
+ * the user its bridge runs as, is left out; names and subjects printed
+ * escaped); nothing when there is none. */
 void bridge_ls_print(FILE *f, const char *dir);
 
 #endif

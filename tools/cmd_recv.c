@@ -15,7 +15,8 @@ static const char usage[] =
     "usage: mbx recv NAME [OPTION...]\n"
     "Receive one message from mailbox NAME (or COUNT, or all until interrupted)\n"
     "and print each on its own line. On a stream mailbox, copy the bytes to\n"
-    "standard output until the stream ends.\n"
+    "standard output until the stream ends (escaped like messages when\n"
+    "--escape is in effect, newlines kept as they are).\n"
     "\n"
     "  -n, --count COUNT     receive COUNT messages\n"
     "  -f, --follow          keep receiving until interrupted (SIGINT, SIGTERM)\n"
@@ -64,6 +65,7 @@ struct receiver {
     int escape; /* -1: when standard output is a terminal */
     uint64_t count;
     struct recvbuf rb;
+    struct format_stream held; /* a stream's cut UTF-8 character (escape) */
 };
 
 static ssize_t recv_one(struct receiver *r, mbx_msginfo *info)
@@ -100,6 +102,8 @@ static int receive(struct receiver *r)
             return CLI_OK;
         if (r->json)
             format_msg_json(stdout, r->rb.data, (size_t)n, &info, r->filter.type_out);
+        else if (r->stream && r->escape)
+            format_stream_escaped(stdout, &r->held, r->rb.data, (size_t)n);
         else if (r->stream)
             fwrite(r->rb.data, 1, (size_t)n, stdout);
         else
@@ -183,6 +187,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         err = recvbuf_init(&r.rb, st.max_msg_size < 65536 && !r.stream ? st.max_msg_size : 65536);
     }
     status = err ? cli_error(cmd, r.name, err) : receive(&r);
+    /* A stream that ended (or was interrupted) inside a character. */
+    format_stream_end(stdout, &r.held);
     recvbuf_free(&r.rb);
     mbx_close(r.m);
     return status;

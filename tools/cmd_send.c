@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "format.h"
 #include "mbx.h"
 #include "parse.h"
 
@@ -71,8 +72,14 @@ static int send_confirmed(const struct sender *s, const void *buf, size_t len)
     int err = mbx_send_confirmed(s->m, buf, len, s->prio, s->timeout, &who);
     if (err)
         return err;
-    printf("taken by pid %d uid %u%s%s\n", (int)who.taker_pid, (unsigned)who.taker_uid,
-           who.taker_host[0] ? " on " : "", who.taker_host);
+    printf("taken by pid %d uid %u", (int)who.taker_pid, (unsigned)who.taker_uid);
+    /* Over nats:// the host comes from the taker's reply header: whoever
+     * answers may put escape sequences there. */
+    if (who.taker_host[0]) {
+        fputs(" on ", stdout);
+        format_escaped(stdout, who.taker_host, strnlen(who.taker_host, sizeof(who.taker_host)));
+    }
+    putchar('\n');
     fflush(stdout);
     return 0;
 }

@@ -13,6 +13,25 @@
 void format_msg_text(FILE *f, const void *buf, size_t len, int escape);
 void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *info, uint64_t type);
 
+/* Text that others control (a file in a shared directory, a header from
+ * the network), escaped as format_msg_text's escape does, so that it can
+ * only be read, never act on the terminal. Returns the number of bytes
+ * written (to pad a column with). */
+size_t format_escaped(FILE *f, const void *buf, size_t len);
+
+/* A stream mailbox's bytes, escaped piece by piece like format_escaped
+ * except that a newline stays one (a stream's lines are its text). A UTF-8
+ * character that the end of a piece cuts is held back until the next
+ * piece completes it, so that it is not shown as \xNN bytes; at the end of
+ * the stream, format_stream_end writes what is still held (escaped: it
+ * never got complete). Start with a zeroed struct. */
+struct format_stream {
+    unsigned char hold[4];
+    size_t held;
+};
+void format_stream_escaped(FILE *f, struct format_stream *s, const void *buf, size_t len);
+void format_stream_end(FILE *f, struct format_stream *s);
+
 /* `mbx stat`: one "key: value" line per field, or one JSON object. */
 void format_stat_text(FILE *f, const char *name, const mbx_stat *st);
 void format_stat_json(FILE *f, const char *name, const mbx_stat *st);

@@ -28,10 +28,17 @@ void json_put_string(FILE *f, const char *s, size_t len)
             fputs("\\f", f);
             break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (c < 0x20 || c == 0x7f) {
                 fprintf(f, "\\u%04x", c);
-            else
+            } else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                       (unsigned char)s[i + 1] < 0xa0) {
+                /* A C1 control (U+0080..U+009F, c2 80..c2 9f): some
+                 * terminals act on it (c2 9b is CSI, c2 9d OSC) when the
+                 * JSON is shown on one; escaped, it reads back the same. */
+                fprintf(f, "\\u%04x", (unsigned char)s[++i]);
+            } else {
                 putc(c, f);
+            }
         }
     }
     putc('"', f);

@@ -16,7 +16,8 @@ size_t utf8_seq(const void *at, const void *end);
 /* Writes len bytes of base64 (RFC 4648, padded, no line breaks). */
 void base64_put(FILE *f, const void *buf, size_t len);
 
-/* Writes s (valid UTF-8) as a quoted JSON string. */
+/* Writes s (valid UTF-8) as a quoted JSON string; C0 and C1 controls
+ * (U+0080..U+009F too, which some terminals act on) as \uXXXX. */
 void json_put_string(FILE *f, const char *s, size_t len);
 
 /* Writes "payload":"..." with the bytes as a string when they are UTF-8,

@@ -110,6 +110,42 @@ start_bridge() {
     [[ "$output" == *"svc"*"import"* ]]
 }
 
+# fake_taker HOST: a NATS client of the test's own that answers every
+# confirmed send to an mbx subject as a taker on HOST would (what a
+# hostile importer may put in the header), once it is subscribed.
+fake_taker() {
+    cat > "$BATS_TEST_TMPDIR/taker.py" <<'PY'
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+f.readline()  # INFO
+s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\nSUB mbx.> 1\r\nPING\r\n')
+host = os.fsencode(sys.argv[2])
+for line in f:
+    w = line.split()
+    if w[:1] == [b"PING"]:
+        s.sendall(b"PONG\r\n")
+    elif w[:1] == [b"PONG"]:
+        print("subscribed", flush=True)
+    elif w[:1] in ([b"MSG"], [b"HMSG"]):
+        body = f.read(int(w[-1]) + 2)
+        if w[0] == b"HMSG" and len(w) == 6 and b"Mbx-Confirm" in body:
+            hdr = (b"NATS/1.0\r\nMbx-Taker-Pid: 42\r\nMbx-Taker-Uid: 7\r\n"
+                   b"Mbx-Taker-Host: " + host + b"\r\n\r\n")
+            s.sendall(b"HPUB %s %d %d\r\n%s\r\n" % (w[3], len(hdr), len(hdr), hdr))
+PY
+    bg python3 "$BATS_TEST_TMPDIR/taker.py" "$NPORT" "$1" > "$BATS_TEST_TMPDIR/taker.out"
+    wait_until 20 grep -q subscribed "$BATS_TEST_TMPDIR/taker.out"
+}
+
+@test "send --confirm over nats:// shows the taker's host escaped" {
+    start_server
+    fake_taker $'evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b'
+    run --separate-stderr mbx send "nats://127.0.0.1:$NPORT/jobs" --confirm -t 10s hello
+    [ "$status" -eq 0 ]
+    [ "$output" = 'taken by pid 42 uid 7 on evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b' ]
+}
+
 @test "mbx ls leaves out what a stopped or killed bridge bridged" {
     start_server
     start_bridge "$MBX_DIR" --export jobs

@@ -22,6 +22,19 @@ load common
     [[ "${lines[2]}" == *'"payload":"YmluAP8B","encoding":"base64"}' ]]
 }
 
+@test "dump escapes C1 controls, and load reads them back byte for byte" {
+    mbx create from
+    mbx create to
+    printf 'a\xc2\x80b\xc2\x9bc\xc2\x9fd\xc2\xa0e\x1bf' > "$BATS_TEST_TMPDIR/in"
+    mbx send from --raw < "$BATS_TEST_TMPDIR/in"
+    mbx dump from > "$BATS_TEST_TMPDIR/dump"
+    [ "$(cat "$BATS_TEST_TMPDIR/dump")" = '{"priority":0,"type":0,"payload":"a\u0080b\u009bc\u009fd'$'\xc2\xa0''e\u001bf"}' ]
+    mbx load to < "$BATS_TEST_TMPDIR/dump"
+    mbx recv to --raw > "$BATS_TEST_TMPDIR/out"
+    printf '\n' >> "$BATS_TEST_TMPDIR/in"
+    cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+}
+
 @test "dump --keep leaves the messages in the mailbox, in order" {
     mbx create q
     mbx send q -p 1 a

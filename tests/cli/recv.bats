@@ -21,6 +21,14 @@ load common
     [[ "$output" != *encoding* ]]
 }
 
+@test "recv --json escapes C1 controls and keeps the characters past them" {
+    mbx create q
+    printf 'csi\xc2\x9b2J osc\xc2\x9d0;t\xc2\x9c \xc2\x80\xc2\x9f nbsp\xc2\xa0 \xc3\xa9' | mbx send q --raw
+    run mbx recv q --json
+    [[ "$output" == *',"payload":"csi\u009b2J osc\u009d0;t\u009c \u0080\u009f nbsp'$'\xc2\xa0'' '$'\xc3\xa9''"}' ]]
+    [[ "$output" != *encoding* ]]
+}
+
 @test "recv --json sends payloads that are not UTF-8 as base64" {
     mbx create q
     printf '\xff\x00\x01' | mbx send q --raw

@@ -35,6 +35,107 @@ load common
     [ "$output" = 'x\x1by' ]
 }
 
+@test "recv --escape escapes a stream's bytes and keeps its newlines" {
+    mbx create s --stream
+    printf 'a\x1b[2Jb\n\xc2\x9bc\tz \xff \xc3\xa9\n' | mbx send s
+    run mbx recv s --escape
+    [ "$status" -eq 0 ]
+    [ "$output" = 'a\x1b[2Jb'$'\n''\xc2\x9bc\tz \xff '$'\xc3\xa9' ]
+    printf 'c\x1bd' | mbx send s
+    mbx recv s --raw | od -An -c | tr -d ' \n' | grep -qx 'c033d'
+}
+
+@test "recv --escape keeps a character that two pieces of a stream cut" {
+    mbx create s --stream
+    mkfifo "$BATS_TEST_TMPDIR/in"
+    bg bash -c 'exec "$MBX" recv s --escape > "$1"' _ "$BATS_TEST_TMPDIR/out"
+    recv_pid=$BG_PID
+    bg bash -c 'exec "$MBX" send s < "$1"' _ "$BATS_TEST_TMPDIR/in"
+    send_pid=$BG_PID
+    exec 4> "$BATS_TEST_TMPDIR/in"
+    printf 'x\xc3' >&4
+    # The receiver got the first piece: it wrote what it could before
+    # waiting for more (the cut character stays held back).
+    wait_until 30 grep -q x "$BATS_TEST_TMPDIR/out"
+    printf '\xa9y\xe2' >&4
+    exec 4>&-
+    wait_exit "$send_pid"
+    [ "$EXIT" -eq 0 ]
+    wait_exit "$recv_pid"
+    [ "$EXIT" -eq 0 ]
+    # The cut é whole; an e2 the stream ended in escaped.
+    [ "$(cat "$BATS_TEST_TMPDIR/out")" = 'x'$'\xc3\xa9''y\xe2' ]
+}
+
+@test "recv escapes a stream by default on a terminal" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    mbx create s --stream
+    printf 'a\x1b[2Jb' | mbx send s
+    run script -qec "$MBX recv s" /dev/null
+    [[ "$output" == *'a\x1b[2Jb'* ]]
+}
+
+# plant_list PID BYTES...: a bridge's list file for PID in MBX_DIR.
+plant_list() {
+    local pid=$1
+    shift
+    printf "$@" > "$MBX_DIR/.mbx-bridge.$pid.list"
+}
+
+@test "ls shows what a bridge list names escaped" {
+    plant_list $$ 'export jo\x1b]0;pwned\x07bs mbx.*.j\x1b[2J\xc2\x9b core\n'
+    run --separate-stderr mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'jo\x1b]0;pwned\x07bs     export  core       '"$$"'    '*'mbx.*.j\x1b[2J\xc2\x9b'* ]]
+    [[ "$output" != *$'\x1b'* ]]
+    [[ "$output" != *$'\x9b'* ]]
+}
+
+@test "ls neither hangs nor spins on a bridge list that is a FIFO or a link to /dev/zero" {
+    mkfifo "$MBX_DIR/.mbx-bridge.$$.list"
+    bg sleep 600
+    ln -s /dev/zero "$MBX_DIR/.mbx-bridge.$BG_PID.list"
+    # A FIFO its planter holds open, with a line waiting in it.
+    bg bash -c 'f=$1/.mbx-bridge.$$.list; mkfifo "$f"; exec 5<>"$f"
+        printf "export fifo mbx.*.fifo core\n" >&5; touch "$2"; exec sleep 600' _ "$MBX_DIR" "$BATS_TEST_TMPDIR/held"
+    wait_until 30 test -e "$BATS_TEST_TMPDIR/held"
+    # Without the fix each of them waits forever; 30 s is plenty for one ls.
+    run --separate-stderr timeout 30 "$MBX" ls
+    [ "$status" -eq 0 ]
+    [[ "$output" != *bridged* ]]
+}
+
+@test "ls reads at most 64 KiB of a bridge list, NUL bytes included" {
+    {
+        printf 'export first mbx.*.first core\n'
+        head -c 70000 /dev/zero
+        printf '\nexport past mbx.*.past core\n'
+    } > "$MBX_DIR/.mbx-bridge.$$.list"
+    run --separate-stderr mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'mbx.*.first'* ]]
+    [[ "$output" != *past* ]]
+}
+
+@test "ls leaves out a bridge list whose owner does not run the pid it names" {
+    bg sleep 600
+    sleeper=$BG_PID
+    plant_list "$sleeper" 'export real mbx.*.real core\n'
+    if [ "$(id -u)" -eq 0 ]; then
+        # Planted by another user under a live pid of ours.
+        plant_list $$ 'export forged mbx.*.forged core\n'
+        chown 65534 "$MBX_DIR/.mbx-bridge.$$.list"
+    else
+        [ "$(stat -c %u /proc/1)" != "$(id -u)" ] || skip "pid 1 runs as this user"
+        # Ours, under pid 1, which always runs.
+        plant_list 1 'export forged mbx.*.forged core\n'
+    fi
+    run --separate-stderr mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'mbx.*.real'* ]]
+    [[ "$output" != *forged* ]]
+}
+
 # Runs the command as user $1 (made with useradd when missing).
 as_user() {
     local user=$1
