@@ -46,7 +46,7 @@
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
 #define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 3u
+#define MQ_SIDE_VERSION 4u          /* 4: the registrant's mailbox names its registration */
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 
@@ -74,8 +74,8 @@ struct mq_side {
     int32_t reg_pid;
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
-    int32_t reg_pad;
-    uint64_t reg_value;           /* sigev_value, as bits */
+    int32_t reg_fd;     /* where the registrant holds its mailbox open: a hint (notify.c) */
+    uint64_t reg_value; /* sigev_value, as bits */
     _Atomic uint64_t fired_token; /* the token of the last one fired */
     _Atomic uint32_t fire_seq;    /* futex word: bumped at each firing */
     char pad1[64];
@@ -115,11 +115,13 @@ struct mq_desc {
     int nums; /* descriptor numbers of this process naming it */
     struct mq_flagrec *fl;
     struct mq_side *side;
-    int side_fd; /* holds a shared flock while the queue is open */
+    int side_fd;            /* holds a shared flock while the queue is open */
+    _Atomic int fifo_stuck; /* 1: its last wait for fifo_lock timed out (ready.c) */
     char dir[PATH_MAX];
     /* notification registered through this description */
     uint64_t token;           /* nonzero while we may hold the registration */
     mbx *alive_box;           /* owned mailbox proving we live */
+    int alive_fd;             /* its file, held open as the proof (valid with alive_box) */
     struct mq_helper *helper; /* the SIGEV_THREAD helper (notify.c) */
     struct mq_desc *next;     /* all descriptions of the process */
 };

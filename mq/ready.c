@@ -89,13 +89,41 @@ int mq_fifo_open(struct mq_desc *d, const char *path)
     return 0;
 }
 
-/* Takes the side file's lock of the pipe. Returns 1 when its last holder
- * died holding it (the caller counts the packets again), 0, or -1. */
-static int lock(struct mq_side *s)
+/* How long a process waits for the pipe's lock before it leaves the pipe
+ * as it is. The lock is held for a few system calls; a holder that keeps
+ * it for seconds is stopped, or hostile: any user of the queue, one with
+ * read access only too, may write the side file and take the lock, and
+ * waiting on would let it hang every mq_open (and every send and receive
+ * of a polled queue) for ever. Giving up costs only readiness, which such
+ * a user can spoil anyway by writing into the pipe. */
+#define FIFO_LOCK_WAIT_S 2
+
+/* Takes the side file's lock of the pipe for d, waiting FIFO_LOCK_WAIT_S
+ * at most, or 10 ms while d's last wait timed out and no take succeeded
+ * since (a holder delays d once, not every call; a lawful holder keeps it
+ * for microseconds). Returns 1 when its last holder died holding it (the
+ * caller counts the packets again), 0, or -1 when it is not taken (the
+ * caller leaves the pipe as it is). */
+static int lock(struct mq_desc *d)
 {
-    int r = pthread_mutex_lock(&s->fifo_lock);
+    pthread_mutex_t *m = &d->side->fifo_lock;
+    /* CLOCK_REALTIME (what every sanitizer knows): a clock step only
+     * lengthens or shortens this one bound. */
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    if (atomic_load_explicit(&d->fifo_stuck, memory_order_relaxed)) {
+        t.tv_nsec += 10000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+    } else {
+        t.tv_sec += FIFO_LOCK_WAIT_S;
+    }
+    int r = pthread_mutex_timedlock(m, &t);
+    atomic_store_explicit(&d->fifo_stuck, r == ETIMEDOUT, memory_order_relaxed);
     if (r == EOWNERDEAD) {
-        pthread_mutex_consistent(&s->fifo_lock);
+        pthread_mutex_consistent(m);
         return 1;
     }
     return r == 0 ? 0 : -1;
@@ -140,7 +168,7 @@ static void fix(struct mq_desc *d)
  * pipe the kernel just made empty). */
 static void sync_now(struct mq_desc *d, int count_first)
 {
-    int r = lock(d->side);
+    int r = lock(d);
     if (r < 0)
         return;
     if (r == 1 || count_first)
@@ -151,7 +179,8 @@ static void sync_now(struct mq_desc *d, int count_first)
 
 /* Called by mq_open with d's pipe open: counts the pipe's packets (a pipe
  * nobody held was emptied by the kernel) and, when the queue is polled or
- * the process asks for it, brings it in step. */
+ * the process asks for it, brings it in step. Waits for the lock a bounded
+ * time only (see lock): the open goes on without it. */
 void mq_ready_opened(struct mq_desc *d)
 {
     const char *always = getenv("MBX_MQ_POLL");
@@ -159,7 +188,7 @@ void mq_ready_opened(struct mq_desc *d)
         atomic_store(&d->side->polled, 1);
     if (atomic_load(&d->side->polled)) {
         sync_now(d, 1);
-    } else if (lock(d->side) >= 0) {
+    } else if (lock(d) >= 0) {
         recount(d);
         pthread_mutex_unlock(&d->side->fifo_lock);
     }

@@ -1,0 +1,364 @@
+/* libmbx-mq against another user of a queue, who may write its side file
+ * (any access to a queue gives that): a registration forged there makes no
+ * sender signal a process that did not register (F1 of the review in
+ * NOTES), and a holder of the side file's pipe lock cannot hang mq_open
+ * (F3). Run as root with argument "root", the forger is another user
+ * (nobody) and the sender root, as in the review's proof of concept. */
+#include "mq_internal.h"
+#include "shm/segment.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <mqueue.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../../tests/test_util.h"
+
+static char names[4][64];
+static pid_t main_pid; /* the test program's: children name the same queues */
+
+/* Queue i's name, "/mbxsec.PID.i" (encoded as is: no bytes to escape). */
+static const char *qname(int i)
+{
+    snprintf(names[i], sizeof(names[i]), "/mbxsec.%d.%d", (int)main_pid, i);
+    return names[i];
+}
+
+static mqd_t make_queue(int i, mode_t mode)
+{
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    mqd_t q = mq_open(qname(i), O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, mode, &a);
+    assert_int_not_equal(q, (mqd_t)-1);
+    return q;
+}
+
+/* Maps queue /name's side file; *fd_out keeps it open. */
+static struct mq_side *side_of(const char *name, int *fd_out)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/.mq-side.mq.%s", test_dir, name + 1);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    void *p = mmap(NULL, MQ_SIDE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    return p;
+}
+
+/* Makes an owned mailbox of the caller's named `name` and writes `pid`
+ * into its header as its owner, as the review's attacker did (the header
+ * of one's own mailbox is one's own to write). Returns it, or NULL. */
+static mbx *forged_box(const char *name, int32_t pid)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 1;
+    a.max_msg_size = 1;
+    a.mode = 0644;
+    mbx *box = NULL;
+    if (mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &box) != 0)
+        return NULL;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mbx.%s", test_dir, name);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    char *h = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    if (h == MAP_FAILED) {
+        mbx_close(box);
+        return NULL;
+    }
+    memcpy(h + offsetof(struct seg_hdr, owner_pid), &pid, sizeof(pid));
+    munmap(h, 4096);
+    return box;
+}
+
+/* Forges on queue `name` a SIGEV_SIGNAL registration of `target` for
+ * signal signo, its liveness "proved" by mailboxes of the forger's under
+ * both the name libmbx-mq gave them before (mq-notify.<token>) and the
+ * one it gives now (the registration spelled out). Returns 0 or -1; the
+ * mailboxes stay open in box[0], box[1] (the forger's life proves them). */
+static int forge(const char *name, int32_t target, int signo, uint64_t token, mbx **box)
+{
+    int fd;
+    struct mq_side *s = side_of(name, &fd);
+    struct stat st;
+    if (!s || fstat(fd, &st) < 0)
+        return -1;
+    char old_name[64], new_name[MQ_MBX_NAME_MAX];
+    snprintf(old_name, sizeof(old_name), "%s%016llx", MQ_NOTIFY_PREFIX, (unsigned long long)token);
+    snprintf(new_name, sizeof(new_name), "%s%016llx.%x.%x.%x.%llx.%llx.%llx", MQ_NOTIFY_PREFIX,
+             (unsigned long long)token, (unsigned)target, (unsigned)SIGEV_SIGNAL, (unsigned)signo,
+             0ull, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    box[0] = forged_box(old_name, target);
+    box[1] = forged_box(new_name, target);
+    if (!box[0] || !box[1])
+        return -1;
+    s->reg_pid = target;
+    s->reg_notify = SIGEV_SIGNAL;
+    s->reg_signo = signo;
+    s->reg_value = 0;
+    s->reg_fd = 3;
+    atomic_store(&s->reg, token);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    return 0;
+}
+
+/* The byte a child writes, or -1 when none comes within 30 s. */
+static int read_byte(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    unsigned char c;
+    return poll(&p, 1, 30000) == 1 && read(fd, &c, 1) == 1 ? c : -1;
+}
+
+/* A process that blocks SIGUSR1 and SIGUSR2 (so one sent to it stays
+ * pending, to be seen, however late the test looks) and, asked, says
+ * which are pending. */
+struct target {
+    pid_t pid;
+    int cmd, rep;
+};
+
+/* Starts a target; with `reg` it registers on queue /reg for signal signo
+ * first. Returns 0 once it is ready, -1 if it failed. */
+static int target_start(struct target *t, const char *reg, int signo)
+{
+    int c[2], r[2];
+    if (pipe(c) || pipe(r))
+        return -1;
+    t->pid = fork();
+    if (t->pid == 0) {
+        test_child();
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        char ok = 'r';
+        if (reg) {
+            mqd_t q = mq_open(reg, O_RDONLY);
+            struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = signo};
+            if (q == (mqd_t)-1 || mq_notify(q, &ev) != 0)
+                ok = 'f';
+        }
+        (void)!write(r[1], &ok, 1);
+        char cmd;
+        while (read(c[0], &cmd, 1) == 1) {
+            sigset_t p;
+            sigpending(&p);
+            char bits = (char)(sigismember(&p, SIGUSR1) | sigismember(&p, SIGUSR2) << 1);
+            (void)!write(r[1], &bits, 1);
+        }
+        _exit(0);
+    }
+    close(c[0]);
+    close(r[1]);
+    t->cmd = c[1];
+    t->rep = r[0];
+    return t->pid > 0 && read_byte(t->rep) == 'r' ? 0 : -1;
+}
+
+/* Which of SIGUSR1 (1) and SIGUSR2 (2) the target has pending; -1. */
+static int target_pending(struct target *t)
+{
+    return write(t->cmd, "p", 1) == 1 ? read_byte(t->rep) : -1;
+}
+
+static void target_stop(struct target *t)
+{
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, NULL, 0);
+    close(t->cmd);
+    close(t->rep);
+}
+
+/* A registration forged for a process that never registered: the sender
+ * whose message lands in the empty queue signals nobody. */
+static void forged_registration_signals_nobody(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    struct target t;
+    assert_int_equal(target_start(&t, NULL, 0), 0);
+    mbx *box[2] = {NULL, NULL};
+    assert_int_equal(forge(qname(0), t.pid, SIGUSR1, 0x4141414141414141ull, box), 0);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    /* A signal is pending before the sender's system call returns. */
+    assert_int_equal(target_pending(&t), 0);
+    /* The forged registration was taken and is gone. */
+    struct sigevent none = {.sigev_notify = SIGEV_NONE};
+    assert_int_equal(mq_notify(q, &none), 0);
+    target_stop(&t);
+    mbx_close(box[0]);
+    mbx_close(box[1]);
+    mq_close(q);
+    mq_unlink(qname(0));
+}
+
+/* A real registration copied onto another queue with another signal: the
+ * copy signals nothing, the registration itself still notifies. */
+static void registration_cannot_be_moved(void **state)
+{
+    (void)state;
+    mqd_t a = make_queue(0, 0600), b = make_queue(1, 0600);
+    struct target t;
+    assert_int_equal(target_start(&t, qname(0), SIGUSR1), 0);
+    int fa, fb;
+    struct mq_side *sa = side_of(qname(0), &fa), *sb = side_of(qname(1), &fb);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    uint64_t token = atomic_load(&sa->reg);
+    assert_true(token > MQ_REG_WRITING);
+    sb->reg_pid = sa->reg_pid;
+    sb->reg_notify = SIGEV_SIGNAL;
+    sb->reg_signo = SIGUSR2;
+    sb->reg_value = sa->reg_value;
+    sb->reg_fd = sa->reg_fd;
+    atomic_store(&sb->reg, token);
+    assert_int_equal(mq_send(b, "m", 1, 0), 0);
+    assert_int_equal(target_pending(&t), 0);
+    /* Its own queue's message does notify it, with its signal. */
+    assert_int_equal(mq_send(a, "m", 1, 0), 0);
+    assert_int_equal(target_pending(&t), 1);
+    target_stop(&t);
+    munmap(sa, MQ_SIDE_SIZE);
+    munmap(sb, MQ_SIDE_SIZE);
+    close(fa);
+    close(fb);
+    mq_close(a);
+    mq_close(b);
+    mq_unlink(qname(0));
+    mq_unlink(qname(1));
+}
+
+/* Whether child c ends within 60 s (a far bound: the shim waits 2 s for
+ * the lock), with exit status 0. A child still running is killed. */
+static int ends_ok_within_60s(pid_t c)
+{
+    int st = 0;
+    for (int i = 0; i < 6000; i++) {
+        pid_t w = waitpid(c, &st, WNOHANG);
+        if (w == c)
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        usleep(10000);
+    }
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+    return 0;
+}
+
+/* Another process holds the side file's pipe lock and keeps it: mq_open,
+ * and sends and receives of the polled queue, still end. */
+static void lock_holder_cannot_hang_open(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t holder = fork();
+    if (holder == 0) {
+        int fd;
+        struct mq_side *s = side_of(qname(0), &fd);
+        if (s && pthread_mutex_lock(&s->fifo_lock) == 0)
+            (void)!write(ready[1], "r", 1);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    atomic_store(&s->polled, 1); /* every send and receive takes the lock too */
+    pid_t opener = fork();
+    if (opener == 0) {
+        test_child();
+        char b[8];
+        mqd_t r = mq_open(qname(0), O_RDWR | O_NONBLOCK);
+        _exit(r != (mqd_t)-1 && mq_send(r, "m", 1, 0) == 0 && mq_receive(r, b, 8, NULL) == 1 &&
+                      mq_close(r) == 0
+                  ? 0
+                  : 1);
+    }
+    assert_true(ends_ok_within_60s(opener));
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    /* Its holder gone, the lock is taken again: the queue polls right. */
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    struct pollfd p = {q, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+    mq_unlink(qname(0));
+}
+
+/* Root only, the review's setting: the queue is root's (mode 0644: others
+ * read only), the forger user nobody, the sender root, the target a
+ * process of root's that never registered. */
+static void other_user_forges_for_root(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to run the forger as another user (nobody)");
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    mode_t old = umask(022);
+    mqd_t q = make_queue(0, 0644);
+    umask(old);
+    struct target t;
+    assert_int_equal(target_start(&t, NULL, 0), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t forger = fork();
+    if (forger == 0) {
+        test_child();
+        mbx *box[2];
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+            setresuid(65534, 65534, 65534) || forge(qname(0), t.pid, SIGUSR1, 0x4242, box) != 0)
+            _exit(1);
+        (void)!write(ready[1], "r", 1);
+        test_await_kill(); /* its life keeps its mailboxes */
+    }
+    assert_true(test_read_ready(ready[0]));
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(target_pending(&t), 0);
+    kill(forger, SIGKILL);
+    waitpid(forger, NULL, 0);
+    target_stop(&t);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+    mq_unlink(qname(0));
+    assert_int_equal(chmod(test_dir, 0700), 0);
+}
+
+int main(int argc, char **argv)
+{
+    main_pid = getpid();
+    if (test_root_only(argc, argv)) {
+        const struct CMUnitTest root[] = {
+            cmocka_unit_test_setup_teardown(other_user_forges_for_root, test_dir_setup,
+                                            test_dir_teardown),
+        };
+        return test_result(cmocka_run_group_tests(root, NULL, NULL));
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(forged_registration_signals_nobody, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(registration_cannot_be_moved, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
+                                        test_dir_teardown),
+    };
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
