@@ -10,6 +10,8 @@
 #include "platform/platform.h"
 #include "tcp/auth.h"
 #include "tcp/sock.h"
+#include "tcp/tls.h"
+#include "tls_certs.h"
 #include "tcp/wire.h"
 
 #include <errno.h>
@@ -1353,6 +1355,102 @@ static void session_resumed_only_by_its_own_client(void **state)
     mbx_unlink("wire-other");
 }
 
+/* Over TLS, showing client certificate cert (NAME.pem and NAME.key in the
+ * test's folder, from its CA) to a gateway at port that waives the secret:
+ * opens box, resuming session (0: a new one). Returns WELCOME's status,
+ * and its session in *got. */
+static int tls_raw_open(const char *port, const char *cert, const char *box, uint64_t session,
+                        uint64_t *got)
+{
+    char ca[320], crt[320], key[320];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
+    snprintf(crt, sizeof(crt), "%s/%s.pem", test_dir, cert);
+    snprintf(key, sizeof(key), "%s/%s.key", test_dir, cert);
+    setenv("MBX_TLS_CA", ca, 1);
+    setenv("MBX_TLS_CERT", crt, 1);
+    setenv("MBX_TLS_KEY", key, 1);
+    int err = 0;
+    void *ctx = tls_client_ctx(&err);
+    assert_non_null(ctx);
+    int fd = sock_connect("127.0.0.1", port, DL());
+    assert_true(fd >= 0);
+    struct frame_buf fb = {0};
+    struct wire_hdr h;
+    assert_int_equal(frame_read(fd, &h, &fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_true(h.type == W_HELLO && (h.flags & WF_TLS));
+    struct io io = {fd, NULL, NULL};
+    assert_int_equal(tls_connect(&io, ctx, "127.0.0.1", DL()), 0);
+    struct wire_hello hello;
+    assert_int_equal(io_frame_read(&io, &h, &fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_true(h.type == W_HELLO && (h.flags & WF_CERT_AUTH));
+    assert_int_equal(wire_hello_get(fb.p, h.len, &hello), 0);
+    struct wire_open o = {.version = WIRE_VERSION, .session = session, .flags = MBX_SEND};
+    mbx_options_init(&o.opts);
+    snprintf(o.name, sizeof(o.name), "%s", box);
+    assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
+    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    assert_int_equal(
+        io_frame_write(&io, W_OPEN, 0, 0, body, wire_open_put(body, &o), NULL, 0, DL()), 0);
+    struct wire_welcome w;
+    assert_int_equal(io_frame_read(&io, &h, &fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_int_equal(h.type, W_WELCOME);
+    assert_int_equal(wire_welcome_get(fb.p, h.len, &w), 0);
+    *got = w.session;
+    tls_end(&io);
+    close(fd);
+    tls_ctx_free(ctx);
+    free(fb.p);
+    unsetenv("MBX_TLS_CA");
+    unsetenv("MBX_TLS_CERT");
+    unsetenv("MBX_TLS_KEY");
+    return w.status;
+}
+
+/* With client certificates alone (no secret), a session is taken up again
+ * only by a client showing the certificate that began it: another
+ * client's certificate of the same CA, with the same name, flags and
+ * session id, is refused (-EACCES). Needs the openssl command. */
+static void tls_session_bound_to_its_certificate(void **state)
+{
+    (void)state;
+    if (tls_make_certs(test_dir) != 0) {
+        print_message("no openssl command: not tested\n");
+        skip();
+    }
+    static const char *const allow[] = {"wire-*", NULL};
+    char crt[320], key[320], ca[320];
+    snprintf(crt, sizeof(crt), "%s/srv.pem", test_dir);
+    snprintf(key, sizeof(key), "%s/srv.key", test_dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.tls_cert = crt;
+    o.tls_key = key;
+    o.tls_client_ca = ca;
+    o.flags = MBX_GATEWAY_NO_SECRET;
+    mbx_gateway *g = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", mbx_gateway_port(g));
+    mbx *local = test_box("wire-tls", 8, 64, 0);
+    uint64_t session, again;
+    assert_int_equal(tls_raw_open(port, "cli", "wire-tls", 0, &session), 0);
+    int st;
+    do { /* -EBUSY until the gateway has seen the first link go */
+        st = tls_raw_open(port, "cli3", "wire-tls", session, &again);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    assert_int_equal(st, -EACCES);
+    do {
+        st = tls_raw_open(port, "cli", "wire-tls", session, &again);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    assert_int_equal(st, 0);
+    assert_true(again == session);
+    assert_int_equal(mbx_gateway_stop(g), 0);
+    mbx_close(local);
+    mbx_unlink("wire-tls");
+}
+
 /* With no descriptor left, a connection waiting in the backlog keeps the
  * listening socket readable and accept failing (EMFILE): the acceptor
  * waits between tries, and takes the connection once descriptors are
@@ -1520,6 +1618,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(untimed_calls_end_with_their_client),
         cmocka_unit_test(a_message_in_pieces_holds_what_came),
         cmocka_unit_test(session_resumed_only_by_its_own_client),
+        cmocka_unit_test(tls_session_bound_to_its_certificate),
         cmocka_unit_test(accept_waits_without_descriptors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

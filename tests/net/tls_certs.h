@@ -3,6 +3,7 @@
  *   ca.pem, ca.key          a CA
  *   srv.pem, srv.key        the gateway's, from ca: 127.0.0.1, ::1, localhost
  *   cli.pem, cli.key        a client's, from ca
+ *   cli3.pem, cli3.key      another client's, from ca
  *   ca2.pem                 another CA
  *   cli2.pem, cli2.key      a client's, from ca2 (the wrong CA)
  *   far.pem, far.key        a gateway's from ca, for far.example only
@@ -35,6 +36,7 @@ static inline int tls_make_certs(const char *dir)
              "ca ca; ca ca2\n"
              "leaf srv ca 10 'IP:127.0.0.1,IP:::1,DNS:localhost' serverAuth\n"
              "leaf cli ca 11 'DNS:client' clientAuth\n"
+             "leaf cli3 ca 14 'DNS:client3' clientAuth\n"
              "leaf cli2 ca2 12 'DNS:client' clientAuth\n"
              "leaf far ca 13 'DNS:far.example' serverAuth\n",
              dir);
