@@ -370,6 +370,11 @@ int mbx_release(mbx *m, const void *buf);
 #define MBX_SEL_EQ  1 /* the first message of exactly type `type` */
 #define MBX_SEL_LE  2 /* the first message of the lowest type <= `type` */
 #define MBX_SEL_NE  3 /* the first message not of type `type` */
+/* OR-ed into any of the above: take only messages whose type is
+ * 1..INT64_MAX, the types System V can hold (libmbx-sysv's msgrcv uses
+ * it); those of type 0 or above INT64_MAX are never taken and stay queued
+ * in their places. With MBX_SEL_LE: the lowest such type <= `type`. */
+#define MBX_SEL_SYSV 0x100
 
 /* Like mbx_send, and the message carries the 64-bit type tag `type`
  * (mbx_send and the other calls send type 0). On a stream, type must be
@@ -386,8 +391,11 @@ int mbx_send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t 
  * the capacity (a ring: its slots; a heap: its whole queue, under its
  * lock), so its cost grows with what is queued; receives that do not
  * select pay nothing for types. Round-robin mailboxes: a selecting receive
- * takes no turn. -EINVAL for how out of range, or a selection on a stream;
- * otherwise what mbx_recv returns (-EAGAIN: nothing selected). */
+ * takes no turn. -EINVAL for a how that is not an MBX_SEL_* value, alone
+ * or with MBX_SEL_SYSV, or a selection on a stream (MBX_SEL_ANY |
+ * MBX_SEL_SYSV too); -ENOTSUP for MBX_SEL_SYSV over tcp:// and tls://
+ * (gateways do not know it); otherwise what mbx_recv returns (-EAGAIN:
+ * nothing selected). */
 ssize_t mbx_recv_select(mbx *m, int how, uint64_t type, void *buf, size_t cap, mbx_msginfo *info,
                         uint64_t *type_out, int64_t timeout_ns);
 

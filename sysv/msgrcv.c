@@ -1,5 +1,14 @@
 /* msgrcv: System V's msgtyp as an mbx selection; the type and the text go
- * straight into the caller's struct (long mtype, then mtext). */
+ * straight into the caller's struct (long mtype, then mtext).
+ *
+ * A System V type is 1..LONG_MAX (INT64_MAX with 64-bit longs); mbx's
+ * are 64 bits, and a message put into the mailbox with mbx itself may
+ * carry 0 or one above INT64_MAX, which no System V program can be given
+ * (it would read mtype 0 or a negative one, which the kernel never
+ * returns). Every selection that could take such a message carries
+ * MBX_SEL_SYSV: the mailbox passes over it, leaving it queued in its
+ * place for mbx's own receivers, and a blocking msgrcv waits as if it
+ * were not there. */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,20 +19,21 @@
 #include "internal.h"
 #include "mbx-sysv.h"
 
-/* msgtyp and MSG_EXCEPT as MBX_SEL_* and a type. */
+/* msgtyp and MSG_EXCEPT as MBX_SEL_* and a type. MBX_SEL_EQ needs no
+ * MBX_SEL_SYSV: msgtyp > 0 is a type System V can hold. */
 static int selection(long msgtyp, int msgflg, uint64_t *type)
 {
     if (msgtyp == 0) {
         *type = 0;
-        return MBX_SEL_ANY;
+        return MBX_SEL_ANY | MBX_SEL_SYSV;
     }
     if (msgtyp < 0) {
         /* -LONG_MIN does not exist; every type is <= LONG_MAX. */
         *type = msgtyp == LONG_MIN ? (uint64_t)LONG_MAX : (uint64_t)-msgtyp;
-        return MBX_SEL_LE;
+        return MBX_SEL_LE | MBX_SEL_SYSV;
     }
     *type = (uint64_t)msgtyp;
-    return (msgflg & MSG_EXCEPT) ? MBX_SEL_NE : MBX_SEL_EQ;
+    return (msgflg & MSG_EXCEPT) ? MBX_SEL_NE | MBX_SEL_SYSV : MBX_SEL_EQ;
 }
 
 static void note_recv(struct sysv_meta *m)

@@ -324,6 +324,151 @@ static void streams_and_bad_selections_are_refused(void **state)
     mbx_unlink("bad");
 }
 
+#define SYSV_TOP ((uint64_t)INT64_MAX) /* the highest type MBX_SEL_SYSV takes */
+
+/* MBX_SEL_SYSV never takes type 0 nor a type above INT64_MAX, with any
+ * MBX_SEL_*: they stay queued, in order, with their types. MBX_SEL_LE
+ * takes the lowest type it may take, not type 0. */
+static void sysv_flag_skips_types_sysv_has_not(void **state)
+{
+    (void)state;
+    mbx *m = test_box("sysv", 16, 64, 0);
+    send_t(m, "zero", 0, 0); /* at the head, and the lowest type */
+    send_t(m, "five", 0, 5);
+    send_t(m, "high", 0, SYSV_TOP + 1);
+    send_t(m, "three", 0, 3);
+    send_t(m, "max", 0, UINT64_MAX);
+    send_t(m, "top", 0, SYSV_TOP);
+    send_t(m, "one", 0, 1);
+    expect(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, "five", 5);
+    expect(m, MBX_SEL_LE | MBX_SEL_SYSV, UINT64_MAX, "one", 1);
+    expect(m, MBX_SEL_LE | MBX_SEL_SYSV, 4, "three", 3);
+    expect_none(m, MBX_SEL_LE | MBX_SEL_SYSV, 4);
+    expect(m, MBX_SEL_NE | MBX_SEL_SYSV, 7, "top", SYSV_TOP);
+    expect_none(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0);
+    expect_none(m, MBX_SEL_LE | MBX_SEL_SYSV, UINT64_MAX);
+    expect_none(m, MBX_SEL_NE | MBX_SEL_SYSV, 0);
+    expect_none(m, MBX_SEL_EQ | MBX_SEL_SYSV, 0);
+    expect_none(m, MBX_SEL_EQ | MBX_SEL_SYSV, UINT64_MAX);
+    /* One sent after them is taken. */
+    send_t(m, "two", 0, 2);
+    expect(m, MBX_SEL_LE | MBX_SEL_SYSV, SYSV_TOP, "two", 2);
+    expect(m, MBX_SEL_ANY, 0, "zero", 0);
+    expect(m, MBX_SEL_ANY, 0, "high", SYSV_TOP + 1);
+    expect(m, MBX_SEL_ANY, 0, "max", UINT64_MAX);
+    expect_none(m, MBX_SEL_ANY, 0);
+    mbx_close(m);
+    mbx_unlink("sysv");
+}
+
+/* With priorities: the mailbox's order among the types it may take, and
+ * MBX_SEL_LE's lowest type first, past a more urgent type 0. */
+static void sysv_flag_keeps_the_order(void **state)
+{
+    (void)state;
+    mbx *m = test_box("sysvp", 16, 64, 0);
+    /* Around the ring's end several times, past a type 0 each round. */
+    for (int round = 0; round < 20; round++) {
+        send_t(m, "y", 0, 0);
+        send_t(m, "x", (unsigned)round % 3, 1);
+        send_t(m, "w", 0, 7);
+        expect(m, MBX_SEL_LE | MBX_SEL_SYSV, 9, "x", 1);
+        expect(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, "w", 7);
+        expect(m, MBX_SEL_EQ, 0, "y", 0);
+    }
+    send_t(m, "z9", 9, 0);
+    send_t(m, "t2p1", 1, 2);
+    send_t(m, "h8", 8, UINT64_MAX);
+    send_t(m, "t3p5", 5, 3);
+    send_t(m, "t2p4", 4, 2);
+    expect(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, "t3p5", 3);
+    expect(m, MBX_SEL_LE | MBX_SEL_SYSV, UINT64_MAX, "t2p4", 2);
+    expect(m, MBX_SEL_NE | MBX_SEL_SYSV, 9, "t2p1", 2);
+    expect_none(m, MBX_SEL_NE | MBX_SEL_SYSV, 9);
+    const char *rest[] = {"z9", "h8"};
+    drain_expect(m, rest, 2);
+    mbx_close(m);
+    mbx_unlink("sysvp");
+}
+
+/* Loans, waits and refusals with MBX_SEL_SYSV. */
+static void sysv_flag_loans_waits_and_refusals(void **state)
+{
+    (void)state;
+    mbx *m = test_box("sysvl", 8, 4096, 0);
+    send_t(m, "zero", 0, 0);
+    const void *in;
+    uint64_t t = 0;
+    assert_int_equal(mbx_recv_loan_select(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, &in, NULL, &t, 0),
+                     -EAGAIN);
+    char buf[16];
+    assert_int_equal(mbx_recv_select(m, MBX_SEL_LE | MBX_SEL_SYSV, UINT64_MAX, buf, sizeof(buf),
+                                     NULL, NULL, 30000000),
+                     -ETIMEDOUT);
+    send_t(m, "six", 0, 6);
+    assert_int_equal(mbx_recv_loan_select(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, &in, NULL, &t, 0), 3);
+    assert_memory_equal(in, "six", 3);
+    assert_int_equal(t, 6);
+    assert_int_equal(mbx_release(m, in), 0);
+    /* Bits besides MBX_SEL_SYSV and an MBX_SEL_* value are refused. */
+    assert_int_equal(mbx_recv_select(m, MBX_SEL_SYSV | 4, 0, buf, sizeof(buf), NULL, NULL, 0),
+                     -EINVAL);
+    assert_int_equal(mbx_recv_select(m, MBX_SEL_SYSV << 1, 0, buf, sizeof(buf), NULL, NULL, 0),
+                     -EINVAL);
+    assert_int_equal(mbx_recv_loan_select(m, MBX_SEL_SYSV | 0x200, 0, &in, NULL, NULL, 0), -EINVAL);
+    const char *rest[] = {"zero"};
+    drain_expect(m, rest, 1);
+    mbx_close(m);
+    mbx_unlink("sysvl");
+
+    mbx *s; /* on a stream, a selection like any other */
+    mbx_unlink("sbytes");
+    assert_int_equal(mbx_open("sbytes", MBX_SEND | MBX_RECV | MBX_CREATE | MBX_STREAM, NULL, &s),
+                     0);
+    assert_int_equal(mbx_send(s, "ab", 2, 0, 0), 0);
+    assert_int_equal(
+        mbx_recv_select(s, MBX_SEL_ANY | MBX_SEL_SYSV, 0, buf, sizeof(buf), NULL, NULL, 0),
+        -EINVAL);
+    assert_int_equal(mbx_recv(s, buf, sizeof(buf), NULL, 0), 2);
+    mbx_close(s);
+    mbx_unlink("sbytes");
+}
+
+/* A blocked receive with MBX_SEL_SYSV sleeps past type 0 and wakes for a
+ * type it may take. */
+static void sysv_flag_blocking_receive_waits(void **state)
+{
+    (void)state;
+    mbx *m = test_box("sysvb", 16, 64, 0);
+    send_t(m, "zero", 0, 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        assert_int_equal(write(ready[1], "r", 1), 1);
+        char buf[16];
+        uint64_t t = 0;
+        ssize_t n = mbx_recv_select(m, MBX_SEL_ANY | MBX_SEL_SYSV, 0, buf, sizeof(buf), NULL, &t,
+                                    10000000000);
+        _exit(n == 5 && memcmp(buf, "seven", 5) == 0 && t == 7 ? 0 : 1);
+    }
+    assert_true(test_read_ready(ready[0]));
+    send_t(m, "max", 0, UINT64_MAX);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    send_t(m, "seven", 0, 7);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *rest[] = {"zero", "max"};
+    drain_expect(m, rest, 2);
+    close(ready[0]);
+    close(ready[1]);
+    mbx_close(m);
+    mbx_unlink("sysvb");
+}
+
 /* Two receivers, each selecting its own type, and senders of both: each
  * gets exactly its messages, each sender's in order. */
 #define PER_TYPE 2000
@@ -386,6 +531,10 @@ int main(void)
         cmocka_unit_test(descriptor_follows_selections),
         cmocka_unit_test(streams_and_bad_selections_are_refused),
         cmocka_unit_test(receivers_split_by_type),
+        cmocka_unit_test(sysv_flag_skips_types_sysv_has_not),
+        cmocka_unit_test(sysv_flag_keeps_the_order),
+        cmocka_unit_test(sysv_flag_loans_waits_and_refusals),
+        cmocka_unit_test(sysv_flag_blocking_receive_waits),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -253,6 +253,13 @@ static int timeout_ok(int64_t t)
 
 static const struct mbx_sel sel_any = {MBX_SEL_ANY, 0, NULL};
 
+/* Whether a selection's how is an MBX_SEL_* value, with MBX_SEL_SYSV or
+ * not: any other bit is refused, so that it can mean something later. */
+static int sel_ok(uint32_t how)
+{
+    return (how & ~(uint32_t)MBX_SEL_SYSV) <= MBX_SEL_NE;
+}
+
 static int send_typed(mbx *m, const void *buf, size_t len, unsigned prio, uint64_t type,
                       int64_t timeout_ns)
 {
@@ -292,7 +299,7 @@ static ssize_t receive(mbx *m, pid_t from, const struct mbx_sel *sel, void *buf,
 {
     if (!(m->flags & MBX_RECV))
         return -EBADF;
-    if ((!buf && cap) || !timeout_ok(timeout_ns) || sel->how > MBX_SEL_NE)
+    if ((!buf && cap) || !timeout_ok(timeout_ns) || !sel_ok(sel->how))
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
     ssize_t n = m->tp->recv(m, from, sel, buf, cap, info, timeout_ns);
@@ -440,7 +447,7 @@ static ssize_t recv_loan_sel(mbx *m, const struct mbx_sel *sel, const void **buf
         return -EINVAL;
     if (!(m->flags & MBX_RECV))
         return -EBADF;
-    if (!timeout_ok(timeout_ns) || sel->how > MBX_SEL_NE)
+    if (!timeout_ok(timeout_ns) || !sel_ok(sel->how))
         return -EINVAL;
     struct mbx *prev = guard_enter(m);
     ssize_t n = m->tp->recv_loan(m, sel, buf, info, timeout_ns);

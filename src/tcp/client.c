@@ -1415,6 +1415,11 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
 static ssize_t do_recv(struct tcp_box *b, pid_t from, const struct mbx_sel *sel, void *buf,
                        size_t cap, mbx_msginfo *info, int64_t timeout_ns, struct loan **loan)
 {
+    /* The wire has no MBX_SEL_SYSV: a gateway refuses an unknown how by
+     * dropping the link, and one that ignored it could hand out a type
+     * the caller cannot take. */
+    if (sel->how & MBX_SEL_SYSV)
+        return -ENOTSUP;
     struct wire_recv wr = {from, sel->how, sel->type, loan ? b->max_msg : cap, timeout_ns};
     uint8_t fixed[WIRE_RECV_LEN];
     size_t fl = wire_recv_put(fixed, &wr);

@@ -255,6 +255,14 @@ static void send_and_receive_across(void **state)
     n = mbx_recv_select(remote, MBX_SEL_EQ, 5, buf, sizeof(buf), &info, &type, 1000000000ll);
     assert_int_equal(n, 1);
     assert_int_equal(type, 5);
+    /* MBX_SEL_SYSV is not on the wire: refused here, the link kept. */
+    assert_int_equal(
+        mbx_recv_select(remote, MBX_SEL_ANY | MBX_SEL_SYSV, 0, buf, sizeof(buf), &info, &type, 0),
+        -ENOTSUP);
+    const void *lent;
+    assert_int_equal(
+        mbx_recv_loan_select(remote, MBX_SEL_LE | MBX_SEL_SYSV, 9, &lent, &info, &type, 0),
+        -ENOTSUP);
     n = mbx_recv(remote, buf, sizeof(buf), &info, 1000000000ll);
     assert_int_equal(n, 2);
     assert_int_equal(info.priority, 3);

@@ -178,10 +178,13 @@ static int selected(const struct seg_blk *b, const void *arg)
 }
 
 /* MBX_SEL_LE looks at the whole queue: it notes the first message of the
- * lowest type <= type and never stops the walk. */
+ * lowest type <= type and never stops the walk. A type MBX_SEL_SYSV rules
+ * out is passed over, so that type 0 cannot stand for the lowest. */
 static int lowest_so_far(const struct seg_blk *b, const void *arg)
 {
     struct select_args *a = (struct select_args *)arg;
+    if (sel_excludes(a->how, b->type))
+        return 0;
     if (b->type <= a->type && (!a->lowest || b->type < a->lowest->type))
         a->lowest = (struct seg_blk *)b;
     return 0;
@@ -190,7 +193,7 @@ static int lowest_so_far(const struct seg_blk *b, const void *arg)
 int prioq_find_select(struct seg *s, uint32_t how, uint64_t type, struct seg_blk **out)
 {
     struct select_args a = {how, type, NULL};
-    if (how != MBX_SEL_LE)
+    if (sel_mode(how) != MBX_SEL_LE)
         return prioq_find(s, selected, &a, out);
     int r = prioq_find(s, lowest_so_far, &a, out);
     if (r == 0)

@@ -551,7 +551,7 @@ static int goes_before(const struct mb_ctx *c, const struct pick *p, uint32_t pr
 {
     if (!p->sl)
         return 1;
-    if (c->sel_how == MBX_SEL_LE && type != p->type)
+    if (sel_mode(c->sel_how) == MBX_SEL_LE && type != p->type)
         return type < p->type;
     return prio > p->prio;
 }
