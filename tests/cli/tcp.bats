@@ -70,18 +70,23 @@ start_gateway() {
     [[ "$output" == *"chmod 600"* ]]
 }
 
-@test "serve --listen --max-sessions: one more session than that is refused while all have a client" {
+# The cap itself (-EUSERS while every session has a client, a lingering
+# one making way) is tested in tcp_wire_test, where the order of sessions
+# is in the test's hands: here, that the option is read and checked.
+@test "serve --listen --max-sessions: checked, and a capped gateway serves" {
     export MBX_SECRET_FILE=$BATS_TEST_TMPDIR/secret
     run mbx serve --listen 127.0.0.1:0 --allow x --max-sessions 0
     [ "$status" -eq 2 ]
     [[ "$output" == *"--max-sessions"* ]]
+    run mbx serve --listen 127.0.0.1:0 --allow x --max-sessions many
+    [ "$status" -eq 2 ]
     mbx create jobs
     start_gateway 127.0.0.1:0 --max-sessions 1
-    # A receiver keeps the one session busy.
-    bg "$MBX" recv "tcp://127.0.0.1:$PORT/jobs" -t 30s > "$BATS_TEST_TMPDIR/recv.out"
-    wait_until 10 sh -c "\"$MBX\" send tcp://127.0.0.1:$PORT/jobs x 2>&1 | grep -q 'too many users'"
-    mbx send jobs for-the-receiver
-    wait_until 10 grep -q for-the-receiver "$BATS_TEST_TMPDIR/recv.out"
+    run mbx send "tcp://127.0.0.1:$PORT/jobs" one -t 20s
+    [ "$status" -eq 0 ]
+    run mbx recv "tcp://127.0.0.1:$PORT/jobs" -t 20s
+    [ "$status" -eq 0 ]
+    [ "$output" = one ]
 }
 
 # Throwaway certificates in the test's directory: a CA and the gateway's
