@@ -29,10 +29,12 @@ int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg);
 /* Takes a message as msgtyp selects (0 the first; > 0 the first of that
  * type, or with MSG_EXCEPT the first of another; < 0 the first of the
  * lowest type <= -msgtyp; a message of a type System V has not, 0 or
- * above INT64_MAX, put into the mailbox with mbx, is never taken), stores its type and up to msgsz
- * bytes of text at msgp, and returns the bytes stored. Fails with E2BIG (longer than msgsz without
- * MSG_NOERROR: it stays queued), ENOMSG (none, IPC_NOWAIT), EINVAL (bad id, msgsz < 0, MSG_COPY),
- * EFAULT (NULL msgp), EACCES (no read permission), EIDRM, EINTR, ENOMEM. */
+ * above INT64_MAX, put into the mailbox with mbx, is never taken), stores
+ * its type and up to msgsz bytes of text at msgp, and returns the bytes
+ * stored. Fails with E2BIG (longer than msgsz without MSG_NOERROR: it
+ * stays queued), ENOMSG (none, IPC_NOWAIT), EINVAL (bad id, msgsz < 0,
+ * MSG_COPY), EFAULT (NULL msgp), EACCES (no read permission), EIDRM,
+ * EINTR, ENOMEM. */
 ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
 
 /* IPC_STAT fills *buf (needs read permission), IPC_SET takes its uid, gid,
