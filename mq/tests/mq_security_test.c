@@ -39,7 +39,7 @@ static mqd_t make_queue(int i, mode_t mode)
 /* Maps queue /name's side file; *fd_out keeps it open. */
 static struct mq_side *side_of(const char *name, int *fd_out)
 {
-    char path[512];
+    char path[sizeof(test_dir) + 512]; /* the folder, and a name of up to 255 */
     snprintf(path, sizeof(path), "%s/.mq-side.mq.%s", test_dir, name + 1);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -66,7 +66,7 @@ static mbx *forged_box(const char *name, int32_t pid)
     mbx *box = NULL;
     if (mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &box) != 0)
         return NULL;
-    char path[512];
+    char path[sizeof(test_dir) + 512]; /* the folder, and a name of up to 255 */
     snprintf(path, sizeof(path), "%s/mbx.%s", test_dir, name);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     char *h = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
