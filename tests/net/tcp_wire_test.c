@@ -45,6 +45,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 static char secret_path[300];
 static mbx_gateway *gw;
 static char gw_port[16];
+static char suite_port[16]; /* the port of the suite's gateway (setup) */
 static struct secret key;
 
 static int setup(void **state)
@@ -67,7 +68,25 @@ static int setup(void **state)
     if (mbx_gateway_start("127.0.0.1:0", &o, &gw))
         return -1;
     snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(gw));
+    snprintf(suite_port, sizeof(suite_port), "%s", gw_port);
     return 0;
+}
+
+/* Points the raw helpers (raw_open) at the gateway on port, for a test
+ * that runs one of its own; use_suite_gateway points them back. */
+static void use_port(const char *port)
+{
+    snprintf(gw_port, sizeof(gw_port), "%s", port);
+}
+
+static void use_gateway(const mbx_gateway *g)
+{
+    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(g));
+}
+
+static void use_suite_gateway(void)
+{
+    snprintf(gw_port, sizeof(gw_port), "%s", suite_port);
 }
 
 static int teardown(void **state)
@@ -273,9 +292,7 @@ static void ended_session_remembers_its_sends(void **state)
     (void)state;
     static const char *const allow[] = {"wire-*", NULL};
     mbx_gateway *short_gw = short_gateway(allow, 50);
-    char saved[16];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    use_gateway(short_gw);
     mbx *local = test_box("wire-linger", 8, 64, 0);
     struct raw r;
     assert_int_equal(raw_open(&r, "wire-linger", 0, 0), 0);
@@ -297,7 +314,7 @@ static void ended_session_remembers_its_sends(void **state)
     mbx_close(local);
     mbx_unlink("wire-linger");
     mbx_gateway_stop(short_gw);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
 }
 
 static void *serve_one_call(void *arg)
@@ -321,9 +338,7 @@ static void call_not_made_again_after_its_session_ended(void **state)
     (void)state;
     static const char *const allow[] = {"wire-*", NULL};
     mbx_gateway *short_gw = short_gateway(allow, 50);
-    char saved[16];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    use_gateway(short_gw);
     mbx *local = test_box("wire-call", 8, 64, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, serve_one_call, local), 0);
@@ -353,7 +368,7 @@ static void call_not_made_again_after_its_session_ended(void **state)
     mbx_close(local);
     mbx_unlink("wire-call");
     mbx_gateway_stop(short_gw);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
 }
 
 /* Writes a W_FRAG piece of n bytes (all `fill`) at off of a total. */
@@ -1100,9 +1115,7 @@ static void lingering_sessions_make_way(void **state)
     mbx *local = test_box("wire-linger", 64, 64, 0);
     struct gw_child ch;
     child_start(&ch, 64, 0);
-    char saved[sizeof(gw_port)];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%s", ch.port);
+    use_port(ch.port);
     int refused = 0;
     for (int i = 0; i < SESSIONS; i++) {
         struct raw r;
@@ -1125,7 +1138,7 @@ static void lingering_sessions_make_way(void **state)
     v = 0;
     assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 5000000000ll), sizeof(v));
     assert_int_equal(v, 9);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
     child_stop(&ch);
     mbx_close(local);
     mbx_unlink("wire-linger");
@@ -1147,9 +1160,7 @@ static void sessions_over_the_cap(void **state)
     o.sessions_max = 2;
     mbx_gateway *capped = NULL;
     assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &capped), 0);
-    char saved[sizeof(gw_port)];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(capped));
+    use_gateway(capped);
     struct raw a, b, c;
     assert_int_equal(raw_open(&a, "wire-cap", 0, 0), 0);
     assert_int_equal(raw_open(&b, "wire-cap", 0, 0), 0);
@@ -1172,7 +1183,7 @@ static void sessions_over_the_cap(void **state)
     assert_int_equal(count_of(local), 2);
     raw_close(&b);
     raw_close(&c);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
     assert_int_equal(mbx_gateway_stop(capped), 0);
     mbx_close(local);
     mbx_unlink("wire-cap");
@@ -1182,11 +1193,9 @@ static void sessions_over_the_cap(void **state)
  * into box through a gateway at port, and returns the raw link. */
 static void untimed_request(struct raw *r, const char *port, const char *box, uint8_t type)
 {
-    char saved[sizeof(gw_port)];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%s", port);
+    use_port(port);
     assert_int_equal(raw_open(r, box, 0, 0), 0);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
     struct wire_call wc = {0, MBX_FOREVER, 64};
     uint8_t fixed[WIRE_CALL_LEN];
     size_t fl = wire_call_put(fixed, &wc);
@@ -1310,9 +1319,7 @@ static void session_resumed_only_by_its_own_client(void **state)
     (void)state;
     static const char *const allow[] = {"wire-*", NULL};
     mbx_gateway *short_gw = short_gateway(allow, 50);
-    char saved[16];
-    snprintf(saved, sizeof(saved), "%s", gw_port);
-    snprintf(gw_port, sizeof(gw_port), "%d", mbx_gateway_port(short_gw));
+    use_gateway(short_gw);
     mbx *mine = test_box("wire-own", 8, 64, 0);
     mbx *other = test_box("wire-other", 8, 64, 0);
     for (int ended = 0; ended < 2; ended++) {
@@ -1348,7 +1355,7 @@ static void session_resumed_only_by_its_own_client(void **state)
     assert_int_equal(count_of(mine), 2);
     assert_int_equal(count_of(other), 0);
     mbx_gateway_stop(short_gw);
-    snprintf(gw_port, sizeof(gw_port), "%s", saved);
+    use_suite_gateway();
     mbx_close(mine);
     mbx_close(other);
     mbx_unlink("wire-own");

@@ -414,18 +414,28 @@ static void wrong_secret_refused(void **state)
 
 /* ---- the same machine ---- */
 
+/* Forks a child that dies with this process (a failed test leaves
+ * nothing running). Returns its pid, or 0 in the child. */
+static pid_t fork_child(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(1);
+    }
+    return pid;
+}
+
 /* A gateway in a child process: a message's sender_pid then says which
  * path it took (the child's: through the gateway; ours: bypassed). */
 static pid_t child_gateway(int *port)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = fork_child();
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing running */
-        if (getppid() == 1)
-            _exit(1);
         close(p[0]);
         static const char *const allow[] = {"here*", NULL};
         mbx_gateway_options o;
@@ -599,12 +609,8 @@ static pid_t child_gateway_ns(int *port, int *ask, int *answer)
     int p[2], q[2];
     assert_int_equal(pipe(p), 0);
     assert_int_equal(pipe(q), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = fork_child();
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing running */
-        if (getppid() == 1)
-            _exit(1);
         close(p[0]);
         close(q[1]);
         char text[256];
