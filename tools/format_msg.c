@@ -6,8 +6,10 @@
 #include "json.h"
 
 /* What a terminal would act on (C0 and C1 controls, DEL, bytes that are
- * not UTF-8) as \t, \n, \r, \xNN; a backslash as two, so the text stays
- * unambiguous. Returns the number of bytes written. */
+ * not UTF-8) as \t, \n, \r, \xNN; characters it would show as nothing or
+ * use to reorder the line (unicode_hidden) as \u{XXXX}; a backslash as
+ * two, so the text stays unambiguous. Returns the number of bytes
+ * written. */
 static size_t put_escaped(FILE *f, const unsigned char *p, size_t len, int keep_newlines)
 {
     const unsigned char *end = p + len;
@@ -18,6 +20,11 @@ static size_t put_escaped(FILE *f, const unsigned char *p, size_t len, int keep_
         /* C1 controls (U+0080..U+009F) are as dangerous as C0 ones: some
          * terminals take c2 9b for CSI and c2 9d for OSC. */
         int c1 = n == 2 && c == 0xc2 && p[1] < 0xa0;
+        if (n > 1 && unicode_hidden(utf8_decode(p, n))) {
+            out += (size_t)fprintf(f, "\\u{%x}", (unsigned)utf8_decode(p, n));
+            p += n;
+            continue;
+        }
         if (n > 1 && !c1) {
             fwrite(p, 1, n, f);
             out += n;

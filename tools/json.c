@@ -1,5 +1,31 @@
 #include "json.h"
 
+/* Writes the UTF-8 sequence at p: as \uXXXX (a surrogate pair past
+ * U+FFFF) when it is a C1 control (U+0080..U+009F, which some terminals
+ * act on: c2 9b is CSI, c2 9d OSC) or a hidden character (unicode_hidden)
+ * for when the JSON is shown on a terminal; escaped, it reads back the
+ * same. Bytes that are not UTF-8 go out one by one, as they are. Returns
+ * how many bytes of p it wrote. */
+static size_t put_wide(FILE *f, const unsigned char *p, const unsigned char *end)
+{
+    size_t n = utf8_seq(p, end);
+    if (n == 0) {
+        putc(*p, f);
+        return 1;
+    }
+    uint32_t cp = utf8_decode(p, n);
+    if (cp >= 0xa0 && !unicode_hidden(cp)) {
+        fwrite(p, 1, n, f);
+    } else if (cp < 0x10000) {
+        fprintf(f, "\\u%04x", (unsigned)cp);
+    } else {
+        cp -= 0x10000;
+        fprintf(f, "\\u%04x\\u%04x", (unsigned)(0xd800 + (cp >> 10)),
+                (unsigned)(0xdc00 + (cp & 0x3ff)));
+    }
+    return n;
+}
+
 void json_put_string(FILE *f, const char *s, size_t len)
 {
     putc('"', f);
@@ -30,12 +56,8 @@ void json_put_string(FILE *f, const char *s, size_t len)
         default:
             if (c < 0x20 || c == 0x7f) {
                 fprintf(f, "\\u%04x", c);
-            } else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
-                       (unsigned char)s[i + 1] < 0xa0) {
-                /* A C1 control (U+0080..U+009F, c2 80..c2 9f): some
-                 * terminals act on it (c2 9b is CSI, c2 9d OSC) when the
-                 * JSON is shown on one; escaped, it reads back the same. */
-                fprintf(f, "\\u%04x", (unsigned char)s[++i]);
+            } else if (c >= 0x80) {
+                i += put_wide(f, (const unsigned char *)s + i, (const unsigned char *)s + len) - 1;
             } else {
                 putc(c, f);
             }

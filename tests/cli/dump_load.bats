@@ -88,3 +88,16 @@ load common
     [ "$status" -eq 1 ]
     [[ "$stderr" == *"a stream holds bytes"* ]]
 }
+
+@test "dump escapes bidirectional controls and invisible characters, and load reads them back" {
+    mbx create from
+    mbx create to
+    printf 'a\xe2\x80\xaeb\xe2\x80\x8bc\xf3\xa0\x80\x81d\xc2\xade\xe2\x82\xac' > "$BATS_TEST_TMPDIR/in"
+    mbx send from --raw < "$BATS_TEST_TMPDIR/in"
+    mbx dump from > "$BATS_TEST_TMPDIR/dump"
+    [ "$(cat "$BATS_TEST_TMPDIR/dump")" = '{"priority":0,"type":0,"payload":"a\u202eb\u200bc\udb40\udc01d\u00ade'$'\xe2\x82\xac''"}' ]
+    mbx load to < "$BATS_TEST_TMPDIR/dump"
+    mbx recv to --raw > "$BATS_TEST_TMPDIR/out"
+    printf '\n' >> "$BATS_TEST_TMPDIR/in"
+    cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+}

@@ -161,3 +161,21 @@ as_user() {
     run as_user mbxtest-b recv jobs -t 0
     [ "$output" = "hello" ]
 }
+
+@test "recv --escape shows bidirectional controls and invisible characters as \\u{...}" {
+    mbx create q
+    # A right-to-left override, a zero-width space, an isolate, a BOM, a
+    # tag character (four bytes); around them characters that stay.
+    printf 'txt\xe2\x80\xaeexe.sh a\xe2\x80\x8bb \xe2\x81\xa6i\xe2\x81\xa9 \xef\xbb\xbf \xf3\xa0\x80\x81 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80' | mbx send q --raw
+    run mbx recv q --escape
+    [ "$status" -eq 0 ]
+    [ "$output" = 'txt\u{202e}exe.sh a\u{200b}b \u{2066}i\u{2069} \u{feff} \u{e0001} é€😀' ]
+}
+
+@test "ls shows a right-to-left override in a bridge list escaped" {
+    plant_list $$ 'export jobs mbx.*.\xe2\x80\xaegpj.exe core\n'
+    run --separate-stderr mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'mbx.*.\u{202e}gpj.exe'* ]]
+    [[ "$output" != *$'\xe2\x80\xae'* ]]
+}
