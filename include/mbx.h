@@ -153,8 +153,9 @@ typedef struct mbx_stat_ext {
     uint32_t reserved;
     /* udp:// datagrams for this mailbox that its receiving gateway (or a
      * sender on the same machine, bypassing it) dropped, since it was
-     * made: the mailbox was full; or the datagram was refused (a wrong
-     * authenticator, a replay or a stale clock, larger than max_msg_size). */
+     * made: the mailbox was full; or the datagram was refused (a replay or
+     * a stale clock, larger than max_msg_size; a wrong authenticator while
+     * the gateway held the mailbox open: a forged datagram opens none). */
     uint64_t udp_dropped_full;
     uint64_t udp_dropped_bad;
 } mbx_stat_ext;

@@ -77,18 +77,31 @@ static int allowed(const struct mbx_udp_gateway *g, const char *name)
     return 0;
 }
 
-/* The open handle of mailbox name (a plain, allowed name), opened now if
- * need be. Returns it, or NULL (no such mailbox, not ours to open, a
- * stream). */
-static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
+/* The handle of mailbox name if the gateway holds it open already, else
+ * NULL. Opens nothing. */
+static mbx *box_held(struct mbx_udp_gateway *g, const char *name)
 {
-    struct box *oldest = &g->boxes[0];
     for (int i = 0; i < BOXES; i++) {
         struct box *b = &g->boxes[i];
         if (b->h && strcmp(b->name, name) == 0) {
             b->used = ++g->tick;
             return b->h;
         }
+    }
+    return NULL;
+}
+
+/* The open handle of mailbox name (a plain, allowed name), opened now if
+ * need be. Returns it, or NULL (no such mailbox, not ours to open, a
+ * stream). */
+static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
+{
+    mbx *held = box_held(g, name);
+    if (held)
+        return held;
+    struct box *oldest = &g->boxes[0];
+    for (int i = 0; i < BOXES; i++) {
+        struct box *b = &g->boxes[i];
         if (!b->h || (oldest->h && b->used < oldest->used))
             oldest = b;
     }
@@ -231,14 +244,25 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
         bump(&g->st.dropped_bad);
         return;
     }
+    /* The MAC before the mailbox: a datagram anyone can forge must not
+     * make the gateway open (map, and evict another from its 64) a
+     * mailbox. A forged one is counted in the mailbox only when the
+     * gateway holds it open already, where its readers see it. */
+    if (!udpf_verify(&g->key, p, n)) {
+        bump(&g->st.dropped_bad);
+        mbx *held = box_held(g, name);
+        if (held)
+            count_in(held, 0);
+        return;
+    }
     mbx *h = box_get(g, name);
     if (!h) {
         bump(&g->st.dropped_missing);
         return;
     }
-    /* From here the datagram names an exported mailbox: what is refused
-     * is also counted there, where its readers see it. */
-    if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
+    /* From here the datagram, authentic, names an exported mailbox: what
+     * is refused is also counted there. */
+    if (!in_time || !fresh(g, f.sender, f.seq)) {
         bump(&g->st.dropped_bad);
         count_in(h, 0);
         return;

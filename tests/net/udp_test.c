@@ -329,8 +329,10 @@ static void bad_datagrams_counted(void **state)
     n = make_msg(p, &good, "secret-box", 7, 1, now_ms(), "x"), put(fd, p, n),
     sent++; /* not allowed */
     n = make_msg(p, &good, "dgram-none", 7, 2, now_ms(), "x"), put(fd, p, n), sent++; /* missing */
-    /* Counted in dgram-bad too: */
+    /* A wrong MAC before the gateway has the mailbox open: counted by the
+     * gateway only (it opens nothing for a forged datagram). */
     n = make_msg(p, &wrong, "dgram-bad", 8, 1, now_ms(), "x"), put(fd, p, n), sent++; /* MAC */
+    /* Authentic, so the mailbox is opened; counted in dgram-bad too: */
     n = make_msg(p, &good, "dgram-bad", 9, 1, now_ms() - 600000, "x");
     put(fd, p, n), sent++; /* ten minutes old */
     n = make_msg(p, &good, "dgram-bad", 10, 100, now_ms(), "first");
@@ -340,6 +342,7 @@ static void bad_datagrams_counted(void **state)
     put(fd, p, n), sent++; /* delivered: within the window, not seen */
     n = make_msg(p, &good, "dgram-bad", 10, 100 - 64, now_ms(), "x");
     put(fd, p, n), sent++; /* older than the window */
+    n = make_msg(p, &wrong, "dgram-bad", 8, 2, now_ms(), "x"), put(fd, p, n), sent++; /* MAC */
     /* A gateway's answer sent to a gateway. */
     struct udpf h = {
         .kind = UDPF_HERE, .seq = 1, .time_ms = now_ms(), .name = "dgram-bad", .name_len = 9};
@@ -375,17 +378,89 @@ static void bad_datagrams_counted(void **state)
     mbx_unlink("secret-box");
 }
 
+/* Whether this process (the gateway's) has mailbox name's file mapped. */
+static int mapped_here(const char *name)
+{
+    char want[160], line[512];
+    snprintf(want, sizeof(want), "/mbx.%s\n", name);
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, want) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Sends datagram p until the gateway has read one more (the kernel may
+ * drop one on a loaded machine: counted apart). */
+static void put_read(int fd, const uint8_t *p, size_t n)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        mbx_udp_gateway_stats before = stats();
+        put(fd, p, n);
+        if (wait_received(before.received + before.dropped_kernel + 1).received > before.received)
+            return;
+    }
+    fail_msg("the kernel dropped the datagram 20 times");
+}
+
+/* A datagram that fails the MAC opens nothing (a stranger could make the
+ * gateway map, and evict, the mailboxes its list allows); an authentic
+ * one opens its mailbox. */
+static void forged_datagram_opens_nothing(void **state)
+{
+    (void)state;
+    mbx_close(test_box("dgram-shut", 8, 64, 0));
+    assert_false(mapped_here("dgram-shut"));
+    struct secret gs = {.n = 32}, ws = {.n = 32};
+    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
+    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
+    struct udpf_key good, wrong;
+    assert_int_equal(udpf_key_init(&good, &gs), 0);
+    assert_int_equal(udpf_key_init(&wrong, &ws), 0);
+    int fd = raw_socket();
+    uint8_t p[256];
+    uint64_t bad0 = stats().dropped_bad;
+    put_read(fd, p, make_msg(p, &wrong, "dgram-shut", 11, 1, now_ms(), "x"));
+    assert_int_equal(stats().dropped_bad - bad0, 1);
+    assert_false(mapped_here("dgram-shut"));
+    /* The same test sees a mailbox the gateway did open. */
+    uint64_t delivered0 = stats().delivered;
+    put_read(fd, p, make_msg(p, &good, "dgram-shut", 11, 1, now_ms(), "x"));
+    assert_int_equal(stats().delivered - delivered0, 1);
+    assert_true(mapped_here("dgram-shut"));
+    close(fd);
+    udpf_key_free(&good);
+    udpf_key_free(&wrong);
+    mbx_unlink("dgram-shut");
+}
+
 /* A sender whose secret differs is refused, as a stranger's datagrams. */
 static void wrong_secret_refused(void **state)
 {
     (void)state;
     mbx *local = test_box("dgram-s", 8, 64, 0);
+    char buf[8];
+    mbx_msginfo info;
+    /* One authentic message first: the gateway opens the mailbox, and
+     * counts in it what it refuses from then on. */
+    mbx *m = open_udp(gw_port, "dgram-s");
+    for (int tries = 0;; tries++) {
+        mbx_udp_gateway_stats before = stats();
+        assert_int_equal(mbx_send(m, "y", 1, 0, 0), 0);
+        if (wait_received(before.received + before.dropped_kernel + 1).received > before.received ||
+            tries == 20)
+            break;
+    }
+    mbx_close(m);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), 1);
     char other[320];
     snprintf(other, sizeof(other), "%s/other-secret", test_dir);
     write_secret(other, "another secret, long enough......\n");
     setenv("MBX_SECRET_FILE", other, 1);
     mbx_udp_gateway_stats st0 = stats(), st;
-    mbx *m = open_udp(gw_port, "dgram-s");
+    m = open_udp(gw_port, "dgram-s");
     /* It goes, and the gateway drops it. The kernel may drop a datagram
      * first on a loaded machine (counted apart): then it goes again. */
     for (int tries = 0;; tries++) {
@@ -399,8 +474,6 @@ static void wrong_secret_refused(void **state)
     setenv("MBX_SECRET_FILE", secret_path, 1);
     assert_int_equal(st.dropped_bad - st0.dropped_bad, 1);
     assert_int_equal(ext_of("dgram-s").udp_dropped_bad, 1);
-    char buf[8];
-    mbx_msginfo info;
     assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 0), -EAGAIN);
     /* No secret at all: refused at open, as tcp://. */
     setenv("MBX_SECRET_FILE", "/nonexistent/secret", 1);
@@ -714,6 +787,7 @@ int main(void)
         cmocka_unit_test(full_mailbox_drops_and_counts),
         cmocka_unit_test(bad_datagrams_counted),
         cmocka_unit_test(wrong_secret_refused),
+        cmocka_unit_test(forged_datagram_opens_nothing),
         cmocka_unit_test(bypass_on_this_machine),
         cmocka_unit_test(other_calls_and_names),
         cmocka_unit_test(no_bypass_into_another_mount_namespace),
