@@ -46,9 +46,11 @@
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
 #define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 4u          /* 4: the registrant's mailbox names its registration */
+#define MQ_SIDE_VERSION 5u          /* 5: notifications delivered by the registrant's own thread */
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
+
+#define MQ_FIRED 8u /* firings the side file remembers */
 
 /* Registration word values besides a token. */
 #define MQ_REG_NONE    0u
@@ -74,10 +76,18 @@ struct mq_side {
     int32_t reg_pid;
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
-    int32_t reg_fd;     /* where the registrant holds its mailbox open: a hint (notify.c) */
-    uint64_t reg_value; /* sigev_value, as bits */
-    _Atomic uint64_t fired_token; /* the token of the last one fired */
-    _Atomic uint32_t fire_seq;    /* futex word: bumped at each firing */
+    int32_t reg_pad;
+    uint64_t reg_value;          /* sigev_value, as bits */
+    _Atomic uint32_t fire_seq;   /* futex word: bumped at each firing */
+    _Atomic uint32_t fired_next; /* where the next firing is recorded */
+    /* The last firings, for the registrants' threads to find their own
+     * (a ring: a registrant slow to look still finds its firing after
+     * MQ_FIRED - 1 later ones). */
+    struct mq_fired {
+        _Atomic uint64_t token; /* whose registration fired (0: none) */
+        int32_t pid;            /* the sender whose message fired it */
+        uint32_t uid;
+    } fired[MQ_FIRED];
     char pad1[64];
     /* Receivers blocked in mq_receive, by process: a slot names the
      * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so
@@ -121,8 +131,7 @@ struct mq_desc {
     /* notification registered through this description */
     uint64_t token;           /* nonzero while we may hold the registration */
     mbx *alive_box;           /* owned mailbox proving we live */
-    int alive_fd;             /* its file, held open as the proof (valid with alive_box) */
-    struct mq_helper *helper; /* the SIGEV_THREAD helper (notify.c) */
+    struct mq_helper *helper; /* the thread that delivers its notification (notify.c) */
     struct mq_desc *next;     /* all descriptions of the process */
 };
 

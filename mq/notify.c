@@ -4,40 +4,31 @@
  * The registrant proves it is alive with an owned mailbox (MBX_OWNED: mbx
  * removes it when the process ends in any way, kill -9 included), whose
  * owner must be the registered pid: a registration whose mailbox is gone
- * belongs to a dead process and is free, and no signal goes to a pid
- * another process took over.
+ * belongs to a dead process and is free for another.
  *
  * The sender whose message lands in an empty queue while no receiver is
- * blocked takes the registration (compare-and-swap of its token to none)
- * and delivers it: SIGEV_SIGNAL with sigqueue's information and si_code
- * SI_MESGQ; SIGEV_THREAD by waking the registrant's helper thread through
- * a futex in the side file, which calls the function; SIGEV_NONE by only
- * removing the registration.
+ * blocked takes the registration (compare-and-swap of its token to none),
+ * records the firing (token, its pid and uid) in the side file and wakes
+ * the registrant's thread through a futex there. That thread, started by
+ * mq_notify in the registrant's own process, finds its token among the
+ * firings and delivers: SIGEV_SIGNAL by queueing the signal to its own
+ * process (si_code SI_MESGQ, the sender's pid and uid, sigev_value), as
+ * the kernel would; SIGEV_THREAD by calling the function.
  *
- * Whoever may use the queue at all may write the side file (and an owned
- * mailbox of its own, header included), so nothing read there is proof
- * enough to send a signal with the sender's credentials. What a sender
- * trusts instead is what another user cannot fake:
- * - the mailbox's name spells the registration out (token, pid, kind,
- *   signal, value, and the side file's device and inode: this queue), so
- *   whoever made the file claimed exactly that registration;
- * - its file is owned by a user who could signal that pid himself (the
- *   kernel's rule: root, or the target's real or saved uid), is not
- *   writable by group or others (its header, with owner_pid, is then that
- *   user's word) and has one link (not another user's file linked under a
- *   forged name; in a sticky directory nobody else can rename it);
- * - the pid holds that very file open (/proc/PID/fd), so it is the process
- *   that registered and not one that took over a dead registrant's pid;
- * - the signal is sent through a pidfd opened before these checks, so the
- *   process checked is the one signalled.
- * When any of it cannot be checked (another user's /proc without root, a
- * kernel without /proc) no signal is sent and the registration goes: the
- * kernel would refuse a non-root sender another user's process anyway. */
+ * Senders never signal anyone. Whoever may use the queue at all may write
+ * the side file, so a registration read there proves nothing; had senders
+ * signalled the pid it names, a forged one would have made them signal
+ * any process they may (SIGKILL included). Now what a forger can do is
+ * wake the threads waiting on the queue, and make a registrant of this
+ * queue get the notification it asked for (its signal, its value, from
+ * its own memory) with a false sender pid and uid: as if a message had
+ * come. And, unlike a sender's signal, this works across users, as the
+ * kernel's queues do. */
 #include "mq_internal.h"
 
 #include <fcntl.h>
-#include <dirent.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +37,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* What a registration is: the mailbox that proves it is named after it. */
+/* What a registration is: the mailbox that proves it lives is named after
+ * it. */
 struct mq_reg {
     uint64_t token;
     int32_t pid, how, signo;
@@ -75,8 +67,7 @@ static struct mq_reg reg_of(const struct mq_side *s, uint64_t token)
 }
 
 /* Returns 1 when the registrant of r is alive: its owned mailbox exists
- * and is owned by r's pid (which, for a mailbox of another user, only
- * means that user says so: see registrant_proven). */
+ * and is owned by r's pid. */
 static int registrant_alive(const struct mq_reg *r, int side_fd)
 {
     char name[MQ_MBX_NAME_MAX];
@@ -85,141 +76,112 @@ static int registrant_alive(const struct mq_reg *r, int side_fd)
            mbx_stat_name(name, &st) == 0 && st.owner_pid == r->pid;
 }
 
-/* Whether uid may signal pid by the kernel's rule for a sender of that
- * uid: root, or pid's real or saved uid (/proc/PID/status). 0 when it
- * cannot be read. */
-static int uid_may_signal(uid_t uid, int32_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    int ok = 0;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long ru, eu, su;
-        if (sscanf(line, "Uid: %lu %lu %lu", &ru, &eu, &su) == 3) {
-            ok = uid == 0 || uid == ru || uid == su;
-            break;
-        }
-    }
-    fclose(f);
-    return ok;
-}
-
-/* Whether pid holds the file (dev, ino) open: at descriptor `hint` (what
- * the side file says), else at any. 0 when /proc/PID/fd cannot be read. */
-static int holds_open(int32_t pid, int hint, dev_t dev, ino_t ino)
-{
-    char path[64];
-    struct stat st;
-    snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, hint);
-    if (hint >= 0 && stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
-        return 1;
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *dh = opendir(path);
-    if (!dh)
-        return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(dh)) != NULL)
-        found = e->d_name[0] != '.' && fstatat(dirfd(dh), e->d_name, &st, 0) == 0 &&
-                st.st_dev == dev && st.st_ino == ino;
-    closedir(dh);
-    return found;
-}
-
-/* Returns 1 when r (read from d's side file) is a registration its pid
- * really made for this queue and signal (see the top of the file), 0
- * otherwise or when it cannot be told. */
-static int registrant_proven(struct mq_desc *d, const struct mq_reg *r, int hint)
-{
-    char name[MQ_MBX_NAME_MAX], path[PATH_MAX + 64];
-    struct stat st;
-    if (r->pid <= 0 || r->signo < 1 || r->signo > SIGRTMAX ||
-        box_name(r, d->side_fd, name, sizeof(name)) != 0 ||
-        mq_mbx_path(d->dir, name, path, sizeof(path)) != 0 || lstat(path, &st) < 0)
-        return 0;
-    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_mode & 0022) != 0)
-        return 0; /* someone else may have made or changed what it says */
-    return uid_may_signal(st.st_uid, r->pid) && registrant_alive(r, d->side_fd) &&
-           holds_open(r->pid, hint, st.st_dev, st.st_ino);
-}
-
-/* Sends signo with si to pid, through pidfd when there is one (then only
- * the process it was opened on gets it). */
-static void send_signal(int pidfd, int32_t pid, int signo, siginfo_t *si)
-{
-#ifdef SYS_pidfd_send_signal
-    if (pidfd >= 0) {
-        syscall(SYS_pidfd_send_signal, pidfd, signo, si, 0);
-        return;
-    }
-#endif
-    syscall(SYS_rt_sigqueueinfo, pid, signo, si);
-}
-
-/* A pidfd of pid (-1 where the kernel has none). */
-static int pidfd_of(int32_t pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-#else
-    (void)pid;
-    return -1;
-#endif
-}
-
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *t)
 {
     return syscall(SYS_futex, (uint32_t *)w, op, val, t, NULL, 0);
-}
-
-/* Shared by the helper thread and the description that registered (two
- * references: whoever lets go last frees it). */
-struct mq_helper {
-    _Atomic int refs;
-    struct mq_side *side; /* mapped for the helper: the queue may close first */
-    int side_fd;
-    uint64_t token;
-    _Atomic int cancel;
-    void (*fn)(union sigval);
-    union sigval value;
-};
-
-/* The SIGEV_THREAD helper: waits until its registration fires (then runs
- * the function, as the new thread glibc would start) or is withdrawn. */
-static void helper_put(struct mq_helper *h)
-{
-    if (atomic_fetch_sub(&h->refs, 1) == 1)
-        free(h);
-}
-
-static void *helper_main(void *arg)
-{
-    struct mq_helper *h = arg;
-    for (;;) {
-        uint32_t seq = atomic_load(&h->side->fire_seq);
-        if (atomic_load(&h->side->fired_token) == h->token) {
-            if (!atomic_load(&h->cancel))
-                h->fn(h->value);
-            break;
-        }
-        uint64_t reg = atomic_load(&h->side->reg);
-        if (atomic_load(&h->cancel) || (reg != h->token && reg != MQ_REG_WRITING))
-            break; /* withdrawn (WRITING: our registration being written) */
-        struct timespec t = {0, 100000000}; /* looks again at least every 100 ms */
-        futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
-    }
-    mq_side_close(h->side_fd, h->side);
-    helper_put(h);
-    return NULL;
 }
 
 static void wake_all(struct mq_side *s)
 {
     atomic_fetch_add(&s->fire_seq, 1);
     futex(&s->fire_seq, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* Records that the registration `token` fired, by this process. */
+static void record_firing(struct mq_side *s, uint64_t token)
+{
+    struct mq_fired *f = &s->fired[atomic_fetch_add(&s->fired_next, 1) % MQ_FIRED];
+    atomic_store(&f->token, 0); /* a reader meanwhile sees none, not a torn one */
+    f->pid = (int32_t)getpid();
+    f->uid = (uint32_t)getuid();
+    atomic_store_explicit(&f->token, token, memory_order_release);
+}
+
+/* Whether `token` fired (recorded in the side file); the sender's pid and
+ * uid into *pid, *uid when it did. */
+static int find_firing(struct mq_side *s, uint64_t token, int32_t *pid, uint32_t *uid)
+{
+    for (unsigned i = 0; i < MQ_FIRED; i++) {
+        struct mq_fired *f = &s->fired[i];
+        if (atomic_load_explicit(&f->token, memory_order_acquire) == token) {
+            *pid = f->pid;
+            *uid = f->uid;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Shared by the thread and the description that registered (two
+ * references: whoever lets go last frees it). What it delivers comes from
+ * here, the registrant's own memory, never from the side file. */
+struct mq_helper {
+    _Atomic int refs;
+    struct mq_side *side; /* mapped for the thread: the queue may close first */
+    int side_fd;
+    uint64_t token;
+    _Atomic int cancel;
+    int how; /* SIGEV_SIGNAL or SIGEV_THREAD */
+    int signo;
+    void (*fn)(union sigval);
+    union sigval value;
+};
+
+static void helper_put(struct mq_helper *h)
+{
+    if (atomic_fetch_sub(&h->refs, 1) == 1)
+        free(h);
+}
+
+/* Delivers h's notification, fired by a sender of pid and uid. */
+static void deliver(const struct mq_helper *h, int32_t pid, uint32_t uid)
+{
+    if (h->how == SIGEV_THREAD) {
+        h->fn(h->value);
+        return;
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_signo = h->signo;
+    si.si_code = SI_MESGQ;
+    si.si_pid = pid;
+    si.si_uid = uid;
+    si.si_value = h->value;
+    /* To this process (any thread that does not block the signal: never
+     * this one); a negative si_code is the kernel's word for "not kill". */
+    syscall(SYS_rt_sigqueueinfo, getpid(), h->signo, &si);
+}
+
+/* The registrant's thread: waits until its registration fires (then
+ * delivers it) or is withdrawn. */
+static void *helper_main(void *arg)
+{
+    struct mq_helper *h = arg;
+    int32_t pid;
+    uint32_t uid;
+    for (;;) {
+        uint32_t seq = atomic_load(&h->side->fire_seq);
+        if (find_firing(h->side, h->token, &pid, &uid)) {
+            if (!atomic_load(&h->cancel))
+                deliver(h, pid, uid);
+            break;
+        }
+        uint64_t reg = atomic_load(&h->side->reg);
+        if (atomic_load(&h->cancel))
+            break;
+        if (reg != h->token && reg != MQ_REG_WRITING) {
+            /* Gone: withdrawn, or fired (a sender records the firing
+             * before it takes the registration, so it is there now). */
+            if (find_firing(h->side, h->token, &pid, &uid))
+                deliver(h, pid, uid);
+            break;
+        }
+        struct timespec t = {0, 100000000}; /* looks again at least every 100 ms */
+        futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
+    }
+    mq_side_close(h->side_fd, h->side);
+    helper_put(h);
+    return NULL;
 }
 
 /* Withdraws the registration d made, if it still holds it, and lets go of
@@ -235,15 +197,17 @@ void mq_notify_drop(struct mq_desc *d)
         wake_all(d->side);
         helper_put(d->helper);
     }
-    if (d->alive_box) {
-        close(d->alive_fd);
+    if (d->alive_box)
         mbx_close(d->alive_box); /* the owned mailbox goes with it */
-    }
     d->alive_box = NULL;
     d->helper = NULL;
     d->token = 0;
 }
 
+/* Starts the thread that delivers d's registration `token`, with every
+ * signal blocked (a process-directed signal, its own included, goes to
+ * another thread; glibc's notification threads block them too). Returns
+ * 0 or an errno. */
 static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t token)
 {
     struct mq_helper *h = calloc(1, sizeof(*h));
@@ -251,6 +215,8 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
         return ENOMEM;
     atomic_store(&h->refs, 2);
     h->token = token;
+    h->how = sev->sigev_notify;
+    h->signo = sev->sigev_signo;
     h->fn = sev->sigev_notify_function;
     h->value = sev->sigev_value;
     h->side_fd = dup(d->side_fd); /* its own mapping: the queue may close first */
@@ -261,15 +227,21 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
         free(h);
         return ENOMEM;
     }
-    pthread_attr_t def, *a = sev->sigev_notify_attributes;
+    pthread_attr_t def, *a = NULL;
+    if (sev->sigev_notify == SIGEV_THREAD)
+        a = sev->sigev_notify_attributes;
     if (!a) {
         pthread_attr_init(&def);
         a = &def;
     }
     pthread_attr_setdetachstate(a, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
     d->helper = h;
     int r = pthread_create(&t, a, helper_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (a == &def)
         pthread_attr_destroy(&def);
     if (r != 0) {
@@ -322,37 +294,31 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
     uint64_t v = 0;
     memcpy(&v, &sev->sigev_value, sizeof(sev->sigev_value) < 8 ? sizeof(sev->sigev_value) : 8);
     struct mq_reg mine = {token, (int32_t)getpid(), sev->sigev_notify, sev->sigev_signo, v};
-    char name[MQ_MBX_NAME_MAX], path[PATH_MAX + 64];
-    if (box_name(&mine, d->side_fd, name, sizeof(name)) != 0 ||
-        mq_mbx_path(d->dir, name, path, sizeof(path)) != 0)
+    char name[MQ_MBX_NAME_MAX];
+    if (box_name(&mine, d->side_fd, name, sizeof(name)) != 0)
         return mq_fail(EBADF);
     mbx_attr a;
     mbx_attr_init(&a);
     a.capacity = 1;
     a.max_msg_size = 1;
-    a.mode = 0644 & ~0022u; /* others only look at it: its header is our word */
+    a.mode = 0644 & ~0022u; /* others only look at it */
     int r = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &d->alive_box);
     if (r < 0)
         return mq_fail(r);
-    /* Held open for as long as we are registered: a sender's proof that
-     * this process, and no other with our pid later, registered. */
-    d->alive_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     uint64_t none = MQ_REG_NONE;
-    if (d->alive_fd < 0 || !atomic_compare_exchange_strong(&s->reg, &none, MQ_REG_WRITING)) {
-        int e = d->alive_fd < 0 ? errno : EBUSY;
-        if (d->alive_fd >= 0)
-            close(d->alive_fd);
+    if (!atomic_compare_exchange_strong(&s->reg, &none, MQ_REG_WRITING)) {
         mbx_close(d->alive_box);
         d->alive_box = NULL;
-        return mq_fail(e);
+        return mq_fail(EBUSY);
     }
     s->reg_pid = mine.pid;
     s->reg_notify = mine.how;
     s->reg_signo = mine.signo;
     s->reg_value = v;
-    s->reg_fd = d->alive_fd;
     d->token = token;
-    if (sev->sigev_notify == SIGEV_THREAD && (r = start_helper(d, sev, token)) != 0) {
+    int delivered = sev->sigev_notify == SIGEV_THREAD ||
+                    (sev->sigev_notify == SIGEV_SIGNAL && sev->sigev_signo != 0);
+    if (delivered && (r = start_helper(d, sev, token)) != 0) {
         atomic_store(&s->reg, MQ_REG_NONE);
         mq_notify_drop(d);
         return mq_fail(r == ENOMEM ? ENOMEM : EAGAIN);
@@ -363,8 +329,9 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
 
 /* After a successful send on d: fires the registration when the message
  * went into an empty queue and no receiver is blocked. Costs one load of
- * the side file when nobody is registered; a signal goes only to a
- * registrant proven as the top of the file says. */
+ * the side file when nobody is registered; when somebody is, a record in
+ * the side file and a futex wake, for the registrant's thread to deliver
+ * (this process signals nobody). */
 void mq_notify_after_send(struct mq_desc *d)
 {
     struct mq_side *s = d->side;
@@ -374,32 +341,12 @@ void mq_notify_after_send(struct mq_desc *d)
     mbx_stat st;
     if (mbx_stat_get(d->h, &st) < 0 || st.count != 1)
         return; /* the queue was not empty before this message */
-    struct mq_reg r = reg_of(s, token);
-    int hint = s->reg_fd;
-    if (!atomic_compare_exchange_strong(&s->reg, &token, MQ_REG_NONE))
-        return; /* someone else fired or withdrew it */
-    if (r.how == SIGEV_SIGNAL && r.signo != 0) {
-        /* The pidfd first: the process proven below is then the one that
-         * gets the signal, even if it dies and its pid is reused meanwhile. */
-        int pidfd = r.pid > 0 ? pidfd_of(r.pid) : -1;
-        if (pidfd < 0 && (r.pid <= 0 || errno != ENOSYS))
-            return; /* no such process (or none we can pin) */
-        if (registrant_proven(d, &r, hint)) {
-            siginfo_t si;
-            memset(&si, 0, sizeof(si));
-            si.si_signo = r.signo;
-            si.si_code = SI_MESGQ;
-            si.si_pid = getpid();
-            si.si_uid = getuid();
-            memcpy(&si.si_value, &r.value, sizeof(si.si_value) < 8 ? sizeof(si.si_value) : 8);
-            send_signal(pidfd, r.pid, r.signo, &si);
-        }
-        if (pidfd >= 0)
-            close(pidfd);
-    } else if (!registrant_alive(&r, d->side_fd)) {
-        return; /* its process died: the registration just goes */
-    } else if (r.how == SIGEV_THREAD) {
-        atomic_store(&s->fired_token, token);
+    /* Recorded before it is taken: the registrant's thread that sees its
+     * registration gone finds the firing already there. Should another
+     * take it first, that one records it too, and the thread delivers
+     * once; should it have been withdrawn meanwhile, the record names a
+     * token nobody waits for any more. */
+    record_firing(s, token);
+    if (atomic_compare_exchange_strong(&s->reg, &token, MQ_REG_NONE))
         wake_all(s);
-    }
 }
