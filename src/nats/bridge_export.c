@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -164,6 +165,24 @@ static natsStatus set_headers(natsMsg *msg, unsigned prio, uint64_t type)
     return s;
 }
 
+/* A new call's id, with calls_mu held: random, so that whoever saw one
+ * request's reply subject (any subscriber of that name's subject) cannot
+ * tell the others' and answer them first with a forged reply; never 0 and
+ * not one of a call still waiting. */
+static uint64_t call_id(struct mbx_bridge *b)
+{
+    for (;;) {
+        uint64_t id = 0;
+        if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+            id = ++b->next_call ^ (uint64_t)now_ns() << 20; /* no entropy: unique at least */
+        struct bcall *c = b->calls;
+        while (c && c->id != id)
+            c = c->next;
+        if (id && !c)
+            return id;
+    }
+}
+
 /* Forwards a request; its reply comes to on_reply. */
 static void forward_call(struct bexport *e, const void *buf, size_t len, const mbx_msginfo *info,
                          uint64_t type)
@@ -178,7 +197,7 @@ static void forward_call(struct bexport *e, const void *buf, size_t len, const m
     c->deadline = now_ns() + (int64_t)b->call_timeout_ms * 1000000;
     char reply[sizeof(b->inbox) + 24];
     pthread_mutex_lock(&b->calls_mu);
-    c->id = ++b->next_call;
+    c->id = call_id(b);
     c->next = b->calls;
     b->calls = c;
     pthread_mutex_unlock(&b->calls_mu);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include <nats/nats.h>
 #include "mbx.h"
 
 #define SEC    1000000000LL
@@ -259,6 +260,84 @@ static void calls_cross_and_no_responders(void **state)
     nh_bridge_stop(pb, SIGTERM);
     mbx_close(out);
     mbx_close(in);
+}
+
+/* A subscriber of one exported name's subject, who sees its requests'
+ * reply subjects, answering ahead for the calls it guesses. */
+struct spy {
+    natsConnection *nc;
+    natsSubscription *sub;
+    char inbox[128]; /* the reply subject seen, without its last token */
+    unsigned long long seen_id;
+    volatile int stop;
+};
+
+/* Floods forged replies to the 64 ids after the one seen until stopped. */
+static void *spy_main(void *arg)
+{
+    struct spy *sp = arg;
+    while (!sp->stop) {
+        for (unsigned long long id = sp->seen_id + 1; id <= sp->seen_id + 64; id++) {
+            char subj[160];
+            snprintf(subj, sizeof(subj), "%s.%llu", sp->inbox, id);
+            natsConnection_PublishString(sp->nc, subj, "FORGED");
+        }
+        natsConnection_Flush(sp->nc);
+        usleep(1000);
+    }
+    return NULL;
+}
+
+/* Calls to one exported name cannot be answered by someone who saw a
+ * request to another: call ids were 1, 2, 3... on one reply inbox, and a
+ * subscriber of svc answered every call of pay ahead of its server. */
+static void forged_replies_miss_other_calls(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *svc_out = make(at(a, "svc3"), 64, MBX_SEND), *svc_in = make(at(b, "svc3"), 64, MBX_RECV);
+    mbx *pay_out = make(at(a, "pay3"), 64, MBX_SEND), *pay_in = make(at(b, "pay3"), 64, MBX_RECV);
+    struct spy sp = {0};
+    assert_int_equal(natsConnection_ConnectTo(&sp.nc, url), NATS_OK);
+    assert_int_equal(natsConnection_SubscribeSync(&sp.sub, sp.nc, "mbx.c.svc3"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(sp.nc), NATS_OK);
+    pid_t pb = nh_bridge(
+        b, (const char *[]){"--server", url, "--import", "svc3", "--import", "pay3", NULL});
+    pid_t pa = nh_bridge(
+        a, (const char *[]){"--server", url, "--export", "svc3", "--export", "pay3", NULL});
+    assert_true(pa > 0 && pb > 0);
+    struct echo es = {svc_in, 1}, ep = {pay_in, 5};
+    pthread_t ts, tp, tspy;
+    pthread_create(&ts, NULL, echo_main, &es);
+    pthread_create(&tp, NULL, echo_main, &ep);
+    char reply[256];
+    assert_int_equal(mbx_call(svc_out, "one", 3, 0, reply, sizeof(reply), 20 * SEC), 3);
+    assert_memory_equal(reply, "ONE", 3);
+    natsMsg *req = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&req, sp.sub, 20000), NATS_OK);
+    const char *r = natsMsg_GetReply(req), *dot = r ? strrchr(r, '.') : NULL;
+    assert_non_null(dot);
+    snprintf(sp.inbox, sizeof(sp.inbox), "%.*s", (int)(dot - r), r);
+    sp.seen_id = strtoull(dot + 1, NULL, 10);
+    natsMsg_Destroy(req);
+    pthread_create(&tspy, NULL, spy_main, &sp);
+    for (int i = 0; i < 5; i++) {
+        ssize_t n = mbx_call(pay_out, "pay", 3, 0, reply, sizeof(reply), 20 * SEC);
+        assert_int_equal(n, 3);
+        assert_memory_equal(reply, "PAY", 3);
+    }
+    sp.stop = 1;
+    pthread_join(tspy, NULL);
+    pthread_join(ts, NULL);
+    pthread_join(tp, NULL);
+    natsSubscription_Destroy(sp.sub);
+    natsConnection_Destroy(sp.nc);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(svc_out);
+    mbx_close(svc_in);
+    mbx_close(pay_out);
+    mbx_close(pay_in);
 }
 
 static void queue_group_shares(void **state)
@@ -582,6 +661,7 @@ int main(void)
         cmocka_unit_test_teardown(one_host_to_another, after_each),
         cmocka_unit_test_teardown(high_band_first, after_each),
         cmocka_unit_test_teardown(calls_cross_and_no_responders, after_each),
+        cmocka_unit_test_teardown(forged_replies_miss_other_calls, after_each),
         cmocka_unit_test_teardown(queue_group_shares, after_each),
         cmocka_unit_test_teardown(full_mailbox_slows_the_bridge, after_each),
         cmocka_unit_test_teardown(max_payload_is_respected, after_each),
