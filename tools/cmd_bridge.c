@@ -85,6 +85,36 @@ static int add_name(const char *cmd, const char **v, int *n, const char *name)
     return 0;
 }
 
+/* The server list as it may be shown (on standard output and in errors,
+ * which go to logs read by more people than the credentials' owner): each
+ * URL's user information ("user:password@", a token) as "***@". */
+static void servers_shown(const char *servers, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (const char *p = servers; *p && o + 1 < cap;) {
+        size_t n = strcspn(p, ","); /* this URL */
+        const char *sch = strstr(p, "://");
+        size_t host = sch && (size_t)(sch - p) < n ? (size_t)(sch - p) + 3 : 0;
+        size_t end = host + strcspn(p + host, "/,"); /* the authority: [userinfo@]host:port */
+        const char *at = NULL;
+        for (size_t k = host; k < end; k++)
+            if (p[k] == '@')
+                at = p + k;
+        int w = at ? snprintf(out + o, cap - o, "%.*s***%.*s", (int)host, p, (int)(p + n - at), at)
+                   : snprintf(out + o, cap - o, "%.*s", (int)n, p);
+        o += w > 0 ? (size_t)w : 0;
+        if (o >= cap)
+            o = cap - 1;
+        p += n;
+        if (*p == ',' && o + 1 < cap) {
+            out[o++] = ',';
+            out[o] = 0;
+            p++;
+        }
+    }
+}
+
 static int run(const struct cli_cmd *self, int argc, char **argv)
 {
     const char *cmd = self->name;
@@ -193,6 +223,8 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     o.exports = ex;
     o.imports = im;
     cli_catch_signals();
+    char shown[1024];
+    servers_shown(o.servers, shown, sizeof(shown));
     mbx_bridge *b;
     err = mbx_bridge_start(&o, &b);
     if (err) {
@@ -205,11 +237,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             why = "a mailbox takes messages larger than the server's max_payload";
         else if (err == -EINVAL)
             why = "invalid: a NAME must be NAME or @PID; check --prefix, --host-id and --server";
-        fprintf(stderr, "mbx: %s: %s: %s\n", cmd, o.servers, why);
+        fprintf(stderr, "mbx: %s: %s: %s\n", cmd, shown, why);
         return cli_status(err);
     }
     printf("bridging %d export%s and %d import%s via %s%s\n", nex, nex == 1 ? "" : "s", nim,
-           nim == 1 ? "" : "s", o.servers, o.jetstream ? " (JetStream)" : "");
+           nim == 1 ? "" : "s", shown, o.jetstream ? " (JetStream)" : "");
     fflush(stdout);
     sigset_t stop;
     sigemptyset(&stop);

@@ -179,3 +179,12 @@ as_user() {
     [[ "$output" == *'mbx.*.\u{202e}gpj.exe'* ]]
     [[ "$output" != *$'\xe2\x80\xae'* ]]
 }
+
+@test "bridge shows a server URL without its password or token" {
+    mbx create q
+    run --separate-stderr mbx bridge --server 'nats://alice:s3cret@127.0.0.1:1,nats://t0ken@127.0.0.1:2' --export q
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *'nats://***@127.0.0.1:1,nats://***@127.0.0.1:2'* ]]
+    [[ "$stderr" != *s3cret* ]]
+    [[ "$stderr" != *t0ken* ]]
+}
