@@ -48,14 +48,16 @@ int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
         if (j == MAP_FAILED)
             r = -errno;
     }
-    close(fd);
-    if (r)
+    if (r) {
+        close(fd);
         return r;
+    }
     if (j->magic != JOURNAL_MAGIC || j->cap + sizeof(*j) > size || j->info.size > j->cap) {
         memset(j, 0, sizeof(*j));
         j->magic = JOURNAL_MAGIC;
     }
     j->cap = size - sizeof(*j);
+    j->lock_fd = fd; /* the lock lasts as long as this descriptor */
     *out = j;
     return 0;
 }
@@ -67,6 +69,9 @@ int journal_pending(const struct journal_rec *j)
 
 void journal_close(struct journal_rec *j)
 {
-    if (j)
+    if (j) {
+        int fd = j->lock_fd;
         munmap(j, journal_size(j->cap));
+        close(fd);
+    }
 }

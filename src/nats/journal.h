@@ -17,14 +17,20 @@ struct journal_rec {
     uint64_t magic;
     uint64_t cap;   /* payload bytes the file holds */
     uint32_t state; /* 1 from before the receive until the stream has it */
-    uint32_t pad;
+    /* The descriptor on which the process that has the journal open holds
+     * its lock (own_file_open), kept open until journal_close: meaningful
+     * only in that process, written by it at open (no other can open the
+     * file meanwhile). Was padding before. */
+    int32_t lock_fd;
     uint64_t type;    /* written by the receive */
     mbx_msginfo info; /* written by the receive; info.seq 0: nothing taken */
     uint8_t payload[];
 };
 
 /* Maps the journal of stream `stream` for messages up to cap bytes
- * (creating or resizing it). Returns 0 with *out set, or -errno. */
+ * (creating or resizing it), locked against every other opener until
+ * journal_close. Returns 0 with *out set, -EBUSY when another bridge has
+ * it open, or another -errno (own_file_open's). */
 int journal_open(const char *stream, uint64_t cap, struct journal_rec **out);
 
 /* 1 when the last run left a message taken and not yet stored. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,8 +18,10 @@ int own_file_open(const char *path)
         r = -errno;
     else if (!S_ISREG(sb.st_mode))
         r = -EUCLEAN;
-    else if (sb.st_uid != geteuid() || (sb.st_mode & 077) != 0)
-        r = -EACCES;
+    else if (sb.st_uid != geteuid() || (sb.st_mode & 077) != 0 || sb.st_nlink != 1)
+        r = -EACCES; /* nlink: one of our files linked here by someone else */
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        r = errno == EWOULDBLOCK ? -EBUSY : -errno;
     if (r) {
         close(fd);
         return r;

@@ -4,11 +4,15 @@
 #define MBX_NATS_OWN_FILE_H
 
 /* Opens (creating, mode 0600) the regular file at path for reading and
- * writing, never through a symbolic link. Returns the descriptor, -EACCES
- * when the file belongs to another user or others may open it (a file
- * planted in a shared directory: adopting it would let its owner read our
- * messages, put messages in our stream or truncate it under us), -EUCLEAN
- * when it is not a regular file, or another -errno. */
+ * writing, never through a symbolic link, and locks it (flock, exclusive)
+ * for as long as the descriptor stays open. Returns the descriptor,
+ * -EACCES when the file belongs to another user, others may open it or it
+ * has another link (a file planted in a shared directory, or one of ours
+ * linked there: adopting it would let its owner read our messages, put
+ * messages in our stream or truncate it under us), -EBUSY when another
+ * open descriptor holds its lock (another bridge uses it: two writing one
+ * journal lose and duplicate messages), -EUCLEAN when it is not a regular
+ * file, or another -errno. */
 int own_file_open(const char *path);
 
 #endif

@@ -89,6 +89,35 @@ static void a_file_others_may_open_is_refused(void **state)
     assert_untouched(path, 0604, geteuid(), 256);
 }
 
+/* Two bridges exporting one mailbox with JetStream wrote one journal and
+ * lost and duplicated messages: the second is refused while the first has
+ * it open, and may have it once the first let go. */
+static void a_journal_has_one_user_at_a_time(void **state)
+{
+    (void)state;
+    struct journal_rec *j = NULL, *k = NULL;
+    assert_int_equal(journal_open("MBX_locked_4", 64, &j), 0);
+    assert_int_equal(journal_open("MBX_locked_4", 64, &k), -EBUSY);
+    journal_close(j);
+    assert_int_equal(journal_open("MBX_locked_4", 64, &k), 0);
+    journal_close(k);
+}
+
+/* One of our own files linked under the journal's name (by someone else,
+ * where the kernel lets users link others' files): refused, left as is. */
+static void a_linked_file_is_refused(void **state)
+{
+    (void)state;
+    char path[400], other[400];
+    snprintf(other, sizeof(other), "%s/precious", test_dir);
+    plant(other, 0600, geteuid(), 4096);
+    path_of(path, sizeof(path), "MBX_linked_5", "export");
+    assert_int_equal(link(other, path), 0);
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open("MBX_linked_5", 64, &j), -EACCES);
+    assert_untouched(other, 0600, geteuid(), 4096);
+}
+
 static void another_users_file_is_refused(void **state)
 {
     (void)state;
@@ -112,6 +141,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fresh_files_are_ours_alone),
         cmocka_unit_test(a_file_others_may_open_is_refused),
+        cmocka_unit_test(a_journal_has_one_user_at_a_time),
+        cmocka_unit_test(a_linked_file_is_refused),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(another_users_file_is_refused),
