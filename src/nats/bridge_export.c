@@ -6,11 +6,14 @@
 #include "nats/bridge.h"
 
 #include "core/transport.h"
+#include "nats/idkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +243,26 @@ static natsStatus publish_msg(struct mbx_bridge *b, const char *subj, const void
     return s;
 }
 
+/* The message id of the message numbered seq in e's mailbox into id:
+ * HOST-EPOCH-SEQ, and with JetStream -TAG, 64 bits of an HMAC of those
+ * under the user's key (idkey.h): the same for the same message whenever
+ * it is published again (the stream keeps one copy), and one id seen says
+ * nothing of the next (a peer who published under the next ids first made
+ * the stream drop ours as duplicates). */
+static void format_id(const struct bexport *e, uint64_t seq, char *id, size_t cap)
+{
+    int n = snprintf(id, cap, "%s-%s-%" PRIu64, e->b->host, e->epoch, seq);
+    const uint8_t *key;
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (!e->b->jetstream || n <= 0 || (size_t)n >= cap || idkey_get(&key) != 0 ||
+        !HMAC(EVP_sha256(), key, IDKEY_LEN, (const uint8_t *)id, (size_t)n, mac, &len) || len < 8)
+        return;
+    uint64_t tag;
+    memcpy(&tag, mac, sizeof(tag));
+    snprintf(id + n, cap - (size_t)n, "-%016" PRIx64, tag);
+}
+
 /* Publishes one message; with JetStream, until the stream has it (the same
  * message id every time, so the stream keeps one copy). Returns 0, or -1
  * when the bridge is stopping (the loan then goes back to the mailbox). */
@@ -252,9 +275,9 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
     int bare = !b->jetstream && info->priority == nsubj_band_base(band) && type == 0;
     /* The message id (headers only): formatted only for a message that
      * has headers, as it costs about as much as the publish. */
-    char id[NSUBJ_HOST_MAX + 48 + 32];
+    char id[NSUBJ_HOST_MAX + 48 + 32 + 20];
     if (!bare)
-        snprintf(id, sizeof(id), "%s-%s-%" PRIu64, b->host, e->epoch, info->seq);
+        format_id(e, info->seq, id, sizeof(id));
     for (;;) {
         natsStatus s = bare ? natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len)
                             : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
@@ -335,6 +358,10 @@ static void make_epoch(struct bexport *e)
 
 int bexport_start(struct bexport *e)
 {
+    const uint8_t *key;
+    int r = e->b->jetstream ? idkey_get(&key) : 0; /* what its ids need, now */
+    if (r)
+        return r;
     make_epoch(e);
     if (pthread_create(&e->th, NULL, export_main, e))
         return -EAGAIN;

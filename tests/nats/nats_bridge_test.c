@@ -340,6 +340,91 @@ static void forged_replies_miss_other_calls(void **state)
     mbx_close(pay_in);
 }
 
+/* The id the exporter's message numbered n would have, guessed from the
+ * id `seen` of its message numbered 1 as a peer would: the field "1"
+ * (last, or before a last one) made n, the rest kept. */
+static void guess_id(const char *seen, int n, char *out, size_t cap)
+{
+    const char *last = strrchr(seen, '-');
+    assert_non_null(last);
+    if (strcmp(last, "-1") == 0) {
+        snprintf(out, cap, "%.*s-%d", (int)(last - seen), seen, n);
+        return;
+    }
+    const char *one = last - 2;
+    assert_true(one >= seen && strncmp(one, "-1", 2) == 0);
+    snprintf(out, cap, "%.*s-%d%s", (int)(one - seen), seen, n, last);
+}
+
+/* A peer who may publish to an exported mailbox's subject (another
+ * producer) and saw the JetStream message id of one message publishes
+ * under the ids it guesses for the next ones first: the stream must not
+ * drop the bridge's messages as duplicates of the peer's. */
+static void squatted_ids_drop_nothing(void **state)
+{
+    (void)state;
+    struct nh_server js;
+    nh_server_init(&js, "js-ids", 1);
+    assert_int_equal(nh_server_start(&js), 0);
+    char jurl[64];
+    nh_url(&js, jurl, sizeof(jurl));
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "ids"), 64, MBX_SEND), *in = make(at(b, "ids"), 64, MBX_RECV);
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    jsCtx *ctx = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, jurl), NATS_OK);
+    assert_int_equal(natsConnection_SubscribeSync(&sub, nc, "mbx.p0.ids"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&ctx, nc, NULL), NATS_OK);
+    pid_t pa =
+        nh_bridge(a, (const char *[]){"--server", jurl, "--jetstream", "--export", "ids", NULL});
+    pid_t pb =
+        nh_bridge(b, (const char *[]){"--server", jurl, "--jetstream", "--import", "ids", NULL});
+    assert_true(pa > 0 && pb > 0);
+    assert_int_equal(mbx_send(out, "genuine-1", 9, 0, 20 * SEC), 0);
+    natsMsg *m = NULL;
+    const char *seen = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&m, sub, 20000), NATS_OK);
+    assert_int_equal(natsMsgHeader_Get(m, "Nats-Msg-Id", &seen), NATS_OK);
+    for (int i = 2; i <= 11; i++) {
+        char guess[256];
+        guess_id(seen, i, guess, sizeof(guess));
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MsgId = guess;
+        jsPubAck *ack = NULL;
+        assert_int_equal(js_Publish(&ack, ctx, "mbx.p0.ids", "junk", 4, &po, NULL), NATS_OK);
+        jsPubAck_Destroy(ack);
+    }
+    natsMsg_Destroy(m);
+    for (int i = 2; i <= 11; i++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "genuine-%d", i);
+        assert_int_equal(mbx_send(out, buf, (size_t)len, 0, 20 * SEC), 0);
+    }
+    /* Every genuine message comes (with the peer's junk, which it may
+     * publish: the subject is its to publish to). */
+    int genuine = 0;
+    char buf[64];
+    mbx_msginfo info;
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (genuine < 11 && nh_now() < deadline) {
+        ssize_t n = mbx_recv(in, buf, sizeof(buf), &info, SEC);
+        if (n > 8 && memcmp(buf, "genuine-", 8) == 0)
+            genuine++;
+    }
+    assert_int_equal(genuine, 11);
+    jsCtx_Destroy(ctx);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    nh_server_stop(&js, SIGTERM);
+    mbx_close(out);
+    mbx_close(in);
+}
+
 static void queue_group_shares(void **state)
 {
     (void)state;
@@ -662,6 +747,7 @@ int main(void)
         cmocka_unit_test_teardown(high_band_first, after_each),
         cmocka_unit_test_teardown(calls_cross_and_no_responders, after_each),
         cmocka_unit_test_teardown(forged_replies_miss_other_calls, after_each),
+        cmocka_unit_test_teardown(squatted_ids_drop_nothing, after_each),
         cmocka_unit_test_teardown(queue_group_shares, after_each),
         cmocka_unit_test_teardown(full_mailbox_slows_the_bridge, after_each),
         cmocka_unit_test_teardown(max_payload_is_respected, after_each),

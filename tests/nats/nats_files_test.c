@@ -6,6 +6,7 @@
  * bridge by truncating it (found by an attacker review). */
 #include "test_util.h"
 
+#include "nats/idkey.h"
 #include "nats/journal.h"
 #include "nats/jsstate.h"
 
@@ -118,6 +119,21 @@ static void a_linked_file_is_refused(void **state)
     assert_untouched(other, 0600, geteuid(), 4096);
 }
 
+/* The key of the message ids readable by others: refused (they would
+ * know the ids of our next messages), and left as it was. Called once: the
+ * key is read once per process. */
+static void a_key_others_may_read_is_refused(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/.mbx-bridge.key", test_dir);
+    plant(path, 0644, geteuid(), 256); /* written in 256-byte pieces */
+    assert_int_equal(truncate(path, IDKEY_LEN), 0);
+    const uint8_t *key = NULL;
+    assert_int_equal(idkey_get(&key), -EACCES);
+    assert_untouched(path, 0644, geteuid(), IDKEY_LEN);
+}
+
 static void another_users_file_is_refused(void **state)
 {
     (void)state;
@@ -143,6 +159,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_file_others_may_open_is_refused),
         cmocka_unit_test(a_journal_has_one_user_at_a_time),
         cmocka_unit_test(a_linked_file_is_refused),
+        cmocka_unit_test(a_key_others_may_read_is_refused),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(another_users_file_is_refused),
