@@ -235,6 +235,10 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
             why = "the server has no JetStream (nats-server -js)";
         else if (err == -EMSGSIZE)
             why = "a mailbox takes messages larger than the server's max_payload";
+        else if (err == -EEXIST && o.jetstream)
+            why = "a JetStream stream of a mailbox's name exists with a configuration that can "
+                  "lose messages (not a work queue on file of the bridge's subjects, without "
+                  "limits): delete or fix it";
         else if (err == -EINVAL)
             why = "invalid: a NAME must be NAME or @PID; check --prefix, --host-id and --server";
         fprintf(stderr, "mbx: %s: %s: %s\n", cmd, shown, why);

@@ -7,9 +7,11 @@
 #include "nats/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int bridge_stopping(const struct mbx_bridge *b)
@@ -50,7 +52,58 @@ void bridge_msg_prio(natsMsg *msg, unsigned band, unsigned *prio, uint64_t *type
     }
 }
 
-int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap)
+/* 1 when subject s is one of the n subjects of want. */
+static int has_subject(const char *const *want, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (s && !strcmp(want[i], s))
+            return 1;
+    return 0;
+}
+
+/* 1 when a stream someone made before us under our name (have) keeps
+ * every message until an import takes it, as the one we ask for (want)
+ * does: a work queue on file with our subjects only, no limit that drops
+ * messages, a de-duplication window as long, our replicas, and nothing
+ * that copies its messages elsewhere or other messages in. */
+static int stream_fits(const jsStreamConfig *have, const jsStreamConfig *want)
+{
+    if (have->Retention != js_WorkQueuePolicy || have->Storage != js_FileStorage ||
+        have->Replicas != want->Replicas || have->Duplicates < want->Duplicates)
+        return 0;
+    if (have->MaxMsgs > 0 || have->MaxBytes > 0 || have->MaxAge > 0 ||
+        have->MaxMsgsPerSubject > 0 || have->MaxMsgSize > 0 || have->Sealed)
+        return 0;
+    if (have->Mirror || have->SourcesLen > 0 || have->RePublish)
+        return 0;
+    if (have->SubjectsLen != want->SubjectsLen)
+        return 0;
+    for (int i = 0; i < have->SubjectsLen; i++)
+        if (!has_subject(want->Subjects, want->SubjectsLen, have->Subjects[i]))
+            return 0;
+    return 1;
+}
+
+/* The stream cfg->Name exists with another configuration than cfg (error
+ * 10058): its name is predictable, so anyone allowed to make streams may
+ * have made it first, e.g. with limits that drop what was acknowledged.
+ * Returns 0 (its creation time in *created) when it keeps what we need,
+ * else -EEXIST (the library prints nothing: mbx bridge says why). */
+static int stream_existing(struct mbx_bridge *b, const jsStreamConfig *cfg, int64_t *created)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, b->js, cfg->Name, NULL, &jerr);
+    if (s != NATS_OK)
+        return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ? -EPROTO : -EIO;
+    int r = si->Config && stream_fits(si->Config, cfg) ? 0 : -EEXIST;
+    *created = si->Created;
+    jsStreamInfo_Destroy(si);
+    return r;
+}
+
+int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
+                  int64_t *created)
 {
     int n = nsubj_stream_name(b->prefix, name, stream, cap);
     if (n < 0)
@@ -85,9 +138,12 @@ int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t c
             break;
         nats_Sleep(100);
     }
+    *created = s == NATS_OK && si ? si->Created : 0;
     jsStreamInfo_Destroy(si);
-    if (s == NATS_OK || jerr == JSStreamNameExistErr)
+    if (s == NATS_OK)
         return 0;
+    if (jerr == JSStreamNameExistErr)
+        return stream_existing(b, &cfg, created);
     if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS)
         return -EPROTO;
     return s == NATS_TIMEOUT ? -EPROTO : -EIO;
@@ -163,14 +219,23 @@ static void list_path(char *path, size_t cap)
     snprintf(path, cap, "%s/.mbx-bridge.%ld.list", dir && *dir ? dir : "/dev/shm", (long)getpid());
 }
 
+/* Writes the list under a temporary name nobody can guess, then renames
+ * it into place: in a shared directory (/dev/shm is 1777) another user
+ * could plant a predictable one first and hide the bridge from mbx ls. */
 static void list_write(struct mbx_bridge *b)
 {
     char path[4200], tmp[4300];
     list_path(path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wx");
-    if (!f)
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
         return;
+    FILE *f = fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return;
+    }
     for (size_t i = 0; i < b->nex + b->nim; i++) {
         int ex = i < b->nex;
         const char *name = ex ? b->ex[i].name : b->im[i - b->nex].name;
@@ -179,9 +244,7 @@ static void list_write(struct mbx_bridge *b)
             fprintf(f, "%s %s %s %s\n", ex ? "export" : "import", name, subj,
                     b->jetstream ? "jetstream" : "core");
     }
-    if (fclose(f) == 0)
-        rename(tmp, path);
-    else
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
         unlink(tmp);
 }
 
@@ -299,7 +362,7 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         if (!r)
             r = open_box(b, e->name, MBX_RECV, &e->m, &e->max_msg, NULL);
         if (!r && b->jetstream)
-            r = bridge_stream(b, e->name, e->stream, sizeof(e->stream));
+            r = bridge_stream(b, e->name, e->stream, sizeof(e->stream), &e->stream_created);
         if (!r && b->jetstream)
             r = journal_open(e->stream, e->max_msg, &e->j);
         if (!r && !b->jetstream && !(e->buf = malloc(e->max_msg ? e->max_msg : 1)))
@@ -316,7 +379,7 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         if (!r)
             r = open_box(b, im->name, MBX_SEND, &im->m, &im->max_msg, &im->capacity);
         if (!r && b->jetstream)
-            r = bridge_stream(b, im->name, im->stream, sizeof(im->stream));
+            r = bridge_stream(b, im->name, im->stream, sizeof(im->stream), &im->stream_created);
     }
     if (!r && nex)
         r = bcalls_start(b);

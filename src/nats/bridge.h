@@ -40,6 +40,7 @@ struct bexport {
     char subj[NSUBJ_BANDS + 1][NSUBJ_MAX]; /* per band, then the request subject */
     char epoch[48];                        /* JetStream message ids: this mailbox's life */
     char stream[160];
+    int64_t stream_created; /* its creation time: which life of the stream */
     uint64_t max_msg;
     struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
     uint8_t *buf;          /* core NATS: the message in hand */
@@ -53,6 +54,7 @@ struct bimport {
     char name[NAME_MAX_LEN + 1];
     char subj[NSUBJ_BANDS + 1][NSUBJ_MAX];
     char stream[160];
+    int64_t stream_created; /* its creation time: which life of the stream */
     char queue[NSUBJ_MAX];
     uint64_t max_msg;
     uint32_t capacity;
@@ -118,9 +120,13 @@ void bcalls_stop(struct mbx_bridge *b);
  * durable pull consumers and the delivery record) and threads of import
  * i. Returns 0 or -errno. */
 int bimport_start(struct bimport *i);
-/* Ensures the JetStream stream of mailbox name exists. Returns 0 or
- * -errno (-EPROTO: no JetStream). */
-int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap);
+/* Ensures the JetStream stream of mailbox name exists, with its creation
+ * time (ns since the epoch, 0: not known) in *created. A stream of that
+ * name made by someone else is used only when it keeps every message as
+ * ours would. Returns 0 or -errno (-EPROTO: no JetStream; -EEXIST: a
+ * stream of that name that could lose messages). */
+int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
+                  int64_t *created);
 
 /* Priority and type of a NATS message in band band: the headers when
  * present and valid, else the band's lowest priority and type 0. */

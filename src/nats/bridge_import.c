@@ -25,6 +25,7 @@
  * another bridge meanwhile. */
 struct held_batch {
     natsMsgList *list;
+    unsigned band;
     int from;              /* the first message not yet delivered */
     int64_t last_progress; /* CLOCK_MONOTONIC ns */
 };
@@ -36,13 +37,18 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static uint64_t own_seq(struct bimport *im, unsigned band, natsMsg *msg);
+
+/* Tells the stream the batch h is still in hand (its messages only: what
+ * else came to the inbox has a reply subject chosen by others). */
 static void keep_held(struct bimport *im, struct held_batch *h)
 {
     int64_t now = mono_ns();
     if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
         return;
     for (int k = h->from; k < h->list->Count; k++)
-        natsMsg_InProgress(h->list->Msgs[k], NULL);
+        if (own_seq(im, h->band, h->list->Msgs[k]))
+            natsMsg_InProgress(h->list->Msgs[k], NULL);
     h->last_progress = now;
 }
 
@@ -135,7 +141,7 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     if (im->st) {
         mbx_stat st;
         int r = mbx_stat_get(im->m, &st);
-        jsstate_begin(im->st, seq, r ? UINT64_MAX : st.sent_total);
+        jsstate_begin(im->st, seq, band, r ? UINT64_MAX : st.sent_total);
     }
     int r;
     for (;;) {
@@ -190,32 +196,72 @@ static void *core_band_main(void *arg)
     return NULL;
 }
 
-/* The stream sequence of a JetStream message, or 0. */
-static uint64_t stream_seq(natsMsg *msg)
+/* The durable consumer of band band: "mbx-pB". */
+static void durable_name(unsigned band, char *out, size_t cap)
 {
+    snprintf(out, cap, "mbx-p%u", band);
+}
+
+/* The stream sequence of a message band band fetched, or 0 when it is not
+ * one the stream sent to the band's consumer: anyone who may publish to
+ * the pull inbox can put a message there, or point a push consumer of
+ * their own stream at it (genuine acks and metadata, of the wrong
+ * stream). Such a message is not delivered, and its sequence must not be
+ * recorded: the stream's own message of that number would be dropped. */
+static uint64_t own_seq(struct bimport *im, unsigned band, natsMsg *msg)
+{
+    const char *reply = natsMsg_GetReply(msg);
+    if (!reply || strncmp(reply, "$JS.ACK.", 8))
+        return 0;
     jsMsgMetaData *meta = NULL;
     if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
         return 0;
-    uint64_t seq = meta->Sequence.Stream;
+    char durable[16];
+    durable_name(band, durable, sizeof(durable));
+    uint64_t seq = 0;
+    if (meta->Stream && !strcmp(meta->Stream, im->stream) && meta->Consumer &&
+        !strcmp(meta->Consumer, durable))
+        seq = meta->Sequence.Stream;
     jsMsgMetaData_Destroy(meta);
     return seq;
+}
+
+/* Makes room in the delivery record's unacked table when it is full: what
+ * each band's consumer says it had acked in full (its ack floor) can be
+ * forgotten; those acks reached the stream, their confirmations did not
+ * come back. */
+static void prune_acked(struct bimport *im)
+{
+    if (jsstate_room(im->st) > 0)
+        return;
+    for (unsigned k = 0; k < NSUBJ_BANDS; k++) {
+        char durable[16];
+        jsConsumerInfo *ci = NULL;
+        durable_name(k, durable, sizeof(durable));
+        if (js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, NULL) != NATS_OK)
+            continue;
+        jsstate_prune(im->st, k, ci->AckFloor.Stream);
+        jsConsumerInfo_Destroy(ci);
+    }
 }
 
 /* Acknowledges, waiting for the server to confirm (half a second each
  * time), a few times: a cluster electing a leader does not hold the
  * delivery of the rest for long. */
-static void ack(struct bimport *im, natsMsg *msg)
+static void ack(struct bimport *im, natsMsg *msg, uint64_t seq)
 {
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = 500;
     for (int i = 0; i < 4 && !bridge_stopping(im->b); i++) {
-        if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK)
+        if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK) {
+            jsstate_acked(im->st, seq);
             return;
+        }
         nats_Sleep(50);
     }
     /* Not confirmed: the stream sends it again after the ack wait, and
-     * jsstate knows it was delivered. */
+     * jsstate keeps it as delivered until an ack is confirmed. */
 }
 
 static void *js_band_main(void *arg)
@@ -246,7 +292,7 @@ static void *js_band_main(void *arg)
             continue;
         }
         int stop = 0, held = 0;
-        struct held_batch hb = {&list, 0, mono_ns()};
+        struct held_batch hb = {&list, band, 0, mono_ns()};
         __atomic_fetch_add(&im->b->n_held, (uint64_t)list.Count, __ATOMIC_RELAXED);
         /* Each message stops being held when its turn of the loop ends. */
         for (int k = 0; k < list.Count;
@@ -254,12 +300,18 @@ static void *js_band_main(void *arg)
             natsMsg *msg = list.Msgs[k];
             if (stop)
                 continue; /* not acknowledged: sent again later */
-            uint64_t seq = stream_seq(msg);
-            if (seq && jsstate_seen(im->st, seq)) {
-                __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
-                ack(im, msg);
+            uint64_t seq = own_seq(im, band, msg);
+            if (!seq) {
+                /* Not acked either: its reply subject is not ours to use. */
+                __atomic_fetch_add(&im->b->n_refused, 1, __ATOMIC_RELAXED);
                 continue;
             }
+            if (jsstate_seen(im->st, seq)) {
+                __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
+                ack(im, msg, seq);
+                continue;
+            }
+            prune_acked(im);
             hb.from = k;
             int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count, &hb);
             if (r < 0) {
@@ -269,13 +321,26 @@ static void *js_band_main(void *arg)
             if (r == 1)
                 natsMsg_Term(msg, NULL); /* never deliverable: do not send it again */
             else
-                ack(im, msg);
+                ack(im, msg, seq);
         }
         if (held)
             turn_give(im, band, 0, 0);
         natsMsgList_Destroy(&list);
     }
     return NULL;
+}
+
+/* 1 when the bridge may publish a reply to subject reply. A requester
+ * chooses it, and the bridge publishes with its own rights: never to
+ * "$..." (the JetStream API "$JS.API.STREAM.DELETE.X", system subjects)
+ * nor into the bridge's own subjects ("PREFIX.p0.NAME" would put a message
+ * into another mailbox's stream, "PREFIX.c.NAME" a request). */
+static int reply_allowed(const struct mbx_bridge *b, const char *reply)
+{
+    size_t n = strlen(b->prefix);
+    if (!reply || !*reply || reply[0] == '$')
+        return 0;
+    return strncmp(reply, b->prefix, n) || (reply[n] != '.' && reply[n] != 0);
 }
 
 /* Answers the requests of the request subject, one at a time. */
@@ -297,6 +362,12 @@ static void *call_main(void *arg)
         const char *reply = natsMsg_GetReply(msg);
         int len = natsMsg_GetDataLength(msg);
         if (!reply || !*reply) {
+            natsMsg_Destroy(msg);
+            continue;
+        }
+        if (!reply_allowed(b, reply)) {
+            /* Not delivered either: nobody could have its answer. */
+            __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
             natsMsg_Destroy(msg);
             continue;
         }
@@ -371,6 +442,8 @@ int bimport_start(struct bimport *im)
         r = mbx_stat_get(im->m, &st);
         if (!r)
             r = jsstate_open(im->stream, st.sent_total, &im->st);
+        if (!r)
+            jsstate_bind(im->st, im->stream_created);
     }
     for (unsigned k = 0; !r && k < NSUBJ_BANDS; k++) {
         if (!b->jetstream) {
@@ -380,7 +453,7 @@ int bimport_start(struct bimport *im)
                                                       PENDING_BYTES);
         } else {
             char durable[16];
-            snprintf(durable, sizeof(durable), "mbx-p%u", k);
+            durable_name(k, durable, sizeof(durable));
             jsSubOptions so;
             jsSubOptions_Init(&so);
             so.Stream = im->stream;

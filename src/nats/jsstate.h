@@ -1,17 +1,25 @@
 /* What a JetStream import delivered, kept in a small file beside the
  * mailboxes so that it outlives a kill -9 of the bridge: the stream
- * sequence numbers of the last JSSTATE_SEEN messages delivered, and the
- * delivery under way (its sequence, and the mailbox's sent_total before
- * it). A message the stream sends again (its ack was lost with the
- * bridge or a NATS node) whose sequence is there is acknowledged and not
- * delivered twice. One file per import; one writer (the bridge holding
- * the import's delivery lock). */
+ * sequence numbers of the last JSSTATE_SEEN messages delivered, those
+ * delivered whose ack the stream has not confirmed (kept until it does,
+ * however many others come meanwhile), the delivery under way (its
+ * sequence, and the mailbox's sent_total before it) and which life of the
+ * stream (its creation time) the numbers are of. A message the stream
+ * sends again (its ack was lost with the bridge or a NATS node) whose
+ * sequence is there is acknowledged and not delivered twice. One file per
+ * import; one writer of the ring and the intent (the bridge holding the
+ * import's delivery lock); the unacked table is shared by the import's
+ * band threads under a lock of the process. */
 #ifndef MBX_NATS_JSSTATE_H
 #define MBX_NATS_JSSTATE_H
 
 #include <stdint.h>
 
 #define JSSTATE_SEEN 4096
+/* Delivered, ack not confirmed: the stream lets each band's consumer have
+ * 1024 unacked (bridge_import.c), 4 bands; twice that for acks that
+ * reached the stream but whose confirmation did not come back. */
+#define JSSTATE_UNACKED 8192
 
 struct jsstate;
 
@@ -22,15 +30,33 @@ struct jsstate;
  * before it. Returns 0 with *out set, or -errno. */
 int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out);
 
+/* Ties the record to the life of the stream created at `created` (ns
+ * since the epoch; 0: not known, nothing done): a record of another life
+ * (the stream was deleted and made again, its sequences start at 1 again)
+ * is forgotten. */
+void jsstate_bind(struct jsstate *st, int64_t created);
+
 /* 1 when stream sequence seq was delivered, else 0. */
 int jsstate_seen(const struct jsstate *st, uint64_t seq);
 
-/* Records that seq is about to be delivered, the mailbox's sent_total
- * being sent_before. */
-void jsstate_begin(struct jsstate *st, uint64_t seq, uint64_t sent_before);
+/* Records that seq, fetched by consumer `consumer` (a band), is about to
+ * be delivered, the mailbox's sent_total being sent_before. */
+void jsstate_begin(struct jsstate *st, uint64_t seq, unsigned consumer, uint64_t sent_before);
 
-/* Records that the delivery begun is done (delivered: 1) or given up (0). */
+/* Records that the delivery begun is done (delivered: 1; its ack not yet
+ * confirmed) or given up (0). */
 void jsstate_end(struct jsstate *st, int delivered);
+
+/* The stream confirmed the ack of seq: it will not send it again. */
+void jsstate_acked(struct jsstate *st, uint64_t seq);
+
+/* Free places in the unacked table (when 0, the next delivery forgets the
+ * oldest: call jsstate_prune first). */
+unsigned jsstate_room(struct jsstate *st);
+
+/* Forgets the unacked of consumer `consumer` at or below floor, its ack
+ * floor (what the stream says it had acked in full). */
+void jsstate_prune(struct jsstate *st, unsigned consumer, uint64_t floor);
 
 void jsstate_close(struct jsstate *st);
 

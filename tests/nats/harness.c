@@ -1,5 +1,6 @@
 /* nats-server and mbx bridge processes for the NATS tests (harness.h). */
 #include "harness.h"
+#include "port_owner.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -224,16 +225,28 @@ static void print_tail(const char *path, int lines)
     fclose(f);
 }
 
-static int accepts(int port)
+/* Kills and reaps a server that did not start as it should, and says why. */
+static int start_failed(struct nh_server *s, const char *why)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
+    fprintf(stderr, "nats-server %s (ports %d, %d): %s; its log:\n", s->name, s->port, s->cport,
+            why);
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    print_tail(s->log, 20);
+    track_server(s->pid, 0);
+    s->pid = 0;
+    return -1;
+}
+
+/* Whether s listens on its client port and its cluster port (when it has
+ * one), and nobody else does: the ports are on its command line, readable
+ * by every user, and one that another process bound first is not s's. */
+static enum port_owner ports_owned(const struct nh_server *s)
+{
+    enum port_owner c = port_owner_check(s->pid, s->port);
+    if (c != PORT_OWNED || !s->cport)
+        return c;
+    return port_owner_check(s->pid, s->cport);
 }
 
 int nh_server_start(struct nh_server *s)
@@ -283,10 +296,13 @@ int nh_server_start(struct nh_server *s)
     }
     s->pid = pid;
     track_server(pid, 1);
+    /* Started means: listening on its ports itself. A connect to the port
+     * is no proof: another user who bound it first (the server then exits)
+     * would take the test's connections. A restarted node must have its
+     * old ports back (the others' routes name them), so a port taken in
+     * the meantime fails the start instead of trying another. */
     int64_t deadline = nh_now() + 30 * (int64_t)1000000000;
     while (nh_now() < deadline) {
-        if (accepts(s->port))
-            return 0;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "nats-server %s exited at start (status %d); its log:\n", s->name,
@@ -296,9 +312,14 @@ int nh_server_start(struct nh_server *s)
             s->pid = 0;
             return -1;
         }
+        enum port_owner o = ports_owned(s);
+        if (o == PORT_OWNED)
+            return 0;
+        if (o == PORT_FOREIGN)
+            return start_failed(s, "another process listens on its port");
         usleep(20000);
     }
-    return -1;
+    return start_failed(s, "not listening on its ports after 30 s");
 }
 
 void nh_dump_logs(int lines)

@@ -237,6 +237,10 @@ static void cluster_node_restart_exactly_once(void **state)
         usleep(10000);
     printf("node n%d killed; %d messages received %.1f s later\n", victim,
            __atomic_load_n(&r.received, __ATOMIC_RELAXED), (double)(nh_now() - t0) / 1e9);
+    /* Back on its old ports, which the other nodes' routes name: another
+     * process may have bound one in the gap, and then the start fails
+     * (nh_server_start checks the listeners are the node's own) rather
+     * than the test's clients and routes reaching that process. */
     assert_int_equal(nh_server_start(&node[victim]), 0);
     run_check(&r, prod, cons);
     printf("the rest %.1f s after the restart\n", (double)(nh_now() - t0) / 1e9);

@@ -1,0 +1,476 @@
+/* What an importing bridge trusts (found by an attacker review): a message
+ * on its JetStream pull inbox that the import's stream did not send it
+ * (a plain publish, or a push consumer of another stream pointed there) is
+ * neither delivered nor recorded; a request's reply subject that is the
+ * JetStream API or the bridge's own subjects gets no answer; a stream made
+ * first by someone else under the bridge's name that can lose messages is
+ * refused; a message delivered and not acked is remembered however many
+ * come after; a deleted and re-created stream's messages are delivered;
+ * a planted temporary name does not hide the bridge from mbx ls. One
+ * nats-server with JetStream on a loopback port; the bridges run in this
+ * process, each with a mailbox directory of its own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "harness.h"
+#include "mbx.h"
+#include "nats/jsstate.h"
+#include "nats/subject.h"
+
+#define SEC 1000000000LL
+
+static struct nh_server srv;
+static char url[64];
+static mbx_bridge *cur; /* the test's bridge: stopped by after_each */
+
+static int setup(void **state)
+{
+    (void)state;
+    nh_server_init(&srv, "trust", 1);
+    return nh_server_start(&srv);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nh_server_stop(&srv, SIGTERM);
+    return 0;
+}
+
+/* After each test, passed or failed: its bridge stopped and its streams
+ * deleted, so that the next test starts clean. */
+static int after_each(void **state)
+{
+    (void)state;
+    char stream[160];
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    nh_url(&srv, url, sizeof(url));
+    if (nsubj_stream_name("mbx", "jobs", stream, sizeof(stream)) > 0 &&
+        natsConnection_ConnectTo(&nc, url) == NATS_OK &&
+        natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
+        js_DeleteStream(js, stream, NULL, NULL);
+        js_DeleteStream(js, "EVIL", NULL, NULL);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return 0;
+}
+
+static const char *at(const char *dir, const char *name)
+{
+    static char buf[4][300];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 300, "%s/%s", dir, name);
+    return b;
+}
+
+/* A client of the test's own: the attacker, or the producer. */
+static void client(natsConnection **nc, jsCtx **js)
+{
+    nh_url(&srv, url, sizeof(url));
+    assert_int_equal(natsConnection_ConnectTo(nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(js, *nc, NULL), NATS_OK);
+}
+
+static void client_close(natsConnection *nc, jsCtx *js)
+{
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+/* The receiving mailbox "jobs" in dir (small messages: a request larger
+ * is answered at once with an error). */
+static mbx *inbox_box(const char *dir)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 64;
+    a.max_msg_size = 256;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(at(dir, "jobs"), MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+/* A JetStream bridge in this process importing (or exporting) "jobs"
+ * with MBX_DIR=dir. Returns its mbx_bridge_start result. */
+static int bridge(const char *dir, int import, mbx_bridge **b)
+{
+    static const char *const jobs[] = {"jobs", NULL};
+    mbx_bridge_options o;
+    mbx_bridge_options_init(&o);
+    nh_url(&srv, url, sizeof(url));
+    o.servers = url;
+    o.jetstream = 1;
+    o.host_id = "h";
+    o.call_timeout_ms = 300;
+    if (import)
+        o.imports = jobs;
+    else
+        o.exports = jobs;
+    setenv("MBX_DIR", dir, 1);
+    return mbx_bridge_start(&o, b);
+}
+
+static void stream_of_jobs(char *out, size_t cap)
+{
+    assert_true(nsubj_stream_name("mbx", "jobs", out, cap) > 0);
+}
+
+static void js_send(jsCtx *js, const char *data)
+{
+    jsErrCode jerr = 0;
+    jsPubAck *pa = NULL;
+    assert_int_equal(js_Publish(&pa, js, "mbx.p0.jobs", data, (int)strlen(data), NULL, &jerr),
+                     NATS_OK);
+    jsPubAck_Destroy(pa);
+}
+
+/* Waits (at most 30 s) until the bridge counted n messages as imported,
+ * refused or redelivered in all. */
+static mbx_bridge_stat await_handled(mbx_bridge *b, uint64_t n)
+{
+    mbx_bridge_stat st;
+    int64_t deadline = nh_now() + 30 * SEC;
+    do {
+        assert_int_equal(mbx_bridge_stat_get(b, &st), 0);
+        if (st.imported + st.refused + st.redeliver >= n)
+            return st;
+        usleep(10000);
+    } while (nh_now() < deadline);
+    nh_dump_logs(20);
+    fail_msg("the bridge handled %llu of %llu messages in 30 s",
+             (unsigned long long)(st.imported + st.refused + st.redeliver), (unsigned long long)n);
+    return st;
+}
+
+/* Receives the next message (at most 30 s) into buf and checks it is
+ * want. */
+static void expect(mbx *m, const char *want)
+{
+    char buf[300];
+    ssize_t n = mbx_recv(m, buf, sizeof(buf) - 1, NULL, 30 * SEC);
+    if (n < 0)
+        fail_msg("waiting for \"%s\": %zd", want, n);
+    buf[n] = 0;
+    assert_string_equal(buf, want);
+}
+
+static void expect_empty(mbx *m)
+{
+    char buf[300];
+    ssize_t n = mbx_recv(m, buf, sizeof(buf) - 1, NULL, 0);
+    if (n >= 0) {
+        buf[n] = 0;
+        fail_msg("the mailbox has \"%s\"", buf);
+    }
+}
+
+/* H2: the pull inbox is a subject anyone may publish to. */
+static void pull_inbox_takes_only_its_stream(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("h2");
+    mbx *in = inbox_box(dir);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    natsConnection *nc;
+    jsCtx *js;
+    client(&nc, &js);
+    char stream[160], want[256];
+    stream_of_jobs(stream, sizeof(stream));
+    /* The inbox: the reply subject of the band's fetch requests. */
+    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    natsSubscription *spy = NULL;
+    natsMsg *req = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
+    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
+    char inbox[256];
+    snprintf(inbox, sizeof(inbox), "%s", natsMsg_GetReply(req));
+    natsMsg_Destroy(req);
+    natsSubscription_Destroy(spy);
+    assert_int_equal(natsConnection_PublishString(nc, inbox, "PLAIN"), NATS_OK);
+    /* Another stream's push consumer delivering there: genuine metadata
+     * and ack subjects, of stream EVIL, sequences 1..3, and a consumer
+     * named as the band's (so the stream's name is what tells them). */
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = "EVIL";
+    sc.Subjects = (const char *[]){"evil"};
+    sc.SubjectsLen = 1;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddStream(NULL, js, &sc, NULL, &jerr), NATS_OK);
+    for (int i = 1; i <= 3; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "FORGED-%d", i);
+        assert_int_equal(js_Publish(NULL, js, "evil", d, (int)strlen(d), NULL, &jerr), NATS_OK);
+    }
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "mbx-p0"; /* its own stream's consumer, named as the band's */
+    cc.DeliverSubject = inbox;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = 120 * SEC; /* not sent again during the test */
+    assert_int_equal(js_AddConsumer(NULL, js, "EVIL", &cc, NULL, &jerr), NATS_OK);
+    mbx_bridge_stat st = await_handled(cur, 4);
+    assert_int_equal(st.imported, 0);
+    assert_int_equal(st.refused, 4);
+    expect_empty(in);
+    /* The stream's own messages 1..3 are not taken for the forged ones. */
+    js_send(js, "genuine-1");
+    js_send(js, "genuine-2");
+    js_send(js, "genuine-3");
+    expect(in, "genuine-1");
+    expect(in, "genuine-2");
+    expect(in, "genuine-3");
+    st = await_handled(cur, 7); /* counted just after the mailbox took it */
+    assert_int_equal(st.imported, 3);
+    assert_int_equal(st.refused, 4);
+    assert_int_equal(st.redeliver, 0);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    client_close(nc, js);
+    mbx_close(in);
+}
+
+/* Sends a request too large for the mailbox (answered at once with an
+ * error) to mbx.c.jobs with reply subject reply. */
+static void request_to(natsConnection *nc, const char *reply)
+{
+    char big[1000];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(natsConnection_PublishRequest(nc, "mbx.c.jobs", reply, big, sizeof(big)),
+                     NATS_OK);
+}
+
+/* 1 when a reply came to sub within 30 s. */
+static int answered(natsSubscription *sub)
+{
+    natsMsg *m = NULL;
+    if (natsSubscription_NextMsg(&m, sub, 30000) != NATS_OK)
+        return 0;
+    const char *err = NULL;
+    int ok = natsMsgHeader_Get(m, "Mbx-Error", &err) == NATS_OK && err && atoi(err) == EMSGSIZE;
+    natsMsg_Destroy(m);
+    return ok;
+}
+
+/* H3: the bridge answers with its own rights, wherever the requester
+ * says. */
+static void replies_not_to_api_or_own_subjects(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("h3");
+    mbx *in = inbox_box(dir);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    natsConnection *nc;
+    jsCtx *js;
+    client(&nc, &js);
+    char stream[160], del[256];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(del, sizeof(del), "$JS.API.STREAM.DELETE.%s", stream);
+    natsSubscription *mine = NULL, *custom = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&mine, nc, "_INBOX.trust.>"), NATS_OK);
+    assert_int_equal(natsConnection_SubscribeSync(&custom, nc, "replies.trust"), NATS_OK);
+    request_to(nc, "mbx.p0.jobs"); /* into the stream it imports */
+    request_to(nc, del);
+    /* Requests are served one at a time: once these are answered, the
+     * two above were handled. */
+    request_to(nc, "_INBOX.trust.1");
+    request_to(nc, "replies.trust");
+    assert_true(answered(mine));
+    assert_true(answered(custom));
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, &jerr);
+    if (s != NATS_OK)
+        fail_msg("stream %s: %s (error %d)", stream, natsStatus_GetText(s), (int)jerr);
+    printf("stream %s: msgs %llu first %llu last %llu created %lld\n", stream,
+           (unsigned long long)si->State.Msgs, (unsigned long long)si->State.FirstSeq,
+           (unsigned long long)si->State.LastSeq, (long long)si->Created);
+    assert_int_equal(si->State.LastSeq, 0); /* nothing was published into it */
+    jsStreamInfo_Destroy(si);
+    mbx_bridge_stat st;
+    assert_int_equal(mbx_bridge_stat_get(cur, &st), 0);
+    assert_int_equal(st.refused, 2);
+    expect_empty(in);
+    natsSubscription_Destroy(mine);
+    natsSubscription_Destroy(custom);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    client_close(nc, js);
+    mbx_close(in);
+}
+
+/* Makes stream "jobs"'s under the bridge's name: a work queue on file
+ * with a 5-minute window when fits, else one keeping the last 3 (limits
+ * retention). */
+static void plant_stream(jsCtx *js, const char *stream, int fits)
+{
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream;
+    sc.Subjects = (const char *[]){"mbx.p0.jobs", "mbx.p1.jobs", "mbx.p2.jobs", "mbx.p3.jobs"};
+    sc.SubjectsLen = 4;
+    sc.Storage = js_FileStorage;
+    sc.Duplicates = 300 * SEC;
+    if (fits) {
+        sc.Retention = js_WorkQueuePolicy;
+    } else {
+        sc.Retention = js_LimitsPolicy;
+        sc.MaxMsgs = 3;
+    }
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddStream(NULL, js, &sc, NULL, &jerr), NATS_OK);
+}
+
+/* M2: the stream name is predictable; a stream made first under it with
+ * limits would drop what senders were told was sent. */
+static void hostile_stream_refused(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("m2");
+    natsConnection *nc;
+    jsCtx *js;
+    client(&nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    plant_stream(js, stream, 0);
+    assert_int_equal(bridge(dir, 0, &cur), -EEXIST);
+    jsErrCode jerr = 0;
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    /* One that keeps every message as the bridge's would is used. */
+    plant_stream(js, stream, 1);
+    assert_int_equal(bridge(dir, 0, &cur), 0);
+    client_close(nc, js);
+}
+
+/* H1: a message delivered whose ack was not confirmed (the bridge was
+ * killed, or the ack lost) may come back after thousands of others; it
+ * must still be known as delivered. Here on the record itself. */
+static void unacked_outlives_the_ring(void **state)
+{
+    (void)state;
+    setenv("MBX_DIR", nh_tmpdir("h1"), 1);
+    struct jsstate *st = NULL;
+    assert_int_equal(jsstate_open("MBX_h1", 0, &st), 0);
+    jsstate_bind(st, 111);
+    jsstate_begin(st, 1, 0, 0);
+    jsstate_end(st, 1); /* delivered; no ack confirmed */
+    for (uint64_t seq = 2; seq < 2 + 2 * JSSTATE_SEEN; seq++) {
+        jsstate_begin(st, seq, 0, seq);
+        jsstate_end(st, 1);
+        jsstate_acked(st, seq);
+    }
+    assert_true(jsstate_seen(st, 1));
+    /* A kill -9 during a delivery that made it into the mailbox. */
+    jsstate_begin(st, 50000, 1, 7);
+    jsstate_close(st);
+    assert_int_equal(jsstate_open("MBX_h1", 8, &st), 0);
+    jsstate_bind(st, 111);
+    assert_true(jsstate_seen(st, 1));
+    assert_true(jsstate_seen(st, 50000));
+    assert_int_equal(jsstate_room(st), JSSTATE_UNACKED - 2);
+    /* The consumer's ack floor passed them: forgotten from the table. */
+    jsstate_prune(st, 0, 10);
+    assert_int_equal(jsstate_room(st), JSSTATE_UNACKED - 1);
+    jsstate_acked(st, 50000);
+    assert_int_equal(jsstate_room(st), JSSTATE_UNACKED);
+    /* M1: another life of the stream (deleted, made again) starts afresh. */
+    jsstate_bind(st, 222);
+    assert_false(jsstate_seen(st, 50000));
+    assert_false(jsstate_seen(st, 2 * JSSTATE_SEEN));
+    jsstate_close(st);
+}
+
+/* M1: sequences restart at 1 in a re-created stream; they are not the
+ * ones delivered before. */
+static void recreated_stream_delivered(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("m1");
+    mbx *in = inbox_box(dir);
+    natsConnection *nc;
+    jsCtx *js;
+    client(&nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_send(js, "old-1");
+    js_send(js, "old-2");
+    expect(in, "old-1");
+    expect(in, "old-2");
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    assert_int_equal(bridge(dir, 1, &cur), 0); /* makes it again */
+    js_send(js, "new-1");
+    js_send(js, "new-2");
+    mbx_bridge_stat st = await_handled(cur, 2);
+    assert_int_equal(st.redeliver, 0);
+    expect(in, "new-1");
+    expect(in, "new-2");
+    client_close(nc, js);
+    mbx_close(in);
+}
+
+/* L2: the list mbx ls reads is written under a temporary name; another
+ * user in a shared directory could plant a predictable one first. */
+static void planted_list_tmp_does_not_hide(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("l2");
+    char path[400], tmp[420];
+    snprintf(path, sizeof(path), "%s/.mbx-bridge.%ld.list", dir, (long)getpid());
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_non_null(strstr(line, "import jobs mbx.*.jobs jetstream"));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0644);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+int main(void)
+{
+    nh_require();
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(pull_inbox_takes_only_its_stream, after_each),
+        cmocka_unit_test_teardown(replies_not_to_api_or_own_subjects, after_each),
+        cmocka_unit_test_teardown(hostile_stream_refused, after_each),
+        cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
+        cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
+        cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
+    };
+    int r = cmocka_run_group_tests(tests, setup, teardown);
+    nh_cleanup();
+    return r;
+}
