@@ -1,6 +1,10 @@
 /* Kernel limits that stop the POSIX and System V queues from carrying large
  * messages. As root the benchmark raises them for the run, so the table
- * compares mechanisms rather than default settings, then puts them back. */
+ * compares mechanisms rather than default settings: in an IPC namespace of
+ * the run's own (the machine's values untouched, nothing to put back), or,
+ * where unshare(CLONE_NEWIPC) is refused, machine-wide and put back at the
+ * end (while raised, any user's new queue gets the raised size, and a
+ * killed run leaves them raised). */
 #ifndef BENCH_KERNEL_LIMITS_H
 #define BENCH_KERNEL_LIMITS_H
 
@@ -17,7 +21,9 @@ int sysctl_get(const char *path, long *out);
 /* As root, raises what keeps messages of max_size bytes out, queues of
  * `depth` such messages for System V (and says so on stderr); otherwise does
  * nothing, and those sizes show as n/a with why. RLIMIT_MSGQUEUE can only
- * grow with CAP_SYS_RESOURCE, which a container's root may lack. */
+ * grow with CAP_SYS_RESOURCE, which a container's root may lack. Called
+ * before the run makes any System V or POSIX queue and before it forks the
+ * children that use them: they must all be in the new IPC namespace. */
 void limits_raise(size_t max_size, size_t depth);
 
 /* Puts back every value limits_raise changed; safe to call more than once. */

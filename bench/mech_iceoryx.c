@@ -23,14 +23,24 @@
  *
  * A child killed instead (an interrupted run, a cell's deadline) leaves its
  * runtime's socket and lock file in /tmp behind, named after the runtime.
- * Runtime names are therefore the channel's tag, role and index, which the
- * parent knows: its teardown removes what killed children left. */
+ * Runtime names are therefore the channel's tag, a random part, role and
+ * index, which the parent knows: its teardown removes what killed children
+ * left.
+ *
+ * iceoryx opens /tmp/NAME.lock with O_CREAT, following a link, as root.
+ * The names once were the tag alone (the benchmark's pid and a counter),
+ * so any user could plant those links ahead and have root create files
+ * where they point. Now the name has 64 random bits nobody can predict,
+ * and each child makes its lock file itself, new (O_EXCL|O_NOFOLLOW),
+ * before iceoryx opens it: in sticky /tmp nobody else can then swap it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +58,7 @@
 
 struct iox_priv {
     char instance[48]; /* the channel's tag: services of two cells never meet */
+    char nonce[17];    /* random hex in the runtime names: not predictable */
     iox_pub_storage_t pub_storage;
     iox_sub_storage_t sub_storage;
     iox_ws_storage_t ws_storage;
@@ -67,6 +78,13 @@ static int ioxb_setup(struct chan *c, char *why, size_t whylen)
         return -ENOMEM;
     c->priv = s;
     snprintf(s->instance, sizeof(s->instance), "%s", c->p.tag);
+    unsigned char r[8];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        snprintf(why, whylen, "getrandom: %s", strerror(errno));
+        return -EIO;
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(s->nonce + 2 * i, 3, "%02x", r[i]);
     return 0;
 }
 
@@ -74,8 +92,8 @@ static int ioxb_setup(struct chan *c, char *why, size_t whylen)
 static void runtime_name(const struct iox_priv *s, enum mech_role role, int index, char *name,
                          size_t len)
 {
-    snprintf(name, len, "mbx-bench-%s-%c%d", s->instance, role == ROLE_INITIATOR ? 'i' : 'r',
-             index);
+    snprintf(name, len, "mbx-bench-%s-%s-%c%d", s->instance, s->nonce,
+             role == ROLE_INITIATOR ? 'i' : 'r', index);
 }
 
 /* Where iceoryx's runtime keeps its socket (its compiled-in prefix, /tmp/)
@@ -87,6 +105,20 @@ static void unlink_runtime_files(const char *name)
     unlink(path);
     snprintf(path, sizeof(path), "/tmp/%s.lock", name);
     unlink(path);
+}
+
+/* Makes the runtime's lock file, new and root's, before iceoryx opens it
+ * (it would create it through a planted link). Returns 0 or -errno: EEXIST
+ * when the name is taken, which only someone else's file can do. */
+static int claim_lock(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/%s.lock", name);
+    int fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
 }
 
 static void ioxb_teardown(struct chan *c)
@@ -137,6 +169,9 @@ static int ioxb_attach(struct chan *c, enum mech_role role, int index)
     struct iox_priv *s = c->priv;
     char name[96];
     runtime_name(s, role, index, name, sizeof(name));
+    int rc = claim_lock(name);
+    if (rc < 0)
+        return rc;
     /* Debian's build logs every registration at debug level on stderr. */
     iox_set_loglevel(Iceoryx_LogLevel_Error);
     iox_runtime_init(name);

@@ -30,6 +30,7 @@
 
 #include "board.h"
 #include "mech_mbx.h"
+#include "port_owner.h"
 
 struct nats_priv {
     pid_t server;
@@ -58,18 +59,6 @@ static int free_port(void)
     return port;
 }
 
-static int accepts(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static const char *server_path(void)
 {
     static const char *const paths[] = {"/usr/bin/nats-server", "/usr/local/bin/nats-server",
@@ -94,6 +83,44 @@ static void nats_teardown(struct chan *c)
     c->priv = NULL;
 }
 
+/* Starts nats-server on port and waits until it listens there. The port
+ * was free when chosen and is on the server's command line, which every
+ * user can read: another user who binds it first makes the server exit,
+ * and a connect would then reach that user's listener. So "started" means
+ * the listening socket is the child's own (port_owner_check). Returns the
+ * child's pid, 0 when the port went to someone else (the caller tries
+ * another), or a negative errno. */
+static pid_t start_server(const char *path, int port)
+{
+    char arg[16];
+    snprintf(arg, sizeof(arg), "%d", port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(path, path, "-a", "127.0.0.1", "-p", arg, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        /* An exited server could not bind (or run): try another port. */
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return 0;
+        enum port_owner o = port_owner_check(pid, port);
+        if (o == PORT_OWNED)
+            return pid;
+        if (o == PORT_FOREIGN)
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 0;
+}
+
 static int nats_setup(struct chan *c, char *why, size_t whylen)
 {
     const char *path = server_path();
@@ -106,35 +133,33 @@ static int nats_setup(struct chan *c, char *why, size_t whylen)
         return -ENOMEM;
     c->priv = s;
     s->board = board_new();
-    s->port = free_port();
-    if (!s->board || s->port < 0)
+    if (!s->board)
         return -ENOMEM;
-    snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", s->port);
     snprintf(s->subject, sizeof(s->subject), "bench.%s", c->p.tag);
     for (int i = 0; i < 2; i++) {
         snprintf(s->dir[i], sizeof(s->dir[i]), "%s/nats-%s-%d", c->p.dir, c->p.tag, i);
         mkdir(s->dir[i], 0700);
     }
-    char port[16];
-    snprintf(port, sizeof(port), "%d", s->port);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(path, path, "-a", "127.0.0.1", "-p", port, (char *)NULL);
-        _exit(127);
-    }
-    s->server = pid;
-    for (int i = 0; i < 500; i++) {
-        if (accepts(s->port))
+    /* A few ports: each lost one (taken by another process between the
+     * probe and the server's bind) costs a new one, not the cell. */
+    for (int tries = 0; tries < 5; tries++) {
+        s->port = free_port();
+        if (s->port < 0)
+            return -ENOMEM;
+        pid_t pid = start_server(path, s->port);
+        if (pid < 0)
+            return (int)pid;
+        if (pid > 0) {
+            s->server = pid;
+            snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", s->port);
             return 0;
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
+        }
+        fprintf(stderr,
+                "mbx-bench: nats-server did not get port %d (another process listens "
+                "there, or it exited); trying another\n",
+                s->port);
     }
-    snprintf(why, whylen, "nats-server did not start on port %d", s->port);
+    snprintf(why, whylen, "nats-server did not start as the listener of a loopback port");
     return -ETIMEDOUT;
 }
 

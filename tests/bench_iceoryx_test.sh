@@ -57,7 +57,37 @@ left=$(comm -13 <(echo "$before") <(runtime_files))
 [ -z "$left" ] || fail "iceoryx runtime files left after ^C: $left"
 # Its shared memory is gone too (unless another RouDi runs here now: then the
 # segments are that one's).
-if flock -n /tmp/iox-unique-roudi.lock true 2>/dev/null && [ -e /dev/shm/iceoryx_mgmt ]; then
+# The lock is opened only when it is root's own regular file (read-only, no
+# O_CREAT): flock(1) on the path would create it as root through a link
+# another user planted in /tmp, or block on a FIFO put there.
+roudi_lock=/tmp/iox-unique-roudi.lock
+roudi_lock_free() {
+  [ -f "$roudi_lock" ] && [ ! -L "$roudi_lock" ] && [ "$(stat -c %u "$roudi_lock")" = 0 ] ||
+    return 0
+  { flock -n 9; } 9<"$roudi_lock"
+}
+if roudi_lock_free 2>/dev/null && [ -e /dev/shm/iceoryx_mgmt ]; then
   fail "RouDi's shared memory left in /dev/shm after ^C"
 fi
-echo "2 passed, 0 failed"
+
+# The runtimes' lock files are not where another user can predict them:
+# links planted at the names the runs once used (the benchmark's pid, a
+# counter, role and index), pointing into this test's own directory, are
+# never followed (iceoryx opens the lock file with O_CREAT, as root).
+mkdir "$out/victim"
+"$bench" --quick --only iceoryx-zc --out "$out" >"$out/log" 2>&1 &
+run=$!
+for n in 0 1 2 3; do
+  for r in i r; do
+    ln -s "$out/victim/$n$r" "/tmp/mbx-bench-$run-$n-${r}0.lock" 2>/dev/null
+  done
+done
+wait "$run" || fail "run with planted links: exit status $?"
+planted=$(find /tmp -maxdepth 1 -name "mbx-bench-$run-*" -type l)
+rm -f $planted
+[ -z "$(ls -A "$out/victim")" ] || fail "lock files made through planted links: $(ls "$out/victim")"
+[ -n "$planted" ] || fail "the planted links are gone: the run removed or used them"
+# And the links cost nothing: no name of the run met them.
+row=$(grep '^iceoryx (zero copy) ' "$out/log" | head -1)
+[ -n "$row" ] && [[ $row != *FAIL* ]] || fail "a cell failed beside planted links: $row"
+echo "3 passed, 0 failed"

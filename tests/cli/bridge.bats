@@ -33,13 +33,59 @@ need_nats_build() {
     fi
 }
 
+# port_owner PID PORT: whether every TCP socket listening on PORT (IPv4 and
+# IPv6, any address) is an open file of PID. Returns 0 when so, 1 when one
+# is another process's, 2 when nobody listens yet. The same check as
+# bench/port_owner.c: a connect to the port is no proof that nats-server
+# bound it, as another user who bound it first would take the connection.
+port_owner() {
+    local pid=$1 hex inode st addr links ino
+    local -a inodes=()
+    hex=$(printf '%04X' "$2")
+    # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+    while read -r _ addr _ st _ _ _ _ _ inode _; do
+        [ "$st" = 0A ] && [ "${addr##*:}" = "$hex" ] && inodes+=("$inode")
+    done < <(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    [ "${#inodes[@]}" -gt 0 ] || return 2
+    links=$(for fd in "/proc/$pid/fd/"*; do readlink "$fd"; done 2>/dev/null)
+    for ino in "${inodes[@]}"; do
+        grep -qxF "socket:[$ino]" <<<"$links" || return 1
+    done
+}
+
+# launch_server PORT ARGS...: nats-server on PORT, once it is the listener
+# there (BG_PID names it). Fails, the server killed, when it exited or
+# another process listens on PORT.
+launch_server() {
+    local port=$1 deadline=$((SECONDS + 20)) st
+    shift
+    bg nats-server -a 127.0.0.1 -p "$port" "$@"
+    while running "$BG_PID" && [ "$SECONDS" -lt "$deadline" ]; do
+        st=0
+        port_owner "$BG_PID" "$port" || st=$?
+        [ "$st" -ne 0 ] || return 0
+        [ "$st" -eq 2 ] || break
+        sleep 0.01
+    done
+    echo "nats-server did not become the listener of port $port" >&2
+    kill -KILL "$BG_PID" 2>/dev/null || true
+    return 1
+}
+
+# A port lost to another process between the probe and the server's bind
+# costs a new port, not the test.
 start_server() {
     need_nats_build
     command -v nats-server >/dev/null || skip "nats-server is not installed (apt-get install nats-server)"
-    NPORT=$(free_port)
-    bg nats-server -a 127.0.0.1 -p "$NPORT" "$@"
-    wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NPORT" 2>/dev/null
-    URL=nats://127.0.0.1:$NPORT
+    local try
+    for try in 1 2 3 4 5; do
+        NPORT=$(free_port)
+        if launch_server "$NPORT" "$@"; then
+            URL=nats://127.0.0.1:$NPORT
+            return 0
+        fi
+    done
+    return 1
 }
 
 # start_bridge DIR ARGS...: a bridge with MBX_DIR=DIR, once it said it runs.
@@ -84,6 +130,22 @@ start_bridge() {
     [ -n "$output" ]
     run mbx bridge --server nats://127.0.0.1:1 --export jobs --creds /nonexistent.creds
     [ "$status" -eq 1 ]
+}
+
+@test "nats-server start: refused on a port another process listens on" {
+    start_server
+    local first=$BG_PID st=0
+    port_owner "$first" "$NPORT"
+    # This shell does not listen there: someone else's port to it.
+    port_owner $$ "$NPORT" || st=$?
+    [ "$st" -eq 1 ]
+    # A second server on the same port exits (or is killed) and is not
+    # taken for started, though the port accepts connections.
+    st=0
+    launch_server "$NPORT" || st=$?
+    [ "$st" -eq 1 ]
+    ! running "$BG_PID"
+    running "$first"
 }
 
 @test "two hosts: send on one, receive on the other; call across; no responders" {

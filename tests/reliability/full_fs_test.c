@@ -1,18 +1,41 @@
 /* A file system that fills up under a mailbox: as root the test mounts a
  * 2 MiB tmpfs of its own; creation of a mailbox that does not fit, and
- * sends past the space left, give -ENOSPC — no SIGBUS, nothing damaged. */
+ * sends past the space left, give -ENOSPC — no SIGBUS, nothing damaged.
+ *
+ * The tmpfs is root's alone: mode 0700 (a tmpfs root is 1777 by default,
+ * where any user could plant a `filler` symlink and have root fallocate
+ * the file system it points into full), in a mount namespace of the test's
+ * own when it can have one (nobody else sees the mount, and it goes with
+ * the process however the test ends), and the filler is created new,
+ * never opened through a link. */
 #include "test_util.h"
 
 #include "mbx.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 static char dir[64];
 static int mounted;
 static char why_not[128]; /* why no tmpfs was mounted */
+
+/* Mounts the test's tmpfs on dir. Returns 0 or -errno. */
+static int mount_private(void)
+{
+    /* A namespace of its own, its mounts not propagated to the host's:
+     * the tmpfs is unmounted by the kernel when the test exits, even
+     * killed. Without one (unshare refused) the mount is the host's, and
+     * teardown unmounts it. */
+    if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return -errno;
+    if (mount("mbx-test", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") != 0)
+        return -errno;
+    return 0;
+}
 
 static int setup(void **state)
 {
@@ -20,10 +43,11 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/mbx-fullfs-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
+    int r;
     if (geteuid() != 0)
         snprintf(why_not, sizeof(why_not), "needs root to mount a 2 MiB tmpfs");
-    else if (mount("mbx-test", dir, "tmpfs", 0, "size=2m") != 0)
-        snprintf(why_not, sizeof(why_not), "mounting a 2 MiB tmpfs failed: %s", strerror(errno));
+    else if ((r = mount_private()) != 0)
+        snprintf(why_not, sizeof(why_not), "mounting a 2 MiB tmpfs failed: %s", strerror(-r));
     else
         mounted = 1;
     setenv("MBX_DIR", dir, 1);
@@ -33,10 +57,48 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (mounted)
-        umount(dir);
-    rmdir(dir);
+    /* A failed case may leave a mailbox mapped (EBUSY): detached then, so
+     * the tmpfs goes when the last mapping does and the directory can go. */
+    if (mounted && umount(dir) != 0 && umount2(dir, MNT_DETACH) != 0)
+        fprintf(stderr, "full_fs_test: could not unmount %s: %s\n", dir, strerror(errno));
+    if (rmdir(dir) != 0)
+        fprintf(stderr, "full_fs_test: could not remove %s: %s\n", dir, strerror(errno));
     return 0;
+}
+
+/* Creates the file that takes up the space: a new file, never one that was
+ * there (or a link planted to another file system). Returns fd or -1. */
+static int open_filler(const char *path)
+{
+    return open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+/* The mount is root's alone, and a filler name that exists (a link here)
+ * is refused, not followed. */
+static void others_cannot_plant(void **state)
+{
+    (void)state;
+    if (!mounted)
+        test_skip("%s", why_not);
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(st.st_uid, 0);
+    /* A link to a file of the tmpfs itself: nothing outside is at risk. */
+    char target[128], filler[128];
+    snprintf(target, sizeof(target), "%s/target", dir);
+    snprintf(filler, sizeof(filler), "%s/filler", dir);
+    int fd = open(target, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(symlink(target, filler), 0);
+    errno = 0;
+    assert_int_equal(open_filler(filler), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    unlink(filler);
+    unlink(target);
 }
 
 static void ring_too_big_to_create(void **state)
@@ -48,7 +110,7 @@ static void ring_too_big_to_create(void **state)
      * (its header pages, receipts and 1024 slot headers, 64 KiB). */
     char filler[128];
     snprintf(filler, sizeof(filler), "%s/filler", dir);
-    int fd = open(filler, O_CREAT | O_WRONLY, 0600);
+    int fd = open_filler(filler);
     assert_true(fd >= 0);
     struct statvfs v;
     assert_int_equal(fstatvfs(fd, &v), 0);
@@ -117,6 +179,7 @@ static void ring_fills_the_file_system(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(others_cannot_plant),
         cmocka_unit_test(ring_too_big_to_create),
         cmocka_unit_test(heap_fills_the_file_system),
         cmocka_unit_test(ring_fills_the_file_system),
