@@ -1,6 +1,8 @@
 /* The key of the bridge's JetStream message ids (idkey.h). */
 #include "nats/idkey.h"
 
+#include "nats/own_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,14 +47,10 @@ static int read_key(const char *path)
     if (fd < 0)
         return -errno;
     struct stat sb;
-    int r = 0;
-    if (fstat(fd, &sb) != 0)
-        r = -errno;
-    else if (!S_ISREG(sb.st_mode) || sb.st_size != IDKEY_LEN)
+    int r = own_file_check(fd);
+    if (!r && (fstat(fd, &sb) != 0 || sb.st_size != IDKEY_LEN))
         r = -EUCLEAN;
-    else if (sb.st_uid != geteuid() || (sb.st_mode & 077) != 0 || sb.st_nlink != 1)
-        r = -EACCES;
-    else if (read(fd, key_bytes, IDKEY_LEN) != IDKEY_LEN)
+    else if (!r && read(fd, key_bytes, IDKEY_LEN) != IDKEY_LEN)
         r = -EIO;
     close(fd);
     return r;

@@ -15,4 +15,10 @@
  * file, or another -errno. */
 int own_file_open(const char *path);
 
+/* Returns 0 when fd is a regular file that is ours alone: our user's,
+ * closed to group and others, one link. Else -EACCES (another user's, open
+ * to others, or linked elsewhere too), -EUCLEAN (not a regular file) or
+ * fstat's -errno. */
+int own_file_check(int fd);
+
 #endif

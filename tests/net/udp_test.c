@@ -298,6 +298,16 @@ static void put(int fd, const uint8_t *p, size_t n)
     assert_int_equal(send(fd, p, n, 0), (ssize_t)n);
 }
 
+/* The gateway's key (the secret of setup) into good, another into wrong. */
+static void two_keys(struct udpf_key *good, struct udpf_key *wrong)
+{
+    struct secret gs = {.n = 32}, ws = {.n = 32};
+    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
+    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
+    assert_int_equal(udpf_key_init(good, &gs), 0);
+    assert_int_equal(udpf_key_init(wrong, &ws), 0);
+}
+
 /* Every kind of bad datagram is dropped and counted; those that name an
  * exported mailbox are counted in it too. Nothing bad is delivered. */
 static void bad_datagrams_counted(void **state)
@@ -305,12 +315,8 @@ static void bad_datagrams_counted(void **state)
     (void)state;
     mbx *local = test_box("dgram-bad", 64, 256, 0);
     mbx *hidden = test_box("secret-box", 64, 256, 0); /* not on the allow-list */
-    struct secret gs = {.n = 32}, ws = {.n = 32};
-    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
-    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
     struct udpf_key good, wrong;
-    assert_int_equal(udpf_key_init(&good, &gs), 0);
-    assert_int_equal(udpf_key_init(&wrong, &ws), 0);
+    two_keys(&good, &wrong);
     int fd = raw_socket();
     uint8_t p[1024];
     size_t n;
@@ -413,12 +419,8 @@ static void forged_datagram_opens_nothing(void **state)
     (void)state;
     mbx_close(test_box("dgram-shut", 8, 64, 0));
     assert_false(mapped_here("dgram-shut"));
-    struct secret gs = {.n = 32}, ws = {.n = 32};
-    memcpy(gs.b, "0123456789abcdef0123456789abcdef", 32);
-    memcpy(ws.b, "fedcba9876543210fedcba9876543210", 32);
     struct udpf_key good, wrong;
-    assert_int_equal(udpf_key_init(&good, &gs), 0);
-    assert_int_equal(udpf_key_init(&wrong, &ws), 0);
+    two_keys(&good, &wrong);
     int fd = raw_socket();
     uint8_t p[256];
     uint64_t bad0 = stats().dropped_bad;
