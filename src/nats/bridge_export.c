@@ -24,6 +24,10 @@
 
 #define EXPORT_WAIT_NS 100000000 /* how often a waiting export looks at stopping */
 
+/* Replies the client may hold for the calls' inbox before it drops. */
+#define REPLY_PENDING_MSGS  65536
+#define REPLY_PENDING_BYTES (64 << 20)
+
 /* A call forwarded to NATS, waiting for its reply. */
 struct bcall {
     struct bcall *next;
@@ -130,7 +134,10 @@ int bcalls_start(struct mbx_bridge *b)
     s = natsConnection_Subscribe(&b->inbox_sub, b->nc, wild, on_reply, b);
     if (s != NATS_OK)
         return -EIO;
-    natsSubscription_SetPendingLimits(b->inbox_sub, -1, -1);
+    /* Bounded: anyone who may publish to the inbox could otherwise grow
+     * the bridge's memory without end. A reply dropped past the bound
+     * ends its call with -ETIMEDOUT (the sweeper), as a lost one would. */
+    natsSubscription_SetPendingLimits(b->inbox_sub, REPLY_PENDING_MSGS, REPLY_PENDING_BYTES);
     if (pthread_create(&b->sweeper, NULL, sweeper_main, b))
         return -EAGAIN;
     b->sweeper_started = 1;

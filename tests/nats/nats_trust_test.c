@@ -27,6 +27,7 @@
 
 #include "harness.h"
 #include "mbx.h"
+#include "nats/bridge.h"
 #include "nats/jsstate.h"
 #include "nats/subject.h"
 
@@ -457,6 +458,20 @@ static void planted_list_tmp_does_not_hide(void **state)
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* The exporting bridge's reply inbox, which anyone allowed to publish
+ * there can flood, holds a bounded number of replies (it had no limit). */
+static void reply_inbox_is_bounded(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("inbox");
+    mbx_close(inbox_box(dir));
+    assert_int_equal(bridge(dir, 0, &cur), 0);
+    int msgs = 0, bytes = 0;
+    assert_int_equal(natsSubscription_GetPendingLimits(cur->inbox_sub, &msgs, &bytes), NATS_OK);
+    assert_true(msgs > 0 && msgs <= 65536);
+    assert_true(bytes > 0 && bytes <= 64 << 20);
+}
+
 int main(void)
 {
     nh_require();
@@ -469,6 +484,7 @@ int main(void)
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
+        cmocka_unit_test_teardown(reply_inbox_is_bounded, after_each),
     };
     int r = cmocka_run_group_tests(tests, setup, teardown);
     nh_cleanup();
