@@ -50,11 +50,12 @@
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 
-#define MQ_FIRED 8u /* firings the side file remembers */
-
-/* Registration word values besides a token. */
+/* Registration word values besides a token (which has MQ_REG_FIRED
+ * clear): the token with MQ_REG_FIRED set is the registration fired and
+ * not yet taken by its registrant's thread. */
 #define MQ_REG_NONE    0u
 #define MQ_REG_WRITING 1u
+#define MQ_REG_FIRED   (1ull << 63)
 
 /* Anything read from here was written by other processes: check it. */
 struct mq_side {
@@ -72,22 +73,15 @@ struct mq_side {
     pthread_mutex_t fifo_lock; /* robust, process-shared */
     char pad4[64];
     /* notification: one registration per queue */
-    _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING or the registrant's token */
+    _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING, a token, or it | MQ_REG_FIRED */
     int32_t reg_pid;
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
     int32_t reg_pad;
-    uint64_t reg_value;          /* sigev_value, as bits */
-    _Atomic uint32_t fire_seq;   /* futex word: bumped at each firing */
-    _Atomic uint32_t fired_next; /* where the next firing is recorded */
-    /* The last firings, for the registrants' threads to find their own
-     * (a ring: a registrant slow to look still finds its firing after
-     * MQ_FIRED - 1 later ones). */
-    struct mq_fired {
-        _Atomic uint64_t token; /* whose registration fired (0: none) */
-        int32_t pid;            /* the sender whose message fired it */
-        uint32_t uid;
-    } fired[MQ_FIRED];
+    uint64_t reg_value;        /* sigev_value, as bits */
+    _Atomic uint32_t fire_seq; /* futex word: bumped at each firing */
+    int32_t fired_pid;         /* the sender whose message fired the registration */
+    uint32_t fired_uid;
     char pad1[64];
     /* Receivers blocked in mq_receive, by process: a slot names the
      * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so

@@ -7,13 +7,17 @@
  * belongs to a dead process and is free for another.
  *
  * The sender whose message lands in an empty queue while no receiver is
- * blocked takes the registration (compare-and-swap of its token to none),
- * records the firing (token, its pid and uid) in the side file and wakes
- * the registrant's thread through a futex there. That thread, started by
- * mq_notify in the registrant's own process, finds its token among the
- * firings and delivers: SIGEV_SIGNAL by queueing the signal to its own
- * process (si_code SI_MESGQ, the sender's pid and uid, sigev_value), as
- * the kernel would; SIGEV_THREAD by calling the function.
+ * blocked marks the registration fired (compare-and-swap of its token to
+ * token | MQ_REG_FIRED, its pid and uid written beside it first) and wakes
+ * the registrant's thread through a futex in the side file. That thread,
+ * started by mq_notify in the registrant's own process, takes the fired
+ * registration (swap to none: the slot is free again before the
+ * notification, so a handler may register again at once) and delivers:
+ * SIGEV_SIGNAL by queueing the signal to its own process (si_code
+ * SI_MESGQ, the sender's pid and uid, sigev_value), as the kernel would;
+ * SIGEV_THREAD by calling the function. A fired registration stays in the
+ * word until its thread takes it, however slow the thread, so none is
+ * lost; one whose registrant died is freed by the next mq_notify.
  *
  * Senders never signal anyone. Whoever may use the queue at all may write
  * the side file, so a registration read there proves nothing; had senders
@@ -87,29 +91,10 @@ static void wake_all(struct mq_side *s)
     futex(&s->fire_seq, FUTEX_WAKE, INT32_MAX, NULL);
 }
 
-/* Records that the registration `token` fired, by this process. */
-static void record_firing(struct mq_side *s, uint64_t token)
+/* The token of registration word value v (fired or not). */
+static uint64_t token_of(uint64_t v)
 {
-    struct mq_fired *f = &s->fired[atomic_fetch_add(&s->fired_next, 1) % MQ_FIRED];
-    atomic_store(&f->token, 0); /* a reader meanwhile sees none, not a torn one */
-    f->pid = (int32_t)getpid();
-    f->uid = (uint32_t)getuid();
-    atomic_store_explicit(&f->token, token, memory_order_release);
-}
-
-/* Whether `token` fired (recorded in the side file); the sender's pid and
- * uid into *pid, *uid when it did. */
-static int find_firing(struct mq_side *s, uint64_t token, int32_t *pid, uint32_t *uid)
-{
-    for (unsigned i = 0; i < MQ_FIRED; i++) {
-        struct mq_fired *f = &s->fired[i];
-        if (atomic_load_explicit(&f->token, memory_order_acquire) == token) {
-            *pid = f->pid;
-            *uid = f->uid;
-            return 1;
-        }
-    }
-    return 0;
+    return v & ~MQ_REG_FIRED;
 }
 
 /* Shared by the thread and the description that registered (two
@@ -152,30 +137,27 @@ static void deliver(const struct mq_helper *h, int32_t pid, uint32_t uid)
     syscall(SYS_rt_sigqueueinfo, getpid(), h->signo, &si);
 }
 
-/* The registrant's thread: waits until its registration fires (then
- * delivers it) or is withdrawn. */
+/* The registrant's thread: waits until its registration fires (then takes
+ * it and delivers it) or is withdrawn. */
 static void *helper_main(void *arg)
 {
     struct mq_helper *h = arg;
-    int32_t pid;
-    uint32_t uid;
     for (;;) {
         uint32_t seq = atomic_load(&h->side->fire_seq);
-        if (find_firing(h->side, h->token, &pid, &uid)) {
-            if (!atomic_load(&h->cancel))
-                deliver(h, pid, uid);
-            break;
-        }
-        uint64_t reg = atomic_load(&h->side->reg);
         if (atomic_load(&h->cancel))
             break;
-        if (reg != h->token && reg != MQ_REG_WRITING) {
-            /* Gone: withdrawn, or fired (a sender records the firing
-             * before it takes the registration, so it is there now). */
-            if (find_firing(h->side, h->token, &pid, &uid))
+        uint64_t reg = atomic_load(&h->side->reg);
+        if (reg == (h->token | MQ_REG_FIRED)) {
+            /* The sender wrote these before it marked the word. */
+            int32_t pid = h->side->fired_pid;
+            uint32_t uid = h->side->fired_uid;
+            if (atomic_compare_exchange_strong(&h->side->reg, &reg, MQ_REG_NONE) &&
+                !atomic_load(&h->cancel))
                 deliver(h, pid, uid);
             break;
         }
+        if (reg != h->token && reg != MQ_REG_WRITING)
+            break; /* withdrawn (WRITING: our registration being written) */
         struct timespec t = {0, 100000000}; /* looks again at least every 100 ms */
         futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
     }
@@ -189,8 +171,9 @@ static void *helper_main(void *arg)
 void mq_notify_drop(struct mq_desc *d)
 {
     if (d->token) {
-        uint64_t t = d->token;
-        atomic_compare_exchange_strong(&d->side->reg, &t, MQ_REG_NONE);
+        uint64_t t = d->token, fired = d->token | MQ_REG_FIRED;
+        if (!atomic_compare_exchange_strong(&d->side->reg, &t, MQ_REG_NONE))
+            atomic_compare_exchange_strong(&d->side->reg, &fired, MQ_REG_NONE);
     }
     if (d->helper) {
         atomic_store(&d->helper->cancel, 1);
@@ -219,7 +202,9 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
     h->signo = sev->sigev_signo;
     h->fn = sev->sigev_notify_function;
     h->value = sev->sigev_value;
-    h->side_fd = dup(d->side_fd); /* its own mapping: the queue may close first */
+    /* Its own descriptor and mapping (the queue may close first), not
+     * inherited by a program the process executes. */
+    h->side_fd = fcntl(d->side_fd, F_DUPFD_CLOEXEC, 0);
     h->side = h->side_fd < 0 ? NULL : mq_side_map(h->side_fd);
     if (!h->side) {
         if (h->side_fd >= 0)
@@ -234,7 +219,6 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
         pthread_attr_init(&def);
         a = &def;
     }
-    pthread_attr_setdetachstate(a, PTHREAD_CREATE_DETACHED);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -242,6 +226,8 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
     d->helper = h;
     int r = pthread_create(&t, a, helper_main, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r == 0)
+        pthread_detach(t); /* not through the attributes: they are the caller's */
     if (a == &def)
         pthread_attr_destroy(&def);
     if (r != 0) {
@@ -266,7 +252,7 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
     struct mq_side *s = d->side;
     if (!sev) {
         uint64_t cur = atomic_load(&s->reg);
-        if (cur > MQ_REG_WRITING && s->reg_pid == getpid() && d->token != cur) {
+        if (cur > MQ_REG_WRITING && s->reg_pid == getpid() && d->token != token_of(cur)) {
             /* registered through another descriptor of this process */
             atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
             wake_all(s);
@@ -281,7 +267,7 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
         return mq_fail(EINVAL);
     /* A registration whose registrant died is free. */
     uint64_t cur = atomic_load(&s->reg);
-    struct mq_reg old = reg_of(s, cur);
+    struct mq_reg old = reg_of(s, token_of(cur));
     if (cur > MQ_REG_WRITING && !registrant_alive(&old, d->side_fd))
         atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
     if (atomic_load(&s->reg) != MQ_REG_NONE)
@@ -291,6 +277,8 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
     while (token <= MQ_REG_WRITING)
         if (getrandom(&token, sizeof(token), 0) != sizeof(token))
             return mq_fail(EAGAIN);
+        else
+            token &= ~MQ_REG_FIRED;
     uint64_t v = 0;
     memcpy(&v, &sev->sigev_value, sizeof(sev->sigev_value) < 8 ? sizeof(sev->sigev_value) : 8);
     struct mq_reg mine = {token, (int32_t)getpid(), sev->sigev_notify, sev->sigev_signo, v};
@@ -329,24 +317,26 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
 
 /* After a successful send on d: fires the registration when the message
  * went into an empty queue and no receiver is blocked. Costs one load of
- * the side file when nobody is registered; when somebody is, a record in
- * the side file and a futex wake, for the registrant's thread to deliver
- * (this process signals nobody). */
+ * the side file when nobody is registered; when somebody is, the mark in
+ * the registration word and a futex wake, for the registrant's thread to
+ * deliver (this process signals nobody). */
 void mq_notify_after_send(struct mq_desc *d)
 {
     struct mq_side *s = d->side;
     uint64_t token = atomic_load_explicit(&s->reg, memory_order_acquire);
-    if (token <= MQ_REG_WRITING || mq_blocked_any(s))
+    if (token <= MQ_REG_WRITING || (token & MQ_REG_FIRED) || mq_blocked_any(s))
         return;
     mbx_stat st;
     if (mbx_stat_get(d->h, &st) < 0 || st.count != 1)
         return; /* the queue was not empty before this message */
-    /* Recorded before it is taken: the registrant's thread that sees its
-     * registration gone finds the firing already there. Should another
-     * take it first, that one records it too, and the thread delivers
-     * once; should it have been withdrawn meanwhile, the record names a
-     * token nobody waits for any more. */
-    record_firing(s, token);
-    if (atomic_compare_exchange_strong(&s->reg, &token, MQ_REG_NONE))
+    /* Who sent it, beside the word, before the mark that tells the thread
+     * to read it (a sender racing us for the mark may overwrite it: the
+     * signal then names that sender, who sent a message too). */
+    s->fired_pid = (int32_t)getpid();
+    s->fired_uid = (uint32_t)getuid();
+    int threadless =
+        s->reg_notify == SIGEV_NONE || (s->reg_notify == SIGEV_SIGNAL && s->reg_signo == 0);
+    uint64_t next = threadless ? MQ_REG_NONE : token | MQ_REG_FIRED;
+    if (atomic_compare_exchange_strong(&s->reg, &token, next) && !threadless)
         wake_all(s);
 }
