@@ -206,6 +206,15 @@ static void pull_inbox_takes_only_its_stream(void **state)
     natsMsg_Destroy(req);
     natsSubscription_Destroy(spy);
     assert_int_equal(natsConnection_PublishString(nc, inbox, "PLAIN"), NATS_OK);
+    /* A plain publish whose reply subject claims to be this stream's ack
+     * subject for sequence 1 (its metadata would name our stream and
+     * consumer): the server refuses a client's "$JS.ACK." reply subject
+     * (nats-server's reserved replies); were it to pass, genuine-1 below
+     * would be taken for a repeat and dropped. */
+    char forged[320];
+    snprintf(forged, sizeof(forged), "$JS.ACK.%s.mbx-p0.1.1.1.1700000000000000000.0", stream);
+    natsConnection_PublishRequestString(nc, inbox, forged, "FORGED-ACK");
+    natsConnection_Flush(nc);
     /* Another stream's push consumer delivering there: genuine metadata
      * and ack subjects, of stream EVIL, sequences 1..3, and a consumer
      * named as the band's (so the stream's name is what tells them). */
