@@ -96,9 +96,10 @@ static void servers_shown(const char *servers, char *out, size_t cap)
         size_t n = strcspn(p, ","); /* this URL */
         const char *sch = strstr(p, "://");
         size_t host = sch && (size_t)(sch - p) < n ? (size_t)(sch - p) + 3 : 0;
-        size_t end = host + strcspn(p + host, "/,"); /* the authority: [userinfo@]host:port */
+        /* The last '@' of the URL, as the NATS client takes it: a password
+         * may hold '/' or '@'. */
         const char *at = NULL;
-        for (size_t k = host; k < end; k++)
+        for (size_t k = host; k < n; k++)
             if (p[k] == '@')
                 at = p + k;
         int w = at ? snprintf(out + o, cap - o, "%.*s***%.*s", (int)host, p, (int)(p + n - at), at)

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 static uint8_t key_bytes[IDKEY_LEN];
-static int key_status = -EAGAIN;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int key_status = -EAGAIN; /* 0 once key_bytes holds the key */
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Makes the key file at path: written whole under a random name first, then
  * linked in, so that nobody ever reads half a key; a key another process
@@ -25,7 +25,7 @@ static int make_key(const char *dir, const char *path)
 {
     char tmp[PATH_MAX];
     uint8_t fresh[IDKEY_LEN];
-    if (snprintf(tmp, sizeof(tmp), "%s/.mbx-bridge.key.XXXXXX", dir) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s/.mbx-bridge.keytmp.XXXXXX", dir) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
     if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
         return -EAGAIN;
@@ -56,28 +56,36 @@ static int read_key(const char *path)
     return r;
 }
 
-static void load_key(void)
+/* Reads (making it first if need be) this user's key file in the
+ * mailbox folder: one per user, ".mbx-bridge.key.UID" (in a folder shared
+ * by users, one name for all let the first user's file refuse everyone
+ * else). Returns 0 or -errno. */
+static int load_key(void)
 {
     const char *dir = getenv("MBX_DIR");
     char path[PATH_MAX];
     if (!dir || !*dir)
         dir = "/dev/shm";
-    if (snprintf(path, sizeof(path), "%s/.mbx-bridge.key", dir) >= (int)sizeof(path)) {
-        key_status = -ENAMETOOLONG;
-        return;
+    if (snprintf(path, sizeof(path), "%s/.mbx-bridge.key.%lu", dir, (unsigned long)geteuid()) >=
+        (int)sizeof(path))
+        return -ENAMETOOLONG;
+    int r = read_key(path);
+    if (r == -ENOENT) {
+        r = make_key(dir, path);
+        if (!r)
+            r = read_key(path);
     }
-    key_status = read_key(path);
-    if (key_status == -ENOENT) {
-        key_status = make_key(dir, path);
-        if (!key_status)
-            key_status = read_key(path);
-    }
+    return r;
 }
 
 int idkey_get(const uint8_t **key)
 {
-    pthread_once(&key_once, load_key);
-    if (!key_status)
+    pthread_mutex_lock(&key_mu);
+    if (key_status)
+        key_status = load_key(); /* again after a failure: it may have passed */
+    int r = key_status;
+    pthread_mutex_unlock(&key_mu);
+    if (!r)
         *key = key_bytes;
-    return key_status;
+    return r;
 }

@@ -187,4 +187,10 @@ as_user() {
     [[ "$stderr" == *'nats://***@127.0.0.1:1,nats://***@127.0.0.1:2'* ]]
     [[ "$stderr" != *s3cret* ]]
     [[ "$stderr" != *t0ken* ]]
+    # A password with '/' and '@' in it (the client takes the last '@').
+    run --separate-stderr mbx bridge --server 'nats://bob:pa/ss@wd@127.0.0.1:1' --export q
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *'nats://***@127.0.0.1:1'* ]]
+    [[ "$stderr" != *pa/ss* ]]
+    [[ "$stderr" != *wd@* ]]
 }

@@ -119,19 +119,30 @@ static void a_linked_file_is_refused(void **state)
     assert_untouched(other, 0600, geteuid(), 4096);
 }
 
-/* The key of the message ids readable by others: refused (they would
- * know the ids of our next messages), and left as it was. Called once: the
- * key is read once per process. */
-static void a_key_others_may_read_is_refused(void **state)
+/* The key of the message ids: one per user (a single name let the first
+ * user's file refuse every other user); ours readable by others is
+ * refused (they would know the ids of our next messages) and left as it
+ * was, and a failure is not remembered: fixed, the next call has a key. */
+static void the_key_is_ours_alone(void **state)
 {
     (void)state;
-    char path[400];
-    snprintf(path, sizeof(path), "%s/.mbx-bridge.key", test_dir);
-    plant(path, 0644, geteuid(), 256); /* written in 256-byte pieces */
+    char shared[400], path[400];
+    snprintf(shared, sizeof(shared), "%s/.mbx-bridge.key", test_dir);
+    snprintf(path, sizeof(path), "%s/.mbx-bridge.key.%lu", test_dir, (unsigned long)geteuid());
+    plant(shared, 0644, geteuid(), 256); /* the old name: not looked at */
+    plant(path, 0644, geteuid(), 256);   /* written in 256-byte pieces */
     assert_int_equal(truncate(path, IDKEY_LEN), 0);
     const uint8_t *key = NULL;
     assert_int_equal(idkey_get(&key), -EACCES);
     assert_untouched(path, 0644, geteuid(), IDKEY_LEN);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(idkey_get(&key), 0);
+    assert_non_null(key);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    assert_int_equal((size_t)sb.st_size, IDKEY_LEN);
+    assert_untouched(shared, 0644, geteuid(), 256);
 }
 
 static void another_users_file_is_refused(void **state)
@@ -159,7 +170,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_file_others_may_open_is_refused),
         cmocka_unit_test(a_journal_has_one_user_at_a_time),
         cmocka_unit_test(a_linked_file_is_refused),
-        cmocka_unit_test(a_key_others_may_read_is_refused),
+        cmocka_unit_test(the_key_is_ours_alone),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(another_users_file_is_refused),
