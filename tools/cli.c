@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "format.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -56,20 +57,24 @@ int cli_error(const char *cmd, const char *name, int err)
     }
     /* "No such mailbox" when the directory itself is missing would send
      * the user looking for the wrong thing. */
+    /* The name escaped: an invalid one may hold anything, from a script
+     * that passed on what others wrote. */
+    fprintf(stderr, "mbx: %s: ", cmd);
+    format_escaped(stderr, name, strlen(name));
     if (err == -ENOENT && dir_of(name, dir, sizeof(dir)) && stat(dir, &st) != 0) {
-        fprintf(stderr, "mbx: %s: %s: directory %s does not exist%s\n", cmd, name, dir,
-                name[0] == '/' ? "" : " ($MBX_DIR)");
+        fputs(": directory ", stderr);
+        format_escaped(stderr, dir, strlen(dir));
+        fprintf(stderr, " does not exist%s\n", name[0] == '/' ? "" : " ($MBX_DIR)");
         return CLI_FAILED;
     }
     if (err == -ENOTDIR ||
         ((err == -EINVAL || err == -ENAMETOOLONG) && mbx_stat_name(name, &ms) == err)) {
-        fprintf(stderr,
-                "mbx: %s: %s: invalid name (1-200 of A-Za-z0-9._- not starting with '.', "
-                "@PID, or /DIR/NAME)\n",
-                cmd, name);
+        fputs(": invalid name (1-200 of A-Za-z0-9._- not starting with '.', @PID, or "
+              "/DIR/NAME)\n",
+              stderr);
         return CLI_FAILED;
     }
-    fprintf(stderr, "mbx: %s: %s: %s\n", cmd, name, mbx_strerror(err));
+    fprintf(stderr, ": %s\n", mbx_strerror(err));
     return cli_status(err);
 }
 

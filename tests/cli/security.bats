@@ -194,3 +194,10 @@ as_user() {
     [[ "$stderr" != *pa/ss* ]]
     [[ "$stderr" != *wd@* ]]
 }
+
+@test "an invalid name in an error message is shown escaped" {
+    run --separate-stderr mbx create $'a\x1b[2Jb\xe2\x80\xaec'
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *'a\x1b[2Jb\u{202e}c: invalid name'* ]]
+    [[ "$stderr" != *$'\x1b'* ]]
+}
