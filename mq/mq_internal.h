@@ -77,7 +77,7 @@ struct mq_side {
     int32_t reg_pid;
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
-    int32_t reg_pad;
+    _Atomic int32_t reg_tid;   /* the registrant's delivering thread (0: none or not yet) */
     uint64_t reg_value;        /* sigev_value, as bits */
     _Atomic uint32_t fire_seq; /* futex word: bumped at each firing */
     int32_t fired_pid;         /* the sender whose message fired the registration */

@@ -71,13 +71,20 @@ static struct mq_reg reg_of(const struct mq_side *s, uint64_t token)
 }
 
 /* Returns 1 when the registrant of r is alive: its owned mailbox exists
- * and is owned by r's pid. */
-static int registrant_alive(const struct mq_reg *r, int side_fd)
+ * and is owned by r's pid, and the thread that delivers for it (tid, 0:
+ * none or not known) is still there: after an exec the process lives on
+ * without it, and its registration would hold the queue's slot for ever
+ * (the kernel drops it: exec closes queue descriptors). */
+static int registrant_alive(const struct mq_reg *r, int side_fd, int32_t tid)
 {
-    char name[MQ_MBX_NAME_MAX];
+    char name[MQ_MBX_NAME_MAX], task[64];
     mbx_stat st;
-    return r->pid > 0 && box_name(r, side_fd, name, sizeof(name)) == 0 &&
-           mbx_stat_name(name, &st) == 0 && st.owner_pid == r->pid;
+    struct stat sb;
+    if (r->pid <= 0 || box_name(r, side_fd, name, sizeof(name)) != 0 ||
+        mbx_stat_name(name, &st) != 0 || st.owner_pid != r->pid)
+        return 0;
+    snprintf(task, sizeof(task), "/proc/%d/task/%d", (int)r->pid, (int)tid);
+    return tid <= 0 || stat(task, &sb) == 0 || errno != ENOENT;
 }
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *t)
@@ -106,7 +113,8 @@ struct mq_helper {
     int side_fd;
     uint64_t token;
     _Atomic int cancel;
-    int how; /* SIGEV_SIGNAL or SIGEV_THREAD */
+    _Atomic int32_t tid; /* the thread's, once it runs */
+    int how;             /* SIGEV_SIGNAL or SIGEV_THREAD */
     int signo;
     void (*fn)(union sigval);
     union sigval value;
@@ -142,11 +150,17 @@ static void deliver(const struct mq_helper *h, int32_t pid, uint32_t uid)
 static void *helper_main(void *arg)
 {
     struct mq_helper *h = arg;
+    /* Which thread delivers, for mq_notify to write beside the
+     * registration before it returns (an exec right after must find it
+     * gone). */
+    atomic_store(&h->tid, (int32_t)syscall(SYS_gettid));
+    futex((_Atomic uint32_t *)&h->tid, FUTEX_WAKE, INT32_MAX, NULL);
+    uint64_t reg;
     for (;;) {
         uint32_t seq = atomic_load(&h->side->fire_seq);
         if (atomic_load(&h->cancel))
             break;
-        uint64_t reg = atomic_load(&h->side->reg);
+        reg = atomic_load(&h->side->reg);
         if (reg == (h->token | MQ_REG_FIRED)) {
             /* The sender wrote these before it marked the word. */
             int32_t pid = h->side->fired_pid;
@@ -226,8 +240,12 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
     d->helper = h;
     int r = pthread_create(&t, a, helper_main, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r == 0)
+    if (r == 0) {
         pthread_detach(t); /* not through the attributes: they are the caller's */
+        while (atomic_load(&h->tid) == 0)
+            futex((_Atomic uint32_t *)&h->tid, FUTEX_WAIT, 0, NULL);
+        atomic_store(&d->side->reg_tid, atomic_load(&h->tid));
+    }
     if (a == &def)
         pthread_attr_destroy(&def);
     if (r != 0) {
@@ -268,7 +286,7 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
     /* A registration whose registrant died is free. */
     uint64_t cur = atomic_load(&s->reg);
     struct mq_reg old = reg_of(s, token_of(cur));
-    if (cur > MQ_REG_WRITING && !registrant_alive(&old, d->side_fd))
+    if (cur > MQ_REG_WRITING && !registrant_alive(&old, d->side_fd, atomic_load(&s->reg_tid)))
         atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
     if (atomic_load(&s->reg) != MQ_REG_NONE)
         return mq_fail(EBUSY);
@@ -299,6 +317,7 @@ MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
         d->alive_box = NULL;
         return mq_fail(EBUSY);
     }
+    atomic_store(&s->reg_tid, 0); /* its thread's, once started (start_helper) */
     s->reg_pid = mine.pid;
     s->reg_notify = mine.how;
     s->reg_signo = mine.signo;

@@ -240,6 +240,57 @@ static void forged_registration_signals_nobody(void **state)
     mq_unlink(qname(0));
 }
 
+/* Waits (up to 10 s) until pid runs a program called comm. */
+static int runs(pid_t pid, const char *comm)
+{
+    char path[64], line[64];
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    for (int tries = 0; tries < 1000; tries++) {
+        FILE *f = fopen(path, "re");
+        int same = f && fgets(line, sizeof(line), f) && strncmp(line, comm, strlen(comm)) == 0 &&
+                   line[strlen(comm)] == '\n';
+        if (f)
+            fclose(f);
+        if (same)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* A registrant that executes another program lives on without its
+ * delivering thread: its registration is free for another (it held the
+ * queue's slot for as long as the process lived; exec drops the kernel's). */
+static void registrant_that_execs_lets_go(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        mqd_t r = mq_open(qname(0), O_RDONLY);
+        struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+        if (r == (mqd_t)-1 || mq_notify(r, &ev) != 0)
+            _exit(1);
+        (void)!write(ready[1], "r", 1);
+        execl("/bin/sleep", "sleep", "600", (char *)NULL);
+        _exit(2);
+    }
+    assert_true(test_read_ready(ready[0]));
+    struct sigevent none = {.sigev_notify = SIGEV_NONE};
+    assert_true(runs(c, "sleep"));
+    assert_int_equal(mq_notify(q, &none), 0);
+    assert_int_equal(mq_notify(q, NULL), 0);
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    mq_close(q);
+    mq_unlink(qname(0));
+}
+
 /* A registration's thread keeps a descriptor of the side file: not one a
  * program the process executes inherits (it could write the side file and
  * would hold its lock; the kernel closes queue descriptors at exec). */
@@ -523,6 +574,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(stopped_registrant_keeps_its_notification, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(notify_thread_fd_closes_on_exec, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(registrant_that_execs_lets_go, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
                                         test_dir_teardown),
