@@ -78,13 +78,15 @@ static int allowed(const struct mbx_udp_gateway *g, const char *name)
 }
 
 /* The handle of mailbox name if the gateway holds it open already, else
- * NULL. Opens nothing. */
-static mbx *box_held(struct mbx_udp_gateway *g, const char *name)
+ * NULL. Opens nothing; counts as a use (keeps it from being the next
+ * closed) only when `use`: not for a datagram anyone could have forged. */
+static mbx *box_held(struct mbx_udp_gateway *g, const char *name, int use)
 {
     for (int i = 0; i < BOXES; i++) {
         struct box *b = &g->boxes[i];
         if (b->h && strcmp(b->name, name) == 0) {
-            b->used = ++g->tick;
+            if (use)
+                b->used = ++g->tick;
             return b->h;
         }
     }
@@ -96,7 +98,7 @@ static mbx *box_held(struct mbx_udp_gateway *g, const char *name)
  * stream). */
 static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
 {
-    mbx *held = box_held(g, name);
+    mbx *held = box_held(g, name, 1);
     if (held)
         return held;
     struct box *oldest = &g->boxes[0];
@@ -250,7 +252,7 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
      * gateway holds it open already, where its readers see it. */
     if (!udpf_verify(&g->key, p, n)) {
         bump(&g->st.dropped_bad);
-        mbx *held = box_held(g, name);
+        mbx *held = box_held(g, name, 0);
         if (held)
             count_in(held, 0);
         return;

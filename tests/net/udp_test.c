@@ -438,6 +438,37 @@ static void forged_datagram_opens_nothing(void **state)
     mbx_unlink("dgram-shut");
 }
 
+/* A forged datagram does not count as a use of a mailbox the gateway
+ * holds: it cannot keep one open while the others are closed first. The
+ * gateway holds 64; the first opened here is the oldest, a forged datagram
+ * for it comes, and a 65th mailbox closes it. */
+static void forged_datagram_keeps_nothing_open(void **state)
+{
+    (void)state;
+    struct udpf_key good, wrong;
+    two_keys(&good, &wrong);
+    int fd = raw_socket();
+    uint8_t p[256];
+    char name[32];
+    for (int i = 0; i <= 64; i++) {
+        snprintf(name, sizeof(name), "dgram-lru-%d", i);
+        mbx_close(test_box(name, 1, 16, 0));
+        if (i == 64) /* for the oldest, a forgery first */
+            put_read(fd, p, make_msg(p, &wrong, "dgram-lru-0", 12, 1, now_ms(), "x"));
+        put_read(fd, p, make_msg(p, &good, name, 12, (uint64_t)i + 1, now_ms(), "x"));
+    }
+    assert_false(mapped_here("dgram-lru-0"));
+    assert_true(mapped_here("dgram-lru-1"));
+    assert_true(mapped_here("dgram-lru-64"));
+    close(fd);
+    udpf_key_free(&good);
+    udpf_key_free(&wrong);
+    for (int i = 0; i <= 64; i++) {
+        snprintf(name, sizeof(name), "dgram-lru-%d", i);
+        mbx_unlink(name);
+    }
+}
+
 /* A sender whose secret differs is refused, as a stranger's datagrams. */
 static void wrong_secret_refused(void **state)
 {
@@ -790,6 +821,7 @@ int main(void)
         cmocka_unit_test(bad_datagrams_counted),
         cmocka_unit_test(wrong_secret_refused),
         cmocka_unit_test(forged_datagram_opens_nothing),
+        cmocka_unit_test(forged_datagram_keeps_nothing_open),
         cmocka_unit_test(bypass_on_this_machine),
         cmocka_unit_test(other_calls_and_names),
         cmocka_unit_test(no_bypass_into_another_mount_namespace),
