@@ -224,7 +224,7 @@ static void forged_registration_signals_nobody(void **state)
     assert_int_equal(mq_send(q, "m", 1, 0), 0);
     assert_int_equal(target_pending_later(&t), 0);
     /* The forged registration was marked fired; no thread takes it. */
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     assert_int_equal(atomic_load(&s->reg), 0x4141414141414141ull | MQ_REG_FIRED);
