@@ -37,6 +37,10 @@ fi
 # iceoryx processes it killed.
 runtime_files() { find /tmp -maxdepth 1 -name 'mbx-bench-*' 2>/dev/null | sort; }
 before=$(runtime_files)
+# Emptied first: the loop below must not find the last run's 'ready in'
+# before the new run's redirection truncates the file (seen once, under
+# load: the test then read no pid from the emptied log).
+: >"$out/log"
 "$bench" --quick --only iceoryx --out "$out" >"$out/log" 2>&1 &
 run=$!
 for _ in $(seq 200); do
