@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -106,12 +107,25 @@ int nh_free_port(void)
     return -1;
 }
 
+/* In a child about to run a server or a bridge: it dies with the test
+ * (SIGKILL when the test's thread that forked it ends), so a test killed
+ * at a time limit leaves no process behind. */
+static void die_with(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127); /* the test died before the request took hold */
+}
+
 const char *nh_tmpdir(const char *tag)
 {
     if (ndirs == 32)
         abort();
     char *d = dirs[ndirs];
-    snprintf(d, 256, "/dev/shm/mbx-nats-%s-XXXXXX", tag);
+    /* Under $MBX_TEST_BASE when set (the mutation check removes it, also
+     * after a test it killed), else in memory. */
+    const char *base = getenv("MBX_TEST_BASE");
+    snprintf(d, 256, "%s/mbx-nats-%s-XXXXXX", base && *base ? base : "/dev/shm", tag);
     if (!mkdtemp(d))
         abort();
     ndirs++;
@@ -281,10 +295,12 @@ int nh_server_start(struct nh_server *s)
         argv[n++] = s->conf;
     }
     argv[n] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        die_with(parent);
         /* Appended: a server started again keeps its first life's lines. */
         int out = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (!getenv("NH_VERBOSE") && out >= 0) {
@@ -350,10 +366,12 @@ pid_t nh_bridge(const char *dir, const char *const *args)
     for (int i = 0; args[i] && n < 47; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        die_with(parent);
         dup2(p[1], 1);
         setenv("MBX_DIR", dir, 1);
         execv(argv[0], (char *const *)argv);
