@@ -112,13 +112,20 @@ struct mq_helper {
     struct mq_side *side; /* mapped for the thread: the queue may close first */
     int side_fd;
     uint64_t token;
-    _Atomic int cancel;
+    /* HELPER_WAITING until the thread decides to deliver (DELIVERING, then
+     * DONE) or the registration is withdrawn first (CANCELLED): one
+     * compare-and-swap each, so a withdrawal either stops the delivery or
+     * knows it was decided before (mq_notify_drop). */
+    _Atomic uint32_t state;
+    pid_t pid;           /* the process the thread runs in (a forked child has none) */
     _Atomic int32_t tid; /* the thread's, once it runs */
     int how;             /* SIGEV_SIGNAL or SIGEV_THREAD */
     int signo;
     void (*fn)(union sigval);
     union sigval value;
 };
+
+enum { HELPER_WAITING, HELPER_DELIVERING, HELPER_DONE, HELPER_CANCELLED };
 
 static void helper_put(struct mq_helper *h)
 {
@@ -156,18 +163,23 @@ static void *helper_main(void *arg)
     atomic_store(&h->tid, (int32_t)syscall(SYS_gettid));
     futex((_Atomic uint32_t *)&h->tid, FUTEX_WAKE, INT32_MAX, NULL);
     uint64_t reg;
+    pthread_setname_np(pthread_self(), "mbx-mq-notify"); /* for top -H, perf, gdb */
     for (;;) {
         uint32_t seq = atomic_load(&h->side->fire_seq);
-        if (atomic_load(&h->cancel))
+        if (atomic_load(&h->state) == HELPER_CANCELLED)
             break;
         reg = atomic_load(&h->side->reg);
         if (reg == (h->token | MQ_REG_FIRED)) {
             /* The sender wrote these before it marked the word. */
             int32_t pid = h->side->fired_pid;
             uint32_t uid = h->side->fired_uid;
+            uint32_t waiting = HELPER_WAITING;
             if (atomic_compare_exchange_strong(&h->side->reg, &reg, MQ_REG_NONE) &&
-                !atomic_load(&h->cancel))
+                atomic_compare_exchange_strong(&h->state, &waiting, HELPER_DELIVERING)) {
                 deliver(h, pid, uid);
+                atomic_store(&h->state, HELPER_DONE);
+                futex(&h->state, FUTEX_WAKE, INT32_MAX, NULL);
+            }
             break;
         }
         if (reg != h->token && reg != MQ_REG_WRITING)
@@ -180,6 +192,27 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
+/* Stops h's thread from delivering, unless it decided to first. A signal
+ * it decided to send is sent before this returns (as the kernel's
+ * notification, it is then pending or handled already: none comes after
+ * a withdrawal); a SIGEV_THREAD function it decided to call may still be
+ * running, or about to (as glibc's, whose function runs on a thread of its
+ * own), and is not waited for: it may be what withdraws, or wait for the
+ * withdrawing thread. Nor is anything waited for in a forked child (the
+ * thread is the parent's) or on the thread itself. Lets go of h. */
+static void helper_cancel(struct mq_helper *h, struct mq_side *side)
+{
+    uint32_t st = HELPER_WAITING;
+    if (atomic_compare_exchange_strong(&h->state, &st, HELPER_CANCELLED)) {
+        wake_all(side);
+    } else if (h->how == SIGEV_SIGNAL && h->pid == getpid() &&
+               atomic_load(&h->tid) != (int32_t)syscall(SYS_gettid)) {
+        while ((st = atomic_load(&h->state)) == HELPER_DELIVERING)
+            futex(&h->state, FUTEX_WAIT, st, NULL);
+    }
+    helper_put(h);
+}
+
 /* Withdraws the registration d made, if it still holds it, and lets go of
  * what it kept for it. */
 void mq_notify_drop(struct mq_desc *d)
@@ -189,11 +222,8 @@ void mq_notify_drop(struct mq_desc *d)
         if (!atomic_compare_exchange_strong(&d->side->reg, &t, MQ_REG_NONE))
             atomic_compare_exchange_strong(&d->side->reg, &fired, MQ_REG_NONE);
     }
-    if (d->helper) {
-        atomic_store(&d->helper->cancel, 1);
-        wake_all(d->side);
-        helper_put(d->helper);
-    }
+    if (d->helper)
+        helper_cancel(d->helper, d->side);
     if (d->alive_box)
         mbx_close(d->alive_box); /* the owned mailbox goes with it */
     d->alive_box = NULL;
@@ -212,6 +242,7 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
         return ENOMEM;
     atomic_store(&h->refs, 2);
     h->token = token;
+    h->pid = getpid();
     h->how = sev->sigev_notify;
     h->signo = sev->sigev_signo;
     h->fn = sev->sigev_notify_function;

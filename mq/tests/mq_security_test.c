@@ -15,6 +15,8 @@
 #include <mqueue.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -420,6 +422,117 @@ static void registration_cannot_be_moved(void **state)
     mq_unlink(qname(1));
 }
 
+/* getpid() as libmbx-mq's notify thread calls it between deciding to
+ * deliver a signal and sending it, made slow once on request (this
+ * program's definition comes before libc's, for the library too): a
+ * withdrawal can then be timed to fall between the two. */
+static _Atomic int slow_getpid;    /* 1: the notify thread's next call sleeps */
+static _Atomic int in_slow_getpid; /* 1 while it sleeps */
+
+pid_t getpid(void)
+{
+    char name[16] = "";
+    int one = 1;
+    if (atomic_load(&slow_getpid) && prctl(PR_GET_NAME, name) == 0 &&
+        strcmp(name, "mbx-mq-notify") == 0 &&
+        atomic_compare_exchange_strong(&slow_getpid, &one, 0)) {
+        atomic_store(&in_slow_getpid, 1);
+        struct timespec t = {0, 300 * 1000000};
+        nanosleep(&t, NULL);
+        atomic_store(&in_slow_getpid, 0);
+    }
+    return (pid_t)syscall(SYS_getpid);
+}
+
+/* 1 when SIGUSR1 is pending for this process (every thread blocks it). */
+static int usr1_pending(void)
+{
+    sigset_t p;
+    sigpending(&p);
+    return sigismember(&p, SIGUSR1);
+}
+
+/* A withdrawal (mq_notify(NULL), or mq_close when by_close) that comes
+ * while the registrant's thread is between deciding to deliver the fired
+ * signal and sending it returns only once the signal is sent: none comes
+ * after the withdrawal, as with the kernel's queues. */
+static void withdrawal_race(int by_close)
+{
+    mqd_t q = make_queue(0, 0600);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    assert_int_equal(mq_notify(q, &ev), 0);
+    atomic_store(&slow_getpid, 1);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0); /* fires the registration */
+    for (int i = 0; i < 10000 && !atomic_load(&in_slow_getpid); i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&in_slow_getpid), 1);
+    if (by_close)
+        assert_int_equal(mq_close(q), 0);
+    else
+        assert_int_equal(mq_notify(q, NULL), 0);
+    int at_return = usr1_pending();
+    for (int i = 0; i < 10000 && atomic_load(&in_slow_getpid); i++)
+        usleep(1000);
+    usleep(100000); /* time for a late signal to come */
+    int later = usr1_pending();
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&usr1, NULL, &zero) == SIGUSR1)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    atomic_store(&slow_getpid, 0);
+    if (!by_close)
+        mq_close(q);
+    mq_unlink(qname(0));
+    assert_int_equal(later, at_return); /* nothing after the withdrawal */
+    assert_int_equal(at_return, 1);     /* decided before it: sent */
+}
+
+static void no_signal_after_withdrawal(void **state)
+{
+    (void)state;
+    withdrawal_race(0);
+}
+
+static void no_signal_after_close(void **state)
+{
+    (void)state;
+    withdrawal_race(1);
+}
+
+/* A notification is sent only after its registration left the side file
+ * (as the kernel removes it before it notifies): the moment the signal is
+ * there, another process may register. */
+static void registration_freed_before_signal(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    assert_int_equal(mq_notify(q, &ev), 0);
+    assert_true(atomic_load(&s->reg) > MQ_REG_WRITING);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    struct timespec t = {30, 0};
+    int got = sigtimedwait(&usr1, NULL, &t);
+    uint64_t reg = atomic_load(&s->reg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(q);
+    mq_unlink(qname(0));
+    assert_int_equal(got, SIGUSR1);
+    assert_int_equal(reg, MQ_REG_NONE);
+}
+
 /* Whether child c ends within 60 s (a far bound: the shim waits 2 s for
  * the lock), with exit status 0. A child still running is killed. */
 static int ends_ok_within_60s(pid_t c)
@@ -579,6 +692,11 @@ int main(int argc, char **argv)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(registration_freed_before_signal, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(no_signal_after_withdrawal, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(no_signal_after_close, test_dir_setup, test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
