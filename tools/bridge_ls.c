@@ -3,7 +3,8 @@
  * files are read as untrusted: only regular files (a symlink to /dev/zero
  * or a FIFO planted under the name would make ls spin or block), owned by
  * the user the bridge process they name runs as, at most 64 KiB of them,
- * lines of known words and bounded fields only, printed escaped. */
+ * lines of known words and bounded fields only, printed escaped (in JSON
+ * too: json_put_text). */
 #include "bridge_ls.h"
 
 #include <dirent.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "json.h"
 
 #define LIST_MAX      65536 /* bytes read of one list file; a real one is far smaller */
 #define LIST_LINE_MAX 1400  /* longer than any line a bridge writes */
@@ -77,9 +79,18 @@ static ssize_t list_read(int dfd, const char *name, uid_t uid, char *buf)
     return (ssize_t)got;
 }
 
-/* Prints the well-formed lines of one list; returns how many rows are
- * shown so far (shown: before it). */
-static int list_print(FILE *out, long pid, const char *buf, size_t len, int shown)
+/* One well-formed line of a live bridge's list: its fields as the file
+ * has them (how and mode known words; name and subjects not checked
+ * further, so escaped wherever they are shown). */
+struct bridge_row {
+    const char *how, *name, *subj, *mode;
+    long pid;
+};
+
+typedef void row_fn(const struct bridge_row *r, void *arg);
+
+/* Calls fn for each well-formed line of one list, in file order. */
+static void list_rows(long pid, const char *buf, size_t len, row_fn *fn, void *arg)
 {
     const char *p = buf, *end = buf + len, *nl;
     /* Only whole lines: a bridge ends each with a newline, and one cut
@@ -97,21 +108,15 @@ static int list_print(FILE *out, long pid, const char *buf, size_t len, int show
             (strcmp(how, "export") && strcmp(how, "import")) ||
             (strcmp(mode, "core") && strcmp(mode, "jetstream")))
             continue;
-        if (!shown++)
-            fprintf(out, "\nbridged to NATS (mbx bridge):\n%-24s %-7s %-10s %-8s %s\n", "name",
-                    "how", "mode", "pid", "subjects");
-        /* name and subject are the file's: escaped (they are not known
-         * words), the name padded to its column by hand. */
-        for (size_t w = format_escaped(out, name, strlen(name)); w < 24; w++)
-            putc(' ', out);
-        fprintf(out, " %-7s %-10s %-8ld ", how, mode, pid);
-        format_escaped(out, subj, strlen(subj));
-        putc('\n', out);
+        struct bridge_row r = {how, name, subj, mode, pid};
+        fn(&r, arg);
     }
-    return shown;
 }
 
-void bridge_ls_print(FILE *out, const char *dir)
+/* Calls fn for each well-formed line of each trusted list of a live
+ * bridge in dir: the one reading of the directory both outputs share, so
+ * that JSON leaves out exactly what the text does. */
+static void bridge_rows(const char *dir, row_fn *fn, void *arg)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -122,7 +127,6 @@ void bridge_ls_print(FILE *out, const char *dir)
         return;
     }
     struct dirent *e;
-    int shown = 0;
     while ((e = readdir(d))) {
         char *end;
         const char *digits = e->d_name + 12;
@@ -137,8 +141,61 @@ void bridge_ls_print(FILE *out, const char *dir)
             continue;
         ssize_t len = list_read(dirfd(d), e->d_name, uid, buf);
         if (len > 0)
-            shown = list_print(out, pid, buf, (size_t)len, shown);
+            list_rows(pid, buf, (size_t)len, fn, arg);
     }
     free(buf);
     closedir(d);
+}
+
+struct out {
+    FILE *f;
+    int shown; /* rows written so far */
+};
+
+/* A row of the text table, after the heading the first row brings. */
+static void text_row(const struct bridge_row *r, void *arg)
+{
+    struct out *o = arg;
+    FILE *out = o->f;
+    const char *name = r->name, *subj = r->subj;
+    if (!o->shown++)
+        fprintf(out, "\nbridged to NATS (mbx bridge):\n%-24s %-7s %-10s %-8s %s\n", "name", "how",
+                "mode", "pid", "subjects");
+    /* name and subject are the file's: escaped (they are not known
+     * words), the name padded to its column by hand. */
+    for (size_t w = format_escaped(out, name, strlen(name)); w < 24; w++)
+        putc(' ', out);
+    fprintf(out, " %-7s %-10s %-8ld ", r->how, r->mode, r->pid);
+    format_escaped(out, subj, strlen(subj));
+    putc('\n', out);
+}
+
+/* A row as a JSON object. name and subjects go through json_put_text:
+ * they may hold anything but blanks and NULs, bytes that are not UTF-8
+ * included, and the JSON must stay valid and safe to show. */
+static void json_row(const struct bridge_row *r, void *arg)
+{
+    struct out *o = arg;
+    if (o->shown++)
+        putc(',', o->f);
+    fputs("{\"name\":", o->f);
+    json_put_text(o->f, r->name, strlen(r->name));
+    fprintf(o->f, ",\"how\":\"%s\",\"mode\":\"%s\",\"pid\":%ld,\"subjects\":", r->how, r->mode,
+            r->pid);
+    json_put_text(o->f, r->subj, strlen(r->subj));
+    putc('}', o->f);
+}
+
+void bridge_ls_print(FILE *f, const char *dir)
+{
+    struct out o = {f, 0};
+    bridge_rows(dir, text_row, &o);
+}
+
+void bridge_ls_json(FILE *f, const char *dir)
+{
+    struct out o = {f, 0};
+    putc('[', f);
+    bridge_rows(dir, json_row, &o);
+    putc(']', f);
 }

@@ -11,4 +11,10 @@
  * escaped); nothing when there is none. */
 void bridge_ls_print(FILE *f, const char *dir);
 
+/* Writes the same rows as a JSON array (no newline after it), "[]" when
+ * there is none: objects of "name", "how" (export, import), "mode" (core,
+ * jetstream), "pid" and "subjects", the file's strings made valid UTF-8
+ * (json_put_text). */
+void bridge_ls_json(FILE *f, const char *dir);
+
 #endif

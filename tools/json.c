@@ -4,11 +4,16 @@
  * U+FFFF) when it is a C1 control (U+0080..U+009F, which some terminals
  * act on: c2 9b is CSI, c2 9d OSC) or a hidden character (unicode_hidden)
  * for when the JSON is shown on a terminal; escaped, it reads back the
- * same. Bytes that are not UTF-8 go out one by one, as they are. Returns
- * how many bytes of p it wrote. */
-static size_t put_wide(FILE *f, const unsigned char *p, const unsigned char *end)
+ * same. A byte that begins no sequence goes out as it is, or as U+FFFD
+ * when lossy (raw, it would make the JSON invalid). Returns how many bytes
+ * of p it wrote. */
+static size_t put_wide(FILE *f, const unsigned char *p, const unsigned char *end, int lossy)
 {
     size_t n = utf8_seq(p, end);
+    if (n == 0 && lossy) {
+        fputs("\\ufffd", f);
+        return 1;
+    }
     if (n == 0) {
         putc(*p, f);
         return 1;
@@ -26,7 +31,7 @@ static size_t put_wide(FILE *f, const unsigned char *p, const unsigned char *end
     return n;
 }
 
-void json_put_string(FILE *f, const char *s, size_t len)
+static void put_string(FILE *f, const char *s, size_t len, int lossy)
 {
     putc('"', f);
     for (size_t i = 0; i < len; i++) {
@@ -57,13 +62,25 @@ void json_put_string(FILE *f, const char *s, size_t len)
             if (c < 0x20 || c == 0x7f) {
                 fprintf(f, "\\u%04x", c);
             } else if (c >= 0x80) {
-                i += put_wide(f, (const unsigned char *)s + i, (const unsigned char *)s + len) - 1;
+                i += put_wide(f, (const unsigned char *)s + i, (const unsigned char *)s + len,
+                              lossy) -
+                     1;
             } else {
                 putc(c, f);
             }
         }
     }
     putc('"', f);
+}
+
+void json_put_string(FILE *f, const char *s, size_t len)
+{
+    put_string(f, s, len, 0);
+}
+
+void json_put_text(FILE *f, const char *s, size_t len)
+{
+    put_string(f, s, len, 1);
 }
 
 void json_put_payload(FILE *f, const void *buf, size_t len)

@@ -32,6 +32,11 @@ void base64_put(FILE *f, const void *buf, size_t len);
  * (unicode_hidden) as \uXXXX, past U+FFFF as a surrogate pair. */
 void json_put_string(FILE *f, const char *s, size_t len);
 
+/* Writes s, bytes of unknown origin (a file another process wrote), as
+ * json_put_string does, each byte that begins no well-formed UTF-8
+ * sequence as U+FFFD: the JSON stays valid whatever s holds. */
+void json_put_text(FILE *f, const char *s, size_t len);
+
 /* Writes "payload":"..." with the bytes as a string when they are UTF-8,
  * else in base64 followed by ,"encoding":"base64". */
 void json_put_payload(FILE *f, const void *buf, size_t len);

@@ -240,3 +240,100 @@ PY
     [ "$status" -eq 0 ]
     [ "$output" = "$(seq 50)" ]
 }
+
+# json_check PY: the output of the last run, strictly UTF-8 and JSON, as
+# d in the Python expression PY, which must hold. Neither jq nor json.tool
+# does here: both take stdin leniently (invalid UTF-8 replaced or kept).
+json_check() {
+    printf '%s' "$output" | python3 -c '
+import json, sys
+raw = sys.stdin.buffer.read()
+d = json.loads(raw.decode("utf-8", "strict"))
+ok = eval("(" + sys.argv[1] + ")")
+if not ok:
+    print("json_check failed on:", ascii(d), file=sys.stderr)
+sys.exit(0 if ok else 1)
+' "$1"
+}
+
+# plant_list PID BYTES...: a bridge's list file for PID in MBX_DIR (printf
+# escapes in BYTES), as another program than a bridge may write one.
+plant_list() {
+    local pid=$1
+    shift
+    printf "$@" > "$MBX_DIR/.mbx-bridge.$pid.list"
+}
+
+@test "ls --json stays the array of mailboxes; --bridges adds what bridges bridge" {
+    start_server
+    mbx create jobs
+    start_bridge "$MBX_DIR" --export jobs --import svc
+    pid=${BG_PIDS[-1]}
+    # The array scripts read today: mailboxes only, bridged names or not.
+    run --separate-stderr mbx ls --json
+    [ "$status" -eq 0 ]
+    [ "${output:0:1}" = "[" ]
+    json_check '[m["name"] for m in d] == ["jobs", "svc"] and all("type" in m for m in d)'
+    run --separate-stderr mbx ls --json --bridges
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    json_check 'sorted(d) == ["bridges", "mailboxes"]
+        and [m["name"] for m in d["mailboxes"]] == ["jobs", "svc"]
+        and all("type" in m for m in d["mailboxes"])
+        and sorted(d["bridges"], key=lambda b: b["name"]) == [
+            {"name": "jobs", "how": "export", "mode": "core", "pid": '"$pid"', "subjects": "mbx.*.jobs"},
+            {"name": "svc", "how": "import", "mode": "core", "pid": '"$pid"', "subjects": "mbx.*.svc"}]'
+    # The text lists bridges anyway: --bridges changes nothing there.
+    [ "$(mbx ls --bridges)" = "$(mbx ls)" ]
+    kill -TERM "$pid"
+    wait "$pid" || true
+    run --separate-stderr mbx ls -j -b
+    [ "$status" -eq 0 ]
+    json_check 'd["bridges"] == [] and len(d["mailboxes"]) == 2'
+}
+
+@test "ls --json --bridges keeps a hostile bridge list valid JSON" {
+    run --separate-stderr mbx ls --json --bridges
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"mailboxes":[],"bridges":[]}' ]
+    # Quotes, backslashes, C0 and C1 controls, a hidden character (U+202E,
+    # which reverses what follows on a terminal) and bytes that are not
+    # UTF-8 (ff, a cut e2, an overlong c0 af), beside lines left out: an
+    # unknown word, an unknown mode.
+    plant_list $$ '%b\n' \
+        'export jo"b\\s\x1b]0;x\x07\xc2\x9b\xe2\x80\xae\xff\xe2 mbx.*.j"\\\x01\xc0\xaf jetstream' \
+        'import fine mbx.*.fine core' \
+        'bogus a mbx.*.a core' \
+        'export b mbx.*.b fast'
+    run --separate-stderr mbx ls --json --bridges
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    # Nothing a terminal acts on goes out raw.
+    [[ "$output" != *$'\x1b'* && "$output" != *$'\x07'* && "$output" != *$'\x01'* ]]
+    [[ "$output" != *$'\xc2\x9b'* && "$output" != *$'\xe2\x80\xae'* ]]
+    json_check 'd["mailboxes"] == [] and sorted(d["bridges"], key=lambda b: b["how"]) == [
+        {"name": "jo\"b\\s\x1b]0;x\x07\x9b\u202e\ufffd\ufffd", "how": "export",
+         "mode": "jetstream", "pid": '"$$"', "subjects": "mbx.*.j\"\\\x01\ufffd\ufffd"},
+        {"name": "fine", "how": "import", "mode": "core", "pid": '"$$"', "subjects": "mbx.*.fine"}]'
+    # The text shows the same two rows, as before.
+    run --separate-stderr mbx ls
+    [[ "$output" == *'jo"b\\s\x1b]0;x\x07\xc2\x9b\u{202e}\xff\xe2 '* ]]
+    [[ "$output" == *'fine'*'import'*'core'* ]]
+    [[ "$output" != *bogus* && "$output" != *fast* ]]
+}
+
+@test "ls --json --bridges leaves out a list whose owner does not run its pid" {
+    if [ "$(id -u)" -eq 0 ]; then
+        # Planted by another user under a live pid of ours.
+        plant_list $$ 'export forged mbx.*.forged core\n'
+        chown 65534 "$MBX_DIR/.mbx-bridge.$$.list"
+    else
+        [ "$(stat -c %u /proc/1)" != "$(id -u)" ] || skip "pid 1 runs as this user"
+        plant_list 1 'export forged mbx.*.forged core\n'
+    fi
+    bg sleep 600
+    plant_list "$BG_PID" 'export real mbx.*.real core\n'
+    run --separate-stderr mbx ls --json --bridges
+    [ "$status" -eq 0 ]
+    json_check '[b["name"] for b in d["bridges"]] == ["real"]'
+}
