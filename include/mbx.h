@@ -502,8 +502,8 @@ int mbx_monitor_process(pid_t pid, mbx *notify, uint64_t tag, mbx_monitor **out)
  * sending): a notice when it is removed, by mbx_unlink or because its
  * owner died (MBX_OWNED), as mbx_monitor_process says; MBX_GONE_ALREADY
  * when it does not exist. Returns 0, -EINVAL, -EACCES, -ENOMEM, -EMFILE,
- * -EUSERS (16 descriptors wait on it already), -EAGAIN, or an error of
- * mbx_open. */
+ * -EUSERS (48 descriptors, pollers and mailbox monitors together, wait
+ * on it already), -EAGAIN, or an error of mbx_open. */
 int mbx_monitor_mailbox(const char *name, mbx *notify, uint64_t tag, mbx_monitor **out);
 
 /* Returns the monitor's descriptor: readable (POLLIN) once its notice
