@@ -126,6 +126,11 @@ typedef struct mbx_msginfo {
     uint32_t priority;
     int32_t sender_pid;
     uint32_t sender_uid;
+    /* 0: sent on the mailbox's machine. Else a tcp:// or udp:// gateway
+     * of that machine delivered it for a sender on another host (then
+     * sender_pid and sender_uid are the gateway's), which
+     * mbx_msginfo_host() names. */
+    uint32_t sender_host;
     uint64_t seq;         /* position in the mailbox's send order, from 1 */
     uint64_t reply_token; /* nonzero when the sender waits in mbx_call() */
 } mbx_msginfo;
@@ -293,6 +298,19 @@ ssize_t mbx_recv(mbx *m, void *buf, size_t cap, mbx_msginfo *info, int64_t timeo
  * own user and root), so nobody can take the name first and none is left behind by a crash. Returns
  * 0, -EINVAL (NULL out) or an error of mbx_open. */
 int mbx_self(mbx **out);
+
+/* Writes into buf (cap bytes, NUL included) the host a message came from,
+ * as the gateway that delivered it saw the sender's address ("10.0.0.5",
+ * "fd00::5"), when info->sender_host says it came from another host.
+ * Returns 1 with the host written, 0 for a message sent on the mailbox's
+ * machine (buf ""), or -EINVAL (NULL info or buf, cap 0), -ENOENT (the
+ * gateway's process ended, or its table gave the place to another host
+ * since: it keeps the last 1024), -EACCES (the gateway's table is not a
+ * file of sender_uid alone), -EUCLEAN (not a table) or -ERANGE (cap too
+ * small; 64 is always enough). Looks the table up in $MBX_DIR. Like the
+ * sender's pid and uid, the host is what the message's sender wrote into
+ * the mailbox: whoever can write the mailbox can claim another. */
+int mbx_msginfo_host(const mbx_msginfo *info, char *buf, size_t cap);
 
 /* Like mbx_recv, but takes only messages sent by process `sender`. */
 ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *info,

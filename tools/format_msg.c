@@ -133,9 +133,20 @@ void format_msg_json(FILE *f, const void *buf, size_t len, const mbx_msginfo *in
 {
     fprintf(f,
             "{\"seq\":%" PRIu64 ",\"size\":%zu,\"priority\":%" PRIu32 ",\"type\":%" PRIu64
-            ",\"sender\":%" PRId32 ",\"sender_uid\":%" PRIu32 ",\"reply\":%s,",
-            info->seq, len, info->priority, type, info->sender_pid, info->sender_uid,
-            info->reply_token ? "true" : "false");
+            ",\"sender\":%" PRId32 ",\"sender_uid\":%" PRIu32 ",",
+            info->seq, len, info->priority, type, info->sender_pid, info->sender_uid);
+    if (info->sender_host) {
+        /* From another host, through a gateway: named while the gateway
+         * runs (mbx_msginfo_host), null when it cannot be. */
+        char host[64];
+        fputs("\"sender_host\":", f);
+        if (mbx_msginfo_host(info, host, sizeof(host)) == 1)
+            json_put_string(f, host, strlen(host));
+        else
+            fputs("null", f);
+        putc(',', f);
+    }
+    fprintf(f, "\"reply\":%s,", info->reply_token ? "true" : "false");
     json_put_payload(f, buf, len);
     fputs("}\n", f);
 }

@@ -1,6 +1,7 @@
 #include "core/guard.h"
 
 #include "core/cancel.h"
+#include "shm/origin.h"
 
 #include "platform/platform.h"
 
@@ -13,6 +14,7 @@
 
 MBX_TLS struct guard_slot guard_mine;
 MBX_TLS struct cancel_hook cancel_mine; /* cancel.h */
+MBX_TLS uint32_t origin_mine;           /* shm/origin.h */
 #define mine guard_mine
 static struct guard_slot *all;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -76,9 +76,11 @@ struct seg_blk {
     uint32_t sender_start; /* low 32 bits of the sender's start time (ident.h) */
     int32_t sender_pid;    /* sender's pid and uid, for mbx_msginfo */
     uint32_t sender_uid;
-    uint64_t token; /* reply token (call.h), 0 for a plain message */
-    uint64_t type;  /* the sender's type tag (mbx_send_typed), 0 by default */
-    uint64_t spare[7];
+    uint64_t token;  /* reply token (call.h), 0 for a plain message */
+    uint64_t type;   /* the sender's type tag (mbx_send_typed), 0 by default */
+    uint32_t origin; /* the sender's host (mbx_msginfo.sender_host), 0 here */
+    uint32_t pad;
+    uint64_t spare[6];
 };
 _Static_assert(sizeof(struct seg_blk) == 2 * SEG_LINE, "block header is two cache lines");
 

@@ -61,7 +61,8 @@ struct mb_ctx {
     struct wait_cfg wait;
     int32_t pid; /* caller's pid and uid, recorded in what it sends */
     uint32_t uid;
-    ident_t who; /* caller's process identity (pid and start time) */
+    uint32_t origin; /* the sender's host (origin.h), recorded likewise */
+    ident_t who;     /* caller's process identity (pid and start time) */
     /* Called whenever a wait wakes (by a wake-up or when a capped sleep of
      * wait.poll_ns ends): returns 0 to go on waiting, or a negative error
      * that ends the call (e.g. -EIDRM once a mailbox's owner died). NULL:

@@ -5,6 +5,7 @@
 
 #include "core/cancel.h"
 #include "core/names.h"
+#include "shm/origin.h"
 #include "shm/call.h"
 #include "shm/owner.h"
 #include "shm/poller.h"
@@ -54,6 +55,7 @@ struct mb_ctx handle_ctx(struct shm_box *b)
         .wait = {spin, b->poll_ns, &b->base.closing, &b->spins},
         .pid = ident_id(me),
         .uid = b->uid,
+        .origin = origin_mine,
         .who = me,
     };
     if (b->seg.flags & MBX_OWNED)

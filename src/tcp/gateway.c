@@ -16,6 +16,8 @@
 
 #include "core/cancel.h"
 #include "core/handle.h"
+#include "shm/hosts.h"
+#include "shm/origin.h"
 #include "platform/platform.h"
 #include "tcp/auth.h"
 #include "tcp/client.h"
@@ -122,6 +124,7 @@ struct conn {
     pthread_mutex_t iolock;   /* io's libssl calls: the reader's and the writers' */
     pthread_t worker, second; /* the two threads that take turns (take_turns) */
     int second_started;
+    uint32_t origin;    /* the client's host (shm/hosts.h), recorded with what it sends */
     pthread_mutex_t mu; /* the queue, dead, the turns, and writes to fd */
     pthread_cond_t cv;
     struct qframe *head, *tail;
@@ -204,8 +207,13 @@ static int put_back(struct session *s)
         return 0;
     int r = 0;
     if (s->held == W_MSG) {
+        /* Sent by the gateway, not by this thread's client (whose origin
+         * the thread may have): the message's own sender is not known. */
+        uint32_t origin = origin_mine;
+        origin_set(0);
         r = mbx_send_typed(s->h, s->held_data, s->held_msg.info.size, s->held_msg.info.priority,
                            s->held_msg.type, MBX_NONBLOCK);
+        origin_set(origin);
         if (r == -EAGAIN)
             return r;
     }
@@ -788,8 +796,10 @@ static void do_recv(struct conn *c, const struct qframe *q)
         return;
     }
     s->held_data = malloc((size_t)n + 1);
-    if (!s->held_data) { /* cannot keep it safe: give it back */
+    if (!s->held_data) { /* cannot keep it safe: give it back (as put_back) */
+        origin_set(0);
         mbx_send_typed(s->h, s->buf, (size_t)n, info.priority, type, MBX_NONBLOCK);
+        origin_set(c->origin);
         result(c, q->h.id, -ENOMEM);
         return;
     }
@@ -1268,6 +1278,7 @@ static int serve_queued(struct conn *c)
 
 static void take_turns(struct conn *c)
 {
+    origin_set(c->origin); /* what this thread sends is the client's */
     pthread_mutex_lock(&c->mu);
     for (;;) {
         if (c->over)
@@ -1319,6 +1330,19 @@ static void take_turns(struct conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* The id of the host of connection fd's peer (shm/hosts.h): the host a
+ * remote sender's messages say they came from. */
+static uint32_t peer_origin(int fd)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    char text[64];
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 ||
+        sock_host_text(&peer, text, sizeof(text)) != 0)
+        return HOSTS_UNKNOWN;
+    return hosts_id(text);
+}
+
 static void *second_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-gw-second"); /* for top -H, perf, gdb */
@@ -1332,6 +1356,9 @@ static void *worker_main(void *arg)
     struct conn *c = arg;
     struct mbx_gateway *g = c->g;
     c->s = handshake(c);
+    /* Only a client that proved the secret takes a place in the table:
+     * unproved connections could push everyone else's out. */
+    c->origin = c->s ? peer_origin(c->fd) : 0;
     if (c->s && pthread_create(&c->second, NULL, second_main, c) == 0) {
         c->second_started = 1;
         take_turns(c);
@@ -1608,6 +1635,7 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
         free(g);
         return r;
     }
+    hosts_hold();
     *out = g;
     return 0;
 }
@@ -1652,5 +1680,6 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     tls_ctx_free(g->tls_ctx);
     explicit_bzero(&g->secret, sizeof(g->secret));
     free(g);
+    hosts_release();
     return 0;
 }

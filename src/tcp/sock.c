@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -529,6 +530,27 @@ int reader_next(int fd, struct frame_reader *r, struct wire_hdr *h, const uint8_
 {
     struct io io = {fd, NULL, NULL};
     return io_reader_next(&io, r, h, body, max_body, deadline);
+}
+
+int sock_host_text(const struct sockaddr_storage *a, char *buf, size_t cap)
+{
+    const void *addr;
+    int family = a->ss_family;
+    struct in_addr v4;
+    if (family == AF_INET) {
+        addr = &((const struct sockaddr_in *)a)->sin_addr;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        addr = v6;
+        if (IN6_IS_ADDR_V4MAPPED(v6)) {
+            memcpy(&v4, v6->s6_addr + 12, sizeof(v4));
+            addr = &v4;
+            family = AF_INET;
+        }
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    return inet_ntop(family, addr, buf, (socklen_t)cap) ? 0 : -ERANGE;
 }
 
 int sock_is_local(int fd)

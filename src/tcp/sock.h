@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* A connection's byte stream: a TCP socket, or TLS over it (tls.h). The
  * io_ functions below read and write through it; the ones taking a bare
@@ -31,6 +32,12 @@ int sock_connect(const char *host, const char *port, int64_t deadline);
 /* Returns 1 when the peer of connected socket fd is on this machine (a
  * loopback address, or the address of this end), else 0. */
 int sock_is_local(int fd);
+
+/* Writes the host part of address a ("10.0.0.5", "fd00::5"; an IPv4
+ * address mapped into IPv6 as IPv4) into buf, NUL-terminated. Returns 0,
+ * or -EAFNOSUPPORT (not an internet address) or -ERANGE (cap too small:
+ * INET6_ADDRSTRLEN always does). */
+int sock_host_text(const struct sockaddr_storage *a, char *buf, size_t cap);
 
 /* Listens on "HOST:PORT" (port 0: any free one). Returns the descriptor
  * and stores the port, or -errno. */

@@ -15,6 +15,8 @@
 
 #include "core/handle.h"
 #include "platform/platform.h"
+#include "shm/hosts.h"
+#include "shm/origin.h"
 #include "tcp/auth.h"
 #include "tcp/sock.h"
 #include "udp/frame.h"
@@ -37,6 +39,7 @@
 #define SENDERS 1024 /* senders whose sequence numbers are remembered */
 #define WAYS    4    /* ... in sets of this many (least recently heard goes) */
 #define WINDOW  64   /* sequence numbers behind the highest still accepted once */
+#define ORIGINS 8    /* hosts whose ids are kept at hand (origin_of) */
 _Static_assert(SENDERS / WAYS == 256, "8 bits of a hash choose the set");
 
 struct box {
@@ -61,12 +64,40 @@ struct mbx_udp_gateway {
     uint32_t kernel_drops; /* SO_RXQ_OVFL: the socket's count */
     mbx_udp_gateway_stats st;
     uint8_t *bufs; /* BATCH x (UDPF_DGRAM_MAX + 1) */
+    /* The hosts datagrams came from lately, with their ids (shm/hosts.h):
+     * an id costs a scan of the table, a look here a few compares. */
+    struct origin {
+        uint8_t addr[17]; /* family, then the address */
+        uint32_t id;
+    } origins[ORIGINS];
+    unsigned origins_next;
 };
 
 /* The statistics are read by other threads: each counter is one atomic word. */
 static void bump(uint64_t *c)
 {
     __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+/* The id of the host datagram `from` came from (HOSTS_UNKNOWN when it
+ * cannot be had), as the messages it delivers record it. */
+static uint32_t origin_of(struct mbx_udp_gateway *g, const struct sockaddr_storage *from)
+{
+    uint8_t key[17] = {0};
+    char text[64];
+    key[0] = (uint8_t)from->ss_family;
+    if (from->ss_family == AF_INET)
+        memcpy(key + 1, &((const struct sockaddr_in *)from)->sin_addr, 4);
+    else if (from->ss_family == AF_INET6)
+        memcpy(key + 1, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+    for (unsigned i = 0; i < ORIGINS; i++)
+        if (g->origins[i].id && memcmp(g->origins[i].addr, key, sizeof(key)) == 0)
+            return g->origins[i].id;
+    uint32_t id = sock_host_text(from, text, sizeof(text)) == 0 ? hosts_id(text) : HOSTS_UNKNOWN;
+    struct origin *o = &g->origins[g->origins_next++ % ORIGINS];
+    memcpy(o->addr, key, sizeof(key));
+    o->id = id;
+    return id;
 }
 
 static int allowed(const struct mbx_udp_gateway *g, const char *name)
@@ -269,7 +300,9 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
         count_in(h, 0);
         return;
     }
+    origin_set(origin_of(g, from));
     int r = mbx_send_typed(h, f.body, f.body_len, f.prio, f.type, MBX_NONBLOCK);
+    origin_set(0);
     if (r == 0) {
         bump(&g->st.delivered);
     } else if (r == -EAGAIN || r == -ENOSPC) {
@@ -446,6 +479,7 @@ EXPORT int mbx_udp_gateway_start(const char *listen_addr, const mbx_gateway_opti
         gateway_free(g);
         return r;
     }
+    hosts_hold();
     *out = g;
     return 0;
 }
@@ -488,5 +522,6 @@ EXPORT int mbx_udp_gateway_stop(mbx_udp_gateway *g)
     }
     pthread_join(g->thread, NULL);
     gateway_free(g);
+    hosts_release();
     return 0;
 }

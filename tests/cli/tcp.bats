@@ -24,6 +24,14 @@ start_gateway() {
     [ "$status" -eq 0 ]
     run mbx recv jobs -n 2 -t 5s
     [ "$output" = $'one\ntwo' ]
+    # The host a message came from, while the gateway runs; none for a
+    # message sent here.
+    mbx send "tcp://127.0.0.1:$PORT/jobs" far
+    mbx send jobs near
+    run mbx recv jobs -n 2 -t 5s --json
+    [[ "${lines[0]}" == *'"sender_host":"127.0.0.1","reply"'* ]]
+    [[ "${lines[0]}" == *'"payload":"far"}' ]]
+    [[ "${lines[1]}" != *sender_host* ]]
     mbx send jobs back
     run mbx recv "tcp://127.0.0.1:$PORT/jobs" -t 5s
     [ "$status" -eq 0 ]
@@ -183,8 +191,8 @@ make_certs() {
     PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/gw.out")
     run timeout 20 ip netns exec "$b" "$MBX" send "tcp://10.231.$net.1:$PORT/jobs" across
     [ "$status" -eq 0 ]
-    run mbx recv jobs -t 5s
-    [ "$output" = across ]
+    run mbx recv jobs -t 5s --json
+    [[ "$output" == *"\"sender_host\":\"10.231.$net.2\",\"reply\":false,\"payload\":\"across\"}"* ]]
     # Not reachable from this (the root) namespace: it listens in A only.
     run timeout 5 "$MBX" send "tcp://10.231.$net.1:$PORT/jobs" x
     [ "$status" -ne 0 ]

@@ -117,6 +117,40 @@ static void *recv_for_a_while(void *arg)
     return NULL;
 }
 
+/* A message a remote client sent says which host it came from (the
+ * client's address as the gateway saw it: loopback here); one sent on
+ * this machine says none. In a ring mailbox and in a heap one. */
+static void remote_sender_names_its_host(void **state)
+{
+    (void)state;
+    const char *boxes[] = {"jobs-host-ring", "jobs-host-heap"};
+    const uint32_t capacity[] = {8, 2048};
+    for (int k = 0; k < 2; k++) {
+        mbx *local = test_box(boxes[k], capacity[k], 64, 0);
+        mbx *remote = open_remote(gw_port, boxes[k], MBX_SEND);
+        assert_int_equal(mbx_send(remote, "far", 3, 0, 5000000000ll), 0);
+        assert_int_equal(mbx_sync(remote), 0);
+        assert_int_equal(mbx_send(local, "near", 4, 0, MBX_NONBLOCK), 0);
+        char buf[64], host[64];
+        mbx_msginfo info;
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 5000000000ll), 3);
+        assert_int_not_equal(info.sender_host, 0);
+        assert_int_equal(mbx_msginfo_host(&info, host, sizeof(host)), 1);
+        assert_string_equal(host, "127.0.0.1");
+        assert_int_equal(mbx_msginfo_host(&info, host, 4), -ERANGE);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 5000000000ll), 4);
+        assert_int_equal(info.sender_host, 0);
+        assert_int_equal(info.sender_pid, getpid());
+        host[0] = 'x';
+        assert_int_equal(mbx_msginfo_host(&info, host, sizeof(host)), 0);
+        assert_string_equal(host, "");
+        assert_int_equal(mbx_msginfo_host(NULL, host, sizeof(host)), -EINVAL);
+        mbx_close(remote);
+        mbx_close(local);
+        mbx_unlink(boxes[k]);
+    }
+}
+
 /* A process forks while another of its threads waits in a receive on a
  * tcp:// handle, which holds the handle while it waits: the child's copy
  * of the handle's lock stays taken by a thread the child does not have.
@@ -1448,6 +1482,7 @@ int main(void)
         cmocka_unit_test(pipelined_send_goes_out_by_itself),
         cmocka_unit_test(writer_gathers_only_while_streaming),
         cmocka_unit_test(fork_while_a_receive_waits),
+        cmocka_unit_test(remote_sender_names_its_host),
 #ifndef MBX_TEST_TLS
         cmocka_unit_test(received_then_closed_is_delivered_once),
 #endif

@@ -166,6 +166,9 @@ static void messages_from_other_processes(void **state)
         assert_int_equal(info.priority, (unsigned)k);
         assert_int_equal(type, (uint64_t)(100 * k + seq));
         assert_int_equal(info.sender_pid, getpid()); /* the gateway's */
+        char host[64];
+        assert_int_equal(mbx_msginfo_host(&info, host, sizeof(host)), 1); /* the senders' */
+        assert_string_equal(host, "127.0.0.1");
         /* Each sender's messages in its order: one priority, one FIFO
          * (loopback does not reorder). */
         assert_int_equal(seq, next[k]);

@@ -59,6 +59,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     b->sender_pid = c->pid;
     b->sender_start = ident_start(c->who);
     b->sender_uid = c->uid;
+    b->origin = c->origin;
     b->token = c->reply_token;
     b->type = c->send_type;
     if (len && buf != seg_payload(b)) /* a loan is written in place */
@@ -209,6 +210,7 @@ void heap_fill_info(mbx_msginfo *info, const struct seg_blk *b, uint64_t len)
     info->priority = b->prio;
     info->sender_pid = b->sender_pid;
     info->sender_uid = b->sender_uid;
+    info->sender_host = b->origin;
     info->seq = b->seq;
     info->reply_token = b->token;
 }

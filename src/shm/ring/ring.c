@@ -201,6 +201,7 @@ int ring_publish(const struct mb_ctx *c, struct ring_slot *sl, uint64_t t, uint6
     __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_pid, c->pid, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->sender_uid, c->uid, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->origin, c->origin, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->token, token, __ATOMIC_RELAXED);
     __atomic_store_n(&sl->type, c->send_type, __ATOMIC_RELAXED);
     unsigned char *payload = ring_payload(s, sl);
@@ -464,6 +465,7 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
         info->priority = prio;
         info->sender_pid = __atomic_load_n(&sl->sender_pid, __ATOMIC_RELAXED);
         info->sender_uid = __atomic_load_n(&sl->sender_uid, __ATOMIC_RELAXED);
+        info->sender_host = __atomic_load_n(&sl->origin, __ATOMIC_RELAXED);
         info->seq = pos + 1;
         info->reply_token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     }

@@ -107,7 +107,7 @@ struct ring_slot {
     /* Rings with a pool: 0 while the message lies in the slot's own
      * payload, else 1 + the pool buffer it lies in (ring_pool.c). */
     uint32_t buf;
-    uint32_t spare;
+    uint32_t origin; /* the sender's host (mbx_msginfo.sender_host), 0 here */
 };
 /* The headers sit side by side, one line each, apart from the payloads
  * (ring_impl.h), so an idle ring's file has a page or two of headers

@@ -1,0 +1,234 @@
+/* The table of remote senders' hosts (hosts.h). */
+#include "shm/hosts.h"
+
+#include "shm/files.h"
+
+#include <mbx.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HOSTS_MAGIC "MBXHOST1"
+#define GEN_BITS    21
+#define GEN_MASK    ((1u << GEN_BITS) - 1)
+#define INDEX_BITS  (32 - GEN_BITS) /* index + 1: 1..HOSTS_MAX */
+
+_Static_assert(HOSTS_MAX < (1u << INDEX_BITS), "an index + 1 fits beside the generation");
+
+/* One place: its generation (0 while empty or being written) and text. A
+ * writer sets the generation to 0, writes the text, then the new
+ * generation; a reader takes the text only if it read the same nonzero
+ * generation before and after it. */
+struct host_entry {
+    uint32_t gen;
+    char text[HOSTS_TEXT_MAX];
+};
+
+struct hosts_file {
+    char magic[8];
+    uint8_t pad[56];
+    struct host_entry e[HOSTS_MAX];
+};
+_Static_assert(sizeof(struct host_entry) == 64, "an entry is one line");
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct hosts_file *table; /* this process's, mapped; NULL: none yet */
+static int failed;               /* 1: could not be made, do not try again */
+static unsigned next_place;      /* the next place to give a new host */
+static char table_path[NAME_PATH_MAX];
+static pid_t table_pid; /* whose table it is: a forked child makes its own */
+
+static void path_of(int32_t pid, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/.mbx-hosts.%d", name_dir(), (int)pid);
+}
+
+/* Makes this process's table, with mu held. A file under our pid's name
+ * is a dead process's (the pid is ours now): replaced, when it is ours. */
+static int table_make(void)
+{
+    path_of((int32_t)getpid(), table_path, sizeof(table_path));
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 2; tries++) {
+        fd = open(table_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && (errno != EEXIST || unlink(table_path) != 0))
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+    void *p = MAP_FAILED;
+    if (fchmod(fd, 0644) == 0 && ftruncate(fd, sizeof(struct hosts_file)) == 0)
+        p = mmap(NULL, sizeof(struct hosts_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        unlink(table_path);
+        return -err;
+    }
+    table = p;
+    table_pid = getpid();
+    memcpy(table->magic, HOSTS_MAGIC, sizeof(table->magic));
+    return 0;
+}
+
+/* A generation to start a place with: random, so the ids of a table an
+ * earlier process of our pid left are not taken for ours. */
+static uint32_t first_gen(void)
+{
+    uint32_t g = 0;
+    if (getrandom(&g, sizeof(g), GRND_NONBLOCK) != (ssize_t)sizeof(g))
+        g = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)&g;
+    g &= GEN_MASK;
+    return g ? g : 1;
+}
+
+static uint32_t id_of(uint32_t gen, unsigned place)
+{
+    return gen << INDEX_BITS | (place + 1);
+}
+
+uint32_t hosts_id(const char *host)
+{
+    size_t len = strnlen(host, HOSTS_TEXT_MAX);
+    if (len == 0 || len >= HOSTS_TEXT_MAX)
+        return HOSTS_UNKNOWN;
+    uint32_t id = HOSTS_UNKNOWN;
+    pthread_mutex_lock(&mu);
+    if (table && table_pid != getpid()) {
+        /* A forked child: the mapping is its parent's table, named by the
+         * parent's pid, not the child's (which its messages carry). */
+        munmap(table, sizeof(struct hosts_file));
+        table = NULL;
+        failed = 0;
+        next_place = 0;
+    }
+    if (!table && !failed && table_make() != 0)
+        failed = 1;
+    if (table) {
+        for (unsigned i = 0; i < HOSTS_MAX && id == HOSTS_UNKNOWN; i++) {
+            uint32_t g = __atomic_load_n(&table->e[i].gen, __ATOMIC_RELAXED);
+            if (g && strcmp(table->e[i].text, host) == 0)
+                id = id_of(g, i);
+        }
+        if (id == HOSTS_UNKNOWN) {
+            unsigned i = next_place++ % HOSTS_MAX;
+            struct host_entry *e = &table->e[i];
+            uint32_t old = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
+            uint32_t g = old ? (old % GEN_MASK) + 1 : first_gen();
+            __atomic_store_n(&e->gen, 0, __ATOMIC_RELEASE);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            memset(e->text, 0, sizeof(e->text));
+            memcpy(e->text, host, len);
+            __atomic_store_n(&e->gen, g, __ATOMIC_RELEASE);
+            id = id_of(g, i);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return id;
+}
+
+/* 1 when text (NUL-terminated within its place) is a host's as a gateway
+ * writes one: an address's characters only. */
+static int host_text_ok(const char *t)
+{
+    size_t n = strnlen(t, HOSTS_TEXT_MAX);
+    if (n == 0 || n == HOSTS_TEXT_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefABCDEF.:%[]-_", t[i]) && !(t[i] >= 'g' && t[i] <= 'z') &&
+            !(t[i] >= 'G' && t[i] <= 'Z'))
+            return 0;
+    return 1;
+}
+
+int hosts_name(int32_t pid, uint32_t uid, uint32_t id, char *buf, size_t cap)
+{
+    unsigned place = (id & ((1u << INDEX_BITS) - 1));
+    uint32_t gen = id >> INDEX_BITS;
+    if (pid <= 0 || id == HOSTS_UNKNOWN || place == 0 || place > HOSTS_MAX || gen == 0)
+        return -ENOENT;
+    char path[NAME_PATH_MAX];
+    path_of(pid, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -EUCLEAN : -errno;
+    struct stat sb;
+    struct host_entry e;
+    char magic[8];
+    off_t at = (off_t)offsetof(struct hosts_file, e) + (off_t)(place - 1) * (off_t)sizeof(e);
+    uint32_t again = 0;
+    int r = 0;
+    if (fstat(fd, &sb) != 0)
+        r = -errno;
+    else if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)sizeof(struct hosts_file))
+        r = -EUCLEAN;
+    else if (sb.st_uid != uid || (sb.st_mode & 022) || sb.st_nlink != 1)
+        r = -EACCES;
+    else if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+             memcmp(magic, HOSTS_MAGIC, sizeof(magic)) != 0)
+        r = -EUCLEAN;
+    else if (pread(fd, &e, sizeof(e), at) != (ssize_t)sizeof(e) ||
+             pread(fd, &again, sizeof(again), at) != (ssize_t)sizeof(again))
+        r = -EIO;
+    close(fd);
+    if (r)
+        return r;
+    if (e.gen != gen || again != gen)
+        return -ENOENT; /* another host's place now, or being written */
+    if (!host_text_ok(e.text))
+        return -EUCLEAN;
+    size_t n = strlen(e.text);
+    if (n >= cap)
+        return -ERANGE;
+    memcpy(buf, e.text, n + 1);
+    return 0;
+}
+
+static unsigned holders; /* gateways of this process, running */
+
+void hosts_hold(void)
+{
+    pthread_mutex_lock(&mu);
+    holders++;
+    pthread_mutex_unlock(&mu);
+}
+
+void hosts_release(void)
+{
+    pthread_mutex_lock(&mu);
+    if (holders && --holders == 0 && table) {
+        unlink(table_path);
+        munmap(table, sizeof(struct hosts_file));
+        table = NULL;
+        failed = 0;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* sender_host took what was padding: programs built before it keep the
+ * layout they were built with. */
+_Static_assert(sizeof(mbx_msginfo) == 40 && offsetof(mbx_msginfo, sender_host) == 20 &&
+                   offsetof(mbx_msginfo, seq) == 24,
+               "mbx_msginfo keeps its layout");
+
+EXPORT int mbx_msginfo_host(const mbx_msginfo *info, char *buf, size_t cap)
+{
+    if (!info || !buf || cap == 0)
+        return -EINVAL;
+    buf[0] = '\0';
+    if (info->sender_host == 0)
+        return 0;
+    int r = hosts_name(info->sender_pid, info->sender_uid, info->sender_host, buf, cap);
+    return r ? r : 1;
+}

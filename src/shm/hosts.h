@@ -1,0 +1,50 @@
+/* The hosts that remote senders' messages came from.
+ *
+ * A gateway (tcp://, udp://) delivers a remote sender's message itself, so
+ * the message's sender_pid and sender_uid are the gateway's. Its
+ * sender_host names the far host: 0 for a message sent on this machine,
+ * else an id in the table of the gateway's process, a file in the
+ * mailboxes' directory, ".mbx-hosts.PID" (PID: the gateway's, which is the
+ * message's sender_pid). The table holds HOSTS_MAX hosts as text (the peer
+ * address as the gateway saw it); when full, the oldest place is given to
+ * the next host, and the ids of its former host stop resolving (each id
+ * carries the generation of its place).
+ *
+ * Trust: the id is written into the mailbox by its sender, as the pid and
+ * uid are, so it is a claim of whoever can write the mailbox (Threat
+ * model); the table is used only when it is a regular file, one link,
+ * owned by the message's sender_uid and writable by nobody else. */
+#ifndef MBX_SHM_HOSTS_H
+#define MBX_SHM_HOSTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOSTS_MAX      1024
+#define HOSTS_TEXT_MAX 60 /* bytes of one host's text, its NUL included */
+
+/* The id of a remote sender whose host the table could not record: the
+ * message is remote, its host unknown. */
+#define HOSTS_UNKNOWN 0xffffffffu
+
+/* Returns the id of host (its text, e.g. "10.0.0.5" or "fd00::5") in this
+ * process's table, adding it when new; HOSTS_UNKNOWN when the table cannot
+ * be made (its file taken, out of memory) or host is too long. Never 0.
+ * Thread-safe; costs a scan of the table, so callers keep the id (per
+ * connection, per peer). */
+uint32_t hosts_id(const char *host);
+
+/* Writes into buf (cap bytes) the host that id names in the table of
+ * process pid run by uid, in the mailboxes' directory. Returns 0, -ENOENT
+ * (no such table, or the id's place went to another host since), -EACCES
+ * (a table not owned by uid alone, or linked), -EUCLEAN (not a table, or
+ * text that is not a host's), -ERANGE (cap too small) or -errno. */
+int hosts_name(int32_t pid, uint32_t uid, uint32_t id, char *buf, size_t cap);
+
+/* A gateway of this process starts (hold) or stops (release): the table
+ * is removed when the last one stops, so the hosts of the messages
+ * gateways delivered can be named while one of them runs. */
+void hosts_hold(void);
+void hosts_release(void);
+
+#endif

@@ -1,0 +1,110 @@
+/* The table of remote senders' hosts (src/shm/hosts.c): ids name their
+ * host while the table holds it, the oldest place goes to the 1025th
+ * host, and a table that is not a file of the sender's user alone, or not
+ * a table, names nothing. */
+#include "shm/hosts.h"
+
+#include "test_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static void table_path(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/.mbx-hosts.%d", test_dir, (int)getpid());
+}
+
+static int name_of(uint32_t id, char *buf, size_t cap)
+{
+    return hosts_name(getpid(), getuid(), id, buf, cap);
+}
+
+static void ids_name_their_hosts(void **state)
+{
+    (void)state;
+    hosts_hold();
+    char buf[HOSTS_TEXT_MAX];
+    uint32_t a = hosts_id("10.0.0.5"), b = hosts_id("fd00::5");
+    assert_int_not_equal(a, 0);
+    assert_int_not_equal(a, HOSTS_UNKNOWN);
+    assert_int_not_equal(a, b);
+    assert_int_equal(hosts_id("10.0.0.5"), a); /* one place per host */
+    assert_int_equal(name_of(a, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "10.0.0.5");
+    assert_int_equal(name_of(b, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "fd00::5");
+    assert_int_equal(name_of(a, buf, 8), -ERANGE);
+    /* Another user's table is not ours to believe, nor another pid's. */
+    assert_int_equal(hosts_name(getpid(), getuid() + 1, a, buf, sizeof(buf)), -EACCES);
+    assert_int_equal(hosts_name(getpid() + 1000000, getuid(), a, buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(name_of(HOSTS_UNKNOWN, buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(name_of(a ^ (1u << 31), buf, sizeof(buf)), -ENOENT); /* another generation */
+    assert_int_equal(hosts_id(""), HOSTS_UNKNOWN);
+    hosts_release();
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -ENOENT); /* removed with the last gateway */
+}
+
+static void oldest_place_goes_to_a_new_host(void **state)
+{
+    (void)state;
+    hosts_hold();
+    char buf[HOSTS_TEXT_MAX], text[32];
+    uint32_t first = hosts_id("192.0.2.1");
+    for (int i = 0; i < HOSTS_MAX - 1; i++) {
+        snprintf(text, sizeof(text), "198.51.%d.%d", i / 256, i % 256);
+        assert_int_not_equal(hosts_id(text), HOSTS_UNKNOWN);
+    }
+    assert_int_equal(name_of(first, buf, sizeof(buf)), 0); /* still held: 1024 hosts */
+    uint32_t next = hosts_id("203.0.113.9");
+    assert_int_equal(name_of(first, buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(name_of(next, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "203.0.113.9");
+    hosts_release();
+}
+
+static void untrusted_tables_name_nothing(void **state)
+{
+    (void)state;
+    hosts_hold();
+    char buf[HOSTS_TEXT_MAX], path[512], other[600];
+    uint32_t a = hosts_id("10.0.0.7");
+    table_path(path, sizeof(path));
+    assert_int_equal(chmod(path, 0666), 0); /* writable by others */
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -EACCES);
+    assert_int_equal(chmod(path, 0644), 0);
+    snprintf(other, sizeof(other), "%s.link", path); /* a second link */
+    assert_int_equal(link(path, other), 0);
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -EACCES);
+    unlink(other);
+    assert_int_equal(name_of(a, buf, sizeof(buf)), 0);
+    /* A table with a host's place overwritten with what no gateway writes. */
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    off_t at = 64 + (off_t)((a & 0x7ff) - 1) * 64 + 4;
+    assert_int_equal(pwrite(fd, "\033]0;x\007", 6, at), 6);
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -EUCLEAN);
+    /* Not a table at all. */
+    assert_int_equal(pwrite(fd, "NOTHOSTS", 8, 0), 8);
+    close(fd);
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -EUCLEAN);
+    /* A symbolic link in its place. */
+    assert_int_equal(rename(path, other), 0);
+    assert_int_equal(symlink(other, path), 0);
+    assert_int_equal(name_of(a, buf, sizeof(buf)), -EUCLEAN);
+    unlink(path);
+    rename(other, path);
+    hosts_release();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(ids_name_their_hosts, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(oldest_place_goes_to_a_new_host, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(untrusted_tables_name_nothing, test_dir_setup,
+                                        test_dir_teardown),
+    };
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
