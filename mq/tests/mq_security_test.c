@@ -510,7 +510,7 @@ static void registration_freed_before_signal(void **state)
 {
     (void)state;
     mqd_t q = make_queue(0, 0600);
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     sigset_t usr1, old;
