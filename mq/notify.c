@@ -217,18 +217,31 @@ static void helper_cancel(struct mq_helper *h, struct mq_side *side)
  * what it kept for it. */
 void mq_notify_drop(struct mq_desc *d)
 {
-    if (d->token) {
-        uint64_t t = d->token, fired = d->token | MQ_REG_FIRED;
+    /* Signals held off until the end: the signal a withdrawal waits for
+     * (helper_cancel) would otherwise be handled inside it, by this
+     * thread, and a handler that registers again (as it may) would find
+     * this registration half withdrawn (its helper let go of twice, its
+     * own new registration undone when we go on). It runs when we return,
+     * as after the kernel's withdrawal. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct mq_helper *h = d->helper;
+    mbx *alive = d->alive_box;
+    uint64_t token = d->token;
+    d->helper = NULL;
+    d->alive_box = NULL;
+    d->token = 0;
+    if (token) {
+        uint64_t t = token, fired = token | MQ_REG_FIRED;
         if (!atomic_compare_exchange_strong(&d->side->reg, &t, MQ_REG_NONE))
             atomic_compare_exchange_strong(&d->side->reg, &fired, MQ_REG_NONE);
     }
-    if (d->helper)
-        helper_cancel(d->helper, d->side);
-    if (d->alive_box)
-        mbx_close(d->alive_box); /* the owned mailbox goes with it */
-    d->alive_box = NULL;
-    d->helper = NULL;
-    d->token = 0;
+    if (h)
+        helper_cancel(h, d->side);
+    if (alive)
+        mbx_close(alive); /* the owned mailbox goes with it */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Starts the thread that delivers d's registration `token`, with every

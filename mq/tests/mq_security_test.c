@@ -491,6 +491,66 @@ static void withdrawal_race(int by_close)
     assert_int_equal(at_return, 1);     /* decided before it: sent */
 }
 
+static mqd_t rereg_q;
+static volatile sig_atomic_t rereg_handled, rereg_result;
+
+/* Registers again at once, as a handler may. */
+static void reregister(int sig)
+{
+    (void)sig;
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    rereg_handled++;
+    rereg_result = mq_notify(rereg_q, &ev);
+}
+
+/* The signal a withdrawal waits for is handled after the withdrawal
+ * returns, not inside it: a handler that registers again there found the
+ * registration half withdrawn (its thread let go of twice: a use after
+ * free under ASan) and had its new registration undone by it. */
+static void handler_registers_after_withdrawal(void **state)
+{
+    (void)state;
+    rereg_q = make_queue(0, 0600);
+    int fd = -1;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = reregister;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    assert_int_equal(mq_notify(rereg_q, &ev), 0);
+    atomic_store(&slow_getpid, 1);
+    assert_int_equal(mq_send(rereg_q, "m", 1, 0), 0); /* fires */
+    for (int i = 0; i < 10000 && !atomic_load(&in_slow_getpid); i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&in_slow_getpid), 1);
+    int r = mq_notify(rereg_q, NULL);
+    for (int i = 0; i < 10000 && !rereg_handled; i++)
+        usleep(1000);
+    uint64_t reg = atomic_load(&s->reg);
+    /* Held by a live registrant: another process cannot take it. */
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        struct sigevent none = {.sigev_notify = SIGEV_NONE};
+        _exit(mq_notify(rereg_q, &none) == -1 && errno == EBUSY ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(c, &status, 0);
+    sigaction(SIGUSR1, &old, NULL);
+    atomic_store(&slow_getpid, 0);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(rereg_q);
+    mq_unlink(qname(0));
+    assert_int_equal(r, 0);
+    assert_int_equal(rereg_handled, 1);
+    assert_int_equal(rereg_result, 0);
+    assert_true(reg > MQ_REG_WRITING);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* it holds */
+}
+
 static void no_signal_after_withdrawal(void **state)
 {
     (void)state;
@@ -693,6 +753,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(registration_freed_before_signal, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(handler_registers_after_withdrawal, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(no_signal_after_withdrawal, test_dir_setup,
                                         test_dir_teardown),

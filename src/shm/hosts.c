@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HOSTS_MAGIC "MBXHOST1"
@@ -42,7 +43,7 @@ _Static_assert(sizeof(struct host_entry) == 64, "an entry is one line");
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct hosts_file *table; /* this process's, mapped; NULL: none yet */
-static int failed;               /* 1: could not be made, do not try again */
+static int64_t failed_at;        /* when it last could not be made (ns), 0: never */
 static unsigned next_place;      /* the next place to give a new host */
 static char table_path[NAME_PATH_MAX];
 static pid_t table_pid; /* whose table it is: a forked child makes its own */
@@ -65,10 +66,15 @@ static int table_make(void)
     }
     if (fd < 0)
         return -EEXIST;
+    /* The storage reserved before the mapping is touched: on a full file
+     * system (anyone may fill /dev/shm) a write to a page never given
+     * would kill the gateway with SIGBUS; this way there is no table. */
     void *p = MAP_FAILED;
-    if (fchmod(fd, 0644) == 0 && ftruncate(fd, sizeof(struct hosts_file)) == 0)
+    int err = fchmod(fd, 0644) == 0 ? posix_fallocate(fd, 0, sizeof(struct hosts_file)) : errno;
+    if (err == 0) {
         p = mmap(NULL, sizeof(struct hosts_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int err = errno;
+        err = errno;
+    }
     close(fd);
     if (p == MAP_FAILED) {
         unlink(table_path);
@@ -78,6 +84,22 @@ static int table_make(void)
     table_pid = getpid();
     memcpy(table->magic, HOSTS_MAGIC, sizeof(table->magic));
     return 0;
+}
+
+#define RETRY_NS 1000000000ll /* how often a table that could not be made is tried again */
+
+/* Makes the table unless it exists, with mu held; after a failure (its
+ * name taken by another user's file, a full file system) not more than
+ * once a second, so a plant removed later does not switch naming off for
+ * the process's life, and a planter cannot make every message pay. */
+static void table_try(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (table || (failed_at && now - failed_at < RETRY_NS))
+        return;
+    failed_at = table_make() == 0 ? 0 : now;
 }
 
 /* A generation to start a place with: random, so the ids of a table an
@@ -108,11 +130,10 @@ uint32_t hosts_id(const char *host)
          * parent's pid, not the child's (which its messages carry). */
         munmap(table, sizeof(struct hosts_file));
         table = NULL;
-        failed = 0;
+        failed_at = 0;
         next_place = 0;
     }
-    if (!table && !failed && table_make() != 0)
-        failed = 1;
+    table_try();
     if (table) {
         for (unsigned i = 0; i < HOSTS_MAX && id == HOSTS_UNKNOWN; i++) {
             uint32_t g = __atomic_load_n(&table->e[i].gen, __ATOMIC_RELAXED);
@@ -199,6 +220,7 @@ void hosts_hold(void)
 {
     pthread_mutex_lock(&mu);
     holders++;
+    table_try(); /* now: the name is ours before the pid is seen */
     pthread_mutex_unlock(&mu);
 }
 
@@ -209,7 +231,7 @@ void hosts_release(void)
         unlink(table_path);
         munmap(table, sizeof(struct hosts_file));
         table = NULL;
-        failed = 0;
+        failed_at = 0;
     }
     pthread_mutex_unlock(&mu);
 }

@@ -54,7 +54,7 @@
 #define NLR      1 /* local receivers */
 #define NRR      2 /* remote receivers */
 #define NKIDS    (NRS + NLS + NLR + NRR)
-#define IDS      512   /* sender incarnations */
+#define IDS      2048  /* sender incarnations (about 3 a second are used) */
 #define SEQS     16384 /* messages per incarnation at most */
 #define WINDOW   64
 #define LINGER   300 /* ms: the gateway's */
@@ -375,9 +375,14 @@ static void chaos_across_the_link(void **state)
             cuts += proxy_cut(p) > 0;
         } else if (what < 5) {
             int i = (int)((unsigned)rand_r(&rnd) % NKIDS);
-            kid_kill(i);
-            kid_start(i);
-            kid_kills++;
+            /* Each sender incarnation has its row on the board: once they
+             * are all used, only receivers are killed. */
+            int sender = roles[i] == SEND_REMOTE || roles[i] == SEND_LOCAL;
+            if (!sender || __atomic_load_n(&bd->next_id, __ATOMIC_SEQ_CST) < IDS) {
+                kid_kill(i);
+                kid_start(i);
+                kid_kills++;
+            }
         }
         if (gateway_kills && now_ns() >= next_gw && next_gw < end - gw_step / 2) {
             gw_kill();

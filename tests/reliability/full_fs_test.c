@@ -176,6 +176,64 @@ static void ring_fills_the_file_system(void **state)
     fill(64, "ring");
 }
 
+/* A tcp:// gateway whose folder is full: the table of its clients' hosts
+ * cannot be made, and a client's message is still delivered, its host
+ * unknown (the table's pages, written without storage, killed the gateway
+ * with SIGBUS). */
+static void gateway_on_a_full_file_system(void **state)
+{
+    (void)state;
+    if (!mounted)
+        test_skip("%s", why_not);
+    char secret[128], filler[128], name[128];
+    snprintf(secret, sizeof(secret), "%s/secret", dir);
+    int fd = open(secret, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef\n", 33), 33);
+    close(fd);
+    setenv("MBX_SECRET_FILE", secret, 1);
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 1; /* one slot, used once before the disk fills */
+    a.max_msg_size = 64;
+    mbx *m;
+    assert_int_equal(mbx_open("jobs", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    char buf[64];
+    assert_int_equal(mbx_send(m, "warm", 4, 0, 0), 0);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), 4);
+    snprintf(filler, sizeof(filler), "%s/filler", dir);
+    fd = open_filler(filler);
+    assert_true(fd >= 0);
+    struct statvfs v;
+    assert_int_equal(fstatvfs(fd, &v), 0);
+    assert_int_equal(posix_fallocate(fd, 0, (off_t)(v.f_bavail * v.f_frsize)), 0);
+    close(fd);
+    static const char *const allow[] = {"jobs", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    mbx_gateway *g;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/jobs", mbx_gateway_port(g));
+    mbx *r;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &r), 0);
+    assert_int_equal(mbx_send(r, "far", 3, 0, 5000000000ll), 0);
+    assert_int_equal(mbx_sync(r), 0);
+    mbx_msginfo info;
+    char host[64];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), &info, 5000000000ll), 3);
+    assert_int_not_equal(info.sender_host, 0); /* remote, its host unknown */
+    assert_int_equal(mbx_msginfo_host(&info, host, sizeof(host)), -ENOENT);
+    mbx_close(r);
+    assert_int_equal(mbx_gateway_stop(g), 0);
+    mbx_close(m);
+    unlink(filler);
+    unlink(secret);
+    assert_int_equal(mbx_unlink("jobs"), 0);
+    unsetenv("MBX_TCP_BYPASS");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +241,7 @@ int main(void)
         cmocka_unit_test(ring_too_big_to_create),
         cmocka_unit_test(heap_fills_the_file_system),
         cmocka_unit_test(ring_fills_the_file_system),
+        cmocka_unit_test(gateway_on_a_full_file_system),
     };
     return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }
