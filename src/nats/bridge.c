@@ -132,7 +132,7 @@ int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t c
     for (int tries = 0; tries < 50; tries++) {
         jerr = 0;
         s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
-        if (s == NATS_OK || jerr == JSStreamNameExistErr)
+        if (s == NATS_OK || jerr == JSStreamNameExistErr || bridge_stopping(b))
             break;
         if (s == NATS_NOT_PERMITTED || jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr)
             break;
@@ -269,8 +269,7 @@ static void bridge_free(struct mbx_bridge *b)
         jsstate_close(im->st);
         if (im->m)
             mbx_close(im->m);
-        pthread_mutex_destroy(&im->mu);
-        pthread_cond_destroy(&im->cv);
+        bimport_free(im);
     }
     for (size_t i = 0; i < b->nex; i++) {
         if (b->ex[i].started)
@@ -371,8 +370,7 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
     for (size_t i = 0; !r && i < nim; i++) {
         struct bimport *im = &b->im[i];
         im->b = b;
-        pthread_mutex_init(&im->mu, NULL);
-        pthread_cond_init(&im->cv, NULL);
+        bimport_init(im);
         b->nim = i + 1;
         snprintf(im->name, sizeof(im->name), "%s", o->imports[i]);
         r = subjects(b, im->name, im->subj);

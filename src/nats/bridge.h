@@ -41,6 +41,7 @@ struct bexport {
     char epoch[48];                        /* JetStream message ids: this mailbox's life */
     char stream[160];
     int64_t stream_created; /* its creation time: which life of the stream */
+    int64_t remade_at;      /* when the export last made its stream again (CLOCK_MONOTONIC ns) */
     uint64_t max_msg;
     struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
     uint8_t *buf;          /* core NATS: the message in hand */
@@ -54,7 +55,9 @@ struct bimport {
     char name[NAME_MAX_LEN + 1];
     char subj[NSUBJ_BANDS + 1][NSUBJ_MAX];
     char stream[160];
-    int64_t stream_created; /* its creation time: which life of the stream */
+    /* Its creation time: which life of the stream the delivery record is
+     * bound to (under life_mu once the threads run). */
+    int64_t stream_created;
     char queue[NSUBJ_MAX];
     uint64_t max_msg;
     uint32_t capacity;
@@ -67,6 +70,14 @@ struct bimport {
     int sending;
     unsigned waiting[NSUBJ_BANDS];
     struct jsstate *st; /* JetStream: what was delivered */
+    /* JetStream: the stream deleted and made again while the bridge runs
+     * (bridge_import.c). A look asks the server which life is current. */
+    pthread_mutex_t life_mu;  /* one look at a time */
+    pthread_rwlock_t life_rw; /* acks (read) against a move to a new life (write) */
+    uint64_t life;            /* atomic: one more at each new life bound */
+    int64_t looked_at;        /* atomic: when the last look began (CLOCK_MONOTONIC ns) */
+    int look_result;          /* its result, under life_mu */
+    int refused;              /* atomic: the stream now is not one to import from */
 };
 
 struct mbx_bridge {
@@ -120,11 +131,16 @@ void bcalls_stop(struct mbx_bridge *b);
  * durable pull consumers and the delivery record) and threads of import
  * i. Returns 0 or -errno. */
 int bimport_start(struct bimport *i);
+/* Makes the locks of import i (bimport_free undoes them). Never fails. */
+void bimport_init(struct bimport *i);
+void bimport_free(struct bimport *i);
 /* Ensures the JetStream stream of mailbox name exists, with its creation
  * time (ns since the epoch, 0: not known) in *created. A stream of that
  * name made by someone else is used only when it keeps every message as
- * ours would. Returns 0 or -errno (-EPROTO: no JetStream; -EEXIST: a
- * stream of that name that could lose messages). */
+ * ours would. Called at the start, and by a running bridge that finds the
+ * stream gone or made again. Returns 0 or -errno (-EPROTO: no JetStream;
+ * -EEXIST: a stream of that name that could lose messages; -EIO, also
+ * when the bridge stops meanwhile). */
 int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
                   int64_t *created);
 

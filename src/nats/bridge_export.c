@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define EXPORT_WAIT_NS 100000000 /* how often a waiting export looks at stopping */
+#define EXPORT_WAIT_NS 100000000  /* how often a waiting export looks at stopping */
+#define REMAKE_NS      1000000000 /* how often an export makes a missing stream again */
 
 /* Replies the client may hold for the calls' inbox before it drops. */
 #define REPLY_PENDING_MSGS  65536
@@ -270,6 +271,22 @@ static void format_id(const struct bexport *e, uint64_t seq, char *id, size_t ca
     snprintf(id + n, cap - (size_t)n, "-%016" PRIx64, tag);
 }
 
+/* JetStream: no stream took the message ("no responders": it was
+ * deleted while the bridge runs). Makes it again as at the start (with
+ * the same checks of one someone else made meanwhile), at most every
+ * REMAKE_NS; the message waits meanwhile (journal, mailbox). A new life
+ * has its own de-duplication window, and the importing bridges notice it
+ * (bridge_import.c). */
+static void remake_stream(struct bexport *e)
+{
+    int64_t now = now_ns();
+    if (now - e->remade_at < REMAKE_NS)
+        return;
+    e->remade_at = now;
+    char stream[sizeof(e->stream)];
+    bridge_stream(e->b, e->name, stream, sizeof(stream), &e->stream_created);
+}
+
 /* Publishes one message; with JetStream, until the stream has it (the same
  * message id every time, so the stream keeps one copy). Returns 0, or -1
  * when the bridge is stopping (the loan then goes back to the mailbox). */
@@ -297,6 +314,8 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
         }
         if (bridge_stopping(b))
             return -1;
+        if (b->jetstream && s == NATS_NO_RESPONDERS)
+            remake_stream(e);
         nats_Sleep(50);
     }
 }

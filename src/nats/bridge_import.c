@@ -4,7 +4,19 @@
  * mailbox's request subject with mbx_call. Core NATS: queue subscriptions
  * (every bridge importing a name shares the subject's messages). JetStream:
  * a durable pull consumer per band that fetches no more than the mailbox
- * has room for, and acknowledges a message once it is in the mailbox. */
+ * has room for, and acknowledges a message once it is in the mailbox.
+ *
+ * The stream may be deleted and made again while the bridge runs (by an
+ * operator, or another bridge starting): its consumers go with it, and the
+ * new life's sequence numbers start at 1 again, so the delivery record of
+ * the old life would take new messages for ones delivered. The import
+ * looks (asks the stream's creation time) every LIFE_LOOK_NS, before it
+ * drops a message as delivered (once per fetched batch), and before it
+ * acknowledges a batch held longer; on a new life it binds the record
+ * afresh, makes its consumers again, and hands back what it fetched
+ * before (not delivered, not acknowledged: an ack goes to the consumer by
+ * sequence number, and nats-server 2.9 takes the new life's message of
+ * that number out of a work queue, delivered or not). */
 #include "nats/bridge.h"
 
 #include <errno.h>
@@ -19,6 +31,9 @@
 #define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
 #define FETCH_MAX      256
 #define PENDING_BYTES  (256 << 20) /* core: bytes held for a full mailbox */
+/* JetStream: how often the import asks which life of the stream is
+ * current (one stream info request per import, whatever the load). */
+#define LIFE_LOOK_NS 1000000000LL
 
 /* JetStream: the fetched batch a band's thread holds, told "in progress"
  * while a full mailbox holds it up, so the stream does not send it to
@@ -28,6 +43,8 @@ struct held_batch {
     unsigned band;
     int from;              /* the first message not yet delivered */
     int64_t last_progress; /* CLOCK_MONOTONIC ns */
+    uint64_t life;         /* im->life before the fetch was asked */
+    int64_t fetched;       /* when it arrived (CLOCK_MONOTONIC ns) */
 };
 
 static int64_t mono_ns(void)
@@ -86,22 +103,54 @@ static int higher_waits(struct bimport *im, unsigned band)
     return 0;
 }
 
+/* Waits on im->cv (im->mu held) for at most IMPORT_WAIT_MS: a higher
+ * band's arrival and the bridge stopping do not signal the condition. */
+static void turn_wait(struct bimport *im)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += IMPORT_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&im->cv, &im->mu, &until);
+}
+
 /* Waits until nobody delivers and no higher band wants the turn. */
 static void turn_take(struct bimport *im, unsigned band)
 {
     pthread_mutex_lock(&im->mu);
     while (im->sending || higher_waits(im, band)) {
-        /* Timed: a higher band's arrival and the bridge stopping do not
-         * signal the condition. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += IMPORT_WAIT_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&im->cv, &im->mu, &until);
+        turn_wait(im);
     }
     im->sending = 1;
     pthread_mutex_unlock(&im->mu);
+}
+
+/* Takes the turn whatever band waits, for a move to a new life of the
+ * stream: none may come between a delivery and its record. turn_end
+ * gives it back. */
+static void turn_alone(struct bimport *im)
+{
+    pthread_mutex_lock(&im->mu);
+    while (im->sending)
+        turn_wait(im);
+    im->sending = 1;
+    pthread_mutex_unlock(&im->mu);
+}
+
+static void turn_end(struct bimport *im)
+{
+    pthread_mutex_lock(&im->mu);
+    im->sending = 0;
+    pthread_cond_broadcast(&im->cv);
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* 1 when the import bound its record to a new life of the stream since
+ * a batch was fetched in life `life`: the batch may be of the old one. */
+static int life_moved(struct bimport *im, uint64_t life)
+{
+    return __atomic_load_n(&im->life, __ATOMIC_ACQUIRE) != life;
 }
 
 /* Ends a delivery; still_want: the band has more at hand. */
@@ -118,8 +167,10 @@ static void turn_give(struct bimport *im, unsigned band, int sending, int still_
 
 /* Delivers one message into the mailbox, waiting while it is full; more:
  * the band has more at hand (*held: it said it wants the turn). Returns 0,
- * 1 when refused (too large), or -1 when the bridge stops first. With
- * JetStream, records the delivery (jsstate) around it. */
+ * 1 when refused (too large), 2 when its batch hb went stale (a new life
+ * of the stream was bound meanwhile: not delivered), or -1 when the bridge
+ * stops first. With JetStream, records the delivery (jsstate) around
+ * it. */
 static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq, int *held,
                    int more, struct held_batch *hb)
 {
@@ -138,6 +189,13 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     }
     bridge_msg_prio(msg, band, &prio, &type);
     turn_take(im, band);
+    /* Checked under the turn, which a move to a new life takes: a message
+     * of the old life must not enter the new life's record. */
+    if (hb && life_moved(im, hb->life)) {
+        turn_give(im, band, 1, more);
+        *held = more;
+        return 2;
+    }
     if (im->st) {
         mbx_stat st;
         int r = mbx_stat_get(im->m, &st);
@@ -245,23 +303,249 @@ static void prune_acked(struct bimport *im)
     }
 }
 
+/* The settings of every band's durable consumer: bimport_start asks for
+ * them through js_PullSubscribe, make_consumers directly, so that a
+ * bridge starting later binds to either. */
+static void consumer_config(const struct bimport *im, jsConsumerConfig *cc)
+{
+    cc->AckPolicy = js_AckExplicit;
+    cc->AckWait = (int64_t)im->b->ack_wait_ms * 1000000;
+    cc->MaxAckPending = 4 * FETCH_MAX;
+}
+
+/* Makes the band consumers the stream lacks (it was made again without
+ * them, or they were deleted): the subscriptions fetch from them by name.
+ * One there already is left as it is (another bridge's settings are not
+ * changed). One that could not be made is tried again at the next look
+ * (the stream still has fewer consumers than bands). */
+static void make_consumers(struct bimport *im)
+{
+    for (unsigned k = 0; k < NSUBJ_BANDS && !bridge_stopping(im->b); k++) {
+        char durable[16];
+        jsConsumerInfo *ci = NULL;
+        jsErrCode jerr = 0;
+        durable_name(k, durable, sizeof(durable));
+        natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
+        jsConsumerInfo_Destroy(ci);
+        if (s == NATS_OK)
+            continue;
+        jsConsumerConfig cc;
+        jsConsumerConfig_Init(&cc);
+        consumer_config(im, &cc);
+        cc.Durable = durable;
+        cc.FilterSubject = im->subj[k];
+        js_AddConsumer(NULL, im->b->js, im->stream, &cc, NULL, &jerr);
+    }
+}
+
+/* Binds the delivery record to the stream's life created at `created`:
+ * what it holds of the old life is forgotten, and every batch fetched
+ * before is stale from here on (im->life). Waits for the acks under way
+ * (life_rw: none of the old life is sent after) and for the delivery
+ * under way (the turn: none is recorded in the wrong life). Under
+ * life_mu. */
+static void life_move(struct bimport *im, int64_t created)
+{
+    pthread_rwlock_wrlock(&im->life_rw);
+    turn_alone(im);
+    jsstate_bind(im->st, created);
+    im->stream_created = created;
+    __atomic_add_fetch(&im->life, 1, __ATOMIC_RELEASE);
+    turn_end(im);
+    pthread_rwlock_unlock(&im->life_rw);
+}
+
+/* One look at the stream (life_look). Under life_mu. */
+static int look(struct bimport *im)
+{
+    struct mbx_bridge *b = im->b;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, b->js, im->stream, NULL, &jerr);
+    if (s != NATS_OK && jerr != JSStreamNotFoundErr)
+        return -EAGAIN; /* no answer: nothing is known */
+    int64_t created = s == NATS_OK ? si->Created : 0;
+    int64_t consumers = s == NATS_OK ? si->State.Consumers : 0;
+    jsStreamInfo_Destroy(si);
+    if (!created || created != im->stream_created) {
+        /* Deleted: made again, as at the start. Made again by someone:
+         * used only when it keeps every message as ours would (the
+         * same checks as at the start). */
+        char stream[sizeof(im->stream)];
+        int r = bridge_stream(b, im->name, stream, sizeof(stream), &created);
+        if (r)
+            return r == -EEXIST ? -EEXIST : -EAGAIN;
+        if (!created)
+            return -EAGAIN;
+        if (created != im->stream_created)
+            life_move(im, created);
+        consumers = 0;
+    }
+    if (consumers < NSUBJ_BANDS)
+        make_consumers(im);
+    return 0;
+}
+
+/* Makes sure the delivery record is of the stream's life now, by a look
+ * that began at `since` (CLOCK_MONOTONIC ns) or later: one that did is not
+ * made again (its result is reused), so the import asks at most once per
+ * batch and per LIFE_LOOK_NS, whatever its threads ask. Returns 0 (the
+ * record is of the life now; missing band consumers were made), -EAGAIN
+ * (the server did not tell) or -EEXIST (the stream now under the name
+ * could lose messages: nothing is fetched until that changes). */
+static int life_look(struct bimport *im, int64_t since)
+{
+    pthread_mutex_lock(&im->life_mu);
+    int r = im->look_result;
+    if (__atomic_load_n(&im->looked_at, __ATOMIC_ACQUIRE) < since) {
+        int64_t began = mono_ns();
+        r = look(im);
+        im->look_result = r;
+        __atomic_store_n(&im->refused, r == -EEXIST, __ATOMIC_RELEASE);
+        __atomic_store_n(&im->looked_at, began, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&im->life_mu);
+    return r;
+}
+
+/* Takes the right to acknowledge (or terminate) a message of batch h:
+ * returns 1 with life_rw held for reading (ack_end gives it back) when h
+ * is of the life the record is bound to, else 0 (not acknowledged: an ack
+ * reaches the consumer by sequence number, and the new life's consumer
+ * would take the new message of that number out of the stream). A batch
+ * held longer than LIFE_LOOK_NS (a full mailbox) may have outlived its
+ * life with nobody looking: the stream is asked first, once for the
+ * batch; unanswered, nothing is acknowledged (the message comes again). */
+static int ack_begin(struct bimport *im, const struct held_batch *h)
+{
+    if (mono_ns() - h->fetched > LIFE_LOOK_NS && life_look(im, h->fetched) != 0)
+        return 0;
+    pthread_rwlock_rdlock(&im->life_rw);
+    if (!life_moved(im, h->life))
+        return 1;
+    pthread_rwlock_unlock(&im->life_rw);
+    return 0;
+}
+
+static void ack_end(struct bimport *im)
+{
+    pthread_rwlock_unlock(&im->life_rw);
+}
+
 /* Acknowledges, waiting for the server to confirm (half a second each
  * time), a few times: a cluster electing a leader does not hold the
- * delivery of the rest for long. */
-static void ack(struct bimport *im, natsMsg *msg, uint64_t seq)
+ * delivery of the rest for long. Not when batch h is of another life
+ * (ack_begin). */
+static void ack(struct bimport *im, natsMsg *msg, uint64_t seq, const struct held_batch *h)
 {
+    if (!ack_begin(im, h))
+        return;
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = 500;
     for (int i = 0; i < 4 && !bridge_stopping(im->b); i++) {
         if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK) {
             jsstate_acked(im->st, seq);
-            return;
+            break;
         }
+        /* Not confirmed: the stream sends it again after the ack wait,
+         * and jsstate keeps it as delivered until an ack is confirmed. */
         nats_Sleep(50);
     }
-    /* Not confirmed: the stream sends it again after the ack wait, and
-     * jsstate keeps it as delivered until an ack is confirmed. */
+    ack_end(im);
+}
+
+/* Tells the stream a message too large for the mailbox is never to be
+ * sent again (not when its batch is of another life: ack_begin). */
+static void term(struct bimport *im, natsMsg *msg, const struct held_batch *h)
+{
+    if (!ack_begin(im, h))
+        return;
+    natsMsg_Term(msg, NULL);
+    ack_end(im);
+}
+
+/* Hands back a message (the stream's own: own_seq) of a batch fetched
+ * before a new life was bound: not delivered (were it of the old life,
+ * its number would enter the new life's record) and not acknowledged. A
+ * NAK sends it again at once when it is of the new life; the old life's
+ * consumer is gone, and the new one ignores a NAK of a number it has not
+ * sent. */
+static void hand_back(natsMsg *msg)
+{
+    natsMsg_Nak(msg, NULL);
+}
+
+/* A message whose number is in the record: delivered in this life, or
+ * of a new life whose numbers started at 1 again. Dropped (acknowledged)
+ * only once a look since its batch came says the record is of the
+ * stream's life now; of a newer life, handed back; when nothing is
+ * known, neither (the stream sends it again after the ack wait). */
+static void seen_again(struct bimport *im, natsMsg *msg, uint64_t seq, struct held_batch *h)
+{
+    int r = life_look(im, h->fetched); /* once per batch: later ones reuse it */
+    if (life_moved(im, h->life)) {
+        hand_back(msg);
+    } else if (r == 0) {
+        __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
+        ack(im, msg, seq, h);
+    }
+}
+
+/* Deals with message k of batch h: hands it back, drops it as delivered
+ * already (after making sure the record is of the stream's life now: a
+ * look, once per batch), or delivers and acknowledges it. Returns -1 when
+ * the bridge stops (the rest stays unacknowledged), else 0. */
+static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
+{
+    natsMsg *msg = h->list->Msgs[k];
+    uint64_t seq = own_seq(im, h->band, msg);
+    if (!seq) {
+        /* Not acked either: its reply subject is not ours to use. */
+        __atomic_fetch_add(&im->b->n_refused, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (life_moved(im, h->life)) {
+        hand_back(msg);
+        return 0;
+    }
+    if (jsstate_seen(im->st, seq)) {
+        seen_again(im, msg, seq, h);
+        return 0;
+    }
+    prune_acked(im);
+    h->from = k;
+    int r = deliver(im, h->band, msg, seq, held, k + 1 < h->list->Count, h);
+    if (r == 2)
+        hand_back(msg);
+    else if (r == 1)
+        term(im, msg, h); /* never deliverable: do not send it again */
+    else if (r == 0)
+        ack(im, msg, seq, h);
+    return r < 0 ? -1 : 0;
+}
+
+/* How many messages band may fetch: no more than the mailbox has room
+ * for (at least one, to be held while it is full). */
+static int fetch_room(struct bimport *im)
+{
+    mbx_stat st;
+    if (mbx_stat_get(im->m, &st) != 0)
+        return 1;
+    if (st.capacity == MBX_UNBOUNDED)
+        return FETCH_MAX;
+    uint64_t room = st.capacity > st.count ? st.capacity - st.count : 1;
+    return room > FETCH_MAX ? FETCH_MAX : (int)room;
+}
+
+/* 1 when the import fetches: it looked at the stream within LIFE_LOOK_NS
+ * (looking now when not), and the stream is one to import from. */
+static int may_fetch(struct bimport *im)
+{
+    int64_t now = mono_ns();
+    if (now - __atomic_load_n(&im->looked_at, __ATOMIC_ACQUIRE) >= LIFE_LOOK_NS)
+        life_look(im, now - LIFE_LOOK_NS);
+    return !__atomic_load_n(&im->refused, __ATOMIC_ACQUIRE);
 }
 
 static void *js_band_main(void *arg)
@@ -272,19 +556,18 @@ static void *js_band_main(void *arg)
     unsigned band = a->band;
     free(a);
     while (!bridge_stopping(im->b)) {
-        mbx_stat st;
-        int room = 1;
-        if (mbx_stat_get(im->m, &st) == 0 && st.capacity != MBX_UNBOUNDED && st.capacity > st.count)
-            room = (int)(st.capacity - st.count);
-        else if (st.capacity == MBX_UNBOUNDED)
-            room = FETCH_MAX;
-        if (room > FETCH_MAX)
-            room = FETCH_MAX;
+        if (!may_fetch(im)) {
+            nats_Sleep(IMPORT_WAIT_MS);
+            continue;
+        }
         natsMsgList list = {0};
         jsFetchRequest req;
         jsFetchRequest_Init(&req);
-        req.Batch = room;
+        req.Batch = fetch_room(im);
         req.Expires = (int64_t)IMPORT_WAIT_MS * 1000000;
+        /* The life before the fetch is asked: what comes may be of a newer
+         * one, never of an older. */
+        uint64_t life = __atomic_load_n(&im->life, __ATOMIC_ACQUIRE);
         natsStatus s = natsSubscription_FetchRequest(&list, im->sub[band], &req);
         if (s != NATS_OK) {
             if (s != NATS_TIMEOUT)
@@ -292,37 +575,15 @@ static void *js_band_main(void *arg)
             continue;
         }
         int stop = 0, held = 0;
-        struct held_batch hb = {&list, band, 0, mono_ns()};
+        int64_t now = mono_ns();
+        struct held_batch hb = {&list, band, 0, now, life, now};
         __atomic_fetch_add(&im->b->n_held, (uint64_t)list.Count, __ATOMIC_RELAXED);
-        /* Each message stops being held when its turn of the loop ends. */
+        /* Each message stops being held when its turn of the loop ends;
+         * once stopping, the rest is not acknowledged (sent again later). */
         for (int k = 0; k < list.Count;
-             k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED)) {
-            natsMsg *msg = list.Msgs[k];
-            if (stop)
-                continue; /* not acknowledged: sent again later */
-            uint64_t seq = own_seq(im, band, msg);
-            if (!seq) {
-                /* Not acked either: its reply subject is not ours to use. */
-                __atomic_fetch_add(&im->b->n_refused, 1, __ATOMIC_RELAXED);
-                continue;
-            }
-            if (jsstate_seen(im->st, seq)) {
-                __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
-                ack(im, msg, seq);
-                continue;
-            }
-            prune_acked(im);
-            hb.from = k;
-            int r = deliver(im, band, msg, seq, &held, k + 1 < list.Count, &hb);
-            if (r < 0) {
-                stop = 1;
-                continue;
-            }
-            if (r == 1)
-                natsMsg_Term(msg, NULL); /* never deliverable: do not send it again */
-            else
-                ack(im, msg, seq);
-        }
+             k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED))
+            if (!stop)
+                stop = take_one(im, &hb, k, &held) < 0;
         if (held)
             turn_give(im, band, 0, 0);
         natsMsgList_Destroy(&list);
@@ -444,6 +705,8 @@ int bimport_start(struct bimport *im)
             r = jsstate_open(im->stream, st.sent_total, &im->st);
         if (!r)
             jsstate_bind(im->st, im->stream_created);
+        /* bridge_stream just made or checked the stream: a look. */
+        __atomic_store_n(&im->looked_at, mono_ns(), __ATOMIC_RELEASE);
     }
     for (unsigned k = 0; !r && k < NSUBJ_BANDS; k++) {
         if (!b->jetstream) {
@@ -457,9 +720,7 @@ int bimport_start(struct bimport *im)
             jsSubOptions so;
             jsSubOptions_Init(&so);
             so.Stream = im->stream;
-            so.Config.AckPolicy = js_AckExplicit;
-            so.Config.AckWait = (int64_t)b->ack_wait_ms * 1000000;
-            so.Config.MaxAckPending = 4 * FETCH_MAX;
+            consumer_config(im, &so.Config);
             jsErrCode jerr = 0;
             for (int tries = 0; tries < 50; tries++) {
                 s = js_PullSubscribe(&im->sub[k], b->js, im->subj[k], durable, NULL, &so, &jerr);
@@ -476,4 +737,26 @@ int bimport_start(struct bimport *im)
     if (!r)
         r = start_thread(im, BRIDGE_BAND_CALL, call_main);
     return r;
+}
+
+void bimport_init(struct bimport *im)
+{
+    pthread_mutex_init(&im->mu, NULL);
+    pthread_cond_init(&im->cv, NULL);
+    pthread_mutex_init(&im->life_mu, NULL);
+    /* Writers first: the band threads' acks overlap under load, and a
+     * move to a new life must not wait for a gap between them. */
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&im->life_rw, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+void bimport_free(struct bimport *im)
+{
+    pthread_mutex_destroy(&im->mu);
+    pthread_cond_destroy(&im->cv);
+    pthread_mutex_destroy(&im->life_mu);
+    pthread_rwlock_destroy(&im->life_rw);
 }

@@ -158,14 +158,20 @@ void jsstate_bind(struct jsstate *st, int64_t created)
     struct jsfile *f = st->f;
     if (!created || f->created == created)
         return;
-    /* Zero first, the life last: a kill -9 in between zeroes again. */
+    /* Zero first, the life last: a kill -9 in between zeroes again. Word
+     * by word, atomically: a running import binds while its other threads
+     * read (jsstate_seen). */
     pthread_mutex_lock(&st->mu);
     __atomic_store_n(&f->intent_seq, 0, __ATOMIC_RELEASE);
-    memset(f->seen, 0, sizeof(f->seen));
-    memset(f->unacked, 0, sizeof(f->unacked));
+    __atomic_store_n(&st->used, 0, __ATOMIC_RELEASE);
+    for (size_t i = 0; i < JSSTATE_SEEN; i++)
+        __atomic_store_n(&f->seen[i], 0, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < JSSTATE_UNACKED; i++) {
+        __atomic_store_n(&f->unacked[i].seq, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&f->unacked[i].consumer, 0, __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&f->next, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&f->created, created, __ATOMIC_RELEASE);
-    __atomic_store_n(&st->used, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&st->mu);
 }
 

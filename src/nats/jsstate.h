@@ -33,7 +33,10 @@ int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out);
 /* Ties the record to the life of the stream created at `created` (ns
  * since the epoch; 0: not known, nothing done): a record of another life
  * (the stream was deleted and made again, its sequences start at 1 again)
- * is forgotten. */
+ * is forgotten. Not during a delivery (jsstate_begin to jsstate_end); a
+ * jsstate_seen meanwhile in another thread may answer of either life, so
+ * its caller must not act on that answer (bridge_import.c: the batch is
+ * stale). */
 void jsstate_bind(struct jsstate *st, int64_t created);
 
 /* 1 when stream sequence seq was delivered, else 0. */
