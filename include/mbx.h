@@ -306,8 +306,9 @@ int mbx_self(mbx **out);
  * machine (buf ""), or -EINVAL (NULL info or buf, cap 0), -ENOENT (the
  * gateway's process ended, or its table gave the place to another host
  * since: it keeps the last 1024), -EACCES (the gateway's table is not a
- * file of sender_uid alone), -EUCLEAN (not a table) or -ERANGE (cap too
- * small; 64 is always enough). Looks the table up in $MBX_DIR. Like the
+ * file of sender_uid alone), -EUCLEAN (not a table), -ERANGE (cap too
+ * small; 64 is always enough) or another error of opening the table
+ * (-EMFILE...). Looks the table up in $MBX_DIR. Like the
  * sender's pid and uid, the host is what the message's sender wrote into
  * the mailbox: whoever can write the mailbox can claim another. */
 int mbx_msginfo_host(const mbx_msginfo *info, char *buf, size_t cap);
