@@ -146,9 +146,10 @@ uint32_t hosts_id(const char *host)
             uint32_t old = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
             uint32_t g = old ? (old % GEN_MASK) + 1 : first_gen();
             __atomic_store_n(&e->gen, 0, __ATOMIC_RELEASE);
-            __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            memset(e->text, 0, sizeof(e->text));
-            memcpy(e->text, host, len);
+            /* Each byte a release store: none is seen before the 0 above,
+             * which tells a reader the place is being written. */
+            for (size_t k = 0; k < sizeof(e->text); k++)
+                __atomic_store_n(&e->text[k], k < len ? host[k] : '\0', __ATOMIC_RELEASE);
             __atomic_store_n(&e->gen, g, __ATOMIC_RELEASE);
             id = id_of(g, i);
         }
