@@ -23,6 +23,7 @@
 #include <nats/nats.h>
 
 #include "harness.h"
+#include "js_client.h"
 #include "mbx.h"
 #include "nats/subject.h"
 
@@ -47,25 +48,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void stream_of_jobs(char *out, size_t cap)
-{
-    assert_true(nsubj_stream_name("mbx", "jobs", out, cap) > 0);
-}
-
-/* The operator's client. */
-static void client(natsConnection **nc, jsCtx **js)
-{
-    nh_url(&srv, url, sizeof(url));
-    assert_int_equal(natsConnection_ConnectTo(nc, url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(js, *nc, NULL), NATS_OK);
-}
-
-static void client_close(natsConnection *nc, jsCtx *js)
-{
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-}
-
 /* After each test, passed or failed: its bridges stopped and the stream
  * deleted, so that the next test starts clean. */
 static int after_each(void **state)
@@ -83,7 +65,7 @@ static int after_each(void **state)
         natsConnection_ConnectTo(&nc, url) == NATS_OK &&
         natsConnection_JetStream(&js, nc, NULL) == NATS_OK)
         js_DeleteStream(js, stream, NULL, NULL);
-    client_close(nc, js);
+    js_client_close(nc, js);
     return 0;
 }
 
@@ -284,7 +266,7 @@ static void remade_without_consumers(void **state)
     br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     struct tally t = {0};
     for (int i = 0; i < N; i++)
         js_send(js, "old", i, prio_of(i));
@@ -294,7 +276,7 @@ static void remade_without_consumers(void **state)
     for (int i = 0; i < N; i++)
         js_send(js, "new", i, prio_of(i));
     expect_life(in, &t, 1, br[0]);
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 
@@ -329,7 +311,7 @@ static void remade_with_consumers(void **state)
     br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     struct tally t = {0};
     for (int i = 0; i < N; i++)
         js_send(js, "old", i, prio_of(i));
@@ -341,7 +323,7 @@ static void remade_with_consumers(void **state)
     for (int i = 0; i < N; i++)
         js_send(js, "new", i, prio_of(i));
     expect_life(in, &t, 1, br[0]);
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 
@@ -357,7 +339,7 @@ static void deleted_bridges_remake(void **state)
     br[1] = bridge(a, 0);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     struct tally t = {0};
     char buf[32];
     for (int i = 0; i < N; i++) {
@@ -371,7 +353,7 @@ static void deleted_bridges_remake(void **state)
         assert_int_equal(mbx_send(out, buf, (size_t)len, prio_of(i), 5 * SEC), 0);
     }
     expect_life(in, &t, 1, br[0]);
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(out);
     mbx_close(in);
 }
@@ -407,7 +389,7 @@ static void held_across_lives(void **state)
     br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     for (int i = 0; i < 4; i++)
         js_send(js, "old", i, 0); /* the mailbox full */
     await_held(br[0], in, 0, 4);
@@ -438,7 +420,7 @@ static void held_across_lives(void **state)
     assert_true(count(t.old, 1) >= 4);
     assert_int_equal(count(t.old, 2), 0);
     assert_int_equal(t.other, 0);
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 

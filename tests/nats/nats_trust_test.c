@@ -26,6 +26,7 @@
 #include <nats/nats.h>
 
 #include "harness.h"
+#include "js_client.h"
 #include "mbx.h"
 #include "nats/bridge.h"
 #include "nats/jsstate.h"
@@ -82,20 +83,6 @@ static const char *at(const char *dir, const char *name)
     return b;
 }
 
-/* A client of the test's own: the attacker, or the producer. */
-static void client(natsConnection **nc, jsCtx **js)
-{
-    nh_url(&srv, url, sizeof(url));
-    assert_int_equal(natsConnection_ConnectTo(nc, url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(js, *nc, NULL), NATS_OK);
-}
-
-static void client_close(natsConnection *nc, jsCtx *js)
-{
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-}
-
 /* The receiving mailbox "jobs" in dir (small messages: a request larger
  * is answered at once with an error). */
 static mbx *inbox_box(const char *dir)
@@ -127,11 +114,6 @@ static int bridge(const char *dir, int import, mbx_bridge **b)
         o.exports = jobs;
     setenv("MBX_DIR", dir, 1);
     return mbx_bridge_start(&o, b);
-}
-
-static void stream_of_jobs(char *out, size_t cap)
-{
-    assert_true(nsubj_stream_name("mbx", "jobs", out, cap) > 0);
 }
 
 static void js_send(jsCtx *js, const char *data)
@@ -192,7 +174,7 @@ static void pull_inbox_takes_only_its_stream(void **state)
     assert_int_equal(bridge(dir, 1, &cur), 0);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     char stream[160], want[256];
     stream_of_jobs(stream, sizeof(stream));
     /* The inbox: the reply subject of the band's fetch requests. */
@@ -254,7 +236,7 @@ static void pull_inbox_takes_only_its_stream(void **state)
     assert_int_equal(st.redeliver, 0);
     mbx_bridge_stop(cur);
     cur = NULL;
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 
@@ -290,7 +272,7 @@ static void replies_not_to_api_or_own_subjects(void **state)
     assert_int_equal(bridge(dir, 1, &cur), 0);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     char stream[160], del[256];
     stream_of_jobs(stream, sizeof(stream));
     snprintf(del, sizeof(del), "$JS.API.STREAM.DELETE.%s", stream);
@@ -323,7 +305,7 @@ static void replies_not_to_api_or_own_subjects(void **state)
     natsSubscription_Destroy(custom);
     mbx_bridge_stop(cur);
     cur = NULL;
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 
@@ -357,7 +339,7 @@ static void hostile_stream_refused(void **state)
     const char *dir = nh_tmpdir("m2");
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     char stream[160];
     stream_of_jobs(stream, sizeof(stream));
     plant_stream(js, stream, 0);
@@ -367,7 +349,7 @@ static void hostile_stream_refused(void **state)
     /* One that keeps every message as the bridge's would is used. */
     plant_stream(js, stream, 1);
     assert_int_equal(bridge(dir, 0, &cur), 0);
-    client_close(nc, js);
+    js_client_close(nc, js);
 }
 
 /* H1: a message delivered whose ack was not confirmed (the bridge was
@@ -417,7 +399,7 @@ static void recreated_stream_delivered(void **state)
     mbx *in = inbox_box(dir);
     natsConnection *nc;
     jsCtx *js;
-    client(&nc, &js);
+    js_client(&srv, &nc, &js);
     char stream[160];
     stream_of_jobs(stream, sizeof(stream));
     assert_int_equal(bridge(dir, 1, &cur), 0);
@@ -436,7 +418,7 @@ static void recreated_stream_delivered(void **state)
     assert_int_equal(st.redeliver, 0);
     expect(in, "new-1");
     expect(in, "new-2");
-    client_close(nc, js);
+    js_client_close(nc, js);
     mbx_close(in);
 }
 
