@@ -217,6 +217,8 @@ static void helper_cancel(struct mq_helper *h, struct mq_side *side)
  * what it kept for it. */
 void mq_notify_drop(struct mq_desc *d)
 {
+    if (!d->helper && !d->alive_box && !d->token)
+        return; /* nothing registered: no system call (every mq_close comes here) */
     /* Signals held off until the end: the signal a withdrawal waits for
      * (helper_cancel) would otherwise be handled inside it, by this
      * thread, and a handler that registers again (as it may) would find
