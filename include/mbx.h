@@ -243,7 +243,9 @@ int mbx_unlink(const char *name);
  * or the errno of msync. */
 int mbx_sync(mbx *m);
 
-/* Fills *st with a snapshot of the mailbox behind the handle. Returns 0,
+/* Fills *st with a snapshot of the mailbox behind the handle (after a
+ * sender killed holding a heap mailbox's lock, it repairs first, so
+ * sent_total counts what the mailbox delivers: mbx_stat(3)). Returns 0,
  * -EINVAL, -EIDRM or -EUCLEAN. */
 int mbx_stat_get(mbx *m, mbx_stat *st);
 

@@ -27,7 +27,10 @@ struct jsstate;
  * directory ($MBX_DIR, default /dev/shm): ".mbx-bridge.STREAM.state".
  * When the last run died during a delivery, the delivery is taken as done
  * iff the mailbox's sent_total (now: sent_now) went past what it was
- * before it. Returns 0 with *out set, or -errno. */
+ * before it: exact for a heap mailbox (the kind an import creates;
+ * mbx_stat_get repairs after a sender killed holding its lock); a ring
+ * counts a few instructions after it publishes, so a kill in between makes
+ * the delivery happen twice. Returns 0 with *out set, or -errno. */
 int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out);
 
 /* Ties the record to the life of the stream created at `created` (ns

@@ -85,3 +85,12 @@ void seg_unlock(struct seg *s)
 {
     shlock_unlock(&s->hdr->hot.lock);
 }
+
+void seg_settle(struct seg *s)
+{
+    uint32_t w = __atomic_load_n(&s->hdr->hot.lock.word, __ATOMIC_ACQUIRE);
+    if (w == 0 || ident_id_exists((int32_t)(w & SHLOCK_TID_MASK)))
+        return;
+    if (seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) == 0)
+        seg_unlock(s);
+}

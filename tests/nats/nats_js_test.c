@@ -250,12 +250,43 @@ static void cluster_node_restart_exactly_once(void **state)
         nh_server_stop(&node[i], SIGTERM);
 }
 
+/* A JetStream import the bridge makes its mailbox for gets a heap one,
+ * whose sent_total is exact at every instruction of a send (a restarted
+ * import judges by it whether its last delivery happened); an export's
+ * mailbox stays the default kind. */
+static void import_mailbox_made_heap(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    nh_server_init(&s, "kind", 1);
+    assert_int_equal(nh_server_start(&s), 0);
+    char url[64];
+    nh_url(&s, url, sizeof(url));
+    const char *dir = nh_tmpdir("kind");
+    const char *args[] = {"--server", url,        "--jetstream", "--import",
+                          "fresh",    "--export", "out",         NULL};
+    pid_t p = nh_bridge(dir, args);
+    assert_true(p > 0);
+    mbx_stat_ext in = {.size = sizeof(in)}, out = {.size = sizeof(out)};
+    int64_t deadline = nh_now() + 30 * SEC;
+    int r;
+    while ((r = mbx_stat_ext_name(at(dir, "fresh"), &in)) != 0 && nh_now() < deadline)
+        usleep(20000);
+    assert_int_equal(r, 0);
+    assert_int_equal(mbx_stat_ext_name(at(dir, "out"), &out), 0);
+    assert_int_equal(in.kind, MBX_KIND_HEAP);
+    assert_int_equal(out.kind, MBX_KIND_RING);
+    nh_bridge_stop(p, SIGTERM);
+    nh_server_stop(&s, SIGTERM);
+}
+
 int main(void)
 {
     nh_require();
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(import_mailbox_made_heap),
         cmocka_unit_test(bridges_killed_exactly_once),
         cmocka_unit_test(cluster_node_restart_exactly_once),
     };

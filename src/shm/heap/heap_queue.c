@@ -64,8 +64,12 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     b->type = c->send_type;
     if (len && buf != seg_payload(b)) /* a loan is written in place */
         memcpy(seg_payload(b), buf, len);
+    /* Its number; sent_total (seq_next) moves only after the commit below:
+     * a sender dying before it left a message the repair drops, and must
+     * not leave it counted as sent (a JetStream import judges by this count
+     * whether the delivery it was killed in happened: nats/jsstate.h);
+     * dying after it, the repair counts the block from its seq. */
     b->seq = h->meta.seq_next;
-    __atomic_store_n(&h->meta.seq_next, b->seq + 1, __ATOMIC_RELAXED);
     /* Counted before the commit point, bytes after the count: the count
      * never reads below the queued blocks, nor 0 beside bytes that are
      * not. Receivers read it without the lock and take the lock only when
@@ -78,6 +82,7 @@ int heap_publish(const struct mb_ctx *c, struct seg_blk *b, const void *buf, siz
     __atomic_store_n(&h->meta.bytes, h->meta.bytes + len, __ATOMIC_RELAXED);
     /* The commit point: from here on a repair keeps the message. */
     __atomic_store_n(&b->state, BLK_QUEUED, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->meta.seq_next, b->seq + 1, __ATOMIC_RELAXED);
     int r = prioq_push(c->s, b);
     if (r)
         return r;
