@@ -160,7 +160,7 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k)
     o.sent_at_kill = s.sent_total;
     struct step_msg msg;
     fill(&msg, MARKER_ID);
-    assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, 1000000000ll), 0);
+    assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, 10000000000ll), 0); /* loaded CI */
     for (;;) {
         mbx_msginfo info;
         ssize_t n = mbx_recv(m, &msg, sizeof(msg), &info, MBX_NONBLOCK);
