@@ -1,17 +1,20 @@
-/* kill -9 at every instruction of a send. A child is traced (ptrace) from
- * the entry of the kind's send (heap_send: lock, allocate, publish,
- * unlock; ring_send: claim, publish), stepped K instructions and killed,
- * for K = 0, 1, 2, ... until a child gets through the whole send. After
- * each kill the parent reads sent_total, sends a marker (which repairs
- * whatever the child left) and drains the mailbox, then checks what kill -9
- * must never break: the child's message arrives at most once and whole,
- * and sent_total, read at once, counts it iff it was delivered (a
- * JetStream import decides from it whether the delivery it was making when
- * it was killed happened: nats/jsstate.h). A ring counts just after it
- * publishes, so there a delivered message may stay uncounted; the test
- * says in how many instructions. Random kills (crash_test) rarely land in
- * a window a few instructions wide; this walks every one. x86-64 only (it
- * reads the instruction pointer); elsewhere it skips. */
+/* kill -9 at every instruction of a send and of a receive. A child is
+ * traced (ptrace) from the entry of the kind's call (heap_send: lock,
+ * allocate, publish, unlock; ring_send: claim, publish; heap_recv and
+ * ring_recv), stepped K instructions and killed, for K = 0, 1, 2, ...
+ * until a child gets through the whole call. After each kill the parent
+ * reads sent_total, sends a marker (which repairs whatever the child left)
+ * and drains the mailbox, then checks what kill -9 must never break: the
+ * message arrives at most once (a receiver that got through had it) and
+ * whole, and sent_total, read at once, counts a sent message iff it was
+ * delivered (a JetStream import decides from it whether the delivery it
+ * was making when it was killed happened: nats/jsstate.h). A ring counts a
+ * message just after it publishes it, so there a delivered message may
+ * stay uncounted, and both kinds count a receive just after the take: the
+ * test allows those and says in how many instructions. Random kills
+ * (crash_test) rarely land in a window a few instructions wide; this walks
+ * every one. x86-64 only (it reads the instruction pointer); elsewhere it
+ * skips. */
 #include "test_util.h"
 
 #include "mbx.h"
@@ -126,23 +129,32 @@ static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
     return 0;
 }
 
-/* One trial: a child sends CHILD_ID and is killed k instructions into
- * the send (fn), then the parent sends the marker and drains. */
-static struct outcome kill_at(mbx *m, uintptr_t fn, long k)
+/* One trial: a child sends CHILD_ID (receiving: the parent sends it and
+ * the child receives it) and is killed k instructions into fn, then the
+ * parent sends the marker and drains. */
+static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
 {
     struct outcome o = {0};
+    if (receiving) {
+        struct step_msg msg;
+        fill(&msg, CHILD_ID);
+        assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
+    }
     pid_t p = fork();
     assert_true(p >= 0);
     if (p == 0) {
         struct step_msg msg;
         fill(&msg, CHILD_ID);
         /* Learnt once per process and thread (start times, from /proc): here,
-         * not in the send, whose instructions are what is walked. */
+         * not in the call, whose instructions are what is walked. */
         (void)ident_self();
         (void)ident_thread();
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
-        mbx_send(m, &msg, sizeof(msg), 0, 0);
+        if (receiving)
+            mbx_recv(m, &msg, sizeof(msg), NULL, MBX_NONBLOCK);
+        else
+            mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK);
         _exit(0);
     }
     assert_int_equal(stopped(p), SIGSTOP);
@@ -184,10 +196,38 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k)
 /* Counts kept over a walk. */
 struct walk {
     mbx *m;
-    int late_ok; /* the kind may count a delivered message late */
+    int late_ok;   /* the kind may count a delivered message late */
+    int receiving; /* the child receives (else it sends) */
     uint64_t sent, received;
     long trials, delivered, late;
+    long lost; /* receiving: gone with the killed receiver */
 };
+
+/* A trial of a receive: the child, killed k instructions into it, took the
+ * message iff it got through (o->reached_end); before that the message is
+ * either back in the queue (the parent gets it) or, past the instant it
+ * was taken, gone with the child. Either way it leaves once:
+ * received_total moves by one for it (late_ok: a ring counts just after it
+ * frees the slot, so a receiver killed in between left it uncounted). */
+static void check_recv(struct walk *w, const struct outcome *o, long k)
+{
+    int child_had = o->reached_end != 0;
+    if (o->marker_got != 1 || o->child_got + child_had > 1)
+        fail_msg("killed %ld instructions into the receive: the marker came %u times, the "
+                 "message %u times (and to the child: %d)",
+                 k, o->marker_got, o->child_got, child_had);
+    uint64_t at_kill = o->sent_at_kill - w->sent, moved = o->sent - w->sent;
+    uint64_t taken = o->received - w->received;
+    int uncounted = !o->child_got && taken == 1;
+    if (at_kill != 1 || moved != 2 || (taken != 2 && !(w->late_ok && uncounted)))
+        fail_msg("killed %ld instructions into the receive: sent_total moved by %llu (%llu at the "
+                 "kill), received_total by %llu (should be 2, 1 and 2)",
+                 k, (unsigned long long)moved, (unsigned long long)at_kill,
+                 (unsigned long long)taken);
+    w->delivered += o->child_got;
+    w->lost += !o->child_got && !child_had;
+    w->late += uncounted;
+}
 
 /* One kill k instructions into fn, and the checks. late_ok: the kind may
  * count a delivered message late (a ring counts after it publishes: a
@@ -196,7 +236,14 @@ struct walk {
  * when the child got through it before the kill, else 0. */
 static long trial(struct walk *w, uintptr_t fn, long k)
 {
-    struct outcome o = kill_at(w->m, fn, k);
+    struct outcome o = kill_at(w->m, fn, k, w->receiving);
+    if (w->receiving) {
+        check_recv(w, &o, k);
+        w->sent = o.sent;
+        w->received = o.received;
+        w->trials++;
+        return o.reached_end;
+    }
     if (o.marker_got != 1 || o.child_got > 1)
         fail_msg("killed %ld instructions into the send: the marker came %u times, the child's "
                  "message %u times",
@@ -234,17 +281,20 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
     }
 }
 
-/* Walks every instruction of a send into a mailbox of kind `queue`: of
- * outer (the whole send). Where that is longer than WALK_MAX (builds with
- * sanitizers, 3-8 times longer, each step dearer), the walk would take
- * minutes (each kill steps from the start: the time grows with the square
- * of the length), so it walks inner (the publication, where the message
- * becomes the mailbox's) at a stride that keeps it to STEP_BUDGET steps. */
-#define WALK_MAX    2500
+/* Walks every instruction of a call (a send, or receiving: a receive)
+ * on a mailbox of kind `queue`: of outer (the whole call). Where that is
+ * longer than WALK_MAX (builds with sanitizers, 3-8 times longer, each
+ * step dearer), the walk would take minutes (each kill steps from the
+ * start: the time grows with the square of the length), so it walks inner
+ * (a send's publication, where the message becomes the mailbox's; for a
+ * receive, the receive itself) at a stride that keeps it to STEP_BUDGET
+ * steps. */
+#define WALK_MAX    1000
 #define STEP_BUDGET 150000
-static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int late_ok)
+static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int late_ok,
+                       int receiving)
 {
-    struct walk w = {.m = open_kind(queue, queue), .late_ok = late_ok};
+    struct walk w = {.m = open_kind(queue, queue), .late_ok = late_ok, .receiving = receiving};
     mbx_stat s;
     assert_int_equal(mbx_stat_get(w.m, &s), 0);
     w.sent = s.sent_total;
@@ -261,12 +311,23 @@ static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int 
             stride++;
         walk(&w, inner, stride);
     }
-    /* The last trial of each walk got through: its message came. */
-    assert_true(w.delivered >= 2);
-    print_message("%s: a send is %ld instructions; killed at every %s of the %s (%ld kills): the "
-                  "message was delivered in %ld, counted late in %ld\n",
-                  queue, whole, stride == 1 ? "instruction" : "few instructions",
-                  whole <= WALK_MAX ? "send" : "publication", w.trials, w.delivered, w.late);
+    const char *call = receiving ? "receive" : "send";
+    if (receiving) {
+        /* Killed at its first instruction, the receiver took nothing. */
+        assert_true(w.delivered >= 1);
+        print_message("%s: a %s is %ld instructions; killed at every %s of the %s (%ld kills): the "
+                      "message came back in %ld, went with the receiver in %ld, counted late in "
+                      "%ld\n",
+                      queue, call, whole, stride == 1 ? "instruction" : "few instructions",
+                      whole <= WALK_MAX ? call : "take", w.trials, w.delivered, w.lost, w.late);
+    } else {
+        /* The last trial of each walk got through: its message came. */
+        assert_true(w.delivered >= 2);
+        print_message("%s: a %s is %ld instructions; killed at every %s of the %s (%ld kills): the "
+                      "message was delivered in %ld, counted late in %ld\n",
+                      queue, call, whole, stride == 1 ? "instruction" : "few instructions",
+                      whole <= WALK_MAX ? call : "publication", w.trials, w.delivered, w.late);
+    }
     if (stride > 1)
         print_message("%s: one instruction in %ld (a build with sanitizers)\n", queue, stride);
     mbx_close(w.m);
@@ -288,7 +349,7 @@ static void heap_send_killed_anywhere(void **state)
     (void)state;
     if (!can_trace())
         test_skip("this process may not trace its children (ptrace refused)");
-    every_step("heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0);
+    every_step("heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, 0);
 }
 
 static void ring_send_killed_anywhere(void **state)
@@ -296,7 +357,26 @@ static void ring_send_killed_anywhere(void **state)
     (void)state;
     if (!can_trace())
         test_skip("this process may not trace its children (ptrace refused)");
-    every_step("ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1);
+    every_step("ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, 0);
+}
+
+static void heap_recv_killed_anywhere(void **state)
+{
+    (void)state;
+    if (!can_trace())
+        test_skip("this process may not trace its children (ptrace refused)");
+    /* received_total may count late here too: the take's commit (the block
+     * freed) and the count are two stores under the lock, and the repair
+     * has nothing to rebuild the count from. */
+    every_step("heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, 1);
+}
+
+static void ring_recv_killed_anywhere(void **state)
+{
+    (void)state;
+    if (!can_trace())
+        test_skip("this process may not trace its children (ptrace refused)");
+    every_step("ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, 1);
 }
 
 int main(void)
@@ -304,6 +384,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(heap_send_killed_anywhere),
         cmocka_unit_test(ring_send_killed_anywhere),
+        cmocka_unit_test(heap_recv_killed_anywhere),
+        cmocka_unit_test(ring_recv_killed_anywhere),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
