@@ -49,6 +49,7 @@ struct outcome {
     uint64_t sent_at_kill; /* sent_total read just after the kill */
     uint64_t sent, received;
     long reached_end; /* the child returned from the send before the kill: after so many */
+    int child_whole;  /* receiving: the child's buffer held the whole message at the kill */
 };
 
 static mbx *open_kind(const char *name, const char *queue)
@@ -79,6 +80,23 @@ static int whole(const struct step_msg *msg, ssize_t n)
         return 0;
     fill(&want, msg->id);
     return memcmp(msg, &want, sizeof(want)) == 0;
+}
+
+/* Where a receiving child copies the message: the same address in the
+ * parent (fork), which reads the child's copy through ptrace. */
+static struct step_msg child_buf;
+
+/* Whether the traced child's child_buf holds the whole message. */
+static int child_holds_whole(pid_t p)
+{
+    struct step_msg copy;
+    long *to = (long *)(void *)&copy;
+    for (size_t i = 0; i < sizeof(copy) / sizeof(long); i++) {
+        errno = 0;
+        to[i] = ptrace(PTRACE_PEEKDATA, p, (void *)((long *)(void *)&child_buf + i), NULL);
+        assert_int_equal(errno, 0);
+    }
+    return whole(&copy, (ssize_t)sizeof(copy));
 }
 
 /* Waits for the traced child p to stop; returns the stop signal, or -1
@@ -152,7 +170,7 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
         if (receiving)
-            mbx_recv(m, &msg, sizeof(msg), NULL, MBX_NONBLOCK);
+            mbx_recv(m, &child_buf, sizeof(child_buf), NULL, MBX_NONBLOCK);
         else
             mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK);
         _exit(0);
@@ -162,6 +180,8 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
     uintptr_t ret, sp;
     run_to(p, fn, &ret, &sp);
     o.reached_end = step(p, k, ret, sp);
+    if (receiving)
+        o.child_whole = child_holds_whole(p);
     kill(p, SIGKILL);
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
@@ -216,6 +236,11 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
         fail_msg("killed %ld instructions into the receive: the marker came %u times, the "
                  "message %u times (and to the child: %d)",
                  k, o->marker_got, o->child_got, child_had);
+    /* Gone from the queue only once the receiver has all of it. */
+    if (!o->child_got && !o->child_whole)
+        fail_msg("killed %ld instructions into the receive: the message left the queue before "
+                 "the receiver had all of it",
+                 k);
     uint64_t at_kill = o->sent_at_kill - w->sent, moved = o->sent - w->sent;
     uint64_t taken = o->received - w->received;
     int uncounted = !o->child_got && taken == 1;
