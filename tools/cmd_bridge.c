@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,8 +253,25 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    int sig;
-    sigwait(&stop, &sig);
+    /* Waits for the signal, saying meanwhile when an import stops fetching
+     * (its stream was made again in a way that can lose messages) and when
+     * it fetches again. */
+    uint32_t refusing = 0;
+    struct timespec second = {1, 0};
+    while (sigtimedwait(&stop, NULL, &second) < 0) {
+        uint32_t now = 0;
+        if (mbx_bridge_refusing(b, &now) == 0 && now != refusing) {
+            if (now)
+                fprintf(stderr,
+                        "mbx: %s: %u import%s fetch nothing: a JetStream stream of the name was "
+                        "made again in a way that can lose messages (not a work queue on file "
+                        "of the bridge's subjects, without limits): delete or fix it\n",
+                        cmd, now, now == 1 ? "" : "s");
+            else
+                fprintf(stderr, "mbx: %s: every import fetches again\n", cmd);
+            refusing = now;
+        }
+    }
     mbx_bridge_stat st;
     mbx_bridge_stat_get(b, &st);
     mbx_bridge_stop(b);

@@ -425,6 +425,17 @@ EXPORT int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st)
     return 0;
 }
 
+EXPORT int mbx_bridge_refusing(mbx_bridge *b, uint32_t *n)
+{
+    if (!b || !n)
+        return -EINVAL;
+    uint32_t k = 0;
+    for (size_t i = 0; i < b->nim; i++)
+        k += __atomic_load_n(&b->im[i].refused, __ATOMIC_ACQUIRE) != 0;
+    *n = k;
+    return 0;
+}
+
 EXPORT int mbx_bridge_held(mbx_bridge *b, uint64_t *held)
 {
     if (!b || !held)

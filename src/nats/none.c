@@ -34,6 +34,12 @@ EXPORT int mbx_bridge_held(mbx_bridge *b, uint64_t *held)
     return -EINVAL;
 }
 
+EXPORT int mbx_bridge_refusing(mbx_bridge *b, uint32_t *n)
+{
+    (void)b, (void)n;
+    return -EINVAL;
+}
+
 EXPORT int mbx_bridge_stop(mbx_bridge *b)
 {
     (void)b;

@@ -114,8 +114,8 @@ static mbx_bridge *bridge(const char *dir, int import)
 }
 
 /* The stream as the bridges make it (bridge.c), made again by the
- * operator. */
-static void make_stream(jsCtx *js)
+ * operator; with retention `keep` (bridges make a work queue). */
+static void make_stream_as(jsCtx *js, jsRetentionPolicy keep)
 {
     char stream[160];
     stream_of_jobs(stream, sizeof(stream));
@@ -124,13 +124,18 @@ static void make_stream(jsCtx *js)
     sc.Name = stream;
     sc.Subjects = (const char *[]){"mbx.p0.jobs", "mbx.p1.jobs", "mbx.p2.jobs", "mbx.p3.jobs"};
     sc.SubjectsLen = 4;
-    sc.Retention = js_WorkQueuePolicy;
+    sc.Retention = keep;
     sc.Storage = js_FileStorage;
     sc.Duplicates = 120 * SEC;
     jsErrCode jerr = 0;
     natsStatus s = js_AddStream(NULL, js, &sc, NULL, &jerr);
     if (s != NATS_OK)
         fail_msg("making the stream again: %s (error %d)", natsStatus_GetText(s), (int)jerr);
+}
+
+static void make_stream(jsCtx *js)
+{
+    make_stream_as(js, js_WorkQueuePolicy);
 }
 
 /* The band consumers as an importing bridge starting elsewhere makes
@@ -327,6 +332,58 @@ static void remade_with_consumers(void **state)
     mbx_close(in);
 }
 
+/* Waits up to 10 s for the import's count of refusing imports to be n. */
+static void await_refusing(mbx_bridge *b, uint32_t n)
+{
+    uint32_t now = UINT32_MAX;
+    int64_t deadline = nh_now() + 10 * SEC;
+    while ((mbx_bridge_refusing(b, &now), now != n) && nh_now() < deadline)
+        usleep(20000);
+    assert_int_equal(now, n);
+}
+
+/* Made again as a stream that can lose messages (limits retention, not a
+ * work queue), with the band consumers (as a bridge elsewhere would make
+ * them): the running import fetches nothing from it and says so
+ * (mbx_bridge_refusing); made again as it should be, the import takes
+ * what is sent to it, each message once. */
+static void remade_unsafe_is_refused(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("unsafe");
+    mbx *in = box(dir, MBX_RECV, 64);
+    br[0] = bridge(dir, 1);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    struct tally t = {0};
+    for (int i = 0; i < N; i++)
+        js_send(js, "old", i, prio_of(i));
+    expect_life(in, &t, 0, br[0]);
+    uint32_t n = UINT32_MAX;
+    assert_int_equal(mbx_bridge_refusing(br[0], &n), 0);
+    assert_int_equal(n, 0);
+    delete_stream(js);
+    make_stream_as(js, js_LimitsPolicy);
+    make_consumers(js); /* its fetches would work: it must not make them */
+    /* Twice as many as the old life had: numbers its record does not
+     * hold as delivered (a fetch would deliver those). */
+    for (int i = 0; i < 2 * N; i++)
+        js_send(js, "bad", i, prio_of(i));
+    await_refusing(br[0], 1);
+    drain(in, &t, 2 * SEC);
+    assert_int_equal(t.other, 0);
+    delete_stream(js);
+    make_stream(js);
+    for (int i = 0; i < N; i++)
+        js_send(js, "new", i, prio_of(i));
+    expect_life(in, &t, 1, br[0]);
+    await_refusing(br[0], 0);
+    assert_int_equal(mbx_bridge_refusing(NULL, &n), -EINVAL);
+    js_client_close(nc, js);
+    mbx_close(in);
+}
+
 /* Deleted and made again by nobody: an exporting and an importing
  * bridge carry on (the stream is made again, as at their start) and what
  * is sent after arrives exactly once. */
@@ -433,6 +490,7 @@ int main(void)
         cmocka_unit_test_teardown(remade_without_consumers, after_each),
         cmocka_unit_test_teardown(remade_with_consumers, after_each),
         cmocka_unit_test_teardown(deleted_bridges_remake, after_each),
+        cmocka_unit_test_teardown(remade_unsafe_is_refused, after_each),
         cmocka_unit_test_teardown(held_across_lives, after_each),
     };
     int r = cmocka_run_group_tests(tests, setup, teardown);
