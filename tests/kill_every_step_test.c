@@ -369,48 +369,37 @@ static int can_trace(void)
     return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-static void heap_send_killed_anywhere(void **state)
-{
-    (void)state;
-    if (!can_trace())
-        test_skip("this process may not trace its children (ptrace refused)");
-    every_step("heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, 0);
-}
+/* A walk: the kind, the call and its inner part (every_step), whether the
+ * kind may count late, whether the child receives. */
+struct walk_case {
+    const char *queue;
+    uintptr_t outer, inner;
+    int late_ok, receiving;
+};
 
-static void ring_send_killed_anywhere(void **state)
+static void killed_anywhere(void **state)
 {
-    (void)state;
+    const struct walk_case *c = *state;
     if (!can_trace())
         test_skip("this process may not trace its children (ptrace refused)");
-    every_step("ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, 0);
-}
-
-static void heap_recv_killed_anywhere(void **state)
-{
-    (void)state;
-    if (!can_trace())
-        test_skip("this process may not trace its children (ptrace refused)");
-    /* received_total may count late here too: the take's commit (the block
-     * freed) and the count are two stores under the lock, and the repair
-     * has nothing to rebuild the count from. */
-    every_step("heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, 1);
-}
-
-static void ring_recv_killed_anywhere(void **state)
-{
-    (void)state;
-    if (!can_trace())
-        test_skip("this process may not trace its children (ptrace refused)");
-    every_step("ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, 1);
+    every_step(c->queue, c->outer, c->inner, c->late_ok, c->receiving);
 }
 
 int main(void)
 {
+    /* A ring counts a send after publishing it, and both kinds a receive
+     * after the take (in a heap mailbox the take's commit, the block freed,
+     * and the count are two stores under the lock, and the repair has
+     * nothing to rebuild the count from): late counts are allowed there. */
+    struct walk_case heap_sends = {"heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, 0};
+    struct walk_case ring_sends = {"ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, 0};
+    struct walk_case heap_recvs = {"heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, 1};
+    struct walk_case ring_recvs = {"ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, 1};
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(heap_send_killed_anywhere),
-        cmocka_unit_test(ring_send_killed_anywhere),
-        cmocka_unit_test(heap_recv_killed_anywhere),
-        cmocka_unit_test(ring_recv_killed_anywhere),
+        {"heap_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_sends},
+        {"ring_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_sends},
+        {"heap_recv_killed_anywhere", killed_anywhere, NULL, NULL, &heap_recvs},
+        {"ring_recv_killed_anywhere", killed_anywhere, NULL, NULL, &ring_recvs},
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -259,6 +259,22 @@ static void expect_life(mbx *in, struct tally *t, int new_life, mbx_bridge *imp)
     assert_int_equal(t->other, 0);
 }
 
+/* The start of a test of an importing bridge: mailbox "jobs" (64) in a
+ * new folder named after tag, an import into it, a client of the server,
+ * and the old life's messages sent through the stream and received, each
+ * once. Returns the mailbox. */
+static mbx *old_life(const char *tag, natsConnection **nc, jsCtx **js, struct tally *t)
+{
+    const char *dir = nh_tmpdir(tag);
+    mbx *in = box(dir, MBX_RECV, 64);
+    br[0] = bridge(dir, 1);
+    js_client(&srv, nc, js);
+    for (int i = 0; i < N; i++)
+        js_send(*js, "old", i, prio_of(i));
+    expect_life(in, t, 0, br[0]);
+    return in;
+}
+
 /* The operator deletes the stream and makes it again, without consumers
  * (as `nats stream add` or an exporting bridge starting would): the
  * running import makes its consumers again and takes the new messages,
@@ -266,16 +282,10 @@ static void expect_life(mbx *in, struct tally *t, int new_life, mbx_bridge *imp)
 static void remade_without_consumers(void **state)
 {
     (void)state;
-    const char *dir = nh_tmpdir("bare");
-    mbx *in = box(dir, MBX_RECV, 64);
-    br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    js_client(&srv, &nc, &js);
     struct tally t = {0};
-    for (int i = 0; i < N; i++)
-        js_send(js, "old", i, prio_of(i));
-    expect_life(in, &t, 0, br[0]);
+    mbx *in = old_life("bare", &nc, &js, &t);
     delete_stream(js);
     make_stream(js);
     for (int i = 0; i < N; i++)
@@ -311,16 +321,10 @@ static void after_a_look(natsConnection *nc)
 static void remade_with_consumers(void **state)
 {
     (void)state;
-    const char *dir = nh_tmpdir("cons");
-    mbx *in = box(dir, MBX_RECV, 64);
-    br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    js_client(&srv, &nc, &js);
     struct tally t = {0};
-    for (int i = 0; i < N; i++)
-        js_send(js, "old", i, prio_of(i));
-    expect_life(in, &t, 0, br[0]);
+    mbx *in = old_life("cons", &nc, &js, &t);
     after_a_look(nc);
     delete_stream(js);
     make_stream(js);
@@ -350,16 +354,10 @@ static void await_refusing(mbx_bridge *b, uint32_t n)
 static void remade_unsafe_is_refused(void **state)
 {
     (void)state;
-    const char *dir = nh_tmpdir("unsafe");
-    mbx *in = box(dir, MBX_RECV, 64);
-    br[0] = bridge(dir, 1);
     natsConnection *nc;
     jsCtx *js;
-    js_client(&srv, &nc, &js);
     struct tally t = {0};
-    for (int i = 0; i < N; i++)
-        js_send(js, "old", i, prio_of(i));
-    expect_life(in, &t, 0, br[0]);
+    mbx *in = old_life("unsafe", &nc, &js, &t);
     uint32_t n = UINT32_MAX;
     assert_int_equal(mbx_bridge_refusing(br[0], &n), 0);
     assert_int_equal(n, 0);
