@@ -54,8 +54,9 @@ int seg_holder_died(const struct seg *s);
 /* When the lock is held by a thread that certainly no longer exists (its
  * id is gone; a reused id is left to the next seg_lock), takes and releases
  * it, which repairs what that holder left half done: a snapshot read
- * without the lock then does not count a message a killed sender never
- * queued. One load when the lock is free; one kill(2) when it is held. */
+ * without the lock then counts the message a sender killed between
+ * queueing and counting it had queued. One load when the lock is free; one
+ * kill(2) when it is held. */
 void seg_settle(struct seg *s);
 
 /* seg_holder_died as a wait's look hook (wait.h): arg is the segment. */
