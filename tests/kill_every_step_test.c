@@ -1,7 +1,8 @@
 /* kill -9 at every instruction of a send and of a receive. A child is
  * traced (ptrace) from the entry of the kind's call (heap_send: lock,
  * allocate, publish, unlock; ring_send: claim, publish; heap_recv and
- * ring_recv), stepped K instructions and killed, for K = 0, 1, 2, ...
+ * ring_recv; heap_send_loan and ring_send_loan, the loan written before),
+ * stepped K instructions and killed, for K = 0, 1, 2, ...
  * until a child gets through the whole call. After each kill the parent
  * reads sent_total, sends a marker (which repairs whatever the child left)
  * and drains the mailbox, then checks what kill -9 must never break: the
@@ -32,6 +33,9 @@
 #if defined(__x86_64__)
 #include <sys/ptrace.h>
 #include <sys/user.h>
+
+/* What the child does (the call walked). */
+enum how { SEND, RECV, SEND_LOAN };
 
 #define CHILD_ID  7u
 #define MARKER_ID 8u
@@ -147,13 +151,14 @@ static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
     return 0;
 }
 
-/* One trial: a child sends CHILD_ID (receiving: the parent sends it and
- * the child receives it) and is killed k instructions into fn, then the
- * parent sends the marker and drains. */
-static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
+/* One trial: a child sends CHILD_ID (RECV: the parent sends it and the
+ * child receives it; SEND_LOAN: the child writes it into a loan, before
+ * the walk, and sends the loan) and is killed k instructions into fn,
+ * then the parent sends the marker and drains. */
+static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
 {
     struct outcome o = {0};
-    if (receiving) {
+    if (how == RECV) {
         struct step_msg msg;
         fill(&msg, CHILD_ID);
         assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
@@ -167,10 +172,18 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
          * not in the call, whose instructions are what is walked. */
         (void)ident_self();
         (void)ident_thread();
+        void *loan = NULL;
+        if (how == SEND_LOAN) {
+            if (mbx_loan(m, sizeof(msg), &loan) != 0)
+                _exit(3);
+            memcpy(loan, &msg, sizeof(msg));
+        }
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
-        if (receiving)
+        if (how == RECV)
             mbx_recv(m, &child_buf, sizeof(child_buf), NULL, MBX_NONBLOCK);
+        else if (how == SEND_LOAN)
+            mbx_send_loan(m, loan, sizeof(msg), 0, MBX_NONBLOCK);
         else
             mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK);
         _exit(0);
@@ -180,7 +193,7 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
     uintptr_t ret, sp;
     run_to(p, fn, &ret, &sp);
     o.reached_end = step(p, k, ret, sp);
-    if (receiving)
+    if (how == RECV)
         o.child_whole = child_holds_whole(p);
     kill(p, SIGKILL);
     int st;
@@ -216,8 +229,8 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, int receiving)
 /* Counts kept over a walk. */
 struct walk {
     mbx *m;
-    int late_ok;   /* the kind may count a delivered message late */
-    int receiving; /* the child receives (else it sends) */
+    int late_ok; /* the kind may count a delivered message late */
+    enum how how;
     uint64_t sent, received;
     long trials, delivered, late;
     long lost; /* receiving: gone with the killed receiver */
@@ -261,8 +274,8 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
  * when the child got through it before the kill, else 0. */
 static long trial(struct walk *w, uintptr_t fn, long k)
 {
-    struct outcome o = kill_at(w->m, fn, k, w->receiving);
-    if (w->receiving) {
+    struct outcome o = kill_at(w->m, fn, k, w->how);
+    if (w->how == RECV) {
         check_recv(w, &o, k);
         w->sent = o.sent;
         w->received = o.received;
@@ -306,7 +319,7 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
     }
 }
 
-/* Walks every instruction of a call (a send, or receiving: a receive)
+/* Walks every instruction of a call (a send, a receive, a loan's send)
  * on a mailbox of kind `queue`: of outer (the whole call). Where that is
  * longer than WALK_MAX (builds with sanitizers, 3-8 times longer, each
  * step dearer), the walk would take minutes (each kill steps from the
@@ -317,9 +330,9 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
 #define WALK_MAX    1000
 #define STEP_BUDGET 150000
 static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int late_ok,
-                       int receiving)
+                       enum how how)
 {
-    struct walk w = {.m = open_kind(queue, queue), .late_ok = late_ok, .receiving = receiving};
+    struct walk w = {.m = open_kind(queue, queue), .late_ok = late_ok, .how = how};
     mbx_stat s;
     assert_int_equal(mbx_stat_get(w.m, &s), 0);
     w.sent = s.sent_total;
@@ -336,8 +349,8 @@ static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int 
             stride++;
         walk(&w, inner, stride);
     }
-    const char *call = receiving ? "receive" : "send";
-    if (receiving) {
+    const char *call = how == RECV ? "receive" : how == SEND_LOAN ? "loan's send" : "send";
+    if (how == RECV) {
         /* Killed at its first instruction, the receiver took nothing. */
         assert_true(w.delivered >= 1);
         print_message("%s: a %s is %ld instructions; killed at every %s of the %s (%ld kills): the "
@@ -374,7 +387,8 @@ static int can_trace(void)
 struct walk_case {
     const char *queue;
     uintptr_t outer, inner;
-    int late_ok, receiving;
+    int late_ok;
+    enum how how;
 };
 
 static void killed_anywhere(void **state)
@@ -382,7 +396,7 @@ static void killed_anywhere(void **state)
     const struct walk_case *c = *state;
     if (!can_trace())
         test_skip("this process may not trace its children (ptrace refused)");
-    every_step(c->queue, c->outer, c->inner, c->late_ok, c->receiving);
+    every_step(c->queue, c->outer, c->inner, c->late_ok, c->how);
 }
 
 int main(void)
@@ -391,15 +405,21 @@ int main(void)
      * after the take (in a heap mailbox the take's commit, the block freed,
      * and the count are two stores under the lock, and the repair has
      * nothing to rebuild the count from): late counts are allowed there. */
-    struct walk_case heap_sends = {"heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, 0};
-    struct walk_case ring_sends = {"ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, 0};
-    struct walk_case heap_recvs = {"heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, 1};
-    struct walk_case ring_recvs = {"ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, 1};
+    struct walk_case heap_sends = {"heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, SEND};
+    struct walk_case ring_sends = {"ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, SEND};
+    struct walk_case heap_recvs = {"heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, RECV};
+    struct walk_case ring_recvs = {"ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, RECV};
+    struct walk_case heap_loans = {"heap", (uintptr_t)heap_send_loan, (uintptr_t)heap_publish, 0,
+                                   SEND_LOAN};
+    struct walk_case ring_loans = {"ring", (uintptr_t)ring_send_loan, (uintptr_t)ring_publish, 1,
+                                   SEND_LOAN};
     const struct CMUnitTest tests[] = {
         {"heap_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_sends},
         {"ring_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_sends},
         {"heap_recv_killed_anywhere", killed_anywhere, NULL, NULL, &heap_recvs},
         {"ring_recv_killed_anywhere", killed_anywhere, NULL, NULL, &ring_recvs},
+        {"heap_loan_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_loans},
+        {"ring_loan_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_loans},
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
