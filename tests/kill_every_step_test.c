@@ -1,7 +1,8 @@
 /* kill -9 at every instruction of a send and of a receive. A child is
  * traced (ptrace) from the entry of the kind's call (heap_send: lock,
  * allocate, publish, unlock; ring_send: claim, publish; heap_recv and
- * ring_recv; heap_send_loan and ring_send_loan, the loan written before),
+ * ring_recv; heap_send_loan and ring_send_loan, the loan written before;
+ * heap_recv_loan and ring_recv_loan),
  * stepped K instructions and killed, for K = 0, 1, 2, ...
  * until a child gets through the whole call. After each kill the parent
  * reads sent_total, sends a marker (which repairs whatever the child left)
@@ -35,7 +36,7 @@
 #include <sys/user.h>
 
 /* What the child does (the call walked). */
-enum how { SEND, RECV, SEND_LOAN };
+enum how { SEND, RECV, SEND_LOAN, RECV_LOAN };
 
 #define CHILD_ID  7u
 #define MARKER_ID 8u
@@ -158,7 +159,8 @@ static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
 static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
 {
     struct outcome o = {0};
-    if (how == RECV) {
+    int receiving = how == RECV || how == RECV_LOAN;
+    if (receiving) {
         struct step_msg msg;
         fill(&msg, CHILD_ID);
         assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
@@ -180,8 +182,11 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
         }
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
+        const void *lent;
         if (how == RECV)
             mbx_recv(m, &child_buf, sizeof(child_buf), NULL, MBX_NONBLOCK);
+        else if (how == RECV_LOAN)
+            mbx_recv_loan(m, &lent, NULL, MBX_NONBLOCK);
         else if (how == SEND_LOAN)
             mbx_send_loan(m, loan, sizeof(msg), 0, MBX_NONBLOCK);
         else
@@ -193,8 +198,8 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
     uintptr_t ret, sp;
     run_to(p, fn, &ret, &sp);
     o.reached_end = step(p, k, ret, sp);
-    if (how == RECV)
-        o.child_whole = child_holds_whole(p);
+    /* A loan is the message in place: nothing is copied to check. */
+    o.child_whole = how == RECV ? child_holds_whole(p) : 1;
     kill(p, SIGKILL);
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
@@ -275,7 +280,7 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
 static long trial(struct walk *w, uintptr_t fn, long k)
 {
     struct outcome o = kill_at(w->m, fn, k, w->how);
-    if (w->how == RECV) {
+    if (w->how == RECV || w->how == RECV_LOAN) {
         check_recv(w, &o, k);
         w->sent = o.sent;
         w->received = o.received;
@@ -319,7 +324,7 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
     }
 }
 
-/* Walks every instruction of a call (a send, a receive, a loan's send)
+/* Walks every instruction of a call (a send, a receive, a loan's either)
  * on a mailbox of kind `queue`: of outer (the whole call). Where that is
  * longer than WALK_MAX (builds with sanitizers, 3-8 times longer, each
  * step dearer), the walk would take minutes (each kill steps from the
@@ -328,7 +333,7 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
  * receive, the receive itself) at a stride that keeps it to STEP_BUDGET
  * steps. */
 #define WALK_MAX    1000
-#define STEP_BUDGET 150000
+#define STEP_BUDGET 80000
 static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int late_ok,
                        enum how how)
 {
@@ -349,8 +354,11 @@ static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int 
             stride++;
         walk(&w, inner, stride);
     }
-    const char *call = how == RECV ? "receive" : how == SEND_LOAN ? "loan's send" : "send";
-    if (how == RECV) {
+    const char *call = how == RECV        ? "receive"
+                       : how == RECV_LOAN ? "loan's receive"
+                       : how == SEND_LOAN ? "loan's send"
+                                          : "send";
+    if (how == RECV || how == RECV_LOAN) {
         /* Killed at its first instruction, the receiver took nothing. */
         assert_true(w.delivered >= 1);
         print_message("%s: a %s is %ld instructions; killed at every %s of the %s (%ld kills): the "
@@ -413,6 +421,10 @@ int main(void)
                                    SEND_LOAN};
     struct walk_case ring_loans = {"ring", (uintptr_t)ring_send_loan, (uintptr_t)ring_publish, 1,
                                    SEND_LOAN};
+    struct walk_case heap_lends = {"heap", (uintptr_t)heap_recv_loan, (uintptr_t)heap_recv_loan, 1,
+                                   RECV_LOAN};
+    struct walk_case ring_lends = {"ring", (uintptr_t)ring_recv_loan, (uintptr_t)ring_recv_loan, 1,
+                                   RECV_LOAN};
     const struct CMUnitTest tests[] = {
         {"heap_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_sends},
         {"ring_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_sends},
@@ -420,6 +432,8 @@ int main(void)
         {"ring_recv_killed_anywhere", killed_anywhere, NULL, NULL, &ring_recvs},
         {"heap_loan_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_loans},
         {"ring_loan_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_loans},
+        {"heap_loan_recv_killed_anywhere", killed_anywhere, NULL, NULL, &heap_lends},
+        {"ring_loan_recv_killed_anywhere", killed_anywhere, NULL, NULL, &ring_lends},
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
