@@ -22,6 +22,26 @@ static inline void js_client_close(natsConnection *nc, jsCtx *js)
     natsConnection_Destroy(nc);
 }
 
+/* For a test's teardown (no assertion: it runs after failures too):
+ * deletes the stream of mailbox "jobs" on server s, and the stream named
+ * `also` when not NULL, so that the next test starts clean. */
+static inline void js_delete_jobs(const struct nh_server *s, const char *also)
+{
+    char url[64], stream[160];
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    nh_url(s, url, sizeof(url));
+    if (nsubj_stream_name("mbx", "jobs", stream, sizeof(stream)) > 0 &&
+        natsConnection_ConnectTo(&nc, url) == NATS_OK &&
+        natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
+        js_DeleteStream(js, stream, NULL, NULL);
+        if (also)
+            js_DeleteStream(js, also, NULL, NULL);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 /* The stream of mailbox "jobs" under prefix "mbx". */
 static inline void stream_of_jobs(char *out, size_t cap)
 {

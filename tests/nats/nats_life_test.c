@@ -58,15 +58,7 @@ static int after_each(void **state)
         mbx_bridge_stop(br[i]);
         br[i] = NULL;
     }
-    char stream[160];
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    nh_url(&srv, url, sizeof(url));
-    if (nsubj_stream_name("mbx", "jobs", stream, sizeof(stream)) > 0 &&
-        natsConnection_ConnectTo(&nc, url) == NATS_OK &&
-        natsConnection_JetStream(&js, nc, NULL) == NATS_OK)
-        js_DeleteStream(js, stream, NULL, NULL);
-    js_client_close(nc, js);
+    js_delete_jobs(&srv, NULL);
     return 0;
 }
 

@@ -57,20 +57,9 @@ static int teardown(void **state)
 static int after_each(void **state)
 {
     (void)state;
-    char stream[160];
     mbx_bridge_stop(cur);
     cur = NULL;
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    nh_url(&srv, url, sizeof(url));
-    if (nsubj_stream_name("mbx", "jobs", stream, sizeof(stream)) > 0 &&
-        natsConnection_ConnectTo(&nc, url) == NATS_OK &&
-        natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
-        js_DeleteStream(js, stream, NULL, NULL);
-        js_DeleteStream(js, "EVIL", NULL, NULL);
-    }
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
+    js_delete_jobs(&srv, "EVIL");
     return 0;
 }
 
