@@ -158,6 +158,35 @@ static void dead_receiver_loses_its_turn(void **state)
     mbx_unlink("rrdead");
 }
 
+/* A receiver killed while it holds the turn does not make a receive that
+ * does not wait fail: the turn of a dead holder passes on at once, not
+ * only when someone waits. */
+static void dead_turn_holder_does_not_stop_a_nonblocking_receive(void **state)
+{
+    (void)state;
+    mbx *m = open_rr("rrdeadnb");
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        uint32_t v;
+        mbx_set_spin(m, 0); /* asleep, so counted: it holds the first ticket */
+        mbx_recv(m, &v, sizeof(v), NULL, MBX_FOREVER);
+        _exit(0);
+    }
+    await_receivers(m, 1);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    uint32_t v = 7;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 0), 0);
+    v = 0;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 7);
+    mbx_close(m);
+    mbx_unlink("rrdeadnb");
+}
+
 /* The receiver whose turn it is keeps it while it sleeps: another receive
  * made the moment a message arrives, before the sleeper has woken, gets
  * -EAGAIN although the message is queued, and the sleeper gets it. (Fails
@@ -192,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_receivers_take_turns),
         cmocka_unit_test(dead_receiver_loses_its_turn),
+        cmocka_unit_test(dead_turn_holder_does_not_stop_a_nonblocking_receive),
         cmocka_unit_test(waiting_receiver_keeps_its_turn),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));

@@ -4,6 +4,8 @@
  * ones as poll_test_heap (MBX_QUEUE=heap). */
 #include "test_util.h"
 
+#include "shm/heap/heap_queue.h"
+#include "shm/lock.h"
 #include "shm/shm.h"
 
 #include <dirent.h>
@@ -539,6 +541,79 @@ static void stream_end_makes_readable(void **state)
     }
 }
 
+/* A round-robin mailbox: a message queued while a receiver holds the turn
+ * is that receiver's, so the descriptor is not readable; when it dies the
+ * turn passes on, and the descriptor becomes readable (the poller watches
+ * the holder's death) for a receive that does not wait. A holder that is
+ * stopped has left the line too: a descriptor made then is readable at
+ * once. The holder here is a process whose ticket the test writes in, as
+ * a receiver that has not yet run since its wake-up holds it: a real
+ * receiver would take the message first. Before: the descriptor stayed
+ * unreadable, and such a receive said -EAGAIN, for as long as nobody
+ * waited. */
+static void round_robin_turn_holder_death_makes_readable(void **state)
+{
+    (void)state;
+    for (int stop = 0; stop < 2; stop++) {
+        mbx_attr a;
+        mbx_attr_init(&a);
+        a.recv_policy = MBX_RECV_ROUND_ROBIN;
+        a.max_msg_size = 64;
+        mbx *m = NULL;
+        assert_int_equal(mbx_open("rrpoll", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t p = fork();
+        if (p == 0) {
+            test_child(); /* before it can be stopped: it dies with the test */
+            ident_t me = ident_self();
+            if (write(ready[1], &me, sizeof(me)) != (ssize_t)sizeof(me))
+                _exit(3);
+            test_await_kill();
+            _exit(0);
+        }
+        ident_t holder = 0;
+        assert_int_equal(read(ready[0], &holder, sizeof(holder)), (ssize_t)sizeof(holder));
+        struct seg *s = &shm_box_of(m)->seg;
+        assert_int_equal(seg_lock(s, -1), 0);
+        struct seg_rr *rr = &s->hdr->rr;
+        rr->holder[rr->next % SEG_RR_WINDOW] = holder;
+        rr->next++;
+        heap_unlock(s);
+        int st;
+        uint32_t v = 0;
+        if (stop) {
+            kill(p, SIGSTOP);
+            assert_int_equal(waitpid(p, &st, WUNTRACED), p);
+            send_u32(m, 6);
+            int fd = mbx_fd(m, MBX_RECV);
+            assert_true(fd >= 0);
+            assert_true(readable(fd, 2000));
+            assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
+            assert_int_equal(v, 6);
+        } else {
+            send_u32(m, 5);
+            int fd = mbx_fd(m, MBX_RECV);
+            assert_true(fd >= 0);
+            assert_false(readable(fd, 50));
+            assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+            assert_false(readable(fd, 50));
+            kill(p, SIGKILL);
+            assert_int_equal(waitpid(p, &st, 0), p);
+            assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
+            assert_int_equal(v, 5);
+        }
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+        if (stop) {
+            kill(p, SIGKILL);
+            assert_int_equal(waitpid(p, &st, 0), p);
+        }
+        close(ready[0]), close(ready[1]);
+        mbx_close(m);
+        mbx_unlink("rrpoll");
+    }
+}
+
 /* A receive from one sender that finds none of its messages leaves the
  * descriptor unreadable although others' messages are queued; that
  * sender's next message makes it readable. */
@@ -716,6 +791,7 @@ int main(void)
         cmocka_unit_test(removal_makes_readable),
         cmocka_unit_test(owner_death_wakes_sender),
         cmocka_unit_test(stream_end_makes_readable),
+        cmocka_unit_test(round_robin_turn_holder_death_makes_readable),
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),
         cmocka_unit_test(pollers_are_bounded),

@@ -77,8 +77,11 @@ struct shm_kind {
      * answer is yes only once it fits. */
     int (*ready)(const struct seg *s, unsigned dir, uint64_t want);
     /* The processes whose death alone makes direction dir ready (a
-     * stream's sender, for its receiver: the end of the stream), stored in
-     * who; returns how many (at most 2). NULL: none. */
+     * stream's sender, for its receiver: the end of the stream; a
+     * round-robin mailbox's receiver whose turn comes first), stored in
+     * who; returns how many (at most 2). With who == NULL: 1 when this
+     * mailbox's pollers in direction dir watch deaths at all (an epoll set
+     * of their own), else 0. NULL: none. */
     int (*peers)(const struct seg *s, unsigned dir, uint64_t who[2]);
 
     /* A snapshot of count, bytes, sent_total, received_total and repairs,

@@ -82,10 +82,12 @@ static int is_ready(struct shm_box *b, const struct shm_poller *p, uint64_t want
     return b->seg.kind->ready(&b->seg, p->dir, want);
 }
 
-/* Whether the descriptor is an epoll set watching deaths (poller.h). */
-static int watches_peers(const struct shm_box *b)
+/* Whether the descriptor for direction dir is an epoll set watching
+ * deaths (poller.h). */
+static int watches_peers(const struct shm_box *b, unsigned dir)
 {
-    return (b->seg.flags & MBX_OWNED) || b->seg.kind->peers;
+    return (b->seg.flags & MBX_OWNED) ||
+           (b->seg.kind->peers && b->seg.kind->peers(&b->seg, dir, NULL));
 }
 
 /* The processes whose death matters to p: the owner and pending owner
@@ -214,7 +216,7 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
     }
     note_drain(p->sock);
     p->clean = 1;
-    if (watches_peers(b))
+    if (watches_peers(b, p->dir))
         sync_peers(b, p, after == POLLER_EMPTY);
     poll_arm(&b->seg, e, p->dir);
     /* A change made before we armed was not told to us: look again. */
@@ -315,7 +317,7 @@ static int poller_new(struct shm_box *b, unsigned dir, struct shm_poller **out)
     }
     p->fd = p->sock;
     int r = 0;
-    if (watches_peers(b)) {
+    if (watches_peers(b, dir)) {
         r = p->fd = evset_new();
         if (r >= 0)
             r = evset_add(p->fd, p->sock);

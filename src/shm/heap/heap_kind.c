@@ -67,23 +67,43 @@ static void stat(const struct seg *s, mbx_stat *st)
 }
 
 /* Round robin: a receive without waiting takes a message only when no
- * receiver waits for its turn before it. */
-static int nobody_in_line(const struct seg *s)
+ * receiver waits for its turn before it. A holder that left the line
+ * (dead, stopped) does not count: the receive passes its turn on. The
+ * first present holder, if any, is stored in *first. */
+static int nobody_in_line(const struct seg *s, uint64_t *first)
 {
     const struct seg_rr *rr = &s->hdr->rr;
     uint64_t serving = __atomic_load_n(&rr->serving, __ATOMIC_ACQUIRE);
     uint64_t next = __atomic_load_n(&rr->next, __ATOMIC_ACQUIRE);
-    for (uint64_t t = serving; t != next && next - t <= SEG_RR_WINDOW; t++)
-        if (__atomic_load_n(&rr->holder[t % SEG_RR_WINDOW], __ATOMIC_ACQUIRE) != 0)
+    for (uint64_t t = serving; t != next && next - t <= SEG_RR_WINDOW; t++) {
+        uint64_t who = __atomic_load_n(&rr->holder[t % SEG_RR_WINDOW], __ATOMIC_ACQUIRE);
+        if (who != 0 && !heap_rr_absent(who)) {
+            *first = who;
             return 0;
+        }
+    }
     return 1;
+}
+
+/* A poller of a round-robin mailbox's receives watches the receiver
+ * whose turn comes first: its death passes the turn on (heap_rr.c), so a
+ * receive that does not wait may then take what is queued. With who ==
+ * NULL: whether this mailbox ever names one. */
+static int peers(const struct seg *s, unsigned dir, uint64_t who[2])
+{
+    if (dir != SEG_POLL_RECV || s->recv_policy != MBX_RECV_ROUND_ROBIN)
+        return 0;
+    if (!who)
+        return 1;
+    return !nobody_in_line(s, &who[0]);
 }
 
 static int ready(const struct seg *s, unsigned dir, uint64_t want)
 {
     uint32_t n = __atomic_load_n(&s->hdr->hot.count, __ATOMIC_SEQ_CST);
+    uint64_t first;
     if (dir == SEG_POLL_RECV)
-        return n > 0 && (s->recv_policy != MBX_RECV_ROUND_ROBIN || nobody_in_line(s));
+        return n > 0 && (s->recv_policy != MBX_RECV_ROUND_ROBIN || nobody_in_line(s, &first));
     if (s->capacity == MBX_RENDEZVOUS) /* room while a receiver waits */
         return sleepers_any(&s->hdr->hot.recv_waiters);
     if (s->capacity != MBX_UNBOUNDED && n >= s->capacity)
@@ -124,6 +144,7 @@ const struct shm_kind shm_kind_heap = {
     .release = heap_release,
     .withdraw = heap_withdraw,
     .ready = ready,
+    .peers = peers,
     .stat = stat,
     .reset = reset,
     .repair = repair,

@@ -79,6 +79,10 @@ ssize_t heap_take(const struct mb_ctx *c, struct seg_blk *b, void *buf, size_t c
 ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo *info,
                      int64_t timeout_ns);
 
+/* Returns 1 when a round-robin ticket's holder has left the line (dead,
+ * or stopped), so its turn passes on; 0 while it may still take it. */
+int heap_rr_absent(ident_t who);
+
 /* Caller holds the lock. alloc_take, and when the arena is full, once more
  * after taking back what dead processes held. */
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b);

@@ -28,16 +28,29 @@ static void rr_drop(struct seg *s, uint64_t my)
     heap_changed(s, SEG_POLL_RECV);
 }
 
-/* Caller holds the lock. A served holder that died, or is stopped
- * (SIGSTOP), gives its turn up: a stopped one takes a new ticket when it
- * runs again. */
+/* Whether a ticket's holder has left the line: it died, or is stopped
+ * (SIGSTOP; a stopped one takes a new ticket when it runs again). */
+int heap_rr_absent(ident_t who)
+{
+    return !ident_alive(who) || proc_stopped(ident_id(who));
+}
+
+/* Caller holds the lock. The turns of holders ahead of ticket `my` (or of
+ * anyone: my == rr->next) who left the line pass on, until the turn is
+ * ours or a present holder's. Every call does it, not only one that
+ * waits: a receive that does not wait, behind a holder killed while it
+ * waited, would otherwise get -EAGAIN for as long as nobody waits again,
+ * with messages queued. One liveness check per call not served at once. */
 static void rr_reap(struct seg *s, uint64_t my)
 {
     struct seg_rr *rr = &s->hdr->rr;
-    uint64_t t = rr->serving;
-    ident_t who = rr->holder[t % SEG_RR_WINDOW];
-    if (t != my && t != rr->next && who && (!ident_alive(who) || proc_stopped(ident_id(who))))
+    for (unsigned i = 0; i < SEG_RR_WINDOW; i++) {
+        uint64_t t = rr->serving;
+        ident_t who = rr->holder[t % SEG_RR_WINDOW];
+        if (t == my || t == rr->next || !who || !heap_rr_absent(who))
+            return;
         rr_drop(s, t);
+    }
 }
 
 /* Caller holds the lock. Whether ticket `my` is still ours to wait on. */
@@ -73,6 +86,8 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
         /* Stopped a while, we may have lost our turn: take a new ticket. */
         if (have && !rr_mine(rr, my, c->who))
             have = 0;
+        if (!done)
+            rr_reap(s, have ? my : rr->next);
         if (!done && !have && rr->next - rr->serving < SEG_RR_WINDOW) {
             my = rr->next++;
             rr->holder[my % SEG_RR_WINDOW] = c->who;
@@ -96,7 +111,6 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
             heap_unlock(s);
             return got;
         }
-        rr_reap(s, my);
         uint64_t seen = heap_seen(s, 1);
         heap_unlock(s);
         r = heap_wait(&rc, 1, seen, clock_deadline_now(&deadline, timeout_ns));

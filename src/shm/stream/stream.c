@@ -330,6 +330,8 @@ int stream_ready(const struct seg *s, unsigned dir, uint64_t want)
 
 int stream_peers(const struct seg *s, unsigned dir, uint64_t who[2])
 {
+    if (!who)
+        return 1; /* its pollers watch both ends' deaths, whichever way */
     if (dir != SEG_POLL_RECV)
         return 0;
     who[0] = __atomic_load_n(&ctl_of(s)->sender, __ATOMIC_ACQUIRE);
