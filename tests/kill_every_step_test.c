@@ -2,13 +2,17 @@
  * traced (ptrace) from the entry of the kind's call (heap_send: lock,
  * allocate, publish, unlock; ring_send: claim, publish; heap_recv and
  * ring_recv; heap_send_loan and ring_send_loan, the loan written before;
- * heap_recv_loan and ring_recv_loan),
+ * heap_recv_loan and ring_recv_loan; heap_rr_recv, a round-robin
+ * mailbox's; heap_release and ring_release, of a loan taken before),
  * stepped K instructions and killed, for K = 0, 1, 2, ...
  * until a child gets through the whole call. After each kill the parent
  * reads sent_total, sends a marker (which repairs whatever the child left)
- * and drains the mailbox, then checks what kill -9 must never break: the
+ * and drains the mailbox (with receives that do not wait), then checks
+ * what kill -9 must never break: the
  * message arrives at most once (a receiver that got through had it) and
- * whole, and sent_total, read at once, counts a sent message iff it was
+ * whole, the mailbox then takes and gives back a full load twice around
+ * (whatever the child held, a slot, a block, the lock, a turn, came
+ * back), and sent_total, read at once, counts a sent message iff it was
  * delivered (a JetStream import decides from it whether the delivery it
  * was making when it was killed happened: nats/jsstate.h). A ring counts a
  * message just after it publishes it, so there a delivered message may
@@ -35,8 +39,9 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
-/* What the child does (the call walked). */
-enum how { SEND, RECV, SEND_LOAN, RECV_LOAN };
+/* What the child does (the call walked). RELEASE: gives back a message
+ * it took as a loan before the walk. */
+enum how { SEND, RECV, SEND_LOAN, RECV_LOAN, RELEASE };
 
 #define CHILD_ID  7u
 #define MARKER_ID 8u
@@ -53,15 +58,19 @@ struct outcome {
     unsigned child_got, marker_got;
     uint64_t sent_at_kill; /* sent_total read just after the kill */
     uint64_t sent, received;
+    uint64_t next_sent, next_received; /* after still_whole: the next trial's base */
     long reached_end; /* the child returned from the send before the kill: after so many */
     int child_whole;  /* receiving: the child's buffer held the whole message at the kill */
 };
 
-static mbx *open_kind(const char *name, const char *queue)
+#define CAPACITY 8
+
+static mbx *open_kind(const char *name, const char *queue, enum mbx_recv_policy policy)
 {
     mbx_attr a;
     mbx_attr_init(&a);
-    a.capacity = 8;
+    a.capacity = CAPACITY;
+    a.recv_policy = policy;
     a.max_msg_size = sizeof(struct step_msg);
     setenv("MBX_QUEUE", queue, 1);
     mbx *m;
@@ -152,6 +161,36 @@ static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
     return 0;
 }
 
+/* After a kill and the drain: the mailbox still takes and gives back a
+ * full load, twice around (a ring's slots lap), whole and highest
+ * priority first: whatever the killed child held (a slot, a block, a
+ * turn, the lock, a priority count) was taken back. */
+static void still_whole(mbx *m, long k)
+{
+    for (int round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < CAPACITY; i++) {
+            struct step_msg msg;
+            fill(&msg, 100 + i);
+            int r = mbx_send(m, &msg, sizeof(msg), i % 3, MBX_NONBLOCK);
+            if (r)
+                fail_msg("killed at %ld: send %u of a full load after the drain: %d", k, i, r);
+        }
+        unsigned last = 3;
+        for (uint32_t i = 0; i < CAPACITY; i++) {
+            struct step_msg msg;
+            mbx_msginfo info;
+            ssize_t n = mbx_recv(m, &msg, sizeof(msg), &info, MBX_NONBLOCK);
+            if (!whole(&msg, n) || msg.id < 100 || info.priority > last)
+                fail_msg("killed at %ld: receive %u of a full load: %zd, id %u, priority %u after "
+                         "%u",
+                         k, i, n, msg.id, info.priority, last);
+            last = info.priority;
+        }
+        struct step_msg msg;
+        assert_int_equal(mbx_recv(m, &msg, sizeof(msg), NULL, MBX_NONBLOCK), -EAGAIN);
+    }
+}
+
 /* One trial: a child sends CHILD_ID (RECV: the parent sends it and the
  * child receives it; SEND_LOAN: the child writes it into a loan, before
  * the walk, and sends the loan) and is killed k instructions into fn,
@@ -159,11 +198,13 @@ static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
 static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
 {
     struct outcome o = {0};
-    int receiving = how == RECV || how == RECV_LOAN;
+    int receiving = how == RECV || how == RECV_LOAN || how == RELEASE;
     if (receiving) {
         struct step_msg msg;
         fill(&msg, CHILD_ID);
-        assert_int_equal(mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK), 0);
+        /* Above priority 0: a ring counts such messages, and a release
+         * takes its message off that count. */
+        assert_int_equal(mbx_send(m, &msg, sizeof(msg), how == RELEASE, MBX_NONBLOCK), 0);
     }
     pid_t p = fork();
     assert_true(p >= 0);
@@ -175,20 +216,24 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
         (void)ident_self();
         (void)ident_thread();
         void *loan = NULL;
+        const void *lent = NULL;
         if (how == SEND_LOAN) {
             if (mbx_loan(m, sizeof(msg), &loan) != 0)
                 _exit(3);
             memcpy(loan, &msg, sizeof(msg));
         }
+        if (how == RELEASE && mbx_recv_loan(m, &lent, NULL, MBX_NONBLOCK) != sizeof(msg))
+            _exit(4);
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
-        const void *lent;
         if (how == RECV)
             mbx_recv(m, &child_buf, sizeof(child_buf), NULL, MBX_NONBLOCK);
         else if (how == RECV_LOAN)
             mbx_recv_loan(m, &lent, NULL, MBX_NONBLOCK);
         else if (how == SEND_LOAN)
             mbx_send_loan(m, loan, sizeof(msg), 0, MBX_NONBLOCK);
+        else if (how == RELEASE)
+            mbx_release(m, lent);
         else
             mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK);
         _exit(0);
@@ -228,6 +273,12 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
     assert_int_equal(s.count, 0);
     o.sent = s.sent_total;
     o.received = s.received_total;
+    still_whole(m, k);
+    assert_int_equal(mbx_stat_get(m, &s), 0);
+    assert_int_equal(s.sent_total - o.sent, 2 * CAPACITY);
+    assert_int_equal(s.received_total - o.received, 2 * CAPACITY);
+    o.next_sent = s.sent_total;
+    o.next_received = s.received_total;
     return o;
 }
 
@@ -272,6 +323,22 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
     w->late += uncounted;
 }
 
+/* A trial of a release: the message was the child's before the walk, so
+ * it never comes again, whatever the instant of the kill; the counts moved
+ * by the child's message and the marker, at once. still_whole (kill_at)
+ * checked that the loan's slot or block came back. */
+static void check_release(struct walk *w, const struct outcome *o, long k)
+{
+    uint64_t at_kill = o->sent_at_kill - w->sent, moved = o->sent - w->sent;
+    uint64_t taken = o->received - w->received;
+    if (o->marker_got != 1 || o->child_got != 0 || at_kill != 1 || moved != 2 || taken != 2)
+        fail_msg("killed %ld instructions into the release: the marker came %u times, the "
+                 "released message %u times, sent_total moved by %llu (%llu at the kill), "
+                 "received_total by %llu (should be 1, 0, 2, 1, 2)",
+                 k, o->marker_got, o->child_got, (unsigned long long)moved,
+                 (unsigned long long)at_kill, (unsigned long long)taken);
+}
+
 /* One kill k instructions into fn, and the checks. late_ok: the kind may
  * count a delivered message late (a ring counts after it publishes: a
  * sender killed in between delivered a message sent_total never counts);
@@ -280,10 +347,13 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
 static long trial(struct walk *w, uintptr_t fn, long k)
 {
     struct outcome o = kill_at(w->m, fn, k, w->how);
-    if (w->how == RECV || w->how == RECV_LOAN) {
-        check_recv(w, &o, k);
-        w->sent = o.sent;
-        w->received = o.received;
+    if (w->how == RECV || w->how == RECV_LOAN || w->how == RELEASE) {
+        if (w->how == RELEASE)
+            check_release(w, &o, k);
+        else
+            check_recv(w, &o, k);
+        w->sent = o.next_sent;
+        w->received = o.next_received;
         w->trials++;
         return o.reached_end;
     }
@@ -305,8 +375,8 @@ static long trial(struct walk *w, uintptr_t fn, long k)
                  "received_total by %llu (should be %llu and %u)",
                  k, 1 + o.child_got, (unsigned long long)moved, (unsigned long long)taken,
                  (unsigned long long)(1 + at_kill), 1 + o.child_got);
-    w->sent = o.sent;
-    w->received = o.received;
+    w->sent = o.next_sent;
+    w->received = o.next_received;
     w->trials++;
     w->delivered += o.child_got;
     w->late += uncounted;
@@ -334,10 +404,10 @@ static void walk(struct walk *w, uintptr_t fn, long stride)
  * steps. */
 #define WALK_MAX    1000
 #define STEP_BUDGET 80000
-static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int late_ok,
-                       enum how how)
+static void every_step(const char *queue, enum mbx_recv_policy policy, uintptr_t outer,
+                       uintptr_t inner, int late_ok, enum how how)
 {
-    struct walk w = {.m = open_kind(queue, queue), .late_ok = late_ok, .how = how};
+    struct walk w = {.m = open_kind(queue, queue, policy), .late_ok = late_ok, .how = how};
     mbx_stat s;
     assert_int_equal(mbx_stat_get(w.m, &s), 0);
     w.sent = s.sent_total;
@@ -357,8 +427,14 @@ static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int 
     const char *call = how == RECV        ? "receive"
                        : how == RECV_LOAN ? "loan's receive"
                        : how == SEND_LOAN ? "loan's send"
+                       : how == RELEASE   ? "loan's release"
                                           : "send";
-    if (how == RECV || how == RECV_LOAN) {
+    if (how == RELEASE) {
+        print_message("%s: a %s is %ld instructions; killed at every %s of it (%ld kills): the "
+                      "message never came again, and the mailbox took back its room\n",
+                      queue, call, whole, stride == 1 ? "instruction" : "few instructions",
+                      w.trials);
+    } else if (how == RECV || how == RECV_LOAN) {
         /* Killed at its first instruction, the receiver took nothing. */
         assert_true(w.delivered >= 1);
         print_message("%s: a %s is %ld instructions; killed at every %s of the %s (%ld kills): the "
@@ -366,6 +442,9 @@ static void every_step(const char *queue, uintptr_t outer, uintptr_t inner, int 
                       "%ld\n",
                       queue, call, whole, stride == 1 ? "instruction" : "few instructions",
                       whole <= WALK_MAX ? call : "take", w.trials, w.delivered, w.lost, w.late);
+        if (policy == MBX_RECV_ROUND_ROBIN)
+            print_message("%s: round robin: receives that do not wait drained it every time\n",
+                          queue);
     } else {
         /* The last trial of each walk got through: its message came. */
         assert_true(w.delivered >= 2);
@@ -394,6 +473,7 @@ static int can_trace(void)
  * kind may count late, whether the child receives. */
 struct walk_case {
     const char *queue;
+    enum mbx_recv_policy policy;
     uintptr_t outer, inner;
     int late_ok;
     enum how how;
@@ -404,7 +484,8 @@ static void killed_anywhere(void **state)
     const struct walk_case *c = *state;
     if (!can_trace())
         test_skip("this process may not trace its children (ptrace refused)");
-    every_step(c->queue, c->outer, c->inner, c->late_ok, c->how);
+    mbx_unlink(c->queue); /* left by a walk that failed */
+    every_step(c->queue, c->policy, c->outer, c->inner, c->late_ok, c->how);
 }
 
 int main(void)
@@ -413,18 +494,31 @@ int main(void)
      * after the take (in a heap mailbox the take's commit, the block freed,
      * and the count are two stores under the lock, and the repair has
      * nothing to rebuild the count from): late counts are allowed there. */
-    struct walk_case heap_sends = {"heap", (uintptr_t)heap_send, (uintptr_t)heap_publish, 0, SEND};
-    struct walk_case ring_sends = {"ring", (uintptr_t)ring_send, (uintptr_t)ring_publish, 1, SEND};
-    struct walk_case heap_recvs = {"heap", (uintptr_t)heap_recv, (uintptr_t)heap_recv, 1, RECV};
-    struct walk_case ring_recvs = {"ring", (uintptr_t)ring_recv, (uintptr_t)ring_recv, 1, RECV};
-    struct walk_case heap_loans = {"heap", (uintptr_t)heap_send_loan, (uintptr_t)heap_publish, 0,
-                                   SEND_LOAN};
-    struct walk_case ring_loans = {"ring", (uintptr_t)ring_send_loan, (uintptr_t)ring_publish, 1,
-                                   SEND_LOAN};
-    struct walk_case heap_lends = {"heap", (uintptr_t)heap_recv_loan, (uintptr_t)heap_recv_loan, 1,
-                                   RECV_LOAN};
-    struct walk_case ring_lends = {"ring", (uintptr_t)ring_recv_loan, (uintptr_t)ring_recv_loan, 1,
-                                   RECV_LOAN};
+    const enum mbx_recv_policy any = MBX_RECV_ANY, rr = MBX_RECV_ROUND_ROBIN;
+    struct walk_case heap_sends = {"heap", any, (uintptr_t)heap_send, (uintptr_t)heap_publish,
+                                   0,      SEND};
+    struct walk_case ring_sends = {"ring", any, (uintptr_t)ring_send, (uintptr_t)ring_publish,
+                                   1,      SEND};
+    struct walk_case heap_recvs = {"heap", any, (uintptr_t)heap_recv, (uintptr_t)heap_recv,
+                                   1,      RECV};
+    struct walk_case ring_recvs = {"ring", any, (uintptr_t)ring_recv, (uintptr_t)ring_recv,
+                                   1,      RECV};
+    struct walk_case heap_loans = {
+        "heap", any, (uintptr_t)heap_send_loan, (uintptr_t)heap_publish, 0, SEND_LOAN};
+    struct walk_case ring_loans = {
+        "ring", any, (uintptr_t)ring_send_loan, (uintptr_t)ring_publish, 1, SEND_LOAN};
+    struct walk_case heap_lends = {
+        "heap", any, (uintptr_t)heap_recv_loan, (uintptr_t)heap_recv_loan, 1, RECV_LOAN};
+    struct walk_case ring_lends = {
+        "ring", any, (uintptr_t)ring_recv_loan, (uintptr_t)ring_recv_loan, 1, RECV_LOAN};
+    /* Round robin (always a heap mailbox): the turn taken and given back
+     * under the lock around the take. */
+    struct walk_case heap_turns = {"heap", rr,  (uintptr_t)heap_rr_recv, (uintptr_t)heap_rr_recv,
+                                   1,      RECV};
+    struct walk_case heap_gives = {"heap", any,    (uintptr_t)heap_release, (uintptr_t)heap_release,
+                                   0,      RELEASE};
+    struct walk_case ring_gives = {"ring", any,    (uintptr_t)ring_release, (uintptr_t)ring_release,
+                                   0,      RELEASE};
     const struct CMUnitTest tests[] = {
         {"heap_send_killed_anywhere", killed_anywhere, NULL, NULL, &heap_sends},
         {"ring_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_sends},
@@ -434,6 +528,9 @@ int main(void)
         {"ring_loan_send_killed_anywhere", killed_anywhere, NULL, NULL, &ring_loans},
         {"heap_loan_recv_killed_anywhere", killed_anywhere, NULL, NULL, &heap_lends},
         {"ring_loan_recv_killed_anywhere", killed_anywhere, NULL, NULL, &ring_lends},
+        {"round_robin_recv_killed_anywhere", killed_anywhere, NULL, NULL, &heap_turns},
+        {"heap_release_killed_anywhere", killed_anywhere, NULL, NULL, &heap_gives},
+        {"ring_release_killed_anywhere", killed_anywhere, NULL, NULL, &ring_gives},
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
