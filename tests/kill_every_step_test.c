@@ -36,8 +36,7 @@
 #include <sys/wait.h>
 
 #if defined(__x86_64__)
-#include <sys/ptrace.h>
-#include <sys/user.h>
+#include "step_trace.h"
 
 /* What the child does (the call walked). RELEASE: gives back a message
  * it took as a loan before the walk. */
@@ -104,61 +103,8 @@ static struct step_msg child_buf;
 static int child_holds_whole(pid_t p)
 {
     struct step_msg copy;
-    long *to = (long *)(void *)&copy;
-    for (size_t i = 0; i < sizeof(copy) / sizeof(long); i++) {
-        errno = 0;
-        to[i] = ptrace(PTRACE_PEEKDATA, p, (void *)((long *)(void *)&child_buf + i), NULL);
-        assert_int_equal(errno, 0);
-    }
+    trace_peek(p, &child_buf, &copy, sizeof(copy));
     return whole(&copy, (ssize_t)sizeof(copy));
-}
-
-/* Waits for the traced child p to stop; returns the stop signal, or -1
- * when it ended. */
-static int stopped(pid_t p)
-{
-    int st;
-    assert_int_equal(waitpid(p, &st, 0), p);
-    return WIFSTOPPED(st) ? WSTOPSIG(st) : -1;
-}
-
-/* Runs traced child p (stopped at its start) to the entry of fn with a
- * breakpoint. Returns the return address and stack pointer at entry. */
-static void run_to(pid_t p, uintptr_t fn, uintptr_t *ret, uintptr_t *sp)
-{
-    errno = 0;
-    long orig = ptrace(PTRACE_PEEKTEXT, p, (void *)fn, NULL);
-    assert_int_equal(errno, 0);
-    long trap = (long)(((unsigned long)orig & ~0xfful) | 0xccul);
-    assert_int_equal(ptrace(PTRACE_POKETEXT, p, (void *)fn, (void *)trap), 0);
-    assert_int_equal(ptrace(PTRACE_CONT, p, NULL, NULL), 0);
-    assert_int_equal(stopped(p), SIGTRAP);
-    struct user_regs_struct regs;
-    assert_int_equal(ptrace(PTRACE_GETREGS, p, NULL, &regs), 0);
-    assert_true(regs.rip == fn + 1);
-    assert_int_equal(ptrace(PTRACE_POKETEXT, p, (void *)fn, (void *)orig), 0);
-    regs.rip = fn;
-    assert_int_equal(ptrace(PTRACE_SETREGS, p, NULL, &regs), 0);
-    errno = 0;
-    *ret = (uintptr_t)ptrace(PTRACE_PEEKDATA, p, (void *)regs.rsp, NULL);
-    assert_int_equal(errno, 0);
-    *sp = regs.rsp;
-}
-
-/* Steps traced child p up to k instructions from the entry of the send.
- * Returns how many it took to return from the send, or 0 when it did not
- * within k. */
-static long step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
-{
-    for (long i = 0; i < k; i++) {
-        assert_int_equal(ptrace(PTRACE_SINGLESTEP, p, NULL, NULL), 0);
-        assert_int_equal(stopped(p), SIGTRAP);
-        struct user_regs_struct regs;
-        assert_int_equal(ptrace(PTRACE_GETREGS, p, NULL, &regs), 0);
-        if (regs.rip == ret && regs.rsp == sp + 8)
-            return i + 1;
-    }
-    return 0;
 }
 
 /* After a kill and the drain: the mailbox still takes and gives back a
@@ -238,11 +184,11 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
             mbx_send(m, &msg, sizeof(msg), 0, MBX_NONBLOCK);
         _exit(0);
     }
-    assert_int_equal(stopped(p), SIGSTOP);
+    assert_int_equal(trace_stopped(p), SIGSTOP);
     assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
     uintptr_t ret, sp;
-    run_to(p, fn, &ret, &sp);
-    o.reached_end = step(p, k, ret, sp);
+    trace_run_to(p, fn, &ret, &sp);
+    o.reached_end = trace_step(p, k, ret, sp);
     /* A loan is the message in place: nothing is copied to check. */
     o.child_whole = how == RECV ? child_holds_whole(p) : 1;
     kill(p, SIGKILL);
@@ -459,16 +405,6 @@ static void every_step(const char *queue, enum mbx_recv_policy policy, uintptr_t
     mbx_unlink(queue);
 }
 
-static int can_trace(void)
-{
-    pid_t p = fork();
-    if (p == 0) {
-        _exit(ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0 ? 0 : 1);
-    }
-    int st;
-    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
 /* A walk: the kind, the call and its inner part (every_step), whether the
  * kind may count late, whether the child receives. */
 struct walk_case {
@@ -482,7 +418,7 @@ struct walk_case {
 static void killed_anywhere(void **state)
 {
     const struct walk_case *c = *state;
-    if (!can_trace())
+    if (!trace_allowed())
         test_skip("this process may not trace its children (ptrace refused)");
     mbx_unlink(c->queue); /* left by a walk that failed */
     every_step(c->queue, c->policy, c->outer, c->inner, c->late_ok, c->how);
