@@ -541,6 +541,50 @@ static void stream_end_makes_readable(void **state)
     }
 }
 
+/* A sender that opens the stream after the receiver's descriptor is armed
+ * and dies before it writes a byte: the descriptor becomes readable, and
+ * the receive says the stream ended. Before, the opening told nobody, so
+ * nobody watched the sender and its death left the descriptor quiet. */
+static void stream_sender_dying_unwritten_makes_readable(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 1024;
+    mbx *r = NULL;
+    assert_int_equal(mbx_open("pipe0", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+    int fd = mbx_fd(r, MBX_RECV);
+    assert_true(fd >= 0);
+    assert_false(readable(fd, 0));
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        mbx *s = NULL;
+        if (mbx_open("pipe0", MBX_SEND, NULL, &s))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    /* As an event loop: a wake-up that finds nothing, then quiet. */
+    char buf[8];
+    for (int i = 0; i < 100 && readable(fd, 20); i++)
+        assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 50));
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(readable(fd, 2000));
+    assert_int_equal(mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK), 0);
+    close(ready[0]), close(ready[1]);
+    mbx_close(r);
+    mbx_unlink("pipe0");
+}
+
 /* A round-robin mailbox: a message queued while a receiver holds the turn
  * is that receiver's, so the descriptor is not readable; when it dies the
  * turn passes on, and the descriptor becomes readable (the poller watches
@@ -791,6 +835,7 @@ int main(void)
         cmocka_unit_test(removal_makes_readable),
         cmocka_unit_test(owner_death_wakes_sender),
         cmocka_unit_test(stream_end_makes_readable),
+        cmocka_unit_test(stream_sender_dying_unwritten_makes_readable),
         cmocka_unit_test(round_robin_turn_holder_death_makes_readable),
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),

@@ -203,13 +203,15 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
     }
     if (r)
         goto out_free;
+    /* Before the rights: taking a stream's send end tells the receiver's
+     * pollers, whose sockets are named from it. */
+    b->seg.poll_dir = b->dir;
     if ((r = take_rights(b)))
         goto out_unmap;
     /* Best effort: a page that cannot be had now is had at first use (a
      * send that finds no storage then says -ENOSPC, as without it). */
     if (wants_prefault(o))
         (void)seg_prefault(&b->seg);
-    b->seg.poll_dir = b->dir;
     if (b->seg.flags & MBX_OWNED)
         handles_add(b);
     *out = &b->base;
