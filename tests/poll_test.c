@@ -541,6 +541,56 @@ static void stream_end_makes_readable(void **state)
     }
 }
 
+/* A rendezvous mailbox's send descriptor is readable while a receiver
+ * waits. One killed asleep stays counted (the count forgets the dead only
+ * as its epochs move on, which took a new sleeper): the descriptor stayed
+ * readable for ever, every send said -EAGAIN, and an event loop spun. Now
+ * it goes quiet within about two seconds. */
+static void rendezvous_dead_receiver_stops_the_send_wakeups(void **state)
+{
+    (void)state;
+    mbx *m = open_box("rdvdead", MBX_SEND | MBX_RECV, MBX_RENDEZVOUS);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        uint32_t v;
+        mbx_set_spin(m, 0);
+        mbx_recv(m, &v, sizeof(v), NULL, MBX_FOREVER);
+        _exit(0);
+    }
+    mbx_stat st;
+    for (int i = 0; i < 10000; i++) {
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        if (st.receivers_waiting == 1)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(st.receivers_waiting, 1);
+    kill(p, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(p, &status, 0), p);
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    long wakes = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (!readable(fd, 300))
+            break; /* quiet */
+        uint32_t v = 1;
+        assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK), -EAGAIN);
+        wakes++;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 8)
+            fail_msg("the send descriptor of a rendezvous mailbox whose only receiver was killed "
+                     "is still readable after 8 s (%ld wake-ups)",
+                     wakes);
+    }
+    print_message("rendezvous: quiet after %ld wake-ups\n", wakes);
+    mbx_close(m);
+    mbx_unlink("rdvdead");
+}
+
 /* A sender that opens the stream after the receiver's descriptor is armed
  * and dies before it writes a byte: the descriptor becomes readable, and
  * the receive says the stream ended. Before, the opening told nobody, so
@@ -836,6 +886,7 @@ int main(void)
         cmocka_unit_test(owner_death_wakes_sender),
         cmocka_unit_test(stream_end_makes_readable),
         cmocka_unit_test(stream_sender_dying_unwritten_makes_readable),
+        cmocka_unit_test(rendezvous_dead_receiver_stops_the_send_wakeups),
         cmocka_unit_test(round_robin_turn_holder_death_makes_readable),
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),

@@ -57,6 +57,11 @@ static void next_epoch_when_due(uint32_t *word, uint32_t *since)
     }
 }
 
+void sleepers_age(uint32_t *word, uint32_t *since)
+{
+    next_epoch_when_due(word, since);
+}
+
 int sleepers_enter(uint32_t *word, uint32_t *since)
 {
     next_epoch_when_due(word, since);

@@ -9,7 +9,8 @@
  * itself in the current epoch and sleeps at most SLEEPERS_SLICE_NS before
  * counting itself again; an epoch lasts at least SLEEPERS_EPOCH_MS, longer
  * than a slice, so when the epoch moves on, the count of the epoch before
- * last can only hold the dead, and it starts again from zero. */
+ * last can only hold the dead, and it starts again from zero. The epoch
+ * moves only when someone looks (sleepers_enter, sleepers_age). */
 #ifndef MBX_SLEEPERS_H
 #define MBX_SLEEPERS_H
 
@@ -37,6 +38,12 @@ static inline int sleepers_any(const uint32_t *word)
  * the ticket for sleepers_leave, or -1 when the count is full: the caller
  * is then not counted and must not sleep for long. */
 int sleepers_enter(uint32_t *word, uint32_t *since);
+
+/* Moves the epoch on when it is due, as sleepers_enter does first: a
+ * reader that acts on the count (a rendezvous sender's poller) calls it so
+ * that a sleeper killed asleep stops counting within two epochs even when
+ * nobody sleeps again. */
+void sleepers_age(uint32_t *word, uint32_t *since);
 
 /* Takes the caller's count back, unless its epoch has since been reset. */
 void sleepers_leave(uint32_t *word, int ticket);

@@ -104,8 +104,15 @@ static int ready(const struct seg *s, unsigned dir, uint64_t want)
     uint64_t first;
     if (dir == SEG_POLL_RECV)
         return n > 0 && (s->recv_policy != MBX_RECV_ROUND_ROBIN || nobody_in_line(s, &first));
-    if (s->capacity == MBX_RENDEZVOUS) /* room while a receiver waits */
+    if (s->capacity == MBX_RENDEZVOUS) {
+        /* Room while a receiver waits. One killed asleep stays counted
+         * until the count's epoch moves on twice; nobody may sleep again
+         * to move it, so the poller moves it: its descriptor is then
+         * readable for about two seconds after such a death (each send
+         * saying -EAGAIN), not for ever. */
+        sleepers_age(&s->hdr->hot.recv_waiters, &s->hdr->meta.sleep_epoch_ms[0]);
         return sleepers_any(&s->hdr->hot.recv_waiters);
+    }
     if (s->capacity != MBX_UNBOUNDED && n >= s->capacity)
         return 0;
     /* A bounded mailbox whose arena is full waits for room too (an
