@@ -26,6 +26,7 @@
 #include "mbx.h"
 #include "platform/platform.h"
 #include "shm/heap/heap_queue.h"
+#include "shm/kind.h"
 #include "shm/ring/ring_impl.h"
 #include "shm/shm.h"
 
@@ -60,6 +61,7 @@ struct outcome {
     uint64_t next_sent, next_received; /* after still_whole: the next trial's base */
     long reached_end; /* the child returned from the send before the kill: after so many */
     int child_whole;  /* receiving: the child's buffer held the whole message at the kill */
+    int poll_ready;   /* just after the kill, the readiness said a receive would find one */
 };
 
 #define CAPACITY 8
@@ -196,6 +198,12 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
+    /* Before anything repairs: an event loop polling now must see a
+     * message that is there (checked once the drain tells). The kind's
+     * readiness, which mbx_poll and the descriptors ask: a descriptor of
+     * this handle would stay armed and make every walked call tell it. */
+    const struct seg *sg = &shm_box_of(m)->seg;
+    o.poll_ready = sg->kind->ready(sg, SEG_POLL_RECV, 0);
     mbx_stat s;
     assert_int_equal(mbx_stat_get(m, &s), 0);
     o.sent_at_kill = s.sent_total;
@@ -264,6 +272,10 @@ static void check_recv(struct walk *w, const struct outcome *o, long k)
                  "kill), received_total by %llu (should be 2, 1 and 2)",
                  k, (unsigned long long)moved, (unsigned long long)at_kill,
                  (unsigned long long)taken);
+    if (o->child_got && !o->poll_ready)
+        fail_msg("killed %ld instructions into the receive: the message was still there, but "
+                 "its readiness (mbx_poll, mbx_fd) said nothing to receive",
+                 k);
     w->delivered += o->child_got;
     w->lost += !o->child_got && !child_had;
     w->late += uncounted;
@@ -315,6 +327,10 @@ static long trial(struct walk *w, uintptr_t fn, long k)
         fail_msg("killed %ld instructions into the send: %u delivered, but sent_total read %llu "
                  "more just after the kill",
                  k, o.child_got, (unsigned long long)at_kill);
+    if (o.child_got && !o.poll_ready)
+        fail_msg("killed %ld instructions into the send: the message was delivered, but its "
+                 "readiness (mbx_poll, mbx_fd) just after the kill said nothing to receive",
+                 k);
     uint64_t moved = o.sent - w->sent, taken = o.received - w->received;
     if (moved != 1 + at_kill || taken != 1 + o.child_got)
         fail_msg("killed %ld instructions into the send: %u delivered, sent_total moved by %llu, "

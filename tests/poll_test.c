@@ -591,6 +591,42 @@ static void rendezvous_dead_receiver_stops_the_send_wakeups(void **state)
     mbx_unlink("rdvdead");
 }
 
+/* A mailbox of one slot whose message a receiver took as a loan and was
+ * killed holding: a send would free the slot, so the send descriptor is
+ * readable. Before, a ring's said "full" for as long as nobody sent. */
+static void dead_borrower_leaves_room(void **state)
+{
+    (void)state;
+    mbx *m = open_box("borrowed", MBX_SEND | MBX_RECV, 1);
+    send_u32(m, 1);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        const void *lent = NULL;
+        if (mbx_recv_loan(m, &lent, NULL, MBX_NONBLOCK) != sizeof(uint32_t))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    assert_true(readable(fd, 2000));
+    uint32_t v = 2;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 2);
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+    mbx_unlink("borrowed");
+}
+
 /* A sender that opens the stream after the receiver's descriptor is armed
  * and dies before it writes a byte: the descriptor becomes readable, and
  * the receive says the stream ended. Before, the opening told nobody, so
@@ -887,6 +923,7 @@ int main(void)
         cmocka_unit_test(stream_end_makes_readable),
         cmocka_unit_test(stream_sender_dying_unwritten_makes_readable),
         cmocka_unit_test(rendezvous_dead_receiver_stops_the_send_wakeups),
+        cmocka_unit_test(dead_borrower_leaves_room),
         cmocka_unit_test(round_robin_turn_holder_death_makes_readable),
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),

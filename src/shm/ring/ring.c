@@ -758,8 +758,20 @@ void ring_stat(const struct seg *s, mbx_stat *st)
     st->repairs = __atomic_load_n(&ctl->unstuck, __ATOMIC_RELAXED);
 }
 
+/* Whether slot word w is held (claimed, being taken, lent) by a process
+ * that no longer exists: a call that does not wait repairs it (puts a
+ * message being taken back, frees a slot), so the slot counts as what
+ * the repair makes of it. One kill(2) per such slot looked at. */
+static int held_by_dead(uint64_t w)
+{
+    unsigned st = slot_state_of(w);
+    return (st == SLOT_CLAIMED || st == SLOT_TAKING || st == SLOT_LENT) &&
+           !ident_id_exists(slot_pid_of(w));
+}
+
 /* Whether a receive would find a READY message: one at or past the head,
- * before the first position no sender has claimed yet. */
+ * before the first position no sender has claimed yet. A message a dead
+ * receiver was taking counts: the receive puts it back. */
 static int ready_recv(const struct seg *s)
 {
     uint64_t h = __atomic_load_n(&ring_ctl_of(s)->head, __ATOMIC_SEQ_CST);
@@ -768,6 +780,8 @@ static int ready_recv(const struct seg *s)
         int64_t d = slot_dist(w, h + i);
         if (d == 0 && slot_state_of(w) == SLOT_READY)
             return 1;
+        if (d == 0 && slot_state_of(w) == SLOT_TAKING && held_by_dead(w))
+            return 1;
         if (d < 0 || (d == 0 && slot_state_of(w) == SLOT_FREE))
             return 0; /* the end of what was sent */
     }
@@ -775,7 +789,9 @@ static int ready_recv(const struct seg *s)
 }
 
 /* Whether a send would find a free slot: as ring_claim looks, from the
- * tail past positions already claimed to one that is free this lap. */
+ * tail past positions already claimed to one that is free this lap. A
+ * slot of the last lap that a dead process held to write or as a loan
+ * counts as free: the send frees it. */
 static int ready_send(const struct seg *s)
 {
     uint64_t t = __atomic_load_n(&ring_ctl_of(s)->tail, __ATOMIC_SEQ_CST);
@@ -784,8 +800,9 @@ static int ready_send(const struct seg *s)
         int64_t d = slot_dist(w, t + i);
         if (d == 0 && slot_state_of(w) == SLOT_FREE)
             return 1;
-        if (d < 0)
-            return 0; /* still the last lap's: full */
+        if (d < 0) /* still the last lap's: full, unless a dead process held it as
+                      a slot to write or a loan (a message being taken goes back) */
+            return slot_state_of(w) != SLOT_TAKING && held_by_dead(w);
     }
     return 0;
 }
