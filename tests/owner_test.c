@@ -128,6 +128,38 @@ static void owner_killed_removes_mailbox(void **state)
     close(p[1]);
 }
 
+/* A handle's mbx_stat_get after the owner was killed says -EIDRM, as a
+ * send would, and the mailbox is gone; before, it said 0 and named the
+ * dead owner, for ever. */
+static void stat_after_owner_killed_says_removed(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        mbx *m;
+        if (mbx_open("statdead", MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &m) != 0)
+            _exit(1);
+        put_byte(p[1]);
+        test_await_kill();
+        _exit(2);
+    }
+    get_byte(p[0]);
+    mbx *s;
+    assert_int_equal(mbx_open("statdead", MBX_SEND, NULL, &s), 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(s, &st), 0);
+    assert_int_equal(st.owner_pid, c);
+    assert_int_equal(kill(c, SIGKILL), 0);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    assert_int_equal(mbx_stat_get(s, &st), -EIDRM);
+    assert_int_equal(test_dir_count(), 0);
+    mbx_close(s);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* The owner exits while nobody waits: the next open says -ENOENT, and a
  * handle opened before says -EIDRM on its first send that looks at the
  * owner (at most OWNER_POLL_NS after the last look). */
@@ -376,6 +408,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_the_owner_receives),
         cmocka_unit_test(owner_killed_removes_mailbox),
+        cmocka_unit_test(stat_after_owner_killed_says_removed),
         cmocka_unit_test(owner_exit_noticed_by_open_and_send),
         cmocka_unit_test(reused_pid_is_not_the_owner),
         cmocka_unit_test(transfer_passes_ownership),

@@ -39,6 +39,9 @@ int shm_stat(struct mbx *m, mbx_stat *st)
     struct shm_box *b = shm_box_of(m);
     if (seg_removed(&b->seg))
         return -EIDRM;
+    /* An owned mailbox whose owner died is gone, as a send would find. */
+    if ((b->seg.flags & MBX_OWNED) && owner_check(b) == -EIDRM)
+        return -EIDRM;
     /* A sender killed holding the lock after queueing its message but
      * before counting it (heap mailboxes) leaves the count to the repair:
      * settled first, sent_total counts every message the mailbox holds or
