@@ -76,26 +76,36 @@ static void only_the_owner_receives(void **state)
     mbx_close(m);
 }
 
-/* The owner is killed while a sender is blocked on its full mailbox. (How
- * soon the sender hears of it is measured by mbx-bench, not here.) */
-static void owner_killed_removes_mailbox(void **state)
+/* A child that creates owned mailbox `name` (capacity: 0 for the
+ * default) and waits to be killed; returns once the mailbox exists. p:
+ * the pipe it said so through, for the caller to close. */
+static pid_t owner_awaiting_kill(const char *name, uint32_t capacity, int p[2])
 {
-    (void)state;
-    int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t c = fork();
     if (c == 0) {
         mbx *m;
         mbx_attr a;
         mbx_attr_init(&a);
-        a.capacity = 1;
-        if (mbx_open("doomed", MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &m) != 0)
+        if (capacity)
+            a.capacity = capacity;
+        if (mbx_open(name, MBX_RECV | MBX_CREATE | MBX_OWNED, &a, &m) != 0)
             _exit(1);
         put_byte(p[1]);
         test_await_kill();
         _exit(2);
     }
     get_byte(p[0]);
+    return c;
+}
+
+/* The owner is killed while a sender is blocked on its full mailbox. (How
+ * soon the sender hears of it is measured by mbx-bench, not here.) */
+static void owner_killed_removes_mailbox(void **state)
+{
+    (void)state;
+    int p[2];
+    pid_t c = owner_awaiting_kill("doomed", 1, p);
     mbx *s, *later;
     assert_int_equal(mbx_open("doomed", MBX_SEND, NULL, &s), 0);
     assert_int_equal(mbx_open("doomed", MBX_SEND, NULL, &later), 0);
@@ -135,17 +145,7 @@ static void stat_after_owner_killed_says_removed(void **state)
 {
     (void)state;
     int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t c = fork();
-    if (c == 0) {
-        mbx *m;
-        if (mbx_open("statdead", MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &m) != 0)
-            _exit(1);
-        put_byte(p[1]);
-        test_await_kill();
-        _exit(2);
-    }
-    get_byte(p[0]);
+    pid_t c = owner_awaiting_kill("statdead", 0, p);
     mbx *s;
     assert_int_equal(mbx_open("statdead", MBX_SEND, NULL, &s), 0);
     mbx_stat st;
