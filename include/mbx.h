@@ -325,7 +325,9 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
  * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR (a request
  * nobody took by then is taken back: it is never delivered; one taken
  * stays taken, and its reply is dropped); -EPIPE when the
- * process that took the request terminated before replying; -EIDRM when the
+ * process that took the request terminated before replying (one killed
+ * in the middle of the take never had it: the request is sent again and
+ * the call waits on); -EIDRM when the
  * mailbox was removed before anyone took it. The reply comes to the
  * caller's own mailbox "@PID", which only the caller's user (and root) can
  * open: a server of another user cannot answer (its mbx_reply says

@@ -17,6 +17,7 @@
 #define CALL_POLL_NS  20000000ll  /* how often a waiting call looks at the taker */
 #define REPLY_WAIT_NS 100000000ll /* how long a reply waits for room */
 #define SLOT_WAIT_NS  1000000l    /* retry period while all call slots are busy */
+#define GRACE_NS      50000000ll  /* how long a receiver in mid-take may take to sign */
 
 static uint32_t counter;
 
@@ -99,6 +100,15 @@ static int call_poll(const struct mb_ctx *c)
     return seg_removed(&w->target->seg) ? -EIDRM : 0;
 }
 
+/* A reply of n bytes and type: an error reply (mbx_reply_error) is its
+ * error. */
+static ssize_t reply_or_error(ssize_t n, uint64_t type)
+{
+    if ((type & ~REPLY_ERR_MASK) == REPLY_ERR_TYPE && (type & REPLY_ERR_MASK))
+        return -(ssize_t)(type & REPLY_ERR_MASK);
+    return n;
+}
+
 /* Takes the reply without waiting; one that does not fit is discarded
  * (-EMSGSIZE) so it never lingers in the caller's mailbox. */
 static ssize_t take_reply(const struct mb_ctx *c, void *reply, size_t cap)
@@ -115,8 +125,9 @@ static ssize_t take_reply(const struct mb_ctx *c, void *reply, size_t cap)
     return -EMSGSIZE;
 }
 
-static ssize_t await_reply(struct shm_box *me, struct call_wait *w, int slot, void *reply,
-                           size_t cap, int64_t deadline)
+/* Waits for the reply until the deadline (the call's slot stays claimed). */
+static ssize_t await_reply(struct shm_box *me, struct call_wait *w, void *reply, size_t cap,
+                           int64_t deadline)
 {
     struct mb_ctx c = handle_ctx(me);
     c.poll = call_poll;
@@ -127,18 +138,62 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, int slot, vo
     c.type_out = &type;
     int64_t left = clock_remaining(deadline);
     ssize_t n = mb_recv(&c, 0, reply, cap, NULL, left < 0 ? MBX_FOREVER : left);
+    return n < 0 ? n : reply_or_error(n, type);
+}
+
+/* After the wait: gives the slot up (no reply is sent after that) and
+ * takes a reply that came in just as the wait ended (n < 0): it counts. */
+static ssize_t end_wait(struct shm_box *me, struct call_wait *w, int slot, void *reply, size_t cap,
+                        ssize_t n)
+{
     slot_release(&me->seg, slot, w->token);
-    if (n < 0) {
-        /* A reply that came in just as the wait ended still counts; after
-         * the slot is gone no new one is sent. */
-        ssize_t late = take_reply(&c, reply, cap);
-        if (late == -EAGAIN)
-            return n;
-        n = late;
+    if (n >= 0)
+        return n;
+    struct mb_ctx c = handle_ctx(me);
+    c.want_token = w->token | REPLY_BIT;
+    uint64_t type = 0;
+    c.type_out = &type;
+    ssize_t late = take_reply(&c, reply, cap);
+    return late == -EAGAIN ? n : late < 0 ? late : reply_or_error(late, type);
+}
+
+/* The request's taker died (the wait said -EPIPE). One that died in
+ * mid-take, after it signed the receipt, never had the request: the next
+ * receive puts it back in the queue. Returns 1 when the request was taken
+ * back from there (the caller sends it again), 0 when another receiver
+ * took it since (the wait goes on), -EPIPE when the dead taker had it
+ * (not queued, and nobody else signed within the grace time that a
+ * receiver between its take and its signature needs), or the withdraw's
+ * error. *dead: the dead taker. */
+static int taker_died(struct shm_box *b, const struct mb_ctx *c, const struct call_wait *w,
+                      uint64_t *dead)
+{
+    *dead = receipt_taker(&b->seg, w->receipt, w->token);
+    int64_t grace = clock_deadline(GRACE_NS);
+    for (;;) {
+        int r = b->seg.kind->withdraw ? b->seg.kind->withdraw(c, w->token) : -ENOENT;
+        if (r != -ENOENT)
+            return r ? r : 1;
+        uint64_t now = receipt_taker(&b->seg, w->receipt, w->token);
+        if (now && now != *dead && ident_alive(now))
+            return 0;
+        if (clock_remaining(grace) == 0)
+            return -EPIPE;
+        nanosleep(&(struct timespec){0, SLOT_WAIT_NS}, NULL);
     }
-    if (n >= 0 && (type & ~REPLY_ERR_MASK) == REPLY_ERR_TYPE && (type & REPLY_ERR_MASK))
-        return -(ssize_t)(type & REPLY_ERR_MASK);
-    return n;
+}
+
+/* Sends the request (again, after a taker died in mid-take) with the time
+ * left; -ETIMEDOUT when that ran out for a call that could wait. */
+static ssize_t send_request(struct mb_ctx *c, const void *req, size_t len, unsigned prio,
+                            int64_t timeout_ns, int64_t deadline)
+{
+    int64_t left = clock_remaining(deadline);
+    ssize_t n = mb_send(c, req, len, prio,
+                        timeout_ns == MBX_NONBLOCK || left == 0 ? MBX_NONBLOCK
+                        : left < 0                              ? MBX_FOREVER
+                                                                : left);
+    return n == -EAGAIN && timeout_ns != MBX_NONBLOCK ? -ETIMEDOUT : n;
 }
 
 ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply, size_t cap,
@@ -167,8 +222,28 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     struct mb_ctx c = handle_ctx(b);
     c.reply_token = w.token;
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
-    if (n == 0) {
-        n = await_reply(me, &w, slot, reply, cap, deadline);
+    if (n != 0) {
+        slot_release(&me->seg, slot, w.token);
+        receipt_close(&b->seg, w.receipt, w.token);
+        return n;
+    }
+    for (;;) {
+        n = await_reply(me, &w, reply, cap, deadline);
+        uint64_t dead;
+        int t = n == -EPIPE ? taker_died(b, &c, &w, &dead) : -EPIPE;
+        if (t == 0)
+            continue; /* another receiver has it: its reply is awaited */
+        if (t == 1) {
+            /* Back from a taker that died before it had it: sent again
+             * (behind what came meanwhile), for the next receiver. */
+            receipt_untake(&b->seg, w.receipt, w.token, dead);
+            n = send_request(&c, req, len, prio, timeout_ns, deadline);
+            if (n == 0)
+                continue;
+            break;
+        }
+        if (n == -EPIPE)
+            n = t;
         /* The send used up the time (or there was none): the wait for the
          * reply was a look, and its "nothing yet" is the call's timeout. */
         if (n == -EAGAIN)
@@ -179,9 +254,9 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         if ((n == -ETIMEDOUT || n == -EINTR || n == -EBADF || n == -ECANCELED) &&
             b->seg.kind->withdraw)
             b->seg.kind->withdraw(&c, w.token);
-    } else {
-        slot_release(&me->seg, slot, w.token);
+        break;
     }
+    n = end_wait(me, &w, slot, reply, cap, n);
     receipt_close(&b->seg, w.receipt, w.token);
     return n;
 }

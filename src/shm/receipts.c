@@ -105,6 +105,15 @@ int receipt_wait(const struct seg *s, int i, uint64_t token, int64_t timeout_ns,
     return r == -EINTR ? -EINTR : 0;
 }
 
+void receipt_untake(const struct seg *s, int i, uint64_t token, uint64_t taker)
+{
+    if (i < 0 || (unsigned)i >= SEG_RECEIPTS)
+        return;
+    struct seg_receipt *e = &s->receipts[i];
+    if (__atomic_load_n(&e->token, __ATOMIC_ACQUIRE) == token)
+        __atomic_compare_exchange_n(&e->taker, &taker, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
 void receipt_close(const struct seg *s, int i, uint64_t token)
 {
     if (i < 0 || (unsigned)i >= SEG_RECEIPTS)

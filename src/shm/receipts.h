@@ -44,6 +44,11 @@ uint32_t receipt_taker_uid(const struct seg *s, int i);
  * yet). Returns 0, or -EINTR when a signal handler ran. */
 int receipt_wait(const struct seg *s, int i, uint64_t token, int64_t timeout_ns, uint64_t *taker);
 
+/* Forgets taker as the taker of entry i for token (a taker that died
+ * before its take was done: the request went back to the queue), unless
+ * another has signed since. */
+void receipt_untake(const struct seg *s, int i, uint64_t token, uint64_t taker);
+
 /* Ends the receipt of entry i for token. */
 void receipt_close(const struct seg *s, int i, uint64_t token);
 
