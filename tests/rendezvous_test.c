@@ -187,6 +187,57 @@ static void sender_sees_its_block_reused(void **state)
     mbx_unlink("rvreuse");
 }
 
+/* A sender killed while it waits for a taker: its send never returned,
+ * and its message stays queued for the next receiver, taken once (as a
+ * killed sender's message in any mailbox may or may not be delivered).
+ * The mailbox stays a rendezvous one, and the dead senders' blocks come
+ * back: the memory limit holds one such message, and three are sent,
+ * each by a sender killed, and taken. */
+static void killed_senders_message_is_taken_once(void **state)
+{
+    (void)state;
+    mbx *m = test_box("rvdead", MBX_RENDEZVOUS, 4000, 4100);
+    for (int round = 0; round < 3; round++) {
+        pid_t snd = fork();
+        if (snd == 0) {
+            test_child();
+            char buf[4000];
+            memset(buf, 'a' + round, sizeof(buf));
+            mbx_send(m, buf, sizeof(buf), 0, MBX_FOREVER);
+            _exit(1); /* never returns: nobody receives before the kill */
+        }
+        mbx_stat st = {0};
+        for (int i = 0; i < 5000 && (st.count == 0 || st.senders_waiting == 0); i++) {
+            sleep_ms(1);
+            assert_int_equal(mbx_stat_get(m, &st), 0);
+        }
+        assert_int_equal(st.count, 1);
+        assert_int_equal(kill(snd, SIGKILL), 0);
+        int ws;
+        assert_int_equal(waitpid(snd, &ws, 0), snd);
+        assert_true(WIFSIGNALED(ws));
+        char buf[4000];
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), sizeof(buf));
+        assert_int_equal(buf[0], 'a' + round);
+        assert_int_equal(buf[sizeof(buf) - 1], 'a' + round);
+        assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        assert_int_equal(st.count, 0);
+        assert_int_equal(st.bytes, 0);
+    }
+    /* Still a rendezvous: a send with nobody to take it is withdrawn. */
+    assert_int_equal(mbx_send(m, "x", 1, 0, 20000000), -ETIMEDOUT);
+    pid_t p = fork();
+    if (p == 0) {
+        char buf[4000];
+        _exit(mbx_recv(m, buf, sizeof(buf), NULL, 5000000000) == 5 ? 0 : 1);
+    }
+    assert_int_equal(mbx_send(m, "alive", 5, 0, 5000000000), 0);
+    reap_ok(p);
+    mbx_close(m);
+    mbx_unlink("rvdead");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +247,7 @@ int main(void)
         cmocka_unit_test(removal_ends_a_blocked_send),
         cmocka_unit_test(loaned_messages_are_freed),
         cmocka_unit_test(sender_sees_its_block_reused),
+        cmocka_unit_test(killed_senders_message_is_taken_once),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
