@@ -4,6 +4,7 @@
  * ones as poll_test_heap (MBX_QUEUE=heap). */
 #include "test_util.h"
 
+#include "shm/heap/alloc.h"
 #include "shm/heap/heap_queue.h"
 #include "shm/lock.h"
 #include "shm/shm.h"
@@ -627,6 +628,119 @@ static void dead_borrower_leaves_room(void **state)
     mbx_unlink("borrowed");
 }
 
+/* A heap mailbox whose arena holds one message, lent to a receiver that
+ * is killed after a send found no room: the arena reads full (the block
+ * is still in use) though the count is 0. mbx_poll gives the dead
+ * borrower's block back and says there is room, and the descriptor is
+ * readable: before, both said full until a send took the lock and
+ * reclaimed it, and an event loop that sends only when told waited for
+ * ever. */
+static void dead_borrower_leaves_arena_room(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 4000;
+    a.memory_limit = 4096;
+    setenv("MBX_QUEUE", "heap", 1);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open("arena1", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    unsetenv("MBX_QUEUE");
+    assert_null(shm_box_of(m)->seg.ring);
+    static char big[4000];
+    assert_int_equal(mbx_send(m, big, sizeof(big), 0, MBX_NONBLOCK), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        const void *lent = NULL;
+        if (mbx_recv_loan(m, &lent, NULL, MBX_NONBLOCK) != (ssize_t)sizeof(big))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    /* Armed, and told that a send of this size found no room (the
+     * borrower lives): ready only once such a send fits. */
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    assert_int_equal(mbx_send(m, big, sizeof(big), 0, MBX_NONBLOCK), -EAGAIN);
+    assert_false(readable(fd, 0));
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    mbx_pollitem it = {m, -1, POLLOUT, 0};
+    assert_int_equal(mbx_poll(&it, 1, MBX_NONBLOCK), 1);
+    assert_int_equal(it.revents, POLLOUT);
+    assert_true(readable(fd, 0));
+    assert_int_equal(mbx_send(m, big, sizeof(big), 0, MBX_NONBLOCK), 0);
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+    mbx_unlink("arena1");
+}
+
+#if defined(__x86_64__)
+#include "step_trace.h"
+
+/* A heap receiver killed under the mailbox's lock after it freed the
+ * block it took but before it uncounted it: the mailbox (capacity 1) reads
+ * full until someone takes the lock and repairs it. A descriptor made
+ * afterwards, and mbx_poll, settle it (the lock's holder is dead) and say
+ * there is room: before, they said full until another call came. */
+static void dead_lock_holder_leaves_room(void **state)
+{
+    (void)state;
+    if (!trace_allowed())
+        test_skip("this process may not trace its children (ptrace refused)");
+    setenv("MBX_QUEUE", "heap", 1);
+    mbx *m = open_box("halfway", MBX_SEND | MBX_RECV, 1);
+    unsetenv("MBX_QUEUE");
+    assert_null(shm_box_of(m)->seg.ring);
+    send_u32(m, 1);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        (void)ident_self(); /* learnt from /proc here, not in the receive */
+        (void)ident_thread();
+        uint32_t v;
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK);
+        _exit(0);
+    }
+    assert_int_equal(trace_stopped(p), SIGSTOP);
+    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
+    uintptr_t ret, sp;
+    trace_run_to(p, (uintptr_t)alloc_free, &ret, &sp);
+    assert_true(trace_step(p, 100000, ret, sp) > 0);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_int_equal(__atomic_load_n(&shm_box_of(m)->seg.hdr->hot.count, __ATOMIC_RELAXED), 1);
+    mbx_pollitem it = {m, -1, POLLOUT, 0};
+    assert_int_equal(mbx_poll(&it, 1, MBX_NONBLOCK), 1);
+    assert_int_equal(it.revents, POLLOUT);
+    int fd = mbx_fd(m, MBX_SEND);
+    assert_true(fd >= 0);
+    assert_true(readable(fd, 0));
+    uint32_t v = 2;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 2);
+    mbx_close(m);
+    mbx_unlink("halfway");
+}
+#else
+static void dead_lock_holder_leaves_room(void **state)
+{
+    (void)state;
+    test_skip("x86-64 only (it reads the instruction pointer)");
+}
+#endif
+
 /* A sender that opens the stream after the receiver's descriptor is armed
  * and dies before it writes a byte: the descriptor becomes readable, and
  * the receive says the stream ended. Before, the opening told nobody, so
@@ -924,6 +1038,8 @@ int main(void)
         cmocka_unit_test(stream_sender_dying_unwritten_makes_readable),
         cmocka_unit_test(rendezvous_dead_receiver_stops_the_send_wakeups),
         cmocka_unit_test(dead_borrower_leaves_room),
+        cmocka_unit_test(dead_lock_holder_leaves_room),
+        cmocka_unit_test(dead_borrower_leaves_arena_room),
         cmocka_unit_test(round_robin_turn_holder_death_makes_readable),
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),

@@ -83,6 +83,13 @@ struct shm_kind {
      * mailbox's pollers in direction dir watch deaths at all (an epoll set
      * of their own), else 0. NULL: none. */
     int (*peers)(const struct seg *s, unsigned dir, uint64_t who[2]);
+    /* Called by a poller that found direction dir not ready, before it
+     * sleeps: gives back what dead processes held that would make it
+     * ready (a heap's blocks lent to or written by the dead; the next
+     * send would reclaim them, but an event loop may wait for the
+     * descriptor before it sends). Returns 1 when it gave something back
+     * (ask ready() again), else 0. NULL: nothing to give back. */
+    int (*settle)(struct seg *s, unsigned dir);
 
     /* A snapshot of count, bytes, sent_total, received_total and repairs,
      * without the lock. */

@@ -2,6 +2,7 @@
 #include "shm/poller.h"
 
 #include "platform/platform.h"
+#include "shm/lock.h"
 #include "shm/owner.h"
 
 #include <errno.h>
@@ -368,8 +369,21 @@ int poller_check(struct shm_box *b, unsigned dir)
     if (seg_removed(&b->seg))
         return 2;
     struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
-    if (dir != SEG_POLL_GONE &&
-        b->seg.kind->ready(&b->seg, dir, p && dir == SEG_POLL_SEND ? p->want : 0))
+    uint64_t want = p && dir == SEG_POLL_SEND ? p->want : 0;
+    if (dir != SEG_POLL_GONE && b->seg.kind->ready(&b->seg, dir, want))
+        return 1;
+    /* A process killed holding the mailbox's lock left its counts half
+     * way (a heap receiver that freed its block but did not uncount it
+     * reads as full): repaired now, before we sleep, rather than by the
+     * next call, which may never come. One load while nobody holds it. */
+    if (dir != SEG_POLL_GONE && __atomic_load_n(&b->seg.hdr->hot.lock.word, __ATOMIC_ACQUIRE)) {
+        seg_settle(&b->seg);
+        if (b->seg.kind->ready(&b->seg, dir, want))
+            return 1;
+    }
+    /* What dead processes hold (a heap's lent blocks) given back. */
+    if (dir != SEG_POLL_GONE && b->seg.kind->settle && b->seg.kind->settle(&b->seg, dir) &&
+        b->seg.kind->ready(&b->seg, dir, want))
         return 1;
     /* Nothing to do: unless the owner died (which nobody signals; its
      * pidfd in our set may be what woke us), sleep until told. */

@@ -4,6 +4,8 @@
 #include "shm/heap/heap_queue.h"
 #include "shm/heap/repair.h"
 #include "shm/kind.h"
+#include "shm/lock.h"
+#include "platform/platform.h"
 #include "shm/sleepers.h"
 
 #define PAGE SEG_PAGE
@@ -122,6 +124,26 @@ static int ready(const struct seg *s, unsigned dir, uint64_t want)
     return s->capacity == MBX_UNBOUNDED || (used <= arena && arena - used >= seg_blk_size(want));
 }
 
+/* Room that only the blocks of dead processes hold back (capacity left,
+ * the arena full): given back under the lock. Rare (a poller about to
+ * sleep on a mailbox full by bytes), so a walk of the blocks is cheap
+ * enough. */
+static int settle(struct seg *s, unsigned dir)
+{
+    if (dir != SEG_POLL_SEND || !heap_bounded(s) ||
+        __atomic_load_n(&s->hdr->hot.count, __ATOMIC_ACQUIRE) >= s->capacity)
+        return 0;
+    uint64_t used = __atomic_load_n(&s->hdr->meta.used, __ATOMIC_RELAXED);
+    if (seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) != 0)
+        return 0;
+    int r = heap_reclaim(s);
+    int freed = r == 0 && __atomic_load_n(&s->hdr->meta.used, __ATOMIC_RELAXED) < used;
+    if (freed) /* senders asleep and other pollers may now go on too */
+        heap_changed(s, SEG_POLL_SEND);
+    heap_unlock(s);
+    return freed;
+}
+
 static int reset(struct seg *s)
 {
     return repair_segment(s, 1);
@@ -152,6 +174,7 @@ const struct shm_kind shm_kind_heap = {
     .withdraw = heap_withdraw,
     .ready = ready,
     .peers = peers,
+    .settle = settle,
     .stat = stat,
     .reset = reset,
     .repair = repair,

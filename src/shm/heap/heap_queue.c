@@ -11,12 +11,17 @@
 #include <errno.h>
 #include <string.h>
 
+int heap_reclaim(struct seg *s)
+{
+    return alloc_rebuild(s, repair_reclaim_visit, NULL);
+}
+
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b)
 {
     int r = alloc_take(s, len, owner, b);
     if (r == -ENOMEM) {
         /* Full: blocks of processes that died holding them come back. */
-        r = alloc_rebuild(s, repair_reclaim_visit, NULL);
+        r = heap_reclaim(s);
         if (!r)
             r = alloc_take(s, len, owner, b);
     }

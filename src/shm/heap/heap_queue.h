@@ -83,6 +83,10 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
  * or stopped), so its turn passes on; 0 while it may still take it. */
 int heap_rr_absent(ident_t who);
 
+/* Caller holds the lock. Gives back the blocks of processes that died
+ * holding them (a loan, a send not finished). Returns 0 or -EUCLEAN. */
+int heap_reclaim(struct seg *s);
+
 /* Caller holds the lock. alloc_take, and when the arena is full, once more
  * after taking back what dead processes held. */
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b);
