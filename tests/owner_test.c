@@ -269,8 +269,12 @@ static void transfer_passes_ownership(void **state)
     put_byte(to_a[1]);
     assert_int_equal(reap(a), 0);
     usleep(60 * 1000);
-    /* A is gone, but B, the pending owner, lives. */
+    /* A is gone, but B, the pending owner, lives: it is the owner a stat
+     * names (not the dead A), though it has not taken over yet. */
     assert_int_equal(mbx_send(s, "hi", 2, 0, 0), 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(s, &st), 0);
+    assert_int_equal(st.owner_pid, b);
     put_byte(to_b[1]);
     get_byte(from_b[0]);
     kill(b, SIGKILL);

@@ -169,6 +169,16 @@ int owner_is_me(struct shm_box *b)
     return load(&md->owner) == ident_self() && (p == 0 || !ident_alive(p));
 }
 
+int32_t owner_named(const struct seg *s)
+{
+    const struct seg_model *md = &s->hdr->model;
+    int32_t pid = __atomic_load_n(&s->hdr->owner_pid, __ATOMIC_RELAXED);
+    if (!(s->flags & MBX_OWNED))
+        return pid;
+    ident_t o = load(&md->owner), p = load(&md->pending_owner);
+    return p != 0 && !lives(o) && lives(p) ? ident_id(p) : pid;
+}
+
 int owner_gone(const struct seg *s)
 {
     return (s->flags & MBX_OWNED) && !owner_lives(s);

@@ -46,6 +46,11 @@ void owner_remove(struct shm_box *b);
  * passed ownership to a live process, else 0. */
 int owner_is_me(struct shm_box *b);
 
+/* The pid of the owner a stat names: the owner, or once it is gone, the
+ * live pending owner of a transfer (the mailbox's only owner now, though
+ * it has not taken over yet); 0 for a mailbox the system owns. */
+int32_t owner_named(const struct seg *s);
+
 /* Returns 1 when s is an owned mailbox whose owner and pending owner are
  * both gone (whoever notices removes it), else 0. */
 int owner_gone(const struct seg *s);

@@ -27,7 +27,7 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     int r = shmfile_owner(f, &st->uid, &st->gid, &st->mode);
     if (r)
         return r;
-    st->owner_pid = __atomic_load_n(&h->owner_pid, __ATOMIC_RELAXED);
+    st->owner_pid = owner_named(s);
     st->senders_waiting = sleepers_count(__atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED));
     st->receivers_waiting = sleepers_count(__atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED));
     s->kind->stat(s, st);
