@@ -25,23 +25,39 @@ static inline int trace_stopped(pid_t p)
     return WIFSTOPPED(st) ? WSTOPSIG(st) : -1;
 }
 
-/* Runs traced child p (stopped at its start) to the entry of fn with a
- * breakpoint. Returns the return address and stack pointer at entry. */
-static inline void trace_run_to(pid_t p, uintptr_t fn, uintptr_t *ret, uintptr_t *sp)
+/* Puts a breakpoint at the entry of fn in traced child p (stopped).
+ * Returns the word it replaced, for trace_unbreak. */
+static inline long trace_break(pid_t p, uintptr_t fn)
 {
     errno = 0;
     long orig = ptrace(PTRACE_PEEKTEXT, p, (void *)fn, NULL);
     assert_int_equal(errno, 0);
     long trap = (long)(((unsigned long)orig & ~0xfful) | 0xccul);
     assert_int_equal(ptrace(PTRACE_POKETEXT, p, (void *)fn, (void *)trap), 0);
+    return orig;
+}
+
+/* Traced child p stopped at the breakpoint at fn: takes the breakpoint
+ * out (orig: what trace_break returned) and puts p back at fn's entry.
+ * Fills *regs with p's registers there. */
+static inline void trace_unbreak(pid_t p, uintptr_t fn, long orig, struct user_regs_struct *regs)
+{
+    assert_int_equal(ptrace(PTRACE_GETREGS, p, NULL, regs), 0);
+    assert_true(regs->rip == fn + 1);
+    assert_int_equal(ptrace(PTRACE_POKETEXT, p, (void *)fn, (void *)orig), 0);
+    regs->rip = fn;
+    assert_int_equal(ptrace(PTRACE_SETREGS, p, NULL, regs), 0);
+}
+
+/* Runs traced child p (stopped at its start) to the entry of fn with a
+ * breakpoint. Returns the return address and stack pointer at entry. */
+static inline void trace_run_to(pid_t p, uintptr_t fn, uintptr_t *ret, uintptr_t *sp)
+{
+    long orig = trace_break(p, fn);
     assert_int_equal(ptrace(PTRACE_CONT, p, NULL, NULL), 0);
     assert_int_equal(trace_stopped(p), SIGTRAP);
     struct user_regs_struct regs;
-    assert_int_equal(ptrace(PTRACE_GETREGS, p, NULL, &regs), 0);
-    assert_true(regs.rip == fn + 1);
-    assert_int_equal(ptrace(PTRACE_POKETEXT, p, (void *)fn, (void *)orig), 0);
-    regs.rip = fn;
-    assert_int_equal(ptrace(PTRACE_SETREGS, p, NULL, &regs), 0);
+    trace_unbreak(p, fn, orig, &regs);
     errno = 0;
     *ret = (uintptr_t)ptrace(PTRACE_PEEKDATA, p, (void *)regs.rsp, NULL);
     assert_int_equal(errno, 0);

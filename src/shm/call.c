@@ -81,6 +81,7 @@ struct call_wait {
     struct shm_box *target;
     int receipt;
     uint64_t token;
+    uint64_t dead; /* the taker the wait saw dead (-EPIPE) */
 };
 
 /* Ends the wait with -EPIPE once the request's taker is gone, -EIDRM when
@@ -89,14 +90,18 @@ struct call_wait {
  * asks (cancel.h). */
 static int call_poll(const struct mb_ctx *c)
 {
-    const struct call_wait *w = c->poll_arg;
+    struct call_wait *w = c->poll_arg;
     if (__atomic_load_n(&w->target->base.closing, __ATOMIC_SEQ_CST))
         return -EBADF;
     if (cancel_asked())
         return -ECANCELED;
     uint64_t taker = receipt_taker(&w->target->seg, w->receipt, w->token);
-    if (taker)
-        return ident_alive(taker) ? 0 : -EPIPE;
+    if (taker) {
+        if (ident_alive(taker))
+            return 0;
+        w->dead = taker;
+        return -EPIPE;
+    }
     return seg_removed(&w->target->seg) ? -EIDRM : 0;
 }
 
@@ -164,19 +169,18 @@ static ssize_t end_wait(struct shm_box *me, struct call_wait *w, int slot, void 
  * took it since (the wait goes on), -EPIPE when the dead taker had it
  * (not queued, and nobody else signed within the grace time that a
  * receiver between its take and its signature needs), or the withdraw's
- * error. *dead: the dead taker. */
-static int taker_died(struct shm_box *b, const struct mb_ctx *c, const struct call_wait *w,
-                      uint64_t *dead)
+ * error. The dead taker is the one the wait saw (w->dead): the receipt
+ * may name another by now, who took the request since and lives. */
+static int taker_died(struct shm_box *b, const struct mb_ctx *c, const struct call_wait *w)
 {
-    *dead = receipt_taker(&b->seg, w->receipt, w->token);
     int64_t grace = clock_deadline(GRACE_NS);
     for (;;) {
+        uint64_t now = receipt_taker(&b->seg, w->receipt, w->token);
+        if (now && now != w->dead && ident_alive(now))
+            return 0;
         int r = b->seg.kind->withdraw ? b->seg.kind->withdraw(c, w->token) : -ENOENT;
         if (r != -ENOENT)
             return r ? r : 1;
-        uint64_t now = receipt_taker(&b->seg, w->receipt, w->token);
-        if (now && now != *dead && ident_alive(now))
-            return 0;
         if (clock_remaining(grace) == 0)
             return -EPIPE;
         nanosleep(&(struct timespec){0, SLOT_WAIT_NS}, NULL);
@@ -212,7 +216,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         return r;
     struct shm_box *me = shm_box_of(self);
     int64_t deadline = clock_deadline(timeout_ns);
-    struct call_wait w = {b, -1, call_new_token()};
+    struct call_wait w = {b, -1, call_new_token(), 0};
     int slot = slot_claim(&me->seg, w.token, deadline);
     if (slot < 0)
         return slot;
@@ -229,14 +233,13 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     }
     for (;;) {
         n = await_reply(me, &w, reply, cap, deadline);
-        uint64_t dead;
-        int t = n == -EPIPE ? taker_died(b, &c, &w, &dead) : -EPIPE;
+        int t = n == -EPIPE ? taker_died(b, &c, &w) : -EPIPE;
         if (t == 0)
             continue; /* another receiver has it: its reply is awaited */
         if (t == 1) {
             /* Back from a taker that died before it had it: sent again
              * (behind what came meanwhile), for the next receiver. */
-            receipt_untake(&b->seg, w.receipt, w.token, dead);
+            receipt_untake(&b->seg, w.receipt, w.token, w.dead);
             n = send_request(&c, req, len, prio, timeout_ns, deadline);
             if (n == 0)
                 continue;

@@ -472,9 +472,11 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     if (c->type_out)
         *c->type_out = __atomic_load_n(&sl->type, __ATOMIC_RELAXED);
     /* A call's caller learns who took its request while the slot is still
-     * ours: if we die now, the request goes back to the queue. */
+     * ours: if we die now, the request goes back to the queue. A caller
+     * taking its own request back (withdraw: it asked for this token)
+     * signs nothing: its receipt would name it, alive, for good. */
     uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
-    if (token && !(token & REPLY_BIT))
+    if (token && !(token & REPLY_BIT) && token != c->want_token)
         receipt_taken(s, token, c->who, c->uid);
     if (lend) {
         /* The slot stays LENT until mbx_release frees it; the message is
