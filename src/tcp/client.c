@@ -215,9 +215,9 @@ static int out_flush(struct tcp_box *b)
         b->out.len = 0;
         return -EPIPE;
     }
-    /* A peer that takes nothing for a whole dead-link period is gone. */
-    int r =
-        io_write_all(&b->io, b->out.p, b->out.len, clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+    /* A peer that takes nothing for a whole dead-link period is gone; one
+     * that takes a large call or reply slowly is not. */
+    int r = io_write_all_stall(&b->io, b->out.p, b->out.len, TCP_TICK_NS * TCP_DEAD_TICKS);
     b->out.len = 0;
     if (r) {
         link_down(b);
@@ -317,7 +317,7 @@ static void *flusher_main(void *arg)
             gathering = thread_gather_mode() == 0;
             can_gather = gathering; /* refused once (one CPU, a policy of its own): for good */
         }
-        int r = io_write_all(&io, batch.p, batch.len, clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+        int r = io_write_all_stall(&io, batch.p, batch.len, TCP_TICK_NS * TCP_DEAD_TICKS);
         pthread_mutex_lock(&b->mu);
         batch.len = 0;
         b->spare = batch;
@@ -485,7 +485,7 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
         b->rd.start = b->rd.end = 0;
     } else {
         b->out = (struct outbuf){NULL, 0, 0};
-        b->rd = (struct frame_reader){NULL, 0, 0, 0};
+        b->rd = (struct frame_reader){.p = NULL};
     }
     if (b->io.fd >= 0) {
         if (ssl_ok)

@@ -327,9 +327,13 @@ static int reply_frame(struct conn *c, uint8_t type, uint8_t flags, uint64_t id,
                        size_t flen, const void *payload, size_t plen)
 {
     pthread_mutex_lock(&c->mu);
+    /* Dead when no byte moves for as long as a silent link is dead: a
+     * large message on a slow link takes what it takes (a limit on the
+     * whole cut such a link every second, and the message, put back,
+     * went again for ever). */
     int r = c->dead ? -EPIPE
-                    : io_frame_write(&c->io, type, flags, id, fixed, flen, payload, plen,
-                                     clock_deadline(TCP_TICK_NS * TCP_DEAD_TICKS));
+                    : io_frame_write_stall(&c->io, type, flags, id, fixed, flen, payload, plen,
+                                           TCP_TICK_NS * TCP_DEAD_TICKS);
     if (r && !c->dead) {
         mark_dead(c);
         shutdown(c->fd, SHUT_RDWR);
@@ -1350,6 +1354,17 @@ static void *second_main(void *arg)
     return NULL;
 }
 
+/* The reading turn has waited a tick inside a frame (a large call, reply
+ * or piece on a slow link): tells the client the link lives. Its own
+ * heartbeats queue behind the rest of that frame, so without this a
+ * client waiting for the answer to a frame that takes longer than its
+ * dead-link bound to cross called the link dead, and sent it all again
+ * on the next one, for ever. Clients ignore a PONG they did not ask for. */
+static void still_reading(void *arg)
+{
+    reply_frame(arg, W_PONG, 0, 0, NULL, 0, NULL, 0);
+}
+
 static void *worker_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-gw-conn"); /* for top -H, perf, gdb */
@@ -1359,6 +1374,11 @@ static void *worker_main(void *arg)
     /* Only a client that proved the secret takes a place in the table:
      * unproved connections could push everyone else's out. */
     c->origin = c->s ? peer_origin(c->fd) : 0;
+    if (c->s) { /* after WELCOME: nothing may come before it */
+        c->fr.tick = still_reading;
+        c->fr.tick_arg = c;
+        c->fr.tick_ns = TCP_TICK_NS;
+    }
     if (c->s && pthread_create(&c->second, NULL, second_main, c) == 0) {
         c->second_started = 1;
         take_turns(c);

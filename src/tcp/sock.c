@@ -296,8 +296,10 @@ int io_wait_readable(struct io *io, int64_t deadline)
 }
 
 /* Writes every byte of the nv parts of v (which it moves on) before the
- * deadline. Returns 0, -ETIMEDOUT, -EPIPE. */
-static int io_writev_all(struct io *io, struct iovec *v, int nv, int64_t deadline)
+ * deadline; with stall_ns > 0 the deadline moves on to stall_ns after
+ * every write that made progress (a large frame on a slow link takes as
+ * long as it takes while bytes move). Returns 0, -ETIMEDOUT, -EPIPE. */
+static int io_writev_all(struct io *io, struct iovec *v, int nv, int64_t deadline, int64_t stall_ns)
 {
     for (;;) {
         while (nv && v->iov_len == 0) {
@@ -318,6 +320,8 @@ static int io_writev_all(struct io *io, struct iovec *v, int nv, int64_t deadlin
                 return -EPIPE;
             continue;
         }
+        if (stall_ns > 0 && n > 0)
+            deadline = clock_deadline(stall_ns);
         while (n > 0) {
             size_t take = (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
             v->iov_base = (uint8_t *)v->iov_base + take;
@@ -331,20 +335,40 @@ static int io_writev_all(struct io *io, struct iovec *v, int nv, int64_t deadlin
     }
 }
 
-int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
-                   size_t flen, const void *payload, size_t plen, int64_t deadline)
+static int frame_writev(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                        size_t flen, const void *payload, size_t plen, int64_t deadline,
+                        int64_t stall_ns)
 {
     uint8_t hdr[WIRE_HDR];
     struct wire_hdr h = {(uint32_t)(flen + plen), type, flags, id};
     wire_hdr_put(hdr, &h);
     struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)fixed, flen}, {(void *)payload, plen}};
-    return io_writev_all(io, iov, 3, deadline);
+    return io_writev_all(io, iov, 3, deadline, stall_ns);
+}
+
+int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                   size_t flen, const void *payload, size_t plen, int64_t deadline)
+{
+    return frame_writev(io, type, flags, id, fixed, flen, payload, plen, deadline, 0);
+}
+
+int io_frame_write_stall(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                         size_t flen, const void *payload, size_t plen, int64_t stall_ns)
+{
+    return frame_writev(io, type, flags, id, fixed, flen, payload, plen, clock_deadline(stall_ns),
+                        stall_ns);
 }
 
 int io_write_all(struct io *io, const void *p, size_t len, int64_t deadline)
 {
     struct iovec v = {(void *)p, len};
-    return io_writev_all(io, &v, 1, deadline);
+    return io_writev_all(io, &v, 1, deadline, 0);
+}
+
+int io_write_all_stall(struct io *io, const void *p, size_t len, int64_t stall_ns)
+{
+    struct iovec v = {(void *)p, len};
+    return io_writev_all(io, &v, 1, clock_deadline(stall_ns), stall_ns);
 }
 
 int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fixed, size_t flen,
@@ -456,6 +480,8 @@ int io_reader_next_stall(struct io *io, struct frame_reader *r, struct wire_hdr 
                          int64_t stall_ns)
 {
     int64_t frame_by = -1; /* when the frame under way must be in */
+    int64_t moved = -1;    /* inside a frame: when bytes last came */
+    int64_t ticked = -1;   /* inside a frame: when the hook was last told */
     for (;;) {
         size_t have = r->end - r->start;
         if (have >= WIRE_HDR) {
@@ -474,6 +500,7 @@ int io_reader_next_stall(struct io *io, struct frame_reader *r, struct wire_hdr 
         ssize_t k = io_read(io, r->p + r->end, r->cap - r->end, &ev);
         if (k > 0) {
             r->end += (size_t)k;
+            moved = -1;
             continue;
         }
         if (k != -EAGAIN)
@@ -487,11 +514,28 @@ int io_reader_next_stall(struct io *io, struct frame_reader *r, struct wire_hdr 
                 uint64_t len = have >= WIRE_HDR ? h->len : max_body;
                 frame_by = clock_deadline(stall_ns + (int64_t)len * FRAME_NS_PER_BYTE);
             }
-            dl = clock_deadline(stall_ns);
+            if (moved < 0)
+                moved = clock_now_ns();
+            dl = moved + stall_ns;
             if (frame_by < dl)
                 dl = frame_by;
         }
-        int w = wait_for(io->fd, ev, dl);
+        /* Inside a frame, waited in ticks, each told to the hook: counted
+         * from the last tick, not from the last byte, so a link that drips
+         * more often than a tick still ticks. */
+        int64_t until = dl;
+        if (have && r->tick && r->tick_ns > 0) {
+            if (ticked < 0)
+                ticked = clock_now_ns();
+            if (ticked + r->tick_ns < until)
+                until = ticked + r->tick_ns;
+        }
+        int w = wait_for(io->fd, ev, until);
+        if (w == 0 && until != dl) {
+            r->tick(r->tick_arg);
+            ticked = clock_now_ns();
+            continue;
+        }
         if (w == 0)
             return have ? -EPIPE : -ETIMEDOUT;
         if (w < 0)

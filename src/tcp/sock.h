@@ -52,9 +52,18 @@ int frame_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *fi
 int io_frame_write(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
                    size_t flen, const void *payload, size_t plen, int64_t deadline);
 
+/* As io_frame_write, but the time limit is on silence, not on the whole:
+ * -ETIMEDOUT only when no byte could be written for stall_ns (a large
+ * frame on a slow link is not a dead link). */
+int io_frame_write_stall(struct io *io, uint8_t type, uint8_t flags, uint64_t id, const void *fixed,
+                         size_t flen, const void *payload, size_t plen, int64_t stall_ns);
+
 /* Writes len bytes (frames made with wire_hdr_put) whole through io
  * before the deadline. Returns 0, -ETIMEDOUT, -EPIPE. */
 int io_write_all(struct io *io, const void *p, size_t len, int64_t deadline);
+
+/* As io_write_all, with a limit on silence (io_frame_write_stall). */
+int io_write_all_stall(struct io *io, const void *p, size_t len, int64_t stall_ns);
 
 /* A growing buffer for frame bodies. */
 struct frame_buf {
@@ -80,6 +89,12 @@ int io_frame_read(struct io *io, struct wire_hdr *h, struct frame_buf *b, uint64
 struct frame_reader {
     uint8_t *p;
     size_t cap, start, end;
+    /* Optional: called every tick_ns that a read waits inside a frame
+     * (a gateway tells the client it is still reading a large frame:
+     * nothing else can pass it in that direction). */
+    void (*tick)(void *arg);
+    void *tick_arg;
+    int64_t tick_ns;
 };
 
 /* The next frame, whose body is at most max_body bytes: *body points into

@@ -34,6 +34,7 @@ struct tcp_proxy {
     unsigned long long bytes;
     unsigned accepted;       /* connections taken, under mu */
     unsigned long long rate; /* bytes a second; 0: no limit (atomic) */
+    unsigned chunk;          /* bytes moved at a time; 0: as much as came (atomic) */
     pthread_t acceptor;
     pthread_mutex_t mu;
     struct link links[MAX_CONNS];
@@ -65,7 +66,9 @@ static void *pump(void *arg)
         for (int i = 0; i < 2 && !end; i++) {
             if (!(f[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            ssize_t n = read(f[i].fd, buf, sizeof(buf));
+            unsigned chunk = __atomic_load_n(&l->p->chunk, __ATOMIC_ACQUIRE);
+            size_t want = chunk && chunk < sizeof(buf) ? chunk : sizeof(buf);
+            ssize_t n = read(f[i].fd, buf, want);
             if (n <= 0) {
                 end = 1;
                 break;
@@ -214,6 +217,11 @@ int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n)
     int r = memmem(p->capture, p->captured, needle, n) != NULL;
     pthread_mutex_unlock(&p->mu);
     return r;
+}
+
+void proxy_chunk(struct tcp_proxy *p, unsigned bytes)
+{
+    __atomic_store_n(&p->chunk, bytes, __ATOMIC_RELEASE);
 }
 
 void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s)

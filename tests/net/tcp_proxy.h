@@ -34,6 +34,10 @@ int proxy_saw(struct tcp_proxy *p, const void *needle, size_t n);
  * way (0: as fast as it can): a slow link. */
 void proxy_rate(struct tcp_proxy *p, unsigned long long bytes_per_s);
 
+/* Moves at most bytes at a time (0: up to 64 KiB): with a rate, a link
+ * that drips small pieces often instead of large ones now and then. */
+void proxy_chunk(struct tcp_proxy *p, unsigned bytes);
+
 /* How many bytes the proxy forwarded, both ways together. */
 unsigned long long proxy_bytes(struct tcp_proxy *p);
 

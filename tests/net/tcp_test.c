@@ -1392,6 +1392,130 @@ static void large_message_does_not_hold_back_a_small_one(void **state)
     mbx_unlink("frag");
 }
 
+/* A 64 MiB message received over a slow link goes as one frame for two
+ * seconds, longer than the silence after which either end calls a link
+ * dead (1 s): bytes keep coming, so neither does. One connection, the
+ * message whole, taken once. The gateway gave a frame's whole write that
+ * second: it cut the link every second, put the message back and sent it
+ * again, for ever (19 connections in 20 s, nothing received). */
+static void large_message_received_over_a_slow_link(void **state)
+{
+    (void)state;
+    mbx *local = test_box("frag-recv", 8, BIG, 4ull * BIG);
+    uint8_t *data = malloc(BIG), *got = malloc(BIG);
+    assert_non_null(data);
+    assert_non_null(got);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 12));
+    assert_int_equal(mbx_send(local, data, BIG, 0, MBX_NONBLOCK), 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    proxy_rate(p, 32u << 20); /* 32 MiB/s: about two seconds */
+    mbx *remote = open_remote(proxy_port(p), "frag-recv", MBX_RECV);
+    assert_int_equal(mbx_recv(remote, got, BIG, NULL, 60000000000ll), (ssize_t)BIG);
+    assert_true(memcmp(got, data, BIG) == 0);
+    assert_true(proxy_bytes(p) >= BIG);
+    assert_int_equal(proxy_accepted(p), 1); /* never cut and made again */
+    assert_int_equal(mbx_recv(remote, got, BIG, NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(local, &st), 0);
+    assert_int_equal(st.count, 0);
+    assert_int_equal(st.received_total, 1);
+    free(got);
+    free(data);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("frag-recv");
+}
+
+struct big_server {
+    mbx *m;
+    size_t want, reply_len;
+    ssize_t got;
+    int replied;
+};
+
+/* Takes one request of sv->want bytes (checked against the pattern) and
+ * answers it with sv->reply_len bytes of the pattern. */
+static void *serve_big(void *arg)
+{
+    struct big_server *sv = arg;
+    size_t cap = sv->want > sv->reply_len ? sv->want : sv->reply_len;
+    uint8_t *buf = malloc(cap + 1);
+    mbx_msginfo info;
+    sv->got = buf ? mbx_recv(sv->m, buf, cap + 1, &info, 30000000000ll) : -ENOMEM;
+    if (sv->got == (ssize_t)sv->want) {
+        for (size_t i = 0; i < sv->want; i++)
+            if (buf[i] != (uint8_t)(i * 13 + (i >> 12)))
+                sv->got = -EBADMSG;
+    }
+    if (sv->got == (ssize_t)sv->want) {
+        for (size_t i = 0; i < sv->reply_len; i++)
+            buf[i] = (uint8_t)(i * 13 + (i >> 12));
+        sv->replied = mbx_reply(&info, buf, sv->reply_len);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* A call's large request, and a large reply, over a slow link: each is one
+ * frame from the client, written for about two seconds. The client gave
+ * such a write one second in all, then called the link dead and sent it
+ * all again on the next one, for ever. One connection each. */
+static void large_call_and_reply_over_a_slow_link(void **state)
+{
+    (void)state;
+    mbx *local = test_box("frag-calls", 8, BIG, 4ull * BIG);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    /* A remote caller's 64 MiB request, at 32 MiB/s. */
+    proxy_rate(p, 32u << 20);
+    mbx *remote = open_remote(proxy_port(p), "frag-calls", MBX_SEND | MBX_RECV);
+    uint8_t *req = malloc(BIG);
+    assert_non_null(req);
+    for (size_t i = 0; i < BIG; i++)
+        req[i] = (uint8_t)(i * 13 + (i >> 12));
+    struct big_server here = {local, BIG, 2, 0, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_big, &here), 0);
+    uint8_t reply[16];
+    assert_int_equal(mbx_call(remote, req, BIG, 0, reply, sizeof(reply), 60000000000ll), 2);
+    pthread_join(t, NULL);
+    assert_int_equal(here.got, (ssize_t)BIG);
+    assert_int_equal(here.replied, 0);
+    assert_int_equal(proxy_accepted(p), 1);
+    free(req);
+    /* A remote server's 1 MiB reply (what a caller's own mailbox takes),
+     * at 256 KiB/s in 8 KiB drips: much of it waits in the link's
+     * buffers once the write returned, and bytes reach the gateway more
+     * often than a heartbeat period, so only its ticks while it reads
+     * tell the client that the link lives. */
+    proxy_rate(p, 256u << 10);
+    proxy_chunk(p, 8u << 10);
+    struct big_server there = {remote, 4, 1u << 20, 0, -1};
+    assert_int_equal(pthread_create(&t, NULL, serve_big, &there), 0);
+    uint8_t *got = malloc((1u << 20) + 1);
+    assert_non_null(got);
+    uint8_t small[4];
+    for (size_t i = 0; i < sizeof(small); i++)
+        small[i] = (uint8_t)(i * 13 + (i >> 12));
+    assert_int_equal(mbx_call(local, small, sizeof(small), 0, got, (1u << 20) + 1, 60000000000ll),
+                     1 << 20);
+    for (size_t i = 0; i < (1u << 20); i++)
+        if (got[i] != (uint8_t)(i * 13 + (i >> 12)))
+            fail_msg("reply byte %zu", i);
+    pthread_join(t, NULL);
+    assert_int_equal(there.got, 4);
+    assert_int_equal(there.replied, 0);
+    assert_int_equal(proxy_accepted(p), 1);
+    free(got);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("frag-calls");
+}
+
 #define LARGE_MSGS 40 /* at least, and on until the link was cut 10 times */
 #define LARGE_MAX  30000
 
@@ -1500,6 +1624,8 @@ int main(void)
         cmocka_unit_test(timed_send_resent_after_its_deadline),
         cmocka_unit_test(stalled_link_is_detected),
         cmocka_unit_test(large_message_does_not_hold_back_a_small_one),
+        cmocka_unit_test(large_message_received_over_a_slow_link),
+        cmocka_unit_test(large_call_and_reply_over_a_slow_link),
         cmocka_unit_test(large_messages_across_cuts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

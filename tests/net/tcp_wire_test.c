@@ -890,6 +890,71 @@ static void reader_fill_without_waiting(void **state)
     close(sv[0]);
 }
 
+struct dripper {
+    int fd;
+    size_t body, step;
+    int gap_ms;
+};
+
+/* Writes a frame's header, then its body a few bytes at a time. */
+static void *drip_frame(void *arg)
+{
+    const struct dripper *d = arg;
+    uint8_t hdr[WIRE_HDR], bytes[64] = {0};
+    struct wire_hdr h = {(uint32_t)d->body, W_ACK, 0, 1};
+    wire_hdr_put(hdr, &h);
+    if (write(d->fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+        return NULL;
+    for (size_t sent = 0; sent < d->body; sent += d->step) {
+        usleep((useconds_t)d->gap_ms * 1000);
+        if (write(d->fd, bytes, d->step) != (ssize_t)d->step)
+            return NULL;
+    }
+    return NULL;
+}
+
+static void count_tick(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A reader with a tick hook (the gateway's: it tells its client the link
+ * lives while it reads a long frame) calls it every tick_ns inside a
+ * frame, also while bytes keep coming more often than that (a slow link
+ * drips), not only when they stop: 10 bytes every 20 ms for about a
+ * second, a tick of 100 ms: about 10 ticks. It ticked only in silences
+ * longer than a tick, and a gateway reading a large call or reply from a
+ * slow link said nothing for the whole frame. */
+static void reader_ticks_inside_a_slow_frame(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct io io = {sv[0], NULL, NULL};
+    int ticks = 0;
+    struct frame_reader r = {0};
+    r.tick = count_tick;
+    r.tick_arg = &ticks;
+    r.tick_ns = 100 * 1000000ll;
+    struct dripper d = {sv[1], 500, 10, 20};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drip_frame, &d), 0);
+    struct wire_hdr h;
+    const uint8_t *body;
+    int64_t t0 = clock_now_ns();
+    assert_int_equal(io_reader_next(&io, &r, &h, &body, 1024, -1), 0);
+    int64_t took_ms = (clock_now_ns() - t0) / 1000000;
+    pthread_join(t, NULL);
+    assert_int_equal(h.len, 500);
+    /* At most one per 100 ms of the frame (they are spaced so); about
+     * ten, and at least a few even on a machine too busy to keep time. */
+    assert_true(ticks <= took_ms / 100 + 1);
+    assert_true(ticks >= 3);
+    free(r.p);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* Caps of src/tcp/gateway.c: connections at once, and of those still in
  * their handshake. */
 #define GW_CONNS_MAX      256
@@ -1611,6 +1676,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(ended_session_remembers_its_sends),
         cmocka_unit_test(pieces_checked),
         cmocka_unit_test(reader_fill_without_waiting),
+        cmocka_unit_test(reader_ticks_inside_a_slow_frame),
         cmocka_unit_test(window_by_version_and_bytes),
         cmocka_unit_test(resend_fits_a_smaller_window),
         cmocka_unit_test(deep_window_sends_look_for_acks_now_and_then),
