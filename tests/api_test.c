@@ -420,6 +420,38 @@ static void foreach_lists_mailboxes(void **state)
     drop(c, "fc");
 }
 
+/* A mailbox's capacity counts messages of any sizes: with messages of
+ * mixed sizes coming and going, a send of the largest size always finds
+ * room while fewer than the capacity are queued. A heap mailbox gave
+ * each message a block of its own size, and mixed sizes fragmented the
+ * arena: a largest send said -EAGAIN below the capacity (a review found
+ * it through libmbx-mq: a queue of 2 x 8192 holding one 5000-byte message
+ * refused an 8192-byte one). */
+static void mixed_sizes_fill_the_capacity(void **state)
+{
+    (void)state;
+    enum { CAP = 8, MAX = 8192 };
+    mbx *m = make("mixed", CAP, MAX);
+    static unsigned char buf[MAX];
+    uint32_t seed = 12345, queued = 0;
+    for (int round = 0; round < 300; round++) {
+        /* Fill to the capacity, the last one of the largest size. */
+        while (queued < CAP) {
+            seed = seed * 1103515245u + 12345u;
+            size_t len = queued == CAP - 1 ? MAX : 1 + (seed >> 8) % MAX;
+            memset(buf, (int)(round + queued), len);
+            assert_int_equal(mbx_send(m, buf, len, 0, MBX_NONBLOCK), 0);
+            queued++;
+        }
+        assert_int_equal(mbx_send(m, buf, 1, 0, MBX_NONBLOCK), -EAGAIN); /* full */
+        /* Take some (at least one) back. */
+        seed = seed * 1103515245u + 12345u;
+        for (uint32_t k = 1 + (seed >> 8) % CAP; k > 0; k--, queued--)
+            assert_true(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK) > 0);
+    }
+    drop(m, "mixed");
+}
+
 /* A mailbox in a disk directory is a plain file and survives its users. */
 static void durable_on_disk(void **state)
 {
@@ -694,6 +726,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(foreach_lists_mailboxes),
         cmocka_unit_test(durable_on_disk),
         cmocka_unit_test(unbounded_until_memory_limit),
+        cmocka_unit_test(mixed_sizes_fill_the_capacity),
         cmocka_unit_test(recv_from_one_sender),
         cmocka_unit_test(mode_zero_denies_its_user),
         cmocka_unit_test(names_with_directories),

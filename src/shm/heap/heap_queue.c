@@ -16,14 +16,36 @@ int heap_reclaim(struct seg *s)
     return alloc_rebuild(s, repair_reclaim_visit, NULL);
 }
 
+/* Arenas up to this size hold a largest block per message (block_len). */
+#define FIXED_BLOCKS_MAX (8ull << 20)
+
+/* The payload room a message of len bytes takes. A bounded mailbox whose
+ * arena holds its capacity of the largest messages, and is small, gives
+ * every message a largest block: its capacity then counts messages of any
+ * sizes. Blocks of each message's own size fragmented the arena: with
+ * messages of mixed sizes queued, a send of the largest size found no
+ * room below the capacity (a POSIX queue of 2 x 8192 held a 5000-byte
+ * message and refused an 8192-byte one). Storage is still backed only as
+ * far as blocks are used. Larger arenas keep packing by size: memory
+ * follows the messages, and mixed sizes may fill them first (documented). */
+static uint64_t block_len(const struct seg *s, size_t len)
+{
+    if (!heap_bounded(s))
+        return len;
+    uint64_t arena = s->arena_end - s->arena_start;
+    if (arena > FIXED_BLOCKS_MAX || arena / seg_blk_size(s->max_msg_size) < s->capacity)
+        return len;
+    return s->max_msg_size;
+}
+
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b)
 {
-    int r = alloc_take(s, len, owner, b);
+    int r = alloc_take(s, block_len(s, len), owner, b);
     if (r == -ENOMEM) {
         /* Full: blocks of processes that died holding them come back. */
         r = heap_reclaim(s);
         if (!r)
-            r = alloc_take(s, len, owner, b);
+            r = alloc_take(s, block_len(s, len), owner, b);
     }
     if (r)
         return r;
