@@ -3,13 +3,14 @@
 
 #include <signal.h>
 
-/* Returns 1 when abs is a valid timespec (tv_nsec in 0..999999999). Linux
- * checks it before looking at the queue, so a bad one fails with EINVAL
- * even when a message is there (POSIX would check it only before
- * blocking; the differential tests pin the kernel's behaviour). */
+/* Returns 1 when abs is a valid timespec (tv_sec not negative, tv_nsec in
+ * 0..999999999). Linux checks it before looking at the queue, so a bad
+ * one fails with EINVAL even when a message is there (POSIX would check
+ * it only before blocking; the differential tests pin the kernel's
+ * behaviour). */
 int mq_abs_valid(const struct timespec *abs)
 {
-    return abs->tv_nsec >= 0 && abs->tv_nsec < 1000000000L;
+    return abs->tv_sec >= 0 && abs->tv_nsec >= 0 && abs->tv_nsec < 1000000000L;
 }
 
 /* The longest relative wait asked of mbx at once: a day (the caller asks
