@@ -134,9 +134,9 @@ static void desc_free(struct mq_desc *d)
 
 /* Opens (O_CREAT: creates) queue `name`, as mq_open(3). Returns the new
  * descriptor, or (mqd_t)-1 with errno: EINVAL (name without a leading
- * '/', access mode 3, bad attributes: mq_maxmsg or mq_msgsize <= 0 or over
- * mbx's limits), ENOENT (no queue, no O_CREAT; "/"), EACCES (permission;
- * a name with another '/', "." or ".."), EEXIST (O_CREAT|O_EXCL on an
+ * '/', access mode 3, bad attributes for a queue to be made: mq_maxmsg or
+ * mq_msgsize <= 0 or over mbx's limits; an existing queue opens), ENOENT (no queue, no O_CREAT;
+ * "/"), EACCES (permission; a name with another '/', "." or ".."), EEXIST (O_CREAT|O_EXCL on an
  * existing one), ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ENOSPC, or an
  * errno of mbx_open. */
 MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
@@ -159,11 +159,14 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
     if (accmode == O_ACCMODE)
         return mq_fail(EINVAL);
     struct mq_attr qa = {.mq_maxmsg = MQ_DEFAULT_MAXMSG, .mq_msgsize = MQ_DEFAULT_MSGSIZE};
+    /* Attributes a new queue could not have matter only when one is made:
+     * an existing queue opens (EEXIST with O_EXCL), as the kernel's do. */
+    int bad_attr = 0;
     if ((oflag & O_CREAT) && attr) {
-        if (attr->mq_maxmsg <= 0 || attr->mq_msgsize <= 0 || attr->mq_maxmsg > MQ_MAX_MAXMSG ||
-            attr->mq_msgsize > MQ_MAX_MSGSIZE)
-            return mq_fail(EINVAL);
-        qa = *attr;
+        bad_attr = attr->mq_maxmsg <= 0 || attr->mq_msgsize <= 0 ||
+                   attr->mq_maxmsg > MQ_MAX_MAXMSG || attr->mq_msgsize > MQ_MAX_MSGSIZE;
+        if (!bad_attr)
+            qa = *attr;
     }
     struct mq_desc *d = calloc(1, sizeof(*d));
     if (!d)
@@ -180,7 +183,7 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
         if (tries)
             usleep(1000);
         r = ENOENT;
-        if (oflag & O_CREAT) {
+        if ((oflag & O_CREAT) && !bad_attr) {
             r = create(d, mbxname, side_path, fifo_path, accmode, mode, &qa);
             if (r == EEXIST && !(oflag & O_EXCL))
                 r = ENOENT; /* somebody else's: open it */
@@ -189,7 +192,11 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
         }
         if (r == ENOENT) {
             r = open_existing(d, mbxname, side_path, fifo_path, accmode);
-            if (r == ENOENT && (oflag & O_CREAT))
+            if (r == ENOENT && bad_attr)
+                r = EINVAL; /* none to open, and none can be made so */
+            else if (r == 0 && bad_attr && (oflag & O_EXCL))
+                r = EEXIST;
+            else if (r == ENOENT && (oflag & O_CREAT))
                 r = EAGAIN; /* it went between our create and open */
         }
     }

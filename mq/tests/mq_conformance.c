@@ -155,6 +155,15 @@ static void open_flags(void **state)
     assert_int_equal(a.mq_msgsize, 16);
     assert_int_equal(a.mq_curmsgs, 0);
     assert_int_equal(a.mq_flags, 0);
+    /* Even with attributes a new queue could not have: they are not looked
+     * at (the shim said EINVAL); O_EXCL says EEXIST first. */
+    struct mq_attr zero = {.mq_maxmsg = 0, .mq_msgsize = 0};
+    mqd_t q4 = mq_open(qname("flags"), O_CREAT | O_RDWR, 0600, &zero);
+    assert_int_not_equal(q4, (mqd_t)-1);
+    assert_int_equal(mq_getattr(q4, &a), 0);
+    assert_int_equal(a.mq_maxmsg, 4);
+    mq_close(q4);
+    ERR(mq_open(qname("flags"), O_CREAT | O_EXCL | O_RDWR, 0600, &zero), EEXIST);
     /* Defaults without attributes: Linux's 10 x 8192. */
     mq_unlink(qname("dflt"));
     mqd_t q3 = mq_open(qname("dflt"), O_CREAT | O_RDWR, 0600, NULL);
