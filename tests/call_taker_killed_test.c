@@ -104,15 +104,7 @@ static pid_t kill_server_after_signing(mbx *m)
         mbx_recv(m, buf, sizeof(buf), &info, MBX_NONBLOCK);
         _exit(0);
     }
-    assert_int_equal(trace_stopped(p), SIGSTOP);
-    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
-    uintptr_t ret, sp;
-    trace_run_to(p, (uintptr_t)receipt_taken, &ret, &sp);
-    assert_true(trace_step(p, 100000, ret, sp) > 0);
-    kill(p, SIGKILL);
-    int st;
-    assert_int_equal(waitpid(p, &st, 0), p);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    trace_kill_after(p, (uintptr_t)receipt_taken);
     return p;
 }
 

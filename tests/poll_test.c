@@ -711,14 +711,7 @@ static void dead_lock_holder_leaves_room(void **state)
         mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK);
         _exit(0);
     }
-    assert_int_equal(trace_stopped(p), SIGSTOP);
-    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
-    uintptr_t ret, sp;
-    trace_run_to(p, (uintptr_t)alloc_free, &ret, &sp);
-    assert_true(trace_step(p, 100000, ret, sp) > 0);
-    kill(p, SIGKILL);
-    int st;
-    assert_int_equal(waitpid(p, &st, 0), p);
+    trace_kill_after(p, (uintptr_t)alloc_free);
     assert_int_equal(__atomic_load_n(&shm_box_of(m)->seg.hdr->hot.count, __ATOMIC_RELAXED), 1);
     mbx_pollitem it = {m, -1, POLLOUT, 0};
     assert_int_equal(mbx_poll(&it, 1, MBX_NONBLOCK), 1);

@@ -80,6 +80,22 @@ static inline long trace_step(pid_t p, long k, uintptr_t ret, uintptr_t sp)
     return 0;
 }
 
+/* Traced child p, stopped at its start (SIGSTOP after PTRACE_TRACEME):
+ * runs it into fn, steps it until fn returns, and kills it there (before
+ * the call that called fn goes on). Reaps it. */
+static inline void trace_kill_after(pid_t p, uintptr_t fn)
+{
+    assert_int_equal(trace_stopped(p), SIGSTOP);
+    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
+    uintptr_t ret, sp;
+    trace_run_to(p, fn, &ret, &sp);
+    assert_true(trace_step(p, 100000, ret, sp) > 0);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
 /* Copies n bytes (a multiple of a long) at addr in traced child p into
  * out. */
 static inline void trace_peek(pid_t p, const void *addr, void *out, size_t n)
