@@ -134,11 +134,11 @@ static void desc_free(struct mq_desc *d)
 
 /* Opens (O_CREAT: creates) queue `name`, as mq_open(3). Returns the new
  * descriptor, or (mqd_t)-1 with errno: EINVAL (name without a leading
- * '/', access mode 3, bad attributes for a queue to be made: mq_maxmsg or
- * mq_msgsize <= 0 or over mbx's limits; an existing queue opens), ENOENT (no queue, no O_CREAT;
- * "/"), EACCES (permission; a name with another '/', "." or ".."), EEXIST (O_CREAT|O_EXCL on an
- * existing one), ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ENOSPC, or an
- * errno of mbx_open. */
+ * '/', access mode 3, bad attributes for a queue to be made: mq_maxmsg
+ * or mq_msgsize <= 0 or over mbx's limits; an existing queue opens),
+ * ENOENT (no queue, no O_CREAT; "/"), EACCES (permission; a name with
+ * another '/', "." or ".."), EEXIST (O_CREAT|O_EXCL on an existing one),
+ * ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ENOSPC, or an errno of mbx_open. */
 MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
 {
     mq_signals_adopt();
