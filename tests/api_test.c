@@ -609,6 +609,10 @@ static void permissions_as_another_user(void **state)
             _exit(13);
         if (mbx_open("group", MBX_SEND, NULL, &x) != -EACCES)
             _exit(14);
+        /* Creating it exclusively: it exists, whatever its mode (as
+         * open(2)'s O_CREAT|O_EXCL; it said -EACCES). */
+        if (mbx_open("private", MBX_SEND | MBX_CREATE | MBX_EXCL, NULL, &x) != -EEXIST)
+            _exit(15);
         _exit(0);
     }
     int st;

@@ -111,6 +111,11 @@ static int open_named(struct shm_box *b, int flags, const mbx_options *o)
             shmfile_close(&b->file);
             r = -EEXIST;
         }
+        /* A file we may not open, created exclusively: the creation
+         * says whether it exists (-EEXIST, whatever its mode, as
+         * open(2) does) or what else stops it. */
+        if (r == -EACCES && (flags & MBX_CREATE) && (flags & MBX_EXCL))
+            r = -ENOENT;
         if (r != -ENOENT || !(flags & MBX_CREATE))
             break;
         r = create_named(b, o, flags);
