@@ -4,23 +4,33 @@
  * working (the state file says so) before its blocked callers are woken. */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "creds.h"
 #include "internal.h"
 
-/* The queue's mailbox: a ring of SYSV_CAPACITY slots of up to SYSV_MSGMAX
- * bytes (storage is taken as messages come), any number of receivers. */
+/* The queue's mailbox: a heap of SYSV_CAPACITY messages of up to
+ * SYSV_MSGMAX bytes (storage is taken as messages come), any number of
+ * receivers. A heap, not a ring, because msgrcv takes by type: a message
+ * no one asks for (a reply to a client that died) must cost its bytes and
+ * nothing more, and a ring frees the slot of one taken ahead of older ones
+ * only once those are gone, so one such message stopped the queue 256
+ * sends later. $MBX_QUEUE=ring asks for the ring: a quicker round trip,
+ * for programs that receive everything they send. */
 static int make_box(int32_t id, uint32_t mode, mbx **m)
 {
     char name[32];
     sysv_box_name(name, sizeof(name), id);
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.max_msg_size = SYSV_MSGMAX;
-    a.capacity = SYSV_CAPACITY;
-    a.mode = sysv_file_mode(mode);
-    return mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &a, m);
+    mbx_options o;
+    mbx_options_init(&o);
+    o.attr.max_msg_size = SYSV_MSGMAX;
+    o.attr.capacity = SYSV_CAPACITY;
+    o.attr.mode = sysv_file_mode(mode);
+    const char *kind = getenv("MBX_QUEUE");
+    o.kind = kind && strcmp(kind, "ring") == 0 ? MBX_KIND_RING : MBX_KIND_HEAP;
+    return mbx_open_opts(name, MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL, &o, m);
 }
 
 static void drop_box(int32_t id, mbx *m)

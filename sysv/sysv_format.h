@@ -29,7 +29,7 @@
 #define SYSV_META_SIZE    4096u /* the state file's exact size */
 
 /* mbx's own limits for a queue (not the kernel's msgmax/msgmnb): a queue is
- * a ring mailbox of SYSV_CAPACITY messages of up to SYSV_MSGMAX bytes. */
+ * a heap mailbox (or ring: sysv/queue.c) of SYSV_CAPACITY messages of up to SYSV_MSGMAX bytes. */
 #define SYSV_MSGMAX   65536u
 #define SYSV_CAPACITY 256u
 #define SYSV_MSGMNB   ((uint64_t)SYSV_MSGMAX * SYSV_CAPACITY)

@@ -220,6 +220,29 @@ static void select_by_type(void **state)
     assert_int_equal(stat_of(id).msg_qnum, 0);
 }
 
+/* The classic server's queue: replies go out typed by the client's pid,
+ * and a client that died never takes its own. Such messages cost their
+ * bytes and nothing more: thousands of later messages of other types
+ * still pass them, and they stay, in order, for whoever asks. */
+static void unreceived_messages_let_later_ones_pass(void **state)
+{
+    (void)state;
+    int id = new_queue(0600);
+    assert_int_equal(send_text(id, 7, "for a dead client", IPC_NOWAIT), 0);
+    char text[16];
+    for (int i = 0; i < 2000; i++) {
+        if (i == 700)
+            assert_int_equal(send_text(id, 9, "another", IPC_NOWAIT), 0);
+        snprintf(text, sizeof(text), "job %d", i);
+        assert_int_equal(send_text(id, 1 + i % 2, text, IPC_NOWAIT), 0);
+        snprintf(text, sizeof(text), "job %d", i);
+        expect(id, -2, 0, 1 + i % 2, text);
+    }
+    assert_int_equal(stat_of(id).msg_qnum, 2);
+    expect(id, 0, 0, 7, "for a dead client");
+    expect(id, 0, 0, 9, "another");
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -535,6 +558,7 @@ int main(void)
         cmocka_unit_test_teardown(stat_of_a_new_queue, remove_made),
         cmocka_unit_test_teardown(fifo_with_text_and_sizes, remove_made),
         cmocka_unit_test_teardown(select_by_type, remove_made),
+        cmocka_unit_test_teardown(unreceived_messages_let_later_ones_pass, remove_made),
         cmocka_unit_test_teardown(bad_arguments, remove_made),
         cmocka_unit_test_teardown(too_long_stays_or_truncates, remove_made),
         cmocka_unit_test_teardown(full_queue_and_qbytes, remove_made),
