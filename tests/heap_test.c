@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static struct fixture f;
@@ -133,6 +135,88 @@ static void spinning_wait_sees_the_futex_word(void **state)
     fixture_free(&f);
 }
 
+struct big_send {
+    struct mb_ctx c;
+    const void *buf;
+    size_t len;
+    int rc; /* 1 until the send returns */
+};
+
+static void *send_big(void *arg)
+{
+    struct big_send *a = arg;
+    int r = heap_send(&a->c, a->buf, a->len, 0, 300 * 1000000ll);
+    __atomic_store_n(&a->rc, r, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static uint64_t arena_used(void)
+{
+    return __atomic_load_n(&f.s.hdr->meta.used, __ATOMIC_RELAXED);
+}
+
+/* A large message is copied in outside the lock, into a block taken
+ * first. A sender that fills the mailbox meanwhile takes the room: the
+ * large send then waits for room (the capacity holds), and when its time
+ * is up it fails and gives its block back. */
+static void large_send_that_finds_it_full_gives_its_block_back(void **state)
+{
+    (void)state;
+    fixture_make(&f, 8u << 20, 2); /* an arena of 16 MiB: packed by size */
+    struct mb_ctx c = ctx();
+    size_t big_len = 4u << 20;
+    unsigned char *big = malloc(big_len);
+    assert_non_null(big);
+    memset(big, 0xab, big_len);
+    int one = 1, two = 2, v = 0;
+    mbx_msginfo info;
+    assert_int_equal(heap_send(&c, &one, sizeof(one), 0, MBX_NONBLOCK), 0);
+    uint64_t used_one = arena_used();
+    int hit = 0;
+    for (int tries = 0; tries < 50 && !hit; tries++) {
+        struct big_send a = {ctx(), big, big_len, 1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, send_big, &a), 0);
+        /* Its block is taken while the message is not queued yet (the
+         * count says 1): the copy runs now. */
+        while (arena_used() == used_one && __atomic_load_n(&a.rc, __ATOMIC_ACQUIRE) == 1)
+            ;
+        int r = heap_send(&c, &two, sizeof(two), 0, MBX_NONBLOCK);
+        pthread_join(t, NULL);
+        if (r == 0) {
+            hit = 1;
+            assert_int_equal(a.rc, -ETIMEDOUT);
+            assert_int_equal(f.s.hdr->hot.count, 2);
+            /* Its block is free again: the arena holds the two small ones. */
+            assert_int_equal(arena_used(), used_one + seg_blk_size(sizeof(two)));
+        } else {
+            /* Too late: the large one was queued first. Take it back out. */
+            assert_int_equal(r, -EAGAIN);
+            assert_int_equal(a.rc, 0);
+            unsigned char *back = malloc(big_len);
+            assert_non_null(back);
+            assert_int_equal(heap_recv(&c, 0, &v, sizeof(v), &info, MBX_NONBLOCK), sizeof(v));
+            assert_int_equal(v, 1);
+            assert_int_equal(heap_recv(&c, 0, back, big_len, &info, MBX_NONBLOCK),
+                             (ssize_t)big_len);
+            assert_memory_equal(back, big, big_len);
+            free(back);
+            assert_int_equal(heap_send(&c, &one, sizeof(one), 0, MBX_NONBLOCK), 0);
+            used_one = arena_used();
+        }
+    }
+    assert_true(hit);
+    assert_int_equal(heap_recv(&c, 0, &v, sizeof(v), &info, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 1);
+    assert_int_equal(heap_recv(&c, 0, &v, sizeof(v), &info, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(v, 2);
+    /* Empty, and the large message goes through the same way. */
+    assert_int_equal(heap_send(&c, big, big_len, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(f.s.hdr->hot.count, 1);
+    free(big);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +224,7 @@ int main(void)
         cmocka_unit_test(rendezvous_send_is_withdrawn),
         cmocka_unit_test(spin_words_move_after_the_lock),
         cmocka_unit_test(spinning_wait_sees_the_futex_word),
+        cmocka_unit_test(large_send_that_finds_it_full_gives_its_block_back),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

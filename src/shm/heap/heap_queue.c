@@ -221,9 +221,75 @@ static ssize_t send_step(const struct mb_ctx *c, void *arg)
     return r;
 }
 
+/* From this size on a message is copied in outside the lock: a block is
+ * taken under it, filled without it, and published under it again, as a
+ * loan is. Copied under the lock, a large message kept receivers waiting
+ * for the whole copy, and a sender's and a receiver's copies took turns
+ * (a one-way stream of 64 KiB messages moved half what a ring moves).
+ * Below it the second locked step costs more than the copy it frees. */
+#define UNLOCKED_COPY_MIN (16u << 10)
+
+struct reserve_args {
+    size_t len;
+    struct seg_blk *b;
+};
+
+/* Under the lock: takes a block with room for the message (the capacity
+ * is checked again when it is published), or -EAGAIN to wait for room. */
+static ssize_t reserve_step(const struct mb_ctx *c, void *arg)
+{
+    struct reserve_args *a = arg;
+    alloc_prefetch(c->s, seg_blk_size(a->len));
+    int r = make_room(c->s, c->who, a->len, &a->b);
+    if (r == 0)
+        a->b->len = a->len; /* what heap_send_loan checks the send against */
+    return r;
+}
+
+/* Gives back a block reserve_step took for a send that failed. Without
+ * the lock it stays: the repair frees it once this process is gone. */
+static void unreserve(const struct mb_ctx *c, struct seg_blk *b)
+{
+    struct seg *s = c->s;
+    if (seg_lock(s, clock_deadline(SEG_CALL_BOUND_NS)) != 0)
+        return;
+    if (b->state == BLK_WRITING && b->sender_pid == c->pid &&
+        b->sender_start == ident_start(c->who)) {
+        alloc_free(s, b);
+        heap_changed(s, SEG_POLL_SEND);
+    }
+    heap_unlock(s);
+}
+
+/* heap_send of a large message into a mailbox that is not a rendezvous. A
+ * sender killed before the publish leaves a block in WRITING, which the
+ * repair frees: the message was not sent. */
+static int send_unlocked(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
+                         int64_t timeout_ns)
+{
+    int64_t deadline = clock_deadline(timeout_ns);
+    struct reserve_args a = {len, NULL};
+    ssize_t r = heap_until_send(c, len, timeout_ns, reserve_step, &a);
+    if (r)
+        return (int)r;
+    void *payload = seg_payload(a.b);
+    memcpy(payload, buf, len);
+    /* Room again, unless other senders filled the mailbox meanwhile: then
+     * the call waits what is left of its time. */
+    int64_t left = timeout_ns > 0 ? clock_remaining(deadline) : timeout_ns;
+    r = heap_send_loan(c, payload, len, prio, left);
+    if (r == -EAGAIN && timeout_ns > 0)
+        r = -ETIMEDOUT;
+    if (r)
+        unreserve(c, a.b);
+    return (int)r;
+}
+
 int heap_send(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
               int64_t timeout_ns)
 {
+    if (len >= UNLOCKED_COPY_MIN && c->s->capacity != MBX_RENDEZVOUS)
+        return send_unlocked(c, buf, len, prio, timeout_ns);
     struct send_args a = {buf, len, prio, {0, 0, 0}};
     ssize_t r = heap_until_send(c, len, timeout_ns, send_step, &a);
     return r ? (int)r : heap_send_done(c, &a.sent, timeout_ns);
