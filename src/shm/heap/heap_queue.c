@@ -267,7 +267,7 @@ static void unreserve(const struct mb_ctx *c, struct seg_blk *b)
 static int send_unlocked(const struct mb_ctx *c, const void *buf, size_t len, unsigned prio,
                          int64_t timeout_ns)
 {
-    int64_t deadline = clock_deadline(timeout_ns);
+    int64_t deadline = timeout_ns > 0 ? clock_deadline(timeout_ns) : -1; /* else no clock read */
     struct reserve_args a = {len, NULL};
     ssize_t r = heap_until_send(c, len, timeout_ns, reserve_step, &a);
     if (r)
