@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 /* Walks the arena and checks tiling, the used count and the bins. */
 static void check_heap(struct seg *s)
@@ -200,6 +201,62 @@ static void split_stays_inside_the_arena(void **state)
     munmap(base, mapped + 4096);
 }
 
+/* The arena's last free block, 33 lines, while a peer flips its size
+ * between that and 63 lines (the same bin): a take of 63 lines may read
+ * the small size where it checks the block and the large one where it
+ * compares with what it needs. The block it returns must still end inside
+ * the arena, or the sender's copy of the payload runs past the mapping. */
+static void take_never_returns_a_block_past_the_arena(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 1000, 16);
+    uint64_t arena = f.s.arena_end - f.s.arena_start;
+    uint64_t small = 33 * SEG_LINE, large = 63 * SEG_LINE;
+    struct seg_blk *first;
+    assert_int_equal(alloc_take(&f.s, arena - small - sizeof(struct seg_blk), 0, &first), 0);
+    struct seg_blk *tail = (struct seg_blk *)((unsigned char *)first + first->size);
+    assert_int_equal(tail->size, small);
+    assert_int_equal(tail->state, BLK_FREE);
+    struct grower g = {tail, small, large, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
+    int outside = 0, unclean = 0, round;
+    /* The window is a few instructions wide: try for a second. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (round = 0;; round++) {
+        if (round % 1024 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec >= 2)
+                break;
+        }
+        struct seg_blk *b = NULL;
+        int r = alloc_take(&f.s, large - sizeof(struct seg_blk), 0, &b);
+        if (r == 0) {
+            outside = f.s.arena_end - seg_off(&f.s, b) < large;
+            break;
+        }
+        assert_true(r == -ENOMEM || r == -EUCLEAN);
+        unclean += r == -EUCLEAN;
+        if (r == -EUCLEAN) {
+            /* Back to the layout above: a rebuild that met the large
+             * size gave up half way. */
+            __atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
+            pthread_join(t, NULL);
+            tail->size = small;
+            assert_int_equal(alloc_rebuild(&f.s, NULL, NULL), 0);
+            g.stop = 0;
+            assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
+        }
+    }
+    __atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    print_message("%d takes, %d said -EUCLEAN\n", round, unclean);
+    assert_false(outside);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +265,7 @@ int main(void)
         cmocka_unit_test(random_workload_keeps_invariants),
         cmocka_unit_test(rebuild_rejects_broken_tiling),
         cmocka_unit_test(split_stays_inside_the_arena),
+        cmocka_unit_test(take_never_returns_a_block_past_the_arena),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

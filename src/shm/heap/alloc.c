@@ -134,6 +134,12 @@ int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out
         if (!b)
             return -ENOMEM;
     }
+    /* find_fit read b's size more than once, and a peer may have changed
+     * it between reads (small where it was bounded by the arena, large
+     * where it was compared with need). The sender copies need bytes into
+     * b: bound that with values of our own. */
+    if (need > s->arena_end - seg_off(s, b))
+        return -EUCLEAN;
     /* The header's line is ours already; the payload's comes meanwhile. */
     prefetch_write(seg_payload(b));
     bin_remove(s, b, i);
@@ -172,7 +178,9 @@ int alloc_back(struct seg *s, const struct seg_blk *b)
         s->backed_gen = gen;
         s->backed_end = s->arena_start;
     }
-    uint64_t end = seg_off(s, b) + b->size, from = s->backed_end;
+    /* b's size is shared: a peer may have raised it past the arena. */
+    uint64_t off = seg_off(s, b), size = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
+    uint64_t end = size > s->arena_end - off ? s->arena_end : off + size, from = s->backed_end;
     if (end <= from)
         return 0;
     if (from < s->arena_start)
