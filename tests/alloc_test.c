@@ -175,8 +175,16 @@ static void split_stays_inside_the_arena(void **state)
     struct grower g = {whole, arena, arena + 4096, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
-    int taken = 0;
-    for (int round = 0; round < 20000; round++) {
+    int taken = 0, round;
+    /* The window is a few instructions wide: try for a second or two. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (round = 0;; round++) {
+        if (round % 1024 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec >= 2)
+                break;
+        }
         struct seg_blk *b = NULL;
         int r = alloc_take(&s, arena - sizeof(struct seg_blk), 0, &b);
         if (r == 0) {
@@ -197,7 +205,7 @@ static void split_stays_inside_the_arena(void **state)
     }
     __atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
     pthread_join(t, NULL);
-    print_message("taken whole %d times of 20000\n", taken);
+    print_message("taken whole %d times of %d\n", taken, round);
     munmap(base, mapped + 4096);
 }
 
@@ -257,6 +265,85 @@ static void take_never_returns_a_block_past_the_arena(void **state)
     fixture_free(&f);
 }
 
+struct raiser {
+    struct seg_blk *run, *at; /* raise run's size when the walk visits at */
+    uint64_t size;
+};
+
+static int raise_run(struct seg *s, struct seg_blk *b, void *arg)
+{
+    (void)s;
+    struct raiser *r = arg;
+    if (b == r->at)
+        __atomic_store_n(&r->run->size, r->size, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* A rebuild gives the pages of large free runs back. A peer that raises a
+ * run's size while the walk is past it (here: while the walk visits the
+ * next block) must not make it drop pages after the arena: another
+ * mapping's, which the peer may not even be able to open. The segment here
+ * is followed, in the same shared mapping, by 1 MiB standing for that. */
+static void rebuild_drops_no_pages_past_the_arena(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = 1000;
+    a.capacity = 16;
+    a.memory_limit = 64ull << 20;
+    uint64_t size = seg_size_for(&a, &shm_kind_heap);
+    uint64_t mapped = (size + 4095) / 4096 * 4096, after = 1u << 20;
+    unsigned char *base =
+        mmap(NULL, mapped + after, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(seg_format(base, size, &a, "fixture", &shm_kind_heap, 0, -1), 0);
+    struct seg s;
+    assert_int_equal(seg_attach(&s, base, size), 0);
+    alloc_init(&s);
+    memset(base + mapped, 0xa5, after);
+    struct seg_blk *x, *y;
+    assert_int_equal(alloc_take(&s, 100, 0, &x), 0);
+    assert_int_equal(alloc_take(&s, 100, 0, &y), 0);
+    alloc_free(&s, x); /* a free run of one small block, then y in use */
+    struct raiser r = {x, y, mapped + after - seg_off(&s, x)};
+    assert_int_equal(alloc_rebuild(&s, raise_run, &r), 0);
+    uint64_t zeroed = 0;
+    for (uint64_t i = 0; i < after; i++)
+        zeroed += base[mapped + i] != 0xa5;
+    print_message("%llu bytes past the arena changed\n", (unsigned long long)zeroed);
+    assert_int_equal(zeroed, 0);
+    munmap(base, mapped + after);
+}
+
+/* A block whose size a peer scribbled (below one line here) while a
+ * receiver had it: freeing it must not index the bins with it (a bin
+ * number of 2^32 - 1 wrote 32 GiB past the header). It stays out of the
+ * bins, and the next walk finds the tiling broken. */
+static void free_of_a_scribbled_size_stays_in_bounds(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 1000, 16);
+    struct seg_blk *b, *c;
+    assert_int_equal(alloc_take(&f.s, 100, 0, &b), 0);
+    assert_int_equal(alloc_take(&f.s, 100, 0, &c), 0);
+    uint64_t mask = f.s.hdr->meta.bin_mask, used = f.s.hdr->meta.used;
+    for (uint64_t bad = 0; bad < SEG_LINE; bad += 8) {
+        b->size = bad;
+        alloc_free(&f.s, b);
+        assert_int_equal(f.s.hdr->meta.bin_mask, mask);
+        assert_int_equal(f.s.hdr->meta.used, used);
+        assert_int_equal(b->state, BLK_FREE);
+    }
+    assert_int_equal(alloc_rebuild(&f.s, NULL, NULL), -EUCLEAN);
+    b->size = seg_blk_size(100);
+    assert_int_equal(alloc_rebuild(&f.s, NULL, NULL), 0);
+    alloc_free(&f.s, c);
+    check_heap(&f.s);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +353,8 @@ int main(void)
         cmocka_unit_test(rebuild_rejects_broken_tiling),
         cmocka_unit_test(split_stays_inside_the_arena),
         cmocka_unit_test(take_never_returns_a_block_past_the_arena),
+        cmocka_unit_test(rebuild_drops_no_pages_past_the_arena),
+        cmocka_unit_test(free_of_a_scribbled_size_stays_in_bounds),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -222,6 +222,35 @@ static void sort_ends_while_a_peer_writes_cycles(void **state)
     fixture_free(&f);
 }
 
+static int never_counting(const struct seg_blk *b, const void *arg)
+{
+    (void)b;
+    uint64_t *steps = (uint64_t *)arg;
+    /* Far past any honest walk: stop here rather than spin for 2^32. */
+    return ++*steps > (1u << 20);
+}
+
+/* A search walks at most as many blocks as the arena can hold, whatever
+ * count a peer wrote: a block linked to itself and a count of 2^32 - 1
+ * once kept every selective receive (and a call's wait for its reply)
+ * under the lock for seconds. */
+static void search_is_bounded_by_the_arena(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_make(&f, 64, 100);
+    struct seg_blk *a = queue(&f.s, 3, 1);
+    a->next = seg_off(&f.s, a); /* a cycle of one */
+    f.s.hdr->hot.count = UINT32_MAX;
+    uint64_t steps = 0;
+    struct seg_blk *got = NULL;
+    int r = prioq_find(&f.s, never_counting, &steps, &got);
+    print_message("%llu steps\n", (unsigned long long)steps);
+    assert_int_equal(r, -EUCLEAN);
+    assert_true(steps <= (f.s.arena_end - f.s.arena_start) / sizeof(struct seg_blk) + 1);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +261,7 @@ int main(void)
         cmocka_unit_test(damaged_queue_is_reported),
         cmocka_unit_test(sort_refuses_damage),
         cmocka_unit_test(sort_ends_while_a_peer_writes_cycles),
+        cmocka_unit_test(search_is_bounded_by_the_arena),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

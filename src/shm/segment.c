@@ -161,14 +161,21 @@ void seg_prefetch_blk(const struct seg *s, uint64_t off)
     prefetch_write(b + sizeof(struct seg_blk));
 }
 
-struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off)
+struct seg_blk *seg_blk_sized(const struct seg *s, uint64_t off, uint64_t *size)
 {
     uint64_t start = s->arena_start, end = s->arena_end;
     if (off < start || off % SEG_LINE != 0 || off > end - sizeof(struct seg_blk))
         return NULL;
     struct seg_blk *b = (struct seg_blk *)(s->base + off);
-    uint64_t size = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
-    if (size < sizeof(struct seg_blk) || size % SEG_LINE != 0 || size > end - off)
+    uint64_t n = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
+    if (n < sizeof(struct seg_blk) || n % SEG_LINE != 0 || n > end - off)
         return NULL;
+    *size = n;
     return b;
+}
+
+struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off)
+{
+    uint64_t size;
+    return seg_blk_sized(s, off, &size);
 }

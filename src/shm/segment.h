@@ -286,6 +286,11 @@ static inline int seg_removed(const struct seg *s)
  * whole, else NULL (callers turn that into -EUCLEAN). */
 struct seg_blk *seg_blk_at(const struct seg *s, uint64_t off);
 
+/* seg_blk_at, also giving the size it checked in *size: the block's own
+ * word may change under us (a peer writes it), so whoever walks by size
+ * or frees by it must use this value, never read the word again. */
+struct seg_blk *seg_blk_sized(const struct seg *s, uint64_t off, uint64_t *size);
+
 /* Starts fetching the header's first line and the payload's first line of
  * the block at off, for writing; does nothing when off cannot be a block.
  * A hint: off may come from words read without the lock. */

@@ -10,19 +10,23 @@
 #define BIN_SCAN      8              /* entries of a power-of-two bin tried before a larger bin */
 #define GIVE_BACK_MIN (256u * 1024u) /* free blocks this large return their pages */
 
+/* Total: a size below one line (only a scribbled one) still gives a bin. */
 static unsigned bin_of(uint64_t size)
 {
     uint64_t units = size / SEG_LINE;
+    if (units == 0)
+        return 0;
     if (units <= SEG_EXACT_BINS)
         return (unsigned)units - 1;
     unsigned b = SEG_EXACT_BINS + (63 - (unsigned)__builtin_clzll(units)) - 5;
     return b < SEG_NBINS ? b : SEG_NBINS - 1;
 }
 
-static void bin_push(struct seg *s, struct seg_blk *b)
+/* size: the block's, as the caller checked it (never read again from b). */
+static void bin_push(struct seg *s, struct seg_blk *b, uint64_t size)
 {
     struct seg_hdr *h = s->hdr;
-    unsigned i = bin_of(b->size);
+    unsigned i = bin_of(size);
     uint64_t off = seg_off(s, b);
     struct seg_blk *head = seg_blk_at(s, h->bins[i]);
     b->state = BLK_FREE;
@@ -50,50 +54,52 @@ static void bin_remove(struct seg *s, struct seg_blk *b, unsigned i)
 }
 
 /* A bin head or list entry that is not a free block of the bin means the
- * bins were scribbled on. */
-static struct seg_blk *bin_entry(struct seg *s, uint64_t off, unsigned i)
+ * bins were scribbled on. *size: the size checked, read once. */
+static struct seg_blk *bin_entry(struct seg *s, uint64_t off, unsigned i, uint64_t *size)
 {
-    struct seg_blk *b = seg_blk_at(s, off);
-    if (!b || b->state != BLK_FREE || bin_of(b->size) != i)
+    struct seg_blk *b = seg_blk_sized(s, off, size);
+    if (!b || b->state != BLK_FREE || bin_of(*size) != i)
         return NULL;
     return b;
 }
 
 void alloc_init(struct seg *s)
 {
-    bin_push(s, (struct seg_blk *)(s->base + s->arena_start));
+    bin_push(s, (struct seg_blk *)(s->base + s->arena_start), s->arena_end - s->arena_start);
 }
 
-/* Cuts b down to size need; the rest becomes a free block. The remainder's
- * header is written before b shrinks, so a walk never meets garbage. The
- * size is read again here, after the checks that found b: a peer may have
- * changed it since, so it is bounded by the arena's end once more (else the
- * remainder's header could land past the mapping). */
-static void split(struct seg *s, struct seg_blk *b, uint64_t need)
+/* Cuts b, of size bytes (as find_fit checked it: the word in b may have
+ * been changed by a peer since, and read again could put the remainder's
+ * header past the arena), down to need; the rest becomes a free block.
+ * The remainder's header is written before b shrinks, so a walk never
+ * meets garbage. Returns b's size after the cut. */
+static uint64_t split(struct seg *s, struct seg_blk *b, uint64_t need, uint64_t size)
 {
-    uint64_t size = __atomic_load_n(&b->size, __ATOMIC_RELAXED);
-    if (size > s->arena_end - seg_off(s, b))
-        size = s->arena_end - seg_off(s, b);
-    if (size < need || size - need < sizeof(struct seg_blk))
-        return;
+    if (size - need < sizeof(struct seg_blk))
+        return size;
     struct seg_blk *rest = (struct seg_blk *)((unsigned char *)b + need);
     rest->size = size - need;
     rest->state = BLK_FREE;
     __atomic_store_n(&b->size, need, __ATOMIC_RELEASE);
-    bin_push(s, rest);
+    bin_push(s, rest, size - need);
+    return need;
 }
 
-static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin)
+/* A free block of need bytes or more, its bin in *bin and its size, read
+ * once and checked against the arena, in *size: a peer may change the
+ * word between two reads, and a size compared with need that was not the
+ * one bounded by the arena once gave a sender a block past its end. */
+static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin, uint64_t *size)
 {
     struct seg_hdr *h = s->hdr;
     unsigned i = bin_of(need);
     if (h->meta.bin_mask & (1ull << i)) {
         uint64_t off = h->bins[i];
         for (int n = 0; n < BIN_SCAN && off; n++) {
-            struct seg_blk *b = bin_entry(s, off, i);
+            struct seg_blk *b = bin_entry(s, off, i, size);
             if (!b)
                 return NULL;
-            if (b->size >= need) {
+            if (*size >= need) {
                 *bin = i;
                 return b;
             }
@@ -105,7 +111,8 @@ static struct seg_blk *find_fit(struct seg *s, uint64_t need, unsigned *bin)
     if (!higher)
         return NULL;
     *bin = (unsigned)__builtin_ctzll(higher);
-    return bin_entry(s, h->bins[*bin], *bin);
+    struct seg_blk *b = bin_entry(s, h->bins[*bin], *bin, size);
+    return b && *size >= need ? b : NULL;
 }
 
 void alloc_prefetch(const struct seg *s, uint64_t size)
@@ -122,24 +129,18 @@ void alloc_prefetch_block(const struct seg *s, uint64_t size)
 
 int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out)
 {
-    uint64_t need = seg_blk_size(len);
+    uint64_t need = seg_blk_size(len), size = 0;
     unsigned i = 0;
-    struct seg_blk *b = find_fit(s, need, &i);
+    struct seg_blk *b = find_fit(s, need, &i, &size);
     if (!b) {
         /* Either nothing fits or a bin is broken; only a walk tells which. */
         int r = alloc_rebuild(s, NULL, NULL);
         if (r)
             return r;
-        b = find_fit(s, need, &i);
+        b = find_fit(s, need, &i, &size);
         if (!b)
             return -ENOMEM;
     }
-    /* find_fit read b's size more than once, and a peer may have changed
-     * it between reads (small where it was bounded by the arena, large
-     * where it was compared with need). The sender copies need bytes into
-     * b: bound that with values of our own. */
-    if (need > s->arena_end - seg_off(s, b))
-        return -EUCLEAN;
     /* The header's line is ours already; the payload's comes meanwhile. */
     prefetch_write(seg_payload(b));
     bin_remove(s, b, i);
@@ -148,8 +149,7 @@ int alloc_take(struct seg *s, uint64_t len, uint64_t owner, struct seg_blk **out
     b->sender_pid = ident_id(owner);
     b->sender_start = ident_start(owner);
     __atomic_store_n(&b->state, BLK_WRITING, __ATOMIC_RELEASE);
-    split(s, b, need);
-    s->hdr->meta.used += b->size;
+    s->hdr->meta.used += split(s, b, need, size);
     *out = b;
     return 0;
 }
@@ -193,8 +193,17 @@ int alloc_back(struct seg *s, const struct seg_blk *b)
 
 void alloc_free(struct seg *s, struct seg_blk *b)
 {
-    s->hdr->meta.used -= b->size;
-    bin_push(s, b);
+    /* The size was checked when b was found, but the word is shared: read
+     * it once, checked again, for both the count and the bin. A size that
+     * no longer fits leaves b free but in no bin: the next walk of the
+     * arena takes it back, or finds the tiling broken (-EUCLEAN). */
+    uint64_t size;
+    if (!seg_blk_sized(s, seg_off(s, b), &size)) {
+        __atomic_store_n(&b->state, BLK_FREE, __ATOMIC_RELEASE);
+        return;
+    }
+    s->hdr->meta.used -= size;
+    bin_push(s, b, size);
 }
 
 int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
@@ -206,11 +215,15 @@ int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
     h->meta.used = 0;
     struct seg_blk *run = NULL; /* free block that absorbs free neighbours */
     uint64_t off = s->arena_start;
+    uint64_t run_size = 0;
     while (off < s->arena_end) {
-        struct seg_blk *b = seg_blk_at(s, off);
+        /* Every size used below is this one, checked: the walk, the run's
+         * sum, the bins and the pages given back (a size read again once
+         * let a peer make give_back drop pages past the arena). */
+        uint64_t size;
+        struct seg_blk *b = seg_blk_sized(s, off, &size);
         if (!b)
             return -EUCLEAN;
-        uint64_t size = b->size;
         int state_free = b->state == BLK_FREE;
         if (!state_free) {
             int r = visit ? visit(s, b, arg) : 0;
@@ -223,14 +236,16 @@ int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
         }
         if (state_free) {
             if (run) {
-                __atomic_store_n(&run->size, run->size + size, __ATOMIC_RELEASE);
+                run_size += size;
+                __atomic_store_n(&run->size, run_size, __ATOMIC_RELEASE);
             } else {
                 run = b;
+                run_size = size;
             }
         } else {
             if (run) {
-                bin_push(s, run);
-                give_back(s, run, run->size);
+                bin_push(s, run, run_size);
+                give_back(s, run, run_size);
             }
             run = NULL;
             h->meta.used += size;
@@ -238,8 +253,8 @@ int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
         off += size;
     }
     if (run) {
-        bin_push(s, run);
-        give_back(s, run, run->size);
+        bin_push(s, run, run_size);
+        give_back(s, run, run_size);
     }
     return 0;
 }

@@ -13,10 +13,17 @@
 static int rr_skip(struct seg *s)
 {
     struct seg_rr *rr = &s->hdr->rr;
-    if (rr->next - rr->serving > SEG_RR_WINDOW)
+    /* The loop runs on the values checked, read once: a peer that moves
+     * `next` after the check must not stretch it past the window. */
+    uint64_t next = __atomic_load_n(&rr->next, __ATOMIC_RELAXED);
+    uint64_t serving = __atomic_load_n(&rr->serving, __ATOMIC_RELAXED);
+    if (next - serving > SEG_RR_WINDOW)
         return -EUCLEAN;
-    while (rr->serving != rr->next && rr->holder[rr->serving % SEG_RR_WINDOW] == 0)
-        rr->serving++;
+    uint64_t from = serving;
+    while (serving != next && rr->holder[serving % SEG_RR_WINDOW] == 0)
+        serving++;
+    if (serving != from)
+        __atomic_store_n(&rr->serving, serving, __ATOMIC_RELAXED);
     return 0;
 }
 

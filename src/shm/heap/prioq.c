@@ -125,8 +125,13 @@ int prioq_find(struct seg *s, int (*match)(const struct seg_blk *b, const void *
     *out = NULL;
     if (nactive(s, &n))
         return -EUCLEAN;
-    /* Bound the walk by what can be queued, so a cycle cannot hang us. */
-    uint64_t budget = (uint64_t)__atomic_load_n(&s->hdr->hot.count, __ATOMIC_RELAXED) + 1;
+    /* Bound the walk by what can be queued, so a cycle cannot hang us: the
+     * count, but no more blocks than the arena holds (a peer may write
+     * the count too, and 2^32 steps once kept a receive under the lock for
+     * seconds, past every timeout). */
+    uint64_t budget = __atomic_load_n(&s->hdr->hot.count, __ATOMIC_RELAXED);
+    uint64_t most = (s->arena_end - s->arena_start) / sizeof(struct seg_blk);
+    budget = (budget < most ? budget : most) + 1;
     for (uint32_t i = n; i-- > 0;) {
         uint32_t p = s->active[i];
         if (p >= MBX_PRIO_MAX)
