@@ -142,6 +142,7 @@ struct mq_side *mq_side_map(int fd);
 int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
                    struct mq_side **out);
 int mq_side_open(const char *path, int *fd_out, struct mq_side **out);
+int mq_side_lock_shared(int fd);
 void mq_side_close(int fd, struct mq_side *side);
 void mq_side_reap(const char *dir, const char *gone);
 void mq_side_sweep(const char *dir);

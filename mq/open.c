@@ -94,10 +94,8 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
     /* Lock first, then look: an unlinker that saw no lock is done with
      * the name before we look (so we see it unlinked), one that comes
      * later sees our lock and leaves the queue to us. */
-    if (flock(d->side_fd, LOCK_SH) < 0) {
-        r = errno;
+    if ((r = mq_side_lock_shared(d->side_fd)) != 0)
         goto fail;
-    }
     if (atomic_load(&d->side->unlinked)) {
         r = EAGAIN;
         goto fail;

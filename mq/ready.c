@@ -45,6 +45,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Gives the pipe just made at path its mode through a descriptor: by
+ * name, a chmod would follow whatever another user put there meanwhile (a
+ * symbolic link, in a directory without the sticky bit) and change that
+ * file. Returns 0 or an errno (EUCLEAN: not a pipe of one name). */
+static int fifo_chmod(const char *path, uint32_t mode)
+{
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) < 0)
+        e = errno;
+    else if (!S_ISFIFO(st.st_mode) || st.st_nlink != 1)
+        e = EUCLEAN;
+    else if (fchmod(fd, mode) < 0)
+        e = errno;
+    close(fd);
+    return e;
+}
+
 /* Creates the named pipe at path with permission bits mode (a file left
  * by a crash is replaced: the queue's mailbox was just created
  * exclusively). Returns 0 or an errno. */
@@ -52,7 +73,7 @@ int mq_fifo_make(const char *path, uint32_t mode)
 {
     for (int tries = 0; tries < 2; tries++) {
         if (mkfifo(path, 0600) == 0)
-            return chmod(path, mode) < 0 ? errno : 0;
+            return fifo_chmod(path, mode);
         if (errno != EEXIST)
             return errno;
         unlink(path);
@@ -145,22 +166,32 @@ static void recount(struct mq_desc *d)
     s->fifo_bufs = (uint32_t)n; /* one byte a packet */
 }
 
-/* Sets the pipe from the queue's count. Under the lock. */
+/* Sets the pipe from the queue's count. Under the lock. The counts come
+ * from the side file, which a peer may write at any time: each is read
+ * once, and no pass writes or reads more than FIFO_STEPS packets (one a
+ * system call), so a count of 2^32 and a pipe a peer keeps filling cannot
+ * hold the lock for hours. What is left over is recounted. */
+#define FIFO_STEPS 256u /* packets of one page: the largest pipe (1 MiB) */
 static void fix(struct mq_desc *d)
 {
     struct mq_side *s = d->side;
+    uint32_t slots = __atomic_load_n(&s->fifo_slots, __ATOMIC_RELAXED);
+    uint32_t bufs = __atomic_load_n(&s->fifo_bufs, __ATOMIC_RELAXED);
+    if (slots > FIFO_STEPS)
+        slots = FIFO_STEPS;
     mbx_stat st;
     uint32_t want = 1; /* mailbox gone: both, so the caller's next call says EBADF */
     if (mbx_stat_get(d->h, &st) == 0)
-        want = st.count == 0 ? 0 : st.count >= st.capacity ? s->fifo_slots : 1;
-    if (want > s->fifo_slots)
-        want = s->fifo_slots;
+        want = st.count == 0 ? 0 : st.count >= st.capacity ? slots : 1;
+    if (want > slots)
+        want = slots;
     char c = 'm';
-    while (s->fifo_bufs < want && write(d->ctl, &c, 1) == 1)
-        s->fifo_bufs++;
-    while (s->fifo_bufs > want && read(d->ctl, &c, 1) == 1)
-        s->fifo_bufs--;
-    if (s->fifo_bufs != want)
+    unsigned steps = 0;
+    for (; bufs < want && steps < FIFO_STEPS && write(d->ctl, &c, 1) == 1; steps++)
+        __atomic_store_n(&s->fifo_bufs, ++bufs, __ATOMIC_RELAXED);
+    for (; bufs > want && steps < FIFO_STEPS && read(d->ctl, &c, 1) == 1; steps++)
+        __atomic_store_n(&s->fifo_bufs, --bufs, __ATOMIC_RELAXED);
+    if (bufs != want)
         recount(d); /* somebody else wrote or read the pipe */
 }
 

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Maps the side file open on fd. Returns the mapping or NULL (errno). */
@@ -23,6 +24,25 @@ struct mq_side *mq_side_map(int fd)
 {
     void *p = mmap(NULL, MQ_SIDE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* Takes the shared lock of the side file open on fd, waiting at most
+ * SIDE_LOCK_NS: anyone who may open the file (read access is enough) can
+ * hold it exclusively for as long as they like. Returns 0, ETIMEDOUT, or
+ * another errno of flock. */
+#define SIDE_LOCK_NS 1000000000ll
+int mq_side_lock_shared(int fd)
+{
+    struct timespec step = {0, 1000000}; /* 1 ms between tries */
+    for (long long waited = 0;; waited += step.tv_nsec) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return errno;
+        if (waited >= SIDE_LOCK_NS)
+            return ETIMEDOUT;
+        nanosleep(&step, NULL);
+    }
 }
 
 /* Creates the side file at path for a queue this process just created
@@ -43,16 +63,20 @@ int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_
     if (fd < 0)
         return EEXIST;
     struct mq_side *s = NULL;
-    if (fchmod(fd, file_mode) < 0 || ftruncate(fd, MQ_SIDE_SIZE) < 0 || !(s = mq_side_map(fd)) ||
-        flock(fd, LOCK_SH) < 0) {
-        int e = errno;
+    /* The lock first, while the file is 0600: once others may open it,
+     * they could take it exclusively before us. */
+    int e = mq_side_lock_shared(fd);
+    if (e == 0 &&
+        (fchmod(fd, file_mode) < 0 || ftruncate(fd, MQ_SIDE_SIZE) < 0 || !(s = mq_side_map(fd))))
+        e = errno;
+    if (e != 0) {
         if (s)
             munmap(s, MQ_SIDE_SIZE);
         close(fd);
         unlink(path);
         return e;
     }
-    int e = mq_ready_init(s);
+    e = mq_ready_init(s);
     if (e != 0) {
         munmap(s, MQ_SIDE_SIZE);
         close(fd);

@@ -54,7 +54,10 @@ HIDDEN void sysv_meta_unmap(struct sysv_meta *m);
 /* Removes queue id's state file. Returns 0 or -errno of unlink. */
 HIDDEN int sysv_meta_unlink(int32_t id);
 /* Gives queue id's two files the mode that lets the users System V mode
- * `mode` names open them. Returns 0 or the first -errno of chmod. */
+ * `mode` names open them, never through a link (a name replaced by a
+ * symbolic or hard link is left alone). Returns 0, the first -errno of
+ * open or chmod, or -EUCLEAN for a name that is not a one-name regular
+ * file. */
 HIDDEN int sysv_files_chmod(int32_t id, uint32_t mode);
 /* The file mode for System V mode `mode`: read-write for the owner, and
  * for group and others when the mode gives them read or write. */

@@ -97,15 +97,42 @@ int sysv_meta_unlink(int32_t id)
     return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
+/* Changes the mode of the file at path only if it is a regular file of
+ * one name: the owner of a queue may replace its files with a symbolic
+ * link or a hard link to any file while another process (root, say) is
+ * between IPC_STAT and IPC_SET, and a chmod by name would then change
+ * that file. The name is opened without following a link, checked, and
+ * changed through the descriptor (O_PATH needs no permission to read, so
+ * a mode of 0 can be changed again). Returns 0 or a -errno (-EUCLEAN:
+ * not such a file). */
+static int chmod_queue_file(const char *path, mode_t mode)
+{
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    char proc[40];
+    int rc = 0;
+    if (fstat(fd, &st) < 0)
+        rc = -errno;
+    else if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+        rc = -EUCLEAN;
+    else if (snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd), chmod(proc, mode) < 0)
+        rc = -errno; /* the descriptor's own inode: /proc does not resolve the name again */
+    close(fd);
+    return rc;
+}
+
 int sysv_files_chmod(int32_t id, uint32_t mode)
 {
     char path[4200], tail[24];
     mode_t f = sysv_file_mode(mode);
     int rc = meta_path(path, sizeof(path), id);
-    if (rc == 0 && chmod(path, f) < 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = chmod_queue_file(path, f);
     snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
-    if (sysv_path(path, sizeof(path), "mbx.", tail) == 0 && chmod(path, f) < 0 && rc == 0)
-        rc = -errno;
-    return rc;
+    int r2 = sysv_path(path, sizeof(path), "mbx.", tail);
+    if (r2 == 0)
+        r2 = chmod_queue_file(path, f);
+    return rc ? rc : r2;
 }

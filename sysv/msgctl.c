@@ -33,7 +33,10 @@ static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
     ds.msg_ctime = (time_t)LOAD64(m->ctime);
     ds.__msg_cbytes = st.bytes;
     ds.msg_qnum = st.count;
-    ds.msg_qbytes = (msglen_t)atomic_load((_Atomic uint64_t *)&m->qbytes);
+    /* A peer may have written any value: a program must never be handed
+     * one its IPC_SET would then be refused (EPERM above SYSV_MSGMNB). */
+    uint64_t qbytes = atomic_load((_Atomic uint64_t *)&m->qbytes);
+    ds.msg_qbytes = (msglen_t)(qbytes > SYSV_MSGMNB ? SYSV_MSGMNB : qbytes);
     ds.msg_lspid = (pid_t)LOAD32(m->lspid);
     ds.msg_lrpid = (pid_t)LOAD32(m->lrpid);
     *buf = ds;

@@ -7,8 +7,11 @@
 
 /* Looks at the existing queue id for msgget's checks: EEXIST comes
  * before permissions, as in the kernel. Returns the id, -ENOENT when the
- * key's link names no queue (a stale link), or another negative errno. */
-static int existing(int32_t id, int msgflg)
+ * key's link names no queue (a stale link), -ESTALE when it names a queue
+ * made for another key (anyone who may write the directory can plant a
+ * key's link: it must not lead a program to a queue it did not ask
+ * for), or another negative errno. */
+static int existing(int32_t key, int32_t id, int msgflg)
 {
     if ((msgflg & IPC_CREAT) && (msgflg & IPC_EXCL))
         return -EEXIST;
@@ -20,7 +23,10 @@ static int existing(int32_t id, int msgflg)
         return (msgflg & 0777) ? -EACCES : id;
     if (rc < 0)
         return rc == -EUCLEAN ? -ENOENT : rc;
-    rc = sysv_perm_ok(meta, sysv_asked((uint32_t)msgflg)) ? id : -EACCES;
+    if (meta->key != key)
+        rc = -ESTALE;
+    else
+        rc = sysv_perm_ok(meta, sysv_asked((uint32_t)msgflg)) ? id : -EACCES;
     sysv_meta_unmap(meta);
     return rc;
 }
@@ -37,12 +43,16 @@ EXPORT int msgget(key_t key, int msgflg)
     for (int tries = 0; tries < 100; tries++) {
         int rc = sysv_key_lookup(key, &id);
         if (rc == 0) {
-            rc = existing(id, msgflg);
-            if (rc != -ENOENT)
+            rc = existing(key, id, msgflg);
+            if (rc != -ENOENT && rc != -ESTALE)
                 return rc < 0 ? sysv_fail(rc) : rc;
             if (!(msgflg & IPC_CREAT))
                 return sysv_fail(-ENOENT);
-            sysv_key_remove(key, id); /* stale: its queue is gone */
+            /* Stale: its queue is gone, or is another key's. A link we
+             * may not remove (another user's, in a sticky directory)
+             * holds the key's name as anything else there would. */
+            if (sysv_key_remove(key, id) < 0)
+                return sysv_fail(-EACCES);
             continue;
         }
         if (rc == -EUCLEAN)

@@ -14,6 +14,8 @@
 #include <grp.h>
 #include <mqueue.h>
 #include <stddef.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -655,6 +657,69 @@ static void lock_holder_cannot_hang_open(void **state)
     mq_unlink(qname(0));
 }
 
+/* Another user who may read a queue's side file takes its lock
+ * exclusively while nobody has the queue open, and keeps it: mq_open
+ * gives up (ETIMEDOUT) instead of waiting for ever. */
+static void exclusive_side_lock_cannot_hang_open(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    assert_int_equal(mq_close(q), 0); /* nobody holds it now */
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    char path[sizeof(test_dir) + 512];
+    snprintf(path, sizeof(path), "%s/.mq-side.mq.%s", test_dir, qname(0) + 1);
+    int locker = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(locker >= 0);
+    assert_int_equal(flock(locker, LOCK_EX | LOCK_NB), 0);
+    pid_t opener = fork();
+    if (opener == 0) {
+        test_child();
+        errno = 0;
+        mqd_t r = mq_open(qname(0), O_RDONLY);
+        _exit(r == (mqd_t)-1 && errno == ETIMEDOUT ? 0 : 1);
+    }
+    assert_true(ends_ok_within_60s(opener));
+    close(locker);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_unlink(qname(0));
+}
+
+/* A peer that shares a polled queue writes a huge count of packets into
+ * the side file and keeps the pipe full: a send's update of the pipe, done
+ * under the pipe lock, reads at most a bounded number of packets (it read
+ * one a system call until the count came down, for hours). */
+static void scribbled_pipe_count_is_bounded(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    struct pollfd p = {q, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 0), 0); /* polled from now on */
+    char path[sizeof(test_dir) + 512];
+    snprintf(path, sizeof(path), "%s/.mq-fifo.mq.%s", test_dir, qname(0) + 1);
+    int pipe_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    assert_true(pipe_fd >= 0);
+    char junk[4096];
+    memset(junk, 'x', sizeof(junk));
+    assert_int_equal(write(pipe_fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    __atomic_store_n(&s->fifo_bufs, UINT32_MAX, __ATOMIC_RELAXED);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    int left = 0;
+    assert_int_equal(ioctl(pipe_fd, FIONREAD, &left), 0);
+    print_message("%d of 4096 bytes left in the pipe\n", left);
+    assert_true(left >= 4096 - 512);
+    close(pipe_fd);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(q);
+    mq_unlink(qname(0));
+}
+
 /* Root only, the review's setting: the queue is root's (mode 0644: others
  * read only), the forger user nobody, the sender root, the target a
  * process of root's that never registered. */
@@ -751,6 +816,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(registrant_that_execs_lets_go, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(exclusive_side_lock_cannot_hang_open, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(scribbled_pipe_count_is_bounded, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(registration_freed_before_signal, test_dir_setup,
                                         test_dir_teardown),

@@ -1,0 +1,126 @@
+/* libmbx-sysv against a peer who may write the queue's directory or its
+ * files: a name swapped for a link while the owner changes the mode, a key
+ * link planted to point at another queue, a state file's msg_qbytes
+ * scribbled out of range. Each failed before its fix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mbx-sysv.h"
+#include "sysv_format.h"
+#include "test_util.h"
+
+static void path_of(char *buf, size_t cap, const char *prefix, int id)
+{
+    snprintf(buf, cap, "%s/%s%d", test_dir, prefix, id);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* The queue's owner swaps its state file for a symbolic link, then for a
+ * hard link, to a file of the victim's (0600), between the victim's
+ * IPC_STAT and IPC_SET: the mode the victim sets must not land on that
+ * file. The victim here runs as the same user; as root it would be any
+ * file of the machine. */
+static void ipc_set_never_follows_a_planted_link(void **state)
+{
+    (void)state;
+    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0); /* the victim has the queue open */
+    char target[sizeof(test_dir) + 32], meta[sizeof(test_dir) + 32];
+    snprintf(target, sizeof(target), "%s/precious", test_dir);
+    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(chmod(target, 0600), 0);
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    char saved[sizeof(meta) + 8];
+    snprintf(saved, sizeof(saved), "%s.kept", meta);
+    assert_int_equal(rename(meta, saved), 0);
+    for (int hard = 0; hard < 2; hard++) {
+        assert_int_equal(hard ? link(target, meta) : symlink(target, meta), 0);
+        ds.msg_perm.mode = 0666;
+        (void)msgctl(id, IPC_SET, &ds); /* the state in memory changes; the file may not */
+        assert_int_equal(mode_of(target), 0600);
+        assert_int_equal(unlink(meta), 0);
+    }
+    assert_int_equal(rename(saved, meta), 0);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    unlink(target);
+}
+
+/* Another user plants the link of key K to a queue made for another key
+ * (here IPC_PRIVATE): msgget(K) must not hand the program that queue. */
+static void planted_key_link_leads_nowhere(void **state)
+{
+    (void)state;
+    int priv = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    assert_true(priv >= 0);
+    key_t key = 0x5a17e;
+    char link_path[sizeof(test_dir) + 64], id_text[16];
+    snprintf(link_path, sizeof(link_path), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)key);
+    snprintf(id_text, sizeof(id_text), "%d", priv);
+    assert_int_equal(symlink(id_text, link_path), 0);
+    errno = 0;
+    assert_int_equal(msgget(key, 0600), -1); /* no queue of that key */
+    assert_int_equal(errno, ENOENT);
+    int made = msgget(key, IPC_CREAT | 0600); /* the planted link is ours: replaced */
+    assert_true(made >= 0);
+    assert_int_not_equal(made, priv);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(made, IPC_STAT, &ds), 0);
+    assert_int_equal(ds.msg_perm.__key, key);
+    assert_int_equal(msgctl(made, IPC_RMID, NULL), 0);
+    assert_int_equal(msgctl(priv, IPC_RMID, NULL), 0);
+}
+
+/* A peer writes a msg_qbytes above the shim's limit into the state file:
+ * IPC_STAT never hands it out, so the owner's IPC_STAT, IPC_SET round
+ * trip still works. */
+static void scribbled_qbytes_is_clamped(void **state)
+{
+    (void)state;
+    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0); /* opened before the scribble */
+    __atomic_store_n(&m->qbytes, (uint64_t)SYSV_MSGMNB * 4, __ATOMIC_RELAXED);
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
+    assert_true(ds.msg_qbytes <= SYSV_MSGMNB);
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    munmap(m, SYSV_META_SIZE);
+    close(fd);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(ipc_set_never_follows_a_planted_link, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(planted_key_link_leads_nowhere, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(scribbled_qbytes_is_clamped, test_dir_setup,
+                                        test_dir_teardown),
+    };
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
