@@ -1,7 +1,11 @@
 /* Request/reply: mbx_call and mbx_reply between processes and threads. */
 #include "test_util.h"
 
+#include "core/cancel.h"
 #include "mbx.h"
+#include "shm/process.h"
+#include "shm/seg_model.h"
+#include "shm/shm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -353,6 +357,55 @@ static void large_replies(void **state)
     mbx_close(m);
 }
 
+static int always(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+static void *cancelled_caller(void *arg)
+{
+    cancel_set(always, NULL); /* as the tcp:// gateway's, for a client gone */
+    int v = 1;
+    ssize_t r = mbx_call(arg, &v, sizeof(v), 0, &v, sizeof(v), MBX_FOREVER);
+    cancel_set(NULL, NULL);
+    return (void *)(intptr_t)r;
+}
+
+/* A call without a timeout that finds every call slot of its process
+ * taken waits for one; a thread whose cancel hook asks it to end (the
+ * tcp:// gateway's, when the client is gone) ends that wait too. (It
+ * waited until a slot came free: a gateway whose 16 slots a client held
+ * kept the threads of clients long gone; found by an attacker review.) */
+static void cancelled_call_does_not_wait_for_a_slot(void **state)
+{
+    (void)state;
+    mbx *sink = service("call-sink");
+    struct mbx *self;
+    assert_int_equal(shm_self(&self), 0);
+    uint64_t *calls = shm_box_of(self)->seg.hdr->model.calls;
+    for (unsigned i = 0; i < SEG_CALLS; i++) /* every slot busy */
+        __atomic_store_n(&calls[i], 0xdead0000ull + i, __ATOMIC_RELEASE);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cancelled_caller, sink), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    void *got = NULL;
+    int joined = pthread_timedjoin_np(t, &got, &until);
+    for (unsigned i = 0; i < SEG_CALLS; i++)
+        __atomic_store_n(&calls[i], 0, __ATOMIC_RELEASE);
+    if (joined != 0)
+        pthread_join(t, &got); /* a slot came free: it ends now */
+    assert_int_equal(joined, 0);
+    assert_int_equal((intptr_t)got, -ECANCELED);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(sink, &st), 0);
+    assert_int_equal(st.count, 0); /* never sent */
+    mbx_close(sink);
+    mbx_unlink("call-sink");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +416,7 @@ int main(void)
         cmocka_unit_test(replies_do_not_read_proc_each_time),
         cmocka_unit_test(oversized_reply_and_timeouts),
         cmocka_unit_test(large_replies),
+        cmocka_unit_test(cancelled_call_does_not_wait_for_a_slot),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -43,7 +43,9 @@ uint64_t call_new_token(void)
 /* ---- the caller's own record of its calls, in its mailbox's header ---- */
 
 /* Takes a free call slot for token; waits while all are busy (that many
- * calls of this process are under way). Returns the index or -ETIMEDOUT. */
+ * calls of this process are under way). Returns the index, -ETIMEDOUT, or
+ * -ECANCELED when the thread's cancel hook asks (cancel.h: the tcp://
+ * gateway's, whose clients share its slots, once the client is gone). */
 static int slot_claim(struct seg *s, uint64_t token, int64_t deadline)
 {
     uint64_t *calls = s->hdr->model.calls;
@@ -56,6 +58,8 @@ static int slot_claim(struct seg *s, uint64_t token, int64_t deadline)
         }
         if (clock_remaining(deadline) == 0)
             return -ETIMEDOUT;
+        if (cancel_asked())
+            return -ECANCELED;
         nanosleep(&(struct timespec){0, SLOT_WAIT_NS}, NULL);
     }
 }

@@ -25,6 +25,7 @@
 #include "tcp/tls.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -151,8 +152,9 @@ struct conn {
     unsigned ack_n;
     uint64_t max_body;
     struct session *s;
-    int proved;  /* past the handshake's proof (under g->mu) */
-    int evicted; /* ended by the acceptor to make room (under g->mu) */
+    int proved;      /* past the handshake's proof (under g->mu) */
+    int evicted;     /* ended by the acceptor to make room (under g->mu) */
+    uint8_t src[16]; /* where it came from (source_of): whose handshakes it counts in */
 };
 
 /* What is left of a session that ended because its client stayed away:
@@ -161,6 +163,7 @@ struct conn {
 struct tomb {
     uint64_t id, last_seq;
     int32_t last_status;
+    int claimed;         /* a resume of it is opening its mailbox (open_session) */
     uint64_t last_call;  /* the newest call it made: not made again */
     uint8_t binding[32]; /* who may take it up again (struct session) */
 };
@@ -182,6 +185,7 @@ struct mbx_gateway {
     struct session *sessions;
     unsigned nsessions; /* in sessions, and being opened (handshake) */
     unsigned sessions_max;
+    mode_t umask; /* the process's, at start: a remote MBX_CREATE's mode is masked by it */
     struct conn *conns;
     int stopping;
 };
@@ -250,10 +254,39 @@ static void session_unlink(struct mbx_gateway *g, struct session *s)
 static void session_end(struct mbx_gateway *g, struct session *s)
 {
     struct tomb *t = &g->tombs[g->ntombs++ % TOMBS];
-    *t = (struct tomb){s->id, s->last_seq, s->last_status, s->last_call, {0}};
+    *t = (struct tomb){.id = s->id,
+                       .last_seq = s->last_seq,
+                       .last_status = s->last_status,
+                       .last_call = s->last_call};
     memcpy(t->binding, s->binding, sizeof(t->binding));
     g->nsessions--;
     session_free(s);
+}
+
+/* A resume that claimed tomb t could not make its session (no room, no
+ * memory, the mailbox would not open): the tomb stays, or its memory of
+ * what was delivered would be lost and a send made again delivered
+ * twice. In its slot if nobody took the slot meanwhile, else as the
+ * newest. Call with g->mu held. */
+static void tomb_unclaim(struct mbx_gateway *g, const struct tomb *t)
+{
+    for (unsigned i = 0; i < TOMBS && i < g->ntombs; i++)
+        if (g->tombs[i].id == t->id) {
+            g->tombs[i].claimed = 0;
+            return;
+        }
+    struct tomb *slot = &g->tombs[g->ntombs++ % TOMBS];
+    *slot = *t;
+    slot->claimed = 0;
+}
+
+/* The session of tomb id is in the list again: the tomb goes. Call with
+ * g->mu held. */
+static void tomb_forget(struct mbx_gateway *g, uint64_t id)
+{
+    for (unsigned i = 0; i < TOMBS && i < g->ntombs; i++)
+        if (g->tombs[i].id == id)
+            g->tombs[i].id = 0;
 }
 
 /* Ends sessions whose clients stayed away past the linger time (and, with
@@ -880,6 +913,10 @@ static void do_confirm(struct conn *c, const struct qframe *q)
         result(c, q->h.id, s->confirm_answer);
         return;
     }
+    if (!s->can_send) { /* the gateway's handle sends (put-backs): the client may not */
+        result(c, q->h.id, -EBADF);
+        return;
+    }
     mbx_receipt who;
     cancel_set(client_gone, c);
     int r = mbx_send_confirmed(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio,
@@ -985,6 +1022,10 @@ static void open_binding(const struct conn *c, const struct wire_open *o, uint8_
  * until they expire. Returns 0 or -errno. */
 static int session_open(struct mbx_gateway *g, struct session *s, struct wire_open *o, int flags)
 {
+    /* A mailbox a client creates is a file of the gateway's user here: it
+     * gets no more rights than the gateway's own files would (a client's
+     * 0666 made it every local user's to read, write and forge in). */
+    o->opts.attr.mode &= ~(uint32_t)g->umask & 0777;
     for (int tries = 0;; tries++) {
         /* A message taken for a client that never has it goes back to its
          * mailbox: the gateway sends it, so it opens to send too when it
@@ -1069,7 +1110,7 @@ static struct session *handshake(struct conn *c)
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
-    struct tomb tomb = {0, 0, 0, 0, {0}};
+    struct tomb tomb = {0};
     if (s && memcmp(s->binding, binding, sizeof(binding)) != 0) {
         s = NULL;
         w.status = -EACCES; /* another client's session */
@@ -1086,8 +1127,13 @@ static struct session *handshake(struct conn *c)
                     w.status = -EACCES;
                     break;
                 }
+                if (g->tombs[i].claimed) {
+                    w.status = -EBUSY; /* another link is taking it up: try again */
+                    break;
+                }
                 tomb = g->tombs[i];
-                g->tombs[i].id = 0;
+                g->tombs[i].claimed = 1; /* kept until the session is back */
+                break;
             }
     }
     pthread_mutex_unlock(&g->mu);
@@ -1157,7 +1203,10 @@ static struct session *handshake(struct conn *c)
         pthread_mutex_lock(&g->mu);
         s->next = g->sessions;
         g->sessions = s;
+        if (tomb.id)
+            tomb_forget(g, tomb.id);
         pthread_mutex_unlock(&g->mu);
+        tomb.id = 0;
     }
     if (!g->no_secret)
         auth_mac(&g->secret, "mbx gateway", o.nonce, hello.nonce, w.mac);
@@ -1183,6 +1232,11 @@ static struct session *handshake(struct conn *c)
                                 (uint64_t)WIRE_WINDOW_MAX * WIRE_FIXED_MAX + 2 * c->max_body)
                          : 0;
 answer:
+    if (tomb.id) { /* claimed, and no session made of it */
+        pthread_mutex_lock(&g->mu);
+        tomb_unclaim(g, &tomb);
+        pthread_mutex_unlock(&g->mu);
+    }
     r = io_frame_write(&c->io, W_WELCOME, resumed ? WF_RESUMED : 0, 0, buf,
                        wire_welcome_put(buf, &w), NULL, 0, dl);
     if (r && s) { /* the client is gone already: the session waits for it */
@@ -1467,6 +1521,60 @@ static void keepalive(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The source a connection counts under: an IPv4 address (as IPv4-mapped
+ * IPv6), or the /64 of an IPv6 one (a host there may own all of it). */
+static void source_of(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &a->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            memcpy(key, &a->sin6_addr, 16);
+        else
+            memcpy(key, &a->sin6_addr, 8);
+    }
+}
+
+/* Unproved connections still in the handshake from src, and the oldest of
+ * them in *oldest (the list is newest first). Call with g->mu held. */
+static unsigned shaking_from(struct mbx_gateway *g, const uint8_t src[16], struct conn **oldest)
+{
+    unsigned n = 0;
+    *oldest = NULL;
+    for (struct conn *k = g->conns; k; k = k->next)
+        if (!k->done && !k->evicted && !k->proved && memcmp(k->src, src, 16) == 0) {
+            n++;
+            *oldest = k;
+        }
+    return n;
+}
+
+/* The handshake to end to make room for a new connection: the oldest of
+ * the source (source_of) with the most under way, so that a flood from
+ * one place ends its own handshakes, not others' (ending the oldest of
+ * all let 1000 idle connections a second keep every client out). NULL:
+ * none under way. Call with g->mu held. */
+static struct conn *handshake_to_end(struct mbx_gateway *g)
+{
+    struct conn *pick = NULL;
+    unsigned most = 0;
+    for (struct conn *k = g->conns; k; k = k->next) {
+        if (k->done || k->evicted || k->proved)
+            continue;
+        struct conn *theirs;
+        unsigned n = shaking_from(g, k->src, &theirs);
+        if (n > most) {
+            most = n;
+            pick = theirs;
+        }
+    }
+    return pick;
+}
+
 static void *acceptor_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-gw-accept"); /* for top -H, perf, gdb */
@@ -1484,7 +1592,10 @@ static void *acceptor_main(void *arg)
             break;
         if (!(p[0].revents & POLLIN))
             continue;
-        int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        memset(&peer, 0, sizeof(peer));
+        int fd = accept4(g->lfd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
@@ -1504,24 +1615,24 @@ static void *acceptor_main(void *arg)
         /* Anyone who can reach the port can connect before proving
          * anything: caps keep a flood from taking every thread, and
          * connections still in their handshake from taking every slot
-         * (HANDSHAKES_MAX). Over either cap the oldest of those ends (its
-         * socket shut down: its own thread ends it); with none, the new
-         * connection is refused. The list is newest first. */
+         * (HANDSHAKES_MAX, HANDSHAKES_PER_SOURCE). Over a cap a handshake
+         * ends (handshake_to_end; its socket shut down: its own thread
+         * ends it); with none, the new connection is refused. */
+        uint8_t src[16];
+        source_of(&peer, src);
         unsigned n = 0, all = 0, shaking = 0;
-        struct conn *oldest = NULL;
         pthread_mutex_lock(&g->mu);
         for (struct conn *k = g->conns; k; k = k->next) {
             all++;
             if (k->done || k->evicted)
                 continue;
             n++;
-            if (!k->proved) {
-                shaking++;
-                oldest = k;
-            }
+            shaking += !k->proved;
         }
         int refuse = all >= CONNS_MAX + HANDSHAKES_MAX; /* the ended ones' threads too */
-        if (!refuse && (n >= CONNS_MAX || shaking >= HANDSHAKES_MAX)) {
+        int over = n >= CONNS_MAX || shaking >= HANDSHAKES_MAX;
+        struct conn *oldest = refuse || !over ? NULL : handshake_to_end(g);
+        if (!refuse && over) {
             if (oldest) {
                 oldest->evicted = 1;
                 pthread_mutex_lock(&oldest->mu);
@@ -1546,6 +1657,7 @@ static void *acceptor_main(void *arg)
         }
         c->g = g;
         c->fd = fd;
+        memcpy(c->src, src, sizeof(c->src));
         c->io = (struct io){fd, NULL, &c->iolock};
         c->max_body = WIRE_HANDSHAKE;
         pthread_mutex_init(&c->mu, NULL);
@@ -1613,6 +1725,10 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
     g->wake[0] = g->wake[1] = -1;
     g->linger_ns = (int64_t)(opts->linger_ms ? opts->linger_ms : 30000) * 1000000;
     g->sessions_max = opts->sessions_max ? opts->sessions_max : SESSIONS_MAX;
+    /* Read by setting a stricter one for an instant: a file another
+     * thread makes meanwhile only gets fewer rights. */
+    g->umask = umask(077);
+    umask(g->umask);
     size_t n = 0;
     while (opts->allow[n])
         n++;

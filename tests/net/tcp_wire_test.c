@@ -15,6 +15,8 @@
 #include "tcp/wire.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -104,6 +106,9 @@ struct raw {
 
 #define DL() clock_deadline(5000000000ll)
 
+/* The file mode raw opens ask for (0: mbx_options_init's). */
+static uint32_t raw_mode;
+
 /* Connects and opens `box`, resuming `session` (0: a new one); with
  * bad_mac, the MAC over the nonces is wrong in one bit. Returns the
  * WELCOME's status (r->w, r->h hold the rest). */
@@ -119,6 +124,8 @@ static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad
     assert_int_equal(wire_hello_get(r->fb.p, r->h.len, &hello), 0);
     struct wire_open o = {.version = version, .session = session, .flags = flags};
     mbx_options_init(&o.opts);
+    if (raw_mode)
+        o.opts.attr.mode = raw_mode;
     snprintf(o.name, sizeof(o.name), "%s", box);
     assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
     auth_mac(&key, "mbx client", hello.nonce, o.nonce, o.mac);
@@ -1254,6 +1261,176 @@ static void sessions_over_the_cap(void **state)
     mbx_unlink("wire-cap");
 }
 
+/* A session that ended (its tomb) is taken up again while every session
+ * slot has a connection: -EUSERS. Taken up once there is room, it still
+ * knows what it delivered, so the send made again is not delivered twice.
+ * (The failed resume threw the tomb away: the session came back new and
+ * the send was delivered again; found by an attacker review.) */
+static void failed_resume_keeps_what_was_delivered(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx *local = test_box("wire-tomb", 8, 64, 0);
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.sessions_max = 2;
+    o.linger_ms = 50;
+    mbx_gateway *capped = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &capped), 0);
+    use_gateway(capped);
+    struct raw a, b, c;
+    assert_int_equal(raw_open(&b, "wire-tomb", 0, 0), 0);
+    uint64_t session = b.w.session;
+    for (uint32_t seq = 1; seq <= 3; seq++)
+        assert_int_equal(raw_send(&b, seq, seq), 0);
+    raw_close(&b);   /* no goodbye: it lingers 50 ms, then ends */
+    usleep(2500000); /* the gateway looks for ended sessions once a second */
+    assert_int_equal(raw_open(&a, "wire-tomb", 0, 0), 0);
+    assert_int_equal(raw_open(&c, "wire-tomb", 0, 0), 0);
+    int st = raw_open(&b, "wire-tomb", session, 0);
+    raw_close(&b);
+    assert_int_equal(st, -EUSERS);
+    raw_close(&a); /* lingers: makes way for the next session */
+    st = -EUSERS;
+    for (int tries = 0; tries < 1000 && (st == -EUSERS || st == -EBUSY); tries++) {
+        st = raw_open(&b, "wire-tomb", session, 0);
+        if (st != 0) {
+            raw_close(&b);
+            usleep(10000);
+        }
+    }
+    assert_int_equal(st, 0);
+    assert_true(b.h.flags & WF_RESUMED);
+    assert_int_equal(b.w.last_seq, 3);
+    assert_int_equal(raw_send(&b, 3, 3), 0); /* made again: acknowledged, not delivered */
+    assert_int_equal(count_of(local), 3);
+    raw_close(&b);
+    raw_close(&c);
+    use_suite_gateway();
+    assert_int_equal(mbx_gateway_stop(capped), 0);
+    mbx_close(local);
+    mbx_unlink("wire-tomb");
+}
+
+/* A session opened to receive only cannot send through a confirmed send
+ * either (-EBADF, as W_SEND and W_CALL): the gateway's own handle may
+ * send, for put-backs. (W_CONFIRM delivered; found by an attacker
+ * review.) */
+static void receive_only_session_cannot_confirm(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-ro", 8, 64, 0);
+    struct raw r;
+    assert_int_equal(raw_open_fv(&r, "wire-ro", 0, 0, WIRE_VERSION, MBX_RECV), 0);
+    struct wire_call wc = {0, 1000000000ll, 64};
+    uint8_t fixed[WIRE_CALL_LEN];
+    size_t fl = wire_call_put(fixed, &wc);
+    uint32_t v = 11;
+    assert_int_equal(frame_write(r.fd, W_CONFIRM, 0, 1, fixed, fl, &v, sizeof(v), DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    int64_t res;
+    assert_int_equal(wire_result_get(r.fb.p, r.h.len, &res), 0);
+    assert_int_equal(res, -EBADF);
+    assert_int_equal(count_of(local), 0);
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-ro");
+}
+
+/* A mailbox a remote client creates is a file of the gateway's user: its
+ * mode is masked by the gateway's umask (a client's 0666 made it every
+ * local user's). */
+static void remote_create_mode_is_masked(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"wire-*", NULL};
+    mode_t old = umask(027);
+    mbx_gateway *gw = short_gateway(allow, 50);
+    umask(old);
+    use_gateway(gw);
+    raw_mode = 0666;
+    struct raw r;
+    assert_int_equal(raw_open_fv(&r, "wire-made", 0, 0, WIRE_VERSION, MBX_SEND | MBX_CREATE), 0);
+    raw_mode = 0;
+    raw_close(&r);
+    char path[sizeof(test_dir) + 32];
+    snprintf(path, sizeof(path), "%s/mbx.wire-made", test_dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    mbx_gateway_stop(gw);
+    use_suite_gateway();
+    mbx_unlink("wire-made");
+}
+
+/* Whether the gateway ended connection fd (EOF or reset) within 10 s;
+ * what it sent before (its HELLO) is read past. */
+static int ended_by_gateway(int fd)
+{
+    char b[256];
+    for (int i = 0; i < 1000; i++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1)
+            return 0;
+        if (read(fd, b, sizeof(b)) <= 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Someone who can reach the port opens 100 connections from one address
+ * and never speaks; a client from another address (127.0.0.2), in its
+ * handshake meanwhile, still gets in: a flood ends its own oldest
+ * handshakes, not others'. (The oldest of all ended: at 1000 idle
+ * connections a second no client got through; found by an attacker
+ * review.) */
+static void handshake_flood_spares_other_sources(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-flood", 8, 64, 0);
+    int v = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(v >= 0);
+    struct sockaddr_in me = {.sin_family = AF_INET}, gw = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.2", &me.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &gw.sin_addr);
+    gw.sin_port = htons((uint16_t)atoi(gw_port));
+    assert_int_equal(bind(v, (struct sockaddr *)&me, sizeof(me)), 0);
+    assert_int_equal(connect(v, (struct sockaddr *)&gw, sizeof(gw)), 0);
+    struct frame_buf fb = {0};
+    struct wire_hdr h;
+    struct wire_hello hello;
+    assert_int_equal(frame_read(v, &h, &fb, WIRE_HANDSHAKE, DL()), 0);
+    assert_int_equal(wire_hello_get(fb.p, h.len, &hello), 0);
+    int flood[100];
+    for (int i = 0; i < 100; i++) {
+        flood[i] = sock_connect("127.0.0.1", gw_port, DL());
+        assert_true(flood[i] >= 0);
+    }
+    /* Ended once the gateway took the 100th (64 handshakes at most). */
+    assert_true(ended_by_gateway(flood[35]));
+    struct wire_open o = {.version = WIRE_VERSION, .flags = MBX_SEND};
+    mbx_options_init(&o.opts);
+    snprintf(o.name, sizeof(o.name), "wire-flood");
+    assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
+    auth_mac(&key, "mbx client", hello.nonce, o.nonce, o.mac);
+    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    int w = frame_write(v, W_OPEN, 0, 0, body, wire_open_put(body, &o), NULL, 0, DL());
+    int r = w ? w : frame_read(v, &h, &fb, WIRE_HANDSHAKE, DL());
+    struct wire_welcome wel = {0};
+    if (!r)
+        r = h.type == W_WELCOME ? wire_welcome_get(fb.p, h.len, &wel) : -EPROTO;
+    assert_int_equal(r, 0);
+    assert_int_equal(wel.status, 0);
+    for (int i = 0; i < 100; i++)
+        close(flood[i]);
+    close(v);
+    free(fb.p);
+    mbx_close(local);
+    mbx_unlink("wire-flood");
+}
+
 /* Sends W_CALL (type W_CALL or W_CONFIRM) request 1 without a timeout
  * into box through a gateway at port, and returns the raw link. */
 static void untimed_request(struct raw *r, const char *port, const char *box, uint8_t type)
@@ -1687,6 +1864,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(idle_connections_do_not_lock_out_a_client),
         cmocka_unit_test(lingering_sessions_make_way),
         cmocka_unit_test(sessions_over_the_cap),
+        cmocka_unit_test(failed_resume_keeps_what_was_delivered),
+        cmocka_unit_test(receive_only_session_cannot_confirm),
+        cmocka_unit_test(remote_create_mode_is_masked),
+        cmocka_unit_test(handshake_flood_spares_other_sources),
         cmocka_unit_test(gateway_in_another_mount_namespace),
         cmocka_unit_test(untimed_calls_end_with_their_client),
         cmocka_unit_test(a_message_in_pieces_holds_what_came),
