@@ -144,6 +144,38 @@ static void *grow(void *arg)
     return NULL;
 }
 
+/* A race whose window is a few instructions wide is tried for about two
+ * seconds: whether round r should stop, looked at every 1024 rounds. */
+static int tried_long_enough(int r, const struct timespec *t0)
+{
+    if (r % 1024 != 0)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec - t0->tv_sec >= 2;
+}
+
+/* A heap segment (1000-byte messages, 16 of them) formatted at the start
+ * of a shared mapping that goes on for `after` bytes past its last page:
+ * the base, with the segment attached in *s and its pages in *mapped. */
+static unsigned char *heap_with_room_after(struct seg *s, uint64_t after, uint64_t *mapped)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.max_msg_size = 1000;
+    a.capacity = 16;
+    a.memory_limit = 64ull << 20;
+    uint64_t size = seg_size_for(&a, &shm_kind_heap);
+    *mapped = (size + 4095) / 4096 * 4096;
+    unsigned char *base =
+        mmap(NULL, *mapped + after, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(seg_format(base, size, &a, "fixture", &shm_kind_heap, 0, -1), 0);
+    assert_int_equal(seg_attach(s, base, size), 0);
+    alloc_init(s);
+    return base;
+}
+
 /* Taking the arena's last free block whole while a peer raises its size:
  * the cut never puts a remainder past the arena's end (it read the size
  * again after checking it, and could write a block header past the
@@ -152,21 +184,10 @@ static void *grow(void *arg)
 static void split_stays_inside_the_arena(void **state)
 {
     (void)state;
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.max_msg_size = 1000;
-    a.capacity = 16;
-    a.memory_limit = 64ull << 20;
-    uint64_t size = seg_size_for(&a, &shm_kind_heap);
-    uint64_t mapped = (size + 4095) / 4096 * 4096;
-    unsigned char *base =
-        mmap(NULL, mapped + 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(base != MAP_FAILED);
-    assert_int_equal(mprotect(base + mapped, 4096, PROT_NONE), 0);
-    assert_int_equal(seg_format(base, size, &a, "fixture", &shm_kind_heap, 0, -1), 0);
     struct seg s;
-    assert_int_equal(seg_attach(&s, base, size), 0);
-    alloc_init(&s);
+    uint64_t mapped;
+    unsigned char *base = heap_with_room_after(&s, 4096, &mapped);
+    assert_int_equal(mprotect(base + mapped, 4096, PROT_NONE), 0);
     struct seg_blk *whole = (struct seg_blk *)(base + s.arena_start);
     uint64_t arena = s.arena_end - s.arena_start;
     assert_int_equal(whole->size, arena);
@@ -176,15 +197,9 @@ static void split_stays_inside_the_arena(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
     int taken = 0, round;
-    /* The window is a few instructions wide: try for a second or two. */
-    struct timespec t0, now;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (round = 0;; round++) {
-        if (round % 1024 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec - t0.tv_sec >= 2)
-                break;
-        }
+    for (round = 0; !tried_long_enough(round, &t0); round++) {
         struct seg_blk *b = NULL;
         int r = alloc_take(&s, arena - sizeof(struct seg_blk), 0, &b);
         if (r == 0) {
@@ -230,15 +245,9 @@ static void take_never_returns_a_block_past_the_arena(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
     int outside = 0, unclean = 0, round;
-    /* The window is a few instructions wide: try for a second. */
-    struct timespec t0, now;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (round = 0;; round++) {
-        if (round % 1024 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec - t0.tv_sec >= 2)
-                break;
-        }
+    for (round = 0; !tried_long_enough(round, &t0); round++) {
         struct seg_blk *b = NULL;
         int r = alloc_take(&f.s, large - sizeof(struct seg_blk), 0, &b);
         if (r == 0) {
@@ -287,20 +296,9 @@ static int raise_run(struct seg *s, struct seg_blk *b, void *arg)
 static void rebuild_drops_no_pages_past_the_arena(void **state)
 {
     (void)state;
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.max_msg_size = 1000;
-    a.capacity = 16;
-    a.memory_limit = 64ull << 20;
-    uint64_t size = seg_size_for(&a, &shm_kind_heap);
-    uint64_t mapped = (size + 4095) / 4096 * 4096, after = 1u << 20;
-    unsigned char *base =
-        mmap(NULL, mapped + after, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(base != MAP_FAILED);
-    assert_int_equal(seg_format(base, size, &a, "fixture", &shm_kind_heap, 0, -1), 0);
     struct seg s;
-    assert_int_equal(seg_attach(&s, base, size), 0);
-    alloc_init(&s);
+    uint64_t mapped, after = 1u << 20;
+    unsigned char *base = heap_with_room_after(&s, after, &mapped);
     memset(base + mapped, 0xa5, after);
     struct seg_blk *x, *y;
     assert_int_equal(alloc_take(&s, 100, 0, &x), 0);
