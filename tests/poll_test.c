@@ -8,6 +8,7 @@
 #include "shm/heap/heap_queue.h"
 #include "shm/lock.h"
 #include "shm/shm.h"
+#include "shm/stream/stream.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -738,6 +739,46 @@ static void dead_lock_holder_leaves_room(void **state)
  * and dies before it writes a byte: the descriptor becomes readable, and
  * the receive says the stream ended. Before, the opening told nobody, so
  * nobody watched the sender and its death left the descriptor quiet. */
+/* A stream's send right held by a process that died before it opened in
+ * full (had_sender still 0: killed inside the open, or written by a
+ * peer): its death changes nothing a receive sees, so mbx_poll must end
+ * at its timeout. (The poller took it for the end of the stream, its
+ * descriptor stayed readable, and mbx_poll spun past its timeout for
+ * ever; found by a review.) */
+static void half_opened_dead_sender_lets_poll_time_out(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 1024;
+    mbx *r = NULL;
+    assert_int_equal(mbx_open("pipe2", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, NULL, 0), gone);
+    struct stream_ctl *ctl = (struct stream_ctl *)shm_box_of(r)->seg.stream;
+    assert_int_equal(__atomic_load_n(&ctl->had_sender, __ATOMIC_ACQUIRE), 0);
+    __atomic_store_n(&ctl->sender, ident_make(gone, 12345), __ATOMIC_RELEASE);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        alarm(20); /* spinning for ever is the failure */
+        mbx_pollitem it = {r, -1, POLLIN, 0};
+        _exit(mbx_poll(&it, 1, 200 * 1000000ll) == 0 ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int fd = mbx_fd(r, MBX_RECV); /* and a descriptor stays quiet */
+    assert_true(fd >= 0);
+    assert_false(readable(fd, 200));
+    __atomic_store_n(&ctl->sender, 0, __ATOMIC_RELEASE);
+    mbx_close(r);
+    mbx_unlink("pipe2");
+}
+
 static void stream_sender_dying_unwritten_makes_readable(void **state)
 {
     (void)state;
@@ -1029,6 +1070,7 @@ int main(void)
         cmocka_unit_test(owner_death_wakes_sender),
         cmocka_unit_test(stream_end_makes_readable),
         cmocka_unit_test(stream_sender_dying_unwritten_makes_readable),
+        cmocka_unit_test(half_opened_dead_sender_lets_poll_time_out),
         cmocka_unit_test(rendezvous_dead_receiver_stops_the_send_wakeups),
         cmocka_unit_test(dead_borrower_leaves_room),
         cmocka_unit_test(dead_lock_holder_leaves_room),

@@ -134,7 +134,11 @@ EXPORT int mbx_poll(mbx_pollitem *items, size_t n, int64_t timeout_ns)
             break;
         }
         int fds = scatter(items, p, idx, k);
-        if (mb > 0 || fds > 0 || got == 0) {
+        /* Past the deadline it ends whatever woke it: a mailbox descriptor
+         * that stays readable while the look finds nothing ready (a
+         * datagram the poller sent itself) once kept it here, spinning,
+         * past its timeout. */
+        if (mb > 0 || fds > 0 || got == 0 || clock_remaining(deadline) == 0) {
             r = mb + fds;
             break;
         }

@@ -162,8 +162,12 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
                 have = free_at;
             } else if (fd >= 0) {
                 close(fd);
-            } else if (fd == -ENOSYS) {
-                have = POLLER_PEERS; /* no pidfd: the next call finds out */
+            } else if (fd == -ENOSYS || fd == -EINVAL) {
+                /* No pidfd, or an id that names no process (a thread's,
+                 * as a peer may write): not a death; the next call
+                 * finds out. Taken for one, the descriptor was readable
+                 * for ever while the call found nothing. */
+                have = POLLER_PEERS;
             }
         }
         if (have >= 0 && j < owners)

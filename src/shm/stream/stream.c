@@ -338,6 +338,11 @@ int stream_peers(const struct seg *s, unsigned dir, uint64_t who[2])
         return 1; /* its pollers watch both ends' deaths, whichever way */
     if (dir != SEG_POLL_RECV)
         return 0;
+    /* As stream_ready: the sender's death ends the stream only once it
+     * had opened in full (had_sender); before, its death changes nothing
+     * a receive would see, so it must not wake the pollers. */
+    if (!__atomic_load_n(&ctl_of(s)->had_sender, __ATOMIC_ACQUIRE))
+        return 0;
     who[0] = __atomic_load_n(&ctl_of(s)->sender, __ATOMIC_ACQUIRE);
     return who[0] != 0;
 }
