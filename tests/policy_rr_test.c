@@ -1,10 +1,12 @@
 /* MBX_RECV_ROUND_ROBIN: receivers waiting together are served in turn. */
 #include "test_util.h"
 
+#include "shm/lock.h"
 #include "shm/shm.h"
 #include "mbx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -209,6 +211,40 @@ static void waiting_receiver_keeps_its_turn(void **state)
     mbx_unlink("rrturn");
 }
 
+static void *hold_lock_600ms(void *arg)
+{
+    mbx *m = arg;
+    await_receivers(m, 1);
+    struct seg *s = &shm_box_of(m)->seg;
+    if (seg_lock(s, -1) != 0)
+        return (void *)1;
+    sleep_ms(600);
+    seg_unlock(s);
+    return NULL;
+}
+
+/* A round-robin receive whose time runs out while another holds the lock
+ * (a peer, or an honest large copy) gives its ticket up all the same: it
+ * stayed, naming a live process, and every later receive waited behind
+ * it (a receive that does not wait said -EAGAIN with messages queued).
+ * Found by a liveness review. */
+static void timed_out_receive_behind_the_lock_gives_its_turn_up(void **state)
+{
+    (void)state;
+    mbx *m = open_rr("rr-left");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_lock_600ms, m), 0);
+    char buf[16];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 200 * 1000000ll), -ETIMEDOUT);
+    void *held;
+    pthread_join(t, &held);
+    assert_null(held);
+    assert_int_equal(mbx_send(m, "x", 1, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    mbx_close(m);
+    mbx_unlink("rr-left");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +252,7 @@ int main(void)
         cmocka_unit_test(dead_receiver_loses_its_turn),
         cmocka_unit_test(dead_turn_holder_does_not_stop_a_nonblocking_receive),
         cmocka_unit_test(waiting_receiver_keeps_its_turn),
+        cmocka_unit_test(timed_out_receive_behind_the_lock_gives_its_turn_up),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -124,12 +124,21 @@ ssize_t heap_rr_recv(const struct mb_ctx *c, void *buf, size_t cap, mbx_msginfo 
         if (r)
             break;
     }
-    /* Our ticket goes, or the holder of the lock's death passes it on (a
-     * ticket whose holder is gone or stopped is skipped). */
+    /* Our ticket goes. Without the lock (another holds it past the
+     * grace: a peer, or a large copy), its holder word is cleared alone,
+     * which the next holder of the lock passes (rr_skip): left naming us,
+     * alive and running, it kept every later receive waiting behind it.
+     * The word is ours while the ticket is in the window; if the ticket
+     * passed meanwhile and another thread of ours took the slot, that
+     * thread finds its ticket gone and takes a new one. */
     if (have && seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) == 0) {
         if (rr_mine(rr, my, c->who))
             rr_drop(s, my);
         heap_unlock(s);
+    } else if (have && my - __atomic_load_n(&rr->serving, __ATOMIC_ACQUIRE) < SEG_RR_WINDOW) {
+        uint64_t mine = c->who;
+        __atomic_compare_exchange_n(&rr->holder[my % SEG_RR_WINDOW], &mine, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
     }
     return r;
 }
