@@ -217,6 +217,58 @@ static void large_send_that_finds_it_full_gives_its_block_back(void **state)
     fixture_free(&f);
 }
 
+static void *send_big_nonblock(void *arg)
+{
+    struct big_send *a = arg;
+    int r = heap_send(&a->c, a->buf, a->len, 0, MBX_NONBLOCK);
+    __atomic_store_n(&a->rc, r, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A large send copies outside the lock; when the lock is held past its
+ * grace at the publish (a peer, a stopped process), the send fails and
+ * its block, which it cannot give back without the lock, is abandoned:
+ * the next reclaim frees it. (It was kept, owned by a live process, for
+ * as long as that lived: a mailbox with room for one message took none
+ * again; found by a liveness review.) */
+static void large_send_behind_a_held_lock_abandons_its_block(void **state)
+{
+    (void)state;
+    fixture_make(&f, 32u << 20, 1);
+    size_t big_len = 32u << 20;
+    unsigned char *big = malloc(big_len);
+    assert_non_null(big);
+    memset(big, 0xcd, big_len);
+    int hit = 0;
+    for (int tries = 0; tries < 50 && !hit; tries++) {
+        struct big_send a = {ctx(), big, big_len, 1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, send_big_nonblock, &a), 0);
+        while (arena_used() == 0 && __atomic_load_n(&a.rc, __ATOMIC_ACQUIRE) == 1)
+            ;
+        /* Its block is taken and the copy runs: hold the lock until the
+         * send has given up. */
+        assert_int_equal(seg_lock(&f.s, -1), 0);
+        while (__atomic_load_n(&a.rc, __ATOMIC_ACQUIRE) == 1)
+            ;
+        seg_unlock(&f.s);
+        pthread_join(t, NULL);
+        if (a.rc == 0) { /* published before the lock was taken: again */
+            struct mb_ctx c = ctx();
+            mbx_msginfo info;
+            assert_int_equal(heap_recv(&c, 0, big, big_len, &info, MBX_NONBLOCK), (ssize_t)big_len);
+            continue;
+        }
+        hit = 1;
+        assert_int_equal(a.rc, -EAGAIN);
+    }
+    assert_true(hit);
+    struct mb_ctx c = ctx();
+    assert_int_equal(heap_send(&c, big, big_len, 0, MBX_NONBLOCK), 0); /* room again */
+    free(big);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +277,7 @@ int main(void)
         cmocka_unit_test(spin_words_move_after_the_lock),
         cmocka_unit_test(spinning_wait_sees_the_futex_word),
         cmocka_unit_test(large_send_that_finds_it_full_gives_its_block_back),
+        cmocka_unit_test(large_send_behind_a_held_lock_abandons_its_block),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -246,13 +246,20 @@ static ssize_t reserve_step(const struct mb_ctx *c, void *arg)
     return r;
 }
 
-/* Gives back a block reserve_step took for a send that failed. Without
- * the lock it stays: the repair frees it once this process is gone. */
+/* Gives back a block reserve_step took for a send that failed. The lock
+ * is waited for its grace only (the send has failed already; a call that
+ * does not wait must not wait a second here): without it the block is
+ * abandoned, its owner's pid cleared (one store; nobody else writes a
+ * block a live process is writing), and the next reclaim or repair frees
+ * it as a dead sender's. Kept as a live process's, it stayed taken for as
+ * long as the process lived. */
 static void unreserve(const struct mb_ctx *c, struct seg_blk *b)
 {
     struct seg *s = c->s;
-    if (seg_lock(s, clock_deadline(SEG_CALL_BOUND_NS)) != 0)
+    if (seg_lock(s, clock_deadline(SEG_LOCK_GRACE_NS)) != 0) {
+        __atomic_store_n(&b->sender_pid, 0, __ATOMIC_RELEASE);
         return;
+    }
     if (b->state == BLK_WRITING && b->sender_pid == c->pid &&
         b->sender_start == ident_start(c->who)) {
         alloc_free(s, b);
