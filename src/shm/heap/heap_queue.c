@@ -13,8 +13,13 @@
 
 int heap_reclaim(struct seg *s)
 {
-    return alloc_rebuild(s, repair_reclaim_visit, NULL);
+    struct holder_lookups seen = {{0}, {0}, 0};
+    return alloc_rebuild(s, repair_reclaim_visit, &seen);
 }
+
+/* Walks of the arena a send that finds it full makes at most, each one
+ * freeing what the processes it looked up left (heap_alloc). */
+#define RECLAIM_WALKS 16
 
 /* Arenas up to this size hold a largest block per message (block_len). */
 #define FIXED_BLOCKS_MAX (8ull << 20)
@@ -41,11 +46,16 @@ static uint64_t block_len(const struct seg *s, size_t len)
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b)
 {
     int r = alloc_take(s, block_len(s, len), owner, b);
-    if (r == -ENOMEM) {
-        /* Full: blocks of processes that died holding them come back. */
+    /* Full: blocks of processes that died holding them come back. A walk
+     * looks up a bounded number of holders (repair.h): walk again while
+     * walks free something, a bounded number of times. */
+    for (int walks = 0; r == -ENOMEM && walks < RECLAIM_WALKS; walks++) {
+        uint64_t used = s->hdr->meta.used;
         r = heap_reclaim(s);
         if (!r)
             r = alloc_take(s, block_len(s, len), owner, b);
+        if (r == -ENOMEM && s->hdr->meta.used >= used)
+            break; /* nothing came back */
     }
     if (r)
         return r;

@@ -9,11 +9,27 @@
 struct tally {
     uint64_t count, bytes, max_seq;
     int all_dead; /* after a reboot: every recorded process is gone */
+    struct holder_lookups seen;
 };
 
-static int gone(const struct tally *t, ident_t who)
+/* Whether holder who is alive, asked once per walk and for at most
+ * REPAIR_LOOKUPS holders (repair.h); past that, alive. */
+static int holder_alive(struct holder_lookups *l, ident_t who)
 {
-    return t->all_dead || !ident_alive(who);
+    for (unsigned i = 0; i < l->n; i++)
+        if (l->who[i] == who)
+            return l->alive[i];
+    if (l->n == REPAIR_LOOKUPS)
+        return 1;
+    int alive = ident_alive(who);
+    l->who[l->n] = who;
+    l->alive[l->n++] = (uint8_t)alive;
+    return alive;
+}
+
+static int gone(struct tally *t, ident_t who)
+{
+    return t->all_dead || !holder_alive(&t->seen, who);
 }
 
 /* The sender of a block (WRITING, TAKEN), and the borrower of a LENT one. */
@@ -51,15 +67,16 @@ static int visit(struct seg *s, struct seg_blk *b, void *arg)
 
 int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
 {
-    (void)s, (void)arg;
+    (void)s;
+    struct holder_lookups *seen = arg;
     switch (b->state) {
     case BLK_QUEUED:
         return 0;
     case BLK_WRITING:
     case BLK_TAKEN:
-        return ident_alive(sender_of(b)) ? 0 : 1;
+        return holder_alive(seen, sender_of(b)) ? 0 : 1;
     case BLK_LENT:
-        return ident_alive(b->prev) ? 0 : 1;
+        return holder_alive(seen, b->prev) ? 0 : 1;
     default:
         return -EUCLEAN;
     }
@@ -68,7 +85,7 @@ int repair_reclaim_visit(struct seg *s, struct seg_blk *b, void *arg)
 int repair_segment(struct seg *s, int all_dead)
 {
     struct seg_hdr *h = s->hdr;
-    struct tally t = {0, 0, 0, all_dead};
+    struct tally t = {0, 0, 0, all_dead, {{0}, {0}, 0}};
     prioq_clear(s);
     int r = alloc_rebuild(s, visit, &t);
     if (!r)
