@@ -665,7 +665,7 @@ static void exclusive_side_lock_cannot_hang_open(void **state)
     (void)state;
     mqd_t q = make_queue(0, 0600);
     assert_int_equal(mq_close(q), 0); /* nobody holds it now */
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     char path[sizeof(test_dir) + 512];
@@ -695,7 +695,7 @@ static void scribbled_pipe_count_is_bounded(void **state)
 {
     (void)state;
     mqd_t q = make_queue(0, 0600);
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     struct pollfd p = {q, POLLIN, 0};
