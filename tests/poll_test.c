@@ -494,18 +494,25 @@ static void owner_death_wakes_sender(void **state)
     mbx_close(m);
 }
 
+/* The receiving end of a new stream `name` (4 KiB of buffer). */
+static mbx *stream_receiver(const char *name)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 1024;
+    mbx *r = NULL;
+    assert_int_equal(mbx_open(name, MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+    return r;
+}
+
 /* A stream's receiver descriptor becomes readable at the end of the
  * stream: a sender that closes, and one killed with kill -9. */
 static void stream_end_makes_readable(void **state)
 {
     (void)state;
     for (int killed = 0; killed < 2; killed++) {
-        mbx_attr a;
-        mbx_attr_init(&a);
-        a.capacity = 4;
-        a.max_msg_size = 1024;
-        mbx *r = NULL;
-        assert_int_equal(mbx_open("pipe", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+        mbx *r = stream_receiver("pipe");
         int fd = mbx_fd(r, MBX_RECV);
         assert_true(fd >= 0);
         int ready[2];
@@ -748,12 +755,7 @@ static void dead_lock_holder_leaves_room(void **state)
 static void half_opened_dead_sender_lets_poll_time_out(void **state)
 {
     (void)state;
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = 4;
-    a.max_msg_size = 1024;
-    mbx *r = NULL;
-    assert_int_equal(mbx_open("pipe2", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+    mbx *r = stream_receiver("pipe2");
     pid_t gone = fork();
     if (gone == 0)
         _exit(0);
@@ -782,12 +784,7 @@ static void half_opened_dead_sender_lets_poll_time_out(void **state)
 static void stream_sender_dying_unwritten_makes_readable(void **state)
 {
     (void)state;
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = 4;
-    a.max_msg_size = 1024;
-    mbx *r = NULL;
-    assert_int_equal(mbx_open("pipe0", MBX_RECV | MBX_CREATE | MBX_STREAM, &a, &r), 0);
+    mbx *r = stream_receiver("pipe0");
     int fd = mbx_fd(r, MBX_RECV);
     assert_true(fd >= 0);
     assert_false(readable(fd, 0));
