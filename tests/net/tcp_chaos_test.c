@@ -301,7 +301,7 @@ static void kid_start(int i)
         bd->kid[i].id = id;
         bd->remote[id] = roles[i] == SEND_REMOTE;
     }
-    char role[8], slot[8], port[16];
+    char role[12], slot[12], port[16];
     snprintf(role, sizeof(role), "%d", roles[i]);
     snprintf(slot, sizeof(slot), "%d", i);
     snprintf(port, sizeof(port), "%d", proxy_port_no);
