@@ -11,6 +11,7 @@
 #include "mbx.h"
 #include "nats/journal.h"
 #include "nats/jsstate.h"
+#include "nats/pull.h"
 #include "nats/subject.h"
 
 #include <nats/nats.h>
@@ -62,6 +63,9 @@ struct bimport {
     uint64_t max_msg;
     uint32_t capacity;
     natsSubscription *sub[NSUBJ_BANDS + 1];
+    /* JetStream: each band's pull (pull.h), its thread's alone; sub[band]
+     * is its inbox's subscription, swapped under mu (bridge_import.c). */
+    struct js_pull pull[NSUBJ_BANDS];
     pthread_t th[NSUBJ_BANDS + 1];
     int started[NSUBJ_BANDS + 1];
     /* One delivery at a time, highest band first (bridge_import.c). */

@@ -29,7 +29,7 @@
 
 #define IMPORT_WAIT_MS 200       /* how often a waiting import looks at stopping */
 #define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
-#define FETCH_MAX      256
+#define FETCH_MAX      JS_PULL_MAX
 #define PENDING_BYTES  (256 << 20) /* core: bytes held for a full mailbox */
 /* JetStream: how often the import asks which life of the stream is
  * current (one stream info request per import, whatever the load). */
@@ -39,7 +39,7 @@
  * while a full mailbox holds it up, so the stream does not send it to
  * another bridge meanwhile. */
 struct held_batch {
-    natsMsgList *list;
+    struct js_pull_batch *list;
     unsigned band;
     int from;              /* the first message not yet delivered */
     int64_t last_progress; /* CLOCK_MONOTONIC ns */
@@ -63,9 +63,9 @@ static void keep_held(struct bimport *im, struct held_batch *h)
     int64_t now = mono_ns();
     if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
         return;
-    for (int k = h->from; k < h->list->Count; k++)
-        if (own_seq(im, h->band, h->list->Msgs[k]))
-            natsMsg_InProgress(h->list->Msgs[k], NULL);
+    for (int k = h->from; k < h->list->count; k++)
+        if (own_seq(im, h->band, h->list->msgs[k]))
+            js_pull_in_progress(im->b->nc, h->list->msgs[k]);
     h->last_progress = now;
 }
 
@@ -440,11 +440,8 @@ static void ack(struct bimport *im, natsMsg *msg, uint64_t seq, const struct hel
 {
     if (!ack_begin(im, h))
         return;
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = 500;
     for (int i = 0; i < 4 && !bridge_stopping(im->b); i++) {
-        if (natsMsg_AckSync(msg, &o, NULL) == NATS_OK) {
+        if (js_pull_ack(im->b->nc, msg, 500) == 0) {
             jsstate_acked(im->st, seq);
             break;
         }
@@ -461,7 +458,7 @@ static void term(struct bimport *im, natsMsg *msg, const struct held_batch *h)
 {
     if (!ack_begin(im, h))
         return;
-    natsMsg_Term(msg, NULL);
+    js_pull_term(im->b->nc, msg);
     ack_end(im);
 }
 
@@ -471,9 +468,9 @@ static void term(struct bimport *im, natsMsg *msg, const struct held_batch *h)
  * NAK sends it again at once when it is of the new life; the old life's
  * consumer is gone, and the new one ignores a NAK of a number it has not
  * sent. */
-static void hand_back(natsMsg *msg)
+static void hand_back(struct bimport *im, natsMsg *msg)
 {
-    natsMsg_Nak(msg, NULL);
+    js_pull_nak(im->b->nc, msg);
 }
 
 /* A message whose number is in the record: delivered in this life, or
@@ -485,7 +482,7 @@ static void seen_again(struct bimport *im, natsMsg *msg, uint64_t seq, struct he
 {
     int r = life_look(im, h->fetched); /* once per batch: later ones reuse it */
     if (life_moved(im, h->life)) {
-        hand_back(msg);
+        hand_back(im, msg);
     } else if (r == 0) {
         __atomic_fetch_add(&im->b->n_redeliver, 1, __ATOMIC_RELAXED);
         ack(im, msg, seq, h);
@@ -498,7 +495,7 @@ static void seen_again(struct bimport *im, natsMsg *msg, uint64_t seq, struct he
  * the bridge stops (the rest stays unacknowledged), else 0. */
 static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
 {
-    natsMsg *msg = h->list->Msgs[k];
+    natsMsg *msg = h->list->msgs[k];
     uint64_t seq = own_seq(im, h->band, msg);
     if (!seq) {
         /* Not acked either: its reply subject is not ours to use. */
@@ -506,7 +503,7 @@ static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
         return 0;
     }
     if (life_moved(im, h->life)) {
-        hand_back(msg);
+        hand_back(im, msg);
         return 0;
     }
     if (jsstate_seen(im->st, seq)) {
@@ -515,9 +512,9 @@ static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
     }
     prune_acked(im);
     h->from = k;
-    int r = deliver(im, h->band, msg, seq, held, k + 1 < h->list->Count, h);
+    int r = deliver(im, h->band, msg, seq, held, k + 1 < h->list->count, h);
     if (r == 2)
-        hand_back(msg);
+        hand_back(im, msg);
     else if (r == 1)
         term(im, msg, h); /* never deliverable: do not send it again */
     else if (r == 0)
@@ -548,6 +545,70 @@ static int may_fetch(struct bimport *im)
     return !__atomic_load_n(&im->refused, __ATOMIC_ACQUIRE);
 }
 
+/* A band's inbox of an earlier life of the stream (pull_renew). Its
+ * requests went to the consumers of that life or, made before the
+ * import saw the new life, to the new life's: what comes of those is
+ * handed back (a NAK: the stream sends it again at once, to the new
+ * inbox) rather than left to the ack wait; what comes of the old life's
+ * is gone with its stream (the new life's consumer ignores a NAK of a
+ * number it has not sent). Kept until the last request made to it has
+ * surely ended. */
+struct retired {
+    natsSubscription *sub;
+    int64_t until; /* CLOCK_MONOTONIC ns */
+};
+
+#define RETIRED_NS 2000000000LL
+
+static void retired_end(struct retired *r)
+{
+    if (r->sub) {
+        natsSubscription_Unsubscribe(r->sub);
+        natsSubscription_Destroy(r->sub);
+    }
+    r->sub = NULL;
+}
+
+/* Hands back what came to the retired inbox r of band band, and ends r
+ * once its time is up. */
+static void retired_drain(struct bimport *im, unsigned band, struct retired *r)
+{
+    natsMsg *m = NULL;
+    while (r->sub && natsSubscription_NextMsg(&m, r->sub, 0) == NATS_OK) {
+        if (own_seq(im, band, m))
+            hand_back(im, m);
+        natsMsg_Destroy(m);
+        m = NULL;
+    }
+    if (r->sub && mono_ns() > r->until)
+        retired_end(r);
+}
+
+/* Gives band band's pull a new inbox (and forgets its requests): what
+ * was asked for in a life of the stream before `life` may still come,
+ * and must not be taken for this life's (its numbers are the new life's
+ * too). The old subscription is swapped out under im->mu, which the
+ * other bands hold while they look at its queue (higher_waits), and
+ * retired: what still comes to it is handed back (retired_drain).
+ * Returns 0, or -1 (kept the old inbox; tried again at the next take). */
+static int pull_renew(struct bimport *im, unsigned band, struct retired *old)
+{
+    char durable[16];
+    durable_name(band, durable, sizeof(durable));
+    struct js_pull fresh;
+    natsSubscription *sub = NULL;
+    if (js_pull_open(&fresh, im->b->nc, im->stream, durable, &sub) != 0)
+        return -1;
+    retired_end(old);
+    pthread_mutex_lock(&im->mu);
+    old->sub = im->sub[band];
+    im->sub[band] = sub;
+    pthread_mutex_unlock(&im->mu);
+    old->until = mono_ns() + RETIRED_NS;
+    im->pull[band] = fresh;
+    return 0;
+}
+
 static void *js_band_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-br-import"); /* for top -H, perf, gdb */
@@ -555,50 +616,46 @@ static void *js_band_main(void *arg)
     struct bimport *im = a->im;
     unsigned band = a->band;
     free(a);
-    while (!bridge_stopping(im->b)) {
+    struct js_pull_batch *list = malloc(sizeof(*list));
+    struct retired old = {NULL, 0};
+    uint64_t inbox_life = __atomic_load_n(&im->life, __ATOMIC_ACQUIRE);
+    while (list && !bridge_stopping(im->b)) {
+        retired_drain(im, band, &old);
         if (!may_fetch(im)) {
             nats_Sleep(IMPORT_WAIT_MS);
             continue;
         }
-        natsMsgList list = {0};
-        jsFetchRequest req;
-        jsFetchRequest_Init(&req);
-        req.Batch = fetch_room(im);
-        req.Expires = (int64_t)IMPORT_WAIT_MS * 1000000;
-        /* libnats 3.4.1 (Debian's) writes past the list it allocates when a
-         * fetch finds more than half its batch already queued in the
-         * subscription (messages of an earlier fetch that timed out on a
-         * busy machine came late): it lowers the batch by what it found
-         * and then collects until the count equals the lowered batch,
-         * which it has passed. Seen as a heap overflow under ASan in
-         * nats_js_test's cluster case. With messages queued, a batch of 1
-         * takes one of them and asks for nothing. */
-        int queued = 0;
-        if (natsSubscription_GetPending(im->sub[band], &queued, NULL) == NATS_OK && queued > 0)
-            req.Batch = 1;
-        /* The life before the fetch is asked: what comes may be of a newer
-         * one, never of an older. */
+        /* The life before the take: what comes to an inbox made in it may
+         * be of a newer one, never of an older. */
         uint64_t life = __atomic_load_n(&im->life, __ATOMIC_ACQUIRE);
-        natsStatus s = natsSubscription_FetchRequest(&list, im->sub[band], &req);
-        if (s != NATS_OK) {
-            if (s != NATS_TIMEOUT)
+        if (life != inbox_life) {
+            if (pull_renew(im, band, &old) != 0) {
                 nats_Sleep(100);
+                continue;
+            }
+            inbox_life = life;
+        }
+        int n = js_pull_take(&im->pull[band], list, fetch_room(im), IMPORT_WAIT_MS);
+        if (n <= 0) {
+            if (n < 0)
+                nats_Sleep(100); /* the connection is closed: the bridge stops */
             continue;
         }
         int stop = 0, held = 0;
         int64_t now = mono_ns();
-        struct held_batch hb = {&list, band, 0, now, life, now};
-        __atomic_fetch_add(&im->b->n_held, (uint64_t)list.Count, __ATOMIC_RELAXED);
+        struct held_batch hb = {list, band, 0, now, life, now};
+        __atomic_fetch_add(&im->b->n_held, (uint64_t)n, __ATOMIC_RELAXED);
         /* Each message stops being held when its turn of the loop ends;
          * once stopping, the rest is not acknowledged (sent again later). */
-        for (int k = 0; k < list.Count;
-             k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED))
+        for (int k = 0; k < n; k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED))
             if (!stop)
                 stop = take_one(im, &hb, k, &held) < 0;
         if (held)
             turn_give(im, band, 0, 0);
-        natsMsgList_Destroy(&list);
+        js_pull_batch_free(list);
     }
+    retired_end(&old);
+    free(list);
     return NULL;
 }
 
@@ -679,6 +736,35 @@ static void *call_main(void *arg)
     return NULL;
 }
 
+/* Makes band k's durable consumer when the stream lacks it, or checks
+ * that the one there is of the band: a pull consumer (no deliver
+ * subject) of the band's subject that waits for acks, as make_consumers
+ * and other bridges make them. Returns 0, -EEXIST (it is not: someone
+ * made another under the name) or -EIO (the server did not answer). */
+static int band_consumer(struct bimport *im, unsigned k)
+{
+    char durable[16];
+    durable_name(k, durable, sizeof(durable));
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
+    if (s == NATS_OK) {
+        const jsConsumerConfig *c = ci->Config;
+        int fits = c && !(c->DeliverSubject && *c->DeliverSubject) && c->FilterSubject &&
+                   !strcmp(c->FilterSubject, im->subj[k]) && c->AckPolicy == js_AckExplicit;
+        jsConsumerInfo_Destroy(ci);
+        return fits ? 0 : -EEXIST;
+    }
+    if (jerr != JSConsumerNotFoundErr)
+        return -EIO;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    consumer_config(im, &cc);
+    cc.Durable = durable;
+    cc.FilterSubject = im->subj[k];
+    return js_AddConsumer(NULL, im->b->js, im->stream, &cc, NULL, &jerr) == NATS_OK ? 0 : -EIO;
+}
+
 static int start_thread(struct bimport *im, unsigned k, void *(*fn)(void *))
 {
     void *arg = im;
@@ -726,19 +812,17 @@ int bimport_start(struct bimport *im)
                 s = natsSubscription_SetPendingLimits(im->sub[k], (int)b->pending_limit,
                                                       PENDING_BYTES);
         } else {
-            char durable[16];
-            durable_name(k, durable, sizeof(durable));
-            jsSubOptions so;
-            jsSubOptions_Init(&so);
-            so.Stream = im->stream;
-            consumer_config(im, &so.Config);
-            jsErrCode jerr = 0;
+            /* The band's consumer first (the inbox asks it by name). */
             for (int tries = 0; tries < 50; tries++) {
-                s = js_PullSubscribe(&im->sub[k], b->js, im->subj[k], durable, NULL, &so, &jerr);
-                if (s == NATS_OK || bridge_stopping(b))
+                r = band_consumer(im, k);
+                if (r != -EIO || bridge_stopping(b))
                     break;
                 nats_Sleep(100);
             }
+            char durable[16];
+            durable_name(k, durable, sizeof(durable));
+            if (!r)
+                r = js_pull_open(&im->pull[k], b->nc, im->stream, durable, &im->sub[k]);
         }
         if (s != NATS_OK)
             r = -EIO;

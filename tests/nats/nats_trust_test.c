@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,105 @@ static void pull_inbox_takes_only_its_stream(void **state)
     mbx_close(in);
 }
 
+/* What the flooding thread of pull_inbox_flood_spares_the_import sends. */
+struct flood {
+    natsConnection *nc;
+    char inbox[256];
+    volatile int stop;
+    long sent;
+};
+
+/* Publishes to the import's pull inbox until told to stop: pairs of
+ * 1-byte messages (libnats before 3.9 wrote past its fetch's list when
+ * a fetch found more than half its batch queued already) and, now and
+ * then, a header-only "503 no responders" status. */
+static void *flood_main(void *arg)
+{
+    struct flood *f = arg;
+    while (!f->stop) {
+        for (int i = 0; i < 2; i++)
+            natsConnection_PublishString(f->nc, f->inbox, "x");
+        if (++f->sent % 16 == 0) {
+            natsMsg *st = NULL;
+            if (natsMsg_Create(&st, f->inbox, NULL, NULL, 0) == NATS_OK &&
+                natsMsgHeader_Set(st, "Status", "503") == NATS_OK)
+                natsConnection_PublishMsg(f->nc, st);
+            natsMsg_Destroy(st);
+        }
+        /* About 2000 messages a second: a rate the import keeps up with
+         * (a faster flood would overrun its subscription, and libnats
+         * would drop genuine messages with forged ones; the stream sends
+         * those again only after the ack wait). */
+        usleep(1000);
+    }
+    return NULL;
+}
+
+/* H4 (an attacker review): anyone who may publish to the pull inbox could
+ * overflow libnats' fetch (3.4.1) with forged messages, and stall the
+ * import with forged "no responders" statuses (it slept 100 ms on each).
+ * The stream's own messages still arrive, all and in order, while the
+ * inbox is flooded. */
+static void pull_inbox_flood_spares_the_import(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    const char *dir = nh_tmpdir("h4");
+    mbx *in = inbox_box(dir);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160], want[256];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    natsSubscription *spy = NULL;
+    natsMsg *req = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
+    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
+    struct flood f = {.stop = 0};
+    snprintf(f.inbox, sizeof(f.inbox), "%s", natsMsg_GetReply(req));
+    natsMsg_Destroy(req);
+    natsSubscription_Destroy(spy);
+    nh_url(&srv, url, sizeof(url));
+    assert_int_equal(natsConnection_ConnectTo(&f.nc, url), NATS_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flood_main, &f), 0);
+    char buf[300], want_msg[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(want_msg, sizeof(want_msg), "genuine-%d", i);
+        js_send(js, want_msg);
+        if (i % 8 == 7)
+            usleep(20000); /* the flood runs between fetches too */
+    }
+    int got = 0;
+    for (; got < N; got++) {
+        ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 30 * SEC);
+        if (n < 0)
+            break;
+        buf[n] = 0;
+        snprintf(want_msg, sizeof(want_msg), "genuine-%d", got);
+        if (strcmp(buf, want_msg))
+            break;
+    }
+    f.stop = 1;
+    pthread_join(th, NULL);
+    natsConnection_Destroy(f.nc);
+    printf("flood: %ld rounds; %d of %d genuine messages in order\n", f.sent, got, N);
+    if (got < N)
+        nh_dump_logs(20);
+    assert_int_equal(got, N);
+    assert_true(f.sent > 0);
+    mbx_bridge_stat st;
+    assert_int_equal(mbx_bridge_stat_get(cur, &st), 0);
+    assert_int_equal(st.imported, N);
+    assert_int_equal(st.redeliver, 0);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    js_client_close(nc, js);
+    mbx_close(in);
+}
+
 /* Sends a request too large for the mailbox (answered at once with an
  * error) to mbx.c.jobs with reply subject reply. */
 static void request_to(natsConnection *nc, const char *reply)
@@ -338,6 +438,33 @@ static void hostile_stream_refused(void **state)
     /* One that keeps every message as the bridge's would is used. */
     plant_stream(js, stream, 1);
     assert_int_equal(bridge(dir, 0, &cur), 0);
+    js_client_close(nc, js);
+}
+
+/* The band consumers' names are predictable too: one made first under
+ * such a name as a push consumer (its messages to a subject of the
+ * maker's choice) is refused, not pulled from. */
+static void planted_push_consumer_refused(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("pc");
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    plant_stream(js, stream, 1);
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "mbx-p0";
+    cc.DeliverSubject = "evil.inbox";
+    cc.FilterSubject = "mbx.p0.jobs";
+    cc.AckPolicy = js_AckExplicit;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddConsumer(NULL, js, stream, &cc, NULL, &jerr), NATS_OK);
+    assert_int_equal(bridge(dir, 1, &cur), -EEXIST);
+    assert_int_equal(js_DeleteConsumer(js, stream, "mbx-p0", NULL, &jerr), NATS_OK);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
     js_client_close(nc, js);
 }
 
@@ -459,8 +586,10 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(pull_inbox_takes_only_its_stream, after_each),
+        cmocka_unit_test_teardown(pull_inbox_flood_spares_the_import, after_each),
         cmocka_unit_test_teardown(replies_not_to_api_or_own_subjects, after_each),
         cmocka_unit_test_teardown(hostile_stream_refused, after_each),
+        cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
