@@ -251,15 +251,17 @@ static natsStatus publish_msg(struct mbx_bridge *b, const char *subj, const void
     return s;
 }
 
-/* The message id of the message numbered seq in e's mailbox into id:
- * HOST-EPOCH-SEQ, and with JetStream -TAG, 64 bits of an HMAC of those
+/* The message id of the message numbered seq in e's mailbox (in its life
+ * epoch: e->epoch, or the journal's for a message an earlier run took)
+ * into id: HOST-EPOCH-SEQ, and with JetStream -TAG, 64 bits of an HMAC of those
  * under the user's key (idkey.h): the same for the same message whenever
  * it is published again (the stream keeps one copy), and one id seen says
  * nothing of the next (a peer who published under the next ids first made
  * the stream drop ours as duplicates). */
-static void format_id(const struct bexport *e, uint64_t seq, char *id, size_t cap)
+static void format_id(const struct bexport *e, const char *epoch, uint64_t seq, char *id,
+                      size_t cap)
 {
-    int n = snprintf(id, cap, "%s-%s-%" PRIu64, e->b->host, e->epoch, seq);
+    int n = snprintf(id, cap, "%s-%s-%" PRIu64, e->b->host, epoch, seq);
     const uint8_t *key;
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned len = 0;
@@ -287,10 +289,11 @@ static void remake_stream(struct bexport *e)
     bridge_stream(e->b, e->name, stream, sizeof(stream), &e->stream_created);
 }
 
-/* Publishes one message; with JetStream, until the stream has it (the same
- * message id every time, so the stream keeps one copy). Returns 0, or -1
- * when the bridge is stopping (the loan then goes back to the mailbox). */
-static int publish(struct bexport *e, unsigned band, const void *buf, size_t len,
+/* Publishes one message, taken in the mailbox's life epoch; with
+ * JetStream, until the stream has it (the same message id every time, so
+ * the stream keeps one copy). Returns 0, or -1 when the bridge is
+ * stopping (the loan then goes back to the mailbox). */
+static int publish(struct bexport *e, const char *epoch, unsigned band, const void *buf, size_t len,
                    const mbx_msginfo *info, uint64_t type)
 {
     struct mbx_bridge *b = e->b;
@@ -301,7 +304,7 @@ static int publish(struct bexport *e, unsigned band, const void *buf, size_t len
      * has headers, as it costs about as much as the publish. */
     char id[NSUBJ_HOST_MAX + 48 + 32 + 20];
     if (!bare)
-        format_id(e, info->seq, id, sizeof(id));
+        format_id(e, epoch, info->seq, id, sizeof(id));
     for (;;) {
         natsStatus s = bare ? natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len)
                             : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
@@ -326,10 +329,22 @@ static void *export_main(void *arg)
     struct bexport *e = arg;
     struct mbx_bridge *b = e->b;
     struct journal_rec *j = e->j;
-    /* What the last run took and the stream may not have: first. */
-    if (j && journal_pending(j) &&
-        publish(e, nsubj_band(j->info.priority), j->payload, j->info.size, &j->info, j->type) == 0)
+    /* What the last run took and the stream may not have: first, under
+     * the id it had then. The mailbox may have been made again since (its
+     * numbers start at 1 again): under this life's epoch, the new
+     * message of that number would be dropped as a duplicate. A journal
+     * of an older bridge did not keep the epoch: this life's it is. */
+    if (j && journal_pending(j)) {
+        char was[sizeof(e->epoch)];
+        const char *epoch = journal_epoch(j, was, sizeof(was)) == 0 ? was : e->epoch;
+        if (publish(e, epoch, nsubj_band(j->info.priority), j->payload, j->info.size, &j->info,
+                    j->type) != 0)
+            return NULL; /* stopping: still in the journal */
         __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
+    }
+    if (j)
+        journal_set_epoch(j, e->epoch); /* nothing pending from here on */
     while (!bridge_stopping(b)) {
         mbx_msginfo local, *info = j ? &j->info : &local;
         uint64_t local_type = 0, *type = j ? &j->type : &local_type;
@@ -351,7 +366,8 @@ static void *export_main(void *arg)
         }
         if (info->reply_token) {
             forward_call(e, buf, (size_t)n, info, *type);
-        } else if (publish(e, nsubj_band(info->priority), buf, (size_t)n, info, *type) == 0) {
+        } else if (publish(e, e->epoch, nsubj_band(info->priority), buf, (size_t)n, info, *type) ==
+                   0) {
             __atomic_fetch_add(&b->n_exported, 1, __ATOMIC_RELAXED);
         } else {
             break; /* stopping: the journal keeps it for the next run */

@@ -17,7 +17,7 @@
 
 static size_t journal_size(uint64_t cap)
 {
-    return sizeof(struct journal_rec) + (size_t)cap;
+    return sizeof(struct journal_rec) + (size_t)cap + JOURNAL_EPOCH_MAX;
 }
 
 int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
@@ -40,13 +40,26 @@ int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
     /* Grow only: a journal written for larger messages keeps its message. */
     if (!r && (uint64_t)sb.st_size > size)
         size = (size_t)sb.st_size;
-    if (!r && (uint64_t)sb.st_size < size && ftruncate(fd, (off_t)size))
-        r = -errno;
     struct journal_rec *j = MAP_FAILED;
-    if (!r) {
-        j = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (j == MAP_FAILED)
+    /* Twice at most: a journal of an older bridge has no room for the
+     * epoch after its payload's; it grows by that much, so that its
+     * message keeps all the room it had. */
+    for (int pass = 0; !r && pass < 2; pass++) {
+        if ((uint64_t)sb.st_size < size && ftruncate(fd, (off_t)size))
             r = -errno;
+        if (!r) {
+            j = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (j == MAP_FAILED)
+                r = -errno;
+        }
+        if (r || j->magic != JOURNAL_MAGIC || j->cap > ((uint64_t)1 << 30) ||
+            journal_size(j->cap) <= size)
+            break;
+        uint64_t had = j->cap;
+        munmap(j, size);
+        j = MAP_FAILED;
+        sb.st_size = (off_t)size;
+        size = journal_size(had);
     }
     if (r) {
         close(fd);
@@ -56,10 +69,32 @@ int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
         memset(j, 0, sizeof(*j));
         j->magic = JOURNAL_MAGIC;
     }
-    j->cap = size - sizeof(*j);
+    j->cap = size - sizeof(*j) - JOURNAL_EPOCH_MAX;
     j->lock_fd = fd; /* the lock lasts as long as this descriptor */
     *out = j;
     return 0;
+}
+
+static char *epoch_at(const struct journal_rec *j)
+{
+    return (char *)j->payload + j->cap;
+}
+
+int journal_epoch(const struct journal_rec *j, char *out, size_t cap)
+{
+    const char *e = epoch_at(j);
+    size_t n = strnlen(e, JOURNAL_EPOCH_MAX);
+    if (n == 0 || n == JOURNAL_EPOCH_MAX || n >= cap || strspn(e, "0123456789abcdefx") != n)
+        return -ENOENT;
+    memcpy(out, e, n + 1);
+    return 0;
+}
+
+void journal_set_epoch(struct journal_rec *j, const char *epoch)
+{
+    char *e = epoch_at(j);
+    memset(e, 0, JOURNAL_EPOCH_MAX);
+    snprintf(e, JOURNAL_EPOCH_MAX, "%s", epoch);
 }
 
 int journal_pending(const struct journal_rec *j)

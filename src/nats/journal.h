@@ -33,6 +33,21 @@ struct journal_rec {
  * it open, or another -errno (own_file_open's). */
 int journal_open(const char *stream, uint64_t cap, struct journal_rec **out);
 
+/* Room for the life of the mailbox the journal's message was taken from
+ * (bridge_export.c's epoch, part of its message id), kept after the
+ * payload's room: a journal an older bridge wrote has none there (it
+ * grows, zero-filled, at open) and reads as unknown. */
+#define JOURNAL_EPOCH_MAX 48
+
+/* Copies the epoch the journal's message was taken under into out (cap
+ * bytes). Returns 0, or -ENOENT when there is none or it is not one
+ * journal_set_epoch could have written. */
+int journal_epoch(const struct journal_rec *j, char *out, size_t cap);
+
+/* Records epoch (shorter than JOURNAL_EPOCH_MAX; [0-9a-fx]) as the one
+ * the next messages are taken under. */
+void journal_set_epoch(struct journal_rec *j, const char *epoch);
+
 /* 1 when the last run left a message taken and not yet stored. */
 int journal_pending(const struct journal_rec *j);
 

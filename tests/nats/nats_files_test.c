@@ -90,6 +90,68 @@ static void a_file_others_may_open_is_refused(void **state)
     assert_untouched(path, 0604, geteuid(), 256);
 }
 
+/* Writes a journal as a bridge before the epoch was kept would have left
+ * it: the header and `cap` bytes of room (no room after them), with
+ * message 7 of `len` bytes of 'm' pending. */
+static void plant_old_journal(const char *stream, uint64_t cap, uint32_t len)
+{
+    char path[400];
+    path_of(path, sizeof(path), stream, "export");
+    size_t size = sizeof(struct journal_rec) + (size_t)cap;
+    struct journal_rec *j = calloc(1, size);
+    assert_non_null(j);
+    j->magic = 0x314c4e524a424dull; /* "MBJRNL1" */
+    j->cap = cap;
+    j->state = 1;
+    j->info.seq = 7;
+    j->info.size = len;
+    memset(j->payload, 'm', len);
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, j, size), (ssize_t)size);
+    close(fd);
+    free(j);
+}
+
+/* A journal an older bridge left (no epoch after the payload's room)
+ * keeps its pending message whole, also one that filled its room: the
+ * file grows by the epoch's room, and the epoch reads as unknown. */
+static void an_older_journal_keeps_its_message(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *stream;
+        uint64_t cap, now;
+        uint32_t len;
+    } cases[] = {
+        {"MBX_old_6", 64, 64, 10},   /* the same room asked for */
+        {"MBX_old_7", 128, 64, 128}, /* less room asked; the message fills it */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        plant_old_journal(cases[k].stream, cases[k].cap, cases[k].len);
+        struct journal_rec *j = NULL;
+        assert_int_equal(journal_open(cases[k].stream, cases[k].now, &j), 0);
+        assert_int_equal(journal_pending(j), 1);
+        assert_int_equal(j->info.seq, 7);
+        assert_int_equal(j->info.size, cases[k].len);
+        assert_true(j->cap >= cases[k].len);
+        for (uint32_t i = 0; i < cases[k].len; i++)
+            assert_int_equal(j->payload[i], 'm');
+        char epoch[JOURNAL_EPOCH_MAX];
+        assert_int_equal(journal_epoch(j, epoch, sizeof(epoch)), -ENOENT);
+        journal_set_epoch(j, "5x6");
+        journal_close(j);
+        /* Opened again: the message and the epoch are still there. */
+        assert_int_equal(journal_open(cases[k].stream, cases[k].now, &j), 0);
+        assert_int_equal(journal_pending(j), 1);
+        assert_int_equal(j->info.size, cases[k].len);
+        assert_int_equal(j->payload[cases[k].len - 1], 'm');
+        assert_int_equal(journal_epoch(j, epoch, sizeof(epoch)), 0);
+        assert_string_equal(epoch, "5x6");
+        journal_close(j);
+    }
+}
+
 /* Two bridges exporting one mailbox with JetStream wrote one journal and
  * lost and duplicated messages: the second is refused while the first has
  * it open, and may have it once the first let go. */
@@ -169,6 +231,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fresh_files_are_ours_alone),
         cmocka_unit_test(a_file_others_may_open_is_refused),
         cmocka_unit_test(a_journal_has_one_user_at_a_time),
+        cmocka_unit_test(an_older_journal_keeps_its_message),
         cmocka_unit_test(a_linked_file_is_refused),
         cmocka_unit_test(the_key_is_ours_alone),
     };

@@ -30,6 +30,7 @@
 #include "js_client.h"
 #include "mbx.h"
 #include "nats/bridge.h"
+#include "nats/journal.h"
 #include "nats/jsstate.h"
 #include "nats/subject.h"
 
@@ -468,6 +469,70 @@ static void planted_push_consumer_refused(void **state)
     js_client_close(nc, js);
 }
 
+/* Waits (at most 30 s) until the stream of "jobs" holds n messages;
+ * returns how many it holds then. */
+static uint64_t await_stored(jsCtx *js, uint64_t n)
+{
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    uint64_t have = 0;
+    int64_t deadline = nh_now() + 30 * SEC;
+    do {
+        jsStreamInfo *si = NULL;
+        if (js_GetStreamInfo(&si, js, stream, NULL, NULL) == NATS_OK) {
+            have = si->State.Msgs;
+            jsStreamInfo_Destroy(si);
+        }
+        if (have >= n)
+            break;
+        usleep(20000);
+    } while (nh_now() < deadline);
+    return have;
+}
+
+/* A message an earlier run took from the mailbox and the stream may not
+ * have (the journal) is published again under the id it had: of the
+ * mailbox's life then. The mailbox was made again since (numbers from 1
+ * again): under the new life's id, the new first message would have been
+ * dropped by the stream as a duplicate of it. */
+static void journal_keeps_its_epoch(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("ep");
+    mbx *in = inbox_box(dir); /* the mailbox's new life */
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    setenv("MBX_DIR", dir, 1);
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open(stream, 256, &j), 0);
+    /* As a bridge killed while it published message 1 of the old life
+     * leaves it (the epoch: the old file's inode and birth time). */
+    journal_set_epoch(j, "1x2");
+    memcpy(j->payload, "old-life-1", 10);
+    j->info.seq = 1;
+    j->info.size = 10;
+    j->state = 1;
+    assert_int_equal(journal_pending(j), 1);
+    journal_close(j);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    assert_int_equal(bridge(dir, 0, &cur), 0);
+    mbx *out = NULL;
+    assert_int_equal(mbx_open(at(dir, "jobs"), MBX_SEND, NULL, &out), 0);
+    assert_int_equal(mbx_send(out, "new-life-1", 10, 0, 5 * SEC), 0);
+    mbx_bridge_stat st;
+    int64_t deadline = nh_now() + 30 * SEC;
+    do {
+        assert_int_equal(mbx_bridge_stat_get(cur, &st), 0);
+    } while (st.exported < 2 && nh_now() < deadline && usleep(10000) == 0);
+    assert_int_equal(st.exported, 2);
+    assert_int_equal(await_stored(js, 2), 2);
+    mbx_close(out);
+    mbx_close(in);
+    js_client_close(nc, js);
+}
+
 /* H1: a message delivered whose ack was not confirmed (the bridge was
  * killed, or the ack lost) may come back after thousands of others; it
  * must still be known as delivered. Here on the record itself. */
@@ -590,6 +655,7 @@ int main(void)
         cmocka_unit_test_teardown(replies_not_to_api_or_own_subjects, after_each),
         cmocka_unit_test_teardown(hostile_stream_refused, after_each),
         cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
+        cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
