@@ -34,6 +34,14 @@
 
 struct mbx_bridge;
 
+/* A stream found missing is made again only once it has been missing
+ * this long: nats-server 2.9 removes a deleted stream's files after it
+ * stops answering for it, and a stream made under the same name in
+ * between lost its files (every message it took was gone: "error looking
+ * up message for consumer" in the server's log, seen once in
+ * nats_life_test under ASan). */
+#define BRIDGE_REMAKE_GRACE_NS 1000000000LL
+
 struct bexport {
     struct mbx_bridge *b;
     mbx *m;
@@ -43,6 +51,7 @@ struct bexport {
     char stream[160];
     int64_t stream_created; /* its creation time: which life of the stream */
     int64_t remade_at;      /* when the export last made its stream again (CLOCK_MONOTONIC ns) */
+    int64_t gone_since;     /* when a publish first found no stream (0: it found one since) */
     uint64_t max_msg;
     struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
     uint8_t *buf;          /* core NATS: the message in hand */
@@ -59,6 +68,7 @@ struct bimport {
     /* Its creation time: which life of the stream the delivery record is
      * bound to (under life_mu once the threads run). */
     int64_t stream_created;
+    int64_t gone_since; /* when a look first found no stream (0: found), under life_mu */
     char queue[NSUBJ_MAX];
     uint64_t max_msg;
     uint32_t capacity;

@@ -275,14 +275,17 @@ static void format_id(const struct bexport *e, const char *epoch, uint64_t seq, 
 
 /* JetStream: no stream took the message ("no responders": it was
  * deleted while the bridge runs). Makes it again as at the start (with
- * the same checks of one someone else made meanwhile), at most every
- * REMAKE_NS; the message waits meanwhile (journal, mailbox). A new life
+ * the same checks of one someone else made meanwhile) once it has been
+ * missing for BRIDGE_REMAKE_GRACE_NS, then at most every REMAKE_NS; the
+ * message waits meanwhile (journal, mailbox). A new life
  * has its own de-duplication window, and the importing bridges notice it
  * (bridge_import.c). */
 static void remake_stream(struct bexport *e)
 {
     int64_t now = now_ns();
-    if (now - e->remade_at < REMAKE_NS)
+    if (!e->gone_since)
+        e->gone_since = now;
+    if (now - e->gone_since < BRIDGE_REMAKE_GRACE_NS || now - e->remade_at < REMAKE_NS)
         return;
     e->remade_at = now;
     char stream[sizeof(e->stream)];
@@ -308,8 +311,10 @@ static int publish(struct bexport *e, const char *epoch, unsigned band, const vo
     for (;;) {
         natsStatus s = bare ? natsConnection_Publish(b->bulk, e->subj[band], buf, (int)len)
                             : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
-        if (s == NATS_OK)
+        if (s == NATS_OK) {
+            e->gone_since = 0;
             return 0;
+        }
         if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG) {
             /* Cannot happen: the mailbox takes nothing larger. */
             __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);

@@ -367,6 +367,15 @@ static int look(struct bimport *im)
     int64_t created = s == NATS_OK ? si->Created : 0;
     int64_t consumers = s == NATS_OK ? si->State.Consumers : 0;
     jsStreamInfo_Destroy(si);
+    if (created) {
+        im->gone_since = 0;
+    } else {
+        int64_t now = mono_ns();
+        if (!im->gone_since)
+            im->gone_since = now;
+        if (now - im->gone_since < BRIDGE_REMAKE_GRACE_NS)
+            return -EAGAIN; /* made again at a later look (BRIDGE_REMAKE_GRACE_NS) */
+    }
     if (!created || created != im->stream_created) {
         /* Deleted: made again, as at the start. Made again by someone:
          * used only when it keeps every message as ours would (the

@@ -533,6 +533,48 @@ static void journal_keeps_its_epoch(void **state)
     js_client_close(nc, js);
 }
 
+/* 1 when the stream of "jobs" exists now. */
+static int stream_exists(jsCtx *js)
+{
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, &jerr);
+    jsStreamInfo_Destroy(si);
+    if (s != NATS_OK && jerr != JSStreamNotFoundErr)
+        fail_msg("stream info: %s (error %d)", natsStatus_GetText(s), (int)jerr);
+    return s == NATS_OK;
+}
+
+/* A deleted stream is made again by an exporting bridge that has a
+ * message for it, but not at once: nats-server 2.9 may still be removing
+ * the old stream's files, and a stream made under the name meanwhile
+ * lost its own (every message in it gone). */
+static void deleted_stream_made_again_later(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("gone");
+    mbx *in = inbox_box(dir);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    assert_int_equal(bridge(dir, 0, &cur), 0);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    jsErrCode jerr = 0;
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    mbx *out = NULL;
+    assert_int_equal(mbx_open(at(dir, "jobs"), MBX_SEND, NULL, &out), 0);
+    assert_int_equal(mbx_send(out, "after", 5, 0, 5 * SEC), 0);
+    usleep(300000); /* the export found no stream at once: it waits a second */
+    assert_false(stream_exists(js));
+    assert_int_equal(await_stored(js, 1), 1);
+    mbx_close(out);
+    mbx_close(in);
+    js_client_close(nc, js);
+}
+
 /* H1: a message delivered whose ack was not confirmed (the bridge was
  * killed, or the ack lost) may come back after thousands of others; it
  * must still be known as delivered. Here on the record itself. */
@@ -656,6 +698,7 @@ int main(void)
         cmocka_unit_test_teardown(hostile_stream_refused, after_each),
         cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
         cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
+        cmocka_unit_test_teardown(deleted_stream_made_again_later, after_each),
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
