@@ -575,6 +575,46 @@ static void deleted_stream_made_again_later(void **state)
     js_client_close(nc, js);
 }
 
+/* A new life of the stream (deleted and made again) gets new pull
+ * inboxes: what a request of the old life still brings must not be taken
+ * for the new life's, whose numbers start at 1 again. */
+static void new_life_new_inbox(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("life");
+    mbx *in = inbox_box(dir);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160], want[256], first[256];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    natsSubscription *spy = NULL;
+    natsMsg *req = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
+    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
+    snprintf(first, sizeof(first), "%s", natsMsg_GetReply(req));
+    natsMsg_Destroy(req);
+    jsErrCode jerr = 0;
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    /* The import's look makes it again and binds the new life. */
+    int moved = 0;
+    int64_t deadline = nh_now() + 20 * SEC;
+    while (!moved && nh_now() < deadline) {
+        if (natsSubscription_NextMsg(&req, spy, 1000) != NATS_OK)
+            continue;
+        moved = strcmp(natsMsg_GetReply(req), first) != 0;
+        natsMsg_Destroy(req);
+    }
+    natsSubscription_Destroy(spy);
+    assert_true(moved);
+    js_send(js, "new-life");
+    expect(in, "new-life");
+    js_client_close(nc, js);
+    mbx_close(in);
+}
+
 /* H1: a message delivered whose ack was not confirmed (the bridge was
  * killed, or the ack lost) may come back after thousands of others; it
  * must still be known as delivered. Here on the record itself. */
@@ -699,6 +739,7 @@ int main(void)
         cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
         cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
         cmocka_unit_test_teardown(deleted_stream_made_again_later, after_each),
+        cmocka_unit_test_teardown(new_life_new_inbox, after_each),
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
