@@ -7,6 +7,7 @@
  * too: json_put_text). */
 #include "bridge_ls.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,20 @@ static void list_rows(long pid, const char *buf, size_t len, row_fn *fn, void *a
     }
 }
 
+/* 1 for what follows the pid in a list's name: ".list", or ".XXXXXX.list"
+ * (letters and digits: the bridge's list when the plain name was taken). */
+static int list_suffix(const char *end)
+{
+    if (!strcmp(end, ".list"))
+        return 1;
+    if (end[0] != '.')
+        return 0;
+    for (int i = 1; i <= 6; i++)
+        if (!isalnum((unsigned char)end[i]))
+            return 0;
+    return !strcmp(end + 7, ".list");
+}
+
 /* Calls fn for each well-formed line of each trusted list of a live
  * bridge in dir: the one reading of the directory both outputs share, so
  * that JSON leaves out exactly what the text does. */
@@ -136,8 +151,7 @@ static void bridge_rows(const char *dir, row_fn *fn, void *arg)
         long pid = strtol(digits, &end, 10);
         uid_t uid;
         /* A dead bridge's list (one it left when killed) is left out. */
-        if (errno || pid <= 0 || pid > INT32_MAX || strcmp(end, ".list") != 0 ||
-            pid_uid(pid, &uid) != 0)
+        if (errno || pid <= 0 || pid > INT32_MAX || !list_suffix(end) || pid_uid(pid, &uid) != 0)
             continue;
         ssize_t len = list_read(dirfd(d), e->d_name, uid, buf);
         if (len > 0)

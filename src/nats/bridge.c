@@ -211,10 +211,10 @@ static int subjects(struct mbx_bridge *b, const char *name, char subj[][NSUBJ_MA
 }
 
 /* The list of what this bridge bridges, for `mbx ls`:
- * $MBX_DIR/.mbx-bridge.PID.list, lines "export|import NAME SUBJECT
- * core|jetstream" (no server address: it may hold credentials). Removed
- * at stop; one a killed bridge leaves names a dead pid, which mbx ls
- * leaves out. */
+ * $MBX_DIR/.mbx-bridge.PID.list (or .mbx-bridge.PID.XXXXXX.list when that
+ * name is taken), lines "export|import NAME SUBJECT core|jetstream" (no
+ * server address: it may hold credentials). Removed at stop; one a killed
+ * bridge leaves names a dead pid, which mbx ls leaves out. */
 static void list_path(char *path, size_t cap)
 {
     const char *dir = getenv("MBX_DIR");
@@ -223,7 +223,11 @@ static void list_path(char *path, size_t cap)
 
 /* Writes the list under a temporary name nobody can guess, then renames
  * it into place: in a shared directory (/dev/shm is 1777) another user
- * could plant a predictable one first and hide the bridge from mbx ls. */
+ * could plant a predictable one first and hide the bridge from mbx ls.
+ * The place itself is predictable too: when something is there already
+ * (another user's file, which the sticky bit keeps, or a directory), the
+ * list goes under a name with the temporary one's random part, which
+ * mbx ls reads as well. */
 static void list_write(struct mbx_bridge *b)
 {
     char path[4200], tmp[4300];
@@ -246,18 +250,29 @@ static void list_write(struct mbx_bridge *b)
             fprintf(f, "%s %s %s %s\n", ex ? "export" : "import", name, subj,
                     b->jetstream ? "jetstream" : "core");
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
+    if (fclose(f) != 0) {
+        unlink(tmp);
+        return;
+    }
+    if (rename(tmp, path) == 0) {
+        snprintf(b->list_file, sizeof(b->list_file), "%s", path);
+        return;
+    }
+    /* "DIR/.mbx-bridge.PID.list.RANDOM" -> "DIR/.mbx-bridge.PID.RANDOM.list" */
+    size_t n = strlen(path) - strlen(".list");
+    char alt[4300];
+    snprintf(alt, sizeof(alt), "%.*s%s.list", (int)n, path, tmp + strlen(path));
+    if (rename(tmp, alt) == 0)
+        snprintf(b->list_file, sizeof(b->list_file), "%s", alt);
+    else
         unlink(tmp);
 }
 
 static void bridge_free(struct mbx_bridge *b)
 {
     __atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
-    if (b->listed) {
-        char path[4200];
-        list_path(path, sizeof(path));
-        unlink(path);
-    }
+    if (b->listed && b->list_file[0])
+        unlink(b->list_file);
     for (size_t i = 0; i < b->nim; i++) {
         struct bimport *im = &b->im[i];
         for (int k = 0; k <= NSUBJ_BANDS; k++) {

@@ -103,8 +103,9 @@ struct mbx_bridge {
     int jetstream;
     uint32_t replicas, pending_limit, call_timeout_ms, ack_wait_ms;
     int64_t max_payload;
-    int stopping; /* atomic */
-    int listed;   /* wrote its list for mbx ls */
+    int stopping;         /* atomic */
+    int listed;           /* wrote its list for mbx ls */
+    char list_file[4300]; /* where (bridge.c list_write), removed at stop */
     struct bexport *ex;
     size_t nex;
     struct bimport *im;

@@ -712,6 +712,40 @@ static void planted_list_tmp_does_not_hide(void **state)
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* The list's own name is predictable too: something planted there (a
+ * directory here; another user's file, which the sticky bit of /dev/shm
+ * keeps, does the same) made the rename fail, and mbx ls showed nothing
+ * of the bridge. */
+static void planted_list_does_not_hide(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("l3"), *mbx_cmd = getenv("MBX");
+    if (!mbx_cmd)
+        skip();
+    char path[400], cmd[900], line[512];
+    snprintf(path, sizeof(path), "%s/.mbx-bridge.%ld.list", dir, (long)getpid());
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    snprintf(cmd, sizeof(cmd), "MBX_DIR='%s' '%s' ls 2>&1", dir, mbx_cmd);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int shown = 0;
+    while (fgets(line, sizeof(line), p))
+        shown |= strstr(line, "jobs") && strstr(line, "import") && strstr(line, "jetstream");
+    assert_int_equal(pclose(p), 0);
+    assert_true(shown);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    /* Its list went with it; what was planted stays. */
+    snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c '^\\.mbx-bridge\\..*\\.list$'", dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    pclose(p);
+    assert_int_equal(atoi(line), 1);
+    assert_int_equal(rmdir(path), 0);
+}
+
 /* The exporting bridge's reply inbox, which anyone allowed to publish
  * there can flood, holds a bounded number of replies (it had no limit). */
 static void reply_inbox_is_bounded(void **state)
@@ -743,6 +777,7 @@ int main(void)
         cmocka_unit_test_teardown(unacked_outlives_the_ring, after_each),
         cmocka_unit_test_teardown(recreated_stream_delivered, after_each),
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
+        cmocka_unit_test_teardown(planted_list_does_not_hide, after_each),
         cmocka_unit_test_teardown(reply_inbox_is_bounded, after_each),
     };
     int r = cmocka_run_group_tests(tests, setup, teardown);
