@@ -714,7 +714,7 @@ typedef struct mbx_bridge_options {
     const char *const *exports;
     const char *const *imports;
     uint32_t replicas;        /* JetStream: copies of each stream (a cluster: 3); 1 */
-    uint32_t pending_limit;   /* core imports: messages held for a full mailbox; 65536 */
+    uint32_t pending_limit;   /* core imports: messages held for a full mailbox, per band; 65536 */
     uint32_t call_timeout_ms; /* how long a bridged request waits for its reply; 5000 */
     /* JetStream: how long a message fetched and not yet acknowledged is
      * kept from others before the stream sends it again; 30000. A bridge

@@ -30,7 +30,9 @@
 #define IMPORT_WAIT_MS 200       /* how often a waiting import looks at stopping */
 #define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
 #define FETCH_MAX      JS_PULL_MAX
-#define PENDING_BYTES  (256 << 20) /* core: bytes held for a full mailbox */
+/* Core: bytes held for a full mailbox, all bands together (each band's
+ * subscription holds a share: libnats limits each on its own). */
+#define PENDING_BYTES (256 << 20)
 /* JetStream: how often the import asks which life of the stream is
  * current (one stream info request per import, whatever the load). */
 #define LIFE_LOOK_NS 1000000000LL
@@ -819,7 +821,7 @@ int bimport_start(struct bimport *im)
             s = natsConnection_QueueSubscribeSync(&im->sub[k], b->nc, im->subj[k], im->queue);
             if (s == NATS_OK)
                 s = natsSubscription_SetPendingLimits(im->sub[k], (int)b->pending_limit,
-                                                      PENDING_BYTES);
+                                                      PENDING_BYTES / NSUBJ_BANDS);
         } else {
             /* The band's consumer first (the inbox asks it by name). */
             for (int tries = 0; tries < 50; tries++) {

@@ -229,7 +229,7 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
                 b->untracked = 1;
                 r = -EIO;
             }
-            natsSubscription_SetPendingLimits(b->sub[i], 65536, 256 << 20);
+            natsSubscription_SetPendingLimits(b->sub[i], 65536, (256 << 20) / NSUBJ_BANDS);
         }
     }
     if (!r && (flags & MBX_RECV))

@@ -760,6 +760,35 @@ static void reply_inbox_is_bounded(void **state)
     assert_true(bytes > 0 && bytes <= 64 << 20);
 }
 
+/* A core import's bands together hold at most 256 MiB for a full
+ * mailbox (each band's subscription had 256 MiB: 1 GiB in all, which
+ * anyone allowed to publish to the subjects could fill). */
+static void core_import_memory_is_bounded(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("mem");
+    mbx_close(inbox_box(dir));
+    static const char *const jobs[] = {"jobs", NULL};
+    mbx_bridge_options o;
+    mbx_bridge_options_init(&o);
+    nh_url(&srv, url, sizeof(url));
+    o.servers = url;
+    o.host_id = "h";
+    o.imports = jobs;
+    setenv("MBX_DIR", dir, 1);
+    assert_int_equal(mbx_bridge_start(&o, &cur), 0);
+    int64_t bytes_all = 0;
+    for (unsigned k = 0; k < NSUBJ_BANDS; k++) {
+        int msgs = 0, bytes = 0;
+        assert_int_equal(natsSubscription_GetPendingLimits(cur->im[0].sub[k], &msgs, &bytes),
+                         NATS_OK);
+        assert_int_equal(msgs, (int)o.pending_limit);
+        assert_true(bytes > 0);
+        bytes_all += bytes;
+    }
+    assert_true(bytes_all <= 256 << 20);
+}
+
 int main(void)
 {
     nh_require();
@@ -779,6 +808,7 @@ int main(void)
         cmocka_unit_test_teardown(planted_list_tmp_does_not_hide, after_each),
         cmocka_unit_test_teardown(planted_list_does_not_hide, after_each),
         cmocka_unit_test_teardown(reply_inbox_is_bounded, after_each),
+        cmocka_unit_test_teardown(core_import_memory_is_bounded, after_each),
     };
     int r = cmocka_run_group_tests(tests, setup, teardown);
     nh_cleanup();
