@@ -312,6 +312,29 @@ static void reclaim_looks_up_few_holders(void **state)
     fixture_free(&f);
 }
 
+/* A walk of a full arena frees the blocks of 64 holders at most (the
+ * test above); a send whose block needs the room of more of them walks
+ * again while walks free something. Each walk here frees 64 small blocks
+ * side by side (12 KiB: 192 bytes each), and the send needs 16000 bytes. */
+static void full_arena_send_walks_again(void **state)
+{
+    (void)state;
+    fixture_make(&f, 16384, MBX_UNBOUNDED);
+    int32_t me = (int32_t)getpid();
+    uint32_t n = 0;
+    struct seg_blk *b;
+    while (alloc_take(&f.s, 8, ident_make(me, n + 1), &b) == 0)
+        n++; /* every holder a process that is gone (another start time) */
+    print_message("%u blocks fill the arena\n", n);
+    assert_true(n > 1000);
+    assert_int_equal(seg_lock(&f.s, -1), 0);
+    int r = heap_alloc(&f.s, 16000, ident_self(), &b);
+    heap_unlock(&f.s);
+    assert_int_equal(r, 0);
+    assert_true(f.s.hdr->meta.used > 0);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +345,7 @@ int main(void)
         cmocka_unit_test(large_send_that_finds_it_full_gives_its_block_back),
         cmocka_unit_test(large_send_behind_a_held_lock_abandons_its_block),
         cmocka_unit_test(reclaim_looks_up_few_holders),
+        cmocka_unit_test(full_arena_send_walks_again),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
