@@ -649,7 +649,7 @@ static void *js_band_main(void *arg)
         int n = js_pull_take(&im->pull[band], list, fetch_room(im), IMPORT_WAIT_MS);
         if (n <= 0) {
             if (n < 0)
-                nats_Sleep(100); /* the connection is closed: the bridge stops */
+                nats_Sleep(100); /* closed (the bridge stops), or a client error */
             continue;
         }
         int stop = 0, held = 0;

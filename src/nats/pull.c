@@ -130,11 +130,13 @@ int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wai
         }
         if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION)
             return out->count ? out->count : -EPIPE;
-        if (s != NATS_OK) {
-            /* A "no responders" status (libnats takes it out itself) or a
-             * slow-consumer notice: neither ends the take. */
+        /* A "no responders" status (libnats takes it out itself) or a
+         * slow-consumer notice: neither ends the take. Anything else
+         * does (the caller waits before it takes again). */
+        if (s == NATS_NO_RESPONDERS || s == NATS_SLOW_CONSUMER)
             continue;
-        }
+        if (s != NATS_OK)
+            return out->count ? out->count : -EIO;
         if (is_status(m)) {
             natsMsg_Destroy(m);
             continue;

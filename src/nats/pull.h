@@ -51,8 +51,8 @@ int js_pull_open(struct js_pull *p, natsConnection *nc, const char *stream, cons
  * wait_ms for the first, then takes what is already queued without
  * waiting. First asks the consumer for more when the requests under way
  * may bring fewer than half of room. Status messages are dropped. Returns
- * the number taken (0: none came in time), or -EPIPE when the connection
- * is closed. */
+ * the number taken (0: none came in time), -EPIPE when the connection is
+ * closed, or -EIO for another error of the client's (nothing taken). */
 int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wait_ms);
 
 /* Forgets the requests under way (they went to consumers that are gone:
