@@ -720,6 +720,26 @@ static void scribbled_pipe_count_is_bounded(void **state)
     mq_unlink(qname(0));
 }
 
+/* The pipe is made 0600 and then given the queue's modes through its
+ * descriptor (never by name: a link swapped in between would pass them
+ * to another file): a queue others may read has a pipe they may open
+ * too (mbx's modes: read and write for whoever may use it). */
+static void pipe_gets_the_queues_modes(void **state)
+{
+    (void)state;
+    mode_t old = umask(022);
+    mqd_t q = make_queue(0, 0644);
+    umask(old);
+    char path[sizeof(test_dir) + 512];
+    snprintf(path, sizeof(path), "%s/.mq-fifo.mq.%s", test_dir, qname(0) + 1);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0666);
+    mq_close(q);
+    mq_unlink(qname(0));
+}
+
 /* Root only, the review's setting: the queue is root's (mode 0644: others
  * read only), the forger user nobody, the sender root, the target a
  * process of root's that never registered. */
@@ -818,6 +838,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(lock_holder_cannot_hang_open, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(exclusive_side_lock_cannot_hang_open, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(pipe_gets_the_queues_modes, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(scribbled_pipe_count_is_bounded, test_dir_setup,
                                         test_dir_teardown),
