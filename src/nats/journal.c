@@ -65,11 +65,18 @@ int journal_open(const char *stream, uint64_t cap, struct journal_rec **out)
         close(fd);
         return r;
     }
+    uint64_t cap_now = size - sizeof(*j) - JOURNAL_EPOCH_MAX;
     if (j->magic != JOURNAL_MAGIC || j->cap + sizeof(*j) > size || j->info.size > j->cap) {
         memset(j, 0, sizeof(*j));
         j->magic = JOURNAL_MAGIC;
+    } else if (j->cap < cap_now) {
+        /* Grown (the mailbox now takes larger messages): the epoch moves
+         * to the end of the room with it, before the room says so (a kill
+         * in between moves it again at the next open). An older bridge's
+         * journal has zeros there: unknown, as before. */
+        memmove(j->payload + cap_now, j->payload + j->cap, JOURNAL_EPOCH_MAX);
     }
-    j->cap = size - sizeof(*j) - JOURNAL_EPOCH_MAX;
+    j->cap = cap_now;
     j->lock_fd = fd; /* the lock lasts as long as this descriptor */
     *out = j;
     return 0;

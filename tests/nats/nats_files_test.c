@@ -152,6 +152,37 @@ static void an_older_journal_keeps_its_message(void **state)
     }
 }
 
+/* The epoch is kept after the payload's room: a journal opened for
+ * larger messages than before (a mailbox made again with a larger
+ * max_msg_size, the very case the epoch is for) keeps it (found by a
+ * review: it read as unknown, and the message went out under the new
+ * life's id). */
+static void a_grown_journal_keeps_its_epoch(void **state)
+{
+    (void)state;
+    struct journal_rec *j = NULL;
+    assert_int_equal(journal_open("MBX_grow_8", 1000, &j), 0);
+    journal_set_epoch(j, "abcx123");
+    memset(j->payload, 'g', 10);
+    j->info.seq = 3;
+    j->info.size = 10;
+    j->state = 1;
+    journal_close(j);
+    assert_int_equal(journal_open("MBX_grow_8", 2000, &j), 0);
+    assert_true(j->cap >= 2000);
+    assert_int_equal(journal_pending(j), 1);
+    assert_int_equal(j->payload[9], 'g');
+    char epoch[JOURNAL_EPOCH_MAX];
+    assert_int_equal(journal_epoch(j, epoch, sizeof(epoch)), 0);
+    assert_string_equal(epoch, "abcx123");
+    journal_close(j);
+    /* Opened for smaller ones again: the room stays, and so does it. */
+    assert_int_equal(journal_open("MBX_grow_8", 500, &j), 0);
+    assert_int_equal(journal_epoch(j, epoch, sizeof(epoch)), 0);
+    assert_string_equal(epoch, "abcx123");
+    journal_close(j);
+}
+
 /* Two bridges exporting one mailbox with JetStream wrote one journal and
  * lost and duplicated messages: the second is refused while the first has
  * it open, and may have it once the first let go. */
@@ -232,6 +263,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_file_others_may_open_is_refused),
         cmocka_unit_test(a_journal_has_one_user_at_a_time),
         cmocka_unit_test(an_older_journal_keeps_its_message),
+        cmocka_unit_test(a_grown_journal_keeps_its_epoch),
         cmocka_unit_test(a_linked_file_is_refused),
         cmocka_unit_test(the_key_is_ours_alone),
     };
