@@ -59,12 +59,17 @@ static int64_t mono_ns(void)
 static uint64_t own_seq(struct bimport *im, unsigned band, natsMsg *msg);
 
 /* Tells the stream the batch h is still in hand (its messages only: what
- * else came to the inbox has a reply subject chosen by others). */
+ * else came to the inbox has a reply subject chosen by others). What its
+ * requests brought since the take joins the batch first: it waits in the
+ * inbox as long, and the stream would send it to another bridge after
+ * the ack wait (both then delivered it: found by a review). */
 static void keep_held(struct bimport *im, struct held_batch *h)
 {
     int64_t now = mono_ns();
     if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
         return;
+    int more = js_pull_more(&im->pull[h->band], h->list);
+    __atomic_fetch_add(&im->b->n_held, (uint64_t)more, __ATOMIC_RELAXED);
     for (int k = h->from; k < h->list->count; k++)
         if (own_seq(im, h->band, h->list->msgs[k]))
             js_pull_in_progress(im->b->nc, h->list->msgs[k]);
@@ -117,12 +122,21 @@ static void turn_wait(struct bimport *im)
     pthread_cond_timedwait(&im->cv, &im->mu, &until);
 }
 
-/* Waits until nobody delivers and no higher band wants the turn. */
-static void turn_take(struct bimport *im, unsigned band)
+/* Waits until nobody delivers and no higher band wants the turn. The
+ * batch hb (JetStream; NULL in core NATS) is told "in progress" meanwhile
+ * (keep_held): a higher band may wait long for room in a full mailbox,
+ * and without it the stream sent this batch to another bridge after the
+ * ack wait, and both delivered it. */
+static void turn_take(struct bimport *im, unsigned band, struct held_batch *hb)
 {
     pthread_mutex_lock(&im->mu);
     while (im->sending || higher_waits(im, band)) {
         turn_wait(im);
+        if (hb) {
+            pthread_mutex_unlock(&im->mu); /* keep_held publishes */
+            keep_held(im, hb);
+            pthread_mutex_lock(&im->mu);
+        }
     }
     im->sending = 1;
     pthread_mutex_unlock(&im->mu);
@@ -190,7 +204,7 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
         return 1;
     }
     bridge_msg_prio(msg, band, &prio, &type);
-    turn_take(im, band);
+    turn_take(im, band, hb);
     /* Checked under the turn, which a move to a new life takes: a message
      * of the old life must not enter the new life's record. */
     if (hb && life_moved(im, hb->life)) {
@@ -658,7 +672,9 @@ static void *js_band_main(void *arg)
         __atomic_fetch_add(&im->b->n_held, (uint64_t)n, __ATOMIC_RELAXED);
         /* Each message stops being held when its turn of the loop ends;
          * once stopping, the rest is not acknowledged (sent again later). */
-        for (int k = 0; k < n; k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED))
+        /* keep_held may add to the batch while it is held (list->count). */
+        for (int k = 0; k < list->count;
+             k++, __atomic_fetch_sub(&im->b->n_held, 1, __ATOMIC_RELAXED))
             if (!stop)
                 stop = take_one(im, &hb, k, &held) < 0;
         if (held)

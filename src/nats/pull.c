@@ -95,6 +95,20 @@ static int is_status(natsMsg *m)
            natsMsgHeader_Get(m, "Status", &val) == NATS_OK;
 }
 
+/* Adds message m to out (which has room), or drops it when it is a
+ * status. */
+static void keep(struct js_pull *p, natsMsg *m, struct js_pull_batch *out)
+{
+    if (is_status(m)) {
+        natsMsg_Destroy(m);
+        return;
+    }
+    const char *reply = natsMsg_GetReply(m);
+    if (reply && !strncmp(reply, "$JS.ACK.", 8))
+        came(p);
+    out->msgs[out->count++] = m;
+}
+
 int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wait_ms)
 {
     out->count = 0;
@@ -137,16 +151,24 @@ int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wai
             continue;
         if (s != NATS_OK)
             return out->count ? out->count : -EIO;
-        if (is_status(m)) {
-            natsMsg_Destroy(m);
-            continue;
-        }
-        const char *reply = natsMsg_GetReply(m);
-        if (reply && !strncmp(reply, "$JS.ACK.", 8))
-            came(p);
-        out->msgs[out->count++] = m;
+        keep(p, m, out);
     }
     return out->count;
+}
+
+int js_pull_more(struct js_pull *p, struct js_pull_batch *b)
+{
+    int had = b->count;
+    while (b->count < JS_PULL_MAX) {
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, p->sub, 0);
+        if (s == NATS_NO_RESPONDERS || s == NATS_SLOW_CONSUMER)
+            continue;
+        if (s != NATS_OK)
+            break;
+        keep(p, m, b);
+    }
+    return b->count - had;
 }
 
 void js_pull_forget(struct js_pull *p)

@@ -55,6 +55,12 @@ int js_pull_open(struct js_pull *p, natsConnection *nc, const char *stream, cons
  * closed, or -EIO for another error of the client's (nothing taken). */
 int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wait_ms);
 
+/* Adds to b (up to JS_PULL_MAX in all) what is queued in the inbox now,
+ * without waiting or asking: what a request brought after the take that
+ * returned b, for a caller that holds b long (it keeps it "in progress").
+ * Returns the number added. */
+int js_pull_more(struct js_pull *p, struct js_pull_batch *b);
+
 /* Forgets the requests under way (they went to consumers that are gone:
  * a new life of the stream), so the next take asks again at once. */
 void js_pull_forget(struct js_pull *p);

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nats/nats.h>
+
 #include "harness.h"
 #include "mbx.h"
 
@@ -280,6 +282,104 @@ static void import_mailbox_made_heap(void **state)
     nh_server_stop(&s, SIGTERM);
 }
 
+/* Publishes "TAG-i" into the stream of mailbox "jobs" on band subject
+ * subj, as an exporting bridge would. */
+static void js_put(jsCtx *js, const char *subj, const char *tag, int i)
+{
+    char data[32];
+    int len = snprintf(data, sizeof(data), "%s-%d", tag, i);
+    jsErrCode jerr = 0;
+    natsStatus st = NATS_TIMEOUT;
+    for (int tries = 0; tries < 300 && st != NATS_OK; tries++) {
+        st = js_Publish(NULL, js, subj, data, len, NULL, &jerr);
+        if (st != NATS_OK)
+            usleep(100000); /* the stream is being made */
+    }
+    assert_int_equal(st, NATS_OK);
+}
+
+/* Takes what mailbox m has now into the tally of 2 x 20 messages. */
+static void tally_take(mbx *m, int *seen, int *twice)
+{
+    char buf[64];
+    ssize_t n;
+    while ((n = mbx_recv(m, buf, sizeof(buf) - 1, NULL, 0)) >= 0) {
+        buf[n] = 0;
+        int i = -1, hi = buf[0] == 'h';
+        if (sscanf(buf + 3, "%d", &i) != 1 || i < 0 || i >= 20)
+            continue;
+        if (seen[hi * 20 + i]++)
+            (*twice)++;
+    }
+}
+
+/* Two bridges import "jobs" with a 2 s ack wait; one's mailbox (4 deep)
+ * is not read for 6 s. Its lower band's thread holds a batch while the
+ * higher band waits for room: the batch must be kept "in progress", or
+ * the stream sends it to the other bridge after the ack wait and both
+ * deliver it (found by a review: 4 of 3000 twice). */
+static void waiting_band_keeps_its_batch(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    nh_server_init(&s, "hold", 1);
+    assert_int_equal(nh_server_start(&s), 0);
+    char url[64];
+    nh_url(&s, url, sizeof(url));
+    const char *d1 = nh_tmpdir("hold1"), *d2 = nh_tmpdir("hold2");
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 256;
+    mbx *m1 = NULL, *m2 = NULL;
+    assert_int_equal(mbx_open(at(d1, "jobs"), MBX_RECV | MBX_CREATE, &a, &m1), 0);
+    assert_int_equal(mbx_open(at(d2, "jobs"), MBX_RECV | MBX_CREATE, &a, &m2), 0);
+    const char *args[] = {"--server", url,          "--jetstream", "--import",
+                          "jobs",     "--ack-wait", "2s",          NULL};
+    pid_t p1 = nh_bridge(d1, args), p2 = nh_bridge(d2, args);
+    assert_true(p1 > 0 && p2 > 0);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    for (int i = 0; i < 20; i++) {
+        js_put(js, "mbx.p1.jobs", "hi", i);
+        js_put(js, "mbx.p0.jobs", "lo", i);
+    }
+    int seen[40] = {0}, twice = 0, distinct = 0;
+    int64_t until = nh_now() + 6 * SEC;
+    while (nh_now() < until) {
+        tally_take(m2, seen, &twice);
+        usleep(20000);
+    }
+    until = nh_now() + 30 * SEC;
+    do {
+        tally_take(m1, seen, &twice);
+        tally_take(m2, seen, &twice);
+        distinct = 0;
+        for (int i = 0; i < 40; i++)
+            distinct += seen[i] > 0;
+        usleep(20000);
+    } while (distinct < 40 && nh_now() < until);
+    /* Copies sent again come within the ack wait. */
+    until = nh_now() + 3 * SEC;
+    while (nh_now() < until) {
+        tally_take(m1, seen, &twice);
+        tally_take(m2, seen, &twice);
+        usleep(20000);
+    }
+    printf("%d of 40 arrived, %d twice\n", distinct, twice);
+    nh_bridge_stop(p1, SIGTERM);
+    nh_bridge_stop(p2, SIGTERM);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    mbx_close(m1);
+    mbx_close(m2);
+    nh_server_stop(&s, SIGTERM);
+    assert_int_equal(distinct, 40);
+    assert_int_equal(twice, 0);
+}
+
 int main(void)
 {
     nh_require();
@@ -287,6 +387,7 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_mailbox_made_heap),
+        cmocka_unit_test(waiting_band_keeps_its_batch),
         cmocka_unit_test(bridges_killed_exactly_once),
         cmocka_unit_test(cluster_node_restart_exactly_once),
     };
