@@ -171,11 +171,6 @@ int js_pull_more(struct js_pull *p, struct js_pull_batch *b)
     return b->count - had;
 }
 
-void js_pull_forget(struct js_pull *p)
-{
-    p->nreq = 0;
-}
-
 void js_pull_batch_free(struct js_pull_batch *b)
 {
     for (int k = 0; k < b->count; k++)

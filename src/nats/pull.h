@@ -61,10 +61,6 @@ int js_pull_take(struct js_pull *p, struct js_pull_batch *out, int room, int wai
  * Returns the number added. */
 int js_pull_more(struct js_pull *p, struct js_pull_batch *b);
 
-/* Forgets the requests under way (they went to consumers that are gone:
- * a new life of the stream), so the next take asks again at once. */
-void js_pull_forget(struct js_pull *p);
-
 /* Destroys the messages of b and empties it. */
 void js_pull_batch_free(struct js_pull_batch *b);
 
