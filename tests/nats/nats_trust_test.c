@@ -156,6 +156,38 @@ static void expect_empty(mbx *m)
     }
 }
 
+/* A subscription to band 0's requests for messages (what anyone allowed
+ * to subscribe to the JetStream API sees). */
+static natsSubscription *band0_requests(natsConnection *nc)
+{
+    char stream[160], subj[256];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    natsSubscription *spy = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
+    return spy;
+}
+
+/* The inbox (reply subject) of the next request spy sees, within
+ * wait_ms, into out; 0, or -1 when none came. */
+static int next_inbox(natsSubscription *spy, int wait_ms, char *out, size_t cap)
+{
+    natsMsg *req = NULL;
+    if (natsSubscription_NextMsg(&req, spy, wait_ms) != NATS_OK)
+        return -1;
+    snprintf(out, cap, "%s", natsMsg_GetReply(req));
+    natsMsg_Destroy(req);
+    return 0;
+}
+
+/* The inbox of band 0's pull (waits up to 30 s for a request). */
+static void band0_inbox(natsConnection *nc, char *out, size_t cap)
+{
+    natsSubscription *spy = band0_requests(nc);
+    assert_int_equal(next_inbox(spy, 30000, out, cap), 0);
+    natsSubscription_Destroy(spy);
+}
+
 /* H2: the pull inbox is a subject anyone may publish to. */
 static void pull_inbox_takes_only_its_stream(void **state)
 {
@@ -166,18 +198,9 @@ static void pull_inbox_takes_only_its_stream(void **state)
     natsConnection *nc;
     jsCtx *js;
     js_client(&srv, &nc, &js);
-    char stream[160], want[256];
+    char stream[160], inbox[256];
     stream_of_jobs(stream, sizeof(stream));
-    /* The inbox: the reply subject of the band's fetch requests. */
-    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
-    natsSubscription *spy = NULL;
-    natsMsg *req = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
-    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
-    char inbox[256];
-    snprintf(inbox, sizeof(inbox), "%s", natsMsg_GetReply(req));
-    natsMsg_Destroy(req);
-    natsSubscription_Destroy(spy);
+    band0_inbox(nc, inbox, sizeof(inbox)); /* the reply subject of its requests */
     assert_int_equal(natsConnection_PublishString(nc, inbox, "PLAIN"), NATS_OK);
     /* A plain publish whose reply subject claims to be this stream's ack
      * subject for sequence 1 (its metadata would name our stream and
@@ -280,17 +303,8 @@ static void pull_inbox_flood_spares_the_import(void **state)
     natsConnection *nc;
     jsCtx *js;
     js_client(&srv, &nc, &js);
-    char stream[160], want[256];
-    stream_of_jobs(stream, sizeof(stream));
-    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
-    natsSubscription *spy = NULL;
-    natsMsg *req = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
-    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
     struct flood f = {.stop = 0};
-    snprintf(f.inbox, sizeof(f.inbox), "%s", natsMsg_GetReply(req));
-    natsMsg_Destroy(req);
-    natsSubscription_Destroy(spy);
+    band0_inbox(nc, f.inbox, sizeof(f.inbox));
     nh_url(&srv, url, sizeof(url));
     assert_int_equal(natsConnection_ConnectTo(&f.nc, url), NATS_OK);
     pthread_t th;
@@ -587,26 +601,17 @@ static void new_life_new_inbox(void **state)
     natsConnection *nc;
     jsCtx *js;
     js_client(&srv, &nc, &js);
-    char stream[160], want[256], first[256];
+    char stream[160], first[256], now[256];
     stream_of_jobs(stream, sizeof(stream));
-    snprintf(want, sizeof(want), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
-    natsSubscription *spy = NULL;
-    natsMsg *req = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, want), NATS_OK);
-    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
-    snprintf(first, sizeof(first), "%s", natsMsg_GetReply(req));
-    natsMsg_Destroy(req);
+    natsSubscription *spy = band0_requests(nc);
+    assert_int_equal(next_inbox(spy, 30000, first, sizeof(first)), 0);
     jsErrCode jerr = 0;
     assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
     /* The import's look makes it again and binds the new life. */
     int moved = 0;
     int64_t deadline = nh_now() + 20 * SEC;
-    while (!moved && nh_now() < deadline) {
-        if (natsSubscription_NextMsg(&req, spy, 1000) != NATS_OK)
-            continue;
-        moved = strcmp(natsMsg_GetReply(req), first) != 0;
-        natsMsg_Destroy(req);
-    }
+    while (!moved && nh_now() < deadline)
+        moved = next_inbox(spy, 1000, now, sizeof(now)) == 0 && strcmp(now, first) != 0;
     natsSubscription_Destroy(spy);
     assert_true(moved);
     js_send(js, "new-life");
