@@ -487,15 +487,35 @@ static void term(struct bimport *im, natsMsg *msg, const struct held_batch *h)
     ack_end(im);
 }
 
+/* The time the stream stored msg (the stream's own: own_seq), in UTC
+ * nanoseconds as a stream's creation time, or 0 when its reply subject
+ * does not say. */
+static int64_t stored_at(natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return 0;
+    int64_t ts = meta->Timestamp;
+    jsMsgMetaData_Destroy(meta);
+    return ts;
+}
+
 /* Hands back a message (the stream's own: own_seq) of a batch fetched
  * before a new life was bound: not delivered (were it of the old life,
  * its number would enter the new life's record) and not acknowledged. A
- * NAK sends it again at once when it is of the new life; the old life's
- * consumer is gone, and the new one ignores a NAK of a number it has not
- * sent. */
+ * NAK sends it again at once when it is of the life now (or a later one):
+ * stored after that life began. One of an older life is gone with its
+ * stream and is not handed back: its NAK would reach the new life's
+ * consumer of the same name, which sends the new message of that number
+ * again at once when it is out on delivery (to another importing bridge,
+ * which then has it twice; found by a review). */
 static void hand_back(struct bimport *im, natsMsg *msg)
 {
-    js_pull_nak(im->b->nc, msg);
+    int64_t ts = stored_at(msg);
+    pthread_rwlock_rdlock(&im->life_rw);
+    if (ts >= im->stream_created)
+        js_pull_nak(im->b->nc, msg);
+    pthread_rwlock_unlock(&im->life_rw);
 }
 
 /* A message whose number is in the record: delivered in this life, or
@@ -575,9 +595,8 @@ static int may_fetch(struct bimport *im)
  * import saw the new life, to the new life's: what comes of those is
  * handed back (a NAK: the stream sends it again at once, to the new
  * inbox) rather than left to the ack wait; what comes of the old life's
- * is gone with its stream (the new life's consumer ignores a NAK of a
- * number it has not sent). Kept until the last request made to it has
- * surely ended. */
+ * is gone with its stream (hand_back tells them apart). Kept until the
+ * last request made to it has surely ended. */
 struct retired {
     natsSubscription *sub;
     int64_t until; /* CLOCK_MONOTONIC ns */

@@ -453,11 +453,59 @@ static void await_held(mbx_bridge *b, mbx *in, uint64_t held, uint64_t count)
                  (unsigned long long)count);
 }
 
+/* A spy on the acknowledgements sent to the stream's consumers. */
+static natsSubscription *ack_spy(natsConnection *nc)
+{
+    char stream[160], subj[200];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(subj, sizeof(subj), "$JS.ACK.%s.>", stream);
+    natsSubscription *spy = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
+    natsSubscription_SetPendingLimits(spy, -1, -1);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    return spy;
+}
+
+/* How many NAKs the spy saw for messages stored before `since` (UTC ns):
+ * "$JS.ACK.STREAM.CONSUMER.DELIVERED.SSEQ.CSEQ.TIME.PENDING". */
+static int naks_stored_before(natsSubscription *spy, int64_t since)
+{
+    int n = 0;
+    natsMsg *m = NULL;
+    while (natsSubscription_NextMsg(&m, spy, 0) == NATS_OK) {
+        const char *subj = natsMsg_GetSubject(m), *tok = subj;
+        for (int k = 0; k < 7 && tok; k++) {
+            tok = strchr(tok, '.');
+            tok = tok ? tok + 1 : NULL;
+        }
+        if (tok && natsMsg_GetDataLength(m) == 4 && !memcmp(natsMsg_GetData(m), "-NAK", 4) &&
+            strtoll(tok, NULL, 10) < since)
+            n++;
+        natsMsg_Destroy(m);
+        m = NULL;
+    }
+    return n;
+}
+
+/* The stream's creation time (UTC ns). */
+static int64_t stream_created(jsCtx *js)
+{
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    jsStreamInfo *si = NULL;
+    assert_int_equal(js_GetStreamInfo(&si, js, stream, NULL, NULL), NATS_OK);
+    int64_t created = si->Created;
+    jsStreamInfo_Destroy(si);
+    return created;
+}
+
 /* Messages of the old life held by the import (its mailbox full: every
  * band's thread holds one, so none looks at the stream meanwhile) while
  * the stream is made again with consumers: delivered or not, their acks
  * must not reach the new life's consumers, which would take the new
- * messages of those numbers out of the stream unseen. */
+ * messages of those numbers out of the stream unseen. Nor their NAKs,
+ * which would send the new messages of those numbers again at once while
+ * they are out on delivery (to another importing bridge: twice). */
 static void held_across_lives(void **state)
 {
     (void)state;
@@ -473,6 +521,7 @@ static void held_across_lives(void **state)
     for (int i = 4; i < 8; i++)
         js_send(js, "old", i, prio_of(i)); /* one for each band's thread */
     await_held(br[0], in, 4, 4);
+    natsSubscription *spy = ack_spy(nc);
     delete_stream(js);
     make_stream(js);
     make_consumers(js);
@@ -488,8 +537,11 @@ static void held_across_lives(void **state)
     int64_t until = nh_now() + 3 * SEC;
     while (nh_now() < until)
         drain(in, &t, SEC / 10);
-    printf("old messages: %d of 8 (the first 4 before), new: %d of %d, %d twice\n", count(t.old, 1),
-           count(t.new_, 1), N, count(t.new_, 2) + count(t.old, 2));
+    int old_naks = naks_stored_before(spy, stream_created(js));
+    natsSubscription_Destroy(spy);
+    printf("old messages: %d of 8 (the first 4 before), new: %d of %d, %d twice; %d NAKs of the "
+           "old life\n",
+           count(t.old, 1), count(t.new_, 1), N, count(t.new_, 2) + count(t.old, 2), old_naks);
     if (count(t.new_, 1) < N)
         nh_dump_logs(20);
     assert_int_equal(count(t.new_, 1), N);
@@ -497,7 +549,85 @@ static void held_across_lives(void **state)
     assert_true(count(t.old, 1) >= 4);
     assert_int_equal(count(t.old, 2), 0);
     assert_int_equal(t.other, 0);
+    assert_int_equal(old_naks, 0);
     js_client_close(nc, js);
+    mbx_close(in);
+}
+
+/* Waits (up to 30 s) for band 0's pull to ask for `batch` messages: a
+ * request just made, which the server keeps open for half a second. */
+static void await_band0_ask(natsConnection *nc, int batch)
+{
+    char stream[160], subj[256], want[32];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    snprintf(want, sizeof(want), "\"batch\":%d,", batch);
+    natsSubscription *spy = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
+    int64_t deadline = nh_now() + 30 * SEC;
+    int seen = 0;
+    while (!seen && nh_now() < deadline) {
+        natsMsg *req = NULL;
+        if (natsSubscription_NextMsg(&req, spy, 1000) != NATS_OK)
+            continue;
+        seen = natsMsg_GetDataLength(req) > 0 && strstr(natsMsg_GetData(req), want) != NULL;
+        natsMsg_Destroy(req);
+    }
+    natsSubscription_Destroy(spy);
+    assert_true(seen);
+}
+
+/* Two old-life messages in one band's hands, the first waiting for room
+ * in a full mailbox while the stream is made again: the second, found of
+ * the old life after the first went in, is not delivered, and not handed
+ * back either (its stream is gone). A NAK would reach the new life's
+ * consumer of the same name, which sends its message of that number
+ * again at once if it is out on delivery, to another importing bridge
+ * too (found by a review). */
+static void old_life_not_handed_back(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("nak");
+    mbx *in = box(dir, MBX_RECV, 4), *local = box(dir, MBX_SEND, 4);
+    br[0] = bridge(dir, 1);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    /* Band 0 asks for the mailbox's room (4) while it is empty; the
+     * mailbox is filled here at once, and the request brings both. */
+    await_band0_ask(nc, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mbx_send(local, "fill", 4, 0, MBX_NONBLOCK), 0);
+    js_send(js, "old", 0, 0);
+    js_send(js, "old", 1, 0);
+    await_held(br[0], in, 2, 4);
+    natsSubscription *spy = ack_spy(nc);
+    delete_stream(js);
+    make_stream(js);
+    /* The import's next look binds the new life; it waits for the turn,
+     * which band 0 holds while old-0 waits for room. */
+    after_a_look(nc);
+    usleep(500000);
+    for (int i = 0; i < N; i++)
+        js_send(js, "new", i, prio_of(i));
+    struct tally t = {0};
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (count(t.new_, 1) < N && nh_now() < deadline)
+        drain(in, &t, SEC / 10);
+    int64_t until = nh_now() + 3 * SEC;
+    while (nh_now() < until)
+        drain(in, &t, SEC / 10);
+    int old_naks = naks_stored_before(spy, stream_created(js));
+    natsSubscription_Destroy(spy);
+    printf("old: %d of 2, new: %d of %d, %d twice; %d NAKs of the old life\n", count(t.old, 1),
+           count(t.new_, 1), N, count(t.new_, 2), old_naks);
+    assert_int_equal(count(t.new_, 1), N);
+    assert_int_equal(count(t.new_, 2), 0);
+    assert_int_equal(t.old[1], 0);
+    assert_int_equal(t.other, 4); /* the local "fill" */
+    assert_int_equal(old_naks, 0);
+    js_client_close(nc, js);
+    mbx_close(local);
     mbx_close(in);
 }
 
@@ -512,6 +642,7 @@ int main(void)
         cmocka_unit_test_teardown(deleted_bridges_remake, after_each),
         cmocka_unit_test_teardown(remade_unsafe_is_refused, after_each),
         cmocka_unit_test_teardown(held_across_lives, after_each),
+        cmocka_unit_test_teardown(old_life_not_handed_back, after_each),
     };
     int r = cmocka_run_group_tests(tests, setup, teardown);
     nh_cleanup();
