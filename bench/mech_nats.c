@@ -11,7 +11,13 @@
  * "hosts"). The initiator's mailbox is exported, the responder's imported.
  * Round trip: the initiator's mbx_call (a NATS request between the
  * bridges), the responder's mbx_recv and mbx_reply. One-way: mbx_send
- * there, mbx_recv here. */
+ * there, mbx_recv here.
+ *
+ * "mbx-nats-js": the same bridges with JetStream (a server of the row's
+ * own with -js and a store in the run's folder): what is sent goes into a
+ * work-queue stream and is pulled from it, each message acknowledged and
+ * the acknowledgement confirmed (exactly once across kills). Calls are
+ * core NATS requests as without it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +96,7 @@ static void nats_teardown(struct chan *c)
  * the listening socket is the child's own (port_owner_check). Returns the
  * child's pid, 0 when the port went to someone else (the caller tries
  * another), or a negative errno. */
-static pid_t start_server(const char *path, int port)
+static pid_t start_server(const char *path, int port, const char *store)
 {
     char arg[16];
     snprintf(arg, sizeof(arg), "%d", port);
@@ -101,7 +107,10 @@ static pid_t start_server(const char *path, int port)
         int null = open("/dev/null", O_RDWR);
         dup2(null, 1);
         dup2(null, 2);
-        execl(path, path, "-a", "127.0.0.1", "-p", arg, (char *)NULL);
+        if (store)
+            execl(path, path, "-a", "127.0.0.1", "-p", arg, "-js", "-sd", store, (char *)NULL);
+        else
+            execl(path, path, "-a", "127.0.0.1", "-p", arg, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 500; i++) {
@@ -121,7 +130,9 @@ static pid_t start_server(const char *path, int port)
     return 0;
 }
 
-static int nats_setup(struct chan *c, char *why, size_t whylen)
+/* Starts the row's nats-server (with JetStream, storing under the run's
+ * folder, when jetstream). */
+static int server_setup(struct chan *c, int jetstream, char *why, size_t whylen)
 {
     const char *path = server_path();
     if (!path) {
@@ -140,13 +151,17 @@ static int nats_setup(struct chan *c, char *why, size_t whylen)
         snprintf(s->dir[i], sizeof(s->dir[i]), "%s/nats-%s-%d", c->p.dir, c->p.tag, i);
         mkdir(s->dir[i], 0700);
     }
+    char store[600];
+    snprintf(store, sizeof(store), "%s/nats-%s-store", c->p.dir, c->p.tag);
+    if (jetstream)
+        mkdir(store, 0700);
     /* A few ports: each lost one (taken by another process between the
      * probe and the server's bind) costs a new one, not the cell. */
     for (int tries = 0; tries < 5; tries++) {
         s->port = free_port();
         if (s->port < 0)
             return -ENOMEM;
-        pid_t pid = start_server(path, s->port);
+        pid_t pid = start_server(path, s->port, jetstream ? store : NULL);
         if (pid < 0)
             return (int)pid;
         if (pid > 0) {
@@ -161,6 +176,11 @@ static int nats_setup(struct chan *c, char *why, size_t whylen)
     }
     snprintf(why, whylen, "nats-server did not start as the listener of a loopback port");
     return -ETIMEDOUT;
+}
+
+static int nats_setup(struct chan *c, char *why, size_t whylen)
+{
+    return server_setup(c, 0, why, whylen);
 }
 
 /* ---- plain libnats ---- */
@@ -257,6 +277,8 @@ static int plain_pong(struct chan *c, void *buf, size_t len)
 
 /* ---- through the bridges ---- */
 
+enum { BRIDGE_DEFAULT, BRIDGE_DEEP, BRIDGE_JETSTREAM };
+
 /* nats-server's default max_payload: a bridge refuses a mailbox whose
  * messages, with its headers, could exceed it (-EMSGSIZE). */
 #define NATS_DEFAULT_MAX_PAYLOAD (1u << 20)
@@ -271,10 +293,9 @@ static int bridge_setup(struct chan *c, char *why, size_t whylen)
                  "server's max_payload (1 MiB by default): -EMSGSIZE");
         return -EMSGSIZE;
     }
-    return nats_setup(c, why, whylen);
+    return server_setup(c, c->mech->variant == BRIDGE_JETSTREAM, why, whylen);
 }
 
-enum { BRIDGE_DEFAULT, BRIDGE_DEEP };
 #define DEEP_CAPACITY 1024
 
 static int bridge_attach(struct chan *c, enum mech_role role, int index)
@@ -297,6 +318,7 @@ static int bridge_attach(struct chan *c, enum mech_role role, int index)
     o.prefix = "bench";
     o.pending_limit = 1u << 24;
     o.call_timeout_ms = 30000;
+    o.jetstream = c->mech->variant == BRIDGE_JETSTREAM;
     char ready[16];
     if (role == ROLE_INITIATOR) {
         /* After the importing side subscribed: core NATS drops what
@@ -381,8 +403,8 @@ const struct mech mech_nats = {
     .teardown = nats_teardown,
 };
 
-/* What the two bridge rows share: they differ only in their mailboxes'
- * depth (the variant). */
+/* What the bridge rows share: they differ only in their mailboxes' depth
+ * and in JetStream (the variant). */
 #define BRIDGE_OPS                                                                                 \
     .fanin = FANIN_NO, .quick_64b_only = true, .setup = bridge_setup, .attach = bridge_attach,     \
     .ping = bridge_ping, .pong = bridge_pong, .send = bridge_send, .recv = bridge_recv,            \
@@ -404,5 +426,14 @@ const struct mech mech_mbx_nats_deep = {
     .about = "the same with both mailboxes 1024 slots deep (the plain client queues without "
              "bound at both ends)",
     .variant = BRIDGE_DEEP,
+    BRIDGE_OPS,
+};
+
+const struct mech mech_mbx_nats_js = {
+    .name = "mbx-nats-js",
+    .label = "mbx (NATS bridge, JetStream)",
+    .about = "the same two bridges with JetStream: a work-queue stream between them, each "
+             "message pulled and its acknowledgement confirmed (calls: core NATS requests)",
+    .variant = BRIDGE_JETSTREAM,
     BRIDGE_OPS,
 };
