@@ -13,6 +13,12 @@
  * bridges), the responder's mbx_recv and mbx_reply. One-way: mbx_send
  * there, mbx_recv here.
  *
+ * "nats-js": plain libnats with JetStream, doing what the bridges with
+ * JetStream wait for: a publish with a message id that waits for the
+ * stream's acknowledgement, a pull consumer fetching up to 64 (the
+ * bridge's mailbox room) and a confirmed ack per message. Its round trip
+ * is the plain row's core request, as the bridges' calls are.
+ *
  * "mbx-nats-js": the same bridges with JetStream (a server of the row's
  * own with -js and a store in the run's folder): what is sent goes into a
  * work-queue stream and is pulled from it, each message acknowledged and
@@ -47,6 +53,10 @@ struct nats_priv {
     struct board *board;
     natsConnection *nc;
     natsSubscription *sub;
+    jsCtx *js;          /* nats-js */
+    natsMsgList batch;  /* nats-js: fetched, not yet received */
+    int next;           /* nats-js: the next of batch to receive */
+    uint64_t published; /* nats-js: message ids */
     mbx *h;
     mbx_bridge *br;
 };
@@ -274,6 +284,128 @@ static int plain_pong(struct chan *c, void *buf, size_t len)
     natsMsg_Destroy(m);
     return rc;
 }
+
+/* ---- plain libnats with JetStream ---- */
+
+/* The stream's subject and name: "benchjs.TAG" and "BENCHJS_TAG" (a
+ * stream's name takes no dots). */
+static void js_names(const struct chan *c, char *subj, size_t sn, char *stream, size_t stn)
+{
+    snprintf(subj, sn, "benchjs.%s", c->p.tag);
+    snprintf(stream, stn, "BENCHJS_%s", c->p.tag);
+    for (char *q = stream; *q; q++)
+        if (*q == '-' || *q == '.')
+            *q = '_';
+}
+
+static int js_setup(struct chan *c, char *why, size_t whylen)
+{
+    return server_setup(c, 1, why, whylen);
+}
+
+static int js_attach(struct chan *c, enum mech_role role, int index)
+{
+    struct nats_priv *s = c->priv;
+    if (c->p.pattern == PATTERN_PINGPONG)
+        return plain_attach(c, role, index);
+    natsOptions *opts = NULL;
+    natsStatus st = natsOptions_Create(&opts);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(opts, s->url);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(&s->nc, opts);
+    natsOptions_Destroy(opts);
+    if (st != NATS_OK || natsConnection_JetStream(&s->js, s->nc, NULL) != NATS_OK)
+        return -ECONNREFUSED;
+    char subj[96], stream[96];
+    js_names(c, subj, sizeof(subj), stream, sizeof(stream));
+    if (role == ROLE_RESPONDER) {
+        /* As a bridge makes its stream: a work queue on file. */
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        sc.Name = stream;
+        sc.Subjects = (const char *[]){subj};
+        sc.SubjectsLen = 1;
+        sc.Retention = js_WorkQueuePolicy;
+        sc.Storage = js_FileStorage;
+        jsErrCode jerr = 0;
+        if (js_AddStream(NULL, s->js, &sc, NULL, &jerr) != NATS_OK)
+            return -EIO;
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = stream;
+        so.Config.AckPolicy = js_AckExplicit;
+        so.Config.MaxAckPending = 4 * QUEUE_DEPTH;
+        if (js_PullSubscribe(&s->sub, s->js, subj, "bench", NULL, &so, &jerr) != NATS_OK)
+            return -EIO;
+        board_post(s->board, "ready");
+        return 0;
+    }
+    char ready[16];
+    return board_wait(s->board, ready, sizeof(ready), 10000000000LL);
+}
+
+static void js_detach(struct chan *c)
+{
+    struct nats_priv *s = c->priv;
+    natsMsgList_Destroy(&s->batch);
+    jsCtx_Destroy(s->js);
+    s->js = NULL;
+    plain_detach(c);
+}
+
+static int js_send(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    char subj[96], stream[96], id[64];
+    js_names(c, subj, sizeof(subj), stream, sizeof(stream));
+    snprintf(id, sizeof(id), "%s-%llu", c->p.tag, (unsigned long long)++s->published);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    jsErrCode jerr = 0;
+    return js_Publish(NULL, s->js, subj, buf, (int)len, &po, &jerr) == NATS_OK ? 0 : -EIO;
+}
+
+static ssize_t js_recv(struct chan *c, void *buf, size_t len)
+{
+    struct nats_priv *s = c->priv;
+    while (s->next >= s->batch.Count) {
+        natsMsgList_Destroy(&s->batch);
+        s->next = 0;
+        natsStatus st = natsSubscription_Fetch(&s->batch, s->sub, QUEUE_DEPTH, 30000, NULL);
+        if (st != NATS_OK && st != NATS_TIMEOUT)
+            return -EIO;
+        if (st == NATS_TIMEOUT && s->batch.Count == 0)
+            return -ETIMEDOUT;
+    }
+    natsMsg *m = s->batch.Msgs[s->next++];
+    ssize_t n = natsMsg_GetDataLength(m);
+    if ((size_t)n == len)
+        memcpy(buf, natsMsg_GetData(m), len);
+    jsErrCode jerr = 0;
+    if (natsMsg_AckSync(m, NULL, &jerr) != NATS_OK)
+        return -EIO;
+    return (size_t)n == len ? n : -EPROTO;
+}
+
+const struct mech mech_nats_js = {
+    .name = "nats-js",
+    .label = "nats (libnats, JetStream)",
+    .about = "plain libnats with JetStream: a publish with a message id waiting for the "
+             "stream's ack, a pull consumer, a confirmed ack per message (round trip: "
+             "a core request)",
+    .fanin = FANIN_NO,
+    .quick_64b_only = true,
+    .setup = js_setup,
+    .attach = js_attach,
+    .ping = plain_ping,
+    .pong = plain_pong,
+    .send = js_send,
+    .recv = js_recv,
+    .detach = js_detach,
+    .teardown = nats_teardown,
+};
 
 /* ---- through the bridges ---- */
 

@@ -12,7 +12,7 @@ extern const struct mech mech_pipe, mech_fifo, mech_unix_stream, mech_unix_seqpa
     mech_mbx_tcp_deep, mech_mbx_tcp_here, mech_mbx_udp, mech_shm_raw, mech_mbx, mech_mbx_deep,
     mech_mbx_sleep, mech_mbx_busy, mech_mbx_spin, mech_mbx_epoll, mech_mbx_call, mech_mbx_loan,
     mech_iceoryx, mech_iceoryx_poll, mech_iceoryx_zc, mech_iceoryx_zc_poll, mech_nats,
-    mech_mbx_nats, mech_mbx_nats_deep, mech_mbx_nats_js;
+    mech_mbx_nats, mech_mbx_nats_deep, mech_nats_js, mech_mbx_nats_js;
 
 const struct mech *const mech_all[] = {
     &mech_pipe,
@@ -42,6 +42,7 @@ const struct mech *const mech_all[] = {
     &mech_nats,
     &mech_mbx_nats,
     &mech_mbx_nats_deep,
+    &mech_nats_js,
     &mech_mbx_nats_js,
 #endif
     &mech_shm_raw,
@@ -69,7 +70,7 @@ const char *const mech_not_built[] = {
     "nng (nng was not found when building)",
 #endif
 #ifndef BENCH_HAVE_NATS
-    "nats, mbx-nats, mbx-nats-deep, mbx-nats-js (built without NATS: MBX_WITH_NATS off)",
+    "nats, mbx-nats, mbx-nats-deep, nats-js, mbx-nats-js (built without NATS: MBX_WITH_NATS off)",
 #endif
     NULL,
 };

@@ -180,6 +180,8 @@ static void issues_14_16_17(FILE *f, const struct results *res)
     const struct row *ep = results_row(res, "mbx-epoll"), *kl = best_kernel(res, false);
     const struct row *nats = results_row(res, "nats"), *bridge = results_row(res, "mbx-nats");
     const struct row *deep = results_row(res, "mbx-nats-deep");
+    const struct row *njs = results_row(res, "nats-js"), *bjs = results_row(res, "mbx-nats-js");
+    int js = njs && bjs && njs->rate[0].ok && bjs->rate[0].ok;
     const struct row *mq = results_row(res, "posixmq"), *shim = results_row(res, "posixmq-mbx");
     char d[200];
     if (ep && kl && ep->lat[0].ok) {
@@ -189,13 +191,17 @@ static void issues_14_16_17(FILE *f, const struct results *res)
         target(f, "round trip: best kernel / mbx (epoll)",
                kl->lat[0].median_ns / ep->lat[0].median_ns, 5, true, d);
     }
-    if (nats && nats->rate[0].ok && ((bridge && bridge->rate[0].ok) || (deep && deep->rate[0].ok)))
+    if ((nats && nats->rate[0].ok && ((bridge && bridge->rate[0].ok) || (deep && deep->rate[0].ok))) ||
+        js)
         fprintf(f, "\nissue 16 target at 64 B:\n");
     if (nats && bridge && nats->rate[0].ok && bridge->rate[0].ok)
         rate_ratio(f, "one-way: NATS bridge / plain libnats", bridge, nats, 0.8);
     /* Both mailboxes 1024 deep: the plain client queues without bound. */
     if (nats && deep && nats->rate[0].ok && deep->rate[0].ok)
         rate_ratio(f, "one-way: bridge (deep) / plain libnats", deep, nats, 0.8);
+    /* With JetStream: the same confirmations on both sides. */
+    if (js)
+        rate_ratio(f, "one-way: bridge / plain, JetStream", bjs, njs, 0.8);
     if (mq && shim && mq->lat[0].ok && shim->lat[0].ok) {
         fprintf(f, "\nissue 17 target at 64 B:\n");
         snprintf(d, sizeof(d), "via libmbx-mq %.2f us, posixmq %.2f us",
