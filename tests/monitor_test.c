@@ -231,6 +231,44 @@ static void full_inbox_gets_it_later(void **state)
     mbx_unlink("inbox5");
 }
 
+/* The same with an unbounded notify mailbox at its memory limit, whose
+ * sends say -ENOSPC rather than -EAGAIN: the notice still comes once
+ * there is room (found by a review: it was dropped for good). */
+static void unbounded_inbox_at_its_limit_gets_it_later(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = MBX_UNBOUNDED;
+    a.max_msg_size = sizeof(mbx_notice);
+    a.memory_limit = 64 * 1024;
+    mbx *in = NULL;
+    assert_int_equal(mbx_open("inbox7", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &in), 0);
+    pid_t p = child_waiting();
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_process(p, in, 7, &m), 0);
+    mbx_notice filler = {0};
+    int r, filled = 0;
+    while ((r = mbx_send(in, &filler, sizeof(filler), 0, MBX_NONBLOCK)) == 0)
+        filled++;
+    assert_int_equal(r, -ENOSPC);
+    assert_true(filled > 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    assert_true(readable(mbx_monitor_fd(m), 10000));
+    mbx_notice n;
+    for (int i = 0; i < filled; i++) {
+        assert_int_equal(mbx_recv(in, &n, sizeof(n), NULL, 0), sizeof(n));
+        assert_int_equal(n.magic, 0);
+    }
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.tag, 7);
+    assert_false(take_notice(in, 100, &n));
+    mbx_monitor_cancel(m);
+    mbx_close(in);
+    mbx_unlink("inbox7");
+}
+
 /* Exactly once under kills: many processes, monitored while they run and
  * killed at random moments (some before the monitor is made): one notice
  * per monitor, never two. */
@@ -303,6 +341,7 @@ int main(void)
         cmocka_unit_test(mailbox_removed_or_owner_killed),
         cmocka_unit_test(cancelled_never_fires),
         cmocka_unit_test(full_inbox_gets_it_later),
+        cmocka_unit_test(unbounded_inbox_at_its_limit_gets_it_later),
         cmocka_unit_test(exactly_once_under_kills),
         cmocka_unit_test(watcher_thread_is_named),
     };

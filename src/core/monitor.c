@@ -56,11 +56,13 @@ static struct mbx_monitor *find(uint64_t id)
 }
 
 /* Caller holds mu. Sends the notice, unless its mailbox is full (then
- * later). A removed or broken notify mailbox gets none. */
+ * later): a bounded one says -EAGAIN, an unbounded one at its memory
+ * limit -ENOSPC (dropped for good before; found by a review), and memory
+ * may come back. A removed or broken notify mailbox gets none. */
 static void send_notice(struct mbx_monitor *m)
 {
     int r = mbx_send(m->notify, &m->notice, sizeof(m->notice), 0, MBX_NONBLOCK);
-    m->unsent = r == -EAGAIN;
+    m->unsent = r == -EAGAIN || r == -ENOSPC || r == -ENOMEM;
 }
 
 /* Caller holds mu. Fires m, once. */
