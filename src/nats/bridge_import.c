@@ -705,15 +705,21 @@ static void *js_band_main(void *arg)
     return NULL;
 }
 
+/* Where requesters wait for answers: NATS clients' inboxes. */
+#define REPLY_PREFIX "_INBOX."
+
 /* 1 when the bridge may publish a reply to subject reply. A requester
- * chooses it, and the bridge publishes with its own rights: never to
- * "$..." (the JetStream API "$JS.API.STREAM.DELETE.X", system subjects)
- * nor into the bridge's own subjects ("PREFIX.p0.NAME" would put a message
- * into another mailbox's stream, "PREFIX.c.NAME" a request). */
+ * chooses it, and the bridge publishes with its own rights: only to an
+ * inbox, so never to "$..." (the JetStream API
+ * "$JS.API.STREAM.DELETE.X", system subjects), into the bridge's own
+ * subjects ("PREFIX.p0.NAME" would put a message into another mailbox's
+ * stream, "PREFIX.c.NAME" a request; a prefix "_INBOX" is refused too),
+ * nor to anyone's other subjects, where the requester may not be allowed
+ * to publish ("orders.create": found by a review). */
 static int reply_allowed(const struct mbx_bridge *b, const char *reply)
 {
-    size_t n = strlen(b->prefix);
-    if (!reply || !*reply || reply[0] == '$')
+    size_t n = strlen(b->prefix), p = strlen(REPLY_PREFIX);
+    if (!reply || strncmp(reply, REPLY_PREFIX, p) || !reply[p])
         return 0;
     return strncmp(reply, b->prefix, n) || (reply[n] != '.' && reply[n] != 0);
 }

@@ -12,6 +12,7 @@
 #include "core/handle.h"
 #include "nats/bridge.h"
 #include "nats/conn.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -440,22 +441,58 @@ static ssize_t nats_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, v
     return n;
 }
 
+/* A request to the name's request subject with priority prio (and the
+ * confirmation header when confirm), answered on an inbox of this call's
+ * own, "_INBOX.NUID.R" with R 64 random bits, subscribed for it alone:
+ * libnats' requests share one inbox and number their calls in turn (.0,
+ * .1, ...), so whoever saw one reply subject could have an answer of its
+ * choosing sent to the next caller's, ahead of the true one (the
+ * importing bridge answers on the subject a request names; found by a
+ * review). Waits up to timeout_ns. Returns the answer in *ans, or a
+ * status: NATS_NO_RESPONDERS when nobody imports the name. */
+static natsStatus private_request(struct nats_box *b, const void *req, size_t len, unsigned prio,
+                                  int confirm, int64_t timeout_ns, natsMsg **ans)
+{
+    char inbox[160], v[32];
+    natsInbox *ib = NULL;
+    uint64_t r = 0;
+    if (natsInbox_Create(&ib) != NATS_OK)
+        return NATS_NO_MEMORY;
+    int n = snprintf(inbox, sizeof(inbox), "%s.%016" PRIx64, (const char *)ib,
+                     plat_random(&r) == 0 ? r : (uint64_t)0);
+    natsInbox_Destroy(ib);
+    if (n < 0 || (size_t)n >= sizeof(inbox) || r == 0)
+        return NATS_ERR;
+    natsMsg *msg = NULL;
+    natsSubscription *sub = NULL;
+    snprintf(v, sizeof(v), "%u", prio);
+    natsStatus s = natsMsg_Create(&msg, b->subj[NSUBJ_BANDS], inbox, req, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, HDR_PRIO, v);
+    if (s == NATS_OK && confirm)
+        s = natsMsgHeader_Set(msg, HDR_CONFIRM, "1");
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&sub, b->nc, inbox);
+    if (s == NATS_OK)
+        s = natsSubscription_AutoUnsubscribe(sub, 1);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(b->nc, msg);
+    int64_t ms = timeout_ns < 0 ? INT32_MAX : timeout_ns / 1000000 ? timeout_ns / 1000000 : 1;
+    if (s == NATS_OK)
+        s = natsSubscription_NextMsg(ans, sub, ms);
+    natsSubscription_Destroy(sub);
+    natsMsg_Destroy(msg);
+    return s;
+}
+
 static ssize_t nats_call(struct mbx *m, const void *req, size_t len, unsigned prio, void *reply,
                          size_t cap, int64_t timeout_ns)
 {
     struct nats_box *b = nb(m);
     if ((int64_t)len > b->max_msg)
         return -EMSGSIZE;
-    natsMsg *msg = NULL, *ans = NULL;
-    char v[32];
-    snprintf(v, sizeof(v), "%u", prio);
-    natsStatus s = natsMsg_Create(&msg, b->subj[NSUBJ_BANDS], NULL, req, (int)len);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(msg, HDR_PRIO, v);
-    int64_t ms = timeout_ns < 0 ? INT32_MAX : timeout_ns / 1000000 ? timeout_ns / 1000000 : 1;
-    if (s == NATS_OK)
-        s = natsConnection_RequestMsg(&ans, b->nc, msg, ms);
-    natsMsg_Destroy(msg);
+    natsMsg *ans = NULL;
+    natsStatus s = private_request(b, req, len, prio, 0, timeout_ns, &ans);
     if (s != NATS_OK)
         return s == NATS_NO_RESPONDERS ? -ENOENT : nconn_errno(s);
     const char *e = NULL;
@@ -494,18 +531,8 @@ static int nats_send_confirmed(struct mbx *m, const void *buf, size_t len, unsig
     struct nats_box *b = nb(m);
     if ((int64_t)len > b->max_msg)
         return -EMSGSIZE;
-    natsMsg *msg = NULL, *ans = NULL;
-    char v[32];
-    snprintf(v, sizeof(v), "%u", prio);
-    natsStatus s = natsMsg_Create(&msg, b->subj[NSUBJ_BANDS], NULL, buf, (int)len);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(msg, HDR_PRIO, v);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(msg, HDR_CONFIRM, "1");
-    int64_t ms = timeout_ns < 0 ? INT32_MAX : timeout_ns / 1000000 ? timeout_ns / 1000000 : 1;
-    if (s == NATS_OK)
-        s = natsConnection_RequestMsg(&ans, b->nc, msg, ms);
-    natsMsg_Destroy(msg);
+    natsMsg *ans = NULL;
+    natsStatus s = private_request(b, buf, len, prio, 1, timeout_ns, &ans);
     if (s != NATS_OK)
         return s == NATS_NO_RESPONDERS ? -ENOENT : nconn_errno(s);
     int r;

@@ -367,7 +367,10 @@ static int answered(natsSubscription *sub)
 }
 
 /* H3: the bridge answers with its own rights, wherever the requester
- * says. */
+ * says: only on an inbox ("_INBOX."), never into the JetStream API, its
+ * own subjects or anyone's other subjects (a request naming
+ * "orders.create" made the bridge publish its answer there, where the
+ * requester may not publish itself: found by a review). */
 static void replies_not_to_api_or_own_subjects(void **state)
 {
     (void)state;
@@ -385,12 +388,13 @@ static void replies_not_to_api_or_own_subjects(void **state)
     assert_int_equal(natsConnection_SubscribeSync(&custom, nc, "replies.trust"), NATS_OK);
     request_to(nc, "mbx.p0.jobs"); /* into the stream it imports */
     request_to(nc, del);
-    /* Requests are served one at a time: once these are answered, the
-     * two above were handled. */
-    request_to(nc, "_INBOX.trust.1");
     request_to(nc, "replies.trust");
+    /* Requests are served one at a time, and answered on one connection:
+     * once this one is answered, the three above were handled. */
+    request_to(nc, "_INBOX.trust.1");
     assert_true(answered(mine));
-    assert_true(answered(custom));
+    natsMsg *stray = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&stray, custom, 200), NATS_TIMEOUT);
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, &jerr);
@@ -403,7 +407,7 @@ static void replies_not_to_api_or_own_subjects(void **state)
     jsStreamInfo_Destroy(si);
     mbx_bridge_stat st;
     assert_int_equal(mbx_bridge_stat_get(cur, &st), 0);
-    assert_int_equal(st.refused, 2);
+    assert_int_equal(st.refused, 3);
     expect_empty(in);
     natsSubscription_Destroy(mine);
     natsSubscription_Destroy(custom);
@@ -411,6 +415,78 @@ static void replies_not_to_api_or_own_subjects(void **state)
     cur = NULL;
     js_client_close(nc, js);
     mbx_close(in);
+}
+
+/* A server of "jobs" in this process: answers each request with itself. */
+struct echo {
+    mbx *in;
+    int stop; /* atomic */
+};
+
+static void *echo_main(void *arg)
+{
+    struct echo *e = arg;
+    char buf[300];
+    mbx_msginfo info;
+    while (!__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE)) {
+        ssize_t n = mbx_recv(e->in, buf, sizeof(buf), &info, SEC / 10);
+        if (n >= 0)
+            mbx_reply(&info, buf, (size_t)n);
+    }
+    return NULL;
+}
+
+/* H6: a nats:// caller gets its own answer. Another NATS user who sees
+ * one of its requests (a subscriber of mbx.c.jobs) sends the bridge
+ * requests naming what libnats would make the caller's next reply subject
+ * (its requests share an inbox and are numbered in turn): before, the
+ * caller's next mbx_call returned the answer to the attacker's request
+ * (found by a review). Each call now has an inbox of its own, with 64
+ * random bits. */
+static void nats_call_gets_its_own_answer(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("h6");
+    struct echo e = {inbox_box(dir), 0};
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, echo_main, &e), 0);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    natsSubscription *spy = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, "mbx.c.jobs"), NATS_OK);
+    natsSubscription_SetPendingLimits(spy, -1, -1);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    char name[128], rep[64];
+    snprintf(name, sizeof(name), "%s/jobs", url);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &m), 0);
+    ssize_t n = mbx_call(m, "legit-0", 7, 0, rep, sizeof(rep), 10 * SEC);
+    assert_int_equal(n, 7);
+    natsMsg *seen = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&seen, spy, 10000), NATS_OK);
+    char target[300];
+    const char *r1 = natsMsg_GetReply(seen), *dot = r1 ? strrchr(r1, '.') : NULL;
+    assert_non_null(dot);
+    snprintf(target, sizeof(target), "%.*s.%lld", (int)(dot - r1), r1, atoll(dot + 1) + 1);
+    printf("a call answered on %s; forged answers go to %s\n", r1, target);
+    natsMsg_Destroy(seen);
+    for (int i = 0; i < 2000; i++)
+        natsConnection_PublishRequestString(nc, "mbx.c.jobs", target, "FORGED");
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    n = mbx_call(m, "legit-1", 7, 0, rep, sizeof(rep), 30 * SEC);
+    printf("the next call: %zd \"%.*s\"\n", n, n > 0 ? (int)n : 0, rep);
+    assert_int_equal(n, 7);
+    assert_memory_equal(rep, "legit-1", 7);
+    mbx_close(m);
+    __atomic_store_n(&e.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    natsSubscription_Destroy(spy);
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    js_client_close(nc, js);
+    mbx_close(e.in);
 }
 
 /* Makes stream "jobs"'s under the bridge's name: a work queue on file
@@ -803,6 +879,7 @@ int main(void)
         cmocka_unit_test_teardown(pull_inbox_takes_only_its_stream, after_each),
         cmocka_unit_test_teardown(pull_inbox_flood_spares_the_import, after_each),
         cmocka_unit_test_teardown(replies_not_to_api_or_own_subjects, after_each),
+        cmocka_unit_test_teardown(nats_call_gets_its_own_answer, after_each),
         cmocka_unit_test_teardown(hostile_stream_refused, after_each),
         cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
         cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
