@@ -83,10 +83,16 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
             if (*end || err <= 0 || err > 4095)
                 err = EPROTO;
         }
+        int r = 0;
+        if (!err)
+            r = mbx_reply(&c->info, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+        /* A reply the caller's mailbox does not take (larger than its
+         * largest message): the caller is told, not left to its timeout
+         * (found by a review). One that has left (-ESRCH) is not. */
+        if (r == -EMSGSIZE)
+            err = EMSGSIZE;
         if (err)
             answer_error(&c->info, (int)-err);
-        else
-            mbx_reply(&c->info, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
         __atomic_fetch_add(&b->n_calls, 1, __ATOMIC_RELAXED);
         free(c);
     }

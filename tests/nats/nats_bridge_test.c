@@ -525,6 +525,72 @@ static void max_payload_is_respected(void **state)
     mbx_close(fresh);
 }
 
+/* A plain NATS client answering one request on sub with 2 MB. */
+static void *huge_answer_main(void *arg)
+{
+    natsSubscription *sub = arg;
+    natsMsg *req = NULL;
+    if (natsSubscription_NextMsg(&req, sub, 20000) != NATS_OK)
+        return NULL;
+    size_t len = 2u << 20;
+    char *big = calloc(1, len);
+    natsConnection *nc = NULL;
+    if (big && natsMsg_GetReply(req) &&
+        natsConnection_ConnectTo(&nc, getenv("NH_HUGE_URL")) == NATS_OK) {
+        natsConnection_Publish(nc, natsMsg_GetReply(req), big, (int)len);
+        natsConnection_Flush(nc);
+        natsConnection_Destroy(nc);
+    }
+    free(big);
+    natsMsg_Destroy(req);
+    return NULL;
+}
+
+/* A far answer larger than the caller's own mailbox takes (its @PID
+ * mailbox: 1 MiB) through a server whose max_payload is 4 MB: the call
+ * says -EMSGSIZE at once. Before, the exporting bridge dropped the
+ * refused answer and the call waited for its own timeout (found by a
+ * review). */
+static void huge_answer_is_emsgsize(void **state)
+{
+    (void)state;
+    struct nh_server large;
+    nh_server_init(&large, "large", 0);
+    const char *cdir = nh_tmpdir("conf");
+    snprintf(large.conf, sizeof(large.conf), "%s/large.conf", cdir);
+    FILE *f = fopen(large.conf, "w");
+    assert_non_null(f);
+    fputs("max_payload: 4194304\n", f);
+    fclose(f);
+    assert_int_equal(nh_server_start(&large), 0);
+    char lurl[64];
+    nh_url(&large, lurl, sizeof(lurl));
+    setenv("NH_HUGE_URL", lurl, 1);
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, lurl), NATS_OK);
+    assert_int_equal(natsConnection_SubscribeSync(&sub, nc, "mbx.c.huge"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, huge_answer_main, sub), 0);
+    const char *a = nh_tmpdir("a");
+    mbx *out = make(at(a, "huge"), 8, MBX_SEND);
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", lurl, "--export", "huge", NULL});
+    assert_true(pa > 0);
+    static char reply[4u << 20];
+    int64_t t0 = nh_now();
+    ssize_t n = mbx_call(out, "q", 1, 0, reply, sizeof(reply), 10 * SEC);
+    printf("the call: %zd after %.2f s\n", n, (double)(nh_now() - t0) / SEC);
+    assert_int_equal(n, -EMSGSIZE);
+    assert_true(nh_now() - t0 < 5 * SEC);
+    pthread_join(th, NULL);
+    nh_bridge_stop(pa, SIGTERM);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    nh_server_stop(&large, SIGTERM);
+    mbx_close(out);
+}
+
 /* Receives one message from box 300 ms after it starts, saying just
  * before its receive begins. */
 struct late_recv {
@@ -751,6 +817,7 @@ int main(void)
         cmocka_unit_test_teardown(queue_group_shares, after_each),
         cmocka_unit_test_teardown(full_mailbox_slows_the_bridge, after_each),
         cmocka_unit_test_teardown(max_payload_is_respected, after_each),
+        cmocka_unit_test_teardown(huge_answer_is_emsgsize, after_each),
         cmocka_unit_test_teardown(nats_names_reach_the_fleet, after_each),
         cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
     };
