@@ -26,6 +26,12 @@ extern const struct mbx_transport mbx__nats_transport;
 
 #define NATS_PREFIX  "mbx"
 #define BAND_RING    256 /* messages a band holds here; more wait in the client */
+/* Bytes a band holds here (more than that only as its one message), and
+ * in the client: 64 MiB a band, 256 MiB a handle. The ring had no byte
+ * bound: 256 messages of the server's largest on top of the client's
+ * share (a review saw 1.3 GiB for a handle that did not receive). */
+#define RING_BYTES   (16 << 20)
+#define CLIENT_BYTES ((256 << 20) / NSUBJ_BANDS - RING_BYTES)
 #define CLOSE_WAIT   5   /* s: the longest close waits for the handlers to end */
 #define HIGHER_WAITS 20  /* ms a receive waits for a higher band's arrivals */
 
@@ -38,6 +44,8 @@ struct band_queue {
     struct nats_box *b;
     unsigned band;
     unsigned head, count;
+    size_t bytes; /* of the messages in the ring */
+    int full;     /* its handler waits for room */
     natsMsg *ring[BAND_RING];
 };
 
@@ -105,9 +113,20 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     struct band_queue *q = closure;
     struct nats_box *b = q->b;
     (void)nc, (void)sub;
+    /* Larger than any message of the name (the bridges refuse such a
+     * one too): dropped, or it would stay at the head of its band for
+     * every receive's buffer (found by a review). */
+    int len = natsMsg_GetDataLength(msg);
+    if (len < 0 || (int64_t)len > b->max_msg) {
+        natsMsg_Destroy(msg);
+        return;
+    }
     pthread_mutex_lock(&b->qmu);
-    while (q->count == BAND_RING && !b->qclosing)
+    while ((q->count == BAND_RING || (q->count && q->bytes + (size_t)len > RING_BYTES)) &&
+           !b->qclosing) {
+        q->full = 1;
         pthread_cond_wait(&b->room, &b->qmu);
+    }
     if (b->qclosing) {
         pthread_mutex_unlock(&b->qmu);
         natsMsg_Destroy(msg);
@@ -115,6 +134,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     }
     q->ring[(q->head + q->count) % BAND_RING] = msg;
     q->count++;
+    q->bytes += (size_t)len;
     pthread_cond_signal(&b->arrived);
     pthread_mutex_unlock(&b->qmu);
 }
@@ -215,8 +235,16 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
     bo.creds_file = getenv("MBX_NATS_CREDS");
     if (!r)
         r = nconn_open(&bo, 1, &b->nc);
-    if (!r)
-        b->max_msg = natsConnection_GetMaxPayload(b->nc) - BRIDGE_HDR_ROOM;
+    if (!r) {
+        /* The server's word: a max_payload with no room past the headers
+         * is refused, one past what an int holds (lengths go to libnats
+         * as int) is taken as that much (found by a review). */
+        int64_t most = natsConnection_GetMaxPayload(b->nc);
+        if (most <= BRIDGE_HDR_ROOM)
+            r = -EPROTO;
+        else
+            b->max_msg = (most > INT32_MAX ? INT32_MAX : most) - BRIDGE_HDR_ROOM;
+    }
     for (int i = 0; !r && (flags & MBX_RECV) && i < NSUBJ_BANDS; i++) {
         /* The queue group importing bridges form: the request subject. */
         if (natsConnection_QueueSubscribe(&b->sub[i], b->nc, b->subj[i], b->subj[NSUBJ_BANDS],
@@ -230,7 +258,7 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
                 b->untracked = 1;
                 r = -EIO;
             }
-            natsSubscription_SetPendingLimits(b->sub[i], 65536, (256 << 20) / NSUBJ_BANDS);
+            natsSubscription_SetPendingLimits(b->sub[i], 65536, CLIENT_BYTES);
         }
     }
     if (!r && (flags & MBX_RECV))
@@ -379,8 +407,12 @@ static natsMsg *next(struct nats_box *b, int64_t timeout_ns, unsigned *band, int
             struct band_queue *q = &b->q[k];
             msg = q->ring[q->head];
             q->head = (q->head + 1) % BAND_RING;
-            if (q->count-- == BAND_RING)
-                pthread_cond_broadcast(&b->room); /* its handler may wait */
+            q->count--;
+            q->bytes -= (size_t)natsMsg_GetDataLength(msg);
+            if (q->full) {
+                q->full = 0;
+                pthread_cond_broadcast(&b->room); /* its handler waits */
+            }
             *band = (unsigned)k;
             break;
         }

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -591,6 +594,155 @@ static void huge_answer_is_emsgsize(void **state)
     mbx_close(out);
 }
 
+/* A plain NATS client of the test's server. */
+static natsConnection *plain_client(void)
+{
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    return nc;
+}
+
+/* A nats:// receiver and a message on its band subject larger than its
+ * max_msg_size (1 MiB, with no headers, where the name's messages leave
+ * room for them): dropped. Before, every receive said -EMSGSIZE for it,
+ * whatever came after (found by a review). */
+static void nats_oversize_is_dropped(void **state)
+{
+    (void)state;
+    char name[128];
+    snprintf(name, sizeof(name), "%s/big", url);
+    mbx *n = NULL;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(n, &st), 0);
+    natsConnection *nc = plain_client();
+    size_t len = (size_t)natsConnection_GetMaxPayload(nc);
+    assert_true(len > st.max_msg_size);
+    char *big = calloc(1, len);
+    assert_non_null(big);
+    assert_int_equal(natsConnection_Publish(nc, "mbx.p0.big", big, (int)len), NATS_OK);
+    assert_int_equal(natsConnection_PublishString(nc, "mbx.p0.big", "ok"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    ssize_t got = mbx_recv(n, big, st.max_msg_size, NULL, 20 * SEC);
+    assert_int_equal(got, 2);
+    assert_memory_equal(big, "ok", 2);
+    free(big);
+    natsConnection_Destroy(nc);
+    mbx_close(n);
+}
+
+/* A nats:// receiver that does not receive holds at most 64 MiB of a
+ * band (16 in the handle, 48 in the client; what comes over that is
+ * dropped by the client, as core NATS does): of 200 messages of about
+ * 1 MB, about 67 wait for it. Before, its ring held 256 messages of any
+ * size on top of the client's share: all 200 (found by a review). */
+static void nats_handle_memory_is_bounded(void **state)
+{
+    (void)state;
+    char name[128];
+    snprintf(name, sizeof(name), "%s/flood", url);
+    mbx *n = NULL;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
+    natsConnection *nc = plain_client();
+    size_t len = 1000000;
+    char *big = calloc(1, len);
+    assert_non_null(big);
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(natsConnection_Publish(nc, "mbx.p0.flood", big, (int)len), NATS_OK);
+        if (i % 16 == 15)
+            assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    }
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    /* The client takes what arrives on its own thread: give it time. */
+    usleep(2000000);
+    int held = 0;
+    while (mbx_recv(n, big, len, NULL, SEC / 2) == (ssize_t)len)
+        held++;
+    printf("held for a receiver that did not receive: %d of 200 messages of 1 MB\n", held);
+    assert_true(held > 0);
+    assert_true(held <= 70);
+    free(big);
+    natsConnection_Destroy(nc);
+    mbx_close(n);
+}
+
+/* A fake NATS server on a loopback port: to one client, an INFO with
+ * max_payload `most`, then PONG to every PING, until the client goes. */
+struct fake_server {
+    int fd, port;
+    long long most;
+};
+
+static void *fake_server_main(void *arg)
+{
+    struct fake_server *f = arg;
+    int c = accept(f->fd, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    char info[256], buf[4096];
+    int n = snprintf(info, sizeof(info),
+                     "INFO {\"server_id\":\"fake\",\"version\":\"2.9.10\",\"proto\":1,"
+                     "\"headers\":true,\"max_payload\":%lld}\r\n",
+                     f->most);
+    if (write(c, info, (size_t)n) != n) {
+        close(c);
+        return NULL;
+    }
+    ssize_t got;
+    while ((got = read(c, buf, sizeof(buf) - 1)) > 0) {
+        buf[got] = 0;
+        for (const char *p = buf; (p = strstr(p, "PING")); p += 4)
+            if (write(c, "PONG\r\n", 6) != 6)
+                break;
+    }
+    close(c);
+    return NULL;
+}
+
+/* Opens a nats:// handle through a fake server saying max_payload most;
+ * returns mbx_open's result (the handle closed). */
+static int open_through_fake(long long most, uint64_t *max_msg)
+{
+    struct fake_server f = {socket(AF_INET, SOCK_STREAM, 0), 0, most};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_true(f.fd >= 0);
+    assert_int_equal(bind(f.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(f.fd, 1), 0);
+    assert_int_equal(getsockname(f.fd, (struct sockaddr *)&a, &alen), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fake_server_main, &f), 0);
+    char name[96];
+    snprintf(name, sizeof(name), "nats://127.0.0.1:%d/x", ntohs(a.sin_port));
+    mbx *m = NULL;
+    int r = mbx_open(name, MBX_SEND, NULL, &m);
+    if (r == 0) {
+        mbx_stat st;
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        *max_msg = st.max_msg_size;
+        mbx_close(m);
+    } else {
+        shutdown(f.fd, SHUT_RDWR); /* the accept, if the client never came */
+    }
+    pthread_join(th, NULL);
+    close(f.fd);
+    return r;
+}
+
+/* The server's max_payload is its word, untrusted: one that leaves no room
+ * for the headers is refused (before: a max_msg_size of 2^64 - 156), one
+ * past what an int holds (libnats takes lengths as int) is taken as that
+ * much (before: a 4 GiB + 10 send went out as 10 bytes; found by a
+ * review). */
+static void nats_max_payload_is_checked(void **state)
+{
+    (void)state;
+    uint64_t most = 0;
+    assert_int_equal(open_through_fake(100, &most), -EPROTO);
+    assert_int_equal(open_through_fake(8589934592LL, &most), 0);
+    assert_true(most <= INT32_MAX);
+}
+
 /* Receives one message from box 300 ms after it starts, saying just
  * before its receive begins. */
 struct late_recv {
@@ -818,6 +970,9 @@ int main(void)
         cmocka_unit_test_teardown(full_mailbox_slows_the_bridge, after_each),
         cmocka_unit_test_teardown(max_payload_is_respected, after_each),
         cmocka_unit_test_teardown(huge_answer_is_emsgsize, after_each),
+        cmocka_unit_test_teardown(nats_oversize_is_dropped, after_each),
+        cmocka_unit_test_teardown(nats_handle_memory_is_bounded, after_each),
+        cmocka_unit_test_teardown(nats_max_payload_is_checked, after_each),
         cmocka_unit_test_teardown(nats_names_reach_the_fleet, after_each),
         cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
     };
