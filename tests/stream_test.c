@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 #include "mbx.h"
+#include "shm/shm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -253,6 +254,25 @@ static void eof_after_sender_killed(void **state)
     close(ready[1]);
     mbx_close(r);
     mbx_unlink("eofk");
+}
+
+/* A receiver asleep while the stream has no sender sleeps in slices of
+ * 250 ms: a sender that opens must wake it (the receivers' futex word
+ * moves), so that it watches the new sender and learns of its death at
+ * once, not at the end of the slice (found by a review: a sender killed
+ * before writing was noticed after 250 ms every time). */
+static void opening_sender_wakes_the_receiver(void **state)
+{
+    (void)state;
+    mbx *r = open_stream("wakes", MBX_RECV, 4, 1024);
+    const uint32_t *word = &shm_box_of(r)->seg.hdr->hot.recv_futex;
+    uint32_t before = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+    mbx *w;
+    assert_int_equal(open_flags("wakes", MBX_SEND, &w), 0);
+    assert_int_not_equal(__atomic_load_n(word, __ATOMIC_SEQ_CST), before);
+    mbx_close(w);
+    mbx_close(r);
+    mbx_unlink("wakes");
 }
 
 /* A 1 MiB send through a 4 KiB stream, drained by a child. */
@@ -505,6 +525,7 @@ int main(void)
         cmocka_unit_test(one_sender_one_receiver),
         cmocka_unit_test(eof_after_close),
         cmocka_unit_test(eof_after_sender_killed),
+        cmocka_unit_test(opening_sender_wakes_the_receiver),
         cmocka_unit_test(send_longer_than_capacity),
         cmocka_unit_test(timeouts),
         cmocka_unit_test(stat_counts_bytes),
