@@ -7,6 +7,7 @@
 
 #include "mbx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -311,6 +312,54 @@ static void exactly_once_under_kills(void **state)
     mbx_unlink("inbox6");
 }
 
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* A forked child that makes a monitor starts a watcher of its own: the
+ * parent's epoll set and wake flag it inherited are closed, not left
+ * open (two descriptors per generation; found by a review). */
+static void forked_child_leaks_no_descriptor(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox8", 4);
+    pid_t p = child_waiting();
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_process(p, in, 1, &m), 0); /* the parent's watcher */
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        int before = open_fds();
+        mbx_monitor *mine;
+        if (mbx_monitor_process(getppid(), NULL, 2, &mine) != 0)
+            _exit(2);
+        mbx_monitor_cancel(mine);
+        int after = open_fds();
+        printf("child: %d descriptors before its monitor, %d after\n", before, after);
+        _exit(after == before ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(c, &status, 0), c);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    mbx_notice n;
+    assert_true(take_notice(in, 10000, &n));
+    mbx_monitor_cancel(m);
+    mbx_close(in);
+    mbx_unlink("inbox8");
+}
+
 /* The watcher thread the first monitor starts says what it is (top -H,
  * perf, gdb). */
 static void watcher_thread_is_named(void **state)
@@ -344,6 +393,7 @@ int main(void)
         cmocka_unit_test(unbounded_inbox_at_its_limit_gets_it_later),
         cmocka_unit_test(exactly_once_under_kills),
         cmocka_unit_test(watcher_thread_is_named),
+        cmocka_unit_test(forked_child_leaks_no_descriptor),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -135,8 +135,16 @@ static int start_thread(void)
     ident_t me = ident_self();
     if (thread_of == me)
         return 0;
-    /* A forked child: the set and flag are the parent's; its monitors
-     * are not ours (they never fire here). */
+    /* A forked child: the set and flag are copies of the parent's (closed
+     * here: they leaked, two descriptors a generation; found by a
+     * review); its monitors are not ours (they never fire here). */
+    if (thread_of != 0) {
+        if (watch_set >= 0)
+            close(watch_set);
+        if (thread_wake >= 0)
+            close(thread_wake);
+        watch_set = thread_wake = -1;
+    }
     monitors = NULL;
     int set = evset_new();
     if (set < 0)
