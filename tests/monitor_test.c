@@ -6,6 +6,9 @@
 #include "test_util.h"
 
 #include "mbx.h"
+#include "platform/platform.h"
+#include "shm/files.h"
+#include "shm/shm.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static mbx *open_inbox(const char *name, uint32_t capacity)
 {
@@ -360,6 +367,89 @@ static void forked_child_leaks_no_descriptor(void **state)
     mbx_unlink("inbox8");
 }
 
+/* A mailbox whose remover was killed after its name went and before it
+ * marked the mailbox removed (shm_box_unlink), done here by unlinking the
+ * file: the monitor notices within a few seconds (the file has no name
+ * left). Before, its notice never came (found by a review). */
+static void removal_half_done_is_noticed(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox9", 4), *victim = open_inbox("victim9", 4);
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_mailbox("victim9", in, 9, &m), 0);
+    char path[512];
+    assert_int_equal(name_path("victim9", path, sizeof(path)), 0);
+    assert_int_equal(unlink(path), 0);
+    mbx_notice n;
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.kind, MBX_NOTICE_MAILBOX);
+    assert_int_equal(n.tag, 9);
+    mbx_monitor_cancel(m);
+    mbx_close(victim);
+    mbx_close(in);
+    mbx_unlink("inbox9");
+}
+
+/* CPU time this process used, in ns. */
+static int64_t cpu_ns(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return ((int64_t)u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000000LL +
+           ((int64_t)u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1000;
+}
+
+/* An empty datagram to every poller socket in the test's folder. */
+static void poke_pollers(void)
+{
+    DIR *d = opendir(getenv("MBX_DIR"));
+    assert_non_null(d);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".mbx-poll.", 10))
+            continue;
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%.60s/%.40s", getenv("MBX_DIR"),
+                             e->d_name) >= sizeof(a.sun_path))
+            continue;
+        sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a));
+    }
+    close(fd);
+    closedir(d);
+}
+
+/* A peer that may write the mailbox puts a live process (pid 1) into
+ * every poller entry, then wakes the monitor: its descriptor, which can
+ * keep no entry, stays readable, and the watcher thread spun at 100% of a
+ * CPU (found by a review). It now looks at the mailbox every second
+ * instead, and still notices its removal. */
+static void squatted_entries_do_not_spin(void **state)
+{
+    (void)state;
+    mbx *in = open_inbox("inbox10", 4), *victim = open_inbox("victim10", 4);
+    mbx_monitor *m;
+    assert_int_equal(mbx_monitor_mailbox("victim10", in, 10, &m), 0);
+    struct seg_hdr *h = shm_box_of(victim)->seg.hdr;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&h->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
+    poke_pollers();
+    usleep(200000);
+    int64_t c0 = cpu_ns();
+    usleep(1500000);
+    int64_t used = cpu_ns() - c0;
+    printf("CPU over 1.5 s with every entry squatted: %.2f s\n", (double)used / 1e9);
+    assert_true(used < 500000000LL);
+    assert_int_equal(mbx_unlink("victim10"), 0);
+    mbx_notice n;
+    assert_true(take_notice(in, 10000, &n));
+    assert_int_equal(n.tag, 10);
+    mbx_monitor_cancel(m);
+    mbx_close(victim);
+    mbx_close(in);
+    mbx_unlink("inbox10");
+}
+
 /* The watcher thread the first monitor starts says what it is (top -H,
  * perf, gdb). */
 static void watcher_thread_is_named(void **state)
@@ -394,6 +484,8 @@ int main(void)
         cmocka_unit_test(exactly_once_under_kills),
         cmocka_unit_test(watcher_thread_is_named),
         cmocka_unit_test(forked_child_leaks_no_descriptor),
+        cmocka_unit_test(removal_half_done_is_noticed),
+        cmocka_unit_test(squatted_entries_do_not_spin),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

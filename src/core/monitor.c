@@ -21,8 +21,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define RETRY_MS 10 /* a notice waiting for room in its mailbox is tried again */
-#define LOOK_MS  50 /* processes without a pidfd are looked at */
+#define RETRY_MS    10   /* a notice waiting for room in its mailbox is tried again */
+#define LOOK_MS     50   /* processes without a pidfd are looked at */
+#define MAILBOX_MS  1000 /* mailboxes are looked at too: see watcher */
+#define IDLE_EVENTS 16   /* events in a row that found the mailbox there */
 
 struct mbx_monitor {
     uint64_t id;
@@ -30,6 +32,8 @@ struct mbx_monitor {
     ident_t who;    /* the process */
     int target;     /* pidfd, or the mailbox's removal descriptor; -1: none */
     int looked_for; /* no pidfd: looked at every LOOK_MS */
+    int idle;       /* events in a row that found the mailbox there... */
+    int64_t idle_since; /* ...since then (CLOCK_MONOTONIC ns) */
     mbx *watch;     /* the mailbox handle (flags 0) */
     mbx *notify;
     int flag; /* raised once fired */
@@ -94,14 +98,17 @@ static void *watcher(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    int64_t looked_at = clock_now_ns();
     for (;;) {
         pthread_mutex_lock(&mu);
         int timeout = -1;
         for (struct mbx_monitor *m = monitors; m; m = m->next) {
             if (m->unsent)
                 timeout = RETRY_MS;
-            else if (!m->fired && m->looked_for && timeout < 0)
+            else if (!m->fired && m->looked_for && (timeout < 0 || timeout > LOOK_MS))
                 timeout = LOOK_MS;
+            else if (!m->fired && m->kind == MBX_NOTICE_MAILBOX && timeout < 0)
+                timeout = MAILBOX_MS;
         }
         int set = watch_set;
         pthread_mutex_unlock(&mu);
@@ -114,13 +121,36 @@ static void *watcher(void *arg)
                 continue;
             }
             struct mbx_monitor *m = find(ev[i].data.u64);
-            if (m && !m->fired && gone(m))
+            if (!m || m->fired)
+                continue;
+            if (gone(m)) {
                 fire(m, MBX_GONE_NOW);
+            } else if (clock_now_ns() - m->idle_since > MAILBOX_MS * 1000000LL) {
+                m->idle = 1;
+                m->idle_since = clock_now_ns();
+            } else if (++m->idle == IDLE_EVENTS) {
+                /* A descriptor readable with the mailbox there, again and
+                 * again: a peer who may write it holds every poller
+                 * entry (ours cannot be kept, so it is made readable for
+                 * the caller to look), and the thread spun (found by a
+                 * review). Looked at every MAILBOX_MS instead. A stream's
+                 * ends opening wake it once each: IDLE_EVENTS in a row
+                 * within MAILBOX_MS. */
+                evset_del(watch_set, m->target);
+            }
         }
+        /* Mailboxes every MAILBOX_MS besides their descriptors: a remover
+         * killed between taking the name and marking the mailbox removed
+         * tells nobody (shm's poller_check sees the file without a name). */
+        int64_t now = clock_now_ns();
+        int mailboxes = now - looked_at >= MAILBOX_MS * 1000000LL;
+        if (mailboxes)
+            looked_at = now;
         for (struct mbx_monitor *m = monitors; m; m = m->next) {
             if (m->unsent)
                 send_notice(m);
-            else if (!m->fired && m->looked_for && gone(m))
+            else if (!m->fired &&
+                     (m->looked_for || (mailboxes && m->kind == MBX_NOTICE_MAILBOX)) && gone(m))
                 fire(m, MBX_GONE_NOW);
         }
         pthread_mutex_unlock(&mu);

@@ -372,6 +372,11 @@ int poller_check(struct shm_box *b, unsigned dir)
 {
     if (seg_removed(&b->seg))
         return 2;
+    /* Removed by one killed between taking its name away and marking it
+     * (shm_box_unlink): its file has no name left. Looked at for monitors
+     * only (a system call; found by a review: the notice never came). */
+    if (dir == SEG_POLL_GONE && b->path && shmfile_unlinked(&b->file))
+        return 2;
     struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
     uint64_t want = p && dir == SEG_POLL_SEND ? p->want : 0;
     if (dir != SEG_POLL_GONE && b->seg.kind->ready(&b->seg, dir, want))
