@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -450,6 +452,46 @@ static void squatted_entries_do_not_spin(void **state)
     mbx_unlink("inbox10");
 }
 
+/* Another user's live process, hidden by a /proc mounted with hidepid=2:
+ * not gone. Before, its pid's missing /proc entry was taken for a dead
+ * process and the monitor fired at once (found by a review). As root: a
+ * child in a mount namespace of its own, /proc mounted there with
+ * hidepid=2, as user 65534, watches a process of root's. */
+static void hidden_process_is_not_gone(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root (a /proc with hidepid=2 in a mount namespace, user 65534)\n");
+        skip();
+    }
+    pid_t target = child_waiting();
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char stat[64];
+        snprintf(stat, sizeof(stat), "/proc/%d/stat", (int)target);
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("proc", "/proc", "proc", 0, "hidepid=2") != 0 || setgid(65534) != 0 ||
+            setuid(65534) != 0 || access(stat, F_OK) == 0)
+            _exit(77); /* cannot hide it here */
+        mbx_monitor *m;
+        if (mbx_monitor_process(target, NULL, 1, &m) != 0)
+            _exit(2);
+        usleep(200000);
+        _exit(mbx_monitor_fired(m, NULL) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(c, &status, 0), c);
+    kill(target, SIGKILL);
+    waitpid(target, NULL, 0);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        printf("skipped: no mount namespace with a hidepid=2 /proc here\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The watcher thread the first monitor starts says what it is (top -H,
  * perf, gdb). */
 static void watcher_thread_is_named(void **state)
@@ -486,6 +528,7 @@ int main(void)
         cmocka_unit_test(forked_child_leaks_no_descriptor),
         cmocka_unit_test(removal_half_done_is_noticed),
         cmocka_unit_test(squatted_entries_do_not_spin),
+        cmocka_unit_test(hidden_process_is_not_gone),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

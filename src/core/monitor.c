@@ -286,6 +286,12 @@ EXPORT int mbx_monitor_process(pid_t pid, mbx *notify, uint64_t tag, mbx_monitor
         return -ENOMEM;
     m->notice.pid = pid;
     m->who = ident_of_pid(pid);
+    /* /proc may hide another user's process (hidepid): one that exists
+     * for the kernel is the one living now, its start time unknown; the
+     * pidfd opened below holds it (it was taken for gone: found by a
+     * review). */
+    if (m->who == 0 && kill(pid, 0) != 0 && errno == EPERM)
+        m->who = ident_make(pid, 0);
     int already = m->who == 0;
     if (!already) {
         int fd = pidfd_of(m->who);
