@@ -5,6 +5,7 @@
 
 #include "mbx.h"
 #include "shm/shm.h"
+#include "shm/stream/stream.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -275,6 +276,54 @@ static void opening_sender_wakes_the_receiver(void **state)
     mbx_unlink("wakes");
 }
 
+/* A peer that may write the stream moves its read position back and forth
+ * (for 3 s at most, until stopped), never freeing the room a send waits
+ * for. */
+struct flipper {
+    uint64_t *head;
+    uint64_t base;
+    int stop; /* atomic */
+};
+
+static void *flip_main(void *arg)
+{
+    struct flipper *f = arg;
+    int64_t end = now_ns() + 3000 * MS;
+    for (uint64_t i = 0;
+         (i & 1023) || (now_ns() < end && !__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)); i++)
+        __atomic_store_n(f->head, f->base + (i & 1), __ATOMIC_SEQ_CST);
+    __atomic_store_n(f->head, f->base, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* A timed send into a full stream ends at its deadline, however often a
+ * peer moves the read position without making room (a review suspected
+ * that each move ends the wait before it looks at the deadline; not seen
+ * here: the send returned after 100 ms). */
+static void timed_send_ends_on_time(void **state)
+{
+    (void)state;
+    mbx *r = open_stream("flip", MBX_RECV, 4, 1024), *w;
+    assert_int_equal(open_flags("flip", MBX_SEND, &w), 0);
+    char buf[1024] = {0};
+    while (mbx_send(w, buf, 1, 0, MBX_NONBLOCK) == 0)
+        ;
+    struct stream_ctl *ctl = (struct stream_ctl *)shm_box_of(w)->seg.stream;
+    struct flipper f = {&ctl->head, __atomic_load_n(&ctl->head, __ATOMIC_SEQ_CST), 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, flip_main, &f), 0);
+    int64_t t0 = now_ns();
+    assert_int_equal(mbx_send(w, buf, 10, 0, 100 * MS), -ETIMEDOUT);
+    int64_t took = now_ns() - t0;
+    __atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    printf("a 100 ms send under a flipping peer returned after %.0f ms\n", (double)took / 1e6);
+    assert_true(took < 2000 * MS);
+    mbx_close(w);
+    mbx_close(r);
+    mbx_unlink("flip");
+}
+
 /* A 1 MiB send through a 4 KiB stream, drained by a child. */
 static void send_longer_than_capacity(void **state)
 {
@@ -526,6 +575,7 @@ int main(void)
         cmocka_unit_test(eof_after_close),
         cmocka_unit_test(eof_after_sender_killed),
         cmocka_unit_test(opening_sender_wakes_the_receiver),
+        cmocka_unit_test(timed_send_ends_on_time),
         cmocka_unit_test(send_longer_than_capacity),
         cmocka_unit_test(timeouts),
         cmocka_unit_test(stat_counts_bytes),
