@@ -258,7 +258,12 @@ static int nats_open(const char *name, int flags, const mbx_options *o, struct m
                 b->untracked = 1;
                 r = -EIO;
             }
-            natsSubscription_SetPendingLimits(b->sub[i], 65536, CLIENT_BYTES);
+            /* At least one message of the largest: libnats drops one
+             * larger than the limit (found by a review: 48-64 MiB messages
+             * of a server allowing 64 MiB were lost). */
+            int64_t most = b->max_msg + BRIDGE_HDR_ROOM;
+            natsSubscription_SetPendingLimits(b->sub[i], 65536,
+                                              most > CLIENT_BYTES ? (int)most : CLIENT_BYTES);
         }
     }
     if (!r && (flags & MBX_RECV))
@@ -506,12 +511,16 @@ static natsStatus private_request(struct nats_box *b, const void *req, size_t le
     if (s == NATS_OK)
         s = natsConnection_SubscribeSync(&sub, b->nc, inbox);
     if (s == NATS_OK)
-        s = natsSubscription_AutoUnsubscribe(sub, 1);
-    if (s == NATS_OK)
         s = natsConnection_PublishMsg(b->nc, msg);
     int64_t ms = timeout_ns < 0 ? INT32_MAX : timeout_ns / 1000000 ? timeout_ns / 1000000 : 1;
     if (s == NATS_OK)
         s = natsSubscription_NextMsg(ans, sub, ms);
+    /* Ended at the server by name, whatever came: an auto-unsubscribe
+     * after one message is not ended by a "no responders" status, which
+     * libnats counts (its end is then never sent: a subscription left at
+     * the server per such call; found by a review). */
+    if (sub)
+        natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     natsMsg_Destroy(msg);
     return s;

@@ -594,6 +594,109 @@ static void huge_answer_is_emsgsize(void **state)
     mbx_close(out);
 }
 
+/* The number of subscriptions nats-server reports on its monitoring port
+ * (/subsz), or -1. */
+static long server_subscriptions(int mport)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mport),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    static char buf[65536];
+    size_t got = 0;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const char *req = "GET /subsz HTTP/1.0\r\n\r\n";
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    ssize_t n;
+    while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    buf[got] = 0;
+    const char *k = strstr(buf, "\"num_subscriptions\":");
+    return k ? strtol(k + strlen("\"num_subscriptions\":"), NULL, 10) : -1;
+}
+
+/* A server allowing messages of 64 MiB: a nats:// receiver takes one of
+ * 50.4 MB, over the client's 48 MiB share of a band. libnats drops a
+ * message larger than a subscription's byte limit (found by a review: it
+ * timed out). */
+static void large_payload_reaches_a_nats_receiver(void **state)
+{
+    (void)state;
+    struct nh_server big;
+    nh_server_init(&big, "big", 0);
+    const char *cdir = nh_tmpdir("conf");
+    snprintf(big.conf, sizeof(big.conf), "%s/big.conf", cdir);
+    FILE *f = fopen(big.conf, "w");
+    assert_non_null(f);
+    fputs("max_payload: 67108864\n", f);
+    fclose(f);
+    assert_int_equal(nh_server_start(&big), 0);
+    char burl[64], name[128];
+    nh_url(&big, burl, sizeof(burl));
+    snprintf(name, sizeof(name), "%s/big", burl);
+    mbx *n = NULL;
+    assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
+    size_t len = 50400000;
+    char *msg = calloc(1, len);
+    assert_non_null(msg);
+    msg[len - 1] = 'z';
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, burl), NATS_OK);
+    assert_int_equal(natsConnection_Publish(nc, "mbx.p0.big", msg, (int)len), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    memset(msg, 0, len);
+    assert_int_equal(mbx_recv(n, msg, len, NULL, 20 * SEC), (ssize_t)len);
+    assert_int_equal(msg[len - 1], 'z');
+    free(msg);
+    natsConnection_Destroy(nc);
+    mbx_close(n);
+    nh_server_stop(&big, SIGTERM);
+}
+
+/* nats:// calls that nobody answers ("no responders") leave no
+ * subscription at the server. Each call's inbox of its own was ended by an
+ * auto-unsubscribe, which the server does not count the status message
+ * for, and libnats then never sent its end: one subscription left per
+ * failed call (found by a review). */
+static void failed_calls_leave_no_subscription(void **state)
+{
+    (void)state;
+    struct nh_server mon;
+    nh_server_init(&mon, "mon", 0);
+    const char *cdir = nh_tmpdir("conf");
+    int mport = nh_free_port();
+    snprintf(mon.conf, sizeof(mon.conf), "%s/mon.conf", cdir);
+    FILE *f = fopen(mon.conf, "w");
+    assert_non_null(f);
+    fprintf(f, "http: \"127.0.0.1:%d\"\n", mport);
+    fclose(f);
+    assert_int_equal(nh_server_start(&mon), 0);
+    char murl[64], name[128], reply[16];
+    nh_url(&mon, murl, sizeof(murl));
+    snprintf(name, sizeof(name), "%s/nobody", murl);
+    mbx *n = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);
+    assert_int_equal(mbx_sync(n), 0);
+    long before = server_subscriptions(mport);
+    assert_true(before >= 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(mbx_call(n, "q", 1, 0, reply, sizeof(reply), 5 * SEC), -ENOENT);
+    assert_int_equal(mbx_sync(n), 0);
+    long after = server_subscriptions(mport);
+    printf("server subscriptions: %ld before 20 calls nobody answered, %ld after\n", before,
+           after);
+    assert_true(after >= 0 && after < before + 5);
+    mbx_close(n);
+    nh_server_stop(&mon, SIGTERM);
+}
+
 /* A plain NATS client of the test's server. */
 static natsConnection *plain_client(void)
 {
@@ -973,6 +1076,8 @@ int main(void)
         cmocka_unit_test_teardown(nats_oversize_is_dropped, after_each),
         cmocka_unit_test_teardown(nats_handle_memory_is_bounded, after_each),
         cmocka_unit_test_teardown(nats_max_payload_is_checked, after_each),
+        cmocka_unit_test_teardown(failed_calls_leave_no_subscription, after_each),
+        cmocka_unit_test_teardown(large_payload_reaches_a_nats_receiver, after_each),
         cmocka_unit_test_teardown(nats_names_reach_the_fleet, after_each),
         cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
     };
