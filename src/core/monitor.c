@@ -165,16 +165,8 @@ static int start_thread(void)
     ident_t me = ident_self();
     if (thread_of == me)
         return 0;
-    /* A forked child: the set and flag are copies of the parent's (closed
-     * here: they leaked, two descriptors a generation; found by a
-     * review); its monitors are not ours (they never fire here). */
-    if (thread_of != 0) {
-        if (watch_set >= 0)
-            close(watch_set);
-        if (thread_wake >= 0)
-            close(thread_wake);
-        watch_set = thread_wake = -1;
-    }
+    /* A forked child: its monitors are not ours (they never fire here);
+     * the parent's set and flag were closed at the fork. */
     monitors = NULL;
     int set = evset_new();
     if (set < 0)
@@ -404,7 +396,17 @@ void monitor_fork_parent(void)
     pthread_mutex_unlock(&mu);
 }
 
+/* The child's copies of the thread's epoll set and wake flag are closed
+ * here, while their numbers are still the inherited ones: they leaked, two
+ * descriptors a generation, and closing them at the child's first monitor
+ * closed whatever the child had opened under those numbers since (found
+ * by reviews). */
 void monitor_fork_child(void)
 {
+    if (watch_set >= 0)
+        close(watch_set);
+    if (thread_wake >= 0)
+        close(thread_wake);
+    watch_set = thread_wake = -1;
     pthread_mutex_unlock(&mu);
 }
