@@ -275,10 +275,15 @@ static void udp_wake(struct mbx *m)
 }
 
 /* On the same machine: what the gateway would do with the datagram,
- * without one. The sender learns nothing of it, as over the network. */
+ * without one. The sender learns nothing of it, as over the network.
+ * Returns 0, or -EIDRM when the mailbox opened was removed (the caller
+ * then sends through the gateway, which opens what the name is now: every
+ * message was lost once the mailbox was made again; found by a review). */
 static int send_local(struct udp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type)
 {
     int r = mbx_send_typed(b->local, buf, len, prio, type, MBX_NONBLOCK);
+    if (r == -EIDRM)
+        return r;
     void (*count)(struct mbx *, int) = b->local->tp->count_drop;
     if (count && (r == -EAGAIN || r == -ENOSPC))
         count(b->local, 1);
@@ -293,8 +298,8 @@ static int udp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
     struct udp_box *b = udp_of(m);
     if (len > udpf_payload_max(b->box_len))
         return -EMSGSIZE;
-    if (b->local)
-        return send_local(b, buf, len, prio, type);
+    if (b->local && send_local(b, buf, len, prio, type) == 0)
+        return 0;
     int64_t deadline = clock_deadline(timeout_ns);
     pthread_mutex_lock(&b->mu);
     struct udpf f = {.kind = UDPF_MSG,

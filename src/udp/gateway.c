@@ -302,6 +302,14 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
     }
     origin_set(origin_of(g, from));
     int r = mbx_send_typed(h, f.body, f.body_len, f.prio, f.type, MBX_NONBLOCK);
+    if (r == -EIDRM) {
+        /* Removed since it was opened, and perhaps made again: the name
+         * opened now, once (the datagram was counted missing although the
+         * mailbox was there; found by a review). */
+        box_drop(g, h);
+        h = box_get(g, name);
+        r = h ? mbx_send_typed(h, f.body, f.body_len, f.prio, f.type, MBX_NONBLOCK) : -EIDRM;
+    }
     origin_set(0);
     if (r == 0) {
         bump(&g->st.delivered);
@@ -310,7 +318,8 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
         count_in(h, 1);
     } else if (r == -EIDRM) {
         bump(&g->st.dropped_missing); /* removed: opened again next time */
-        box_drop(g, h);
+        if (h)
+            box_drop(g, h);
     } else {
         bump(&g->st.dropped_bad); /* -EMSGSIZE, -EUCLEAN, ... */
         count_in(h, 0);
