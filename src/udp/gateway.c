@@ -94,6 +94,11 @@ static uint32_t origin_of(struct mbx_udp_gateway *g, const struct sockaddr_stora
         if (g->origins[i].id && memcmp(g->origins[i].addr, key, sizeof(key)) == 0)
             return g->origins[i].id;
     uint32_t id = sock_host_text(from, text, sizeof(text)) == 0 ? hosts_id(text) : HOSTS_UNKNOWN;
+    /* Not kept: the table may be had later (hosts_id tries again once a
+     * second); kept, the address stayed unknown for the gateway's life
+     * (found by a review). */
+    if (id == HOSTS_UNKNOWN)
+        return id;
     struct origin *o = &g->origins[g->origins_next++ % ORIGINS];
     memcpy(o->addr, key, sizeof(key));
     o->id = id;

@@ -688,6 +688,71 @@ static void mailbox_made_again_gets_the_next(void **state)
     mbx_unlink("dgram-far");
 }
 
+/* The host id of the one message local gets within 10 s. */
+static uint32_t host_of_one(mbx *local, mbx *m, const char *what)
+{
+    assert_int_equal(mbx_send(m, what, strlen(what), 0, 0), 0);
+    char buf[64];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), &info, 10000000000ll),
+                     (ssize_t)strlen(what));
+    return info.sender_host;
+}
+
+/* A gateway whose hosts table could not be made at first (something
+ * planted under its name) records its senders' host as unknown; once the
+ * table can be made (it tries again once a second) it names them. Before,
+ * it kept the unknown id of each address it had seen, for its whole life
+ * (found by a review). */
+static void host_named_once_the_table_can_be_had(void **state)
+{
+    (void)state;
+    int p[2], go[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        char plant[400];
+        snprintf(plant, sizeof(plant), "%s/.mbx-hosts.%d", test_dir, (int)getpid());
+        if (mkdir(plant, 0700) != 0)
+            _exit(1);
+        static const char *const allow[] = {"dgram*", NULL};
+        mbx_gateway_options o;
+        mbx_gateway_options_init(&o);
+        o.allow = allow;
+        mbx_udp_gateway *g;
+        int port_ = mbx_udp_gateway_start("127.0.0.1:0", &o, &g) ? -1 : mbx_udp_gateway_port(g);
+        char c;
+        if (write(p[1], &port_, sizeof(port_)) != sizeof(port_) || read(go[0], &c, 1) != 1 ||
+            rmdir(plant) != 0 || write(p[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause(); /* killed by the test */
+    }
+    int port = 0;
+    char c = 'g';
+    assert_int_equal(read(p[0], &port, sizeof(port)), sizeof(port));
+    assert_true(port > 0);
+    mbx *local = test_box("dgram-host", 8, 64, 0);
+    mbx *m = open_udp(port, "dgram-host");
+    assert_int_equal(host_of_one(local, m, "planted"), 0xffffffffu);
+    assert_int_equal(write(go[1], &c, 1), 1);
+    assert_int_equal(read(p[0], &c, 1), 1);
+    usleep(1500000); /* past the table's next try */
+    uint32_t h = host_of_one(local, m, "named");
+    printf("sender host: 0x%08x once the plant was gone\n", h);
+    assert_true(h != 0xffffffffu && h != 0);
+    mbx_close(m);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    close(go[0]);
+    close(go[1]);
+    mbx_close(local);
+    mbx_unlink("dgram-host");
+}
+
 /* ---- what a udp:// handle does not do ---- */
 
 static void other_calls_and_names(void **state)
@@ -872,6 +937,7 @@ int main(void)
         cmocka_unit_test(forged_datagram_keeps_nothing_open),
         cmocka_unit_test(bypass_on_this_machine),
         cmocka_unit_test(mailbox_made_again_gets_the_next),
+        cmocka_unit_test(host_named_once_the_table_can_be_had),
         cmocka_unit_test(other_calls_and_names),
         cmocka_unit_test(no_bypass_into_another_mount_namespace),
     };
