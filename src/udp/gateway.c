@@ -7,10 +7,14 @@
  * Replay protection: each sender (a random 64-bit id per handle) numbers
  * its datagrams; the gateway keeps, for the last SENDERS senders it heard
  * from, the highest number and which of the WINDOW before it came, and
- * refuses a number seen before or older than that window. A datagram whose
- * sender's clock is more than UDP_SKEW_MS from the gateway's is refused
- * too, so what was recorded before a restart (which forgets the senders)
- * can be replayed only within that time. */
+ * refuses a number seen before or older than that window. A sender pushed
+ * out of its set (SENDERS in sets of WAYS) leaves its latest time behind
+ * there: an unknown sender's datagram no later than the latest so left is
+ * refused, so a recording of senders that push each other out is not
+ * taken again (it was, at every round: found by a review). A datagram
+ * whose sender's clock is more than UDP_SKEW_MS from the gateway's is
+ * refused too, so what was recorded before a restart (which forgets the
+ * senders) can be replayed only within that time. */
 #include "mbx.h"
 
 #include "core/handle.h"
@@ -50,6 +54,7 @@ struct box {
 
 struct peer {
     uint64_t sender, top, bits, used;
+    uint64_t last_ms; /* the latest time its accepted datagrams carried */
 };
 
 struct mbx_udp_gateway {
@@ -60,6 +65,7 @@ struct mbx_udp_gateway {
     size_t nallow;
     struct box boxes[BOXES];
     struct peer peers[SENDERS];
+    uint64_t forgotten_ms[SENDERS / WAYS]; /* per set: see the top */
     uint64_t tick;
     uint32_t kernel_drops; /* SO_RXQ_OVFL: the socket's count */
     mbx_udp_gateway_stats st;
@@ -175,8 +181,9 @@ static void count_in(mbx *h, int full)
         h->tp->count_drop(h, full);
 }
 
-/* Whether (sender, seq) is new; records it when it is. Returns 1 or 0. */
-static int fresh(struct mbx_udp_gateway *g, uint64_t sender, uint64_t seq)
+/* Whether (sender, seq), sent at time_ms, is new; records it when it is.
+ * Returns 1 or 0. */
+static int fresh(struct mbx_udp_gateway *g, uint64_t sender, uint64_t seq, uint64_t time_ms)
 {
     /* The set: the top 8 bits of a multiplicative hash (SENDERS / WAYS = 256
      * sets); a sender chooses its id, but only a sender with the secret gets
@@ -190,8 +197,12 @@ static int fresh(struct mbx_udp_gateway *g, uint64_t sender, uint64_t seq)
             lru = &ways[i];
     }
     if (!p) { /* first heard of (or forgotten): starts its window here */
+        if (time_ms <= g->forgotten_ms[set])
+            return 0;
         p = lru;
-        *p = (struct peer){sender, seq, 1, 0};
+        if (p->used && p->last_ms > g->forgotten_ms[set])
+            g->forgotten_ms[set] = p->last_ms;
+        *p = (struct peer){sender, seq, 1, 0, time_ms};
     } else if (seq > p->top) {
         uint64_t shift = seq - p->top;
         p->bits = shift >= WINDOW ? 1 : (p->bits << shift) | 1;
@@ -203,6 +214,8 @@ static int fresh(struct mbx_udp_gateway *g, uint64_t sender, uint64_t seq)
         p->bits |= 1ull << back;
     }
     p->used = ++g->tick;
+    if (time_ms > p->last_ms)
+        p->last_ms = time_ms;
     return 1;
 }
 
@@ -270,7 +283,7 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
     if (f.kind == UDPF_PROBE) {
         /* A replayed probe would make the gateway answer whatever address
          * it came from: probes are numbered as messages are. */
-        if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq)) {
+        if (!udpf_verify(&g->key, p, n) || !in_time || !fresh(g, f.sender, f.seq, f.time_ms)) {
             bump(&g->st.dropped_bad);
             return;
         }
@@ -300,7 +313,7 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
     }
     /* From here the datagram, authentic, names an exported mailbox: what
      * is refused is also counted there. */
-    if (!in_time || !fresh(g, f.sender, f.seq)) {
+    if (!in_time || !fresh(g, f.sender, f.seq, f.time_ms)) {
         bump(&g->st.dropped_bad);
         count_in(h, 0);
         return;
