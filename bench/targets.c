@@ -191,7 +191,8 @@ static void issues_14_16_17(FILE *f, const struct results *res)
         target(f, "round trip: best kernel / mbx (epoll)",
                kl->lat[0].median_ns / ep->lat[0].median_ns, 5, true, d);
     }
-    if ((nats && nats->rate[0].ok && ((bridge && bridge->rate[0].ok) || (deep && deep->rate[0].ok))) ||
+    if ((nats && nats->rate[0].ok &&
+         ((bridge && bridge->rate[0].ok) || (deep && deep->rate[0].ok))) ||
         js)
         fprintf(f, "\nissue 16 target at 64 B:\n");
     if (nats && bridge && nats->rate[0].ok && bridge->rate[0].ok)

@@ -28,13 +28,13 @@
 
 struct mbx_monitor {
     uint64_t id;
-    int kind;       /* MBX_NOTICE_PROCESS, MBX_NOTICE_MAILBOX */
-    ident_t who;    /* the process */
-    int target;     /* pidfd, or the mailbox's removal descriptor; -1: none */
-    int looked_for; /* no pidfd: looked at every LOOK_MS */
-    int idle;       /* events in a row that found the mailbox there... */
+    int kind;           /* MBX_NOTICE_PROCESS, MBX_NOTICE_MAILBOX */
+    ident_t who;        /* the process */
+    int target;         /* pidfd, or the mailbox's removal descriptor; -1: none */
+    int looked_for;     /* no pidfd: looked at every LOOK_MS */
+    int idle;           /* events in a row that found the mailbox there... */
     int64_t idle_since; /* ...since then (CLOCK_MONOTONIC ns) */
-    mbx *watch;     /* the mailbox handle (flags 0) */
+    mbx *watch;         /* the mailbox handle (flags 0) */
     mbx *notify;
     int flag; /* raised once fired */
     int fired;
@@ -149,8 +149,8 @@ static void *watcher(void *arg)
         for (struct mbx_monitor *m = monitors; m; m = m->next) {
             if (m->unsent)
                 send_notice(m);
-            else if (!m->fired &&
-                     (m->looked_for || (mailboxes && m->kind == MBX_NOTICE_MAILBOX)) && gone(m))
+            else if (!m->fired && (m->looked_for || (mailboxes && m->kind == MBX_NOTICE_MAILBOX)) &&
+                     gone(m))
                 fire(m, MBX_GONE_NOW);
         }
         pthread_mutex_unlock(&mu);

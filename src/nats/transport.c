@@ -24,16 +24,16 @@
 
 extern const struct mbx_transport mbx__nats_transport;
 
-#define NATS_PREFIX  "mbx"
-#define BAND_RING    256 /* messages a band holds here; more wait in the client */
+#define NATS_PREFIX "mbx"
+#define BAND_RING   256 /* messages a band holds here; more wait in the client */
 /* Bytes a band holds here (more than that only as its one message), and
  * in the client: 64 MiB a band, 256 MiB a handle. The ring had no byte
  * bound: 256 messages of the server's largest on top of the client's
  * share (a review saw 1.3 GiB for a handle that did not receive). */
 #define RING_BYTES   (16 << 20)
 #define CLIENT_BYTES ((256 << 20) / NSUBJ_BANDS - RING_BYTES)
-#define CLOSE_WAIT   5   /* s: the longest close waits for the handlers to end */
-#define HIGHER_WAITS 20  /* ms a receive waits for a higher band's arrivals */
+#define CLOSE_WAIT   5  /* s: the longest close waits for the handlers to end */
+#define HIGHER_WAITS 20 /* ms a receive waits for a higher band's arrivals */
 
 struct nats_box;
 

@@ -599,7 +599,8 @@ static void huge_answer_is_emsgsize(void **state)
 static long server_subscriptions(int mport)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mport),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)mport),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     static char buf[65536];
     size_t got = 0;
@@ -690,8 +691,7 @@ static void failed_calls_leave_no_subscription(void **state)
         assert_int_equal(mbx_call(n, "q", 1, 0, reply, sizeof(reply), 5 * SEC), -ENOENT);
     assert_int_equal(mbx_sync(n), 0);
     long after = server_subscriptions(mport);
-    printf("server subscriptions: %ld before 20 calls nobody answered, %ld after\n", before,
-           after);
+    printf("server subscriptions: %ld before 20 calls nobody answered, %ld after\n", before, after);
     assert_true(after >= 0 && after < before + 5);
     mbx_close(n);
     nh_server_stop(&mon, SIGTERM);
