@@ -493,6 +493,21 @@ static void full_mailbox_slows_the_bridge(void **state)
     mbx_close(in);
 }
 
+/* Starts server s, named name, with the configuration text conf, and
+ * puts its URL in url. */
+static void start_with_conf(struct nh_server *s, const char *name, const char *conf, char *url,
+                            size_t cap)
+{
+    nh_server_init(s, name, 0);
+    snprintf(s->conf, sizeof(s->conf), "%s/%s.conf", nh_tmpdir("conf"), name);
+    FILE *f = fopen(s->conf, "w");
+    assert_non_null(f);
+    fputs(conf, f);
+    fclose(f);
+    assert_int_equal(nh_server_start(s), 0);
+    nh_url(s, url, cap);
+}
+
 /* A server whose max_payload is 4 KiB: a mailbox that takes 8 KiB
  * messages is refused (senders would meet -EMSGSIZE nowhere else); one the
  * bridge creates takes no more than fits. */
@@ -500,16 +515,8 @@ static void max_payload_is_respected(void **state)
 {
     (void)state;
     struct nh_server small;
-    nh_server_init(&small, "small", 0);
-    const char *cdir = nh_tmpdir("conf");
-    snprintf(small.conf, sizeof(small.conf), "%s/small.conf", cdir);
-    FILE *f = fopen(small.conf, "w");
-    assert_non_null(f);
-    fputs("max_payload: 4096\n", f);
-    fclose(f);
-    assert_int_equal(nh_server_start(&small), 0);
     char surl[64];
-    nh_url(&small, surl, sizeof(surl));
+    start_with_conf(&small, "small", "max_payload: 4096\n", surl, sizeof(surl));
     const char *a = nh_tmpdir("a");
     mbx *big = make(at(a, "big"), 8, MBX_SEND); /* default max_msg_size: 8192 */
     assert_int_equal(nh_bridge(a, (const char *[]){"--server", surl, "--export", "big", NULL}), -1);
@@ -558,16 +565,8 @@ static void huge_answer_is_emsgsize(void **state)
 {
     (void)state;
     struct nh_server large;
-    nh_server_init(&large, "large", 0);
-    const char *cdir = nh_tmpdir("conf");
-    snprintf(large.conf, sizeof(large.conf), "%s/large.conf", cdir);
-    FILE *f = fopen(large.conf, "w");
-    assert_non_null(f);
-    fputs("max_payload: 4194304\n", f);
-    fclose(f);
-    assert_int_equal(nh_server_start(&large), 0);
     char lurl[64];
-    nh_url(&large, lurl, sizeof(lurl));
+    start_with_conf(&large, "large", "max_payload: 4194304\n", lurl, sizeof(lurl));
     setenv("NH_HUGE_URL", lurl, 1);
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
@@ -631,16 +630,8 @@ static void large_payload_reaches_a_nats_receiver(void **state)
 {
     (void)state;
     struct nh_server big;
-    nh_server_init(&big, "big", 0);
-    const char *cdir = nh_tmpdir("conf");
-    snprintf(big.conf, sizeof(big.conf), "%s/big.conf", cdir);
-    FILE *f = fopen(big.conf, "w");
-    assert_non_null(f);
-    fputs("max_payload: 67108864\n", f);
-    fclose(f);
-    assert_int_equal(nh_server_start(&big), 0);
     char burl[64], name[128];
-    nh_url(&big, burl, sizeof(burl));
+    start_with_conf(&big, "big", "max_payload: 67108864\n", burl, sizeof(burl));
     snprintf(name, sizeof(name), "%s/big", burl);
     mbx *n = NULL;
     assert_int_equal(mbx_open(name, MBX_RECV, NULL, &n), 0);
@@ -670,17 +661,10 @@ static void failed_calls_leave_no_subscription(void **state)
 {
     (void)state;
     struct nh_server mon;
-    nh_server_init(&mon, "mon", 0);
-    const char *cdir = nh_tmpdir("conf");
+    char murl[64], name[128], reply[16], conf[64];
     int mport = nh_free_port();
-    snprintf(mon.conf, sizeof(mon.conf), "%s/mon.conf", cdir);
-    FILE *f = fopen(mon.conf, "w");
-    assert_non_null(f);
-    fprintf(f, "http: \"127.0.0.1:%d\"\n", mport);
-    fclose(f);
-    assert_int_equal(nh_server_start(&mon), 0);
-    char murl[64], name[128], reply[16];
-    nh_url(&mon, murl, sizeof(murl));
+    snprintf(conf, sizeof(conf), "http: \"127.0.0.1:%d\"\n", mport);
+    start_with_conf(&mon, "mon", conf, murl, sizeof(murl));
     snprintf(name, sizeof(name), "%s/nobody", murl);
     mbx *n = NULL;
     assert_int_equal(mbx_open(name, MBX_SEND, NULL, &n), 0);

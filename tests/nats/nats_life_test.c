@@ -453,6 +453,18 @@ static void await_held(mbx_bridge *b, mbx *in, uint64_t held, uint64_t count)
                  (unsigned long long)count);
 }
 
+/* Receives until every message of the new life arrived (30 s at most),
+ * then 3 s more for any second copy (the ack wait is 2 s). */
+static void take_new_life(mbx *in, struct tally *t)
+{
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (count(t->new_, 1) < N && nh_now() < deadline)
+        drain(in, t, SEC / 10);
+    int64_t until = nh_now() + 3 * SEC;
+    while (nh_now() < until)
+        drain(in, t, SEC / 10);
+}
+
 /* A spy on the acknowledgements sent to the stream's consumers. */
 static natsSubscription *ack_spy(natsConnection *nc)
 {
@@ -531,12 +543,7 @@ static void held_across_lives(void **state)
      * second). */
     usleep(1500000);
     struct tally t = {0};
-    int64_t deadline = nh_now() + 30 * SEC;
-    while (count(t.new_, 1) < N && nh_now() < deadline)
-        drain(in, &t, SEC / 10);
-    int64_t until = nh_now() + 3 * SEC;
-    while (nh_now() < until)
-        drain(in, &t, SEC / 10);
+    take_new_life(in, &t);
     int old_naks = naks_stored_before(spy, stream_created(js));
     natsSubscription_Destroy(spy);
     printf("old messages: %d of 8 (the first 4 before), new: %d of %d, %d twice; %d NAKs of the "
@@ -611,12 +618,7 @@ static void old_life_not_handed_back(void **state)
     for (int i = 0; i < N; i++)
         js_send(js, "new", i, prio_of(i));
     struct tally t = {0};
-    int64_t deadline = nh_now() + 30 * SEC;
-    while (count(t.new_, 1) < N && nh_now() < deadline)
-        drain(in, &t, SEC / 10);
-    int64_t until = nh_now() + 3 * SEC;
-    while (nh_now() < until)
-        drain(in, &t, SEC / 10);
+    take_new_life(in, &t);
     int old_naks = naks_stored_before(spy, stream_created(js));
     natsSubscription_Destroy(spy);
     printf("old: %d of 2, new: %d of %d, %d twice; %d NAKs of the old life\n", count(t.old, 1),
