@@ -727,6 +727,8 @@ static void replays_of_forgotten_senders_refused(void **state)
     while (mbx_recv(local, buf, sizeof(buf), NULL, 0) >= 0)
         got++;
     printf("5 datagrams sent 4 times: %d delivered\n", got);
+    udpf_key_free(&good);
+    udpf_key_free(&wrong);
     assert_int_equal(got, 5);
     mbx_close(local);
     mbx_unlink("dgram-replay");
