@@ -34,7 +34,10 @@ static void bin_push(struct seg *s, struct seg_blk *b, uint64_t size)
     b->next = head ? h->bins[i] : 0;
     if (head)
         head->prev = off;
-    h->bins[i] = off;
+    /* Stored atomically (relaxed: the lock orders it for the takers): a
+     * sender about to take the lock reads a bin's head without it, as a
+     * prefetch hint (alloc_prefetch_block). */
+    __atomic_store_n(&h->bins[i], off, __ATOMIC_RELAXED);
     h->meta.bin_mask |= 1ull << i;
 }
 
@@ -46,7 +49,7 @@ static void bin_remove(struct seg *s, struct seg_blk *b, unsigned i)
     if (prev)
         prev->next = next ? b->next : 0;
     else
-        h->bins[i] = next ? b->next : 0;
+        __atomic_store_n(&h->bins[i], next ? b->next : 0, __ATOMIC_RELAXED);
     if (next)
         next->prev = prev ? b->prev : 0;
     if (h->bins[i] == 0)
@@ -210,7 +213,7 @@ int alloc_rebuild(struct seg *s, alloc_visit_fn visit, void *arg)
 {
     struct seg_hdr *h = s->hdr;
     for (unsigned i = 0; i < SEG_NBINS; i++)
-        h->bins[i] = 0;
+        __atomic_store_n(&h->bins[i], 0, __ATOMIC_RELAXED);
     h->meta.bin_mask = 0;
     h->meta.used = 0;
     struct seg_blk *run = NULL; /* free block that absorbs free neighbours */
