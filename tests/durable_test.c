@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define SENDERS 3
@@ -113,10 +114,39 @@ static void everything_killed_then_reopened(void **state)
     munmap(acked, 4096);
 }
 
+/* A mailbox named with its folder, /DIR/NAME, on another file system than
+ * $MBX_DIR (the test's, in /dev/shm; the folder in /tmp): made there. It
+ * was made in $MBX_DIR and then linked into the folder, which cannot cross
+ * file systems (-EXDEV; found by a review). */
+static void folder_on_another_file_system(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mbx-folder-XXXXXX", name[64];
+    assert_non_null(mkdtemp(dir));
+    struct stat a, b;
+    assert_int_equal(stat(dir, &a), 0);
+    assert_int_equal(stat(getenv("MBX_DIR"), &b), 0);
+    if (a.st_dev == b.st_dev) {
+        rmdir(dir);
+        printf("skipped: /tmp and $MBX_DIR are one file system here\n");
+        skip();
+    }
+    snprintf(name, sizeof(name), "%s/jobs", dir);
+    mbx *m;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, NULL, &m), 0);
+    assert_int_equal(mbx_send(m, "x", 1, 0, 0), 0);
+    char buf[4];
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), NULL, 0), 1);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink(name), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(everything_killed_then_reopened),
+        cmocka_unit_test(folder_on_another_file_system),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

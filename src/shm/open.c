@@ -42,7 +42,10 @@ static int create_named(struct shm_box *b, const mbx_options *o, int flags)
     const struct shm_kind *k = shm_kind_choose(&o->attr, flags, o->kind);
     if (!k)
         return -EINVAL;
-    int r = shmfile_create(name_dir(), seg_size_for(&o->attr, k), seg_prefix_size(&o->attr, k),
+    /* Made in the folder it will be named in: a /DIR/NAME on another file
+     * system than $MBX_DIR cannot be linked across (it said -EXDEV, "in
+     * use in another PID namespace"; found by a review). */
+    int r = shmfile_create(b->dir, seg_size_for(&o->attr, k), seg_prefix_size(&o->attr, k),
                            o->attr.mode, &b->file);
     if (r)
         return r;
