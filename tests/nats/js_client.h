@@ -48,4 +48,19 @@ static inline void stream_of_jobs(char *out, size_t cap)
     assert_true(nsubj_stream_name("mbx", "jobs", out, cap) > 0);
 }
 
+/* A spy: a subscription to `pattern` with the stream of "jobs" for its
+ * %s ("$JS.ACK.%s.>": its acks; "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0":
+ * band 0's requests for messages), flushed, without pending limits. */
+static inline natsSubscription *jobs_spy(natsConnection *nc, const char *pattern)
+{
+    char stream[160], subj[320];
+    stream_of_jobs(stream, sizeof(stream));
+    snprintf(subj, sizeof(subj), pattern, stream);
+    natsSubscription *spy = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
+    natsSubscription_SetPendingLimits(spy, -1, -1);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    return spy;
+}
+
 #endif

@@ -468,14 +468,7 @@ static void take_new_life(mbx *in, struct tally *t)
 /* A spy on the acknowledgements sent to the stream's consumers. */
 static natsSubscription *ack_spy(natsConnection *nc)
 {
-    char stream[160], subj[200];
-    stream_of_jobs(stream, sizeof(stream));
-    snprintf(subj, sizeof(subj), "$JS.ACK.%s.>", stream);
-    natsSubscription *spy = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
-    natsSubscription_SetPendingLimits(spy, -1, -1);
-    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
-    return spy;
+    return jobs_spy(nc, "$JS.ACK.%s.>");
 }
 
 /* How many NAKs the spy saw for messages stored before `since` (UTC ns):
@@ -565,12 +558,9 @@ static void held_across_lives(void **state)
  * request just made, which the server keeps open for half a second. */
 static void await_band0_ask(natsConnection *nc, int batch)
 {
-    char stream[160], subj[256], want[32];
-    stream_of_jobs(stream, sizeof(stream));
-    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
+    char want[32];
     snprintf(want, sizeof(want), "\"batch\":%d,", batch);
-    natsSubscription *spy = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
+    natsSubscription *spy = jobs_spy(nc, "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0");
     int64_t deadline = nh_now() + 30 * SEC;
     int seen = 0;
     while (!seen && nh_now() < deadline) {

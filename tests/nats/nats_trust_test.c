@@ -160,12 +160,7 @@ static void expect_empty(mbx *m)
  * to subscribe to the JetStream API sees). */
 static natsSubscription *band0_requests(natsConnection *nc)
 {
-    char stream[160], subj[256];
-    stream_of_jobs(stream, sizeof(stream));
-    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0", stream);
-    natsSubscription *spy = NULL;
-    assert_int_equal(natsConnection_SubscribeSync(&spy, nc, subj), NATS_OK);
-    return spy;
+    return jobs_spy(nc, "$JS.API.CONSUMER.MSG.NEXT.%s.mbx-p0");
 }
 
 /* The inbox (reply subject) of the next request spy sees, within
