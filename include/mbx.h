@@ -443,7 +443,10 @@ ssize_t mbx_recv_loan_select(mbx *m, int how, uint64_t type, const void **buf, m
  * missed wake-up never hangs a loop; in EPOLLET mode, call until -EAGAIN
  * before waiting again. It may report a mailbox that stays empty at most
  * once per change made by another handle (a message another receiver took
- * first), and at most twice per datagram someone with write access sends it. The
+ * first), at most twice per datagram someone with write access sends it,
+ * and every 50 ms while such a peer holds all 48 poller entries of the
+ * mailbox (nobody can then tell this descriptor of a change: it looks by
+ * itself that often, and a message waits up to 50 ms to be reported). The
  * mailbox's removal and its owner's death make it readable for good: the
  * next call says -EIDRM. Calls nobody polls make no system call; with a
  * descriptor armed, one per transition from nothing to do to something.

@@ -1002,6 +1002,53 @@ static void pollers_are_bounded(void **state)
     mbx_unlink("bound");
 }
 
+/* A peer who may write the mailbox puts a live process (pid 1) into every
+ * poller entry: our descriptor can keep none, and nobody tells it of a
+ * change. It was then readable at every look, so an event loop waiting
+ * on it spun (each receive said -EAGAIN), as did mbx_poll until its
+ * timeout (found by a review). It now looks every POLL_LATER_MS (50 ms):
+ * at most about 20 reports a second for a mailbox that stays empty, and
+ * a message sent meanwhile is still reported. */
+static void squatted_entries_do_not_spin_a_loop(void **state)
+{
+    (void)state;
+    mbx *m = open_box("squat", MBX_SEND | MBX_RECV, 8);
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&h->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    int reports = 0;
+    int64_t end = clock_now_ns() + 1000000000LL;
+    while (clock_now_ns() < end) {
+        if (!readable(fd, 100))
+            continue;
+        reports++;
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    }
+    printf("reports in 1 s of an empty mailbox with every entry squatted: %d\n", reports);
+    assert_true(reports <= 40);
+    /* Still told of a message, within the look's period. */
+    send_u32(m, 7);
+    assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
+    assert_int_equal(v, 7);
+    /* mbx_poll sleeps too: CPU time well under the second it waits. */
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    mbx_pollitem it = {.mbox = m, .fd = -1, .events = POLLIN};
+    assert_int_equal(mbx_poll(&it, 1, 1000000000LL), 0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    int64_t used = (c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+    printf("mbx_poll's CPU over 1 s, squatted: %.3f s\n", (double)used / 1e9);
+    assert_true(used < 250000000LL);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&h->pollers[i].who, 0, __ATOMIC_SEQ_CST);
+    mbx_close(m);
+    mbx_unlink("squat");
+}
+
 /* Edge-triggered epoll works when each wake-up is drained to -EAGAIN. */
 static void edge_triggered_epoll(void **state)
 {
@@ -1076,6 +1123,7 @@ int main(void)
         cmocka_unit_test(recv_from_waits_for_its_sender),
         cmocka_unit_test(poll_many),
         cmocka_unit_test(pollers_are_bounded),
+        cmocka_unit_test(squatted_entries_do_not_spin_a_loop),
         cmocka_unit_test(edge_triggered_epoll),
         cmocka_unit_test(nobody_polls_nobody_counted),
     };

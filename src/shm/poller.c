@@ -4,6 +4,7 @@
 #include "platform/platform.h"
 #include "shm/lock.h"
 #include "shm/owner.h"
+#include "shm/poll_later.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -185,16 +186,29 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
         return; /* a forked child's copy: the parent's */
     pthread_mutex_lock(&p->mu);
     struct seg_poller *e = entry_of(b, p);
+    if (after == POLLER_DID)
+        want = 0;
+    p->want = want;
     if (keep_entry(b, p, e->place) < 0) {
-        /* No entry: nobody will tell us. Readable, so the caller looks. */
-        tell_self(p);
+        /* No entry (a peer holds them all): nobody will tell us of a
+         * change. Readable now when there is something to do, else once
+         * POLL_LATER_MS have passed, when the caller looks again. Made
+         * readable at every look, an event loop waiting on it spun
+         * (found by a review). */
+        p->clean = 0;
+        if (is_ready(b, p, want)) {
+            tell_self(p);
+        } else {
+            note_drain(p->sock);
+            if (watches_peers(b, p->dir))
+                sync_peers(b, p, after == POLLER_EMPTY);
+            if (poll_later(p->path) != 0)
+                tell_self(p);
+        }
         pthread_mutex_unlock(&p->mu);
         return;
     }
     e = entry_of(b, p);
-    if (after == POLLER_DID)
-        want = 0;
-    p->want = want;
     if (is_ready(b, p, want)) {
         if (poll_disarm(&b->seg, e))
             tell_self(p);
@@ -262,6 +276,7 @@ static void poller_free(struct shm_box *b, struct shm_poller *p, int own)
             __atomic_store_n(&e->who, 0, __ATOMIC_SEQ_CST);
         }
         unlink(p->path);
+        poll_later_cancel(p->path);
     }
     for (int i = 0; i < POLLER_PEERS; i++)
         if (p->pidfd[i] >= 0)

@@ -1,0 +1,152 @@
+/* Wake-ups sent later (poll_later.h). */
+#include "shm/poll_later.h"
+
+#include "platform/platform.h"
+#include "shm/poll.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct later {
+    int64_t due; /* CLOCK_MONOTONIC ns */
+    struct later *next;
+    char path[POLL_PATH_MAX];
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct later *pending; /* in the order asked, so by due time */
+static int running;           /* the thread runs (or is starting) */
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+/* The child has no thread, and the asks are the parent's pollers' (a
+ * child's copy of a poller is never its own). */
+static void after_fork_child(void)
+{
+    while (pending) {
+        struct later *l = pending;
+        pending = l->next;
+        free(l);
+    }
+    running = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+static void init_once(void)
+{
+    clock_cond_init(&changed);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void *sender(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "mbx-poll-later"); /* for top -H, perf, gdb */
+    pthread_mutex_lock(&mu);
+    while (pending) {
+        struct later *l = pending;
+        int64_t now = clock_now_ns();
+        if (l->due > now) {
+            struct timespec ts = {.tv_sec = (time_t)(l->due / 1000000000),
+                                  .tv_nsec = (long)(l->due % 1000000000)};
+            pthread_cond_timedwait(&changed, &mu, &ts);
+            continue;
+        }
+        pending = l->next;
+        pthread_mutex_unlock(&mu);
+        (void)note_send(l->path);
+        free(l);
+        pthread_mutex_lock(&mu);
+    }
+    /* Nothing left: the next ask starts a thread again (rare: only while
+     * a peer squats a mailbox's entries). */
+    running = 0;
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+/* Caller holds mu. Returns 0 or -EAGAIN. */
+static int start(void)
+{
+    if (running)
+        return 0;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    /* Every signal blocked in the thread from its first instruction: the
+     * program's handlers run on its own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int r = pthread_create(&t, &a, sender, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (r)
+        return -EAGAIN;
+    running = 1;
+    return 0;
+}
+
+int poll_later(const char *path)
+{
+    pthread_once(&once, init_once);
+    size_t n = strlen(path);
+    if (n >= POLL_PATH_MAX)
+        return -ENAMETOOLONG;
+    pthread_mutex_lock(&mu);
+    struct later **end = &pending;
+    for (; *end; end = &(*end)->next)
+        if (strcmp((*end)->path, path) == 0) {
+            pthread_mutex_unlock(&mu);
+            return 0;
+        }
+    struct later *l = malloc(sizeof(*l));
+    if (!l) {
+        pthread_mutex_unlock(&mu);
+        return -ENOMEM;
+    }
+    l->due = clock_now_ns() + (int64_t)POLL_LATER_MS * 1000000;
+    l->next = NULL;
+    memcpy(l->path, path, n + 1);
+    int r = start();
+    if (r == 0) {
+        *end = l; /* the same delay for all: appending keeps the order */
+        pthread_cond_signal(&changed);
+    } else {
+        free(l);
+    }
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+void poll_later_cancel(const char *path)
+{
+    if (!path[0])
+        return;
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&mu);
+    for (struct later **q = &pending; *q; q = &(*q)->next)
+        if (strcmp((*q)->path, path) == 0) {
+            struct later *l = *q;
+            *q = l->next;
+            free(l);
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+}
