@@ -31,6 +31,7 @@
 #include <fnmatch.h>
 #include <netdb.h>
 #include <poll.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,8 +371,16 @@ static void *gateway_main(void *arg)
     } ctl[BATCH];
     for (;;) {
         struct pollfd p[2] = {{g->fd, POLLIN, 0}, {g->wake[0], POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            break;
+        if (poll(p, 2, -1) < 0) {
+            /* EINTR, or ENOMEM (the only other failure possible here):
+             * passing. The thread used to end, silently, and the gateway
+             * then took nothing more (found by a review). */
+            if (errno != EINTR) {
+                struct timespec pause = {0, 10000000};
+                nanosleep(&pause, NULL);
+            }
+            continue;
+        }
         if (p[1].revents)
             break;
         for (int i = 0; i < BATCH; i++) {
