@@ -73,6 +73,45 @@ static void targeted_damage_is_reported(void **state)
     assert_int_equal(mbx_unlink("victim"), 0);
 }
 
+/* A peer writes a priority out of range into each queued ring message;
+ * mbx_recv_loan says -EUCLEAN and hands out no pointer. Its slot stayed
+ * LENT to the receiver for the process's life: after a ring's worth,
+ * every send timed out (found by a review). Now the slot is freed as a
+ * copying receive frees it, and honest traffic goes on. */
+static void damaged_loan_frees_its_slot(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 4;
+    a.max_msg_size = 64;
+    mbx *m;
+    mbx_unlink("lentdamage");
+    assert_int_equal(mbx_open("lentdamage", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    struct seg *s = &shm_box_of(m)->seg;
+    assert_non_null(s->ring);
+    for (int round = 0; round < 8; round++) {
+        assert_int_equal(mbx_send(m, "hello", 5, 0, 1000000000), 0);
+        for (uint32_t i = 0; i < s->ring_slots; i++) {
+            struct ring_slot *sl = ring_slot_at(s, i);
+            if (slot_state_of(__atomic_load_n(&sl->word, __ATOMIC_ACQUIRE)) == SLOT_READY)
+                sl->prio = 40000;
+        }
+        const void *buf = NULL;
+        assert_int_equal(mbx_recv_loan(m, &buf, NULL, 0), -EUCLEAN);
+        assert_null(buf);
+    }
+    for (uint32_t i = 0; i < s->ring_slots; i++)
+        assert_int_not_equal(slot_state_of(ring_slot_at(s, i)->word), SLOT_LENT);
+    for (int i = 0; i < 8; i++) {
+        char b[64];
+        assert_int_equal(mbx_send(m, "x", 1, 0, 1000000000), 0);
+        assert_int_equal(mbx_recv(m, b, sizeof(b), NULL, 0), 1);
+    }
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("lentdamage"), 0);
+}
+
 /* Rings of messages over 64 KiB carry layout version 2, which readers of
  * version 1 only refuse: a header claiming the other version for its
  * layout is corrupt, an unknown version is -EPROTO. */
@@ -217,6 +256,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(targeted_damage_is_reported),
         cmocka_unit_test(layout_versions),
+        cmocka_unit_test(damaged_loan_frees_its_slot),
         cmocka_unit_test(random_scribbles_never_crash),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));

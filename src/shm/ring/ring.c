@@ -478,14 +478,18 @@ static ssize_t take(const struct mb_ctx *c, struct ring_slot *sl, uint64_t pos, 
     uint64_t token = __atomic_load_n(&sl->token, __ATOMIC_RELAXED);
     if (token && !(token & REPLY_BIT) && token != c->want_token)
         receipt_taken(s, token, c->who, c->uid);
-    if (lend) {
+    if (lend && prio < MBX_PRIO_MAX) {
         /* The slot stays LENT until mbx_release frees it; the message is
          * received now, as in heap mailboxes, so a borrower that dies
          * before releasing does not leave the totals apart. */
         *lend = ring_payload(s, sl);
         __atomic_fetch_add(&ctl->received, 1, __ATOMIC_RELAXED);
-        return prio < MBX_PRIO_MAX ? (ssize_t)len : -EUCLEAN;
+        return (ssize_t)len;
     }
+    /* A damaged message (a priority a peer wrote) is not lent: the caller
+     * gets no pointer to release, and the slot stayed LENT for the
+     * process's life (a ring's worth of them stopped every send; found by
+     * a review). Its slot is freed as a copy's is. */
     /* Off the count of high priorities while the slot is still ours, so
      * the mark cannot outlive this lap. */
     if (raw_prio & PRIO_COUNTED)
