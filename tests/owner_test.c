@@ -138,6 +138,37 @@ static void owner_killed_removes_mailbox(void **state)
     close(p[1]);
 }
 
+/* A process killed inside the removal of a mailbox whose owner died, after
+ * marking it removed and before taking its name away (a sender that found
+ * the owner dead): the file stayed under its name, so the owner started
+ * again got -EEXIST from every create, for ever (found by a review). The
+ * next open now takes the stale name away. The kill is stood in for by
+ * marking the mailbox removed by hand while its name stays. */
+static void half_removed_name_is_taken_back(void **state)
+{
+    (void)state;
+    int p[2];
+    pid_t c = owner_awaiting_kill("halfgone", 4, p);
+    mbx *s;
+    assert_int_equal(mbx_open("halfgone", MBX_SEND, NULL, &s), 0);
+    assert_int_equal(kill(c, SIGKILL), 0);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    __atomic_store_n(&shm_box_of(s)->seg.hdr->hot.removed, 1, __ATOMIC_SEQ_CST);
+    assert_int_equal(test_dir_count(), 1); /* the name stays */
+    mbx *x;
+    assert_int_equal(mbx_open("halfgone", MBX_SEND, NULL, &x), -ENOENT);
+    mbx *again = create_owned("halfgone", 4);
+    assert_int_equal(mbx_send(again, "1", 1, 0, MBX_NONBLOCK), 0);
+    char b[4];
+    assert_int_equal(mbx_recv(again, b, sizeof(b), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(mbx_send(s, "2", 1, 0, MBX_NONBLOCK), -EIDRM);
+    mbx_close(again);
+    mbx_close(s);
+    assert_int_equal(test_dir_count(), 0);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* A handle's mbx_stat_get after the owner was killed says -EIDRM, as a
  * send would, and the mailbox is gone; before, it said 0 and named the
  * dead owner, for ever. */
@@ -412,6 +443,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_the_owner_receives),
         cmocka_unit_test(owner_killed_removes_mailbox),
+        cmocka_unit_test(half_removed_name_is_taken_back),
         cmocka_unit_test(stat_after_owner_killed_says_removed),
         cmocka_unit_test(owner_exit_noticed_by_open_and_send),
         cmocka_unit_test(reused_pid_is_not_the_owner),

@@ -70,6 +70,15 @@ int owner_check_open(struct shm_box *b)
     if (!owned(b))
         return 0;
     __atomic_store_n(&b->owner_checked_ns, clock_now_ns(), __ATOMIC_RELAXED);
+    /* Marked removed and still under its name: its remover was killed
+     * between the two (owner_remove marks first, so that nobody sends
+     * into it meanwhile). The name is taken away now, or a create under
+     * it said -EEXIST for ever (found by a review); only if it still
+     * names this file. */
+    if (__atomic_load_n(&b->seg.hdr->hot.removed, __ATOMIC_ACQUIRE)) {
+        shm_unlink_file(b);
+        return -ENOENT;
+    }
     int r = owner_check(b);
     return r == -EIDRM ? -ENOENT : r;
 }
