@@ -8,9 +8,13 @@
 #include "shm/procbox.h"
 #include "shm/sleepers.h"
 
+#include "shm/stream/stream.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* A snapshot without the lock: each field is read once, atomically, so the
  * numbers may disagree by a message but are never torn. */
@@ -76,6 +80,54 @@ int shm_stat_ext(struct mbx *m, mbx_stat_ext *st)
     return 0;
 }
 
+/* Reads len bytes of f at off into dst. Returns 0, or -EUCLEAN when the
+ * file is shorter now. */
+static int read_at(const struct shmfile *f, unsigned char *dst, uint64_t off, uint64_t len)
+{
+    while (len) {
+        ssize_t n = pread(f->fd, dst, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EUCLEAN;
+        dst += n, off += (uint64_t)n, len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Attaches s to a copy of what looking at mailbox file f reads (the
+ * header and receipts, a ring's slot headers, a stream's control), in
+ * private memory of the file's size whose other pages read as zeros;
+ * *copy is to be given to munmap with f->size. Not the shared mapping: a
+ * file whose owner (another user, no peer of ours) truncated it meanwhile
+ * made those reads fault, and SIGBUS killed `mbx ls` (found by a
+ * review). Returns 0 or what seg_attach says (-EUCLEAN for a file that
+ * shrank). */
+static int attach_copy(const struct shmfile *f, struct seg *s, unsigned char **copy)
+{
+    unsigned char *c = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c == MAP_FAILED)
+        return -ENOMEM;
+    uint64_t head = 2 * SEG_PAGE < f->size ? 2 * SEG_PAGE : f->size;
+    int r = read_at(f, c, 0, head);
+    if (!r)
+        r = seg_attach(s, c, f->size);
+    uint64_t need = head;
+    if (!r && s->ring)
+        need = (uint64_t)(s->ring_payloads - c);
+    else if (!r && s->stream)
+        need = (uint64_t)(s->stream - c) + STREAM_CTL_BYTES;
+    if (!r && need > head)
+        r = need <= f->size ? read_at(f, c + head, head, need - head) : -EUCLEAN;
+    if (r) {
+        munmap(c, f->size);
+        return r;
+    }
+    *copy = c;
+    return 0;
+}
+
 int shm_stat_ext_name(const char *name, mbx_stat_ext *st)
 {
     char path[NAME_PATH_MAX];
@@ -84,11 +136,14 @@ int shm_stat_ext_name(const char *name, mbx_stat_ext *st)
     if (r || (r = shm_open_file(name, 1, &f, path)))
         return r;
     struct seg s;
-    r = seg_attach(&s, f.base, f.size);
+    unsigned char *copy = NULL;
+    r = attach_copy(&f, &s, &copy);
     if (!r && owner_gone(&s))
         r = -ENOENT; /* as shm_stat_name says (which also reaps it) */
     if (!r)
         fill_ext(&s, st);
+    if (copy)
+        munmap(copy, f.size);
     shmfile_close(&f);
     return r;
 }
@@ -108,12 +163,15 @@ int shm_stat_name(const char *name, mbx_stat *st)
     if (r || (r = shm_open_file(name, 1, &f, path)))
         return r;
     struct seg s;
-    r = seg_attach(&s, f.base, f.size);
+    unsigned char *copy = NULL;
+    r = attach_copy(&f, &s, &copy);
     /* An owned mailbox whose owner is gone is gone, as its next open
      * says: never listed with a dead owner; removed here when we may. */
     int reap = !r && owner_gone(&s);
     if (!r)
         r = reap ? -ENOENT : fill(&s, &f, st);
+    if (copy)
+        munmap(copy, f.size);
     shmfile_close(&f);
     if (reap)
         owner_reap(name);
