@@ -302,6 +302,36 @@ static void other_pid_namespace_is_refused(void **state)
     mbx_unlink("nsbox");
 }
 
+/* ---- a look at another user's mailbox reaps nothing ---- */
+
+static int b_dies_owning(void *arg)
+{
+    (void)arg;
+    mbx *m;
+    if (mbx_open("deadowned", MBX_RECV | MBX_CREATE | MBX_OWNED, NULL, &m) != 0)
+        return 1;
+    raise(SIGKILL); /* no exit handler removes it */
+    return 2;
+}
+
+/* B's owned mailbox whose owner was killed: root's mbx_stat_name (as in
+ * `mbx ls`) says it is gone, and leaves the file to B. It used to remove
+ * it, reading and writing the shared mapping of a file B may shrink
+ * meanwhile, which kills the looker with SIGBUS (found by a review). */
+static void look_reaps_no_other_users_file(void **state)
+{
+    (void)state;
+    assert_int_equal(as_user(uid_b, gid_b, b_dies_owning, NULL), -1);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name("deadowned", &st), -ENOENT);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/mbx.deadowned", test_dir);
+    struct stat fs;
+    assert_int_equal(stat(path, &fs), 0);
+    assert_int_equal(fs.st_uid, uid_b);
+    assert_int_equal(unlink(path), 0);
+}
+
 static int setup(void **state)
 {
     if (test_dir_setup(state))
@@ -327,6 +357,7 @@ int main(void)
         cmocka_unit_test(other_users_pid_mailbox_is_closed),
         cmocka_unit_test(refused_unlink_leaves_the_mailbox_working),
         cmocka_unit_test(other_pid_namespace_is_refused),
+        cmocka_unit_test(look_reaps_no_other_users_file),
     };
     return cmocka_run_group_tests(tests, setup, test_dir_teardown);
 }

@@ -172,6 +172,11 @@ int shm_stat_name(const char *name, mbx_stat *st)
         r = reap ? -ENOENT : fill(&s, &f, st);
     if (copy)
         munmap(copy, f.size);
+    /* Reaping reads and writes the shared mapping: only a file of our own
+     * (root's `mbx ls` would otherwise touch a file another user may
+     * shrink, and die of SIGBUS). Another user's is left to its owner. */
+    if (reap && f.uid != (uint32_t)geteuid())
+        reap = 0;
     shmfile_close(&f);
     if (reap)
         owner_reap(name);
