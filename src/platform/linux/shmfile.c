@@ -236,7 +236,32 @@ int shmfile_unlink_same(const char *path, const struct shmfile *f)
         return -errno;
     if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
         return -ENOENT; /* someone already replaced it */
-    return unlink(path) == 0 ? 0 : -errno;
+    /* Unlinking by name after that look would remove whatever the name
+     * holds by then: a mailbox made again under it meanwhile (an owner
+     * started again) lost its name (found by a review). The name is
+     * moved aside instead, in one step, and what was moved looked at:
+     * not ours, it goes back (unless the name was taken again too). The
+     * hidden name is one the creators' sweep removes should we die with
+     * it. */
+    static unsigned counter;
+    char aside[4096];
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) : 1;
+    ident_t me = ident_self();
+    int n = snprintf(aside, sizeof(aside), "%.*s/" TMP_PREFIX "%d.%u.gone%u", dirlen,
+                     slash ? path : ".", (int)ident_id(me), ident_start(me),
+                     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    if (n < 0 || (size_t)n >= sizeof(aside))
+        return unlink(path) == 0 ? 0 : -errno;
+    if (rename(path, aside) != 0)
+        return -errno;
+    if (lstat(aside, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+        /* Not ours: back under its name. Should the name be taken a third
+         * time meanwhile, it stays aside rather than be removed. */
+        (void)renameat2(AT_FDCWD, aside, AT_FDCWD, path, RENAME_NOREPLACE);
+        return -ENOENT;
+    }
+    return unlink(aside) == 0 ? 0 : -errno;
 }
 
 int shmfile_unlinked(const struct shmfile *f)
