@@ -81,7 +81,9 @@ struct tcp_box {
     unsigned unlooked;           /* sends since acknowledgements were last looked for */
     int draining;                /* mbx_close delivers what was sent, closing or not */
     int last_status;
-    /* Requests: numbered from 1; last_req is the last one answered. */
+    /* Requests: numbered from 1; last_req is the last one whose message
+     * (a W_MSG: a received message or a call's reply) was taken here, and
+     * nothing else: OPEN tells the gateway it may let go of that one. */
     uint64_t next_req, last_req;
     struct frame_buf fb; /* frames of the handshake, read one by one */
     /* Frames after it, read in batches (many acknowledgements, one
@@ -1012,7 +1014,7 @@ static int do_stat(struct tcp_box *b, mbx_stat *st)
             return r;
         if (h.id != req || h.type == W_ACK)
             continue;
-        b->last_req = req;
+        /* Not last_req: that vouches for messages taken (request()). */
         if (h.type == W_RESULT) {
             int64_t v;
             return wire_result_get(b->rx, h.len, &v) || v >= 0 ? -EPROTO : (int)v;
@@ -1373,7 +1375,11 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
                 link_down(b);
                 continue;
             }
-            b->last_req = req;
+            /* A result is no message taken: last_req stays. The gateway
+             * frees the message it holds for a request up to OPEN's
+             * last_req, so counting results (and stats) there freed one
+             * held for an earlier receive given up: the client never had
+             * it, and it was in no mailbox. */
             return (ssize_t)v;
         }
         struct wire_msg wm;

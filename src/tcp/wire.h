@@ -138,7 +138,7 @@ struct wire_open {
     uint8_t nonce[WIRE_NONCE];
     uint8_t mac[WIRE_MAC];
     uint64_t session;  /* 0: a new one */
-    uint64_t last_req; /* the last request whose answer the client has */
+    uint64_t last_req; /* the last request whose message (W_MSG) the client took */
     uint32_t flags;    /* mbx_open flags */
     mbx_options opts;  /* kind and attr (read with MBX_CREATE) */
     char name[WIRE_NAME_MAX + 1];

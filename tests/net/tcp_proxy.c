@@ -29,6 +29,7 @@ struct link {
 
 struct tcp_proxy {
     int lfd, port, target, stop, stalled;
+    int oneway;             /* hold gateway->client bytes (atomic) */
     unsigned char *capture; /* the first CAPTURE bytes forwarded, under mu */
     size_t captured;
     unsigned long long bytes;
@@ -52,7 +53,8 @@ static void *pump(void *arg)
     struct link *l = arg;
     char buf[65536];
     for (;;) {
-        struct pollfd f[2] = {{l->a, POLLIN, 0}, {l->b, POLLIN, 0}};
+        int ow = __atomic_load_n(&l->p->oneway, __ATOMIC_ACQUIRE);
+        struct pollfd f[2] = {{l->a, POLLIN, 0}, {ow ? -1 : l->b, POLLIN, 0}};
         int r = poll(f, 2, 20);
         if (__atomic_load_n(&l->cut, __ATOMIC_ACQUIRE))
             break;
@@ -157,6 +159,11 @@ static void *acceptor(void *arg)
         }
     }
     return NULL;
+}
+
+void proxy_oneway(struct tcp_proxy *p, int on)
+{
+    __atomic_store_n(&p->oneway, on, __ATOMIC_RELEASE);
 }
 
 struct tcp_proxy *proxy_start(int target_port)

@@ -14,6 +14,11 @@ struct tcp_proxy;
  * Returns it, or NULL. */
 struct tcp_proxy *proxy_start(int target_port);
 
+/* Holds (1) or lets go (0) the bytes from the target to the client on
+ * every connection, the other way still moving: a link whose answers
+ * are late (acknowledgements lost in a cut that follows). */
+void proxy_oneway(struct tcp_proxy *p, int on);
+
 /* The port the proxy listens on. */
 int proxy_port(const struct tcp_proxy *p);
 

@@ -1,0 +1,175 @@
+/* tcp:// edge cases of what the gateway holds and what the client is told
+ * across link cuts: a message held for a receive the client gave up on,
+ * a call made while such a message waits, a pipelined send's failure
+ * whose acknowledgement dies in a cut, and how long such a failure is
+ * reported. Each test counts outcomes (a message seen exactly once, a
+ * failure reported) rather than timing them; waits are bounded by
+ * generous deadlines and look at the far mailbox's state, not the clock.
+ * A gateway of its own per test (held messages go back to their mailbox
+ * when it stops), the fault proxy between it and the client. */
+#include "test_box.h"
+
+#include "tcp_proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static char secret_path[300];
+
+static void ms_sleep(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&t, NULL);
+}
+
+static int group_setup(void **state)
+{
+    if (test_dir_setup(state))
+        return -1;
+    snprintf(secret_path, sizeof(secret_path), "%s/secret", test_dir);
+    int fd = open(secret_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    const char *t = "0123456789abcdef0123456789abcdef\n";
+    if (fd < 0 || write(fd, t, strlen(t)) != (ssize_t)strlen(t))
+        return -1;
+    close(fd);
+    setenv("MBX_SECRET_FILE", secret_path, 1);
+    setenv("MBX_TCP_BYPASS", "0", 1); /* the network path, not the file */
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    return test_dir_teardown(state);
+}
+
+/* A gateway on loopback for everything, lingering sessions 30 s. */
+static mbx_gateway *gw_start(void)
+{
+    static const char *const allow[] = {"*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.linger_ms = 30000;
+    mbx_gateway *g = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    return g;
+}
+
+static mbx *open_via(struct tcp_proxy *px, const char *box, int flags)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/%s", proxy_port(px), box);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, flags, NULL, &m), 0);
+    return m;
+}
+
+/* Waits (up to 20 s) until the local mailbox's state says so. */
+#define WAIT_STAT(m, cond)                                                                         \
+    do {                                                                                           \
+        mbx_stat st_;                                                                              \
+        int ok_ = 0;                                                                               \
+        for (int i_ = 0; i_ < 4000 && !ok_; i_++) {                                                \
+            assert_int_equal(mbx_stat_get((m), &st_), 0);                                          \
+            mbx_stat *st = &st_;                                                                   \
+            ok_ = (cond);                                                                          \
+            if (!ok_)                                                                              \
+                ms_sleep(5);                                                                       \
+        }                                                                                          \
+        assert_true(ok_);                                                                          \
+    } while (0)
+
+static const char precious[] = "M-precious";
+
+/* How many of the local mailbox's messages are the precious one (it is
+ * drained). */
+static int drain_count(mbx *local)
+{
+    char buf[8192];
+    mbx_msginfo info;
+    ssize_t n;
+    int seen = 0;
+    while ((n = mbx_recv(local, buf, sizeof(buf), &info, MBX_NONBLOCK)) >= 0)
+        seen += n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    return seen;
+}
+
+struct given_up {
+    mbx *remote;
+    int64_t timeout;
+    ssize_t got;
+};
+
+static void *remote_recv(void *arg)
+{
+    struct given_up *g = arg;
+    char buf[64];
+    g->got = mbx_recv(g->remote, buf, sizeof(buf), NULL, g->timeout);
+    return NULL;
+}
+
+/* Makes the gateway hold a message for a receive its client gave up on:
+ * the remote receive waits at the gateway, the link stalls, a local send
+ * gives the gateway the message, and the client's receive times out
+ * without it. Returns with the link moving again. */
+static void hold_one_given_up(struct tcp_proxy *px, mbx *local, mbx *remote)
+{
+    struct given_up g = {remote, 3000000000ll, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, remote_recv, &g), 0);
+    WAIT_STAT(local, st->receivers_waiting >= 1); /* the gateway's receive waits */
+    proxy_stall(px, 1);
+    uint64_t before;
+    {
+        mbx_stat st;
+        assert_int_equal(mbx_stat_get(local, &st), 0);
+        before = st.received_total;
+    }
+    assert_int_equal(mbx_send(local, precious, strlen(precious), 0, MBX_NONBLOCK), 0);
+    WAIT_STAT(local, st->received_total > before && st->count == 0); /* the gateway took it */
+    pthread_join(t, NULL);
+    assert_true(g.got < 0); /* its answer never crossed the stalled link */
+    proxy_stall(px, 0);
+    proxy_cut(px);
+}
+
+/* A message held for a given-up receive is the client's until it takes
+ * it: requests answered by RESULT or STATR (a stat here) are no proof
+ * that it has it. The gateway freed the held message after one stat and
+ * one reconnect (OPEN's last request counted stats too): in no mailbox,
+ * nobody had it. */
+static void held_message_survives_stat_and_reconnect(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("hl", 8, 64, 0);
+    mbx *remote = open_via(px, "hl", MBX_SEND | MBX_RECV);
+    hold_one_given_up(px, local, remote);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* reconnects, then a stat answered */
+    proxy_cut(px);
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* reconnects: OPEN says what it has */
+    char buf[64];
+    ssize_t n = mbx_recv(remote, buf, sizeof(buf), NULL, 5000000000ll);
+    int seen = n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    mbx_close(remote);
+    mbx_gateway_stop(g); /* a message still held goes back to its mailbox */
+    proxy_stop(px);
+    seen += drain_count(local);
+    assert_int_equal(seen, 1);
+    mbx_close(local);
+    mbx_unlink("hl");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(held_message_survives_stat_and_reconnect),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
