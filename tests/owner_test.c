@@ -7,6 +7,8 @@
 #include "shm/owner.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -408,6 +410,34 @@ static void transfer_to_dead_process_is_void(void **state)
     mbx_close(m);
 }
 
+/* A thread's id names no process: a transfer to it is refused. It was
+ * accepted (/proc answers for a thread's id too), and the pending owner
+ * could never claim the mailbox (found by a review). */
+static void *sleeping_thread(void *arg)
+{
+    pid_t *tid = arg;
+    __atomic_store_n(tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    pause();
+    return NULL;
+}
+
+static void transfer_to_a_thread_is_refused(void **state)
+{
+    (void)state;
+    mbx *m = create_owned("tothread", 4);
+    pid_t tid = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, sleeping_thread, &tid), 0);
+    while (__atomic_load_n(&tid, __ATOMIC_ACQUIRE) == 0)
+        usleep(1000);
+    assert_int_not_equal(tid, getpid());
+    assert_int_equal(mbx_transfer(m, tid), -ESRCH);
+    assert_int_equal(mbx_transfer(m, getpid()), 0); /* ourselves: calls a transfer off */
+    pthread_cancel(t);
+    pthread_join(t, NULL);
+    mbx_close(m);
+}
+
 /* Root only (a second user): a transfer to another user's process is
  * refused. */
 static void transfer_to_another_user_is_refused(void **state)
@@ -449,6 +479,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(reused_pid_is_not_the_owner),
         cmocka_unit_test(transfer_passes_ownership),
         cmocka_unit_test(transfer_to_dead_process_is_void),
+        cmocka_unit_test(transfer_to_a_thread_is_refused),
         cmocka_unit_test(owner_last_close_removes),
         cmocka_unit_test(owner_exit_and_kill_leave_nothing),
     };

@@ -253,7 +253,8 @@ int shmfile_owner(const struct shmfile *f, uint32_t *uid, uint32_t *gid, uint32_
  * dead) in *start. Returns 0 or -ESRCH. */
 int proc_start(pid_t pid, uint64_t *start);
 
-/* Stores the effective uid of live process pid. Returns 0 or -ESRCH. */
+/* Stores the effective uid of live process pid. Returns 0 or -ESRCH (also
+ * for the id of a thread other than its process's first). */
 int proc_euid(pid_t pid, uint32_t *uid);
 
 /* Returns 1 when process pid is stopped (SIGSTOP, or traced and

@@ -82,6 +82,12 @@ int proc_euid(pid_t pid, uint32_t *uid)
     snprintf(path, sizeof(path), "%d/status", (int)pid);
     if (pid <= 0 || proc_read(path, buf, sizeof(buf)))
         return -ESRCH;
+    /* /proc also answers for a thread's id, which names no process: a
+     * mailbox handed to one could never be claimed (found by a review). */
+    const char *t = strstr(buf, "\nTgid:");
+    int tgid;
+    if (!t || sscanf(t + 6, "%d", &tgid) != 1 || tgid != (int)pid)
+        return -ESRCH;
     const char *p = strstr(buf, "\nUid:");
     unsigned real, eff;
     if (!p || sscanf(p + 5, "%u %u", &real, &eff) != 2)
