@@ -37,7 +37,13 @@ static int reset(struct seg *s)
     struct seg_hdr *h = s->hdr;
     h->hot.lock = (struct shlock){0, 0, 0};
     h->hot.recv_waiters = h->hot.send_waiters = 0;
-    h->model.receiver = 0;
+    h->model.receiver = h->model.receiver_handle = 0;
+    h->model.sender = h->model.sender_handle = 0;
+    /* An owner of the old boot is gone: the first open removes its
+     * mailbox. Kept, a process of this boot with the same pid and start
+     * time (early daemons often have them) was taken for the owner (found
+     * by a review). */
+    h->model.owner = h->model.pending_owner = 0;
     memset(h->model.calls, 0, sizeof(h->model.calls));
     memset(s->receipts, 0, SEG_RECEIPTS * sizeof(*s->receipts));
     h->pidns = ident_pidns();
