@@ -42,6 +42,12 @@ int rename(const char *from, const char *to)
     return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 0);
 }
 
+int renameat2(int fromdir, const char *from, int todir, const char *to, unsigned flags)
+{
+    race(from);
+    return (int)syscall(SYS_renameat2, fromdir, from, todir, to, flags);
+}
+
 static void name_taken_again_keeps_the_new_one(void **state)
 {
     (void)state;

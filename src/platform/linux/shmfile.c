@@ -38,18 +38,23 @@ static int shape(struct shmfile *f, uint64_t size, uint64_t reserve, unsigned mo
     return map(f, 0);
 }
 
-/* Removes hidden files ".mbx-new.PID.START.N" whose creator died before
- * publishing them (file systems without O_TMPFILE only). */
+/* Removes hidden files ".mbx-new.PID.START.NS.X" whose creator died
+ * before publishing them (file systems without O_TMPFILE only): a creator
+ * of this PID namespace (NS, its inode), as the pid of another one says
+ * nothing here (its files were taken for a dead creator's, and removed
+ * while it made them; found by a review). */
 static void sweep(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
+    unsigned long long ns_here = (unsigned long long)ident_pidns();
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int pid;
         unsigned start;
-        if (sscanf(e->d_name, TMP_PREFIX "%d.%u.", &pid, &start) != 2 ||
+        unsigned long long ns;
+        if (sscanf(e->d_name, TMP_PREFIX "%d.%u.%llx.", &pid, &start, &ns) != 3 || ns != ns_here ||
             ident_alive(ident_make(pid, start)))
             continue;
         char path[4096];
@@ -59,26 +64,37 @@ static void sweep(const char *dir)
     closedir(d);
 }
 
+/* A hidden file of ours in dir: its name ends in 64 random bits, so that
+ * nobody can plant it first (a name from a counter could be, by another
+ * user of a shared folder: every create said -EEXIST; found by a
+ * review). */
 static int open_hidden(const char *dir, struct shmfile *f)
 {
-    static unsigned counter;
     char path[4096];
     ident_t me = ident_self();
-    int n = snprintf(path, sizeof(path), "%s/" TMP_PREFIX "%d.%u.%u", dir, (int)ident_id(me),
-                     ident_start(me), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -ENAMETOOLONG;
     sweep(dir);
+    int r = -EEXIST;
+    for (int tries = 0; tries < 4 && r == -EEXIST; tries++) {
+        uint64_t x;
+        if ((r = plat_random(&x)) != 0)
+            return r;
+        int n = snprintf(path, sizeof(path), "%s/" TMP_PREFIX "%d.%u.%llx.%016llx", dir,
+                         (int)ident_id(me), ident_start(me), (unsigned long long)ident_pidns(),
+                         (unsigned long long)x);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            return -ENAMETOOLONG;
+        f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        r = f->fd >= 0 ? 0 : -errno;
+    }
+    if (r)
+        return r;
     f->tmp_path = strdup(path);
-    if (!f->tmp_path)
+    if (!f->tmp_path) {
+        unlink(path);
+        close(f->fd);
         return -ENOMEM;
-    f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (f->fd >= 0)
-        return 0;
-    int r = -errno;
-    free(f->tmp_path);
-    f->tmp_path = NULL;
-    return r;
+    }
+    return 0;
 }
 
 int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mode,
@@ -243,17 +259,22 @@ int shmfile_unlink_same(const char *path, const struct shmfile *f)
      * not ours, it goes back (unless the name was taken again too). The
      * hidden name is one the creators' sweep removes should we die with
      * it. */
-    static unsigned counter;
     char aside[4096];
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) : 1;
     ident_t me = ident_self();
-    int n = snprintf(aside, sizeof(aside), "%.*s/" TMP_PREFIX "%d.%u.gone%u", dirlen,
+    uint64_t x;
+    int r = plat_random(&x);
+    if (r)
+        return r;
+    /* Random, as open_hidden's: a name planted first would be replaced
+     * (our own) or refuse the move (another user's, in a sticky folder). */
+    int n = snprintf(aside, sizeof(aside), "%.*s/" TMP_PREFIX "%d.%u.%llx.%016llxg", dirlen,
                      slash ? path : ".", (int)ident_id(me), ident_start(me),
-                     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+                     (unsigned long long)ident_pidns(), (unsigned long long)x);
     if (n < 0 || (size_t)n >= sizeof(aside))
         return unlink(path) == 0 ? 0 : -errno;
-    if (rename(path, aside) != 0)
+    if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) != 0)
         return -errno;
     if (lstat(aside, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
         /* Not ours: back under its name. Should the name be taken a third
