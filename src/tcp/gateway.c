@@ -89,11 +89,19 @@ struct session {
     uint32_t window;    /* the window its client has on its current link */
     uint64_t last_call; /* request number of the newest call made for it */
     int32_t call_error; /* its error, when it failed (no reply to hold) */
-    /* The answer to request held_req, kept until the client has it. */
+    /* The message received for request held_req, kept until the client
+     * has it (or back in the mailbox). */
     uint64_t held_req;
-    int held; /* 0, W_MSG (a received message) or W_REPLY (a call's reply) */
+    int held; /* 0 or W_MSG */
     struct wire_msg held_msg;
     uint8_t *held_data;
+    /* The reply of call reply_req (0: none), kept until the client asks
+     * anything else. Apart from the held message: a call made while a
+     * message waits that cannot go back yet (a full mailbox) used to put
+     * its reply in that message's place, and the message was gone. */
+    uint64_t reply_req;
+    uint64_t reply_len;
+    uint8_t *reply_data;
     /* The last confirmed send's request and answer (W_CONFIRM). */
     uint64_t confirm_req;
     int64_t confirm_answer;
@@ -209,26 +217,32 @@ static int put_back(struct session *s)
 {
     if (!s->held)
         return 0;
-    int r = 0;
-    if (s->held == W_MSG) {
-        /* Sent by the gateway, not by this thread's client (whose origin
-         * the thread may have): the message's own sender is not known. */
-        uint32_t origin = origin_mine;
-        origin_set(0);
-        r = mbx_send_typed(s->h, s->held_data, s->held_msg.info.size, s->held_msg.info.priority,
+    /* Sent by the gateway, not by this thread's client (whose origin the
+     * thread may have): the message's own sender is not known. */
+    uint32_t origin = origin_mine;
+    origin_set(0);
+    int r = mbx_send_typed(s->h, s->held_data, s->held_msg.info.size, s->held_msg.info.priority,
                            s->held_msg.type, MBX_NONBLOCK);
-        origin_set(origin);
-        if (r == -EAGAIN)
-            return r;
-    }
+    origin_set(origin);
+    if (r == -EAGAIN)
+        return r;
     free(s->held_data);
     s->held_data = NULL;
     s->held = 0;
     return 0;
 }
 
+/* Forgets the call's reply the session held. */
+static void drop_reply(struct session *s)
+{
+    free(s->reply_data);
+    s->reply_data = NULL;
+    s->reply_req = 0;
+}
+
 static void session_free(struct session *s)
 {
+    drop_reply(s);
     put_back(s);
     if (s->held) { /* still full: the message is lost with the session */
         free(s->held_data);
@@ -768,6 +782,16 @@ static void send_held(struct conn *c)
                 s->held_msg.info.size);
 }
 
+static void send_reply(struct conn *c)
+{
+    struct session *s = c->s;
+    struct wire_msg m = {0};
+    m.info.size = s->reply_len;
+    uint8_t fixed[WIRE_MSG_LEN];
+    reply_frame(c, W_MSG, 0, s->reply_req, fixed, wire_msg_put(fixed, &m), s->reply_data,
+                s->reply_len);
+}
+
 static void note_token(struct session *s, uint64_t token)
 {
     if (token)
@@ -781,12 +805,19 @@ static void result(struct conn *c, uint64_t req, int64_t v)
 }
 
 /* An answer already held for this request (asked again after a cut) goes
- * out again; one held for an older request the client gave up on goes to
- * this one when it takes any message, else back to the mailbox. Returns 1
- * when the request is answered. */
+ * out again; a call's reply held for an older request is dropped (the
+ * client asks something else: it has it, or gave up); a message held for
+ * an older request the client gave up on goes to this one when it takes
+ * any message, else back to the mailbox, or stays held while that is
+ * full. Returns 1 when the request is answered. */
 static int answer_held(struct conn *c, uint64_t req, int plain, uint64_t cap)
 {
     struct session *s = c->s;
+    if (s->reply_req && s->reply_req == req) {
+        send_reply(c);
+        return 1;
+    }
+    drop_reply(s);
     if (!s->held)
         return 0;
     if (s->held_req == req) {
@@ -884,18 +915,18 @@ static void do_call(struct conn *c, const struct qframe *q)
         result(c, q->h.id, n);
         return;
     }
-    s->held_data = malloc((size_t)n + 1);
-    if (!s->held_data) {
+    /* Its own slot: a message still held (answer_held could not put it
+     * back) stays the client's. */
+    s->reply_data = malloc((size_t)n + 1);
+    if (!s->reply_data) {
         s->call_error = -ENOMEM;
         result(c, q->h.id, -ENOMEM);
         return;
     }
-    memcpy(s->held_data, s->buf, (size_t)n);
-    s->held = W_REPLY;
-    s->held_req = q->h.id;
-    memset(&s->held_msg, 0, sizeof(s->held_msg));
-    s->held_msg.info.size = (uint64_t)n;
-    send_held(c);
+    memcpy(s->reply_data, s->buf, (size_t)n);
+    s->reply_req = q->h.id;
+    s->reply_len = (uint64_t)n;
+    send_reply(c);
 }
 
 /* A confirmed send on the client's behalf: its answer (the taker, packed,
@@ -1139,11 +1170,16 @@ static struct session *handshake(struct conn *c)
     pthread_mutex_unlock(&g->mu);
     if (w.status)
         goto answer;
-    if (s && s->held && s->held_req <= o.last_req) {
+    /* The client has the held message only when OPEN names its very
+     * request: a later one says nothing of it (a receive given up, whose
+     * message the gateway still holds, and a later request answered). */
+    if (s && s->held && s->held_req == o.last_req) {
         free(s->held_data); /* the client has it */
         s->held_data = NULL;
         s->held = 0;
     }
+    if (s && s->reply_req && s->reply_req <= o.last_req)
+        drop_reply(s); /* taken, or given up for a later answer */
     if (!s) {
         /* Room for one more session (sessions_max), taken before its
          * mailbox is opened: the one that lingered longest ends first. */

@@ -157,6 +157,9 @@ static void held_message_survives_stat_and_reconnect(void **state)
     char buf[64];
     ssize_t n = mbx_recv(remote, buf, sizeof(buf), NULL, 5000000000ll);
     int seen = n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    /* A round trip after the confirmation of what it took: that one was
+     * served (in order) before the gateway stops. */
+    assert_int_equal(mbx_stat_get(remote, &st), 0);
     mbx_close(remote);
     mbx_gateway_stop(g); /* a message still held goes back to its mailbox */
     proxy_stop(px);
@@ -166,10 +169,75 @@ static void held_message_survives_stat_and_reconnect(void **state)
     mbx_unlink("hl");
 }
 
+struct server {
+    mbx *local;
+    int answered;
+    int seen; /* the precious message, taken by this local receiver */
+};
+
+static void *serve_three(void *arg)
+{
+    struct server *s = arg;
+    /* The gateway's call waits for room: the held message could not go
+     * back either. */
+    WAIT_STAT(s->local, st->senders_waiting >= 1);
+    for (int i = 0; i < 3; i++) {
+        char buf[64];
+        mbx_msginfo info;
+        ssize_t n = mbx_recv(s->local, buf, sizeof(buf), &info, 20000000000ll);
+        if (n < 0)
+            break;
+        s->seen += n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+        if (info.reply_token && mbx_reply(&info, "pong", 4) == 0)
+            s->answered++;
+    }
+    return NULL;
+}
+
+/* A call while a message is held for a given-up receive and its mailbox
+ * is full (the message cannot go back): the call's reply used to take
+ * the held message's place, and the message was gone. */
+static void call_keeps_a_held_message(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("hc", 2, 64, 0);
+    mbx *remote = open_via(px, "hc", MBX_SEND | MBX_RECV);
+    hold_one_given_up(px, local, remote);
+    assert_int_equal(mbx_send(local, "X1", 2, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(local, "X2", 2, 0, MBX_NONBLOCK), 0); /* full */
+    struct server s = {local, 0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_three, &s), 0);
+    char rep[64];
+    assert_int_equal(mbx_call(remote, "ping", 4, 0, rep, sizeof(rep), 20000000000ll), 4);
+    pthread_join(t, NULL);
+    assert_int_equal(s.answered, 1);
+    /* A reconnect whose OPEN says the call's reply was taken: that is no
+     * word on the older held message. */
+    proxy_cut(px);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0);
+    char buf[64];
+    ssize_t n = mbx_recv(remote, buf, sizeof(buf), NULL, 2000000000ll);
+    int seen = s.seen + (n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0);
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* as above */
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    seen += drain_count(local);
+    assert_int_equal(seen, 1);
+    mbx_close(local);
+    mbx_unlink("hc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_message_survives_stat_and_reconnect),
+        cmocka_unit_test(call_keeps_a_held_message),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
