@@ -561,14 +561,24 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
 {
     unsigned done = resumed ? pend_upto(b, w->last_seq) : 0;
     if (done) {
-        if (b->pend[done - 1].seq == w->last_seq)
+        const struct pend *last = &b->pend[done - 1];
+        if (last->seq == w->last_seq) {
             b->last_status = w->last_status;
+            /* A pipelined send's failure whose ACK died in the cut: the
+             * gateway names the oldest one we may have missed; it is
+             * reported as any other (sticky). It only set last_status,
+             * which a pipelined send's caller never reads. */
+            if (w->last_status && !last->sync && !b->sticky)
+                b->sticky = w->last_status;
+        }
         b->acked = b->pend[done - 1].seq;
         pend_drop(b, done);
     }
     /* Gathered in out and written together (the pieces of a large one go
      * at once, after what is gathered before them), as many as this link's
      * window takes: the rest as acknowledgements come. */
+    if (resumed && w->last_status) /* have it: the gateway may forget it */
+        put_frame_as(b, FRAME_GATHER, W_PING, 0, w->last_seq, NULL, 0, NULL, 0);
     b->unsent = b->npend;
     b->unsent_bytes = b->pend_bytes;
     write_unsent(b, FRAME_GATHER);
@@ -836,8 +846,15 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
             int sync = k ? b->pend[k - 1].sync : 0;
             pend_drop(b, k);
             write_unsent(b, FRAME_LATER); /* room on a link that took fewer */
-            if (a.status && !sync && !b->sticky)
-                b->sticky = a.status;
+            if (a.status && !sync) {
+                if (!b->sticky)
+                    b->sticky = a.status;
+                /* Tells the gateway this failure (and every one before)
+                 * reached us: it remembers them until then, to tell again
+                 * after a cut (a PING with an id; a gateway before this
+                 * answers it as a heartbeat). */
+                put_frame_as(b, FRAME_LATER, W_PING, 0, h->id, NULL, 0, NULL, 0);
+            }
             b->last_status = a.status;
             b->acked = h->id;
             b->room = a.room;

@@ -63,6 +63,17 @@
 #define TOKENS_HELD       32
 #define TOMBS             1024 /* ended sessions whose last send is remembered */
 #define SLICE_NS          TCP_TICK_NS
+/* Pipelined sends' failures a session remembers until its client confirms
+ * it has them (the newest, when there are more: ACKs arrive in order, so
+ * the ones a client may have missed are the newest). */
+#define FAILS_KEPT 8
+
+/* A pipelined send that failed (W_SEND without WF_SYNC): its number and
+ * result. */
+struct failed {
+    uint64_t seq;
+    int32_t status;
+};
 
 struct session {
     struct session *next;
@@ -84,6 +95,16 @@ struct session {
     uint32_t capacity;
     uint64_t last_seq;
     int32_t last_status;
+    /* Pipelined sends that failed and whose client has not confirmed the
+     * failure (a W_PING whose id is the send's number: it has every ACK
+     * up to that one), oldest first. Its ACK may have died in a cut: a
+     * resumed session's WELCOME then names the oldest (its last_seq and
+     * last_status), and the ACKs of sends the client sends again carry
+     * theirs. WELCOME said only how the last send went, and a failure
+     * before it was never reported: mbx_sync returned 0, the message was
+     * not delivered (found by a review). */
+    struct failed fails[FAILS_KEPT];
+    unsigned nfails;
     uint32_t room;      /* free room as last counted, less the sends since */
     uint32_t uncounted; /* sends since room ran low and was last counted */
     uint32_t window;    /* the window its client has on its current link */
@@ -171,7 +192,9 @@ struct conn {
 struct tomb {
     uint64_t id, last_seq;
     int32_t last_status;
-    int claimed;         /* a resume of it is opening its mailbox (open_session) */
+    int claimed;                     /* a resume of it is opening its mailbox (open_session) */
+    struct failed fails[FAILS_KEPT]; /* as the session's */
+    unsigned nfails;
     uint64_t last_call;  /* the newest call it made: not made again */
     uint8_t binding[32]; /* who may take it up again (struct session) */
 };
@@ -271,7 +294,9 @@ static void session_end(struct mbx_gateway *g, struct session *s)
     *t = (struct tomb){.id = s->id,
                        .last_seq = s->last_seq,
                        .last_status = s->last_status,
-                       .last_call = s->last_call};
+                       .last_call = s->last_call,
+                       .nfails = s->nfails};
+    memcpy(t->fails, s->fails, sizeof(t->fails));
     memcpy(t->binding, s->binding, sizeof(t->binding));
     g->nsessions--;
     session_free(s);
@@ -507,7 +532,9 @@ static void read_batch(struct conn *c)
         r = io_reader_next(&c->io, &c->fr, &h, &body, c->max_body, -1);
         if (r)
             break;
-        if (h.type == W_PING) {
+        /* A PING with an id is no heartbeat: the client confirms the
+         * failures up to that send (fails), served in order. */
+        if (h.type == W_PING && !h.id) {
             reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
             continue;
         }
@@ -687,6 +714,38 @@ static uint32_t room_after_send(struct session *s)
         r_;                                                                                        \
     })
 
+/* Remembers that pipelined send seq failed (fails). */
+static void fail_note(struct session *s, uint64_t seq, int32_t status)
+{
+    if (s->nfails == FAILS_KEPT) {
+        memmove(&s->fails[0], &s->fails[1], (FAILS_KEPT - 1) * sizeof(s->fails[0]));
+        s->nfails--;
+    }
+    s->fails[s->nfails++] = (struct failed){seq, status};
+}
+
+/* The client has every acknowledgement up to seq: failures up to it are
+ * reported. */
+static void fails_confirmed(struct session *s, uint64_t seq)
+{
+    unsigned k = 0;
+    while (k < s->nfails && s->fails[k].seq <= seq)
+        k++;
+    memmove(&s->fails[0], &s->fails[k], (s->nfails - k) * sizeof(s->fails[0]));
+    s->nfails -= k;
+}
+
+/* The result to acknowledge again for send seq (done already). */
+static int32_t done_status(const struct session *s, uint64_t seq)
+{
+    if (seq == s->last_seq)
+        return s->last_status;
+    for (unsigned i = 0; i < s->nfails; i++)
+        if (s->fails[i].seq == seq)
+            return s->fails[i].status;
+    return 0;
+}
+
 static void ack(struct conn *c, uint64_t id, int status, uint32_t room)
 {
     struct wire_ack a = {status, room};
@@ -736,7 +795,7 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
     }
     if (h->id <= s->last_seq) { /* sent again after a cut: done already */
         flush_ack(c);
-        ack(c, h->id, h->id == s->last_seq ? s->last_status : 0, room_of(s));
+        ack(c, h->id, done_status(s, h->id), room_of(s));
         return 0;
     }
     const uint8_t *payload = body + WIRE_SEND_LEN;
@@ -759,6 +818,8 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
         return 0; /* not sent; the client sends it again */
     s->last_seq = h->id;
     s->last_status = r;
+    if (r && !sync)
+        fail_note(s, h->id, r); /* until the client confirms it has it */
     uint32_t room = r ? room_of(s) : room_after_send(s);
     if (!r && !sync) {
         /* Pipelined sends that follow each other are acknowledged together
@@ -1207,6 +1268,8 @@ static struct session *handshake(struct conn *c)
             s->last_seq = tomb.last_seq;
             s->last_status = tomb.last_status;
             s->last_call = tomb.last_call;
+            memcpy(s->fails, tomb.fails, sizeof(s->fails));
+            s->nfails = tomb.nfails;
             resumed = 1;
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
@@ -1249,6 +1312,14 @@ static struct session *handshake(struct conn *c)
     w.session = s->id;
     w.last_seq = s->last_seq;
     w.last_status = s->last_status;
+    if (s->nfails && s->fails[0].seq < s->last_seq) {
+        /* The oldest failure the client may not have: the client takes
+         * the sends up to it as done, learns its result, and sends the
+         * rest again; those are acknowledged again with their results
+         * (done_status). A client of any version does so. */
+        w.last_seq = s->fails[0].seq;
+        w.last_status = s->fails[0].status;
+    }
     w.capacity = s->capacity;
     /* A version 3 client may have more in flight: a deep mailbox takes a
      * stream of sends without waiting for acknowledgements as often. */
@@ -1317,6 +1388,9 @@ static int serve(struct conn *c, struct qframe *q)
         return 0;
     case W_STAT:
         do_stat(c, q);
+        return 0;
+    case W_PING: /* with an id: read_batch answers heartbeats */
+        fails_confirmed(c->s, q->h.id);
         return 0;
     case W_TAKEN:
         if (c->s->held && c->s->held_req == q->h.id) {

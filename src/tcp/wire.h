@@ -60,7 +60,7 @@ enum wire_type {
     W_CALL = 10,    /* client, id = request: prio, timeout, reply capacity, payload */
     W_STAT = 11,    /* client, id = request */
     W_STATR = 12,   /* gateway, id = request: mbx_stat */
-    W_PING = 13,    /* either side: are you there */
+    W_PING = 13,    /* either side: are you there; client, id = a failed send's: it has it */
     W_PONG = 14,    /* either side: yes */
     W_BYE = 15,     /* client: done, end the session */
     W_REPLY = 16,   /* client, id = request: answer a request taken over the wire */
@@ -119,6 +119,14 @@ static inline int wire_receipt_unpack(int64_t v, int32_t *pid, uint32_t *uid)
  * gateway's MAC either (its certificate was). */
 #define WF_TLS       0x02
 #define WF_CERT_AUTH 0x04
+/* A W_PING from a client with a nonzero id confirms that it has the
+ * acknowledgements up to send id, failures included: the gateway
+ * remembers a pipelined send's failure until then, and a resumed
+ * session's WELCOME names the oldest one not confirmed as its last_seq
+ * (and last_status), so that the client sends the later ones again and
+ * learns their results from their ACKs. A gateway before this answers
+ * such a PING as a heartbeat, so no new version. */
+
 /* W_WELCOME flags: the gateway knew the session (a resume). */
 #define WF_RESUMED 0x01
 
