@@ -563,7 +563,16 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * MBX_OWNED and MBX_STREAM -ENOTSUP at open; a send that cannot learn its
  * outcome gives -ENOTCONN (it may or may not have been delivered); a
  * message's sender_pid and sender_uid are the gateway's. mbx_sync waits
- * until every message sent on the handle is in the far mailbox. */
+ * until every message sent on the handle is in the far mailbox.
+ * A pipelined send (one that returned 0 before the gateway answered) that
+ * then fails there (-ENOSPC, -EIDRM, ...) is reported once, also across a
+ * link cut: the handle's next mbx_send returns that error and sends
+ * nothing (its own message was not sent either), or mbx_sync returns it
+ * after every send is answered, whichever comes first; after that the
+ * handle sends as before. It says that at least one message sent on the
+ * handle since the last such report (or the open) was not delivered, not
+ * which one: failures after the first, until it is reported, are not
+ * reported apart. */
 typedef struct mbx_gateway mbx_gateway;
 
 typedef struct mbx_gateway_options {

@@ -77,9 +77,13 @@ struct tcp_box {
     size_t unsent_bytes;
     int probe;                   /* ask a gateway on this machine where the file is */
     char here[WIRE_DIR_MAX + 1]; /* its answer: the mailbox's folder */
-    int sticky;                  /* a pipelined send failed there: later calls say so */
-    unsigned unlooked;           /* sends since acknowledgements were last looked for */
-    int draining;                /* mbx_close delivers what was sent, closing or not */
+    /* The first failure of a pipelined send not reported yet: the next
+     * mbx_send (which then sends nothing) or mbx_sync returns it, once
+     * (take_sticky). It used to stay for the handle's life: one -ENOSPC
+     * and every later send and sync failed, the far mailbox empty. */
+    int sticky;
+    unsigned unlooked; /* sends since acknowledgements were last looked for */
+    int draining;      /* mbx_close delivers what was sent, closing or not */
     int last_status;
     /* Requests: numbered from 1; last_req is the last one whose message
      * (a W_MSG: a received message or a call's reply) was taken here, and
@@ -1069,13 +1073,23 @@ static int tcp_stat_ext(struct mbx *m, mbx_stat_ext *st)
     return -ENOTSUP;
 }
 
+/* Reports the pending failure of a pipelined send, once (as fsync and
+ * close report a failed write-back): the caller has it, and the handle
+ * goes on. */
+static int take_sticky(struct tcp_box *b)
+{
+    int r = b->sticky;
+    b->sticky = 0;
+    return r;
+}
+
 static int tcp_sync(struct mbx *m)
 {
     struct tcp_box *b = tcp_of(m);
     box_lock(b);
     int r = drain(b, -1);
     if (!r && b->sticky)
-        r = b->sticky;
+        r = take_sticky(b);
     pthread_mutex_unlock(&b->mu);
     return r;
 }
@@ -1209,7 +1223,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
 {
     int64_t deadline = clock_deadline(timeout_ns);
     if (b->sticky)
-        return b->sticky;
+        return take_sticky(b); /* this message is not sent either */
     if (len > b->max_msg)
         return -EMSGSIZE;
     if (b->io.fd < 0) {
@@ -1232,7 +1246,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
                pump_as(b, 0, &h, 0) == 0)
             ;
     if (b->sticky)
-        return b->sticky;
+        return take_sticky(b); /* this message is not sent either */
     /* A large payload goes in pieces (wire.h), one such send at a time. */
     int big = len > WIRE_FRAG_MAX && b->capacity != MBX_RENDEZVOUS;
     if (big && pieces_wait(b, deadline))
@@ -1286,7 +1300,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
                 r = 0;
         }
         if (!r && b->sticky)
-            r = b->sticky;
+            r = take_sticky(b);
         if (r) {
             free(copy);
             if (big)

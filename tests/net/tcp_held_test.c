@@ -294,12 +294,47 @@ static void pipelined_failure_survives_a_cut(void **state)
     mbx_unlink("pe");
 }
 
+/* A pipelined send's failure is reported once (like fsync's): after that
+ * the handle works again. It used to make every later send and mbx_sync
+ * fail for the handle's life, the far mailbox empty. */
+static void pipelined_failure_is_reported_once(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    char name[128];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/st", mbx_gateway_port(g));
+    mbx *local = nearly_full_box("st");
+    mbx *remote;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &remote), 0);
+    static char big[8000];
+    int failed = 0;
+    for (int i = 0; i < 4; i++)
+        failed += mbx_send(remote, big, sizeof(big), 0, 20000000000ll) == -ENOSPC;
+    failed += mbx_sync(remote) == -ENOSPC;
+    assert_true(failed >= 1);
+    char buf[8192];
+    while (mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK) >= 0)
+        ;
+    /* Failures still on their way are reported at most once more. */
+    int r = mbx_sync(remote);
+    assert_true(r == 0 || r == -ENOSPC);
+    assert_int_equal(mbx_send(remote, "x", 1, 0, 20000000000ll), 0);
+    assert_int_equal(mbx_sync(remote), 0);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(mbx_sync(remote), 0);
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    mbx_close(local);
+    mbx_unlink("st");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_message_survives_stat_and_reconnect),
         cmocka_unit_test(call_keeps_a_held_message),
         cmocka_unit_test(pipelined_failure_survives_a_cut),
+        cmocka_unit_test(pipelined_failure_is_reported_once),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
