@@ -561,7 +561,10 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * -EACCES. Over tcp:// and tls://: loans are copies,
  * mbx_transfer, mbx_fd, mbx_stat_ext_get and mbx_unlink give -ENOTSUP,
  * MBX_OWNED and MBX_STREAM -ENOTSUP at open; a send that cannot learn its
- * outcome gives -ENOTCONN (it may or may not have been delivered); a
+ * outcome gives -ENOTCONN (it may or may not have been delivered), and so
+ * does an mbx_call or mbx_send_confirmed under way when its gateway was
+ * killed and started again (a new session that knows nothing of it: it
+ * may have been made, and it is not made again); a
  * message's sender_pid and sender_uid are the gateway's. mbx_sync waits
  * until every message sent on the handle is in the far mailbox.
  * A pipelined send (one that returned 0 before the gateway answered) that

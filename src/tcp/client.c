@@ -1386,13 +1386,24 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
         if (r)
             return r;
     }
-    put_frame(b, type, 0, req, fixed, flen, payload, plen);
+    /* The session the request went to, if it went (written whole). */
+    uint64_t session = b->session;
+    int sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
     int64_t dl = answer_deadline(deadline);
     for (;;) {
         struct wire_hdr h;
         int r = pump(b, dl, &h);
         if (r == T_RECONNECTED) {
-            put_frame(b, type, 0, req, fixed, flen, payload, plen);
+            /* A call or a confirmed send that may have reached a gateway
+             * that knows nothing of it now (a new session: the gateway
+             * was killed and restarted) is not made again: its outcome
+             * is unknown. Asked again, the new gateway made it a second
+             * time, and the caller saw one success. A resumed session
+             * remembers it (last_call, confirm_req) and answers. */
+            if (sent && b->session != session && (type == W_CALL || type == W_CONFIRM))
+                return -ENOTCONN;
+            session = b->session;
+            sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
             continue;
         }
         if (r < 0)

@@ -13,11 +13,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 static char secret_path[300];
+static char self_exe[4096];
 
 static void ms_sleep(long ms)
 {
@@ -328,13 +333,178 @@ static void pipelined_failure_is_reported_once(void **state)
     mbx_unlink("st");
 }
 
-int main(void)
+/* ---- a gateway killed with SIGKILL and started again ---- */
+
+/* `tcp_held_test gateway PORT FD`: a gateway in a process of its own (this
+ * program run again, as in tcp_restart_test), which reports its port
+ * through FD and runs until it is killed or the test is gone. */
+static int gateway_main(const char *port, int report)
 {
+    static const char *const allow[] = {"*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
+    pid_t parent = getppid();
+    mbx_gateway *g = NULL;
+    int r = -1;
+    for (int i = 0; i < 100; i++) { /* the killed one's port: free soon */
+        r = mbx_gateway_start(addr, &o, &g);
+        if (r != -EADDRINUSE)
+            break;
+        usleep(50000);
+    }
+    int v = r ? r : mbx_gateway_port(g);
+    if (write(report, &v, sizeof(v)) != sizeof(v) || r)
+        return 1;
+    close(report);
+    while (getppid() == parent)
+        usleep(100000);
+    mbx_gateway_stop(g);
+    return 0;
+}
+
+/* Starts the gateway's process on port (0: any); returns its pid and sets
+ * *port. */
+static pid_t gw_spawn(int *port)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    char ps[16], fd[16];
+    snprintf(ps, sizeof(ps), "%d", *port);
+    snprintf(fd, sizeof(fd), "%d", p[1]);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        execl(self_exe, self_exe, "gateway", ps, fd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    int v = 0;
+    if (poll(&pf, 1, 20000) != 1 || read(p[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
+        v = 0;
+    close(p[0]);
+    assert_true(v > 0 && (!*port || v == *port));
+    *port = v;
+    return pid;
+}
+
+static void gw_kill(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+struct taker {
+    mbx *local;
+    atomic_int taken;
+    atomic_int stop;
+};
+
+/* Takes every message of the local mailbox, counting them; answers a
+ * call's request, late (the gateway that asked is dead by then). */
+static void *take_all(void *arg)
+{
+    struct taker *t = arg;
+    while (!atomic_load(&t->stop)) {
+        char buf[64];
+        mbx_msginfo info;
+        ssize_t n = mbx_recv(t->local, buf, sizeof(buf), &info, 100000000ll);
+        if (n < 0)
+            continue;
+        atomic_fetch_add(&t->taken, 1);
+        if (info.reply_token) {
+            while (atomic_load(&t->taken) == 1 && !atomic_load(&t->stop))
+                ms_sleep(5); /* until the test killed the gateway */
+            mbx_reply(&info, "done", 4);
+        }
+    }
+    return NULL;
+}
+
+struct asking {
+    mbx *remote;
+    int confirm;
+    long r;
+};
+
+static void *ask(void *arg)
+{
+    struct asking *a = arg;
+    if (a->confirm) {
+        mbx_receipt who;
+        a->r = mbx_send_confirmed(a->remote, "msg-1", 5, 0, 20000000000ll, &who);
+    } else {
+        char rep[16];
+        a->r = mbx_call(a->remote, "job-1", 5, 0, rep, sizeof(rep), 20000000000ll);
+    }
+    return NULL;
+}
+
+/* A call (then a confirmed send) whose gateway is killed while it is under
+ * way: the client reconnects to a gateway started again on the port, a
+ * new session. The request is not made again there (-ENOTCONN: it may
+ * have been made): it was, and the server took it twice while the caller
+ * saw one success. The confirmed send's RESULT is held in the proxy, so
+ * that it dies with the gateway. */
+static void gateway_restart_does_not_redo_a_call(void **state)
+{
+    (void)state;
+    for (int confirm = 0; confirm < 2; confirm++) {
+        int port = 0;
+        pid_t gp = gw_spawn(&port);
+        struct tcp_proxy *px = proxy_start(port);
+        assert_non_null(px);
+        struct taker t = {.local = test_box("gc", 4, 64, 0)};
+        mbx *remote = open_via(px, "gc", MBX_SEND);
+        pthread_t tt, ta;
+        assert_int_equal(pthread_create(&tt, NULL, take_all, &t), 0);
+        if (confirm)
+            proxy_oneway(px, 1); /* the answer stays in the proxy */
+        struct asking a = {remote, confirm, 0};
+        assert_int_equal(pthread_create(&ta, NULL, ask, &a), 0);
+        while (atomic_load(&t.taken) == 0)
+            ms_sleep(5);
+        if (confirm)
+            ms_sleep(100); /* its RESULT is written into the proxy */
+        gw_kill(gp);
+        gp = gw_spawn(&port);
+        proxy_cut(px);
+        proxy_oneway(px, 0);
+        /* Let the first request be answered now (to a dead gateway). */
+        atomic_fetch_add(&t.taken, 10);
+        pthread_join(ta, NULL);
+        atomic_store(&t.stop, 1);
+        pthread_join(tt, NULL);
+        int taken = atomic_load(&t.taken) - 10;
+        assert_int_equal(taken, 1);
+        assert_int_equal(a.r, -ENOTCONN);
+        mbx_close(remote);
+        gw_kill(gp);
+        proxy_stop(px);
+        mbx_close(t.local);
+        mbx_unlink("gc");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "gateway") == 0)
+        return gateway_main(argv[2], atoi(argv[3]));
+    signal(SIGPIPE, SIG_IGN);
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+    if (n <= 0)
+        return 1;
+    self_exe[n] = 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_message_survives_stat_and_reconnect),
         cmocka_unit_test(call_keeps_a_held_message),
         cmocka_unit_test(pipelined_failure_survives_a_cut),
         cmocka_unit_test(pipelined_failure_is_reported_once),
+        cmocka_unit_test(gateway_restart_does_not_redo_a_call),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
