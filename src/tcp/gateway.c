@@ -126,6 +126,11 @@ struct session {
     /* The last confirmed send's request and answer (W_CONFIRM). */
     uint64_t confirm_req;
     int64_t confirm_answer;
+    /* The last W_REPLY's request and answer: one sent again after a cut
+     * (its RESULT lost) is answered, not refused. Its token was used up,
+     * and the client said -ESRCH although the reply was delivered. */
+    uint64_t replied_req;
+    int32_t replied_answer;
     /* Reply tokens of requests handed to this client (W_REPLY). */
     uint64_t tokens[TOKENS_HELD];
     unsigned ntokens;
@@ -1030,6 +1035,10 @@ static void do_reply(struct conn *c, const struct qframe *q)
         result(c, q->h.id, -EPROTO);
         return;
     }
+    if (q->h.id && q->h.id == s->replied_req) { /* asked again after a cut */
+        result(c, q->h.id, s->replied_answer);
+        return;
+    }
     /* Only a request this client was handed may be answered through it. */
     int known = 0;
     for (unsigned i = 0; i < TOKENS_HELD; i++)
@@ -1042,6 +1051,8 @@ static void do_reply(struct conn *c, const struct qframe *q)
         mbx_msginfo info = {.reply_token = token, .sender_pid = (int32_t)pid};
         r = mbx_reply(&info, q->body + WIRE_REPLY_LEN, q->h.len - WIRE_REPLY_LEN);
     }
+    s->replied_req = q->h.id;
+    s->replied_answer = r;
     result(c, q->h.id, r);
 }
 

@@ -333,6 +333,64 @@ static void pipelined_failure_is_reported_once(void **state)
     mbx_unlink("st");
 }
 
+struct local_call {
+    mbx *caller;
+    ssize_t n;
+};
+
+static void *call_locally(void *arg)
+{
+    struct local_call *lc = arg;
+    char rep[64];
+    lc->n = mbx_call(lc->caller, "question", 8, 0, rep, sizeof(rep), 20000000000ll);
+    return NULL;
+}
+
+struct remote_reply {
+    mbx_msginfo info;
+    int r;
+};
+
+static void *reply_remotely(void *arg)
+{
+    struct remote_reply *x = arg;
+    x->r = mbx_reply(&x->info, "answer", 6);
+    return NULL;
+}
+
+/* mbx_reply through a tcp:// handle whose RESULT dies in a cut: the reply
+ * was delivered (the caller has it), and the reply asked again after the
+ * reconnect is answered as the first was. The gateway had used up the
+ * token and said -ESRCH. */
+static void reply_answered_again_after_a_cut(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *box = test_box("calls", 8, 64, 0);
+    struct local_call lc = {box, -999};
+    mbx *srv = open_via(px, "calls", MBX_RECV);
+    pthread_t tc, tr;
+    assert_int_equal(pthread_create(&tc, NULL, call_locally, &lc), 0);
+    struct remote_reply x;
+    char buf[64];
+    assert_int_equal(mbx_recv(srv, buf, sizeof(buf), &x.info, 20000000000ll), 8);
+    proxy_oneway(px, 1); /* the RESULT of the reply stays in the proxy */
+    assert_int_equal(pthread_create(&tr, NULL, reply_remotely, &x), 0);
+    pthread_join(tc, NULL); /* the caller has the reply */
+    assert_int_equal(lc.n, 6);
+    proxy_cut(px);
+    proxy_oneway(px, 0);
+    pthread_join(tr, NULL);
+    assert_int_equal(x.r, 0);
+    mbx_close(srv);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    mbx_close(box);
+    mbx_unlink("calls");
+}
+
 /* ---- a gateway killed with SIGKILL and started again ---- */
 
 /* `tcp_held_test gateway PORT FD`: a gateway in a process of its own (this
@@ -505,6 +563,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(pipelined_failure_survives_a_cut),
         cmocka_unit_test(pipelined_failure_is_reported_once),
         cmocka_unit_test(gateway_restart_does_not_redo_a_call),
+        cmocka_unit_test(reply_answered_again_after_a_cut),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
