@@ -684,6 +684,110 @@ static void forked_child_holds_no_exclusive_right(void **state)
     mbx_unlink("excl");
 }
 
+/* Forks a child with pid `want` (as root, through ns_last_pid; other
+ * processes forking meanwhile may take it first: tried again). The child
+ * runs fn and _exits with its result. Returns the child's pid, or -1 when
+ * the pid could not be had. */
+static pid_t fork_with_pid(pid_t want, int (*fn)(void *), void *arg)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f)
+            return -1;
+        fprintf(f, "%d", (int)want - 1);
+        if (fclose(f) != 0)
+            return -1;
+        pid_t p = fork();
+        if (p == 0)
+            _exit(getpid() == want ? fn(arg) : 0);
+        if (p == want)
+            return p;
+        waitpid(p, NULL, 0);
+    }
+    return -1;
+}
+
+struct lock_grab {
+    struct shlock *lock;
+    int ready;
+};
+
+/* Takes the lock word as shlock_try does, and stops there (as a thread
+ * preempted between taking the word and recording itself would). */
+static int grab_word_and_wait(void *arg)
+{
+    struct lock_grab *g = arg;
+    uint32_t free_word = 0;
+    if (!__atomic_compare_exchange_n(&g->lock->word, &free_word, (uint32_t)getpid(), 0,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 3;
+    if (write(g->ready, "r", 1) != 1)
+        return 4;
+    alarm(20); /* ends it should the test fail before killing it */
+    pause();
+    return 0;
+}
+
+static int send_once(void *arg)
+{
+    mbx *m;
+    if (mbx_open(arg, MBX_SEND, NULL, &m) != 0)
+        return 1;
+    int r = mbx_send(m, "a", 1, 0, 0);
+    mbx_close(m);
+    return r == 0 ? 0 : 2;
+}
+
+/* A heap mailbox's lock kept the identity of its last holder after the
+ * unlock. Once that process was gone and its pid went to another, which
+ * took the lock word and was preempted before recording itself, a waiter
+ * read the old record (same tid, another start time), judged the live
+ * holder dead and took the lock over: two processes in the critical
+ * section, and a repair under a live writer (found by a review, with gdb
+ * and ns_last_pid). The unlock now clears the record. Root only (pids are
+ * chosen through ns_last_pid). */
+static void reused_pid_does_not_lose_the_lock(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root to choose a pid (ns_last_pid)\n");
+        return;
+    }
+    mbx *m = heap_box_sized("lockreuse", 8, 64);
+    pid_t a = fork();
+    if (a == 0)
+        _exit(send_once("lockreuse"));
+    reap_ok(a);
+    /* Start times count in clock ticks (10 ms): a process forked within
+     * the same tick as A would pass for A itself. */
+    usleep(100000);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct lock_grab g = {&shm_box_of(m)->seg.hdr->hot.lock, p[1]};
+    pid_t b = fork_with_pid(a, grab_word_and_wait, &g);
+    if (b < 0) {
+        printf("skipped: could not have pid %d again\n", (int)a);
+        mbx_close(m);
+        mbx_unlink("lockreuse");
+        close(p[0]), close(p[1]);
+        return;
+    }
+    assert_true(test_read_ready(p[0]));
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    uint32_t repairs = st.repairs;
+    /* The holder lives: the send waits for it, and times out. */
+    assert_int_equal(mbx_send(m, "c", 1, 0, 300000000), -ETIMEDOUT);
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.repairs, repairs);
+    kill_and_reap(b);
+    /* Gone now: taken over and repaired. */
+    assert_int_equal(mbx_send(m, "d", 1, 0, 5000000000ll), 0);
+    close(p[0]), close(p[1]);
+    mbx_close(m);
+    mbx_unlink("lockreuse");
+}
+
 /* Someone who only looks at a mailbox (mbx_stat_name, so `mbx ls`) while
  * the file's owner shrinks and regrows it: the looks read a mapping whose
  * pages were gone, and SIGBUS killed the looker (29 of 300 `mbx ls` runs,
@@ -751,6 +855,7 @@ int main(void)
         cmocka_unit_test(close_wakes_a_blocked_call),
         cmocka_unit_test(forked_child_holds_no_exclusive_right),
         cmocka_unit_test(shrinking_file_does_not_kill_a_looker),
+        cmocka_unit_test(reused_pid_does_not_lose_the_lock),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

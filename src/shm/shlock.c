@@ -101,6 +101,13 @@ int shlock_lock(struct shlock *l, int64_t deadline)
 
 void shlock_unlock(struct shlock *l)
 {
+    /* The record goes first (the word's release orders it): left behind,
+     * it named a thread that was gone once the lock was taken again by one
+     * with the same tid (a reused pid) that had not recorded itself yet,
+     * which a waiter then judged dead, and took the lock from a live
+     * holder (found by a review). A record naming no holder's tid sends
+     * the judgement to the tid alone. */
+    __atomic_store_n(&l->holder, 0, __ATOMIC_RELAXED);
     uint32_t old = __atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE);
     if (old & SHLOCK_WAITERS)
         futex_wake(&l->word, 1);

@@ -13,7 +13,8 @@
  * taken: a waiter that has slept a slice looks at it, and when that thread
  * is gone it takes the lock over and the caller repairs what the dead
  * holder left half done. A thread that died before writing holder is known
- * by its tid alone.
+ * by its tid alone; the unlock clears holder, so that a record never names
+ * an earlier holder with the same tid.
  */
 #ifndef MBX_SHLOCK_H
 #define MBX_SHLOCK_H
