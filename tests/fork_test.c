@@ -63,6 +63,13 @@ static void child_rights(void *arg)
     char b[16];
     CHECK(mbx_recv(r->owned, b, sizeof(b), NULL, MBX_NONBLOCK) == -EACCES);
     CHECK(mbx_recv(r->excl, b, sizeof(b), NULL, MBX_NONBLOCK) == -EACCES);
+    /* Nor by loan: a review found the loan calls took the parent's
+     * messages through an inherited exclusive handle. */
+    const void *lent = NULL;
+    CHECK(mbx_recv_loan(r->excl, &lent, NULL, MBX_NONBLOCK) == -EACCES);
+    CHECK(mbx_recv_loan_select(r->excl, MBX_SEL_ANY, 0, &lent, NULL, NULL, MBX_NONBLOCK) ==
+          -EACCES);
+    CHECK(lent == NULL);
     CHECK(mbx_recv(r->plain, b, sizeof(b), NULL, MBX_NONBLOCK) == 1);
     CHECK(mbx_send(r->owned, "c", 1, 0, MBX_NONBLOCK) == 0);
     CHECK(mbx_send(r->excl, "c", 1, 0, MBX_NONBLOCK) == 0);
@@ -80,6 +87,7 @@ static void receive_rights_stay_with_parent(void **state)
         open_box("plain", 0, MBX_RECV_ANY),
     };
     assert_int_equal(mbx_send(r.plain, "p", 1, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(r.excl, "e", 1, 0, MBX_NONBLOCK), 0);
     in_child(child_rights, &r);
     mbx_stat st;
     assert_int_equal(mbx_stat_name("owned", &st), 0);
@@ -88,6 +96,9 @@ static void receive_rights_stay_with_parent(void **state)
     assert_int_equal(mbx_recv(r.owned, b, sizeof(b), &info, MBX_NONBLOCK), 1);
     assert_int_equal(b[0], 'c');
     assert_int_equal(mbx_recv(r.excl, b, sizeof(b), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(b[0], 'e'); /* still there */
+    assert_int_equal(mbx_recv(r.excl, b, sizeof(b), NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(b[0], 'c');
     assert_int_equal(mbx_recv(r.plain, b, sizeof(b), NULL, MBX_NONBLOCK), -EAGAIN);
     mbx_close(r.owned);
     assert_int_equal(mbx_stat_name("owned", &st), -ENOENT);

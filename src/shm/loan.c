@@ -76,7 +76,12 @@ ssize_t shm_recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf
     struct shm_box *b = shm_box_of(m);
     if (!lends(b))
         return -EINVAL;
-    int r = owner_recv_check(b);
+    /* The same rights as a copying receive's: an exclusive or pair
+     * handle a forked child inherited took the parent's messages by loan
+     * (found by a review). */
+    int r = recv_right_check(b);
+    if (!r)
+        r = owner_recv_check(b);
     if (r)
         return r;
     const unsigned char *view = lend_view(b);
