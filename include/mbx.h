@@ -176,7 +176,9 @@ void mbx_attr_init(mbx_attr *attr);
 void mbx_options_init(mbx_options *opts);
 
 /* Returns a static English description of a value returned by this library
- * (negative or positive errno); never NULL. */
+ * (negative or positive errno); never NULL. A value no errno names gets
+ * "unknown error N" in a buffer of the calling thread, which its next such
+ * call overwrites. */
 const char *mbx_strerror(int err);
 
 /* Names. "NAME" ([A-Za-z0-9._-], 1..200 bytes, not starting with '.') is

@@ -2,15 +2,17 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
 EXPORT const char *mbx_strerror(int err)
 {
-    if (err < 0)
-        err = -err;
-    switch (err) {
+    /* As unsigned: -INT_MIN does not exist (it was undefined behaviour). */
+    unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+    switch (e) {
     case 0:
         return "success";
     case ENOENT:
@@ -65,7 +67,16 @@ EXPORT const char *mbx_strerror(int err)
         return "timed out, but the message may still be delivered";
     case EBADF:
         return "handle not opened for this operation, or closed";
-    default:
-        return strerror(err);
+    default: {
+        /* The system's text where it has one (strerrordesc_np: a constant
+         * string, unlike strerror's, whose buffer the next call frees),
+         * else the number, in a buffer of this thread's. */
+        const char *d = e <= INT_MAX ? strerrordesc_np((int)e) : NULL;
+        if (d)
+            return d;
+        static _Thread_local char unknown[32];
+        snprintf(unknown, sizeof(unknown), "unknown error %u", e);
+        return unknown;
+    }
     }
 }
