@@ -523,7 +523,9 @@ typedef struct mbx_notice {
  * of the calling process watches, started by the first monitor. Monitors
  * are the process's own: a forked child's copies never fire. Stores the
  * monitor in *out. Returns 0, -EINVAL (pid <= 0, NULL out, notify not
- * opened with MBX_SEND), -ENOMEM, -EMFILE, -EAGAIN (no thread). */
+ * opened with MBX_SEND), -EMSGSIZE (notify's messages are smaller than an
+ * mbx_notice), -EIDRM (notify was removed already), -ENOMEM, -EMFILE,
+ * -EAGAIN (no thread). */
 int mbx_monitor_process(pid_t pid, mbx *notify, uint64_t tag, mbx_monitor **out);
 
 /* Monitors the mailbox `name` (which the caller must be able to open for

@@ -146,6 +146,10 @@ static void already_gone(void **state)
     a.max_msg_size = 16;
     assert_int_equal(mbx_open("small", MBX_SEND | MBX_CREATE, &a, &small), 0);
     assert_int_equal(mbx_monitor_process(getpid(), small, 0, &m), -EMSGSIZE);
+    /* A bad name is -EINVAL whatever notify is (it said notify's
+     * -EMSGSIZE: a review). */
+    assert_int_equal(mbx_monitor_mailbox("bad name", small, 0, &m), -EINVAL);
+    assert_int_equal(mbx_monitor_mailbox("target", small, 0, &m), -EMSGSIZE);
     mbx_close(small);
     mbx_unlink("small");
     mbx_close(in);

@@ -307,15 +307,17 @@ EXPORT int mbx_monitor_mailbox(const char *name, mbx *notify, uint64_t tag, mbx_
 {
     if (!name || !out)
         return -EINVAL;
-    int r = notify_ok(notify);
-    if (r)
-        return r;
+    /* The name first: a bad one is -EINVAL whatever notify is (a review
+     * saw notify's -EMSGSIZE). */
     const struct mbx_transport *tp = transport_for(name);
     if (!tp)
         return -EPROTONOSUPPORT;
+    int r = tp->check_name(name);
+    if (r)
+        return r;
     if (!tp->fd || !tp->ready)
         return -ENOTSUP;
-    if ((r = tp->check_name(name)))
+    if ((r = notify_ok(notify)))
         return r;
     process_init();
     struct mbx_monitor *m = monitor_new(MBX_NOTICE_MAILBOX, notify, tag);
