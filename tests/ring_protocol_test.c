@@ -132,6 +132,47 @@ static void dead_receiver_leaves_the_priority(void **state)
     mbx_unlink("deadprio");
 }
 
+/* A receiver killed while copying out the highest priority message (still
+ * counted in hiprio: killed before its copy) behind two of priority 0:
+ * the next receives took the lower ones first, and mbx_stat counted 2 of
+ * the 3 to receive (found by a review). Now the scan that passes over it
+ * puts it back (its receiver is dead) and takes it first. */
+static void dead_receivers_high_message_comes_first(void **state)
+{
+    (void)state;
+    mbx *m = test_box("deadhigh", 8, 64, 0);
+    struct seg *sg = &shm_box_of(m)->seg;
+    int L1 = 1, L2 = 2, H = 3, got;
+    assert_int_equal(mbx_send(m, &L1, sizeof(L1), 0, 0), 0); /* position 0 */
+    assert_int_equal(mbx_send(m, &L2, sizeof(L2), 0, 0), 0); /* position 1 */
+    assert_int_equal(mbx_send(m, &H, sizeof(H), 5, 0), 0);   /* position 2 */
+    pid_t holder = fork();
+    if (holder == 0)
+        test_await_kill();
+    struct ring_slot *sl = ring_slot_at(sg, 2);
+    uint64_t taking = slot_word(2, SLOT_TAKING, holder);
+    uint64_t start = 0;
+    assert_int_equal(proc_start(holder, &start), 0);
+    sl->word = taking;
+    ring_note_holder(sl, taking, ident_make(holder, (uint32_t)start));
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 3);
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), &info, 0), sizeof(got));
+    assert_int_equal(got, H);
+    assert_int_equal(info.priority, 5);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(got, L1);
+    assert_int_equal(mbx_recv(m, &got, sizeof(got), NULL, 0), sizeof(got));
+    assert_int_equal(got, L2);
+    assert_int_equal(ring_ctl_of(sg)->hiprio, 0);
+    mbx_close(m);
+    mbx_unlink("deadhigh");
+}
+
 /* Bug 2: a receiver spinning without end watched only the count of sends;
  * when another process put a dead receiver's message back (a repair), it
  * spun for ever next to it: its own repair of the slot it had seen failed
@@ -524,6 +565,7 @@ int main(void)
         cmocka_unit_test(priority_count_is_exact_to_the_lap),
         cmocka_unit_test(late_repairer_leaves_the_next_lap_alone),
         cmocka_unit_test(dead_receiver_leaves_the_priority),
+        cmocka_unit_test(dead_receivers_high_message_comes_first),
         cmocka_unit_test(spinning_receiver_sees_anothers_repair),
         cmocka_unit_test(spinning_heap_receiver_sees_a_dead_holder),
         cmocka_unit_test(receive_wakes_a_sleeping_sender),
