@@ -1,8 +1,12 @@
 /* Sleeper counts that forget processes killed asleep (src/sleepers.h). */
 #include "test_util.h"
 
+#include "mbx.h"
 #include "platform/platform.h"
 #include "shm/sleepers.h"
+
+#include <signal.h>
+#include <sys/wait.h>
 
 /* An epoch start long enough ago that the next sleeper starts a new one. */
 static uint32_t long_ago(void)
@@ -100,6 +104,49 @@ static void a_full_count_says_so(void **state)
     assert_int_equal(sleepers_count(w), 32767);
 }
 
+/* Receivers killed asleep on a mailbox nobody uses again: mbx_stat_get
+ * said they waited for as long as anyone looked (3 for 6 s and more;
+ * found by a review), as only a sleeper moved the epoch on. A stat now
+ * ages the counts as a sleeper would: they are gone within two epochs. */
+static void stat_forgets_receivers_killed_asleep(void **state)
+{
+    (void)state;
+    mbx *m;
+    assert_int_equal(mbx_open("sleepy", MBX_SEND | MBX_RECV | MBX_CREATE, NULL, &m), 0);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            char b[8];
+            mbx_set_spin(m, 0);
+            mbx_recv(m, b, sizeof(b), NULL, MBX_FOREVER);
+            _exit(0);
+        }
+    }
+    mbx_stat st;
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        if (st.receivers_waiting == 3)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.receivers_waiting, 3);
+    for (int i = 0; i < 3; i++) {
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], NULL, 0);
+    }
+    /* Two epochs of at least a second each, and a slice: well under 10 s. */
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(mbx_stat_get(m, &st), 0);
+        if (st.receivers_waiting == 0)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.receivers_waiting, 0);
+    mbx_close(m);
+    mbx_unlink("sleepy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +155,7 @@ int main(void)
         cmocka_unit_test(a_late_leaver_takes_nothing),
         cmocka_unit_test(one_new_epoch_per_due_time),
         cmocka_unit_test(a_full_count_says_so),
+        cmocka_unit_test(stat_forgets_receivers_killed_asleep),
     };
-    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -52,6 +52,15 @@ int shm_stat(struct mbx *m, mbx_stat *st)
      * delivered (a JetStream import restarted after a kill -9 judges by it
      * whether its last delivery happened). */
     seg_settle(&b->seg);
+    /* Sleepers killed asleep stop counting within two epochs of a look
+     * (sleepers.h). A stat is a look: only sleepers moved the epoch on,
+     * so the dead counted for as long as nobody slept again (found by a
+     * review). One load each while nobody sleeps. */
+    struct seg_hdr *h = b->seg.hdr;
+    if (__atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED))
+        sleepers_age(&h->hot.recv_waiters, &h->meta.sleep_epoch_ms[0]);
+    if (__atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED))
+        sleepers_age(&h->hot.send_waiters, &h->meta.sleep_epoch_ms[1]);
     return fill(&b->seg, &b->file, st);
 }
 
