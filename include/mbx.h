@@ -579,7 +579,11 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * handle sends as before. It says that at least one message sent on the
  * handle since the last such report (or the open) was not delivered, not
  * which one: failures after the first, until it is reported, are not
- * reported apart. */
+ * reported apart. The timeout of a receive, mbx_call or
+ * mbx_send_confirmed counts from the call, at the gateway too: one sent
+ * again after a cut goes with what is left of it, and one the gateway
+ * gets to only after it passed (queued behind a send that waits for room)
+ * is not made there (-ETIMEDOUT). */
 typedef struct mbx_gateway mbx_gateway;
 
 typedef struct mbx_gateway_options {

@@ -1374,6 +1374,29 @@ static void tokens_forget(struct tcp_box *b)
     pthread_mutex_unlock(&tokens_mu);
 }
 
+/* A request's fixed part to send again after a reconnect: its timeout
+ * made what is left of its deadline (it went with the whole timeout, and
+ * a gateway that served the copy sent again waited that long again). */
+static void timeout_left(uint8_t type, uint8_t *fixed, size_t flen, int64_t deadline)
+{
+    if (deadline < 0)
+        return; /* MBX_FOREVER */
+    int64_t left = clock_remaining(deadline);
+    if (type == W_RECV) {
+        struct wire_recv wr;
+        if (wire_recv_get(fixed, flen, &wr) == 0) {
+            wr.timeout_ns = left;
+            wire_recv_put(fixed, &wr);
+        }
+    } else if (type == W_CALL || type == W_CONFIRM) {
+        struct wire_call wc;
+        if (wire_call_get(fixed, flen, &wc) == 0) {
+            wc.timeout_ns = left;
+            wire_call_put(fixed, &wc);
+        }
+    }
+}
+
 /* Sends request req (frame type, fixed part, payload) and waits for the
  * message that answers it, copied to buf (cap bytes) or, with loan, to a
  * new loan. Returns its size or -errno. */
@@ -1388,6 +1411,7 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
     }
     /* The session the request went to, if it went (written whole). */
     uint64_t session = b->session;
+    uint8_t again[64]; /* its fixed part as sent again (timeout_left) */
     int sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
     int64_t dl = answer_deadline(deadline);
     for (;;) {
@@ -1403,6 +1427,12 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
             if (sent && b->session != session && (type == W_CALL || type == W_CONFIRM))
                 return -ENOTCONN;
             session = b->session;
+            if (flen <= sizeof(again)) {
+                if (fixed != again)
+                    memcpy(again, fixed, flen);
+                timeout_left(type, again, flen, deadline);
+                fixed = again; /* and for a later reconnect, less again */
+            }
             sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
             continue;
         }

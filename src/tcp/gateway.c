@@ -139,6 +139,7 @@ struct session {
 
 struct qframe {
     struct qframe *next;
+    int64_t at; /* when it was read: a request's timeout counts from then */
     struct wire_hdr h;
     uint8_t body[];
 };
@@ -588,6 +589,7 @@ static void read_batch(struct conn *c)
             memcpy(q->body, body, h.len);
             q->next = NULL;
         }
+        q->at = clock_now_ns();
         if (last)
             last->next = q;
         else
@@ -899,6 +901,23 @@ static int answer_held(struct conn *c, uint64_t req, int plain, uint64_t cap)
     return 0;
 }
 
+/* What is left of a request's timeout (MBX_FOREVER and MBX_NONBLOCK as
+ * they are), counted from when its frame was read: it may have waited in
+ * the queue behind a send that waited for room. TIME_UP: nothing. A
+ * request served late had its whole timeout from then, and did what its
+ * client had been told was not done: a confirmed send or a call made
+ * after the caller's -ETIMEDOUT, a receive that took a message for a
+ * client no longer waiting (held from the mailbox's receivers until that
+ * client's next receive or its session's end). */
+#define TIME_UP INT64_MIN
+static int64_t time_left(const struct qframe *q, int64_t timeout_ns)
+{
+    if (timeout_ns <= 0)
+        return timeout_ns;
+    int64_t left = timeout_ns - (clock_now_ns() - q->at);
+    return left > 0 ? left : TIME_UP;
+}
+
 static void do_recv(struct conn *c, const struct qframe *q)
 {
     struct session *s = c->s;
@@ -912,6 +931,11 @@ static void do_recv(struct conn *c, const struct qframe *q)
         return;
     if (s->held) { /* the mailbox was full: it cannot go back yet */
         result(c, q->h.id, -EAGAIN);
+        return;
+    }
+    wr.timeout_ns = time_left(q, wr.timeout_ns);
+    if (wr.timeout_ns == TIME_UP) {
+        result(c, q->h.id, -ETIMEDOUT);
         return;
     }
     size_t cap = wr.cap < s->max_msg ? (size_t)wr.cap : (size_t)s->max_msg;
@@ -969,6 +993,12 @@ static void do_call(struct conn *c, const struct qframe *q)
     }
     s->last_call = q->h.id;
     s->call_error = 0;
+    wc.timeout_ns = time_left(q, wc.timeout_ns);
+    if (wc.timeout_ns == TIME_UP) { /* not made: as a call that timed out */
+        s->call_error = -ETIMEDOUT;
+        result(c, q->h.id, -ETIMEDOUT);
+        return;
+    }
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
     cancel_set(client_gone, c);
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
@@ -1015,6 +1045,13 @@ static void do_confirm(struct conn *c, const struct qframe *q)
         return;
     }
     mbx_receipt who;
+    wc.timeout_ns = time_left(q, wc.timeout_ns);
+    if (wc.timeout_ns == TIME_UP) { /* not sent: nobody took it in time */
+        s->confirm_req = q->h.id;
+        s->confirm_answer = -ETIMEDOUT;
+        result(c, q->h.id, -ETIMEDOUT);
+        return;
+    }
     cancel_set(client_gone, c);
     int r = mbx_send_confirmed(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio,
                                wc.timeout_ns, &who);

@@ -2,11 +2,15 @@
  * across link cuts: a message held for a receive the client gave up on,
  * a call made while such a message waits, a pipelined send's failure
  * whose acknowledgement dies in a cut, and how long such a failure is
- * reported. Each test counts outcomes (a message seen exactly once, a
+ * reported; a call under way when the gateway is killed and restarted, a
+ * reply whose answer dies in a cut, requests served or sent again after
+ * their time. Each test counts outcomes (a message seen exactly once, a
  * failure reported) rather than timing them; waits are bounded by
- * generous deadlines and look at the far mailbox's state, not the clock.
+ * generous deadlines and look at the far mailbox's state, not the clock
+ * (the pauses that remain only give a wrong behaviour time to show).
  * A gateway of its own per test (held messages go back to their mailbox
- * when it stops), the fault proxy between it and the client. */
+ * when it stops; a child process where it is killed), the fault proxy
+ * between it and the client. */
 #include "test_box.h"
 
 #include "tcp_proxy.h"
@@ -391,6 +395,112 @@ static void reply_answered_again_after_a_cut(void **state)
     mbx_unlink("calls");
 }
 
+/* A request that waits at the gateway behind a pipelined send waiting for
+ * room (a mailbox of one, full), and that its client gives up on: a
+ * confirmed send or a call of 200 ms. Served once the room comes, long
+ * after, it is not made (its time is counted from its frame's arrival):
+ * it was, with its whole timeout from then, and a receiver took what the
+ * caller had been told was never delivered (-ETIMEDOUT). */
+static void late_request_is_not_made(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    char name[128];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/lt", mbx_gateway_port(g));
+    for (int confirm = 0; confirm < 2; confirm++) {
+        mbx *local = test_box("lt", 1, 64, 0);
+        mbx *remote;
+        assert_int_equal(mbx_open(name, MBX_SEND, NULL, &remote), 0);  /* credit: one */
+        assert_int_equal(mbx_send(local, "X", 1, 0, MBX_NONBLOCK), 0); /* full */
+        assert_int_equal(mbx_send(remote, "A", 1, 0, MBX_FOREVER), 0); /* waits there */
+        long r;
+        if (confirm) {
+            mbx_receipt who;
+            r = mbx_send_confirmed(remote, "B", 1, 0, 200000000ll, &who);
+        } else {
+            char rep[16];
+            r = mbx_call(remote, "B", 1, 0, rep, sizeof(rep), 200000000ll);
+        }
+        assert_int_equal(r, -ETIMEDOUT); /* nobody takes anything yet */
+        /* Now room: A goes in, then B would be served. */
+        int took_b = 0, took_a = 0;
+        char buf[64];
+        mbx_msginfo info;
+        ssize_t n;
+        while ((n = mbx_recv(local, buf, sizeof(buf), &info,
+                             took_a ? 1500000000ll : 20000000000ll)) >= 0) {
+            took_a += n == 1 && buf[0] == 'A';
+            took_b += n == 1 && buf[0] == 'B';
+            if (info.reply_token)
+                mbx_reply(&info, "r", 1);
+        }
+        assert_int_equal(took_a, 1);
+        assert_int_equal(took_b, 0);
+        mbx_close(remote);
+        mbx_close(local);
+        mbx_unlink("lt");
+    }
+    mbx_gateway_stop(g);
+}
+
+/* A receive given up (300 ms) while it waited behind a send that waited
+ * for room: served late, it took the next message for a client no longer
+ * waiting, and the mailbox's own receivers never saw it until that client
+ * received again or closed. */
+static void late_receive_takes_nothing(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    char name[128];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/sk", mbx_gateway_port(g));
+    mbx *local = test_box("sk", 1, 64, 0);
+    mbx *remote;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV, NULL, &remote), 0);
+    assert_int_equal(mbx_send(local, "X", 1, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(remote, "A", 1, 0, MBX_FOREVER), 0);
+    char buf[64];
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, 300000000ll), -ETIMEDOUT);
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK), 1); /* X */
+    ms_sleep(1000); /* the late receive, if made, took A meanwhile */
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 10000000000ll), 1);
+    assert_int_equal(buf[0], 'A');
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    mbx_close(local);
+    mbx_unlink("sk");
+}
+
+/* A receive sent again after a cut goes with what is left of its time,
+ * not its whole timeout: it went with 4 s again after 3 s, the gateway
+ * waited on after the caller's -ETIMEDOUT and took a message sent then
+ * for nobody. */
+static void resent_receive_keeps_its_deadline(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("rs", 8, 64, 0);
+    mbx *remote = open_via(px, "rs", MBX_RECV);
+    struct given_up gu = {remote, 4000000000ll, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, remote_recv, &gu), 0);
+    WAIT_STAT(local, st->receivers_waiting >= 1);
+    ms_sleep(3000); /* most of its time gone */
+    proxy_cut(px);  /* it is sent again */
+    pthread_join(t, NULL);
+    assert_int_equal(gu.got, -ETIMEDOUT);
+    assert_int_equal(mbx_send(local, "late", 4, 0, MBX_NONBLOCK), 0);
+    ms_sleep(500); /* a receive still waiting there takes it meanwhile */
+    char buf[64];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK), 4);
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("rs");
+}
+
 /* ---- a gateway killed with SIGKILL and started again ---- */
 
 /* `tcp_held_test gateway PORT FD`: a gateway in a process of its own (this
@@ -564,6 +674,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(pipelined_failure_is_reported_once),
         cmocka_unit_test(gateway_restart_does_not_redo_a_call),
         cmocka_unit_test(reply_answered_again_after_a_cut),
+        cmocka_unit_test(late_request_is_not_made),
+        cmocka_unit_test(late_receive_takes_nothing),
+        cmocka_unit_test(resent_receive_keeps_its_deadline),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
