@@ -564,7 +564,10 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * with it (-EPROTONOSUPPORT); a certificate refused either way is
  * -EACCES. Over tcp:// and tls://: loans are copies,
  * mbx_transfer, mbx_fd, mbx_stat_ext_get and mbx_unlink give -ENOTSUP,
- * MBX_OWNED and MBX_STREAM -ENOTSUP at open; a send that cannot learn its
+ * MBX_OWNED and MBX_STREAM -ENOTSUP at open (but a handle whose gateway is
+ * on this machine and shares the mailbox's folder opens the mailbox's file
+ * itself, unless $MBX_TCP_BYPASS is 0: it is then a local handle, and
+ * those calls work as on the local name); a send that cannot learn its
  * outcome gives -ENOTCONN (it may or may not have been delivered), and so
  * does an mbx_call or mbx_send_confirmed under way when its gateway was
  * killed and started again (a new session that knows nothing of it: it
