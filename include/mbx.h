@@ -586,7 +586,14 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * mbx_send_confirmed counts from the call, at the gateway too: one sent
  * again after a cut goes with what is left of it, and one the gateway
  * gets to only after it passed (queued behind a send that waits for room)
- * is not made there (-ETIMEDOUT). */
+ * is not made there (-ETIMEDOUT). A signal handler that runs while a
+ * receive or an mbx_call waits for its gateway ends it with -EINTR, as on
+ * a local name; the gateway gives the request up when the handle's next
+ * frame reaches it (at once: the client sends one). A message it took for
+ * the receive by then is held for the handle's next receive (or put back
+ * in the mailbox); a call's request nobody took by then is taken back,
+ * one taken stays taken and its reply is dropped. A send, a confirmed
+ * send, mbx_sync and a reply go on through a signal. */
 typedef struct mbx_gateway mbx_gateway;
 
 typedef struct mbx_gateway_options {

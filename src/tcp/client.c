@@ -84,6 +84,10 @@ struct tcp_box {
     int sticky;
     unsigned unlooked; /* sends since acknowledgements were last looked for */
     int draining;      /* mbx_close delivers what was sent, closing or not */
+    /* A receive or a call waits: a signal handler that runs while it waits
+     * for the answer (or for the next try at a link) ends it with -EINTR,
+     * as on a local mailbox. */
+    int intr;
     int last_status;
     /* Requests: numbered from 1; last_req is the last one whose message
      * (a W_MSG: a received message or a call's reply) was taken here, and
@@ -728,7 +732,7 @@ static int lasting(int r)
 
 /* Waits the next, longer, jittered reconnect delay, at most left ns (-1:
  * no limit). */
-static void backoff_nap(struct tcp_box *b, int64_t left)
+static int backoff_nap(struct tcp_box *b, int64_t left)
 {
     b->backoff = b->backoff ? b->backoff * 2 : TCP_BACKOFF_MIN;
     if (b->backoff > TCP_BACKOFF_MAX)
@@ -739,11 +743,12 @@ static void backoff_nap(struct tcp_box *b, int64_t left)
     if (left > 0 && nap > left)
         nap = left;
     struct timespec ts = {nap / 1000000000, nap % 1000000000};
-    nanosleep(&ts, NULL);
+    return nanosleep(&ts, NULL) ? -errno : 0;
 }
 
 /* Makes the link again, with growing, jittered delays between tries, until
- * the deadline. Returns 0, -ETIMEDOUT, or a lasting error. */
+ * the deadline. Returns 0, -ETIMEDOUT, a lasting error, or -EINTR (b->intr:
+ * a signal handler ran during a delay). */
 static int reconnect(struct tcp_box *b, int64_t deadline)
 {
     /* A link that died at once (within the first delay, before the
@@ -763,7 +768,8 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
             int64_t left = clock_remaining(deadline);
             if (left == 0)
                 return -ETIMEDOUT;
-            backoff_nap(b, left);
+            if (backoff_nap(b, left) == -EINTR && b->intr)
+                return -EINTR;
         }
         int r = dial(b, deadline);
         if (!r || lasting(r))
@@ -777,7 +783,8 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
  * the way acknowledgements (h->type W_ACK is returned after each, so a
  * caller waiting for one looks again) and heartbeats; reconnects after a
  * cut. Returns 0 with *h (body at b->rx), T_RECONNECTED (the caller sends
- * its request again), -ETIMEDOUT, or a lasting error. flush: first write
+ * its request again), -ETIMEDOUT, a lasting error, or -EINTR (b->intr set
+ * and a signal handler ran while it waited). flush: first write
  * out what out holds (what the answer waits for may be there). */
 static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int flush)
 {
@@ -808,7 +815,11 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
         if (deadline >= 0 && deadline < until)
             until = deadline;
         uint64_t max_body = WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN;
-        int w = reader_ready(&b->rd) ? 1 : io_wait_readable(&b->io, until);
+        int w = reader_ready(&b->rd) ? 1
+                : b->intr            ? io_wait_readable_intr(&b->io, until)
+                                     : io_wait_readable(&b->io, until);
+        if (w == -EINTR)
+            return -EINTR;
         if (w == 0) {
             if (deadline >= 0 && clock_remaining(deadline) == 0)
                 return -ETIMEDOUT;
@@ -1397,12 +1408,43 @@ static void timeout_left(uint8_t type, uint8_t *fixed, size_t flen, int64_t dead
     }
 }
 
+static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const uint8_t *fixed,
+                            size_t flen, const void *payload, size_t plen, int64_t deadline,
+                            void *buf, size_t cap, mbx_msginfo *info, uint64_t *type_out,
+                            struct loan **loan);
+
 /* Sends request req (frame type, fixed part, payload) and waits for the
  * message that answers it, copied to buf (cap bytes) or, with loan, to a
- * new loan. Returns its size or -errno. */
+ * new loan. Returns its size or -errno.
+ * A receive or a call returns -EINTR when a signal handler runs while it
+ * waits (as on a local mailbox). Its request is then given up as one whose
+ * time ran out: a later answer to it is not taken here (the gateway keeps
+ * a message it took for it, held for the handle's next receive, or puts it
+ * back). To tell the gateway at once, which otherwise waits on for the
+ * request's timeout (for ever with MBX_FOREVER) before it serves the
+ * handle's next frames, the client sends a STAT nobody waits for: a
+ * gateway that sees a later request of the handle queued stops waiting
+ * (a call's request nobody took by then is taken back); an older gateway
+ * answers it in turn, and the answer is passed over as any other to a
+ * request given up. A confirmed send, a reply and a stat go on through a
+ * signal: their outcome would be unknown. */
 static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint8_t *fixed,
                        size_t flen, const void *payload, size_t plen, int64_t deadline, void *buf,
                        size_t cap, mbx_msginfo *info, uint64_t *type_out, struct loan **loan)
+{
+    b->intr = type == W_RECV || type == W_CALL;
+    ssize_t n = request_wait(b, type, req, fixed, flen, payload, plen, deadline, buf, cap, info,
+                             type_out, loan);
+    b->intr = 0;
+    if (n == -EINTR)
+        put_frame(b, W_STAT, 0, b->next_req++, NULL, 0, NULL, 0);
+    return n;
+}
+
+static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const uint8_t *fixed,
+                            size_t flen, const void *payload, size_t plen, int64_t deadline,
+                            void *buf, size_t cap, mbx_msginfo *info, uint64_t *type_out,
+                            struct loan **loan)
 {
     if (b->io.fd < 0) {
         int r = reconnect(b, deadline);

@@ -173,6 +173,7 @@ struct conn {
      * (one lock for a batch, not one per frame), served before it looks
      * again. */
     struct qframe *taken;
+    uint64_t call_req; /* the call being made (call_given_up) */
     /* The reading thread's own: what was read ahead, a message in pieces. */
     struct frame_reader fr;
     struct assembly asm_;
@@ -694,10 +695,39 @@ static uint32_t room_after_send(struct session *s)
     return room_of(s);
 }
 
+/* Whether the client gave up its request req: a later request of its (a
+ * receive, call, confirmed send, reply or stat) has been read. A handle
+ * makes one request at a time, and the client sends a STAT when a signal
+ * ends a receive or a call (client.c request()), so one queued behind the
+ * request served says that nobody waits for its answer any more: without
+ * this, a receive given up with MBX_FOREVER held the session, and every
+ * later frame of the handle (its sends too), for ever. Called by the
+ * serving thread (c->taken is its own). */
+static int is_request(uint8_t type)
+{
+    return type == W_RECV || type == W_CALL || type == W_CONFIRM || type == W_REPLY ||
+           type == W_STAT;
+}
+
+static int moved_on(struct conn *c, uint64_t req)
+{
+    for (const struct qframe *q = c->taken; q; q = q->next)
+        if (is_request(q->h.type) && q->h.id > req)
+            return 1;
+    int found = 0;
+    pthread_mutex_lock(&c->mu);
+    for (const struct qframe *q = c->head; q && !found; q = q->next)
+        found = is_request(q->h.type) && q->h.id > req;
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
 /* Runs a send or receive in slices of SLICE_NS until it ends or its
  * deadline passes, giving up when the link dies (the client asks again
- * after it reconnects: a send or receive that timed out did nothing). */
-#define SLICED(c, timeout_ns, call_with_t)                                                         \
+ * after it reconnects: a send or receive that timed out did nothing), or,
+ * for request req (0: a send), when the client gave it up (moved_on):
+ * -EINTR then. */
+#define SLICED(c, req, timeout_ns, call_with_t)                                                    \
     ({                                                                                             \
         int64_t dl_ = clock_deadline(timeout_ns);                                                  \
         ssize_t r_;                                                                                \
@@ -715,6 +745,10 @@ static uint32_t room_after_send(struct session *s)
             }                                                                                      \
             if (link_dead(c)) {                                                                    \
                 r_ = -EPIPE;                                                                       \
+                break;                                                                             \
+            }                                                                                      \
+            if ((req) && moved_on(c, (req))) {                                                     \
+                r_ = -EINTR;                                                                       \
                 break;                                                                             \
             }                                                                                      \
         }                                                                                          \
@@ -819,7 +853,7 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
         if (r == -EAGAIN)
             return 1;
     } else {
-        r = (int)SLICED(c, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
+        r = (int)SLICED(c, 0, timeout, mbx_send_typed(s->h, payload, len, ws.prio, ws.type, t));
     }
     if (r == -EPIPE)
         return 0; /* not sent; the client sends it again */
@@ -943,9 +977,9 @@ static void do_recv(struct conn *c, const struct qframe *q)
     uint64_t type = 0;
     ssize_t n;
     if (wr.from)
-        n = SLICED(c, wr.timeout_ns, mbx_recv_from(s->h, wr.from, s->buf, cap, &info, t));
+        n = SLICED(c, q->h.id, wr.timeout_ns, mbx_recv_from(s->h, wr.from, s->buf, cap, &info, t));
     else
-        n = SLICED(c, wr.timeout_ns,
+        n = SLICED(c, q->h.id, wr.timeout_ns,
                    mbx_recv_select(s->h, (int)wr.how, wr.type, s->buf, cap, &info, &type, t));
     if (n == -EPIPE)
         return;
@@ -968,6 +1002,15 @@ static void do_recv(struct conn *c, const struct qframe *q)
     s->held_msg.type = type;
     note_token(s, info.reply_token);
     send_held(c);
+}
+
+/* The cancel hook of a call: client_gone, or the client gave the call up
+ * (a signal ended its wait: moved_on). Its request, if nobody took it, is
+ * then taken back, as after a local mbx_call's -EINTR. */
+static int call_given_up(void *arg)
+{
+    struct conn *c = arg;
+    return client_gone(c) || moved_on(c, c->call_req);
 }
 
 static void do_call(struct conn *c, const struct qframe *q)
@@ -1000,7 +1043,8 @@ static void do_call(struct conn *c, const struct qframe *q)
         return;
     }
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
-    cancel_set(client_gone, c);
+    c->call_req = q->h.id;
+    cancel_set(call_given_up, c);
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
                          cap, wc.timeout_ns);
     cancel_set(NULL, NULL);

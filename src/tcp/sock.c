@@ -52,7 +52,10 @@ int sock_split(const char *addr, char *host, size_t hostcap, char *port, size_t 
     return 0;
 }
 
-static int wait_for(int fd, short ev, int64_t deadline)
+/* Waits for ev on fd until the deadline. A signal handler's run goes
+ * unnoticed (the wait goes on), unless intr: then it ends the wait with
+ * -EINTR. */
+static int wait_intr(int fd, short ev, int64_t deadline, int intr)
 {
     for (;;) {
         int64_t left = clock_remaining(deadline);
@@ -68,9 +71,14 @@ static int wait_for(int fd, short ev, int64_t deadline)
                 return 0;
             continue;
         }
-        if (errno != EINTR)
+        if (errno != EINTR || intr)
             return -errno;
     }
+}
+
+static int wait_for(int fd, short ev, int64_t deadline)
+{
+    return wait_intr(fd, ev, deadline, 0);
 }
 
 int sock_wait_readable(int fd, int64_t deadline)
@@ -273,10 +281,10 @@ static ssize_t io_writev(struct io *io, const struct iovec *v, int nv, short *wa
     return r == 0 ? -EPIPE : r;
 }
 
-int io_wait_readable(struct io *io, int64_t deadline)
+static int io_wait_readable_as(struct io *io, int64_t deadline, int intr)
 {
     if (!io->ssl)
-        return wait_for(io->fd, POLLIN, deadline);
+        return wait_intr(io->fd, POLLIN, deadline, intr);
     for (;;) {
         uint8_t c;
         short want = POLLIN;
@@ -289,10 +297,20 @@ int io_wait_readable(struct io *io, int64_t deadline)
             return 1;
         if (r != -EAGAIN)
             return -EPIPE; /* closed or failed: the next read says so */
-        int w = wait_for(io->fd, want, deadline);
+        int w = wait_intr(io->fd, want, deadline, intr);
         if (w <= 0)
-            return w == 0 ? 0 : -EPIPE;
+            return w == 0 ? 0 : w == -EINTR ? -EINTR : -EPIPE;
     }
+}
+
+int io_wait_readable(struct io *io, int64_t deadline)
+{
+    return io_wait_readable_as(io, deadline, 0);
+}
+
+int io_wait_readable_intr(struct io *io, int64_t deadline)
+{
+    return io_wait_readable_as(io, deadline, 1);
 }
 
 /* Writes every byte of the nv parts of v (which it moves on) before the

@@ -142,6 +142,11 @@ int sock_wait_readable(int fd, int64_t deadline);
  * Returns 1, 0 (time's up), or -EPIPE (the link failed). */
 int io_wait_readable(struct io *io, int64_t deadline);
 
+/* io_wait_readable, but a signal handler that runs meanwhile ends the wait
+ * with -EINTR (other waits go on after one: a frame is never left half
+ * written or read for it). */
+int io_wait_readable_intr(struct io *io, int64_t deadline);
+
 /* Waits for fd to be readable (POLLIN) or writable (POLLOUT) until the
  * deadline. Returns 1, 0 (time's up), or -errno. */
 int sock_wait(int fd, short events, int64_t deadline);

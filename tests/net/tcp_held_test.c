@@ -658,6 +658,115 @@ static void gateway_restart_does_not_redo_a_call(void **state)
     }
 }
 
+static void on_signal(int sig)
+{
+    (void)sig;
+}
+
+struct waiter {
+    mbx *remote;
+    int call; /* mbx_call, else mbx_recv */
+    atomic_int done;
+    ssize_t got;
+    char buf[64];
+};
+
+static void *wait_remotely(void *arg)
+{
+    struct waiter *w = arg;
+    char rep[64];
+    w->got = w->call ? mbx_call(w->remote, "ask", 3, 0, rep, sizeof(rep), MBX_FOREVER)
+                     : mbx_recv(w->remote, w->buf, sizeof(w->buf), NULL, MBX_FOREVER);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* Starts w's wait with MBX_FOREVER, waits until the gateway waits for it
+ * (cond on the local mailbox), then sends the thread a signal (its handler
+ * installed without SA_RESTART) every 20 ms until the wait ends, for at
+ * most 20 s: a signal may land outside the wait for the answer. A wait
+ * that never ends is ended by a close (-EBADF). Returns what it returned. */
+#define SIGNALLED(w, local, cond)                                                                  \
+    ({                                                                                             \
+        pthread_t t_;                                                                              \
+        atomic_store(&(w)->done, 0);                                                               \
+        assert_int_equal(pthread_create(&t_, NULL, wait_remotely, (w)), 0);                        \
+        WAIT_STAT((local), cond);                                                                  \
+        for (int i_ = 0; i_ < 1000 && !atomic_load(&(w)->done); i_++) {                            \
+            pthread_kill(t_, SIGUSR1);                                                             \
+            ms_sleep(20);                                                                          \
+        }                                                                                          \
+        if (!atomic_load(&(w)->done))                                                              \
+            mbx_close((w)->remote);                                                                \
+        pthread_join(t_, NULL);                                                                    \
+        (w)->got;                                                                                  \
+    })
+
+/* A signal handler that runs while a receive or a call waits for its
+ * gateway ends it with -EINTR, as on a local mailbox (the wait went on
+ * through every signal). The gateway gives the request up too: the
+ * handle's next frames are served (a send after a receive given up with
+ * MBX_FOREVER waited behind it for ever), a call's request nobody took is
+ * taken back, and a message the gateway took for a receive whose answer
+ * did not reach the client is held for its next receive: none lost, none
+ * twice. */
+static void signal_ends_a_remote_wait(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("hs", 8, 64, 0);
+    struct waiter w = {.remote = open_via(px, "hs", MBX_SEND | MBX_RECV)};
+    assert_int_equal(SIGNALLED(&w, local, st->receivers_waiting >= 1), -EINTR);
+    /* The gateway's receive ended: the handle's send is made, and a
+     * local receiver has it (it went to that receive before). */
+    assert_int_equal(mbx_send(w.remote, precious, strlen(precious), 0, 10000000000ll), 0);
+    char buf[64];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 20000000000ll), strlen(precious));
+    /* A call's request nobody took is taken back. */
+    w.call = 1;
+    assert_int_equal(SIGNALLED(&w, local, st->count == 1), -EINTR);
+    WAIT_STAT(local, st->count == 0);
+    /* Served at the gateway, its answer held up on the link: the message
+     * is held for the next receive. */
+    w.call = 0;
+    pthread_t t;
+    atomic_store(&w.done, 0);
+    assert_int_equal(pthread_create(&t, NULL, wait_remotely, &w), 0);
+    WAIT_STAT(local, st->receivers_waiting >= 1);
+    proxy_stall(px, 1);
+    assert_int_equal(mbx_send(local, precious, strlen(precious), 0, MBX_NONBLOCK), 0);
+    WAIT_STAT(local, st->count == 0 && st->received_total >= 2); /* the gateway took it */
+    for (int i = 0; i < 1000 && !atomic_load(&w.done); i++) {
+        pthread_kill(t, SIGUSR1);
+        ms_sleep(20);
+    }
+    if (!atomic_load(&w.done))
+        mbx_close(w.remote);
+    pthread_join(t, NULL);
+    assert_int_equal(w.got, -EINTR);
+    proxy_stall(px, 0);
+    proxy_cut(px);
+    ssize_t n = mbx_recv(w.remote, buf, sizeof(buf), NULL, 10000000000ll);
+    int seen = n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(w.remote, &st), 0); /* its TAKEN is served */
+    mbx_close(w.remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    seen += drain_count(local);
+    assert_int_equal(seen, 1);
+    mbx_close(local);
+    mbx_unlink("hs");
+    sigaction(SIGUSR1, &old, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -677,6 +786,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(late_request_is_not_made),
         cmocka_unit_test(late_receive_takes_nothing),
         cmocka_unit_test(resent_receive_keeps_its_deadline),
+        cmocka_unit_test(signal_ends_a_remote_wait),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
