@@ -624,7 +624,8 @@ typedef struct mbx_gateway_options {
  * never takes clients that proved nothing. */
 #define MBX_GATEWAY_NO_SECRET 0x1u
 
-/* Fills *o with the defaults (no allow-list yet). Never fails. A smaller
+/* Fills *o with the defaults (no allow-list yet). Never fails; does
+ * nothing for NULL. A smaller
  * size (a program built before the TLS fields) leaves them unset; a larger
  * one (fields of a later version) is refused by mbx_gateway_start when any
  * of those is set. */
@@ -755,7 +756,8 @@ typedef struct mbx_bridge_options {
     uint32_t ack_wait_ms;
 } mbx_bridge_options;
 
-/* Fills *o with the defaults (no server, no mailboxes yet). Never fails. */
+/* Fills *o with the defaults (no server, no mailboxes yet). Never fails;
+ * does nothing for NULL. */
 void mbx_bridge_options_init(mbx_bridge_options *o);
 
 /* Connects to o->servers and bridges the mailboxes on threads of this

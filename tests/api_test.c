@@ -51,6 +51,23 @@ static void attr_defaults(void **state)
     mbx_attr_init(NULL);
 }
 
+/* The other _init functions take NULL as mbx_attr_init does: they wrote
+ * through it (a crash). */
+static void options_init_accepts_null(void **state)
+{
+    (void)state;
+    mbx_gateway_options_init(NULL);
+    mbx_bridge_options_init(NULL);
+    mbx_gateway_options g;
+    memset(&g, 0xff, sizeof(g));
+    mbx_gateway_options_init(&g);
+    assert_int_equal(g.size, sizeof(g));
+    mbx_bridge_options b;
+    memset(&b, 0xff, sizeof(b));
+    mbx_bridge_options_init(&b);
+    assert_int_equal(b.size, sizeof(b));
+}
+
 static void strerror_names_everything(void **state)
 {
     (void)state;
@@ -728,6 +745,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attr_defaults),
+        cmocka_unit_test(options_init_accepts_null),
         cmocka_unit_test(strerror_names_everything),
         cmocka_unit_test(open_argument_errors),
         cmocka_unit_test(create_exclusive_and_reopen),

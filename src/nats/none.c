@@ -8,6 +8,8 @@
 
 EXPORT void mbx_bridge_options_init(mbx_bridge_options *o)
 {
+    if (!o)
+        return; /* as mbx_attr_init: a NULL is no crash */
     memset(o, 0, sizeof(*o));
     o->size = sizeof(*o);
     o->replicas = 1;

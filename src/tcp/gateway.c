@@ -1884,6 +1884,8 @@ static void *acceptor_main(void *arg)
 
 EXPORT void mbx_gateway_options_init(mbx_gateway_options *o)
 {
+    if (!o)
+        return; /* as mbx_attr_init: a NULL is no crash */
     memset(o, 0, sizeof(*o));
     o->size = sizeof(*o);
     o->linger_ms = 30000;
