@@ -7,6 +7,7 @@
 #include "shm/heap/alloc.h"
 #include "shm/heap/heap_queue.h"
 #include "shm/lock.h"
+#include "shm/poll_later.h"
 #include "shm/shm.h"
 #include "shm/stream/stream.h"
 
@@ -1049,6 +1050,35 @@ static void squatted_entries_do_not_spin_a_loop(void **state)
     mbx_unlink("squat");
 }
 
+/* The delayed wake-ups' thread across fork: a child forked while the
+ * parent's thread waits for a due time gets a thread of its own at its
+ * first ask (the parent's asks are not its to send; its list, lock and
+ * condition start afresh), and both are woken. */
+static void delayed_wakeups_across_fork(void **state)
+{
+    (void)state;
+    char parent_path[300], child_path[300];
+    snprintf(parent_path, sizeof(parent_path), "%s/.later-parent", test_dir);
+    snprintf(child_path, sizeof(child_path), "%s/.later-child", test_dir);
+    int ps = note_bind(parent_path, 0600, (uint32_t)-1);
+    assert_true(ps >= 0);
+    assert_int_equal(poll_later(parent_path), 0); /* the thread waits 50 ms */
+    pid_t c = fork();
+    if (c == 0) {
+        int cs = note_bind(child_path, 0600, (uint32_t)-1);
+        if (cs < 0 || poll_later(child_path) != 0)
+            _exit(1);
+        struct pollfd p = {cs, POLLIN, 0};
+        int n = poll(&p, 1, 10000);
+        unlink(child_path);
+        _exit(n == 1 ? 0 : 2);
+    }
+    assert_true(readable(ps, 10000));
+    reap_ok(c);
+    close(ps);
+    unlink(parent_path);
+}
+
 /* Edge-triggered epoll works when each wake-up is drained to -EAGAIN. */
 static void edge_triggered_epoll(void **state)
 {
@@ -1124,6 +1154,7 @@ int main(void)
         cmocka_unit_test(poll_many),
         cmocka_unit_test(pollers_are_bounded),
         cmocka_unit_test(squatted_entries_do_not_spin_a_loop),
+        cmocka_unit_test(delayed_wakeups_across_fork),
         cmocka_unit_test(edge_triggered_epoll),
         cmocka_unit_test(nobody_polls_nobody_counted),
     };

@@ -44,6 +44,9 @@ static void after_fork_child(void)
         free(l);
     }
     running = 0;
+    /* The parent's thread may have been waiting on it at the fork: made
+     * new, as that waiter does not exist here. */
+    clock_cond_init(&changed);
     pthread_mutex_unlock(&mu);
 }
 
