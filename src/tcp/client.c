@@ -1454,7 +1454,9 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
     /* The session the request went to, if it went (written whole). */
     uint64_t session = b->session;
     uint8_t again[64]; /* its fixed part as sent again (timeout_left) */
-    int sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
+    /* A receive takes a too large message's size with its -EMSGSIZE. */
+    uint8_t flags = type == W_RECV ? WF_SIZE : 0;
+    int sent = put_frame(b, type, flags, req, fixed, flen, payload, plen) == 0;
     int64_t dl = answer_deadline(deadline);
     for (;;) {
         struct wire_hdr h;
@@ -1475,7 +1477,7 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
                 timeout_left(type, again, flen, deadline);
                 fixed = again; /* and for a later reconnect, less again */
             }
-            sent = put_frame(b, type, 0, req, fixed, flen, payload, plen) == 0;
+            sent = put_frame(b, type, flags, req, fixed, flen, payload, plen) == 0;
             continue;
         }
         if (r < 0)
@@ -1484,11 +1486,16 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
             continue; /* an answer to a request given up: the gateway keeps it */
         if (h.type == W_RESULT) {
             int64_t v;
-            if (wire_result_get(b->rx, h.len, &v) ||
+            uint64_t size = 0;
+            int sized = type == W_RECV && (h.flags & WF_SIZE);
+            if ((sized ? wire_result_size_get(b->rx, h.len, &v, &size) || v != -EMSGSIZE
+                       : wire_result_get(b->rx, h.len, &v)) ||
                 (v > 0 && type != W_REPLY && type != W_CONFIRM)) {
                 link_down(b);
                 continue;
             }
+            if (sized && info)
+                info->size = size; /* the room it needs (mbx_recv) */
             /* A result is no message taken: last_req stays. The gateway
              * frees the message it holds for a request up to OPEN's
              * last_req, so counting results (and stats) there freed one

@@ -983,6 +983,13 @@ static void do_recv(struct conn *c, const struct qframe *q)
                    mbx_recv_select(s->h, (int)wr.how, wr.type, s->buf, cap, &info, &type, t));
     if (n == -EPIPE)
         return;
+    if (n == -EMSGSIZE && (q->h.flags & WF_SIZE)) {
+        /* The room it needs, as a local receive says in info->size. */
+        uint8_t fixed[WIRE_RESULT_SIZE_LEN];
+        reply_frame(c, W_RESULT, WF_SIZE, q->h.id, fixed, wire_result_size_put(fixed, n, info.size),
+                    NULL, 0);
+        return;
+    }
     if (n < 0) {
         result(c, q->h.id, n);
         return;

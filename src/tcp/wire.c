@@ -308,6 +308,24 @@ int wire_result_get(const uint8_t *p, size_t n, int64_t *result)
     return exact(&c);
 }
 
+size_t wire_result_size_put(uint8_t *p, int64_t result, uint64_t size)
+{
+    struct cur c = writer(p);
+    put8(&c, (uint64_t)result, 8);
+    put8(&c, size, 8);
+    return (size_t)(c.w - p);
+}
+
+int wire_result_size_get(const uint8_t *p, size_t n, int64_t *result, uint64_t *size)
+{
+    struct cur c = reader(p, n);
+    *result = (int64_t)get8(&c, 8);
+    *size = get8(&c, 8);
+    if (*result < -4095)
+        return -EPROTO;
+    return exact(&c);
+}
+
 size_t wire_call_put(uint8_t *p, const struct wire_call *k)
 {
     struct cur c = writer(p);

@@ -127,6 +127,14 @@ static inline int wire_receipt_unpack(int64_t v, int32_t *pid, uint32_t *uid)
  * learns their results from their ACKs. A gateway before this answers
  * such a PING as a heartbeat, so no new version. */
 
+/* W_RECV flags: WF_SIZE, the client takes the size of a message too large
+ * for its cap: the gateway answers such a receive's -EMSGSIZE with a
+ * W_RESULT of flag WF_SIZE whose body is the result and the size (u64;
+ * WIRE_RESULT_SIZE_LEN), for mbx_recv's info->size. A gateway before this
+ * ignores the flag (a frame's flags were read on W_SEND only) and answers
+ * the result alone; no client before this sets it: no new version. */
+#define WF_SIZE 0x01
+
 /* W_WELCOME flags: the gateway knew the session (a resume). */
 #define WF_RESUMED 0x01
 
@@ -200,19 +208,20 @@ struct wire_call {
 };
 
 /* Sizes of the fixed parts of bodies (the payload, if any, follows). */
-#define WIRE_HELLO_LEN   40
-#define WIRE_OPEN_LEN    126 /* then the name's bytes */
-#define WIRE_WELCOME_LEN 76
-#define WIRE_SEND_LEN    20
-#define WIRE_ACK_LEN     8
-#define WIRE_RECV_LEN    32
-#define WIRE_MSG_LEN     44
-#define WIRE_RESULT_LEN  8
-#define WIRE_CALL_LEN    20
-#define WIRE_STATR_LEN   284
-#define WIRE_REPLY_LEN   12
-#define WIRE_FRAG_LEN    16
-#define WIRE_FIXED_MAX   64 /* the largest fixed part of a frame that has a payload */
+#define WIRE_HELLO_LEN       40
+#define WIRE_OPEN_LEN        126 /* then the name's bytes */
+#define WIRE_WELCOME_LEN     76
+#define WIRE_SEND_LEN        20
+#define WIRE_ACK_LEN         8
+#define WIRE_RECV_LEN        32
+#define WIRE_MSG_LEN         44
+#define WIRE_RESULT_LEN      8
+#define WIRE_RESULT_SIZE_LEN 16
+#define WIRE_CALL_LEN        20
+#define WIRE_STATR_LEN       284
+#define WIRE_REPLY_LEN       12
+#define WIRE_FRAG_LEN        16
+#define WIRE_FIXED_MAX       64 /* the largest fixed part of a frame that has a payload */
 
 /* The header. Decoding returns 0, or -EPROTO for a nonzero reserved field,
  * an unknown type, or a body longer than max_body. */
@@ -237,6 +246,9 @@ size_t wire_msg_put(uint8_t *p, const struct wire_msg *m);
 int wire_msg_get(const uint8_t *p, size_t n, struct wire_msg *m); /* n >= fixed; size = n - fixed */
 size_t wire_result_put(uint8_t *p, int64_t result);
 int wire_result_get(const uint8_t *p, size_t n, int64_t *result);
+/* A W_RESULT with flag WF_SIZE: the result, then a message's size. */
+size_t wire_result_size_put(uint8_t *p, int64_t result, uint64_t size);
+int wire_result_size_get(const uint8_t *p, size_t n, int64_t *result, uint64_t *size);
 size_t wire_call_put(uint8_t *p, const struct wire_call *c);
 int wire_call_get(const uint8_t *p, size_t n, struct wire_call *c); /* n >= fixed */
 size_t wire_stat_put(uint8_t *p, const mbx_stat *st);

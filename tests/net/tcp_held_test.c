@@ -767,6 +767,44 @@ static void signal_ends_a_remote_wait(void **state)
     sigaction(SIGUSR1, &old, NULL);
 }
 
+/* mbx_recv's -EMSGSIZE over tcp:// says in info->size how much room the
+ * message needs, as on a local mailbox (info was left as it was), also
+ * for a message held for a receive given up; the message stays for a
+ * receive with room. */
+static void msgsize_says_the_room_needed(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("hz", 8, 64, 0);
+    mbx *remote = open_via(px, "hz", MBX_SEND | MBX_RECV);
+    assert_int_equal(mbx_send(local, "0123456789abcdef", 16, 0, MBX_NONBLOCK), 0);
+    char buf[64];
+    mbx_msginfo info;
+    memset(&info, 0xee, sizeof(info));
+    assert_int_equal(mbx_recv(remote, buf, 4, &info, MBX_NONBLOCK), -EMSGSIZE);
+    assert_int_equal(info.size, 16);
+    assert_int_equal(mbx_recv(remote, buf, 4, NULL, MBX_NONBLOCK), -EMSGSIZE); /* no info */
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), &info, 5000000000ll), 16);
+    /* Held for a receive given up, then asked with too little room. */
+    hold_one_given_up(px, local, remote);
+    memset(&info, 0xee, sizeof(info));
+    assert_int_equal(mbx_recv(remote, buf, 4, &info, 5000000000ll), -EMSGSIZE);
+    assert_int_equal(info.size, strlen(precious));
+    ssize_t n = mbx_recv(remote, buf, sizeof(buf), NULL, 5000000000ll);
+    int seen = n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* its TAKEN is served */
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    seen += drain_count(local);
+    assert_int_equal(seen, 1);
+    mbx_close(local);
+    mbx_unlink("hz");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -787,6 +825,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(late_receive_takes_nothing),
         cmocka_unit_test(resent_receive_keeps_its_deadline),
         cmocka_unit_test(signal_ends_a_remote_wait),
+        cmocka_unit_test(msgsize_says_the_room_needed),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

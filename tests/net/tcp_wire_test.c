@@ -184,6 +184,42 @@ static uint32_t count_of(mbx *m)
     return st.count;
 }
 
+/* A receive whose cap is too small: a client that asks (W_RECV flag
+ * WF_SIZE) gets the room the message needs with its -EMSGSIZE; one that
+ * does not, as every client before, gets the RESULT it always did (its
+ * length is checked exactly: a longer one would be malformed to it). */
+static void msgsize_result_carries_the_size_when_asked(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-msgsize", 8, 64, 0);
+    assert_int_equal(mbx_send(local, "0123456789abcdef", 16, 0, MBX_NONBLOCK), 0);
+    struct raw r;
+    assert_int_equal(raw_open_fv(&r, "wire-msgsize", 0, 0, WIRE_VERSION, MBX_RECV), 0);
+    struct wire_recv wr = {0, MBX_SEL_ANY, 0, 4, MBX_NONBLOCK};
+    uint8_t fixed[WIRE_RECV_LEN];
+    size_t fl = wire_recv_put(fixed, &wr);
+    int64_t res;
+    assert_int_equal(frame_write(r.fd, W_RECV, 0, 1, fixed, fl, NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    assert_int_equal(r.h.flags, 0);
+    assert_int_equal(wire_result_get(r.fb.p, r.h.len, &res), 0);
+    assert_int_equal(res, -EMSGSIZE);
+    assert_int_equal(frame_write(r.fd, W_RECV, WF_SIZE, 2, fixed, fl, NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    assert_int_equal(r.h.id, 2);
+    assert_int_equal(r.h.flags, WF_SIZE);
+    uint64_t size = 0;
+    assert_int_equal(wire_result_size_get(r.fb.p, r.h.len, &res, &size), 0);
+    assert_int_equal(res, -EMSGSIZE);
+    assert_int_equal(size, 16);
+    raw_close(&r);
+    assert_int_equal(count_of(local), 1); /* it stays queued */
+    mbx_close(local);
+    mbx_unlink("wire-msgsize");
+}
+
 /* Frames that come after one that kills the link, in the same read, are
  * not served: sends numbered 1, 0 (malformed: sends are numbered from 1),
  * 2 and 3 in one write leave only the first in the mailbox. The gateway
@@ -1874,6 +1910,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(session_resumed_only_by_its_own_client),
         cmocka_unit_test(tls_session_bound_to_its_certificate),
         cmocka_unit_test(accept_waits_without_descriptors),
+        cmocka_unit_test(msgsize_result_carries_the_size_when_asked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
