@@ -274,6 +274,18 @@ int shmfile_unlink_same(const char *path, const struct shmfile *f)
                      (unsigned long long)ident_pidns(), (unsigned long long)x);
     if (n < 0 || (size_t)n >= sizeof(aside))
         return unlink(path) == 0 ? 0 : -errno;
+    /* A remover killed between the move and the unlink below leaves the
+     * file aside: the next removal in the folder sweeps it (creations
+     * sweep only where there is no O_TMPFILE; found by a review). At most
+     * once a second per process: a sweep reads the whole folder. */
+    static int64_t swept_ns;
+    int64_t now = clock_now_ns(), was = __atomic_load_n(&swept_ns, __ATOMIC_RELAXED);
+    if ((was == 0 || now - was >= 1000000000ll) &&
+        __atomic_compare_exchange_n(&swept_ns, &was, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%.*s", dirlen, slash ? path : ".");
+        sweep(dir);
+    }
     if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) != 0)
         return -errno;
     if (lstat(aside, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
