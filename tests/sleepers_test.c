@@ -108,9 +108,8 @@ static void a_full_count_says_so(void **state)
  * said they waited for as long as anyone looked (3 for 6 s and more;
  * found by a review), as only a sleeper moved the epoch on. A stat now
  * ages the counts as a sleeper would: they are gone within two epochs. */
-static void stat_forgets_receivers_killed_asleep(void **state)
+static void receivers_killed_asleep(int by_name)
 {
-    (void)state;
     mbx *m;
     assert_int_equal(mbx_open("sleepy", MBX_SEND | MBX_RECV | MBX_CREATE, NULL, &m), 0);
     pid_t kids[3];
@@ -135,9 +134,10 @@ static void stat_forgets_receivers_killed_asleep(void **state)
         kill(kids[i], SIGKILL);
         waitpid(kids[i], NULL, 0);
     }
-    /* Two epochs of at least a second each, and a slice: well under 10 s. */
+    /* Two epochs of at least a second each, and a slice (a look by name,
+     * which cannot age them: three epochs): well under 10 s. */
     for (int i = 0; i < 1000; i++) {
-        assert_int_equal(mbx_stat_get(m, &st), 0);
+        assert_int_equal(by_name ? mbx_stat_name("sleepy", &st) : mbx_stat_get(m, &st), 0);
         if (st.receivers_waiting == 0)
             break;
         usleep(10000);
@@ -145,6 +145,20 @@ static void stat_forgets_receivers_killed_asleep(void **state)
     assert_int_equal(st.receivers_waiting, 0);
     mbx_close(m);
     mbx_unlink("sleepy");
+}
+
+static void stat_forgets_receivers_killed_asleep(void **state)
+{
+    (void)state;
+    receivers_killed_asleep(0);
+}
+
+/* The same seen by name (`mbx ls`), which reads a copy and cannot age
+ * the counts: it said they waited until a stat by handle aged them. */
+static void stat_by_name_forgets_them_too(void **state)
+{
+    (void)state;
+    receivers_killed_asleep(1);
 }
 
 int main(void)
@@ -156,6 +170,7 @@ int main(void)
         cmocka_unit_test(one_new_epoch_per_due_time),
         cmocka_unit_test(a_full_count_says_so),
         cmocka_unit_test(stat_forgets_receivers_killed_asleep),
+        cmocka_unit_test(stat_by_name_forgets_them_too),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

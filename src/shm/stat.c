@@ -16,6 +16,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* How many sleep on count word w whose epoch began at *since. A live
+ * sleeper counts itself again every slice, which moves the epoch on once
+ * it is due: an epoch three times its length old has only the dead in its
+ * counts. So a look that cannot age the counts (a stat by name reads a
+ * copy) still says 0 for sleepers killed long ago (found by a review). */
+static uint32_t waiting(const uint32_t *w, const uint32_t *since)
+{
+    uint32_t was = __atomic_load_n(since, __ATOMIC_ACQUIRE);
+    uint32_t now = (uint32_t)(clock_now_ns() / 1000000);
+    if (now - was >= 3 * SLEEPERS_EPOCH_MS)
+        return 0;
+    return sleepers_count(__atomic_load_n(w, __ATOMIC_RELAXED));
+}
+
 /* A snapshot without the lock: each field is read once, atomically, so the
  * numbers may disagree by a message but are never torn. */
 static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
@@ -32,8 +46,8 @@ static int fill(const struct seg *s, const struct shmfile *f, mbx_stat *st)
     if (r)
         return r;
     st->owner_pid = owner_named(s);
-    st->senders_waiting = sleepers_count(__atomic_load_n(&h->hot.send_waiters, __ATOMIC_RELAXED));
-    st->receivers_waiting = sleepers_count(__atomic_load_n(&h->hot.recv_waiters, __ATOMIC_RELAXED));
+    st->senders_waiting = waiting(&h->hot.send_waiters, &h->meta.sleep_epoch_ms[1]);
+    st->receivers_waiting = waiting(&h->hot.recv_waiters, &h->meta.sleep_epoch_ms[0]);
     s->kind->stat(s, st);
     return 0;
 }
