@@ -5,7 +5,8 @@
  * change, so it must look by itself; made readable at every look, an event
  * loop waiting on it spun (level-triggered, every call said -EAGAIN). It
  * is instead made readable POLL_LATER_MS after it found nothing to do, by
- * a thread that exists only while such wake-ups are pending: at most
+ * a thread that exists only while such wake-ups are pending (and a second
+ * after): at most
  * 1000 / POLL_LATER_MS spurious reports a second, and a message waits at
  * most that long to be reported, while the entries stay taken.
  */
