@@ -241,9 +241,10 @@ static int allowed(const struct mbx_gateway *g, const char *name)
     return 0;
 }
 
-/* Gives a message the client never took back to its mailbox. Returns 0
- * when done (or the mailbox is gone), else -EAGAIN (full: try later). */
-static int put_back(struct session *s)
+/* Gives a message the client never took back to its mailbox, waiting up
+ * to timeout_ns for room. Returns 0 when done (or the mailbox is gone),
+ * else -EAGAIN or -ETIMEDOUT (full: try later). */
+static int put_back_within(struct session *s, int64_t timeout_ns)
 {
     if (!s->held)
         return 0;
@@ -252,14 +253,19 @@ static int put_back(struct session *s)
     uint32_t origin = origin_mine;
     origin_set(0);
     int r = mbx_send_typed(s->h, s->held_data, s->held_msg.info.size, s->held_msg.info.priority,
-                           s->held_msg.type, MBX_NONBLOCK);
+                           s->held_msg.type, timeout_ns);
     origin_set(origin);
-    if (r == -EAGAIN)
+    if (r == -EAGAIN || r == -ETIMEDOUT)
         return r;
     free(s->held_data);
     s->held_data = NULL;
     s->held = 0;
     return 0;
+}
+
+static int put_back(struct session *s)
+{
+    return put_back_within(s, MBX_NONBLOCK);
 }
 
 /* Forgets the call's reply the session held. */
@@ -963,14 +969,31 @@ static void do_recv(struct conn *c, const struct qframe *q)
     int plain = wr.from == 0 && wr.how == MBX_SEL_ANY;
     if (answer_held(c, q->h.id, plain, wr.cap))
         return;
-    if (s->held) { /* the mailbox was full: it cannot go back yet */
-        result(c, q->h.id, -EAGAIN);
-        return;
-    }
     wr.timeout_ns = time_left(q, wr.timeout_ns);
     if (wr.timeout_ns == TIME_UP) {
         result(c, q->h.id, -ETIMEDOUT);
         return;
+    }
+    if (s->held) {
+        /* The mailbox was full: the message cannot go back yet, and this
+         * receive cannot take it. One that may wait waits (in slices, as
+         * any) for room to put it back, then receives for what is left of
+         * its time: it said -EAGAIN at once, a blocking receive too. */
+        int64_t dl = clock_deadline(wr.timeout_ns);
+        ssize_t r = SLICED(c, q->h.id, wr.timeout_ns, put_back_within(s, t));
+        if (r == -EPIPE)
+            return;
+        if (r < 0) {
+            result(c, q->h.id, r);
+            return;
+        }
+        if (wr.timeout_ns > 0) {
+            wr.timeout_ns = clock_remaining(dl);
+            if (wr.timeout_ns == 0) { /* not MBX_NONBLOCK: its time is up */
+                result(c, q->h.id, -ETIMEDOUT);
+                return;
+            }
+        }
     }
     size_t cap = wr.cap < s->max_msg ? (size_t)wr.cap : (size_t)s->max_msg;
     mbx_msginfo info;

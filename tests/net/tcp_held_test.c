@@ -805,6 +805,61 @@ static void msgsize_says_the_room_needed(void **state)
     mbx_unlink("hz");
 }
 
+struct from_waiter {
+    mbx *remote;
+    ssize_t got;
+    char buf[64];
+};
+
+static void *recv_from_self(void *arg)
+{
+    struct from_waiter *w = arg;
+    w->got = mbx_recv_from(w->remote, getpid(), w->buf, sizeof(w->buf), NULL, 20000000000ll);
+    return NULL;
+}
+
+/* A receive the held message cannot answer (a selective one), while the
+ * message cannot go back (its mailbox is full), waits for room to put it
+ * back and then receives, as any receive that may wait: it said -EAGAIN at
+ * once. One with MBX_NONBLOCK still says -EAGAIN. */
+static void held_message_full_box_receive_waits(void **state)
+{
+    (void)state;
+    mbx_gateway *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
+    assert_non_null(px);
+    mbx *local = test_box("hw", 2, 64, 0);
+    mbx *remote = open_via(px, "hw", MBX_SEND | MBX_RECV);
+    hold_one_given_up(px, local, remote);
+    assert_int_equal(mbx_send(local, "X1", 2, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(local, "X2", 2, 0, MBX_NONBLOCK), 0); /* full */
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made again */
+    char buf[64];
+    assert_int_equal(mbx_recv_from(remote, getpid(), buf, sizeof(buf), NULL, MBX_NONBLOCK),
+                     -EAGAIN);
+    struct from_waiter w = {remote, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_from_self, &w), 0);
+    /* The gateway waits to put the held message back (not seen in the
+     * mailbox's senders_waiting, which a wait in slices may not show: the
+     * pause only gives the wrong answer, -EAGAIN at once, time to come). */
+    ms_sleep(1000);
+    ssize_t n = mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll); /* room */
+    int seen = n == (ssize_t)strlen(precious) && memcmp(buf, precious, (size_t)n) == 0;
+    pthread_join(t, NULL);
+    assert_true(w.got > 0);
+    seen += w.got == (ssize_t)strlen(precious) && memcmp(w.buf, precious, (size_t)w.got) == 0;
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* its TAKEN is served */
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    seen += drain_count(local);
+    assert_int_equal(seen, 1);
+    mbx_close(local);
+    mbx_unlink("hw");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -826,6 +881,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(resent_receive_keeps_its_deadline),
         cmocka_unit_test(signal_ends_a_remote_wait),
         cmocka_unit_test(msgsize_says_the_room_needed),
+        cmocka_unit_test(held_message_full_box_receive_waits),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
