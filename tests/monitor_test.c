@@ -326,20 +326,6 @@ static void exactly_once_under_kills(void **state)
     mbx_unlink("inbox6");
 }
 
-/* ThreadSanitizer cannot follow a child that starts a thread after a fork
- * of a process with threads (it dies, "not supported"). */
-static int under_tsan(void)
-{
-#if defined(__SANITIZE_THREAD__)
-    return 1;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return 1;
-#endif
-#endif
-    return 0;
-}
-
 /* This process's epoll sets: descriptors whose link says so. */
 static int epoll_fds(int close_them)
 {

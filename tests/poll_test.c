@@ -1090,6 +1090,11 @@ static void squatted_entries_do_not_spin_a_loop(void **state)
 static void delayed_wakeups_across_fork(void **state)
 {
     (void)state;
+    if (under_tsan()) {
+        printf("skipped under ThreadSanitizer: the child starts a thread after a fork of a "
+               "process with threads\n");
+        return;
+    }
     char parent_path[300], child_path[300];
     snprintf(parent_path, sizeof(parent_path), "%s/.later-parent", test_dir);
     snprintf(child_path, sizeof(child_path), "%s/.later-child", test_dir);

@@ -127,6 +127,20 @@ static inline void test_await_kill(void)
         pause();
 }
 
+/* ThreadSanitizer cannot follow a child that starts a thread after a fork
+ * of a process with threads (it dies, "not supported"). */
+static inline int under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 1;
+#endif
+#endif
+    return 0;
+}
+
 /* Reads the byte a child writes to a pipe once it is ready: 1, or 0 when
  * none came within 10 s (the child failed before it got there; waiting on
  * would hang the test). */

@@ -27,36 +27,27 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct later *pending; /* in the order asked, so by due time */
 static int running;           /* the thread runs (or is starting) */
 
-static void before_fork(void)
-{
-    pthread_mutex_lock(&mu);
-}
-
-static void after_fork_parent(void)
-{
-    pthread_mutex_unlock(&mu);
-}
-
-/* The child has no thread, and the asks are the parent's pollers' (a
- * child's copy of a poller is never its own). */
+/* In a forked child: no thread, and the asks are the parent's pollers'
+ * (a child's copy of a poller is never its own). Nothing is locked around
+ * the fork: taken in a prepare handler, the lock would come before the
+ * monitor's, which the monitor's thread holds while it asks for a wake-up
+ * here (a lock-order inversion ThreadSanitizer reported: a possible
+ * deadlock at fork). So the child does not trust what it copied: the list
+ * is dropped unread (left unfreed: it may have been mid-change), and the
+ * lock and the condition (whose waiter was the parent's thread) are made
+ * new. */
 static void after_fork_child(void)
 {
-    while (pending) {
-        struct later *l = pending;
-        pending = l->next;
-        free(l);
-    }
+    pending = NULL;
     running = 0;
-    /* The parent's thread may have been waiting on it at the fork: made
-     * new, as that waiter does not exist here. */
+    pthread_mutex_init(&mu, NULL);
     clock_cond_init(&changed);
-    pthread_mutex_unlock(&mu);
 }
 
 static void init_once(void)
 {
     clock_cond_init(&changed);
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 static void *sender(void *arg)
