@@ -13,6 +13,8 @@
  * between it and the client. */
 #include "test_box.h"
 
+#include "gateway_process.h"
+#include "short_gateway.h"
 #include "tcp_proxy.h"
 
 #include <errno.h>
@@ -58,22 +60,38 @@ static int group_teardown(void **state)
 static mbx_gateway *gw_start(void)
 {
     static const char *const allow[] = {"*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.linger_ms = 30000;
-    mbx_gateway *g = NULL;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
-    return g;
+    return short_gateway(allow, 30000);
+}
+
+/* A gateway (gw_start) behind a proxy the test can cut and stall; the
+ * gateway in *g. */
+static struct tcp_proxy *proxied(mbx_gateway **g)
+{
+    *g = gw_start();
+    struct tcp_proxy *px = proxy_start(mbx_gateway_port(*g));
+    assert_non_null(px);
+    return px;
+}
+
+/* tcp://127.0.0.1:port/box, opened with flags. */
+static mbx *open_at(int port, const char *box, int flags)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/%s", port, box);
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, flags, NULL, &m), 0);
+    return m;
+}
+
+/* box straight through gateway g, or through proxy px. */
+static mbx *open_direct(mbx_gateway *g, const char *box, int flags)
+{
+    return open_at(mbx_gateway_port(g), box, flags);
 }
 
 static mbx *open_via(struct tcp_proxy *px, const char *box, int flags)
 {
-    char name[128];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/%s", proxy_port(px), box);
-    mbx *m = NULL;
-    assert_int_equal(mbx_open(name, flags, NULL, &m), 0);
-    return m;
+    return open_at(proxy_port(px), box, flags);
 }
 
 /* Waits (up to 20 s) until the local mailbox's state says so. */
@@ -153,9 +171,8 @@ static void hold_one_given_up(struct tcp_proxy *px, mbx *local, mbx *remote)
 static void held_message_survives_stat_and_reconnect(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *local = test_box("hl", 8, 64, 0);
     mbx *remote = open_via(px, "hl", MBX_SEND | MBX_RECV);
     hold_one_given_up(px, local, remote);
@@ -203,20 +220,30 @@ static void *serve_three(void *arg)
     return NULL;
 }
 
+/* A gateway behind a proxy holding a message for a given-up receive of
+ * mailbox `name` (capacity 2: hold_one_given_up), which two more messages
+ * then fill, so that the held one cannot go back. */
+static void held_behind_a_full_box(const char *name, mbx_gateway **g, struct tcp_proxy **px,
+                                   mbx **local, mbx **remote)
+{
+    *px = proxied(g);
+    *local = test_box(name, 2, 64, 0);
+    *remote = open_via(*px, name, MBX_SEND | MBX_RECV);
+    hold_one_given_up(*px, *local, *remote);
+    assert_int_equal(mbx_send(*local, "X1", 2, 0, MBX_NONBLOCK), 0);
+    assert_int_equal(mbx_send(*local, "X2", 2, 0, MBX_NONBLOCK), 0); /* full */
+}
+
 /* A call while a message is held for a given-up receive and its mailbox
  * is full (the message cannot go back): the call's reply used to take
  * the held message's place, and the message was gone. */
 static void call_keeps_a_held_message(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
-    mbx *local = test_box("hc", 2, 64, 0);
-    mbx *remote = open_via(px, "hc", MBX_SEND | MBX_RECV);
-    hold_one_given_up(px, local, remote);
-    assert_int_equal(mbx_send(local, "X1", 2, 0, MBX_NONBLOCK), 0);
-    assert_int_equal(mbx_send(local, "X2", 2, 0, MBX_NONBLOCK), 0); /* full */
+    mbx_gateway *g;
+    struct tcp_proxy *px;
+    mbx *local, *remote;
+    held_behind_a_full_box("hc", &g, &px, &local, &remote);
     struct server s = {local, 0, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, serve_three, &s), 0);
@@ -271,9 +298,8 @@ static mbx *nearly_full_box(const char *name)
 static void pipelined_failure_survives_a_cut(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *local = nearly_full_box("pe");
     mbx_stat st0;
     assert_int_equal(mbx_stat_get(local, &st0), 0);
@@ -310,11 +336,8 @@ static void pipelined_failure_is_reported_once(void **state)
 {
     (void)state;
     mbx_gateway *g = gw_start();
-    char name[128];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/st", mbx_gateway_port(g));
     mbx *local = nearly_full_box("st");
-    mbx *remote;
-    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &remote), 0);
+    mbx *remote = open_direct(g, "st", MBX_SEND);
     static char big[8000];
     int failed = 0;
     for (int i = 0; i < 4; i++)
@@ -369,9 +392,8 @@ static void *reply_remotely(void *arg)
 static void reply_answered_again_after_a_cut(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *box = test_box("calls", 8, 64, 0);
     struct local_call lc = {box, -999};
     mbx *srv = open_via(px, "calls", MBX_RECV);
@@ -405,12 +427,9 @@ static void late_request_is_not_made(void **state)
 {
     (void)state;
     mbx_gateway *g = gw_start();
-    char name[128];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/lt", mbx_gateway_port(g));
     for (int confirm = 0; confirm < 2; confirm++) {
         mbx *local = test_box("lt", 1, 64, 0);
-        mbx *remote;
-        assert_int_equal(mbx_open(name, MBX_SEND, NULL, &remote), 0);  /* credit: one */
+        mbx *remote = open_direct(g, "lt", MBX_SEND);                  /* credit: one */
         assert_int_equal(mbx_send(local, "X", 1, 0, MBX_NONBLOCK), 0); /* full */
         assert_int_equal(mbx_send(remote, "A", 1, 0, MBX_FOREVER), 0); /* waits there */
         long r;
@@ -451,11 +470,8 @@ static void late_receive_takes_nothing(void **state)
 {
     (void)state;
     mbx_gateway *g = gw_start();
-    char name[128];
-    snprintf(name, sizeof(name), "tcp://127.0.0.1:%d/sk", mbx_gateway_port(g));
     mbx *local = test_box("sk", 1, 64, 0);
-    mbx *remote;
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV, NULL, &remote), 0);
+    mbx *remote = open_direct(g, "sk", MBX_SEND | MBX_RECV);
     assert_int_equal(mbx_send(local, "X", 1, 0, MBX_NONBLOCK), 0);
     assert_int_equal(mbx_send(remote, "A", 1, 0, MBX_FOREVER), 0);
     char buf[64];
@@ -477,9 +493,8 @@ static void late_receive_takes_nothing(void **state)
 static void resent_receive_keeps_its_deadline(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *local = test_box("rs", 8, 64, 0);
     mbx *remote = open_via(px, "rs", MBX_RECV);
     struct given_up gu = {remote, 4000000000ll, 0};
@@ -503,60 +518,13 @@ static void resent_receive_keeps_its_deadline(void **state)
 
 /* ---- a gateway killed with SIGKILL and started again ---- */
 
-/* `tcp_held_test gateway PORT FD`: a gateway in a process of its own (this
- * program run again, as in tcp_restart_test), which reports its port
- * through FD and runs until it is killed or the test is gone. */
-static int gateway_main(const char *port, int report)
-{
-    static const char *const allow[] = {"*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    char addr[64];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
-    pid_t parent = getppid();
-    mbx_gateway *g = NULL;
-    int r = -1;
-    for (int i = 0; i < 100; i++) { /* the killed one's port: free soon */
-        r = mbx_gateway_start(addr, &o, &g);
-        if (r != -EADDRINUSE)
-            break;
-        usleep(50000);
-    }
-    int v = r ? r : mbx_gateway_port(g);
-    if (write(report, &v, sizeof(v)) != sizeof(v) || r)
-        return 1;
-    close(report);
-    while (getppid() == parent)
-        usleep(100000);
-    mbx_gateway_stop(g);
-    return 0;
-}
-
-/* Starts the gateway's process on port (0: any); returns its pid and sets
- * *port. */
+/* Starts a gateway in a process of its own (gateway_process.h: this
+ * program run again as `tcp_held_test gateway PORT FD`) on port (0: any);
+ * returns its pid and sets *port. */
 static pid_t gw_spawn(int *port)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    char ps[16], fd[16];
-    snprintf(ps, sizeof(ps), "%d", *port);
-    snprintf(fd, sizeof(fd), "%d", p[1]);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        execl(self_exe, self_exe, "gateway", ps, fd, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    struct pollfd pf = {p[0], POLLIN, 0};
-    int v = 0;
-    if (poll(&pf, 1, 20000) != 1 || read(p[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
-        v = 0;
-    close(p[0]);
-    assert_true(v > 0 && (!*port || v == *port));
-    *port = v;
+    pid_t pid = gateway_process_start(self_exe, port);
+    assert_true(pid > 0);
     return pid;
 }
 
@@ -718,9 +686,8 @@ static void signal_ends_a_remote_wait(void **state)
     sa.sa_handler = on_signal; /* no SA_RESTART */
     sigemptyset(&sa.sa_mask);
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *local = test_box("hs", 8, 64, 0);
     struct waiter w = {.remote = open_via(px, "hs", MBX_SEND | MBX_RECV)};
     assert_int_equal(SIGNALLED(&w, local, st->receivers_waiting >= 1), -EINTR);
@@ -774,9 +741,8 @@ static void signal_ends_a_remote_wait(void **state)
 static void msgsize_says_the_room_needed(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
     mbx *local = test_box("hz", 8, 64, 0);
     mbx *remote = open_via(px, "hz", MBX_SEND | MBX_RECV);
     assert_int_equal(mbx_send(local, "0123456789abcdef", 16, 0, MBX_NONBLOCK), 0);
@@ -825,14 +791,10 @@ static void *recv_from_self(void *arg)
 static void held_message_full_box_receive_waits(void **state)
 {
     (void)state;
-    mbx_gateway *g = gw_start();
-    struct tcp_proxy *px = proxy_start(mbx_gateway_port(g));
-    assert_non_null(px);
-    mbx *local = test_box("hw", 2, 64, 0);
-    mbx *remote = open_via(px, "hw", MBX_SEND | MBX_RECV);
-    hold_one_given_up(px, local, remote);
-    assert_int_equal(mbx_send(local, "X1", 2, 0, MBX_NONBLOCK), 0);
-    assert_int_equal(mbx_send(local, "X2", 2, 0, MBX_NONBLOCK), 0); /* full */
+    mbx_gateway *g;
+    struct tcp_proxy *px;
+    mbx *local, *remote;
+    held_behind_a_full_box("hw", &g, &px, &local, &remote);
     mbx_stat st;
     assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made again */
     char buf[64];
@@ -863,7 +825,7 @@ static void held_message_full_box_receive_waits(void **state)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
-        return gateway_main(argv[2], atoi(argv[3]));
+        return gateway_process_main("*", argv[2], atoi(argv[3]));
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)

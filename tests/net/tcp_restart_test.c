@@ -17,6 +17,8 @@
  * MBX_RESTART_SEED=N repeats a run's random choices. */
 #include "test_box.h"
 
+#include "gateway_process.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -33,38 +35,7 @@ static char secret_path[300];
 static char self_exe[4096];
 static unsigned seed;
 
-/* ---- the gateway's process ---- */
-
-static int gateway_main(const char *port, int report)
-{
-    static const char *const allow[] = {"restart-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    char addr[64];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
-    pid_t parent = getppid();
-    mbx_gateway *g = NULL;
-    int r = -1;
-    /* The port of the gateway just killed: free at once (SO_REUSEADDR), a
-     * few tries in case it is not. */
-    for (int i = 0; i < 100; i++) {
-        r = mbx_gateway_start(addr, &o, &g);
-        if (r != -EADDRINUSE)
-            break;
-        usleep(50000);
-    }
-    int v = r ? r : mbx_gateway_port(g);
-    if (write(report, &v, sizeof(v)) != sizeof(v) || r)
-        return 1;
-    close(report);
-    while (getppid() == parent) /* the test is gone (killed): go too */
-        usleep(100000);
-    mbx_gateway_stop(g);
-    return 0;
-}
-
-/* ---- the test's side ---- */
+/* ---- the test's side (the gateway's process: gateway_process.h) ---- */
 
 struct gw {
     pid_t pid;
@@ -75,33 +46,9 @@ struct gw {
  * after saying why (no cmocka assert: the killer thread calls this too). */
 static int gw_start(struct gw *g)
 {
-    int p[2];
-    if (pipe(p))
-        return -1;
-    char port[16], fd[16];
-    snprintf(port, sizeof(port), "%d", g->port);
-    snprintf(fd, sizeof(fd), "%d", p[1]);
-    pid_t pid = fork();
+    pid_t pid = gateway_process_start(self_exe, &g->port);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        close(p[0]);
-        execl(self_exe, self_exe, "gateway", port, fd, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    struct pollfd pf = {p[0], POLLIN, 0};
-    int v = 0;
-    if (poll(&pf, 1, 20000) != 1 || read(p[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
-        v = 0;
-    close(p[0]);
-    if (v <= 0 || (g->port && v != g->port)) {
-        fprintf(stderr, "the gateway did not start on port %d: %d\n", g->port, v);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    g->port = v;
     g->pid = pid;
     return 0;
 }
@@ -410,7 +357,7 @@ static void receiver_across_gateway_kills(void **state)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
-        return gateway_main(argv[2], atoi(argv[3]));
+        return gateway_process_main("restart-*", argv[2], atoi(argv[3]));
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)
