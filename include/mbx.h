@@ -216,7 +216,8 @@ const char *mbx_strerror(int err);
  * file is not a valid mailbox: not a regular file, a symbolic link,
  * damaged), -EPROTO (other layout version), -EXDEV (the mailbox is in use
  * in another PID namespace), -ETIMEDOUT (a peer held the mailbox's reset
- * after a reboot for 1 s), -EPROTONOSUPPORT (tcp:// names), -ENOMEM, or an
+ * after a reboot for 1 s), -EPROTONOSUPPORT (a scheme no transport of this
+ * build serves: nats:// without NATS, or an unknown one), -ENOMEM, or an
  * errno of the file system; over tcp:// also the link's errors and the
  * gateway's refusals (-EUSERS: all of its 1024 sessions have a connection;
  * the README's error table lists them). */

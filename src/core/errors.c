@@ -34,13 +34,11 @@ EXPORT const char *mbx_strerror(int err)
     case EPROTO:
         return "mailbox has another layout version";
     case EPROTONOSUPPORT:
-        return "network mailboxes are not supported yet";
+        return "transport not supported: unknown scheme, not built in, or another wire version";
     case ENOSPC:
         return "no room: mailbox memory limit reached or file system full";
     case EPIPE:
         return "peer terminated before replying";
-    case ENOSYS:
-        return "not implemented yet";
     case EACCES:
         return "permission denied";
     case EPERM:
@@ -71,12 +69,18 @@ EXPORT const char *mbx_strerror(int err)
         /* The system's text where it has one (strerrordesc_np: a constant
          * string, unlike strerror's, whose buffer the next call frees),
          * else the number, in a buffer of this thread's. */
+        static _Thread_local char text[128];
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
         const char *d = e <= INT_MAX ? strerrordesc_np((int)e) : NULL;
         if (d)
             return d;
-        static _Thread_local char unknown[32];
-        snprintf(unknown, sizeof(unknown), "unknown error %u", e);
-        return unknown;
+#else
+        /* Elsewhere (musl) strerror_r is the XSI one: it fills our buffer. */
+        if (e <= INT_MAX && strerror_r((int)e, text, sizeof(text)) == 0)
+            return text;
+#endif
+        snprintf(text, sizeof(text), "unknown error %u", e);
+        return text;
     }
     }
 }
