@@ -50,6 +50,8 @@ static uint64_t next_id = 1;
 static int watch_set = -1;   /* the thread's epoll set */
 static int thread_wake = -1; /* raised to make the thread look again */
 static ident_t thread_of;    /* the process the thread runs in */
+static pthread_t watcher_thread;
+static int unloading; /* the library goes away: the thread ends */
 
 static struct mbx_monitor *find(uint64_t id)
 {
@@ -115,6 +117,10 @@ static void *watcher(void *arg)
         struct epoll_event ev[16];
         int n = epoll_wait(set, ev, 16, timeout);
         pthread_mutex_lock(&mu);
+        if (unloading) {
+            pthread_mutex_unlock(&mu);
+            return NULL;
+        }
         for (int i = 0; i < n; i++) {
             if (ev[i].data.u64 == 0) {
                 evflag_lower(thread_wake);
@@ -178,16 +184,14 @@ static int start_thread(void)
     }
     struct epoll_event e = {.events = EPOLLIN, .data.u64 = 0};
     pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (epoll_ctl(set, EPOLL_CTL_ADD, wake, &e) != 0 || pthread_create(&t, &a, watcher, NULL)) {
-        pthread_attr_destroy(&a);
+    /* Joinable: joined when the library is unloaded (monitor_unload). */
+    if (unloading || epoll_ctl(set, EPOLL_CTL_ADD, wake, &e) != 0 ||
+        pthread_create(&t, NULL, watcher, NULL)) {
         close(set);
         close(wake);
         return -EAGAIN;
     }
-    pthread_attr_destroy(&a);
+    watcher_thread = t;
     watch_set = set;
     thread_wake = wake;
     thread_of = me;
@@ -411,4 +415,27 @@ void monitor_fork_child(void)
         close(thread_wake);
     watch_set = thread_wake = -1;
     pthread_mutex_unlock(&mu);
+}
+
+/* When the library is unloaded (dlclose), and at exit: this process's
+ * watcher ends and is joined, and its epoll set and wake-up flag closed.
+ * Left running it waited in epoll_wait for ever, and returned into
+ * unmapped code when a monitored process died (SIGSEGV; unload_test).
+ * Monitors not cancelled stay as they are (their descriptors are the
+ * caller's). A forked child has no watcher of its own (thread_of). */
+__attribute__((destructor)) static void monitor_unload(void)
+{
+    pthread_mutex_lock(&mu);
+    unloading = 1;
+    int mine = thread_of != 0 && thread_of == ident_self();
+    if (mine)
+        evflag_raise(thread_wake);
+    pthread_mutex_unlock(&mu);
+    if (!mine)
+        return;
+    pthread_join(watcher_thread, NULL);
+    close(watch_set);
+    close(thread_wake);
+    watch_set = thread_wake = -1;
+    thread_of = 0;
 }

@@ -26,6 +26,9 @@ static pthread_cond_t changed;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct later *pending; /* in the order asked, so by due time */
 static int running;           /* the thread runs (or is starting) */
+static int joinable;          /* a thread was made and not joined yet */
+static pthread_t thread;      /* that thread */
+static int unloading;         /* the library goes away: no thread any more */
 
 /* In a forked child: no thread, and the asks are the parent's pollers'
  * (a child's copy of a poller is never its own). Nothing is locked around
@@ -40,6 +43,7 @@ static void after_fork_child(void)
 {
     pending = NULL;
     running = 0;
+    joinable = 0;
     pthread_mutex_init(&mu, NULL);
     clock_cond_init(&changed);
 }
@@ -56,7 +60,7 @@ static void *sender(void *arg)
     pthread_setname_np(pthread_self(), "mbx-poll-later"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&mu);
     int64_t idle_until = 0;
-    for (;;) {
+    while (!unloading) {
         if (!pending) {
             /* Nothing left: stay a second for the next ask (a loop on a
              * squatted descriptor asks every 50 ms: a thread made each
@@ -97,20 +101,25 @@ static int start(void)
 {
     if (running)
         return 0;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (unloading)
+        return -EAGAIN;
+    /* The last thread ended by itself (idle): it left mu for good before
+     * it returned, so this join under mu is short. */
+    if (joinable)
+        pthread_join(thread, NULL);
+    joinable = 0;
     /* Every signal blocked in the thread from its first instruction: the
      * program's handlers run on its own threads. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
-    int r = pthread_create(&t, &a, sender, NULL);
+    int r = pthread_create(&t, NULL, sender, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&a);
     if (r)
         return -EAGAIN;
+    thread = t;
+    joinable = 1;
     running = 1;
     return 0;
 }
@@ -161,4 +170,25 @@ void poll_later_cancel(const char *path)
             break;
         }
     pthread_mutex_unlock(&mu);
+}
+
+/* When the library is unloaded (dlclose), and at exit: the thread ends and
+ * is joined first. Left running, it returned into unmapped code within
+ * its idle second (SIGSEGV; unload_test). A forked child has no thread of
+ * its own to join (after_fork_child). */
+__attribute__((destructor)) static void poll_later_unload(void)
+{
+    pthread_mutex_lock(&mu);
+    unloading = 1;
+    int join = joinable;
+    if (join)
+        pthread_cond_signal(&changed);
+    pthread_mutex_unlock(&mu);
+    if (join)
+        pthread_join(thread, NULL);
+    joinable = 0;
+    for (struct later *l; (l = pending) != NULL;) {
+        pending = l->next;
+        free(l);
+    }
 }

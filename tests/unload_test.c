@@ -1,0 +1,194 @@
+/* libmbx.so loaded with dlopen and unloaded with dlclose: the threads the
+ * library starts by itself (the monitors' watcher, the delayed wake-ups'
+ * sender) end before its code goes away, and their descriptors are
+ * closed. Before, both outlived the unload: the watcher waited in
+ * epoll_wait for ever, and returned into unmapped code (SIGSEGV) when a
+ * monitored process died afterwards; the sender returned into it within
+ * its idle second.
+ *
+ * The library is the one given as argv[1] (CMake passes the shared
+ * library it built); only mbx.h's types are used, the functions are
+ * looked up. The mailbox header's layout (shm/segment.h) is used to take
+ * every poller entry of a mailbox, which starts the delayed wake-ups. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "mbx.h"
+#include "shm/segment.h"
+#include "test_util.h"
+
+static const char *lib_path;
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* The process's threads with this name (comm), e.g. "mbx-monitor". */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
+            n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+static void *must_load(void)
+{
+    void *h = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        fail_msg("dlopen %s: %s", lib_path, dlerror());
+    return h;
+}
+
+static void *sym(void *h, const char *name)
+{
+    void *f = dlsym(h, name);
+    if (!f)
+        fail_msg("dlsym %s: %s", name, dlerror());
+    return f;
+}
+
+/* Unloads and checks that the library really went: otherwise nothing
+ * after it would show anything. */
+static void unload(void *h)
+{
+    assert_int_equal(dlclose(h), 0);
+    void *still = dlopen(lib_path, RTLD_NOW | RTLD_NOLOAD);
+    if (still) {
+        dlclose(still);
+        fail_msg("%s stayed loaded after dlclose", lib_path);
+    }
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A process monitored, then the monitor cancelled: the watcher stays (it
+ * serves the next monitor) until the library is unloaded, and then ends,
+ * its descriptors closed. Before, it stayed in epoll_wait for ever, in
+ * code no longer mapped. */
+static void monitor_watcher_ends_at_unload(void **state)
+{
+    (void)state;
+    int gate[2];
+    assert_int_equal(pipe(gate), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        char c;
+        close(gate[1]);
+        (void)!read(gate[0], &c, 1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(gate[0]);
+    int fds_before = count_entries("/proc/self/fd");
+    void *h = must_load();
+    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(h, "mbx_monitor_process");
+    int (*fired)(mbx_monitor *, mbx_notice *) = sym(h, "mbx_monitor_fired");
+    int (*cancel)(mbx_monitor *) = sym(h, "mbx_monitor_cancel");
+    mbx_monitor *mon = NULL;
+    assert_int_equal(monitor(child, NULL, 7, &mon), 0);
+    assert_int_equal(fired(mon, NULL), 0);
+    /* The watcher names itself once it runs. */
+    for (int i = 0; i < 100 && threads_named("mbx-monitor") == 0; i++)
+        nap_ms(10);
+    assert_int_equal(threads_named("mbx-monitor"), 1);
+    assert_int_equal(cancel(mon), 0);
+    unload(h);
+    assert_int_equal(threads_named("mbx-monitor"), 0);
+    assert_int_equal(count_entries("/proc/self/fd"), fds_before);
+    close(gate[1]);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+}
+
+/* A mailbox whose every poller entry someone else holds: a descriptor on
+ * it is made readable every 50 ms by the delayed wake-ups' thread. That
+ * thread ends at the unload. */
+static void delayed_wakeups_end_at_unload(void **state)
+{
+    (void)state;
+    void *h = must_load();
+    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(h, "mbx_open");
+    void (*attr_init)(mbx_attr *) = sym(h, "mbx_attr_init");
+    int (*fd_of)(mbx *, int) = sym(h, "mbx_fd");
+    ssize_t (*recv)(mbx *, void *, size_t, mbx_msginfo *, int64_t) = sym(h, "mbx_recv");
+    int (*close_)(mbx *) = sym(h, "mbx_close");
+    int (*unlink_)(const char *) = sym(h, "mbx_unlink");
+    mbx_attr a;
+    attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(open_("squatted", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    int fd = fd_of(m, MBX_RECV);
+    assert_true(fd >= 0);
+    /* Then every entry taken by "process 1", through the file itself. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/mbx.squatted", getenv("MBX_DIR"));
+    int f = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(f >= 0);
+    struct seg_hdr *hdr = mmap(NULL, sizeof(*hdr), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    assert_true(hdr != MAP_FAILED);
+    close(f);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&hdr->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
+    uint64_t v;
+    assert_int_equal(recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    /* The thread starts at the first delayed wake-up. */
+    for (int i = 0; i < 100 && threads_named("mbx-poll-later") == 0; i++)
+        nap_ms(10);
+    assert_int_equal(threads_named("mbx-poll-later"), 1);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&hdr->pollers[i].who, 0, __ATOMIC_SEQ_CST);
+    munmap(hdr, sizeof(*hdr));
+    assert_int_equal(close_(m), 0);
+    assert_int_equal(unlink_("squatted"), 0);
+    unload(h);
+    assert_int_equal(threads_named("mbx-poll-later"), 0);
+    nap_ms(1200); /* past the idle second it used to stay */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: unload_test PATH-OF-libmbx.so\n");
+        return 2;
+    }
+    lib_path = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(monitor_watcher_ends_at_unload),
+        cmocka_unit_test(delayed_wakeups_end_at_unload),
+    };
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}
