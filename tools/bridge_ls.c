@@ -2,7 +2,8 @@
  * directory may be shared and writable by everyone (/dev/shm), so the
  * files are read as untrusted: only regular files (a symlink to /dev/zero
  * or a FIFO planted under the name would make ls spin or block), owned by
- * the user the bridge process they name runs as, at most 64 KiB of them,
+ * the user the bridge process they name runs as and written since it
+ * started, at most 64 KiB of them,
  * lines of known words and bounded fields only, printed escaped (in JSON
  * too: json_put_text). */
 #include "bridge_ls.h"
@@ -45,6 +46,47 @@ static int pid_uid(long pid, uid_t *uid)
     return found ? 0 : -1;
 }
 
+/* When process pid started, in seconds since the epoch: its starttime
+ * (field 22 of /proc/PID/stat, clock ticks after boot) plus the boot time
+ * (btime of /proc/stat). -1 when either cannot be read. */
+static double proc_started(long pid)
+{
+    char path[64], buf[1024];
+    long long btime = -1;
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return -1;
+    while (btime < 0 && fgets(buf, sizeof(buf), f))
+        if (sscanf(buf, "btime %lld", &btime) != 1)
+            btime = -1;
+    fclose(f);
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || btime < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* The name in parentheses may hold anything: fields follow the last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long long ticks;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!p || hz <= 0 || sscanf(p + 1, "%llu", &ticks) != 1)
+        return -1;
+    return (double)btime + (double)ticks / (double)hz;
+}
+
+/* How much older than its process a list may look and still be its: the
+ * boot time is whole seconds, and file times may be coarse. */
+#define LIST_CLOCK_SLACK 2.0
+
 /* Reads at most LIST_MAX bytes of list file name in directory dfd into
  * buf. Returns how many, or -1 when the file is not one to trust.
  * O_NOFOLLOW and the regular-file check keep out symlinks (to /dev/zero),
@@ -57,14 +99,19 @@ static int pid_uid(long pid, uid_t *uid)
  * is listed, one that claims somebody else's pid is not. A user can still
  * list made-up lines under a pid of their own, but that is no more than
  * running a bridge, and they are shown escaped. */
-static ssize_t list_read(int dfd, const char *name, uid_t uid, char *buf)
+static ssize_t list_read(int dfd, const char *name, uid_t uid, double started, char *buf)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct stat st;
     size_t got = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != uid) {
+    /* A list written before its pid's process started is a killed
+     * bridge's, its pid given to another process since (of the same user,
+     * most likely: all of a user's processes share one range). */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != uid ||
+        (started >= 0 && (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9 <
+                             started - LIST_CLOCK_SLACK)) {
         close(fd);
         return -1;
     }
@@ -153,7 +200,7 @@ static void bridge_rows(const char *dir, row_fn *fn, void *arg)
         /* A dead bridge's list (one it left when killed) is left out. */
         if (errno || pid <= 0 || pid > INT32_MAX || !list_suffix(end) || pid_uid(pid, &uid) != 0)
             continue;
-        ssize_t len = list_read(dirfd(d), e->d_name, uid, buf);
+        ssize_t len = list_read(dirfd(d), e->d_name, uid, proc_started(pid), buf);
         if (len > 0)
             list_rows(pid, buf, (size_t)len, fn, arg);
     }

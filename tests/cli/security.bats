@@ -117,6 +117,17 @@ plant_list() {
     [[ "$output" != *past* ]]
 }
 
+@test "ls leaves out a bridge list older than the process of its pid (a killed bridge's, the pid reused)" {
+    bg sleep 600
+    plant_list "$BG_PID" 'export stale mbx.*.stale core\n'
+    touch -d '-1 hour' "$MBX_DIR/.mbx-bridge.$BG_PID.list"
+    plant_list $$ 'export fresh mbx.*.fresh core\n'
+    run --separate-stderr mbx ls
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'mbx.*.fresh'* ]]
+    [[ "$output" != *stale* ]]
+}
+
 @test "ls leaves out a bridge list whose owner does not run the pid it names" {
     bg sleep 600
     sleeper=$BG_PID
