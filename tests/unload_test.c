@@ -179,6 +179,70 @@ static void delayed_wakeups_end_at_unload(void **state)
     nap_ms(1200); /* past the idle second it used to stay */
 }
 
+/* A child forked while both threads run, ending with exit(): its
+ * destructors must not wait for the parent's threads, which it does not
+ * have (a join of a copied thread id waits for ever). */
+static void forked_child_exits(void **state)
+{
+    (void)state;
+    void *h = must_load();
+    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(h, "mbx_monitor_process");
+    int (*cancel)(mbx_monitor *) = sym(h, "mbx_monitor_cancel");
+    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(h, "mbx_open");
+    void (*attr_init)(mbx_attr *) = sym(h, "mbx_attr_init");
+    int (*fd_of)(mbx *, int) = sym(h, "mbx_fd");
+    ssize_t (*recv)(mbx *, void *, size_t, mbx_msginfo *, int64_t) = sym(h, "mbx_recv");
+    int (*close_)(mbx *) = sym(h, "mbx_close");
+    int (*unlink_)(const char *) = sym(h, "mbx_unlink");
+    mbx_monitor *mon = NULL;
+    assert_int_equal(monitor(getpid(), NULL, 1, &mon), 0);
+    mbx_attr a;
+    attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(open_("squat2", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    assert_true(fd_of(m, MBX_RECV) >= 0);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/mbx.squat2", getenv("MBX_DIR"));
+    int f = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(f >= 0);
+    struct seg_hdr *hdr = mmap(NULL, sizeof(*hdr), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    assert_true(hdr != MAP_FAILED);
+    close(f);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&hdr->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
+    uint64_t v;
+    assert_int_equal(recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    for (int i = 0;
+         i < 100 && (threads_named("mbx-poll-later") == 0 || threads_named("mbx-monitor") == 0);
+         i++)
+        nap_ms(10);
+    assert_int_equal(threads_named("mbx-poll-later"), 1);
+    assert_int_equal(threads_named("mbx-monitor"), 1);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        exit(0); /* the library's destructors run here */
+    int st = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 1000 && (r = waitpid(child, &st, WNOHANG)) == 0; i++)
+        nap_ms(10);
+    if (r == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, &st, 0);
+        fail_msg("the forked child did not end within 10 s of exit()");
+    }
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        __atomic_store_n(&hdr->pollers[i].who, 0, __ATOMIC_SEQ_CST);
+    munmap(hdr, sizeof(*hdr));
+    assert_int_equal(cancel(mon), 0);
+    assert_int_equal(close_(m), 0);
+    assert_int_equal(unlink_("squat2"), 0);
+    unload(h);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -189,6 +253,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(monitor_watcher_ends_at_unload),
         cmocka_unit_test(delayed_wakeups_end_at_unload),
+        cmocka_unit_test(forked_child_exits),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }
