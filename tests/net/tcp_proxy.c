@@ -30,6 +30,7 @@ struct link {
 struct tcp_proxy {
     int lfd, port, target, stop, stalled;
     int oneway;             /* hold gateway->client bytes (atomic) */
+    int holdup;             /* hold client->gateway bytes (atomic) */
     unsigned char *capture; /* the first CAPTURE bytes forwarded, under mu */
     size_t captured;
     unsigned long long bytes;
@@ -54,7 +55,8 @@ static void *pump(void *arg)
     char buf[65536];
     for (;;) {
         int ow = __atomic_load_n(&l->p->oneway, __ATOMIC_ACQUIRE);
-        struct pollfd f[2] = {{l->a, POLLIN, 0}, {ow ? -1 : l->b, POLLIN, 0}};
+        int up = __atomic_load_n(&l->p->holdup, __ATOMIC_ACQUIRE);
+        struct pollfd f[2] = {{up ? -1 : l->a, POLLIN, 0}, {ow ? -1 : l->b, POLLIN, 0}};
         int r = poll(f, 2, 20);
         if (__atomic_load_n(&l->cut, __ATOMIC_ACQUIRE))
             break;
@@ -164,6 +166,11 @@ static void *acceptor(void *arg)
 void proxy_oneway(struct tcp_proxy *p, int on)
 {
     __atomic_store_n(&p->oneway, on, __ATOMIC_RELEASE);
+}
+
+void proxy_hold_up(struct tcp_proxy *p, int on)
+{
+    __atomic_store_n(&p->holdup, on, __ATOMIC_RELEASE);
 }
 
 struct tcp_proxy *proxy_start(int target_port)

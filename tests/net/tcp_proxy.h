@@ -19,6 +19,12 @@ struct tcp_proxy *proxy_start(int target_port);
  * are late (acknowledgements lost in a cut that follows). */
 void proxy_oneway(struct tcp_proxy *p, int on);
 
+/* Holds (1) or lets go (0) the bytes from the client to the target on
+ * every connection, the other way still moving (a client's end of the
+ * link closed meanwhile is seen once they go): a client's confirmations
+ * and goodbye late on the way. */
+void proxy_hold_up(struct tcp_proxy *p, int on);
+
 /* The port the proxy listens on. */
 int proxy_port(const struct tcp_proxy *p);
 
