@@ -1385,14 +1385,48 @@ static void tokens_forget(struct tcp_box *b)
     pthread_mutex_unlock(&tokens_mu);
 }
 
+/* The timeout a request whose time is up goes with when it is sent again
+ * only to learn its answer: a gateway answers it from what it remembers
+ * (a call's or a confirmed send's answer, a reply or message it holds for
+ * it) and otherwise finds its time gone when it serves it (time_left:
+ * TIME_UP, -ETIMEDOUT, not made). It went with 0, MBX_NONBLOCK, and a
+ * gateway that had never had it made the call or the confirmed send after
+ * the caller's deadline. */
+#define TIMEOUT_ASK_ONLY 1
+
+/* The timeout in a request's fixed part (MBX_FOREVER if it has none). */
+static int64_t timeout_of(uint8_t type, const uint8_t *fixed, size_t flen)
+{
+    struct wire_recv wr;
+    struct wire_call wc;
+    if (type == W_RECV && wire_recv_get(fixed, flen, &wr) == 0)
+        return wr.timeout_ns;
+    if ((type == W_CALL || type == W_CONFIRM) && wire_call_get(fixed, flen, &wc) == 0)
+        return wc.timeout_ns;
+    return MBX_FOREVER;
+}
+
+/* Whether a receive's, call's or confirmed send's time is up: its
+ * deadline passed (a MBX_NONBLOCK one, which never waits, is never late:
+ * sent again, it looks once; a reply carries no timeout, and goes on). */
+static int time_is_up(uint8_t type, const uint8_t *fixed, size_t flen, int64_t deadline)
+{
+    int timed = type == W_RECV || type == W_CALL || type == W_CONFIRM;
+    return timed && deadline >= 0 && clock_remaining(deadline) == 0 &&
+           timeout_of(type, fixed, flen) != MBX_NONBLOCK;
+}
+
 /* A request's fixed part to send again after a reconnect: its timeout
  * made what is left of its deadline (it went with the whole timeout, and
- * a gateway that served the copy sent again waited that long again). */
+ * a gateway that served the copy sent again waited that long again), or
+ * TIMEOUT_ASK_ONLY when none is left. MBX_NONBLOCK stays. */
 static void timeout_left(uint8_t type, uint8_t *fixed, size_t flen, int64_t deadline)
 {
-    if (deadline < 0)
-        return; /* MBX_FOREVER */
+    if (deadline < 0 || timeout_of(type, fixed, flen) == MBX_NONBLOCK)
+        return; /* MBX_FOREVER; MBX_NONBLOCK */
     int64_t left = clock_remaining(deadline);
+    if (left == 0)
+        left = TIMEOUT_ASK_ONLY;
     if (type == W_RECV) {
         struct wire_recv wr;
         if (wire_recv_get(fixed, flen, &wr) == 0) {
@@ -1447,9 +1481,13 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
                             struct loan **loan)
 {
     if (b->io.fd < 0) {
-        int r = reconnect(b, deadline);
+        /* A MBX_NONBLOCK one tries to make the link for a while, as a
+         * send does: its deadline is now. Nothing went: -EAGAIN, what a
+         * local one says when it cannot go at once. */
+        int nonblock = timeout_of(type, fixed, flen) == MBX_NONBLOCK;
+        int r = reconnect(b, nonblock ? clock_deadline(TCP_TICK_NS) : deadline);
         if (r)
-            return r;
+            return r == -ETIMEDOUT && nonblock ? -EAGAIN : r;
     }
     /* The session the request went to, if it went (written whole). */
     uint64_t session = b->session;
@@ -1457,6 +1495,7 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
     /* A receive takes a too large message's size with its -EMSGSIZE. */
     uint8_t flags = type == W_RECV ? WF_SIZE : 0;
     int sent = put_frame(b, type, flags, req, fixed, flen, payload, plen) == 0;
+    int went = sent; /* some copy may have reached this session's gateway */
     int64_t dl = answer_deadline(deadline);
     for (;;) {
         struct wire_hdr h;
@@ -1468,9 +1507,17 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
              * is unknown. Asked again, the new gateway made it a second
              * time, and the caller saw one success. A resumed session
              * remembers it (last_call, confirm_req) and answers. */
-            if (sent && b->session != session && (type == W_CALL || type == W_CONFIRM))
-                return -ENOTCONN;
+            if (b->session != session) {
+                if (went && (type == W_CALL || type == W_CONFIRM))
+                    return -ENOTCONN;
+                went = 0; /* the new session never had it */
+            }
             session = b->session;
+            /* Its time is up and no copy reached this gateway: not made,
+             * nothing taken for it. One that may have is asked again for
+             * its answer only (TIMEOUT_ASK_ONLY). */
+            if (!went && time_is_up(type, fixed, flen, deadline))
+                return -ETIMEDOUT;
             if (flen <= sizeof(again)) {
                 if (fixed != again)
                     memcpy(again, fixed, flen);
@@ -1478,6 +1525,7 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
                 fixed = again; /* and for a later reconnect, less again */
             }
             sent = put_frame(b, type, flags, req, fixed, flen, payload, plen) == 0;
+            went |= sent;
             continue;
         }
         if (r < 0)
@@ -1550,8 +1598,15 @@ static ssize_t do_recv(struct tcp_box *b, pid_t from, const struct mbx_sel *sel,
     struct wire_recv wr = {from, sel->how, sel->type, loan ? b->max_msg : cap, timeout_ns};
     uint8_t fixed[WIRE_RECV_LEN];
     size_t fl = wire_recv_put(fixed, &wr);
-    return request(b, W_RECV, b->next_req++, fixed, fl, NULL, 0, clock_deadline(timeout_ns), buf,
-                   cap, info, sel->type_out, loan);
+    ssize_t n = request(b, W_RECV, b->next_req++, fixed, fl, NULL, 0, clock_deadline(timeout_ns),
+                        buf, cap, info, sel->type_out, loan);
+    /* A MBX_NONBLOCK receive that got no answer (the link down, or dead
+     * on the way) received nothing: -EAGAIN, as a local one on an empty
+     * mailbox (mbx.h: -ETIMEDOUT is for receives that waited). A message
+     * the gateway took for it meanwhile is held for the next receive. */
+    if (n == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK)
+        n = -EAGAIN;
+    return n;
 }
 
 static ssize_t tcp_recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *buf, size_t cap,

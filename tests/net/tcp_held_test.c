@@ -822,6 +822,103 @@ static void held_message_full_box_receive_waits(void **state)
     mbx_unlink("hw");
 }
 
+/* ---- late re-sends, non-blocking receives ---- */
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+struct late_ask {
+    mbx *remote;
+    int confirm;
+    atomic_llong called_at; /* now_ns() just before the call */
+    long r;
+};
+
+static void *ask_late(void *arg)
+{
+    struct late_ask *a = arg;
+    atomic_store(&a->called_at, now_ns());
+    if (a->confirm) {
+        mbx_receipt who;
+        a->r = mbx_send_confirmed(a->remote, "B", 1, 0, 200000000ll, &who);
+    } else {
+        char rep[16];
+        a->r = mbx_call(a->remote, "B", 1, 0, rep, sizeof(rep), 200000000ll);
+    }
+    return NULL;
+}
+
+/* A call (then a confirmed send) of 200 ms whose request is stuck on a
+ * stalled link (it never reaches the gateway), the link cut after its
+ * deadline: the client sent it again after the reconnect with timeout 0,
+ * MBX_NONBLOCK, and the gateway made it, after the caller's deadline
+ * (the far mailbox had it, sent_total moved). Not made: -ETIMEDOUT. */
+static void late_resend_is_not_made(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
+    mbx *local = test_box("lr", 8, 64, 0);
+    mbx *remote = open_via(px, "lr", MBX_SEND);
+    mbx_stat st0, st;
+    assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made */
+    for (int confirm = 0; confirm < 2; confirm++) {
+        assert_int_equal(mbx_stat_get(local, &st0), 0);
+        proxy_stall(px, 1);
+        struct late_ask a = {.remote = remote, .confirm = confirm};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, ask_late, &a), 0);
+        while (!atomic_load(&a.called_at))
+            ms_sleep(1);
+        /* Its deadline passes (200 ms), the link not dead yet (1 s). */
+        while (now_ns() - atomic_load(&a.called_at) < 600000000ll)
+            ms_sleep(10);
+        proxy_stall(px, 0);
+        proxy_cut(px);
+        pthread_join(t, NULL);
+        assert_int_equal(a.r, -ETIMEDOUT);
+        assert_int_equal(mbx_stat_get(remote, &st), 0); /* served after it, in order */
+        assert_int_equal(mbx_stat_get(local, &st), 0);
+        assert_int_equal(st.sent_total, st0.sent_total); /* never in the mailbox */
+        assert_int_equal(st.count, 0);
+    }
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("lr");
+}
+
+/* An MBX_NONBLOCK receive on a handle whose gateway is gone says -EAGAIN,
+ * as a local one on an empty mailbox (it said -ETIMEDOUT, which mbx.h
+ * keeps for receives that waited); one that may wait still times out.
+ * The same with the link stalled (dead on the way). */
+static void nonblock_receive_without_link_is_eagain(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
+    mbx *local = test_box("hn", 8, 64, 0);
+    mbx *remote = open_via(px, "hn", MBX_RECV);
+    char buf[64];
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    proxy_stall(px, 1); /* the answer never comes */
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    proxy_stall(px, 0);
+    mbx_gateway_stop(g); /* the link is cut, and stays down */
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), NULL, 300000000ll), -ETIMEDOUT);
+    mbx_close(remote);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("hn");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -844,6 +941,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(signal_ends_a_remote_wait),
         cmocka_unit_test(msgsize_says_the_room_needed),
         cmocka_unit_test(held_message_full_box_receive_waits),
+        cmocka_unit_test(late_resend_is_not_made),
+        cmocka_unit_test(nonblock_receive_without_link_is_eagain),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
