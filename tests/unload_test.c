@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -246,6 +247,55 @@ static void forked_child_exits(void **state)
     unload(h);
 }
 
+struct worker {
+    void *lib;
+    int gate[2]; /* the worker ends when the main thread closes gate[1] */
+    int sent;
+};
+
+/* A thread of the program that used a mailbox, and lives on past the
+ * unload. */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(w->lib, "mbx_open");
+    int (*send)(mbx *, const void *, size_t, unsigned, int64_t) = sym(w->lib, "mbx_send");
+    int (*close_)(mbx *) = sym(w->lib, "mbx_close");
+    int (*unlink_)(const char *) = sym(w->lib, "mbx_unlink");
+    mbx *m = NULL;
+    int sent = 0;
+    if (open_("worker", MBX_SEND | MBX_CREATE, NULL, &m) == 0) {
+        sent = send(m, "x", 1, 0, MBX_NONBLOCK) == 0;
+        close_(m);
+        unlink_("worker");
+    }
+    /* Told only once out of the library's code: the unload comes next. */
+    __atomic_store_n(&w->sent, sent, __ATOMIC_RELEASE);
+    char c;
+    (void)!read(w->gate[0], &c, 1);
+    return NULL; /* the thread's exit runs its thread-specific destructors */
+}
+
+/* A thread that made calls ends after the unload: what the library left
+ * to run at a thread's end (a thread-specific key's destructor, which
+ * takes the thread off the list of callers) must not be called in
+ * unmapped code (SIGSEGV before). */
+static void thread_ends_after_unload(void **state)
+{
+    (void)state;
+    struct worker w = {.lib = must_load()};
+    assert_int_equal(pipe(w.gate), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, worker_main, &w), 0);
+    for (int i = 0; i < 500 && !__atomic_load_n(&w.sent, __ATOMIC_ACQUIRE); i++)
+        nap_ms(10);
+    assert_true(w.sent);
+    unload(w.lib);
+    close(w.gate[1]);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(w.gate[0]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -257,6 +307,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(monitor_watcher_ends_at_unload),
         cmocka_unit_test(delayed_wakeups_end_at_unload),
         cmocka_unit_test(forked_child_exits),
+        cmocka_unit_test(thread_ends_after_unload),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -52,9 +52,24 @@ void guard_fork_child(void)
     pthread_mutex_unlock(&lock);
 }
 
+static int key_made;
+
 static void setup(void)
 {
-    pthread_key_create(&key, unlist);
+    __atomic_store_n(&key_made, pthread_key_create(&key, unlist) == 0, __ATOMIC_RELEASE);
+}
+
+/* When the library is unloaded (dlclose), and at exit: the key goes, so a
+ * thread of the program that made calls and ends later does not run
+ * unlist, whose code is gone by then (SIGSEGV; unload_test). The list
+ * itself is not looked at again: the library's code that reads it goes
+ * too. At exit, a thread that makes its first call after this is not
+ * listed (pthread_setspecific fails), which matters to nothing past
+ * exit. */
+__attribute__((destructor)) static void guard_unload(void)
+{
+    if (__atomic_exchange_n(&key_made, 0, __ATOMIC_ACQ_REL))
+        pthread_key_delete(key);
 }
 
 void guard_list_me(void)

@@ -39,7 +39,11 @@ static void child(void)
     monitor_fork_child();
 }
 
-static void at_exit(void)
+/* At exit, and when the library is unloaded (dlclose): a destructor, not
+ * atexit(). atexit() from a shared library is tied to it by glibc (run at
+ * its dlclose), but ThreadSanitizer's interceptor called it at the
+ * program's exit, in unmapped code (unload_test under TSan). */
+__attribute__((destructor)) static void at_exit(void)
 {
     for (const struct mbx_transport *const *t = mbx_transports; *t; t++)
         if ((*t)->at_exit)
@@ -49,7 +53,6 @@ static void at_exit(void)
 static void setup(void)
 {
     pthread_atfork(prepare, parent, child);
-    atexit(at_exit);
 }
 
 void process_init(void)

@@ -186,9 +186,11 @@ __attribute__((destructor)) static void poll_later_unload(void)
     pthread_mutex_unlock(&mu);
     if (join)
         pthread_join(thread, NULL);
+    pthread_mutex_lock(&mu);
     joinable = 0;
     for (struct later *l; (l = pending) != NULL;) {
         pending = l->next;
         free(l);
     }
+    pthread_mutex_unlock(&mu);
 }
