@@ -74,7 +74,7 @@ builds: deps
 
 # ThreadSanitizer over the tests that share handles between threads.
 TSAN_TESTS := multiprocess_test api_test call_test stream_test security_test monitor_test poll_test confirm_test \
-	tcp_test
+	tcp_test unload_test
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DMBX_TSAN=ON -DMBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD)-tsan -j$(JOBS) $(addprefix --target ,$(TSAN_TESTS))
