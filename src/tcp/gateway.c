@@ -113,7 +113,9 @@ struct session {
     /* The message received for request held_req, kept until the client
      * has it (or back in the mailbox). */
     uint64_t held_req;
-    int held; /* 0 or W_MSG */
+    /* 0 or W_MSG. Set through held_set: mbx_gateway_stop reads it of a
+     * session a connection serves (stop_grace). */
+    int held;
     struct wire_msg held_msg;
     uint8_t *held_data;
     /* The reply of call reply_req (0: none), kept until the client asks
@@ -241,6 +243,11 @@ static int allowed(const struct mbx_gateway *g, const char *name)
     return 0;
 }
 
+static void held_set(struct session *s, int v)
+{
+    __atomic_store_n(&s->held, v, __ATOMIC_RELEASE);
+}
+
 /* Gives a message the client never took back to its mailbox, waiting up
  * to timeout_ns for room. Returns 0 when done (or the mailbox is gone),
  * else -EAGAIN or -ETIMEDOUT (full: try later). */
@@ -259,7 +266,7 @@ static int put_back_within(struct session *s, int64_t timeout_ns)
         return r;
     free(s->held_data);
     s->held_data = NULL;
-    s->held = 0;
+    held_set(s, 0);
     return 0;
 }
 
@@ -276,18 +283,22 @@ static void drop_reply(struct session *s)
     s->reply_req = 0;
 }
 
-static void session_free(struct session *s)
+/* Frees a session; a message it still holds is lost (mbx_gateway_stop
+ * counts those: stop_put_back). Returns 1 when one was. */
+static int session_free(struct session *s)
 {
     drop_reply(s);
     put_back(s);
-    if (s->held) { /* still full: the message is lost with the session */
+    int lost = s->held != 0;
+    if (lost) { /* still full */
         free(s->held_data);
-        s->held = 0;
+        held_set(s, 0);
     }
     if (s->h)
         mbx_close(s->h);
     free(s->buf);
     free(s);
+    return lost;
 }
 
 static void session_unlink(struct mbx_gateway *g, struct session *s)
@@ -300,8 +311,9 @@ static void session_unlink(struct mbx_gateway *g, struct session *s)
 }
 
 /* Ends a lingering session, unlinked already: what it sent is remembered
- * (a tomb). Call with g->mu held. */
-static void session_end(struct mbx_gateway *g, struct session *s)
+ * (a tomb). Call with g->mu held. Returns 1 when a message it held was
+ * lost (session_free). */
+static int session_end(struct mbx_gateway *g, struct session *s)
 {
     struct tomb *t = &g->tombs[g->ntombs++ % TOMBS];
     *t = (struct tomb){.id = s->id,
@@ -312,7 +324,7 @@ static void session_end(struct mbx_gateway *g, struct session *s)
     memcpy(t->fails, s->fails, sizeof(t->fails));
     memcpy(t->binding, s->binding, sizeof(t->binding));
     g->nsessions--;
-    session_free(s);
+    return session_free(s);
 }
 
 /* A resume that claimed tomb t could not make its session (no room, no
@@ -342,19 +354,23 @@ static void tomb_forget(struct mbx_gateway *g, uint64_t id)
 }
 
 /* Ends sessions whose clients stayed away past the linger time (and, with
- * all set, every idle one). Call with g->mu held. */
-static void expire(struct mbx_gateway *g, int all)
+ * all set, every idle one). Call with g->mu held. Returns how many held
+ * messages were lost (only with all: a session whose message cannot go
+ * back yet lingers on otherwise). */
+static unsigned expire(struct mbx_gateway *g, int all)
 {
     int64_t now = clock_now_ns();
+    unsigned lost = 0;
     for (struct session **p = &g->sessions; *p;) {
         struct session *s = *p;
         if (!s->busy && (all || now - s->detached_at > g->linger_ns) && (put_back(s) == 0 || all)) {
             *p = s->next;
-            session_end(g, s);
+            lost += (unsigned)session_end(g, s);
             continue;
         }
         p = &s->next;
     }
+    return lost;
 }
 
 /* Ends the session that has lingered longest (no connection serves it),
@@ -401,10 +417,10 @@ static void mark_dead(struct conn *c)
 static int client_gone(void *arg)
 {
     struct conn *c = arg;
-    if (!__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE))
-        return 0;
     if (__atomic_load_n(&c->g->stopping, __ATOMIC_RELAXED))
         return 1;
+    if (!__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE))
+        return 0;
     return clock_now_ns() - __atomic_load_n(&c->dead_at, __ATOMIC_RELAXED) > c->g->linger_ns;
 }
 
@@ -568,7 +584,8 @@ static void read_batch(struct conn *c)
          * follows wait in the queue, in order, where serve() drops what
          * would act on a dead link, as it always did. */
         if (h.type == W_SEND && !(h.flags & (WF_FRAGS | WF_SYNC)) &&
-            !__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE)) {
+            !__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&c->g->stopping, __ATOMIC_RELAXED)) {
             if (inl < 0)
                 inl = inline_begin(c);
             if (inl == 1 && send_frame(c, &h, body, 0) == 0)
@@ -669,6 +686,15 @@ static int link_dead(struct conn *c)
     return d;
 }
 
+/* The link is dead, or the gateway stops: nothing new is done for the
+ * client (waits end, requests are dropped, as on a dead link), but while
+ * a stopping gateway lets a link live (stop_grace) its confirmations are
+ * still read and served. */
+static int link_ending(struct conn *c)
+{
+    return __atomic_load_n(&c->g->stopping, __ATOMIC_RELAXED) || link_dead(c);
+}
+
 /* Counts the free room of the session's mailbox (a system call). */
 static uint32_t room_of(struct session *s)
 {
@@ -749,7 +775,7 @@ static int moved_on(struct conn *c, uint64_t req)
                 r_ = (timeout_ns) == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;                          \
                 break;                                                                             \
             }                                                                                      \
-            if (link_dead(c)) {                                                                    \
+            if (link_ending(c)) {                                                                  \
                 r_ = -EPIPE;                                                                       \
                 break;                                                                             \
             }                                                                                      \
@@ -1026,7 +1052,7 @@ static void do_recv(struct conn *c, const struct qframe *q)
         return;
     }
     memcpy(s->held_data, s->buf, (size_t)n);
-    s->held = W_MSG;
+    held_set(s, W_MSG);
     s->held_req = q->h.id;
     s->held_msg.info = info;
     s->held_msg.type = type;
@@ -1359,7 +1385,7 @@ static struct session *handshake(struct conn *c)
     if (s && s->held && s->held_req == o.last_req) {
         free(s->held_data); /* the client has it */
         s->held_data = NULL;
-        s->held = 0;
+        held_set(s, 0);
     }
     if (s && s->reply_req && s->reply_req <= o.last_req)
         drop_reply(s); /* taken, or given up for a later answer */
@@ -1490,7 +1516,7 @@ static int serve(struct conn *c, struct qframe *q)
      * confirmed and put that back when it expired (a second delivery).
      * Frames that would act on the dead link are dropped; their clients
      * ask again. */
-    if (link_dead(c) && q->h.type != W_TAKEN && q->h.type != W_BYE)
+    if (link_ending(c) && q->h.type != W_TAKEN && q->h.type != W_BYE)
         return 0;
     switch (q->h.type) {
     case W_SEND:
@@ -1518,7 +1544,7 @@ static int serve(struct conn *c, struct qframe *q)
         if (c->s->held && c->s->held_req == q->h.id) {
             free(c->s->held_data);
             c->s->held_data = NULL;
-            c->s->held = 0;
+            held_set(c->s, 0);
         }
         return 0;
     case W_BYE:
@@ -2015,12 +2041,62 @@ EXPORT int mbx_gateway_port(const mbx_gateway *g)
     return g ? g->port : -EINVAL;
 }
 
-EXPORT int mbx_gateway_stop(mbx_gateway *g)
+/* Whether a connection serves a session that holds a message (the
+ * client may have it, its TAKEN on the way). Call with g->mu held. */
+static int confirmation_awaited(struct mbx_gateway *g)
 {
-    if (!g)
-        return -EINVAL;
-    pthread_mutex_lock(&g->mu);
-    __atomic_store_n(&g->stopping, 1, __ATOMIC_RELAXED); /* also read by client_gone */
+    for (struct session *s = g->sessions; s; s = s->next)
+        if (s->busy && __atomic_load_n(&s->held, __ATOMIC_ACQUIRE))
+            return 1;
+    return 0;
+}
+
+/* A stopping gateway lets the links of sessions that hold a message live
+ * up to STOP_GRACE_NS (two dead-link bounds: a message on its way to the
+ * client, and its TAKEN back), reading and serving only confirmations and
+ * goodbyes (link_ending), before it cuts them and puts what is still held
+ * back. It cut them at once: a client that had just taken the message
+ * and closed had its TAKEN and BYE still on the way, the message went
+ * back, and another receiver had it a second time. Call with g->mu
+ * held. */
+#define STOP_GRACE_NS (2 * TCP_TICK_NS * TCP_DEAD_TICKS)
+static void stop_grace(struct mbx_gateway *g)
+{
+    int64_t dl = clock_deadline(STOP_GRACE_NS);
+    while (confirmation_awaited(g) && clock_remaining(dl) > 0) {
+        /* A TAKEN served signals nothing: look again in a while. */
+        int64_t until = clock_now_ns() + 20 * 1000000ll;
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+}
+
+/* Puts back every message the sessions hold, waiting for room in their
+ * full mailboxes up to STOP_PUT_BACK_NS in all (in slices, in turn, so
+ * that one full mailbox does not keep the others' messages out), then
+ * ends every session. Returns how many held messages could not go back
+ * (lost). A session's held message used to go back only when its mailbox
+ * had room at that instant, and was dropped otherwise, without a word.
+ * Call with g->mu held and no connection left. */
+#define STOP_PUT_BACK_NS (10 * 1000000000ll)
+static unsigned stop_put_back(struct mbx_gateway *g)
+{
+    int64_t dl = clock_deadline(STOP_PUT_BACK_NS);
+    for (;;) {
+        int waiting = 0;
+        for (struct session *s = g->sessions; s; s = s->next) {
+            int64_t left = clock_remaining(dl);
+            waiting |= put_back_within(s, left < SLICE_NS ? left : SLICE_NS) != 0;
+        }
+        if (!waiting || clock_remaining(dl) == 0)
+            break;
+    }
+    return expire(g, 1);
+}
+
+/* Cuts every link and waits for its threads. Call with g->mu held. */
+static void stop_links(struct mbx_gateway *g)
+{
     for (struct conn *c = g->conns; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
         mark_dead(c);
@@ -2028,20 +2104,35 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
     }
-    pthread_mutex_unlock(&g->mu);
-    if (write(g->wake[1], "x", 1) < 0) {
-        /* the acceptor looks at stopping within a second anyway */
-    }
-    pthread_join(g->acceptor, NULL);
-    pthread_mutex_lock(&g->mu);
     while (g->conns) {
         reap(g);
         if (g->conns)
             pthread_cond_wait(&g->cv, &g->mu);
     }
-    expire(g, 1);
+}
+
+/* Returns 0, or -ETIMEDOUT when a held message could not go back to its
+ * mailbox, full for STOP_PUT_BACK_NS (stop_put_back): it is lost, and the
+ * gateway is stopped and freed all the same. */
+EXPORT int mbx_gateway_stop(mbx_gateway *g)
+{
+    if (!g)
+        return -EINVAL;
+    /* Nothing new is done for any client from now on (link_ending). */
+    pthread_mutex_lock(&g->mu);
+    __atomic_store_n(&g->stopping, 1, __ATOMIC_RELAXED); /* also read by client_gone */
     pthread_mutex_unlock(&g->mu);
-    close(g->lfd);
+    if (write(g->wake[1], "x", 1) < 0) {
+        /* the acceptor looks at stopping within a second anyway */
+    }
+    pthread_join(g->acceptor, NULL);
+    close(g->lfd); /* new clients are refused at once, not left in the backlog */
+    g->lfd = -1;
+    pthread_mutex_lock(&g->mu);
+    stop_grace(g);
+    stop_links(g);
+    unsigned lost = stop_put_back(g);
+    pthread_mutex_unlock(&g->mu);
     close(g->wake[0]);
     close(g->wake[1]);
     pthread_mutex_destroy(&g->mu);
@@ -2051,5 +2142,5 @@ EXPORT int mbx_gateway_stop(mbx_gateway *g)
     explicit_bzero(&g->secret, sizeof(g->secret));
     free(g);
     hosts_release();
-    return 0;
+    return lost ? -ETIMEDOUT : 0;
 }

@@ -17,12 +17,15 @@
 #include "short_gateway.h"
 #include "tcp_proxy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -822,7 +825,7 @@ static void held_message_full_box_receive_waits(void **state)
     mbx_unlink("hw");
 }
 
-/* ---- late re-sends, non-blocking receives ---- */
+/* ---- late re-sends, stops, non-blocking receives ---- */
 
 static long long now_ns(void)
 {
@@ -893,6 +896,105 @@ static void late_resend_is_not_made(void **state)
     mbx_unlink("lr");
 }
 
+struct stopper {
+    mbx_gateway *g;
+    atomic_int done;
+    int r;
+};
+
+static void *stop_gateway(void *arg)
+{
+    struct stopper *s = arg;
+    s->r = mbx_gateway_stop(s->g);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+/* A message held for a given-up receive whose mailbox is full when the
+ * gateway stops: it was dropped (put back only if there was room at that
+ * instant). The stop waits for room (a local receiver makes some once the
+ * gateway's put-back waits), and the message is there, once. */
+static void stop_puts_back_into_a_full_box(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px;
+    mbx *local, *remote;
+    held_behind_a_full_box("hf", &g, &px, &local, &remote);
+    mbx_close(remote);
+    struct stopper s = {.g = g};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_gateway, &s), 0);
+    WAIT_STAT(local, st->senders_waiting >= 1 || atomic_load(&s.done));
+    char buf[64];
+    ssize_t n = mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK); /* room */
+    assert_int_equal(n, 2);
+    pthread_join(t, NULL);
+    assert_int_equal(s.r, 0);
+    assert_int_equal(drain_count(local), 1);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("hf");
+}
+
+/* Whether a connection to port on loopback is refused. */
+static int refused(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    return r;
+}
+
+struct late_words {
+    struct tcp_proxy *px;
+    int port; /* the gateway's */
+};
+
+/* Lets the client's words through once the gateway refuses new
+ * connections (it is stopping), at most 20 s on. */
+static void *let_go_when_stopping(void *arg)
+{
+    struct late_words *w = arg;
+    for (int i = 0; i < 4000 && !refused(w->port); i++)
+        ms_sleep(5);
+    proxy_hold_up(w->px, 0);
+    return NULL;
+}
+
+/* The client takes a message and closes, its TAKEN and goodbye held up on
+ * the way; the gateway stops meanwhile. It cut the link at once and put
+ * the message back: a local receiver had it a second time. The stop lets
+ * a link whose session holds a message live a while for its
+ * confirmation: once. */
+static void stop_after_close_delivers_once(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
+    mbx *local = test_box("ho", 8, 64, 0);
+    mbx *remote = open_via(px, "ho", MBX_RECV);
+    struct given_up r = {remote, 20000000000ll, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, remote_recv, &r), 0);
+    WAIT_STAT(local, st->receivers_waiting >= 1); /* the gateway's receive waits */
+    proxy_hold_up(px, 1);
+    assert_int_equal(mbx_send(local, precious, strlen(precious), 0, MBX_NONBLOCK), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(r.got, (ssize_t)strlen(precious)); /* the client has it */
+    mbx_close(remote);                                  /* TAKEN, BYE: held up */
+    struct late_words w = {px, mbx_gateway_port(g)};
+    assert_int_equal(pthread_create(&t, NULL, let_go_when_stopping, &w), 0);
+    assert_int_equal(mbx_gateway_stop(g), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(drain_count(local), 0); /* not put back: the client has it */
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("ho");
+}
+
 /* An MBX_NONBLOCK receive on a handle whose gateway is gone says -EAGAIN,
  * as a local one on an empty mailbox (it said -ETIMEDOUT, which mbx.h
  * keeps for receives that waited); one that may wait still times out.
@@ -942,6 +1044,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(msgsize_says_the_room_needed),
         cmocka_unit_test(held_message_full_box_receive_waits),
         cmocka_unit_test(late_resend_is_not_made),
+        cmocka_unit_test(stop_puts_back_into_a_full_box),
+        cmocka_unit_test(stop_after_close_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
