@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1954,6 +1955,23 @@ static void free_allow(struct mbx_gateway *g)
     free(g->allow);
 }
 
+/* Starts the acceptor with every signal blocked from its first
+ * instruction, as the connections' threads it starts inherit: the
+ * program's handlers run on its own threads. A handler that ran on a
+ * gateway's thread ended the wait of a client's receive, call or
+ * confirmed send there with -EINTR, and the client was told -EINTR
+ * though no signal came its way (a call's request taken back, or taken
+ * and its reply dropped). Returns 0 or -EAGAIN. */
+static int acceptor_start(struct mbx_gateway *g)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&g->acceptor, NULL, acceptor_main, g) ? -EAGAIN : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 /* The size of mbx_gateway_options before TLS: a program built then still
  * starts its gateway. */
 #define OPTIONS_V1_SIZE offsetof(mbx_gateway_options, tls_cert)
@@ -2015,8 +2033,7 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
     if (!r) {
         pthread_mutex_init(&g->mu, NULL);
         pthread_cond_init(&g->cv, NULL);
-        if (pthread_create(&g->acceptor, NULL, acceptor_main, g))
-            r = -EAGAIN;
+        r = acceptor_start(g);
     }
     if (r) {
         if (g->lfd >= 0)

@@ -18,6 +18,7 @@
 #include "tcp_proxy.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -825,7 +827,7 @@ static void held_message_full_box_receive_waits(void **state)
     mbx_unlink("hw");
 }
 
-/* ---- late re-sends, stops, non-blocking receives ---- */
+/* ---- late re-sends, stops, non-blocking receives, signals ---- */
 
 static long long now_ns(void)
 {
@@ -1021,6 +1023,105 @@ static void nonblock_receive_without_link_is_eagain(void **state)
     mbx_unlink("hn");
 }
 
+/* Sends SIGUSR1 to every thread of this process named name (tgkill):
+ * the gateway's own threads. Returns how many. */
+static int signal_threads(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = {0};
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0 &&
+            syscall(SYS_tgkill, getpid(), atoi(e->d_name), SIGUSR1) == 0)
+            n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+struct replier {
+    mbx *local;
+    ssize_t n;
+};
+
+/* Takes one request from the local mailbox and answers it. */
+static void *reply_one(void *arg)
+{
+    struct replier *r = arg;
+    char buf[64];
+    mbx_msginfo info;
+    r->n = mbx_recv(r->local, buf, sizeof(buf), &info, 20000000000ll);
+    if (r->n >= 0 && (!info.reply_token || mbx_reply(&info, "pong", 4) != 0))
+        r->n = -1;
+    return NULL;
+}
+
+/* A signal handler of the gateway's process that ran on a gateway's
+ * thread while it waited for a client's receive (then call) ended that
+ * wait with -EINTR, and the client was told -EINTR though no signal came
+ * its way (a call's request taken back). The gateway's threads block
+ * signals: the receive gets the message, the call its reply. */
+static void gateway_signal_is_not_the_clients(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    mbx_gateway *g = gw_start();
+    mbx *local = test_box("hg", 8, 64, 0);
+    struct waiter w = {.remote = open_direct(g, "hg", MBX_SEND | MBX_RECV)};
+    for (w.call = 0; w.call < 2; w.call++) {
+        pthread_t t;
+        atomic_store(&w.done, 0);
+        assert_int_equal(pthread_create(&t, NULL, wait_remotely, &w), 0);
+        if (w.call)
+            WAIT_STAT(local, st->count == 1); /* the gateway's call waits for its reply */
+        else
+            WAIT_STAT(local, st->receivers_waiting >= 1); /* the gateway's receive waits */
+        int sent = 0;
+        for (int i = 0; i < 25 && !atomic_load(&w.done); i++) { /* 500 ms of signals */
+            sent += signal_threads("mbx-gw-");
+            ms_sleep(20);
+        }
+        assert_true(sent > 0);
+        if (atomic_load(&w.done)) { /* ended by a signal: the failure below */
+            pthread_join(t, NULL);
+            assert_int_equal(w.got, w.call ? 4 : (ssize_t)strlen(precious));
+        }
+        struct replier r = {local, 0};
+        if (w.call) {
+            pthread_t tr;
+            assert_int_equal(pthread_create(&tr, NULL, reply_one, &r), 0);
+            pthread_join(tr, NULL);
+            if (r.n < 0)
+                mbx_close(w.remote); /* the call would wait for ever: -EBADF */
+        } else {
+            assert_int_equal(mbx_send(local, precious, strlen(precious), 0, MBX_NONBLOCK), 0);
+        }
+        pthread_join(t, NULL);
+        assert_true(r.n >= 0);
+        assert_int_equal(w.got, w.call ? 4 : (ssize_t)strlen(precious));
+    }
+    mbx_close(w.remote);
+    mbx_gateway_stop(g);
+    drain_count(local);
+    mbx_close(local);
+    mbx_unlink("hg");
+    sigaction(SIGUSR1, &old, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -1047,6 +1148,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(stop_puts_back_into_a_full_box),
         cmocka_unit_test(stop_after_close_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
+        cmocka_unit_test(gateway_signal_is_not_the_clients),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
