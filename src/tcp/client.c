@@ -1528,8 +1528,14 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
             went |= sent;
             continue;
         }
+        /* A call or confirmed send that went, whose answer did not come
+         * and whose link could not be made again in time, may have been
+         * made (the answer lost in a cut): its outcome is unknown. It
+         * said -ETIMEDOUT, which says it was not made. */
+        if (r == -ETIMEDOUT && went && b->io.fd < 0 && (type == W_CALL || type == W_CONFIRM))
+            return -ENOTCONN;
         if (r < 0)
-            return r == -ETIMEDOUT ? -ETIMEDOUT : r;
+            return r;
         if (h.type == W_ACK || h.id != req)
             continue; /* an answer to a request given up: the gateway keeps it */
         if (h.type == W_RESULT) {

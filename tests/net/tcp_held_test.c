@@ -1066,6 +1066,61 @@ static void *reply_one(void *arg)
     return NULL;
 }
 
+struct lost_answer {
+    mbx *remote;
+    int confirm;
+    long r;
+};
+
+static void *ask_for_a_second(void *arg)
+{
+    struct lost_answer *a = arg;
+    if (a->confirm) {
+        mbx_receipt who;
+        a->r = mbx_send_confirmed(a->remote, "B", 1, 0, 1000000000ll, &who);
+    } else {
+        char rep[16];
+        a->r = mbx_call(a->remote, "B", 1, 0, rep, sizeof(rep), 1000000000ll);
+    }
+    return NULL;
+}
+
+/* A call (then a confirmed send) the gateway made (a local server took
+ * it, and replied), its answer held up on the link, the link then cut
+ * and no new one made before the call's time is up: the client said
+ * -ETIMEDOUT, which says that it was not made. Its outcome is unknown to
+ * the client: -ENOTCONN. */
+static void lost_answer_is_no_timeout(void **state)
+{
+    (void)state;
+    for (int confirm = 0; confirm < 2; confirm++) {
+        mbx_gateway *g;
+        struct tcp_proxy *px = proxied(&g);
+        mbx *local = test_box("la", 8, 64, 0);
+        mbx *remote = open_via(px, "la", MBX_SEND);
+        mbx_stat st;
+        assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made */
+        proxy_oneway(px, 1);                            /* the answer stays in the proxy */
+        struct lost_answer a = {remote, confirm, 0};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, ask_for_a_second, &a), 0);
+        struct replier r = {local, 0};
+        reply_one(&r); /* made: taken (and answered) */
+        assert_true(r.n >= 0 || confirm);
+        proxy_stall(px, 1); /* no new link gets through its handshake */
+        proxy_cut(px);
+        proxy_oneway(px, 0);
+        pthread_join(t, NULL);
+        assert_int_equal(a.r, -ENOTCONN);
+        proxy_stall(px, 0);
+        mbx_close(remote);
+        mbx_gateway_stop(g);
+        proxy_stop(px);
+        mbx_close(local);
+        mbx_unlink("la");
+    }
+}
+
 /* A signal handler of the gateway's process that ran on a gateway's
  * thread while it waited for a client's receive (then call) ended that
  * wait with -EINTR, and the client was told -EINTR though no signal came
@@ -1149,6 +1204,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(stop_after_close_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
         cmocka_unit_test(gateway_signal_is_not_the_clients),
+        cmocka_unit_test(lost_answer_is_no_timeout),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
