@@ -29,6 +29,7 @@
 
 #define IMPORT_WAIT_MS 200       /* how often a waiting import looks at stopping */
 #define SEND_WAIT_NS   100000000 /* a delivery into a full mailbox looks as often */
+#define SEND_RETRY_MS  100       /* a mailbox at its memory limit, or failing, is tried again */
 #define FETCH_MAX      JS_PULL_MAX
 /* Core: bytes held for a full mailbox, all bands together (each band's
  * subscription holds a share: libnats limits each on its own). */
@@ -184,9 +185,10 @@ static void turn_give(struct bimport *im, unsigned band, int sending, int still_
 /* Delivers one message into the mailbox, waiting while it is full; more:
  * the band has more at hand (*held: it said it wants the turn). Returns 0,
  * 1 when refused (too large), 2 when its batch hb went stale (a new life
- * of the stream was bound meanwhile: not delivered), or -1 when the bridge
- * stops first. With JetStream, records the delivery (jsstate) around
- * it. */
+ * of the stream was bound meanwhile: not delivered), 3 when the mailbox
+ * could not take it (removed, damaged: not delivered, to be handed back),
+ * or -1 when the bridge stops first. With JetStream, records the
+ * delivery (jsstate) around it. */
 static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq, int *held,
                    int more, struct held_batch *hb)
 {
@@ -220,7 +222,17 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     int r;
     for (;;) {
         r = mbx_send_typed(im->m, natsMsg_GetData(msg), (size_t)len, prio, type, SEND_WAIT_NS);
-        if ((r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN) || bridge_stopping(b))
+        if (bridge_stopping(b))
+            break;
+        if (r == -ENOSPC) {
+            /* An unbounded mailbox at its memory limit: full, as far as
+             * this message goes, until a receiver makes room. Such a send
+             * does not wait: the pause is ours. */
+            keep_held(im, hb);
+            nats_Sleep(SEND_RETRY_MS);
+            continue;
+        }
+        if (r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN)
             break;
         keep_held(im, hb);
     }
@@ -235,8 +247,22 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     }
     if (bridge_stopping(b))
         return -1;
-    __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
-    return 1;
+    if (r == -EMSGSIZE) {
+        __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+        return 1; /* never deliverable: larger than the mailbox takes */
+    }
+    /* The mailbox cannot take it now (removed, damaged, ...): not
+     * delivered, and not the message's fault. Core NATS: lost (at most
+     * once), counted. JetStream: it stays in the stream (handed back,
+     * after a pause so that a mailbox gone for good is not a busy loop);
+     * terminated, it was gone for good, though its sender had been told
+     * it was stored (found by a review). */
+    nats_Sleep(SEND_RETRY_MS);
+    if (!hb) {
+        __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 3;
 }
 
 static void *core_band_main(void *arg)
@@ -558,7 +584,7 @@ static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
     prune_acked(im);
     h->from = k;
     int r = deliver(im, h->band, msg, seq, held, k + 1 < h->list->count, h);
-    if (r == 2)
+    if (r == 2 || r == 3)
         hand_back(im, msg);
     else if (r == 1)
         term(im, msg, h); /* never deliverable: do not send it again */

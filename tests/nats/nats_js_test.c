@@ -380,6 +380,131 @@ static void waiting_band_keeps_its_batch(void **state)
     assert_int_equal(twice, 0);
 }
 
+/* An unbounded import mailbox at its memory limit (64 KiB, of 150
+ * messages of 900 B nobody reads for 2 s): the sends that find no room
+ * wait, as into a full mailbox. Each said -ENOSPC, and the bridge
+ * terminated the message in the stream, for good (a review: 60 of 150
+ * arrived). */
+static void unbounded_import_at_its_limit_loses_nothing(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    nh_server_init(&s, "nospc", 1);
+    assert_int_equal(nh_server_start(&s), 0);
+    char url[64];
+    nh_url(&s, url, sizeof(url));
+    const char *d = nh_tmpdir("nospc");
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = MBX_UNBOUNDED;
+    a.max_msg_size = 1024;
+    a.memory_limit = 64 << 10;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(at(d, "jobs"), MBX_RECV | MBX_CREATE, &a, &m), 0);
+    const char *args[] = {"--server", url, "--jetstream", "--import", "jobs", NULL};
+    pid_t p = nh_bridge(d, args);
+    assert_true(p > 0);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    enum { COUNT = 150, SIZE = 900 };
+    char data[SIZE];
+    for (int i = 0; i < COUNT; i++) {
+        memset(data, 'a' + i % 26, sizeof(data));
+        snprintf(data, sizeof(data), "%d", i);
+        jsErrCode jerr = 0;
+        natsStatus st = NATS_TIMEOUT;
+        for (int tries = 0; tries < 300 && st != NATS_OK; tries++) {
+            st = js_Publish(NULL, js, "mbx.p0.jobs", data, SIZE, NULL, &jerr);
+            if (st != NATS_OK)
+                usleep(100000); /* the stream is being made */
+        }
+        assert_int_equal(st, NATS_OK);
+    }
+    sleep(2); /* nobody reads: the mailbox fills to its limit */
+    int seen[COUNT] = {0}, distinct = 0, twice = 0;
+    int64_t until = nh_now() + 60 * SEC;
+    while (distinct < COUNT && nh_now() < until) {
+        ssize_t n = mbx_recv(m, data, sizeof(data), NULL, SEC / 5);
+        int i = -1;
+        if (n == SIZE && sscanf(data, "%d", &i) == 1 && i >= 0 && i < COUNT) {
+            twice += seen[i] > 0;
+            distinct += seen[i]++ == 0;
+        }
+    }
+    printf("%d of %d arrived, %d twice\n", distinct, COUNT, twice);
+    nh_bridge_stop(p, SIGTERM);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    mbx_close(m);
+    nh_server_stop(&s, SIGTERM);
+    assert_int_equal(distinct, COUNT);
+    assert_int_equal(twice, 0);
+}
+
+/* The import's mailbox removed while the bridge runs: what is stored
+ * meanwhile cannot be delivered, and stays in the stream until a bridge
+ * started again (which makes the mailbox again) delivers it. The bridge
+ * terminated each such message in the stream, for good (a review). */
+static void removed_import_mailbox_loses_nothing(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    nh_server_init(&s, "gone", 1);
+    assert_int_equal(nh_server_start(&s), 0);
+    char url[64];
+    nh_url(&s, url, sizeof(url));
+    const char *d = nh_tmpdir("gone");
+    /* A short ack wait: what the stopped bridge had fetched comes again soon. */
+    const char *args[] = {"--server", url,          "--jetstream", "--import",
+                          "jobs",     "--ack-wait", "2s",          NULL};
+    pid_t p = nh_bridge(d, args);
+    assert_true(p > 0);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    /* One message through, so the import runs. */
+    js_put(js, "mbx.p0.jobs", "lo", 0);
+    mbx *m = NULL;
+    char buf[64];
+    int64_t until = nh_now() + 30 * SEC;
+    while (mbx_open(at(d, "jobs"), MBX_RECV, NULL, &m) != 0 && nh_now() < until)
+        usleep(20000);
+    assert_non_null(m);
+    assert_true(mbx_recv(m, buf, sizeof(buf), NULL, 30 * SEC) > 0);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink(at(d, "jobs")), 0);
+    for (int i = 1; i < 6; i++)
+        js_put(js, "mbx.p0.jobs", "lo", i);
+    sleep(1); /* the import tries, and fails, to deliver them */
+    nh_bridge_stop(p, SIGTERM);
+    p = nh_bridge(d, args);
+    assert_true(p > 0);
+    int seen[40] = {0}, twice = 0, distinct = 0; /* tally_take's: "lo-i" at i */
+    until = nh_now() + 30 * SEC;
+    m = NULL;
+    while (mbx_open(at(d, "jobs"), MBX_RECV, NULL, &m) != 0 && nh_now() < until)
+        usleep(20000);
+    assert_non_null(m);
+    while (distinct < 5 && nh_now() < until) {
+        tally_take(m, seen, &twice);
+        distinct = 0;
+        for (int i = 1; i < 6; i++)
+            distinct += seen[i] > 0;
+        usleep(20000);
+    }
+    printf("%d of 5 stored while the mailbox was gone arrived\n", distinct);
+    nh_bridge_stop(p, SIGTERM);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    mbx_close(m);
+    nh_server_stop(&s, SIGTERM);
+    assert_int_equal(distinct, 5);
+    assert_int_equal(twice, 0);
+}
+
 int main(void)
 {
     nh_require();
@@ -388,6 +513,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_mailbox_made_heap),
         cmocka_unit_test(waiting_band_keeps_its_batch),
+        cmocka_unit_test(unbounded_import_at_its_limit_loses_nothing),
+        cmocka_unit_test(removed_import_mailbox_loses_nothing),
         cmocka_unit_test(bridges_killed_exactly_once),
         cmocka_unit_test(cluster_node_restart_exactly_once),
     };
