@@ -939,6 +939,23 @@ static void stop_puts_back_into_a_full_box(void **state)
     mbx_unlink("hf");
 }
 
+/* The same, nobody making room: after its bound (10 s) the stop gives
+ * up, and says so (-ETIMEDOUT: a held message lost), instead of 0. */
+static void stop_says_a_message_was_lost(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px;
+    mbx *local, *remote;
+    held_behind_a_full_box("hx", &g, &px, &local, &remote);
+    mbx_close(remote);
+    assert_int_equal(mbx_gateway_stop(g), -ETIMEDOUT);
+    assert_int_equal(drain_count(local), 0); /* X1 and X2 only */
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("hx");
+}
+
 /* Whether a connection to port on loopback is refused. */
 static int refused(int port)
 {
@@ -1201,6 +1218,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(held_message_full_box_receive_waits),
         cmocka_unit_test(late_resend_is_not_made),
         cmocka_unit_test(stop_puts_back_into_a_full_box),
+        cmocka_unit_test(stop_says_a_message_was_lost),
         cmocka_unit_test(stop_after_close_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
         cmocka_unit_test(gateway_signal_is_not_the_clients),
