@@ -763,7 +763,8 @@ void mbx_bridge_options_init(mbx_bridge_options *o);
 
 /* Connects to o->servers and bridges the mailboxes on threads of this
  * process until mbx_bridge_stop. Returns 0 with *out set, or -EINVAL (bad
- * options, a name that is not "NAME" or "@PID", a bad prefix or host id),
+ * options, a name that is not "NAME" or "@PID", a name listed twice, in
+ * both lists or in one, a bad prefix or host id),
  * -EMSGSIZE (an exported or imported mailbox takes messages larger than
  * the server's max_payload allows), -ECONNREFUSED (no server answered),
  * -EACCES (the server refused the credentials), -ENOENT (a credentials or

@@ -113,6 +113,8 @@ struct mbx_bridge {
     /* Calls forwarded from exported mailboxes, waiting for their replies
      * (bridge_export.c). */
     natsSubscription *inbox_sub;
+    int inbox_tracked; /* its end is told (inbox_ended): bcalls_stop waits for it */
+    int inbox_ended;   /* on_reply will not run again */
     char inbox[64];
     pthread_mutex_t calls_mu;
     struct bcall *calls;

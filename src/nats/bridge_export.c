@@ -128,6 +128,14 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+/* The reply inbox's subscription has ended: on_reply has returned for
+ * the last time. */
+static void inbox_ended(void *arg)
+{
+    struct mbx_bridge *b = arg;
+    __atomic_store_n(&b->inbox_ended, 1, __ATOMIC_RELEASE);
+}
+
 int bcalls_start(struct mbx_bridge *b)
 {
     natsInbox *inbox = NULL;
@@ -141,6 +149,7 @@ int bcalls_start(struct mbx_bridge *b)
     s = natsConnection_Subscribe(&b->inbox_sub, b->nc, wild, on_reply, b);
     if (s != NATS_OK)
         return -EIO;
+    b->inbox_tracked = natsSubscription_SetOnCompleteCB(b->inbox_sub, inbox_ended, b) == NATS_OK;
     /* Bounded: anyone who may publish to the inbox could otherwise grow
      * the bridge's memory without end. A reply dropped past the bound
      * ends its call with -ETIMEDOUT (the sweeper), as a lost one would. */
@@ -158,13 +167,25 @@ void bcalls_stop(struct mbx_bridge *b)
         pthread_join(b->sweeper, NULL);
     b->sweeper_started = 0;
     if (b->inbox_sub) {
-        natsSubscription_Unsubscribe(b->inbox_sub);
+        /* A reply may be in on_reply right now, on the client's delivery
+         * thread: the bridge is freed only once it has returned (it used
+         * the freed bridge: a review's ASan run). Its end is told after
+         * the unsubscribe; the handler never waits long (mbx_reply does
+         * not block). Without the tracking (it could not be set), or
+         * when the connection is gone, the unsubscribe fails and nothing
+         * more will be delivered. */
+        int waits = natsSubscription_Unsubscribe(b->inbox_sub) == NATS_OK && b->inbox_tracked;
+        while (waits && !__atomic_load_n(&b->inbox_ended, __ATOMIC_ACQUIRE))
+            nats_Sleep(1);
         natsSubscription_Destroy(b->inbox_sub);
         b->inbox_sub = NULL;
     }
-    struct bcall *c;
-    while ((c = b->calls)) {
-        b->calls = c->next;
+    pthread_mutex_lock(&b->calls_mu);
+    struct bcall *c, *left = b->calls;
+    b->calls = NULL;
+    pthread_mutex_unlock(&b->calls_mu);
+    while ((c = left)) {
+        left = c->next;
         answer_error(&c->info, -ENOTCONN);
         free(c);
     }
