@@ -35,12 +35,19 @@ static int64_t chunk(const struct timespec *abs)
 /* Sends, waiting per the descriptor's O_NONBLOCK and abs (NULL: no limit).
  * Returns 0 or -1 with errno: EBADF (not an mqd_t, not open for writing),
  * EMSGSIZE (len > mq_msgsize), EINVAL (prio >= MQ_PRIO_MAX, bad abs),
+ * EFAULT (msg NULL, len > 0),
  * EAGAIN (full, O_NONBLOCK), ETIMEDOUT, EINTR (a handler without
  * SA_RESTART ran), ENOSPC. */
 static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
                       const struct timespec *abs)
 {
     unsigned handled = mq_interrupts();
+    /* In the kernel's order: the timeout and the priority, then the
+     * descriptor, the size, the buffer. */
+    if (abs && !mq_abs_valid(abs))
+        return mq_fail(EINVAL);
+    if (prio >= MQ_PRIO_MAX)
+        return mq_fail(EINVAL);
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
@@ -48,10 +55,10 @@ static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
         return mq_fail(EBADF);
     if (len > d->msgsize)
         return mq_fail(EMSGSIZE);
-    if (prio >= MQ_PRIO_MAX)
-        return mq_fail(EINVAL);
-    if (abs && !mq_abs_valid(abs))
-        return mq_fail(EINVAL);
+    if (!msg && len > 0)
+        return mq_fail(EFAULT);
+    if (!msg)
+        msg = ""; /* an empty message: nothing to copy, mbx wants a buffer */
     for (;;) {
         int nb = atomic_load(&d->fl->flags) & O_NONBLOCK;
         int64_t t = nb ? MBX_NONBLOCK : chunk(abs);
@@ -76,11 +83,15 @@ static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
 /* Receives the oldest message of the highest priority into msg. Returns
  * its size (its priority in *prio when not NULL), or -1 with errno: EBADF
  * (not an mqd_t, not open for reading), EMSGSIZE (len < mq_msgsize),
- * EINVAL (bad abs), EAGAIN (empty, O_NONBLOCK), ETIMEDOUT, EINTR. */
+ * EINVAL (bad abs), EFAULT (msg NULL), EAGAIN (empty, O_NONBLOCK),
+ * ETIMEDOUT, EINTR. */
 static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
                           const struct timespec *abs)
 {
     unsigned handled = mq_interrupts();
+    /* In the kernel's order: the timeout, the descriptor, the size. */
+    if (abs && !mq_abs_valid(abs))
+        return mq_fail(EINVAL);
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
@@ -88,8 +99,10 @@ static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
         return mq_fail(EBADF);
     if (len < d->msgsize)
         return mq_fail(EMSGSIZE);
-    if (abs && !mq_abs_valid(abs))
-        return mq_fail(EINVAL);
+    /* The kernel takes a message, then fails to copy it out with EFAULT
+     * (the message is lost); here nothing is taken. */
+    if (!msg)
+        return mq_fail(EFAULT);
     mbx_msginfo info;
     /* A message there is taken without counting as a blocked receiver. */
     ssize_t n = mbx_recv(d->h, msg, len, &info, MBX_NONBLOCK);

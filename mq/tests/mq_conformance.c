@@ -228,6 +228,37 @@ static void send_receive(void **state)
     mq_close(q);
 }
 
+/* NULL where Linux takes it (mq_getattr's attr), EFAULT where it copies
+ * from or to it; and the errors the kernel finds before the descriptor
+ * (a priority, a timeout) come first. Called through pointers: glibc
+ * declares the arguments nonnull. */
+static void null_arguments_and_error_order(void **state)
+{
+    (void)state;
+    int (*volatile getattr)(mqd_t, struct mq_attr *) = mq_getattr;
+    int (*volatile send)(mqd_t, const char *, size_t, unsigned) = mq_send;
+    ssize_t (*volatile receive)(mqd_t, char *, size_t, unsigned *) = mq_receive;
+    mqd_t q = mk("null", O_RDWR | O_NONBLOCK, 4, 64);
+    char buf[128] = "hello";
+    assert_int_equal(getattr(q, NULL), 0);
+    ERR(send(q, NULL, 10, 0), EFAULT);
+    ERR(send(q, NULL, 100, 0), EMSGSIZE);     /* the size is checked first */
+    assert_int_equal(send(q, NULL, 0, 0), 0); /* nothing to copy */
+    assert_int_equal(receive(q, buf, 64, NULL), 0);
+    assert_int_equal(send(q, buf, 5, 1), 0);
+    ERR(receive(q, NULL, 64, NULL), EFAULT);
+    ERR(receive(q, NULL, 10, NULL), EMSGSIZE);
+    /* The priority and the timeout before the descriptor and the size. */
+    struct timespec bad = {0, 2000000000L};
+    ERR(mq_send(9999, buf, 5, 40000), EINVAL);
+    ERR(mq_send(q, buf, 100, 40000), EINVAL);
+    ERR(mq_timedsend(9999, buf, 5, 0, &bad), EINVAL);
+    ERR(mq_timedreceive(9999, buf, 64, NULL, &bad), EINVAL);
+    ERR(mq_timedsend(q, buf, 100, 0, &bad), EINVAL);
+    ERR(mq_timedreceive(q, buf, 10, NULL, &bad), EINVAL);
+    mq_close(q);
+}
+
 /* mq_maxmsg bounds the messages queued, however they were taken: one
  * received ahead of older ones (a higher priority) makes room at once. */
 static void capacity_counts_messages(void **state)
@@ -1528,6 +1559,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(names, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(open_flags, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(send_receive, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(null_arguments_and_error_order, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(capacity_counts_messages, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(nonblocking, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts, test_dir_setup, teardown),
