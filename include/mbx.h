@@ -587,7 +587,12 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * mbx_send_confirmed counts from the call, at the gateway too: one sent
  * again after a cut goes with what is left of it, and one the gateway
  * gets to only after it passed (queued behind a send that waits for room)
- * is not made there (-ETIMEDOUT). A signal handler that runs while a
+ * is not made there (-ETIMEDOUT). Once its time is up, a request is not
+ * sent again after a reconnect (one that may have reached the gateway is
+ * only asked for its answer), and a call or confirmed send whose link
+ * stays down past its time after it went returns -ENOTCONN. An
+ * MBX_NONBLOCK receive without a link returns -EAGAIN. The gateway's
+ * threads block signals. A signal handler that runs while a
  * receive or an mbx_call waits for its gateway ends it with -EINTR, as on
  * a local name; the gateway gives the request up when the handle's next
  * frame reaches it (at once: the client sends one). A message it took for
@@ -646,9 +651,13 @@ int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options *o, mbx
 /* Returns the port the gateway listens on, or -EINVAL for NULL. */
 int mbx_gateway_port(const mbx_gateway *g);
 
-/* Closes every connection and session (a message a client had not taken
- * goes back to its mailbox), waits for calls under way, frees g. Returns
- * 0, or -EINVAL for NULL. */
+/* Stops the gateway: refuses new clients at once, lets the links of
+ * sessions holding a message live up to 2 s for their confirmations, puts
+ * every held message (one a client had not confirmed) back into its
+ * mailbox, waiting for room in a full one up to 10 s in all, waits for
+ * calls under way, and frees g. Returns 0; -ETIMEDOUT when a held message
+ * could not go back and is lost (the gateway is stopped all the same); or
+ * -EINVAL for NULL. */
 int mbx_gateway_stop(mbx_gateway *g);
 
 /* ---- datagrams across machines: udp://HOST:PORT/NAME ----

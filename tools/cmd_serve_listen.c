@@ -127,6 +127,10 @@ int serve_listen(const struct cli_cmd *self, int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     int sig;
     sigwait(&stop, &sig);
-    mbx_gateway_stop(g);
+    if (mbx_gateway_stop(g) == -ETIMEDOUT) {
+        fprintf(stderr, "mbx: serve: a message held for a client could not go back to its full "
+                        "mailbox within 10 s and is lost\n");
+        return CLI_FAILED;
+    }
     return CLI_OK;
 }
