@@ -8,11 +8,16 @@
  *
  * Signals: a handler that runs while the sender waits ends the wait with
  * -EINTR. The sender waits with signals blocked and looks for a pending
- * one every SIGNAL_NS; when there is one, it unblocks them (the handler
- * runs) and returns -EINTR. Waiting with signals open would miss a handler
- * that runs as a system call returns for another reason (the futex's
- * timeout, the unblocking itself); this way none is missed, at the price
- * of up to SIGNAL_NS before the call returns. */
+ * one every SIGNAL_NS; when one has a handler, it unblocks them (the
+ * handler runs) and returns -EINTR. Waiting with signals open would miss a
+ * handler that runs as a system call returns for another reason (the
+ * futex's timeout, the unblocking itself); this way none is missed, at the
+ * price of up to SIGNAL_NS before the call returns. A pending signal that
+ * runs no handler (SIG_IGN, or SIG_DFL: ignored as SIGCHLD, or stopping,
+ * or ending the process) does not end the wait, as in the kernel, which
+ * restarts the call: the signals are let in for a moment, so that the
+ * kernel drops it or takes its default action (a stopped sender goes on
+ * waiting once continued), and the wait goes on. */
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -54,16 +59,32 @@ static int fits_exact(struct sysv_q *q, size_t len)
     return st.bytes + len <= limit && (uint64_t)st.count + 1 <= limit;
 }
 
-/* Whether a signal this thread lets in is pending. */
+/* Whether signal s has a handler (neither SIG_DFL nor SIG_IGN). */
+static int has_handler(int s)
+{
+    struct sigaction sa;
+    if (sigaction(s, NULL, &sa) < 0)
+        return 1; /* cannot tell: end the wait as before */
+    if (sa.sa_flags & SA_SIGINFO)
+        return 1;
+    return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+}
+
+/* The signals pending that this thread lets in: 1 when one of them has a
+ * handler, -1 when some are pending but none has, 0 when none is. */
 static int signal_pending(const sigset_t *open)
 {
     sigset_t p;
     if (sigpending(&p) < 0)
         return 0;
+    int any = 0;
     for (int s = 1; s < NSIG; s++)
-        if (sigismember(&p, s) == 1 && sigismember(open, s) == 0)
-            return 1;
-    return 0;
+        if (sigismember(&p, s) == 1 && sigismember(open, s) == 0) {
+            if (has_handler(s))
+                return 1;
+            any = -1;
+        }
+    return any;
 }
 
 static int wait_rounds(struct sysv_q *q, size_t len, const sigset_t *old)
@@ -74,8 +95,17 @@ static int wait_rounds(struct sysv_q *q, size_t len, const sigset_t *old)
         int ok = fits_exact(q, len);
         if (ok != 0)
             return ok < 0 ? ok : 0;
-        if (signal_pending(old))
+        int sig = signal_pending(old);
+        if (sig > 0)
             return -EINTR; /* its handler runs when the caller unblocks */
+        if (sig < 0) {
+            /* None runs a handler: let the kernel drop them or take their
+             * default action, then wait on. */
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, old, NULL);
+            pthread_sigmask(SIG_BLOCK, &all, NULL);
+        }
         struct timespec ts = {0, SIGNAL_NS};
         syscall(SYS_futex, seq, FUTEX_WAIT, s, &ts, NULL, 0);
     }

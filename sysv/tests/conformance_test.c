@@ -392,6 +392,82 @@ static void signal_interrupts_wait(void **state)
     sigaction(SIGALRM, &old, NULL);
 }
 
+/* Whether process pid sleeps (state S in /proc/PID/stat). */
+static int asleep(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *paren = strrchr(line, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* In a child: sleeps until the test process sleeps (in its msgsnd), then
+ * ms milliseconds more. */
+static void after_parent_sleeps(pid_t parent, long ms)
+{
+    struct timespec tick = {0, 1000000};
+    for (int i = 0; i < 5000 && !asleep(parent); i++)
+        nanosleep(&tick, NULL);
+    struct timespec wait = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&wait, NULL);
+}
+
+/* A signal that runs no handler (SIGUSR1 set to SIG_IGN; SIGCHLD at its
+ * default, ignore, from a child that exits) does not end a msgsnd waiting
+ * for msg_qbytes room: it goes on waiting until a receiver makes room, as
+ * the kernel's does. */
+static void ignored_signals_do_not_end_a_wait(void **state)
+{
+    (void)state;
+    struct sigaction ign, dfl, old_usr1, old_chld;
+    memset(&ign, 0, sizeof(ign));
+    memset(&dfl, 0, sizeof(dfl));
+    ign.sa_handler = SIG_IGN;
+    dfl.sa_handler = SIG_DFL;
+    assert_int_equal(sigaction(SIGUSR1, &ign, &old_usr1), 0);
+    assert_int_equal(sigaction(SIGCHLD, &dfl, &old_chld), 0);
+    int id = new_queue(0600);
+    struct msqid_ds ds = stat_of(id);
+    ds.msg_qbytes = 4;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    assert_int_equal(send_text(id, 1, "full", 0), 0);
+    pid_t parent = getpid();
+    for (int usr1 = 1; usr1 >= 0; usr1--) {
+        pid_t signaller = fork();
+        assert_true(signaller >= 0);
+        if (signaller == 0) {
+            test_child();
+            after_parent_sleeps(parent, 100);
+            if (usr1)
+                kill(parent, SIGUSR1);
+            _exit(0); /* and SIGCHLD */
+        }
+        pid_t receiver = fork();
+        assert_true(receiver >= 0);
+        if (receiver == 0) {
+            test_child();
+            after_parent_sleeps(parent, 500);
+            _exit(msgrcv(id, &(struct msg){0}, TEXT_MAX, 0, 0) == 4 ? 0 : 1);
+        }
+        int rc = send_text(id, 2, "more", 0);
+        int err = rc == 0 ? 0 : errno;
+        int status;
+        assert_int_equal(waitpid(signaller, &status, 0), signaller);
+        assert_int_equal(waitpid(receiver, &status, 0), receiver);
+        assert_int_equal(err, 0); /* not EINTR */
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(stat_of(id).msg_qnum, 1);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+}
+
 /* Runs fn in a child; returns its exit status (an errno, or 0). */
 static int in_child(int (*fn)(int id), int id)
 {
@@ -566,6 +642,7 @@ int main(void)
         cmocka_unit_test_teardown(removed_id_is_invalid, remove_made),
         cmocka_unit_test_teardown(removal_wakes_blocked, remove_made),
         cmocka_unit_test_teardown(signal_interrupts_wait, remove_made),
+        cmocka_unit_test_teardown(ignored_signals_do_not_end_a_wait, remove_made),
         cmocka_unit_test_teardown(permissions, remove_made),
         cmocka_unit_test_teardown(info_reports_limits, remove_made),
     };
