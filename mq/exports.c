@@ -50,6 +50,8 @@ COMPAT(int, mbxmq_notify, (mqd_t q, const struct sigevent *s), (q, s))
 /* mq_open is variadic: the entries read mode and attr themselves. */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
 static mqd_t open_va(const char *name, int oflag, va_list ap)
 {
     if (!(oflag & O_CREAT))
@@ -76,6 +78,36 @@ MQ_API mqd_t mbxmq_open_compat(const char *name, int oflag, ...)
     va_end(ap);
     return q;
 }
+
+/* __mq_open_2: what glibc's <bits/mqueue2.h> calls for a two-argument
+ * mq_open whose flags are not a compile-time constant, in a program built
+ * with _FORTIFY_SOURCE (Debian's default). As glibc's: O_CREAT without a
+ * mode and attributes ends the process (SIGABRT), else mq_open(name,
+ * oflag). Exported at glibc's versions: GLIBC_2.7 (librt), GLIBC_2.34. */
+static mqd_t open_2(const char *name, int oflag)
+{
+    if (oflag & O_CREAT) {
+        static const char msg[] =
+            "*** invalid mq_open call: O_CREAT without mode and attr ***: terminated\n";
+        ssize_t w = write(2, msg, sizeof(msg) - 1);
+        (void)w;
+        abort();
+    }
+    return mbxmq_open(name, oflag);
+}
+
+MQ_API mqd_t mbxmq_open_2_new(const char *name, int oflag)
+{
+    return open_2(name, oflag);
+}
+
+MQ_API mqd_t mbxmq_open_2_compat(const char *name, int oflag)
+{
+    return open_2(name, oflag);
+}
+
+__asm__(".symver mbxmq_open_2_new, __mq_open_2@@GLIBC_2.34");
+__asm__(".symver mbxmq_open_2_compat, __mq_open_2@GLIBC_2.7");
 
 MQ_VERSIONS(mbxmq_open, mq_open);
 MQ_VERSIONS(mbxmq_close, mq_close);
