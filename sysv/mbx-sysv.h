@@ -33,15 +33,17 @@ int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg);
  * its type and up to msgsz bytes of text at msgp, and returns the bytes
  * stored. Fails with E2BIG (longer than msgsz without MSG_NOERROR: it
  * stays queued), ENOMSG (none, IPC_NOWAIT), EINVAL (bad id, msgsz < 0,
- * MSG_COPY), EFAULT (NULL msgp), EACCES (no read permission), EIDRM,
- * EINTR, ENOMEM. */
+ * MSG_COPY), EFAULT (NULL msgp, once a message is taken: it is lost, as
+ * in the kernel; the id and the queue are looked at first), EACCES (no
+ * read permission), EIDRM, EINTR, ENOMEM. */
 ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
 
 /* IPC_STAT fills *buf (needs read permission), IPC_SET takes its uid, gid,
  * mode and msg_qbytes (owner, creator or root), IPC_RMID removes the queue
  * (same), all returning 0; IPC_INFO and MSG_INFO fill a struct msginfo
- * and return 0. Fails with EINVAL (bad id or cmd; MSG_STAT is not
- * supported), EFAULT (NULL buf), EACCES, EPERM (not the owner;
+ * and return 0. Fails with EINVAL (bad id or cmd, also for IPC_INFO;
+ * MSG_STAT is not supported), EFAULT (NULL buf: for IPC_STAT after the
+ * id and permission are checked), EACCES, EPERM (not the owner;
  * msg_qbytes over SYSV_MSGMNB), or an errno of the mailbox directory. */
 int msgctl(int msqid, int cmd, struct msqid_ds *buf);
 

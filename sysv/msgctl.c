@@ -15,6 +15,8 @@ static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
 {
     if (!sysv_perm_ok(q->meta, 4))
         return -EACCES;
+    if (!buf)
+        return -EFAULT; /* as the kernel: after the id and the permission */
     mbx_stat st;
     int rc = mbx_stat_get(q->m, &st);
     if (rc < 0)
@@ -81,6 +83,10 @@ static int info(int cmd, struct msginfo *mi)
 /* See mbx-sysv.h. */
 EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
 {
+    /* The kernel's order: the id and cmd first (IPC_INFO of id -1 too),
+     * IPC_SET's buffer before the queue, IPC_STAT's after it. */
+    if (msqid < 0 || cmd < 0)
+        return sysv_fail(-EINVAL);
     if (cmd == IPC_INFO || cmd == MSG_INFO) {
         if (!buf)
             return sysv_fail(-EFAULT);
@@ -91,9 +97,7 @@ EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
     }
     if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID)
         return sysv_fail(-EINVAL);
-    if (msqid < 0)
-        return sysv_fail(-EINVAL);
-    if (cmd != IPC_RMID && !buf)
+    if (cmd == IPC_SET && !buf)
         return sysv_fail(-EFAULT);
     struct sysv_q *q;
     int rc = sysv_get(msqid, &q);

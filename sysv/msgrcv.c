@@ -82,8 +82,6 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
         return sysv_fail(-EINVAL);
     if (msgflg & MSG_COPY)
         return sysv_fail(-EINVAL); /* Linux's checkpoint peek: not supported */
-    if (!msgp)
-        return sysv_fail(-EFAULT);
     struct sysv_q *q;
     int rc = sysv_get(msqid, &q);
     if (rc < 0)
@@ -91,6 +89,21 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
     if (!sysv_perm_ok(q->meta, 4)) {
         sysv_put(q);
         return sysv_fail(-EACCES);
+    }
+    /* No buffer: as the kernel, the call waits or fails as any other
+     * (EINVAL, EACCES, ENOMSG, EIDRM, EINTR, E2BIG) and a message it takes
+     * has nowhere to go: EFAULT, and the message is lost. It is taken
+     * into a scratch buffer (messages are at most SYSV_MSGMAX bytes). */
+    char *scratch = NULL;
+    if (!msgp) {
+        if (msgsz > SYSV_MSGMAX)
+            msgsz = SYSV_MSGMAX;
+        scratch = malloc(sizeof(long) + msgsz);
+        if (!scratch) {
+            sysv_put(q);
+            return sysv_fail(-ENOMEM);
+        }
+        msgp = scratch;
     }
     uint64_t type, got = 0;
     int how = selection(msgtyp, msgflg, &type);
@@ -117,6 +130,11 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
         sysv_forget(q);
     }
     sysv_put(q);
+    if (scratch) {
+        free(scratch);
+        if (n >= 0)
+            n = -EFAULT;
+    }
     if (n == -EAGAIN)
         n = -ENOMSG;
     if (n == -EUCLEAN || n == -EBADF)

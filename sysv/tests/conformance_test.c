@@ -257,6 +257,29 @@ static void bad_arguments(void **state)
     assert_int_equal(stat_of(id).msg_qnum, 0); /* nothing was queued */
 }
 
+/* The id is looked at before a NULL buffer, which fails (EFAULT) only
+ * where the call comes to use it: msgctl IPC_STAT of a removed queue and
+ * msgrcv from one are EINVAL, msgrcv from an empty queue ENOMSG, IPC_INFO
+ * of id -1 EINVAL. IPC_SET reads its buffer first; a message msgrcv takes
+ * into NULL is lost. */
+static void ids_are_checked_before_buffers(void **state)
+{
+    (void)state;
+    int id = new_queue(0600), gone = new_queue(0600);
+    assert_int_equal(msgctl(gone, IPC_RMID, NULL), 0);
+    expect_errno(msgctl(gone, IPC_STAT, NULL), EINVAL);
+    expect_errno(msgctl(id, IPC_STAT, NULL), EFAULT);
+    expect_errno(msgctl(gone, IPC_SET, NULL), EFAULT);
+    struct msginfo mi;
+    expect_errno(msgctl(-1, IPC_INFO, (struct msqid_ds *)(void *)&mi), EINVAL);
+    expect_errno(msgctl(-1, MSG_INFO, (struct msqid_ds *)(void *)&mi), EINVAL);
+    expect_errno(msgrcv(gone, NULL, TEXT_MAX, 0, IPC_NOWAIT), EINVAL);
+    expect_errno(msgrcv(id, NULL, TEXT_MAX, 0, IPC_NOWAIT), ENOMSG);
+    assert_int_equal(send_text(id, 1, "lost", 0), 0);
+    expect_errno(msgrcv(id, NULL, TEXT_MAX, 0, IPC_NOWAIT), EFAULT);
+    assert_int_equal(stat_of(id).msg_qnum, 0);
+}
+
 static void too_long_stays_or_truncates(void **state)
 {
     (void)state;
@@ -636,6 +659,7 @@ int main(void)
         cmocka_unit_test_teardown(select_by_type, remove_made),
         cmocka_unit_test_teardown(unreceived_messages_let_later_ones_pass, remove_made),
         cmocka_unit_test_teardown(bad_arguments, remove_made),
+        cmocka_unit_test_teardown(ids_are_checked_before_buffers, remove_made),
         cmocka_unit_test_teardown(too_long_stays_or_truncates, remove_made),
         cmocka_unit_test_teardown(full_queue_and_qbytes, remove_made),
         cmocka_unit_test_teardown(set_changes_mode_and_ctime, remove_made),
