@@ -216,8 +216,9 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     }
     if (im->st) {
         mbx_stat st;
+        uint64_t calls = jsstate_calls_done(im->st); /* before the count of sends */
         int r = mbx_stat_get(im->m, &st);
-        jsstate_begin(im->st, seq, band, r ? UINT64_MAX : st.sent_total);
+        jsstate_begin(im->st, seq, band, r ? UINT64_MAX : st.sent_total, calls);
     }
     int r;
     for (;;) {
@@ -785,12 +786,19 @@ static void *call_main(void *arg)
         const char *confirm = NULL;
         mbx_receipt who;
         int confirmed = natsMsgHeader_Get(msg, HDR_CONFIRM, &confirm) == NATS_OK && confirm;
-        if (len >= 0 && (uint64_t)len <= im->max_msg && confirmed)
+        /* Counted around, for a restart's judgement of a delivery under
+         * way meanwhile (jsstate.h). */
+        int sends = len >= 0 && (uint64_t)len <= im->max_msg;
+        if (sends && im->st)
+            jsstate_call_starts(im->st);
+        if (sends && confirmed)
             n = mbx_send_confirmed(im->m, natsMsg_GetData(msg), (size_t)len, prio,
                                    (int64_t)b->call_timeout_ms * 1000000, &who);
-        else if (len >= 0 && (uint64_t)len <= im->max_msg)
+        else if (sends)
             n = mbx_call(im->m, natsMsg_GetData(msg), (size_t)len, prio, out, cap,
                          (int64_t)b->call_timeout_ms * 1000000);
+        if (sends && im->st)
+            jsstate_call_done(im->st);
         natsMsg *ans = NULL;
         if (natsMsg_Create(&ans, reply, NULL, n > 0 ? out : NULL, n > 0 ? (int)n : 0) == NATS_OK) {
             char v[16];

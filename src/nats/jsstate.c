@@ -38,6 +38,14 @@ struct jsfile {
     int64_t created;          /* the life of the stream the sequences are of */
     uint64_t seen[JSSTATE_SEEN];
     struct unacked unacked[JSSTATE_UNACKED];
+    /* The import's request thread sends into the mailbox too (mbx_call,
+     * mbx_send_confirmed): counted before each send (calls_started) and
+     * after it returned (calls_done), so that a restart tells its sends
+     * from the delivery's (jsstate_open). At the end: a file of the
+     * layout before (no such counts) grows by them, zero. */
+    uint64_t calls_started;
+    uint64_t calls_done;
+    uint64_t intent_calls_done; /* calls_done before the delivery under way */
 };
 
 struct jsstate {
@@ -140,10 +148,15 @@ int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out)
     st->used = JSSTATE_UNACKED;
     shrink(st);
     /* A delivery the last run did not see through: done iff the mailbox
-     * counted a send since (the bridge is its only sender); its ack was
-     * not confirmed. */
+     * counted more sends since than the request thread can have made
+     * (the bridge is its only sender): every call done before the
+     * delivery began sent before it; any other may have sent after. Its
+     * ack was not confirmed. A call counted that had not sent yet makes
+     * a delivery that happened look undone: delivered twice, never lost
+     * (a review lost one when a request came in between). */
     if (f->intent_seq) {
-        if (sent_now > f->intent_sent) {
+        uint64_t calls = f->calls_started - f->intent_calls_done;
+        if (sent_now > f->intent_sent && sent_now - f->intent_sent > calls) {
             keep_unacked(st, f->intent_seq, f->intent_consumer);
             record(f, f->intent_seq);
         }
@@ -188,8 +201,25 @@ int jsstate_seen(const struct jsstate *st, uint64_t seq)
     return 0;
 }
 
-void jsstate_begin(struct jsstate *st, uint64_t seq, unsigned consumer, uint64_t sent_before)
+uint64_t jsstate_calls_done(const struct jsstate *st)
 {
+    return __atomic_load_n(&st->f->calls_done, __ATOMIC_SEQ_CST);
+}
+
+void jsstate_call_starts(struct jsstate *st)
+{
+    __atomic_fetch_add(&st->f->calls_started, 1, __ATOMIC_SEQ_CST);
+}
+
+void jsstate_call_done(struct jsstate *st)
+{
+    __atomic_fetch_add(&st->f->calls_done, 1, __ATOMIC_SEQ_CST);
+}
+
+void jsstate_begin(struct jsstate *st, uint64_t seq, unsigned consumer, uint64_t sent_before,
+                   uint64_t calls_done)
+{
+    __atomic_store_n(&st->f->intent_calls_done, calls_done, __ATOMIC_RELEASE);
     __atomic_store_n(&st->f->intent_sent, sent_before, __ATOMIC_RELEASE);
     __atomic_store_n(&st->f->intent_consumer, consumer, __ATOMIC_RELEASE);
     __atomic_store_n(&st->f->intent_seq, seq, __ATOMIC_RELEASE);

@@ -27,10 +27,10 @@ struct jsstate;
  * directory ($MBX_DIR, default /dev/shm): ".mbx-bridge.STREAM.state".
  * When the last run died during a delivery, the delivery is taken as done
  * iff the mailbox's sent_total (now: sent_now) went past what it was
- * before it: exact for a heap mailbox (the kind an import creates;
- * mbx_stat_get repairs after a sender killed holding its lock); a ring
- * counts a few instructions after it publishes, so a kill in between makes
- * the delivery happen twice. Returns 0 with *out set, or -errno. */
+ * before it by more than the request thread's sends can explain: exact for a heap mailbox (the kind
+ * an import creates; mbx_stat_get repairs after a sender killed holding its lock); a ring counts a
+ * few instructions after it publishes, so a kill in between makes the delivery happen twice.
+ * Returns 0 with *out set, or -errno. */
 int jsstate_open(const char *stream, uint64_t sent_now, struct jsstate **out);
 
 /* Ties the record to the life of the stream created at `created` (ns
@@ -45,9 +45,19 @@ void jsstate_bind(struct jsstate *st, int64_t created);
 /* 1 when stream sequence seq was delivered, else 0. */
 int jsstate_seen(const struct jsstate *st, uint64_t seq);
 
+/* The import's request thread's sends into the mailbox: the count of
+ * those finished (read before the mailbox's sent_total for
+ * jsstate_begin), one starting (before mbx_call or mbx_send_confirmed),
+ * one finished (after it returned, whatever it returned). */
+uint64_t jsstate_calls_done(const struct jsstate *st);
+void jsstate_call_starts(struct jsstate *st);
+void jsstate_call_done(struct jsstate *st);
+
 /* Records that seq, fetched by consumer `consumer` (a band), is about to
- * be delivered, the mailbox's sent_total being sent_before. */
-void jsstate_begin(struct jsstate *st, uint64_t seq, unsigned consumer, uint64_t sent_before);
+ * be delivered, the mailbox's sent_total being sent_before, read after
+ * jsstate_calls_done gave calls_done. */
+void jsstate_begin(struct jsstate *st, uint64_t seq, unsigned consumer, uint64_t sent_before,
+                   uint64_t calls_done);
 
 /* Records that the delivery begun is done (delivered: 1; its ack not yet
  * confirmed) or given up (0). */
