@@ -7,6 +7,7 @@
 #include "nats/conn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +357,10 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         r = nconn_host_id(b->host, sizeof(b->host));
     b->jetstream = o->jetstream != 0;
     b->replicas = o->replicas ? o->replicas : 1;
-    b->pending_limit = o->pending_limit ? o->pending_limit : 65536;
+    /* libnats takes an int: more would turn negative ("no limit"). */
+    b->pending_limit = !o->pending_limit            ? 65536
+                       : o->pending_limit > INT_MAX ? INT_MAX
+                                                    : o->pending_limit;
     b->call_timeout_ms = o->call_timeout_ms ? o->call_timeout_ms : 5000;
     b->ack_wait_ms = o->ack_wait_ms ? o->ack_wait_ms : 30000;
     b->ex = calloc(nex ? nex : 1, sizeof(*b->ex));
