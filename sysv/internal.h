@@ -59,6 +59,13 @@ HIDDEN int sysv_meta_unlink(int32_t id);
  * open or chmod, or -EUCLEAN for a name that is not a one-name regular
  * file. */
 HIDDEN int sysv_files_chmod(int32_t id, uint32_t mode);
+/* Gives queue id's two files owner uid and group gid (IPC_SET), so that
+ * the users the new owner and group name may open them: needs CAP_CHOWN
+ * (root), or for the group alone the files' owner being in it (then only
+ * the group changes). Only files owned by was1 or was2 (the creator, the
+ * owner before), never through a link, as sysv_files_chmod. Returns 0 or
+ * the first -errno (-EPERM when the owner could not be changed). */
+HIDDEN int sysv_files_chown(int32_t id, uint32_t uid, uint32_t gid, uint32_t was1, uint32_t was2);
 /* The file mode for System V mode `mode`: read-write for the owner, and
  * for group and others when the mode gives them read or write. */
 HIDDEN mode_t sysv_file_mode(uint32_t mode);

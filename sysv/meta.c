@@ -97,42 +97,98 @@ int sysv_meta_unlink(int32_t id)
     return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
-/* Changes the mode of the file at path only if it is a regular file of
- * one name: the owner of a queue may replace its files with a symbolic
- * link or a hard link to any file while another process (root, say) is
- * between IPC_STAT and IPC_SET, and a chmod by name would then change
- * that file. The name is opened without following a link, checked, and
- * changed through the descriptor (O_PATH needs no permission to read, so
- * a mode of 0 can be changed again). Returns 0 or a -errno (-EUCLEAN:
- * not such a file). */
-static int chmod_queue_file(const char *path, mode_t mode)
+/* Opens the file at path for a change of its mode or owner only if it is a
+ * regular file of one name: the owner of a queue may replace its files
+ * with a symbolic link or a hard link to any file while another process
+ * (root, say) is between IPC_STAT and IPC_SET, and a change by name would
+ * then change that file. The name is opened without following a link
+ * (O_PATH needs no permission to read, so a mode of 0 can be changed
+ * again) and checked; the change goes through the descriptor. Returns the
+ * descriptor, with its stat in *st, or a -errno (-EUCLEAN: not such a
+ * file). */
+static int open_queue_file(const char *path, struct stat *st)
 {
     int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    int rc = fd;
+    if (fstat(fd, st) < 0)
+        rc = -errno;
+    else if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
+        rc = -EUCLEAN;
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+static int chmod_queue_file(const char *path, mode_t mode)
+{
     struct stat st;
+    int fd = open_queue_file(path, &st);
+    if (fd < 0)
+        return fd;
     char proc[40];
     int rc = 0;
-    if (fstat(fd, &st) < 0)
-        rc = -errno;
-    else if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-        rc = -EUCLEAN;
-    else if (snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd), chmod(proc, mode) < 0)
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (chmod(proc, mode) < 0)
         rc = -errno; /* the descriptor's own inode: /proc does not resolve the name again */
     close(fd);
     return rc;
 }
 
+/* Gives the file at path owner uid and group gid, or when that is refused
+ * (no CAP_CHOWN) the group alone (its owner may give it to a group of its
+ * own). Only a file owned by one of the queue's users (was1, was2): a file
+ * its owner put in the queue's place stays as it is. */
+static int chown_queue_file(const char *path, uid_t uid, gid_t gid, uid_t was1, uid_t was2)
+{
+    struct stat st;
+    int fd = open_queue_file(path, &st);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    if (st.st_uid == uid && st.st_gid == gid)
+        rc = 0;
+    else if (st.st_uid != was1 && st.st_uid != was2)
+        rc = -EUCLEAN;
+    else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+        rc = -errno;
+        if (rc == -EPERM && st.st_gid != gid)
+            (void)fchownat(fd, "", (uid_t)-1, gid, AT_EMPTY_PATH); /* the group alone */
+    }
+    close(fd);
+    return rc;
+}
+
+/* The path of queue id's mailbox file. */
+static int box_path(char *buf, size_t cap, int32_t id)
+{
+    char tail[24];
+    snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
+    return sysv_path(buf, cap, "mbx.", tail);
+}
+
 int sysv_files_chmod(int32_t id, uint32_t mode)
 {
-    char path[4200], tail[24];
+    char path[4200];
     mode_t f = sysv_file_mode(mode);
     int rc = meta_path(path, sizeof(path), id);
     if (rc == 0)
         rc = chmod_queue_file(path, f);
-    snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
-    int r2 = sysv_path(path, sizeof(path), "mbx.", tail);
+    int r2 = box_path(path, sizeof(path), id);
     if (r2 == 0)
         r2 = chmod_queue_file(path, f);
+    return rc ? rc : r2;
+}
+
+int sysv_files_chown(int32_t id, uint32_t uid, uint32_t gid, uint32_t was1, uint32_t was2)
+{
+    char path[4200];
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc == 0)
+        rc = chown_queue_file(path, uid, gid, was1, was2);
+    int r2 = box_path(path, sizeof(path), id);
+    if (r2 == 0)
+        r2 = chown_queue_file(path, uid, gid, was1, was2);
     return rc ? rc : r2;
 }

@@ -578,6 +578,115 @@ static void permissions(void **state)
     expect(kid, 0, 0, 9, "x"); /* what the stranger sent */
 }
 
+/* Users without names for the IPC_SET tests: A creates, B receives the
+ * queue, G is a group of B's (and in one case A's). */
+#define USER_A  61001
+#define USER_B  61002
+#define GROUP_G 61003
+
+static int become(uid_t uid, gid_t gid, gid_t extra)
+{
+    gid_t groups[2] = {gid, extra};
+    if (setgroups(extra ? 2 : 1, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0)
+        return -1;
+    return 0;
+}
+
+/* As A: creates key's queue, mode 0600. */
+static int a_creates(int key)
+{
+    if (become(USER_A, USER_A, 0) < 0)
+        return 100;
+    return msgget(key, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1;
+}
+
+/* As A, a member of G: creates key's queue, mode 0600, and gives it to
+ * group G, mode 0660. */
+static int a_gives_to_its_group(int key)
+{
+    if (become(USER_A, USER_A, GROUP_G) < 0)
+        return 100;
+    int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return 1;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) < 0)
+        return 2;
+    ds.msg_perm.gid = GROUP_G;
+    ds.msg_perm.mode = 0660;
+    return msgctl(id, IPC_SET, &ds) == 0 ? 0 : 3;
+}
+
+/* As B, a member of G: finds key's queue, sends, receives, stats. */
+static int b_uses(int key)
+{
+    if (become(USER_B, USER_B, GROUP_G) < 0)
+        return 100;
+    int id = msgget(key, 0600);
+    if (id < 0)
+        return 10 + errno;
+    struct msg m = {.mtype = 5, .mtext = "b"};
+    if (msgsnd(id, &m, 1, IPC_NOWAIT) != 0)
+        return 1;
+    if (msgrcv(id, &m, 1, 0, IPC_NOWAIT) != 1 || m.mtype != 5)
+        return 2;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0)
+        return 3;
+    return 0;
+}
+
+/* As B, the queue's owner now: uses it, changes its mode, removes it. */
+static int b_owns(int key)
+{
+    int rc = b_uses(key);
+    if (rc != 0)
+        return rc;
+    int id = msgget(key, 0);
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0)
+        return 4;
+    ds.msg_perm.mode = 0640;
+    if (msgctl(id, IPC_SET, &ds) != 0)
+        return 5;
+    if (msgctl(id, IPC_STAT, &ds) != 0 || (ds.msg_perm.mode & 0777) != 0640)
+        return 6;
+    return msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 7;
+}
+
+/* IPC_SET of uid or gid lets the new owner or group in, as in the kernel:
+ * root gives A's private-mode queue to B (who may then change its mode
+ * and remove it), or to group G (mode 0660); A gives its own to a group
+ * of its own. Root only (other users). */
+static void ipc_set_gives_the_queue_away(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        return; /* needs other users: runs as root (ctest as root does) */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    for (int to_group = 0; to_group < 2; to_group++) {
+        key_t k = fresh_key();
+        assert_int_equal(in_child(a_creates, (int)k), 0);
+        int id = track(msgget(k, 0));
+        assert_true(id >= 0);
+        struct msqid_ds ds = stat_of(id);
+        assert_int_equal(ds.msg_perm.uid, USER_A);
+        if (to_group) {
+            ds.msg_perm.gid = GROUP_G;
+            ds.msg_perm.mode = 0660;
+        } else {
+            ds.msg_perm.uid = USER_B;
+        }
+        assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+        assert_int_equal(in_child(to_group ? b_uses : b_owns, (int)k), 0);
+    }
+    key_t k = fresh_key();
+    assert_int_equal(in_child(a_gives_to_its_group, (int)k), 0);
+    assert_true(track(msgget(k, 0)) >= 0);
+    assert_int_equal(in_child(b_uses, (int)k), 0);
+}
+
 static void info_reports_limits(void **state)
 {
     (void)state;
@@ -668,6 +777,7 @@ int main(void)
         cmocka_unit_test_teardown(signal_interrupts_wait, remove_made),
         cmocka_unit_test_teardown(ignored_signals_do_not_end_a_wait, remove_made),
         cmocka_unit_test_teardown(permissions, remove_made),
+        cmocka_unit_test_teardown(ipc_set_gives_the_queue_away, remove_made),
         cmocka_unit_test_teardown(info_reports_limits, remove_made),
     };
     return test_result(cmocka_run_group_tests(tests, group_setup, group_teardown));
