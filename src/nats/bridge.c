@@ -197,6 +197,23 @@ static int open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t 
     return 0;
 }
 
+int bridge_reopen_export(struct bexport *e)
+{
+    mbx *m = NULL;
+    uint64_t max_msg = 0;
+    int r = open_box(e->b, e->name, MBX_RECV, MBX_KIND_AUTO, &m, &max_msg, NULL);
+    if (r)
+        return r;
+    if (max_msg > e->max_msg) {
+        /* Made again taking larger messages than the buffer holds. */
+        mbx_close(m);
+        return -EMSGSIZE;
+    }
+    mbx_close(e->m);
+    e->m = m;
+    return 0;
+}
+
 static int subjects(struct mbx_bridge *b, const char *name, char subj[][NSUBJ_MAX])
 {
     for (int i = 0; i <= NSUBJ_BANDS; i++) {

@@ -134,6 +134,12 @@ struct mbx_bridge {
 /* 1 once mbx_bridge_stop (or a failed start) began, else 0. */
 int bridge_stopping(const struct mbx_bridge *b);
 
+/* The export's mailbox was removed (-EIDRM): opens it again, making it
+ * as at the start, for the export's thread (its only user). Returns 0, or
+ * an error of the open (-EMSGSIZE: made again with larger messages than
+ * the export's buffer takes). */
+int bridge_reopen_export(struct bexport *e);
+
 /* Starts the export thread of e. Returns 0 or -EAGAIN (no thread). */
 int bexport_start(struct bexport *e);
 

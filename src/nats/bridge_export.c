@@ -355,6 +355,8 @@ static int publish(struct bexport *e, const char *epoch, unsigned band, const vo
     }
 }
 
+static void make_epoch(struct bexport *e);
+
 static void *export_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-br-export"); /* for top -H, perf, gdb */
@@ -392,6 +394,15 @@ static void *export_main(void *arg)
         if (n < 0) {
             if (j)
                 __atomic_store_n(&j->state, 0, __ATOMIC_RELEASE);
+            /* Removed (and perhaps made again by its senders): opened
+             * again, a new life for message ids. It stayed on the removed
+             * one, exporting nothing until a restart (found by a review). */
+            if (n == -EIDRM && bridge_reopen_export(e) == 0) {
+                make_epoch(e);
+                if (j)
+                    journal_set_epoch(j, e->epoch);
+                continue;
+            }
             if (n != -ETIMEDOUT && n != -EAGAIN && n != -EINTR)
                 nats_Sleep(100);
             continue;

@@ -1043,6 +1043,34 @@ static void nats_receive_wakes_for_every_band(void **state)
     assert_int_equal(w.got, -EBADF);
 }
 
+/* The exported mailbox removed while the bridge runs, and made again by
+ * its sender: the bridge exports the new one. It stayed on the removed
+ * one, exporting nothing until a restart (a review). */
+static void exported_mailbox_made_again(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
+    assert_true(pa > 0 && pb > 0);
+    char buf[64];
+    send_n(out, 0, 1, 0);
+    assert_int_equal(mbx_recv(in, buf, sizeof(buf), NULL, 20 * SEC), 2);
+    mbx_close(out);
+    assert_int_equal(mbx_unlink(at(a, "jobs")), 0);
+    out = make(at(a, "jobs"), 64, MBX_SEND);
+    send_n(out, 1, 1, 0);
+    ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    assert_int_equal(n, 2);
+    buf[n] = 0;
+    assert_string_equal(buf, "m1");
+    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
+    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
+    mbx_close(out);
+    mbx_close(in);
+}
+
 /* A name listed twice is refused before anything starts: exported and
  * imported, one message went round for ever (a review: 2982 rounds in
  * 3 s); twice in one list, two threads shared a mailbox. */
@@ -1093,6 +1121,7 @@ int main(void)
         cmocka_unit_test_teardown(nats_names_reach_the_fleet, after_each),
         cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
         cmocka_unit_test_teardown(names_given_twice_are_refused, after_each),
+        cmocka_unit_test_teardown(exported_mailbox_made_again, after_each),
     };
     if (setup(NULL))
         return 1;
