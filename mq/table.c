@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kcmp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -247,19 +248,25 @@ void mq_table_unlist(struct mq_desc *d)
 }
 
 /* At a normal exit the kernel closes the process's queues; here the
- * unlinked ones this process may have held last are removed (the lock
- * each holds is dropped first). */
+ * unlinked ones this process may have held last are removed. Other
+ * threads may still be sending and receiving on them (exit() does not stop
+ * them before the destructors run): nothing they use is unmapped, closed
+ * or freed. Only the side file's lock is dropped (LOCK_UN: a close would
+ * not drop it while the file is mapped), so that the reap can tell whether
+ * another process holds the queue; and only for descriptions no forked
+ * child shares (the lock belongs to the description, theirs too): those
+ * are left to their last holder, or to the next mq_unlink's sweep. */
 __attribute__((destructor)) static void at_exit(void)
 {
+    pthread_mutex_lock(&lock); /* no description is freed meanwhile */
     for (struct mq_desc *d = all; d; d = d->next) {
-        if (!d->side || atomic_load(&d->side->unlinked) != 1)
+        if (!d->side || d->side_fd < 0 || atomic_load(&d->side->unlinked) != 1 ||
+            (d->fl && atomic_load(&d->fl->refs) != 1))
             continue;
         char gone[sizeof(d->side->gone)];
         memcpy(gone, d->side->gone, sizeof(gone));
-        mq_side_close(d->side_fd, d->side);
-        d->side = NULL;
-        d->side_fd = -1;
-        if (mq_gone_name_ok(gone, sizeof(gone)))
+        if (mq_gone_name_ok(gone, sizeof(gone)) && flock(d->side_fd, LOCK_UN) == 0)
             mq_side_reap(d->dir, gone);
     }
+    pthread_mutex_unlock(&lock);
 }

@@ -683,6 +683,71 @@ static void unlink_open(void **state)
                          1); /* the new one's mailbox (side files are dot files) */
 }
 
+/* A process exits (exit(), its destructors run) while another of its
+ * threads still sends and receives on an unlinked queue: it exits with its
+ * status, not SIGSEGV (the shim's exit cleanup unmapped what that thread
+ * used; four queues and threads, so that a page mapped again where one
+ * was does not hide it). The child's exit is held after the libraries' destructors, in
+ * the flush of a stdio stream into a pipe nobody reads yet, for 1 s while
+ * the thread runs on. */
+#define EXIT_QUEUES 4
+static _Atomic long exit_rounds;
+static mqd_t exit_q[EXIT_QUEUES];
+
+static void *exit_worker(void *arg)
+{
+    mqd_t q = exit_q[(intptr_t)arg];
+    char buf[16];
+    for (;;) {
+        mq_send(q, "x", 1, 0);
+        mq_receive(q, buf, sizeof(buf), NULL);
+        atomic_fetch_add(&exit_rounds, 1);
+    }
+    return NULL;
+}
+
+static void exit_while_a_thread_uses_an_unlinked_queue(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        signal(SIGSEGV, SIG_DFL); /* not cmocka's */
+        signal(SIGBUS, SIG_DFL);
+        close(p[0]);
+        static char big[256 * 1024], fbuf[512 * 1024];
+        FILE *f = fdopen(p[1], "w");
+        if (!f || setvbuf(f, fbuf, _IOFBF, sizeof(fbuf)) != 0)
+            _exit(2);
+        memset(big, 'x', sizeof(big));
+        fwrite(big, 1, sizeof(big), f); /* flushed at exit, after the destructors */
+        struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 16};
+        for (intptr_t i = 0; i < EXIT_QUEUES; i++) {
+            exit_q[i] = mq_open(qname("exitrace"), O_CREAT | O_RDWR, 0600, &a);
+            if (exit_q[i] == (mqd_t)-1 || mq_unlink(qname("exitrace")) != 0)
+                _exit(3);
+            pthread_t t;
+            if (pthread_create(&t, NULL, exit_worker, (void *)i) != 0)
+                _exit(4);
+        }
+        while (atomic_load(&exit_rounds) < 400)
+            usleep(1000);
+        exit(0);
+    }
+    close(p[1]);
+    usleep(1000 * 1000); /* the child's thread runs on while its exit waits */
+    char buf[65536];
+    while (read(p[0], buf, sizeof(buf)) > 0) {
+    }
+    close(p[0]);
+    assert_int_equal(wait_child(c), 0);
+    if (shim) /* its exit removed the unlinked queues it held last */
+        assert_int_equal(test_dir_count(), 0);
+}
+
 /* exec closes every mqd_t (mq_open sets close-on-exec, as glibc's does):
  * the new program finds the number closed, whatever its access mode. */
 static void exec_closes(void **state)
@@ -1573,6 +1638,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(exec_closes, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(exit_while_a_thread_uses_an_unlinked_queue, test_dir_setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(attr_limits, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(excl_race, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(many_senders, test_dir_setup, teardown),
