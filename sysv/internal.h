@@ -53,19 +53,16 @@ HIDDEN int sysv_meta_map(int32_t id, struct sysv_meta **out);
 HIDDEN void sysv_meta_unmap(struct sysv_meta *m);
 /* Removes queue id's state file. Returns 0 or -errno of unlink. */
 HIDDEN int sysv_meta_unlink(int32_t id);
-/* Gives queue id's two files the mode that lets the users System V mode
- * `mode` names open them, never through a link (a name replaced by a
- * symbolic or hard link is left alone). Returns 0, the first -errno of
- * open or chmod, or -EUCLEAN for a name that is not a one-name regular
- * file. */
-HIDDEN int sysv_files_chmod(int32_t id, uint32_t mode);
-/* Gives queue id's two files owner uid and group gid (IPC_SET), so that
- * the users the new owner and group name may open them: needs CAP_CHOWN
- * (root), or for the group alone the files' owner being in it (then only
- * the group changes). Only files owned by was1 or was2 (the creator, the
- * owner before), never through a link, as sysv_files_chmod. Returns 0 or
- * the first -errno (-EPERM when the owner could not be changed). */
-HIDDEN int sysv_files_chown(int32_t id, uint32_t uid, uint32_t gid, uint32_t was1, uint32_t was2);
+/* IPC_SET: lets the users queue id's state m names (owner and creator,
+ * their groups, others by the mode) open its two files. A file of the
+ * creator or of the owner before (was) goes to the new owner and group
+ * (root), or to the new group (its owner, a member of it); its mode is
+ * the one of sysv_file_mode, and POSIX ACL entries let in the owner,
+ * creator and groups the file's owner and group are not (only its owner
+ * or root may set them). Never through a link: a name that is not a
+ * one-name regular file is left alone. Returns 0, the first -errno, or
+ * -EUCLEAN for such a name. */
+HIDDEN int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was);
 /* The file mode for System V mode `mode`: read-write for the owner, and
  * for group and others when the mode gives them read or write. */
 HIDDEN mode_t sysv_file_mode(uint32_t mode);

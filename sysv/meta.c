@@ -3,11 +3,14 @@
  * System V owner and mode, msg_qbytes, the last sender and receiver and
  * their times). Created complete under a temporary name is not needed:
  * the file only becomes reachable through its key link, made after it. */
+#include <endian.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -121,74 +124,130 @@ static int open_queue_file(const char *path, struct stat *st)
     return rc;
 }
 
-static int chmod_queue_file(const char *path, mode_t mode)
+/* POSIX ACLs as the kernel takes them (system.posix_acl_access, little
+ * endian): a version, then entries of tag, permission and id, sorted by
+ * tag and id. */
+#define ACL_XATTR "system.posix_acl_access"
+#define ACL_NO_ID 0xffffffffu
+enum {
+    TAG_USER_OBJ = 0x01,
+    TAG_USER = 0x02,
+    TAG_GROUP_OBJ = 0x04,
+    TAG_GROUP = 0x08,
+    TAG_MASK = 0x10,
+    TAG_OTHER = 0x20
+};
+
+struct acl {
+    unsigned n;
+    unsigned char bytes[4 + 8 * 8];
+};
+
+static void acl_put(struct acl *a, uint16_t tag, uint16_t perm, uint32_t id)
+{
+    unsigned char *p = a->bytes + 4 + 8 * a->n++;
+    uint16_t t = htole16(tag), r = htole16(perm);
+    uint32_t i = htole32(id);
+    memcpy(p, &t, 2);
+    memcpy(p + 2, &r, 2);
+    memcpy(p + 4, &i, 4);
+}
+
+/* Named entries for x and y, sorted, one for both when they are equal,
+ * none for the file's own owner or group. */
+static void acl_named(struct acl *a, uint16_t tag, uint16_t perm, uint32_t x, uint32_t y,
+                      uint32_t own)
+{
+    uint32_t lo = x < y ? x : y, hi = x < y ? y : x;
+    if (lo != own)
+        acl_put(a, tag, perm, lo);
+    if (hi != lo && hi != own)
+        acl_put(a, tag, perm, hi);
+}
+
+/* Who a queue's files let in: System V's owner and creator (the owner's
+ * class), their groups (the group's class), others by the mode. */
+struct sharing {
+    uint32_t uid, gid, cuid, cgid, was, mode;
+};
+
+/* Gives the file (proc: its /proc/self/fd name) the file mode of the
+ * System V mode, and ACL entries for the System V owner and creator the
+ * file's owner is not (read-write, as the file's owner) and for their
+ * groups the file's group is not (the group's right): the kernel gives
+ * the owner's rights to both, the group's to both groups. With no such
+ * user a plain chmod, and any ACL removed. On a file system without ACLs,
+ * the chmod and -EOPNOTSUPP. */
+static int set_access(const char *proc, const struct stat *st, const struct sharing *sh)
+{
+    mode_t f = sysv_file_mode(sh->mode);
+    uint16_t g = (f >> 3) & 7, o = f & 7;
+    struct acl a = {0};
+    acl_put(&a, TAG_USER_OBJ, 6, ACL_NO_ID);
+    acl_named(&a, TAG_USER, 6, sh->uid, sh->cuid, st->st_uid);
+    acl_put(&a, TAG_GROUP_OBJ, g, ACL_NO_ID);
+    acl_named(&a, TAG_GROUP, g, sh->gid, sh->cgid, st->st_gid);
+    if (a.n == 2) {
+        if (removexattr(proc, ACL_XATTR) < 0 && errno != ENODATA && errno != EOPNOTSUPP)
+            return -errno;
+        return chmod(proc, f) < 0 ? -errno : 0;
+    }
+    acl_put(&a, TAG_MASK, 6, ACL_NO_ID);
+    acl_put(&a, TAG_OTHER, o, ACL_NO_ID);
+    uint32_t version = htole32(2);
+    memcpy(a.bytes, &version, 4);
+    if (setxattr(proc, ACL_XATTR, a.bytes, 4 + 8 * (size_t)a.n, 0) == 0)
+        return 0; /* the file's mode follows the ACL */
+    int rc = -errno;
+    if (chmod(proc, f) < 0 && rc != -EOPNOTSUPP)
+        rc = -errno;
+    return rc;
+}
+
+/* IPC_SET's change to one of the queue's files. A file owned by the
+ * creator or the owner before (was) is given to the new owner and group
+ * (root: CAP_CHOWN), or to the new group alone (its owner, a member),
+ * then its access set (set_access; only its owner or root may). A file
+ * of anyone else (put in the queue's place by its owner) only gets the
+ * mode, as before. */
+static int share_queue_file(const char *path, const struct sharing *sh)
 {
     struct stat st;
     int fd = open_queue_file(path, &st);
     if (fd < 0)
         return fd;
     char proc[40];
-    int rc = 0;
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    if (chmod(proc, mode) < 0)
-        rc = -errno; /* the descriptor's own inode: /proc does not resolve the name again */
-    close(fd);
-    return rc;
-}
-
-/* Gives the file at path owner uid and group gid, or when that is refused
- * (no CAP_CHOWN) the group alone (its owner may give it to a group of its
- * own). Only a file owned by one of the queue's users (was1, was2): a file
- * its owner put in the queue's place stays as it is. */
-static int chown_queue_file(const char *path, uid_t uid, gid_t gid, uid_t was1, uid_t was2)
-{
-    struct stat st;
-    int fd = open_queue_file(path, &st);
-    if (fd < 0)
-        return fd;
-    int rc = 0;
-    if (st.st_uid == uid && st.st_gid == gid)
-        rc = 0;
-    else if (st.st_uid != was1 && st.st_uid != was2)
-        rc = -EUCLEAN;
-    else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
-        rc = -errno;
-        if (rc == -EPERM && st.st_gid != gid)
-            (void)fchownat(fd, "", (uid_t)-1, gid, AT_EMPTY_PATH); /* the group alone */
+    int rc;
+    if (st.st_uid != sh->cuid && st.st_uid != sh->was) {
+        rc = chmod(proc, sysv_file_mode(sh->mode)) < 0 ? -errno : 0;
+    } else {
+        if ((st.st_uid != sh->uid || st.st_gid != sh->gid) &&
+            fchownat(fd, "", sh->uid, sh->gid, AT_EMPTY_PATH) < 0 && st.st_gid != sh->gid)
+            (void)fchownat(fd, "", (uid_t)-1, sh->gid, AT_EMPTY_PATH);
+        rc = fstat(fd, &st) < 0 ? -errno : set_access(proc, &st, sh);
     }
     close(fd);
     return rc;
 }
 
-/* The path of queue id's mailbox file. */
-static int box_path(char *buf, size_t cap, int32_t id)
+int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was)
 {
-    char tail[24];
+    struct sharing sh = {
+        .uid = atomic_load((_Atomic uint32_t *)&m->uid),
+        .gid = atomic_load((_Atomic uint32_t *)&m->gid),
+        .cuid = m->cuid,
+        .cgid = m->cgid,
+        .was = was,
+        .mode = atomic_load((_Atomic uint32_t *)&m->mode),
+    };
+    char path[4200], tail[24];
+    int rc = meta_path(path, sizeof(path), id);
+    if (rc == 0)
+        rc = share_queue_file(path, &sh);
     snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
-    return sysv_path(buf, cap, "mbx.", tail);
-}
-
-int sysv_files_chmod(int32_t id, uint32_t mode)
-{
-    char path[4200];
-    mode_t f = sysv_file_mode(mode);
-    int rc = meta_path(path, sizeof(path), id);
-    if (rc == 0)
-        rc = chmod_queue_file(path, f);
-    int r2 = box_path(path, sizeof(path), id);
+    int r2 = sysv_path(path, sizeof(path), "mbx.", tail);
     if (r2 == 0)
-        r2 = chmod_queue_file(path, f);
-    return rc ? rc : r2;
-}
-
-int sysv_files_chown(int32_t id, uint32_t uid, uint32_t gid, uint32_t was1, uint32_t was2)
-{
-    char path[4200];
-    int rc = meta_path(path, sizeof(path), id);
-    if (rc == 0)
-        rc = chown_queue_file(path, uid, gid, was1, was2);
-    int r2 = box_path(path, sizeof(path), id);
-    if (r2 == 0)
-        r2 = chown_queue_file(path, uid, gid, was1, was2);
+        r2 = share_queue_file(path, &sh);
     return rc ? rc : r2;
 }

@@ -60,13 +60,10 @@ static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
     atomic_store((_Atomic uint32_t *)&m->gid, (uint32_t)buf->msg_perm.gid);
     atomic_store((_Atomic uint32_t *)&m->mode, mode);
     atomic_store((_Atomic int64_t *)&m->ctime, sysv_now());
-    /* Let the users the new owner, group and mode name open the files:
-     * root gives the files to the new owner and group, their owner may
-     * give them to a group of its own; the mode only the files' owner (or
-     * root) may change. What is refused stays in the state file alone
-     * (see the README's differences). */
-    sysv_files_chown(q->id, (uint32_t)buf->msg_perm.uid, (uint32_t)buf->msg_perm.gid, m->cuid, was);
-    sysv_files_chmod(q->id, mode);
+    /* Let the users the new owner, group and mode name open the files
+     * (the files' owner or root may; what another owner sets stays in the
+     * state file alone: see the README's differences). */
+    sysv_files_share(q->id, m, was);
     return 0;
 }
 

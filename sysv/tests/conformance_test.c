@@ -618,11 +618,9 @@ static int a_gives_to_its_group(int key)
     return msgctl(id, IPC_SET, &ds) == 0 ? 0 : 3;
 }
 
-/* As B, a member of G: finds key's queue, sends, receives, stats. */
-static int b_uses(int key)
+/* Finds key's queue, sends, receives, stats. */
+static int uses(int key)
 {
-    if (become(USER_B, USER_B, GROUP_G) < 0)
-        return 100;
     int id = msgget(key, 0600);
     if (id < 0)
         return 10 + errno;
@@ -635,6 +633,41 @@ static int b_uses(int key)
     if (msgctl(id, IPC_STAT, &ds) != 0)
         return 3;
     return 0;
+}
+
+/* As B, a member of G: uses key's queue. */
+static int b_uses(int key)
+{
+    return become(USER_B, USER_B, GROUP_G) < 0 ? 100 : uses(key);
+}
+
+/* As A (not in G): uses key's queue. */
+static int a_uses(int key)
+{
+    return become(USER_A, USER_A, 0) < 0 ? 100 : uses(key);
+}
+
+/* As A (not in G): creates key's queue, mode 0600, and gives it to B
+ * (give_to_group 0) or to group G with mode 0660 (1). */
+static int give_to_group;
+
+static int a_gives_away(int key)
+{
+    if (become(USER_A, USER_A, 0) < 0)
+        return 100;
+    int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return 1;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) < 0)
+        return 2;
+    if (give_to_group) {
+        ds.msg_perm.gid = GROUP_G;
+        ds.msg_perm.mode = 0660;
+    } else {
+        ds.msg_perm.uid = USER_B;
+    }
+    return msgctl(id, IPC_SET, &ds) == 0 ? 0 : 3;
 }
 
 /* As B, the queue's owner now: uses it, changes its mode, removes it. */
@@ -685,6 +718,33 @@ static void ipc_set_gives_the_queue_away(void **state)
     assert_int_equal(in_child(a_gives_to_its_group, (int)k), 0);
     assert_true(track(msgget(k, 0)) >= 0);
     assert_int_equal(in_child(b_uses, (int)k), 0);
+}
+
+/* What IPC_SET of uid or gid leaves as the kernel does: the creator
+ * keeps the owner's rights when root gives its queue away, and a creator
+ * with no privilege gives its queue to another user, or to a group it is
+ * not in: the new owner or group gets in. Root only (other users). */
+static void creator_keeps_and_gives_access(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        return; /* needs other users: runs as root (ctest as root does) */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    key_t k = fresh_key();
+    assert_int_equal(in_child(a_creates, (int)k), 0);
+    int id = track(msgget(k, 0));
+    assert_true(id >= 0);
+    struct msqid_ds ds = stat_of(id);
+    ds.msg_perm.uid = USER_B;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    assert_int_equal(in_child(a_uses, (int)k), 0);
+    for (give_to_group = 0; give_to_group < 2; give_to_group++) {
+        k = fresh_key();
+        assert_int_equal(in_child(a_gives_away, (int)k), 0);
+        assert_true(track(msgget(k, 0)) >= 0);
+        assert_int_equal(in_child(b_uses, (int)k), 0);
+        assert_int_equal(in_child(a_uses, (int)k), 0);
+    }
 }
 
 static void info_reports_limits(void **state)
@@ -778,6 +838,7 @@ int main(void)
         cmocka_unit_test_teardown(ignored_signals_do_not_end_a_wait, remove_made),
         cmocka_unit_test_teardown(permissions, remove_made),
         cmocka_unit_test_teardown(ipc_set_gives_the_queue_away, remove_made),
+        cmocka_unit_test_teardown(creator_keeps_and_gives_access, remove_made),
         cmocka_unit_test_teardown(info_reports_limits, remove_made),
     };
     return test_result(cmocka_run_group_tests(tests, group_setup, group_teardown));
