@@ -130,5 +130,12 @@ HIDDEN int sysv_queue_create(int32_t key, uint32_t mode, int32_t *id);
  * (blocked callers get -EIDRM). Returns 0 or -errno (-EPERM from the
  * directory). */
 HIDDEN int sysv_queue_remove(struct sysv_q *q);
+/* IPC_RMID of an id no process can use (sysv_get said -EINVAL) whose
+ * state file is still there: marked removed (by a process killed inside
+ * IPC_RMID, or by a user who may write the state file, which every user
+ * who may read the queue can) or unreadable. The files' owner (or root)
+ * removes them: key, state file, mailbox. Returns 0, -EINVAL (no such
+ * files of this id, or not the caller's), or -errno of unlink. */
+HIDDEN int sysv_queue_cleanup(int32_t id);
 
 #endif

@@ -102,6 +102,8 @@ EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
         return sysv_fail(-EFAULT);
     struct sysv_q *q;
     int rc = sysv_get(msqid, &q);
+    if (rc == -EINVAL && cmd == IPC_RMID && sysv_queue_cleanup(msqid) == 0)
+        return 0; /* the files left of a queue none could use */
     if (rc < 0)
         return sysv_fail(rc);
     if (cmd == IPC_STAT)

@@ -2,11 +2,14 @@
  * then its key published; removal in the opposite order, so that whoever
  * finds a key finds the whole queue, and a removed queue's id stops
  * working (the state file says so) before its blocked callers are woken. */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "creds.h"
 #include "internal.h"
@@ -137,4 +140,40 @@ int sysv_queue_remove(struct sysv_q *q)
     if (rc2 == -ENOENT)
         rc2 = 0;
     return rc < 0 ? rc : rc2;
+}
+
+int sysv_queue_cleanup(int32_t id)
+{
+    char path[4200], tail[16], name[32];
+    snprintf(tail, sizeof(tail), "%d", (int)id);
+    if (id <= 0 || sysv_path(path, sizeof(path), SYSV_META_PREFIX, tail) < 0)
+        return -EINVAL;
+    if (!atomic_load(&sysv_creds_valid))
+        sysv_creds_refresh();
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -EINVAL;
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == SYSV_META_SIZE &&
+        (sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid))
+        p = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -EINVAL;
+    struct sysv_meta *m = p;
+    int rc = -EINVAL;
+    if (m->magic == SYSV_META_MAGIC && m->version == SYSV_META_VERSION && m->id == id) {
+        atomic_store((_Atomic uint32_t *)&m->removed, 1);
+        int32_t key = m->key;
+        if (key != 0)
+            sysv_key_remove(key, id);
+        rc = sysv_meta_unlink(id);
+        sysv_box_name(name, sizeof(name), id);
+        int r2 = mbx_unlink(name);
+        if (rc == 0 && r2 != -ENOENT)
+            rc = r2;
+    }
+    munmap(p, SYSV_META_SIZE);
+    return rc;
 }

@@ -112,6 +112,36 @@ static void scribbled_qbytes_is_clamped(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* Every user who may read a queue may write its state file (mbx has no
+ * read-only sharing of it), so a reader can mark the queue removed; here
+ * the test itself writes the mark. The queue's owner must still be able
+ * to remove it: IPC_RMID removes its files (it said EINVAL and left them),
+ * and says EINVAL once they are gone. */
+static void owner_removes_a_queue_marked_removed(void **state)
+{
+    (void)state;
+    key_t key = 0x5a17f;
+    int id = msgget(key, IPC_CREAT | 0644);
+    assert_true(id >= 0);
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    close(fd);
+    __atomic_store_n(&m->removed, 1, __ATOMIC_RELAXED);
+    munmap(m, SYSV_META_SIZE);
+    assert_int_equal(test_dir_count(), 3); /* mailbox, state file, key link */
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+    errno = 0;
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(msgget(key, 0), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +150,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(planted_key_link_leads_nowhere, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(scribbled_qbytes_is_clamped, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(owner_removes_a_queue_marked_removed, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
