@@ -107,20 +107,23 @@ int sysv_meta_unlink(int32_t id)
  * then change that file. The name is opened without following a link
  * (O_PATH needs no permission to read, so a mode of 0 can be changed
  * again) and checked; the change goes through the descriptor. Returns the
- * descriptor, with its stat in *st, or a -errno (-EUCLEAN: not such a
+ * descriptor, with its stat in *out, or a -errno (-EUCLEAN: not such a
  * file). */
-static int open_queue_file(const char *path, struct stat *st)
+static int open_queue_file(const char *path, struct stat *out)
 {
     int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    struct stat st;
     int rc = fd;
-    if (fstat(fd, st) < 0)
+    if (fstat(fd, &st) < 0)
         rc = -errno;
-    else if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
+    else if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
         rc = -EUCLEAN;
     if (rc < 0)
         close(fd);
+    else
+        *out = st;
     return rc;
 }
 
