@@ -55,14 +55,15 @@ HIDDEN void sysv_meta_unmap(struct sysv_meta *m);
 HIDDEN int sysv_meta_unlink(int32_t id);
 /* IPC_SET: lets the users queue id's state m names (owner and creator,
  * their groups, others by the mode) open its two files. A file of the
- * creator or of the owner before (was) goes to the new owner and group
- * (root), or to the new group (its owner, a member of it); its mode is
+ * creator or of the owner before (was) goes to the owner and group this
+ * IPC_SET changed from was and was_gid (root), or to the new group (its
+ * owner, a member of it); its mode is
  * the one of sysv_file_mode, and POSIX ACL entries let in the owner,
  * creator and groups the file's owner and group are not (only its owner
  * or root may set them). Never through a link: a name that is not a
  * one-name regular file is left alone. Returns 0, the first -errno, or
  * -EUCLEAN for such a name. */
-HIDDEN int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was);
+HIDDEN int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was, uint32_t was_gid);
 /* The file mode for System V mode `mode`: read-write for the owner, and
  * for group and others when the mode gives them read or write. */
 HIDDEN mode_t sysv_file_mode(uint32_t mode);

@@ -171,7 +171,7 @@ static void acl_named(struct acl *a, uint16_t tag, uint16_t perm, uint32_t x, ui
 /* Who a queue's files let in: System V's owner and creator (the owner's
  * class), their groups (the group's class), others by the mode. */
 struct sharing {
-    uint32_t uid, gid, cuid, cgid, was, mode;
+    uint32_t uid, gid, cuid, cgid, was, was_gid, mode;
 };
 
 /* Gives the file (proc: its /proc/self/fd name) the file mode of the
@@ -208,9 +208,12 @@ static int set_access(const char *proc, const struct stat *st, const struct shar
 }
 
 /* IPC_SET's change to one of the queue's files. A file owned by the
- * creator or the owner before (was) is given to the new owner and group
- * (root: CAP_CHOWN), or to the new group alone (its owner, a member),
- * then its access set (set_access; only its owner or root may). A file
+ * creator or the owner before (was) is given to the owner and group this
+ * IPC_SET changed (root: CAP_CHOWN), or to the new group alone (its
+ * owner, a member), then its access set (set_access; only its owner or
+ * root may). An owner or group left as it was is not given the files: a
+ * value another user wrote into the state file (which every user of the
+ * queue may write) gets them only when an IPC_SET names it anew. A file
  * of anyone else (put in the queue's place by its owner) only gets the
  * mode, as before. */
 static int share_queue_file(const char *path, const struct sharing *sh)
@@ -225,16 +228,18 @@ static int share_queue_file(const char *path, const struct sharing *sh)
     if (st.st_uid != sh->cuid && st.st_uid != sh->was) {
         rc = chmod(proc, sysv_file_mode(sh->mode)) < 0 ? -errno : 0;
     } else {
-        if ((st.st_uid != sh->uid || st.st_gid != sh->gid) &&
-            fchownat(fd, "", sh->uid, sh->gid, AT_EMPTY_PATH) < 0 && st.st_gid != sh->gid)
-            (void)fchownat(fd, "", (uid_t)-1, sh->gid, AT_EMPTY_PATH);
+        uid_t uid = sh->uid != sh->was && sh->uid != st.st_uid ? sh->uid : (uid_t)-1;
+        gid_t gid = sh->gid != sh->was_gid && sh->gid != st.st_gid ? sh->gid : (gid_t)-1;
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+            fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 && uid != (uid_t)-1 && gid != (gid_t)-1)
+            (void)fchownat(fd, "", (uid_t)-1, gid, AT_EMPTY_PATH); /* the group alone */
         rc = fstat(fd, &st) < 0 ? -errno : set_access(proc, &st, sh);
     }
     close(fd);
     return rc;
 }
 
-int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was)
+int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was, uint32_t was_gid)
 {
     struct sharing sh = {
         .uid = atomic_load((_Atomic uint32_t *)&m->uid),
@@ -242,6 +247,7 @@ int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was)
         .cuid = m->cuid,
         .cgid = m->cgid,
         .was = was,
+        .was_gid = was_gid,
         .mode = atomic_load((_Atomic uint32_t *)&m->mode),
     };
     char path[4200], tail[24];

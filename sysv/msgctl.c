@@ -55,6 +55,7 @@ static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
         return -EPERM;
     uint32_t mode = buf->msg_perm.mode & 0777;
     uint32_t was = atomic_load((_Atomic uint32_t *)&m->uid);
+    uint32_t was_gid = atomic_load((_Atomic uint32_t *)&m->gid);
     atomic_store((_Atomic uint64_t *)&m->qbytes, (uint64_t)buf->msg_qbytes);
     atomic_store((_Atomic uint32_t *)&m->uid, (uint32_t)buf->msg_perm.uid);
     atomic_store((_Atomic uint32_t *)&m->gid, (uint32_t)buf->msg_perm.gid);
@@ -63,7 +64,7 @@ static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
     /* Let the users the new owner, group and mode name open the files
      * (the files' owner or root may; what another owner sets stays in the
      * state file alone: see the README's differences). */
-    sysv_files_share(q->id, m, was);
+    sysv_files_share(q->id, m, was, was_gid);
     return 0;
 }
 
