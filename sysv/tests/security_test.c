@@ -142,6 +142,35 @@ static void owner_removes_a_queue_marked_removed(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* A user of the queue writes another uid into its state file (any user
+ * who may read the queue may write it); the owner, seeing it in IPC_STAT,
+ * changes only the mode: the files must not go to that uid. (As root,
+ * the only caller whose IPC_SET can give files away.) */
+static void scribbled_uid_is_not_given_the_files(void **state)
+{
+    (void)state;
+    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0644);
+    assert_true(id >= 0);
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    close(fd);
+    uid_t me = geteuid();
+    __atomic_store_n(&m->uid, me + 4242, __ATOMIC_RELAXED);
+    munmap(m, SYSV_META_SIZE);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
+    ds.msg_perm.mode = 0600;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    struct stat st;
+    assert_int_equal(stat(meta, &st), 0);
+    assert_int_equal(st.st_uid, me);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +181,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(scribbled_qbytes_is_clamped, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(owner_removes_a_queue_marked_removed, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(scribbled_uid_is_not_given_the_files, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
