@@ -7,11 +7,8 @@
 /* mq_getattr(3): fills *attr (mq_flags: O_NONBLOCK or 0; mq_maxmsg and
  * mq_msgsize as created; mq_curmsgs: messages queued now; attr NULL:
  * nothing, as Linux). Returns 0, or -1 with errno EBADF. */
-MQ_API int mbxmq_getattr(mqd_t q, struct mq_attr *attr)
+static int getattr_of(struct mq_desc *d, struct mq_attr *attr)
 {
-    struct mq_desc *d = mq_lookup(q);
-    if (!d)
-        return -1;
     if (!attr)
         return 0; /* as Linux: glibc asks mq_getsetattr for nothing */
     mbx_stat st;
@@ -26,6 +23,16 @@ MQ_API int mbxmq_getattr(mqd_t q, struct mq_attr *attr)
     return 0;
 }
 
+MQ_API int mbxmq_getattr(mqd_t q, struct mq_attr *attr)
+{
+    struct mq_desc *d = mq_lookup(q);
+    if (!d)
+        return -1;
+    int r = getattr_of(d, attr);
+    mq_put(d);
+    return r;
+}
+
 /* mq_setattr(3): sets O_NONBLOCK from newattr->mq_flags (the other fields
  * are ignored, as in Linux) for every descriptor sharing this open queue,
  * in this process and forked ones; the previous attributes go to *oldattr
@@ -36,12 +43,13 @@ MQ_API int mbxmq_setattr(mqd_t q, const struct mq_attr *newattr, struct mq_attr 
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
+    int r = 0;
     if (newattr && (newattr->mq_flags & ~(long)O_NONBLOCK))
-        return mq_fail(EINVAL);
-    if (oldattr && mbxmq_getattr(q, oldattr) < 0)
-        return -1;
-    if (!newattr)
-        return 0;
-    atomic_store(&d->fl->flags, (int32_t)(newattr->mq_flags & O_NONBLOCK));
-    return 0;
+        r = mq_fail(EINVAL);
+    else if (oldattr)
+        r = getattr_of(d, oldattr);
+    if (r == 0 && newattr)
+        atomic_store(&d->fl->flags, (int32_t)(newattr->mq_flags & O_NONBLOCK));
+    mq_put(d);
+    return r;
 }

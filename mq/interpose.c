@@ -46,9 +46,11 @@ static void *real(void **cache, const char *name, const char *ver)
 
 static void mark(int fd)
 {
-    struct mq_desc *d = mq_table_known(fd);
-    if (d)
+    struct mq_desc *d = mq_table_get(fd);
+    if (d) {
         mq_ready_polled(d);
+        mq_put(d);
+    }
 }
 
 static void mark_set(int n, fd_set *s)

@@ -38,6 +38,9 @@ static int64_t chunk(const struct timespec *abs)
  * EFAULT (msg NULL, len > 0),
  * EAGAIN (full, O_NONBLOCK), ETIMEDOUT, EINTR (a handler without
  * SA_RESTART ran), ENOSPC. */
+static int send_on(struct mq_desc *d, const char *msg, size_t len, unsigned prio,
+                   const struct timespec *abs, unsigned handled);
+
 static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
                       const struct timespec *abs)
 {
@@ -51,6 +54,15 @@ static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
+    /* d stays until the call ends, whatever closes q meanwhile */
+    int r = send_on(d, msg, len, prio, abs, handled);
+    mq_put(d);
+    return r;
+}
+
+static int send_on(struct mq_desc *d, const char *msg, size_t len, unsigned prio,
+                   const struct timespec *abs, unsigned handled)
+{
     if (d->accmode == O_RDONLY)
         return mq_fail(EBADF);
     if (len > d->msgsize)
@@ -85,6 +97,9 @@ static int send_until(mqd_t q, const char *msg, size_t len, unsigned prio,
  * (not an mqd_t, not open for reading), EMSGSIZE (len < mq_msgsize),
  * EINVAL (bad abs), EFAULT (msg NULL), EAGAIN (empty, O_NONBLOCK),
  * ETIMEDOUT, EINTR. */
+static ssize_t recv_on(struct mq_desc *d, char *msg, size_t len, unsigned *prio,
+                       const struct timespec *abs, unsigned handled);
+
 static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
                           const struct timespec *abs)
 {
@@ -95,6 +110,16 @@ static ssize_t recv_until(mqd_t q, char *msg, size_t len, unsigned *prio,
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
+    /* As in Linux, a close of q meanwhile does not end the wait: d stays
+     * until the call ends. */
+    ssize_t n = recv_on(d, msg, len, prio, abs, handled);
+    mq_put(d);
+    return n;
+}
+
+static ssize_t recv_on(struct mq_desc *d, char *msg, size_t len, unsigned *prio,
+                       const struct timespec *abs, unsigned handled)
+{
     if (d->accmode == O_WRONLY)
         return mq_fail(EBADF);
     if (len < d->msgsize)

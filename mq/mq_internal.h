@@ -108,6 +108,12 @@ struct mq_flagrec {
 };
 
 struct mq_desc {
+    /* References: 1 while a number of the process names it (dropped by
+     * mq_release), 1 per call in progress on it (mq_lookup takes one,
+     * mq_put gives it back). At 0 it is freed; its memory is kept for the
+     * next description (never returned to malloc), so a lookup that raced
+     * the last put reads a count of 0, not freed memory. */
+    _Atomic int refs;
     mbx *h;
     int accmode;      /* O_RDONLY, O_WRONLY, O_RDWR */
     uint64_t msgsize; /* mq_msgsize */
@@ -157,15 +163,23 @@ struct mq_flagrec *mq_flag_new(int flags);
 void mq_flag_put(struct mq_flagrec *f);
 void mq_flag_forked(struct mq_flagrec *f);
 
-/* table.c */
+/* table.c: mq_lookup and mq_table_get return the description with a
+ * reference taken, for mq_put. mq_table_known takes none: its answer is
+ * only compared, or used under the table's lock. */
 struct mq_desc *mq_lookup(mqd_t q);
+struct mq_desc *mq_table_get(int q);
+void mq_put(struct mq_desc *d);
+struct mq_desc *mq_desc_new(void);
+void mq_desc_recycle(struct mq_desc *d);
 struct mq_desc *mq_table_known(int q);
 void mq_table_enter(int q, struct mq_desc *d);
 void mq_number_gone(int q, struct mq_desc *d);
 void mq_numbers_gone(unsigned first, unsigned last);
 
-/* open.c */
+/* open.c: release drops the reference of d's numbers (its last went);
+ * final runs at the last mq_put. */
 void mq_release(struct mq_desc *d);
+void mq_desc_final(struct mq_desc *d);
 
 /* ready.c */
 int mq_fifo_make(const char *path, uint32_t mode);
@@ -190,7 +204,7 @@ struct mq_blocker *mq_blocked_enter(struct mq_side *s);
 void mq_blocked_leave(struct mq_side *s, struct mq_blocker *b);
 int mq_blocked_any(struct mq_side *s);
 int mq_table_add(mqd_t q, struct mq_desc *d);
-struct mq_desc *mq_table_remove(mqd_t q);
+struct mq_desc *mq_table_remove(mqd_t q, int *last);
 int mq_table_adopt_dup(struct mq_desc *d);
 void mq_table_unlist(struct mq_desc *d);
 

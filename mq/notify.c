@@ -308,11 +308,20 @@ static int start_helper(struct mq_desc *d, const struct sigevent *sev, uint64_t 
  * one, is registered), EINVAL (sigev_notify, or a signal number outside
  * 0..NSIG-1: 0 registers, as Linux's does, and fires no signal), ENOMEM,
  * EAGAIN (no thread), or an errno of the mailbox that proves it lives. */
+static int notify_on(struct mq_desc *d, const struct sigevent *sev);
+
 MQ_API int mbxmq_notify(mqd_t q, const struct sigevent *sev)
 {
     struct mq_desc *d = mq_lookup(q);
     if (!d)
         return -1;
+    int r = notify_on(d, sev);
+    mq_put(d);
+    return r;
+}
+
+static int notify_on(struct mq_desc *d, const struct sigevent *sev)
+{
     struct mq_side *s = d->side;
     if (!sev) {
         uint64_t cur = atomic_load(&s->reg);

@@ -126,8 +126,9 @@ static void desc_free(struct mq_desc *d)
     if (d->ctl >= 0)
         close(d->ctl);
     mq_side_close(d->side_fd, d->side);
-    mq_flag_put(d->fl);
-    free(d);
+    if (d->fl)
+        mq_flag_put(d->fl);
+    mq_desc_recycle(d);
 }
 
 /* Opens (O_CREAT: creates) queue `name`, as mq_open(3). Returns the new
@@ -166,7 +167,7 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
         if (!bad_attr)
             qa = *attr;
     }
-    struct mq_desc *d = calloc(1, sizeof(*d));
+    struct mq_desc *d = mq_desc_new();
     if (!d)
         return mq_fail(ENOMEM);
     d->side_fd = d->ref = d->ctl = -1;
@@ -223,12 +224,19 @@ fail:
     return mq_fail(r);
 }
 
-/* Lets go of d, whose last number went: its notification, handle, pipe,
- * side file lock; removes an unlinked queue nobody holds any more. */
+/* Lets go of d, whose last number went: its notification; the rest
+ * (mq_desc_final) once the calls still in progress on it are done. */
 void mq_release(struct mq_desc *d)
 {
     mq_table_unlist(d);
     mq_notify_drop(d);
+    mq_put(d);
+}
+
+/* At d's last reference: its handle, pipe, side file lock go; removes an
+ * unlinked queue nobody holds any more. */
+void mq_desc_final(struct mq_desc *d)
+{
     char gone[sizeof(d->side->gone)] = "";
     /* 2: an mq_unlink is between taking the name and saying where to. */
     for (int i = 0; i < 1000 && atomic_load(&d->side->unlinked) == 2; i++)
@@ -249,12 +257,14 @@ void mq_release(struct mq_desc *d)
  * duplicates. Returns 0, or -1 with errno EBADF. */
 MQ_API int mbxmq_close(mqd_t q)
 {
-    struct mq_desc *d = mq_table_remove(q);
+    int last;
+    struct mq_desc *d = mq_table_remove(q, &last);
     if (!d)
         return -1;
     close(q);
-    if (d->nums == 0 && !mq_table_adopt_dup(d))
+    if (last && !mq_table_adopt_dup(d))
         mq_release(d);
+    mq_put(d); /* calls in progress on d keep it until they end */
     return 0;
 }
 

@@ -30,6 +30,54 @@ static _Atomic(struct mq_desc *) *chunks[CHUNKS];
 static struct mq_desc *all; /* every description of the process */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+/* Freed descriptions, for the next mq_open (linked by next). */
+static struct mq_desc *spare;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A zeroed description with no reference (mq_table_add gives it its
+ * first), or NULL. */
+struct mq_desc *mq_desc_new(void)
+{
+    pthread_mutex_lock(&spare_lock);
+    struct mq_desc *d = spare;
+    if (d)
+        spare = d->next;
+    pthread_mutex_unlock(&spare_lock);
+    if (!d)
+        return calloc(1, sizeof(*d));
+    /* refs stays 0: a late lookup may still read it */
+    memset((char *)d + sizeof(d->refs), 0, sizeof(*d) - sizeof(d->refs));
+    return d;
+}
+
+/* Keeps d's memory for the next description (d has no reference). */
+void mq_desc_recycle(struct mq_desc *d)
+{
+    pthread_mutex_lock(&spare_lock);
+    d->next = spare;
+    spare = d;
+    pthread_mutex_unlock(&spare_lock);
+}
+
+/* Takes a reference on d unless it has none left (it is being freed). */
+static int get_not_zero(struct mq_desc *d)
+{
+    int r = atomic_load(&d->refs);
+    while (r > 0)
+        if (atomic_compare_exchange_weak(&d->refs, &r, r + 1))
+            return 1;
+    return 0;
+}
+
+/* Gives back a reference; the last frees d (mq_desc_final). Keeps errno. */
+void mq_put(struct mq_desc *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) == 1) {
+        int e = errno;
+        mq_desc_final(d);
+        errno = e;
+    }
+}
 
 static _Atomic(struct mq_desc *) *slot(int q, int make)
 {
@@ -50,7 +98,10 @@ static _Atomic(struct mq_desc *) *slot(int q, int make)
 static void after_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
+    pthread_mutex_init(&spare_lock, NULL);
     for (struct mq_desc *d = all; d; d = d->next) {
+        /* the other threads' calls in progress are not in the child */
+        atomic_store(&d->refs, 1);
         mq_flag_forked(d->fl);
         d->token = 0;
         d->alive_box = NULL; /* the parent's: a child must not close it */
@@ -98,10 +149,30 @@ struct mq_desc *mq_table_known(int q)
     return s ? atomic_load(s) : NULL;
 }
 
-/* Returns the description behind q, or NULL with errno EBADF. */
+/* Returns the description number q names in the table, with a reference
+ * taken, or NULL; no system call. */
+struct mq_desc *mq_table_get(int q)
+{
+    for (;;) {
+        struct mq_desc *d = mq_table_known(q);
+        if (!d)
+            return NULL;
+        if (get_not_zero(d)) {
+            if (mq_table_known(q) == d)
+                return d;
+            mq_put(d); /* q was closed meanwhile */
+        } else if (mq_table_known(q) == d) {
+            return NULL; /* released (mq_table_unlist takes it out) */
+        }
+        /* else d was freed, after q left the table: look again */
+    }
+}
+
+/* Returns the description behind q with a reference taken (for mq_put),
+ * or NULL with errno EBADF. */
 struct mq_desc *mq_lookup(mqd_t q)
 {
-    struct mq_desc *d = mq_table_known(q);
+    struct mq_desc *d = mq_table_get(q);
     if (d)
         return d;
     struct stat st;
@@ -118,6 +189,8 @@ struct mq_desc *mq_lookup(mqd_t q)
         atomic_store(s, d);
         d->nums++;
     }
+    if (d)
+        atomic_fetch_add(&d->refs, 1); /* listed: it has the numbers' reference */
     pthread_mutex_unlock(&lock);
     if (!d)
         errno = EBADF;
@@ -129,7 +202,7 @@ void mq_table_enter(int q, struct mq_desc *d)
 {
     pthread_mutex_lock(&lock);
     _Atomic(struct mq_desc *) *s = slot(q, 1);
-    if (s && !atomic_load(s)) {
+    if (s && !atomic_load(s) && atomic_load(&d->refs) > 0 && d->nums > 0) {
         atomic_store(s, d);
         d->nums++;
     }
@@ -147,8 +220,9 @@ void mq_number_gone(int q, struct mq_desc *d)
         atomic_store(s, NULL);
         d->nums--;
     }
+    int last = took && d->nums == 0;
     pthread_mutex_unlock(&lock);
-    if (took && d->nums == 0 && !mq_table_adopt_dup(d))
+    if (last && !mq_table_adopt_dup(d))
         mq_release(d);
 }
 
@@ -179,6 +253,7 @@ int mq_table_add(mqd_t q, struct mq_desc *d)
         errno = q < 0 || q >= CHUNK * CHUNKS ? EMFILE : ENOMEM;
         return -1;
     }
+    atomic_store(&d->refs, 1); /* its numbers' */
     atomic_store(s, d);
     d->nums = 1;
     d->next = all;
@@ -188,9 +263,11 @@ int mq_table_add(mqd_t q, struct mq_desc *d)
 }
 
 /* Takes number q out of the table. Returns its description (whose nums
- * went down by one), or NULL with errno EBADF. */
-struct mq_desc *mq_table_remove(mqd_t q)
+ * went down by one; *last: to 0), with a reference taken, or NULL with
+ * errno EBADF. */
+struct mq_desc *mq_table_remove(mqd_t q, int *last)
 {
+    *last = 0;
     struct mq_desc *d = mq_lookup(q); /* a dup never used yet is found too */
     if (!d)
         return NULL;
@@ -199,6 +276,7 @@ struct mq_desc *mq_table_remove(mqd_t q)
     if (s && atomic_load(s) == d) {
         atomic_store(s, NULL);
         d->nums--;
+        *last = d->nums == 0;
     }
     pthread_mutex_unlock(&lock);
     return d;
@@ -235,7 +313,10 @@ int mq_table_adopt_dup(struct mq_desc *d)
     return found;
 }
 
-/* Takes d off the list of the process's descriptions. */
+/* Takes d off the list of the process's descriptions, and out of any
+ * number that still names it: a lookup that raced the close of its last
+ * number may have entered that number again (kcmp on a closed number
+ * cannot tell). */
 void mq_table_unlist(struct mq_desc *d)
 {
     pthread_mutex_lock(&lock);
@@ -244,6 +325,14 @@ void mq_table_unlist(struct mq_desc *d)
             *p = d->next;
             break;
         }
+    for (unsigned c = 0; c < CHUNKS; c++) {
+        _Atomic(struct mq_desc *) *ch = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; ch && i < CHUNK; i++)
+            if (atomic_load(&ch[i]) == d) {
+                atomic_store(&ch[i], NULL);
+                d->nums--;
+            }
+    }
     pthread_mutex_unlock(&lock);
 }
 

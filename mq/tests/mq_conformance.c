@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -746,6 +747,102 @@ static void exit_while_a_thread_uses_an_unlinked_queue(void **state)
     assert_int_equal(wait_child(c), 0);
     if (shim) /* its exit removed the unlinked queues it held last */
         assert_int_equal(test_dir_count(), 0);
+}
+
+/* mq_close while another thread is blocked in mq_timedreceive on that
+ * descriptor: as in Linux, the receive keeps the open queue and waits on,
+ * and takes a message sent through another descriptor after the close
+ * (the shim freed the description under it: EBADF, or a use after free);
+ * later calls on the closed number say EBADF. */
+static mqd_t cb_q;
+static _Atomic int cb_started;
+static _Atomic pid_t cb_tid;
+static ssize_t cb_n;
+static int cb_errno;
+static char cb_buf[16];
+
+static void *cb_receiver(void *arg)
+{
+    (void)arg;
+    atomic_store(&cb_tid, (pid_t)syscall(SYS_gettid));
+    struct timespec abs = in_ms(5000);
+    atomic_store(&cb_started, 1);
+    cb_n = mq_timedreceive(cb_q, cb_buf, sizeof(cb_buf), NULL, &abs);
+    cb_errno = errno;
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps (state S in its stat). */
+static int thread_sleeps(pid_t tid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *ok = fgets(line, sizeof(line), f);
+    fclose(f);
+    char *p = ok ? strrchr(line, ')') : NULL;
+    return p && p[1] == ' ' && p[2] == 'S';
+}
+
+static void close_under_a_blocked_receive(void **state)
+{
+    (void)state;
+    cb_q = mk("cblk", O_RDWR, 4, 16);
+    mqd_t other = mq_open(qname("cblk"), O_WRONLY);
+    assert_int_not_equal(other, (mqd_t)-1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cb_receiver, NULL), 0);
+    while (!atomic_load(&cb_started))
+        usleep(1000);
+    /* Asleep in its wait: in the state S 20 times in a row, 5 ms apart. */
+    for (int asleep = 0, i = 0; asleep < 20 && i < 2000; i++) {
+        asleep = thread_sleeps(atomic_load(&cb_tid)) ? asleep + 1 : 0;
+        usleep(5000);
+    }
+    assert_int_equal(mq_close(cb_q), 0);
+    usleep(100 * 1000);
+    assert_int_equal(mq_send(other, "late", 4, 0), 0);
+    pthread_join(t, NULL);
+    errno = cb_errno;
+    assert_int_equal(cb_n, 4);
+    assert_memory_equal(cb_buf, "late", 4);
+    char buf[16];
+    ERR(mq_receive(cb_q, buf, sizeof(buf), NULL), EBADF);
+    mq_close(other);
+}
+
+/* mq_close racing sends and receives of another thread on the same
+ * descriptor, 100 rounds: the calls end (EBADF once the number is
+ * closed), nothing else happens (a sanitizer build sees any use of a freed
+ * description). */
+static mqd_t cr_q;
+
+static void *cr_worker(void *arg)
+{
+    (void)arg;
+    char buf[16];
+    for (;;) {
+        if (mq_send(cr_q, "x", 1, 0) < 0 || mq_receive(cr_q, buf, sizeof(buf), NULL) < 0)
+            break;
+    }
+    return (void *)(intptr_t)errno;
+}
+
+static void close_races_calls(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        cr_q = mk("crace", O_RDWR, 4, 16);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, cr_worker, NULL), 0);
+        usleep((useconds_t)(i % 10) * 200);
+        assert_int_equal(mq_close(cr_q), 0);
+        void *e;
+        pthread_join(t, &e);
+        assert_int_equal((intptr_t)e, EBADF);
+    }
 }
 
 /* exec closes every mqd_t (mq_open sets close-on-exec, as glibc's does):
@@ -1638,6 +1735,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(fork_shares, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(unlink_open, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(exec_closes, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(close_under_a_blocked_receive, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(close_races_calls, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(exit_while_a_thread_uses_an_unlinked_queue, test_dir_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(attr_limits, test_dir_setup, teardown),
