@@ -74,10 +74,12 @@ static int send_on(struct mq_desc *d, const char *msg, size_t len, unsigned prio
     for (;;) {
         int nb = atomic_load(&d->fl->flags) & O_NONBLOCK;
         int64_t t = nb ? MBX_NONBLOCK : chunk(abs);
+        struct mq_presend pre;
+        mq_notify_before_send(d, &pre);
         int r = mbx_send(d->h, msg, len, prio, t);
         if (r == 0) {
             mq_ready_changed(d);
-            mq_notify_after_send(d);
+            mq_notify_after_send(d, &pre);
             return 0;
         }
         if (r == -EAGAIN && !nb)

@@ -222,8 +222,14 @@ unsigned mq_interrupts(void);
  * call, or before the shim was loaded): called by every mq_open. */
 void mq_signals_adopt(void);
 
-/* notify.c */
-void mq_notify_after_send(struct mq_desc *d);
+/* notify.c: before_send looks, when somebody is registered, whether the
+ * queue is empty before the send; after_send fires from what it saw. */
+struct mq_presend {
+    uint64_t token; /* the registration word before the send */
+    int empty;      /* 1: registered, and the queue was empty before the send */
+};
+void mq_notify_before_send(struct mq_desc *d, struct mq_presend *p);
+void mq_notify_after_send(struct mq_desc *d, const struct mq_presend *p);
 void mq_notify_drop(struct mq_desc *d);
 
 /* errors: set errno from a negative mbx value; returns -1 */

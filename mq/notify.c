@@ -389,19 +389,42 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
     return 0;
 }
 
+/* Before a send on d: when a registration is there, whether the queue is
+ * empty now. One load of the side file when nobody is registered. */
+void mq_notify_before_send(struct mq_desc *d, struct mq_presend *p)
+{
+    p->token = atomic_load_explicit(&d->side->reg, memory_order_acquire);
+    p->empty = 0;
+    mbx_stat st;
+    if (p->token > MQ_REG_WRITING && !(p->token & MQ_REG_FIRED))
+        p->empty = mbx_stat_get(d->h, &st) == 0 && st.count == 0;
+}
+
 /* After a successful send on d: fires the registration when the message
  * went into an empty queue and no receiver is blocked. Costs one load of
  * the side file when nobody is registered; when somebody is, the mark in
  * the registration word and a futex wake, for the registrant's thread to
- * deliver (this process signals nobody). */
-void mq_notify_after_send(struct mq_desc *d)
+ * deliver (this process signals nobody).
+ *
+ * "Into an empty queue": the queue was empty before this send, under the
+ * registration there then (p); or it holds only this message now. The
+ * count after the send alone missed senders whose messages landed
+ * together in the empty queue (each saw 2): now the one whose message was
+ * first saw 0 before it, every sender that did so marks the same
+ * registration, and one mark wins. A registration made after our look
+ * before the send is not the one that was there when the queue was empty:
+ * it fires only from the count after. Nor does a send whose message a
+ * receiver took (the count after is 0). */
+void mq_notify_after_send(struct mq_desc *d, const struct mq_presend *p)
 {
     struct mq_side *s = d->side;
     uint64_t token = atomic_load_explicit(&s->reg, memory_order_acquire);
     if (token <= MQ_REG_WRITING || (token & MQ_REG_FIRED) || mq_blocked_any(s))
         return;
     mbx_stat st;
-    if (mbx_stat_get(d->h, &st) < 0 || st.count != 1)
+    if (mbx_stat_get(d->h, &st) < 0 || st.count == 0)
+        return; /* a receiver took it */
+    if (st.count != 1 && !(p->empty && p->token == token))
         return; /* the queue was not empty before this message */
     /* Who sent it, beside the word, before the mark that tells the thread
      * to read it (a sender racing us for the mark may overwrite it: the

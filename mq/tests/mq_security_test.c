@@ -493,6 +493,63 @@ static void withdrawal_race(int by_close)
     assert_int_equal(at_return, 1);     /* decided before it: sent */
 }
 
+/* Two senders whose messages land in the empty queue at once (both in
+ * before either looks: each is held after its send by the pipe lock this
+ * test keeps, as a polled queue's senders take it) fire the registration
+ * exactly once, as the kernel's first message into an empty queue does
+ * (the shim took "after my send the queue holds 1" for "I made it non-empty":
+ * both saw 2, the notification was lost). */
+static mqd_t race_q;
+
+static void *race_sender(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)mq_send(race_q, "m", 1, 0);
+}
+
+static void two_senders_into_the_empty_queue_fire_once(void **state)
+{
+    (void)state;
+    race_q = make_queue(0, 0600);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0); /* the senders' too */
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    assert_int_equal(mq_notify(race_q, &ev), 0);
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    atomic_store(&s->polled, 1);
+    assert_int_equal(pthread_mutex_lock(&s->fifo_lock), 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_sender, NULL), 0);
+    struct mq_attr a = {0};
+    for (int i = 0; i < 10000 && a.mq_curmsgs < 2; i++) {
+        assert_int_equal(mq_getattr(race_q, &a), 0);
+        usleep(100);
+    }
+    assert_int_equal(a.mq_curmsgs, 2); /* both sent, both held before they look */
+    pthread_mutex_unlock(&s->fifo_lock);
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_int_equal((intptr_t)r, 0);
+    }
+    struct timespec wait = {5, 0}, zero = {0, 0};
+    int first = sigtimedwait(&usr1, NULL, &wait);
+    usleep(100000); /* time for a second, wrong one */
+    int second = sigtimedwait(&usr1, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(race_q);
+    mq_unlink(qname(0));
+    assert_int_equal(first, SIGUSR1);
+    assert_int_equal(second, -1);
+}
+
 static mqd_t rereg_q;
 static volatile sig_atomic_t rereg_handled, rereg_result;
 
@@ -850,6 +907,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(no_signal_after_withdrawal, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(no_signal_after_close, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(two_senders_into_the_empty_queue_fire_once, test_dir_setup,
+                                        test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
