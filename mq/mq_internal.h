@@ -207,6 +207,7 @@ int mq_table_add(mqd_t q, struct mq_desc *d);
 struct mq_desc *mq_table_remove(mqd_t q, int *last);
 int mq_table_adopt_dup(struct mq_desc *d);
 void mq_table_unlist(struct mq_desc *d);
+struct mq_desc *mq_table_registrant(const struct mq_desc *d, uint64_t token);
 
 /* timeouts.c */
 int mq_abs_valid(const struct timespec *abs);
@@ -231,6 +232,7 @@ struct mq_presend {
 void mq_notify_before_send(struct mq_desc *d, struct mq_presend *p);
 void mq_notify_after_send(struct mq_desc *d, const struct mq_presend *p);
 void mq_notify_drop(struct mq_desc *d);
+void mq_notify_closed(struct mq_desc *d);
 
 /* errors: set errno from a negative mbx value; returns -1 */
 static inline int mq_fail(int err)

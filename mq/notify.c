@@ -246,6 +246,24 @@ void mq_notify_drop(struct mq_desc *d)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* A number of d's queue was closed by this process (mq_close, close,
+ * dup2 over it...): as Linux's flush at every close, the process's
+ * registration on the queue goes, whichever of its descriptions made it
+ * (one that fired already is the thread's to deliver). One load of the
+ * side file when nobody is registered. */
+void mq_notify_closed(struct mq_desc *d)
+{
+    struct mq_side *s = d->side;
+    uint64_t cur = atomic_load(&s->reg);
+    if (cur <= MQ_REG_WRITING || (cur & MQ_REG_FIRED) || s->reg_pid != (int32_t)getpid())
+        return;
+    struct mq_desc *r = mq_table_registrant(d, token_of(cur));
+    if (r) {
+        mq_notify_drop(r);
+        mq_put(r);
+    }
+}
+
 /* Starts the thread that delivers d's registration `token`, with every
  * signal blocked (a process-directed signal, its own included, goes to
  * another thread; glibc's notification threads block them too). Returns

@@ -262,6 +262,7 @@ MQ_API int mbxmq_close(mqd_t q)
     if (!d)
         return -1;
     close(q);
+    mq_notify_closed(d);
     if (last && !mq_table_adopt_dup(d))
         mq_release(d);
     mq_put(d); /* calls in progress on d keep it until they end */

@@ -219,11 +219,16 @@ void mq_number_gone(int q, struct mq_desc *d)
     if (took) {
         atomic_store(s, NULL);
         d->nums--;
+        atomic_fetch_add(&d->refs, 1); /* listed: it has the numbers' reference */
     }
     int last = took && d->nums == 0;
     pthread_mutex_unlock(&lock);
+    if (!took)
+        return;
+    mq_notify_closed(d);
     if (last && !mq_table_adopt_dup(d))
         mq_release(d);
+    mq_put(d);
 }
 
 /* Numbers first..last were closed: forgets the queues' among them. */
@@ -311,6 +316,20 @@ int mq_table_adopt_dup(struct mq_desc *d)
     }
     closedir(dir);
     return found;
+}
+
+/* The description of this process on d's queue that holds registration
+ * `token` (mq_notify), with a reference taken, or NULL. */
+struct mq_desc *mq_table_registrant(const struct mq_desc *d, uint64_t token)
+{
+    pthread_mutex_lock(&lock);
+    struct mq_desc *r = all;
+    while (r && !(r->token == token && r->dev == d->dev && r->ino == d->ino))
+        r = r->next;
+    if (r)
+        atomic_fetch_add(&r->refs, 1); /* listed: it has the numbers' reference */
+    pthread_mutex_unlock(&lock);
+    return r;
 }
 
 /* Takes d off the list of the process's descriptions, and out of any

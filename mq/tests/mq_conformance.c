@@ -1645,6 +1645,43 @@ static void blocked_leave_no_files(void **state)
 static pthread_mutex_t th_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t th_cond = PTHREAD_COND_INITIALIZER;
 static int th_value;
+/* A close of any descriptor of the queue by the registrant withdraws its
+ * registration, as Linux's (its flush on every close): a dup's
+ * (mq_close or close) while the original stays open, and another mq_open's
+ * of the same queue. The slot is then free for it again, and a message
+ * raises nothing. */
+static void notify_withdrawn_by_any_close(void **state)
+{
+    (void)state;
+    mqd_t q = mk("ndup", O_RDWR | O_NONBLOCK, 4, 8);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    struct timespec zero = {0, 0}, wait = {5, 0};
+    char buf[8];
+    for (int how = 0; how < 3; how++) {
+        assert_int_equal(mq_notify(q, &ev), 0);
+        mqd_t other = how == 2 ? mq_open(qname("ndup"), O_RDWR) : dup(q);
+        assert_int_not_equal(other, (mqd_t)-1);
+        if (how == 1)
+            assert_int_equal(close(other), 0);
+        else
+            assert_int_equal(mq_close(other), 0);
+        assert_int_equal(mq_send(q, "m", 1, 0), 0);
+        usleep(100000); /* time for a wrong signal */
+        assert_int_equal(sigtimedwait(&usr1, NULL, &zero), -1);
+        assert_int_equal(mq_receive(q, buf, sizeof(buf), NULL), 1);
+    }
+    /* Registered, with nothing closed: the message raises it. */
+    assert_int_equal(mq_notify(q, &ev), 0);
+    assert_int_equal(mq_send(q, "m", 1, 0), 0);
+    assert_int_equal(sigtimedwait(&usr1, NULL, &wait), SIGUSR1);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    mq_close(q);
+}
+
 static void on_thread(union sigval v)
 {
     pthread_mutex_lock(&th_lock);
@@ -1759,6 +1796,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(notify_blocked_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_after_killed_receiver, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(notify_thread_and_death, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(notify_withdrawn_by_any_close, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_leave_no_files, test_dir_setup, teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
