@@ -18,6 +18,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -296,6 +298,85 @@ static void thread_ends_after_unload(void **state)
     close(w.gate[0]);
 }
 
+/* Waits up to 10 s for child to end; kills it when it does not. Returns
+ * 1 when it ended by itself. */
+static int ends_within_10s(pid_t child)
+{
+    int st;
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(child, &st, WNOHANG) == child)
+            return 1;
+        nap_ms(10);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, &st, 0);
+    return 0;
+}
+
+/* A child made by a raw fork (no atfork handlers, as clone() users make
+ * them) ends with exit(): it keeps the parent's cached identity, and its
+ * destructors took the parent's watcher for its own and waited in a join
+ * for ever (a review). */
+static void raw_forked_child_exits(void **state)
+{
+    (void)state;
+    void *h = must_load();
+    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(h, "mbx_monitor_process");
+    int (*cancel)(mbx_monitor *) = sym(h, "mbx_monitor_cancel");
+    mbx_monitor *mon = NULL;
+    assert_int_equal(monitor(getpid(), NULL, 1, &mon), 0);
+    for (int i = 0; i < 100 && threads_named("mbx-monitor") == 0; i++)
+        nap_ms(10);
+    pid_t child = (pid_t)syscall(SYS_fork);
+    assert_true(child >= 0);
+    if (child == 0)
+        exit(0);
+    assert_true(ends_within_10s(child));
+    assert_int_equal(cancel(mon), 0);
+    unload(h);
+}
+
+static volatile sig_atomic_t exiting;
+
+static void exit_now(int sig)
+{
+    (void)sig;
+    exiting = 1;
+    exit(0); /* not async-signal-safe, but common: it must not hang on us */
+}
+
+/* exit() from a signal handler that interrupted a call holding the
+ * monitors' lock: the destructors waited for that lock for ever (a
+ * review: 13 hangs in 20 runs). Twenty children, each interrupted at a
+ * random point of a loop of such calls. */
+static void exit_from_a_signal_handler(void **state)
+{
+    (void)state;
+    void *h = must_load();
+    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(h, "mbx_monitor_process");
+    int (*fired)(mbx_monitor *, mbx_notice *) = sym(h, "mbx_monitor_fired");
+    int (*cancel)(mbx_monitor *) = sym(h, "mbx_monitor_cancel");
+    for (int round = 0; round < 20; round++) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            mbx_monitor *mon = NULL;
+            if (monitor(getppid(), NULL, 1, &mon) != 0)
+                _exit(3);
+            struct sigaction sa = {.sa_handler = exit_now};
+            sigaction(SIGALRM, &sa, NULL);
+            struct itimerval it = {.it_value = {0, 20000 + 7919 * round}};
+            setitimer(ITIMER_REAL, &it, NULL);
+            while (!exiting)
+                (void)fired(mon, NULL);
+            _exit(4);
+        }
+        assert_true(ends_within_10s(child));
+    }
+    (void)cancel;
+    unload(h);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -308,6 +389,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(delayed_wakeups_end_at_unload),
         cmocka_unit_test(forked_child_exits),
         cmocka_unit_test(thread_ends_after_unload),
+        cmocka_unit_test(raw_forked_child_exits),
+        cmocka_unit_test(exit_from_a_signal_handler),
     };
+    if (getenv("UNLOAD_ONLY")) /* UNLOAD_ONLY=raw_forked_child_exits: that test alone */
+        cmocka_set_test_filter(getenv("UNLOAD_ONLY"));
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

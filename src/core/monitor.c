@@ -51,7 +51,8 @@ static int watch_set = -1;   /* the thread's epoll set */
 static int thread_wake = -1; /* raised to make the thread look again */
 static ident_t thread_of;    /* the process the thread runs in */
 static pthread_t watcher_thread;
-static int unloading; /* the library goes away: the thread ends */
+static pid_t watcher_pid; /* the process that made it (getpid(): not the cache) */
+static int unloading;     /* the library goes away: the thread ends */
 
 static struct mbx_monitor *find(uint64_t id)
 {
@@ -168,6 +169,8 @@ static void *watcher(void *arg)
  * parent's did not come along). Returns 0 or -errno. */
 static int start_thread(void)
 {
+    if (unloading)
+        return -EAGAIN; /* the destructor may be closing the thread's descriptors */
     ident_t me = ident_self();
     if (thread_of == me)
         return 0;
@@ -185,13 +188,13 @@ static int start_thread(void)
     struct epoll_event e = {.events = EPOLLIN, .data.u64 = 0};
     pthread_t t;
     /* Joinable: joined when the library is unloaded (monitor_unload). */
-    if (unloading || epoll_ctl(set, EPOLL_CTL_ADD, wake, &e) != 0 ||
-        pthread_create(&t, NULL, watcher, NULL)) {
+    if (epoll_ctl(set, EPOLL_CTL_ADD, wake, &e) != 0 || pthread_create(&t, NULL, watcher, NULL)) {
         close(set);
         close(wake);
         return -EAGAIN;
     }
     watcher_thread = t;
+    watcher_pid = getpid();
     watch_set = set;
     thread_wake = wake;
     thread_of = me;
@@ -409,6 +412,7 @@ void monitor_fork_parent(void)
  * by reviews). */
 void monitor_fork_child(void)
 {
+    unloading = 0; /* forked while the parent's destructors ran: not ours */
     if (watch_set >= 0)
         close(watch_set);
     if (thread_wake >= 0)
@@ -422,20 +426,29 @@ void monitor_fork_child(void)
  * Left running it waited in epoll_wait for ever, and returned into
  * unmapped code when a monitored process died (SIGSEGV; unload_test).
  * Monitors not cancelled stay as they are (their descriptors are the
- * caller's). A forked child has no watcher of its own (thread_of). */
+ * caller's). Not for a forked child: the watcher is the parent's (the pid
+ * it was made in, by getpid(), as a child made by a raw fork or clone
+ * runs no atfork handler and keeps the parent's cached identity; it waited
+ * in a join for ever). The lock is waited for a bounded time: exit() from
+ * a signal handler that interrupted a holder of it would wait for ever
+ * (found by a review); then nothing is done, which at exit is harmless. */
 __attribute__((destructor)) static void monitor_unload(void)
 {
-    pthread_mutex_lock(&mu);
+    if (unload_lock(&mu) != 0)
+        return;
     unloading = 1;
-    int mine = thread_of != 0 && thread_of == ident_self();
+    int mine = thread_of != 0 && thread_of == ident_self() && watcher_pid == getpid();
     if (mine)
         evflag_raise(thread_wake);
     pthread_mutex_unlock(&mu);
     if (!mine)
         return;
     pthread_join(watcher_thread, NULL);
+    if (unload_lock(&mu) != 0)
+        return;
     close(watch_set);
     close(thread_wake);
     watch_set = thread_wake = -1;
     thread_of = 0;
+    pthread_mutex_unlock(&mu);
 }

@@ -105,6 +105,12 @@ int64_t clock_remaining(int64_t deadline);
  * times (deadlines above), as the clock being set must not move them. */
 void clock_cond_init(pthread_cond_t *c);
 
+/* Locks m for a library destructor (unload or exit), waiting at most
+ * 100 ms: exit() called from a signal handler that interrupted a holder
+ * of m would otherwise wait for ever. Returns 0 when locked, else an
+ * error number (the caller then leaves its state alone). */
+int unload_lock(pthread_mutex_t *m);
+
 /* Futex wait and wake on words in shared (not process-private) memory. */
 
 /* Sleeps while *word == val, at most timeout_ns (< 0: no limit). Returns 0

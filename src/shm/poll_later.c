@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct later {
     int64_t due; /* CLOCK_MONOTONIC ns */
@@ -28,6 +29,7 @@ static struct later *pending; /* in the order asked, so by due time */
 static int running;           /* the thread runs (or is starting) */
 static int joinable;          /* a thread was made and not joined yet */
 static pthread_t thread;      /* that thread */
+static pid_t thread_pid;      /* the process that made it (getpid(): see poll_later_unload) */
 static int unloading;         /* the library goes away: no thread any more */
 
 /* In a forked child: no thread, and the asks are the parent's pollers'
@@ -44,6 +46,7 @@ static void after_fork_child(void)
     pending = NULL;
     running = 0;
     joinable = 0;
+    unloading = 0; /* forked while the parent's destructors ran: not ours */
     pthread_mutex_init(&mu, NULL);
     clock_cond_init(&changed);
 }
@@ -119,6 +122,7 @@ static int start(void)
     if (r)
         return -EAGAIN;
     thread = t;
+    thread_pid = getpid();
     joinable = 1;
     running = 1;
     return 0;
@@ -174,19 +178,24 @@ void poll_later_cancel(const char *path)
 
 /* When the library is unloaded (dlclose), and at exit: the thread ends and
  * is joined first. Left running, it returned into unmapped code within
- * its idle second (SIGSEGV; unload_test). A forked child has no thread of
- * its own to join (after_fork_child). */
+ * its idle second (SIGSEGV; unload_test). Not in a forked child, whose
+ * copy of the thread's record is the parent's (after_fork_child, and the
+ * pid it was made in for a child of a raw fork, which runs no atfork
+ * handler). The lock is waited for a bounded time, as in monitor_unload:
+ * exit() from a signal handler that interrupted its holder. */
 __attribute__((destructor)) static void poll_later_unload(void)
 {
-    pthread_mutex_lock(&mu);
+    if (unload_lock(&mu) != 0)
+        return;
     unloading = 1;
-    int join = joinable;
+    int join = joinable && thread_pid == getpid();
     if (join)
         pthread_cond_signal(&changed);
     pthread_mutex_unlock(&mu);
     if (join)
         pthread_join(thread, NULL);
-    pthread_mutex_lock(&mu);
+    if (unload_lock(&mu) != 0)
+        return;
     joinable = 0;
     for (struct later *l; (l = pending) != NULL;) {
         pending = l->next;

@@ -251,7 +251,10 @@ static void held_set(struct session *s, int v)
 
 /* Gives a message the client never took back to its mailbox, waiting up
  * to timeout_ns for room. Returns 0 when done (or the mailbox is gone),
- * else -EAGAIN or -ETIMEDOUT (full: try later). */
+ * else -EAGAIN or -ETIMEDOUT (full: try later). A send a signal cut short
+ * (mbx_gateway_stop runs on the program's thread), or one into an
+ * unbounded mailbox at its memory limit, is tried again later too: taken
+ * for done, the message was dropped (found by a review). */
 static int put_back_within(struct session *s, int64_t timeout_ns)
 {
     if (!s->held)
@@ -265,6 +268,16 @@ static int put_back_within(struct session *s, int64_t timeout_ns)
     origin_set(origin);
     if (r == -EAGAIN || r == -ETIMEDOUT)
         return r;
+    if (r == -EINTR || r == -ENOSPC || r == -ENOMEM) {
+        if (timeout_ns == MBX_NONBLOCK)
+            return -EAGAIN;
+        if (r != -EINTR) /* such a send does not wait: the pause is ours */
+            nanosleep(&(struct timespec){0, timeout_ns > 0 && timeout_ns < 10000000
+                                                ? (long)timeout_ns
+                                                : 10000000},
+                      NULL);
+        return -ETIMEDOUT;
+    }
     free(s->held_data);
     s->held_data = NULL;
     held_set(s, 0);

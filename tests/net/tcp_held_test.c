@@ -939,6 +939,44 @@ static void stop_puts_back_into_a_full_box(void **state)
     mbx_unlink("hf");
 }
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+/* The same while signals keep coming to the thread that stops the
+ * gateway (the put-back waits on it): a send the signal cut short
+ * (-EINTR) was taken for done, and the message dropped (a review). */
+static void stop_put_back_survives_signals(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px;
+    mbx *local, *remote;
+    held_behind_a_full_box("hs", &g, &px, &local, &remote);
+    mbx_close(remote);
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigaction(SIGUSR1, &sa, &old);
+    struct stopper s = {.g = g};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_gateway, &s), 0);
+    WAIT_STAT(local, st->senders_waiting >= 1 || atomic_load(&s.done));
+    for (int i = 0; i < 25 && !atomic_load(&s.done); i++) {
+        pthread_kill(t, SIGUSR1);
+        usleep(20000);
+    }
+    char buf[64];
+    ssize_t n = mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK); /* room */
+    assert_int_equal(n, 2);
+    pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    assert_int_equal(s.r, 0);
+    assert_int_equal(drain_count(local), 1);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("hs");
+}
+
 /* The same, nobody making room: after its bound (10 s) the stop gives
  * up, and says so (-ETIMEDOUT: a held message lost), instead of 0. */
 static void stop_says_a_message_was_lost(void **state)
@@ -1219,10 +1257,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(late_resend_is_not_made),
         cmocka_unit_test(stop_puts_back_into_a_full_box),
         cmocka_unit_test(stop_says_a_message_was_lost),
+        cmocka_unit_test(stop_put_back_survives_signals),
         cmocka_unit_test(stop_after_close_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
         cmocka_unit_test(gateway_signal_is_not_the_clients),
         cmocka_unit_test(lost_answer_is_no_timeout),
     };
+    if (getenv("TEST_ONLY")) /* TEST_ONLY=stop_put_back_survives_signals: that test alone */
+        cmocka_set_test_filter(getenv("TEST_ONLY"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -35,3 +35,18 @@ int64_t clock_remaining(int64_t deadline)
     int64_t left = deadline - clock_now_ns();
     return left > 0 ? left : 0;
 }
+
+int unload_lock(pthread_mutex_t *m)
+{
+    /* pthread_mutex_clocklock would take CLOCK_MONOTONIC, but is newer
+     * (glibc 2.30); a clock set meanwhile only changes how long this
+     * bounded wait lasts. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(m, &until);
+}
