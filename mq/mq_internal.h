@@ -82,7 +82,11 @@ struct mq_side {
     _Atomic uint32_t fire_seq; /* futex word: bumped at each firing */
     int32_t fired_pid;         /* the sender whose message fired the registration */
     uint32_t fired_uid;
-    char pad1[64];
+    /* The process writing a registration (the word MQ_REG_WRITING), written
+     * right after it took the word: one killed there leaves the word to
+     * the next mq_notify (0 in files of older versions: none known). */
+    _Atomic int32_t reg_writer;
+    char pad1[60];
     /* Receivers blocked in mq_receive, by process: a slot names the
      * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so
      * one killed while blocked is known dead and not counted (blocked.c).

@@ -356,10 +356,15 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
         return mq_fail(EINVAL);
     if (sev->sigev_notify == SIGEV_SIGNAL && (sev->sigev_signo < 0 || sev->sigev_signo >= NSIG))
         return mq_fail(EINVAL);
-    /* A registration whose registrant died is free. */
+    /* A registration whose registrant died is free; so is one a process
+     * killed while writing it left half written. */
     uint64_t cur = atomic_load(&s->reg);
     struct mq_reg old = reg_of(s, token_of(cur));
     if (cur > MQ_REG_WRITING && !registrant_alive(&old, d->side_fd, atomic_load(&s->reg_tid)))
+        atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
+    int32_t writer = atomic_load(&s->reg_writer);
+    if (cur == MQ_REG_WRITING && writer > 0 && writer != (int32_t)getpid() &&
+        kill((pid_t)writer, 0) < 0 && errno == ESRCH)
         atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
     if (atomic_load(&s->reg) != MQ_REG_NONE)
         return mq_fail(EBUSY);
@@ -390,7 +395,8 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
         d->alive_box = NULL;
         return mq_fail(EBUSY);
     }
-    atomic_store(&s->reg_tid, 0); /* its thread's, once started (start_helper) */
+    atomic_store(&s->reg_writer, (int32_t)getpid()); /* killed from here on: recoverable */
+    atomic_store(&s->reg_tid, 0);                    /* its thread's, once started (start_helper) */
     s->reg_pid = mine.pid;
     s->reg_notify = mine.how;
     s->reg_signo = mine.signo;

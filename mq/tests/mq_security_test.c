@@ -550,6 +550,46 @@ static void two_senders_into_the_empty_queue_fire_once(void **state)
     assert_int_equal(second, -1);
 }
 
+/* A registrant killed inside mq_notify, between taking the registration
+ * word (MQ_REG_WRITING) and writing its registration, left the word so for
+ * ever: every later mq_notify said EBUSY. The next one frees it once that
+ * writer is dead; a live writer keeps it. */
+static void registrant_killed_while_writing(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    pid_t live = fork();
+    if (live == 0) {
+        test_child();
+        pause();
+        _exit(0);
+    }
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    struct sigevent ev = {.sigev_notify = SIGEV_NONE};
+    atomic_store(&s->reg, MQ_REG_WRITING);
+    atomic_store(&s->reg_writer, (int32_t)live);
+    errno = 0;
+    int busy = mq_notify(q, &ev);
+    int busy_errno = errno;
+    kill(live, SIGKILL);
+    waitpid(live, NULL, 0);
+    atomic_store(&s->reg_writer, (int32_t)dead);
+    int freed = mq_notify(q, &ev);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(q);
+    mq_unlink(qname(0));
+    assert_int_equal(busy, -1);
+    assert_int_equal(busy_errno, EBUSY);
+    assert_int_equal(freed, 0);
+}
+
 static mqd_t rereg_q;
 static volatile sig_atomic_t rereg_handled, rereg_result;
 
@@ -908,6 +948,8 @@ int main(int argc, char **argv)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(no_signal_after_close, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(two_senders_into_the_empty_queue_fire_once, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(registrant_killed_while_writing, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
