@@ -2,8 +2,8 @@
  * directory may be shared and writable by everyone (/dev/shm), so the
  * files are read as untrusted: only regular files (a symlink to /dev/zero
  * or a FIFO planted under the name would make ls spin or block), owned by
- * the user the bridge process they name runs as and written since it
- * started, at most 64 KiB of them,
+ * the user the bridge process they name runs as and naming its start
+ * time, at most 64 KiB of them,
  * lines of known words and bounded fields only, printed escaped (in JSON
  * too: json_put_text). */
 #include "bridge_ls.h"
@@ -46,27 +46,16 @@ static int pid_uid(long pid, uid_t *uid)
     return found ? 0 : -1;
 }
 
-/* When process pid started, in seconds since the epoch: its starttime
- * (field 22 of /proc/PID/stat, clock ticks after boot) plus the boot time
- * (btime of /proc/stat). -1 when either cannot be read. */
-static double proc_started(long pid)
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * after boot: no wall clock, which may be set) into *ticks. Returns 0, or
+ * -1 when it cannot be read. */
+static int proc_starttime(long pid, unsigned long long *ticks)
 {
     char path[64], buf[1024];
-    long long btime = -1;
-    FILE *f = fopen("/proc/stat", "re");
-    if (!f)
-        return -1;
-    while (btime < 0 && fgets(buf, sizeof(buf), f))
-        if (sscanf(buf, "btime %lld", &btime) != 1)
-            btime = -1;
-    fclose(f);
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || btime < 0) {
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0)
         return -1;
-    }
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
@@ -74,18 +63,10 @@ static double proc_started(long pid)
     buf[n] = '\0';
     /* The name in parentheses may hold anything: fields follow the last ')'. */
     char *p = strrchr(buf, ')');
-    unsigned long long ticks;
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
-    long hz = sysconf(_SC_CLK_TCK);
-    if (!p || hz <= 0 || sscanf(p + 1, "%llu", &ticks) != 1)
-        return -1;
-    return (double)btime + (double)ticks / (double)hz;
+    return p && sscanf(p + 1, "%llu", ticks) == 1 ? 0 : -1;
 }
-
-/* How much older than its process a list may look and still be its: the
- * boot time is whole seconds, and file times may be coarse. */
-#define LIST_CLOCK_SLACK 2.0
 
 /* Reads at most LIST_MAX bytes of list file name in directory dfd into
  * buf. Returns how many, or -1 when the file is not one to trust.
@@ -99,19 +80,14 @@ static double proc_started(long pid)
  * is listed, one that claims somebody else's pid is not. A user can still
  * list made-up lines under a pid of their own, but that is no more than
  * running a bridge, and they are shown escaped. */
-static ssize_t list_read(int dfd, const char *name, uid_t uid, double started, char *buf)
+static ssize_t list_read(int dfd, const char *name, uid_t uid, char *buf)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct stat st;
     size_t got = 0;
-    /* A list written before its pid's process started is a killed
-     * bridge's, its pid given to another process since (of the same user,
-     * most likely: all of a user's processes share one range). */
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != uid ||
-        (started >= 0 && (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9 <
-                             started - LIST_CLOCK_SLACK)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != uid) {
         close(fd);
         return -1;
     }
@@ -136,6 +112,27 @@ struct bridge_row {
 };
 
 typedef void row_fn(const struct bridge_row *r, void *arg);
+
+/* 1 when the list is the running process's own: a bridge writes the
+ * start time of its process first ("# started TICKS"), and a list whose
+ * pid now runs another process (a killed bridge's, its pid reused, most
+ * likely by a process of the same user) says another one. A list without
+ * the line (a bridge of before it) is taken as its pid's, as then. */
+static int list_is_current(long pid, const char *buf, size_t len)
+{
+    static const char tag[] = "# started ";
+    unsigned long long said, now;
+    if (len < sizeof(tag) - 1 || memcmp(buf, tag, sizeof(tag) - 1))
+        return 1;
+    char num[24];
+    size_t n = 0;
+    for (size_t i = sizeof(tag) - 1; i < len && buf[i] >= '0' && buf[i] <= '9' && n < 20; i++)
+        num[n++] = buf[i];
+    num[n] = '\0';
+    if (!n || sscanf(num, "%llu", &said) != 1)
+        return 0;
+    return proc_starttime(pid, &now) == 0 && now == said;
+}
 
 /* Calls fn for each well-formed line of one list, in file order. */
 static void list_rows(long pid, const char *buf, size_t len, row_fn *fn, void *arg)
@@ -200,8 +197,8 @@ static void bridge_rows(const char *dir, row_fn *fn, void *arg)
         /* A dead bridge's list (one it left when killed) is left out. */
         if (errno || pid <= 0 || pid > INT32_MAX || !list_suffix(end) || pid_uid(pid, &uid) != 0)
             continue;
-        ssize_t len = list_read(dirfd(d), e->d_name, uid, proc_started(pid), buf);
-        if (len > 0)
+        ssize_t len = list_read(dirfd(d), e->d_name, uid, buf);
+        if (len > 0 && list_is_current(pid, buf, (size_t)len))
             list_rows(pid, buf, (size_t)len, fn, arg);
     }
     free(buf);

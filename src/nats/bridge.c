@@ -5,6 +5,7 @@
 
 #include "core/handle.h"
 #include "nats/conn.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -232,8 +233,9 @@ static int subjects(struct mbx_bridge *b, const char *name, char subj[][NSUBJ_MA
 
 /* The list of what this bridge bridges, for `mbx ls`:
  * $MBX_DIR/.mbx-bridge.PID.list (or .mbx-bridge.PID.XXXXXX.list when that
- * name is taken), lines "export|import NAME SUBJECT core|jetstream" (no
- * server address: it may hold credentials). Removed at stop; one a killed
+ * name is taken): "# started TICKS" (the process's start time, field 22 of
+ * /proc/PID/stat), then lines "export|import NAME SUBJECT core|jetstream"
+ * (no server address: it may hold credentials). Removed at stop; one a killed
  * bridge leaves names a dead pid, which mbx ls leaves out. */
 static void list_path(char *path, size_t cap)
 {
@@ -262,6 +264,11 @@ static void list_write(struct mbx_bridge *b)
         unlink(tmp);
         return;
     }
+    /* First the start time of this process: mbx ls tells by it a list
+     * whose pid went to another process since (a killed bridge's). */
+    uint64_t started;
+    if (proc_start(getpid(), &started) == 0)
+        fprintf(f, "# started %llu\n", (unsigned long long)started);
     for (size_t i = 0; i < b->nex + b->nim; i++) {
         int ex = i < b->nex;
         const char *name = ex ? b->ex[i].name : b->im[i - b->nex].name;

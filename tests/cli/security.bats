@@ -117,11 +117,12 @@ plant_list() {
     [[ "$output" != *past* ]]
 }
 
-@test "ls leaves out a bridge list older than the process of its pid (a killed bridge's, the pid reused)" {
+@test "ls leaves out a bridge list of another process under its pid (a killed bridge's, the pid reused)" {
     bg sleep 600
-    plant_list "$BG_PID" 'export stale mbx.*.stale core\n'
-    touch -d '-1 hour' "$MBX_DIR/.mbx-bridge.$BG_PID.list"
-    plant_list $$ 'export fresh mbx.*.fresh core\n'
+    started=$(awk '{print $22}' "/proc/$BG_PID/stat")
+    # Written by a process that started at another time under that pid.
+    plant_list "$BG_PID" "# started $((started + 1))\nexport stale mbx.*.stale core\n"
+    plant_list $$ "# started $(awk '{print $22}' /proc/$$/stat)\nexport fresh mbx.*.fresh core\n"
     run --separate-stderr mbx ls
     [ "$status" -eq 0 ]
     [[ "$output" == *'mbx.*.fresh'* ]]
