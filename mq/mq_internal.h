@@ -64,7 +64,11 @@ struct mq_side {
     uint32_t mode;             /* POSIX permission bits, umask applied */
     _Atomic uint32_t unlinked; /* 1 once mq_unlink took the name */
     char gone[64];             /* the mailbox's name after mq_unlink */
-    char pad0[64];
+    /* The process whose mq_unlink holds unlinked at 2 (or finishes a dead
+     * one's): one killed there leaves it to the next mq_open or mq_unlink
+     * (0 in files of older versions: none known). */
+    _Atomic int32_t unlinker;
+    char pad0[60];
     /* readiness of the descriptors (ready.c) */
     _Atomic uint32_t polled; /* 1 once a descriptor of the queue was polled */
     uint32_t fifo_bufs;      /* packets in the pipe, under fifo_lock */

@@ -72,6 +72,40 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     return r;
 }
 
+/* An mq_unlink killed between taking the name (unlinked 2) and saying
+ * where the queue went (1) left the name unusable: when its process is
+ * gone, this takes its place (claiming unlinker) and finishes it, its
+ * renames in the same order, to the name it wrote in gone before any of
+ * them; with no valid name there, nothing was renamed, and the unlink is
+ * undone. Returns 1 when it did either. */
+static int unlink_recover(const char *dir, const char *mbxname, struct mq_side *s)
+{
+    int32_t who = atomic_load(&s->unlinker);
+    if (atomic_load(&s->unlinked) != 2 || who <= 0 || who == (int32_t)getpid() ||
+        kill((pid_t)who, 0) == 0 || errno != ESRCH ||
+        !atomic_compare_exchange_strong(&s->unlinker, &who, (int32_t)getpid()))
+        return 0;
+    char gone[sizeof(s->gone)];
+    memcpy(gone, s->gone, sizeof(gone));
+    uint32_t two = 2;
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    if (!mq_gone_name_ok(gone, sizeof(gone))) {
+        atomic_compare_exchange_strong(&s->unlinked, &two, 0);
+        return 1;
+    }
+    if (mq_fifo_path(dir, mbxname, from, sizeof(from)) == 0 &&
+        mq_fifo_path(dir, gone, to, sizeof(to)) == 0)
+        (void)rename(from, to);
+    if (mq_mbx_path(dir, mbxname, from, sizeof(from)) == 0 &&
+        mq_mbx_path(dir, gone, to, sizeof(to)) == 0)
+        (void)rename(from, to);
+    if (atomic_compare_exchange_strong(&s->unlinked, &two, 1) &&
+        mq_side_path(dir, mbxname, from, sizeof(from)) == 0 &&
+        mq_side_path(dir, gone, to, sizeof(to)) == 0)
+        (void)rename(from, to);
+    return 1;
+}
+
 /* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
  * we looked: the caller may create it), EAGAIN (look again), EACCES or
  * another errno. */
@@ -97,6 +131,7 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
     if ((r = mq_side_lock_shared(d->side_fd)) != 0)
         goto fail;
     if (atomic_load(&d->side->unlinked)) {
+        unlink_recover(d->dir, mbxname, d->side);
         r = EAGAIN;
         goto fail;
     }
@@ -315,10 +350,16 @@ MQ_API int mbxmq_unlink(const char *name)
     char gone[sizeof(s->gone)];
     snprintf(gone, sizeof(gone), "%s%016llx", MQ_GONE_PREFIX, (unsigned long long)rnd);
     uint32_t zero = 0;
-    if (!atomic_compare_exchange_strong(&s->unlinked, &zero, 2)) {
+    if (!atomic_compare_exchange_strong(&s->unlinked, &zero, 2) &&
+        !(unlink_recover(dir, mbxname, s) && (zero = 0, 1) &&
+          atomic_compare_exchange_strong(&s->unlinked, &zero, 2))) {
         mq_side_close(fd, s);
         return mq_fail(ENOENT); /* another mq_unlink took it */
     }
+    atomic_store(&s->unlinker, (int32_t)getpid());
+    /* Where to, before any rename: whoever finishes for us if we are
+     * killed (unlink_recover) goes there. */
+    memcpy(s->gone, gone, sizeof(gone));
     /* The pipe goes first: a queue created under the name once the mailbox
      * went must not find (and replace) this queue's pipe. */
     int fifo_moved = 0;
@@ -333,7 +374,6 @@ MQ_API int mbxmq_unlink(const char *name)
         mq_side_close(fd, s);
         return mq_fail(r == EPERM ? EACCES : r);
     }
-    memcpy(s->gone, gone, sizeof(gone));
     atomic_store(&s->unlinked, 1);
     rename(side_path, gone_side);
     mq_side_close(fd, s);

@@ -590,6 +590,59 @@ static void registrant_killed_while_writing(void **state)
     assert_int_equal(freed, 0);
 }
 
+/* A process killed inside mq_unlink, between taking the name (unlinked 2)
+ * and its renames, left the name unusable for ever (mq_open: EAGAIN,
+ * mq_unlink: ENOENT). Once it is dead, the next mq_open finishes its
+ * unlink (the name is free for a new queue; the old one lives on under its
+ * descriptors), or, killed before it said where to, mq_unlink undoes it. */
+static void unlinker_killed_midway(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    mqd_t q = make_queue(0, 0600);
+    assert_int_equal(mq_send(q, "old", 3, 0), 0);
+    int fd;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    /* Killed after saying where to, before any rename. */
+    memcpy(s->gone, "mq-gone.0123456789abcdef", sizeof("mq-gone.0123456789abcdef"));
+    atomic_store(&s->unlinker, (int32_t)dead);
+    atomic_store(&s->unlinked, 2);
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    mqd_t n = mq_open(qname(0), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
+    int n_errno = errno;
+    struct mq_attr na = {0}, qa = {0};
+    if (n != (mqd_t)-1)
+        mq_getattr(n, &na);
+    mq_getattr(q, &qa);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(q);
+    errno = n_errno;
+    assert_int_not_equal(n, (mqd_t)-1);
+    assert_int_equal(na.mq_curmsgs, 0); /* a new queue */
+    assert_int_equal(qa.mq_curmsgs, 1); /* the old one, unlinked, open still */
+    /* Killed before it said where to: nothing renamed, the unlink undone. */
+    s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    memset(s->gone, 0, sizeof(s->gone));
+    atomic_store(&s->unlinker, (int32_t)dead);
+    atomic_store(&s->unlinked, 2);
+    int r = mq_unlink(qname(0));
+    int r_errno = errno;
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(n);
+    errno = r_errno;
+    assert_int_equal(r, 0);
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
 static mqd_t rereg_q;
 static volatile sig_atomic_t rereg_handled, rereg_result;
 
@@ -951,6 +1004,7 @@ int main(int argc, char **argv)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(registrant_killed_while_writing, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(unlinker_killed_midway, test_dir_setup, test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
