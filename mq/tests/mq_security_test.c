@@ -517,7 +517,7 @@ static void two_senders_into_the_empty_queue_fire_once(void **state)
     assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0); /* the senders' too */
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
     assert_int_equal(mq_notify(race_q, &ev), 0);
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     atomic_store(&s->polled, 1);
@@ -558,7 +558,7 @@ static void registrant_killed_while_writing(void **state)
 {
     (void)state;
     mqd_t q = make_queue(0, 0600);
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     pid_t live = fork();
@@ -604,7 +604,7 @@ static void unlinker_killed_midway(void **state)
     assert_int_equal(waitpid(dead, NULL, 0), dead);
     mqd_t q = make_queue(0, 0600);
     assert_int_equal(mq_send(q, "old", 3, 0), 0);
-    int fd;
+    int fd = -1;
     struct mq_side *s = side_of(qname(0), &fd);
     assert_non_null(s);
     /* Killed after saying where to, before any rename. */
