@@ -135,49 +135,64 @@ static void monitor_watcher_ends_at_unload(void **state)
     assert_int_equal(waitpid(child, &st, 0), child);
 }
 
-/* A mailbox whose every poller entry someone else holds: a descriptor on
- * it is made readable every 50 ms by the delayed wake-ups' thread. That
- * thread ends at the unload. */
-static void delayed_wakeups_end_at_unload(void **state)
+/* A mailbox of library h whose every poller entry "process 1" holds
+ * (written through the file itself), with a receive descriptor: it is made
+ * readable every 50 ms by the delayed wake-ups' thread, which the first
+ * look starts. */
+struct squat {
+    void *h;
+    const char *name;
+    mbx *m;
+    struct seg_hdr *hdr;
+};
+
+static void squat_open(struct squat *q)
 {
-    (void)state;
-    void *h = must_load();
-    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(h, "mbx_open");
-    void (*attr_init)(mbx_attr *) = sym(h, "mbx_attr_init");
-    int (*fd_of)(mbx *, int) = sym(h, "mbx_fd");
-    ssize_t (*recv)(mbx *, void *, size_t, mbx_msginfo *, int64_t) = sym(h, "mbx_recv");
-    int (*close_)(mbx *) = sym(h, "mbx_close");
-    int (*unlink_)(const char *) = sym(h, "mbx_unlink");
+    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(q->h, "mbx_open");
+    void (*attr_init)(mbx_attr *) = sym(q->h, "mbx_attr_init");
+    int (*fd_of)(mbx *, int) = sym(q->h, "mbx_fd");
+    ssize_t (*recv)(mbx *, void *, size_t, mbx_msginfo *, int64_t) = sym(q->h, "mbx_recv");
     mbx_attr a;
     attr_init(&a);
     a.capacity = 8;
     a.max_msg_size = 64;
-    mbx *m = NULL;
-    assert_int_equal(open_("squatted", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    int fd = fd_of(m, MBX_RECV);
-    assert_true(fd >= 0);
-    /* Then every entry taken by "process 1", through the file itself. */
+    assert_int_equal(open_(q->name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &q->m), 0);
+    assert_true(fd_of(q->m, MBX_RECV) >= 0);
     char path[600];
-    snprintf(path, sizeof(path), "%s/mbx.squatted", getenv("MBX_DIR"));
+    snprintf(path, sizeof(path), "%s/mbx.%s", getenv("MBX_DIR"), q->name);
     int f = open(path, O_RDWR | O_CLOEXEC);
     assert_true(f >= 0);
-    struct seg_hdr *hdr = mmap(NULL, sizeof(*hdr), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-    assert_true(hdr != MAP_FAILED);
+    q->hdr = mmap(NULL, sizeof(*q->hdr), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    assert_true(q->hdr != MAP_FAILED);
     close(f);
     for (unsigned i = 0; i < SEG_POLLERS; i++)
-        __atomic_store_n(&hdr->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
+        __atomic_store_n(&q->hdr->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
     uint64_t v;
-    assert_int_equal(recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
-    /* The thread starts at the first delayed wake-up. */
+    assert_int_equal(recv(q->m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
     for (int i = 0; i < 100 && threads_named("mbx-poll-later") == 0; i++)
         nap_ms(10);
     assert_int_equal(threads_named("mbx-poll-later"), 1);
+}
+
+static void squat_close(struct squat *q)
+{
+    int (*close_)(mbx *) = sym(q->h, "mbx_close");
+    int (*unlink_)(const char *) = sym(q->h, "mbx_unlink");
     for (unsigned i = 0; i < SEG_POLLERS; i++)
-        __atomic_store_n(&hdr->pollers[i].who, 0, __ATOMIC_SEQ_CST);
-    munmap(hdr, sizeof(*hdr));
-    assert_int_equal(close_(m), 0);
-    assert_int_equal(unlink_("squatted"), 0);
-    unload(h);
+        __atomic_store_n(&q->hdr->pollers[i].who, 0, __ATOMIC_SEQ_CST);
+    munmap(q->hdr, sizeof(*q->hdr));
+    assert_int_equal(close_(q->m), 0);
+    assert_int_equal(unlink_(q->name), 0);
+}
+
+/* The delayed wake-ups' thread (squat_open) ends at the unload. */
+static void delayed_wakeups_end_at_unload(void **state)
+{
+    (void)state;
+    struct squat q = {.h = must_load(), .name = "squatted"};
+    squat_open(&q);
+    squat_close(&q);
+    unload(q.h);
     assert_int_equal(threads_named("mbx-poll-later"), 0);
     nap_ms(1200); /* past the idle second it used to stay */
 }
@@ -188,40 +203,14 @@ static void delayed_wakeups_end_at_unload(void **state)
 static void forked_child_exits(void **state)
 {
     (void)state;
-    void *h = must_load();
-    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(h, "mbx_monitor_process");
-    int (*cancel)(mbx_monitor *) = sym(h, "mbx_monitor_cancel");
-    int (*open_)(const char *, int, const mbx_attr *, mbx **) = sym(h, "mbx_open");
-    void (*attr_init)(mbx_attr *) = sym(h, "mbx_attr_init");
-    int (*fd_of)(mbx *, int) = sym(h, "mbx_fd");
-    ssize_t (*recv)(mbx *, void *, size_t, mbx_msginfo *, int64_t) = sym(h, "mbx_recv");
-    int (*close_)(mbx *) = sym(h, "mbx_close");
-    int (*unlink_)(const char *) = sym(h, "mbx_unlink");
+    struct squat q = {.h = must_load(), .name = "squat2"};
+    int (*monitor)(pid_t, mbx *, uint64_t, mbx_monitor **) = sym(q.h, "mbx_monitor_process");
+    int (*cancel)(mbx_monitor *) = sym(q.h, "mbx_monitor_cancel");
     mbx_monitor *mon = NULL;
     assert_int_equal(monitor(getpid(), NULL, 1, &mon), 0);
-    mbx_attr a;
-    attr_init(&a);
-    a.capacity = 8;
-    a.max_msg_size = 64;
-    mbx *m = NULL;
-    assert_int_equal(open_("squat2", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
-    assert_true(fd_of(m, MBX_RECV) >= 0);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/mbx.squat2", getenv("MBX_DIR"));
-    int f = open(path, O_RDWR | O_CLOEXEC);
-    assert_true(f >= 0);
-    struct seg_hdr *hdr = mmap(NULL, sizeof(*hdr), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-    assert_true(hdr != MAP_FAILED);
-    close(f);
-    for (unsigned i = 0; i < SEG_POLLERS; i++)
-        __atomic_store_n(&hdr->pollers[i].who, ident_make(1, 0), __ATOMIC_SEQ_CST);
-    uint64_t v;
-    assert_int_equal(recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
-    for (int i = 0;
-         i < 100 && (threads_named("mbx-poll-later") == 0 || threads_named("mbx-monitor") == 0);
-         i++)
+    squat_open(&q);
+    for (int i = 0; i < 100 && threads_named("mbx-monitor") == 0; i++)
         nap_ms(10);
-    assert_int_equal(threads_named("mbx-poll-later"), 1);
     assert_int_equal(threads_named("mbx-monitor"), 1);
     pid_t child = fork();
     assert_true(child >= 0);
@@ -240,13 +229,9 @@ static void forked_child_exits(void **state)
      * LeakSanitizer's: the child leaves its parent's handle and lists
      * unfreed. */
     assert_true(WIFEXITED(st));
-    for (unsigned i = 0; i < SEG_POLLERS; i++)
-        __atomic_store_n(&hdr->pollers[i].who, 0, __ATOMIC_SEQ_CST);
-    munmap(hdr, sizeof(*hdr));
+    squat_close(&q);
     assert_int_equal(cancel(mon), 0);
-    assert_int_equal(close_(m), 0);
-    assert_int_equal(unlink_("squat2"), 0);
-    unload(h);
+    unload(q.h);
 }
 
 struct worker {

@@ -566,21 +566,26 @@ static void *take_all(void *arg)
     return NULL;
 }
 
+/* A call, or a confirmed send, of msg on its own thread; timeout 0: 20 s. */
 struct asking {
     mbx *remote;
     int confirm;
     long r;
+    const char *msg;    /* NULL: "msg-1" sent, "job-1" called */
+    int64_t timeout_ns; /* 0: 20 s */
 };
 
 static void *ask(void *arg)
 {
     struct asking *a = arg;
+    int64_t t = a->timeout_ns ? a->timeout_ns : 20000000000ll;
+    const char *m = a->msg ? a->msg : a->confirm ? "msg-1" : "job-1";
     if (a->confirm) {
         mbx_receipt who;
-        a->r = mbx_send_confirmed(a->remote, "msg-1", 5, 0, 20000000000ll, &who);
+        a->r = mbx_send_confirmed(a->remote, m, strlen(m), 0, t, &who);
     } else {
         char rep[16];
-        a->r = mbx_call(a->remote, "job-1", 5, 0, rep, sizeof(rep), 20000000000ll);
+        a->r = mbx_call(a->remote, m, strlen(m), 0, rep, sizeof(rep), t);
     }
     return NULL;
 }
@@ -605,7 +610,7 @@ static void gateway_restart_does_not_redo_a_call(void **state)
         assert_int_equal(pthread_create(&tt, NULL, take_all, &t), 0);
         if (confirm)
             proxy_oneway(px, 1); /* the answer stays in the proxy */
-        struct asking a = {remote, confirm, 0};
+        struct asking a = {remote, confirm, 0, NULL, 0};
         assert_int_equal(pthread_create(&ta, NULL, ask, &a), 0);
         while (atomic_load(&t.taken) == 0)
             ms_sleep(5);
@@ -1121,25 +1126,6 @@ static void *reply_one(void *arg)
     return NULL;
 }
 
-struct lost_answer {
-    mbx *remote;
-    int confirm;
-    long r;
-};
-
-static void *ask_for_a_second(void *arg)
-{
-    struct lost_answer *a = arg;
-    if (a->confirm) {
-        mbx_receipt who;
-        a->r = mbx_send_confirmed(a->remote, "B", 1, 0, 1000000000ll, &who);
-    } else {
-        char rep[16];
-        a->r = mbx_call(a->remote, "B", 1, 0, rep, sizeof(rep), 1000000000ll);
-    }
-    return NULL;
-}
-
 /* A call (then a confirmed send) the gateway made (a local server took
  * it, and replied), its answer held up on the link, the link then cut
  * and no new one made before the call's time is up: the client said
@@ -1156,9 +1142,9 @@ static void lost_answer_is_no_timeout(void **state)
         mbx_stat st;
         assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made */
         proxy_oneway(px, 1);                            /* the answer stays in the proxy */
-        struct lost_answer a = {remote, confirm, 0};
+        struct asking a = {remote, confirm, 0, "B", 1000000000ll};
         pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, ask_for_a_second, &a), 0);
+        assert_int_equal(pthread_create(&t, NULL, ask, &a), 0);
         struct replier r = {local, 0};
         reply_one(&r); /* made: taken (and answered) */
         assert_true(r.n >= 0 || confirm);
