@@ -108,7 +108,7 @@ static int start(void)
         return -EAGAIN;
     /* The last thread ended by itself (idle): it left mu for good before
      * it returned, so this join under mu is short. */
-    if (joinable)
+    if (joinable && thread_pid == getpid()) /* not a raw fork's copy: no such thread here */
         pthread_join(thread, NULL);
     joinable = 0;
     /* Every signal blocked in the thread from its first instruction: the
