@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK  1024
@@ -366,7 +367,18 @@ void mq_table_unlist(struct mq_desc *d)
  * are left to their last holder, or to the next mq_unlink's sweep. */
 __attribute__((destructor)) static void at_exit(void)
 {
-    pthread_mutex_lock(&lock); /* no description is freed meanwhile */
+    /* No description is freed meanwhile. Waited for 100 ms at most: exit()
+     * from a signal handler that interrupted a holder of the lock would
+     * wait for ever (then nothing is reaped: the next mq_unlink's sweep). */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&lock, &until) != 0)
+        return;
     for (struct mq_desc *d = all; d; d = d->next) {
         if (!d->side || d->side_fd < 0 || atomic_load(&d->side->unlinked) != 1 ||
             (d->fl && atomic_load(&d->fl->refs) != 1))
