@@ -87,6 +87,19 @@ static void planted_key_link_leads_nowhere(void **state)
     assert_int_equal(msgctl(priv, IPC_RMID, NULL), 0);
 }
 
+/* Queue id's state file, mapped as any user of the queue may map it. */
+static struct sysv_meta *map_meta(int id)
+{
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    close(fd);
+    return m;
+}
+
 /* A peer writes a msg_qbytes above the shim's limit into the state file:
  * IPC_STAT never hands it out, so the owner's IPC_STAT, IPC_SET round
  * trip still works. */
@@ -95,12 +108,7 @@ static void scribbled_qbytes_is_clamped(void **state)
     (void)state;
     int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     assert_true(id >= 0);
-    char meta[sizeof(test_dir) + 32];
-    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
-    int fd = open(meta, O_RDWR | O_CLOEXEC);
-    assert_true(fd >= 0);
-    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    assert_true(m != MAP_FAILED);
+    struct sysv_meta *m = map_meta(id);
     struct msqid_ds ds;
     assert_int_equal(msgctl(id, IPC_STAT, &ds), 0); /* opened before the scribble */
     __atomic_store_n(&m->qbytes, (uint64_t)SYSV_MSGMNB * 4, __ATOMIC_RELAXED);
@@ -108,7 +116,6 @@ static void scribbled_qbytes_is_clamped(void **state)
     assert_true(ds.msg_qbytes <= SYSV_MSGMNB);
     assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
     munmap(m, SYSV_META_SIZE);
-    close(fd);
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
@@ -123,13 +130,7 @@ static void owner_removes_a_queue_marked_removed(void **state)
     key_t key = 0x5a17f;
     int id = msgget(key, IPC_CREAT | 0644);
     assert_true(id >= 0);
-    char meta[sizeof(test_dir) + 32];
-    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
-    int fd = open(meta, O_RDWR | O_CLOEXEC);
-    assert_true(fd >= 0);
-    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    assert_true(m != MAP_FAILED);
-    close(fd);
+    struct sysv_meta *m = map_meta(id);
     __atomic_store_n(&m->removed, 1, __ATOMIC_RELAXED);
     munmap(m, SYSV_META_SIZE);
     assert_int_equal(test_dir_count(), 3); /* mailbox, state file, key link */
@@ -151,13 +152,7 @@ static void scribbled_uid_is_not_given_the_files(void **state)
     (void)state;
     int id = msgget(IPC_PRIVATE, IPC_CREAT | 0644);
     assert_true(id >= 0);
-    char meta[sizeof(test_dir) + 32];
-    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
-    int fd = open(meta, O_RDWR | O_CLOEXEC);
-    assert_true(fd >= 0);
-    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    assert_true(m != MAP_FAILED);
-    close(fd);
+    struct sysv_meta *m = map_meta(id);
     uid_t me = geteuid();
     __atomic_store_n(&m->uid, me + 4242, __ATOMIC_RELAXED);
     munmap(m, SYSV_META_SIZE);
@@ -165,6 +160,8 @@ static void scribbled_uid_is_not_given_the_files(void **state)
     assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
     ds.msg_perm.mode = 0600;
     assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
     struct stat st;
     assert_int_equal(stat(meta, &st), 0);
     assert_int_equal(st.st_uid, me);

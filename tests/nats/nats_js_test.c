@@ -252,6 +252,22 @@ static void cluster_node_restart_exactly_once(void **state)
         nh_server_stop(&node[i], SIGTERM);
 }
 
+/* A single JetStream server of the test's own (tag names its files), its
+ * URL in url. */
+static void js_server(struct nh_server *s, const char *tag, char *url, size_t cap)
+{
+    nh_server_init(s, tag, 1);
+    assert_int_equal(nh_server_start(s), 0);
+    nh_url(s, url, cap);
+}
+
+/* A plain client with JetStream on server url. */
+static void js_connect(const char *url, natsConnection **nc, jsCtx **js)
+{
+    assert_int_equal(natsConnection_ConnectTo(nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(js, *nc, NULL), NATS_OK);
+}
+
 /* A JetStream import the bridge makes its mailbox for gets a heap one,
  * whose sent_total is exact at every instruction of a send (a restarted
  * import judges by it whether its last delivery happened); an export's
@@ -260,10 +276,8 @@ static void import_mailbox_made_heap(void **state)
 {
     (void)state;
     struct nh_server s;
-    nh_server_init(&s, "kind", 1);
-    assert_int_equal(nh_server_start(&s), 0);
     char url[64];
-    nh_url(&s, url, sizeof(url));
+    js_server(&s, "kind", url, sizeof(url));
     const char *dir = nh_tmpdir("kind");
     const char *args[] = {"--server", url,        "--jetstream", "--import",
                           "fresh",    "--export", "out",         NULL};
@@ -282,12 +296,10 @@ static void import_mailbox_made_heap(void **state)
     nh_server_stop(&s, SIGTERM);
 }
 
-/* Publishes "TAG-i" into the stream of mailbox "jobs" on band subject
- * subj, as an exporting bridge would. */
-static void js_put(jsCtx *js, const char *subj, const char *tag, int i)
+/* Publishes data into the stream of mailbox "jobs" on band subject subj,
+ * as an exporting bridge would, trying again while the stream is made. */
+static void js_put_data(jsCtx *js, const char *subj, const void *data, int len)
 {
-    char data[32];
-    int len = snprintf(data, sizeof(data), "%s-%d", tag, i);
     jsErrCode jerr = 0;
     natsStatus st = NATS_TIMEOUT;
     for (int tries = 0; tries < 300 && st != NATS_OK; tries++) {
@@ -296,6 +308,13 @@ static void js_put(jsCtx *js, const char *subj, const char *tag, int i)
             usleep(100000); /* the stream is being made */
     }
     assert_int_equal(st, NATS_OK);
+}
+
+/* Publishes "TAG-i" so. */
+static void js_put(jsCtx *js, const char *subj, const char *tag, int i)
+{
+    char data[32];
+    js_put_data(js, subj, data, snprintf(data, sizeof(data), "%s-%d", tag, i));
 }
 
 /* Takes what mailbox m has now into the tally of 2 x 20 messages. */
@@ -322,10 +341,8 @@ static void waiting_band_keeps_its_batch(void **state)
 {
     (void)state;
     struct nh_server s;
-    nh_server_init(&s, "hold", 1);
-    assert_int_equal(nh_server_start(&s), 0);
     char url[64];
-    nh_url(&s, url, sizeof(url));
+    js_server(&s, "hold", url, sizeof(url));
     const char *d1 = nh_tmpdir("hold1"), *d2 = nh_tmpdir("hold2");
     mbx_attr a;
     mbx_attr_init(&a);
@@ -340,8 +357,7 @@ static void waiting_band_keeps_its_batch(void **state)
     assert_true(p1 > 0 && p2 > 0);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    js_connect(url, &nc, &js);
     for (int i = 0; i < 20; i++) {
         js_put(js, "mbx.p1.jobs", "hi", i);
         js_put(js, "mbx.p0.jobs", "lo", i);
@@ -389,10 +405,8 @@ static void unbounded_import_at_its_limit_loses_nothing(void **state)
 {
     (void)state;
     struct nh_server s;
-    nh_server_init(&s, "nospc", 1);
-    assert_int_equal(nh_server_start(&s), 0);
     char url[64];
-    nh_url(&s, url, sizeof(url));
+    js_server(&s, "nospc", url, sizeof(url));
     const char *d = nh_tmpdir("nospc");
     mbx_attr a;
     mbx_attr_init(&a);
@@ -406,21 +420,13 @@ static void unbounded_import_at_its_limit_loses_nothing(void **state)
     assert_true(p > 0);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    js_connect(url, &nc, &js);
     enum { COUNT = 150, SIZE = 900 };
     char data[SIZE];
     for (int i = 0; i < COUNT; i++) {
         memset(data, 'a' + i % 26, sizeof(data));
         snprintf(data, sizeof(data), "%d", i);
-        jsErrCode jerr = 0;
-        natsStatus st = NATS_TIMEOUT;
-        for (int tries = 0; tries < 300 && st != NATS_OK; tries++) {
-            st = js_Publish(NULL, js, "mbx.p0.jobs", data, SIZE, NULL, &jerr);
-            if (st != NATS_OK)
-                usleep(100000); /* the stream is being made */
-        }
-        assert_int_equal(st, NATS_OK);
+        js_put_data(js, "mbx.p0.jobs", data, SIZE);
     }
     sleep(2); /* nobody reads: the mailbox fills to its limit */
     int seen[COUNT] = {0}, distinct = 0, twice = 0;
@@ -451,10 +457,8 @@ static void removed_import_mailbox_loses_nothing(void **state)
 {
     (void)state;
     struct nh_server s;
-    nh_server_init(&s, "gone", 1);
-    assert_int_equal(nh_server_start(&s), 0);
     char url[64];
-    nh_url(&s, url, sizeof(url));
+    js_server(&s, "gone", url, sizeof(url));
     const char *d = nh_tmpdir("gone");
     /* A short ack wait: what the stopped bridge had fetched comes again soon. */
     const char *args[] = {"--server", url,          "--jetstream", "--import",
@@ -463,8 +467,7 @@ static void removed_import_mailbox_loses_nothing(void **state)
     assert_true(p > 0);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    js_connect(url, &nc, &js);
     /* One message through, so the import runs. */
     js_put(js, "mbx.p0.jobs", "lo", 0);
     mbx *m = NULL;

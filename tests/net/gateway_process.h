@@ -15,15 +15,19 @@
 #include <unistd.h>
 
 /* The gateway's process: exports the names `allow` matches on
- * 127.0.0.1:port (0: any), writes the port it got (or -errno) to fd
- * report, and runs until its parent, the test, is gone (killed). Returns
- * the process's exit status. */
-static inline int gateway_process_main(const char *allow, const char *port, int report)
+ * 127.0.0.1:port (0: any), sessions lingering linger_ms (0: the default),
+ * writes the port it got (or -errno) to fd report, and runs until its
+ * parent, the test, is gone (killed). Returns the process's exit
+ * status. */
+static inline int gateway_process_main(const char *allow, const char *port, int report,
+                                       uint32_t linger_ms)
 {
     const char *const names[] = {allow, NULL};
     mbx_gateway_options o;
     mbx_gateway_options_init(&o);
     o.allow = names;
+    if (linger_ms)
+        o.linger_ms = linger_ms;
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
     pid_t parent = getppid();

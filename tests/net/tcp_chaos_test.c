@@ -37,6 +37,7 @@
  *                          0: from the time) */
 #include "test_box.h"
 
+#include "gateway_process.h"
 #include "tcp_proxy.h"
 
 #include <errno.h>
@@ -211,32 +212,6 @@ static int child_main(int role, int slot, const char *port)
     if (role == SEND_REMOTE || role == SEND_LOCAL)
         return sender(slot, name, role == SEND_REMOTE);
     return receiver(slot, name);
-}
-
-static int gateway_main(const char *port, int report)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    static const char *const allow[] = {"chaos-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.linger_ms = LINGER;
-    char addr[64];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
-    mbx_gateway *g = NULL;
-    int r = -1;
-    for (int i = 0; i < 100; i++) {
-        r = mbx_gateway_start(addr, &o, &g);
-        if (r != -EADDRINUSE)
-            break;
-        nap_ms(50);
-    }
-    int v = r ? r : mbx_gateway_port(g);
-    if (write(report, &v, sizeof(v)) != sizeof(v) || r)
-        return 1;
-    close(report);
-    pause(); /* until killed */
-    return 0;
 }
 
 /* ---- the test ---- */
@@ -510,8 +485,10 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "child") == 0)
         return child_main(atoi(argv[2]), atoi(argv[3]), argv[4]);
-    if (argc == 4 && strcmp(argv[1], "gateway") == 0)
-        return gateway_main(argv[2], atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "gateway") == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        return gateway_process_main("chaos-*", argv[2], atoi(argv[3]), LINGER);
+    }
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)

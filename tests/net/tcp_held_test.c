@@ -566,18 +566,27 @@ static void *take_all(void *arg)
     return NULL;
 }
 
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
 /* A call, or a confirmed send, of msg on its own thread; timeout 0: 20 s. */
 struct asking {
     mbx *remote;
     int confirm;
     long r;
-    const char *msg;    /* NULL: "msg-1" sent, "job-1" called */
-    int64_t timeout_ns; /* 0: 20 s */
+    const char *msg;        /* NULL: "msg-1" sent, "job-1" called */
+    int64_t timeout_ns;     /* 0: 20 s */
+    atomic_llong called_at; /* now_ns() just before the call */
 };
 
 static void *ask(void *arg)
 {
     struct asking *a = arg;
+    atomic_store(&a->called_at, now_ns());
     int64_t t = a->timeout_ns ? a->timeout_ns : 20000000000ll;
     const char *m = a->msg ? a->msg : a->confirm ? "msg-1" : "job-1";
     if (a->confirm) {
@@ -610,7 +619,7 @@ static void gateway_restart_does_not_redo_a_call(void **state)
         assert_int_equal(pthread_create(&tt, NULL, take_all, &t), 0);
         if (confirm)
             proxy_oneway(px, 1); /* the answer stays in the proxy */
-        struct asking a = {remote, confirm, 0, NULL, 0};
+        struct asking a = {.remote = remote, .confirm = confirm};
         assert_int_equal(pthread_create(&ta, NULL, ask, &a), 0);
         while (atomic_load(&t.taken) == 0)
             ms_sleep(5);
@@ -834,34 +843,6 @@ static void held_message_full_box_receive_waits(void **state)
 
 /* ---- late re-sends, stops, non-blocking receives, signals ---- */
 
-static long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000ll + t.tv_nsec;
-}
-
-struct late_ask {
-    mbx *remote;
-    int confirm;
-    atomic_llong called_at; /* now_ns() just before the call */
-    long r;
-};
-
-static void *ask_late(void *arg)
-{
-    struct late_ask *a = arg;
-    atomic_store(&a->called_at, now_ns());
-    if (a->confirm) {
-        mbx_receipt who;
-        a->r = mbx_send_confirmed(a->remote, "B", 1, 0, 200000000ll, &who);
-    } else {
-        char rep[16];
-        a->r = mbx_call(a->remote, "B", 1, 0, rep, sizeof(rep), 200000000ll);
-    }
-    return NULL;
-}
-
 /* A call (then a confirmed send) of 200 ms whose request is stuck on a
  * stalled link (it never reaches the gateway), the link cut after its
  * deadline: the client sent it again after the reconnect with timeout 0,
@@ -879,9 +860,10 @@ static void late_resend_is_not_made(void **state)
     for (int confirm = 0; confirm < 2; confirm++) {
         assert_int_equal(mbx_stat_get(local, &st0), 0);
         proxy_stall(px, 1);
-        struct late_ask a = {.remote = remote, .confirm = confirm};
+        struct asking a = {
+            .remote = remote, .confirm = confirm, .msg = "B", .timeout_ns = 200000000ll};
         pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, ask_late, &a), 0);
+        assert_int_equal(pthread_create(&t, NULL, ask, &a), 0);
         while (!atomic_load(&a.called_at))
             ms_sleep(1);
         /* Its deadline passes (200 ms), the link not dead yet (1 s). */
@@ -1142,7 +1124,8 @@ static void lost_answer_is_no_timeout(void **state)
         mbx_stat st;
         assert_int_equal(mbx_stat_get(remote, &st), 0); /* the link made */
         proxy_oneway(px, 1);                            /* the answer stays in the proxy */
-        struct asking a = {remote, confirm, 0, "B", 1000000000ll};
+        struct asking a = {
+            .remote = remote, .confirm = confirm, .msg = "B", .timeout_ns = 1000000000ll};
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, ask, &a), 0);
         struct replier r = {local, 0};
@@ -1221,7 +1204,7 @@ static void gateway_signal_is_not_the_clients(void **state)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
-        return gateway_process_main("*", argv[2], atoi(argv[3]));
+        return gateway_process_main("*", argv[2], atoi(argv[3]), 0);
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)

@@ -357,7 +357,7 @@ static void receiver_across_gateway_kills(void **state)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
-        return gateway_process_main("restart-*", argv[2], atoi(argv[3]));
+        return gateway_process_main("restart-*", argv[2], atoi(argv[3]), 0);
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)
