@@ -8,7 +8,10 @@
  *   calls on the number say EBADF, as the kernel's do, and a descriptor
  *   the number is given next is not taken for the queue;
  * - dup, dup2, dup3: the copy of a queue's number is entered as the
- *   queue's at once (a poll on it marks the queue).
+ *   queue's at once (a poll on it marks the queue);
+ * - fcntl, fcntl64: F_SETFL sets the open queue's O_NONBLOCK (as on Linux,
+ *   where an mqd_t's file flags are the queue's), F_GETFL reports it and
+ *   the queue's access mode, F_DUPFD and F_DUPFD_CLOEXEC enter the copy.
  * Each then calls (or has called) the C library's own function. Their
  * versions are glibc's for x86_64 (a preloaded library's function is
  * chosen only at the version the program asks for), so other targets go
@@ -20,6 +23,9 @@
 #if MQ_INTERPOSED
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -223,6 +229,59 @@ MQ_API void mbxmq_w_closefrom(int lowfd)
         mq_numbers_gone((unsigned)lowfd, ~0u);
 }
 
+/* fcntl(2) on fd, by real (the C library's fcntl or fcntl64; NULL: the
+ * system call). Only F_SETFL, F_GETFL, F_DUPFD and F_DUPFD_CLOEXEC on a
+ * number of the table are the shim's business: every other command, and
+ * every descriptor not in the table (one lookup, no system call), goes to
+ * the C library unchanged. On a queue's number F_SETFL sets the pipe's
+ * flags (the C library's errors) and, when that worked, the open queue's
+ * O_NONBLOCK, shared with its duplicates and forked children as mq_setattr
+ * sets it; F_GETFL answers the pipe's flags with the queue's O_NONBLOCK
+ * and access mode (the pipe is open for reading and writing whatever the
+ * queue's mode); the copy F_DUPFD makes is entered as the queue's. */
+static int fcntl_with(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+    struct mq_desc *d = NULL;
+    if (cmd == F_SETFL || cmd == F_GETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        d = mq_table_get(fd);
+    int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+    if (!d)
+        return r;
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        copied(fd, r, NULL);
+    else if (r == 0 && cmd == F_SETFL)
+        atomic_store(&d->fl->flags, (int32_t)((int)(intptr_t)arg & O_NONBLOCK));
+    else if (r >= 0 && cmd == F_GETFL)
+        r = (r & ~(O_ACCMODE | O_NONBLOCK)) | d->accmode |
+            (atomic_load(&d->fl->flags) & O_NONBLOCK);
+    mq_put(d);
+    return r;
+}
+
+/* fcntl(2): as glibc's, the third argument (if any) is taken as a pointer,
+ * which every command's argument fits. */
+MQ_API int mbxmq_w_fcntl(int fd, int cmd, ...)
+{
+    REAL(int (*)(int, int, ...), fcntl, "GLIBC_2.2.5");
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_with(real_fcntl, fd, cmd, arg);
+}
+
+/* fcntl64: what programs built with _FILE_OFFSET_BITS=64 against glibc
+ * 2.28 and later call; as fcntl. */
+MQ_API int mbxmq_w_fcntl64(int fd, int cmd, ...)
+{
+    REAL(int (*)(int, int, ...), fcntl64, "GLIBC_2.28");
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_with(real_fcntl64, fd, cmd, arg);
+}
+
 __asm__(".symver mbxmq_w_poll, poll@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_ppoll, ppoll@@GLIBC_2.4");
 __asm__(".symver mbxmq_w_poll_chk, __poll_chk@@GLIBC_2.16");
@@ -236,5 +295,7 @@ __asm__(".symver mbxmq_w_dup2, dup2@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_dup3, dup3@@GLIBC_2.9");
 __asm__(".symver mbxmq_w_close_range, close_range@@GLIBC_2.34");
 __asm__(".symver mbxmq_w_closefrom, closefrom@@GLIBC_2.34");
+__asm__(".symver mbxmq_w_fcntl, fcntl@@GLIBC_2.2.5");
+__asm__(".symver mbxmq_w_fcntl64, fcntl64@@GLIBC_2.28");
 
 #endif

@@ -317,6 +317,73 @@ static void nonblocking(void **state)
     mq_close(q);
 }
 
+/* fcntl(F_SETFL, O_NONBLOCK) on an mqd_t makes its open queue
+ * non-blocking, as mq_setattr does (Linux keeps the flag in the mqd_t's
+ * file): duplicates share it, F_GETFL and mq_getattr report it, and
+ * F_GETFL reports the queue's access mode. Before, the shim set only its
+ * pipe's flag: the receive waited (here until its timeout). */
+static void nonblocking_by_fcntl(void **state)
+{
+    (void)state;
+    mqd_t q = mk("fcntl", O_RDWR, 2, 8);
+    char buf[8];
+    struct mq_attr a;
+    int fl = fcntl(q, F_GETFL);
+    assert_true(fl >= 0);
+    assert_int_equal(fl & (O_ACCMODE | O_NONBLOCK), O_RDWR);
+    assert_int_equal(fcntl(q, F_SETFL, fl | O_NONBLOCK), 0);
+    assert_int_equal(fcntl(q, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR | O_NONBLOCK);
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_flags, O_NONBLOCK);
+    struct timespec t = in_ms(2000);
+    ERR(mq_timedreceive(q, buf, 8, NULL, &t), EAGAIN);
+    assert_int_equal(mq_send(q, "1", 1, 0), 0);
+    assert_int_equal(mq_send(q, "2", 1, 0), 0);
+    ERR(mq_send(q, "3", 1, 0), EAGAIN);
+    /* A dup shares the open queue, flag included. */
+    int d = dup(q);
+    assert_true(d >= 0);
+    assert_int_equal(fcntl(d, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    /* So does a copy made by fcntl; clearing the flag there clears it for q. */
+    int c = fcntl(q, F_DUPFD_CLOEXEC, 0);
+    assert_true(c >= 0);
+    assert_int_equal(fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK), 0);
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_flags, 0);
+    t = in_ms(50);
+    ERR(mq_timedsend(q, "3", 1, 0, &t), ETIMEDOUT);
+    /* mq_setattr's flag is what F_GETFL reports. */
+    struct mq_attr nb = {.mq_flags = O_NONBLOCK};
+    assert_int_equal(mq_setattr(d, &nb, NULL), 0);
+    assert_int_equal(fcntl(q, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    ERR(mq_send(c, "3", 1, 0), EAGAIN);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 28)
+    /* fcntl64, what _FILE_OFFSET_BITS=64 programs call, does the same. */
+    assert_int_equal(fcntl64(q, F_SETFL, 0), 0);
+    assert_int_equal(fcntl64(d, F_GETFL) & O_NONBLOCK, 0);
+    t = in_ms(50);
+    ERR(mq_timedsend(q, "3", 1, 0, &t), ETIMEDOUT);
+#endif
+    /* Another open of the queue is another description: its own flag and
+     * access mode. */
+    mqd_t r = mq_open(qname("fcntl"), O_RDONLY | O_NONBLOCK);
+    assert_int_not_equal(r, (mqd_t)-1);
+    assert_int_equal(fcntl(r, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDONLY | O_NONBLOCK);
+    assert_int_equal(fcntl(q, F_GETFL) & O_NONBLOCK, 0);
+    assert_int_equal(mq_receive(r, buf, 8, NULL), 1);
+    assert_int_equal(mq_receive(r, buf, 8, NULL), 1);
+    ERR(mq_receive(r, buf, 8, NULL), EAGAIN);
+    /* Other commands are the C library's. */
+    assert_int_equal(fcntl(q, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    assert_int_equal(fcntl(q, F_SETFD, 0), 0);
+    assert_int_equal(fcntl(q, F_GETFD) & FD_CLOEXEC, 0);
+    assert_int_equal(fcntl(c, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    mq_close(r);
+    close(c);
+    close(d);
+    mq_close(q);
+}
+
 static void timeouts(void **state)
 {
     (void)state;
@@ -1790,6 +1857,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(null_arguments_and_error_order, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(capacity_counts_messages, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(nonblocking, test_dir_setup, teardown),
+        cmocka_unit_test_setup_teardown(nonblocking_by_fcntl, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts_far_future, test_dir_setup, teardown),
         cmocka_unit_test_setup_teardown(pollable, test_dir_setup, teardown),

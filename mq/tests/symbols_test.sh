@@ -26,11 +26,11 @@ if [ "$(uname -m)" = x86_64 ]; then
             closefrom@@GLIBC_2.34 sigaction@@GLIBC_2.2.5 __sigaction@@GLIBC_2.2.5 \
             signal@@GLIBC_2.2.5 bsd_signal@@GLIBC_2.2.5 ssignal@@GLIBC_2.2.5 \
             sysv_signal@@GLIBC_2.2.5 __sysv_signal@@GLIBC_2.2.5 sigset@@GLIBC_2.2.5 \
-            siginterrupt@@GLIBC_2.2.5; do
+            siginterrupt@@GLIBC_2.2.5 fcntl@@GLIBC_2.2.5 fcntl64@@GLIBC_2.28; do
     echo "$defs" | grep -q " T $fv\$" || fail "$fv not exported"
   done
 fi
-interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|_?_?sigaction|signal|bsd_signal|ssignal|_?_?sysv_signal|sigset|siginterrupt)@@GLIBC_'
+interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|_?_?sigaction|signal|bsd_signal|ssignal|_?_?sysv_signal|sigset|siginterrupt|fcntl|fcntl64)@@GLIBC_'
 other=$(echo "$defs" | grep ' T ' | grep -v ' mq_' | grep -v ' __mq_open_2@' | grep -v ' mbx_mq_shim@@MBX_MQ_0$' |
   grep -Ev "$interposed" || true)
 [ -z "$other" ] || fail "exports more than mq_* and the interposers: $other"
