@@ -68,7 +68,10 @@ static int fifo_chmod(const char *path, uint32_t mode)
 
 /* Creates the named pipe at path with permission bits mode (a file left
  * by a crash is replaced: the queue's mailbox was just created
- * exclusively). Returns 0 or an errno. */
+ * exclusively). Returns 0 or an errno: EACCES when a file there cannot be
+ * removed (another user's, in a sticky directory: the name is taken, as
+ * by another user's queue; before, mq_open looked again for a second and
+ * said EAGAIN). */
 int mq_fifo_make(const char *path, uint32_t mode)
 {
     for (int tries = 0; tries < 2; tries++) {
@@ -76,7 +79,8 @@ int mq_fifo_make(const char *path, uint32_t mode)
             return fifo_chmod(path, mode);
         if (errno != EEXIST)
             return errno;
-        unlink(path);
+        if (unlink(path) < 0 && errno != ENOENT)
+            return errno == EPERM ? EACCES : errno;
     }
     return EEXIST;
 }

@@ -48,17 +48,21 @@ int mq_side_lock_shared(int fd)
 /* Creates the side file at path for a queue this process just created
  * (a file left there by a crash is replaced: the mailbox was created
  * exclusively, so no live queue uses it), with permission bits file_mode
- * (the mailbox's), records the POSIX mode and takes the shared lock. Returns 0 or an errno. */
+ * (the mailbox's), records the POSIX mode and takes the shared lock. Returns 0 or an errno
+ * (EACCES: a file there that cannot be removed). */
 int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
                    struct mq_side **out)
 {
     int fd = -1;
     for (int tries = 0; tries < 2 && fd < 0; tries++) {
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0 && errno == EEXIST)
-            unlink(path);
-        else if (fd < 0)
+        if (fd < 0 && errno == EEXIST) {
+            /* another user's file, in a sticky directory: the name is taken */
+            if (unlink(path) < 0 && errno != ENOENT)
+                return errno == EPERM ? EACCES : errno;
+        } else if (fd < 0) {
             return errno;
+        }
     }
     if (fd < 0)
         return EEXIST;

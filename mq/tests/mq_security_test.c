@@ -962,6 +962,57 @@ static void notifies_across_users(void **state)
     assert_int_equal(chmod(test_dir, 0700), 0);
 }
 
+/* Root only: another user (root here) planted a queue's pipe, or its
+ * side file, in a shared sticky MBX_DIR before the queue was made. The
+ * creator, user nobody, cannot remove it: mq_open says EACCES at once, as
+ * for another user's queue of that name, and leaves nothing behind (it
+ * looked again for a second and said EAGAIN; with O_EXCL, EEXIST). */
+static void planted_side_files_fail_at_once(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to plant the files as another user than the creator");
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    char path[sizeof(test_dir) + 512];
+    snprintf(path, sizeof(path), "%s/.mq-fifo.mq.%s", test_dir, qname(0) + 1);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/.mq-side.mq.%s", test_dir, qname(1) + 1);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(1);
+        for (int i = 0; i < 2; i++)
+            for (int excl = 0; excl < 2; excl++) {
+                errno = 0;
+                mqd_t q = mq_open(qname(i), O_CREAT | O_RDWR | (excl ? O_EXCL : 0), 0600, NULL);
+                if (q != (mqd_t)-1 || errno != EACCES) {
+                    fprintf(stderr, "queue %d%s: %s\n", i, excl ? " O_EXCL" : "",
+                            q != (mqd_t)-1 ? "opened" : strerror(errno));
+                    _exit(2);
+                }
+            }
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* Only the two planted files are left. */
+    int n = 0;
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strstr(e->d_name, "mq."))
+            n++;
+    closedir(d);
+    assert_int_equal(n, 2);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+}
+
 int main(int argc, char **argv)
 {
     main_pid = getpid();
@@ -970,6 +1021,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(other_user_forges_for_root, test_dir_setup,
                                             test_dir_teardown),
             cmocka_unit_test_setup_teardown(notifies_across_users, test_dir_setup,
+                                            test_dir_teardown),
+            cmocka_unit_test_setup_teardown(planted_side_files_fail_at_once, test_dir_setup,
                                             test_dir_teardown),
         };
         return test_result(cmocka_run_group_tests(root, NULL, NULL));
