@@ -42,31 +42,63 @@ HIDDEN int sysv_key_publish(int32_t key, int32_t id);
 /* Removes key's link when it still names id. Returns 0 or -errno. */
 HIDDEN int sysv_key_remove(int32_t key, int32_t id);
 
+/* page.c: the page files (state and traffic) of queue id, named
+ * PREFIX+ID in the mailbox directory. */
+/* The path of queue id's file of prefix in buf. Returns 0 or
+ * -ENAMETOOLONG. */
+HIDDEN int sysv_page_path(char *buf, size_t cap, const char *prefix, int32_t id);
+/* Creates the file (O_EXCL) holding len bytes of init in a zeroed page,
+ * with file mode fmode exactly. Returns 0, -EEXIST or another -errno. */
+HIDDEN int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t len,
+                            mode_t fmode);
+/* Maps the file shared, read-only or writable, in *out when it is a
+ * regular file of one page, not reached through a link. Returns 0,
+ * -ENOENT, -EACCES (the file's permissions), -EUCLEAN (not such a file),
+ * -ENOMEM. */
+HIDDEN int sysv_page_map(const char *prefix, int32_t id, int writable, void **out);
+HIDDEN void sysv_page_unmap(const void *p);
+/* Removes the file. Returns 0 (also when it was gone) or -errno. */
+HIDDEN int sysv_page_unlink(const char *prefix, int32_t id);
+
 /* meta.c: the state files. */
-/* Creates queue id's state file (O_EXCL) with *init and file mode fmode.
- * Returns 0, -EEXIST or another -errno. */
-HIDDEN int sysv_meta_create(int32_t id, const struct sysv_meta *init, mode_t fmode);
-/* Maps queue id's state file shared in *out, after checking it. Returns 0,
- * -ENOENT (none, or being removed), -EACCES (the file's permissions),
- * -EUCLEAN (not a valid state file), -ENOMEM. */
-HIDDEN int sysv_meta_map(int32_t id, struct sysv_meta **out);
-HIDDEN void sysv_meta_unmap(struct sysv_meta *m);
-/* Removes queue id's state file. Returns 0 or -errno of unlink. */
-HIDDEN int sysv_meta_unlink(int32_t id);
-/* IPC_SET: lets the users queue id's state m names (owner and creator,
- * their groups, others by the mode) open its two files. A file of the
+/* Creates queue id's state file (O_EXCL) with *init, file mode
+ * sysv_meta_file_mode(init->mode). Returns 0, -EEXIST or another -errno. */
+HIDDEN int sysv_meta_create(int32_t id, const struct sysv_meta *init);
+/* Maps queue id's state file shared in *out, after checking it:
+ * read-only, or writable (which only the owner's side may: IPC_SET,
+ * IPC_RMID). Returns 0, -ENOENT (none, or being removed), -EACCES (the
+ * file's permissions), -EUCLEAN (not a valid state file), -ENOMEM. */
+HIDDEN int sysv_meta_map(int32_t id, int writable, struct sysv_meta **out);
+/* The file mode for System V mode `mode`: read-write for the owner, and
+ * for group and others when the mode gives them read or write. The
+ * traffic file's and the mailbox's. */
+HIDDEN mode_t sysv_file_mode(uint32_t mode);
+/* The state file's: sysv_file_mode without write for group and others. */
+HIDDEN mode_t sysv_meta_file_mode(uint32_t mode);
+
+/* traffic.c: the traffic files. */
+/* Creates queue id's traffic file (O_EXCL), zeroed counts, file mode
+ * fmode. Returns 0, -EEXIST or another -errno. */
+HIDDEN int sysv_traffic_create(int32_t id, mode_t fmode);
+/* Maps queue id's traffic file writable in *out (the file checked, not
+ * its contents: any user of the queue may write them). Returns 0, or an
+ * error of sysv_page_map. */
+HIDDEN int sysv_traffic_map(int32_t id, struct sysv_traffic **out);
+
+/* share.c: IPC_SET's access to the files. */
+/* Lets the users queue id's state m names (owner and creator, their
+ * groups, others by the mode) open its three files: the state file for
+ * reading (the owner and creator also for writing), the traffic file and
+ * the mailbox for reading and writing. A file of the
  * creator or of the owner before (was) goes to the owner and group this
  * IPC_SET changed from was and was_gid (root), or to the new group (its
- * owner, a member of it); its mode is
- * the one of sysv_file_mode, and POSIX ACL entries let in the owner,
+ * owner, a member of it); its mode is the one of sysv_file_mode (or
+ * sysv_meta_file_mode), and POSIX ACL entries let in the owner,
  * creator and groups the file's owner and group are not (only its owner
  * or root may set them). Never through a link: a name that is not a
  * one-name regular file is left alone. Returns 0, the first -errno, or
  * -EUCLEAN for such a name. */
 HIDDEN int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was, uint32_t was_gid);
-/* The file mode for System V mode `mode`: read-write for the owner, and
- * for group and others when the mode gives them read or write. */
-HIDDEN mode_t sysv_file_mode(uint32_t mode);
 
 /* proc.c: this process, cached: its pid, and its credentials as of its
  * last msgget (or fork). */
@@ -93,7 +125,8 @@ HIDDEN int sysv_is_owner(const struct sysv_meta *m);
 struct sysv_q {
     int32_t id;
     mbx *m;
-    struct sysv_meta *meta;
+    const struct sysv_meta *meta; /* mapped read-only */
+    struct sysv_traffic *traffic;
     int refs; /* atomic: the table's reference and the callers' */
     struct sysv_q *next;
 };
@@ -105,9 +138,10 @@ HIDDEN int sysv_get(int32_t id, struct sysv_q **out);
 HIDDEN void sysv_put(struct sysv_q *q);
 /* Takes q out of the table (it was removed): later sysv_get open afresh. */
 HIDDEN void sysv_forget(struct sysv_q *q);
-/* Adds a queue this process just created (takes m and meta). Returns 0 or
- * -ENOMEM (then m and meta are closed). */
-HIDDEN int sysv_table_add(int32_t id, mbx *m, struct sysv_meta *meta);
+/* Adds a queue this process just created (takes m, meta and traffic).
+ * Returns 0 or -ENOMEM (then they are closed). */
+HIDDEN int sysv_table_add(int32_t id, mbx *m, const struct sysv_meta *meta,
+                          struct sysv_traffic *traffic);
 
 /* qbytes.c: waits (unless nowait) until a message of len bytes fits under
  * the queue's msg_qbytes. Returns 0, -EAGAIN (nowait), -EINTR (a signal
@@ -115,8 +149,8 @@ HIDDEN int sysv_table_add(int32_t id, mbx *m, struct sysv_meta *meta);
 HIDDEN int sysv_room_wait(struct sysv_q *q, size_t len, int nowait);
 /* Counts a message of len bytes sent, or received (waking senders waiting
  * for room). */
-HIDDEN void sysv_count_sent(struct sysv_meta *m, size_t len);
-HIDDEN void sysv_count_received(struct sysv_meta *m, size_t len);
+HIDDEN void sysv_count_sent(struct sysv_traffic *t, size_t len);
+HIDDEN void sysv_count_received(struct sysv_traffic *t, size_t len);
 
 /* count.c: counts the queues of the mailbox directory, their messages and
  * bytes (each capped at INT32_MAX). Returns 0 or -errno of opendir. */
@@ -127,16 +161,17 @@ HIDDEN int sysv_count_queues(int *queues, int *messages, int *bytes);
  * stores its id. Returns 0, -EEXIST (another process published key first),
  * -ENOSPC, -ENOMEM, or another -errno. */
 HIDDEN int sysv_queue_create(int32_t key, uint32_t mode, int32_t *id);
-/* Removes queue q: the key first, then the state file, then the mailbox
- * (blocked callers get -EIDRM). Returns 0 or -errno (-EPERM from the
- * directory). */
+/* Removes queue q: marks it removed, then removes the key, the state and
+ * traffic files, then the mailbox (blocked callers get -EIDRM). Returns 0
+ * or -errno (-EPERM: the caller does not own the files, or may not write
+ * the state file). */
 HIDDEN int sysv_queue_remove(struct sysv_q *q);
 /* IPC_RMID of an id no process can use (sysv_get said -EINVAL) whose
  * state file is still there: marked removed (by a process killed inside
- * IPC_RMID, or by a user who may write the state file, which every user
- * who may read the queue can) or unreadable. The files' owner (or root)
- * removes them: key, state file, mailbox. Returns 0, -EINVAL (no such
- * files of this id, or not the caller's), or -errno of unlink. */
+ * IPC_RMID, or by the files' owner behind the shim's back) or unreadable,
+ * or whose traffic file is missing or broken. The files' owner (or root)
+ * removes them: key, state and traffic files, mailbox. Returns 0, -EINVAL
+ * (no such files of this id, or not the caller's), or -errno of unlink. */
 HIDDEN int sysv_queue_cleanup(int32_t id);
 
 #endif

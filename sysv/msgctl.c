@@ -1,5 +1,5 @@
-/* msgctl: the state file answers for what System V keeps about a queue,
- * the mailbox for what is queued. */
+/* msgctl: the state and traffic files answer for what System V keeps
+ * about a queue, the mailbox for what is queued. */
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -22,6 +22,7 @@ static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
     if (rc < 0)
         return rc;
     const struct sysv_meta *m = q->meta;
+    const struct sysv_traffic *t = q->traffic;
     struct msqid_ds ds;
     memset(&ds, 0, sizeof(ds));
     ds.msg_perm.__key = m->key;
@@ -30,8 +31,8 @@ static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
     ds.msg_perm.cuid = m->cuid;
     ds.msg_perm.cgid = m->cgid;
     ds.msg_perm.mode = (unsigned short)(LOAD32(m->mode) & 0777);
-    ds.msg_stime = (time_t)LOAD64(m->stime);
-    ds.msg_rtime = (time_t)LOAD64(m->rtime);
+    ds.msg_stime = (time_t)LOAD64(t->stime);
+    ds.msg_rtime = (time_t)LOAD64(t->rtime);
     ds.msg_ctime = (time_t)LOAD64(m->ctime);
     ds.__msg_cbytes = st.bytes;
     ds.msg_qnum = st.count;
@@ -39,20 +40,26 @@ static int stat_queue(struct sysv_q *q, struct msqid_ds *buf)
      * one its IPC_SET would then be refused (EPERM above SYSV_MSGMNB). */
     uint64_t qbytes = atomic_load((_Atomic uint64_t *)&m->qbytes);
     ds.msg_qbytes = (msglen_t)(qbytes > SYSV_MSGMNB ? SYSV_MSGMNB : qbytes);
-    ds.msg_lspid = (pid_t)LOAD32(m->lspid);
-    ds.msg_lrpid = (pid_t)LOAD32(m->lrpid);
+    ds.msg_lspid = (pid_t)LOAD32(t->lspid);
+    ds.msg_lrpid = (pid_t)LOAD32(t->lrpid);
     *buf = ds;
     return 0;
 }
 
 static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
 {
-    struct sysv_meta *m = q->meta;
-    if (!sysv_is_owner(m))
+    if (!sysv_is_owner(q->meta))
         return -EPERM;
     /* The mailbox's bound cannot grow after creation, even for root. */
     if (buf->msg_qbytes > SYSV_MSGMNB)
         return -EPERM;
+    /* Written through a mapping of its own: the state file lets only the
+     * owner's side write (the files' owner, the System V owner and
+     * creator through ACL entries, root). */
+    struct sysv_meta *m;
+    int rc = sysv_meta_map(q->id, 1, &m);
+    if (rc < 0)
+        return rc == -EACCES ? -EPERM : rc == -ENOENT ? -EIDRM : rc;
     uint32_t mode = buf->msg_perm.mode & 0777;
     uint32_t was = atomic_load((_Atomic uint32_t *)&m->uid);
     uint32_t was_gid = atomic_load((_Atomic uint32_t *)&m->gid);
@@ -65,6 +72,7 @@ static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
      * (the files' owner or root may; what another owner sets stays in the
      * state file alone: see the README's differences). */
     sysv_files_share(q->id, m, was, was_gid);
+    sysv_page_unmap(m);
     return 0;
 }
 

@@ -16,7 +16,7 @@ static int existing(int32_t key, int32_t id, int msgflg)
     if ((msgflg & IPC_CREAT) && (msgflg & IPC_EXCL))
         return -EEXIST;
     struct sysv_meta *meta;
-    int rc = sysv_meta_map(id, &meta);
+    int rc = sysv_meta_map(id, 0, &meta);
     if (rc == -EACCES)
         /* The files refuse us, so the System V mode gives us nothing;
          * asking for nothing still gets the id, as in the kernel. */
@@ -27,7 +27,7 @@ static int existing(int32_t key, int32_t id, int msgflg)
         rc = -ESTALE;
     else
         rc = sysv_perm_ok(meta, sysv_asked((uint32_t)msgflg)) ? id : -EACCES;
-    sysv_meta_unmap(meta);
+    sysv_page_unmap(meta);
     return rc;
 }
 

@@ -36,7 +36,7 @@ static int selection(long msgtyp, int msgflg, uint64_t *type)
     return (msgflg & MSG_EXCEPT) ? MBX_SEL_NE | MBX_SEL_SYSV : MBX_SEL_EQ;
 }
 
-static void note_recv(struct sysv_meta *m)
+static void note_recv(struct sysv_traffic *m)
 {
     _Atomic int32_t *pid = (_Atomic int32_t *)&m->lrpid;
     _Atomic int64_t *t = (_Atomic int64_t *)&m->rtime;
@@ -124,8 +124,8 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
     if (n >= 0) {
         long mtype = (long)got;
         memcpy(msgp, &mtype, sizeof(mtype));
-        sysv_count_received(q->meta, taken);
-        note_recv(q->meta);
+        sysv_count_received(q->traffic, taken);
+        note_recv(q->traffic);
     } else if (n == -EIDRM) {
         sysv_forget(q);
     }

@@ -10,7 +10,7 @@
 
 /* Records this process as the last sender, writing only what changed so
  * that a stream of messages does not keep taking the line from readers. */
-static void note_send(struct sysv_meta *m)
+static void note_send(struct sysv_traffic *m)
 {
     _Atomic int32_t *pid = (_Atomic int32_t *)&m->lspid;
     _Atomic int64_t *t = (_Atomic int64_t *)&m->stime;
@@ -46,8 +46,8 @@ EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
         rc = mbx_send_typed(q->m, (const char *)msgp + sizeof(long), msgsz, 0, (uint64_t)mtype,
                             nowait ? MBX_NONBLOCK : MBX_FOREVER);
     if (rc == 0) {
-        sysv_count_sent(q->meta, msgsz);
-        note_send(q->meta);
+        sysv_count_sent(q->traffic, msgsz);
+        note_send(q->traffic);
     } else if (rc == -EIDRM)
         sysv_forget(q);
     sysv_put(q);

@@ -1,5 +1,5 @@
 /* msg_qbytes: mbx bounds a queue by messages (SYSV_CAPACITY), so a byte
- * limit set below SYSV_MSGMNB is kept here. The state file's counts
+ * limit set below SYSV_MSGMNB is kept here. The traffic file's counts
  * (cbytes, qnum) say cheaply whether a message fits; only when they say it
  * does not are the mailbox's exact counts asked (mbx_stat_get, a system
  * call), and a sender that must wait sleeps on the futex rx_seq, which
@@ -35,13 +35,14 @@ static uint64_t limit_of(const struct sysv_meta *m)
 }
 
 /* Whether the estimate says a message of len bytes fits. */
-static int fits_estimate(const struct sysv_meta *m, size_t len)
+static int fits_estimate(const struct sysv_q *q, size_t len)
 {
-    uint64_t limit = limit_of(m);
+    uint64_t limit = limit_of(q->meta);
     if (limit >= SYSV_MSGMNB)
         return 1;
-    uint64_t bytes = atomic_load_explicit((_Atomic uint64_t *)&m->cbytes, memory_order_relaxed);
-    uint32_t n = atomic_load_explicit((_Atomic uint32_t *)&m->qnum, memory_order_relaxed);
+    const struct sysv_traffic *t = q->traffic;
+    uint64_t bytes = atomic_load_explicit((_Atomic uint64_t *)&t->cbytes, memory_order_relaxed);
+    uint32_t n = atomic_load_explicit((_Atomic uint32_t *)&t->qnum, memory_order_relaxed);
     /* As the kernel: room for the bytes, and at most qbytes messages. */
     return bytes <= limit && len <= limit - bytes && (uint64_t)n + 1 <= limit;
 }
@@ -89,7 +90,7 @@ static int signal_pending(const sigset_t *open)
 
 static int wait_rounds(struct sysv_q *q, size_t len, const sigset_t *old)
 {
-    _Atomic uint32_t *seq = (_Atomic uint32_t *)&q->meta->rx_seq;
+    _Atomic uint32_t *seq = (_Atomic uint32_t *)&q->traffic->rx_seq;
     for (;;) {
         uint32_t s = atomic_load(seq);
         int ok = fits_exact(q, len);
@@ -113,7 +114,7 @@ static int wait_rounds(struct sysv_q *q, size_t len, const sigset_t *old)
 
 int sysv_room_wait(struct sysv_q *q, size_t len, int nowait)
 {
-    if (fits_estimate(q->meta, len))
+    if (fits_estimate(q, len))
         return 0;
     int ok = fits_exact(q, len);
     if (ok != 0)
@@ -123,7 +124,7 @@ int sysv_room_wait(struct sysv_q *q, size_t len, int nowait)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    _Atomic uint32_t *waiters = (_Atomic uint32_t *)&q->meta->room_waiters;
+    _Atomic uint32_t *waiters = (_Atomic uint32_t *)&q->traffic->room_waiters;
     atomic_fetch_add(waiters, 1);
     int rc = wait_rounds(q, len, &old);
     atomic_fetch_sub(waiters, 1);
@@ -131,13 +132,13 @@ int sysv_room_wait(struct sysv_q *q, size_t len, int nowait)
     return rc;
 }
 
-void sysv_count_sent(struct sysv_meta *m, size_t len)
+void sysv_count_sent(struct sysv_traffic *m, size_t len)
 {
     atomic_fetch_add_explicit((_Atomic uint64_t *)&m->cbytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit((_Atomic uint32_t *)&m->qnum, 1, memory_order_relaxed);
 }
 
-void sysv_count_received(struct sysv_meta *m, size_t len)
+void sysv_count_received(struct sysv_traffic *m, size_t len)
 {
     atomic_fetch_sub_explicit((_Atomic uint64_t *)&m->cbytes, len, memory_order_relaxed);
     atomic_fetch_sub_explicit((_Atomic uint32_t *)&m->qnum, 1, memory_order_relaxed);

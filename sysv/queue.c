@@ -1,5 +1,6 @@
-/* A queue's life: its mailbox and state file made under a fresh random id,
- * then its key published; removal in the opposite order, so that whoever
+/* A queue's life: its mailbox, traffic file and state file made under a
+ * fresh random id, then its key published; removal in the opposite order
+ * (after the removal mark), so that whoever
  * finds a key finds the whole queue, and a removed queue's id stops
  * working (the state file says so) before its blocked callers are woken. */
 #include <fcntl.h>
@@ -44,8 +45,8 @@ static void drop_box(int32_t id, mbx *m)
     mbx_unlink(name);
 }
 
-/* Makes the mailbox and state file under a fresh id. Returns 0, or
- * -errno. */
+/* Makes the mailbox, the traffic file and the state file under a fresh
+ * id. Returns 0, or -errno. */
 static int make_files(int32_t key, uint32_t mode, int32_t *idp, mbx **mp)
 {
     sysv_creds_refresh();
@@ -72,11 +73,16 @@ static int make_files(int32_t key, uint32_t mode, int32_t *idp, mbx **mp)
             .qbytes = SYSV_MSGMNB,
             .ctime = sysv_now(),
         };
-        rc = sysv_meta_create(id, &init, sysv_file_mode(mode));
+        rc = sysv_traffic_create(id, sysv_file_mode(mode));
+        if (rc == 0) {
+            rc = sysv_meta_create(id, &init);
+            if (rc < 0)
+                sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+        }
         if (rc < 0) {
             drop_box(id, m);
             if (rc == -EEXIST)
-                continue; /* left by a creation that died half way */
+                continue; /* left by a creation that died half way, or planted */
             return rc;
         }
         *idp = id;
@@ -96,15 +102,20 @@ int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
     if (key != 0)
         rc = sysv_key_publish(key, id);
     struct sysv_meta *meta = NULL;
+    struct sysv_traffic *traffic = NULL;
     if (rc == 0)
-        rc = sysv_meta_map(id, &meta);
+        rc = sysv_meta_map(id, 0, &meta);
+    if (rc == 0)
+        rc = sysv_traffic_map(id, &traffic);
     if (rc < 0) {
         /* -EEXIST: another process published the key first; it wins. */
-        sysv_meta_unlink(id);
+        sysv_page_unmap(meta);
+        sysv_page_unlink(SYSV_META_PREFIX, id);
+        sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
         drop_box(id, m);
         return rc;
     }
-    rc = sysv_table_add(id, m, meta);
+    rc = sysv_table_add(id, m, meta, traffic);
     if (rc < 0)
         return rc; /* the queue exists; this process could not keep it open */
     *idp = id;
@@ -128,13 +139,23 @@ int sysv_queue_remove(struct sysv_q *q)
     if (sysv_creds.euid != 0 && st.st_uid != sysv_creds.euid)
         return -EPERM;
     /* Marked first, so that calls that wake with -EIDRM, and any call
-     * made from now on, find the id gone; then the key, the state file,
-     * and the mailbox, whose removal wakes the blocked callers. */
-    atomic_store((_Atomic uint32_t *)&q->meta->removed, 1);
+     * made from now on, find the id gone; then the key, the state and
+     * traffic files, and the mailbox, whose removal wakes the blocked
+     * callers. The mark goes through a writable mapping, which the state
+     * file's permissions give only to its owner's side. */
+    struct sysv_meta *m;
+    rc = sysv_meta_map(q->id, 1, &m);
+    if (rc < 0)
+        return rc == -EACCES ? -EPERM : rc == -ENOENT ? -EIDRM : rc;
+    atomic_store((_Atomic uint32_t *)&m->removed, 1);
+    sysv_page_unmap(m);
     int32_t key = q->meta->key;
     if (key != 0)
         sysv_key_remove(key, q->id);
-    rc = sysv_meta_unlink(q->id);
+    rc = sysv_page_unlink(SYSV_META_PREFIX, q->id);
+    int r1 = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, q->id);
+    if (rc == 0)
+        rc = r1;
     int rc2 = mbx_unlink(name);
     sysv_forget(q);
     if (rc2 == -ENOENT)
@@ -168,7 +189,10 @@ int sysv_queue_cleanup(int32_t id)
         int32_t key = m->key;
         if (key != 0)
             sysv_key_remove(key, id);
-        rc = sysv_meta_unlink(id);
+        rc = sysv_page_unlink(SYSV_META_PREFIX, id);
+        int r1 = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+        if (rc == 0)
+            rc = r1;
         sysv_box_name(name, sizeof(name), id);
         int r2 = mbx_unlink(name);
         if (rc == 0 && r2 != -ENOENT)

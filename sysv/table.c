@@ -1,5 +1,5 @@
-/* The queues this process has open, by id: a queue's mailbox and state file
- * are opened on the first call that names its id and kept, so a message
+/* The queues this process has open, by id: a queue's mailbox, state file
+ * and traffic file are opened on the first call that names its id and kept, so a message
  * costs no open. A removed queue leaves the table; its entry is freed
  * when the last call using it returns (calls blocked in it get -EIDRM). */
 #include <pthread.h>
@@ -53,13 +53,19 @@ static void unlink_locked(struct sysv_q *q)
         }
 }
 
+/* Closes what an entry holds, and frees it. */
+static void drop(struct sysv_q *q)
+{
+    mbx_close(q->m);
+    sysv_page_unmap(q->meta);
+    sysv_page_unmap(q->traffic);
+    free(q);
+}
+
 void sysv_put(struct sysv_q *q)
 {
-    if (atomic_fetch_sub((_Atomic int *)&q->refs, 1) != 1)
-        return;
-    mbx_close(q->m);
-    sysv_meta_unmap(q->meta);
-    free(q);
+    if (atomic_fetch_sub((_Atomic int *)&q->refs, 1) == 1)
+        drop(q);
 }
 
 void sysv_forget(struct sysv_q *q)
@@ -88,24 +94,34 @@ static struct sysv_q *insert(struct sysv_q *q)
     }
     pthread_mutex_unlock(&lock);
     if (old) {
-        mbx_close(q->m);
-        sysv_meta_unmap(q->meta);
-        free(q);
+        drop(q);
         return old;
     }
     return q;
 }
 
-int sysv_table_add(int32_t id, mbx *m, struct sysv_meta *meta)
+/* A new entry holding m, meta and traffic with refs references, or NULL
+ * (-ENOMEM; then they are closed). */
+static struct sysv_q *entry(int32_t id, mbx *m, const struct sysv_meta *meta,
+                            struct sysv_traffic *traffic, int refs)
 {
-    pthread_once(&once, install);
     struct sysv_q *q = calloc(1, sizeof(*q));
     if (!q) {
         mbx_close(m);
-        sysv_meta_unmap(meta);
-        return -ENOMEM;
+        sysv_page_unmap(meta);
+        sysv_page_unmap(traffic);
+        return NULL;
     }
-    *q = (struct sysv_q){.id = id, .m = m, .meta = meta, .refs = 1};
+    *q = (struct sysv_q){.id = id, .m = m, .meta = meta, .traffic = traffic, .refs = refs};
+    return q;
+}
+
+int sysv_table_add(int32_t id, mbx *m, const struct sysv_meta *meta, struct sysv_traffic *traffic)
+{
+    pthread_once(&once, install);
+    struct sysv_q *q = entry(id, m, meta, traffic, 1);
+    if (!q)
+        return -ENOMEM;
     struct sysv_q *got = insert(q);
     if (got != q)
         sysv_put(got); /* an entry for a fresh id cannot exist; keep the table's */
@@ -137,24 +153,27 @@ int sysv_get(int32_t id, struct sysv_q **out)
         sysv_put(q);
     }
     struct sysv_meta *meta;
-    int rc = sysv_meta_map(id, &meta);
+    int rc = sysv_meta_map(id, 0, &meta);
     if (rc < 0)
         return rc == -EACCES || rc == -ENOMEM ? rc : -EINVAL;
+    struct sysv_traffic *traffic;
+    rc = sysv_traffic_map(id, &traffic);
+    if (rc < 0) {
+        sysv_page_unmap(meta);
+        return rc == -EACCES || rc == -ENOMEM ? rc : -EINVAL;
+    }
     char name[32];
     sysv_box_name(name, sizeof(name), id);
     mbx *m;
     rc = mbx_open(name, MBX_SEND | MBX_RECV | MBX_SHARED, NULL, &m);
     if (rc < 0) {
-        sysv_meta_unmap(meta);
+        sysv_page_unmap(meta);
+        sysv_page_unmap(traffic);
         return rc == -EACCES || rc == -ENOMEM ? rc : -EINVAL;
     }
-    q = calloc(1, sizeof(*q));
-    if (!q) {
-        mbx_close(m);
-        sysv_meta_unmap(meta);
+    q = entry(id, m, meta, traffic, 2);
+    if (!q)
         return -ENOMEM;
-    }
-    *q = (struct sysv_q){.id = id, .m = m, .meta = meta, .refs = 2};
     *out = insert(q);
     return 0;
 }

@@ -688,6 +688,47 @@ static int b_owns(int key)
     return msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 7;
 }
 
+/* As A (no privilege): creates key's queue, changes its mode twice (the
+ * first change must leave A the right to make the second) and removes
+ * it. */
+static int a_changes_mode_twice(int key)
+{
+    if (become(USER_A, USER_A, 0) < 0)
+        return 100;
+    int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return 1;
+    struct msqid_ds ds;
+    for (unsigned mode = 0640; mode >= 0600; mode -= 040) {
+        if (msgctl(id, IPC_STAT, &ds) != 0)
+            return 2;
+        ds.msg_perm.mode = (unsigned short)mode;
+        if (msgctl(id, IPC_SET, &ds) != 0)
+            return 3;
+    }
+    return msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 4;
+}
+
+/* As B, made the owner by A (no privilege): uses key's queue and changes
+ * its mode, which only the owner's side may (the shim: through an ACL
+ * entry on the state file, the only way to write it). */
+static int b_changes_mode(int key)
+{
+    int rc = b_uses(key);
+    if (rc != 0)
+        return rc;
+    int id = msgget(key, 0);
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0)
+        return 4;
+    ds.msg_perm.mode = 0660;
+    if (msgctl(id, IPC_SET, &ds) != 0)
+        return 5;
+    if (msgctl(id, IPC_STAT, &ds) != 0 || (ds.msg_perm.mode & 0777) != 0660)
+        return 6;
+    return 0;
+}
+
 /* IPC_SET of uid or gid lets the new owner or group in, as in the kernel:
  * root gives A's private-mode queue to B (who may then change its mode
  * and remove it), or to group G (mode 0660); A gives its own to a group
@@ -722,8 +763,9 @@ static void ipc_set_gives_the_queue_away(void **state)
 
 /* What IPC_SET of uid or gid leaves as the kernel does: the creator
  * keeps the owner's rights when root gives its queue away, and a creator
- * with no privilege gives its queue to another user, or to a group it is
- * not in: the new owner or group gets in. Root only (other users). */
+ * with no privilege gives its queue to another user (who may then change
+ * its mode), or to a group it is not in: the new owner or group gets in.
+ * Root only (other users). */
 static void creator_keeps_and_gives_access(void **state)
 {
     (void)state;
@@ -738,11 +780,12 @@ static void creator_keeps_and_gives_access(void **state)
     ds.msg_perm.uid = USER_B;
     assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
     assert_int_equal(in_child(a_uses, (int)k), 0);
+    assert_int_equal(in_child(a_changes_mode_twice, (int)fresh_key()), 0);
     for (give_to_group = 0; give_to_group < 2; give_to_group++) {
         k = fresh_key();
         assert_int_equal(in_child(a_gives_away, (int)k), 0);
         assert_true(track(msgget(k, 0)) >= 0);
-        assert_int_equal(in_child(b_uses, (int)k), 0);
+        assert_int_equal(in_child(give_to_group ? b_uses : b_changes_mode, (int)k), 0);
         assert_int_equal(in_child(a_uses, (int)k), 0);
     }
 }

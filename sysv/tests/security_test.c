@@ -1,7 +1,8 @@
 /* libmbx-sysv against a peer who may write the queue's directory or its
  * files: a name swapped for a link while the owner changes the mode, a key
  * link planted to point at another queue, a state file's msg_qbytes
- * scribbled out of range. Each failed before its fix. */
+ * scribbled out of range, a user of the queue who would write its state
+ * file. Each failed before its fix. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +10,9 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mbx-sysv.h"
@@ -28,11 +31,13 @@ static mode_t mode_of(const char *path)
     return st.st_mode & 07777;
 }
 
-/* The queue's owner swaps its state file for a symbolic link, then for a
- * hard link, to a file of the victim's (0600), between the victim's
+/* The queue's owner swaps its traffic file for a symbolic link, then for
+ * a hard link, to a file of the victim's (0600), between the victim's
  * IPC_STAT and IPC_SET: the mode the victim sets must not land on that
  * file. The victim here runs as the same user; as root it would be any
- * file of the machine. */
+ * file of the machine. (The traffic file, not the state file: IPC_SET
+ * maps the state file first, and stops at a link there before any
+ * change.) */
 static void ipc_set_never_follows_a_planted_link(void **state)
 {
     (void)state;
@@ -46,7 +51,7 @@ static void ipc_set_never_follows_a_planted_link(void **state)
     assert_true(fd >= 0);
     close(fd);
     assert_int_equal(chmod(target, 0600), 0);
-    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    path_of(meta, sizeof(meta), SYSV_TRAFFIC_PREFIX, id);
     char saved[sizeof(meta) + 8];
     snprintf(saved, sizeof(saved), "%s.kept", meta);
     assert_int_equal(rename(meta, saved), 0);
@@ -87,7 +92,8 @@ static void planted_key_link_leads_nowhere(void **state)
     assert_int_equal(msgctl(priv, IPC_RMID, NULL), 0);
 }
 
-/* Queue id's state file, mapped as any user of the queue may map it. */
+/* Queue id's state file, mapped writable as its owner (the files' owner)
+ * may map it behind the shim's back. */
 static struct sysv_meta *map_meta(int id)
 {
     char meta[sizeof(test_dir) + 32];
@@ -100,9 +106,10 @@ static struct sysv_meta *map_meta(int id)
     return m;
 }
 
-/* A peer writes a msg_qbytes above the shim's limit into the state file:
- * IPC_STAT never hands it out, so the owner's IPC_STAT, IPC_SET round
- * trip still works. */
+/* The files' owner (or a library of format 1, whose state file every user
+ * of the queue could write) puts a msg_qbytes above the shim's limit into
+ * the state file: IPC_STAT never hands it out, so the owner's IPC_STAT,
+ * IPC_SET round trip still works. */
 static void scribbled_qbytes_is_clamped(void **state)
 {
     (void)state;
@@ -119,11 +126,10 @@ static void scribbled_qbytes_is_clamped(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
-/* Every user who may read a queue may write its state file (mbx has no
- * read-only sharing of it), so a reader can mark the queue removed; here
- * the test itself writes the mark. The queue's owner must still be able
- * to remove it: IPC_RMID removes its files (it said EINVAL and left them),
- * and says EINVAL once they are gone. */
+/* A queue marked removed with its files still there (a process killed
+ * inside IPC_RMID; here the test writes the mark). The queue's owner must
+ * still be able to remove it: IPC_RMID removes its files (it said EINVAL
+ * and left them), and says EINVAL once they are gone. */
 static void owner_removes_a_queue_marked_removed(void **state)
 {
     (void)state;
@@ -133,7 +139,7 @@ static void owner_removes_a_queue_marked_removed(void **state)
     struct sysv_meta *m = map_meta(id);
     __atomic_store_n(&m->removed, 1, __ATOMIC_RELAXED);
     munmap(m, SYSV_META_SIZE);
-    assert_int_equal(test_dir_count(), 3); /* mailbox, state file, key link */
+    assert_int_equal(test_dir_count(), 4); /* mailbox, state and traffic files, key link */
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
     assert_int_equal(test_dir_count(), 0);
     errno = 0;
@@ -143,10 +149,11 @@ static void owner_removes_a_queue_marked_removed(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
-/* A user of the queue writes another uid into its state file (any user
- * who may read the queue may write it); the owner, seeing it in IPC_STAT,
- * changes only the mode: the files must not go to that uid. (As root,
- * the only caller whose IPC_SET can give files away.) */
+/* Another uid is written into the state file behind the shim's back (by a
+ * library of format 1, which let every user of the queue write it); the
+ * owner, seeing it in IPC_STAT, changes only the mode: the files must not
+ * go to that uid. (As root, the only caller whose IPC_SET can give files
+ * away.) */
 static void scribbled_uid_is_not_given_the_files(void **state)
 {
     (void)state;
@@ -168,6 +175,71 @@ static void scribbled_uid_is_not_given_the_files(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* As another user (nobody), against root's queue id of mode 0666: may
+ * send and see itself as the last sender, may not open the state file
+ * for writing, nor IPC_SET or IPC_RMID. Returns 0, or the number of the
+ * first check that failed. */
+static int user_of_the_queue(int id)
+{
+    if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+        return 100;
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 || errno != EACCES)
+        return 1;
+    struct {
+        long type;
+        char text[4];
+    } msg = {7, "abc"};
+    if (msgsnd(id, &msg, 3, IPC_NOWAIT) != 0)
+        return 2;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0 || ds.msg_lspid != getpid() || ds.msg_qnum != 1)
+        return 3;
+    ds.msg_perm.uid = getuid();
+    if (msgctl(id, IPC_SET, &ds) != -1 || errno != EPERM)
+        return 4;
+    if (msgctl(id, IPC_RMID, NULL) != -1 || errno != EPERM)
+        return 5;
+    return 0;
+}
+
+/* A user who may send to and receive from a queue may not write its
+ * state file (it could: the file was read-write for every user of the
+ * queue), so no program, with this library or without, can make itself
+ * the owner, give itself any mode or mark the queue removed; what it
+ * sends is still counted (in the traffic file). Root only: the child
+ * becomes another user. */
+static void user_of_a_queue_cannot_write_its_state(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs another user */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0666);
+    assert_true(id >= 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(user_of_the_queue(id));
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct {
+        long type;
+        char text[4];
+    } msg;
+    assert_int_equal(msgrcv(id, &msg, sizeof(msg.text), 0, IPC_NOWAIT), 3);
+    assert_int_equal(msg.type, 7);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
+    assert_int_equal(ds.msg_perm.uid, 0);
+    assert_int_equal(ds.msg_perm.mode & 0777, 0666);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +252,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(owner_removes_a_queue_marked_removed, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(scribbled_uid_is_not_given_the_files, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(user_of_a_queue_cannot_write_its_state, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));

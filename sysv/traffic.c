@@ -1,0 +1,27 @@
+/* Traffic files: the page every sender and receiver of a queue writes
+ * (struct sysv_traffic), apart from the state file they may only read. */
+#include "internal.h"
+
+int sysv_traffic_create(int32_t id, mode_t fmode)
+{
+    struct sysv_traffic init = {
+        .magic = SYSV_TRAFFIC_MAGIC,
+        .version = SYSV_META_VERSION,
+        .id = id,
+    };
+    return sysv_page_create(SYSV_TRAFFIC_PREFIX, id, &init, sizeof(init), fmode);
+}
+
+int sysv_traffic_map(int32_t id, struct sysv_traffic **out)
+{
+    /* Its contents are not checked: every user of the queue may write
+     * any value into it, so they prove nothing, and no value in it may
+     * make the queue unusable (each is a hint or a label; see
+     * struct sysv_traffic). */
+    void *p;
+    int rc = sysv_page_map(SYSV_TRAFFIC_PREFIX, id, 1, &p);
+    if (rc < 0)
+        return rc;
+    *out = p;
+    return 0;
+}
