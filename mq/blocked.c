@@ -84,7 +84,9 @@ static uint64_t my_token(void)
         live_sweep();
         for (int tries = 0; tries < 4 && !atomic_load(&live_token); tries++) {
             uint64_t r = 0;
-            if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) || r == 0)
+            /* the low bits of a slot's word are the count */
+            if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
+                (r &= ~MQ_BLOCKER_COUNT_MASK) == 0)
                 continue;
             char name[64];
             live_name(r, name, sizeof(name));
@@ -101,47 +103,52 @@ static uint64_t my_token(void)
     return t;
 }
 
-/* Whether the process of slot b lives: its mailbox is there, owned by the
- * pid it wrote. */
+/* Whether the process of token `token` in slot b lives: its mailbox is
+ * there, owned by the pid the slot holds. A pid of 0 is a claim whose
+ * pid is not written yet (reapers clear it before they free a slot, so a
+ * claim never meets a dead owner's pid): the mailbox alone answers. */
 static int slot_alive(struct mq_blocker *b, uint64_t token)
 {
     char name[64];
     live_name(token, name, sizeof(name));
     mbx_stat st;
     int32_t pid = atomic_load(&b->pid);
-    return mbx_stat_name(name, &st) == 0 && pid > 0 && st.owner_pid == pid;
+    return mbx_stat_name(name, &st) == 0 && (pid == 0 || st.owner_pid == pid);
 }
 
-/* Frees slot b if its process is dead. Returns 1 when it was. */
+/* Frees slot b if its process is dead: only if its word is still the one
+ * judged (a slot freed and claimed again meanwhile is the new claimer's).
+ * Returns 1 when it freed it. */
 static int reap_if_dead(struct mq_blocker *b)
 {
-    uint64_t t = atomic_load(&b->token);
-    if (t == 0 || slot_alive(b, t))
+    uint64_t w = atomic_load(&b->word);
+    if (w == 0 || slot_alive(b, w & ~MQ_BLOCKER_COUNT_MASK))
         return 0;
-    atomic_store(&b->count, 0);
-    atomic_compare_exchange_strong(&b->token, &t, 0);
-    return 1;
+    atomic_store(&b->pid, 0);
+    return atomic_compare_exchange_strong(&b->word, &w, 0);
 }
 
 struct mq_blocker *mq_blocked_enter(struct mq_side *s)
 {
     uint64_t me = my_token();
     if (me) {
-        for (unsigned i = 0; i < MQ_BLOCKERS; i++)
-            if (atomic_load(&s->blockers[i].token) == me) {
-                atomic_fetch_add(&s->blockers[i].count, 1);
-                return &s->blockers[i];
-            }
+        for (unsigned i = 0; i < MQ_BLOCKERS; i++) {
+            struct mq_blocker *b = &s->blockers[i];
+            uint64_t w = atomic_load(&b->word);
+            while ((w & ~MQ_BLOCKER_COUNT_MASK) == me &&
+                   (w & MQ_BLOCKER_COUNT_MASK) < MQ_BLOCKER_COUNT_MASK)
+                if (atomic_compare_exchange_weak(&b->word, &w, w + 1))
+                    return b;
+        }
         /* A free slot; failing that, one of a dead process. */
         for (int pass = 0; pass < 2; pass++)
             for (unsigned i = 0; i < MQ_BLOCKERS; i++) {
                 struct mq_blocker *b = &s->blockers[i];
-                uint64_t none = 0;
-                if (pass == 1 && atomic_load(&b->count) == 0)
+                uint64_t none = 0, w = atomic_load(&b->word);
+                if (pass == 1 && w != 0 && (w & MQ_BLOCKER_COUNT_MASK) == 0)
                     reap_if_dead(b);
-                if (atomic_compare_exchange_strong(&b->token, &none, me)) {
+                if (atomic_compare_exchange_strong(&b->word, &none, me | 1)) {
                     atomic_store(&b->pid, (int32_t)live_pid);
-                    atomic_fetch_add(&b->count, 1);
                     return b;
                 }
             }
@@ -150,12 +157,19 @@ struct mq_blocker *mq_blocked_enter(struct mq_side *s)
     return NULL;
 }
 
+/* Takes back a count of enter's: only from a slot still this process's
+ * (one reaped meanwhile, wrongly, is left to its new claimer). */
 void mq_blocked_leave(struct mq_side *s, struct mq_blocker *b)
 {
-    if (b)
-        atomic_fetch_sub(&b->count, 1);
-    else
+    if (!b) {
         atomic_fetch_sub(&s->receivers_blocked, 1);
+        return;
+    }
+    uint64_t me = atomic_load(&live_token);
+    uint64_t w = atomic_load(&b->word);
+    while ((w & ~MQ_BLOCKER_COUNT_MASK) == me && (w & MQ_BLOCKER_COUNT_MASK) > 0 &&
+           !atomic_compare_exchange_weak(&b->word, &w, w - 1)) {
+    }
 }
 
 int mq_blocked_any(struct mq_side *s)
@@ -165,7 +179,7 @@ int mq_blocked_any(struct mq_side *s)
     int any = 0;
     for (unsigned i = 0; i < MQ_BLOCKERS && !any; i++) {
         struct mq_blocker *b = &s->blockers[i];
-        if (atomic_load(&b->count) > 0 && !reap_if_dead(b))
+        if ((atomic_load(&b->word) & MQ_BLOCKER_COUNT_MASK) > 0 && !reap_if_dead(b))
             any = 1;
     }
     return any;

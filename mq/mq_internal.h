@@ -46,9 +46,12 @@
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
 #define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 5u          /* 5: notifications delivered by the registrant's own thread */
+#define MQ_SIDE_VERSION 6u          /* 6: a blocked receivers' slot is one word (token and count) */
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
+/* The low bits of a slot's word: its process's receives blocked now. */
+#define MQ_BLOCKER_COUNT_BITS 24
+#define MQ_BLOCKER_COUNT_MASK ((1ull << MQ_BLOCKER_COUNT_BITS) - 1)
 
 /* Registration word values besides a token (which has MQ_REG_FIRED
  * clear): the token with MQ_REG_FIRED set is the registration fired and
@@ -99,9 +102,16 @@ struct mq_side {
     _Atomic int32_t receivers_blocked;
     int32_t pad2;
     struct mq_blocker {
-        _Atomic uint64_t token; /* 0: free */
-        _Atomic int32_t count;  /* its receives blocked now */
-        _Atomic int32_t pid;
+        /* The process's token (high bits) and how many of its receives
+         * are blocked now (low MQ_BLOCKER_COUNT_BITS) in one word, 0 when
+         * free: claimed, counted and freed by compare-and-swap of the
+         * whole word, so a reaper that judged an older value cannot free
+         * a slot claimed since, nor zero its count (version 5 kept them
+         * apart: a count could be zeroed under a new claim and go
+         * negative). */
+        _Atomic uint64_t word;
+        _Atomic int32_t pid; /* written after the claim; 0: not yet (or freed) */
+        int32_t pad;
     } blockers[MQ_BLOCKERS];
 };
 _Static_assert(sizeof(struct mq_side) <= MQ_SIDE_SIZE, "the side file holds it");
