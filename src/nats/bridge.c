@@ -160,11 +160,8 @@ static void count_names(const char *const *v, size_t *n)
         (*n)++;
 }
 
-/* Opens local mailbox name for the bridge, creating it (of kind `kind`)
- * with messages no larger than NATS carries; refuses one that takes larger
- * (-EMSGSIZE). */
-static int open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t kind, mbx **m,
-                    uint64_t *max_msg, uint32_t *capacity)
+int bridge_open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t kind, uint64_t most,
+                    mbx **m, uint64_t *max_msg)
 {
     mbx_options o;
     mbx_options_init(&o);
@@ -179,7 +176,7 @@ static int open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t 
         return r;
     mbx_stat st;
     r = mbx_stat_get(*m, &st);
-    if (!r && st.max_msg_size > room)
+    if (!r && (st.max_msg_size > room || st.max_msg_size > most))
         r = -EMSGSIZE;
     if (r) {
         mbx_close(*m);
@@ -188,8 +185,6 @@ static int open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t 
     }
     if (max_msg)
         *max_msg = st.max_msg_size;
-    if (capacity)
-        *capacity = st.capacity;
     /* A bridge's waits sleep at once. It shares the CPUs with the NATS
      * client's threads, the server and its mailboxes' users; on a 2-CPU
      * machine its default spin took the time they needed (one-way through
@@ -198,18 +193,23 @@ static int open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t 
     return 0;
 }
 
+/* A JetStream import makes its mailbox a heap one: whether the delivery
+ * a kill -9 interrupted happened is judged by the mailbox's sent_total,
+ * which a heap mailbox keeps exact at every instruction of a send and a
+ * ring one may count a few instructions late (kill_every_step_test,
+ * jsstate.h). */
+uint32_t bridge_import_kind(const struct mbx_bridge *b)
+{
+    return b->jetstream ? MBX_KIND_HEAP : MBX_KIND_AUTO;
+}
+
 int bridge_reopen_export(struct bexport *e)
 {
     mbx *m = NULL;
-    uint64_t max_msg = 0;
-    int r = open_box(e->b, e->name, MBX_RECV, MBX_KIND_AUTO, &m, &max_msg, NULL);
+    /* Not one made again taking larger messages than the buffer holds. */
+    int r = bridge_open_box(e->b, e->name, MBX_RECV, MBX_KIND_AUTO, e->max_msg, &m, NULL);
     if (r)
         return r;
-    if (max_msg > e->max_msg) {
-        /* Made again taking larger messages than the buffer holds. */
-        mbx_close(m);
-        return -EMSGSIZE;
-    }
     mbx_close(e->m);
     e->m = m;
     return 0;
@@ -311,8 +311,6 @@ static void bridge_free(struct mbx_bridge *b)
             }
         }
         jsstate_close(im->st);
-        if (im->m)
-            mbx_close(im->m);
         bimport_free(im);
     }
     for (size_t i = 0; i < b->nex; i++) {
@@ -413,7 +411,8 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         snprintf(e->name, sizeof(e->name), "%s", o->exports[i]);
         r = subjects(b, e->name, e->subj);
         if (!r)
-            r = open_box(b, e->name, MBX_RECV, MBX_KIND_AUTO, &e->m, &e->max_msg, NULL);
+            r = bridge_open_box(b, e->name, MBX_RECV, MBX_KIND_AUTO, UINT64_MAX, &e->m,
+                                &e->max_msg);
         if (!r && b->jetstream)
             r = bridge_stream(b, e->name, e->stream, sizeof(e->stream), &e->stream_created);
         if (!r && b->jetstream)
@@ -428,14 +427,13 @@ EXPORT int mbx_bridge_start(const mbx_bridge_options *o, mbx_bridge **out)
         b->nim = i + 1;
         snprintf(im->name, sizeof(im->name), "%s", o->imports[i]);
         r = subjects(b, im->name, im->subj);
-        /* A JetStream import makes its mailbox a heap one: whether the
-         * delivery a kill -9 interrupted happened is judged by the
-         * mailbox's sent_total, which a heap mailbox keeps exact at every
-         * instruction of a send and a ring one may count a few
-         * instructions late (kill_every_step_test, jsstate.h). */
+        mbx *m = NULL;
+        uint64_t max_msg = 0;
         if (!r)
-            r = open_box(b, im->name, MBX_SEND, b->jetstream ? MBX_KIND_HEAP : MBX_KIND_AUTO,
-                         &im->m, &im->max_msg, &im->capacity);
+            r = bridge_open_box(b, im->name, MBX_SEND, bridge_import_kind(b), UINT64_MAX, &m,
+                                &max_msg);
+        if (!r && (r = bimport_box(im, m, max_msg)) != 0)
+            mbx_close(m);
         if (!r && b->jetstream)
             r = bridge_stream(b, im->name, im->stream, sizeof(im->stream), &im->stream_created);
     }

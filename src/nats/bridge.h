@@ -59,9 +59,18 @@ struct bexport {
     int started;
 };
 
+/* An imported mailbox's handle, shared by the import's threads (its band
+ * threads and its request thread): taken and given back around each use,
+ * and replaced when the mailbox was removed (bridge_import.c). */
+struct ibox {
+    mbx *m;
+    unsigned refs; /* under bimport.box_mu: its users, and one while it is im->box */
+};
+
 struct bimport {
     struct mbx_bridge *b;
-    mbx *m;
+    struct ibox *box; /* the mailbox now (bimport_box), swapped under box_mu */
+    pthread_mutex_t box_mu;
     char name[NAME_MAX_LEN + 1];
     char subj[NSUBJ_BANDS + 1][NSUBJ_MAX];
     char stream[160];
@@ -70,8 +79,7 @@ struct bimport {
     int64_t stream_created;
     int64_t gone_since; /* when a look first found no stream (0: found), under life_mu */
     char queue[NSUBJ_MAX];
-    uint64_t max_msg;
-    uint32_t capacity;
+    uint64_t max_msg; /* atomic: the mailbox now takes no larger */
     natsSubscription *sub[NSUBJ_BANDS + 1];
     /* JetStream: each band's pull (pull.h), its thread's alone; sub[band]
      * is its inbox's subscription, swapped under mu (bridge_import.c). */
@@ -134,6 +142,17 @@ struct mbx_bridge {
 /* 1 once mbx_bridge_stop (or a failed start) began, else 0. */
 int bridge_stopping(const struct mbx_bridge *b);
 
+/* Opens local mailbox name for the bridge as at the start: creating it
+ * (of kind `kind`) with messages no larger than NATS carries, refusing one
+ * that takes larger, or larger than `most` (-EMSGSIZE). Its largest
+ * message into *max_msg (may be NULL). For a mailbox removed (-EIDRM)
+ * while the bridge runs, opened again. Returns 0 or -errno. */
+int bridge_open_box(struct mbx_bridge *b, const char *name, int flags, uint32_t kind, uint64_t most,
+                    mbx **m, uint64_t *max_msg);
+
+/* The kind of mailbox an import makes (bridge.c). */
+uint32_t bridge_import_kind(const struct mbx_bridge *b);
+
 /* The export's mailbox was removed (-EIDRM): opens it again, making it
  * as at the start, for the export's thread (its only user). Returns 0, or
  * an error of the open (-EMSGSIZE: made again with larger messages than
@@ -154,9 +173,14 @@ void bcalls_stop(struct mbx_bridge *b);
  * durable pull consumers and the delivery record) and threads of import
  * i. Returns 0 or -errno. */
 int bimport_start(struct bimport *i);
-/* Makes the locks of import i (bimport_free undoes them). Never fails. */
+/* Makes the locks of import i (bimport_free undoes them, and closes its
+ * mailbox). Never fails. */
 void bimport_init(struct bimport *i);
 void bimport_free(struct bimport *i);
+/* Gives import i its mailbox m (opened by bridge_open_box, taking no
+ * larger than max_msg), before bimport_start. Returns 0, or -ENOMEM (m is
+ * not taken: the caller closes it). */
+int bimport_box(struct bimport *i, mbx *m, uint64_t max_msg);
 /* Ensures the JetStream stream of mailbox name exists, with its creation
  * time (ns since the epoch, 0: not known) in *created. A stream of that
  * name made by someone else is used only when it keeps every message as

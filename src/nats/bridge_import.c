@@ -57,6 +57,69 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The mailbox now, for one use (box_put gives it back): a thread's
+ * handle stays open while it uses it, however another replaces it. */
+static struct ibox *box_get(struct bimport *im)
+{
+    pthread_mutex_lock(&im->box_mu);
+    struct ibox *x = im->box;
+    x->refs++;
+    pthread_mutex_unlock(&im->box_mu);
+    return x;
+}
+
+static void box_put(struct bimport *im, struct ibox *x)
+{
+    pthread_mutex_lock(&im->box_mu);
+    int last = --x->refs == 0;
+    pthread_mutex_unlock(&im->box_mu);
+    if (last) {
+        mbx_close(x->m);
+        free(x);
+    }
+}
+
+/* The mailbox of x (held: box_get) was removed (-EIDRM): opens it again,
+ * making it as at the start when nobody has yet, unless another thread
+ * did since. Its receivers' mailbox made again (mbx rm, then made anew)
+ * got nothing until the bridge restarted: core NATS lost every message,
+ * JetStream handed each back every 100 ms (found by a review). Returns 0
+ * (im->box is not x any more) or an error of the open. */
+static int box_reopen(struct bimport *im, struct ibox *x)
+{
+    int r = 0;
+    pthread_mutex_lock(&im->box_mu);
+    if (im->box == x) {
+        struct ibox *fresh = calloc(1, sizeof(*fresh));
+        uint64_t max_msg = 0;
+        r = fresh ? bridge_open_box(im->b, im->name, MBX_SEND, bridge_import_kind(im->b),
+                                    UINT64_MAX, &fresh->m, &max_msg)
+                  : -ENOMEM;
+        if (r == 0) {
+            fresh->refs = 1;
+            im->box = fresh;
+            __atomic_store_n(&im->max_msg, max_msg, __ATOMIC_RELAXED);
+            x->refs--; /* no longer im->box; the caller's use keeps it open */
+        } else {
+            free(fresh);
+        }
+    }
+    pthread_mutex_unlock(&im->box_mu);
+    return r;
+}
+
+int bimport_box(struct bimport *im, mbx *m, uint64_t max_msg)
+{
+    struct ibox *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->m = m;
+    x->refs = 1;
+    im->box = x;
+    im->max_msg = max_msg;
+    return 0;
+}
+
 static uint64_t own_seq(struct bimport *im, unsigned band, natsMsg *msg);
 
 /* Tells the stream the batch h is still in hand (its messages only: what
@@ -182,6 +245,41 @@ static void turn_give(struct bimport *im, unsigned band, int sending, int still_
     pthread_mutex_unlock(&im->mu);
 }
 
+/* Sends msg into mailbox m, waiting while it is full; with JetStream,
+ * records the delivery (jsstate) around it. Returns what the send
+ * returned last. */
+static int send_into(struct bimport *im, mbx *m, unsigned band, natsMsg *msg, uint64_t seq,
+                     unsigned prio, uint64_t type, struct held_batch *hb)
+{
+    if (im->st) {
+        mbx_stat st;
+        uint64_t calls = jsstate_calls_done(im->st); /* before the count of sends */
+        int r = mbx_stat_get(m, &st);
+        jsstate_begin(im->st, seq, band, r ? UINT64_MAX : st.sent_total, calls);
+    }
+    int r;
+    for (;;) {
+        r = mbx_send_typed(m, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), prio, type,
+                           SEND_WAIT_NS);
+        if (bridge_stopping(im->b))
+            break;
+        if (r == -ENOSPC) {
+            /* An unbounded mailbox at its memory limit: full, as far as
+             * this message goes, until a receiver makes room. Such a send
+             * does not wait: the pause is ours. */
+            keep_held(im, hb);
+            nats_Sleep(SEND_RETRY_MS);
+            continue;
+        }
+        if (r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN)
+            break;
+        keep_held(im, hb);
+    }
+    if (im->st)
+        jsstate_end(im->st, r == 0);
+    return r;
+}
+
 /* Delivers one message into the mailbox, waiting while it is full; more:
  * the band has more at hand (*held: it said it wants the turn). Returns 0,
  * 1 when refused (too large), 2 when its batch hb went stale (a new life
@@ -199,7 +297,7 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
     if (!*held)
         turn_want(im, band);
     *held = 1;
-    if (len < 0 || (uint64_t)len > im->max_msg) {
+    if (len < 0 || (uint64_t)len > __atomic_load_n(&im->max_msg, __ATOMIC_RELAXED)) {
         __atomic_fetch_add(&b->n_refused, 1, __ATOMIC_RELAXED);
         turn_give(im, band, 0, more);
         *held = more;
@@ -214,31 +312,17 @@ static int deliver(struct bimport *im, unsigned band, natsMsg *msg, uint64_t seq
         *held = more;
         return 2;
     }
-    if (im->st) {
-        mbx_stat st;
-        uint64_t calls = jsstate_calls_done(im->st); /* before the count of sends */
-        int r = mbx_stat_get(im->m, &st);
-        jsstate_begin(im->st, seq, band, r ? UINT64_MAX : st.sent_total, calls);
-    }
     int r;
-    for (;;) {
-        r = mbx_send_typed(im->m, natsMsg_GetData(msg), (size_t)len, prio, type, SEND_WAIT_NS);
-        if (bridge_stopping(b))
+    for (int tries = 0;; tries++) {
+        struct ibox *x = box_get(im);
+        r = send_into(im, x->m, band, msg, seq, prio, type, hb);
+        /* Removed: into the mailbox under its name now (a few times: it
+         * may be removed again meanwhile). */
+        int again = r == -EIDRM && tries < 3 && !bridge_stopping(b) && box_reopen(im, x) == 0;
+        box_put(im, x);
+        if (!again)
             break;
-        if (r == -ENOSPC) {
-            /* An unbounded mailbox at its memory limit: full, as far as
-             * this message goes, until a receiver makes room. Such a send
-             * does not wait: the pause is ours. */
-            keep_held(im, hb);
-            nats_Sleep(SEND_RETRY_MS);
-            continue;
-        }
-        if (r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN)
-            break;
-        keep_held(im, hb);
     }
-    if (im->st)
-        jsstate_end(im->st, r == 0);
     more = more && r == 0;
     turn_give(im, band, 1, more);
     *held = more;
@@ -599,7 +683,10 @@ static int take_one(struct bimport *im, struct held_batch *h, int k, int *held)
 static int fetch_room(struct bimport *im)
 {
     mbx_stat st;
-    if (mbx_stat_get(im->m, &st) != 0)
+    struct ibox *x = box_get(im);
+    int r = mbx_stat_get(x->m, &st);
+    box_put(im, x);
+    if (r != 0)
         return 1;
     if (st.capacity == MBX_UNBOUNDED)
         return FETCH_MAX;
@@ -788,15 +875,24 @@ static void *call_main(void *arg)
         int confirmed = natsMsgHeader_Get(msg, HDR_CONFIRM, &confirm) == NATS_OK && confirm;
         /* Counted around, for a restart's judgement of a delivery under
          * way meanwhile (jsstate.h). */
-        int sends = len >= 0 && (uint64_t)len <= im->max_msg;
+        int sends = len >= 0 && (uint64_t)len <= __atomic_load_n(&im->max_msg, __ATOMIC_RELAXED);
         if (sends && im->st)
             jsstate_call_starts(im->st);
-        if (sends && confirmed)
-            n = mbx_send_confirmed(im->m, natsMsg_GetData(msg), (size_t)len, prio,
-                                   (int64_t)b->call_timeout_ms * 1000000, &who);
-        else if (sends)
-            n = mbx_call(im->m, natsMsg_GetData(msg), (size_t)len, prio, out, cap,
-                         (int64_t)b->call_timeout_ms * 1000000);
+        for (int tries = 0; sends; tries++) {
+            struct ibox *x = box_get(im);
+            if (confirmed)
+                n = mbx_send_confirmed(x->m, natsMsg_GetData(msg), (size_t)len, prio,
+                                       (int64_t)b->call_timeout_ms * 1000000, &who);
+            else
+                n = mbx_call(x->m, natsMsg_GetData(msg), (size_t)len, prio, out, cap,
+                             (int64_t)b->call_timeout_ms * 1000000);
+            /* Removed before anyone took it: into the mailbox under its
+             * name now (as deliver). */
+            int again = n == -EIDRM && tries < 3 && !bridge_stopping(b) && box_reopen(im, x) == 0;
+            box_put(im, x);
+            if (!again)
+                break;
+        }
         if (sends && im->st)
             jsstate_call_done(im->st);
         natsMsg *ans = NULL;
@@ -883,7 +979,7 @@ int bimport_start(struct bimport *im)
     int r = 0;
     if (b->jetstream) {
         mbx_stat st;
-        r = mbx_stat_get(im->m, &st);
+        r = mbx_stat_get(im->box->m, &st);
         if (!r)
             r = jsstate_open(im->stream, st.sent_total, &im->st);
         if (!r)
@@ -922,6 +1018,7 @@ int bimport_start(struct bimport *im)
 
 void bimport_init(struct bimport *im)
 {
+    pthread_mutex_init(&im->box_mu, NULL);
     pthread_mutex_init(&im->mu, NULL);
     pthread_cond_init(&im->cv, NULL);
     pthread_mutex_init(&im->life_mu, NULL);
@@ -936,6 +1033,10 @@ void bimport_init(struct bimport *im)
 
 void bimport_free(struct bimport *im)
 {
+    if (im->box)
+        box_put(im, im->box); /* the last use: the threads have ended */
+    im->box = NULL;
+    pthread_mutex_destroy(&im->box_mu);
     pthread_mutex_destroy(&im->mu);
     pthread_cond_destroy(&im->cv);
     pthread_mutex_destroy(&im->life_mu);

@@ -1071,6 +1071,63 @@ static void exported_mailbox_made_again(void **state)
     mbx_close(in);
 }
 
+/* Waits (up to 20 s) until mailbox path exists, then opens it to receive. */
+static mbx *await_box(const char *path)
+{
+    mbx *m = NULL;
+    int64_t deadline = nh_now() + 20 * SEC;
+    while (mbx_open(path, MBX_RECV, NULL, &m) != 0 && nh_now() < deadline)
+        usleep(20000);
+    assert_non_null(m);
+    return m;
+}
+
+/* The imported mailbox removed while the bridge runs: made again by its
+ * receiver, the bridge delivers into the new one (a call first, then a
+ * message); removed and not made again, the bridge makes it, as at its
+ * start. It stayed on the removed one, losing every message (refused)
+ * and failing every call (-EIDRM) until a restart (a review). */
+static void imported_mailbox_made_again(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
+    assert_true(pa > 0 && pb > 0);
+    char buf[64];
+    send_n(out, 0, 1, 0);
+    assert_int_equal(mbx_recv(in, buf, sizeof(buf), NULL, 20 * SEC), 2);
+    mbx_close(in);
+    assert_int_equal(mbx_unlink(at(b, "jobs")), 0);
+    in = make(at(b, "jobs"), 64, MBX_RECV);
+    struct echo e = {in, 1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, echo_main, &e), 0);
+    ssize_t n = mbx_call(out, "hi", 2, 0, buf, sizeof(buf) - 1, 20 * SEC);
+    pthread_join(th, NULL);
+    printf("a call into the mailbox made again: %zd\n", n);
+    assert_int_equal(n, 2);
+    assert_memory_equal(buf, "HI", 2);
+    send_n(out, 1, 1, 0);
+    n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    printf("a message into the mailbox made again: %zd\n", n);
+    assert_int_equal(n, 2);
+    assert_memory_equal(buf, "m1", 2);
+    /* Removed, and nobody makes it again: the bridge does. */
+    mbx_close(in);
+    assert_int_equal(mbx_unlink(at(b, "jobs")), 0);
+    send_n(out, 2, 1, 0);
+    in = await_box(at(b, "jobs"));
+    n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    assert_int_equal(n, 2);
+    assert_memory_equal(buf, "m2", 2);
+    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
+    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
+    mbx_close(out);
+    mbx_close(in);
+}
+
 /* A name listed twice is refused before anything starts: exported and
  * imported, one message went round for ever (a review: 2982 rounds in
  * 3 s); twice in one list, two threads shared a mailbox. */
@@ -1134,6 +1191,7 @@ int main(void)
         cmocka_unit_test_teardown(nats_receive_wakes_for_every_band, after_each),
         cmocka_unit_test_teardown(names_given_twice_are_refused, after_each),
         cmocka_unit_test_teardown(exported_mailbox_made_again, after_each),
+        cmocka_unit_test_teardown(imported_mailbox_made_again, after_each),
     };
     if (setup(NULL))
         return 1;

@@ -508,6 +508,86 @@ static void removed_import_mailbox_loses_nothing(void **state)
     assert_int_equal(twice, 0);
 }
 
+/* Opens mailbox path to receive once it exists (up to 30 s). */
+static mbx *await_box(const char *path)
+{
+    mbx *m = NULL;
+    int64_t until = nh_now() + 30 * SEC;
+    while (mbx_open(path, MBX_RECV, NULL, &m) != 0 && nh_now() < until)
+        usleep(20000);
+    assert_non_null(m);
+    return m;
+}
+
+/* Takes from m until "lo-from" .. "lo-(to-1)" all arrived (tally_take's
+ * seen) or 20 s passed; returns how many of them did. */
+static int take_range(mbx *m, int *seen, int *twice, int from, int to)
+{
+    int distinct = 0;
+    int64_t until = nh_now() + 20 * SEC;
+    do {
+        tally_take(m, seen, twice);
+        distinct = 0;
+        for (int i = from; i < to; i++)
+            distinct += seen[i] > 0;
+        if (distinct < to - from)
+            usleep(20000);
+    } while (distinct < to - from && nh_now() < until);
+    return distinct;
+}
+
+/* The import's mailbox removed while the bridge runs and made again by
+ * its receiver: the running bridge delivers into the new one; removed and
+ * not made again, the bridge makes it, as at its start. Each message once.
+ * The bridge stayed on the removed one, handing every message back to the
+ * stream every 100 ms until a restart (a review). */
+static void removed_import_mailbox_made_again(void **state)
+{
+    (void)state;
+    struct nh_server s;
+    char url[64];
+    js_server(&s, "again", url, sizeof(url));
+    const char *d = nh_tmpdir("again");
+    const char *args[] = {"--server", url, "--jetstream", "--import", "jobs", NULL};
+    pid_t p = nh_bridge(d, args);
+    assert_true(p > 0);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    js_connect(url, &nc, &js);
+    js_put(js, "mbx.p0.jobs", "lo", 0);
+    mbx *m = await_box(at(d, "jobs"));
+    int seen[40] = {0}, twice = 0; /* tally_take's: "lo-i" at i */
+    assert_int_equal(take_range(m, seen, &twice, 0, 1), 1);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink(at(d, "jobs")), 0);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 256;
+    assert_int_equal(mbx_open(at(d, "jobs"), MBX_RECV | MBX_CREATE, &a, &m), 0);
+    for (int i = 1; i < 6; i++)
+        js_put(js, "mbx.p0.jobs", "lo", i);
+    int again = take_range(m, seen, &twice, 1, 6);
+    printf("%d of 5 arrived in the mailbox made again\n", again);
+    /* Removed, and nobody makes it again. */
+    mbx_close(m);
+    assert_int_equal(mbx_unlink(at(d, "jobs")), 0);
+    for (int i = 6; i < 11; i++)
+        js_put(js, "mbx.p0.jobs", "lo", i);
+    m = await_box(at(d, "jobs"));
+    int made = take_range(m, seen, &twice, 6, 11);
+    printf("%d of 5 arrived in the mailbox the bridge made\n", made);
+    nh_bridge_stop(p, SIGTERM);
+    tally_take(m, seen, &twice);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    mbx_close(m);
+    nh_server_stop(&s, SIGTERM);
+    assert_int_equal(again, 5);
+    assert_int_equal(made, 5);
+    assert_int_equal(twice, 0);
+}
+
 int main(void)
 {
     nh_require();
@@ -518,9 +598,12 @@ int main(void)
         cmocka_unit_test(waiting_band_keeps_its_batch),
         cmocka_unit_test(unbounded_import_at_its_limit_loses_nothing),
         cmocka_unit_test(removed_import_mailbox_loses_nothing),
+        cmocka_unit_test(removed_import_mailbox_made_again),
         cmocka_unit_test(bridges_killed_exactly_once),
         cmocka_unit_test(cluster_node_restart_exactly_once),
     };
+    if (getenv("NH_ONLY")) /* NH_ONLY=removed_import_mailbox_made_again: that test alone */
+        cmocka_set_test_filter(getenv("NH_ONLY"));
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     nh_cleanup();
     return r;
