@@ -12,12 +12,14 @@
 #include "shm/stream/stream.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1167,7 +1169,166 @@ static void nobody_polls_nobody_counted(void **state)
     mbx_unlink("quiet");
 }
 
-int main(void)
+/* A heap mailbox whose lock a peer holds past a call's grace (as one
+ * preempted or stopped holding it would): a receive from one sender that
+ * could not look at the queue says -EAGAIN, and the descriptor must stay
+ * readable while that sender's message is queued (it stayed unreadable
+ * for good: the message was taken for one the receive had looked at and
+ * found not for it). The same for a selective receive. */
+static void filtered_receive_cut_short_stays_readable(void **state)
+{
+    (void)state;
+    for (int select = 0; select < 2; select++) {
+        mbx_options o;
+        mbx_options_init(&o);
+        o.kind = MBX_KIND_HEAP;
+        o.attr.capacity = 4;
+        o.attr.max_msg_size = 64;
+        mbx *m = NULL;
+        assert_int_equal(mbx_open_opts("cut", MBX_SEND | MBX_RECV | MBX_CREATE, &o, &m), 0);
+        int fd = mbx_fd(m, MBX_RECV);
+        assert_true(fd >= 0);
+        pid_t p = fork();
+        if (p == 0) {
+            test_child();
+            mbx *s = NULL;
+            uint32_t v = 7;
+            _exit(mbx_open("cut", MBX_SEND, NULL, &s) || mbx_send_typed(s, &v, sizeof(v), 0, 3, 0)
+                      ? 2
+                      : 0);
+        }
+        reap_ok(p);
+        uint32_t v = 0;
+        int held[2], go[2];
+        assert_int_equal(pipe(held), 0);
+        assert_int_equal(pipe(go), 0);
+        pid_t h = fork();
+        if (h == 0) {
+            test_child();
+            struct seg *s = &shm_box_of(m)->seg;
+            if (seg_lock(s, -1) != 0 || write(held[1], "h", 1) != 1 || !test_read_ready(go[0]))
+                _exit(2);
+            heap_unlock(s);
+            _exit(0);
+        }
+        char c;
+        assert_int_equal(read(held[0], &c, 1), 1);
+        ssize_t r = select
+                        ? mbx_recv_select(m, MBX_SEL_EQ, 3, &v, sizeof(v), NULL, NULL, MBX_NONBLOCK)
+                        : mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK);
+        assert_int_equal(r, -EAGAIN); /* the lock stayed busy */
+        assert_int_equal(write(go[1], "g", 1), 1);
+        reap_ok(h);
+        assert_true(readable(fd, 2000));
+        r = select ? mbx_recv_select(m, MBX_SEL_EQ, 3, &v, sizeof(v), NULL, NULL, MBX_NONBLOCK)
+                   : mbx_recv_from(m, p, &v, sizeof(v), NULL, MBX_NONBLOCK);
+        assert_int_equal(r, sizeof(v));
+        assert_int_equal(v, 7);
+        close(held[0]), close(held[1]), close(go[0]), close(go[1]);
+        mbx_close(m);
+        mbx_unlink("cut");
+    }
+}
+
+/* mbx_poll after a receive from one sender that found only others'
+ * messages: not ready until that sender sends (it said POLLIN at every
+ * look, and a loop of mbx_poll and mbx_recv_from spun). */
+static void poll_after_recv_from_waits_for_its_sender(void **state)
+{
+    (void)state;
+    mbx *m = open_box("pfrom", MBX_SEND | MBX_RECV, 8);
+    send_u32(m, 1); /* from us */
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        mbx *s = NULL;
+        uint32_t v = 2;
+        _exit(mbx_open("pfrom", MBX_SEND, NULL, &s) || mbx_send(s, &v, sizeof(v), 0, 0) ? 3 : 0);
+    }
+    reap_ok(p); /* its message is queued too */
+    assert_true(mbx_fd(m, MBX_RECV) >= 0);
+    uint32_t v;
+    pid_t other = p + 1000000; /* no such process: none of its messages */
+    assert_int_equal(mbx_recv_from(m, other, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_pollitem it = {m, -1, POLLIN, 0};
+    assert_int_equal(mbx_poll(&it, 1, 50000000), 0);
+    assert_int_equal(mbx_poll(&it, 1, MBX_NONBLOCK), 0);
+    /* An unfiltered receive's look: ready again. */
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    assert_int_equal(mbx_poll(&it, 1, 1000000000), 1);
+    assert_int_equal(it.revents, POLLIN);
+    mbx_close(m);
+    mbx_unlink("pfrom");
+}
+
+/* Root only: another user's poller killed with kill -9, whose entry a
+ * third user's process reaps but whose socket it may not remove (sticky
+ * directory): the entry stays, so that a process of the dead poller's
+ * user removes the socket. It was freed, and nothing named the socket
+ * any more: such files piled up, one per killed poller. */
+static int make_poller_and_wait(int ready_fd)
+{
+    mbx *m = NULL;
+    if (mbx_open("xuser", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
+        return 2;
+    if (write(ready_fd, "r", 1) != 1)
+        return 3;
+    test_await_kill();
+    return 0;
+}
+
+static pid_t as_user(uid_t uid, int ready_fd, int (*fn)(int))
+{
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        test_child();
+        if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+            _exit(100);
+        _exit(fn(ready_fd));
+    }
+    return p;
+}
+
+static int open_poller(int unused)
+{
+    (void)unused;
+    mbx *m = NULL;
+    if (mbx_open("xuser", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
+        return 2;
+    mbx_close(m);
+    return 0;
+}
+
+static void killed_pollers_socket_waits_for_its_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs other users */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.mode = 0666;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open("xuser", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t b = as_user(61011, ready[1], make_poller_and_wait);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(poll_sockets(), 1);
+    int st;
+    kill(b, SIGKILL);
+    assert_int_equal(waitpid(b, &st, 0), b);
+    reap_ok(as_user(61012, -1, open_poller)); /* may not remove the dead one's socket */
+    reap_ok(as_user(61011, -1, open_poller)); /* its user may */
+    assert_int_equal(poll_sockets(), 0);
+    close(ready[0]), close(ready[1]);
+    mbx_close(m);
+    mbx_unlink("xuser");
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(readable_exactly_while_queued),
@@ -1195,6 +1356,13 @@ int main(void)
         cmocka_unit_test(delayed_wakeups_across_fork),
         cmocka_unit_test(edge_triggered_epoll),
         cmocka_unit_test(nobody_polls_nobody_counted),
+        cmocka_unit_test(filtered_receive_cut_short_stays_readable),
+        cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
     };
+    const struct CMUnitTest as_root[] = {
+        cmocka_unit_test(killed_pollers_socket_waits_for_its_user),
+    };
+    if (test_root_only(argc, argv))
+        return test_result(cmocka_run_group_tests(as_root, test_dir_setup, test_dir_teardown));
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -59,16 +59,24 @@ int poll_reap(const struct seg *s, struct seg_poller *p)
         return 0;
     uint64_t id = __atomic_load_n(&p->id, __ATOMIC_RELAXED);
     unsigned place = __atomic_load_n(&p->place, __ATOMIC_RELAXED);
+    /* The socket first, the entry after: who and id are whatever a peer
+     * wrote, so the socket goes only if nobody has it bound (a dead
+     * poller's), never a live one named by a forged entry. One we may not
+     * remove (another user's, in a sticky directory) keeps its entry,
+     * disarmed, for a process of its user or root to reap: freed, the
+     * entry named the file nowhere any more, and such files piled up, one
+     * per killed poller (found by a review). */
+    char path[POLL_PATH_MAX];
+    if (poll_path(s, id, place, path) == 0) {
+        int r = note_unlink_unbound(path);
+        if (r == -EPERM || r == -EACCES) {
+            poll_disarm(s, p);
+            return 0;
+        }
+    }
     if (!__atomic_compare_exchange_n(&p->who, &who, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return 0;
     poll_disarm(s, p);
-    /* who and id are whatever a peer wrote: the socket goes only if
-     * nobody has it bound (a dead poller's), never a live one named by a
-     * forged entry. Best effort: another user's, in a sticky directory,
-     * stays. */
-    char path[POLL_PATH_MAX];
-    if (poll_path(s, id, place, path) == 0)
-        (void)note_unlink_unbound(path);
     return 1;
 }
 

@@ -70,18 +70,24 @@ uint64_t poller_sent_mark(struct shm_box *b)
     return st.sent_total + 1;
 }
 
-/* want: for a send, the size that found no room; for a receive, the
- * sent mark (poller_sent_mark) of a filtered receive that found nothing:
- * the messages queued are not for it, only a new one may be. */
+/* Whether there is something to do in direction dir (not SEG_POLL_GONE).
+ * want: for a send, the size that found no room; for a receive, the sent
+ * mark (poller_sent_mark) of a filtered receive that found nothing: the
+ * messages queued are not for it, only a new one may be. */
+static int kind_ready(struct shm_box *b, unsigned dir, uint64_t want)
+{
+    if (dir == SEG_POLL_RECV && want)
+        return poller_sent_mark(b) != want;
+    return b->seg.kind->ready(&b->seg, dir, want);
+}
+
 static int is_ready(struct shm_box *b, const struct shm_poller *p, uint64_t want)
 {
     if (seg_removed(&b->seg))
         return 1;
     if (p->dir == SEG_POLL_GONE)
         return 0;
-    if (p->dir == SEG_POLL_RECV && want)
-        return poller_sent_mark(b) != want;
-    return b->seg.kind->ready(&b->seg, p->dir, want);
+    return kind_ready(b, p->dir, want);
 }
 
 /* Whether the descriptor for direction dir is an epoll set watching
@@ -393,8 +399,12 @@ int poller_check(struct shm_box *b, unsigned dir)
     if (dir == SEG_POLL_GONE && b->path && shmfile_unlinked(&b->file))
         return 2;
     struct shm_poller *p = __atomic_load_n(&b->poller[dir], __ATOMIC_ACQUIRE);
-    uint64_t want = p && dir == SEG_POLL_SEND ? p->want : 0;
-    if (dir != SEG_POLL_GONE && b->seg.kind->ready(&b->seg, dir, want))
+    /* What the handle's last call found, for receives too: messages a
+     * filtered receive found not for it made mbx_poll say "readable" at
+     * every look, and the loop spun (found by a review). A forked child's
+     * copy of the poller is the parent's. */
+    uint64_t want = p && p->maker == ident_self() ? p->want : 0;
+    if (dir != SEG_POLL_GONE && kind_ready(b, dir, want))
         return 1;
     /* A process killed holding the mailbox's lock left its counts half
      * way (a heap receiver that freed its block but did not uncount it
@@ -402,12 +412,12 @@ int poller_check(struct shm_box *b, unsigned dir)
      * next call, which may never come. One load while nobody holds it. */
     if (dir != SEG_POLL_GONE && __atomic_load_n(&b->seg.hdr->hot.lock.word, __ATOMIC_ACQUIRE)) {
         seg_settle(&b->seg);
-        if (b->seg.kind->ready(&b->seg, dir, want))
+        if (kind_ready(b, dir, want))
             return 1;
     }
     /* What dead processes hold (a heap's lent blocks) given back. */
     if (dir != SEG_POLL_GONE && b->seg.kind->settle && b->seg.kind->settle(&b->seg, dir) &&
-        b->seg.kind->ready(&b->seg, dir, want))
+        kind_ready(b, dir, want))
         return 1;
     /* Nothing to do: unless the owner died (which nobody signals; its
      * pidfd in our set may be what woke us), sleep until told. */
@@ -415,7 +425,7 @@ int poller_check(struct shm_box *b, unsigned dir)
         return 2;
     if (!p || p->maker != ident_self())
         return 0;
-    poller_settle(b, p, POLLER_EMPTY, dir == SEG_POLL_SEND ? p->want : 0);
+    poller_settle(b, p, POLLER_EMPTY, want);
     return 0;
 }
 

@@ -38,7 +38,8 @@ struct shm_poller {
     int fd;        /* what mbx_fd returns: sock, or the epoll set */
     int clean;     /* drained and armed since its last wake-up: an empty call
                       may skip one drain (poller_settle) */
-    uint64_t want; /* a send that found no room: its size */
+    uint64_t want; /* a send that found no room: its size; a filtered receive
+                      that found nothing: its sent mark (poller_settle) */
     ident_t peer[POLLER_PEERS];
     int pidfd[POLLER_PEERS];
     pthread_mutex_t mu;

@@ -82,6 +82,11 @@ struct mb_ctx {
     uint32_t sel_how;
     uint64_t sel_type;
     uint64_t *type_out;
+    /* recv, when not NULL: set to 1 when the call ended without a look at
+     * the queue (a heap's lock stayed busy past its grace), 0 when its
+     * last try looked. A filtered receive's descriptor counts the
+     * messages queued as "not for it" only after a look (poller.h). */
+    int *unlooked;
 };
 
 /* The per-call context of a handle. */

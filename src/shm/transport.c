@@ -117,10 +117,17 @@ static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *
     c.sel_type = sel->type;
     c.type_out = sel->type_out;
     /* A receive from one sender that finds none of its messages must not
-     * leave a descriptor readable for the others' (poller.h). */
+     * leave a descriptor readable for the others' (poller.h); one that
+     * did not look (the lock stayed busy) leaves it readable while any
+     * message is queued, or an event loop waited for ever beside the one
+     * it wanted (found by a review). */
     uint64_t mark =
         (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
+    int unlooked = 0;
+    c.unlooked = &unlooked;
     ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
+    if (unlooked)
+        mark = 0;
     if (got >= 0)
         __atomic_store_n(&b->last_len, (uint64_t)got, __ATOMIC_RELAXED);
     if (got >= 0 && b->seg.stream && sel->type_out)

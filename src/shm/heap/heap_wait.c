@@ -128,6 +128,8 @@ static ssize_t until(const struct mb_ctx *c, int recv, uint64_t send_len, int64_
             seg_holder_died(s)) {
             prefetch_step(s, recv, send_len);
             int r = seg_lock_call(s, &deadline, timeout_ns);
+            if (c->unlooked)
+                *c->unlooked = r != 0;
             if (r)
                 return seg_lock_error(r, timeout_ns);
             ssize_t got = -EIDRM;
