@@ -325,7 +325,9 @@ ssize_t mbx_recv_from(mbx *m, pid_t sender, void *buf, size_t cap, mbx_msginfo *
 /* Sends req with a reply token and waits for the reply; timeout_ns covers
  * both. Returns the reply's size; errors of mbx_send (-EAGAIN when the
  * mailbox is full and timeout_ns is MBX_NONBLOCK); -EMSGSIZE also when the
- * reply exceeds cap (it is discarded); -ETIMEDOUT, -EINTR (a request
+ * reply exceeds cap (it is discarded), or at once when the server's reply
+ * is larger than the caller's own mailbox takes (its mbx_reply said
+ * -EMSGSIZE); -ETIMEDOUT, -EINTR (a request
  * nobody took by then is taken back: it is never delivered; one taken
  * stays taken, and its reply is dropped); -EPIPE when the
  * process that took the request terminated before replying (one killed
@@ -366,7 +368,7 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * -EINVAL (no reply token), -ESRCH (the caller gave up or died; a death
  * is looked for at most every 50 ms, as sends to an owned mailbox look for
  * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
- * mailbox takes), -EAGAIN (the caller's mailbox stayed full for 100 ms),
+ * mailbox takes; the caller's mbx_call then says -EMSGSIZE too), -EAGAIN (the caller's mailbox stayed full for 100 ms),
  * -EUCLEAN. */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
 

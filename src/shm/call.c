@@ -286,8 +286,15 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
     r = owner_send_check(p);
     if (!r && !slot_waiting(&p->seg, token))
         r = -ESRCH;
-    if (!r && len > p->seg.max_msg_size)
+    if (!r && len > p->seg.max_msg_size) {
+        /* Larger than the caller's mailbox takes: the caller is told too
+         * (its call says -EMSGSIZE at once instead of timing out). */
+        struct mb_ctx c = handle_ctx(p);
+        c.reply_token = token | REPLY_BIT;
+        c.send_type = REPLY_ERR_TYPE | (uint64_t)EMSGSIZE;
+        mb_send(&c, NULL, 0, 0, REPLY_WAIT_NS);
         r = -EMSGSIZE;
+    }
     if (!r) {
         struct mb_ctx c = handle_ctx(p);
         c.reply_token = token | REPLY_BIT;

@@ -593,6 +593,55 @@ static void huge_answer_is_emsgsize(void **state)
     mbx_close(out);
 }
 
+/* A callee answering one request of its mailbox with len bytes. */
+struct sized_answer {
+    mbx *m;
+    size_t len;
+    int r; /* what its mbx_reply said */
+};
+
+static void *sized_answer_main(void *arg)
+{
+    struct sized_answer *z = arg;
+    char *buf = calloc(1, z->len);
+    mbx_msginfo info;
+    ssize_t n = buf ? mbx_recv(z->m, buf, 64, &info, 20 * SEC) : -ENOMEM;
+    z->r = n < 0 ? (int)n : mbx_reply(&info, buf, z->len);
+    free(buf);
+    return NULL;
+}
+
+/* A bridged call whose answer is over the server's max_payload (1 MiB,
+ * the default): the importing bridge's own mailbox takes replies of up to
+ * 1 MiB, so the callee's mbx_reply says -EMSGSIZE; the caller must say
+ * so too, at once. It waited for the call timeout (-ETIMEDOUT, 5 s;
+ * found by a review). */
+static void bridged_answer_over_max_payload_is_emsgsize(void **state)
+{
+    (void)state;
+    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
+    mbx *out = make(at(a, "svc"), 8, MBX_SEND), *in = make(at(b, "svc"), 8, MBX_RECV);
+    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "svc", NULL});
+    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "svc", NULL});
+    assert_true(pa > 0 && pb > 0);
+    static char reply[2u << 20];
+    struct sized_answer z = {in, (1u << 20) + 1, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sized_answer_main, &z), 0);
+    int64_t t0 = nh_now();
+    ssize_t n = mbx_call(out, "q", 1, 0, reply, sizeof(reply), 20 * SEC);
+    double took = (double)(nh_now() - t0) / SEC;
+    pthread_join(th, NULL);
+    printf("an answer of %zu B: the call %zd after %.2f s, the callee's mbx_reply %d\n", z.len, n,
+           took, z.r);
+    assert_int_equal(n, -EMSGSIZE);
+    assert_true(took < 4);
+    nh_bridge_stop(pa, SIGTERM);
+    nh_bridge_stop(pb, SIGTERM);
+    mbx_close(out);
+    mbx_close(in);
+}
+
 /* The number of subscriptions nats-server reports on its monitoring port
  * (/subsz), or -1. */
 static long server_subscriptions(int mport)
@@ -1192,6 +1241,7 @@ int main(void)
         cmocka_unit_test_teardown(names_given_twice_are_refused, after_each),
         cmocka_unit_test_teardown(exported_mailbox_made_again, after_each),
         cmocka_unit_test_teardown(imported_mailbox_made_again, after_each),
+        cmocka_unit_test_teardown(bridged_answer_over_max_payload_is_emsgsize, after_each),
     };
     if (setup(NULL))
         return 1;
