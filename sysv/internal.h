@@ -75,14 +75,18 @@ HIDDEN int sysv_meta_map(int32_t id, int writable, struct sysv_meta **out);
 HIDDEN mode_t sysv_file_mode(uint32_t mode);
 /* The state file's: sysv_file_mode without write for group and others. */
 HIDDEN mode_t sysv_meta_file_mode(uint32_t mode);
+/* Whether the cached credentials are root or own queue id's files (its
+ * state file), who alone may give them to a new owner or group. */
+HIDDEN int sysv_files_owner(int32_t id);
 
 /* traffic.c: the traffic files. */
 /* Creates queue id's traffic file (O_EXCL), zeroed counts, file mode
  * fmode. Returns 0, -EEXIST or another -errno. */
 HIDDEN int sysv_traffic_create(int32_t id, mode_t fmode);
 /* Maps queue id's traffic file writable in *out (the file checked, not
- * its contents: any user of the queue may write them). Returns 0, or an
- * error of sysv_page_map. */
+ * its contents: any user of the queue may write them), or, when it is not
+ * a one-page regular file or is gone, a private zeroed page. Returns 0,
+ * -EACCES, -ENOMEM, or another error of sysv_page_map. */
 HIDDEN int sysv_traffic_map(int32_t id, struct sysv_traffic **out);
 
 /* share.c: IPC_SET's access to the files. */

@@ -4,7 +4,9 @@
  * becomes reachable through its key link, made after it, so it needs no
  * temporary name. */
 #include <stdatomic.h>
+#include <sys/stat.h>
 
+#include "creds.h"
 #include "internal.h"
 
 mode_t sysv_file_mode(uint32_t mode)
@@ -45,4 +47,13 @@ int sysv_meta_map(int32_t id, int writable, struct sysv_meta **out)
     }
     *out = m;
     return 0;
+}
+
+int sysv_files_owner(int32_t id)
+{
+    char path[4200];
+    struct stat st;
+    if (sysv_page_path(path, sizeof(path), SYSV_META_PREFIX, id) < 0 || lstat(path, &st) < 0)
+        return 0;
+    return sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid;
 }

@@ -53,6 +53,15 @@ static int set_queue(struct sysv_q *q, const struct msqid_ds *buf)
     /* The mailbox's bound cannot grow after creation, even for root. */
     if (buf->msg_qbytes > SYSV_MSGMNB)
         return -EPERM;
+    /* As the kernel: no such user or group. */
+    if (buf->msg_perm.uid == (uid_t)-1 || buf->msg_perm.gid == (gid_t)-1)
+        return -EINVAL;
+    /* A new owner or group needs the files given (root) or ACL entries
+     * (their owner) to get in: another owner can do neither, and named
+     * one who then had no way in (found by a review). */
+    if ((buf->msg_perm.uid != LOAD32(q->meta->uid) || buf->msg_perm.gid != LOAD32(q->meta->gid)) &&
+        !sysv_files_owner(q->id))
+        return -EPERM;
     /* Written through a mapping of its own: the state file lets only the
      * owner's side write (the files' owner, the System V owner and
      * creator through ACL entries, root). */

@@ -122,10 +122,29 @@ int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
     return 0;
 }
 
+/* Removes the files of queue id, marked removed: the key, the traffic
+ * file, the mailbox (whose removal wakes the blocked callers: -EIDRM),
+ * and the state file last, so that a process killed half way leaves the
+ * marked state file by which the files' owner's IPC_RMID of the id
+ * finds and removes the rest (sysv_queue_cleanup). Returns 0 or the first
+ * -errno. */
+static int remove_files(int32_t id, int32_t key)
+{
+    char name[32];
+    sysv_box_name(name, sizeof(name), id);
+    if (key != 0)
+        sysv_key_remove(key, id);
+    int rc = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+    int r1 = mbx_unlink(name);
+    if (rc == 0 && r1 != -ENOENT)
+        rc = r1;
+    int r2 = sysv_page_unlink(SYSV_META_PREFIX, id);
+    return rc ? rc : r2;
+}
+
 int sysv_queue_remove(struct sysv_q *q)
 {
-    char name[32], path[4200], tail[16];
-    sysv_box_name(name, sizeof(name), q->id);
+    char path[4200], tail[16];
     /* Only the files' owner (the creator) or root may remove them from a
      * sticky directory such as /dev/shm: refuse before changing anything,
      * so a refused removal leaves the queue working. */
@@ -139,33 +158,23 @@ int sysv_queue_remove(struct sysv_q *q)
     if (sysv_creds.euid != 0 && st.st_uid != sysv_creds.euid)
         return -EPERM;
     /* Marked first, so that calls that wake with -EIDRM, and any call
-     * made from now on, find the id gone; then the key, the state and
-     * traffic files, and the mailbox, whose removal wakes the blocked
-     * callers. The mark goes through a writable mapping, which the state
-     * file's permissions give only to its owner's side. */
+     * made from now on, find the id gone. The mark goes through a
+     * writable mapping, which the state file's permissions give only to
+     * its owner's side. */
     struct sysv_meta *m;
     rc = sysv_meta_map(q->id, 1, &m);
     if (rc < 0)
         return rc == -EACCES ? -EPERM : rc == -ENOENT ? -EIDRM : rc;
     atomic_store((_Atomic uint32_t *)&m->removed, 1);
     sysv_page_unmap(m);
-    int32_t key = q->meta->key;
-    if (key != 0)
-        sysv_key_remove(key, q->id);
-    rc = sysv_page_unlink(SYSV_META_PREFIX, q->id);
-    int r1 = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, q->id);
-    if (rc == 0)
-        rc = r1;
-    int rc2 = mbx_unlink(name);
+    rc = remove_files(q->id, q->meta->key);
     sysv_forget(q);
-    if (rc2 == -ENOENT)
-        rc2 = 0;
-    return rc < 0 ? rc : rc2;
+    return rc;
 }
 
 int sysv_queue_cleanup(int32_t id)
 {
-    char path[4200], tail[16], name[32];
+    char path[4200], tail[16];
     snprintf(tail, sizeof(tail), "%d", (int)id);
     if (id <= 0 || sysv_path(path, sizeof(path), SYSV_META_PREFIX, tail) < 0)
         return -EINVAL;
@@ -184,19 +193,12 @@ int sysv_queue_cleanup(int32_t id)
         return -EINVAL;
     struct sysv_meta *m = p;
     int rc = -EINVAL;
-    if (m->magic == SYSV_META_MAGIC && m->version == SYSV_META_VERSION && m->id == id) {
+    /* Format 1 too (its first line is format 2's): the only way to remove
+     * an older library's queue, which no call of this one can use. */
+    if (m->magic == SYSV_META_MAGIC && (m->version == SYSV_META_VERSION || m->version == 1) &&
+        m->id == id) {
         atomic_store((_Atomic uint32_t *)&m->removed, 1);
-        int32_t key = m->key;
-        if (key != 0)
-            sysv_key_remove(key, id);
-        rc = sysv_page_unlink(SYSV_META_PREFIX, id);
-        int r1 = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
-        if (rc == 0)
-            rc = r1;
-        sysv_box_name(name, sizeof(name), id);
-        int r2 = mbx_unlink(name);
-        if (rc == 0 && r2 != -ENOENT)
-            rc = r2;
+        rc = remove_files(id, m->key);
     }
     munmap(p, SYSV_META_SIZE);
     return rc;

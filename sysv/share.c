@@ -14,16 +14,37 @@
 
 #include "internal.h"
 
+/* Whether the file of fd (opened O_PATH) is one of queue id's page files
+ * of that magic, by its contents: magic, version and id, read through a
+ * descriptor of its own (the caller owns the file, or is root). */
+static int is_page_of(int fd, uint32_t magic, int32_t id)
+{
+    char proc[40];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    int rd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (rd < 0)
+        return 0;
+    uint32_t head[3];
+    int ok = pread(rd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && head[0] == magic &&
+             head[1] == SYSV_META_VERSION && (int32_t)head[2] == id;
+    close(rd);
+    return ok;
+}
+
 /* Opens the file at path for a change of its mode or owner only if it is a
- * regular file of one name: the owner of a queue may replace its files
+ * regular file of the queue: the owner of a queue may replace its files
  * with a symbolic link or a hard link to any file while another process
  * (root, say) is between IPC_STAT and IPC_SET, and a change by name would
  * then change that file. The name is opened without following a link
  * (O_PATH needs no permission to read, so a mode of 0 can be changed
- * again) and checked; the change goes through the descriptor. Returns the
- * descriptor, with its stat in *out, or a -errno (-EUCLEAN: not such a
- * file). */
-static int open_queue_file(const char *path, struct stat *out)
+ * again) and checked; the change goes through the descriptor. A file of
+ * more than one name is the queue's only when its contents say so (magic
+ * not 0: a page file of that magic and id): any user who may write a
+ * queue's file may link it elsewhere, and a file left out kept a former
+ * owner's ACL entry (found by a review); a mailbox (magic 0) must have
+ * one name. Returns the descriptor, with its stat in *out, or a -errno
+ * (-EUCLEAN: not such a file). */
+static int open_queue_file(const char *path, uint32_t magic, int32_t id, struct stat *out)
 {
     int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
@@ -32,7 +53,8 @@ static int open_queue_file(const char *path, struct stat *out)
     int rc = fd;
     if (fstat(fd, &st) < 0)
         rc = -errno;
-    else if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+    else if (!S_ISREG(st.st_mode) ||
+             (st.st_nlink != 1 && (magic == 0 || !is_page_of(fd, magic, id))))
         rc = -EUCLEAN;
     if (rc < 0)
         close(fd);
@@ -134,10 +156,10 @@ static int set_access(const char *proc, const struct stat *st, const struct shar
  * write it) gets them only when an IPC_SET names it anew. A file
  * of anyone else (put in the queue's place by its owner) only gets the
  * mode, as before. */
-static int share_queue_file(const char *path, const struct sharing *sh)
+static int share_queue_file(const char *path, uint32_t magic, int32_t id, const struct sharing *sh)
 {
     struct stat st;
-    int fd = open_queue_file(path, &st);
+    int fd = open_queue_file(path, magic, id, &st);
     if (fd < 0)
         return fd;
     char proc[40];
@@ -172,14 +194,14 @@ int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was, uint32
     char path[4200], tail[24];
     int rc = sysv_page_path(path, sizeof(path), SYSV_META_PREFIX, id);
     if (rc == 0)
-        rc = share_queue_file(path, &sh);
+        rc = share_queue_file(path, SYSV_META_MAGIC, id, &sh);
     sh.fmode = sysv_file_mode(mode);
     int r2 = sysv_page_path(path, sizeof(path), SYSV_TRAFFIC_PREFIX, id);
     if (r2 == 0)
-        r2 = share_queue_file(path, &sh);
+        r2 = share_queue_file(path, SYSV_TRAFFIC_MAGIC, id, &sh);
     snprintf(tail, sizeof(tail), SYSV_BOX_PREFIX "%d", (int)id);
     int r3 = sysv_path(path, sizeof(path), "mbx.", tail);
     if (r3 == 0)
-        r3 = share_queue_file(path, &sh);
+        r3 = share_queue_file(path, 0, id, &sh);
     return rc ? rc : r2 ? r2 : r3;
 }

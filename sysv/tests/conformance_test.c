@@ -333,6 +333,17 @@ static void set_changes_mode_and_ctime(void **state)
     assert_true(now.msg_ctime >= ds.msg_ctime);
     assert_int_equal(now.msg_qbytes, ds.msg_qbytes);
     expect_errno(msgctl(id, IPC_SET, NULL), EFAULT);
+    /* No such user or group: EINVAL, nothing changed. */
+    for (int which = 0; which < 2; which++) {
+        struct msqid_ds bad = now;
+        bad.msg_perm.mode = 0600;
+        if (which)
+            bad.msg_perm.gid = (gid_t)-1;
+        else
+            bad.msg_perm.uid = (uid_t)-1;
+        expect_errno(msgctl(id, IPC_SET, &bad), EINVAL);
+        assert_int_equal(stat_of(id).msg_perm.mode & 0777, 0644);
+    }
 }
 
 static void removed_id_is_invalid(void **state)

@@ -240,6 +240,196 @@ static void user_of_a_queue_cannot_write_its_state(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* Users without names: A creates, B is made the owner, C a third. */
+#define SEC_A 61021
+#define SEC_B 61022
+#define SEC_C 61023
+
+/* In a child as uid (its own group): runs fn(arg). Returns its exit
+ * status, or -1 when it did not exit. */
+static int as_user(uid_t uid, int (*fn)(int), int arg)
+{
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+            _exit(100);
+        _exit(fn(arg));
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int set_owner(int id, uid_t uid, unsigned mode)
+{
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0)
+        return -1;
+    ds.msg_perm.uid = uid;
+    ds.msg_perm.mode = (unsigned short)mode;
+    return msgctl(id, IPC_SET, &ds);
+}
+
+/* As A: a queue of mode 0600 given to B (through ACL entries: A owns its
+ * files). Returns its id + 0 as the exit status is too small: the id is
+ * passed through a file instead (written by A). */
+static int a_makes_and_gives_to_b(int key)
+{
+    int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return 1;
+    return set_owner(id, SEC_B, 0600) == 0 ? 0 : 2;
+}
+
+/* As B, made the owner by A: may change the mode (its ACL entry on the
+ * state file), may not name another owner (it could not give C the
+ * files: C would have no way in; the kernel allows it). */
+static int b_gives_to_c(int key)
+{
+    int id = msgget(key, 0);
+    if (id < 0)
+        return 1;
+    if (set_owner(id, SEC_B, 0640) != 0)
+        return 2;
+    if (set_owner(id, SEC_C, 0640) != -1 || errno != EPERM)
+        return 3;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) != 0 || ds.msg_perm.uid != SEC_B)
+        return 4;
+    return 0;
+}
+
+/* As B: links the state file under another name (its ACL entry lets it),
+ * so that a change by name would skip the file. */
+static int b_links_the_state_file(int id)
+{
+    char meta[sizeof(test_dir) + 32], other[sizeof(test_dir) + 48];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    snprintf(other, sizeof(other), "%s/kept-by-b", test_dir);
+    return link(meta, other) == 0 ? 0 : 1;
+}
+
+static int a_takes_it_back(int key)
+{
+    int id = msgget(key, 0);
+    return id >= 0 && set_owner(id, SEC_A, 0600) == 0 ? 0 : 1;
+}
+
+/* As B, no longer the owner: may not write the state file. */
+static int b_cannot_write(int id)
+{
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    int fd = open(meta, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 1;
+    }
+    return errno == EACCES ? 0 : 2;
+}
+
+/* Root only (other users). An owner named by another owner (not the
+ * files' owner) is refused (EPERM): it could not get in, and IPC_SET
+ * said 0. A former owner who linked the state file under another name
+ * keeps no write access once the files' owner takes the queue back: the
+ * file of two names was skipped, so its ACL entry stayed, and B could
+ * write itself back as the owner (found by a review). */
+static void former_owners_keep_nothing(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs other users */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    key_t key = 0x5a181;
+    assert_int_equal(as_user(SEC_A, a_makes_and_gives_to_b, (int)key), 0);
+    int id = msgget(key, 0);
+    assert_true(id >= 0);
+    assert_int_equal(as_user(SEC_B, b_gives_to_c, (int)key), 0);
+    assert_int_equal(as_user(SEC_B, b_links_the_state_file, id), 0);
+    assert_int_equal(as_user(SEC_A, a_takes_it_back, (int)key), 0);
+    assert_int_equal(as_user(SEC_B, b_cannot_write, id), 0);
+    char other[sizeof(test_dir) + 48];
+    snprintf(other, sizeof(other), "%s/kept-by-b", test_dir);
+    assert_int_equal(unlink(other), 0);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
+/* A queue made by a child that has exited (so this process's table of
+ * open queues does not hold it): its id. */
+static int queue_made_elsewhere(int mode)
+{
+    int pp[2];
+    assert_int_equal(pipe(pp), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        int id = msgget(IPC_PRIVATE, IPC_CREAT | mode);
+        _exit(write(pp[1], &id, sizeof(id)) == (ssize_t)sizeof(id) ? 0 : 1);
+    }
+    int id = -1, st;
+    assert_int_equal(read(pp[0], &id, sizeof(id)), (ssize_t)sizeof(id));
+    assert_int_equal(waitpid(c, &st, 0), c);
+    close(pp[0]), close(pp[1]);
+    assert_true(id >= 0);
+    return id;
+}
+
+/* A queue of the library's first format (one state file, version 1,
+ * which this one does not read): the files' owner's IPC_RMID removes it
+ * (it said EINVAL, and its files held the key for good). */
+static void first_format_queue_is_removed(void **state)
+{
+    (void)state;
+    int id = queue_made_elsewhere(0600);
+    key_t key = 0x5a182;
+    char traffic[sizeof(test_dir) + 32], link_path[sizeof(test_dir) + 64], id_text[16];
+    path_of(traffic, sizeof(traffic), SYSV_TRAFFIC_PREFIX, id);
+    /* Made first format: version 1 and the key, no traffic file. */
+    struct sysv_meta *m = map_meta(id);
+    __atomic_store_n(&m->version, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->key, (int32_t)key, __ATOMIC_RELAXED);
+    munmap(m, SYSV_META_SIZE);
+    assert_int_equal(unlink(traffic), 0);
+    snprintf(link_path, sizeof(link_path), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)key);
+    snprintf(id_text, sizeof(id_text), "%d", id);
+    assert_int_equal(symlink(id_text, link_path), 0);
+    struct {
+        long type;
+        char text[1];
+    } msg = {1, {0}};
+    errno = 0;
+    assert_int_equal(msgsnd(id, &msg, 1, IPC_NOWAIT), -1); /* none this library can use */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(test_dir_count(), 3); /* mailbox, state file, key link */
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* A user of the queue resizes its traffic file (it may write it): the
+ * queue stays usable, for a process that opens it afresh too (every call
+ * said EINVAL, the owner's too; found by a review). */
+static void resized_traffic_file_leaves_the_queue_working(void **state)
+{
+    (void)state;
+    int id = queue_made_elsewhere(0600);
+    char traffic[sizeof(test_dir) + 32];
+    path_of(traffic, sizeof(traffic), SYSV_TRAFFIC_PREFIX, id);
+    assert_int_equal(truncate(traffic, 2 * SYSV_META_SIZE), 0);
+    struct {
+        long type;
+        char text[4];
+    } msg = {5, "abc"};
+    assert_int_equal(msgsnd(id, &msg, 3, IPC_NOWAIT), 0);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
+    assert_int_equal(ds.msg_qnum, 1);
+    assert_int_equal(msgrcv(id, &msg, sizeof(msg.text), 0, IPC_NOWAIT), 3);
+    assert_int_equal(msg.type, 5);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +445,12 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(user_of_a_queue_cannot_write_its_state, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(former_owners_keep_nothing, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(first_format_queue_is_removed, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(resized_traffic_file_leaves_the_queue_working,
+                                        test_dir_setup, test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
