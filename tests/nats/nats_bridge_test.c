@@ -65,6 +65,36 @@ static mbx *make(const char *path, uint32_t capacity, int flags)
     return m;
 }
 
+/* Two "hosts" (mailbox folders a and b) joined through the server: name
+ * exported from a's mailbox (out_cap messages, opened to send) and
+ * imported into b's (in_cap, opened to receive), a bridge on each. */
+struct hosts {
+    const char *a, *b;
+    mbx *out, *in;
+    pid_t pa, pb;
+};
+
+static struct hosts two_hosts(const char *name, uint32_t out_cap, uint32_t in_cap)
+{
+    struct hosts h = {nh_tmpdir("a"), nh_tmpdir("b"), NULL, NULL, 0, 0};
+    h.out = make(at(h.a, name), out_cap, MBX_SEND);
+    h.in = make(at(h.b, name), in_cap, MBX_RECV);
+    h.pb = nh_bridge(h.b, (const char *[]){"--server", url, "--import", name, NULL});
+    h.pa = nh_bridge(h.a, (const char *[]){"--server", url, "--export", name, NULL});
+    assert_true(h.pa > 0 && h.pb > 0);
+    return h;
+}
+
+/* Stops both bridges and closes both handles. Returns 0 when both
+ * bridges ended cleanly. */
+static int two_hosts_end(struct hosts *h)
+{
+    int ra = nh_bridge_stop(h->pa, SIGTERM), rb = nh_bridge_stop(h->pb, SIGTERM);
+    mbx_close(h->out);
+    mbx_close(h->in);
+    return ra || rb;
+}
+
 static void send_n(mbx *m, int from, int n, unsigned prio)
 {
     char buf[32];
@@ -77,45 +107,38 @@ static void send_n(mbx *m, int from, int n, unsigned prio)
 static void one_host_to_another(void **state)
 {
     (void)state;
-    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
-    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
-    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
-    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
-    assert_true(pa > 0 && pb > 0);
-    send_n(out, 0, 500, 0);
+    struct hosts h = two_hosts("jobs", 64, 64);
+    send_n(h.out, 0, 500, 0);
     char buf[64];
     mbx_msginfo info;
     for (int i = 0; i < 500; i++) {
-        ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, &info, 20 * SEC);
+        ssize_t n = mbx_recv(h.in, buf, sizeof(buf) - 1, &info, 20 * SEC);
         assert_true(n > 0);
         buf[n] = 0;
         char want[32];
         snprintf(want, sizeof(want), "m%d", i);
         assert_string_equal(buf, want); /* one sender, one subject: in order */
     }
-    assert_int_equal(mbx_recv(in, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
+    assert_int_equal(mbx_recv(h.in, buf, sizeof(buf), &info, MBX_NONBLOCK), -EAGAIN);
     /* Typed messages keep their type and exact priority. */
-    assert_int_equal(mbx_send_typed(out, "t", 1, 17, 99, SEC), 0);
+    assert_int_equal(mbx_send_typed(h.out, "t", 1, 17, 99, SEC), 0);
     uint64_t type = 0;
-    assert_int_equal(mbx_recv_select(in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC),
-                     1);
+    assert_int_equal(
+        mbx_recv_select(h.in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC), 1);
     assert_int_equal(type, 99);
     assert_int_equal(info.priority, 17);
     /* A band's lowest priority, untyped, goes without headers: kept too
      * (and a typed one of the same priority keeps its type). */
     unsigned plain[] = {0, 1, 16, 256};
     for (unsigned k = 0; k < 4; k++) {
-        assert_int_equal(mbx_send_typed(out, "p", 1, plain[k], k == 3 ? 7 : 0, SEC), 0);
+        assert_int_equal(mbx_send_typed(h.out, "p", 1, plain[k], k == 3 ? 7 : 0, SEC), 0);
         type = 12345;
         assert_int_equal(
-            mbx_recv_select(in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC), 1);
+            mbx_recv_select(h.in, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 20 * SEC), 1);
         assert_int_equal(info.priority, plain[k]);
         assert_int_equal(type, k == 3 ? 7 : 0);
     }
-    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
-    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
-    mbx_close(out);
-    mbx_close(in);
+    assert_int_equal(two_hosts_end(&h), 0);
 }
 
 /* The importing bridge of high_band_first, in this process so the test can
@@ -467,30 +490,23 @@ static void queue_group_shares(void **state)
 static void full_mailbox_slows_the_bridge(void **state)
 {
     (void)state;
-    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
-    mbx *out = make(at(a, "q"), 1024, MBX_SEND), *in = make(at(b, "q"), 4, MBX_RECV);
-    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "q", NULL});
-    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "q", NULL});
-    assert_true(pa > 0 && pb > 0);
-    send_n(out, 0, 2000, 0);
+    struct hosts h = two_hosts("q", 1024, 4);
+    send_n(h.out, 0, 2000, 0);
     usleep(300000);
     mbx_stat st;
-    assert_int_equal(mbx_stat_get(in, &st), 0);
+    assert_int_equal(mbx_stat_get(h.in, &st), 0);
     assert_true(st.count <= 4);
     char buf[64];
     mbx_msginfo info;
     for (int i = 0; i < 2000; i++) {
-        ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, &info, 20 * SEC);
+        ssize_t n = mbx_recv(h.in, buf, sizeof(buf) - 1, &info, 20 * SEC);
         assert_true(n > 0);
         buf[n] = 0;
         char want[32];
         snprintf(want, sizeof(want), "m%d", i);
         assert_string_equal(buf, want);
     }
-    nh_bridge_stop(pa, SIGTERM);
-    nh_bridge_stop(pb, SIGTERM);
-    mbx_close(out);
-    mbx_close(in);
+    two_hosts_end(&h);
 }
 
 /* Starts server s, named name, with the configuration text conf, and
@@ -619,27 +635,20 @@ static void *sized_answer_main(void *arg)
 static void bridged_answer_over_max_payload_is_emsgsize(void **state)
 {
     (void)state;
-    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
-    mbx *out = make(at(a, "svc"), 8, MBX_SEND), *in = make(at(b, "svc"), 8, MBX_RECV);
-    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "svc", NULL});
-    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "svc", NULL});
-    assert_true(pa > 0 && pb > 0);
+    struct hosts h = two_hosts("svc", 8, 8);
     static char reply[2u << 20];
-    struct sized_answer z = {in, (1u << 20) + 1, 0};
+    struct sized_answer z = {h.in, (1u << 20) + 1, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sized_answer_main, &z), 0);
     int64_t t0 = nh_now();
-    ssize_t n = mbx_call(out, "q", 1, 0, reply, sizeof(reply), 20 * SEC);
+    ssize_t n = mbx_call(h.out, "q", 1, 0, reply, sizeof(reply), 20 * SEC);
     double took = (double)(nh_now() - t0) / SEC;
     pthread_join(th, NULL);
     printf("an answer of %zu B: the call %zd after %.2f s, the callee's mbx_reply %d\n", z.len, n,
            took, z.r);
     assert_int_equal(n, -EMSGSIZE);
     assert_true(took < 4);
-    nh_bridge_stop(pa, SIGTERM);
-    nh_bridge_stop(pb, SIGTERM);
-    mbx_close(out);
-    mbx_close(in);
+    two_hosts_end(&h);
 }
 
 /* The number of subscriptions nats-server reports on its monitoring port
@@ -1098,26 +1107,19 @@ static void nats_receive_wakes_for_every_band(void **state)
 static void exported_mailbox_made_again(void **state)
 {
     (void)state;
-    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
-    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
-    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
-    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
-    assert_true(pa > 0 && pb > 0);
+    struct hosts h = two_hosts("jobs", 64, 64);
     char buf[64];
-    send_n(out, 0, 1, 0);
-    assert_int_equal(mbx_recv(in, buf, sizeof(buf), NULL, 20 * SEC), 2);
-    mbx_close(out);
-    assert_int_equal(mbx_unlink(at(a, "jobs")), 0);
-    out = make(at(a, "jobs"), 64, MBX_SEND);
-    send_n(out, 1, 1, 0);
-    ssize_t n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    send_n(h.out, 0, 1, 0);
+    assert_int_equal(mbx_recv(h.in, buf, sizeof(buf), NULL, 20 * SEC), 2);
+    mbx_close(h.out);
+    assert_int_equal(mbx_unlink(at(h.a, "jobs")), 0);
+    h.out = make(at(h.a, "jobs"), 64, MBX_SEND);
+    send_n(h.out, 1, 1, 0);
+    ssize_t n = mbx_recv(h.in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
     assert_int_equal(n, 2);
     buf[n] = 0;
     assert_string_equal(buf, "m1");
-    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
-    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
-    mbx_close(out);
-    mbx_close(in);
+    assert_int_equal(two_hosts_end(&h), 0);
 }
 
 /* Waits (up to 20 s) until mailbox path exists, then opens it to receive. */
@@ -1139,42 +1141,35 @@ static mbx *await_box(const char *path)
 static void imported_mailbox_made_again(void **state)
 {
     (void)state;
-    const char *a = nh_tmpdir("a"), *b = nh_tmpdir("b");
-    mbx *out = make(at(a, "jobs"), 64, MBX_SEND), *in = make(at(b, "jobs"), 64, MBX_RECV);
-    pid_t pb = nh_bridge(b, (const char *[]){"--server", url, "--import", "jobs", NULL});
-    pid_t pa = nh_bridge(a, (const char *[]){"--server", url, "--export", "jobs", NULL});
-    assert_true(pa > 0 && pb > 0);
+    struct hosts h = two_hosts("jobs", 64, 64);
     char buf[64];
-    send_n(out, 0, 1, 0);
-    assert_int_equal(mbx_recv(in, buf, sizeof(buf), NULL, 20 * SEC), 2);
-    mbx_close(in);
-    assert_int_equal(mbx_unlink(at(b, "jobs")), 0);
-    in = make(at(b, "jobs"), 64, MBX_RECV);
-    struct echo e = {in, 1};
+    send_n(h.out, 0, 1, 0);
+    assert_int_equal(mbx_recv(h.in, buf, sizeof(buf), NULL, 20 * SEC), 2);
+    mbx_close(h.in);
+    assert_int_equal(mbx_unlink(at(h.b, "jobs")), 0);
+    h.in = make(at(h.b, "jobs"), 64, MBX_RECV);
+    struct echo e = {h.in, 1};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, echo_main, &e), 0);
-    ssize_t n = mbx_call(out, "hi", 2, 0, buf, sizeof(buf) - 1, 20 * SEC);
+    ssize_t n = mbx_call(h.out, "hi", 2, 0, buf, sizeof(buf) - 1, 20 * SEC);
     pthread_join(th, NULL);
     printf("a call into the mailbox made again: %zd\n", n);
     assert_int_equal(n, 2);
     assert_memory_equal(buf, "HI", 2);
-    send_n(out, 1, 1, 0);
-    n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    send_n(h.out, 1, 1, 0);
+    n = mbx_recv(h.in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
     printf("a message into the mailbox made again: %zd\n", n);
     assert_int_equal(n, 2);
     assert_memory_equal(buf, "m1", 2);
     /* Removed, and nobody makes it again: the bridge does. */
-    mbx_close(in);
-    assert_int_equal(mbx_unlink(at(b, "jobs")), 0);
-    send_n(out, 2, 1, 0);
-    in = await_box(at(b, "jobs"));
-    n = mbx_recv(in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
+    mbx_close(h.in);
+    assert_int_equal(mbx_unlink(at(h.b, "jobs")), 0);
+    send_n(h.out, 2, 1, 0);
+    h.in = await_box(at(h.b, "jobs"));
+    n = mbx_recv(h.in, buf, sizeof(buf) - 1, NULL, 20 * SEC);
     assert_int_equal(n, 2);
     assert_memory_equal(buf, "m2", 2);
-    assert_int_equal(nh_bridge_stop(pa, SIGTERM), 0);
-    assert_int_equal(nh_bridge_stop(pb, SIGTERM), 0);
-    mbx_close(out);
-    mbx_close(in);
+    assert_int_equal(two_hosts_end(&h), 0);
 }
 
 /* A name listed twice is refused before anything starts: exported and
