@@ -1005,6 +1005,41 @@ static void pollers_are_bounded(void **state)
     mbx_unlink("bound");
 }
 
+/* A peer who may write the mailbox scribbles the place of our entry once
+ * (its socket said to be in /dev/shm while it is beside the mailbox):
+ * every changer then told a socket nobody has, and the handle's next
+ * calls kept the entry as it was (its place was taken from the entry
+ * itself), so the descriptor stayed deaf for good. The next call of the
+ * handle puts the place back. */
+static void scribbled_place_is_put_back(void **state)
+{
+    (void)state;
+    mbx *m = open_box("place", MBX_SEND | MBX_RECV, 8);
+    mbx *s = NULL;
+    assert_int_equal(mbx_open("place", MBX_SEND, NULL, &s), 0);
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    struct seg_hdr *h = shm_box_of(m)->seg.hdr;
+    struct seg_poller *mine = NULL;
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        if (h->pollers[i].who != 0)
+            mine = &h->pollers[i];
+    assert_non_null(mine);
+    __atomic_store_n(&mine->place, (uint16_t)(mine->place ^ 1), __ATOMIC_SEQ_CST);
+    uint32_t v;
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    send_u32(s, 7);
+    assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
+    assert_int_equal(v, 7);
+    /* And again, now that the first wake-up was used. */
+    send_u32(s, 8);
+    assert_int_equal(recv_when_ready(m, fd, 0, &v), sizeof(v));
+    assert_int_equal(v, 8);
+    mbx_close(s);
+    mbx_close(m);
+    mbx_unlink("place");
+}
+
 /* The thread id of this process's "mbx-poll-later" thread, or 0. */
 static pid_t later_thread(void)
 {
@@ -1358,6 +1393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(nobody_polls_nobody_counted),
         cmocka_unit_test(filtered_receive_cut_short_stays_readable),
         cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
+        cmocka_unit_test(scribbled_place_is_put_back),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(killed_pollers_socket_waits_for_its_user),

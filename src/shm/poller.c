@@ -30,7 +30,7 @@ static void tell_self(const struct shm_poller *p)
 /* Takes a free entry of the header for p (after freeing those of dead
  * pollers), naming p's process, id, place and direction. Returns 0 or
  * -EUSERS. */
-static int claim(struct shm_box *b, struct shm_poller *p, unsigned place)
+static int claim(struct shm_box *b, struct shm_poller *p)
 {
     struct seg_hdr *h = b->seg.hdr;
     for (unsigned i = 0; i < SEG_POLLERS; i++)
@@ -43,7 +43,7 @@ static int claim(struct shm_box *b, struct shm_poller *p, unsigned place)
             continue;
         poll_disarm(&b->seg, e);
         __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->place, (uint16_t)place, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->place, (uint16_t)p->place, __ATOMIC_RELAXED);
         __atomic_store_n(&e->dir, (uint16_t)p->dir, __ATOMIC_RELEASE);
         p->slot = i;
         return 0;
@@ -52,15 +52,22 @@ static int claim(struct shm_box *b, struct shm_poller *p, unsigned place)
 }
 
 /* Returns 1 while p's entry is still p's (someone who can write the
- * mailbox could have taken it); otherwise claims another: 0, or -EUSERS. */
-static int keep_entry(struct shm_box *b, struct shm_poller *p, unsigned place)
+ * mailbox could have taken it); otherwise claims another: 0, or -EUSERS.
+ * A place a peer wrote into our own entry is put back from p: changers
+ * told a socket nobody has, and, taken from the entry itself, the place
+ * stayed wrong at every later call, the descriptor deaf for good (found
+ * by a review). */
+static int keep_entry(struct shm_box *b, struct shm_poller *p)
 {
     struct seg_poller *e = entry_of(b, p);
     if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
         __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id &&
-        __atomic_load_n(&e->dir, __ATOMIC_RELAXED) == p->dir)
+        __atomic_load_n(&e->dir, __ATOMIC_RELAXED) == p->dir) {
+        if (__atomic_load_n(&e->place, __ATOMIC_RELAXED) != p->place)
+            __atomic_store_n(&e->place, (uint16_t)p->place, __ATOMIC_SEQ_CST);
         return 1;
-    return claim(b, p, place);
+    }
+    return claim(b, p);
 }
 
 uint64_t poller_sent_mark(struct shm_box *b)
@@ -191,11 +198,10 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
     if (p->maker != ident_self())
         return; /* a forked child's copy: the parent's */
     pthread_mutex_lock(&p->mu);
-    struct seg_poller *e = entry_of(b, p);
     if (after == POLLER_DID)
         want = 0;
     p->want = want;
-    if (keep_entry(b, p, e->place) < 0) {
+    if (keep_entry(b, p) < 0) {
         /* No entry (a peer holds them all): nobody will tell us of a
          * change. Readable now when there is something to do, else once
          * POLL_LATER_MS have passed, when the caller looks again. Made
@@ -214,7 +220,7 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
         pthread_mutex_unlock(&p->mu);
         return;
     }
-    e = entry_of(b, p);
+    struct seg_poller *e = entry_of(b, p);
     if (is_ready(b, p, want)) {
         if (poll_disarm(&b->seg, e))
             tell_self(p);
@@ -348,8 +354,9 @@ static int poller_new(struct shm_box *b, unsigned dir, struct shm_poller **out)
         if (r >= 0)
             r = evset_add(p->fd, p->sock);
     }
+    p->place = (unsigned)place;
     if (r >= 0)
-        r = claim(b, p, (unsigned)place);
+        r = claim(b, p);
     if (r < 0) {
         if (p->fd >= 0 && p->fd != p->sock)
             close(p->fd);

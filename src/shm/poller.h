@@ -30,8 +30,10 @@
 #define POLLER_PEERS 3 /* owner, pending owner, a stream's sender */
 
 struct shm_poller {
-    unsigned dir;  /* SEG_POLL_RECV, SEG_POLL_SEND */
-    unsigned slot; /* its entry in the header */
+    unsigned dir;   /* SEG_POLL_RECV, SEG_POLL_SEND */
+    unsigned slot;  /* its entry in the header */
+    unsigned place; /* where its socket is (poll_path): kept here, as the
+                       entry's may be whatever a peer wrote */
     uint64_t id;
     ident_t maker; /* the process that made it; a forked child's copy is not its own */
     int sock;      /* bound at path */
