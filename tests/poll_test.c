@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -819,6 +820,89 @@ static void stream_sender_dying_unwritten_makes_readable(void **state)
     mbx_unlink("pipe0");
 }
 
+/* Takes every descriptor number left (under a soft limit of at most 256)
+ * with copies of fd; *n of them, in fds. */
+static void exhaust_descriptors(int fd, int *fds, int *n, struct rlimit *was)
+{
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, was), 0);
+    struct rlimit low = *was;
+    if (low.rlim_cur > 256)
+        low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    *n = 0;
+    int d;
+    while (*n < 256 && (d = dup(fd)) >= 0)
+        fds[(*n)++] = d;
+    assert_int_equal(errno, EMFILE);
+}
+
+static void give_back_descriptors(const int *fds, int n, const struct rlimit *was)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, was), 0);
+}
+
+/* A process out of descriptors (EMFILE) could not open the pidfd of a
+ * stream's sender that opened: the sender was taken for dead, the
+ * descriptor made readable at every look, and an event loop spun (each
+ * receive said -EAGAIN). It now looks again every POLL_LATER_MS, and
+ * still reports the sender's death once descriptors are back. */
+static void no_descriptor_for_a_pidfd_does_not_spin_a_loop(void **state)
+{
+    (void)state;
+    mbx *r = stream_receiver("pipefd");
+    int fd = mbx_fd(r, MBX_RECV);
+    assert_true(fd >= 0);
+    char none[300];
+    snprintf(none, sizeof(none), "%s/.nobody", test_dir);
+    (void)note_send(none); /* this process's sending socket made now */
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(4);
+        mbx *s = NULL;
+        if (mbx_open("pipefd", MBX_SEND, NULL, &s))
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    static int fds[256];
+    int n;
+    struct rlimit was;
+    exhaust_descriptors(go[1], fds, &n, &was);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int opened = test_read_ready(ready[0]);
+    int reports = 0;
+    char buf[8];
+    int64_t end = clock_now_ns() + 1000000000LL;
+    while (opened && clock_now_ns() < end) {
+        if (!readable(fd, 100))
+            continue;
+        reports++;
+        if (mbx_recv(r, buf, sizeof(buf), NULL, MBX_NONBLOCK) != -EAGAIN)
+            break;
+    }
+    give_back_descriptors(fds, n, &was);
+    printf("reports in 1 s of an open stream, no descriptor for its sender's pidfd: %d\n", reports);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(opened);
+    assert_true(reports <= 100);
+    uint32_t v;
+    assert_int_equal(recv_when_ready(r, fd, 0, &v), 0); /* the end */
+    close(go[0]), close(go[1]), close(ready[0]), close(ready[1]);
+    mbx_close(r);
+    mbx_unlink("pipefd");
+}
+
 /* A round-robin mailbox: a message queued while a receiver holds the turn
  * is that receiver's, so the descriptor is not readable; when it dies the
  * turn passes on, and the descriptor becomes readable (the poller watches
@@ -1394,6 +1478,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(filtered_receive_cut_short_stays_readable),
         cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
         cmocka_unit_test(scribbled_place_is_put_back),
+        cmocka_unit_test(no_descriptor_for_a_pidfd_does_not_spin_a_loop),
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(killed_pollers_socket_waits_for_its_user),

@@ -159,7 +159,7 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
         p->pidfd[i] = -1;
         p->peer[i] = 0;
     }
-    int live_owners = 0, dead_peer = 0;
+    int live_owners = 0, dead_peer = 0, unknown = 0;
     for (int j = 0; j < n; j++) {
         int have = -1, free_at = -1;
         for (int i = 0; i < POLLER_PEERS; i++) {
@@ -182,6 +182,13 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
                  * finds out. Taken for one, the descriptor was readable
                  * for ever while the call found nothing. */
                 have = POLLER_PEERS;
+            } else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM) {
+                /* No descriptor to spare: not a death either. Taken for
+                 * one, the descriptor was readable at every look and an
+                 * event loop spun (found by a review); it is looked at
+                 * again POLL_LATER_MS on, when the pidfd may be had. */
+                have = POLLER_PEERS;
+                unknown = 1;
             }
         }
         if (have >= 0 && j < owners)
@@ -190,6 +197,8 @@ static void sync_peers(struct shm_box *b, struct shm_poller *p, int full)
             dead_peer = 1;
     }
     if ((owners > 0 && live_owners == 0) || dead_peer)
+        tell_self(p);
+    else if (unknown && poll_later(p->path) != 0)
         tell_self(p);
 }
 
