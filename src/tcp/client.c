@@ -140,6 +140,19 @@ static void box_lock(struct tcp_box *b)
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Takes the handle if nobody has it. Returns 1, or 0 when another call
+ * holds it (a receive or call that waits holds it for its wait). */
+static int box_trylock(struct tcp_box *b)
+{
+    int32_t me = ident_id(ident_self());
+    if (__atomic_load_n(&b->proc, __ATOMIC_ACQUIRE) != me)
+        adopt_inherited(b, me);
+    if (pthread_mutex_trylock(&b->mu) != 0)
+        return 0;
+    __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
 /* Lets another thread that waits for the handle have it once, then takes
  * it back. */
 static void box_yield(struct tcp_box *b)
@@ -1339,7 +1352,16 @@ static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
                     int64_t timeout_ns)
 {
     struct tcp_box *b = tcp_of(m);
-    box_lock(b);
+    /* A send that may not wait does not wait for the handle either: one
+     * waited for another thread's receive to end (for ever with
+     * MBX_FOREVER), and a monitor's notice sent to such a handle held
+     * every monitor of the process back meanwhile (found by a review). */
+    if (timeout_ns == MBX_NONBLOCK) {
+        if (!box_trylock(b))
+            return -EAGAIN;
+    } else {
+        box_lock(b);
+    }
     int r = do_send(b, buf, len, prio, type, timeout_ns);
     pthread_mutex_unlock(&b->mu);
     return r;

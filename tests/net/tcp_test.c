@@ -221,6 +221,43 @@ static void fork_while_a_receive_waits(void **state)
     mbx_unlink("jobs-fork");
 }
 
+/* A non-blocking send on a handle another thread waits on in a receive
+ * says -EAGAIN at once (the handle is busy): it waited for the receive to
+ * end, and a monitor's notice sent to such a handle held back every
+ * monitor of the process meanwhile (with MBX_FOREVER, for good). */
+static void nonblocking_send_beside_a_waiting_receive(void **state)
+{
+    (void)state;
+    mbx *local = test_box("jobs-busy", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "jobs-busy", MBX_SEND | MBX_RECV);
+    struct waiting_recv w = {remote, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_for_a_while, &w), 0);
+    /* The receive waits in the gateway: the thread holds the handle. */
+    mbx_stat st;
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(mbx_stat_get(local, &st), 0);
+        if (st.receivers_waiting)
+            break;
+        usleep(1000);
+    }
+    assert_int_not_equal(st.receivers_waiting, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mbx_send(remote, "x", 1, 0, MBX_NONBLOCK), -EAGAIN);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took < 1.5); /* the receive waits 3 s */
+    pthread_join(t, NULL);
+    assert_int_equal(w.got, -ETIMEDOUT);
+    assert_int_equal(mbx_send(remote, "x", 1, 0, MBX_NONBLOCK), 0); /* free again */
+    char buf[8];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 5000000000ll), 1);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("jobs-busy");
+}
+
 #ifndef MBX_TEST_TLS
 /* A message a remote receiver took and confirmed (W_TAKEN), just before
  * its client said goodbye (W_BYE) and closed the link, is delivered once:
@@ -1600,6 +1637,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(send_and_receive_across),
         cmocka_unit_test(full_and_empty_as_local),
+        cmocka_unit_test(nonblocking_send_beside_a_waiting_receive),
         cmocka_unit_test(pipelined_sends_keep_their_order_into_a_full_mailbox),
         cmocka_unit_test(send_that_does_not_fit_keeps_its_place),
         cmocka_unit_test(deep_window_bounded_in_bytes),
