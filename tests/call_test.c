@@ -346,6 +346,10 @@ static void large_replies(void **state)
             _exit(4);
         if (mbx_reply(&info, big, BIG_REPLY + 1) != -EMSGSIZE)
             _exit(5);
+        /* The call is over: a second reply finds no caller (it went into
+         * the caller's mailbox, where nobody took it). */
+        if (mbx_reply(&info, "small", 5) != -ESRCH)
+            _exit(7);
         /* The caller's next request, once it has its answer: the end. */
         _exit(mbx_recv(m, buf, sizeof(buf), &info, 10000 * MS) < 0 ? 6 : 0);
     }
@@ -357,6 +361,12 @@ static void large_replies(void **state)
     assert_int_equal(mbx_call(m, "q", 1, 0, got, BIG_REPLY + 1, 5000 * MS), -EMSGSIZE);
     assert_int_equal(mbx_send(m, "end", 3, 0, 5000 * MS), 0);
     assert_int_equal(reap(c), 0);
+    /* Nothing left behind in the caller's own mailbox. */
+    mbx *me = NULL;
+    mbx_stat st;
+    assert_int_equal(mbx_self(&me), 0);
+    assert_int_equal(mbx_stat_get(me, &st), 0);
+    assert_int_equal(st.count, 0);
     free(got);
     mbx_unlink("large");
     mbx_close(m);

@@ -1384,12 +1384,17 @@ static void poll_after_recv_from_waits_for_its_sender(void **state)
  * third user's process reaps but whose socket it may not remove (sticky
  * directory): the entry stays, so that a process of the dead poller's
  * user removes the socket. It was freed, and nothing named the socket
- * any more: such files piled up, one per killed poller. */
+ * any more: such files piled up, one per killed poller. Unless no entry
+ * is free: then the third user takes one, and its socket stays. */
+static int pollers_to_make = 1; /* by make_poller_and_wait */
+
 static int make_poller_and_wait(int ready_fd)
 {
-    mbx *m = NULL;
-    if (mbx_open("xuser", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
-        return 2;
+    for (int i = 0; i < pollers_to_make; i++) {
+        mbx *m = NULL;
+        if (mbx_open("xuser", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
+            return 2;
+    }
     if (write(ready_fd, "r", 1) != 1)
         return 3;
     test_await_kill();
@@ -1442,6 +1447,31 @@ static void killed_pollers_socket_waits_for_its_user(void **state)
     reap_ok(as_user(61012, -1, open_poller)); /* may not remove the dead one's socket */
     reap_ok(as_user(61011, -1, open_poller)); /* its user may */
     assert_int_equal(poll_sockets(), 0);
+    /* Every entry held by that user's killed pollers: another user still
+     * gets one (the entries were kept, and mbx_fd said -EUSERS for good);
+     * the socket of the entry it took stays behind. */
+    pollers_to_make = SEG_POLLERS;
+    b = as_user(61011, ready[1], make_poller_and_wait);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(poll_sockets(), SEG_POLLERS);
+    kill(b, SIGKILL);
+    assert_int_equal(waitpid(b, &st, 0), b);
+    reap_ok(as_user(61012, -1, open_poller));
+    reap_ok(as_user(61011, -1, open_poller)); /* the rest: its user removes them */
+    assert_int_equal(poll_sockets(), 1);
+    for (const char *left = NULL; !left;) {
+        DIR *d = opendir(test_dir);
+        assert_non_null(d);
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strncmp(e->d_name, ".mbx-poll.", 10) == 0) {
+                char path[sizeof(test_dir) + 300];
+                snprintf(path, sizeof(path), "%s/%s", test_dir, e->d_name);
+                assert_int_equal(unlink(path), 0); /* as root would */
+                left = "removed";
+            }
+        closedir(d);
+    }
     close(ready[0]), close(ready[1]);
     mbx_close(m);
     mbx_unlink("xuser");

@@ -70,6 +70,18 @@ static void slot_release(struct seg *s, int i, uint64_t token)
                                 __ATOMIC_RELAXED);
 }
 
+/* Ends the caller's wait for token as far as repliers see it (the slot
+ * freed; the caller's own release then finds it so). */
+static void slot_forget(struct seg *s, uint64_t token)
+{
+    for (unsigned i = 0; i < SEG_CALLS; i++) {
+        uint64_t t = token;
+        if (__atomic_compare_exchange_n(&s->hdr->model.calls[i], &t, 0, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+}
+
 /* Whether the caller whose mailbox is s still waits for token. */
 static int slot_waiting(const struct seg *s, uint64_t token)
 {
@@ -288,11 +300,17 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         r = -ESRCH;
     if (!r && len > p->seg.max_msg_size) {
         /* Larger than the caller's mailbox takes: the caller is told too
-         * (its call says -EMSGSIZE at once instead of timing out). */
+         * (its call says -EMSGSIZE at once instead of timing out), and
+         * its call is over: a second reply (a smaller one, an error) finds
+         * no caller (-ESRCH). Left waiting, the slot let it in, nobody
+         * took it, and enough of them stopped the caller's own mailbox:
+         * every later call of that process timed out (found by a
+         * review). */
         struct mb_ctx c = handle_ctx(p);
         c.reply_token = token | REPLY_BIT;
         c.send_type = REPLY_ERR_TYPE | (uint64_t)EMSGSIZE;
-        mb_send(&c, NULL, 0, 0, REPLY_WAIT_NS);
+        if (mb_send(&c, NULL, 0, 0, REPLY_WAIT_NS) == 0)
+            slot_forget(&p->seg, token);
         r = -EMSGSIZE;
     }
     if (!r) {

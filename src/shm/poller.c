@@ -27,26 +27,40 @@ static void tell_self(const struct shm_poller *p)
     (void)note_send(p->path);
 }
 
+/* Takes entry e for p if it names `was` (0: free; a dead poller),
+ * naming p's process, id, place and direction. Returns 1 when taken. */
+static int take_entry(struct shm_box *b, struct shm_poller *p, unsigned i, uint64_t was)
+{
+    struct seg_poller *e = &b->seg.hdr->pollers[i];
+    if (!__atomic_compare_exchange_n(&e->who, &was, p->maker, 0, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_RELAXED))
+        return 0;
+    poll_disarm(&b->seg, e);
+    __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->place, (uint16_t)p->place, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->dir, (uint16_t)p->dir, __ATOMIC_RELEASE);
+    p->slot = i;
+    return 1;
+}
+
 /* Takes a free entry of the header for p (after freeing those of dead
- * pollers), naming p's process, id, place and direction. Returns 0 or
- * -EUSERS. */
+ * pollers), or, when none is free, one of a dead poller whose socket the
+ * reap could not remove (another user's: left for its user or root, with
+ * its file); such entries kept shut every other user out (-EUSERS, found
+ * by a review), so under that pressure the file stays behind instead.
+ * Returns 0 or -EUSERS. */
 static int claim(struct shm_box *b, struct shm_poller *p)
 {
     struct seg_hdr *h = b->seg.hdr;
     for (unsigned i = 0; i < SEG_POLLERS; i++)
         poll_reap(&b->seg, &h->pollers[i]);
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        if (take_entry(b, p, i, 0))
+            return 0;
     for (unsigned i = 0; i < SEG_POLLERS; i++) {
-        struct seg_poller *e = &h->pollers[i];
-        uint64_t none = 0;
-        if (!__atomic_compare_exchange_n(&e->who, &none, p->maker, 0, __ATOMIC_SEQ_CST,
-                                         __ATOMIC_RELAXED))
-            continue;
-        poll_disarm(&b->seg, e);
-        __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->place, (uint16_t)p->place, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->dir, (uint16_t)p->dir, __ATOMIC_RELEASE);
-        p->slot = i;
-        return 0;
+        ident_t who = __atomic_load_n(&h->pollers[i].who, __ATOMIC_ACQUIRE);
+        if (who != 0 && !ident_alive(who) && take_entry(b, p, i, who))
+            return 0;
     }
     return -EUSERS;
 }
