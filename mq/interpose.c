@@ -236,9 +236,9 @@ MQ_API void mbxmq_w_closefrom(int lowfd)
  * the C library unchanged. On a queue's number F_SETFL sets the pipe's
  * flags (the C library's errors) and, when that worked, the open queue's
  * O_NONBLOCK, shared with its duplicates and forked children as mq_setattr
- * sets it; F_GETFL answers the pipe's flags with the queue's O_NONBLOCK
- * and access mode (the pipe is open for reading and writing whatever the
- * queue's mode); the copy F_DUPFD makes is entered as the queue's. */
+ * sets it; F_GETFL answers the queue's access mode and O_NONBLOCK alone
+ * (the pipe is open for reading and writing whatever the queue's mode);
+ * the copy F_DUPFD makes is entered as the queue's. */
 static int fcntl_with(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
     struct mq_desc *d = NULL;
@@ -252,8 +252,9 @@ static int fcntl_with(int (*real)(int, int, ...), int fd, int cmd, void *arg)
     else if (r == 0 && cmd == F_SETFL)
         atomic_store(&d->fl->flags, (int32_t)((int)(intptr_t)arg & O_NONBLOCK));
     else if (r >= 0 && cmd == F_GETFL)
-        r = (r & ~(O_ACCMODE | O_NONBLOCK)) | d->accmode |
-            (atomic_load(&d->fl->flags) & O_NONBLOCK);
+        /* The queue's flags alone, as the kernel's queue descriptor says:
+         * not the pipe's own (O_LARGEFILE, O_NOFOLLOW). */
+        r = d->accmode | (atomic_load(&d->fl->flags) & O_NONBLOCK);
     mq_put(d);
     return r;
 }
