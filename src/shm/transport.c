@@ -43,6 +43,8 @@ static int cancel_poll(const struct mb_ctx *c)
     return c->s->flags & MBX_OWNED ? owner_poll(c) : 0;
 }
 
+MBX_TLS int shm_recv_unlooked;
+
 struct mb_ctx handle_ctx(struct shm_box *b)
 {
     ident_t me = ident_self();
@@ -123,10 +125,10 @@ static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *
      * it wanted (found by a review). */
     uint64_t mark =
         (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
-    int unlooked = 0;
-    c.unlooked = &unlooked;
+    if (mark)
+        shm_recv_unlooked = 0;
     ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
-    if (unlooked)
+    if (mark && shm_recv_unlooked)
         mark = 0;
     if (got >= 0)
         __atomic_store_n(&b->last_len, (uint64_t)got, __ATOMIC_RELAXED);

@@ -128,10 +128,12 @@ static ssize_t until(const struct mb_ctx *c, int recv, uint64_t send_len, int64_
             seg_holder_died(s)) {
             prefetch_step(s, recv, send_len);
             int r = seg_lock_call(s, &deadline, timeout_ns);
-            if (c->unlooked)
-                *c->unlooked = r != 0;
-            if (r)
+            if (r) {
+                /* The call ends without a look (it never follows a look:
+                 * the lock's deadline is the call's). */
+                shm_recv_unlooked = 1;
                 return seg_lock_error(r, timeout_ns);
+            }
             ssize_t got = -EIDRM;
             if (!seg_removed(s)) {
                 seen = heap_seen(s, recv);
