@@ -2,6 +2,7 @@
  * holder's lock taken over, deadlines, and a thread that holds it. */
 #include "test_util.h"
 
+#include "platform/linux/proc.h"
 #include "platform/platform.h"
 #include "shm/shlock.h"
 
@@ -122,10 +123,52 @@ static void live_holder_makes_a_deadline_pass(void **state)
     close(go[1]);
 }
 
+/* A holder killed between taking the word and writing its record, whose
+ * tid a later, unrelated thread has (a reused pid; here a live child, and
+ * the word says another start): the lock is taken over. Judged by the tid
+ * alone, that thread was taken for the holder, and the lock stayed held
+ * for as long as it lived (found by a review). The child's own start (a
+ * live holder in that moment) and no start (an older library's) still
+ * hold the lock. */
+static void dead_holder_of_a_reused_tid_is_taken_over(void **state)
+{
+    (void)state;
+    pid_t p = fork();
+    if (p == 0)
+        test_await_kill();
+    struct proc_stat st;
+    int tries = 0;
+    while (proc_stat_of(p, &st) != 0 && tries++ < 1000)
+        usleep(1000);
+    assert_int_equal(proc_stat_of(p, &st), 0);
+    uint32_t start = (uint32_t)st.start;
+    uint64_t *both = (uint64_t *)(void *)&lock->word;
+    alarm(20); /* a lock that waits on the wrong holder waits for ever */
+    for (int k = 0; k < 2; k++) {
+        /* p's tid, p's start or none, no record: a live holder between its
+         * take and its record, of this library or an older one. */
+        __atomic_store_n(both, (uint64_t)(k ? 0 : start) << 32 | (uint32_t)p, __ATOMIC_SEQ_CST);
+        assert_int_equal(shlock_holder_dead(lock), 0);
+        assert_int_equal(shlock_lock(lock, clock_deadline(30000000)), -ETIMEDOUT);
+    }
+    /* p's tid with another start: a holder that died, its tid now p's. */
+    __atomic_store_n(both, (uint64_t)(start + 1) << 32 | (uint32_t)p, __ATOMIC_SEQ_CST);
+    assert_int_equal(shlock_holder_dead(lock), 1);
+    assert_int_equal(shlock_lock(lock, clock_deadline(5000000000ll)), SHLOCK_TOOK_OVER);
+    shlock_unlock(lock);
+    assert_int_equal(__atomic_load_n(both, __ATOMIC_SEQ_CST), 0);
+    alarm(0);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+}
+
 static void holder_thread_is_told(void **state)
 {
     (void)state;
     assert_int_equal(shlock_lock(lock, -1), 0);
+    /* Taken with the holder's start beside the word. */
+    assert_int_not_equal(lock->start, 0);
+    assert_int_equal(lock->start, ident_start(ident_thread()));
     assert_int_equal(shlock_lock(lock, -1), -EDEADLK);
     assert_int_equal(shlock_lock(lock, 0), -EDEADLK);
     shlock_unlock(lock);
@@ -138,6 +181,7 @@ int main(void)
         cmocka_unit_test_setup(dead_holder_is_taken_over, free_lock),
         cmocka_unit_test_setup(live_holder_makes_a_deadline_pass, free_lock),
         cmocka_unit_test_setup(holder_thread_is_told, free_lock),
+        cmocka_unit_test_setup(dead_holder_of_a_reused_tid_is_taken_over, free_lock),
     };
     return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

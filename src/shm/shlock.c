@@ -11,21 +11,46 @@
 /* Longest sleep before a waiter looks whether the holder is still there. */
 #define LOOK_NS 10000000ll
 
+/* The word and the holder's start beside it, as one 64-bit value (the
+ * word in the low half, where the futex waits). */
+static uint64_t *both(struct shlock *l)
+{
+    return (uint64_t *)(void *)&l->word;
+}
+
+/* Takes the lock if its word is `w` now: word to `to`, start to the
+ * caller's, in one exchange (whatever start a holder of an older library,
+ * which leaves it, left there). Returns 1 when taken. */
+static int take(struct shlock *l, uint32_t w, uint32_t to, ident_t me)
+{
+    uint64_t cur = __atomic_load_n(both(l), __ATOMIC_RELAXED);
+    if ((uint32_t)cur != w)
+        return 0;
+    return __atomic_compare_exchange_n(both(l), &cur, (uint64_t)ident_start(me) << 32 | to, 0,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 int shlock_holder_dead(const struct shlock *l)
 {
-    uint32_t w = __atomic_load_n(&l->word, __ATOMIC_ACQUIRE);
+    uint64_t v = __atomic_load_n(both((struct shlock *)l), __ATOMIC_ACQUIRE);
+    uint32_t w = (uint32_t)v;
     int32_t tid = (int32_t)(w & SHLOCK_TID_MASK);
     if (tid == 0)
         return 0;
     ident_t h = __atomic_load_n(&l->holder, __ATOMIC_ACQUIRE);
-    /* The record belongs to this holder only when it names its tid; a
-     * holder that died before writing it is judged by its tid alone. */
+    /* The record belongs to this holder only when it names its tid. A
+     * holder that died before writing it is known by the start taken with
+     * the word: by its tid alone, a later thread given that tid (a reused
+     * pid) was taken for it, and the lock stayed held for as long as that
+     * unrelated thread lived (found by a review). A start of 0 (a holder
+     * of an older library, in the moment before its record) leaves the
+     * tid alone. */
     if (ident_id(h) != tid)
-        h = ident_make(tid, 0);
+        h = ident_make(tid, (uint32_t)(v >> 32));
     if (ident_thread_alive(h))
         return 0;
     /* Still the same holder, or it let go meanwhile? */
-    return __atomic_load_n(&l->word, __ATOMIC_ACQUIRE) == w;
+    return __atomic_load_n(both((struct shlock *)l), __ATOMIC_ACQUIRE) == v;
 }
 
 static int took(struct shlock *l, ident_t me, int r)
@@ -37,9 +62,8 @@ static int took(struct shlock *l, ident_t me, int r)
 int shlock_try(struct shlock *l)
 {
     ident_t me = ident_thread();
-    uint32_t w = 0;
     uint32_t tid = (uint32_t)ident_id(me) & SHLOCK_TID_MASK;
-    if (__atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    if (take(l, 0, tid, me))
         return took(l, me, 0);
     return -EBUSY;
 }
@@ -54,8 +78,7 @@ int shlock_lock(struct shlock *l, int64_t deadline)
     for (int i = 0; i < SPINS; i++) {
         if ((w & SHLOCK_TID_MASK) == tid)
             return -EDEADLK;
-        if (w == 0 &&
-            __atomic_compare_exchange_n(&l->word, &w, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        if (w == 0 && take(l, 0, tid, me))
             return took(l, me, 0);
         spin_step();
         w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
@@ -67,8 +90,7 @@ int shlock_lock(struct shlock *l, int64_t deadline)
         w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
         if (w == 0) {
             /* Others may sleep too: keep the mark, so our unlock wakes one. */
-            if (__atomic_compare_exchange_n(&l->word, &w, tid | SHLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
+            if (take(l, 0, tid | SHLOCK_WAITERS, me))
                 return took(l, me, 0);
             continue;
         }
@@ -77,9 +99,7 @@ int shlock_lock(struct shlock *l, int64_t deadline)
         int64_t now = clock_now_ns();
         if (now - looked >= LOOK_NS) {
             looked = now;
-            if (shlock_holder_dead(l) &&
-                __atomic_compare_exchange_n(&l->word, &w, tid | SHLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
+            if (shlock_holder_dead(l) && take(l, w, tid | SHLOCK_WAITERS, me))
                 return took(l, me, SHLOCK_TOOK_OVER);
             continue;
         }
@@ -108,7 +128,7 @@ void shlock_unlock(struct shlock *l)
      * holder (found by a review). A record naming no holder's tid sends
      * the judgement to the tid alone. */
     __atomic_store_n(&l->holder, 0, __ATOMIC_RELAXED);
-    uint32_t old = __atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE);
-    if (old & SHLOCK_WAITERS)
+    uint64_t old = __atomic_exchange_n(both(l), 0, __ATOMIC_RELEASE);
+    if ((uint32_t)old & SHLOCK_WAITERS)
         futex_wake(&l->word, 1);
 }

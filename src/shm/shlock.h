@@ -8,13 +8,16 @@
  * stopped holder blocks everyone for ever.
  *
  * word is 0 when free, else the holder's thread id, with SHLOCK_WAITERS set
- * while someone may sleep on it (futex). holder is the holder's thread
- * identity (tid and start time, ident.h), written just after the word is
- * taken: a waiter that has slept a slice looks at it, and when that thread
- * is gone it takes the lock over and the caller repairs what the dead
- * holder left half done. A thread that died before writing holder is known
- * by its tid alone; the unlock clears holder, so that a record never names
- * an earlier holder with the same tid.
+ * while someone may sleep on it (futex); start, beside it, the low 32 bits
+ * of the holder's start time, taken with the word in one 64-bit exchange
+ * and cleared with it. holder is the holder's thread identity (tid and
+ * start time, ident.h), written just after the word is taken: a waiter
+ * that has slept a slice looks at it, and when that thread is gone it
+ * takes the lock over and the caller repairs what the dead holder left
+ * half done. A thread that died before writing holder is known by its tid
+ * and start; the unlock clears holder, so that a record never names an
+ * earlier holder with the same tid. (A library before start left it 0:
+ * its holder is then known by its tid alone in that moment.)
  */
 #ifndef MBX_SHLOCK_H
 #define MBX_SHLOCK_H
@@ -28,9 +31,10 @@
 
 struct shlock {
     uint32_t word;
-    uint32_t pad;
+    uint32_t start;
     uint64_t holder;
 };
+_Static_assert(sizeof(struct shlock) == 16, "word and start one aligned 64-bit value");
 
 /* Returned by shlock_lock when it took the lock over from a holder that
  * died holding it: the caller must repair what the lock guards. */
