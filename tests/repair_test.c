@@ -6,11 +6,14 @@
 #include "platform/platform.h"
 #include "shm/shm.h"
 #include "shm/shm.h"
+#include "shm/heap/heap_queue.h"
 #include "shm/heap/repair.h"
 #include "seg_fixture.h"
 #include "shm/lock.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -304,6 +307,53 @@ static void dead_holder_on_wrapped_arena(void **state)
     assert_int_equal(mbx_unlink("wrapped"), 0);
 }
 
+/* A peer tiles a full arena with small blocks, every other one "held"
+ * (WRITING) by a process of its own that does not exist, each a new one:
+ * a send that finds no room walks the arena again only while a walk makes
+ * a larger free piece, so it frees the pieces of at most two walks'
+ * holders (REPAIR_LOOKUPS each). It walked 16 times (1024 holders here;
+ * 8 s under the lock for a 1 GiB arena, past a 1 ms timeout). */
+static void reclaim_stops_when_walks_free_only_small_pieces(void **state)
+{
+    (void)state;
+    mbx_options o;
+    mbx_options_init(&o);
+    o.kind = MBX_KIND_HEAP;
+    o.attr.capacity = MBX_UNBOUNDED;
+    o.attr.memory_limit = 1 << 20;
+    mbx *m;
+    assert_int_equal(mbx_open_opts("tiled", MBX_SEND | MBX_RECV | MBX_CREATE, &o, &m), 0);
+    struct seg *s = &shm_box_of(m)->seg;
+    assert_int_equal(seg_lock(s, -1), 0);
+    uint64_t held = 0;
+    for (uint64_t off = s->arena_start, k = 0; off + 128 <= s->arena_end; off += 128, k++) {
+        struct seg_blk *b = (struct seg_blk *)(s->base + off);
+        memset(b, 0, sizeof(*b));
+        b->size = 128;
+        if (k & 1) {
+            b->state = BLK_WRITING;
+            b->sender_pid = 0x20000000 + (int32_t)k; /* above any pid_max: dead */
+            held++;
+        } else {
+            b->state = BLK_QUEUED; /* kept by every walk, looked up by none */
+        }
+    }
+    assert_int_equal((s->arena_end - s->arena_start) % 128, 0);
+    assert_true(held > 16 * REPAIR_LOOKUPS);
+    /* As the peer leaves it: full, nothing free. */
+    assert_int_equal(alloc_rebuild(s, NULL, NULL), 0);
+    heap_unlock(s);
+    char msg[200] = {0};
+    assert_int_equal(mbx_send(m, msg, sizeof(msg), 0, MBX_NONBLOCK), -ENOSPC);
+    uint64_t still = 0;
+    for (uint64_t off = s->arena_start; off < s->arena_end; off += 128)
+        still += ((struct seg_blk *)(s->base + off))->state == BLK_WRITING;
+    printf("holders' blocks freed by one send: %llu\n", (unsigned long long)(held - still));
+    assert_true(held - still <= 2 * REPAIR_LOOKUPS);
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("tiled"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +362,7 @@ int main(void)
         cmocka_unit_test(broken_arena_is_unclean),
         cmocka_unit_test(repair_keeps_send_order_on_reused_blocks),
         cmocka_unit_test(dead_holder_on_wrapped_arena),
+        cmocka_unit_test(reclaim_stops_when_walks_free_only_small_pieces),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -43,19 +43,33 @@ static uint64_t block_len(const struct seg *s, size_t len)
     return s->max_msg_size;
 }
 
+/* The size class of the largest free piece (the bins are by size,
+ * ascending), or -1: none. */
+static int largest_free(const struct seg *s)
+{
+    uint64_t mask = __atomic_load_n(&s->hdr->meta.bin_mask, __ATOMIC_RELAXED);
+    return mask ? 63 - __builtin_clzll(mask) : -1;
+}
+
 int heap_alloc(struct seg *s, size_t len, ident_t owner, struct seg_blk **b)
 {
     int r = alloc_take(s, block_len(s, len), owner, b);
     /* Full: blocks of processes that died holding them come back. A walk
-     * looks up a bounded number of holders (repair.h): walk again while
-     * walks free something, a bounded number of times. */
+     * looks up a bounded number of holders (repair.h): walk again while a
+     * walk makes a larger free piece, a bounded number of times. One that
+     * frees only pieces too small and apart would free more of the same
+     * the next time: a peer who tiled the arena so (a dead holder of its
+     * own in every other block) made one send walk a 1 GiB arena 16 times
+     * under the lock, 8 s past a 1 ms timeout (found by a review). The
+     * next send that finds the arena full walks on. */
     for (int walks = 0; r == -ENOMEM && walks < RECLAIM_WALKS; walks++) {
         uint64_t used = s->hdr->meta.used;
+        int largest = largest_free(s);
         r = heap_reclaim(s);
         if (!r)
             r = alloc_take(s, block_len(s, len), owner, b);
-        if (r == -ENOMEM && s->hdr->meta.used >= used)
-            break; /* nothing came back */
+        if (r == -ENOMEM && (s->hdr->meta.used >= used || largest_free(s) <= largest))
+            break; /* nothing came back, or nothing larger */
     }
     if (r)
         return r;
