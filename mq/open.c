@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Linux's defaults for a queue created without attributes. */
@@ -106,6 +107,27 @@ static int unlink_recover(const char *dir, const char *mbxname, struct mq_side *
     return 1;
 }
 
+/* A creator makes its side file just after the mailbox: a mailbox without
+ * one for longer than this was left by a creator that died, or planted. */
+#define CREATING_NS 1000000000ll
+
+/* Whether mailbox mbxname (in dir) is another user's and has had no side
+ * file for longer than a creator takes: planted, or left by a creator
+ * that died, which we may not remove (a sticky directory), as another
+ * user's queue of that name would be. */
+static int others_stale_box(const char *dir, const char *mbxname)
+{
+    char path[PATH_MAX + 64];
+    struct stat st;
+    struct timespec now;
+    if (mq_mbx_path(dir, mbxname, path, sizeof(path)) != 0 || lstat(path, &st) != 0 ||
+        st.st_uid == geteuid() || clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return 0;
+    int64_t age = (int64_t)(now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
+                  (now.tv_nsec - st.st_ctim.tv_nsec);
+    return age > CREATING_NS;
+}
+
 /* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
  * we looked: the caller may create it), EAGAIN (look again), EACCES or
  * another errno. */
@@ -115,9 +137,13 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
     int r = mq_side_open(side_path, &d->side_fd, &d->side);
     if (r == ENOENT) {
         /* A mailbox without its side file yet: its creator is between the
-         * two; or no queue at all. */
+         * two; or no queue at all. Another user's that stays so is no
+         * queue we can have: EACCES at once (it said EAGAIN after looking
+         * for a second, at every mq_open of the name). */
         mbx_stat st;
-        return mbx_stat_name(mbxname, &st) == 0 ? EAGAIN : ENOENT;
+        if (mbx_stat_name(mbxname, &st) != 0)
+            return ENOENT;
+        return others_stale_box(d->dir, mbxname) ? EACCES : EAGAIN;
     }
     if (r != 0)
         return r;

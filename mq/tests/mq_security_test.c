@@ -963,10 +963,12 @@ static void notifies_across_users(void **state)
 }
 
 /* Root only: another user (root here) planted a queue's pipe, or its
- * side file, in a shared sticky MBX_DIR before the queue was made. The
- * creator, user nobody, cannot remove it: mq_open says EACCES at once, as
- * for another user's queue of that name, and leaves nothing behind (it
- * looked again for a second and said EAGAIN; with O_EXCL, EEXIST). */
+ * side file, or its mailbox alone, in a shared sticky MBX_DIR before the
+ * queue was made. The creator, user nobody, cannot remove it: mq_open
+ * says EACCES at once, as for another user's queue of that name, and
+ * leaves nothing behind (it looked again for a second and said EAGAIN;
+ * with O_EXCL, EEXIST). A mailbox is taken for planted once it has been
+ * without a side file for longer than a creator takes (a second). */
 static void planted_side_files_fail_at_once(void **state)
 {
     (void)state;
@@ -980,28 +982,44 @@ static void planted_side_files_fail_at_once(void **state)
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     assert_true(fd >= 0);
     close(fd);
+    char box[80];
+    snprintf(box, sizeof(box), "mq.%.64s", qname(2) + 1);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.mode = 0666;
+    mbx *planted = NULL;
+    assert_int_equal(mbx_open(box, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &planted), 0);
+    mbx_close(planted);
+    sleep(2); /* older than a creator between its two files */
     pid_t c = fork();
     if (c == 0) {
         test_child();
         if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
             _exit(1);
-        for (int i = 0; i < 2; i++)
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < 3; i++)
             for (int excl = 0; excl < 2; excl++) {
                 errno = 0;
                 mqd_t q = mq_open(qname(i), O_CREAT | O_RDWR | (excl ? O_EXCL : 0), 0600, NULL);
-                if (q != (mqd_t)-1 || errno != EACCES) {
+                /* A mailbox of that name is a queue for O_EXCL: EEXIST,
+                 * as the kernel's for another user's queue. */
+                int want = i == 2 && excl ? EEXIST : EACCES;
+                if (q != (mqd_t)-1 || errno != want) {
                     fprintf(stderr, "queue %d%s: %s\n", i, excl ? " O_EXCL" : "",
                             q != (mqd_t)-1 ? "opened" : strerror(errno));
                     _exit(2);
                 }
             }
-        _exit(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* Six refusals, none after a second of looking again. */
+        _exit(t1.tv_sec - t0.tv_sec < 3 ? 0 : 3);
     }
     int st = 0;
     assert_int_equal(waitpid(c, &st, 0), c);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    /* Only the two planted files are left. */
+    /* Only the three planted files are left. */
     int n = 0;
     DIR *d = opendir(test_dir);
     assert_non_null(d);
@@ -1009,7 +1027,8 @@ static void planted_side_files_fail_at_once(void **state)
         if (strstr(e->d_name, "mq."))
             n++;
     closedir(d);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
+    assert_int_equal(mbx_unlink(box), 0);
     assert_int_equal(chmod(test_dir, 0700), 0);
 }
 
