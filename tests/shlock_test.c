@@ -151,8 +151,19 @@ static void dead_holder_of_a_reused_tid_is_taken_over(void **state)
         assert_int_equal(shlock_holder_dead(lock), 0);
         assert_int_equal(shlock_lock(lock, clock_deadline(30000000)), -ETIMEDOUT);
     }
-    /* p's tid with another start: a holder that died, its tid now p's. */
-    __atomic_store_n(both, (uint64_t)(start + 1) << 32 | (uint32_t)p, __ATOMIC_SEQ_CST);
+    /* p's tid with another start: a holder that died, its tid now p's;
+     * judged so once the word stayed without a record for a while (a
+     * holder of an older library may find a stale start beside its word:
+     * it writes its record meanwhile, and is not taken for dead). */
+    uint64_t other = (uint64_t)(start + 1) << 32 | (uint32_t)p;
+    __atomic_store_n(both, other, __ATOMIC_SEQ_CST);
+    assert_int_equal(shlock_holder_dead(lock), 0);
+    __atomic_store_n(&lock->holder, ident_make(p, start), __ATOMIC_SEQ_CST);
+    usleep(150000); /* past UNRECORDED_NS */
+    assert_int_equal(shlock_holder_dead(lock), 0); /* its record came */
+    __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
+    assert_int_equal(shlock_holder_dead(lock), 0);
+    usleep(150000); /* past UNRECORDED_NS */
     assert_int_equal(shlock_holder_dead(lock), 1);
     assert_int_equal(shlock_lock(lock, clock_deadline(5000000000ll)), SHLOCK_TOOK_OVER);
     shlock_unlock(lock);
@@ -174,6 +185,26 @@ static void holder_thread_is_told(void **state)
     shlock_unlock(lock);
 }
 
+/* The lock held by a thread that died holding it, whose tid the caller
+ * now has (a reused pid): the caller takes it over, it is not its own. It
+ * said -EDEADLK for good, as to a signal handler of the holder. With the
+ * dead holder's record, and without it. */
+static void own_tid_of_a_dead_holder_is_not_deadlock(void **state)
+{
+    (void)state;
+    ident_t me = ident_thread();
+    uint32_t tid = (uint32_t)ident_id(me), start = ident_start(me);
+    uint64_t *both = (uint64_t *)(void *)&lock->word;
+    for (int recorded = 0; recorded < 2; recorded++) {
+        __atomic_store_n(both, (uint64_t)(start + 1) << 32 | tid, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&lock->holder, recorded ? ident_make((int32_t)tid, start + 1) : 0,
+                         __ATOMIC_SEQ_CST);
+        assert_int_equal(shlock_lock(lock, clock_deadline(5000000000ll)), SHLOCK_TOOK_OVER);
+        assert_int_equal(shlock_lock(lock, 0), -EDEADLK); /* now it is ours */
+        shlock_unlock(lock);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +213,7 @@ int main(void)
         cmocka_unit_test_setup(live_holder_makes_a_deadline_pass, free_lock),
         cmocka_unit_test_setup(holder_thread_is_told, free_lock),
         cmocka_unit_test_setup(dead_holder_of_a_reused_tid_is_taken_over, free_lock),
+        cmocka_unit_test_setup(own_tid_of_a_dead_holder_is_not_deadlock, free_lock),
     };
     return test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -30,6 +30,32 @@ static int take(struct shlock *l, uint32_t w, uint32_t to, ident_t me)
                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
+/* How long a holder may go without its record before the start taken
+ * with its word judges it: a live one writes it instructions later. */
+#define UNRECORDED_NS 100000000ll
+
+/* The word (with its start) this thread last saw held without a record,
+ * and when. */
+static MBX_TLS struct {
+    const struct shlock *l;
+    uint64_t v;
+    int64_t at;
+} unrecorded;
+
+/* Whether l has held v, with no record, since this thread's look at least
+ * UNRECORDED_NS ago. */
+static int unrecorded_long(const struct shlock *l, uint64_t v)
+{
+    int64_t now = clock_now_ns();
+    if (unrecorded.l != l || unrecorded.v != v) {
+        unrecorded.l = l;
+        unrecorded.v = v;
+        unrecorded.at = now;
+        return 0;
+    }
+    return now - unrecorded.at >= UNRECORDED_NS;
+}
+
 int shlock_holder_dead(const struct shlock *l)
 {
     uint64_t v = __atomic_load_n(both((struct shlock *)l), __ATOMIC_ACQUIRE);
@@ -42,15 +68,40 @@ int shlock_holder_dead(const struct shlock *l)
      * holder that died before writing it is known by the start taken with
      * the word: by its tid alone, a later thread given that tid (a reused
      * pid) was taken for it, and the lock stayed held for as long as that
-     * unrelated thread lived (found by a review). A start of 0 (a holder
-     * of an older library, in the moment before its record) leaves the
-     * tid alone. */
-    if (ident_id(h) != tid)
-        h = ident_make(tid, (uint32_t)(v >> 32));
+     * unrelated thread lived (found by a review). The start judges only
+     * after the word stayed so for a while: a holder of an older library,
+     * which takes the word alone, may find a stale start beside it (left
+     * by a holder of this one that died), and was taken for dead in the
+     * moment before its record (a review). A start of 0 leaves the tid
+     * alone, as a tid nobody has does at once. */
+    if (ident_id(h) != tid) {
+        uint32_t start = (uint32_t)(v >> 32);
+        if (start != 0 && ident_id_exists(tid) && !unrecorded_long(l, v))
+            return 0;
+        h = ident_make(tid, start);
+    } else if (unrecorded.l == l) {
+        unrecorded.l = NULL; /* recorded: a later look without one starts again */
+    }
     if (ident_thread_alive(h))
         return 0;
     /* Still the same holder, or it let go meanwhile? */
     return __atomic_load_n(both((struct shlock *)l), __ATOMIC_ACQUIRE) == v;
+}
+
+/* Whether the calling thread (me) holds l: by its record, or before the
+ * record by the start taken with the word. A thread given the tid of a
+ * holder that died holding the lock (a reused pid) is not that holder: it
+ * said -EDEADLK for good (a review). */
+static int held_by_me(const struct shlock *l, ident_t me)
+{
+    uint64_t v = __atomic_load_n(both((struct shlock *)l), __ATOMIC_ACQUIRE);
+    if ((int32_t)((uint32_t)v & SHLOCK_TID_MASK) != (int32_t)(ident_id(me) & SHLOCK_TID_MASK))
+        return 0;
+    ident_t h = __atomic_load_n(&l->holder, __ATOMIC_ACQUIRE);
+    if (ident_id(h) == ident_id(me))
+        return h == me;
+    uint32_t start = (uint32_t)(v >> 32);
+    return start == 0 || start == ident_start(me);
 }
 
 static int took(struct shlock *l, ident_t me, int r)
@@ -76,7 +127,7 @@ int shlock_lock(struct shlock *l, int64_t deadline)
     uint32_t tid = (uint32_t)ident_id(me) & SHLOCK_TID_MASK;
     uint32_t w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
     for (int i = 0; i < SPINS; i++) {
-        if ((w & SHLOCK_TID_MASK) == tid)
+        if ((w & SHLOCK_TID_MASK) == tid && held_by_me(l, me))
             return -EDEADLK;
         if (w == 0 && take(l, 0, tid, me))
             return took(l, me, 0);
@@ -94,7 +145,7 @@ int shlock_lock(struct shlock *l, int64_t deadline)
                 return took(l, me, 0);
             continue;
         }
-        if ((w & SHLOCK_TID_MASK) == tid)
+        if ((w & SHLOCK_TID_MASK) == tid && held_by_me(l, me))
             return -EDEADLK;
         int64_t now = clock_now_ns();
         if (now - looked >= LOOK_NS) {

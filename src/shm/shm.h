@@ -84,12 +84,15 @@ struct mb_ctx {
     uint64_t *type_out;
 };
 
-/* Set to 1 by a receive that ended without a look at the queue (a heap's
- * lock stayed busy past its grace); the calling thread's. A filtered
- * receive's descriptor counts the messages queued as "not for it" only
- * after a look (poller.h). A thread variable, not a field of the context:
- * the field cost 8 % of a heap mailbox's one-way throughput. */
-extern MBX_TLS int shm_recv_unlooked;
+/* Where a heap receive that ends without a look at the queue (its lock
+ * busy past the grace) says so (sets 1), or NULL: the calling thread's
+ * receive through a handle points it at its own flag for the call (and a
+ * signal handler's receive inside that call at its own, put back after).
+ * A filtered receive's descriptor counts the messages queued as "not for
+ * it" only after a look (poller.h). A thread variable, not a field of the
+ * per-call context: the field cost 8 % of a heap mailbox's one-way
+ * throughput. */
+extern MBX_TLS int *shm_recv_unlooked;
 
 /* The per-call context of a handle. */
 struct mb_ctx handle_ctx(struct shm_box *b);

@@ -43,7 +43,7 @@ static int cancel_poll(const struct mb_ctx *c)
     return c->s->flags & MBX_OWNED ? owner_poll(c) : 0;
 }
 
-MBX_TLS int shm_recv_unlooked;
+MBX_TLS int *shm_recv_unlooked;
 
 struct mb_ctx handle_ctx(struct shm_box *b)
 {
@@ -125,10 +125,11 @@ static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *
      * it wanted (found by a review). */
     uint64_t mark =
         (from > 0 || sel->how != MBX_SEL_ANY) && b->poller[SEG_POLL_RECV] ? poller_sent_mark(b) : 0;
-    if (mark)
-        shm_recv_unlooked = 0;
+    int unlooked = 0, *outer = shm_recv_unlooked;
+    shm_recv_unlooked = mark ? &unlooked : NULL;
     ssize_t got = mb_recv(&c, from, buf, cap, info, timeout_ns);
-    if (mark && shm_recv_unlooked)
+    shm_recv_unlooked = outer; /* a signal handler's receive inside another's */
+    if (unlooked)
         mark = 0;
     if (got >= 0)
         __atomic_store_n(&b->last_len, (uint64_t)got, __ATOMIC_RELAXED);

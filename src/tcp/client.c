@@ -48,6 +48,7 @@ struct tcp_box {
     pthread_mutex_t mu;    /* the handle: taken with box_lock */
     unsigned waiting;      /* threads in box_lock (atomic) */
     unsigned turns;        /* times mu was taken (atomic) */
+    int held_waiting;      /* a call holds mu while it waits (the link, a nap; atomic) */
     pthread_cond_t pieces; /* a send in pieces ended (frag_busy went 0) */
     uint64_t gen;          /* links made and lost: a change means a new link */
     int frag_busy;         /* a send is going out in pieces (W_FRAG) */
@@ -140,15 +141,19 @@ static void box_lock(struct tcp_box *b)
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Takes the handle if nobody has it. Returns 1, or 0 when another call
- * holds it (a receive or call that waits holds it for its wait). */
-static int box_trylock(struct tcp_box *b)
+/* Takes the handle unless a call holds it while it waits (a receive or a
+ * call waiting for its answer, a reconnection's nap): a holder for a
+ * moment (the writer thread, a send) is waited for. Returns 1, or 0. */
+static int box_lock_unless_waiting(struct tcp_box *b)
 {
     int32_t me = ident_id(ident_self());
     if (__atomic_load_n(&b->proc, __ATOMIC_ACQUIRE) != me)
         adopt_inherited(b, me);
-    if (pthread_mutex_trylock(&b->mu) != 0)
-        return 0;
+    while (pthread_mutex_trylock(&b->mu) != 0) {
+        if (__atomic_load_n(&b->held_waiting, __ATOMIC_ACQUIRE))
+            return 0;
+        sched_yield();
+    }
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
     return 1;
 }
@@ -756,7 +761,10 @@ static int backoff_nap(struct tcp_box *b, int64_t left)
     if (left > 0 && nap > left)
         nap = left;
     struct timespec ts = {nap / 1000000000, nap % 1000000000};
-    return nanosleep(&ts, NULL) ? -errno : 0;
+    __atomic_store_n(&b->held_waiting, 1, __ATOMIC_RELEASE);
+    int r = nanosleep(&ts, NULL) ? -errno : 0;
+    __atomic_store_n(&b->held_waiting, 0, __ATOMIC_RELEASE);
+    return r;
 }
 
 /* Makes the link again, with growing, jittered delays between tries, until
@@ -828,9 +836,12 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
         if (deadline >= 0 && deadline < until)
             until = deadline;
         uint64_t max_body = WIRE_FIXED_MAX + b->max_msg + WIRE_STATR_LEN;
-        int w = reader_ready(&b->rd) ? 1
-                : b->intr            ? io_wait_readable_intr(&b->io, until)
-                                     : io_wait_readable(&b->io, until);
+        int w = 1;
+        if (!reader_ready(&b->rd)) {
+            __atomic_store_n(&b->held_waiting, 1, __ATOMIC_RELEASE);
+            w = b->intr ? io_wait_readable_intr(&b->io, until) : io_wait_readable(&b->io, until);
+            __atomic_store_n(&b->held_waiting, 0, __ATOMIC_RELEASE);
+        }
         if (w == -EINTR)
             return -EINTR;
         if (w == 0) {
@@ -1357,7 +1368,7 @@ static int tcp_send(struct mbx *m, const void *buf, size_t len, unsigned prio, u
      * MBX_FOREVER), and a monitor's notice sent to such a handle held
      * every monitor of the process back meanwhile (found by a review). */
     if (timeout_ns == MBX_NONBLOCK) {
-        if (!box_trylock(b))
+        if (!box_lock_unless_waiting(b))
             return -EAGAIN;
     } else {
         box_lock(b);

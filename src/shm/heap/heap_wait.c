@@ -131,7 +131,8 @@ static ssize_t until(const struct mb_ctx *c, int recv, uint64_t send_len, int64_
             if (r) {
                 /* The call ends without a look (it never follows a look:
                  * the lock's deadline is the call's). */
-                shm_recv_unlooked = 1;
+                if (recv && shm_recv_unlooked)
+                    *shm_recv_unlooked = 1;
                 return seg_lock_error(r, timeout_ns);
             }
             ssize_t got = -EIDRM;
