@@ -117,6 +117,24 @@ static void *recv_for_a_while(void *arg)
     return NULL;
 }
 
+/* Starts a thread receiving on w->m for 3 s, and returns once the receive
+ * waits in the gateway's receive on mailbox local: the thread is inside
+ * its call, holding the handle. */
+static pthread_t receive_waiting(struct waiting_recv *w, mbx *local)
+{
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_for_a_while, w), 0);
+    mbx_stat st;
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(mbx_stat_get(local, &st), 0);
+        if (st.receivers_waiting)
+            break;
+        usleep(1000);
+    }
+    assert_int_not_equal(st.receivers_waiting, 0);
+    return t;
+}
+
 /* A message a remote client sent says which host it came from (the
  * client's address as the gateway saw it: loopback here); one sent on
  * this machine says none. In a ring mailbox and in a heap one. */
@@ -178,18 +196,7 @@ static void fork_while_a_receive_waits(void **state)
     return;
 #endif
     struct waiting_recv w = {remote, 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, recv_for_a_while, &w), 0);
-    /* The receive waits in the gateway's receive on the local mailbox:
-     * the thread is inside its call, holding the handle. */
-    mbx_stat st;
-    for (int i = 0; i < 5000; i++) {
-        assert_int_equal(mbx_stat_get(local, &st), 0);
-        if (st.receivers_waiting)
-            break;
-        usleep(1000);
-    }
-    assert_int_not_equal(st.receivers_waiting, 0);
+    pthread_t t = receive_waiting(&w, local);
     pid_t c = fork();
     assert_true(c >= 0);
     if (c == 0) {
@@ -231,17 +238,7 @@ static void nonblocking_send_beside_a_waiting_receive(void **state)
     mbx *local = test_box("jobs-busy", 8, 64, 0);
     mbx *remote = open_remote(gw_port, "jobs-busy", MBX_SEND | MBX_RECV);
     struct waiting_recv w = {remote, 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, recv_for_a_while, &w), 0);
-    /* The receive waits in the gateway: the thread holds the handle. */
-    mbx_stat st;
-    for (int i = 0; i < 5000; i++) {
-        assert_int_equal(mbx_stat_get(local, &st), 0);
-        if (st.receivers_waiting)
-            break;
-        usleep(1000);
-    }
-    assert_int_not_equal(st.receivers_waiting, 0);
+    pthread_t t = receive_waiting(&w, local);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(mbx_send(remote, "x", 1, 0, MBX_NONBLOCK), -EAGAIN);
