@@ -1238,7 +1238,11 @@ static void interrupted(void **state)
     }
     before = hits;
     t = in_ms(10000);
-    assert_int_equal(mq_timedsend(q, "3", 1, 0, &t), 0);
+    int sent = mq_timedsend(q, "3", 1, 0, &t);
+    if (sent != 0) /* seen once, under a heavy load: say why */
+        print_message("mq_timedsend with SA_RESTART: %s (handlers %d)\n", strerror(errno),
+                      hits - before);
+    assert_int_equal(sent, 0);
     stop_signals(c);
     assert_true(hits > before);
     assert_int_equal(wait_child(s), 0);
