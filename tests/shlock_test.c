@@ -159,7 +159,7 @@ static void dead_holder_of_a_reused_tid_is_taken_over(void **state)
     __atomic_store_n(both, other, __ATOMIC_SEQ_CST);
     assert_int_equal(shlock_holder_dead(lock), 0);
     __atomic_store_n(&lock->holder, ident_make(p, start), __ATOMIC_SEQ_CST);
-    usleep(150000); /* past UNRECORDED_NS */
+    usleep(150000);                                /* past UNRECORDED_NS */
     assert_int_equal(shlock_holder_dead(lock), 0); /* its record came */
     __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
     assert_int_equal(shlock_holder_dead(lock), 0);
