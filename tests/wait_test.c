@@ -143,6 +143,62 @@ static void second_word_is_watched(void **state)
     assert_int_equal(wait_change(&c, &w), 0);
 }
 
+static int always(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* Calls wait_change, as a caller does, again after each change (it looks,
+ * finds nothing, and waits again), at most 1000 times. Returns its first
+ * result other than 0, or 0. */
+static int wait_again(const struct mb_ctx *c, const struct wait_for *w)
+{
+    int r = 0;
+    for (int i = 0; i < 1000 && r == 0; i++)
+        r = wait_change(c, w);
+    return r;
+}
+
+/* A wait whose deadline has passed ends -ETIMEDOUT, though the mailbox
+ * keeps changing: a caller whose peers change it again before each of its
+ * waits (a filtered receive beside others that exchange messages; a
+ * sender beside others that refill every slot freed) would otherwise wait
+ * again for as long as they keep that up. Here the watched word (or the
+ * second one, or the look) has always moved. */
+static void deadline_ends_a_wait_on_a_changing_mailbox(void **state)
+{
+    (void)state;
+    struct seg_hot *hot = &f.s.hdr->hot;
+    int64_t spins[] = {-1, 20000, 0};
+    for (unsigned i = 0; i < sizeof(spins) / sizeof(spins[0]); i++) {
+        struct mb_ctx c = ctx(spins[i]);
+        struct wait_for w = watch_word(1);
+        usleep(1000);
+        w.seen = word + 1;
+        assert_int_equal(wait_again(&c, &w), -ETIMEDOUT);
+        w.seen = word;
+        uint64_t slot = 5;
+        w.also = &slot;
+        w.also_seen = 4;
+        assert_int_equal(wait_again(&c, &w), -ETIMEDOUT);
+        w.also = NULL;
+        w.look = always;
+        assert_int_equal(wait_again(&c, &w), -ETIMEDOUT);
+        /* A sender beside a sleeping one gives its CPU up before it
+         * sleeps: the change it then sees does not keep it either. */
+        int ticket = sleepers_enter(&hot->send_waiters, &f.s.hdr->meta.sleep_epoch_ms[1]);
+        w = watch_word(1);
+        w.futex = &hot->send_futex;
+        w.fseen = __atomic_load_n(&hot->send_futex, __ATOMIC_SEQ_CST);
+        w.waiters = &hot->send_waiters;
+        usleep(1000);
+        w.seen = word + 1;
+        assert_int_equal(wait_again(&c, &w), -ETIMEDOUT);
+        sleepers_leave(&hot->send_waiters, ticket);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +207,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(removal_and_closing_end_a_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(look_hook_is_asked, setup, teardown),
         cmocka_unit_test_setup_teardown(second_word_is_watched, setup, teardown),
+        cmocka_unit_test_setup_teardown(deadline_ends_a_wait_on_a_changing_mailbox, setup,
+                                        teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

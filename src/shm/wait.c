@@ -168,6 +168,15 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
     spin_ns = wait_spin_budget(cfg, spin_ns);
     if (spin_ns != 0) {
         int64_t start = clock_now_ns(), looked = start, crowd_at = start + crowd_first(cfg);
+        /* The deadline, at every wait, before a change can end it: a
+         * caller looks again after each change, and peers that change the
+         * mailbox before each of its waits without its operation ever
+         * succeeding (a receive filtered for a sender that is silent
+         * beside others exchanging messages) would end every wait within
+         * its first steps, before the clock below is read, for as long as
+         * they keep that up. The spin's own clock read: nothing more. */
+        if (w->deadline >= 0 && start >= w->deadline)
+            return -ETIMEDOUT;
         for (unsigned i = 1;; i++) {
             if (moved(s, w)) {
                 if (spin_ns > 0)
@@ -210,6 +219,14 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
             }
         }
     }
+    /* The deadline first, as above: a change seen after the yield below (the
+     * receiver and the other senders that ran in our place freed the slot
+     * we wait for and filled it again) or a look that repaired something
+     * ends the wait, and the caller, finding the mailbox full again, waits
+     * again, for ever while they keep that up (tests/deadline_test.c). */
+    int64_t left = clock_remaining(w->deadline);
+    if (left == 0)
+        return -ETIMEDOUT;
     /* A sender about to sleep for room while other senders sleep on the
      * same mailbox gives its CPU up once first. With more senders than
      * CPUs (fan-in), the receiver or another sender then runs in its place
@@ -225,12 +242,12 @@ int wait_change(const struct mb_ctx *c, const struct wait_for *w)
         sched_yield();
         if (moved_any(s, w))
             return 0;
+        left = clock_remaining(w->deadline); /* the yield may have lasted */
+        if (left == 0)
+            return -ETIMEDOUT;
     }
     if (w->look && w->look(w->arg))
         return 0;
-    int64_t left = clock_remaining(w->deadline);
-    if (left == 0)
-        return -ETIMEDOUT;
     int ticket = sleepers_enter(w->waiters, epoch_since(s, w->waiters));
     /* Counted asleep, before the last look: a wake-up from now on comes
      * to us (wake_for_room, wake_for_message), and one that found nobody

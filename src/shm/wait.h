@@ -75,7 +75,9 @@ struct wait_for {
 
 /* Waits as described above for the call c. Returns 0 (look again),
  * -ETIMEDOUT, -EINTR, -EBADF (the handle is being closed), or the error of
- * c's poll hook. */
+ * c's poll hook. A wait that begins after its deadline ends -ETIMEDOUT
+ * whatever changed, so that a caller looking again after every change
+ * ends by its deadline however busy its peers keep the mailbox. */
 int wait_change(const struct mb_ctx *c, const struct wait_for *w);
 
 /* The spin budget of a wait whose handle spins spin_ns: that, or, while
