@@ -910,6 +910,10 @@ static int pump(struct tcp_box *b, int64_t deadline, struct wire_hdr *h)
     return pump_as(b, deadline, h, 1);
 }
 
+/* How long a reply (which has no timeout) waits for a link that is down
+ * to come back: about as long as its whole wait used to be. */
+#define REPLY_RELINK_NS 5000000000ll
+
 /* Grace beyond a call's own deadline for the gateway's answer: its wait
  * ends at the same moment, its answer is on the way. */
 static int64_t answer_deadline(int64_t deadline)
@@ -1518,7 +1522,9 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
          * send does: its deadline is now. Nothing went: -EAGAIN, what a
          * local one says when it cannot go at once. */
         int nonblock = timeout_of(type, fixed, flen) == MBX_NONBLOCK;
-        int r = reconnect(b, nonblock ? clock_deadline(TCP_TICK_NS) : deadline);
+        int r = reconnect(b, nonblock          ? clock_deadline(TCP_TICK_NS)
+                             : type == W_REPLY ? clock_deadline(REPLY_RELINK_NS)
+                                               : deadline);
         if (r)
             return r == -ETIMEDOUT && nonblock ? -EAGAIN : r;
     }
@@ -1530,9 +1536,28 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
     int sent = put_frame(b, type, flags, req, fixed, flen, payload, plen) == 0;
     int went = sent; /* some copy may have reached this session's gateway */
     int64_t dl = answer_deadline(deadline);
+    int64_t lost_by = -1; /* a reply's: when a link down must be back */
     for (;;) {
         struct wire_hdr h;
+        if (type == W_REPLY) {
+            /* A reply has no timeout of its own (a local one never waits
+             * for its caller): it waits for as long as its link lives,
+             * however long its payload takes to cross (heartbeats and the
+             * gateway's least rate for a frame tell a link that stalls),
+             * and a link down gets REPLY_RELINK_NS to come back. A
+             * deadline of 5 s in all said -ETIMEDOUT, which says not
+             * delivered, of a large reply on a slow link still going,
+             * and the gateway then delivered it. */
+            if (b->io.fd >= 0)
+                lost_by = -1;
+            else if (lost_by < 0)
+                lost_by = clock_deadline(REPLY_RELINK_NS);
+            dl = lost_by >= 0 ? lost_by : clock_deadline(REPLY_RELINK_NS);
+        }
         int r = pump(b, dl, &h);
+        if (type == W_REPLY && r == -ETIMEDOUT &&
+            (b->io.fd >= 0 || lost_by < 0 || clock_remaining(lost_by) > 0))
+            continue; /* the link lives (the answer is on its way), or may come back */
         if (r == T_RECONNECTED) {
             /* A call or a confirmed send that may have reached a gateway
              * that knows nothing of it now (a new session: the gateway
@@ -1541,7 +1566,7 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
              * time, and the caller saw one success. A resumed session
              * remembers it (last_call, confirm_req) and answers. */
             if (b->session != session) {
-                if (went && (type == W_CALL || type == W_CONFIRM))
+                if (went && (type == W_CALL || type == W_CONFIRM || type == W_REPLY))
                     return -ENOTCONN;
                 went = 0; /* the new session never had it */
             }
@@ -1565,7 +1590,8 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
          * and whose link could not be made again in time, may have been
          * made (the answer lost in a cut): its outcome is unknown. It
          * said -ETIMEDOUT, which says it was not made. */
-        if (r == -ETIMEDOUT && went && b->io.fd < 0 && (type == W_CALL || type == W_CONFIRM))
+        if (r == -ETIMEDOUT && went && b->io.fd < 0 &&
+            (type == W_CALL || type == W_CONFIRM || type == W_REPLY))
             return -ENOTCONN;
         if (r < 0)
             return r;
@@ -1735,8 +1761,8 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
     if (len <= b->max_msg) {
         uint8_t fixed[WIRE_REPLY_LEN];
         size_t fl = wire_reply_put(fixed, t, (uint32_t)request_info->sender_pid);
-        r = request(b, W_REPLY, b->next_req++, fixed, fl, buf, len, clock_deadline(5000000000ll),
-                    NULL, 0, NULL, NULL, NULL);
+        r = request(b, W_REPLY, b->next_req++, fixed, fl, buf, len, MBX_FOREVER, NULL, 0, NULL,
+                    NULL, NULL);
     }
     pthread_mutex_unlock(&b->mu);
     pthread_mutex_lock(&tokens_mu);
