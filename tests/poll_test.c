@@ -1288,6 +1288,58 @@ static void nobody_polls_nobody_counted(void **state)
     mbx_unlink("quiet");
 }
 
+/* A poller killed while armed stops counting at the next change of its
+ * direction: the change tells it (the datagram finds nobody), and later
+ * sends and receives pay nothing for it. For each direction: a child arms
+ * a descriptor (an empty mailbox to receive from; a full one to send
+ * into) and is killed; then the change, and more traffic. */
+static void killed_armed_poller_stops_counting(void **state)
+{
+    (void)state;
+    for (unsigned dir = SEG_POLL_RECV; dir <= SEG_POLL_SEND; dir++) {
+        mbx *m = open_box("uncount", MBX_SEND | MBX_RECV, 2);
+        struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+        uint32_t v;
+        if (dir == SEG_POLL_SEND)
+            while (mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK) == 0)
+                ;
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t p = fork();
+        if (p == 0) {
+            mbx *r = NULL;
+            if (mbx_open("uncount", MBX_SEND | MBX_RECV, NULL, &r) ||
+                mbx_fd(r, dir == SEG_POLL_RECV ? MBX_RECV : MBX_SEND) < 0)
+                _exit(2);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(3);
+            test_await_kill();
+        }
+        assert_true(test_read_ready(ready[0]));
+        assert_int_equal(hot->armed[dir], 1);
+        kill(p, SIGKILL);
+        int st;
+        assert_int_equal(waitpid(p, &st, 0), p);
+        assert_int_equal(hot->armed[dir], 1); /* nobody told it yet */
+        if (dir == SEG_POLL_RECV)
+            send_u32(m, 1);
+        else
+            assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+        assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+        for (int i = 0; i < 10; i++) {
+            send_u32(m, 2);
+            assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+        }
+        assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+        struct seg_hdr *h = shm_box_of(m)->seg.hdr;
+        for (unsigned i = 0; i < SEG_POLLERS; i++)
+            assert_int_equal(h->pollers[i].who, 0);
+        close(ready[0]), close(ready[1]);
+        mbx_close(m);
+        mbx_unlink("uncount");
+    }
+}
+
 /* A heap mailbox whose lock a peer holds past a call's grace (as one
  * preempted or stopped holding it would): a receive from one sender that
  * could not look at the queue says -EAGAIN, and the descriptor must stay
@@ -1414,14 +1466,76 @@ static pid_t as_user(uid_t uid, int ready_fd, int (*fn)(int))
     return p;
 }
 
+static const char *poller_box = "xuser"; /* what open_poller opens */
+
 static int open_poller(int unused)
 {
     (void)unused;
     mbx *m = NULL;
-    if (mbx_open("xuser", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
+    if (mbx_open(poller_box, MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
         return 2;
     mbx_close(m);
     return 0;
+}
+
+/* Creates mailbox "xpriv", only for its user (mode 0600). */
+static int make_private_box(int unused)
+{
+    (void)unused;
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.mode = 0600;
+    mbx *m = NULL;
+    if (mbx_open("xpriv", MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m) != 0)
+        return 2;
+    mbx_close(m);
+    return 0;
+}
+
+/* A killed poller's socket that the reaper may not even connect to (the
+ * mailbox's owner, reaping the entry of a root poller whose socket is
+ * root's, mode 0600): whether anyone has it bound is not known, so the
+ * entry stays, disarmed, for root to reap with its file. Freed, the entry
+ * named that file nowhere any more, and it stayed behind for good. */
+static void unconnectable_socket_keeps_its_entry(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs other users */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    reap_ok(as_user(61013, -1, make_private_box));
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t r = fork();
+    assert_true(r >= 0);
+    if (r == 0) {
+        mbx *m = NULL;
+        if (mbx_open("xpriv", MBX_RECV | MBX_SHARED, NULL, &m) != 0 || mbx_fd(m, MBX_RECV) < 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        test_await_kill();
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(poll_sockets(), 1);
+    int st;
+    kill(r, SIGKILL);
+    assert_int_equal(waitpid(r, &st, 0), r);
+    poller_box = "xpriv";
+    reap_ok(as_user(61013, -1, open_poller)); /* may not connect to root's socket */
+    assert_int_equal(poll_sockets(), 1);
+    r = fork(); /* root: reaps the entry and its socket */
+    assert_true(r >= 0);
+    if (r == 0) {
+        test_child();
+        _exit(open_poller(0));
+    }
+    reap_ok(r);
+    poller_box = "xuser";
+    assert_int_equal(poll_sockets(), 0);
+    close(ready[0]), close(ready[1]);
+    mbx_unlink("xpriv");
 }
 
 static void killed_pollers_socket_waits_for_its_user(void **state)
@@ -1505,6 +1619,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(delayed_wakeups_across_fork),
         cmocka_unit_test(edge_triggered_epoll),
         cmocka_unit_test(nobody_polls_nobody_counted),
+        cmocka_unit_test(killed_armed_poller_stops_counting),
         cmocka_unit_test(filtered_receive_cut_short_stays_readable),
         cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
         cmocka_unit_test(scribbled_place_is_put_back),
@@ -1512,6 +1627,7 @@ int main(int argc, char **argv)
     };
     const struct CMUnitTest as_root[] = {
         cmocka_unit_test(killed_pollers_socket_waits_for_its_user),
+        cmocka_unit_test(unconnectable_socket_keeps_its_entry),
     };
     if (test_root_only(argc, argv))
         return test_result(cmocka_run_group_tests(as_root, test_dir_setup, test_dir_teardown));

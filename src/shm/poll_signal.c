@@ -4,6 +4,7 @@
 #include "platform/platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -69,6 +70,15 @@ int poll_reap(const struct seg *s, struct seg_poller *p)
     char path[POLL_PATH_MAX];
     if (poll_path(s, id, place, path) == 0) {
         int r = note_unlink_unbound(path);
+        /* Nor one we may not even connect to (another user's, of a mode
+         * that lets us write the mailbox but not the socket: root's, say,
+         * mode 0600, reaped by the mailbox's owner): note_unlink_unbound
+         * cannot tell whether it is bound and leaves it; freed, the entry
+         * named it nowhere any more and it stayed for good. One system
+         * call, only for a dead poller's entry. */
+        if (r == 0 && faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 &&
+            (errno == EACCES || errno == EPERM))
+            r = -EACCES;
         if (r == -EPERM || r == -EACCES) {
             poll_disarm(s, p);
             return 0;
