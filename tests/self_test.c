@@ -6,7 +6,10 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define MS 1000000ll
 
@@ -110,6 +113,106 @@ static void forked_child_has_its_own(void **state)
     close(ready[1]);
 }
 
+/* The descriptor of this process's own mailbox file (its memfd). */
+static int own_box_fd(void)
+{
+    char want[64], link[64], target[128];
+    snprintf(want, sizeof(want), "/memfd:mbx.@%d (deleted)", (int)getpid());
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (strcmp(target, want) == 0)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+/* A process cannot shrink its own mailbox under those that map it: one
+ * that did killed every process that had sent to it (a server running as
+ * root for other users' calls too) with SIGBUS at its next touch. */
+static void own_mailbox_cannot_shrink_under_senders(void **state)
+{
+    (void)state;
+    int ready[2], mapped[2], done[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(mapped), 0);
+    assert_int_equal(pipe(done), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t a = fork();
+    if (a == 0) { /* the one that shrinks its mailbox */
+        mbx *m;
+        char c = 'x';
+        if (mbx_self(&m) != 0 || write(ready[1], &c, 1) != 1 || !test_read_ready(mapped[0]))
+            _exit(1);
+        int fd = own_box_fd();
+        c = fd < 0 ? 'n' : ftruncate(fd, 0) == 0 ? 'y' : errno == EPERM ? 'p' : 'e';
+        if (write(done[1], &c, 1) != 1)
+            _exit(2);
+        close(hold[1]);
+        if (read(hold[0], &c, 1) < 0) /* until the test ends */
+            _exit(3);
+        _exit(0);
+    }
+    pid_t s = fork();
+    if (s == 0) { /* a sender that has it mapped */
+        char name[16], c;
+        self_name(a, name, sizeof(name));
+        mbx *to;
+        if (!test_read_ready(ready[0]) || mbx_open(name, MBX_SEND, NULL, &to) != 0 ||
+            mbx_send(to, "one", 3, 0, 0) != 0 || write(mapped[1], "x", 1) != 1 ||
+            read(done[0], &c, 1) != 1)
+            _exit(1);
+        if (c != 'p')
+            _exit(c == 'y' ? 2 : c == 'n' ? 3 : 4);
+        if (mbx_send(to, "two", 3, 0, 0) != 0) /* SIGBUS when it could shrink */
+            _exit(5);
+        _exit(0);
+    }
+    assert_int_equal(reap(s), 0);
+    close(hold[1]);
+    assert_int_equal(reap(a), 0);
+    int fds[] = {ready[0], ready[1], mapped[0], mapped[1], done[0], done[1], hold[0]};
+    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+}
+
+/* A file planted under a process's mailbox label that may shrink is
+ * refused before it is mapped (a look at it could be killed meanwhile). */
+static void unsealed_planted_mailbox_is_refused(void **state)
+{
+    (void)state;
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t a = fork();
+    if (a == 0) {
+        char label[32], c = 'x';
+        snprintf(label, sizeof(label), "mbx.@%d", (int)getpid());
+        int fd = memfd_create(label, 0);
+        if (fd < 0 || ftruncate(fd, 1 << 20) != 0 || write(ready[1], &c, 1) != 1)
+            _exit(1);
+        close(hold[1]);
+        if (read(hold[0], &c, 1) < 0)
+            _exit(2);
+        _exit(0);
+    }
+    assert_true(test_read_ready(ready[0]));
+    char name[16];
+    self_name(a, name, sizeof(name));
+    mbx *to;
+    mbx_stat st;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &to), -EUCLEAN);
+    assert_int_equal(mbx_stat_name(name, &st), -EUCLEAN);
+    close(hold[1]);
+    assert_int_equal(reap(a), 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(hold[0]);
+}
+
 /* A killed process's mailbox goes away too. */
 static void killed_process_mailbox_goes(void **state)
 {
@@ -181,9 +284,13 @@ static void recv_from_picks_a_sender(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(same_handle_every_call),   cmocka_unit_test(others_send_by_name),
-        cmocka_unit_test(forked_child_has_its_own), cmocka_unit_test(killed_process_mailbox_goes),
+        cmocka_unit_test(same_handle_every_call),
+        cmocka_unit_test(others_send_by_name),
+        cmocka_unit_test(forked_child_has_its_own),
+        cmocka_unit_test(killed_process_mailbox_goes),
         cmocka_unit_test(recv_from_picks_a_sender),
+        cmocka_unit_test(own_mailbox_cannot_shrink_under_senders),
+        cmocka_unit_test(unsealed_planted_mailbox_is_refused),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

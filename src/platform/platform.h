@@ -217,8 +217,9 @@ int shmfile_create(const char *dir, uint64_t size, uint64_t reserve, unsigned mo
 int shmfile_publish(struct shmfile *f, const char *path);
 
 /* Creates a file that has no name at all (memfd) and lives while a
- * process keeps it open, labelled `label` in /proc/PID/fd. Returns 0 or
- * -errno. */
+ * process keeps it open, labelled `label` in /proc/PID/fd, and sealed
+ * against shrinking (no process that maps it can be killed by SIGBUS by
+ * its creator). Returns 0 or -errno. */
 int shmfile_create_anon(const char *label, uint64_t size, unsigned mode, struct shmfile *f);
 
 /* Opens and maps an existing regular file; read-write unless readonly.
@@ -231,7 +232,9 @@ int shmfile_open(const char *path, int readonly, struct shmfile *f);
  * `label` (see shmfile_create_anon); `accept` is asked about each
  * candidate (several may carry the label) and returns 1 to keep it.
  * Returns 0, -ENOENT (no such process, or no such file), -EACCES (the
- * process belongs to another user), or another -errno. */
+ * process belongs to another user), -EUCLEAN (files under the label, but
+ * none sealed against shrinking: not made by shmfile_create_anon), or
+ * another -errno. */
 int shmfile_open_anon(pid_t pid, const char *label, int readonly,
                       int (*accept)(const struct shmfile *f, void *arg), void *arg,
                       struct shmfile *f);

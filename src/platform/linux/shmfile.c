@@ -145,10 +145,17 @@ int shmfile_create_anon(const char *label, uint64_t size, unsigned mode, struct 
 {
     f->base = NULL;
     f->tmp_path = NULL;
-    f->fd = memfd_create(label, MFD_CLOEXEC);
+    f->fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (f->fd < 0)
         return -errno;
     int r = shape(f, size, 0, mode);
+    /* Sealed against shrinking (and against further seals): a process
+     * that truncated its own mailbox under the processes that had it
+     * mapped killed them with SIGBUS at their next touch, a server
+     * running as root for other users' calls included (found by a
+     * review). shmfile_open_anon refuses a file without the seal. */
+    if (!r && fcntl(f->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+        r = -errno;
     if (r) {
         if (f->base)
             munmap(f->base, size);
@@ -213,6 +220,16 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
         if (f->fd < 0) {
             if (errno == EACCES || errno == EPERM)
                 r = -EACCES;
+            continue;
+        }
+        /* Looked at before it is mapped: one its process may shrink
+         * (not made by shmfile_create_anon) could kill us with SIGBUS
+         * at any touch, even accept's first look. */
+        int seals = fcntl(f->fd, F_GET_SEALS);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+            close(f->fd);
+            if (r == -ENOENT)
+                r = -EUCLEAN;
             continue;
         }
         if (adopt(f, readonly) != 0)
