@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1160,10 +1161,46 @@ static void permissions(void **state)
 /* ---- signals ---- */
 
 static volatile sig_atomic_t hits;
+/* hits again, in memory shared with the test's children (NULL: none). */
+static _Atomic int *shared_hits;
 static void on_alarm(int s)
 {
     (void)s;
     hits++;
+    if (shared_hits)
+        atomic_fetch_add(shared_hits, 1);
+}
+
+/* Whether process p sleeps (state S in /proc/p/stat). */
+static int sleeping(pid_t p)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *end = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+    return end && end[1] == ' ' && end[2] == 'S';
+}
+
+/* In a child forked just before the parent's call that waits for it: waits
+ * until the parent sleeps (after the fork, only that call does) and one of
+ * its handlers ran after that, so that the handler ran while the call
+ * waited. A 300 ms sleep against signals every 100 ms did not make sure of
+ * it on a loaded machine: the child's turn came before any signal, the
+ * call never met a handler, and the test failed (3 of 40 runs at nice 19
+ * beside three busy loops). */
+static void await_handler_in_parents_wait(void)
+{
+    pid_t parent = getppid();
+    while (!sleeping(parent))
+        usleep(1000);
+    int seen = atomic_load(shared_hits);
+    while (atomic_load(shared_hits) == seen)
+        usleep(1000);
 }
 
 /* Signals the test process every ms milliseconds until killed, so that
@@ -1192,6 +1229,9 @@ static void interrupted(void **state)
     (void)state;
     mqd_t q = mk("intr", O_RDWR, 2, 8);
     char buf[8];
+    shared_hits =
+        mmap(NULL, sizeof(*shared_hits), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shared_hits != MAP_FAILED);
     struct sigaction sa = {.sa_handler = on_alarm}, old;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, &old);
@@ -1205,14 +1245,14 @@ static void interrupted(void **state)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
     c = signal_later(SIGUSR1, 100);
+    int before = hits;
     pid_t s = fork();
     if (s == 0) {
         test_child();
-        usleep(300000);
+        await_handler_in_parents_wait();
         _exit(mq_send(q, "r", 1, 0) == 0 ? 0 : 1);
     }
-    int before = hits;
-    t = in_ms(10000);
+    t = in_ms(20000);
     assert_int_equal(mq_timedreceive(q, buf, 8, NULL, &t), 1);
     stop_signals(c);
     assert_true(hits > before); /* handlers ran, the receive went on */
@@ -1220,8 +1260,8 @@ static void interrupted(void **state)
     /* A full queue's sender is interrupted the same way. */
     sa.sa_flags = 0;
     sigaction(SIGUSR1, &sa, NULL);
-    mq_send(q, "1", 1, 0);
-    mq_send(q, "2", 1, 0);
+    assert_int_equal(mq_send(q, "1", 1, 0), 0);
+    assert_int_equal(mq_send(q, "2", 1, 0), 0);
     c = signal_later(SIGUSR1, 100);
     t = in_ms(10000);
     ERR(mq_timedsend(q, "3", 1, 0, &t), EINTR);
@@ -1230,16 +1270,16 @@ static void interrupted(void **state)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
     c = signal_later(SIGUSR1, 100);
+    before = hits;
     s = fork();
     if (s == 0) {
         test_child();
-        usleep(300000);
+        await_handler_in_parents_wait();
         _exit(mq_receive(q, buf, 8, NULL) == 1 ? 0 : 1);
     }
-    before = hits;
-    t = in_ms(10000);
+    t = in_ms(20000);
     int sent = mq_timedsend(q, "3", 1, 0, &t);
-    if (sent != 0) /* seen once, under a heavy load: say why */
+    if (sent != 0) /* seen once, under a heavy load (errno unknown): say why */
         print_message("mq_timedsend with SA_RESTART: %s (handlers %d)\n", strerror(errno),
                       hits - before);
     assert_int_equal(sent, 0);
@@ -1247,6 +1287,8 @@ static void interrupted(void **state)
     assert_true(hits > before);
     assert_int_equal(wait_child(s), 0);
     sigaction(SIGUSR1, &old, NULL);
+    munmap(shared_hits, sizeof(*shared_hits));
+    shared_hits = NULL;
     mq_close(q);
 }
 
