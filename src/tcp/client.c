@@ -51,6 +51,7 @@ struct tcp_box {
     int held_waiting;      /* a call holds mu while it waits (the link, a nap; atomic) */
     pthread_cond_t pieces; /* a send in pieces ended (frag_busy went 0) */
     uint64_t gen;          /* links made and lost: a change means a new link */
+    int64_t down_at;       /* when a link the gateway welcomed was last lost */
     int frag_busy;         /* a send is going out in pieces (W_FRAG) */
     unsigned reserved;     /* credit it holds (not in pend yet) */
     char host[256], port[8], box[WIRE_NAME_MAX + 1];
@@ -223,8 +224,11 @@ static void link_down(struct tcp_box *b)
      * after the reconnect, requests are asked again by their callers. */
     b->out.len = 0;
     b->rd.start = b->rd.end = 0; /* the rest of the old stream */
-    if (b->io.fd >= 0)
+    if (b->io.fd >= 0) {
         b->gen++;
+        if (b->welcomed_at > b->down_at) /* not a try at a new link that failed */
+            b->down_at = clock_now_ns();
+    }
     tls_end(&b->io);
     if (b->io.fd >= 0)
         close(b->io.fd);
@@ -1537,6 +1541,7 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
     int went = sent; /* some copy may have reached this session's gateway */
     int64_t dl = answer_deadline(deadline);
     int64_t lost_by = -1; /* a reply's: when a link down must be back */
+    int64_t began = clock_now_ns();
     for (;;) {
         struct wire_hdr h;
         if (type == W_REPLY) {
@@ -1550,8 +1555,8 @@ static ssize_t request_wait(struct tcp_box *b, uint8_t type, uint64_t req, const
              * and the gateway then delivered it. */
             if (b->io.fd >= 0)
                 lost_by = -1;
-            else if (lost_by < 0)
-                lost_by = clock_deadline(REPLY_RELINK_NS);
+            else if (lost_by < 0) /* counted from the loss */
+                lost_by = (b->down_at > began ? b->down_at : began) + REPLY_RELINK_NS;
             dl = lost_by >= 0 ? lost_by : clock_deadline(REPLY_RELINK_NS);
         }
         int r = pump(b, dl, &h);

@@ -117,6 +117,11 @@ struct session {
     /* 0 or W_MSG. Set through held_set: mbx_gateway_stop reads it of a
      * session a connection serves (stop_grace). */
     int held;
+    /* While the held message's frame goes to the client on the current
+     * link: by when the client has it whole and its TAKEN is back, or has
+     * given the link up with the frame (msg_due). 0: not on its way.
+     * Atomic: mbx_gateway_stop reads it (stop_grace). */
+    int64_t held_due;
     struct wire_msg held_msg;
     uint8_t *held_data;
     /* The reply of call reply_req (0: none), kept until the client asks
@@ -922,12 +927,27 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
     return 0;
 }
 
+/* How long a message frame of len bytes may take, from the start of its
+ * write, to be in its client's hands with the client's TAKEN back here,
+ * on a link that lives: its first bytes reach the client within a
+ * dead-link bound, or the client calls the link dead; the rest within one
+ * more and FRAME_NS_PER_BYTE a byte (sock.h), or the client drops the
+ * link and the frame with it (the message is not its); its TAKEN comes
+ * back within one more. */
+static int64_t msg_due(uint64_t len)
+{
+    return 3 * TCP_TICK_NS * TCP_DEAD_TICKS + (int64_t)len * FRAME_NS_PER_BYTE;
+}
+
 static void send_held(struct conn *c)
 {
     struct session *s = c->s;
     uint8_t fixed[WIRE_MSG_LEN];
-    reply_frame(c, W_MSG, 0, s->held_req, fixed, wire_msg_put(fixed, &s->held_msg), s->held_data,
-                s->held_msg.info.size);
+    __atomic_store_n(&s->held_due, clock_now_ns() + msg_due(s->held_msg.info.size),
+                     __ATOMIC_RELEASE);
+    if (reply_frame(c, W_MSG, 0, s->held_req, fixed, wire_msg_put(fixed, &s->held_msg),
+                    s->held_data, s->held_msg.info.size))
+        __atomic_store_n(&s->held_due, 0, __ATOMIC_RELEASE); /* not whole: not the client's */
 }
 
 static void send_reply(struct conn *c)
@@ -1739,6 +1759,7 @@ static void *worker_main(void *arg)
     if (c->s) {
         c->s->busy = 0;
         c->s->detached_at = clock_now_ns();
+        __atomic_store_n(&c->s->held_due, 0, __ATOMIC_RELEASE); /* on no link now */
         /* Done: the session ends, unless a message it held cannot go back
          * to a full mailbox yet; then it waits as if its client had gone
          * (expire tries again), never dropped. */
@@ -2072,12 +2093,20 @@ EXPORT int mbx_gateway_port(const mbx_gateway *g)
 }
 
 /* Whether a connection serves a session that holds a message (the
- * client may have it, its TAKEN on the way). Call with g->mu held. */
-static int confirmation_awaited(struct mbx_gateway *g)
+ * client may have it, its TAKEN on the way): until grace_end, or, while
+ * the message's frame is on its way on that living link, until its
+ * client must have it or have given the link up (held_due). Call with
+ * g->mu held. */
+static int confirmation_awaited(struct mbx_gateway *g, int64_t grace_end)
 {
-    for (struct session *s = g->sessions; s; s = s->next)
-        if (s->busy && __atomic_load_n(&s->held, __ATOMIC_ACQUIRE))
+    int64_t now = clock_now_ns();
+    for (struct session *s = g->sessions; s; s = s->next) {
+        if (!s->busy || !__atomic_load_n(&s->held, __ATOMIC_ACQUIRE))
+            continue;
+        int64_t due = __atomic_load_n(&s->held_due, __ATOMIC_ACQUIRE);
+        if (now < grace_end || (due && now < due))
             return 1;
+    }
     return 0;
 }
 
@@ -2087,13 +2116,16 @@ static int confirmation_awaited(struct mbx_gateway *g)
  * goodbyes (link_ending), before it cuts them and puts what is still held
  * back. It cut them at once: a client that had just taken the message
  * and closed had its TAKEN and BYE still on the way, the message went
- * back, and another receiver had it a second time. Call with g->mu
- * held. */
+ * back, and another receiver had it a second time. A link whose message
+ * is still on its way lives longer, as long as its client may take to
+ * have it (msg_due): a large one on a slow link, cut after 2 s, went on
+ * from the socket's buffers all the same, and was delivered twice too.
+ * Call with g->mu held. */
 #define STOP_GRACE_NS (2 * TCP_TICK_NS * TCP_DEAD_TICKS)
 static void stop_grace(struct mbx_gateway *g)
 {
     int64_t dl = clock_deadline(STOP_GRACE_NS);
-    while (confirmation_awaited(g) && clock_remaining(dl) > 0) {
+    while (confirmation_awaited(g, dl)) {
         /* A TAKEN served signals nothing: look again in a while. */
         int64_t until = clock_now_ns() + 20 * 1000000ll;
         struct timespec ts = {until / 1000000000, until % 1000000000};

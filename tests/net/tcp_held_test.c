@@ -1051,6 +1051,72 @@ static void stop_after_close_delivers_once(void **state)
     mbx_unlink("ho");
 }
 
+#define CROSSING (1u << 20)
+
+struct big_recv {
+    mbx *remote;
+    ssize_t got;
+    int intact;
+};
+
+static void *remote_big_recv(void *arg)
+{
+    struct big_recv *r = arg;
+    uint8_t *buf = malloc(CROSSING);
+    r->got = buf ? mbx_recv(r->remote, buf, CROSSING, NULL, 30000000000ll) : -ENOMEM;
+    r->intact = 1;
+    for (size_t i = 0; r->got == (ssize_t)CROSSING && i < CROSSING; i++)
+        r->intact &= buf[i] == (uint8_t)(i * 7 + (i >> 10));
+    free(buf);
+    return NULL;
+}
+
+/* The gateway stops while a 1 MiB message it took for a remote receive
+ * crosses a slow link (256 KiB/s: 4 s). It gave the link 2 s, cut it and
+ * put the message back, while the rest of it, written already, went on
+ * from its socket's buffers: the client had it whole, and a local
+ * receiver had it a second time. A message on its way on a living link
+ * is waited for, as long as the client itself would wait for its frame;
+ * it arrives once, and does not go back. */
+static void stop_while_a_large_message_crosses_delivers_once(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
+    mbx *local = test_box("hc", 4, CROSSING, 0);
+    mbx *remote = open_via(px, "hc", MBX_RECV);
+    proxy_rate(px, 256u << 10);
+    proxy_chunk(px, 8u << 10);
+    struct big_recv r = {remote, 0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, remote_big_recv, &r), 0);
+    WAIT_STAT(local, st->receivers_waiting >= 1); /* the gateway's receive waits */
+    uint8_t *data = malloc(CROSSING);
+    assert_non_null(data);
+    for (size_t i = 0; i < CROSSING; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 10));
+    assert_int_equal(mbx_send(local, data, CROSSING, 0, MBX_NONBLOCK), 0);
+    WAIT_STAT(local, st->received_total == 1 && st->count == 0); /* the gateway took it */
+    ms_sleep(300);                                               /* on its way */
+    assert_int_equal(mbx_gateway_stop(g), 0);
+    pthread_join(t, NULL);
+    uint8_t *buf = malloc(CROSSING);
+    assert_non_null(buf);
+    int back = 0;
+    while (mbx_recv(local, buf, CROSSING, NULL, MBX_NONBLOCK) == (ssize_t)CROSSING)
+        back++;
+    /* Once: the client had it (and it did not go back), whole. */
+    assert_int_equal(r.got, (ssize_t)CROSSING);
+    assert_true(r.intact);
+    assert_int_equal(back, 0);
+    free(buf);
+    free(data);
+    mbx_close(remote);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("hc");
+}
+
 /* An MBX_NONBLOCK receive on a handle whose gateway is gone says -EAGAIN,
  * as a local one on an empty mailbox (it said -ETIMEDOUT, which mbx.h
  * keeps for receives that waited); one that may wait still times out.
@@ -1157,6 +1223,40 @@ static void lost_answer_is_no_timeout(void **state)
     }
 }
 
+/* A remote server's reply the gateway delivered (the caller has it), its
+ * answer held up on the link, the link then cut and no new one made: the
+ * reply said -ETIMEDOUT, which says it was not delivered. Its outcome is
+ * unknown to the server: -ENOTCONN. */
+static void lost_reply_answer_is_no_timeout(void **state)
+{
+    (void)state;
+    mbx_gateway *g;
+    struct tcp_proxy *px = proxied(&g);
+    mbx *local = test_box("lr", 8, 64, 0);
+    mbx *remote = open_via(px, "lr", MBX_RECV);
+    struct local_call lc = {local, 0};
+    pthread_t tc, tr;
+    assert_int_equal(pthread_create(&tc, NULL, call_locally, &lc), 0);
+    struct remote_reply rr = {.r = 1};
+    char buf[64];
+    assert_int_equal(mbx_recv(remote, buf, sizeof(buf), &rr.info, 20000000000ll), 8);
+    proxy_oneway(px, 1); /* the answer stays in the proxy */
+    assert_int_equal(pthread_create(&tr, NULL, reply_remotely, &rr), 0);
+    pthread_join(tc, NULL);
+    assert_int_equal(lc.n, 6); /* delivered */
+    proxy_stall(px, 1);        /* no new link gets through its handshake */
+    proxy_cut(px);
+    proxy_oneway(px, 0);
+    pthread_join(tr, NULL);
+    assert_int_equal(rr.r, -ENOTCONN);
+    proxy_stall(px, 0);
+    mbx_close(remote);
+    mbx_gateway_stop(g);
+    proxy_stop(px);
+    mbx_close(local);
+    mbx_unlink("lr");
+}
+
 /* A signal handler of the gateway's process that ran on a gateway's
  * thread while it waited for a client's receive (then call) ended that
  * wait with -EINTR, and the client was told -EINTR though no signal came
@@ -1240,9 +1340,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(stop_says_a_message_was_lost),
         cmocka_unit_test(stop_put_back_survives_signals),
         cmocka_unit_test(stop_after_close_delivers_once),
+        cmocka_unit_test(stop_while_a_large_message_crosses_delivers_once),
         cmocka_unit_test(nonblock_receive_without_link_is_eagain),
         cmocka_unit_test(gateway_signal_is_not_the_clients),
         cmocka_unit_test(lost_answer_is_no_timeout),
+        cmocka_unit_test(lost_reply_answer_is_no_timeout),
     };
     if (getenv("TEST_ONLY")) /* TEST_ONLY=stop_put_back_survives_signals: that test alone */
         cmocka_set_test_filter(getenv("TEST_ONLY"));
