@@ -9,14 +9,18 @@
  *   the number is given next is not taken for the queue;
  * - dup, dup2, dup3: the copy of a queue's number is entered as the
  *   queue's at once (a poll on it marks the queue);
- * - fcntl, fcntl64: F_SETFL sets the open queue's O_NONBLOCK (as on Linux,
+ * - fcntl, __fcntl, fcntl64: F_SETFL sets the open queue's O_NONBLOCK (as on Linux,
  *   where an mqd_t's file flags are the queue's), F_GETFL reports it and
  *   the queue's access mode, F_DUPFD and F_DUPFD_CLOEXEC enter the copy.
  * Each then calls (or has called) the C library's own function. Their
  * versions are glibc's for x86_64 (a preloaded library's function is
- * chosen only at the version the program asks for), so other targets go
- * without (MQ_INTERPOSED 0: every queue is kept in step from the start,
- * and close() of an mqd_t is not seen). Calls made by raw system calls
+ * chosen only at the version the program asks for): on another target
+ * (aarch64's oldest version is GLIBC_2.17, x32's GLIBC_2.16) the same
+ * names would be bound to nothing, so other targets go without
+ * (MQ_INTERPOSED 0: every queue is kept in step from the start, and
+ * close() of an mqd_t is not seen), and their build says so
+ * (mq_internal.h). symbols_test.sh checks each version against the C
+ * library the tests run with. Calls made by raw system calls
  * are not seen either: README says what follows. */
 #include "mq_internal.h"
 
@@ -271,6 +275,19 @@ MQ_API int mbxmq_w_fcntl(int fd, int cmd, ...)
     return fcntl_with(real_fcntl, fd, cmd, arg);
 }
 
+/* __fcntl: glibc exports fcntl under this name too (the same function,
+ * public at the same version); a program that calls it by that name is
+ * seen as one that calls fcntl. */
+MQ_API int mbxmq_w___fcntl(int fd, int cmd, ...)
+{
+    REAL(int (*)(int, int, ...), __fcntl, "GLIBC_2.2.5");
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_with(real___fcntl, fd, cmd, arg);
+}
+
 /* fcntl64: what programs built with _FILE_OFFSET_BITS=64 against glibc
  * 2.28 and later call; as fcntl. */
 MQ_API int mbxmq_w_fcntl64(int fd, int cmd, ...)
@@ -297,6 +314,7 @@ __asm__(".symver mbxmq_w_dup3, dup3@@GLIBC_2.9");
 __asm__(".symver mbxmq_w_close_range, close_range@@GLIBC_2.34");
 __asm__(".symver mbxmq_w_closefrom, closefrom@@GLIBC_2.34");
 __asm__(".symver mbxmq_w_fcntl, fcntl@@GLIBC_2.2.5");
+__asm__(".symver mbxmq_w___fcntl, __fcntl@@GLIBC_2.2.5");
 __asm__(".symver mbxmq_w_fcntl64, fcntl64@@GLIBC_2.28");
 
 #endif

@@ -208,11 +208,18 @@ void mq_ready_changed(struct mq_desc *d);
 void mq_ready_polled(struct mq_desc *d);
 
 /* interpose.c: whether the C library's descriptor calls are interposed
- * (their glibc versions are known for this target). */
-#if defined(__x86_64__) && defined(__GLIBC__)
+ * (their glibc versions are known for this target: x86_64's, not x32's,
+ * which defines __x86_64__ too but whose versions start at GLIBC_2.16). A
+ * glibc build for any other target is told that it goes without, rather
+ * than silently (README: what the shim then does not see). */
+#if defined(__x86_64__) && defined(__LP64__) && defined(__GLIBC__)
 #define MQ_INTERPOSED 1
 #else
 #define MQ_INTERPOSED 0
+#if defined(__GLIBC__)
+#warning                                                                                           \
+    "libmbx-mq: no glibc symbol versions known for this target: close, dup, fcntl, poll and sigaction are not interposed (mq/interpose.c)"
+#endif
 #endif
 
 /* blocked.c: receivers blocked on a queue. enter returns the slot it

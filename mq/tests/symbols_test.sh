@@ -30,10 +30,24 @@ if [ "$(uname -m)" = x86_64 ]; then
     echo "$defs" | grep -q " T $fv\$" || fail "$fv not exported"
   done
 fi
-interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|_?_?sigaction|signal|bsd_signal|ssignal|_?_?sysv_signal|sigset|siginterrupt|fcntl|fcntl64)@@GLIBC_'
+interposed=' (poll|ppoll|__poll_chk|__ppoll_chk|select|pselect|epoll_ctl|close|dup|dup2|dup3|close_range|closefrom|_?_?sigaction|signal|bsd_signal|ssignal|_?_?sysv_signal|sigset|siginterrupt|_?_?fcntl|fcntl64)@@GLIBC_'
 other=$(echo "$defs" | grep ' T ' | grep -v ' mq_' | grep -v ' __mq_open_2@' | grep -v ' mbx_mq_shim@@MBX_MQ_0$' |
   grep -Ev "$interposed" || true)
 [ -z "$other" ] || fail "exports more than mq_* and the interposers: $other"
+# Against the C library the program runs with: each interposer is at a
+# version that library gives its name (a wrong one is never chosen), and
+# every fcntl entry it exports is interposed (__fcntl was not).
+libc=$(ldd "$prog" | awk '$1 ~ /^libc\.so/ {print $3}')
+if [ "$(uname -m)" = x86_64 ] && [ -n "$libc" ]; then
+  cdefs=$(nm -D --defined-only "$libc")
+  for fv in $(echo "$defs" | grep ' T ' | grep -E "$interposed" | awk '{print $3}'); do
+    n=${fv%%@*} v=${fv##*@}
+    echo "$cdefs" | grep -Eq " $n@@?$v\$" || fail "$fv: $libc has no $n@$v"
+  done
+  for n in $(echo "$cdefs" | awk '{print $3}' | grep -E '^_*fcntl(64)?@' | sed 's/@.*//' | sort -u); do
+    echo "$defs" | grep -q " T $n@" || fail "$libc's $n is not interposed"
+  done
+fi
 # The unmodified test program binds to glibc's versioned names.
 nm -D "$prog" | grep -q ' U mq_open@GLIBC_2.34$' ||
   echo "note: $prog does not ask for mq_open@GLIBC_2.34 (glibc older than 2.34?)"
