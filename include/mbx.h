@@ -369,7 +369,10 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * is looked for at most every 50 ms, as sends to an owned mailbox look for
  * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
  * mailbox takes; the caller's mbx_call then says -EMSGSIZE too), -EAGAIN (the caller's mailbox
- * stayed full for 100 ms), -EUCLEAN. */
+ * stayed full for 100 ms), -EUCLEAN; for a request taken over tcp://,
+ * -ENOTCONN (the link was lost after the reply went and did not come back
+ * within 5 s: it may have been delivered) or -ETIMEDOUT (no link: not
+ * sent). */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
 
 /* Passes ownership and the receive right of an MBX_OWNED mailbox to the live

@@ -57,9 +57,9 @@ int poll_arm(const struct seg *s, struct seg_poller *p, unsigned dir);
 int poll_path(const struct seg *s, uint64_t id, unsigned place, char *buf);
 
 /* Frees entry p if the process it names has died, after removing its
- * socket; an entry whose socket the caller may not remove (another
- * user's, in a sticky directory) is only disarmed, and stays for its
- * user or root. Returns 1 when freed. */
+ * socket; an entry whose socket the caller may not remove or connect to
+ * (another user's, in a sticky directory or of a mode closed to it) is
+ * only disarmed, and stays for its user or root. Returns 1 when freed. */
 int poll_reap(const struct seg *s, struct seg_poller *p);
 
 #endif
