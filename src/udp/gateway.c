@@ -45,12 +45,31 @@
 #define WAYS    4    /* ... in sets of this many (least recently heard goes) */
 #define WINDOW  64   /* sequence numbers behind the highest still accepted once */
 #define ORIGINS 8    /* hosts whose ids are kept at hand (origin_of) */
+/* Opens that cost time (see box_get). */
+#define COSTLY    64    /* names whose opens cost time, remembered */
+#define OPEN_FREE 5     /* ms an open may take before its time counts */
+#define OPEN_DEAR 100   /* ms counted within OPEN_SPAN that pause a name */
+#define OPEN_SPAN 10000 /* ms */
+#define PAUSE_MIN 1000  /* ms: a name's first pause, doubled at each next */
+#define PAUSE_MAX 64000 /* ms: ... up to this */
+#define DEBT_MAX  5000  /* ms counted, gateway-wide, that stop all opens */
+#define DEBT_PAID 10    /* ... of which one ms is forgiven every this many */
 _Static_assert(SENDERS / WAYS == 256, "8 bits of a hash choose the set");
 
 struct box {
     char name[UDPF_NAME_MAX + 1];
     mbx *h;
     uint64_t used;
+};
+
+/* A name whose opens cost time: how much lately, and until when it is
+ * not opened again. */
+struct costly {
+    char name[UDPF_NAME_MAX + 1]; /* "" for a free entry */
+    uint64_t since, spent;        /* ms counted since `since` */
+    uint64_t until;               /* not opened before then */
+    uint64_t paused;              /* when its last pause began */
+    unsigned pauses;              /* how many in a row (each twice the last) */
 };
 
 struct peer {
@@ -65,6 +84,8 @@ struct mbx_udp_gateway {
     char **allow;
     size_t nallow;
     struct box boxes[BOXES];
+    struct costly costly[COSTLY];
+    uint64_t debt, debt_at; /* open time counted gateway-wide; when last paid */
     struct peer peers[SENDERS];
     uint64_t forgotten_ms[SENDERS / WAYS]; /* per set: see the top */
     uint64_t tick;
@@ -136,14 +157,92 @@ static mbx *box_held(struct mbx_udp_gateway *g, const char *name, int use)
     return NULL;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct costly *costly_find(struct mbx_udp_gateway *g, const char *name)
+{
+    for (int i = 0; i < COSTLY; i++)
+        if (strcmp(g->costly[i].name, name) == 0)
+            return &g->costly[i];
+    return NULL;
+}
+
+/* Counts an open of name that took ms (timed_out: it said -ETIMEDOUT) and
+ * pauses the name when its opens cost too much. */
+static void costly_count(struct mbx_udp_gateway *g, const char *name, uint64_t now, uint64_t ms,
+                         int timed_out)
+{
+    uint64_t over = ms > OPEN_FREE ? ms - OPEN_FREE : 0;
+    g->debt += over;
+    if (!over && !timed_out)
+        return;
+    struct costly *c = costly_find(g, name);
+    if (!c) { /* a free entry, else the one whose pause ends first */
+        c = &g->costly[0];
+        for (int i = 0; i < COSTLY && c->name[0]; i++)
+            if (!g->costly[i].name[0] || g->costly[i].until < c->until)
+                c = &g->costly[i];
+        *c = (struct costly){.since = now};
+        snprintf(c->name, sizeof(c->name), "%s", name);
+    }
+    if (now - c->since > OPEN_SPAN) {
+        c->since = now;
+        c->spent = 0;
+    }
+    c->spent += over;
+    if (!timed_out && c->spent < OPEN_DEAR)
+        return;
+    if (now - c->paused > 2 * PAUSE_MAX)
+        c->pauses = 0; /* long quiet: from the shortest again */
+    uint64_t pause = (uint64_t)PAUSE_MIN << c->pauses;
+    if (pause >= PAUSE_MAX)
+        pause = PAUSE_MAX;
+    else
+        c->pauses++;
+    c->paused = c->since = now;
+    c->spent = 0;
+    c->until = now + ms + pause;
+}
+
+/* Whether mailboxes may be opened now: not while the time opens cost,
+ * gateway-wide, is above DEBT_MAX (paid at one ms in DEBT_PAID). */
+static int may_open(struct mbx_udp_gateway *g, uint64_t now)
+{
+    uint64_t paid = (now - g->debt_at) / DEBT_PAID;
+    g->debt = g->debt > paid ? g->debt - paid : 0;
+    g->debt_at += paid * DEBT_PAID;
+    return g->debt < DEBT_MAX;
+}
+
 /* The open handle of mailbox name (a plain, allowed name), opened now if
  * need be. Returns it, or NULL (no such mailbox, not ours to open, a
- * stream). */
+ * stream, or a name whose opens cost time, paused).
+ *
+ * One thread serves every mailbox, and an open can take it up to 1 s
+ * (shm/reboot.c: a peer who may write the mailbox forges its boot id and
+ * holds its file's lock): reopened at every datagram, one such mailbox
+ * starved all the others (found by a review). So the time opens take
+ * beyond OPEN_FREE ms is counted: a name whose opens took OPEN_DEAR ms
+ * within OPEN_SPAN, or that timed out, is not opened again for PAUSE_MIN
+ * ms, twice that after its next costly open, up to PAUSE_MAX; the last
+ * COSTLY such names are remembered. And while the time counted for all
+ * names is above DEBT_MAX ms (it falls by one ms in DEBT_PAID), no name
+ * is opened: many such mailboxes cannot take the thread either. The
+ * mailboxes held open are served all the while. */
 static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
 {
     mbx *held = box_held(g, name, 1);
     if (held)
         return held;
+    uint64_t now = mono_ms();
+    struct costly *c = costly_find(g, name);
+    if ((c && now < c->until) || !may_open(g, now))
+        return NULL;
     struct box *oldest = &g->boxes[0];
     for (int i = 0; i < BOXES; i++) {
         struct box *b = &g->boxes[i];
@@ -151,7 +250,9 @@ static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
             oldest = b;
     }
     mbx *h;
-    if (mbx_open(name, MBX_SEND, NULL, &h))
+    int r = mbx_open(name, MBX_SEND, NULL, &h);
+    costly_count(g, name, now, mono_ms() - now, r == -ETIMEDOUT);
+    if (r)
         return NULL;
     mbx_stat st;
     if (mbx_stat_get(h, &st) || (st.flags & MBX_STREAM)) {
@@ -324,7 +425,7 @@ static void handle(struct mbx_udp_gateway *g, const uint8_t *p, size_t n, int tr
     if (r == -EIDRM) {
         /* Removed since it was opened, and perhaps made again: the name
          * opened now, once (the datagram was counted missing although the
-         * mailbox was there; found by a review). */
+         * mailbox was there; found by a review), unless box_get will not. */
         box_drop(g, h);
         h = box_get(g, name);
         r = h ? mbx_send_typed(h, f.body, f.body_len, f.prio, f.type, MBX_NONBLOCK) : -EIDRM;
