@@ -701,7 +701,8 @@ typedef struct mbx_udp_gateway_stats {
     uint64_t probes;          /* answered: senders on this machine asking where a mailbox is */
     uint64_t dropped_full;    /* the mailbox had no room */
     uint64_t dropped_bad;     /* malformed, not allowed, wrong MAC, replayed, too large */
-    uint64_t dropped_missing; /* no such mailbox (or not openable, or not for messages), or its name paused (opening it cost time) */
+    uint64_t dropped_missing; /* no such mailbox (or not openable, or not for messages), or its name
+                                 paused (opening it cost time) */
     uint64_t dropped_kernel;  /* dropped by the kernel: the socket's buffer was full */
 } mbx_udp_gateway_stats;
 
