@@ -1,5 +1,5 @@
 /* Every queue of the mailbox directory, for MSG_INFO: its state files,
- * each checked, and what their mailboxes hold. */
+ * those marked removed left out, and what their mailboxes hold. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,13 @@ int sysv_count_queues(int *queues, int *messages, int *bytes)
         int32_t id = sysv_parse_id(e->d_name + plen);
         if (id < 0)
             continue;
+        /* A queue marked removed is gone, though its files may stay (its
+         * remover could not delete another user's: sysv_queue_remove). */
+        struct sysv_meta *meta;
+        int rc = sysv_meta_map(id, 0, &meta);
+        if (rc == -ENOENT)
+            continue;
+        sysv_page_unmap(rc == 0 ? meta : NULL);
         char name[32];
         sysv_box_name(name, sizeof(name), id);
         mbx_stat st;

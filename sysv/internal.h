@@ -140,6 +140,12 @@ struct sysv_q {
 HIDDEN int sysv_get(int32_t id, struct sysv_q **out);
 /* Drops a reference from sysv_get; the last closes the queue. */
 HIDDEN void sysv_put(struct sysv_q *q);
+/* Whether queue q is marked removed. */
+HIDDEN int sysv_is_removed(const struct sysv_q *q);
+/* How long a blocked msgsnd or msgrcv waits in the mailbox before it looks
+ * at the removal mark again: a queue removed by a user who may not remove
+ * its mailbox (sysv_queue_remove) wakes nobody. */
+#define SYSV_WAIT_SLICE_NS 200000000
 /* Takes q out of the table (it was removed): later sysv_get open afresh. */
 HIDDEN void sysv_forget(struct sysv_q *q);
 /* Adds a queue this process just created (takes m, meta and traffic).
@@ -165,10 +171,14 @@ HIDDEN int sysv_count_queues(int *queues, int *messages, int *bytes);
  * stores its id. Returns 0, -EEXIST (another process published key first),
  * -ENOSPC, -ENOMEM, or another -errno. */
 HIDDEN int sysv_queue_create(int32_t key, uint32_t mode, int32_t *id);
-/* Removes queue q: marks it removed, then removes the key, the state and
- * traffic files, then the mailbox (blocked callers get -EIDRM). Returns 0
- * or -errno (-EPERM: the caller does not own the files, or may not write
- * the state file). */
+/* Removes queue q (the caller is its owner, creator or root): marks it
+ * removed, then removes the key, the traffic file, the mailbox (blocked
+ * callers get -EIDRM) and the state file. A caller that does not own the
+ * files (another user's, in a sticky directory) removes what it may: the
+ * mark alone removes the queue for every call, blocked ones included
+ * (within SYSV_WAIT_SLICE_NS), and leaves the rest to their owner's or
+ * root's IPC_RMID of the id (sysv_queue_cleanup). Returns 0 or -errno
+ * (-EPERM: the caller may not write the state file). */
 HIDDEN int sysv_queue_remove(struct sysv_q *q);
 /* IPC_RMID of an id no process can use (sysv_get said -EINVAL) whose
  * state file is still there: marked removed (by a process killed inside

@@ -48,19 +48,36 @@ static void note_recv(struct sysv_traffic *m)
         atomic_store_explicit(t, now, memory_order_relaxed);
 }
 
+/* mbx_recv_select, waiting (unless nowait) in slices between which it
+ * looks at the removal mark: a queue removed by a user who could not
+ * remove its mailbox wakes nobody (sysv_queue_remove). Returns what
+ * mbx_recv_select returns, or -EIDRM. */
+static ssize_t recv_waiting(struct sysv_q *q, int how, uint64_t type, void *buf, size_t cap,
+                            mbx_msginfo *info, uint64_t *got, int nowait)
+{
+    for (;;) {
+        ssize_t n = mbx_recv_select(q->m, how, type, buf, cap, info, got,
+                                    nowait ? MBX_NONBLOCK : SYSV_WAIT_SLICE_NS);
+        if (n != -ETIMEDOUT || nowait)
+            return n;
+        if (sysv_is_removed(q))
+            return -EIDRM;
+    }
+}
+
 /* MSG_NOERROR with a message longer than msgsz: takes the selected message
  * whole into a buffer of its size and keeps msgsz bytes. Another receiver
  * may take that message first; then the next selected one is taken, as if
  * this call had come later. Returns the bytes stored or a negative errno. */
 static ssize_t recv_truncating(struct sysv_q *q, int how, uint64_t type, char *text, size_t msgsz,
-                               uint64_t *got, int64_t timeout, size_t need, size_t *taken)
+                               uint64_t *got, int nowait, size_t need, size_t *taken)
 {
     for (;;) {
         char *big = malloc(need ? need : 1);
         if (!big)
             return -ENOMEM;
         mbx_msginfo info;
-        ssize_t n = mbx_recv_select(q->m, how, type, big, need, &info, got, timeout);
+        ssize_t n = recv_waiting(q, how, type, big, need, &info, got, nowait);
         if (n >= 0) {
             size_t keep = (size_t)n < msgsz ? (size_t)n : msgsz;
             *taken = (size_t)n;
@@ -107,10 +124,10 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
     }
     uint64_t type, got = 0;
     int how = selection(msgtyp, msgflg, &type);
-    int64_t timeout = (msgflg & IPC_NOWAIT) ? MBX_NONBLOCK : MBX_FOREVER;
+    int nowait = (msgflg & IPC_NOWAIT) != 0;
     char *text = (char *)msgp + sizeof(long);
     mbx_msginfo info;
-    ssize_t n = mbx_recv_select(q->m, how, type, text, msgsz, &info, &got, timeout);
+    ssize_t n = recv_waiting(q, how, type, text, msgsz, &info, &got, nowait);
     size_t taken = n > 0 ? (size_t)n : 0;
     if (n == -EMSGSIZE) {
         if (!(msgflg & MSG_NOERROR))
@@ -118,8 +135,7 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
         else if (info.size > SYSV_MSGMAX)
             n = -EUCLEAN;
         else
-            n = recv_truncating(q, how, type, text, msgsz, &got, timeout, (size_t)info.size,
-                                &taken);
+            n = recv_truncating(q, how, type, text, msgsz, &got, nowait, (size_t)info.size, &taken);
     }
     if (n >= 0) {
         long mtype = (long)got;

@@ -22,6 +22,21 @@ static void note_send(struct sysv_traffic *m)
         atomic_store_explicit(t, now, memory_order_relaxed);
 }
 
+/* mbx_send_typed, waiting (unless nowait) for room in slices between
+ * which it looks at the removal mark, as msgrcv's wait does. Returns what
+ * mbx_send_typed returns, or -EIDRM. */
+static int send_waiting(struct sysv_q *q, const void *text, size_t len, uint64_t type, int nowait)
+{
+    for (;;) {
+        int rc =
+            mbx_send_typed(q->m, text, len, 0, type, nowait ? MBX_NONBLOCK : SYSV_WAIT_SLICE_NS);
+        if (rc != -ETIMEDOUT || nowait)
+            return rc;
+        if (sysv_is_removed(q))
+            return -EIDRM;
+    }
+}
+
 /* See mbx-sysv.h. */
 EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 {
@@ -43,8 +58,7 @@ EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
     else
         rc = sysv_room_wait(q, msgsz, nowait);
     if (rc == 0)
-        rc = mbx_send_typed(q->m, (const char *)msgp + sizeof(long), msgsz, 0, (uint64_t)mtype,
-                            nowait ? MBX_NONBLOCK : MBX_FOREVER);
+        rc = send_waiting(q, (const char *)msgp + sizeof(long), msgsz, (uint64_t)mtype, nowait);
     if (rc == 0) {
         sysv_count_sent(q->traffic, msgsz);
         note_send(q->traffic);

@@ -145,9 +145,6 @@ static int remove_files(int32_t id, int32_t key)
 int sysv_queue_remove(struct sysv_q *q)
 {
     char path[4200], tail[16];
-    /* Only the files' owner (the creator) or root may remove them from a
-     * sticky directory such as /dev/shm: refuse before changing anything,
-     * so a refused removal leaves the queue working. */
     struct stat st;
     snprintf(tail, sizeof(tail), "%d", (int)q->id);
     int rc = sysv_path(path, sizeof(path), SYSV_META_PREFIX, tail);
@@ -155,12 +152,18 @@ int sysv_queue_remove(struct sysv_q *q)
         return rc;
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? -EINVAL : -errno;
-    if (sysv_creds.euid != 0 && st.st_uid != sysv_creds.euid)
-        return -EPERM;
+    /* The files' owner (or root) removes them all. The queue's creator or
+     * owner who is not (root gave the files to a new owner, or an
+     * unprivileged creator named one) may not remove another user's files
+     * from a sticky directory such as /dev/shm: the mark alone removes
+     * the queue for every call, and the files stay until their owner's or
+     * root's IPC_RMID of the id (sysv_queue_cleanup). */
+    int files_owner = sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid;
     /* Marked first, so that calls that wake with -EIDRM, and any call
      * made from now on, find the id gone. The mark goes through a
      * writable mapping, which the state file's permissions give only to
-     * its owner's side. */
+     * its owner's side (the files' owner, and through ACL entries the
+     * System V owner and creator): a refused removal changes nothing. */
     struct sysv_meta *m;
     rc = sysv_meta_map(q->id, 1, &m);
     if (rc < 0)
@@ -169,7 +172,9 @@ int sysv_queue_remove(struct sysv_q *q)
     sysv_page_unmap(m);
     rc = remove_files(q->id, q->meta->key);
     sysv_forget(q);
-    return rc;
+    /* What another user's files refused (-EPERM, -EACCES) is left for
+     * their owner: the queue is gone all the same. */
+    return files_owner ? rc : 0;
 }
 
 int sysv_queue_cleanup(int32_t id)

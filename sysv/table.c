@@ -128,7 +128,7 @@ int sysv_table_add(int32_t id, mbx *m, const struct sysv_meta *meta, struct sysv
     return 0;
 }
 
-static int is_removed(const struct sysv_q *q)
+int sysv_is_removed(const struct sysv_q *q)
 {
     return atomic_load_explicit((_Atomic uint32_t *)&q->meta->removed, memory_order_acquire) != 0;
 }
@@ -144,7 +144,7 @@ int sysv_get(int32_t id, struct sysv_q **out)
         atomic_fetch_add((_Atomic int *)&q->refs, 1);
     pthread_mutex_unlock(&lock);
     if (q) {
-        if (!is_removed(q)) {
+        if (!sysv_is_removed(q)) {
             *out = q;
             return 0;
         }

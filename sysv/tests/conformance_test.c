@@ -801,6 +801,94 @@ static void creator_keeps_and_gives_access(void **state)
     }
 }
 
+/* As A, the creator of key's queue that root gave to B: may change its
+ * mode and remove it (the kernel's owner check takes the creator too);
+ * the queue is then gone for A too: its id says EINVAL, its key ENOENT. */
+static int a_sets_and_removes(int key)
+{
+    if (become(USER_A, USER_A, 0) < 0)
+        return 100;
+    int id = msgget(key, 0);
+    if (id < 0)
+        return 1;
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) < 0)
+        return 2;
+    ds.msg_perm.mode = 0640;
+    if (msgctl(id, IPC_SET, &ds) != 0)
+        return 3;
+    if (msgctl(id, IPC_STAT, &ds) < 0 || ds.msg_perm.mode != 0640 || ds.msg_perm.uid != USER_B)
+        return 4;
+    if (msgctl(id, IPC_RMID, NULL) != 0)
+        return 5;
+    if (send_text(id, 1, "after", IPC_NOWAIT) != -1 || errno != EINVAL)
+        return 6;
+    return msgget(key, 0) == -1 && errno == ENOENT ? 0 : 7;
+}
+
+/* As B: makes a new queue of key (the removed one's gone) and uses it. */
+static int b_makes_anew(int key)
+{
+    if (become(USER_B, USER_B, 0) < 0)
+        return 100;
+    int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return 1;
+    if (send_text(id, 3, "new", IPC_NOWAIT) != 0)
+        return 2;
+    struct msg m;
+    if (msgrcv(id, &m, TEXT_MAX, 0, IPC_NOWAIT) != 3 || m.mtype != 3)
+        return 3;
+    return msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 4;
+}
+
+/* The creator removes its queue after root gave it away (IPC_SET of uid),
+ * as in the kernel (it said EPERM): a receiver blocked in it gets EIDRM,
+ * its id is gone for everyone and its key makes a new queue. Root only
+ * (other users). */
+static void creator_removes_a_queue_given_away(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        return; /* needs other users: runs as root (ctest as root does) */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    key_t k = fresh_key();
+    assert_int_equal(in_child(a_creates, (int)k), 0);
+    int id = track(msgget(k, 0));
+    assert_true(id >= 0);
+    struct msqid_ds ds = stat_of(id);
+    ds.msg_perm.uid = USER_B;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        test_child();
+        long rc = msgrcv(id, &(struct msg){0}, TEXT_MAX, 0, 0);
+        _exit(rc == -1 ? errno : 0);
+    }
+    for (int i = 0; i < 20000 && !asleep(child); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* until it blocks */
+    int status;
+    assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still blocked */
+    assert_int_equal(in_child(a_sets_and_removes, (int)k), 0);
+    /* Woken: at once in the kernel; the shim's may take a moment (20 s,
+     * then it is killed and the test fails). */
+    pid_t got = 0;
+    for (int i = 0; i < 2000 && (got = waitpid(child, &status, WNOHANG)) == 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    if (got != child) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        fail_msg("the receiver blocked in the removed queue was not woken");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), EIDRM);
+    expect_errno(send_text(id, 1, "after", IPC_NOWAIT), EINVAL);
+    expect_errno(msgrcv(id, &(struct msg){0}, TEXT_MAX, 0, IPC_NOWAIT), EINVAL);
+    expect_errno(msgctl(id, IPC_STAT, &ds), EINVAL);
+    assert_int_equal(in_child(b_makes_anew, (int)k), 0);
+}
+
 static void info_reports_limits(void **state)
 {
     (void)state;
@@ -893,6 +981,7 @@ int main(void)
         cmocka_unit_test_teardown(permissions, remove_made),
         cmocka_unit_test_teardown(ipc_set_gives_the_queue_away, remove_made),
         cmocka_unit_test_teardown(creator_keeps_and_gives_access, remove_made),
+        cmocka_unit_test_teardown(creator_removes_a_queue_given_away, remove_made),
         cmocka_unit_test_teardown(info_reports_limits, remove_made),
     };
     return test_result(cmocka_run_group_tests(tests, group_setup, group_teardown));

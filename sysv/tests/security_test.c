@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -355,6 +356,112 @@ static void former_owners_keep_nothing(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* Whether process pid sleeps (state S in /proc/PID/stat): a child that
+ * only calls msgsnd sleeps once it blocks there. */
+static int asleep(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *paren = strrchr(line, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* As A: makes key's queue, mode 0600. */
+static int a_makes(int key)
+{
+    return msgget(key, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1;
+}
+
+static int removes(int id)
+{
+    return msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 1;
+}
+
+/* The queues MSG_INFO counts in the test's directory. */
+static int queues_counted(void)
+{
+    struct msginfo mi;
+    memset(&mi, 0, sizeof(mi));
+    assert_int_equal(msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi), 0);
+    return mi.msgpool;
+}
+
+/* Root only (other users). The queue's creator or owner who does not own
+ * its files removes it (it said EPERM; the kernel lets both): root gave
+ * A's queue to B (B's files), or A named B the owner (A's files). The
+ * queue is gone (not counted, its key free), and the other user's files,
+ * which a sticky directory does not let the remover delete, stay for
+ * their owner's IPC_RMID of the id. */
+static void removed_by_another_user_than_the_files_owner(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs other users */
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    key_t key = 0x5a183;
+    assert_int_equal(as_user(SEC_A, a_makes, (int)key), 0);
+    int id = msgget(key, 0);
+    assert_true(id >= 0);
+    assert_int_equal(set_owner(id, SEC_B, 0600), 0);
+    assert_int_equal(queues_counted(), 1);
+    /* A sender blocked on the full mailbox (256 messages, far below
+     * msg_qbytes) must be woken: A cannot remove B's mailbox, whose
+     * removal would wake it. */
+    struct {
+        long type;
+        char text[1];
+    } msg = {1, {'x'}};
+    int sent = 0;
+    while (msgsnd(id, &msg, 1, IPC_NOWAIT) == 0)
+        sent++;
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(sent, 256);
+    pid_t sender = fork();
+    assert_true(sender >= 0);
+    if (sender == 0)
+        _exit(msgsnd(id, &msg, 1, 0) == -1 ? errno : 0);
+    for (int i = 0; i < 20000 && !asleep(sender); i++)
+        usleep(1000); /* until it blocks */
+    assert_int_equal(as_user(SEC_A, removes, id), 0);
+    int st;
+    pid_t got = 0;
+    for (int i = 0; i < 2000 && (got = waitpid(sender, &st, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (got != sender) {
+        kill(sender, SIGKILL);
+        waitpid(sender, &st, 0);
+        fail_msg("the sender blocked in the removed queue was not woken in 20 s");
+    }
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), EIDRM);
+    assert_int_equal(test_dir_count(), 3); /* B's mailbox, state and traffic files */
+    assert_int_equal(queues_counted(), 0);
+    errno = 0;
+    assert_int_equal(msgget(key, 0), -1); /* A removed its key link */
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(as_user(SEC_B, removes, id), 0);
+    assert_int_equal(test_dir_count(), 0);
+
+    key = 0x5a184;
+    assert_int_equal(as_user(SEC_A, a_makes_and_gives_to_b, (int)key), 0);
+    id = msgget(key, 0);
+    assert_true(id >= 0);
+    assert_int_equal(as_user(SEC_B, removes, id), 0);
+    assert_int_equal(test_dir_count(), 4); /* and A's key link, which names nothing */
+    assert_int_equal(queues_counted(), 0);
+    errno = 0;
+    assert_int_equal(msgget(key, 0), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(as_user(SEC_A, removes, id), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
 /* A queue made by a child that has exited (so this process's table of
  * open queues does not hold it): its id. */
 static int queue_made_elsewhere(int mode)
@@ -447,6 +554,8 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(former_owners_keep_nothing, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(removed_by_another_user_than_the_files_owner,
+                                        test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(first_format_queue_is_removed, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(resized_traffic_file_leaves_the_queue_working,
