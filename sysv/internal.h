@@ -182,10 +182,12 @@ HIDDEN int sysv_queue_create(int32_t key, uint32_t mode, int32_t *id);
 HIDDEN int sysv_queue_remove(struct sysv_q *q);
 /* IPC_RMID of an id no process can use (sysv_get said -EINVAL) whose
  * state file is still there: marked removed (by a process killed inside
- * IPC_RMID, or by the files' owner behind the shim's back) or unreadable,
- * or whose traffic file is missing or broken. The files' owner (or root)
- * removes them: key, state and traffic files, mailbox. Returns 0, -EINVAL
- * (no such files of this id, or not the caller's), or -errno of unlink. */
+ * IPC_RMID, by a remover who could not delete the files, or by the files'
+ * owner behind the shim's back) or unreadable; or whose state file was
+ * never made (a msgget killed after the traffic file). The files' owner
+ * (or root) removes them: key, state and traffic files, mailbox. Returns
+ * 0, -EINVAL (no such files of this id, or not the caller's), or -errno
+ * of unlink. */
 HIDDEN int sysv_queue_cleanup(int32_t id);
 
 #endif

@@ -177,6 +177,41 @@ int sysv_queue_remove(struct sysv_q *q)
     return files_owner ? rc : 0;
 }
 
+/* Whether the caller (or root) owns the regular one-page file of fd. */
+static int own_page(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == SYSV_META_SIZE &&
+           (sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid);
+}
+
+/* The files of a msgget killed after it made queue id's mailbox and
+ * traffic file, before its state file: nothing names the id (msgget had
+ * not returned it, no key link was made). When the traffic file is the
+ * caller's (or root is) and its contents say it is queue id's, it and the
+ * mailbox are removed. Returns 0, -EINVAL (no such file of the caller's),
+ * or -errno of unlink. */
+static int remove_unfinished(int32_t id)
+{
+    char path[4200];
+    if (sysv_page_path(path, sizeof(path), SYSV_TRAFFIC_PREFIX, id) < 0)
+        return -EINVAL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -EINVAL;
+    struct sysv_traffic t;
+    int ok = own_page(fd) && pread(fd, &t, sizeof(t), 0) == (ssize_t)sizeof(t) &&
+             t.magic == SYSV_TRAFFIC_MAGIC && t.version == SYSV_META_VERSION && t.id == id;
+    close(fd);
+    if (!ok)
+        return -EINVAL;
+    char name[32];
+    sysv_box_name(name, sizeof(name), id);
+    int rc = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+    int r1 = mbx_unlink(name);
+    return rc ? rc : r1 == -ENOENT ? 0 : r1;
+}
+
 int sysv_queue_cleanup(int32_t id)
 {
     char path[4200], tail[16];
@@ -187,11 +222,9 @@ int sysv_queue_cleanup(int32_t id)
         sysv_creds_refresh();
     int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return -EINVAL;
-    struct stat st;
+        return errno == ENOENT ? remove_unfinished(id) : -EINVAL;
     void *p = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == SYSV_META_SIZE &&
-        (sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid))
+    if (own_page(fd))
         p = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED)

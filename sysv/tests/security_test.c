@@ -513,6 +513,46 @@ static void first_format_queue_is_removed(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+/* A msgget killed after it made the mailbox and the traffic file, before
+ * the state file (made here by removing a queue's state file): a later
+ * msgget of a key makes its queue as ever, another user's IPC_RMID of
+ * that id changes nothing, and the files' owner's removes them (it said
+ * EINVAL and left them for good: nothing else names them). */
+static void creation_killed_before_the_state_file(void **state)
+{
+    (void)state;
+    int id = queue_made_elsewhere(0600);
+    char meta[sizeof(test_dir) + 32];
+    path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
+    assert_int_equal(unlink(meta), 0);
+    assert_int_equal(test_dir_count(), 2); /* the mailbox and the traffic file */
+    key_t key = 0x5a185;
+    int made = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    assert_true(made >= 0);
+    assert_int_not_equal(made, id);
+    struct {
+        long type;
+        char text[4];
+    } msg = {4, "abc"};
+    assert_int_equal(msgsnd(made, &msg, 3, IPC_NOWAIT), 0);
+    assert_int_equal(msgrcv(made, &msg, sizeof(msg.text), 0, IPC_NOWAIT), 3);
+    assert_int_equal(msgctl(made, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 2);
+    errno = 0;
+    assert_int_equal(msgsnd(id, &msg, 3, IPC_NOWAIT), -1); /* no queue */
+    assert_int_equal(errno, EINVAL);
+    if (geteuid() == 0) {
+        assert_int_equal(chmod(test_dir, 01777), 0);
+        assert_int_equal(as_user(SEC_A, removes, id), 1); /* not A's files */
+        assert_int_equal(test_dir_count(), 2);
+    }
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+    errno = 0;
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+}
+
 /* A user of the queue resizes its traffic file (it may write it): the
  * queue stays usable, for a process that opens it afresh too (every call
  * said EINVAL, the owner's too; found by a review). */
@@ -557,6 +597,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_by_another_user_than_the_files_owner,
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(first_format_queue_is_removed, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creation_killed_before_the_state_file, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(resized_traffic_file_leaves_the_queue_working,
                                         test_dir_setup, test_dir_teardown),
