@@ -47,20 +47,6 @@ static void *wait_on_gate(void *arg)
     _exit(n == 1 ? 0 : 1);
 }
 
-static char main_thread_state(pid_t p)
-{
-    char path[32], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 /* The main thread ends with pthread_exit while another thread runs on: the
  * main thread shows as a zombie, yet the process is alive. */
 static void process_outlives_its_main_thread(void **state)
@@ -77,7 +63,7 @@ static void process_outlives_its_main_thread(void **state)
     }
     char st = 0;
     for (int i = 0; i < 5000 && st != 'Z'; i++) {
-        st = main_thread_state(p);
+        st = test_proc_state(p);
         usleep(1000);
     }
     assert_int_equal(st, 'Z');

@@ -17,6 +17,23 @@
 
 #include <cmocka.h>
 
+/* The state letter of process p's main thread ('S' asleep, 'R', 'Z', ...)
+ * from /proc/p/stat, or 0 when it cannot be read. A child that only
+ * blocks in one call sleeps ('S') once it waits there. */
+static inline char test_proc_state(pid_t p)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
 static char test_dir[256];
 
 static inline void test_dir_remove(void)

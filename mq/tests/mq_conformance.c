@@ -1171,21 +1171,6 @@ static void on_alarm(int s)
         atomic_fetch_add(shared_hits, 1);
 }
 
-/* Whether process p sleeps (state S in /proc/p/stat). */
-static int sleeping(pid_t p)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *end = strrchr(buf, ')'); /* the command may hold spaces and ')' */
-    return end && end[1] == ' ' && end[2] == 'S';
-}
-
 /* In a child forked just before the parent's call that waits for it: waits
  * until the parent sleeps (after the fork, only that call does) and one of
  * its handlers ran after that, so that the handler ran while the call
@@ -1196,7 +1181,7 @@ static int sleeping(pid_t p)
 static void await_handler_in_parents_wait(void)
 {
     pid_t parent = getppid();
-    while (!sleeping(parent))
+    while (test_proc_state(parent) != 'S')
         usleep(1000);
     int seen = atomic_load(shared_hits);
     while (atomic_load(shared_hits) == seen)

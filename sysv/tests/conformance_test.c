@@ -426,27 +426,12 @@ static void signal_interrupts_wait(void **state)
     sigaction(SIGALRM, &old, NULL);
 }
 
-/* Whether process pid sleeps (state S in /proc/PID/stat). */
-static int asleep(pid_t pid)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(line, 1, sizeof(line) - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *paren = strrchr(line, ')');
-    return paren && paren[1] == ' ' && paren[2] == 'S';
-}
-
 /* In a child: sleeps until the test process sleeps (in its msgsnd), then
  * ms milliseconds more. */
 static void after_parent_sleeps(pid_t parent, long ms)
 {
     struct timespec tick = {0, 1000000};
-    for (int i = 0; i < 5000 && !asleep(parent); i++)
+    for (int i = 0; i < 5000 && test_proc_state(parent) != 'S'; i++)
         nanosleep(&tick, NULL);
     struct timespec wait = {ms / 1000, (ms % 1000) * 1000000};
     nanosleep(&wait, NULL);
@@ -866,7 +851,7 @@ static void creator_removes_a_queue_given_away(void **state)
         long rc = msgrcv(id, &(struct msg){0}, TEXT_MAX, 0, 0);
         _exit(rc == -1 ? errno : 0);
     }
-    for (int i = 0; i < 20000 && !asleep(child); i++)
+    for (int i = 0; i < 20000 && test_proc_state(child) != 'S'; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* until it blocks */
     int status;
     assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still blocked */

@@ -356,22 +356,6 @@ static void former_owners_keep_nothing(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
-/* Whether process pid sleeps (state S in /proc/PID/stat): a child that
- * only calls msgsnd sleeps once it blocks there. */
-static int asleep(pid_t pid)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(line, 1, sizeof(line) - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *paren = strrchr(line, ')');
-    return paren && paren[1] == ' ' && paren[2] == 'S';
-}
-
 /* As A: makes key's queue, mode 0600. */
 static int a_makes(int key)
 {
@@ -426,7 +410,7 @@ static void removed_by_another_user_than_the_files_owner(void **state)
     assert_true(sender >= 0);
     if (sender == 0)
         _exit(msgsnd(id, &msg, 1, 0) == -1 ? errno : 0);
-    for (int i = 0; i < 20000 && !asleep(sender); i++)
+    for (int i = 0; i < 20000 && test_proc_state(sender) != 'S'; i++)
         usleep(1000); /* until it blocks */
     assert_int_equal(as_user(SEC_A, removes, id), 0);
     int st;
