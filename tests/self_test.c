@@ -5,10 +5,12 @@
 #include "mbx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MS 1000000ll
@@ -213,6 +215,99 @@ static void unsealed_planted_mailbox_is_refused(void **state)
     close(hold[0]);
 }
 
+/* A child with files under its own mailbox's label (decoys, lower
+ * descriptors than its mailbox) and its mailbox; it holds them until
+ * hold is closed. how: 0 one sealed decoy under a read lease, 1 twenty
+ * unsealed decoys. */
+static pid_t child_with_decoys(int how, int ready[2], int hold[2])
+{
+    pid_t a = fork();
+    if (a != 0)
+        return a;
+    char label[32], c = 'x';
+    snprintf(label, sizeof(label), "mbx.@%d", (int)getpid());
+    signal(SIGIO, SIG_IGN); /* what breaking its lease sends */
+    int n = how ? 20 : 1, low[20];
+    for (int i = 0; i < n; i++) /* descriptors below the mailbox's */
+        if ((low[i] = open("/dev/null", O_RDONLY)) < 0)
+            _exit(1);
+    mbx *m;
+    if (mbx_self(&m) != 0)
+        _exit(2);
+    for (int i = 0; i < n; i++) {
+        int fd = memfd_create(label, how ? 0 : MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
+            _exit(3);
+        if (how == 0) {
+            char self[64];
+            snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+            int ro = open(self, O_RDONLY);
+            if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0 || ro < 0 ||
+                fcntl(ro, F_SETLEASE, F_RDLCK) != 0)
+                _exit(4);
+        }
+        if (dup2(fd, low[i]) != low[i])
+            _exit(5);
+        close(fd);
+    }
+    if (write(ready[1], &c, 1) != 1)
+        _exit(6);
+    close(hold[1]);
+    if (read(hold[0], &c, 1) < 0)
+        _exit(7);
+    _exit(0);
+}
+
+/* A file under a process's label that its process leased is passed over
+ * at once: the open of each waited 45 s (fs.lease-break-time), and a
+ * caller so stalled the server that replied to it. */
+static void leased_decoy_does_not_stall_an_open(void **state)
+{
+    (void)state;
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t a = child_with_decoys(0, ready, hold);
+    assert_true(test_read_ready(ready[0]));
+    char name[16];
+    self_name(a, name, sizeof(name));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mbx *to;
+    assert_int_equal(mbx_open(name, MBX_SEND, NULL, &to), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 10);
+    assert_int_equal(mbx_send(to, "x", 1, 0, 0), 0);
+    mbx_close(to);
+    close(hold[1]);
+    assert_int_equal(reap(a), 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(hold[0]);
+}
+
+/* The look for a process's mailbox tries a bounded number of files under
+ * its label: a process chose how many (20000 copies cost a server 1.2 s
+ * per reply); its own mailbox is one. */
+static void look_for_a_mailbox_is_bounded(void **state)
+{
+    (void)state;
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t a = child_with_decoys(1, ready, hold);
+    assert_true(test_read_ready(ready[0]));
+    char name[16];
+    self_name(a, name, sizeof(name));
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name(name, &st), -EUCLEAN); /* gave up before its mailbox */
+    close(hold[1]);
+    assert_int_equal(reap(a), 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(hold[0]);
+}
+
 /* A killed process's mailbox goes away too. */
 static void killed_process_mailbox_goes(void **state)
 {
@@ -291,6 +386,8 @@ int main(void)
         cmocka_unit_test(recv_from_picks_a_sender),
         cmocka_unit_test(own_mailbox_cannot_shrink_under_senders),
         cmocka_unit_test(unsealed_planted_mailbox_is_refused),
+        cmocka_unit_test(leased_decoy_does_not_stall_an_open),
+        cmocka_unit_test(look_for_a_mailbox_is_bounded),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

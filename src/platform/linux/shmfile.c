@@ -191,6 +191,10 @@ int shmfile_open(const char *path, int readonly, struct shmfile *f)
     return adopt(f, readonly);
 }
 
+/* What shmfile_open_anon looks at in a process's descriptors at most. */
+#define ANON_ENTRIES_MAX    65536
+#define ANON_CANDIDATES_MAX 16
+
 int shmfile_open_anon(pid_t pid, const char *label, int readonly,
                       int (*accept)(const struct shmfile *f, void *arg), void *arg,
                       struct shmfile *f)
@@ -203,7 +207,13 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
         return errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
     int r = -ENOENT;
     struct dirent *e;
-    while (r != 0 && (e = readdir(d)) != NULL) {
+    /* The process chooses what we look at: how many descriptors, and how
+     * many under the label (a review's 20000 copies of one file made a
+     * server spend 1.2 s finding a caller's mailbox to reply). Its own
+     * mailbox is one file, made early: a bounded look finds it. */
+    unsigned entries = 0, candidates = 0;
+    while (r != 0 && (e = readdir(d)) != NULL && entries++ < ANON_ENTRIES_MAX &&
+           candidates < ANON_CANDIDATES_MAX) {
         char link[300], target[300];
         if (e->d_name[0] == '.' ||
             (size_t)snprintf(link, sizeof(link), "%s/%s", dir, e->d_name) >= sizeof(link))
@@ -214,12 +224,19 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
         target[n] = 0;
         if (strcmp(target, want) != 0)
             continue;
+        candidates++;
         /* The descriptor is a magic link: it must be followed to reopen
-         * the file, which the kernel allows only to its owner's user. */
-        f->fd = open(link, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+         * the file, which the kernel allows only to its owner's user.
+         * Never blocking: a lease its process took on the file made the
+         * open wait 45 s (fs.lease-break-time) for each such file, and a
+         * caller so stalled a root server's replies (found by a review);
+         * a lease now refuses the file at once (EWOULDBLOCK). */
+        f->fd = open(link, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (f->fd < 0) {
             if (errno == EACCES || errno == EPERM)
                 r = -EACCES;
+            else if (r == -ENOENT)
+                r = -EUCLEAN;
             continue;
         }
         /* Looked at before it is mapped: one its process may shrink
