@@ -525,7 +525,8 @@ typedef struct mbx_notice {
  * a later process given the same pid is never mistaken for it (kernels
  * without pidfd, before 5.3: looked at every 50 ms instead). When notify is
  * full the notice is sent as soon as it has room; a notify mailbox that
- * was removed gets none (the descriptor still fires). No daemon: a thread
+ * was removed, or a notify handle closed before the monitor fires, gets
+ * none (the descriptor still fires). No daemon: a thread
  * of the calling process watches, started by the first monitor. Monitors
  * are the process's own: a forked child's copies never fire. Stores the
  * monitor in *out. Returns 0, -EINVAL (pid <= 0, NULL out, notify not

@@ -111,6 +111,33 @@ static void process_exit_and_kill(void **state)
     mbx_unlink("inbox");
 }
 
+/* The notify handle closed before its monitor fires: no notice is sent
+ * through it (it went through freed memory: SIGSEGV, or into whatever
+ * handle was made in its place), and the descriptor still fires. */
+static void notify_closed_before_it_fires(void **state)
+{
+    (void)state;
+    mbx *gone = open_inbox("closed-inbox", 8);
+    pid_t b = child_waiting();
+    mbx_monitor *mb;
+    assert_int_equal(mbx_monitor_process(b, gone, 33, &mb), 0);
+    mbx_close(gone);
+    mbx *in = open_inbox("later-inbox", 8); /* may take the freed handle's place */
+    kill(b, SIGKILL);
+    waitpid(b, NULL, 0);
+    assert_true(readable(mbx_monitor_fd(mb), 10000));
+    mbx_notice n;
+    assert_false(take_notice(in, 200, &n));
+    mbx *reopened = NULL;
+    assert_int_equal(mbx_open("closed-inbox", MBX_RECV, NULL, &reopened), 0);
+    assert_int_equal(mbx_recv(reopened, &n, sizeof(n), NULL, MBX_NONBLOCK), -EAGAIN);
+    mbx_close(reopened);
+    mbx_monitor_cancel(mb);
+    mbx_close(in);
+    mbx_unlink("later-inbox");
+    mbx_unlink("closed-inbox");
+}
+
 /* A process already gone, or a pid nobody has: a notice at once. */
 static void already_gone(void **state)
 {
@@ -562,6 +589,7 @@ int main(void)
         cmocka_unit_test(removal_half_done_is_noticed),
         cmocka_unit_test(squatted_entries_do_not_spin),
         cmocka_unit_test(hidden_process_is_not_gone),
+        cmocka_unit_test(notify_closed_before_it_fires),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

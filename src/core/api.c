@@ -4,6 +4,7 @@
 #include "mbx.h"
 
 #include "core/guard.h"
+#include "core/monitor.h"
 #include "core/handle.h"
 #include "core/process.h"
 
@@ -153,6 +154,7 @@ EXPORT int mbx_close(mbx *m)
 {
     if (!m)
         return -EINVAL;
+    monitor_handle_closing(m); /* no notice goes to it any more */
     __atomic_store_n(&m->closing, 1, __ATOMIC_SEQ_CST);
     guard_wait_idle(m, wake_for_close);
     m->tp->close(m);

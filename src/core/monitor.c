@@ -54,6 +54,24 @@ static pthread_t watcher_thread;
 static pid_t watcher_pid; /* the process that made it (getpid(): not the cache) */
 static int unloading;     /* the library goes away: the thread ends */
 
+static int ever_made; /* a monitor was made in this process (atomic) */
+
+void monitor_handle_closing(const mbx *h)
+{
+    /* A monitor keeps its notify handle as the caller gave it: closed
+     * before the monitor fired, the notice went to freed memory
+     * (SIGSEGV; found by a review). */
+    if (!__atomic_load_n(&ever_made, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&mu);
+    for (struct mbx_monitor *m = monitors; m; m = m->next)
+        if (m->notify == h) {
+            m->notify = NULL;
+            m->unsent = 0;
+        }
+    pthread_mutex_unlock(&mu);
+}
+
 static struct mbx_monitor *find(uint64_t id)
 {
     for (struct mbx_monitor *m = monitors; m; m = m->next)
@@ -245,6 +263,7 @@ static int monitor_add(struct mbx_monitor *m, int already)
     m->id = next_id++;
     m->next = monitors;
     monitors = m;
+    __atomic_store_n(&ever_made, 1, __ATOMIC_RELEASE);
     if (already) {
         fire(m, MBX_GONE_ALREADY);
     } else if (m->target >= 0) {
