@@ -45,8 +45,10 @@
 
 /* ---- the side file (side.c): shared with every user of the queue ---- */
 
-#define MQ_SIDE_MAGIC   0x4d514d42u /* "BMQM" */
-#define MQ_SIDE_VERSION 6u          /* 6: a blocked receivers' slot is one word (token and count) */
+#define MQ_SIDE_MAGIC 0x4d514d42u /* "BMQM" */
+/* 6: a blocked receivers' slot is one word (token and count); 7: the
+ * unlink state and its unlinker are one word. */
+#define MQ_SIDE_VERSION 7u
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 /* The low bits of a slot's word: its process's receives blocked now. */
@@ -64,14 +66,18 @@
 struct mq_side {
     _Atomic uint32_t magic; /* written last by the creator */
     uint32_t version;
-    uint32_t mode;             /* POSIX permission bits, umask applied */
-    _Atomic uint32_t unlinked; /* 1 once mq_unlink took the name */
-    char gone[64];             /* the mailbox's name after mq_unlink */
-    /* The process whose mq_unlink holds unlinked at 2 (or finishes a dead
-     * one's): one killed there leaves it to the next mq_open or mq_unlink
-     * (0 in files of older versions: none known). */
-    _Atomic int32_t unlinker;
-    char pad0[60];
+    uint32_t mode; /* POSIX permission bits, umask applied */
+    /* What mq_unlink did to the name, MQ_UNLINK_STATE: 0 nothing; 1 it
+     * took it (the queue lives on under gone); 2 an mq_unlink is between
+     * taking it and saying where to, and the bits above name its process
+     * (MQ_UNLINK_PID), taken with the state in one compare-and-swap, or
+     * the one finishing for it once it died (unlink_recover). Version 6
+     * wrote the process in a word of its own after taking the name: a kill
+     * between the two left 2 with nobody named, and the name unusable for
+     * ever (EAGAIN from every mq_open). */
+    _Atomic uint32_t unlinked;
+    char gone[64]; /* the mailbox's name after mq_unlink */
+    char pad0[64];
     /* readiness of the descriptors (ready.c) */
     _Atomic uint32_t polled; /* 1 once a descriptor of the queue was polled */
     uint32_t fifo_bufs;      /* packets in the pipe, under fifo_lock */
@@ -115,6 +121,13 @@ struct mq_side {
     } blockers[MQ_BLOCKERS];
 };
 _Static_assert(sizeof(struct mq_side) <= MQ_SIDE_SIZE, "the side file holds it");
+
+/* The unlink word (struct mq_side's unlinked): a state of 0, 1 or 2 in
+ * its low two bits, and with 2 the process in the bits above (pid_max is
+ * at most 2^22). */
+#define MQ_UNLINK_STATE(w)      ((uint32_t)(w)&3u)
+#define MQ_UNLINK_PID(w)        ((int32_t)((uint32_t)(w) >> 2))
+#define MQ_UNLINK_TAKEN_BY(pid) (2u | ((uint32_t)(pid) << 2))
 
 /* ---- an open queue description in this process ---- */
 

@@ -73,22 +73,25 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     return r;
 }
 
-/* An mq_unlink killed between taking the name (unlinked 2) and saying
+/* An mq_unlink killed between taking the name (unlink state 2) and saying
  * where the queue went (1) left the name unusable: when its process is
- * gone, this takes its place (claiming unlinker) and finishes it, its
+ * gone (or none is named: no unlink of this version leaves that), this
+ * takes its place (its own pid into the word) and finishes it, its
  * renames in the same order, to the name it wrote in gone before any of
  * them; with no valid name there, nothing was renamed, and the unlink is
  * undone. Returns 1 when it did either. */
 static int unlink_recover(const char *dir, const char *mbxname, struct mq_side *s)
 {
-    int32_t who = atomic_load(&s->unlinker);
-    if (atomic_load(&s->unlinked) != 2 || who <= 0 || who == (int32_t)getpid() ||
-        kill((pid_t)who, 0) == 0 || errno != ESRCH ||
-        !atomic_compare_exchange_strong(&s->unlinker, &who, (int32_t)getpid()))
+    uint32_t w = atomic_load(&s->unlinked);
+    int32_t who = MQ_UNLINK_PID(w);
+    uint32_t mine = MQ_UNLINK_TAKEN_BY(getpid());
+    if (MQ_UNLINK_STATE(w) != 2 || w == mine ||
+        (who != 0 && (kill((pid_t)who, 0) == 0 || errno != ESRCH)) ||
+        !atomic_compare_exchange_strong(&s->unlinked, &w, mine))
         return 0;
     char gone[sizeof(s->gone)];
     memcpy(gone, s->gone, sizeof(gone));
-    uint32_t two = 2;
+    uint32_t two = mine;
     char from[PATH_MAX + 64], to[PATH_MAX + 64];
     if (!mq_gone_name_ok(gone, sizeof(gone))) {
         atomic_compare_exchange_strong(&s->unlinked, &two, 0);
@@ -300,7 +303,7 @@ void mq_desc_final(struct mq_desc *d)
 {
     char gone[sizeof(d->side->gone)] = "";
     /* 2: an mq_unlink is between taking the name and saying where to. */
-    for (int i = 0; i < 1000 && atomic_load(&d->side->unlinked) == 2; i++)
+    for (int i = 0; i < 1000 && MQ_UNLINK_STATE(atomic_load(&d->side->unlinked)) == 2; i++)
         usleep(100);
     if (atomic_load(&d->side->unlinked) == 1) {
         memcpy(gone, d->side->gone, sizeof(gone));
@@ -375,14 +378,15 @@ MQ_API int mbxmq_unlink(const char *name)
         rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rnd;
     char gone[sizeof(s->gone)];
     snprintf(gone, sizeof(gone), "%s%016llx", MQ_GONE_PREFIX, (unsigned long long)rnd);
-    uint32_t zero = 0;
-    if (!atomic_compare_exchange_strong(&s->unlinked, &zero, 2) &&
+    /* The name and who took it in one step: no kill leaves it taken by
+     * nobody known. */
+    uint32_t zero = 0, mine = MQ_UNLINK_TAKEN_BY(getpid());
+    if (!atomic_compare_exchange_strong(&s->unlinked, &zero, mine) &&
         !(unlink_recover(dir, mbxname, s) && (zero = 0, 1) &&
-          atomic_compare_exchange_strong(&s->unlinked, &zero, 2))) {
+          atomic_compare_exchange_strong(&s->unlinked, &zero, mine))) {
         mq_side_close(fd, s);
         return mq_fail(ENOENT); /* another mq_unlink took it */
     }
-    atomic_store(&s->unlinker, (int32_t)getpid());
     /* Where to, before any rename: whoever finishes for us if we are
      * killed (unlink_recover) goes there. */
     memcpy(s->gone, gone, sizeof(gone));

@@ -609,8 +609,7 @@ static void unlinker_killed_midway(void **state)
     assert_non_null(s);
     /* Killed after saying where to, before any rename. */
     memcpy(s->gone, "mq-gone.0123456789abcdef", sizeof("mq-gone.0123456789abcdef"));
-    atomic_store(&s->unlinker, (int32_t)dead);
-    atomic_store(&s->unlinked, 2);
+    atomic_store(&s->unlinked, MQ_UNLINK_TAKEN_BY(dead));
     struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
     mqd_t n = mq_open(qname(0), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
     int n_errno = errno;
@@ -629,8 +628,7 @@ static void unlinker_killed_midway(void **state)
     s = side_of(qname(0), &fd);
     assert_non_null(s);
     memset(s->gone, 0, sizeof(s->gone));
-    atomic_store(&s->unlinker, (int32_t)dead);
-    atomic_store(&s->unlinked, 2);
+    atomic_store(&s->unlinked, MQ_UNLINK_TAKEN_BY(dead));
     int r = mq_unlink(qname(0));
     int r_errno = errno;
     munmap(s, MQ_SIDE_SIZE);
@@ -638,6 +636,37 @@ static void unlinker_killed_midway(void **state)
     mq_close(n);
     errno = r_errno;
     assert_int_equal(r, 0);
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+/* An mq_unlink killed right after it took the name, before the process
+ * that took it was written down (the side file's word says 2, and names
+ * nobody), left the name unusable for ever: every mq_open said EAGAIN
+ * after a second, mq_unlink ENOENT (a kill -9 chaos run). The unlink is
+ * undone (nothing was renamed): the queue opens as it was. */
+static void unlink_taken_by_nobody(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    assert_int_equal(mq_send(q, "old", 3, 0), 0);
+    assert_int_equal(mq_close(q), 0);
+    int fd = -1;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    atomic_store(&s->unlinked, 2); /* taken; no unlinker, no name where to */
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    errno = 0;
+    q = mq_open(qname(0), O_RDWR | O_NONBLOCK);
+    assert_int_equal(q == (mqd_t)-1 ? errno : 0, 0); /* it said EAGAIN */
+    assert_int_not_equal(q, (mqd_t)-1);
+    struct mq_attr a = {0};
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 1); /* the same queue */
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(0)), 0);
     errno = 0;
     assert_int_equal(mq_open(qname(0), O_RDWR), -1);
     assert_int_equal(errno, ENOENT);
@@ -1077,6 +1106,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(registrant_killed_while_writing, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(unlinker_killed_midway, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(unlink_taken_by_nobody, test_dir_setup, test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
