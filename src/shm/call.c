@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define CALL_POLL_NS  20000000ll  /* how often a waiting call looks at the taker */
@@ -19,25 +20,109 @@
 #define SLOT_WAIT_NS  1000000l    /* retry period while all call slots are busy */
 #define GRACE_NS      50000000ll  /* how long a receiver in mid-take may take to sign */
 
-static uint32_t counter;
+/* ---- tokens ---- */
 
-/* The caller's pid, and 31 bits that differ from call to call and are hard
- * to guess from outside (a reply is taken only with its call's token). */
+/* SipHash-2-4 of one 64-bit word m under the key (k0, k1): a keyed
+ * pseudo-random function, so that outputs seen reveal neither the key nor
+ * the next output. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m)
+{
+    uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+    v3 ^= m;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= m;
+    uint64_t last = 8ull << 56; /* the message's length, 8 bytes, and no tail */
+    v3 ^= last;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* The process's token key and counter. A forked child makes its own key
+ * (it would otherwise draw its parent's next tokens, in the low bits):
+ * key_of names the process the key is of, written after the key. */
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t key[2];
+static ident_t key_of;
+static uint64_t counter;
+
+static void key_make(ident_t me)
+{
+    pthread_mutex_lock(&key_lock);
+    if (__atomic_load_n(&key_of, __ATOMIC_ACQUIRE) != me) {
+        uint64_t k[2];
+        if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
+            /* No entropy pool yet (early boot): the best at hand. */
+            k[0] = (uint64_t)clock_now_ns() ^ (uint64_t)(uintptr_t)&k;
+            k[1] = me ^ (uint64_t)(uintptr_t)&key_make;
+        }
+        key[0] = k[0];
+        key[1] = k[1];
+        __atomic_store_n(&key_of, me, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&key_lock);
+}
+
+/* The caller's pid, and 31 bits that differ from call to call and are
+ * hard to guess from outside (a reply is taken only with its call's
+ * token): SipHash of a counter under a key drawn once per process. Before,
+ * the counter times a constant XORed with a 31-bit key: two tokens seen
+ * (by any peer of a shared mailbox) gave away the key and counter, and
+ * with them every later token of the process (found by a review). */
 uint64_t call_new_token(void)
 {
-    static uint32_t key;
-    if (!__atomic_load_n(&key, __ATOMIC_RELAXED)) {
-        uint32_t k = 0;
-        if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k))
-            k = (uint32_t)clock_now_ns();
-        __atomic_store_n(&key, k | 1, __ATOMIC_RELAXED);
-    }
+    ident_t me = ident_self();
+    if (__builtin_expect(__atomic_load_n(&key_of, __ATOMIC_ACQUIRE) != me, 0))
+        key_make(me);
     uint32_t n;
     do {
-        n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b1u;
-        n = (n ^ __atomic_load_n(&key, __ATOMIC_RELAXED)) & 0x7fffffffu;
+        uint64_t i = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+        n = (uint32_t)call_siphash(key[0], key[1], i) & 0x7fffffffu;
     } while (n == 0);
-    return (uint64_t)(uint32_t)ident_self_pid() << 32 | n;
+    return (uint64_t)(uint32_t)ident_id(me) << 32 | n;
+}
+
+uint32_t call_box_mix_slow(struct shm_box *b)
+{
+    struct stat st;
+    if (fstat(b->file.fd, &st) != 0)
+        return 0; /* not kept: the next token looks again */
+    /* Any fixed mix serves (both ends compute it; it is no secret): the
+     * splitmix64 finalizer of dev and ino. */
+    uint64_t x = (uint64_t)st.st_dev * 0x9e3779b97f4a7c15ull ^ (uint64_t)st.st_ino;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    uint32_t mix = (uint32_t)x & CALL_MIX_MASK;
+    __atomic_store_n(&b->call_mix, mix | CALL_MIX_KNOWN, __ATOMIC_RELAXED);
+    return mix;
 }
 
 /* ---- the caller's own record of its calls, in its mailbox's header ---- */
@@ -96,8 +181,9 @@ static int slot_waiting(const struct seg *s, uint64_t token)
 struct call_wait {
     struct shm_box *target;
     int receipt;
-    uint64_t token;
-    uint64_t dead; /* the taker the wait saw dead (-EPIPE) */
+    uint64_t token;  /* the call's, as the request and its receipt carry it */
+    uint64_t answer; /* the one its reply carries: bound to the target (call.h) */
+    uint64_t dead;   /* the taker the wait saw dead (-EPIPE) */
 };
 
 /* Ends the wait with -EPIPE once the request's taker is gone, -EIDRM when
@@ -154,7 +240,7 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, void *reply,
     c.poll = call_poll;
     c.poll_arg = w;
     c.wait.poll_ns = CALL_POLL_NS;
-    c.want_token = w->token | REPLY_BIT;
+    c.want_token = w->answer | REPLY_BIT;
     uint64_t type = 0;
     c.type_out = &type;
     int64_t left = clock_remaining(deadline);
@@ -167,11 +253,11 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, void *reply,
 static ssize_t end_wait(struct shm_box *me, struct call_wait *w, int slot, void *reply, size_t cap,
                         ssize_t n)
 {
-    slot_release(&me->seg, slot, w->token);
+    slot_release(&me->seg, slot, w->answer);
     if (n >= 0)
         return n;
     struct mb_ctx c = handle_ctx(me);
-    c.want_token = w->token | REPLY_BIT;
+    c.want_token = w->answer | REPLY_BIT;
     uint64_t type = 0;
     c.type_out = &type;
     ssize_t late = take_reply(&c, reply, cap);
@@ -232,8 +318,18 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         return r;
     struct shm_box *me = shm_box_of(self);
     int64_t deadline = clock_deadline(timeout_ns);
-    struct call_wait w = {b, -1, call_new_token(), 0};
-    int slot = slot_claim(&me->seg, w.token, deadline);
+    /* The slot waits for the token the server's receive hands it, which
+     * binds it to the mailbox it came through: a request forged into
+     * another mailbox with this call's token is answered with another
+     * (-ESRCH). One that another call of this process waits for already
+     * (31 random bits may repeat) is drawn again. */
+    struct call_wait w = {b, -1, 0, 0, 0};
+    uint32_t mix = call_box_mix(b);
+    do {
+        w.token = call_new_token();
+        w.answer = w.token ^ mix;
+    } while (slot_waiting(&me->seg, w.answer));
+    int slot = slot_claim(&me->seg, w.answer, deadline);
     if (slot < 0)
         return slot;
     /* Without a receipt (every entry in use) the call still works, but a
@@ -243,7 +339,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     c.reply_token = w.token;
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
     if (n != 0) {
-        slot_release(&me->seg, slot, w.token);
+        slot_release(&me->seg, slot, w.answer);
         receipt_close(&b->seg, w.receipt, w.token);
         return n;
     }

@@ -1,15 +1,30 @@
 /* Request/reply: mbx_call and mbx_reply.
  *
  * A call's token is the caller's pid (high 32 bits) and 31 bits that differ
- * per call; the reply carries the same token with REPLY_BIT set and goes to
- * the caller's own mailbox "@PID", where the caller takes exactly that
- * message. While it waits, the call occupies a slot in its own mailbox's
- * header (a reply to a caller that gave up finds none: -ESRCH) and a
- * receipt in the called mailbox, where the receiver that takes the request
- * writes itself (receipts.h), so the caller can tell when that taker dies
- * (-EPIPE). Nothing a message says makes a receiver open or write another
- * mailbox: only mbx_reply, asked for by the application, opens the
- * caller's.
+ * per call and are unpredictable (a keyed PRF of a counter). The request
+ * carries it; the reply carries it with REPLY_BIT set and goes to the
+ * caller's own mailbox "@PID", where the caller takes exactly that message.
+ * While it waits, the call occupies a slot in its own mailbox's header (a
+ * reply to a caller that gave up finds none: -ESRCH) and a receipt in the
+ * called mailbox, where the receiver that takes the request writes itself
+ * (receipts.h), so the caller can tell when that taker dies (-EPIPE).
+ * Nothing a message says makes a receiver open or write another mailbox:
+ * only mbx_reply, asked for by the application, opens the caller's.
+ *
+ * A reply is bound to the mailbox the call went to: a receive hands the
+ * user a call's token with its 31 low bits XORed with the mix of the
+ * mailbox it came through (call_box_mix, of its file's device and inode,
+ * which no peer can rewrite), and the slot holds the token mixed with the
+ * mailbox called. The reply to a request forged into another mailbox with
+ * a call's token finds no slot (-ESRCH), and it never answered a call to
+ * a mailbox the forger cannot see (found by a review: through a root
+ * server's mailbox, a user answered other users' calls to their private
+ * ones). Only what a receive hands the user is mixed: the request, its
+ * receipt, a withdraw and a confirmed send's token are not. The mix is no
+ * secret: a peer of the called mailbox sees the call's token there and can
+ * compute what to forge into another mailbox, so only calls to mailboxes
+ * the forger is no peer of (whose unpredictable tokens it cannot know) are
+ * bound against it.
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
@@ -20,6 +35,34 @@
 /* A new token: this process's pid (high 32 bits) and 31 bits that differ
  * per call and are hard to guess; bit 31 is 0. Never fails. */
 uint64_t call_new_token(void);
+
+/* SipHash-2-4 of the 8 bytes of m (little-endian) under the key (k0, k1).
+ * Returns the hash. */
+uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);
+
+/* The 31 bits that bind a call's token to mailbox b: a mix of its file's
+ * device and inode (fstat of the handle's own descriptor; an id in the
+ * shared header, any peer could rewrite). Computed on first use and kept
+ * in the handle (call_mix: the mix and CALL_MIX_KNOWN); 0 when fstat
+ * fails (then not kept). */
+#define CALL_MIX_MASK  0x7fffffffu
+#define CALL_MIX_KNOWN 0x80000000u
+uint32_t call_box_mix_slow(struct shm_box *b);
+static inline uint32_t call_box_mix(struct shm_box *b)
+{
+    uint32_t m = __atomic_load_n(&b->call_mix, __ATOMIC_RELAXED);
+    return __builtin_expect(m != 0, 1) ? m & CALL_MIX_MASK : call_box_mix_slow(b);
+}
+
+/* A received message's token as the user is handed it: a call's (neither
+ * a reply nor a confirmed send) bound to the mailbox b it came through.
+ * Returns the token to report. */
+static inline uint64_t call_token_for_user(struct shm_box *b, uint64_t token)
+{
+    if (!token || (token & (REPLY_BIT | CONFIRM_BIT)))
+        return token;
+    return token ^ call_box_mix(b);
+}
 
 /* mbx_call and mbx_reply on local mailboxes, as mbx.h says (arguments
  * checked by the core). */

@@ -46,6 +46,10 @@ struct shm_box {
     uint64_t last_len;
     /* Its recent spins, for wait_change (struct wait_cfg). Atomic. */
     uint32_t spins;
+    /* The mix that binds calls' tokens to this mailbox, with
+     * CALL_MIX_KNOWN once computed (call.h: call_box_mix); 0 before.
+     * Atomic. */
+    uint32_t call_mix;
 };
 
 /* The local handle behind m (which must be one). */

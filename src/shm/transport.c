@@ -135,7 +135,20 @@ static ssize_t recv(struct mbx *m, pid_t from, const struct mbx_sel *sel, void *
         __atomic_store_n(&b->last_len, (uint64_t)got, __ATOMIC_RELAXED);
     if (got >= 0 && b->seg.stream && sel->type_out)
         *sel->type_out = 0;
+    if (got >= 0 && info)
+        info->reply_token = call_token_for_user(b, info->reply_token);
     poller_after(b, SEG_POLL_RECV, got, mark);
+    return got;
+}
+
+/* A loan's receive: as shm_recv_loan, and a call's token handed over as
+ * recv's is (bound to this mailbox, call.h). */
+static ssize_t recv_loan(struct mbx *m, const struct mbx_sel *sel, const void **buf,
+                         mbx_msginfo *info, int64_t timeout_ns)
+{
+    ssize_t got = shm_recv_loan(m, sel, buf, info, timeout_ns);
+    if (got >= 0 && info)
+        info->reply_token = call_token_for_user(shm_box_of(m), info->reply_token);
     return got;
 }
 
@@ -159,7 +172,7 @@ const struct mbx_transport mbx__shm_transport = {
     .transfer = shm_transfer,
     .loan = shm_loan,
     .send_loan = shm_send_loan,
-    .recv_loan = shm_recv_loan,
+    .recv_loan = recv_loan,
     .release = shm_release,
     .fd = shm_fd,
     .ready = shm_ready,
