@@ -3,8 +3,11 @@
  *
  * A process that polls a direction of a mailbox (mbx_fd) holds an entry in
  * the header (struct seg_poller) and a datagram socket bound at a path
- * named by the entry. It arms the entry (armed = 1 + direction) when it
- * has seen nothing to do, and counts itself in hot.armed[direction]. A
+ * named by the entry. The entry is taken, naming the path, before the
+ * socket is bound, and freed after the socket is removed: a process killed
+ * at any point leaves no socket file that no entry names (poll_reap
+ * removes it with the entry). It arms the entry (armed = 1 + direction)
+ * when it has seen nothing to do, and counts itself in hot.armed[direction]. A
  * send or receive that changes the direction looks at that count with one
  * load after its seq_cst store (wait.c), and only when it is not zero
  * takes, with an exchange, every armed entry of the direction back to 0

@@ -300,31 +300,59 @@ void poller_at_exit(void)
             unlink(p->path);
 }
 
+/* Whether entry e is still p's (a peer who may write the mailbox can take
+ * it, or rewrite it). */
+static int is_mine(const struct seg_poller *e, const struct shm_poller *p)
+{
+    return __atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
+           __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id;
+}
+
 static void poller_free(struct shm_box *b, struct shm_poller *p, int own)
 {
     unlist(p);
     if (own) {
         struct seg_poller *e = entry_of(b, p);
-        if (__atomic_load_n(&e->who, __ATOMIC_ACQUIRE) == p->maker &&
-            __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id) {
+        if (is_mine(e, p))
             poll_disarm(&b->seg, e);
-            __atomic_store_n(&e->who, 0, __ATOMIC_SEQ_CST);
-        }
-        unlink(p->path);
+        /* The socket first, the entry after: killed in between, the entry
+         * still names the file for whoever reaps it. Freed first, the
+         * entry named it nowhere and the file stayed for good (a chaos
+         * run). Not bound (sock < 0): the path may be another's file. */
+        if (p->sock >= 0)
+            unlink(p->path);
         poll_later_cancel(p->path);
+        ident_t me = p->maker;
+        if (is_mine(e, p))
+            __atomic_compare_exchange_n(&e->who, &me, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
     }
     for (int i = 0; i < POLLER_PEERS; i++)
         if (p->pidfd[i] >= 0)
             close(p->pidfd[i]);
     if (p->fd != p->sock)
         close(p->fd);
-    close(p->sock);
+    if (p->sock >= 0)
+        close(p->sock);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
+/* Writes id and place into p and its entry, before a socket is bound
+ * there: a process killed at any point after leaves an entry that names
+ * the file and a dead process, which whoever next finds it reaps (the next
+ * poller, a change that tells it, the mailbox's removal). */
+static void name_socket(struct shm_box *b, struct shm_poller *p, uint64_t id, unsigned place)
+{
+    struct seg_poller *e = entry_of(b, p);
+    p->id = id;
+    p->place = place;
+    __atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&e->place, (uint16_t)place, __ATOMIC_SEQ_CST);
+}
+
 /* Binds p's socket beside the mailbox, or in /dev/shm when that directory
- * will not have it. Returns the place (0, 1) or -errno. */
+ * will not have it, at the place and id p's entry (claimed) names first.
+ * Returns 0 or -errno. */
 static int bind_socket(struct shm_box *b, struct shm_poller *p)
 {
     uint32_t uid, gid, mode;
@@ -332,17 +360,22 @@ static int bind_socket(struct shm_box *b, struct shm_poller *p)
         mode = 0600, gid = (uint32_t)-1;
     /* Whoever may write the mailbox may wake its pollers. */
     unsigned smode = 0600 | (mode & 0066);
-    int r = -ENOENT;
-    for (unsigned place = b->seg.poll_dir ? 0 : 1; place < 2; place++) {
+    int r = -ENOENT, named = 1; /* the first id and place: claim wrote them */
+    for (unsigned place = p->place; place < 2; place++) {
         for (int tries = 0; tries < 8; tries++) {
-            if ((r = plat_random(&p->id)) != 0)
-                return r;
+            if (!named) {
+                uint64_t id;
+                if ((r = plat_random(&id)) != 0)
+                    return r;
+                name_socket(b, p, id, place);
+            }
+            named = 0;
             if ((r = poll_path(&b->seg, p->id, place, p->path)) != 0)
                 break;
             r = note_bind(p->path, smode, gid);
             if (r >= 0) {
                 p->sock = r;
-                return (int)place;
+                return 0;
             }
             if (r != -EADDRINUSE)
                 break;
@@ -353,6 +386,9 @@ static int bind_socket(struct shm_box *b, struct shm_poller *p)
     return r;
 }
 
+/* Makes p's entry, then its socket: the other way round, a process killed
+ * between the two left a socket file that nothing named, and that nothing
+ * ever removed (71 after 3440 killed pollers in a chaos run). */
 static int poller_new(struct shm_box *b, unsigned dir, struct shm_poller **out)
 {
     struct shm_poller *p = calloc(1, sizeof(*p));
@@ -364,28 +400,27 @@ static int poller_new(struct shm_box *b, unsigned dir, struct shm_poller **out)
     for (int i = 0; i < POLLER_PEERS; i++)
         p->pidfd[i] = -1;
     pthread_mutex_init(&p->mu, NULL);
-    int place = bind_socket(b, p);
-    if (place < 0) {
+    p->place = b->seg.poll_dir ? 0 : 1;
+    int r = plat_random(&p->id);
+    if (r == 0)
+        r = claim(b, p);
+    if (r < 0) {
         pthread_mutex_destroy(&p->mu);
         free(p);
-        return place;
+        return r;
     }
+    r = bind_socket(b, p);
     p->fd = p->sock;
-    int r = 0;
-    if (watches_peers(b, dir)) {
+    if (r >= 0 && watches_peers(b, dir)) {
         r = p->fd = evset_new();
         if (r >= 0)
             r = evset_add(p->fd, p->sock);
     }
-    p->place = (unsigned)place;
-    if (r >= 0)
-        r = claim(b, p);
     if (r < 0) {
         if (p->fd >= 0 && p->fd != p->sock)
             close(p->fd);
         p->fd = p->sock;
-        unlink(p->path);
-        poller_free(b, p, 0);
+        poller_free(b, p, 1); /* the socket (if bound), then the entry */
         return r;
     }
     *out = p;
