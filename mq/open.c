@@ -30,8 +30,105 @@ static int mbx_flags_of(int accmode)
     return f;
 }
 
-/* Creates queue mbxname exclusively. Returns 0 (d->h, d->side set), EEXIST
- * or another errno. */
+/* A creator makes its side file just after the mailbox: a mailbox without
+ * one for longer than this was left by a creator that died, or planted.
+ * A creator locks its mailbox (creating_lock) well within it. */
+#define CREATING_NS 1000000000ll
+
+/* Whether st (a mailbox's) was made or changed longer than CREATING_NS
+ * ago. */
+static int older_than_a_creation(const struct stat *st)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return 0;
+    int64_t age = (int64_t)(now.tv_sec - st->st_ctim.tv_sec) * 1000000000ll +
+                  (now.tv_nsec - st->st_ctim.tv_nsec);
+    return age > CREATING_NS;
+}
+
+/* Takes, for a creator that just made mailbox mbxname (in dir), the shared
+ * flock it holds on the mailbox's file until its side file is finished:
+ * so an opener that finds the queue half made knows whether its creator
+ * is alive (half_made_recover). Waits at most a second, as for the side
+ * file's lock. Returns 0 (*fd_out holds the lock), EAGAIN (the mailbox is
+ * gone already: taken for a dead creator's after this one stalled for
+ * longer than CREATING_NS), ETIMEDOUT or another errno. */
+static int creating_lock(const char *dir, const char *mbxname, int *fd_out)
+{
+    char path[PATH_MAX + 64];
+    int r = mq_mbx_path(dir, mbxname, path, sizeof(path));
+    if (r != 0)
+        return r;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? EAGAIN : errno;
+    struct stat st;
+    if ((r = mq_side_lock_shared(fd)) == 0 && fstat(fd, &st) != 0)
+        r = errno;
+    if (r == 0 && st.st_nlink == 0)
+        r = EAGAIN;
+    if (r != 0) {
+        close(fd);
+        return r;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Whether the side file at path is missing, or is this user's and was
+ * never finished (shorter than a side file, or without the magic its
+ * creator writes last). */
+static int side_half_made(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT;
+    struct stat st;
+    uint32_t magic = 0;
+    int r = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            (st.st_size < MQ_SIDE_SIZE || pread(fd, &magic, sizeof(magic), 0) != sizeof(magic) ||
+             magic != MQ_SIDE_MAGIC);
+    close(fd);
+    return r;
+}
+
+/* A queue of this user's that an mq_open(O_CREAT) killed while making it
+ * left half made: its mailbox (and pipe) without a side file, or with one
+ * never finished. Every mq_open of the name said EAGAIN (or EUCLEAN) for
+ * good, until an mq_unlink. Removes them (the side file, the pipe, then
+ * the mailbox, whose name keeps creators out until then) when the mailbox
+ * is this user's, older than CREATING_NS, and its lock is free: its
+ * creator holds it until the side file is finished (creating_lock), so
+ * the creator is gone. Another user's stays (EACCES: others_stale_box).
+ * Returns 1 when it removed them: the name is free. */
+static int half_made_recover(const char *dir, const char *mbxname, const char *side_path,
+                             const char *fifo_path)
+{
+    char path[PATH_MAX + 64];
+    if (!side_half_made(side_path) || mq_mbx_path(dir, mbxname, path, sizeof(path)) != 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    struct stat st, now;
+    /* Locked, then looked at again: a creator finishing meanwhile did so
+     * under its lock, before ours. */
+    int gone = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+               older_than_a_creation(&st) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+               side_half_made(side_path) && lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
+               now.st_ino == st.st_ino;
+    if (gone) {
+        (void)unlink(side_path);
+        (void)unlink(fifo_path);
+        gone = mbx_unlink(mbxname) == 0;
+    }
+    close(fd);
+    return gone;
+}
+
+/* Creates queue mbxname exclusively. Returns 0 (d->h, d->side set), EEXIST,
+ * EAGAIN (to be made again: see creating_lock) or another errno. */
 static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
                   const char *fifo_path, int accmode, mode_t mode, const struct mq_attr *qa)
 {
@@ -54,8 +151,11 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     int r = mbx_open_opts(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &o, &d->h);
     if (r < 0)
         return -r;
+    int held = -1;
+    r = creating_lock(d->dir, mbxname, &held);
     /* The pipe before the side file: openers wait for the side file. */
-    r = mq_fifo_make(fifo_path, a.mode);
+    if (r == 0)
+        r = mq_fifo_make(fifo_path, a.mode);
     if (r == 0 && (r = mq_fifo_open(d, fifo_path)) != 0)
         unlink(fifo_path);
     if (r == 0 && (r = mq_side_create(side_path, a.mode, posix_mode, &d->side_fd, &d->side)) != 0)
@@ -67,9 +167,12 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
             close(d->ctl);
         d->ref = d->ctl = -1;
         mbx_close(d->h);
-        mbx_unlink(mbxname);
+        if (r != EAGAIN) /* EAGAIN: taken for a dead creator's and removed */
+            mbx_unlink(mbxname);
         d->h = NULL;
     }
+    if (held >= 0)
+        close(held); /* the side file is finished, or all is undone */
     return r;
 }
 
@@ -110,10 +213,6 @@ static int unlink_recover(const char *dir, const char *mbxname, struct mq_side *
     return 1;
 }
 
-/* A creator makes its side file just after the mailbox: a mailbox without
- * one for longer than this was left by a creator that died, or planted. */
-#define CREATING_NS 1000000000ll
-
 /* Whether mailbox mbxname (in dir) is another user's and has had no side
  * file for longer than a creator takes: planted, or left by a creator
  * that died, which we may not remove (a sticky directory), as another
@@ -122,13 +221,10 @@ static int others_stale_box(const char *dir, const char *mbxname)
 {
     char path[PATH_MAX + 64];
     struct stat st;
-    struct timespec now;
     if (mq_mbx_path(dir, mbxname, path, sizeof(path)) != 0 || lstat(path, &st) != 0 ||
-        st.st_uid == geteuid() || clock_gettime(CLOCK_REALTIME, &now) != 0)
+        st.st_uid == geteuid())
         return 0;
-    int64_t age = (int64_t)(now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
-                  (now.tv_nsec - st.st_ctim.tv_nsec);
-    return age > CREATING_NS;
+    return older_than_a_creation(&st);
 }
 
 /* Opens existing queue mbxname. Returns 0, ENOENT (none, or it went while
@@ -146,8 +242,13 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
         mbx_stat st;
         if (mbx_stat_name(mbxname, &st) != 0)
             return ENOENT;
-        return others_stale_box(d->dir, mbxname) ? EACCES : EAGAIN;
+        if (others_stale_box(d->dir, mbxname))
+            return EACCES;
+        return half_made_recover(d->dir, mbxname, side_path, fifo_path) ? ENOENT : EAGAIN;
     }
+    /* A side file never finished: a dead creator's is removed. */
+    if (r == EUCLEAN && half_made_recover(d->dir, mbxname, side_path, fifo_path))
+        return ENOENT;
     if (r != 0)
         return r;
     if (!mq_access_ok(d->side_fd, d->side, accmode)) {
@@ -250,7 +351,9 @@ MQ_API mqd_t mbxmq_open(const char *name, int oflag, ...)
             r = create(d, mbxname, side_path, fifo_path, accmode, mode, &qa);
             if (r == EEXIST && !(oflag & O_EXCL))
                 r = ENOENT; /* somebody else's: open it */
-            else if (r != EEXIST && r != 0)
+            else if (r == EEXIST && half_made_recover(d->dir, mbxname, side_path, fifo_path))
+                r = EAGAIN; /* a dead creator's remains, removed: make it */
+            else if (r != EEXIST && r != 0 && r != EAGAIN)
                 break;
         }
         if (r == ENOENT) {

@@ -672,6 +672,130 @@ static void unlink_taken_by_nobody(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* Path of queue i's file: kind "mbx.mq.", ".mq-side.mq." or ".mq-fifo.mq.". */
+static const char *file_of(const char *kind, int i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s%s", test_dir, kind, qname(i) + 1);
+    return buf;
+}
+
+/* Queue i made and closed with a message in it, its mailbox then older
+ * than a creator takes between making it and finishing the side file. */
+static void old_queue_with_a_message(int i)
+{
+    mqd_t q = make_queue(i, 0600);
+    assert_int_equal(mq_send(q, "old", 3, 0), 0);
+    assert_int_equal(mq_close(q), 0);
+    usleep(1500 * 1000); /* a second, with a margin */
+}
+
+/* Queue i was left half made by a creator that is gone: mq_open without
+ * O_CREAT says ENOENT and removes its mailbox, pipe and side file, and
+ * mq_open(O_CREAT|O_EXCL) then makes a new queue. */
+static void half_made_recovered(int i)
+{
+    char path[sizeof(test_dir) + 512];
+    errno = 0;
+    mqd_t q = mq_open(qname(i), O_RDWR | O_NONBLOCK);
+    int e = errno;
+    if (q != (mqd_t)-1)
+        mq_close(q);
+    assert_int_equal(q, (mqd_t)-1);
+    assert_int_equal(e, ENOENT); /* no queue: its remains removed */
+    assert_int_equal(access(file_of("mbx.mq.", i, path, sizeof(path)), F_OK), -1);
+    assert_int_equal(access(file_of(".mq-side.mq.", i, path, sizeof(path)), F_OK), -1);
+    assert_int_equal(access(file_of(".mq-fifo.mq.", i, path, sizeof(path)), F_OK), -1);
+    q = make_queue(i, 0600);
+    struct mq_attr a = {0};
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 0); /* a new queue */
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(i)), 0);
+}
+
+/* An mq_open(O_CREAT) killed after making the mailbox and pipe, before
+ * the side file, left the name unusable until an mq_unlink: every mq_open
+ * said EAGAIN after a second and a half (a kill -9 chaos run). Once its
+ * creator is gone, the next mq_open removes what it left. */
+static void creator_killed_before_the_side_file(void **state)
+{
+    (void)state;
+    char path[sizeof(test_dir) + 512];
+    old_queue_with_a_message(0);
+    assert_int_equal(unlink(file_of(".mq-side.mq.", 0, path, sizeof(path))), 0);
+    half_made_recovered(0);
+    /* With O_CREAT (without O_EXCL), the first mq_open makes it anew. */
+    old_queue_with_a_message(1);
+    assert_int_equal(unlink(file_of(".mq-side.mq.", 1, path, sizeof(path))), 0);
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    errno = 0;
+    mqd_t q = mq_open(qname(1), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
+    assert_int_equal(q == (mqd_t)-1 ? errno : 0, 0); /* it said EAGAIN */
+    assert_int_not_equal(q, (mqd_t)-1);
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 0);
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(1)), 0);
+}
+
+/* An mq_open(O_CREAT) killed after making the side file, before filling
+ * it in (its size, or its magic, written last), left every later mq_open
+ * of the name saying EUCLEAN until an mq_unlink. */
+static void creator_killed_while_filling_the_side_file(void **state)
+{
+    (void)state;
+    char path[sizeof(test_dir) + 512];
+    old_queue_with_a_message(0);
+    assert_int_equal(truncate(file_of(".mq-side.mq.", 0, path, sizeof(path)), 0), 0);
+    half_made_recovered(0);
+    old_queue_with_a_message(1);
+    int fd = -1;
+    struct mq_side *s = side_of(qname(1), &fd);
+    assert_non_null(s);
+    atomic_store(&s->magic, 0);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    half_made_recovered(1);
+    /* O_CREAT|O_EXCL makes it anew: the remains are no queue (EEXIST). */
+    old_queue_with_a_message(2);
+    assert_int_equal(truncate(file_of(".mq-side.mq.", 2, path, sizeof(path)), 0), 0);
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    errno = 0;
+    mqd_t q = mq_open(qname(2), O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &a);
+    assert_int_equal(q == (mqd_t)-1 ? errno : 0, 0); /* it said EEXIST */
+    assert_int_equal(mq_getattr(q, &a), 0);
+    assert_int_equal(a.mq_curmsgs, 0);
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(2)), 0);
+}
+
+/* A creator alive between its mailbox and its side file, however long it
+ * takes, keeps what it made: it holds a shared flock on its mailbox until
+ * the side file is finished (played here by the test), and an mq_open
+ * meanwhile says EAGAIN (EUCLEAN for an unfinished side file) and removes
+ * nothing. */
+static void live_creator_keeps_its_queue(void **state)
+{
+    (void)state;
+    char path[sizeof(test_dir) + 512];
+    old_queue_with_a_message(0);
+    int box = open(file_of("mbx.mq.", 0, path, sizeof(path)), O_RDONLY | O_CLOEXEC);
+    assert_true(box >= 0);
+    assert_int_equal(flock(box, LOCK_SH), 0);
+    assert_int_equal(truncate(file_of(".mq-side.mq.", 0, path, sizeof(path)), 0), 0);
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR | O_NONBLOCK), -1);
+    assert_int_equal(errno, EUCLEAN);
+    assert_int_equal(unlink(file_of(".mq-side.mq.", 0, path, sizeof(path))), 0);
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR | O_NONBLOCK), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(access(file_of("mbx.mq.", 0, path, sizeof(path)), F_OK), 0);
+    assert_int_equal(access(file_of(".mq-fifo.mq.", 0, path, sizeof(path)), F_OK), 0);
+    close(box); /* the creator dies */
+    half_made_recovered(0);
+}
+
 static mqd_t rereg_q;
 static volatile sig_atomic_t rereg_handled, rereg_result;
 
@@ -1061,6 +1185,58 @@ static void planted_side_files_fail_at_once(void **state)
     assert_int_equal(chmod(test_dir, 0700), 0);
 }
 
+/* Root only: another user's queue left half made (by root here: its
+ * side file removed, or never filled in) stays for its owner, even in a
+ * folder that lets everyone remove anything: mq_open(O_CREAT|O_EXCL) of
+ * user nobody says EEXIST, as for another user's queue, and mq_open
+ * EUCLEAN for the unfinished side file; nothing is removed. */
+static void others_half_made_queue_stays(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to make the queue as another user than the opener");
+    assert_int_equal(chmod(test_dir, 0777), 0); /* not sticky */
+    char path[sizeof(test_dir) + 512];
+    for (int i = 0; i < 2; i++) {
+        mqd_t q = make_queue(i, 0666);
+        assert_int_equal(mq_close(q), 0);
+    }
+    assert_int_equal(unlink(file_of(".mq-side.mq.", 0, path, sizeof(path))), 0);
+    assert_int_equal(truncate(file_of(".mq-side.mq.", 1, path, sizeof(path)), 0), 0);
+    usleep(1500 * 1000); /* older than a creator takes */
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(1);
+        errno = 0;
+        if (mq_open(qname(0), O_CREAT | O_EXCL | O_RDWR, 0600, NULL) != (mqd_t)-1 ||
+            errno != EEXIST)
+            _exit(2);
+        errno = 0;
+        if (mq_open(qname(1), O_RDWR) != (mqd_t)-1 || errno != EUCLEAN)
+            _exit(3);
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(access(file_of("mbx.mq.", 0, path, sizeof(path)), F_OK), 0);
+    assert_int_equal(access(file_of(".mq-fifo.mq.", 0, path, sizeof(path)), F_OK), 0);
+    assert_int_equal(access(file_of("mbx.mq.", 1, path, sizeof(path)), F_OK), 0);
+    assert_int_equal(access(file_of(".mq-side.mq.", 1, path, sizeof(path)), F_OK), 0);
+    assert_int_equal(access(file_of(".mq-fifo.mq.", 1, path, sizeof(path)), F_OK), 0);
+    /* Its owner's mq_open removes them. */
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR), -1);
+    assert_int_equal(errno, ENOENT);
+    errno = 0;
+    assert_int_equal(mq_open(qname(1), O_RDWR), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+}
+
 int main(int argc, char **argv)
 {
     main_pid = getpid();
@@ -1071,6 +1247,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(notifies_across_users, test_dir_setup,
                                             test_dir_teardown),
             cmocka_unit_test_setup_teardown(planted_side_files_fail_at_once, test_dir_setup,
+                                            test_dir_teardown),
+            cmocka_unit_test_setup_teardown(others_half_made_queue_stays, test_dir_setup,
                                             test_dir_teardown),
         };
         return test_result(cmocka_run_group_tests(root, NULL, NULL));
@@ -1107,6 +1285,12 @@ int main(int argc, char **argv)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(unlinker_killed_midway, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(unlink_taken_by_nobody, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creator_killed_before_the_side_file, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creator_killed_while_filling_the_side_file, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(live_creator_keeps_its_queue, test_dir_setup,
+                                        test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
