@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -376,8 +377,66 @@ static void recv_from_picks_a_sender(void **state)
     }
 }
 
-int main(void)
+/* The caller's side of caller_after_exec_gets_its_replies, in a program
+ * image of its own: one call to "svc", then (round 1) the same program
+ * again by exec, in the same process, for a second call. */
+static int exec_caller(int round)
 {
+    mbx *svc;
+    char buf[16];
+    if (mbx_open("svc", MBX_SEND, NULL, &svc) != 0)
+        return 10;
+    ssize_t n = mbx_call(svc, "q", 1, 0, buf, sizeof(buf), 5000 * MS);
+    if (n != 2)
+        return round == 1 ? 11 : 12;
+    if (round == 2)
+        return 0;
+    execl("/proc/self/exe", "self_test", "exec-caller", "2", (char *)NULL);
+    return 13;
+}
+
+static mbx *svc_box;
+
+static void *serve_calls(void *arg)
+{
+    (void)arg;
+    char buf[16];
+    mbx_msginfo info;
+    for (;;) {
+        ssize_t n = mbx_recv(svc_box, buf, sizeof(buf), &info, 20000 * MS);
+        if (n < 0 || (n == 4 && memcmp(buf, "stop", 4) == 0))
+            return NULL;
+        mbx_reply(&info, "ok", 2);
+    }
+}
+
+/* A caller that replaced its program (exec: the same pid, a new "@PID")
+ * gets the replies to its calls: the server kept the old image's mailbox
+ * and its replies went there (-ESRCH), and every call of the new image
+ * timed out (found by a review). */
+static void caller_after_exec_gets_its_replies(void **state)
+{
+    (void)state;
+    assert_int_equal(mbx_open("svc", MBX_SEND | MBX_RECV | MBX_CREATE, NULL, &svc_box), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_calls, NULL), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        execl("/proc/self/exe", "self_test", "exec-caller", "1", (char *)NULL);
+        _exit(14);
+    }
+    int r = reap(c);
+    assert_int_equal(mbx_send(svc_box, "stop", 4, 0, 0), 0);
+    pthread_join(t, NULL);
+    mbx_close(svc_box);
+    mbx_unlink("svc");
+    assert_int_equal(r, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "exec-caller") == 0)
+        return exec_caller(atoi(argv[2]));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_handle_every_call),
         cmocka_unit_test(others_send_by_name),
@@ -388,6 +447,7 @@ int main(void)
         cmocka_unit_test(unsealed_planted_mailbox_is_refused),
         cmocka_unit_test(leased_decoy_does_not_stall_an_open),
         cmocka_unit_test(look_for_a_mailbox_is_bounded),
+        cmocka_unit_test(caller_after_exec_gets_its_replies),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

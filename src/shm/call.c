@@ -392,8 +392,19 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
      * call's round trip; and a caller can die just after any look, so a
      * reply that returns 0 was never proof that it was read. */
     r = owner_send_check(p);
-    if (!r && !slot_waiting(&p->seg, token))
-        r = -ESRCH;
+    if (!r && !slot_waiting(&p->seg, token)) {
+        /* A cached mailbox that is no longer the caller's although the
+         * caller lives: it replaced its program (exec), whose new image
+         * made another, and every reply to it went to the old one (found
+         * by a review). Looked up again once, only on this failure. */
+        shm_peer_forget(p);
+        shm_peer_put(p);
+        r = shm_peer_get((pid_t)(token >> 32), &p);
+        if (r)
+            return r == -ENOENT ? -ESRCH : r;
+        if (!slot_waiting(&p->seg, token))
+            r = -ESRCH;
+    }
     if (!r && len > p->seg.max_msg_size) {
         /* Larger than the caller's mailbox takes: the caller is told too
          * (its call says -EMSGSIZE at once instead of timing out), and

@@ -97,6 +97,15 @@ int shm_peer_get(pid_t pid, struct shm_box **out)
     return 0;
 }
 
+void shm_peer_forget(struct shm_box *b)
+{
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < PEERS; i++)
+        if (peers[i].b == b)
+            peers[i].pid = 0; /* never found again; closed when evicted */
+    pthread_mutex_unlock(&lock);
+}
+
 void shm_peer_put(struct shm_box *b)
 {
     pthread_mutex_lock(&lock);
