@@ -387,6 +387,7 @@ static int exec_caller(int round)
     if (mbx_open("svc", MBX_SEND, NULL, &svc) != 0)
         return 10;
     ssize_t n = mbx_call(svc, "q", 1, 0, buf, sizeof(buf), 5000 * MS);
+    mbx_close(svc);
     if (n != 2)
         return round == 1 ? 11 : 12;
     if (round == 2)
