@@ -47,20 +47,28 @@
 
 #define MQ_SIDE_MAGIC 0x4d514d42u /* "BMQM" */
 /* 6: a blocked receivers' slot is one word (token and count); 7: the
- * unlink state and its unlinker are one word. */
-#define MQ_SIDE_VERSION 7u
+ * unlink state and its unlinker are one word; 8: so are a registration
+ * being written and its writer. */
+#define MQ_SIDE_VERSION 8u
 #define MQ_SIDE_SIZE    4096u
 #define MQ_BLOCKERS     64u /* processes blocked in a receive, counted exactly */
 /* The low bits of a slot's word: its process's receives blocked now. */
 #define MQ_BLOCKER_COUNT_BITS 24
 #define MQ_BLOCKER_COUNT_MASK ((1ull << MQ_BLOCKER_COUNT_BITS) - 1)
 
-/* Registration word values besides a token (which has MQ_REG_FIRED
- * clear): the token with MQ_REG_FIRED set is the registration fired and
- * not yet taken by its registrant's thread. */
-#define MQ_REG_NONE    0u
-#define MQ_REG_WRITING 1u
-#define MQ_REG_FIRED   (1ull << 63)
+/* The registration word (struct mq_side's reg): MQ_REG_NONE; a
+ * registration being written, MQ_REG_WRITING_BY its writer's pid (every
+ * such word at most MQ_REG_WRITING_MAX); a token, above that with
+ * MQ_REG_FIRED clear; or the token with MQ_REG_FIRED set: the registration
+ * fired and not yet taken by its registrant's thread. The writer is taken
+ * with the word in one compare-and-swap: version 7 wrote it in a word of
+ * its own after taking the word, and a kill between the two left the word
+ * taken by nobody known (EBUSY from every mq_notify, for good). */
+#define MQ_REG_NONE            0u
+#define MQ_REG_WRITING_BY(pid) (1ull | (uint64_t)(uint32_t)(pid) << 1)
+#define MQ_REG_WRITER(w)       ((int32_t)((uint64_t)(w) >> 1))
+#define MQ_REG_WRITING_MAX     0xffffffffull
+#define MQ_REG_FIRED           (1ull << 63)
 
 /* Anything read from here was written by other processes: check it. */
 struct mq_side {
@@ -86,7 +94,7 @@ struct mq_side {
     pthread_mutex_t fifo_lock; /* robust, process-shared */
     char pad4[64];
     /* notification: one registration per queue */
-    _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING, a token, or it | MQ_REG_FIRED */
+    _Atomic uint64_t reg; /* MQ_REG_NONE, MQ_REG_WRITING_BY(pid), a token, or it | MQ_REG_FIRED */
     int32_t reg_pid;
     int32_t reg_notify; /* SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_NONE */
     int32_t reg_signo;
@@ -95,11 +103,7 @@ struct mq_side {
     _Atomic uint32_t fire_seq; /* futex word: bumped at each firing */
     int32_t fired_pid;         /* the sender whose message fired the registration */
     uint32_t fired_uid;
-    /* The process writing a registration (the word MQ_REG_WRITING), written
-     * right after it took the word: one killed there leaves the word to
-     * the next mq_notify (0 in files of older versions: none known). */
-    _Atomic int32_t reg_writer;
-    char pad1[60];
+    char pad1[64];
     /* Receivers blocked in mq_receive, by process: a slot names the
      * process by the token of its owned mailbox MQ_LIVE_PREFIX<token>, so
      * one killed while blocked is known dead and not counted (blocked.c).

@@ -182,8 +182,8 @@ static void *helper_main(void *arg)
             }
             break;
         }
-        if (reg != h->token && reg != MQ_REG_WRITING)
-            break; /* withdrawn (WRITING: our registration being written) */
+        if (reg != h->token && reg != MQ_REG_WRITING_BY(h->pid))
+            break; /* withdrawn (WRITING_BY us: our registration being written) */
         struct timespec t = {0, 100000000}; /* looks again at least every 100 ms */
         futex(&h->side->fire_seq, FUTEX_WAIT, seq, &t);
     }
@@ -255,7 +255,7 @@ void mq_notify_closed(struct mq_desc *d)
 {
     struct mq_side *s = d->side;
     uint64_t cur = atomic_load(&s->reg);
-    if (cur <= MQ_REG_WRITING || (cur & MQ_REG_FIRED) || s->reg_pid != (int32_t)getpid())
+    if (cur <= MQ_REG_WRITING_MAX || (cur & MQ_REG_FIRED) || s->reg_pid != (int32_t)getpid())
         return;
     struct mq_desc *r = mq_table_registrant(d, token_of(cur));
     if (r) {
@@ -343,7 +343,7 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
     struct mq_side *s = d->side;
     if (!sev) {
         uint64_t cur = atomic_load(&s->reg);
-        if (cur > MQ_REG_WRITING && s->reg_pid == getpid() && d->token != token_of(cur)) {
+        if (cur > MQ_REG_WRITING_MAX && s->reg_pid == getpid() && d->token != token_of(cur)) {
             /* registered through another descriptor of this process */
             atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
             wake_all(s);
@@ -357,20 +357,22 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
     if (sev->sigev_notify == SIGEV_SIGNAL && (sev->sigev_signo < 0 || sev->sigev_signo >= NSIG))
         return mq_fail(EINVAL);
     /* A registration whose registrant died is free; so is one a process
-     * killed while writing it left half written. */
+     * killed while writing it left half written: its writer is gone, or
+     * none is named (no mq_notify of this version leaves that). Our own
+     * pid there is another thread of ours writing. */
     uint64_t cur = atomic_load(&s->reg);
     struct mq_reg old = reg_of(s, token_of(cur));
-    if (cur > MQ_REG_WRITING && !registrant_alive(&old, d->side_fd, atomic_load(&s->reg_tid)))
+    if (cur > MQ_REG_WRITING_MAX && !registrant_alive(&old, d->side_fd, atomic_load(&s->reg_tid)))
         atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
-    int32_t writer = atomic_load(&s->reg_writer);
-    if (cur == MQ_REG_WRITING && writer > 0 && writer != (int32_t)getpid() &&
-        kill((pid_t)writer, 0) < 0 && errno == ESRCH)
+    int32_t writer = MQ_REG_WRITER(cur);
+    if (cur != MQ_REG_NONE && cur <= MQ_REG_WRITING_MAX && writer != (int32_t)getpid() &&
+        (writer <= 0 || (kill((pid_t)writer, 0) < 0 && errno == ESRCH)))
         atomic_compare_exchange_strong(&s->reg, &cur, MQ_REG_NONE);
     if (atomic_load(&s->reg) != MQ_REG_NONE)
         return mq_fail(EBUSY);
     mq_notify_drop(d); /* what an earlier, fired registration left */
     uint64_t token = 0;
-    while (token <= MQ_REG_WRITING)
+    while (token <= MQ_REG_WRITING_MAX)
         if (getrandom(&token, sizeof(token), 0) != sizeof(token))
             return mq_fail(EAGAIN);
         else
@@ -389,14 +391,15 @@ static int notify_on(struct mq_desc *d, const struct sigevent *sev)
     int r = mbx_open(name, MBX_CREATE | MBX_EXCL | MBX_OWNED | MBX_RECV, &a, &d->alive_box);
     if (r < 0)
         return mq_fail(r);
+    /* The word and who writes it in one step: no kill leaves it taken by
+     * nobody known (killed from here on: recoverable). */
     uint64_t none = MQ_REG_NONE;
-    if (!atomic_compare_exchange_strong(&s->reg, &none, MQ_REG_WRITING)) {
+    if (!atomic_compare_exchange_strong(&s->reg, &none, MQ_REG_WRITING_BY(getpid()))) {
         mbx_close(d->alive_box);
         d->alive_box = NULL;
         return mq_fail(EBUSY);
     }
-    atomic_store(&s->reg_writer, (int32_t)getpid()); /* killed from here on: recoverable */
-    atomic_store(&s->reg_tid, 0);                    /* its thread's, once started (start_helper) */
+    atomic_store(&s->reg_tid, 0); /* its thread's, once started (start_helper) */
     s->reg_pid = mine.pid;
     s->reg_notify = mine.how;
     s->reg_signo = mine.signo;
@@ -420,7 +423,7 @@ void mq_notify_before_send(struct mq_desc *d, struct mq_presend *p)
     p->token = atomic_load_explicit(&d->side->reg, memory_order_acquire);
     p->empty = 0;
     mbx_stat st;
-    if (p->token > MQ_REG_WRITING && !(p->token & MQ_REG_FIRED))
+    if (p->token > MQ_REG_WRITING_MAX && !(p->token & MQ_REG_FIRED))
         p->empty = mbx_stat_get(d->h, &st) == 0 && st.count == 0;
 }
 
@@ -443,7 +446,7 @@ void mq_notify_after_send(struct mq_desc *d, const struct mq_presend *p)
 {
     struct mq_side *s = d->side;
     uint64_t token = atomic_load_explicit(&s->reg, memory_order_acquire);
-    if (token <= MQ_REG_WRITING || (token & MQ_REG_FIRED) || mq_blocked_any(s))
+    if (token <= MQ_REG_WRITING_MAX || (token & MQ_REG_FIRED) || mq_blocked_any(s))
         return;
     mbx_stat st;
     if (mbx_stat_get(d->h, &st) < 0 || st.count == 0)

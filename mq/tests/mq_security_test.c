@@ -402,7 +402,7 @@ static void registration_cannot_be_moved(void **state)
     assert_non_null(sa);
     assert_non_null(sb);
     uint64_t token = atomic_load(&sa->reg);
-    assert_true(token > MQ_REG_WRITING);
+    assert_true(token > MQ_REG_WRITING_MAX);
     sb->reg_pid = sa->reg_pid;
     sb->reg_notify = SIGEV_SIGNAL;
     sb->reg_signo = SIGUSR2;
@@ -551,7 +551,7 @@ static void two_senders_into_the_empty_queue_fire_once(void **state)
 }
 
 /* A registrant killed inside mq_notify, between taking the registration
- * word (MQ_REG_WRITING) and writing its registration, left the word so for
+ * word (MQ_REG_WRITING_BY) and writing its registration, left the word so for
  * ever: every later mq_notify said EBUSY. The next one frees it once that
  * writer is dead; a live writer keeps it. */
 static void registrant_killed_while_writing(void **state)
@@ -572,14 +572,13 @@ static void registrant_killed_while_writing(void **state)
         _exit(0);
     assert_int_equal(waitpid(dead, NULL, 0), dead);
     struct sigevent ev = {.sigev_notify = SIGEV_NONE};
-    atomic_store(&s->reg, MQ_REG_WRITING);
-    atomic_store(&s->reg_writer, (int32_t)live);
+    atomic_store(&s->reg, MQ_REG_WRITING_BY(live));
     errno = 0;
     int busy = mq_notify(q, &ev);
     int busy_errno = errno;
     kill(live, SIGKILL);
     waitpid(live, NULL, 0);
-    atomic_store(&s->reg_writer, (int32_t)dead);
+    atomic_store(&s->reg, MQ_REG_WRITING_BY(dead));
     int freed = mq_notify(q, &ev);
     munmap(s, MQ_SIDE_SIZE);
     close(fd);
@@ -588,6 +587,34 @@ static void registrant_killed_while_writing(void **state)
     assert_int_equal(busy, -1);
     assert_int_equal(busy_errno, EBUSY);
     assert_int_equal(freed, 0);
+}
+
+/* A registrant killed inside mq_notify right after it took the
+ * registration word, before its pid was written down (the word says a
+ * registration is being written, and names no process), left the word so
+ * for good: every mq_notify on the queue said EBUSY (with an earlier
+ * writer's pid left there, until that process died). The next mq_notify
+ * frees it at once: no mq_notify of this version leaves such a word. */
+static void registration_taken_by_nobody(void **state)
+{
+    (void)state;
+    mqd_t q = make_queue(0, 0600);
+    int fd = -1;
+    struct mq_side *s = side_of(qname(0), &fd);
+    assert_non_null(s);
+    atomic_store(&s->reg, MQ_REG_WRITING_BY(0)); /* taken; no writer named */
+    struct sigevent ev = {.sigev_notify = SIGEV_NONE};
+    errno = 0;
+    int r = mq_notify(q, &ev);
+    int r_errno = errno;
+    uint64_t reg = atomic_load(&s->reg);
+    munmap(s, MQ_SIDE_SIZE);
+    close(fd);
+    mq_close(q);
+    mq_unlink(qname(0));
+    assert_int_equal(r == -1 ? r_errno : 0, 0); /* it said EBUSY */
+    assert_int_equal(r, 0);
+    assert_true(reg > MQ_REG_WRITING_MAX); /* registered */
 }
 
 /* A process killed inside mq_unlink, between taking the name (unlinked 2)
@@ -852,7 +879,7 @@ static void handler_registers_after_withdrawal(void **state)
     assert_int_equal(r, 0);
     assert_int_equal(rereg_handled, 1);
     assert_int_equal(rereg_result, 0);
-    assert_true(reg > MQ_REG_WRITING);
+    assert_true(reg > MQ_REG_WRITING_MAX);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* it holds */
 }
 
@@ -884,7 +911,7 @@ static void registration_freed_before_signal(void **state)
     assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
     assert_int_equal(mq_notify(q, &ev), 0);
-    assert_true(atomic_load(&s->reg) > MQ_REG_WRITING);
+    assert_true(atomic_load(&s->reg) > MQ_REG_WRITING_MAX);
     assert_int_equal(mq_send(q, "m", 1, 0), 0);
     struct timespec t = {30, 0};
     int got = sigtimedwait(&usr1, NULL, &t);
@@ -1285,6 +1312,8 @@ int main(int argc, char **argv)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(unlinker_killed_midway, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(unlink_taken_by_nobody, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(registration_taken_by_nobody, test_dir_setup,
+                                        test_dir_teardown),
         cmocka_unit_test_setup_teardown(creator_killed_before_the_side_file, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creator_killed_while_filling_the_side_file, test_dir_setup,
