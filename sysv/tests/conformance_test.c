@@ -757,6 +757,20 @@ static void ipc_set_gives_the_queue_away(void **state)
     assert_int_equal(in_child(b_uses, (int)k), 0);
 }
 
+/* A queue of key k that user A creates and root then gives to user B
+ * (IPC_SET of uid), in a directory every user may write. Returns its id. */
+static int made_by_a_given_to_b(key_t k)
+{
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    assert_int_equal(in_child(a_creates, (int)k), 0);
+    int id = track(msgget(k, 0));
+    assert_true(id >= 0);
+    struct msqid_ds ds = stat_of(id);
+    ds.msg_perm.uid = USER_B;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    return id;
+}
+
 /* What IPC_SET of uid or gid leaves as the kernel does: the creator
  * keeps the owner's rights when root gives its queue away, and a creator
  * with no privilege gives its queue to another user (who may then change
@@ -767,14 +781,8 @@ static void creator_keeps_and_gives_access(void **state)
     (void)state;
     if (geteuid() != 0)
         return; /* needs other users: runs as root (ctest as root does) */
-    assert_int_equal(chmod(test_dir, 01777), 0);
     key_t k = fresh_key();
-    assert_int_equal(in_child(a_creates, (int)k), 0);
-    int id = track(msgget(k, 0));
-    assert_true(id >= 0);
-    struct msqid_ds ds = stat_of(id);
-    ds.msg_perm.uid = USER_B;
-    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    made_by_a_given_to_b(k);
     assert_int_equal(in_child(a_uses, (int)k), 0);
     assert_int_equal(in_child(a_changes_mode_twice, (int)fresh_key()), 0);
     for (give_to_group = 0; give_to_group < 2; give_to_group++) {
@@ -836,14 +844,8 @@ static void creator_removes_a_queue_given_away(void **state)
     (void)state;
     if (geteuid() != 0)
         return; /* needs other users: runs as root (ctest as root does) */
-    assert_int_equal(chmod(test_dir, 01777), 0);
     key_t k = fresh_key();
-    assert_int_equal(in_child(a_creates, (int)k), 0);
-    int id = track(msgget(k, 0));
-    assert_true(id >= 0);
-    struct msqid_ds ds = stat_of(id);
-    ds.msg_perm.uid = USER_B;
-    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    int id = made_by_a_given_to_b(k);
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
@@ -870,6 +872,7 @@ static void creator_removes_a_queue_given_away(void **state)
     assert_int_equal(WEXITSTATUS(status), EIDRM);
     expect_errno(send_text(id, 1, "after", IPC_NOWAIT), EINVAL);
     expect_errno(msgrcv(id, &(struct msg){0}, TEXT_MAX, 0, IPC_NOWAIT), EINVAL);
+    struct msqid_ds ds;
     expect_errno(msgctl(id, IPC_STAT, &ds), EINVAL);
     assert_int_equal(in_child(b_makes_anew, (int)k), 0);
 }
