@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include "mbx.h"
+#include "shm/process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -434,6 +435,24 @@ static void caller_after_exec_gets_its_replies(void **state)
     assert_int_equal(r, 0);
 }
 
+/* A server looks a caller's mailbox up again (after a reply found no
+ * call waiting in the one it kept) at most once a second per caller: a
+ * caller that made it do so after every late reply cost it a look at all
+ * its descriptors each time (63 ms with 19000). */
+static void caller_looked_up_again_at_most_once_a_second(void **state)
+{
+    (void)state;
+    mbx *me;
+    assert_int_equal(mbx_self(&me), 0);
+    struct shm_box *b;
+    assert_int_equal(shm_peer_get(getpid(), &b), 0);
+    assert_int_equal(shm_peer_forget(b), 1);
+    shm_peer_put(b);
+    assert_int_equal(shm_peer_get(getpid(), &b), 0);
+    assert_int_equal(shm_peer_forget(b), 0); /* kept: too soon */
+    shm_peer_put(b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "exec-caller") == 0)
@@ -449,6 +468,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(leased_decoy_does_not_stall_an_open),
         cmocka_unit_test(look_for_a_mailbox_is_bounded),
         cmocka_unit_test(caller_after_exec_gets_its_replies),
+        cmocka_unit_test(caller_looked_up_again_at_most_once_a_second),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -90,6 +90,16 @@ static void key_make(ident_t me)
     pthread_mutex_unlock(&key_lock);
 }
 
+void call_fork_prepare(void)
+{
+    pthread_mutex_lock(&key_lock);
+}
+
+void call_fork_after(void)
+{
+    pthread_mutex_unlock(&key_lock);
+}
+
 /* The caller's pid, and 31 bits that differ from call to call and are
  * hard to guess from outside (a reply is taken only with its call's
  * token): SipHash of a counter under a key drawn once per process. Before,
@@ -396,14 +406,17 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         /* A cached mailbox that is no longer the caller's although the
          * caller lives: it replaced its program (exec), whose new image
          * made another, and every reply to it went to the old one (found
-         * by a review). Looked up again once, only on this failure. */
-        shm_peer_forget(p);
-        shm_peer_put(p);
-        r = shm_peer_get((pid_t)(token >> 32), &p);
-        if (r)
-            return r == -ENOENT ? -ESRCH : r;
-        if (!slot_waiting(&p->seg, token))
-            r = -ESRCH;
+         * by a review). Looked up again on this failure only, at most once
+         * a second for each caller (shm_peer_forget). */
+        r = -ESRCH;
+        if (shm_peer_forget(p)) {
+            shm_peer_put(p);
+            r = shm_peer_get((pid_t)(token >> 32), &p);
+            if (r)
+                return r == -ENOENT ? -ESRCH : r;
+            if (!slot_waiting(&p->seg, token))
+                r = -ESRCH;
+        }
     }
     if (!r && len > p->seg.max_msg_size) {
         /* Larger than the caller's mailbox takes: the caller is told too

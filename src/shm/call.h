@@ -36,6 +36,13 @@
  * per call and are hard to guess; bit 31 is 0. Never fails. */
 uint64_t call_new_token(void);
 
+/* The token key's lock is held across fork (shm_fork_*): a thread that
+ * drew the process's first key while another forked left it locked in
+ * the child, whose first call then waited for ever (found by a review).
+ * call_fork_after is for both processes. */
+void call_fork_prepare(void);
+void call_fork_after(void);
+
 /* SipHash-2-4 of the 8 bytes of m (little-endian) under the key (k0, k1).
  * Returns the hash. */
 uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);

@@ -1,6 +1,7 @@
 #include "shm/poller.h"
 #include "shm/process.h"
 
+#include "shm/call.h"
 #include "shm/handles.h"
 #include "shm/owner.h"
 
@@ -97,13 +98,37 @@ int shm_peer_get(pid_t pid, struct shm_box **out)
     return 0;
 }
 
-void shm_peer_forget(struct shm_box *b)
+/* The pids whose mailboxes were last looked up again (shm_peer_forget),
+ * and when: at most once a second each. */
+#define RELOOK_NS 1000000000ll
+static struct {
+    int32_t pid;
+    int64_t at;
+} relooks[PEERS];
+static unsigned relooks_next;
+
+int shm_peer_forget(struct shm_box *b)
 {
+    int64_t now = clock_now_ns();
     pthread_mutex_lock(&lock);
+    int32_t pid = 0;
     for (unsigned i = 0; i < PEERS; i++)
         if (peers[i].b == b)
-            peers[i].pid = 0; /* never found again; closed when evicted */
+            pid = peers[i].pid;
+    int due = pid > 0;
+    for (unsigned i = 0; due && i < PEERS; i++)
+        if (relooks[i].pid == pid && now - relooks[i].at < RELOOK_NS)
+            due = 0;
+    if (due) {
+        relooks[relooks_next % PEERS].pid = pid;
+        relooks[relooks_next % PEERS].at = now;
+        relooks_next++;
+        for (unsigned i = 0; i < PEERS; i++)
+            if (peers[i].b == b)
+                peers[i].pid = 0; /* never found again; closed when evicted */
+    }
     pthread_mutex_unlock(&lock);
+    return due;
 }
 
 void shm_peer_put(struct shm_box *b)
@@ -121,6 +146,7 @@ void shm_peer_put(struct shm_box *b)
 
 void shm_fork_prepare(void)
 {
+    call_fork_prepare();
     pthread_mutex_lock(&lock);
     handles_fork_prepare();
 }
@@ -129,12 +155,14 @@ void shm_fork_parent(void)
 {
     handles_fork_parent();
     pthread_mutex_unlock(&lock);
+    call_fork_after();
 }
 
 void shm_fork_child(void)
 {
     handles_fork_child();
     pthread_mutex_unlock(&lock);
+    call_fork_after();
 }
 
 /* A normal exit removes this process's mailbox at once; after a crash the
