@@ -219,7 +219,7 @@ static void unsealed_planted_mailbox_is_refused(void **state)
 
 /* A child with files under its own mailbox's label (decoys, lower
  * descriptors than its mailbox) and its mailbox; it holds them until
- * hold is closed. how: 0 one sealed decoy under a read lease, 1 twenty
+ * hold is closed. how: 0 one sealed decoy under a read lease, 1 forty
  * unsealed decoys. */
 static pid_t child_with_decoys(int how, int ready[2], int hold[2])
 {
@@ -229,7 +229,7 @@ static pid_t child_with_decoys(int how, int ready[2], int hold[2])
     char label[32], c = 'x';
     snprintf(label, sizeof(label), "mbx.@%d", (int)getpid());
     signal(SIGIO, SIG_IGN); /* what breaking its lease sends */
-    int n = how ? 20 : 1, low[20];
+    int n = how ? 40 : 1, low[40];
     for (int i = 0; i < n; i++) /* descriptors below the mailbox's */
         if ((low[i] = open("/dev/null", O_RDONLY)) < 0)
             _exit(1);

@@ -234,9 +234,10 @@ int shmfile_open(const char *path, int readonly, struct shmfile *f);
  * Returns 0, -ENOENT (no such process, or no such file), -EACCES (the
  * process belongs to another user), -EUCLEAN (files under the label, but
  * none it may map: not sealed against shrinking, so not made by
- * shmfile_create_anon, or leased; or more than 16 of them, or past its
- * first 65536 descriptors: the process chose them, and a look does not
- * cost what it says), or another -errno. Never blocks. */
+ * shmfile_create_anon, or leased), -ENOENT or -EUCLEAN also when the
+ * file is not among the first 32 files under the label (copies of one
+ * count once) in its first 65536 descriptors (the process chose them, and
+ * a look does not cost what it says), or another -errno. Never blocks. */
 int shmfile_open_anon(pid_t pid, const char *label, int readonly,
                       int (*accept)(const struct shmfile *f, void *arg), void *arg,
                       struct shmfile *f);

@@ -193,7 +193,7 @@ int shmfile_open(const char *path, int readonly, struct shmfile *f)
 
 /* What shmfile_open_anon looks at in a process's descriptors at most. */
 #define ANON_ENTRIES_MAX    65536
-#define ANON_CANDIDATES_MAX 16
+#define ANON_CANDIDATES_MAX 32
 
 int shmfile_open_anon(pid_t pid, const char *label, int readonly,
                       int (*accept)(const struct shmfile *f, void *arg), void *arg,
@@ -212,6 +212,10 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
      * server spend 1.2 s finding a caller's mailbox to reply). Its own
      * mailbox is one file, made early: a bounded look finds it. */
     unsigned entries = 0, candidates = 0;
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } tried[ANON_CANDIDATES_MAX];
     while (r != 0 && (e = readdir(d)) != NULL && entries++ < ANON_ENTRIES_MAX &&
            candidates < ANON_CANDIDATES_MAX) {
         char link[300], target[300];
@@ -224,6 +228,18 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
         target[n] = 0;
         if (strcmp(target, want) != 0)
             continue;
+        /* A file tried already under another descriptor (copies) does
+         * not count again: stat follows the link without opening it. */
+        struct stat st;
+        if (stat(link, &st) != 0)
+            continue;
+        unsigned seen = 0;
+        while (seen < candidates && (tried[seen].dev != st.st_dev || tried[seen].ino != st.st_ino))
+            seen++;
+        if (seen < candidates)
+            continue;
+        tried[candidates].dev = st.st_dev;
+        tried[candidates].ino = st.st_ino;
         candidates++;
         /* The descriptor is a magic link: it must be followed to reopen
          * the file, which the kernel allows only to its owner's user.
