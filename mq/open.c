@@ -54,7 +54,7 @@ static int older_than_a_creation(const struct stat *st)
  * file's lock. Returns 0 (*fd_out holds the lock), EAGAIN (the mailbox is
  * gone already: taken for a dead creator's after this one stalled for
  * longer than CREATING_NS), ETIMEDOUT or another errno. */
-static int creating_lock(const char *dir, const char *mbxname, int *fd_out)
+static int creating_lock(const char *dir, const char *mbxname, mbx *h, int *fd_out)
 {
     char path[PATH_MAX + 64];
     int r = mq_mbx_path(dir, mbxname, path, sizeof(path));
@@ -67,6 +67,15 @@ static int creating_lock(const char *dir, const char *mbxname, int *fd_out)
     if ((r = mq_side_lock_shared(fd)) == 0 && fstat(fd, &st) != 0)
         r = errno;
     if (r == 0 && st.st_nlink == 0)
+        r = EAGAIN;
+    /* Locked, the name's file is ours unless ours was taken for a dead
+     * creator's first (removed: our handle says so) and another opener
+     * made the queue again under the name: that queue is not ours to
+     * finish (a creator stalled past CREATING_NS replaced its pipe and
+     * side file; found by a review). Ours cannot be taken once we hold
+     * the lock. */
+    mbx_stat ms;
+    if (r == 0 && mbx_stat_get(h, &ms) == -EIDRM)
         r = EAGAIN;
     if (r != 0) {
         close(fd);
@@ -152,7 +161,7 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     if (r < 0)
         return -r;
     int held = -1;
-    r = creating_lock(d->dir, mbxname, &held);
+    r = creating_lock(d->dir, mbxname, d->h, &held);
     /* The pipe before the side file: openers wait for the side file. */
     if (r == 0)
         r = mq_fifo_make(fifo_path, a.mode);

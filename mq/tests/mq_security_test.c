@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -740,6 +741,61 @@ static void half_made_recovered(int i)
     assert_int_equal(mq_unlink(qname(i)), 0);
 }
 
+/* A creator that stalls between making its mailbox and locking it (the
+ * test's own open, below, stands for the stall): meanwhile another
+ * opener takes its half-made queue for a dead creator's, removes it and
+ * makes the queue anew. The stalled creator must leave that queue alone
+ * (it replaced its pipe and side file: the other opener's descriptors
+ * were left on deleted files) and open it as made. */
+static const char *stall_path; /* the creator's open of this path stalls */
+static ino_t remade_side;      /* the side file the other opener made */
+
+int open(const char *path, int flags, ...);
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & O_CREAT) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    if (stall_path && strcmp(path, stall_path) == 0 &&
+        flags == (O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) {
+        stall_path = NULL;
+        usleep(1500 * 1000); /* older than a creation */
+        char side[sizeof(test_dir) + 512];
+        pid_t c = fork();
+        if (c == 0) {
+            struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+            _exit(mq_open(qname(3), O_CREAT | O_RDWR, 0600, &a) == (mqd_t)-1 ? 1 : 0);
+        }
+        int st = -1;
+        waitpid(c, &st, 0);
+        struct stat sb;
+        if (st == 0 && stat(file_of(".mq-side.mq.", 3, side, sizeof(side)), &sb) == 0)
+            remade_side = sb.st_ino;
+    }
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+static void stalled_creator_leaves_a_queue_made_again(void **state)
+{
+    (void)state;
+    char mbxpath[sizeof(test_dir) + 512], side[sizeof(test_dir) + 512];
+    stall_path = file_of("mbx.mq.", 3, mbxpath, sizeof(mbxpath));
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    mqd_t q = mq_open(qname(3), O_CREAT | O_RDWR, 0600, &a);
+    stall_path = NULL;
+    assert_int_not_equal(q, (mqd_t)-1);
+    assert_true(remade_side != 0); /* the other opener made it again */
+    struct stat sb;
+    assert_int_equal(stat(file_of(".mq-side.mq.", 3, side, sizeof(side)), &sb), 0);
+    assert_int_equal(sb.st_ino, remade_side); /* left as it made it */
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(3)), 0);
+}
+
 /* An mq_open(O_CREAT) killed after making the mailbox and pipe, before
  * the side file, left the name unusable until an mq_unlink: every mq_open
  * said EAGAIN after a second and a half (a kill -9 chaos run). Once its
@@ -1317,6 +1373,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(creator_killed_before_the_side_file, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creator_killed_while_filling_the_side_file, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(stalled_creator_leaves_a_queue_made_again, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(live_creator_keeps_its_queue, test_dir_setup,
                                         test_dir_teardown),
