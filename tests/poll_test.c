@@ -81,6 +81,13 @@ static int readable(int fd, int ms)
     return n == 1;
 }
 
+/* The count of armed pollers in the hot line, without the bits that say
+ * which epoch it belongs to (poll.h). */
+static unsigned armed_count(const struct seg_hot *hot, unsigned dir)
+{
+    return __atomic_load_n(&hot->armed[dir], __ATOMIC_SEQ_CST) & 0xffffu;
+}
+
 static void send_u32(mbx *m, uint32_t v)
 {
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 10000000000ll), 0);
@@ -1358,18 +1365,18 @@ static void nobody_polls_nobody_counted(void **state)
     (void)state;
     mbx *m = open_box("quiet", MBX_SEND | MBX_RECV, 8);
     struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
-    assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV) + armed_count(hot, SEG_POLL_SEND), 0);
     mbx *r = NULL;
     assert_int_equal(mbx_open("quiet", MBX_RECV, NULL, &r), 0);
     assert_true(mbx_fd(r, MBX_RECV) >= 0);
-    assert_int_equal(hot->armed[SEG_POLL_RECV], 1);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
     send_u32(m, 1); /* tells it: disarmed until it looks again */
-    assert_int_equal(hot->armed[SEG_POLL_RECV], 0);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 0);
     uint32_t v;
     assert_int_equal(mbx_recv(r, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
-    assert_int_equal(hot->armed[SEG_POLL_RECV], 1);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
     mbx_close(r);
-    assert_int_equal(hot->armed[SEG_POLL_RECV], 0);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 0);
     mbx_close(m);
     mbx_unlink("quiet");
 }
@@ -1402,21 +1409,21 @@ static void killed_armed_poller_stops_counting(void **state)
             test_await_kill();
         }
         assert_true(test_read_ready(ready[0]));
-        assert_int_equal(hot->armed[dir], 1);
+        assert_int_equal(armed_count(hot, dir), 1);
         kill(p, SIGKILL);
         int st;
         assert_int_equal(waitpid(p, &st, 0), p);
-        assert_int_equal(hot->armed[dir], 1); /* nobody told it yet */
+        assert_int_equal(armed_count(hot, dir), 1); /* nobody told it yet */
         if (dir == SEG_POLL_RECV)
             send_u32(m, 1);
         else
             assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
-        assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+        assert_int_equal(armed_count(hot, SEG_POLL_RECV) + armed_count(hot, SEG_POLL_SEND), 0);
         for (int i = 0; i < 10; i++) {
             send_u32(m, 2);
             assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
         }
-        assert_int_equal(hot->armed[SEG_POLL_RECV] + hot->armed[SEG_POLL_SEND], 0);
+        assert_int_equal(armed_count(hot, SEG_POLL_RECV) + armed_count(hot, SEG_POLL_SEND), 0);
         struct seg_hdr *h = shm_box_of(m)->seg.hdr;
         for (unsigned i = 0; i < SEG_POLLERS; i++)
             assert_int_equal(h->pollers[i].who, 0);
@@ -1424,6 +1431,109 @@ static void killed_armed_poller_stops_counting(void **state)
         mbx_close(m);
         mbx_unlink("uncount");
     }
+}
+
+/* One change of each direction on m, a mailbox that stays full when dir
+ * is SEG_POLL_SEND and empty otherwise. */
+static void change_both(mbx *m, unsigned dir)
+{
+    uint32_t v;
+    if (dir == SEG_POLL_SEND) {
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+        send_u32(m, 3);
+    } else {
+        send_u32(m, 3);
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    }
+}
+
+/* A poller killed between counting itself armed and arming its entry, or
+ * a disarmer (the poller itself, or a changer telling it) killed between
+ * disarming the entry and uncounting it, leaves the count of armed
+ * pollers one above the armed entries. That count stayed for good, and
+ * every later change of the direction scanned all 48 entries. For each
+ * direction: a child arms a descriptor, its entry is disarmed behind the
+ * count (the state either kill leaves), the child is killed; within three
+ * changes the count is back to 0, and stays there. */
+static void leftover_armed_count_returns_to_zero(void **state)
+{
+    (void)state;
+    for (unsigned dir = SEG_POLL_RECV; dir <= SEG_POLL_SEND; dir++) {
+        mbx *m = open_box("leftover", MBX_SEND | MBX_RECV, 2);
+        struct seg_hdr *h = shm_box_of(m)->seg.hdr;
+        struct seg_hot *hot = &h->hot;
+        uint32_t v = 0;
+        if (dir == SEG_POLL_SEND)
+            while (mbx_send(m, &v, sizeof(v), 0, MBX_NONBLOCK) == 0)
+                ;
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t p = fork();
+        if (p == 0) {
+            mbx *r = NULL;
+            if (mbx_open("leftover", MBX_SEND | MBX_RECV, NULL, &r) ||
+                mbx_fd(r, dir == SEG_POLL_RECV ? MBX_RECV : MBX_SEND) < 0)
+                _exit(2);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(3);
+            test_await_kill();
+        }
+        assert_true(test_read_ready(ready[0]));
+        assert_int_equal(armed_count(hot, dir), 1);
+        struct seg_poller *e = NULL;
+        for (unsigned i = 0; i < SEG_POLLERS; i++)
+            if (h->pollers[i].who != 0)
+                e = &h->pollers[i];
+        assert_non_null(e);
+        assert_int_not_equal(__atomic_load_n(&e->armed, __ATOMIC_SEQ_CST), 0);
+        __atomic_store_n(&e->armed, 0, __ATOMIC_SEQ_CST);
+        kill(p, SIGKILL);
+        int st;
+        assert_int_equal(waitpid(p, &st, 0), p);
+        assert_int_equal(armed_count(hot, dir), 1); /* what the kill left */
+        for (int i = 0; i < 3 && armed_count(hot, dir) != 0; i++)
+            change_both(m, dir);
+        assert_int_equal(armed_count(hot, SEG_POLL_RECV), 0);
+        assert_int_equal(armed_count(hot, SEG_POLL_SEND), 0);
+        for (int i = 0; i < 10; i++)
+            change_both(m, dir);
+        assert_int_equal(armed_count(hot, SEG_POLL_RECV), 0);
+        assert_int_equal(armed_count(hot, SEG_POLL_SEND), 0);
+        close(ready[0]), close(ready[1]);
+        mbx_close(m);
+        mbx_unlink("leftover");
+    }
+}
+
+/* A count of armed pollers that a peer who may write the mailbox forged
+ * (or that many kills left) costs changers a look at the entries, not for
+ * good, and loses no wake-up of a poller that lives: each round's first
+ * send tells the poller, its second finds nobody armed and sets the count
+ * right; the poller, woken each round, re-arms and is counted again. */
+static void forged_armed_count_costs_a_scan_and_loses_no_wakeup(void **state)
+{
+    (void)state;
+    mbx *m = open_box("forged", MBX_SEND | MBX_RECV, 8);
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
+    __atomic_store_n(&hot->armed[SEG_POLL_RECV], 1000, __ATOMIC_SEQ_CST);
+    for (int round = 0; round < 20; round++) {
+        assert_false(readable(fd, 0));
+        send_u32(m, (uint32_t)round);
+        send_u32(m, (uint32_t)round);
+        assert_true(readable(fd, 10000));
+        uint32_t v;
+        int n = 0;
+        while (mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v))
+            n++;
+        assert_int_equal(n, 2);
+    }
+    assert_false(readable(fd, 0));
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1); /* only ours */
+    mbx_close(m);
+    mbx_unlink("forged");
 }
 
 /* A heap mailbox whose lock a peer holds past a call's grace (as one
@@ -1707,6 +1817,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(edge_triggered_epoll),
         cmocka_unit_test(nobody_polls_nobody_counted),
         cmocka_unit_test(killed_armed_poller_stops_counting),
+        cmocka_unit_test(leftover_armed_count_returns_to_zero),
+        cmocka_unit_test(forged_armed_count_costs_a_scan_and_loses_no_wakeup),
         cmocka_unit_test(filtered_receive_cut_short_stays_readable),
         cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
         cmocka_unit_test(scribbled_place_is_put_back),

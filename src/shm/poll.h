@@ -16,6 +16,22 @@
  * again (poller.c), so a change made while it armed is seen by one of the
  * two: the Dekker pair of its armed store and the changer's count load.
  *
+ * Counting and arming are two stores, and so are disarming and uncounting:
+ * a process killed between them left the count one above the armed
+ * entries for good, and every change of the direction then looked at all
+ * the entries. So the count word holds an epoch (POLL_EPOCH_SHIFT) beside
+ * the count, and an armed entry holds the epoch it was counted in
+ * (poll_tag): a disarm uncounts only in that epoch. A changer that finds
+ * the count above zero and no entry armed starts a new epoch, counted 1
+ * (itself), with nothing else in it, then tells every entry still armed
+ * and takes its own 1 off; a poller that finds, after arming, that the
+ * epoch moved since it counted itself counts itself again in the new one.
+ * So a poller that armed is, at every moment, counted in the current
+ * epoch, or about to be told by the changer that moved it on (or, were
+ * that changer killed, seen by the next change, which its own 1 left in
+ * the count makes look), and what a kill left over is gone at the next
+ * change that finds nobody armed: at most two looks at the entries each.
+ *
  * Entries are untrusted: a scribbled one can at worst send a datagram to
  * another poller's socket of the same directory (a spurious wake-up) or
  * hide a poller from changers (which only someone who can write the
@@ -27,18 +43,40 @@
 #include "shm/segment.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest path of a poller's socket, with its NUL (sockaddr_un). */
 #define POLL_PATH_MAX 108
 
+/* The count word of a direction (hot.armed[dir]): the count of pollers
+ * counted armed in its low bits, the epoch of that count above them. */
+#define POLL_COUNTS      0xffffu
+#define POLL_EPOCH_SHIFT 16
+
+/* The armed word of an entry armed for direction dir (SEG_POLL_RECV,
+ * SEG_POLL_SEND) and counted in epoch `epoch`; its low bits are 1 + dir,
+ * as before epochs (a mailbox's first epoch is 0). */
+static inline uint32_t poll_tag(unsigned dir, uint32_t epoch)
+{
+    return (1u + dir) | (epoch << POLL_EPOCH_SHIFT);
+}
+
+/* Returns 1 + the direction entry armed word `a` is armed for, or 0. */
+static inline unsigned poll_armed_for(uint32_t a)
+{
+    return a & POLL_COUNTS;
+}
+
 /* Sends a datagram to every poller armed for direction dir
- * (SEG_POLL_RECV or SEG_POLL_SEND), disarming each. */
+ * (SEG_POLL_RECV or SEG_POLL_SEND), disarming each; when the count says
+ * some are armed and none is, sets the count right (above). */
 void poll_signal(const struct seg *s, unsigned dir);
 
 /* After a change of direction dir: tells its armed pollers, if any. */
 static inline void poll_notify(const struct seg *s, unsigned dir)
 {
-    if (__builtin_expect(__atomic_load_n(&s->hdr->hot.armed[dir], __ATOMIC_SEQ_CST) != 0, 0))
+    if (__builtin_expect(
+            (__atomic_load_n(&s->hdr->hot.armed[dir], __ATOMIC_SEQ_CST) & POLL_COUNTS) != 0, 0))
         poll_signal(s, dir);
 }
 
@@ -51,7 +89,8 @@ void poll_signal_all(const struct seg *s);
  * counts. Returns 1 when this call disarmed it (it must now be told). */
 int poll_disarm(const struct seg *s, struct seg_poller *p);
 
-/* Arms entry p for direction dir. Returns 1 when it was not armed. */
+/* Arms entry p for direction dir, counted in the current epoch. Returns 1
+ * when it was not armed so. */
 int poll_arm(const struct seg *s, struct seg_poller *p, unsigned dir);
 
 /* Writes the path of entry p's socket into buf (POLL_PATH_MAX bytes), for

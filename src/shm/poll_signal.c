@@ -17,13 +17,40 @@ int poll_path(const struct seg *s, uint64_t id, unsigned place, char *buf)
     return n > 0 && n < POLL_PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
-/* Takes one off count c, never below 0 (a scribbled count only costs
- * changers a look at the entries). */
-static void count_down(uint32_t *c)
+static uint32_t epoch_of(uint32_t w)
+{
+    return w >> POLL_EPOCH_SHIFT;
+}
+
+/* Takes one off count word c, unless its epoch is no longer `epoch` (the
+ * count was started again without it: poll.h) or its count is 0 (a
+ * scribbled count only costs changers a look at the entries). */
+static void count_down(uint32_t *c, uint32_t epoch)
 {
     uint32_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
-    while (v && !__atomic_compare_exchange_n(c, &v, v - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+    while (epoch_of(v) == epoch && (v & POLL_COUNTS) != 0 &&
+           !__atomic_compare_exchange_n(c, &v, v - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         ;
+}
+
+/* Adds one to count word c, unless it is full (scribbled). Returns the
+ * epoch it counted in. */
+static uint32_t count_up(uint32_t *c)
+{
+    uint32_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+    while ((v & POLL_COUNTS) != POLL_COUNTS &&
+           !__atomic_compare_exchange_n(c, &v, v + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        ;
+    return epoch_of(v);
+}
+
+/* Uncounts an entry whose armed word was `was` (taken from it by the
+ * caller): in the epoch it was counted in, if still current. */
+static void uncount(const struct seg *s, uint32_t was)
+{
+    unsigned d = poll_armed_for(was);
+    if (d == 1 + SEG_POLL_RECV || d == 1 + SEG_POLL_SEND)
+        count_down(&s->hdr->hot.armed[d - 1], epoch_of(was));
 }
 
 int poll_disarm(const struct seg *s, struct seg_poller *p)
@@ -31,24 +58,46 @@ int poll_disarm(const struct seg *s, struct seg_poller *p)
     uint32_t was = __atomic_exchange_n(&p->armed, 0, __ATOMIC_SEQ_CST);
     if (was == 0)
         return 0;
-    if (was == 1 + SEG_POLL_RECV || was == 1 + SEG_POLL_SEND)
-        count_down(&s->hdr->hot.armed[was - 1]);
+    uncount(s, was);
     return 1;
 }
 
+/* Times a poller counts itself again when the epoch keeps moving while it
+ * arms: only a peer who rewrites the count word moves it that often, and
+ * such a peer can hide the poller anyway (poll.h). */
+#define ARM_TRIES 4
+
 int poll_arm(const struct seg *s, struct seg_poller *p, unsigned dir)
 {
-    if (__atomic_load_n(&p->armed, __ATOMIC_SEQ_CST) == 1 + dir)
+    if (dir >= 2) /* removal only: nobody counts those */
+        return __atomic_exchange_n(&p->armed, 1 + dir, __ATOMIC_SEQ_CST) != 1 + dir;
+    uint32_t *c = &s->hdr->hot.armed[dir];
+    uint32_t mine = __atomic_load_n(&p->armed, __ATOMIC_SEQ_CST);
+    if (mine == poll_tag(dir, epoch_of(__atomic_load_n(c, __ATOMIC_SEQ_CST))))
         return 0;
-    /* Counted first: a changer that finds the count at zero must not miss
-     * an armed entry (it may find a counted one not yet armed: the poller
-     * looks again after arming). */
-    if (dir < 2)
-        __atomic_fetch_add(&s->hdr->hot.armed[dir], 1, __ATOMIC_SEQ_CST);
-    uint32_t was = __atomic_exchange_n(&p->armed, 1 + dir, __ATOMIC_SEQ_CST);
-    if (was == 1 + dir && dir < 2) {
-        count_down(&s->hdr->hot.armed[dir]);
-        return 0;
+    for (int tries = 0; tries < ARM_TRIES; tries++) {
+        /* Counted first: a changer that finds the count at zero must not
+         * miss an armed entry (it may find a counted one not yet armed:
+         * the poller looks again after arming). */
+        uint32_t e = count_up(c);
+        uint32_t t = poll_tag(dir, e);
+        if (tries == 0) {
+            uncount(s, __atomic_exchange_n(&p->armed, t, __ATOMIC_SEQ_CST));
+        } else if (!__atomic_compare_exchange_n(&p->armed, &mine, t, 0, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST)) {
+            /* Told since it armed (disarmed, a datagram sent): left as
+             * the changer left it. */
+            count_down(c, e);
+            return 1;
+        }
+        mine = t;
+        /* The epoch moved since we counted: a changer started the count
+         * again, perhaps after it looked at our entry, and we are not in
+         * the count; counted again in the new epoch. Not moved: any later
+         * start looks at the entries after it, finds ours armed and tells
+         * us. */
+        if (epoch_of(__atomic_load_n(c, __ATOMIC_SEQ_CST)) == e)
+            return 1;
     }
     return 1;
 }
@@ -104,19 +153,44 @@ static void tell(const struct seg *s, struct seg_poller *p)
         poll_reap(s, p);
 }
 
-void poll_signal(const struct seg *s, unsigned dir)
+/* Tells every entry armed for direction dir, disarming each. Returns how
+ * many it told. */
+static unsigned tell_armed(const struct seg *s, unsigned dir)
 {
+    unsigned told = 0;
     for (unsigned i = 0; i < SEG_POLLERS; i++) {
         struct seg_poller *p = &s->hdr->pollers[i];
-        if (__atomic_load_n(&p->armed, __ATOMIC_SEQ_CST) != 1 + dir)
+        uint32_t was = __atomic_load_n(&p->armed, __ATOMIC_SEQ_CST);
+        if (poll_armed_for(was) != 1 + dir)
             continue;
-        uint32_t want = 1 + dir;
-        if (!__atomic_compare_exchange_n(&p->armed, &want, 0, 0, __ATOMIC_SEQ_CST,
-                                         __ATOMIC_RELAXED))
+        if (!__atomic_compare_exchange_n(&p->armed, &was, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             continue;
-        count_down(&s->hdr->hot.armed[dir]);
+        uncount(s, was);
         tell(s, p);
+        told++;
     }
+    return told;
+}
+
+void poll_signal(const struct seg *s, unsigned dir)
+{
+    uint32_t *c = &s->hdr->hot.armed[dir];
+    uint32_t w = __atomic_load_n(c, __ATOMIC_SEQ_CST);
+    if (tell_armed(s, dir) != 0 || (w & POLL_COUNTS) == 0)
+        return;
+    /* Counted, but nobody armed: what a process killed between counting
+     * and arming, or between disarming and uncounting, left (or a poller
+     * on its way to arm, or a peer's scribble). A new epoch, counted 1
+     * (us), so that were we killed before the look below, the next change
+     * still looks; then every entry armed is told, those counted in the
+     * old epoch among them, and our 1 taken off (poll.h). Not when the
+     * word moved meanwhile: someone counted or uncounted, and the next
+     * change that finds nobody armed does it. */
+    uint32_t fresh = (((epoch_of(w) + 1) << POLL_EPOCH_SHIFT) | 1u);
+    if (!__atomic_compare_exchange_n(c, &w, fresh, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return;
+    tell_armed(s, dir);
+    count_down(c, epoch_of(fresh));
 }
 
 void poll_signal_all(const struct seg *s)

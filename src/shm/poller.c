@@ -258,7 +258,10 @@ void poller_settle(struct shm_box *b, struct shm_poller *p, enum poller_after af
      * wake-up (the loop's usual last receive, -EAGAIN, costs no system
      * call), and done the next time, so a datagram sent only to wake us
      * is reported at most twice. */
-    int armed = __atomic_load_n(&e->armed, __ATOMIC_SEQ_CST) == 1 + p->dir;
+    /* Armed in an epoch before the current one (poll.h) counts too: the
+     * changer that moved the epoch on tells it, or leaves the count so
+     * that the next change does. */
+    int armed = poll_armed_for(__atomic_load_n(&e->armed, __ATOMIC_SEQ_CST)) == 1 + p->dir;
     if (armed && after == POLLER_DID) {
         pthread_mutex_unlock(&p->mu);
         return;

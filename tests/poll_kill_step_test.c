@@ -1,0 +1,206 @@
+/* kill -9 at every instruction of the calls that count pollers armed
+ * (poll.h): a poller arming its entry (poll_arm: count, then arm), one
+ * disarming it (poll_disarm: disarm, then uncount), and a changer telling
+ * the pollers of a direction whose count says some are armed while none is
+ * (poll_signal: it starts the count again). A child is traced (ptrace)
+ * from the entry of the call, stepped K instructions and killed, for K =
+ * 0, 1, 2, ... until a child gets through the whole call. After each kill
+ * the parent checks what no kill may break: within three changes of each
+ * direction the count is back to 0 (a count left over made every later
+ * change look at all 48 entries, for good), it stays there, and a poller
+ * of the parent's is then woken at every change and counted exactly once.
+ * x86-64 only (it reads the instruction pointer); elsewhere it skips. */
+#include "test_util.h"
+
+#include "mbx.h"
+#include "shm/poll.h"
+#include "shm/poller.h"
+#include "shm/shm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#if defined(__x86_64__)
+#include "step_trace.h"
+
+#define MAX_STEPS 100000 /* a call this long is a hang */
+
+/* The call walked. */
+enum how { ARM, DISARM, SIGNAL };
+
+/* The count of armed pollers of direction dir, without its epoch. */
+static unsigned armed_count(const struct seg_hot *hot, unsigned dir)
+{
+    return __atomic_load_n(&hot->armed[dir], __ATOMIC_SEQ_CST) & POLL_COUNTS;
+}
+
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    return n == 1;
+}
+
+static void send_u32(mbx *m, uint32_t v)
+{
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 10000000000ll), 0);
+}
+
+/* One change of each direction: a message in, and taken out again. */
+static void change_both(mbx *m)
+{
+    uint32_t v;
+    send_u32(m, 1);
+    assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+}
+
+/* The child: its own handle and receive descriptor, its entry set up for
+ * the call walked, then stopped for the parent to trace; then the call. */
+static void child(const char *name, enum how how)
+{
+    test_child();
+    mbx *r = NULL;
+    if (mbx_open(name, MBX_SEND | MBX_RECV, NULL, &r) != 0 || mbx_fd(r, MBX_RECV) < 0)
+        _exit(2);
+    struct shm_box *b = shm_box_of(r);
+    struct seg_poller *e = &b->seg.hdr->pollers[b->poller[SEG_POLL_RECV]->slot];
+    (void)ident_self(); /* learnt once, not in the walked call */
+    if (how != DISARM)
+        poll_disarm(&b->seg, e); /* as told: to arm again */
+    if (how == SIGNAL)           /* what a kill left: counted, nobody armed */
+        __atomic_fetch_add(&b->seg.hdr->hot.armed[SEG_POLL_RECV], 1, __ATOMIC_SEQ_CST);
+    ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+    raise(SIGSTOP);
+    if (how == ARM)
+        poll_arm(&b->seg, e, SEG_POLL_RECV);
+    else if (how == DISARM)
+        poll_disarm(&b->seg, e);
+    else
+        poll_signal(&b->seg, SEG_POLL_RECV);
+    _exit(0);
+}
+
+/* One trial: the child killed k instructions into fn; then the checks.
+ * Returns how many instructions the child took to get through fn, or 0
+ * when it did not within k. */
+static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
+{
+    mbx_unlink(name);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0)
+        child(name, how);
+    assert_int_equal(trace_stopped(p), SIGSTOP);
+    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
+    uintptr_t ret, sp;
+    trace_run_to(p, fn, &ret, &sp);
+    long took = trace_step(p, k, ret, sp);
+    kill(p, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+    for (int i = 0; i < 3 && armed_count(hot, SEG_POLL_RECV) + armed_count(hot, SEG_POLL_SEND); i++)
+        change_both(m);
+    if (armed_count(hot, SEG_POLL_RECV) != 0 || armed_count(hot, SEG_POLL_SEND) != 0)
+        fail_msg("killed %ld instructions into the call: armed count %u/%u after 3 changes", k,
+                 armed_count(hot, SEG_POLL_RECV), armed_count(hot, SEG_POLL_SEND));
+    for (int i = 0; i < 5; i++)
+        change_both(m);
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 0);
+
+    /* A poller of ours: woken at every change, counted once. */
+    int fd = mbx_fd(m, MBX_RECV);
+    assert_true(fd >= 0);
+    for (int round = 0; round < 3; round++) {
+        send_u32(m, 2);
+        if (!readable(fd, 10000))
+            fail_msg("killed %ld instructions into the call: a poller not woken", k);
+        uint32_t v;
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+    }
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
+    mbx_close(m);
+    mbx_unlink(name);
+    return took;
+}
+
+/* Kills a child at every instruction of fn; with `every` above 1, only
+ * at every such instruction of fn but the last ones, all of which are
+ * walked: a changer's call is mostly two looks at the 48 entries, where a
+ * kill leaves the same state all along, and walking each of its ~1000
+ * instructions took 45 s here. */
+static void every_step(uintptr_t fn, enum how how, long every)
+{
+    if (!trace_allowed())
+        test_skip("this process may not trace its children (ptrace refused)");
+    long n = 0, k = 64; /* instructions of the whole call */
+    while ((n = kill_at("walked", fn, k, how)) == 0 && k <= MAX_STEPS)
+        k *= 2;
+    if (n == 0)
+        fail_msg("the call did not return within %d instructions", MAX_STEPS);
+    long walked = 0;
+    for (k = 0; !kill_at("walked", fn, k, how); k++) {
+        walked++;
+        if (k < n - 64 && every > 1)
+            k += every - 1;
+        if (k > n)
+            fail_msg("the call took more than %ld instructions this time", n);
+    }
+    print_message("%ld instructions, killed at %ld of them\n", k, walked);
+}
+
+static void arm_killed_anywhere(void **state)
+{
+    (void)state;
+    every_step((uintptr_t)poll_arm, ARM, 1);
+}
+
+static void disarm_killed_anywhere(void **state)
+{
+    (void)state;
+    every_step((uintptr_t)poll_disarm, DISARM, 1);
+}
+
+static void recount_killed_anywhere(void **state)
+{
+    (void)state;
+    every_step((uintptr_t)poll_signal, SIGNAL, 16);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arm_killed_anywhere),
+        cmocka_unit_test(disarm_killed_anywhere),
+        cmocka_unit_test(recount_killed_anywhere),
+    };
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}
+
+#else
+static void not_here(void **state)
+{
+    (void)state;
+    test_skip("x86-64 only (the walk reads the instruction pointer)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(not_here)};
+    return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
+}
+#endif
