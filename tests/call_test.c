@@ -491,6 +491,254 @@ static void reply_is_bound_to_the_called_mailbox(void **state)
     mbx_unlink("srv");
 }
 
+/* What a reply said, as a forked server's exit status: 0 for 0, 1 for
+ * -ESRCH, 2 + the error's number (capped) otherwise, 100+ when the
+ * request did not come. */
+static int reply_status(int r)
+{
+    return r == 0 ? 0 : r == -ESRCH ? 1 : 2 + (-r > 90 ? 90 : -r);
+}
+
+/* Serves srv once from a forked process that has no handle with receive
+ * rights on any other mailbox the test uses: takes one request and
+ * answers it with `answer`. Returns the child's pid; its exit status is
+ * reply_status of its mbx_reply. */
+static pid_t serve_once(mbx *srv, const char *answer)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_recv(srv, buf, sizeof(buf), &info, 30000 * MS) < 0)
+            _exit(100);
+        _exit(reply_status(mbx_reply(&info, answer, strlen(answer))));
+    }
+    return c;
+}
+
+/* The end-to-end attack of a peer of the called mailbox. A process calls
+ * mailbox "shared"; a peer of "shared" (any process that may map it) reads
+ * the call's token T there and writes into "open" (another mailbox, whose
+ * server answers anyone: root, or here the caller's own user) a request
+ * with the token that "open"'s receive turns into what the caller waits
+ * for: T ^ mix(shared) ^ mix(open) (the mix is no secret). The server of
+ * "open" holds no receive handle on "shared": its reply must be refused
+ * (-ESRCH, nothing written), and the call must get the answer of
+ * "shared"'s own server. (Before: the call returned the forged request's
+ * answer.) */
+static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
+{
+    (void)state;
+    mbx *open2 = service("open");
+    pid_t s2 = serve_once(open2, "FORGED"); /* before "shared" exists */
+    mbx *shared = service("shared");
+    struct pending_call p = {shared, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
+    uint64_t token = pending_token(shared); /* as the peer reads it */
+    assert_int_not_equal(token, 0);
+
+    struct mb_ctx c = handle_ctx(shm_box_of(open2));
+    c.reply_token = token ^ call_box_mix(shm_box_of(shared)) ^ call_box_mix(shm_box_of(open2));
+    assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
+    int forged = reap(s2);
+
+    char buf[32];
+    mbx_msginfo info;
+    int real = -1;
+    if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
+        real = mbx_reply(&info, "real", 4);
+    pthread_join(t, NULL);
+    print_message("forged reply: status %d; call got %zd bytes \"%.*s\"\n", forged, p.n,
+                  p.n > 0 ? (int)p.n : 0, p.reply);
+    assert_int_equal(forged, reply_status(-ESRCH));
+    assert_int_equal(real, 0);
+    assert_int_equal(p.n, 4);
+    assert_memory_equal(p.reply, "real", 4);
+    mbx_close(shared);
+    mbx_close(open2);
+    mbx_unlink("shared");
+    mbx_unlink("open");
+}
+
+/* The same forgery, answered by a server that holds "shared" open but
+ * only to send (no receive right): refused too. */
+static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
+{
+    (void)state;
+    mbx *open2 = service("open");
+    mbx *shared = service("shared");
+    pid_t s2 = fork();
+    if (s2 == 0) {
+        test_child();
+        mbx *send_only;
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_open("shared", MBX_SEND, NULL, &send_only) != 0)
+            _exit(101);
+        mbx_close(shared); /* the inherited handle, which may receive */
+        if (mbx_recv(open2, buf, sizeof(buf), &info, 30000 * MS) < 0)
+            _exit(100);
+        _exit(reply_status(mbx_reply(&info, "FORGED", 6)));
+    }
+    struct pending_call p = {shared, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
+    uint64_t token = pending_token(shared);
+    assert_int_not_equal(token, 0);
+    struct mb_ctx c = handle_ctx(shm_box_of(open2));
+    c.reply_token = token ^ call_box_mix(shm_box_of(shared)) ^ call_box_mix(shm_box_of(open2));
+    assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
+    int forged = reap(s2);
+    char buf[32];
+    mbx_msginfo info;
+    int real = -1;
+    if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
+        real = mbx_reply(&info, "real", 4);
+    pthread_join(t, NULL);
+    assert_int_equal(forged, reply_status(-ESRCH));
+    assert_int_equal(real, 0);
+    assert_int_equal(p.n, 4);
+    assert_memory_equal(p.reply, "real", 4);
+    mbx_close(shared);
+    mbx_close(open2);
+    mbx_unlink("shared");
+    mbx_unlink("open");
+}
+
+#define BOXES 3
+
+/* What the check must not refuse: one server process with several
+ * mailboxes open answers calls to each (in turn, several at once pending);
+ * a server whose forked child answers what the parent received; a server
+ * with two handles on one mailbox that closed the one it received
+ * through. */
+static void replies_through_several_mailboxes_and_forks(void **state)
+{
+    (void)state;
+    static const char *names[BOXES] = {"one", "two", "three"};
+    mbx *box[BOXES];
+    for (int i = 0; i < BOXES; i++)
+        box[i] = service(names[i]);
+    pid_t srv = fork();
+    if (srv == 0) {
+        test_child();
+        /* Each request first, then the replies, last box first. */
+        mbx_msginfo info[BOXES];
+        char buf[32];
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < BOXES; i++)
+                if (mbx_recv(box[i], buf, sizeof(buf), &info[i], 30000 * MS) != 1)
+                    _exit(100 + i);
+            for (int i = BOXES - 1; i >= 0; i--)
+                if (mbx_reply(&info[i], names[i], strlen(names[i])) != 0)
+                    _exit(110 + i);
+        }
+        _exit(0);
+    }
+    struct pending_call p[BOXES];
+    pthread_t t[BOXES];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < BOXES; i++) {
+            p[i] = (struct pending_call){box[i], 0, {0}};
+            assert_int_equal(pthread_create(&t[i], NULL, call_it, &p[i]), 0);
+        }
+        for (int i = 0; i < BOXES; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(p[i].n, (ssize_t)strlen(names[i]));
+            assert_memory_equal(p[i].reply, names[i], strlen(names[i]));
+        }
+    }
+    assert_int_equal(reap(srv), 0);
+
+    /* The parent takes the request, a forked child answers it. */
+    srv = fork();
+    if (srv == 0) {
+        test_child();
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_recv(box[0], buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(100);
+        pid_t kid = fork();
+        if (kid == 0)
+            _exit(reply_status(mbx_reply(&info, "kid", 3)));
+        _exit(reap(kid));
+    }
+    struct pending_call q = {box[0], 0, {0}};
+    call_it(&q);
+    assert_int_equal(q.n, 3);
+    assert_memory_equal(q.reply, "kid", 3);
+    assert_int_equal(reap(srv), 0);
+
+    /* Two handles on "two", each of which took a call: the one the second
+     * came through is closed before its reply; the other still may
+     * receive. */
+    srv = fork();
+    if (srv == 0) {
+        test_child();
+        mbx *again;
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_open("two", MBX_RECV, NULL, &again) != 0)
+            _exit(101);
+        if (mbx_recv(again, buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(102);
+        if (mbx_reply(&info, "first", 5) != 0)
+            _exit(103);
+        if (mbx_recv(box[1], buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(100);
+        mbx_close(box[1]);
+        _exit(reply_status(mbx_reply(&info, "still", 5)));
+    }
+    q = (struct pending_call){box[1], 0, {0}};
+    call_it(&q);
+    assert_int_equal(q.n, 5);
+    assert_memory_equal(q.reply, "first", 5);
+    q = (struct pending_call){box[1], 0, {0}};
+    call_it(&q);
+    assert_int_equal(q.n, 5);
+    assert_memory_equal(q.reply, "still", 5);
+    assert_int_equal(reap(srv), 0);
+    for (int i = 0; i < BOXES; i++) {
+        mbx_close(box[i]);
+        mbx_unlink(names[i]);
+    }
+}
+
+/* A server that closed its last handle on the mailbox a request came
+ * through before answering it no longer serves it: its reply is refused
+ * (-ESRCH, nothing written), and the caller hears that the taker is gone
+ * once it exits (-EPIPE). */
+static void reply_after_the_last_close_is_refused(void **state)
+{
+    (void)state;
+    mbx *m = service("closing");
+    pid_t srv = fork();
+    if (srv == 0) {
+        test_child();
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(100);
+        mbx_close(m);
+        /* A reply looks whether the handle is still open at most every
+         * 50 ms (call.c: KNOWN_RECHECK_NS). */
+        usleep(120 * 1000);
+        _exit(reply_status(mbx_reply(&info, "late", 4)));
+    }
+    char reply[16];
+    assert_int_equal(mbx_call(m, "q", 1, 0, reply, sizeof(reply), 30000 * MS), -EPIPE);
+    assert_int_equal(reap(srv), reply_status(-ESRCH));
+    mbx *me;
+    mbx_stat st;
+    assert_int_equal(mbx_self(&me), 0);
+    assert_int_equal(mbx_stat_get(me, &st), 0);
+    assert_int_equal(st.count, 0); /* nothing was written */
+    mbx_close(m);
+    mbx_unlink("closing");
+}
+
 /* Every way of receiving a request hands the server a token its reply is
  * taken with: by copy, from one sender, by type, by loan, and on a
  * process's own mailbox "@PID". */
@@ -616,6 +864,10 @@ int main(void)
         cmocka_unit_test(large_replies),
         cmocka_unit_test(cancelled_call_does_not_wait_for_a_slot),
         cmocka_unit_test(reply_is_bound_to_the_called_mailbox),
+        cmocka_unit_test(peer_of_the_called_mailbox_cannot_forge_a_reply),
+        cmocka_unit_test(a_send_handle_on_the_called_mailbox_is_not_enough),
+        cmocka_unit_test(replies_through_several_mailboxes_and_forks),
+        cmocka_unit_test(reply_after_the_last_close_is_refused),
         cmocka_unit_test(every_receive_gives_a_token_that_answers),
         cmocka_unit_test(tokens_are_not_predictable),
     };

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -90,13 +91,17 @@ static void key_make(ident_t me)
     pthread_mutex_unlock(&key_lock);
 }
 
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void call_fork_prepare(void)
 {
     pthread_mutex_lock(&key_lock);
+    pthread_mutex_lock(&known_lock);
 }
 
 void call_fork_after(void)
 {
+    pthread_mutex_unlock(&known_lock);
     pthread_mutex_unlock(&key_lock);
 }
 
@@ -119,11 +124,98 @@ uint64_t call_new_token(void)
     return (uint64_t)(uint32_t)ident_id(me) << 32 | n;
 }
 
+/* ---- the mailboxes this process's handles are on ----
+ *
+ * What a handle's descriptor was found to be (fstat) when its mix was
+ * computed (once per handle, before the first call through it or the first
+ * call's token a receive through it hands over), by descriptor: so that a
+ * call names its mailbox in its slot, and a reply looks for a handle that
+ * may receive from the mailbox called, without a system call each time (one
+ * costs about as much as a whole local call). A closed handle leaves its
+ * entry: a reply that relies on an entry looks again whether its descriptor
+ * is still that mailbox's file at most every KNOWN_RECHECK_NS, as replies
+ * look for a caller's death; a handle opened on that descriptor since
+ * replaces the entry when its own mix is computed. */
+#define KNOWN_RECHECK_NS 50000000ll
+
+struct known {
+    const struct shm_box *b; /* the handle (compared, never followed); NULL: none */
+    uint64_t dev, ino;
+    int recv;           /* the handle was opened with MBX_RECV */
+    int64_t checked_ns; /* when its descriptor was last found to be that file */
+};
+static struct known *known; /* indexed by descriptor */
+static size_t known_cap;
+
+/* Records what b's descriptor is (st); known_lock held. */
+static void known_put(const struct shm_box *b, const struct stat *st)
+{
+    size_t fd = (size_t)b->file.fd;
+    if (fd >= known_cap) {
+        size_t cap = known_cap ? known_cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        struct known *k = realloc(known, cap * sizeof(*k));
+        if (!k)
+            return; /* then calls through b say -ENOMEM, and replies as if closed */
+        memset(k + known_cap, 0, (cap - known_cap) * sizeof(*k));
+        known = k;
+        known_cap = cap;
+    }
+    known[fd] = (struct known){b, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+                               (b->base.flags & MBX_RECV) != 0, clock_now_ns()};
+}
+
+/* The mailbox b is on, for a call through it: 0, or -ENOMEM when it could
+ * not be recorded. */
+static int box_identity(struct shm_box *b, struct seg_call_box *id)
+{
+    (void)call_box_mix(b); /* records it on the handle's first use */
+    int r = -ENOMEM;
+    pthread_mutex_lock(&known_lock);
+    size_t fd = (size_t)b->file.fd;
+    if (fd < known_cap && known[fd].b == b) {
+        *id = (struct seg_call_box){known[fd].dev, known[fd].ino};
+        r = 0;
+    }
+    pthread_mutex_unlock(&known_lock);
+    return r;
+}
+
+/* Whether this process holds a handle that may receive from the mailbox id
+ * (as far as the entries tell, looked at again as KNOWN_RECHECK_NS says). */
+static int serves(const struct seg_call_box *id)
+{
+    if (!id->dev && !id->ino)
+        return 0; /* a caller of an earlier build, which names no mailbox */
+    int found = 0;
+    int64_t now = clock_now_ns();
+    pthread_mutex_lock(&known_lock);
+    for (size_t fd = 0; fd < known_cap && !found; fd++) {
+        struct known *k = &known[fd];
+        if (!k->b || !k->recv || k->dev != id->dev || k->ino != id->ino)
+            continue;
+        struct stat st;
+        if (now - k->checked_ns < KNOWN_RECHECK_NS)
+            found = 1;
+        else if (fstat((int)fd, &st) == 0 && (uint64_t)st.st_dev == k->dev &&
+                 (uint64_t)st.st_ino == k->ino)
+            found = 1, k->checked_ns = now;
+        else
+            k->b = NULL; /* closed */
+    }
+    pthread_mutex_unlock(&known_lock);
+    return found;
+}
+
 uint32_t call_box_mix_slow(struct shm_box *b)
 {
     struct stat st;
     if (fstat(b->file.fd, &st) != 0)
         return 0; /* not kept: the next token looks again */
+    pthread_mutex_lock(&known_lock);
+    known_put(b, &st);
+    pthread_mutex_unlock(&known_lock);
     /* Any fixed mix serves (both ends compute it; it is no secret): the
      * splitmix64 finalizer of dev and ino. */
     uint64_t x = (uint64_t)st.st_dev * 0x9e3779b97f4a7c15ull ^ (uint64_t)st.st_ino;
@@ -136,6 +228,12 @@ uint32_t call_box_mix_slow(struct shm_box *b)
 }
 
 /* ---- the caller's own record of its calls, in its mailbox's header ---- */
+
+/* The mailboxes its calls went to, beside calls[] (seg_model.h). */
+static struct seg_call_box *slot_boxes(const struct seg *s)
+{
+    return (struct seg_call_box *)(s->base + SEG_CALL_BOXES_OFF);
+}
 
 /* Takes a free call slot for token; waits while all are busy (that many
  * calls of this process are under way). Returns the index, -ETIMEDOUT, or
@@ -184,6 +282,29 @@ static int slot_waiting(const struct seg *s, uint64_t token)
         if (__atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE) == token)
             return 1;
     return 0;
+}
+
+/* The reply to token may go into the caller's mailbox s: the caller waits
+ * for it, and this process holds a handle that may receive from the
+ * mailbox the call went to, which the caller's slot names (only the
+ * caller's user and root write s). Returns 0, or -ESRCH for "no such call
+ * for this process". The mix of a call's token with the mailbox it came
+ * through (call.h) is no secret: a peer of the called mailbox, which sees
+ * the token there, could forge a request into any other mailbox that
+ * hands this process the token the caller waits for (found by a review:
+ * through a server that answers anyone, a peer of a shared mailbox
+ * answered other users' calls to it with replies of its choosing). */
+static int slot_answerable(const struct seg *s, uint64_t token)
+{
+    for (unsigned i = 0; i < SEG_CALLS; i++) {
+        if (__atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE) != token)
+            continue;
+        const struct seg_call_box *b = &slot_boxes(s)[i];
+        struct seg_call_box id = {__atomic_load_n(&b->dev, __ATOMIC_RELAXED),
+                                  __atomic_load_n(&b->ino, __ATOMIC_RELAXED)};
+        return serves(&id) ? 0 : -ESRCH;
+    }
+    return -ESRCH;
 }
 
 /* ---- the caller's wait ---- */
@@ -334,6 +455,9 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
      * (-ESRCH). One that another call of this process waits for already
      * (31 random bits may repeat) is drawn again. */
     struct call_wait w = {b, -1, 0, 0, 0};
+    struct seg_call_box called;
+    if ((r = box_identity(b, &called)))
+        return r;
     uint32_t mix = call_box_mix(b);
     do {
         w.token = call_new_token();
@@ -342,6 +466,11 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     int slot = slot_claim(&me->seg, w.answer, deadline);
     if (slot < 0)
         return slot;
+    /* Before the request goes: its taker's reply looks here (the send
+     * publishes it). */
+    struct seg_call_box *named = &slot_boxes(&me->seg)[slot];
+    __atomic_store_n(&named->dev, called.dev, __ATOMIC_RELAXED);
+    __atomic_store_n(&named->ino, called.ino, __ATOMIC_RELAXED);
     /* Without a receipt (every entry in use) the call still works, but a
      * taker that dies leaves it to its timeout. */
     w.receipt = receipt_open(&b->seg, w.token, ident_self());
@@ -402,8 +531,9 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
      * call's round trip; and a caller can die just after any look, so a
      * reply that returns 0 was never proof that it was read. */
     r = owner_send_check(p);
-    if (!r && !slot_waiting(&p->seg, token)) {
-        /* A cached mailbox that is no longer the caller's although the
+    if (!r && (r = slot_answerable(&p->seg, token)) != 0 && !slot_waiting(&p->seg, token)) {
+        /* (A call there that this process may not answer is refused as
+         * it is.) A cached mailbox that is no longer the caller's although the
          * caller lives: it replaced its program (exec), whose new image
          * made another, and every reply to it went to the old one (found
          * by a review). Looked up again on this failure only, at most once
@@ -414,8 +544,7 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
             r = shm_peer_get((pid_t)(token >> 32), &p);
             if (r)
                 return r == -ENOENT ? -ESRCH : r;
-            if (!slot_waiting(&p->seg, token))
-                r = -ESRCH;
+            r = slot_answerable(&p->seg, token);
         }
     }
     if (!r && len > p->seg.max_msg_size) {

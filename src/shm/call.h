@@ -20,11 +20,22 @@
  * a mailbox the forger cannot see (found by a review: through a root
  * server's mailbox, a user answered other users' calls to their private
  * ones). Only what a receive hands the user is mixed: the request, its
- * receipt, a withdraw and a confirmed send's token are not. The mix is no
- * secret: a peer of the called mailbox sees the call's token there and can
- * compute what to forge into another mailbox, so only calls to mailboxes
- * the forger is no peer of (whose unpredictable tokens it cannot know) are
- * bound against it.
+ * receipt, a withdraw and a confirmed send's token are not.
+ *
+ * The mix is no secret: a peer of the called mailbox sees the call's token
+ * there and can compute what to forge into another mailbox. So the slot
+ * also names the mailbox called (its file's device and inode, beside
+ * calls[] in the caller's own header, which only the caller's user and
+ * root may write: seg_model.h), and mbx_reply answers only a call to a
+ * mailbox the replying process holds a handle on that may receive
+ * (MBX_RECV) and that took a call or made one; else -ESRCH, nothing
+ * written. A server of "open" (root answering anyone) thus no longer
+ * answers, into a caller's @PID, a request a peer of "shared" forged into
+ * "open" with a call to "shared"'s token (found by a review). What a
+ * process's handles are on is recorded once per handle (call.c: known),
+ * and a reply looks whether a handle it relies on was closed at most
+ * every 50 ms: a reply up to 50 ms after the server's last close of the
+ * mailbox may still go.
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
@@ -50,8 +61,10 @@ uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);
 /* The 31 bits that bind a call's token to mailbox b: a mix of its file's
  * device and inode (fstat of the handle's own descriptor; an id in the
  * shared header, any peer could rewrite). Computed on first use and kept
- * in the handle (call_mix: the mix and CALL_MIX_KNOWN); 0 when fstat
- * fails (then not kept). */
+ * in the handle (call_mix: the mix and CALL_MIX_KNOWN), and the device
+ * and inode with the descriptor in the process's record of its handles
+ * (call.c: known), which calls and replies look at; 0 when fstat fails
+ * (then not kept). */
 #define CALL_MIX_MASK  0x7fffffffu
 #define CALL_MIX_KNOWN 0x80000000u
 uint32_t call_box_mix_slow(struct shm_box *b);

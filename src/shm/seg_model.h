@@ -22,4 +22,17 @@ struct seg_model {
 };
 _Static_assert(sizeof(struct seg_model) == 192, "model fields");
 
+/* @PID: the mailbox that call calls[i] went to (its file's device and
+ * inode, from fstat of the caller's own descriptor), written by the caller
+ * before it sends the request; { 0, 0 } in files of earlier builds. Only
+ * the process's own user and root may write @PID, so a replier may trust
+ * it where it may not trust the called mailbox's shared memory, and refuses
+ * to answer a call to a mailbox it holds no receive handle on (call.h).
+ * Not in struct seg_hdr, whose size earlier builds check: the header
+ * page's bytes at SEG_CALL_BOXES_OFF (segment.h), which they never look at
+ * and which are zero in their files. */
+struct seg_call_box {
+    uint64_t dev, ino;
+};
+
 #endif

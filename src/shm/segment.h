@@ -199,6 +199,12 @@ struct seg_tail {
 _Static_assert(sizeof(struct seg_hdr) <= SEG_TAIL_OFF, "the tail line is past the header");
 _Static_assert(sizeof(struct seg_tail) == SEG_LINE, "the tail is one line");
 
+/* Before the tail: struct seg_call_box[SEG_CALLS] (seg_model.h), which came
+ * after layout version 5 was fixed, on the tail's terms (zero in earlier
+ * builds' files, which those builds never look at). */
+#define SEG_CALL_BOXES_OFF (SEG_TAIL_OFF - SEG_CALLS * sizeof(struct seg_call_box))
+_Static_assert(sizeof(struct seg_hdr) <= SEG_CALL_BOXES_OFF, "call boxes are past the header");
+
 /* Who took the request of a call (call.h): the caller writes its token and
  * itself, the receiver that takes the request writes itself as the taker,
  * the caller clears the entry when its call ends. In the called mailbox,
