@@ -577,7 +577,8 @@ static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
         mbx_msginfo info;
         if (mbx_open("shared", MBX_SEND, NULL, &send_only) != 0)
             _exit(101);
-        mbx_close(shared); /* the inherited handle, which may receive */
+        (void)call_box_mix(shm_box_of(send_only)); /* as a call through it does */
+        mbx_close(shared);                         /* the inherited handle, which may receive */
         if (mbx_recv(open2, buf, sizeof(buf), &info, 30000 * MS) < 0)
             _exit(100);
         _exit(reply_status(mbx_reply(&info, "FORGED", 6)));
