@@ -48,9 +48,12 @@ HIDDEN int sysv_key_remove(int32_t key, int32_t id);
  * -ENAMETOOLONG. */
 HIDDEN int sysv_page_path(char *buf, size_t cap, const char *prefix, int32_t id);
 /* Creates the file (O_EXCL) holding len bytes of init in a zeroed page,
- * with file mode fmode exactly. Returns 0, -EEXIST or another -errno. */
+ * with file mode fmode exactly. With held non-NULL, the file is made
+ * under a creation's lock (sysv_creating_open), which the caller keeps:
+ * *held and *slot for sysv_creating_close. Returns 0, -EEXIST or another
+ * -errno. */
 HIDDEN int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t len,
-                            mode_t fmode);
+                            mode_t fmode, int *held, int *slot);
 /* Maps the file shared, read-only or writable, in *out when it is a
  * regular file of one page, not reached through a link. Returns 0,
  * -ENOENT, -EACCES (the file's permissions), -EUCLEAN (not such a file),
@@ -81,8 +84,10 @@ HIDDEN int sysv_files_owner(int32_t id);
 
 /* traffic.c: the traffic files. */
 /* Creates queue id's traffic file (O_EXCL), zeroed counts, file mode
- * fmode. Returns 0, -EEXIST or another -errno. */
-HIDDEN int sysv_traffic_create(int32_t id, mode_t fmode);
+ * fmode, under a creation's lock the caller keeps until the state file
+ * is made (*held, *slot: sysv_page_create). Returns 0, -EEXIST or another
+ * -errno. */
+HIDDEN int sysv_traffic_create(int32_t id, mode_t fmode, int *held, int *slot);
 /* Maps queue id's traffic file writable in *out (the file checked, not
  * its contents: any user of the queue may write them), or, when it is not
  * a one-page regular file or is gone, a private zeroed page. Returns 0,
@@ -108,6 +113,16 @@ HIDDEN int sysv_files_share(int32_t id, const struct sysv_meta *m, uint32_t was,
  * last msgget (or fork). */
 HIDDEN pid_t sysv_pid(void);
 HIDDEN void sysv_creds_refresh(void);
+/* Creates path exclusively (mode 0600) and takes an exclusive flock on
+ * it, which a creator holds until its queue's state file is made: the
+ * files of a msgget killed before then are known by their free lock
+ * (sysv_queue_cleanup). A forked child does not keep the lock: its copy
+ * is closed at the fork. Returns the descriptor (and *slot for
+ * sysv_creating_close) or -errno of open or flock. */
+HIDDEN int sysv_creating_open(const char *path, int *slot);
+/* Closes fd of sysv_creating_open (fd < 0: nothing), which frees the
+ * lock. */
+HIDDEN void sysv_creating_close(int fd, int slot);
 /* The time in seconds (CLOCK_REALTIME, coarse). */
 HIDDEN int64_t sysv_now(void);
 
@@ -162,6 +177,11 @@ HIDDEN int sysv_room_wait(struct sysv_q *q, size_t len, int nowait);
 HIDDEN void sysv_count_sent(struct sysv_traffic *t, size_t len);
 HIDDEN void sysv_count_received(struct sysv_traffic *t, size_t len);
 
+/* Removes the files of msgget calls killed before their state file,
+ * the caller's (all, for root), found in the mailbox directory: at most
+ * 64 at a time. */
+HIDDEN void sysv_sweep_unfinished(void);
+
 /* count.c: counts the queues of the mailbox directory, their messages and
  * bytes (each capped at INT32_MAX). Returns 0 or -errno of opendir. */
 HIDDEN int sysv_count_queues(int *queues, int *messages, int *bytes);
@@ -187,7 +207,8 @@ HIDDEN int sysv_queue_remove(struct sysv_q *q);
  * never made (a msgget killed after the traffic file). The files' owner
  * (or root) removes them: key, state and traffic files, mailbox. Returns
  * 0, -EINVAL (no such files of this id, or not the caller's), or -errno
- * of unlink. */
+ * of unlink. Files whose creator is alive (it holds the lock it took
+ * with the traffic file until its state file is made) are left. */
 HIDDEN int sysv_queue_cleanup(int32_t id);
 
 #endif

@@ -27,7 +27,7 @@ mode_t sysv_meta_file_mode(uint32_t mode)
 int sysv_meta_create(int32_t id, const struct sysv_meta *init)
 {
     return sysv_page_create(SYSV_META_PREFIX, id, init, sizeof(*init),
-                            sysv_meta_file_mode(init->mode));
+                            sysv_meta_file_mode(init->mode), NULL, NULL);
 }
 
 int sysv_meta_map(int32_t id, int writable, struct sysv_meta **out)

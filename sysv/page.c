@@ -17,7 +17,8 @@ int sysv_page_path(char *buf, size_t cap, const char *prefix, int32_t id)
     return sysv_path(buf, cap, prefix, tail);
 }
 
-int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t len, mode_t fmode)
+int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t len, mode_t fmode,
+                     int *held, int *slot)
 {
     char path[4200];
     int rc = sysv_page_path(path, sizeof(path), prefix, id);
@@ -25,9 +26,10 @@ int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t le
         return rc;
     if (len > SYSV_META_SIZE)
         return -EINVAL;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = held ? sysv_creating_open(path, slot)
+                  : open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return -errno;
+        return held ? fd : -errno;
     char page[SYSV_META_SIZE] = {0};
     memcpy(page, init, len);
     ssize_t n = pwrite(fd, page, sizeof(page), 0);
@@ -35,9 +37,14 @@ int sysv_page_create(const char *prefix, int32_t id, const void *init, size_t le
     /* The mode exactly, not masked by the umask (as the mailbox's). */
     if (rc == 0 && fchmod(fd, fmode) < 0)
         rc = -errno;
-    close(fd);
     if (rc < 0)
         unlink(path);
+    if (held && rc == 0)
+        *held = fd;
+    else if (held)
+        sysv_creating_close(fd, *slot);
+    else
+        close(fd);
     return rc;
 }
 

@@ -1,13 +1,15 @@
-/* A queue's life: its mailbox, traffic file and state file made under a
+/* A queue's life: its traffic file, mailbox and state file made under a
  * fresh random id, then its key published; removal in the opposite order
  * (after the removal mark), so that whoever
  * finds a key finds the whole queue, and a removed queue's id stops
  * working (the state file says so) before its blocked callers are woken. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,42 +47,48 @@ static void drop_box(int32_t id, mbx *m)
     mbx_unlink(name);
 }
 
-/* Makes the mailbox, the traffic file and the state file under a fresh
- * id. Returns 0, or -errno. */
-static int make_files(int32_t key, uint32_t mode, int32_t *idp, mbx **mp)
+/* Makes the traffic file, the mailbox and the state file under a fresh
+ * id. The traffic file comes first, made under a creation's lock kept in
+ * *held (sysv_creating_open) until the caller is done: files of this id
+ * without a state file are a dead creator's once that lock is free
+ * (sysv_queue_cleanup), and the traffic file, removed last, keeps the id
+ * from other creators until then. Returns 0, or -errno. */
+static int make_files(int32_t key, uint32_t mode, int32_t *idp, mbx **mp, int *held, int *slot)
 {
     sysv_creds_refresh();
     for (int tries = 0; tries < 64; tries++) {
         int32_t id = sysv_random_id();
         if (id < 0)
             return id;
-        mbx *m;
-        int rc = make_box(id, mode, &m);
+        int rc = sysv_traffic_create(id, sysv_file_mode(mode), held, slot);
         if (rc == -EEXIST)
             continue; /* the id is taken */
         if (rc < 0)
             return rc;
-        struct sysv_meta init = {
-            .magic = SYSV_META_MAGIC,
-            .version = SYSV_META_VERSION,
-            .id = id,
-            .key = key,
-            .cuid = sysv_creds.euid,
-            .cgid = sysv_creds.egid,
-            .uid = sysv_creds.euid,
-            .gid = sysv_creds.egid,
-            .mode = mode & 0777,
-            .qbytes = SYSV_MSGMNB,
-            .ctime = sysv_now(),
-        };
-        rc = sysv_traffic_create(id, sysv_file_mode(mode));
+        mbx *m = NULL;
+        rc = make_box(id, mode, &m);
         if (rc == 0) {
+            struct sysv_meta init = {
+                .magic = SYSV_META_MAGIC,
+                .version = SYSV_META_VERSION,
+                .id = id,
+                .key = key,
+                .cuid = sysv_creds.euid,
+                .cgid = sysv_creds.egid,
+                .uid = sysv_creds.euid,
+                .gid = sysv_creds.egid,
+                .mode = mode & 0777,
+                .qbytes = SYSV_MSGMNB,
+                .ctime = sysv_now(),
+            };
             rc = sysv_meta_create(id, &init);
             if (rc < 0)
-                sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+                drop_box(id, m);
         }
         if (rc < 0) {
-            drop_box(id, m);
+            sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+            sysv_creating_close(*held, *slot);
+            *held = -1;
             if (rc == -EEXIST)
                 continue; /* left by a creation that died half way, or planted */
             return rc;
@@ -96,7 +104,13 @@ int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
 {
     int32_t id;
     mbx *m;
-    int rc = make_files(key, mode, &id, &m);
+    int held = -1, slot = -1;
+    /* A msgget that makes a queue of a key removes what killed ones left
+     * (nothing else names those files). Not for IPC_PRIVATE, which a
+     * program may make by the thousand: each sweep reads the directory. */
+    if (key != 0)
+        sysv_sweep_unfinished();
+    int rc = make_files(key, mode, &id, &m, &held, &slot);
     if (rc < 0)
         return rc;
     if (key != 0)
@@ -111,10 +125,12 @@ int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
         /* -EEXIST: another process published the key first; it wins. */
         sysv_page_unmap(meta);
         sysv_page_unlink(SYSV_META_PREFIX, id);
-        sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
         drop_box(id, m);
+        sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+        sysv_creating_close(held, slot);
         return rc;
     }
+    sysv_creating_close(held, slot);
     rc = sysv_table_add(id, m, meta, traffic);
     if (rc < 0)
         return rc; /* the queue exists; this process could not keep it open */
@@ -185,31 +201,117 @@ static int own_page(int fd)
            (sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid);
 }
 
-/* The files of a msgget killed after it made queue id's mailbox and
- * traffic file, before its state file: nothing names the id (msgget had
- * not returned it, no key link was made). When the traffic file is the
- * caller's (or root is) and its contents say it is queue id's, it and the
- * mailbox are removed. Returns 0, -EINVAL (no such file of the caller's),
- * or -errno of unlink. */
+/* How old a traffic file that is not whole must be to be a dead
+ * creator's: a creator locks it between its open and its first write, so
+ * a live one leaves it so unlocked for an instant only. */
+#define UNFINISHED_SHORT_AGE 10
+
+/* The files of a msgget killed after it made queue id's traffic file,
+ * before its state file: nothing names the id (msgget had not returned
+ * it, no key link was made). When the traffic file is the caller's (or
+ * root is), its creator's lock on it is free, the state file is still
+ * not there under that lock, and the file says it is queue id's (or was
+ * never written and is older than UNFINISHED_SHORT_AGE), the mailbox is
+ * removed and then the traffic file, which keeps other creators off the
+ * id until then. A creator still making the queue holds the lock (it
+ * removed a slow creator's files, and msgget returned a queue without
+ * them). Returns 0, -EINVAL (no such files of the caller's, or their
+ * creator is alive), or -errno of unlink. */
 static int remove_unfinished(int32_t id)
 {
-    char path[4200];
-    if (sysv_page_path(path, sizeof(path), SYSV_TRAFFIC_PREFIX, id) < 0)
+    char path[4200], meta[4200];
+    if (sysv_page_path(path, sizeof(path), SYSV_TRAFFIC_PREFIX, id) < 0 ||
+        sysv_page_path(meta, sizeof(meta), SYSV_META_PREFIX, id) < 0)
         return -EINVAL;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -EINVAL;
+    struct stat st, now;
     struct sysv_traffic t;
-    int ok = own_page(fd) && pread(fd, &t, sizeof(t), 0) == (ssize_t)sizeof(t) &&
-             t.magic == SYSV_TRAFFIC_MAGIC && t.version == SYSV_META_VERSION && t.id == id;
+    /* Locked, then looked at again: a creator that made its state file
+     * meanwhile did so under its lock, before ours. */
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+             (sysv_creds.euid == 0 || st.st_uid == sysv_creds.euid) &&
+             flock(fd, LOCK_EX | LOCK_NB) == 0 && lstat(meta, &now) < 0 && errno == ENOENT &&
+             lstat(path, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+             fstat(fd, &st) == 0;
+    if (ok && st.st_size == SYSV_META_SIZE)
+        ok = pread(fd, &t, sizeof(t), 0) == (ssize_t)sizeof(t) && t.magic == SYSV_TRAFFIC_MAGIC &&
+             t.version == SYSV_META_VERSION && t.id == id;
+    else if (ok)
+        ok = st.st_size < SYSV_META_SIZE && sysv_now() - st.st_ctim.tv_sec > UNFINISHED_SHORT_AGE;
+    int rc = -EINVAL;
+    if (ok) {
+        char name[32];
+        sysv_box_name(name, sizeof(name), id);
+        int r1 = mbx_unlink(name);
+        rc = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
+        if (rc == 0 && r1 != -ENOENT)
+            rc = r1;
+    }
     close(fd);
-    if (!ok)
-        return -EINVAL;
-    char name[32];
-    sysv_box_name(name, sizeof(name), id);
-    int rc = sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
-    int r1 = mbx_unlink(name);
-    return rc ? rc : r1 == -ENOENT ? 0 : r1;
+    return rc;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Ids read from the directory, grown as needed. */
+struct ids {
+    int32_t *v;
+    size_t n, cap;
+};
+
+static void ids_add(struct ids *l, int32_t id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        int32_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return; /* a sweep that misses some: the next one sees them */
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = id;
+}
+
+void sysv_sweep_unfinished(void)
+{
+    char dirpath[4200];
+    if (sysv_path(dirpath, sizeof(dirpath), "", "") < 0)
+        return;
+    DIR *d = opendir(dirpath);
+    if (!d)
+        return;
+    /* Traffic files without a state file of their id, by their names:
+     * one read of the directory, each candidate then judged under its
+     * lock (remove_unfinished). */
+    struct ids traffic = {0}, metas = {0};
+    size_t tl = strlen(SYSV_TRAFFIC_PREFIX), ml = strlen(SYSV_META_PREFIX);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int32_t id;
+        if (strncmp(e->d_name, SYSV_TRAFFIC_PREFIX, tl) == 0 &&
+            (id = sysv_parse_id(e->d_name + tl)) > 0)
+            ids_add(&traffic, id);
+        else if (strncmp(e->d_name, SYSV_META_PREFIX, ml) == 0 &&
+                 (id = sysv_parse_id(e->d_name + ml)) > 0)
+            ids_add(&metas, id);
+    }
+    closedir(d);
+    if (metas.n)
+        qsort(metas.v, metas.n, sizeof(int32_t), by_id);
+    int tried = 0;
+    for (size_t i = 0; i < traffic.n && tried < 64; i++)
+        if (!metas.n || !bsearch(&traffic.v[i], metas.v, metas.n, sizeof(int32_t), by_id)) {
+            tried++;
+            remove_unfinished(traffic.v[i]);
+        }
+    free(traffic.v);
+    free(metas.v);
 }
 
 int sysv_queue_cleanup(int32_t id)

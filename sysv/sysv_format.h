@@ -22,9 +22,12 @@
  * the owner or mark the queue removed.
  *
  * A queue is complete once its key link exists: msgget creates the
- * mailbox, the traffic file and the state file first (each with O_EXCL
- * semantics, under a random ID) and publishes the key last with symlink(),
- * which fails with EEXIST when another process published the key first.
+ * traffic file, the mailbox and the state file first (each with O_EXCL
+ * semantics, under a random ID; it holds an exclusive flock on the traffic
+ * file until the state file is made, so that files of an ID without a
+ * state file whose lock is free are a killed msgget's) and publishes the
+ * key last with symlink(), which fails with EEXIST when another process
+ * published the key first.
  *
  * Version 1 (one state file for both, writable by every user of the queue)
  * is not read: its queues are refused as invalid (EINVAL, ENOENT). */

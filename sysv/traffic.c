@@ -4,14 +4,14 @@
 
 #include "internal.h"
 
-int sysv_traffic_create(int32_t id, mode_t fmode)
+int sysv_traffic_create(int32_t id, mode_t fmode, int *held, int *slot)
 {
     struct sysv_traffic init = {
         .magic = SYSV_TRAFFIC_MAGIC,
         .version = SYSV_META_VERSION,
         .id = id,
     };
-    return sysv_page_create(SYSV_TRAFFIC_PREFIX, id, &init, sizeof(init), fmode);
+    return sysv_page_create(SYSV_TRAFFIC_PREFIX, id, &init, sizeof(init), fmode, held, slot);
 }
 
 int sysv_traffic_map(int32_t id, struct sysv_traffic **out)

@@ -4,6 +4,9 @@
  * scribbled out of range, a user of the queue who would write its state
  * file. Each failed before its fix. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -499,7 +502,7 @@ static void first_format_queue_is_removed(void **state)
 
 /* A msgget killed after it made the mailbox and the traffic file, before
  * the state file (made here by removing a queue's state file): a later
- * msgget of a key makes its queue as ever, another user's IPC_RMID of
+ * msgget makes its queue as ever, another user's IPC_RMID of
  * that id changes nothing, and the files' owner's removes them (it said
  * EINVAL and left them for good: nothing else names them). */
 static void creation_killed_before_the_state_file(void **state)
@@ -509,9 +512,8 @@ static void creation_killed_before_the_state_file(void **state)
     char meta[sizeof(test_dir) + 32];
     path_of(meta, sizeof(meta), SYSV_META_PREFIX, id);
     assert_int_equal(unlink(meta), 0);
-    assert_int_equal(test_dir_count(), 2); /* the mailbox and the traffic file */
-    key_t key = 0x5a185;
-    int made = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    assert_int_equal(test_dir_count(), 2);            /* the mailbox and the traffic file */
+    int made = msgget(IPC_PRIVATE, IPC_CREAT | 0600); /* a keyed one would sweep them */
     assert_true(made >= 0);
     assert_int_not_equal(made, id);
     struct {
@@ -561,6 +563,121 @@ static void resized_traffic_file_leaves_the_queue_working(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+/* The test's own open stands for a msgget stalled or killed between its
+ * traffic file and its state file: at the state file's creation it calls
+ * hook (once), then opens as asked. */
+static void (*volatile hook)(int id); /* volatile: msgget is a leaf to the compiler */
+
+int open(const char *path, int flags, ...);
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    char meta[sizeof(test_dir) + 32];
+    snprintf(meta, sizeof(meta), "%s/%s", test_dir, SYSV_META_PREFIX);
+    size_t n = strlen(meta);
+    if (hook && (flags & O_CREAT) && strncmp(path, meta, n) == 0 && path[n] >= '1' &&
+        path[n] <= '9') {
+        void (*h)(int) = hook;
+        hook = NULL;
+        h(atoi(path + n));
+    }
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+static volatile int stalled_rmid = 2, stalled_errno, stalled_count;
+
+/* The owner's IPC_RMID of the id of a msgget still making it. */
+static void rmid_while_making(int id)
+{
+    errno = 0;
+    stalled_rmid = msgctl(id, IPC_RMID, NULL);
+    stalled_errno = errno;
+    stalled_count = test_dir_count();
+}
+
+/* A msgget that is slow (not killed) between its traffic file and its
+ * state file: its owner's IPC_RMID of the id (which removes the files of
+ * a msgget killed there) must leave them (it removed the mailbox and the
+ * traffic file, and msgget returned a queue without them). */
+static void slow_creator_keeps_its_files(void **state)
+{
+    (void)state;
+    hook = rmid_while_making;
+    int id = msgget(0x5a186, IPC_CREAT | 0600);
+    hook = NULL;
+    assert_true(id >= 0);
+    assert_int_equal(stalled_rmid, -1);
+    assert_int_equal(stalled_errno, EINVAL);
+    assert_int_equal(stalled_count, 2);    /* the traffic file and the mailbox */
+    assert_int_equal(test_dir_count(), 4); /* and the state file, the key link */
+    struct {
+        long type;
+        char text[4];
+    } msg = {6, "abc"};
+    assert_int_equal(msgsnd(id, &msg, 3, IPC_NOWAIT), 0);
+    assert_int_equal(msgrcv(id, &msg, sizeof(msg.text), 0, IPC_NOWAIT), 3);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+static int heir_pipe[2];
+
+/* A msgget killed before its state file, after another thread forked a
+ * child that lives on (here the killed thread itself forks: the same
+ * descriptors go to the child). */
+static void fork_then_die(int id)
+{
+    (void)id;
+    pid_t heir = fork();
+    if (heir == 0) {
+        char c;
+        close(heir_pipe[1]);
+        _exit(read(heir_pipe[0], &c, 1) < 0 ? 1 : 0); /* lives until the test ends */
+    }
+    raise(SIGKILL);
+}
+
+/* The files of a msgget killed before its state file (nothing names
+ * them: msgget returned no id) are removed by the next msgget that makes
+ * a queue of a key, in another process, even while a child the killed
+ * process forked meanwhile lives on. They stayed until an IPC_RMID of an
+ * id nobody knew. */
+static void killed_creation_is_swept_by_the_next_msgget(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(heir_pipe), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        hook = fork_then_die;
+        msgget(0x5a187, IPC_CREAT | 0600);
+        _exit(3);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(test_dir_count(), 2); /* the mailbox and the traffic file */
+    c = fork();
+    assert_true(c >= 0);
+    if (c == 0)
+        _exit(msgget(0x5a188, IPC_CREAT | 0600) >= 0 ? 0 : 1);
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int left = test_dir_count();
+    close(heir_pipe[1]); /* the heir exits */
+    close(heir_pipe[0]);
+    int id = msgget(0x5a188, 0);
+    assert_true(id >= 0);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(left, 4); /* the new queue's alone */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +703,10 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(resized_traffic_file_leaves_the_queue_working,
                                         test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(slow_creator_keeps_its_files, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(killed_creation_is_swept_by_the_next_msgget, test_dir_setup,
+                                        test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
