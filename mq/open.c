@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,89 @@ static int older_than_a_creation(const struct stat *st)
     return age > CREATING_NS;
 }
 
+/* The descriptors creators hold their lock by (creating_lock): a forked
+ * child closes its copies at once, so the lock, which tells whether a
+ * creator is alive, is held by the creator alone (a child that lived on
+ * kept a killed creator's remains for good: every mq_open of the name
+ * said EAGAIN). A descriptor is listed before it is locked; one that a
+ * fork may have copied before it was listed (the fork count moved while
+ * it was opened) is opened again, so the child's copy is of an open file
+ * that is never locked. The open is not under creating_mu: an interposed
+ * open may fork. */
+#define CREATING_MAX 64
+static int creating[CREATING_MAX] = {[0 ... CREATING_MAX - 1] = -1};
+static pthread_mutex_t creating_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t creating_once = PTHREAD_ONCE_INIT;
+static _Atomic unsigned forks; /* counted after each fork, under creating_mu */
+
+static void creating_prepare(void)
+{
+    pthread_mutex_lock(&creating_mu);
+}
+
+static void creating_parent(void)
+{
+    atomic_fetch_add(&forks, 1);
+    pthread_mutex_unlock(&creating_mu);
+}
+
+static void creating_child(void)
+{
+    for (int i = 0; i < CREATING_MAX; i++)
+        if (creating[i] >= 0) {
+            /* The system call: no interposer's locks in a forked child. */
+            (void)syscall(SYS_close, creating[i]);
+            creating[i] = -1;
+        }
+    pthread_mutex_unlock(&creating_mu);
+}
+
+static void creating_install(void)
+{
+    pthread_atfork(creating_prepare, creating_parent, creating_child);
+}
+
+/* Opens path read-only for a creation's lock, to be taken after this
+ * returns, and lists it (*slot; -1 when more creations than listed run at
+ * once: then a child forked meanwhile keeps the lock while it lives).
+ * Returns the descriptor, or -1 (errno). */
+static int creating_open(const char *path, int *slot)
+{
+    pthread_once(&creating_once, creating_install);
+    *slot = -1;
+    for (;;) {
+        unsigned seen = atomic_load(&forks);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            return -1;
+        pthread_mutex_lock(&creating_mu);
+        int copied = atomic_load(&forks) != seen;
+        for (int i = 0; !copied && i < CREATING_MAX && *slot < 0; i++)
+            if (creating[i] < 0) {
+                creating[i] = fd;
+                *slot = i;
+            }
+        pthread_mutex_unlock(&creating_mu);
+        if (!copied)
+            return fd;
+        close(fd);
+    }
+}
+
+/* Closes fd of creating_open, unless a fork closed it (in the child). */
+static void creating_close(int fd, int slot)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&creating_mu);
+    int mine = slot < 0 || creating[slot] == fd;
+    if (slot >= 0 && mine)
+        creating[slot] = -1;
+    if (mine)
+        close(fd);
+    pthread_mutex_unlock(&creating_mu);
+}
+
 /* Takes, for a creator that just made mailbox mbxname (in dir), the shared
  * flock it holds on the mailbox's file until its side file is finished:
  * so an opener that finds the queue half made knows whether its creator
@@ -54,13 +138,13 @@ static int older_than_a_creation(const struct stat *st)
  * file's lock. Returns 0 (*fd_out holds the lock), EAGAIN (the mailbox is
  * gone already: taken for a dead creator's after this one stalled for
  * longer than CREATING_NS), ETIMEDOUT or another errno. */
-static int creating_lock(const char *dir, const char *mbxname, mbx *h, int *fd_out)
+static int creating_lock(const char *dir, const char *mbxname, mbx *h, int *fd_out, int *slot)
 {
     char path[PATH_MAX + 64];
     int r = mq_mbx_path(dir, mbxname, path, sizeof(path));
     if (r != 0)
         return r;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = creating_open(path, slot);
     if (fd < 0)
         return errno == ENOENT ? EAGAIN : errno;
     struct stat st;
@@ -78,7 +162,7 @@ static int creating_lock(const char *dir, const char *mbxname, mbx *h, int *fd_o
     if (r == 0 && mbx_stat_get(h, &ms) == -EIDRM)
         r = EAGAIN;
     if (r != 0) {
-        close(fd);
+        creating_close(fd, *slot);
         return r;
     }
     *fd_out = fd;
@@ -160,8 +244,8 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     int r = mbx_open_opts(mbxname, mbx_flags_of(accmode) | MBX_CREATE | MBX_EXCL, &o, &d->h);
     if (r < 0)
         return -r;
-    int held = -1;
-    r = creating_lock(d->dir, mbxname, d->h, &held);
+    int held = -1, slot = -1;
+    r = creating_lock(d->dir, mbxname, d->h, &held, &slot);
     /* The pipe before the side file: openers wait for the side file. */
     if (r == 0)
         r = mq_fifo_make(fifo_path, a.mode);
@@ -180,8 +264,7 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
             mbx_unlink(mbxname);
         d->h = NULL;
     }
-    if (held >= 0)
-        close(held); /* the side file is finished, or all is undone */
+    creating_close(held, slot); /* the side file is finished, or all is undone */
     return r;
 }
 

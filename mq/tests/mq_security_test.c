@@ -747,8 +747,10 @@ static void half_made_recovered(int i)
  * makes the queue anew. The stalled creator must leave that queue alone
  * (it replaced its pipe and side file: the other opener's descriptors
  * were left on deleted files) and open it as made. */
-static const char *stall_path; /* the creator's open of this path stalls */
-static ino_t remade_side;      /* the side file the other opener made */
+static const char *stall_path;        /* the creator's open of this path stalls */
+static const char *volatile die_path; /* the creator forks and is killed at its creation */
+static int heir_pipe[2];              /* the forked child reads it until the test closes it */
+static ino_t remade_side;             /* the side file the other opener made */
 
 int open(const char *path, int flags, ...);
 int open(const char *path, int flags, ...)
@@ -759,6 +761,17 @@ int open(const char *path, int flags, ...)
         va_start(ap, flags);
         mode = (mode_t)va_arg(ap, int);
         va_end(ap);
+    }
+    if (die_path && strcmp(path, die_path) == 0 && (flags & O_CREAT)) {
+        /* Another thread forks (here the creator itself: the child gets
+         * the same descriptors), then the creator is killed. */
+        die_path = NULL;
+        if (fork() == 0) {
+            char c;
+            close(heir_pipe[1]);
+            _exit(read(heir_pipe[0], &c, 1) < 0 ? 1 : 0); /* lives until the test ends */
+        }
+        raise(SIGKILL);
     }
     if (stall_path && strcmp(path, stall_path) == 0 &&
         flags == (O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) {
@@ -794,6 +807,42 @@ static void stalled_creator_leaves_a_queue_made_again(void **state)
     assert_int_equal(sb.st_ino, remade_side); /* left as it made it */
     assert_int_equal(mq_close(q), 0);
     assert_int_equal(mq_unlink(qname(3)), 0);
+}
+
+/* A creator that forked (another thread did, inside its mq_open) and was
+ * then killed before its side file: the child kept the creator's lock on
+ * the mailbox (an inherited descriptor), so while it lived every mq_open
+ * of the name said EAGAIN and removed nothing. A forked child does not
+ * hold a creation's lock. */
+static void creator_forked_then_killed(void **state)
+{
+    (void)state;
+    char side[sizeof(test_dir) + 512];
+    assert_int_equal(pipe(heir_pipe), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        die_path = file_of(".mq-side.mq.", 4, side, sizeof(side));
+        struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+        mq_open(qname(4), O_CREAT | O_RDWR, 0600, &a);
+        _exit(3);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFSIGNALED(st));
+    usleep(1200 * 1000); /* older than a creation */
+    char path[sizeof(test_dir) + 512];
+    errno = 0;
+    mqd_t q = mq_open(qname(4), O_RDWR | O_NONBLOCK);
+    int e = errno;
+    int box = access(file_of("mbx.mq.", 4, path, sizeof(path)), F_OK);
+    close(heir_pipe[1]); /* the child exits */
+    close(heir_pipe[0]);
+    if (q != (mqd_t)-1)
+        mq_close(q);
+    assert_int_equal(q, (mqd_t)-1);
+    assert_int_equal(e, ENOENT); /* it said EAGAIN */
+    assert_int_equal(box, -1);
 }
 
 /* An mq_open(O_CREAT) killed after making the mailbox and pipe, before
@@ -1375,6 +1424,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(creator_killed_while_filling_the_side_file, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(stalled_creator_leaves_a_queue_made_again, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creator_forked_then_killed, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(live_creator_keeps_its_queue, test_dir_setup,
                                         test_dir_teardown),
