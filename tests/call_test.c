@@ -723,9 +723,6 @@ static void reply_after_the_last_close_is_refused(void **state)
         if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 1)
             _exit(100);
         mbx_close(m);
-        /* A reply looks whether the handle is still open at most every
-         * 50 ms (call.c: KNOWN_RECHECK_NS). */
-        usleep(120 * 1000);
         _exit(reply_status(mbx_reply(&info, "late", 4)));
     }
     char reply[16];
@@ -738,6 +735,48 @@ static void reply_after_the_last_close_is_refused(void **state)
     assert_int_equal(st.count, 0); /* nothing was written */
     mbx_close(m);
     mbx_unlink("closing");
+}
+
+/* A server may hand a request it took to another process that opened the
+ * mailbox to receive but never took a call through it: that worker's reply
+ * is taken (the handle counts from its open, not from its first call). */
+static void worker_that_took_no_call_answers(void **state)
+{
+    (void)state;
+    int info_pipe[2];
+    assert_int_equal(pipe(info_pipe), 0);
+    /* Forked before the test's own handle: the worker inherits none. */
+    pid_t worker = fork();
+    if (worker == 0) {
+        test_child();
+        close(info_pipe[1]);
+        mbx *own;
+        if (mbx_open("handed", MBX_RECV | MBX_CREATE, NULL, &own) != 0)
+            _exit(100);
+        mbx_msginfo info;
+        if (read(info_pipe[0], &info, sizeof(info)) != (ssize_t)sizeof(info))
+            _exit(101);
+        _exit(reply_status(mbx_reply(&info, "worker", 6)));
+    }
+    close(info_pipe[0]);
+    mbx *m = service("handed");
+    pid_t srv = fork();
+    if (srv == 0) {
+        test_child();
+        char buf[32];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(100);
+        _exit(write(info_pipe[1], &info, sizeof(info)) == (ssize_t)sizeof(info) ? 0 : 101);
+    }
+    close(info_pipe[1]);
+    char reply[16];
+    assert_int_equal(mbx_call(m, "q", 1, 0, reply, sizeof(reply), 30000 * MS), 6);
+    assert_memory_equal(reply, "worker", 6);
+    assert_int_equal(reap(srv), 0);
+    assert_int_equal(reap(worker), reply_status(0));
+    mbx_close(m);
+    mbx_unlink("handed");
 }
 
 /* Every way of receiving a request hands the server a token its reply is
@@ -869,6 +908,7 @@ int main(void)
         cmocka_unit_test(a_send_handle_on_the_called_mailbox_is_not_enough),
         cmocka_unit_test(replies_through_several_mailboxes_and_forks),
         cmocka_unit_test(reply_after_the_last_close_is_refused),
+        cmocka_unit_test(worker_that_took_no_call_answers),
         cmocka_unit_test(every_receive_gives_a_token_that_answers),
         cmocka_unit_test(tokens_are_not_predictable),
     };

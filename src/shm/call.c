@@ -126,23 +126,18 @@ uint64_t call_new_token(void)
 
 /* ---- the mailboxes this process's handles are on ----
  *
- * What a handle's descriptor was found to be (fstat) when its mix was
- * computed (once per handle, before the first call through it or the first
- * call's token a receive through it hands over), by descriptor: so that a
- * call names its mailbox in its slot, and a reply looks for a handle that
- * may receive from the mailbox called, without a system call each time (one
- * costs about as much as a whole local call). A closed handle leaves its
- * entry: a reply that relies on an entry looks again whether its descriptor
- * is still that mailbox's file at most every KNOWN_RECHECK_NS, as replies
- * look for a caller's death; a handle opened on that descriptor since
- * replaces the entry when its own mix is computed. */
-#define KNOWN_RECHECK_NS 50000000ll
-
+ * What each handle's descriptor was found to be (fstat) when its mix was
+ * computed (once per handle: at its open when it may receive, else before
+ * the first call through it), by descriptor: so that a call names its
+ * mailbox in its slot, and a reply looks for a handle that may receive from
+ * the mailbox called, without a system call each time (one costs about as
+ * much as a whole local call). mbx_close forgets the handle's entry
+ * (call_box_forget) before its descriptor is closed, so a reply after the
+ * last close of the mailbox is refused at once. */
 struct known {
     const struct shm_box *b; /* the handle (compared, never followed); NULL: none */
     uint64_t dev, ino;
-    int recv;           /* the handle was opened with MBX_RECV */
-    int64_t checked_ns; /* when its descriptor was last found to be that file */
+    int recv; /* the handle was opened with MBX_RECV */
 };
 static struct known *known; /* indexed by descriptor */
 static size_t known_cap;
@@ -163,7 +158,16 @@ static void known_put(const struct shm_box *b, const struct stat *st)
         known_cap = cap;
     }
     known[fd] = (struct known){b, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
-                               (b->base.flags & MBX_RECV) != 0, clock_now_ns()};
+                               (b->base.flags & MBX_RECV) != 0};
+}
+
+void call_box_forget(const struct shm_box *b)
+{
+    pthread_mutex_lock(&known_lock);
+    size_t fd = (size_t)b->file.fd;
+    if (fd < known_cap && known[fd].b == b)
+        known[fd].b = NULL;
+    pthread_mutex_unlock(&known_lock);
 }
 
 /* The mailbox b is on, for a call through it: 0, or -ENOMEM when it could
@@ -182,27 +186,17 @@ static int box_identity(struct shm_box *b, struct seg_call_box *id)
     return r;
 }
 
-/* Whether this process holds a handle that may receive from the mailbox id
- * (as far as the entries tell, looked at again as KNOWN_RECHECK_NS says). */
+/* Whether this process holds an open handle that may receive from the
+ * mailbox id. */
 static int serves(const struct seg_call_box *id)
 {
     if (!id->dev && !id->ino)
         return 0; /* a caller of an earlier build, which names no mailbox */
     int found = 0;
-    int64_t now = clock_now_ns();
     pthread_mutex_lock(&known_lock);
     for (size_t fd = 0; fd < known_cap && !found; fd++) {
-        struct known *k = &known[fd];
-        if (!k->b || !k->recv || k->dev != id->dev || k->ino != id->ino)
-            continue;
-        struct stat st;
-        if (now - k->checked_ns < KNOWN_RECHECK_NS)
-            found = 1;
-        else if (fstat((int)fd, &st) == 0 && (uint64_t)st.st_dev == k->dev &&
-                 (uint64_t)st.st_ino == k->ino)
-            found = 1, k->checked_ns = now;
-        else
-            k->b = NULL; /* closed */
+        const struct known *k = &known[fd];
+        found = k->b && k->recv && k->dev == id->dev && k->ino == id->ino;
     }
     pthread_mutex_unlock(&known_lock);
     return found;

@@ -28,14 +28,10 @@
  * calls[] in the caller's own header, which only the caller's user and
  * root may write: seg_model.h), and mbx_reply answers only a call to a
  * mailbox the replying process holds a handle on that may receive
- * (MBX_RECV) and that took a call or made one; else -ESRCH, nothing
- * written. A server of "open" (root answering anyone) thus no longer
- * answers, into a caller's @PID, a request a peer of "shared" forged into
- * "open" with a call to "shared"'s token (found by a review). What a
- * process's handles are on is recorded once per handle (call.c: known),
- * and a reply looks whether a handle it relies on was closed at most
- * every 50 ms: a reply up to 50 ms after the server's last close of the
- * mailbox may still go.
+ * (MBX_RECV); else -ESRCH, nothing written. A server of "open" (root answering anyone) thus no
+ * longer answers, into a caller's @PID, a request a peer of "shared" forged into "open" with a call
+ * to "shared"'s token (found by a review). What a process's handles are on is recorded once per
+ * handle (call.c: known: at the open of one that may receive) and forgotten at its close.
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
@@ -68,6 +64,11 @@ uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);
 #define CALL_MIX_MASK  0x7fffffffu
 #define CALL_MIX_KNOWN 0x80000000u
 uint32_t call_box_mix_slow(struct shm_box *b);
+
+/* mbx_close of b: its mailbox no longer counts for replies (call.c:
+ * known). Never fails. */
+void call_box_forget(const struct shm_box *b);
+
 static inline uint32_t call_box_mix(struct shm_box *b)
 {
     uint32_t m = __atomic_load_n(&b->call_mix, __ATOMIC_RELAXED);

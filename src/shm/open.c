@@ -4,6 +4,7 @@
 #include "shm/shm.h"
 
 #include "core/names.h"
+#include "shm/call.h"
 #include "shm/files.h"
 #include "shm/handles.h"
 #include "shm/owner.h"
@@ -222,6 +223,11 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
         (void)seg_prefault(&b->seg);
     if (b->seg.flags & MBX_OWNED)
         handles_add(b);
+    /* A handle that may receive may answer the calls it takes (call.h):
+     * what it is on is recorded now, whoever took the calls (a server
+     * hands a request to another process that opened the mailbox). */
+    if (flags & MBX_RECV)
+        (void)call_box_mix(b);
     *out = &b->base;
     return 0;
 out_unmap:
@@ -246,6 +252,7 @@ void shm_box_close(struct mbx *m)
         b->seg.kind->close(&c, m->flags);
     if (b->lend_view)
         shmfile_unmap_view(&b->file, b->lend_view);
+    call_box_forget(b);
     shmfile_close(&b->file);
     free(b->seg.slot_backed);
     free(b->dir);
