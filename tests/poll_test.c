@@ -1536,6 +1536,38 @@ static void forged_armed_count_costs_a_scan_and_loses_no_wakeup(void **state)
     mbx_unlink("forged");
 }
 
+/* An entry armed in an epoch before the current one (poll.h) is not in
+ * the count: disarming it takes nothing off. Here two pollers armed in
+ * epoch 0, then the count started again (epoch 1, counted 1: what a
+ * changer killed before it told them leaves), a third poller armed in
+ * epoch 1, and the first two closed. Had each close taken one off, the
+ * count would have been 0 with the third armed, and the next send would
+ * not have told it. */
+static void pollers_of_an_older_epoch_uncount_nobody_else(void **state)
+{
+    (void)state;
+    mbx *m = open_box("epochs", MBX_SEND | MBX_RECV, 8);
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    mbx *h[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mbx_open("epochs", MBX_RECV, NULL, &h[i]), 0);
+        if (i == 2)
+            __atomic_store_n(&hot->armed[SEG_POLL_RECV], (1u << 16) | 1u, __ATOMIC_SEQ_CST);
+        assert_true(mbx_fd(h[i], MBX_RECV) >= 0);
+    }
+    mbx_close(h[0]);
+    mbx_close(h[1]);
+    int fd = mbx_fd(h[2], MBX_RECV);
+    assert_false(readable(fd, 0));
+    send_u32(m, 1);
+    assert_true(readable(fd, 10000));
+    uint32_t v;
+    assert_int_equal(mbx_recv(h[2], &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+    mbx_close(h[2]);
+    mbx_close(m);
+    mbx_unlink("epochs");
+}
+
 /* A heap mailbox whose lock a peer holds past a call's grace (as one
  * preempted or stopped holding it would): a receive from one sender that
  * could not look at the queue says -EAGAIN, and the descriptor must stay
@@ -1819,6 +1851,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(killed_armed_poller_stops_counting),
         cmocka_unit_test(leftover_armed_count_returns_to_zero),
         cmocka_unit_test(forged_armed_count_costs_a_scan_and_loses_no_wakeup),
+        cmocka_unit_test(pollers_of_an_older_epoch_uncount_nobody_else),
         cmocka_unit_test(filtered_receive_cut_short_stays_readable),
         cmocka_unit_test(poll_after_recv_from_waits_for_its_sender),
         cmocka_unit_test(scribbled_place_is_put_back),
