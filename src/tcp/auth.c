@@ -129,3 +129,54 @@ int auth_equal(const uint8_t *a, const uint8_t *b)
 {
     return CRYPTO_memcmp(a, b, WIRE_MAC) == 0;
 }
+
+void *auth_kx_new(uint8_t pub[WIRE_KX])
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+    size_t n = WIRE_KX;
+    if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &k) != 1 ||
+        EVP_PKEY_get_raw_public_key(k, pub, &n) != 1 || n != WIRE_KX) {
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    EVP_PKEY_CTX_free(c);
+    return k;
+}
+
+void auth_kx_free(void *kx)
+{
+    EVP_PKEY_free(kx);
+}
+
+int auth_kx_key(void *mine, const uint8_t peer[WIRE_KX], const uint8_t client_pub[WIRE_KX],
+                const uint8_t gateway_pub[WIRE_KX], uint8_t key[WIRE_KX])
+{
+    EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, WIRE_KX);
+    EVP_PKEY_CTX *c = p ? EVP_PKEY_CTX_new(mine, NULL) : NULL;
+    uint8_t z[WIRE_KX];
+    size_t n = sizeof(z);
+    int r = !p || !c ? -ENOMEM : 0;
+    /* OpenSSL refuses a peer key whose shared value is all zeros. */
+    if (!r && (EVP_PKEY_derive_init(c) != 1 || EVP_PKEY_derive_set_peer(c, p) != 1 ||
+               EVP_PKEY_derive(c, z, &n) != 1 || n != WIRE_KX))
+        r = -EPROTO;
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(p);
+    if (!r) {
+        struct secret s = {.n = WIRE_KX};
+        memcpy(s.b, z, WIRE_KX);
+        auth_mac(&s, "mbx session", client_pub, gateway_pub, key);
+        OPENSSL_cleanse(&s, sizeof(s));
+    }
+    OPENSSL_cleanse(z, sizeof(z));
+    return r;
+}
+
+void auth_proof(const uint8_t key[WIRE_KX], const uint8_t *hello_nonce, const uint8_t *open_nonce,
+                uint8_t out[WIRE_KX])
+{
+    struct secret s = {.n = WIRE_KX};
+    memcpy(s.b, key, WIRE_KX);
+    auth_mac(&s, "mbx resume", hello_nonce, open_nonce, out);
+}

@@ -39,6 +39,26 @@ void auth_mac(const struct secret *s, const char *label, const uint8_t *a, const
 /* out = SHA-256 of the n bytes at p. */
 void auth_hash(const void *p, size_t n, uint8_t out[32]);
 
+/* A session's key (wire version 4): an X25519 exchange between the
+ * client's first OPEN and the gateway's WELCOME, so that a client that
+ * learnt only the session's id (in the clear on tcp://), the secret
+ * included, cannot take the session up.
+ * auth_kx_new makes a fresh key pair, its public key in pub: returns it
+ * (free it with auth_kx_free), or NULL (no memory, no randomness).
+ * auth_kx_key: the session key of my pair and the peer's public key,
+ * HMAC(shared value, "mbx session" | client_pub | gateway_pub). Returns 0,
+ * or -EPROTO for a peer key that gives no secret (a low-order point, all
+ * zeros) or -ENOMEM. */
+void *auth_kx_new(uint8_t pub[WIRE_KX]);
+void auth_kx_free(void *kx);
+int auth_kx_key(void *mine, const uint8_t peer[WIRE_KX], const uint8_t client_pub[WIRE_KX],
+                const uint8_t gateway_pub[WIRE_KX], uint8_t key[WIRE_KX]);
+
+/* A resume's proof that it holds the session's key: HMAC(key, "mbx
+ * resume" | HELLO's nonce | OPEN's nonce), fresh at every connection. */
+void auth_proof(const uint8_t key[WIRE_KX], const uint8_t *hello_nonce, const uint8_t *open_nonce,
+                uint8_t out[WIRE_KX]);
+
 /* Returns 1 when two MACs are equal (in constant time), else 0. */
 int auth_equal(const uint8_t *a, const uint8_t *b);
 

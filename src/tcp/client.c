@@ -63,6 +63,11 @@ struct tcp_box {
     void *tls_ctx;    /* its context (tls.h) */
     struct io io;     /* io.fd -1 while the link is down */
     uint64_t session; /* 0 until the first WELCOME */
+    /* The session's key (wire version 4), agreed with the gateway when it
+     * began: a resume proves it holds it (wire.h), so that another client
+     * that learnt the id cannot take the session up. */
+    uint8_t skey[WIRE_KX];
+    int has_skey;
     uint32_t window, capacity, room;
     uint64_t max_msg;
     /* Sends: sequence numbers from 1; all up to acked are acknowledged;
@@ -534,6 +539,7 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
     b->unsent = 0;
     b->unsent_bytes = 0;
     b->session = 0;
+    b->has_skey = 0;
     b->next_seq = 1;
     b->acked = 0;
     b->next_req = 1;
@@ -700,7 +706,17 @@ static int dial(struct tcp_box *b, int64_t deadline)
     snprintf(o.name, sizeof(o.name), "%s", b->box);
     if (!r)
         r = auth_random(o.nonce, sizeof(o.nonce));
-    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    /* Version 4: a fresh key pair (a new session's key is agreed with it),
+     * and the proof of the session's key for a resume. */
+    void *kx = NULL;
+    if (!r && version >= 4) {
+        kx = auth_kx_new(o.kx);
+        if (!kx)
+            r = -ENOMEM;
+        else if (b->session && b->has_skey)
+            auth_proof(b->skey, hello.nonce, o.nonce, o.proof);
+    }
+    uint8_t body[WIRE_OPEN_MAX];
     if (!r) {
         if (b->has_secret)
             auth_mac(&b->secret, "mbx client", hello.nonce, o.nonce, o.mac);
@@ -723,16 +739,29 @@ static int dial(struct tcp_box *b, int64_t deadline)
         if (!auth_equal(want, w.mac))
             r = -EACCES;
     }
-    if (!r && probe)
+    if (!r && probe) {
+        auth_kx_free(kx);
         return read_here(b, hs);
+    }
     uint32_t window_max = version >= 3 ? WIRE_WINDOW_MAX : WIRE_WINDOW_V2;
     if (!r && (w.window > window_max || w.max_msg == 0 || w.max_msg > (1ull << 30)))
         r = -EPROTO;
+    int resumed = !r && (h.flags & WF_RESUMED) && w.session == b->session;
+    /* A new session (or one the gateway gave afresh): its key. */
+    uint8_t skey[WIRE_KX];
+    int has_skey = resumed && b->has_skey;
+    if (!r && !resumed && version >= 4) {
+        r = w.version >= 4 ? auth_kx_key(kx, w.kx, o.kx, w.kx, skey) : -EPROTO;
+        has_skey = !r;
+    }
+    auth_kx_free(kx);
     if (r) {
         link_down(b);
         return r == -ETIMEDOUT || r == -EPIPE || r == -ECONNABORTED ? -ECONNRESET : r;
     }
-    int resumed = (h.flags & WF_RESUMED) && w.session == b->session;
+    if (!resumed && has_skey)
+        memcpy(b->skey, skey, sizeof(skey));
+    b->has_skey = has_skey;
     b->session = w.session;
     b->window = w.window;
     b->room = w.room;

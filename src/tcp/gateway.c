@@ -41,8 +41,8 @@
 #include <unistd.h>
 
 /* Frames read ahead of the one being served, at most: twice what a client may send
- * ahead (its window's sends, a request, a few small frames). On a version
- * 3 link the payload is bounded too (queue_bytes). */
+ * ahead (its window's sends, a request, a few small frames). Their bytes
+ * are bounded too (queue_bytes). */
 #define QUEUE_MAX(window_max) (2 * (window_max) + 16)
 #define CONNS_MAX             256 /* connections at once: two threads each */
 /* Connections still in their handshake (nothing proved yet) at once, at
@@ -88,6 +88,14 @@ struct session {
      * later sends be acknowledged and never delivered (found by an
      * attacker review). */
     uint8_t binding[32];
+    /* And, above all, its key (wire version 4; may_resume): only its
+     * client and the gateway know it. The binding alone did not do: name
+     * and flags travel in the clear with the id, so another client with
+     * the secret that saw them took the session anyway (found by an
+     * attacker review). A session opened by an older client has none: it
+     * is taken up only by its own client certificate. */
+    uint8_t key[WIRE_KX];
+    int has_key;
     int busy;            /* a connection serves it */
     int64_t detached_at; /* when its last link went */
     mbx *h;
@@ -176,7 +184,14 @@ struct conn {
                               thread counts them down without mu) */
     uint64_t queued_bytes; /* their bodies' bytes (atomic, as queued) */
     unsigned queue_max;    /* bounds on both: more is a client that broke */
-    uint64_t queue_bytes;  /* its window (0: none, a version 2 link) */
+    uint64_t queue_bytes;
+    /* A version 2 link: its client promised no bound in bytes (only its
+     * window in sends), so over queue_bytes it is not cut off: its socket
+     * is not read until the queue is below it again (read_paused). It had
+     * no bound in bytes at all: 143 sends of 16 MiB behind a call nobody
+     * answered took a gateway to 2.9 GB (found by an attacker review). */
+    int queue_pause;
+    int64_t paused_pong; /* when a PONG last went while reading waits */
     /* The serving thread's own: frames it took from the queue in one go
      * (one lock for a batch, not one per frame), served before it looks
      * again. */
@@ -212,6 +227,8 @@ struct tomb {
     unsigned nfails;
     uint64_t last_call;  /* the newest call it made: not made again */
     uint8_t binding[32]; /* who may take it up again (struct session) */
+    uint8_t key[WIRE_KX];
+    int has_key;
 };
 
 struct mbx_gateway {
@@ -342,6 +359,8 @@ static int session_end(struct mbx_gateway *g, struct session *s)
                        .nfails = s->nfails};
     memcpy(t->fails, s->fails, sizeof(t->fails));
     memcpy(t->binding, s->binding, sizeof(t->binding));
+    memcpy(t->key, s->key, sizeof(t->key));
+    t->has_key = s->has_key;
     g->nsessions--;
     return session_free(s);
 }
@@ -645,7 +664,7 @@ static void read_batch(struct conn *c)
         inline_end(c);
     pthread_mutex_lock(&c->mu);
     if (first && __atomic_load_n(&c->queued, __ATOMIC_RELAXED) + n <= c->queue_max &&
-        (!c->queue_bytes ||
+        (c->queue_pause ||
          __atomic_load_n(&c->queued_bytes, __ATOMIC_RELAXED) + bytes <= c->queue_bytes)) {
         if (c->tail)
             c->tail->next = first;
@@ -878,7 +897,12 @@ static int send_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *b
 {
     struct session *s = c->s;
     struct wire_send ws;
-    if (wire_send_get(body, h->len, &ws) || h->id == 0) {
+    /* Numbered far past the last send finished (WIRE_SEQ_AHEAD_MAX): no
+     * client's; taken, it would make every later send look done. A new
+     * session's first send may have any number (an older client's sends
+     * again after it was given a new session keep theirs). */
+    if (wire_send_get(body, h->len, &ws) || h->id == 0 ||
+        (s->last_seq && h->id > s->last_seq && h->id - s->last_seq > WIRE_SEQ_AHEAD_MAX)) {
         pthread_mutex_lock(&c->mu);
         mark_dead(c);
         shutdown(c->fd, SHUT_RDWR);
@@ -1278,8 +1302,9 @@ static void probe_answer(struct conn *c, const struct wire_open *o, const struct
 }
 
 /* The binding of a session opened by o on c (struct session): a hash of
- * its flags, the certificate the client showed (or none) and the name. */
-static void open_binding(const struct conn *c, const struct wire_open *o, uint8_t out[32])
+ * its flags, the certificate the client showed (or none) and the name.
+ * Returns 1 when the client showed a certificate, else 0. */
+static int open_binding(const struct conn *c, const struct wire_open *o, uint8_t out[32])
 {
     uint8_t b[4 + 1 + 32 + WIRE_NAME_MAX] = {0};
     uint32_t flags = o->flags & ~WIRE_OPEN_PROBE;
@@ -1288,6 +1313,41 @@ static void open_binding(const struct conn *c, const struct wire_open *o, uint8_
     size_t n = strnlen(o->name, WIRE_NAME_MAX);
     memcpy(b + 37, o->name, n);
     auth_hash(b, 37 + n, out);
+    return b[4];
+}
+
+/* Whether OPEN o (after HELLO's nonce hn; binding and cert of
+ * open_binding) may take up a session of binding `was` and key (has_key).
+ * Returns 1 when it may; 0 when not (-EACCES); -1 for a session no client
+ * can take up again: an older client's (no key) over plain TCP, where
+ * nothing but the name and flags, sent in the clear with the id, told its
+ * client from another holder of the secret (a new session then: the old
+ * client goes on, what it sends again may be delivered twice). */
+static int may_resume(const struct wire_open *o, const uint8_t *hn, const uint8_t binding[32],
+                      int cert, const uint8_t was[32], const uint8_t key[WIRE_KX], int has_key)
+{
+    if (has_key) {
+        uint8_t want[WIRE_KX];
+        if (o->version < 4)
+            return 0;
+        auth_proof(key, hn, o->nonce, want);
+        return auth_equal(want, o->proof) && memcmp(was, binding, 32) == 0;
+    }
+    if (memcmp(was, binding, 32) != 0)
+        return 0;
+    return cert ? 1 : -1;
+}
+
+/* A new session's key (version 4): agreed with the client's public key in
+ * o; the gateway's goes in w. A client key that gives none leaves the
+ * session without (taken up again only by its client certificate). */
+static void session_key(struct session *s, const struct wire_open *o, struct wire_welcome *w)
+{
+    void *kx = auth_kx_new(w->kx);
+    s->has_key = kx && auth_kx_key(kx, o->kx, o->kx, w->kx, s->key) == 0;
+    auth_kx_free(kx);
+    if (!s->has_key)
+        memset(w->kx, 0, sizeof(w->kx));
 }
 
 /* Opens the mailbox of a new session. Out of descriptors, it ends the
@@ -1330,7 +1390,7 @@ static struct session *handshake(struct conn *c)
     struct wire_hdr h;
     struct session *s = NULL;
     int64_t dl = clock_deadline(5000000000ll);
-    uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    uint8_t buf[WIRE_OPEN_MAX];
     int resumed = 0, r = 0;
     uint8_t hello_flags = 0;
     if (g->tls_ctx) {
@@ -1379,13 +1439,19 @@ static struct session *handshake(struct conn *c)
         goto out;
     }
     uint8_t binding[32];
-    open_binding(c, &o, binding);
+    int cert = open_binding(c, &o, binding);
+    w.version = o.version; /* the WELCOME's layout */
     pthread_mutex_lock(&g->mu);
     for (s = o.session ? g->sessions : NULL; s; s = s->next)
         if (s->id == o.session)
             break;
     struct tomb tomb = {0};
-    if (s && memcmp(s->binding, binding, sizeof(binding)) != 0) {
+    int may = s ? may_resume(&o, hello.nonce, binding, cert, s->binding, s->key, s->has_key) : 1;
+    if (may < 0) {
+        s = NULL;
+        o.session = 0; /* nobody takes it up: a new one */
+    }
+    if (s && !may) {
         s = NULL;
         w.status = -EACCES; /* another client's session */
     } else if (s && s->busy) {
@@ -1397,7 +1463,11 @@ static struct session *handshake(struct conn *c)
     } else if (o.session) {
         for (unsigned i = 0; i < TOMBS && i < g->ntombs; i++)
             if (g->tombs[i].id == o.session) {
-                if (memcmp(g->tombs[i].binding, binding, sizeof(binding)) != 0) {
+                const struct tomb *t = &g->tombs[i];
+                may = may_resume(&o, hello.nonce, binding, cert, t->binding, t->key, t->has_key);
+                if (may < 0)
+                    break; /* a new session */
+                if (!may) {
                     w.status = -EACCES;
                     break;
                 }
@@ -1452,7 +1522,11 @@ static struct session *handshake(struct conn *c)
             s->last_call = tomb.last_call;
             memcpy(s->fails, tomb.fails, sizeof(s->fails));
             s->nfails = tomb.nfails;
+            memcpy(s->key, tomb.key, sizeof(s->key));
+            s->has_key = tomb.has_key;
             resumed = 1;
+        } else if (o.version >= 4) {
+            session_key(s, &o, &w);
         }
         int flags = (int)(o.flags & (MBX_SEND | MBX_RECV | MBX_CREATE | MBX_EXCL | MBX_SHARED));
         s->can_send = (flags & MBX_SEND) != 0;
@@ -1516,10 +1590,9 @@ static struct session *handshake(struct conn *c)
     c->queue_max = QUEUE_MAX(window_max);
     /* Its payloads in flight, their fixed parts, a send over the bound
      * and a request, twice. */
-    c->queue_bytes = o.version >= 3
-                         ? 2 * ((uint64_t)WIRE_WINDOW_BYTES +
-                                (uint64_t)WIRE_WINDOW_MAX * WIRE_FIXED_MAX + 2 * c->max_body)
-                         : 0;
+    c->queue_bytes = 2 * ((uint64_t)WIRE_WINDOW_BYTES + (uint64_t)WIRE_WINDOW_MAX * WIRE_FIXED_MAX +
+                          2 * c->max_body);
+    c->queue_pause = o.version < 3;
 answer:
     if (tomb.id) { /* claimed, and no session made of it */
         pthread_mutex_lock(&g->mu);
@@ -1626,6 +1699,13 @@ static int serve_queued(struct conn *c)
 #define HANDOVER_NS   (50 * 1000000ll)
 #define STAY_TIMED_NS (1000 * 1000000ll)
 
+/* Whether reading waits: a version 2 link's frames read ahead hold its
+ * bytes' bound (queue_pause). Call with c->mu held. */
+static int read_paused(const struct conn *c)
+{
+    return c->queue_pause && __atomic_load_n(&c->queued_bytes, __ATOMIC_RELAXED) >= c->queue_bytes;
+}
+
 static void take_turns(struct conn *c)
 {
     origin_set(c->origin); /* what this thread sends is the client's */
@@ -1652,6 +1732,23 @@ static void take_turns(struct conn *c)
             continue;
         }
         int64_t now = clock_now_ns();
+        if (!c->reading && !c->dead && read_paused(c)) {
+            /* Not read until what was read is served; meanwhile a PONG
+             * every tick: a client that left makes it fail (no read sees
+             * that now), and the link is dead (a send waiting for room
+             * for it then gives up, as on any dead link). */
+            if (now - c->paused_pong >= TCP_TICK_NS) {
+                c->paused_pong = now;
+                pthread_mutex_unlock(&c->mu);
+                reply_frame(c, W_PONG, 0, 0, NULL, 0, NULL, 0);
+                pthread_mutex_lock(&c->mu);
+                continue;
+            }
+            int64_t until = now + HANDOVER_NS;
+            struct timespec ts = {until / 1000000000, until % 1000000000};
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+            continue;
+        }
         if (!c->reading && !c->dead && (!c->serving || now - c->serve_began >= HANDOVER_NS)) {
             c->reading = 1;
             pthread_mutex_unlock(&c->mu);

@@ -136,6 +136,10 @@ size_t wire_open_put(uint8_t *p, const struct wire_open *o)
     put8(&c, o->opts.attr.memory_limit, 8);
     put8(&c, len, 2);
     put_bytes(&c, o->name, len);
+    if (o->version >= 4) {
+        put_bytes(&c, o->kx, WIRE_KX);
+        put_bytes(&c, o->proof, WIRE_KX);
+    }
     return (size_t)(c.w - p);
 }
 
@@ -161,6 +165,12 @@ int wire_open_get(const uint8_t *p, size_t n, struct wire_open *o)
         return -EPROTO;
     get_bytes(&c, o->name, len);
     o->name[len] = 0;
+    memset(o->kx, 0, WIRE_KX);
+    memset(o->proof, 0, WIRE_KX);
+    if (o->version >= 4) {
+        get_bytes(&c, o->kx, WIRE_KX);
+        get_bytes(&c, o->proof, WIRE_KX);
+    }
     /* A name with a NUL inside would be checked as one name and mean
      * another. */
     if (strlen(o->name) != len)
@@ -180,6 +190,8 @@ size_t wire_welcome_put(uint8_t *p, const struct wire_welcome *w)
     put8(&c, w->room, 4);
     put8(&c, w->capacity, 4);
     put8(&c, w->max_msg, 8);
+    if (w->version >= 4)
+        put_bytes(&c, w->kx, WIRE_KX);
     return (size_t)(c.w - p);
 }
 
@@ -195,6 +207,12 @@ int wire_welcome_get(const uint8_t *p, size_t n, struct wire_welcome *w)
     w->room = (uint32_t)get8(&c, 4);
     w->capacity = (uint32_t)get8(&c, 4);
     w->max_msg = get8(&c, 8);
+    /* A version 4 gateway's WELCOME has its key; one that refuses before
+     * it knows the client's version (or an older gateway) sends none. */
+    w->version = n >= WIRE_WELCOME_LEN_V4 ? 4 : 3;
+    memset(w->kx, 0, WIRE_KX);
+    if (w->version >= 4)
+        get_bytes(&c, w->kx, WIRE_KX);
     if (w->status > 0 || w->status < -4095 || w->last_status > 0 || w->last_status < -4095)
         return -EPROTO;
     return exact(&c);

@@ -1,4 +1,4 @@
-/* The wire protocol of tcp:// and tls:// mailboxes, version 3: frames and their
+/* The wire protocol of tcp:// and tls:// mailboxes, version 4: frames and their
  * bodies, encoded and decoded with every length checked. Everything read
  * from the network is untrusted: a decoder returns -EPROTO for anything
  * malformed and never reads or writes past the bytes it was given.
@@ -13,7 +13,12 @@
  * (WF_TLS). Version 3 lets a gateway give a client a window of up to
  * WIRE_WINDOW_MAX sends (version 2: WIRE_WINDOW_V2), the client keeping
  * at most WIRE_WINDOW_BYTES of payload in flight; its frames are version
- * 2's. HELLO says the gateway's version, OPEN the one the client speaks on
+ * 2's. Version 4 gives each session a key that only its client and the
+ * gateway know (an X25519 exchange in the first OPEN and WELCOME), and a
+ * resume proves it (OPEN's proof, a MAC of the fresh nonces under that
+ * key): the session id travels in the clear on tcp://, and another client
+ * with the secret that learnt it took the session (its held messages, its
+ * numbering). HELLO says the gateway's version, OPEN the one the client speaks on
  * this link (the lower of its own and the gateway's), and each side
  * refuses one outside WIRE_VERSION_MIN..WIRE_VERSION.
  *
@@ -29,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION     3           /* the newest spoken here */
+#define WIRE_VERSION     4           /* the newest spoken here */
 #define WIRE_VERSION_MIN 2           /* the oldest still understood */
 #define WIRE_MAGIC       0x5458424du /* "MBXT" */
 #define WIRE_HDR         16
@@ -37,6 +42,13 @@
 #define WIRE_MAC         32
 #define WIRE_HANDSHAKE   512 /* the largest body before the mailbox is open */
 #define WIRE_NAME_MAX    255
+#define WIRE_KX          32 /* an X25519 public key, a session key, a proof (version 4) */
+/* A send's number is at most this far past the last one a session
+ * finished (a gap: sends a client gave up before any answer, each costing
+ * a dead link): one numbered far ahead made every later send of the
+ * session look done already (acknowledged, never delivered). Further is
+ * malformed. */
+#define WIRE_SEQ_AHEAD_MAX (1ull << 40)
 
 /* Pipelined sends a client may have unacknowledged (WELCOME's window, never
  * more than the mailbox's capacity): at most WIRE_WINDOW_V2 on a version 2
@@ -158,6 +170,12 @@ struct wire_open {
     uint32_t flags;    /* mbx_open flags */
     mbx_options opts;  /* kind and attr (read with MBX_CREATE) */
     char name[WIRE_NAME_MAX + 1];
+    /* Version 4, after the name: the client's X25519 public key, fresh at
+     * every OPEN (a new session's key is agreed with it), and, resuming a
+     * session, the proof that it holds that session's key: HMAC(key,
+     * "mbx resume" | HELLO's nonce | OPEN's nonce); zeros when new. */
+    uint8_t kx[WIRE_KX];
+    uint8_t proof[WIRE_KX];
 };
 
 struct wire_welcome {
@@ -170,6 +188,12 @@ struct wire_welcome {
     uint32_t room;       /* free room in the mailbox at the open */
     uint32_t capacity;   /* of the mailbox */
     uint64_t max_msg;    /* its max_msg_size */
+    /* Version 4 (not on the wire: which layout; 0-3 the 76 bytes of
+     * before): then the gateway's X25519 public key, for a new session
+     * (zeros when resumed). The session's key is HMAC(X25519 shared
+     * value, "mbx session" | client's kx | gateway's kx). */
+    uint32_t version;
+    uint8_t kx[WIRE_KX];
 };
 
 struct wire_send {
@@ -209,8 +233,10 @@ struct wire_call {
 
 /* Sizes of the fixed parts of bodies (the payload, if any, follows). */
 #define WIRE_HELLO_LEN       40
-#define WIRE_OPEN_LEN        126 /* then the name's bytes */
-#define WIRE_WELCOME_LEN     76
+#define WIRE_OPEN_LEN        126 /* then the name's bytes (and, version 4, kx and proof) */
+#define WIRE_OPEN_MAX        (WIRE_OPEN_LEN + WIRE_NAME_MAX + 2 * WIRE_KX) /* 445 */
+#define WIRE_WELCOME_LEN     76 /* version 4: and kx (WIRE_WELCOME_LEN_V4) */
+#define WIRE_WELCOME_LEN_V4  108
 #define WIRE_SEND_LEN        20
 #define WIRE_ACK_LEN         8
 #define WIRE_RECV_LEN        32

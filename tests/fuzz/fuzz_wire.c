@@ -9,7 +9,9 @@
  *     the same payload), decode to the same values;
  *   - an exact body's encoding is as long as the body it came from;
  *   - wire_msg_get's info.size is the count of payload bytes;
- *   - wire_open_get's name is NUL-terminated, its strlen the encoded length;
+ *   - wire_open_get's name is NUL-terminated, its strlen the encoded length,
+ *     and a version 4 OPEN has its key and proof after it (64 bytes);
+ *   - a WELCOME is 76 bytes, or 108 with the gateway's key (version 4);
  *   - wire_frag_get's piece is 1 to WIRE_FRAG_MAX bytes inside total.
  */
 #include "fuzz_target.h"
@@ -94,9 +96,10 @@ static void open_(const uint8_t *p, size_t n)
         return;
     CHECK(n > WIRE_OPEN_LEN);
     size_t enc = (size_t)p[WIRE_OPEN_LEN - 2] | (size_t)p[WIRE_OPEN_LEN - 1] << 8;
-    CHECK(enc >= 1 && enc <= WIRE_NAME_MAX && n == WIRE_OPEN_LEN + enc);
+    size_t keys = a.version >= 4 ? 2 * WIRE_KX : 0;
+    CHECK(enc >= 1 && enc <= WIRE_NAME_MAX && n == WIRE_OPEN_LEN + enc + keys);
     CHECK(a.name[enc] == 0 && strlen(a.name) == enc);
-    uint8_t out[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    uint8_t out[WIRE_OPEN_MAX];
     size_t len = wire_open_put(out, &a);
     CHECK(len == n);
     uint8_t *q = dup_exact(out, len);
@@ -109,7 +112,8 @@ static void open_(const uint8_t *p, size_t n)
           a.opts.attr.capacity == b.opts.attr.capacity &&
           a.opts.attr.recv_policy == b.opts.attr.recv_policy &&
           a.opts.attr.mode == b.opts.attr.mode &&
-          a.opts.attr.memory_limit == b.opts.attr.memory_limit && strcmp(a.name, b.name) == 0);
+          a.opts.attr.memory_limit == b.opts.attr.memory_limit && strcmp(a.name, b.name) == 0 &&
+          memcmp(a.kx, b.kx, WIRE_KX) == 0 && memcmp(a.proof, b.proof, WIRE_KX) == 0);
 }
 
 static void welcome(const uint8_t *p, size_t n)
@@ -118,13 +122,14 @@ static void welcome(const uint8_t *p, size_t n)
     if (!decoded(wire_welcome_get(p, n, &a)))
         return;
     CHECK(a.status <= 0 && a.status >= -4095 && a.last_status <= 0 && a.last_status >= -4095);
-    uint8_t out[WIRE_WELCOME_LEN];
+    uint8_t out[WIRE_WELCOME_LEN_V4];
     size_t len = wire_welcome_put(out, &a);
-    CHECK(len == n && len == WIRE_WELCOME_LEN);
+    CHECK(len == n && len == (a.version >= 4 ? WIRE_WELCOME_LEN_V4 : WIRE_WELCOME_LEN));
     CHECK(decoded(wire_welcome_get(out, len, &b)));
     CHECK(memcmp(a.mac, b.mac, WIRE_MAC) == 0 && a.status == b.status && a.session == b.session &&
           a.last_seq == b.last_seq && a.last_status == b.last_status && a.window == b.window &&
-          a.room == b.room && a.capacity == b.capacity && a.max_msg == b.max_msg);
+          a.room == b.room && a.capacity == b.capacity && a.max_msg == b.max_msg &&
+          a.version == b.version && memcmp(a.kx, b.kx, WIRE_KX) == 0);
 }
 
 static void send_(const uint8_t *p, size_t n)

@@ -18,6 +18,7 @@
 #include "tcp_proxy.h"
 
 #include <arpa/inet.h>
+#include <openssl/rand.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1313,6 +1314,443 @@ static void gateway_signal_is_not_the_clients(void **state)
     sigaction(SIGUSR1, &old, NULL);
 }
 
+/* ---- a client written by hand on the wire protocol (src/tcp/wire.h),
+ * for what the library never does: another secret holder's client that
+ * learnt a session's id (it travels in the clear on tcp://), an old
+ * client of version 2. Self-contained (the frames' bytes, OpenSSL's
+ * HMAC and X25519) so that it speaks to gateways of every version. ---- */
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+enum { RW_HELLO = 1, RW_OPEN, RW_WELCOME, RW_SEND, RW_ACK, RW_CALL = 10 };
+#define RW_MAGIC 0x5458424du
+
+struct rawc {
+    int fd;
+    uint32_t version; /* spoken on this link */
+    uint8_t hello_nonce[32];
+    /* The WELCOME's fields. */
+    int32_t status;
+    uint8_t flags;
+    uint64_t session, last_seq, max_msg;
+    /* Version 4: the session's key (what a resume proves it holds). */
+    uint8_t skey[32];
+    int has_key;
+};
+
+static void rw_hmac(const uint8_t *key, size_t kn, const char *label, const uint8_t *a,
+                    const uint8_t *b, uint8_t out[32])
+{
+    uint8_t msg[16 + 64] = {0};
+    memcpy(msg, label, strlen(label) < 16 ? strlen(label) : 16);
+    memcpy(msg + 16, a, 32);
+    memcpy(msg + 48, b, 32);
+    unsigned len = 32;
+    HMAC(EVP_sha256(), key, (int)kn, msg, sizeof(msg), out, &len);
+}
+
+static void rw_secret(uint8_t *key, size_t *kn)
+{
+    int fd = open(secret_path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, key, 256);
+    close(fd);
+    while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == ' ' || key[n - 1] == '\r'))
+        n--;
+    assert_true(n >= 16);
+    *kn = (size_t)n;
+}
+
+static void rw_put(uint8_t **p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t rw_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int rw_write(int fd, uint8_t type, uint8_t flags, uint64_t id, const void *body, size_t n)
+{
+    uint8_t h[16], *p = h;
+    rw_put(&p, n, 4);
+    rw_put(&p, type, 1);
+    rw_put(&p, flags, 1);
+    rw_put(&p, 0, 2);
+    rw_put(&p, id, 8);
+    if (send(fd, h, 16, MSG_NOSIGNAL) != 16)
+        return -1;
+    return n && send(fd, body, n, MSG_NOSIGNAL) != (ssize_t)n ? -1 : 0;
+}
+
+static int rw_full(int fd, void *b, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = recv(fd, (uint8_t *)b + got, n - got, 0);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Reads a frame (body into body, at most cap bytes). Returns its type, or
+ * -1 when the link ended. */
+static int rw_read(int fd, uint64_t *id, uint8_t *body, size_t cap, size_t *len)
+{
+    uint8_t h[16];
+    if (rw_full(fd, h, 16))
+        return -1;
+    size_t n = rw_get(h, 4);
+    if (n > cap || rw_full(fd, body, n))
+        return -1;
+    *id = rw_get(h + 8, 8);
+    *len = n;
+    return h[4] | h[5] << 8;
+}
+
+/* X25519: a fresh key pair, and the shared value with a peer's key. */
+static EVP_PKEY *rw_kx_new(uint8_t pub[32])
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+    assert_non_null(c);
+    assert_int_equal(EVP_PKEY_keygen_init(c), 1);
+    assert_int_equal(EVP_PKEY_keygen(c, &k), 1);
+    EVP_PKEY_CTX_free(c);
+    size_t n = 32;
+    assert_int_equal(EVP_PKEY_get_raw_public_key(k, pub, &n), 1);
+    return k;
+}
+
+static int rw_kx(EVP_PKEY *mine, const uint8_t peer[32], uint8_t out[32])
+{
+    EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(mine, NULL);
+    size_t n = 32;
+    int ok = p && c && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, p) == 1 &&
+             EVP_PKEY_derive(c, out, &n) == 1 && n == 32;
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(p);
+    return ok ? 0 : -1;
+}
+
+/* Connects to port and opens box with flags (MBX_CREATE: a mailbox of
+ * capacity cap and messages up to max_msg), resuming `session` (0: a new
+ * one) with the key in *key_of (a version 4 gateway's; none: a proof of
+ * zeros, as from another client that knows only the id), speaking at most
+ * `version`. Returns the WELCOME's status; r holds the rest. */
+static int rw_open(struct rawc *r, int port, const char *box, uint32_t flags, uint64_t session,
+                   const struct rawc *key_of, uint32_t version, uint32_t cap, uint64_t max_msg)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(r->fd >= 0);
+    struct timeval tv = {20, 0};
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    uint8_t b[1024];
+    uint64_t id;
+    size_t n;
+    assert_int_equal(rw_read(r->fd, &id, b, sizeof(b), &n), RW_HELLO);
+    assert_true(n >= 40);
+    uint32_t gv = (uint32_t)rw_get(b + 4, 4);
+    memcpy(r->hello_nonce, b + 8, 32);
+    r->version = gv < version ? gv : version;
+    uint8_t key[256], nonce[32], pub[32] = {0}, proof[32] = {0};
+    size_t kn;
+    rw_secret(key, &kn);
+    assert_int_equal(RAND_bytes(nonce, 32), 1);
+    EVP_PKEY *kx = NULL;
+    if (r->version >= 4) {
+        kx = rw_kx_new(pub);
+        if (session && key_of && key_of->has_key)
+            rw_hmac(key_of->skey, 32, "mbx resume", r->hello_nonce, nonce, proof);
+    }
+    uint8_t *p = b;
+    rw_put(&p, RW_MAGIC, 4);
+    rw_put(&p, r->version, 4);
+    memcpy(p, nonce, 32);
+    p += 32;
+    rw_hmac(key, kn, "mbx client", r->hello_nonce, nonce, p);
+    p += 32;
+    rw_put(&p, session, 8);
+    rw_put(&p, 0, 8); /* last_req */
+    rw_put(&p, flags, 4);
+    rw_put(&p, MBX_KIND_HEAP, 4);
+    rw_put(&p, max_msg, 8);
+    rw_put(&p, cap, 4);
+    rw_put(&p, 0, 4);        /* recv_policy */
+    rw_put(&p, 0600, 4);     /* mode */
+    rw_put(&p, 1u << 30, 8); /* memory_limit */
+    rw_put(&p, strlen(box), 2);
+    memcpy(p, box, strlen(box));
+    p += strlen(box);
+    if (r->version >= 4) {
+        memcpy(p, pub, 32);
+        p += 32;
+        memcpy(p, proof, 32);
+        p += 32;
+    }
+    assert_int_equal(rw_write(r->fd, RW_OPEN, 0, 0, b, (size_t)(p - b)), 0);
+    int t = rw_read(r->fd, &id, b, sizeof(b), &n);
+    assert_int_equal(t & 0xff, RW_WELCOME);
+    assert_true(n >= 76);
+    r->flags = (uint8_t)(t >> 8);
+    r->status = (int32_t)(uint32_t)rw_get(b + 32, 4);
+    r->session = rw_get(b + 36, 8);
+    r->last_seq = rw_get(b + 44, 8);
+    r->max_msg = rw_get(b + 68, 8);
+    if (r->status == 0 && r->version >= 4) {
+        if (r->flags & 1) { /* resumed: the key it had (none: it showed none) */
+            if (key_of)
+                memcpy(r->skey, key_of->skey, 32);
+            r->has_key = key_of != NULL;
+        } else {
+            uint8_t z[32];
+            assert_int_equal(n, 108);
+            assert_int_equal(rw_kx(kx, b + 76, z), 0);
+            rw_hmac(z, 32, "mbx session", pub, b + 76, r->skey);
+            r->has_key = 1;
+        }
+    }
+    EVP_PKEY_free(kx);
+    return r->status;
+}
+
+/* Sends W_SEND seq carrying v, pipelined; returns its ACK's status, or 1
+ * when the gateway cut the link instead. */
+static int rw_send(struct rawc *r, uint64_t seq, uint32_t v)
+{
+    uint8_t b[64], *p = b;
+    rw_put(&p, 0, 4);
+    rw_put(&p, 0, 8);
+    rw_put(&p, (uint64_t)-1, 8);
+    rw_put(&p, v, 4);
+    if (rw_write(r->fd, RW_SEND, 0, seq, b, (size_t)(p - b)))
+        return 1;
+    for (;;) {
+        uint64_t id;
+        size_t n;
+        int t = rw_read(r->fd, &id, b, sizeof(b), &n);
+        if (t < 0)
+            return 1;
+        if ((t & 0xff) == RW_ACK && id == seq)
+            return (int32_t)(uint32_t)rw_get(b, 4);
+    }
+}
+
+/* Opens, waiting while the gateway still lets go of the session's last
+ * link (-EBUSY). */
+static int rw_open_again(struct rawc *r, int port, const char *box, uint32_t flags,
+                         uint64_t session, const struct rawc *key_of)
+{
+    int st;
+    for (int i = 0; i < 2000; i++) {
+        st = rw_open(r, port, box, flags, session, key_of, 99, 0, 0);
+        if (st != -EBUSY)
+            break;
+        close(r->fd);
+        ms_sleep(10);
+    }
+    return st;
+}
+
+/* The values (u32) the local mailbox holds, drained, in order, into got;
+ * returns how many. */
+static int drain_values(mbx *local, uint32_t *got, int cap)
+{
+    int k = 0;
+    uint32_t v;
+    while (mbx_recv(local, &v, sizeof(v), NULL, MBX_NONBLOCK) == (ssize_t)sizeof(v))
+        if (k < cap)
+            got[k++] = v;
+    return k;
+}
+
+/* Another client holding the secret that learnt a session's id (over plain
+ * tcp:// it travels in the clear, in OPEN and WELCOME), and its name and
+ * flags (in the clear too), cannot take the session up: not while it
+ * lingers, nor after it ended. (It could: its send numbered 2^62 made the
+ * owner's next sends acknowledged as done and never delivered; found by an
+ * attacker review.) The owner then resumes where it was. */
+static void session_not_taken_by_another_secret_holder(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"*", NULL};
+    mbx_gateway *g = short_gateway(allow, 50);
+    int port = mbx_gateway_port(g);
+    mbx *local = test_box("ht-own", 64, 64, 0);
+    for (int ended = 0; ended < 2; ended++) {
+        struct rawc v, a, v2;
+        assert_int_equal(rw_open(&v, port, "ht-own", MBX_SEND, 0, NULL, 99, 0, 0), 0);
+        assert_int_equal(rw_send(&v, 1, 1), 0);
+        close(v.fd); /* a cut: the session lingers (50 ms), then ends */
+        if (ended)
+            ms_sleep(2500); /* the gateway looks for ended sessions once a second */
+        /* The other client: the same name, flags and session id. */
+        int st = rw_open_again(&a, port, "ht-own", MBX_SEND, v.session, NULL);
+        if (st == 0)
+            rw_send(&a, 1ull << 62, 99);
+        close(a.fd);
+        /* The owner comes back and sends on. */
+        assert_int_equal(rw_open_again(&v2, port, "ht-own", MBX_SEND, v.session, &v), 0);
+        assert_true(v2.flags & 1); /* resumed */
+        assert_int_equal(v2.last_seq, 1);
+        for (uint32_t s = 2; s <= 4; s++)
+            assert_int_equal(rw_send(&v2, s, s), 0);
+        close(v2.fd);
+        uint32_t got[16];
+        int n = drain_values(local, got, 16);
+        print_message("ended %d: the other client's open said %d; %d delivered\n", ended, st, n);
+        assert_int_equal(n, 4);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(got[i], (uint32_t)i + 1);
+        assert_int_equal(st, -EACCES);
+    }
+    mbx_gateway_stop(g);
+    mbx_close(local);
+    mbx_unlink("ht-own");
+}
+
+/* A send numbered far past the session's next (2^62) is no send a client
+ * makes: the gateway cuts the link and delivers nothing, and the
+ * session's numbering stays where it was. (Taken for a send, it made
+ * every later send look done already: acknowledged, never delivered.) */
+static void send_far_ahead_is_refused(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"*", NULL};
+    mbx_gateway *g = short_gateway(allow, 30000);
+    int port = mbx_gateway_port(g);
+    mbx *local = test_box("ht-jump", 64, 64, 0);
+    struct rawc v, v2;
+    assert_int_equal(rw_open(&v, port, "ht-jump", MBX_SEND, 0, NULL, 99, 0, 0), 0);
+    assert_int_equal(rw_send(&v, 1, 1), 0);
+    int st = rw_send(&v, 1ull << 62, 99);
+    close(v.fd);
+    assert_int_equal(rw_open_again(&v2, port, "ht-jump", MBX_SEND, v.session, &v), 0);
+    for (uint32_t s = 2; s <= 3; s++)
+        assert_int_equal(rw_send(&v2, s, s), 0);
+    close(v2.fd);
+    uint32_t got[16];
+    int n = drain_values(local, got, 16);
+    print_message("the send numbered 2^62 said %d; %d delivered\n", st, n);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(got[i], (uint32_t)i + 1);
+    assert_int_equal(st, 1); /* cut */
+    mbx_gateway_stop(g);
+    mbx_close(local);
+    mbx_unlink("ht-jump");
+}
+
+/* A client of wire version 2 (whose sends in flight are not bounded in
+ * bytes) that makes a call nobody answers and then sends large messages
+ * behind it: the gateway reads ahead a bounded number of bytes, then
+ * stops reading (the client's writes stall: TCP's flow control) until it
+ * has served what it read; the link is not cut, and everything arrives.
+ * (A version 2 link was bounded in frames only: 143 sends of 16 MiB
+ * behind such a call took a gateway to 2.9 GB from one connection; found
+ * by an attacker review.) */
+static void version2_read_ahead_is_bounded_in_bytes(void **state)
+{
+    (void)state;
+    enum { SIZE = 1 << 20, SENDS = 140 };
+    static const char *const allow[] = {"*", NULL};
+    mbx_gateway *g = short_gateway(allow, 50);
+    int port = mbx_gateway_port(g);
+    struct rawc c;
+    assert_int_equal(
+        rw_open(&c, port, "ht-v2", MBX_SEND | MBX_RECV | MBX_CREATE, 0, NULL, 2, 1, SIZE), 0);
+    assert_int_equal(c.version, 2);
+    assert_int_equal(c.max_msg, SIZE);
+    mbx *local = NULL;
+    assert_int_equal(mbx_open("ht-v2", MBX_SEND | MBX_RECV, NULL, &local), 0);
+    /* A call (20 s) that takes the mailbox's one slot: the gateway's
+     * serving turn waits on it. */
+    uint8_t b[64], *p = b;
+    rw_put(&p, 0, 4);
+    rw_put(&p, 20000000000ull, 8);
+    rw_put(&p, 16, 8);
+    rw_put(&p, 'q', 1);
+    assert_int_equal(rw_write(c.fd, RW_CALL, 0, 1, b, (size_t)(p - b)), 0);
+    WAIT_STAT(local, st->count == 1);
+    /* The sends, written without waiting until no byte moves for 3 s. */
+    size_t frame = 16 + 20 + SIZE, total = (size_t)SENDS * frame;
+    uint8_t *all = calloc(1, total);
+    assert_non_null(all);
+    for (int i = 0; i < SENDS; i++) {
+        uint8_t *f = all + (size_t)i * frame, *q = f;
+        rw_put(&q, 20 + SIZE, 4);
+        rw_put(&q, RW_SEND, 1);
+        rw_put(&q, 0, 3);
+        rw_put(&q, (uint64_t)i + 1, 8);
+        rw_put(&q, 0, 4);
+        rw_put(&q, 0, 8);
+        rw_put(&q, (uint64_t)-1, 8);
+        memset(q, 'a' + i % 26, SIZE);
+    }
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    size_t wrote = 0;
+    for (;;) {
+        struct pollfd pl = {c.fd, POLLOUT, 0};
+        if (wrote == total || poll(&pl, 1, 3000) != 1)
+            break;
+        ssize_t k = send(c.fd, all + wrote, total - wrote, MSG_NOSIGNAL);
+        if (k < 0 && errno != EAGAIN)
+            break;
+        if (k > 0)
+            wrote += (size_t)k;
+    }
+    print_message("written ahead of an unanswered call: %zu MiB of %zu\n", wrote >> 20,
+                  total >> 20);
+    assert_true(wrote < 96u << 20);
+    /* The call answered, the rest goes through as the mailbox is drained. */
+    uint8_t *got = malloc(SIZE);
+    assert_non_null(got);
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(local, got, SIZE, &info, 5000000000ll), 1);
+    assert_int_equal(mbx_reply(&info, "r", 1), 0);
+    int took = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (now = t0; took < SENDS && now.tv_sec - t0.tv_sec < 120;
+         clock_gettime(CLOCK_MONOTONIC, &now)) {
+        if (wrote < total) {
+            ssize_t k = send(c.fd, all + wrote, total - wrote, MSG_NOSIGNAL);
+            assert_true(k > 0 || errno == EAGAIN);
+            if (k > 0)
+                wrote += (size_t)k;
+        }
+        /* What the gateway says (acknowledgements, the reply) is read
+         * and dropped, so that its writes never wait on us. */
+        uint8_t sink[4096];
+        while (recv(c.fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+        ssize_t n = mbx_recv(local, got, SIZE, NULL, 10000000);
+        if (n == SIZE) {
+            assert_int_equal(got[0], 'a' + took % 26);
+            took++;
+        }
+    }
+    assert_int_equal(took, SENDS);
+    close(c.fd);
+    free(all);
+    free(got);
+    mbx_gateway_stop(g);
+    mbx_close(local);
+    mbx_unlink("ht-v2");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -1345,6 +1783,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(gateway_signal_is_not_the_clients),
         cmocka_unit_test(lost_answer_is_no_timeout),
         cmocka_unit_test(lost_reply_answer_is_no_timeout),
+        cmocka_unit_test(session_not_taken_by_another_secret_holder),
+        cmocka_unit_test(send_far_ahead_is_refused),
+        cmocka_unit_test(version2_read_ahead_is_bounded_in_bytes),
     };
     if (getenv("TEST_ONLY")) /* TEST_ONLY=stop_put_back_survives_signals: that test alone */
         cmocka_set_test_filter(getenv("TEST_ONLY"));

@@ -109,9 +109,26 @@ struct raw {
 /* The file mode raw opens ask for (0: mbx_options_init's). */
 static uint32_t raw_mode;
 
-/* Connects and opens `box`, resuming `session` (0: a new one); with
- * bad_mac, the MAC over the nonces is wrong in one bit. Returns the
- * WELCOME's status (r->w, r->h hold the rest). */
+/* The keys of the sessions raw opens began (wire version 4): a resume
+ * proves it holds its session's (auth_proof). */
+static struct {
+    uint64_t session;
+    uint8_t key[WIRE_KX];
+} raw_keys[64];
+static unsigned raw_nkeys;
+
+static const uint8_t *raw_key_of(uint64_t session)
+{
+    for (unsigned i = 0; i < raw_nkeys && i < 64; i++)
+        if (raw_keys[i].session == session)
+            return raw_keys[i].key;
+    return NULL;
+}
+
+/* Connects and opens `box`, resuming `session` (0: a new one) with its
+ * key, as its own client does; with bad_mac, the MAC over the nonces is
+ * wrong in one bit. Returns the WELCOME's status (r->w, r->h hold the
+ * rest). */
 static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad_mac,
                        uint32_t version, uint32_t flags)
 {
@@ -131,7 +148,15 @@ static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad
     auth_mac(&key, "mbx client", hello.nonce, o.nonce, o.mac);
     if (bad_mac)
         o.mac[WIRE_MAC - 1] ^= 1;
-    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    void *kx = NULL;
+    if (version >= 4) {
+        kx = auth_kx_new(o.kx);
+        assert_non_null(kx);
+        const uint8_t *k = session ? raw_key_of(session) : NULL;
+        if (k)
+            auth_proof(k, hello.nonce, o.nonce, o.proof);
+    }
+    uint8_t body[WIRE_OPEN_MAX];
     size_t n = wire_open_put(body, &o);
     assert_int_equal(frame_write(r->fd, W_OPEN, 0, 0, body, n, NULL, 0, DL()), 0);
     assert_int_equal(frame_read(r->fd, &r->h, &r->fb, WIRE_HANDSHAKE, DL()), 0);
@@ -141,7 +166,13 @@ static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad
         uint8_t want[WIRE_MAC];
         auth_mac(&key, "mbx gateway", o.nonce, hello.nonce, want);
         assert_true(auth_equal(want, r->w.mac));
+        if (kx && !(r->h.flags & WF_RESUMED)) {
+            unsigned i = raw_nkeys++ % 64;
+            raw_keys[i].session = r->w.session;
+            assert_int_equal(auth_kx_key(kx, r->w.kx, o.kx, r->w.kx, raw_keys[i].key), 0);
+        }
     }
+    auth_kx_free(kx);
     return r->w.status;
 }
 
@@ -599,7 +630,7 @@ static int fake_accept(struct fake_gw *g, uint32_t version, uint32_t window)
     if (fd < 0)
         return -1;
     struct wire_hello hello = {version, {0}};
-    uint8_t buf[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    uint8_t buf[WIRE_OPEN_MAX];
     struct frame_buf fb = {0};
     struct wire_hdr h;
     struct wire_open o;
@@ -1451,7 +1482,7 @@ static void handshake_flood_spares_other_sources(void **state)
     snprintf(o.name, sizeof(o.name), "wire-flood");
     assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
     auth_mac(&key, "mbx client", hello.nonce, o.nonce, o.mac);
-    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    uint8_t body[WIRE_OPEN_MAX];
     int w = frame_write(v, W_OPEN, 0, 0, body, wire_open_put(body, &o), NULL, 0, DL());
     int r = w ? w : frame_read(v, &h, &fb, WIRE_HANDSHAKE, DL());
     struct wire_welcome wel = {0};
@@ -1673,7 +1704,7 @@ static int tls_raw_open(const char *port, const char *cert, const char *box, uin
     mbx_options_init(&o.opts);
     snprintf(o.name, sizeof(o.name), "%s", box);
     assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
-    uint8_t body[WIRE_OPEN_LEN + WIRE_NAME_MAX];
+    uint8_t body[WIRE_OPEN_MAX];
     assert_int_equal(
         io_frame_write(&io, W_OPEN, 0, 0, body, wire_open_put(body, &o), NULL, 0, DL()), 0);
     struct wire_welcome w;
