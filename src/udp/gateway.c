@@ -46,14 +46,16 @@
 #define WINDOW  64   /* sequence numbers behind the highest still accepted once */
 #define ORIGINS 8    /* hosts whose ids are kept at hand (origin_of) */
 /* Opens that cost time (see box_get). */
-#define COSTLY    64    /* names whose opens cost time, remembered */
-#define OPEN_FREE 5     /* ms an open may take before its time counts */
-#define OPEN_DEAR 100   /* ms counted within OPEN_SPAN that pause a name */
-#define OPEN_SPAN 10000 /* ms */
-#define PAUSE_MIN 1000  /* ms: a name's first pause, doubled at each next */
-#define PAUSE_MAX 64000 /* ms: ... up to this */
-#define DEBT_MAX  5000  /* ms counted, gateway-wide, that stop all opens */
-#define DEBT_PAID 10    /* ... of which one ms is forgiven every this many */
+#define COSTLY        64    /* names whose opens cost time, remembered */
+#define OPEN_FREE     5     /* ms an open may take before its time counts */
+#define OPEN_DEAR     100   /* ms counted within OPEN_SPAN that pause a name */
+#define OPEN_SPAN     10000 /* ms */
+#define PAUSE_MIN     1000  /* ms: a name's first pause, doubled at each next */
+#define PAUSE_MAX     64000 /* ms: ... up to this */
+#define DEBT_MAX      5000  /* ms counted, gateway-wide, that stop all opens */
+#define DEBT_PAID     10    /* ... of which one ms is forgiven every this many */
+#define TRICKLE_GAP   100   /* ms between opens, while they are stopped, of names never costly */
+#define TRICKLE_SHARE 2     /* ... and at least this many times what the last such open took */
 _Static_assert(SENDERS / WAYS == 256, "8 bits of a hash choose the set");
 
 struct box {
@@ -86,6 +88,7 @@ struct mbx_udp_gateway {
     struct box boxes[BOXES];
     struct costly costly[COSTLY];
     uint64_t debt, debt_at; /* open time counted gateway-wide; when last paid */
+    uint64_t trickle_at;    /* while opens are stopped: the next of a new name not before */
     struct peer peers[SENDERS];
     uint64_t forgotten_ms[SENDERS / WAYS]; /* per set: see the top */
     uint64_t tick;
@@ -221,7 +224,7 @@ static int may_open(struct mbx_udp_gateway *g, uint64_t now)
 
 /* The open handle of mailbox name (a plain, allowed name), opened now if
  * need be. Returns it, or NULL (no such mailbox, not ours to open, a
- * stream, or a name whose opens cost time, paused).
+ * stream, a name whose opens cost time, paused, or opens stopped).
  *
  * One thread serves every mailbox, and an open can take it up to 1 s
  * (shm/reboot.c: a peer who may write the mailbox forges its boot id and
@@ -232,7 +235,13 @@ static int may_open(struct mbx_udp_gateway *g, uint64_t now)
  * ms, twice that after its next costly open, up to PAUSE_MAX; the last
  * COSTLY such names are remembered. And while the time counted for all
  * names is above DEBT_MAX ms (it falls by one ms in DEBT_PAID), no name
- * is opened: many such mailboxes cannot take the thread either. The
+ * is opened but a trickle of names with no such history (none of the
+ * last COSTLY costly ones): one every TRICKLE_GAP ms, or TRICKLE_SHARE
+ * times what the last of them took if more. Many such mailboxes cannot
+ * take the thread either, and the names they do not stand for still get
+ * in: before, a peer of 7 poisonable mailboxes kept the time counted
+ * above DEBT_MAX, its datagrams taking each chance to open that came
+ * back, and no other name was ever opened (a regression review). The
  * mailboxes held open are served all the while. */
 static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
 {
@@ -241,7 +250,10 @@ static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
         return held;
     uint64_t now = mono_ms();
     struct costly *c = costly_find(g, name);
-    if ((c && now < c->until) || !may_open(g, now))
+    if (c && now < c->until)
+        return NULL;
+    int trickle = !may_open(g, now);
+    if (trickle && (c || now < g->trickle_at))
         return NULL;
     struct box *oldest = &g->boxes[0];
     for (int i = 0; i < BOXES; i++) {
@@ -251,7 +263,11 @@ static mbx *box_get(struct mbx_udp_gateway *g, const char *name)
     }
     mbx *h;
     int r = mbx_open(name, MBX_SEND, NULL, &h);
-    costly_count(g, name, now, mono_ms() - now, r == -ETIMEDOUT);
+    uint64_t took = mono_ms() - now;
+    costly_count(g, name, now, took, r == -ETIMEDOUT);
+    if (trickle)
+        g->trickle_at =
+            now + took + (took * TRICKLE_SHARE > TRICKLE_GAP ? took * TRICKLE_SHARE : TRICKLE_GAP);
     if (r)
         return NULL;
     mbx_stat st;
