@@ -51,6 +51,14 @@ static int reset(struct seg *s)
     return s->kind->reset(s);
 }
 
+/* Set by reboot_nowait, per thread: 0 at every thread's start. */
+static MBX_TLS int nowait;
+
+void reboot_nowait(int on)
+{
+    nowait = on != 0;
+}
+
 int reboot_check(struct seg *s, int fd)
 {
     uint64_t id[2], was[2];
@@ -60,8 +68,9 @@ int reboot_check(struct seg *s, int fd)
     if (was[0] == id[0] && was[1] == id[1])
         return 0;
     /* One opener resets; the others wait for it, but not for ever: a peer
-     * could hold the flock for as long as it likes. */
-    int64_t deadline = clock_deadline(SEG_CALL_BOUND_NS);
+     * could hold the flock for as long as it likes. A thread that said
+     * so (reboot_nowait) does not wait at all. */
+    int64_t deadline = clock_deadline(nowait ? 0 : SEG_CALL_BOUND_NS);
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return 0; /* cannot coordinate: leave it to liveness checks */

@@ -16,4 +16,13 @@ void reboot_stamp(struct seg *s);
  * this boot. Returns 0 or -EUCLEAN when the mailbox cannot be repaired. */
 int reboot_check(struct seg *s, int fd);
 
+/* Whether this thread's reboot_check waits for another opener's reset:
+ * after reboot_nowait(1) it tries the flock once and returns -ETIMEDOUT
+ * at once when someone else holds it; reboot_nowait(0) (every thread's
+ * start) waits up to SEG_CALL_BOUND_NS, as always. For a thread that
+ * serves many mailboxes alone (the udp:// gateway's): a peer of one of
+ * them may hold its flock as long as it likes, and each wait took the
+ * thread from all the others. Cannot fail. */
+void reboot_nowait(int on);
+
 #endif

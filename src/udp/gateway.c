@@ -21,6 +21,7 @@
 #include "platform/platform.h"
 #include "shm/hosts.h"
 #include "shm/origin.h"
+#include "shm/reboot.h"
 #include "tcp/auth.h"
 #include "tcp/sock.h"
 #include "udp/frame.h"
@@ -226,10 +227,12 @@ static int may_open(struct mbx_udp_gateway *g, uint64_t now)
  * need be. Returns it, or NULL (no such mailbox, not ours to open, a
  * stream, a name whose opens cost time, paused, or opens stopped).
  *
- * One thread serves every mailbox, and an open can take it up to 1 s
+ * One thread serves every mailbox, and an open could take it up to 1 s
  * (shm/reboot.c: a peer who may write the mailbox forges its boot id and
  * holds its file's lock): reopened at every datagram, one such mailbox
- * starved all the others (found by a review). So the time opens take
+ * starved all the others (found by a review). The thread no longer waits
+ * for that lock (reboot_nowait: the open times out at once), but what
+ * else an open may cost is bounded all the same: the time opens take
  * beyond OPEN_FREE ms is counted: a name whose opens took OPEN_DEAR ms
  * within OPEN_SPAN, or that timed out, is not opened again for PAUSE_MIN
  * ms, twice that after its next costly open, up to PAUSE_MAX; the last
@@ -479,6 +482,10 @@ static void *gateway_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "mbx-udp-gw"); /* for top -H, perf, gdb */
     struct mbx_udp_gateway *g = arg;
+    /* An open never waits here for a reset another opener holds (a peer
+     * of the mailbox can hold it for as long as it likes): it fails, and
+     * box_get pauses the name. Each such open took this thread 1 s. */
+    reboot_nowait(1);
     struct mmsghdr mm[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage from[BATCH];

@@ -1021,6 +1021,52 @@ static void poisoned_names_leave_new_names_a_way_in(void **state)
     mbx_unlink("dgram-fresh");
 }
 
+/* The gateway's thread never waits for a flock: an open of a poisoned
+ * mailbox (its lock held by the peer) tries the lock once and fails, and
+ * the name is paused, its datagram counted missing. Before, each such open
+ * tried again every ms for 1 s (shm/reboot.c's bound for other openers):
+ * a poisoned datagram cost the thread a second, now it costs a try. */
+static void poisoned_open_never_waits(void **state)
+{
+    (void)state;
+    enum { NAMES = 4 };
+    int port;
+    mbx_udp_gateway *g = own_gateway(&port);
+    mbx *boxes[NAMES], *to[NAMES];
+    char names[NAMES][32];
+    const char *list[NAMES];
+    for (int i = 0; i < NAMES; i++) {
+        snprintf(names[i], sizeof(names[i]), "dgram-locked-%d", i);
+        list[i] = names[i];
+        boxes[i] = test_box(names[i], 8, 64, 0);
+        to[i] = open_udp(port, names[i]);
+    }
+    pid_t peer = poisoner(list, NAMES);
+    uint64_t refused0 = __atomic_load_n(&gw_flock_refused, __ATOMIC_ACQUIRE);
+    mbx_udp_gateway_stats st0 = stats_of(g);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < NAMES; i++)
+        assert_int_equal(mbx_send(to[i], "x", 1, 0, 0), 0);
+    mbx_udp_gateway_stats st = wait_received_of(g, st0.received + NAMES);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t refused = __atomic_load_n(&gw_flock_refused, __ATOMIC_ACQUIRE) - refused0;
+    printf("%d datagrams for %d poisoned mailboxes: %llu tries at their locks, %lld ms\n", NAMES,
+           NAMES, (unsigned long long)refused,
+           (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    kill(peer, SIGKILL);
+    assert_int_equal(waitpid(peer, NULL, 0), peer);
+    assert_int_equal(refused, NAMES); /* one try per open, each open once */
+    assert_int_equal(st.dropped_missing - st0.dropped_missing, NAMES);
+    assert_int_equal(st.delivered - st0.delivered, 0);
+    for (int i = 0; i < NAMES; i++) {
+        mbx_close(to[i]);
+        mbx_close(boxes[i]);
+        mbx_unlink(names[i]);
+    }
+    assert_int_equal(mbx_udp_gateway_stop(g), 0);
+}
+
 /* Fault injection: poll, as called by the gateway's thread (named
  * "mbx-udp-gw"), fails with ENOMEM while poll_failures is above 0; every
  * other call, and every other thread's, is the C library's. This
@@ -1364,6 +1410,7 @@ int main(void)
         cmocka_unit_test(poisoned_mailbox_stalls_no_other),
         cmocka_unit_test(many_poisoned_mailboxes_stall_no_other),
         cmocka_unit_test(poisoned_names_leave_new_names_a_way_in),
+        cmocka_unit_test(poisoned_open_never_waits),
         cmocka_unit_test(host_named_once_the_table_can_be_had),
         cmocka_unit_test(replays_of_forgotten_senders_refused),
         cmocka_unit_test(other_calls_and_names),
