@@ -26,8 +26,8 @@
 
 #include "../../tests/test_util.h"
 
-static char names[4][64];
-static pid_t main_pid; /* the test program's: children name the same queues */
+static char names[5][64]; /* qname(0) to qname(4) (4 wrote past it, into test_skips) */
+static pid_t main_pid;    /* the test program's: children name the same queues */
 
 /* Queue i's name, "/mbxsec.PID.i" (encoded as is: no bytes to escape). */
 static const char *qname(int i)
