@@ -177,11 +177,12 @@ int mq_side_path(const char *dir, const char *mbxname, char *out, size_t cap);
 int mq_mbx_path(const char *dir, const char *mbxname, char *out, size_t cap);
 int mq_fifo_path(const char *dir, const char *mbxname, char *out, size_t cap);
 int mq_gone_name_ok(const char *s, size_t cap);
+int mq_move(const char *from, const char *to);
 
 /* side.c */
 struct mq_side *mq_side_map(int fd);
-int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
-                   struct mq_side **out);
+int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode,
+                   int *fd_out, struct mq_side **out);
 int mq_side_open(const char *path, int *fd_out, struct mq_side **out);
 int mq_side_lock_shared(int fd);
 void mq_side_close(int fd, struct mq_side *side);

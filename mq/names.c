@@ -6,6 +6,7 @@
  * as they are ("/jobs" is mailbox "mq.jobs"). */
 #include "mq_internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,20 @@ int mq_gone_name_ok(const char *s, size_t cap)
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
             return 0;
     return 1;
+}
+
+/* Renames from to to, unless to exists: an unlinker's moves of a queue's
+ * files to their mq-gone name, made by whoever gets there first (the
+ * unlinker, a creator finding the old side file, an opener finishing a
+ * dead unlinker's work), must never move a file another queue put under
+ * the name since, over one already moved. Falls back to a plain rename on
+ * a file system without RENAME_NOREPLACE. Returns 0, or -1 with errno
+ * (EEXIST: to exists, nothing moved). */
+int mq_move(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    return rename(from, to);
 }

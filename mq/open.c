@@ -206,7 +206,14 @@ static int half_made_recover(const char *dir, const char *mbxname, const char *s
         return 0;
     struct stat st, now;
     /* Locked, then looked at again: a creator finishing meanwhile did so
-     * under its lock, before ours. */
+     * under its lock, before ours. Once locked, and the name the locked
+     * mailbox's, nothing here changes until we are done: whoever removes
+     * a mailbox with no finished side file takes its lock first (another
+     * recoverer, mq_unlink's unlink_lone_box, a creator undoing its own
+     * under its creating_lock), and no queue can be made under the name
+     * while the mailbox holds it; its creator, if alive, is still before
+     * its creating_lock (stalled past CREATING_NS: it then finds its
+     * mailbox removed and leaves the name alone). */
     int gone = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
                older_than_a_creation(&st) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
                side_half_made(side_path) && lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
@@ -251,7 +258,8 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
         r = mq_fifo_make(fifo_path, a.mode);
     if (r == 0 && (r = mq_fifo_open(d, fifo_path)) != 0)
         unlink(fifo_path);
-    if (r == 0 && (r = mq_side_create(side_path, a.mode, posix_mode, &d->side_fd, &d->side)) != 0)
+    if (r == 0 &&
+        (r = mq_side_create(d->dir, side_path, a.mode, posix_mode, &d->side_fd, &d->side)) != 0)
         unlink(fifo_path);
     if (r != 0) {
         if (d->ref >= 0)
@@ -260,7 +268,12 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
             close(d->ctl);
         d->ref = d->ctl = -1;
         mbx_close(d->h);
-        if (r != EAGAIN) /* EAGAIN: taken for a dead creator's and removed */
+        /* Under our lock the name's mailbox is ours: nobody removes a
+         * locked one. Without it (creating_lock failed), ours may be gone
+         * already, taken for a dead creator's, and the name another
+         * creator's finished queue: ours is left to the next opener's
+         * half_made_recover. */
+        if (held >= 0)
             mbx_unlink(mbxname);
         d->h = NULL;
     }
@@ -292,16 +305,19 @@ static int unlink_recover(const char *dir, const char *mbxname, struct mq_side *
         atomic_compare_exchange_strong(&s->unlinked, &two, 0);
         return 1;
     }
+    /* mq_move: a file the dead unlinker moved already may have been made
+     * again under the name by a new queue (its mailbox moved, the name was
+     * free), which stays. */
     if (mq_fifo_path(dir, mbxname, from, sizeof(from)) == 0 &&
         mq_fifo_path(dir, gone, to, sizeof(to)) == 0)
-        (void)rename(from, to);
+        (void)mq_move(from, to);
     if (mq_mbx_path(dir, mbxname, from, sizeof(from)) == 0 &&
         mq_mbx_path(dir, gone, to, sizeof(to)) == 0)
-        (void)rename(from, to);
+        (void)mq_move(from, to);
     if (atomic_compare_exchange_strong(&s->unlinked, &two, 1) &&
         mq_side_path(dir, mbxname, from, sizeof(from)) == 0 &&
         mq_side_path(dir, gone, to, sizeof(to)) == 0)
-        (void)rename(from, to);
+        (void)mq_move(from, to);
     return 1;
 }
 
@@ -528,6 +544,43 @@ MQ_API int mbxmq_close(mqd_t q)
     return 0;
 }
 
+/* Removes mailbox mbxname (its file at path) that has no finished side
+ * file, and its pipe at fifo_path, unless the mailbox's lock is held: its
+ * creator is making the queue (creating_lock), or half_made_recover is
+ * removing it. A removal that did not wait for that lock let another
+ * creator make a whole queue under the name, which a recoverer past its
+ * checks then removed (side file, pipe and mailbox). Returns 0, or an
+ * errno: ENOENT (no such mailbox, or one being made or removed: this
+ * unlink comes before that creation), EPERM (another user's, in a sticky
+ * directory) or another of mbx_unlink. */
+static int unlink_lone_box(const char *mbxname, const char *path, const char *fifo_path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT)
+        return ENOENT;
+    if (fd < 0) {
+        /* One we may not read, so not lock either (another user's): as
+         * before, mbx_unlink says whether it is ours to remove. */
+        int r = -mbx_unlink(mbxname);
+        if (r == 0)
+            unlink(fifo_path);
+        return r;
+    }
+    struct stat st, now;
+    int r = ENOENT;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        r = errno == EWOULDBLOCK ? ENOENT : errno;
+    else if (fstat(fd, &st) == 0 && lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
+             now.st_ino == st.st_ino) {
+        /* Locked, and the name's still: nobody else removes it now, so
+         * no creator can put its pipe under the name before ours goes. */
+        (void)unlink(fifo_path);
+        r = -mbx_unlink(mbxname);
+    }
+    close(fd);
+    return r;
+}
+
 /* Removes the name of queue `name`, as mq_unlink(3): descriptors open on
  * it keep working, the queue goes with the last of them (the mailbox is
  * renamed to "mq-gone.<random>" until then). Returns 0, or -1 with errno
@@ -553,10 +606,8 @@ MQ_API int mbxmq_unlink(const char *name)
     r = mq_side_open(side_path, &fd, &s);
     if (r == ENOENT || r == EUCLEAN) {
         /* No side file: a mailbox of that name not made by the shim (or a
-         * creator that died before making it). */
-        r = -mbx_unlink(mbxname);
-        if (r == 0)
-            unlink(fifo_path); /* if it made one */
+         * creator that died before making it, or is making it). */
+        r = unlink_lone_box(mbxname, mbx_path, fifo_path);
         return r ? mq_fail(r == EPERM ? EACCES : r) : 0;
     }
     if (r != 0)
@@ -568,6 +619,12 @@ MQ_API int mbxmq_unlink(const char *name)
         mq_side_close(fd, s);
         return mq_fail(EACCES);
     }
+    /* Held until we are done: the side file, once a creator or we moved
+     * it to the mq-gone name, stays there (no reap while it is locked), so
+     * our move of the name's side file fails (mq_move: EEXIST) when the
+     * creator's came first, and leaves the creator's new one. An
+     * exclusive holder (anyone who may read the file) only delays that. */
+    (void)mq_side_lock_shared(fd);
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
         rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rnd;
@@ -591,16 +648,19 @@ MQ_API int mbxmq_unlink(const char *name)
     if ((r = mq_mbx_path(dir, gone, gone_path, sizeof(gone_path))) != 0 ||
         (r = mq_side_path(dir, gone, gone_side, sizeof(gone_side))) != 0 ||
         (r = mq_fifo_path(dir, gone, gone_fifo, sizeof(gone_fifo))) != 0 ||
-        (rename(fifo_path, gone_fifo) < 0 && (r = errno) != 0) || !(fifo_moved = 1) ||
-        (rename(mbx_path, gone_path) < 0 && (r = errno) != 0)) {
+        (mq_move(fifo_path, gone_fifo) < 0 && (r = errno) != 0) || !(fifo_moved = 1) ||
+        (mq_move(mbx_path, gone_path) < 0 && (r = errno) != 0)) {
         if (fifo_moved)
             rename(gone_fifo, fifo_path);
         atomic_store(&s->unlinked, 0);
         mq_side_close(fd, s);
         return mq_fail(r == EPERM ? EACCES : r);
     }
+    /* The name is free: a creator may make its queue now, and finding our
+     * side file under the name moves it where we would (mq_side_create):
+     * whichever move comes first; ours never moves the creator's. */
     atomic_store(&s->unlinked, 1);
-    rename(side_path, gone_side);
+    (void)mq_move(side_path, gone_side);
     mq_side_close(fd, s);
     mq_side_sweep(dir); /* this one, and any a killed holder left */
     return 0;

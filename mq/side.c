@@ -45,18 +45,58 @@ int mq_side_lock_shared(int fd)
     }
 }
 
-/* Creates the side file at path for a queue this process just created
- * (a file left there by a crash is replaced: the mailbox was created
- * exclusively, so no live queue uses it), with permission bits file_mode
- * (the mailbox's), records the POSIX mode and takes the shared lock. Returns 0 or an errno
- * (EACCES: a file there that cannot be removed). */
-int mq_side_create(const char *path, uint32_t file_mode, uint32_t mode, int *fd_out,
-                   struct mq_side **out)
+/* Whether the side file at path is a queue's that mq_unlink took (its
+ * unlink word is not 0, and it says where the queue goes): then it moves
+ * it there, as its unlinker does next (mq_move: whichever comes first;
+ * the unlinker holds its lock, so the moved file stays there until it is
+ * done). Returns 1 when the file went from path (moved by either), 0 when
+ * it is no such file. */
+static int side_move_unlinked(const char *dir, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT;
+    struct stat st;
+    struct mq_side *s = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= MQ_SIDE_SIZE)
+        s = mq_side_map(fd);
+    close(fd);
+    if (!s)
+        return 0;
+    char gone[sizeof(s->gone)], to[PATH_MAX + 64];
+    memcpy(gone, s->gone, sizeof(gone));
+    int taken =
+        atomic_load(&s->magic) == MQ_SIDE_MAGIC && MQ_UNLINK_STATE(atomic_load(&s->unlinked)) != 0;
+    munmap(s, MQ_SIDE_SIZE);
+    if (!taken || !mq_gone_name_ok(gone, sizeof(gone)) ||
+        mq_side_path(dir, gone, to, sizeof(to)) != 0)
+        return 0;
+    if (mq_move(path, to) == 0 || errno == ENOENT)
+        return 1;
+    /* EEXIST: a file under the mq-gone name already (no unlinker leaves
+     * one there while the old side file is under the queue's name), or
+     * another error: replaced as a crash's. */
+    return 0;
+}
+
+/* Creates the side file at path (in dir) for a queue this process just
+ * created, with permission bits file_mode (the mailbox's), records the
+ * POSIX mode and takes the shared lock. A file there is an old queue's:
+ * one that mq_unlink took and is about to move to its mq-gone name (the
+ * unlinker moved the mailbox first, which let us create ours) goes there
+ * (replacing it made the new queue's side file the one the unlinker
+ * moved); any other was left by a crash (the mailbox was created
+ * exclusively, so no live queue uses it) and is replaced. Returns 0 or an
+ * errno (EACCES: a file there that cannot be removed). */
+int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode,
+                   int *fd_out, struct mq_side **out)
 {
     int fd = -1;
-    for (int tries = 0; tries < 2 && fd < 0; tries++) {
+    for (int tries = 0; tries < 3 && fd < 0; tries++) {
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) {
+            if (side_move_unlinked(dir, path))
+                continue;
             /* another user's file, in a sticky directory: the name is taken */
             if (unlink(path) < 0 && errno != ENOENT)
                 return errno == EPERM ? EACCES : errno;

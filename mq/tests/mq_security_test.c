@@ -928,6 +928,182 @@ static void live_creator_keeps_its_queue(void **state)
     half_made_recovered(0);
 }
 
+/* A process that stands for another one acting in a window of the
+ * library's: the library's rename or unlink of hook_path first runs
+ * hook_creator (hook_unlinks: it unlinks the name first). Volatile: glibc
+ * declares mq_open and mq_unlink leaf functions, as if they could not
+ * reach these interposers. */
+static const char *volatile hook_path;
+static volatile int hook_queue, hook_unlinks;
+static volatile pid_t hook_child = -1;
+static volatile int sleeps_fd = -1; /* in the child: says here each time it waits */
+
+/* Forks a child that makes queue hook_queue (mq_open O_CREAT, after an
+ * mq_unlink of it if hook_unlinks) and sends "new" into it; returns once
+ * the child is done, or waits for us (it slept 20 times: the retries of
+ * an mq_open told to look again), whichever comes first. */
+static void hook_creator(void)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return;
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        sleeps_fd = p[1];
+        if (hook_unlinks)
+            mq_unlink(qname(hook_queue));
+        struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+        mqd_t q = mq_open(qname(hook_queue), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
+        _exit(q == (mqd_t)-1 ? 10 + (errno & 0x7f) : mq_send(q, "new", 3, 0) == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    char b[20];
+    size_t got = 0;
+    ssize_t n;
+    while (c > 0 && got < sizeof(b) && (n = read(p[0], b, sizeof(b) - got)) > 0)
+        got += (size_t)n;
+    close(p[0]);
+    hook_child = c;
+}
+
+static void hook_at(const char *path)
+{
+    if (hook_path && strcmp(path, hook_path) == 0) {
+        hook_path = NULL;
+        hook_creator();
+    }
+}
+
+int usleep(useconds_t us);
+int usleep(useconds_t us)
+{
+    if (sleeps_fd >= 0 && write(sleeps_fd, "s", 1) != 1)
+        sleeps_fd = -1;
+    struct timespec t = {us / 1000000, (long)(us % 1000000) * 1000};
+    return nanosleep(&t, NULL);
+}
+
+int rename(const char *from, const char *to);
+int rename(const char *from, const char *to)
+{
+    hook_at(from);
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 0);
+}
+
+int renameat2(int fromdir, const char *from, int todir, const char *to, unsigned flags);
+int renameat2(int fromdir, const char *from, int todir, const char *to, unsigned flags)
+{
+    hook_at(from);
+    return (int)syscall(SYS_renameat2, fromdir, from, todir, to, flags);
+}
+
+int unlink(const char *path);
+int unlink(const char *path)
+{
+    hook_at(path);
+    return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
+/* The hook's child: done, and it made (or opened) the queue and sent. */
+static void hook_child_succeeded(void)
+{
+    int st = -1;
+    assert_true(hook_child > 0);
+    assert_int_equal(waitpid(hook_child, &st, 0), hook_child);
+    hook_child = -1;
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) >= 10)
+        fail_msg("the other creator's mq_open: %s", strerror(WEXITSTATUS(st) - 10));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The queue named i holds "new" (the hook's child sent it). */
+static void name_holds_new(int i)
+{
+    errno = 0;
+    mqd_t n = mq_open(qname(i), O_RDWR | O_NONBLOCK);
+    if (n == (mqd_t)-1)
+        fail_msg("mq_open of the name: %s", strerror(errno));
+    char buf[8] = "";
+    ssize_t got = mq_receive(n, buf, sizeof(buf), NULL);
+    int e = errno;
+    mq_close(n);
+    if (got != 3)
+        fail_msg("the name's queue: mq_receive %zd (%s): not the new queue", got, strerror(e));
+    assert_memory_equal(buf, "new", 3);
+}
+
+/* mq_unlink meets an mq_open(O_CREAT) of the same name: the unlinker
+ * moved the mailbox away (the name is free: the creator makes its queue),
+ * then moved the side file, which was by then the creator's (its
+ * mq_side_create had replaced the unlinker's, taken for a crash's
+ * leftover). The new queue had no side file (every mq_open said EAGAIN,
+ * then took it for a dead creator's and removed it), the old one the new
+ * one's. Here the creator runs at the unlinker's move of the side file. */
+static void unlink_meets_a_creator(void **state)
+{
+    (void)state;
+    char side[sizeof(test_dir) + 512];
+    mqd_t q = make_queue(0, 0600);
+    assert_int_equal(mq_send(q, "old", 3, 0), 0);
+    hook_queue = 0;
+    hook_unlinks = 0;
+    hook_path = file_of(".mq-side.mq.", 0, side, sizeof(side));
+    int r = mq_unlink(qname(0));
+    int e = errno;
+    hook_path = NULL;
+    errno = e;
+    assert_int_equal(r, 0);
+    hook_child_succeeded();
+    struct mq_attr a = {0};
+    if (mq_getattr(q, &a) != 0)
+        fail_msg("the old queue: mq_getattr: %s (its mailbox taken for the new one's)",
+                 strerror(errno));
+    assert_int_equal(a.mq_curmsgs, 1); /* the old queue, unlinked, open still */
+    name_holds_new(0);
+    char buf[8];
+    assert_int_equal(mq_receive(q, buf, sizeof(buf), NULL), 3);
+    assert_memory_equal(buf, "old", 3);
+    assert_int_equal(mq_close(q), 0); /* the old queue goes */
+    assert_int_equal(mq_unlink(qname(0)), 0);
+    assert_int_equal(test_dir_count(), 0); /* nothing of either is left */
+}
+
+/* The half-made queue's recovery meets an mq_unlink and a complete
+ * mq_open(O_CREAT) of the same name: the recoverer had checked the
+ * remains (its lock on their mailbox, no side file, the name still
+ * theirs), then an mq_unlink removed the mailbox without regard for that
+ * lock and another creator made its queue whole; the recoverer went on
+ * and removed that queue (its side file, pipe and mailbox). Here both run
+ * at the recoverer's removal of the side file. */
+static void recovery_meets_an_unlink_and_a_creator(void **state)
+{
+    (void)state;
+    char side[sizeof(test_dir) + 512];
+    old_queue_with_a_message(0);
+    assert_int_equal(unlink(file_of(".mq-side.mq.", 0, side, sizeof(side))), 0);
+    hook_queue = 0;
+    hook_unlinks = 1;
+    hook_path = side;
+    struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+    mqd_t q = mq_open(qname(0), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
+    int e = errno;
+    hook_path = NULL;
+    errno = e;
+    assert_int_not_equal(q, (mqd_t)-1);
+    hook_child_succeeded();
+    char buf[8] = "";
+    ssize_t got = mq_receive(q, buf, sizeof(buf), NULL);
+    if (got != 3)
+        fail_msg("the recoverer's queue: mq_receive %zd (%s): the other creator's was removed", got,
+                 strerror(errno));
+    assert_memory_equal(buf, "new", 3);
+    assert_int_equal(mq_close(q), 0);
+    assert_int_equal(mq_unlink(qname(0)), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
 static mqd_t rereg_q;
 static volatile sig_atomic_t rereg_handled, rereg_result;
 
@@ -1428,6 +1604,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(creator_forked_then_killed, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(live_creator_keeps_its_queue, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(unlink_meets_a_creator, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(recovery_meets_an_unlink_and_a_creator, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
