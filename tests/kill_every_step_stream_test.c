@@ -2,8 +2,9 @@
  * MBX_STREAM kind: one sender and one receiver process at a time, bytes
  * in order; kill_every_step_test does the same for messages). A child
  * opens the end it walks (taking it over from the child killed before
- * it), is traced from the entry of stream_send or stream_recv, stepped K
- * instructions and killed, for K = 0, 1, 2, ... until it gets through.
+ * it), is traced from the entry of stream_send or stream_recv, brought
+ * to just before its K-th instruction (step_kill.h) and killed, for K = 0,
+ * 1, 2, ... until it gets through.
  * After each kill the parent checks what kill -9 must never break: the
  * bytes of a send of no more than the buffer arrive all or none, in
  * order, never twice; bytes that left the stream are whole in the killed
@@ -21,7 +22,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
-#include "step_trace.h"
+#include "step_kill.h"
 
 #define LEN         64 /* bytes of one send: a multiple of a long (trace_peek) */
 #define FIRST_ID    0xffffu
@@ -58,8 +59,10 @@ static void counts(mbx *m, uint64_t *sent, uint64_t *received)
 struct swalk {
     mbx *m; /* the parent's end: MBX_RECV when children send, else MBX_SEND */
     int sending;
-    uint32_t id;        /* the bytes of this trial */
-    long trials, moved; /* kills, and of them those after which the bytes had moved */
+    uintptr_t fn;        /* the call walked */
+    struct step_kill sk; /* its path, how the kills get there (step_kill.h) */
+    uint32_t id;         /* the bytes of this trial */
+    long trials, moved;  /* kills, and of them those after which the bytes had moved */
 };
 
 /* One trial: a child sends (or receives) LEN bytes and is killed k
@@ -102,7 +105,7 @@ static long trial(struct swalk *w, uintptr_t fn, long k)
     assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
     uintptr_t ret, sp;
     trace_run_to(p, fn, &ret, &sp);
-    long end = trace_step(p, k, ret, sp);
+    long end = sk_move(&w->sk, p, k, ret, sp);
     unsigned char held[LEN];
     trace_peek(p, child_buf, held, sizeof(held));
     kill(p, SIGKILL);
@@ -164,6 +167,13 @@ static long trial(struct swalk *w, uintptr_t fn, long k)
     return end;
 }
 
+/* A trial of the walked call (sk_walk's). */
+static long walk_trial(void *ctx, long k)
+{
+    struct swalk *w = ctx;
+    return trial(w, w->fn, k);
+}
+
 static void walk_stream(int sending, uintptr_t fn)
 {
     mbx_unlink("stream"); /* left by a walk that failed */
@@ -171,7 +181,7 @@ static void walk_stream(int sending, uintptr_t fn)
     mbx_attr_init(&a);
     a.capacity = 8;
     a.max_msg_size = LEN;
-    struct swalk w = {.sending = sending};
+    struct swalk w = {.sending = sending, .fn = fn};
     assert_int_equal(
         mbx_open("stream", MBX_CREATE | MBX_STREAM | (sending ? MBX_RECV : MBX_SEND), &a, &w.m), 0);
     /* The first call of a process on the stream is longer (its first
@@ -184,11 +194,10 @@ static void walk_stream(int sending, uintptr_t fn)
     long stride = 1;
     while (whole_len > WALK_MAX && whole_len * whole_len / (2 * stride) > STEP_BUDGET)
         stride++;
-    for (long k = 0;; k += stride) {
-        assert_true(k < MAX_STEPS);
-        if (trial(&w, fn, k))
-            break;
-    }
+    /* Kills just before instruction 0, stride, 2 stride, ... of the path
+     * the trial before recorded, and after it. */
+    sk_walk(&w.sk, stride, MAX_STEPS, walk_trial, &w);
+    assert_int_equal(w.sk.walked, (w.sk.rec.n + stride - 1) / stride);
     /* Killed at its first instruction, the child moved nothing; the
      * first two and the last got through. */
     assert_true(w.moved >= 3 && w.moved < w.trials);
@@ -196,6 +205,12 @@ static void walk_stream(int sending, uintptr_t fn)
                   "bytes moved in %ld, all or none every time\n",
                   sending ? "send" : "receive", whole_len,
                   stride == 1 ? "instruction" : "few instructions", w.trials - 2, w.moved - 2);
+    print_message("walk: %ld instructions, %ld killed at (kills on the path: %ld brought by a "
+                  "breakpoint, %ld stepped); %ld trials off the recorded path, %ld recordings, "
+                  "%ld walks again; %ld traps\n",
+                  w.sk.rec.n, w.sk.walked, w.sk.by_break, w.sk.exact - w.sk.by_break, w.sk.off_path,
+                  w.sk.recordings, w.sk.rewalks, w.sk.traps);
+    sk_free(&w.sk);
     mbx_close(w.m);
     mbx_unlink("stream");
 }

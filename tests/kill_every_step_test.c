@@ -4,8 +4,10 @@
  * ring_recv; heap_send_loan and ring_send_loan, the loan written before;
  * heap_recv_loan and ring_recv_loan; heap_rr_recv, a round-robin
  * mailbox's; heap_release and ring_release, of a loan taken before),
- * stepped K instructions and killed, for K = 0, 1, 2, ...
- * until a child gets through the whole call. After each kill the parent
+ * brought to just before its K-th instruction and killed, for K = 0, 1,
+ * 2, ... until a child gets through the whole call (step_kill.h: the
+ * call's path recorded once by single steps, each kill then brought there
+ * by a breakpoint). After each kill the parent
  * reads sent_total, sends a marker (which repairs whatever the child left)
  * and drains the mailbox (with receives that do not wait), then checks
  * what kill -9 must never break: the
@@ -37,7 +39,7 @@
 #include <sys/wait.h>
 
 #if defined(__x86_64__)
-#include "step_trace.h"
+#include "step_kill.h"
 
 /* What the child does (the call walked). RELEASE: gives back a message
  * it took as a loan before the walk. */
@@ -143,7 +145,7 @@ static void still_whole(mbx *m, long k)
  * child receives it; SEND_LOAN: the child writes it into a loan, before
  * the walk, and sends the loan) and is killed k instructions into fn,
  * then the parent sends the marker and drains. */
-static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
+static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how, struct step_kill *sk)
 {
     struct outcome o = {0};
     int receiving = how == RECV || how == RECV_LOAN || how == RELEASE;
@@ -190,7 +192,7 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
     assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
     uintptr_t ret, sp;
     trace_run_to(p, fn, &ret, &sp);
-    o.reached_end = trace_step(p, k, ret, sp);
+    o.reached_end = sk_move(sk, p, k, ret, sp);
     /* A loan is the message in place: nothing is copied to check. */
     o.child_whole = how == RECV ? child_holds_whole(p) : 1;
     kill(p, SIGKILL);
@@ -239,7 +241,9 @@ static struct outcome kill_at(mbx *m, uintptr_t fn, long k, enum how how)
 /* Counts kept over a walk. */
 struct walk {
     mbx *m;
-    int late_ok; /* the kind may count a delivered message late */
+    uintptr_t fn;        /* the call walked */
+    struct step_kill sk; /* its path, how the kills get there */
+    int late_ok;         /* the kind may count a delivered message late */
     enum how how;
     uint64_t sent, received;
     long trials, delivered, late;
@@ -304,7 +308,7 @@ static void check_release(struct walk *w, const struct outcome *o, long k)
  * when the child got through it before the kill, else 0. */
 static long trial(struct walk *w, uintptr_t fn, long k)
 {
-    struct outcome o = kill_at(w->m, fn, k, w->how);
+    struct outcome o = kill_at(w->m, fn, k, w->how, &w->sk);
     if (w->how == RECV || w->how == RECV_LOAN || w->how == RELEASE) {
         if (w->how == RELEASE)
             check_release(w, &o, k);
@@ -345,22 +349,34 @@ static long trial(struct walk *w, uintptr_t fn, long k)
     return o.reached_end;
 }
 
-/* Kills at instruction 0, stride, 2 stride, ... of fn until the child
- * gets through. */
+/* A trial of the walked call (sk_walk's). */
+static long walk_trial(void *ctx, long k)
+{
+    struct walk *w = ctx;
+    return trial(w, w->fn, k);
+}
+
+/* Kills just before instruction 0, stride, 2 stride, ... of fn (whose
+ * path the trial before recorded) and after it (step_kill.h); says how
+ * they were made. */
 static void walk(struct walk *w, uintptr_t fn, long stride)
 {
-    for (long k = 0;; k += stride) {
-        assert_true(k < MAX_STEPS);
-        if (trial(w, fn, k))
-            return;
-    }
+    w->fn = fn;
+    sk_walk(&w->sk, stride, MAX_STEPS, walk_trial, w);
+    /* Every instruction of the path walked got its kill. */
+    assert_int_equal(w->sk.walked, (w->sk.rec.n + stride - 1) / stride);
+    print_message("walk: %ld instructions, %ld killed at (kills on the path: %ld brought by a "
+                  "breakpoint, %ld stepped); %ld trials off the recorded path, %ld recordings, "
+                  "%ld walks again; %ld traps\n",
+                  w->sk.rec.n, w->sk.walked, w->sk.by_break, w->sk.exact - w->sk.by_break,
+                  w->sk.off_path, w->sk.recordings, w->sk.rewalks, w->sk.traps);
 }
 
 /* Walks every instruction of a call (a send, a receive, a loan's either)
  * on a mailbox of kind `queue`: of outer (the whole call). Where that is
  * longer than WALK_MAX (builds with sanitizers, 3-8 times longer, each
- * step dearer), the walk would take minutes (each kill steps from the
- * start: the time grows with the square of the length), so it walks inner
+ * step dearer), the walk would take minutes (each kill forks, and the
+ * recordings step through the whole call), so it walks inner
  * (a send's publication, where the message becomes the mailbox's; for a
  * receive, the receive itself) at a stride that keeps it to STEP_BUDGET
  * steps. */
@@ -417,6 +433,7 @@ static void every_step(const char *queue, enum mbx_recv_policy policy, uintptr_t
     }
     if (stride > 1)
         print_message("%s: one instruction in %ld (a build with sanitizers)\n", queue, stride);
+    sk_free(&w.sk);
     mbx_close(w.m);
     mbx_unlink(queue);
 }
