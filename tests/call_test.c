@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -499,22 +500,69 @@ static int reply_status(int r)
     return r == 0 ? 0 : r == -ESRCH ? 1 : 2 + (-r > 90 ? 90 : -r);
 }
 
-/* Serves srv once from a forked process that has no handle with receive
- * rights on any other mailbox the test uses: takes one request and
- * answers it with `answer`. Returns the child's pid; its exit status is
- * reply_status of its mbx_reply. */
-static pid_t serve_once(mbx *srv, const char *answer)
+/* Takes n requests from srv and answers each with `answer`: exits with
+ * reply_status of the first reply not refused with -ESRCH, or of -ESRCH
+ * when every one was. */
+static void serve_n_and_exit(mbx *srv, const char *answer, int n)
 {
-    pid_t c = fork();
-    if (c == 0) {
-        test_child();
+    int status = reply_status(-ESRCH);
+    for (int i = 0; i < n; i++) {
         char buf[32];
         mbx_msginfo info;
         if (mbx_recv(srv, buf, sizeof(buf), &info, 30000 * MS) < 0)
             _exit(100);
-        _exit(reply_status(mbx_reply(&info, answer, strlen(answer))));
+        int r = mbx_reply(&info, answer, strlen(answer));
+        if (r != -ESRCH && status == reply_status(-ESRCH))
+            status = reply_status(r);
+    }
+    _exit(status);
+}
+
+/* Serves srv from a forked process that has no handle with receive rights
+ * on any other mailbox the test uses (when forked before they exist):
+ * takes n requests (serve_n_and_exit). Returns the child's pid. */
+static pid_t serve_n(mbx *srv, const char *answer, int n)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        serve_n_and_exit(srv, answer, n);
     }
     return c;
+}
+
+/* What a peer who is not of the server's process family can compute of a
+ * mailbox's mix: its file's device and inode, mixed as the library did
+ * before the mix was keyed (no secret). */
+static uint64_t public_mix(mbx *m)
+{
+    struct stat st;
+    assert_int_equal(fstat(shm_box_of(m)->file.fd, &st), 0);
+    uint64_t x = (uint64_t)st.st_dev * 0x9e3779b97f4a7c15ull ^ (uint64_t)st.st_ino;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x & CALL_MIX_MASK;
+}
+
+/* Forges into `into` requests carrying `token` as each mix a peer could
+ * think of would turn it into the token the caller waits for: the raw
+ * token, and mixed with the public mixes of `called` and `into`; with_key
+ * adds the one mixed with their keyed mixes (known to the server's process
+ * family only: this test's, whose forked servers share its key). Returns
+ * how many it wrote. */
+static int forge_requests(mbx *into, mbx *called, uint64_t token, int with_key)
+{
+    struct mb_ctx c = handle_ctx(shm_box_of(into));
+    const uint64_t forged[3] = {token, token ^ public_mix(called) ^ public_mix(into),
+                                token ^ call_box_mix(shm_box_of(called)) ^
+                                    call_box_mix(shm_box_of(into))};
+    int n = with_key ? 3 : 2;
+    for (int i = 0; i < n; i++) {
+        c.reply_token = forged[i];
+        assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
+    }
+    return n;
 }
 
 /* The end-to-end attack of a peer of the called mailbox. A process calls
@@ -531,7 +579,7 @@ static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
 {
     (void)state;
     mbx *open2 = service("open");
-    pid_t s2 = serve_once(open2, "FORGED"); /* before "shared" exists */
+    pid_t s2 = serve_n(open2, "FORGED", 3); /* before "shared" exists */
     mbx *shared = service("shared");
     struct pending_call p = {shared, 0, {0}};
     pthread_t t;
@@ -539,9 +587,7 @@ static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
     uint64_t token = pending_token(shared); /* as the peer reads it */
     assert_int_not_equal(token, 0);
 
-    struct mb_ctx c = handle_ctx(shm_box_of(open2));
-    c.reply_token = token ^ call_box_mix(shm_box_of(shared)) ^ call_box_mix(shm_box_of(open2));
-    assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
+    forge_requests(open2, shared, token, 1);
     int forged = reap(s2);
 
     char buf[32];
@@ -579,18 +625,16 @@ static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
             _exit(101);
         (void)call_box_mix(shm_box_of(send_only)); /* as a call through it does */
         mbx_close(shared);                         /* the inherited handle, which may receive */
-        if (mbx_recv(open2, buf, sizeof(buf), &info, 30000 * MS) < 0)
-            _exit(100);
-        _exit(reply_status(mbx_reply(&info, "FORGED", 6)));
+        (void)buf;
+        (void)info;
+        serve_n_and_exit(open2, "FORGED", 3);
     }
     struct pending_call p = {shared, 0, {0}};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
     uint64_t token = pending_token(shared);
     assert_int_not_equal(token, 0);
-    struct mb_ctx c = handle_ctx(shm_box_of(open2));
-    c.reply_token = token ^ call_box_mix(shm_box_of(shared)) ^ call_box_mix(shm_box_of(open2));
-    assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
+    forge_requests(open2, shared, token, 1);
     int forged = reap(s2);
     char buf[32];
     mbx_msginfo info;
@@ -598,6 +642,43 @@ static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
     if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
         real = mbx_reply(&info, "real", 4);
     pthread_join(t, NULL);
+    assert_int_equal(forged, reply_status(-ESRCH));
+    assert_int_equal(real, 0);
+    assert_int_equal(p.n, 4);
+    assert_memory_equal(p.reply, "real", 4);
+    mbx_close(shared);
+    mbx_close(open2);
+    mbx_unlink("shared");
+    mbx_unlink("open");
+}
+
+/* The same forgery against a server that receives from both mailboxes,
+ * "shared" and "open" (a server of several services; found by a review:
+ * any receive handle on the called mailbox was enough, so the forged
+ * request's reply was taken). The mailbox a request came through is in
+ * the token the server was handed, under its secret key: what a peer
+ * outside its process family can compute is refused. */
+static void server_of_both_mailboxes_refuses_the_forgery(void **state)
+{
+    (void)state;
+    mbx *open2 = service("open");
+    mbx *shared = service("shared");
+    pid_t s2 = serve_n(open2, "FORGED", 2); /* holds both, as the test does */
+    struct pending_call p = {shared, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
+    uint64_t token = pending_token(shared);
+    assert_int_not_equal(token, 0);
+    assert_int_equal(forge_requests(open2, shared, token, 0), 2);
+    int forged = reap(s2);
+    char buf[32];
+    mbx_msginfo info;
+    int real = -1;
+    if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
+        real = mbx_reply(&info, "real", 4);
+    pthread_join(t, NULL);
+    print_message("forged reply: status %d; call got %zd bytes \"%.*s\"\n", forged, p.n,
+                  p.n > 0 ? (int)p.n : 0, p.reply);
     assert_int_equal(forged, reply_status(-ESRCH));
     assert_int_equal(real, 0);
     assert_int_equal(p.n, 4);
@@ -892,8 +973,55 @@ static void tokens_are_not_predictable(void **state)
     close(fd[1]);
 }
 
+/* The mix a receive binds tokens with is keyed per process family: a
+ * program started anew (exec) computes another for the same mailbox, and
+ * neither is the public one; a forked child computes its parent's. */
+static void mixes_are_keyed_per_process_family(void **state)
+{
+    (void)state;
+    mbx *m = service("keyed");
+    uint64_t mine = call_box_mix(shm_box_of(m));
+    assert_int_not_equal(mine, public_mix(m));
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t forked = fork();
+    if (forked == 0) {
+        mbx *h;
+        uint64_t x = mbx_open("keyed", MBX_SEND, NULL, &h) == 0 ? call_box_mix(shm_box_of(h)) : 0;
+        _exit(write(fd[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
+    }
+    uint64_t theirs = 0;
+    assert_int_equal(read(fd[0], &theirs, sizeof(theirs)), sizeof(theirs));
+    assert_int_equal(reap(forked), 0);
+    assert_int_equal(theirs, mine);
+    pid_t started = fork();
+    if (started == 0) {
+        dup2(fd[1], 1);
+        setenv("CALL_TEST_MIX_OF", "keyed", 1);
+        execl("/proc/self/exe", "call_test", (char *)NULL);
+        _exit(127);
+    }
+    theirs = 0;
+    assert_int_equal(read(fd[0], &theirs, sizeof(theirs)), sizeof(theirs));
+    assert_int_equal(reap(started), 0);
+    assert_int_not_equal(theirs, 0);
+    assert_int_not_equal(theirs, mine);
+    close(fd[0]);
+    close(fd[1]);
+    mbx_close(m);
+    mbx_unlink("keyed");
+}
+
 int main(void)
 {
+    /* mixes_are_keyed_per_process_family's program started anew: writes
+     * its mix of the named mailbox to standard output. */
+    const char *mix_of = getenv("CALL_TEST_MIX_OF");
+    if (mix_of) {
+        mbx *h;
+        uint64_t x = mbx_open(mix_of, MBX_SEND, NULL, &h) == 0 ? call_box_mix(shm_box_of(h)) : 0;
+        return write(1, &x, sizeof(x)) == sizeof(x) && x ? 0 : 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(call_and_reply),
         cmocka_unit_test(concurrent_calls_get_their_own_answers),
@@ -906,11 +1034,13 @@ int main(void)
         cmocka_unit_test(reply_is_bound_to_the_called_mailbox),
         cmocka_unit_test(peer_of_the_called_mailbox_cannot_forge_a_reply),
         cmocka_unit_test(a_send_handle_on_the_called_mailbox_is_not_enough),
+        cmocka_unit_test(server_of_both_mailboxes_refuses_the_forgery),
         cmocka_unit_test(replies_through_several_mailboxes_and_forks),
         cmocka_unit_test(reply_after_the_last_close_is_refused),
         cmocka_unit_test(worker_that_took_no_call_answers),
         cmocka_unit_test(every_receive_gives_a_token_that_answers),
         cmocka_unit_test(tokens_are_not_predictable),
+        cmocka_unit_test(mixes_are_keyed_per_process_family),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

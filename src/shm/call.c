@@ -91,17 +91,17 @@ static void key_make(ident_t me)
     pthread_mutex_unlock(&key_lock);
 }
 
-static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t recv_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void call_fork_prepare(void)
 {
     pthread_mutex_lock(&key_lock);
-    pthread_mutex_lock(&known_lock);
+    pthread_mutex_lock(&recv_lock);
 }
 
 void call_fork_after(void)
 {
-    pthread_mutex_unlock(&known_lock);
+    pthread_mutex_unlock(&recv_lock);
     pthread_mutex_unlock(&key_lock);
 }
 
@@ -124,81 +124,124 @@ uint64_t call_new_token(void)
     return (uint64_t)(uint32_t)ident_id(me) << 32 | n;
 }
 
-/* ---- the mailboxes this process's handles are on ----
+/* ---- the mailboxes this process receives from ----
  *
- * What each handle's descriptor was found to be (fstat) when its mix was
- * computed (once per handle: at its open when it may receive, else before
- * the first call through it), by descriptor: so that a call names its
- * mailbox in its slot, and a reply looks for a handle that may receive from
- * the mailbox called, without a system call each time (one costs about as
- * much as a whole local call). mbx_close forgets the handle's entry
- * (call_box_forget) before its descriptor is closed, so a reply after the
- * last close of the mailbox is refused at once. */
-struct known {
-    const struct shm_box *b; /* the handle (compared, never followed); NULL: none */
+ * A receive hands the user a call's token with its 31 low bits XORed with
+ * a mix of the mailbox it came through, keyed by a secret of this process
+ * (mix_key: drawn when the library is loaded, and kept by forked children,
+ * so a child may answer what its parent received). mbx_reply finds, among
+ * the calls the caller's @PID says it waits for, the one whose token and
+ * mailbox give back the token it was handed, through a mailbox this
+ * process holds a receive handle on (recv_boxes): so a reply goes only to
+ * a call made to the mailbox the request really came through. A public
+ * mix (of the file's device and inode alone) let a peer of the called
+ * mailbox, which sees the call's token there, forge a request into
+ * another mailbox served by the same process, or by one that answers
+ * anyone, and have that reply taken as the call's (found by reviews). */
+static uint64_t mix_key[2];
+static int mix_key_set;
+
+static void mix_key_make(void)
+{
+    pthread_mutex_lock(&key_lock);
+    if (!__atomic_load_n(&mix_key_set, __ATOMIC_ACQUIRE)) {
+        uint64_t k[2];
+        if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
+            k[0] = (uint64_t)clock_now_ns() ^ (uint64_t)(uintptr_t)&k;
+            k[1] = (uint64_t)ident_self() ^ (uint64_t)(uintptr_t)&mix_key_make;
+        }
+        mix_key[0] = k[0];
+        mix_key[1] = k[1];
+        __atomic_store_n(&mix_key_set, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&key_lock);
+}
+
+/* At load: a child forked before this process's first call or receive
+ * shares the key all the same. */
+__attribute__((constructor)) static void mix_key_at_load(void)
+{
+    mix_key_make();
+}
+
+/* The keyed mix of the mailbox file (dev, ino): 31 bits. */
+static uint32_t mix_of(uint64_t dev, uint64_t ino)
+{
+    if (__builtin_expect(!__atomic_load_n(&mix_key_set, __ATOMIC_ACQUIRE), 0))
+        mix_key_make();
+    uint64_t h = call_siphash(mix_key[0], mix_key[1], dev);
+    return (uint32_t)call_siphash(mix_key[0] ^ h, mix_key[1], ino) & CALL_MIX_MASK;
+}
+
+/* The distinct mailboxes this process's open MBX_RECV handles are on,
+ * each with the number of such handles: added at their open, taken off at
+ * their close (recv_lock). */
+struct recv_box {
     uint64_t dev, ino;
-    int recv; /* the handle was opened with MBX_RECV */
+    uint32_t mix;
+    unsigned handles;
 };
-static struct known *known; /* indexed by descriptor */
-static size_t known_cap;
+static struct recv_box *recv_boxes;
+static size_t recv_n, recv_cap;
 
-/* Records what b's descriptor is (st); known_lock held. */
-static void known_put(const struct shm_box *b, const struct stat *st)
+int call_box_opened(struct shm_box *b)
 {
-    size_t fd = (size_t)b->file.fd;
-    if (fd >= known_cap) {
-        size_t cap = known_cap ? known_cap : 64;
-        while (cap <= fd)
-            cap *= 2;
-        struct known *k = realloc(known, cap * sizeof(*k));
-        if (!k)
-            return; /* then calls through b say -ENOMEM, and replies as if closed */
-        memset(k + known_cap, 0, (cap - known_cap) * sizeof(*k));
-        known = k;
-        known_cap = cap;
+    (void)call_box_mix(b);
+    if (!(__atomic_load_n(&b->call_mix, __ATOMIC_ACQUIRE) & CALL_MIX_KNOWN))
+        return -EIO; /* fstat of its own descriptor failed */
+    uint64_t dev = b->call_dev, ino = b->call_ino;
+    pthread_mutex_lock(&recv_lock);
+    size_t i = 0;
+    while (i < recv_n && (recv_boxes[i].dev != dev || recv_boxes[i].ino != ino))
+        i++;
+    int r = 0;
+    if (i == recv_n) {
+        if (recv_n == recv_cap) {
+            size_t cap = recv_cap ? 2 * recv_cap : 16;
+            struct recv_box *nb = realloc(recv_boxes, cap * sizeof(*nb));
+            if (!nb) {
+                r = -ENOMEM;
+                goto out;
+            }
+            recv_boxes = nb;
+            recv_cap = cap;
+        }
+        recv_boxes[recv_n++] = (struct recv_box){dev, ino, b->call_mix & CALL_MIX_MASK, 0};
     }
-    known[fd] = (struct known){b, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
-                               (b->base.flags & MBX_RECV) != 0};
-}
-
-void call_box_forget(const struct shm_box *b)
-{
-    pthread_mutex_lock(&known_lock);
-    size_t fd = (size_t)b->file.fd;
-    if (fd < known_cap && known[fd].b == b)
-        known[fd].b = NULL;
-    pthread_mutex_unlock(&known_lock);
-}
-
-/* The mailbox b is on, for a call through it: 0, or -ENOMEM when it could
- * not be recorded. */
-static int box_identity(struct shm_box *b, struct seg_call_box *id)
-{
-    (void)call_box_mix(b); /* records it on the handle's first use */
-    int r = -ENOMEM;
-    pthread_mutex_lock(&known_lock);
-    size_t fd = (size_t)b->file.fd;
-    if (fd < known_cap && known[fd].b == b) {
-        *id = (struct seg_call_box){known[fd].dev, known[fd].ino};
-        r = 0;
-    }
-    pthread_mutex_unlock(&known_lock);
+    recv_boxes[i].handles++;
+    b->call_recv = 1;
+out:
+    pthread_mutex_unlock(&recv_lock);
     return r;
 }
 
-/* Whether this process holds an open handle that may receive from the
- * mailbox id. */
-static int serves(const struct seg_call_box *id)
+void call_box_forget(struct shm_box *b)
 {
-    if (!id->dev && !id->ino)
-        return 0; /* a caller of an earlier build, which names no mailbox */
+    if (!b->call_recv)
+        return;
+    b->call_recv = 0;
+    pthread_mutex_lock(&recv_lock);
+    for (size_t i = 0; i < recv_n; i++)
+        if (recv_boxes[i].dev == b->call_dev && recv_boxes[i].ino == b->call_ino) {
+            if (--recv_boxes[i].handles == 0)
+                recv_boxes[i] = recv_boxes[--recv_n];
+            break;
+        }
+    pthread_mutex_unlock(&recv_lock);
+}
+
+/* Whether this process holds an open MBX_RECV handle on the mailbox
+ * (dev, ino); its keyed mix in *mix. */
+static int recv_mix(uint64_t dev, uint64_t ino, uint32_t *mix)
+{
     int found = 0;
-    pthread_mutex_lock(&known_lock);
-    for (size_t fd = 0; fd < known_cap && !found; fd++) {
-        const struct known *k = &known[fd];
-        found = k->b && k->recv && k->dev == id->dev && k->ino == id->ino;
-    }
-    pthread_mutex_unlock(&known_lock);
+    pthread_mutex_lock(&recv_lock);
+    for (size_t i = 0; i < recv_n && !found; i++)
+        if (recv_boxes[i].dev == dev && recv_boxes[i].ino == ino) {
+            *mix = recv_boxes[i].mix;
+            found = 1;
+        }
+    pthread_mutex_unlock(&recv_lock);
     return found;
 }
 
@@ -207,17 +250,10 @@ uint32_t call_box_mix_slow(struct shm_box *b)
     struct stat st;
     if (fstat(b->file.fd, &st) != 0)
         return 0; /* not kept: the next token looks again */
-    pthread_mutex_lock(&known_lock);
-    known_put(b, &st);
-    pthread_mutex_unlock(&known_lock);
-    /* Any fixed mix serves (both ends compute it; it is no secret): the
-     * splitmix64 finalizer of dev and ino. */
-    uint64_t x = (uint64_t)st.st_dev * 0x9e3779b97f4a7c15ull ^ (uint64_t)st.st_ino;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    uint32_t mix = (uint32_t)x & CALL_MIX_MASK;
-    __atomic_store_n(&b->call_mix, mix | CALL_MIX_KNOWN, __ATOMIC_RELAXED);
+    b->call_dev = (uint64_t)st.st_dev;
+    b->call_ino = (uint64_t)st.st_ino;
+    uint32_t mix = mix_of(b->call_dev, b->call_ino);
+    __atomic_store_n(&b->call_mix, mix | CALL_MIX_KNOWN, __ATOMIC_RELEASE);
     return mix;
 }
 
@@ -278,25 +314,27 @@ static int slot_waiting(const struct seg *s, uint64_t token)
     return 0;
 }
 
-/* The reply to token may go into the caller's mailbox s: the caller waits
- * for it, and this process holds a handle that may receive from the
- * mailbox the call went to, which the caller's slot names (only the
- * caller's user and root write s). Returns 0, or -ESRCH for "no such call
- * for this process". The mix of a call's token with the mailbox it came
- * through (call.h) is no secret: a peer of the called mailbox, which sees
- * the token there, could forge a request into any other mailbox that
- * hands this process the token the caller waits for (found by a review:
- * through a server that answers anyone, a peer of a shared mailbox
- * answered other users' calls to it with replies of its choosing). */
-static int slot_answerable(const struct seg *s, uint64_t token)
+/* The call in the caller's mailbox s that the token `handed` (what a
+ * receive of this process handed its user: call.h) answers: one the
+ * caller waits for, made to a mailbox this process holds a receive handle
+ * on, whose token mixed with that mailbox's keyed mix is `handed` (only
+ * the caller's user and root write s, so its slots and the mailboxes they
+ * name are trusted). Returns 0 with the call's own token in *token, or
+ * -ESRCH ("no such call for this process"). */
+static int slot_match(const struct seg *s, uint64_t handed, uint64_t *token)
 {
     for (unsigned i = 0; i < SEG_CALLS; i++) {
-        if (__atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE) != token)
-            continue;
+        uint64_t t = __atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE);
+        if (!t || ((t ^ handed) & ~(uint64_t)CALL_MIX_MASK))
+            continue; /* free, or another process's or flag's */
         const struct seg_call_box *b = &slot_boxes(s)[i];
-        struct seg_call_box id = {__atomic_load_n(&b->dev, __ATOMIC_RELAXED),
-                                  __atomic_load_n(&b->ino, __ATOMIC_RELAXED)};
-        return serves(&id) ? 0 : -ESRCH;
+        uint64_t dev = __atomic_load_n(&b->dev, __ATOMIC_RELAXED);
+        uint64_t ino = __atomic_load_n(&b->ino, __ATOMIC_RELAXED);
+        uint32_t mix;
+        if ((dev || ino) && recv_mix(dev, ino, &mix) && ((t ^ handed) & CALL_MIX_MASK) == mix) {
+            *token = t;
+            return 0;
+        }
     }
     return -ESRCH;
 }
@@ -306,9 +344,8 @@ static int slot_answerable(const struct seg *s, uint64_t token)
 struct call_wait {
     struct shm_box *target;
     int receipt;
-    uint64_t token;  /* the call's, as the request and its receipt carry it */
-    uint64_t answer; /* the one its reply carries: bound to the target (call.h) */
-    uint64_t dead;   /* the taker the wait saw dead (-EPIPE) */
+    uint64_t token; /* the call's, as the request and its receipt carry it */
+    uint64_t dead;  /* the taker the wait saw dead (-EPIPE) */
 };
 
 /* Ends the wait with -EPIPE once the request's taker is gone, -EIDRM when
@@ -365,7 +402,7 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, void *reply,
     c.poll = call_poll;
     c.poll_arg = w;
     c.wait.poll_ns = CALL_POLL_NS;
-    c.want_token = w->answer | REPLY_BIT;
+    c.want_token = w->token | REPLY_BIT;
     uint64_t type = 0;
     c.type_out = &type;
     int64_t left = clock_remaining(deadline);
@@ -378,11 +415,11 @@ static ssize_t await_reply(struct shm_box *me, struct call_wait *w, void *reply,
 static ssize_t end_wait(struct shm_box *me, struct call_wait *w, int slot, void *reply, size_t cap,
                         ssize_t n)
 {
-    slot_release(&me->seg, slot, w->answer);
+    slot_release(&me->seg, slot, w->token);
     if (n >= 0)
         return n;
     struct mb_ctx c = handle_ctx(me);
-    c.want_token = w->answer | REPLY_BIT;
+    c.want_token = w->token | REPLY_BIT;
     uint64_t type = 0;
     c.type_out = &type;
     ssize_t late = take_reply(&c, reply, cap);
@@ -443,21 +480,18 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
         return r;
     struct shm_box *me = shm_box_of(self);
     int64_t deadline = clock_deadline(timeout_ns);
-    /* The slot waits for the token the server's receive hands it, which
-     * binds it to the mailbox it came through: a request forged into
-     * another mailbox with this call's token is answered with another
-     * (-ESRCH). One that another call of this process waits for already
-     * (31 random bits may repeat) is drawn again. */
-    struct call_wait w = {b, -1, 0, 0, 0};
-    struct seg_call_box called;
-    if ((r = box_identity(b, &called)))
-        return r;
-    uint32_t mix = call_box_mix(b);
-    do {
+    /* The slot names the mailbox called (its replier must receive from
+     * it: slot_match). A token that another call of this process waits
+     * for already (31 random bits may repeat) is drawn again. */
+    struct call_wait w = {b, -1, 0, 0};
+    (void)call_box_mix(b);
+    if (!(__atomic_load_n(&b->call_mix, __ATOMIC_ACQUIRE) & CALL_MIX_KNOWN))
+        return -EIO; /* fstat of its own descriptor failed */
+    struct seg_call_box called = {b->call_dev, b->call_ino};
+    do
         w.token = call_new_token();
-        w.answer = w.token ^ mix;
-    } while (slot_waiting(&me->seg, w.answer));
-    int slot = slot_claim(&me->seg, w.answer, deadline);
+    while (slot_waiting(&me->seg, w.token));
+    int slot = slot_claim(&me->seg, w.token, deadline);
     if (slot < 0)
         return slot;
     /* Before the request goes: its taker's reply looks here (the send
@@ -472,7 +506,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     c.reply_token = w.token;
     ssize_t n = mb_send(&c, req, len, prio, timeout_ns);
     if (n != 0) {
-        slot_release(&me->seg, slot, w.answer);
+        slot_release(&me->seg, slot, w.token);
         receipt_close(&b->seg, w.receipt, w.token);
         return n;
     }
@@ -511,11 +545,11 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
 
 static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, uint64_t type)
 {
-    uint64_t token = request->reply_token;
-    if (token == 0 || (token & (REPLY_BIT | CONFIRM_BIT)) || (int32_t)(token >> 32) <= 0)
+    uint64_t handed = request->reply_token, token = 0;
+    if (handed == 0 || (handed & (REPLY_BIT | CONFIRM_BIT)) || (int32_t)(handed >> 32) <= 0)
         return -EINVAL;
     struct shm_box *p;
-    int r = shm_peer_get((pid_t)(token >> 32), &p);
+    int r = shm_peer_get((pid_t)(handed >> 32), &p);
     if (r)
         return r == -ENOENT ? -ESRCH : r;
     /* The cached handle may have outlived the caller: looked at as a send
@@ -525,9 +559,8 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
      * call's round trip; and a caller can die just after any look, so a
      * reply that returns 0 was never proof that it was read. */
     r = owner_send_check(p);
-    if (!r && (r = slot_answerable(&p->seg, token)) != 0 && !slot_waiting(&p->seg, token)) {
-        /* (A call there that this process may not answer is refused as
-         * it is.) A cached mailbox that is no longer the caller's although the
+    if (!r && (r = slot_match(&p->seg, handed, &token)) != 0) {
+        /* A cached mailbox that is no longer the caller's although the
          * caller lives: it replaced its program (exec), whose new image
          * made another, and every reply to it went to the old one (found
          * by a review). Looked up again on this failure only, at most once
@@ -535,10 +568,10 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         r = -ESRCH;
         if (shm_peer_forget(p)) {
             shm_peer_put(p);
-            r = shm_peer_get((pid_t)(token >> 32), &p);
+            r = shm_peer_get((pid_t)(handed >> 32), &p);
             if (r)
                 return r == -ENOENT ? -ESRCH : r;
-            r = slot_answerable(&p->seg, token);
+            r = slot_match(&p->seg, handed, &token);
         }
     }
     if (!r && len > p->seg.max_msg_size) {

@@ -11,27 +11,25 @@
  * Nothing a message says makes a receiver open or write another mailbox:
  * only mbx_reply, asked for by the application, opens the caller's.
  *
- * A reply is bound to the mailbox the call went to: a receive hands the
- * user a call's token with its 31 low bits XORed with the mix of the
- * mailbox it came through (call_box_mix, of its file's device and inode,
- * which no peer can rewrite), and the slot holds the token mixed with the
- * mailbox called. The reply to a request forged into another mailbox with
- * a call's token finds no slot (-ESRCH), and it never answered a call to
- * a mailbox the forger cannot see (found by a review: through a root
- * server's mailbox, a user answered other users' calls to their private
- * ones). Only what a receive hands the user is mixed: the request, its
- * receipt, a withdraw and a confirmed send's token are not.
- *
- * The mix is no secret: a peer of the called mailbox sees the call's token
- * there and can compute what to forge into another mailbox. So the slot
- * also names the mailbox called (its file's device and inode, beside
- * calls[] in the caller's own header, which only the caller's user and
- * root may write: seg_model.h), and mbx_reply answers only a call to a
- * mailbox the replying process holds a handle on that may receive
- * (MBX_RECV); else -ESRCH, nothing written. A server of "open" (root answering anyone) thus no
- * longer answers, into a caller's @PID, a request a peer of "shared" forged into "open" with a call
- * to "shared"'s token (found by a review). What a process's handles are on is recorded once per
- * handle (call.c: known: at the open of one that may receive) and forgotten at its close.
+ * A reply is bound to the mailbox the call went to. The caller's slot
+ * names that mailbox (its file's device and inode, beside calls[] in the
+ * caller's own header, which only its user and root may write:
+ * seg_model.h). A receive hands the user a call's token with its 31 low
+ * bits XORed with a mix of the mailbox it came through (call_box_mix)
+ * keyed by a secret of the receiving process, drawn when the library is
+ * loaded and kept by forked children. mbx_reply answers the call in the
+ * caller's slots whose token, mixed with the keyed mix of the mailbox the
+ * slot names, is the token it was handed, and only if this process holds
+ * an open MBX_RECV handle on that mailbox; else -ESRCH, nothing written.
+ * So a request that a peer of the called mailbox (who sees the call's
+ * token there) forges into another mailbox, served by this process or by
+ * one that answers anyone (root's), gets no reply into the caller's
+ * mailbox: the peer would have to guess the 31 mixed bits (found by
+ * reviews: with a mix of device and inode alone, no secret, it could).
+ * Only what a receive hands the user is mixed: the request, its receipt,
+ * a withdraw, a confirmed send's token and the reply are not. A process
+ * that neither received the request nor was forked from one that shares
+ * the key (a program it started, exec) cannot answer it.
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
@@ -56,18 +54,22 @@ uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);
 
 /* The 31 bits that bind a call's token to mailbox b: a mix of its file's
  * device and inode (fstat of the handle's own descriptor; an id in the
- * shared header, any peer could rewrite). Computed on first use and kept
- * in the handle (call_mix: the mix and CALL_MIX_KNOWN), and the device
- * and inode with the descriptor in the process's record of its handles
- * (call.c: known), which calls and replies look at; 0 when fstat fails
- * (then not kept). */
+ * shared header, any peer could rewrite) keyed by this process's secret.
+ * Computed on first use and kept in the handle (call_mix: the mix and
+ * CALL_MIX_KNOWN; call_dev, call_ino); 0 when fstat fails (then not
+ * kept). */
 #define CALL_MIX_MASK  0x7fffffffu
 #define CALL_MIX_KNOWN 0x80000000u
 uint32_t call_box_mix_slow(struct shm_box *b);
 
-/* mbx_close of b: its mailbox no longer counts for replies (call.c:
- * known). Never fails. */
-void call_box_forget(const struct shm_box *b);
+/* The open of b, a handle with MBX_RECV: its mailbox counts among those
+ * this process may answer calls to (call.c: recv_boxes). Returns 0,
+ * -ENOMEM, or -EIO (fstat of its descriptor failed). */
+int call_box_opened(struct shm_box *b);
+
+/* mbx_close of b: what call_box_opened counted is taken off. Never
+ * fails. */
+void call_box_forget(struct shm_box *b);
 
 static inline uint32_t call_box_mix(struct shm_box *b)
 {

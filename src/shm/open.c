@@ -212,22 +212,23 @@ int shm_box_open(const char *name, int flags, const mbx_options *o, struct mbx *
     }
     if (r)
         goto out_free;
+    /* A process answers only calls to mailboxes it may receive from
+     * (call.h). */
+    if ((flags & MBX_RECV) && (r = call_box_opened(b)))
+        goto out_unmap;
     /* Before the rights: taking a stream's send end tells the receiver's
      * pollers, whose sockets are named from it. */
     b->seg.poll_dir = b->dir;
-    if ((r = take_rights(b)))
+    if ((r = take_rights(b))) {
+        call_box_forget(b);
         goto out_unmap;
+    }
     /* Best effort: a page that cannot be had now is had at first use (a
      * send that finds no storage then says -ENOSPC, as without it). */
     if (wants_prefault(o))
         (void)seg_prefault(&b->seg);
     if (b->seg.flags & MBX_OWNED)
         handles_add(b);
-    /* A handle that may receive may answer the calls it takes (call.h):
-     * what it is on is recorded now, whoever took the calls (a server
-     * hands a request to another process that opened the mailbox). */
-    if (flags & MBX_RECV)
-        (void)call_box_mix(b);
     *out = &b->base;
     return 0;
 out_unmap:

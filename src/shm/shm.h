@@ -48,8 +48,14 @@ struct shm_box {
     uint32_t spins;
     /* The mix that binds calls' tokens to this mailbox, with
      * CALL_MIX_KNOWN once computed (call.h: call_box_mix); 0 before.
-     * Atomic. */
+     * Atomic (release: call_dev and call_ino are written before it). */
     uint32_t call_mix;
+    /* Counted among the mailboxes this process receives from (call.c:
+     * recv_boxes) while open: an MBX_RECV handle. */
+    int call_recv;
+    /* Its file's device and inode (fstat of its own descriptor), once
+     * call_mix is known. */
+    uint64_t call_dev, call_ino;
 };
 
 /* The local handle behind m (which must be one). */
