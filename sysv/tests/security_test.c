@@ -627,6 +627,9 @@ static void slow_creator_keeps_its_files(void **state)
 }
 
 static int heir_pipe[2];
+/* The heir writes a byte here once fork returned in it: its fork
+ * handlers, which close its copy of the creation lock, have run. */
+static int heir_ready[2];
 
 /* A msgget killed before its state file, after another thread forked a
  * child that lives on (here the killed thread itself forks: the same
@@ -636,8 +639,10 @@ static void fork_then_die(int id)
     (void)id;
     pid_t heir = fork();
     if (heir == 0) {
-        char c;
+        char c = 'r';
         close(heir_pipe[1]);
+        if (write(heir_ready[1], &c, 1) != 1)
+            _exit(1);
         _exit(read(heir_pipe[0], &c, 1) < 0 ? 1 : 0); /* lives until the test ends */
     }
     raise(SIGKILL);
@@ -652,6 +657,7 @@ static void killed_creation_is_swept_by_the_next_msgget(void **state)
 {
     (void)state;
     assert_int_equal(pipe(heir_pipe), 0);
+    assert_int_equal(pipe(heir_ready), 0);
     pid_t c = fork();
     assert_true(c >= 0);
     if (c == 0) {
@@ -662,6 +668,12 @@ static void killed_creation_is_swept_by_the_next_msgget(void **state)
     int st;
     assert_int_equal(waitpid(c, &st, 0), c);
     assert_true(WIFSIGNALED(st));
+    /* Until the heir ran, its copy of the lock held the files (it ran
+     * after the next msgget once, under load). */
+    char ready;
+    assert_int_equal(read(heir_ready[0], &ready, 1), 1);
+    close(heir_ready[0]);
+    close(heir_ready[1]);
     assert_int_equal(test_dir_count(), 2); /* the mailbox and the traffic file */
     c = fork();
     assert_true(c >= 0);
