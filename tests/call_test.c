@@ -565,31 +565,20 @@ static int forge_requests(mbx *into, mbx *called, uint64_t token, int with_key)
     return n;
 }
 
-/* The end-to-end attack of a peer of the called mailbox. A process calls
- * mailbox "shared"; a peer of "shared" (any process that may map it) reads
- * the call's token T there and writes into "open" (another mailbox, whose
- * server answers anyone: root, or here the caller's own user) a request
- * with the token that "open"'s receive turns into what the caller waits
- * for: T ^ mix(shared) ^ mix(open) (the mix is no secret). The server of
- * "open" holds no receive handle on "shared": its reply must be refused
- * (-ESRCH, nothing written), and the call must get the answer of
- * "shared"'s own server. (Before: the call returned the forged request's
- * answer.) */
-static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
+/* One forgery attempt: a call to "shared" is under way; the peer reads its
+ * token there and forges requests into "open2" (forge_requests, with_key),
+ * served by s2 (a forked server taking that many); then "shared"'s own
+ * server answers. The forged replies must be refused (-ESRCH, nothing
+ * written) and the call get the real answer. Closes and removes both. */
+static void expect_forgery_refused(mbx *shared, mbx *open2, pid_t s2, int with_key)
 {
-    (void)state;
-    mbx *open2 = service("open");
-    pid_t s2 = serve_n(open2, "FORGED", 3); /* before "shared" exists */
-    mbx *shared = service("shared");
     struct pending_call p = {shared, 0, {0}};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
     uint64_t token = pending_token(shared); /* as the peer reads it */
     assert_int_not_equal(token, 0);
-
-    forge_requests(open2, shared, token, 1);
+    forge_requests(open2, shared, token, with_key);
     int forged = reap(s2);
-
     char buf[32];
     mbx_msginfo info;
     int real = -1;
@@ -608,6 +597,23 @@ static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
     mbx_unlink("open");
 }
 
+/* The end-to-end attack of a peer of the called mailbox. A process calls
+ * mailbox "shared"; a peer of "shared" (any process that may map it) reads
+ * the call's token T there and writes into "open" (another mailbox, whose
+ * server answers anyone: root, or here the caller's own user) requests
+ * with the tokens that might turn into what the caller waits for (the
+ * keyed one included: this test shares the server's key). The server of
+ * "open" holds no receive handle on "shared": its replies must be refused,
+ * and the call must get the answer of "shared"'s own server. (Before: the
+ * call returned the forged request's answer.) */
+static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
+{
+    (void)state;
+    mbx *open2 = service("open");
+    pid_t s2 = serve_n(open2, "FORGED", 3); /* before "shared" exists */
+    expect_forgery_refused(service("shared"), open2, s2, 1);
+}
+
 /* The same forgery, answered by a server that holds "shared" open but
  * only to send (no receive right): refused too. */
 static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
@@ -619,37 +625,13 @@ static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
     if (s2 == 0) {
         test_child();
         mbx *send_only;
-        char buf[32];
-        mbx_msginfo info;
         if (mbx_open("shared", MBX_SEND, NULL, &send_only) != 0)
             _exit(101);
         (void)call_box_mix(shm_box_of(send_only)); /* as a call through it does */
         mbx_close(shared);                         /* the inherited handle, which may receive */
-        (void)buf;
-        (void)info;
         serve_n_and_exit(open2, "FORGED", 3);
     }
-    struct pending_call p = {shared, 0, {0}};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
-    uint64_t token = pending_token(shared);
-    assert_int_not_equal(token, 0);
-    forge_requests(open2, shared, token, 1);
-    int forged = reap(s2);
-    char buf[32];
-    mbx_msginfo info;
-    int real = -1;
-    if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
-        real = mbx_reply(&info, "real", 4);
-    pthread_join(t, NULL);
-    assert_int_equal(forged, reply_status(-ESRCH));
-    assert_int_equal(real, 0);
-    assert_int_equal(p.n, 4);
-    assert_memory_equal(p.reply, "real", 4);
-    mbx_close(shared);
-    mbx_close(open2);
-    mbx_unlink("shared");
-    mbx_unlink("open");
+    expect_forgery_refused(shared, open2, s2, 1);
 }
 
 /* The same forgery against a server that receives from both mailboxes,
@@ -664,29 +646,7 @@ static void server_of_both_mailboxes_refuses_the_forgery(void **state)
     mbx *open2 = service("open");
     mbx *shared = service("shared");
     pid_t s2 = serve_n(open2, "FORGED", 2); /* holds both, as the test does */
-    struct pending_call p = {shared, 0, {0}};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
-    uint64_t token = pending_token(shared);
-    assert_int_not_equal(token, 0);
-    assert_int_equal(forge_requests(open2, shared, token, 0), 2);
-    int forged = reap(s2);
-    char buf[32];
-    mbx_msginfo info;
-    int real = -1;
-    if (mbx_recv(shared, buf, sizeof(buf), &info, forged == 0 ? 0 : 10000 * MS) == 1)
-        real = mbx_reply(&info, "real", 4);
-    pthread_join(t, NULL);
-    print_message("forged reply: status %d; call got %zd bytes \"%.*s\"\n", forged, p.n,
-                  p.n > 0 ? (int)p.n : 0, p.reply);
-    assert_int_equal(forged, reply_status(-ESRCH));
-    assert_int_equal(real, 0);
-    assert_int_equal(p.n, 4);
-    assert_memory_equal(p.reply, "real", 4);
-    mbx_close(shared);
-    mbx_close(open2);
-    mbx_unlink("shared");
-    mbx_unlink("open");
+    expect_forgery_refused(shared, open2, s2, 0);
 }
 
 #define BOXES 3
