@@ -937,19 +937,27 @@ static const char *volatile hook_path;
 static volatile int hook_queue, hook_unlinks;
 static volatile pid_t hook_child = -1;
 static volatile int sleeps_fd = -1; /* in the child: says here each time it waits */
+static volatile int go_fd = -1;     /* in the child: read once it said so 20 times */
+static int go_pipe[2] = {-1, -1};   /* the test closes its end once its call returned */
 
 /* Forks a child that makes queue hook_queue (mq_open O_CREAT, after an
  * mq_unlink of it if hook_unlinks) and sends "new" into it; returns once
  * the child is done, or waits for us (it slept 20 times: the retries of
- * an mq_open told to look again), whichever comes first. */
+ * an mq_open told to look again), whichever comes first. A child that
+ * waits then sleeps until the test's call returned (hook_child_succeeded),
+ * so that its mq_open does not give up however slow that call is. */
 static void hook_creator(void)
 {
     int p[2];
-    if (pipe(p) != 0)
+    if (pipe(p) != 0 || pipe(go_pipe) != 0)
         return;
     pid_t c = fork();
     if (c == 0) {
+        test_child();
+        signal(SIGPIPE, SIG_IGN);
         close(p[0]);
+        close(go_pipe[1]);
+        go_fd = go_pipe[0];
         sleeps_fd = p[1];
         if (hook_unlinks)
             mq_unlink(qname(hook_queue));
@@ -958,6 +966,7 @@ static void hook_creator(void)
         _exit(q == (mqd_t)-1 ? 10 + (errno & 0x7f) : mq_send(q, "new", 3, 0) == 0 ? 0 : 1);
     }
     close(p[1]);
+    close(go_pipe[0]);
     char b[20];
     size_t got = 0;
     ssize_t n;
@@ -978,8 +987,16 @@ static void hook_at(const char *path)
 int usleep(useconds_t us);
 int usleep(useconds_t us)
 {
-    if (sleeps_fd >= 0 && write(sleeps_fd, "s", 1) != 1)
+    static int slept;
+    char c;
+    if (sleeps_fd >= 0 && ++slept <= 20 && write(sleeps_fd, "s", 1) != 1)
         sleeps_fd = -1;
+    if (sleeps_fd >= 0 && slept > 20) {
+        /* The test stopped reading: wait for it (a write would say EPIPE). */
+        sleeps_fd = -1;
+        if (go_fd >= 0 && read(go_fd, &c, 1) < 0)
+            go_fd = -1;
+    }
     struct timespec t = {us / 1000000, (long)(us % 1000000) * 1000};
     return nanosleep(&t, NULL);
 }
@@ -1009,6 +1026,8 @@ int unlink(const char *path)
 static void hook_child_succeeded(void)
 {
     int st = -1;
+    close(go_pipe[1]); /* a child waiting for us goes on */
+    go_pipe[1] = -1;
     assert_true(hook_child > 0);
     assert_int_equal(waitpid(hook_child, &st, 0), hook_child);
     hook_child = -1;
