@@ -750,6 +750,7 @@ static void half_made_recovered(int i)
 static const char *stall_path;        /* the creator's open of this path stalls */
 static const char *volatile die_path; /* the creator forks and is killed at its creation */
 static int heir_pipe[2];              /* the forked child reads it until the test closes it */
+static int heir_ready[2];             /* ... and writes a byte here once its fork returned */
 static ino_t remade_side;             /* the side file the other opener made */
 
 int open(const char *path, int flags, ...);
@@ -767,8 +768,10 @@ int open(const char *path, int flags, ...)
          * the same descriptors), then the creator is killed. */
         die_path = NULL;
         if (fork() == 0) {
-            char c;
+            char c = 'r';
             close(heir_pipe[1]);
+            if (write(heir_ready[1], &c, 1) != 1) /* its fork handlers ran */
+                _exit(1);
             _exit(read(heir_pipe[0], &c, 1) < 0 ? 1 : 0); /* lives until the test ends */
         }
         raise(SIGKILL);
@@ -819,6 +822,7 @@ static void creator_forked_then_killed(void **state)
     (void)state;
     char side[sizeof(test_dir) + 512];
     assert_int_equal(pipe(heir_pipe), 0);
+    assert_int_equal(pipe(heir_ready), 0);
     pid_t c = fork();
     assert_true(c >= 0);
     if (c == 0) {
@@ -830,6 +834,10 @@ static void creator_forked_then_killed(void **state)
     int st;
     assert_int_equal(waitpid(c, &st, 0), c);
     assert_true(WIFSIGNALED(st));
+    char ready; /* until the heir ran, its copy of the lock held the remains */
+    assert_int_equal(read(heir_ready[0], &ready, 1), 1);
+    close(heir_ready[0]);
+    close(heir_ready[1]);
     usleep(1200 * 1000); /* older than a creation */
     char path[sizeof(test_dir) + 512];
     errno = 0;
