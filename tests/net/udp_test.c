@@ -1025,11 +1025,12 @@ static void poisoned_names_leave_new_names_a_way_in(void **state)
  * mailbox (its lock held by the peer) tries the lock once and fails, and
  * the name is paused, its datagram counted missing. Before, each such open
  * tried again every ms for 1 s (shm/reboot.c's bound for other openers):
- * a poisoned datagram cost the thread a second, now it costs a try. */
+ * a poisoned datagram cost the thread a second, now it costs a try. The
+ * datagrams that follow at once find the name paused: no try at all. */
 static void poisoned_open_never_waits(void **state)
 {
     (void)state;
-    enum { NAMES = 4 };
+    enum { NAMES = 4, EACH = 4 };
     int port;
     mbx_udp_gateway *g = own_gateway(&port);
     mbx *boxes[NAMES], *to[NAMES];
@@ -1046,18 +1047,22 @@ static void poisoned_open_never_waits(void **state)
     mbx_udp_gateway_stats st0 = stats_of(g);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < NAMES; i++)
-        assert_int_equal(mbx_send(to[i], "x", 1, 0, 0), 0);
-    mbx_udp_gateway_stats st = wait_received_of(g, st0.received + NAMES);
+    for (int k = 0; k < EACH; k++)
+        for (int i = 0; i < NAMES; i++)
+            assert_int_equal(mbx_send(to[i], "x", 1, 0, 0), 0);
+    mbx_udp_gateway_stats st = wait_received_of(g, st0.received + NAMES * EACH);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t refused = __atomic_load_n(&gw_flock_refused, __ATOMIC_ACQUIRE) - refused0;
-    printf("%d datagrams for %d poisoned mailboxes: %llu tries at their locks, %lld ms\n", NAMES,
-           NAMES, (unsigned long long)refused,
+    printf("%d datagrams for %d poisoned mailboxes: %llu tries at their locks, %lld ms\n",
+           NAMES * EACH, NAMES, (unsigned long long)refused,
            (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     kill(peer, SIGKILL);
     assert_int_equal(waitpid(peer, NULL, 0), peer);
-    assert_int_equal(refused, NAMES); /* one try per open, each open once */
-    assert_int_equal(st.dropped_missing - st0.dropped_missing, NAMES);
+    /* One try per open, each name once, then paused for 1 s (a burst that
+     * a loaded machine stretched past it: a second, then 2 s); without the
+     * pause, a try per datagram. */
+    assert_true(refused >= NAMES && refused <= 2 * NAMES);
+    assert_int_equal(st.dropped_missing - st0.dropped_missing, NAMES * EACH);
     assert_int_equal(st.delivered - st0.delivered, 0);
     for (int i = 0; i < NAMES; i++) {
         mbx_close(to[i]);
