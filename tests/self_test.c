@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -310,6 +312,60 @@ static void look_for_a_mailbox_is_bounded(void **state)
     close(hold[0]);
 }
 
+/* While set, opens of a process's descriptor links (/proc/PID/fd/N) fail
+ * with ENOENT, as when the descriptor is closed between the look (stat)
+ * and the open: a process exiting. This open takes the C library's place
+ * for the whole program. */
+static volatile int proc_fd_vanishes;
+
+int open(const char *path, int flags, ...);
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    if (proc_fd_vanishes && strncmp(path, "/proc/", 6) == 0 && strstr(path, "/fd/")) {
+        errno = ENOENT;
+        return -1;
+    }
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+/* A process's mailbox whose descriptor goes away under the look (its
+ * process exiting) is no mailbox, not a damaged one: -ENOENT, which a
+ * reply reports as -ESRCH (a chaos run saw mbx_reply say -EUCLEAN, "damaged
+ * mailbox", 3 times in 1500 replies to a caller just killed). */
+static void mailbox_of_an_exiting_process_is_gone_not_damaged(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        mbx *m;
+        if (mbx_self(&m) != 0 || write(ready[1], "x", 1) != 1)
+            _exit(1);
+        test_await_kill();
+        _exit(2);
+    }
+    char name[16];
+    assert_true(test_read_ready(ready[0]));
+    self_name(c, name, sizeof(name));
+    mbx *to = NULL;
+    proc_fd_vanishes = 1;
+    int r = mbx_open(name, MBX_SEND, NULL, &to);
+    proc_fd_vanishes = 0;
+    kill(c, SIGKILL);
+    reap(c);
+    close(ready[0]);
+    close(ready[1]);
+    assert_int_equal(r, -ENOENT);
+}
+
 /* A killed process's mailbox goes away too. */
 static void killed_process_mailbox_goes(void **state)
 {
@@ -467,6 +523,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(unsealed_planted_mailbox_is_refused),
         cmocka_unit_test(leased_decoy_does_not_stall_an_open),
         cmocka_unit_test(look_for_a_mailbox_is_bounded),
+        cmocka_unit_test(mailbox_of_an_exiting_process_is_gone_not_damaged),
         cmocka_unit_test(caller_after_exec_gets_its_replies),
         cmocka_unit_test(caller_looked_up_again_at_most_once_a_second),
     };

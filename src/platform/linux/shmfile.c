@@ -249,9 +249,12 @@ int shmfile_open_anon(pid_t pid, const char *label, int readonly,
          * a lease now refuses the file at once (EWOULDBLOCK). */
         f->fd = open(link, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (f->fd < 0) {
+            /* ENOENT: the descriptor was closed since the stat (its
+             * process exiting), no damage: a reply to a caller just killed
+             * said -EUCLEAN (a chaos run) where it means -ESRCH. */
             if (errno == EACCES || errno == EPERM)
                 r = -EACCES;
-            else if (r == -ENOENT)
+            else if (r == -ENOENT && errno != ENOENT)
                 r = -EUCLEAN;
             continue;
         }
