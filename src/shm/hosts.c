@@ -5,7 +5,10 @@
 
 #include <mbx.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -53,10 +56,49 @@ static void path_of(int32_t pid, char *out, size_t cap)
     snprintf(out, cap, "%s/.mbx-hosts.%d", name_dir(), (int)pid);
 }
 
+#define STALE_NS 1000000000ll /* a table younger than this is never swept */
+
+/* Removes the tables our user's dead processes left (a gateway killed with
+ * kill -9 removed nothing: a chaos run left 27 after 26 restarts). Only
+ * ours, a regular file with one link, its process gone and the file older
+ * than STALE_NS (a new process of that pid making its table this instant
+ * is not swept). Best effort, once per process, with mu held. */
+static void tables_sweep(void)
+{
+    DIR *d = opendir(name_dir());
+    if (!d)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct dirent *e;
+    unsigned looked = 0;
+    while ((e = readdir(d)) != NULL && looked < 4096) {
+        const char *tail = e->d_name + sizeof(".mbx-hosts.") - 1;
+        if (strncmp(e->d_name, ".mbx-hosts.", sizeof(".mbx-hosts.") - 1) != 0)
+            continue;
+        looked++;
+        char *end;
+        long pid = strtol(tail, &end, 10);
+        if (*end || end == tail || pid <= 0 || pid > INT32_MAX || pid == getpid())
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || st.st_nlink != 1)
+            continue;
+        int64_t age = ((int64_t)now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
+                      (now.tv_nsec - st.st_ctim.tv_nsec);
+        if (age < STALE_NS || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Makes this process's table, with mu held. A file under our pid's name
  * is a dead process's (the pid is ours now): replaced, when it is ours. */
 static int table_make(void)
 {
+    tables_sweep();
     path_of((int32_t)getpid(), table_path, sizeof(table_path));
     int fd = -1;
     for (int tries = 0; fd < 0 && tries < 2; tries++) {
