@@ -65,20 +65,30 @@ static int has_subject(const char *const *want, int n, const char *s)
     return 0;
 }
 
-/* 1 when a stream someone made before us under our name (have) keeps
- * every message until an import takes it, as the one we ask for (want)
- * does: a work queue on file with our subjects only, no limit that drops
- * messages, a de-duplication window as long, our replicas, and nothing
- * that copies its messages elsewhere or other messages in. */
+/* 1 when a stream someone made before us under our name (have) is the
+ * one we ask for (want), setting by setting: an allow-list, as every
+ * setting we do not ask for is one more way to lose a message or stall
+ * us (a review: allow_rollup_hdrs let anyone who may publish purge what
+ * the stream held with one "Nats-Rollup: sub" header; no_ack left every
+ * publish of the export unanswered, for ever). A work queue on file with
+ * our subjects only, our replicas, a de-duplication window as long; no
+ * limit that drops or refuses messages, nor on consumers; every publish
+ * acknowledged; no rollup, direct get, seal, template, mirror, sources or
+ * republish. Description, placement and deny_delete/deny_purge (which
+ * only keep more: the bridge neither deletes nor purges) are free. */
 static int stream_fits(const jsStreamConfig *have, const jsStreamConfig *want)
 {
-    if (have->Retention != js_WorkQueuePolicy || have->Storage != js_FileStorage ||
+    if (have->Retention != want->Retention || have->Storage != want->Storage ||
         have->Replicas != want->Replicas || have->Duplicates < want->Duplicates)
         return 0;
     if (have->MaxMsgs > 0 || have->MaxBytes > 0 || have->MaxAge > 0 ||
-        have->MaxMsgsPerSubject > 0 || have->MaxMsgSize > 0 || have->Sealed)
+        have->MaxMsgsPerSubject > 0 || have->MaxMsgSize > 0 || have->MaxConsumers > 0 ||
+        have->Discard != want->Discard || have->DiscardNewPerSubject)
         return 0;
-    if (have->Mirror || have->SourcesLen > 0 || have->RePublish)
+    if (have->NoAck || have->AllowRollup || have->AllowDirect || have->MirrorDirect ||
+        have->Sealed || (have->Template && *have->Template))
+        return 0;
+    if (have->Mirror || have->SourcesLen > 0 || have->Sources || have->RePublish)
         return 0;
     if (have->SubjectsLen != want->SubjectsLen)
         return 0;
@@ -86,6 +96,32 @@ static int stream_fits(const jsStreamConfig *have, const jsStreamConfig *want)
         if (!has_subject(want->Subjects, want->SubjectsLen, have->Subjects[i]))
             return 0;
     return 1;
+}
+
+/* The stream the bridge makes for mailbox name: its name into stream,
+ * its subjects (one per band) into subj and subjects, the rest into
+ * *cfg. Returns 0 or -errno (a name too long). */
+static int stream_want(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
+                       char subj[][NSUBJ_MAX], const char **subjects, jsStreamConfig *cfg)
+{
+    int n = nsubj_stream_name(b->prefix, name, stream, cap);
+    if (n < 0)
+        return n;
+    for (int i = 0; i < NSUBJ_BANDS; i++) {
+        int r = nsubj_subject(b->prefix, i, name, b->host, subj[i], NSUBJ_MAX);
+        if (r < 0)
+            return r;
+        subjects[i] = subj[i];
+    }
+    jsStreamConfig_Init(cfg);
+    cfg->Name = stream;
+    cfg->Subjects = subjects;
+    cfg->SubjectsLen = NSUBJ_BANDS;
+    cfg->Retention = js_WorkQueuePolicy;
+    cfg->Storage = js_FileStorage;
+    cfg->Replicas = (int64_t)b->replicas;
+    cfg->Duplicates = (int64_t)120 * 1000000000; /* the de-duplication window: 2 minutes */
+    return 0;
 }
 
 /* The stream cfg->Name exists with another configuration than cfg (error
@@ -99,36 +135,34 @@ static int stream_existing(struct mbx_bridge *b, const jsStreamConfig *cfg, int6
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, b->js, cfg->Name, NULL, &jerr);
     if (s != NATS_OK)
-        return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ? -EPROTO : -EIO;
+        return jerr == JSStreamNotFoundErr                    ? -ENOENT
+               : s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ? -EPROTO
+                                                              : -EIO;
     int r = si->Config && stream_fits(si->Config, cfg) ? 0 : -EEXIST;
     *created = si->Created;
     jsStreamInfo_Destroy(si);
     return r;
 }
 
+int bridge_stream_check(struct mbx_bridge *b, const char *name)
+{
+    char stream[160], subj[NSUBJ_BANDS][NSUBJ_MAX];
+    const char *subjects[NSUBJ_BANDS];
+    jsStreamConfig cfg;
+    int64_t created = 0;
+    int r = stream_want(b, name, stream, sizeof(stream), subj, subjects, &cfg);
+    return r ? r : stream_existing(b, &cfg, &created);
+}
+
 int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
                   int64_t *created)
 {
-    int n = nsubj_stream_name(b->prefix, name, stream, cap);
-    if (n < 0)
-        return n;
     char subj[NSUBJ_BANDS][NSUBJ_MAX];
     const char *subjects[NSUBJ_BANDS];
-    for (int i = 0; i < NSUBJ_BANDS; i++) {
-        int r = nsubj_subject(b->prefix, i, name, b->host, subj[i], sizeof(subj[i]));
-        if (r < 0)
-            return r;
-        subjects[i] = subj[i];
-    }
     jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = stream;
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = NSUBJ_BANDS;
-    cfg.Retention = js_WorkQueuePolicy;
-    cfg.Storage = js_FileStorage;
-    cfg.Replicas = (int64_t)b->replicas;
-    cfg.Duplicates = (int64_t)120 * 1000000000; /* the de-duplication window: 2 minutes */
+    int r = stream_want(b, name, stream, cap, subj, subjects, &cfg);
+    if (r)
+        return r;
     jsErrCode jerr = 0;
     jsStreamInfo *si = NULL;
     natsStatus s = NATS_OK;
@@ -146,8 +180,10 @@ int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t c
     jsStreamInfo_Destroy(si);
     if (s == NATS_OK)
         return 0;
-    if (jerr == JSStreamNameExistErr)
-        return stream_existing(b, &cfg, created);
+    if (jerr == JSStreamNameExistErr) {
+        r = stream_existing(b, &cfg, created);
+        return r == -ENOENT ? -EIO : r; /* deleted meanwhile: made at the next try */
+    }
     if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS)
         return -EPROTO;
     return s == NATS_TIMEOUT ? -EPROTO : -EIO;
@@ -482,6 +518,8 @@ EXPORT int mbx_bridge_refusing(mbx_bridge *b, uint32_t *n)
     uint32_t k = 0;
     for (size_t i = 0; i < b->nim; i++)
         k += __atomic_load_n(&b->im[i].refused, __ATOMIC_ACQUIRE) != 0;
+    for (size_t i = 0; i < b->nex; i++)
+        k += __atomic_load_n(&b->ex[i].refused, __ATOMIC_ACQUIRE) != 0;
     *n = k;
     return 0;
 }

@@ -52,6 +52,8 @@ struct bexport {
     int64_t stream_created; /* its creation time: which life of the stream */
     int64_t remade_at;      /* when the export last made its stream again (CLOCK_MONOTONIC ns) */
     int64_t gone_since;     /* when a publish first found no stream (0: it found one since) */
+    int64_t checked_at;     /* when a publish left unanswered last had the stream checked */
+    int refused; /* atomic: the stream now is not one to publish to (mbx_bridge_refusing) */
     uint64_t max_msg;
     struct journal_rec *j; /* JetStream: the message in hand (journal.h) */
     uint8_t *buf;          /* core NATS: the message in hand */
@@ -190,6 +192,11 @@ int bimport_box(struct bimport *i, mbx *m, uint64_t max_msg);
  * when the bridge stops meanwhile). */
 int bridge_stream(struct mbx_bridge *b, const char *name, char *stream, size_t cap,
                   int64_t *created);
+/* Looks whether the JetStream stream of mailbox name is one the bridge
+ * may use (as bridge_stream would find it), changing nothing. Returns 0
+ * (it is), -EEXIST (it could lose or stall messages), -ENOENT (there is
+ * none), -EPROTO (no answer) or -EIO. */
+int bridge_stream_check(struct mbx_bridge *b, const char *name);
 
 /* Priority and type of a NATS message in band band: the headers when
  * present and valid, else the band's lowest priority and type 0. */

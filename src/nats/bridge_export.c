@@ -316,7 +316,24 @@ static void remake_stream(struct bexport *e)
         return;
     e->remade_at = now;
     char stream[sizeof(e->stream)];
-    bridge_stream(e->b, e->name, stream, sizeof(stream), &e->stream_created);
+    int r = bridge_stream(e->b, e->name, stream, sizeof(stream), &e->stream_created);
+    __atomic_store_n(&e->refused, r == -EEXIST, __ATOMIC_RELEASE);
+}
+
+/* JetStream: a publish went unanswered. The stream may be one made again
+ * by someone else while the bridge runs, in a way that never answers
+ * (no_ack) or that could lose the message: the export then tries again
+ * for ever, and says so through mbx_bridge_refusing (it used to stall
+ * silently). Looks at most every REMAKE_NS; a publish answered ends it. */
+static void unanswered(struct bexport *e)
+{
+    int64_t now = now_ns();
+    if (now - e->checked_at < REMAKE_NS)
+        return;
+    e->checked_at = now;
+    int r = bridge_stream_check(e->b, e->name);
+    if (r == 0 || r == -EEXIST)
+        __atomic_store_n(&e->refused, r == -EEXIST, __ATOMIC_RELEASE);
 }
 
 /* Publishes one message, taken in the mailbox's life epoch; with
@@ -340,6 +357,8 @@ static int publish(struct bexport *e, const char *epoch, unsigned band, const vo
                             : publish_msg(b, e->subj[band], buf, len, info->priority, type, id);
         if (s == NATS_OK) {
             e->gone_since = 0;
+            if (b->jetstream && __atomic_load_n(&e->refused, __ATOMIC_RELAXED))
+                __atomic_store_n(&e->refused, 0, __ATOMIC_RELEASE);
             return 0;
         }
         if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG) {
@@ -351,6 +370,8 @@ static int publish(struct bexport *e, const char *epoch, unsigned band, const vo
             return -1;
         if (b->jetstream && s == NATS_NO_RESPONDERS)
             remake_stream(e);
+        else if (b->jetstream)
+            unanswered(e);
         nats_Sleep(50);
     }
 }

@@ -440,21 +440,61 @@ static void consumer_config(const struct bimport *im, jsConsumerConfig *cc)
     cc->MaxAckPending = 4 * FETCH_MAX;
 }
 
-/* Makes the band consumers the stream lacks (it was made again without
- * them, or they were deleted): the subscriptions fetch from them by name.
- * One there already is left as it is (another bridge's settings are not
- * changed). One that could not be made is tried again at the next look
- * (the stream still has fewer consumers than bands). */
-static void make_consumers(struct bimport *im)
+/* 1 when c, the configuration of band k's durable consumer made before
+ * by someone else (or by another bridge), is one the import may pull
+ * from: setting by setting, as consumer_config makes it, or one that
+ * only keeps more (an allow-list; a review planted headers_only: the
+ * import delivered empty messages and acknowledged them). A pull
+ * consumer (no deliver subject, group, flow control or heartbeat) of the
+ * band's subject alone, from the first message, every message whole, each
+ * acknowledged (no backoff) and sent again until it is, however often
+ * (no max_deliver), an ack wait and ack pending as long as we ask, no
+ * rate limit, the bridge's fetches allowed (batch, expiry, bytes, requests
+ * waiting), kept on file for good as the stream's replicas. */
+static int consumer_fits(const struct bimport *im, unsigned k, const jsConsumerConfig *c)
 {
+    jsConsumerConfig want;
+    jsConsumerConfig_Init(&want);
+    consumer_config(im, &want);
+    if (!c || (c->DeliverSubject && *c->DeliverSubject) || (c->DeliverGroup && *c->DeliverGroup) ||
+        c->FlowControl || c->Heartbeat > 0 || !c->FilterSubject ||
+        strcmp(c->FilterSubject, im->subj[k]) || c->DeliverPolicy != js_DeliverAll)
+        return 0;
+    if (c->HeadersOnly || c->AckPolicy != js_AckExplicit || c->AckWait < want.AckWait ||
+        c->MaxDeliver > 0 || c->BackOffLen > 0 ||
+        (c->MaxAckPending > 0 && c->MaxAckPending < want.MaxAckPending))
+        return 0;
+    if (c->RateLimit > 0 || c->ReplayPolicy != js_ReplayInstant ||
+        (c->MaxRequestBatch > 0 && c->MaxRequestBatch < FETCH_MAX) ||
+        (c->MaxRequestExpires > 0 && c->MaxRequestExpires < JS_PULL_EXPIRES_NS) ||
+        (c->MaxRequestMaxBytes > 0 && c->MaxRequestMaxBytes < im->b->max_payload) ||
+        (c->MaxWaiting > 0 && c->MaxWaiting < JS_PULL_REQS))
+        return 0;
+    return c->InactiveThreshold <= 0 && !c->MemoryStorage &&
+           (c->Replicas <= 0 || c->Replicas == (int64_t)im->b->replicas);
+}
+
+/* Checks the band consumers the stream has (consumer_fits) and, when
+ * make, makes those it lacks (it was made again without them, or they
+ * were deleted): the subscriptions fetch from them by name. One there
+ * already that fits is left as it is (another bridge's settings are not
+ * changed). One that could not be made is tried again at the next look
+ * (the stream still has fewer consumers than bands). Returns 0, or
+ * -EEXIST when one there does not fit (never pulled from: the import is
+ * refused until it is gone). */
+static int make_consumers(struct bimport *im, int make)
+{
+    int r = 0;
     for (unsigned k = 0; k < NSUBJ_BANDS && !bridge_stopping(im->b); k++) {
         char durable[16];
         jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
         durable_name(k, durable, sizeof(durable));
         natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
+        if (s == NATS_OK && !consumer_fits(im, k, ci->Config))
+            r = -EEXIST;
         jsConsumerInfo_Destroy(ci);
-        if (s == NATS_OK)
+        if (s == NATS_OK || !make || jerr != JSConsumerNotFoundErr)
             continue;
         jsConsumerConfig cc;
         jsConsumerConfig_Init(&cc);
@@ -463,6 +503,7 @@ static void make_consumers(struct bimport *im)
         cc.FilterSubject = im->subj[k];
         js_AddConsumer(NULL, im->b->js, im->stream, &cc, NULL, &jerr);
     }
+    return r;
 }
 
 /* Binds the delivery record to the stream's life created at `created`:
@@ -513,12 +554,17 @@ static int look(struct bimport *im)
             return r == -EEXIST ? -EEXIST : -EAGAIN;
         if (!created)
             return -EAGAIN;
+        /* Its consumers checked before the record moves to its life: one
+         * someone planted is never taken for ours. */
+        if (make_consumers(im, 0) == -EEXIST)
+            return -EEXIST;
         if (created != im->stream_created)
             life_move(im, created);
         consumers = 0;
     }
-    if (consumers < NSUBJ_BANDS)
-        make_consumers(im);
+    /* Refused at the last look: checked again until those there fit. */
+    if (consumers < NSUBJ_BANDS || im->look_result == -EEXIST)
+        return make_consumers(im, 1);
     return 0;
 }
 
@@ -919,10 +965,10 @@ static void *call_main(void *arg)
 }
 
 /* Makes band k's durable consumer when the stream lacks it, or checks
- * that the one there is of the band: a pull consumer (no deliver
- * subject) of the band's subject that waits for acks, as make_consumers
- * and other bridges make them. Returns 0, -EEXIST (it is not: someone
- * made another under the name) or -EIO (the server did not answer). */
+ * that the one there is one to pull from (consumer_fits), as
+ * make_consumers and other bridges make them. Returns 0, -EEXIST (it is
+ * not: someone made another under the name) or -EIO (the server did not
+ * answer). */
 static int band_consumer(struct bimport *im, unsigned k)
 {
     char durable[16];
@@ -931,9 +977,7 @@ static int band_consumer(struct bimport *im, unsigned k)
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
     if (s == NATS_OK) {
-        const jsConsumerConfig *c = ci->Config;
-        int fits = c && !(c->DeliverSubject && *c->DeliverSubject) && c->FilterSubject &&
-                   !strcmp(c->FilterSubject, im->subj[k]) && c->AckPolicy == js_AckExplicit;
+        int fits = consumer_fits(im, k, ci->Config);
         jsConsumerInfo_Destroy(ci);
         return fits ? 0 : -EEXIST;
     }

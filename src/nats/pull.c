@@ -6,10 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-/* How long a request stays open at the server: the longer, the fewer
- * requests an idle import makes; the shorter, the sooner one lost (a
- * consumer made again, a cluster's leader moved) is made again. */
-#define PULL_EXPIRES_NS 500000000LL
+#define PULL_EXPIRES_NS JS_PULL_EXPIRES_NS
 
 static int64_t mono_ns(void)
 {

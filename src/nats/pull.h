@@ -19,6 +19,10 @@
 
 #define JS_PULL_MAX  256 /* messages one take returns at most */
 #define JS_PULL_REQS 8   /* requests under way at most */
+/* How long a request stays open at the server: the longer, the fewer
+ * requests an idle import makes; the shorter, the sooner one lost (a
+ * consumer made again, a cluster's leader moved) is made again. */
+#define JS_PULL_EXPIRES_NS 500000000LL
 
 struct js_pull_req {
     int left;      /* messages it may still bring */

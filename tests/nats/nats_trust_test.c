@@ -575,6 +575,294 @@ static uint64_t await_stored(jsCtx *js, uint64_t n)
     return have;
 }
 
+/* Makes the stream of "jobs" as the bridge makes it, then edit changes
+ * it (NULL: nothing). */
+static void plant_edited(jsCtx *js, const char *stream, void (*edit)(jsStreamConfig *))
+{
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream;
+    sc.Subjects = (const char *[]){"mbx.p0.jobs", "mbx.p1.jobs", "mbx.p2.jobs", "mbx.p3.jobs"};
+    sc.SubjectsLen = 4;
+    sc.Storage = js_FileStorage;
+    sc.Retention = js_WorkQueuePolicy;
+    sc.Duplicates = 120 * SEC;
+    if (edit)
+        edit(&sc);
+    jsErrCode jerr = 0;
+    natsStatus s = js_AddStream(NULL, js, &sc, NULL, &jerr);
+    if (s != NATS_OK)
+        fail_msg("planting the stream: %s (error %d)", natsStatus_GetText(s), (int)jerr);
+}
+
+/* One Nats-Rollup: sub header from anyone who may publish purged what
+ * the stream held (5 stored, 1 left: a review). */
+static void rollup(jsStreamConfig *sc)
+{
+    sc->AllowRollup = true;
+}
+/* The stream acknowledges no publish: the export waited for ever. */
+static void no_ack(jsStreamConfig *sc)
+{
+    sc->NoAck = true;
+}
+static void few_consumers(jsStreamConfig *sc)
+{
+    sc->MaxConsumers = 8;
+}
+static void discard_new(jsStreamConfig *sc)
+{
+    sc->Discard = js_DiscardNew;
+}
+static void direct(jsStreamConfig *sc)
+{
+    sc->AllowDirect = true;
+}
+static void short_window(jsStreamConfig *sc)
+{
+    sc->Duplicates = 10 * SEC;
+}
+/* Settings that only keep more, or say nothing of what is kept. */
+static void harmless(jsStreamConfig *sc)
+{
+    sc->DenyDelete = true;
+    sc->DenyPurge = true;
+    sc->Description = "made by the operator";
+    sc->Duplicates = 600 * SEC;
+}
+
+/* A stream made first under the bridge's name is used only when it is
+ * what the bridge would have made, setting by setting (an allow-list):
+ * each other setting that can lose a message, or stall the bridge, is
+ * refused at the start of an export and of an import. */
+static void hostile_stream_settings_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        void (*edit)(jsStreamConfig *);
+    } bad[] = {{"allow_rollup_hdrs", rollup},    {"no_ack", no_ack},
+               {"max_consumers", few_consumers}, {"discard new", discard_new},
+               {"allow_direct", direct},         {"a short duplicate window", short_window}};
+    const char *dir = nh_tmpdir("hs");
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        for (int import = 0; import < 2; import++) {
+            plant_edited(js, stream, bad[i].edit);
+            int r = bridge(dir, import, &cur);
+            mbx_bridge_stop(cur);
+            cur = NULL;
+            if (r != -EEXIST)
+                fail_msg("a stream with %s: the %s started (%d)", bad[i].what,
+                         import ? "import" : "export", r);
+            jsErrCode jerr = 0;
+            assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+        }
+    plant_edited(js, stream, harmless);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_client_close(nc, js);
+}
+
+/* An export whose stream was deleted and made again by someone with
+ * no_ack while it ran: its publish is never acknowledged. It used to
+ * try again for ever, silently; now it says so (mbx_bridge_refusing)
+ * until the stream is one to publish to, then publishes. */
+static void no_ack_stream_made_again_is_told(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("na");
+    mbx *in = inbox_box(dir);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    assert_int_equal(bridge(dir, 0, &cur), 0);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    jsErrCode jerr = 0;
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    plant_edited(js, stream, no_ack);
+    mbx *out = NULL;
+    assert_int_equal(mbx_open(at(dir, "jobs"), MBX_SEND, NULL, &out), 0);
+    assert_int_equal(mbx_send(out, "stalled", 7, 0, 5 * SEC), 0);
+    uint32_t n = 0;
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (mbx_bridge_refusing(cur, &n) == 0 && n == 0 && nh_now() < deadline)
+        usleep(20000);
+    assert_int_equal(n, 1);
+    /* Deleted: the export makes it again (its own) and publishes. */
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    mbx_bridge_stat st;
+    deadline = nh_now() + 30 * SEC;
+    do {
+        assert_int_equal(mbx_bridge_stat_get(cur, &st), 0);
+    } while (st.exported < 1 && nh_now() < deadline && usleep(10000) == 0);
+    assert_int_equal(st.exported, 1);
+    assert_int_equal(mbx_bridge_refusing(cur, &n), 0);
+    assert_int_equal(n, 0);
+    mbx_close(out);
+    mbx_close(in);
+    js_client_close(nc, js);
+}
+
+/* Makes band 0's consumer of the stream of "jobs" as the bridge makes
+ * it, then edit changes it (NULL: nothing). */
+static void plant_consumer(jsCtx *js, const char *stream, void (*edit)(jsConsumerConfig *))
+{
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "mbx-p0";
+    cc.FilterSubject = "mbx.p0.jobs";
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = 30 * SEC;
+    cc.MaxAckPending = 1024;
+    if (edit)
+        edit(&cc);
+    jsErrCode jerr = 0;
+    natsStatus s = js_AddConsumer(NULL, js, stream, &cc, NULL, &jerr);
+    if (s != NATS_OK)
+        fail_msg("planting the consumer: %s (error %d)", natsStatus_GetText(s), (int)jerr);
+}
+
+/* The import delivered the headers alone, and acknowledged them: every
+ * message's payload lost (a review). */
+static void headers_only(jsConsumerConfig *cc)
+{
+    cc->HeadersOnly = true;
+}
+static void max_deliver(jsConsumerConfig *cc)
+{
+    cc->MaxDeliver = 3;
+}
+static void short_ack_wait(jsConsumerConfig *cc)
+{
+    cc->AckWait = 1 * SEC;
+}
+static void few_pending(jsConsumerConfig *cc)
+{
+    cc->MaxAckPending = 1;
+}
+static void small_batch(jsConsumerConfig *cc)
+{
+    cc->MaxRequestBatch = 1;
+}
+static void short_expires(jsConsumerConfig *cc)
+{
+    cc->MaxRequestExpires = SEC / 10;
+}
+static void small_bytes(jsConsumerConfig *cc)
+{
+    cc->MaxRequestMaxBytes = 16;
+}
+static void backoff(jsConsumerConfig *cc)
+{
+    static int64_t b[] = {SEC, 2 * SEC};
+    cc->BackOff = b;
+    cc->BackOffLen = 2;
+    cc->MaxDeliver = 5;
+}
+
+/* A band consumer made first under the bridge's name is used only when
+ * it is what the bridge would have made (an allow-list): each other
+ * setting that can lose a message or stall the import is refused. */
+static void hostile_consumer_settings_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        void (*edit)(jsConsumerConfig *);
+    } bad[] = {{"headers_only", headers_only},         {"max_deliver", max_deliver},
+               {"a shorter ack wait", short_ack_wait}, {"max_ack_pending 1", few_pending},
+               {"max_batch 1", small_batch},           {"max_expires 100 ms", short_expires},
+               {"max_bytes 16", small_bytes},          {"backoff", backoff}};
+    const char *dir = nh_tmpdir("hc");
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    plant_edited(js, stream, NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        plant_consumer(js, stream, bad[i].edit);
+        int r = bridge(dir, 1, &cur);
+        mbx_bridge_stop(cur);
+        cur = NULL;
+        if (r != -EEXIST)
+            fail_msg("a band consumer with %s: the import started (%d)", bad[i].what, r);
+        jsErrCode jerr = 0;
+        assert_int_equal(js_DeleteConsumer(js, stream, "mbx-p0", NULL, &jerr), NATS_OK);
+    }
+    plant_consumer(js, stream, NULL); /* as the bridge makes it */
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_client_close(nc, js);
+}
+
+static void limited(jsStreamConfig *sc)
+{
+    sc->MaxMsgs = 3;
+}
+
+/* The stream deleted while an import runs and made again by someone with
+ * a band consumer of theirs (headers only) was used as it was: the
+ * import delivered an empty message and acknowledged it. Now it refuses
+ * the import (mbx_bridge_refusing) until that consumer is gone, then
+ * makes its own and delivers the message whole. */
+static void planted_consumer_of_a_stream_made_again_refused(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("rc");
+    mbx *in = inbox_box(dir);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    jsErrCode jerr = 0;
+    /* Made again with a limit first: refused, so the import makes no
+     * consumer of its own while the hostile one is planted. */
+    assert_int_equal(js_DeleteStream(js, stream, NULL, &jerr), NATS_OK);
+    plant_edited(js, stream, limited);
+    uint32_t n = 0;
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (mbx_bridge_refusing(cur, &n) == 0 && n == 0 && nh_now() < deadline)
+        usleep(20000);
+    assert_int_equal(n, 1);
+    plant_consumer(js, stream, headers_only);
+    /* Then fixed: the import's next look makes the consumers it lacks
+     * and checks those there (a request for band 0's consumer info). */
+    natsSubscription *spy = jobs_spy(nc, "$JS.API.CONSUMER.INFO.%s.mbx-p0");
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream;
+    sc.Subjects = (const char *[]){"mbx.p0.jobs", "mbx.p1.jobs", "mbx.p2.jobs", "mbx.p3.jobs"};
+    sc.SubjectsLen = 4;
+    sc.Storage = js_FileStorage;
+    sc.Retention = js_WorkQueuePolicy;
+    sc.Duplicates = 120 * SEC;
+    assert_int_equal(js_UpdateStream(NULL, js, &sc, NULL, &jerr), NATS_OK);
+    natsMsg *req = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&req, spy, 30000), NATS_OK);
+    natsMsg_Destroy(req);
+    natsSubscription_Destroy(spy);
+    js_send(js, "kept");
+    assert_int_equal(await_stored(js, 1), 1);
+    usleep(300000);
+    expect_empty(in); /* before: "" (its payload lost, acknowledged) */
+    assert_int_equal(mbx_bridge_refusing(cur, &n), 0);
+    assert_int_equal(n, 1);
+    /* Gone: the import makes its own and delivers the message whole. */
+    assert_int_equal(js_DeleteConsumer(js, stream, "mbx-p0", NULL, &jerr), NATS_OK);
+    expect(in, "kept");
+    assert_int_equal(mbx_bridge_refusing(cur, &n), 0);
+    assert_int_equal(n, 0);
+    js_client_close(nc, js);
+    mbx_close(in);
+}
+
 /* A message an earlier run took from the mailbox and the stream may not
  * have (the journal) is published again under the id it had: of the
  * mailbox's life then. The mailbox was made again since (numbers from 1
@@ -921,6 +1209,10 @@ int main(void)
         cmocka_unit_test_teardown(nats_call_gets_its_own_answer, after_each),
         cmocka_unit_test_teardown(hostile_stream_refused, after_each),
         cmocka_unit_test_teardown(planted_push_consumer_refused, after_each),
+        cmocka_unit_test_teardown(hostile_stream_settings_refused, after_each),
+        cmocka_unit_test_teardown(no_ack_stream_made_again_is_told, after_each),
+        cmocka_unit_test_teardown(hostile_consumer_settings_refused, after_each),
+        cmocka_unit_test_teardown(planted_consumer_of_a_stream_made_again_refused, after_each),
         cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
         cmocka_unit_test_teardown(deleted_stream_made_again_later, after_each),
         cmocka_unit_test_teardown(new_life_new_inbox, after_each),
@@ -932,6 +1224,8 @@ int main(void)
         cmocka_unit_test_teardown(reply_inbox_is_bounded, after_each),
         cmocka_unit_test_teardown(core_import_memory_is_bounded, after_each),
     };
+    if (getenv("NH_ONLY")) /* NH_ONLY=hostile_stream_settings_refused: that test alone */
+        cmocka_set_test_filter(getenv("NH_ONLY"));
     int r = cmocka_run_group_tests(tests, setup, teardown);
     nh_cleanup();
     return r;
