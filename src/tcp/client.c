@@ -24,7 +24,24 @@ struct pend {
     int64_t deadline; /* a waited-for send's, for the timeout sent again */
     size_t len;
     uint8_t *data;
+    struct pchunk *chunk; /* where data is (NULL: a malloc of its own) */
 };
+
+/* Small payloads of pending sends are kept in chunks, one after the other
+ * (sends are acknowledged in order, so a chunk is free again soon after
+ * it is full), instead of a malloc each: one-way 64 B spent about a
+ * tenth of the sender's time in malloc and free. A chunk lives while it
+ * holds a pending payload; the handle keeps one spare. */
+struct pchunk {
+    unsigned live; /* pending payloads in it */
+    size_t used;
+    _Alignas(16) uint8_t data[];
+};
+#define PCHUNK_BYTES (64 * 1024)
+#define PCHUNK_SMALL 2048 /* larger payloads get a malloc of their own */
+
+/* pend[] is a ring of this many sends, the oldest at pend_head. */
+#define PEND_SLOTS (WIRE_WINDOW_MAX + 1)
 
 /* A buffer mbx_loan or mbx_recv_loan handed out (loans are copies here). */
 struct loan {
@@ -74,8 +91,9 @@ struct tcp_box {
      * pend holds acked+1 .. next_seq-1, in order, pend_bytes their
      * payloads. */
     uint64_t next_seq, acked;
-    struct pend pend[WIRE_WINDOW_MAX + 1];
-    unsigned npend;
+    struct pend pend[PEND_SLOTS];
+    unsigned pend_head, npend;
+    struct pchunk *pcur, *pspare; /* the chunk being filled; a free one */
     size_t pend_bytes;
     /* The newest `unsent` of them (unsent_bytes of payload) are not
      * written on this link yet: after a reconnect to a gateway that takes
@@ -122,6 +140,7 @@ struct tcp_box {
     pthread_t flusher;
     int32_t flusher_pid; /* the process whose flusher runs (0: none yet) */
     int flusher_stop;
+    int flusher_asleep;     /* it waits on out_cv: a send signals it */
     pthread_mutex_t ssl_mu; /* tls://: one libssl call at a time */
     unsigned repliers;      /* mbx_reply calls writing through it (tokens_mu) */
     int32_t proc;           /* the process whose session this is */
@@ -141,9 +160,13 @@ static void box_lock(struct tcp_box *b)
     int32_t me = ident_id(ident_self());
     if (__atomic_load_n(&b->proc, __ATOMIC_ACQUIRE) != me)
         adopt_inherited(b, me);
-    __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_lock(&b->mu);
-    __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    /* Counted as waiting only when it has to wait: a streaming sender
+     * takes the handle per send, mostly free. */
+    if (pthread_mutex_trylock(&b->mu) != 0) {
+        __atomic_fetch_add(&b->waiting, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_lock(&b->mu);
+        __atomic_fetch_sub(&b->waiting, 1, __ATOMIC_SEQ_CST);
+    }
     __atomic_fetch_add(&b->turns, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -301,15 +324,19 @@ static int out_add(struct tcp_box *b, uint8_t type, uint8_t flags, uint64_t id, 
 static void flusher_wait(struct tcp_box *b, int *gathering)
 {
     while (!b->flusher_stop && (!b->out.len || b->writing || b->io.fd < 0)) {
+        b->flusher_asleep = 1;
         if (!*gathering) {
             pthread_cond_wait(&b->out_cv, &b->mu);
+            b->flusher_asleep = 0;
             continue;
         }
         int64_t until = clock_deadline(COOLED_NS);
         struct timespec ts = {until / 1000000000, until % 1000000000};
         /* Nothing written for that long (nothing to write, or the link is
          * down): not streaming. */
-        if (pthread_cond_timedwait(&b->out_cv, &b->mu, &ts) == ETIMEDOUT) {
+        int timed_out = pthread_cond_timedwait(&b->out_cv, &b->mu, &ts) == ETIMEDOUT;
+        b->flusher_asleep = 0;
+        if (timed_out) {
             pthread_mutex_unlock(&b->mu);
             thread_normal_mode();
             pthread_mutex_lock(&b->mu);
@@ -381,7 +408,12 @@ static int flusher_kick(struct tcp_box *b)
             return -1;
         b->flusher_pid = me;
     }
-    pthread_cond_signal(&b->out_cv);
+    /* Only a flusher that sleeps needs the signal (a signal per send, to
+     * a thread busy writing, cost a streaming sender 2-3% of its time). */
+    if (b->flusher_asleep) {
+        b->flusher_asleep = 0;
+        pthread_cond_signal(&b->out_cv);
+    }
     return 0;
 }
 
@@ -456,22 +488,85 @@ static int put_send(struct tcp_box *b, const struct pend *p, enum frame_when whe
     return put_send_end(b, p, when);
 }
 
-/* Forgets the k oldest pending sends (one move for all: an
- * acknowledgement covers a run of them). */
+/* The i-th oldest pending send. */
+static struct pend *pend_at(struct tcp_box *b, unsigned i)
+{
+    return &b->pend[(b->pend_head + i) % PEND_SLOTS];
+}
+
+/* Copies len bytes of buf for p (p->data, p->chunk): into the chunk being
+ * filled when small. Returns 0 or -ENOMEM. */
+static int payload_keep(struct tcp_box *b, struct pend *p, const void *buf, size_t len)
+{
+    size_t need = (len + 15) & ~(size_t)15;
+    p->chunk = NULL;
+    if (len <= PCHUNK_SMALL) {
+        if (b->pcur && b->pcur->used + need > PCHUNK_BYTES) {
+            if (!b->pcur->live) {
+                b->pcur->used = 0; /* nothing pending in it: fill it again */
+            } else {
+                b->pcur = NULL; /* freed by its last payload's payload_free */
+            }
+        }
+        if (!b->pcur) {
+            b->pcur = b->pspare ? b->pspare : malloc(sizeof(struct pchunk) + PCHUNK_BYTES);
+            b->pspare = NULL;
+            if (b->pcur) {
+                b->pcur->live = 0;
+                b->pcur->used = 0;
+            }
+        }
+        if (b->pcur) {
+            p->chunk = b->pcur;
+            p->data = b->pcur->data + b->pcur->used;
+            b->pcur->used += need;
+            b->pcur->live++;
+        }
+    }
+    if (!p->chunk) {
+        p->data = malloc(len ? len : 1);
+        if (!p->data)
+            return -ENOMEM;
+    }
+    memcpy(p->data, buf, len);
+    return 0;
+}
+
+/* Lets go of p's payload. */
+static void payload_free(struct tcp_box *b, struct pend *p)
+{
+    struct pchunk *c = p->chunk;
+    if (!c) {
+        free(p->data);
+    } else if (--c->live == 0) {
+        if (c == b->pcur)
+            c->used = 0;
+        else if (!b->pspare)
+            b->pspare = c;
+        else
+            free(c);
+    }
+    p->data = NULL;
+    p->chunk = NULL;
+}
+
+/* Forgets the k oldest pending sends (an acknowledgement covers a run of
+ * them). */
 static void pend_drop(struct tcp_box *b, unsigned k)
 {
     for (unsigned i = 0; i < k; i++) {
-        b->pend_bytes -= b->pend[i].len;
-        free(b->pend[i].data);
+        struct pend *p = pend_at(b, i);
+        b->pend_bytes -= p->len;
+        payload_free(b, p);
     }
-    memmove(&b->pend[0], &b->pend[k], (b->npend - k) * sizeof(b->pend[0]));
+    b->pend_head = (b->pend_head + k) % PEND_SLOTS;
     b->npend -= k;
 }
 
 /* Keeps p as the newest pending send. */
 static void pend_push(struct tcp_box *b, const struct pend *p)
 {
-    b->pend[b->npend++] = *p;
+    *pend_at(b, b->npend++) = *p;
     b->pend_bytes += p->len;
 }
 
@@ -514,6 +609,7 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
         b->spare = (struct outbuf){NULL, 0, 0};
     b->writing = 0;
     b->flusher_pid = 0;
+    b->flusher_asleep = 0;
     b->frag_busy = 0;
     b->reserved = 0;
     box_conds_init(b);
@@ -534,7 +630,10 @@ static void forked(struct tcp_box *b, int consistent, int ssl_ok)
     }
     if (consistent)
         pend_drop(b, b->npend);
+    else
+        b->pcur = b->pspare = NULL; /* left behind with the sends */
     b->npend = 0;
+    b->pend_head = 0;
     b->pend_bytes = 0;
     b->unsent = 0;
     b->unsent_bytes = 0;
@@ -564,10 +663,10 @@ static void adopt_inherited(struct tcp_box *b, int32_t me)
 }
 
 /* How many of the oldest pending sends have sequence numbers up to seq. */
-static unsigned pend_upto(const struct tcp_box *b, uint64_t seq)
+static unsigned pend_upto(struct tcp_box *b, uint64_t seq)
 {
     unsigned k = 0;
-    while (k < b->npend && b->pend[k].seq <= seq)
+    while (k < b->npend && pend_at(b, k)->seq <= seq)
         k++;
     return k;
 }
@@ -581,7 +680,7 @@ static void write_unsent(struct tcp_box *b, enum frame_when when)
 {
     while (b->unsent && b->io.fd >= 0) {
         unsigned written = b->npend - b->unsent;
-        const struct pend *p = &b->pend[written];
+        const struct pend *p = pend_at(b, written);
         size_t bytes = b->pend_bytes - b->unsent_bytes;
         if (written && (written >= b->window || bytes + p->len > WIRE_WINDOW_BYTES))
             break;
@@ -597,7 +696,7 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
 {
     unsigned done = resumed ? pend_upto(b, w->last_seq) : 0;
     if (done) {
-        const struct pend *last = &b->pend[done - 1];
+        const struct pend *last = pend_at(b, done - 1);
         if (last->seq == w->last_seq) {
             b->last_status = w->last_status;
             /* A pipelined send's failure whose ACK died in the cut: the
@@ -607,7 +706,7 @@ static void resend(struct tcp_box *b, const struct wire_welcome *w, int resumed)
             if (w->last_status && !last->sync && !b->sticky)
                 b->sticky = w->last_status;
         }
-        b->acked = b->pend[done - 1].seq;
+        b->acked = last->seq;
         pend_drop(b, done);
     }
     /* Gathered in out and written together (the pieces of a large one go
@@ -909,13 +1008,13 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
              * (the gateway sends one for a run of pipelined sends); its
              * status is that of the last. */
             unsigned written = b->npend - b->unsent;
-            if (wire_ack_get(b->rx, h->len, &a) || !written || h->id < b->pend[0].seq ||
-                h->id > b->pend[written - 1].seq) {
+            if (wire_ack_get(b->rx, h->len, &a) || !written || h->id < pend_at(b, 0)->seq ||
+                h->id > pend_at(b, written - 1)->seq) {
                 link_down(b);
                 continue;
             }
             unsigned k = pend_upto(b, h->id);
-            int sync = k ? b->pend[k - 1].sync : 0;
+            int sync = k ? pend_at(b, k - 1)->sync : 0;
             pend_drop(b, k);
             write_unsent(b, FRAME_LATER); /* room on a link that took fewer */
             if (a.status && !sync) {
@@ -983,6 +1082,8 @@ static void box_free(struct tcp_box *b)
     free(b->spare.p);
     free(b->fb.p);
     free(b->rd.p);
+    free(b->pcur); /* nothing pending in either by now */
+    free(b->pspare);
     tls_ctx_free(b->tls_ctx);
     explicit_bzero(&b->secret, sizeof(b->secret));
     free(b);
@@ -1184,10 +1285,11 @@ static int send_sync(struct tcp_box *b, struct pend *p)
             /* No answer: it may have been delivered. It is not sent
              * again; ENOTCONN says the outcome is unknown. */
             for (unsigned i = 0; i < b->npend; i++)
-                if (b->pend[i].seq == seq) {
-                    b->pend_bytes -= b->pend[i].len;
-                    free(b->pend[i].data);
-                    memmove(&b->pend[i], &b->pend[i + 1], (b->npend - i - 1) * sizeof(*p));
+                if (pend_at(b, i)->seq == seq) {
+                    b->pend_bytes -= pend_at(b, i)->len;
+                    payload_free(b, pend_at(b, i));
+                    for (unsigned j = i; j + 1 < b->npend; j++)
+                        *pend_at(b, j) = *pend_at(b, j + 1);
                     b->npend--;
                     break;
                 }
@@ -1248,7 +1350,7 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
     b->reserved = 0;
     pieces_release(b);
     if (r) {
-        free(p->data);
+        payload_free(b, p);
         return r;
     }
     p->seq = b->next_seq++;
@@ -1258,8 +1360,15 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
 }
 
 /* Sends between two looks for acknowledgements while credit is low but
- * not nearly out (ack_look_due). */
+ * not nearly out (ack_look_due): at least ACK_LOOK_EVERY, and a
+ * sixteenth of the window (a gateway acknowledges every quarter of it:
+ * looking every 16 sends of a window of 1024 found nothing in most
+ * looks, a recv each). */
 #define ACK_LOOK_EVERY 16
+static unsigned ack_look_every(const struct tcp_box *b)
+{
+    return b->window / 16 > ACK_LOOK_EVERY ? b->window / 16 : ACK_LOOK_EVERY;
+}
 
 /* Whether credit runs low: half the window or of its bytes in flight, or
  * the room last heard of nearly used. */
@@ -1271,10 +1380,10 @@ static int credit_low(const struct tcp_box *b)
 
 /* Whether a send looks for acknowledgements first. A look that finds none
  * costs a system call (a recv that says EAGAIN), and a gateway
- * acknowledges a deep window's sends in runs of window/8: looking at
+ * acknowledges a deep window's sends in runs of window/4: looking at
  * every send once half a window of 1024 was in flight made one such call
  * per send. So while credit is low but more than ACK_LOOK_EVERY sends of
- * it are left, every ACK_LOOK_EVERY-th send looks; near its end, every
+ * it are left, every ack_look_every()-th send looks; near its end, every
  * one does (each look may save a wait for an acknowledgement). */
 static int ack_look_due(struct tcp_box *b)
 {
@@ -1283,7 +1392,7 @@ static int ack_look_due(struct tcp_box *b)
     unsigned inflight = b->npend + b->reserved;
     uint32_t limit = b->window < b->room ? b->window : b->room;
     if (inflight + ACK_LOOK_EVERY >= limit || b->pend_bytes * 8 >= (size_t)WIRE_WINDOW_BYTES * 7 ||
-        ++b->unlooked >= ACK_LOOK_EVERY) {
+        ++b->unlooked >= ack_look_every(b)) {
         b->unlooked = 0;
         return 1;
     }
@@ -1324,14 +1433,12 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
     if (big && pieces_wait(b, deadline))
         return timeout_ns == MBX_NONBLOCK ? -EAGAIN : -ETIMEDOUT;
     b->frag_busy |= big;
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy) {
+    struct pend p = {0, prio, type, 0, deadline, len, NULL, NULL};
+    if (payload_keep(b, &p, buf, len)) {
         if (big)
             pieces_release(b);
         return -ENOMEM;
     }
-    memcpy(copy, buf, len);
-    struct pend p = {0, prio, type, 0, deadline, len, copy};
     int r = 0;
     for (;;) {
         unsigned inflight = b->npend + b->reserved;
@@ -1374,7 +1481,7 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         if (!r && b->sticky)
             r = take_sticky(b);
         if (r) {
-            free(copy);
+            payload_free(b, &p);
             if (big)
                 pieces_release(b);
             if (r == -ETIMEDOUT)
