@@ -810,11 +810,13 @@ int mbx_bridge_stat_get(mbx_bridge *b, mbx_bridge_stat *st);
 int mbx_bridge_held(mbx_bridge *b, uint64_t *held);
 
 /* Sets *n to how many of the bridge's JetStream imports fetch nothing now
- * because the stream under their name was made again (while the bridge
- * ran) in a way that can lose messages: not a work queue on file of the
- * bridge's subjects, or with limits. The import looks once a second and
- * fetches again when the stream is fixed. 0 without JetStream. Returns 0,
- * or -EINVAL for NULL. */
+ * because the stream under their name, or one of its band consumers, was
+ * made again (while the bridge ran) in a way that can lose messages (not
+ * what the bridge would make: README, "Fleets: NATS"), plus the exports
+ * whose stream does not acknowledge their publishes and is not one the
+ * bridge would make. The import looks once a second and fetches again when
+ * the stream is fixed. 0 without JetStream. Returns 0, or -EINVAL for
+ * NULL. */
 int mbx_bridge_refusing(mbx_bridge *b, uint32_t *n);
 
 /* Stops the bridge: stops taking messages, finishes the one in hand,

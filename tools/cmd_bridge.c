@@ -263,10 +263,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         if (mbx_bridge_refusing(b, &now) == 0 && now != refusing) {
             if (now)
                 fprintf(stderr,
-                        "mbx: %s: %u import%s fetch nothing: a JetStream stream of the name was "
-                        "made again in a way that can lose messages (not a work queue on file "
-                        "of the bridge's subjects, without limits): delete or fix it\n",
-                        cmd, now, now == 1 ? "" : "s");
+                        "mbx: %s: %u JetStream import%s or export%s refused: a stream or band "
+                        "consumer of the name was made in a way that can lose messages (not "
+                        "what the bridge would make), or the stream does not acknowledge "
+                        "publishes: delete or fix it\n",
+                        cmd, now, now == 1 ? "" : "s", now == 1 ? "" : "s");
             else
                 fprintf(stderr, "mbx: %s: every import fetches again\n", cmd);
             refusing = now;
