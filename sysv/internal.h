@@ -39,8 +39,16 @@ HIDDEN int sysv_key_lookup(int32_t key, int32_t *id);
 /* Publishes key -> id. Returns 0, -EEXIST (the key has a link already), or
  * another -errno of symlink. */
 HIDDEN int sysv_key_publish(int32_t key, int32_t id);
-/* Removes key's link when it still names id. Returns 0 or -errno. */
+/* Removes key's link when it still names id, never another queue's link
+ * (one remover at a time per link, under a lock on a removal file).
+ * Returns 0 (removed, or the link names another id or none), -EBUSY
+ * (another process is removing that link), or -errno. */
 HIDDEN int sysv_key_remove(int32_t key, int32_t id);
+/* Finishes the removal of key's link to id a killed process began (its
+ * removal file is left, its lock free): the link if it still names id,
+ * then the removal file. Returns 0, -EBUSY (its remover is alive), or
+ * -errno. */
+HIDDEN int sysv_key_finish(int32_t key, int32_t id);
 
 /* page.c: the page files (state and traffic) of queue id, named
  * PREFIX+ID in the mailbox directory. */
@@ -118,7 +126,8 @@ HIDDEN void sysv_creds_refresh(void);
  * files of a msgget killed before then are known by their free lock
  * (sysv_queue_cleanup). A forked child does not keep the lock: its copy
  * is closed at the fork. Returns the descriptor (and *slot for
- * sysv_creating_close) or -errno of open or flock. */
+ * sysv_creating_close), -EEXIST (the name exists, or a sweep locked the
+ * new file first: it is removed), or -errno of open or flock. */
 HIDDEN int sysv_creating_open(const char *path, int *slot);
 /* Closes fd of sysv_creating_open (fd < 0: nothing), which frees the
  * lock. */
@@ -177,9 +186,13 @@ HIDDEN int sysv_room_wait(struct sysv_q *q, size_t len, int nowait);
 HIDDEN void sysv_count_sent(struct sysv_traffic *t, size_t len);
 HIDDEN void sysv_count_received(struct sysv_traffic *t, size_t len);
 
-/* Removes the files of msgget calls killed before their state file,
- * the caller's (all, for root), found in the mailbox directory: at most
- * 64 at a time. */
+/* Removes from the mailbox directory, the caller's files (all, for
+ * root): the files of msgget calls killed before their state file (at
+ * most 64 at a time); whole queues nothing reaches but their id (keyed
+ * ones whose key's link names another queue or none, and ones marked
+ * removed by an IPC_RMID that did not finish), once their creator is done
+ * (at most 32 looked at); key links whose removal a killed process began
+ * (16). */
 HIDDEN void sysv_sweep_unfinished(void);
 
 /* count.c: counts the queues of the mailbox directory, their messages and

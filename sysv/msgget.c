@@ -1,6 +1,7 @@
 /* msgget: a key to a queue id, through the key links (keys.c). */
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <time.h>
 
 #include "internal.h"
 #include "mbx-sysv.h"
@@ -31,6 +32,18 @@ static int existing(int32_t key, int32_t id, int msgflg)
     return rc;
 }
 
+/* msgget's tries after its quick ones, each after a wait (backoff). */
+#define SYSV_GET_SLOW_TRIES 200
+
+/* Waits before slow try n (0, 1, ...): 100 us doubling to 20 ms, about
+ * 3.8 s over SYSV_GET_SLOW_TRIES. */
+static void backoff(int n)
+{
+    long us = n < 8 ? 100L << n : 20000;
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
 /* See mbx-sysv.h. */
 EXPORT int msgget(key_t key, int msgflg)
 {
@@ -40,7 +53,14 @@ EXPORT int msgget(key_t key, int msgflg)
         int rc = sysv_queue_create(0, (uint32_t)msgflg & 0777, &id);
         return rc < 0 ? sysv_fail(rc) : id;
     }
-    for (int tries = 0; tries < 100; tries++) {
+    /* Another process may remove each queue this finds or makes a link
+     * for, and removals of a stale link are one at a time: tries again,
+     * waiting more and more after the first few, for a few seconds in all
+     * (100 quick tries ran out, EAGAIN, while other processes removed
+     * and made the key's queue). */
+    for (int tries = 0; tries < 64 + SYSV_GET_SLOW_TRIES; tries++) {
+        if (tries >= 64)
+            backoff(tries - 64);
         int rc = sysv_key_lookup(key, &id);
         if (rc == 0) {
             rc = existing(key, id, msgflg);
@@ -51,7 +71,10 @@ EXPORT int msgget(key_t key, int msgflg)
             /* Stale: its queue is gone, or is another key's. A link we
              * may not remove (another user's, in a sticky directory)
              * holds the key's name as anything else there would. */
-            if (sysv_key_remove(key, id) < 0)
+            rc = sysv_key_remove(key, id);
+            if (rc == -EBUSY && tries < 64)
+                tries = 64; /* its remover is at work: give it time */
+            else if (rc < 0 && rc != -EBUSY)
                 return sysv_fail(-EACCES);
             continue;
         }

@@ -90,7 +90,10 @@ int sysv_creating_open(const char *path, int *slot)
         /* Locked before anything is written: an unlocked file that is not
          * whole is a dead creator's (see sysv_queue_cleanup). */
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            int rc = -errno;
+            /* Locked first by a sweep judging it (it leaves a file this
+             * young): the caller takes another name, as for one that
+             * exists (msgget said EAGAIN in a chaos run). */
+            int rc = errno == EWOULDBLOCK ? -EEXIST : -errno;
             sysv_creating_close(fd, *slot);
             unlink(path);
             return rc;

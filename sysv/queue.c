@@ -113,17 +113,22 @@ int sysv_queue_create(int32_t key, uint32_t mode, int32_t *idp)
     int rc = make_files(key, mode, &id, &m, &held, &slot);
     if (rc < 0)
         return rc;
-    if (key != 0)
-        rc = sysv_key_publish(key, id);
+    /* Mapped before the key is published: from then on another process
+     * may find the queue and remove it before this msgget returns, which
+     * is the kernel's history too (made, then removed), so msgget returns
+     * the id (it said ENOENT, which the kernel never says to IPC_CREAT:
+     * its state file said removed). */
     struct sysv_meta *meta = NULL;
     struct sysv_traffic *traffic = NULL;
-    if (rc == 0)
-        rc = sysv_meta_map(id, 0, &meta);
+    rc = sysv_meta_map(id, 0, &meta);
     if (rc == 0)
         rc = sysv_traffic_map(id, &traffic);
+    if (rc == 0 && key != 0)
+        rc = sysv_key_publish(key, id);
     if (rc < 0) {
         /* -EEXIST: another process published the key first; it wins. */
         sysv_page_unmap(meta);
+        sysv_page_unmap(traffic);
         sysv_page_unlink(SYSV_META_PREFIX, id);
         drop_box(id, m);
         sysv_page_unlink(SYSV_TRAFFIC_PREFIX, id);
@@ -278,6 +283,63 @@ static void ids_add(struct ids *l, int32_t id)
     l->v[l->n++] = id;
 }
 
+/* How many state files not named by a key's link one sweep looks at
+ * (each costs an open): private queues are among them every time. */
+#define SWEEP_LOOKS 32
+
+/* Queue id's files when the queue is unreachable: marked removed (an
+ * IPC_RMID killed half way, or one whose remover could not delete them),
+ * or keyed and its key's link names another queue or none (the key
+ * removal race left such queues, and a msgget killed between its state
+ * file and its key's link does). In the kernel a key names its queue
+ * until IPC_RMID, so such a queue is this library's leftover: it is
+ * marked removed (a process that has its id gets EINVAL, EIDRM) and its
+ * files removed, when they are the caller's (or root is) and the state
+ * file is this format's. Judged under its creation's lock, on the
+ * traffic file: a msgget holds it until its key's link is made, so a
+ * queue whose link is still to come is left, and once it is free a
+ * link that does not name the queue never will (a queue's link is
+ * published once, by its creator). */
+static void remove_unreachable(int32_t id)
+{
+    char path[4200];
+    struct stat st, now;
+    if (sysv_page_path(path, sizeof(path), SYSV_TRAFFIC_PREFIX, id) < 0)
+        return;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        return;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+                    lstat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
+        close(fd); /* its creator is alive, or it changed meanwhile */
+        return;
+    }
+    /* (No traffic file: a removal took it, which marked the state file.) */
+    if (sysv_page_path(path, sizeof(path), SYSV_META_PREFIX, id) == 0) {
+        int mfd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        void *p = MAP_FAILED;
+        if (mfd >= 0 && own_page(mfd))
+            p = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        if (mfd >= 0)
+            close(mfd);
+        struct sysv_meta *m = p;
+        if (p != MAP_FAILED && sysv_meta_valid(m, id)) {
+            int32_t named;
+            int gone = atomic_load((_Atomic uint32_t *)&m->removed) != 0;
+            if (!gone && m->key != 0 && (sysv_key_lookup(m->key, &named) != 0 || named != id)) {
+                atomic_store((_Atomic uint32_t *)&m->removed, 1);
+                gone = 1;
+            }
+            if (gone)
+                remove_files(id, m->key);
+        }
+        if (p != MAP_FAILED)
+            munmap(p, SYSV_META_SIZE);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 void sysv_sweep_unfinished(void)
 {
     char dirpath[4200];
@@ -289,29 +351,66 @@ void sysv_sweep_unfinished(void)
     /* Traffic files without a state file of their id, by their names:
      * one read of the directory, each candidate then judged under its
      * lock (remove_unfinished). */
-    struct ids traffic = {0}, metas = {0};
+    /* Also the ids key links name (their queues are reachable), and the
+     * removal files of key links (a remover killed there left one). */
+    struct ids traffic = {0}, metas = {0}, named = {0}, claims = {0};
     size_t tl = strlen(SYSV_TRAFFIC_PREFIX), ml = strlen(SYSV_META_PREFIX);
+    size_t kl = strlen(SYSV_KEY_PREFIX), cl = strlen(SYSV_KEYRM_PREFIX);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        int32_t id;
+        int32_t id, key;
+        char target[16];
         if (strncmp(e->d_name, SYSV_TRAFFIC_PREFIX, tl) == 0 &&
             (id = sysv_parse_id(e->d_name + tl)) > 0)
             ids_add(&traffic, id);
         else if (strncmp(e->d_name, SYSV_META_PREFIX, ml) == 0 &&
                  (id = sysv_parse_id(e->d_name + ml)) > 0)
             ids_add(&metas, id);
+        else if (strncmp(e->d_name, SYSV_KEY_PREFIX, kl) == 0) {
+            ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+            if (n > 0 && (target[n] = 0, id = sysv_parse_id(target)) > 0)
+                ids_add(&named, id);
+        } else if (strncmp(e->d_name, SYSV_KEYRM_PREFIX, cl) == 0 && e->d_name[cl + 8] == '.') {
+            memcpy(target, e->d_name + cl, 8);
+            target[8] = 0;
+            if (sysv_parse_key(target, &key) == 0 && (id = sysv_parse_id(e->d_name + cl + 9)) > 0) {
+                size_t was = claims.n;
+                ids_add(&claims, key);
+                ids_add(&claims, id);
+                if (claims.n != was + 2)
+                    claims.n = was; /* in pairs only */
+            }
+        }
     }
     closedir(d);
     if (metas.n)
         qsort(metas.v, metas.n, sizeof(int32_t), by_id);
+    if (named.n)
+        qsort(named.v, named.n, sizeof(int32_t), by_id);
     int tried = 0;
     for (size_t i = 0; i < traffic.n && tried < 64; i++)
         if (!metas.n || !bsearch(&traffic.v[i], metas.v, metas.n, sizeof(int32_t), by_id)) {
             tried++;
             remove_unfinished(traffic.v[i]);
         }
+    /* From a random place, so that private queues (never named by a
+     * link) do not hide the queues after them for good. */
+    int32_t r = metas.n ? sysv_random_id() : 0;
+    size_t start = r > 0 ? (size_t)r % metas.n : 0;
+    tried = 0;
+    for (size_t i = 0; i < metas.n && tried < SWEEP_LOOKS; i++) {
+        int32_t id = metas.v[(start + i) % metas.n];
+        if (!named.n || !bsearch(&id, named.v, named.n, sizeof(int32_t), by_id)) {
+            tried++;
+            remove_unreachable(id);
+        }
+    }
+    for (size_t i = 0; i + 1 < claims.n && i < 2 * 16; i += 2)
+        sysv_key_finish(claims.v[i], claims.v[i + 1]);
     free(traffic.v);
     free(metas.v);
+    free(named.v);
+    free(claims.v);
 }
 
 int sysv_queue_cleanup(int32_t id)

@@ -1,0 +1,419 @@
+/* libmbx-sysv: msgget(IPC_CREAT) and IPC_RMID of one key at once, each
+ * race made deterministic by a hook at its window (the test's own
+ * symlink, unlink and open stand for the library's), then the whole as a
+ * campaign of processes. A chaos run found them: msgget(IPC_CREAT) said
+ * ENOENT (which the kernel never says) and EAGAIN, and whole queues were
+ * left with no key link, which nothing removed. Each failed before its
+ * fix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mbx-sysv.h"
+#include "sysv_format.h"
+#include "test_util.h"
+
+/* Whether path is file PREFIX* of the test directory. */
+static int is_file(const char *path, const char *prefix)
+{
+    size_t n = strlen(test_dir);
+    return strncmp(path, test_dir, n) == 0 && path[n] == '/' &&
+           strncmp(path + n + 1, prefix, strlen(prefix)) == 0;
+}
+
+/* Hooks, each called once (cleared first) at its place. Volatile: the
+ * library's calls are leaves to the compiler. */
+static void (*volatile before_publish)(const char *link);     /* symlink of a key's link */
+static void (*volatile after_publish)(int id);                /* the same, once it is made */
+static void (*volatile before_key_unlink)(void);              /* unlink of a key's link */
+static void (*volatile before_traffic_unlink)(void);          /* unlink of a traffic file */
+static void (*volatile after_traffic_made)(const char *path); /* its creation, before its lock */
+/* Set when an open of a key removal's file finds one there (a second
+ * remover of the same link). */
+static volatile int removal_met;
+
+int symlink(const char *target, const char *path);
+int symlink(const char *target, const char *path)
+{
+    if (is_file(path, SYSV_KEY_PREFIX) && before_publish) {
+        void (*h)(const char *) = before_publish;
+        before_publish = NULL;
+        h(path);
+    }
+    int rc = (int)syscall(SYS_symlinkat, target, AT_FDCWD, path);
+    if (rc == 0 && is_file(path, SYSV_KEY_PREFIX) && after_publish) {
+        void (*h)(int) = after_publish;
+        after_publish = NULL;
+        h(atoi(target));
+    }
+    return rc;
+}
+
+int unlink(const char *path);
+int unlink(const char *path)
+{
+    if (is_file(path, SYSV_KEY_PREFIX) && before_key_unlink) {
+        void (*h)(void) = before_key_unlink;
+        before_key_unlink = NULL;
+        h();
+    }
+    if (is_file(path, SYSV_TRAFFIC_PREFIX) && before_traffic_unlink) {
+        void (*h)(void) = before_traffic_unlink;
+        before_traffic_unlink = NULL;
+        h();
+    }
+    return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
+int open(const char *path, int flags, ...);
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    int rc = (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+    if (rc < 0 && errno == EEXIST && is_file(path, SYSV_KEYRM_PREFIX))
+        removal_met = 1;
+    if (rc >= 0 && (flags & O_CREAT) && is_file(path, SYSV_TRAFFIC_PREFIX) && after_traffic_made) {
+        void (*h)(const char *) = after_traffic_made;
+        after_traffic_made = NULL;
+        h(path);
+    }
+    return rc;
+}
+
+static void die(void)
+{
+    raise(SIGKILL);
+}
+
+static void die_before_publishing(const char *link)
+{
+    (void)link;
+    die();
+}
+
+/* Sleeps ms milliseconds. */
+static void nap(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+#define KEY 0x5a190
+
+/* The creator of the next queue of KEY, on a thread of its own. */
+static volatile int creator_done, creator_id, creator_errno;
+
+static void *create(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    creator_id = msgget(KEY, IPC_CREAT | 0600);
+    creator_errno = errno;
+    creator_done = 1;
+    return NULL;
+}
+
+static pthread_t creator;
+
+/* Inside IPC_RMID's removal of the key's link, after it looked at it:
+ * another msgget of the key finds the removed queue's link, removes it
+ * (a stale link) and publishes its new queue; or, when removal is one
+ * step (fixed), it waits for the removal to end. */
+static void create_meanwhile(void)
+{
+    removal_met = 0;
+    creator_done = 0;
+    assert_int_equal(pthread_create(&creator, NULL, create, NULL), 0);
+    for (int ms = 0; ms < 60000 && !creator_done && !removal_met; ms++)
+        nap(1);
+}
+
+/* IPC_RMID's removal of a key's link must never remove another queue's:
+ * it looked at the link, then unlinked it; a msgget in between removed
+ * the (stale) link and published a new queue, whose link the unlink then
+ * removed: the new queue was left whole, unreachable by its key, and
+ * nothing removed it. */
+static void key_removal_leaves_a_new_queue_s_link(void **state)
+{
+    (void)state;
+    int old = msgget(KEY, IPC_CREAT | 0600);
+    assert_true(old >= 0);
+    before_key_unlink = create_meanwhile;
+    assert_int_equal(msgctl(old, IPC_RMID, NULL), 0);
+    before_key_unlink = NULL;
+    assert_int_equal(pthread_join(creator, NULL), 0);
+    assert_int_equal(creator_id < 0 ? creator_errno : 0, 0);
+    assert_int_not_equal(creator_id, old);
+    assert_int_equal(msgget(KEY, 0600), creator_id); /* the key names the new queue */
+    assert_int_equal(msgctl(creator_id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+static volatile int removed_rc = 2;
+
+static void remove_at_once(int id)
+{
+    removed_rc = msgctl(id, IPC_RMID, NULL);
+}
+
+/* Another process finds the queue msgget(IPC_CREAT) just published and
+ * removes it before msgget returns: msgget returns the id (the kernel's
+ * history: created, then removed), never ENOENT, which the kernel never
+ * gives with IPC_CREAT (msgget tore its queue down and said ENOENT). */
+static void created_queue_removed_at_once_is_still_returned(void **state)
+{
+    (void)state;
+    after_publish = remove_at_once;
+    errno = 0;
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    int e = errno;
+    after_publish = NULL;
+    assert_int_equal(removed_rc, 0);
+    assert_int_equal(id < 0 ? e : 0, 0); /* ENOENT (2) before */
+    struct msqid_ds ds;
+    errno = 0;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), -1); /* removed */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(test_dir_count(), 0);
+    int next = msgget(KEY, IPC_CREAT | 0600); /* the key is free */
+    assert_true(next >= 0);
+    assert_int_not_equal(next, id);
+    assert_int_equal(msgctl(next, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* Runs fn in a child that dies of SIGKILL (fn kills it). */
+static void in_killed_child(void (*fn)(void))
+{
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        fn();
+        _exit(3);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+static void make_and_die_before_publishing(void)
+{
+    before_publish = die_before_publishing;
+    msgget(KEY, IPC_CREAT | 0600);
+}
+
+/* A msgget killed after its queue's state file, before its key's link:
+ * a whole queue nothing names (msgget returned no id). The next msgget
+ * that makes a keyed queue removes it; it stayed for good. */
+static void unpublished_queue_of_a_killed_msgget_is_swept(void **state)
+{
+    (void)state;
+    in_killed_child(make_and_die_before_publishing);
+    assert_int_equal(test_dir_count(), 3); /* traffic file, mailbox, state file */
+    int id = msgget(KEY + 1, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    assert_int_equal(test_dir_count(), 4); /* the new queue's alone */
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* A keyed queue whose key's link is gone (the race above left such
+ * queues): reachable by its id alone, which in the kernel cannot be
+ * (a key names its queue until IPC_RMID). The next msgget that makes a
+ * keyed queue removes it, and its id stops working. */
+static void queue_without_its_key_link_is_swept(void **state)
+{
+    (void)state;
+    int lost = msgget(KEY, IPC_CREAT | 0600);
+    assert_true(lost >= 0);
+    char link[sizeof(test_dir) + 64];
+    snprintf(link, sizeof(link), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)KEY);
+    assert_int_equal(unlink(link), 0);
+    int id = msgget(KEY + 1, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    assert_int_equal(test_dir_count(), 4);
+    struct msqid_ds ds;
+    errno = 0;
+    assert_int_equal(msgctl(lost, IPC_STAT, &ds), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+static volatile int swept_id = -2, swept_count;
+
+/* Another msgget of another key sweeps while this one has made its files
+ * and not yet published its key. */
+static void sweep_meanwhile(const char *link)
+{
+    (void)link;
+    swept_id = msgget(KEY + 1, IPC_CREAT | 0600);
+    swept_count = test_dir_count();
+}
+
+/* The sweep leaves a queue whose msgget is still making it (its key's
+ * link not yet published), which then works. */
+static void queue_being_made_is_not_swept(void **state)
+{
+    (void)state;
+    before_publish = sweep_meanwhile;
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    before_publish = NULL;
+    assert_true(id >= 0);
+    assert_true(swept_id >= 0);
+    assert_int_equal(swept_count, 7); /* ours but its link, and the other queue */
+    assert_int_equal(test_dir_count(), 8);
+    struct {
+        long type;
+        char text[4];
+    } msg = {7, "abc"};
+    assert_int_equal(msgsnd(id, &msg, 3, IPC_NOWAIT), 0);
+    assert_int_equal(msgrcv(id, &msg, sizeof(msg.text), 0, IPC_NOWAIT), 3);
+    assert_int_equal(msgget(KEY, 0600), id);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(msgctl(swept_id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+static void remove_and_die_half_way(void)
+{
+    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    before_traffic_unlink = die;
+    msgctl(id, IPC_RMID, NULL);
+}
+
+/* An IPC_RMID killed half way (after the removal mark) leaves files only
+ * an IPC_RMID of that id removed, which nobody knows: the next msgget
+ * that makes a keyed queue removes them (a private queue's here: a keyed
+ * one's key link is gone, which the sweep goes by too). */
+static void killed_removal_is_swept(void **state)
+{
+    (void)state;
+    in_killed_child(remove_and_die_half_way);
+    assert_int_equal(test_dir_count(), 3); /* traffic file, mailbox, marked state file */
+    int id = msgget(KEY + 1, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    assert_int_equal(test_dir_count(), 4);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+static int sweep_fd = -1;
+
+/* A sweep opens and locks the traffic file a msgget just made, before
+ * that msgget locks it (the sweep judges it too young to remove). */
+static void lock_it_first(const char *path)
+{
+    sweep_fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    assert_true(sweep_fd >= 0);
+    assert_int_equal(flock(sweep_fd, LOCK_EX | LOCK_NB), 0);
+}
+
+/* msgget whose new traffic file a sweep locked first takes another id
+ * (it said EAGAIN, seen once in the chaos run). */
+static void creation_locked_first_by_a_sweep(void **state)
+{
+    (void)state;
+    after_traffic_made = lock_it_first;
+    errno = 0;
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    int e = errno;
+    after_traffic_made = NULL;
+    assert_true(sweep_fd >= 0);
+    close(sweep_fd);
+    sweep_fd = -1;
+    assert_int_equal(id < 0 ? e : 0, 0); /* EAGAIN (11) before */
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* Processes doing msgget(IPC_CREAT) of one key, each removing one queue
+ * in four (the chaos run's reproducer, smaller): every msgget returns an
+ * id, every IPC_RMID succeeds or finds the queue already removed, and
+ * once they are done, removing the key's queue leaves no file. */
+#define WORKERS 4
+#define ROUNDS  200
+
+static int worker(int w)
+{
+    unsigned seed = (unsigned)w * 7919u + 1;
+    int errors = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        int id = msgget(KEY, IPC_CREAT | 0600);
+        if (id < 0) {
+            fprintf(stderr, "worker %d: msgget: %s\n", w, strerror(errno));
+            errors++;
+            continue;
+        }
+        if (rand_r(&seed) % 4 == 0 && msgctl(id, IPC_RMID, NULL) < 0 && errno != EINVAL) {
+            fprintf(stderr, "worker %d: IPC_RMID: %s\n", w, strerror(errno));
+            errors++;
+        }
+    }
+    return errors > 100 ? 100 : errors;
+}
+
+static void creators_and_removers_of_one_key(void **state)
+{
+    (void)state;
+    pid_t kids[WORKERS];
+    for (int w = 0; w < WORKERS; w++) {
+        kids[w] = fork();
+        assert_true(kids[w] >= 0);
+        if (kids[w] == 0) {
+            test_child();
+            _exit(worker(w));
+        }
+    }
+    int failed = 0;
+    for (int w = 0; w < WORKERS; w++) {
+        int st;
+        assert_int_equal(waitpid(kids[w], &st, 0), kids[w]);
+        failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    assert_int_equal(failed, 0);
+    int id = msgget(KEY, 0600);
+    if (id >= 0)
+        assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0); /* no queue left without its key */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(key_removal_leaves_a_new_queue_s_link, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(created_queue_removed_at_once_is_still_returned,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(unpublished_queue_of_a_killed_msgget_is_swept,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(queue_without_its_key_link_is_swept, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(queue_being_made_is_not_swept, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(killed_removal_is_swept, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creation_locked_first_by_a_sweep, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(creators_and_removers_of_one_key, test_dir_setup,
+                                        test_dir_teardown),
+    };
+    return test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
