@@ -39,6 +39,7 @@ static void (*volatile before_publish)(const char *link);     /* symlink of a ke
 static void (*volatile after_publish)(int id);                /* the same, once it is made */
 static void (*volatile before_key_unlink)(void);              /* unlink of a key's link */
 static void (*volatile before_traffic_unlink)(void);          /* unlink of a traffic file */
+static void (*volatile before_claim_unlink)(void);            /* unlink of a key removal's file */
 static void (*volatile after_traffic_made)(const char *path); /* its creation, before its lock */
 /* Set when an open of a key removal's file finds one there (a second
  * remover of the same link). */
@@ -67,6 +68,11 @@ int unlink(const char *path)
     if (is_file(path, SYSV_KEY_PREFIX) && before_key_unlink) {
         void (*h)(void) = before_key_unlink;
         before_key_unlink = NULL;
+        h();
+    }
+    if (is_file(path, SYSV_KEYRM_PREFIX) && before_claim_unlink) {
+        void (*h)(void) = before_claim_unlink;
+        before_claim_unlink = NULL;
         h();
     }
     if (is_file(path, SYSV_TRAFFIC_PREFIX) && before_traffic_unlink) {
@@ -316,6 +322,44 @@ static void killed_removal_is_swept(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+static void remove_and_die_at_the_link(void)
+{
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    before_key_unlink = die;
+    msgctl(id, IPC_RMID, NULL);
+}
+
+static void remove_and_die_after_the_link(void)
+{
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    before_claim_unlink = die;
+    msgctl(id, IPC_RMID, NULL);
+}
+
+/* An IPC_RMID killed while it removed the key's link, holding the
+ * link's removal file: a msgget of the key takes the removal over (the
+ * lock is free), one of another key finishes it. */
+static void killed_link_removal_is_finished(void **state)
+{
+    (void)state;
+    in_killed_child(remove_and_die_at_the_link);
+    assert_int_equal(test_dir_count(), 5); /* the removal file, the link, the queue */
+    errno = 0;
+    assert_int_equal(msgget(KEY, 0600), -1); /* marked removed */
+    assert_int_equal(errno, ENOENT);
+    int id = msgget(KEY, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    assert_int_equal(test_dir_count(), 4);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    in_killed_child(remove_and_die_after_the_link);
+    assert_int_equal(test_dir_count(), 4); /* the removal file, the queue */
+    id = msgget(KEY + 1, IPC_CREAT | 0600);
+    assert_true(id >= 0);
+    assert_int_equal(test_dir_count(), 4);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
 static int sweep_fd = -1;
 
 /* A sweep opens and locks the traffic file a msgget just made, before
@@ -410,6 +454,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(queue_being_made_is_not_swept, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(killed_removal_is_swept, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(killed_link_removal_is_finished, test_dir_setup,
+                                        test_dir_teardown),
         cmocka_unit_test_setup_teardown(creation_locked_first_by_a_sweep, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creators_and_removers_of_one_key, test_dir_setup,
