@@ -27,17 +27,17 @@ struct pend {
     struct pchunk *chunk; /* where data is (NULL: a malloc of its own) */
 };
 
-/* Small payloads of pending sends are kept in chunks, one after the other
- * (sends are acknowledged in order, so a chunk is free again soon after
- * it is full), instead of a malloc each: one-way 64 B spent about a
- * tenth of the sender's time in malloc and free. A chunk lives while it
- * holds a pending payload; the handle keeps one spare. */
+/* Small payloads of pending sends are kept in 16 KiB chunks, one after
+ * the other (sends are acknowledged in order, so a chunk is free again
+ * soon after it is full), instead of a malloc each: one-way 64 B spent
+ * about a tenth of the sender's time in malloc and free. A chunk lives
+ * while it holds a pending payload; the handle keeps one spare. */
 struct pchunk {
     unsigned live; /* pending payloads in it */
     size_t used;
     _Alignas(16) uint8_t data[];
 };
-#define PCHUNK_BYTES (64 * 1024)
+#define PCHUNK_BYTES (16 * 1024)
 #define PCHUNK_SMALL 2048 /* larger payloads get a malloc of their own */
 
 /* pend[] is a ring of this many sends, the oldest at pend_head. */

@@ -711,6 +711,74 @@ static void deep_window_bounded_in_bytes(void **state)
     mbx_unlink("deep-window");
 }
 
+/* The byte of pending send i's payload at offset k. */
+static uint8_t chunk_byte(unsigned i, size_t k)
+{
+    return (uint8_t)(i * 31 + k * 7 + (k >> 8));
+}
+
+/* Pending sends are kept for sending again in the client's chunks of
+ * 16 KiB, many to a chunk, and its pending list is a ring: sends that
+ * fill several chunks, after a thousand others moved the ring's oldest
+ * near its end, never reach the gateway (the proxy holds the client's
+ * bytes) and the link is cut: each is sent again on the next link, whole
+ * and in order, from where it was kept. */
+static void pending_sends_sent_again_whole_from_their_chunks(void **state)
+{
+    (void)state;
+    enum { BEFORE = 1000, N = 200, MAXLEN = 400 };
+    mbx *local = test_box("cut-chunks", 1024, MAXLEN, 0);
+    struct tcp_proxy *p = proxy_start(gw_port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), "cut-chunks", MBX_SEND);
+    uint8_t buf[MAXLEN];
+    /* In rounds, each taken before the next: the room the gateway
+     * reports stays large enough for all N (the client may have no more
+     * than that unacknowledged, and none come back while the proxy
+     * holds). */
+    for (unsigned i = 0; i < BEFORE; i++) {
+        assert_int_equal(mbx_send(remote, &i, sizeof(i), 0, MBX_FOREVER), 0);
+        if (i % 100 != 99)
+            continue;
+        assert_int_equal(mbx_sync(remote), 0);
+        for (unsigned j = i - 99; j <= i; j++) {
+            unsigned v;
+            assert_int_equal(mbx_recv(local, &v, sizeof(v), NULL, 0), sizeof(v));
+            assert_int_equal(v, j);
+        }
+    }
+    /* About 40 KiB: what the link's buffers take while nobody reads. The
+     * proxy holds from its next look (every 20 ms): sends it forwarded
+     * before are delivered and acknowledged, the rest go again. */
+    proxy_hold_up(p, 1);
+    usleep(100000);
+    for (unsigned i = 0; i < N; i++) {
+        size_t len = 1 + (i * 997u) % MAXLEN;
+        for (size_t k = 0; k < len; k++)
+            buf[k] = chunk_byte(i, k);
+        assert_int_equal(mbx_send(remote, buf, len, 0, MBX_FOREVER), 0);
+    }
+    mbx_stat st; /* what was delivered before the hold: in the mailbox */
+    assert_int_equal(mbx_stat_get(local, &st), 0);
+    unsigned early = st.count;
+    assert_true(proxy_cut(p) >= 1);
+    proxy_hold_up(p, 0);
+    assert_int_equal(mbx_sync(remote), 0);
+    for (unsigned i = 0; i < N; i++) {
+        size_t len = 1 + (i * 997u) % MAXLEN;
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), (ssize_t)len);
+        for (size_t k = 0; k < len; k++)
+            if (buf[k] != chunk_byte(i, k))
+                fail_msg("send %u, byte %zu: %u, not %u", i, k, buf[k], chunk_byte(i, k));
+    }
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), -EAGAIN);
+    print_message("%u of %u sends reached the gateway before the hold\n", early, N);
+    mbx_close(remote);
+    proxy_stop(p);
+    mbx_close(local);
+    mbx_unlink("cut-chunks");
+}
+
 static void *take_later(void *arg)
 {
     mbx *m = arg;
@@ -1654,6 +1722,7 @@ int main(void)
         cmocka_unit_test(pipelined_sends_keep_their_order_into_a_full_mailbox),
         cmocka_unit_test(send_that_does_not_fit_keeps_its_place),
         cmocka_unit_test(deep_window_bounded_in_bytes),
+        cmocka_unit_test(pending_sends_sent_again_whole_from_their_chunks),
         cmocka_unit_test(pipelined_send_goes_out_by_itself),
         cmocka_unit_test(writer_gathers_only_while_streaming),
         cmocka_unit_test(fork_while_a_receive_waits),
