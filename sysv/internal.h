@@ -40,15 +40,18 @@ HIDDEN int sysv_key_lookup(int32_t key, int32_t *id);
  * another -errno of symlink. */
 HIDDEN int sysv_key_publish(int32_t key, int32_t id);
 /* Removes key's link when it still names id, never another queue's link
- * (one remover at a time per link, under a lock on a removal file).
+ * (one remover at a time per link, under a lock on a removal file of the
+ * link's owner's or root's: another user's of that name is removed, by
+ * root, or passed by).
  * Returns 0 (removed, or the link names another id or none), -EBUSY
  * (another process is removing that link), or -errno. */
 HIDDEN int sysv_key_remove(int32_t key, int32_t id);
-/* Finishes the removal of key's link to id a killed process began (its
- * removal file is left, its lock free): the link if it still names id,
- * then the removal file. Returns 0, -EBUSY (its remover is alive), or
- * -errno. */
-HIDDEN int sysv_key_finish(int32_t key, int32_t id);
+/* Finishes the removal of key's link to id, a link of user uid's, a
+ * killed process began (its removal file is left, its lock free, the
+ * file uid's or root's: another's is left alone): the link if it still
+ * names id, then the removal file. Returns 0, -EBUSY (its remover is
+ * alive), or -errno. */
+HIDDEN int sysv_key_finish(int32_t key, int32_t id, uid_t uid);
 
 /* page.c: the page files (state and traffic) of queue id, named
  * PREFIX+ID in the mailbox directory. */

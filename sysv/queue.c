@@ -286,6 +286,9 @@ static void ids_add(struct ids *l, int32_t id)
 /* How many state files not named by a key's link one sweep looks at
  * (each costs an open): private queues are among them every time. */
 #define SWEEP_LOOKS 32
+/* How many removal files of key links one sweep finishes (each costs an
+ * open). */
+#define SWEEP_CLAIMS 16
 
 /* Queue id's files when the queue is unreachable: marked removed (an
  * IPC_RMID killed half way, or one whose remover could not delete them),
@@ -340,6 +343,25 @@ static void remove_unreachable(int32_t id)
         close(fd);
 }
 
+/* Parses the decimal uid of a removal file's name tail: digits only, no
+ * leading zero but "0", below (uid_t)-1. Returns 0 and stores it, or -1. */
+static int parse_uid(const char *s, uint32_t *uid)
+{
+    uint64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 10 || (s[0] == '0' && n > 1))
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (v >= UINT32_MAX)
+        return -1;
+    *uid = (uint32_t)v;
+    return 0;
+}
+
 void sysv_sweep_unfinished(void)
 {
     char dirpath[4200];
@@ -371,14 +393,29 @@ void sysv_sweep_unfinished(void)
             if (n > 0 && (target[n] = 0, id = sysv_parse_id(target)) > 0)
                 ids_add(&named, id);
         } else if (strncmp(e->d_name, SYSV_KEYRM_PREFIX, cl) == 0 && e->d_name[cl + 8] == '.') {
-            memcpy(target, e->d_name + cl, 8);
-            target[8] = 0;
-            if (sysv_parse_key(target, &key) == 0 && (id = sysv_parse_id(e->d_name + cl + 9)) > 0) {
+            /* KKKKKKKK.ID.UID: the caller's own only (all, for root):
+             * those of other users a sticky folder does not let it
+             * remove, and junk there must not take the place of real
+             * ones (the first 16 were finished, junk or not). */
+            char tail[40];
+            if (strlen(e->d_name + cl) >= sizeof(tail))
+                continue; /* (cut, it could read as another name) */
+            snprintf(tail, sizeof(tail), "%s", e->d_name + cl);
+            char *dot = strchr(tail + 9, '.');
+            uint32_t uid;
+            if (!dot)
+                continue;
+            *dot = 0;
+            tail[8] = 0;
+            if (sysv_parse_key(tail, &key) == 0 && (id = sysv_parse_id(tail + 9)) > 0 &&
+                parse_uid(dot + 1, &uid) == 0 &&
+                (sysv_creds.euid == 0 || (uid_t)uid == sysv_creds.euid)) {
                 size_t was = claims.n;
                 ids_add(&claims, key);
                 ids_add(&claims, id);
-                if (claims.n != was + 2)
-                    claims.n = was; /* in pairs only */
+                ids_add(&claims, (int32_t)uid);
+                if (claims.n != was + 3)
+                    claims.n = was; /* in threes only */
             }
         }
     }
@@ -405,8 +442,15 @@ void sysv_sweep_unfinished(void)
             remove_unreachable(id);
         }
     }
-    for (size_t i = 0; i + 1 < claims.n && i < 2 * 16; i += 2)
-        sysv_key_finish(claims.v[i], claims.v[i + 1]);
+    /* From a random place too: files the caller may not remove (planted
+     * ones of its name that it does not trust) are among them each time. */
+    size_t nclaims = claims.n / 3;
+    r = nclaims ? sysv_random_id() : 0;
+    start = r > 0 ? (size_t)r % nclaims : 0;
+    for (size_t i = 0; i < nclaims && i < SWEEP_CLAIMS; i++) {
+        int32_t *c = &claims.v[3 * ((start + i) % nclaims)];
+        sysv_key_finish(c[0], c[1], (uid_t)(uint32_t)c[2]);
+    }
     free(traffic.v);
     free(metas.v);
     free(named.v);

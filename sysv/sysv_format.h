@@ -16,12 +16,19 @@
  *                   user of the queue
  *   sysv-key.KKKKKKKK  a symbolic link whose target is the decimal ID of
  *                   the queue of key 0xKKKKKKKK (none for IPC_PRIVATE)
- *   sysv-key-rm.KKKKKKKK.ID  while key's link to ID is removed: an empty
- *                   file whose exclusive flock makes one process its
- *                   remover (two removers of a stale link, one at a time,
- *                   removed the link a msgget had meanwhile made for a new
- *                   queue); left by a remover killed there, it is removed
- *                   by the next msgget that makes a keyed queue
+ *   sysv-key-rm.KKKKKKKK.ID.UID  while key's link to ID, a link of user
+ *                   UID's, is removed: an empty file (mode 0600, UID's)
+ *                   whose exclusive flock makes one process its remover
+ *                   (two removers of a stale link, one at a time, removed
+ *                   the link a msgget had meanwhile made for a new queue);
+ *                   the link's owner and root, who may remove it from a
+ *                   sticky folder, name the same file. Trusted only when
+ *                   regular, of one link, and UID's or root's: another
+ *                   user's of that name (planted: it could hold the lock
+ *                   for good) is removed by root and passed by by others,
+ *                   who then remove the link without the lock. Left by a
+ *                   remover killed there, it is removed by the next msgget
+ *                   of UID (or root) that makes a keyed queue
  *
  * Two files, not one, because a file's permission is the only thing that
  * stops another user: in one file, anyone who may send could make itself
@@ -47,7 +54,7 @@
 #define SYSV_META_PREFIX    "sysv."
 #define SYSV_TRAFFIC_PREFIX "sysv-traffic."
 #define SYSV_KEY_PREFIX     "sysv-key."
-#define SYSV_KEYRM_PREFIX   "sysv-key-rm." /* + KKKKKKKK.ID: a removal of key's link to ID */
+#define SYSV_KEYRM_PREFIX   "sysv-key-rm." /* + KKKKKKKK.ID.UID: a removal of key's link to ID */
 #define SYSV_BOX_PREFIX     "sysv."        /* the mailbox's mbx name: sysv.ID */
 
 #define SYSV_META_MAGIC    0x5156534du /* "MSVQ" */

@@ -5,7 +5,9 @@
  * ENOENT (which the kernel never says) and EAGAIN, and whole queues were
  * left with no key link, which nothing removed. Each failed before its
  * fix. */
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/syscall.h>
@@ -360,6 +363,209 @@ static void killed_link_removal_is_finished(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+/* Users without names: the victim, and another user who plants files. */
+#define RACE_A 61031
+#define RACE_C 61033
+
+/* Becomes user uid (its own group) in a child; exits 100 when it cannot. */
+static void become(uid_t uid)
+{
+    if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+        _exit(100);
+}
+
+static void remove_as_a_and_die_after_the_link(void)
+{
+    become(RACE_A);
+    remove_and_die_after_the_link();
+}
+
+/* As RACE_A in a child: makes a queue of KEY + 1 and removes it (a sweep). */
+static void sweep_as_a(void)
+{
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        become(RACE_A);
+        int id = msgget(KEY + 1, IPC_CREAT | 0600);
+        _exit(id >= 0 && msgctl(id, IPC_RMID, NULL) == 0 ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Plants n removal files of RACE_C (which RACE_A may not remove), under
+ * each name a removal file of RACE_A's may have, from `from` on. */
+static void plant_junk(int from, int n)
+{
+    char path[sizeof(test_dir) + 64];
+    for (int i = from; i < from + n; i++)
+        for (int f = 0; f < 2; f++) {
+            if (f == 0)
+                snprintf(path, sizeof(path), "%s/%s%08x.%d", test_dir, SYSV_KEYRM_PREFIX,
+                         0x6a000u + (unsigned)i, 1000 + i);
+            else
+                snprintf(path, sizeof(path), "%s/%s%08x.%d.%u", test_dir, SYSV_KEYRM_PREFIX,
+                         0x6a000u + (unsigned)i, 1000 + i, (unsigned)RACE_A);
+            int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CREAT | O_EXCL, 0644);
+            assert_true(fd >= 0);
+            assert_int_equal(fchown(fd, RACE_C, RACE_C), 0);
+            close(fd);
+        }
+}
+
+/* The removal files of user uid in the test directory: how many, and the
+ * last one's name in name. */
+static int removal_files_of(uid_t uid, char *name, size_t cap)
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, SYSV_KEYRM_PREFIX, strlen(SYSV_KEYRM_PREFIX)) == 0 &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == uid) {
+            n++;
+            snprintf(name, cap, "%s", e->d_name);
+        }
+    closedir(d);
+    return n;
+}
+
+/* Root only (other users). Another user plants removal files the victim
+ * may not remove (a shared sticky folder), before and after (in the
+ * folder's order) the one a remover of the victim's, killed, left: the
+ * victim's sweeps must still finish the real one. They finished the
+ * first 16 in the folder's order, which were the junk, every time. */
+static void junk_removal_files_do_not_starve_the_sweep(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root, to run as other users\n");
+        skip();
+    }
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    plant_junk(0, 20);
+    in_killed_child(remove_as_a_and_die_after_the_link);
+    plant_junk(20, 20);
+    char left[256];
+    assert_int_equal(removal_files_of(RACE_A, left, sizeof(left)), 1);
+    int sweeps = 0;
+    char path[sizeof(test_dir) + 300];
+    snprintf(path, sizeof(path), "%s/%s", test_dir, left);
+    struct stat st;
+    while (sweeps < 100 && lstat(path, &st) == 0) {
+        sweep_as_a();
+        sweeps++;
+    }
+    print_message("%d sweeps\n", sweeps);
+    assert_int_equal(lstat(path, &st), -1); /* still there after 100 sweeps */
+    assert_int_equal(removal_files_of(RACE_C, left, sizeof(left)), 80); /* A may not remove them */
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, SYSV_KEYRM_PREFIX, strlen(SYSV_KEYRM_PREFIX)) == 0)
+            assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+    closedir(d);
+    assert_int_equal(test_dir_count(), 0);
+}
+
+/* The removal file of KEY's link to id, a link of user uid's. */
+static void removal_file(char *buf, size_t cap, int id, uid_t uid)
+{
+    snprintf(buf, cap, "%s/%s%08x.%d.%u", test_dir, SYSV_KEYRM_PREFIX, (unsigned)KEY, id,
+             (unsigned)uid);
+}
+
+static volatile int link_id, a_saw = -1;
+
+/* As RACE_A, while root removes the link of A's queue under its lock:
+ * A's remover names the same removal file, may open it (A's), and finds
+ * it locked. Exits 0, or the number of the check that failed. */
+static void a_meets_root_s_removal(void)
+{
+    char claim[sizeof(test_dir) + 64];
+    removal_file(claim, sizeof(claim), link_id, RACE_A);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        become(RACE_A);
+        struct stat st;
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, claim, O_RDONLY | O_NOFOLLOW, 0);
+        if (fd < 0)
+            _exit(1);
+        if (fstat(fd, &st) != 0 || st.st_uid != RACE_A || (st.st_mode & 07777) != 0600)
+            _exit(2);
+        _exit(flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK ? 0 : 3);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    a_saw = WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+
+static void make_as_a(void)
+{
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        become(RACE_A);
+        _exit(msgget(KEY, IPC_CREAT | 0600) >= 0 ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Root only (other users). The link's owner and root, who may both
+ * remove a key's link from a sticky folder, remove it one at a time:
+ * root's removal holds the lock on the file A's removers name, which A
+ * may open; and root leaves the link while A's removal holds it. */
+static void owner_and_root_remove_a_link_one_at_a_time(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root, to run as other users\n");
+        skip();
+    }
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    make_as_a();
+    int id = msgget(KEY, 0);
+    assert_true(id >= 0);
+    link_id = id;
+    before_key_unlink = a_meets_root_s_removal;
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    before_key_unlink = NULL;
+    assert_int_equal(a_saw, 0); /* 1: no such file */
+    assert_int_equal(test_dir_count(), 0);
+
+    /* A's removal at work (its lock, here held for it): root leaves the
+     * link to it. */
+    make_as_a();
+    id = msgget(KEY, 0);
+    assert_true(id >= 0);
+    char claim[sizeof(test_dir) + 64], link[sizeof(test_dir) + 64];
+    removal_file(claim, sizeof(claim), id, RACE_A);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, claim, O_RDONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fchown(fd, RACE_A, RACE_A), 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    snprintf(link, sizeof(link), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)KEY);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);    /* A's remover will remove it */
+    close(fd);                                /* A's remover killed: its file left */
+    int next = msgget(KEY, IPC_CREAT | 0600); /* takes the removal over */
+    assert_true(next >= 0);
+    assert_int_not_equal(next, id);
+    assert_int_equal(msgctl(next, IPC_RMID, NULL), 0);
+    assert_int_equal(test_dir_count(), 0);
+}
+
 static int sweep_fd = -1;
 
 /* A sweep opens and locks the traffic file a msgget just made, before
@@ -455,6 +661,10 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(killed_removal_is_swept, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(killed_link_removal_is_finished, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(junk_removal_files_do_not_starve_the_sweep, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(owner_and_root_remove_a_link_one_at_a_time, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creation_locked_first_by_a_sweep, test_dir_setup,
                                         test_dir_teardown),

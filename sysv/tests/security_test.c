@@ -13,7 +13,9 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
+#include <dirent.h>
 #include <grp.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -449,6 +451,109 @@ static void removed_by_another_user_than_the_files_owner(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+/* As the victim: removes key's queue, which must take its key's link
+ * with it, then makes the key's queue again. Returns 0, or the number of
+ * the step that failed (4: EAGAIN, 5: EACCES). */
+static int removes_and_makes_again(int key)
+{
+    int id = msgget(key, 0);
+    if (id < 0)
+        return 1;
+    if (msgctl(id, IPC_RMID, NULL) != 0)
+        return 2;
+    char link[sizeof(test_dir) + 64];
+    snprintf(link, sizeof(link), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)key);
+    struct stat st;
+    if (lstat(link, &st) == 0)
+        return 3; /* IPC_RMID left the key's link */
+    int again = msgget(key, IPC_CREAT | 0600);
+    if (again < 0)
+        return errno == EAGAIN ? 4 : errno == EACCES ? 5 : 6;
+    return msgctl(again, IPC_RMID, NULL) == 0 ? 0 : 7;
+}
+
+/* Plants, as user SEC_C, a removal file of key's link to id under each
+ * name a remover of user uid may use (the link's own, and with the
+ * remover's uid), of mode `mode`; when `lock`, holds an exclusive flock
+ * on each (fds[0..1], else -1) as SEC_C would, for good. */
+static void plant_removal_files(int key, int id, uid_t uid, mode_t mode, int lock, int fds[2])
+{
+    char path[sizeof(test_dir) + 64];
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            snprintf(path, sizeof(path), "%s/%s%08x.%d", test_dir, SYSV_KEYRM_PREFIX, (unsigned)key,
+                     id);
+        else
+            snprintf(path, sizeof(path), "%s/%s%08x.%d.%u", test_dir, SYSV_KEYRM_PREFIX,
+                     (unsigned)key, id, (unsigned)uid);
+        int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(fchown(fd, SEC_C, SEC_C), 0);
+        assert_int_equal(fchmod(fd, mode), 0);
+        if (lock)
+            assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        else
+            close(fd);
+        fds[i] = lock ? fd : -1;
+    }
+}
+
+/* Removes the files plant_removal_files made. */
+static void unplant_removal_files(int fds[2])
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, SYSV_KEYRM_PREFIX, strlen(SYSV_KEYRM_PREFIX)) == 0)
+            assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+    closedir(d);
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* Root only (other users). In a shared sticky folder another user (SEC_C)
+ * plants the removal file of the victim's key link (its id is the link's
+ * target), holding a lock on it, or of mode 000: the victim's IPC_RMID
+ * must still remove its key's link, and its next msgget(IPC_CREAT) of the
+ * key make a queue. IPC_RMID left the link (the lock: -EBUSY, ignored),
+ * and every msgget(IPC_CREAT) of the key then waited 4 s and said EAGAIN
+ * (the lock) or EACCES (mode 000: the open refused), for good. For a
+ * victim of another user and for root. */
+static void planted_removal_file_does_not_keep_the_key(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root, to run as other users\n");
+        skip();
+    }
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    struct {
+        uid_t victim;
+        mode_t mode;
+        int lock;
+    } cases[] = {{SEC_A, 0644, 1}, {SEC_A, 0, 0}, {0, 0644, 1}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        key_t key = 0x5a185 + (key_t)c;
+        if (cases[c].victim)
+            assert_int_equal(as_user(cases[c].victim, a_makes, (int)key), 0);
+        else
+            assert_int_equal(a_makes((int)key), 0);
+        int id = msgget(key, 0);
+        assert_true(id >= 0);
+        int fds[2];
+        plant_removal_files(key, id, cases[c].victim, cases[c].mode, cases[c].lock, fds);
+        int rc = cases[c].victim ? as_user(cases[c].victim, removes_and_makes_again, (int)key)
+                                 : removes_and_makes_again((int)key);
+        print_message("case %zu (victim uid %u, mode %03o%s): %d\n", c, (unsigned)cases[c].victim,
+                      (unsigned)cases[c].mode, cases[c].lock ? ", locked" : "", rc);
+        unplant_removal_files(fds);
+        assert_int_equal(rc, 0);
+        assert_int_equal(test_dir_count(), 0);
+    }
+}
+
 /* A queue made by a child that has exited (so this process's table of
  * open queues does not hold it): its id. */
 static int queue_made_elsewhere(int mode)
@@ -709,6 +814,8 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(removed_by_another_user_than_the_files_owner,
                                         test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(planted_removal_file_does_not_keep_the_key, test_dir_setup,
+                                        test_dir_teardown),
         cmocka_unit_test_setup_teardown(first_format_queue_is_removed, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creation_killed_before_the_state_file, test_dir_setup,
