@@ -86,6 +86,10 @@ struct bimport {
     /* JetStream: each band's pull (pull.h), its thread's alone; sub[band]
      * is its inbox's subscription, swapped under mu (bridge_import.c). */
     struct js_pull pull[NSUBJ_BANDS];
+    /* JetStream, atomic: each band consumer's ack wait (ns) when shorter
+     * than the bridge's, else the bridge's: a held batch is kept "in
+     * progress" within it (bridge_import.c consumer_fits). */
+    int64_t ack_wait_ns[NSUBJ_BANDS];
     pthread_t th[NSUBJ_BANDS + 1];
     int started[NSUBJ_BANDS + 1];
     /* One delivery at a time, highest band first (bridge_import.c). */

@@ -130,7 +130,8 @@ static uint64_t own_seq(struct bimport *im, unsigned band, natsMsg *msg);
 static void keep_held(struct bimport *im, struct held_batch *h)
 {
     int64_t now = mono_ns();
-    if (!h || now - h->last_progress < (int64_t)im->b->ack_wait_ms * 1000000 / 3)
+    if (!h ||
+        now - h->last_progress < __atomic_load_n(&im->ack_wait_ns[h->band], __ATOMIC_RELAXED) / 3)
         return;
     int more = js_pull_more(&im->pull[h->band], h->list);
     __atomic_fetch_add(&im->b->n_held, (uint64_t)more, __ATOMIC_RELAXED);
@@ -440,6 +441,18 @@ static void consumer_config(const struct bimport *im, jsConsumerConfig *cc)
     cc->MaxAckPending = 4 * FETCH_MAX;
 }
 
+/* nats-server's ack wait for a consumer made without one. */
+#define SERVER_ACK_WAIT_NS (30 * 1000000000LL)
+
+/* Notes the ack wait of band k's consumer c (one that fits): the
+ * bridge's, or the consumer's when shorter (keep_held). */
+static void note_ack_wait(struct bimport *im, unsigned k, const jsConsumerConfig *c)
+{
+    int64_t own = (int64_t)im->b->ack_wait_ms * 1000000;
+    int64_t its = c && c->AckWait > 0 ? c->AckWait : SERVER_ACK_WAIT_NS;
+    __atomic_store_n(&im->ack_wait_ns[k], its < own ? its : own, __ATOMIC_RELAXED);
+}
+
 /* 1 when c, the configuration of band k's durable consumer made before
  * by someone else (or by another bridge), is one the import may pull
  * from: setting by setting, as consumer_config makes it, or one that
@@ -448,9 +461,26 @@ static void consumer_config(const struct bimport *im, jsConsumerConfig *cc)
  * consumer (no deliver subject, group, flow control or heartbeat) of the
  * band's subject alone, from the first message, every message whole, each
  * acknowledged (no backoff) and sent again until it is, however often
- * (no max_deliver), an ack wait and ack pending as long as we ask, no
- * rate limit, the bridge's fetches allowed (batch, expiry, bytes, requests
- * waiting), kept on file for good as the stream's replicas. */
+ * (no max_deliver), ack pending as long as we ask, no rate limit, the
+ * bridge's fetches allowed (batch, expiry, bytes, requests waiting), kept
+ * on file for good as the stream's replicas.
+ *
+ * Any ack wait: one shorter than the bridge's loses nothing. A message
+ * not acknowledged in time is sent again: to this bridge, whose delivery
+ * record (jsstate, written before the delivery, the ack after it) has it
+ * and acknowledges it without delivering it twice; or to another bridge
+ * of the fleet, with a record of its own, which would deliver it again;
+ * so the import keeps what it holds "in progress" within the consumer's
+ * ack wait, not its own (note_ack_wait, keep_held), as a bridge started
+ * with that --ack-wait does. Refused, a bridge restarted with a longer
+ * --ack-wait met its own consumers and did not start, nor did a second
+ * bridge of a fleet with a longer one (a review). The consumer is not
+ * changed to the bridge's ack wait: it is shared by the fleet, and the
+ * other bridges keep their batches within the value they read. Read at
+ * the start and at each look that checks the consumers (a new life of
+ * the stream, fewer consumers than bands, refused before): one deleted
+ * and made again with a shorter ack wait between two looks is kept
+ * within the value read before. */
 static int consumer_fits(const struct bimport *im, unsigned k, const jsConsumerConfig *c)
 {
     jsConsumerConfig want;
@@ -460,9 +490,8 @@ static int consumer_fits(const struct bimport *im, unsigned k, const jsConsumerC
         c->FlowControl || c->Heartbeat > 0 || !c->FilterSubject ||
         strcmp(c->FilterSubject, im->subj[k]) || c->DeliverPolicy != js_DeliverAll)
         return 0;
-    if (c->HeadersOnly || c->AckPolicy != js_AckExplicit || c->AckWait < want.AckWait ||
-        c->MaxDeliver > 0 || c->BackOffLen > 0 ||
-        (c->MaxAckPending > 0 && c->MaxAckPending < want.MaxAckPending))
+    if (c->HeadersOnly || c->AckPolicy != js_AckExplicit || c->MaxDeliver > 0 ||
+        c->BackOffLen > 0 || (c->MaxAckPending > 0 && c->MaxAckPending < want.MaxAckPending))
         return 0;
     if (c->RateLimit > 0 || c->ReplayPolicy != js_ReplayInstant ||
         (c->MaxRequestBatch > 0 && c->MaxRequestBatch < FETCH_MAX) ||
@@ -474,35 +503,59 @@ static int consumer_fits(const struct bimport *im, unsigned k, const jsConsumerC
            (c->Replicas <= 0 || c->Replicas == (int64_t)im->b->replicas);
 }
 
-/* Checks the band consumers the stream has (consumer_fits) and, when
- * make, makes those it lacks (it was made again without them, or they
- * were deleted): the subscriptions fetch from them by name. One there
- * already that fits is left as it is (another bridge's settings are not
- * changed). One that could not be made is tried again at the next look
- * (the stream still has fewer consumers than bands). Returns 0, or
- * -EEXIST when one there does not fit (never pulled from: the import is
- * refused until it is gone). */
-static int make_consumers(struct bimport *im, int make)
+/* Looks at band k's durable consumer: notes its ack wait when it fits
+ * (consumer_fits, note_ack_wait) and, when the stream lacks it and make,
+ * makes it as consumer_config says (the subscriptions fetch from it by
+ * name). One there already that fits is left as it is (another bridge's
+ * settings are not changed); one another bridge made between the look
+ * and the making is looked at again. Returns 0 (there and fits, or
+ * made), -EEXIST (there and does not fit: never pulled from), -ENOENT
+ * (missing, and make is 0) or -EIO (no answer, or not made). */
+static int band_consumer(struct bimport *im, unsigned k, int make)
 {
-    int r = 0;
-    for (unsigned k = 0; k < NSUBJ_BANDS && !bridge_stopping(im->b); k++) {
-        char durable[16];
+    char durable[16];
+    durable_name(k, durable, sizeof(durable));
+    for (int tries = 0; tries < 2; tries++) {
         jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
-        durable_name(k, durable, sizeof(durable));
         natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
-        if (s == NATS_OK && !consumer_fits(im, k, ci->Config))
-            r = -EEXIST;
-        jsConsumerInfo_Destroy(ci);
-        if (s == NATS_OK || !make || jerr != JSConsumerNotFoundErr)
-            continue;
+        if (s == NATS_OK) {
+            int fits = consumer_fits(im, k, ci->Config);
+            if (fits)
+                note_ack_wait(im, k, ci->Config);
+            jsConsumerInfo_Destroy(ci);
+            return fits ? 0 : -EEXIST;
+        }
+        if (jerr != JSConsumerNotFoundErr)
+            return -EIO;
+        if (!make)
+            return -ENOENT;
         jsConsumerConfig cc;
         jsConsumerConfig_Init(&cc);
         consumer_config(im, &cc);
         cc.Durable = durable;
         cc.FilterSubject = im->subj[k];
-        js_AddConsumer(NULL, im->b->js, im->stream, &cc, NULL, &jerr);
+        if (js_AddConsumer(&ci, im->b->js, im->stream, &cc, NULL, &jerr) == NATS_OK) {
+            note_ack_wait(im, k, ci->Config);
+            jsConsumerInfo_Destroy(ci);
+            return 0;
+        }
     }
+    return -EIO;
+}
+
+/* Checks the band consumers the stream has (band_consumer) and, when
+ * make, makes those it lacks (it was made again without them, or they
+ * were deleted). One that could not be made is tried again at the next
+ * look (the stream still has fewer consumers than bands). Returns 0, or
+ * -EEXIST when one there does not fit (never pulled from: the import is
+ * refused until it is gone). */
+static int make_consumers(struct bimport *im, int make)
+{
+    int r = 0;
+    for (unsigned k = 0; k < NSUBJ_BANDS && !bridge_stopping(im->b); k++)
+        if (band_consumer(im, k, make) == -EEXIST)
+            r = -EEXIST;
     return r;
 }
 
@@ -964,33 +1017,6 @@ static void *call_main(void *arg)
     return NULL;
 }
 
-/* Makes band k's durable consumer when the stream lacks it, or checks
- * that the one there is one to pull from (consumer_fits), as
- * make_consumers and other bridges make them. Returns 0, -EEXIST (it is
- * not: someone made another under the name) or -EIO (the server did not
- * answer). */
-static int band_consumer(struct bimport *im, unsigned k)
-{
-    char durable[16];
-    durable_name(k, durable, sizeof(durable));
-    jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, im->b->js, im->stream, durable, NULL, &jerr);
-    if (s == NATS_OK) {
-        int fits = consumer_fits(im, k, ci->Config);
-        jsConsumerInfo_Destroy(ci);
-        return fits ? 0 : -EEXIST;
-    }
-    if (jerr != JSConsumerNotFoundErr)
-        return -EIO;
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    consumer_config(im, &cc);
-    cc.Durable = durable;
-    cc.FilterSubject = im->subj[k];
-    return js_AddConsumer(NULL, im->b->js, im->stream, &cc, NULL, &jerr) == NATS_OK ? 0 : -EIO;
-}
-
 static int start_thread(struct bimport *im, unsigned k, void *(*fn)(void *))
 {
     void *arg = im;
@@ -1039,8 +1065,10 @@ int bimport_start(struct bimport *im)
                                                       PENDING_BYTES / NSUBJ_BANDS);
         } else {
             /* The band's consumer first (the inbox asks it by name). */
+            __atomic_store_n(&im->ack_wait_ns[k], (int64_t)b->ack_wait_ms * 1000000,
+                             __ATOMIC_RELAXED);
             for (int tries = 0; tries < 50; tries++) {
-                r = band_consumer(im, k);
+                r = band_consumer(im, k, 1);
                 if (r != -EIO || bridge_stopping(b))
                     break;
                 nats_Sleep(100);

@@ -38,7 +38,9 @@
 
 static struct nh_server srv;
 static char url[64];
-static mbx_bridge *cur; /* the test's bridge: stopped by after_each */
+static mbx_bridge *cur;      /* the test's bridge: stopped by after_each */
+static mbx_bridge *cur2;     /* a second one (a fleet): stopped by after_each */
+static uint32_t ack_wait_ms; /* the next bridge's (0: the default); after_each resets it */
 
 static int setup(void **state)
 {
@@ -60,7 +62,9 @@ static int after_each(void **state)
 {
     (void)state;
     mbx_bridge_stop(cur);
-    cur = NULL;
+    mbx_bridge_stop(cur2);
+    cur = cur2 = NULL;
+    ack_wait_ms = 0;
     js_delete_jobs(&srv, "EVIL");
     return 0;
 }
@@ -99,6 +103,7 @@ static int bridge(const char *dir, int import, mbx_bridge **b)
     o.jetstream = 1;
     o.host_id = "h";
     o.call_timeout_ms = 300;
+    o.ack_wait_ms = ack_wait_ms;
     if (import)
         o.imports = jobs;
     else
@@ -739,7 +744,7 @@ static void max_deliver(jsConsumerConfig *cc)
 }
 static void short_ack_wait(jsConsumerConfig *cc)
 {
-    cc->AckWait = 1 * SEC;
+    cc->AckWait = 3 * SEC;
 }
 static void few_pending(jsConsumerConfig *cc)
 {
@@ -774,10 +779,13 @@ static void hostile_consumer_settings_refused(void **state)
     static const struct {
         const char *what;
         void (*edit)(jsConsumerConfig *);
-    } bad[] = {{"headers_only", headers_only},         {"max_deliver", max_deliver},
-               {"a shorter ack wait", short_ack_wait}, {"max_ack_pending 1", few_pending},
-               {"max_batch 1", small_batch},           {"max_expires 100 ms", short_expires},
-               {"max_bytes 16", small_bytes},          {"backoff", backoff}};
+    } bad[] = {{"headers_only", headers_only},
+               {"max_deliver", max_deliver},
+               {"max_ack_pending 1", few_pending},
+               {"max_batch 1", small_batch},
+               {"max_expires 100 ms", short_expires},
+               {"max_bytes 16", small_bytes},
+               {"backoff", backoff}};
     const char *dir = nh_tmpdir("hc");
     natsConnection *nc;
     jsCtx *js;
@@ -798,6 +806,113 @@ static void hostile_consumer_settings_refused(void **state)
     plant_consumer(js, stream, NULL); /* as the bridge makes it */
     assert_int_equal(bridge(dir, 1, &cur), 0);
     js_client_close(nc, js);
+}
+
+/* The mailbox "jobs" in dir, capacity deep. */
+static mbx *box_of(const char *dir, uint32_t capacity)
+{
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = capacity;
+    a.max_msg_size = 256;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(at(dir, "jobs"), MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
+/* A bridge restarted with a longer ack wait than the one its band
+ * consumers were made with was refused at the start (-EEXIST: "a stream
+ * ... that can lose messages", a review), and so was a second bridge of a
+ * fleet importing the same stream with a longer one. Both start now, and
+ * each message is delivered once. */
+static void longer_ack_wait_restart_delivers_once(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("aw"), *dir2 = nh_tmpdir("aw2");
+    mbx *in = inbox_box(dir);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    ack_wait_ms = 2000;
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_send(js, "one");
+    expect(in, "one");
+    mbx_bridge_stop(cur);
+    cur = NULL;
+    ack_wait_ms = 60000; /* its consumers keep 2 s */
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_send(js, "two");
+    expect(in, "two");
+    ack_wait_ms = 0; /* another bridge of the fleet: 30 s */
+    mbx *in2 = inbox_box(dir2);
+    assert_int_equal(bridge(dir2, 1, &cur2), 0);
+    for (int i = 0; i < 20; i++)
+        js_send(js, "more");
+    /* Each once, in one mailbox or the other, then nothing more for
+     * longer than the consumers' ack wait (2 s). */
+    char buf[300];
+    int got = 0;
+    int64_t deadline = nh_now() + 30 * SEC;
+    while (got < 20 && nh_now() < deadline)
+        got += (mbx_recv(in, buf, sizeof(buf), NULL, SEC / 20) >= 0) +
+               (mbx_recv(in2, buf, sizeof(buf), NULL, 0) >= 0);
+    assert_int_equal(got, 20);
+    usleep(4000000);
+    expect_empty(in);
+    expect_empty(in2);
+    assert_int_equal(await_stored(js, 0), 0);
+    uint32_t n = 1;
+    assert_int_equal(mbx_bridge_refusing(cur, &n), 0);
+    assert_int_equal(n, 0);
+    js_client_close(nc, js);
+    mbx_close(in2);
+    mbx_close(in);
+}
+
+/* A bridge whose ack wait (60 s) is longer than its band consumer's (3 s,
+ * made first by another bridge of the fleet) holds a fetched message for
+ * a full mailbox for 10 s: it tells the stream it works on it within the
+ * consumer's ack wait, not its own (else the stream sends it to the other
+ * bridge after 3 s, and both deliver it). */
+static void held_within_the_consumers_ack_wait(void **state)
+{
+    (void)state;
+    const char *dir = nh_tmpdir("hw"), *dir2 = nh_tmpdir("hw2");
+    mbx *full = box_of(dir, 1), *roomy = box_of(dir2, 64);
+    natsConnection *nc;
+    jsCtx *js;
+    js_client(&srv, &nc, &js);
+    char stream[160];
+    stream_of_jobs(stream, sizeof(stream));
+    plant_edited(js, stream, NULL);
+    plant_consumer(js, stream, short_ack_wait);
+    ack_wait_ms = 60000;
+    assert_int_equal(bridge(dir, 1, &cur), 0);
+    js_send(js, "m1");
+    js_send(js, "m2");
+    /* m1 fills the mailbox; m2 is fetched and held. */
+    uint64_t held = 0;
+    mbx_stat ms;
+    int64_t deadline = nh_now() + 30 * SEC;
+    do {
+        usleep(10000);
+        assert_int_equal(mbx_bridge_held(cur, &held), 0);
+        assert_int_equal(mbx_stat_get(full, &ms), 0);
+    } while ((held != 1 || ms.count != 1) && nh_now() < deadline);
+    assert_int_equal(held, 1);
+    assert_int_equal(ms.count, 1);
+    ack_wait_ms = 0; /* the other bridge, with room */
+    assert_int_equal(bridge(dir2, 1, &cur2), 0);
+    usleep(10000000);
+    expect_empty(roomy); /* before: "m2" (and the first bridge delivered it too) */
+    expect(full, "m1");
+    expect(full, "m2");
+    usleep(4000000);
+    expect_empty(full);
+    expect_empty(roomy);
+    js_client_close(nc, js);
+    mbx_close(roomy);
+    mbx_close(full);
 }
 
 static void limited(jsStreamConfig *sc)
@@ -1212,6 +1327,8 @@ int main(void)
         cmocka_unit_test_teardown(hostile_stream_settings_refused, after_each),
         cmocka_unit_test_teardown(no_ack_stream_made_again_is_told, after_each),
         cmocka_unit_test_teardown(hostile_consumer_settings_refused, after_each),
+        cmocka_unit_test_teardown(longer_ack_wait_restart_delivers_once, after_each),
+        cmocka_unit_test_teardown(held_within_the_consumers_ack_wait, after_each),
         cmocka_unit_test_teardown(planted_consumer_of_a_stream_made_again_refused, after_each),
         cmocka_unit_test_teardown(journal_keeps_its_epoch, after_each),
         cmocka_unit_test_teardown(deleted_stream_made_again_later, after_each),
