@@ -545,39 +545,34 @@ static uint64_t public_mix(mbx *m)
     return x & CALL_MIX_MASK;
 }
 
-/* Forges into `into` requests carrying `token` as each mix a peer could
- * think of would turn it into the token the caller waits for: the raw
- * token, and mixed with the public mixes of `called` and `into`; with_key
- * adds the one mixed with their keyed mixes (known to the server's process
- * family only: this test's, whose forked servers share its key). Returns
- * how many it wrote. */
-static int forge_requests(mbx *into, mbx *called, uint64_t token, int with_key)
+/* Forges into `into` FORGERIES requests carrying `token` as each binding a
+ * peer outside the server's process family could compute would turn it
+ * into the token the caller waits for: the raw token, and mixed with the
+ * public mixes of `called` and `into`. */
+#define FORGERIES 2
+static void forge_requests(mbx *into, mbx *called, uint64_t token)
 {
     struct mb_ctx c = handle_ctx(shm_box_of(into));
-    const uint64_t forged[3] = {token, token ^ public_mix(called) ^ public_mix(into),
-                                token ^ call_box_mix(shm_box_of(called)) ^
-                                    call_box_mix(shm_box_of(into))};
-    int n = with_key ? 3 : 2;
-    for (int i = 0; i < n; i++) {
+    const uint64_t forged[FORGERIES] = {token, token ^ public_mix(called) ^ public_mix(into)};
+    for (int i = 0; i < FORGERIES; i++) {
         c.reply_token = forged[i];
         assert_int_equal(mb_send(&c, "forged", 6, 0, MBX_NONBLOCK), 0);
     }
-    return n;
 }
 
 /* One forgery attempt: a call to "shared" is under way; the peer reads its
- * token there and forges requests into "open2" (forge_requests, with_key),
+ * token there and forges requests into "open2" (forge_requests),
  * served by s2 (a forked server taking that many); then "shared"'s own
  * server answers. The forged replies must be refused (-ESRCH, nothing
  * written) and the call get the real answer. Closes and removes both. */
-static void expect_forgery_refused(mbx *shared, mbx *open2, pid_t s2, int with_key)
+static void expect_forgery_refused(mbx *shared, mbx *open2, pid_t s2)
 {
     struct pending_call p = {shared, 0, {0}};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_it, &p), 0);
     uint64_t token = pending_token(shared); /* as the peer reads it */
     assert_int_not_equal(token, 0);
-    forge_requests(open2, shared, token, with_key);
+    forge_requests(open2, shared, token);
     int forged = reap(s2);
     char buf[32];
     mbx_msginfo info;
@@ -610,28 +605,36 @@ static void peer_of_the_called_mailbox_cannot_forge_a_reply(void **state)
 {
     (void)state;
     mbx *open2 = service("open");
-    pid_t s2 = serve_n(open2, "FORGED", 3); /* before "shared" exists */
-    expect_forgery_refused(service("shared"), open2, s2, 1);
+    pid_t s2 = serve_n(open2, "FORGED", FORGERIES); /* before "shared" exists */
+    expect_forgery_refused(service("shared"), open2, s2);
 }
 
-/* The same forgery, answered by a server that holds "shared" open but
- * only to send (no receive right): refused too. */
+/* A server that took a call's request through its receive handle, then
+ * closed that handle but holds "shared" open to send: its reply is
+ * refused (-ESRCH, nothing written): a send handle does not make a
+ * process a server of the mailbox. */
 static void a_send_handle_on_the_called_mailbox_is_not_enough(void **state)
 {
     (void)state;
-    mbx *open2 = service("open");
     mbx *shared = service("shared");
-    pid_t s2 = fork();
-    if (s2 == 0) {
+    pid_t srv = fork();
+    if (srv == 0) {
         test_child();
         mbx *send_only;
+        char buf[32];
+        mbx_msginfo info;
         if (mbx_open("shared", MBX_SEND, NULL, &send_only) != 0)
             _exit(101);
-        (void)call_box_mix(shm_box_of(send_only)); /* as a call through it does */
-        mbx_close(shared);                         /* the inherited handle, which may receive */
-        serve_n_and_exit(open2, "FORGED", 3);
+        if (mbx_recv(shared, buf, sizeof(buf), &info, 30000 * MS) != 1)
+            _exit(100);
+        mbx_close(shared); /* the receive handle; the send one stays open */
+        _exit(reply_status(mbx_reply(&info, "late", 4)));
     }
-    expect_forgery_refused(shared, open2, s2, 1);
+    char reply[16];
+    assert_int_equal(mbx_call(shared, "q", 1, 0, reply, sizeof(reply), 30000 * MS), -EPIPE);
+    assert_int_equal(reap(srv), reply_status(-ESRCH));
+    mbx_close(shared);
+    mbx_unlink("shared");
 }
 
 /* The same forgery against a server that receives from both mailboxes,
@@ -645,8 +648,8 @@ static void server_of_both_mailboxes_refuses_the_forgery(void **state)
     (void)state;
     mbx *open2 = service("open");
     mbx *shared = service("shared");
-    pid_t s2 = serve_n(open2, "FORGED", 2); /* holds both, as the test does */
-    expect_forgery_refused(shared, open2, s2, 0);
+    pid_t s2 = serve_n(open2, "FORGED", FORGERIES); /* holds both, as the test does */
+    expect_forgery_refused(shared, open2, s2);
 }
 
 #define BOXES 3
@@ -933,21 +936,40 @@ static void tokens_are_not_predictable(void **state)
     close(fd[1]);
 }
 
-/* The mix a receive binds tokens with is keyed per process family: a
- * program started anew (exec) computes another for the same mailbox, and
- * neither is the public one; a forked child computes its parent's. */
-static void mixes_are_keyed_per_process_family(void **state)
+/* A fixed call token of this process, for comparing bindings. */
+#define SOME_TOKEN(n) ((uint64_t)(uint32_t)getpid() << 32 | (0x1234567u + (n)))
+
+/* The binding a receive gives a token is keyed per process family: a
+ * program started anew (exec) binds it otherwise for the same mailbox, and
+ * neither is the public mix; a forked child binds it as its parent. And it
+ * depends on the token: what one token's binding gives away says nothing
+ * of another's (a regression review learnt a keyed mix of the mailbox
+ * alone in 2^27 requests, then forged every later call), and it reaches
+ * the bits above the pid. */
+static void bindings_are_keyed_per_process_family_and_token(void **state)
 {
     (void)state;
     mbx *m = service("keyed");
-    uint64_t mine = call_box_mix(shm_box_of(m));
-    assert_int_not_equal(mine, public_mix(m));
+    struct shm_box *b = shm_box_of(m);
+    const uint64_t t0 = SOME_TOKEN(0); /* this process's, also in its children */
+    uint64_t mine = call_token_for_user(b, t0);
+    assert_int_not_equal(mine, t0 ^ public_mix(m));
+    assert_int_equal(call_token_pid(mine), getpid());
+    uint64_t high = 0;
+    for (int i = 1; i < 64; i++) {
+        uint64_t t = SOME_TOKEN(i), bound = call_token_for_user(b, t);
+        assert_int_not_equal(bound ^ t, mine ^ t0); /* not one mix per mailbox */
+        assert_int_equal((bound ^ t) & ~CALL_MIX_MASK, 0);
+        high |= (bound ^ t) & 0x7fc0000000000000ull;
+    }
+    assert_int_not_equal(high, 0);
     int fd[2];
     assert_int_equal(pipe(fd), 0);
     pid_t forked = fork();
     if (forked == 0) {
         mbx *h;
-        uint64_t x = mbx_open("keyed", MBX_SEND, NULL, &h) == 0 ? call_box_mix(shm_box_of(h)) : 0;
+        uint64_t x =
+            mbx_open("keyed", MBX_RECV, NULL, &h) == 0 ? call_token_for_user(shm_box_of(h), t0) : 0;
         _exit(write(fd[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
     }
     uint64_t theirs = 0;
@@ -957,7 +979,10 @@ static void mixes_are_keyed_per_process_family(void **state)
     pid_t started = fork();
     if (started == 0) {
         dup2(fd[1], 1);
-        setenv("CALL_TEST_MIX_OF", "keyed", 1);
+        char token[32];
+        snprintf(token, sizeof(token), "%llu", (unsigned long long)t0);
+        setenv("CALL_TEST_BIND_IN", "keyed", 1);
+        setenv("CALL_TEST_BIND_TOKEN", token, 1);
         execl("/proc/self/exe", "call_test", (char *)NULL);
         _exit(127);
     }
@@ -974,12 +999,15 @@ static void mixes_are_keyed_per_process_family(void **state)
 
 int main(void)
 {
-    /* mixes_are_keyed_per_process_family's program started anew: writes
-     * its mix of the named mailbox to standard output. */
-    const char *mix_of = getenv("CALL_TEST_MIX_OF");
-    if (mix_of) {
+    /* bindings_are_keyed_per_process_family_and_token's program started
+     * anew: writes its binding of a token in the named mailbox to
+     * standard output. */
+    const char *bind_in = getenv("CALL_TEST_BIND_IN"), *token = getenv("CALL_TEST_BIND_TOKEN");
+    if (bind_in && token) {
         mbx *h = NULL;
-        uint64_t x = mbx_open(mix_of, MBX_SEND, NULL, &h) == 0 ? call_box_mix(shm_box_of(h)) : 0;
+        uint64_t x = mbx_open(bind_in, MBX_RECV, NULL, &h) == 0
+                         ? call_token_for_user(shm_box_of(h), strtoull(token, NULL, 10))
+                         : 0;
         if (h)
             mbx_close(h); /* nothing left for a leak checker to report */
         return write(1, &x, sizeof(x)) == sizeof(x) && x ? 0 : 1;
@@ -1002,7 +1030,7 @@ int main(void)
         cmocka_unit_test(worker_that_took_no_call_answers),
         cmocka_unit_test(every_receive_gives_a_token_that_answers),
         cmocka_unit_test(tokens_are_not_predictable),
-        cmocka_unit_test(mixes_are_keyed_per_process_family),
+        cmocka_unit_test(bindings_are_keyed_per_process_family_and_token),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

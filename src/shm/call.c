@@ -126,18 +126,24 @@ uint64_t call_new_token(void)
 
 /* ---- the mailboxes this process receives from ----
  *
- * A receive hands the user a call's token with its 31 low bits XORed with
- * a mix of the mailbox it came through, keyed by a secret of this process
- * (mix_key: drawn when the library is loaded, and kept by forked children,
- * so a child may answer what its parent received). mbx_reply finds, among
- * the calls the caller's @PID says it waits for, the one whose token and
- * mailbox give back the token it was handed, through a mailbox this
- * process holds a receive handle on (recv_boxes): so a reply goes only to
- * a call made to the mailbox the request really came through. A public
- * mix (of the file's device and inode alone) let a peer of the called
- * mailbox, which sees the call's token there, forge a request into
- * another mailbox served by the same process, or by one that answers
- * anyone, and have that reply taken as the call's (found by reviews). */
+ * A receive hands the user a call's token t XORed, in the bits
+ * CALL_MIX_MASK covers, with a keyed hash of t under a key of the mailbox
+ * it came through, derived from a secret of this process (mix_key: drawn
+ * when the library is loaded, and kept by forked children, so a child may
+ * answer what its parent received). mbx_reply finds, among the calls the
+ * caller's @PID says it waits for, the one whose token, bound so to the
+ * mailbox its slot names, is the token it was handed, through a mailbox
+ * this process holds a receive handle on (recv_boxes): so a reply goes
+ * only to a call made to the mailbox the request really came through.
+ * Found by reviews: a public mix (of the file's device and inode alone)
+ * let a peer of the called mailbox, which sees the call's token there,
+ * forge a request into another mailbox served by the same process, or by
+ * one that answers anyone; and a keyed mix of the mailbox alone, the same
+ * for every token, could be learnt once (a forger filling its own @PID's
+ * slots learnt whether a guess was right from the replies it got) and then
+ * used against every call. Bound to the token, what a forger learns of one
+ * token says nothing of another's: each call costs 2^40 guesses, each a
+ * request the server answers. */
 static uint64_t mix_key[2];
 static int mix_key_set;
 
@@ -164,21 +170,25 @@ __attribute__((constructor)) static void mix_key_at_load(void)
     mix_key_make();
 }
 
-/* The keyed mix of the mailbox file (dev, ino): 31 bits. */
-static uint32_t mix_of(uint64_t dev, uint64_t ino)
+/* The key of the mailbox file (dev, ino), derived from this process's. */
+static void box_key(uint64_t dev, uint64_t ino, uint64_t k[2])
 {
     if (__builtin_expect(!__atomic_load_n(&mix_key_set, __ATOMIC_ACQUIRE), 0))
         mix_key_make();
-    uint64_t h = call_siphash(mix_key[0], mix_key[1], dev);
-    return (uint32_t)call_siphash(mix_key[0] ^ h, mix_key[1], ino) & CALL_MIX_MASK;
+    k[0] = call_siphash(mix_key[0], mix_key[1], dev);
+    k[1] = call_siphash(mix_key[0], mix_key[1], ino ^ 0x9e3779b97f4a7c15ull);
+}
+
+uint64_t call_bind(uint64_t k0, uint64_t k1, uint64_t token)
+{
+    return token ^ (call_siphash(k0, k1, token) & CALL_MIX_MASK);
 }
 
 /* The distinct mailboxes this process's open MBX_RECV handles are on,
- * each with the number of such handles: added at their open, taken off at
- * their close (recv_lock). */
+ * with their keys and the number of such handles: added at their open,
+ * taken off at their close (recv_lock). */
 struct recv_box {
-    uint64_t dev, ino;
-    uint32_t mix;
+    uint64_t dev, ino, k0, k1;
     unsigned handles;
 };
 static struct recv_box *recv_boxes;
@@ -186,8 +196,7 @@ static size_t recv_n, recv_cap;
 
 int call_box_opened(struct shm_box *b)
 {
-    (void)call_box_mix(b);
-    if (!(__atomic_load_n(&b->call_mix, __ATOMIC_ACQUIRE) & CALL_MIX_KNOWN))
+    if (call_box_known(b))
         return -EIO; /* fstat of its own descriptor failed */
     uint64_t dev = b->call_dev, ino = b->call_ino;
     pthread_mutex_lock(&recv_lock);
@@ -206,7 +215,7 @@ int call_box_opened(struct shm_box *b)
             recv_boxes = nb;
             recv_cap = cap;
         }
-        recv_boxes[recv_n++] = (struct recv_box){dev, ino, b->call_mix & CALL_MIX_MASK, 0};
+        recv_boxes[recv_n++] = (struct recv_box){dev, ino, b->call_k0, b->call_k1, 0};
     }
     recv_boxes[i].handles++;
     b->call_recv = 1;
@@ -231,30 +240,34 @@ void call_box_forget(struct shm_box *b)
 }
 
 /* Whether this process holds an open MBX_RECV handle on the mailbox
- * (dev, ino); its keyed mix in *mix. */
-static int recv_mix(uint64_t dev, uint64_t ino, uint32_t *mix)
+ * (dev, ino); its key in k. */
+static int recv_key(uint64_t dev, uint64_t ino, uint64_t k[2])
 {
     int found = 0;
     pthread_mutex_lock(&recv_lock);
     for (size_t i = 0; i < recv_n && !found; i++)
         if (recv_boxes[i].dev == dev && recv_boxes[i].ino == ino) {
-            *mix = recv_boxes[i].mix;
+            k[0] = recv_boxes[i].k0;
+            k[1] = recv_boxes[i].k1;
             found = 1;
         }
     pthread_mutex_unlock(&recv_lock);
     return found;
 }
 
-uint32_t call_box_mix_slow(struct shm_box *b)
+int call_box_known_slow(struct shm_box *b)
 {
     struct stat st;
     if (fstat(b->file.fd, &st) != 0)
-        return 0; /* not kept: the next token looks again */
+        return -EIO; /* not kept: the next token looks again */
+    uint64_t k[2];
+    box_key((uint64_t)st.st_dev, (uint64_t)st.st_ino, k);
     b->call_dev = (uint64_t)st.st_dev;
     b->call_ino = (uint64_t)st.st_ino;
-    uint32_t mix = mix_of(b->call_dev, b->call_ino);
-    __atomic_store_n(&b->call_mix, mix | CALL_MIX_KNOWN, __ATOMIC_RELEASE);
-    return mix;
+    b->call_k0 = k[0];
+    b->call_k1 = k[1];
+    __atomic_store_n(&b->call_known, 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* ---- the caller's own record of its calls, in its mailbox's header ---- */
@@ -325,13 +338,13 @@ static int slot_match(const struct seg *s, uint64_t handed, uint64_t *token)
 {
     for (unsigned i = 0; i < SEG_CALLS; i++) {
         uint64_t t = __atomic_load_n(&s->hdr->model.calls[i], __ATOMIC_ACQUIRE);
-        if (!t || ((t ^ handed) & ~(uint64_t)CALL_MIX_MASK))
+        if (!t || ((t ^ handed) & ~CALL_MIX_MASK))
             continue; /* free, or another process's or flag's */
         const struct seg_call_box *b = &slot_boxes(s)[i];
         uint64_t dev = __atomic_load_n(&b->dev, __ATOMIC_RELAXED);
         uint64_t ino = __atomic_load_n(&b->ino, __ATOMIC_RELAXED);
-        uint32_t mix;
-        if ((dev || ino) && recv_mix(dev, ino, &mix) && ((t ^ handed) & CALL_MIX_MASK) == mix) {
+        uint64_t k[2];
+        if ((dev || ino) && recv_key(dev, ino, k) && call_bind(k[0], k[1], t) == handed) {
             *token = t;
             return 0;
         }
@@ -484,8 +497,7 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
      * it: slot_match). A token that another call of this process waits
      * for already (31 random bits may repeat) is drawn again. */
     struct call_wait w = {b, -1, 0, 0};
-    (void)call_box_mix(b);
-    if (!(__atomic_load_n(&b->call_mix, __ATOMIC_ACQUIRE) & CALL_MIX_KNOWN))
+    if (call_box_known(b))
         return -EIO; /* fstat of its own descriptor failed */
     struct seg_call_box called = {b->call_dev, b->call_ino};
     do
@@ -546,10 +558,11 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
 static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, uint64_t type)
 {
     uint64_t handed = request->reply_token, token = 0;
-    if (handed == 0 || (handed & (REPLY_BIT | CONFIRM_BIT)) || (int32_t)(handed >> 32) <= 0)
+    pid_t caller = call_token_pid(handed);
+    if (handed == 0 || (handed & (REPLY_BIT | CONFIRM_BIT)) || caller <= 0)
         return -EINVAL;
     struct shm_box *p;
-    int r = shm_peer_get((pid_t)(handed >> 32), &p);
+    int r = shm_peer_get(caller, &p);
     if (r)
         return r == -ENOENT ? -ESRCH : r;
     /* The cached handle may have outlived the caller: looked at as a send
@@ -568,7 +581,7 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         r = -ESRCH;
         if (shm_peer_forget(p)) {
             shm_peer_put(p);
-            r = shm_peer_get((pid_t)(handed >> 32), &p);
+            r = shm_peer_get(caller, &p);
             if (r)
                 return r == -ENOENT ? -ESRCH : r;
             r = slot_match(&p->seg, handed, &token);

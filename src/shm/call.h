@@ -14,22 +14,23 @@
  * A reply is bound to the mailbox the call went to. The caller's slot
  * names that mailbox (its file's device and inode, beside calls[] in the
  * caller's own header, which only its user and root may write:
- * seg_model.h). A receive hands the user a call's token with its 31 low
- * bits XORed with a mix of the mailbox it came through (call_box_mix)
- * keyed by a secret of the receiving process, drawn when the library is
- * loaded and kept by forked children. mbx_reply answers the call in the
- * caller's slots whose token, mixed with the keyed mix of the mailbox the
- * slot names, is the token it was handed, and only if this process holds
- * an open MBX_RECV handle on that mailbox; else -ESRCH, nothing written.
- * So a request that a peer of the called mailbox (who sees the call's
- * token there) forges into another mailbox, served by this process or by
- * one that answers anyone (root's), gets no reply into the caller's
- * mailbox: the peer would have to guess the 31 mixed bits (found by
- * reviews: with a mix of device and inode alone, no secret, it could).
- * Only what a receive hands the user is mixed: the request, its receipt,
- * a withdraw, a confirmed send's token and the reply are not. A process
- * that neither received the request nor was forked from one that shares
- * the key (a program it started, exec) cannot answer it.
+ * seg_model.h). A receive hands the user a call's token with 40 of its
+ * bits (CALL_MIX_MASK) XORed with a SipHash of the token under a key of
+ * the mailbox it came through, derived from a secret of the receiving
+ * process drawn when the library is loaded and kept by forked children.
+ * mbx_reply answers the call in the caller's slots whose token, bound so
+ * to the mailbox the slot names, is the token it was handed, and only if
+ * this process holds an open MBX_RECV handle on that mailbox; else -ESRCH,
+ * nothing written. So a request that a peer of the called mailbox (who
+ * sees the call's token there) forges into another mailbox, served by
+ * this process or by one that answers anyone (root's), gets no reply into
+ * the caller's mailbox unless the peer guesses 40 bits for that one call
+ * (found by reviews: with a public mix it could at once, with a keyed mix
+ * of the mailbox alone after learning it once). Only what a receive hands
+ * the user is bound: the request, its receipt, a withdraw, a confirmed
+ * send's token and the reply are not. A process that neither received
+ * the request nor was forked from one that shares the key (a program it
+ * started, exec) cannot answer it.
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
@@ -52,15 +53,33 @@ void call_fork_after(void);
  * Returns the hash. */
 uint64_t call_siphash(uint64_t k0, uint64_t k1, uint64_t m);
 
-/* The 31 bits that bind a call's token to mailbox b: a mix of its file's
- * device and inode (fstat of the handle's own descriptor; an id in the
- * shared header, any peer could rewrite) keyed by this process's secret.
- * Computed on first use and kept in the handle (call_mix: the mix and
- * CALL_MIX_KNOWN; call_dev, call_ino); 0 when fstat fails (then not
- * kept). */
-#define CALL_MIX_MASK  0x7fffffffu
-#define CALL_MIX_KNOWN 0x80000000u
-uint32_t call_box_mix_slow(struct shm_box *b);
+/* The bits of a call's token that a receive binds to its mailbox (call.c):
+ * the 31 random low bits and bits 54-62, above every pid (pid_max is at
+ * most 2^22): 40 bits. The pid, bit 31 (CONFIRM_BIT) and bit 63
+ * (REPLY_BIT) stay as they are. */
+#define CALL_MIX_MASK 0x7fc000007fffffffull
+
+/* The caller's pid in a call's token, bound or not. */
+static inline pid_t call_token_pid(uint64_t token)
+{
+    return (pid_t)((token >> 32) & 0x3fffff);
+}
+
+/* The token bound under a mailbox's key (k0, k1): token with the bits of
+ * CALL_MIX_MASK XORed with a SipHash of the token. Returns it. */
+uint64_t call_bind(uint64_t k0, uint64_t k1, uint64_t token);
+
+/* Makes sure b knows its file's device and inode (fstat of its own
+ * descriptor) and its key under this process's secret (call_dev, call_ino,
+ * call_k0, call_k1; call_known once set). Returns 0, or -EIO when fstat
+ * failed (then looked for again next time). */
+int call_box_known_slow(struct shm_box *b);
+static inline int call_box_known(struct shm_box *b)
+{
+    return __builtin_expect(__atomic_load_n(&b->call_known, __ATOMIC_ACQUIRE) != 0, 1)
+               ? 0
+               : call_box_known_slow(b);
+}
 
 /* The open of b, a handle with MBX_RECV: its mailbox counts among those
  * this process may answer calls to (call.c: recv_boxes). Returns 0,
@@ -71,20 +90,15 @@ int call_box_opened(struct shm_box *b);
  * fails. */
 void call_box_forget(struct shm_box *b);
 
-static inline uint32_t call_box_mix(struct shm_box *b)
-{
-    uint32_t m = __atomic_load_n(&b->call_mix, __ATOMIC_RELAXED);
-    return __builtin_expect(m != 0, 1) ? m & CALL_MIX_MASK : call_box_mix_slow(b);
-}
-
 /* A received message's token as the user is handed it: a call's (neither
  * a reply nor a confirmed send) bound to the mailbox b it came through.
- * Returns the token to report. */
+ * Returns the token to report (unbound when b's file cannot be looked at:
+ * no reply will then find its call). */
 static inline uint64_t call_token_for_user(struct shm_box *b, uint64_t token)
 {
-    if (!token || (token & (REPLY_BIT | CONFIRM_BIT)))
+    if (!token || (token & (REPLY_BIT | CONFIRM_BIT)) || call_box_known(b))
         return token;
-    return token ^ call_box_mix(b);
+    return call_bind(b->call_k0, b->call_k1, token);
 }
 
 /* mbx_call and mbx_reply on local mailboxes, as mbx.h says (arguments

@@ -46,16 +46,15 @@ struct shm_box {
     uint64_t last_len;
     /* Its recent spins, for wait_change (struct wait_cfg). Atomic. */
     uint32_t spins;
-    /* The mix that binds calls' tokens to this mailbox, with
-     * CALL_MIX_KNOWN once computed (call.h: call_box_mix); 0 before.
-     * Atomic (release: call_dev and call_ino are written before it). */
-    uint32_t call_mix;
+    /* Set (release) once call_dev, call_ino, call_k0 and call_k1 are
+     * known (call.h: call_box_known). Atomic. */
+    uint32_t call_known;
     /* Counted among the mailboxes this process receives from (call.c:
      * recv_boxes) while open: an MBX_RECV handle. */
     int call_recv;
-    /* Its file's device and inode (fstat of its own descriptor), once
-     * call_mix is known. */
-    uint64_t call_dev, call_ino;
+    /* Its file's device and inode (fstat of its own descriptor), and the
+     * key that binds the calls' tokens a receive through it hands over. */
+    uint64_t call_dev, call_ino, call_k0, call_k1;
 };
 
 /* The local handle behind m (which must be one). */
