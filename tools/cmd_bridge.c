@@ -238,9 +238,11 @@ static int run(const struct cli_cmd *self, int argc, char **argv)
         else if (err == -EMSGSIZE)
             why = "a mailbox takes messages larger than the server's max_payload";
         else if (err == -EEXIST && o.jetstream)
-            why = "a JetStream stream of a mailbox's name exists with a configuration that can "
-                  "lose messages (not a work queue on file of the bridge's subjects, without "
-                  "limits): delete or fix it";
+            why = "a JetStream stream of a mailbox's name, or one of its band consumers (mbx-p0 "
+                  "... mbx-p3), exists with a configuration that can lose messages (the stream: "
+                  "not a work queue on file of the bridge's subjects, without limits; a "
+                  "consumer: not a pull consumer of its band's subject delivering every message "
+                  "whole until acknowledged): delete or fix it";
         else if (err == -EINVAL)
             why = "invalid: a NAME must be NAME or @PID; check --prefix, --host-id and --server";
         fprintf(stderr, "mbx: %s: %s: %s\n", cmd, shown, why);
