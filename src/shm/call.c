@@ -239,6 +239,20 @@ void call_box_forget(struct shm_box *b)
     pthread_mutex_unlock(&recv_lock);
 }
 
+/* When the library is unloaded (dlclose) or the process exits: the set
+ * goes (unload_test's leak check found it left behind). Handles still
+ * open then no longer count; a reply made after this finds none (-ESRCH).
+ * The lock is waited for a bounded time (unload_lock). */
+__attribute__((destructor)) static void recv_boxes_unload(void)
+{
+    if (unload_lock(&recv_lock) != 0)
+        return;
+    free(recv_boxes);
+    recv_boxes = NULL;
+    recv_n = recv_cap = 0;
+    pthread_mutex_unlock(&recv_lock);
+}
+
 /* Whether this process holds an open MBX_RECV handle on the mailbox
  * (dev, ino); its key in k. */
 static int recv_key(uint64_t dev, uint64_t ino, uint64_t k[2])
