@@ -144,25 +144,29 @@ void shm_peer_put(struct shm_box *b)
         shm_box_close(&b->base); /* the cache was full of handles in use */
 }
 
+/* In the order the open path takes them: `lock` is held while this
+ * process's own mailbox is opened, which takes call.c's locks (its
+ * receive set), and handles.c's lock is a leaf. The other way round a
+ * fork beside a first open deadlocked (ThreadSanitizer saw the cycle). */
 void shm_fork_prepare(void)
 {
-    call_fork_prepare();
     pthread_mutex_lock(&lock);
+    call_fork_prepare();
     handles_fork_prepare();
 }
 
 void shm_fork_parent(void)
 {
     handles_fork_parent();
-    pthread_mutex_unlock(&lock);
     call_fork_after();
+    pthread_mutex_unlock(&lock);
 }
 
 void shm_fork_child(void)
 {
     handles_fork_child();
-    pthread_mutex_unlock(&lock);
     call_fork_after();
+    pthread_mutex_unlock(&lock);
 }
 
 /* A normal exit removes this process's mailbox at once; after a crash the
