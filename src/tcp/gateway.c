@@ -150,7 +150,13 @@ struct session {
     /* Reply tokens of requests handed to this client (W_REPLY). */
     uint64_t tokens[TOKENS_HELD];
     unsigned ntokens;
-    uint8_t *buf; /* max_msg bytes */
+    /* Where a receive or a call takes its message: as large as the
+     * largest its client asked for (session_buf), never more than
+     * max_msg. Taken at the open, max_msg bytes, it cost every session on
+     * a mailbox of 1 GiB messages 1 GiB, a send-only one too (found in
+     * review). */
+    uint8_t *buf;
+    size_t buf_len;
 };
 
 struct qframe {
@@ -1066,6 +1072,24 @@ static int64_t time_left(const struct qframe *q, int64_t timeout_ns)
     return left > 0 ? left : TIME_UP;
 }
 
+/* s->buf with room for cap bytes (at most max_msg: the caller caps it),
+ * grown when a request asks for more than any before. Returns it, or NULL
+ * when it cannot grow (the old one stays). */
+static uint8_t *session_buf(struct session *s, size_t cap)
+{
+    if (cap == 0)
+        cap = 1;
+    if (cap > s->buf_len) {
+        uint8_t *b = malloc(cap); /* its contents need not be kept */
+        if (!b)
+            return NULL;
+        free(s->buf);
+        s->buf = b;
+        s->buf_len = cap;
+    }
+    return s->buf;
+}
+
 static void do_recv(struct conn *c, const struct qframe *q)
 {
     struct session *s = c->s;
@@ -1104,6 +1128,10 @@ static void do_recv(struct conn *c, const struct qframe *q)
         }
     }
     size_t cap = wr.cap < s->max_msg ? (size_t)wr.cap : (size_t)s->max_msg;
+    if (!session_buf(s, cap)) {
+        result(c, q->h.id, -ENOMEM);
+        return;
+    }
     mbx_msginfo info;
     uint64_t type = 0;
     ssize_t n;
@@ -1181,6 +1209,11 @@ static void do_call(struct conn *c, const struct qframe *q)
         return;
     }
     size_t cap = wc.cap < s->max_msg ? (size_t)wc.cap : (size_t)s->max_msg;
+    if (!session_buf(s, cap)) { /* not made: its outcome is known */
+        s->call_error = -ENOMEM;
+        result(c, q->h.id, -ENOMEM);
+        return;
+    }
     c->call_req = q->h.id;
     cancel_set(call_given_up, c);
     ssize_t n = mbx_call(s->h, q->body + WIRE_CALL_LEN, q->h.len - WIRE_CALL_LEN, wc.prio, s->buf,
@@ -1384,6 +1417,11 @@ static int session_open(struct mbx_gateway *g, struct session *s, struct wire_op
      * gets no more rights than the gateway's own files would (a client's
      * 0666 made it every local user's to read, write and forge in). */
     o->opts.attr.mode &= ~(uint32_t)g->umask & 0777;
+    /* And no larger than the gateway lets a client make (wire.h): checked
+     * whenever MBX_CREATE is asked, as a local open checks attributes. */
+    if ((flags & MBX_CREATE) && (o->opts.attr.max_msg_size > WIRE_CREATE_MSG_MAX ||
+                                 o->opts.attr.memory_limit > WIRE_CREATE_MEMORY_MAX))
+        return -EINVAL;
     for (int tries = 0;; tries++) {
         /* A message taken for a client that never has it goes back to its
          * mailbox: the gateway sends it, so it opens to send too when it
@@ -1562,14 +1600,10 @@ static struct session *handshake(struct conn *c)
         if (!r) {
             s->max_msg = st.max_msg_size;
             s->capacity = st.capacity;
-            s->buf = malloc(st.max_msg_size);
-            if (!s->buf)
-                r = -ENOMEM;
         }
         if (r) {
             if (s->h)
                 mbx_close(s->h);
-            free(s->buf);
             free(s);
             s = NULL;
             pthread_mutex_lock(&g->mu);

@@ -50,6 +50,18 @@
  * malformed. */
 #define WIRE_SEQ_AHEAD_MAX (1ull << 40)
 
+/* A mailbox a client creates through a gateway (OPEN with MBX_CREATE) has
+ * messages of at most WIRE_CREATE_MSG_MAX bytes and storage (memory_limit)
+ * of at most WIRE_CREATE_MEMORY_MAX, the local default; a gateway answers
+ * -EINVAL to more, as a local open does past its own limits (1 GiB, 16
+ * TiB). Anyone with the secret may create: without the bound one OPEN made
+ * the gateway's host a mailbox of 1 GiB messages and 16 TiB of storage,
+ * and every session on it cost the gateway up to 4 times the largest
+ * message (what it reads ahead, a message it holds). Larger mailboxes are
+ * made on the gateway's host, and clients open them. */
+#define WIRE_CREATE_MSG_MAX    (16ull << 20)
+#define WIRE_CREATE_MEMORY_MAX (1ull << 30)
+
 /* Pipelined sends a client may have unacknowledged (WELCOME's window, never
  * more than the mailbox's capacity): at most WIRE_WINDOW_V2 on a version 2
  * link, WIRE_WINDOW_MAX on a version 3 one, where the client also keeps

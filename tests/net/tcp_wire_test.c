@@ -108,6 +108,8 @@ struct raw {
 
 /* The file mode raw opens ask for (0: mbx_options_init's). */
 static uint32_t raw_mode;
+/* The attributes raw opens ask for (NULL: mbx_options_init's). */
+static const mbx_attr *raw_attr;
 
 /* The keys of the sessions raw opens began (wire version 4): a resume
  * proves it holds its session's (auth_proof). */
@@ -141,6 +143,8 @@ static int raw_open_fv(struct raw *r, const char *box, uint64_t session, int bad
     assert_int_equal(wire_hello_get(r->fb.p, r->h.len, &hello), 0);
     struct wire_open o = {.version = version, .session = session, .flags = flags};
     mbx_options_init(&o.opts);
+    if (raw_attr)
+        o.opts.attr = *raw_attr;
     if (raw_mode)
         o.opts.attr.mode = raw_mode;
     snprintf(o.name, sizeof(o.name), "%s", box);
@@ -1616,6 +1620,122 @@ static void a_message_in_pieces_holds_what_came(void **state)
     mbx_unlink("wire-big");
 }
 
+/* Whether a mailbox `name` exists in the test's folder. */
+static int box_exists(const char *name)
+{
+    char path[sizeof(test_dir) + 300];
+    snprintf(path, sizeof(path), "%s/mbx.%s", test_dir, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A mailbox a remote client creates is bounded by the gateway: a largest
+ * message of at most WIRE_CREATE_MSG_MAX and storage (memory_limit) of at
+ * most WIRE_CREATE_MEMORY_MAX, else -EINVAL and no mailbox, as the local
+ * mbx_open refuses attributes over its own limits. A mailbox within them
+ * is made. (A client could have the gateway make a mailbox of 1 GiB
+ * messages and 16 TiB of storage, then have it hold a buffer of 1 GiB for
+ * each session on it; found in review.) */
+static void remote_create_is_bounded(void **state)
+{
+    (void)state;
+    mbx_attr a;
+    struct raw r;
+    mbx_attr_init(&a);
+    a.max_msg_size = 1ull << 30; /* the local limit: a local mbx_open takes it */
+    raw_attr = &a;
+    int st = raw_open_fv(&r, "wire-vast", 0, 0, WIRE_VERSION, MBX_SEND | MBX_CREATE);
+    raw_close(&r);
+    int made = box_exists("wire-vast");
+    mbx_unlink("wire-vast");
+    mbx_attr_init(&a);
+    a.max_msg_size = WIRE_CREATE_MSG_MAX + 1;
+    int st_over = raw_open_fv(&r, "wire-vast", 0, 0, WIRE_VERSION, MBX_SEND | MBX_CREATE);
+    raw_close(&r);
+    mbx_unlink("wire-vast");
+    mbx_attr_init(&a);
+    a.memory_limit = 1ull << 40;
+    int st_mem = raw_open_fv(&r, "wire-vast", 0, 0, WIRE_VERSION, MBX_SEND | MBX_CREATE);
+    raw_close(&r);
+    mbx_unlink("wire-vast");
+    /* At the limits: made. */
+    mbx_attr_init(&a);
+    a.capacity = 1;
+    a.max_msg_size = WIRE_CREATE_MSG_MAX;
+    a.memory_limit = WIRE_CREATE_MEMORY_MAX;
+    int st_at = raw_open_fv(&r, "wire-vast", 0, 0, WIRE_VERSION, MBX_SEND | MBX_CREATE);
+    raw_attr = NULL;
+    uint64_t max_msg = r.w.max_msg;
+    raw_close(&r);
+    mbx_unlink("wire-vast");
+    print_message("1 GiB messages: %d (made %d); one byte over: %d; 1 TiB of storage: %d; at the "
+                  "limits: %d\n",
+                  st, made, st_over, st_mem, st_at);
+    assert_int_equal(st, -EINVAL);
+    assert_false(made);
+    assert_int_equal(st_over, -EINVAL);
+    assert_int_equal(st_mem, -EINVAL);
+    assert_int_equal(st_at, 0);
+    assert_int_equal(max_msg, WIRE_CREATE_MSG_MAX);
+}
+
+/* A session on an existing local mailbox of large messages (512 MiB) costs
+ * the gateway no buffer of that size up front: only what its client's
+ * receives ask for. The gateway's growth in virtual size for a session
+ * (after a stat answered, and after a receive of 64 bytes) is compared
+ * with what one more local handle costs (the mailbox's mapping). (The
+ * gateway took max_msg_size for every session at its open: 8 sessions on
+ * such a mailbox held 4 GiB; found in review.) */
+static void big_mailbox_session_takes_no_buffer_up_front(void **state)
+{
+    (void)state;
+    const uint64_t max = 512ull << 20;
+    mbx *local = test_box("wire-huge", 1, max, 0);
+    /* A session on a small mailbox first: the threads and malloc arenas
+     * of a connection are then there already (reused), not counted. */
+    mbx *small = test_box("wire-small", 1, 64, 0);
+    struct raw r;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(raw_open_fv(&r, "wire-small", 0, 0, WIRE_VERSION, MBX_SEND | MBX_RECV), 0);
+        assert_int_equal(frame_write(r.fd, W_STAT, 0, 1, NULL, 0, NULL, 0, DL()), 0);
+        assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+        raw_close(&r);
+    }
+    uint64_t before = vm_size();
+    mbx *more = NULL;
+    assert_int_equal(mbx_open("wire-huge", MBX_SEND, NULL, &more), 0);
+    uint64_t handle = vm_size() - before;
+    before = vm_size();
+    assert_int_equal(raw_open_fv(&r, "wire-huge", 0, 0, WIRE_VERSION, MBX_SEND | MBX_RECV), 0);
+    assert_int_equal(r.w.max_msg, max);
+    assert_int_equal(frame_write(r.fd, W_STAT, 0, 1, NULL, 0, NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_STATR);
+    uint64_t opened = vm_size() - before;
+    struct wire_recv wr = {0, MBX_SEL_ANY, 0, 64, MBX_NONBLOCK};
+    uint8_t fixed[WIRE_RECV_LEN];
+    int64_t res;
+    assert_int_equal(
+        frame_write(r.fd, W_RECV, 0, 2, fixed, wire_recv_put(fixed, &wr), NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r.fd, &r.h, &r.fb, 1 << 16, DL()), 0);
+    assert_int_equal(r.h.type, W_RESULT);
+    assert_int_equal(wire_result_get(r.fb.p, r.h.len, &res), 0);
+    assert_int_equal(res, -EAGAIN);
+    uint64_t received = vm_size() - before;
+    print_message("one more local handle: %llu MiB; a session: %llu MiB, after a receive of 64 "
+                  "bytes %llu MiB\n",
+                  (unsigned long long)(handle >> 20), (unsigned long long)(opened >> 20),
+                  (unsigned long long)(received >> 20));
+    assert_true(opened < handle + max / 2);
+    assert_true(received < handle + max / 2);
+    raw_close(&r);
+    mbx_close(more);
+    mbx_close(local);
+    mbx_close(small);
+    mbx_unlink("wire-huge");
+    mbx_unlink("wire-small");
+}
+
 /* A session is resumed only by a client that opens the same name with the
  * same flags (and the same certificate, or none) as the one that opened
  * it: another client that learnt its id is refused (-EACCES), while the
@@ -1914,6 +2034,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (getenv("TEST_ONLY")) /* TEST_ONLY=remote_create_is_bounded: that test alone */
+        cmocka_set_test_filter(getenv("TEST_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wrong_mac_refused),
         cmocka_unit_test(finished_sends_not_delivered_again),
@@ -1938,6 +2060,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(gateway_in_another_mount_namespace),
         cmocka_unit_test(untimed_calls_end_with_their_client),
         cmocka_unit_test(a_message_in_pieces_holds_what_came),
+        cmocka_unit_test(remote_create_is_bounded),
+        cmocka_unit_test(big_mailbox_session_takes_no_buffer_up_front),
         cmocka_unit_test(session_resumed_only_by_its_own_client),
         cmocka_unit_test(tls_session_bound_to_its_certificate),
         cmocka_unit_test(accept_waits_without_descriptors),
