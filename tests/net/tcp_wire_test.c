@@ -1793,10 +1793,12 @@ static void session_resumed_only_by_its_own_client(void **state)
 
 /* Over TLS, showing client certificate cert (NAME.pem and NAME.key in the
  * test's folder, from its CA) to a gateway at port that waives the secret:
- * opens box, resuming session (0: a new one). Returns WELCOME's status,
- * and its session in *got. */
-static int tls_raw_open(const char *port, const char *cert, const char *box, uint64_t session,
-                        uint64_t *got)
+ * opens box speaking wire version `version`, resuming session (0: a new
+ * one). Version 4 sends a public key of zeros, which agrees no key: its
+ * session is then bound to the certificate alone. Returns WELCOME's status, its
+ * session in *got and whether it says resumed in *resumed. */
+static int tls_raw_open_v(const char *port, const char *cert, const char *box, uint64_t session,
+                          uint32_t version, uint64_t *got, int *resumed)
 {
     char ca[320], crt[320], key[320];
     snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
@@ -1820,7 +1822,7 @@ static int tls_raw_open(const char *port, const char *cert, const char *box, uin
     assert_int_equal(io_frame_read(&io, &h, &fb, WIRE_HANDSHAKE, DL()), 0);
     assert_true(h.type == W_HELLO && (h.flags & WF_CERT_AUTH));
     assert_int_equal(wire_hello_get(fb.p, h.len, &hello), 0);
-    struct wire_open o = {.version = WIRE_VERSION, .session = session, .flags = MBX_SEND};
+    struct wire_open o = {.version = version, .session = session, .flags = MBX_SEND};
     mbx_options_init(&o.opts);
     snprintf(o.name, sizeof(o.name), "%s", box);
     assert_int_equal(auth_random(o.nonce, sizeof(o.nonce)), 0);
@@ -1832,6 +1834,8 @@ static int tls_raw_open(const char *port, const char *cert, const char *box, uin
     assert_int_equal(h.type, W_WELCOME);
     assert_int_equal(wire_welcome_get(fb.p, h.len, &w), 0);
     *got = w.session;
+    if (resumed)
+        *resumed = (h.flags & WF_RESUMED) != 0;
     tls_end(&io);
     close(fd);
     tls_ctx_free(ctx);
@@ -1840,6 +1844,12 @@ static int tls_raw_open(const char *port, const char *cert, const char *box, uin
     unsetenv("MBX_TLS_CERT");
     unsetenv("MBX_TLS_KEY");
     return w.status;
+}
+
+static int tls_raw_open(const char *port, const char *cert, const char *box, uint64_t session,
+                        uint64_t *got)
+{
+    return tls_raw_open_v(port, cert, box, session, WIRE_VERSION, got, NULL);
 }
 
 /* With client certificates alone (no secret), a session is taken up again
@@ -1885,6 +1895,106 @@ static void tls_session_bound_to_its_certificate(void **state)
     assert_int_equal(mbx_gateway_stop(g), 0);
     mbx_close(local);
     mbx_unlink("wire-tls");
+}
+
+/* Sessions of older clients (wire version 3: no session key, no proof)
+ * are taken up again only with the client certificate that began them.
+ * Over plain tcp:// (the suite's gateway) a version 3 client that resumes
+ * with its session's id, name and flags gets a new session instead (as
+ * any other holder of the secret who saw them would), and a version 3
+ * OPEN cannot take up a version 4 session, which has a key it cannot
+ * prove (-EACCES), while the version 4 client that holds it can. Over
+ * TLS with client certificates (no secret), a version 3 session is taken
+ * up by its own certificate, and another of the same CA is refused
+ * (-EACCES). The TLS half needs the openssl command (skipped without). */
+static void older_client_sessions_resume_only_with_their_certificate(void **state)
+{
+    (void)state;
+    mbx *local = test_box("wire-old", 8, 64, 0);
+    struct raw r;
+    /* Plain tcp://, version 3: a new session each time. */
+    assert_int_equal(raw_open_v(&r, "wire-old", 0, 0, 3), 0);
+    uint64_t s3 = r.w.session;
+    assert_int_equal(raw_send(&r, 1, 5), 0);
+    raw_close(&r);
+    int st;
+    do { /* -EBUSY: the gateway took it for its old session, not yet let go */
+        st = raw_open_v(&r, "wire-old", s3, 0, 3);
+        if (st == -EBUSY)
+            raw_close(&r);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    assert_int_equal(st, 0);
+    int resumed3 = (r.h.flags & WF_RESUMED) != 0;
+    uint64_t again3 = r.w.session, last3 = r.w.last_seq;
+    raw_close(&r);
+    /* A version 4 session: not taken up by a version 3 OPEN. */
+    assert_int_equal(raw_open(&r, "wire-old", 0, 0), 0);
+    uint64_t s4 = r.w.session;
+    raw_close(&r);
+    do { /* -EBUSY until the gateway has seen the first link go */
+        st = raw_open_v(&r, "wire-old", s4, 0, 3);
+        raw_close(&r);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    int down = st;
+    do {
+        st = raw_open(&r, "wire-old", s4, 0);
+        raw_close(&r);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    print_message("tcp://: version 3 again: resumed %d, session %s, last send %llu; version 4 "
+                  "session by a version 3 OPEN: %d, by its client: %d %s\n",
+                  resumed3, again3 == s3 ? "the same" : "new", (unsigned long long)last3, down, st,
+                  (r.h.flags & WF_RESUMED) ? "resumed" : "not resumed");
+    assert_false(resumed3);
+    assert_true(again3 != s3);
+    assert_int_equal(last3, 0);
+    assert_int_equal(down, -EACCES);
+    assert_int_equal(st, 0);
+    assert_true(r.h.flags & WF_RESUMED);
+    mbx_close(local);
+    mbx_unlink("wire-old");
+    /* TLS, client certificates alone: version 3 sessions follow their
+     * certificate. */
+    char crt[320], key[320], ca[320];
+    snprintf(crt, sizeof(crt), "%s/srv.pem", test_dir);
+    snprintf(key, sizeof(key), "%s/srv.key", test_dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
+    struct stat made;
+    if (stat(ca, &made) != 0 && tls_make_certs(test_dir) != 0) {
+        print_message("no openssl command: the TLS half not tested\n");
+        skip();
+    }
+    static const char *const allow[] = {"wire-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = allow;
+    o.tls_cert = crt;
+    o.tls_key = key;
+    o.tls_client_ca = ca;
+    o.flags = MBX_GATEWAY_NO_SECRET;
+    mbx_gateway *g = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", mbx_gateway_port(g));
+    local = test_box("wire-old-tls", 8, 64, 0);
+    uint64_t session, other, own;
+    int resumed_other = 0, resumed_own = 0;
+    assert_int_equal(tls_raw_open_v(port, "cli", "wire-old-tls", 0, 3, &session, NULL), 0);
+    do {
+        st = tls_raw_open_v(port, "cli3", "wire-old-tls", session, 3, &other, &resumed_other);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    int st_other = st;
+    do {
+        st = tls_raw_open_v(port, "cli", "wire-old-tls", session, 3, &own, &resumed_own);
+    } while (st == -EBUSY && usleep(10000) == 0);
+    print_message("tls://, version 3: another certificate: %d; its own: %d, %s\n", st_other, st,
+                  resumed_own && own == session ? "resumed" : "not resumed");
+    assert_int_equal(st_other, -EACCES);
+    assert_int_equal(st, 0);
+    assert_true(resumed_own);
+    assert_true(own == session);
+    assert_int_equal(mbx_gateway_stop(g), 0);
+    mbx_close(local);
+    mbx_unlink("wire-old-tls");
 }
 
 /* With no descriptor left, a connection waiting in the backlog keeps the
@@ -2064,6 +2174,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(big_mailbox_session_takes_no_buffer_up_front),
         cmocka_unit_test(session_resumed_only_by_its_own_client),
         cmocka_unit_test(tls_session_bound_to_its_certificate),
+        cmocka_unit_test(older_client_sessions_resume_only_with_their_certificate),
         cmocka_unit_test(accept_waits_without_descriptors),
         cmocka_unit_test(msgsize_result_carries_the_size_when_asked),
     };
