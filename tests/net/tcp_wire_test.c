@@ -1668,9 +1668,22 @@ static void remote_create_is_bounded(void **state)
     uint64_t max_msg = r.w.max_msg;
     raw_close(&r);
     mbx_unlink("wire-vast");
+    /* The library's client is told so by its mbx_open. */
+    char name[64];
+    snprintf(name, sizeof(name), "tcp://127.0.0.1:%s/wire-vast", gw_port);
+    mbx_attr_init(&a);
+    a.max_msg_size = WIRE_CREATE_MSG_MAX + 1;
+    mbx *m = NULL;
+    setenv("MBX_TCP_BYPASS", "0", 1);
+    int st_lib = mbx_open(name, MBX_SEND | MBX_CREATE, &a, &m);
+    unsetenv("MBX_TCP_BYPASS");
+    if (m)
+        mbx_close(m);
+    mbx_unlink("wire-vast");
     print_message("1 GiB messages: %d (made %d); one byte over: %d; 1 TiB of storage: %d; at the "
-                  "limits: %d\n",
-                  st, made, st_over, st_mem, st_at);
+                  "limits: %d; mbx_open one byte over: %d\n",
+                  st, made, st_over, st_mem, st_at, st_lib);
+    assert_int_equal(st_lib, -EINVAL);
     assert_int_equal(st, -EINVAL);
     assert_false(made);
     assert_int_equal(st_over, -EINVAL);
