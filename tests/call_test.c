@@ -224,6 +224,75 @@ static void taker_death_is_epipe(void **state)
     mbx_close(m);
 }
 
+struct full_call {
+    mbx *m;
+    ssize_t n;
+    char reply[16];
+};
+
+static void *call_into_full(void *p)
+{
+    struct full_call *f = p;
+    f->n = mbx_call(f->m, "req", 3, 0, f->reply, sizeof(f->reply), 60000 * MS);
+    return NULL;
+}
+
+/* A reply finds the caller's mailbox full: after 100 ms it says -EAGAIN,
+ * as mbx.h says (it said -ETIMEDOUT, which for a tcp:// request means "no
+ * link"), and the same reply sent again once there is room is the call's
+ * answer. */
+static void reply_to_a_full_caller_is_eagain_and_may_be_sent_again(void **state)
+{
+    (void)state;
+    mbx *m = service("fullcaller");
+    mbx *me;
+    assert_int_equal(mbx_self(&me), 0);
+    int queued = 0;
+    while (mbx_send(me, "x", 1, 0, MBX_NONBLOCK) == 0)
+        queued++;
+    assert_true(queued > 0);
+    int status[2], drained[2];
+    assert_int_equal(pipe(status), 0);
+    assert_int_equal(pipe(drained), 0);
+    pid_t srv = fork();
+    if (srv == 0) {
+        test_child();
+        char buf[16];
+        mbx_msginfo info;
+        if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 3)
+            _exit(100);
+        int first = mbx_reply(&info, "answer", 6);
+        if (write(status[1], &first, sizeof(first)) != (ssize_t)sizeof(first))
+            _exit(101);
+        if (read(drained[0], buf, 1) != 1)
+            _exit(102);
+        _exit(mbx_reply(&info, "answer", 6) == 0 ? 0 : 103);
+    }
+    struct full_call f = {m, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_into_full, &f), 0);
+    int first = 0;
+    assert_int_equal(read(status[0], &first, sizeof(first)), sizeof(first));
+    /* Not -ETIMEDOUT: the caller's mailbox stayed full. */
+    if (first != -EAGAIN)
+        fprintf(stderr, "first reply said %d (%s)\n", first, strerror(-first));
+    assert_int_equal(first, -EAGAIN);
+    char x;
+    for (int i = 0; i < queued; i++)
+        assert_int_equal(mbx_recv(me, &x, 1, NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(write(drained[1], "d", 1), 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(f.n, 6);
+    assert_memory_equal(f.reply, "answer", 6);
+    assert_int_equal(reap(srv), 0);
+    for (int i = 0; i < 2; i++) {
+        close(status[i]);
+        close(drained[i]);
+    }
+    mbx_unlink("fullcaller");
+    mbx_close(m);
+}
+
 /* Replies to a caller that gave up, or died, are -ESRCH and leave nothing
  * behind. */
 static void reply_to_gone_caller_is_esrch(void **state)
@@ -1078,6 +1147,7 @@ int main(void)
         cmocka_unit_test(concurrent_calls_get_their_own_answers),
         cmocka_unit_test(taker_death_is_epipe),
         cmocka_unit_test(reply_to_gone_caller_is_esrch),
+        cmocka_unit_test(reply_to_a_full_caller_is_eagain_and_may_be_sent_again),
         cmocka_unit_test(replies_do_not_read_proc_each_time),
         cmocka_unit_test(oversized_reply_and_timeouts),
         cmocka_unit_test(large_replies),

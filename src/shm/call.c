@@ -621,6 +621,14 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         c.reply_token = token | REPLY_BIT;
         c.send_type = type;
         r = mb_send(&c, buf, len, 0, REPLY_WAIT_NS);
+        /* The caller's mailbox stayed full (or its lock taken: a heap
+         * mailbox's, by a caller's thread the scheduler left off a loaded
+         * machine's CPUs) for REPLY_WAIT_NS: -EAGAIN, as mbx.h says; the
+         * reply was not sent, and may be sent again while the caller
+         * waits. A send's own -ETIMEDOUT said "no link" to a tcp://
+         * replier, whose gateway passes this on. */
+        if (r == -ETIMEDOUT)
+            r = -EAGAIN;
     }
     shm_peer_put(p);
     return r == -EIDRM ? -ESRCH : r;
