@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -312,6 +313,97 @@ static void lost_wakeup_hunt(void **state)
     close(ep);
     mbx_close(m);
     mbx_unlink("hunt");
+}
+
+#define CROWD_SENDERS   4
+#define CROWD_RECEIVERS 2
+#define CROWD_MSGS      3000u
+
+/* One receiver of the crowd: takes its share of the messages, receiving
+ * without waiting and, when that says -EAGAIN, sleeping in poll on its
+ * receive descriptor, as `mbx recv -n` does; then closes and exits 0. Exits
+ * 7 when it slept 10 s short of its share: the others cannot take more
+ * than theirs, so messages were queued (or senders blocked on a full
+ * mailbox) beside it, a lost wake-up. */
+static void crowd_receiver(uint32_t share)
+{
+    mbx *r = NULL;
+    if (mbx_open("crowd", MBX_RECV, NULL, &r))
+        _exit(2);
+    int fd = mbx_fd(r, MBX_RECV);
+    if (fd < 0)
+        _exit(3);
+    for (uint32_t got = 0; got < share;) {
+        uint32_t v;
+        ssize_t n = mbx_recv(r, &v, sizeof(v), NULL, MBX_NONBLOCK);
+        if (n == sizeof(v)) {
+            got++;
+            continue;
+        }
+        if (n != -EAGAIN)
+            _exit(4);
+        struct pollfd p = {fd, POLLIN, 0};
+        int k = poll(&p, 1, 10000);
+        if (k == 0)
+            _exit(7);
+        if (k < 0 && errno != EINTR)
+            _exit(5);
+    }
+    mbx_close(r);
+    _exit(0);
+}
+
+/* Several senders blocked on a full mailbox and two receivers polling its
+ * descriptor (the shape of four `mbx send` into two `mbx recv` through a
+ * mailbox of 8): every receive makes room and wakes a sender, every send
+ * wakes a poller, and pollers arm and disarm beside each other all the
+ * time. A change of the pollers' protocol once lost a live poller's
+ * wake-up here (66461b7, reverted: half its rounds failed with this test,
+ * while lost_wakeup_hunt, with one poller, passed). The last receiver
+ * standing must be woken for every message. */
+static void polling_receivers_beside_blocked_senders(void **state)
+{
+    (void)state;
+    mbx *m = open_box("crowd", MBX_SEND, 8);
+    pid_t kids[CROWD_SENDERS + CROWD_RECEIVERS];
+    for (int i = 0; i < CROWD_SENDERS + CROWD_RECEIVERS; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            test_child();
+            rnd_state ^= (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+            if (i >= CROWD_SENDERS)
+                crowd_receiver(CROWD_SENDERS * CROWD_MSGS / CROWD_RECEIVERS);
+            mbx *s = NULL;
+            if (mbx_open("crowd", MBX_SEND, NULL, &s))
+                _exit(2);
+            for (uint32_t k = 0; k < CROWD_MSGS; k++) {
+                if (mbx_send(s, &k, sizeof(k), 0, 30000000000ll))
+                    _exit(6);
+                pause_a_little();
+            }
+            _exit(0);
+        }
+    }
+    /* The receivers first: when one was deaf, the senders are stopped. */
+    int failed = 0;
+    for (int i = CROWD_SENDERS + CROWD_RECEIVERS - 1; i >= 0; i--) {
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            continue;
+        print_error("%s %d: %s %d\n", i < CROWD_SENDERS ? "sender" : "receiver", i,
+                    WIFEXITED(st) ? "exit" : "signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        if (!failed++)
+            for (int k = 0; k < CROWD_SENDERS; k++)
+                kill(kids[k], SIGKILL);
+    }
+    assert_int_equal(failed, 0); /* receiver exit 7: a lost wake-up */
+    mbx_stat st;
+    assert_int_equal(mbx_stat_get(m, &st), 0);
+    assert_int_equal(st.count, 0); /* every message taken, by the shares */
+    mbx_close(m);
+    mbx_unlink("crowd");
 }
 
 /* Every one of several pollers (processes) is woken by one message. */
@@ -1827,6 +1919,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(other_process_wakes_poller),
         cmocka_unit_test(lost_wakeup_hunt),
         cmocka_unit_test(many_pollers_all_woken),
+        cmocka_unit_test(polling_receivers_beside_blocked_senders),
         cmocka_unit_test(killed_poller_leaves_nothing),
         cmocka_unit_test(poller_killed_making_or_closing_leaves_no_socket),
         cmocka_unit_test(forged_entry_removes_no_live_socket),
@@ -1861,6 +1954,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(killed_pollers_socket_waits_for_its_user),
         cmocka_unit_test(unconnectable_socket_keeps_its_entry),
     };
+    if (getenv("TEST_ONLY")) /* TEST_ONLY=lost_wakeup_hunt: that test alone */
+        cmocka_set_test_filter(getenv("TEST_ONLY"));
     if (test_root_only(argc, argv))
         return test_result(cmocka_run_group_tests(as_root, test_dir_setup, test_dir_teardown));
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
