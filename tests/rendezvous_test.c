@@ -87,7 +87,15 @@ static void blocked_senders_in_arrival_order(void **state)
             char c = (char)('a' + i);
             _exit(mbx_send(m, &c, 1, 0, 10000000000) == 0 ? 0 : 1);
         }
-        sleep_ms(60);
+        /* Until it is queued: a fixed pause was not always enough for a
+         * child to start on a loaded machine (CI: 'c' came before 'b'). */
+        mbx_stat st;
+        int waited = 0;
+        do {
+            sleep_ms(5);
+            assert_int_equal(mbx_stat_get(m, &st), 0);
+        } while (st.count < (uint32_t)i + 1 && ++waited < 4000);
+        assert_int_equal(st.count, i + 1);
     }
     for (int i = 0; i < 3; i++) {
         char c;
