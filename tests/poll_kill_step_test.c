@@ -28,8 +28,9 @@
 
 #define MAX_STEPS 100000 /* a call this long is a hang */
 
-/* The call walked. */
-enum how { ARM, DISARM, SIGNAL };
+/* The call walked: TELL is a changer telling a live poller of the
+ * parent's (poll_signal with one entry armed). */
+enum how { ARM, DISARM, SIGNAL, TELL };
 
 /* The count of armed pollers of direction dir, without its epoch. */
 static unsigned armed_count(const struct seg_hot *hot, unsigned dir)
@@ -59,15 +60,59 @@ static void change_both(mbx *m)
     assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
 }
 
+/* After a changer was killed telling the parent's poller: a change made
+ * after the kill wakes it (a changer killed between taking the entry from
+ * armed and sending its datagram left it neither armed nor told, and no
+ * later change told it: an event loop waiting on it slept through every
+ * message until its own process called the mailbox); then it is woken at
+ * every change, and the armed count comes back to what it should be. */
+static void check_live_poller(mbx *m, int fd, long k)
+{
+    struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    uint32_t v;
+    for (int round = 0; round < 3; round++) {
+        send_u32(m, 3);
+        if (!readable(fd, 10000))
+            fail_msg("killed %ld instructions into a tell: the live poller was not woken by a "
+                     "change made after the kill (round %d)",
+                     k, round);
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), sizeof(v));
+        assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+        if (readable(fd, 0)) /* a datagram the dead changer had sent: reported once more */
+            assert_int_equal(mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK), -EAGAIN);
+        assert_false(readable(fd, 0));
+    }
+    /* Told and not re-armed (no receive): the next changes find nobody
+     * armed and set the count right (what the kill left over goes). */
+    for (int i = 0; i < 3; i++)
+        send_u32(m, 4);
+    if (armed_count(hot, SEG_POLL_RECV) != 0)
+        fail_msg("killed %ld instructions into a tell: armed count %u with nobody armed", k,
+                 armed_count(hot, SEG_POLL_RECV));
+    while (mbx_recv(m, &v, sizeof(v), NULL, MBX_NONBLOCK) == sizeof(v))
+        ;
+    assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
+}
+
 /* The child: its own handle and receive descriptor, its entry set up for
  * the call walked, then stopped for the parent to trace; then the call. */
 static void child(const char *name, enum how how)
 {
     test_child();
     mbx *r = NULL;
-    if (mbx_open(name, MBX_SEND | MBX_RECV, NULL, &r) != 0 || mbx_fd(r, MBX_RECV) < 0)
+    if (mbx_open(name, MBX_SEND | MBX_RECV, NULL, &r) != 0)
         _exit(2);
     struct shm_box *b = shm_box_of(r);
+    if (how == TELL) { /* a changer only: the poller told is the parent's */
+        (void)ident_self();
+        (void)ident_thread();
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        poll_signal(&b->seg, SEG_POLL_RECV);
+        _exit(0);
+    }
+    if (mbx_fd(r, MBX_RECV) < 0)
+        _exit(2);
     struct seg_poller *e = &b->seg.hdr->pollers[b->poller[SEG_POLL_RECV]->slot];
     (void)ident_self(); /* learnt once, not in the walked call */
     if (how != DISARM)
@@ -85,6 +130,10 @@ static void child(const char *name, enum how how)
     _exit(0);
 }
 
+/* Kills that left the parent's entry being told (TELL): the walk's proof
+ * that it killed changers between taking the entry and clearing it. */
+static long killed_telling;
+
 /* One trial: the child killed k instructions into fn; then the checks.
  * Returns how many instructions the child took to get through fn, or 0
  * when it did not within k. */
@@ -98,6 +147,23 @@ static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
     mbx *m = NULL;
     assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
     struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
+    int live = -1; /* TELL: the parent's receive descriptor, armed */
+    struct seg_poller *pe = &shm_box_of(m)->seg.hdr->pollers[SEG_POLLERS - 1];
+    if (how == TELL) {
+        /* Its entry the last one, so that its tell is at the end of the
+         * call, which the walk kills at densely: the other entries are
+         * held (by us, alive) while it claims one, then freed. */
+        struct seg_poller *all = shm_box_of(m)->seg.hdr->pollers;
+        for (unsigned i = 0; i < SEG_POLLERS - 1; i++)
+            __atomic_store_n(&all[i].who, ident_self(), __ATOMIC_SEQ_CST);
+        live = mbx_fd(m, MBX_RECV);
+        for (unsigned i = 0; i < SEG_POLLERS - 1; i++)
+            __atomic_store_n(&all[i].who, 0, __ATOMIC_SEQ_CST);
+        assert_int_equal(shm_box_of(m)->poller[SEG_POLL_RECV]->slot, SEG_POLLERS - 1);
+        assert_true(live >= 0);
+        assert_false(readable(live, 0));
+        assert_int_equal(armed_count(hot, SEG_POLL_RECV), 1);
+    }
     pid_t p = fork();
     assert_true(p >= 0);
     if (p == 0)
@@ -111,6 +177,14 @@ static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    if (how == TELL) {
+        if (poll_telling_for(__atomic_load_n(&pe->armed, __ATOMIC_SEQ_CST)))
+            killed_telling++;
+        check_live_poller(m, live, k);
+        mbx_close(m);
+        mbx_unlink(name);
+        return took;
+    }
 
     for (int i = 0; i < 3 && armed_count(hot, SEG_POLL_RECV) + armed_count(hot, SEG_POLL_SEND); i++)
         change_both(m);
@@ -153,7 +227,12 @@ static void every_step(uintptr_t fn, enum how how, long every)
         k *= 2;
     if (n == 0)
         fail_msg("the call did not return within %d instructions", MAX_STEPS);
-    long stride = every, tail = n <= 1000 ? 64 : 0, walked = 0;
+    /* TELL: the tell is at the call's end (the last entry), walked
+     * densely: where a kill leaves the entry being told or counted. */
+    long stride = every, tail = how == TELL ? 160 : n <= 1000 ? 64 : 0, walked = 0;
+    if (tail > n)
+        tail = n;
+    killed_telling = 0;
     if ((n - tail) / stride > 64)
         stride = (n - tail + 63) / 64;
     for (k = 0; !kill_at("walked", fn, k, how); k++) {
@@ -167,6 +246,10 @@ static void every_step(uintptr_t fn, enum how how, long every)
     }
     print_message("%ld instructions, killed at %ld of them (one in %ld, then the last %ld)\n", k,
                   walked, stride, tail);
+    if (how == TELL) {
+        print_message("%ld kills left the live poller's entry being told\n", killed_telling);
+        assert_true(killed_telling > 0);
+    }
 }
 
 static void arm_killed_anywhere(void **state)
@@ -181,6 +264,12 @@ static void disarm_killed_anywhere(void **state)
     every_step((uintptr_t)poll_disarm, DISARM, 1);
 }
 
+static void tell_killed_anywhere(void **state)
+{
+    (void)state;
+    every_step((uintptr_t)poll_signal, TELL, 16);
+}
+
 static void recount_killed_anywhere(void **state)
 {
     (void)state;
@@ -193,6 +282,7 @@ int main(void)
         cmocka_unit_test(arm_killed_anywhere),
         cmocka_unit_test(disarm_killed_anywhere),
         cmocka_unit_test(recount_killed_anywhere),
+        cmocka_unit_test(tell_killed_anywhere),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -10,9 +10,9 @@
  * when it has seen nothing to do, and counts itself in hot.armed[direction]. A
  * send or receive that changes the direction looks at that count with one
  * load after its seq_cst store (wait.c), and only when it is not zero
- * takes, with an exchange, every armed entry of the direction back to 0
- * and sends each one empty datagram: a system call per poller per
- * transition, none while nobody polls. The poller re-arms and then looks
+ * takes every armed entry of the direction (through "being told", below)
+ * back to 0 and sends each one empty datagram: a system call per poller
+ * per transition, none while nobody polls. The poller re-arms and then looks
  * again (poller.c), so a change made while it armed is seen by one of the
  * two: the Dekker pair of its armed store and the changer's count load.
  *
@@ -31,6 +31,28 @@
  * that changer killed, seen by the next change, which its own 1 left in
  * the count makes look), and what a kill left over is gone at the next
  * change that finds nobody armed: at most two looks at the entries each.
+ *
+ * Disarming and telling are two steps too: a changer killed between
+ * taking an entry from armed and sending its datagram left the poller
+ * neither armed nor told, and no later change told it (deaf until its own
+ * process called the mailbox). So a changer does not disarm an entry
+ * outright: it takes it, by compare-and-swap, from armed to "being told"
+ * (poll_telling: its thread id in place of the epoch, the entry still
+ * counted), sends the datagram, then takes it from its own telling word to
+ * 0 (unless the poller re-armed meanwhile) and uncounts it. Every change
+ * that finds an entry being told tells it too, whoever's it is: the
+ * teller may be dead, and there is no telling (a thread id may be reused;
+ * an identity check is system calls too). Nobody but its teller takes an
+ * entry out of a telling word, and the poller when it arms or disarms:
+ * only its own thread writes that word, so no other word can be mistaken
+ * for it (no ABA: a datagram sent before the poller drained and re-armed
+ * could otherwise be taken for one sent after). A change that finds no
+ * entry armed but some being told starts the count again (below), so
+ * that later changes do not look: what a live teller's window costs is one
+ * more datagram, sent by the first change that comes in it; what a killed
+ * teller costs is one datagram per change until its poller, woken,
+ * re-arms. A change sends one entry at most two datagrams (the second
+ * only when it starts the count again).
  *
  * Entries are untrusted: a scribbled one can at worst send a datagram to
  * another poller's socket of the same directory (a spurious wake-up) or
@@ -61,10 +83,27 @@ static inline uint32_t poll_tag(unsigned dir, uint32_t epoch)
     return (1u + dir) | (epoch << POLL_EPOCH_SHIFT);
 }
 
-/* Returns 1 + the direction entry armed word `a` is armed for, or 0. */
+/* Returns 1 + the direction entry armed word `a` is armed for, or 0 (or
+ * a value above 3: a telling word is armed for no direction). */
 static inline unsigned poll_armed_for(uint32_t a)
 {
     return a & POLL_COUNTS;
+}
+
+/* The armed word of an entry of direction dir being told by thread tid
+ * (above): POLL_TELLING and 1 + dir, the thread id above them (a thread
+ * id is below 2^22, the kernel's largest pid_max, so it fits whole). */
+#define POLL_TELLING 0x4u
+static inline uint32_t poll_telling(unsigned dir, int32_t tid)
+{
+    return (1u + dir) | POLL_TELLING | (uint32_t)tid << 3;
+}
+
+/* Returns 1 + the direction of the entry whose armed word `a` says it is
+ * being told, or 0 when it is not. */
+static inline unsigned poll_telling_for(uint32_t a)
+{
+    return a & POLL_TELLING ? a & 3u : 0;
 }
 
 /* Sends a datagram to every poller armed for direction dir
@@ -85,8 +124,10 @@ static inline void poll_notify(const struct seg *s, unsigned dir)
  * entries of pollers that died (removing their sockets). */
 void poll_signal_all(const struct seg *s);
 
-/* Takes entry p's armed word from 1 + its direction to 0, keeping the
- * counts. Returns 1 when this call disarmed it (it must now be told). */
+/* Takes entry p's armed word from 1 + its direction (or a telling word)
+ * to 0, keeping the counts (a telling word's teller uncounts it). Returns
+ * 1 when this call disarmed it (it must now be told: a telling word's
+ * teller may have died before its datagram). */
 int poll_disarm(const struct seg *s, struct seg_poller *p);
 
 /* Arms entry p for direction dir, counted in the current epoch. Returns 1

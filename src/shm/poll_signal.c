@@ -153,21 +153,62 @@ static void tell(const struct seg *s, struct seg_poller *p)
         poll_reap(s, p);
 }
 
-/* Tells every entry armed for direction dir, disarming each. Returns how
- * many it told. */
+/* Tells entry p, armed with word `was` for direction dir, the way that
+ * survives our death at any point (poll.h): from armed to our telling
+ * word, the datagram, then from our word to 0 (unless the poller armed or
+ * disarmed it meanwhile, its word then), and the count we took it from
+ * down. Killed before the datagram, we leave the entry being told and
+ * counted: the next change tells it. Returns 0 when the entry was not
+ * taken (*was then holds what it holds now). */
+static int take_and_tell(const struct seg *s, struct seg_poller *p, unsigned dir, uint32_t *was)
+{
+    uint32_t mine = poll_telling(dir, ident_id(ident_thread()));
+    if (!__atomic_compare_exchange_n(&p->armed, was, mine, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return 0;
+    tell(s, p);
+    __atomic_compare_exchange_n(&p->armed, &mine, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    uncount(s, *was);
+    return 1;
+}
+
+/* Times a changer tries to take an entry whose word keeps changing under
+ * it (only a peer who rewrites it does that often) before it tells it
+ * anyway: a datagram more, no change untold. */
+#define TAKE_TRIES 4
+
+/* Tells entry p of direction dir, found with word `was`, armed or being
+ * told: an armed one is taken from armed (take_and_tell); one being told,
+ * by another changer or by one that died before its datagram, is told
+ * again and left as it is (only its teller and its poller write its word,
+ * poll.h). Returns 1 when it took an armed one, else 0. */
+static __attribute__((noinline)) unsigned tell_one(const struct seg *s, struct seg_poller *p,
+                                                   unsigned dir, uint32_t was)
+{
+    for (int tries = 0;; tries++) {
+        if (poll_telling_for(was) == 1 + dir || tries == TAKE_TRIES) {
+            tell(s, p);
+            return 0;
+        }
+        if (poll_armed_for(was) != 1 + dir)
+            return 0; /* disarmed: its poller looks after it arms (poll.h) */
+        if (take_and_tell(s, p, dir, &was))
+            return 1;
+    }
+}
+
+/* Tells every entry of direction dir armed or being told (tell_one).
+ * Returns how many armed ones it told. */
 static unsigned tell_armed(const struct seg *s, unsigned dir)
 {
     unsigned told = 0;
     for (unsigned i = 0; i < SEG_POLLERS; i++) {
         struct seg_poller *p = &s->hdr->pollers[i];
         uint32_t was = __atomic_load_n(&p->armed, __ATOMIC_SEQ_CST);
-        if (poll_armed_for(was) != 1 + dir)
+        /* One compare for the usual entry (free, disarmed, the other
+         * direction): armed and telling words both end in 1 + dir. */
+        if ((was & 3u) != 1 + dir)
             continue;
-        if (!__atomic_compare_exchange_n(&p->armed, &was, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            continue;
-        uncount(s, was);
-        tell(s, p);
-        told++;
+        told += tell_one(s, p, dir, was);
     }
     return told;
 }
@@ -179,13 +220,22 @@ void poll_signal(const struct seg *s, unsigned dir)
     if (tell_armed(s, dir) != 0 || (w & POLL_COUNTS) == 0)
         return;
     /* Counted, but nobody armed: what a process killed between counting
-     * and arming, or between disarming and uncounting, left (or a poller
-     * on its way to arm, or a peer's scribble). A new epoch, counted 1
-     * (us), so that were we killed before the look below, the next change
-     * still looks; then every entry armed is told, those counted in the
-     * old epoch among them, and our 1 taken off (poll.h). Not when the
-     * word moved meanwhile: someone counted or uncounted, and the next
-     * change that finds nobody armed does it. */
+     * and arming, or between disarming and uncounting, or before telling
+     * an entry it took, left (or a poller on its way to arm, a changer
+     * telling one now, or a peer's scribble). A new epoch, counted 1 (us),
+     * so that were we killed before the look below, the next change still
+     * looks; then every entry armed is told, those counted in the old
+     * epoch among them, and our 1 taken off (poll.h). Entries being told
+     * are not counted in the new epoch (their tellers uncount in the old
+     * one, so later changes do not look at them again and again while a
+     * teller lives), and are told again: one told in the look above may
+     * have woken, re-armed and counted itself in the old epoch since, the
+     * count then back at w (its teller's 1 gone, its own come), our
+     * compare-and-swap none the wiser; skipped, it was left armed in an
+     * epoch nobody counts, deaf (two receivers polling beside blocked
+     * senders: poll_test). A datagram more, in this rare path only. Not
+     * when the word moved meanwhile: someone counted or uncounted, and the
+     * next change that finds nobody armed does it. */
     uint32_t fresh = (((epoch_of(w) + 1) << POLL_EPOCH_SHIFT) | 1u);
     if (!__atomic_compare_exchange_n(c, &w, fresh, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return;

@@ -2,8 +2,10 @@
  * polls, and keeping it readable exactly while its direction is ready.
  *
  * Invariant, per direction of a handle: either the handle's entry is armed
- * (a changer will send a datagram), or a datagram is queued or on its way,
- * or the handle is between those two and looks again after arming. After
+ * (a changer will send a datagram), or being told (its teller sends one,
+ * or, killed first, leaves it for the next change: poll.h), or a datagram
+ * is queued or on its way, or the handle is between those and looks again
+ * after arming. After
  * each call of that direction on the handle the invariant is re-made
  * (poller_settle): when the direction is ready the socket is made
  * readable; when not, the socket is drained only if it may hold a
