@@ -294,37 +294,73 @@ static void reply_to_a_full_caller_is_eagain_and_may_be_sent_again(void **state)
 }
 
 /* Replies to a caller that gave up, or died, are -ESRCH and leave nothing
- * behind. */
+ * behind. The call gives up after the server took its request, whatever
+ * the load: a call that timed out before anyone took it took its request
+ * back (the server never sees it), and is made again with twice the time.
+ * After each call the caller sends a plain message behind the request, so
+ * the server tells which of the two it got first: the request (taken,
+ * answered once the caller has gone) or the plain message (the request
+ * was taken back). A fixed 50 ms call assumed the forked server took the
+ * request within 50 ms: under load (two busy loops beside four runs) it
+ * did not in 1 run of 40, and the server's receive got nothing. */
 static void reply_to_gone_caller_is_esrch(void **state)
 {
     (void)state;
     mbx *m = service("slow");
+    int took[2], gone[2];
+    assert_int_equal(pipe(took), 0);
+    assert_int_equal(pipe(gone), 0);
     pid_t c = fork();
     if (c == 0) {
-        char buf[16];
+        test_child();
+        char buf[16], what;
         mbx_msginfo info;
-        if (mbx_recv(m, buf, sizeof(buf), &info, 5000 * MS) < 0)
-            _exit(1);
-        usleep(200 * 1000); /* the caller gives up meanwhile */
-        _exit(mbx_reply(&info, "late", 4) == -ESRCH ? 0 : 2);
+        for (;;) {
+            if (mbx_recv(m, buf, sizeof(buf), &info, 60000 * MS) < 0)
+                _exit(1);
+            what = info.reply_token ? 'T' : 'P'; /* the request, or the plain message */
+            if (write(took[1], &what, 1) != 1)
+                _exit(3);
+            if (what == 'T')
+                break;
+        }
+        if (read(gone[0], buf, 1) != 1) /* the caller's call has returned */
+            _exit(4);
+        if (mbx_reply(&info, "late", 4) != -ESRCH)
+            _exit(2);
+        /* The plain message that followed the request. */
+        _exit(mbx_recv(m, buf, sizeof(buf), &info, 60000 * MS) == 5 && !info.reply_token ? 0 : 5);
     }
-    char reply[16];
-    assert_int_equal(mbx_call(m, "req", 3, 0, reply, sizeof(reply), 50 * MS), -ETIMEDOUT);
+    char reply[16], what = 0;
+    int64_t wait = 50 * MS;
+    for (int round = 0; what != 'T'; round++, wait *= 2) {
+        assert_true(round < 10); /* 50 ms doubled nine times: 25 s for a fork's first receive */
+        assert_int_equal(mbx_call(m, "req", 3, 0, reply, sizeof(reply), wait), -ETIMEDOUT);
+        assert_int_equal(mbx_send(m, "plain", 5, 0, 60000 * MS), 0);
+        assert_int_equal(read(took[0], &what, 1), 1);
+    }
+    assert_int_equal(write(gone[1], "g", 1), 1);
     assert_int_equal(reap(c), 0);
+    for (int i = 0; i < 2; i++) {
+        close(took[i]);
+        close(gone[i]);
+    }
     mbx *me;
     mbx_stat st;
     assert_int_equal(mbx_self(&me), 0);
     assert_int_equal(mbx_stat_get(me, &st), 0);
     assert_int_equal(st.count, 0);
 
-    /* Now the caller is a child that is killed while waiting. */
+    /* Now the caller is a child that is killed while waiting (its call's
+     * 60 s are long enough for the receive below to take the request). */
     c = fork();
     if (c == 0) {
-        mbx_call(m, "req", 3, 0, reply, sizeof(reply), 10000 * MS);
+        test_child();
+        mbx_call(m, "req", 3, 0, reply, sizeof(reply), 60000 * MS);
         _exit(1);
     }
     mbx_msginfo info;
-    assert_int_equal(mbx_recv(m, reply, sizeof(reply), &info, 5000 * MS), 3);
+    assert_int_equal(mbx_recv(m, reply, sizeof(reply), &info, 60000 * MS), 3);
     assert_int_equal(info.sender_pid, c);
     assert_int_not_equal(info.reply_token, 0);
     kill(c, SIGKILL);
