@@ -7,6 +7,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -146,6 +147,54 @@ static void dead_gateways_tables_are_swept(void **state)
     close(ready[1]);
 }
 
+/* A process in another pid namespace sharing the directory (a container
+ * given the host's /dev/shm) sees no process of a live gateway's pid:
+ * kill(pid, 0) says ESRCH there. It must not sweep that gateway's table
+ * (whose senders' hosts would then name nothing). Root only (a new pid
+ * namespace); skipped otherwise. */
+static void live_tables_stay_for_another_pid_namespace(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t live = table_holder(ready);
+    assert_true(test_read_ready(ready[0]));
+    char live_path[PATH_MAX], ns_path[PATH_MAX];
+    snprintf(live_path, sizeof(live_path), "%s/.mbx-hosts.%d", test_dir, (int)live);
+    snprintf(ns_path, sizeof(ns_path), "%s/.mbx-hosts.1", test_dir);
+    usleep(1200 * 1000); /* older than a table being made */
+    pid_t x = fork();
+    if (x == 0) {
+        if (unshare(CLONE_NEWPID) != 0)
+            _exit(77);
+        pid_t g = fork();
+        if (g == 0) {
+            if (getpid() != 1 || kill(live, 0) == 0 || errno != ESRCH)
+                _exit(3); /* the gateway must look dead from here */
+            hosts_hold();
+            _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 4 : 0); /* makes its table */
+        }
+        int st;
+        _exit(waitpid(g, &st, 0) == g && WIFEXITED(st) ? WEXITSTATUS(st) : 5);
+    }
+    int st;
+    assert_int_equal(waitpid(x, &st, 0), x);
+    assert_true(WIFEXITED(st));
+    int skipped = WEXITSTATUS(st) == 77;
+    if (!skipped)
+        assert_int_equal(WEXITSTATUS(st), 0);
+    int kept = access(live_path, F_OK) == 0;
+    kill(live, SIGKILL);
+    assert_int_equal(waitpid(live, NULL, 0), live);
+    unlink(live_path);
+    unlink(ns_path);
+    close(ready[0]);
+    close(ready[1]);
+    if (skipped)
+        skip(); /* no new pid namespace without root */
+    assert_true(kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +204,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(dead_gateways_tables_are_swept, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(untrusted_tables_name_nothing, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(live_tables_stay_for_another_pid_namespace, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -50,6 +51,31 @@ static int64_t failed_at;        /* when it last could not be made (ns), 0: neve
 static unsigned next_place;      /* the next place to give a new host */
 static char table_path[NAME_PATH_MAX];
 static pid_t table_pid; /* whose table it is: a forked child makes its own */
+/* Open on our table with a shared flock while we have it: what tells a
+ * sweeper in another pid namespace, where our pid names nobody (or
+ * someone else), that the table is alive. -1: none. */
+static int table_fd = -1;
+
+/* Lets go of this process's hold on its table's file (a forked child's
+ * copy: its parent's lock lasts while the parent keeps its own). */
+static void table_fd_close(void)
+{
+    if (table_fd >= 0)
+        close(table_fd);
+    table_fd = -1;
+}
+
+/* 1 when a process holds file `name` (of directory d) locked: a table in
+ * use, whatever its pid says from here. */
+static int table_locked(DIR *d, const char *name)
+{
+    int fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
 
 static void path_of(int32_t pid, char *out, size_t cap)
 {
@@ -62,7 +88,10 @@ static void path_of(int32_t pid, char *out, size_t cap)
  * kill -9 removed nothing: a chaos run left 27 after 26 restarts). Only
  * ours, a regular file with one link, its process gone and the file older
  * than STALE_NS (a new process of that pid making its table this instant
- * is not swept). Best effort, once per process, with mu held. */
+ * is not swept), and nobody holding it locked: a live process of another
+ * pid namespace sharing the directory looks gone by its pid from here
+ * (its table was swept, found by a review). Best effort, once per
+ * process, with mu held. */
 static void tables_sweep(void)
 {
     DIR *d = opendir(name_dir());
@@ -87,7 +116,8 @@ static void tables_sweep(void)
             continue;
         int64_t age = ((int64_t)now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
                       (now.tv_nsec - st.st_ctim.tv_nsec);
-        if (age < STALE_NS || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        if (age < STALE_NS || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
+            table_locked(d, e->d_name))
             continue;
         (void)unlinkat(dirfd(d), e->d_name, 0);
     }
@@ -117,11 +147,16 @@ static int table_make(void)
         p = mmap(NULL, sizeof(struct hosts_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         err = errno;
     }
-    close(fd);
     if (p == MAP_FAILED) {
+        close(fd);
         unlink(table_path);
         return -err;
     }
+    /* Kept open, locked shared (sweepers, above): a lock that cannot be
+     * had only leaves the table to the pid check, as before locks. */
+    (void)flock(fd, LOCK_SH | LOCK_NB);
+    table_fd_close();
+    table_fd = fd;
     table = p;
     table_pid = getpid();
     memcpy(table->magic, HOSTS_MAGIC, sizeof(table->magic));
@@ -172,6 +207,7 @@ uint32_t hosts_id(const char *host)
          * parent's pid, not the child's (which its messages carry). */
         munmap(table, sizeof(struct hosts_file));
         table = NULL;
+        table_fd_close();
         failed_at = 0;
         next_place = 0;
     }
@@ -274,6 +310,7 @@ void hosts_release(void)
         unlink(table_path);
         munmap(table, sizeof(struct hosts_file));
         table = NULL;
+        table_fd_close();
         failed_at = 0;
     }
     pthread_mutex_unlock(&mu);
