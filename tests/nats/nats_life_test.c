@@ -653,6 +653,10 @@ int main(void)
         cmocka_unit_test_teardown(held_across_lives, after_each),
         cmocka_unit_test_teardown(old_life_not_handed_back, after_each),
     };
+    if (getenv("NH_ONLY")) /* NH_ONLY=held_across_lives: that test alone */
+        cmocka_set_test_filter(getenv("NH_ONLY"));
+    if (getenv("NH_SKIP")) /* NH_SKIP=remade_*: all others (ctest runs halves at once) */
+        cmocka_set_skip_filter(getenv("NH_SKIP"));
     int r = cmocka_run_group_tests(tests, setup, teardown);
     nh_cleanup();
     return r;
