@@ -143,6 +143,43 @@ static void report_status(const struct server *s, int st)
                 WTERMSIG(st));
 }
 
+/* Sends a reply, again while it says -EAGAIN: the caller's mailbox stayed
+ * full (or locked) for the 100 ms a reply waits, and mbx.h says it may be
+ * sent again while the caller waits; a reply given up on leaves the
+ * caller waiting out its timeout, so it is tried REPLY_TRIES times (about
+ * a second of this one-at-a-time server's time) before it is dropped.
+ * Also serve-echo's (cmd_serve_echo.c declares it: cli.h, which holds the
+ * other commands' shared functions, was not this change's to edit).
+ * Returns 0 when it went, or when it cannot go and that is the caller's
+ * affair, not the server's (reported on standard error): the caller gave
+ * up or died (-ESRCH), the reply is larger than its mailbox takes
+ * (-EMSGSIZE; the call says so too), its mailbox stayed full; otherwise
+ * the error, which stops serving. */
+#define REPLY_TRIES 10
+int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
+                size_t len);
+int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
+                size_t len)
+{
+    int err, tries = 0;
+
+    do
+        err = mbx_reply(info, reply, len);
+    while (err == -EAGAIN && ++tries < REPLY_TRIES);
+    if (err == -EAGAIN) {
+        fprintf(stderr,
+                "mbx: %s: %s: reply to pid %d dropped: its mailbox stayed full for %d tries "
+                "of 100 ms\n",
+                cmd, name, (int)info->sender_pid, REPLY_TRIES);
+        return 0;
+    }
+    if (err == -ESRCH || err == -EMSGSIZE) {
+        cli_error(cmd, name, err);
+        return 0;
+    }
+    return err;
+}
+
 /* Runs CMD on one message; answers it when it is a request. */
 static int handle(const struct server *s, const void *msg, size_t len, const mbx_msginfo *info)
 {
@@ -186,13 +223,7 @@ static int handle(const struct server *s, const void *msg, size_t len, const mbx
     if (!err && info->reply_token) {
         if (cut)
             fprintf(stderr, "mbx: serve: %s: reply cut to %zu bytes\n", s->name, rlen);
-        err = mbx_reply(info, reply, rlen);
-        /* A caller that gave up or died, or a reply too large for it, is
-         * no reason to stop serving. */
-        if (err == -ESRCH || err == -EMSGSIZE) {
-            cli_error("serve", s->name, err);
-            err = 0;
-        }
+        err = serve_reply("serve", s->name, info, reply, rlen);
     }
     free(reply);
     return err;
