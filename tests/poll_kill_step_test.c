@@ -9,6 +9,8 @@
  * direction the count is back to 0 (a count left over made every later
  * change look at all 48 entries, for good), it stays there, and a poller
  * of the parent's is then woken at every change and counted exactly once.
+ * And one interleaving of a poller arming, a restart and a killed teller,
+ * walked step by step (deaf_after_killed_teller).
  * x86-64 only (it reads the instruction pointer); elsewhere it skips. */
 #include "test_util.h"
 
@@ -276,13 +278,160 @@ static void recount_killed_anywhere(void **state)
     every_step((uintptr_t)poll_signal, SIGNAL, 16);
 }
 
+static uint32_t *count_word;
+static uint32_t *armed_word;
+
+static void step1(pid_t p)
+{
+    assert_int_equal(ptrace(PTRACE_SINGLESTEP, p, NULL, NULL), 0);
+    assert_int_equal(trace_stopped(p), SIGTRAP);
+}
+
+/* Steps p until *w satisfies pred. */
+static void step_until(pid_t p, int (*pred)(uint32_t), uint32_t *w)
+{
+    for (long i = 0; i < 100000; i++) {
+        if (pred(__atomic_load_n(w, __ATOMIC_SEQ_CST)))
+            return;
+        step1(p);
+    }
+    fail_msg("never reached");
+}
+
+static int count_is_1(uint32_t c)
+{
+    return (c & POLL_COUNTS) == 1;
+}
+static int is_armed_tag(uint32_t a)
+{
+    return poll_armed_for(a) == 1 + SEG_POLL_RECV;
+}
+static int is_telling(uint32_t a)
+{
+    return poll_telling_for(a) != 0;
+}
+
+/* A changer killed between taking an entry (armed -> being told) and its
+ * datagram, where the armed word it took was stored by a poller still in
+ * poll_arm whose epoch had moved under it (a restart's second look passed
+ * the entry before it was armed): the poller's retry found the entry
+ * taken, took its new count off and returned, and nobody counted in the
+ * current epoch looked at the entry again: a live poller deaf (found by a
+ * review). Walked by hand: P traced through poll_arm, X a restart made
+ * here, T traced and killed once the entry holds its telling word. */
+static void deaf_after_killed_teller(void **state)
+{
+    (void)state;
+    if (!trace_allowed())
+        test_skip("no ptrace");
+    const char *name = "deaf";
+    mbx_unlink(name);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    struct seg *s = &shm_box_of(m)->seg;
+    count_word = &s->hdr->hot.armed[SEG_POLL_RECV];
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+
+    /* P: a live poller whose event loop just drained and now re-arms. */
+    pid_t p = fork();
+    if (p == 0) {
+        test_child();
+        mbx *r = NULL;
+        if (mbx_open(name, MBX_RECV, NULL, &r) != 0)
+            _exit(2);
+        int fd = mbx_fd(r, MBX_RECV);
+        if (fd < 0)
+            _exit(2);
+        struct shm_box *b = shm_box_of(r);
+        struct seg_poller *e = &b->seg.hdr->pollers[b->poller[SEG_POLL_RECV]->slot];
+        poll_disarm(&b->seg, e); /* as told: it re-arms in its next settle */
+        (void)ident_self();
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        uint32_t v;
+        if (mbx_recv(r, &v, sizeof(v), NULL, MBX_NONBLOCK) != -EAGAIN) /* settle: poll_arm */
+            _exit(3);
+        char c = 'x';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(4);
+        struct pollfd pf = {fd, POLLIN, 0};
+        int n = poll(&pf, 1, 5000);
+        _exit(n == 1 ? 0 : 1);
+    }
+    assert_int_equal(trace_stopped(p), SIGSTOP);
+    assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
+    uintptr_t ret, sp;
+    trace_run_to(p, (uintptr_t)poll_arm, &ret, &sp);
+    /* Find P's entry. */
+    for (unsigned i = 0; i < SEG_POLLERS; i++)
+        if (__atomic_load_n(&s->hdr->pollers[i].who, __ATOMIC_SEQ_CST) != 0)
+            armed_word = &s->hdr->pollers[i].armed;
+    assert_non_null(armed_word);
+    uint32_t c0 = __atomic_load_n(count_word, __ATOMIC_SEQ_CST);
+    print_message("start: count %#x armed %#x\n", c0, *armed_word);
+
+    /* 1. P counts itself (count_up), not yet armed. */
+    step_until(p, count_is_1, count_word);
+    print_message("P counted: count %#x armed %#x\n", *count_word, *armed_word);
+    /* 2. A change X looks: nobody armed, count 1: starts a new epoch; its
+     * second look passes P's entry (still 0) and takes its 1 off. */
+    poll_signal(s, SEG_POLL_RECV);
+    print_message("X restarted: count %#x armed %#x\n", *count_word, *armed_word);
+    /* 3. P stores its armed word, in the old epoch. */
+    step_until(p, is_armed_tag, armed_word);
+    print_message("P armed (old epoch): count %#x armed %#x\n", *count_word, *armed_word);
+    /* 4. A change T takes P's entry (armed -> telling) and is killed
+     * before its datagram. */
+    pid_t t = fork();
+    if (t == 0) {
+        test_child();
+        mbx *w = NULL;
+        if (mbx_open(name, MBX_SEND, NULL, &w) != 0)
+            _exit(2);
+        (void)ident_self();
+        (void)ident_thread();
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        poll_signal(&shm_box_of(w)->seg, SEG_POLL_RECV);
+        _exit(0);
+    }
+    assert_int_equal(trace_stopped(t), SIGSTOP);
+    assert_int_equal(ptrace(PTRACE_SETOPTIONS, t, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
+    uintptr_t tret, tsp;
+    trace_run_to(t, (uintptr_t)poll_signal, &tret, &tsp);
+    step_until(t, is_telling, armed_word);
+    kill(t, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(t, &st, 0), t);
+    print_message("T killed telling: count %#x armed %#x\n", *count_word, *armed_word);
+    /* 5. P goes on: its retry finds the entry taken, and it waits. */
+    assert_int_equal(ptrace(PTRACE_DETACH, p, NULL, NULL), 0);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    print_message("P waits: count %#x armed %#x\n", *count_word, *armed_word);
+    /* 6. A message: P must be woken. */
+    uint32_t v = 7;
+    assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 1000000000ll), 0);
+    assert_int_equal(waitpid(p, &st, 0), p);
+    print_message("after send: count %#x armed %#x; P exit %d\n", *count_word, *armed_word,
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("live poller not woken by a message sent after the killed teller (deaf)");
+    mbx_close(m);
+    mbx_unlink(name);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(arm_killed_anywhere),
-        cmocka_unit_test(disarm_killed_anywhere),
-        cmocka_unit_test(recount_killed_anywhere),
-        cmocka_unit_test(tell_killed_anywhere),
+        cmocka_unit_test(arm_killed_anywhere),      cmocka_unit_test(disarm_killed_anywhere),
+        cmocka_unit_test(recount_killed_anywhere),  cmocka_unit_test(tell_killed_anywhere),
+        cmocka_unit_test(deaf_after_killed_teller),
     };
     return test_result(cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown));
 }

@@ -87,8 +87,18 @@ int poll_arm(const struct seg *s, struct seg_poller *p, unsigned dir)
                                                 __ATOMIC_SEQ_CST)) {
             /* Told since it armed (disarmed, a datagram sent): left as
              * the changer left it. */
-            count_down(c, e);
-            return 1;
+            if (!poll_telling_for(mine)) {
+                count_down(c, e);
+                return 1;
+            }
+            /* Being told, from an armed word of an epoch that has moved
+             * on: its teller uncounts in that epoch (nothing), and were it
+             * killed before its datagram, nobody counted in this one
+             * would look at the entry again: deaf (a review found it:
+             * poll_kill_step_test deaf_after_killed_teller). Armed over
+             * it, as on the first try; the teller's datagram, if sent,
+             * is a spurious wake-up. */
+            uncount(s, __atomic_exchange_n(&p->armed, t, __ATOMIC_SEQ_CST));
         }
         mine = t;
         /* The epoch moved since we counted: a changer started the count
