@@ -12,6 +12,8 @@ static const char usage[] =
     "usage: mbx serve-echo NAME [OPTION...]\n"
     "Answer every request sent to mailbox NAME with `mbx call` (or mbx_call)\n"
     "with a copy of it, until interrupted. Plain messages are taken and dropped.\n"
+    "A reply that finds the caller's own mailbox full is sent again for about\n"
+    "a second, then dropped (reported on standard error).\n"
     "\n"
     "  -n, --count COUNT     stop after answering COUNT requests\n"
     "  -t, --timeout DURATION  stop when no message came for DURATION (exit 3)\n"
