@@ -375,6 +375,22 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * sent). */
 int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
 
+/* A request can be answered (mbx_reply) by the process that received it
+ * and by its forked children: the reply token a receive hands out is bound
+ * under a secret of the process, drawn when the library is loaded. To let
+ * a program it starts (exec) answer too, give that program the secret:
+ * mbx_reply_secret writes it (16 bytes) into secret; the program calls
+ * mbx_reply_secret_set with it first thing, before it opens a mailbox to
+ * receive or makes a call, then opens the mailbox with MBX_RECV and
+ * answers the tokens it is given. Keep the secret as private as the
+ * process: whoever has it and may receive from a mailbox can answer the
+ * requests this process received there. mbx_reply_secret returns 0, or
+ * -EINVAL (secret NULL). mbx_reply_secret_set returns 0, -EINVAL (secret
+ * NULL), or -EBUSY when this process has already opened a mailbox to
+ * receive or made a call (tokens were bound under its own secret). */
+int mbx_reply_secret(unsigned char secret[16]);
+int mbx_reply_secret_set(const unsigned char secret[16]);
+
 /* Passes ownership and the receive right of an MBX_OWNED mailbox to the live
  * process new_owner of the same user, which becomes the owner when it opens
  * the mailbox with MBX_RECV; the caller's receives say -EACCES from now on.

@@ -146,6 +146,10 @@ uint64_t call_new_token(void)
  * request the server answers. */
 static uint64_t mix_key[2];
 static int mix_key_set;
+/* Set once a mailbox's key was derived from mix_key (box_key): from then
+ * on the secret may not change (mbx_reply_secret_set), or tokens handed
+ * out and handles' keys would be of another secret than replies check. */
+static int mix_key_used;
 
 static void mix_key_make(void)
 {
@@ -175,8 +179,55 @@ static void box_key(uint64_t dev, uint64_t ino, uint64_t k[2])
 {
     if (__builtin_expect(!__atomic_load_n(&mix_key_set, __ATOMIC_ACQUIRE), 0))
         mix_key_make();
+    if (__builtin_expect(!__atomic_load_n(&mix_key_used, __ATOMIC_ACQUIRE), 0)) {
+        /* Under the lock: a mbx_reply_secret_set now either comes first
+         * (and we derive from its secret) or sees this and refuses. */
+        pthread_mutex_lock(&key_lock);
+        __atomic_store_n(&mix_key_used, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&key_lock);
+    }
     k[0] = call_siphash(mix_key[0], mix_key[1], dev);
     k[1] = call_siphash(mix_key[0], mix_key[1], ino ^ 0x9e3779b97f4a7c15ull);
+}
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The secret travels as 16 bytes, little-endian words, so that a program
+ * of another build or language passes it on unchanged. */
+static void secret_put(unsigned char out[16], const uint64_t k[2])
+{
+    for (int i = 0; i < 16; i++)
+        out[i] = (unsigned char)(k[i / 8] >> (8 * (i % 8)));
+}
+
+EXPORT int mbx_reply_secret(unsigned char secret[16])
+{
+    if (!secret)
+        return -EINVAL;
+    mix_key_make();
+    pthread_mutex_lock(&key_lock);
+    secret_put(secret, mix_key);
+    pthread_mutex_unlock(&key_lock);
+    return 0;
+}
+
+EXPORT int mbx_reply_secret_set(const unsigned char secret[16])
+{
+    if (!secret)
+        return -EINVAL;
+    uint64_t k[2] = {0, 0};
+    for (int i = 0; i < 16; i++)
+        k[i / 8] |= (uint64_t)secret[i] << (8 * (i % 8));
+    mix_key_make();
+    pthread_mutex_lock(&key_lock);
+    int r = -EBUSY;
+    if (!__atomic_load_n(&mix_key_used, __ATOMIC_RELAXED)) {
+        mix_key[0] = k[0];
+        mix_key[1] = k[1];
+        r = 0;
+    }
+    pthread_mutex_unlock(&key_lock);
+    return r;
 }
 
 uint64_t call_bind(uint64_t k0, uint64_t k1, uint64_t token)
