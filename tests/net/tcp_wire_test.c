@@ -1865,17 +1865,11 @@ static int tls_raw_open(const char *port, const char *cert, const char *box, uin
     return tls_raw_open_v(port, cert, box, session, WIRE_VERSION, got, NULL);
 }
 
-/* With client certificates alone (no secret), a session is taken up again
- * only by a client showing the certificate that began it: another
- * client's certificate of the same CA, with the same name, flags and
- * session id, is refused (-EACCES). Needs the openssl command. */
-static void tls_session_bound_to_its_certificate(void **state)
+/* A TLS gateway of "wire-*" that takes clients by certificate alone (the
+ * test_dir's CA, made by tls_make_certs), on a free port written to port
+ * (16 bytes). */
+static mbx_gateway *tls_cert_gateway(char *port)
 {
-    (void)state;
-    if (tls_make_certs(test_dir) != 0) {
-        print_message("no openssl command: not tested\n");
-        skip();
-    }
     static const char *const allow[] = {"wire-*", NULL};
     char crt[320], key[320], ca[320];
     snprintf(crt, sizeof(crt), "%s/srv.pem", test_dir);
@@ -1890,8 +1884,23 @@ static void tls_session_bound_to_its_certificate(void **state)
     o.flags = MBX_GATEWAY_NO_SECRET;
     mbx_gateway *g = NULL;
     assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
+    snprintf(port, 16, "%d", mbx_gateway_port(g));
+    return g;
+}
+
+/* With client certificates alone (no secret), a session is taken up again
+ * only by a client showing the certificate that began it: another
+ * client's certificate of the same CA, with the same name, flags and
+ * session id, is refused (-EACCES). Needs the openssl command. */
+static void tls_session_bound_to_its_certificate(void **state)
+{
+    (void)state;
+    if (tls_make_certs(test_dir) != 0) {
+        print_message("no openssl command: not tested\n");
+        skip();
+    }
     char port[16];
-    snprintf(port, sizeof(port), "%d", mbx_gateway_port(g));
+    mbx_gateway *g = tls_cert_gateway(port);
     mbx *local = test_box("wire-tls", 8, 64, 0);
     uint64_t session, again;
     assert_int_equal(tls_raw_open(port, "cli", "wire-tls", 0, &session), 0);
@@ -1967,27 +1976,15 @@ static void older_client_sessions_resume_only_with_their_certificate(void **stat
     mbx_unlink("wire-old");
     /* TLS, client certificates alone: version 3 sessions follow their
      * certificate. */
-    char crt[320], key[320], ca[320];
-    snprintf(crt, sizeof(crt), "%s/srv.pem", test_dir);
-    snprintf(key, sizeof(key), "%s/srv.key", test_dir);
+    char ca[320];
     snprintf(ca, sizeof(ca), "%s/ca.pem", test_dir);
     struct stat made;
     if (stat(ca, &made) != 0 && tls_make_certs(test_dir) != 0) {
         print_message("no openssl command: the TLS half not tested\n");
         skip();
     }
-    static const char *const allow[] = {"wire-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = allow;
-    o.tls_cert = crt;
-    o.tls_key = key;
-    o.tls_client_ca = ca;
-    o.flags = MBX_GATEWAY_NO_SECRET;
-    mbx_gateway *g = NULL;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &g), 0);
     char port[16];
-    snprintf(port, sizeof(port), "%d", mbx_gateway_port(g));
+    mbx_gateway *g = tls_cert_gateway(port);
     local = test_box("wire-old-tls", 8, 64, 0);
     uint64_t session, other, own;
     int resumed_other = 0, resumed_own = 0;
