@@ -151,16 +151,8 @@ static void report_status(const struct server *s, int st)
  * sent again while the caller waits; a reply given up on leaves the
  * caller waiting out its timeout, so it is tried REPLY_TRIES times (about
  * a second of this one-at-a-time server's time) before it is dropped.
- * Also serve-echo's (cmd_serve_echo.c declares it: cli.h, which holds the
- * other commands' shared functions, was not this change's to edit).
- * Returns 0 when it went, or when it cannot go and that is the caller's
- * affair, not the server's (reported on standard error): the caller gave
- * up or died (-ESRCH), the reply is larger than its mailbox takes
- * (-EMSGSIZE; the call says so too), its mailbox stayed full; otherwise
- * the error, which stops serving. */
+ * Also serve-echo's (cli.h). */
 #define REPLY_TRIES 10
-int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
-                size_t len);
 int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
                 size_t len)
 {
@@ -176,7 +168,12 @@ int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, cons
                 cmd, name, (int)info->sender_pid, REPLY_TRIES);
         return 0;
     }
-    if (err == -ESRCH || err == -EMSGSIZE) {
+    /* What is about this caller alone: it gave up or died, its mailbox
+     * takes less, it is another user (whose @PID only root may write), it
+     * damaged its own mailbox, or its message carried a token no call
+     * made. Any of them stopped serving before, so whoever may send to a
+     * shared service could stop it. */
+    if (err == -ESRCH || err == -EMSGSIZE || err == -EACCES || err == -EUCLEAN || err == -EINVAL) {
         cli_error(cmd, name, err);
         return 0;
     }

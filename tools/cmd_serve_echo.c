@@ -20,11 +20,6 @@ static const char usage[] =
     "  -S, --shared          use the mailbox even when another user owns its file\n"
     "  -h, --help            show this help\n";
 
-/* Sends a reply, again while the caller's mailbox stays full; 0 also when
- * the caller cannot be answered (cmd_serve.c). */
-int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
-                size_t len);
-
 static const struct option options[] = {
     {"count", required_argument, NULL, 'n'},
     {"timeout", required_argument, NULL, 't'},

@@ -76,3 +76,14 @@ lines_in() {
 now_ms() {
     echo $(($(date +%s%N) / 1000000))
 }
+
+# as_user USER ARGS...: runs mbx ARGS as USER (made with useradd when
+# missing; 99 when it cannot be), in the same MBX_DIR. Root only.
+as_user() {
+    local user=$1
+    shift
+    id "$user" >/dev/null 2>&1 ||
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$user" >/dev/null 2>&1 ||
+        return 99
+    setpriv --reuid="$user" --regid="$user" --clear-groups env MBX_DIR="$MBX_DIR" timeout 20 "$MBX" "$@"
+}

@@ -148,16 +148,6 @@ plant_list() {
     [[ "$output" != *forged* ]]
 }
 
-# Runs the command as user $1 (made with useradd when missing).
-as_user() {
-    local user=$1
-    shift
-    id "$user" >/dev/null 2>&1 ||
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$user" >/dev/null 2>&1 ||
-        return 99
-    setpriv --reuid="$user" --regid="$user" --clear-groups env MBX_DIR="$MBX_DIR" timeout 20 "$MBX" "$@"
-}
-
 @test "another user's mailbox needs --shared, and the error says so" {
     [ "$(id -u)" -eq 0 ] || skip "needs root to act as two users"
     command -v setpriv >/dev/null || skip "setpriv(1) is not installed"

@@ -118,3 +118,26 @@ holds() {
     grep -q "serve-echo: svc: reply to pid $caller dropped: its mailbox stayed full" \
         "$BATS_TEST_TMPDIR/err"
 }
+
+# A call from another user to a shared mailbox: the reply cannot go to
+# that user's @PID (-EACCES; a server running as root could). serve
+# reports it and serves on; it stopped there before, so any user who may
+# send to a shared service stopped it.
+@test "a reply another user's mailbox refuses is reported and serving carries on" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to act as two users"
+    command -v setpriv >/dev/null || skip "setpriv(1) is not installed"
+    chmod 1777 "$MBX_DIR"
+    run as_user mbxtest-b create svc --mode 0666
+    [ "$status" -ne 99 ] || skip "cannot make the test users (useradd)"
+    [ "$status" -eq 0 ]
+    bg as_user mbxtest-b serve svc -n 2 -- tr a-z A-Z 2> "$BATS_TEST_TMPDIR/err"
+    local server=$BG_PID
+    run as_user mbxtest-a call svc other --shared -t 3s
+    [ "$status" -ne 0 ] # no reply can reach it
+    run as_user mbxtest-b call svc mine -t 15s
+    [ "$status" -eq 0 ]
+    [ "$output" = MINE ]
+    wait_exit "$server"
+    [ "$EXIT" -eq 0 ]
+    grep -q "serve: svc: permission denied" "$BATS_TEST_TMPDIR/err"
+}
