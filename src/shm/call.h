@@ -30,7 +30,9 @@
  * the user is bound: the request, its receipt, a withdraw, a confirmed
  * send's token and the reply are not. A process that neither received
  * the request nor was forked from one that shares the key (a program it
- * started, exec) cannot answer it.
+ * started, exec) cannot answer it, unless the receiver gave it the secret
+ * (mbx_reply_secret) and it set it before binding anything under its own
+ * (mbx_reply_secret_set).
  */
 #ifndef MBX_CALL_H
 #define MBX_CALL_H
