@@ -224,16 +224,17 @@ static void taker_death_is_epipe(void **state)
     mbx_close(m);
 }
 
-struct full_call {
+/* A call of "q" to m from a thread: its result and reply. */
+struct pending_call {
     mbx *m;
     ssize_t n;
-    char reply[16];
+    char reply[32];
 };
 
-static void *call_into_full(void *p)
+static void *call_it(void *arg)
 {
-    struct full_call *f = p;
-    f->n = mbx_call(f->m, "req", 3, 0, f->reply, sizeof(f->reply), 60000 * MS);
+    struct pending_call *p = arg;
+    p->n = mbx_call(p->m, "q", 1, 0, p->reply, sizeof(p->reply), 30000 * MS);
     return NULL;
 }
 
@@ -259,7 +260,7 @@ static void reply_to_a_full_caller_is_eagain_and_may_be_sent_again(void **state)
         test_child();
         char buf[16];
         mbx_msginfo info;
-        if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 3)
+        if (mbx_recv(m, buf, sizeof(buf), &info, 30000 * MS) != 1)
             _exit(100);
         int first = mbx_reply(&info, "answer", 6);
         if (write(status[1], &first, sizeof(first)) != (ssize_t)sizeof(first))
@@ -268,9 +269,9 @@ static void reply_to_a_full_caller_is_eagain_and_may_be_sent_again(void **state)
             _exit(102);
         _exit(mbx_reply(&info, "answer", 6) == 0 ? 0 : 103);
     }
-    struct full_call f = {m, 0, {0}};
+    struct pending_call f = {m, 0, {0}};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, call_into_full, &f), 0);
+    assert_int_equal(pthread_create(&t, NULL, call_it, &f), 0);
     int first = 0;
     assert_int_equal(read(status[0], &first, sizeof(first)), sizeof(first));
     /* Not -ETIMEDOUT: the caller's mailbox stayed full. */
@@ -574,19 +575,6 @@ static void cancelled_call_does_not_wait_for_a_slot(void **state)
 }
 
 /* ---- a reply answers only the call it was sent for ---- */
-
-struct pending_call {
-    mbx *m;
-    ssize_t n;
-    char reply[32];
-};
-
-static void *call_it(void *arg)
-{
-    struct pending_call *p = arg;
-    p->n = mbx_call(p->m, "q", 1, 0, p->reply, sizeof(p->reply), 30000 * MS);
-    return NULL;
-}
 
 /* The token of the one call under way to m, as any peer of m reads it in
  * m's shared memory (its receipt); waits up to 30 s for it to appear. */

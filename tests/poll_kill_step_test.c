@@ -49,6 +49,20 @@ static int readable(int fd, int ms)
     return n == 1;
 }
 
+/* A new mailbox `name` of 8 messages of 64 bytes (one left by an earlier
+ * walk removed first), opened to send and receive. */
+static mbx *fresh_box(const char *name)
+{
+    mbx_unlink(name);
+    mbx_attr a;
+    mbx_attr_init(&a);
+    a.capacity = 8;
+    a.max_msg_size = 64;
+    mbx *m = NULL;
+    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    return m;
+}
+
 static void send_u32(mbx *m, uint32_t v)
 {
     assert_int_equal(mbx_send(m, &v, sizeof(v), 0, 10000000000ll), 0);
@@ -141,13 +155,7 @@ static long killed_telling;
  * when it did not within k. */
 static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
 {
-    mbx_unlink(name);
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = 8;
-    a.max_msg_size = 64;
-    mbx *m = NULL;
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    mbx *m = fresh_box(name);
     struct seg_hot *hot = &shm_box_of(m)->seg.hdr->hot;
     int live = -1; /* TELL: the parent's receive descriptor, armed */
     struct seg_poller *pe = &shm_box_of(m)->seg.hdr->pollers[SEG_POLLERS - 1];
@@ -325,13 +333,7 @@ static void deaf_after_killed_teller(void **state)
     if (!trace_allowed())
         test_skip("no ptrace");
     const char *name = "deaf";
-    mbx_unlink(name);
-    mbx_attr a;
-    mbx_attr_init(&a);
-    a.capacity = 8;
-    a.max_msg_size = 64;
-    mbx *m = NULL;
-    assert_int_equal(mbx_open(name, MBX_SEND | MBX_RECV | MBX_CREATE, &a, &m), 0);
+    mbx *m = fresh_box(name);
     struct seg *s = &shm_box_of(m)->seg;
     count_word = &s->hdr->hot.armed[SEG_POLL_RECV];
     int ready[2];
