@@ -73,49 +73,54 @@ holds() {
     "$MBX" stat "$1" | grep -q "^messages: *$2\$"
 }
 
-# A caller whose own mailbox (@PID, which its user may send to) is full
-# while the call waits: the reply is tried again for about a second (ten
-# tries of the 100 ms a reply waits for room: mbx.h), then dropped with a
-# line on stderr, and the next request is served. serve stopped (exit 3,
-# "mailbox full") at the first such reply before.
-@test "a reply to a caller whose mailbox stays full is dropped and serving carries on" {
+# call_with_full_box: creates svc, makes a call to it in the background
+# (its pid in CALLER) and fills the caller's own mailbox (@PID, which its
+# user may send to) while the call waits.
+call_with_full_box() {
     mbx create svc
     bg "$MBX" call svc first -t 60s 2> /dev/null # its end: "peer terminated"
-    local caller=$BG_PID
+    CALLER=$BG_PID
     wait_until 30 holds svc 1 # its request is queued, its @PID made
-    run mbx send "@$caller" -t 0 $(seq 1000)
+    run mbx send "@$CALLER" -t 0 $(seq 1000)
     [ "$status" -eq 3 ] # full
-    local t0
-    t0=$(now_ms)
-    bg "$MBX" serve svc -n 2 -- tr a-z A-Z 2> "$BATS_TEST_TMPDIR/err"
+}
+
+# serve_after_full_box EXPECTED SERVER-ARGS...: starts the server (stderr
+# in err), makes a second call, which must be answered EXPECTED, and
+# waits for the server, which must have served both and exited 0.
+serve_after_full_box() {
+    local expected=$1
+    shift
+    bg "$MBX" "$@" 2> "$BATS_TEST_TMPDIR/err"
     local server=$BG_PID
     run mbx call svc second -t 30s
     [ "$status" -eq 0 ]
-    [ "$output" = SECOND ]
+    [ "$output" = "$expected" ]
     wait_exit "$server"
     [ "$EXIT" -eq 0 ]
+}
+
+# A caller whose own mailbox is full while the call waits: the reply is
+# tried again for about a second (ten tries of the 100 ms a reply waits
+# for room: mbx.h), then dropped with a line on stderr, and the next
+# request is served. serve stopped (exit 3, "mailbox full") at the first
+# such reply before.
+@test "a reply to a caller whose mailbox stays full is dropped and serving carries on" {
+    call_with_full_box
+    local t0
+    t0=$(now_ms)
+    serve_after_full_box SECOND serve svc -n 2 -- tr a-z A-Z
     # Ten tries of at least 100 ms each went to the first reply.
     [ $(($(now_ms) - t0)) -ge 900 ]
-    grep -q "serve: svc: reply to pid $caller dropped: its mailbox stayed full" \
+    grep -q "serve: svc: reply to pid $CALLER dropped: its mailbox stayed full" \
         "$BATS_TEST_TMPDIR/err"
 }
 
 # The same for serve-echo, which stopped the same way.
 @test "serve-echo drops a reply to a caller whose mailbox stays full and carries on" {
-    mbx create svc
-    bg "$MBX" call svc first -t 60s 2> /dev/null # its end: "peer terminated"
-    local caller=$BG_PID
-    wait_until 30 holds svc 1
-    run mbx send "@$caller" -t 0 $(seq 1000)
-    [ "$status" -eq 3 ]
-    bg "$MBX" serve-echo svc -n 2 2> "$BATS_TEST_TMPDIR/err"
-    local server=$BG_PID
-    run mbx call svc second -t 30s
-    [ "$status" -eq 0 ]
-    [ "$output" = second ]
-    wait_exit "$server"
-    [ "$EXIT" -eq 0 ]
-    grep -q "serve-echo: svc: reply to pid $caller dropped: its mailbox stayed full" \
+    call_with_full_box
+    serve_after_full_box second serve-echo svc -n 2
+    grep -q "serve-echo: svc: reply to pid $CALLER dropped: its mailbox stayed full" \
         "$BATS_TEST_TMPDIR/err"
 }
 
