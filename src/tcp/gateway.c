@@ -21,6 +21,7 @@
 #include "platform/platform.h"
 #include "tcp/auth.h"
 #include "tcp/client.h"
+#include "tcp/held_journal.h"
 #include "tcp/sock.h"
 #include "tcp/tls.h"
 
@@ -132,6 +133,16 @@ struct session {
     int64_t held_due;
     struct wire_msg held_msg;
     uint8_t *held_data;
+    /* Its journal (held_journal.h), while it is held: a gateway killed
+     * meanwhile does not lose it, the next one puts it back. NULL: none
+     * could be written (held in memory only). */
+    char *held_file;
+    /* An empty journal made ahead of the next receive, open on spare_fd
+     * (held_journal_make): once a message is taken, one write puts it on
+     * file. NULL: none. */
+    char *spare_file;
+    int spare_fd;
+    char name[WIRE_NAME_MAX + 1]; /* the mailbox's */
     /* The reply of call reply_req (0: none), kept until the client asks
      * anything else. Apart from the held message: a call made while a
      * message waits that cannot go back yet (a full mailbox) used to put
@@ -277,6 +288,17 @@ static void held_set(struct session *s, int v)
     __atomic_store_n(&s->held, v, __ATOMIC_RELEASE);
 }
 
+/* Lets go of the held message: the client has it, it went back to its
+ * mailbox, or it is dropped. Its journal goes with it. */
+static void held_drop(struct session *s)
+{
+    free(s->held_data);
+    s->held_data = NULL;
+    held_journal_remove(s->held_file);
+    s->held_file = NULL;
+    held_set(s, 0);
+}
+
 /* Gives a message the client never took back to its mailbox, waiting up
  * to timeout_ns for room. Returns 0 when done (or the mailbox is gone),
  * else -EAGAIN or -ETIMEDOUT (full: try later). A send a signal cut short
@@ -306,9 +328,7 @@ static int put_back_within(struct session *s, int64_t timeout_ns)
                       NULL);
         return -ETIMEDOUT;
     }
-    free(s->held_data);
-    s->held_data = NULL;
-    held_set(s, 0);
+    held_drop(s);
     return 0;
 }
 
@@ -332,9 +352,11 @@ static int session_free(struct session *s)
     drop_reply(s);
     put_back(s);
     int lost = s->held != 0;
-    if (lost) { /* still full */
-        free(s->held_data);
-        held_set(s, 0);
+    if (lost) /* still full */
+        held_drop(s);
+    if (s->spare_file) {
+        close(s->spare_fd);
+        held_journal_remove(s->spare_file);
     }
     if (s->h)
         mbx_close(s->h);
@@ -1132,6 +1154,8 @@ static void do_recv(struct conn *c, const struct qframe *q)
         result(c, q->h.id, -ENOMEM);
         return;
     }
+    if (!s->spare_file) /* made before the message is taken (held_journal.h) */
+        s->spare_file = held_journal_make(&s->spare_fd);
     mbx_msginfo info;
     uint64_t type = 0;
     ssize_t n;
@@ -1153,8 +1177,16 @@ static void do_recv(struct conn *c, const struct qframe *q)
         result(c, q->h.id, n);
         return;
     }
+    /* On file first, before its frame goes: a gateway killed from here
+     * on leaves it for the next one to put back. */
+    if (s->spare_file && held_journal_fill(s->spare_fd, s->spare_file, s->name, info.priority, type,
+                                           s->buf, (uint64_t)n) == 0)
+        s->held_file = s->spare_file;
+    s->spare_file = NULL;
     s->held_data = malloc((size_t)n + 1);
     if (!s->held_data) { /* cannot keep it safe: give it back (as put_back) */
+        held_journal_remove(s->held_file);
+        s->held_file = NULL;
         origin_set(0);
         mbx_send_typed(s->h, s->buf, (size_t)n, info.priority, type, MBX_NONBLOCK);
         origin_set(c->origin);
@@ -1548,11 +1580,8 @@ static struct session *handshake(struct conn *c)
     /* The client has the held message only when OPEN names its very
      * request: a later one says nothing of it (a receive given up, whose
      * message the gateway still holds, and a later request answered). */
-    if (s && s->held && s->held_req == o.last_req) {
-        free(s->held_data); /* the client has it */
-        s->held_data = NULL;
-        held_set(s, 0);
-    }
+    if (s && s->held && s->held_req == o.last_req)
+        held_drop(s); /* the client has it */
     if (s && s->reply_req && s->reply_req <= o.last_req)
         drop_reply(s); /* taken, or given up for a later answer */
     if (!s) {
@@ -1576,6 +1605,7 @@ static struct session *handshake(struct conn *c)
         }
         r = auth_random((uint8_t *)&s->id, sizeof(s->id));
         s->id |= 1;
+        snprintf(s->name, sizeof(s->name), "%s", o.name);
         memcpy(s->binding, binding, sizeof(binding));
         if (tomb.id) { /* an ended session comes back: it goes on where it was */
             s->id = tomb.id;
@@ -1706,11 +1736,8 @@ static int serve(struct conn *c, struct qframe *q)
         fails_confirmed(c->s, q->h.id);
         return 0;
     case W_TAKEN:
-        if (c->s->held && c->s->held_req == q->h.id) {
-            free(c->s->held_data);
-            c->s->held_data = NULL;
-            held_set(c->s, 0);
-        }
+        if (c->s->held && c->s->held_req == q->h.id)
+            held_drop(c->s);
         return 0;
     case W_BYE:
         c->bye = 1;
@@ -2222,6 +2249,8 @@ EXPORT int mbx_gateway_start(const char *listen_addr, const mbx_gateway_options 
     if (!r) {
         pthread_mutex_init(&g->mu, NULL);
         pthread_cond_init(&g->cv, NULL);
+        /* What gateways killed here held goes back before clients come. */
+        held_journal_recover();
         r = acceptor_start(g);
     }
     if (r) {

@@ -12,13 +12,22 @@
  * delivered, maybe twice (only the ones in flight at a kill: at most a
  * window, 64, per kill); a message the gateway took out of the mailbox
  * for a remote receiver and had not handed over when it died is lost with
- * it (measured here, at most one per kill). Only mbx.h is used.
+ * it no more: it is kept in a journal file beside the mailboxes while it
+ * is held, and the next gateway puts it back (a message the client had
+ * and whose acknowledgement died with the gateway is then delivered
+ * again: at least once), but for a kill in the instant between the
+ * message taken and its journal written. Only mbx.h is used, and the journal files' name
+ * (.mbx-held.PID.N in MBX_DIR), not their contents.
  *
  * MBX_RESTART_SEED=N repeats a run's random choices. */
 #include "test_box.h"
 
 #include "gateway_process.h"
+/* The fault-injecting proxy, built into this program (its CMake target
+ * lists this file alone). */
+#include "tcp_proxy.c"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -279,10 +288,16 @@ static void sends_survive_gateway_kills(void **state)
 
 #define RECVS 3000
 
-/* Every message the remote receiver took is one sent, once, in order;
- * what it did not take is still in the mailbox, but for the messages the
- * gateway had taken out for it and not handed over when it was killed:
- * those are lost (a known limit), at most one a kill, counted. */
+/* Every message sent is received remotely or still in the mailbox. The
+ * message a killed gateway had taken out for the receiver goes back to
+ * the mailbox when the next one starts (its journal), behind the ones
+ * sent after it: at most one a kill arrives out of order, and at most one
+ * a kill twice (the client had it, its acknowledgement died with the
+ * gateway). The others arrive once, in order. A kill in the instant
+ * between the message taken and its journal written (one write) still
+ * loses it: at most one a kill, counted (0 in 9 runs of a seed that lost
+ * one in half its runs when the journal's file was made after the
+ * receive, not before). */
 static void receiver_across_gateway_kills(void **state)
 {
     (void)state;
@@ -301,7 +316,7 @@ static void receiver_across_gateway_kills(void **state)
 
     uint8_t *seen = calloc(RECVS, 1);
     assert_non_null(seen);
-    unsigned got = 0, dups = 0, errors = 0;
+    unsigned got = 0, dups = 0, late = 0, errors = 0;
     int64_t last = -1;
     /* Receive until the kills are over and the mailbox is empty. */
     for (;;) {
@@ -312,8 +327,10 @@ static void receiver_across_gateway_kills(void **state)
             if (seen[v]++) {
                 dups++;
             } else {
-                assert_true((int64_t)v > last); /* FIFO: none overtakes */
-                last = v;
+                if ((int64_t)v > last) /* FIFO, but for the ones put back */
+                    last = v;
+                else
+                    late++;
                 got++;
             }
             atomic_fetch_add(&progress, 1);
@@ -335,23 +352,197 @@ static void receiver_across_gateway_kills(void **state)
     uint32_t v;
     while (mbx_recv(local, &v, sizeof(v), NULL, 0) == sizeof(v)) {
         assert_true(v < RECVS);
-        assert_int_equal(seen[v], 0); /* taken remotely and still here */
-        seen[v] = 1;
+        if (seen[v]++) /* taken remotely and put back by a new gateway */
+            dups++;
         left++;
     }
     unsigned lost = 0;
     for (uint32_t i = 0; i < RECVS; i++)
-        lost += !seen[i];
+        if (!seen[i] && lost++ < 8)
+            print_message("lost: %u\n", i);
     print_message("%d messages, gateway killed %d times under a remote receiver: %u received, "
-                  "%u twice, %u left in the mailbox, %u lost with a killed gateway, %u receives "
-                  "without a message (seed %u)\n",
-                  RECVS, k.kills, got, dups, left, lost, errors, seed);
-    assert_int_equal(got + left + lost, RECVS);
-    assert_int_equal(dups, 0);
+                  "%u twice, %u out of order, %u left in the mailbox, %u lost with a killed "
+                  "gateway, %u receives without a message (seed %u)\n",
+                  RECVS, k.kills, got, dups, late, left, lost, errors, seed);
     assert_true(lost <= (unsigned)k.kills);
+    assert_true(dups <= (unsigned)k.kills);
+    assert_true(late <= (unsigned)k.kills);
     free(seen);
     mbx_close(local);
     mbx_unlink("restart-out");
+}
+
+/* ---- a held message across a kill: the journal ---- */
+
+#define HELD_PREFIX ".mbx-held."
+
+/* The journal files in MBX_DIR (not the writers' .lock files): how many;
+ * the first one's name in first (when not NULL). */
+static int journals(char *first, size_t cap)
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, HELD_PREFIX, strlen(HELD_PREFIX)) == 0 &&
+            !strstr(e->d_name, ".lock")) {
+            if (n++ == 0 && first)
+                snprintf(first, cap, "%s", e->d_name);
+        }
+    closedir(d);
+    return n;
+}
+
+static uint32_t queued(const char *box)
+{
+    mbx_stat st;
+    assert_int_equal(mbx_stat_name(box, &st), 0);
+    return st.count;
+}
+
+/* Sends one message (priority 3, type 7) to a new mailbox `box`, has a
+ * remote receiver ask for it through a link whose answers stall, so the
+ * gateway (in g, started here) takes it and cannot deliver it, then kills
+ * the gateway. Returns the local mailbox. */
+static mbx *held_then_killed(const char *box, struct gw *g)
+{
+    mbx *local = test_box(box, 8, 64, 0);
+    assert_int_equal(mbx_send_typed(local, "held-one", 8, 3, 7, 0), 0);
+    g->port = 0;
+    assert_int_equal(gw_start(g), 0);
+    struct tcp_proxy *p = proxy_start(g->port);
+    assert_non_null(p);
+    mbx *remote = open_remote(proxy_port(p), box, MBX_RECV);
+    proxy_oneway(p, 1); /* the gateway's answers stop on the way */
+    char buf[64];
+    /* Shorter than the link takes to look dead (no reconnect meanwhile). */
+    ssize_t n = mbx_recv(remote, buf, sizeof(buf), NULL, 300000000ll);
+    assert_true(n < 0);
+    /* The gateway took it: it is neither in the mailbox nor delivered. */
+    for (int i = 0; i < 1000 && queued(box) != 0; i++)
+        nap_us(10000);
+    assert_int_equal(queued(box), 0);
+    gw_kill(g);
+    proxy_stop(p); /* the answer held in it is cut, never delivered */
+    mbx_close(remote);
+    assert_int_equal(queued(box), 0);
+    return local;
+}
+
+/* The message a gateway killed with SIGKILL had taken for a remote
+ * receiver and not delivered is back in its mailbox, with its priority
+ * and type, once a new gateway starts on the same MBX_DIR; its journal
+ * file is gone then. (Before the journal: lost, count 0.) */
+static void held_message_survives_gateway_kill(void **state)
+{
+    (void)state;
+    struct gw g = {0, 0};
+    mbx *local = held_then_killed("restart-held", &g);
+    assert_int_equal(gw_start(&g), 0); /* puts back what the dead one held */
+    for (int i = 0; i < 500 && queued("restart-held") == 0; i++)
+        nap_us(10000);
+    assert_int_equal(queued("restart-held"), 1);
+    char buf[64];
+    mbx_msginfo info;
+    uint64_t type = 0;
+    ssize_t n = mbx_recv_select(local, MBX_SEL_ANY, 0, buf, sizeof(buf), &info, &type, 0);
+    assert_int_equal(n, 8);
+    assert_memory_equal(buf, "held-one", 8);
+    assert_int_equal(info.priority, 3);
+    assert_int_equal(type, 7);
+    assert_int_equal(journals(NULL, 0), 0);
+    gw_kill(&g);
+    mbx_close(local);
+    mbx_unlink("restart-held");
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    close(fd);
+}
+
+/* Starts a gateway in this process (which puts back what dead ones held)
+ * and stops it. */
+static void gateway_in_process(void)
+{
+    const char *const names[] = {"restart-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = names;
+    mbx_gateway *gw = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &gw), 0);
+    assert_int_equal(mbx_gateway_stop(gw), 0);
+}
+
+/* What a gateway reads back of a dead one's journal is untrusted: a
+ * symlink, a file with two links, garbage, a file longer or shorter than
+ * it says, another user's file (as root) are not put back, and left
+ * where they are; the same bytes in a plain file of ours are. An empty
+ * one is removed. */
+static void planted_journals_refused(void **state)
+{
+    (void)state;
+    struct gw g = {0, 0};
+    mbx *local = held_then_killed("restart-plant", &g);
+    char name[256], path[600], saved[600];
+    assert_int_equal(journals(name, sizeof(name)), 1);
+    long pid = strtol(name + strlen(HELD_PREFIX), NULL, 10);
+    assert_true(pid > 0);
+    snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+    snprintf(saved, sizeof(saved), "%s/saved", test_dir);
+    uint8_t good[4096];
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t len = read(fd, good, sizeof(good));
+    close(fd);
+    assert_true(len > 8 && len < (ssize_t)sizeof(good));
+    assert_int_equal(rename(path, saved), 0);
+
+    char v[8][600];
+    int nv = 0;
+#define VARIANT()                                                                                  \
+    (snprintf(v[nv], sizeof(v[nv]), "%s/" HELD_PREFIX "%ld.%d", test_dir, pid, 901 + nv), v[nv++])
+    assert_int_equal(symlink(saved, VARIANT()), 0);
+    assert_int_equal(link(saved, VARIANT()), 0);
+    uint8_t junk[200];
+    memset(junk, 'x', sizeof(junk));
+    write_file(VARIANT(), junk, sizeof(junk));
+    uint8_t *longer = calloc(1, (size_t)len + (1u << 20));
+    assert_non_null(longer);
+    memcpy(longer, good, (size_t)len);
+    write_file(VARIANT(), longer, (size_t)len + (1u << 20));
+    free(longer);
+    write_file(VARIANT(), good, (size_t)len - 1);
+    if (geteuid() == 0) {
+        const char *other = VARIANT();
+        write_file(other, good, (size_t)len);
+        assert_int_equal(chown(other, 65534, 65534), 0);
+    }
+#undef VARIANT
+    /* An empty one holds nothing (made ahead of a receive): removed. */
+    char empty[600];
+    snprintf(empty, sizeof(empty), "%s/" HELD_PREFIX "%ld.999", test_dir, pid);
+    write_file(empty, good, 0);
+    gateway_in_process();
+    assert_int_equal(access(empty, F_OK), -1);
+    assert_int_equal(queued("restart-plant"), 0);
+    for (int i = 0; i < nv; i++) {
+        struct stat st;
+        assert_int_equal(lstat(v[i], &st), 0); /* left */
+    }
+
+    /* The same bytes, a plain file of ours: put back, then removed. */
+    write_file(path, good, (size_t)len);
+    gateway_in_process();
+    assert_int_equal(queued("restart-plant"), 1);
+    assert_int_equal(access(path, F_OK), -1);
+    print_message("planted journals: %d refused and left, the genuine one put back\n", nv);
+    mbx_close(local);
+    mbx_unlink("restart-plant");
 }
 
 int main(int argc, char **argv)
@@ -368,6 +559,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sends_survive_gateway_kills),
         cmocka_unit_test(receiver_across_gateway_kills),
+        cmocka_unit_test(held_message_survives_gateway_kill),
+        cmocka_unit_test(planted_journals_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

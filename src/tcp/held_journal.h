@@ -1,0 +1,56 @@
+/* The tcp:// gateway's journal of held messages: a message the gateway
+ * took out of a mailbox for a remote receiver is also kept in a small file
+ * beside the mailboxes until its client has it (or it went back), so that
+ * a gateway killed meanwhile (kill -9) does not lose it: the next gateway
+ * started on the same MBX_DIR, as the same user, puts it back.
+ *
+ * Files, in $MBX_DIR (name_dir()), the user's own, mode 0600:
+ *   .mbx-held.PID.lock  one per process that writes journals, held with a
+ *                       shared flock for the process's life: it is alive;
+ *   .mbx-held.PID.N     one per held message: "MBXHELD1", then (host
+ *                       order) u32 name length, u32 priority, u64 type,
+ *                       u64 payload size, the mailbox's name (no NUL), the
+ *                       payload. Its size is exactly that.
+ * A journal is taken by a recovering gateway only when its writer is gone
+ * (the pid in its name names no process and nobody holds the pid's lock
+ * file: a live writer in another pid namespace holds it), and only if it
+ * is a regular file of our user with one link whose contents check out;
+ * anything else is left where it is. */
+#ifndef MBX_TCP_HELD_JOURNAL_H
+#define MBX_TCP_HELD_JOURNAL_H
+
+#include <stdint.h>
+
+/* The largest payload a journal may say it holds (a bound on what a
+ * recovering gateway reads). */
+#define HELD_JOURNAL_PAYLOAD_MAX (1ull << 30)
+
+/* Makes an empty journal file, ahead of a receive (O_EXCL | O_NOFOLLOW,
+ * mode 0600), so that once the message is taken only one write remains
+ * before it is on file: a gateway killed in between loses it. Stores its
+ * descriptor in *fd and returns its path, newly allocated, or returns
+ * NULL (*fd -1) when it cannot be made (a full file system, no
+ * descriptor, no memory): the message is then held in memory only, as
+ * before journals. An empty journal holds nothing: a recovering gateway
+ * removes it. */
+char *held_journal_make(int *fd);
+
+/* Writes the held message of mailbox `box` into the journal fd made by
+ * held_journal_make and closes fd. Returns 0, or -errno after removing
+ * the file and freeing path (then there is no journal). */
+int held_journal_fill(int fd, char *path, const char *box, uint32_t priority, uint64_t type,
+                      const void *data, uint64_t size);
+
+/* Removes a journal (the message was delivered, put back or dropped, or
+ * an empty one is no longer wanted) and frees path. NULL: nothing. Never
+ * fails. */
+void held_journal_remove(char *path);
+
+/* Puts back into their mailboxes (same priority and type) the messages
+ * held by gateways that died, then removes their journals; a journal
+ * whose mailbox is gone is removed, one whose mailbox is full is left
+ * for a later start. Then makes this process's lock file (once per
+ * process). Best effort. Returns how many messages were put back. */
+unsigned held_journal_recover(void);
+
+#endif
