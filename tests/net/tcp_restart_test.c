@@ -401,10 +401,24 @@ static uint32_t queued(const char *box)
     return st.count;
 }
 
+/* Starts a gateway in this process (which puts back what dead ones held)
+ * and stops it. */
+static void gateway_in_process(void)
+{
+    const char *const names[] = {"restart-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = names;
+    mbx_gateway *gw = NULL;
+    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &gw), 0);
+    assert_int_equal(mbx_gateway_stop(gw), 0);
+}
+
 /* Sends one message (priority 3, type 7) to a new mailbox `box`, has a
  * remote receiver ask for it through a link whose answers stall, so the
  * gateway (in g, started here) takes it and cannot deliver it, then kills
- * the gateway. Returns the local mailbox. */
+ * the gateway (a gateway started before that does not take the live
+ * one's journal). Returns the local mailbox. */
 static mbx *held_then_killed(const char *box, struct gw *g)
 {
     mbx *local = test_box(box, 8, 64, 0);
@@ -423,6 +437,11 @@ static mbx *held_then_killed(const char *box, struct gw *g)
     for (int i = 0; i < 1000 && queued(box) != 0; i++)
         nap_us(10000);
     assert_int_equal(queued(box), 0);
+    /* A gateway started meanwhile leaves a live one's journal alone. */
+    assert_int_equal(journals(NULL, 0), 1);
+    gateway_in_process();
+    assert_int_equal(queued(box), 0);
+    assert_int_equal(journals(NULL, 0), 1);
     gw_kill(g);
     proxy_stop(p); /* the answer held in it is cut, never delivered */
     mbx_close(remote);
@@ -463,19 +482,6 @@ static void write_file(const char *path, const void *data, size_t n)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, data, n), (ssize_t)n);
     close(fd);
-}
-
-/* Starts a gateway in this process (which puts back what dead ones held)
- * and stops it. */
-static void gateway_in_process(void)
-{
-    const char *const names[] = {"restart-*", NULL};
-    mbx_gateway_options o;
-    mbx_gateway_options_init(&o);
-    o.allow = names;
-    mbx_gateway *gw = NULL;
-    assert_int_equal(mbx_gateway_start("127.0.0.1:0", &o, &gw), 0);
-    assert_int_equal(mbx_gateway_stop(gw), 0);
 }
 
 /* What a gateway reads back of a dead one's journal is untrusted: a
