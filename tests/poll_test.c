@@ -406,6 +406,73 @@ static void polling_receivers_beside_blocked_senders(void **state)
     mbx_unlink("crowd");
 }
 
+/* 1 once process pid is inside its exit (the kernel's PF_EXITING in
+ * /proc/PID/stat) or gone. */
+static int exiting(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    int got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    const char *p = got ? strrchr(line, ')') : NULL;
+    char state = 0;
+    unsigned flags = 0;
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+        return 1;
+    return state == 'Z' || state == 'X' || (flags & 0x4u);
+}
+
+/* A poller killed with a large address space is "dead" (inside its exit)
+ * while the kernel still tears its memory down, before its descriptors
+ * are closed: a new poller's claim that reaps its entry then finds its
+ * socket still bound. The entry was freed all the same, and once the
+ * socket went the file was named by no entry, for good (a kill -9 chaos
+ * run left 67 so). It is kept until a later look removes the file. */
+static void poller_reaped_while_exiting_leaves_no_socket(void **state)
+{
+    (void)state;
+    enum { BIG = 64 << 20 };
+    mbx *m = open_box("slowdeath", MBX_SEND, 8);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char *big = malloc(BIG);
+        if (!big)
+            _exit(2);
+        memset(big, 1, BIG);
+        mbx *r = NULL;
+        if (mbx_open("slowdeath", MBX_RECV, NULL, &r) || mbx_fd(r, MBX_RECV) < 0)
+            _exit(3);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(4);
+        test_await_kill();
+    }
+    assert_true(test_read_ready(ready[0]));
+    assert_int_equal(poll_sockets(), 1);
+    kill(c, SIGKILL);
+    long looks = 0;
+    while (!exiting(c) && looks < 10000000)
+        looks++;
+    mbx *r = NULL;
+    assert_int_equal(mbx_open("slowdeath", MBX_RECV, NULL, &r), 0);
+    assert_true(mbx_fd(r, MBX_RECV) >= 0); /* its claim reaps the dead entry */
+    int still_bound = poll_sockets() == 2;
+    assert_int_equal(waitpid(c, NULL, 0), c);
+    print_message("reaped while %s\n", still_bound ? "its socket was bound" : "(window missed)");
+    mbx_close(r);
+    send_u32(m, 1); /* a change: tells nobody, reaps nothing more */
+    mbx_close(m);
+    assert_int_equal(mbx_unlink("slowdeath"), 0); /* reaps every entry */
+    assert_int_equal(poll_sockets(), 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 /* Every one of several pollers (processes) is woken by one message. */
 static void many_pollers_all_woken(void **state)
 {
@@ -571,8 +638,11 @@ static void forged_entry_removes_no_live_socket(void **state)
     mbx_stat st;
     assert_int_equal(mbx_stat_name("decoy", &st), 0);
     assert_true(mbx_fd(decoy, MBX_RECV) >= 0);
-    assert_int_equal(forged->who == ident_make(gone, 1), 0); /* the entry was freed */
-    assert_int_equal(poll_sockets(), sockets + 1);           /* decoy's own, none gone */
+    /* The entry stays: the socket it names is bound, as a dying poller's
+     * may still be (poller_reaped_while_exiting_leaves_no_socket); a later
+     * look frees it once nobody has the socket. */
+    assert_int_equal(forged->who == ident_make(gone, 1), 1);
+    assert_int_equal(poll_sockets(), sockets + 1); /* decoy's own, none gone */
     send_u32(victim, 7);
     assert_true(readable(fd, 10000));
     mbx_close(decoy);
@@ -1921,6 +1991,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(many_pollers_all_woken),
         cmocka_unit_test(polling_receivers_beside_blocked_senders),
         cmocka_unit_test(killed_poller_leaves_nothing),
+        cmocka_unit_test(poller_reaped_while_exiting_leaves_no_socket),
         cmocka_unit_test(poller_killed_making_or_closing_leaves_no_socket),
         cmocka_unit_test(forged_entry_removes_no_live_socket),
         cmocka_unit_test(fork_and_exec),

@@ -329,8 +329,9 @@ int note_send(const char *path);
 
 /* Removes the socket at path only if nobody has it bound any more (a
  * connect is refused), so that a name read from shared memory can never
- * make us remove a live poller's socket. Returns 1 when removed, 0 when
- * it is in use, is not a socket or is gone, or -errno. */
+ * make us remove a live poller's socket. Returns 1 when removed, -EBUSY
+ * when someone has it bound, 0 when it is not a socket, is gone, or
+ * cannot be told (a connect refused for want of rights), or -errno. */
 int note_unlink_unbound(const char *path);
 
 /* Reads every datagram queued on fd. Returns how many there were. */

@@ -143,8 +143,11 @@ int note_unlink_unbound(const char *path)
     if (fd < 0)
         return -errno;
     /* Connecting sends nothing: a live poller is not woken by the probe. */
-    int refused = connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
+    int c = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    int refused = c != 0 && errno == ECONNREFUSED;
     close(fd);
+    if (c == 0)
+        return -EBUSY;
     if (!refused)
         return 0;
     return unlink(path) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
