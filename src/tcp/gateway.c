@@ -133,15 +133,14 @@ struct session {
     int64_t held_due;
     struct wire_msg held_msg;
     uint8_t *held_data;
-    /* Its journal (held_journal.h), while it is held: a gateway killed
-     * meanwhile does not lose it, the next one puts it back. NULL: none
-     * could be written (held in memory only). */
-    char *held_file;
-    /* An empty journal made ahead of the next receive, open on spare_fd
-     * (held_journal_make): once a message is taken, one write puts it on
-     * file. NULL: none. */
-    char *spare_file;
-    int spare_fd;
+    /* Whether it is in the journal (held_journal.h): a gateway killed
+     * meanwhile does not lose it, the next one puts it back. */
+    int held_journaled;
+    /* The session's journal, open on journal_fd, made before its first
+     * receive (held_journal_make): once a message is taken, one write
+     * puts it on file. NULL: none. */
+    char *journal;
+    int journal_fd;
     char name[WIRE_NAME_MAX + 1]; /* the mailbox's */
     /* The reply of call reply_req (0: none), kept until the client asks
      * anything else. Apart from the held message: a call made while a
@@ -294,8 +293,9 @@ static void held_drop(struct session *s)
 {
     free(s->held_data);
     s->held_data = NULL;
-    held_journal_remove(s->held_file);
-    s->held_file = NULL;
+    if (s->held_journaled)
+        held_journal_clear(s->journal_fd);
+    s->held_journaled = 0;
     held_set(s, 0);
 }
 
@@ -354,9 +354,9 @@ static int session_free(struct session *s)
     int lost = s->held != 0;
     if (lost) /* still full */
         held_drop(s);
-    if (s->spare_file) {
-        close(s->spare_fd);
-        held_journal_remove(s->spare_file);
+    if (s->journal) {
+        close(s->journal_fd);
+        held_journal_remove(s->journal);
     }
     if (s->h)
         mbx_close(s->h);
@@ -1154,8 +1154,8 @@ static void do_recv(struct conn *c, const struct qframe *q)
         result(c, q->h.id, -ENOMEM);
         return;
     }
-    if (!s->spare_file) /* made before the message is taken (held_journal.h) */
-        s->spare_file = held_journal_make(&s->spare_fd);
+    if (!s->journal) /* made before a message is taken (held_journal.h) */
+        s->journal = held_journal_make(&s->journal_fd);
     mbx_msginfo info;
     uint64_t type = 0;
     ssize_t n;
@@ -1179,14 +1179,13 @@ static void do_recv(struct conn *c, const struct qframe *q)
     }
     /* On file first, before its frame goes: a gateway killed from here
      * on leaves it for the next one to put back. */
-    if (s->spare_file && held_journal_fill(s->spare_fd, s->spare_file, s->name, info.priority, type,
-                                           s->buf, (uint64_t)n) == 0)
-        s->held_file = s->spare_file;
-    s->spare_file = NULL;
+    s->held_journaled = s->journal && held_journal_fill(s->journal_fd, s->name, info.priority, type,
+                                                        s->buf, (uint64_t)n) == 0;
     s->held_data = malloc((size_t)n + 1);
     if (!s->held_data) { /* cannot keep it safe: give it back (as put_back) */
-        held_journal_remove(s->held_file);
-        s->held_file = NULL;
+        if (s->held_journaled)
+            held_journal_clear(s->journal_fd);
+        s->held_journaled = 0;
         origin_set(0);
         mbx_send_typed(s->h, s->buf, (size_t)n, info.priority, type, MBX_NONBLOCK);
         origin_set(c->origin);

@@ -62,15 +62,18 @@ static void lock_make(void)
     lock_pid = getpid();
 }
 
+/* Writes iov from the file's start. */
 static int write_all(int fd, struct iovec *iov, int n)
 {
+    off_t at = 0;
     while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = pwritev(fd, iov, n, at);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
+        at += w;
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
             iov++, n--;
@@ -106,25 +109,32 @@ char *held_journal_make(int *fd)
     return NULL;
 }
 
-int held_journal_fill(int fd, char *path, const char *box, uint32_t priority, uint64_t type,
-                      const void *data, uint64_t size)
+int held_journal_fill(int fd, const char *box, uint32_t priority, uint64_t type, const void *data,
+                      uint64_t size)
 {
     size_t name_len = strlen(box);
-    int r = -EINVAL;
-    if (name_len > 0 && name_len <= NAME_MAX_LEN && size <= HELD_JOURNAL_PAYLOAD_MAX) {
-        struct header h;
-        memcpy(h.magic, MAGIC, sizeof(h.magic));
-        h.name_len = (uint32_t)name_len;
-        h.priority = priority;
-        h.type = type;
-        h.size = size;
-        struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)box, name_len}, {(void *)data, size}};
-        r = write_all(fd, iov, size ? 3 : 2);
-    }
-    close(fd);
+    if (name_len == 0 || name_len > NAME_MAX_LEN || size > HELD_JOURNAL_PAYLOAD_MAX)
+        return -EINVAL;
+    struct header h;
+    memcpy(h.magic, MAGIC, sizeof(h.magic));
+    h.name_len = (uint32_t)name_len;
+    h.priority = priority;
+    h.type = type;
+    h.size = size;
+    struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)box, name_len}, {(void *)data, size}};
+    int r = write_all(fd, iov, size ? 3 : 2);
     if (r)
-        held_journal_remove(path); /* a part of it: not a journal */
+        held_journal_clear(fd); /* a part of it: not a journal */
     return r;
+}
+
+void held_journal_clear(int fd)
+{
+    /* Empty: holds nothing (a recoverer removes it). A journal that
+     * cannot be emptied (it never fails on a regular file we wrote) would
+     * be put back again after a kill: at least once. */
+    while (ftruncate(fd, 0) != 0 && errno == EINTR)
+        ;
 }
 
 void held_journal_remove(char *path)

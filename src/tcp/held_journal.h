@@ -7,7 +7,8 @@
  * Files, in $MBX_DIR (name_dir()), the user's own, mode 0600:
  *   .mbx-held.PID.lock  one per process that writes journals, held with a
  *                       shared flock for the process's life: it is alive;
- *   .mbx-held.PID.N     one per held message: "MBXHELD1", then (host
+ *   .mbx-held.PID.N     one per session, empty while it holds nothing,
+ *                       else its held message: "MBXHELD1", then (host
  *                       order) u32 name length, u32 priority, u64 type,
  *                       u64 payload size, the mailbox's name (no NUL), the
  *                       payload. Its size is exactly that.
@@ -25,25 +26,29 @@
  * recovering gateway reads). */
 #define HELD_JOURNAL_PAYLOAD_MAX (1ull << 30)
 
-/* Makes an empty journal file, ahead of a receive (O_EXCL | O_NOFOLLOW,
- * mode 0600), so that once the message is taken only one write remains
- * before it is on file: a gateway killed in between loses it. Stores its
- * descriptor in *fd and returns its path, newly allocated, or returns
- * NULL (*fd -1) when it cannot be made (a full file system, no
- * descriptor, no memory): the message is then held in memory only, as
- * before journals. An empty journal holds nothing: a recovering gateway
- * removes it. */
+/* Makes a session's journal file, empty (O_EXCL | O_NOFOLLOW, mode
+ * 0600), kept open on *fd for the session's life: each message it holds
+ * is written into it once taken (held_journal_fill: one write, the only
+ * moment a kill still loses it), and it is emptied when the message goes
+ * (held_journal_clear). An empty journal holds nothing: a recovering
+ * gateway removes it. Returns its path, newly allocated, or NULL (*fd -1)
+ * when it cannot be made (a full file system, no descriptor, no memory):
+ * the session's messages are then held in memory only, as before
+ * journals. */
 char *held_journal_make(int *fd);
 
-/* Writes the held message of mailbox `box` into the journal fd made by
- * held_journal_make and closes fd. Returns 0, or -errno after removing
- * the file and freeing path (then there is no journal). */
-int held_journal_fill(int fd, char *path, const char *box, uint32_t priority, uint64_t type,
-                      const void *data, uint64_t size);
+/* Writes the held message of mailbox `box` into the empty journal fd.
+ * Returns 0, or -errno with the journal left empty (the message is held
+ * in memory only). */
+int held_journal_fill(int fd, const char *box, uint32_t priority, uint64_t type, const void *data,
+                      uint64_t size);
 
-/* Removes a journal (the message was delivered, put back or dropped, or
- * an empty one is no longer wanted) and frees path. NULL: nothing. Never
- * fails. */
+/* Empties journal fd: its message was delivered, put back or dropped.
+ * Never fails. */
+void held_journal_clear(int fd);
+
+/* Removes a journal when its session ends (its descriptor closed by the
+ * caller) and frees path. NULL: nothing. Never fails. */
 void held_journal_remove(char *path);
 
 /* Puts back into their mailboxes (same priority and type) the messages
