@@ -82,13 +82,10 @@ int cli_wait_readable(int fd, int64_t deadline);
 
 /* Answers request *info with len bytes at reply for serve and serve-echo
  * (cmd_serve.c), sending it again for about a second while the caller's
- * mailbox stays full. Returns 0 when it went, or when it cannot go and
- * that is the caller's affair, not the server's (reported on standard
- * error under cmd and name): the caller gave up or died (-ESRCH), the
- * reply is larger than its mailbox takes (-EMSGSIZE; the call says so
- * too), its mailbox stayed full, it is another user (-EACCES), its
- * mailbox is damaged (-EUCLEAN), the token is no call's (-EINVAL);
- * otherwise the error, which stops serving. */
+ * mailbox stays full. Returns -ENOMEM, -EMFILE or -ENFILE (the server's
+ * own want, which stops serving), else 0: the reply went, or cannot go
+ * for a reason of the caller's (reported on standard error under cmd and
+ * name). */
 int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
                 size_t len);
 

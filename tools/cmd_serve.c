@@ -168,16 +168,19 @@ int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, cons
                 cmd, name, (int)info->sender_pid, REPLY_TRIES);
         return 0;
     }
-    /* What is about this caller alone: it gave up or died, its mailbox
-     * takes less, it is another user (whose @PID only root may write), it
-     * damaged its own mailbox, or its message carried a token no call
-     * made. Any of them stopped serving before, so whoever may send to a
-     * shared service could stop it. */
-    if (err == -ESRCH || err == -EMSGSIZE || err == -EACCES || err == -EUCLEAN || err == -EINVAL) {
+    /* Only the server's own want of memory or descriptors stops it. Any
+     * other failure is this caller's affair: it gave up or died, its
+     * mailbox takes less, it is another user (whose @PID only root may
+     * write), its message carried a token no call made, or it wrote its
+     * own mailbox into something no reply can open (damaged, "of another
+     * PID namespace", "of another boot" locked so that the look times
+     * out). Each of those stopped serving once, so whoever could send to
+     * a service could stop it (found by reviews). */
+    if (err == -ENOMEM || err == -EMFILE || err == -ENFILE)
+        return err;
+    if (err)
         cli_error(cmd, name, err);
-        return 0;
-    }
-    return err;
+    return 0;
 }
 
 /* Runs CMD on one message; answers it when it is a request. */
