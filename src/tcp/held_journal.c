@@ -161,7 +161,7 @@ static int recover_one(int dfd, const char *name)
     struct stat st, st2;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) || !ours(&st))
         return 0;
-    if (st.st_size == 0) { /* made ahead of a receive that took nothing */
+    if (st.st_size == 0) { /* its session held nothing */
         unlinkat(dfd, name, 0);
         return 2;
     }
