@@ -6,7 +6,11 @@
 
 #include "test_util.h"
 
+#include <mbx.h>
+
 #include <errno.h>
+#include <sys/file.h>
+#include <poll.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -147,6 +151,92 @@ static void dead_gateways_tables_are_swept(void **state)
     close(ready[1]);
 }
 
+/* A gateway that forked a child (which neither executed nor named a host)
+ * and was then killed: its table is swept all the same. The child's copy
+ * of the table's descriptor shared the gateway's lock, and the table
+ * looked alive for as long as the child lived (found by a review). */
+static void dead_gateways_table_swept_while_its_child_lives(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t holder = fork();
+    if (holder == 0) {
+        /* As a gateway, which has opened mailboxes: the library's fork
+         * handlers are in place. */
+        mbx *me = NULL;
+        if (mbx_self(&me) != 0)
+            _exit(3);
+        hosts_hold();
+        if (hosts_id("10.0.0.7") == HOSTS_UNKNOWN)
+            _exit(1);
+        pid_t kid = fork();
+        if (kid == 0) {
+            alarm(30); /* no death signal: it outlives its parent on purpose */
+            for (;;)
+                pause();
+        }
+        if (write(ready[1], &kid, sizeof(kid)) != (ssize_t)sizeof(kid))
+            _exit(2);
+        test_await_kill();
+    }
+    pid_t kid = 0;
+    struct pollfd pf = {ready[0], POLLIN, 0};
+    assert_int_equal(poll(&pf, 1, 10000), 1);
+    assert_int_equal(read(ready[0], &kid, sizeof(kid)), sizeof(kid));
+    kill(holder, SIGKILL);
+    assert_int_equal(waitpid(holder, NULL, 0), holder);
+    char dead_path[PATH_MAX];
+    snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)holder);
+    usleep(1200 * 1000); /* older than a table being made */
+    hosts_hold();
+    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
+    int gone = access(dead_path, F_OK) != 0;
+    hosts_release();
+    kill(kid, SIGKILL); /* not ours to wait for: the holder's */
+    unlink(dead_path);
+    close(ready[0]);
+    close(ready[1]);
+    assert_true(gone);
+}
+
+/* A table under our pid that someone holds (a live gateway of another pid
+ * namespace sharing the directory, pid 1 in each, say) is not replaced
+ * when we make ours: we have none (hosts read as unknown). */
+static void held_table_under_our_pid_is_not_replaced(void **state)
+{
+    (void)state;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char x;
+        if (read(go[0], &x, 1) != 1)
+            _exit(2);
+        hosts_hold();
+        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 0 : 1);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.mbx-hosts.%d", test_dir, (int)c);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_SH), 0); /* the other namespace's gateway */
+    struct stat before, after;
+    assert_int_equal(fstat(fd, &before), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    int kept = stat(path, &after) == 0 && after.st_ino == before.st_ino;
+    close(fd);
+    unlink(path);
+    close(go[0]);
+    close(go[1]);
+    assert_true(kept);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0); /* no table of its own */
+}
+
 /* A process in another pid namespace sharing the directory (a container
  * given the host's /dev/shm) sees no process of a live gateway's pid:
  * kill(pid, 0) says ESRCH there. It must not sweep that gateway's table
@@ -206,6 +296,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(untrusted_tables_name_nothing, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(live_tables_stay_for_another_pid_namespace, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(dead_gateways_table_swept_while_its_child_lives,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(held_table_under_our_pid_is_not_replaced, test_dir_setup,
                                         test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));

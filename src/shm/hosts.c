@@ -65,11 +65,11 @@ static void table_fd_close(void)
     table_fd = -1;
 }
 
-/* 1 when a process holds file `name` (of directory d) locked: a table in
- * use, whatever its pid says from here. */
-static int table_locked(DIR *d, const char *name)
+/* 1 when a process holds file `name` (of directory dirfd, or AT_FDCWD)
+ * locked: a table in use, whatever its pid says from here. */
+static int table_locked(int dirfd, const char *name)
 {
-    int fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return 0;
     int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
@@ -117,7 +117,7 @@ static void tables_sweep(void)
         int64_t age = ((int64_t)now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
                       (now.tv_nsec - st.st_ctim.tv_nsec);
         if (age < STALE_NS || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
-            table_locked(d, e->d_name))
+            table_locked(dirfd(d), e->d_name))
             continue;
         (void)unlinkat(dirfd(d), e->d_name, 0);
     }
@@ -133,6 +133,11 @@ static int table_make(void)
     int fd = -1;
     for (int tries = 0; fd < 0 && tries < 2; tries++) {
         fd = open(table_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        /* One under our pid that someone holds is a live table of another
+         * pid namespace sharing the directory (its pid is ours here): not
+         * replaced, and we have none (found by a review). */
+        if (fd < 0 && errno == EEXIST && table_locked(AT_FDCWD, table_path))
+            return -EBUSY;
         if (fd < 0 && (errno != EEXIST || unlink(table_path) != 0))
             return -errno;
     }
@@ -300,6 +305,30 @@ void hosts_hold(void)
     pthread_mutex_lock(&mu);
     holders++;
     table_try(); /* now: the name is ours before the pid is seen */
+    pthread_mutex_unlock(&mu);
+}
+
+void hosts_fork_prepare(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+void hosts_fork_parent(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+void hosts_fork_child(void)
+{
+    /* The mapping goes too: it holds the file's description, and with it
+     * the lock (the child makes its own table when it names a host). */
+    if (table) {
+        munmap(table, sizeof(struct hosts_file));
+        table = NULL;
+        failed_at = 0;
+        next_place = 0;
+    }
+    table_fd_close();
     pthread_mutex_unlock(&mu);
 }
 

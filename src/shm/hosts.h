@@ -47,4 +47,12 @@ int hosts_name(int32_t pid, uint32_t uid, uint32_t id, char *buf, size_t cap);
 void hosts_hold(void);
 void hosts_release(void);
 
+/* Fork handlers (shm_fork_*): the table's lock is held across a fork, and
+ * the child lets go of its copy of the table's descriptor at once, whose
+ * lock (shared with the parent's) kept a parent killed later looking
+ * alive to sweeps for as long as the child lived (found by a review). */
+void hosts_fork_prepare(void);
+void hosts_fork_parent(void);
+void hosts_fork_child(void);
+
 #endif

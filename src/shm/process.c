@@ -3,6 +3,7 @@
 
 #include "shm/call.h"
 #include "shm/handles.h"
+#include "shm/hosts.h"
 #include "shm/owner.h"
 
 #include <errno.h>
@@ -146,17 +147,19 @@ void shm_peer_put(struct shm_box *b)
 
 /* In the order the open path takes them: `lock` is held while this
  * process's own mailbox is opened, which takes call.c's locks (its
- * receive set), and handles.c's lock is a leaf. The other way round a
+ * receive set), and handles.c's and hosts.c's locks are leaves. The other way round a
  * fork beside a first open deadlocked (ThreadSanitizer saw the cycle). */
 void shm_fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
     call_fork_prepare();
     handles_fork_prepare();
+    hosts_fork_prepare();
 }
 
 void shm_fork_parent(void)
 {
+    hosts_fork_parent();
     handles_fork_parent();
     call_fork_after();
     pthread_mutex_unlock(&lock);
@@ -164,6 +167,7 @@ void shm_fork_parent(void)
 
 void shm_fork_child(void)
 {
+    hosts_fork_child();
     handles_fork_child();
     call_fork_after();
     pthread_mutex_unlock(&lock);
