@@ -23,9 +23,7 @@
 #include "test_box.h"
 
 #include "gateway_process.h"
-/* The fault-injecting proxy, built into this program (its CMake target
- * lists this file alone). */
-#include "tcp_proxy.c"
+#include "tcp_proxy.h"
 
 #include <dirent.h>
 #include <errno.h>
