@@ -369,7 +369,9 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * is looked for at most every 50 ms, as sends to an owned mailbox look for
  * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
  * mailbox takes; the caller's mbx_call then says -EMSGSIZE too), -EAGAIN (the caller's mailbox
- * stayed full for 100 ms), -EUCLEAN; for a request taken over tcp://,
+ * stayed full, or its lock taken, for 100 ms: the reply may be sent again
+ * while the caller waits, except for a request taken over tcp://, whose
+ * token is then spent), -EUCLEAN; for a request taken over tcp://,
  * -ENOTCONN (the link was lost after the reply went and did not come back
  * within 5 s: it may have been delivered) or -ETIMEDOUT (no link: not
  * sent). */
@@ -382,8 +384,10 @@ int mbx_reply(const mbx_msginfo *request, const void *buf, size_t len);
  * mbx_reply_secret writes it (16 bytes) into secret; the program calls
  * mbx_reply_secret_set with it first thing, before it opens a mailbox to
  * receive or makes a call, then opens the mailbox with MBX_RECV and
- * answers the tokens it is given. Keep the secret as private as the
- * process: whoever has it and may receive from a mailbox can answer the
+ * answers the tokens it is given. Hand it over a pipe or another
+ * inherited descriptor, never on the command line or in the environment
+ * (other local users read /proc/PID/cmdline). Keep the secret as private
+ * as the process: whoever has it and may receive from a mailbox can answer the
  * requests this process received there. mbx_reply_secret returns 0, or
  * -EINVAL (secret NULL). mbx_reply_secret_set returns 0, -EINVAL (secret
  * NULL), or -EBUSY when this process has already opened a mailbox to

@@ -1,6 +1,6 @@
 /* A request handed to a program the server started (exec): the program
  * answers it once it has the server's reply secret (mbx_reply_secret,
- * mbx_reply_secret_set), and not without it; the secret can be set only
+ * mbx_reply_secret_set; passed through a pipe), and not without it; the secret can be set only
  * before anything was bound under the process's own. */
 #include "test_util.h"
 
@@ -13,20 +13,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The exec'd worker: argv = self "worker" TOKEN SECRET|"-". Sets the
- * secret (unless "-"), opens the mailbox to receive and answers TOKEN.
- * Exits 0 when mbx_reply said 0, 10 + its errno otherwise, 2-4 on setup. */
+/* The exec'd worker: argv = self "worker" TOKEN FD|"-". Reads the
+ * secret from descriptor FD (a pipe it inherited: never on the command
+ * line, which every local user reads in /proc) and sets it (unless "-"),
+ * opens the mailbox to receive and answers TOKEN. Exits 0 when mbx_reply
+ * said 0, 10 + its errno otherwise, 2-4 on setup. */
 static int worker(char **argv)
 {
     uint64_t token = strtoull(argv[2], NULL, 16);
     if (strcmp(argv[3], "-") != 0) {
         unsigned char secret[16];
-        for (int i = 0; i < 16; i++) {
-            unsigned v;
-            if (sscanf(argv[3] + 2 * i, "%2x", &v) != 1)
-                return 2;
-            secret[i] = (unsigned char)v;
-        }
+        int fd = atoi(argv[3]);
+        if (read(fd, secret, sizeof(secret)) != (ssize_t)sizeof(secret))
+            return 2;
+        close(fd);
         if (mbx_reply_secret_set(secret) != 0)
             return 3;
     }
@@ -53,20 +53,24 @@ static void server(int give)
     mbx_msginfo info;
     if (mbx_recv(m, req, sizeof(req), &info, 10000000000ll) < 0 || !info.reply_token)
         _exit(6);
-    char token[32], hex[40] = "-";
+    char token[32], fdarg[16] = "-";
     snprintf(token, sizeof(token), "%" PRIx64, info.reply_token);
+    int pass[2] = {-1, -1}; /* no O_CLOEXEC: the worker inherits the read end */
     if (give) {
         unsigned char secret[16];
-        if (mbx_reply_secret(secret) != 0)
+        if (mbx_reply_secret(secret) != 0 || pipe(pass) != 0 ||
+            write(pass[1], secret, sizeof(secret)) != (ssize_t)sizeof(secret))
             _exit(7);
-        for (int i = 0; i < 16; i++)
-            snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+        close(pass[1]);
+        snprintf(fdarg, sizeof(fdarg), "%d", pass[0]);
     }
     pid_t w = fork();
     if (w == 0) {
-        execl("/proc/self/exe", "call_handover_test", "worker", token, hex, (char *)NULL);
+        execl("/proc/self/exe", "call_handover_test", "worker", token, fdarg, (char *)NULL);
         _exit(8);
     }
+    if (give)
+        close(pass[0]);
     int st;
     if (waitpid(w, &st, 0) != w || !WIFEXITED(st))
         _exit(9);
