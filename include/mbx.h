@@ -370,8 +370,7 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
  * mailbox takes; the caller's mbx_call then says -EMSGSIZE too), -EAGAIN (the caller's mailbox
  * stayed full, or its lock taken, for 100 ms: the reply may be sent again
- * while the caller waits, except for a request taken over tcp://, whose
- * token is then spent), -EUCLEAN; for a request taken over tcp://,
+ * while the caller waits, also over tcp://), -EUCLEAN; for a request taken over tcp://,
  * -ENOTCONN (the link was lost after the reply went and did not come back
  * within 5 s: it may have been delivered) or -ETIMEDOUT (no link: not
  * sent). */

@@ -1559,6 +1559,11 @@ static void tokens_forget(struct tcp_box *b)
             tokens[i].b = NULL;
     while (b->repliers)
         pthread_cond_wait(&tokens_cv, &tokens_mu);
+    /* Again: a replier that got -EAGAIN put its token back while we
+     * waited; with none left, nobody can now. */
+    for (unsigned i = 0; i < TOKENS; i++)
+        if (tokens[i].b == b)
+            tokens[i].b = NULL;
     pthread_mutex_unlock(&tokens_mu);
 }
 
@@ -1907,6 +1912,15 @@ static int tcp_reply(const mbx_msginfo *request_info, const void *buf, size_t le
     }
     pthread_mutex_unlock(&b->mu);
     pthread_mutex_lock(&tokens_mu);
+    /* Not sent (the caller's mailbox stayed full): it may be sent again
+     * while the caller waits (mbx.h), so the token is put back; a close
+     * under way clears it again once we are done (tokens_forget). */
+    if (r == -EAGAIN)
+        for (unsigned i = 0; i < TOKENS; i++)
+            if (tokens[i].token == t && !tokens[i].b) {
+                tokens[i].b = b;
+                break;
+            }
     if (--b->repliers == 0)
         pthread_cond_broadcast(&tokens_cv);
     pthread_mutex_unlock(&tokens_mu);

@@ -1323,16 +1323,20 @@ static void do_reply(struct conn *c, const struct qframe *q)
         return;
     }
     /* Only a request this client was handed may be answered through it. */
-    int known = 0;
+    int known = -1;
     for (unsigned i = 0; i < TOKENS_HELD; i++)
         if (s->tokens[i] == token) {
             s->tokens[i] = 0;
-            known = 1;
+            known = (int)i;
         }
     int r = -ESRCH;
-    if (known) {
+    if (known >= 0) {
         mbx_msginfo info = {.reply_token = token, .sender_pid = (int32_t)pid};
         r = mbx_reply(&info, q->body + WIRE_REPLY_LEN, q->h.len - WIRE_REPLY_LEN);
+        /* The caller's mailbox stayed full: nothing was sent, and the
+         * replier may send it again (mbx.h), so the token stays ours. */
+        if (r == -EAGAIN)
+            s->tokens[known] = token;
     }
     s->replied_req = q->h.id;
     s->replied_answer = r;

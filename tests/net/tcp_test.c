@@ -857,6 +857,55 @@ static void call_and_reply_across(void **state)
     mbx_unlink("calls");
 }
 
+struct full_caller {
+    mbx *m;
+    ssize_t n;
+    char reply[16];
+};
+
+static void *call_while_full(void *arg)
+{
+    struct full_caller *f = arg;
+    f->n = mbx_call(f->m, "q", 1, 0, f->reply, sizeof(f->reply), 30000000000ll);
+    return NULL;
+}
+
+/* A server that takes requests over the wire answers a caller whose own
+ * mailbox is full: -EAGAIN, nothing sent, and the reply may be sent again
+ * while the caller waits, as locally. Both ends spent the token at the
+ * first try, so the second said -EINVAL and the reply was lost (found by
+ * a review). */
+static void reply_across_to_a_full_caller_may_be_sent_again(void **state)
+{
+    (void)state;
+    mbx *local = test_box("calls", 8, 64, 0);
+    mbx *remote = open_remote(gw_port, "calls", MBX_RECV);
+    mbx *me;
+    assert_int_equal(mbx_self(&me), 0);
+    int queued = 0;
+    while (mbx_send(me, "x", 1, 0, MBX_NONBLOCK) == 0)
+        queued++;
+    assert_true(queued > 0);
+    struct full_caller f = {local, 0, {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_while_full, &f), 0);
+    char req[16];
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(remote, req, sizeof(req), &info, 10000000000ll), 1);
+    assert_int_equal(mbx_reply(&info, "answer", 6), -EAGAIN);
+    char x;
+    for (int i = 0; i < queued; i++)
+        assert_int_equal(mbx_recv(me, &x, 1, NULL, MBX_NONBLOCK), 1);
+    assert_int_equal(mbx_reply(&info, "answer", 6), 0);
+    assert_int_equal(mbx_reply(&info, "again", 5), -EINVAL); /* one reply per request */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(f.n, 6);
+    assert_memory_equal(f.reply, "answer", 6);
+    mbx_close(remote);
+    mbx_close(local);
+    mbx_unlink("calls");
+}
+
 /* A call whose reply takes longer than the client's dead-link bound (4
  * silent heartbeat periods, 1 s) keeps its link: while one of the
  * connection's threads waits in the call, the other reads and answers the
@@ -1736,6 +1785,7 @@ int main(void)
 #endif
         cmocka_unit_test(rendezvous_across),
         cmocka_unit_test(call_and_reply_across),
+        cmocka_unit_test(reply_across_to_a_full_caller_may_be_sent_again),
         cmocka_unit_test(long_call_keeps_its_link),
         cmocka_unit_test(quick_calls_wake_no_second_thread),
         cmocka_unit_test(removal_across),
