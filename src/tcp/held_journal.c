@@ -34,6 +34,9 @@ struct header {
 _Static_assert(sizeof(struct header) == HEADER_LEN, "no padding");
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Set by a recovery that left a journal because its mailbox was full:
+ * a running gateway tries again (held_journal_again). */
+static int again;
 static int lock_fd = -1;  /* our .mbx-held.PID.lock, flock(LOCK_SH) */
 static pid_t lock_pid;    /* whose it is: a forked child makes its own */
 static uint64_t next_seq; /* under mu */
@@ -229,8 +232,10 @@ static int recover_one(int dfd, const char *name)
     origin_set(origin);
     mbx_close(m);
     free(b);
+    if (r == -EAGAIN || r == -ENOSPC)
+        __atomic_store_n(&again, 1, __ATOMIC_RELAXED); /* full: tried again soon */
     if (r)
-        return 0; /* full (left for a later start), or refused */
+        return 0; /* full, or refused */
     unlinkat(dfd, name, 0);
     return 1;
 }
@@ -274,10 +279,16 @@ static int writer_gone(int dfd, long pid, int *lfd)
     return 1;
 }
 
+int held_journal_again(void)
+{
+    return __atomic_load_n(&again, __ATOMIC_RELAXED);
+}
+
 unsigned held_journal_recover(void)
 {
     unsigned back = 0;
     pthread_mutex_lock(&mu);
+    __atomic_store_n(&again, 0, __ATOMIC_RELAXED);
     DIR *d = opendir(name_dir());
     if (d) {
         int dfd = dirfd(d);

@@ -54,8 +54,13 @@ void held_journal_remove(char *path);
 /* Puts back into their mailboxes (same priority and type) the messages
  * held by gateways that died, then removes their journals; a journal
  * whose mailbox is gone is removed, one whose mailbox is full is left
- * for a later start. Then makes this process's lock file (once per
+ * for a later try (held_journal_again). Then makes this process's lock file (once per
  * process). Best effort. Returns how many messages were put back. */
 unsigned held_journal_recover(void);
+
+/* Returns 1 when the last recovery left a journal because its mailbox was
+ * full: a running gateway calls held_journal_recover again (about once a
+ * second) until none is left so. */
+int held_journal_again(void);
 
 #endif

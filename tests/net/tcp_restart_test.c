@@ -474,6 +474,38 @@ static void held_message_survives_gateway_kill(void **state)
     mbx_unlink("restart-held");
 }
 
+/* The same when the mailbox is full as the next gateway starts (a local
+ * sender keeps it so): the message is put back once there is room, while
+ * that gateway runs. It waited for a start after that before, which
+ * tcp_chaos_test, whose sender keeps its mailbox full, never made. */
+static void held_message_put_back_when_room_comes(void **state)
+{
+    (void)state;
+    struct gw g = {0, 0};
+    mbx *local = held_then_killed("restart-full", &g);
+    int filled = 0;
+    while (mbx_send(local, "fill", 4, 0, MBX_NONBLOCK) == 0)
+        filled++;
+    assert_true(filled > 0);
+    assert_int_equal(gw_start(&g), 0); /* finds no room */
+    assert_int_equal(journals(NULL, 0), 1);
+    char buf[64];
+    assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, 0), 4); /* room for one */
+    for (int i = 0; i < 1000 && journals(NULL, 0) != 0; i++)
+        nap_us(10000);
+    assert_int_equal(journals(NULL, 0), 0);
+    int found = 0;
+    for (int i = 0; i < filled; i++) {
+        ssize_t n = mbx_recv(local, buf, sizeof(buf), NULL, 0);
+        assert_true(n == 4 || n == 8);
+        found += n == 8 && memcmp(buf, "held-one", 8) == 0;
+    }
+    assert_int_equal(found, 1);
+    gw_kill(&g);
+    mbx_close(local);
+    mbx_unlink("restart-full");
+}
+
 /* A message the remote receiver had, and acknowledged, is not put back
  * by the next gateway after a kill: the journal holds only what is not
  * delivered. */
@@ -591,6 +623,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sends_survive_gateway_kills),
         cmocka_unit_test(receiver_across_gateway_kills),
         cmocka_unit_test(held_message_survives_gateway_kill),
+        cmocka_unit_test(held_message_put_back_when_room_comes),
         cmocka_unit_test(planted_journals_refused),
         cmocka_unit_test(delivered_not_put_back),
     };
