@@ -1,5 +1,6 @@
 /* Request/reply: mbx_call and mbx_reply between processes and threads. */
 #include "test_util.h"
+#include "test_call.h"
 
 #include "core/cancel.h"
 #include "mbx.h"
@@ -222,20 +223,6 @@ static void taker_death_is_epipe(void **state)
     assert_int_equal(reap(c), 128 + SIGKILL);
     mbx_unlink("fragile");
     mbx_close(m);
-}
-
-/* A call of "q" to m from a thread: its result and reply. */
-struct pending_call {
-    mbx *m;
-    ssize_t n;
-    char reply[32];
-};
-
-static void *call_it(void *arg)
-{
-    struct pending_call *p = arg;
-    p->n = mbx_call(p->m, "q", 1, 0, p->reply, sizeof(p->reply), 30000 * MS);
-    return NULL;
 }
 
 /* A reply finds the caller's mailbox full: after 100 ms it says -EAGAIN,

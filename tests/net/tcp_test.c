@@ -8,6 +8,7 @@
 
 #include "short_gateway.h"
 #include "tcp_proxy.h"
+#include "test_call.h"
 #include "test_threads.h"
 #include "tls_certs.h"
 
@@ -857,19 +858,6 @@ static void call_and_reply_across(void **state)
     mbx_unlink("calls");
 }
 
-struct full_caller {
-    mbx *m;
-    ssize_t n;
-    char reply[16];
-};
-
-static void *call_while_full(void *arg)
-{
-    struct full_caller *f = arg;
-    f->n = mbx_call(f->m, "q", 1, 0, f->reply, sizeof(f->reply), 30000000000ll);
-    return NULL;
-}
-
 /* A server that takes requests over the wire answers a caller whose own
  * mailbox is full: -EAGAIN, nothing sent, and the reply may be sent again
  * while the caller waits, as locally. Both ends spent the token at the
@@ -886,9 +874,9 @@ static void reply_across_to_a_full_caller_may_be_sent_again(void **state)
     while (mbx_send(me, "x", 1, 0, MBX_NONBLOCK) == 0)
         queued++;
     assert_true(queued > 0);
-    struct full_caller f = {local, 0, {0}};
+    struct pending_call f = {local, 0, {0}};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, call_while_full, &f), 0);
+    assert_int_equal(pthread_create(&t, NULL, call_it, &f), 0);
     char req[16];
     mbx_msginfo info;
     assert_int_equal(mbx_recv(remote, req, sizeof(req), &info, 10000000000ll), 1);
