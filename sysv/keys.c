@@ -4,7 +4,9 @@
  * never sees a half-written entry. The target is untrusted (anyone who can
  * write the directory can plant a link): it must be a plain id. A link is
  * removed by one remover at a time, the holder of a lock on its removal
- * file sysv-key-rm.KKKKKKKK.ID.UID, UID the link's owner (remove_claimed). */
+ * file sysv-key-rm.KKKKKKKK.ID.UID, UID the link's owner (remove_claimed),
+ * and of the link's lock in the state file of queue ID (lock_link), which
+ * a planted removal file does not take away. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -109,13 +111,58 @@ static int make_removal_file(const char *claim, uid_t uid)
     return fd;
 }
 
-/* Unlinks link when it names id. Returns 0 or -errno of unlink. */
-static int unlink_if_names(const char *link, int32_t key, int32_t id)
+/* The lock of key's link to id, a link of user uid's, on the state file
+ * of queue id: an OFD write lock of byte `key` of it, which no one can
+ * take but the writers of that file (its owner's side and root, who may
+ * remove the queue anyway), in a file no one else can put in its place
+ * (uid's or root's, one name, in a sticky folder). It is there whenever
+ * the link is (removal removes the key first, the state file last), so
+ * its removers exclude each other even when another user planted the
+ * removal file, which they then cannot remove (they went without any
+ * lock: the msgget of a new queue between one remover's look and unlink
+ * lost its link to a second remover). Returns the fd holding the lock,
+ * -EBUSY (another remover holds it), or -ENOENT (no such file to trust,
+ * e.g. one root's IPC_SET gave to a new owner, or no OFD locks: the
+ * removal file's lock is all there is). */
+static int lock_link(int32_t key, int32_t id, uid_t uid)
 {
+    char path[4200];
+    struct stat st;
+    if (sysv_page_path(path, sizeof(path), SYSV_META_PREFIX, id) < 0)
+        return -ENOENT;
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+        (st.st_uid != uid && st.st_uid != 0)) {
+        close(fd);
+        return -ENOENT;
+    }
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)(uint32_t)key, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    return e == EAGAIN || e == EACCES ? -EBUSY : -ENOENT;
+}
+
+/* Unlinks link, a link of user uid's, when it names id, looking under
+ * the link's lock on the queue's state file (lock_link) when there is
+ * one. Returns 0, -EBUSY (another remover holds that lock: it will
+ * finish) or -errno of unlink. */
+static int unlink_if_names(const char *link, int32_t key, int32_t id, uid_t uid)
+{
+    int lock = lock_link(key, id, uid);
+    if (lock == -EBUSY)
+        return -EBUSY;
     int32_t named;
+    int rc = 0;
     if (sysv_key_lookup(key, &named) == 0 && named == id && unlink(link) < 0 && errno != ENOENT)
-        return -errno;
-    return 0;
+        rc = -errno;
+    if (lock >= 0)
+        close(lock);
+    return rc;
 }
 
 /* Removes key's link to id, a link of user uid's, as the one remover of
@@ -131,9 +178,11 @@ static int unlink_if_names(const char *link, int32_t key, int32_t id)
  * named (a chaos run found ~50 in 3000 msgget calls). A file of the name
  * that is not to be trusted (another user's: planted) is removed by
  * those who may (root; anyone, in a folder without the sticky bit); the
- * others remove the link without the lock: then a planted file costs the
- * exclusion of this link's removers, never the removal (it left the link
- * for good, and msgget of the key said EAGAIN or EACCES). Returns 0
+ * others remove the link without that lock, never the removal (it left
+ * the link for good, and msgget of the key said EAGAIN or EACCES), under
+ * the link's lock on its queue's state file alone (lock_link, which
+ * every remover takes around its look and unlink), so they still
+ * exclude each other. Returns 0
  * (removed, or the link names no longer id), -EBUSY (another remover
  * holds the lock: it will finish), or -errno (the link may not be
  * removed). */
@@ -150,7 +199,7 @@ static int remove_claimed(int32_t key, int32_t id, uid_t uid, int make)
         /* No file of ours to lock: the folder, or the link's owner,
          * refuses us (then its unlink says so, most likely). */
         if (fd < 0 && make && errno != EEXIST)
-            return unlink_if_names(link, key, id);
+            return unlink_if_names(link, key, id, uid);
         if (fd < 0)
             fd = open(claim, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         struct stat st, now;
@@ -169,12 +218,11 @@ static int remove_claimed(int32_t key, int32_t id, uid_t uid, int make)
                     continue;  /* another file took the name meanwhile */
                 return -EBUSY; /* root's, made before it was given to uid */
             }
-            /* Planted: removed by whoever may (a remover of ours may take
-             * the name between the look and the unlink: then the two
-             * are not excluded, once); the others go without the lock. */
+            /* Planted: removed by whoever may; the others go without
+             * this lock, under the state file's (lock_link). */
             if (unlink(claim) == 0)
                 continue;
-            return unlink_if_names(link, key, id);
+            return unlink_if_names(link, key, id, uid);
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
             close(fd);
@@ -188,7 +236,7 @@ static int remove_claimed(int32_t key, int32_t id, uid_t uid, int make)
                 return 0;
             continue;
         }
-        rc = unlink_if_names(link, key, id);
+        rc = unlink_if_names(link, key, id, uid);
         unlink(claim);
         close(fd);
         return rc;

@@ -47,6 +47,10 @@ static void (*volatile after_traffic_made)(const char *path); /* its creation, b
 /* Set when an open of a key removal's file finds one there (a second
  * remover of the same link). */
 static volatile int removal_met;
+/* Set when thread creator_tid is refused an OFD lock (a remover's lock
+ * of a key's link, on its queue's state file, held by another). */
+static volatile int lock_refused;
+static volatile pid_t creator_tid = -1;
 
 int symlink(const char *target, const char *path);
 int symlink(const char *target, const char *path)
@@ -107,6 +111,20 @@ int open(const char *path, int flags, ...)
     return rc;
 }
 
+int fcntl(int fd, int cmd, ...);
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *); /* (none for some commands: unused then) */
+    va_end(ap);
+    int rc = (int)syscall(SYS_fcntl, fd, cmd, arg);
+    if (rc < 0 && (errno == EAGAIN || errno == EACCES) && (cmd == F_OFD_SETLK || cmd == F_SETLK) &&
+        syscall(SYS_gettid) == creator_tid)
+        lock_refused = 1;
+    return rc;
+}
+
 static void die(void)
 {
     raise(SIGKILL);
@@ -141,6 +159,26 @@ static void *create(void *arg)
 }
 
 static pthread_t creator;
+
+/* As create, noting its thread's id first. */
+static void *create_noted(void *arg)
+{
+    creator_tid = (pid_t)syscall(SYS_gettid);
+    return create(arg);
+}
+
+/* As create_meanwhile, for a remover whose key removal's file another
+ * user planted (so removal_met tells nothing): waits until the creator
+ * is done, or was refused a lock (the link's, which we hold), or 10 s
+ * went by. */
+static void create_meanwhile_past_a_planted_file(void)
+{
+    lock_refused = 0;
+    creator_done = 0;
+    assert_int_equal(pthread_create(&creator, NULL, create_noted, NULL), 0);
+    for (int ms = 0; ms < 10000 && !creator_done && !lock_refused; ms++)
+        nap(1);
+}
 
 /* Inside IPC_RMID's removal of the key's link, after it looked at it:
  * another msgget of the key finds the removed queue's link, removes it
@@ -566,6 +604,75 @@ static void owner_and_root_remove_a_link_one_at_a_time(void **state)
     assert_int_equal(test_dir_count(), 0);
 }
 
+/* As RACE_A (a child), with a file planted by RACE_C under the name of
+ * the removal file of A's link of KEY to id: A's IPC_RMID of id while A's
+ * msgget(KEY, IPC_CREAT) on another thread finds the stale link. Exits
+ * 0 when the key then names the new queue and nothing is left, else the
+ * number of the check that failed. */
+static int remove_past_a_planted_file(int id)
+{
+    before_key_unlink = create_meanwhile_past_a_planted_file;
+    if (msgctl(id, IPC_RMID, NULL) != 0)
+        return 1;
+    before_key_unlink = NULL;
+    if (pthread_join(creator, NULL) != 0)
+        return 2;
+    if (creator_id < 0)
+        return 3;
+    int named = msgget(KEY, 0600);
+    fprintf(stderr, "old %d, new %d, the key names %d\n", id, creator_id, named);
+    if (named >= 0)
+        (void)msgctl(named, IPC_RMID, NULL);
+    if (named != creator_id) {
+        (void)msgctl(creator_id, IPC_RMID, NULL);
+        return 4; /* the new queue's link was removed by the old one's remover */
+    }
+    return 0;
+}
+
+/* Root only (other users). Another user (C) plants a file of the name of
+ * the removal file of A's key link (its id is the link's target), which
+ * A may not remove from the sticky folder: A's two removers of the link
+ * (an IPC_RMID, and a msgget that finds the link stale) must still
+ * exclude each other. They went without the lock: the msgget removed the
+ * link and published its new queue, whose link the IPC_RMID then
+ * removed, leaving a whole queue its key did not name. */
+static void planted_removal_file_keeps_removers_apart(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root, to run as other users\n");
+        skip();
+    }
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    mode_t modes[] = {0644, 0};
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        make_as_a();
+        int id = msgget(KEY, 0);
+        assert_true(id >= 0);
+        char claim[sizeof(test_dir) + 64];
+        removal_file(claim, sizeof(claim), id, RACE_A);
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, claim, O_RDONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(fchown(fd, RACE_C, RACE_C), 0);
+        assert_int_equal(fchmod(fd, modes[m]), 0);
+        close(fd);
+        pid_t c = fork();
+        assert_true(c >= 0);
+        if (c == 0) {
+            become(RACE_A);
+            _exit(remove_past_a_planted_file(id));
+        }
+        int st;
+        assert_int_equal(waitpid(c, &st, 0), c);
+        assert_true(WIFEXITED(st));
+        print_message("planted file mode %03o: %d\n", (unsigned)modes[m], WEXITSTATUS(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        assert_int_equal(unlink(claim), 0);
+        assert_int_equal(test_dir_count(), 0);
+    }
+}
+
 static int sweep_fd = -1;
 
 /* A sweep opens and locks the traffic file a msgget just made, before
@@ -665,6 +772,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(junk_removal_files_do_not_starve_the_sweep, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(owner_and_root_remove_a_link_one_at_a_time, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(planted_removal_file_keeps_removers_apart, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creation_locked_first_by_a_sweep, test_dir_setup,
                                         test_dir_teardown),
