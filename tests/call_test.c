@@ -5,6 +5,7 @@
 #include "core/cancel.h"
 #include "mbx.h"
 #include "shm/call.h"
+#include "shm/lock.h"
 #include "shm/process.h"
 #include "shm/seg_model.h"
 #include "shm/shm.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -349,6 +351,55 @@ static void reply_to_gone_caller_is_esrch(void **state)
     assert_int_equal(mbx_reply(&info, "late", 4), -ESRCH);
     mbx_unlink("slow");
     mbx_close(m);
+}
+
+/* A caller that writes its own mailbox's header as "of another boot" and
+ * holds the flock under which an opener resets such a mailbox: a reply
+ * (whose open of the caller's mailbox would reset it) waited for that
+ * flock SEG_CALL_BOUND_NS (1 s), every reply, then said -ETIMEDOUT (not an
+ * error of mbx_reply's): any caller could take a second of a
+ * one-at-a-time server's (mbx serve's) time per request. It now fails at
+ * once with -EAGAIN (the caller's mailbox's lock taken; it may be sent
+ * again while the caller waits). */
+static void reply_to_a_caller_holding_its_reset_lock_fails_at_once(void **state)
+{
+    (void)state;
+    mbx *m = service("forged-boot");
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        mbx *me;
+        if (mbx_self(&me))
+            _exit(1);
+        struct shm_box *b = shm_box_of(me);
+        b->seg.hdr->boot_id[0] ^= 0xff; /* as if written in another boot */
+        if (flock(b->file.fd, LOCK_EX) != 0 || write(ready[1], "r", 1) != 1)
+            _exit(2);
+        char reply[16];
+        mbx_call(m, "req", 3, 0, reply, sizeof(reply), 60000 * MS);
+        _exit(3);
+    }
+    char c1, buf[16];
+    assert_int_equal(read(ready[0], &c1, 1), 1);
+    mbx_msginfo info;
+    assert_int_equal(mbx_recv(m, buf, sizeof(buf), &info, 60000 * MS), 3);
+    assert_int_equal(info.sender_pid, c);
+    int64_t t0 = now_ns();
+    int r = mbx_reply(&info, "answer", 6);
+    int64_t took = now_ns() - t0;
+    print_message("reply: %d after %lld ms\n", r, (long long)(took / MS));
+    kill(c, SIGKILL);
+    assert_int_equal(reap(c), 128 + SIGKILL);
+    close(ready[0]);
+    close(ready[1]);
+    mbx_unlink("forged-boot");
+    mbx_close(m);
+    assert_int_equal(r, -EAGAIN);
+    /* Generous (a loaded machine, ASan): the point is no wait for the
+     * flock's bound. */
+    assert_true(took < SEG_CALL_BOUND_NS / 2);
 }
 
 /* read() system calls this process has made so far (/proc/self/io), or -1
@@ -1152,6 +1203,7 @@ int main(void)
         cmocka_unit_test(taker_death_is_epipe),
         cmocka_unit_test(reply_to_gone_caller_is_esrch),
         cmocka_unit_test(reply_to_a_full_caller_is_eagain_and_may_be_sent_again),
+        cmocka_unit_test(reply_to_a_caller_holding_its_reset_lock_fails_at_once),
         cmocka_unit_test(replies_do_not_read_proc_each_time),
         cmocka_unit_test(oversized_reply_and_timeouts),
         cmocka_unit_test(large_replies),

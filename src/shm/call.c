@@ -5,6 +5,7 @@
 #include "shm/owner.h"
 #include "shm/recv_right.h"
 #include "shm/process.h"
+#include "shm/reboot.h"
 #include "shm/receipts.h"
 
 #include <errno.h>
@@ -620,6 +621,24 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
     return n;
 }
 
+/* The caller's own mailbox (shm_peer_get), opened without waiting for
+ * the flock under which an opener resets a mailbox "of another boot": a
+ * process's own mailbox is made in this boot, so only its caller can have
+ * written it so, and holding that flock it kept every reply to it waiting
+ * SEG_CALL_BOUND_NS (1 s), which a server answering one request at a time
+ * (mbx serve) paid per request. Such an open says -ETIMEDOUT at once:
+ * -EAGAIN, the caller's mailbox's lock taken (mbx.h); a reply that found
+ * another replier resetting it may be sent again. No thread that replies
+ * sets reboot_nowait otherwise (the udp:// gateway's thread, which does,
+ * answers no calls), so it is cleared after. */
+static int peer_get(pid_t caller, struct shm_box **p)
+{
+    reboot_nowait(1);
+    int r = shm_peer_get(caller, p);
+    reboot_nowait(0);
+    return r == -ENOENT ? -ESRCH : r == -ETIMEDOUT ? -EAGAIN : r;
+}
+
 static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, uint64_t type)
 {
     uint64_t handed = request->reply_token, token = 0;
@@ -627,9 +646,9 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
     if (handed == 0 || (handed & (REPLY_BIT | CONFIRM_BIT)) || caller <= 0)
         return -EINVAL;
     struct shm_box *p;
-    int r = shm_peer_get(caller, &p);
+    int r = peer_get(caller, &p);
     if (r)
-        return r == -ENOENT ? -ESRCH : r;
+        return r;
     /* The cached handle may have outlived the caller: looked at as a send
      * to an owned mailbox looks at its owner, at most every OWNER_POLL_NS
      * (a handle opened now was looked at by its open). Looking every time
@@ -646,9 +665,9 @@ static int reply_send(const mbx_msginfo *request, const void *buf, size_t len, u
         r = -ESRCH;
         if (shm_peer_forget(p)) {
             shm_peer_put(p);
-            r = shm_peer_get(caller, &p);
+            r = peer_get(caller, &p);
             if (r)
-                return r == -ENOENT ? -ESRCH : r;
+                return r;
             r = slot_match(&p->seg, handed, &token);
         }
     }
