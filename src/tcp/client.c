@@ -869,6 +869,9 @@ static int dial(struct tcp_box *b, int64_t deadline)
     b->last_rx = b->last_tx = clock_now_ns();
     b->fresh = 1; /* until the gateway says something */
     b->welcomed_at = b->last_rx;
+    /* The link is made: what it carries now is not cut by a signal (a
+     * frame half written). */
+    sock_intr_arm(0);
     resend(b, &w, resumed);
     return b->io.fd >= 0 ? 0 : -ECONNRESET;
 }
@@ -901,7 +904,8 @@ static int backoff_nap(struct tcp_box *b, int64_t left)
 
 /* Makes the link again, with growing, jittered delays between tries, until
  * the deadline. Returns 0, -ETIMEDOUT, a lasting error, or -EINTR (b->intr:
- * a signal handler ran during a delay). */
+ * a signal handler cut a delay or a try's wait short; a try the handler
+ * ended is given up, one that made the link keeps it for the next call). */
 static int reconnect(struct tcp_box *b, int64_t deadline)
 {
     /* A link that died at once (within the first delay, before the
@@ -924,7 +928,13 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
             if (backoff_nap(b, left) == -EINTR && b->intr)
                 return -EINTR;
         }
+        /* A try waits too (connect, the handshake: up to 5 s against a
+         * gateway that hangs or a host that drops the packets): a handler
+         * that ran then was lost, and a receive waited on for ever. */
+        sock_intr_arm(b->intr);
         int r = dial(b, deadline);
+        if (sock_intr_arm(0) && b->intr)
+            return -EINTR;
         if (!r || lasting(r))
             return r;
     }

@@ -2,6 +2,7 @@
 #include "tcp/sock.h"
 
 #include "platform/platform.h"
+#include "tcp/client.h" /* sock_intr_arm */
 #include "tcp/tls.h"
 
 #include <errno.h>
@@ -52,9 +53,25 @@ int sock_split(const char *addr, char *host, size_t hostcap, char *port, size_t 
     return 0;
 }
 
+/* Armed (sock_intr_arm) while this thread makes a link for a client's
+ * receive or call: a signal handler that cuts a wait short then ends it
+ * with -EINTR, and seen remembers it, because the layers above may turn
+ * that error into another (libssl's handshake says -EPIPE, a frame read
+ * half done -EPIPE) and the client must still know why its try failed. */
+static MBX_TLS int intr_armed, intr_seen;
+
+int sock_intr_arm(int on)
+{
+    int seen = intr_seen;
+    intr_armed = on;
+    if (on)
+        intr_seen = 0;
+    return seen;
+}
+
 /* Waits for ev on fd until the deadline. A signal handler's run goes
- * unnoticed (the wait goes on), unless intr: then it ends the wait with
- * -EINTR. */
+ * unnoticed (the wait goes on), unless intr or this thread armed
+ * sock_intr_arm: then it ends the wait with -EINTR. */
 static int wait_intr(int fd, short ev, int64_t deadline, int intr)
 {
     for (;;) {
@@ -73,6 +90,10 @@ static int wait_intr(int fd, short ev, int64_t deadline, int intr)
         }
         if (errno != EINTR || intr)
             return -errno;
+        if (intr_armed) {
+            intr_seen = 1;
+            return -EINTR;
+        }
     }
 }
 
@@ -125,7 +146,7 @@ int sock_connect(const char *host, const char *port, int64_t deadline)
             r = -errno;
         }
         close(fd);
-        if (r == -ETIMEDOUT)
+        if (r == -ETIMEDOUT || r == -EINTR)
             break;
     }
     freeaddrinfo(res);

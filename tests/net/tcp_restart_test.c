@@ -32,6 +32,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -608,6 +611,112 @@ static void planted_journals_refused(void **state)
     mbx_unlink("restart-plant");
 }
 
+/* ---- a signal while the gateway is gone ---- */
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+struct waiter {
+    mbx *remote;
+    int call;           /* mbx_call, else mbx_recv */
+    atomic_int started; /* about to block */
+    _Atomic ssize_t result;
+    atomic_int done;
+};
+
+static void *wait_main(void *arg)
+{
+    struct waiter *w = arg;
+    char buf[64];
+    atomic_store(&w->started, 1);
+    ssize_t n = w->call ? mbx_call(w->remote, "q", 1, 0, buf, sizeof(buf), MBX_FOREVER)
+                        : mbx_recv(w->remote, buf, sizeof(buf), NULL, MBX_FOREVER);
+    atomic_store(&w->result, n);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* A listener on 127.0.0.1:port (the dead gateway's) that takes connections
+ * and never says a word: a gateway that hangs (stopped, swapped out), or a
+ * host whose replies are lost. */
+static int mute_listener(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = -1;
+    for (int i = 0; i < 100 && r != 0; i++) {
+        r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+        if (r)
+            nap_us(50000);
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(listen(fd, 16), 0);
+    return fd;
+}
+
+/* A receive or a call with no timeout whose gateway is gone, a signal
+ * handler (with and without SA_RESTART) running on its thread while it
+ * makes the link again: it returns -EINTR, as a local one does. The
+ * handler here runs while the client waits for a gateway that took the
+ * connection and says nothing (its HELLO). Before, only a handler that cut
+ * the pause between two tries short ended the wait; one that ran while a
+ * try was under way (up to 5 s each, against a hung gateway or a host that
+ * drops the packets) was lost, and the wait went on for ever. */
+static void signal_ends_wait_while_gateway_down(void **state)
+{
+    (void)state;
+    mbx *local = test_box("restart-intr", 8, 64, 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    for (int round = 0; round < 4; round++) {
+        sa.sa_flags = round & 1 ? SA_RESTART : 0;
+        assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+        struct gw g = {0, 0};
+        assert_int_equal(gw_start(&g), 0);
+        struct waiter w = {.remote = open_remote(g.port, "restart-intr", MBX_SEND | MBX_RECV),
+                           .call = round >= 2};
+        gw_kill(&g);
+        int lfd = mute_listener(g.port);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
+        while (!atomic_load(&w.started))
+            nap_us(1000);
+        /* The client's try at the link: it waits for the HELLO now. */
+        struct pollfd pf = {lfd, POLLIN, 0};
+        assert_int_equal(poll(&pf, 1, 20000), 1);
+        int c = accept(lfd, NULL, NULL);
+        assert_true(c >= 0);
+        nap_us(100000);
+        pthread_kill(t, SIGUSR1);
+        /* Generous: the point is that it returns, not how soon. */
+        for (int i = 0; i < 1000 && !atomic_load(&w.done); i++)
+            nap_us(10000);
+        int done = atomic_load(&w.done);
+        /* Unblock it either way (the close wakes it with -EBADF). */
+        close(c);
+        close(lfd);
+        mbx_close(w.remote);
+        pthread_join(t, NULL);
+        sigaction(SIGUSR1, &old, NULL);
+        ssize_t n = atomic_load(&w.result);
+        print_message("%s, %s: %s %zd\n", w.call ? "call" : "receive",
+                      sa.sa_flags ? "SA_RESTART" : "no SA_RESTART",
+                      done ? "returned" : "still waiting after 10 s, after the close:", n);
+        assert_true(done);
+        assert_int_equal(n, -EINTR);
+    }
+    mbx_close(local);
+    mbx_unlink("restart-intr");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gateway") == 0)
@@ -619,6 +728,8 @@ int main(int argc, char **argv)
     self_exe[n] = 0;
     const char *s = getenv("MBX_RESTART_SEED");
     seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+    if (getenv("TEST_ONLY")) /* TEST_ONLY=signal_ends_wait_*: that test alone */
+        cmocka_set_test_filter(getenv("TEST_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sends_survive_gateway_kills),
         cmocka_unit_test(receiver_across_gateway_kills),
@@ -626,6 +737,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(held_message_put_back_when_room_comes),
         cmocka_unit_test(planted_journals_refused),
         cmocka_unit_test(delivered_not_put_back),
+        cmocka_unit_test(signal_ends_wait_while_gateway_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
