@@ -18,6 +18,9 @@
 #include <signal.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/fanotify.h>
 
 static void table_path(char *out, size_t cap)
 {
@@ -285,6 +288,221 @@ static void live_tables_stay_for_another_pid_namespace(void **state)
     assert_true(kept);
 }
 
+/* Reads the byte a child writes once ready: it, or 0 when none came
+ * within 10 s. */
+static char ready_byte(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char c = 0;
+    return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1 ? c : 0;
+}
+
+/* Root only: a child as user nobody (65534), who may read every table
+ * (receivers name hosts from them), opens table `path` and holds a shared
+ * lock on it, and on its lock file too if it may open that; says on ready
+ * 't' (the table held) or 'l' (its lock file as well), then waits to be
+ * killed. */
+static pid_t pinner(const char *path, int ready[2])
+{
+    pid_t c = fork();
+    if (c == 0) {
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(10);
+        test_child(); /* after: a change of user clears the death signal */
+        char lock[PATH_MAX];
+        snprintf(lock, sizeof(lock), "%s.lock", path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) != 0)
+            _exit(11);
+        int lfd = open(lock, O_RDONLY | O_CLOEXEC);
+        char what = lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) == 0 ? 'l' : 't';
+        if (write(ready[1], &what, 1) != 1)
+            _exit(12);
+        for (;;)
+            pause();
+    }
+    return c;
+}
+
+/* A dead gateway's table that another user holds locked (anyone who may
+ * read it may lock it) is swept all the same: the table's lock looked like
+ * its gateway's, and a user pinned dead tables for good (found by a
+ * review). The liveness is a lock file only the gateway's user can open.
+ * Root only (a second user). */
+static void dead_table_pinned_by_another_user_is_swept(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root (a second user, nobody, to pin the table)\n");
+        skip();
+    }
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t dead = table_holder(ready);
+    assert_true(test_read_ready(ready[0]));
+    kill(dead, SIGKILL);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char dead_path[PATH_MAX], dead_lock[PATH_MAX + 8];
+    snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)dead);
+    snprintf(dead_lock, sizeof(dead_lock), "%s.lock", dead_path);
+    assert_int_equal(chmod(test_dir, 0711), 0); /* nobody may reach the table */
+    pid_t pin = pinner(dead_path, ready);
+    char what = ready_byte(ready[0]);
+    usleep(1200 * 1000); /* older than a table being made */
+    hosts_hold();
+    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
+    int gone = access(dead_path, F_OK) != 0, lock_gone = access(dead_lock, F_OK) != 0;
+    hosts_release();
+    kill(pin, SIGKILL);
+    assert_int_equal(waitpid(pin, NULL, 0), pin);
+    unlink(dead_path);
+    unlink(dead_lock);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+    close(ready[0]);
+    close(ready[1]);
+    assert_int_equal(what, 't'); /* it held the table; the lock file is not its to open */
+    assert_true(gone);
+    assert_true(lock_gone);
+}
+
+/* A dead gateway's table under the pid of a new gateway, held locked by
+ * another user, is replaced by the new gateway's: the other user's lock
+ * looked like a live gateway of another pid namespace, and the new
+ * gateway named no host for its life (found by a review). Root only. */
+static void pinned_dead_table_under_our_pid_is_replaced(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root (a second user, nobody, to pin the table)\n");
+        skip();
+    }
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char x;
+        if (read(go[0], &x, 1) != 1)
+            _exit(2);
+        hosts_hold();
+        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0);
+    }
+    pid_t dead = table_holder(ready);
+    assert_true(test_read_ready(ready[0]));
+    kill(dead, SIGKILL);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    /* The dead gateway's files under c's pid: as if c got its pid. */
+    char dead_path[PATH_MAX], dead_lock[PATH_MAX + 8], path[PATH_MAX], lock[PATH_MAX + 8];
+    snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)dead);
+    snprintf(dead_lock, sizeof(dead_lock), "%s.lock", dead_path);
+    snprintf(path, sizeof(path), "%s/.mbx-hosts.%d", test_dir, (int)c);
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    assert_int_equal(rename(dead_path, path), 0);
+    assert_true(rename(dead_lock, lock) == 0 || errno == ENOENT);
+    assert_int_equal(chmod(test_dir, 0711), 0);
+    pid_t pin = pinner(path, ready);
+    assert_int_equal(ready_byte(ready[0]), 't');
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    kill(pin, SIGKILL);
+    assert_int_equal(waitpid(pin, NULL, 0), pin);
+    unlink(path);
+    unlink(lock);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0); /* it made its table */
+}
+
+/* The sweep unlinks a dead table only while it is still that file: a
+ * sweeper that judged a dead gateway's table, let go of its lock and then
+ * unlinked the name removed the live table of a gateway that had got the
+ * dead one's pid and made its table under the name meanwhile (found by a
+ * review): here a previous build's, of another pid namespace, which holds
+ * its table itself. The sweeper is held in its last open of the dead
+ * one's files (fanotify: the lock file's, else the table's) while the live
+ * table takes the name. Root only. */
+static void sweep_leaves_a_live_table_that_took_a_dead_ones_name(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root (fanotify, to hold the sweeper in its open)\n");
+        skip();
+    }
+    int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+    if (fan < 0) {
+        printf("skipped: no fanotify permission events here (%s)\n", strerror(errno));
+        skip();
+    }
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t dead = table_holder(ready);
+    assert_true(test_read_ready(ready[0]));
+    kill(dead, SIGKILL);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char dead_path[PATH_MAX], dead_lock[PATH_MAX + 8], live_path[PATH_MAX];
+    snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)dead);
+    snprintf(dead_lock, sizeof(dead_lock), "%s.lock", dead_path);
+    snprintf(live_path, sizeof(live_path), "%s/.mbx-hosts.new", test_dir);
+    /* The live table (a previous build's: no lock mark, held itself). */
+    int live = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    assert_true(live >= 0);
+    assert_int_equal(pwrite(live, "MBXHOST1", 8, 0), 8);
+    assert_int_equal(ftruncate(live, 64 + 64 * HOSTS_MAX), 0);
+    assert_int_equal(flock(live, LOCK_SH), 0);
+    struct stat live_st, lock_st, now;
+    assert_int_equal(fstat(live, &live_st), 0);
+    int has_lock = stat(dead_lock, &lock_st) == 0;
+    usleep(1200 * 1000); /* older than a table being made */
+    assert_int_equal(fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, dead_path), 0);
+    if (has_lock)
+        assert_int_equal(fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, dead_lock), 0);
+    pid_t s = fork();
+    if (s == 0) {
+        test_child();
+        hosts_hold();
+        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0); /* makes its table, sweeps */
+    }
+    int moved = 0, st = 0;
+    for (int waited = 0; waited < 300; waited++) {
+        struct pollfd p = {fan, POLLIN, 0};
+        if (poll(&p, 1, 100) == 1) {
+            char buf[4096];
+            ssize_t n = read(fan, buf, sizeof(buf));
+            struct fanotify_event_metadata *md = (void *)buf;
+            for (; n > 0 && FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
+                struct stat of;
+                int last =
+                    fstat(md->fd, &of) == 0 &&
+                    (!has_lock || (of.st_dev == lock_st.st_dev && of.st_ino == lock_st.st_ino));
+                if (last && !moved) /* the live table takes the name meanwhile */
+                    moved = rename(live_path, dead_path) == 0;
+                struct fanotify_response r = {md->fd, FAN_ALLOW};
+                assert_int_equal(write(fan, &r, sizeof(r)), sizeof(r));
+                close(md->fd);
+            }
+        }
+        if (waitpid(s, &st, WNOHANG) == s)
+            break;
+    }
+    close(fan);
+    int kept = stat(dead_path, &now) == 0 && now.st_ino == live_st.st_ino;
+    close(live);
+    unlink(dead_path);
+    unlink(dead_lock);
+    unlink(live_path);
+    close(ready[0]);
+    close(ready[1]);
+    assert_true(moved);
+    assert_true(WIFEXITED(st));
+    assert_true(kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +519,12 @@ int main(void)
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(held_table_under_our_pid_is_not_replaced, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(dead_table_pinned_by_another_user_is_swept, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(pinned_dead_table_under_our_pid_is_replaced, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(sweep_leaves_a_live_table_that_took_a_dead_ones_name,
+                                        test_dir_setup, test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

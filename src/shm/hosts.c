@@ -23,9 +23,14 @@
 #include <unistd.h>
 
 #define HOSTS_MAGIC "MBXHOST1"
-#define GEN_BITS    21
-#define GEN_MASK    ((1u << GEN_BITS) - 1)
-#define INDEX_BITS  (32 - GEN_BITS) /* index + 1: 1..HOSTS_MAX */
+/* In a table's header after the magic: its gateway holds the lock file
+ * beside it (.mbx-hosts.PID.lock, 0600), which alone says it is alive. A
+ * table without it is a previous build's, alive while someone holds the
+ * table itself locked. */
+#define HOSTS_LOCK_MARK "LOCKFILE"
+#define GEN_BITS        21
+#define GEN_MASK        ((1u << GEN_BITS) - 1)
+#define INDEX_BITS      (32 - GEN_BITS) /* index + 1: 1..HOSTS_MAX */
 
 _Static_assert(HOSTS_MAX < (1u << INDEX_BITS), "an index + 1 fits beside the generation");
 
@@ -40,7 +45,8 @@ struct host_entry {
 
 struct hosts_file {
     char magic[8];
-    uint8_t pad[56];
+    char lock_mark[8]; /* HOSTS_LOCK_MARK, or zeros (a previous build's) */
+    uint8_t pad[48];
     struct host_entry e[HOSTS_MAX];
 };
 _Static_assert(sizeof(struct host_entry) == 64, "an entry is one line");
@@ -50,31 +56,70 @@ static struct hosts_file *table; /* this process's, mapped; NULL: none yet */
 static int64_t failed_at;        /* when it last could not be made (ns), 0: never */
 static unsigned next_place;      /* the next place to give a new host */
 static char table_path[NAME_PATH_MAX];
+static char lock_path[NAME_PATH_MAX + sizeof(".lock")];
 static pid_t table_pid; /* whose table it is: a forked child makes its own */
 /* Open on our table with a shared flock while we have it: what tells a
- * sweeper in another pid namespace, where our pid names nobody (or
- * someone else), that the table is alive. -1: none. */
+ * previous build's sweeper in another pid namespace, where our pid names
+ * nobody (or someone else), that the table is alive. -1: none. */
 static int table_fd = -1;
+/* Open on our lock file (.mbx-hosts.PID.lock, mode 0600) with an
+ * exclusive flock while we have a table: what tells this build's
+ * sweepers the table is alive. The table must be readable by every
+ * receiver (mbx_msginfo_host), so anyone could hold a lock on it and pin
+ * a dead gateway's table for good (found by a review); nobody but our
+ * user can open the lock file. -1: none. */
+static int lock_fd = -1;
 
-/* Lets go of this process's hold on its table's file (a forked child's
- * copy: its parent's lock lasts while the parent keeps its own). */
+/* Lets go of this process's hold on its table's files (a forked child's
+ * copies: its parent's locks last while the parent keeps its own). */
 static void table_fd_close(void)
 {
     if (table_fd >= 0)
         close(table_fd);
     table_fd = -1;
+    if (lock_fd >= 0)
+        close(lock_fd);
+    lock_fd = -1;
 }
 
-/* 1 when a process holds file `name` (of directory dirfd, or AT_FDCWD)
- * locked: a table in use, whatever its pid says from here. */
-static int table_locked(int dirfd, const char *name)
+/* 1 when a and b are the same file. */
+static int same_file(const struct stat *a, const struct stat *b)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* 1 when st is a file our sweeps and locks may go by: a regular file of
+ * our user with one link. */
+static int mine(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && st->st_uid == geteuid() && st->st_nlink == 1;
+}
+
+/* Takes the lock file `name` (of dirfd) of a table: opened, made when
+ * missing (mode 0600: only our user can open it, so only our user can
+ * hold it), locked exclusively without waiting, and still the file the
+ * name refers to (a sweeper may have removed it since it was opened).
+ * Returns its descriptor; -EWOULDBLOCK when someone holds it (its gateway
+ * is alive), -EEXIST when the name is not a file of ours alone (another
+ * user's plant), -EAGAIN when it was replaced meanwhile, or -errno. */
+static int lock_take(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0)
-        return 0;
-    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return held;
+        return errno == ELOOP ? -EEXIST : -errno;
+    struct stat st, now;
+    int r = fd;
+    if (fstat(fd, &st) != 0)
+        r = -errno;
+    else if (!mine(&st) || (st.st_mode & 077))
+        r = -EEXIST;
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+    else if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(&st, &now))
+        r = -EAGAIN;
+    if (r < 0)
+        close(fd);
+    return r;
 }
 
 static void path_of(int32_t pid, char *out, size_t cap)
@@ -84,14 +129,99 @@ static void path_of(int32_t pid, char *out, size_t cap)
 
 #define STALE_NS 1000000000ll /* a table younger than this is never swept */
 
+/* 1 when st was changed less than STALE_NS before now. */
+static int young(const struct stat *st, const struct timespec *now)
+{
+    int64_t age = ((int64_t)now->tv_sec - st->st_ctim.tv_sec) * 1000000000ll +
+                  (now->tv_nsec - st->st_ctim.tv_nsec);
+    return age < STALE_NS;
+}
+
+/* 1 when pid (from a file's name) may be a dead process's: not ours, and
+ * no process of that pid from here. */
+static int pid_gone(long pid)
+{
+    return pid != getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Sweeps table `name` of directory dfd (its process gone) if it is dead.
+ * Its liveness is judged as its maker's build judges it: its lock file
+ * held (marked tables), or the table itself locked (a previous build's).
+ * Whatever is unlinked is unlinked while we hold its lock and still the
+ * very file we judged: the sweep used to let go of its lock and then
+ * unlink by name, and a live table of a new process of that pid could
+ * have taken the name meanwhile (found by a review). */
+static void table_sweep(int dfd, const char *name, const struct timespec *now)
+{
+    char lname[64];
+    snprintf(lname, sizeof(lname), "%s.lock", name);
+    int tfd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (tfd < 0)
+        return;
+    int lfd = -1, swept = 0;
+    char mark[sizeof(HOSTS_LOCK_MARK) - 1] = {0};
+    struct stat st, again;
+    if (fstat(tfd, &st) != 0 || !mine(&st) || young(&st, now))
+        goto out;
+    int marked = pread(tfd, mark, sizeof(mark), offsetof(struct hosts_file, lock_mark)) ==
+                     (ssize_t)sizeof(mark) &&
+                 memcmp(mark, HOSTS_LOCK_MARK, sizeof(mark)) == 0;
+    /* Taken (made if missing), so that a gateway of this build starting
+     * under that pid, which must take it to make its table, waits for us.
+     * Not ours (another user's plant): no gateway of ours holds it. */
+    if (marked) {
+        lfd = lock_take(dfd, lname);
+        if (lfd == -EWOULDBLOCK || lfd == -EAGAIN)
+            goto out; /* alive, or swept by another this instant */
+    }
+    /* A marked table's own lock says nothing: anyone who may read it may
+     * hold it. An unmarked one's is its (previous build's) gateway's; ours
+     * keeps such a gateway from replacing it while we unlink. */
+    if (flock(tfd, LOCK_EX | LOCK_NB) != 0 && !marked)
+        goto out;
+    if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(&st, &again))
+        goto out;
+    swept = unlinkat(dfd, name, 0) == 0;
+out:
+    if (lfd >= 0) {
+        if (swept)
+            (void)unlinkat(dfd, lname, 0);
+        close(lfd);
+    }
+    close(tfd);
+}
+
+/* Sweeps lock file `name` of directory dfd whose table is gone (its
+ * gateway was killed between removing the one and the other, or before it
+ * made its table), if nobody holds it. */
+static void lock_sweep(int dfd, const char *name, const struct timespec *now)
+{
+    struct stat st;
+    char tname[64];
+    size_t n = strlen(name) - (sizeof(".lock") - 1);
+    if (n >= sizeof(tname) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !mine(&st) ||
+        young(&st, now))
+        return;
+    memcpy(tname, name, n);
+    tname[n] = '\0';
+    if (fstatat(dfd, tname, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+        return; /* the table's sweep goes by it */
+    int lfd = lock_take(dfd, name);
+    if (lfd < 0)
+        return;
+    if (fstatat(dfd, tname, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+        (void)unlinkat(dfd, name, 0);
+    close(lfd);
+}
+
 /* Removes the tables our user's dead processes left (a gateway killed with
- * kill -9 removed nothing: a chaos run left 27 after 26 restarts). Only
- * ours, a regular file with one link, its process gone and the file older
- * than STALE_NS (a new process of that pid making its table this instant
- * is not swept), and nobody holding it locked: a live process of another
- * pid namespace sharing the directory looks gone by its pid from here
- * (its table was swept, found by a review). Best effort, once per
- * process, with mu held. */
+ * kill -9 removed nothing: a chaos run left 27 after 26 restarts), and
+ * their lock files. Only ours, regular files with one link, their process
+ * gone and older than STALE_NS (a new process of that pid making its
+ * table this instant is not swept), and nobody holding their lock: a live
+ * process of another pid namespace sharing the directory looks gone by
+ * its pid from here (its table was swept, found by a review). Best
+ * effort, once per process, with mu held. */
 static void tables_sweep(void)
 {
     DIR *d = opendir(name_dir());
@@ -108,63 +238,91 @@ static void tables_sweep(void)
         looked++;
         char *end;
         long pid = strtol(tail, &end, 10);
-        if (*end || end == tail || pid <= 0 || pid > INT32_MAX || pid == getpid())
+        int is_lock = strcmp(end, ".lock") == 0;
+        if ((*end && !is_lock) || end == tail || pid <= 0 || pid > INT32_MAX || !pid_gone(pid))
             continue;
-        struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid() || st.st_nlink != 1)
-            continue;
-        int64_t age = ((int64_t)now.tv_sec - st.st_ctim.tv_sec) * 1000000000ll +
-                      (now.tv_nsec - st.st_ctim.tv_nsec);
-        if (age < STALE_NS || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
-            table_locked(dirfd(d), e->d_name))
-            continue;
-        (void)unlinkat(dirfd(d), e->d_name, 0);
+        if (is_lock)
+            lock_sweep(dirfd(d), e->d_name, &now);
+        else
+            table_sweep(dirfd(d), e->d_name, &now);
     }
     closedir(d);
 }
 
-/* Makes this process's table, with mu held. A file under our pid's name
- * is a dead process's (the pid is ours now): replaced, when it is ours. */
+/* 1 when table file `path` is a previous build's in use: not marked, and
+ * locked by someone (its gateway, of another pid namespace sharing the
+ * directory, whose pid is ours here). */
+static int old_table_alive(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char mark[sizeof(HOSTS_LOCK_MARK) - 1] = {0};
+    int marked = pread(fd, mark, sizeof(mark), offsetof(struct hosts_file, lock_mark)) ==
+                     (ssize_t)sizeof(mark) &&
+                 memcmp(mark, HOSTS_LOCK_MARK, sizeof(mark)) == 0;
+    int held = !marked && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Makes this process's table, with mu held. Its lock file first: once we
+ * hold it, a table of this build under our pid is a dead process's (the
+ * pid is ours now) and is replaced, when it is ours; while someone else
+ * holds it, the table is a live one of another pid namespace sharing the
+ * directory (its pid is ours here): not replaced, and we have none. */
 static int table_make(void)
 {
     tables_sweep();
     path_of((int32_t)getpid(), table_path, sizeof(table_path));
-    int fd = -1;
-    for (int tries = 0; fd < 0 && tries < 2; tries++) {
+    snprintf(lock_path, sizeof(lock_path), "%s.lock", table_path);
+    int lfd = -EAGAIN;
+    for (int tries = 0; lfd == -EAGAIN && tries < 3; tries++)
+        lfd = lock_take(AT_FDCWD, lock_path);
+    if (lfd < 0)
+        return lfd == -EWOULDBLOCK ? -EBUSY : lfd;
+    int fd = -1, err = 0;
+    for (int tries = 0; fd < 0 && !err && tries < 2; tries++) {
         fd = open(table_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        /* One under our pid that someone holds is a live table of another
-         * pid namespace sharing the directory (its pid is ours here): not
-         * replaced, and we have none (found by a review). */
-        if (fd < 0 && errno == EEXIST && table_locked(AT_FDCWD, table_path))
-            return -EBUSY;
-        if (fd < 0 && (errno != EEXIST || unlink(table_path) != 0))
-            return -errno;
+        /* A previous build's live table (another pid namespace): it goes
+         * by the table's own lock (found by a review). */
+        if (fd < 0 && errno == EEXIST && old_table_alive(table_path))
+            err = EBUSY;
+        else if (fd < 0 && (errno != EEXIST || unlink(table_path) != 0))
+            err = errno;
     }
-    if (fd < 0)
-        return -EEXIST;
     /* The storage reserved before the mapping is touched: on a full file
      * system (anyone may fill /dev/shm) a write to a page never given
      * would kill the gateway with SIGBUS; this way there is no table. */
     void *p = MAP_FAILED;
-    int err = fchmod(fd, 0644) == 0 ? posix_fallocate(fd, 0, sizeof(struct hosts_file)) : errno;
-    if (err == 0) {
+    if (fd < 0 && !err)
+        err = EEXIST;
+    if (!err)
+        err = fchmod(fd, 0644) == 0 ? posix_fallocate(fd, 0, sizeof(struct hosts_file)) : errno;
+    if (!err) {
         p = mmap(NULL, sizeof(struct hosts_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        err = errno;
+        err = p == MAP_FAILED ? errno : 0;
     }
-    if (p == MAP_FAILED) {
-        close(fd);
-        unlink(table_path);
+    if (err) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(table_path);
+        }
+        unlink(lock_path); /* ours: we hold it */
+        close(lfd);
         return -err;
     }
-    /* Kept open, locked shared (sweepers, above): a lock that cannot be
-     * had only leaves the table to the pid check, as before locks. */
+    /* Kept open, locked shared, for a previous build's sweepers (above):
+     * a lock that cannot be had only leaves the table to the pid check
+     * there, as before locks. */
     (void)flock(fd, LOCK_SH | LOCK_NB);
     table_fd_close();
     table_fd = fd;
+    lock_fd = lfd;
     table = p;
     table_pid = getpid();
     memcpy(table->magic, HOSTS_MAGIC, sizeof(table->magic));
+    memcpy(table->lock_mark, HOSTS_LOCK_MARK, sizeof(table->lock_mark));
     return 0;
 }
 
@@ -337,6 +495,7 @@ void hosts_release(void)
     pthread_mutex_lock(&mu);
     if (holders && --holders == 0 && table) {
         unlink(table_path);
+        unlink(lock_path); /* last: a table is never without it */
         munmap(table, sizeof(struct hosts_file));
         table = NULL;
         table_fd_close();

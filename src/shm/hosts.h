@@ -13,7 +13,15 @@
  * Trust: the id is written into the mailbox by its sender, as the pid and
  * uid are, so it is a claim of whoever can write the mailbox (Threat
  * model); the table is used only when it is a regular file, one link,
- * owned by the message's sender_uid and writable by nobody else. */
+ * owned by the message's sender_uid and writable by nobody else.
+ *
+ * Liveness: every receiver may read the table (mode 0644), so anyone may
+ * lock it; what says its gateway is alive is ".mbx-hosts.PID.lock" beside
+ * it, mode 0600, which the gateway holds locked (exclusively) while it
+ * has the table, made before the table and removed after it. A table
+ * marked so in its header is swept (by the next table its user makes)
+ * when its process is gone and nobody holds that lock file; an unmarked
+ * one, a previous build's, when nobody holds the table itself. */
 #ifndef MBX_SHM_HOSTS_H
 #define MBX_SHM_HOSTS_H
 
