@@ -503,6 +503,65 @@ static void sweep_leaves_a_live_table_that_took_a_dead_ones_name(void **state)
     assert_true(kept);
 }
 
+/* A pid no process has: a child's that has exited. */
+static pid_t dead_pid(void)
+{
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    assert_int_equal(waitpid(c, NULL, 0), c);
+    return c;
+}
+
+/* Makes file `.mbx-hosts.<pid><tail>` of the test directory, mode `mode`,
+ * with `len` bytes of `head` then zeros up to `size`; returns it open. */
+static int plant(pid_t pid, const char *tail, mode_t mode, const char *head, off_t size, char *path,
+                 size_t cap)
+{
+    snprintf(path, cap, "%s/.mbx-hosts.%d%s", test_dir, (int)pid, tail);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    assert_true(fd >= 0);
+    if (head)
+        assert_int_equal(pwrite(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+    assert_int_equal(ftruncate(fd, size), 0);
+    return fd;
+}
+
+/* What this build leaves and what a previous build's gateways (no lock
+ * file: they hold the table itself) share the directory with: a lock file
+ * left alone by a gateway killed between removing its table and its lock
+ * file is swept, as is a previous build's dead table; a previous build's
+ * live one (held: another pid namespace) stays, and so does a lock file
+ * someone holds. */
+static void previous_builds_tables_and_lone_lock_files(void **state)
+{
+    (void)state;
+    char lone[PATH_MAX], held_lock[PATH_MAX], old_dead[PATH_MAX], old_live[PATH_MAX];
+    off_t size = 64 + 64 * HOSTS_MAX;
+    close(plant(dead_pid(), ".lock", 0600, NULL, 0, lone, sizeof(lone)));
+    int h = plant(dead_pid(), ".lock", 0600, NULL, 0, held_lock, sizeof(held_lock));
+    assert_int_equal(flock(h, LOCK_EX), 0);
+    close(plant(dead_pid(), "", 0644, "MBXHOST1", size, old_dead, sizeof(old_dead)));
+    int l = plant(dead_pid(), "", 0644, "MBXHOST1", size, old_live, sizeof(old_live));
+    assert_int_equal(flock(l, LOCK_SH), 0);
+    usleep(1200 * 1000); /* older than a table being made */
+    hosts_hold();
+    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
+    int lone_gone = access(lone, F_OK) != 0, held_kept = access(held_lock, F_OK) == 0,
+        old_dead_gone = access(old_dead, F_OK) != 0, old_live_kept = access(old_live, F_OK) == 0;
+    hosts_release();
+    close(h);
+    close(l);
+    unlink(lone);
+    unlink(held_lock);
+    unlink(old_dead);
+    unlink(old_live);
+    assert_true(lone_gone);
+    assert_true(held_kept);
+    assert_true(old_dead_gone);
+    assert_true(old_live_kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +584,8 @@ int main(void)
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(sweep_leaves_a_live_table_that_took_a_dead_ones_name,
                                         test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(previous_builds_tables_and_lone_lock_files, test_dir_setup,
+                                        test_dir_teardown),
     };
     return test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
