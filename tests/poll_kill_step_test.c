@@ -3,8 +3,10 @@
  * disarming it (poll_disarm: disarm, then uncount), and a changer telling
  * the pollers of a direction whose count says some are armed while none is
  * (poll_signal: it starts the count again). A child is traced (ptrace)
- * from the entry of the call, stepped K instructions and killed, for K =
- * 0, 1, 2, ... until a child gets through the whole call. After each kill
+ * from the entry of the call, brought K instructions into it and killed,
+ * for K = 0, 1, 2, ... until a child gets through the whole call (the
+ * call's path recorded once by single steps, each kill then reached by a
+ * breakpoint on it: step_kill.h). After each kill
  * the parent checks what no kill may break: within three changes of each
  * direction the count is back to 0 (a count left over made every later
  * change look at all 48 entries, for good), it stays there, and a poller
@@ -26,7 +28,7 @@
 #include <sys/wait.h>
 
 #if defined(__x86_64__)
-#include "step_trace.h"
+#include "step_kill.h"
 
 #define MAX_STEPS 100000 /* a call this long is a hang */
 
@@ -150,6 +152,10 @@ static void child(const char *name, enum how how)
  * that it killed changers between taking the entry and clearing it. */
 static long killed_telling;
 
+/* The walked call's path and how a trial gets to its instruction k
+ * (step_kill.h): single steps, or a breakpoint on the recorded path. */
+static struct step_kill walk_sk;
+
 /* One trial: the child killed k instructions into fn; then the checks.
  * Returns how many instructions the child took to get through fn, or 0
  * when it did not within k. */
@@ -182,7 +188,7 @@ static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
     assert_int_equal(ptrace(PTRACE_SETOPTIONS, p, NULL, (void *)(long)PTRACE_O_EXITKILL), 0);
     uintptr_t ret, sp;
     trace_run_to(p, fn, &ret, &sp);
-    long took = trace_step(p, k, ret, sp);
+    long took = sk_move(&walk_sk, p, k, ret, sp);
     kill(p, SIGKILL);
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
@@ -222,6 +228,26 @@ static long kill_at(const char *name, uintptr_t fn, long k, enum how how)
     return took;
 }
 
+/* One trial killed just before instruction k of fn's recorded path: by a
+ * breakpoint (a few traps, where single steps to it took k: the tell walk
+ * took 25 s stepped), and when the child left the path (that kill's checks
+ * held too) or whose path was longer than the recorded one, by single
+ * steps, exactly at k. Returns as kill_at. */
+static long kill_exactly(const char *name, uintptr_t fn, long k, enum how how)
+{
+    if (k < walk_sk.rec.n) {
+        walk_sk.mode = SK_BREAK;
+        long took = kill_at(name, fn, k, how);
+        if (walk_sk.result == SK_AT && took == 0) {
+            walk_sk.by_break++;
+            return 0;
+        }
+        walk_sk.off_path++;
+    }
+    walk_sk.mode = SK_STEP;
+    return kill_at(name, fn, k, how);
+}
+
 /* Kills a child at every `every`th instruction of fn, and at each of its
  * last 64. A changer's call is mostly two looks at the 48 entries, where a
  * kill leaves the same state all along: walking each of its ~1000
@@ -233,10 +259,13 @@ static void every_step(uintptr_t fn, enum how how, long every)
     if (!trace_allowed())
         test_skip("this process may not trace its children (ptrace refused)");
     long n = 0, k = 64; /* instructions of the whole call */
+    sk_free(&walk_sk);
+    walk_sk.mode = SK_STEP;
     while ((n = kill_at("walked", fn, k, how)) == 0 && k <= MAX_STEPS)
         k *= 2;
     if (n == 0)
         fail_msg("the call did not return within %d instructions", MAX_STEPS);
+    sk_rec_copy(&walk_sk.rec, &walk_sk.fresh); /* the path the kills are brought to */
     /* TELL: the tell is at the call's end (the last entry), walked
      * densely: where a kill leaves the entry being told or counted. */
     long stride = every, tail = how == TELL ? 160 : n <= 1000 ? 64 : 0, walked = 0;
@@ -245,7 +274,7 @@ static void every_step(uintptr_t fn, enum how how, long every)
     killed_telling = 0;
     if ((n - tail) / stride > 64)
         stride = (n - tail + 63) / 64;
-    for (k = 0; !kill_at("walked", fn, k, how); k++) {
+    for (k = 0; !kill_exactly("walked", fn, k, how); k++) {
         walked++;
         if (k < n - tail)
             k += stride - 1;
@@ -254,8 +283,10 @@ static void every_step(uintptr_t fn, enum how how, long every)
         if (walked > n)
             fail_msg("the call took more than %ld instructions this time", n);
     }
-    print_message("%ld instructions, killed at %ld of them (one in %ld, then the last %ld)\n", k,
-                  walked, stride, tail);
+    print_message("%ld instructions, killed at %ld of them (one in %ld, then the last %ld; %ld by "
+                  "a breakpoint, %ld stepped there after a trial off the recorded path)\n",
+                  k, walked, stride, tail, walk_sk.by_break, walk_sk.off_path);
+    sk_free(&walk_sk);
     if (how == TELL) {
         print_message("%ld kills left the live poller's entry being told\n", killed_telling);
         assert_true(killed_telling > 0);
