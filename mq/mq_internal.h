@@ -181,7 +181,7 @@ int mq_move(const char *from, const char *to);
 
 /* side.c */
 struct mq_side *mq_side_map(int fd);
-int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode,
+int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode, int box_fd,
                    int *fd_out, struct mq_side **out);
 int mq_side_open(const char *path, int *fd_out, struct mq_side **out);
 int mq_side_lock_shared(int fd);

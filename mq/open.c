@@ -242,7 +242,11 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     a.capacity = (uint32_t)qa->mq_maxmsg;
     a.max_msg_size = (uint64_t)qa->mq_msgsize;
     uint32_t posix_mode = (uint32_t)(mode & ~mq_umask() & 0777);
-    a.mode = mq_mbx_mode(posix_mode);
+    uint32_t file_mode = mq_mbx_mode(posix_mode);
+    /* The mailbox is ours alone until the side file is finished
+     * (mq_side_create gives it file_mode): its lock says that we are
+     * making the queue, and only we may take it. */
+    a.mode = 0600;
     /* Storage follows the messages (mbx allocates as they come), so the
      * limit only has to allow a full queue. */
     uint64_t full = (uint64_t)qa->mq_maxmsg * (uint64_t)qa->mq_msgsize;
@@ -255,11 +259,11 @@ static int create(struct mq_desc *d, const char *mbxname, const char *side_path,
     r = creating_lock(d->dir, mbxname, d->h, &held, &slot);
     /* The pipe before the side file: openers wait for the side file. */
     if (r == 0)
-        r = mq_fifo_make(fifo_path, a.mode);
+        r = mq_fifo_make(fifo_path, file_mode);
     if (r == 0 && (r = mq_fifo_open(d, fifo_path)) != 0)
         unlink(fifo_path);
-    if (r == 0 &&
-        (r = mq_side_create(d->dir, side_path, a.mode, posix_mode, &d->side_fd, &d->side)) != 0)
+    if (r == 0 && (r = mq_side_create(d->dir, side_path, file_mode, posix_mode, held, &d->side_fd,
+                                      &d->side)) != 0)
         unlink(fifo_path);
     if (r != 0) {
         if (d->ref >= 0)
@@ -549,7 +553,9 @@ MQ_API int mbxmq_close(mqd_t q)
  * creator is making the queue (creating_lock), or half_made_recover is
  * removing it. A removal that did not wait for that lock let another
  * creator make a whole queue under the name, which a recoverer past its
- * checks then removed (side file, pipe and mailbox). Returns 0, or an
+ * checks then removed (side file, pipe and mailbox). That lock is its
+ * owner's (and root's) alone: a creator's mailbox is 0600 until its side
+ * file is finished (mq_side_create). Returns 0, or an
  * errno: ENOENT (no such mailbox, or one being made or removed: this
  * unlink comes before that creation), EPERM (another user's, in a sticky
  * directory) or another of mbx_unlink. */

@@ -80,15 +80,20 @@ static int side_move_unlinked(const char *dir, const char *path)
 }
 
 /* Creates the side file at path (in dir) for a queue this process just
- * created, with permission bits file_mode (the mailbox's), records the
- * POSIX mode and takes the shared lock. A file there is an old queue's:
+ * created, with permission bits file_mode, records the POSIX mode and
+ * takes the shared lock. The mailbox (box_fd, made 0600) gets file_mode
+ * too, last before the magic that finishes the side file: until then no
+ * one else may open it, so no one else can hold its lock, which says that
+ * a creator is alive (another user's shared flock on a creator's remains
+ * made its owner's mq_unlink say ENOENT, and mq_open EAGAIN, for as long
+ * as that user liked, removing nothing). A file there is an old queue's:
  * one that mq_unlink took and is about to move to its mq-gone name (the
  * unlinker moved the mailbox first, which let us create ours) goes there
  * (replacing it made the new queue's side file the one the unlinker
  * moved); any other was left by a crash (the mailbox was created
  * exclusively, so no live queue uses it) and is replaced. Returns 0 or an
  * errno (EACCES: a file there that cannot be removed). */
-int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode,
+int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32_t mode, int box_fd,
                    int *fd_out, struct mq_side **out)
 {
     int fd = -1;
@@ -121,6 +126,8 @@ int mq_side_create(const char *dir, const char *path, uint32_t file_mode, uint32
         return e;
     }
     e = mq_ready_init(s);
+    if (e == 0 && fchmod(box_fd, file_mode) < 0)
+        e = errno;
     if (e != 0) {
         munmap(s, MQ_SIDE_SIZE);
         close(fd);

@@ -1572,6 +1572,94 @@ static void others_half_made_queue_stays(void **state)
     assert_int_equal(chmod(test_dir, 0700), 0);
 }
 
+/* Root only: a queue of mode 0644 whose creator (root here) was killed
+ * after its mailbox and pipe, before its side file. Another user (nobody)
+ * opens the mailbox file and holds a shared flock on it, as a live
+ * creator would: the owner's mq_unlink said ENOENT, and its mq_open
+ * EAGAIN, for as long as nobody held it, and removed nothing. The
+ * mailbox of a queue being made is its owner's alone (0600) until its
+ * side file is finished, so no one else can lock it. */
+static void others_lock_on_a_half_made_queue(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to lock the remains as another user than their owner");
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    char side[sizeof(test_dir) + 512], box[sizeof(test_dir) + 512];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(pipe(heir_pipe), 0);
+        assert_int_equal(pipe(heir_ready), 0);
+        pid_t c = fork();
+        assert_true(c >= 0);
+        if (c == 0) {
+            die_path = file_of(".mq-side.mq.", 0, side, sizeof(side));
+            struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+            mq_open(qname(0), O_CREAT | O_RDWR, 0644, &a);
+            _exit(3);
+        }
+        int st;
+        assert_int_equal(waitpid(c, &st, 0), c);
+        assert_true(WIFSIGNALED(st));
+        char ready;
+        assert_int_equal(read(heir_ready[0], &ready, 1), 1);
+        close(heir_ready[0]);
+        close(heir_ready[1]);
+        close(heir_pipe[1]); /* the creator's forked child exits */
+        close(heir_pipe[0]);
+        file_of("mbx.mq.", 0, box, sizeof(box));
+        /* Nobody locks the remains, if it may open them. */
+        int locked[2], hold[2];
+        assert_int_equal(pipe(locked), 0);
+        assert_int_equal(pipe(hold), 0);
+        pid_t b = fork();
+        assert_true(b >= 0);
+        if (b == 0) {
+            test_child();
+            close(locked[0]);
+            close(hold[1]);
+            if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+                setresuid(65534, 65534, 65534))
+                _exit(1);
+            int fd = open(box, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            char r = fd < 0 ? 'n' : flock(fd, LOCK_SH | LOCK_NB) == 0 ? 'l' : 'f';
+            if (write(locked[1], &r, 1) != 1)
+                _exit(1);
+            _exit(read(hold[0], &r, 1) < 0 ? 1 : 0); /* holds it until the test is done */
+        }
+        close(locked[1]);
+        close(hold[0]);
+        char r = 0;
+        assert_int_equal(read(locked[0], &r, 1), 1);
+        close(locked[0]);
+        usleep(1200 * 1000); /* older than a creation */
+        errno = 0;
+        int rc, e;
+        if (round == 0) {
+            rc = mq_unlink(qname(0));
+            e = errno;
+        } else {
+            struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+            mqd_t q = mq_open(qname(0), O_CREAT | O_RDWR | O_NONBLOCK, 0644, &a);
+            e = errno;
+            rc = q == (mqd_t)-1 ? -1 : 0;
+            if (q != (mqd_t)-1) {
+                assert_int_equal(mq_close(q), 0);
+                assert_int_equal(mq_unlink(qname(0)), 0);
+            }
+        }
+        int left = access(box, F_OK);
+        close(hold[1]);
+        assert_int_equal(waitpid(b, &st, 0), b);
+        print_message("%s: nobody's open of the remains: %c (n: refused, l: locked); %d (%s)\n",
+                      round == 0 ? "mq_unlink" : "mq_open(O_CREAT)", r, rc,
+                      rc < 0 ? strerror(e) : "ok");
+        assert_int_equal(rc < 0 ? e : 0, 0); /* ENOENT (unlink), EAGAIN (open) before */
+        assert_int_equal(left, -1);          /* the remains are gone */
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(chmod(test_dir, 0700), 0);
+}
+
 int main(int argc, char **argv)
 {
     main_pid = getpid();
@@ -1584,6 +1672,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(planted_side_files_fail_at_once, test_dir_setup,
                                             test_dir_teardown),
             cmocka_unit_test_setup_teardown(others_half_made_queue_stays, test_dir_setup,
+                                            test_dir_teardown),
+            cmocka_unit_test_setup_teardown(others_lock_on_a_half_made_queue, test_dir_setup,
                                             test_dir_teardown),
         };
         return test_result(cmocka_run_group_tests(root, NULL, NULL));
