@@ -110,8 +110,9 @@ struct tcp_box {
     unsigned unlooked; /* sends since acknowledgements were last looked for */
     int draining;      /* mbx_close delivers what was sent, closing or not */
     /* A receive or a call waits: a signal handler that runs while it waits
-     * for the answer (or for the next try at a link) ends it with -EINTR,
-     * as on a local mailbox. */
+     * for the answer (or for the link to be made again) ends it with
+     * -EINTR, as on a local mailbox; so does one that runs while a send
+     * waits before its message is queued (send_intr). */
     int intr;
     int last_status;
     /* Requests: numbered from 1; last_req is the last one whose message
@@ -1331,7 +1332,9 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
             break;
         }
         if (b->io.fd < 0) {
+            b->intr = 1; /* send_intr */
             r = reconnect(b, deadline);
+            b->intr = 0;
             if (r)
                 break;
         }
@@ -1340,7 +1343,9 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
              * window after a reconnect): this one's pieces go after them,
              * or its end would overtake them. */
             struct wire_hdr h;
+            b->intr = 1; /* send_intr */
             r = pump(b, deadline, &h);
+            b->intr = 0;
             if (r < 0)
                 break;
             r = 0;
@@ -1409,6 +1414,13 @@ static int ack_look_due(struct tcp_box *b)
     return 0;
 }
 
+/* send_intr: a send that waits before its message is queued (for the link
+ * to be made again, for credit, to write its pieces) is ended by a signal
+ * handler with -EINTR, as a local send that waits for room is: nothing of
+ * it was delivered (pieces are sent again from the start). It waited on
+ * through every signal, for ever with MBX_FOREVER while the gateway was
+ * gone. A send written whole that waits for the gateway's answer (no
+ * credit, a rendezvous mailbox) goes on: its outcome would be unknown. */
 static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio, uint64_t type,
                    int64_t timeout_ns)
 {
@@ -1421,7 +1433,9 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         /* A send that may not wait still tries to make the link again, for
          * a short while (else a program that only sends so would never
          * see the link back, or a forked child its own session). */
+        b->intr = timeout_ns != MBX_NONBLOCK; /* send_intr */
         int r = reconnect(b, timeout_ns == MBX_NONBLOCK ? clock_deadline(TCP_TICK_NS) : deadline);
+        b->intr = 0;
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
     }
@@ -1483,8 +1497,10 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
             r = pieces_wait(b, deadline);
         } else {
             /* No credit: wait for the sends in flight, which bring news
-             * of the room. */
+             * of the room (send_intr). */
+            b->intr = timeout_ns != MBX_NONBLOCK;
             r = pump(b, deadline, &h);
+            b->intr = 0;
             if (r > 0)
                 r = 0;
         }

@@ -618,9 +618,12 @@ static void on_usr1(int sig)
     (void)sig;
 }
 
+enum { W_RECEIVE, W_CALL, W_SEND };
+static const char *const waits[] = {"receive", "call", "send"};
+
 struct waiter {
     mbx *remote;
-    int call;           /* mbx_call, else mbx_recv */
+    int what;           /* W_* */
     atomic_int started; /* about to block */
     _Atomic ssize_t result;
     atomic_int done;
@@ -631,8 +634,14 @@ static void *wait_main(void *arg)
     struct waiter *w = arg;
     char buf[64];
     atomic_store(&w->started, 1);
-    ssize_t n = w->call ? mbx_call(w->remote, "q", 1, 0, buf, sizeof(buf), MBX_FOREVER)
-                        : mbx_recv(w->remote, buf, sizeof(buf), NULL, MBX_FOREVER);
+    ssize_t n = 0;
+    if (w->what == W_CALL)
+        n = mbx_call(w->remote, "q", 1, 0, buf, sizeof(buf), MBX_FOREVER);
+    else if (w->what == W_RECEIVE)
+        n = mbx_recv(w->remote, buf, sizeof(buf), NULL, MBX_FOREVER);
+    else /* pipelined until the link or credit is waited for */
+        for (int i = 0; i < 1000 && n == 0; i++)
+            n = mbx_send(w->remote, "s", 1, 0, MBX_FOREVER);
     atomic_store(&w->result, n);
     atomic_store(&w->done, 1);
     return NULL;
@@ -660,14 +669,16 @@ static int mute_listener(int port)
     return fd;
 }
 
-/* A receive or a call with no timeout whose gateway is gone, a signal
- * handler (with and without SA_RESTART) running on its thread while it
- * makes the link again: it returns -EINTR, as a local one does. The
- * handler here runs while the client waits for a gateway that took the
- * connection and says nothing (its HELLO). Before, only a handler that cut
+/* A receive, a call or a send with no timeout whose gateway is gone, a
+ * signal handler (with and without SA_RESTART) running on its thread
+ * while it makes the link again: it returns -EINTR, as a local one does
+ * (a send: one that waits for room). The handler here runs while the
+ * client waits for a gateway that took the connection and says nothing
+ * (its HELLO). Before, for a receive or a call only a handler that cut
  * the pause between two tries short ended the wait; one that ran while a
- * try was under way (up to 5 s each, against a hung gateway or a host that
- * drops the packets) was lost, and the wait went on for ever. */
+ * try was under way (up to 5 s each, against a hung gateway or a host
+ * that drops the packets) was lost, and the wait went on for ever; a send
+ * went on through every signal. */
 static void signal_ends_wait_while_gateway_down(void **state)
 {
     (void)state;
@@ -676,13 +687,13 @@ static void signal_ends_wait_while_gateway_down(void **state)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_usr1;
     sigemptyset(&sa.sa_mask);
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 6; round++) {
         sa.sa_flags = round & 1 ? SA_RESTART : 0;
         assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
         struct gw g = {0, 0};
         assert_int_equal(gw_start(&g), 0);
         struct waiter w = {.remote = open_remote(g.port, "restart-intr", MBX_SEND | MBX_RECV),
-                           .call = round >= 2};
+                           .what = round / 2};
         gw_kill(&g);
         int lfd = mute_listener(g.port);
         pthread_t t;
@@ -700,14 +711,20 @@ static void signal_ends_wait_while_gateway_down(void **state)
         for (int i = 0; i < 1000 && !atomic_load(&w.done); i++)
             nap_us(10000);
         int done = atomic_load(&w.done);
-        /* Unblock it either way (the close wakes it with -EBADF). */
+        /* Unblock it either way (the close wakes it with -EBADF), and let
+         * the close deliver what was sent (to a gateway there again). */
         close(c);
         close(lfd);
+        assert_int_equal(gw_start(&g), 0);
         mbx_close(w.remote);
         pthread_join(t, NULL);
+        gw_kill(&g);
+        char buf[64];
+        while (mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK) >= 0)
+            ;
         sigaction(SIGUSR1, &old, NULL);
         ssize_t n = atomic_load(&w.result);
-        print_message("%s, %s: %s %zd\n", w.call ? "call" : "receive",
+        print_message("%s, %s: %s %zd\n", waits[w.what],
                       sa.sa_flags ? "SA_RESTART" : "no SA_RESTART",
                       done ? "returned" : "still waiting after 10 s, after the close:", n);
         assert_true(done);
