@@ -109,11 +109,6 @@ struct tcp_box {
     int sticky;
     unsigned unlooked; /* sends since acknowledgements were last looked for */
     int draining;      /* mbx_close delivers what was sent, closing or not */
-    /* A receive or a call waits: a signal handler that runs while it waits
-     * for the answer (or for the link to be made again) ends it with
-     * -EINTR, as on a local mailbox; so does one that runs while a send
-     * waits before its message is queued (send_intr). */
-    int intr;
     int last_status;
     /* Requests: numbered from 1; last_req is the last one whose message
      * (a W_MSG: a received message or a call's reply) was taken here, and
@@ -240,6 +235,17 @@ int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t p
 }
 
 /* ---- the link ---- */
+
+/* This thread's call waits so that a signal handler that runs meanwhile
+ * ends it with -EINTR, as on a local mailbox: a receive or a call (while
+ * it waits for the answer or for the link to be made again), a send
+ * before its message is queued (send_intr). Per thread, not per handle:
+ * the handler runs on the thread that waits, and a handle's other thread
+ * may take the handle while this one waits for the flusher (b->wrote),
+ * where a per-handle flag was cleared under it, or leaked into a send
+ * that was written and waits for its answer (whose outcome an -EINTR
+ * would leave unknown). */
+static MBX_TLS int intr_here;
 
 static void link_down(struct tcp_box *b)
 {
@@ -904,7 +910,7 @@ static int backoff_nap(struct tcp_box *b, int64_t left)
 }
 
 /* Makes the link again, with growing, jittered delays between tries, until
- * the deadline. Returns 0, -ETIMEDOUT, a lasting error, or -EINTR (b->intr:
+ * the deadline. Returns 0, -ETIMEDOUT, a lasting error, or -EINTR (intr_here:
  * a signal handler cut a delay or a try's wait short; a try the handler
  * ended is given up, one that made the link keeps it for the next call). */
 static int reconnect(struct tcp_box *b, int64_t deadline)
@@ -926,15 +932,15 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
             int64_t left = clock_remaining(deadline);
             if (left == 0)
                 return -ETIMEDOUT;
-            if (backoff_nap(b, left) == -EINTR && b->intr)
+            if (backoff_nap(b, left) == -EINTR && intr_here)
                 return -EINTR;
         }
         /* A try waits too (connect, the handshake: up to 5 s against a
          * gateway that hangs or a host that drops the packets): a handler
          * that ran then was lost, and a receive waited on for ever. */
-        sock_intr_arm(b->intr);
+        sock_intr_arm(intr_here);
         int r = dial(b, deadline);
-        if (sock_intr_arm(0) && b->intr)
+        if (sock_intr_arm(0) && intr_here)
             return -EINTR;
         if (!r || lasting(r))
             return r;
@@ -947,7 +953,7 @@ static int reconnect(struct tcp_box *b, int64_t deadline)
  * the way acknowledgements (h->type W_ACK is returned after each, so a
  * caller waiting for one looks again) and heartbeats; reconnects after a
  * cut. Returns 0 with *h (body at b->rx), T_RECONNECTED (the caller sends
- * its request again), -ETIMEDOUT, a lasting error, or -EINTR (b->intr set
+ * its request again), -ETIMEDOUT, a lasting error, or -EINTR (intr_here set
  * and a signal handler ran while it waited). flush: first write
  * out what out holds (what the answer waits for may be there). */
 static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int flush)
@@ -982,7 +988,7 @@ static int pump_as(struct tcp_box *b, int64_t deadline, struct wire_hdr *h, int 
         int w = 1;
         if (!reader_ready(&b->rd)) {
             __atomic_store_n(&b->held_waiting, 1, __ATOMIC_RELEASE);
-            w = b->intr ? io_wait_readable_intr(&b->io, until) : io_wait_readable(&b->io, until);
+            w = intr_here ? io_wait_readable_intr(&b->io, until) : io_wait_readable(&b->io, until);
             __atomic_store_n(&b->held_waiting, 0, __ATOMIC_RELEASE);
         }
         if (w == -EINTR)
@@ -1332,9 +1338,10 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
             break;
         }
         if (b->io.fd < 0) {
-            b->intr = 1; /* send_intr */
+            int was = intr_here;
+            intr_here = 1; /* send_intr */
             r = reconnect(b, deadline);
-            b->intr = 0;
+            intr_here = was;
             if (r)
                 break;
         }
@@ -1343,9 +1350,10 @@ static int send_pieces(struct tcp_box *b, struct pend *p, int64_t deadline)
              * window after a reconnect): this one's pieces go after them,
              * or its end would overtake them. */
             struct wire_hdr h;
-            b->intr = 1; /* send_intr */
+            int was = intr_here;
+            intr_here = 1; /* send_intr */
             r = pump(b, deadline, &h);
-            b->intr = 0;
+            intr_here = was;
             if (r < 0)
                 break;
             r = 0;
@@ -1433,9 +1441,10 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         /* A send that may not wait still tries to make the link again, for
          * a short while (else a program that only sends so would never
          * see the link back, or a forked child its own session). */
-        b->intr = timeout_ns != MBX_NONBLOCK; /* send_intr */
+        int was = intr_here;
+        intr_here = timeout_ns != MBX_NONBLOCK; /* send_intr */
         int r = reconnect(b, timeout_ns == MBX_NONBLOCK ? clock_deadline(TCP_TICK_NS) : deadline);
-        b->intr = 0;
+        intr_here = was;
         if (r)
             return r == -ETIMEDOUT && timeout_ns == MBX_NONBLOCK ? -EAGAIN : r;
     }
@@ -1498,9 +1507,10 @@ static int do_send(struct tcp_box *b, const void *buf, size_t len, unsigned prio
         } else {
             /* No credit: wait for the sends in flight, which bring news
              * of the room (send_intr). */
-            b->intr = timeout_ns != MBX_NONBLOCK;
+            int was = intr_here;
+            intr_here = timeout_ns != MBX_NONBLOCK;
             r = pump(b, deadline, &h);
-            b->intr = 0;
+            intr_here = was;
             if (r > 0)
                 r = 0;
         }
@@ -1674,10 +1684,11 @@ static ssize_t request(struct tcp_box *b, uint8_t type, uint64_t req, const uint
                        size_t flen, const void *payload, size_t plen, int64_t deadline, void *buf,
                        size_t cap, mbx_msginfo *info, uint64_t *type_out, struct loan **loan)
 {
-    b->intr = type == W_RECV || type == W_CALL;
+    int was = intr_here;
+    intr_here = type == W_RECV || type == W_CALL;
     ssize_t n = request_wait(b, type, req, fixed, flen, payload, plen, deadline, buf, cap, info,
                              type_out, loan);
-    b->intr = 0;
+    intr_here = was;
     if (n == -EINTR)
         put_frame(b, W_STAT, 0, b->next_req++, NULL, 0, NULL, 0);
     return n;
