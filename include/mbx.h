@@ -369,7 +369,9 @@ int mbx_send_confirmed(mbx *m, const void *buf, size_t len, unsigned prio, int64
  * is looked for at most every 50 ms, as sends to an owned mailbox look for
  * the owner's), -EACCES (the caller is another user), -EMSGSIZE (larger than the caller's
  * mailbox takes; the caller's mbx_call then says -EMSGSIZE too), -EAGAIN (the caller's mailbox
- * stayed full, or its lock taken, for 100 ms: the reply may be sent again
+ * stayed full, or its lock taken, for 100 ms, or at once when the caller
+ * holds the lock under which its mailbox, marked as of another boot,
+ * would be reset: the reply may be sent again
  * while the caller waits, also over tcp://), -EUCLEAN; for a request taken over tcp://,
  * -ENOTCONN (the link was lost after the reply went and did not come back
  * within 5 s: it may have been delivered) or -ETIMEDOUT (no link: not
@@ -618,13 +620,17 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * stays down past its time after it went returns -ENOTCONN. An
  * MBX_NONBLOCK receive without a link returns -EAGAIN. The gateway's
  * threads block signals. A signal handler that runs while a
- * receive or an mbx_call waits for its gateway ends it with -EINTR, as on
- * a local name; the gateway gives the request up when the handle's next
+ * receive or an mbx_call waits for its gateway, or for its link to be
+ * made again (between tries or during one: connect, handshake), ends it
+ * with -EINTR, as on a local name, with or without SA_RESTART; the gateway gives the request up when the handle's next
  * frame reaches it (at once: the client sends one). A message it took for
  * the receive by then is held for the handle's next receive (or put back
  * in the mailbox); a call's request nobody took by then is taken back,
- * one taken stays taken and its reply is dropped. A send, a confirmed
- * send, mbx_sync and a reply go on through a signal. */
+ * one taken stays taken and its reply is dropped. An mbx_send that waits
+ * before its message is queued (for the link, or for credit) ends with
+ * -EINTR too: nothing of it was sent. A send written and waiting for the
+ * gateway's answer, a confirmed send, mbx_sync and a reply go on through
+ * a signal. */
 typedef struct mbx_gateway mbx_gateway;
 
 typedef struct mbx_gateway_options {
