@@ -240,6 +240,44 @@ static void held_table_under_our_pid_is_not_replaced(void **state)
     assert_int_equal(WEXITSTATUS(st), 0); /* no table of its own */
 }
 
+/* The same with a gateway of this build in the other namespace: it holds
+ * the lock file beside its table (.mbx-hosts.PID.lock), and a process
+ * here given that pid must make no table of its own while it is held. */
+static void held_lock_file_under_our_pid_keeps_us_out(void **state)
+{
+    (void)state;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char x;
+        if (read(go[0], &x, 1) != 1)
+            _exit(2);
+        hosts_hold();
+        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 0 : 1);
+    }
+    char path[PATH_MAX], lock[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s/.mbx-hosts.%d", test_dir, (int)c);
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* the other namespace's gateway */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    struct stat sb;
+    int made = stat(path, &sb) == 0;
+    close(fd);
+    unlink(path);
+    unlink(lock);
+    close(go[0]);
+    close(go[1]);
+    assert_false(made);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0); /* no table of its own */
+}
+
 /* A process in another pid namespace sharing the directory (a container
  * given the host's /dev/shm) sees no process of a live gateway's pid:
  * kill(pid, 0) says ESRCH there. It must not sweep that gateway's table
@@ -577,6 +615,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(dead_gateways_table_swept_while_its_child_lives,
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(held_table_under_our_pid_is_not_replaced, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(held_lock_file_under_our_pid_keeps_us_out, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(dead_table_pinned_by_another_user_is_swept, test_dir_setup,
                                         test_dir_teardown),
