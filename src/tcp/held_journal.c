@@ -2,6 +2,7 @@
 #include "tcp/held_journal.h"
 
 #include "core/names.h"
+#include "core/process.h"
 #include "shm/files.h"
 #include "shm/origin.h"
 
@@ -40,6 +41,43 @@ static int again;
 static int lock_fd = -1;  /* our .mbx-held.PID.lock, flock(LOCK_SH) */
 static pid_t lock_pid;    /* whose it is: a forked child makes its own */
 static uint64_t next_seq; /* under mu */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* mu is taken before a fork, so that no thread is in the middle of making
+ * the lock file when it comes. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+/* A forked child lets go of its copy of our lock file's descriptor at
+ * once: a flock belongs to the open file, which the fork shares, so the
+ * copy kept the lock, and the journals of a gateway killed with SIGKILL
+ * looked alive, and were left, for as long as its child lived (a user's
+ * program with a gateway in it that forks). The child makes its own when
+ * it writes journals. */
+static void fork_child(void)
+{
+    if (lock_fd >= 0)
+        close(lock_fd);
+    lock_fd = -1;
+    pthread_mutex_unlock(&mu);
+}
+
+/* Registered after the library's own (process_init first): fork handlers
+ * that prepare run in the reverse order of their registration, so mu is
+ * taken before the library's locks, the order in which a recovery takes
+ * them (mu held while it opens and sends). */
+static void fork_handlers(void)
+{
+    process_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 /* Makes and locks this process's lock file, once, with mu held. Without
  * it journals are still written: a recoverer then goes by the pid alone. */
@@ -48,7 +86,7 @@ static void lock_make(void)
     if (lock_fd >= 0 && lock_pid == getpid())
         return;
     if (lock_fd >= 0)
-        close(lock_fd); /* the parent's, in a forked child: the parent keeps its own */
+        close(lock_fd); /* not ours: fork_child left none, but to be sure */
     lock_fd = -1;
     char path[NAME_PATH_MAX];
     snprintf(path, sizeof(path), "%s/" PREFIX "%d.lock", name_dir(), (int)getpid());
@@ -95,6 +133,7 @@ char *held_journal_make(int *fd)
     char *path = malloc(NAME_PATH_MAX);
     if (!path)
         return NULL;
+    pthread_once(&fork_once, fork_handlers); /* not under mu: see fork_handlers */
     for (int tries = 0; tries < 4; tries++) {
         pthread_mutex_lock(&mu);
         lock_make();
@@ -148,6 +187,12 @@ void held_journal_remove(char *path)
     free(path);
 }
 
+/* 1 when a and b are the same file (as hosts.c's same_file). */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 /* Whether st is what a journal or lock file must be: a regular file of
  * our user with one link. */
 static int ours(const struct stat *st)
@@ -176,8 +221,7 @@ static int recover_one(int dfd, const char *name)
         return 0;
     /* The very file looked at, still ours and linked once (another
      * recoverer that took it first unlinked it). */
-    if (fstat(fd, &st2) || !ours(&st2) || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev ||
-        st2.st_size != st.st_size) {
+    if (fstat(fd, &st2) || !ours(&st2) || !same_file(&st, &st2) || st2.st_size != st.st_size) {
         close(fd);
         return 0;
     }
@@ -251,11 +295,26 @@ static long pid_of(const char *tail, const char **rest)
     return pid;
 }
 
+/* 1 when lock file `lname` of dfd still is fd's file: checked with its
+ * lock held, which keeps it so (whoever else unlinks or replaces it takes
+ * the lock first, or would have to). */
+static int still_named(int dfd, const char *lname, int fd)
+{
+    struct stat st, now;
+    return fstat(fd, &st) == 0 && fstatat(dfd, lname, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+           same_file(&st, &now);
+}
+
 /* Whether the writer `pid` is gone: no such process (our own pid only
  * before we made our lock: a dead process's that had our pid), and
  * nobody holds its lock file. When it is gone, its lock file (if any) is
  * left open and locked exclusively in *lfd (-1: none), so that another
- * recoverer waits. */
+ * recoverer waits. The file locked must still be the one the name refers
+ * to: another recoverer may have unlinked the one we opened (once done
+ * with it) before we took its lock, and a new writer of that pid (in
+ * another pid namespace) made its own under the name; we took it for
+ * dead and put back the messages it held, or removed its lock file
+ * (found by a review). */
 static int writer_gone(int dfd, long pid, int *lfd)
 {
     *lfd = -1;
@@ -271,8 +330,9 @@ static int writer_gone(int dfd, long pid, int *lfd)
     if (fd < 0)
         return errno == ENOENT;
     struct stat st;
-    if (fstat(fd, &st) || !ours(&st) || flock(fd, LOCK_EX | LOCK_NB)) {
-        close(fd); /* alive (in another pid namespace), or not ours */
+    if (fstat(fd, &st) || !ours(&st) || flock(fd, LOCK_EX | LOCK_NB) ||
+        !still_named(dfd, lname, fd)) {
+        close(fd); /* alive (in another pid namespace), not ours, or no longer the name's */
         return 0;
     }
     *lfd = fd;
@@ -287,6 +347,7 @@ int held_journal_again(void)
 unsigned held_journal_recover(void)
 {
     unsigned back = 0;
+    pthread_once(&fork_once, fork_handlers); /* not under mu: see fork_handlers */
     pthread_mutex_lock(&mu);
     __atomic_store_n(&again, 0, __ATOMIC_RELAXED);
     DIR *d = opendir(name_dir());
@@ -324,8 +385,8 @@ unsigned held_journal_recover(void)
                                strcmp(e2->d_name + n, "lock") != 0;
                     if (d2)
                         closedir(d2);
-                    if (!left && lfd >= 0)
-                        unlinkat(dfd, e->d_name, 0);
+                    if (!left && lfd >= 0 && still_named(dfd, e->d_name, lfd))
+                        unlinkat(dfd, e->d_name, 0); /* that file, its lock held */
                 } else {
                     back += recover_one(dfd, e->d_name) == 1;
                 }

@@ -6,7 +6,8 @@
  *
  * Files, in $MBX_DIR (name_dir()), the user's own, mode 0600:
  *   .mbx-held.PID.lock  one per process that writes journals, held with a
- *                       shared flock for the process's life: it is alive;
+ *                       shared flock for the process's life: it is alive
+ *                       (its forked children let go of it at once);
  *   .mbx-held.PID.N     one per session, empty while it holds nothing,
  *                       else its held message: "MBXHELD1", then (host
  *                       order) u32 name length, u32 priority, u64 type,

@@ -34,6 +34,8 @@
 #include <stdatomic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/fanotify.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -747,10 +749,238 @@ static void signal_ends_wait_while_gateway_down(void **state)
     mbx_unlink("restart-intr");
 }
 
+/* ---- a dead writer's lock file whose name a live one took ---- */
+
+/* Removes the journal and lock files the tests before left (refused
+ * plants, killed gateways' empty journals): no gateway runs now. */
+static void journals_remove(void)
+{
+    DIR *d = opendir(test_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, HELD_PREFIX, strlen(HELD_PREFIX)) == 0)
+            assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+    closedir(d);
+}
+
+/* Exchanges the lock file `lock` and `tmp` (held by a live writer) at the
+ * first open of it fanotify reports, while that open waits: a first
+ * recoverer finished and removed the dead writer's lock file, and a new
+ * gateway that got the dead one's pid made its own. The dead one's file
+ * goes on under the name `tmp`, with one link: as if it had been
+ * unlinked only after the recoverer checked its links (fstat), which
+ * fanotify cannot hold it at. */
+struct swap {
+    int fan;
+    char lock[600], tmp[600];
+    atomic_int moved, stop;
+};
+
+static void *swap_main(void *arg)
+{
+    struct swap *w = arg;
+    while (!atomic_load(&w->stop)) {
+        struct pollfd p = {w->fan, POLLIN, 0};
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        char buf[4096];
+        ssize_t n = read(w->fan, buf, sizeof(buf));
+        struct fanotify_event_metadata *md = (void *)buf;
+        for (; n > 0 && FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
+            if (!atomic_load(&w->moved))
+                atomic_store(&w->moved,
+                             renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->lock, RENAME_EXCHANGE) == 0);
+            struct fanotify_response r = {md->fd, FAN_ALLOW};
+            if (write(w->fan, &r, sizeof(r)) != (ssize_t)sizeof(r))
+                abort();
+            close(md->fd);
+        }
+    }
+    return NULL;
+}
+
+/* Runs a recovery (a gateway started here) while w's lock file is
+ * exchanged for the live writer's `live` at the recoverer's open of it.
+ * Returns whether the name then still is the live writer's file. */
+static int recover_while_swapped(struct swap *w, int live)
+{
+    struct stat st, live_st;
+    assert_int_equal(fstat(live, &live_st), 0);
+    atomic_store(&w->moved, 0);
+    atomic_store(&w->stop, 0);
+    assert_int_equal(fanotify_mark(w->fan, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, w->lock), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, swap_main, w), 0);
+    gateway_in_process();
+    atomic_store(&w->stop, 1);
+    pthread_join(t, NULL);
+    unlink(w->tmp); /* the dead writer's */
+    return stat(w->lock, &st) == 0 && st.st_ino == live_st.st_ino && st.st_dev == live_st.st_dev;
+}
+
+/* A lock file, held shared as a writer holds its own, at `path`. */
+static int live_lock(const char *path)
+{
+    int live = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(live >= 0);
+    assert_int_equal(flock(live, LOCK_SH), 0);
+    return live;
+}
+
+/* A recoverer that judged a writer dead by its lock file, and took the
+ * lock after the name had been given to a live writer's lock file (the
+ * one it opened was unlinked by another recoverer meanwhile, and a new
+ * gateway of that pid, in another pid namespace, made its own), went on
+ * as if the live writer were dead: it put back the messages the live one
+ * still held (delivered twice: by the gateway that holds it, and from the
+ * mailbox), or, when none was left, removed the live one's lock file (its
+ * journals then looked dead to everyone, and were put back while it held
+ * them). The recoverer is held in its open of the dead writer's lock file
+ * (fanotify) while the name is replaced. Now the live writer's journal
+ * and lock file stay, and its message is put back once it is gone. Root
+ * only. */
+static void recovery_leaves_a_live_lock_that_took_a_dead_ones_name(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: needs root (fanotify, to hold the recoverer in its open)\n");
+        skip();
+    }
+    struct swap w = {.fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC)};
+    if (w.fan < 0) {
+        printf("skipped: no fanotify permission events here (%s)\n", strerror(errno));
+        skip();
+    }
+    journals_remove();
+    struct gw g = {0, 0};
+    mbx *local = held_then_killed("restart-swap", &g);
+    char name[256];
+    assert_int_equal(journals(name, sizeof(name)), 1);
+    long pid = strtol(name + strlen(HELD_PREFIX), NULL, 10);
+    assert_true(pid > 0);
+    snprintf(w.lock, sizeof(w.lock), "%s/" HELD_PREFIX "%ld.lock", test_dir, pid);
+    snprintf(w.tmp, sizeof(w.tmp), "%s/live-lock", test_dir);
+    struct stat st;
+    assert_int_equal(stat(w.lock, &st), 0); /* the dead writer's */
+
+    /* A journal of the live writer's. */
+    int live = live_lock(w.tmp);
+    int kept = recover_while_swapped(&w, live);
+    int moved = atomic_load(&w.moved);
+    uint32_t back_alive = queued("restart-swap");
+    int left = journals(NULL, 0);
+    close(live); /* the live writer is gone now too */
+    unlink(w.lock);
+    gateway_in_process();
+    uint32_t back_dead = queued("restart-swap");
+
+    /* None: the name is what the recoverer would remove. */
+    int dead = open(w.lock, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(dead >= 0);
+    close(dead);
+    live = live_lock(w.tmp);
+    int kept_lone = recover_while_swapped(&w, live);
+    int moved_lone = atomic_load(&w.moved);
+    close(live);
+    unlink(w.lock);
+    close(w.fan);
+    mbx_close(local);
+    mbx_unlink("restart-swap");
+    print_message("live writer's: %u put back, %d journal left, lock file %s; once gone: %u put "
+                  "back; its lock file alone %s\n",
+                  back_alive, left, kept ? "kept" : "removed", back_dead,
+                  kept_lone ? "kept" : "removed");
+    assert_true(moved && moved_lone);
+    assert_int_equal(back_alive, 0);
+    assert_int_equal(left, 1);
+    assert_true(kept);
+    assert_int_equal(back_dead, 1);
+    assert_true(kept_lone);
+}
+
+/* ---- a dead gateway's forked child ---- */
+
+/* The gateway's process for held_message_put_back_while_dead_gateways_child_lives:
+ * as gateway_process_main, but once the gateway runs it forks a child
+ * that sleeps (a user's program with a gateway in it that forks) until
+ * the test is gone, 60 s at most, and writes its pid to file
+ * `child_file`. */
+static int gateway_forking_main(const char *port, int report, const char *child_file)
+{
+    const char *const names[] = {"restart-*", NULL};
+    mbx_gateway_options o;
+    mbx_gateway_options_init(&o);
+    o.allow = names;
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
+    pid_t parent = getppid();
+    mbx_gateway *g = NULL;
+    int r = mbx_gateway_start(addr, &o, &g);
+    if (r == 0) {
+        pid_t c = fork();
+        if (c == 0) {
+            for (int i = 0; i < 600 && kill(parent, 0) == 0; i++)
+                usleep(100000);
+            _exit(0);
+        }
+        FILE *f = fopen(child_file, "w");
+        if (c < 0 || !f || fprintf(f, "%d\n", (int)c) < 0 || fclose(f))
+            r = -EIO;
+    }
+    int v = r ? r : mbx_gateway_port(g);
+    if (write(report, &v, sizeof(v)) != sizeof(v) || r)
+        return 1;
+    close(report);
+    while (getppid() == parent)
+        usleep(100000);
+    mbx_gateway_stop(g);
+    return 0;
+}
+
+/* A gateway killed with SIGKILL whose process had forked (a child that
+ * lives on): the message it held is put back by the next gateway while
+ * the child lives. The child had the dead gateway's lock file open (a
+ * flock belongs to the open file, which a fork shares), so its journals
+ * looked alive, and were left, for as long as the child lived. */
+static void held_message_put_back_while_dead_gateways_child_lives(void **state)
+{
+    (void)state;
+    char file[600];
+    snprintf(file, sizeof(file), "%s/fork-child", test_dir);
+    journals_remove();
+    setenv("RESTART_FORK_CHILD", file, 1);
+    struct gw g = {0, 0};
+    mbx *local = held_then_killed("restart-fork", &g);
+    unsetenv("RESTART_FORK_CHILD");
+    FILE *f = fopen(file, "r");
+    assert_non_null(f);
+    int child = 0;
+    assert_int_equal(fscanf(f, "%d", &child), 1);
+    fclose(f);
+    unlink(file);
+    assert_true(child > 0);
+    assert_int_equal(kill(child, 0), 0);
+    gateway_in_process();
+    uint32_t back = queued("restart-fork");
+    int lives = kill(child, 0) == 0, left = journals(NULL, 0);
+    kill(child, SIGKILL);
+    mbx_close(local);
+    mbx_unlink("restart-fork");
+    print_message("the dead gateway's child %s: %u put back, %d journal left\n",
+                  lives ? "alive" : "gone", back, left);
+    assert_true(lives);
+    assert_int_equal(back, 1);
+    assert_int_equal(left, 0);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "gateway") == 0)
+    if (argc == 4 && strcmp(argv[1], "gateway") == 0) {
+        if (getenv("RESTART_FORK_CHILD"))
+            return gateway_forking_main(argv[2], atoi(argv[3]), getenv("RESTART_FORK_CHILD"));
         return gateway_process_main("restart-*", argv[2], atoi(argv[3]), 0);
+    }
     signal(SIGPIPE, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
     if (n <= 0)
@@ -768,6 +998,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(planted_journals_refused),
         cmocka_unit_test(delivered_not_put_back),
         cmocka_unit_test(signal_ends_wait_while_gateway_down),
+        cmocka_unit_test(recovery_leaves_a_live_lock_that_took_a_dead_ones_name),
+        cmocka_unit_test(held_message_put_back_while_dead_gateways_child_lives),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
