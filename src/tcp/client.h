@@ -27,16 +27,6 @@
 #define TCP_BACKOFF_MIN 10000000ll   /* first reconnect delay */
 #define TCP_BACKOFF_MAX 1000000000ll /* longest */
 
-/* (sock.c; declared here, beside its only user.) sock_intr_arm(1): from
- * now on a signal handler that cuts one of this thread's socket waits
- * short ends that wait with -EINTR, and is remembered until the next
- * sock_intr_arm(1); sock_intr_arm(0) stops that. Returns whether a
- * handler did so since the last sock_intr_arm(1); cannot fail. A client
- * arms it while it makes its link again for a receive or a call, which a
- * handler ends with -EINTR: that wait is several (connect, handshake),
- * and their errors do not all say EINTR. */
-int sock_intr_arm(int on);
-
 /* Parses "tcp://HOST:PORT/NAME". Returns 0 or -EINVAL (-ENAMETOOLONG for
  * a NAME over the wire's limit). */
 int tcp_parse(const char *name, char *host, size_t hostcap, char *port, size_t portcap, char *box,

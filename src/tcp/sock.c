@@ -2,7 +2,6 @@
 #include "tcp/sock.h"
 
 #include "platform/platform.h"
-#include "tcp/client.h" /* sock_intr_arm */
 #include "tcp/tls.h"
 
 #include <errno.h>

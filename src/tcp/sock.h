@@ -151,4 +151,14 @@ int io_wait_readable_intr(struct io *io, int64_t deadline);
  * deadline. Returns 1, 0 (time's up), or -errno. */
 int sock_wait(int fd, short events, int64_t deadline);
 
+/* sock_intr_arm(1): from now on a signal handler that cuts one of this
+ * thread's socket waits short ends that wait with -EINTR, and is
+ * remembered until the next sock_intr_arm(1); sock_intr_arm(0) stops
+ * that. Returns whether a handler did so since the last
+ * sock_intr_arm(1); cannot fail. A client arms it while it makes its link
+ * again for a receive or a call, which a handler ends with -EINTR: that
+ * wait is several (connect, handshake), and their errors do not all say
+ * EINTR. */
+int sock_intr_arm(int on);
+
 #endif
