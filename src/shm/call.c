@@ -628,14 +628,13 @@ ssize_t shm_call(struct mbx *m, const void *req, size_t len, unsigned prio, void
  * SEG_CALL_BOUND_NS (1 s), which a server answering one request at a time
  * (mbx serve) paid per request. Such an open says -ETIMEDOUT at once:
  * -EAGAIN, the caller's mailbox's lock taken (mbx.h); a reply that found
- * another replier resetting it may be sent again. No thread that replies
- * sets reboot_nowait otherwise (the udp:// gateway's thread, which does,
- * answers no calls), so it is cleared after. */
+ * another replier resetting it may be sent again. The thread's own setting
+ * is put back after (a thread that set it for itself keeps it). */
 static int peer_get(pid_t caller, struct shm_box **p)
 {
-    reboot_nowait(1);
+    int was = reboot_nowait(1);
     int r = shm_peer_get(caller, p);
-    reboot_nowait(0);
+    reboot_nowait(was);
     return r == -ENOENT ? -ESRCH : r == -ETIMEDOUT ? -EAGAIN : r;
 }
 

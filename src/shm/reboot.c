@@ -54,9 +54,11 @@ static int reset(struct seg *s)
 /* Set by reboot_nowait, per thread: 0 at every thread's start. */
 static MBX_TLS int nowait;
 
-void reboot_nowait(int on)
+int reboot_nowait(int on)
 {
+    int was = nowait;
     nowait = on != 0;
+    return was;
 }
 
 int reboot_check(struct seg *s, int fd)

@@ -22,7 +22,9 @@ int reboot_check(struct seg *s, int fd);
  * start) waits up to SEG_CALL_BOUND_NS, as always. For a thread that
  * serves many mailboxes alone (the udp:// gateway's): a peer of one of
  * them may hold its flock as long as it likes, and each wait took the
- * thread from all the others. Cannot fail. */
-void reboot_nowait(int on);
+ * thread from all the others. Returns this thread's setting before the
+ * call (1 or 0), for a caller that sets it for a while to put back.
+ * Cannot fail. */
+int reboot_nowait(int on);
 
 #endif
