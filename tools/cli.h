@@ -81,8 +81,9 @@ extern volatile sig_atomic_t cli_interrupted;
 int cli_wait_readable(int fd, int64_t deadline);
 
 /* Answers request *info with len bytes at reply for serve and serve-echo
- * (cmd_serve.c), sending it again for about a second while the caller's
- * mailbox stays full. Returns -ENOMEM, -EMFILE or -ENFILE (the server's
+ * (cmd_serve.c), sending it again, up to 10 times in all, while it says
+ * -EAGAIN (the caller's mailbox full: about a second; or its lock held:
+ * at once). Returns -ENOMEM, -EMFILE or -ENFILE (the server's
  * own want, which stops serving), else 0: the reply went, or cannot go
  * for a reason of the caller's (reported on standard error under cmd and
  * name). */

@@ -147,11 +147,12 @@ static void report_status(const struct server *s, int st)
 }
 
 /* Sends a reply, again while it says -EAGAIN: the caller's mailbox stayed
- * full (or locked) for the 100 ms a reply waits, and mbx.h says it may be
- * sent again while the caller waits; a reply given up on leaves the
- * caller waiting out its timeout, so it is tried REPLY_TRIES times (about
- * a second of this one-at-a-time server's time) before it is dropped.
- * Also serve-echo's (cli.h). */
+ * full for the 100 ms a reply waits, or its lock was held (said at once:
+ * the caller resetting its mailbox "of another boot"), and mbx.h says it
+ * may be sent again while the caller waits; a reply given up on leaves
+ * the caller waiting out its timeout, so it is tried REPLY_TRIES times (up
+ * to about a second of this one-at-a-time server's time) before it is
+ * dropped. Also serve-echo's (cli.h). */
 #define REPLY_TRIES 10
 int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, const void *reply,
                 size_t len)
@@ -163,8 +164,8 @@ int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, cons
     while (err == -EAGAIN && ++tries < REPLY_TRIES);
     if (err == -EAGAIN) {
         fprintf(stderr,
-                "mbx: %s: %s: reply to pid %d dropped: its mailbox stayed full for %d tries "
-                "of 100 ms\n",
+                "mbx: %s: %s: reply to pid %d dropped: its mailbox stayed full, or locked "
+                "(-EAGAIN %d times)\n",
                 cmd, name, (int)info->sender_pid, REPLY_TRIES);
         return 0;
     }
@@ -173,9 +174,9 @@ int serve_reply(const char *cmd, const char *name, const mbx_msginfo *info, cons
      * mailbox takes less, it is another user (whose @PID only root may
      * write), its message carried a token no call made, or it wrote its
      * own mailbox into something no reply can open (damaged, "of another
-     * PID namespace", "of another boot" locked so that the look times
-     * out). Each of those stopped serving once, so whoever could send to
-     * a service could stop it (found by reviews). */
+     * PID namespace"; one "of another boot" whose lock it holds says
+     * -EAGAIN, above). Each of those stopped serving once, so whoever
+     * could send to a service could stop it (found by reviews). */
     if (err == -ENOMEM || err == -EMFILE || err == -ENFILE)
         return err;
     if (err)
