@@ -162,9 +162,10 @@ struct session {
     unsigned ntokens;
     /* Where a receive or a call takes its message: as large as the
      * largest its client asked for (session_buf), never more than
-     * max_msg. Taken at the open, max_msg bytes, it cost every session on
-     * a mailbox of 1 GiB messages 1 GiB, a send-only one too (found in
-     * review). */
+     * max_msg, and freed after the request when over SESSION_BUF_KEEP
+     * (session_buf_trim). Taken at the open, max_msg bytes, it cost every
+     * session on a mailbox of 1 GiB messages 1 GiB, a send-only one too
+     * (found in review). */
     uint8_t *buf;
     size_t buf_len;
 };
@@ -345,6 +346,19 @@ static void drop_reply(struct session *s)
     s->reply_req = 0;
 }
 
+/* The bytes of session buffers (s->buf) this process's gateways hold:
+ * internal (not exported), read by tcp_wire_test. */
+uint64_t tcp_gateway_buf_bytes;
+
+/* Frees s->buf. */
+static void session_buf_free(struct session *s)
+{
+    __atomic_fetch_sub(&tcp_gateway_buf_bytes, s->buf_len, __ATOMIC_RELAXED);
+    free(s->buf);
+    s->buf = NULL;
+    s->buf_len = 0;
+}
+
 /* Frees a session; a message it still holds is lost (mbx_gateway_stop
  * counts those: stop_put_back). Returns 1 when one was. */
 static int session_free(struct session *s)
@@ -360,7 +374,7 @@ static int session_free(struct session *s)
     }
     if (s->h)
         mbx_close(s->h);
-    free(s->buf);
+    session_buf_free(s);
     free(s);
     return lost;
 }
@@ -1105,11 +1119,26 @@ static uint8_t *session_buf(struct session *s, size_t cap)
         uint8_t *b = malloc(cap); /* its contents need not be kept */
         if (!b)
             return NULL;
-        free(s->buf);
+        session_buf_free(s);
         s->buf = b;
         s->buf_len = cap;
+        __atomic_fetch_add(&tcp_gateway_buf_bytes, cap, __ATOMIC_RELAXED);
     }
     return s->buf;
+}
+
+/* The largest session buffer kept between requests. */
+#define SESSION_BUF_KEEP (1u << 20)
+
+/* Frees s->buf after a request when it is larger than SESSION_BUF_KEEP:
+ * what a message or reply taken into it needs is copied out (held_data,
+ * reply_data). Kept, the buffer of each session stayed as large as the
+ * largest receive its client ever asked for (up to max_msg_size: 16 MiB
+ * for a mailbox a client made, more for others), sessions times that. */
+static void session_buf_trim(struct session *s)
+{
+    if (s->buf_len > SESSION_BUF_KEEP)
+        session_buf_free(s);
 }
 
 static void do_recv(struct conn *c, const struct qframe *q)
@@ -1722,9 +1751,11 @@ static int serve(struct conn *c, struct qframe *q)
         return 0;
     case W_RECV:
         do_recv(c, q);
+        session_buf_trim(c->s);
         return 0;
     case W_CALL:
         do_call(c, q);
+        session_buf_trim(c->s);
         return 0;
     case W_CONFIRM:
         do_confirm(c, q);

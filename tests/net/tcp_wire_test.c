@@ -1749,6 +1749,51 @@ static void big_mailbox_session_takes_no_buffer_up_front(void **state)
     mbx_unlink("wire-small");
 }
 
+/* The bytes of session buffers the gateways of this process hold (gateway.c:
+ * internal, for this test; the library is linked in as objects). */
+extern uint64_t tcp_gateway_buf_bytes;
+
+/* A W_RECV of `cap` bytes, MBX_NONBLOCK, on an empty mailbox: -EAGAIN. */
+static void raw_recv_nothing(struct raw *r, uint64_t id, uint64_t cap)
+{
+    struct wire_recv wr = {0, MBX_SEL_ANY, 0, cap, MBX_NONBLOCK};
+    uint8_t fixed[WIRE_RECV_LEN];
+    int64_t res;
+    assert_int_equal(
+        frame_write(r->fd, W_RECV, 0, id, fixed, wire_recv_put(fixed, &wr), NULL, 0, DL()), 0);
+    assert_int_equal(frame_read(r->fd, &r->h, &r->fb, 1 << 16, DL()), 0);
+    assert_int_equal(r->h.type, W_RESULT);
+    assert_int_equal(wire_result_get(r->fb.p, r->h.len, &res), 0);
+    assert_int_equal(res, -EAGAIN);
+}
+
+/* A session's receive buffer shrinks back after a receive that asked for
+ * much (64 MiB, on a mailbox of 64 MiB messages): the requests after it
+ * ask for 64 bytes. (It grew to the largest receive its client ever asked
+ * for and stayed so: sessions times max_msg_size.) */
+static void session_buffer_shrinks_after_a_large_receive(void **state)
+{
+    (void)state;
+    const uint64_t max = 64ull << 20;
+    mbx *local = test_box("wire-shrink", 1, max, 0);
+    struct raw r;
+    assert_int_equal(raw_open_fv(&r, "wire-shrink", 0, 0, WIRE_VERSION, MBX_SEND | MBX_RECV), 0);
+    raw_recv_nothing(&r, 1, 64);
+    uint64_t before = __atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED);
+    raw_recv_nothing(&r, 2, max);
+    int64_t big = (int64_t)(__atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED) - before);
+    raw_recv_nothing(&r, 3, 64);
+    raw_recv_nothing(&r, 4, 64);
+    int64_t small = (int64_t)(__atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED) - before);
+    raw_close(&r);
+    mbx_close(local);
+    mbx_unlink("wire-shrink");
+    print_message("session buffers: %+lld KiB after a receive of 64 MiB, %+lld KiB after two of "
+                  "64 bytes\n",
+                  (long long)(big / 1024), (long long)(small / 1024));
+    assert_true(small < (1 << 20));
+}
+
 /* A session is resumed only by a client that opens the same name with the
  * same flags (and the same certificate, or none) as the one that opened
  * it: another client that learnt its id is refused (-EACCES), while the
@@ -2187,6 +2232,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(older_client_sessions_resume_only_with_their_certificate),
         cmocka_unit_test(accept_waits_without_descriptors),
         cmocka_unit_test(msgsize_result_carries_the_size_when_asked),
+        cmocka_unit_test(session_buffer_shrinks_after_a_large_receive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
