@@ -120,10 +120,16 @@ static int make_removal_file(const char *claim, uid_t uid)
  * its removers exclude each other even when another user planted the
  * removal file, which they then cannot remove (they went without any
  * lock: the msgget of a new queue between one remover's look and unlink
- * lost its link to a second remover). Returns the fd holding the lock,
- * -EBUSY (another remover holds it), or -ENOENT (no such file to trust,
- * e.g. one root's IPC_SET gave to a new owner, or no OFD locks: the
- * removal file's lock is all there is). */
+ * lost its link to a second remover). Anyone who may read the file
+ * (mode 0644 whenever the queue's mode gives group or others a bit) can
+ * hold a read lock there for good, which removers never take: a write
+ * lock refused for a read lock is no lock (then the removal file's lock
+ * is all there is, as for a planted one), never -EBUSY, which left the
+ * link for as long as that reader liked (IPC_RMID left it, and msgget
+ * of a queue marked removed said EAGAIN). Returns the fd holding the
+ * lock, -EBUSY (another remover holds it), or -ENOENT (no such file to
+ * trust, e.g. one root's IPC_SET gave to a new owner, no OFD locks, or
+ * a reader's lock: the removal file's lock is all there is). */
 static int lock_link(int32_t key, int32_t id, uid_t uid)
 {
     char path[4200];
@@ -138,13 +144,27 @@ static int lock_link(int32_t key, int32_t id, uid_t uid)
         close(fd);
         return -ENOENT;
     }
-    struct flock fl = {
+    const struct flock want = {
         .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)(uint32_t)key, .l_len = 1};
-    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-        return fd;
-    int e = errno;
+    /* A few tries: a lock let go between our refusal and our look is
+     * tried again; one that is gone by each look (a reader's, taken and
+     * let go over and over) costs this lock, never a wait. */
+    for (int tries = 0; tries < 3; tries++) {
+        struct flock fl = want;
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+            return fd;
+        if (errno != EAGAIN && errno != EACCES)
+            break;
+        fl = want;
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0 || fl.l_type == F_RDLCK)
+            break;
+        if (fl.l_type == F_WRLCK) {
+            close(fd);
+            return -EBUSY; /* only a writer of the file: a remover */
+        }
+    }
     close(fd);
-    return e == EAGAIN || e == EACCES ? -EBUSY : -ENOENT;
+    return -ENOENT;
 }
 
 /* Unlinks link, a link of user uid's, when it names id, looking under

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -673,6 +674,96 @@ static void planted_removal_file_keeps_removers_apart(void **state)
     }
 }
 
+/* As user uid (a child, which it returns once the lock is held): holds
+ * an OFD read lock of the whole state file of queue id, which anyone may
+ * read (mode 0644), until it is killed. */
+static pid_t read_lock_as(uid_t uid, int id)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        close(p[0]);
+        become(uid);
+        char path[sizeof(test_dir) + 64];
+        snprintf(path, sizeof(path), "%s/%s%d", test_dir, SYSV_META_PREFIX, id);
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY, 0);
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+        char ok = fd >= 0 && syscall(SYS_fcntl, fd, F_OFD_SETLK, &fl) == 0 ? 'y' : 'n';
+        if (write(p[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    char ok = 0;
+    assert_int_equal(read(p[0], &ok, 1), 1);
+    close(p[0]);
+    assert_int_equal(ok, 'y');
+    return c;
+}
+
+static void stop(pid_t c)
+{
+    assert_int_equal(kill(c, SIGKILL), 0);
+    assert_int_equal(waitpid(c, NULL, 0), c);
+}
+
+/* Root only (other users). Another user (C), who may read a queue's
+ * state file, holds a read lock of it, for as long as C likes: the
+ * owner's IPC_RMID still removes the key's link, and msgget(IPC_CREAT)
+ * of the key of a queue marked removed (an IPC_RMID killed after its
+ * mark) still makes a new queue while C holds the lock. Removers took
+ * the link's lock, a write lock of the state file, and took C's read
+ * lock for another remover's: IPC_RMID left the link, and msgget said
+ * EAGAIN after some 4 s of tries. */
+static void reader_s_lock_does_not_stop_removers(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root, to run as other users\n");
+        skip();
+    }
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    char link[sizeof(test_dir) + 64], path[sizeof(test_dir) + 64];
+    snprintf(link, sizeof(link), "%s/%s%08x", test_dir, SYSV_KEY_PREFIX, (unsigned)KEY);
+    struct stat st;
+
+    int id = msgget(KEY, IPC_CREAT | 0644);
+    assert_true(id >= 0);
+    pid_t c = read_lock_as(RACE_C, id);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    int left = lstat(link, &st) == 0;
+    stop(c);
+    assert_int_equal(left, 0); /* 1: IPC_RMID left the link */
+    assert_int_equal(test_dir_count(), 0);
+
+    id = msgget(KEY, IPC_CREAT | 0644);
+    assert_true(id >= 0);
+    snprintf(path, sizeof(path), "%s/%s%d", test_dir, SYSV_META_PREFIX, id);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR, 0);
+    assert_true(fd >= 0);
+    struct sysv_meta *m = mmap(NULL, SYSV_META_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(m != MAP_FAILED);
+    __atomic_store_n(&m->removed, 1, __ATOMIC_SEQ_CST); /* as an IPC_RMID killed after it */
+    munmap(m, SYSV_META_SIZE);
+    c = read_lock_as(RACE_C, id);
+    errno = 0;
+    int next = msgget(KEY, IPC_CREAT | 0644);
+    int e = errno;
+    int holding = kill(c, 0) == 0; /* msgget did not wait for C to let go */
+    stop(c);
+    print_message("msgget: %d (%s)\n", next, next < 0 ? strerror(e) : "ok");
+    assert_int_equal(next < 0 ? e : 0, 0); /* EAGAIN (11) */
+    assert_true(holding);
+    assert_int_not_equal(next, id);
+    assert_int_equal(msgctl(next, IPC_RMID, NULL), 0);
+    (void)msgctl(id, IPC_RMID, NULL); /* the old queue's files, if a sweep left them */
+    assert_int_equal(test_dir_count(), 0);
+}
+
 static int sweep_fd = -1;
 
 /* A sweep opens and locks the traffic file a msgget just made, before
@@ -774,6 +865,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(owner_and_root_remove_a_link_one_at_a_time, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(planted_removal_file_keeps_removers_apart, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(reader_s_lock_does_not_stop_removers, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(creation_locked_first_by_a_sweep, test_dir_setup,
                                         test_dir_teardown),
