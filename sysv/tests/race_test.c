@@ -170,14 +170,18 @@ static void *create_noted(void *arg)
 
 /* As create_meanwhile, for a remover whose key removal's file another
  * user planted (so removal_met tells nothing): waits until the creator
- * is done, or was refused a lock (the link's, which we hold), or 10 s
- * went by. */
+ * is done, or was refused a lock (the link's, which we hold) and then 1 s
+ * more unless it is done (a creator that went on without the lock when
+ * refused removes the link and publishes its queue meanwhile; one that
+ * waits for us is still trying, for some 4 s in all), or 10 s went by. */
 static void create_meanwhile_past_a_planted_file(void)
 {
     lock_refused = 0;
     creator_done = 0;
     assert_int_equal(pthread_create(&creator, NULL, create_noted, NULL), 0);
     for (int ms = 0; ms < 10000 && !creator_done && !lock_refused; ms++)
+        nap(1);
+    for (int ms = 0; ms < 1000 && !creator_done && lock_refused; ms++)
         nap(1);
 }
 
