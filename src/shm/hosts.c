@@ -50,6 +50,7 @@ struct hosts_file {
     struct host_entry e[HOSTS_MAX];
 };
 _Static_assert(sizeof(struct host_entry) == 64, "an entry is one line");
+_Static_assert(offsetof(struct hosts_file, lock_mark) == 8, "the header is magic then mark");
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct hosts_file *table; /* this process's, mapped; NULL: none yet */
@@ -100,8 +101,9 @@ static int mine(const struct stat *st)
  * hold it), locked exclusively without waiting, and still the file the
  * name refers to (a sweeper may have removed it since it was opened).
  * Returns its descriptor; -EWOULDBLOCK when someone holds it (its gateway
- * is alive), -EEXIST when the name is not a file of ours alone (another
- * user's plant), -EAGAIN when it was replaced meanwhile, or -errno. */
+ * is alive, or a sweeper judging it), -EEXIST when the name is not a file
+ * of ours alone (another user's plant), -ESTALE when it was replaced
+ * meanwhile (not -EAGAIN: that is -EWOULDBLOCK on Linux), or -errno. */
 static int lock_take(int dirfd, const char *name)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
@@ -116,7 +118,7 @@ static int lock_take(int dirfd, const char *name)
     else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
     else if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(&st, &now))
-        r = -EAGAIN;
+        r = -ESTALE;
     if (r < 0)
         close(fd);
     return r;
@@ -144,9 +146,31 @@ static int pid_gone(long pid)
     return pid != getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+/* 1 when table fd (st: its fstat) is to be judged alive by its own lock,
+ * as a previous build's gateway held it: unmarked, full size and with the
+ * magic, as a previous build's table always was while its gateway held it
+ * (it took its lock after posix_fallocate; the magic followed at once: a
+ * young table is given the benefit of that instant). Anything else
+ * unmarked is one of this build whose gateway died before it wrote its
+ * header (which it writes whole, mark and magic in one pwrite): judged by
+ * its lock file. An empty table judged by its own lock, which any user
+ * may take (it is 0644), was pinned by anyone for good, and a gateway
+ * later given its pid named no host for its life (found by a review). */
+static int previous_builds(int fd, const struct stat *st, const struct timespec *now)
+{
+    char head[16];
+    if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
+        return young(st, now);
+    if (memcmp(head + offsetof(struct hosts_file, lock_mark), HOSTS_LOCK_MARK, 8) == 0)
+        return 0;
+    return young(st, now) || (st->st_size >= (off_t)sizeof(struct hosts_file) &&
+                              memcmp(head, HOSTS_MAGIC, sizeof(table->magic)) == 0);
+}
+
 /* Sweeps table `name` of directory dfd (its process gone) if it is dead.
  * Its liveness is judged as its maker's build judges it: its lock file
- * held (marked tables), or the table itself locked (a previous build's).
+ * held (this build's), or the table itself locked (a previous build's,
+ * previous_builds).
  * Whatever is unlinked is unlinked while we hold its lock and still the
  * very file we judged: the sweep used to let go of its lock and then
  * unlink by name, and a live table of a new process of that pid could
@@ -159,25 +183,23 @@ static void table_sweep(int dfd, const char *name, const struct timespec *now)
     if (tfd < 0)
         return;
     int lfd = -1, swept = 0;
-    char mark[sizeof(HOSTS_LOCK_MARK) - 1] = {0};
     struct stat st, again;
     if (fstat(tfd, &st) != 0 || !mine(&st) || young(&st, now))
         goto out;
-    int marked = pread(tfd, mark, sizeof(mark), offsetof(struct hosts_file, lock_mark)) ==
-                     (ssize_t)sizeof(mark) &&
-                 memcmp(mark, HOSTS_LOCK_MARK, sizeof(mark)) == 0;
+    int by_lock_file = !previous_builds(tfd, &st, now);
     /* Taken (made if missing), so that a gateway of this build starting
-     * under that pid, which must take it to make its table, waits for us.
-     * Not ours (another user's plant): no gateway of ours holds it. */
-    if (marked) {
+     * under that pid, which must take it to make its table, waits for us
+     * (table_make retries a while). Not ours (another user's plant): no
+     * gateway of ours holds it. */
+    if (by_lock_file) {
         lfd = lock_take(dfd, lname);
-        if (lfd == -EWOULDBLOCK || lfd == -EAGAIN)
+        if (lfd == -EWOULDBLOCK || lfd == -ESTALE)
             goto out; /* alive, or swept by another this instant */
     }
-    /* A marked table's own lock says nothing: anyone who may read it may
-     * hold it. An unmarked one's is its (previous build's) gateway's; ours
-     * keeps such a gateway from replacing it while we unlink. */
-    if (flock(tfd, LOCK_EX | LOCK_NB) != 0 && !marked)
+    /* This build's table's own lock says nothing: anyone who may read it
+     * may hold it. A previous build's is its gateway's; ours keeps such a
+     * gateway from replacing it while we unlink. */
+    if (flock(tfd, LOCK_EX | LOCK_NB) != 0 && !by_lock_file)
         goto out;
     if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(&st, &again))
         goto out;
@@ -249,36 +271,50 @@ static void tables_sweep(void)
     closedir(d);
 }
 
-/* 1 when table file `path` is a previous build's in use: not marked, and
- * locked by someone (its gateway, of another pid namespace sharing the
- * directory, whose pid is ours here). */
+/* 1 when table file `path` is a previous build's in use: shaped as one
+ * (previous_builds), and locked by someone (its gateway, of another pid
+ * namespace sharing the directory, whose pid is ours here). */
 static int old_table_alive(const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    char mark[sizeof(HOSTS_LOCK_MARK) - 1] = {0};
-    int marked = pread(fd, mark, sizeof(mark), offsetof(struct hosts_file, lock_mark)) ==
-                     (ssize_t)sizeof(mark) &&
-                 memcmp(mark, HOSTS_LOCK_MARK, sizeof(mark)) == 0;
-    int held = !marked && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    struct stat st;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int held = fstat(fd, &st) == 0 && previous_builds(fd, &st, &now) &&
+               flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     close(fd);
     return held;
 }
+
+#define LOCK_WAITS 100 /* of 1 ms: how long a starting gateway waits for a sweeper */
 
 /* Makes this process's table, with mu held. Its lock file first: once we
  * hold it, a table of this build under our pid is a dead process's (the
  * pid is ours now) and is replaced, when it is ours; while someone else
  * holds it, the table is a live one of another pid namespace sharing the
  * directory (its pid is ours here): not replaced, and we have none. */
-static int table_make(void)
+static int table_make(int patient)
 {
     tables_sweep();
     path_of((int32_t)getpid(), table_path, sizeof(table_path));
     snprintf(lock_path, sizeof(lock_path), "%s.lock", table_path);
-    int lfd = -EAGAIN;
-    for (int tries = 0; lfd == -EAGAIN && tries < 3; tries++)
+    /* A sweeper of our user holds the lock file of a dead process of our
+     * pid for an instant while it judges its table: waited for, a while,
+     * at a gateway's start (patient); else a live holder (a gateway of
+     * another pid namespace) would cost each retry the wait. Without the
+     * wait (three tries at once) a gateway that started under a sweep
+     * had no table for a second (found by a review). */
+    int lfd, waits = 0, replaced = 0;
+    for (;;) {
         lfd = lock_take(AT_FDCWD, lock_path);
+        if (lfd == -ESTALE && ++replaced < 3)
+            continue;
+        if (lfd != -EWOULDBLOCK || !patient || waits++ >= LOCK_WAITS)
+            break;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
     if (lfd < 0)
         return lfd == -EWOULDBLOCK ? -EBUSY : lfd;
     int fd = -1, err = 0;
@@ -299,6 +335,14 @@ static int table_make(void)
         err = EEXIST;
     if (!err)
         err = fchmod(fd, 0644) == 0 ? posix_fallocate(fd, 0, sizeof(struct hosts_file)) : errno;
+    /* The header whole, in one write: a table that has the magic has the
+     * mark (previous_builds); killed before it, ours is empty or zeros. */
+    char head[16];
+    memcpy(head, HOSTS_MAGIC, 8);
+    memcpy(head + 8, HOSTS_LOCK_MARK, 8);
+    ssize_t wrote = err ? 0 : pwrite(fd, head, sizeof(head), 0);
+    if (!err && wrote != (ssize_t)sizeof(head))
+        err = wrote < 0 ? errno : EIO;
     if (!err) {
         p = mmap(NULL, sizeof(struct hosts_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         err = p == MAP_FAILED ? errno : 0;
@@ -321,8 +365,6 @@ static int table_make(void)
     lock_fd = lfd;
     table = p;
     table_pid = getpid();
-    memcpy(table->magic, HOSTS_MAGIC, sizeof(table->magic));
-    memcpy(table->lock_mark, HOSTS_LOCK_MARK, sizeof(table->lock_mark));
     return 0;
 }
 
@@ -339,7 +381,7 @@ static void table_try(void)
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     if (table || (failed_at && now - failed_at < RETRY_NS))
         return;
-    failed_at = table_make() == 0 ? 0 : now;
+    failed_at = table_make(!failed_at) == 0 ? 0 : now;
 }
 
 /* A generation to start a place with: random, so the ids of a table an

@@ -19,9 +19,20 @@
  * lock it; what says its gateway is alive is ".mbx-hosts.PID.lock" beside
  * it, mode 0600, which the gateway holds locked (exclusively) while it
  * has the table, made before the table and removed after it. A table
- * marked so in its header is swept (by the next table its user makes)
- * when its process is gone and nobody holds that lock file; an unmarked
- * one, a previous build's, when nobody holds the table itself. */
+ * marked so in its header (written whole, magic and mark at once) is
+ * swept (by the next table its user makes) when its process is gone and
+ * nobody holds that lock file; an unmarked one full size with the magic,
+ * a previous build's (its table always was so while its gateway held it),
+ * when nobody holds the table itself; any other, one whose gateway died
+ * before its header, as a marked one (by its own lock, which any reader
+ * may take, another user pinned it for good: found by a review).
+ *
+ * Not defended: the names are predictable, so in a directory others may
+ * write (a sticky /dev/shm), another user who makes ".mbx-hosts.PID.lock"
+ * (any kind of file) or ".mbx-hosts.PID" for the pid a gateway will get
+ * leaves that gateway with no table while the plant stays: its senders'
+ * hosts are unknown (HOSTS_UNKNOWN), nothing worse; tried again once a
+ * second. A directory only the user may write (MBX_DIR) keeps it out. */
 #ifndef MBX_SHM_HOSTS_H
 #define MBX_SHM_HOSTS_H
 
