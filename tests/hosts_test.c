@@ -604,14 +604,15 @@ static void previous_builds_tables_and_lone_lock_files(void **state)
 }
 
 /* What a gateway of this build killed between making its table and
- * writing its header leaves: the table empty, unmarked, mode 0644, and its
- * lock file, held by nobody. Such a table was judged by a previous build's
- * rule, by its own lock, which anyone may take: another user pinned it
- * for good (found by a review). Made under pid `pid`; the table's path in
- * path (cap PATH_MAX), its lock file's in lock. */
-static void killed_before_its_header(pid_t pid, char *path, char *lock)
+ * writing its header leaves: the table unmarked, mode 0644, empty or (size
+ * `size`: killed after posix_fallocate) zeros, and its lock file, held by
+ * nobody. Such a table was judged by a previous build's rule, by its own
+ * lock, which anyone may take: another user pinned it for good (found by
+ * a review). Made under pid `pid`; the table's path in path (cap
+ * PATH_MAX), its lock file's in lock. */
+static void killed_before_its_header(pid_t pid, off_t size, char *path, char *lock)
 {
-    close(plant(pid, "", 0644, NULL, 0, path, PATH_MAX));
+    close(plant(pid, "", 0644, NULL, size, path, PATH_MAX));
     close(plant(pid, ".lock", 0600, NULL, 0, lock, PATH_MAX + 8));
 }
 
@@ -625,7 +626,7 @@ static void empty_table_pinned_by_another_user_is_swept(void **state)
         skip();
     }
     char path[PATH_MAX], lock[PATH_MAX + 8];
-    killed_before_its_header(dead_pid(), path, lock);
+    killed_before_its_header(dead_pid(), 0, path, lock);
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(chmod(test_dir, 0711), 0); /* nobody may reach the table */
@@ -648,10 +649,10 @@ static void empty_table_pinned_by_another_user_is_swept(void **state)
     assert_true(lock_gone);
 }
 
-/* The same table under the pid of a new gateway is replaced by its table:
- * the other user's lock made it look like a previous build's live table
- * of another pid namespace, and the new gateway named no host for its
- * life. Root only. */
+/* Such a table (full size, zeros) under the pid of a new gateway is
+ * replaced by its table: the other user's lock made it look like a
+ * previous build's live table of another pid namespace, and the new
+ * gateway named no host for its life. Root only. */
 static void empty_pinned_table_under_our_pid_is_replaced(void **state)
 {
     (void)state;
@@ -672,7 +673,8 @@ static void empty_pinned_table_under_our_pid_is_replaced(void **state)
         _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0);
     }
     char path[PATH_MAX], lock[PATH_MAX + 8];
-    killed_before_its_header(c, path, lock); /* as if c got the killed one's pid */
+    /* As if c got the pid of one killed after posix_fallocate. */
+    killed_before_its_header(c, 64 + 64 * HOSTS_MAX, path, lock);
     assert_int_equal(chmod(test_dir, 0711), 0);
     pid_t pin = pinner(path, ready);
     char what = ready_byte(ready[0]);
