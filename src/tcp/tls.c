@@ -9,8 +9,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* What a failure to load a file means to the caller. */
@@ -182,13 +184,83 @@ static int handshake(struct io *io, int accept, int64_t deadline)
     }
 }
 
+/* libssl's socket BIO writes with write(2): on a link the peer has reset,
+ * or that our side has shut down, that raises SIGPIPE, and a program that
+ * did not ignore it (a client, or the host of an in-process gateway) is
+ * killed. Plain TCP sends with MSG_NOSIGNAL; so does this BIO, the socket
+ * BIO in all else (its ctrl keeps the descriptor, says the end of the
+ * stream, and never closes it). */
+static BIO_METHOD *nosig_method;
+
+/* Says what the socket BIO says after a send or a recv that returned k:
+ * try again (the socket would block, or a signal came), or, on 0 read,
+ * the end of the stream (SSL_OP_IGNORE_UNEXPECTED_EOF asks BIO_eof). */
+static int nosig_verdict(BIO *b, int k, int reading)
+{
+    BIO_clear_retry_flags(b);
+    if (k <= 0) {
+        if (BIO_sock_should_retry(k)) {
+            if (reading)
+                BIO_set_retry_read(b);
+            else
+                BIO_set_retry_write(b);
+        } else if (k == 0 && reading) {
+            BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+        }
+    }
+    return k;
+}
+
+static int nosig_write(BIO *b, const char *buf, int n)
+{
+    errno = 0;
+    ssize_t k = send(BIO_get_fd(b, NULL), buf, n > 0 ? (size_t)n : 0, MSG_NOSIGNAL);
+    return nosig_verdict(b, (int)k, 0);
+}
+
+static int nosig_read(BIO *b, char *buf, int n)
+{
+    if (!buf)
+        return 0;
+    errno = 0;
+    ssize_t k = recv(BIO_get_fd(b, NULL), buf, n > 0 ? (size_t)n : 0, 0);
+    return nosig_verdict(b, (int)k, 1);
+}
+
+static void nosig_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    int type = BIO_get_new_index();
+    BIO_METHOD *m = type < 0 ? NULL
+                             : BIO_meth_new(type | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                            "mbx socket, no SIGPIPE");
+    if (m && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, nosig_read) &&
+        BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) &&
+        BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) &&
+        BIO_meth_set_create(m, BIO_meth_get_create(sock)) &&
+        BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) &&
+        BIO_meth_set_callback_ctrl(m, BIO_meth_get_callback_ctrl(sock))) {
+        nosig_method = m;
+        return;
+    }
+    BIO_meth_free(m);
+}
+
+/* io->ssl over io->fd through the BIO above (one for both ways, as
+ * SSL_set_fd makes). Returns 0 or -ENOMEM; never falls back to the
+ * socket BIO, which could kill the process. */
 static int start(struct io *io, void *ctx)
 {
-    io->ssl = SSL_new(ctx);
-    if (!io->ssl || SSL_set_fd(io->ssl, io->fd) != 1) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, nosig_init);
+    io->ssl = nosig_method ? SSL_new(ctx) : NULL;
+    BIO *b = io->ssl ? BIO_new(nosig_method) : NULL;
+    if (!b) {
         tls_end(io);
         return -ENOMEM;
     }
+    BIO_set_fd(b, io->fd, BIO_NOCLOSE);
+    SSL_set_bio(io->ssl, b, b); /* io->ssl owns b now */
     return 0;
 }
 

@@ -15,6 +15,9 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static char secret_path[300];
 static int have_certs;
@@ -290,6 +293,93 @@ static void payloads_encrypted_on_the_link(void **state)
     mbx_unlink("tls-e");
 }
 
+/* Reaps child c if it ended: 1 (its wait status in *status), else 0. At
+ * the deadline a child still running is killed (and fails the test). */
+static int reaped(pid_t c, int *status, int64_t now, int64_t deadline)
+{
+    if (waitpid(c, status, WNOHANG) == c)
+        return 1;
+    if (now < deadline)
+        return 0;
+    kill(c, SIGKILL);
+    assert_int_equal(waitpid(c, status, 0), c);
+    return 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+#define CUT_MSG (128 * 1024)
+
+/* A client process that left SIGPIPE at its default action (it did not
+ * ask to ignore it) sends large messages over tls:// while the link is
+ * cut about every 20 ms: it lives on. libssl's socket BIO wrote with
+ * write(2), which raises SIGPIPE on a socket the peer has reset, and the
+ * process was killed (plain TCP sends with MSG_NOSIGNAL). The child is
+ * forked before this test starts a thread; the gateway and the proxy
+ * that cuts run here. */
+static void link_cut_kills_no_client(void **state)
+{
+    (void)state;
+    static uint8_t big[CUT_MSG];
+    memset(big, 'x', sizeof(big));
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) { /* the client: sends for 3 s, whatever each send says */
+        signal(SIGPIPE, SIG_DFL);
+        close(fds[1]);
+        int port = 0;
+        if (read(fds[0], &port, sizeof(port)) != sizeof(port))
+            _exit(2);
+        mbx *m;
+        if (open_at("tls", "127.0.0.1", port, "tls-p", &m))
+            _exit(3);
+        for (int64_t end = now_ms() + 3000; now_ms() < end;)
+            (void)mbx_send(m, big, sizeof(big), 0, 200000000ll);
+        mbx_close(m);
+        _exit(0);
+    }
+    close(fds[0]);
+    mbx *box = test_box("tls-p", 8, CUT_MSG, 0);
+    mbx_gateway *g = gateway("srv.pem", NULL, 0);
+    struct tcp_proxy *p = proxy_start(mbx_gateway_port(g));
+    assert_non_null(p);
+    int port = proxy_port(p);
+    assert_int_equal(write(fds[1], &port, sizeof(port)), sizeof(port));
+    close(fds[1]);
+    static uint8_t buf[CUT_MSG];
+    /* Until the child ends (3 s of sends; at most 60 s): takes what came,
+     * and cuts every link about every 20 ms once the first message came
+     * (the child's handle is open: a cut open fails, and the child with
+     * it). */
+    int status = 0, opened = 0, cuts = 0;
+    for (int64_t end = now_ms() + 60000; !reaped(c, &status, now_ms(), end);) {
+        while (mbx_recv(box, buf, sizeof(buf), NULL, 0) > 0)
+            opened = 1;
+        usleep(20000);
+        if (opened)
+            cuts += proxy_cut(p) > 0;
+    }
+    proxy_stop(p);
+    mbx_gateway_stop(g);
+    mbx_close(box);
+    mbx_unlink("tls-p");
+    if (WIFSIGNALED(status))
+        print_message("client: killed by signal %d%s (%d cuts)\n", WTERMSIG(status),
+                      WTERMSIG(status) == SIGPIPE ? ", SIGPIPE" : "", cuts);
+    else if (WEXITSTATUS(status))
+        print_message("client: exit %d\n", WEXITSTATUS(status));
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(cuts > 0); /* the link was cut under it */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -299,6 +389,9 @@ int main(void)
         cmocka_unit_test_setup(client_certificates, before),
         cmocka_unit_test_setup(gateway_options_rules, before),
         cmocka_unit_test_setup(payloads_encrypted_on_the_link, before),
+        cmocka_unit_test_setup(link_cut_kills_no_client, before),
     };
+    if (getenv("TEST_ONLY")) /* TEST_ONLY=link_cut_kills_no_client: that test alone */
+        cmocka_set_test_filter(getenv("TEST_ONLY"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }
