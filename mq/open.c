@@ -350,12 +350,20 @@ static int open_existing(struct mq_desc *d, const char *mbxname, const char *sid
         /* A mailbox without its side file yet: its creator is between the
          * two; or no queue at all. Another user's that stays so is no
          * queue we can have: EACCES at once (it said EAGAIN after looking
-         * for a second, at every mq_open of the name). */
-        mbx_stat st;
-        if (mbx_stat_name(mbxname, &st) != 0)
-            return ENOENT;
+         * for a second, at every mq_open of the name). Judged first, by
+         * the file's owner and age alone: another user's mailbox is its
+         * creator's alone (0600) until the side file is finished, so
+         * mbx_stat_name says EACCES for it, which is a mailbox there too
+         * (taken for none, a killed creator's remains said ENOENT, and
+         * with O_CREAT EAGAIN after seconds, at every mq_open; found by a
+         * review). A younger one is looked at again (EAGAIN), as the
+         * owner's own is while its creator may be alive. */
         if (others_stale_box(d->dir, mbxname))
             return EACCES;
+        mbx_stat st;
+        int e = mbx_stat_name(mbxname, &st);
+        if (e != 0 && e != -EACCES)
+            return ENOENT;
         return half_made_recover(d->dir, mbxname, side_path, fifo_path) ? ENOENT : EAGAIN;
     }
     /* A side file never finished: a dead creator's is removed. */

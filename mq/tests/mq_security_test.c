@@ -1660,6 +1660,89 @@ static void others_lock_on_a_half_made_queue(void **state)
     assert_int_equal(chmod(test_dir, 0700), 0);
 }
 
+/* Root only: a queue of mode 0666 whose creator (root here) was killed
+ * after its mailbox and pipe, before its side file: its mailbox is still
+ * 0600 (its owner's alone until the side file is finished). Another
+ * user's (nobody's) mq_open of the name, with or without O_CREAT, says
+ * EACCES at once once the remains are older than a creator takes, as for
+ * another user's queue: it read the mailbox's state, could not (0600),
+ * and took the name for free: ENOENT without O_CREAT, and with it EAGAIN
+ * after looking again for seconds. */
+static void others_open_of_private_remains(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        test_skip("needs root to open the remains as another user than their owner");
+    assert_int_equal(chmod(test_dir, 01777), 0);
+    char side[sizeof(test_dir) + 512], box[sizeof(test_dir) + 512];
+    assert_int_equal(pipe(heir_pipe), 0);
+    assert_int_equal(pipe(heir_ready), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        die_path = file_of(".mq-side.mq.", 0, side, sizeof(side));
+        struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+        umask(0);
+        mq_open(qname(0), O_CREAT | O_RDWR, 0666, &a);
+        _exit(3);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFSIGNALED(st));
+    char ready;
+    assert_int_equal(read(heir_ready[0], &ready, 1), 1);
+    close(heir_ready[0]);
+    close(heir_ready[1]);
+    close(heir_pipe[1]); /* the creator's forked child exits */
+    close(heir_pipe[0]);
+    struct stat sb;
+    assert_int_equal(stat(file_of("mbx.mq.", 0, box, sizeof(box)), &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* the remains are root's alone */
+    c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        test_child();
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(1);
+        struct mq_attr a = {.mq_maxmsg = 4, .mq_msgsize = 8};
+        int failed = 0; /* bit 0: young; bits 1, 2: old, without O_CREAT, with it */
+        for (int i = 0; i < 3; i++) {
+            if (i == 1)
+                usleep(1200 * 1000); /* older than a creation */
+            int creat = i == 2;
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            errno = 0;
+            mqd_t q = mq_open(qname(0), O_RDWR | (creat ? O_CREAT : 0), 0666, &a);
+            int e = errno;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+            fprintf(stderr, "nobody's mq_open(%s) of %s remains: %s after %.2f s\n",
+                    creat ? "O_RDWR|O_CREAT" : "O_RDWR", i ? "old" : "young",
+                    q != (mqd_t)-1 ? "opened" : strerror(e), took);
+            /* Young (unless this machine took a second to get here), the
+             * remains may be a live creator's: looked at again, until they
+             * are old (EACCES) or for a second (EAGAIN), never taken for
+             * no queue (ENOENT). Old, EACCES at once: not after looking
+             * again, which takes a second at least. */
+            if (q != (mqd_t)-1 || (i == 0 ? e != EACCES && e != EAGAIN : e != EACCES) ||
+                (i > 0 && took >= 1.0))
+                failed |= 1 << i;
+        }
+        _exit(failed);
+    }
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* The remains stay for their owner, whose mq_open removes them. */
+    assert_int_equal(access(box, F_OK), 0);
+    errno = 0;
+    assert_int_equal(mq_open(qname(0), O_RDWR), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(access(box, F_OK), -1);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+}
+
 int main(int argc, char **argv)
 {
     main_pid = getpid();
@@ -1674,6 +1757,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(others_half_made_queue_stays, test_dir_setup,
                                             test_dir_teardown),
             cmocka_unit_test_setup_teardown(others_lock_on_a_half_made_queue, test_dir_setup,
+                                            test_dir_teardown),
+            cmocka_unit_test_setup_teardown(others_open_of_private_remains, test_dir_setup,
                                             test_dir_teardown),
         };
         return test_result(cmocka_run_group_tests(root, NULL, NULL));
