@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -327,12 +328,12 @@ static void link_cut_kills_no_client(void **state)
     (void)state;
     static uint8_t big[CUT_MSG];
     memset(big, 'x', sizeof(big));
-    int fds[2];
+    int fds[2]; /* the proxy's port to the child, then its end: EOF */
     assert_int_equal(pipe(fds), 0);
     fflush(NULL);
     pid_t c = fork();
     assert_true(c >= 0);
-    if (c == 0) { /* the client: sends for 3 s, whatever each send says */
+    if (c == 0) { /* the client: sends until told, whatever each send says */
         signal(SIGPIPE, SIG_DFL);
         close(fds[1]);
         int port = 0;
@@ -341,7 +342,7 @@ static void link_cut_kills_no_client(void **state)
         mbx *m;
         if (open_at("tls", "127.0.0.1", port, "tls-p", &m))
             _exit(3);
-        for (int64_t end = now_ms() + 3000; now_ms() < end;)
+        for (struct pollfd f = {fds[0], POLLIN, 0}; poll(&f, 1, 0) == 0;)
             (void)mbx_send(m, big, sizeof(big), 0, 200000000ll);
         mbx_close(m);
         _exit(0);
@@ -351,22 +352,33 @@ static void link_cut_kills_no_client(void **state)
     mbx_gateway *g = gateway("srv.pem", NULL, 0);
     struct tcp_proxy *p = proxy_start(mbx_gateway_port(g));
     assert_non_null(p);
+    /* A slow link: the client's writes wait for room most of the time, so
+     * a cut finds one inside a frame. */
+    proxy_rate(p, 4u << 20);
     int port = proxy_port(p);
     assert_int_equal(write(fds[1], &port, sizeof(port)), sizeof(port));
-    close(fds[1]);
     static uint8_t buf[CUT_MSG];
-    /* Until the child ends (3 s of sends; at most 60 s): takes what came,
-     * and cuts every link about every 20 ms once the first message came
-     * (the child's handle is open: a cut open fails, and the child with
-     * it). */
+    /* Until the child ends (at most 90 s): takes what came, and cuts every
+     * link about every 20 ms once the first message came (the child's
+     * handle is open: a cut open fails, and the child with it); after 60
+     * cuts of a live link (not every cut killed: only one that found a
+     * write still to come on the dead socket), or 30 s, tells the child to
+     * stop. */
     int status = 0, opened = 0, cuts = 0;
-    for (int64_t end = now_ms() + 60000; !reaped(c, &status, now_ms(), end);) {
+    int64_t t0 = now_ms();
+    for (int64_t end = t0 + 90000; !reaped(c, &status, now_ms(), end);) {
         while (mbx_recv(box, buf, sizeof(buf), NULL, 0) > 0)
             opened = 1;
         usleep(20000);
         if (opened)
             cuts += proxy_cut(p) > 0;
+        if (fds[1] >= 0 && (cuts >= 60 || now_ms() - t0 > 30000)) {
+            close(fds[1]);
+            fds[1] = -1;
+        }
     }
+    if (fds[1] >= 0)
+        close(fds[1]);
     proxy_stop(p);
     mbx_gateway_stop(g);
     mbx_close(box);
