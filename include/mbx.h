@@ -622,9 +622,10 @@ int mbx_monitor_cancel(mbx_monitor *mon);
  * threads block signals. A signal handler that runs while a
  * receive or an mbx_call waits for its gateway, or for its link to be
  * made again (between tries or during one: connect, handshake), ends it
- * with -EINTR, as on a local name, with or without SA_RESTART; the gateway gives the request up when the handle's next
- * frame reaches it (at once: the client sends one). A message it took for
- * the receive by then is held for the handle's next receive (or put back
+ * with -EINTR, as on a local name, with or without SA_RESTART; the
+ * gateway gives the request up when the handle's next frame reaches it
+ * (at once: the client sends one). A message it took for the receive by
+ * then is held for the handle's next receive (or put back
  * in the mailbox); a call's request nobody took by then is taken back,
  * one taken stays taken and its reply is dropped. An mbx_send that waits
  * before its message is queued (for the link, or for credit) ends with
