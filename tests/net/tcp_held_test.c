@@ -1265,6 +1265,77 @@ static void lost_reply_answer_is_no_timeout(void **state)
     mbx_unlink("lr");
 }
 
+struct selective {
+    mbx *remote;
+    int by_sender; /* mbx_recv_from this process, else by type (MBX_SEL_EQ 7) */
+    char buf[64];
+    ssize_t got;
+};
+
+/* A receive over remote that selects: messages of this process, or of
+ * type 7. Returns what it returns (-1000: a message of another type). */
+static ssize_t recv_selective(mbx *remote, int by_sender, char *buf, size_t cap)
+{
+    if (by_sender)
+        return mbx_recv_from(remote, getpid(), buf, cap, NULL, 20000000000ll);
+    uint64_t type = 0;
+    ssize_t n = mbx_recv_select(remote, MBX_SEL_EQ, 7, buf, cap, NULL, &type, 20000000000ll);
+    if (n >= 0 && type != 7)
+        return -1000;
+    return n;
+}
+
+static void *remote_recv_selective(void *arg)
+{
+    struct selective *s = arg;
+    s->got = recv_selective(s->remote, s->by_sender, s->buf, sizeof(s->buf) - 1);
+    if (s->got >= 0)
+        s->buf[s->got] = 0;
+    return NULL;
+}
+
+/* A selective receive (by type, then by sender) whose message M1 the
+ * gateway took, its frame then lost in a cut while M2, which the receive
+ * also selects, waits behind it: the receive, asked again after the
+ * reconnect, gets M1 (the gateway sends the message it holds for that
+ * request again), the next one M2. Only a plain receive had the held
+ * message again; a selective one had it put back at the tail, took M2
+ * first, and the mailbox's order was lost. */
+static void lost_message_resent_to_a_selective_receive(void **state)
+{
+    (void)state;
+    for (int by_sender = 0; by_sender < 2; by_sender++) {
+        mbx_gateway *g;
+        struct tcp_proxy *px = proxied(&g);
+        mbx *local = test_box("ls", 8, 64, 0);
+        mbx *remote = open_via(px, "ls", MBX_RECV);
+        struct selective s = {.remote = remote, .by_sender = by_sender, .got = -999};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, remote_recv_selective, &s), 0);
+        WAIT_STAT(local, st->receivers_waiting >= 1); /* the gateway's receive waits */
+        proxy_stall(px, 1); /* M1's frame stays on the way, no new link gets through */
+        assert_int_equal(mbx_send_typed(local, "M1", 2, 0, 7, MBX_NONBLOCK), 0);
+        WAIT_STAT(local, st->received_total >= 1 && st->count == 0); /* the gateway took M1 */
+        assert_int_equal(mbx_send_typed(local, "M2", 2, 0, 7, MBX_NONBLOCK), 0);
+        proxy_cut(px); /* M1's frame dies with the link */
+        proxy_stall(px, 0);
+        pthread_join(t, NULL); /* asked again after the reconnect */
+        assert_int_equal(s.got, 2);
+        assert_string_equal(s.buf, "M1");
+        char buf[64];
+        assert_int_equal(recv_selective(remote, by_sender, buf, sizeof(buf)), 2);
+        assert_memory_equal(buf, "M2", 2);
+        mbx_stat st;
+        assert_int_equal(mbx_stat_get(remote, &st), 0); /* its TAKEN went before */
+        mbx_close(remote);
+        mbx_gateway_stop(g);
+        proxy_stop(px);
+        assert_int_equal(mbx_recv(local, buf, sizeof(buf), NULL, MBX_NONBLOCK), -EAGAIN);
+        mbx_close(local);
+        mbx_unlink("ls");
+    }
+}
+
 /* A signal handler of the gateway's process that ran on a gateway's
  * thread while it waited for a client's receive (then call) ended that
  * wait with -EINTR, and the client was told -EINTR though no signal came
@@ -1803,6 +1874,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(gateway_signal_is_not_the_clients),
         cmocka_unit_test(lost_answer_is_no_timeout),
         cmocka_unit_test(lost_reply_answer_is_no_timeout),
+        cmocka_unit_test(lost_message_resent_to_a_selective_receive),
         cmocka_unit_test(session_not_taken_by_another_secret_holder),
         cmocka_unit_test(send_far_ahead_is_refused),
         cmocka_unit_test(version2_read_ahead_is_bounded_in_bytes),
