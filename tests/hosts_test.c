@@ -365,6 +365,80 @@ static pid_t pinner(const char *path, int ready[2])
     return c;
 }
 
+/* Root only: table `path` of a dead process (its lock file `lock`)
+ * pinned by user nobody, who holds the table locked: the next table our
+ * user makes sweeps both all the same. */
+static void pinned_dead_table_is_swept(const char *path, const char *lock)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(chmod(test_dir, 0711), 0); /* nobody may reach the table */
+    pid_t pin = pinner(path, ready);
+    char what = ready_byte(ready[0]);
+    usleep(1200 * 1000); /* older than a table being made */
+    hosts_hold();
+    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
+    int gone = access(path, F_OK) != 0, lock_gone = access(lock, F_OK) != 0;
+    hosts_release();
+    kill(pin, SIGKILL);
+    assert_int_equal(waitpid(pin, NULL, 0), pin);
+    unlink(path);
+    unlink(lock);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+    close(ready[0]);
+    close(ready[1]);
+    assert_int_equal(what, 't'); /* it held the table; the lock file is not its to open */
+    assert_true(gone);
+    assert_true(lock_gone);
+}
+
+/* A child that waits for a byte on go[0], then makes its table (as a
+ * gateway naming a host) and exits 0 when it could. */
+static pid_t waiting_table_maker(int go[2])
+{
+    assert_int_equal(pipe(go), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        test_child();
+        char x;
+        if (read(go[0], &x, 1) != 1)
+            _exit(2);
+        hosts_hold();
+        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0);
+    }
+    assert_true(c > 0);
+    return c;
+}
+
+/* Root only: table `path` (lock file `lock`) under the pid of child c of
+ * waiting_table_maker, pinned by user nobody: c, let go, makes its table
+ * all the same. */
+static void pinned_table_under_its_pid_is_replaced(pid_t c, int go[2], const char *path,
+                                                   const char *lock)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(chmod(test_dir, 0711), 0);
+    pid_t pin = pinner(path, ready);
+    char what = ready_byte(ready[0]);
+    usleep(1200 * 1000); /* not a table being made this instant */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    kill(pin, SIGKILL);
+    assert_int_equal(waitpid(pin, NULL, 0), pin);
+    unlink(path);
+    unlink(lock);
+    assert_int_equal(chmod(test_dir, 0700), 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    assert_int_equal(what, 't');
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0); /* it made its table */
+}
+
 /* A dead gateway's table that another user holds locked (anyone who may
  * read it may lock it) is swept all the same: the table's lock looked like
  * its gateway's, and a user pinned dead tables for good (found by a
@@ -383,27 +457,12 @@ static void dead_table_pinned_by_another_user_is_swept(void **state)
     assert_true(test_read_ready(ready[0]));
     kill(dead, SIGKILL);
     assert_int_equal(waitpid(dead, NULL, 0), dead);
+    close(ready[0]);
+    close(ready[1]);
     char dead_path[PATH_MAX], dead_lock[PATH_MAX + 8];
     snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)dead);
     snprintf(dead_lock, sizeof(dead_lock), "%s.lock", dead_path);
-    assert_int_equal(chmod(test_dir, 0711), 0); /* nobody may reach the table */
-    pid_t pin = pinner(dead_path, ready);
-    char what = ready_byte(ready[0]);
-    usleep(1200 * 1000); /* older than a table being made */
-    hosts_hold();
-    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
-    int gone = access(dead_path, F_OK) != 0, lock_gone = access(dead_lock, F_OK) != 0;
-    hosts_release();
-    kill(pin, SIGKILL);
-    assert_int_equal(waitpid(pin, NULL, 0), pin);
-    unlink(dead_path);
-    unlink(dead_lock);
-    assert_int_equal(chmod(test_dir, 0700), 0);
-    close(ready[0]);
-    close(ready[1]);
-    assert_int_equal(what, 't'); /* it held the table; the lock file is not its to open */
-    assert_true(gone);
-    assert_true(lock_gone);
+    pinned_dead_table_is_swept(dead_path, dead_lock);
 }
 
 /* A dead gateway's table under the pid of a new gateway, held locked by
@@ -418,21 +477,14 @@ static void pinned_dead_table_under_our_pid_is_replaced(void **state)
         skip();
     }
     int ready[2], go[2];
+    pid_t c = waiting_table_maker(go);
     assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
-    pid_t c = fork();
-    if (c == 0) {
-        test_child();
-        char x;
-        if (read(go[0], &x, 1) != 1)
-            _exit(2);
-        hosts_hold();
-        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0);
-    }
     pid_t dead = table_holder(ready);
     assert_true(test_read_ready(ready[0]));
     kill(dead, SIGKILL);
     assert_int_equal(waitpid(dead, NULL, 0), dead);
+    close(ready[0]);
+    close(ready[1]);
     /* The dead gateway's files under c's pid: as if c got its pid. */
     char dead_path[PATH_MAX], dead_lock[PATH_MAX + 8], path[PATH_MAX], lock[PATH_MAX + 8];
     snprintf(dead_path, sizeof(dead_path), "%s/.mbx-hosts.%d", test_dir, (int)dead);
@@ -441,23 +493,7 @@ static void pinned_dead_table_under_our_pid_is_replaced(void **state)
     snprintf(lock, sizeof(lock), "%s.lock", path);
     assert_int_equal(rename(dead_path, path), 0);
     assert_true(rename(dead_lock, lock) == 0 || errno == ENOENT);
-    assert_int_equal(chmod(test_dir, 0711), 0);
-    pid_t pin = pinner(path, ready);
-    assert_int_equal(ready_byte(ready[0]), 't');
-    assert_int_equal(write(go[1], "g", 1), 1);
-    int st;
-    assert_int_equal(waitpid(c, &st, 0), c);
-    kill(pin, SIGKILL);
-    assert_int_equal(waitpid(pin, NULL, 0), pin);
-    unlink(path);
-    unlink(lock);
-    assert_int_equal(chmod(test_dir, 0700), 0);
-    close(ready[0]);
-    close(ready[1]);
-    close(go[0]);
-    close(go[1]);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0); /* it made its table */
+    pinned_table_under_its_pid_is_replaced(c, go, path, lock);
 }
 
 /* The sweep unlinks a dead table only while it is still that file: a
@@ -627,26 +663,7 @@ static void empty_table_pinned_by_another_user_is_swept(void **state)
     }
     char path[PATH_MAX], lock[PATH_MAX + 8];
     killed_before_its_header(dead_pid(), 0, path, lock);
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(chmod(test_dir, 0711), 0); /* nobody may reach the table */
-    pid_t pin = pinner(path, ready);
-    char what = ready_byte(ready[0]);
-    usleep(1200 * 1000); /* older than a table being made */
-    hosts_hold();
-    assert_int_not_equal(hosts_id("10.0.0.8"), HOSTS_UNKNOWN); /* makes ours, sweeps */
-    int gone = access(path, F_OK) != 0, lock_gone = access(lock, F_OK) != 0;
-    hosts_release();
-    kill(pin, SIGKILL);
-    assert_int_equal(waitpid(pin, NULL, 0), pin);
-    unlink(path);
-    unlink(lock);
-    assert_int_equal(chmod(test_dir, 0700), 0);
-    close(ready[0]);
-    close(ready[1]);
-    assert_int_equal(what, 't');
-    assert_true(gone);
-    assert_true(lock_gone);
+    pinned_dead_table_is_swept(path, lock);
 }
 
 /* Such a table (full size, zeros) under the pid of a new gateway is
@@ -660,40 +677,12 @@ static void empty_pinned_table_under_our_pid_is_replaced(void **state)
         printf("skipped: needs root (a second user, nobody, to pin the table)\n");
         skip();
     }
-    int ready[2], go[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
-    pid_t c = fork();
-    if (c == 0) {
-        test_child();
-        char x;
-        if (read(go[0], &x, 1) != 1)
-            _exit(2);
-        hosts_hold();
-        _exit(hosts_id("10.0.0.9") == HOSTS_UNKNOWN ? 1 : 0);
-    }
+    int go[2];
+    pid_t c = waiting_table_maker(go);
     char path[PATH_MAX], lock[PATH_MAX + 8];
     /* As if c got the pid of one killed after posix_fallocate. */
     killed_before_its_header(c, 64 + 64 * HOSTS_MAX, path, lock);
-    assert_int_equal(chmod(test_dir, 0711), 0);
-    pid_t pin = pinner(path, ready);
-    char what = ready_byte(ready[0]);
-    usleep(1200 * 1000); /* not a table being made this instant */
-    assert_int_equal(write(go[1], "g", 1), 1);
-    int st;
-    assert_int_equal(waitpid(c, &st, 0), c);
-    kill(pin, SIGKILL);
-    assert_int_equal(waitpid(pin, NULL, 0), pin);
-    unlink(path);
-    unlink(lock);
-    assert_int_equal(chmod(test_dir, 0700), 0);
-    close(ready[0]);
-    close(ready[1]);
-    close(go[0]);
-    close(go[1]);
-    assert_int_equal(what, 't');
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0); /* it made its table */
+    pinned_table_under_its_pid_is_replaced(c, go, path, lock);
 }
 
 /* A sweeper of our user holds the lock file of a dead process for an
