@@ -168,6 +168,7 @@ struct session {
      * (found in review). */
     uint8_t *buf;
     size_t buf_len;
+    size_t asked; /* what the last receive or call asked of it */
 };
 
 struct qframe {
@@ -1115,6 +1116,7 @@ static uint8_t *session_buf(struct session *s, size_t cap)
 {
     if (cap == 0)
         cap = 1;
+    s->asked = cap;
     if (cap > s->buf_len) {
         uint8_t *b = malloc(cap); /* its contents need not be kept */
         if (!b)
@@ -1130,14 +1132,17 @@ static uint8_t *session_buf(struct session *s, size_t cap)
 /* The largest session buffer kept between requests. */
 #define SESSION_BUF_KEEP (1u << 20)
 
-/* Frees s->buf after a request when it is larger than SESSION_BUF_KEEP:
- * what a message or reply taken into it needs is copied out (held_data,
- * reply_data). Kept, the buffer of each session stayed as large as the
- * largest receive its client ever asked for (up to max_msg_size: 16 MiB
- * for a mailbox a client made, more for others), sessions times that. */
+/* Frees s->buf after a request when it is larger than SESSION_BUF_KEEP
+ * and that request asked for no more: what a message or reply taken into
+ * it needs is copied out (held_data, reply_data). Kept, the buffer of
+ * each session stayed as large as the largest receive its client ever
+ * asked for (up to max_msg_size: 16 MiB for a mailbox a client made, more
+ * for others), sessions times that. A client whose every receive asks
+ * for a large one keeps it: freed after each, it cost a malloc and free
+ * of that size (an mmap and munmap) per remote receive. */
 static void session_buf_trim(struct session *s)
 {
-    if (s->buf_len > SESSION_BUF_KEEP)
+    if (s->buf_len > SESSION_BUF_KEEP && s->asked <= SESSION_BUF_KEEP)
         session_buf_free(s);
 }
 

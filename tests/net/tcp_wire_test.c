@@ -1781,16 +1781,23 @@ static void session_buffer_shrinks_after_a_large_receive(void **state)
     raw_recv_nothing(&r, 1, 64);
     uint64_t before = __atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED);
     raw_recv_nothing(&r, 2, max);
+    raw_recv_nothing(&r, 3, max);
+    /* Kept while the receives ask for that much (freed after each, it was
+     * an mmap and munmap per receive). The answer goes before the gateway
+     * trims: a moment for it (on a loaded machine a gateway that still
+     * frees after each receive may pass unseen, never the other way). */
+    usleep(100 * 1000);
     int64_t big = (int64_t)(__atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED) - before);
-    raw_recv_nothing(&r, 3, 64);
     raw_recv_nothing(&r, 4, 64);
+    raw_recv_nothing(&r, 5, 64);
     int64_t small = (int64_t)(__atomic_load_n(&tcp_gateway_buf_bytes, __ATOMIC_RELAXED) - before);
     raw_close(&r);
     mbx_close(local);
     mbx_unlink("wire-shrink");
-    print_message("session buffers: %+lld KiB after a receive of 64 MiB, %+lld KiB after two of "
-                  "64 bytes\n",
+    print_message("session buffers: %+lld KiB after two receives of 64 MiB, %+lld KiB after two "
+                  "of 64 bytes\n",
                   (long long)(big / 1024), (long long)(small / 1024));
+    assert_true(big >= (int64_t)(max / 2));
     assert_true(small < (1 << 20));
 }
 
